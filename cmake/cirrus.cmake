@@ -1,0 +1,35 @@
+# Shared build settings: warnings, sanitizers, and the rule that pure
+# libraries never link the event-loop or network libraries.
+
+add_compile_options(-Wall -Wextra -Wshadow -Wstrict-prototypes
+    -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter)
+add_compile_definitions(_GNU_SOURCE)
+if(CIRRUS_WERROR)
+    add_compile_options(-Werror)
+endif()
+
+if(CIRRUS_SANITIZE AND CIRRUS_TSAN)
+    message(FATAL_ERROR "CIRRUS_SANITIZE and CIRRUS_TSAN are exclusive")
+endif()
+if(CIRRUS_SANITIZE)
+    add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+        -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=address,undefined)
+endif()
+if(CIRRUS_TSAN)
+    add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+    add_link_options(-fsanitize=thread)
+endif()
+
+# cir_pure_library(target): fail the configure step if a pure library links
+# nginx, libuv or libcurl, directly or through its public link interface.
+function(cir_check_pure target)
+    get_target_property(libs ${target} LINK_LIBRARIES)
+    get_target_property(ilibs ${target} INTERFACE_LINK_LIBRARIES)
+    foreach(lib IN LISTS libs ilibs)
+        if(lib MATCHES "(uv|curl|nginx|ngx)")
+            message(FATAL_ERROR
+                "${target} is a pure library and must not link ${lib}")
+        endif()
+    endforeach()
+endfunction()

@@ -1,0 +1,76 @@
+/*
+ * Storage URIs and the output store.
+ *
+ * A URI is "file:///abs/path", "file:relative/path", a bare path (file), or
+ * "s3://bucket/key/prefix".  The output store writes an asset's objects under
+ * a root URI; every write is atomic (a reader sees the whole object or none:
+ * temporary file + rename for file://, a single PUT for s3://), so a manifest
+ * written last marks a complete asset.  s3:// is parsed here and served by
+ * the S3 backend that registers itself with cir_store_register_backend().
+ */
+#ifndef CIR_STORAGE_H
+#define CIR_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CIR_URI_MAX 4096
+
+typedef enum {
+    CIR_URI_FILE = 0,
+    CIR_URI_S3
+} cir_uri_scheme_t;
+
+typedef struct {
+    cir_uri_scheme_t scheme;
+    char bucket[64];        /* s3: 3..63 chars, DNS-compatible */
+    char path[CIR_URI_MAX]; /* file: the path; s3: the key (no leading /) */
+} cir_uri_t;
+
+int cir_uri_parse(const char *s, cir_uri_t *u);
+/* Formats the URI back ("file:///x", "s3://b/k"). */
+int cir_uri_format(const cir_uri_t *u, char *out, size_t size);
+
+/*
+ * A relative object path is safe when it is not empty, not absolute, has no
+ * "." or ".." segment, no empty segment, no backslash and no control byte.
+ */
+int cir_path_is_safe_relative(const char *rel);
+
+/* The Content-Type for an object name by extension (m3u8, mpd, mp4, m4s,
+ * jpg, webp, png, vtt, json); "application/octet-stream" otherwise. */
+const char *cir_content_type(const char *name);
+/* Cache-Control for an object an asset publishes: segments, init segments
+ * and images immutable (1 year), manifests and WebVTT short. */
+const char *cir_cache_control(const char *name);
+
+typedef struct cir_store cir_store_t;
+
+typedef struct {
+    cir_uri_scheme_t scheme;
+    int (*open)(void **state, const cir_uri_t *root);
+    int (*put)(void *state, const char *rel, const void *data, size_t len,
+               const char *content_type, const char *cache_control);
+    int (*exists)(void *state, const char *rel); /* 1, 0 or < 0 */
+    int (*remove)(void *state, const char *rel);
+    void (*close)(void *state);
+} cir_store_backend_t;
+
+int cir_store_register_backend(const cir_store_backend_t *backend);
+
+int cir_store_open(cir_store_t **store, const cir_uri_t *root);
+/* Writes rel (a safe relative path) under the root, atomically, creating
+ * folders as needed; content type and cache control from the name. */
+int cir_store_put(cir_store_t *store, const char *rel, const void *data,
+                  size_t len);
+int cir_store_exists(cir_store_t *store, const char *rel);
+int cir_store_remove(cir_store_t *store, const char *rel);
+void cir_store_close(cir_store_t **store);
+
+/* file:// helpers the transcoder also uses for scratch space. */
+int cir_mkdir_p(const char *path, unsigned mode);
+int cir_write_file_atomic(const char *path, const void *data, size_t len);
+/* Reads a whole file of at most max bytes (CIR_ELIMIT past it). */
+int cir_read_file(const char *path, size_t max, char **data, size_t *len);
+
+#endif

@@ -1,0 +1,1029 @@
+/*
+ * Ladder presets, driven by one option table.
+ *
+ * Every field of cir_preset_t appears once in `options` below with its JSON
+ * path, type, default, bounds and help text; arrays (video.rungs,
+ * images.widths) carry a table of their own for one element.  The same
+ * tables give the defaults, drive parsing and bounds checks, and print the
+ * help, so a new field is one line here.  Checks that relate several fields
+ * live in validate().
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_json.h"
+#include "cir_preset.h"
+#include "cir_storage.h"
+
+_Static_assert(sizeof(cir_vcodec_t) == sizeof(int),
+               "enums are stored as int by the option table");
+
+typedef enum {
+    OPT_INT,
+    OPT_DOUBLE,
+    OPT_STRING,
+    OPT_BOOL,
+    OPT_ENUM,  /* a string in JSON, the index into choices in C */
+    OPT_ARRAY, /* elements described by elem[] */
+} opt_type_t;
+
+#define F_REQUIRED 0x1 /* no default: the document must give it */
+#define F_ZERO_OK  0x2 /* 0 means "automatic", allowed beside [min, max] */
+
+typedef struct opt opt_t;
+
+struct opt {
+    const char *path; /* "video.gop_seconds"; "" for a scalar array element */
+    opt_type_t type;
+    size_t offset;
+    size_t size; /* OPT_STRING: the buffer size */
+    double def;  /* OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_ENUM (index) */
+    const char *def_str;
+    double min, max; /* OPT_ARRAY: max is the most elements */
+    int flags;
+    const char *const *choices; /* OPT_ENUM, or allowed OPT_STRING values */
+    const char *(*check)(const char *value); /* OPT_STRING: NULL or why not */
+    const opt_t *elem;                       /* OPT_ARRAY */
+    size_t nb_elem;
+    size_t elem_size;
+    size_t count_offset;
+    const char *help;
+};
+
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const vcodecs[] = {"h264", "hevc", NULL};
+static const char *const speed_presets[] = {
+    "ultrafast", "superfast", "veryfast", "faster",   "fast",
+    "medium",    "slow",      "slower",   "veryslow", NULL};
+static const char *const profiles[] = {"baseline", "main", "high", "main10",
+                                       NULL};
+static const char *const h264_profiles[] = {"baseline", "main", "high", NULL};
+static const char *const hevc_profiles[] = {"main", "main10", NULL};
+static const int aac_rates[] = {8000,  11025, 12000, 16000, 22050, 24000,
+                                32000, 44100, 48000, 64000, 88200, 96000};
+
+static int
+name_matches(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-')) {
+            return 0;
+        }
+    }
+    return n >= 1 && n <= max;
+}
+
+static const char *
+check_rung_name(const char *s)
+{
+    return name_matches(s, 31) ? NULL : "must be 1 to 31 of a-z 0-9 _ -";
+}
+
+static const char *
+check_preset_name(const char *s)
+{
+    return name_matches(s, 63) ? NULL : "must be 1 to 63 of a-z 0-9 _ -";
+}
+
+/* "3", "4.1", "5.2": an H.264/HEVC level as the encoders take it. */
+static const char *
+check_level(const char *s)
+{
+    const char *why = "must look like 3, 4.1 or 5.2";
+
+    if (s[0] == '\0') {
+        return NULL;
+    }
+    if (s[0] < '1' || s[0] > '6') {
+        return why;
+    }
+    if (s[1] == '\0') {
+        return NULL;
+    }
+    if (s[1] != '.' || s[2] < '0' || s[2] > '9' || s[3] != '\0') {
+        return why;
+    }
+    return NULL;
+}
+
+#define R(f) offsetof(cir_rung_t, f)
+#define P(f) offsetof(cir_preset_t, f)
+
+static const opt_t rung_options[] = {
+    {.path = "name",
+     .type = OPT_STRING,
+     .offset = R(name),
+     .size = sizeof(((cir_rung_t *)0)->name),
+     .flags = F_REQUIRED,
+     .check = check_rung_name,
+     .help = "rendition folder name, unique, [a-z0-9_-]{1,31}"},
+    {.path = "width",
+     .type = OPT_INT,
+     .offset = R(width),
+     .def = 0,
+     .min = 16,
+     .max = 7680,
+     .flags = F_ZERO_OK,
+     .help = "pixels, even; 0: from height and the source aspect ratio"},
+    {.path = "height",
+     .type = OPT_INT,
+     .offset = R(height),
+     .min = 16,
+     .max = 4320,
+     .flags = F_REQUIRED,
+     .help = "pixels, even"},
+    {.path = "bitrate_kbps",
+     .type = OPT_INT,
+     .offset = R(bitrate_kbps),
+     .min = 16,
+     .max = 100000,
+     .flags = F_REQUIRED,
+     .help = "target average video bitrate"},
+    {.path = "maxrate_kbps",
+     .type = OPT_INT,
+     .offset = R(maxrate_kbps),
+     .def = 0,
+     .min = 16,
+     .max = 200000,
+     .flags = F_ZERO_OK,
+     .help = "peak bitrate, >= bitrate_kbps; 0: bitrate * 1.1"},
+    {.path = "bufsize_kbps",
+     .type = OPT_INT,
+     .offset = R(bufsize_kbps),
+     .def = 0,
+     .min = 16,
+     .max = 400000,
+     .flags = F_ZERO_OK,
+     .help = "VBV buffer; 0: maxrate * 2"},
+    {.path = "profile",
+     .type = OPT_STRING,
+     .offset = R(profile),
+     .size = sizeof(((cir_rung_t *)0)->profile),
+     .def_str = "",
+     .choices = profiles,
+     .help = "h264: baseline, main, high; hevc: main, main10; \"\": default"},
+    {.path = "level",
+     .type = OPT_STRING,
+     .offset = R(level),
+     .size = sizeof(((cir_rung_t *)0)->level),
+     .def_str = "",
+     .check = check_level,
+     .help = "e.g. \"4.1\"; \"\": the encoder's choice"},
+};
+
+static const opt_t width_option[] = {
+    {.path = "",
+     .type = OPT_INT,
+     .offset = 0,
+     .min = 16,
+     .max = 7680,
+     .help = "pixels"},
+};
+
+static const opt_t options[] = {
+    {.path = "name",
+     .type = OPT_STRING,
+     .offset = P(name),
+     .size = sizeof(((cir_preset_t *)0)->name),
+     .def_str = "",
+     .check = check_preset_name,
+     .help = "the preset's name, the file name without .json"},
+    {.path = "description",
+     .type = OPT_STRING,
+     .offset = P(description),
+     .size = sizeof(((cir_preset_t *)0)->description),
+     .def_str = "",
+     .help = "one line for people"},
+
+    {.path = "video.enabled",
+     .type = OPT_BOOL,
+     .offset = P(video_enabled),
+     .def = 1,
+     .help = "produce video renditions"},
+    {.path = "video.codec",
+     .type = OPT_ENUM,
+     .offset = P(video_codec),
+     .def = CIR_VCODEC_H264,
+     .choices = vcodecs,
+     .help = "video codec"},
+    {.path = "video.encoder_preset",
+     .type = OPT_STRING,
+     .offset = P(encoder_preset),
+     .size = sizeof(((cir_preset_t *)0)->encoder_preset),
+     .def_str = "veryfast",
+     .choices = speed_presets,
+     .help = "x264/x265 speed preset"},
+    {.path = "video.gop_seconds",
+     .type = OPT_DOUBLE,
+     .offset = P(gop_seconds),
+     .def = 2,
+     .min = 0.5,
+     .max = 10,
+     .help = "keyframe interval, the same in every rung"},
+    {.path = "video.max_frame_rate",
+     .type = OPT_DOUBLE,
+     .offset = P(max_frame_rate),
+     .def = 60,
+     .min = 1,
+     .max = 120,
+     .help = "the source frame rate is kept up to this"},
+    {.path = "video.rungs",
+     .type = OPT_ARRAY,
+     .offset = P(rungs),
+     .max = CIR_PRESET_MAX_RUNGS,
+     .elem = rung_options,
+     .nb_elem = NB(rung_options),
+     .elem_size = sizeof(cir_rung_t),
+     .count_offset = P(nb_rungs),
+     .help = "the ladder, 1 to 16 rungs when video is enabled"},
+
+    {.path = "audio.enabled",
+     .type = OPT_BOOL,
+     .offset = P(audio_enabled),
+     .def = 1,
+     .help = "produce an AAC rendition"},
+    {.path = "audio.bitrate_kbps",
+     .type = OPT_INT,
+     .offset = P(audio_bitrate_kbps),
+     .def = 128,
+     .min = 16,
+     .max = 512,
+     .help = "AAC bitrate"},
+    {.path = "audio.channels",
+     .type = OPT_INT,
+     .offset = P(audio_channels),
+     .def = 2,
+     .min = 1,
+     .max = 8,
+     .help = "output channels"},
+    {.path = "audio.sample_rate",
+     .type = OPT_INT,
+     .offset = P(audio_sample_rate),
+     .def = 48000,
+     .min = 8000,
+     .max = 96000,
+     .help = "Hz, one of the AAC rates"},
+
+    {.path = "segment_seconds",
+     .type = OPT_DOUBLE,
+     .offset = P(segment_seconds),
+     .def = 6,
+     .min = 1,
+     .max = 30,
+     .help = "segment duration, a whole multiple of video.gop_seconds"},
+
+    {.path = "thumbnails.enabled",
+     .type = OPT_BOOL,
+     .offset = P(thumbs_enabled),
+     .def = 1,
+     .help = "produce a poster, thumbnails, sprite sheets and WebVTT"},
+    {.path = "thumbnails.interval_seconds",
+     .type = OPT_DOUBLE,
+     .offset = P(thumb_interval),
+     .def = 5,
+     .min = 0.5,
+     .max = 600,
+     .help = "seconds between thumbnails"},
+    {.path = "thumbnails.width",
+     .type = OPT_INT,
+     .offset = P(thumb_width),
+     .def = 160,
+     .min = 16,
+     .max = 1920,
+     .help = "one sprite tile, pixels"},
+    {.path = "thumbnails.sprite_columns",
+     .type = OPT_INT,
+     .offset = P(sprite_columns),
+     .def = 10,
+     .min = 1,
+     .max = 100,
+     .help = "tiles across; columns * rows <= 400"},
+    {.path = "thumbnails.sprite_rows",
+     .type = OPT_INT,
+     .offset = P(sprite_rows),
+     .def = 10,
+     .min = 1,
+     .max = 100,
+     .help = "tiles down"},
+    {.path = "thumbnails.poster_width",
+     .type = OPT_INT,
+     .offset = P(poster_width),
+     .def = 1280,
+     .min = 16,
+     .max = 7680,
+     .help = "poster image width, pixels"},
+
+    {.path = "images.enabled",
+     .type = OPT_BOOL,
+     .offset = P(images_enabled),
+     .def = 1,
+     .help = "produce still-image renditions of image inputs"},
+    {.path = "images.widths",
+     .type = OPT_ARRAY,
+     .offset = P(image_widths),
+     .max = CIR_PRESET_MAX_IMAGES,
+     .elem = width_option,
+     .nb_elem = NB(width_option),
+     .elem_size = sizeof(int),
+     .count_offset = P(nb_image_widths),
+     .help = "widths to produce, unique, at most 16"},
+    {.path = "images.jpeg",
+     .type = OPT_BOOL,
+     .offset = P(image_jpeg),
+     .def = 1,
+     .help = "produce JPEG renditions"},
+    {.path = "images.webp",
+     .type = OPT_BOOL,
+     .offset = P(image_webp),
+     .def = 1,
+     .help = "produce WebP renditions"},
+    {.path = "images.jpeg_quality",
+     .type = OPT_INT,
+     .offset = P(jpeg_quality),
+     .def = 85,
+     .min = 1,
+     .max = 100,
+     .help = "JPEG quality"},
+    {.path = "images.webp_quality",
+     .type = OPT_INT,
+     .offset = P(webp_quality),
+     .def = 80,
+     .min = 1,
+     .max = 100,
+     .help = "WebP quality"},
+};
+
+#undef R
+#undef P
+
+/* ---- helpers ---- */
+
+static int seterr(char *err, size_t errsize, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+seterr(char *err, size_t errsize, int ret, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errsize) {
+        va_start(ap, fmt);
+        vsnprintf(err, errsize, fmt, ap);
+        va_end(ap);
+    }
+    return ret;
+}
+
+/* Outside text shown in a message: printable ASCII only, bounded. */
+static void
+sanitize(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+
+    for (; *in && i + 4 < size; in++) {
+        unsigned char c = (unsigned char)*in;
+        out[i++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    if (*in && i + 3 < size) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+}
+
+static const char *
+type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static void
+join_choices(const char *const *choices, char *out, size_t size)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; choices[i] && n < size; i++) {
+        int w = snprintf(out + n, size - n, "%s%s", i ? ", " : "", choices[i]);
+        if (w < 0) {
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+static int
+choice_index(const char *const *choices, const char *s)
+{
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(choices[i], s) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void
+apply_defaults(const opt_t *table, size_t n, char *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const opt_t *o = &table[i];
+        char *at = base + o->offset;
+        int iv = (int)o->def;
+
+        switch (o->type) {
+        case OPT_INT:
+        case OPT_BOOL:
+        case OPT_ENUM:
+            memcpy(at, &iv, sizeof(iv));
+            break;
+        case OPT_DOUBLE:
+            memcpy(at, &o->def, sizeof(double));
+            break;
+        case OPT_STRING:
+            snprintf(at, o->size, "%s", o->def_str ? o->def_str : "");
+            break;
+        case OPT_ARRAY:
+            iv = 0;
+            memcpy(base + o->count_offset, &iv, sizeof(iv));
+            memset(at, 0, (size_t)o->max * o->elem_size);
+            break;
+        }
+    }
+}
+
+/* ---- parsing ---- */
+
+static int parse_value(const opt_t *o, const json_t *v, char *base,
+                       const char *path, char *err, size_t errsize);
+static int parse_object(const opt_t *table, size_t n, const json_t *obj,
+                        char *base, const char *shown, const char *rel,
+                        unsigned char *seen, char *err, size_t errsize);
+
+static int
+check_range(const opt_t *o, double x, const char *path, char *err,
+            size_t errsize)
+{
+    if ((o->flags & F_ZERO_OK) && x == 0) {
+        return 0;
+    }
+    if (x < o->min) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "%s: %.15g is below the minimum %.15g%s", path, x, o->min,
+                      (o->flags & F_ZERO_OK) ? " (0: automatic)" : "");
+    }
+    if (x > o->max) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "%s: %.15g is above the maximum %.15g", path, x, o->max);
+    }
+    return 0;
+}
+
+static int
+parse_string(const opt_t *o, const json_t *v, char *at, const char *path,
+             char *err, size_t errsize)
+{
+    char shown[64], list[256];
+    const char *s = json_string_value(v), *why;
+    size_t len = json_string_length(v);
+
+    sanitize(s, shown, sizeof(shown));
+    if (strlen(s) != len) {
+        return seterr(err, errsize, CIR_EINVAL, "%s: contains a NUL byte",
+                      path);
+    }
+    /* "" passes a list of choices only where it is the default */
+    if (o->type == OPT_ENUM ||
+        (o->choices && (len > 0 || (o->def_str && o->def_str[0])))) {
+        int i = choice_index(o->choices, s);
+        if (i < 0) {
+            join_choices(o->choices, list, sizeof(list));
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: \"%s\" is not one of %s", path, shown, list);
+        }
+        if (o->type == OPT_ENUM) {
+            memcpy(at, &i, sizeof(i));
+            return 0;
+        }
+    }
+    if (len >= o->size) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "%s: \"%s\" is longer than %zu characters", path, shown,
+                      o->size - 1);
+    }
+    if (o->check && (why = o->check(s)) != NULL) {
+        return seterr(err, errsize, CIR_EINVAL, "%s: \"%s\" %s", path, shown,
+                      why);
+    }
+    memcpy(at, s, len + 1);
+    return 0;
+}
+
+static int
+parse_array(const opt_t *o, const json_t *v, char *base, const char *path,
+            char *err, size_t errsize)
+{
+    char elem_path[256];
+    unsigned char seen[16]; /* one per element option */
+    size_t count = json_array_size(v), i;
+    const json_t *item;
+    int ret, nb;
+
+    if (o->nb_elem > sizeof(seen)) {
+        return CIR_EINTERNAL;
+    }
+    if (count > (size_t)o->max) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "%s: %zu entries, more than the maximum %.0f", path,
+                      count, o->max);
+    }
+    json_array_foreach(v, i, item)
+    {
+        char *at = base + o->offset + i * o->elem_size;
+
+        snprintf(elem_path, sizeof(elem_path), "%s[%zu]", path, i);
+        if (o->elem[0].path[0] == '\0') {
+            /* an array of scalars: the element table is the element */
+            if ((ret = parse_value(&o->elem[0], item, at, elem_path, err,
+                                   errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (!json_is_object(item)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected an object, got %s", elem_path,
+                          type_name(item));
+        }
+        memset(seen, 0, sizeof(seen));
+        apply_defaults(o->elem, o->nb_elem, at);
+        if ((ret = parse_object(o->elem, o->nb_elem, item, at, elem_path, "",
+                                seen, err, errsize)) < 0) {
+            return ret;
+        }
+        for (size_t k = 0; k < o->nb_elem; k++) {
+            if ((o->elem[k].flags & F_REQUIRED) && !seen[k]) {
+                return seterr(err, errsize, CIR_EINVAL, "%s.%s: required",
+                              elem_path, o->elem[k].path);
+            }
+        }
+    }
+    nb = (int)count;
+    memcpy(base + o->count_offset, &nb, sizeof(nb));
+    return 0;
+}
+
+static int
+parse_value(const opt_t *o, const json_t *v, char *base, const char *path,
+            char *err, size_t errsize)
+{
+    char *at = base + o->offset;
+    int ret, iv;
+    double d;
+
+    switch (o->type) {
+    case OPT_INT:
+        if (!json_is_integer(v)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected an integer, got %s", path,
+                          type_name(v));
+        }
+        d = (double)json_integer_value(v);
+        if ((ret = check_range(o, d, path, err, errsize)) < 0) {
+            return ret;
+        }
+        iv = (int)json_integer_value(v);
+        memcpy(at, &iv, sizeof(iv));
+        return 0;
+    case OPT_DOUBLE:
+        if (!json_is_number(v)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected a number, got %s", path, type_name(v));
+        }
+        d = json_number_value(v);
+        if ((ret = check_range(o, d, path, err, errsize)) < 0) {
+            return ret;
+        }
+        memcpy(at, &d, sizeof(d));
+        return 0;
+    case OPT_BOOL:
+        if (!json_is_boolean(v)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected true or false, got %s", path,
+                          type_name(v));
+        }
+        iv = json_is_true(v);
+        memcpy(at, &iv, sizeof(iv));
+        return 0;
+    case OPT_STRING:
+    case OPT_ENUM:
+        if (!json_is_string(v)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected a string, got %s", path, type_name(v));
+        }
+        return parse_string(o, v, at, path, err, errsize);
+    case OPT_ARRAY:
+        if (!json_is_array(v)) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "%s: expected an array, got %s", path, type_name(v));
+        }
+        return parse_array(o, v, base, path, err, errsize);
+    }
+    return CIR_EINTERNAL;
+}
+
+/* Is rel a prefix of some option path, i.e. an object holding options? */
+static int
+is_group(const opt_t *table, size_t n, const char *rel)
+{
+    size_t len = strlen(rel);
+
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(table[i].path, rel, len) == 0 &&
+            table[i].path[len] == '.') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Parses the members of obj against table.  rel is the path of obj inside
+ * the table ("" at the table's root, "video" inside it); shown is what
+ * messages call the table's root ("" at the top, "video.rungs[2]").
+ */
+static int
+parse_object(const opt_t *table, size_t n, const json_t *obj, char *base,
+             const char *shown, const char *rel, unsigned char *seen, char *err,
+             size_t errsize)
+{
+    char key_shown[80], sub[128], path[256];
+    const char *key;
+    json_t *v;
+    int ret;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const opt_t *o = NULL;
+        int w;
+
+        sanitize(key, key_shown, sizeof(key_shown));
+        w = snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "." : "", key);
+        /* rel is made of keys that matched the table: safe to show */
+        snprintf(path, sizeof(path), "%s%s%s%s%s", shown, shown[0] ? "." : "",
+                 rel, rel[0] ? "." : "", key_shown);
+        /* a '.' in a key must not reach a nested option */
+        if (strchr(key, '.') == NULL && w > 0 && (size_t)w < sizeof(sub)) {
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(table[i].path, sub) == 0) {
+                    o = &table[i];
+                    if (seen) {
+                        seen[i] = 1;
+                    }
+                    break;
+                }
+            }
+            if (o == NULL && is_group(table, n, sub)) {
+                if (!json_is_object(v)) {
+                    return seterr(err, errsize, CIR_EINVAL,
+                                  "%s: expected an object, got %s", path,
+                                  type_name(v));
+                }
+                if ((ret = parse_object(table, n, v, base, shown, sub, seen,
+                                        err, errsize)) < 0) {
+                    return ret;
+                }
+                continue;
+            }
+        }
+        if (o == NULL) {
+            return seterr(err, errsize, CIR_EINVAL, "%s: unknown field", path);
+        }
+        if ((ret = parse_value(o, v, base, path, err, errsize)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* ---- checks across fields ---- */
+
+static int
+validate(const cir_preset_t *p, char *err, size_t errsize)
+{
+    const char *const *allowed;
+    char list[128];
+    double ratio;
+
+    if (!p->video_enabled && !p->audio_enabled && !p->thumbs_enabled &&
+        !p->images_enabled) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "video.enabled, audio.enabled, thumbnails.enabled, "
+                      "images.enabled: all false, the preset produces "
+                      "nothing");
+    }
+    if (p->video_enabled && p->nb_rungs < 1) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "video.rungs: at least one rung is needed when video "
+                      "is enabled");
+    }
+    allowed = p->video_codec == CIR_VCODEC_HEVC ? hevc_profiles : h264_profiles;
+    for (int i = 0; i < p->nb_rungs; i++) {
+        const cir_rung_t *r = &p->rungs[i];
+
+        for (int j = 0; j < i; j++) {
+            if (strcmp(p->rungs[j].name, r->name) == 0) {
+                return seterr(err, errsize, CIR_EINVAL,
+                              "video.rungs[%d].name: \"%s\" is already used "
+                              "by video.rungs[%d]",
+                              i, r->name, j);
+            }
+        }
+        if (r->height % 2) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "video.rungs[%d].height: %d is not even", i,
+                          r->height);
+        }
+        if (r->width % 2) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "video.rungs[%d].width: %d is not even", i, r->width);
+        }
+        if (r->maxrate_kbps && r->maxrate_kbps < r->bitrate_kbps) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "video.rungs[%d].maxrate_kbps: %d is below "
+                          "bitrate_kbps %d",
+                          i, r->maxrate_kbps, r->bitrate_kbps);
+        }
+        if (r->profile[0] && choice_index(allowed, r->profile) < 0) {
+            join_choices(allowed, list, sizeof(list));
+            return seterr(err, errsize, CIR_EINVAL,
+                          "video.rungs[%d].profile: \"%s\" is not a %s "
+                          "profile (%s)",
+                          i, r->profile, vcodecs[p->video_codec], list);
+        }
+    }
+    if (p->video_enabled) {
+        ratio = p->segment_seconds / p->gop_seconds;
+        if (fabs(ratio - round(ratio)) > 1e-6) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "segment_seconds: must be a whole multiple of "
+                          "video.gop_seconds (%g is not a multiple of %g)",
+                          p->segment_seconds, p->gop_seconds);
+        }
+    }
+    {
+        int ok = 0;
+        for (size_t i = 0; i < NB(aac_rates); i++) {
+            ok |= aac_rates[i] == p->audio_sample_rate;
+        }
+        if (!ok) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "audio.sample_rate: %d is not an AAC sample rate "
+                          "(8000, 11025, 12000, 16000, 22050, 24000, 32000, "
+                          "44100, 48000, 64000, 88200, 96000)",
+                          p->audio_sample_rate);
+        }
+    }
+    if (p->sprite_columns * p->sprite_rows > 400) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "thumbnails.sprite_columns: %d x %d tiles is more than "
+                      "400 per sprite sheet",
+                      p->sprite_columns, p->sprite_rows);
+    }
+    if (p->images_enabled && !p->image_jpeg && !p->image_webp) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "images.jpeg: at least one of images.jpeg and "
+                      "images.webp must be true when images are enabled");
+    }
+    for (int i = 0; i < p->nb_image_widths; i++) {
+        for (int j = 0; j < i; j++) {
+            if (p->image_widths[j] == p->image_widths[i]) {
+                return seterr(err, errsize, CIR_EINVAL,
+                              "images.widths[%d]: %d is already "
+                              "images.widths[%d]",
+                              i, p->image_widths[i], j);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- the API ---- */
+
+void
+cir_preset_defaults(cir_preset_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    apply_defaults(options, NB(options), (char *)p);
+}
+
+static int
+parse_root(const json_t *root, cir_preset_t *p, char *err, size_t errsize)
+{
+    cir_preset_t tmp;
+    int ret;
+
+    if (!json_is_object(root)) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "expected a JSON object at the top level, got %s",
+                      type_name(root));
+    }
+    cir_preset_defaults(&tmp);
+    if ((ret = parse_object(options, NB(options), root, (char *)&tmp, "", "",
+                            NULL, err, errsize)) < 0) {
+        return ret;
+    }
+    if ((ret = validate(&tmp, err, errsize)) < 0) {
+        return ret;
+    }
+    *p = tmp; /* p changes only when the whole document is good */
+    return 0;
+}
+
+int
+cir_preset_parse(const char *json, size_t len, cir_preset_t *p, char *err,
+                 size_t errsize)
+{
+    json_t *root = NULL;
+    int ret;
+
+    if (p == NULL || (json == NULL && len > 0)) {
+        return seterr(err, errsize, CIR_EINVAL, "invalid argument");
+    }
+    if ((ret = cir_json_parse(json, len, CIR_PRESET_MAX_SIZE, &root, err,
+                              errsize)) < 0) {
+        return ret;
+    }
+    ret = parse_root(root, p, err, errsize);
+    json_decref(root);
+    return ret;
+}
+
+int
+cir_preset_load_file(const char *path, cir_preset_t *p, char *err,
+                     size_t errsize)
+{
+    char msg[512];
+    char *data = NULL;
+    size_t len = 0;
+    int ret;
+
+    if (path == NULL || p == NULL) {
+        return seterr(err, errsize, CIR_EINVAL, "invalid argument");
+    }
+    ret = cir_read_file(path, CIR_PRESET_MAX_SIZE, &data, &len);
+    if (ret == CIR_ELIMIT) {
+        return seterr(err, errsize, ret,
+                      "%s: larger than the limit of %d bytes", path,
+                      CIR_PRESET_MAX_SIZE);
+    }
+    if (ret < 0) {
+        return seterr(err, errsize, ret, "%s: %s", path, cir_strerror(ret));
+    }
+    msg[0] = '\0';
+    ret = cir_preset_parse(data, len, p, msg, sizeof(msg));
+    free(data);
+    if (ret < 0) {
+        return seterr(err, errsize, ret, "%s: %s", path, msg);
+    }
+    return 0;
+}
+
+int
+cir_preset_load(const char *dir, const char *name, cir_preset_t *p, char *err,
+                size_t errsize)
+{
+    char path[4096], shown[80];
+    cir_preset_t tmp;
+    int n, ret;
+
+    if (dir == NULL || name == NULL || p == NULL) {
+        return seterr(err, errsize, CIR_EINVAL, "invalid argument");
+    }
+    /* the name comes from job documents: check it before any file access */
+    if (!name_matches(name, 63)) {
+        sanitize(name, shown, sizeof(shown));
+        return seterr(err, errsize, CIR_EINVAL,
+                      "preset name \"%s\" is not valid: use 1 to 63 of "
+                      "a-z 0-9 _ -",
+                      shown);
+    }
+    n = snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return seterr(err, errsize, CIR_ELIMIT, "%s: path too long", name);
+    }
+    ret = cir_preset_load_file(path, &tmp, err, errsize);
+    if (ret == -ENOENT) {
+        return seterr(err, errsize, CIR_ENOTFOUND,
+                      "no preset named \"%s\" (%s does not exist)", name, path);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (tmp.name[0] == '\0') {
+        snprintf(tmp.name, sizeof(tmp.name), "%s", name);
+    } else if (strcmp(tmp.name, name) != 0) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "%s: name: \"%s\" does not match the file name \"%s\"",
+                      path, tmp.name, name);
+    }
+    *p = tmp;
+    return 0;
+}
+
+/* ---- help ---- */
+
+static void
+print_option(FILE *f, const opt_t *o, const char *prefix)
+{
+    char name[96], def[40], range[128];
+
+    snprintf(name, sizeof(name), "%s%s%s", prefix,
+             prefix[0] && o->path[0] ? "." : "", o->path);
+    def[0] = '\0';
+    range[0] = '\0';
+    switch (o->type) {
+    case OPT_INT:
+    case OPT_DOUBLE:
+        if (o->flags & F_REQUIRED) {
+            snprintf(def, sizeof(def), "(required)");
+        } else if (o->path[0] == '\0') {
+            snprintf(def, sizeof(def), "-"); /* an array element */
+        } else {
+            snprintf(def, sizeof(def), "%g", o->def);
+        }
+        snprintf(range, sizeof(range), "%s%g..%g",
+                 (o->flags & F_ZERO_OK) ? "0 or " : "", o->min, o->max);
+        break;
+    case OPT_BOOL:
+        snprintf(def, sizeof(def), "%s", o->def ? "true" : "false");
+        snprintf(range, sizeof(range), "true|false");
+        break;
+    case OPT_ENUM:
+        snprintf(def, sizeof(def), "\"%s\"", o->choices[(int)o->def]);
+        join_choices(o->choices, range, sizeof(range));
+        break;
+    case OPT_STRING:
+        if (o->flags & F_REQUIRED) {
+            snprintf(def, sizeof(def), "(required)");
+        } else {
+            snprintf(def, sizeof(def), "\"%s\"", o->def_str ? o->def_str : "");
+        }
+        if (o->choices) {
+            join_choices(o->choices, range, sizeof(range));
+        } else {
+            snprintf(range, sizeof(range), "string, < %zu chars", o->size);
+        }
+        break;
+    case OPT_ARRAY:
+        snprintf(def, sizeof(def), "[]");
+        snprintf(range, sizeof(range), "0..%g entries", o->max);
+        break;
+    }
+    fprintf(f, "  %-34s %-12s %-22s %s\n", name, def, range, o->help);
+    if (o->type == OPT_ARRAY) {
+        char elem_prefix[100];
+        snprintf(elem_prefix, sizeof(elem_prefix), "%s[]", name);
+        for (size_t i = 0; i < o->nb_elem; i++) {
+            print_option(f, &o->elem[i], elem_prefix);
+        }
+    }
+}
+
+void
+cir_preset_print_help(void *stream)
+{
+    FILE *f = stream ? stream : stdout;
+
+    fprintf(f, "Preset fields (JSON path, default, range, meaning):\n");
+    for (size_t i = 0; i < NB(options); i++) {
+        print_option(f, &options[i], "");
+    }
+}

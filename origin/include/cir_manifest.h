@@ -1,0 +1,105 @@
+/*
+ * The model of a packaged asset, and the HLS and DASH renderers over it.
+ *
+ * One set of CMAF files, two manifests.  The transcoder fills a cir_asset_t
+ * from what it packaged and calls the renderers to write a VOD asset's
+ * playlists and MPD; the origin will fill the same model from the live index
+ * per request.  The renderers are pure: no I/O, output into a bounded
+ * cir_buf_t, deterministic for the same input (golden-file tested).
+ *
+ * Layout (DESIGN.md "Output layout"), all URIs relative:
+ *   master.m3u8, manifest.mpd                       asset root
+ *   <id>/index.m3u8, <id>/iframes.m3u8              per rendition
+ *   <id>/init.mp4, <id>/seg-<n>.m4s                 CMAF, n from start_number
+ *   thumbs/poster.jpg, thumbs/sprite-<n>.jpg, thumbs/thumbs.vtt,
+ *   thumbs/images.m3u8                              image track
+ */
+#ifndef CIR_MANIFEST_H
+#define CIR_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_buf.h"
+
+typedef enum {
+    CIR_MEDIA_VIDEO = 0,
+    CIR_MEDIA_AUDIO
+} cir_media_type_t;
+
+typedef struct {
+    int64_t start;    /* tfdt of the segment, in the rendition's timescale */
+    int64_t duration; /* in the rendition's timescale */
+    uint64_t size;    /* bytes of the .m4s file */
+} cir_segment_t;
+
+/* One keyframe for the I-frame playlist: a byte range of a segment file that
+ * holds the fragment's moof and the keyframe sample. */
+typedef struct {
+    uint32_t segment; /* index into segments[] */
+    int64_t start;    /* presentation time, rendition timescale */
+    int64_t duration; /* until the next keyframe */
+    uint64_t offset;  /* byte offset in the segment file */
+    uint64_t size;    /* bytes from offset through the keyframe sample */
+} cir_iframe_t;
+
+typedef struct {
+    const char *id; /* folder name and DASH Representation@id */
+    cir_media_type_t type;
+    const char *codecs;         /* RFC 6381, e.g. "avc1.64001f", "mp4a.40.2" */
+    int width, height;          /* video */
+    double frame_rate;          /* video, measured */
+    int sample_rate;            /* audio */
+    int channels;               /* audio */
+    const char *language;       /* audio, BCP 47; NULL = "und" */
+    uint64_t bandwidth;         /* peak bits/s over segments, measured */
+    uint64_t average_bandwidth; /* bits/s over the whole rendition */
+    uint32_t timescale;
+    uint32_t start_number; /* number of segments[0] in seg-<n>.m4s */
+    const cir_segment_t *segments;
+    size_t nb_segments;
+    const cir_iframe_t *iframes; /* video only; may be NULL */
+    size_t nb_iframes;
+    uint64_t iframe_bandwidth; /* peak bits/s of the I-frame track */
+} cir_rendition_t;
+
+/* Thumbnails as a tiled image track (HLS image playlist, DASH thumbnails). */
+typedef struct {
+    int present;
+    double interval; /* seconds per tile */
+    int tile_width, tile_height;
+    int columns, rows; /* tiles per sprite sheet */
+    size_t nb_tiles;   /* thumbnails in all; the last sheet may be partial */
+    size_t nb_sprites;
+    uint64_t bandwidth; /* peak bits/s of the sprite sheets */
+} cir_thumbs_t;
+
+typedef struct {
+    double duration;        /* seconds: the longest rendition */
+    double segment_seconds; /* the preset's nominal segment duration */
+    const cir_rendition_t *renditions; /* video first, then audio */
+    size_t nb_renditions;
+    cir_thumbs_t thumbs;
+} cir_asset_t;
+
+/* The largest manifest a renderer may produce, by default. */
+#define CIR_MANIFEST_MAX_SIZE (8 * 1024 * 1024)
+
+/* master.m3u8: every video rendition with the audio group, I-frame streams,
+ * the image stream. */
+int cir_hls_render_master(const cir_asset_t *asset, cir_buf_t *out);
+/* <id>/index.m3u8: a VOD media playlist (EXT-X-PLAYLIST-TYPE:VOD, ENDLIST). */
+int cir_hls_render_media(const cir_asset_t *asset, const cir_rendition_t *r,
+                         cir_buf_t *out);
+/* <id>/iframes.m3u8: EXT-X-I-FRAMES-ONLY with byte ranges. */
+int cir_hls_render_iframes(const cir_asset_t *asset, const cir_rendition_t *r,
+                           cir_buf_t *out);
+/* thumbs/images.m3u8: an image media playlist (EXT-X-IMAGES-ONLY, TILES). */
+int cir_hls_render_images(const cir_asset_t *asset, cir_buf_t *out);
+/* manifest.mpd: a static MPD, SegmentTemplate + SegmentTimeline ($Number$),
+ * one AdaptationSet per media type, plus the thumbnail AdaptationSet. */
+int cir_dash_render_static(const cir_asset_t *asset, cir_buf_t *out);
+/* thumbs/thumbs.vtt: WebVTT cues mapping times to sprite-N.jpg#xywh=. */
+int cir_vtt_render_thumbs(const cir_asset_t *asset, cir_buf_t *out);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * The static (VOD) DASH MPD: CMAF segments addressed with SegmentTemplate
+ * $Number$ and a SegmentTimeline per Representation (timescales differ per
+ * rendition), one AdaptationSet for video, one per audio language, and the
+ * DASH-IF thumbnail AdaptationSet (IOP 4.3 6.2.6).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_manifest.h"
+#include "manifest_util.h"
+
+#define TRY(expr)                 \
+    do {                          \
+        if ((ret = (expr)) < 0) { \
+            goto fail;            \
+        }                         \
+    } while (0)
+
+#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
+
+static int
+put_xml_attr(cir_buf_t *out, const char *s)
+{
+    const char *p, *esc;
+    int ret;
+
+    for (p = s; *p; p++) {
+        switch (*p) {
+        case '&':
+            esc = "&amp;";
+            break;
+        case '<':
+            esc = "&lt;";
+            break;
+        case '>':
+            esc = "&gt;";
+            break;
+        case '"':
+            esc = "&quot;";
+            break;
+        case '\'':
+            esc = "&apos;";
+            break;
+        default:
+            esc = NULL;
+        }
+        ret = esc ? cir_buf_puts(out, esc) : cir_buf_append(out, p, 1);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int64_t
+gcd(int64_t a, int64_t b)
+{
+    while (b != 0) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* A measured rate as DASH FrameRateType: "30", "30000/1001", else the
+ * reduced fraction of the rate in thousandths ("25/2"). */
+static int
+put_frame_rate(cir_buf_t *out, double fr)
+{
+    int64_t num = llround(fr), den = 1, g;
+
+    if (fabs(fr - (double)num) >= 0.005) {
+        num = llround(fr * 1001.0);
+        den = 1001;
+        if (num % 1000 != 0 || fabs(fr - (double)num / 1001.0) >= 0.005) {
+            num = llround(fr * 1000.0);
+            den = 1000;
+            g = gcd(num, den);
+            num /= g;
+            den /= g;
+        }
+    }
+    if (den == 1) {
+        return cir_buf_printf(out, "%lld", (long long)num);
+    }
+    return cir_buf_printf(out, "%lld/%lld", (long long)num, (long long)den);
+}
+
+static int
+put_timeline(cir_buf_t *out, const cir_rendition_t *r)
+{
+    int64_t t = 0, d = 0, end = 0;
+    uint64_t rep = 0;
+    int has_t = 0, ret;
+    size_t i;
+
+    if ((ret = cir_buf_puts(out, "          <SegmentTimeline>\n")) < 0) {
+        return ret;
+    }
+    for (i = 0; i <= r->nb_segments; i++) {
+        const cir_segment_t *s = i < r->nb_segments ? &r->segments[i] : NULL;
+        int contiguous = i > 0 && s != NULL && s->start == end;
+
+        if (contiguous && s->duration == d) {
+            rep++;
+            end += s->duration;
+            continue;
+        }
+        if (i > 0) {
+            /* flush the run */
+            ret = cir_buf_puts(out, "            <S");
+            if (ret == 0 && has_t) {
+                ret = cir_buf_printf(out, " t=\"%lld\"", (long long)t);
+            }
+            if (ret == 0) {
+                ret = cir_buf_printf(out, " d=\"%lld\"", (long long)d);
+            }
+            if (ret == 0 && rep > 0) {
+                ret =
+                    cir_buf_printf(out, " r=\"%llu\"", (unsigned long long)rep);
+            }
+            if (ret == 0) {
+                ret = cir_buf_puts(out, "/>\n");
+            }
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if (s == NULL) {
+            break;
+        }
+        /* The first S, and any S after a gap or overlap, carries t. */
+        has_t = !contiguous;
+        t = s->start;
+        d = s->duration;
+        rep = 0;
+        end = s->start + s->duration;
+    }
+    return cir_buf_puts(out, "          </SegmentTimeline>\n");
+}
+
+static int
+put_representation(cir_buf_t *out, const cir_rendition_t *r)
+{
+    int ret;
+
+    TRY(cir_buf_printf(out,
+                       "      <Representation id=\"%s\" bandwidth=\"%llu\" "
+                       "codecs=\"",
+                       r->id, (unsigned long long)r->bandwidth));
+    if (r->type == CIR_MEDIA_VIDEO) {
+        TRY(put_xml_attr(out, r->codecs));
+        TRY(cir_buf_printf(out, "\" width=\"%d\" height=\"%d\" frameRate=\"",
+                           r->width, r->height));
+        TRY(put_frame_rate(out, r->frame_rate));
+        TRY(cir_buf_puts(out, "\" sar=\"1:1\">\n"));
+    } else {
+        TRY(put_xml_attr(out, r->codecs ? r->codecs : DEFAULT_AUDIO_CODECS));
+        TRY(cir_buf_printf(
+            out,
+            "\" audioSamplingRate=\"%d\">\n"
+            "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:"
+            "23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n",
+            r->sample_rate, r->channels));
+    }
+    TRY(cir_buf_printf(out,
+                       "        <SegmentTemplate timescale=\"%lu\" "
+                       "initialization=\"$RepresentationID$/init.mp4\" "
+                       "media=\"$RepresentationID$/seg-$Number$.m4s\" "
+                       "startNumber=\"%lu\">\n",
+                       (unsigned long)r->timescale,
+                       (unsigned long)r->start_number));
+    TRY(put_timeline(out, r));
+    TRY(cir_buf_puts(out, "        </SegmentTemplate>\n"
+                          "      </Representation>\n"));
+    return 0;
+
+fail:
+    return ret;
+}
+
+static int
+put_video_set(cir_buf_t *out, const cir_asset_t *a, int id)
+{
+    const cir_rendition_t *fastest = NULL;
+    int max_w = 0, max_h = 0, ret;
+    size_t i;
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_VIDEO) {
+            continue;
+        }
+        if (r->width > max_w) {
+            max_w = r->width;
+        }
+        if (r->height > max_h) {
+            max_h = r->height;
+        }
+        if (fastest == NULL || r->frame_rate > fastest->frame_rate) {
+            fastest = r;
+        }
+    }
+    TRY(cir_buf_printf(out,
+                       "    <AdaptationSet id=\"%d\" contentType=\"video\" "
+                       "mimeType=\"video/mp4\" segmentAlignment=\"true\" "
+                       "startWithSAP=\"1\" maxWidth=\"%d\" maxHeight=\"%d\" "
+                       "maxFrameRate=\"",
+                       id, max_w, max_h));
+    TRY(put_frame_rate(out, fastest->frame_rate));
+    TRY(cir_buf_puts(out, "\">\n"));
+    for (i = 0; i < a->nb_renditions; i++) {
+        if (a->renditions[i].type == CIR_MEDIA_VIDEO) {
+            TRY(put_representation(out, &a->renditions[i]));
+        }
+    }
+    TRY(cir_buf_puts(out, "    </AdaptationSet>\n"));
+    return 0;
+
+fail:
+    return ret;
+}
+
+static const char *
+lang(const cir_rendition_t *r)
+{
+    return r->language ? r->language : "und";
+}
+
+/* One AdaptationSet per audio language: renditions of one set must be
+ * alternatives a player may switch between. */
+static int
+put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
+{
+    size_t i, j;
+    int ret, seen;
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_AUDIO) {
+            continue;
+        }
+        for (j = 0, seen = 0; j < i && !seen; j++) {
+            seen = a->renditions[j].type == CIR_MEDIA_AUDIO &&
+                   strcmp(lang(&a->renditions[j]), lang(r)) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        TRY(cir_buf_printf(out,
+                           "    <AdaptationSet id=\"%d\" contentType=\"audio\" "
+                           "mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
+                           "lang=\"",
+                           (*id)++));
+        TRY(put_xml_attr(out, lang(r)));
+        TRY(cir_buf_puts(out, "\">\n"));
+        for (j = i; j < a->nb_renditions; j++) {
+            const cir_rendition_t *o = &a->renditions[j];
+            if (o->type == CIR_MEDIA_AUDIO && strcmp(lang(o), lang(r)) == 0) {
+                TRY(put_representation(out, o));
+            }
+        }
+        TRY(cir_buf_puts(out, "    </AdaptationSet>\n"));
+    }
+    return 0;
+
+fail:
+    return ret;
+}
+
+static int
+put_thumbs_set(cir_buf_t *out, const cir_asset_t *a, int id)
+{
+    const cir_thumbs_t *t = &a->thumbs;
+    int64_t sheet_ms, duration, timescale = 1;
+    int ret;
+
+    sheet_ms = cir_manifest_thumb_interval_ms(t) *
+               (int64_t)cir_manifest_tiles_per_sheet(t);
+    duration = sheet_ms / 1000;
+    if (sheet_ms % 1000 != 0) {
+        /* a sheet of a fractional number of seconds: keep it exact */
+        duration = sheet_ms;
+        timescale = 1000;
+    }
+    TRY(cir_buf_printf(
+        out,
+        "    <AdaptationSet id=\"%d\" contentType=\"image\" "
+        "mimeType=\"image/jpeg\">\n"
+        "      <Representation id=\"thumbs\" bandwidth=\"%llu\" "
+        "width=\"%d\" height=\"%d\">\n"
+        "        <EssentialProperty "
+        "schemeIdUri=\"http://dashif.org/thumbnail_tile\" value=\"%dx%d\"/>\n"
+        "        <SegmentTemplate media=\"thumbs/sprite-$Number$.jpg\" "
+        "duration=\"%lld\" timescale=\"%lld\" startNumber=\"1\"/>\n"
+        "      </Representation>\n"
+        "    </AdaptationSet>\n",
+        id, (unsigned long long)t->bandwidth, t->tile_width * t->columns,
+        t->tile_height * t->rows, t->columns, t->rows, (long long)duration,
+        (long long)timescale));
+    return 0;
+
+fail:
+    return ret;
+}
+
+int
+cir_dash_render_static(const cir_asset_t *a, cir_buf_t *out)
+{
+    size_t i, len0 = out->len;
+    int ret, id = 0, has_video = 0;
+
+    TRY(cir_manifest_check_asset(a));
+    TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                          "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
+                          "profiles=\"urn:mpeg:dash:profile:isoff-live:2011,"
+                          "urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" "
+                          "mediaPresentationDuration=\"PT"));
+    TRY(cir_manifest_put_fixed(out, cir_manifest_duration_ms(a), 1000, 3));
+    TRY(cir_buf_puts(out, "S\" minBufferTime=\"PT2S\">\n"
+                          "  <Period id=\"0\" start=\"PT0S\">\n"));
+    for (i = 0; i < a->nb_renditions; i++) {
+        has_video |= a->renditions[i].type == CIR_MEDIA_VIDEO;
+    }
+    if (has_video) {
+        TRY(put_video_set(out, a, id++));
+    }
+    TRY(put_audio_sets(out, a, &id));
+    if (a->thumbs.present) {
+        TRY(put_thumbs_set(out, a, id));
+    }
+    TRY(cir_buf_puts(out, "  </Period>\n</MPD>\n"));
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}

@@ -1,0 +1,359 @@
+/*
+ * HLS renderers: the multivariant playlist, VOD media playlists, I-frame
+ * playlists and the image (thumbnail) playlist, after RFC 8216bis and the
+ * Apple HLS authoring spec.  Pure functions over the cir_asset_t model.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_manifest.h"
+#include "manifest_util.h"
+
+#define TRY(expr)                 \
+    do {                          \
+        if ((ret = (expr)) < 0) { \
+            goto fail;            \
+        }                         \
+    } while (0)
+
+/* AAC-LC, what the transcoder produces, when the model leaves it out. */
+#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
+
+static const char *
+audio_codecs(const cir_rendition_t *r)
+{
+    return r->codecs ? r->codecs : DEFAULT_AUDIO_CODECS;
+}
+
+static int
+put_header(cir_buf_t *out)
+{
+    return cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:7\n");
+}
+
+/* ",<codecs>" for each distinct audio codec string, in model order. */
+static int
+put_audio_codecs(cir_buf_t *out, const cir_asset_t *a)
+{
+    size_t i, j;
+    int ret;
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        int dup = 0;
+        if (r->type != CIR_MEDIA_AUDIO) {
+            continue;
+        }
+        for (j = 0; j < i && !dup; j++) {
+            dup = a->renditions[j].type == CIR_MEDIA_AUDIO &&
+                  strcmp(audio_codecs(&a->renditions[j]), audio_codecs(r)) == 0;
+        }
+        if (!dup && (ret = cir_buf_printf(out, ",%s", audio_codecs(r))) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int
+put_audio_only(cir_buf_t *out, const cir_asset_t *a)
+{
+    size_t i;
+    int ret;
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        ret = cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+                             (unsigned long long)r->bandwidth);
+        if (ret == 0 && r->average_bandwidth > 0) {
+            ret = cir_buf_printf(out, ",AVERAGE-BANDWIDTH=%llu",
+                                 (unsigned long long)r->average_bandwidth);
+        }
+        if (ret == 0) {
+            ret = cir_buf_printf(out, ",CODECS=\"%s\"\n%s/index.m3u8\n",
+                                 audio_codecs(r), r->id);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int
+cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
+{
+    uint64_t audio_peak = 0, audio_avg = 0;
+    size_t i, nb_video = 0, nb_audio = 0, nb_iframe = 0, len0 = out->len;
+    const cir_thumbs_t *t = &a->thumbs;
+    int ret;
+
+    TRY(cir_manifest_check_asset(a));
+    TRY(put_header(out));
+    /* Every segment starts with an IDR (audio: every frame is a sync
+     * sample), so say so once here (APL 9.11). */
+    TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type == CIR_MEDIA_VIDEO) {
+            nb_video++;
+            continue;
+        }
+        if (r->bandwidth > audio_peak) {
+            audio_peak = r->bandwidth;
+        }
+        if (r->average_bandwidth > audio_avg) {
+            audio_avg = r->average_bandwidth;
+        }
+        nb_audio++;
+    }
+
+    if (nb_video == 0) {
+        TRY(cir_buf_puts(out, "\n"));
+        TRY(put_audio_only(out, a));
+        goto thumbs;
+    }
+
+    if (nb_audio > 0) {
+        int first = 1;
+        TRY(cir_buf_puts(out, "\n"));
+        for (i = 0; i < a->nb_renditions; i++) {
+            const cir_rendition_t *r = &a->renditions[i];
+            if (r->type != CIR_MEDIA_AUDIO) {
+                continue;
+            }
+            /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1). */
+            TRY(cir_buf_printf(
+                out,
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
+                "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
+                "URI=\"%s/index.m3u8\"\n",
+                r->id, r->language ? r->language : "und", first ? "YES" : "NO",
+                r->channels, r->id));
+            first = 0;
+        }
+    }
+
+    TRY(cir_buf_puts(out, "\n"));
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_VIDEO) {
+            continue;
+        }
+        TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+                           (unsigned long long)(r->bandwidth + audio_peak)));
+        if (r->average_bandwidth > 0) {
+            TRY(cir_buf_printf(
+                out, ",AVERAGE-BANDWIDTH=%llu",
+                (unsigned long long)(r->average_bandwidth + audio_avg)));
+        }
+        TRY(cir_buf_printf(out, ",CODECS=\"%s", r->codecs));
+        TRY(put_audio_codecs(out, a));
+        TRY(cir_buf_printf(out, "\",RESOLUTION=%dx%d,FRAME-RATE=", r->width,
+                           r->height));
+        TRY(cir_manifest_put_fixed(out, llround(r->frame_rate * 1000.0), 1000,
+                                   3));
+        if (nb_audio > 0) {
+            TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
+        }
+        TRY(cir_buf_printf(out, "\n%s/index.m3u8\n", r->id));
+    }
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_VIDEO || r->nb_iframes == 0) {
+            continue;
+        }
+        TRY(cir_buf_printf(out,
+                           "%s#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%llu,"
+                           "CODECS=\"%s\",RESOLUTION=%dx%d,"
+                           "URI=\"%s/iframes.m3u8\"\n",
+                           nb_iframe++ == 0 ? "\n" : "",
+                           (unsigned long long)r->iframe_bandwidth, r->codecs,
+                           r->width, r->height, r->id));
+    }
+
+thumbs:
+    if (t->present) {
+        TRY(cir_buf_printf(out,
+                           "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
+                           "RESOLUTION=%dx%d,CODECS=\"jpeg\","
+                           "URI=\"thumbs/images.m3u8\"\n",
+                           (unsigned long long)t->bandwidth,
+                           t->tile_width * t->columns,
+                           t->tile_height * t->rows));
+    }
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}
+
+/* The largest rounded duration in r, at least the asset's TD. */
+static int64_t
+target_duration(const cir_asset_t *a, const cir_rendition_t *r)
+{
+    int64_t td = cir_manifest_target_duration(a), d;
+    size_t i;
+
+    for (i = 0; i < r->nb_segments; i++) {
+        d = cir_manifest_round_div(r->segments[i].duration, r->timescale);
+        if (d > td) {
+            td = d;
+        }
+    }
+    for (i = 0; i < r->nb_iframes && r->type == CIR_MEDIA_VIDEO; i++) {
+        d = cir_manifest_round_div(r->iframes[i].duration, r->timescale);
+        if (d > td) {
+            td = d;
+        }
+    }
+    return td;
+}
+
+static int
+put_media_header(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r,
+                 int iframes)
+{
+    int ret;
+
+    if ((ret = put_header(out)) < 0) {
+        return ret;
+    }
+    ret = cir_buf_printf(
+        out,
+        "#EXT-X-TARGETDURATION:%lld\n"
+        "#EXT-X-MEDIA-SEQUENCE:%lu\n"
+        "#EXT-X-PLAYLIST-TYPE:VOD\n"
+        "%s%s"
+        "#EXT-X-MAP:URI=\"init.mp4\"\n",
+        (long long)target_duration(a, r), (unsigned long)r->start_number,
+        iframes ? "#EXT-X-I-FRAMES-ONLY\n" : "",
+        r->type == CIR_MEDIA_VIDEO && !iframes ? "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                                               : "");
+    return ret;
+}
+
+static int
+put_extinf(cir_buf_t *out, int64_t duration, uint32_t timescale)
+{
+    int ret;
+
+    if ((ret = cir_buf_puts(out, "#EXTINF:")) < 0 ||
+        (ret = cir_manifest_put_fixed(out, duration, timescale, 6)) < 0) {
+        return ret;
+    }
+    return cir_buf_puts(out, ",\n");
+}
+
+int
+cir_hls_render_media(const cir_asset_t *a, const cir_rendition_t *r,
+                     cir_buf_t *out)
+{
+    size_t i, len0 = out->len;
+    int ret;
+
+    TRY(cir_manifest_check_asset(a));
+    TRY(cir_manifest_check_rendition(r));
+    TRY(put_media_header(out, a, r, 0));
+    for (i = 0; i < r->nb_segments; i++) {
+        TRY(put_extinf(out, r->segments[i].duration, r->timescale));
+        TRY(cir_buf_printf(out, "seg-%llu.m4s\n",
+                           (unsigned long long)r->start_number + i));
+    }
+    TRY(cir_buf_puts(out, "#EXT-X-ENDLIST\n"));
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}
+
+int
+cir_hls_render_iframes(const cir_asset_t *a, const cir_rendition_t *r,
+                       cir_buf_t *out)
+{
+    size_t i, len0 = out->len;
+    int ret;
+
+    TRY(cir_manifest_check_asset(a));
+    TRY(cir_manifest_check_rendition(r));
+    if (r->type != CIR_MEDIA_VIDEO || r->nb_iframes == 0) {
+        ret = CIR_EINVAL;
+        goto fail;
+    }
+    TRY(put_media_header(out, a, r, 1));
+    for (i = 0; i < r->nb_iframes; i++) {
+        const cir_iframe_t *f = &r->iframes[i];
+        TRY(put_extinf(out, f->duration, r->timescale));
+        TRY(cir_buf_printf(out, "#EXT-X-BYTERANGE:%llu@%llu\nseg-%llu.m4s\n",
+                           (unsigned long long)f->size,
+                           (unsigned long long)f->offset,
+                           (unsigned long long)r->start_number + f->segment));
+    }
+    TRY(cir_buf_puts(out, "#EXT-X-ENDLIST\n"));
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}
+
+int
+cir_hls_render_images(const cir_asset_t *a, cir_buf_t *out)
+{
+    const cir_thumbs_t *t = &a->thumbs;
+    int64_t ms, end, start, sheet_end, td = 1, d;
+    size_t n, per, len0 = out->len;
+    int ret;
+
+    TRY(cir_manifest_check_asset(a));
+    if (!t->present) {
+        ret = CIR_EINVAL;
+        goto fail;
+    }
+    ms = cir_manifest_thumb_interval_ms(t);
+    per = cir_manifest_tiles_per_sheet(t);
+    end = cir_manifest_thumbs_end_ms(a);
+
+    /* TD: the longest sheet, rounded (RFC 8216bis 4.4.3.1). */
+    for (n = 0; n < t->nb_sprites; n++) {
+        start = (int64_t)(n * per) * ms;
+        sheet_end = n + 1 < t->nb_sprites
+                        ? start + (int64_t)cir_manifest_sheet_tiles(t, n) * ms
+                        : end;
+        d = cir_manifest_round_div(sheet_end - start, 1000);
+        if (d > td) {
+            td = d;
+        }
+    }
+
+    TRY(put_header(out));
+    TRY(cir_buf_printf(out,
+                       "#EXT-X-TARGETDURATION:%lld\n"
+                       "#EXT-X-MEDIA-SEQUENCE:1\n"
+                       "#EXT-X-PLAYLIST-TYPE:VOD\n"
+                       "#EXT-X-IMAGES-ONLY\n",
+                       (long long)td));
+    for (n = 0; n < t->nb_sprites; n++) {
+        start = (int64_t)(n * per) * ms;
+        /* The last sheet holds only the remaining tiles and ends with the
+         * asset, as the WebVTT track does. */
+        sheet_end = n + 1 < t->nb_sprites
+                        ? start + (int64_t)cir_manifest_sheet_tiles(t, n) * ms
+                        : end;
+        TRY(cir_buf_puts(out, "#EXTINF:"));
+        TRY(cir_manifest_put_fixed(out, sheet_end - start, 1000, 3));
+        TRY(cir_buf_printf(out,
+                           ",\n#EXT-X-TILES:RESOLUTION=%dx%d,LAYOUT=%dx%d,"
+                           "DURATION=",
+                           t->tile_width, t->tile_height, t->columns, t->rows));
+        TRY(cir_manifest_put_fixed(out, ms, 1000, 3));
+        TRY(cir_buf_printf(out, "\nsprite-%zu.jpg\n", n + 1));
+    }
+    TRY(cir_buf_puts(out, "#EXT-X-ENDLIST\n"));
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}

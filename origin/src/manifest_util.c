@@ -1,0 +1,295 @@
+#include <math.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "manifest_util.h"
+
+/* Limits that keep every later computation far from overflow. */
+#define MAX_ID_LEN     64
+#define MAX_CODECS_LEN 256
+#define MAX_LANG_LEN   35
+#define MAX_TIME       (INT64_C(1) << 53) /* DASH-IF IOP: times < 2^53 */
+#define MAX_SECONDS    1e9
+#define MAX_DIM        65535
+
+static int
+safe_id(const char *s)
+{
+    size_t i, n;
+
+    if (s == NULL) {
+        return 0;
+    }
+    n = strlen(s);
+    if (n == 0 || n > MAX_ID_LEN) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    /* "thumbs" is the image track's folder and Representation@id. */
+    return strcmp(s, "thumbs") != 0;
+}
+
+/* Fits an HLS quoted-string (no '"', CR, LF) and an XML attribute. */
+static int
+safe_codecs(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > MAX_CODECS_LEN) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* BCP 47 characters only. */
+static int
+safe_lang(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > MAX_LANG_LEN) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+cir_manifest_check_rendition(const cir_rendition_t *r)
+{
+    size_t i;
+
+    if (r == NULL || !safe_id(r->id) || r->timescale == 0 ||
+        r->bandwidth == 0 || r->segments == NULL || r->nb_segments == 0) {
+        return CIR_EINVAL;
+    }
+    if (r->codecs != NULL && !safe_codecs(r->codecs)) {
+        return CIR_EINVAL;
+    }
+    for (i = 0; i < r->nb_segments; i++) {
+        const cir_segment_t *s = &r->segments[i];
+        if (s->start < 0 || s->duration <= 0 || s->start >= MAX_TIME ||
+            s->duration > MAX_TIME - s->start) {
+            return CIR_EINVAL;
+        }
+    }
+    switch (r->type) {
+    case CIR_MEDIA_VIDEO:
+        if (r->codecs == NULL || r->width <= 0 || r->height <= 0 ||
+            r->width > MAX_DIM || r->height > MAX_DIM ||
+            !isfinite(r->frame_rate) || r->frame_rate <= 0 ||
+            r->frame_rate > 1000) {
+            return CIR_EINVAL;
+        }
+        if (r->nb_iframes > 0 && r->iframes == NULL) {
+            return CIR_EINVAL;
+        }
+        for (i = 0; i < r->nb_iframes; i++) {
+            const cir_iframe_t *f = &r->iframes[i];
+            if (f->segment >= r->nb_segments || f->duration <= 0 ||
+                f->duration >= MAX_TIME || f->size == 0) {
+                return CIR_EINVAL;
+            }
+        }
+        break;
+    case CIR_MEDIA_AUDIO:
+        if (r->sample_rate <= 0 || r->channels <= 0 || r->channels > 64) {
+            return CIR_EINVAL;
+        }
+        if (r->language != NULL && !safe_lang(r->language)) {
+            return CIR_EINVAL;
+        }
+        break;
+    default:
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+static int
+check_thumbs(const cir_thumbs_t *t)
+{
+    size_t per;
+    int64_t ms;
+
+    if (!isfinite(t->interval) || t->interval <= 0 ||
+        t->interval > MAX_SECONDS) {
+        return CIR_EINVAL;
+    }
+    ms = cir_manifest_thumb_interval_ms(t);
+    if (ms <= 0 || t->tile_width <= 0 || t->tile_height <= 0 ||
+        t->columns <= 0 || t->rows <= 0 ||
+        (int64_t)t->tile_width * t->columns > MAX_DIM ||
+        (int64_t)t->tile_height * t->rows > MAX_DIM || t->nb_tiles == 0 ||
+        t->nb_tiles > (size_t)(MAX_SECONDS) || t->bandwidth == 0) {
+        return CIR_EINVAL;
+    }
+    if ((int64_t)t->nb_tiles > MAX_TIME / ms ||
+        (int64_t)cir_manifest_tiles_per_sheet(t) > MAX_TIME / ms) {
+        return CIR_EINVAL;
+    }
+    per = cir_manifest_tiles_per_sheet(t);
+    if (t->nb_sprites != (t->nb_tiles + per - 1) / per) {
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+int
+cir_manifest_check_asset(const cir_asset_t *a)
+{
+    size_t i, j;
+    int ret;
+
+    if (a == NULL || a->renditions == NULL || a->nb_renditions == 0 ||
+        !isfinite(a->duration) || a->duration < 0 ||
+        a->duration > MAX_SECONDS) {
+        return CIR_EINVAL;
+    }
+    for (i = 0; i < a->nb_renditions; i++) {
+        if ((ret = cir_manifest_check_rendition(&a->renditions[i])) < 0) {
+            return ret;
+        }
+        for (j = 0; j < i; j++) {
+            if (strcmp(a->renditions[i].id, a->renditions[j].id) == 0) {
+                return CIR_EINVAL; /* two renditions in one folder */
+            }
+        }
+    }
+    if (a->thumbs.present && (ret = check_thumbs(&a->thumbs)) < 0) {
+        return ret;
+    }
+    return 0;
+}
+
+int64_t
+cir_manifest_round_div(int64_t num, int64_t den)
+{
+    return num / den + ((num % den) * 2 >= den ? 1 : 0);
+}
+
+int
+cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals)
+{
+    static const int64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    int64_t whole, frac, scale;
+
+    if (num < 0 || den <= 0 || decimals < 0 || decimals > 6) {
+        return CIR_EINVAL;
+    }
+    scale = pow10[decimals];
+    whole = num / den;
+    /* (num % den) < den <= 2^32, times 10^6: no overflow */
+    frac = cir_manifest_round_div((num % den) * scale, den);
+    if (frac >= scale) {
+        whole++;
+        frac -= scale;
+    }
+    if (decimals == 0) {
+        return cir_buf_printf(out, "%lld", (long long)whole);
+    }
+    return cir_buf_printf(out, "%lld.%0*lld", (long long)whole, decimals,
+                          (long long)frac);
+}
+
+int64_t
+cir_manifest_target_duration(const cir_asset_t *a)
+{
+    int64_t td = 1, d;
+    size_t i, j;
+
+    /* One TD for all variants (HLS2 6.2.4; checklist H10). */
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        for (j = 0; j < r->nb_segments; j++) {
+            d = cir_manifest_round_div(r->segments[j].duration, r->timescale);
+            if (d > td) {
+                td = d;
+            }
+        }
+    }
+    return td;
+}
+
+int64_t
+cir_manifest_duration_ms(const cir_asset_t *a)
+{
+    int64_t ms = 0, d;
+    size_t i;
+
+    if (a->duration > 0) {
+        return llround(a->duration * 1000.0);
+    }
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        const cir_segment_t *last = &r->segments[r->nb_segments - 1];
+        d = last->start + last->duration - r->segments[0].start;
+        d = cir_manifest_round_div(d * 1000, r->timescale);
+        if (d > ms) {
+            ms = d;
+        }
+    }
+    return ms;
+}
+
+int64_t
+cir_manifest_thumb_interval_ms(const cir_thumbs_t *t)
+{
+    return llround(t->interval * 1000.0);
+}
+
+int64_t
+cir_manifest_thumbs_end_ms(const cir_asset_t *a)
+{
+    int64_t ms = cir_manifest_thumb_interval_ms(&a->thumbs);
+    int64_t last = (int64_t)(a->thumbs.nb_tiles - 1) * ms;
+    int64_t dur = cir_manifest_duration_ms(a);
+
+    return dur > last ? dur : last + ms;
+}
+
+size_t
+cir_manifest_tiles_per_sheet(const cir_thumbs_t *t)
+{
+    return (size_t)t->columns * (size_t)t->rows;
+}
+
+size_t
+cir_manifest_sheet_tiles(const cir_thumbs_t *t, size_t n)
+{
+    size_t per = cir_manifest_tiles_per_sheet(t);
+    size_t first = n * per;
+
+    if (first >= t->nb_tiles) {
+        return 0;
+    }
+    return t->nb_tiles - first < per ? t->nb_tiles - first : per;
+}
+
+int
+cir_manifest_fail(cir_buf_t *out, size_t len0, int err)
+{
+    if (out->data != NULL && out->len > len0) {
+        out->len = len0;
+        out->data[len0] = '\0';
+    }
+    return err;
+}

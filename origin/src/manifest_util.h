@@ -1,0 +1,49 @@
+/*
+ * Private helpers shared by the HLS, DASH and WebVTT renderers: model
+ * validation and locale-independent number/time formatting done in integer
+ * arithmetic, so the same model always renders to the same bytes.
+ */
+#ifndef CIR_MANIFEST_UTIL_H
+#define CIR_MANIFEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_buf.h"
+#include "cir_manifest.h"
+
+/* Checks everything a renderer relies on (see cir_manifest_check_asset()). */
+int cir_manifest_check_rendition(const cir_rendition_t *r);
+/* The asset and every rendition: at least one rendition, unique safe ids,
+ * timescale > 0, video with codecs/size/frame rate, positive durations,
+ * thumbnails consistent when present.  CIR_EINVAL otherwise. */
+int cir_manifest_check_asset(const cir_asset_t *a);
+
+/* round(num / den), halves up; num >= 0, den > 0. */
+int64_t cir_manifest_round_div(int64_t num, int64_t den);
+/* num/den seconds with a fixed number of decimals (0..9), halves up. */
+int cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den,
+                           int decimals);
+
+/* EXT-X-TARGETDURATION shared by every media playlist of the asset: the
+ * largest segment duration rounded to the nearest integer, at least 1. */
+int64_t cir_manifest_target_duration(const cir_asset_t *a);
+
+/* Asset duration in milliseconds: asset->duration, or when that is 0 the
+ * longest rendition's timeline. */
+int64_t cir_manifest_duration_ms(const cir_asset_t *a);
+
+/* Thumbnail geometry, valid after cir_manifest_check_asset(). */
+int64_t cir_manifest_thumb_interval_ms(const cir_thumbs_t *t);
+/* End of the last tile: the asset's end when that falls after the last
+ * tile's start (the last tile stretches or shrinks to it). */
+int64_t cir_manifest_thumbs_end_ms(const cir_asset_t *a);
+size_t cir_manifest_tiles_per_sheet(const cir_thumbs_t *t);
+/* Tiles on sheet n (0-based): the last sheet may be partial. */
+size_t cir_manifest_sheet_tiles(const cir_thumbs_t *t, size_t n);
+
+/* Renderers append to out; on failure they truncate out back to where it
+ * was, so a caller never sees half a manifest. */
+int cir_manifest_fail(cir_buf_t *out, size_t len0, int err);
+
+#endif

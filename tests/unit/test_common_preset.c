@@ -1,0 +1,509 @@
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "cir_error.h"
+#include "cir_preset.h"
+
+static const char *
+presets_dir(void)
+{
+    static char dir[4096];
+    const char *src = getenv("CIRRUS_SOURCE_DIR");
+
+    cr_assert_not_null(src, "CIRRUS_SOURCE_DIR is set by ctest");
+    snprintf(dir, sizeof(dir), "%s/presets", src);
+    return dir;
+}
+
+/* A valid base document with one rung; tests splice fields into it. */
+#define RUNG "{\"name\":\"720p\",\"height\":720,\"bitrate_kbps\":3000}"
+
+static int
+parse(const char *doc, cir_preset_t *p, char *err, size_t errsize)
+{
+    err[0] = '\0';
+    return cir_preset_parse(doc, strlen(doc), p, err, errsize);
+}
+
+/* Expects doc to fail with exactly msg. */
+static void
+expect_error(const char *doc, const char *msg)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_expect_eq(parse(doc, &p, err, sizeof(err)), CIR_EINVAL, "%s", doc);
+    cr_expect_str_eq(err, msg, "for %s", doc);
+}
+
+Test(common_preset, every_shipped_preset_loads)
+{
+    DIR *d = opendir(presets_dir());
+    struct dirent *e;
+    int count = 0;
+
+    cr_assert_not_null(d);
+    while ((e = readdir(d)) != NULL) {
+        char name[64], err[512] = "";
+        size_t n = strlen(e->d_name);
+        cir_preset_t p;
+
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0) {
+            continue;
+        }
+        cr_assert_lt(n - 5, sizeof(name));
+        memcpy(name, e->d_name, n - 5);
+        name[n - 5] = '\0';
+        cr_expect_eq(cir_preset_load(presets_dir(), name, &p, err, sizeof(err)),
+                     0, "%s: %s", name, err);
+        cr_expect_str_eq(p.name, name);
+        cr_expect_gt(strlen(p.description), 10, "%s has a description", name);
+        count++;
+    }
+    closedir(d);
+    cr_assert_geq(count, 5);
+}
+
+Test(common_preset, web_preset_is_apples_ladder)
+{
+    cir_preset_t p;
+    char err[512] = "";
+    static const struct {
+        const char *name;
+        int height, kbps;
+        const char *profile;
+    } want[] = {{"1080p", 1080, 6000, "high"},
+                {"720p", 720, 3000, "high"},
+                {"540p", 540, 2000, "high"},
+                {"360p", 360, 730, "main"},
+                {"234p", 234, 145, "main"}};
+
+    cr_assert_eq(cir_preset_load(presets_dir(), "web", &p, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(p.video_codec, CIR_VCODEC_H264);
+    cr_assert_eq(p.nb_rungs, 5);
+    for (int i = 0; i < 5; i++) {
+        cr_expect_str_eq(p.rungs[i].name, want[i].name);
+        cr_expect_eq(p.rungs[i].height, want[i].height);
+        cr_expect_eq(p.rungs[i].bitrate_kbps, want[i].kbps);
+        cr_expect_str_eq(p.rungs[i].profile, want[i].profile);
+    }
+    cr_assert_eq(p.audio_bitrate_kbps, 128);
+    cr_assert_eq(p.audio_channels, 2);
+    cr_assert_float_eq(p.gop_seconds, 2.0, 1e-9);
+    cr_assert_float_eq(p.segment_seconds, 6.0, 1e-9);
+    cr_assert_str_eq(p.encoder_preset, "veryfast");
+}
+
+Test(common_preset, other_shipped_presets)
+{
+    cir_preset_t p;
+    char err[512] = "";
+
+    cr_assert_eq(cir_preset_load(presets_dir(), "hevc", &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(p.video_codec, CIR_VCODEC_HEVC);
+    cr_assert_str_eq(p.encoder_preset, "fast");
+    cr_assert_eq(
+        cir_preset_load(presets_dir(), "audio-only", &p, err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(p.video_enabled, 0);
+    cr_assert_eq(p.thumbs_enabled, 0);
+    cr_assert_eq(p.audio_enabled, 1);
+    cr_assert_eq(cir_preset_load(presets_dir(), "image", &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(p.images_enabled, 1);
+    cr_assert_eq(p.nb_image_widths, 5);
+    cr_assert_eq(p.image_widths[4], 3840);
+    cr_assert_eq(p.video_enabled + p.audio_enabled + p.thumbs_enabled, 0);
+    cr_assert_eq(cir_preset_load(presets_dir(), "mobile", &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(p.audio_bitrate_kbps, 96);
+    cr_assert_eq(p.rungs[0].height, 720);
+}
+
+Test(common_preset, defaults)
+{
+    cir_preset_t p;
+
+    cir_preset_defaults(&p);
+    cr_assert_eq(p.video_enabled, 1);
+    cr_assert_eq(p.video_codec, CIR_VCODEC_H264);
+    cr_assert_str_eq(p.encoder_preset, "veryfast");
+    cr_assert_float_eq(p.gop_seconds, 2.0, 1e-9);
+    cr_assert_float_eq(p.max_frame_rate, 60.0, 1e-9);
+    cr_assert_eq(p.nb_rungs, 0);
+    cr_assert_eq(p.audio_enabled, 1);
+    cr_assert_eq(p.audio_bitrate_kbps, 128);
+    cr_assert_eq(p.audio_channels, 2);
+    cr_assert_eq(p.audio_sample_rate, 48000);
+    cr_assert_float_eq(p.segment_seconds, 6.0, 1e-9);
+    cr_assert_eq(p.thumbs_enabled, 1);
+    cr_assert_float_eq(p.thumb_interval, 5.0, 1e-9);
+    cr_assert_eq(p.thumb_width, 160);
+    cr_assert_eq(p.sprite_columns, 10);
+    cr_assert_eq(p.sprite_rows, 10);
+    cr_assert_eq(p.poster_width, 1280);
+    cr_assert_eq(p.images_enabled, 1);
+    cr_assert_eq(p.nb_image_widths, 0);
+    cr_assert_eq(p.image_jpeg, 1);
+    cr_assert_eq(p.image_webp, 1);
+    cr_assert_eq(p.jpeg_quality, 85);
+    cr_assert_eq(p.webp_quality, 80);
+}
+
+Test(common_preset, minimal_document_fills_defaults)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(
+        parse("{\"video\":{\"rungs\":[" RUNG "]}}", &p, err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(p.nb_rungs, 1);
+    cr_assert_str_eq(p.rungs[0].name, "720p");
+    cr_assert_eq(p.rungs[0].width, 0);
+    cr_assert_eq(p.rungs[0].maxrate_kbps, 0);
+    cr_assert_str_eq(p.rungs[0].profile, "");
+    cr_assert_eq(p.audio_bitrate_kbps, 128);
+    cr_assert_str_eq(p.name, "");
+}
+
+Test(common_preset, bounds_name_the_field_with_its_index)
+{
+    expect_error("{\"video\":{\"rungs\":[" RUNG "," RUNG
+                 ",{\"name\":\"x\",\"height\":360,\"bitrate_kbps\":0}]}}",
+                 "video.rungs[2].bitrate_kbps: 0 is below the minimum 16");
+    expect_error("{\"video\":{\"gop_seconds\":11,\"rungs\":[" RUNG "]}}",
+                 "video.gop_seconds: 11 is above the maximum 10");
+    expect_error("{\"audio\":{\"channels\":9}}",
+                 "audio.channels: 9 is above the maximum 8");
+    expect_error("{\"segment_seconds\":0.5}",
+                 "segment_seconds: 0.5 is below the minimum 1");
+    expect_error("{\"images\":{\"widths\":[320,8]}}",
+                 "images.widths[1]: 8 is below the minimum 16");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":100000,"
+                 "\"bitrate_kbps\":100}]}}",
+                 "video.rungs[0].height: 100000 is above the maximum 4320");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                 "\"width\":8,\"bitrate_kbps\":100}]}}",
+                 "video.rungs[0].width: 8 is below the minimum 16 "
+                 "(0: automatic)");
+    expect_error("{\"thumbnails\":{\"interval_seconds\":0.1}}",
+                 "thumbnails.interval_seconds: 0.1 is below the minimum 0.5");
+    expect_error("{\"images\":{\"jpeg_quality\":101}}",
+                 "images.jpeg_quality: 101 is above the maximum 100");
+}
+
+Test(common_preset, enums_list_their_choices)
+{
+    expect_error("{\"video\":{\"codec\":\"vp9\"}}",
+                 "video.codec: \"vp9\" is not one of h264, hevc");
+    expect_error("{\"video\":{\"encoder_preset\":\"turbo\"}}",
+                 "video.encoder_preset: \"turbo\" is not one of ultrafast, "
+                 "superfast, veryfast, faster, fast, medium, slow, slower, "
+                 "veryslow");
+    expect_error("{\"video\":{\"encoder_preset\":\"\"}}",
+                 "video.encoder_preset: \"\" is not one of ultrafast, "
+                 "superfast, veryfast, faster, fast, medium, slow, slower, "
+                 "veryslow");
+}
+
+Test(common_preset, wrong_types_name_the_field)
+{
+    expect_error("{\"video\":{\"enabled\":1}}",
+                 "video.enabled: expected true or false, got an integer");
+    expect_error("{\"audio\":{\"bitrate_kbps\":\"128\"}}",
+                 "audio.bitrate_kbps: expected an integer, got a string");
+    expect_error("{\"audio\":{\"bitrate_kbps\":128.5}}",
+                 "audio.bitrate_kbps: expected an integer, got a number");
+    expect_error("{\"video\":[]}", "video: expected an object, got an array");
+    expect_error("{\"video\":{\"rungs\":{}}}",
+                 "video.rungs: expected an array, got an object");
+    expect_error("{\"video\":{\"rungs\":[3]}}",
+                 "video.rungs[0]: expected an object, got an integer");
+    expect_error("{\"name\":null}", "name: expected a string, got null");
+    expect_error("[]", "expected a JSON object at the top level, got an array");
+}
+
+Test(common_preset, unknown_fields_are_named)
+{
+    expect_error("{\"colour\":1}", "colour: unknown field");
+    expect_error("{\"video\":{\"gop\":2}}", "video.gop: unknown field");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                 "\"bitrate_kbps\":100,\"crf\":23}]}}",
+                 "video.rungs[0].crf: unknown field");
+    /* a dotted key must not reach the nested option */
+    expect_error("{\"video.gop_seconds\":3}",
+                 "video.gop_seconds: unknown field");
+    /* control bytes in a key are not echoed */
+    expect_error("{\"a\\u001bb\":1}", "a?b: unknown field");
+}
+
+Test(common_preset, rungs_need_name_height_and_bitrate)
+{
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"bitrate_kbps\":"
+                 "100}]}}",
+                 "video.rungs[0].height: required");
+    expect_error("{\"video\":{\"rungs\":[{\"height\":360,\"bitrate_kbps\":"
+                 "100}]}}",
+                 "video.rungs[0].name: required");
+}
+
+Test(common_preset, cross_field_checks)
+{
+    expect_error("{\"video\":{\"rungs\":[" RUNG "," RUNG "]}}",
+                 "video.rungs[1].name: \"720p\" is already used by "
+                 "video.rungs[0]");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"Big\",\"height\":360,"
+                 "\"bitrate_kbps\":100}]}}",
+                 "video.rungs[0].name: \"Big\" must be 1 to 31 of a-z 0-9 _ "
+                 "-");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"../x\",\"height\":360,"
+                 "\"bitrate_kbps\":100}]}}",
+                 "video.rungs[0].name: \"../x\" must be 1 to 31 of a-z 0-9 _ "
+                 "-");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":361,"
+                 "\"bitrate_kbps\":100}]}}",
+                 "video.rungs[0].height: 361 is not even");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                 "\"bitrate_kbps\":1000,\"maxrate_kbps\":900}]}}",
+                 "video.rungs[0].maxrate_kbps: 900 is below bitrate_kbps "
+                 "1000");
+    expect_error("{\"video\":{\"codec\":\"hevc\",\"rungs\":[{\"name\":\"a\","
+                 "\"height\":360,\"bitrate_kbps\":100,\"profile\":\"high\"}]}}",
+                 "video.rungs[0].profile: \"high\" is not a hevc profile "
+                 "(main, main10)");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                 "\"bitrate_kbps\":100,\"level\":\"4.10\"}]}}",
+                 "video.rungs[0].level: \"4.10\" must look like 3, 4.1 or "
+                 "5.2");
+    expect_error("{}", "video.rungs: at least one rung is needed when video "
+                       "is enabled");
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"segment_seconds\":5}",
+                 "segment_seconds: must be a whole multiple of "
+                 "video.gop_seconds (5 is not a multiple of 2)");
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"thumbnails\":{"
+                 "\"sprite_columns\":21,\"sprite_rows\":20}}",
+                 "thumbnails.sprite_columns: 21 x 20 tiles is more than 400 "
+                 "per sprite sheet");
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"images\":{\"jpeg\":"
+                 "false,\"webp\":false}}",
+                 "images.jpeg: at least one of images.jpeg and images.webp "
+                 "must be true when images are enabled");
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"audio\":{"
+                 "\"sample_rate\":22000}}",
+                 "audio.sample_rate: 22000 is not an AAC sample rate (8000, "
+                 "11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, "
+                 "64000, 88200, 96000)");
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"images\":{\"widths\":"
+                 "[320,640,320]}}",
+                 "images.widths[2]: 320 is already images.widths[0]");
+    expect_error("{\"video\":{\"enabled\":false},\"audio\":{\"enabled\":false},"
+                 "\"thumbnails\":{\"enabled\":false},\"images\":{\"enabled\":"
+                 "false}}",
+                 "video.enabled, audio.enabled, thumbnails.enabled, "
+                 "images.enabled: all false, the preset produces nothing");
+}
+
+Test(common_preset, checks_that_pass)
+{
+    cir_preset_t p;
+    char err[512];
+
+    /* 1.5 s GOP, 6 s segments; sprites exactly 400 tiles; maxrate given */
+    cr_assert_eq(parse("{\"video\":{\"gop_seconds\":1.5,\"rungs\":[{\"name\":"
+                       "\"a\",\"height\":360,\"width\":640,\"bitrate_kbps\":"
+                       "100,\"maxrate_kbps\":100,\"level\":\"3.1\"}]},"
+                       "\"thumbnails\":{\"sprite_columns\":20,"
+                       "\"sprite_rows\":20},\"images\":{\"jpeg\":false}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_float_eq(p.gop_seconds, 1.5, 1e-9);
+    cr_assert_eq(p.rungs[0].width, 640);
+    cr_assert_str_eq(p.rungs[0].level, "3.1");
+    cr_assert_eq(p.image_jpeg, 0);
+    /* video off: no rungs needed and no GOP multiple */
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"segment_seconds\":5}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+}
+
+Test(common_preset, syntax_errors_give_the_position)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(
+        parse("{\"images\":\n {\"widths\":[320,8}}", &p, err, sizeof(err)),
+        CIR_EPARSE);
+    cr_assert_str_eq(err, "line 2 column 18: ']' expected near '}'");
+}
+
+Test(common_preset, too_many_rungs)
+{
+    char doc[4096];
+    size_t n = 0;
+
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "{\"video\":{\"rungs\":[");
+    for (int i = 0; i < CIR_PRESET_MAX_RUNGS + 1; i++) {
+        n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+                              "%s{\"name\":\"r%d\",\"height\":360,"
+                              "\"bitrate_kbps\":100}",
+                              i ? "," : "", i);
+    }
+    snprintf(doc + n, sizeof(doc) - n, "]}}");
+    expect_error(doc, "video.rungs: 17 entries, more than the maximum 16");
+}
+
+Test(common_preset, long_strings_are_rejected)
+{
+    char doc[1024], want[512];
+    char longname[300];
+
+    memset(longname, 'a', 299);
+    longname[299] = '\0';
+    snprintf(doc, sizeof(doc), "{\"description\":\"%s\"}", longname);
+    cr_assert_str_neq(doc, "");
+    cir_preset_t p;
+    char err[512];
+    cr_assert_eq(parse(doc, &p, err, sizeof(err)), CIR_EINVAL);
+    snprintf(want, sizeof(want), "description: \"");
+    cr_assert_eq(strncmp(err, want, strlen(want)), 0, "%s", err);
+    cr_assert_not_null(strstr(err, "...\" is longer than 255 characters"), "%s",
+                       err);
+}
+
+Test(common_preset, failed_parse_leaves_the_preset_alone)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cir_preset_defaults(&p);
+    p.audio_bitrate_kbps = 77;
+    cr_assert_lt(parse("{\"audio\":{\"bitrate_kbps\":96},\"colour\":1}", &p,
+                       err, sizeof(err)),
+                 0);
+    cr_assert_eq(p.audio_bitrate_kbps, 77);
+}
+
+Test(common_preset, errors_fit_any_buffer)
+{
+    cir_preset_t p;
+    char err[10];
+
+    memset(err, 'x', sizeof(err));
+    cr_assert_eq(cir_preset_parse("{\"colour\":1}", 12, &p, err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "colour: u");
+    cr_assert_eq(cir_preset_parse("{\"colour\":1}", 12, &p, NULL, 0),
+                 CIR_EINVAL);
+}
+
+Test(common_preset, size_limit)
+{
+    size_t n = CIR_PRESET_MAX_SIZE + 10;
+    char *doc = malloc(n + 1);
+    cir_preset_t p;
+    char err[256];
+
+    memset(doc, ' ', n);
+    doc[0] = '{';
+    doc[n - 1] = '}';
+    doc[n] = '\0';
+    cr_assert_eq(cir_preset_parse(doc, n, &p, err, sizeof(err)), CIR_ELIMIT);
+    free(doc);
+}
+
+Test(common_preset, load_validates_the_name_first)
+{
+    cir_preset_t p;
+    char err[256];
+    const char *bad[] = {"../x",
+                         "",
+                         "A",
+                         "web.json",
+                         "a/b",
+                         "web ",
+                         "0123456789012345678901234567890123456789"
+                         "012345678901234567890123"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        /* the folder does not exist: the name check must come first */
+        cr_expect_eq(
+            cir_preset_load("/nonexistent", bad[i], &p, err, sizeof(err)),
+            CIR_EINVAL, "%s", bad[i]);
+        cr_expect_not_null(strstr(err, "is not valid"), "%s", err);
+    }
+}
+
+Test(common_preset, load_of_a_missing_preset_is_not_found)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(
+        cir_preset_load(presets_dir(), "no-such-preset", &p, err, sizeof(err)),
+        CIR_ENOTFOUND);
+    cr_assert_not_null(strstr(err, "no preset named \"no-such-preset\""), "%s",
+                       err);
+}
+
+Test(common_preset, load_checks_the_name_inside_and_prefixes_the_path)
+{
+    char dir[] = "/tmp/cir-preset-XXXXXX", path[256], err[512];
+    cir_preset_t p;
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/copy.json", dir);
+    f = fopen(path, "w");
+    fputs("{\"name\":\"web\",\"video\":{\"rungs\":[" RUNG "]}}", f);
+    fclose(f);
+    cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_not_null(strstr(err, "does not match the file name \"copy\""),
+                       "%s", err);
+
+    f = fopen(path, "w");
+    fputs("{\"video\":{\"rungs\":[" RUNG "]}}", f);
+    fclose(f);
+    cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_str_eq(p.name, "copy", "a nameless preset takes the file name");
+
+    f = fopen(path, "w");
+    fputs("{\"video\":{\"codec\":\"av1\"}}", f);
+    fclose(f);
+    cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_not_null(strstr(err, "copy.json: video.codec: \"av1\""), "%s",
+                       err);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(common_preset, help_lists_every_field)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    const char *fields[] = {"video.gop_seconds", "video.rungs[].bitrate_kbps",
+                            "images.widths[]",   "thumbnails.sprite_rows",
+                            "audio.sample_rate", "segment_seconds"};
+
+    cir_preset_print_help(f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        cr_expect_not_null(strstr(text, fields[i]), "%s", fields[i]);
+    }
+    cr_assert_not_null(strstr(text, "0.5..10"));
+    cr_assert_not_null(strstr(text, "h264, hevc"));
+    free(text);
+}

@@ -1,0 +1,414 @@
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cir_storage.h"
+
+static void
+expect_uri(const char *s, cir_uri_scheme_t scheme, const char *bucket,
+           const char *path)
+{
+    cir_uri_t u;
+
+    cr_expect_eq(cir_uri_parse(s, &u), 0, "%s", s);
+    cr_expect_eq(u.scheme, scheme, "%s", s);
+    cr_expect_str_eq(u.bucket, bucket, "%s", s);
+    cr_expect_str_eq(u.path, path, "%s", s);
+}
+
+static void
+expect_bad_uri(const char *s, int err)
+{
+    cir_uri_t u;
+
+    cr_expect_eq(cir_uri_parse(s, &u), err, "%s", s);
+}
+
+Test(common_storage, uri_forms)
+{
+    expect_uri("file:///srv/out", CIR_URI_FILE, "", "/srv/out");
+    expect_uri("file://localhost/srv", CIR_URI_FILE, "", "/srv");
+    expect_uri("file:rel/dir", CIR_URI_FILE, "", "rel/dir");
+    expect_uri("/abs/path", CIR_URI_FILE, "", "/abs/path");
+    expect_uri("relative", CIR_URI_FILE, "", "relative");
+    expect_uri("./x:y", CIR_URI_FILE, "", "./x:y");
+    expect_uri("s3://my-bucket/out/asset1", CIR_URI_S3, "my-bucket",
+               "out/asset1");
+    expect_uri("s3://my.bucket.2/", CIR_URI_S3, "my.bucket.2", "");
+    expect_uri("s3://abc", CIR_URI_S3, "abc", "");
+}
+
+Test(common_storage, uri_rejects)
+{
+    char big[CIR_URI_MAX + 10];
+
+    expect_bad_uri("", CIR_EINVAL);
+    expect_bad_uri(NULL, CIR_EINVAL);
+    expect_bad_uri("s3://", CIR_EINVAL);
+    expect_bad_uri("s3:///key", CIR_EINVAL);
+    expect_bad_uri("s3://ab/key", CIR_EINVAL);          /* too short */
+    expect_bad_uri("s3://My-Bucket/key", CIR_EINVAL);   /* upper case */
+    expect_bad_uri("s3://my_bucket/key", CIR_EINVAL);   /* underscore */
+    expect_bad_uri("s3://-bucket/key", CIR_EINVAL);     /* starts with - */
+    expect_bad_uri("s3://bucket-/key", CIR_EINVAL);     /* ends with - */
+    expect_bad_uri("s3://my..bucket/key", CIR_EINVAL);  /* .. */
+    expect_bad_uri("s3://192.168.1.1/key", CIR_EINVAL); /* an IP */
+    expect_bad_uri("s3://bucket//key", CIR_EINVAL);
+    expect_bad_uri(
+        "s3://"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaa/k",
+        CIR_EINVAL); /* 64 characters */
+    expect_bad_uri("file://otherhost/x", CIR_EUNSUPPORTED);
+    expect_bad_uri("file:", CIR_EINVAL);
+    expect_bad_uri("http://example.com/x", CIR_EUNSUPPORTED);
+    expect_bad_uri("gs://bucket/x", CIR_EUNSUPPORTED);
+    expect_bad_uri("/tmp/a\nb", CIR_EINVAL);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    expect_bad_uri(big, CIR_ELIMIT);
+    big[CIR_URI_MAX - 1] = '\0'; /* the longest allowed */
+    cir_uri_t u;
+    cr_expect_eq(cir_uri_parse(big, &u), 0);
+}
+
+Test(common_storage, uri_format_round_trips)
+{
+    const char *in[] = {"file:///srv/out", "file:rel/x", "s3://bucket/a/b",
+                        "s3://bucket/"};
+    cir_uri_t u, back;
+    char s[CIR_URI_MAX];
+
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        cr_assert_eq(cir_uri_parse(in[i], &u), 0);
+        cr_assert_eq(cir_uri_format(&u, s, sizeof(s)), 0);
+        cr_expect_str_eq(s, in[i]);
+    }
+    cr_assert_eq(cir_uri_parse("/bare", &u), 0);
+    cr_assert_eq(cir_uri_format(&u, s, sizeof(s)), 0);
+    cr_assert_str_eq(s, "file:///bare");
+    cr_assert_eq(cir_uri_parse(s, &back), 0);
+    cr_assert_str_eq(back.path, "/bare");
+    cr_assert_eq(cir_uri_format(&u, s, 8), CIR_ELIMIT);
+    cr_assert_str_eq(s, "");
+}
+
+Test(common_storage, safe_relative_paths)
+{
+    const char *good[] = {
+        "a",           "720p/init.mp4", "thumbs/sprite-0001.jpg",
+        "a/b/c/d.m4s", ".hidden",       "x..y",
+        "..."};
+    const char *bad[] = {"",      "/abs", "a//b",  "a/",     "./a",
+                         "a/./b", "..",   "../x",  "a/../b", "a/..",
+                         "a\\b",  "a\nb", "a\x7f", "a/\tb",  NULL};
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_expect(cir_path_is_safe_relative(good[i]), "%s", good[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_not(cir_path_is_safe_relative(bad[i]), "%s",
+                      bad[i] ? bad[i] : "NULL");
+    }
+}
+
+Test(common_storage, content_types)
+{
+    cr_assert_str_eq(cir_content_type("master.m3u8"),
+                     "application/vnd.apple.mpegurl");
+    cr_assert_str_eq(cir_content_type("manifest.mpd"), "application/dash+xml");
+    cr_assert_str_eq(cir_content_type("720p/init.mp4"), "video/mp4");
+    cr_assert_str_eq(cir_content_type("720p/00001.m4s"), "video/iso.segment");
+    cr_assert_str_eq(cir_content_type("thumbs/poster.jpg"), "image/jpeg");
+    cr_assert_str_eq(cir_content_type("x.JPG"), "image/jpeg");
+    cr_assert_str_eq(cir_content_type("i/640.webp"), "image/webp");
+    cr_assert_str_eq(cir_content_type("a.png"), "image/png");
+    cr_assert_str_eq(cir_content_type("thumbs/thumbs.vtt"), "text/vtt");
+    cr_assert_str_eq(cir_content_type("result.json"), "application/json");
+    cr_assert_str_eq(cir_content_type("README"), "application/octet-stream");
+    cr_assert_str_eq(cir_content_type("a.m3u8/file"),
+                     "application/octet-stream");
+    cr_assert_str_eq(cir_content_type("a.exe"), "application/octet-stream");
+}
+
+Test(common_storage, cache_control)
+{
+    const char *immutable = "public, max-age=31536000, immutable";
+    const char *brief = "public, max-age=60";
+
+    cr_assert_str_eq(cir_cache_control("720p/00001.m4s"), immutable);
+    cr_assert_str_eq(cir_cache_control("720p/init.mp4"), immutable);
+    cr_assert_str_eq(cir_cache_control("thumbs/sprite-0001.jpg"), immutable);
+    cr_assert_str_eq(cir_cache_control("i/640.webp"), immutable);
+    cr_assert_str_eq(cir_cache_control("master.m3u8"), brief);
+    cr_assert_str_eq(cir_cache_control("manifest.mpd"), brief);
+    cr_assert_str_eq(cir_cache_control("thumbs/thumbs.vtt"), brief);
+    cr_assert_str_eq(cir_cache_control("job.json"), brief);
+}
+
+static int
+count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert_not_null(d, "%s", dir);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+Test(common_storage, file_store_put_exists_remove)
+{
+    char dir[] = "/tmp/cir-store-XXXXXX", root[256], path[512];
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+    char *data = NULL;
+    size_t len = 0;
+    struct stat st;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s/asset/1", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    snprintf(path, sizeof(path), "%s/asset/1", dir);
+    cr_assert_eq(stat(path, &st), 0, "root created on open");
+    cr_assert(S_ISDIR(st.st_mode));
+
+    cr_assert_eq(cir_store_exists(store, "720p/init.mp4"), 0);
+    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "first", 5), 0);
+    cr_assert_eq(cir_store_exists(store, "720p/init.mp4"), 1);
+    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "second!", 7), 0);
+    snprintf(path, sizeof(path), "%s/asset/1/720p/init.mp4", dir);
+    cr_assert_eq(cir_read_file(path, 100, &data, &len), 0);
+    cr_assert_eq(len, 7);
+    cr_assert_str_eq(data, "second!");
+    free(data);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0644, "readable by the web server");
+    /* no temporary file left behind */
+    snprintf(path, sizeof(path), "%s/asset/1/720p", dir);
+    cr_assert_eq(count_entries(path), 1);
+
+    cr_assert_eq(cir_store_put(store, "empty.json", "", 0), 0);
+    cr_assert_eq(cir_store_exists(store, "empty.json"), 1);
+    cr_assert_eq(cir_store_exists(store, "720p"), 0, "a folder is no object");
+
+    cr_assert_eq(cir_store_put(store, "../escape", "x", 1), CIR_EINVAL);
+    cr_assert_eq(cir_store_put(store, "/etc/x", "x", 1), CIR_EINVAL);
+    cr_assert_eq(cir_store_exists(store, "a/../../b"), CIR_EINVAL);
+    cr_assert_eq(cir_store_remove(store, ".."), CIR_EINVAL);
+    snprintf(path, sizeof(path), "%s/escape", dir);
+    cr_assert_neq(access(path, F_OK), 0);
+
+    cr_assert_eq(cir_store_remove(store, "720p/init.mp4"), 0);
+    cr_assert_eq(cir_store_exists(store, "720p/init.mp4"), 0);
+    cr_assert_eq(cir_store_remove(store, "720p/init.mp4"), 0,
+                 "removing a missing object succeeds");
+    cir_store_close(&store);
+    cr_assert_null(store);
+    cir_store_close(&store);
+}
+
+Test(common_storage, file_store_on_a_file_fails)
+{
+    char dir[] = "/tmp/cir-store-XXXXXX", path[256];
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    cr_assert_eq(cir_write_file_atomic(path, "x", 1), 0);
+    snprintf(path, sizeof(path), "%s/f/sub", dir);
+    cr_assert_eq(cir_uri_parse(path, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), -ENOTDIR);
+    cr_assert_null(store);
+}
+
+typedef struct {
+    int count;
+    char line[1024];
+} capture_t;
+
+static void
+sink(void *opaque, cir_log_level_t level, const char *line)
+{
+    capture_t *c = opaque;
+
+    c->count++;
+    snprintf(c->line, sizeof(c->line), "%s", line);
+}
+
+Test(common_storage, s3_without_a_backend_is_unsupported)
+{
+    cir_store_t *store = NULL;
+    capture_t c = {0};
+    cir_uri_t uri;
+
+    cir_log_set_sink(sink, &c);
+    cr_assert_eq(cir_uri_parse("s3://bucket/prefix", &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), CIR_EUNSUPPORTED);
+    cr_assert_null(store);
+    cr_assert_eq(c.count, 1);
+    cr_assert_not_null(strstr(c.line, "s3:// output needs the S3 backend"),
+                       "%s", c.line);
+    cir_log_set_sink(NULL, NULL);
+}
+
+/* A fake S3 backend: records what the store passes on. */
+static struct {
+    char bucket[64], prefix[CIR_URI_MAX], rel[256], type[64], cc[64];
+    size_t len;
+    int closed;
+} fake;
+
+static int
+fake_open(void **state, const cir_uri_t *root)
+{
+    snprintf(fake.bucket, sizeof(fake.bucket), "%s", root->bucket);
+    snprintf(fake.prefix, sizeof(fake.prefix), "%s", root->path);
+    *state = &fake;
+    return 0;
+}
+
+static int
+fake_put(void *state, const char *rel, const void *data, size_t len,
+         const char *content_type, const char *cache_control)
+{
+    snprintf(fake.rel, sizeof(fake.rel), "%s", rel);
+    snprintf(fake.type, sizeof(fake.type), "%s", content_type);
+    snprintf(fake.cc, sizeof(fake.cc), "%s", cache_control);
+    fake.len = len;
+    return 0;
+}
+
+static int
+fake_exists(void *state, const char *rel)
+{
+    return strcmp(rel, fake.rel) == 0;
+}
+
+static int
+fake_remove(void *state, const char *rel)
+{
+    return CIR_EIO;
+}
+
+static void
+fake_close(void *state)
+{
+    fake.closed = 1;
+}
+
+Test(common_storage, registered_backend_gets_type_and_cache_control)
+{
+    cir_store_backend_t b = {.scheme = CIR_URI_S3,
+                             .open = fake_open,
+                             .put = fake_put,
+                             .exists = fake_exists,
+                             .remove = fake_remove,
+                             .close = fake_close};
+    cir_store_backend_t incomplete = {.scheme = CIR_URI_S3};
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+
+    cr_assert_eq(cir_store_register_backend(&incomplete), CIR_EINVAL);
+    cr_assert_eq(cir_store_register_backend(&b), 0);
+    cr_assert_eq(cir_store_register_backend(&b), 0, "re-registering replaces");
+    cr_assert_eq(cir_uri_parse("s3://media-out/assets/42", &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_str_eq(fake.bucket, "media-out");
+    cr_assert_str_eq(fake.prefix, "assets/42");
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8), 0);
+    cr_assert_str_eq(fake.rel, "master.m3u8");
+    cr_assert_str_eq(fake.type, "application/vnd.apple.mpegurl");
+    cr_assert_str_eq(fake.cc, "public, max-age=60");
+    cr_assert_eq(fake.len, 8);
+    cr_assert_eq(cir_store_exists(store, "master.m3u8"), 1);
+    cr_assert_eq(cir_store_remove(store, "master.m3u8"), CIR_EIO);
+    cr_assert_eq(cir_store_put(store, "a/../b", "x", 1), CIR_EINVAL);
+    cr_assert_str_eq(fake.rel, "master.m3u8", "unsafe path never reached it");
+    cir_store_close(&store);
+    cr_assert_eq(fake.closed, 1);
+}
+
+Test(common_storage, mkdir_p)
+{
+    char dir[] = "/tmp/cir-mkdir-XXXXXX", path[256];
+    struct stat st;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a/b/c/", dir);
+    cr_assert_eq(cir_mkdir_p(path, 0755), 0);
+    cr_assert_eq(cir_mkdir_p(path, 0755), 0, "existing folders are fine");
+    snprintf(path, sizeof(path), "%s/a/b/c", dir);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    snprintf(path, sizeof(path), "%s/a/file", dir);
+    cr_assert_eq(cir_write_file_atomic(path, "x", 1), 0);
+    snprintf(path, sizeof(path), "%s/a/file/sub", dir);
+    cr_assert_eq(cir_mkdir_p(path, 0755), -ENOTDIR);
+    cr_assert_eq(cir_mkdir_p("", 0755), CIR_EINVAL);
+}
+
+Test(common_storage, atomic_write_and_bounded_read)
+{
+    char dir[] = "/tmp/cir-write-XXXXXX", path[256];
+    char *data = NULL;
+    size_t len = 0;
+    static char big[200000];
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f.bin", dir);
+    memset(big, 'q', sizeof(big));
+    cr_assert_eq(cir_write_file_atomic(path, big, sizeof(big)), 0);
+    cr_assert_eq(cir_read_file(path, sizeof(big), &data, &len), 0);
+    cr_assert_eq(len, sizeof(big));
+    cr_assert_eq(data[len], '\0');
+    cr_assert_eq(memcmp(data, big, len), 0);
+    free(data);
+    data = NULL;
+    cr_assert_eq(cir_read_file(path, sizeof(big) - 1, &data, &len), CIR_ELIMIT);
+    cr_assert_null(data);
+    cr_assert_eq(count_entries(dir), 1);
+
+    /* an empty file reads as an empty string */
+    cr_assert_eq(cir_write_file_atomic(path, NULL, 0), 0);
+    cr_assert_eq(cir_read_file(path, 10, &data, &len), 0);
+    cr_assert_not_null(data);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(data, "");
+    free(data);
+
+    cr_assert_eq(cir_read_file(dir, 10, &data, &len), -EISDIR);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    cr_assert_eq(cir_read_file(path, 10, &data, &len), -ENOENT);
+    /* writing into a missing folder fails and leaves nothing */
+    snprintf(path, sizeof(path), "%s/no/such/f", dir);
+    cr_assert_eq(cir_write_file_atomic(path, "x", 1), -ENOENT);
+    cr_assert_eq(cir_write_file_atomic(dir, "x", 1), -EISDIR);
+    cr_assert_eq(count_entries(dir), 1, "temporary file removed on failure");
+}
+
+Test(common_storage, read_is_bounded_for_files_that_lie_about_size)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    /* /dev/zero reports size 0 and never ends: the limit must stop it */
+    cr_assert_eq(cir_read_file("/dev/zero", 100000, &data, &len), CIR_ELIMIT);
+    cr_assert_null(data);
+}

@@ -1,0 +1,608 @@
+/*
+ * HLS renderers: golden files for whole playlists, and the rules behind
+ * them (target duration rounding, validation, bounded output).
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cir_buf.h"
+#include "cir_error.h"
+#include "cir_manifest.h"
+
+/* ---- model builders (kept in each test file: tests link one library) ---- */
+
+#define V_TS 90000
+#define A_TS 48000
+
+typedef struct {
+    cir_segment_t vseg[3][8];
+    cir_iframe_t ifr[3][16];
+    cir_segment_t aseg[8];
+    cir_rendition_t r[4];
+    cir_asset_t a;
+} fixture_t;
+
+static fixture_t fx;
+
+/* Contiguous segments from t0 with the given durations; sizes follow the
+ * duration so they are deterministic. */
+static void
+fill_segments(cir_segment_t *s, int64_t t0, const int64_t *durs, size_t n,
+              uint64_t bytes_per_unit)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        s[i].start = t0;
+        s[i].duration = durs[i];
+        s[i].size = (uint64_t)durs[i] * bytes_per_unit / 10;
+        t0 += durs[i];
+    }
+}
+
+/* One keyframe every gop units, each with its moof at the fragment start. */
+static size_t
+fill_iframes(cir_iframe_t *f, const cir_segment_t *s, size_t nb, int64_t gop,
+             uint64_t key_size)
+{
+    size_t i, n = 0;
+    int64_t t, end;
+
+    for (i = 0; i < nb; i++) {
+        end = s[i].start + s[i].duration;
+        for (t = s[i].start; t < end; t += gop) {
+            f[n].segment = (uint32_t)i;
+            f[n].start = t;
+            f[n].duration = end - t < gop ? end - t : gop;
+            f[n].offset = (uint64_t)(t - s[i].start) / gop * 300000;
+            f[n].size = key_size + n * 100;
+            n++;
+        }
+    }
+    return n;
+}
+
+static cir_rendition_t
+video(const char *id, const char *codecs, int w, int h, double fps, uint64_t bw,
+      uint64_t avg)
+{
+    cir_rendition_t r = {0};
+
+    r.id = id;
+    r.type = CIR_MEDIA_VIDEO;
+    r.codecs = codecs;
+    r.width = w;
+    r.height = h;
+    r.frame_rate = fps;
+    r.bandwidth = bw;
+    r.average_bandwidth = avg;
+    r.timescale = V_TS;
+    r.start_number = 1;
+    return r;
+}
+
+static cir_rendition_t
+audio(const char *id, const char *lang, uint64_t bw, uint64_t avg)
+{
+    cir_rendition_t r = {0};
+
+    r.id = id;
+    r.type = CIR_MEDIA_AUDIO;
+    r.codecs = "mp4a.40.2";
+    r.sample_rate = 48000;
+    r.channels = 2;
+    r.language = lang;
+    r.bandwidth = bw;
+    r.average_bandwidth = avg;
+    r.timescale = A_TS;
+    r.start_number = 1;
+    return r;
+}
+
+/* 6 s segments of AAC at 48 kHz do not fall on frame boundaries: 282 and
+ * 281 frames of 1024 samples, then a short last one. 19.5 s in all. */
+static const int64_t audio_durs[] = {288768, 287744, 288768, 70720};
+/* 6 + 6 + 6 + 1.5 s: a last short segment; 2 s GOPs. */
+static const int64_t video_durs[] = {540000, 540000, 540000, 135000};
+
+/* 1080p/720p/360p at 30 fps + stereo AAC, I-frames, 10 thumbnails of
+ * 160x90 on 3x2 sheets (the second sheet partial). */
+static const cir_asset_t *
+ladder(void)
+{
+    static const struct {
+        const char *id, *codecs;
+        int w, h;
+        uint64_t bw, avg, ibw;
+    } rungs[3] = {
+        {"1080p", "avc1.640028", 1920, 1080, 6000000, 5000000, 580000},
+        {"720p", "avc1.64001f", 1280, 720, 3000000, 2500000, 375000},
+        {"360p", "avc1.64001e", 640, 360, 800000, 700000, 90000},
+    };
+    size_t i;
+
+    memset(&fx, 0, sizeof(fx));
+    for (i = 0; i < 3; i++) {
+        cir_rendition_t *r = &fx.r[i];
+        *r = video(rungs[i].id, rungs[i].codecs, rungs[i].w, rungs[i].h, 30.0,
+                   rungs[i].bw, rungs[i].avg);
+        fill_segments(fx.vseg[i], 0, video_durs, 4, 3 - i);
+        r->segments = fx.vseg[i];
+        r->nb_segments = 4;
+        r->iframes = fx.ifr[i];
+        r->nb_iframes = fill_iframes(fx.ifr[i], fx.vseg[i], 4, 2 * V_TS,
+                                     (uint64_t)(40000 >> i));
+        r->iframe_bandwidth = rungs[i].ibw;
+    }
+    fx.r[3] = audio("audio", "en", 130000, 128000);
+    fill_segments(fx.aseg, 0, audio_durs, 4, 1);
+    fx.r[3].segments = fx.aseg;
+    fx.r[3].nb_segments = 4;
+
+    fx.a.duration = 19.5;
+    fx.a.segment_seconds = 6;
+    fx.a.renditions = fx.r;
+    fx.a.nb_renditions = 4;
+    fx.a.thumbs.present = 1;
+    fx.a.thumbs.interval = 2.0;
+    fx.a.thumbs.tile_width = 160;
+    fx.a.thumbs.tile_height = 90;
+    fx.a.thumbs.columns = 3;
+    fx.a.thumbs.rows = 2;
+    fx.a.thumbs.nb_tiles = 10;
+    fx.a.thumbs.nb_sprites = 2;
+    fx.a.thumbs.bandwidth = 48000;
+    return &fx.a;
+}
+
+/* A stereo AAC rendition alone, no language, no thumbnails. */
+static const cir_asset_t *
+audio_only(void)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.r[0] = audio("aac", NULL, 130000, 128000);
+    fill_segments(fx.aseg, 0, audio_durs, 4, 1);
+    fx.r[0].segments = fx.aseg;
+    fx.r[0].nb_segments = 4;
+    fx.a.duration = 19.5;
+    fx.a.segment_seconds = 6;
+    fx.a.renditions = fx.r;
+    fx.a.nb_renditions = 1;
+    return &fx.a;
+}
+
+/* 720p at 29.97 fps (timescale 30000, 180 frames per segment), no audio,
+ * numbered from 0, first tfdt 1001, asset duration left for the renderer
+ * to take from the timeline. */
+static const cir_asset_t *
+video_only_2997(void)
+{
+    static const int64_t durs[] = {180180, 180180, 180180, 60060};
+
+    memset(&fx, 0, sizeof(fx));
+    fx.r[0] = video("720p", "avc1.64001f", 1280, 720, 30000.0 / 1001.0, 3200000,
+                    2600000);
+    fx.r[0].timescale = 30000;
+    fx.r[0].start_number = 0;
+    fill_segments(fx.vseg[0], 1001, durs, 4, 3);
+    fx.r[0].segments = fx.vseg[0];
+    fx.r[0].nb_segments = 4;
+    fx.a.duration = 0;
+    fx.a.segment_seconds = 6;
+    fx.a.renditions = fx.r;
+    fx.a.nb_renditions = 1;
+    return &fx.a;
+}
+
+/* ---- golden files ---- */
+
+static void
+golden_path(char *dst, size_t n, const char *name)
+{
+    const char *src = getenv("CIRRUS_SOURCE_DIR");
+    const char *file = __FILE__, *slash;
+
+    if (src != NULL && *src) {
+        snprintf(dst, n, "%s/tests/golden/origin/%s", src, name);
+        return;
+    }
+    /* <src>/tests/unit/test_x.c -> <src>/tests/golden/origin */
+    slash = strrchr(file, '/');
+    snprintf(dst, n, "%.*s/../golden/origin/%s",
+             slash ? (int)(slash - file) : 1, slash ? file : ".", name);
+}
+
+static void
+check_golden(const char *name, const cir_buf_t *b)
+{
+    char path[4096], *want;
+    const char *upd = getenv("CIRRUS_UPDATE_GOLDEN");
+    size_t n, line = 1, i;
+    long len;
+    FILE *f;
+
+    golden_path(path, sizeof(path), name);
+    if (upd != NULL && strcmp(upd, "1") == 0) {
+        f = fopen(path, "wb");
+        cr_assert_not_null(f, "cannot write %s", path);
+        cr_assert_eq(fwrite(b->data, 1, b->len, f), b->len);
+        fclose(f);
+        cr_log_warn("rewrote %s", path);
+        return;
+    }
+    f = fopen(path, "rb");
+    cr_assert_not_null(f, "missing golden %s (CIRRUS_UPDATE_GOLDEN=1)", path);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_geq(len, 0);
+    want = malloc((size_t)len + 1);
+    cr_assert_not_null(want);
+    n = fread(want, 1, (size_t)len, f);
+    fclose(f);
+    want[n] = '\0';
+    for (i = 0; i < n && i < b->len && want[i] == b->data[i]; i++) {
+        line += want[i] == '\n';
+    }
+    cr_expect(n == b->len && i == n, "%s differs at line %zu:\n%s", name, line,
+              b->data);
+    free(want);
+}
+
+/* ---- helpers ---- */
+
+static cir_buf_t out;
+
+static void
+setup(void)
+{
+    cir_buf_init(&out, CIR_MANIFEST_MAX_SIZE);
+}
+
+static void
+teardown(void)
+{
+    cir_buf_free(&out);
+}
+
+TestSuite(origin_hls, .init = setup, .fini = teardown);
+
+static int
+contains(const char *needle)
+{
+    return out.data != NULL && strstr(out.data, needle) != NULL;
+}
+
+/* One video rendition with the given segment durations (90 kHz). */
+static const cir_asset_t *
+video_with(const int64_t *durs, size_t n)
+{
+    memset(&fx, 0, sizeof(fx));
+    fx.r[0] = video("v", "avc1.64001f", 1280, 720, 25.0, 3000000, 2000000);
+    fill_segments(fx.vseg[0], 0, durs, n, 1);
+    fx.r[0].segments = fx.vseg[0];
+    fx.r[0].nb_segments = n;
+    fx.a.duration = 20;
+    fx.a.renditions = fx.r;
+    fx.a.nb_renditions = 1;
+    return &fx.a;
+}
+
+/* ---- golden playlists ---- */
+
+Test(origin_hls, ladder_master)
+{
+    cr_assert_eq(cir_hls_render_master(ladder(), &out), 0);
+    check_golden("ladder_master.m3u8", &out);
+}
+
+Test(origin_hls, ladder_media_video)
+{
+    const cir_asset_t *a = ladder();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    check_golden("ladder_1080p_index.m3u8", &out);
+}
+
+Test(origin_hls, ladder_media_audio)
+{
+    const cir_asset_t *a = ladder();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[3], &out), 0);
+    check_golden("ladder_audio_index.m3u8", &out);
+}
+
+Test(origin_hls, ladder_iframes)
+{
+    const cir_asset_t *a = ladder();
+
+    cr_assert_eq(cir_hls_render_iframes(a, &a->renditions[0], &out), 0);
+    check_golden("ladder_1080p_iframes.m3u8", &out);
+}
+
+Test(origin_hls, ladder_images)
+{
+    cr_assert_eq(cir_hls_render_images(ladder(), &out), 0);
+    check_golden("ladder_images.m3u8", &out);
+}
+
+Test(origin_hls, audio_only_master)
+{
+    cr_assert_eq(cir_hls_render_master(audio_only(), &out), 0);
+    check_golden("audio_only_master.m3u8", &out);
+}
+
+Test(origin_hls, audio_only_media)
+{
+    const cir_asset_t *a = audio_only();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    check_golden("audio_only_index.m3u8", &out);
+}
+
+Test(origin_hls, video_only_2997_master)
+{
+    cr_assert_eq(cir_hls_render_master(video_only_2997(), &out), 0);
+    check_golden("video_only_2997_master.m3u8", &out);
+}
+
+Test(origin_hls, video_only_2997_media)
+{
+    const cir_asset_t *a = video_only_2997();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    check_golden("video_only_2997_index.m3u8", &out);
+}
+
+/* ---- rules ---- */
+
+Test(origin_hls, target_duration_rounds_half_up)
+{
+    static const int64_t d64[] = {576000, 576000, 270000}; /* 6.4, 6.4, 3 */
+    static const int64_t d65[] = {540000, 585000, 270000}; /* 6, 6.5, 3 */
+    static const int64_t d649[] = {584999};                /* 6.49998... */
+    const cir_asset_t *a;
+
+    a = video_with(d64, 3);
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:6\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:6.400000,\nseg-1.m4s\n"));
+    cr_expect(contains("#EXTINF:3.000000,\nseg-3.m4s\n#EXT-X-ENDLIST\n"));
+
+    cir_buf_reset(&out);
+    a = video_with(d65, 3);
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:7\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:6.500000,\nseg-2.m4s\n"));
+
+    cir_buf_reset(&out);
+    a = video_with(d649, 1);
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:6\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:6.499989,\n"), "%s", out.data);
+}
+
+Test(origin_hls, target_duration_at_least_one)
+{
+    static const int64_t d[] = {36000, 36000}; /* 0.4 s */
+    const cir_asset_t *a = video_with(d, 2);
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:1\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:0.400000,\n"));
+}
+
+/* All variants of an asset share one TD (RFC 8216bis 6.2.4): a long audio
+ * segment raises the video playlist's TD too. */
+Test(origin_hls, target_duration_is_shared_by_variants)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.aseg[1].duration = 6 * A_TS + A_TS / 2; /* 6.5 s */
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:7\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:6.000000,\nseg-1.m4s\n"));
+}
+
+Test(origin_hls, extinf_sums_match_the_timeline)
+{
+    const cir_asset_t *a = video_only_2997();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-MEDIA-SEQUENCE:0\n"));
+    cr_expect(contains("#EXTINF:6.006000,\nseg-0.m4s\n"));
+    cr_expect(contains("#EXTINF:2.002000,\nseg-3.m4s\n#EXT-X-ENDLIST\n"));
+    cr_expect(contains("#EXT-X-INDEPENDENT-SEGMENTS\n"));
+}
+
+Test(origin_hls, audio_media_has_no_independent_segments_tag)
+{
+    const cir_asset_t *a = ladder();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[3], &out), 0);
+    cr_expect(!contains("INDEPENDENT-SEGMENTS"));
+    cr_expect(contains("#EXT-X-MAP:URI=\"init.mp4\"\n"));
+}
+
+Test(origin_hls, two_audio_renditions_one_default)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.r[2] = fx.r[3];
+    fx.r[2].id = "audio-fr";
+    fx.r[2].language = "fr";
+    fx.r[2].codecs = "ec-3";
+    fx.r[2].channels = 6;
+    fx.r[2].bandwidth = 400000;
+    fx.r[2].average_bandwidth = 384000;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(contains("NAME=\"audio-fr\",LANGUAGE=\"fr\",DEFAULT=YES,"
+                       "AUTOSELECT=YES,CHANNELS=\"6\","
+                       "URI=\"audio-fr/index.m3u8\"\n"),
+              "%s", out.data);
+    cr_expect(contains("NAME=\"audio\",LANGUAGE=\"en\",DEFAULT=NO,"));
+    /* peak: video + the largest audio peak; every audio codec listed */
+    cr_expect(contains("#EXT-X-STREAM-INF:BANDWIDTH=6400000,"
+                       "AVERAGE-BANDWIDTH=5384000,"
+                       "CODECS=\"avc1.640028,ec-3,mp4a.40.2\""),
+              "%s", out.data);
+}
+
+Test(origin_hls, duplicate_audio_codecs_listed_once)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.r[2] = fx.r[3];
+    fx.r[2].id = "audio-de";
+    fx.r[2].language = "de";
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(contains("CODECS=\"avc1.640028,mp4a.40.2\""), "%s", out.data);
+}
+
+Test(origin_hls, no_iframe_stream_without_iframes)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.r[1].nb_iframes = 0;
+    fx.r[1].iframes = NULL;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(!contains("720p/iframes.m3u8"));
+    cr_expect(contains("1080p/iframes.m3u8"));
+    cr_expect(contains("360p/iframes.m3u8"));
+    cr_expect_eq(cir_hls_render_iframes(a, &a->renditions[1], &out),
+                 CIR_EINVAL);
+}
+
+Test(origin_hls, missing_language_is_und)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.r[3].language = NULL;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(contains("LANGUAGE=\"und\""));
+}
+
+Test(origin_hls, no_image_stream_without_thumbs)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.a.thumbs.present = 0;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(!contains("IMAGE-STREAM-INF"));
+    cr_expect_eq(cir_hls_render_images(a, &out), CIR_EINVAL);
+}
+
+Test(origin_hls, image_playlist_single_partial_sheet)
+{
+    const cir_asset_t *a = ladder();
+
+    fx.a.thumbs.nb_tiles = 4;
+    fx.a.thumbs.nb_sprites = 1;
+    fx.a.duration = 7.25;
+    cr_assert_eq(cir_hls_render_images(a, &out), 0);
+    cr_expect(contains("#EXT-X-TARGETDURATION:7\n"), "%s", out.data);
+    cr_expect(contains("#EXTINF:7.250,\n#EXT-X-TILES:RESOLUTION=160x90,"
+                       "LAYOUT=3x2,DURATION=2.000\nsprite-1.jpg\n"
+                       "#EXT-X-ENDLIST\n"),
+              "%s", out.data);
+}
+
+/* ---- errors ---- */
+
+Test(origin_hls, invalid_models)
+{
+    const cir_asset_t *a;
+    cir_asset_t empty = {0};
+
+    cr_expect_eq(cir_hls_render_master(&empty, &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.r[1].timescale = 0;
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    cr_expect_eq(cir_hls_render_media(a, &a->renditions[0], &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.r[0].codecs = NULL;
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.r[0].id = "../etc";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[0].id = "a b";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[0].id = "";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[0].id = "thumbs";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[0].id = "720p"; /* same folder as rendition 1 */
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[0].id = "Hi_Res-1";
+    cr_expect_eq(cir_hls_render_master(a, &out), 0);
+
+    a = ladder();
+    fx.r[3].language = "en\"x";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.vseg[0][2].duration = 0;
+    cr_expect_eq(cir_hls_render_media(a, &a->renditions[0], &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.ifr[0][3].segment = 9; /* past the last segment */
+    cr_expect_eq(cir_hls_render_iframes(a, &a->renditions[0], &out),
+                 CIR_EINVAL);
+
+    a = ladder();
+    fx.r[0].frame_rate = 0;
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+
+    a = ladder();
+    fx.a.thumbs.nb_sprites = 3; /* 10 tiles fit on 2 sheets of 6 */
+    cr_expect_eq(cir_hls_render_images(a, &out), CIR_EINVAL);
+
+    a = ladder();
+    cir_buf_reset(&out);
+    cr_expect_eq(cir_hls_render_iframes(a, &a->renditions[3], &out),
+                 CIR_EINVAL);
+    cr_expect_eq(out.len, 0);
+}
+
+Test(origin_hls, limit_leaves_buffer_as_it_was)
+{
+    const cir_asset_t *a = ladder();
+    cir_buf_t small;
+
+    cir_buf_init(&small, 64);
+    cr_assert_eq(cir_buf_puts(&small, "keep"), 0);
+    cr_expect_eq(cir_hls_render_master(a, &small), CIR_ELIMIT);
+    cr_expect_eq(cir_hls_render_media(a, &a->renditions[0], &small),
+                 CIR_ELIMIT);
+    cr_expect_eq(cir_hls_render_iframes(a, &a->renditions[0], &small),
+                 CIR_ELIMIT);
+    cr_expect_eq(cir_hls_render_images(a, &small), CIR_ELIMIT);
+    cr_expect_eq(small.len, 4);
+    cr_expect_str_eq(small.data, "keep");
+    cir_buf_free(&small);
+}
+
+Test(origin_hls, appends_and_is_deterministic)
+{
+    const cir_asset_t *a = ladder();
+    cir_buf_t second;
+    size_t len;
+
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    len = out.len;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_assert_eq(out.len, 2 * len);
+    cr_expect_eq(memcmp(out.data, out.data + len, len), 0);
+
+    /* exactly the size of the output is enough */
+    cir_buf_init(&second, len);
+    cr_expect_eq(cir_hls_render_master(a, &second), 0);
+    cr_expect_eq(second.len, len);
+    cir_buf_free(&second);
+}

@@ -1,0 +1,239 @@
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/intreadwrite.h>
+
+#include "cir_error.h"
+#include "cir_storage.h"
+#include "cmaf.h"
+
+static size_t
+box(uint8_t *p, const char *type, size_t payload)
+{
+    AV_WB32(p, (uint32_t)(payload + 8));
+    memcpy(p + 4, type, 4);
+    return 8;
+}
+
+/* moof { mfhd, traf { tfhd (default size 0x10 when given), trun } } */
+static size_t
+make_moof(uint8_t *p, uint32_t tfhd_flags, uint32_t default_size,
+          uint32_t trun_flags, uint32_t first_size, int32_t data_offset)
+{
+    uint8_t tfhd[32], trun[32];
+    size_t tl = 0, rl = 0, n = 0;
+
+    AV_WB32(tfhd + tl, tfhd_flags);
+    AV_WB32(tfhd + tl + 4, 1);
+    tl += 8;
+    if (tfhd_flags & 0x10) {
+        AV_WB32(tfhd + tl, default_size);
+        tl += 4;
+    }
+    AV_WB32(trun + rl, trun_flags);
+    AV_WB32(trun + rl + 4, 2);
+    AV_WB32(trun + rl + 8, (uint32_t)data_offset);
+    rl += 12;
+    if (trun_flags & 0x200) {
+        AV_WB32(trun + rl, first_size);
+        AV_WB32(trun + rl + 4, 99);
+        rl += 8;
+    }
+    size_t traf = 8 + (8 + tl) + (8 + rl), moof = 8 + 16 + traf;
+    n += box(p + n, "moof", moof - 8);
+    n += box(p + n, "mfhd", 8);
+    memset(p + n, 0, 8);
+    n += 8;
+    n += box(p + n, "traf", traf - 8);
+    n += box(p + n, "tfhd", tl);
+    memcpy(p + n, tfhd, tl);
+    n += tl;
+    n += box(p + n, "trun", rl);
+    memcpy(p + n, trun, rl);
+    n += rl;
+    return n;
+}
+
+Test(transcoder_cmaf, first_sample_end_with_per_sample_sizes)
+{
+    uint8_t buf[256];
+    size_t n = make_moof(buf, 0x020000, 0, 0x201, 1234, 100);
+
+    cr_assert_eq(cir_cmaf_first_sample_end(buf, n), 100 + 1234);
+}
+
+Test(transcoder_cmaf, first_sample_end_with_default_size)
+{
+    uint8_t buf[256];
+    size_t n = make_moof(buf, 0x020010, 777, 0x001, 0, 60);
+
+    cr_assert_eq(cir_cmaf_first_sample_end(buf, n), 60 + 777);
+}
+
+Test(transcoder_cmaf, first_sample_end_rejects_garbage)
+{
+    uint8_t buf[256];
+    size_t n = make_moof(buf, 0x020000, 0, 0x201, 1234, 100);
+
+    cr_assert_lt(cir_cmaf_first_sample_end(buf, 4), 0);
+    /* a moof that claims more bytes than there are */
+    AV_WB32(buf, 100000);
+    cr_assert_lt(cir_cmaf_first_sample_end(buf, n), 0);
+    AV_WB32(buf, (uint32_t)n);
+    /* not a moof */
+    memcpy(buf + 4, "mdat", 4);
+    cr_assert_lt(cir_cmaf_first_sample_end(buf, n), 0);
+    memcpy(buf + 4, "moof", 4);
+    /* a traf box size pointing past the moof */
+    AV_WB32(buf + 24, 5000);
+    cr_assert_lt(cir_cmaf_first_sample_end(buf, n), 0);
+}
+
+/* Encodes n frames at fps with a keyframe every gop frames through the
+ * packager into a temporary folder. */
+static char *
+package(int n, int fps, int gop, double seg, cir_cmaf_info_t *info,
+        cir_cmaf_t **out)
+{
+    char tmpl[] = "/tmp/cir-cmaf-XXXXXX";
+    char *dir = strdup(mkdtemp(tmpl));
+    cir_uri_t uri;
+    cir_store_t *store = NULL;
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    AVCodecContext *enc = avcodec_alloc_context3(codec);
+    AVFrame *f = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    AVDictionary *opts = NULL;
+
+    cr_assert_eq(cir_uri_parse(dir, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    enc->width = 64;
+    enc->height = 36;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->time_base = (AVRational){1, fps};
+    enc->framerate = (AVRational){fps, 1};
+    enc->gop_size = gop;
+    enc->keyint_min = gop;
+    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_dict_set(&opts, "preset", "ultrafast", 0);
+    av_dict_set(&opts, "x264-params", "scenecut=0:log-level=none", 0);
+    cr_assert_eq(avcodec_open2(enc, codec, &opts), 0);
+    av_dict_free(&opts);
+    cr_assert_eq(cir_cmaf_open(out, "v", store, enc, seg), 0);
+
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = 64;
+    f->height = 36;
+    av_frame_get_buffer(f, 0);
+    for (int i = 0; i <= n; i++) {
+        int ret;
+        if (i < n) {
+            av_frame_make_writable(f);
+            for (int y = 0; y < 36; y++) {
+                memset(f->data[0] + y * f->linesize[0], (i * 7 + y) & 0xff, 64);
+            }
+            memset(f->data[1], 128, (size_t)f->linesize[1] * 18);
+            memset(f->data[2], 128, (size_t)f->linesize[2] * 18);
+            f->pts = i;
+            f->pict_type =
+                i % gop == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+            ret = avcodec_send_frame(enc, f);
+        } else {
+            ret = avcodec_send_frame(enc, NULL);
+        }
+        cr_assert_eq(ret, 0);
+        while (avcodec_receive_packet(enc, pkt) == 0) {
+            cr_assert_eq(cir_cmaf_write(*out, pkt), 0);
+            av_packet_unref(pkt);
+        }
+    }
+    cr_assert_eq(cir_cmaf_finish(*out), 0);
+    cir_cmaf_info(*out, info);
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    avcodec_free_context(&enc);
+    cir_store_close(&store);
+    return dir;
+}
+
+Test(transcoder_cmaf, segments_cut_at_keyframes_on_the_boundary)
+{
+    cir_cmaf_info_t info;
+    cir_cmaf_t *c = NULL;
+    /* 10 s at 10 fps, keyframe every 2 s, 4 s segments: 4 + 4 + 2 */
+    char *dir = package(100, 10, 20, 4.0, &info, &c);
+    char path[512];
+
+    cr_assert_eq(info.nb_segments, 3);
+    cr_assert_eq(info.frames, 100);
+    cr_assert_eq(info.segments[0].start, 0);
+    cr_assert_eq(info.segments[0].duration, 4 * (int64_t)info.timescale);
+    cr_assert_eq(info.segments[1].start, 4 * (int64_t)info.timescale);
+    cr_assert_eq(info.segments[2].duration, 2 * (int64_t)info.timescale);
+    cr_assert_eq(info.duration, 10 * (int64_t)info.timescale);
+    /* one I-frame per GOP, each inside its segment file */
+    cr_assert_eq(info.nb_iframes, 5);
+    for (size_t i = 0; i < info.nb_iframes; i++) {
+        cr_assert_eq(info.iframes[i].duration, 2 * (int64_t)info.timescale);
+        cr_assert_lt(info.iframes[i].offset + info.iframes[i].size,
+                     info.segments[info.iframes[i].segment].size + 1);
+    }
+    cr_assert_eq(info.iframes[0].offset, 24); /* right after the styp */
+    cr_assert_eq(info.iframes[1].segment, 0);
+    cr_assert_eq(info.iframes[2].segment, 1);
+
+    /* init + segments play as one file with every frame */
+    snprintf(path, sizeof(path), "%s/all.mp4", dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cat %s/v/init.mp4 %s/v/seg-1.m4s %s/v/seg-2.m4s %s/v/seg-3.m4s"
+             " > %s",
+             dir, dir, dir, dir, path);
+    cr_assert_eq(system(cmd), 0);
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    int frames = 0;
+    cr_assert_eq(avformat_open_input(&ic, path, NULL, NULL), 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        frames++;
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(frames, 100);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+
+    /* every segment starts with styp */
+    for (int i = 1; i <= 3; i++) {
+        char *data = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/v/seg-%d.m4s", dir, i);
+        cr_assert_eq(cir_read_file(path, 1 << 24, &data, &len), 0);
+        cr_assert_eq(len, info.segments[i - 1].size);
+        cr_assert_eq(memcmp(data + 4, "styp", 4), 0);
+        cr_assert_eq(memcmp(data + 24 + 4, "moof", 4), 0);
+        free(data);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    system(cmd);
+    cir_cmaf_free(&c);
+    free(dir);
+}
+
+Test(transcoder_cmaf, a_short_input_is_one_segment)
+{
+    cir_cmaf_info_t info;
+    cir_cmaf_t *c = NULL;
+    char *dir = package(5, 10, 20, 4.0, &info, &c);
+    char cmd[600];
+
+    cr_assert_eq(info.nb_segments, 1);
+    cr_assert_eq(info.segments[0].duration, info.timescale / 2);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    system(cmd);
+    cir_cmaf_free(&c);
+    free(dir);
+}

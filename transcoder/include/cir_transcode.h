@@ -1,0 +1,92 @@
+/*
+ * The VOD transcoder: one job from an input URI to an output URI with a
+ * preset.  Decode once; scale and encode every rung in its own thread;
+ * package one set of CMAF files; render HLS and DASH manifests with origin/;
+ * thumbnails, sprites and a WebVTT track from the same decoded frames; image
+ * renditions for stills.  The top-level manifests are written last: a job
+ * that fails leaves no master.m3u8 or manifest.mpd.
+ */
+#ifndef CIR_TRANSCODE_H
+#define CIR_TRANSCODE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_preset.h"
+
+enum {
+    CIR_ONLY_HLS = 1 << 0,
+    CIR_ONLY_DASH = 1 << 1,
+    CIR_ONLY_THUMBS = 1 << 2,
+    CIR_ONLY_IMAGES = 1 << 3,
+    CIR_ONLY_ALL = 0xf
+};
+
+/* Parses "hls,dash,thumbs,images" into CIR_ONLY_* bits. */
+int cir_transcode_parse_only(const char *list, unsigned *bits);
+
+typedef struct {
+    double percent; /* 0..100, -1 if the duration is unknown */
+    double fps;     /* decoded frames per second of wall time */
+    double speed;   /* media seconds per wall second */
+    double eta;     /* seconds, -1 if unknown */
+    double media_time;
+    double duration; /* of the input, 0 if unknown */
+    double elapsed;
+} cir_progress_t;
+
+typedef void (*cir_progress_cb)(void *opaque, const cir_progress_t *p);
+
+typedef struct {
+    const char *input;  /* URI */
+    const char *output; /* URI */
+    const cir_preset_t *preset;
+    unsigned only; /* CIR_ONLY_* bits; 0 = all */
+    const char *job_id;
+    cir_progress_cb progress;
+    void *opaque;
+    atomic_int *cancel; /* set to 1 to stop; may be NULL */
+} cir_job_t;
+
+typedef struct {
+    char id[32];
+    int video;
+    int width, height;
+    double frame_rate;
+    char codecs[64];
+    uint64_t bandwidth, average_bandwidth;
+    size_t segments;
+} cir_result_rendition_t;
+
+typedef struct {
+    double duration; /* seconds of output */
+    double elapsed;  /* wall seconds */
+    int is_image;
+    size_t nb_renditions;
+    cir_result_rendition_t renditions[24];
+    char error[512]; /* on failure, what went wrong */
+} cir_result_t;
+
+/* Runs the job.  0 on success, a negative cir_err_t otherwise with
+ * result->error set. */
+int cir_transcode_run(const cir_job_t *job, cir_result_t *result);
+
+/* Routes FFmpeg's log into cir_log (call once at start-up). */
+void cir_transcode_route_av_log(void);
+
+/* Exit codes of cirrus-transcode (AWS Batch keys its retry on them). */
+enum {
+    CIR_EXIT_OK = 0,
+    CIR_EXIT_USAGE = 1,
+    CIR_EXIT_BAD_INPUT = 2,
+    CIR_EXIT_BAD_PRESET = 3,
+    CIR_EXIT_TRANSIENT = 4,
+    CIR_EXIT_INTERNAL = 5,
+    CIR_EXIT_INTERRUPTED = 130
+};
+
+/* The exit code for an error returned by cir_transcode_run. */
+int cir_transcode_exit_code(int err);
+
+#endif

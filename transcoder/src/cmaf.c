@@ -1,0 +1,520 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/intreadwrite.h>
+#include <libavutil/opt.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cmaf.h"
+
+#define MAX_SEGMENTS (1 << 20)
+
+struct cir_cmaf {
+    char id[64];
+    cir_store_t *store;
+    AVFormatContext *oc;
+    AVStream *st;
+    AVRational enc_tb;
+    int is_video;
+    double segment_seconds;
+    int64_t seg_len_ts;     /* the segment duration in the stream's timescale */
+    int64_t tolerance;      /* half a frame, in the stream's timescale */
+    int64_t frame_duration; /* for packets that carry none */
+    int header_done;        /* init.mp4 written */
+    int open_segment;       /* a segment has packets */
+    int64_t frag_start_pts;
+    size_t frag_start_off; /* offset of the open fragment in the buffer */
+    int frag_open;
+
+    cir_segment_t *segments;
+    size_t nb_segments, cap_segments;
+    cir_iframe_t *iframes;
+    size_t nb_iframes, cap_iframes;
+    int64_t end_pts; /* max pts + duration so far */
+    int64_t first_pts;
+    uint64_t frames;
+    uint64_t total_bytes;
+    cir_log_ctx_t log;
+};
+
+static int
+grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    size_t n;
+    void *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    if (need > MAX_SEGMENTS) {
+        return CIR_ELIMIT;
+    }
+    n = *cap ? *cap * 2 : 64;
+    while (n < need) {
+        n *= 2;
+    }
+    p = realloc(*arr, n * elem);
+    if (p == NULL) {
+        return CIR_ENOMEM;
+    }
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
+static int
+averr(int ret)
+{
+    if (ret == AVERROR(ENOMEM)) {
+        return CIR_ENOMEM;
+    }
+    return ret < 0 && ret > -4096 ? ret : CIR_EIO;
+}
+
+/* Walks the boxes of buf[off..size) at one level; returns the offset of the
+ * first box of the given type, or -1. */
+static int64_t
+find_box(const uint8_t *buf, size_t off, size_t size, const char *type)
+{
+    while (off + 8 <= size) {
+        uint64_t len = AV_RB32(buf + off);
+        if (len == 1 && off + 16 <= size) {
+            len = AV_RB64(buf + off + 8);
+        }
+        if (len < 8 || len > size - off) {
+            return -1;
+        }
+        if (memcmp(buf + off + 4, type, 4) == 0) {
+            return (int64_t)off;
+        }
+        off += len;
+    }
+    return -1;
+}
+
+int64_t
+cir_cmaf_first_sample_end(const uint8_t *frag, size_t size)
+{
+    int64_t traf, tfhd, trun;
+    uint32_t moof_len, traf_len, flags, count, default_size = 0;
+    size_t p, end;
+    int32_t data_offset = 0;
+
+    if (size < 8 || memcmp(frag + 4, "moof", 4) != 0) {
+        return CIR_EPARSE;
+    }
+    moof_len = AV_RB32(frag);
+    if (moof_len < 8 || moof_len > size) {
+        return CIR_EPARSE;
+    }
+    traf = find_box(frag, 8, moof_len, "traf");
+    if (traf < 0) {
+        return CIR_EPARSE;
+    }
+    traf_len = AV_RB32(frag + traf);
+    tfhd = find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len, "tfhd");
+    trun = find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len, "trun");
+    if (tfhd < 0 || trun < 0) {
+        return CIR_EPARSE;
+    }
+    /* tfhd: flags, track id, then optional fields in flag order */
+    p = (size_t)tfhd + 8;
+    end = (size_t)tfhd + AV_RB32(frag + tfhd);
+    if (p + 8 > end) {
+        return CIR_EPARSE;
+    }
+    flags = AV_RB32(frag + p) & 0xffffff;
+    p += 8;
+    p += (flags & 0x01) ? 8 : 0;
+    p += (flags & 0x02) ? 4 : 0;
+    p += (flags & 0x08) ? 4 : 0;
+    if (flags & 0x10) {
+        if (p + 4 > end) {
+            return CIR_EPARSE;
+        }
+        default_size = AV_RB32(frag + p);
+    }
+    /* trun: flags, sample count, data offset, first sample flags, entries */
+    p = (size_t)trun + 8;
+    end = (size_t)trun + AV_RB32(frag + trun);
+    if (p + 8 > end) {
+        return CIR_EPARSE;
+    }
+    flags = AV_RB32(frag + p) & 0xffffff;
+    count = AV_RB32(frag + p + 4);
+    p += 8;
+    if (count == 0 || !(flags & 0x01)) {
+        return CIR_EPARSE;
+    }
+    if (p + 4 > end) {
+        return CIR_EPARSE;
+    }
+    data_offset = (int32_t)AV_RB32(frag + p);
+    p += 4;
+    p += (flags & 0x04) ? 4 : 0;
+    p += (flags & 0x100) ? 4 : 0;
+    if (flags & 0x200) {
+        if (p + 4 > end) {
+            return CIR_EPARSE;
+        }
+        default_size = AV_RB32(frag + p);
+    }
+    if (data_offset < 0 || default_size == 0) {
+        return CIR_EPARSE;
+    }
+    return (int64_t)data_offset + default_size;
+}
+
+int
+cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
+              const AVCodecContext *enc, double segment_seconds)
+{
+    cir_cmaf_t *c;
+    AVDictionary *opts = NULL;
+    int ret;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    c->log.component = "cmaf";
+    c->log.rendition = c->id;
+    c->store = store;
+    c->enc_tb = enc->time_base;
+    c->is_video = enc->codec_type == AVMEDIA_TYPE_VIDEO;
+    c->segment_seconds = segment_seconds;
+    c->first_pts = AV_NOPTS_VALUE;
+
+    ret = avformat_alloc_output_context2(&c->oc, NULL, "mp4", NULL);
+    if (ret < 0) {
+        ret = averr(ret);
+        goto fail;
+    }
+    c->st = avformat_new_stream(c->oc, NULL);
+    if (c->st == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if ((ret = avcodec_parameters_from_context(c->st->codecpar, enc)) < 0) {
+        ret = averr(ret);
+        goto fail;
+    }
+    if (enc->codec_id == AV_CODEC_ID_HEVC) {
+        /* hvc1: parameter sets in the sample entry, as Apple requires */
+        c->st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+    }
+    c->st->time_base = enc->time_base;
+    if (c->is_video) {
+        c->st->avg_frame_rate = enc->framerate;
+    }
+    if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
+        ret = averr(ret);
+        goto fail;
+    }
+    av_dict_set(&opts, "movflags",
+                "+frag_custom+dash+delay_moov+cmaf+skip_sidx+skip_trailer"
+                "+default_base_moof",
+                0);
+    /* an edit list puts the first presented sample at 0 (CMAF 7.5.13):
+     * B-frame reordering delay for video, encoder priming for AAC */
+    av_dict_set(&opts, "use_editlist", "1", 0);
+    ret = avformat_write_header(c->oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        cir_log_error(&c->log, "mp4 muxer: %s", av_err2str(ret));
+        ret = averr(ret);
+        goto fail;
+    }
+    c->seg_len_ts = av_rescale_q((int64_t)(segment_seconds * 1000000 + 0.5),
+                                 AV_TIME_BASE_Q, c->st->time_base);
+    if (c->is_video && enc->framerate.num > 0) {
+        c->frame_duration =
+            av_rescale_q(1, av_inv_q(enc->framerate), c->st->time_base);
+        c->tolerance = c->frame_duration / 2;
+    } else if (enc->frame_size > 0 && enc->sample_rate > 0) {
+        c->tolerance =
+            av_rescale_q(enc->frame_size, (AVRational){1, enc->sample_rate},
+                         c->st->time_base) /
+            2;
+    }
+    *out = c;
+    return 0;
+
+fail:
+    cir_cmaf_free(&c);
+    return ret;
+}
+
+static int
+record_iframe(cir_cmaf_t *c, const uint8_t *buf, size_t size)
+{
+    int64_t end;
+    int ret;
+
+    end = cir_cmaf_first_sample_end(buf + c->frag_start_off,
+                                    size - c->frag_start_off);
+    if (end < 0) {
+        cir_log_warn(&c->log, "fragment without a readable trun: no I-frame");
+        return 0;
+    }
+    ret = grow((void **)&c->iframes, &c->cap_iframes, c->nb_iframes + 1,
+               sizeof(*c->iframes));
+    if (ret < 0) {
+        return ret;
+    }
+    c->iframes[c->nb_iframes++] = (cir_iframe_t){
+        .segment = (uint32_t)c->nb_segments,
+        .start = c->frag_start_pts,
+        .duration = 0, /* set when the next fragment starts */
+        /* + the styp we put in front of every segment file */
+        .offset = c->frag_start_off + 24,
+        .size = (uint64_t)end,
+    };
+    return 0;
+}
+
+/* Flushes the open fragment into the buffer and, for video, records its
+ * I-frame entry. */
+static int
+flush_fragment(cir_cmaf_t *c)
+{
+    uint8_t *buf;
+    int size, ret;
+
+    if (!c->frag_open) {
+        return 0;
+    }
+    if ((ret = av_write_frame(c->oc, NULL)) < 0) {
+        return averr(ret);
+    }
+    c->frag_open = 0;
+    size = avio_get_dyn_buf(c->oc->pb, &buf);
+    if (!c->header_done) {
+        /* the first flush also wrote ftyp + moov: that is init.mp4 */
+        int64_t moof = find_box(buf, 0, (size_t)size, "moof");
+        if (moof < 0) {
+            /* with delay_moov the first flush writes only ftyp + moov and
+             * keeps the samples: the next flush writes the fragment */
+            if ((ret = av_write_frame(c->oc, NULL)) < 0) {
+                return averr(ret);
+            }
+            moof = size;
+            size = avio_get_dyn_buf(c->oc->pb, &buf);
+            if (find_box(buf, (size_t)moof, (size_t)size, "moof") != moof) {
+                cir_log_error(&c->log, "the muxer wrote no fragment");
+                return CIR_EINTERNAL;
+            }
+        }
+        char name[96];
+        snprintf(name, sizeof(name), "%s/init.mp4", c->id);
+        if ((ret = cir_store_put(c->store, name, buf, (size_t)moof)) < 0) {
+            return ret;
+        }
+        c->header_done = 1;
+        c->frag_start_off = (size_t)moof;
+    }
+    if (c->is_video) {
+        if ((ret = record_iframe(c, buf, (size_t)size)) < 0) {
+            return ret;
+        }
+    }
+    c->frag_start_off = (size_t)size;
+    return 0;
+}
+
+static const uint8_t styp[24] = {0,   0,   0,   24,  's', 't', 'y', 'p',
+                                 'm', 's', 'd', 'h', 0,   0,   0,   0,
+                                 'm', 's', 'd', 'h', 'c', 'm', 'f', 's'};
+
+/* Writes the open segment: everything in the buffer after init.mp4. */
+static int
+close_segment(cir_cmaf_t *c, int64_t next_start)
+{
+    uint8_t *buf = NULL;
+    int size, ret;
+    size_t skip = 0;
+    char name[96];
+    cir_segment_t *seg;
+
+    if (!c->open_segment) {
+        return 0;
+    }
+    if ((ret = flush_fragment(c)) < 0) {
+        return ret;
+    }
+    size = avio_close_dyn_buf(c->oc->pb, &buf);
+    c->oc->pb = NULL;
+    if (size < 0) {
+        return CIR_ENOMEM;
+    }
+    /* init.mp4 is still at the front of the first segment's buffer */
+    if (c->nb_segments == 0) {
+        int64_t moof = find_box(buf, 0, (size_t)size, "moof");
+        skip = moof > 0 ? (size_t)moof : 0;
+    }
+    uint8_t *file = av_malloc((size_t)size - skip + sizeof(styp));
+    if (file == NULL) {
+        av_free(buf);
+        return CIR_ENOMEM;
+    }
+    memcpy(file, styp, sizeof(styp));
+    memcpy(file + sizeof(styp), buf + skip, (size_t)size - skip);
+    av_free(buf);
+
+    seg = &c->segments[c->nb_segments];
+    seg->size = (uint64_t)size - skip + sizeof(styp);
+    seg->duration = next_start - seg->start;
+    snprintf(name, sizeof(name), "%s/seg-%zu.m4s", c->id, c->nb_segments + 1);
+    ret = cir_store_put(c->store, name, file, seg->size);
+    av_free(file);
+    if (ret < 0) {
+        return ret;
+    }
+    /* I-frame offsets were taken in the buffer that held init.mp4 */
+    for (size_t i = 0; i < c->nb_iframes; i++) {
+        if (c->iframes[i].segment == c->nb_segments && skip) {
+            c->iframes[i].offset -= skip;
+        }
+    }
+    c->total_bytes += seg->size;
+    c->nb_segments++;
+    c->open_segment = 0;
+    c->frag_start_off = 0;
+    if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
+        return averr(ret);
+    }
+    return 0;
+}
+
+static int
+start_segment(cir_cmaf_t *c, int64_t pts)
+{
+    int ret;
+
+    ret = grow((void **)&c->segments, &c->cap_segments, c->nb_segments + 1,
+               sizeof(*c->segments));
+    if (ret < 0) {
+        return ret;
+    }
+    /* audio priming before 0 is cut by the edit list: it does not count */
+    c->segments[c->nb_segments] = (cir_segment_t){.start = pts > 0 ? pts : 0};
+    c->open_segment = 1;
+    return 0;
+}
+
+int
+cir_cmaf_write(cir_cmaf_t *c, const AVPacket *in)
+{
+    AVPacket *pkt;
+    int key, ret;
+    int64_t boundary;
+
+    pkt = av_packet_clone(in);
+    if (pkt == NULL) {
+        return CIR_ENOMEM;
+    }
+    av_packet_rescale_ts(pkt, c->enc_tb, c->st->time_base);
+    pkt->stream_index = 0;
+    if (pkt->duration <= 0) {
+        pkt->duration = c->frame_duration;
+    }
+    key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    if (c->first_pts == AV_NOPTS_VALUE) {
+        c->first_pts = pkt->pts;
+    }
+
+    /* the asset's timeline starts at 0 for every track */
+    boundary = (int64_t)(c->nb_segments + 1) * c->seg_len_ts;
+    if (!c->open_segment) {
+        ret = start_segment(c, pkt->pts);
+    } else if (key && pkt->pts >= boundary - c->tolerance) {
+        if ((ret = close_segment(c, pkt->pts)) == 0) {
+            ret = start_segment(c, pkt->pts);
+        }
+    } else if (key && c->is_video) {
+        ret = flush_fragment(c);
+    } else {
+        ret = 0;
+    }
+    if (ret < 0) {
+        goto done;
+    }
+    if (c->is_video && key && c->nb_iframes > 0 &&
+        c->iframes[c->nb_iframes - 1].duration == 0) {
+        c->iframes[c->nb_iframes - 1].duration =
+            pkt->pts - c->iframes[c->nb_iframes - 1].start;
+    }
+    if (!c->frag_open) {
+        c->frag_open = 1;
+        c->frag_start_pts = pkt->pts;
+    }
+    if (pkt->pts + pkt->duration > c->end_pts || c->frames == 0) {
+        c->end_pts = pkt->pts + pkt->duration;
+    }
+    c->frames++;
+    ret = av_write_frame(c->oc, pkt);
+    ret = ret < 0 ? averr(ret) : 0;
+
+done:
+    av_packet_free(&pkt);
+    if (ret < 0) {
+        cir_log_error(&c->log, "packaging failed: %s", cir_strerror(ret));
+    }
+    return ret;
+}
+
+int
+cir_cmaf_finish(cir_cmaf_t *c)
+{
+    int ret;
+
+    if (!c->open_segment) {
+        return c->frames ? 0 : CIR_EMEDIA;
+    }
+    ret = close_segment(c, c->end_pts);
+    if (ret == 0 && c->is_video && c->nb_iframes > 0 &&
+        c->iframes[c->nb_iframes - 1].duration == 0) {
+        c->iframes[c->nb_iframes - 1].duration =
+            c->end_pts - c->iframes[c->nb_iframes - 1].start;
+    }
+    return ret;
+}
+
+void
+cir_cmaf_info(const cir_cmaf_t *c, cir_cmaf_info_t *info)
+{
+    info->timescale = (uint32_t)c->st->time_base.den;
+    info->segments = c->segments;
+    info->nb_segments = c->nb_segments;
+    info->iframes = c->iframes;
+    info->nb_iframes = c->nb_iframes;
+    info->frames = c->frames;
+    info->duration = c->frames ? c->end_pts - FFMAX(c->first_pts, 0) : 0;
+    info->total_bytes = c->total_bytes;
+}
+
+void
+cir_cmaf_free(cir_cmaf_t **cp)
+{
+    cir_cmaf_t *c = *cp;
+
+    if (c == NULL) {
+        return;
+    }
+    if (c->oc) {
+        if (c->oc->pb) {
+            uint8_t *buf = NULL;
+            avio_close_dyn_buf(c->oc->pb, &buf);
+            av_free(buf);
+            c->oc->pb = NULL;
+        }
+        avformat_free_context(c->oc);
+    }
+    free(c->segments);
+    free(c->iframes);
+    free(c);
+    *cp = NULL;
+}

@@ -1,0 +1,53 @@
+/*
+ * CMAF packaging of one track into init.mp4 + seg-<n>.m4s, written through
+ * the output store, after the layout in cir_manifest.h.
+ *
+ * libavformat's mp4 muxer (fragmented, frag_custom, CMAF brands, negative
+ * composition offsets so the first sample presents at 0 without an edit list)
+ * writes into a memory buffer.  A new segment starts at the first keyframe at
+ * or after each multiple of the segment duration; inside a video segment a
+ * fragment (moof+mdat) starts at every keyframe, and each becomes an entry
+ * of the I-frame playlist.  Every segment file starts with a styp box.
+ *
+ * One packager is used by one thread at a time.
+ */
+#ifndef CIR_CMAF_H
+#define CIR_CMAF_H
+
+#include <libavcodec/avcodec.h>
+
+#include "cir_manifest.h"
+#include "cir_storage.h"
+
+typedef struct cir_cmaf cir_cmaf_t;
+
+/* enc: an opened encoder (its parameters, extradata and time base are
+ * copied); id: the rendition's folder. */
+int cir_cmaf_open(cir_cmaf_t **c, const char *id, cir_store_t *store,
+                  const AVCodecContext *enc, double segment_seconds);
+/* pkt is in the encoder's time base; it is not consumed. */
+int cir_cmaf_write(cir_cmaf_t *c, const AVPacket *pkt);
+/* Writes the last segment. */
+int cir_cmaf_finish(cir_cmaf_t *c);
+
+/* What was packaged, for the manifests (valid until cir_cmaf_free). */
+typedef struct {
+    uint32_t timescale;
+    const cir_segment_t *segments;
+    size_t nb_segments;
+    const cir_iframe_t *iframes;
+    size_t nb_iframes;
+    uint64_t frames;      /* samples written */
+    int64_t duration;     /* timescale units, first sample to last end */
+    uint64_t total_bytes; /* media segment bytes */
+} cir_cmaf_info_t;
+
+void cir_cmaf_info(const cir_cmaf_t *c, cir_cmaf_info_t *info);
+void cir_cmaf_free(cir_cmaf_t **c);
+
+/* Exposed for tests: the byte range of a fragment's moof and first sample.
+ * frag points at a moof box; returns the bytes from its start through the
+ * end of the first sample, or a negative error. */
+int64_t cir_cmaf_first_sample_end(const uint8_t *frag, size_t size);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * Image renditions: an uploaded still (JPEG, PNG, WebP, …) becomes the
+ * preset's widths in JPEG and/or WebP.  EXIF orientation is applied, alpha is
+ * kept where the format allows (WebP) and flattened onto white for JPEG,
+ * images are never upscaled, sizes keep the aspect ratio.
+ *
+ *   images/<width>.jpg, images/<width>.webp, images/manifest.json
+ *
+ * manifest.json lists every rendition (width, height, format, bytes, path)
+ * and the source's size; it is written last and marks the set complete.
+ */
+#ifndef CIR_IMAGES_H
+#define CIR_IMAGES_H
+
+#include "cir_preset.h"
+#include "cir_storage.h"
+
+/* Returns 1 if the file at path is a still image (not video). */
+int cir_images_probe(const char *path);
+int cir_images_run(const char *input_path, const cir_preset_t *preset,
+                   cir_store_t *store);
+
+#endif

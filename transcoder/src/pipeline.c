@@ -1,0 +1,751 @@
+/*
+ * One VOD job: demux, decode once, prepare (deinterlace, rotate, square
+ * pixels, frame rate cap, 8-bit 4:2:0), then fan the frames out to the rung
+ * threads, the thumbnailer and the audio rendition; publish manifests last.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+
+#include "audio.h"
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cir_transcode.h"
+#include "images.h"
+#include "ladder.h"
+#include "pipeline.h"
+#include "rung.h"
+#include "thumbs.h"
+
+/* Inputs beyond these are refused as bad input, not attempted. */
+#define MAX_INPUT_PIXELS     (8192 * 8192)
+#define MAX_DECODE_ERRORS    100
+#define PROGRESS_INTERVAL_US 500000
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->result->error[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(s->result->error, sizeof(s->result->error), fmt, ap);
+        va_end(ap);
+        cir_log_error(&s->log, "%s", s->result->error);
+    }
+    return err;
+}
+
+static int
+open_input(cir_job_state_t *s, const char *path)
+{
+    AVDictionary *opts = NULL;
+    int ret;
+
+    /* bounded probing: a hostile file cannot make us read forever */
+    av_dict_set(&opts, "probesize", "50000000", 0);
+    av_dict_set(&opts, "analyzeduration", "20000000", 0);
+    ret = avformat_open_input(&s->ic, path, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret == AVERROR(ENOENT)) {
+        return fail_msg(s, CIR_EMEDIA, "input %s does not exist", path);
+    }
+    if (ret < 0) {
+        return fail_msg(s, CIR_EMEDIA, "cannot open input %s: %s", path,
+                        av_err2str(ret));
+    }
+    if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
+        return fail_msg(s, CIR_EMEDIA, "cannot read stream info of %s: %s",
+                        path, av_err2str(ret));
+    }
+    return 0;
+}
+
+static int
+open_decoder(cir_job_state_t *s, AVStream *st, AVCodecContext **out)
+{
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    AVCodecContext *dec;
+    int ret;
+
+    if (codec == NULL) {
+        return fail_msg(s, CIR_EMEDIA, "no decoder for %s",
+                        avcodec_get_name(st->codecpar->codec_id));
+    }
+    dec = *out = avcodec_alloc_context3(codec);
+    if (dec == NULL) {
+        return CIR_ENOMEM;
+    }
+    if ((ret = avcodec_parameters_to_context(dec, st->codecpar)) < 0) {
+        return CIR_ENOMEM;
+    }
+    dec->pkt_timebase = st->time_base;
+    dec->thread_count = 0;
+    if ((ret = avcodec_open2(dec, codec, NULL)) < 0) {
+        return fail_msg(s, CIR_EMEDIA, "cannot open the %s decoder: %s",
+                        codec->name, av_err2str(ret));
+    }
+    return 0;
+}
+
+static int
+select_streams(cir_job_state_t *s)
+{
+    const cir_preset_t *p = s->job->preset;
+    int want_av = (s->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) != 0;
+    int want_video = (want_av && p->video_enabled) ||
+                     ((s->only & CIR_ONLY_THUMBS) && p->thumbs_enabled);
+    int v, a, ret;
+
+    v = av_find_best_stream(s->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (v >= 0 &&
+        (s->ic->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+        v = -1; /* cover art of an audio file is not a video */
+    }
+    a = av_find_best_stream(s->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    if (v >= 0 && want_video) {
+        AVCodecParameters *par = s->ic->streams[v]->codecpar;
+        if (par->width <= 0 || par->height <= 0 ||
+            (int64_t)par->width * par->height > MAX_INPUT_PIXELS) {
+            return fail_msg(s, CIR_EMEDIA,
+                            "video size %dx%d is outside the supported range",
+                            par->width, par->height);
+        }
+        s->vst = s->ic->streams[v];
+        if ((ret = open_decoder(s, s->vst, &s->vdec)) < 0) {
+            return ret;
+        }
+    }
+    if (a >= 0 && want_av && p->audio_enabled) {
+        s->ast = s->ic->streams[a];
+        if ((ret = open_decoder(s, s->ast, &s->adec)) < 0) {
+            return ret;
+        }
+    }
+    if (s->vst == NULL && s->ast == NULL) {
+        return fail_msg(s, CIR_EMEDIA,
+                        "the input has no %s stream this preset can use",
+                        p->video_enabled ? "video or audio" : "audio");
+    }
+    return 0;
+}
+
+/* The rotation the display matrix asks for, in degrees clockwise. */
+static int
+display_rotation(const AVStream *st)
+{
+    const uint8_t *m =
+        av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    double theta;
+
+    if (m == NULL) {
+        return 0;
+    }
+    theta = -av_display_rotation_get((const int32_t *)m);
+    theta -= 360 * floor(theta / 360 + 0.9 / 360);
+    return (int)lrint(theta / 90) * 90 % 360;
+}
+
+/* Builds the preparation graph once the first frame shows what the decoder
+ * really outputs. */
+static int
+build_prep_graph(cir_job_state_t *s, const AVFrame *f)
+{
+    char args[512], spec[512];
+    AVFilterInOut *in = NULL, *out = NULL;
+    AVRational sar = f->sample_aspect_ratio, fr;
+    int num, den, ret, n = 0, rot = display_rotation(s->vst);
+    int interlaced = f->interlaced_frame ||
+                     (s->vst->codecpar->field_order != AV_FIELD_PROGRESSIVE &&
+                      s->vst->codecpar->field_order != AV_FIELD_UNKNOWN);
+
+    if (sar.num <= 0 || sar.den <= 0) {
+        sar = (AVRational){1, 1};
+    }
+    s->graph = avfilter_graph_alloc();
+    if (s->graph == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             f->width, f->height, f->format, s->vst->time_base.num,
+             s->vst->time_base.den, sar.num, sar.den);
+    ret = avfilter_graph_create_filter(&s->vsrc, avfilter_get_by_name("buffer"),
+                                       "in", args, NULL, s->graph);
+    if (ret < 0) {
+        goto fail;
+    }
+    ret = avfilter_graph_create_filter(&s->vsink,
+                                       avfilter_get_by_name("buffersink"),
+                                       "out", NULL, NULL, s->graph);
+    if (ret < 0) {
+        goto fail;
+    }
+    fr = s->vst->avg_frame_rate.num > 0 ? s->vst->avg_frame_rate
+                                        : s->vst->r_frame_rate;
+    cir_ladder_frame_rate(fr.num, fr.den, s->job->preset->max_frame_rate, &num,
+                          &den);
+    spec[0] = '\0';
+    if (interlaced) {
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n,
+                      "yadif=mode=send_frame:deint=all,");
+        s->deinterlaced = 1;
+    }
+    if (rot == 90) {
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "transpose=clock,");
+    } else if (rot == 270) {
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "transpose=cclock,");
+    } else if (rot == 180) {
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "hflip,vflip,");
+    }
+    if (sar.num != sar.den) {
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n,
+                      "scale=trunc(iw*sar/2)*2:ih,setsar=1,");
+    }
+    snprintf(spec + n, sizeof(spec) - (size_t)n,
+             "fps=fps=%d/%d:round=near,format=pix_fmts=yuv420p", num, den);
+    cir_log_info(&s->log, "video %dx%d %s, %s%srotation %d, %d/%d fps -> %s",
+                 f->width, f->height,
+                 av_get_pix_fmt_name((enum AVPixelFormat)f->format),
+                 interlaced ? "interlaced, " : "",
+                 sar.num != sar.den ? "anamorphic, " : "", rot, num, den, spec);
+    out = avfilter_inout_alloc();
+    in = avfilter_inout_alloc();
+    if (out == NULL || in == NULL) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    out->name = av_strdup("in");
+    out->filter_ctx = s->vsrc;
+    in->name = av_strdup("out");
+    in->filter_ctx = s->vsink;
+    if ((ret = avfilter_graph_parse_ptr(s->graph, spec, &in, &out, NULL)) < 0) {
+        goto fail;
+    }
+    if ((ret = avfilter_graph_config(s->graph, NULL)) < 0) {
+        goto fail;
+    }
+    s->frame_rate = (AVRational){num, den};
+    s->prep_tb = av_buffersink_get_time_base(s->vsink);
+    s->width = av_buffersink_get_w(s->vsink);
+    s->height = av_buffersink_get_h(s->vsink);
+    ret = 0;
+
+fail:
+    avfilter_inout_free(&in);
+    avfilter_inout_free(&out);
+    if (ret < 0) {
+        return fail_msg(s, CIR_EMEDIA, "video filter graph: %s",
+                        av_err2str(ret));
+    }
+    return 0;
+}
+
+static int
+start_video_outputs(cir_job_state_t *s)
+{
+    const cir_preset_t *p = s->job->preset;
+    cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
+    int n, ret;
+
+    if ((s->only & CIR_ONLY_THUMBS) && p->thumbs_enabled) {
+        ret = cir_thumbnailer_open(&s->thumbs, p, s->store, s->width, s->height,
+                                   s->duration);
+        if (ret < 0) {
+            return fail_msg(s, ret, "thumbnails: %s", cir_strerror(ret));
+        }
+    }
+    if (!(s->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) || !p->video_enabled) {
+        return 0;
+    }
+    n = cir_ladder_select(p, s->width, s->height, ladder, CIR_PRESET_MAX_RUNGS);
+    if (n < 0) {
+        return fail_msg(s, CIR_EMEDIA, "no rung fits a %dx%d source", s->width,
+                        s->height);
+    }
+    for (int i = 0; i < n; i++) {
+        cir_rung_config_t cfg = {
+            .preset = p,
+            .ladder = &ladder[i],
+            .src_width = s->width,
+            .src_height = s->height,
+            .time_base = s->prep_tb,
+            .frame_rate = s->frame_rate,
+            .store = s->store,
+            .job_id = s->job->job_id,
+        };
+        if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
+            return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
+                            cir_strerror(ret));
+        }
+        s->nb_rungs = i + 1;
+        cir_log_info(&s->log, "rung %s %dx%d %d kbps", ladder[i].rung->name,
+                     ladder[i].width, ladder[i].height,
+                     ladder[i].rung->bitrate_kbps);
+    }
+    return 0;
+}
+
+static void
+report_progress(cir_job_state_t *s, int force)
+{
+    cir_progress_t pr;
+    int64_t now = now_us();
+    double elapsed = (now - s->start_us) / 1e6;
+
+    if (s->job->progress == NULL ||
+        (!force && now - s->last_progress_us < PROGRESS_INTERVAL_US)) {
+        return;
+    }
+    s->last_progress_us = now;
+    pr.media_time = s->media_time;
+    pr.duration = s->duration;
+    pr.elapsed = elapsed;
+    pr.fps = elapsed > 0 ? s->frames_in / elapsed : 0;
+    pr.speed = elapsed > 0 ? s->media_time / elapsed : 0;
+    pr.percent =
+        s->duration > 0 ? fmin(100, 100 * s->media_time / s->duration) : -1;
+    pr.eta = s->duration > 0 && pr.speed > 0
+                 ? fmax(0, (s->duration - s->media_time) / pr.speed)
+                 : -1;
+    s->job->progress(s->job->opaque, &pr);
+}
+
+/* Sends a prepared frame (or NULL at the end) to every consumer. */
+static int
+fan_out(cir_job_state_t *s, AVFrame *f)
+{
+    int ret;
+
+    if (f && s->thumbs) {
+        double t = f->pts * av_q2d(s->prep_tb);
+        if ((ret = cir_thumbnailer_push(s->thumbs, f, t)) < 0) {
+            return fail_msg(s, ret, "thumbnails: %s", cir_strerror(ret));
+        }
+    }
+    for (int i = 0; i < s->nb_rungs; i++) {
+        if ((ret = cir_rung_push(s->rungs[i], f)) < 0) {
+            return fail_msg(s, ret, "rung %s failed: %s",
+                            cir_rung_id(s->rungs[i]), cir_strerror(ret));
+        }
+    }
+    if (f) {
+        s->frames_out++;
+    }
+    return 0;
+}
+
+static int
+drain_prep(cir_job_state_t *s)
+{
+    int ret;
+
+    for (;;) {
+        ret = av_buffersink_get_frame(s->vsink, s->prep_frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            return fail_msg(s, CIR_EMEDIA, "video filter: %s", av_err2str(ret));
+        }
+        ret = fan_out(s, s->prep_frame);
+        av_frame_unref(s->prep_frame);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+static int
+on_video_frame(cir_job_state_t *s, AVFrame *f)
+{
+    int ret;
+
+    if (s->graph == NULL) {
+        if ((ret = build_prep_graph(s, f)) < 0) {
+            return ret;
+        }
+        if ((ret = start_video_outputs(s)) < 0) {
+            return ret;
+        }
+    }
+    f->pts = f->best_effort_timestamp;
+    if (f->pts == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    f->pts -= s->start_pts_v;
+    /* where the last frame ends, so the fps filter keeps it at EOF */
+    if (f->pkt_duration > 0) {
+        s->video_end_pts = FFMAX(s->video_end_pts, f->pts + f->pkt_duration);
+    } else {
+        s->video_end_pts = FFMAX(
+            s->video_end_pts, f->pts + av_rescale_q(1, av_inv_q(s->frame_rate),
+                                                    s->vst->time_base));
+    }
+    s->media_time = fmax(s->media_time, f->pts * av_q2d(s->vst->time_base));
+    s->frames_in++;
+    ret = av_buffersrc_add_frame_flags(s->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret < 0) {
+        /* a size or format change mid-stream: not supported for VOD */
+        return fail_msg(s, CIR_EMEDIA, "video frame rejected: %s",
+                        av_err2str(ret));
+    }
+    return drain_prep(s);
+}
+
+static int
+on_audio_frame(cir_job_state_t *s, AVFrame *f)
+{
+    int ret;
+
+    if (s->audio == NULL) {
+        ret = cir_audio_open(&s->audio, s->job->preset, s->adec,
+                             s->ast->time_base, s->store, s->job->job_id);
+        if (ret < 0) {
+            return fail_msg(s, ret, "audio: %s", cir_strerror(ret));
+        }
+    }
+    f->pts = f->best_effort_timestamp;
+    if (f->pts == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    f->pts -= s->start_pts_a;
+    if (s->vst == NULL) {
+        s->media_time = fmax(s->media_time, f->pts * av_q2d(s->ast->time_base));
+    }
+    return cir_audio_push(s->audio, f);
+}
+
+/* Sends a packet (NULL flushes) to a decoder and handles every frame. */
+static int
+decode(cir_job_state_t *s, AVCodecContext *dec, const AVPacket *pkt)
+{
+    int ret = avcodec_send_packet(dec, pkt);
+
+    if (ret < 0 && ret != AVERROR_EOF) {
+        if (++s->decode_errors > MAX_DECODE_ERRORS) {
+            return fail_msg(s, CIR_EMEDIA, "too many decoding errors (%s)",
+                            av_err2str(ret));
+        }
+        cir_log_warn(&s->log, "decoding error: %s", av_err2str(ret));
+        return 0;
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(dec, s->frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            if (++s->decode_errors > MAX_DECODE_ERRORS) {
+                return fail_msg(s, CIR_EMEDIA, "too many decoding errors");
+            }
+            continue;
+        }
+        ret = dec == s->vdec ? on_video_frame(s, s->frame)
+                             : on_audio_frame(s, s->frame);
+        av_frame_unref(s->frame);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+static int
+read_loop(cir_job_state_t *s)
+{
+    int ret;
+
+    for (;;) {
+        if (s->job->cancel && atomic_load(s->job->cancel)) {
+            return fail_msg(s, CIR_ECANCELED, "interrupted");
+        }
+        ret = av_read_frame(s->ic, s->pkt);
+        if (ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            return fail_msg(s, CIR_EMEDIA,
+                            "reading the input failed at %.1f s: %s",
+                            s->media_time, av_err2str(ret));
+        }
+        if (s->vst && s->pkt->stream_index == s->vst->index) {
+            ret = decode(s, s->vdec, s->pkt);
+        } else if (s->ast && s->pkt->stream_index == s->ast->index) {
+            ret = decode(s, s->adec, s->pkt);
+        } else {
+            ret = 0;
+        }
+        av_packet_unref(s->pkt);
+        if (ret < 0) {
+            return ret;
+        }
+        report_progress(s, 0);
+    }
+}
+
+static int
+flush_all(cir_job_state_t *s)
+{
+    int ret;
+
+    if (s->vdec && (ret = decode(s, s->vdec, NULL)) < 0) {
+        return ret;
+    }
+    if (s->adec && (ret = decode(s, s->adec, NULL)) < 0) {
+        return ret;
+    }
+    if (s->graph) {
+        if ((ret = av_buffersrc_close(s->vsrc, s->video_end_pts,
+                                      AV_BUFFERSRC_FLAG_PUSH)) < 0) {
+            return fail_msg(s, CIR_EINTERNAL, "flushing the video filter");
+        }
+        if ((ret = drain_prep(s)) < 0) {
+            return ret;
+        }
+    }
+    if ((ret = fan_out(s, NULL)) < 0) {
+        return ret;
+    }
+    for (int i = 0; i < s->nb_rungs; i++) {
+        if ((ret = cir_rung_join(s->rungs[i])) < 0) {
+            return fail_msg(s, ret, "rung %s failed: %s",
+                            cir_rung_id(s->rungs[i]), cir_strerror(ret));
+        }
+    }
+    if (s->audio && (ret = cir_audio_push(s->audio, NULL)) < 0) {
+        return fail_msg(s, ret, "audio: %s", cir_strerror(ret));
+    }
+    return 0;
+}
+
+/* A start time that puts the earliest stream at 0 and keeps A/V offsets. */
+static void
+compute_start(cir_job_state_t *s)
+{
+    int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+
+    s->start_pts_v =
+        s->vst ? av_rescale_q(start, AV_TIME_BASE_Q, s->vst->time_base) : 0;
+    s->start_pts_a =
+        s->ast ? av_rescale_q(start, AV_TIME_BASE_Q, s->ast->time_base) : 0;
+    s->duration = s->ic->duration > 0 ? s->ic->duration / 1e6 : 0;
+}
+
+static int
+check_complete(cir_job_state_t *s)
+{
+    if (s->vst && s->frames_out == 0 && s->nb_rungs == 0 && !s->thumbs) {
+        return fail_msg(s, CIR_EMEDIA, "no video frame could be decoded");
+    }
+    if (s->vst && s->frames_in == 0) {
+        return fail_msg(s, CIR_EMEDIA, "no video frame could be decoded");
+    }
+    if (s->ast && !s->vst && s->audio == NULL) {
+        return fail_msg(s, CIR_EMEDIA, "no audio frame could be decoded");
+    }
+    /* a file that ends well before the duration it declares is truncated */
+    if (s->duration > 4 && s->media_time < s->duration * 0.9 - 1) {
+        return fail_msg(s, CIR_EMEDIA,
+                        "input ends at %.1f s of the %.1f s it declares "
+                        "(truncated?)",
+                        s->media_time, s->duration);
+    }
+    return 0;
+}
+
+static void
+state_free(cir_job_state_t *s)
+{
+    for (int i = 0; i < s->nb_rungs; i++) {
+        cir_rung_free(&s->rungs[i]);
+    }
+    cir_audio_free(&s->audio);
+    cir_thumbnailer_free(&s->thumbs);
+    avfilter_graph_free(&s->graph);
+    avcodec_free_context(&s->vdec);
+    avcodec_free_context(&s->adec);
+    avformat_close_input(&s->ic);
+    av_frame_free(&s->frame);
+    av_frame_free(&s->prep_frame);
+    av_packet_free(&s->pkt);
+    cir_store_close(&s->store);
+}
+
+static int
+run_video(cir_job_state_t *s, const char *path)
+{
+    int ret;
+
+    if ((ret = open_input(s, path)) < 0) {
+        return ret;
+    }
+    if ((ret = select_streams(s)) < 0) {
+        return ret;
+    }
+    compute_start(s);
+    if ((ret = read_loop(s)) < 0) {
+        return ret;
+    }
+    if ((ret = flush_all(s)) < 0) {
+        return ret;
+    }
+    if ((ret = check_complete(s)) < 0) {
+        return ret;
+    }
+    report_progress(s, 1);
+    return cir_publish(s);
+}
+
+int
+cir_transcode_run(const cir_job_t *job, cir_result_t *result)
+{
+    cir_job_state_t s = {0};
+    cir_uri_t in, out;
+    int ret;
+
+    memset(result, 0, sizeof(*result));
+    s.job = job;
+    s.result = result;
+    s.only = job->only ? job->only : CIR_ONLY_ALL;
+    s.log = (cir_log_ctx_t){.component = "transcode", .job = job->job_id};
+    s.start_us = now_us();
+
+    if (cir_uri_parse(job->input, &in) < 0) {
+        ret = fail_msg(&s, CIR_EINVAL, "bad input URI '%s'", job->input);
+        goto done;
+    }
+    if (in.scheme != CIR_URI_FILE) {
+        ret = fail_msg(&s, CIR_EUNSUPPORTED,
+                       "s3:// input needs the S3 capability");
+        goto done;
+    }
+    if (cir_uri_parse(job->output, &out) < 0) {
+        ret = fail_msg(&s, CIR_EINVAL, "bad output URI '%s'", job->output);
+        goto done;
+    }
+    if ((ret = cir_store_open(&s.store, &out)) < 0) {
+        ret = fail_msg(&s, ret, "cannot open output %s: %s", job->output,
+                       cir_strerror(ret));
+        goto done;
+    }
+    s.frame = av_frame_alloc();
+    s.prep_frame = av_frame_alloc();
+    s.pkt = av_packet_alloc();
+    if (s.frame == NULL || s.prep_frame == NULL || s.pkt == NULL) {
+        ret = CIR_ENOMEM;
+        goto done;
+    }
+
+    ret = cir_images_probe(in.path);
+    if (ret == 1) {
+        result->is_image = 1;
+        if (!job->preset->images_enabled || !(s.only & CIR_ONLY_IMAGES)) {
+            ret = fail_msg(&s, CIR_EMEDIA,
+                           "the input is a still image but preset %s makes "
+                           "no image renditions",
+                           job->preset->name);
+            goto done;
+        }
+        ret = cir_images_run(in.path, job->preset, s.store);
+        if (ret < 0) {
+            fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
+        }
+        goto done;
+    }
+    if (ret < 0 && ret != CIR_EMEDIA && ret != CIR_ENOTFOUND) {
+        /* a probe failure here is reported by the full open below */
+        cir_log_debug(&s.log, "image probe: %s", cir_strerror(ret));
+    }
+    if (!job->preset->video_enabled && !job->preset->audio_enabled) {
+        ret = fail_msg(&s, CIR_EMEDIA,
+                       "preset %s is for still images; the input is not one",
+                       job->preset->name);
+        goto done;
+    }
+    ret = run_video(&s, in.path);
+
+done:
+    state_free(&s);
+    result->elapsed = (now_us() - s.start_us) / 1e6;
+    return ret;
+}
+
+int
+cir_transcode_exit_code(int err)
+{
+    switch (err) {
+    case 0:
+        return CIR_EXIT_OK;
+    case CIR_EMEDIA:
+    case CIR_EUNSUPPORTED:
+    case CIR_ELIMIT:
+    case CIR_EPARSE:
+    case CIR_ENOTFOUND:
+        return CIR_EXIT_BAD_INPUT;
+    case CIR_EINVAL:
+        return CIR_EXIT_BAD_PRESET;
+    case CIR_ECANCELED:
+        return CIR_EXIT_INTERRUPTED;
+    case CIR_EINTERNAL:
+        return CIR_EXIT_INTERNAL;
+    default:
+        return CIR_EXIT_TRANSIENT; /* I/O, memory, -errno */
+    }
+}
+
+int
+cir_transcode_parse_only(const char *list, unsigned *bits)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"hls", CIR_ONLY_HLS},
+                 {"dash", CIR_ONLY_DASH},
+                 {"thumbs", CIR_ONLY_THUMBS},
+                 {"images", CIR_ONLY_IMAGES}};
+    const char *p = list;
+
+    *bits = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strlen(names[i].name) == len &&
+                strncmp(p, names[i].name, len) == 0) {
+                *bits |= names[i].bit;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return CIR_EINVAL;
+        }
+        p += len;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return *bits ? 0 : CIR_EINVAL;
+}

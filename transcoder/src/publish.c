@@ -1,0 +1,257 @@
+/*
+ * Publishing a VOD asset: the packagers' timelines become a cir_asset_t,
+ * origin/ renders the manifests, and they are written in an order that makes
+ * the asset complete only at the end: rendition playlists, the WebVTT track,
+ * the MPD, and master.m3u8 last.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_manifest.h"
+#include "pipeline.h"
+
+/*
+ * Peak bit rate after the HLS definition: the highest rate of any run of
+ * consecutive segments lasting 0.5 to 1.5 target durations, so a short last
+ * segment does not count alone.
+ */
+static uint64_t
+peak_bandwidth(const cir_cmaf_info_t *in, double target)
+{
+    double best = 0, all_bytes = 0, all_dur = 0;
+
+    for (size_t i = 0; i < in->nb_segments; i++) {
+        double bytes = 0, dur = 0;
+        for (size_t j = i; j < in->nb_segments; j++) {
+            bytes += (double)in->segments[j].size;
+            dur += (double)in->segments[j].duration / in->timescale;
+            if (dur >= 0.5 * target) {
+                break;
+            }
+        }
+        if (dur >= 0.5 * target && dur <= 1.5 * target) {
+            best = fmax(best, bytes * 8 / dur);
+        }
+        all_bytes += (double)in->segments[i].size;
+        all_dur += (double)in->segments[i].duration / in->timescale;
+    }
+    if (best == 0 && all_dur > 0) {
+        best = all_bytes * 8 / all_dur;
+    }
+    return (uint64_t)ceil(best);
+}
+
+static uint64_t
+iframe_peak(const cir_cmaf_info_t *in)
+{
+    double best = 0;
+
+    for (size_t i = 0; i < in->nb_iframes; i++) {
+        double dur = (double)in->iframes[i].duration / in->timescale;
+        if (dur > 0) {
+            best = fmax(best, (double)in->iframes[i].size * 8 / dur);
+        }
+    }
+    return (uint64_t)ceil(best);
+}
+
+static void
+fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
+{
+    double dur = in->timescale ? (double)in->duration / in->timescale : 0;
+
+    r->timescale = in->timescale;
+    r->start_number = 1;
+    r->segments = in->segments;
+    r->nb_segments = in->nb_segments;
+    r->bandwidth = peak_bandwidth(in, target);
+    r->average_bandwidth =
+        dur > 0 ? (uint64_t)ceil(in->total_bytes * 8 / dur) : 0;
+}
+
+static int
+put_rendered(cir_job_state_t *s, cir_buf_t *buf, const char *name, int ret)
+{
+    if (ret < 0) {
+        cir_log_error(&s->log, "rendering %s: %s", name, cir_strerror(ret));
+        return ret == CIR_ELIMIT ? ret : CIR_EINTERNAL;
+    }
+    ret = cir_store_put(s->store, name, buf->data, buf->len);
+    cir_buf_reset(buf);
+    if (ret < 0) {
+        cir_log_error(&s->log, "writing %s: %s", name, cir_strerror(ret));
+    }
+    return ret;
+}
+
+static void
+fill_result(cir_job_state_t *s, const cir_asset_t *asset)
+{
+    cir_result_t *res = s->result;
+
+    res->duration = asset->duration;
+    for (size_t i = 0; i < asset->nb_renditions &&
+                       i < sizeof(res->renditions) / sizeof(res->renditions[0]);
+         i++) {
+        const cir_rendition_t *r = &asset->renditions[i];
+        cir_result_rendition_t *o = &res->renditions[i];
+        snprintf(o->id, sizeof(o->id), "%s", r->id);
+        snprintf(o->codecs, sizeof(o->codecs), "%s", r->codecs);
+        o->video = r->type == CIR_MEDIA_VIDEO;
+        o->width = r->width;
+        o->height = r->height;
+        o->frame_rate = r->frame_rate;
+        o->bandwidth = r->bandwidth;
+        o->average_bandwidth = r->average_bandwidth;
+        o->segments = r->nb_segments;
+        res->nb_renditions = i + 1;
+    }
+}
+
+static int
+write_manifests(cir_job_state_t *s, const cir_asset_t *asset, cir_buf_t *buf)
+{
+    char name[128];
+    int ret, hls = (s->only & CIR_ONLY_HLS) != 0;
+
+    for (size_t i = 0; hls && i < asset->nb_renditions; i++) {
+        const cir_rendition_t *r = &asset->renditions[i];
+        snprintf(name, sizeof(name), "%s/index.m3u8", r->id);
+        ret = put_rendered(s, buf, name, cir_hls_render_media(asset, r, buf));
+        if (ret < 0) {
+            return ret;
+        }
+        if (r->nb_iframes > 0) {
+            snprintf(name, sizeof(name), "%s/iframes.m3u8", r->id);
+            ret = put_rendered(s, buf, name,
+                               cir_hls_render_iframes(asset, r, buf));
+            if (ret < 0) {
+                return ret;
+            }
+        }
+    }
+    if (asset->thumbs.present) {
+        ret = put_rendered(s, buf, "thumbs/thumbs.vtt",
+                           cir_vtt_render_thumbs(asset, buf));
+        if (ret == 0 && hls) {
+            ret = put_rendered(s, buf, "thumbs/images.m3u8",
+                               cir_hls_render_images(asset, buf));
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (asset->nb_renditions == 0) {
+        return 0; /* thumbnails only */
+    }
+    if (s->only & CIR_ONLY_DASH) {
+        ret = put_rendered(s, buf, "manifest.mpd",
+                           cir_dash_render_static(asset, buf));
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (hls) {
+        ret = put_rendered(s, buf, "master.m3u8",
+                           cir_hls_render_master(asset, buf));
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int
+cir_publish(cir_job_state_t *s)
+{
+    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 1];
+    cir_asset_t asset = {0};
+    cir_buf_t buf;
+    double target = s->job->preset->segment_seconds;
+    size_t n = 0;
+    int ret;
+
+    memset(rends, 0, sizeof(rends));
+    for (int i = 0; i < s->nb_rungs; i++) {
+        cir_cmaf_info_t in;
+        cir_rendition_t *r = &rends[n++];
+        cir_cmaf_info(cir_rung_packager(s->rungs[i]), &in);
+        fill_rendition(r, &in, target);
+        r->id = cir_rung_id(s->rungs[i]);
+        r->type = CIR_MEDIA_VIDEO;
+        r->codecs = cir_rung_codecs(s->rungs[i]);
+        cir_rung_size(s->rungs[i], &r->width, &r->height);
+        r->frame_rate = in.duration > 0 ? (double)in.frames * in.timescale /
+                                              (double)in.duration
+                                        : av_q2d(s->frame_rate);
+        r->iframes = in.iframes;
+        r->nb_iframes = in.nb_iframes;
+        r->iframe_bandwidth = iframe_peak(&in);
+        asset.duration =
+            fmax(asset.duration, (double)in.duration / in.timescale);
+    }
+    if (s->audio) {
+        cir_cmaf_info_t in;
+        cir_rendition_t *r = &rends[n++];
+        cir_cmaf_info(cir_audio_packager(s->audio), &in);
+        fill_rendition(r, &in, target);
+        r->id = "audio";
+        r->type = CIR_MEDIA_AUDIO;
+        r->codecs = cir_audio_codecs(s->audio);
+        r->sample_rate = cir_audio_sample_rate(s->audio);
+        r->channels = cir_audio_channels(s->audio);
+        r->language = NULL;
+        asset.duration =
+            fmax(asset.duration, (double)in.duration / in.timescale);
+    }
+    if (s->thumbs &&
+        (ret = cir_thumbnailer_finish(s->thumbs, &asset.thumbs)) < 0) {
+        s->result->error[0] = '\0';
+        snprintf(s->result->error, sizeof(s->result->error), "thumbnails: %s",
+                 cir_strerror(ret));
+        return ret;
+    }
+    if (asset.duration == 0) {
+        asset.duration = s->media_time;
+    }
+    asset.segment_seconds = target;
+    asset.renditions = rends;
+    asset.nb_renditions = n;
+
+    for (size_t i = 0; i < n; i++) {
+        const cir_rendition_t *r = &rends[i];
+        cir_log_debug(&s->log,
+                      "rendition %s: %zu segments, %zu I-frames, timescale "
+                      "%u, %.3f fps, peak %llu, average %llu bit/s",
+                      r->id, r->nb_segments, r->nb_iframes, r->timescale,
+                      r->frame_rate, (unsigned long long)r->bandwidth,
+                      (unsigned long long)r->average_bandwidth);
+        for (size_t k = 0; k < r->nb_iframes; k++) {
+            cir_log(CIR_LOG_TRACE, &s->log,
+                    "  iframe seg %u start %lld dur %lld @%llu+%llu",
+                    r->iframes[k].segment, (long long)r->iframes[k].start,
+                    (long long)r->iframes[k].duration,
+                    (unsigned long long)r->iframes[k].offset,
+                    (unsigned long long)r->iframes[k].size);
+        }
+        for (size_t k = 0; k < r->nb_segments; k++) {
+            cir_log(CIR_LOG_TRACE, &s->log, "  segment %zu start %lld dur %lld",
+                    k + 1, (long long)r->segments[k].start,
+                    (long long)r->segments[k].duration);
+        }
+    }
+    cir_buf_init(&buf, CIR_MANIFEST_MAX_SIZE);
+    ret = write_manifests(s, &asset, &buf);
+    cir_buf_free(&buf);
+    if (ret < 0) {
+        snprintf(s->result->error, sizeof(s->result->error),
+                 "publishing the manifests failed: %s", cir_strerror(ret));
+        return ret;
+    }
+    fill_result(s, &asset);
+    cir_log_info(&s->log, "published %zu renditions, %.3f s", n,
+                 asset.duration);
+    return 0;
+}

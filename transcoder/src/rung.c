@@ -1,0 +1,406 @@
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "codecs.h"
+#include "rung.h"
+
+struct cir_rung {
+    char id[32];
+    char codecs[64];
+    int width, height;
+    int src_width, src_height;
+    int gop_frames;
+    AVCodecContext *enc;
+    struct SwsContext *sws;
+    cir_cmaf_t *pkg;
+    AVPacket *pkt;
+    cir_log_ctx_t log;
+
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    AVFrame *queue[CIR_RUNG_QUEUE];
+    int head, count;
+    int eof;
+    int err;
+};
+
+static int
+averr(int ret)
+{
+    return ret == AVERROR(ENOMEM) ? CIR_ENOMEM : CIR_EINTERNAL;
+}
+
+static int
+open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
+{
+    const cir_preset_t *p = cfg->preset;
+    const cir_rung_t *rung = cfg->ladder->rung;
+    int hevc = p->video_codec == CIR_VCODEC_HEVC;
+    const AVCodec *codec =
+        avcodec_find_encoder_by_name(hevc ? "libx265" : "libx264");
+    AVCodecContext *enc;
+    AVDictionary *opts = NULL;
+    char params[256];
+    int64_t maxrate, bufsize;
+    int ret;
+
+    if (codec == NULL) {
+        cir_log_error(&r->log, "encoder %s is not available",
+                      hevc ? "libx265" : "libx264");
+        return CIR_EUNSUPPORTED;
+    }
+    enc = r->enc = avcodec_alloc_context3(codec);
+    if (enc == NULL) {
+        return CIR_ENOMEM;
+    }
+    enc->width = r->width;
+    enc->height = r->height;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->sample_aspect_ratio = (AVRational){1, 1};
+    enc->time_base = cfg->time_base;
+    enc->framerate = cfg->frame_rate;
+    enc->gop_size = r->gop_frames;
+    enc->keyint_min = r->gop_frames;
+    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
+    maxrate =
+        rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
+    bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate * 2;
+    enc->rc_max_rate = maxrate * 1000;
+    enc->rc_buffer_size = (int)(bufsize * 1000);
+    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
+    enc->thread_count = 0;
+    enc->color_range = AVCOL_RANGE_MPEG;
+
+    av_dict_set(&opts, "preset", p->encoder_preset, 0);
+    if (rung->profile[0]) {
+        av_dict_set(&opts, "profile", rung->profile, 0);
+    }
+    if (hevc) {
+        snprintf(params, sizeof(params),
+                 "keyint=%d:min-keyint=%d:scenecut=0:open-gop=0:"
+                 "log-level=error%s%s",
+                 r->gop_frames, r->gop_frames,
+                 rung->level[0] ? ":level-idc=" : "", rung->level);
+        av_dict_set(&opts, "x265-params", params, 0);
+        av_dict_set(&opts, "forced-idr", "1", 0);
+    } else {
+        snprintf(params, sizeof(params), "scenecut=0:open-gop=0");
+        av_dict_set(&opts, "x264-params", params, 0);
+        av_dict_set(&opts, "forced-idr", "1", 0);
+        if (rung->level[0]) {
+            av_dict_set(&opts, "level", rung->level, 0);
+        }
+    }
+    ret = avcodec_open2(enc, codec, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        cir_log_error(&r->log, "cannot open %s: %s", codec->name,
+                      av_err2str(ret));
+        return CIR_EINVAL;
+    }
+    ret = hevc ? cir_codecs_hevc(enc->extradata, (size_t)enc->extradata_size,
+                                 r->codecs, sizeof(r->codecs))
+               : cir_codecs_avc(enc->extradata, (size_t)enc->extradata_size,
+                                r->codecs, sizeof(r->codecs));
+    if (ret < 0) {
+        cir_log_error(&r->log, "no codec string in the encoder's headers");
+        return ret;
+    }
+    return 0;
+}
+
+static int
+drain_encoder(cir_video_rung_t *r)
+{
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_packet(r->enc, r->pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            cir_log_error(&r->log, "encoder: %s", av_err2str(ret));
+            return averr(ret);
+        }
+        ret = cir_cmaf_write(r->pkg, r->pkt);
+        av_packet_unref(r->pkt);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+static int
+encode_frame(cir_video_rung_t *r, AVFrame *src)
+{
+    AVFrame *dst = NULL;
+    int ret;
+
+    if (r->sws) {
+        dst = av_frame_alloc();
+        if (dst == NULL) {
+            return CIR_ENOMEM;
+        }
+        dst->format = AV_PIX_FMT_YUV420P;
+        dst->width = r->width;
+        dst->height = r->height;
+        if ((ret = av_frame_get_buffer(dst, 0)) < 0) {
+            av_frame_free(&dst);
+            return CIR_ENOMEM;
+        }
+        sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
+                  src->height, dst->data, dst->linesize);
+        av_frame_copy_props(dst, src);
+    } else {
+        dst = av_frame_clone(src);
+        if (dst == NULL) {
+            return CIR_ENOMEM;
+        }
+    }
+    /* keyframes at the same frames in every rung, so segments align */
+    dst->pict_type = dst->pts % r->gop_frames == 0 ? AV_PICTURE_TYPE_I
+                                                   : AV_PICTURE_TYPE_NONE;
+    ret = avcodec_send_frame(r->enc, dst);
+    av_frame_free(&dst);
+    if (ret < 0) {
+        cir_log_error(&r->log, "encoder: %s", av_err2str(ret));
+        return averr(ret);
+    }
+    return drain_encoder(r);
+}
+
+static AVFrame *
+pop(cir_video_rung_t *r, int *eof)
+{
+    AVFrame *f = NULL;
+
+    pthread_mutex_lock(&r->lock);
+    if (r->err == CIR_ECANCELED) {
+        *eof = 1;
+        pthread_mutex_unlock(&r->lock);
+        return NULL;
+    }
+    while (r->count == 0 && !r->eof) {
+        pthread_cond_wait(&r->cond, &r->lock);
+    }
+    if (r->count > 0) {
+        f = r->queue[r->head];
+        r->head = (r->head + 1) % CIR_RUNG_QUEUE;
+        r->count--;
+        pthread_cond_broadcast(&r->cond);
+    }
+    *eof = r->count == 0 && r->eof;
+    pthread_mutex_unlock(&r->lock);
+    return f;
+}
+
+static void *
+run(void *arg)
+{
+    cir_video_rung_t *r = arg;
+    int ret = 0, eof = 0;
+
+    while (!eof) {
+        AVFrame *f = pop(r, &eof);
+        if (f == NULL) {
+            continue;
+        }
+        if (ret == 0 && (ret = encode_frame(r, f)) < 0) {
+            /* tell the producer at once; keep draining so it never blocks */
+            pthread_mutex_lock(&r->lock);
+            r->err = ret;
+            pthread_cond_broadcast(&r->cond);
+            pthread_mutex_unlock(&r->lock);
+        }
+        av_frame_free(&f);
+    }
+    if (ret == 0) {
+        if ((ret = avcodec_send_frame(r->enc, NULL)) == 0) {
+            ret = drain_encoder(r);
+        } else {
+            ret = averr(ret);
+        }
+    }
+    if (ret == 0) {
+        ret = cir_cmaf_finish(r->pkg);
+    }
+    pthread_mutex_lock(&r->lock);
+    if (r->err == 0) {
+        r->err = ret;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+int
+cir_rung_start(cir_video_rung_t **out, const cir_rung_config_t *cfg)
+{
+    cir_video_rung_t *r;
+    double fps = av_q2d(cfg->frame_rate);
+    int ret;
+
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return CIR_ENOMEM;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    snprintf(r->id, sizeof(r->id), "%s", cfg->ladder->rung->name);
+    r->log = (cir_log_ctx_t){
+        .component = "rung", .job = cfg->job_id, .rendition = r->id};
+    r->width = cfg->ladder->width;
+    r->height = cfg->ladder->height;
+    r->src_width = cfg->src_width;
+    r->src_height = cfg->src_height;
+    r->gop_frames = (int)(cfg->preset->gop_seconds * fps + 0.5);
+    if (r->gop_frames < 1) {
+        r->gop_frames = 1;
+    }
+    r->pkt = av_packet_alloc();
+    if (r->pkt == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if ((ret = open_encoder(r, cfg)) < 0) {
+        goto fail;
+    }
+    if (r->width != r->src_width || r->height != r->src_height) {
+        r->sws = sws_getContext(r->src_width, r->src_height, AV_PIX_FMT_YUV420P,
+                                r->width, r->height, AV_PIX_FMT_YUV420P,
+                                SWS_BICUBIC, NULL, NULL, NULL);
+        if (r->sws == NULL) {
+            ret = CIR_ENOMEM;
+            goto fail;
+        }
+    }
+    ret = cir_cmaf_open(&r->pkg, r->id, cfg->store, r->enc,
+                        cfg->preset->segment_seconds);
+    if (ret < 0) {
+        goto fail;
+    }
+    if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    r->started = 1;
+    *out = r;
+    return 0;
+
+fail:
+    cir_rung_free(&r);
+    return ret;
+}
+
+int
+cir_rung_push(cir_video_rung_t *r, const AVFrame *frame)
+{
+    AVFrame *ref = NULL;
+    int ret;
+
+    if (frame) {
+        ref = av_frame_clone(frame);
+        if (ref == NULL) {
+            return CIR_ENOMEM;
+        }
+    }
+    pthread_mutex_lock(&r->lock);
+    while (r->count == CIR_RUNG_QUEUE && r->err == 0) {
+        pthread_cond_wait(&r->cond, &r->lock);
+    }
+    ret = r->err;
+    if (ret == 0) {
+        if (ref) {
+            r->queue[(r->head + r->count) % CIR_RUNG_QUEUE] = ref;
+            r->count++;
+            ref = NULL;
+        } else {
+            r->eof = 1;
+        }
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+    av_frame_free(&ref);
+    return ret;
+}
+
+int
+cir_rung_join(cir_video_rung_t *r)
+{
+    if (!r->started) {
+        return r->err;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->eof = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    r->started = 0;
+    return r->err;
+}
+
+const char *
+cir_rung_id(const cir_video_rung_t *r)
+{
+    return r->id;
+}
+
+const char *
+cir_rung_codecs(const cir_video_rung_t *r)
+{
+    return r->codecs;
+}
+
+void
+cir_rung_size(const cir_video_rung_t *r, int *w, int *h)
+{
+    *w = r->width;
+    *h = r->height;
+}
+
+const cir_cmaf_t *
+cir_rung_packager(const cir_video_rung_t *r)
+{
+    return r->pkg;
+}
+
+void
+cir_rung_free(cir_video_rung_t **rp)
+{
+    cir_video_rung_t *r = *rp;
+
+    if (r == NULL) {
+        return;
+    }
+    if (r->started) {
+        /* an early stop: make the thread drop what it has and exit */
+        pthread_mutex_lock(&r->lock);
+        if (r->err == 0) {
+            r->err = CIR_ECANCELED;
+        }
+        pthread_mutex_unlock(&r->lock);
+        cir_rung_join(r);
+    }
+    while (r->count > 0) {
+        av_frame_free(&r->queue[r->head]);
+        r->head = (r->head + 1) % CIR_RUNG_QUEUE;
+        r->count--;
+    }
+    avcodec_free_context(&r->enc);
+    sws_freeContext(r->sws);
+    cir_cmaf_free(&r->pkg);
+    av_packet_free(&r->pkt);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+    *rp = NULL;
+}

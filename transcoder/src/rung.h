@@ -1,0 +1,44 @@
+/*
+ * One video rung: a thread that takes shared decoded frames from a bounded
+ * queue, scales them to the rung's size, encodes them with forced keyframes
+ * every GOP and packages the packets.  Frames move as references: the queue
+ * holds av_frame_ref()s of the one decoded frame.
+ */
+#ifndef CIR_RUNG_H
+#define CIR_RUNG_H
+
+#include <libavutil/frame.h>
+#include <libavutil/rational.h>
+
+#include "cir_preset.h"
+#include "cir_storage.h"
+#include "cmaf.h"
+#include "ladder.h"
+
+#define CIR_RUNG_QUEUE 8
+
+typedef struct cir_rung cir_video_rung_t;
+
+typedef struct {
+    const cir_preset_t *preset;
+    const cir_ladder_rung_t *ladder;
+    int src_width, src_height; /* of the frames that will be pushed */
+    AVRational time_base;      /* of the frames' pts (1/fps) */
+    AVRational frame_rate;
+    cir_store_t *store;
+    const char *job_id;
+} cir_rung_config_t;
+
+int cir_rung_start(cir_video_rung_t **r, const cir_rung_config_t *cfg);
+/* Queues a reference to frame (blocks while the queue is full); NULL ends
+ * the stream.  Returns the rung's error if it has failed. */
+int cir_rung_push(cir_video_rung_t *r, const AVFrame *frame);
+/* Waits for the thread; returns its result. */
+int cir_rung_join(cir_video_rung_t *r);
+const char *cir_rung_id(const cir_video_rung_t *r);
+const char *cir_rung_codecs(const cir_video_rung_t *r);
+void cir_rung_size(const cir_video_rung_t *r, int *w, int *h);
+const cir_cmaf_t *cir_rung_packager(const cir_video_rung_t *r);
+void cir_rung_free(cir_video_rung_t **r);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * cirrus-transcode: one VOD job, then exit (as an AWS Batch job runs).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cir_error.h"
+#include "cir_json.h"
+#include "cir_log.h"
+#include "cir_preset.h"
+#include "cir_transcode.h"
+
+static atomic_int interrupted;
+
+typedef struct {
+    const char *input, *output, *preset, *presets_dir, *progress_json;
+    unsigned only;
+    int quiet, tty;
+    double last_line;
+} options_t;
+
+static void
+usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: cirrus-transcode --input URI --output URI --preset NAME\n"
+        "                        [--only hls,dash,thumbs,images]\n"
+        "                        [--presets-dir DIR] [--progress-json FILE]\n"
+        "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
+        "  --quiet: no progress, errors only in the log\n"
+        "\n"
+        "URIs: file:///abs/path, a plain path, or s3://bucket/prefix.\n"
+        "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR\n"
+        "or " CIRRUS_PRESETS_DEFAULT ").\n"
+        "Prints one line of result JSON on stdout; progress on stderr.\n"
+        "\n"
+        "Exit codes: 0 done, 1 usage, 2 bad input (permanent),\n"
+        "3 bad preset or configuration (permanent), 4 transient failure\n"
+        "(retry), 5 internal error, 130 interrupted.\n");
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, 1);
+}
+
+static json_t *
+result_json(const options_t *o, const cir_result_t *r, int ret, int code)
+{
+    json_t *j = json_object(), *rends = json_array();
+
+    json_object_set_new(j, "state", json_string(ret == 0 ? "done" : "failed"));
+    json_object_set_new(j, "exit_code", json_integer(code));
+    json_object_set_new(j, "error",
+                        ret == 0 ? json_null() : json_string(r->error));
+    json_object_set_new(j, "error_code",
+                        ret == 0 ? json_null() : json_string(cir_errname(ret)));
+    json_object_set_new(j, "input", json_string(o->input));
+    json_object_set_new(j, "output", json_string(o->output));
+    json_object_set_new(j, "preset", json_string(o->preset));
+    json_object_set_new(j, "duration", json_real(r->duration));
+    json_object_set_new(j, "elapsed", json_real(r->elapsed));
+    json_object_set_new(
+        j, "speed", json_real(r->elapsed > 0 ? r->duration / r->elapsed : 0));
+    for (size_t i = 0; i < r->nb_renditions; i++) {
+        const cir_result_rendition_t *x = &r->renditions[i];
+        json_t *e =
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "id", x->id, "type",
+                      x->video ? "video" : "audio", "codecs", x->codecs,
+                      "bandwidth", (json_int_t)x->bandwidth,
+                      "average_bandwidth", (json_int_t)x->average_bandwidth,
+                      "segments", (json_int_t)x->segments);
+        if (x->video) {
+            json_object_set_new(e, "width", json_integer(x->width));
+            json_object_set_new(e, "height", json_integer(x->height));
+            json_object_set_new(e, "frame_rate", json_real(x->frame_rate));
+        }
+        json_array_append_new(rends, e);
+    }
+    json_object_set_new(j, "renditions", rends);
+    json_object_set_new(j, "image", json_boolean(r->is_image));
+    return j;
+}
+
+static void
+on_progress(void *opaque, const cir_progress_t *p)
+{
+    options_t *o = opaque;
+
+    if (o->progress_json) {
+        json_t *j = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "state",
+                              "running", "percent", p->percent, "fps", p->fps,
+                              "speed", p->speed, "eta", p->eta, "media_time",
+                              p->media_time, "elapsed", p->elapsed);
+        cir_json_write_file(o->progress_json, j);
+        json_decref(j);
+    }
+    if (o->quiet) {
+        return;
+    }
+    if (o->tty) {
+        int width = 30,
+            fill = p->percent > 0 ? (int)(p->percent * width / 100) : 0;
+        char bar[64];
+        for (int i = 0; i < width; i++) {
+            bar[i] = i < fill ? '#' : '.';
+        }
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] %5.1f%%  %6.1f fps  %5.2fx  eta %4.0fs ", bar,
+                p->percent < 0 ? 0 : p->percent, p->fps, p->speed,
+                p->eta < 0 ? 0 : p->eta);
+    } else if (p->elapsed - o->last_line >= 5 || p->percent >= 100) {
+        o->last_line = p->elapsed;
+        fprintf(stderr, "progress %.1f%% fps=%.1f speed=%.2fx eta=%.0fs\n",
+                p->percent, p->fps, p->speed, p->eta);
+    }
+}
+
+static int
+parse_args(int argc, char **argv, options_t *o)
+{
+    static const struct option longopts[] = {
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"preset", required_argument, NULL, 'p'},
+        {"only", required_argument, NULL, 'O'},
+        {"presets-dir", required_argument, NULL, 'P'},
+        {"progress-json", required_argument, NULL, 'J'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    cir_log_level_t level;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "i:o:p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            o->input = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'p':
+            o->preset = optarg;
+            break;
+        case 'O':
+            if (cir_transcode_parse_only(optarg, &o->only) < 0) {
+                fprintf(stderr,
+                        "--only: '%s' is not a list of hls, dash, "
+                        "thumbs, images\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'P':
+            o->presets_dir = optarg;
+            break;
+        case 'J':
+            o->progress_json = optarg;
+            break;
+        case 'l':
+            if (cir_log_parse_level(optarg, &level) < 0) {
+                fprintf(stderr, "--log-level: unknown level '%s'\n", optarg);
+                return -1;
+            }
+            cir_log_set_level(level);
+            break;
+        case 'j':
+            cir_log_set_json(1);
+            break;
+        case 'q':
+            o->quiet = 1;
+            cir_log_set_level(CIR_LOG_ERROR);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->input || !o->output || !o->preset) {
+        fprintf(stderr, "--input, --output and --preset are required\n");
+        return -1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    options_t o = {0};
+    cir_preset_t preset;
+    cir_result_t result;
+    cir_job_t job = {0};
+    char err[400];
+    struct sigaction sa = {0};
+    json_t *j;
+    int ret, code;
+
+    if (parse_args(argc, argv, &o) < 0) {
+        usage(stderr);
+        return CIR_EXIT_USAGE;
+    }
+    if (o.presets_dir == NULL) {
+        o.presets_dir = getenv("CIRRUS_PRESETS_DIR");
+    }
+    if (o.presets_dir == NULL) {
+        o.presets_dir = CIRRUS_PRESETS_DEFAULT;
+    }
+    o.tty = isatty(STDERR_FILENO);
+    cir_transcode_route_av_log();
+
+    ret = cir_preset_load(o.presets_dir, o.preset, &preset, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "preset %s: %s\n", o.preset, err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "preset %s: %s", o.preset,
+                 err);
+        code = CIR_EXIT_BAD_PRESET;
+        goto report;
+    }
+
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    job.input = o.input;
+    job.output = o.output;
+    job.preset = &preset;
+    job.only = o.only;
+    job.progress = on_progress;
+    job.opaque = &o;
+    job.cancel = &interrupted;
+    ret = cir_transcode_run(&job, &result);
+    code = cir_transcode_exit_code(ret);
+    if (o.tty && !o.quiet) {
+        fputc('\n', stderr);
+    }
+
+report:
+    j = result_json(&o, &result, code == 0 ? 0 : (ret < 0 ? ret : -1), code);
+    if (o.progress_json) {
+        cir_json_write_file(o.progress_json, j);
+    }
+    char *s = json_dumps(j, JSON_COMPACT);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(j);
+    return code;
+}
