@@ -237,3 +237,37 @@ Test(transcoder_cmaf, a_short_input_is_one_segment)
     cir_cmaf_free(&c);
     free(dir);
 }
+
+Test(transcoder_cmaf, a_runt_at_the_end_joins_the_segment_before)
+{
+    cir_cmaf_info_t info;
+    cir_cmaf_t *c = NULL;
+    /* 8.5 s, keyframe every 0.5 s, 4 s segments: 4 + 4.5, not 4 + 4 + 0.5 */
+    char *dir = package(85, 10, 5, 4.0, &info, &c);
+    char cmd[2048], path[600];
+
+    cr_assert_eq(info.nb_segments, 2);
+    cr_assert_eq(info.segments[1].duration, 45 * (int64_t)info.timescale / 10);
+    /* the I-frames of the runt now point into segment 2, inside the file */
+    cr_assert_eq(info.iframes[info.nb_iframes - 1].segment, 1);
+    for (size_t i = 0; i < info.nb_iframes; i++) {
+        cr_assert_leq(info.iframes[i].offset + info.iframes[i].size,
+                      info.segments[info.iframes[i].segment].size);
+    }
+    /* and the last I-frame's range starts with its moof */
+    char *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/v/seg-2.m4s", dir);
+    cr_assert_eq(cir_read_file(path, 1 << 24, &data, &len), 0);
+    cr_assert_eq(len, info.segments[1].size);
+    cr_assert_eq(
+        memcmp(data + info.iframes[info.nb_iframes - 1].offset + 4, "moof", 4),
+        0);
+    free(data);
+    snprintf(path, sizeof(path), "%s/v/seg-3.m4s", dir);
+    cr_assert_neq(access(path, F_OK), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    system(cmd);
+    cir_cmaf_free(&c);
+    free(dir);
+}

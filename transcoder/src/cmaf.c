@@ -36,6 +36,8 @@ struct cir_cmaf {
     int64_t first_pts;
     uint64_t frames;
     uint64_t total_bytes;
+    uint8_t *held; /* the last closed segment, not yet written */
+    size_t held_size;
     cir_log_ctx_t log;
 };
 
@@ -329,14 +331,36 @@ static const uint8_t styp[24] = {0,   0,   0,   24,  's', 't', 'y', 'p',
                                  'm', 's', 'd', 'h', 0,   0,   0,   0,
                                  'm', 's', 'd', 'h', 'c', 'm', 'f', 's'};
 
-/* Writes the open segment: everything in the buffer after init.mp4. */
+/* Writes the held segment (the last one closed) to the store. */
 static int
-close_segment(cir_cmaf_t *c, int64_t next_start)
+write_held(cir_cmaf_t *c)
 {
-    uint8_t *buf = NULL;
-    int size, ret;
-    size_t skip = 0;
     char name[96];
+    int ret;
+
+    if (c->held == NULL) {
+        return 0;
+    }
+    snprintf(name, sizeof(name), "%s/seg-%zu.m4s", c->id, c->nb_segments);
+    ret = cir_store_put(c->store, name, c->held, c->held_size);
+    av_freep(&c->held);
+    c->held_size = 0;
+    return ret;
+}
+
+/*
+ * Closes the open segment: everything in the buffer after init.mp4.  It is
+ * held in memory until the next one closes, so that a runt at the very end
+ * (audio outlasting the video by a frame or two) can join the segment
+ * before it (merge) instead of becoming a segment of its own: a CMAF
+ * segment may hold several fragments.
+ */
+static int
+close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
+{
+    uint8_t *buf = NULL, *file;
+    int size, ret;
+    size_t skip = 0, base;
     cir_segment_t *seg;
 
     if (!c->open_segment) {
@@ -355,32 +379,48 @@ close_segment(cir_cmaf_t *c, int64_t next_start)
         int64_t moof = find_box(buf, 0, (size_t)size, "moof");
         skip = moof > 0 ? (size_t)moof : 0;
     }
-    uint8_t *file = av_malloc((size_t)size - skip + sizeof(styp));
+    merge = merge && c->held != NULL;
+    base = merge ? c->held_size : 0;
+    file = av_realloc(merge ? c->held : NULL,
+                      base + (merge ? 0 : sizeof(styp)) + (size_t)size - skip);
     if (file == NULL) {
         av_free(buf);
         return CIR_ENOMEM;
     }
-    memcpy(file, styp, sizeof(styp));
-    memcpy(file + sizeof(styp), buf + skip, (size_t)size - skip);
+    if (!merge) {
+        memcpy(file, styp, sizeof(styp));
+        base = sizeof(styp);
+    }
+    memcpy(file + base, buf + skip, (size_t)size - skip);
     av_free(buf);
 
-    seg = &c->segments[c->nb_segments];
-    seg->size = (uint64_t)size - skip + sizeof(styp);
-    seg->duration = next_start - seg->start;
-    snprintf(name, sizeof(name), "%s/seg-%zu.m4s", c->id, c->nb_segments + 1);
-    ret = cir_store_put(c->store, name, file, seg->size);
-    av_free(file);
-    if (ret < 0) {
-        return ret;
-    }
-    /* I-frame offsets were taken in the buffer that held init.mp4 */
+    /* I-frame offsets were taken in the buffer (+ styp) of this segment */
     for (size_t i = 0; i < c->nb_iframes; i++) {
-        if (c->iframes[i].segment == c->nb_segments && skip) {
-            c->iframes[i].offset -= skip;
+        if (c->iframes[i].segment == c->nb_segments) {
+            c->iframes[i].offset =
+                c->iframes[i].offset - sizeof(styp) - skip + base;
+            c->iframes[i].segment -= merge ? 1 : 0;
         }
     }
-    c->total_bytes += seg->size;
-    c->nb_segments++;
+    c->total_bytes += (uint64_t)size - skip + (merge ? 0 : sizeof(styp));
+    if (merge) {
+        c->held = file;
+        c->held_size = base + (size_t)size - skip;
+        seg = &c->segments[c->nb_segments - 1];
+        seg->size = c->held_size;
+        seg->duration = next_start - seg->start;
+    } else {
+        if ((ret = write_held(c)) < 0) {
+            av_free(file);
+            return ret;
+        }
+        c->held = file;
+        c->held_size = base + (size_t)size - skip;
+        seg = &c->segments[c->nb_segments];
+        seg->size = c->held_size;
+        seg->duration = next_start - seg->start;
+        c->nb_segments++;
+    }
     c->open_segment = 0;
     c->frag_start_off = 0;
     if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
@@ -431,7 +471,7 @@ cir_cmaf_write(cir_cmaf_t *c, const AVPacket *in)
     if (!c->open_segment) {
         ret = start_segment(c, pkt->pts);
     } else if (key && pkt->pts >= boundary - c->tolerance) {
-        if ((ret = close_segment(c, pkt->pts)) == 0) {
+        if ((ret = close_segment(c, pkt->pts, 0)) == 0) {
             ret = start_segment(c, pkt->pts);
         }
     } else if (key && c->is_video) {
@@ -469,12 +509,18 @@ done:
 int
 cir_cmaf_finish(cir_cmaf_t *c)
 {
-    int ret;
+    int ret, runt;
 
     if (!c->open_segment) {
-        return c->frames ? 0 : CIR_EMEDIA;
+        return c->frames ? write_held(c) : CIR_EMEDIA;
     }
-    ret = close_segment(c, c->end_pts);
+    /* a last segment under a quarter of the target joins the one before */
+    runt = c->nb_segments > 0 &&
+           c->end_pts - c->segments[c->nb_segments].start < c->seg_len_ts / 4;
+    ret = close_segment(c, c->end_pts, runt);
+    if (ret == 0) {
+        ret = write_held(c);
+    }
     if (ret == 0 && c->is_video && c->nb_iframes > 0 &&
         c->iframes[c->nb_iframes - 1].duration == 0) {
         c->iframes[c->nb_iframes - 1].duration =
@@ -513,6 +559,7 @@ cir_cmaf_free(cir_cmaf_t **cp)
         }
         avformat_free_context(c->oc);
     }
+    av_free(c->held);
     free(c->segments);
     free(c->iframes);
     free(c);

@@ -175,7 +175,7 @@ sniff_size(const char *path, long long *w, long long *h)
 
 /* Opens path and probes it with the probing decoders capped. */
 static int
-open_input(const char *path, AVFormatContext **out)
+open_input(const char *path, AVFormatContext **out, int probing)
 {
     AVFormatContext *ic = NULL;
     AVDictionary *o = NULL;
@@ -191,7 +191,9 @@ open_input(const char *path, AVFormatContext **out)
     ret = avformat_open_input(&ic, path, NULL, &o);
     av_dict_free(&o);
     if (ret < 0) {
-        cir_log_error(&LOG, "cannot open %s: %s", path, av_err2str(ret));
+        /* a probe that fails is no error: the caller tries it as video */
+        cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
+                "cannot open %s: %s", path, av_err2str(ret));
         return ret == AVERROR_INVALIDDATA ? CIR_EMEDIA : cir_img_averr(ret);
     }
     snprintf(maxpx, sizeof(maxpx), "%lld", MAX_PIXELS);
@@ -269,7 +271,7 @@ cir_images_probe(const char *path)
     AVFormatContext *ic = NULL;
     int ret;
 
-    ret = open_input(path, &ic);
+    ret = open_input(path, &ic, 1);
     if (ret < 0) {
         return ret;
     }
@@ -576,7 +578,7 @@ cir_images_run(const char *input_path, const cir_preset_t *preset,
         cir_log_error(&LOG, "the preset asks for neither JPEG nor WebP");
         return CIR_EINVAL;
     }
-    ret = open_input(input_path, &ic);
+    ret = open_input(input_path, &ic, 0);
     if (ret < 0) {
         return ret;
     }

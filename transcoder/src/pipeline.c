@@ -331,6 +331,12 @@ report_progress(cir_job_state_t *s, int force)
     pr.eta = s->duration > 0 && pr.speed > 0
                  ? fmax(0, (s->duration - s->media_time) / pr.speed)
                  : -1;
+    if (force) {
+        /* the last report: every frame is in, whatever the last one's
+         * timestamp says */
+        pr.percent = 100;
+        pr.eta = 0;
+    }
     s->job->progress(s->job->opaque, &pr);
 }
 

@@ -1,0 +1,175 @@
+/*
+ * The origin's decisions, with no event loop and no I/O: what a request
+ * asks for, whether it can be answered now, must wait, or fails; how live
+ * playlists and MPDs are rendered from live indexes; cache headers for
+ * CloudFront; origin authentication.  The nginx module is a thin adapter
+ * over this; every rule here is tested with Criterion on plain values.
+ *
+ * URL layout under a live location (e.g. /live/):
+ *   <stream>/master.m3u8               multivariant playlist
+ *   <stream>/manifest.mpd              dynamic MPD (LL-DASH)
+ *   <stream>/<rendition>/index.m3u8    media playlist (LL-HLS)
+ *   <stream>/<rendition>/init-<k>.mp4, part-<msn>.<i>.m4s, seg-<msn>.m4s
+ * and under a VOD location, the files cirrus-transcode wrote.
+ */
+#ifndef CIR_ORIGIN_H
+#define CIR_ORIGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_buf.h"
+#include "cir_live.h"
+
+/* --- paths ------------------------------------------------------------- */
+
+typedef enum {
+    CIR_REQ_UNKNOWN = 0,
+    CIR_REQ_MASTER,    /* <stream>/master.m3u8 */
+    CIR_REQ_MPD,       /* <stream>/manifest.mpd */
+    CIR_REQ_PLAYLIST,  /* <stream>/<rendition>/index.m3u8 */
+    CIR_REQ_INIT,      /* init-<k>.mp4 */
+    CIR_REQ_PART,      /* part-<msn>.<i>.m4s */
+    CIR_REQ_SEGMENT    /* seg-<msn>.m4s */
+} cir_req_kind_t;
+
+typedef struct {
+    cir_req_kind_t kind;
+    char stream[CIR_LIVE_ID_MAX];
+    char rendition[CIR_LIVE_ID_MAX];
+    uint64_t msn;  /* part, segment */
+    uint32_t part; /* part */
+    uint32_t init_id;
+} cir_live_path_t;
+
+/*
+ * Normalises a request path relative to a location (the part after the
+ * location prefix, still percent-encoded): decodes %XX, rejects NUL, "..",
+ * ".", empty segments, backslashes and control bytes (CIR_EINVAL: 400), and
+ * writes the clean relative path.  Nothing it accepts escapes the root.
+ */
+int cir_origin_normalize_path(const char *path, size_t len, char *out,
+                              size_t outsize);
+/* Splits a normalised live path.  CIR_ENOTFOUND for names that are not
+ * live objects (404). */
+int cir_origin_parse_live_path(const char *rel, cir_live_path_t *p);
+
+/* --- LL-HLS delivery directives --------------------------------------- */
+
+typedef enum {
+    CIR_SKIP_NO = 0,
+    CIR_SKIP_YES,
+    CIR_SKIP_V2
+} cir_hls_skip_t;
+
+typedef struct {
+    int has_msn, has_part;
+    uint64_t msn;
+    uint32_t part;
+    cir_hls_skip_t skip;
+} cir_hls_directives_t;
+
+/*
+ * Parses _HLS_msn, _HLS_part and _HLS_skip in any order, ignoring other
+ * parameters.  CIR_EINVAL (400) for _HLS_part without _HLS_msn, a value
+ * that is not a decimal number, or a repeated directive.
+ */
+int cir_hls_parse_directives(const char *query, size_t len,
+                             cir_hls_directives_t *d);
+
+typedef enum {
+    CIR_DECIDE_READY = 0,   /* render and send now */
+    CIR_DECIDE_WAIT,        /* hold the request until the index changes */
+    CIR_DECIDE_BAD_REQUEST, /* 400 */
+    CIR_DECIDE_NOT_FOUND,   /* 404 */
+    CIR_DECIDE_GONE         /* 410: left the window */
+} cir_decision_t;
+
+/*
+ * The blocking-reload decision for a media playlist request (RFC 8216bis
+ * 6.2.5.2): READY when the requested segment/part exists, when there are no
+ * directives, or when the stream has ended; WAIT when it is within reach;
+ * BAD_REQUEST at once when msn is more than 2 beyond the last or the part
+ * index beyond the limit.  The caller turns a WAIT held longer than
+ * cir_hls_block_limit_us() into 503.
+ */
+cir_decision_t cir_hls_decide_playlist(const cir_live_index_t *idx,
+                                       const cir_hls_directives_t *d);
+/*
+ * For a part or segment request: READY if listed, WAIT if it is the hinted
+ * next part (or the open segment, for LL-DASH chunked delivery), NOT_FOUND
+ * if not yet and not hinted, GONE if it left the window.
+ */
+cir_decision_t cir_live_decide_object(const cir_live_index_t *idx,
+                                      const cir_live_path_t *p);
+/* How long a blocked request may wait: 3 target durations, capped by
+ * cap_us (keep it under CloudFront's origin read timeout). */
+int64_t cir_hls_block_limit_us(const cir_live_index_t *idx, int64_t cap_us);
+
+/* --- rendering ---------------------------------------------------------- */
+
+typedef struct {
+    uint64_t last_msn;
+    int last_part;
+    const char *uri; /* relative, e.g. "../720p/index.m3u8" */
+} cir_rendition_report_t;
+
+/* A live LL-HLS media playlist: EXT-X-PART, PART-INF, PRELOAD-HINT,
+ * SERVER-CONTROL, SKIP (delta updates), RENDITION-REPORTs, PDT,
+ * discontinuities, ENDLIST once ended. */
+int cir_hls_render_live_media(const cir_live_index_t *idx,
+                              const cir_hls_directives_t *d,
+                              const cir_rendition_report_t *reports,
+                              size_t nb_reports, cir_buf_t *out);
+/* The live multivariant playlist over every rendition of a stream. */
+int cir_hls_render_live_master(const cir_live_index_t *const *tracks,
+                               size_t nb, cir_buf_t *out);
+
+typedef struct {
+    const char *utc_timing_url; /* served by the origin, e.g. "/time" */
+    int64_t now_us;             /* publishTime */
+    int64_t latency_target_ms;  /* ServiceDescription */
+} cir_dash_live_config_t;
+
+/* A dynamic MPD with LL-DASH settings (availabilityTimeOffset,
+ * availabilityTimeComplete=false, ServiceDescription, ProducerReferenceTime,
+ * UTCTiming); static with a fixed duration once the stream ended. */
+int cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
+                         const cir_dash_live_config_t *cfg, cir_buf_t *out);
+
+/* --- cache policy ------------------------------------------------------- */
+
+typedef enum {
+    CIR_CACHE_MEDIA = 0,        /* init, segment, part: immutable */
+    CIR_CACHE_LIVE_PLAYLIST,    /* no directives */
+    CIR_CACHE_BLOCKING_PLAYLIST, /* answered to _HLS_msn/_HLS_part */
+    CIR_CACHE_LIVE_MPD,
+    CIR_CACHE_ENDED_PLAYLIST,   /* live playlist after ENDLIST */
+    CIR_CACHE_VOD_MANIFEST,
+    CIR_CACHE_ERROR             /* 4xx/5xx */
+} cir_cache_kind_t;
+
+/* Writes the Cache-Control value for an object; idx may be NULL for VOD
+ * and errors.  Live playlists live for a fraction of a part. */
+int cir_origin_cache_control(cir_cache_kind_t kind,
+                             const cir_live_index_t *idx, char *out,
+                             size_t size);
+
+/* --- origin authentication --------------------------------------------- */
+
+/* Constant-time comparison of a shared-secret header with the expected
+ * value: 1 if equal. */
+int cir_origin_secret_equal(const char *expected, const char *got,
+                            size_t got_len);
+/*
+ * Signed, expiring URLs for direct access: token = hex(HMAC-SHA256(key,
+ * "<expires>:<path>")), sent as ?token=…&expires=<unix seconds>.
+ * verify returns 0, or CIR_EAUTH for a bad or expired token.
+ */
+int cir_origin_token_sign(const char *key, const char *path, int64_t expires,
+                          char *out, size_t size);
+int cir_origin_token_verify(const char *key, const char *path,
+                            const char *query, size_t query_len,
+                            int64_t now_s);
+
+#endif

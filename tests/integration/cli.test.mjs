@@ -1,0 +1,101 @@
+// The command line around a job: progress reporting, --only, file:// URIs,
+// JSON logs and interruption.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import * as C from './lib/cirrus.mjs';
+
+const work = C.tmpDir('cli-');
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+const input = C.sample('h264_720p2997.mp4');
+
+describe('cirrus-transcode command line', () => {
+    test('progress on stderr and in --progress-json, result on stdout',
+        async () => {
+            const out = path.join(work, 'progress');
+            const pj = path.join(work, 'progress.json');
+            const r = await C.transcode({ input: `file://${input}`,
+                output: `file://${out}`, preset: 'mobile',
+                args: ['--only', 'hls', '--progress-json', pj] });
+            assert.equal(r.code, 0, C.describe(r));
+            const lines = r.stderr.split('\n').filter((l) =>
+                /^progress \d+(\.\d)?% /.test(l));
+            // However short the job, a line at 100% ends it.
+            assert.ok(lines.length >= 1, `progress lines in:\n${r.stderr}`);
+            const pcts = lines.map((l) => Number(/^progress ([\d.]+)%/.exec(l)[1]));
+            assert.deepEqual(pcts, [...pcts].sort((a, b) => a - b),
+                'progress never goes back');
+            assert.ok(pcts.every((p) => p >= 0 && p <= 100));
+            assert.equal(pcts[pcts.length - 1], 100, 'a last line at 100%');
+            assert.match(lines[0], /fps=\S+ speed=\S+x eta=\S+s/);
+            const final = C.readJson(pj);
+            assert.equal(final?.state, 'done');
+            assert.equal(r.result.state, 'done');
+            assert.ok(Math.abs(r.result.duration - 6) < 0.2);
+            assert.ok(r.result.elapsed > 0 && r.result.speed > 0);
+            // the stdout holds exactly one line: the result
+            assert.equal(r.stdout.trim().split('\n').length, 1);
+        });
+
+    test('--only hls writes HLS and no MPD or thumbnails', async () => {
+        const out = path.join(work, 'progress');
+        assert.ok(fs.existsSync(path.join(out, 'master.m3u8')));
+        assert.ok(!fs.existsSync(path.join(out, 'manifest.mpd')));
+        assert.ok(!fs.existsSync(path.join(out, 'thumbs')));
+    });
+
+    test('--only dash,thumbs writes the MPD and thumbnails, no master',
+        async () => {
+            const out = path.join(work, 'dash');
+            const r = await C.transcode({ input, output: out, preset: 'mobile',
+                args: ['--only', 'dash,thumbs', '--quiet'] });
+            assert.equal(r.code, 0, C.describe(r));
+            assert.ok(fs.existsSync(path.join(out, 'manifest.mpd')));
+            assert.ok(!fs.existsSync(path.join(out, 'master.m3u8')));
+            assert.ok(fs.existsSync(path.join(out, 'thumbs', 'thumbs.vtt')));
+            assert.ok(!/^progress /m.test(r.stderr), '--quiet: no progress');
+        });
+
+    test('--log-json writes one JSON object per log line', async () => {
+        const r = await C.transcode({ input: C.sample('not_media.mp4'),
+            output: path.join(work, 'logjson'), preset: 'mobile',
+            args: ['--log-json', '--log-level', 'debug'] });
+        assert.equal(r.code, 2, C.describe(r));
+        const lines = r.stderr.split('\n').filter((l) => l.trim() &&
+            !l.startsWith('progress '));
+        assert.ok(lines.length >= 1);
+        for (const l of lines)
+            assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
+    });
+
+    test('SIGINT stops the job with 130 and leaves no manifests', async () => {
+        const out = path.join(work, 'interrupted');
+        const child = spawn(C.TRANSCODE_BIN, ['--input',
+            C.sample('h264_1080p30.mp4'), '--output', out, '--preset', 'web'],
+        { stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, CIRRUS_PRESETS_DIR: C.PRESETS_DIR } });
+        let stdout = '', stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        // Wait for the job to be under way, then interrupt it.
+        await new Promise((ok) => {
+            const t0 = Date.now();
+            const poll = setInterval(() => {
+                if (/^progress /m.test(stderr) || Date.now() - t0 > 3000) {
+                    clearInterval(poll);
+                    ok();
+                }
+            }, 50);
+        });
+        child.kill('SIGINT');
+        const code = await new Promise((ok) => child.on('close', (c) => ok(c)));
+        assert.equal(code, 130, stderr.slice(-2000));
+        for (const f of ['master.m3u8', 'manifest.mpd'])
+            assert.ok(!fs.existsSync(path.join(out, f)), `no ${f}`);
+        const res = C.lastJsonLine(stdout);
+        assert.equal(res?.state, 'failed');
+        assert.equal(res?.exit_code, 130);
+    });
+});
