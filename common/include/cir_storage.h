@@ -70,6 +70,12 @@ void cir_store_close(cir_store_t **store);
 /* file:// helpers the transcoder also uses for scratch space. */
 int cir_mkdir_p(const char *path, unsigned mode);
 int cir_write_file_atomic(const char *path, const void *data, size_t len);
+/* CIR_WRITE_DURABLE: fsync the file and its folder (what an output store
+ * needs); without it the write is still atomic for readers but may be lost
+ * in a crash (what a live store, rewritten every part, can afford). */
+#define CIR_WRITE_DURABLE 1u
+int cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
+                                unsigned flags);
 /* Reads a whole file of at most max bytes (CIR_ELIMIT past it). */
 int cir_read_file(const char *path, size_t max, char **data, size_t *len);
 

@@ -376,6 +376,13 @@ fsync_parent(const char *path)
 int
 cir_write_file_atomic(const char *path, const void *data, size_t len)
 {
+    return cir_write_file_atomic_flags(path, data, len, CIR_WRITE_DURABLE);
+}
+
+int
+cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
+                            unsigned flags)
+{
     char tmp[PATH_MAX];
     const char *slash, *base;
     int fd = -1, ret, n;
@@ -405,7 +412,7 @@ cir_write_file_atomic(const char *path, const void *data, size_t len)
     if ((ret = write_all(fd, data, len)) < 0) {
         goto fail;
     }
-    if (fsync(fd) != 0) {
+    if ((flags & CIR_WRITE_DURABLE) && fsync(fd) != 0) {
         ret = -errno;
         goto fail;
     }
@@ -419,7 +426,9 @@ cir_write_file_atomic(const char *path, const void *data, size_t len)
         ret = -errno;
         goto fail;
     }
-    fsync_parent(path);
+    if (flags & CIR_WRITE_DURABLE) {
+        fsync_parent(path);
+    }
     return 0;
 
 fail:

@@ -77,8 +77,8 @@ averr(int ret)
 
 /* Walks the boxes of buf[off..size) at one level; returns the offset of the
  * first box of the given type, or -1. */
-static int64_t
-find_box(const uint8_t *buf, size_t off, size_t size, const char *type)
+int64_t
+cir_cmaf_find_box(const uint8_t *buf, size_t off, size_t size, const char *type)
 {
     while (off + 8 <= size) {
         uint64_t len = AV_RB32(buf + off);
@@ -111,13 +111,15 @@ cir_cmaf_first_sample_end(const uint8_t *frag, size_t size)
     if (moof_len < 8 || moof_len > size) {
         return CIR_EPARSE;
     }
-    traf = find_box(frag, 8, moof_len, "traf");
+    traf = cir_cmaf_find_box(frag, 8, moof_len, "traf");
     if (traf < 0) {
         return CIR_EPARSE;
     }
     traf_len = AV_RB32(frag + traf);
-    tfhd = find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len, "tfhd");
-    trun = find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len, "trun");
+    tfhd = cir_cmaf_find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len,
+                             "tfhd");
+    trun = cir_cmaf_find_box(frag, (size_t)traf + 8, (size_t)traf + traf_len,
+                             "trun");
     if (tfhd < 0 || trun < 0) {
         return CIR_EPARSE;
     }
@@ -170,11 +172,73 @@ cir_cmaf_first_sample_end(const uint8_t *frag, size_t size)
 }
 
 int
+cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
+                  AVRational tb, AVRational frame_rate, int edit_list)
+{
+    AVFormatContext *oc = NULL;
+    AVDictionary *opts = NULL;
+    AVStream *st;
+    int ret;
+
+    ret = avformat_alloc_output_context2(&oc, NULL, "mp4", NULL);
+    if (ret < 0) {
+        return averr(ret);
+    }
+    st = avformat_new_stream(oc, NULL);
+    if (st == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if ((ret = avcodec_parameters_copy(st->codecpar, par)) < 0) {
+        ret = averr(ret);
+        goto fail;
+    }
+    st->codecpar->codec_tag = 0;
+    if (par->codec_id == AV_CODEC_ID_HEVC) {
+        /* hvc1: parameter sets in the sample entry, as Apple requires */
+        st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+    }
+    st->time_base = tb;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+        st->avg_frame_rate = frame_rate;
+    }
+    if ((ret = avio_open_dyn_buf(&oc->pb)) < 0) {
+        ret = averr(ret);
+        goto fail;
+    }
+    av_dict_set(&opts, "movflags",
+                "+frag_custom+dash+delay_moov+cmaf+skip_sidx+skip_trailer"
+                "+default_base_moof",
+                0);
+    /* an edit list puts the first presented sample at 0 (CMAF 7.5.13):
+     * B-frame reordering delay for video, encoder priming for AAC */
+    av_dict_set(&opts, "use_editlist", edit_list ? "1" : "0", 0);
+    ret = avformat_write_header(oc, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        ret = ret == AVERROR(ENOMEM) ? CIR_ENOMEM : CIR_EMEDIA;
+        goto fail;
+    }
+    *out = oc;
+    return 0;
+
+fail:
+    if (oc->pb) {
+        uint8_t *buf = NULL;
+        avio_close_dyn_buf(oc->pb, &buf);
+        av_free(buf);
+        oc->pb = NULL;
+    }
+    avformat_free_context(oc);
+    return ret;
+}
+
+int
 cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
               const AVCodecContext *enc, double segment_seconds)
 {
     cir_cmaf_t *c;
-    AVDictionary *opts = NULL;
+    AVCodecParameters *par;
     int ret;
 
     c = calloc(1, sizeof(*c));
@@ -190,46 +254,21 @@ cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
     c->segment_seconds = segment_seconds;
     c->first_pts = AV_NOPTS_VALUE;
 
-    ret = avformat_alloc_output_context2(&c->oc, NULL, "mp4", NULL);
-    if (ret < 0) {
-        ret = averr(ret);
-        goto fail;
-    }
-    c->st = avformat_new_stream(c->oc, NULL);
-    if (c->st == NULL) {
+    par = avcodec_parameters_alloc();
+    if (par == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if ((ret = avcodec_parameters_from_context(c->st->codecpar, enc)) < 0) {
-        ret = averr(ret);
-        goto fail;
-    }
-    if (enc->codec_id == AV_CODEC_ID_HEVC) {
-        /* hvc1: parameter sets in the sample entry, as Apple requires */
-        c->st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
-    }
-    c->st->time_base = enc->time_base;
-    if (c->is_video) {
-        c->st->avg_frame_rate = enc->framerate;
-    }
-    if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
-        ret = averr(ret);
-        goto fail;
-    }
-    av_dict_set(&opts, "movflags",
-                "+frag_custom+dash+delay_moov+cmaf+skip_sidx+skip_trailer"
-                "+default_base_moof",
-                0);
-    /* an edit list puts the first presented sample at 0 (CMAF 7.5.13):
-     * B-frame reordering delay for video, encoder priming for AAC */
-    av_dict_set(&opts, "use_editlist", "1", 0);
-    ret = avformat_write_header(c->oc, &opts);
-    av_dict_free(&opts);
+    ret = avcodec_parameters_from_context(par, enc);
+    ret = ret < 0 ? averr(ret)
+                  : cir_cmaf_mux_open(&c->oc, par, enc->time_base,
+                                      enc->framerate, 1);
+    avcodec_parameters_free(&par);
     if (ret < 0) {
-        cir_log_error(&c->log, "mp4 muxer: %s", av_err2str(ret));
-        ret = averr(ret);
+        cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));
         goto fail;
     }
+    c->st = c->oc->streams[0];
     c->seg_len_ts = av_rescale_q((int64_t)(segment_seconds * 1000000 + 0.5),
                                  AV_TIME_BASE_Q, c->st->time_base);
     if (c->is_video && enc->framerate.num > 0) {
@@ -296,7 +335,7 @@ flush_fragment(cir_cmaf_t *c)
     size = avio_get_dyn_buf(c->oc->pb, &buf);
     if (!c->header_done) {
         /* the first flush also wrote ftyp + moov: that is init.mp4 */
-        int64_t moof = find_box(buf, 0, (size_t)size, "moof");
+        int64_t moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
         if (moof < 0) {
             /* with delay_moov the first flush writes only ftyp + moov and
              * keeps the samples: the next flush writes the fragment */
@@ -305,7 +344,8 @@ flush_fragment(cir_cmaf_t *c)
             }
             moof = size;
             size = avio_get_dyn_buf(c->oc->pb, &buf);
-            if (find_box(buf, (size_t)moof, (size_t)size, "moof") != moof) {
+            if (cir_cmaf_find_box(buf, (size_t)moof, (size_t)size, "moof") !=
+                moof) {
                 cir_log_error(&c->log, "the muxer wrote no fragment");
                 return CIR_EINTERNAL;
             }
@@ -376,7 +416,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
     }
     /* init.mp4 is still at the front of the first segment's buffer */
     if (c->nb_segments == 0) {
-        int64_t moof = find_box(buf, 0, (size_t)size, "moof");
+        int64_t moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
         skip = moof > 0 ? (size_t)moof : 0;
     }
     merge = merge && c->held != NULL;

@@ -15,6 +15,7 @@
 #define CIR_CMAF_H
 
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 
 #include "cir_manifest.h"
 #include "cir_storage.h"
@@ -44,6 +45,19 @@ typedef struct {
 
 void cir_cmaf_info(const cir_cmaf_t *c, cir_cmaf_info_t *info);
 void cir_cmaf_free(cir_cmaf_t **c);
+
+/*
+ * Opens libavformat's mp4 muxer for one CMAF track writing into a memory
+ * buffer (oc->pb is a dynamic buffer): fragmented, frag_custom (a fragment
+ * per av_write_frame(oc, NULL)), CMAF brands, default-base-is-moof, no sidx,
+ * no trailer; edit_list puts the first presented sample at 0.
+ */
+int cir_cmaf_mux_open(AVFormatContext **oc, const AVCodecParameters *par,
+                      AVRational tb, AVRational frame_rate, int edit_list);
+/* The offset of the first top-level box of a type in buf[off..size), or -1;
+ * every box length is checked against the buffer. */
+int64_t cir_cmaf_find_box(const uint8_t *buf, size_t off, size_t size,
+                          const char *type);
 
 /* Exposed for tests: the byte range of a fragment's moof and first sample.
  * frag points at a moof box; returns the bytes from its start through the

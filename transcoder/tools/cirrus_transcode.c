@@ -13,6 +13,7 @@
 
 #include "cir_error.h"
 #include "cir_json.h"
+#include "cir_live_pipeline.h"
 #include "cir_log.h"
 #include "cir_preset.h"
 #include "cir_transcode.h"
@@ -20,7 +21,14 @@
 static atomic_int interrupted;
 
 typedef struct {
+    const char *live_root, *stream;
+    double part_seconds, segment_seconds, max_seconds;
+    int window, loops, realtime;
+} live_options_t;
+
+typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
+    live_options_t live;
     unsigned only;
     int quiet, tty;
     double last_line;
@@ -140,6 +148,14 @@ parse_args(int argc, char **argv, options_t *o)
         {"log-json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"live-root", required_argument, NULL, 'L'},
+        {"stream", required_argument, NULL, 'S'},
+        {"part-seconds", required_argument, NULL, 'T'},
+        {"segment-seconds", required_argument, NULL, 'G'},
+        {"window", required_argument, NULL, 'W'},
+        {"loop", required_argument, NULL, 'R'},
+        {"max-seconds", required_argument, NULL, 'M'},
+        {"no-realtime", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
     cir_log_level_t level;
     int c;
@@ -187,6 +203,40 @@ parse_args(int argc, char **argv, options_t *o)
         case 'h':
             usage(stdout);
             exit(0);
+        case 'L':
+            o->live.live_root = optarg;
+            break;
+        case 'S':
+            o->live.stream = optarg;
+            break;
+        case 'T':
+        case 'G':
+        case 'M': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || v <= 0 || v > 86400) {
+                fprintf(stderr, "bad number of seconds '%s'\n", optarg);
+                return -1;
+            }
+            *(c == 'T'   ? &o->live.part_seconds
+              : c == 'G' ? &o->live.segment_seconds
+                         : &o->live.max_seconds) = v;
+            break;
+        }
+        case 'W':
+        case 'R': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < -1 || v > 100000 || (c == 'W' && v < 3)) {
+                fprintf(stderr, "bad number '%s'\n", optarg);
+                return -1;
+            }
+            *(c == 'W' ? &o->live.window : &o->live.loops) = (int)v;
+            break;
+        }
+        case 'N':
+            o->live.realtime = 0;
+            break;
         default:
             return -1;
         }
@@ -195,6 +245,13 @@ parse_args(int argc, char **argv, options_t *o)
         fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
+    if (o->live.live_root) {
+        if (!o->input || !o->live.stream) {
+            fprintf(stderr, "--live-root needs --input and --stream\n");
+            return -1;
+        }
+        return 0;
+    }
     if (!o->input || !o->output || !o->preset) {
         fprintf(stderr, "--input, --output and --preset are required\n");
         return -1;
@@ -202,10 +259,36 @@ parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
+static int
+run_live(const options_t *o)
+{
+    cir_live_file_job_t job = {0};
+    int ret;
+
+    job.input = o->input;
+    job.live.live_root = o->live.live_root;
+    job.live.stream = o->live.stream;
+    job.live.part_seconds = o->live.part_seconds;
+    job.live.segment_seconds = o->live.segment_seconds;
+    job.live.window = (uint32_t)o->live.window;
+    job.loops = o->live.loops;
+    job.max_seconds = o->live.max_seconds;
+    job.realtime = o->live.realtime;
+    job.cancel = &interrupted;
+    ret = cir_live_run_file(&job);
+    if (ret < 0) {
+        fprintf(stderr, "live source: %s\n", cir_strerror(ret));
+    }
+    return cir_transcode_exit_code(ret);
+}
+
 int
 main(int argc, char **argv)
 {
-    options_t o = {0};
+    options_t o = {.live = {.part_seconds = 0.333334,
+                            .segment_seconds = 2,
+                            .window = 15,
+                            .realtime = 1}};
     cir_preset_t preset;
     cir_result_t result;
     cir_job_t job = {0};
@@ -227,6 +310,13 @@ main(int argc, char **argv)
     o.tty = isatty(STDERR_FILENO);
     cir_transcode_route_av_log();
 
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (o.live.live_root) {
+        return run_live(&o);
+    }
+
     ret = cir_preset_load(o.presets_dir, o.preset, &preset, err, sizeof(err));
     if (ret < 0) {
         fprintf(stderr, "preset %s: %s\n", o.preset, err);
@@ -236,10 +326,6 @@ main(int argc, char **argv)
         code = CIR_EXIT_BAD_PRESET;
         goto report;
     }
-
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     job.input = o.input;
     job.output = o.output;

@@ -1,0 +1,200 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libavformat/avformat.h>
+
+#include "cir_live.h"
+#include "cir_live_pipeline.h"
+
+static char workdir[64];
+
+/* A 5 s 160x90 30 fps H.264 (2 s GOP, B-frames) + AAC file from lavfi. */
+static void
+setup(void)
+{
+    char cmd[512];
+
+    snprintf(workdir, sizeof(workdir), "/tmp/cir-live-XXXXXX");
+    cr_assert_not_null(mkdtemp(workdir));
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i "
+             "testsrc2=size=160x90:rate=30 -f lavfi -i "
+             "sine=frequency=440:sample_rate=48000 -t 5 -c:v libx264 "
+             "-preset ultrafast -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 "
+             "-c:a aac -b:a 64k %s/in.mp4",
+             workdir);
+    cr_assert_eq(system(cmd), 0, "ffmpeg could make the input");
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
+    system(cmd);
+}
+
+static void
+load(const char *rendition, cir_live_index_t *idx)
+{
+    char dir[256];
+
+    snprintf(dir, sizeof(dir), "%s/live/s1/%s", workdir, rendition);
+    cr_assert_eq(cir_live_index_load(dir, idx), 0, "index of %s", rendition);
+}
+
+static off_t
+file_size(const char *rendition, const char *name)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/live/s1/%s/%s", workdir, rendition, name);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static cir_live_file_job_t
+job(void)
+{
+    static char in[128], root[128];
+    cir_live_file_job_t j = {0};
+
+    snprintf(in, sizeof(in), "%s/in.mp4", workdir);
+    snprintf(root, sizeof(root), "%s/live", workdir);
+    j.input = in;
+    j.live.live_root = root;
+    j.live.stream = "s1";
+    j.live.part_seconds = 1.0 / 3;
+    j.live.segment_seconds = 2;
+    j.live.window = 10;
+    return j;
+}
+
+Test(transcoder_live, parts_and_segments_from_a_file, .init = setup,
+     .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    cir_live_index_t v = {0}, a = {0};
+
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    load("video", &v);
+    load("audio", &a);
+
+    cr_assert(v.ended && a.ended, "the stream ended with ENDLIST");
+    cr_assert_eq(v.track.kind, CIR_LIVE_VIDEO);
+    cr_assert_eq(strncmp(v.track.codecs, "avc1.", 5), 0);
+    cr_assert_eq(strncmp(a.track.codecs, "mp4a.40.", 8), 0);
+    /* 5 s with a keyframe every 2 s: 2 + 2 + 1 */
+    cr_assert_eq(v.nb_segments, 3);
+    cr_assert_eq(v.segments[0].msn, 0);
+    cr_assert_eq(v.segments[0].duration, 2 * (int64_t)v.timescale);
+    /* whole frames per part: 10 frames of 1/30 s */
+    cr_assert_eq(v.part_target, v.timescale / 3);
+    for (size_t s = 0; s < v.nb_segments; s++) {
+        const cir_live_segment_t *seg = &v.segments[s];
+        int64_t sum = 0;
+        uint64_t bytes = 0;
+        char name[64];
+        cr_assert(seg->complete);
+        cr_assert_gt(seg->nb_parts, 0);
+        cr_assert(v.parts[seg->first_part].independent,
+                  "segment %zu starts with an independent part", s);
+        for (uint32_t p = 0; p < seg->nb_parts; p++) {
+            const cir_live_part_t *part = &v.parts[seg->first_part + p];
+            cr_assert_leq(part->duration, v.part_target,
+                          "PART-TARGET is a maximum");
+            sum += part->duration;
+            snprintf(name, sizeof(name), "part-%llu.%u.m4s",
+                     (unsigned long long)seg->msn, p);
+            off_t n = file_size("video", name);
+            cr_assert_gt(n, 0, "%s exists", name);
+            bytes += (uint64_t)n;
+        }
+        cr_assert_eq(sum, seg->duration, "parts add up to the segment");
+        snprintf(name, sizeof(name), "seg-%llu.m4s",
+                 (unsigned long long)seg->msn);
+        cr_assert_eq((uint64_t)file_size("video", name), bytes,
+                     "the segment is its parts");
+    }
+    /* audio segments start where the video's do: at the first AAC frame at
+     * or after the video's cut (the first one at the stream's start, which
+     * keeps the source's A/V offset: B-frame delay vs AAC priming) */
+    cr_assert_eq(a.nb_segments, v.nb_segments);
+    for (size_t s = 0; s < a.nb_segments; s++) {
+        double va = (double)v.segments[s].start / v.timescale;
+        double aa = (double)a.segments[s].start / a.timescale;
+        if (s == 0) {
+            cr_assert_float_eq(va, aa, 0.1);
+        } else {
+            cr_assert_geq(aa, va - 0.0001, "segment %zu", s);
+            cr_assert_lt(aa, va + 1024.0 / 48000, "segment %zu", s);
+        }
+        for (uint32_t p = 0; p < a.segments[s].nb_parts; p++) {
+            cr_assert_leq(a.parts[a.segments[s].first_part + p].duration * 3,
+                          a.timescale, "audio parts within the target");
+        }
+    }
+    cr_assert_gt(file_size("video", "init-1.mp4"), 0);
+    cir_live_index_free(&v);
+    cir_live_index_free(&a);
+}
+
+Test(transcoder_live, a_timestamp_jump_is_a_discontinuity, .init = setup,
+     .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    cir_live_index_t v = {0};
+    int n = 0, vi, ai;
+
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        AVStream *st = ic->streams[pkt->stream_index];
+        /* after 2.5 s the source clock jumps 100 s ahead */
+        if (av_q2d(st->time_base) * pkt->dts > 2.5) {
+            int64_t jump = (int64_t)(100 / av_q2d(st->time_base));
+            pkt->dts += jump;
+            pkt->pts += jump;
+        }
+        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        av_packet_unref(pkt);
+        n++;
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    load("video", &v);
+    int disc = 0;
+    for (size_t s = 0; s < v.nb_segments; s++) {
+        disc += v.segments[s].discontinuity;
+        if (s > 0) {
+            /* the timeline keeps rising by about a segment, not 100 s */
+            double gap =
+                (double)(v.segments[s].start - v.segments[s - 1].start) /
+                v.timescale;
+            cr_assert_lt(gap, 3.0, "segment %zu starts %.3f s later", s, gap);
+        }
+    }
+    cr_assert_geq(disc, 1, "the jump is marked");
+    cr_assert_gt(n, 100);
+    cir_live_index_free(&v);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}

@@ -1,0 +1,66 @@
+/*
+ * The live pipeline: demuxed packets of one stream in, LL-HLS/LL-DASH
+ * renditions out through the origin's live index writer.  The RTMP server
+ * feeds it from the network; `cirrus-transcode --live-root` feeds it from a
+ * file at real time.
+ *
+ * Renditions: the source video passed through as "video" and the source
+ * audio as "audio" (AAC passes through).  Timestamps are normalised so the
+ * stream starts at 0; a jump backwards or of more than `max_gap_seconds`
+ * forward starts a new segment with a discontinuity.
+ */
+#ifndef CIR_LIVE_PIPELINE_H
+#define CIR_LIVE_PIPELINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "cir_clock.h"
+
+typedef struct {
+    const char *live_root;    /* the live store */
+    const char *stream;       /* [A-Za-z0-9_-]{1,63} */
+    double part_seconds;      /* e.g. 0.333 */
+    double segment_seconds;   /* e.g. 2 */
+    uint32_t window;          /* segments kept (DVR window) */
+    double max_gap_seconds;   /* a forward jump larger than this is a break */
+    const cir_clock_t *clock; /* NULL: system */
+} cir_live_config_t;
+
+typedef struct cir_live cir_live_t;
+
+int cir_live_open(cir_live_t **l, const cir_live_config_t *cfg);
+/* Declares the tracks before the first packet.  bandwidth: declared bits/s
+ * for the master playlist (0: from par->bit_rate, or a default). */
+int cir_live_add_video(cir_live_t *l, const AVCodecParameters *par,
+                       AVRational time_base, AVRational frame_rate,
+                       uint64_t bandwidth);
+int cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par,
+                       AVRational time_base, uint64_t bandwidth);
+/* A new sequence header for a track: new init segment + discontinuity. */
+int cir_live_reconfigure(cir_live_t *l, int video,
+                         const AVCodecParameters *par);
+/* Packets in the time base given for their track; not consumed. */
+int cir_live_push(cir_live_t *l, int video, const AVPacket *pkt);
+/* The stream ended: last parts, ENDLIST on every rendition. */
+int cir_live_finish(cir_live_t *l);
+void cir_live_close(cir_live_t **l);
+
+#endif
+
+/* --- a live source from a file (for tests and demos, like ffmpeg -re) --- */
+
+typedef struct {
+    const char *input; /* a media file path */
+    cir_live_config_t live;
+    int loops;          /* play the file this many extra times; -1: forever */
+    double max_seconds; /* stop after this much media (0: no limit) */
+    int realtime;       /* pace packets to the wall clock */
+    atomic_int *cancel; /* set to 1 to stop (ENDLIST is still written) */
+} cir_live_file_job_t;
+
+/* Reads the file (at real time when asked) into a live pipeline until the
+ * end, the limit or a cancel; always ends the stream cleanly. */
+int cir_live_run_file(const cir_live_file_job_t *job);

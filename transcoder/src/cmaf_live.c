@@ -1,0 +1,334 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cmaf.h"
+#include "cmaf_live.h"
+
+struct cir_cmaf_live {
+    cir_live_writer_t *writer;
+    AVFormatContext *oc;
+    AVRational in_tb;
+    AVRational frame_rate;
+    int is_video;
+    int64_t part_len, seg_len, tolerance; /* muxer timescale */
+    int64_t frame_duration;
+    int header_done;
+
+    int part_open;      /* samples written since the last flush */
+    int part_key;       /* the open part starts with a keyframe */
+    int64_t part_start; /* dts of its first sample */
+    int seg_open;
+    int64_t seg_start;
+    int64_t last_end; /* dts + duration of the last sample */
+    int follower;     /* segments cut where the leader (video) cut */
+    int64_t next_cut; /* the leader's next cut, or AV_NOPTS_VALUE */
+    cir_log_ctx_t log;
+    char rendition[CIR_LIVE_ID_MAX];
+};
+
+static int
+open_muxer(cir_cmaf_live_t *c, const AVCodecParameters *par)
+{
+    int ret;
+
+    /* live: no edit list (the init is written before the delay is known
+     * for sure); timestamps are shifted so dts starts at 0 */
+    ret = cir_cmaf_mux_open(&c->oc, par, c->in_tb, c->frame_rate, 0);
+    if (ret < 0) {
+        cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));
+        return ret;
+    }
+    c->header_done = 0;
+    return 0;
+}
+
+int
+cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
+{
+    cir_live_writer_config_t wcfg;
+    cir_cmaf_live_t *c;
+    AVRational tb;
+    int ret;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(c->rendition, sizeof(c->rendition), "%s", cfg->track->rendition);
+    c->log = (cir_log_ctx_t){.component = "live", .rendition = c->rendition};
+    c->in_tb = cfg->time_base;
+    c->frame_rate = cfg->frame_rate;
+    c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
+    c->next_cut = AV_NOPTS_VALUE;
+    if ((ret = open_muxer(c, cfg->par)) < 0) {
+        goto fail;
+    }
+    tb = c->oc->streams[0]->time_base;
+    c->part_len = av_rescale_q((int64_t)(cfg->part_seconds * 1e6 + 0.5),
+                               AV_TIME_BASE_Q, tb);
+    c->seg_len = av_rescale_q((int64_t)(cfg->segment_seconds * 1e6 + 0.5),
+                              AV_TIME_BASE_Q, tb);
+    if (c->is_video && cfg->frame_rate.num > 0) {
+        c->frame_duration = av_rescale_q(1, av_inv_q(cfg->frame_rate), tb);
+        /* a whole number of frames per part: parts all equal the target */
+        if (c->frame_duration > 0) {
+            int64_t frames =
+                (c->part_len + c->frame_duration / 2) / c->frame_duration;
+            c->part_len = (frames > 0 ? frames : 1) * c->frame_duration;
+        }
+    }
+    c->tolerance = c->frame_duration
+                       ? c->frame_duration / 2
+                       : av_rescale_q(10, (AVRational){1, 1000}, tb);
+
+    memset(&wcfg, 0, sizeof(wcfg));
+    wcfg.dir = cfg->dir;
+    wcfg.track = *cfg->track;
+    wcfg.timescale = (uint32_t)tb.den;
+    wcfg.segment_target = c->seg_len;
+    wcfg.part_target = c->part_len;
+    wcfg.window = cfg->window;
+    wcfg.clock = cfg->clock;
+    if ((ret = cir_live_writer_open(&c->writer, &wcfg)) < 0) {
+        cir_log_error(&c->log, "live store %s: %s", cfg->dir,
+                      cir_strerror(ret));
+        goto fail;
+    }
+    *out = c;
+    return 0;
+
+fail:
+    cir_cmaf_live_free(&c);
+    return ret;
+}
+
+/*
+ * A segment is due at a keyframe past the target, or for a follower (audio
+ * next to video) at the leader's cut, so segment numbers mean the same
+ * times in every rendition; a follower whose leader stalls cuts by itself
+ * after two targets.
+ */
+static int
+segment_due(const cir_cmaf_live_t *c, int64_t dts)
+{
+    if (c->follower) {
+        return (c->next_cut != AV_NOPTS_VALUE && dts >= c->next_cut) ||
+               dts - c->seg_start >= 2 * c->seg_len;
+    }
+    return dts - c->seg_start >= c->seg_len - c->tolerance;
+}
+
+/* Flushes the open part and hands it to the writer; on the first flush the
+ * init segment goes first. */
+static int
+flush_part(cir_cmaf_live_t *c, int64_t end)
+{
+    uint8_t *buf = NULL;
+    int size, ret;
+    int64_t moof = 0;
+
+    if (!c->part_open) {
+        return 0;
+    }
+    if ((ret = av_write_frame(c->oc, NULL)) < 0) {
+        return CIR_EINTERNAL;
+    }
+    if (!c->header_done) {
+        size = avio_get_dyn_buf(c->oc->pb, &buf);
+        moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
+        if (moof < 0) {
+            /* delay_moov: the first flush wrote only ftyp + moov */
+            if ((ret = av_write_frame(c->oc, NULL)) < 0) {
+                return CIR_EINTERNAL;
+            }
+            moof = size;
+        }
+    }
+    size = avio_close_dyn_buf(c->oc->pb, &buf);
+    c->oc->pb = NULL;
+    if (size < 0) {
+        return CIR_ENOMEM;
+    }
+    if (!c->header_done) {
+        ret = cir_live_writer_put_init(c->writer, buf, (size_t)moof);
+        c->header_done = 1;
+    } else {
+        ret = 0;
+    }
+    if (ret == 0) {
+        ret = cir_live_writer_put_part(c->writer, buf + moof,
+                                       (size_t)(size - moof), c->part_start,
+                                       end - c->part_start, c->part_key);
+    }
+    av_free(buf);
+    c->part_open = 0;
+    if (ret < 0) {
+        cir_log_error(&c->log, "publishing a part: %s", cir_strerror(ret));
+        return ret;
+    }
+    if (avio_open_dyn_buf(&c->oc->pb) < 0) {
+        return CIR_ENOMEM;
+    }
+    return 0;
+}
+
+int
+cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
+{
+    AVStream *st = c->oc->streams[0];
+    AVPacket *pkt;
+    int key, ret = 0, cut = 0;
+
+    pkt = av_packet_clone(in);
+    if (pkt == NULL) {
+        return CIR_ENOMEM;
+    }
+    av_packet_rescale_ts(pkt, c->in_tb, st->time_base);
+    pkt->stream_index = 0;
+    if (pkt->duration <= 0) {
+        pkt->duration = c->frame_duration;
+    }
+    if (pkt->dts == AV_NOPTS_VALUE) {
+        pkt->dts = pkt->pts;
+    }
+    key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
+
+    if (!c->seg_open) {
+        if (c->is_video && !key) {
+            goto done; /* a segment starts with a keyframe: wait for one */
+        }
+        c->seg_open = 1;
+        c->seg_start = pkt->dts;
+    } else if (key && segment_due(c, pkt->dts)) {
+        if ((ret = flush_part(c, pkt->dts)) < 0) {
+            goto done;
+        }
+        if ((ret = cir_live_writer_end_segment(c->writer)) < 0) {
+            goto done;
+        }
+        c->seg_start = pkt->dts;
+        c->next_cut = AV_NOPTS_VALUE;
+        cut = 1;
+    } else if (c->part_open &&
+               pkt->dts + pkt->duration - c->part_start > c->part_len) {
+        /* PART-TARGET is a maximum: close the part before it overflows */
+        if ((ret = flush_part(c, pkt->dts)) < 0) {
+            goto done;
+        }
+    }
+    if (!c->part_open) {
+        c->part_open = 1;
+        c->part_start = pkt->dts;
+        c->part_key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
+    }
+    c->last_end = pkt->dts + pkt->duration;
+    if ((ret = av_write_frame(c->oc, pkt)) < 0) {
+        cir_log_error(&c->log, "muxing: %s", av_err2str(ret));
+        ret = CIR_EMEDIA;
+    }
+
+done:
+    av_packet_free(&pkt);
+    return ret < 0 ? ret : cut;
+}
+
+int64_t
+cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c)
+{
+    return av_rescale_q(c->seg_start, c->oc->streams[0]->time_base,
+                        AV_TIME_BASE_Q);
+}
+
+void
+cir_cmaf_live_cut_at(cir_cmaf_live_t *c, int64_t at_us)
+{
+    c->follower = 1;
+    c->next_cut =
+        av_rescale_q(at_us, AV_TIME_BASE_Q, c->oc->streams[0]->time_base);
+}
+
+int
+cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
+{
+    int ret;
+
+    if (c->seg_open) {
+        if ((ret = flush_part(c, c->last_end)) < 0 ||
+            (ret = cir_live_writer_end_segment(c->writer)) < 0) {
+            return ret;
+        }
+        c->seg_open = 0;
+    }
+    if (c->oc) {
+        uint8_t *buf = NULL;
+        if (c->oc->pb) {
+            avio_close_dyn_buf(c->oc->pb, &buf);
+            av_free(buf);
+            c->oc->pb = NULL;
+        }
+        avformat_free_context(c->oc);
+        c->oc = NULL;
+    }
+    if ((ret = open_muxer(c, par)) < 0) {
+        return ret;
+    }
+    /* put_init of the new header marks the discontinuity */
+    return 0;
+}
+
+int
+cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
+{
+    int ret;
+
+    if (c->seg_open) {
+        if ((ret = flush_part(c, c->last_end)) < 0 ||
+            (ret = cir_live_writer_end_segment(c->writer)) < 0) {
+            return ret;
+        }
+        c->seg_open = 0;
+    }
+    return cir_live_writer_discontinuity(c->writer);
+}
+
+int
+cir_cmaf_live_finish(cir_cmaf_live_t *c)
+{
+    int ret;
+
+    if (c->part_open && (ret = flush_part(c, c->last_end)) < 0) {
+        return ret;
+    }
+    return cir_live_writer_finish(c->writer);
+}
+
+const cir_live_index_t *
+cir_cmaf_live_index(const cir_cmaf_live_t *c)
+{
+    return cir_live_writer_index(c->writer);
+}
+
+void
+cir_cmaf_live_free(cir_cmaf_live_t **cp)
+{
+    cir_cmaf_live_t *c = *cp;
+
+    if (c == NULL) {
+        return;
+    }
+    if (c->oc) {
+        if (c->oc->pb) {
+            uint8_t *buf = NULL;
+            avio_close_dyn_buf(c->oc->pb, &buf);
+            av_free(buf);
+        }
+        avformat_free_context(c->oc);
+    }
+    cir_live_writer_close(&c->writer);
+    free(c);
+    *cp = NULL;
+}
