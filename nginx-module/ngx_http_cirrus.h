@@ -1,0 +1,122 @@
+/*
+ * ngx_http_cirrus_module: shared declarations of the module's three files
+ * (directives and VOD in ngx_http_cirrus_module.c, the live path in
+ * ngx_http_cirrus_live.c, waiting for live updates in ngx_http_cirrus_wait.c).
+ * Every decision is made by origin/ (cir_origin.h); this is the adapter.
+ */
+#ifndef NGX_HTTP_CIRRUS_H
+#define NGX_HTTP_CIRRUS_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "cir_error.h"
+#include "cir_live.h"
+#include "cir_origin.h"
+
+#define NGX_HTTP_CIRRUS_PATH_MAX 1024
+#define NGX_HTTP_CIRRUS_BODY_MAX (4 << 20) /* a rendered manifest */
+
+typedef enum {
+    NGX_HTTP_CIRRUS_NONE = 0,
+    NGX_HTTP_CIRRUS_VOD,
+    NGX_HTTP_CIRRUS_LIVE,
+    NGX_HTTP_CIRRUS_TIME,
+    NGX_HTTP_CIRRUS_METRICS
+} ngx_http_cirrus_mode_e;
+
+/* Request kinds, for the metrics. */
+typedef enum {
+    NGX_HTTP_CIRRUS_K_OTHER = 0,
+    NGX_HTTP_CIRRUS_K_VOD,
+    NGX_HTTP_CIRRUS_K_MASTER,
+    NGX_HTTP_CIRRUS_K_PLAYLIST,
+    NGX_HTTP_CIRRUS_K_MPD,
+    NGX_HTTP_CIRRUS_K_INIT,
+    NGX_HTTP_CIRRUS_K_PART,
+    NGX_HTTP_CIRRUS_K_SEGMENT,
+    NGX_HTTP_CIRRUS_K_TIME,
+    NGX_HTTP_CIRRUS_K_METRICS,
+    NGX_HTTP_CIRRUS_K_MAX
+} ngx_http_cirrus_kind_e;
+
+typedef struct {
+    ngx_uint_t mode;         /* the location's handler, not inherited */
+    ngx_str_t root;          /* cirrus_vod / cirrus_live, NUL-terminated */
+    ngx_str_t secret_header; /* cirrus_origin_secret */
+    ngx_str_t secret_value;
+    ngx_str_t token_key;      /* cirrus_token_key */
+    ngx_str_t time_url;       /* cirrus_time_url, the MPD's UTCTiming */
+    ngx_flag_t cors;          /* cirrus_cors */
+    ngx_msec_t block_timeout; /* cirrus_block_timeout */
+    ngx_uint_t max_blocked;   /* cirrus_max_blocked, per worker */
+} ngx_http_cirrus_loc_conf_t;
+
+typedef struct ngx_http_cirrus_watch_s ngx_http_cirrus_watch_t;
+
+/* Per request: what it asked for and, while it waits, the waiter. */
+typedef struct {
+    ngx_uint_t kind;
+    ngx_http_request_t *request;
+
+    /* live */
+    cir_live_path_t path;
+    cir_hls_directives_t directives;
+    char *rel;  /* normalised, under the root (exact-size, in r->pool) */
+    char *rdir; /* <root>/<stream>/<rendition> */
+    char *sdir; /* <root>/<stream> */
+
+    /* waiting */
+    ngx_queue_t queue; /* in watch->waiters */
+    ngx_http_cirrus_watch_t *watch;
+    ngx_event_t timer;
+    ngx_msec_t block_ms;
+    ngx_msec_t deadline; /* ngx_current_msec at the block limit */
+    unsigned waiting : 1;
+    unsigned cleanup_added : 1;
+} ngx_http_cirrus_ctx_t;
+
+extern ngx_module_t ngx_http_cirrus_module;
+
+/* ngx_http_cirrus_module.c: responses. Each returns what the handler (or
+ * ngx_http_finalize_request) takes. */
+ngx_int_t ngx_http_cirrus_send_error(ngx_http_request_t *r, ngx_uint_t status);
+ngx_int_t ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
+                                    cir_cache_kind_t cache,
+                                    const cir_live_index_t *idx,
+                                    time_t last_modified, char *body,
+                                    size_t len, ngx_uint_t take);
+ngx_int_t ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
+                                    const char *ctype, cir_cache_kind_t cache,
+                                    const cir_live_index_t *idx);
+void ngx_http_cirrus_metric_blocked(ngx_int_t delta);
+void ngx_http_cirrus_metric_wake(int64_t latency_us);
+void ngx_http_cirrus_metric_timeout(void);
+
+/* ngx_http_cirrus_live.c */
+ngx_int_t ngx_http_cirrus_live_handler(ngx_http_request_t *r,
+                                       ngx_http_cirrus_ctx_t *ctx,
+                                       const u_char *raw, size_t len);
+/* Re-decides a request: NGX_AGAIN while it must still wait, else the
+ * response was sent and the value is for ngx_http_finalize_request. */
+ngx_int_t ngx_http_cirrus_live_process(ngx_http_request_t *r,
+                                       ngx_http_cirrus_ctx_t *ctx,
+                                       int64_t *block_limit_us);
+/* The index file's mtime (wall clock, us) of the cached index for a
+ * folder, 0 if none: the wake latency is measured from it. */
+int64_t ngx_http_cirrus_live_index_mtime_us(const char *dir);
+
+/* ngx_http_cirrus_wait.c */
+ngx_uint_t ngx_http_cirrus_wait_count(void);
+/* Starts watching ctx->rdir; 1 if the watch is new (the caller decides
+ * again: the index may have changed before the watch existed), 0 if it
+ * existed, NGX_ERROR. */
+ngx_int_t ngx_http_cirrus_wait_watch(ngx_http_request_t *r,
+                                     ngx_http_cirrus_ctx_t *ctx);
+/* Holds the request (count++, timer); the caller returns NGX_DONE. */
+ngx_int_t ngx_http_cirrus_wait_hold(ngx_http_request_t *r,
+                                    ngx_http_cirrus_ctx_t *ctx,
+                                    ngx_msec_t limit);
+
+#endif

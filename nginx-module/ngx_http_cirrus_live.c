@@ -1,0 +1,510 @@
+/*
+ * The live path: parse the request (origin/), load the rendition's index
+ * (cached per worker by the file's identity), let origin/ decide, then
+ * render, serve the file, fail, or hand the request to the waiting
+ * machinery (ngx_http_cirrus_wait.c).
+ */
+#include "ngx_http_cirrus.h"
+
+#include "cir_error.h"
+#include "cir_storage.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#define INDEX_CACHE_SIZE 64
+#define MAX_RENDITIONS   32
+
+/* A decoded index per rendition folder, valid while the index file keeps
+ * its identity (inode, size, mtime): the writer replaces it by rename. */
+typedef struct {
+    char dir[NGX_HTTP_CIRRUS_PATH_MAX];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    ngx_uint_t used; /* LRU tick, 0: empty */
+    cir_live_index_t idx;
+} index_entry_t;
+
+static index_entry_t *index_cache;
+static ngx_uint_t index_tick;
+
+static int64_t
+now_us(void)
+{
+    struct timeval tv;
+
+    ngx_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/*
+ * The index of a rendition folder.  The pointer stays valid until the next
+ * call (a later call may evict it): callers fetch the one they render from
+ * last.  0, CIR_ENOTFOUND (no such folder or index), or another error.
+ */
+static int
+index_get(const char *dir, const cir_live_index_t **out)
+{
+    char file[NGX_HTTP_CIRRUS_PATH_MAX + 8];
+    index_entry_t *e, *victim;
+    cir_live_index_t idx;
+    struct stat st;
+    ngx_uint_t i;
+    int rc;
+
+    if (index_cache == NULL) {
+        index_cache = ngx_calloc(sizeof(index_entry_t) * INDEX_CACHE_SIZE,
+                                 ngx_cycle->log);
+        if (index_cache == NULL) {
+            return CIR_ENOMEM;
+        }
+    }
+    if (ngx_strlen(dir) >= NGX_HTTP_CIRRUS_PATH_MAX) {
+        return CIR_ENOTFOUND;
+    }
+    ngx_snprintf((u_char *)file, sizeof(file), "%s/index%Z", dir);
+    if (stat(file, &st) != 0) {
+        return errno == ENOENT || errno == ENOTDIR ? CIR_ENOTFOUND : -errno;
+    }
+    victim = &index_cache[0];
+    for (i = 0; i < INDEX_CACHE_SIZE; i++) {
+        e = &index_cache[i];
+        if (e->used && ngx_strcmp(e->dir, dir) == 0) {
+            if (e->ino == st.st_ino && e->dev == st.st_dev &&
+                e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
+                e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+                e->used = ++index_tick;
+                *out = &e->idx;
+                return 0;
+            }
+            victim = e;
+            break;
+        }
+        if (e->used < victim->used) {
+            victim = e;
+        }
+    }
+    ngx_memzero(&idx, sizeof(idx));
+    rc = cir_live_index_load(dir, &idx);
+    if (rc < 0) {
+        return rc == -ENOENT ? CIR_ENOTFOUND : rc;
+    }
+    if (victim->used) {
+        cir_live_index_free(&victim->idx);
+    }
+    ngx_cpystrn((u_char *)victim->dir, (u_char *)dir, sizeof(victim->dir));
+    victim->dev = st.st_dev;
+    victim->ino = st.st_ino;
+    victim->size = st.st_size;
+    victim->mtime = st.st_mtim;
+    victim->idx = idx;
+    victim->used = ++index_tick;
+    *out = &victim->idx;
+    return 0;
+}
+
+int64_t
+ngx_http_cirrus_live_index_mtime_us(const char *dir)
+{
+    ngx_uint_t i;
+
+    for (i = 0; index_cache && i < INDEX_CACHE_SIZE; i++) {
+        if (index_cache[i].used && ngx_strcmp(index_cache[i].dir, dir) == 0) {
+            return (int64_t)index_cache[i].mtime.tv_sec * 1000000 +
+                   index_cache[i].mtime.tv_nsec / 1000;
+        }
+    }
+    return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rendition folders of a stream (those holding an index), sorted. */
+static ngx_int_t
+list_renditions(ngx_http_request_t *r, const char *sdir, char **names,
+                size_t *nb)
+{
+    char file[NGX_HTTP_CIRRUS_PATH_MAX + 2 * CIR_LIVE_ID_MAX];
+    struct dirent *de;
+    struct stat st;
+    size_t n = 0, len;
+    DIR *d;
+
+    d = opendir(sdir);
+    if (d == NULL) {
+        return NGX_DECLINED;
+    }
+    while ((de = readdir(d)) != NULL && n < MAX_RENDITIONS) {
+        len = ngx_strlen(de->d_name);
+        if (de->d_name[0] == '.' || len >= CIR_LIVE_ID_MAX) {
+            continue;
+        }
+        ngx_snprintf((u_char *)file, sizeof(file), "%s/%s/index%Z", sdir,
+                     de->d_name);
+        if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+            continue;
+        }
+        names[n] = ngx_pnalloc(r->pool, len + 1);
+        if (names[n] == NULL) {
+            closedir(d);
+            return NGX_ERROR;
+        }
+        ngx_cpystrn((u_char *)names[n], (u_char *)de->d_name, len + 1);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), name_cmp);
+    *nb = n;
+    return NGX_OK;
+}
+
+static ngx_uint_t
+status_for(int err)
+{
+    switch (err) {
+    case CIR_ENOTFOUND:
+        return NGX_HTTP_NOT_FOUND;
+    case CIR_EINVAL:
+        return NGX_HTTP_BAD_REQUEST;
+    default:
+        return NGX_HTTP_SERVICE_UNAVAILABLE; /* torn or unreadable */
+    }
+}
+
+static ngx_int_t
+send_rendered(ngx_http_request_t *r, const char *ctype, cir_cache_kind_t kind,
+              const cir_live_index_t *idx, cir_buf_t *out)
+{
+    size_t len;
+    char *body;
+
+    body = cir_buf_detach(out, &len);
+    if (body == NULL) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    return ngx_http_cirrus_send_body(
+        r, ctype, kind, idx, (time_t)(idx->updated_us / 1000000), body, len, 1);
+}
+
+/* Master playlist or MPD: every rendition of the stream, loaded afresh
+ * (these are fetched rarely compared with media playlists). */
+static ngx_int_t
+live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    char *names[MAX_RENDITIONS];
+    char dir[NGX_HTTP_CIRRUS_PATH_MAX + CIR_LIVE_ID_MAX];
+    cir_live_index_t idx[MAX_RENDITIONS];
+    const cir_live_index_t *tracks[MAX_RENDITIONS];
+    cir_dash_live_config_t cfg;
+    cir_buf_t out;
+    size_t nb = 0, nt = 0, i;
+    ngx_int_t rc;
+    int err;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    rc = list_renditions(r, ctx->sdir, names, &nb);
+    if (rc == NGX_ERROR) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    for (i = 0; i < nb; i++) {
+        ngx_snprintf((u_char *)dir, sizeof(dir), "%s/%s%Z", ctx->sdir,
+                     names[i]);
+        ngx_memzero(&idx[nt], sizeof(cir_live_index_t));
+        if (cir_live_index_load(dir, &idx[nt]) == 0) {
+            tracks[nt] = &idx[nt];
+            nt++;
+        }
+    }
+    if (nt == 0) {
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
+    }
+    cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
+    if (ctx->path.kind == CIR_REQ_MASTER) {
+        err = cir_hls_render_live_master(tracks, nt, &out);
+    } else {
+        cfg.utc_timing_url = (const char *)lcf->time_url.data;
+        cfg.now_us = now_us();
+        /* one segment of latency, at least a second */
+        cfg.latency_target_ms =
+            tracks[0]->timescale
+                ? tracks[0]->segment_target * 1000 / tracks[0]->timescale
+                : 0;
+        if (cfg.latency_target_ms < 1000) {
+            cfg.latency_target_ms = 1000;
+        }
+        err = cir_dash_render_live(tracks, nt, &cfg, &out);
+    }
+    if (err < 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cirrus: rendering %s of stream \"%s\" failed: %s",
+                      ctx->path.kind == CIR_REQ_MASTER ? "master" : "MPD",
+                      ctx->path.stream, cir_strerror(err));
+        rc = ngx_http_cirrus_send_error(r, 503);
+    } else if (ctx->path.kind == CIR_REQ_MASTER) {
+        rc = send_rendered(r, "application/vnd.apple.mpegurl",
+                           tracks[0]->ended ? CIR_CACHE_ENDED_PLAYLIST
+                                            : CIR_CACHE_LIVE_PLAYLIST,
+                           tracks[0], &out);
+    } else {
+        rc = send_rendered(r, "application/dash+xml", CIR_CACHE_LIVE_MPD,
+                           tracks[0], &out);
+    }
+    cir_buf_free(&out);
+    for (i = 0; i < nt; i++) {
+        cir_live_index_free(&idx[i]);
+    }
+    return rc;
+}
+
+/* The decided media playlist: rendition reports for the siblings (loaded
+ * first, since loading may evict), then this rendition's index. */
+static ngx_int_t
+live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
+{
+    char *names[MAX_RENDITIONS];
+    char dir[NGX_HTTP_CIRRUS_PATH_MAX + CIR_LIVE_ID_MAX];
+    cir_rendition_report_t reports[MAX_RENDITIONS];
+    const cir_live_index_t *idx;
+    cir_cache_kind_t kind;
+    size_t nb = 0, nr = 0, i, ulen;
+    cir_buf_t out;
+    uint64_t msn;
+    char *uri;
+    int part, err;
+    ngx_int_t rc;
+
+    if (list_renditions(r, ctx->sdir, names, &nb) == NGX_ERROR) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    for (i = 0; i < nb; i++) {
+        if (ngx_strcmp(names[i], ctx->path.rendition) == 0) {
+            continue;
+        }
+        ngx_snprintf((u_char *)dir, sizeof(dir), "%s/%s%Z", ctx->sdir,
+                     names[i]);
+        if (index_get(dir, &idx) < 0 ||
+            cir_live_index_last(idx, &msn, &part) < 0) {
+            continue;
+        }
+        ulen = ngx_strlen(names[i]) + sizeof("../") + sizeof("/index.m3u8");
+        uri = ngx_pnalloc(r->pool, ulen);
+        if (uri == NULL) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        ngx_snprintf((u_char *)uri, ulen, "../%s/index.m3u8%Z", names[i]);
+        reports[nr].last_msn = msn;
+        reports[nr].last_part = part;
+        reports[nr].uri = uri;
+        nr++;
+    }
+    err = index_get(ctx->rdir, &idx);
+    if (err < 0) {
+        return ngx_http_cirrus_send_error(r, status_for(err));
+    }
+    cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
+    err = cir_hls_render_live_media(idx, &ctx->directives, reports, nr, &out);
+    if (err < 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cirrus: rendering %s/%s failed: %s", ctx->path.stream,
+                      ctx->path.rendition, cir_strerror(err));
+        cir_buf_free(&out);
+        return ngx_http_cirrus_send_error(r, 503);
+    }
+    if (idx->ended) {
+        kind = CIR_CACHE_ENDED_PLAYLIST;
+    } else if (ctx->directives.has_msn) {
+        kind = CIR_CACHE_BLOCKING_PLAYLIST;
+    } else {
+        kind = CIR_CACHE_LIVE_PLAYLIST;
+    }
+    rc = send_rendered(r, "application/vnd.apple.mpegurl", kind, idx, &out);
+    cir_buf_free(&out);
+    return rc;
+}
+
+static ngx_int_t
+live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                 const cir_live_index_t *idx)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    ngx_str_t path;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    path.len = lcf->root.len + 1 + ngx_strlen(ctx->rel);
+    path.data = ngx_pnalloc(r->pool, path.len + 1);
+    if (path.data == NULL) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    ngx_snprintf(path.data, path.len + 1, "%V/%s%Z", &lcf->root, ctx->rel);
+    return ngx_http_cirrus_send_file(r, &path, cir_content_type(ctx->rel),
+                                     CIR_CACHE_MEDIA, idx);
+}
+
+ngx_int_t
+ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                             int64_t *block_limit_us)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    const cir_live_index_t *idx;
+    cir_decision_t d;
+    int err;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    if (ctx->path.kind == CIR_REQ_MASTER || ctx->path.kind == CIR_REQ_MPD) {
+        return live_stream_manifest(r, ctx);
+    }
+    err = index_get(ctx->rdir, &idx);
+    if (err < 0) {
+        if (err != CIR_ENOTFOUND) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "cirrus: index of %s/%s unreadable: %s",
+                          ctx->path.stream, ctx->path.rendition,
+                          cir_strerror(err));
+        }
+        return ngx_http_cirrus_send_error(r, status_for(err));
+    }
+    if (ctx->path.kind == CIR_REQ_PLAYLIST) {
+        d = cir_hls_decide_playlist(idx, &ctx->directives);
+    } else {
+        d = cir_live_decide_object(idx, &ctx->path);
+    }
+    switch (d) {
+    case CIR_DECIDE_READY:
+        if (ctx->path.kind == CIR_REQ_PLAYLIST) {
+            return live_render_playlist(r, ctx);
+        }
+        return live_send_object(r, ctx, idx);
+    case CIR_DECIDE_WAIT:
+        if (block_limit_us) {
+            *block_limit_us =
+                cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
+        }
+        return NGX_AGAIN;
+    case CIR_DECIDE_BAD_REQUEST:
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
+    case CIR_DECIDE_GONE:
+        return ngx_http_cirrus_send_error(r, 410);
+    case CIR_DECIDE_NOT_FOUND:
+    default:
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
+    }
+}
+
+static ngx_uint_t
+kind_of(cir_req_kind_t k)
+{
+    switch (k) {
+    case CIR_REQ_MASTER:
+        return NGX_HTTP_CIRRUS_K_MASTER;
+    case CIR_REQ_MPD:
+        return NGX_HTTP_CIRRUS_K_MPD;
+    case CIR_REQ_PLAYLIST:
+        return NGX_HTTP_CIRRUS_K_PLAYLIST;
+    case CIR_REQ_INIT:
+        return NGX_HTTP_CIRRUS_K_INIT;
+    case CIR_REQ_PART:
+        return NGX_HTTP_CIRRUS_K_PART;
+    case CIR_REQ_SEGMENT:
+        return NGX_HTTP_CIRRUS_K_SEGMENT;
+    default:
+        return NGX_HTTP_CIRRUS_K_OTHER;
+    }
+}
+
+/* a, or a + "/" + b, as an exact-size string in the request pool. */
+static char *
+pool_join(ngx_http_request_t *r, const char *a, const char *b)
+{
+    size_t len = ngx_strlen(a) + (b ? ngx_strlen(b) + 1 : 0) + 1;
+    char *p;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (b) {
+        ngx_snprintf((u_char *)p, len, "%s/%s%Z", a, b);
+    } else {
+        ngx_snprintf((u_char *)p, len, "%s%Z", a);
+    }
+    return p;
+}
+
+ngx_int_t
+ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                             const u_char *raw, size_t len)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    char rel[NGX_HTTP_CIRRUS_PATH_MAX];
+    int64_t limit_us = 0;
+    ngx_int_t rc;
+    int err;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    err = cir_origin_normalize_path((const char *)raw, len, rel, sizeof(rel));
+    if (err == 0) {
+        err = cir_origin_parse_live_path(rel, &ctx->path);
+    }
+    if (err < 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "cirrus: live path \"%*s\" rejected: %s", len, raw,
+                      cir_strerror(err));
+        return ngx_http_cirrus_send_error(
+            r, status_for(err) == 503 ? NGX_HTTP_NOT_FOUND : status_for(err));
+    }
+    ctx->kind = kind_of(ctx->path.kind);
+    /* exact-size copies: a held request costs little */
+    ctx->rel = pool_join(r, rel, NULL);
+    ctx->sdir = pool_join(r, (const char *)lcf->root.data, ctx->path.stream);
+    ctx->rdir = ctx->sdir ? pool_join(r, ctx->sdir, ctx->path.rendition) : NULL;
+    if (ctx->rel == NULL || ctx->rdir == NULL) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+
+    if (ctx->path.kind == CIR_REQ_PLAYLIST) {
+        err = cir_hls_parse_directives((const char *)r->args.data, r->args.len,
+                                       &ctx->directives);
+        if (err < 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "cirrus: %s/%s: bad delivery directives \"%V\"",
+                          ctx->path.stream, ctx->path.rendition, &r->args);
+            return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
+        }
+    }
+
+    rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
+    if (rc != NGX_AGAIN) {
+        return rc;
+    }
+    if (ngx_http_cirrus_wait_count() >= lcf->max_blocked) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "cirrus: %s/%s: %ui requests blocked already",
+                      ctx->path.stream, ctx->path.rendition, lcf->max_blocked);
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+    rc = ngx_http_cirrus_wait_watch(r, ctx);
+    if (rc == NGX_ERROR) {
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+    if (rc == 1) {
+        /* a new watch: the index may have changed before it existed */
+        rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+    }
+    if (limit_us < 1000) {
+        limit_us = 1000;
+    }
+    return ngx_http_cirrus_wait_hold(r, ctx, (ngx_msec_t)(limit_us / 1000));
+}

@@ -1,0 +1,330 @@
+/*
+ * Live LL-HLS rendering from live indexes (RFC 8216bis, Apple LL-HLS):
+ * the media playlist with parts, preload hint, blocking-reload server
+ * control, delta updates and rendition reports, and the live multivariant
+ * playlist.  Pure functions over cir_live_index_t.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_origin.h"
+#include "live_util.h"
+#include "manifest_util.h"
+
+#define TRY(expr)                 \
+    do {                          \
+        if ((ret = (expr)) < 0) { \
+            goto fail;            \
+        }                         \
+    } while (0)
+
+#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
+
+/* Renditions name folders and URIs: [A-Za-z0-9_-]+ only. */
+static int
+id_ok(const char *s)
+{
+    size_t i, n = strnlen(s, CIR_LIVE_ID_MAX);
+
+    if (n == 0 || n >= CIR_LIVE_ID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A quoted-string attribute value: no '"', CR or LF (RFC 8216bis 4.2). */
+static int
+quoted_ok(const char *s)
+{
+    return s != NULL && strpbrk(s, "\"\r\n") == NULL;
+}
+
+static int
+put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx,
+                 const cir_live_segment_t *s, int first, uint32_t prev_init)
+{
+    char pdt[40];
+    uint32_t j;
+    int ret;
+
+    if (s->discontinuity) {
+        TRY(cir_buf_puts(out, "#EXT-X-DISCONTINUITY\n"));
+    }
+    if (s->init_id > 0 && (first || s->init_id != prev_init)) {
+        TRY(cir_buf_printf(out, "#EXT-X-MAP:URI=\"init-%u.mp4\"\n",
+                           (unsigned)s->init_id));
+    }
+    /* PDT on every segment: valid, and what the LL profile asks (B.1) */
+    TRY(cir_clock_format_iso8601(s->pdt_us, pdt, sizeof(pdt)));
+    TRY(cir_buf_printf(out, "#EXT-X-PROGRAM-DATE-TIME:%s\n", pdt));
+    if (idx->part_target > 0) {
+        for (j = 0; j < s->nb_parts; j++) {
+            const cir_live_part_t *p = &idx->parts[s->first_part + j];
+            TRY(cir_buf_puts(out, "#EXT-X-PART:DURATION="));
+            TRY(cir_manifest_put_fixed(out, p->duration, idx->timescale, 5));
+            TRY(cir_buf_printf(out, ",URI=\"part-%llu.%u.m4s\"%s%s\n",
+                               (unsigned long long)s->msn, (unsigned)j,
+                               p->independent ? ",INDEPENDENT=YES" : "",
+                               p->gap ? ",GAP=YES" : ""));
+        }
+    }
+    if (s->complete) {
+        if (s->gap) {
+            TRY(cir_buf_puts(out, "#EXT-X-GAP\n"));
+        }
+        TRY(cir_buf_puts(out, "#EXTINF:"));
+        TRY(cir_manifest_put_fixed(out, s->duration, idx->timescale, 5));
+        TRY(cir_buf_printf(out, ",\nseg-%llu.m4s\n",
+                           (unsigned long long)s->msn));
+    }
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* Complete segments wholly older than the Skip Boundary (CAN-SKIP-UNTIL
+ * seconds before the end of the playlist, RFC 8216bis 4.4.3.8). */
+static size_t
+skip_count(const cir_live_index_t *idx, int64_t skip_until)
+{
+    int64_t total = 0, end = 0;
+    size_t i, n = 0;
+
+    for (i = 0; i < idx->nb_segments; i++) {
+        total += idx->segments[i].duration;
+    }
+    for (i = 0; i < idx->nb_segments; i++) {
+        end += idx->segments[i].duration;
+        if (!idx->segments[i].complete || total - end < skip_until) {
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+int
+cir_hls_render_live_media(const cir_live_index_t *idx,
+                          const cir_hls_directives_t *d,
+                          const cir_rendition_report_t *reports,
+                          size_t nb_reports, cir_buf_t *out)
+{
+    const cir_live_segment_t *open;
+    size_t i, nskip = 0, len0;
+    int64_t td, ts;
+    uint32_t prev_init = 0;
+    int ret, can_skip, v2 = 0, has_parts, first = 1;
+
+    if (idx == NULL || out == NULL || (nb_reports > 0 && reports == NULL)) {
+        return CIR_EINVAL;
+    }
+    len0 = out->len;
+    if (cir_live_index_check(idx) < 0) {
+        return CIR_EINVAL;
+    }
+    for (i = 0; i < nb_reports; i++) {
+        if (!quoted_ok(reports[i].uri)) {
+            return CIR_EINVAL;
+        }
+    }
+    ts = idx->timescale;
+    td = cir_live_target_duration(idx);
+    has_parts = idx->part_target > 0;
+    /* directives are ignored once the playlist has ENDLIST (Q3) */
+    can_skip = !idx->ended;
+    if (can_skip && d != NULL && d->skip != CIR_SKIP_NO) {
+        nskip = skip_count(idx, 6 * td * ts);
+        v2 = d->skip == CIR_SKIP_V2;
+    }
+
+    TRY(cir_buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n",
+                       v2         ? 10
+                       : can_skip ? 9
+                                  : 6));
+    TRY(cir_buf_printf(out, "#EXT-X-TARGETDURATION:%lld\n", (long long)td));
+    TRY(cir_buf_puts(out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"));
+    if (can_skip) {
+        TRY(cir_buf_printf(out, ",CAN-SKIP-UNTIL=%lld", (long long)(6 * td)));
+    }
+    if (has_parts) {
+        /* Apple asks 3 x PART-TARGET (RFC: at least 2x) */
+        TRY(cir_buf_puts(out, ",PART-HOLD-BACK="));
+        TRY(cir_manifest_put_fixed(out, 3 * idx->part_target, ts, 3));
+    }
+    TRY(cir_buf_printf(out, ",HOLD-BACK=%lld\n", (long long)(3 * td)));
+    if (has_parts) {
+        TRY(cir_buf_puts(out, "#EXT-X-PART-INF:PART-TARGET="));
+        TRY(cir_manifest_put_fixed(out, idx->part_target, ts, 3));
+        TRY(cir_buf_puts(out, "\n"));
+    }
+    TRY(cir_buf_printf(
+        out, "#EXT-X-MEDIA-SEQUENCE:%llu\n#EXT-X-DISCONTINUITY-SEQUENCE:%u\n",
+        (unsigned long long)(idx->nb_segments ? idx->segments[0].msn : 0),
+        (unsigned)idx->discontinuity_sequence));
+    if (nskip > 0) {
+        TRY(cir_buf_printf(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%zu%s\n", nskip,
+                           v2 ? ",RECENTLY-REMOVED-DATERANGES=\"\"" : ""));
+    }
+
+    for (i = nskip; i < idx->nb_segments; i++) {
+        const cir_live_segment_t *s = &idx->segments[i];
+        if (!s->complete && (!has_parts || s->nb_parts == 0)) {
+            break; /* an open segment shows only through its parts */
+        }
+        TRY(put_segment_tags(out, idx, s, first, prev_init));
+        prev_init = s->init_id;
+        first = 0;
+    }
+
+    open = cir_live_open_segment(idx);
+    if (has_parts && !idx->ended && idx->nb_segments > 0) {
+        const cir_live_segment_t *last = &idx->segments[idx->nb_segments - 1];
+        TRY(cir_buf_printf(
+            out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%llu.%u.m4s\"\n",
+            (unsigned long long)(open ? open->msn : last->msn + 1),
+            (unsigned)(open ? open->nb_parts : 0)));
+    }
+    for (i = 0; i < nb_reports; i++) {
+        TRY(cir_buf_printf(
+            out, "#EXT-X-RENDITION-REPORT:URI=\"%s\",LAST-MSN=%llu",
+            reports[i].uri, (unsigned long long)reports[i].last_msn));
+        if (reports[i].last_part >= 0) {
+            TRY(cir_buf_printf(out, ",LAST-PART=%d", reports[i].last_part));
+        }
+        TRY(cir_buf_puts(out, "\n"));
+    }
+    if (idx->ended) {
+        TRY(cir_buf_puts(out, "#EXT-X-ENDLIST\n"));
+    }
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}
+
+static const char *
+audio_codecs(const cir_live_track_t *t)
+{
+    return t->codecs[0] ? t->codecs : DEFAULT_AUDIO_CODECS;
+}
+
+int
+cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
+                           cir_buf_t *out)
+{
+    uint64_t audio_peak = 0, audio_avg = 0;
+    size_t i, j, nb_video = 0, nb_audio = 0, len0;
+    int ret, first = 1;
+
+    if (tracks == NULL || nb == 0 || out == NULL) {
+        return CIR_EINVAL;
+    }
+    len0 = out->len;
+    for (i = 0; i < nb; i++) {
+        const cir_live_track_t *t;
+        if (tracks[i] == NULL || cir_live_index_check(tracks[i]) < 0) {
+            return CIR_EINVAL;
+        }
+        t = &tracks[i]->track;
+        if (!id_ok(t->rendition) || !quoted_ok(t->codecs)) {
+            return CIR_EINVAL;
+        }
+        if (t->kind == CIR_LIVE_VIDEO) {
+            nb_video++;
+            continue;
+        }
+        nb_audio++;
+        audio_peak = t->bandwidth > audio_peak ? t->bandwidth : audio_peak;
+        audio_avg =
+            t->average_bandwidth > audio_avg ? t->average_bandwidth : audio_avg;
+    }
+
+    TRY(cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:6\n"
+                          "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+    if (nb_video == 0) {
+        /* audio only: each rendition is a variant of its own */
+        TRY(cir_buf_puts(out, "\n"));
+        for (i = 0; i < nb; i++) {
+            const cir_live_track_t *t = &tracks[i]->track;
+            TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+                               (unsigned long long)t->bandwidth));
+            if (t->average_bandwidth > 0) {
+                TRY(cir_buf_printf(out, ",AVERAGE-BANDWIDTH=%llu",
+                                   (unsigned long long)t->average_bandwidth));
+            }
+            TRY(cir_buf_printf(out, ",CODECS=\"%s\"\n%s/index.m3u8\n",
+                               audio_codecs(t), t->rendition));
+        }
+        return 0;
+    }
+    if (nb_audio > 0) {
+        TRY(cir_buf_puts(out, "\n"));
+        for (i = 0; i < nb; i++) {
+            const cir_live_track_t *t = &tracks[i]->track;
+            if (t->kind != CIR_LIVE_AUDIO) {
+                continue;
+            }
+            TRY(cir_buf_printf(
+                out,
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
+                "LANGUAGE=\"und\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
+                "URI=\"%s/index.m3u8\"\n",
+                t->rendition, first ? "YES" : "NO",
+                t->channels > 0 ? t->channels : 2, t->rendition));
+            first = 0;
+        }
+    }
+    TRY(cir_buf_puts(out, "\n"));
+    for (i = 0; i < nb; i++) {
+        const cir_live_track_t *t = &tracks[i]->track;
+        if (t->kind != CIR_LIVE_VIDEO) {
+            continue;
+        }
+        TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+                           (unsigned long long)(t->bandwidth + audio_peak)));
+        if (t->average_bandwidth > 0) {
+            TRY(cir_buf_printf(
+                out, ",AVERAGE-BANDWIDTH=%llu",
+                (unsigned long long)(t->average_bandwidth + audio_avg)));
+        }
+        TRY(cir_buf_printf(out, ",CODECS=\"%s", t->codecs));
+        /* each distinct audio codec once */
+        for (j = 0; j < nb; j++) {
+            const cir_live_track_t *a = &tracks[j]->track;
+            size_t k;
+            int dup = 0;
+            if (a->kind != CIR_LIVE_AUDIO) {
+                continue;
+            }
+            for (k = 0; k < j && !dup; k++) {
+                dup = tracks[k]->track.kind == CIR_LIVE_AUDIO &&
+                      strcmp(audio_codecs(&tracks[k]->track),
+                             audio_codecs(a)) == 0;
+            }
+            if (!dup) {
+                TRY(cir_buf_printf(out, ",%s", audio_codecs(a)));
+            }
+        }
+        TRY(cir_buf_printf(out, "\",RESOLUTION=%dx%d,FRAME-RATE=", t->width,
+                           t->height));
+        TRY(cir_manifest_put_fixed(out, llround(t->frame_rate * 1000.0), 1000,
+                                   3));
+        if (nb_audio > 0) {
+            TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
+        }
+        TRY(cir_buf_printf(out, "\n%s/index.m3u8\n", t->rendition));
+    }
+    return 0;
+
+fail:
+    return cir_manifest_fail(out, len0, ret);
+}

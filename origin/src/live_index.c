@@ -1,0 +1,553 @@
+/*
+ * The live index codec: a versioned, little-endian, fixed-width binary
+ * record with a trailing CRC-32, so a torn or foreign file fails to decode
+ * instead of misleading the origin.
+ *
+ *   header   "CIRLIDX1", u32 format version (1), the track (fixed-size
+ *            strings NUL-padded), the stream fields, u32 nb_segments,
+ *            u32 nb_parts
+ *   segments nb_segments x 55 bytes
+ *   parts    nb_parts x 10 bytes
+ *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
+ *
+ * The length is implied by the counts and must match exactly.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_live.h"
+#include "cir_storage.h"
+#include "live_util.h"
+
+#define MAGIC          "CIRLIDX1"
+#define FORMAT_VERSION 1u
+#define HEADER_SIZE    249u
+#define SEGMENT_SIZE   55u
+#define PART_SIZE      10u
+#define CRC_SIZE       4u
+
+/* Sanity bounds on times so later sums and formatting cannot overflow. */
+#define MAX_TIMESCALE 1000000000u
+#define MAX_START     ((int64_t)1 << 62)
+#define MAX_WALL_US   INT64_C(32503680000000000) /* year 3000 */
+
+/* ---- CRC-32 (reflected, polynomial 0xEDB88320), table-driven ---- */
+
+static uint32_t
+crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    static uint32_t table[256];
+    static int ready;
+    size_t i;
+
+    if (!ready) {
+        /* idempotent, so a race between threads only recomputes it */
+        for (uint32_t k = 0; k < 256; k++) {
+            uint32_t c = k;
+            for (int j = 0; j < 8; j++) {
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            }
+            table[k] = c;
+        }
+        ready = 1;
+    }
+    crc = ~crc;
+    for (i = 0; i < n; i++) {
+        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+/* ---- little-endian writers ---- */
+
+static int
+put_u8(cir_buf_t *b, uint8_t v)
+{
+    return cir_buf_append(b, &v, 1);
+}
+
+static int
+put_u32(cir_buf_t *b, uint32_t v)
+{
+    uint8_t p[4];
+
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+    return cir_buf_append(b, p, 4);
+}
+
+static int
+put_u64(cir_buf_t *b, uint64_t v)
+{
+    uint8_t p[8];
+
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+    return cir_buf_append(b, p, 8);
+}
+
+static int
+put_i64(cir_buf_t *b, int64_t v)
+{
+    return put_u64(b, (uint64_t)v);
+}
+
+static int
+put_str(cir_buf_t *b, const char *s, size_t size)
+{
+    char tmp[CIR_LIVE_ID_MAX > 64 ? CIR_LIVE_ID_MAX : 64];
+    size_t n = strnlen(s, size);
+
+    if (n >= size || size > sizeof(tmp)) {
+        return CIR_EINVAL;
+    }
+    memset(tmp, 0, size);
+    memcpy(tmp, s, n);
+    return cir_buf_append(b, tmp, size);
+}
+
+/* ---- little-endian reader over a checked range ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t pos, len;
+} reader_t;
+
+static uint64_t
+get_n(reader_t *r, int n)
+{
+    uint64_t v = 0;
+
+    /* callers checked the whole length up front */
+    for (int i = 0; i < n; i++) {
+        v |= (uint64_t)r->p[r->pos + (size_t)i] << (8 * i);
+    }
+    r->pos += (size_t)n;
+    return v;
+}
+
+static int
+get_str(reader_t *r, char *dst, size_t size)
+{
+    memcpy(dst, r->p + r->pos, size);
+    r->pos += size;
+    return memchr(dst, '\0', size) != NULL ? 0 : CIR_EPARSE;
+}
+
+/* ---- invariants ---- */
+
+static int
+check_track(const cir_live_track_t *t)
+{
+    if (memchr(t->rendition, '\0', sizeof(t->rendition)) == NULL ||
+        memchr(t->codecs, '\0', sizeof(t->codecs)) == NULL) {
+        return CIR_EPARSE;
+    }
+    if (t->kind != CIR_LIVE_VIDEO && t->kind != CIR_LIVE_AUDIO) {
+        return CIR_EPARSE;
+    }
+    if (t->width < 0 || t->height < 0 || t->sample_rate < 0 ||
+        t->channels < 0 || !(t->frame_rate >= 0.0 && t->frame_rate < 1000.0)) {
+        return CIR_EPARSE;
+    }
+    return 0;
+}
+
+static int
+wall_ok(int64_t us)
+{
+    return us >= 0 && us < MAX_WALL_US;
+}
+
+int
+cir_live_index_check(const cir_live_index_t *idx)
+{
+    size_t i;
+    int ret;
+
+    if (idx == NULL) {
+        return CIR_EINVAL;
+    }
+    if ((ret = check_track(&idx->track)) < 0) {
+        return ret;
+    }
+    if (idx->timescale == 0 || idx->timescale > MAX_TIMESCALE ||
+        idx->segment_target <= 0 ||
+        idx->segment_target > (int64_t)idx->timescale * 3600 ||
+        idx->part_target < 0 || idx->part_target > idx->segment_target ||
+        idx->window == 0 || idx->window > CIR_LIVE_MAX_SEGMENTS ||
+        idx->ended > 1 || !wall_ok(idx->updated_us) ||
+        !wall_ok(idx->started_us)) {
+        return CIR_EPARSE;
+    }
+    if (idx->nb_segments > CIR_LIVE_MAX_SEGMENTS ||
+        idx->nb_parts > (size_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS ||
+        (idx->nb_segments > 0 && idx->segments == NULL) ||
+        (idx->nb_parts > 0 && idx->parts == NULL)) {
+        return CIR_EPARSE;
+    }
+    for (i = 0; i < idx->nb_segments; i++) {
+        const cir_live_segment_t *s = &idx->segments[i];
+        int last = i + 1 == idx->nb_segments;
+
+        if (i == 0 ? s->msn > UINT64_MAX - CIR_LIVE_MAX_SEGMENTS
+                   : s->msn != idx->segments[i - 1].msn + 1) {
+            return CIR_EPARSE;
+        }
+        if (s->start < 0 || s->start > MAX_START || s->duration < 0 ||
+            s->duration > (int64_t)idx->timescale * 3600 ||
+            !wall_ok(s->pdt_us) || s->init_id > idx->init_id ||
+            s->discontinuity > 1 || s->complete > 1 || s->gap > 1) {
+            return CIR_EPARSE;
+        }
+        /* only the last segment may be open, and none once ended */
+        if (!s->complete && (!last || idx->ended)) {
+            return CIR_EPARSE;
+        }
+        if (s->nb_parts > CIR_LIVE_MAX_PARTS ||
+            (uint64_t)s->first_part + s->nb_parts > idx->nb_parts) {
+            return CIR_EPARSE;
+        }
+    }
+    for (i = 0; i < idx->nb_parts; i++) {
+        const cir_live_part_t *p = &idx->parts[i];
+        if (p->duration < 0 || p->duration > idx->segment_target * 4 ||
+            p->independent > 1 || p->gap > 1) {
+            return CIR_EPARSE;
+        }
+    }
+    return 0;
+}
+
+/* ---- encode ---- */
+
+int
+cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
+{
+    const cir_live_track_t *t;
+    size_t i, len0;
+    uint64_t fr;
+    int ret;
+
+    if (idx == NULL || out == NULL) {
+        return CIR_EINVAL;
+    }
+    if (cir_live_index_check(idx) < 0) {
+        return CIR_EINVAL;
+    }
+    len0 = out->len;
+    t = &idx->track;
+    memcpy(&fr, &t->frame_rate, sizeof(fr));
+
+#define TRY(e)                 \
+    do {                       \
+        if ((ret = (e)) < 0) { \
+            goto fail;         \
+        }                      \
+    } while (0)
+
+    TRY(cir_buf_append(out, MAGIC, 8));
+    TRY(put_u32(out, FORMAT_VERSION));
+    TRY(put_str(out, t->rendition, sizeof(t->rendition)));
+    TRY(put_u32(out, (uint32_t)t->kind));
+    TRY(put_str(out, t->codecs, sizeof(t->codecs)));
+    TRY(put_u32(out, (uint32_t)t->width));
+    TRY(put_u32(out, (uint32_t)t->height));
+    TRY(put_u64(out, fr));
+    TRY(put_u32(out, (uint32_t)t->sample_rate));
+    TRY(put_u32(out, (uint32_t)t->channels));
+    TRY(put_u64(out, t->bandwidth));
+    TRY(put_u64(out, t->average_bandwidth));
+    TRY(put_u32(out, idx->timescale));
+    TRY(put_i64(out, idx->segment_target));
+    TRY(put_i64(out, idx->part_target));
+    TRY(put_u32(out, idx->window));
+    TRY(put_u32(out, idx->discontinuity_sequence));
+    TRY(put_u32(out, idx->init_id));
+    TRY(put_u8(out, idx->ended));
+    TRY(put_u64(out, idx->version));
+    TRY(put_i64(out, idx->updated_us));
+    TRY(put_i64(out, idx->started_us));
+    TRY(put_u32(out, (uint32_t)idx->nb_segments));
+    TRY(put_u32(out, (uint32_t)idx->nb_parts));
+    for (i = 0; i < idx->nb_segments; i++) {
+        const cir_live_segment_t *s = &idx->segments[i];
+        TRY(put_u64(out, s->msn));
+        TRY(put_i64(out, s->start));
+        TRY(put_i64(out, s->duration));
+        TRY(put_i64(out, s->pdt_us));
+        TRY(put_u64(out, s->size));
+        TRY(put_u32(out, s->init_id));
+        TRY(put_u8(out, s->discontinuity));
+        TRY(put_u8(out, s->complete));
+        TRY(put_u8(out, s->gap));
+        TRY(put_u32(out, s->first_part));
+        TRY(put_u32(out, s->nb_parts));
+    }
+    for (i = 0; i < idx->nb_parts; i++) {
+        TRY(put_i64(out, idx->parts[i].duration));
+        TRY(put_u8(out, idx->parts[i].independent));
+        TRY(put_u8(out, idx->parts[i].gap));
+    }
+    if (out->len - len0 > CIR_LIVE_INDEX_MAX_SIZE - CRC_SIZE) {
+        ret = CIR_ELIMIT;
+        goto fail;
+    }
+    TRY(put_u32(out, crc32_update(0, (const uint8_t *)out->data + len0,
+                                  out->len - len0)));
+#undef TRY
+    return 0;
+
+fail:
+    /* cir_buf keeps its NUL terminator at len */
+    out->len = len0;
+    if (out->data != NULL) {
+        out->data[len0] = '\0';
+    }
+    return ret;
+}
+
+/* ---- decode ---- */
+
+int
+cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
+{
+    cir_live_index_t x;
+    cir_live_track_t *t;
+    reader_t r;
+    uint64_t nseg, npart, fr, expect, crc;
+    size_t i;
+    int ret = CIR_EPARSE;
+
+    if (idx == NULL || (data == NULL && len > 0)) {
+        return CIR_EINVAL;
+    }
+    memset(idx, 0, sizeof(*idx));
+    memset(&x, 0, sizeof(x));
+    if (len < HEADER_SIZE + CRC_SIZE || len > CIR_LIVE_INDEX_MAX_SIZE) {
+        return CIR_EPARSE;
+    }
+    r.p = data;
+    r.pos = 0;
+    r.len = len;
+    if (memcmp(r.p, MAGIC, 8) != 0) {
+        return CIR_EPARSE;
+    }
+    r.pos = 8;
+    if (get_n(&r, 4) != FORMAT_VERSION) {
+        return CIR_EPARSE;
+    }
+    /* counts sit at the end of the fixed header */
+    r.pos = HEADER_SIZE - 8;
+    nseg = get_n(&r, 4);
+    npart = get_n(&r, 4);
+    if (nseg > CIR_LIVE_MAX_SEGMENTS ||
+        npart > (uint64_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS) {
+        return CIR_EPARSE;
+    }
+    expect = HEADER_SIZE + nseg * SEGMENT_SIZE + npart * PART_SIZE + CRC_SIZE;
+    if (expect != len) {
+        return CIR_EPARSE;
+    }
+    r.pos = len - CRC_SIZE;
+    crc = get_n(&r, 4);
+    if (crc != crc32_update(0, r.p, len - CRC_SIZE)) {
+        return CIR_EPARSE;
+    }
+
+    r.pos = 12;
+    t = &x.track;
+    if (get_str(&r, t->rendition, sizeof(t->rendition)) < 0) {
+        goto fail;
+    }
+    t->kind = (cir_live_kind_t)get_n(&r, 4);
+    if (get_str(&r, t->codecs, sizeof(t->codecs)) < 0) {
+        goto fail;
+    }
+    t->width = (int32_t)get_n(&r, 4);
+    t->height = (int32_t)get_n(&r, 4);
+    fr = get_n(&r, 8);
+    memcpy(&t->frame_rate, &fr, sizeof(fr));
+    t->sample_rate = (int32_t)get_n(&r, 4);
+    t->channels = (int32_t)get_n(&r, 4);
+    t->bandwidth = get_n(&r, 8);
+    t->average_bandwidth = get_n(&r, 8);
+    x.timescale = (uint32_t)get_n(&r, 4);
+    x.segment_target = (int64_t)get_n(&r, 8);
+    x.part_target = (int64_t)get_n(&r, 8);
+    x.window = (uint32_t)get_n(&r, 4);
+    x.discontinuity_sequence = (uint32_t)get_n(&r, 4);
+    x.init_id = (uint32_t)get_n(&r, 4);
+    x.ended = (uint8_t)get_n(&r, 1);
+    x.version = get_n(&r, 8);
+    x.updated_us = (int64_t)get_n(&r, 8);
+    x.started_us = (int64_t)get_n(&r, 8);
+    r.pos += 8; /* the counts, read above */
+
+    if (nseg > 0 &&
+        (x.segments = calloc((size_t)nseg, sizeof(*x.segments))) == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if (npart > 0 &&
+        (x.parts = calloc((size_t)npart, sizeof(*x.parts))) == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    x.nb_segments = (size_t)nseg;
+    x.nb_parts = (size_t)npart;
+    for (i = 0; i < x.nb_segments; i++) {
+        cir_live_segment_t *s = &x.segments[i];
+        s->msn = get_n(&r, 8);
+        s->start = (int64_t)get_n(&r, 8);
+        s->duration = (int64_t)get_n(&r, 8);
+        s->pdt_us = (int64_t)get_n(&r, 8);
+        s->size = get_n(&r, 8);
+        s->init_id = (uint32_t)get_n(&r, 4);
+        s->discontinuity = (uint8_t)get_n(&r, 1);
+        s->complete = (uint8_t)get_n(&r, 1);
+        s->gap = (uint8_t)get_n(&r, 1);
+        s->first_part = (uint32_t)get_n(&r, 4);
+        s->nb_parts = (uint32_t)get_n(&r, 4);
+    }
+    for (i = 0; i < x.nb_parts; i++) {
+        x.parts[i].duration = (int64_t)get_n(&r, 8);
+        x.parts[i].independent = (uint8_t)get_n(&r, 1);
+        x.parts[i].gap = (uint8_t)get_n(&r, 1);
+    }
+    if (cir_live_index_check(&x) < 0) {
+        ret = CIR_EPARSE;
+        goto fail;
+    }
+    *idx = x;
+    return 0;
+
+fail:
+    free(x.segments);
+    free(x.parts);
+    return ret;
+}
+
+void
+cir_live_index_free(cir_live_index_t *idx)
+{
+    if (idx == NULL) {
+        return;
+    }
+    free(idx->segments);
+    free(idx->parts);
+    idx->segments = NULL;
+    idx->parts = NULL;
+    idx->nb_segments = 0;
+    idx->nb_parts = 0;
+}
+
+int
+cir_live_index_load(const char *dir, cir_live_index_t *idx)
+{
+    char path[PATH_MAX], *data = NULL;
+    size_t len = 0;
+    int n, ret;
+
+    if (dir == NULL || idx == NULL) {
+        return CIR_EINVAL;
+    }
+    memset(idx, 0, sizeof(*idx));
+    n = snprintf(path, sizeof(path), "%s/index", dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    ret = cir_read_file(path, CIR_LIVE_INDEX_MAX_SIZE, &data, &len);
+    if (ret == -ENOENT || ret == -ENOTDIR) {
+        return CIR_ENOTFOUND;
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    ret = cir_live_index_decode(data, len, idx);
+    free(data);
+    return ret;
+}
+
+/* ---- queries ---- */
+
+int
+cir_live_index_last(const cir_live_index_t *idx, uint64_t *msn, int *part)
+{
+    const cir_live_segment_t *s;
+
+    if (idx == NULL || idx->nb_segments == 0) {
+        return CIR_ENOTFOUND;
+    }
+    s = &idx->segments[idx->nb_segments - 1];
+    if (msn) {
+        *msn = s->msn;
+    }
+    if (part) {
+        /* the last part of the last segment, -1 when it has none listed */
+        *part = s->nb_parts > 0 ? (int)s->nb_parts - 1 : -1;
+    }
+    return 0;
+}
+
+const cir_live_segment_t *
+cir_live_index_segment(const cir_live_index_t *idx, uint64_t msn)
+{
+    uint64_t first;
+
+    if (idx == NULL || idx->nb_segments == 0) {
+        return NULL;
+    }
+    /* msns are consecutive (checked on decode and by the writer) */
+    first = idx->segments[0].msn;
+    if (msn < first || msn - first >= idx->nb_segments) {
+        return NULL;
+    }
+    return &idx->segments[msn - first];
+}
+
+const cir_live_segment_t *
+cir_live_open_segment(const cir_live_index_t *idx)
+{
+    const cir_live_segment_t *s;
+
+    if (idx == NULL || idx->nb_segments == 0) {
+        return NULL;
+    }
+    s = &idx->segments[idx->nb_segments - 1];
+    return s->complete ? NULL : s;
+}
+
+int64_t
+cir_live_target_duration(const cir_live_index_t *idx)
+{
+    int64_t ts = idx->timescale, td, d;
+    size_t i;
+
+    td = (idx->segment_target + ts - 1) / ts;
+    for (i = 0; i < idx->nb_segments; i++) {
+        d = (idx->segments[i].duration + ts - 1) / ts;
+        if (d > td) {
+            td = d;
+        }
+    }
+    return td < 1 ? 1 : td;
+}
+
+uint32_t
+cir_live_max_parts(const cir_live_index_t *idx)
+{
+    int64_t n;
+
+    if (idx->part_target <= 0) {
+        return 0;
+    }
+    n = (idx->segment_target + idx->part_target - 1) / idx->part_target + 1;
+    return n > CIR_LIVE_MAX_PARTS ? CIR_LIVE_MAX_PARTS : (uint32_t)n;
+}

@@ -1,0 +1,28 @@
+/*
+ * Private helpers shared by the live index, the live renderers and the
+ * request decisions (not part of the public contract).
+ */
+#ifndef CIR_LIVE_UTIL_H
+#define CIR_LIVE_UTIL_H
+
+#include <stdint.h>
+
+#include "cir_live.h"
+
+/* The invariants every consumer relies on: limits, timescale > 0,
+ * non-negative durations, consecutive msns, only the last segment open, part
+ * ranges inside parts[], init ids <= idx->init_id.  CIR_EPARSE otherwise. */
+int cir_live_index_check(const cir_live_index_t *idx);
+
+/* EXT-X-TARGETDURATION in seconds: ceil of the longest listed segment and
+ * of segment_target, at least 1. */
+int64_t cir_live_target_duration(const cir_live_index_t *idx);
+
+/* Most parts a segment may hold: ceil(segment_target / part_target) + 1
+ * (0 when the index has no parts). */
+uint32_t cir_live_max_parts(const cir_live_index_t *idx);
+
+/* The open (last, incomplete) segment, or NULL. */
+const cir_live_segment_t *cir_live_open_segment(const cir_live_index_t *idx);
+
+#endif

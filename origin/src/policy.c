@@ -1,0 +1,63 @@
+/*
+ * Cache-Control for CloudFront (see cloudfront-origin.md and MediaPackage's
+ * CDN recommendations):
+ *   media (init, part, segment)  public, max-age=1209600, immutable (14 d)
+ *   live playlist, live MPD      public, max-age=1  (LL: AWS's 1 s; they
+ *                                change every part)
+ *   blocking playlist            public, max-age=<6 x TD>: the response to
+ *                                _HLS_msn/_HLS_part never changes, and the
+ *                                query string is its cache key
+ *   ended playlist               public, max-age=3600
+ *   VOD manifest                 public, max-age=86400
+ *   error                        public, max-age=1: a 404 for a part that
+ *                                does not exist yet must not stick
+ * No cookies, no Vary: nothing here varies per viewer.
+ */
+#include <stdio.h>
+
+#include "cir_error.h"
+#include "cir_origin.h"
+#include "live_util.h"
+
+int
+cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
+                         char *out, size_t size)
+{
+    long long age;
+    int n;
+
+    if (out == NULL || size == 0) {
+        return CIR_EINVAL;
+    }
+    out[0] = '\0';
+    switch (kind) {
+    case CIR_CACHE_MEDIA:
+        n = snprintf(out, size, "public, max-age=1209600, immutable");
+        break;
+    case CIR_CACHE_LIVE_PLAYLIST:
+    case CIR_CACHE_LIVE_MPD:
+    case CIR_CACHE_ERROR:
+        n = snprintf(out, size, "public, max-age=1");
+        break;
+    case CIR_CACHE_BLOCKING_PLAYLIST:
+        if (idx == NULL || idx->timescale == 0 || idx->segment_target <= 0) {
+            return CIR_EINVAL;
+        }
+        age = 6 * (long long)cir_live_target_duration(idx);
+        n = snprintf(out, size, "public, max-age=%lld", age);
+        break;
+    case CIR_CACHE_ENDED_PLAYLIST:
+        n = snprintf(out, size, "public, max-age=3600");
+        break;
+    case CIR_CACHE_VOD_MANIFEST:
+        n = snprintf(out, size, "public, max-age=86400");
+        break;
+    default:
+        return CIR_EINVAL;
+    }
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return CIR_ELIMIT;
+    }
+    return 0;
+}

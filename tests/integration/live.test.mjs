@@ -1,0 +1,180 @@
+// Live end to end: cirrus-transcode publishes a sample as a live stream at
+// real time (CMAF parts through the live index writer), nginx with the
+// module serves LL-HLS and LL-DASH, hls.js and dash.js play it in low
+// latency mode in headless Chromium, and the test prints the latency each
+// player reaches.  Then the source stops and the playlist ends cleanly.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as B from './lib/browser.mjs';
+import * as C from './lib/cirrus.mjs';
+import { nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+
+const missing = B.browserAvailable() ||
+    (nginxAvailable() ? null : 'nginx module not built');
+let nginx, browser, source, liveRoot;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs = 20000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await fn();
+        if (v)
+            return v;
+        if (Date.now() > deadline)
+            throw new Error(`timed out waiting for ${what}`);
+        await sleep(100);
+    }
+}
+
+function startSource() {
+    source = spawn(C.TRANSCODE_BIN, ['--input', C.sample('h264_720p2997.mp4'),
+        '--live-root', liveRoot, '--stream', 'demo', '--loop', '-1',
+        '--part-seconds', '0.333334', '--segment-seconds', '2',
+        '--window', '15'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    source.stderrText = '';
+    source.stderr.on('data', (d) => (source.stderrText += d));
+    source.exited = new Promise((ok) => source.on('exit', (code, sig) =>
+        ok({ code, sig })));
+}
+
+before(async () => {
+    if (missing)
+        return;
+    liveRoot = C.tmpDir('live-');
+    startSource();
+    const nm = B.NODE_MODULES;
+    nginx = await startNginx({
+        server: `
+        cirrus_cors on;
+        location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }
+        location = /time { cirrus_time; }
+        location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
+        location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
+        location /lib/dashjs/ {
+            alias ${path.join(nm, 'dashjs', 'dist', 'modern', 'umd')}/;
+        }`,
+    });
+    // a few segments, so players have a live window to join
+    await waitFor('three live segments', async () => {
+        const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
+        return r.status === 200 &&
+            (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 3;
+    }, 30000);
+    browser = await B.launch();
+});
+
+after(async () => {
+    await browser?.close();
+    if (source && source.exitCode === null)
+        source.kill('SIGKILL');
+    await nginx?.stop();
+});
+
+async function playLive(engine, manifest) {
+    const shot = path.join(C.TEST_OUT, 'screenshots', `live-${engine}.png`);
+    const url = `${nginx.base}/player.html?engine=${engine}&lowLatency=1` +
+        `&src=/live/demo/${manifest}`;
+    const page = await browser.context.newPage();
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    await page.goto(url, { waitUntil: 'load' });
+    // play for a while, then read the latency the player settled at
+    const samples = [];
+    let state;
+    const deadline = Date.now() + 25000;
+    while (Date.now() < deadline) {
+        state = await page.evaluate(() => {
+            const v = document.querySelector('video');
+            return { ...window.cirrusPlayer, currentTime: v.currentTime,
+                videoWidth: v.videoWidth };
+        });
+        if (state.fatal)
+            break;
+        if (state.playing && state.latency != null)
+            samples.push(state.latency);
+        if (samples.length >= 16)
+            break;
+        await sleep(500);
+    }
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot }).catch(() => {});
+    await page.close();
+    const why = JSON.stringify({ fatal: state.fatal, errors: state.errors,
+        console: consoleLines.slice(-15) }, null, 1);
+    assert.equal(state.fatal, null, `no fatal error: ${why}`);
+    assert.ok(state.videoWidth > 0, `frames decoded: ${why}`);
+    assert.ok(samples.length >= 4, `the player reported a live latency: ${why}`);
+    const httpErrors = (state.errors || []).filter((e) => /status [45]\d\d/.test(e.msg));
+    assert.deepEqual(httpErrors, [], 'no request failed');
+    const settled = samples.slice(-4).reduce((a, b) => a + b, 0) / 4;
+    console.log(`# ${engine}: live latency ${settled.toFixed(2)} s ` +
+        `(samples ${samples.map((s) => s.toFixed(2)).join(' ')})`);
+    return settled;
+}
+
+describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false },
+    () => {
+        test('the playlist has parts, a preload hint and reports', async () => {
+            const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
+            const text = r.body.toString();
+            assert.equal(r.status, 200);
+            assert.match(text, /#EXT-X-PART-INF:PART-TARGET=0\.33/);
+            assert.match(text, /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES/);
+            assert.match(text, /#EXT-X-PART:DURATION=[\d.]+,URI="part-\d+\.\d+\.m4s",INDEPENDENT=YES/);
+            assert.match(text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-\d+\.\d+\.m4s"/);
+            assert.match(text, /#EXT-X-RENDITION-REPORT:URI="..\/audio\/index.m3u8"/);
+            assert.match(text, /#EXT-X-PROGRAM-DATE-TIME:/);
+        });
+
+        test('a part is available within a part duration of its time', async () => {
+            // block on the next part; it must come within ~1 part + slack
+            const pl = (await rawGet(nginx.port, '/live/demo/video/index.m3u8'))
+                .body.toString();
+            const hint = /PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/.exec(pl);
+            const r = await rawGet(nginx.port,
+                `/live/demo/video/index.m3u8?_HLS_msn=${hint[1]}&_HLS_part=${hint[2]}`);
+            assert.equal(r.status, 200);
+            assert.ok(r.ms < 1000, `blocked reload answered in ${r.ms.toFixed(0)} ms`);
+            console.log(`# blocking reload for the hinted part: ${r.ms.toFixed(0)} ms`);
+        });
+
+        test('hls.js in low-latency mode plays the live stream', async () => {
+            const latency = await playLive('hls', 'master.m3u8');
+            assert.ok(latency < 6, `LL-HLS latency ${latency.toFixed(2)} s`);
+        });
+
+        test('dash.js in low-latency mode plays the live stream', async () => {
+            const latency = await playLive('dash', 'manifest.mpd');
+            assert.ok(latency < 8, `LL-DASH latency ${latency.toFixed(2)} s`);
+        });
+
+        test('the players got no error status from the origin', () => {
+            const log = fs.readFileSync(path.join(nginx.prefix, 'logs',
+                'access.log'), 'utf8');
+            // the players' requests (their referer is the player page);
+            // 499 is a player closing a held request when its page closes
+            const bad = log.split('\n').filter((l) => /player\.html/.test(l) &&
+                /" [45]\d\d /.test(l) && !/" 499 /.test(l));
+            assert.deepEqual(bad, []);
+        });
+
+        test('a source that stops ends the playlist with ENDLIST', async () => {
+            source.kill('SIGINT');
+            const { code } = await source.exited;
+            assert.equal(code, 0, source.stderrText.slice(-2000));
+            const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
+            const text = r.body.toString();
+            assert.match(text, /#EXT-X-ENDLIST\s*$/);
+            assert.doesNotMatch(text, /PRELOAD-HINT/);
+            // directives are ignored after ENDLIST: no blocking
+            const far = await rawGet(nginx.port,
+                '/live/demo/video/index.m3u8?_HLS_msn=999999');
+            assert.equal(far.status, 200);
+            const mpd = (await rawGet(nginx.port, '/live/demo/manifest.mpd')).body.toString();
+            assert.match(mpd, /type="static"/);
+        });
+    });

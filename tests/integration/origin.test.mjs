@@ -1,0 +1,402 @@
+// ngx_http_cirrus_module end to end: Debian's nginx with our module on
+// loopback, VOD from a real transcode, live from the real live writer
+// (tests/tools/live_feed.c).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
+import { LIVE_FEED_BIN, nginxAvailable, rawGet, startNginx } from
+    './lib/nginx.mjs';
+
+const SECRET = 'cf-s3cr3t';
+const TOKEN_KEY = 'token-key-1';
+const skip = nginxAvailable() ? false : 'nginx or the module is not built';
+
+// A live feed process: resolves its JSON lines as they come.
+function startFeed(dir, args) {
+    const child = spawn(LIVE_FEED_BIN, [dir, ...args],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    const feed = { child, events: [], waiters: [], stderr: '' };
+    let buf = '';
+    child.stdout.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            const ev = JSON.parse(line);
+            feed.events.push(ev);
+            for (const w of feed.waiters.splice(0))
+                w(ev);
+        }
+    });
+    child.stderr.on('data', (d) => (feed.stderr += d));
+    feed.next = () => new Promise((ok) => feed.waiters.push(ok));
+    feed.last = () => feed.events[feed.events.length - 1];
+    feed.stop = () => new Promise((ok) => {
+        if (child.exitCode !== null)
+            return ok();
+        child.on('exit', ok);
+        child.kill('SIGTERM');
+    });
+    return feed;
+}
+
+describe('ngx_http_cirrus_module', { skip }, () => {
+    let ng, vodDir, liveRoot, feeds = [];
+
+    before(async () => {
+        vodDir = (await transcodeCached('h264_720p2997.mp4', 'mobile')).dir;
+        liveRoot = tmpDir('live-');
+        ng = await startNginx({
+            http: 'gzip on; gzip_min_length 20; gzip_types ' +
+                'application/vnd.apple.mpegurl application/dash+xml;',
+            server: `
+        location /vod/ { cirrus_vod ${vodDir}; cirrus_cors on; }
+        location /secure/ {
+            cirrus_vod ${vodDir};
+            cirrus_origin_secret X-Origin-Secret ${SECRET};
+            cirrus_token_key ${TOKEN_KEY};
+        }
+        location /live/ {
+            cirrus_live ${liveRoot};
+            cirrus_cors on;
+            cirrus_block_timeout 1s;
+        }
+        location = /time { cirrus_time; }
+        location = /metrics { cirrus_metrics; }
+`,
+        });
+    });
+
+    after(async () => {
+        for (const f of feeds)
+            await f.stop();
+        if (ng)
+            await ng.stop();
+    });
+
+    const get = (p, h, o) => rawGet(ng.port, p, h, o);
+
+    // --- VOD ----------------------------------------------------------
+
+    test('VOD master, media playlist, init and segment: types and cache',
+        async () => {
+            const m = await get('/vod/master.m3u8');
+            assert.equal(m.status, 200);
+            assert.equal(m.headers['content-type'],
+                'application/vnd.apple.mpegurl');
+            assert.match(m.headers['cache-control'], /max-age=\d+/);
+            assert.ok(m.headers.etag, 'ETag');
+            assert.ok(m.headers['last-modified'], 'Last-Modified');
+            assert.equal(m.headers['access-control-allow-origin'], '*');
+            assert.deepEqual(m.body, fs.readFileSync(path.join(vodDir,
+                'master.m3u8')));
+            const rend = m.body.toString().split('\n')
+                .find((l) => l && !l.startsWith('#'));
+            const dir = path.dirname(rend);
+            const pl = await get(`/vod/${rend}`);
+            assert.equal(pl.status, 200);
+            const seg = pl.body.toString().split('\n')
+                .find((l) => l.endsWith('.m4s'));
+            const s = await get(`/vod/${dir}/${seg}`);
+            assert.equal(s.status, 200);
+            assert.equal(s.headers['content-type'], 'video/iso.segment');
+            assert.match(s.headers['cache-control'], /max-age=1209600/);
+            assert.equal(s.headers['accept-ranges'], 'bytes');
+            assert.deepEqual(s.body,
+                fs.readFileSync(path.join(vodDir, dir, seg)));
+            const i = await get(`/vod/${dir}/init.mp4`);
+            assert.equal(i.status, 200);
+            assert.equal(i.headers['content-type'], 'video/mp4');
+            const mpd = await get('/vod/manifest.mpd', { 'Accept-Encoding': 'gzip' });
+            assert.equal(mpd.status, 200);
+            assert.equal(mpd.headers['content-type'], 'application/dash+xml');
+            assert.equal(mpd.headers['content-encoding'], 'gzip');
+        });
+
+    test('VOD byte ranges: 206 and 416; HEAD; 304', async () => {
+        const file = fs.readFileSync(path.join(vodDir, 'master.m3u8'));
+        const r = await get('/vod/master.m3u8', { Range: 'bytes=0-99' });
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes 0-99/${file.length}`);
+        assert.deepEqual(r.body, file.subarray(0, 100));
+        const bad = await get('/vod/master.m3u8',
+            { Range: `bytes=${file.length + 10}-` });
+        assert.equal(bad.status, 416);
+        const h = await get('/vod/master.m3u8', {}, { method: 'HEAD' });
+        assert.equal(h.status, 200);
+        assert.equal(Number(h.headers['content-length']), file.length);
+        assert.equal(h.body.length, 0);
+        const full = await get('/vod/master.m3u8');
+        const nm = await get('/vod/master.m3u8',
+            { 'If-None-Match': full.headers.etag });
+        assert.equal(nm.status, 304);
+    });
+
+    test('VOD gzip of playlists when asked', async () => {
+        const file = fs.readFileSync(path.join(vodDir, 'master.m3u8'));
+        const r = await get('/vod/master.m3u8', { 'Accept-Encoding': 'gzip' });
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['content-encoding'], 'gzip');
+        // Connection: close, so the chunked body ends the stream
+        const body = r.headers['transfer-encoding'] === 'chunked'
+            ? dechunk(r.body) : r.body;
+        assert.deepEqual(zlib.gunzipSync(body), file);
+    });
+
+    test('CORS preflight and method checks', async () => {
+        const o = await get('/vod/master.m3u8', {
+            Origin: 'http://player.example',
+            'Access-Control-Request-Method': 'GET',
+            'Access-Control-Request-Headers': 'range',
+        }, { method: 'OPTIONS' });
+        assert.equal(o.status, 204);
+        assert.equal(o.headers['access-control-allow-origin'], '*');
+        assert.match(o.headers['access-control-allow-methods'], /GET/);
+        assert.match(o.headers['access-control-allow-headers'], /Range/);
+        const g = await get('/vod/master.m3u8');
+        assert.match(g.headers['access-control-expose-headers'],
+            /Content-Range/);
+        assert.match(g.headers['access-control-expose-headers'],
+            /Content-Length/);
+        const p = await get('/vod/master.m3u8', {}, { method: 'DELETE' });
+        assert.equal(p.status, 405);
+    });
+
+    test('path traversal never leaves the root', async () => {
+        const attempts = [
+            '/vod/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+            '/vod/x/..%2f..%2f..%2f..%2fetc/passwd',
+            '/vod/..%5c..%5cetc%5cpasswd',
+            '/vod/%2E%2E%2F%2E%2E%2Fetc/passwd',
+            '/vod/master.m3u8%00.jpg',
+            '/vod//etc/passwd',
+            '/vod/./master.m3u8',
+            '/vod/%252e%252e/etc/passwd',
+            '/live/%2e%2e/%2e%2e/etc/passwd',
+            '/live/s/..%2f..%2f..%2fetc/index.m3u8',
+        ];
+        for (const a of attempts) {
+            const r = await get(a);
+            assert.ok([400, 404].includes(r.status), `${a}: ${r.status}`);
+            assert.ok(!r.body.toString().includes('root:'), a);
+        }
+    });
+
+    test('origin secret header or signed URL, else 403', async () => {
+        assert.equal((await get('/secure/master.m3u8')).status, 403);
+        const bad = await get('/secure/master.m3u8',
+            { 'X-Origin-Secret': 'wrong' });
+        assert.equal(bad.status, 403);
+        assert.match(bad.headers['cache-control'], /max-age/);
+        const ok = await get('/secure/master.m3u8',
+            { 'x-origin-secret': SECRET });
+        assert.equal(ok.status, 200);
+        const expires = Math.floor(Date.now() / 1000) + 60;
+        const sign = (p, e) => crypto.createHmac('sha256', TOKEN_KEY)
+            .update(`${e}:${p}`).digest('hex');
+        const signed = `/secure/master.m3u8?token=${sign(
+            '/secure/master.m3u8', expires)}&expires=${expires}`;
+        assert.equal((await get(signed)).status, 200);
+        const other = `/secure/manifest.mpd?token=${sign(
+            '/secure/master.m3u8', expires)}&expires=${expires}`;
+        assert.equal((await get(other)).status, 403);
+        const old = expires - 3600;
+        const expired = `/secure/master.m3u8?token=${sign(
+            '/secure/master.m3u8', old)}&expires=${old}`;
+        assert.equal((await get(expired)).status, 403);
+    });
+
+    test('/time serves the ISO UTC time', async () => {
+        const r = await get('/time');
+        assert.equal(r.status, 200);
+        const t = Date.parse(r.body.toString().trim());
+        assert.match(r.body.toString(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
+        assert.ok(Math.abs(t - Date.now()) < 2000);
+    });
+
+    // --- live ---------------------------------------------------------
+
+    describe('live', () => {
+        let runFeed, stillFeed;
+
+        before(async () => {
+            // a running stream with two renditions, ten segments written
+            // at once so delta updates have something to skip
+            const args = ['--part-ms', '200', '--parts', '5', '--window', '20',
+                '--prefill', '10'];
+            runFeed = startFeed(path.join(liveRoot, 'run', '720p'), args);
+            feeds.push(runFeed);
+            feeds.push(startFeed(path.join(liveRoot, 'run', '360p'), args));
+            // a stream that moves only when told (stdin)
+            stillFeed = startFeed(path.join(liveRoot, 'still', '720p'),
+                ['--part-ms', '200', '--parts', '5', '--step',
+                    '--prefill', '3']);
+            feeds.push(stillFeed);
+            await runFeed.next();
+            stillFeed.child.stdin.write('go\n');
+            await stillFeed.next();
+        });
+
+        test('media playlist, master and MPD render from the index',
+            async () => {
+                const r = await get('/live/run/720p/index.m3u8');
+                assert.equal(r.status, 200);
+                assert.equal(r.headers['content-type'],
+                    'application/vnd.apple.mpegurl');
+                assert.match(r.headers['cache-control'], /max-age=/);
+                const text = r.body.toString();
+                assert.match(text, /#EXT-X-PART:/);
+                assert.match(text, /#EXT-X-PRELOAD-HINT:TYPE=PART/);
+                assert.match(text,
+                    /#EXT-X-RENDITION-REPORT:URI="..\/360p\/index.m3u8"/);
+                const m = await get('/live/run/master.m3u8');
+                assert.equal(m.status, 200);
+                assert.match(m.body.toString(), /720p\/index.m3u8/);
+                assert.match(m.body.toString(), /360p\/index.m3u8/);
+                const d = await get('/live/run/manifest.mpd');
+                assert.equal(d.status, 200);
+                assert.equal(d.headers['content-type'],
+                    'application/dash+xml');
+                assert.match(d.body.toString(), /UTCTiming/);
+                assert.equal((await get('/live/nope/720p/index.m3u8')).status,
+                    404);
+                assert.equal((await get('/live/run/720p/part-999999.0.m4s'))
+                    .status, 404);
+            });
+
+        test('a blocked _HLS_msn/_HLS_part request wakes within ms of the ' +
+            'part', async () => {
+            const lat = [];
+            for (let i = 0; i < 5; i++) {
+                const last = await runFeed.next();
+                // the part after the next one: it certainly blocks
+                const want = last.part + 2 < 5
+                    ? { msn: last.msn, part: last.part + 2 }
+                    : { msn: last.msn + 1, part: last.part + 2 - 5 };
+                const arrived = new Promise((ok) => {
+                    const h = (ev) => (ev.msn === want.msn &&
+                        ev.part === want.part ? ok(ev)
+                        : runFeed.waiters.push(h));
+                    runFeed.waiters.push(h);
+                });
+                const r = await get('/live/run/720p/index.m3u8?_HLS_msn=' +
+                    `${want.msn}&_HLS_part=${want.part}`);
+                const doneUs = (performance.timeOrigin + performance.now()) *
+                    1000;
+                const ev = await arrived;
+                assert.equal(r.status, 200);
+                assert.ok(r.body.toString().includes(
+                    `part-${want.msn}.${want.part}.m4s`));
+                assert.match(r.headers['cache-control'], /max-age=/);
+                lat.push((doneUs - ev.t0_us) / 1000);
+            }
+            lat.sort((a, b) => a - b);
+            console.log(`# wake latency (before the part's write -> response read), ms: ` +
+                lat.map((x) => x.toFixed(2)).join(' '));
+            assert.ok(lat[2] < 50, `median wake latency ${lat[2]} ms`);
+        });
+
+        test('a preload-hinted part request waits and gets the part',
+            async () => {
+                await runFeed.next();
+                const pl = (await get('/live/run/720p/index.m3u8')).body
+                    .toString();
+                const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/
+                    .exec(pl)[1];
+                const [, msn, part] = /part-(\d+)\.(\d+)\.m4s/.exec(hint);
+                const r = await get(`/live/run/720p/${hint}`);
+                assert.equal(r.status, 200);
+                assert.equal(r.headers['content-type'], 'video/iso.segment');
+                assert.ok(r.body.toString('latin1')
+                    .startsWith(`part ${msn}.${part} `));
+            });
+
+        test('delivery directive errors: 400 at once', async () => {
+            const last = stillFeed.last();
+            const a = await get('/live/still/720p/index.m3u8?_HLS_part=1');
+            assert.equal(a.status, 400);
+            const b = await get('/live/still/720p/index.m3u8?_HLS_msn=' +
+                `${last.msn + 10}`);
+            assert.equal(b.status, 400);
+            assert.ok(b.ms < 200, `${b.ms} ms`);
+            const c = await get('/live/still/720p/index.m3u8?_HLS_msn=abc');
+            assert.equal(c.status, 400);
+        });
+
+        test('a request blocked past the limit gets 503', async () => {
+            const last = stillFeed.last();
+            const r = await get('/live/still/720p/index.m3u8?_HLS_msn=' +
+                `${last.msn + 1}&_HLS_part=0`);
+            assert.equal(r.status, 503);
+            assert.ok(r.ms > 900 && r.ms < 3000, `${r.ms} ms`);
+            assert.match(r.headers['cache-control'], /max-age=/);
+        });
+
+        test('the stalled stream resumes a blocked request; a client that ' +
+            'leaves is dropped', async () => {
+            const last = stillFeed.last();
+            // one client leaves while blocked
+            const sock = net.connect(ng.port, '127.0.0.1');
+            sock.write(`GET /live/still/720p/index.m3u8?_HLS_msn=${
+                last.msn + 1}&_HLS_part=0 HTTP/1.1\r\nHost: x\r\n\r\n`);
+            const pending = get('/live/still/720p/index.m3u8?_HLS_msn=' +
+                `${last.msn + 1}&_HLS_part=0`);
+            await new Promise((ok) => setTimeout(ok, 100));
+            let m = (await get('/metrics')).body.toString();
+            assert.match(m, /cirrus_blocked_requests 2/);
+            sock.destroy();
+            await new Promise((ok) => setTimeout(ok, 100));
+            m = (await get('/metrics')).body.toString();
+            assert.match(m, /cirrus_blocked_requests 1/);
+            // advance until part 0 of the next segment exists
+            for (let p = last.part + 1; p <= 5; p++)
+                stillFeed.child.stdin.write('go\n');
+            const r = await pending;
+            assert.equal(r.status, 200);
+            assert.ok(r.body.toString().includes(`part-${last.msn + 1}.0.m4s`));
+        });
+
+        test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
+            const full = (await get('/live/run/720p/index.m3u8')).body
+                .toString();
+            const r = await get('/live/run/720p/index.m3u8?_HLS_skip=YES');
+            assert.equal(r.status, 200);
+            const text = r.body.toString();
+            assert.match(text, /#EXT-X-SKIP:SKIPPED-SEGMENTS=\d+/);
+            assert.ok(text.length < full.length);
+        });
+
+        test('metrics count requests by kind and status', async () => {
+            const m = (await get('/metrics')).body.toString();
+            assert.match(m, /cirrus_requests_total\{kind="playlist",status="200"\} \d+/);
+            assert.match(m, /cirrus_requests_total\{kind="playlist",status="400"\} \d+/);
+            assert.match(m, /cirrus_requests_total\{kind="playlist",status="503"\} \d+/);
+            assert.match(m, /cirrus_requests_total\{kind="vod",status="206"\} \d+/);
+            const count = Number(/cirrus_wake_latency_seconds_count (\d+)/
+                .exec(m)[1]);
+            assert.ok(count >= 5);
+            assert.doesNotMatch(ng.errorLog(), /\[(alert|crit|emerg)\]/);
+        });
+    });
+});
+
+function dechunk(buf) {
+    const out = [];
+    let i = 0;
+    for (;;) {
+        const e = buf.indexOf('\r\n', i);
+        const n = parseInt(buf.subarray(i, e).toString(), 16);
+        if (!n)
+            break;
+        out.push(buf.subarray(e + 2, e + 2 + n));
+        i = e + 2 + n + 2;
+    }
+    return Buffer.concat(out);
+}

@@ -1,0 +1,374 @@
+/*
+ * Live LL-HLS rendering: golden playlists (parts + preload hint, a
+ * discontinuity with two inits, delta update, ended, rendition reports,
+ * live master) and the rules behind them.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cir_buf.h"
+#include "cir_error.h"
+#include "cir_origin.h"
+
+#define TS 90000
+#define T0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
+
+/* ---- fixtures: 4 s segments of four 1 s parts ---- */
+
+typedef struct {
+    cir_live_segment_t segs[32];
+    cir_live_part_t parts[256];
+    cir_live_index_t idx;
+} fx_t;
+
+static void
+fx_init(fx_t *f, const char *rend, cir_live_kind_t kind, uint64_t msn0)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->idx.track.rendition, CIR_LIVE_ID_MAX, "%s", rend);
+    f->idx.track.kind = kind;
+    if (kind == CIR_LIVE_VIDEO) {
+        snprintf(f->idx.track.codecs, 64, "avc1.64001f");
+        f->idx.track.width = 1280;
+        f->idx.track.height = 720;
+        f->idx.track.frame_rate = 30;
+        f->idx.track.bandwidth = 3000000;
+        f->idx.track.average_bandwidth = 2500000;
+    } else {
+        snprintf(f->idx.track.codecs, 64, "mp4a.40.2");
+        f->idx.track.sample_rate = 48000;
+        f->idx.track.channels = 2;
+        f->idx.track.bandwidth = 128000;
+        f->idx.track.average_bandwidth = 128000;
+    }
+    f->idx.timescale = TS;
+    f->idx.segment_target = 4 * TS;
+    f->idx.part_target = TS;
+    f->idx.window = 10;
+    f->idx.init_id = 1;
+    f->idx.started_us = T0;
+    f->idx.updated_us = T0;
+    f->idx.segments = f->segs;
+    f->idx.parts = f->parts;
+    f->segs[0].msn = msn0; /* read by the first fx_add */
+}
+
+/* A segment of nparts 1 s parts; parts listed when keep. */
+static cir_live_segment_t *
+fx_add(fx_t *f, uint32_t nparts, int complete, int keep)
+{
+    cir_live_index_t *x = &f->idx;
+    cir_live_segment_t *s = &f->segs[x->nb_segments], *prev;
+    uint64_t msn =
+        x->nb_segments ? f->segs[x->nb_segments - 1].msn + 1 : f->segs[0].msn;
+    uint32_t j;
+
+    prev = x->nb_segments ? s - 1 : NULL;
+    memset(s, 0, sizeof(*s));
+    s->msn = msn;
+    s->start = prev ? prev->start + prev->duration : 0;
+    s->duration = (int64_t)nparts * TS;
+    s->pdt_us = T0 + s->start / TS * 1000000;
+    s->init_id = x->init_id;
+    s->complete = (uint8_t)complete;
+    s->size = complete ? 1000 * msn : 0;
+    if (keep) {
+        s->first_part = (uint32_t)x->nb_parts;
+        s->nb_parts = nparts;
+        for (j = 0; j < nparts; j++) {
+            x->parts[x->nb_parts].duration = TS;
+            x->parts[x->nb_parts].independent = j == 0;
+            x->nb_parts++;
+        }
+    }
+    x->nb_segments++;
+    return s;
+}
+
+/* msn 100..: n complete (parts on the last 3), then an open one with
+ * open_parts (none when < 0). */
+static void
+fx_live(fx_t *f, const char *rend, size_t n, int open_parts)
+{
+    size_t i;
+
+    fx_init(f, rend, CIR_LIVE_VIDEO, 100);
+    for (i = 0; i < n; i++) {
+        fx_add(f, 4, 1, i + 3 >= n);
+    }
+    if (open_parts >= 0) {
+        fx_add(f, (uint32_t)open_parts, 0, 1);
+    }
+}
+
+/* ---- golden files ---- */
+
+static void
+golden_path(char *dst, size_t n, const char *name)
+{
+    const char *src = getenv("CIRRUS_SOURCE_DIR");
+    const char *file = __FILE__, *slash;
+
+    if (src != NULL && *src) {
+        snprintf(dst, n, "%s/tests/golden/origin/%s", src, name);
+        return;
+    }
+    slash = strrchr(file, '/');
+    snprintf(dst, n, "%.*s/../golden/origin/%s",
+             slash ? (int)(slash - file) : 1, slash ? file : ".", name);
+}
+
+static void
+check_golden(const char *name, const cir_buf_t *b)
+{
+    char path[4096], *want;
+    const char *upd = getenv("CIRRUS_UPDATE_GOLDEN");
+    size_t n, line = 1, i;
+    long len;
+    FILE *f;
+
+    golden_path(path, sizeof(path), name);
+    if (upd != NULL && strcmp(upd, "1") == 0) {
+        f = fopen(path, "wb");
+        cr_assert_not_null(f, "cannot write %s", path);
+        cr_assert_eq(fwrite(b->data, 1, b->len, f), b->len);
+        fclose(f);
+        cr_log_warn("rewrote %s", path);
+        return;
+    }
+    f = fopen(path, "rb");
+    cr_assert_not_null(f, "missing golden %s (CIRRUS_UPDATE_GOLDEN=1)", path);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_geq(len, 0);
+    want = malloc((size_t)len + 1);
+    cr_assert_not_null(want);
+    n = fread(want, 1, (size_t)len, f);
+    fclose(f);
+    want[n] = '\0';
+    for (i = 0; i < n && i < b->len && want[i] == b->data[i]; i++) {
+        line += want[i] == '\n';
+    }
+    cr_expect(n == b->len && i == n, "%s differs at line %zu:\n%s", name, line,
+              b->data);
+    free(want);
+}
+
+static fx_t fa, fb, fc;
+static cir_buf_t out;
+
+static void
+setup(void)
+{
+    cir_buf_init(&out, 1 << 20);
+}
+
+static void
+teardown(void)
+{
+    cir_buf_free(&out);
+}
+
+TestSuite(hls_live, .init = setup, .fini = teardown);
+
+static size_t
+count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) {
+        n++;
+    }
+    return n;
+}
+
+Test(hls_live, parts_and_preload_hint)
+{
+    fx_live(&fa, "720p", 6, 2);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    check_golden("live_parts.m3u8", &out);
+    cr_expect(strstr(out.data, "#EXT-X-VERSION:9\n") != NULL);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+                     "CAN-SKIP-UNTIL=24,PART-HOLD-BACK=3.000,HOLD-BACK=12\n") !=
+              NULL);
+    cr_expect(strstr(out.data, "#EXT-X-PART-INF:PART-TARGET=1.000\n") != NULL);
+    cr_expect(strstr(out.data, "#EXT-X-MEDIA-SEQUENCE:100\n") != NULL);
+    /* 3 complete segments x 4 parts + 2 open parts */
+    cr_expect_eq(count(out.data, "#EXT-X-PART:"), 14);
+    cr_expect_eq(count(out.data, "#EXTINF:"), 6);
+    cr_expect_eq(count(out.data, "#EXT-X-MAP:"), 1);
+    cr_expect_eq(count(out.data, "#EXT-X-PROGRAM-DATE-TIME:"), 7);
+    cr_expect(strstr(out.data, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
+                               "URI=\"part-106.2.m4s\"\n") != NULL);
+    cr_expect(strstr(out.data, "#EXT-X-ENDLIST") == NULL);
+}
+
+Test(hls_live, hint_after_a_complete_segment)
+{
+    fx_live(&fa, "720p", 4, -1);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    cr_expect(strstr(out.data, "URI=\"part-104.0.m4s\"\n") != NULL, "%s",
+              out.data);
+}
+
+Test(hls_live, discontinuity_and_two_inits)
+{
+    cir_live_segment_t *s;
+
+    fx_init(&fa, "720p", CIR_LIVE_VIDEO, 40);
+    fa.idx.discontinuity_sequence = 2;
+    fx_add(&fa, 4, 1, 0);
+    fx_add(&fa, 4, 1, 0);
+    fa.idx.init_id = 2;
+    s = fx_add(&fa, 4, 1, 1);
+    s->discontinuity = 1;
+    s->start += 900000; /* a timestamp jump */
+    s->pdt_us += 20000000;
+    fx_add(&fa, 3, 1, 1)->pdt_us += 20000000;
+    fx_add(&fa, 1, 0, 1)->pdt_us += 20000000;
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    check_golden("live_discontinuity.m3u8", &out);
+    cr_expect(strstr(out.data, "#EXT-X-DISCONTINUITY-SEQUENCE:2\n") != NULL);
+    cr_expect(strstr(out.data, "seg-41.m4s\n#EXT-X-DISCONTINUITY\n"
+                               "#EXT-X-MAP:URI=\"init-2.mp4\"\n"
+                               "#EXT-X-PROGRAM-DATE-TIME:") != NULL,
+              "%s", out.data);
+    cr_expect_eq(count(out.data, "#EXT-X-MAP:"), 2);
+}
+
+Test(hls_live, delta_update_skips_old_segments)
+{
+    char *full;
+
+    fx_live(&fa, "720p", 10, 2);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    full = strdup(out.data);
+    cir_buf_reset(&out);
+    {
+        cir_hls_directives_t d = {.skip = CIR_SKIP_YES};
+        cr_assert_eq(cir_hls_render_live_media(&fa.idx, &d, NULL, 0, &out), 0);
+    }
+    check_golden("live_skip.m3u8", &out);
+    /* 42 s listed, skip boundary 24 s before the end: 4 segments (16 s)
+     * end before it */
+    cr_expect(strstr(out.data, "#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "#EXT-X-MEDIA-SEQUENCE:100\n") != NULL);
+    cr_expect(strstr(out.data, "seg-103.m4s") == NULL);
+    cr_expect(strstr(out.data, "seg-104.m4s") != NULL);
+    /* the first listed segment keeps its MAP and PDT */
+    cr_expect(strstr(out.data, "SKIPPED-SEGMENTS=4\n#EXT-X-MAP:URI=\"init-1."
+                               "mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:"
+                               "00:16.000Z\n") != NULL);
+    /* the tail is the same as the full playlist's */
+    cr_expect(strstr(full, strstr(out.data, "#EXTINF:")) != NULL);
+    free(full);
+    /* v2 */
+    cir_buf_reset(&out);
+    {
+        cir_hls_directives_t d = {.skip = CIR_SKIP_V2};
+        cr_assert_eq(cir_hls_render_live_media(&fa.idx, &d, NULL, 0, &out), 0);
+    }
+    cr_expect(strstr(out.data, "#EXT-X-VERSION:10\n") != NULL);
+    cr_expect(strstr(out.data, "SKIPPED-SEGMENTS=4,RECENTLY-REMOVED-"
+                               "DATERANGES=\"\"\n") != NULL);
+    /* too short to skip anything */
+    fx_live(&fa, "720p", 5, 2);
+    cir_buf_reset(&out);
+    {
+        cir_hls_directives_t d = {.skip = CIR_SKIP_YES};
+        cr_assert_eq(cir_hls_render_live_media(&fa.idx, &d, NULL, 0, &out), 0);
+    }
+    cr_expect(strstr(out.data, "#EXT-X-SKIP") == NULL);
+}
+
+Test(hls_live, ended_stream)
+{
+    cir_hls_directives_t d = {.skip = CIR_SKIP_YES};
+
+    fx_live(&fa, "720p", 10, -1);
+    fa.idx.ended = 1;
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, &d, NULL, 0, &out), 0);
+    check_golden("live_ended.m3u8", &out);
+    cr_expect(strstr(out.data, "#EXT-X-ENDLIST\n") != NULL);
+    cr_expect(strstr(out.data, "PRELOAD-HINT") == NULL);
+    cr_expect(strstr(out.data, "#EXT-X-SKIP") == NULL); /* Q3 */
+    cr_expect(strstr(out.data, "CAN-SKIP-UNTIL") == NULL);
+    cr_expect(strstr(out.data, "#EXT-X-VERSION:6\n") != NULL);
+}
+
+Test(hls_live, rendition_reports)
+{
+    cir_rendition_report_t r[2] = {
+        {.last_msn = 106, .last_part = 1, .uri = "../360p/index.m3u8"},
+        {.last_msn = 105, .last_part = -1, .uri = "../audio/index.m3u8"},
+    };
+
+    fx_live(&fa, "720p", 6, 2);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, r, 2, &out), 0);
+    check_golden("live_reports.m3u8", &out);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-RENDITION-REPORT:URI=\"../360p/"
+                     "index.m3u8\",LAST-MSN=106,LAST-PART=1\n") != NULL);
+    cr_expect(strstr(out.data, "#EXT-X-RENDITION-REPORT:URI=\"../audio/"
+                               "index.m3u8\",LAST-MSN=105\n") != NULL);
+    /* a quote in a URI would break the attribute list */
+    r[0].uri = "a\"b";
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, r, 2, &out),
+                 CIR_EINVAL);
+    cr_assert_eq(out.len, 0);
+}
+
+Test(hls_live, live_master)
+{
+    const cir_live_index_t *tracks[3];
+
+    fx_live(&fa, "720p", 3, 1);
+    fx_live(&fb, "360p", 3, 1);
+    fb.idx.track.width = 640;
+    fb.idx.track.height = 360;
+    fb.idx.track.bandwidth = 800000;
+    fb.idx.track.average_bandwidth = 700000;
+    snprintf(fb.idx.track.codecs, 64, "avc1.64001e");
+    fx_init(&fc, "audio", CIR_LIVE_AUDIO, 100);
+    fx_add(&fc, 4, 1, 1);
+    tracks[0] = &fa.idx;
+    tracks[1] = &fb.idx;
+    tracks[2] = &fc.idx;
+    cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), 0);
+    check_golden("live_master.m3u8", &out);
+    cr_expect(strstr(out.data, "#EXT-X-INDEPENDENT-SEGMENTS\n") != NULL);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-STREAM-INF:BANDWIDTH=3128000,AVERAGE-BANDWIDTH="
+                     "2628000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION="
+                     "1280x720,FRAME-RATE=30.000,AUDIO=\"audio\"\n720p/"
+                     "index.m3u8\n") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "GROUP-ID=\"audio\"") != NULL);
+    /* a rendition name that is not a safe folder name */
+    snprintf(fb.idx.track.rendition, CIR_LIVE_ID_MAX, "../x");
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), CIR_EINVAL);
+}
+
+Test(hls_live, invalid_index_and_bounded_output)
+{
+    cir_buf_t small;
+
+    fx_live(&fa, "720p", 6, 2);
+    fa.idx.timescale = 0;
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out),
+                 CIR_EINVAL);
+    fx_live(&fa, "720p", 6, 2);
+    cir_buf_init(&small, 200);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &small),
+                 CIR_ELIMIT);
+    cr_assert_eq(small.len, 0);
+    cir_buf_free(&small);
+}

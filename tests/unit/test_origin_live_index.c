@@ -1,0 +1,346 @@
+/*
+ * The live index codec: round trips, every truncation and bit flip fails
+ * cleanly, invariants are enforced on decode, queries, load from a file.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cir_buf.h"
+#include "cir_error.h"
+#include "cir_live.h"
+
+#define TS 90000
+#define T0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
+
+typedef struct {
+    cir_live_segment_t segs[16];
+    cir_live_part_t parts[64];
+    cir_live_index_t idx;
+} fx_t;
+
+static fx_t fx;
+
+/* n segments of 4 parts of 1 s from msn 7; the last open with 2 parts;
+ * parts kept for the last two complete segments only. */
+static cir_live_index_t *
+small_index(size_t n)
+{
+    size_t i, j, np = 0;
+    int64_t t = 0;
+
+    memset(&fx, 0, sizeof(fx));
+    snprintf(fx.idx.track.rendition, sizeof(fx.idx.track.rendition), "720p");
+    snprintf(fx.idx.track.codecs, sizeof(fx.idx.track.codecs), "avc1.64001f");
+    fx.idx.track.kind = CIR_LIVE_VIDEO;
+    fx.idx.track.width = 1280;
+    fx.idx.track.height = 720;
+    fx.idx.track.frame_rate = 29.97;
+    fx.idx.track.bandwidth = 3000000;
+    fx.idx.track.average_bandwidth = 2500000;
+    fx.idx.timescale = TS;
+    fx.idx.segment_target = 4 * TS;
+    fx.idx.part_target = TS;
+    fx.idx.window = 6;
+    fx.idx.discontinuity_sequence = 3;
+    fx.idx.init_id = 2;
+    fx.idx.version = 42;
+    fx.idx.updated_us = T0 + 30000000;
+    fx.idx.started_us = T0;
+    for (i = 0; i < n; i++) {
+        cir_live_segment_t *s = &fx.segs[i];
+        int open = i + 1 == n;
+        s->msn = 7 + i;
+        s->start = t;
+        s->pdt_us = T0 + t / TS * 1000000;
+        s->init_id = i < 2 ? 1 : 2;
+        s->discontinuity = i == 2;
+        s->complete = !open;
+        s->first_part = (uint32_t)np;
+        if (open || i + 3 >= n) {
+            s->nb_parts = open ? 2 : 4;
+            for (j = 0; j < s->nb_parts; j++) {
+                fx.parts[np].duration = TS;
+                fx.parts[np].independent = j == 0;
+                np++;
+            }
+        } else {
+            s->first_part = 0;
+        }
+        s->duration = open ? 2 * TS : 4 * TS;
+        s->size = open ? 0 : 100000 + i;
+        t += s->duration;
+    }
+    fx.idx.segments = fx.segs;
+    fx.idx.nb_segments = n;
+    fx.idx.parts = fx.parts;
+    fx.idx.nb_parts = np;
+    return &fx.idx;
+}
+
+static uint32_t
+crc32_ref(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+    }
+    return ~c;
+}
+
+/* Rewrites the trailing CRC so a crafted field reaches the checks. */
+static void
+recrc(cir_buf_t *b)
+{
+    uint32_t c = crc32_ref((const uint8_t *)b->data, b->len - 4);
+
+    for (int i = 0; i < 4; i++) {
+        b->data[b->len - 4 + (size_t)i] = (char)(c >> (8 * i));
+    }
+}
+
+static void
+put32(cir_buf_t *b, size_t off, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        b->data[off + (size_t)i] = (char)(v >> (8 * i));
+    }
+}
+
+#define HDR      249
+#define SEG      55
+#define SEG_MSN  0
+#define SEG_INIT 40
+#define SEG_FP   47
+#define SEG_NP   51
+
+static void
+encode(const cir_live_index_t *idx, cir_buf_t *b)
+{
+    cir_buf_init(b, CIR_LIVE_INDEX_MAX_SIZE);
+    cr_assert_eq(cir_live_index_encode(idx, b), 0);
+}
+
+Test(live_index, round_trip_is_exact)
+{
+    cir_live_index_t *in = small_index(6), out;
+    cir_buf_t b, b2;
+    size_t i;
+
+    encode(in, &b);
+    cr_assert_eq(b.len, HDR + 6 * SEG + in->nb_parts * 10 + 4);
+    cr_assert_eq(memcmp(b.data, "CIRLIDX1", 8), 0);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_assert_str_eq(out.track.rendition, "720p");
+    cr_assert_str_eq(out.track.codecs, "avc1.64001f");
+    cr_assert_eq(out.track.frame_rate, 29.97);
+    cr_assert_eq(out.track.average_bandwidth, 2500000);
+    cr_assert_eq(out.window, 6);
+    cr_assert_eq(out.discontinuity_sequence, 3);
+    cr_assert_eq(out.version, 42);
+    cr_assert_eq(out.started_us, T0);
+    cr_assert_eq(out.nb_segments, 6);
+    cr_assert_eq(out.nb_parts, in->nb_parts);
+    for (i = 0; i < 6; i++) {
+        cr_assert_eq(memcmp(&out.segments[i], &in->segments[i],
+                            sizeof(cir_live_segment_t)),
+                     0, "segment %zu", i);
+    }
+    cr_assert_eq(
+        memcmp(out.parts, in->parts, in->nb_parts * sizeof(cir_live_part_t)),
+        0);
+    /* encode(decode(x)) == x */
+    encode(&out, &b2);
+    cr_assert_eq(b2.len, b.len);
+    cr_assert_eq(memcmp(b2.data, b.data, b.len), 0);
+    cir_live_index_free(&out);
+    cr_assert_null(out.segments);
+    cir_buf_free(&b);
+    cir_buf_free(&b2);
+}
+
+Test(live_index, empty_index_round_trips)
+{
+    cir_live_index_t *in = small_index(0), out;
+    cir_buf_t b;
+
+    encode(in, &b);
+    cr_assert_eq(b.len, HDR + 4);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_assert_eq(out.nb_segments, 0);
+    cr_assert_eq(cir_live_index_last(&out, NULL, NULL), CIR_ENOTFOUND);
+    cir_live_index_free(&out);
+    cir_buf_free(&b);
+}
+
+Test(live_index, every_truncation_fails_cleanly)
+{
+    cir_live_index_t out;
+    cir_buf_t b;
+    size_t n;
+
+    encode(small_index(4), &b);
+    for (n = 0; n < b.len; n++) {
+        /* a copy of exactly n bytes, so ASan sees any overread */
+        char *p = malloc(n ? n : 1);
+        memcpy(p, b.data, n);
+        cr_assert_eq(cir_live_index_decode(p, n, &out), CIR_EPARSE,
+                     "length %zu", n);
+        cr_assert_null(out.segments);
+        free(p);
+    }
+    /* and a longer file (trailing garbage) too */
+    cr_assert_eq(cir_buf_append(&b, "x", 1), 0);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+}
+
+Test(live_index, every_bit_flip_fails)
+{
+    cir_live_index_t out;
+    cir_buf_t b;
+    size_t i;
+
+    encode(small_index(3), &b);
+    for (i = 0; i < b.len * 8; i++) {
+        b.data[i / 8] ^= (char)(1 << (i % 8));
+        cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE,
+                     "bit %zu", i);
+        b.data[i / 8] ^= (char)(1 << (i % 8));
+    }
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cir_live_index_free(&out);
+    cir_buf_free(&b);
+}
+
+Test(live_index, invariants_are_checked_behind_a_valid_crc)
+{
+    cir_live_index_t out;
+    cir_buf_t b;
+
+    /* part range past parts[] */
+    encode(small_index(4), &b);
+    put32(&b, HDR + 3 * SEG + SEG_FP, (uint32_t)fx.idx.nb_parts - 1);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* msns not consecutive */
+    encode(small_index(4), &b);
+    put32(&b, HDR + 2 * SEG + SEG_MSN, 100);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* a segment that needs an init newer than the index knows */
+    encode(small_index(4), &b);
+    put32(&b, HDR + 1 * SEG + SEG_INIT, 9);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* too many parts in a segment */
+    encode(small_index(4), &b);
+    put32(&b, HDR + 3 * SEG + SEG_NP, CIR_LIVE_MAX_PARTS + 1);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* a count past the limit */
+    encode(small_index(4), &b);
+    put32(&b, HDR - 8, CIR_LIVE_MAX_SEGMENTS + 1);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* another format version */
+    encode(small_index(4), &b);
+    put32(&b, 8, 2);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* an open segment that is not the last */
+    encode(small_index(4), &b);
+    b.data[HDR + 1 * SEG + 45] = 0;
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+}
+
+Test(live_index, encode_rejects_an_invalid_model)
+{
+    cir_live_index_t *idx = small_index(4);
+    cir_buf_t b;
+
+    cir_buf_init(&b, CIR_LIVE_INDEX_MAX_SIZE);
+    idx->segments[1].msn = 3;
+    cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
+    idx = small_index(4);
+    idx->timescale = 0;
+    cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
+    idx = small_index(4);
+    idx->segments[3].nb_parts = 60;
+    cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
+    cr_assert_eq(b.len, 0);
+    /* a buffer too small for the index */
+    cir_buf_free(&b);
+    cir_buf_init(&b, 100);
+    cr_assert_eq(cir_live_index_encode(small_index(4), &b), CIR_ELIMIT);
+    cr_assert_eq(b.len, 0);
+    cir_buf_free(&b);
+}
+
+Test(live_index, last_and_segment)
+{
+    cir_live_index_t *idx = small_index(5);
+    uint64_t msn = 0;
+    int part = 9;
+
+    cr_assert_eq(cir_live_index_last(idx, &msn, &part), 0);
+    cr_assert_eq(msn, 11);
+    cr_assert_eq(part, 1); /* open segment with 2 parts */
+    idx->segments[4].complete = 1;
+    idx->segments[4].nb_parts = 0;
+    cr_assert_eq(cir_live_index_last(idx, &msn, &part), 0);
+    cr_assert_eq(part, -1);
+    cr_assert_eq(cir_live_index_segment(idx, 7), &idx->segments[0]);
+    cr_assert_eq(cir_live_index_segment(idx, 11), &idx->segments[4]);
+    cr_assert_null(cir_live_index_segment(idx, 6));
+    cr_assert_null(cir_live_index_segment(idx, 12));
+    cr_assert_null(cir_live_index_segment(idx, UINT64_MAX));
+}
+
+Test(live_index, load_reads_and_checks_the_file)
+{
+    char dir[] = "/tmp/cirrus-lidx-XXXXXX", path[256];
+    cir_live_index_t out;
+    cir_buf_t b;
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(cir_live_index_load(dir, &out), CIR_ENOTFOUND);
+    encode(small_index(3), &b);
+    snprintf(path, sizeof(path), "%s/index", dir);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(b.data, 1, b.len, f), b.len);
+    fclose(f);
+    cr_assert_eq(cir_live_index_load(dir, &out), 0);
+    cr_assert_eq(out.nb_segments, 3);
+    cir_live_index_free(&out);
+    /* a torn write: half the file */
+    f = fopen(path, "wb");
+    cr_assert_eq(fwrite(b.data, 1, b.len / 2, f), b.len / 2);
+    fclose(f);
+    cr_assert_eq(cir_live_index_load(dir, &out), CIR_EPARSE);
+    unlink(path);
+    rmdir(dir);
+    cir_buf_free(&b);
+}

@@ -1,0 +1,363 @@
+/*
+ * The live writer on a fixed clock in a scratch folder: files and index
+ * appear together, segments are their parts, the window slides, parts age
+ * out of the index, files are removed later, inits bring discontinuities,
+ * finish ends the stream, a reopened folder resumes its numbering.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cir_clock.h"
+#include "cir_error.h"
+#include "cir_live.h"
+
+#define TS 90000
+#define T0 INT64_C(1767225600000000)
+
+static char dir[64];
+static cir_clock_t clk;
+static cir_live_writer_t *w;
+
+static void
+rm_rf(const char *d)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/cirrus-lw-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    strcat(dir, "/s/720p"); /* created by open */
+    cir_clock_fixed_init(&clk, T0);
+}
+
+static void
+teardown(void)
+{
+    char root[64];
+
+    cir_live_writer_close(&w);
+    snprintf(root, sizeof(root), "%.26s", dir);
+    rm_rf(root);
+}
+
+static cir_live_writer_config_t
+config(uint32_t window)
+{
+    cir_live_writer_config_t c = {0};
+
+    c.dir = dir;
+    snprintf(c.track.rendition, sizeof(c.track.rendition), "720p");
+    snprintf(c.track.codecs, sizeof(c.track.codecs), "avc1.64001f");
+    c.track.width = 1280;
+    c.track.height = 720;
+    c.track.frame_rate = 30;
+    c.track.bandwidth = 3000000;
+    c.timescale = TS;
+    c.segment_target = 4 * TS;
+    c.part_target = TS;
+    c.window = window;
+    c.clock = &clk;
+    return c;
+}
+
+static int
+exists(const char *name)
+{
+    char p[256];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return stat(p, &st) == 0;
+}
+
+static char *
+slurp(const char *name, size_t *len)
+{
+    char p[256], *data;
+    long n;
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    f = fopen(p, "rb");
+    cr_assert_not_null(f, "%s", p);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = malloc((size_t)n + 1);
+    cr_assert_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return data;
+}
+
+static int64_t media_t;
+
+/* One 4 s segment of four 1 s parts; the clock follows the media. */
+static void
+put_segment(void)
+{
+    char part[32];
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        cir_clock_fixed_advance(&clk, 1000000);
+        snprintf(part, sizeof(part), "P%lld.", (long long)(media_t / TS));
+        cr_assert_eq(cir_live_writer_put_part(w, part, strlen(part), media_t,
+                                              TS, i == 0),
+                     0);
+        media_t += TS;
+    }
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+}
+
+TestSuite(live_writer, .init = setup, .fini = teardown);
+
+Test(live_writer, parts_segments_and_index)
+{
+    cir_live_writer_config_t c = config(6);
+    const cir_live_index_t *x;
+    cir_live_index_t disk;
+    size_t len;
+    char *data;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert(exists("index"));
+    /* no init yet: no media */
+    cr_assert_eq(cir_live_writer_put_part(w, "x", 1, 0, TS, 1), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    cr_assert(exists("init-1.mp4"));
+
+    cr_assert_eq(cir_live_writer_put_part(w, "AB", 2, 0, TS, 1), 0);
+    cr_assert(exists("part-0.0.m4s"));
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 1);
+    cr_assert_eq(x->segments[0].complete, 0);
+    cr_assert_eq(x->segments[0].nb_parts, 1);
+    cr_assert_eq(x->segments[0].init_id, 1);
+    cr_assert_eq(x->segments[0].discontinuity, 0);
+    /* PDT: the wall clock at open minus the first part (1 s) */
+    cr_assert_eq(x->segments[0].pdt_us, T0 - 1000000);
+    cr_assert_eq(x->started_us, T0);
+
+    /* the index on disk is what the writer holds */
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.version, x->version);
+    cr_assert_eq(disk.nb_parts, 1);
+    cir_live_index_free(&disk);
+
+    cir_clock_fixed_advance(&clk, 1000000);
+    cr_assert_eq(cir_live_writer_put_part(w, "CDE", 3, TS, TS, 0), 0);
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_end_segment(w), CIR_EINVAL); /* none open */
+    data = slurp("seg-0.m4s", &len);
+    cr_assert_eq(len, 5);
+    cr_assert_eq(memcmp(data, "ABCDE", 5), 0);
+    free(data);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].complete, 1);
+    cr_assert_eq(x->segments[0].size, 5);
+    cr_assert_eq(x->segments[0].duration, 2 * TS);
+    cr_assert_eq(x->updated_us, T0 + 1000000);
+
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.segments[0].complete, 1);
+    cr_assert_eq(disk.version, x->version);
+    cir_live_index_free(&disk);
+}
+
+Test(live_writer, version_rises_on_every_write)
+{
+    cir_live_writer_config_t c = config(6);
+    uint64_t v;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    v = cir_live_writer_index(w)->version;
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    cr_assert_eq(cir_live_writer_index(w)->version, v + 1);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, 0, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_index(w)->version, v + 2);
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_index(w)->version, v + 3);
+}
+
+Test(live_writer, window_slides_and_parts_age_out)
+{
+    cir_live_writer_config_t c = config(6);
+    const cir_live_index_t *x;
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    for (i = 0; i < 4; i++) {
+        put_segment();
+    }
+    /* TD 4 s: segment 0 ends exactly 12 s from the end: parts kept */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].nb_parts, 4);
+    put_segment(); /* 20 s: now 16 s from the end */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 5);
+    cr_assert_eq(x->segments[0].msn, 0);
+    cr_assert_eq(x->segments[0].nb_parts, 0);
+    cr_assert_eq(x->segments[1].nb_parts, 4);
+    cr_assert_eq(x->segments[1].first_part, 0);
+    cr_assert_eq(x->segments[4].first_part, 12);
+    cr_assert_eq(x->nb_parts, 16);
+    /* dropped parts stay fetchable for 3 x TD */
+    cr_assert(exists("part-0.3.m4s"));
+
+    put_segment();
+    put_segment(); /* msn 6, 7 complete > window: msn 0 leaves */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 6);
+    cr_assert_eq(x->segments[0].msn, 1);
+    cr_assert(exists("seg-0.m4s"));    /* one window more */
+    cr_assert(exists("part-0.0.m4s")); /* 8 s after the drop */
+    put_segment();                     /* 12 s after */
+    cr_assert_not(exists("part-0.0.m4s"));
+    cr_assert_not(exists("part-0.3.m4s"));
+    cr_assert(exists("part-1.0.m4s"));
+    for (i = 0; i < 5; i++) {
+        cr_assert(exists("seg-0.m4s"));
+        put_segment();
+    }
+    /* 24 s (window x segment target) after seg 0 left */
+    cr_assert_not(exists("seg-0.m4s"));
+    cr_assert(exists("seg-1.m4s"));
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 7);
+    cr_assert_eq(x->segments[5].msn, 12);
+    cr_assert_eq(x->discontinuity_sequence, 0);
+    /* PDT follows the media timeline from the anchor */
+    cr_assert_eq(x->segments[1].pdt_us - x->segments[0].pdt_us, 4000000);
+}
+
+Test(live_writer, new_init_means_discontinuity)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT1", 5), 0);
+    put_segment();
+    put_segment();
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT2", 5), 0);
+    cr_assert(exists("init-2.mp4"));
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->init_id, 2);
+    cr_assert_eq(x->segments[1].init_id, 1);
+    cr_assert_eq(x->segments[1].discontinuity, 0);
+    cr_assert_eq(x->segments[2].init_id, 2);
+    cr_assert_eq(x->segments[2].discontinuity, 1);
+    /* an explicit discontinuity, with a timestamp jump */
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    media_t += 100 * TS;
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[2].discontinuity, 1); /* msn 3 */
+    cr_assert_eq(x->discontinuity_sequence, 0);
+    /* three more segments push msns 0-3 (2 and 3 flagged) out */
+    for (i = 0; i < 3; i++) {
+        put_segment();
+    }
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 4);
+    cr_assert_eq(x->discontinuity_sequence, 2);
+}
+
+Test(live_writer, put_init_closes_an_open_segment)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, 0, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "J", 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].complete, 1);
+    cr_assert(exists("seg-0.m4s"));
+}
+
+Test(live_writer, finish_ends_the_stream)
+{
+    cir_live_writer_config_t c = config(3);
+    cir_live_index_t disk;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    put_segment();
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, media_t, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_finish(w), 0);
+    cr_assert(exists("seg-1.m4s"));
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.ended, 1);
+    cr_assert_eq(disk.nb_segments, 2);
+    cr_assert_eq(disk.segments[1].complete, 1);
+    cir_live_index_free(&disk);
+    cr_assert_eq(cir_live_writer_put_part(w, "B", 1, media_t, TS, 1),
+                 CIR_EINVAL);
+}
+
+Test(live_writer, reopen_resumes_numbering)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    put_segment();
+    put_segment();
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, media_t, TS, 1), 0);
+    cir_live_writer_close(&w);
+
+    media_t = 0; /* the new packager starts from 0 again */
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 0); /* the old segments left */
+    cr_assert_eq(x->nb_parts, 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    cr_assert(exists("init-2.mp4"));
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 3); /* after the open msn 2 */
+    cr_assert_eq(x->segments[0].discontinuity, 1);
+    cr_assert_eq(x->segments[0].init_id, 2);
+    cr_assert(exists("seg-0.m4s"));
+}
+
+Test(live_writer, rejects_bad_config_and_input)
+{
+    cir_live_writer_config_t c = config(2);
+
+    cr_assert_eq(cir_live_writer_open(&w, &c), CIR_EINVAL); /* window < 3 */
+    c = config(3);
+    c.part_target = 5 * TS;
+    cr_assert_eq(cir_live_writer_open(&w, &c), CIR_EINVAL);
+    c = config(3);
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, 0, 0, 1), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 0, 0, TS, 1), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, -5, TS, 1), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_index(w)->nb_segments, 0);
+}
