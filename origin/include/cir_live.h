@@ -28,10 +28,10 @@
 #include "cir_buf.h"
 #include "cir_clock.h"
 
-#define CIR_LIVE_MAX_PARTS      128     /* parts in one segment */
-#define CIR_LIVE_MAX_SEGMENTS   8192    /* segments in one index */
+#define CIR_LIVE_MAX_PARTS      128  /* parts in one segment */
+#define CIR_LIVE_MAX_SEGMENTS   8192 /* segments in one index */
 #define CIR_LIVE_INDEX_MAX_SIZE (8 << 20)
-#define CIR_LIVE_ID_MAX         64      /* stream and rendition names */
+#define CIR_LIVE_ID_MAX         64 /* stream and rendition names */
 
 typedef struct {
     int64_t duration; /* timescale units */
@@ -40,17 +40,17 @@ typedef struct {
 } cir_live_part_t;
 
 typedef struct {
-    uint64_t msn;           /* media sequence number */
-    int64_t start;          /* tfdt of the first sample */
-    int64_t duration;       /* whole segment; for the open one, its parts */
-    int64_t pdt_us;         /* wall clock of the first sample */
-    uint64_t size;          /* bytes of seg-<msn>.m4s (0 while open) */
-    uint32_t init_id;       /* the init-<k>.mp4 its samples need */
-    uint8_t discontinuity;  /* EXT-X-DISCONTINUITY before it */
-    uint8_t complete;       /* seg-<msn>.m4s exists */
-    uint8_t gap;            /* no media (EXT-X-GAP) */
-    uint32_t first_part;    /* index into cir_live_index_t.parts */
-    uint32_t nb_parts;      /* 0 once its parts have aged out */
+    uint64_t msn;          /* media sequence number */
+    int64_t start;         /* tfdt of the first sample */
+    int64_t duration;      /* whole segment; for the open one, its parts */
+    int64_t pdt_us;        /* wall clock of the first sample */
+    uint64_t size;         /* bytes of seg-<msn>.m4s (0 while open) */
+    uint32_t init_id;      /* the init-<k>.mp4 its samples need */
+    uint8_t discontinuity; /* EXT-X-DISCONTINUITY before it */
+    uint8_t complete;      /* seg-<msn>.m4s exists */
+    uint8_t gap;           /* no media (EXT-X-GAP) */
+    uint32_t first_part;   /* index into cir_live_index_t.parts */
+    uint32_t nb_parts;     /* 0 once its parts have aged out */
 } cir_live_segment_t;
 
 typedef enum {
@@ -61,11 +61,11 @@ typedef enum {
 typedef struct {
     char rendition[CIR_LIVE_ID_MAX]; /* folder name, [A-Za-z0-9_-] */
     cir_live_kind_t kind;
-    char codecs[64];        /* RFC 6381 */
+    char codecs[64]; /* RFC 6381 */
     int width, height;
     double frame_rate;
     int sample_rate, channels;
-    uint64_t bandwidth;     /* declared peak bits/s */
+    uint64_t bandwidth; /* declared peak bits/s */
     uint64_t average_bandwidth;
 } cir_live_track_t;
 
@@ -76,11 +76,11 @@ typedef struct {
     int64_t part_target;    /* PART-TARGET, timescale units (0: no parts) */
     uint32_t window;        /* segments kept in the playlist */
     uint32_t discontinuity_sequence; /* discontinuities before segments[0] */
-    uint32_t init_id;       /* the latest init-<k>.mp4 (0: none yet) */
-    uint8_t ended;          /* EXT-X-ENDLIST */
-    uint64_t version;       /* +1 on every update */
-    int64_t updated_us;     /* wall clock of the last update */
-    int64_t started_us;     /* wall clock of the stream's start */
+    uint32_t init_id;                /* the latest init-<k>.mp4 (0: none yet) */
+    uint8_t ended;                   /* EXT-X-ENDLIST */
+    uint64_t version;                /* +1 on every update */
+    int64_t updated_us;              /* wall clock of the last update */
+    int64_t started_us;              /* wall clock of the stream's start */
 
     cir_live_segment_t *segments; /* oldest first; the last may be open */
     size_t nb_segments;
@@ -99,8 +99,7 @@ int cir_live_index_load(const char *dir, cir_live_index_t *idx);
 /* The last segment and part that exist: *msn, *part (-1: the segment is
  * complete and no part of the next one exists yet).  CIR_ENOTFOUND if the
  * index holds no media. */
-int cir_live_index_last(const cir_live_index_t *idx, uint64_t *msn,
-                        int *part);
+int cir_live_index_last(const cir_live_index_t *idx, uint64_t *msn, int *part);
 /* The segment with this msn, or NULL (not yet, or left the window). */
 const cir_live_segment_t *cir_live_index_segment(const cir_live_index_t *idx,
                                                  uint64_t msn);
@@ -110,7 +109,7 @@ const cir_live_segment_t *cir_live_index_segment(const cir_live_index_t *idx,
  * again (with a discontinuity) when the codec configuration changes. */
 
 typedef struct {
-    const char *dir;          /* <root>/<stream>/<rendition>, created */
+    const char *dir; /* <root>/<stream>/<rendition>, created */
     cir_live_track_t track;
     uint32_t timescale;
     int64_t segment_target;   /* timescale units */
@@ -129,9 +128,8 @@ int cir_live_writer_put_init(cir_live_writer_t *w, const void *data,
                              size_t len);
 /* Appends a part to the open segment (opening one at `start` if none is
  * open); writes part-<msn>.<i>.m4s, then the index. */
-int cir_live_writer_put_part(cir_live_writer_t *w, const void *data,
-                             size_t len, int64_t start, int64_t duration,
-                             int independent);
+int cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
+                             int64_t start, int64_t duration, int independent);
 /* Closes the open segment: writes seg-<msn>.m4s (its parts, in order), then
  * the index; slides the window and removes files that aged out (parts 3
  * target durations after they leave the playlist, segments one window

@@ -25,12 +25,12 @@
 
 typedef enum {
     CIR_REQ_UNKNOWN = 0,
-    CIR_REQ_MASTER,    /* <stream>/master.m3u8 */
-    CIR_REQ_MPD,       /* <stream>/manifest.mpd */
-    CIR_REQ_PLAYLIST,  /* <stream>/<rendition>/index.m3u8 */
-    CIR_REQ_INIT,      /* init-<k>.mp4 */
-    CIR_REQ_PART,      /* part-<msn>.<i>.m4s */
-    CIR_REQ_SEGMENT    /* seg-<msn>.m4s */
+    CIR_REQ_MASTER,   /* <stream>/master.m3u8 */
+    CIR_REQ_MPD,      /* <stream>/manifest.mpd */
+    CIR_REQ_PLAYLIST, /* <stream>/<rendition>/index.m3u8 */
+    CIR_REQ_INIT,     /* init-<k>.mp4 */
+    CIR_REQ_PART,     /* part-<msn>.<i>.m4s */
+    CIR_REQ_SEGMENT   /* seg-<msn>.m4s */
 } cir_req_kind_t;
 
 typedef struct {
@@ -122,8 +122,8 @@ int cir_hls_render_live_media(const cir_live_index_t *idx,
                               const cir_rendition_report_t *reports,
                               size_t nb_reports, cir_buf_t *out);
 /* The live multivariant playlist over every rendition of a stream. */
-int cir_hls_render_live_master(const cir_live_index_t *const *tracks,
-                               size_t nb, cir_buf_t *out);
+int cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
+                               cir_buf_t *out);
 
 typedef struct {
     const char *utc_timing_url; /* served by the origin, e.g. "/time" */
@@ -140,20 +140,19 @@ int cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
 /* --- cache policy ------------------------------------------------------- */
 
 typedef enum {
-    CIR_CACHE_MEDIA = 0,        /* init, segment, part: immutable */
-    CIR_CACHE_LIVE_PLAYLIST,    /* no directives */
+    CIR_CACHE_MEDIA = 0,         /* init, segment, part: immutable */
+    CIR_CACHE_LIVE_PLAYLIST,     /* no directives */
     CIR_CACHE_BLOCKING_PLAYLIST, /* answered to _HLS_msn/_HLS_part */
     CIR_CACHE_LIVE_MPD,
-    CIR_CACHE_ENDED_PLAYLIST,   /* live playlist after ENDLIST */
+    CIR_CACHE_ENDED_PLAYLIST, /* live playlist after ENDLIST */
     CIR_CACHE_VOD_MANIFEST,
-    CIR_CACHE_ERROR             /* 4xx/5xx */
+    CIR_CACHE_ERROR /* 4xx/5xx */
 } cir_cache_kind_t;
 
 /* Writes the Cache-Control value for an object; idx may be NULL for VOD
  * and errors.  Live playlists live for a fraction of a part. */
-int cir_origin_cache_control(cir_cache_kind_t kind,
-                             const cir_live_index_t *idx, char *out,
-                             size_t size);
+int cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
+                             char *out, size_t size);
 
 /* --- origin authentication --------------------------------------------- */
 
@@ -169,7 +168,6 @@ int cir_origin_secret_equal(const char *expected, const char *got,
 int cir_origin_token_sign(const char *key, const char *path, int64_t expires,
                           char *out, size_t size);
 int cir_origin_token_verify(const char *key, const char *path,
-                            const char *query, size_t query_len,
-                            int64_t now_s);
+                            const char *query, size_t query_len, int64_t now_s);
 
 #endif
