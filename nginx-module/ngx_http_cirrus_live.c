@@ -28,7 +28,26 @@ typedef struct {
     struct timespec mtime;
     ngx_uint_t used; /* LRU tick, 0: empty */
     cir_live_index_t idx;
+    /* the media playlist last rendered from this index, per _HLS_skip
+     * mode, with a signature of the rendition reports it holds: while
+     * neither changes, the same text is sent again without rendering */
+    char *body[3];
+    size_t body_len[3];
+    uint64_t body_sig[3];
 } index_entry_t;
+
+/* The rendition folders of a stream, listed at most once a second. */
+typedef struct {
+    char sdir[NGX_HTTP_CIRRUS_PATH_MAX];
+    ngx_msec_t listed;
+    size_t nb;
+    char names[MAX_RENDITIONS][CIR_LIVE_ID_MAX];
+} stream_entry_t;
+
+#define STREAM_CACHE_SIZE 16
+#define STREAM_LIST_TTL   1000 /* ms: a new rendition shows up this late */
+
+static stream_entry_t *stream_cache;
 
 static index_entry_t *index_cache;
 static ngx_uint_t index_tick;
@@ -97,6 +116,10 @@ index_get(const char *dir, const cir_live_index_t **out)
     if (victim->used) {
         cir_live_index_free(&victim->idx);
     }
+    for (i = 0; i < 3; i++) {
+        free(victim->body[i]);
+        victim->body[i] = NULL;
+    }
     ngx_cpystrn((u_char *)victim->dir, (u_char *)dir, sizeof(victim->dir));
     victim->dev = st.st_dev;
     victim->ino = st.st_ino;
@@ -106,6 +129,13 @@ index_get(const char *dir, const cir_live_index_t **out)
     victim->used = ++index_tick;
     *out = &victim->idx;
     return 0;
+}
+
+/* The cache entry that holds *idx (index_get's last answer). */
+static index_entry_t *
+entry_of(const cir_live_index_t *idx)
+{
+    return (index_entry_t *)((char *)idx - offsetof(index_entry_t, idx));
 }
 
 int64_t
@@ -129,9 +159,64 @@ name_cmp(const void *a, const void *b)
 }
 
 /* The rendition folders of a stream (those holding an index), sorted. */
+static ngx_int_t list_renditions_now(ngx_http_request_t *r, const char *sdir,
+                                     char **names, size_t *nb);
+
+/* list_renditions_now(), remembered per stream for STREAM_LIST_TTL: a
+ * readdir per playlist request would cost more than the rendering. */
 static ngx_int_t
 list_renditions(ngx_http_request_t *r, const char *sdir, char **names,
                 size_t *nb)
+{
+    stream_entry_t *e = NULL, *victim;
+    ngx_uint_t i;
+    ngx_int_t rc;
+
+    if (stream_cache == NULL) {
+        stream_cache = ngx_calloc(sizeof(stream_entry_t) * STREAM_CACHE_SIZE,
+                                  ngx_cycle->log);
+        if (stream_cache == NULL) {
+            return list_renditions_now(r, sdir, names, nb);
+        }
+    }
+    if (ngx_strlen(sdir) >= NGX_HTTP_CIRRUS_PATH_MAX) {
+        return NGX_DECLINED;
+    }
+    victim = &stream_cache[0];
+    for (i = 0; i < STREAM_CACHE_SIZE; i++) {
+        if (ngx_strcmp(stream_cache[i].sdir, sdir) == 0) {
+            e = &stream_cache[i];
+            break;
+        }
+        if (stream_cache[i].listed < victim->listed) {
+            victim = &stream_cache[i];
+        }
+    }
+    if (e != NULL && e->listed &&
+        ngx_current_msec - e->listed < STREAM_LIST_TTL) {
+        for (i = 0; i < e->nb; i++) {
+            names[i] = e->names[i];
+        }
+        *nb = e->nb;
+        return NGX_OK;
+    }
+    rc = list_renditions_now(r, sdir, names, nb);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+    e = e ? e : victim;
+    ngx_cpystrn((u_char *)e->sdir, (u_char *)sdir, sizeof(e->sdir));
+    e->nb = *nb;
+    for (i = 0; i < *nb; i++) {
+        ngx_cpystrn((u_char *)e->names[i], (u_char *)names[i], CIR_LIVE_ID_MAX);
+    }
+    e->listed = ngx_current_msec ? ngx_current_msec : 1;
+    return NGX_OK;
+}
+
+static ngx_int_t
+list_renditions_now(ngx_http_request_t *r, const char *sdir, char **names,
+                    size_t *nb)
 {
     char file[NGX_HTTP_CIRRUS_PATH_MAX + 2 * CIR_LIVE_ID_MAX];
     struct dirent *de;
@@ -266,6 +351,27 @@ live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     return rc;
 }
 
+/* FNV-1a over the rendition reports: what a cached playlist must match. */
+static uint64_t
+reports_signature(const cir_rendition_report_t *reports, size_t nr)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const u_char *p;
+    size_t i, k;
+
+    for (i = 0; i < nr; i++) {
+        uint64_t v[2] = {reports[i].last_msn, (uint64_t)reports[i].last_part};
+        p = (const u_char *)v;
+        for (k = 0; k < sizeof(v); k++) {
+            h = (h ^ p[k]) * 1099511628211ULL;
+        }
+        for (p = (const u_char *)reports[i].uri; *p; p++) {
+            h = (h ^ *p) * 1099511628211ULL;
+        }
+    }
+    return h ^ nr;
+}
+
 /* The decided media playlist: rendition reports for the siblings (loaded
  * first, since loading may evict), then this rendition's index. */
 static ngx_int_t
@@ -277,11 +383,14 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     const cir_live_index_t *idx;
     cir_cache_kind_t kind;
     size_t nb = 0, nr = 0, i, ulen;
+    index_entry_t *e;
+    ngx_uint_t mode;
+    uint64_t sig;
+    char *body;
     cir_buf_t out;
     uint64_t msn;
     char *uri;
     int part, err;
-    ngx_int_t rc;
 
     if (list_renditions(r, ctx->sdir, names, &nb) == NGX_ERROR) {
         return ngx_http_cirrus_send_error(r, 500);
@@ -311,15 +420,6 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     if (err < 0) {
         return ngx_http_cirrus_send_error(r, status_for(err));
     }
-    cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
-    err = cir_hls_render_live_media(idx, &ctx->directives, reports, nr, &out);
-    if (err < 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "cirrus: rendering %s/%s failed: %s", ctx->path.stream,
-                      ctx->path.rendition, cir_strerror(err));
-        cir_buf_free(&out);
-        return ngx_http_cirrus_send_error(r, 503);
-    }
     if (idx->ended) {
         kind = CIR_CACHE_ENDED_PLAYLIST;
     } else if (ctx->directives.has_msn) {
@@ -327,9 +427,37 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     } else {
         kind = CIR_CACHE_LIVE_PLAYLIST;
     }
-    rc = send_rendered(r, "application/vnd.apple.mpegurl", kind, idx, &out);
-    cir_buf_free(&out);
-    return rc;
+    e = entry_of(idx);
+    mode = ctx->directives.skip <= CIR_SKIP_V2 ? ctx->directives.skip : 0;
+    sig = reports_signature(reports, nr);
+    if (e->body[mode] == NULL || e->body_sig[mode] != sig) {
+        cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
+        err =
+            cir_hls_render_live_media(idx, &ctx->directives, reports, nr, &out);
+        if (err < 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cirrus: rendering %s/%s failed: %s",
+                          ctx->path.stream, ctx->path.rendition,
+                          cir_strerror(err));
+            cir_buf_free(&out);
+            return ngx_http_cirrus_send_error(r, 503);
+        }
+        free(e->body[mode]);
+        e->body[mode] = cir_buf_detach(&out, &e->body_len[mode]);
+        e->body_sig[mode] = sig;
+        if (e->body[mode] == NULL) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+    }
+    /* a copy for this response: the cache may change before it is sent */
+    body = ngx_pnalloc(r->pool, e->body_len[mode]);
+    if (body == NULL) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    ngx_memcpy(body, e->body[mode], e->body_len[mode]);
+    return ngx_http_cirrus_send_body(r, "application/vnd.apple.mpegurl", kind,
+                                     idx, (time_t)(idx->updated_us / 1000000),
+                                     body, e->body_len[mode], 0);
 }
 
 static ngx_int_t

@@ -2,7 +2,11 @@
 // real time (CMAF parts through the live index writer), nginx with the
 // module serves LL-HLS and LL-DASH, hls.js and dash.js play it in low
 // latency mode in headless Chromium, and the test prints the latency each
-// player reaches.  Then the source stops and the playlist ends cleanly.
+// player reaches.  The source is a 640x360 file published with the live
+// preset: passed through as "video" and transcoded in real time to the
+// rungs that fit (360p, 234p), segments aligned across renditions, so the
+// players see several levels.  Then the source stops and the playlist ends
+// cleanly.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +18,7 @@ import { nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
 
 const missing = B.browserAvailable() ||
     (nginxAvailable() ? null : 'nginx module not built');
-let nginx, browser, source, liveRoot;
+let nginx, browser, source, liveRoot, input;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,9 +34,24 @@ async function waitFor(what, fn, timeoutMs = 20000) {
     }
 }
 
+// A small source keeps the rungs cheap: CI has 2 cores shared with nginx
+// and Chromium.
+async function makeInput(dir) {
+    const file = path.join(dir, 'src-640x360.mp4');
+    const r = await C.run('ffmpeg', ['-nostdin', '-loglevel', 'error',
+        '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '800k',
+        '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+        '-c:a', 'aac', '-b:a', '96k', file]);
+    assert.equal(r.code, 0, r.stderr);
+    return file;
+}
+
 function startSource() {
-    source = spawn(C.TRANSCODE_BIN, ['--input', C.sample('h264_720p2997.mp4'),
+    source = spawn(C.TRANSCODE_BIN, ['--input', input,
         '--live-root', liveRoot, '--stream', 'demo', '--loop', '-1',
+        '--preset', 'live', '--presets-dir', path.join(C.SOURCE_DIR, 'presets'),
         '--part-seconds', '0.333334', '--segment-seconds', '2',
         '--window', '15'], { stdio: ['ignore', 'ignore', 'pipe'] });
     source.stderrText = '';
@@ -45,6 +64,7 @@ before(async () => {
     if (missing)
         return;
     liveRoot = C.tmpDir('live-');
+    input = await makeInput(C.tmpDir('live-src-'));
     startSource();
     const nm = B.NODE_MODULES;
     nginx = await startNginx({
@@ -63,6 +83,11 @@ before(async () => {
         const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
         return r.status === 200 &&
             (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 3;
+    }, 30000);
+    await waitFor('the rungs', async () => {
+        const r = await rawGet(nginx.port, '/live/demo/234p/index.m3u8');
+        return r.status === 200 &&
+            (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 2;
     }, 30000);
     browser = await B.launch();
 });
@@ -104,6 +129,7 @@ async function playLive(engine, manifest) {
     await page.screenshot({ path: shot }).catch(() => {});
     await page.close();
     const why = JSON.stringify({ fatal: state.fatal, errors: state.errors,
+        levels: state.levels,
         console: consoleLines.slice(-15) }, null, 1);
     assert.equal(state.fatal, null, `no fatal error: ${why}`);
     assert.ok(state.videoWidth > 0, `frames decoded: ${why}`);
@@ -112,8 +138,9 @@ async function playLive(engine, manifest) {
     assert.deepEqual(httpErrors, [], 'no request failed');
     const settled = samples.slice(-4).reduce((a, b) => a + b, 0) / 4;
     console.log(`# ${engine}: live latency ${settled.toFixed(2)} s ` +
-        `(samples ${samples.map((s) => s.toFixed(2)).join(' ')})`);
-    return settled;
+        `(samples ${samples.map((s) => s.toFixed(2)).join(' ')}), ` +
+        `${(state.levels || []).length} levels`);
+    return { latency: settled, levels: state.levels || [] };
 }
 
 describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false },
@@ -142,13 +169,54 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
             console.log(`# blocking reload for the hinted part: ${r.ms.toFixed(0)} ms`);
         });
 
+        test('the master playlist lists the source and the rungs', async () => {
+            const r = await rawGet(nginx.port, '/live/demo/master.m3u8');
+            const text = r.body.toString();
+            assert.equal(r.status, 200);
+            for (const name of ['video', '360p', '234p'])
+                assert.match(text, new RegExp(`^${name}/index\\.m3u8$`, 'm'), text);
+            assert.doesNotMatch(text, /720p|480p/, 'no rung above the source');
+            assert.match(text, /RESOLUTION=416x234/);
+        });
+
+        test('every rendition cuts segments at the same times', async () => {
+            // the same media sequence numbers with the same durations
+            const durations = async (name) => {
+                const text = (await rawGet(nginx.port,
+                    `/live/demo/${name}/index.m3u8`)).body.toString();
+                const msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)[1]);
+                const out = new Map();
+                let n = msn;
+                for (const m of text.matchAll(/^#EXTINF:([\d.]+),\s*\n(?:#[^\n]*\n)*seg-(\d+)\.m4s$/gm)) {
+                    out.set(Number(m[2]), Number(m[1]));
+                    n++;
+                }
+                assert.ok(n > msn, `${name} lists segments`);
+                return out;
+            };
+            const [src, a, b] = await Promise.all(['video', '360p', '234p']
+                .map(durations));
+            let compared = 0;
+            for (const [msn, d] of src) {
+                for (const other of [a, b]) {
+                    if (!other.has(msn))
+                        continue;
+                    assert.ok(Math.abs(other.get(msn) - d) < 0.002,
+                        `segment ${msn}: ${other.get(msn)} s vs ${d} s`);
+                    compared++;
+                }
+            }
+            assert.ok(compared >= 4, `compared ${compared} segments`);
+        });
+
         test('hls.js in low-latency mode plays the live stream', async () => {
-            const latency = await playLive('hls', 'master.m3u8');
+            const { latency, levels } = await playLive('hls', 'master.m3u8');
             assert.ok(latency < 6, `LL-HLS latency ${latency.toFixed(2)} s`);
+            assert.ok(levels.length >= 2, `hls.js sees ${levels.length} levels`);
         });
 
         test('dash.js in low-latency mode plays the live stream', async () => {
-            const latency = await playLive('dash', 'manifest.mpd');
+            const { latency } = await playLive('dash', 'manifest.mpd');
             assert.ok(latency < 8, `LL-DASH latency ${latency.toFixed(2)} s`);
         });
 
@@ -166,6 +234,9 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
             source.kill('SIGINT');
             const { code } = await source.exited;
             assert.equal(code, 0, source.stderrText.slice(-2000));
+            const drops = source.stderrText.match(/encoder falls behind.*/g) || [];
+            console.log(`# rung frame drop warnings: ${drops.length}` +
+                (drops.length ? ` (last: ${drops[drops.length - 1]})` : ''));
             const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
             const text = r.body.toString();
             assert.match(text, /#EXT-X-ENDLIST\s*$/);

@@ -4,10 +4,22 @@
  * feeds it from the network; `cirrus-transcode --live-root` feeds it from a
  * file at real time.
  *
- * Renditions: the source video passed through as "video" and the source
- * audio as "audio" (AAC passes through).  Timestamps are normalised so the
- * stream starts at 0; a jump backwards or of more than `max_gap_seconds`
- * forward starts a new segment with a discontinuity.
+ * Renditions: the source video passed through as "video" (when no preset
+ * is given, or `passthrough` is set), one transcoded rendition per rung of a
+ * live preset (folder = rung name), and the audio as "audio" (AAC passes
+ * through, other codecs are transcoded to AAC).  The source video is decoded
+ * once on the pushing thread; each rung scales (bicubic) and encodes
+ * (libx264, zero latency) on its own thread behind a bounded queue: a rung
+ * that falls behind drops frames (counted, logged) instead of growing
+ * memory.  Rung keyframes are forced where the source has keyframes (with
+ * the passthrough) or every GOP (without), so every rendition cuts segments
+ * at the same times.  Timestamps are normalised so the stream starts at 0; a
+ * jump backwards or of more than `max_gap_seconds` forward starts a new
+ * segment with a discontinuity.
+ *
+ * Threads: every function but cir_live_stats is called from one thread;
+ * cir_live_stats may be called from another while the stream runs (not
+ * concurrently with cir_live_close).
  */
 #ifndef CIR_LIVE_PIPELINE_H
 #define CIR_LIVE_PIPELINE_H
@@ -17,7 +29,10 @@
 
 #include <libavcodec/avcodec.h>
 
+#include <jansson.h>
+
 #include "cir_clock.h"
+#include "cir_preset.h"
 
 typedef struct {
     const char *live_root;    /* the live store */
@@ -27,6 +42,17 @@ typedef struct {
     uint32_t window;          /* segments kept (DVR window) */
     double max_gap_seconds;   /* a forward jump larger than this is a break */
     const cir_clock_t *clock; /* NULL: system */
+
+    /* ABR (all optional; zero = the passthrough-only pipeline) */
+    const cir_preset_t *preset; /* rungs; NULL: passthrough only.  Copied.
+                                 * segment_seconds 0: the preset's */
+    int passthrough;            /* with a preset: also publish the source as
+                                 * "video" (without a preset it always is) */
+    int queue_frames;           /* frames queued per rung (0: 8; 2..64) */
+    const char *record_uri;     /* file:// (or a path): at the end, the whole
+                                 * stream as a VOD asset there; NULL: none */
+    int test_rung_delay_us;     /* tests: the last rung sleeps this long per
+                                 * frame (simulates a slow encoder) */
 } cir_live_config_t;
 
 typedef struct cir_live cir_live_t;
@@ -47,6 +73,15 @@ int cir_live_push(cir_live_t *l, int video, const AVPacket *pkt);
 /* The stream ended: last parts, ENDLIST on every rendition. */
 int cir_live_finish(cir_live_t *l);
 void cir_live_close(cir_live_t **l);
+
+/*
+ * Per-stream statistics for a status endpoint: a new JSON object (the
+ * caller decrefs) with "stream", "uptime" (s), "bitrate_in" (bit/s over the
+ * last few seconds), "fps_in", "frames_in", "dropped_frames" (all rungs) and
+ * "renditions": [{"name", "type", "width", "height", "bitrate", "fps",
+ * "frames", "dropped_frames"}].  NULL on allocation failure.
+ */
+json_t *cir_live_stats(const cir_live_t *l);
 
 #endif
 

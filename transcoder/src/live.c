@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <libavutil/avutil.h>
 
 #include "cir_error.h"
@@ -14,9 +16,17 @@
 #include "cir_storage.h"
 #include "cmaf_live.h"
 #include "codecs.h"
+#include "ladder.h"
+#include "live_audio.h"
+#include "live_record.h"
+#include "live_rung.h"
 
 #define DEFAULT_VIDEO_BANDWIDTH 5000000
 #define DEFAULT_AUDIO_BANDWIDTH 128000
+#define DEFAULT_QUEUE_FRAMES    8
+#define STATS_WINDOW_US         2000000
+#define KEY_RING                16
+#define MAX_RENDITIONS          (CIR_PRESET_MAX_RUNGS + 2)
 
 typedef struct {
     cir_cmaf_live_t *pkg;
@@ -25,7 +35,17 @@ typedef struct {
     cir_live_track_t track;
     int64_t last_dts; /* normalised, track tb */
     int present;
+    AVRational src_tb;    /* transcoded audio: the source packets' */
+    int64_t src_last_dts; /* transcoded audio: normalised, src_tb */
+    cir_live_rec_t *rec;
+    atomic_uint_fast64_t frames, bytes; /* packaged */
 } live_track_t;
+
+/* Rates over the last stats window, for cir_live_stats. */
+typedef struct {
+    atomic_uint_fast64_t bps, fps_milli;
+    uint64_t last_frames, last_bytes;
+} live_rate_t;
 
 struct cir_live {
     cir_live_config_t cfg;
@@ -36,7 +56,48 @@ struct cir_live {
     int64_t shift_us; /* added after a discontinuity to stay monotonic */
     int started;
     cir_log_ctx_t log;
+
+    /* ABR */
+    cir_preset_t preset;
+    int abr, passthrough;
+    AVCodecContext *vdec;
+    AVFrame *frame;
+    int dec_need_key;          /* skip packets until a keyframe */
+    int64_t key_pts[KEY_RING]; /* source keyframes not decoded yet */
+    int nb_keys;
+    int64_t next_key_us;   /* without passthrough: GOP schedule */
+    int64_t vseg_start_us; /* the rungs' open segment (no passthrough) */
+    int vseg_open;
+    int64_t cts_delay; /* the source's pts - dts at its first keyframe */
+    int fanned;        /* a frame went to the rungs */
+    int disc_pending;  /* a break before the frame at disc_at */
+    int64_t disc_at;
+    cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
+    cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
+    int nb_rungs;
+    int rungs_started;
+    cir_live_aac_t *aac; /* non-AAC audio */
+    double segment_seconds;
+
+    /* recording */
+    char record_root[CIR_URI_MAX];
+    cir_live_rec_t *rung_recs[CIR_PRESET_MAX_RUNGS];
+
+    /* stats */
+    int64_t open_us, window_us;
+    atomic_uint_fast64_t bytes_in, frames_in;
+    live_rate_t rate_in, rate_video, rate_audio;
+    live_rate_t rate_rung[CIR_PRESET_MAX_RUNGS];
 };
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int
 valid_name(const char *s)
@@ -60,11 +121,23 @@ int
 cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
 {
     cir_live_t *l;
+    double seg = cfg->segment_seconds;
+    cir_uri_t uri;
 
+    if (seg <= 0 && cfg->preset) {
+        seg = cfg->preset->segment_seconds;
+    }
     if (cfg->stream == NULL || !valid_name(cfg->stream) ||
         cfg->live_root == NULL || cfg->part_seconds <= 0 ||
-        cfg->segment_seconds < cfg->part_seconds || cfg->window < 3) {
+        seg < cfg->part_seconds || cfg->window < 3 || cfg->queue_frames < 0 ||
+        cfg->queue_frames == 1 || cfg->queue_frames > CIR_LIVE_RUNG_QUEUE_MAX ||
+        (cfg->preset && cfg->preset->video_enabled &&
+         cfg->preset->nb_rungs < 1)) {
         return CIR_EINVAL;
+    }
+    if (cfg->record_uri && (cir_uri_parse(cfg->record_uri, &uri) < 0 ||
+                            uri.scheme != CIR_URI_FILE)) {
+        return CIR_EUNSUPPORTED; /* file:// only for now */
     }
     l = calloc(1, sizeof(*l));
     if (l == NULL) {
@@ -75,37 +148,94 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     snprintf(l->root, sizeof(l->root), "%s", cfg->live_root);
     l->cfg.stream = l->stream;
     l->cfg.live_root = l->root;
+    l->cfg.record_uri = NULL;
+    l->segment_seconds = seg;
     if (l->cfg.max_gap_seconds <= 0) {
         l->cfg.max_gap_seconds = 5;
     }
+    if (l->cfg.queue_frames == 0) {
+        l->cfg.queue_frames = DEFAULT_QUEUE_FRAMES;
+    }
+    if (cfg->preset) {
+        l->preset = *cfg->preset;
+        l->cfg.preset = &l->preset;
+        l->abr = l->preset.video_enabled;
+    }
+    l->passthrough = !l->abr || cfg->passthrough;
+    if (cfg->record_uri) {
+        snprintf(l->record_root, sizeof(l->record_root), "%s", uri.path);
+    }
+    l->next_key_us = AV_NOPTS_VALUE;
+    l->open_us = l->window_us = mono_us();
     l->log = (cir_log_ctx_t){.component = "live", .stream = l->stream};
     *out = l;
     return 0;
 }
 
+static void
+rendition_dir(const cir_live_t *l, const char *name, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s/%s/%s", l->root, l->stream, name);
+}
+
+static int
+open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec)
+{
+    char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
+    int ret;
+
+    if (l->record_root[0] == '\0') {
+        return 0;
+    }
+    rendition_dir(l, name, dir, sizeof(dir));
+    if ((ret = cir_live_rec_open(rec, l->record_root, dir, name)) < 0) {
+        cir_log_error(&l->log, "recording into %s: %s", l->record_root,
+                      cir_strerror(ret));
+    }
+    return ret;
+}
+
+/* Records what t's packager completed (after a segment ended). */
+static int
+rec_sync(live_track_t *t)
+{
+    return t->rec && t->pkg
+               ? cir_live_rec_sync(t->rec, cir_cmaf_live_index(t->pkg))
+               : 0;
+}
+
 static int
 add_track(cir_live_t *l, live_track_t *t, const char *name,
-          const AVCodecParameters *par, AVRational tb, AVRational fr)
+          const AVCodecParameters *par, AVRational tb, AVRational fr,
+          int package)
 {
     cir_cmaf_live_config_t c = {0};
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
+    int ret;
 
-    snprintf(dir, sizeof(dir), "%s/%s/%s", l->root, l->stream, name);
+    rendition_dir(l, name, dir, sizeof(dir));
     snprintf(t->track.rendition, sizeof(t->track.rendition), "%s", name);
     t->tb = tb;
     t->frame_rate = fr;
     t->last_dts = AV_NOPTS_VALUE;
+    t->src_last_dts = AV_NOPTS_VALUE;
+    t->present = 1;
+    if (!package) {
+        return 0; /* timestamps only: the rungs publish the video */
+    }
     c.dir = dir;
     c.track = &t->track;
     c.par = par;
     c.time_base = tb;
     c.frame_rate = fr;
     c.part_seconds = l->cfg.part_seconds;
-    c.segment_seconds = l->cfg.segment_seconds;
+    c.segment_seconds = l->segment_seconds;
     c.window = l->cfg.window;
     c.clock = l->cfg.clock;
-    t->present = 1;
-    return cir_cmaf_live_open(&t->pkg, &c);
+    if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
+        return ret;
+    }
+    return open_rec(l, name, &t->rec);
 }
 
 static void
@@ -134,11 +264,90 @@ codecs_of(const AVCodecParameters *par, char *out, size_t size)
     }
 }
 
+static int
+open_decoder(cir_live_t *l, const AVCodecParameters *par, AVRational tb)
+{
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    int ret;
+
+    avcodec_free_context(&l->vdec);
+    if (codec == NULL) {
+        return CIR_EUNSUPPORTED;
+    }
+    l->vdec = avcodec_alloc_context3(codec);
+    if (l->vdec == NULL || avcodec_parameters_to_context(l->vdec, par) < 0) {
+        return CIR_ENOMEM;
+    }
+    l->vdec->pkt_timebase = tb;
+    /* slice threads only: frame threads would delay every frame */
+    l->vdec->thread_type = FF_THREAD_SLICE;
+    l->vdec->thread_count = 0;
+    l->vdec->flags |= AV_CODEC_FLAG_LOW_DELAY;
+    if ((ret = avcodec_open2(l->vdec, codec, NULL)) < 0) {
+        cir_log_error(&l->log, "cannot open the %s decoder: %s", codec->name,
+                      av_err2str(ret));
+        return CIR_EMEDIA;
+    }
+    l->dec_need_key = 1;
+    return 0;
+}
+
+/* The rungs that fit a width x height source, each on its thread. */
+static int
+start_rungs(cir_live_t *l, int width, int height)
+{
+    char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
+    AVRational tb = l->video.tb, fr = l->video.frame_rate;
+    int n, ret;
+
+    l->rungs_started = 1;
+    n = cir_ladder_select(&l->preset, width, height, l->ladder,
+                          CIR_PRESET_MAX_RUNGS);
+    if (n < 0) {
+        cir_log_error(&l->log, "no rung fits a %dx%d source", width, height);
+        return CIR_EMEDIA;
+    }
+    for (int i = 0; i < n; i++) {
+        cir_live_rung_config_t c = {0};
+        const char *name = l->ladder[i].rung->name;
+        if (strcmp(name, "video") == 0 || strcmp(name, "audio") == 0) {
+            cir_log_error(&l->log, "a rung may not be named %s", name);
+            return CIR_EINVAL;
+        }
+        rendition_dir(l, name, dir, sizeof(dir));
+        if ((ret = open_rec(l, name, &l->rung_recs[i])) < 0) {
+            return ret;
+        }
+        c.dir = dir;
+        c.stream = l->stream;
+        c.preset = &l->preset;
+        c.ladder = &l->ladder[i];
+        c.time_base = tb;
+        c.frame_rate = fr;
+        c.part_seconds = l->cfg.part_seconds;
+        c.segment_seconds = l->segment_seconds;
+        c.window = l->cfg.window;
+        c.clock = l->cfg.clock;
+        c.queue_frames = l->cfg.queue_frames;
+        c.rec = l->rung_recs[i];
+        c.delay_us = i == n - 1 ? l->cfg.test_rung_delay_us : 0;
+        if ((ret = cir_live_rung_start(&l->rungs[i], &c)) < 0) {
+            cir_log_error(&l->log, "rung %s: %s", name, cir_strerror(ret));
+            return ret;
+        }
+        l->nb_rungs = i + 1;
+        cir_log_info(&l->log, "rung %s %dx%d %d kbps", name, l->ladder[i].width,
+                     l->ladder[i].height, l->ladder[i].rung->bitrate_kbps);
+    }
+    return 0;
+}
+
 int
 cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
                    AVRational frame_rate, uint64_t bandwidth)
 {
     live_track_t *t = &l->video;
+    int ret;
 
     if (t->present || l->started) {
         return CIR_EINVAL;
@@ -159,7 +368,22 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
                                              : DEFAULT_VIDEO_BANDWIDTH;
     t->track.average_bandwidth =
         par->bit_rate > 0 ? (uint64_t)par->bit_rate : t->track.bandwidth;
-    return add_track(l, t, "video", par, tb, frame_rate);
+    ret = add_track(l, t, "video", par, tb, frame_rate, l->passthrough);
+    if (ret < 0 || !l->abr) {
+        return ret;
+    }
+    if ((ret = open_decoder(l, par, tb)) < 0) {
+        return ret;
+    }
+    l->frame = av_frame_alloc();
+    if (l->frame == NULL) {
+        return CIR_ENOMEM;
+    }
+    /* a size not known yet (a publisher's bare sequence header): the
+     * first decoded frame tells */
+    return par->width > 0 && par->height > 0
+               ? start_rungs(l, par->width, par->height)
+               : 0;
 }
 
 int
@@ -167,37 +391,104 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
                    uint64_t bandwidth)
 {
     live_track_t *t = &l->audio;
+    const AVCodecParameters *apar = par;
+    int ret;
 
     if (t->present || l->started) {
         return CIR_EINVAL;
     }
     if (par->codec_id != AV_CODEC_ID_AAC) {
-        cir_log_error(&l->log, "audio codec %s is not supported live",
-                      avcodec_get_name(par->codec_id));
-        return CIR_EUNSUPPORTED;
+        ret = cir_live_aac_open(&l->aac, par, tb,
+                                l->abr ? l->preset.audio_bitrate_kbps : 128);
+        if (ret < 0) {
+            cir_log_error(&l->log, "audio codec %s is not supported live",
+                          avcodec_get_name(par->codec_id));
+            return CIR_EUNSUPPORTED;
+        }
+        apar = cir_live_aac_par(l->aac);
+        t->src_tb = tb;
+        tb = cir_live_aac_time_base(l->aac);
     }
     t->track.kind = CIR_LIVE_AUDIO;
-    codecs_of(par, t->track.codecs, sizeof(t->track.codecs));
-    t->track.sample_rate = par->sample_rate;
-    t->track.channels = par->ch_layout.nb_channels;
-    t->track.bandwidth = bandwidth           ? bandwidth
-                         : par->bit_rate > 0 ? (uint64_t)par->bit_rate * 11 / 10
-                                             : DEFAULT_AUDIO_BANDWIDTH;
+    codecs_of(apar, t->track.codecs, sizeof(t->track.codecs));
+    t->track.sample_rate = apar->sample_rate;
+    t->track.channels = apar->ch_layout.nb_channels;
+    t->track.bandwidth = bandwidth ? bandwidth
+                         : apar->bit_rate > 0
+                             ? (uint64_t)apar->bit_rate * 11 / 10
+                             : DEFAULT_AUDIO_BANDWIDTH;
     t->track.average_bandwidth =
-        par->bit_rate > 0 ? (uint64_t)par->bit_rate : t->track.bandwidth;
-    return add_track(l, t, "audio", par, tb, (AVRational){0, 1});
+        apar->bit_rate > 0 ? (uint64_t)apar->bit_rate : t->track.bandwidth;
+    return add_track(l, t, "audio", apar, tb, (AVRational){0, 1}, 1);
+}
+
+/* Decoded frames to every rung, with the keyframe decision. */
+static int fan_out(cir_live_t *l, AVFrame *f);
+
+static int
+decode(cir_live_t *l, const AVPacket *pkt)
+{
+    int ret;
+
+    if (l->vdec == NULL) {
+        return 0;
+    }
+    if (pkt && l->dec_need_key) {
+        if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
+            return 0;
+        }
+        l->dec_need_key = 0;
+    }
+    ret = avcodec_send_packet(l->vdec, pkt);
+    if (ret < 0 && ret != AVERROR_EOF) {
+        cir_log_debug(&l->log, "video decoding: %s", av_err2str(ret));
+        return 0; /* a broken packet costs a frame, not the stream */
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(l->vdec, l->frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            continue;
+        }
+        ret = fan_out(l, l->frame);
+        av_frame_unref(l->frame);
+        if (ret < 0) {
+            return ret;
+        }
+    }
 }
 
 int
 cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
 {
     live_track_t *t = video ? &l->video : &l->audio;
+    int ret;
 
     if (!t->present) {
         return CIR_EINVAL;
     }
+    if (!video && l->aac) {
+        /* a new header for a transcoded track: the decoder reads it */
+        return 0;
+    }
     codecs_of(par, t->track.codecs, sizeof(t->track.codecs));
-    return cir_cmaf_live_reconfigure(t->pkg, par);
+    if (video && l->vdec) {
+        /* the frames of the old configuration first, then a new decoder;
+         * the rungs mark the break too, so segments stay aligned */
+        if ((ret = decode(l, NULL)) < 0 ||
+            (ret = open_decoder(l, par, t->tb)) < 0) {
+            return ret;
+        }
+        l->disc_pending = 1;
+        l->disc_at = INT64_MIN;
+    }
+    if (t->pkg == NULL) {
+        return 0;
+    }
+    ret = cir_cmaf_live_reconfigure(t->pkg, par);
+    return ret < 0 ? ret : rec_sync(t);
 }
 
 /* A jump in the source's timestamps: continue the output timeline just
@@ -211,23 +502,186 @@ timeline_break(cir_live_t *l, int64_t now_us, int64_t last_us)
                  "timestamps jump by %.3f s: continuing with a discontinuity",
                  (now_us - last_us) / 1e6);
     l->shift_us += last_us + 40000 - now_us;
-    if (l->video.present &&
-        (ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0) {
-        return ret;
+    if (l->video.pkg) {
+        if ((ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0 ||
+            (ret = rec_sync(&l->video)) < 0) {
+            return ret;
+        }
     }
-    if (l->audio.present &&
-        (ret = cir_cmaf_live_discontinuity(l->audio.pkg)) < 0) {
-        return ret;
+    if (l->audio.pkg) {
+        if ((ret = cir_cmaf_live_discontinuity(l->audio.pkg)) < 0 ||
+            (ret = rec_sync(&l->audio)) < 0) {
+            return ret;
+        }
+    }
+    if (l->nb_rungs > 0) {
+        /* the rungs break before the first frame of the new timeline */
+        l->disc_pending = 1;
+        l->disc_at = l->video.last_dts != AV_NOPTS_VALUE
+                         ? l->video.last_dts +
+                               av_rescale_q(40000, AV_TIME_BASE_Q, l->video.tb)
+                         : INT64_MIN;
     }
     return 0;
+}
+
+static int
+is_source_key(cir_live_t *l, int64_t pts)
+{
+    for (int i = 0; i < l->nb_keys; i++) {
+        if (l->key_pts[i] == pts) {
+            l->key_pts[i] = l->key_pts[--l->nb_keys];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+fan_out(cir_live_t *l, AVFrame *f)
+{
+    AVRational tb = l->video.tb;
+    int64_t pts = f->best_effort_timestamp, pts_us, half_us, gop_us, seg_us;
+    int key, disc = 0, ret;
+
+    if (pts == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    if (!l->rungs_started && (ret = start_rungs(l, f->width, f->height)) < 0) {
+        return ret;
+    }
+    f->pts = pts;
+    pts_us = av_rescale_q(pts, tb, AV_TIME_BASE_Q);
+    if (l->disc_pending && pts >= l->disc_at) {
+        disc = 1;
+        l->disc_pending = 0;
+    }
+    if (l->passthrough) {
+        /* the source's keyframes, which cut the passthrough's segments */
+        key = is_source_key(l, pts);
+    } else {
+        half_us = l->video.frame_rate.num > 0
+                      ? (int64_t)(5e5 / av_q2d(l->video.frame_rate))
+                      : 10000;
+        gop_us = (int64_t)(l->preset.gop_seconds * 1e6);
+        seg_us = (int64_t)(l->segment_seconds * 1e6);
+        key = disc || l->next_key_us == AV_NOPTS_VALUE ||
+              pts_us >= l->next_key_us - half_us;
+        if (key) {
+            l->next_key_us = disc || l->next_key_us == AV_NOPTS_VALUE ||
+                                     pts_us > l->next_key_us + gop_us
+                                 ? pts_us + gop_us
+                                 : l->next_key_us + gop_us;
+            /* where the rungs' packagers will cut: the audio follows */
+            if (!l->vseg_open || disc) {
+                l->vseg_open = 1;
+                l->vseg_start_us = pts_us;
+            } else if (pts_us - l->vseg_start_us >= seg_us - half_us) {
+                l->vseg_start_us = pts_us;
+                if (l->audio.pkg) {
+                    cir_cmaf_live_cut_at(l->audio.pkg, pts_us);
+                }
+            }
+        }
+    }
+    if (!l->fanned) {
+        l->fanned = 1;
+        if (!l->passthrough && l->audio.pkg) {
+            /* the audio cuts where the rungs will (below), not by itself:
+             * a follower from the first video frame */
+            cir_cmaf_live_cut_at(l->audio.pkg, INT64_C(1) << 50);
+        }
+        for (int i = 0; i < l->nb_rungs; i++) {
+            cir_live_rung_set_dts_shift(l->rungs[i], l->cts_delay);
+        }
+    }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        if ((ret = cir_live_rung_push(l->rungs[i], f, key, disc)) < 0) {
+            cir_log_error(&l->log, "rung %s failed: %s",
+                          cir_live_rung_name(l->rungs[i]), cir_strerror(ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void
+rate_update(live_rate_t *r, uint64_t frames, uint64_t bytes, int64_t dt_us)
+{
+    atomic_store(&r->bps,
+                 (bytes - r->last_bytes) * 8 * 1000000 / (uint64_t)dt_us);
+    atomic_store(&r->fps_milli,
+                 (frames - r->last_frames) * 1000000000 / (uint64_t)dt_us);
+    r->last_frames = frames;
+    r->last_bytes = bytes;
+}
+
+static void
+stats_tick(cir_live_t *l)
+{
+    int64_t now = mono_us(), dt = now - l->window_us;
+
+    if (dt < STATS_WINDOW_US) {
+        return;
+    }
+    l->window_us = now;
+    rate_update(&l->rate_in, atomic_load(&l->frames_in),
+                atomic_load(&l->bytes_in), dt);
+    rate_update(&l->rate_video, atomic_load(&l->video.frames),
+                atomic_load(&l->video.bytes), dt);
+    rate_update(&l->rate_audio, atomic_load(&l->audio.frames),
+                atomic_load(&l->audio.bytes), dt);
+    for (int i = 0; i < l->nb_rungs; i++) {
+        rate_update(&l->rate_rung[i], cir_live_rung_frames(l->rungs[i]),
+                    cir_live_rung_bytes(l->rungs[i]), dt);
+    }
+}
+
+static int
+package(live_track_t *t, const AVPacket *pkt)
+{
+    int ret = cir_cmaf_live_write(t->pkg, pkt);
+
+    if (ret >= 0) {
+        atomic_fetch_add(&t->frames, 1);
+        atomic_fetch_add(&t->bytes, (uint64_t)pkt->size);
+    }
+    if (ret == 1) {
+        int r = rec_sync(t);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return ret;
+}
+
+/* An AAC packet from the audio transcoder. */
+static int
+on_aac(void *opaque, AVPacket *pkt)
+{
+    cir_live_t *l = opaque;
+    live_track_t *t = &l->audio;
+    int ret;
+
+    if (pkt->dts == AV_NOPTS_VALUE) {
+        pkt->dts = pkt->pts;
+    }
+    if (pkt->dts < 0 ||
+        (t->last_dts != AV_NOPTS_VALUE && pkt->dts < t->last_dts)) {
+        return 0; /* the encoder's priming, or out of order */
+    }
+    t->last_dts = pkt->dts;
+    ret = package(t, pkt);
+    return ret < 0 ? ret : 0;
 }
 
 int
 cir_live_push(cir_live_t *l, int video, const AVPacket *in)
 {
     live_track_t *t = video ? &l->video : &l->audio;
+    AVRational tb = t->tb;
     AVPacket *pkt;
-    int64_t dts_us, offset;
+    int64_t dts_us, offset, last_dts;
     int ret;
 
     if (!t->present) {
@@ -236,15 +690,24 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     if (in->dts == AV_NOPTS_VALUE && in->pts == AV_NOPTS_VALUE) {
         return 0;
     }
-    dts_us = av_rescale_q(in->dts != AV_NOPTS_VALUE ? in->dts : in->pts, t->tb,
+    atomic_fetch_add(&l->bytes_in, (uint64_t)in->size);
+    if (video) {
+        atomic_fetch_add(&l->frames_in, 1);
+    }
+    stats_tick(l);
+    if (!video && l->aac) {
+        tb = t->src_tb; /* the source's packets; t->tb is the AAC's */
+    }
+    last_dts = !video && l->aac ? t->src_last_dts : t->last_dts;
+    dts_us = av_rescale_q(in->dts != AV_NOPTS_VALUE ? in->dts : in->pts, tb,
                           AV_TIME_BASE_Q);
     if (!l->started) {
         l->base_us = dts_us;
         l->started = 1;
     }
-    if (t->last_dts != AV_NOPTS_VALUE) {
+    if (last_dts != AV_NOPTS_VALUE) {
         int64_t now = dts_us + l->shift_us - l->base_us;
-        int64_t last = av_rescale_q(t->last_dts, t->tb, AV_TIME_BASE_Q);
+        int64_t last = av_rescale_q(last_dts, tb, AV_TIME_BASE_Q);
         if (now < last - 1000000 ||
             now > last + (int64_t)(l->cfg.max_gap_seconds * 1e6)) {
             if ((ret = timeline_break(l, now, last)) < 0) {
@@ -258,38 +721,99 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         return CIR_ENOMEM;
     }
     pkt->dts = (in->dts != AV_NOPTS_VALUE ? in->dts : in->pts) +
-               av_rescale_q(offset, AV_TIME_BASE_Q, t->tb);
+               av_rescale_q(offset, AV_TIME_BASE_Q, tb);
     pkt->pts = (in->pts != AV_NOPTS_VALUE ? in->pts : in->dts) +
-               av_rescale_q(offset, AV_TIME_BASE_Q, t->tb);
-    if (pkt->dts < 0 ||
-        (t->last_dts != AV_NOPTS_VALUE && pkt->dts < t->last_dts)) {
+               av_rescale_q(offset, AV_TIME_BASE_Q, tb);
+    if (pkt->dts < 0 || (last_dts != AV_NOPTS_VALUE && pkt->dts < last_dts)) {
         /* before the stream's start, or out of order: not packageable */
         cir_log_debug(&l->log, "dropping a %s packet at %" PRId64,
                       video ? "video" : "audio", pkt->dts);
         av_packet_free(&pkt);
         return 0;
     }
-    t->last_dts = pkt->dts;
-    ret = cir_cmaf_live_write(t->pkg, pkt);
-    av_packet_free(&pkt);
-    if (ret == 1 && video && l->audio.present) {
-        /* audio segments start where the video's do */
-        cir_cmaf_live_cut_at(l->audio.pkg,
-                             cir_cmaf_live_segment_start_us(t->pkg));
+    if (!video && l->aac) {
+        t->src_last_dts = pkt->dts;
+        ret = cir_live_aac_push(l->aac, pkt, on_aac, l);
+        av_packet_free(&pkt);
+        return ret < 0 ? ret : 0;
     }
+    t->last_dts = pkt->dts;
+    ret = 0;
+    if (video && l->vdec) {
+        if (pkt->flags & AV_PKT_FLAG_KEY) {
+            if (l->nb_keys == KEY_RING) {
+                memmove(l->key_pts, l->key_pts + 1,
+                        (KEY_RING - 1) * sizeof(l->key_pts[0]));
+                l->nb_keys--;
+            }
+            l->key_pts[l->nb_keys++] = pkt->pts;
+            if (!l->fanned && l->passthrough && pkt->pts > pkt->dts) {
+                l->cts_delay = pkt->pts - pkt->dts;
+            }
+        }
+    }
+    if (t->pkg) {
+        ret = package(t, pkt);
+        if (ret == 1 && video && l->audio.pkg) {
+            /* audio segments start where the video's do */
+            cir_cmaf_live_cut_at(l->audio.pkg,
+                                 cir_cmaf_live_segment_start_us(t->pkg));
+        }
+    }
+    if (ret >= 0 && video && l->vdec) {
+        ret = decode(l, pkt);
+    }
+    av_packet_free(&pkt);
     return ret < 0 ? ret : 0;
 }
 
 int
 cir_live_finish(cir_live_t *l)
 {
+    cir_live_rec_t *recs[MAX_RENDITIONS];
+    size_t n = 0;
     int ret = 0, r;
 
-    if (l->video.present && (r = cir_cmaf_live_finish(l->video.pkg)) < 0) {
+    if (l->vdec && (r = decode(l, NULL)) < 0) {
         ret = r;
     }
-    if (l->audio.present && (r = cir_cmaf_live_finish(l->audio.pkg)) < 0) {
+    for (int i = 0; i < l->nb_rungs; i++) {
+        if ((r = cir_live_rung_finish(l->rungs[i])) < 0 && ret == 0) {
+            cir_log_error(&l->log, "rung %s: %s",
+                          cir_live_rung_name(l->rungs[i]), cir_strerror(r));
+            ret = r;
+        }
+    }
+    if (l->aac && (r = cir_live_aac_push(l->aac, NULL, on_aac, l)) < 0 &&
+        ret == 0) {
         ret = r;
+    }
+    if (l->video.pkg && (r = cir_cmaf_live_finish(l->video.pkg)) < 0) {
+        ret = r;
+    }
+    if (l->audio.pkg && (r = cir_cmaf_live_finish(l->audio.pkg)) < 0) {
+        ret = r;
+    }
+    if ((r = rec_sync(&l->video)) < 0 || (r = rec_sync(&l->audio)) < 0) {
+        ret = r;
+    }
+    if (ret == 0 && l->record_root[0]) {
+        if (l->video.rec) {
+            recs[n++] = l->video.rec;
+        }
+        for (int i = 0; i < l->nb_rungs; i++) {
+            recs[n++] = l->rung_recs[i];
+        }
+        if (l->audio.rec) {
+            recs[n++] = l->audio.rec;
+        }
+        ret = cir_live_rec_publish(l->record_root, recs, n, l->segment_seconds);
+        if (ret < 0) {
+            cir_log_error(&l->log, "publishing the recording: %s",
+                          cir_strerror(ret));
+        } else {
+            cir_log_info(&l->log, "recorded into %s", l->record_root);
+        }
     }
     return ret;
 }
@@ -302,8 +826,80 @@ cir_live_close(cir_live_t **lp)
     if (l == NULL) {
         return;
     }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        cir_live_rung_free(&l->rungs[i]);
+        cir_live_rec_free(&l->rung_recs[i]);
+    }
+    avcodec_free_context(&l->vdec);
+    av_frame_free(&l->frame);
+    cir_live_aac_free(&l->aac);
     cir_cmaf_live_free(&l->video.pkg);
     cir_cmaf_live_free(&l->audio.pkg);
+    cir_live_rec_free(&l->video.rec);
+    cir_live_rec_free(&l->audio.rec);
     free(l);
     *lp = NULL;
+}
+
+static json_t *
+rendition_json(const char *name, const char *type, int w, int h,
+               const live_rate_t *rate, uint64_t frames, uint64_t dropped)
+{
+    json_t *j = json_pack(
+        "{s:s, s:s, s:I, s:f, s:I, s:I}", "name", name, "type", type, "bitrate",
+        (json_int_t)atomic_load(&((live_rate_t *)rate)->bps), "fps",
+        atomic_load(&((live_rate_t *)rate)->fps_milli) / 1000.0, "frames",
+        (json_int_t)frames, "dropped_frames", (json_int_t)dropped);
+
+    if (j && w > 0) {
+        json_object_set_new(j, "width", json_integer(w));
+        json_object_set_new(j, "height", json_integer(h));
+    }
+    return j;
+}
+
+json_t *
+cir_live_stats(const cir_live_t *cl)
+{
+    cir_live_t *l = (cir_live_t *)cl; /* atomics only */
+    json_t *j = json_object(), *rends = json_array();
+    uint64_t dropped = 0;
+
+    if (j == NULL || rends == NULL) {
+        json_decref(j);
+        json_decref(rends);
+        return NULL;
+    }
+    if (l->video.pkg) {
+        json_array_append_new(
+            rends, rendition_json("video", "video", l->video.track.width,
+                                  l->video.track.height, &l->rate_video,
+                                  atomic_load(&l->video.frames), 0));
+    }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        int w, h;
+        uint64_t d = cir_live_rung_dropped(l->rungs[i]);
+        cir_live_rung_size(l->rungs[i], &w, &h);
+        dropped += d;
+        json_array_append_new(
+            rends, rendition_json(cir_live_rung_name(l->rungs[i]), "video", w,
+                                  h, &l->rate_rung[i],
+                                  cir_live_rung_frames(l->rungs[i]), d));
+    }
+    if (l->audio.pkg) {
+        json_array_append_new(
+            rends, rendition_json("audio", "audio", 0, 0, &l->rate_audio,
+                                  atomic_load(&l->audio.frames), 0));
+    }
+    json_object_set_new(j, "stream", json_string(l->stream));
+    json_object_set_new(j, "uptime", json_real((mono_us() - l->open_us) / 1e6));
+    json_object_set_new(j, "bitrate_in",
+                        json_integer((json_int_t)atomic_load(&l->rate_in.bps)));
+    json_object_set_new(j, "fps_in",
+                        json_real(atomic_load(&l->rate_in.fps_milli) / 1000.0));
+    json_object_set_new(j, "frames_in",
+                        json_integer((json_int_t)atomic_load(&l->frames_in)));
+    json_object_set_new(j, "dropped_frames", json_integer((json_int_t)dropped));
+    json_object_set_new(j, "renditions", rends);
+    return j;
 }

@@ -21,9 +21,9 @@
 static atomic_int interrupted;
 
 typedef struct {
-    const char *live_root, *stream;
+    const char *live_root, *stream, *record;
     double part_seconds, segment_seconds, max_seconds;
-    int window, loops, realtime;
+    int window, loops, realtime, no_passthrough;
 } live_options_t;
 
 typedef struct {
@@ -44,6 +44,14 @@ usage(FILE *f)
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "  --quiet: no progress, errors only in the log\n"
+        "\n"
+        "live: cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
+        "                        [--preset NAME] [--no-passthrough]\n"
+        "                        [--record file:///DIR] [--part-seconds S]\n"
+        "                        [--segment-seconds S] [--window N]\n"
+        "                        [--loop N] [--max-seconds S] [--no-realtime]\n"
+        "  --preset: transcode the preset's rungs (the source is still\n"
+        "  published as \"video\" unless --no-passthrough)\n"
         "\n"
         "URIs: file:///abs/path, a plain path, or s3://bucket/prefix.\n"
         "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR\n"
@@ -156,6 +164,8 @@ parse_args(int argc, char **argv, options_t *o)
         {"loop", required_argument, NULL, 'R'},
         {"max-seconds", required_argument, NULL, 'M'},
         {"no-realtime", no_argument, NULL, 'N'},
+        {"no-passthrough", no_argument, NULL, 'X'},
+        {"record", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}};
     cir_log_level_t level;
     int c;
@@ -237,6 +247,12 @@ parse_args(int argc, char **argv, options_t *o)
         case 'N':
             o->live.realtime = 0;
             break;
+        case 'X':
+            o->live.no_passthrough = 1;
+            break;
+        case 'r':
+            o->live.record = optarg;
+            break;
         default:
             return -1;
         }
@@ -263,13 +279,30 @@ static int
 run_live(const options_t *o)
 {
     cir_live_file_job_t job = {0};
+    cir_preset_t preset;
+    char err[400];
     int ret;
 
+    if (o->preset) {
+        ret = cir_preset_load(o->presets_dir, o->preset, &preset, err,
+                              sizeof(err));
+        if (ret < 0) {
+            fprintf(stderr, "preset %s: %s\n", o->preset, err);
+            return CIR_EXIT_BAD_PRESET;
+        }
+        job.live.preset = &preset;
+        job.live.passthrough = !o->live.no_passthrough;
+    }
+    job.live.record_uri = o->live.record;
     job.input = o->input;
     job.live.live_root = o->live.live_root;
     job.live.stream = o->live.stream;
     job.live.part_seconds = o->live.part_seconds;
-    job.live.segment_seconds = o->live.segment_seconds;
+    /* 0: the preset's (2 s without a preset) */
+    job.live.segment_seconds = o->live.segment_seconds > 0
+                                   ? o->live.segment_seconds
+                               : o->preset ? 0
+                                           : 2;
     job.live.window = (uint32_t)o->live.window;
     job.loops = o->live.loops;
     job.max_seconds = o->live.max_seconds;
@@ -285,10 +318,8 @@ run_live(const options_t *o)
 int
 main(int argc, char **argv)
 {
-    options_t o = {.live = {.part_seconds = 0.333334,
-                            .segment_seconds = 2,
-                            .window = 15,
-                            .realtime = 1}};
+    options_t o = {
+        .live = {.part_seconds = 0.333334, .window = 15, .realtime = 1}};
     cir_preset_t preset;
     cir_result_t result;
     cir_job_t job = {0};

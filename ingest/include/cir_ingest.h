@@ -1,0 +1,99 @@
+/*
+ * cirrus-ingest internals: configuration (one option table), stream-key
+ * checks, the libuv server and its status endpoint.
+ */
+#ifndef CIR_INGEST_H_
+#define CIR_INGEST_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef struct {
+    char listen[64];
+    int64_t port;
+    char status_listen[64];
+    int64_t status_port; /* 0: no status endpoint */
+    char live_root[1024];
+    char key_file[1024];       /* one allowed key per line */
+    char on_publish_url[1024]; /* HTTP callback: 2xx allows */
+    double auth_timeout;
+    int64_t takeover; /* 1: a second publisher replaces the first */
+    int64_t max_connections;
+    double handshake_timeout;
+    double publish_timeout; /* connected but not publishing */
+    double idle_timeout;
+    int64_t max_chunk_size;
+    int64_t max_message_size;
+    int64_t max_streams;
+    int64_t max_bytes_per_second; /* per connection, 0: unlimited */
+    int64_t window_ack_size;
+    double grace_seconds; /* a lost publisher may come back this long */
+    double part_seconds;
+    double segment_seconds;
+    int64_t window;
+    char log_level[16];
+} cir_ingest_config_t;
+
+void cir_ingest_config_defaults(cir_ingest_config_t *c);
+/* Applies a JSON object's members; unknown names and out-of-range values
+ * fail with a message in err. */
+int cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
+                                 char *err, size_t errsize);
+int cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path,
+                                char *err, size_t errsize);
+/* CIRRUS_INGEST_<NAME> for every option. */
+int cir_ingest_config_apply_env(cir_ingest_config_t *c, char *err,
+                                size_t errsize);
+/* "name=value" from the command line. */
+int cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
+                          const char *value, char *err, size_t errsize);
+void cir_ingest_config_usage(void);
+
+/* ---- stream keys from a file -------------------------------------------- */
+
+typedef struct {
+    char path[1024];
+    char **keys;
+    size_t count;
+    int64_t mtime_ns;
+} cir_keyfile_t;
+
+/* (Re)loads when the file changed or force is set. */
+int cir_keyfile_load(cir_keyfile_t *k, const char *path, int force);
+int cir_keyfile_allows(const cir_keyfile_t *k, const char *key);
+void cir_keyfile_free(cir_keyfile_t *k);
+
+/* ---- the server --------------------------------------------------------- */
+
+typedef struct cir_ingest cir_ingest_t;
+
+int cir_ingest_new(cir_ingest_t **s, const cir_ingest_config_t *cfg);
+/* Runs the loop until SIGINT/SIGTERM; streams end cleanly. */
+int cir_ingest_run(cir_ingest_t *s);
+void cir_ingest_free(cir_ingest_t **s);
+
+/* ---- status (rendered by status.c from the server's streams) ------------ */
+
+typedef struct {
+    const char *key;
+    int publishing;
+    double uptime;
+    double bitrate; /* bits/s over the last second */
+    double fps;
+    const char *video_codec, *audio_codec;
+    int width, height;
+    uint64_t bytes, frames, dropped;
+} cir_ingest_stream_info_t;
+
+/* Builds the HTTP response for a request line path ("/streams",
+ * "/metrics"); returns the status code. */
+int cir_ingest_status_render(const char *path,
+                             const cir_ingest_stream_info_t *streams, size_t n,
+                             uint64_t connections, char **body,
+                             const char **content_type);
+
+#endif

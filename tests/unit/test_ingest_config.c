@@ -1,0 +1,127 @@
+/* cirrus-ingest options (table, JSON, environment), the key file and the
+ * status documents. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "cir_error.h"
+#include "cir_ingest.h"
+
+Test(ingest_config, defaults_json_env_and_limits)
+{
+    cir_ingest_config_t c;
+    char err[256];
+    json_t *j;
+
+    cir_ingest_config_defaults(&c);
+    cr_assert_eq(c.port, 1935);
+    cr_assert_eq(c.grace_seconds, 10);
+    cr_assert_eq(c.max_chunk_size, 65536);
+    j = json_pack("{s:i, s:s, s:f, s:b}", "port", 2000, "key_file", "/k",
+                  "grace_seconds", 2.5, "takeover", 1);
+    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)), 0, "%s",
+                 err);
+    json_decref(j);
+    cr_assert_eq(c.port, 2000);
+    cr_assert_str_eq(c.key_file, "/k");
+    cr_assert_eq(c.grace_seconds, 2.5);
+    cr_assert_eq(c.takeover, 1);
+    /* out of range, wrong type, unknown name, not an integer */
+    j = json_pack("{s:i}", "port", 70000);
+    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert(strstr(err, "port") != NULL);
+    json_decref(j);
+    j = json_pack("{s:s}", "port", "x");
+    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
+                 CIR_EINVAL);
+    json_decref(j);
+    j = json_pack("{s:i}", "nope", 1);
+    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
+                 CIR_EINVAL);
+    json_decref(j);
+    cr_assert_eq(
+        cir_ingest_config_set(&c, "max_streams", "1.5", err, sizeof(err)),
+        CIR_EINVAL);
+    cr_assert_eq(
+        cir_ingest_config_set(&c, "max_chunk_size", "64", err, sizeof(err)),
+        CIR_EINVAL, "below the protocol minimum");
+    setenv("CIRRUS_INGEST_IDLE_TIMEOUT", "7", 1);
+    cr_assert_eq(cir_ingest_config_apply_env(&c, err, sizeof(err)), 0);
+    cr_assert_eq(c.idle_timeout, 7);
+    setenv("CIRRUS_INGEST_IDLE_TIMEOUT", "soon", 1);
+    cr_assert_eq(cir_ingest_config_apply_env(&c, err, sizeof(err)), CIR_EINVAL);
+    unsetenv("CIRRUS_INGEST_IDLE_TIMEOUT");
+}
+
+Test(ingest_keys, file_is_read_and_reloaded_when_it_changes)
+{
+    char path[] = "/tmp/cirrus-keys-XXXXXX";
+    int fd = mkstemp(path);
+    cir_keyfile_t k = {0};
+    FILE *f;
+
+    cr_assert_geq(fd, 0);
+    f = fdopen(fd, "w");
+    fputs("  alpha  \n# comment\nbad key\nbeta # trailing\n../x\n", f);
+    fclose(f);
+    cr_assert_eq(cir_keyfile_load(&k, path, 0), 0);
+    cr_assert_eq(k.count, 2);
+    cr_assert(cir_keyfile_allows(&k, "alpha"));
+    cr_assert(cir_keyfile_allows(&k, "beta"));
+    cr_assert_not(cir_keyfile_allows(&k, "bad"));
+    cr_assert_not(cir_keyfile_allows(&k, "../x"));
+    f = fopen(path, "w");
+    fputs("gamma\n", f);
+    fclose(f);
+    cr_assert_eq(cir_keyfile_load(&k, path, 1), 0);
+    cr_assert_eq(k.count, 1);
+    cr_assert_not(cir_keyfile_allows(&k, "alpha"));
+    cr_assert(cir_keyfile_allows(&k, "gamma"));
+    unlink(path);
+    cr_assert_lt(cir_keyfile_load(&k, path, 1), 0, "a missing file fails");
+    cr_assert(cir_keyfile_allows(&k, "gamma"), "and keeps the old keys");
+    cir_keyfile_free(&k);
+}
+
+Test(ingest_status, streams_json_and_metrics)
+{
+    cir_ingest_stream_info_t s = {.key = "cam1",
+                                  .publishing = 1,
+                                  .uptime = 3,
+                                  .bitrate = 1e6,
+                                  .fps = 30,
+                                  .video_codec = "h264",
+                                  .width = 640,
+                                  .height = 360,
+                                  .frames = 90,
+                                  .dropped = 2};
+    char *body = NULL;
+    const char *ct;
+    json_t *j;
+
+    cr_assert_eq(cir_ingest_status_render("/streams", &s, 1, 1, &body, &ct),
+                 200);
+    cr_assert_str_eq(ct, "application/json");
+    j = json_loads(body, 0, NULL);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(j, 0), "key")),
+        "cam1");
+    cr_assert_eq(
+        json_array_size(json_object_get(json_array_get(j, 0), "renditions")),
+        1);
+    json_decref(j);
+    free(body);
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 4, &body, &ct),
+                 200);
+    cr_assert(strstr(body, "cirrus_ingest_connections 4\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
+                           "\"cam1\"} 2\n") != NULL);
+    free(body);
+    cr_assert_eq(cir_ingest_status_render("/x", &s, 1, 0, &body, &ct), 404);
+    free(body);
+}

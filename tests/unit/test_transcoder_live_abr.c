@@ -1,0 +1,337 @@
+/*
+ * The live pipeline with ABR rungs: decode once, scale and encode each rung
+ * on its own thread, segments aligned across renditions, dropped frames
+ * counted, recording as a VOD asset, non-AAC audio transcoded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libavformat/avformat.h>
+
+#include "cir_live.h"
+#include "cir_live_pipeline.h"
+#include "cir_preset.h"
+
+static char workdir[64];
+static cir_preset_t preset;
+
+/* A 320x180 30 fps H.264 file (2 s GOP, B-frames) with AAC or MP3 audio. */
+static void
+make_input(const char *acodec, const char *name, double seconds)
+{
+    char cmd[768];
+
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i "
+             "testsrc2=size=320x180:rate=30 -f lavfi -i "
+             "sine=frequency=440:sample_rate=48000 -t %.1f -c:v libx264 "
+             "-preset ultrafast -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 "
+             "-c:a %s -b:a 64k %s/%s",
+             seconds, acodec, workdir, name);
+    cr_assert_eq(system(cmd), 0, "ffmpeg could make the input");
+}
+
+/* Two small rungs (the 360p one is above the source and is left out). */
+static void
+setup(void)
+{
+    snprintf(workdir, sizeof(workdir), "/tmp/cir-live-abr-XXXXXX");
+    cr_assert_not_null(mkdtemp(workdir));
+    make_input("aac", "in.mp4", 5);
+    cir_preset_defaults(&preset);
+    snprintf(preset.name, sizeof(preset.name), "test");
+    preset.video_enabled = 1;
+    snprintf(preset.encoder_preset, sizeof(preset.encoder_preset), "ultrafast");
+    preset.gop_seconds = 2;
+    preset.segment_seconds = 2;
+    preset.nb_rungs = 3;
+    preset.rungs[0] =
+        (cir_rung_t){.name = "360p", .height = 360, .bitrate_kbps = 600};
+    preset.rungs[1] =
+        (cir_rung_t){.name = "180p", .height = 180, .bitrate_kbps = 300};
+    preset.rungs[2] =
+        (cir_rung_t){.name = "90p", .height = 90, .bitrate_kbps = 100};
+    preset.audio_enabled = 1;
+    preset.audio_bitrate_kbps = 64;
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
+    system(cmd);
+}
+
+static int
+load(const char *rendition, cir_live_index_t *idx)
+{
+    char dir[256];
+
+    memset(idx, 0, sizeof(*idx));
+    snprintf(dir, sizeof(dir), "%s/live/s1/%s", workdir, rendition);
+    return cir_live_index_load(dir, idx);
+}
+
+static int
+exists(const char *rel)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", workdir, rel);
+    return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static cir_live_file_job_t
+job(const char *input)
+{
+    static char in[128], root[128];
+    cir_live_file_job_t j = {0};
+
+    snprintf(in, sizeof(in), "%s/%s", workdir, input);
+    snprintf(root, sizeof(root), "%s/live", workdir);
+    j.input = in;
+    j.live.live_root = root;
+    j.live.stream = "s1";
+    j.live.part_seconds = 1.0 / 3;
+    j.live.segment_seconds = 2;
+    j.live.window = 10;
+    j.live.preset = &preset;
+    j.live.passthrough = 1;
+    j.live.queue_frames = 64;
+    return j;
+}
+
+/* Every rendition has the same segments at the same times, and parts within
+ * PART-TARGET. */
+static void
+assert_aligned(const char *const *names, size_t n, size_t min_segments)
+{
+    cir_live_index_t ref, x;
+
+    cr_assert_eq(load(names[0], &ref), 0, "index of %s", names[0]);
+    cr_assert(ref.ended);
+    cr_assert_geq(ref.nb_segments, min_segments, "%s has %zu segments",
+                  names[0], ref.nb_segments);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
+        cr_assert(x.ended, "%s ended", names[i]);
+        cr_assert_eq(x.nb_segments, ref.nb_segments, "%s: %zu segments, %s %zu",
+                     names[i], x.nb_segments, names[0], ref.nb_segments);
+        for (size_t s = 0; s < x.nb_segments; s++) {
+            double a = (double)x.segments[s].start / x.timescale;
+            double b = (double)ref.segments[s].start / ref.timescale;
+            cr_assert_eq(x.segments[s].msn, ref.segments[s].msn);
+            if (x.track.kind == CIR_LIVE_VIDEO) {
+                cr_assert_float_eq(a, b, 0.002,
+                                   "%s segment %zu at %.3f, %s %.3f", names[i],
+                                   s, a, names[0], b);
+                cr_assert(x.parts[x.segments[s].first_part].independent);
+            } else {
+                cr_assert_float_eq(a, b, 0.1, "audio segment %zu", s);
+            }
+            for (uint32_t p = 0; p < x.segments[s].nb_parts; p++) {
+                cr_assert_leq(x.parts[x.segments[s].first_part + p].duration,
+                              x.part_target, "%s: PART-TARGET is a maximum",
+                              names[i]);
+            }
+        }
+        cir_live_index_free(&x);
+    }
+    cir_live_index_free(&ref);
+}
+
+Test(transcoder_live_abr, rungs_cut_segments_with_the_passthrough,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("in.mp4");
+    const char *names[] = {"video", "180p", "90p", "audio"};
+    cir_live_index_t v, r;
+
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    assert_aligned(names, 4, 3);
+    cr_assert_neq(load("360p", &v), 0, "no rung above the source");
+    cr_assert_eq(load("90p", &r), 0);
+    cr_assert_eq(r.track.width, 160);
+    cr_assert_eq(r.track.height, 90);
+    cr_assert_eq(strncmp(r.track.codecs, "avc1.", 5), 0);
+    cir_live_index_free(&r);
+}
+
+Test(transcoder_live_abr, rungs_alone_follow_the_preset_gop, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("in.mp4");
+    const char *names[] = {"180p", "90p", "audio"};
+    cir_live_index_t v;
+
+    j.live.passthrough = 0;
+    j.live.segment_seconds = 0; /* the preset's */
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_neq(load("video", &v), 0, "no passthrough");
+    assert_aligned(names, 3, 3);
+    cr_assert_eq(load("180p", &v), 0);
+    cr_assert_float_eq((double)v.segments[1].duration / v.timescale, 2.0, 0.01);
+    cir_live_index_free(&v);
+}
+
+/* A rung whose encoder is slow drops frames instead of queueing them, and
+ * the counter says so; keyframes are kept, so segments still align. */
+Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("in.mp4");
+    const char *names[] = {"video", "180p", "90p"};
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    json_t *st, *rends;
+    int vi, ai, pushed = 0;
+
+    j.live.queue_frames = 2;
+    j.live.test_rung_delay_us = 20000; /* the last rung, 90p: 50 fps at most */
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    /* as fast as the file reads: far faster than 30 ms a frame */
+    while (av_read_frame(ic, pkt) == 0) {
+        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        pushed += pkt->stream_index == vi;
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    st = cir_live_stats(live);
+    cr_assert_not_null(st);
+    cr_assert_eq(json_integer_value(json_object_get(st, "frames_in")), pushed);
+    cr_assert_gt(json_integer_value(json_object_get(st, "dropped_frames")), 0);
+    rends = json_object_get(st, "renditions");
+    cr_assert_eq(json_array_size(rends), 4, "video, 180p, 90p, audio");
+    json_t *slow = json_array_get(rends, 2);
+    cr_assert_str_eq(json_string_value(json_object_get(slow, "name")), "90p");
+    json_int_t dropped =
+        json_integer_value(json_object_get(slow, "dropped_frames"));
+    json_int_t frames = json_integer_value(json_object_get(slow, "frames"));
+    cr_assert_gt(dropped, pushed / 4, "90p dropped %lld of %d",
+                 (long long)dropped, pushed);
+    cr_assert_eq(frames + dropped, pushed, "every frame encoded or dropped");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_array_get(rends, 2), "height")),
+        90);
+    json_decref(st);
+    cir_live_close(&live);
+    assert_aligned(names, 3, 3);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}
+
+Test(transcoder_live_abr, recording_is_a_vod_asset, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("in.mp4");
+    char uri[128], *text = NULL, cmd[512];
+    size_t len = 0;
+    FILE *f;
+
+    snprintf(uri, sizeof(uri), "file://%s/rec", workdir);
+    j.live.record_uri = uri;
+    j.live.window = 3; /* the live store keeps fewer segments than made */
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    snprintf(cmd, sizeof(cmd), "%s/rec/master.m3u8", workdir);
+    f = fopen(cmd, "r");
+    cr_assert_not_null(f, "master.m3u8 written");
+    cr_assert_geq(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "\n180p/index.m3u8"));
+    cr_assert_not_null(strstr(text, "\n90p/index.m3u8"));
+    cr_assert_not_null(strstr(text, "\nvideo/index.m3u8"));
+    cr_assert_not_null(strstr(text, "URI=\"audio/index.m3u8\""));
+    free(text);
+    const char *files[] = {"rec/manifest.mpd",    "rec/180p/init.mp4",
+                           "rec/180p/seg-1.m4s",  "rec/180p/seg-3.m4s",
+                           "rec/90p/seg-3.m4s",   "rec/video/seg-3.m4s",
+                           "rec/audio/seg-3.m4s", "rec/90p/index.m3u8"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        cr_assert(exists(files[i]), "%s exists", files[i]);
+    }
+    /* ffmpeg reads the whole recording back: 5 s of it */
+    snprintf(cmd, sizeof(cmd),
+             "ffprobe -v error -show_entries format=duration -of csv=p=0 "
+             "%s/rec/90p/index.m3u8 > %s/dur.txt",
+             workdir, workdir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/dur.txt", workdir);
+    f = fopen(cmd, "r");
+    double dur = 0;
+    cr_assert_eq(fscanf(f, "%lf", &dur), 1);
+    fclose(f);
+    cr_assert_float_eq(dur, 5.0, 0.3, "recorded %.3f s", dur);
+}
+
+Test(transcoder_live_abr, mp3_audio_is_transcoded_to_aac, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("mp3.mp4");
+    const char *names[] = {"video", "90p", "audio"};
+    cir_live_index_t a;
+
+    make_input("libmp3lame", "mp3.mp4", 5);
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(load("audio", &a), 0);
+    cr_assert_str_eq(a.track.codecs, "mp4a.40.2");
+    cr_assert_eq(a.track.sample_rate, 48000);
+    cir_live_index_free(&a);
+    assert_aligned(names, 3, 3);
+}
+
+/* A publisher may declare the video before its size is known (a bare
+ * sequence header): the rungs start at the first decoded frame.  (The
+ * passthrough's muxer needs the size up front.) */
+Test(transcoder_live_abr, rungs_start_when_the_size_is_known, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("in.mp4");
+    const char *names[] = {"180p", "90p"};
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    int vi;
+
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    cr_assert_geq(avcodec_parameters_copy(par, ic->streams[vi]->codecpar), 0);
+    par->width = par->height = 0;
+    j.live.passthrough = 0;
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, par, ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        if (pkt->stream_index == vi) {
+            cr_assert_eq(cir_live_push(live, 1, pkt), 0);
+        }
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    assert_aligned(names, 2, 3);
+    avformat_close_input(&ic);
+    avcodec_parameters_free(&par);
+    av_packet_free(&pkt);
+}

@@ -1,0 +1,24 @@
+/*
+ * Live audio that is not AAC (MP3 from old encoders, Speex, PCM):
+ * decoded, resampled (gaps filled by timestamps) and encoded to AAC on the
+ * pushing thread (AAC is cheap).
+ */
+#ifndef CIR_LIVE_AUDIO_H
+#define CIR_LIVE_AUDIO_H
+
+#include <libavcodec/avcodec.h>
+
+typedef struct cir_live_aac cir_live_aac_t;
+
+/* par/tb: the source track.  bitrate_kbps 0: 128. */
+int cir_live_aac_open(cir_live_aac_t **a, const AVCodecParameters *par,
+                      AVRational tb, int bitrate_kbps);
+/* The encoder's parameters and time base (1/sample rate), for packaging. */
+const AVCodecParameters *cir_live_aac_par(const cir_live_aac_t *a);
+AVRational cir_live_aac_time_base(const cir_live_aac_t *a);
+/* Decodes pkt (NULL: flush) and calls out() with every AAC packet. */
+int cir_live_aac_push(cir_live_aac_t *a, const AVPacket *pkt,
+                      int (*out)(void *opaque, AVPacket *pkt), void *opaque);
+void cir_live_aac_free(cir_live_aac_t **a);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * Recording a live stream as a VOD asset: segments hard-linked (a copy
+ * across file systems) into <record>/<rendition>/seg-<n>.m4s as they
+ * complete, manifests rendered by origin/ at the end, master.m3u8 last.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cir_manifest.h"
+#include "cir_storage.h"
+#include "live_record.h"
+
+#define MAX_FILE_COPY (512u << 20)
+
+struct cir_live_rec {
+    char root[CIR_URI_MAX];
+    char live_dir[CIR_URI_MAX];
+    char name[CIR_LIVE_ID_MAX];
+    cir_live_track_t track;
+    uint32_t timescale;
+    cir_segment_t *segs;
+    size_t nb, cap;
+    uint64_t next_msn;
+    int have_next;
+    uint32_t init_id;
+    int stopped;
+    cir_log_ctx_t log;
+};
+
+int
+cir_live_rec_open(cir_live_rec_t **out, const char *root, const char *live_dir,
+                  const char *rendition)
+{
+    char dir[CIR_URI_MAX + CIR_LIVE_ID_MAX + 2];
+    cir_live_rec_t *r;
+    int ret;
+
+    if (strlen(root) >= sizeof(r->root) ||
+        strlen(live_dir) >= sizeof(r->live_dir) ||
+        strlen(rendition) >= sizeof(r->name)) {
+        return CIR_EINVAL;
+    }
+    snprintf(dir, sizeof(dir), "%s/%s", root, rendition);
+    if ((ret = cir_mkdir_p(dir, 0755)) < 0) {
+        return ret;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(r->root, sizeof(r->root), "%s", root);
+    snprintf(r->live_dir, sizeof(r->live_dir), "%s", live_dir);
+    snprintf(r->name, sizeof(r->name), "%s", rendition);
+    r->log = (cir_log_ctx_t){.component = "live-record", .rendition = r->name};
+    *out = r;
+    return 0;
+}
+
+/* A snapshot of src at dst: a hard link (the live writer replaces files by
+ * rename and removes them by unlink, so the link keeps the data), or a copy
+ * where links do not work. */
+static int
+link_or_copy(const char *src, const char *dst)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int ret;
+
+    if (unlink(dst) < 0 && errno != ENOENT) {
+        return -errno;
+    }
+    if (link(src, dst) == 0) {
+        return 0;
+    }
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+        return -errno;
+    }
+    if ((ret = cir_read_file(src, MAX_FILE_COPY, &data, &len)) < 0) {
+        return ret;
+    }
+    ret = cir_write_file_atomic(dst, data, len);
+    free(data);
+    return ret;
+}
+
+static int
+record_segment(cir_live_rec_t *r, const cir_live_segment_t *seg)
+{
+    char src[CIR_URI_MAX + 64], dst[2 * CIR_URI_MAX];
+    int ret;
+
+    if (r->nb == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        cir_segment_t *p;
+        if (r->nb >= CIR_LIVE_REC_MAX_SEGMENTS) {
+            cir_log_warn(&r->log, "the recording is full (%d segments)",
+                         CIR_LIVE_REC_MAX_SEGMENTS);
+            r->stopped = 1;
+            return 0;
+        }
+        if (cap > CIR_LIVE_REC_MAX_SEGMENTS) {
+            cap = CIR_LIVE_REC_MAX_SEGMENTS;
+        }
+        p = realloc(r->segs, cap * sizeof(*p));
+        if (p == NULL) {
+            return CIR_ENOMEM;
+        }
+        r->segs = p;
+        r->cap = cap;
+    }
+    snprintf(src, sizeof(src), "%s/seg-%llu.m4s", r->live_dir,
+             (unsigned long long)seg->msn);
+    snprintf(dst, sizeof(dst), "%s/%s/seg-%zu.m4s", r->root, r->name,
+             r->nb + 1);
+    if ((ret = link_or_copy(src, dst)) < 0) {
+        cir_log_error(&r->log, "recording %s: %s", src, cir_strerror(ret));
+        return ret;
+    }
+    r->segs[r->nb].start = seg->start;
+    r->segs[r->nb].duration = seg->duration;
+    r->segs[r->nb].size = seg->size;
+    r->nb++;
+    return 0;
+}
+
+int
+cir_live_rec_sync(cir_live_rec_t *r, const cir_live_index_t *idx)
+{
+    char src[CIR_URI_MAX + 64], dst[2 * CIR_URI_MAX];
+    int ret;
+
+    if (r->stopped || idx == NULL) {
+        return 0;
+    }
+    r->track = idx->track;
+    r->timescale = idx->timescale;
+    for (size_t i = 0; i < idx->nb_segments; i++) {
+        const cir_live_segment_t *seg = &idx->segments[i];
+        if (!seg->complete || seg->gap ||
+            (r->have_next && seg->msn < r->next_msn)) {
+            continue;
+        }
+        if (r->init_id == 0) {
+            snprintf(src, sizeof(src), "%s/init-%u.mp4", r->live_dir,
+                     seg->init_id);
+            snprintf(dst, sizeof(dst), "%s/%s/init.mp4", r->root, r->name);
+            if ((ret = link_or_copy(src, dst)) < 0) {
+                cir_log_error(&r->log, "recording %s: %s", src,
+                              cir_strerror(ret));
+                return ret;
+            }
+            r->init_id = seg->init_id;
+        } else if (seg->init_id != r->init_id) {
+            /* a VOD rendition has one init segment */
+            cir_log_warn(&r->log, "the codec configuration changed: the "
+                                  "recording of this rendition stops here");
+            r->stopped = 1;
+            return 0;
+        }
+        if (r->have_next && seg->msn > r->next_msn) {
+            cir_log_warn(&r->log,
+                         "segments %llu to %llu left the live window "
+                         "before they were recorded",
+                         (unsigned long long)r->next_msn,
+                         (unsigned long long)seg->msn - 1);
+        }
+        if ((ret = record_segment(r, seg)) < 0) {
+            return ret;
+        }
+        r->next_msn = seg->msn + 1;
+        r->have_next = 1;
+        if (r->stopped) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Peak bit rate as the VOD publisher measures it: runs of segments lasting
+ * 0.5 to 1.5 targets. */
+static uint64_t
+peak(const cir_live_rec_t *r, double target)
+{
+    double best = 0, all_bytes = 0, all_dur = 0;
+
+    for (size_t i = 0; i < r->nb; i++) {
+        double bytes = 0, dur = 0;
+        for (size_t j = i; j < r->nb; j++) {
+            bytes += (double)r->segs[j].size;
+            dur += (double)r->segs[j].duration / r->timescale;
+            if (dur >= 0.5 * target) {
+                break;
+            }
+        }
+        if (dur >= 0.5 * target && dur <= 1.5 * target) {
+            best = fmax(best, bytes * 8 / dur);
+        }
+        all_bytes += (double)r->segs[i].size;
+        all_dur += (double)r->segs[i].duration / r->timescale;
+    }
+    if (best == 0 && all_dur > 0) {
+        best = all_bytes * 8 / all_dur;
+    }
+    return (uint64_t)ceil(best);
+}
+
+static int
+put(cir_store_t *store, cir_buf_t *buf, const char *name, int ret)
+{
+    if (ret == 0) {
+        ret = cir_store_put(store, name, buf->data, buf->len);
+    }
+    cir_buf_reset(buf);
+    return ret;
+}
+
+int
+cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs, size_t n,
+                     double segment_seconds)
+{
+    cir_rendition_t *rends = NULL;
+    cir_asset_t asset = {0};
+    cir_store_t *store = NULL;
+    cir_uri_t uri = {0};
+    cir_buf_t buf;
+    char name[CIR_LIVE_ID_MAX + 16];
+    size_t nr = 0;
+    int ret;
+
+    cir_buf_init(&buf, CIR_MANIFEST_MAX_SIZE);
+    rends = calloc(n ? n : 1, sizeof(*rends));
+    if (rends == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cir_live_rec_t *r = recs[i];
+        cir_rendition_t *o = &rends[nr];
+        double dur = 0, bytes = 0;
+        if (r == NULL || r->nb == 0 || r->timescale == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < r->nb; k++) {
+            dur += (double)r->segs[k].duration / r->timescale;
+            bytes += (double)r->segs[k].size;
+        }
+        o->id = r->name;
+        o->type =
+            r->track.kind == CIR_LIVE_VIDEO ? CIR_MEDIA_VIDEO : CIR_MEDIA_AUDIO;
+        o->codecs = r->track.codecs;
+        o->width = r->track.width;
+        o->height = r->track.height;
+        o->frame_rate = r->track.frame_rate;
+        o->sample_rate = r->track.sample_rate;
+        o->channels = r->track.channels;
+        o->timescale = r->timescale;
+        o->start_number = 1;
+        o->segments = r->segs;
+        o->nb_segments = r->nb;
+        o->bandwidth = peak(r, segment_seconds);
+        o->average_bandwidth = dur > 0 ? (uint64_t)ceil(bytes * 8 / dur) : 0;
+        asset.duration = fmax(asset.duration, dur);
+        nr++;
+    }
+    if (nr == 0) {
+        ret = CIR_ENOTFOUND;
+        goto fail;
+    }
+    asset.segment_seconds = segment_seconds;
+    asset.renditions = rends;
+    asset.nb_renditions = nr;
+    uri.scheme = CIR_URI_FILE;
+    snprintf(uri.path, sizeof(uri.path), "%s", root);
+    if ((ret = cir_store_open(&store, &uri)) < 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        snprintf(name, sizeof(name), "%s/index.m3u8", rends[i].id);
+        ret = put(store, &buf, name,
+                  cir_hls_render_media(&asset, &rends[i], &buf));
+        if (ret < 0) {
+            goto fail;
+        }
+    }
+    /* the top-level manifests last: they mark the asset complete */
+    if ((ret = put(store, &buf, "manifest.mpd",
+                   cir_dash_render_static(&asset, &buf))) < 0 ||
+        (ret = put(store, &buf, "master.m3u8",
+                   cir_hls_render_master(&asset, &buf))) < 0) {
+        goto fail;
+    }
+    ret = 0;
+
+fail:
+    cir_store_close(&store);
+    cir_buf_free(&buf);
+    free(rends);
+    return ret;
+}
+
+void
+cir_live_rec_free(cir_live_rec_t **rp)
+{
+    cir_live_rec_t *r = *rp;
+
+    if (r == NULL) {
+        return;
+    }
+    free(r->segs);
+    free(r);
+    *rp = NULL;
+}

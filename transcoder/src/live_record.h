@@ -1,0 +1,29 @@
+/*
+ * Recording a live stream as a VOD asset (the transcoder's output layout):
+ * each rendition's segments are hard-linked (or copied) into the record
+ * folder as they complete, before the live window ages them out; when the
+ * stream ends, origin's VOD renderers write the playlists and the MPD,
+ * master.m3u8 last.
+ */
+#ifndef CIR_LIVE_RECORD_H
+#define CIR_LIVE_RECORD_H
+
+#include "cir_live.h"
+
+#define CIR_LIVE_REC_MAX_SEGMENTS 86400 /* 48 h of 2 s segments */
+
+typedef struct cir_live_rec cir_live_rec_t;
+
+/* root: the record folder; live_dir: <live root>/<stream>/<rendition>. */
+int cir_live_rec_open(cir_live_rec_t **rec, const char *root,
+                      const char *live_dir, const char *rendition);
+/* Copies the segments idx lists as complete that are not recorded yet;
+ * call after each segment ends (from the thread that owns the index). */
+int cir_live_rec_sync(cir_live_rec_t *rec, const cir_live_index_t *idx);
+/* Writes the manifests for the renditions (video first, then audio),
+ * segment_seconds the nominal target.  Call once every writer finished. */
+int cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs,
+                         size_t n, double segment_seconds);
+void cir_live_rec_free(cir_live_rec_t **rec);
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * One live rung: bounded queue -> swscale -> libx264 (zero latency) -> live
+ * CMAF packager, on its own thread.
+ */
+#include <pthread.h> /* _GNU_SOURCE (the build's): pthread_setname_np */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cmaf_live.h"
+#include "codecs.h"
+#include "live_rung.h"
+
+#define DROP_WARN_INTERVAL_US 5000000
+#define KEY_RESERVE           2 /* slots past the cap for keyframes only */
+
+typedef struct {
+    AVFrame *frame;
+    int key, disc;
+    int64_t next_pts; /* of the frame queued after it, when known */
+    int hole_after;   /* frames after it were dropped */
+} entry_t;
+
+struct cir_live_rung {
+    char name[CIR_LIVE_ID_MAX];
+    char stream[CIR_LIVE_ID_MAX];
+    int width, height;
+    AVRational tb;
+    int64_t frame_dur; /* tb units; 0: unknown, measured */
+    int64_t last_pts;
+    int64_t measured_dur;
+    int64_t cur_dur;   /* of the frame being encoded */
+    int64_t last_end;  /* where the last sample ended */
+    AVFrame *prev;     /* the last picture encoded, for repeats */
+    int64_t max_gap;   /* longest sample: half a part, tb units */
+    int64_t dts_shift; /* the source's composition delay, tb units */
+    AVCodecContext *enc;
+    struct SwsContext *sws;
+    cir_cmaf_live_t *pkg;
+    AVPacket *pkt;
+    cir_live_rec_t *rec;
+    int delay_us;
+    cir_log_ctx_t log;
+
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    entry_t queue[CIR_LIVE_RUNG_QUEUE_MAX + KEY_RESERVE];
+    int cap;  /* frames queued at most (keyframes: KEY_RESERVE more) */
+    int size; /* of the ring */
+    int head, count;
+    int eof, err;
+
+    /* producer side only */
+    int carry_disc; /* a dropped frame's discontinuity, for the next one */
+    uint64_t dropped_unlogged;
+    int64_t last_warn_us;
+
+    atomic_uint_fast64_t frames, dropped, bytes;
+};
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
+{
+    const cir_rung_t *rung = cfg->ladder->rung;
+    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+    AVCodecContext *enc;
+    AVDictionary *opts = NULL;
+    AVRational fr = cfg->frame_rate;
+    int64_t maxrate, bufsize;
+    int ret;
+
+    if (codec == NULL) {
+        cir_log_error(&r->log, "encoder libx264 is not available");
+        return CIR_EUNSUPPORTED;
+    }
+    if (cfg->preset->video_codec != CIR_VCODEC_H264) {
+        cir_log_warn(&r->log, "live rungs are H.264: the preset's codec is "
+                              "not used");
+    }
+    enc = r->enc = avcodec_alloc_context3(codec);
+    if (enc == NULL) {
+        return CIR_ENOMEM;
+    }
+    if (fr.num <= 0 || fr.den <= 0) {
+        fr = (AVRational){30, 1};
+    }
+    enc->width = r->width;
+    enc->height = r->height;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->sample_aspect_ratio = (AVRational){1, 1};
+    enc->time_base = cfg->time_base;
+    enc->framerate = fr;
+    /* every keyframe is forced by the producer, at the same frames in
+     * every rung; the encoder must never add one of its own */
+    enc->gop_size = 0;
+    enc->max_b_frames = 0;
+    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
+    maxrate =
+        rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
+    bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate;
+    enc->rc_max_rate = maxrate * 1000;
+    enc->rc_buffer_size = (int)(bufsize * 1000);
+    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
+    /* one thread per rung (x264 frame threads would add latency) */
+    enc->thread_count = 1;
+    enc->color_range = AVCOL_RANGE_MPEG;
+
+    av_dict_set(&opts, "preset", cfg->preset->encoder_preset, 0);
+    av_dict_set(&opts, "tune", "zerolatency", 0);
+    if (rung->profile[0]) {
+        av_dict_set(&opts, "profile", rung->profile, 0);
+    }
+    if (rung->level[0]) {
+        av_dict_set(&opts, "level", rung->level, 0);
+    }
+    av_dict_set(&opts, "x264-params",
+                "keyint=infinite:scenecut=0:open-gop=0:bframes=0:"
+                "rc-lookahead=0",
+                0);
+    av_dict_set(&opts, "forced-idr", "1", 0);
+    ret = avcodec_open2(enc, codec, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        cir_log_error(&r->log, "cannot open libx264: %s", av_err2str(ret));
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+static int
+open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
+{
+    cir_cmaf_live_config_t c = {0};
+    cir_live_track_t track = {0};
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    int ret;
+
+    if (par == NULL) {
+        return CIR_ENOMEM;
+    }
+    if ((ret = avcodec_parameters_from_context(par, r->enc)) < 0) {
+        avcodec_parameters_free(&par);
+        return CIR_ENOMEM;
+    }
+    snprintf(track.rendition, sizeof(track.rendition), "%s", r->name);
+    track.kind = CIR_LIVE_VIDEO;
+    if (cir_codecs_avc(r->enc->extradata, (size_t)r->enc->extradata_size,
+                       track.codecs, sizeof(track.codecs)) < 0) {
+        snprintf(track.codecs, sizeof(track.codecs), "avc1.64001f");
+    }
+    track.width = r->width;
+    track.height = r->height;
+    track.frame_rate = cfg->frame_rate.num > 0 ? av_q2d(cfg->frame_rate) : 0;
+    track.average_bandwidth = (uint64_t)r->enc->bit_rate;
+    track.bandwidth = (uint64_t)r->enc->rc_max_rate;
+    c.dir = cfg->dir;
+    c.track = &track;
+    c.par = par;
+    c.time_base = cfg->time_base;
+    c.frame_rate = cfg->frame_rate;
+    c.part_seconds = cfg->part_seconds;
+    c.segment_seconds = cfg->segment_seconds;
+    c.window = cfg->window;
+    c.clock = cfg->clock;
+    ret = cir_cmaf_live_open(&r->pkg, &c);
+    avcodec_parameters_free(&par);
+    return ret;
+}
+
+static int
+record(cir_live_rung_t *r)
+{
+    return r->rec ? cir_live_rec_sync(r->rec, cir_cmaf_live_index(r->pkg)) : 0;
+}
+
+static int
+drain(cir_live_rung_t *r)
+{
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_packet(r->enc, r->pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
+            return 0;
+        }
+        if (ret < 0) {
+            cir_log_error(&r->log, "encoder: %s", av_err2str(ret));
+            return CIR_EINTERNAL;
+        }
+        /* decode times as the source's: the same tfdt in every rendition */
+        r->pkt->dts -= r->dts_shift;
+        if (r->pkt->duration <= 0) {
+            r->pkt->duration = r->cur_dur;
+        }
+        atomic_fetch_add(&r->bytes, (uint64_t)r->pkt->size);
+        ret = cir_cmaf_live_write(r->pkg, r->pkt);
+        av_packet_unref(r->pkt);
+        if (ret == 1) {
+            ret = record(r);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+}
+
+/* Encodes one picture at pts lasting dur (cut to max_gap). */
+static int
+send(cir_live_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
+{
+    int ret;
+
+    f->pts = pts;
+    f->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    f->key_frame = key;
+    r->cur_dur = dur > r->max_gap ? r->max_gap : dur;
+    r->last_pts = pts;
+    r->last_end = pts + r->cur_dur;
+    ret = avcodec_send_frame(r->enc, f);
+    if (ret < 0) {
+        cir_log_error(&r->log, "encoder: %s", av_err2str(ret));
+        return CIR_EINTERNAL;
+    }
+    return drain(r);
+}
+
+static int
+encode(cir_live_rung_t *r, entry_t *e)
+{
+    AVFrame *src = e->frame, *dst;
+    int64_t dur, pts;
+    int ret;
+
+    if (e->disc) {
+        if ((ret = drain(r)) < 0 ||
+            (ret = cir_cmaf_live_discontinuity(r->pkg)) < 0 ||
+            (ret = record(r)) < 0) {
+            return ret;
+        }
+    }
+    if (src->width == r->width && src->height == r->height &&
+        src->format == AV_PIX_FMT_YUV420P) {
+        dst = av_frame_clone(src);
+        if (dst == NULL) {
+            return CIR_ENOMEM;
+        }
+    } else {
+        r->sws = sws_getCachedContext(r->sws, src->width, src->height,
+                                      (enum AVPixelFormat)src->format, r->width,
+                                      r->height, AV_PIX_FMT_YUV420P,
+                                      SWS_BICUBIC, NULL, NULL, NULL);
+        dst = av_frame_alloc();
+        if (r->sws == NULL || dst == NULL) {
+            av_frame_free(&dst);
+            return CIR_ENOMEM;
+        }
+        dst->format = AV_PIX_FMT_YUV420P;
+        dst->width = r->width;
+        dst->height = r->height;
+        if (av_frame_get_buffer(dst, 0) < 0) {
+            av_frame_free(&dst);
+            return CIR_ENOMEM;
+        }
+        sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
+                  src->height, dst->data, dst->linesize);
+        av_frame_copy_props(dst, src);
+    }
+    dst->sample_aspect_ratio = (AVRational){1, 1};
+    if (r->last_pts != AV_NOPTS_VALUE && dst->pts > r->last_pts) {
+        /* an unknown frame rate: durations from the last gap */
+        r->measured_dur = dst->pts - r->last_pts;
+    }
+    dur = r->frame_dur ? r->frame_dur : r->measured_dur;
+    if (e->next_pts != AV_NOPTS_VALUE && e->next_pts > dst->pts) {
+        /* up to the next frame: dropped frames leave no hole */
+        dur = e->next_pts - dst->pts;
+    }
+    /* frames dropped after the last one left a hole it did not know of:
+     * repeat the last picture over it (cheap, all skip) so no sample, so
+     * no part, outgrows the part target */
+    pts = dst->pts;
+    ret = 0;
+    for (int64_t t = r->last_end;
+         !e->disc && r->prev && r->last_end != AV_NOPTS_VALUE && t < pts &&
+         pts - t > r->max_gap / 4 && ret == 0;
+         t = r->last_end) {
+        AVFrame *rep = av_frame_clone(r->prev);
+        if (rep == NULL) {
+            av_frame_free(&dst);
+            return CIR_ENOMEM;
+        }
+        ret = send(r, rep, 0, t, pts - t);
+        av_frame_free(&rep);
+    }
+    if (ret == 0) {
+        ret = send(r, dst, e->key, pts, dur);
+    }
+    atomic_fetch_add(&r->frames, 1);
+    /* a long hole after drops: repeats of this picture (cheap, all skip)
+     * keep every sample, so every part, within the part target */
+    for (int64_t t = dst->pts + r->cur_dur; ret == 0 && t < dst->pts + dur;
+         t += r->cur_dur) {
+        AVFrame *rep = av_frame_clone(dst);
+        if (rep == NULL) {
+            ret = CIR_ENOMEM;
+            break;
+        }
+        ret = send(r, rep, 0, t, dst->pts + dur - t);
+        av_frame_free(&rep);
+    }
+    av_frame_free(&r->prev);
+    r->prev = dst;
+    return ret;
+}
+
+static int
+pop(cir_live_rung_t *r, entry_t *e)
+{
+    int got = 0;
+
+    pthread_mutex_lock(&r->lock);
+    while (r->count == 0 && !r->eof && r->err != CIR_ECANCELED) {
+        pthread_cond_wait(&r->cond, &r->lock);
+    }
+    if (r->count > 0 && r->err != CIR_ECANCELED) {
+        *e = r->queue[r->head];
+        r->queue[r->head].frame = NULL;
+        r->head = (r->head + 1) % r->size;
+        r->count--;
+        /* where its successor starts, if frames after it were dropped, is
+         * worth waiting a frame for: its sample then covers the hole */
+        while (e->hole_after && r->count == 0 && !r->eof &&
+               r->err != CIR_ECANCELED) {
+            pthread_cond_wait(&r->cond, &r->lock);
+        }
+        e->next_pts =
+            r->count > 0 ? r->queue[r->head].frame->pts : AV_NOPTS_VALUE;
+        got = 1;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return got;
+}
+
+static void
+set_err(cir_live_rung_t *r, int err)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->err == 0) {
+        r->err = err;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *
+run(void *arg)
+{
+    cir_live_rung_t *r = arg;
+    char name[16];
+    entry_t e;
+    int ret = 0;
+
+    /* "rung-<name>" cut to the 15 bytes a thread name holds */
+    snprintf(name, sizeof(name), "rung-%.10s", r->name);
+    pthread_setname_np(pthread_self(), name);
+
+    while (pop(r, &e)) {
+        if (ret == 0) {
+            ret = encode(r, &e);
+            if (ret < 0) {
+                set_err(r, ret); /* the producer sees it on its next push */
+            }
+        }
+        av_frame_free(&e.frame);
+        if (r->delay_us > 0) {
+            struct timespec ts = {.tv_sec = r->delay_us / 1000000,
+                                  .tv_nsec = (r->delay_us % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    pthread_mutex_lock(&r->lock);
+    ret = r->err;
+    pthread_mutex_unlock(&r->lock);
+    if (ret == 0) {
+        ret = avcodec_send_frame(r->enc, NULL) < 0 ? CIR_EINTERNAL : drain(r);
+    }
+    if (ret == 0) {
+        ret = cir_cmaf_live_finish(r->pkg);
+    }
+    if (ret == 0) {
+        ret = record(r);
+    }
+    if (ret < 0) {
+        set_err(r, ret);
+    }
+    return NULL;
+}
+
+int
+cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
+{
+    cir_live_rung_t *r;
+    int ret;
+
+    if (cfg->queue_frames < 2 || cfg->queue_frames > CIR_LIVE_RUNG_QUEUE_MAX) {
+        return CIR_EINVAL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return CIR_ENOMEM;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    snprintf(r->name, sizeof(r->name), "%s", cfg->ladder->rung->name);
+    snprintf(r->stream, sizeof(r->stream), "%s",
+             cfg->stream ? cfg->stream : "");
+    r->log = (cir_log_ctx_t){
+        .component = "live-rung", .stream = r->stream, .rendition = r->name};
+    r->width = cfg->ladder->width;
+    r->height = cfg->ladder->height;
+    r->tb = cfg->time_base;
+    r->cap = cfg->queue_frames;
+    r->size = r->cap + KEY_RESERVE;
+    r->rec = cfg->rec;
+    r->delay_us = cfg->delay_us;
+    r->last_pts = AV_NOPTS_VALUE;
+    r->last_end = AV_NOPTS_VALUE;
+    r->max_gap =
+        av_rescale_q((int64_t)(cfg->part_seconds * 5e5), AV_TIME_BASE_Q, r->tb);
+    r->frame_dur = cfg->frame_rate.num > 0
+                       ? av_rescale_q(1, av_inv_q(cfg->frame_rate), r->tb)
+                       : 0;
+    if (r->max_gap < r->frame_dur) {
+        r->max_gap = r->frame_dur;
+    }
+    if (r->max_gap < 1) {
+        r->max_gap = 1;
+    }
+    atomic_init(&r->frames, 0);
+    atomic_init(&r->dropped, 0);
+    atomic_init(&r->bytes, 0);
+    r->pkt = av_packet_alloc();
+    if (r->pkt == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if ((ret = open_encoder(r, cfg)) < 0 || (ret = open_packager(r, cfg)) < 0) {
+        goto fail;
+    }
+    if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    r->started = 1;
+    *out = r;
+    return 0;
+
+fail:
+    cir_live_rung_free(&r);
+    return ret;
+}
+
+/* Makes room for one frame; called locked with a full queue.  Drops the
+ * newest queued frame that is not a keyframe (the incoming one if it is not
+ * one itself).  Returns 1 if the incoming frame is to be dropped. */
+static int
+make_room(cir_live_rung_t *r, int key, int *disc)
+{
+    if (!key) {
+        return 1;
+    }
+    /* a keyframe with the reserve used up: drop the newest non-key frame,
+     * not the head: the frame being encoded took its time as its end */
+    for (int i = r->count - 1; i >= 1; i--) {
+        int at = (r->head + i) % r->size;
+        if (r->queue[at].key) {
+            continue;
+        }
+        *disc |= r->queue[at].disc;
+        av_frame_free(&r->queue[at].frame);
+        r->queue[(r->head + i - 1) % r->size].hole_after = 1;
+        /* close the hole: shift the newer entries down */
+        for (int j = i; j < r->count - 1; j++) {
+            r->queue[(r->head + j) % r->size] =
+                r->queue[(r->head + j + 1) % r->size];
+        }
+        r->queue[(r->head + r->count - 1) % r->size].frame = NULL;
+        r->count--;
+        return 0;
+    }
+    cir_log_warn(&r->log, "a keyframe is dropped: segments may not align");
+    return 1; /* a queue of keyframes only: nothing better to drop */
+}
+
+int
+cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
+{
+    AVFrame *ref = av_frame_clone(frame);
+    int ret, dropped = 0;
+
+    if (ref == NULL) {
+        return CIR_ENOMEM;
+    }
+    disc |= r->carry_disc;
+    r->carry_disc = 0;
+    pthread_mutex_lock(&r->lock);
+    ret = r->err;
+    if (ret == 0) {
+        if (r->count >= (key ? r->size : r->cap)) {
+            dropped = 1;
+            if (make_room(r, key, &disc)) {
+                r->carry_disc = disc;
+                av_frame_free(&ref);
+                r->queue[(r->head + r->count - 1) % r->size].hole_after = 1;
+            }
+        }
+        if (ref) {
+            entry_t *e = &r->queue[(r->head + r->count) % r->size];
+            e->frame = ref;
+            e->key = key;
+            e->disc = disc;
+            e->hole_after = 0;
+            r->count++;
+            ref = NULL;
+            pthread_cond_signal(&r->cond);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    av_frame_free(&ref);
+    if (ret < 0) {
+        return ret;
+    }
+    if (dropped) {
+        int64_t now = mono_us();
+        atomic_fetch_add(&r->dropped, 1);
+        r->dropped_unlogged++;
+        if (now - r->last_warn_us >= DROP_WARN_INTERVAL_US) {
+            cir_log_warn(&r->log,
+                         "encoder falls behind: %llu frames dropped "
+                         "(%llu in all)",
+                         (unsigned long long)r->dropped_unlogged,
+                         (unsigned long long)atomic_load(&r->dropped));
+            r->dropped_unlogged = 0;
+            r->last_warn_us = now;
+        }
+    }
+    return dropped;
+}
+
+int
+cir_live_rung_finish(cir_live_rung_t *r)
+{
+    if (r->started) {
+        pthread_mutex_lock(&r->lock);
+        r->eof = 1;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+        r->started = 0;
+    }
+    return r->err;
+}
+
+void
+cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift)
+{
+    pthread_mutex_lock(&r->lock);
+    r->dts_shift = shift;
+    pthread_mutex_unlock(&r->lock);
+}
+
+const char *
+cir_live_rung_name(const cir_live_rung_t *r)
+{
+    return r->name;
+}
+
+void
+cir_live_rung_size(const cir_live_rung_t *r, int *w, int *h)
+{
+    *w = r->width;
+    *h = r->height;
+}
+
+uint64_t
+cir_live_rung_frames(const cir_live_rung_t *r)
+{
+    return atomic_load(&((cir_live_rung_t *)r)->frames);
+}
+
+uint64_t
+cir_live_rung_dropped(const cir_live_rung_t *r)
+{
+    return atomic_load(&((cir_live_rung_t *)r)->dropped);
+}
+
+uint64_t
+cir_live_rung_bytes(const cir_live_rung_t *r)
+{
+    return atomic_load(&((cir_live_rung_t *)r)->bytes);
+}
+
+void
+cir_live_rung_free(cir_live_rung_t **rp)
+{
+    cir_live_rung_t *r = *rp;
+
+    if (r == NULL) {
+        return;
+    }
+    if (r->started) {
+        /* an early stop: the thread drops what is queued and exits */
+        set_err(r, CIR_ECANCELED);
+        pthread_mutex_lock(&r->lock);
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        cir_live_rung_finish(r);
+    }
+    while (r->count > 0) {
+        av_frame_free(&r->queue[r->head].frame);
+        r->head = (r->head + 1) % r->size;
+        r->count--;
+    }
+    av_frame_free(&r->prev);
+    avcodec_free_context(&r->enc);
+    sws_freeContext(r->sws);
+    cir_cmaf_live_free(&r->pkg);
+    av_packet_free(&r->pkt);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+    *rp = NULL;
+}

@@ -1,0 +1,63 @@
+/*
+ * One live rung: a thread that takes decoded source frames from a bounded
+ * queue, scales them (bicubic) to the rung's size, encodes them with libx264
+ * at zero latency (keyframes only where the producer asks) and packages the
+ * packets into its own live CMAF rendition.
+ *
+ * The producer never waits: when the queue is full the newest queued frame
+ * that is not a keyframe is dropped (counted) so the rung catches up and
+ * memory stays bounded; keyframes are kept so segments stay aligned.
+ */
+#ifndef CIR_LIVE_RUNG_H
+#define CIR_LIVE_RUNG_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+#include <libavutil/rational.h>
+
+#include "cir_live.h"
+#include "cir_preset.h"
+#include "ladder.h"
+#include "live_record.h"
+
+#define CIR_LIVE_RUNG_QUEUE_MAX 64
+
+typedef struct cir_live_rung cir_live_rung_t;
+
+typedef struct {
+    const char *dir;    /* <root>/<stream>/<rung name> */
+    const char *stream; /* for the log */
+    const cir_preset_t *preset;
+    const cir_ladder_rung_t *ladder;
+    AVRational time_base;  /* of the frames' pts */
+    AVRational frame_rate; /* {0, 1}: unknown */
+    double part_seconds, segment_seconds;
+    uint32_t window;
+    const cir_clock_t *clock;
+    int queue_frames;    /* 1..CIR_LIVE_RUNG_QUEUE_MAX */
+    cir_live_rec_t *rec; /* may be NULL; used by the rung's thread only */
+    int delay_us;        /* tests: sleep per frame */
+} cir_live_rung_config_t;
+
+int cir_live_rung_start(cir_live_rung_t **r, const cir_live_rung_config_t *c);
+/* Queues a reference to frame.  key: encode it as an IDR; disc: a timeline
+ * break before it.  Never blocks.  Returns 1 if a frame was dropped, 0, or
+ * the rung's error. */
+int cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key,
+                       int disc);
+/* Packets leave with dts = pts - shift (the source's B-frame delay), so the
+ * rung's decode times (tfdt, the index's segment starts) are the
+ * passthrough's.  Call before the first push. */
+void cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift);
+/* Ends the stream: encodes what is queued, finishes the rendition, joins. */
+int cir_live_rung_finish(cir_live_rung_t *r);
+const char *cir_live_rung_name(const cir_live_rung_t *r);
+void cir_live_rung_size(const cir_live_rung_t *r, int *w, int *h);
+uint64_t cir_live_rung_frames(const cir_live_rung_t *r);  /* encoded */
+uint64_t cir_live_rung_dropped(const cir_live_rung_t *r); /* dropped */
+uint64_t cir_live_rung_bytes(const cir_live_rung_t *r);   /* packaged */
+void cir_live_rung_free(cir_live_rung_t **r);
+
+#endif
