@@ -75,6 +75,8 @@ typedef struct {
     ngx_msec_t deadline; /* ngx_current_msec at the block limit */
     unsigned waiting : 1;
     unsigned cleanup_added : 1;
+    unsigned streaming : 1; /* LL-DASH: the open segment, part by part */
+    uint32_t sent_parts;
 } ngx_http_cirrus_ctx_t;
 
 extern ngx_module_t ngx_http_cirrus_module;
@@ -90,6 +92,15 @@ ngx_int_t ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
 ngx_int_t ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
                                     const char *ctype, cir_cache_kind_t cache,
                                     const cir_live_index_t *idx);
+/* Opens a file (through the open file cache) as a file buf: NGX_OK or an
+ * HTTP status. */
+ngx_int_t ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
+                                   ngx_buf_t **b, ngx_open_file_info_t *of);
+/* Status 200 and headers with no Content-Length (chunked): LL-DASH. */
+ngx_int_t ngx_http_cirrus_send_header_only(ngx_http_request_t *r,
+                                           const char *ctype,
+                                           cir_cache_kind_t cache,
+                                           const cir_live_index_t *idx);
 void ngx_http_cirrus_metric_blocked(ngx_int_t delta);
 void ngx_http_cirrus_metric_wake(int64_t latency_us);
 void ngx_http_cirrus_metric_timeout(void);

@@ -478,6 +478,118 @@ live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
                                      CIR_CACHE_MEDIA, idx);
 }
 
+/* Pending output of a streamed segment goes on when the socket allows. */
+static void
+stream_write(ngx_http_request_t *r)
+{
+    ngx_http_core_loc_conf_t *clcf;
+
+    if (r->connection->write->timedout) {
+        r->connection->timedout = 1;
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+    if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    if (ngx_handle_write_event(r->connection->write, clcf->send_lowat) !=
+        NGX_OK) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
+}
+
+/*
+ * LL-DASH (D7): a request for the open segment is answered at once with a
+ * chunked response carrying the parts written so far, then each part as it
+ * lands (one CMAF chunk each: the segment file is its parts in order), and
+ * ends when the segment completes.  NGX_AGAIN while it goes on, NGX_DECLINED
+ * if the segment is not open (the caller decides as usual), else the value
+ * for ngx_http_finalize_request.
+ */
+static ngx_int_t
+live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                    const cir_live_index_t *idx)
+{
+    const cir_live_segment_t *seg;
+    ngx_chain_t *out = NULL, **ll = &out;
+    ngx_open_file_info_t of;
+    ngx_buf_t *b;
+    ngx_str_t path;
+    ngx_int_t rc;
+    uint32_t i;
+    size_t len;
+
+    seg = cir_live_index_segment(idx, ctx->path.msn);
+    if (seg == NULL ||
+        (!ctx->streaming && (seg->complete || seg->nb_parts == 0))) {
+        return NGX_DECLINED; /* not open yet, or whole: the usual way */
+    }
+    if (!ctx->streaming) {
+        rc = ngx_http_cirrus_send_header_only(r, "video/iso.segment",
+                                              CIR_CACHE_MEDIA, idx);
+        if (rc == NGX_ERROR || rc > NGX_OK) {
+            return rc;
+        }
+        ctx->streaming = 1;
+        r->write_event_handler = stream_write;
+        /* each part must leave at once: no TCP_CORK (tcp_nopush) waiting
+         * for a last buffer that is a segment away */
+        if (r->connection->tcp_nopush == NGX_TCP_NOPUSH_UNSET) {
+            r->connection->tcp_nopush = NGX_TCP_NOPUSH_DISABLED;
+        }
+    }
+    if (seg->nb_parts < ctx->sent_parts) {
+        return NGX_ERROR; /* the parts aged out under us: cut it short */
+    }
+    for (i = ctx->sent_parts; i < seg->nb_parts; i++) {
+        len = ngx_strlen(ctx->rdir) + 48;
+        path.data = ngx_pnalloc(r->pool, len);
+        if (path.data == NULL) {
+            return NGX_ERROR;
+        }
+        path.len = ngx_snprintf(path.data, len, "%s/part-%uL.%uD.m4s%Z",
+                                ctx->rdir, seg->msn, i) -
+                   path.data - 1;
+        if (ngx_http_cirrus_open_buf(r, &path, &b, &of) != NGX_OK) {
+            return NGX_ERROR; /* the headers are out: only a cut is left */
+        }
+        b->flush = 1;
+        *ll = ngx_alloc_chain_link(r->pool);
+        if (*ll == NULL) {
+            return NGX_ERROR;
+        }
+        (*ll)->buf = b;
+        (*ll)->next = NULL;
+        ll = &(*ll)->next;
+    }
+    ctx->sent_parts = seg->nb_parts;
+    if (seg->complete) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+        *ll = ngx_alloc_chain_link(r->pool);
+        if (*ll == NULL) {
+            return NGX_ERROR;
+        }
+        (*ll)->buf = b;
+        (*ll)->next = NULL;
+    }
+    if (out == NULL) {
+        return NGX_AGAIN;
+    }
+    rc = ngx_http_output_filter(r, out);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+    /* finalizing with output still buffered hands it to nginx's writer */
+    return seg->complete ? NGX_OK : NGX_AGAIN;
+}
+
 ngx_int_t
 ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
                              int64_t *block_limit_us)
@@ -486,6 +598,8 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     const cir_live_index_t *idx;
     cir_decision_t d;
     int err;
+
+    ngx_int_t rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
     if (ctx->path.kind == CIR_REQ_MASTER || ctx->path.kind == CIR_REQ_MPD) {
@@ -505,6 +619,18 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         d = cir_hls_decide_playlist(idx, &ctx->directives);
     } else {
         d = cir_live_decide_object(idx, &ctx->path);
+    }
+    if (ctx->path.kind == CIR_REQ_SEGMENT && r->method != NGX_HTTP_HEAD &&
+        (ctx->streaming || d == CIR_DECIDE_WAIT)) {
+        rc = live_stream_segment(r, ctx, idx);
+        if (rc == NGX_AGAIN && block_limit_us) {
+            /* the segment must complete within the block limit */
+            *block_limit_us =
+                cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
+        }
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
     switch (d) {
     case CIR_DECIDE_READY:
@@ -618,11 +744,16 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "cirrus: %s/%s: %ui requests blocked already",
                       ctx->path.stream, ctx->path.rendition, lcf->max_blocked);
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        /* a streamed segment has sent its headers: only a cut is left */
+        return ctx->streaming ? NGX_ERROR
+                              : ngx_http_cirrus_send_error(
+                                    r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
     rc = ngx_http_cirrus_wait_watch(r, ctx);
     if (rc == NGX_ERROR) {
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return ctx->streaming ? NGX_ERROR
+                              : ngx_http_cirrus_send_error(
+                                    r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
     if (rc == 1) {
         /* a new watch: the index may have changed before it existed */

@@ -508,34 +508,31 @@ ngx_http_cirrus_send_error(ngx_http_request_t *r, ngx_uint_t status)
 /* Serves a file with nginx's machinery: open file cache, sendfile, the
  * range filter (allow_ranges), not-modified (ETag, Last-Modified). */
 ngx_int_t
-ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
-                          const char *ctype, cir_cache_kind_t cache,
-                          const cir_live_index_t *idx)
+ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
+                         ngx_buf_t **out, ngx_open_file_info_t *of)
 {
     ngx_http_core_loc_conf_t *clcf;
-    ngx_open_file_info_t of;
-    ngx_chain_t out;
     ngx_uint_t level;
     ngx_int_t rc;
     ngx_buf_t *b;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    ngx_memzero(&of, sizeof(ngx_open_file_info_t));
-    of.read_ahead = clcf->read_ahead;
-    of.directio = clcf->directio;
-    of.valid = clcf->open_file_cache_valid;
-    of.min_uses = clcf->open_file_cache_min_uses;
-    of.errors = clcf->open_file_cache_errors;
-    of.events = clcf->open_file_cache_events;
+    ngx_memzero(of, sizeof(ngx_open_file_info_t));
+    of->read_ahead = clcf->read_ahead;
+    of->directio = clcf->directio;
+    of->valid = clcf->open_file_cache_valid;
+    of->min_uses = clcf->open_file_cache_min_uses;
+    of->errors = clcf->open_file_cache_errors;
+    of->events = clcf->open_file_cache_events;
 
-    if (ngx_http_set_disable_symlinks(r, clcf, path, &of) != NGX_OK) {
-        return ngx_http_cirrus_send_error(r, 500);
+    if (ngx_http_set_disable_symlinks(r, clcf, path, of) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (ngx_open_cached_file(clcf->open_file_cache, path, &of, r->pool) !=
+    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool) !=
         NGX_OK) {
-        switch (of.err) {
+        switch (of->err) {
         case 0:
-            return ngx_http_cirrus_send_error(r, 500);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         case NGX_ENOENT:
         case NGX_ENOTDIR:
         case NGX_ENAMETOOLONG:
@@ -552,14 +549,46 @@ ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
             break;
         }
-        ngx_log_error(level, r->connection->log, of.err,
-                      "cirrus: %s \"%s\" failed", of.failed, path->data);
-        return ngx_http_cirrus_send_error(r, rc);
+        ngx_log_error(level, r->connection->log, of->err,
+                      "cirrus: %s \"%s\" failed", of->failed, path->data);
+        return rc;
     }
-    if (!of.is_file) {
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
+    if (!of->is_file) {
+        return NGX_HTTP_NOT_FOUND;
     }
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    b->file_pos = 0;
+    b->file_last = of->size;
+    b->in_file = b->file_last ? 1 : 0;
+    b->file->fd = of->fd;
+    b->file->name = *path;
+    b->file->log = r->connection->log;
+    b->file->directio = of->is_directio;
+    *out = b;
+    return NGX_OK;
+}
 
+ngx_int_t
+ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
+                          const char *ctype, cir_cache_kind_t cache,
+                          const cir_live_index_t *idx)
+{
+    ngx_open_file_info_t of;
+    ngx_chain_t out;
+    ngx_int_t rc;
+    ngx_buf_t *b;
+
+    rc = ngx_http_cirrus_open_buf(r, path, &b, &of);
+    if (rc != NGX_OK) {
+        return ngx_http_cirrus_send_error(r, (ngx_uint_t)rc);
+    }
     r->root_tested = !r->error_page;
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = of.size;
@@ -572,15 +601,6 @@ ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     r->allow_ranges = 1;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
     if (r->method == NGX_HTTP_HEAD) {
         r->header_only = 1;
     }
@@ -588,19 +608,26 @@ ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
     }
-    b->file_pos = 0;
-    b->file_last = of.size;
-    b->in_file = b->file_last ? 1 : 0;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
     b->sync = (b->last_buf || b->in_file) ? 0 : 1;
-    b->file->fd = of.fd;
-    b->file->name = *path;
-    b->file->log = r->connection->log;
-    b->file->directio = of.is_directio;
     out.buf = b;
     out.next = NULL;
     return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t
+ngx_http_cirrus_send_header_only(ngx_http_request_t *r, const char *ctype,
+                                 cir_cache_kind_t cache,
+                                 const cir_live_index_t *idx)
+{
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = -1; /* chunked as the parts land */
+    set_content_type(r, ctype);
+    if (set_cache_control(r, cache, idx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return ngx_http_send_header(r);
 }
 
 /* --- the handler ------------------------------------------------------ */

@@ -192,7 +192,11 @@ waiter_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "cirrus: %s/%s: blocked request timed out after %M ms",
                   ctx->path.stream, ctx->path.rendition, ctx->block_ms);
-    finish(r, ngx_http_cirrus_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE));
+    /* a streamed segment that stopped growing: its headers are out, so the
+     * only honest end is a cut (the client sees a truncated response) */
+    finish(r, ctx->streaming ? NGX_ERROR
+                             : ngx_http_cirrus_send_error(
+                                   r, NGX_HTTP_SERVICE_UNAVAILABLE));
 }
 
 static int64_t

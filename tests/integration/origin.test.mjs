@@ -363,6 +363,42 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             assert.ok(r.body.toString().includes(`part-${last.msn + 1}.0.m4s`));
         });
 
+        test('LL-DASH: the open segment streams chunked as parts land',
+            async () => {
+                // move the still stream to a segment open with some parts
+                while (stillFeed.last().part >= 3) {
+                    const next = stillFeed.next();
+                    stillFeed.child.stdin.write('go\n');
+                    await next;
+                }
+                const { msn, part } = stillFeed.last();
+                const sock = net.connect(ng.port, '127.0.0.1');
+                const got = [];
+                const t0 = performance.now();
+                sock.on('data', (d) => got.push({ d, t: performance.now() - t0 }));
+                const closed = new Promise((ok) => sock.on('close', ok));
+                sock.write(`GET /live/still/720p/seg-${msn}.m4s HTTP/1.1\r\n` +
+                    'Host: x\r\nConnection: close\r\n\r\n');
+                await new Promise((ok) => setTimeout(ok, 150));
+                // headers and the parts so far arrive before the segment ends
+                const early = Buffer.concat(got.map((g) => g.d)).toString('latin1');
+                assert.match(early, /^HTTP\/1\.1 200/);
+                assert.match(early, /transfer-encoding: chunked/i);
+                assert.match(early, /content-type: video\/iso\.segment/i);
+                assert.ok(got.length > 0, 'the first parts came at once');
+                // the rest of the segment (parts up to 4), then part 0 of the
+                // next one, which closes this segment
+                for (let p = part + 1; p <= 5; p++)
+                    stillFeed.child.stdin.write('go\n');
+                await closed;
+                const all = Buffer.concat(got.map((g) => g.d));
+                const body = dechunk(all.subarray(all.indexOf('\r\n\r\n') + 4));
+                const file = fs.readFileSync(path.join(liveRoot, 'still', '720p',
+                    `seg-${msn}.m4s`));
+                assert.equal(body.length, file.length);
+                assert.ok(body.equals(file), 'the streamed bytes are the segment');
+            });
+
         test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
             const full = (await get('/live/run/720p/index.m3u8')).body
                 .toString();
