@@ -35,6 +35,10 @@ typedef struct {
     double part_seconds;
     double segment_seconds;
     int64_t window;
+    char preset[64];            /* live ABR preset; "": passthrough only */
+    char presets_dir[1024];     /* "": $CIRRUS_PRESETS_DIR or the default */
+    char record_uri[1024];      /* each stream recorded as VOD under it */
+    char public_base_url[1024]; /* viewer URLs in the status ("": none) */
     char log_level[16];
 } cir_ingest_config_t;
 
@@ -87,6 +91,8 @@ typedef struct {
     const char *video_codec, *audio_codec;
     int width, height;
     uint64_t bytes, frames, dropped;
+    json_t *live;         /* cir_live_stats() of the stream, or NULL */
+    const char *base_url; /* public base for viewer URLs, or NULL/"" */
 } cir_ingest_stream_info_t;
 
 /* Builds the HTTP response for a request line path ("/streams",

@@ -78,6 +78,16 @@ static const opt_t opts[] = {
      "LL-HLS part duration"},
     {"segment_seconds", D(segment_seconds), "2", 0.1, 60, "segment duration"},
     {"window", I(window), "15", 3, 100000, "segments kept in the playlist"},
+    {"preset", S(preset), "", 0, 0,
+     "live ABR preset name (presets_dir/NAME.json); empty: the source is "
+     "passed through only"},
+    {"presets_dir", S(presets_dir), "", 0, 0,
+     "preset folder (empty: $CIRRUS_PRESETS_DIR)"},
+    {"record_uri", S(record_uri), "", 0, 0,
+     "file:// URI or path: each stream is also recorded as a VOD asset "
+     "there (KEY-STARTTIME); empty: off"},
+    {"public_base_url", S(public_base_url), "", 0, 0,
+     "viewer base URL for the status endpoint (e.g. https://cdn.example/live)"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
 };

@@ -264,6 +264,80 @@ send_error(cir_rtmp_conn_t *c, double txn, const char *code, const char *desc)
     return send_tmp(c, CSID_COMMAND, 0);
 }
 
+/* Enhanced RTMP (veovera v2): the video FourCCs this server accepts at
+ * connect.  AV1 is accepted here so new clients offer it, and refused at
+ * publish with a clear log (the live pipeline takes H.264 and HEVC). */
+static const char *const ertmp_fourccs[] = {"avc1", "hvc1", "av01"};
+#define ERTMP_NFOURCC     (sizeof(ertmp_fourccs) / sizeof(ertmp_fourccs[0]))
+#define ERTMP_CAN_DECODE  0x01 /* FourCcInfoMask */
+#define ERTMP_CAN_FORWARD 0x04
+
+/* Which of ours the client listed ("*" lists all); all when it sent no
+ * list (an old client ignores the properties). */
+static unsigned
+ertmp_accepted(const cir_amf_t *cmd)
+{
+    const cir_amf_t *list = cmd ? cir_amf_get(cmd, "fourCcList") : NULL;
+    unsigned mask = 0;
+
+    if (list == NULL || list->type != CIR_AMF_STRICT_ARRAY) {
+        return (1u << ERTMP_NFOURCC) - 1;
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const cir_amf_t *v = &list->items[i];
+        if (v->type != CIR_AMF_STRING) {
+            continue;
+        }
+        for (size_t k = 0; k < ERTMP_NFOURCC; k++) {
+            if (strcmp(v->str, "*") == 0 ||
+                strcmp(v->str, ertmp_fourccs[k]) == 0) {
+                mask |= 1u << k;
+            }
+        }
+    }
+    return mask;
+}
+
+/* fourCcList, videoFourCcInfoMap and capsEx in the connect _result. */
+static int
+put_ertmp(cir_buf_t *b, unsigned mask)
+{
+    uint8_t hdr[5] = {CIR_AMF_STRICT_ARRAY};
+    uint32_t n = 0;
+    int ret;
+
+    for (size_t k = 0; k < ERTMP_NFOURCC; k++) {
+        n += (mask >> k) & 1;
+    }
+    set_be32(hdr + 1, n);
+    if ((ret = cir_amf0_put_key(b, "fourCcList")) < 0 ||
+        (ret = cir_buf_append(b, hdr, sizeof(hdr))) < 0) {
+        return ret;
+    }
+    for (size_t k = 0; k < ERTMP_NFOURCC; k++) {
+        if (((mask >> k) & 1) &&
+            (ret = cir_amf0_put_string(b, ertmp_fourccs[k])) < 0) {
+            return ret;
+        }
+    }
+    if ((ret = cir_amf0_put_key(b, "videoFourCcInfoMap")) < 0 ||
+        (ret = cir_amf0_put_object_begin(b)) < 0) {
+        return ret;
+    }
+    for (size_t k = 0; k < ERTMP_NFOURCC; k++) {
+        if (((mask >> k) & 1) &&
+            (ret = put_prop_n(b, ertmp_fourccs[k],
+                              ERTMP_CAN_DECODE | ERTMP_CAN_FORWARD)) < 0) {
+            return ret;
+        }
+    }
+    if ((ret = cir_amf0_put_object_end(b)) < 0) {
+        return ret;
+    }
+    /* no reconnect request, multitrack, ModEx or nanosecond offsets */
+    return put_prop_n(b, "capsEx", 0);
+}
+
 /* "live", "live/", "live?x=y" all name the application "live". */
 static int
 app_is_live(const char *app)
@@ -309,6 +383,7 @@ on_connect(cir_rtmp_conn_t *c, double txn, const cir_amf_t *cmd)
         (ret = cir_amf0_put_object_begin(b)) < 0 ||
         (ret = put_prop_s(b, "fmsVer", "FMS/3,0,1,123")) < 0 ||
         (ret = put_prop_n(b, "capabilities", 31)) < 0 ||
+        (ret = put_ertmp(b, ertmp_accepted(cmd))) < 0 ||
         (ret = cir_amf0_put_object_end(b)) < 0 ||
         (ret = cir_amf0_put_object_begin(b)) < 0 ||
         (ret = put_prop_s(b, "level", "status")) < 0 ||

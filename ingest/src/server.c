@@ -4,10 +4,12 @@
  * (a key file, or an HTTP callback through curl_multi_socket_action), and
  * hands demuxed packets to the live pipeline, one per stream key.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <libavutil/mem.h>
@@ -25,9 +27,47 @@
 #define PENDING_MAX   512 /* packets held until both tracks are known */
 #define PENDING_FORCE 150 /* ... or configure with what is known */
 #define TICK_MS       250
+/* the queue in front of a stream's pipeline thread */
+#define QUEUE_MAX        1024 /* items (control items may use the last few) */
+#define QUEUE_PACKETS    (QUEUE_MAX - 16)
+#define QUEUE_SOFT       256 /* past this, non-key video is dropped */
+#define QUEUE_BYTES_SOFT (24 << 20)
+#define QUEUE_BYTES_MAX  (64 << 20)
+#define DROP_WARN_US     5000000
+/* Wakes cost a context switch each: the thread is woken at once for a
+ * keyframe, a control item or a batch, and otherwise looks every WAKE_NS
+ * (at most that much latency on a part that a non-key frame completes). */
+#define WAKE_BATCH 16
+#define WAKE_NS    (UINT64_C(25) * 1000000)
 
 typedef struct conn conn_t;
 typedef struct stream stream_t;
+
+typedef struct {
+    int video;
+    AVPacket *pkt;          /* a packet, or */
+    AVCodecParameters *par; /* a new sequence header */
+} item_t;
+
+/* A stream's pipeline thread: cir_live_* runs there, never on the loop
+ * (it writes files and, with a preset, decodes).  The loop feeds it through
+ * a bounded queue; the thread wakes the loop with uv_async_send. */
+typedef struct {
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    item_t q[QUEUE_MAX];
+    size_t head, n, bytes;
+    int finish;       /* loop -> thread: drain, then end the stream */
+    int done, failed; /* thread -> loop */
+    cir_live_t *live; /* under mu (the loop reads stats) */
+    atomic_uint_fast64_t errors;
+    /* set by the loop before the thread starts, then read-only */
+    AVCodecParameters *vpar, *apar;
+    AVRational frame_rate;
+    uint64_t vbw, abw;
+    char record[2048];
+} pipe_t;
 
 struct stream {
     stream_t *next;
@@ -36,8 +76,15 @@ struct stream {
     cir_log_ctx_t log;
     conn_t *publisher;
     uv_timer_t grace;
+    uv_async_t async;
+    int handles; /* open handles; freed at 0 */
     int closing;
-    cir_live_t *live;
+    int started; /* the pipeline thread runs */
+    pipe_t pipe;
+    int wait_key;      /* a video packet was dropped: drop until a key */
+    uint64_t qdropped; /* dropped at the queue */
+    uint64_t qdropped_warned;
+    int64_t qwarn_us;
     int configured;
     AVCodecParameters *vpar, *apar;
     int expect_video, expect_audio; /* from onMetaData; 1 when unknown */
@@ -97,6 +144,8 @@ struct cir_ingest {
     size_t nconns;
     stream_t *streams;
     size_t nstreams;
+    cir_preset_t preset; /* the live ABR preset */
+    int have_preset;
     cir_rtmp_limits_t lim;
     cir_log_ctx_t log;
     uint8_t readbuf[READ_BUF];
@@ -122,44 +171,72 @@ pending_clear(stream_t *st)
 }
 
 static void
-stream_grace_closed(uv_handle_t *h)
+item_free(item_t *it)
+{
+    av_packet_free(&it->pkt);
+    avcodec_parameters_free(&it->par);
+}
+
+static void
+stream_handle_closed(uv_handle_t *h)
 {
     stream_t *st = h->data;
+    pipe_t *p = &st->pipe;
 
+    if (--st->handles > 0) {
+        return;
+    }
+    while (p->n > 0) {
+        item_free(&p->q[p->head]);
+        p->head = (p->head + 1) % QUEUE_MAX;
+        p->n--;
+    }
+    uv_mutex_destroy(&p->mu);
+    uv_cond_destroy(&p->cv);
+    avcodec_parameters_free(&p->vpar);
+    avcodec_parameters_free(&p->apar);
     avcodec_parameters_free(&st->vpar);
     avcodec_parameters_free(&st->apar);
     free(st);
 }
 
-/* Ends a stream: last parts and ENDLIST, then forgets it. */
+/* The pipeline is gone (or never started): forget the stream. */
 static void
-stream_end(stream_t *st)
+stream_release(stream_t *st)
 {
     cir_ingest_t *s = st->srv;
-    stream_t **pp;
-    int ret;
 
-    if (st->closing) {
-        return;
-    }
-    st->closing = 1;
-    pending_clear(st);
-    if (st->live != NULL) {
-        if ((ret = cir_live_finish(st->live)) < 0) {
-            cir_log_error(&st->log, "finishing the stream: %s",
-                          cir_strerror(ret));
-        }
-        cir_live_close(&st->live);
-    }
-    cir_log_info(&st->log, "stream ended");
-    for (pp = &s->streams; *pp != NULL; pp = &(*pp)->next) {
+    for (stream_t **pp = &s->streams; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == st) {
             *pp = st->next;
             s->nstreams--;
             break;
         }
     }
-    uv_close((uv_handle_t *)&st->grace, stream_grace_closed);
+    cir_log_info(&st->log, "stream ended");
+    uv_close((uv_handle_t *)&st->grace, stream_handle_closed);
+    uv_close((uv_handle_t *)&st->async, stream_handle_closed);
+}
+
+/* Ends a stream: the thread writes the last parts and ENDLIST, then the
+ * loop forgets the stream.  It stays listed (and its key busy) until then. */
+static void
+stream_end(stream_t *st)
+{
+    if (st->closing) {
+        return;
+    }
+    st->closing = 1;
+    uv_timer_stop(&st->grace);
+    pending_clear(st);
+    if (!st->started) {
+        stream_release(st);
+        return;
+    }
+    uv_mutex_lock(&st->pipe.mu);
+    st->pipe.finish = 1;
+    uv_cond_signal(&st->pipe.cv);
+    uv_mutex_unlock(&st->pipe.mu);
 }
 
 static void
@@ -182,12 +259,57 @@ stream_find(cir_ingest_t *s, const char *key)
     return NULL;
 }
 
+static void conn_close(conn_t *c);
+
+/* uv_async coalesces: look at the whole state, not at one event. */
+static void
+stream_async(uv_async_t *a)
+{
+    stream_t *st = a->data;
+    pipe_t *p = &st->pipe;
+    int done, failed;
+
+    uv_mutex_lock(&p->mu);
+    done = p->done;
+    failed = p->failed;
+    uv_mutex_unlock(&p->mu);
+    if (failed && !st->closing) {
+        cir_log_error(&st->log, "the live pipeline failed: ending the stream");
+        if (st->publisher != NULL) {
+            conn_t *c = st->publisher;
+            st->publisher = NULL;
+            conn_close(c);
+        }
+        stream_end(st);
+    }
+    if (done && st->started) {
+        uv_thread_join(&p->thread);
+        st->started = 0;
+        stream_release(st);
+    }
+}
+
 static stream_t *
 stream_new(cir_ingest_t *s, const char *key)
 {
     stream_t *st = calloc(1, sizeof(*st));
 
     if (st == NULL) {
+        return NULL;
+    }
+    if (uv_mutex_init(&st->pipe.mu) < 0) {
+        free(st);
+        return NULL;
+    }
+    if (uv_cond_init(&st->pipe.cv) < 0) {
+        uv_mutex_destroy(&st->pipe.mu);
+        free(st);
+        return NULL;
+    }
+    if (uv_async_init(&s->loop, &st->async, stream_async) < 0) {
+        uv_cond_destroy(&st->pipe.cv);
+        uv_mutex_destroy(&st->pipe.mu);
+        free(st);
         return NULL;
     }
     st->srv = s;
@@ -197,19 +319,26 @@ stream_new(cir_ingest_t *s, const char *key)
     st->start_us = now_us();
     uv_timer_init(&s->loop, &st->grace);
     st->grace.data = st;
+    st->async.data = st;
+    st->handles = 2;
     st->next = s->streams;
     s->streams = st;
     s->nstreams++;
     return st;
 }
 
-/* The publisher left: the stream waits grace_seconds for it. */
+/* The publisher left without unpublishing: the stream waits grace_seconds
+ * for it (a clean unpublish ends the stream at once, see on_unpublish). */
 static void
 stream_detach(stream_t *st)
 {
     st->publisher = NULL;
+    if (st->closing) {
+        return;
+    }
     pending_clear(st);
-    if (st->srv->stopping || st->srv->cfg.grace_seconds <= 0) {
+    if (st->srv->stopping || st->srv->cfg.grace_seconds <= 0 ||
+        !st->configured) {
         stream_end(st);
         return;
     }
@@ -219,10 +348,14 @@ stream_detach(stream_t *st)
                    (uint64_t)(st->srv->cfg.grace_seconds * 1000), 0);
 }
 
+/* ---- the pipeline thread ------------------------------------------------ */
+
 static int
-open_live(stream_t *st)
+open_live(stream_t *st, cir_live_t **live)
 {
-    cir_ingest_config_t *cfg = &st->srv->cfg;
+    cir_ingest_t *s = st->srv;
+    cir_ingest_config_t *cfg = &s->cfg;
+    pipe_t *p = &st->pipe;
     cir_live_config_t lc = {
         .live_root = cfg->live_root,
         .stream = st->key,
@@ -230,42 +363,204 @@ open_live(stream_t *st)
         .segment_seconds = cfg->segment_seconds,
         .window = (uint32_t)cfg->window,
         .max_gap_seconds = 5,
+        .preset = s->have_preset ? &s->preset : NULL,
+        .passthrough = 1,
+        .record_uri = p->record[0] != '\0' ? p->record : NULL,
     };
-    AVRational fr = {0, 1};
     int ret;
 
-    if ((ret = cir_live_open(&st->live, &lc)) < 0) {
+    if ((ret = cir_live_open(live, &lc)) < 0) {
         return ret;
     }
-    if (st->frame_rate > 0) {
-        fr = av_d2q(st->frame_rate, 1001000);
-    }
-    if (st->vpar != NULL &&
-        (ret = cir_live_add_video(st->live, st->vpar, (AVRational){1, 1000}, fr,
-                                  (uint64_t)(st->video_kbps * 1100))) < 0) {
+    /* width 0 (no onMetaData): the pipeline reads it from the SPS */
+    if (p->vpar != NULL &&
+        (ret = cir_live_add_video(*live, p->vpar, (AVRational){1, 1000},
+                                  p->frame_rate, p->vbw)) < 0) {
         goto fail;
     }
-    if (st->apar != NULL &&
-        (ret = cir_live_add_audio(st->live, st->apar, (AVRational){1, 1000},
-                                  (uint64_t)(st->audio_kbps * 1100))) < 0) {
+    if (p->apar != NULL &&
+        (ret = cir_live_add_audio(*live, p->apar, (AVRational){1, 1000},
+                                  p->abw)) < 0) {
         goto fail;
     }
     return 0;
 fail:
-    cir_live_close(&st->live);
+    cir_live_close(live);
     return ret;
 }
 
-static int
-push(stream_t *st, int video, AVPacket *pkt)
+static void
+pipe_error(stream_t *st, const char *what, int ret)
 {
-    int ret = cir_live_push(st->live, video, pkt);
+    uint64_t n = atomic_fetch_add(&st->pipe.errors, 1);
 
-    if (ret < 0) {
-        st->dropped++;
-        cir_log_warn(&st->log, "dropping a %s packet: %s",
-                     video ? "video" : "audio", cir_strerror(ret));
+    /* every one at first, then one in a hundred */
+    if (n < 10 || n % 100 == 0) {
+        cir_log_warn(&st->log, "%s: %s (%llu so far)", what, cir_strerror(ret),
+                     (unsigned long long)n + 1);
     }
+}
+
+static void
+pipe_main(void *arg)
+{
+    stream_t *st = arg;
+    pipe_t *p = &st->pipe;
+    cir_live_t *live = NULL;
+    item_t it;
+    int ret;
+
+    if ((ret = open_live(st, &live)) < 0) {
+        cir_log_error(&st->log, "cannot start the live pipeline: %s",
+                      cir_strerror(ret));
+    }
+    uv_mutex_lock(&p->mu);
+    p->live = live;
+    p->failed = live == NULL;
+    uv_mutex_unlock(&p->mu);
+    if (live == NULL) {
+        uv_async_send(&st->async);
+    }
+    for (;;) {
+        uv_mutex_lock(&p->mu);
+        while (p->n == 0 && !p->finish) {
+            (void)uv_cond_timedwait(&p->cv, &p->mu, WAKE_NS);
+        }
+        if (p->n == 0) {
+            uv_mutex_unlock(&p->mu);
+            break;
+        }
+        it = p->q[p->head];
+        p->q[p->head] = (item_t){0};
+        p->head = (p->head + 1) % QUEUE_MAX;
+        p->n--;
+        p->bytes -= it.pkt != NULL ? (size_t)it.pkt->size : 0;
+        uv_mutex_unlock(&p->mu);
+        if (live != NULL && it.pkt != NULL) {
+            if ((ret = cir_live_push(live, it.video, it.pkt)) < 0) {
+                pipe_error(st,
+                           it.video ? "dropping a video packet"
+                                    : "dropping an audio packet",
+                           ret);
+            }
+        } else if (live != NULL && it.par != NULL) {
+            if ((ret = cir_live_reconfigure(live, it.video, it.par)) < 0) {
+                pipe_error(st, "new sequence header", ret);
+            }
+        }
+        item_free(&it);
+    }
+    if (live != NULL && (ret = cir_live_finish(live)) < 0) {
+        cir_log_error(&st->log, "finishing the stream: %s", cir_strerror(ret));
+    }
+    uv_mutex_lock(&p->mu);
+    p->live = NULL;
+    uv_mutex_unlock(&p->mu);
+    cir_live_close(&live);
+    uv_mutex_lock(&p->mu);
+    p->done = 1;
+    uv_mutex_unlock(&p->mu);
+    uv_async_send(&st->async);
+}
+
+/* Hands an item to the thread (taking it).  Never blocks and never grows
+ * past the limits: non-key video goes first when the thread falls behind,
+ * then anything; after a dropped video packet the video waits for a key. */
+static void
+enqueue(stream_t *st, item_t *it)
+{
+    pipe_t *p = &st->pipe;
+    size_t size = it->pkt != NULL ? (size_t)it->pkt->size : 0;
+    int key = it->pkt == NULL || (it->pkt->flags & AV_PKT_FLAG_KEY);
+    int drop;
+
+    if (it->pkt != NULL && it->video && st->wait_key && !key) {
+        drop = 1;
+    } else {
+        uv_mutex_lock(&p->mu);
+        if (it->pkt == NULL) {
+            drop = p->n >= QUEUE_MAX; /* control: the reserve */
+        } else {
+            drop = p->n >= QUEUE_PACKETS || p->bytes + size > QUEUE_BYTES_MAX ||
+                   (it->video && !key &&
+                    (p->n >= QUEUE_SOFT || p->bytes + size > QUEUE_BYTES_SOFT));
+        }
+        if (!drop) {
+            p->q[(p->head + p->n) % QUEUE_MAX] = *it;
+            p->n++;
+            p->bytes += size;
+            if (key || p->n >= WAKE_BATCH) {
+                uv_cond_signal(&p->cv);
+            }
+        }
+        uv_mutex_unlock(&p->mu);
+    }
+    if (!drop) {
+        if (it->pkt != NULL && it->video && key) {
+            st->wait_key = 0;
+        }
+        *it = (item_t){0};
+        return;
+    }
+    if (it->video) {
+        st->wait_key = 1;
+    }
+    st->dropped++;
+    st->qdropped++;
+    if (now_us() - st->qwarn_us >= DROP_WARN_US) {
+        cir_log_warn(&st->log,
+                     "the pipeline falls behind: %llu packets dropped "
+                     "(%llu since the last warning)",
+                     (unsigned long long)st->qdropped,
+                     (unsigned long long)(st->qdropped - st->qdropped_warned));
+        st->qwarn_us = now_us();
+        st->qdropped_warned = st->qdropped;
+    }
+    item_free(it);
+}
+
+static void
+push(stream_t *st, int video, AVPacket **pkt)
+{
+    item_t it = {.video = video, .pkt = *pkt};
+
+    *pkt = NULL;
+    enqueue(st, &it);
+}
+
+static int
+start_pipe(stream_t *st)
+{
+    cir_ingest_config_t *cfg = &st->srv->cfg;
+    pipe_t *p = &st->pipe;
+    int ret;
+
+    if (st->vpar != NULL && (p->vpar = avcodec_parameters_alloc()) != NULL &&
+        avcodec_parameters_copy(p->vpar, st->vpar) < 0) {
+        avcodec_parameters_free(&p->vpar);
+    }
+    if (st->apar != NULL && (p->apar = avcodec_parameters_alloc()) != NULL &&
+        avcodec_parameters_copy(p->apar, st->apar) < 0) {
+        avcodec_parameters_free(&p->apar);
+    }
+    if ((st->vpar != NULL && p->vpar == NULL) ||
+        (st->apar != NULL && p->apar == NULL)) {
+        return CIR_ENOMEM;
+    }
+    if (st->frame_rate > 0) {
+        p->frame_rate = av_d2q(st->frame_rate, 1001000);
+    }
+    p->vbw = (uint64_t)(st->video_kbps * 1100);
+    p->abw = (uint64_t)(st->audio_kbps * 1100);
+    if (cfg->record_uri[0] != '\0') {
+        /* one VOD asset per stream and start */
+        snprintf(p->record, sizeof(p->record), "%s/%s-%lld", cfg->record_uri,
+                 st->key, (long long)time(NULL));
+    }
+    if ((ret = uv_thread_create(&p->thread, pipe_main, st)) < 0) {
+        return ret;
+    }
+    st->started = 1;
     return 0;
 }
 
@@ -286,7 +581,7 @@ try_configure(stream_t *st, int force)
                    (st->expect_audio && st->apar == NULL))) {
         return 0;
     }
-    if (st->live == NULL && (ret = open_live(st)) < 0) {
+    if (!st->started && (ret = start_pipe(st)) < 0) {
         cir_log_error(&st->log, "cannot start the live pipeline: %s",
                       cir_strerror(ret));
         return ret;
@@ -297,9 +592,9 @@ try_configure(stream_t *st, int force)
                  st->width, st->height,
                  st->apar ? avcodec_get_name(st->apar->codec_id) : "none");
     for (size_t i = 0; i < st->npending; i++) {
-        push(st, st->pending_video[i], st->pending[i]);
+        push(st, st->pending_video[i], &st->pending[i]);
     }
-    pending_clear(st);
+    st->npending = 0;
     return 0;
 }
 
@@ -330,6 +625,15 @@ on_sequence_header(stream_t *st, int video, const cir_flv_tag_t *t)
 
     if (t->size == 0 || t->size > 1 << 20) {
         return CIR_EMEDIA;
+    }
+    if (video && codec_id(t->codec) != AV_CODEC_ID_H264 &&
+        codec_id(t->codec) != AV_CODEC_ID_HEVC) {
+        /* accepted at connect (E-RTMP fourCcList), refused here */
+        cir_log_error(&st->log,
+                      "video codec %s: the live pipeline takes H.264 and "
+                      "HEVC only: closing the publisher",
+                      avcodec_get_name(codec_id(t->codec)));
+        return CIR_EUNSUPPORTED;
     }
     if (*cur != NULL && (*cur)->extradata_size == (int)t->size &&
         memcmp((*cur)->extradata, t->data, t->size) == 0) {
@@ -367,11 +671,13 @@ on_sequence_header(stream_t *st, int video, const cir_flv_tag_t *t)
     if (st->configured && *cur != NULL) {
         cir_log_info(&st->log, "new %s sequence header: reconfiguring",
                      video ? "video" : "audio");
-        if ((ret = cir_live_reconfigure(st->live, video, par)) < 0) {
-            cir_log_error(&st->log, "reconfigure: %s", cir_strerror(ret));
+        item_t it = {.video = video, .par = avcodec_parameters_alloc()};
+        if (it.par == NULL || avcodec_parameters_copy(it.par, par) < 0) {
+            avcodec_parameters_free(&it.par);
             avcodec_parameters_free(&par);
-            return ret;
+            return CIR_ENOMEM;
         }
+        enqueue(st, &it);
     } else if (st->configured) {
         /* a track the pipeline was not told about: ignored */
         avcodec_parameters_free(&par);
@@ -386,7 +692,6 @@ static int
 on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
 {
     AVPacket *pkt;
-    int ret;
 
     if (t->size == 0) {
         return 0;
@@ -414,9 +719,8 @@ on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
         pkt->duration = 1024000 / st->apar->sample_rate;
     }
     if (st->configured) {
-        ret = push(st, video, pkt);
-        av_packet_free(&pkt);
-        return ret;
+        push(st, video, &pkt);
+        return 0;
     }
     if (st->npending >= PENDING_MAX) {
         av_packet_free(&pkt);
@@ -425,7 +729,9 @@ on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
     }
     st->pending_video[st->npending] = video;
     st->pending[st->npending++] = pkt;
-    return try_configure(st, st->npending >= PENDING_FORCE);
+    /* a track announced by nobody (no onMetaData) is not waited for long */
+    return try_configure(st, st->npending >= PENDING_FORCE ||
+                                 pkt->dts - st->pending[0]->dts >= 1000);
 }
 
 /* ---- connections ---------------------------------------------------------
@@ -573,6 +879,12 @@ publish_decided(conn_t *c, int allowed)
         goto reply;
     }
     st = stream_find(s, c->key);
+    if (st != NULL && st->closing) {
+        cir_log_warn(&c->log, "%s: the stream is still ending: refused",
+                     c->peer);
+        r = CIR_RTMP_PUBLISH_BAD_NAME;
+        goto reply;
+    }
     if (st != NULL && st->publisher != NULL) {
         if (!s->cfg.takeover) {
             cir_log_warn(&c->log, "%s: already published: refused", c->peer);
@@ -769,8 +1081,11 @@ on_unpublish(void *opaque)
     conn_t *c = opaque;
 
     if (c->stream != NULL && c->stream->publisher == c) {
-        cir_log_info(&c->log, "unpublished");
-        stream_detach(c->stream);
+        /* a clean stop: ENDLIST now, no grace period */
+        cir_log_info(&c->log, "unpublished: ending the stream");
+        c->stream->publisher = NULL;
+        try_configure(c->stream, 1); /* a short stream still publishes */
+        stream_end(c->stream);
     }
     c->stream = NULL;
     c->publishing = 0;
@@ -1106,6 +1421,12 @@ stream_infos(cir_ingest_t *s, cir_ingest_stream_info_t **out)
         i->bytes = st->bytes;
         i->frames = st->frames;
         i->dropped = st->dropped;
+        i->base_url = s->cfg.public_base_url;
+        uv_mutex_lock(&st->pipe.mu);
+        if (st->pipe.live != NULL) {
+            i->live = cir_live_stats(st->pipe.live);
+        }
+        uv_mutex_unlock(&st->pipe.mu);
     }
     *out = v;
     return n;
@@ -1133,6 +1454,9 @@ http_respond(http_conn_t *hc)
             n = stream_infos(hc->srv, &infos);
             code = cir_ingest_status_render(path, infos, n, hc->srv->nconns,
                                             &body, &ctype);
+            for (size_t i = 0; i < n; i++) {
+                json_decref(infos[i].live);
+            }
             free(infos);
         }
     } else {
@@ -1241,8 +1565,9 @@ on_signal(uv_signal_t *h, int signum)
     while (s->conns != NULL) {
         conn_close(s->conns);
     }
-    while (s->streams != NULL) {
-        stream_end(s->streams);
+    for (stream_t *st = s->streams, *next; st != NULL; st = next) {
+        next = st->next; /* stream_end may release it */
+        stream_end(st);
     }
     uv_close((uv_handle_t *)&s->listener, NULL);
     if (s->cfg.status_port > 0) {
@@ -1315,6 +1640,22 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
                       cir_strerror(ret));
         goto fail;
     }
+    if (cfg->preset[0] != '\0') {
+        char perr[400];
+        const char *dir = cfg->presets_dir[0] != '\0'
+                              ? cfg->presets_dir
+                              : getenv("CIRRUS_PRESETS_DIR");
+        if (dir == NULL) {
+            dir = "/usr/share/cirrus/presets";
+        }
+        if ((ret = cir_preset_load(dir, cfg->preset, &s->preset, perr,
+                                   sizeof(perr))) < 0) {
+            cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,
+                          perr);
+            goto fail;
+        }
+        s->have_preset = 1;
+    }
     if (cfg->key_file[0] == '\0' && cfg->on_publish_url[0] == '\0') {
         cir_log_warn(&s->log, "no key_file or on_publish_url: every stream "
                               "key is accepted");
@@ -1357,9 +1698,11 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sighup, on_signal, SIGHUP);
     /* one line a test or a supervisor can wait for */
-    cir_log_info(&s->log, "listening rtmp=%s:%d status=%s:%d live_root=%s",
+    cir_log_info(&s->log,
+                 "listening rtmp=%s:%d status=%s:%d live_root=%s preset=%s",
                  s->cfg.listen, (int)s->cfg.port, s->cfg.status_listen,
-                 (int)s->cfg.status_port, s->cfg.live_root);
+                 (int)s->cfg.status_port, s->cfg.live_root,
+                 s->have_preset ? s->cfg.preset : "none");
     *out = s;
     return 0;
 fail:

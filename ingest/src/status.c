@@ -10,6 +10,47 @@
 #include "cir_error.h"
 #include "cir_ingest.h"
 
+/* The pipeline's renditions (names, sizes, rates) and the viewer URLs. */
+static void
+add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
+{
+    json_t *rends = s->live ? json_object_get(s->live, "renditions") : NULL;
+    json_t *r, *urls;
+    size_t i;
+
+    if (json_is_array(rends)) {
+        json_array_foreach(rends, i, r)
+        {
+            json_t *name = json_object_get(r, "name");
+            if (json_is_string(name)) {
+                json_array_append(names, name);
+            }
+            if (s->width == 0 && json_is_string(name) &&
+                strcmp(json_string_value(name), "video") == 0 &&
+                json_is_integer(json_object_get(r, "width"))) {
+                json_object_set(o, "width", json_object_get(r, "width"));
+                json_object_set(o, "height", json_object_get(r, "height"));
+            }
+        }
+        json_object_set(o, "abr", rends);
+        json_object_set(o, "dropped_frames_abr",
+                        json_object_get(s->live, "dropped_frames"));
+    }
+    if (s->base_url != NULL && s->base_url[0] != '\0') {
+        size_t n = strlen(s->base_url);
+        const char *sl = s->base_url[n - 1] == '/' ? "" : "/";
+        char url[2048];
+        urls = json_object();
+        snprintf(url, sizeof(url), "%s%s%s/master.m3u8", s->base_url, sl,
+                 s->key);
+        json_object_set_new(urls, "hls", json_string(url));
+        snprintf(url, sizeof(url), "%s%s%s/manifest.mpd", s->base_url, sl,
+                 s->key);
+        json_object_set_new(urls, "dash", json_string(url));
+        json_object_set_new(o, "urls", urls);
+    }
+}
+
 static char *
 render_json(const cir_ingest_stream_info_t *s, size_t n)
 {
@@ -32,11 +73,19 @@ render_json(const cir_ingest_stream_info_t *s, size_t n)
         json_t *codecs = json_object();
         if (s[i].video_codec != NULL) {
             json_object_set_new(codecs, "video", json_string(s[i].video_codec));
-            json_array_append_new(r, json_string("video"));
         }
         if (s[i].audio_codec != NULL) {
             json_object_set_new(codecs, "audio", json_string(s[i].audio_codec));
-            json_array_append_new(r, json_string("audio"));
+        }
+        add_live(o, r, &s[i]);
+        if (s[i].live == NULL) {
+            /* no pipeline yet: the tracks announced */
+            if (s[i].video_codec != NULL) {
+                json_array_append_new(r, json_string("video"));
+            }
+            if (s[i].audio_codec != NULL) {
+                json_array_append_new(r, json_string("audio"));
+            }
         }
         json_object_set_new(o, "codecs", codecs);
         json_object_set_new(o, "renditions", r);

@@ -3,13 +3,19 @@
 // wrong keys, second publishers, garbage and slow clients are refused; a
 // killed publisher ends with ENDLIST after the grace period, and one that
 // comes back within it continues the same stream.  With the nginx module
-// built, the playlists are read through nginx.
+// built, the playlists are read through nginx.  A second cirrus-ingest runs
+// the live ABR preset with an on_publish HTTP callback: hls.js plays the
+// rungs in low-latency mode in headless Chromium, a clean stop (SIGINT to
+// ffmpeg, which sends FCUnpublish) ends the playlist at once, and a
+// publisher without onMetaData gets its size from the SPS.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
 import { freePort, nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
 
@@ -33,9 +39,10 @@ async function waitFor(what, fn, timeoutMs = 20000) {
     }
 }
 
-function publish(key, { seconds = 0, audio = true, extra = [] } = {}) {
+function publish(key, { seconds = 0, audio = true, extra = [], port = 0,
+    size = '640x360' } = {}) {
     const args = ['-hide_banner', '-loglevel', 'error', '-re',
-        '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30'];
+        '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`];
     if (audio)
         args.push('-f', 'lavfi', '-i', 'sine');
     if (seconds)
@@ -43,7 +50,7 @@ function publish(key, { seconds = 0, audio = true, extra = [] } = {}) {
     args.push('-c:v', 'libx264', '-tune', 'zerolatency', '-g', '60');
     if (audio)
         args.push('-c:a', 'aac');
-    args.push(...extra, '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/${key}`);
+    args.push(...extra, '-f', 'flv', `rtmp://127.0.0.1:${port || rtmpPort}/live/${key}`);
     const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderrText = '';
     child.stderr.on('data', (d) => (child.stderrText += d));
@@ -209,3 +216,139 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.match(s.body, /cirrus_ingest_connections 0/);
     });
 });
+
+const abrMissing = missing || B.browserAvailable() ||
+    (nginxAvailable() ? null : 'nginx module not built');
+
+describe('cirrus-ingest with the live preset, on_publish and hls.js',
+    { skip: abrMissing || false }, () => {
+        let ing, ingLog = '', root, port, sport, auth, ngx, browser;
+        const asked = [];
+        const ALLOWED = new Set(['abr', 'nometa']);
+        const waitLog = (what, re, ms = 20000) => waitFor(what, () => re.test(ingLog), ms);
+        const get = async (p) => {
+            const r = await rawGet(ngx.port, p);
+            return r.status === 200 ? r.body.toString() : null;
+        };
+
+        before(async () => {
+            root = C.tmpDir('ingest-abr-');
+            // the on_publish callback: 204 for the allowed keys, 403 otherwise
+            auth = http.createServer((req, res) => {
+                let body = '';
+                req.on('data', (d) => (body += d));
+                req.on('end', () => {
+                    const name = new URLSearchParams(body).get('name');
+                    asked.push(name);
+                    res.writeHead(ALLOWED.has(name) ? 204 : 403).end();
+                });
+            });
+            await new Promise((ok) => auth.listen(0, '127.0.0.1', ok));
+            port = await freePort();
+            sport = await freePort();
+            ing = spawn(INGEST_BIN, ['--set', `port=${port}`,
+                '--set', `status_port=${sport}`, '--set', `live_root=${root}`,
+                '--set', `on_publish_url=http://127.0.0.1:${auth.address().port}/auth`,
+                '--set', 'preset=live', '--set', `presets_dir=${C.PRESETS_DIR}`,
+                '--set', 'public_base_url=https://cdn.example/live',
+                '--set', 'grace_seconds=10'], { stdio: ['ignore', 'ignore', 'pipe'] });
+            ing.stderr.on('data', (d) => (ingLog += d));
+            await waitLog('the ABR ingest', /listening rtmp=.*preset=live/, 5000);
+            const nm = B.NODE_MODULES;
+            ngx = await startNginx({ server: `
+                cirrus_cors on;
+                location /live/ { cirrus_live ${root}; cirrus_block_timeout 6s; }
+                location = /time { cirrus_time; }
+                location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
+                location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }` });
+            browser = await B.launch();
+        });
+
+        after(async () => {
+            await browser?.close();
+            ing?.kill('SIGTERM');
+            await ngx?.stop();
+            auth?.close();
+        });
+
+        test('the on_publish callback refuses a key with 403', async () => {
+            const pub = publish('denied', { seconds: 3, port });
+            const r = await pub.exited;
+            assert.notEqual(r.code, 0, 'ffmpeg is refused');
+            assert.ok(asked.includes('denied'), `callback asked: ${asked}`);
+            assert.match(ingLog, /stream=denied\].*refused/);
+            assert.equal(fs.existsSync(path.join(root, 'denied')), false);
+        });
+
+        test('ABR rungs play in hls.js; a clean stop ends at once', async () => {
+            const pub = publish('abr', { port });
+            try {
+                await waitFor('two 234p segments', async () =>
+                    ((await get('/live/abr/234p/index.m3u8')) || '')
+                        .match(/^seg-\d+\.m4s$/gm)?.length >= 2, 30000);
+                assert.ok(asked.includes('abr'));
+                const master = await get('/live/abr/master.m3u8');
+                for (const name of ['video', '360p', '234p'])
+                    assert.match(master, new RegExp(`^${name}/index\\.m3u8$`, 'm'), master);
+                assert.match(master, /RESOLUTION=640x360/);
+                const st = JSON.parse((await rawGet(sport, '/streams')).body.toString())
+                    .find((x) => x.key === 'abr');
+                assert.deepEqual(st.renditions, ['video', '360p', '234p', 'audio']);
+                assert.equal(st.abr.find((r) => r.name === '234p').height, 234);
+                assert.equal(st.urls.hls, 'https://cdn.example/live/abr/master.m3u8');
+
+                const page = await browser.context.newPage();
+                await page.goto(`${ngx.base}/player.html?engine=hls&lowLatency=1` +
+                    '&src=/live/abr/master.m3u8', { waitUntil: 'load' });
+                const samples = [];
+                let state;
+                const deadline = Date.now() + 25000;
+                while (Date.now() < deadline && samples.length < 12) {
+                    state = await page.evaluate(() => ({ ...window.cirrusPlayer,
+                        w: document.querySelector('video').videoWidth }));
+                    if (state.fatal)
+                        break;
+                    if (state.playing && state.latency != null)
+                        samples.push(state.latency);
+                    await sleep(500);
+                }
+                await page.close();
+                const why = JSON.stringify({ fatal: state.fatal, errors: state.errors });
+                assert.equal(state.fatal, null, why);
+                assert.ok(state.w > 0, `frames decoded: ${why}`);
+                assert.ok(samples.length >= 4, `latency reported: ${why}`);
+                const levels = (state.levels || []).length;
+                const lat = samples.slice(-4).reduce((a, b) => a + b, 0) / 4;
+                console.log(`# ingest → hls.js: live latency ${lat.toFixed(2)} s, ${levels} levels`);
+                assert.ok(levels >= 2, `hls.js sees ${levels} levels`);
+                assert.ok(lat < 6, `latency ${lat.toFixed(2)} s`);
+            } finally {
+                // SIGINT: ffmpeg sends FCUnpublish and deleteStream
+                pub.kill('SIGINT');
+            }
+            const t0 = Date.now();
+            await pub.exited;
+            await waitFor('ENDLIST', async () =>
+                /#EXT-X-ENDLIST/.test((await get('/live/abr/video/index.m3u8')) || '') &&
+                /#EXT-X-ENDLIST/.test((await get('/live/abr/234p/index.m3u8')) || ''), 5000);
+            const ms = Date.now() - t0;
+            console.log(`# SIGINT to ffmpeg → ENDLIST on every rendition in ${ms} ms`);
+            assert.ok(ms <= 1000, `ENDLIST after ${ms} ms`);
+            assert.match(ingLog, /stream=abr\] unpublished: ending the stream/);
+            assert.doesNotMatch(ingLog, /stream=abr\] publisher gone/, 'no grace period');
+        });
+
+        test('without onMetaData the size comes from the SPS', async () => {
+            const pub = publish('nometa', { port, seconds: 4, audio: false,
+                size: '480x270', extra: ['-flvflags', 'no_metadata'] });
+            assert.equal((await pub.exited).code, 0, pub.stderrText);
+            await waitLog('nometa to end', /stream=nometa\] stream ended/, 5000);
+            assert.match(ingLog, /stream=nometa\] video size from the SPS: 480x270/);
+            const dir = path.join(root, 'nometa', 'video');
+            const init = fs.readdirSync(dir).find((f) => /^init.*\.mp4$/.test(f));
+            const p = await C.ffprobe(path.join(dir, init), ['-show_streams']);
+            const v = p.streams.find((s) => s.codec_type === 'video');
+            assert.equal(`${v.width}x${v.height}`, '480x270');
+            assert.match(await get('/live/nometa/master.m3u8'), /RESOLUTION=480x270/);
+        });
+    });

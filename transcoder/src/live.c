@@ -18,6 +18,7 @@
 #include "codecs.h"
 #include "ladder.h"
 #include "live_audio.h"
+#include "live_probe.h"
 #include "live_record.h"
 #include "live_rung.h"
 
@@ -77,6 +78,11 @@ struct cir_live {
     int nb_rungs;
     int rungs_started;
     cir_live_aac_t *aac; /* non-AAC audio */
+    /* a passthrough video whose size is not known yet (no onMetaData): its
+     * packager opens (or reconfigures) at the next keyframe, with the size
+     * read from the SPS */
+    AVCodecParameters *vpend;
+    int vpend_reconf;
     double segment_seconds;
 
     /* recording */
@@ -204,16 +210,35 @@ rec_sync(live_track_t *t)
                : 0;
 }
 
+/* The packager (and recorder) of a track set up by add_track. */
 static int
-add_track(cir_live_t *l, live_track_t *t, const char *name,
-          const AVCodecParameters *par, AVRational tb, AVRational fr,
-          int package)
+open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
 {
     cir_cmaf_live_config_t c = {0};
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
     int ret;
 
-    rendition_dir(l, name, dir, sizeof(dir));
+    rendition_dir(l, t->track.rendition, dir, sizeof(dir));
+    c.dir = dir;
+    c.track = &t->track;
+    c.par = par;
+    c.time_base = t->tb;
+    c.frame_rate = t->frame_rate;
+    c.part_seconds = l->cfg.part_seconds;
+    c.segment_seconds = l->segment_seconds;
+    c.window = l->cfg.window;
+    c.clock = l->cfg.clock;
+    if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
+        return ret;
+    }
+    return open_rec(l, t->track.rendition, &t->rec);
+}
+
+static int
+add_track(cir_live_t *l, live_track_t *t, const char *name,
+          const AVCodecParameters *par, AVRational tb, AVRational fr,
+          int package)
+{
     snprintf(t->track.rendition, sizeof(t->track.rendition), "%s", name);
     t->tb = tb;
     t->frame_rate = fr;
@@ -223,19 +248,50 @@ add_track(cir_live_t *l, live_track_t *t, const char *name,
     if (!package) {
         return 0; /* timestamps only: the rungs publish the video */
     }
-    c.dir = dir;
-    c.track = &t->track;
-    c.par = par;
-    c.time_base = tb;
-    c.frame_rate = fr;
-    c.part_seconds = l->cfg.part_seconds;
-    c.segment_seconds = l->segment_seconds;
-    c.window = l->cfg.window;
-    c.clock = l->cfg.clock;
-    if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
-        return ret;
+    return open_track(l, t, par);
+}
+
+/* A copy of par whose packager waits for a keyframe to learn the size. */
+static int
+defer_video(cir_live_t *l, const AVCodecParameters *par, int reconf)
+{
+    avcodec_parameters_free(&l->vpend);
+    l->vpend = avcodec_parameters_alloc();
+    if (l->vpend == NULL || avcodec_parameters_copy(l->vpend, par) < 0) {
+        avcodec_parameters_free(&l->vpend);
+        return CIR_ENOMEM;
     }
-    return open_rec(l, name, &t->rec);
+    l->vpend_reconf = reconf;
+    return 0;
+}
+
+/* The first keyframe of a deferred video: the size from its SPS, then the
+ * packager (a new init segment with the real size, and the real size in
+ * the master playlist). */
+static int
+open_deferred_video(cir_live_t *l, const AVPacket *key)
+{
+    live_track_t *t = &l->video;
+    AVCodecParameters *par = l->vpend;
+    int w = 0, h = 0, ret;
+
+    if (cir_live_probe_size(par, key, &w, &h) == 0) {
+        par->width = w;
+        par->height = h;
+        cir_log_info(&l->log, "video size from the SPS: %dx%d", w, h);
+    } else {
+        cir_log_warn(&l->log, "cannot read the video size from the SPS");
+    }
+    t->track.width = par->width;
+    t->track.height = par->height;
+    if (l->vpend_reconf && t->pkg != NULL) {
+        ret = cir_cmaf_live_reconfigure(t->pkg, par);
+        ret = ret < 0 ? ret : rec_sync(t);
+    } else {
+        ret = open_track(l, t, par);
+    }
+    avcodec_parameters_free(&l->vpend);
+    return ret;
 }
 
 static void
@@ -368,7 +424,16 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
                                              : DEFAULT_VIDEO_BANDWIDTH;
     t->track.average_bandwidth =
         par->bit_rate > 0 ? (uint64_t)par->bit_rate : t->track.bandwidth;
-    ret = add_track(l, t, "video", par, tb, frame_rate, l->passthrough);
+    if (l->passthrough && (par->width <= 0 || par->height <= 0)) {
+        /* no size (a publisher without onMetaData): read from the SPS at
+         * the first keyframe, before anything is packaged */
+        if ((ret = add_track(l, t, "video", par, tb, frame_rate, 0)) < 0 ||
+            (ret = defer_video(l, par, 0)) < 0) {
+            return ret;
+        }
+    } else {
+        ret = add_track(l, t, "video", par, tb, frame_rate, l->passthrough);
+    }
     if (ret < 0 || !l->abr) {
         return ret;
     }
@@ -483,6 +548,11 @@ cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
         }
         l->disc_pending = 1;
         l->disc_at = INT64_MIN;
+    }
+    if (video && l->passthrough &&
+        (l->vpend != NULL || par->width <= 0 || par->height <= 0)) {
+        /* the size again from the SPS, at the next keyframe */
+        return defer_video(l, par, t->pkg != NULL || l->vpend_reconf);
     }
     if (t->pkg == NULL) {
         return 0;
@@ -752,7 +822,16 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
             }
         }
     }
-    if (t->pkg) {
+    if (video && l->vpend != NULL) {
+        /* until a keyframe gives the size, nothing is packaged (a CMAF
+         * track starts with a keyframe anyway) */
+        if ((pkt->flags & AV_PKT_FLAG_KEY) &&
+            (ret = open_deferred_video(l, pkt)) < 0) {
+            av_packet_free(&pkt);
+            return ret;
+        }
+    }
+    if (t->pkg && !(video && l->vpend != NULL)) {
         ret = package(t, pkt);
         if (ret == 1 && video && l->audio.pkg) {
             /* audio segments start where the video's do */
@@ -831,6 +910,7 @@ cir_live_close(cir_live_t **lp)
         cir_live_rec_free(&l->rung_recs[i]);
     }
     avcodec_free_context(&l->vdec);
+    avcodec_parameters_free(&l->vpend);
     av_frame_free(&l->frame);
     cir_live_aac_free(&l->aac);
     cir_cmaf_live_free(&l->video.pkg);

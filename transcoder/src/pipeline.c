@@ -18,6 +18,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "cir_aws_avio.h"
 #include "audio.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -63,13 +64,36 @@ static int
 open_input(cir_job_state_t *s, const char *path)
 {
     AVDictionary *opts = NULL;
+    AVIOContext *custom;
     int ret;
 
     /* bounded probing: a hostile file cannot make us read forever */
     av_dict_set(&opts, "probesize", "50000000", 0);
     av_dict_set(&opts, "analyzeduration", "20000000", 0);
+    if (strncmp(path, "s3://", 5) == 0) {
+        /* ranged GETs through our own AVIOContext: no local copy; freed
+         * in state_free() (AVFMT_FLAG_CUSTOM_IO marks it ours) */
+        AVIOContext *pb = NULL;
+        if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
+            av_dict_free(&opts);
+            return fail_msg(s, ret == CIR_ENOTFOUND ? CIR_EMEDIA : ret,
+                            "cannot open input %s: %s", path,
+                            cir_strerror(ret));
+        }
+        if ((s->ic = avformat_alloc_context()) == NULL) {
+            cir_aws_s3_avio_close(&pb);
+            av_dict_free(&opts);
+            return CIR_ENOMEM;
+        }
+        s->ic->pb = pb;
+        s->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    custom = s->ic != NULL ? s->ic->pb : NULL;
     ret = avformat_open_input(&s->ic, path, NULL, &opts);
     av_dict_free(&opts);
+    if (ret < 0) {
+        cir_aws_s3_avio_close(&custom); /* a failed open frees only ic */
+    }
     if (ret == AVERROR(ENOENT)) {
         return fail_msg(s, CIR_EMEDIA, "input %s does not exist", path);
     }
@@ -593,7 +617,13 @@ state_free(cir_job_state_t *s)
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     avcodec_free_context(&s->adec);
-    avformat_close_input(&s->ic);
+    {
+        AVIOContext *pb = s->ic != NULL && (s->ic->flags & AVFMT_FLAG_CUSTOM_IO)
+                              ? s->ic->pb
+                              : NULL;
+        avformat_close_input(&s->ic);
+        cir_aws_s3_avio_close(&pb);
+    }
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
@@ -643,11 +673,6 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         ret = fail_msg(&s, CIR_EINVAL, "bad input URI '%s'", job->input);
         goto done;
     }
-    if (in.scheme != CIR_URI_FILE) {
-        ret = fail_msg(&s, CIR_EUNSUPPORTED,
-                       "s3:// input needs the S3 capability");
-        goto done;
-    }
     if (cir_uri_parse(job->output, &out) < 0) {
         ret = fail_msg(&s, CIR_EINVAL, "bad output URI '%s'", job->output);
         goto done;
@@ -665,7 +690,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         goto done;
     }
 
-    ret = cir_images_probe(in.path);
+    /* still images are probed on local files only */
+    ret = in.scheme == CIR_URI_FILE ? cir_images_probe(in.path) : 0;
     if (ret == 1) {
         result->is_image = 1;
         if (!job->preset->images_enabled || !(s.only & CIR_ONLY_IMAGES)) {
@@ -691,7 +717,7 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
                        job->preset->name);
         goto done;
     }
-    ret = run_video(&s, in.path);
+    ret = run_video(&s, in.scheme == CIR_URI_FILE ? in.path : job->input);
 
 done:
     state_free(&s);

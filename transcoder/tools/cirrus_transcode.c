@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "cir_aws.h"
 #include "cir_error.h"
 #include "cir_json.h"
 #include "cir_live_pipeline.h"
@@ -340,6 +341,8 @@ main(int argc, char **argv)
     }
     o.tty = isatty(STDERR_FILENO);
     cir_transcode_route_av_log();
+    /* s3:// outputs; credentials are looked up on first use only */
+    cir_aws_register_s3_backend();
 
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

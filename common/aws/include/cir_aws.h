@@ -1,0 +1,129 @@
+/*
+ * AWS clients on libcurl + OpenSSL: credentials, S3, SQS (JSON protocol) and
+ * AWS Batch SubmitJob, all SigV4-signed (cir_sigv4.h), with retries.
+ *
+ * Configuration comes from the environment as AWS tools read it:
+ *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else
+ *   ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE), else the
+ *   ECS/Batch container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
+ *   _FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN), else EC2 IMDSv2
+ *   (AWS_EC2_METADATA_SERVICE_ENDPOINT overrides the address; disabled by
+ *   AWS_EC2_METADATA_DISABLED=true).  Temporary credentials are refreshed
+ *   five minutes before they expire.
+ *   AWS_REGION / AWS_DEFAULT_REGION (default us-east-1).
+ *   AWS_ENDPOINT_URL, or per service AWS_ENDPOINT_URL_S3 / _SQS / _BATCH:
+ *   a custom endpoint; S3 then uses path-style addressing.
+ *
+ * Retries: throttling (SlowDown, Throttling*, 429), 5xx and network errors
+ * are retried with exponential backoff and full jitter, at most
+ * CIR_AWS_MAX_ATTEMPTS attempts (env CIRRUS_AWS_MAX_ATTEMPTS) within
+ * CIR_AWS_MAX_RETRY_S seconds; then CIR_ETRANSIENT.  Other 4xx are final:
+ * 403/401 CIR_EAUTH, 404 CIR_ENOTFOUND, else CIR_EINVAL.  Every call has
+ * connect and low-speed timeouts.  A client is thread-safe.
+ * Secrets are never logged; error messages carry the service's error code
+ * and message only.
+ */
+#ifndef CIR_AWS_H
+#define CIR_AWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_buf.h"
+#include "cir_sigv4.h"
+
+#define CIR_AWS_MAX_ATTEMPTS        6
+#define CIR_AWS_MAX_RETRY_S         60
+#define CIR_AWS_MULTIPART_THRESHOLD (8u << 20)
+#define CIR_AWS_PART_SIZE           (8u << 20)
+
+typedef struct cir_aws cir_aws_t;
+
+typedef struct {
+    char access_key[128];
+    char secret_key[128];
+    char token[4096];
+    int64_t expires; /* unix seconds, 0 = never */
+} cir_aws_creds_t;
+
+/* A client configured from the environment. */
+int cir_aws_open(cir_aws_t **aws, char *err, size_t errsize);
+void cir_aws_close(cir_aws_t **aws);
+/* The process-wide client (opened on first use), for the store backend and
+ * the AVIO input.  NULL on failure (logged). */
+cir_aws_t *cir_aws_default(void);
+const char *cir_aws_region(const cir_aws_t *aws);
+/* Current credentials, refreshed when near expiry. */
+int cir_aws_credentials(cir_aws_t *aws, cir_aws_creds_t *out);
+/* The last error message of this thread ("SlowDown: Please reduce..."). */
+const char *cir_aws_last_error(void);
+
+/* ---- S3 ---- */
+typedef struct {
+    int64_t size;
+    char etag[128];
+    char content_type[128];
+    char cache_control[256];
+} cir_s3_head_t;
+
+typedef struct {
+    const char *content_type;  /* NULL: application/octet-stream */
+    const char *cache_control; /* NULL: none */
+    const cir_aws_kv_t *meta;  /* x-amz-meta-<name> */
+    size_t nmeta;
+} cir_s3_put_opts_t;
+
+int cir_s3_head(cir_aws_t *aws, const char *bucket, const char *key,
+                cir_s3_head_t *head);
+/* Reads [offset, offset+len) into buf; *got is what arrived (short at EOF).
+ * len 0 reads the whole object into out (bounded by max) instead. */
+int cir_s3_get_range(cir_aws_t *aws, const char *bucket, const char *key,
+                     int64_t offset, size_t len, void *buf, size_t *got);
+int cir_s3_get(cir_aws_t *aws, const char *bucket, const char *key, size_t max,
+               cir_buf_t *out);
+/* A single PUT, or a parallel multipart upload above the threshold (parts
+ * aborted on failure). */
+int cir_s3_put(cir_aws_t *aws, const char *bucket, const char *key,
+               const void *data, size_t len, const cir_s3_put_opts_t *opts);
+int cir_s3_put_multipart(cir_aws_t *aws, const char *bucket, const char *key,
+                         const void *data, size_t len, size_t part_size,
+                         const cir_s3_put_opts_t *opts);
+int cir_s3_delete(cir_aws_t *aws, const char *bucket, const char *key);
+/* ListObjectsV2: calls fn for each key under prefix (all pages); fn returns
+ * nonzero to stop. */
+int cir_s3_list(cir_aws_t *aws, const char *bucket, const char *prefix,
+                int (*fn)(void *opaque, const char *key, int64_t size),
+                void *opaque);
+
+/* Registers the s3:// output store backend (cir_storage.h). */
+int cir_aws_register_s3_backend(void);
+
+/* ---- SQS (JSON protocol) ---- */
+typedef struct {
+    char id[128];
+    char receipt[2048];
+    char *body; /* malloc'd */
+    size_t body_len;
+    int receive_count; /* ApproximateReceiveCount */
+    int64_t sent_ms;   /* SentTimestamp */
+} cir_sqs_msg_t;
+
+/* Long-polls up to wait_s seconds; returns the number of messages (0..max)
+ * stored in msgs, or < 0. */
+int cir_sqs_receive(cir_aws_t *aws, const char *queue_url, int max, int wait_s,
+                    int visibility_s, cir_sqs_msg_t *msgs);
+void cir_sqs_msg_free(cir_sqs_msg_t *m);
+int cir_sqs_delete(cir_aws_t *aws, const char *queue_url, const char *receipt);
+int cir_sqs_change_visibility(cir_aws_t *aws, const char *queue_url,
+                              const char *receipt, int timeout_s);
+int cir_sqs_send(cir_aws_t *aws, const char *queue_url, const char *body,
+                 char *id, size_t idsize);
+
+/* ---- AWS Batch ---- */
+/* POST /v1/submitjob with params as parameters; job id into job_id. */
+int cir_batch_submit(cir_aws_t *aws, const char *job_name,
+                     const char *job_queue, const char *job_definition,
+                     const cir_aws_kv_t *params, size_t nparams, char *job_id,
+                     size_t idsize);
+
+#endif

@@ -1,0 +1,545 @@
+/* S3: object operations, multipart upload, listing, the s3:// store. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws_internal.h"
+#include "cir_error.h"
+#include "cir_log.h"
+#include "cir_storage.h"
+
+#define KEY_PATH_MAX   (CIR_URI_MAX + 128)
+#define MAX_PARTS      10000
+#define UPLOAD_THREADS 4
+
+/* Endpoint and raw path for an object: path-style on a custom endpoint,
+ * virtual-hosted on AWS. */
+static void
+locate(cir_aws_t *a, const char *bucket, const char *key, char *ep,
+       size_t epsize, char *path, size_t psize)
+{
+    const char *custom = aws_endpoint(a, "s3");
+
+    if (custom[0] != '\0') {
+        snprintf(ep, epsize, "%s", custom);
+        snprintf(path, psize, "/%s/%s", bucket, key);
+    } else {
+        snprintf(ep, epsize, "https://%s.s3.%s.amazonaws.com", bucket,
+                 cir_aws_region(a));
+        snprintf(path, psize, "/%s", key);
+    }
+}
+
+int
+cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
+            cir_s3_head_t *head)
+{
+    char ep[600], path[KEY_PATH_MAX];
+    aws_req_t r = {.service = "s3", .method = "HEAD", .head = head};
+
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    r.endpoint = ep;
+    r.path = path;
+    return aws_request(a, &r);
+}
+
+int
+cir_s3_get_range(cir_aws_t *a, const char *bucket, const char *key,
+                 int64_t offset, size_t len, void *buf, size_t *got)
+{
+    char ep[600], path[KEY_PATH_MAX], range[64];
+    cir_aws_kv_t h[1];
+    aws_req_t r = {.service = "s3", .method = "GET"};
+
+    *got = 0;
+    if (len == 0) {
+        return 0;
+    }
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)offset,
+             (long long)offset + (long long)len - 1);
+    h[0] = (cir_aws_kv_t){"range", range};
+    r.endpoint = ep;
+    r.path = path;
+    r.headers = h;
+    r.nheaders = 1;
+    r.range_buf = buf;
+    r.range_cap = len;
+    r.range_got = got;
+    return aws_request(a, &r);
+}
+
+int
+cir_s3_get(cir_aws_t *a, const char *bucket, const char *key, size_t max,
+           cir_buf_t *out)
+{
+    char ep[600], path[KEY_PATH_MAX];
+    aws_req_t r = {.service = "s3", .method = "GET", .out = out};
+
+    (void)max; /* out carries its own bound */
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    r.endpoint = ep;
+    r.path = path;
+    return aws_request(a, &r);
+}
+
+/* content-type, cache-control, x-amz-meta-*: into h (room for 2 + nmeta) */
+static int
+put_headers(const cir_s3_put_opts_t *o, cir_aws_kv_t *h, size_t cap,
+            char names[][160], size_t *n)
+{
+    *n = 0;
+    h[(*n)++] = (cir_aws_kv_t){
+        "content-type",
+        o && o->content_type ? o->content_type : "application/octet-stream"};
+    if (o && o->cache_control) {
+        h[(*n)++] = (cir_aws_kv_t){"cache-control", o->cache_control};
+    }
+    for (size_t i = 0; o && i < o->nmeta; i++) {
+        if (*n >= cap) {
+            return CIR_ELIMIT;
+        }
+        snprintf(names[i], 160, "x-amz-meta-%s", o->meta[i].name);
+        h[(*n)++] = (cir_aws_kv_t){names[i], o->meta[i].value};
+    }
+    return 0;
+}
+
+static int
+put_single(cir_aws_t *a, const char *bucket, const char *key, const void *data,
+           size_t len, const cir_s3_put_opts_t *opts)
+{
+    char ep[600], path[KEY_PATH_MAX], names[16][160];
+    cir_aws_kv_t h[18];
+    size_t nh;
+    aws_req_t r = {.service = "s3", .method = "PUT"};
+    int ret;
+
+    if ((ret = put_headers(opts, h, 18, names, &nh)) < 0) {
+        return ret;
+    }
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    r.endpoint = ep;
+    r.path = path;
+    r.headers = h;
+    r.nheaders = nh;
+    r.body = data ? data : "";
+    r.body_len = len;
+    return aws_request(a, &r);
+}
+
+int
+cir_s3_put(cir_aws_t *a, const char *bucket, const char *key, const void *data,
+           size_t len, const cir_s3_put_opts_t *opts)
+{
+    if (len > CIR_AWS_MULTIPART_THRESHOLD) {
+        return cir_s3_put_multipart(a, bucket, key, data, len,
+                                    CIR_AWS_PART_SIZE, opts);
+    }
+    return put_single(a, bucket, key, data, len, opts);
+}
+
+/* The text of the first <tag>...</tag> after *from. */
+static int
+xml_take(const char *xml, const char *tag, const char **from, char *dst,
+         size_t size)
+{
+    char open[64], close[64];
+    const char *s, *e;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    if ((s = strstr(from && *from ? *from : xml, open)) == NULL ||
+        (e = strstr(s, close)) == NULL) {
+        return 0;
+    }
+    s += strlen(open);
+    /* decode the five XML entities */
+    size_t o = 0;
+    while (s < e && o + 1 < size) {
+        static const struct {
+            const char *ent;
+            char c;
+        } ents[] = {{"&amp;", '&'},
+                    {"&lt;", '<'},
+                    {"&gt;", '>'},
+                    {"&quot;", '"'},
+                    {"&apos;", '\''}};
+        int done = 0;
+        for (size_t i = 0; *s == '&' && i < 5; i++) {
+            size_t n = strlen(ents[i].ent);
+            if (strncmp(s, ents[i].ent, n) == 0) {
+                dst[o++] = ents[i].c;
+                s += n;
+                done = 1;
+                break;
+            }
+        }
+        if (!done) {
+            dst[o++] = *s++;
+        }
+    }
+    dst[o] = '\0';
+    if (from) {
+        *from = e + strlen(close);
+    }
+    return 1;
+}
+
+typedef struct {
+    cir_aws_t *a;
+    const char *ep, *path, *upload_id;
+    const char *data;
+    size_t len, part_size;
+    int nparts;
+    pthread_mutex_t lock;
+    int next;  /* next part to upload (0-based) */
+    int error; /* first error */
+    char (*etags)[128];
+} mp_t;
+
+static void *
+mp_worker(void *opaque)
+{
+    mp_t *m = opaque;
+
+    for (;;) {
+        int i;
+        pthread_mutex_lock(&m->lock);
+        i = m->error == 0 && m->next < m->nparts ? m->next++ : -1;
+        pthread_mutex_unlock(&m->lock);
+        if (i < 0) {
+            break;
+        }
+        char num[16];
+        cir_s3_head_t head = {0};
+        snprintf(num, sizeof(num), "%d", i + 1);
+        cir_aws_kv_t q[2] = {{"partNumber", num}, {"uploadId", m->upload_id}};
+        size_t off = (size_t)i * m->part_size;
+        size_t n = m->len - off < m->part_size ? m->len - off : m->part_size;
+        aws_req_t r = {.service = "s3",
+                       .method = "PUT",
+                       .endpoint = m->ep,
+                       .path = m->path,
+                       .query = q,
+                       .nquery = 2,
+                       .body = m->data + off,
+                       .body_len = n,
+                       .head = &head};
+        int ret = aws_request(m->a, &r);
+        pthread_mutex_lock(&m->lock);
+        if (ret < 0 && m->error == 0) {
+            m->error = ret;
+        } else if (ret == 0) {
+            snprintf(m->etags[i], 128, "%s", head.etag);
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+    return NULL;
+}
+
+int
+cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
+                     const void *data, size_t len, size_t part_size,
+                     const cir_s3_put_opts_t *opts)
+{
+    char ep[600], path[KEY_PATH_MAX], names[16][160], upload_id[1024];
+    cir_aws_kv_t h[18];
+    size_t nh;
+    cir_buf_t out, body;
+    pthread_t th[UPLOAD_THREADS];
+    int nth = 0, ret;
+    mp_t m = {0};
+
+    if (part_size < (5u << 20) && len > part_size) {
+        part_size = 5u << 20; /* S3's minimum for all but the last part */
+    }
+    if (part_size == 0 || (len + part_size - 1) / part_size > MAX_PARTS) {
+        return CIR_ELIMIT;
+    }
+    if ((ret = put_headers(opts, h, 18, names, &nh)) < 0) {
+        return ret;
+    }
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    cir_buf_init(&out, 1 << 20);
+    cir_buf_init(&body, 1 << 20);
+    cir_aws_kv_t qi[1] = {{"uploads", ""}};
+    aws_req_t r = {.service = "s3",
+                   .method = "POST",
+                   .endpoint = ep,
+                   .path = path,
+                   .query = qi,
+                   .nquery = 1,
+                   .headers = h,
+                   .nheaders = nh,
+                   .out = &out};
+    if ((ret = aws_request(a, &r)) < 0) {
+        goto done;
+    }
+    if (!xml_take(out.data ? out.data : "", "UploadId", NULL, upload_id,
+                  sizeof(upload_id))) {
+        aws_set_error("CreateMultipartUpload: no UploadId");
+        ret = CIR_EPARSE;
+        goto done;
+    }
+    m.a = a;
+    m.ep = ep;
+    m.path = path;
+    m.upload_id = upload_id;
+    m.data = data;
+    m.len = len;
+    m.part_size = part_size;
+    m.nparts = len == 0 ? 1 : (int)((len + part_size - 1) / part_size);
+    m.etags = calloc((size_t)m.nparts, sizeof(*m.etags));
+    if (m.etags == NULL) {
+        ret = CIR_ENOMEM;
+        goto abort_upload;
+    }
+    pthread_mutex_init(&m.lock, NULL);
+    for (int i = 0; i < UPLOAD_THREADS && i < m.nparts; i++) {
+        if (pthread_create(&th[nth], NULL, mp_worker, &m) == 0) {
+            nth++;
+        }
+    }
+    if (nth == 0) {
+        mp_worker(&m);
+    }
+    for (int i = 0; i < nth; i++) {
+        pthread_join(th[i], NULL);
+    }
+    pthread_mutex_destroy(&m.lock);
+    if ((ret = m.error) < 0) {
+        goto abort_upload;
+    }
+    ret = cir_buf_puts(&body, "<CompleteMultipartUpload>");
+    for (int i = 0; i < m.nparts && ret == 0; i++) {
+        ret = cir_buf_printf(&body,
+                             "<Part><PartNumber>%d</PartNumber>"
+                             "<ETag>%s</ETag></Part>",
+                             i + 1, m.etags[i]);
+    }
+    if (ret == 0) {
+        ret = cir_buf_puts(&body, "</CompleteMultipartUpload>");
+    }
+    if (ret < 0) {
+        goto abort_upload;
+    }
+    cir_aws_kv_t qc[1] = {{"uploadId", upload_id}};
+    cir_aws_kv_t hc[1] = {{"content-type", "application/xml"}};
+    aws_req_t rc = {.service = "s3",
+                    .method = "POST",
+                    .endpoint = ep,
+                    .path = path,
+                    .query = qc,
+                    .nquery = 1,
+                    .headers = hc,
+                    .nheaders = 1,
+                    .body = body.data,
+                    .body_len = body.len,
+                    .out = &out};
+    if ((ret = aws_request(a, &rc)) < 0) {
+        goto abort_upload;
+    }
+    /* S3 may answer 200 with an error body on Complete */
+    if (out.data != NULL && strstr(out.data, "<Error>") != NULL) {
+        aws_set_error("CompleteMultipartUpload failed: %.200s", out.data);
+        ret = CIR_ETRANSIENT;
+        goto abort_upload;
+    }
+    goto done;
+
+abort_upload : {
+    char saved[512];
+    snprintf(saved, sizeof(saved), "%s", cir_aws_last_error());
+    cir_aws_kv_t qa[1] = {{"uploadId", upload_id}};
+    aws_req_t ra = {.service = "s3",
+                    .method = "DELETE",
+                    .endpoint = ep,
+                    .path = path,
+                    .query = qa,
+                    .nquery = 1};
+    (void)aws_request(a, &ra); /* best effort; a lifecycle rule cleans up */
+    aws_set_error("%s", saved);
+}
+done:
+    free(m.etags);
+    cir_buf_free(&out);
+    cir_buf_free(&body);
+    return ret;
+}
+
+int
+cir_s3_delete(cir_aws_t *a, const char *bucket, const char *key)
+{
+    char ep[600], path[KEY_PATH_MAX];
+    aws_req_t r = {.service = "s3", .method = "DELETE"};
+
+    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    r.endpoint = ep;
+    r.path = path;
+    return aws_request(a, &r);
+}
+
+int
+cir_s3_list(cir_aws_t *a, const char *bucket, const char *prefix,
+            int (*fn)(void *opaque, const char *key, int64_t size),
+            void *opaque)
+{
+    char ep[600], path[KEY_PATH_MAX], token[2048] = "", key[CIR_URI_MAX],
+                                      num[32], trunc[16];
+    cir_buf_t out;
+    int ret = 0;
+
+    locate(a, bucket, "", ep, sizeof(ep), path, sizeof(path));
+    if (aws_endpoint(a, "s3")[0] != '\0') {
+        snprintf(path, sizeof(path), "/%s", bucket);
+    }
+    cir_buf_init(&out, 16 << 20);
+    for (int page = 0; page < 100000; page++) {
+        cir_aws_kv_t q[3] = {{"list-type", "2"}, {"prefix", prefix}};
+        size_t nq = 2;
+        if (token[0] != '\0') {
+            q[nq++] = (cir_aws_kv_t){"continuation-token", token};
+        }
+        aws_req_t r = {.service = "s3",
+                       .method = "GET",
+                       .endpoint = ep,
+                       .path = path,
+                       .query = q,
+                       .nquery = nq,
+                       .out = &out};
+        if ((ret = aws_request(a, &r)) < 0) {
+            break;
+        }
+        const char *at = out.data ? out.data : "";
+        const char *c;
+        while ((c = strstr(at, "<Contents>")) != NULL) {
+            const char *end = strstr(c, "</Contents>");
+            if (end == NULL) {
+                break;
+            }
+            const char *p = c;
+            key[0] = num[0] = '\0';
+            xml_take(c, "Key", &p, key, sizeof(key));
+            p = c;
+            xml_take(c, "Size", &p, num, sizeof(num));
+            if (fn(opaque, key, strtoll(num, NULL, 10)) != 0) {
+                goto done;
+            }
+            at = end;
+        }
+        trunc[0] = '\0';
+        xml_take(out.data ? out.data : "", "IsTruncated", NULL, trunc,
+                 sizeof(trunc));
+        if (strcmp(trunc, "true") != 0 ||
+            !xml_take(out.data, "NextContinuationToken", NULL, token,
+                      sizeof(token))) {
+            break;
+        }
+    }
+done:
+    cir_buf_free(&out);
+    return ret;
+}
+
+/* ---- the s3:// output store ---- */
+
+typedef struct {
+    cir_aws_t *aws;
+    char bucket[64];
+    char prefix[CIR_URI_MAX];
+} s3_store_t;
+
+static int
+store_open(void **state, const cir_uri_t *root)
+{
+    s3_store_t *s;
+    cir_aws_t *a = cir_aws_default();
+    size_t n;
+
+    if (a == NULL) {
+        return CIR_EAUTH;
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    s->aws = a;
+    snprintf(s->bucket, sizeof(s->bucket), "%s", root->bucket);
+    snprintf(s->prefix, sizeof(s->prefix), "%s", root->path);
+    n = strlen(s->prefix);
+    while (n > 0 && s->prefix[n - 1] == '/') {
+        s->prefix[--n] = '\0';
+    }
+    *state = s;
+    return 0;
+}
+
+static void
+store_key(s3_store_t *s, const char *rel, char *key, size_t size)
+{
+    snprintf(key, size, "%s%s%s", s->prefix, s->prefix[0] ? "/" : "", rel);
+}
+
+static int
+store_put(void *state, const char *rel, const void *data, size_t len,
+          const char *content_type, const char *cache_control)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+    cir_s3_put_opts_t o = {.content_type = content_type,
+                           .cache_control = cache_control};
+    int ret;
+
+    store_key(s, rel, key, sizeof(key));
+    ret = cir_s3_put(s->aws, s->bucket, key, data, len, &o);
+    if (ret < 0) {
+        cir_log_error(&(cir_log_ctx_t){.component = "s3"}, "put s3://%s/%s: %s",
+                      s->bucket, key, cir_aws_last_error());
+    }
+    return ret;
+}
+
+static int
+store_exists(void *state, const char *rel)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+    cir_s3_head_t h;
+    int ret;
+
+    store_key(s, rel, key, sizeof(key));
+    ret = cir_s3_head(s->aws, s->bucket, key, &h);
+    return ret == 0 ? 1 : ret == CIR_ENOTFOUND ? 0 : ret;
+}
+
+static int
+store_remove(void *state, const char *rel)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+
+    store_key(s, rel, key, sizeof(key));
+    return cir_s3_delete(s->aws, s->bucket, key);
+}
+
+static void
+store_close(void *state)
+{
+    free(state);
+}
+
+static const cir_store_backend_t s3_backend = {
+    .scheme = CIR_URI_S3,
+    .open = store_open,
+    .put = store_put,
+    .exists = store_exists,
+    .remove = store_remove,
+    .close = store_close,
+};
+
+int
+cir_aws_register_s3_backend(void)
+{
+    return cir_store_register_backend(&s3_backend);
+}

@@ -1,0 +1,246 @@
+/* SQS over the JSON protocol, and AWS Batch SubmitJob (REST JSON). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "aws_internal.h"
+#include "cir_error.h"
+
+/* Endpoint of a queue: the custom one, or the queue URL's origin. */
+static void
+sqs_endpoint(cir_aws_t *a, const char *queue_url, char *ep, size_t size)
+{
+    const char *custom = aws_endpoint(a, "sqs");
+    const char *hs = strstr(queue_url, "://");
+
+    if (custom[0] != '\0' || hs == NULL) {
+        snprintf(ep, size, "%s", custom);
+        return;
+    }
+    hs += 3;
+    snprintf(ep, size, "%.*s", (int)(hs - queue_url + strcspn(hs, "/")),
+             queue_url);
+}
+
+static int
+sqs_call(cir_aws_t *a, const char *queue_url, const char *action, json_t *body,
+         json_t **reply)
+{
+    char ep[1024], target[64];
+    char *text = NULL;
+    cir_buf_t out;
+    int ret;
+
+    *reply = NULL;
+    sqs_endpoint(a, queue_url, ep, sizeof(ep));
+    if (ep[0] == '\0') {
+        return CIR_EINVAL;
+    }
+    json_object_set_new(body, "QueueUrl", json_string(queue_url));
+    if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(target, sizeof(target), "AmazonSQS.%s", action);
+    cir_aws_kv_t h[2] = {{"content-type", "application/x-amz-json-1.0"},
+                         {"x-amz-target", target}};
+    cir_buf_init(&out, 16 << 20);
+    aws_req_t r = {.service = "sqs",
+                   .method = "POST",
+                   .endpoint = ep,
+                   .path = "/",
+                   .headers = h,
+                   .nheaders = 2,
+                   .body = text,
+                   .body_len = strlen(text),
+                   .low_speed_s = 60,
+                   .out = &out};
+    ret = aws_request(a, &r);
+    if (ret == 0) {
+        *reply = json_loadb(out.data ? out.data : "{}", out.data ? out.len : 2,
+                            0, NULL);
+        if (*reply == NULL) {
+            aws_set_error("SQS %s: malformed reply", action);
+            ret = CIR_EPARSE;
+        }
+    }
+    free(text);
+    cir_buf_free(&out);
+    return ret;
+}
+
+void
+cir_sqs_msg_free(cir_sqs_msg_t *m)
+{
+    free(m->body);
+    m->body = NULL;
+}
+
+static int
+int_attr(json_t *attrs, const char *name)
+{
+    const char *s = json_string_value(json_object_get(attrs, name));
+    char *end;
+    long v;
+
+    if (s == NULL) {
+        return 0;
+    }
+    v = strtol(s, &end, 10);
+    return *end == '\0' && v >= 0 && v < 1000000000 ? (int)v : 0;
+}
+
+int
+cir_sqs_receive(cir_aws_t *a, const char *queue_url, int max, int wait_s,
+                int visibility_s, cir_sqs_msg_t *msgs)
+{
+    json_t *body = json_object(), *reply = NULL, *list, *m;
+    size_t i;
+    int n = 0, ret;
+
+    if (max < 1 || max > 10 || wait_s < 0 || wait_s > 20) {
+        json_decref(body);
+        return CIR_EINVAL;
+    }
+    json_object_set_new(body, "MaxNumberOfMessages", json_integer(max));
+    json_object_set_new(body, "WaitTimeSeconds", json_integer(wait_s));
+    if (visibility_s > 0) {
+        json_object_set_new(body, "VisibilityTimeout",
+                            json_integer(visibility_s));
+    }
+    json_object_set_new(
+        body, "AttributeNames",
+        json_pack("[ss]", "ApproximateReceiveCount", "SentTimestamp"));
+    ret = sqs_call(a, queue_url, "ReceiveMessage", body, &reply);
+    json_decref(body);
+    if (ret < 0) {
+        return ret;
+    }
+    list = json_object_get(reply, "Messages");
+    json_array_foreach(list, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "MessageId"));
+        const char *rh = json_string_value(json_object_get(m, "ReceiptHandle"));
+        const char *b = json_string_value(json_object_get(m, "Body"));
+        json_t *attrs = json_object_get(m, "Attributes");
+        if (n >= max || id == NULL || rh == NULL || b == NULL) {
+            continue;
+        }
+        cir_sqs_msg_t *o = &msgs[n];
+        memset(o, 0, sizeof(*o));
+        snprintf(o->id, sizeof(o->id), "%s", id);
+        snprintf(o->receipt, sizeof(o->receipt), "%s", rh);
+        if ((o->body = strdup(b)) == NULL) {
+            break;
+        }
+        o->body_len = strlen(b);
+        o->receive_count = int_attr(attrs, "ApproximateReceiveCount");
+        {
+            const char *st =
+                json_string_value(json_object_get(attrs, "SentTimestamp"));
+            o->sent_ms = st ? strtoll(st, NULL, 10) : 0;
+        }
+        n++;
+    }
+    json_decref(reply);
+    return n;
+}
+
+int
+cir_sqs_delete(cir_aws_t *a, const char *queue_url, const char *receipt)
+{
+    json_t *body = json_pack("{ss}", "ReceiptHandle", receipt), *reply;
+    int ret = sqs_call(a, queue_url, "DeleteMessage", body, &reply);
+
+    json_decref(body);
+    json_decref(reply);
+    return ret;
+}
+
+int
+cir_sqs_change_visibility(cir_aws_t *a, const char *queue_url,
+                          const char *receipt, int timeout_s)
+{
+    json_t *body = json_pack("{ss si}", "ReceiptHandle", receipt,
+                             "VisibilityTimeout", timeout_s),
+           *reply;
+    int ret = sqs_call(a, queue_url, "ChangeMessageVisibility", body, &reply);
+
+    json_decref(body);
+    json_decref(reply);
+    return ret;
+}
+
+int
+cir_sqs_send(cir_aws_t *a, const char *queue_url, const char *text, char *id,
+             size_t idsize)
+{
+    json_t *body = json_pack("{ss}", "MessageBody", text), *reply;
+    int ret = sqs_call(a, queue_url, "SendMessage", body, &reply);
+
+    if (ret == 0 && id != NULL) {
+        const char *v = json_string_value(json_object_get(reply, "MessageId"));
+        snprintf(id, idsize, "%s", v ? v : "");
+    }
+    json_decref(body);
+    json_decref(reply);
+    return ret;
+}
+
+int
+cir_batch_submit(cir_aws_t *a, const char *job_name, const char *job_queue,
+                 const char *job_definition, const cir_aws_kv_t *params,
+                 size_t nparams, char *job_id, size_t idsize)
+{
+    char ep[600];
+    json_t *body, *p, *reply;
+    char *text;
+    cir_buf_t out;
+    int ret;
+
+    if (aws_endpoint(a, "batch")[0] != '\0') {
+        snprintf(ep, sizeof(ep), "%s", aws_endpoint(a, "batch"));
+    } else {
+        snprintf(ep, sizeof(ep), "https://batch.%s.amazonaws.com",
+                 cir_aws_region(a));
+    }
+    p = json_object();
+    for (size_t i = 0; i < nparams; i++) {
+        json_object_set_new(p, params[i].name, json_string(params[i].value));
+    }
+    body =
+        json_pack("{ss ss ss so}", "jobName", job_name, "jobQueue", job_queue,
+                  "jobDefinition", job_definition, "parameters", p);
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        return CIR_ENOMEM;
+    }
+    cir_aws_kv_t h[1] = {{"content-type", "application/json"}};
+    cir_buf_init(&out, 1 << 20);
+    aws_req_t r = {.service = "batch",
+                   .method = "POST",
+                   .endpoint = ep,
+                   .path = "/v1/submitjob",
+                   .headers = h,
+                   .nheaders = 1,
+                   .body = text,
+                   .body_len = strlen(text),
+                   .out = &out};
+    ret = aws_request(a, &r);
+    free(text);
+    if (ret == 0) {
+        reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+        const char *id = json_string_value(json_object_get(reply, "jobId"));
+        if (id == NULL) {
+            aws_set_error("SubmitJob: no jobId in the reply");
+            ret = CIR_EPARSE;
+        } else if (job_id != NULL) {
+            snprintf(job_id, idsize, "%s", id);
+        }
+        json_decref(reply);
+    }
+    cir_buf_free(&out);
+    return ret;
+}

@@ -1,0 +1,67 @@
+/*
+ * The VOD intake: where jobs come from (a local spool folder, an SQS queue
+ * of S3 event notifications) behind one interface, so the worker pool in
+ * cirrus-worker does not care which.
+ *
+ * A source hands out claimed jobs; while one runs the pool calls heartbeat
+ * (SQS: ChangeMessageVisibility); when its outputs are complete (manifests
+ * written last) the pool calls ack (SQS: DeleteMessage; spool: remove the
+ * claim); on failure fail() (a transient one is retried up to the source's
+ * limit, then parked: SQS dead-letter queue by redrive, spool failed/ with
+ * the error JSON); on shutdown release() (SQS: visibility 0; spool: back to
+ * the queue).  Sources are used from one thread (the pool's dispatcher).
+ */
+#ifndef CIR_INTAKE_H
+#define CIR_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CIR_JOB_ID_MAX  128
+#define CIR_JOB_URI_MAX 4096
+
+typedef struct {
+    char id[CIR_JOB_ID_MAX];      /* unique per delivery source item */
+    char input[CIR_JOB_URI_MAX];  /* file:// or s3:// */
+    char output[CIR_JOB_URI_MAX]; /* file:// or s3:// asset root */
+    char preset[64];
+    unsigned only;       /* CIR_ONLY_* bits, 0 = all */
+    int attempt;         /* 1 on first delivery */
+    int64_t enqueued_us; /* when the job was created (queue wait) */
+    void *handle;        /* the source's own (receipt handle...) */
+} cir_vod_job_t;
+
+typedef struct cir_intake cir_intake_t;
+
+typedef struct {
+    /* 1 and a claimed job, 0 if none arrived within wait_ms, or < 0 */
+    int (*next)(cir_intake_t *src, cir_vod_job_t *job, int wait_ms);
+    int (*heartbeat)(cir_intake_t *src, cir_vod_job_t *job, int extend_s);
+    int (*ack)(cir_intake_t *src, cir_vod_job_t *job);
+    /* permanent: no retry (bad input, bad preset) */
+    int (*fail)(cir_intake_t *src, cir_vod_job_t *job, const char *error_json,
+                int permanent);
+    int (*release)(cir_intake_t *src, cir_vod_job_t *job);
+    void (*close)(cir_intake_t *src);
+} cir_intake_ops_t;
+
+struct cir_intake {
+    const cir_intake_ops_t *ops;
+    const char *name; /* "spool", "sqs" */
+};
+
+/*
+ * Parses one job document: {"input": URI, "output": URI, "preset": NAME,
+ * "only": "hls,dash"} (bounded, unknown fields rejected), or an S3 event
+ * notification (Records[].s3.bucket.name / object.key URL-decoded, '+' is a
+ * space; s3:TestEvent yields CIR_ENOTFOUND = nothing to do) or an
+ * EventBridge "Object Created" event (detail.bucket.name, detail.object.key).
+ * For S3 events the output is out_root + the key without its extension, and
+ * the preset comes from the key's first path segment when it names a preset
+ * in presets_dir, else default_preset.
+ */
+int cir_intake_parse_job(const char *text, size_t len, const char *out_root,
+                         const char *presets_dir, const char *default_preset,
+                         cir_vod_job_t *job, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,536 @@
+/*
+ * Job documents and S3 event notifications into cir_vod_job_t.
+ *
+ * Pure: jansson and common/ only (the preset folder is looked at with
+ * access() to pick a preset from a key's first path segment).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cir_error.h"
+#include "cir_intake.h"
+#include "cir_json.h"
+#include "cir_storage.h"
+
+#define JOB_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
+#define S3_KEY_MAX    1024         /* S3's own limit, in UTF-8 bytes */
+
+/* The CIR_ONLY_* bits of cir_transcode.h (this library must not depend on
+ * transcoder/): hls 1, dash 2, thumbs 4, images 8. */
+static const struct {
+    const char *name;
+    unsigned bit;
+} only_names[] = {{"hls", 1}, {"dash", 2}, {"thumbs", 4}, {"images", 8}};
+
+static int
+only_word(const char *w, size_t n, unsigned *bits)
+{
+    for (size_t i = 0; i < sizeof(only_names) / sizeof(only_names[0]); i++) {
+        if (strlen(only_names[i].name) == n &&
+            memcmp(only_names[i].name, w, n) == 0) {
+            *bits |= only_names[i].bit;
+            return 0;
+        }
+    }
+    return CIR_EINVAL;
+}
+
+static int
+parse_only(const json_t *v, unsigned *bits, char *err, size_t errsize)
+{
+    *bits = 0;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v), *p = s;
+        while (*p) {
+            const char *c = strchr(p, ',');
+            size_t n = c ? (size_t)(c - p) : strlen(p);
+            if (only_word(p, n, bits) < 0) {
+                goto bad;
+            }
+            p += n + (c ? 1 : 0);
+            if (c && *p == '\0') {
+                goto bad;
+            }
+        }
+        if (*bits == 0) {
+            goto bad;
+        }
+        return 0;
+    }
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (!json_is_string(e) ||
+                only_word(json_string_value(e), json_string_length(e), bits) <
+                    0) {
+                goto bad;
+            }
+        }
+        return 0;
+    }
+bad:
+    snprintf(err, errsize,
+             "only: expected a list of hls, dash, thumbs, images");
+    return CIR_EINVAL;
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i], need, min, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            need = 1, min = 0x80, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            need = 2, min = 0x800, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            need = 3, min = 0x10000, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i <= need) {
+            return 0;
+        }
+        for (unsigned k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* S3 notification keys are form-encoded: '+' is a space, %XX a byte. */
+static int
+url_decode(const char *in, char *out, size_t outsize)
+{
+    size_t o = 0;
+
+    for (const char *p = in; *p; p++) {
+        int c = (unsigned char)*p;
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int h = hexval((unsigned char)p[1]), l;
+            if (h < 0 || (l = hexval((unsigned char)p[2])) < 0) {
+                return CIR_EPARSE;
+            }
+            c = h * 16 + l;
+            p += 2;
+        }
+        if (c == 0 || o + 1 >= outsize) {
+            return c == 0 ? CIR_EPARSE : CIR_ELIMIT;
+        }
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return utf8_valid((const unsigned char *)out, o) ? 0 : CIR_EPARSE;
+}
+
+/* "2026-11-27T08:49:51.123Z" (fraction optional) into Unix microseconds. */
+static int64_t
+parse_time(const char *s)
+{
+    struct tm tm = {0};
+    int y, mo, d, h, mi, sec, n = 0;
+    int64_t us = 0;
+
+    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
+                            &mi, &sec, &n) != 6) {
+        return 0;
+    }
+    s += n;
+    if (*s == '.') {
+        int64_t scale = 100000;
+        for (s++; isdigit((unsigned char)*s); s++) {
+            us += (*s - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (*s != 'Z' || s[1] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || sec > 60) {
+        return 0;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return (int64_t)timegm(&tm) * 1000000 + us;
+}
+
+static int
+preset_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 63) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+set_str(char *dst, size_t size, const char *src, const char *what, char *err,
+        size_t errsize)
+{
+    int n = snprintf(dst, size, "%s", src);
+    if (n < 0 || (size_t)n >= size) {
+        snprintf(err, errsize, "%s: too long", what);
+        return CIR_ELIMIT;
+    }
+    return 0;
+}
+
+/* A job id from a name: [A-Za-z0-9._-], others become '_'. */
+static void
+make_id(char *id, const char *prefix, const char *name)
+{
+    size_t o = (size_t)snprintf(id, CIR_JOB_ID_MAX, "%s", prefix);
+
+    for (const char *p = name; *p && o + 1 < CIR_JOB_ID_MAX; p++) {
+        char c = *p;
+        id[o++] =
+            (isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_')
+                ? c
+                : '_';
+    }
+    id[o] = '\0';
+}
+
+/* Joins the output root and a relative path without doubling '/'. */
+static int
+join_root(char *out, size_t size, const char *root, const char *rel)
+{
+    size_t rl = strlen(root);
+    int n =
+        snprintf(out, size, "%.*s/%s",
+                 (int)(rl > 0 && root[rl - 1] == '/' ? rl - 1 : rl), root, rel);
+    return n < 0 || (size_t)n >= size ? CIR_ELIMIT : 0;
+}
+
+/* The key (URL-decoded already) of an uploaded object into a job. */
+static int
+job_from_object(const char *bucket, const char *key, const char *out_root,
+                const char *presets_dir, const char *default_preset,
+                cir_vod_job_t *job, char *err, size_t errsize)
+{
+    char rel[S3_KEY_MAX + 1];
+    const char *slash, *base, *dot;
+    int ret;
+
+    if (bucket[0] == '\0' || strlen(bucket) > 63 || strchr(bucket, '/')) {
+        snprintf(err, errsize, "bad bucket name");
+        return CIR_EINVAL;
+    }
+    ret = snprintf(job->input, sizeof(job->input), "s3://%s/%s", bucket, key);
+    if (ret < 0 || (size_t)ret >= sizeof(job->input)) {
+        snprintf(err, errsize, "input URI too long");
+        return CIR_ELIMIT;
+    }
+    /* the output folder: the key without the extension of its last part */
+    snprintf(rel, sizeof(rel), "%s", key);
+    base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    dot = strrchr(base, '.');
+    if (dot && dot != base) {
+        rel[dot - rel] = '\0';
+    }
+    if (!cir_path_is_safe_relative(rel)) {
+        snprintf(err, errsize, "object key \"%s\" cannot name an output", key);
+        return CIR_EINVAL;
+    }
+    if (out_root == NULL ||
+        join_root(job->output, sizeof(job->output), out_root, rel) < 0) {
+        snprintf(err, errsize, "no output root, or output URI too long");
+        return out_root ? CIR_ELIMIT : CIR_EINVAL;
+    }
+    /* the preset: the key's first segment if it names one */
+    snprintf(job->preset, sizeof(job->preset), "%s",
+             default_preset ? default_preset : "");
+    slash = strchr(key, '/');
+    if (slash && presets_dir && preset_name_ok(key, (size_t)(slash - key))) {
+        char path[4200];
+        ret = snprintf(path, sizeof(path), "%s/%.*s.json", presets_dir,
+                       (int)(slash - key), key);
+        if (ret > 0 && (size_t)ret < sizeof(path) && access(path, R_OK) == 0) {
+            snprintf(job->preset, sizeof(job->preset), "%.*s",
+                     (int)(slash - key), key);
+        }
+    }
+    if (job->preset[0] == '\0') {
+        snprintf(err, errsize, "no preset for \"%s\" and no default", key);
+        return CIR_EINVAL;
+    }
+    make_id(job->id, "", rel);
+    return 0;
+}
+
+static int
+decode_key(const json_t *k, char *key, size_t size, char *err, size_t errsize)
+{
+    int ret;
+
+    if (!json_is_string(k) || json_string_length(k) == 0 ||
+        json_string_length(k) > 3 * S3_KEY_MAX) {
+        snprintf(err, errsize, "object.key: missing or too long");
+        return CIR_EPARSE;
+    }
+    ret = url_decode(json_string_value(k), key, size);
+    if (ret < 0) {
+        snprintf(err, errsize, "object.key: %s",
+                 ret == CIR_ELIMIT ? "longer than 1024 bytes"
+                                   : "bad %-escape or not UTF-8");
+    }
+    return ret;
+}
+
+static int
+parse_s3_event(const json_t *root, const char *out_root,
+               const char *presets_dir, const char *default_preset,
+               cir_vod_job_t *job, char *err, size_t errsize)
+{
+    const json_t *records = json_object_get(root, "Records"), *r = NULL;
+    const char *name, *bucket;
+    char key[S3_KEY_MAX + 1];
+    size_t i;
+    json_t *e;
+    int ret;
+
+    if (!json_is_array(records) || json_array_size(records) == 0) {
+        snprintf(err, errsize, "Records: expected a non-empty array");
+        return CIR_EPARSE;
+    }
+    /* S3 sends one record per message; take the first object creation */
+    json_array_foreach(records, i, e)
+    {
+        const char *src = json_string_value(json_object_get(e, "eventSource"));
+        name = json_string_value(json_object_get(e, "eventName"));
+        if (src && strcmp(src, "aws:s3") == 0 && name &&
+            strncmp(name, "ObjectCreated:", 14) == 0) {
+            r = e;
+            break;
+        }
+    }
+    if (r == NULL) {
+        snprintf(err, errsize, "no ObjectCreated record");
+        return CIR_ENOTFOUND;
+    }
+    bucket = json_string_value(json_object_get(
+        json_object_get(json_object_get(r, "s3"), "bucket"), "name"));
+    if (bucket == NULL) {
+        snprintf(err, errsize, "Records[].s3.bucket.name: missing");
+        return CIR_EPARSE;
+    }
+    ret = decode_key(
+        json_object_get(json_object_get(json_object_get(r, "s3"), "object"),
+                        "key"),
+        key, sizeof(key), err, errsize);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = job_from_object(bucket, key, out_root, presets_dir, default_preset,
+                          job, err, errsize);
+    if (ret == 0) {
+        job->enqueued_us =
+            parse_time(json_string_value(json_object_get(r, "eventTime")));
+    }
+    return ret;
+}
+
+static int
+parse_eventbridge(const json_t *root, const char *out_root,
+                  const char *presets_dir, const char *default_preset,
+                  cir_vod_job_t *job, char *err, size_t errsize)
+{
+    const json_t *detail = json_object_get(root, "detail");
+    const char *type = json_string_value(json_object_get(root, "detail-type"));
+    const char *bucket;
+    char key[S3_KEY_MAX + 1];
+    int ret;
+
+    if (type == NULL || strcmp(type, "Object Created") != 0) {
+        snprintf(err, errsize, "EventBridge event \"%s\" is not Object Created",
+                 type ? type : "?");
+        return CIR_ENOTFOUND;
+    }
+    bucket = json_string_value(
+        json_object_get(json_object_get(detail, "bucket"), "name"));
+    if (bucket == NULL) {
+        snprintf(err, errsize, "detail.bucket.name: missing");
+        return CIR_EPARSE;
+    }
+    /* EventBridge keys are URL-encoded like S3 notification keys */
+    ret = decode_key(json_object_get(json_object_get(detail, "object"), "key"),
+                     key, sizeof(key), err, errsize);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = job_from_object(bucket, key, out_root, presets_dir, default_preset,
+                          job, err, errsize);
+    if (ret == 0) {
+        job->enqueued_us =
+            parse_time(json_string_value(json_object_get(root, "time")));
+    }
+    return ret;
+}
+
+static int
+parse_job_doc(const json_t *root, const char *out_root,
+              const char *default_preset, cir_vod_job_t *job, char *err,
+              size_t errsize)
+{
+    const char *name, *input = NULL, *output = NULL, *id = NULL;
+    const char *preset = default_preset;
+    json_t *v;
+    int ret;
+
+    json_object_foreach((json_t *)root, name, v)
+    {
+        const char **dst = strcmp(name, "input") == 0    ? &input
+                           : strcmp(name, "output") == 0 ? &output
+                           : strcmp(name, "preset") == 0 ? &preset
+                           : strcmp(name, "id") == 0     ? &id
+                                                         : NULL;
+        if (strcmp(name, "only") == 0) {
+            ret = parse_only(v, &job->only, err, errsize);
+            if (ret < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (dst == NULL) {
+            snprintf(err, errsize, "unknown field \"%.64s\"", name);
+            return CIR_EINVAL;
+        }
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            snprintf(err, errsize, "%s: expected a non-empty string", name);
+            return CIR_EINVAL;
+        }
+        *dst = json_string_value(v);
+    }
+    if (input == NULL) {
+        snprintf(err, errsize, "input: missing");
+        return CIR_EINVAL;
+    }
+    if (preset == NULL || !preset_name_ok(preset, strlen(preset))) {
+        snprintf(err, errsize, "preset: missing or not [a-z0-9_-]{1,63}");
+        return CIR_EINVAL;
+    }
+    if ((ret = set_str(job->input, sizeof(job->input), input, "input", err,
+                       errsize)) < 0 ||
+        (ret = set_str(job->preset, sizeof(job->preset), preset, "preset", err,
+                       errsize)) < 0) {
+        return ret;
+    }
+    if (output == NULL) {
+        /* out_root + the input's file name without its extension */
+        char base[256];
+        const char *b = strrchr(input, '/');
+        char *dot;
+        snprintf(base, sizeof(base), "%s", b ? b + 1 : input);
+        dot = strrchr(base, '.');
+        if (dot && dot != base) {
+            *dot = '\0';
+        }
+        if (out_root == NULL || !cir_path_is_safe_relative(base) ||
+            join_root(job->output, sizeof(job->output), out_root, base) < 0) {
+            snprintf(err, errsize, "output: missing");
+            return CIR_EINVAL;
+        }
+    } else if ((ret = set_str(job->output, sizeof(job->output), output,
+                              "output", err, errsize)) < 0) {
+        return ret;
+    }
+    if (id) {
+        if (strlen(id) >= CIR_JOB_ID_MAX) {
+            snprintf(err, errsize, "id: too long");
+            return CIR_ELIMIT;
+        }
+        make_id(job->id, "", id);
+    } else {
+        const char *b = strrchr(job->output, '/');
+        make_id(job->id, "", b && b[1] ? b + 1 : job->output);
+    }
+    return 0;
+}
+
+int
+cir_intake_parse_job(const char *text, size_t len, const char *out_root,
+                     const char *presets_dir, const char *default_preset,
+                     cir_vod_job_t *job, char *err, size_t errsize)
+{
+    json_t *root = NULL;
+    const char *ev;
+    int ret;
+
+    memset(job, 0, sizeof(*job));
+    job->attempt = 1;
+    if (err && errsize) {
+        err[0] = '\0';
+    }
+    ret = cir_json_parse(text, len, JOB_MAX_BYTES, &root, err, errsize);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errsize, "expected a JSON object");
+        ret = CIR_EPARSE;
+        goto fail;
+    }
+    ev = json_string_value(json_object_get(root, "Event"));
+    if (ev && strcmp(ev, "s3:TestEvent") == 0) {
+        snprintf(err, errsize, "s3:TestEvent: nothing to do");
+        ret = CIR_ENOTFOUND;
+    } else if (json_object_get(root, "Records")) {
+        ret = parse_s3_event(root, out_root, presets_dir, default_preset, job,
+                             err, errsize);
+    } else if (json_object_get(root, "detail-type")) {
+        ret = parse_eventbridge(root, out_root, presets_dir, default_preset,
+                                job, err, errsize);
+    } else {
+        ret = parse_job_doc(root, out_root, default_preset, job, err, errsize);
+    }
+fail:
+    json_decref(root);
+    return ret;
+}

@@ -1,0 +1,254 @@
+/* The SQS intake (see cir_intake_sqs.h). */
+#include "cir_intake_sqs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cir_aws.h"
+#include "cir_error.h"
+#include "cir_log.h"
+
+typedef struct {
+    cir_intake_t base;
+    cir_aws_t *aws;
+    char queue_url[1024];
+    char out_root[CIR_JOB_URI_MAX];
+    char presets_dir[1024];
+    char default_preset[64];
+    int visibility_s;
+    int max_attempts;
+} sqs_intake_t;
+
+typedef struct {
+    char receipt[2048];
+} sqs_handle_t;
+
+static const cir_log_ctx_t log_ctx = {.component = "intake-sqs"};
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+sqs_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+    int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    char err[512];
+    cir_sqs_msg_t m;
+    int n, ret;
+
+    for (;;) {
+        int64_t left = deadline - mono_ms();
+        int wait_s = left <= 0 ? 0 : (int)((left + 999) / 1000);
+        if (wait_s > 20) {
+            wait_s = 20;
+        }
+        n = cir_sqs_receive(s->aws, s->queue_url, 1, wait_s, s->visibility_s,
+                            &m);
+        if (n < 0) {
+            cir_log_error(&log_ctx, "ReceiveMessage: %s", cir_aws_last_error());
+            return n;
+        }
+        if (n == 0) {
+            if (mono_ms() >= deadline) {
+                return 0;
+            }
+            continue;
+        }
+        memset(job, 0, sizeof(*job));
+        ret = cir_intake_parse_job(m.body, m.body_len, s->out_root,
+                                   s->presets_dir, s->default_preset, job, err,
+                                   sizeof(err));
+        if (ret < 0) {
+            if (ret == CIR_ENOTFOUND) {
+                cir_log_info(&log_ctx, "message %s: nothing to do (%s)", m.id,
+                             err);
+            } else {
+                cir_log_error(&log_ctx, "message %s is not a job, dropped: %s",
+                              m.id, err);
+            }
+            if (cir_sqs_delete(s->aws, s->queue_url, m.receipt) < 0) {
+                cir_log_warn(&log_ctx, "DeleteMessage: %s",
+                             cir_aws_last_error());
+            }
+            cir_sqs_msg_free(&m);
+            if (mono_ms() >= deadline) {
+                return 0;
+            }
+            continue;
+        }
+        sqs_handle_t *h = calloc(1, sizeof(*h));
+        if (h == NULL) {
+            cir_sqs_msg_free(&m);
+            return CIR_ENOMEM;
+        }
+        snprintf(h->receipt, sizeof(h->receipt), "%s", m.receipt);
+        snprintf(job->id, sizeof(job->id), "sqs-%.100s", m.id);
+        job->attempt = m.receive_count > 0 ? m.receive_count : 1;
+        job->enqueued_us = m.sent_ms * 1000;
+        job->handle = h;
+        cir_sqs_msg_free(&m);
+        return 1;
+    }
+}
+
+static int
+sqs_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+    sqs_handle_t *h = job->handle;
+    int ret;
+
+    if (h == NULL) {
+        return CIR_EINVAL;
+    }
+    ret = cir_sqs_change_visibility(s->aws, s->queue_url, h->receipt, extend_s);
+    if (ret < 0) {
+        cir_log_ctx_t ctx = {.component = "intake-sqs", .job = job->id};
+        cir_log_warn(&ctx, "heartbeat: %s", cir_aws_last_error());
+    }
+    return ret;
+}
+
+static void
+drop_handle(cir_vod_job_t *job)
+{
+    free(job->handle);
+    job->handle = NULL;
+}
+
+static int
+sqs_ack(cir_intake_t *src, cir_vod_job_t *job)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+    sqs_handle_t *h = job->handle;
+    int ret;
+
+    if (h == NULL) {
+        return CIR_EINVAL;
+    }
+    ret = cir_sqs_delete(s->aws, s->queue_url, h->receipt);
+    if (ret < 0) {
+        /* the message comes back; the pool finds the asset complete */
+        cir_log_ctx_t ctx = {.component = "intake-sqs", .job = job->id};
+        cir_log_error(&ctx, "DeleteMessage: %s", cir_aws_last_error());
+    }
+    drop_handle(job);
+    return ret;
+}
+
+static int
+sqs_fail(cir_intake_t *src, cir_vod_job_t *job, const char *error_json,
+         int permanent)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+    sqs_handle_t *h = job->handle;
+    cir_log_ctx_t ctx = {.component = "intake-sqs", .job = job->id};
+    int ret;
+
+    if (h == NULL) {
+        return CIR_EINVAL;
+    }
+    if (permanent) {
+        cir_log_error(&ctx, "permanent failure, message deleted: %s",
+                      error_json ? error_json : "{}");
+        ret = cir_sqs_delete(s->aws, s->queue_url, h->receipt);
+    } else {
+        int backoff = 1 << (job->attempt < 10 ? job->attempt : 10);
+        if (backoff > s->visibility_s) {
+            backoff = s->visibility_s;
+        }
+        cir_log_warn(&ctx, "attempt %d failed%s: %s", job->attempt,
+                     job->attempt >= s->max_attempts
+                         ? " (last: the redrive policy dead-letters it)"
+                         : "",
+                     error_json ? error_json : "{}");
+        ret = cir_sqs_change_visibility(s->aws, s->queue_url, h->receipt,
+                                        backoff);
+    }
+    if (ret < 0) {
+        cir_log_warn(&ctx, "%s", cir_aws_last_error());
+    }
+    drop_handle(job);
+    return ret;
+}
+
+static int
+sqs_release(cir_intake_t *src, cir_vod_job_t *job)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+    sqs_handle_t *h = job->handle;
+    int ret;
+
+    if (h == NULL) {
+        return CIR_EINVAL;
+    }
+    ret = cir_sqs_change_visibility(s->aws, s->queue_url, h->receipt, 0);
+    drop_handle(job);
+    return ret;
+}
+
+static void
+sqs_close(cir_intake_t *src)
+{
+    sqs_intake_t *s = (sqs_intake_t *)src;
+
+    if (s == NULL) {
+        return;
+    }
+    cir_aws_close(&s->aws);
+    free(s);
+}
+
+static const cir_intake_ops_t sqs_ops = {
+    .next = sqs_next,
+    .heartbeat = sqs_heartbeat,
+    .ack = sqs_ack,
+    .fail = sqs_fail,
+    .release = sqs_release,
+    .close = sqs_close,
+};
+
+cir_intake_t *
+cir_intake_sqs_open(const char *queue_url, const char *out_root,
+                    const char *presets_dir, const char *default_preset,
+                    int visibility_s, int max_attempts, char *err,
+                    size_t errsize)
+{
+    sqs_intake_t *s;
+
+    if (queue_url == NULL || queue_url[0] == '\0' || out_root == NULL ||
+        strlen(queue_url) >= sizeof(s->queue_url) ||
+        strlen(out_root) >= CIR_JOB_URI_MAX || visibility_s < 1 ||
+        visibility_s > 43200 || max_attempts < 1) {
+        snprintf(err, errsize, "sqs intake: bad configuration");
+        return NULL;
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    if (cir_aws_open(&s->aws, err, errsize) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->base.ops = &sqs_ops;
+    s->base.name = "sqs";
+    snprintf(s->queue_url, sizeof(s->queue_url), "%s", queue_url);
+    snprintf(s->out_root, sizeof(s->out_root), "%s", out_root);
+    snprintf(s->presets_dir, sizeof(s->presets_dir), "%s",
+             presets_dir ? presets_dir : "");
+    snprintf(s->default_preset, sizeof(s->default_preset), "%s",
+             default_preset ? default_preset : "");
+    s->visibility_s = visibility_s;
+    s->max_attempts = max_attempts;
+    return &s->base;
+}

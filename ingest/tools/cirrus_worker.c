@@ -1,0 +1,1099 @@
+/*
+ * cirrus-worker: the VOD half of the ingest service.  An intake (the local
+ * spool folder, or an SQS queue of S3 events) feeds the transcoder's worker
+ * pool; one dispatcher thread (this one) owns the intake: it claims jobs
+ * while a worker is free, heartbeats running ones, and acks, fails or
+ * releases each when the pool hands it back.  Prometheus metrics and the
+ * running jobs are served on a small HTTP port.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cir_buf.h"
+#include "cir_clock.h"
+#include "cir_error.h"
+#include "cir_intake.h"
+#include "cir_intake_spool.h"
+#include "cir_json.h"
+#include "cir_log.h"
+#include "cir_pool.h"
+#include "cir_preset.h"
+#include "cir_storage.h"
+#include "cir_transcode.h"
+#ifdef CIRRUS_WORKER_SQS
+#include "cir_aws.h"
+#include "cir_intake_sqs.h"
+#endif
+
+/* ---- options: one table with defaults, limits and help ----------------- */
+
+typedef struct {
+    char intake[16];
+    char spool_dir[1024];
+    char out_root[1024];
+    char presets_dir[1024];
+    char default_preset[64];
+    int64_t workers;
+    int64_t queue_max;
+    int64_t max_attempts;
+    double visibility_seconds;
+    double settle_seconds;
+    double drain_seconds;
+    char status_dir[1024];
+    char metrics_listen[64];
+    int64_t metrics_port;
+    char sqs_queue_url[1024];
+    char log_level[16];
+    int64_t log_json;
+} config_t;
+
+typedef enum {
+    OPT_INT,
+    OPT_DOUBLE,
+    OPT_STRING
+} opt_type_t;
+
+typedef struct {
+    const char *name;
+    opt_type_t type;
+    size_t offset, size;
+    const char *def;
+    double min, max;
+    const char *help;
+} opt_t;
+
+#define S(f) OPT_STRING, offsetof(config_t, f), sizeof(((config_t *)0)->f)
+#define I(f) OPT_INT, offsetof(config_t, f), 0
+#define D(f) OPT_DOUBLE, offsetof(config_t, f), 0
+
+static const opt_t opts[] = {
+    {"intake", S(intake), "spool", 0, 0, "where jobs come from: spool, sqs"},
+    {"spool_dir", S(spool_dir), "/var/lib/cirrus/spool", 0, 0,
+     "spool folder (incoming/, claimed/, failed/, done/)"},
+    {"out_root", S(out_root), "file:///var/lib/cirrus/vod", 0, 0,
+     "output root URI for media files and S3 events"},
+    {"presets_dir", S(presets_dir), CIRRUS_PRESETS_DEFAULT, 0, 0,
+     "preset folder"},
+    {"default_preset", S(default_preset), "web", 0, 0,
+     "preset when a job names none"},
+    {"workers", I(workers), "0", 0, CIR_POOL_MAX_WORKERS,
+     "transcodes at once (0: the number of cores)"},
+    {"queue_max", I(queue_max), "0", 0, 1000,
+     "jobs claimed ahead of a free worker"},
+    {"max_attempts", I(max_attempts), "3", 1, 100,
+     "attempts before a job is parked in failed/ (spool)"},
+    {"visibility_seconds", D(visibility_seconds), "60", 3, 43200,
+     "claim lease: heartbeats every third of it; a spool claim without "
+     "heartbeat this long is retried"},
+    {"settle_seconds", D(settle_seconds), "1", 0, 3600,
+     "a spool file is taken once unchanged this long"},
+    {"drain_seconds", D(drain_seconds), "30", 0, 3600,
+     "on SIGTERM, running jobs may finish this long before they are "
+     "cancelled and released"},
+    {"status_dir", S(status_dir), "", 0, 0,
+     "folder for per-job result JSON (empty: <output>.job.json beside a "
+     "file:// output)"},
+    {"metrics_listen", S(metrics_listen), "127.0.0.1", 0, 0,
+     "metrics HTTP address"},
+    {"metrics_port", I(metrics_port), "0", -1, 65535,
+     "metrics HTTP port (/metrics, /jobs); 0: off, -1: any free port"},
+    {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
+    {"log_level", S(log_level), "info", 0, 0,
+     "error, warn, info, debug, trace"},
+    {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const opt_t *
+find_opt(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (strcmp(opts[i].name, name) == 0) {
+            return &opts[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+set_text(config_t *c, const opt_t *o, const char *v, char *err, size_t errsize)
+{
+    char *end;
+    double d;
+
+    if (o->type == OPT_STRING) {
+        if (strlen(v) >= o->size) {
+            snprintf(err, errsize, "%s: too long", o->name);
+            return CIR_EINVAL;
+        }
+        snprintf((char *)c + o->offset, o->size, "%s", v);
+        return 0;
+    }
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !isfinite(d)) {
+        snprintf(err, errsize, "%s: not a number: \"%s\"", o->name, v);
+        return CIR_EINVAL;
+    }
+    if (d < o->min || d > o->max) {
+        snprintf(err, errsize, "%s: %g is outside [%g, %g]", o->name, d, o->min,
+                 o->max);
+        return CIR_EINVAL;
+    }
+    if (o->type == OPT_INT) {
+        if (d != floor(d)) {
+            snprintf(err, errsize, "%s: not an integer", o->name);
+            return CIR_EINVAL;
+        }
+        *(int64_t *)(void *)((char *)c + o->offset) = (int64_t)d;
+    } else {
+        *(double *)(void *)((char *)c + o->offset) = d;
+    }
+    return 0;
+}
+
+static int
+config_set(config_t *c, const char *name, const char *v, char *err,
+           size_t errsize)
+{
+    const opt_t *o = find_opt(name);
+
+    if (o == NULL) {
+        snprintf(err, errsize, "unknown option \"%s\"", name);
+        return CIR_EINVAL;
+    }
+    return set_text(c, o, v, err, errsize);
+}
+
+static int
+config_load(config_t *c, const char *path, char *err, size_t errsize)
+{
+    json_t *j = NULL, *v;
+    const char *name;
+    char jerr[256], text[64];
+    int ret;
+
+    ret = cir_json_load_file(path, 1 << 20, &j, jerr, sizeof(jerr));
+    if (ret < 0) {
+        snprintf(err, errsize, "%s: %s", path, jerr);
+        return ret;
+    }
+    if (!json_is_object(j)) {
+        snprintf(err, errsize, "%s: expected a JSON object", path);
+        ret = CIR_EINVAL;
+        goto fail;
+    }
+    json_object_foreach(j, name, v)
+    {
+        const opt_t *o = find_opt(name);
+        if (o == NULL) {
+            snprintf(err, errsize, "%s: unknown option \"%s\"", path, name);
+            ret = CIR_EINVAL;
+            goto fail;
+        }
+        if (o->type == OPT_STRING) {
+            if (!json_is_string(v)) {
+                snprintf(err, errsize, "%s: expected a string", name);
+                ret = CIR_EINVAL;
+                goto fail;
+            }
+            ret = set_text(c, o, json_string_value(v), err, errsize);
+        } else if (json_is_number(v) || json_is_boolean(v)) {
+            snprintf(text, sizeof(text), "%.17g",
+                     json_is_boolean(v) ? (json_is_true(v) ? 1.0 : 0.0)
+                                        : json_number_value(v));
+            ret = set_text(c, o, text, err, errsize);
+        } else {
+            snprintf(err, errsize, "%s: expected a number", name);
+            ret = CIR_EINVAL;
+        }
+        if (ret < 0) {
+            goto fail;
+        }
+    }
+    ret = 0;
+fail:
+    json_decref(j);
+    return ret;
+}
+
+static int
+config_env(config_t *c, char *err, size_t errsize)
+{
+    char var[96];
+    int ret;
+
+    for (size_t i = 0; i < NOPTS; i++) {
+        size_t n = (size_t)snprintf(var, sizeof(var), "CIRRUS_WORKER_%s",
+                                    opts[i].name);
+        for (size_t k = 14; k < n && k < sizeof(var); k++) {
+            var[k] = (char)toupper((unsigned char)var[k]);
+        }
+        const char *v = getenv(var);
+        if (v && (ret = set_text(c, &opts[i], v, err, errsize)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: cirrus-worker [--config FILE] [--set name=value]...\n"
+               "options (JSON config keys, CIRRUS_WORKER_<NAME>, --set; "
+               "applied in that order):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        fprintf(f, "  %-20s %s (default \"%s\")\n", opts[i].name, opts[i].help,
+                opts[i].def);
+    }
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static const double wait_buckets[] = {1, 5, 15, 60, 300, 900, 3600};
+#define NB_BUCKETS (sizeof(wait_buckets) / sizeof(wait_buckets[0]))
+
+enum {
+    ST_DONE,
+    ST_SKIPPED,
+    ST_RETRIED,
+    ST_FAILED,
+    ST_RELEASED,
+    ST_N
+};
+static const char *state_names[ST_N] = {"done", "skipped", "retried", "failed",
+                                        "released"};
+
+typedef struct {
+    pthread_mutex_t lock;
+    uint64_t jobs[ST_N];
+    uint64_t claimed;
+    uint64_t wait_count, wait_bucket[NB_BUCKETS];
+    double wait_sum;
+    double media_seconds, wall_seconds, last_speed;
+} metrics_t;
+
+typedef struct {
+    metrics_t m;
+    cir_pool_t *pool;
+    int workers;
+    int fd;
+    atomic_int stop;
+    pthread_t thread;
+} http_t;
+
+static void
+metrics_wait(metrics_t *m, double s)
+{
+    pthread_mutex_lock(&m->lock);
+    m->wait_count++;
+    m->wait_sum += s;
+    for (size_t i = 0; i < NB_BUCKETS; i++) {
+        if (s <= wait_buckets[i]) {
+            m->wait_bucket[i]++;
+        }
+    }
+    m->claimed++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void
+metrics_end(metrics_t *m, int state, double media, double wall)
+{
+    pthread_mutex_lock(&m->lock);
+    m->jobs[state]++;
+    if (state == ST_DONE && wall > 0) {
+        m->media_seconds += media;
+        m->wall_seconds += wall;
+        m->last_speed = media / wall;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int
+render_metrics(http_t *h, cir_buf_t *b)
+{
+    cir_pool_slot_t slots[CIR_POOL_MAX_WORKERS];
+    size_t n = cir_pool_snapshot(h->pool, slots, CIR_POOL_MAX_WORKERS);
+    int running = 0, ret = 0;
+    metrics_t *m = &h->m;
+
+    for (size_t i = 0; i < n; i++) {
+        running += slots[i].busy;
+    }
+    pthread_mutex_lock(&m->lock);
+    ret |= cir_buf_puts(b, "# HELP cirrus_worker_jobs_total Jobs finished, "
+                           "by outcome.\n# TYPE cirrus_worker_jobs_total "
+                           "counter\n");
+    for (int s = 0; s < ST_N; s++) {
+        ret |=
+            cir_buf_printf(b, "cirrus_worker_jobs_total{state=\"%s\"} %llu\n",
+                           state_names[s], (unsigned long long)m->jobs[s]);
+    }
+    ret |= cir_buf_printf(
+        b,
+        "# HELP cirrus_worker_jobs_running Jobs transcoding now.\n"
+        "# TYPE cirrus_worker_jobs_running gauge\n"
+        "cirrus_worker_jobs_running %d\n"
+        "# HELP cirrus_worker_workers Worker threads.\n"
+        "# TYPE cirrus_worker_workers gauge\ncirrus_worker_workers %d\n"
+        "# HELP cirrus_worker_jobs_claimed_total Jobs claimed from the "
+        "intake.\n# TYPE cirrus_worker_jobs_claimed_total counter\n"
+        "cirrus_worker_jobs_claimed_total %llu\n"
+        "# HELP cirrus_worker_queue_wait_seconds From enqueue to claim.\n"
+        "# TYPE cirrus_worker_queue_wait_seconds histogram\n",
+        running, h->workers, (unsigned long long)m->claimed);
+    for (size_t i = 0; i < NB_BUCKETS; i++) {
+        ret |= cir_buf_printf(
+            b, "cirrus_worker_queue_wait_seconds_bucket{le=\"%g\"} %llu\n",
+            wait_buckets[i], (unsigned long long)m->wait_bucket[i]);
+    }
+    ret |= cir_buf_printf(
+        b,
+        "cirrus_worker_queue_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
+        "cirrus_worker_queue_wait_seconds_sum %.6f\n"
+        "cirrus_worker_queue_wait_seconds_count %llu\n"
+        "# HELP cirrus_worker_transcode_media_seconds_total Media seconds "
+        "transcoded.\n# TYPE cirrus_worker_transcode_media_seconds_total "
+        "counter\ncirrus_worker_transcode_media_seconds_total %.3f\n"
+        "# HELP cirrus_worker_transcode_wall_seconds_total Wall seconds "
+        "spent in finished jobs.\n# TYPE "
+        "cirrus_worker_transcode_wall_seconds_total counter\n"
+        "cirrus_worker_transcode_wall_seconds_total %.3f\n"
+        "# HELP cirrus_worker_transcode_speed Media seconds per wall second "
+        "of the last job.\n# TYPE cirrus_worker_transcode_speed gauge\n"
+        "cirrus_worker_transcode_speed %.3f\n",
+        (unsigned long long)m->wait_count, m->wait_sum,
+        (unsigned long long)m->wait_count, m->media_seconds, m->wall_seconds,
+        m->last_speed);
+    pthread_mutex_unlock(&m->lock);
+    ret |= cir_buf_puts(b, "# HELP cirrus_worker_job_percent Progress of a "
+                           "running job.\n# TYPE cirrus_worker_job_percent "
+                           "gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i].busy) {
+            ret |= cir_buf_printf(
+                b, "cirrus_worker_job_percent{job=\"%s\"} %.1f\n", slots[i].id,
+                slots[i].progress.percent);
+        }
+    }
+    return ret ? CIR_ELIMIT : 0;
+}
+
+static int
+render_jobs(http_t *h, cir_buf_t *b)
+{
+    cir_pool_slot_t slots[CIR_POOL_MAX_WORKERS];
+    size_t n = cir_pool_snapshot(h->pool, slots, CIR_POOL_MAX_WORKERS);
+    json_t *a = json_array();
+    char *s;
+    int ret;
+
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i].busy) {
+            json_array_append_new(
+                a,
+                json_pack("{s:s, s:f, s:f, s:f, s:f}", "id", slots[i].id,
+                          "percent", slots[i].progress.percent, "speed",
+                          slots[i].progress.speed, "eta", slots[i].progress.eta,
+                          "elapsed", slots[i].progress.elapsed));
+        }
+    }
+    s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    ret = s ? cir_buf_puts(b, s) : CIR_ENOMEM;
+    free(s);
+    return ret;
+}
+
+static void
+serve_one(http_t *h, int fd)
+{
+    char req[2048];
+    size_t got = 0;
+    cir_buf_t body, head;
+    const char *type = "text/plain; version=0.0.4";
+    int status = 200;
+    struct timeval tv = {2, 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (got < sizeof(req) - 1) {
+        ssize_t r = recv(fd, req + got, sizeof(req) - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        req[got] = '\0';
+        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) {
+            break;
+        }
+    }
+    req[got] = '\0';
+    cir_buf_init(&body, 1 << 20);
+    cir_buf_init(&head, 1024);
+    if (strncmp(req, "GET /metrics ", 13) == 0) {
+        if (render_metrics(h, &body) < 0) {
+            status = 500;
+        }
+    } else if (strncmp(req, "GET /jobs ", 10) == 0) {
+        type = "application/json";
+        if (render_jobs(h, &body) < 0) {
+            status = 500;
+        }
+    } else {
+        status = strncmp(req, "GET ", 4) == 0 ? 404 : 405;
+        cir_buf_puts(&body, status == 404 ? "not found\n" : "GET only\n");
+    }
+    cir_buf_printf(&head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+                   "%zu\r\nConnection: close\r\n\r\n",
+                   status, status == 200 ? "OK" : "Error", type, body.len);
+    if (send(fd, head.data, head.len, MSG_NOSIGNAL) >= 0 && body.len) {
+        (void)send(fd, body.data, body.len, MSG_NOSIGNAL);
+    }
+    cir_buf_free(&body);
+    cir_buf_free(&head);
+}
+
+static void *
+http_main(void *arg)
+{
+    http_t *h = arg;
+
+    while (!atomic_load(&h->stop)) {
+        struct pollfd p = {.fd = h->fd, .events = POLLIN};
+        if (poll(&p, 1, 200) <= 0) {
+            continue;
+        }
+        int c = accept(h->fd, NULL, NULL);
+        if (c >= 0) {
+            serve_one(h, c);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+static int
+http_start(http_t *h, const char *addr, int port, int *bound)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int one = 1;
+
+    sa.sin_port = htons((uint16_t)(port < 0 ? 0 : port));
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        return CIR_EINVAL;
+    }
+    if ((h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        return -errno;
+    }
+    setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(h->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(h->fd, 16) < 0 ||
+        getsockname(h->fd, (struct sockaddr *)&sa, &len) < 0) {
+        int e = -errno;
+        close(h->fd);
+        h->fd = -1;
+        return e;
+    }
+    *bound = ntohs(sa.sin_port);
+    if (pthread_create(&h->thread, NULL, http_main, h) != 0) {
+        close(h->fd);
+        h->fd = -1;
+        return CIR_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- the dispatcher ----------------------------------------------------- */
+
+static atomic_int stop_requested;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_requested, 1);
+}
+
+typedef struct {
+    cir_vod_job_t job;
+    int64_t claimed_wall_us, claimed_mono_us, last_hb_us, last_status_us;
+    char result_path[4200];
+    cir_log_ctx_t log;
+} inflight_t;
+
+typedef struct {
+    config_t cfg;
+    cir_intake_t *src;
+    cir_pool_t *pool;
+    http_t http;
+    inflight_t **jobs;
+    int max_jobs, njobs;
+} worker_t;
+
+static int64_t
+mono_us(void)
+{
+    return cir_clock_mono_us(cir_clock_system());
+}
+
+static int64_t
+wall_us(void)
+{
+    return cir_clock_wall_us(cir_clock_system());
+}
+
+static json_t *
+iso_json(int64_t us)
+{
+    char buf[40];
+    if (us <= 0 || cir_clock_format_iso8601(us, buf, sizeof(buf)) < 0) {
+        return json_null();
+    }
+    return json_string(buf);
+}
+
+static void
+result_path_for(const worker_t *w, inflight_t *f)
+{
+    cir_uri_t u;
+
+    f->result_path[0] = '\0';
+    if (w->cfg.status_dir[0]) {
+        snprintf(f->result_path, sizeof(f->result_path), "%s/%s.json",
+                 w->cfg.status_dir, f->job.id);
+    } else if (cir_uri_parse(f->job.output, &u) == 0 &&
+               u.scheme == CIR_URI_FILE) {
+        size_t n = strlen(u.path);
+        while (n > 1 && u.path[n - 1] == '/') {
+            n--;
+        }
+        snprintf(f->result_path, sizeof(f->result_path), "%.*s.job.json",
+                 (int)n, u.path);
+    }
+}
+
+/* The per-job JSON: state, percent, timings, outputs, error. */
+static void
+write_result(const worker_t *w, inflight_t *f, const char *state,
+             double percent, const cir_pool_done_t *d, const char *error)
+{
+    json_t *j, *outs;
+
+    if (f->result_path[0] == '\0') {
+        return;
+    }
+    j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "id",
+                  f->job.id, "state", state, "attempt", f->job.attempt, "input",
+                  f->job.input, "output", f->job.output, "preset",
+                  f->job.preset, "percent", percent, "enqueued_at",
+                  iso_json(f->job.enqueued_us), "claimed_at",
+                  iso_json(f->claimed_wall_us));
+    if (j == NULL) {
+        return;
+    }
+    json_object_set_new(
+        j, "queue_wait",
+        f->job.enqueued_us > 0
+            ? json_real((double)(f->claimed_wall_us - f->job.enqueued_us) / 1e6)
+            : json_null());
+    if (d) {
+        const cir_result_t *r = &d->result;
+        json_object_set_new(j, "finished_at", iso_json(wall_us()));
+        json_object_set_new(
+            j, "elapsed",
+            json_real(d->started_us > 0
+                          ? (double)(d->finished_us - d->started_us) / 1e6
+                          : 0));
+        json_object_set_new(j, "duration", json_real(r->duration));
+        json_object_set_new(
+            j, "speed",
+            json_real(r->elapsed > 0 ? r->duration / r->elapsed : 0));
+        json_object_set_new(j, "exit_code",
+                            json_integer(cir_transcode_exit_code(d->ret)));
+        outs = json_array();
+        for (size_t i = 0; d->ret == 0 && i < r->nb_renditions &&
+                           i < sizeof(r->renditions) / sizeof(r->renditions[0]);
+             i++) {
+            const cir_result_rendition_t *x = &r->renditions[i];
+            json_t *e = json_pack(
+                "{s:s, s:s, s:s, s:I, s:I}", "id", x->id, "type",
+                x->video ? "video" : "audio", "codecs", x->codecs, "bandwidth",
+                (json_int_t)x->bandwidth, "segments", (json_int_t)x->segments);
+            if (e && x->video) {
+                json_object_set_new(e, "width", json_integer(x->width));
+                json_object_set_new(e, "height", json_integer(x->height));
+            }
+            json_array_append_new(outs, e);
+        }
+        json_object_set_new(j, "outputs", outs);
+        json_object_set_new(j, "image", json_boolean(r->is_image));
+    }
+    json_object_set_new(j, "error", error ? json_string(error) : json_null());
+    if (cir_json_write_file(f->result_path, j) < 0) {
+        cir_log_warn(&f->log, "cannot write %s", f->result_path);
+    }
+    json_decref(j);
+}
+
+/* Are the outputs complete (the manifests written last exist)? */
+static int
+outputs_complete(const cir_vod_job_t *job)
+{
+    cir_store_t *store = NULL;
+    cir_uri_t u;
+    int done = 0;
+
+    if (cir_uri_parse(job->output, &u) < 0 || cir_store_open(&store, &u) < 0) {
+        return 0;
+    }
+    if (job->only == 0 || (job->only & CIR_ONLY_HLS)) {
+        done = cir_store_exists(store, "master.m3u8") == 1;
+    } else if (job->only & CIR_ONLY_DASH) {
+        done = cir_store_exists(store, "manifest.mpd") == 1;
+    }
+    if (!done) {
+        done = cir_store_exists(store, "images/manifest.json") == 1;
+    }
+    cir_store_close(&store);
+    return done;
+}
+
+static void
+remove_job(worker_t *w, inflight_t *f)
+{
+    for (int i = 0; i < w->njobs; i++) {
+        if (w->jobs[i] == f) {
+            w->jobs[i] = w->jobs[--w->njobs];
+            break;
+        }
+    }
+    free(f);
+}
+
+static char *
+error_json(const char *msg, int ret)
+{
+    json_t *e =
+        json_pack("{s:s, s:s, s:i}", "error", msg, "code", cir_errname(ret),
+                  "exit_code", cir_transcode_exit_code(ret));
+    char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    return s;
+}
+
+/* A claimed job: done already, a bad preset, or into the pool. */
+static void
+start_job(worker_t *w, inflight_t *f)
+{
+    cir_preset_t preset;
+    char err[400];
+    int ret;
+
+    f->log = (cir_log_ctx_t){.component = "worker", .job = f->job.id};
+    f->claimed_wall_us = wall_us();
+    f->claimed_mono_us = mono_us();
+    f->last_hb_us = f->claimed_mono_us;
+    result_path_for(w, f);
+    metrics_wait(&w->http.m,
+                 f->job.enqueued_us > 0
+                     ? (double)(f->claimed_wall_us - f->job.enqueued_us) / 1e6
+                     : 0);
+    cir_log_info(&f->log, "claimed %s -> %s (preset %s, attempt %d)",
+                 f->job.input, f->job.output, f->job.preset, f->job.attempt);
+
+    if (outputs_complete(&f->job)) {
+        cir_log_info(&f->log, "outputs already complete: acknowledged");
+        ret = w->src->ops->ack(w->src, &f->job);
+        if (ret < 0) {
+            cir_log_warn(&f->log, "ack: %s", cir_strerror(ret));
+        }
+        write_result(w, f, "done", 100, NULL, NULL);
+        metrics_end(&w->http.m, ST_SKIPPED, 0, 0);
+        remove_job(w, f);
+        return;
+    }
+    ret = cir_preset_load(w->cfg.presets_dir, f->job.preset, &preset, err,
+                          sizeof(err));
+    if (ret < 0) {
+        char msg[512], *ej;
+        snprintf(msg, sizeof(msg), "preset %s: %s", f->job.preset, err);
+        cir_log_error(&f->log, "%s", msg);
+        ej = error_json(msg, CIR_EINVAL);
+        w->src->ops->fail(w->src, &f->job, ej, 1);
+        free(ej);
+        write_result(w, f, "failed", 0, NULL, msg);
+        metrics_end(&w->http.m, ST_FAILED, 0, 0);
+        remove_job(w, f);
+        return;
+    }
+    cir_pool_task_t t = {.id = f->job.id,
+                         .input = f->job.input,
+                         .output = f->job.output,
+                         .preset = &preset,
+                         .only = f->job.only,
+                         .user = f};
+    ret = cir_pool_submit(w->pool, &t);
+    if (ret < 0) {
+        cir_log_warn(&f->log, "pool refused the job (%s): released",
+                     cir_strerror(ret));
+        w->src->ops->release(w->src, &f->job);
+        metrics_end(&w->http.m, ST_RELEASED, 0, 0);
+        remove_job(w, f);
+        return;
+    }
+    write_result(w, f, "running", 0, NULL, NULL);
+}
+
+static void
+finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
+{
+    inflight_t *f = d->user;
+    int ret;
+
+    if (d->ret == 0) {
+        ret = w->src->ops->ack(w->src, &f->job);
+        cir_log_info(
+            &f->log, "done in %.1f s (%.2fx)%s",
+            (double)(d->finished_us - d->started_us) / 1e6,
+            d->result.elapsed > 0 ? d->result.duration / d->result.elapsed : 0,
+            ret < 0 ? ", but the ack failed" : "");
+        write_result(w, f, "done", 100, d, NULL);
+        metrics_end(&w->http.m, ST_DONE, d->result.duration, d->result.elapsed);
+    } else if (d->ret == CIR_ECANCELED && stopping) {
+        ret = w->src->ops->release(w->src, &f->job);
+        cir_log_warn(&f->log, "cancelled by shutdown: released%s",
+                     ret < 0 ? " (failed)" : "");
+        write_result(w, f, "released", 0, d, "cancelled by shutdown");
+        metrics_end(&w->http.m, ST_RELEASED, 0, 0);
+    } else {
+        int code = cir_transcode_exit_code(d->ret);
+        int permanent =
+            code == CIR_EXIT_BAD_INPUT || code == CIR_EXIT_BAD_PRESET;
+        const char *msg =
+            d->result.error[0] ? d->result.error : cir_strerror(d->ret);
+        char *ej = error_json(msg, d->ret);
+        int retry = !permanent && f->job.attempt < w->cfg.max_attempts;
+        ret = w->src->ops->fail(w->src, &f->job, ej, permanent);
+        free(ej);
+        cir_log_error(&f->log, "failed (%s, %s): %s", cir_errname(d->ret),
+                      permanent ? "permanent" : "transient", msg);
+        write_result(w, f, retry ? "retrying" : "failed", 0, d, msg);
+        metrics_end(&w->http.m, retry ? ST_RETRIED : ST_FAILED, 0, 0);
+        (void)ret;
+    }
+    remove_job(w, f);
+}
+
+static void
+tick_running(worker_t *w)
+{
+    int64_t now = mono_us();
+    int64_t period = (int64_t)(w->cfg.visibility_seconds * 1e6 / 3);
+    cir_pool_slot_t slots[CIR_POOL_MAX_WORKERS];
+    size_t n = 0;
+    int snap = 0;
+
+    for (int i = 0; i < w->njobs; i++) {
+        inflight_t *f = w->jobs[i];
+        if (now - f->last_hb_us >= period) {
+            int ret = w->src->ops->heartbeat(
+                w->src, &f->job, (int)ceil(w->cfg.visibility_seconds));
+            f->last_hb_us = now;
+            if (ret < 0) {
+                cir_log_warn(&f->log, "heartbeat: %s", cir_strerror(ret));
+            }
+        }
+        if (now - f->last_status_us >= 2000000) {
+            if (!snap) {
+                n = cir_pool_snapshot(w->pool, slots, CIR_POOL_MAX_WORKERS);
+                snap = 1;
+            }
+            for (size_t k = 0; k < n; k++) {
+                if (slots[k].busy && slots[k].user == f) {
+                    write_result(w, f, "running", slots[k].progress.percent,
+                                 NULL, NULL);
+                }
+            }
+            f->last_status_us = now;
+        }
+    }
+}
+
+static int
+run(worker_t *w)
+{
+    int stopping = 0, cancelled = 0;
+    int64_t drain_deadline = 0;
+    cir_pool_done_t *d = malloc(sizeof(*d));
+
+    if (d == NULL) {
+        return CIR_ENOMEM;
+    }
+    for (;;) {
+        if (!stopping && atomic_load(&stop_requested)) {
+            stopping = 1;
+            drain_deadline = mono_us() + (int64_t)(w->cfg.drain_seconds * 1e6);
+            cir_log_info(NULL, "stopping: %d job(s) running, %.0f s to finish",
+                         w->njobs, w->cfg.drain_seconds);
+            cir_pool_shutdown(w->pool, 0);
+        }
+        if (stopping && !cancelled && mono_us() >= drain_deadline) {
+            cir_log_warn(NULL, "drain time over: cancelling %d job(s)",
+                         w->njobs);
+            cir_pool_shutdown(w->pool, 1);
+            cancelled = 1;
+        }
+        while (cir_pool_next_done(w->pool, d, 0) == 1) {
+            finish_job(w, d, stopping);
+        }
+        if (stopping && w->njobs == 0) {
+            break;
+        }
+        tick_running(w);
+        if (!stopping && w->njobs < w->max_jobs &&
+            cir_pool_free_workers(w->pool) + (int)w->cfg.queue_max > 0) {
+            inflight_t *f = calloc(1, sizeof(*f));
+            int ret;
+            if (f == NULL) {
+                free(d);
+                return CIR_ENOMEM;
+            }
+            ret = w->src->ops->next(w->src, &f->job, 500);
+            if (ret == 1) {
+                w->jobs[w->njobs++] = f;
+                start_job(w, f);
+            } else {
+                free(f);
+                if (ret < 0) {
+                    cir_log_warn(NULL, "intake %s: %s", w->src->name,
+                                 cir_strerror(ret));
+                    if (cir_pool_next_done(w->pool, d, 1000) == 1) {
+                        finish_job(w, d, stopping);
+                    }
+                }
+            }
+        } else if (cir_pool_next_done(w->pool, d, 200) == 1) {
+            finish_job(w, d, stopping);
+        }
+    }
+    free(d);
+    return 0;
+}
+
+static int
+open_intake(worker_t *w, char *err, size_t errsize)
+{
+    if (strcmp(w->cfg.intake, "spool") == 0) {
+        cir_intake_spool_config_t sc;
+        cir_intake_spool_defaults(&sc);
+        sc.dir = w->cfg.spool_dir;
+        sc.out_root = w->cfg.out_root;
+        sc.presets_dir = w->cfg.presets_dir;
+        sc.default_preset = w->cfg.default_preset;
+        sc.max_attempts = (int)w->cfg.max_attempts;
+        sc.stale_seconds = w->cfg.visibility_seconds;
+        sc.settle_seconds = w->cfg.settle_seconds;
+        return cir_intake_spool_open(&w->src, &sc, err, errsize);
+    }
+#ifdef CIRRUS_WORKER_SQS
+    if (strcmp(w->cfg.intake, "sqs") == 0) {
+        if (w->cfg.sqs_queue_url[0] == '\0') {
+            snprintf(err, errsize, "intake sqs needs sqs_queue_url");
+            return CIR_EINVAL;
+        }
+        w->src = cir_intake_sqs_open(w->cfg.sqs_queue_url, w->cfg.out_root,
+                                     w->cfg.presets_dir, w->cfg.default_preset,
+                                     (int)ceil(w->cfg.visibility_seconds),
+                                     (int)w->cfg.max_attempts, err, errsize);
+        return w->src ? 0 : CIR_EINVAL;
+    }
+#endif
+    snprintf(err, errsize, "intake \"%s\" is not available (spool%s)",
+             w->cfg.intake,
+#ifdef CIRRUS_WORKER_SQS
+             ", sqs"
+#else
+             ""
+#endif
+    );
+    return CIR_EINVAL;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    worker_t w = {0};
+    const char *config_file = NULL;
+    char err[512];
+    cir_log_level_t level;
+    struct sigaction sa = {0};
+    int c, ret, port = 0, http_on = 0, code = 1;
+    char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    int nsets = 0;
+
+    if (sets == NULL) {
+        return 1;
+    }
+    while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_file = optarg;
+            break;
+        case 's':
+            sets[nsets++] = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            free(sets);
+            return 0;
+        default:
+            usage(stderr);
+            free(sets);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        free(sets);
+        return 1;
+    }
+    for (size_t i = 0; i < NOPTS; i++) {
+        (void)set_text(&w.cfg, &opts[i], opts[i].def, err, sizeof(err));
+    }
+    if ((config_file &&
+         config_load(&w.cfg, config_file, err, sizeof(err)) < 0) ||
+        config_env(&w.cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cirrus-worker: %s\n", err);
+        free(sets);
+        return 1;
+    }
+    for (int i = 0; i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (eq == NULL) {
+            fprintf(stderr, "cirrus-worker: --set %s: expected name=value\n",
+                    sets[i]);
+            free(sets);
+            return 1;
+        }
+        *eq = '\0';
+        if (config_set(&w.cfg, sets[i], eq + 1, err, sizeof(err)) < 0) {
+            fprintf(stderr, "cirrus-worker: %s\n", err);
+            free(sets);
+            return 1;
+        }
+    }
+    free(sets);
+    if (cir_log_parse_level(w.cfg.log_level, &level) < 0) {
+        fprintf(stderr, "cirrus-worker: log_level: unknown \"%s\"\n",
+                w.cfg.log_level);
+        return 1;
+    }
+    cir_log_set_level(level);
+    cir_log_set_json((int)w.cfg.log_json);
+    cir_transcode_route_av_log();
+    if (w.cfg.workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        w.cfg.workers = n < 1                      ? 1
+                        : n > CIR_POOL_MAX_WORKERS ? CIR_POOL_MAX_WORKERS
+                                                   : n;
+    }
+    if (w.cfg.status_dir[0] && cir_mkdir_p(w.cfg.status_dir, 0755) < 0) {
+        fprintf(stderr, "cirrus-worker: cannot create %s\n", w.cfg.status_dir);
+        return 1;
+    }
+
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    w.max_jobs = (int)(w.cfg.workers + w.cfg.queue_max);
+    w.jobs = calloc((size_t)w.max_jobs, sizeof(*w.jobs));
+    pthread_mutex_init(&w.http.m.lock, NULL);
+    w.http.fd = -1;
+    if (w.jobs == NULL) {
+        goto fail;
+    }
+    ret = cir_pool_new(&w.pool,
+                       &(cir_pool_config_t){.workers = (int)w.cfg.workers,
+                                            .queue_max = (int)w.cfg.queue_max});
+    if (ret < 0) {
+        fprintf(stderr, "cirrus-worker: pool: %s\n", cir_strerror(ret));
+        goto fail;
+    }
+#ifdef CIRRUS_WORKER_SQS
+    /* s3:// outputs (and the idempotency check on them) for any intake */
+    if ((ret = cir_aws_register_s3_backend()) < 0) {
+        fprintf(stderr, "cirrus-worker: s3 store: %s\n", cir_strerror(ret));
+        goto fail;
+    }
+#endif
+    if ((ret = open_intake(&w, err, sizeof(err))) < 0) {
+        fprintf(stderr, "cirrus-worker: %s (%s)\n", err, cir_strerror(ret));
+        goto fail;
+    }
+    w.http.pool = w.pool;
+    w.http.workers = (int)w.cfg.workers;
+    if (w.cfg.metrics_port != 0) {
+        ret = http_start(&w.http, w.cfg.metrics_listen, (int)w.cfg.metrics_port,
+                         &port);
+        if (ret < 0) {
+            fprintf(stderr, "cirrus-worker: metrics %s:%lld: %s\n",
+                    w.cfg.metrics_listen, (long long)w.cfg.metrics_port,
+                    cir_strerror(ret));
+            goto fail;
+        }
+        http_on = 1;
+        cir_log_info(NULL, "metrics on http://%s:%d/metrics",
+                     w.cfg.metrics_listen, port);
+    }
+    cir_log_info(NULL, "cirrus-worker: %lld worker(s), intake %s, output %s",
+                 (long long)w.cfg.workers, w.src->name, w.cfg.out_root);
+    ret = run(&w);
+    code = ret < 0 ? 1 : 0;
+    cir_log_info(NULL, "cirrus-worker stopped");
+fail:
+    if (http_on) {
+        atomic_store(&w.http.stop, 1);
+        pthread_join(w.http.thread, NULL);
+        close(w.http.fd);
+    }
+    if (w.src) {
+        w.src->ops->close(w.src);
+    }
+    cir_pool_free(&w.pool);
+    for (int i = 0; i < w.njobs; i++) {
+        free(w.jobs[i]);
+    }
+    free(w.jobs);
+    pthread_mutex_destroy(&w.http.m.lock);
+    return code;
+}

@@ -1,0 +1,68 @@
+// start()/stop() for the S3 + SQS loopback rig (see server.mjs).  start()
+// resolves to { s3, sqs, queueUrl, dlqUrl, accessKey, secretKey, region,
+// env(extra), inject(n, status, code), stats() }.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export async function start(config = {}) {
+  const child = spawn(process.execPath, [path.join(here, "server.mjs")], {
+    env: {
+      ...process.env,
+      NODE_OPTIONS: "--openssl-legacy-provider",
+      RIG_CONFIG: JSON.stringify(config),
+    },
+    stdio: ["pipe", "pipe", "inherit"], // stdin: closes when we die
+  });
+  const info = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+    });
+    child.on("exit", (code) => reject(new Error(`aws rig exited with ${code}`)));
+  });
+  const rig = {
+    ...info,
+    child,
+    // Environment for our binaries and for /usr/bin/aws.
+    env(extra = {}) {
+      return {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: info.accessKey,
+        AWS_SECRET_ACCESS_KEY: info.secretKey,
+        AWS_REGION: info.region,
+        AWS_DEFAULT_REGION: info.region,
+        AWS_ENDPOINT_URL_S3: info.s3,
+        AWS_ENDPOINT_URL_SQS: info.sqs,
+        AWS_ENDPOINT_URL_BATCH: info.batch,
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+        AWS_CONFIG_FILE: "/dev/null",
+        ...extra,
+      };
+    },
+    async inject(count, status = 503, code = "SlowDown") {
+      const r = await fetch(`${info.s3}/__rig/inject?count=${count}&status=${status}&code=${code}`, { method: "POST" });
+      return r.json();
+    },
+    async stats() {
+      return (await (await fetch(`${info.s3}/__rig/stats`)).json()).stats;
+    },
+    async submitted() {
+      return (await (await fetch(`${info.batch}/__rig/stats`)).json()).submitted;
+    },
+  };
+  return rig;
+}
+
+export async function stop(rig) {
+  if (!rig || rig.child.exitCode !== null) return;
+  const done = new Promise((r) => rig.child.on("exit", r));
+  rig.child.kill("SIGTERM");
+  await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+  if (rig.child.exitCode === null) rig.child.kill("SIGKILL");
+}

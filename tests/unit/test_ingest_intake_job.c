@@ -1,0 +1,242 @@
+/*
+ * cir_intake_parse_job: job documents, S3 notifications (URL-decoded keys,
+ * TestEvent), EventBridge events, and hostile input.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "cir_error.h"
+#include "cir_intake.h"
+
+static char err[256];
+
+static int
+parse(const char *text, cir_vod_job_t *job)
+{
+    return cir_intake_parse_job(text, strlen(text), "file:///out/", NULL, "web",
+                                job, err, sizeof(err));
+}
+
+static const char *
+s3_event(char *buf, size_t size, const char *key)
+{
+    snprintf(buf, size,
+             "{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":"
+             "\"aws:s3\",\"awsRegion\":\"eu-west-1\",\"eventTime\":"
+             "\"2026-11-27T08:49:51.123Z\",\"eventName\":\"ObjectCreated:Put\","
+             "\"s3\":{\"s3SchemaVersion\":\"1.0\",\"bucket\":{\"name\":"
+             "\"uploads\",\"arn\":\"arn:aws:s3:::uploads\"},\"object\":{"
+             "\"key\":\"%s\",\"size\":1024,\"eTag\":\"abc\",\"sequencer\":"
+             "\"0055AED6DCD90281E5\"}}}]}",
+             key);
+    return buf;
+}
+
+Test(intake_job, job_document)
+{
+    cir_vod_job_t job;
+    int ret = parse("{\"input\":\"file:///in/a.mp4\",\"output\":"
+                    "\"file:///out/a\",\"preset\":\"mobile\",\"only\":"
+                    "\"hls,dash\"}",
+                    &job);
+    cr_assert_eq(ret, 0, "%s", err);
+    cr_assert_str_eq(job.input, "file:///in/a.mp4");
+    cr_assert_str_eq(job.output, "file:///out/a");
+    cr_assert_str_eq(job.preset, "mobile");
+    cr_assert_eq(job.only, 3u);
+    cr_assert_eq(job.attempt, 1);
+    cr_assert_str_eq(job.id, "a");
+}
+
+Test(intake_job, job_defaults_output_and_preset)
+{
+    cir_vod_job_t job;
+    cr_assert_eq(parse("{\"input\":\"/media/My Clip.v2.mov\",\"only\":"
+                       "[\"thumbs\",\"images\"]}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.output, "file:///out/My Clip.v2");
+    cr_assert_str_eq(job.preset, "web");
+    cr_assert_eq(job.only, 12u);
+    cr_assert_str_eq(job.id, "My_Clip.v2");
+}
+
+Test(intake_job, job_rejects_unknown_and_bad_fields)
+{
+    cir_vod_job_t job;
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"colour\":\"red\"}", &job),
+                 CIR_EINVAL);
+    cr_assert(strstr(err, "colour"), "%s", err);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":\"../etc\"}", &job),
+                 CIR_EINVAL);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"only\":\"hls,\"}", &job),
+                 CIR_EINVAL);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"only\":\"mp3\"}", &job),
+                 CIR_EINVAL);
+    cr_assert_eq(parse("{\"input\":5}", &job), CIR_EINVAL);
+    cr_assert_eq(parse("{\"output\":\"file:///x\"}", &job), CIR_EINVAL);
+    cr_assert_eq(parse("[1,2]", &job), CIR_EPARSE);
+    /* the output may not be derived from a name that escapes the root */
+    cr_assert_lt(parse("{\"input\":\"s3://b/..\"}", &job), 0);
+}
+
+Test(intake_job, s3_event_plus_is_space)
+{
+    char buf[2048];
+    cir_vod_job_t job;
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "My+Video.mp4"), &job), 0,
+                 "%s", err);
+    cr_assert_str_eq(job.input, "s3://uploads/My Video.mp4");
+    cr_assert_str_eq(job.output, "file:///out/My Video");
+    cr_assert_str_eq(job.preset, "web");
+    /* 2026-11-27T08:49:51.123Z */
+    cr_assert_eq(job.enqueued_us, 1795769391123000LL);
+}
+
+Test(intake_job, s3_event_percent_escapes_and_unicode)
+{
+    char buf[2048];
+    cir_vod_job_t job;
+    /* "clips/Été 100%+.mp4" as S3 encodes it; %2B is a literal '+' */
+    cr_assert_eq(
+        parse(s3_event(buf, sizeof(buf), "clips/%C3%89t%C3%A9+100%25%2B.mp4"),
+              &job),
+        0, "%s", err);
+    cr_assert_str_eq(job.input,
+                     "s3://uploads/clips/\xc3\x89t\xc3\xa9 100%+.mp4");
+    cr_assert_str_eq(job.output, "file:///out/clips/\xc3\x89t\xc3\xa9 100%+");
+}
+
+Test(intake_job, s3_event_bad_keys)
+{
+    char buf[2048];
+    cir_vod_job_t job;
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a%zz.mp4"), &job),
+                 CIR_EPARSE);
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a%2"), &job), CIR_EPARSE);
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a%00b.mp4"), &job),
+                 CIR_EPARSE);
+    /* invalid UTF-8 after decoding */
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a%C3%28.mp4"), &job),
+                 CIR_EPARSE);
+    /* path traversal and folder markers */
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a/../../etc/x.mp4"), &job),
+                 CIR_EINVAL);
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "folder/"), &job),
+                 CIR_EINVAL);
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a%0Ab.mp4"), &job),
+                 CIR_EINVAL);
+}
+
+Test(intake_job, s3_key_too_long)
+{
+    char key[1100], buf[4096];
+    cir_vod_job_t job;
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), key), &job), CIR_ELIMIT);
+}
+
+Test(intake_job, s3_test_event_is_nothing_to_do)
+{
+    cir_vod_job_t job;
+    cr_assert_eq(parse("{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\","
+                       "\"Time\":\"2026-11-27T08:49:51.123Z\",\"Bucket\":"
+                       "\"uploads\",\"RequestId\":\"X\",\"HostId\":\"Y\"}",
+                       &job),
+                 CIR_ENOTFOUND);
+}
+
+Test(intake_job, s3_removed_event_is_nothing_to_do)
+{
+    cir_vod_job_t job;
+    cr_assert_eq(parse("{\"Records\":[{\"eventSource\":\"aws:s3\","
+                       "\"eventName\":\"ObjectRemoved:Delete\",\"s3\":{"
+                       "\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":"
+                       "\"a.mp4\"}}}]}",
+                       &job),
+                 CIR_ENOTFOUND);
+    cr_assert_eq(parse("{\"Records\":[]}", &job), CIR_EPARSE);
+}
+
+Test(intake_job, preset_from_key_prefix)
+{
+    char buf[2048], dir[] = "/tmp/cir-presets-XXXXXX", path[256];
+    cir_vod_job_t job;
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/mobile.json", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{}", f);
+    fclose(f);
+    s3_event(buf, sizeof(buf), "mobile/talks/t1.mp4");
+    cr_assert_eq(cir_intake_parse_job(buf, strlen(buf), "s3://out/vod", dir,
+                                      "web", &job, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_str_eq(job.preset, "mobile");
+    cr_assert_str_eq(job.output, "s3://out/vod/mobile/talks/t1");
+    /* a prefix that names no preset keeps the default */
+    s3_event(buf, sizeof(buf), "talks/t1.mp4");
+    cr_assert_eq(cir_intake_parse_job(buf, strlen(buf), "s3://out/vod", dir,
+                                      "web", &job, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_str_eq(job.preset, "web");
+    remove(path);
+    remove(dir);
+}
+
+Test(intake_job, eventbridge_object_created)
+{
+    cir_vod_job_t job;
+    const char *ev =
+        "{\"version\":\"0\",\"id\":\"17793124-05d4-b198-2fde-7ededc63b103\","
+        "\"detail-type\":\"Object Created\",\"source\":\"aws.s3\","
+        "\"account\":\"111122223333\",\"time\":\"2021-11-12T00:00:00Z\","
+        "\"region\":\"ca-central-1\",\"resources\":[\"arn:aws:s3:::b\"],"
+        "\"detail\":{\"version\":\"0\",\"bucket\":{\"name\":\"b\"},"
+        "\"object\":{\"key\":\"in/a+b.mp4\",\"size\":5,\"etag\":\"e\","
+        "\"sequencer\":\"00\"},\"request-id\":\"N4N7GDK58NMKJ12R\","
+        "\"requester\":\"123456789012\",\"reason\":\"PutObject\"}}";
+    cr_assert_eq(parse(ev, &job), 0, "%s", err);
+    cr_assert_str_eq(job.input, "s3://b/in/a b.mp4");
+    cr_assert_str_eq(job.output, "file:///out/in/a b");
+    cr_assert_eq(job.enqueued_us, 1636675200000000LL);
+    cr_assert_eq(
+        parse("{\"detail-type\":\"Object Deleted\",\"detail\":{}}", &job),
+        CIR_ENOTFOUND);
+}
+
+Test(intake_job, malformed_huge_deep)
+{
+    cir_vod_job_t job;
+    char *big, *deep;
+    size_t n = 300 * 1024;
+
+    cr_assert_lt(parse("{\"input\":", &job), 0);
+    cr_assert_lt(parse("", &job), 0);
+    cr_assert_lt(parse("{\"input\":\"a\"} trailing", &job), 0);
+    big = malloc(n + 1);
+    cr_assert_not_null(big);
+    memset(big, ' ', n);
+    memcpy(big, "{\"input\":\"a.mp4\"}", 17);
+    big[n] = '\0';
+    cr_assert_eq(cir_intake_parse_job(big, n, "/out", NULL, "web", &job, err,
+                                      sizeof(err)),
+                 CIR_ELIMIT);
+    free(big);
+    deep = malloc(2000);
+    cr_assert_not_null(deep);
+    for (int i = 0; i < 999; i++) {
+        deep[i] = '[';
+        deep[1998 - i] = ']';
+    }
+    deep[999] = '1';
+    deep[1999] = '\0';
+    cr_assert_lt(parse(deep, &job), 0);
+    free(deep);
+}

@@ -1,0 +1,82 @@
+/*
+ * The VOD worker pool: N threads, each running cir_transcode_run() for one
+ * job at a time.  Jobs are pushed with cir_pool_submit() into a bounded
+ * queue; results come back through cir_pool_next_done() so the caller (a
+ * dispatcher that owns the intake) acks or fails them on its own thread.
+ * The pool knows nothing of where jobs come from.
+ *
+ * Thread safety: every function may be called from any thread, except
+ * cir_pool_free().
+ */
+#ifndef CIR_POOL_H
+#define CIR_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cir_preset.h"
+#include "cir_transcode.h"
+
+#define CIR_POOL_MAX_WORKERS 256
+
+typedef struct cir_pool cir_pool_t;
+
+typedef struct {
+    int workers;   /* 1..CIR_POOL_MAX_WORKERS */
+    int queue_max; /* jobs waiting for a worker, >= 0 */
+} cir_pool_config_t;
+
+typedef struct {
+    const char *id;             /* copied; also the log context */
+    const char *input;          /* copied */
+    const char *output;         /* copied */
+    const cir_preset_t *preset; /* copied */
+    unsigned only;
+    void *user; /* handed back in the done record */
+} cir_pool_task_t;
+
+typedef struct {
+    void *user;
+    char id[128];
+    int ret; /* cir_transcode_run's, or CIR_ECANCELED if never started */
+    cir_result_t result;
+    int64_t queued_us, started_us, finished_us; /* monotonic; started 0 if
+                                                   it never ran */
+} cir_pool_done_t;
+
+typedef struct {
+    int busy;
+    char id[128];
+    void *user;
+    cir_progress_t progress;
+    int64_t started_us; /* monotonic */
+} cir_pool_slot_t;
+
+int cir_pool_new(cir_pool_t **pool, const cir_pool_config_t *cfg);
+
+/* Queues a job: 0, CIR_ELIMIT when the queue is full, CIR_ECANCELED after
+ * cir_pool_shutdown(). */
+int cir_pool_submit(cir_pool_t *pool, const cir_pool_task_t *task);
+
+/* Jobs running plus waiting (not yet collected with next_done). */
+int cir_pool_pending(cir_pool_t *pool);
+/* Workers free with nothing queued for them. */
+int cir_pool_free_workers(cir_pool_t *pool);
+
+/* Waits up to wait_ms for a finished job: 1 and *done, or 0. */
+int cir_pool_next_done(cir_pool_t *pool, cir_pool_done_t *done, int wait_ms);
+
+/* Sets the cancel flag of the job with this user pointer (running or
+ * queued); 0, or CIR_ENOTFOUND. */
+int cir_pool_cancel(cir_pool_t *pool, const void *user);
+/* Stops taking jobs from the queue; cancel_running also cancels running
+ * ones.  Queued jobs come back as done with CIR_ECANCELED. */
+void cir_pool_shutdown(cir_pool_t *pool, int cancel_running);
+
+/* Copies up to max worker slots; returns the number of workers. */
+size_t cir_pool_snapshot(cir_pool_t *pool, cir_pool_slot_t *slots, size_t max);
+
+/* Cancels everything, joins the threads, frees undelivered done records. */
+void cir_pool_free(cir_pool_t **pool);
+
+#endif

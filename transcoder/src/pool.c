@@ -1,0 +1,419 @@
+/*
+ * The VOD worker pool (see cir_pool.h): one mutex guards the job queue, the
+ * done queue and the slots; each worker has its own cancel flag, which
+ * cir_transcode_run polls.  Everything is bounded: queued jobs by
+ * queue_max, done records by workers + queue_max.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cir_clock.h"
+#include "cir_error.h"
+#include "cir_pool.h"
+
+typedef struct task {
+    char *id, *input, *output;
+    cir_preset_t preset;
+    unsigned only;
+    void *user;
+    int64_t queued_us;
+    struct task *next;
+} task_t;
+
+typedef struct done_node {
+    cir_pool_done_t d;
+    struct done_node *next;
+} done_node_t;
+
+typedef struct {
+    cir_pool_t *pool;
+    pthread_t thread;
+    int started;
+    task_t *task; /* running, or NULL */
+    atomic_int cancel;
+    cir_progress_t progress;
+    int64_t started_us;
+} slot_t;
+
+struct cir_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done_cond;
+    task_t *head, *tail;
+    int nqueued, nrunning, ndone;
+    done_node_t *dhead, *dtail;
+    int stopping, quit;
+    int workers, queue_max;
+    slot_t *slots;
+};
+
+static int64_t
+mono_us(void)
+{
+    return cir_clock_mono_us(cir_clock_system());
+}
+
+static void
+task_free(task_t *t)
+{
+    if (t) {
+        free(t->id);
+        free(t->input);
+        free(t->output);
+        free(t);
+    }
+}
+
+/* Called with the lock held; takes ownership of nothing. */
+static void
+push_done(cir_pool_t *p, done_node_t *n)
+{
+    n->next = NULL;
+    if (p->dtail) {
+        p->dtail->next = n;
+    } else {
+        p->dhead = n;
+    }
+    p->dtail = n;
+    p->ndone++;
+    pthread_cond_broadcast(&p->done_cond);
+}
+
+static done_node_t *
+done_for(const task_t *t, int ret)
+{
+    done_node_t *n = calloc(1, sizeof(*n));
+
+    if (n) {
+        n->d.user = t->user;
+        n->d.ret = ret;
+        n->d.queued_us = t->queued_us;
+        snprintf(n->d.id, sizeof(n->d.id), "%s", t->id);
+    }
+    return n;
+}
+
+static void
+on_progress(void *opaque, const cir_progress_t *pr)
+{
+    slot_t *s = opaque;
+
+    pthread_mutex_lock(&s->pool->lock);
+    s->progress = *pr;
+    pthread_mutex_unlock(&s->pool->lock);
+}
+
+static void *
+worker_main(void *arg)
+{
+    slot_t *s = arg;
+    cir_pool_t *p = s->pool;
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->quit && (p->stopping || p->head == NULL)) {
+            pthread_cond_wait(&p->work, &p->lock);
+        }
+        if (p->quit) {
+            break;
+        }
+        task_t *t = p->head;
+        p->head = t->next;
+        if (p->head == NULL) {
+            p->tail = NULL;
+        }
+        p->nqueued--;
+        p->nrunning++;
+        s->task = t;
+        s->started_us = mono_us();
+        memset(&s->progress, 0, sizeof(s->progress));
+        s->progress.percent = -1;
+        atomic_store(&s->cancel, 0);
+        pthread_mutex_unlock(&p->lock);
+
+        done_node_t *n = calloc(1, sizeof(*n));
+        cir_job_t job = {.input = t->input,
+                         .output = t->output,
+                         .preset = &t->preset,
+                         .only = t->only,
+                         .job_id = t->id,
+                         .progress = on_progress,
+                         .opaque = s,
+                         .cancel = &s->cancel};
+        int ret;
+        if (n == NULL) {
+            ret = CIR_ENOMEM;
+        } else {
+            ret = cir_transcode_run(&job, &n->d.result);
+        }
+
+        pthread_mutex_lock(&p->lock);
+        if (n) {
+            n->d.user = t->user;
+            n->d.ret = ret;
+            n->d.queued_us = t->queued_us;
+            n->d.started_us = s->started_us;
+            n->d.finished_us = mono_us();
+            snprintf(n->d.id, sizeof(n->d.id), "%s", t->id);
+            push_done(p, n);
+        }
+        s->task = NULL;
+        p->nrunning--;
+        task_free(t);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int
+cir_pool_new(cir_pool_t **pool, const cir_pool_config_t *cfg)
+{
+    cir_pool_t *p;
+    int ret = 0;
+
+    *pool = NULL;
+    if (cfg->workers < 1 || cfg->workers > CIR_POOL_MAX_WORKERS ||
+        cfg->queue_max < 0 || cfg->queue_max > 100000) {
+        return CIR_EINVAL;
+    }
+    if ((p = calloc(1, sizeof(*p))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    p->workers = cfg->workers;
+    p->queue_max = cfg->queue_max;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done_cond, NULL);
+    if ((p->slots = calloc((size_t)p->workers, sizeof(*p->slots))) == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < p->workers; i++) {
+        p->slots[i].pool = p;
+        if (pthread_create(&p->slots[i].thread, NULL, worker_main,
+                           &p->slots[i]) != 0) {
+            ret = CIR_ENOMEM;
+            goto fail;
+        }
+        p->slots[i].started = 1;
+    }
+    *pool = p;
+    return 0;
+fail:
+    cir_pool_free(&p);
+    return ret;
+}
+
+int
+cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
+{
+    task_t *t = NULL;
+    int ret = 0;
+
+    if (in->input == NULL || in->output == NULL || in->preset == NULL) {
+        return CIR_EINVAL;
+    }
+    if ((t = calloc(1, sizeof(*t))) == NULL ||
+        (t->id = strdup(in->id ? in->id : "")) == NULL ||
+        (t->input = strdup(in->input)) == NULL ||
+        (t->output = strdup(in->output)) == NULL) {
+        task_free(t);
+        return CIR_ENOMEM;
+    }
+    t->preset = *in->preset;
+    t->only = in->only;
+    t->user = in->user;
+    t->queued_us = mono_us();
+
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping || p->quit) {
+        ret = CIR_ECANCELED;
+    } else if (p->nqueued >= p->queue_max + (p->workers - p->nrunning) ||
+               p->nqueued + p->nrunning + p->ndone >=
+                   p->workers + p->queue_max) {
+        ret = CIR_ELIMIT;
+    } else {
+        if (p->tail) {
+            p->tail->next = t;
+        } else {
+            p->head = t;
+        }
+        p->tail = t;
+        p->nqueued++;
+        t = NULL;
+        pthread_cond_signal(&p->work);
+    }
+    pthread_mutex_unlock(&p->lock);
+    task_free(t);
+    return ret;
+}
+
+int
+cir_pool_pending(cir_pool_t *p)
+{
+    int n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->nqueued + p->nrunning + p->ndone;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+int
+cir_pool_free_workers(cir_pool_t *p)
+{
+    int n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->workers - p->nrunning - p->nqueued;
+    pthread_mutex_unlock(&p->lock);
+    return n > 0 ? n : 0;
+}
+
+int
+cir_pool_next_done(cir_pool_t *p, cir_pool_done_t *out, int wait_ms)
+{
+    done_node_t *n = NULL;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (p->dhead == NULL && wait_ms > 0) {
+        if (pthread_cond_timedwait(&p->done_cond, &p->lock, &ts) != 0) {
+            break;
+        }
+    }
+    if ((n = p->dhead) != NULL) {
+        p->dhead = n->next;
+        if (p->dhead == NULL) {
+            p->dtail = NULL;
+        }
+        p->ndone--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (n == NULL) {
+        return 0;
+    }
+    *out = n->d;
+    free(n);
+    return 1;
+}
+
+int
+cir_pool_cancel(cir_pool_t *p, const void *user)
+{
+    int ret = CIR_ENOTFOUND;
+
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->workers; i++) {
+        if (p->slots[i].task && p->slots[i].task->user == user) {
+            atomic_store(&p->slots[i].cancel, 1);
+            ret = 0;
+        }
+    }
+    for (task_t **pp = &p->head; *pp && ret < 0; pp = &(*pp)->next) {
+        if ((*pp)->user == user) {
+            task_t *t = *pp;
+            done_node_t *n = done_for(t, CIR_ECANCELED);
+            *pp = t->next;
+            p->tail = NULL;
+            for (task_t *x = p->head; x; x = x->next) {
+                p->tail = x;
+            }
+            p->nqueued--;
+            if (n) {
+                push_done(p, n);
+            }
+            task_free(t);
+            ret = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ret;
+}
+
+void
+cir_pool_shutdown(cir_pool_t *p, int cancel_running)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    while (p->head) {
+        task_t *t = p->head;
+        done_node_t *n = done_for(t, CIR_ECANCELED);
+        p->head = t->next;
+        p->nqueued--;
+        if (n) {
+            push_done(p, n);
+        }
+        task_free(t);
+    }
+    p->tail = NULL;
+    if (cancel_running) {
+        for (int i = 0; i < p->workers; i++) {
+            atomic_store(&p->slots[i].cancel, 1);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+size_t
+cir_pool_snapshot(cir_pool_t *p, cir_pool_slot_t *slots, size_t max)
+{
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < max && i < (size_t)p->workers; i++) {
+        const slot_t *s = &p->slots[i];
+        memset(&slots[i], 0, sizeof(slots[i]));
+        slots[i].busy = s->task != NULL;
+        if (s->task) {
+            snprintf(slots[i].id, sizeof(slots[i].id), "%s", s->task->id);
+            slots[i].user = s->task->user;
+            slots[i].progress = s->progress;
+            slots[i].started_us = s->started_us;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return (size_t)p->workers;
+}
+
+void
+cir_pool_free(cir_pool_t **pp)
+{
+    cir_pool_t *p = *pp;
+
+    if (p == NULL) {
+        return;
+    }
+    if (p->slots) {
+        cir_pool_shutdown(p, 1);
+        pthread_mutex_lock(&p->lock);
+        p->quit = 1;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->lock);
+        for (int i = 0; i < p->workers; i++) {
+            if (p->slots[i].started) {
+                pthread_join(p->slots[i].thread, NULL);
+            }
+        }
+    }
+    while (p->dhead) {
+        done_node_t *n = p->dhead;
+        p->dhead = n->next;
+        free(n);
+    }
+    free(p->slots);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done_cond);
+    free(p);
+    *pp = NULL;
+}
