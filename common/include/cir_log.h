@@ -42,7 +42,8 @@ void cir_log_set_sink(cir_log_sink_t sink, void *opaque);
 void cir_log_emit(cir_log_level_t level, const cir_log_ctx_t *ctx,
                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cir_log_emitv(cir_log_level_t level, const cir_log_ctx_t *ctx,
-                   const char *fmt, va_list ap);
+                   const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define cir_log(level, ctx, ...)                       \
     do {                                               \

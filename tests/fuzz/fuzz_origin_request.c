@@ -18,9 +18,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data;
 
     if (cir_origin_normalize_path(s, size, rel, sizeof(rel)) == 0) {
-        /* nothing accepted may climb out of the root */
-        if (rel[0] == '/' || strstr(rel, "..") != NULL) {
+        /* nothing accepted may climb out of the root: no absolute path, no
+         * "." or ".." segment, no empty segment */
+        if (rel[0] == '/' || rel[0] == '\0') {
             __builtin_trap();
+        }
+        for (const char *seg = rel; seg; seg = strchr(seg, '/')) {
+            seg += *seg == '/';
+            size_t n = strcspn(seg, "/");
+            if (n == 0 || (n == 1 && seg[0] == '.') ||
+                (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+                __builtin_trap();
+            }
+            if (seg[n] == '\0') {
+                break;
+            }
         }
         (void)cir_origin_parse_live_path(rel, &p);
     }
