@@ -74,6 +74,10 @@ int cir_write_file_atomic(const char *path, const void *data, size_t len);
  * needs); without it the write is still atomic for readers but may be lost
  * in a crash (what a live store, rewritten every part, can afford). */
 #define CIR_WRITE_DURABLE 1u
+/* CIR_WRITE_UNLISTED: nothing reads the file before an index lists it
+ * (live parts and segments): a new file is written in place, without the
+ * temporary file and rename; an existing one is still replaced atomically. */
+#define CIR_WRITE_UNLISTED 2u
 int cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
                                 unsigned flags);
 /* Reads a whole file of at most max bytes (CIR_ELIMIT past it). */

@@ -461,7 +461,8 @@ cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
         ret = join(w, path, sizeof(path), F_PART, s->msn, s->nb_parts);
     }
     if (ret == 0) {
-        ret = cir_write_file_atomic_flags(path, data, len, 0);
+        /* listed in the index only after this write completes */
+        ret = cir_write_file_atomic_flags(path, data, len, CIR_WRITE_UNLISTED);
     }
     if (ret < 0) {
         w->open_data.len = len0;
@@ -499,7 +500,8 @@ cir_live_writer_end_segment(cir_live_writer_t *w)
     }
     if ((ret = join(w, path, sizeof(path), F_SEG, s->msn, 0)) < 0 ||
         (ret = cir_write_file_atomic_flags(path, w->open_data.data,
-                                           w->open_data.len, 0)) < 0) {
+                                           w->open_data.len,
+                                           CIR_WRITE_UNLISTED)) < 0) {
         return ret;
     }
     s->size = w->open_data.len;

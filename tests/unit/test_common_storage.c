@@ -412,3 +412,30 @@ Test(common_storage, read_is_bounded_for_files_that_lie_about_size)
     cr_assert_eq(cir_read_file("/dev/zero", 100000, &data, &len), CIR_ELIMIT);
     cr_assert_null(data);
 }
+
+Test(common_storage, unlisted_writes_go_in_place_and_never_change_a_file)
+{
+    char dir[] = "/tmp/cir-unlisted-XXXXXX", path[256];
+    char *data = NULL;
+    size_t len = 0;
+    struct stat first, second;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/part-1.0.m4s", dir);
+    cr_assert_eq(
+        cir_write_file_atomic_flags(path, "abc", 3, CIR_WRITE_UNLISTED), 0);
+    cr_assert_eq(stat(path, &first), 0);
+    cr_assert_eq(cir_read_file(path, 16, &data, &len), 0);
+    cr_assert_eq(len, 3);
+    cr_assert_str_eq(data, "abc");
+    free(data);
+    cr_assert_eq(count_entries(dir), 1, "no temporary file");
+    /* a second write of the same name replaces it atomically: a reader
+     * holding the old file keeps its bytes (a new inode) */
+    cr_assert_eq(
+        cir_write_file_atomic_flags(path, "defg", 4, CIR_WRITE_UNLISTED), 0);
+    cr_assert_eq(stat(path, &second), 0);
+    cr_assert_neq(first.st_ino, second.st_ino);
+    cr_assert_eq(second.st_size, 4);
+    cr_assert_eq(count_entries(dir), 1);
+}
