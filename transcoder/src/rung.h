@@ -15,7 +15,7 @@
 #include "cmaf.h"
 #include "ladder.h"
 
-#define CIR_RUNG_QUEUE 8
+#define CIR_RUNG_QUEUE 4
 
 typedef struct cir_rung cir_video_rung_t;
 
