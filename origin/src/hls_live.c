@@ -163,7 +163,7 @@ cir_hls_render_live_media(const cir_live_index_t *idx,
     TRY(cir_buf_printf(out, ",HOLD-BACK=%lld\n", (long long)(3 * td)));
     if (has_parts) {
         TRY(cir_buf_puts(out, "#EXT-X-PART-INF:PART-TARGET="));
-        TRY(cir_manifest_put_fixed(out, idx->part_target, ts, 3));
+        TRY(cir_manifest_put_fixed_up(out, idx->part_target, ts, 3));
         TRY(cir_buf_puts(out, "\n"));
     }
     TRY(cir_buf_printf(

@@ -186,8 +186,8 @@ cir_manifest_round_div(int64_t num, int64_t den)
     return num / den + ((num % den) * 2 >= den ? 1 : 0);
 }
 
-int
-cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals)
+static int
+put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals, int up)
 {
     static const int64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
     int64_t whole, frac, scale;
@@ -198,7 +198,8 @@ cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals)
     scale = pow10[decimals];
     whole = num / den;
     /* (num % den) < den <= 2^32, times 10^6: no overflow */
-    frac = cir_manifest_round_div((num % den) * scale, den);
+    frac = up ? ((num % den) * scale + den - 1) / den
+              : cir_manifest_round_div((num % den) * scale, den);
     if (frac >= scale) {
         whole++;
         frac -= scale;
@@ -208,6 +209,19 @@ cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals)
     }
     return cir_buf_printf(out, "%lld.%0*lld", (long long)whole, decimals,
                           (long long)frac);
+}
+
+int
+cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den, int decimals)
+{
+    return put_fixed(out, num, den, decimals, 0);
+}
+
+int
+cir_manifest_put_fixed_up(cir_buf_t *out, int64_t num, int64_t den,
+                          int decimals)
+{
+    return put_fixed(out, num, den, decimals, 1);
 }
 
 int64_t

@@ -24,6 +24,10 @@ int64_t cir_manifest_round_div(int64_t num, int64_t den);
 /* num/den seconds with a fixed number of decimals (0..9), halves up. */
 int cir_manifest_put_fixed(cir_buf_t *out, int64_t num, int64_t den,
                            int decimals);
+/* The same, rounded up: for maxima such as PART-TARGET, which no part may
+ * exceed once both are printed. */
+int cir_manifest_put_fixed_up(cir_buf_t *out, int64_t num, int64_t den,
+                              int decimals);
 
 /* EXT-X-TARGETDURATION shared by every media playlist of the asset: the
  * largest segment duration rounded to the nearest integer, at least 1. */

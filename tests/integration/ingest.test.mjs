@@ -200,6 +200,23 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         }
     });
 
+    test('no part outgrows PART-TARGET with FLV millisecond timestamps',
+        async () => {
+            // FLV's whole-millisecond frame spacing (33, 33, 34 ms) must not
+            // push a part past the target (RFC 8216bis 4.4.4.9)
+            for (const r of ['video', 'audio']) {
+                const pl = await playlist('cam5', r);
+                if (pl == null)
+                    continue;
+                const target = Number(/PART-TARGET=([\d.]+)/.exec(pl)[1]);
+                const durs = [...pl.matchAll(/#EXT-X-PART:DURATION=([\d.]+)/g)]
+                    .map((m) => Number(m[1]));
+                assert.ok(durs.length > 0, `${r} lists parts`);
+                for (const d of durs)
+                    assert.ok(d <= target, `${r}: part ${d} > PART-TARGET ${target}`);
+            }
+        });
+
     test('garbage and slow clients are dropped', async () => {
         const closedAfter = (write) => new Promise((ok) => {
             const t0 = Date.now();

@@ -23,9 +23,11 @@ struct cir_cmaf_live {
     int64_t part_start; /* dts of its first sample */
     int seg_open;
     int64_t seg_start;
-    int64_t last_end; /* dts + duration of the last sample */
-    int follower;     /* segments cut where the leader (video) cut */
-    int64_t next_cut; /* the leader's next cut, or AV_NOPTS_VALUE */
+    int64_t last_end;  /* dts + duration of the last sample */
+    int64_t last_dts;  /* of the last sample, AV_NOPTS_VALUE at first */
+    int64_t max_delta; /* the longest dts step seen (bounded) */
+    int follower;      /* segments cut where the leader (video) cut */
+    int64_t next_cut;  /* the leader's next cut, or AV_NOPTS_VALUE */
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
 };
@@ -64,6 +66,7 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     c->frame_rate = cfg->frame_rate;
     c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
     c->next_cut = AV_NOPTS_VALUE;
+    c->last_dts = AV_NOPTS_VALUE;
     if ((ret = open_muxer(c, cfg->par)) < 0) {
         goto fail;
     }
@@ -214,7 +217,8 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
         c->next_cut = AV_NOPTS_VALUE;
         cut = 1;
     } else if (c->part_open &&
-               pkt->dts + pkt->duration - c->part_start > c->part_len) {
+               pkt->dts + FFMAX(pkt->duration, c->max_delta) - c->part_start >
+                   c->part_len) {
         /* PART-TARGET is a maximum: close the part before it overflows */
         if ((ret = flush_part(c, pkt->dts)) < 0) {
             goto done;
@@ -225,6 +229,15 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
         c->part_start = pkt->dts;
         c->part_key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
     }
+    /* the part ends where the next sample starts: sources whose frame
+     * spacing jitters (FLV's whole milliseconds: 33, 33, 34 ...) are judged
+     * by the longest spacing seen, so no part outgrows PART-TARGET */
+    if (c->last_dts != AV_NOPTS_VALUE && pkt->dts > c->last_dts &&
+        pkt->dts - c->last_dts <= 4 * FFMAX(c->frame_duration, 1) &&
+        pkt->dts - c->last_dts > c->max_delta) {
+        c->max_delta = pkt->dts - c->last_dts;
+    }
+    c->last_dts = pkt->dts;
     c->last_end = pkt->dts + pkt->duration;
     if ((ret = av_write_frame(c->oc, pkt)) < 0) {
         cir_log_error(&c->log, "muxing: %s", av_err2str(ret));
