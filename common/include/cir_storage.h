@@ -37,6 +37,12 @@ int cir_uri_format(const cir_uri_t *u, char *out, size_t size);
  */
 int cir_path_is_safe_relative(const char *rel);
 
+/*
+ * A name that becomes one folder and one URI segment (stream keys,
+ * renditions): [A-Za-z0-9_-], 1 to max_len bytes, of s[0, len).
+ */
+int cir_name_is_safe(const char *s, size_t len, size_t max_len);
+
 /* The Content-Type for an object name by extension (m3u8, mpd, mp4, m4s,
  * jpg, webp, png, vtt, json); "application/octet-stream" otherwise. */
 const char *cir_content_type(const char *name);

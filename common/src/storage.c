@@ -776,3 +776,19 @@ cir_store_close(cir_store_t **store)
     free(*store);
     *store = NULL;
 }
+
+int
+cir_name_is_safe(const char *s, size_t len, size_t max_len)
+{
+    if (s == NULL || len == 0 || len > max_len) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cir_error.h"
+#include "cir_storage.h"
 #include "cir_rtmp.h"
 
 #define CSID_CONTROL 2
@@ -55,16 +56,7 @@ cir_rtmp_limits_default(cir_rtmp_limits_t *lim)
 int
 cir_rtmp_valid_key(const char *key)
 {
-    size_t n = 0;
-
-    for (; key[n] != '\0'; n++) {
-        char c = key[n];
-        if (n >= 63 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return n > 0;
+    return cir_name_is_safe(key, strnlen(key, 64), 63);
 }
 
 int

@@ -325,24 +325,6 @@ fail:
     return ret;
 }
 
-static int
-id_ok(const char *s)
-{
-    size_t i, n = strnlen(s, CIR_LIVE_ID_MAX);
-
-    if (n == 0 || n >= CIR_LIVE_ID_MAX) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int
 cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                      const cir_dash_live_config_t *cfg, cir_buf_t *out)
@@ -358,7 +340,7 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
     len0 = out->len;
     for (i = 0; i < nb; i++) {
         if (tracks[i] == NULL || cir_live_index_check(tracks[i]) < 0 ||
-            !id_ok(tracks[i]->track.rendition)) {
+            !cir_live_id_ok(tracks[i]->track.rendition)) {
             return CIR_EINVAL;
         }
         ended &= tracks[i]->ended;

@@ -21,25 +21,6 @@
 
 #define DEFAULT_AUDIO_CODECS "mp4a.40.2"
 
-/* Renditions name folders and URIs: [A-Za-z0-9_-]+ only. */
-static int
-id_ok(const char *s)
-{
-    size_t i, n = strnlen(s, CIR_LIVE_ID_MAX);
-
-    if (n == 0 || n >= CIR_LIVE_ID_MAX) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A quoted-string attribute value: no '"', CR or LF (RFC 8216bis 4.2). */
 static int
 quoted_ok(const char *s)
@@ -235,7 +216,7 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
             return CIR_EINVAL;
         }
         t = &tracks[i]->track;
-        if (!id_ok(t->rendition) || !quoted_ok(t->codecs)) {
+        if (!cir_live_id_ok(t->rendition) || !quoted_ok(t->codecs)) {
             return CIR_EINVAL;
         }
         if (t->kind == CIR_LIVE_VIDEO) {

@@ -6,8 +6,10 @@
 #define CIR_LIVE_UTIL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "cir_live.h"
+#include "cir_storage.h"
 
 /* The invariants every consumer relies on: limits, timescale > 0,
  * non-negative durations, consecutive msns, only the last segment open, part
@@ -21,6 +23,14 @@ int64_t cir_live_target_duration(const cir_live_index_t *idx);
 /* Most parts a segment may hold: ceil(segment_target / part_target) + 1
  * (0 when the index has no parts). */
 uint32_t cir_live_max_parts(const cir_live_index_t *idx);
+
+/* A stream or rendition name (a folder and a URI segment). */
+static inline int
+cir_live_id_ok(const char *s)
+{
+    return cir_name_is_safe(s, strnlen(s, CIR_LIVE_ID_MAX),
+                            CIR_LIVE_ID_MAX - 1);
+}
 
 /* The open (last, incomplete) segment, or NULL. */
 const cir_live_segment_t *cir_live_open_segment(const cir_live_index_t *idx);

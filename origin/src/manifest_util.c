@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cir_error.h"
+#include "cir_storage.h"
 #include "manifest_util.h"
 
 /* Limits that keep every later computation far from overflow. */
@@ -15,24 +16,9 @@
 static int
 safe_id(const char *s)
 {
-    size_t i, n;
-
-    if (s == NULL) {
-        return 0;
-    }
-    n = strlen(s);
-    if (n == 0 || n > MAX_ID_LEN) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
     /* "thumbs" is the image track's folder and Representation@id. */
-    return strcmp(s, "thumbs") != 0;
+    return s != NULL && cir_name_is_safe(s, strlen(s), MAX_ID_LEN) &&
+           strcmp(s, "thumbs") != 0;
 }
 
 /* Fits an HLS quoted-string (no '"', CR, LF) and an XML attribute. */

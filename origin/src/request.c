@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cir_error.h"
+#include "cir_storage.h"
 #include "cir_origin.h"
 #include "live_util.h"
 
@@ -91,24 +92,6 @@ bad:
     return CIR_EINVAL;
 }
 
-static int
-name_ok(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n == 0 || n >= CIR_LIVE_ID_MAX) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A canonical decimal (no sign, no leading zero) in s[0, n), <= max. */
 static int
 parse_dec(const char *s, size_t n, uint64_t max, uint64_t *v)
@@ -183,7 +166,7 @@ cir_origin_parse_live_path(const char *rel, cir_live_path_t *p)
         }
         s = slash + 1;
     }
-    if (nc < 2 || !name_ok(c[0], n[0])) {
+    if (nc < 2 || !cir_name_is_safe(c[0], n[0], CIR_LIVE_ID_MAX - 1)) {
         return CIR_ENOTFOUND;
     }
     memcpy(p->stream, c[0], n[0]);
@@ -197,7 +180,7 @@ cir_origin_parse_live_path(const char *rel, cir_live_path_t *p)
         }
         return 0;
     }
-    if (!name_ok(c[1], n[1])) {
+    if (!cir_name_is_safe(c[1], n[1], CIR_LIVE_ID_MAX - 1)) {
         goto notfound;
     }
     memcpy(p->rendition, c[1], n[1]);

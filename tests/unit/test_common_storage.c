@@ -439,3 +439,17 @@ Test(common_storage, unlisted_writes_go_in_place_and_never_change_a_file)
     cr_assert_eq(second.st_size, 4);
     cr_assert_eq(count_entries(dir), 1);
 }
+
+Test(common_storage, safe_names)
+{
+    cr_assert(cir_name_is_safe("cam_1-A", 7, 63));
+    cr_assert_not(cir_name_is_safe("", 0, 63));
+    cr_assert_not(cir_name_is_safe("a/b", 3, 63));
+    cr_assert_not(cir_name_is_safe("..", 2, 63));
+    cr_assert_not(cir_name_is_safe("a b", 3, 63));
+    cr_assert_not(cir_name_is_safe("\xc3\xa9", 2, 63));
+    cr_assert_not(cir_name_is_safe("abcd", 4, 3), "longer than the limit");
+    cr_assert(cir_name_is_safe("abc", 3, 3));
+    /* only s[0, len) counts */
+    cr_assert(cir_name_is_safe("ab/c", 2, 63));
+}

@@ -105,24 +105,6 @@ mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int
-valid_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n >= CIR_LIVE_ID_MAX) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int
 cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
 {
@@ -133,7 +115,9 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     if (seg <= 0 && cfg->preset) {
         seg = cfg->preset->segment_seconds;
     }
-    if (cfg->stream == NULL || !valid_name(cfg->stream) ||
+    if (cfg->stream == NULL ||
+        !cir_name_is_safe(cfg->stream, strlen(cfg->stream),
+                          CIR_LIVE_ID_MAX - 1) ||
         cfg->live_root == NULL || cfg->part_seconds <= 0 ||
         seg < cfg->part_seconds || cfg->window < 3 || cfg->queue_frames < 0 ||
         cfg->queue_frames == 1 || cfg->queue_frames > CIR_LIVE_RUNG_QUEUE_MAX ||
