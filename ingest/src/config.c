@@ -1,44 +1,20 @@
 /*
  * cirrus-ingest options: one table with defaults, limits and help; set from
  * a JSON file, CIRRUS_INGEST_<NAME> variables and the command line, in that
- * order.
+ * order (common/include/cir_options.h does the work).
  */
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "cir_error.h"
-#include "cir_json.h"
 #include "cir_ingest.h"
+#include "cir_options.h"
 
-typedef enum {
-    OPT_INT,
-    OPT_DOUBLE,
-    OPT_STRING
-} opt_type_t;
-
-typedef struct {
-    const char *name;
-    opt_type_t type;
-    size_t offset;
-    size_t size; /* strings */
-    const char *def;
-    double min, max;
-    const char *help;
-} opt_t;
-
-#define S(f)                                      \
-    OPT_STRING, offsetof(cir_ingest_config_t, f), \
-        sizeof(((cir_ingest_config_t *)0)->f)
-#define I(f) OPT_INT, offsetof(cir_ingest_config_t, f), 0
-#define D(f) OPT_DOUBLE, offsetof(cir_ingest_config_t, f), 0
+#define S(f) CIR_OPT_S(cir_ingest_config_t, f)
+#define I(f) CIR_OPT_I(cir_ingest_config_t, f)
+#define D(f) CIR_OPT_D(cir_ingest_config_t, f)
 #define BIG  1e15
 
-static const opt_t opts[] = {
+static const cir_option_t opts[] = {
     {"listen", S(listen), "127.0.0.1", 0, 0, "RTMP listen address"},
     {"port", I(port), "1935", 0, 65535, "RTMP port (0: any free port)"},
     {"status_listen", S(status_listen), "127.0.0.1", 0, 0,
@@ -92,163 +68,40 @@ static const opt_t opts[] = {
      "error, warn, info, debug, trace"},
 };
 
-#define NOPTS (sizeof(opts) / sizeof(opts[0]))
-
-static const opt_t *
-find(const char *name)
-{
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (strcmp(opts[i].name, name) == 0) {
-            return &opts[i];
-        }
-    }
-    return NULL;
-}
-
-static int
-set_text(cir_ingest_config_t *c, const opt_t *o, const char *v, char *err,
-         size_t errsize)
-{
-    char *end;
-    double d;
-
-    if (o->type == OPT_STRING) {
-        if (strlen(v) >= o->size) {
-            snprintf(err, errsize, "%s: too long", o->name);
-            return CIR_EINVAL;
-        }
-        snprintf((char *)c + o->offset, o->size, "%s", v);
-        return 0;
-    }
-    errno = 0;
-    d = strtod(v, &end);
-    while (*end != '\0' && isspace((unsigned char)*end)) {
-        end++;
-    }
-    if (errno != 0 || end == v || *end != '\0' || !isfinite(d)) {
-        snprintf(err, errsize, "%s: not a number: \"%s\"", o->name, v);
-        return CIR_EINVAL;
-    }
-    if (d < o->min || d > o->max) {
-        snprintf(err, errsize, "%s: %g is outside [%g, %g]", o->name, d, o->min,
-                 o->max);
-        return CIR_EINVAL;
-    }
-    if (o->type == OPT_INT) {
-        if (d != floor(d)) {
-            snprintf(err, errsize, "%s: not an integer", o->name);
-            return CIR_EINVAL;
-        }
-        *(int64_t *)(void *)((char *)c + o->offset) = (int64_t)d;
-    } else {
-        *(double *)(void *)((char *)c + o->offset) = d;
-    }
-    return 0;
-}
+static const cir_options_t table = {opts, sizeof(opts) / sizeof(opts[0]),
+                                    "CIRRUS_INGEST_"};
 
 void
 cir_ingest_config_defaults(cir_ingest_config_t *c)
 {
-    char err[128];
-
-    memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < NOPTS; i++) {
-        (void)set_text(c, &opts[i], opts[i].def, err, sizeof(err));
-    }
+    cir_options_defaults(&table, c, sizeof(*c));
 }
 
 int
 cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
                       const char *value, char *err, size_t errsize)
 {
-    const opt_t *o = find(name);
-
-    if (o == NULL) {
-        snprintf(err, errsize, "unknown option \"%s\"", name);
-        return CIR_EINVAL;
-    }
-    return set_text(c, o, value, err, errsize);
+    return cir_options_set(&table, c, name, value, err, errsize);
 }
 
 int
 cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
                              char *err, size_t errsize)
 {
-    const char *name;
-    json_t *v;
-    char text[64];
-    int ret;
-
-    if (!json_is_object(obj)) {
-        snprintf(err, errsize, "the configuration must be a JSON object");
-        return CIR_EINVAL;
-    }
-    json_object_foreach((json_t *)obj, name, v)
-    {
-        const opt_t *o = find(name);
-        if (o == NULL) {
-            snprintf(err, errsize, "unknown option \"%s\"", name);
-            return CIR_EINVAL;
-        }
-        if (o->type == OPT_STRING) {
-            if (!json_is_string(v)) {
-                snprintf(err, errsize, "%s: expected a string", name);
-                return CIR_EINVAL;
-            }
-            ret = set_text(c, o, json_string_value(v), err, errsize);
-        } else if (json_is_number(v)) {
-            snprintf(text, sizeof(text), "%.17g", json_number_value(v));
-            ret = set_text(c, o, text, err, errsize);
-        } else if (json_is_boolean(v)) {
-            ret = set_text(c, o, json_is_true(v) ? "1" : "0", err, errsize);
-        } else {
-            snprintf(err, errsize, "%s: expected a number", name);
-            return CIR_EINVAL;
-        }
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
+    return cir_options_apply_json(&table, c, obj, err, errsize);
 }
 
 int
 cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path, char *err,
                             size_t errsize)
 {
-    json_t *j = NULL;
-    char jerr[256];
-    int ret;
-
-    ret = cir_json_load_file(path, 1 << 20, &j, jerr, sizeof(jerr));
-    if (ret < 0) {
-        snprintf(err, errsize, "%s: %s", path, jerr);
-        return ret;
-    }
-    ret = cir_ingest_config_apply_json(c, j, err, errsize);
-    json_decref(j);
-    return ret;
+    return cir_options_load_file(&table, c, path, err, errsize);
 }
 
 int
 cir_ingest_config_apply_env(cir_ingest_config_t *c, char *err, size_t errsize)
 {
-    char var[96];
-    const char *v;
-    int ret;
-
-    for (size_t i = 0; i < NOPTS; i++) {
-        size_t n = (size_t)snprintf(var, sizeof(var), "CIRRUS_INGEST_%s",
-                                    opts[i].name);
-        for (size_t k = 14; k < n && k < sizeof(var); k++) {
-            var[k] = (char)toupper((unsigned char)var[k]);
-        }
-        v = getenv(var);
-        if (v != NULL && (ret = set_text(c, &opts[i], v, err, errsize)) < 0) {
-            return ret;
-        }
-    }
-    return 0;
+    return cir_options_apply_env(&table, c, err, errsize);
 }
 
 void
@@ -256,8 +109,5 @@ cir_ingest_config_usage(void)
 {
     fprintf(stderr, "options (JSON config keys, --set name=value, or "
                     "CIRRUS_INGEST_<NAME>):\n");
-    for (size_t i = 0; i < NOPTS; i++) {
-        fprintf(stderr, "  %-22s %s (default \"%s\")\n", opts[i].name,
-                opts[i].help, opts[i].def);
-    }
+    cir_options_print(&table, stderr);
 }

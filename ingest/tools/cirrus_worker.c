@@ -29,6 +29,7 @@
 #include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_intake.h"
+#include "cir_options.h"
 #include "cir_intake_spool.h"
 #include "cir_json.h"
 #include "cir_log.h"
@@ -63,26 +64,11 @@ typedef struct {
     int64_t log_json;
 } config_t;
 
-typedef enum {
-    OPT_INT,
-    OPT_DOUBLE,
-    OPT_STRING
-} opt_type_t;
+#define S(f) CIR_OPT_S(config_t, f)
+#define I(f) CIR_OPT_I(config_t, f)
+#define D(f) CIR_OPT_D(config_t, f)
 
-typedef struct {
-    const char *name;
-    opt_type_t type;
-    size_t offset, size;
-    const char *def;
-    double min, max;
-    const char *help;
-} opt_t;
-
-#define S(f) OPT_STRING, offsetof(config_t, f), sizeof(((config_t *)0)->f)
-#define I(f) OPT_INT, offsetof(config_t, f), 0
-#define D(f) OPT_DOUBLE, offsetof(config_t, f), 0
-
-static const opt_t opts[] = {
+static const cir_option_t opts[] = {
     {"intake", S(intake), "spool", 0, 0, "where jobs come from: spool, sqs"},
     {"spool_dir", S(spool_dir), "/var/lib/cirrus/spool", 0, 0,
      "spool folder (incoming/, claimed/, failed/, done/)"},
@@ -119,140 +105,8 @@ static const opt_t opts[] = {
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
 };
 
-#define NOPTS (sizeof(opts) / sizeof(opts[0]))
-
-static const opt_t *
-find_opt(const char *name)
-{
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (strcmp(opts[i].name, name) == 0) {
-            return &opts[i];
-        }
-    }
-    return NULL;
-}
-
-static int
-set_text(config_t *c, const opt_t *o, const char *v, char *err, size_t errsize)
-{
-    char *end;
-    double d;
-
-    if (o->type == OPT_STRING) {
-        if (strlen(v) >= o->size) {
-            snprintf(err, errsize, "%s: too long", o->name);
-            return CIR_EINVAL;
-        }
-        snprintf((char *)c + o->offset, o->size, "%s", v);
-        return 0;
-    }
-    errno = 0;
-    d = strtod(v, &end);
-    if (errno != 0 || end == v || *end != '\0' || !isfinite(d)) {
-        snprintf(err, errsize, "%s: not a number: \"%s\"", o->name, v);
-        return CIR_EINVAL;
-    }
-    if (d < o->min || d > o->max) {
-        snprintf(err, errsize, "%s: %g is outside [%g, %g]", o->name, d, o->min,
-                 o->max);
-        return CIR_EINVAL;
-    }
-    if (o->type == OPT_INT) {
-        if (d != floor(d)) {
-            snprintf(err, errsize, "%s: not an integer", o->name);
-            return CIR_EINVAL;
-        }
-        *(int64_t *)(void *)((char *)c + o->offset) = (int64_t)d;
-    } else {
-        *(double *)(void *)((char *)c + o->offset) = d;
-    }
-    return 0;
-}
-
-static int
-config_set(config_t *c, const char *name, const char *v, char *err,
-           size_t errsize)
-{
-    const opt_t *o = find_opt(name);
-
-    if (o == NULL) {
-        snprintf(err, errsize, "unknown option \"%s\"", name);
-        return CIR_EINVAL;
-    }
-    return set_text(c, o, v, err, errsize);
-}
-
-static int
-config_load(config_t *c, const char *path, char *err, size_t errsize)
-{
-    json_t *j = NULL, *v;
-    const char *name;
-    char jerr[256], text[64];
-    int ret;
-
-    ret = cir_json_load_file(path, 1 << 20, &j, jerr, sizeof(jerr));
-    if (ret < 0) {
-        snprintf(err, errsize, "%s: %s", path, jerr);
-        return ret;
-    }
-    if (!json_is_object(j)) {
-        snprintf(err, errsize, "%s: expected a JSON object", path);
-        ret = CIR_EINVAL;
-        goto fail;
-    }
-    json_object_foreach(j, name, v)
-    {
-        const opt_t *o = find_opt(name);
-        if (o == NULL) {
-            snprintf(err, errsize, "%s: unknown option \"%s\"", path, name);
-            ret = CIR_EINVAL;
-            goto fail;
-        }
-        if (o->type == OPT_STRING) {
-            if (!json_is_string(v)) {
-                snprintf(err, errsize, "%s: expected a string", name);
-                ret = CIR_EINVAL;
-                goto fail;
-            }
-            ret = set_text(c, o, json_string_value(v), err, errsize);
-        } else if (json_is_number(v) || json_is_boolean(v)) {
-            snprintf(text, sizeof(text), "%.17g",
-                     json_is_boolean(v) ? (json_is_true(v) ? 1.0 : 0.0)
-                                        : json_number_value(v));
-            ret = set_text(c, o, text, err, errsize);
-        } else {
-            snprintf(err, errsize, "%s: expected a number", name);
-            ret = CIR_EINVAL;
-        }
-        if (ret < 0) {
-            goto fail;
-        }
-    }
-    ret = 0;
-fail:
-    json_decref(j);
-    return ret;
-}
-
-static int
-config_env(config_t *c, char *err, size_t errsize)
-{
-    char var[96];
-    int ret;
-
-    for (size_t i = 0; i < NOPTS; i++) {
-        size_t n = (size_t)snprintf(var, sizeof(var), "CIRRUS_WORKER_%s",
-                                    opts[i].name);
-        for (size_t k = 14; k < n && k < sizeof(var); k++) {
-            var[k] = (char)toupper((unsigned char)var[k]);
-        }
-        const char *v = getenv(var);
-        if (v && (ret = set_text(c, &opts[i], v, err, errsize)) < 0) {
-            return ret;
-        }
-    }
-    return 0;
-}
+static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
+                                      "CIRRUS_WORKER_"};
 
 static void
 usage(FILE *f)
@@ -260,10 +114,7 @@ usage(FILE *f)
     fprintf(f, "usage: cirrus-worker [--config FILE] [--set name=value]...\n"
                "options (JSON config keys, CIRRUS_WORKER_<NAME>, --set; "
                "applied in that order):\n");
-    for (size_t i = 0; i < NOPTS; i++) {
-        fprintf(f, "  %-20s %s (default \"%s\")\n", opts[i].name, opts[i].help,
-                opts[i].def);
-    }
+    cir_options_print(&options, f);
 }
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -985,12 +836,10 @@ main(int argc, char **argv)
         free(sets);
         return 1;
     }
-    for (size_t i = 0; i < NOPTS; i++) {
-        (void)set_text(&w.cfg, &opts[i], opts[i].def, err, sizeof(err));
-    }
-    if ((config_file &&
-         config_load(&w.cfg, config_file, err, sizeof(err)) < 0) ||
-        config_env(&w.cfg, err, sizeof(err)) < 0) {
+    cir_options_defaults(&options, &w.cfg, sizeof(w.cfg));
+    if ((config_file && cir_options_load_file(&options, &w.cfg, config_file,
+                                              err, sizeof(err)) < 0) ||
+        cir_options_apply_env(&options, &w.cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "cirrus-worker: %s\n", err);
         free(sets);
         return 1;
@@ -1004,7 +853,8 @@ main(int argc, char **argv)
             return 1;
         }
         *eq = '\0';
-        if (config_set(&w.cfg, sets[i], eq + 1, err, sizeof(err)) < 0) {
+        if (cir_options_set(&options, &w.cfg, sets[i], eq + 1, err,
+                            sizeof(err)) < 0) {
             fprintf(stderr, "cirrus-worker: %s\n", err);
             free(sets);
             return 1;

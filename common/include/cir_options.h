@@ -1,0 +1,60 @@
+/*
+ * Daemon options as one table: name, type, where in the config struct,
+ * default, limits and help.  The same table sets defaults, reads a JSON
+ * file, <PREFIX><NAME> environment variables and name=value pairs from the
+ * command line, and prints the help, so a limit is written once.
+ */
+#ifndef CIR_OPTIONS_H
+#define CIR_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+typedef enum {
+    CIR_OPT_INT = 0, /* int64_t */
+    CIR_OPT_DOUBLE,  /* double */
+    CIR_OPT_STRING   /* char[size] */
+} cir_opt_type_t;
+
+typedef struct {
+    const char *name;
+    cir_opt_type_t type;
+    size_t offset;
+    size_t size; /* strings */
+    const char *def;
+    double min, max; /* numbers */
+    const char *help;
+} cir_option_t;
+
+typedef struct {
+    const cir_option_t *opts;
+    size_t count;
+    const char *env_prefix; /* "CIRRUS_INGEST_" */
+} cir_options_t;
+
+/* Helpers for the table: CIR_OPT_S(type, field) etc. */
+#define CIR_OPT_S(T, f) CIR_OPT_STRING, offsetof(T, f), sizeof(((T *)0)->f)
+#define CIR_OPT_I(T, f) CIR_OPT_INT, offsetof(T, f), 0
+#define CIR_OPT_D(T, f) CIR_OPT_DOUBLE, offsetof(T, f), 0
+
+/* Zeroes cfg (of the table's struct) and applies every default. */
+void cir_options_defaults(const cir_options_t *t, void *cfg, size_t cfg_size);
+/* One option from text; errors name the option and the bound. */
+int cir_options_set(const cir_options_t *t, void *cfg, const char *name,
+                    const char *value, char *err, size_t errsize);
+/* A JSON object of options (numbers, booleans, strings; unknown keys are
+ * errors). */
+int cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
+                           char *err, size_t errsize);
+/* The same from a file of at most 1 MiB. */
+int cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
+                          char *err, size_t errsize);
+/* <env_prefix><NAME> variables (name upper-cased). */
+int cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
+                          size_t errsize);
+/* "  name   help (default "x")" lines. */
+void cir_options_print(const cir_options_t *t, FILE *f);
+
+#endif
