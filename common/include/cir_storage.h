@@ -43,6 +43,23 @@ int cir_path_is_safe_relative(const char *rel);
  */
 int cir_name_is_safe(const char *s, size_t len, size_t max_len);
 
+/* The value of one hex digit of a percent-escape or token, -1 if c is not
+ * one. */
+static inline int
+cir_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 /* The Content-Type for an object name by extension (m3u8, mpd, mp4, m4s,
  * jpg, webp, png, vtt, json); "application/octet-stream" otherwise. */
 const char *cir_content_type(const char *name);

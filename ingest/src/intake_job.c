@@ -82,19 +82,6 @@ bad:
     return CIR_EINVAL;
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
 static int
 utf8_valid(const unsigned char *s, size_t n)
@@ -144,8 +131,8 @@ url_decode(const char *in, char *out, size_t outsize)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int h = hexval((unsigned char)p[1]), l;
-            if (h < 0 || (l = hexval((unsigned char)p[2])) < 0) {
+            int h = cir_hex_value((unsigned char)p[1]), l;
+            if (h < 0 || (l = cir_hex_value((unsigned char)p[2])) < 0) {
                 return CIR_EPARSE;
             }
             c = h * 16 + l;

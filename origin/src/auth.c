@@ -10,6 +10,7 @@
 
 #include "cir_error.h"
 #include "cir_origin.h"
+#include "cir_storage.h"
 
 #define MAC_LEN   32 /* SHA-256 */
 #define TOKEN_HEX (2 * MAC_LEN)
@@ -90,21 +91,6 @@ cir_origin_token_sign(const char *key, const char *path, int64_t expires,
     return 0;
 }
 
-static int
-unhex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int
 cir_origin_token_verify(const char *key, const char *path, const char *query,
                         size_t query_len, int64_t now_s)
@@ -157,7 +143,8 @@ cir_origin_token_verify(const char *key, const char *path, const char *query,
         return CIR_EAUTH;
     }
     for (j = 0; j < MAC_LEN; j++) {
-        int hi = unhex(token[2 * j]), lo = unhex(token[2 * j + 1]);
+        int hi = cir_hex_value(token[2 * j]),
+            lo = cir_hex_value(token[2 * j + 1]);
         if (hi < 0 || lo < 0) {
             return CIR_EAUTH;
         }

@@ -11,161 +11,42 @@
 #include "cir_manifest.h"
 #include "manifest_util.h"
 
-#define TRY(expr)                 \
-    do {                          \
-        if ((ret = (expr)) < 0) { \
-            goto fail;            \
-        }                         \
-    } while (0)
-
-#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
-
-static int
-put_xml_attr(cir_buf_t *out, const char *s)
-{
-    const char *p, *esc;
-    int ret;
-
-    for (p = s; *p; p++) {
-        switch (*p) {
-        case '&':
-            esc = "&amp;";
-            break;
-        case '<':
-            esc = "&lt;";
-            break;
-        case '>':
-            esc = "&gt;";
-            break;
-        case '"':
-            esc = "&quot;";
-            break;
-        case '\'':
-            esc = "&apos;";
-            break;
-        default:
-            esc = NULL;
-        }
-        ret = esc ? cir_buf_puts(out, esc) : cir_buf_append(out, p, 1);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
-}
-
-static int64_t
-gcd(int64_t a, int64_t b)
-{
-    while (b != 0) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* A measured rate as DASH FrameRateType: "30", "30000/1001", else the
- * reduced fraction of the rate in thousandths ("25/2"). */
-static int
-put_frame_rate(cir_buf_t *out, double fr)
-{
-    int64_t num = llround(fr), den = 1, g;
-
-    if (fabs(fr - (double)num) >= 0.005) {
-        num = llround(fr * 1001.0);
-        den = 1001;
-        if (num % 1000 != 0 || fabs(fr - (double)num / 1001.0) >= 0.005) {
-            num = llround(fr * 1000.0);
-            den = 1000;
-            g = gcd(num, den);
-            num /= g;
-            den /= g;
-        }
-    }
-    if (den == 1) {
-        return cir_buf_printf(out, "%lld", (long long)num);
-    }
-    return cir_buf_printf(out, "%lld/%lld", (long long)num, (long long)den);
-}
-
 static int
 put_timeline(cir_buf_t *out, const cir_rendition_t *r)
 {
-    int64_t t = 0, d = 0, end = 0;
-    uint64_t rep = 0;
-    int has_t = 0, ret;
+    cir_dash_timeline_t tl;
     size_t i;
+    int ret;
 
-    if ((ret = cir_buf_puts(out, "          <SegmentTimeline>\n")) < 0) {
-        return ret;
+    TRY(cir_dash_timeline_open(&tl, out));
+    for (i = 0; i < r->nb_segments; i++) {
+        TRY(cir_dash_timeline_add(&tl, out, r->segments[i].start,
+                                  r->segments[i].duration));
     }
-    for (i = 0; i <= r->nb_segments; i++) {
-        const cir_segment_t *s = i < r->nb_segments ? &r->segments[i] : NULL;
-        int contiguous = i > 0 && s != NULL && s->start == end;
+    TRY(cir_dash_timeline_close(&tl, out));
+    return 0;
 
-        if (contiguous && s->duration == d) {
-            rep++;
-            end += s->duration;
-            continue;
-        }
-        if (i > 0) {
-            /* flush the run */
-            ret = cir_buf_puts(out, "            <S");
-            if (ret == 0 && has_t) {
-                ret = cir_buf_printf(out, " t=\"%lld\"", (long long)t);
-            }
-            if (ret == 0) {
-                ret = cir_buf_printf(out, " d=\"%lld\"", (long long)d);
-            }
-            if (ret == 0 && rep > 0) {
-                ret =
-                    cir_buf_printf(out, " r=\"%llu\"", (unsigned long long)rep);
-            }
-            if (ret == 0) {
-                ret = cir_buf_puts(out, "/>\n");
-            }
-            if (ret < 0) {
-                return ret;
-            }
-        }
-        if (s == NULL) {
-            break;
-        }
-        /* The first S, and any S after a gap or overlap, carries t. */
-        has_t = !contiguous;
-        t = s->start;
-        d = s->duration;
-        rep = 0;
-        end = s->start + s->duration;
-    }
-    return cir_buf_puts(out, "          </SegmentTimeline>\n");
+fail:
+    return ret;
 }
 
 static int
 put_representation(cir_buf_t *out, const cir_rendition_t *r)
 {
+    const cir_dash_rep_head_t head = {
+        .id = r->id,
+        .bandwidth = r->bandwidth,
+        .video = r->type == CIR_MEDIA_VIDEO,
+        .codecs = r->codecs,
+        .width = r->width,
+        .height = r->height,
+        .frame_rate = r->frame_rate,
+        .sample_rate = r->sample_rate,
+        .channels = r->channels,
+    };
     int ret;
 
-    TRY(cir_buf_printf(out,
-                       "      <Representation id=\"%s\" bandwidth=\"%llu\" "
-                       "codecs=\"",
-                       r->id, (unsigned long long)r->bandwidth));
-    if (r->type == CIR_MEDIA_VIDEO) {
-        TRY(put_xml_attr(out, r->codecs));
-        TRY(cir_buf_printf(out, "\" width=\"%d\" height=\"%d\" frameRate=\"",
-                           r->width, r->height));
-        TRY(put_frame_rate(out, r->frame_rate));
-        TRY(cir_buf_puts(out, "\" sar=\"1:1\">\n"));
-    } else {
-        TRY(put_xml_attr(out, r->codecs ? r->codecs : DEFAULT_AUDIO_CODECS));
-        TRY(cir_buf_printf(
-            out,
-            "\" audioSamplingRate=\"%d\">\n"
-            "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:"
-            "23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n",
-            r->sample_rate, r->channels));
-    }
+    TRY(cir_dash_put_representation_head(out, &head));
     TRY(cir_buf_printf(out,
                        "        <SegmentTemplate timescale=\"%lu\" "
                        "initialization=\"$RepresentationID$/init.mp4\" "
@@ -210,7 +91,7 @@ put_video_set(cir_buf_t *out, const cir_asset_t *a, int id)
                        "startWithSAP=\"1\" maxWidth=\"%d\" maxHeight=\"%d\" "
                        "maxFrameRate=\"",
                        id, max_w, max_h));
-    TRY(put_frame_rate(out, fastest->frame_rate));
+    TRY(cir_manifest_put_frame_rate(out, fastest->frame_rate));
     TRY(cir_buf_puts(out, "\">\n"));
     for (i = 0; i < a->nb_renditions; i++) {
         if (a->renditions[i].type == CIR_MEDIA_VIDEO) {
@@ -255,7 +136,7 @@ put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
                            "mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
                            "lang=\"",
                            (*id)++));
-        TRY(put_xml_attr(out, lang(r)));
+        TRY(cir_manifest_put_xml_attr(out, lang(r)));
         TRY(cir_buf_puts(out, "\">\n"));
         for (j = i; j < a->nb_renditions; j++) {
             const cir_rendition_t *o = &a->renditions[j];

@@ -24,45 +24,8 @@
 #include "live_util.h"
 #include "manifest_util.h"
 
-#define TRY(expr)                 \
-    do {                          \
-        if ((ret = (expr)) < 0) { \
-            goto fail;            \
-        }                         \
-    } while (0)
-
-#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
-#define DEFAULT_LATENCY_MS   3000
-#define UTC_SCHEME           "urn:mpeg:dash:utc:http-iso:2014"
-
-static int
-put_xml_attr(cir_buf_t *out, const char *s)
-{
-    int ret = 0;
-
-    for (; *s && ret == 0; s++) {
-        switch (*s) {
-        case '&':
-            ret = cir_buf_puts(out, "&amp;");
-            break;
-        case '<':
-            ret = cir_buf_puts(out, "&lt;");
-            break;
-        case '>':
-            ret = cir_buf_puts(out, "&gt;");
-            break;
-        case '"':
-            ret = cir_buf_puts(out, "&quot;");
-            break;
-        case '\'':
-            ret = cir_buf_puts(out, "&apos;");
-            break;
-        default:
-            ret = cir_buf_append(out, s, 1);
-        }
-    }
-    return ret;
-}
+#define DEFAULT_LATENCY_MS 3000
+#define UTC_SCHEME         "urn:mpeg:dash:utc:http-iso:2014"
 
 /* xs:duration "PT<s.mmm>S" of num/den seconds. */
 static int
@@ -87,22 +50,6 @@ put_time(cir_buf_t *out, const char *name, int64_t us)
         return ret;
     }
     return cir_buf_printf(out, " %s=\"%s\"", name, iso);
-}
-
-/* "30", "30000/1001", else thousandths. */
-static int
-put_frame_rate(cir_buf_t *out, double fr)
-{
-    int64_t n = llround(fr);
-
-    if (fabs(fr - (double)n) < 0.005) {
-        return cir_buf_printf(out, "%lld", (long long)n);
-    }
-    n = llround(fr * 1001.0);
-    if (n % 1000 == 0 && fabs(fr - (double)n / 1001.0) < 0.005) {
-        return cir_buf_printf(out, "%lld/1001", (long long)n);
-    }
-    return cir_buf_printf(out, "%lld/1000", (long long)llround(fr * 1000.0));
 }
 
 /* First listed segment: the first that uses the latest init. */
@@ -149,51 +96,21 @@ listed_duration_ms(const cir_live_index_t *idx)
     return total * 1000 / idx->timescale;
 }
 
+/* Runs up to the first segment not listed (none after it is either). */
 static int
 put_timeline(cir_buf_t *out, const cir_live_index_t *idx, size_t from)
 {
-    int64_t t = 0, d = 0, end = 0;
-    uint64_t rep = 0;
-    int has_t = 0, started = 0, ret;
+    cir_dash_timeline_t tl;
     size_t i;
+    int ret;
 
-    TRY(cir_buf_puts(out, "          <SegmentTimeline>\n"));
-    for (i = from; i <= idx->nb_segments; i++) {
-        const cir_live_segment_t *s =
-            i < idx->nb_segments && listed(idx, &idx->segments[i])
-                ? &idx->segments[i]
-                : NULL;
-        int64_t sd = s ? seg_dur(idx, s) : 0;
-        int contiguous = started && s != NULL && s->start == end;
-
-        if (contiguous && sd == d) {
-            rep++;
-            end += sd;
-            continue;
-        }
-        if (started) {
-            TRY(cir_buf_puts(out, "            <S"));
-            if (has_t) {
-                TRY(cir_buf_printf(out, " t=\"%lld\"", (long long)t));
-            }
-            TRY(cir_buf_printf(out, " d=\"%lld\"", (long long)d));
-            if (rep > 0) {
-                TRY(cir_buf_printf(out, " r=\"%llu\"",
-                                   (unsigned long long)rep));
-            }
-            TRY(cir_buf_puts(out, "/>\n"));
-        }
-        if (s == NULL) {
-            break;
-        }
-        has_t = !contiguous;
-        started = 1;
-        t = s->start;
-        d = sd;
-        rep = 0;
-        end = s->start + sd;
+    TRY(cir_dash_timeline_open(&tl, out));
+    for (i = from; i < idx->nb_segments && listed(idx, &idx->segments[i]);
+         i++) {
+        const cir_live_segment_t *s = &idx->segments[i];
+        TRY(cir_dash_timeline_add(&tl, out, s->start, seg_dur(idx, s)));
     }
-    TRY(cir_buf_puts(out, "          </SegmentTimeline>\n"));
+    TRY(cir_dash_timeline_close(&tl, out));
     return 0;
 
 fail:
@@ -204,28 +121,21 @@ static int
 put_representation(cir_buf_t *out, const cir_live_index_t *idx, int ended)
 {
     const cir_live_track_t *t = &idx->track;
+    const cir_dash_rep_head_t head = {
+        .id = t->rendition,
+        .bandwidth = t->bandwidth,
+        .video = t->kind == CIR_LIVE_VIDEO,
+        .codecs = t->codecs,
+        .width = t->width,
+        .height = t->height,
+        .frame_rate = t->frame_rate,
+        .sample_rate = t->sample_rate,
+        .channels = t->channels,
+    };
     size_t from = first_listed(idx);
     int ret;
 
-    TRY(cir_buf_printf(out,
-                       "      <Representation id=\"%s\" bandwidth=\"%llu\" "
-                       "codecs=\"",
-                       t->rendition, (unsigned long long)t->bandwidth));
-    if (t->kind == CIR_LIVE_VIDEO) {
-        TRY(put_xml_attr(out, t->codecs));
-        TRY(cir_buf_printf(out, "\" width=\"%d\" height=\"%d\" frameRate=\"",
-                           t->width, t->height));
-        TRY(put_frame_rate(out, t->frame_rate));
-        TRY(cir_buf_puts(out, "\" sar=\"1:1\">\n"));
-    } else {
-        TRY(put_xml_attr(out, t->codecs[0] ? t->codecs : DEFAULT_AUDIO_CODECS));
-        TRY(cir_buf_printf(
-            out,
-            "\" audioSamplingRate=\"%d\">\n"
-            "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:"
-            "23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n",
-            t->sample_rate, t->channels));
-    }
+    TRY(cir_dash_put_representation_head(out, &head));
     TRY(cir_buf_printf(out,
                        "        <SegmentTemplate timescale=\"%lu\" "
                        "initialization=\"$RepresentationID$/init-%u.mp4\" "
@@ -281,7 +191,7 @@ put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
                            "startWithSAP=\"1\" maxWidth=\"%d\" "
                            "maxHeight=\"%d\" maxFrameRate=\"",
                            id, max_w, max_h));
-        TRY(put_frame_rate(out, max_fr));
+        TRY(cir_manifest_put_frame_rate(out, max_fr));
         TRY(cir_buf_puts(out, "\">\n"));
     } else {
         TRY(cir_buf_printf(out,
@@ -300,7 +210,7 @@ put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
         TRY(cir_buf_puts(out, " presentationTime=\"0\">\n"
                               "        <UTCTiming schemeIdUri=\"" UTC_SCHEME
                               "\" value=\""));
-        TRY(put_xml_attr(out, cfg->utc_timing_url));
+        TRY(cir_manifest_put_xml_attr(out, cfg->utc_timing_url));
         TRY(cir_buf_puts(out, "\"/>\n      </ProducerReferenceTime>\n"));
         if (lead->part_target > 0) {
             /* a segment can be fetched once its first chunk is out:
@@ -402,7 +312,7 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
     if (!ended) {
         TRY(cir_buf_puts(out, "  <UTCTiming schemeIdUri=\"" UTC_SCHEME
                               "\" value=\""));
-        TRY(put_xml_attr(out, cfg->utc_timing_url));
+        TRY(cir_manifest_put_xml_attr(out, cfg->utc_timing_url));
         TRY(cir_buf_puts(out, "\"/>\n"));
     }
     TRY(cir_buf_puts(out, "</MPD>\n"));

@@ -10,20 +10,11 @@
 #include "cir_manifest.h"
 #include "manifest_util.h"
 
-#define TRY(expr)                 \
-    do {                          \
-        if ((ret = (expr)) < 0) { \
-            goto fail;            \
-        }                         \
-    } while (0)
-
 /* AAC-LC, what the transcoder produces, when the model leaves it out. */
-#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
-
 static const char *
 audio_codecs(const cir_rendition_t *r)
 {
-    return r->codecs ? r->codecs : DEFAULT_AUDIO_CODECS;
+    return r->codecs ? r->codecs : CIR_MANIFEST_DEFAULT_AUDIO_CODECS;
 }
 
 static int

@@ -12,15 +12,6 @@
 #include "live_util.h"
 #include "manifest_util.h"
 
-#define TRY(expr)                 \
-    do {                          \
-        if ((ret = (expr)) < 0) { \
-            goto fail;            \
-        }                         \
-    } while (0)
-
-#define DEFAULT_AUDIO_CODECS "mp4a.40.2"
-
 /* A quoted-string attribute value: no '"', CR or LF (RFC 8216bis 4.2). */
 static int
 quoted_ok(const char *s)
@@ -195,7 +186,7 @@ fail:
 static const char *
 audio_codecs(const cir_live_track_t *t)
 {
-    return t->codecs[0] ? t->codecs : DEFAULT_AUDIO_CODECS;
+    return t->codecs[0] ? t->codecs : CIR_MANIFEST_DEFAULT_AUDIO_CODECS;
 }
 
 int

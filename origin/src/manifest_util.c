@@ -293,3 +293,159 @@ cir_manifest_fail(cir_buf_t *out, size_t len0, int err)
     }
     return err;
 }
+
+int
+cir_manifest_put_xml_attr(cir_buf_t *out, const char *s)
+{
+    int ret = 0;
+
+    for (; *s && ret == 0; s++) {
+        switch (*s) {
+        case '&':
+            ret = cir_buf_puts(out, "&amp;");
+            break;
+        case '<':
+            ret = cir_buf_puts(out, "&lt;");
+            break;
+        case '>':
+            ret = cir_buf_puts(out, "&gt;");
+            break;
+        case '"':
+            ret = cir_buf_puts(out, "&quot;");
+            break;
+        case '\'':
+            ret = cir_buf_puts(out, "&apos;");
+            break;
+        default:
+            ret = cir_buf_append(out, s, 1);
+        }
+    }
+    return ret;
+}
+
+static int64_t
+gcd(int64_t a, int64_t b)
+{
+    while (b != 0) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+int
+cir_manifest_put_frame_rate(cir_buf_t *out, double fr)
+{
+    int64_t num = llround(fr), den = 1, g;
+
+    if (fabs(fr - (double)num) >= 0.005) {
+        num = llround(fr * 1001.0);
+        den = 1001;
+        if (num % 1000 != 0 || fabs(fr - (double)num / 1001.0) >= 0.005) {
+            num = llround(fr * 1000.0);
+            den = 1000;
+            g = gcd(num, den);
+            num /= g;
+            den /= g;
+        }
+    }
+    if (den == 1) {
+        return cir_buf_printf(out, "%lld", (long long)num);
+    }
+    return cir_buf_printf(out, "%lld/%lld", (long long)num, (long long)den);
+}
+
+int
+cir_dash_put_representation_head(cir_buf_t *out, const cir_dash_rep_head_t *h)
+{
+    const char *codecs = h->codecs ? h->codecs : "";
+
+    int ret;
+
+    TRY(cir_buf_printf(out,
+                       "      <Representation id=\"%s\" bandwidth=\"%llu\" "
+                       "codecs=\"",
+                       h->id, (unsigned long long)h->bandwidth));
+    if (!h->video && codecs[0] == '\0') {
+        codecs = CIR_MANIFEST_DEFAULT_AUDIO_CODECS;
+    }
+    TRY(cir_manifest_put_xml_attr(out, codecs));
+    if (h->video) {
+        TRY(cir_buf_printf(out, "\" width=\"%d\" height=\"%d\" frameRate=\"",
+                           h->width, h->height));
+        TRY(cir_manifest_put_frame_rate(out, h->frame_rate));
+        return cir_buf_puts(out, "\" sar=\"1:1\">\n");
+    }
+    return cir_buf_printf(
+        out,
+        "\" audioSamplingRate=\"%d\">\n"
+        "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:"
+        "23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n",
+        h->sample_rate, h->channels);
+
+fail:
+    return ret;
+}
+
+int
+cir_dash_timeline_open(cir_dash_timeline_t *tl, cir_buf_t *out)
+{
+    memset(tl, 0, sizeof(*tl));
+    return cir_buf_puts(out, "          <SegmentTimeline>\n");
+}
+
+static int
+flush_run(const cir_dash_timeline_t *tl, cir_buf_t *out)
+{
+    int ret;
+
+    TRY(cir_buf_puts(out, "            <S"));
+    if (tl->has_t) {
+        TRY(cir_buf_printf(out, " t=\"%lld\"", (long long)tl->t));
+    }
+    TRY(cir_buf_printf(out, " d=\"%lld\"", (long long)tl->d));
+    if (tl->rep > 0) {
+        TRY(cir_buf_printf(out, " r=\"%llu\"", (unsigned long long)tl->rep));
+    }
+    TRY(cir_buf_puts(out, "/>\n"));
+    return 0;
+
+fail:
+    return ret;
+}
+
+int
+cir_dash_timeline_add(cir_dash_timeline_t *tl, cir_buf_t *out, int64_t start,
+                      int64_t duration)
+{
+    int contiguous = tl->started && start == tl->end;
+    int ret;
+
+    if (contiguous && duration == tl->d) {
+        tl->rep++;
+        tl->end += duration;
+        return 0;
+    }
+    if (tl->started && (ret = flush_run(tl, out)) < 0) {
+        return ret;
+    }
+    tl->started = 1;
+    tl->has_t = !contiguous;
+    tl->t = start;
+    tl->d = duration;
+    tl->rep = 0;
+    tl->end = start + duration;
+    return 0;
+}
+
+int
+cir_dash_timeline_close(cir_dash_timeline_t *tl, cir_buf_t *out)
+{
+    int ret;
+
+    if (tl->started && (ret = flush_run(tl, out)) < 0) {
+        return ret;
+    }
+    return cir_buf_puts(out, "          </SegmentTimeline>\n");
+}

@@ -12,6 +12,16 @@
 #include "cir_buf.h"
 #include "cir_manifest.h"
 
+/* ret = expr; on a negative result, goto fail (the renderers' one exit). */
+#define TRY(expr)                 \
+    do {                          \
+        if ((ret = (expr)) < 0) { \
+            goto fail;            \
+        }                         \
+    } while (0)
+
+#define CIR_MANIFEST_DEFAULT_AUDIO_CODECS "mp4a.40.2"
+
 /* Checks everything a renderer relies on (see cir_manifest_check_asset()). */
 int cir_manifest_check_rendition(const cir_rendition_t *r);
 /* The asset and every rendition: at least one rendition, unique safe ids,
@@ -45,6 +55,41 @@ int64_t cir_manifest_thumbs_end_ms(const cir_asset_t *a);
 size_t cir_manifest_tiles_per_sheet(const cir_thumbs_t *t);
 /* Tiles on sheet n (0-based): the last sheet may be partial. */
 size_t cir_manifest_sheet_tiles(const cir_thumbs_t *t, size_t n);
+
+/* s escaped for an XML attribute value (&, <, >, ", '). */
+int cir_manifest_put_xml_attr(cir_buf_t *out, const char *s);
+/* A measured rate as DASH FrameRateType: "30", "30000/1001", else the
+ * reduced fraction of the rate in thousandths ("25/2"). */
+int cir_manifest_put_frame_rate(cir_buf_t *out, double fr);
+
+/* What a DASH Representation's opening says, VOD and live alike. */
+typedef struct {
+    const char *id;
+    uint64_t bandwidth;
+    int video;
+    const char *codecs; /* NULL or "": audio gets AAC-LC */
+    int width, height;
+    double frame_rate;
+    int sample_rate, channels;
+} cir_dash_rep_head_t;
+
+/* <Representation ...> with its AudioChannelConfiguration for audio; the
+ * caller writes the SegmentTemplate and closes the element. */
+int cir_dash_put_representation_head(cir_buf_t *out,
+                                     const cir_dash_rep_head_t *h);
+
+/* A SegmentTimeline written as runs: S@r for repeats of one duration, S@t
+ * on the first S and after any gap or overlap. */
+typedef struct {
+    int64_t t, d, end;
+    uint64_t rep;
+    int started, has_t;
+} cir_dash_timeline_t;
+
+int cir_dash_timeline_open(cir_dash_timeline_t *tl, cir_buf_t *out);
+int cir_dash_timeline_add(cir_dash_timeline_t *tl, cir_buf_t *out,
+                          int64_t start, int64_t duration);
+int cir_dash_timeline_close(cir_dash_timeline_t *tl, cir_buf_t *out);
 
 /* Renderers append to out; on failure they truncate out back to where it
  * was, so a caller never sees half a manifest. */

@@ -12,21 +12,6 @@
 
 /* ---- paths ---- */
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Checks the segment out[start, end): not empty, not "." or "..". */
 static int
 segment_ok(const char *out, size_t start, size_t end)
@@ -59,8 +44,8 @@ cir_origin_normalize_path(const char *path, size_t len, char *out,
         unsigned char c = (unsigned char)path[i];
         if (c == '%') {
             int hi, lo;
-            if (len - i < 3 || (hi = hexval(path[i + 1])) < 0 ||
-                (lo = hexval(path[i + 2])) < 0) {
+            if (len - i < 3 || (hi = cir_hex_value(path[i + 1])) < 0 ||
+                (lo = cir_hex_value(path[i + 2])) < 0) {
                 goto bad;
             }
             c = (unsigned char)(hi << 4 | lo);
