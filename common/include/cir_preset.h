@@ -92,4 +92,19 @@ int cir_preset_load(const char *dir, const char *name, cir_preset_t *p,
 /* Writes the option table as help text (name, default, range, meaning). */
 void cir_preset_print_help(void *stream);
 
+/* What a job produces (a VOD job's "only", the CLI's --only). */
+enum {
+    CIR_ONLY_HLS = 1 << 0,
+    CIR_ONLY_DASH = 1 << 1,
+    CIR_ONLY_THUMBS = 1 << 2,
+    CIR_ONLY_IMAGES = 1 << 3,
+    CIR_ONLY_ALL = 0xf
+};
+
+/* Adds the CIR_ONLY_* bit of one word ("hls", "dash", "thumbs", "images")
+ * of s[0, len) to *bits; CIR_EINVAL for any other word. */
+int cir_only_add_word(const char *s, size_t len, unsigned *bits);
+/* "hls,dash,thumbs,images" (one or more, no empty item) into *bits. */
+int cir_only_parse(const char *list, unsigned *bits);
+
 #endif

@@ -1027,3 +1027,43 @@ cir_preset_print_help(void *stream)
         print_option(f, &options[i], "");
     }
 }
+
+int
+cir_only_add_word(const char *s, size_t len, unsigned *bits)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"hls", CIR_ONLY_HLS},
+                 {"dash", CIR_ONLY_DASH},
+                 {"thumbs", CIR_ONLY_THUMBS},
+                 {"images", CIR_ONLY_IMAGES}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i].name) == len &&
+            memcmp(names[i].name, s, len) == 0) {
+            *bits |= names[i].bit;
+            return 0;
+        }
+    }
+    return CIR_EINVAL;
+}
+
+int
+cir_only_parse(const char *list, unsigned *bits)
+{
+    const char *p = list;
+
+    *bits = 0;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (cir_only_add_word(p, len, bits) < 0) {
+            *bits = 0;
+            return CIR_EINVAL;
+        }
+        if (p[len] == '\0') {
+            return 0;
+        }
+        p += len + 1;
+    }
+}

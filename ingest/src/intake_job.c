@@ -16,52 +16,24 @@
 #include "cir_error.h"
 #include "cir_intake.h"
 #include "cir_json.h"
+#include "cir_preset.h"
 #include "cir_storage.h"
 
 #define JOB_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
 #define S3_KEY_MAX    1024         /* S3's own limit, in UTF-8 bytes */
-
-/* The CIR_ONLY_* bits of cir_transcode.h (this library must not depend on
- * transcoder/): hls 1, dash 2, thumbs 4, images 8. */
-static const struct {
-    const char *name;
-    unsigned bit;
-} only_names[] = {{"hls", 1}, {"dash", 2}, {"thumbs", 4}, {"images", 8}};
-
-static int
-only_word(const char *w, size_t n, unsigned *bits)
-{
-    for (size_t i = 0; i < sizeof(only_names) / sizeof(only_names[0]); i++) {
-        if (strlen(only_names[i].name) == n &&
-            memcmp(only_names[i].name, w, n) == 0) {
-            *bits |= only_names[i].bit;
-            return 0;
-        }
-    }
-    return CIR_EINVAL;
-}
 
 static int
 parse_only(const json_t *v, unsigned *bits, char *err, size_t errsize)
 {
     *bits = 0;
     if (json_is_string(v)) {
-        const char *s = json_string_value(v), *p = s;
-        while (*p) {
-            const char *c = strchr(p, ',');
-            size_t n = c ? (size_t)(c - p) : strlen(p);
-            if (only_word(p, n, bits) < 0) {
-                goto bad;
-            }
-            p += n + (c ? 1 : 0);
-            if (c && *p == '\0') {
-                goto bad;
-            }
+        const char *s = json_string_value(v);
+        /* an embedded NUL would hide the rest of the list */
+        if (strlen(s) == json_string_length(v) &&
+            cir_only_parse(s, bits) == 0) {
+            return 0;
         }
-        if (*bits == 0) {
-            goto bad;
-        }
-        return 0;
+        goto bad;
     }
     if (json_is_array(v) && json_array_size(v) > 0) {
         size_t i;
@@ -69,8 +41,8 @@ parse_only(const json_t *v, unsigned *bits, char *err, size_t errsize)
         json_array_foreach(v, i, e)
         {
             if (!json_is_string(e) ||
-                only_word(json_string_value(e), json_string_length(e), bits) <
-                    0) {
+                cir_only_add_word(json_string_value(e), json_string_length(e),
+                                  bits) < 0) {
                 goto bad;
             }
         }

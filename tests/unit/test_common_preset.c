@@ -507,3 +507,25 @@ Test(common_preset, help_lists_every_field)
     cr_assert_not_null(strstr(text, "h264, hevc"));
     free(text);
 }
+
+Test(only, parses_lists_strictly)
+{
+    unsigned bits = 99;
+
+    cr_assert_eq(cir_only_parse("hls", &bits), 0);
+    cr_assert_eq(bits, CIR_ONLY_HLS);
+    cr_assert_eq(cir_only_parse("dash,thumbs,images", &bits), 0);
+    cr_assert_eq(bits, CIR_ONLY_DASH | CIR_ONLY_THUMBS | CIR_ONLY_IMAGES);
+    cr_assert_eq(cir_only_parse("hls,hls", &bits), 0);
+    cr_assert_eq(bits, CIR_ONLY_HLS);
+    cr_assert_eq(cir_only_parse("", &bits), CIR_EINVAL);
+    cr_assert_eq(cir_only_parse("hls,", &bits), CIR_EINVAL);
+    cr_assert_eq(cir_only_parse(",hls", &bits), CIR_EINVAL);
+    cr_assert_eq(cir_only_parse("hls,,dash", &bits), CIR_EINVAL);
+    cr_assert_eq(cir_only_parse("HLS", &bits), CIR_EINVAL);
+    cr_assert_eq(cir_only_parse("hlsx", &bits), CIR_EINVAL);
+    cr_assert_eq(bits, 0u);
+    bits = 0;
+    cr_assert_eq(cir_only_add_word("thumbsX", 6, &bits), 0);
+    cr_assert_eq(bits, CIR_ONLY_THUMBS);
+}

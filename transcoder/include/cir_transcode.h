@@ -15,17 +15,6 @@
 
 #include "cir_preset.h"
 
-enum {
-    CIR_ONLY_HLS = 1 << 0,
-    CIR_ONLY_DASH = 1 << 1,
-    CIR_ONLY_THUMBS = 1 << 2,
-    CIR_ONLY_IMAGES = 1 << 3,
-    CIR_ONLY_ALL = 0xf
-};
-
-/* Parses "hls,dash,thumbs,images" into CIR_ONLY_* bits. */
-int cir_transcode_parse_only(const char *list, unsigned *bits);
-
 typedef struct {
     double percent; /* 0..100, -1 if the duration is unknown */
     double fps;     /* decoded frames per second of wall time */

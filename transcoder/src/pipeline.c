@@ -747,37 +747,3 @@ cir_transcode_exit_code(int err)
         return CIR_EXIT_TRANSIENT; /* I/O, memory, -errno */
     }
 }
-
-int
-cir_transcode_parse_only(const char *list, unsigned *bits)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"hls", CIR_ONLY_HLS},
-                 {"dash", CIR_ONLY_DASH},
-                 {"thumbs", CIR_ONLY_THUMBS},
-                 {"images", CIR_ONLY_IMAGES}};
-    const char *p = list;
-
-    *bits = 0;
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        int found = 0;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (strlen(names[i].name) == len &&
-                strncmp(p, names[i].name, len) == 0) {
-                *bits |= names[i].bit;
-                found = 1;
-            }
-        }
-        if (!found) {
-            return CIR_EINVAL;
-        }
-        p += len;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return *bits ? 0 : CIR_EINVAL;
-}

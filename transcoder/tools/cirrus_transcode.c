@@ -183,7 +183,7 @@ parse_args(int argc, char **argv, options_t *o)
             o->preset = optarg;
             break;
         case 'O':
-            if (cir_transcode_parse_only(optarg, &o->only) < 0) {
+            if (cir_only_parse(optarg, &o->only) < 0) {
                 fprintf(stderr,
                         "--only: '%s' is not a list of hls, dash, "
                         "thumbs, images\n",
