@@ -7,6 +7,7 @@
 #include <libavutil/opt.h>
 
 #include "audio.h"
+#include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "codecs.h"
@@ -23,101 +24,15 @@ struct cir_audio {
 };
 
 static int
-build_graph(cir_audio_t *a, const cir_preset_t *p, const AVCodecContext *dec,
-            AVRational tb)
-{
-    char args[512], layout[128], spec[256];
-    AVFilterInOut *in = NULL, *out = NULL;
-    int ret;
-
-    a->graph = avfilter_graph_alloc();
-    if (a->graph == NULL) {
-        return CIR_ENOMEM;
-    }
-    a->graph->nb_threads = 1;
-    if (dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        AVChannelLayout def;
-        av_channel_layout_default(&def, dec->ch_layout.nb_channels);
-        av_channel_layout_describe(&def, layout, sizeof(layout));
-    } else {
-        av_channel_layout_describe(&dec->ch_layout, layout, sizeof(layout));
-    }
-    snprintf(args, sizeof(args),
-             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             tb.num, tb.den, dec->sample_rate,
-             av_get_sample_fmt_name(dec->sample_fmt), layout);
-    ret = avfilter_graph_create_filter(&a->src, avfilter_get_by_name("abuffer"),
-                                       "in", args, NULL, a->graph);
-    if (ret < 0) {
-        goto fail;
-    }
-    ret = avfilter_graph_create_filter(&a->sink,
-                                       avfilter_get_by_name("abuffersink"),
-                                       "out", NULL, NULL, a->graph);
-    if (ret < 0) {
-        goto fail;
-    }
-    /* async: stretch/squeeze and pad by timestamps; first_pts=0 pads a
-     * late-starting track with silence so it lines up with the video */
-    snprintf(spec, sizeof(spec),
-             "aresample=async=1000:first_pts=0,"
-             "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
-             p->audio_sample_rate, p->audio_channels == 1 ? "mono" : "stereo");
-    out = avfilter_inout_alloc();
-    in = avfilter_inout_alloc();
-    if (out == NULL || in == NULL) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = a->src;
-    in->name = av_strdup("out");
-    in->filter_ctx = a->sink;
-    if ((ret = avfilter_graph_parse_ptr(a->graph, spec, &in, &out, NULL)) < 0) {
-        goto fail;
-    }
-    if ((ret = avfilter_graph_config(a->graph, NULL)) < 0) {
-        goto fail;
-    }
-    av_buffersink_set_frame_size(a->sink, (unsigned)a->enc->frame_size);
-    ret = 0;
-
-fail:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
-    if (ret < 0) {
-        cir_log_error(&a->log, "audio filter graph: %s", av_err2str(ret));
-        return CIR_EMEDIA;
-    }
-    return 0;
-}
-
-static int
 open_encoder(cir_audio_t *a, const cir_preset_t *p)
 {
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    AVCodecContext *enc;
-    int ret;
+    int ret = cir_aenc_open(p->audio_sample_rate, p->audio_channels,
+                            p->audio_bitrate_kbps, &a->log, &a->enc);
 
-    if (codec == NULL) {
-        return CIR_EUNSUPPORTED;
+    if (ret < 0) {
+        return ret;
     }
-    enc = a->enc = avcodec_alloc_context3(codec);
-    if (enc == NULL) {
-        return CIR_ENOMEM;
-    }
-    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    enc->sample_rate = p->audio_sample_rate;
-    av_channel_layout_default(&enc->ch_layout, p->audio_channels);
-    enc->bit_rate = (int64_t)p->audio_bitrate_kbps * 1000;
-    enc->time_base = (AVRational){1, p->audio_sample_rate};
-    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if ((ret = avcodec_open2(enc, codec, NULL)) < 0) {
-        cir_log_error(&a->log, "cannot open the AAC encoder: %s",
-                      av_err2str(ret));
-        return CIR_EINVAL;
-    }
-    cir_codecs_aac(enc->extradata, (size_t)enc->extradata_size, a->codecs,
+    cir_codecs_aac(a->enc->extradata, (size_t)a->enc->extradata_size, a->codecs,
                    sizeof(a->codecs));
     return 0;
 }
@@ -145,7 +60,13 @@ cir_audio_open(cir_audio_t **out, const cir_preset_t *preset,
     if ((ret = open_encoder(a, preset)) < 0) {
         goto fail;
     }
-    if ((ret = build_graph(a, preset, dec, tb)) < 0) {
+    /* first_pts=0 pads a late-starting track with silence so it lines up
+     * with the video */
+    ret =
+        cir_audio_graph_open(dec, tb, a->enc, 1, &a->graph, &a->src, &a->sink);
+    if (ret < 0) {
+        cir_log_error(&a->log, "audio filter graph: %s", av_err2str(ret));
+        ret = CIR_EMEDIA;
         goto fail;
     }
     ret =

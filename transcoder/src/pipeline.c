@@ -20,6 +20,7 @@
 
 #include "cir_aws_avio.h"
 #include "audio.h"
+#include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_transcode.h"
@@ -199,7 +200,6 @@ static int
 build_prep_graph(cir_job_state_t *s, const AVFrame *f)
 {
     char args[512], spec[512];
-    AVFilterInOut *in = NULL, *out = NULL;
     AVRational sar = f->sample_aspect_ratio, fr;
     int num, den, ret, n = 0, rot = display_rotation(s->vst);
     int interlaced = f->interlaced_frame ||
@@ -256,20 +256,7 @@ build_prep_graph(cir_job_state_t *s, const AVFrame *f)
                  av_get_pix_fmt_name((enum AVPixelFormat)f->format),
                  interlaced ? "interlaced, " : "",
                  sar.num != sar.den ? "anamorphic, " : "", rot, num, den, spec);
-    out = avfilter_inout_alloc();
-    in = avfilter_inout_alloc();
-    if (out == NULL || in == NULL) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = s->vsrc;
-    in->name = av_strdup("out");
-    in->filter_ctx = s->vsink;
-    if ((ret = avfilter_graph_parse_ptr(s->graph, spec, &in, &out, NULL)) < 0) {
-        goto fail;
-    }
-    if ((ret = avfilter_graph_config(s->graph, NULL)) < 0) {
+    if ((ret = cir_graph_link(s->graph, s->vsrc, s->vsink, spec)) < 0) {
         goto fail;
     }
     s->frame_rate = (AVRational){num, den};
@@ -279,8 +266,6 @@ build_prep_graph(cir_job_state_t *s, const AVFrame *f)
     ret = 0;
 
 fail:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
     if (ret < 0) {
         return fail_msg(s, CIR_EMEDIA, "video filter graph: %s",
                         av_err2str(ret));

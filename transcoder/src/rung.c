@@ -6,6 +6,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "codecs.h"
@@ -43,70 +44,24 @@ static int
 open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
 {
     const cir_preset_t *p = cfg->preset;
-    const cir_rung_t *rung = cfg->ladder->rung;
     int hevc = p->video_codec == CIR_VCODEC_HEVC;
-    const AVCodec *codec =
-        avcodec_find_encoder_by_name(hevc ? "libx265" : "libx264");
+    const cir_venc_config_t venc = {
+        .hevc = hevc,
+        .width = r->width,
+        .height = r->height,
+        .time_base = cfg->time_base,
+        .frame_rate = cfg->frame_rate,
+        .gop_frames = r->gop_frames,
+        .rung = cfg->ladder->rung,
+        .preset = p->encoder_preset,
+    };
     AVCodecContext *enc;
-    AVDictionary *opts = NULL;
-    char params[256];
-    int64_t maxrate, bufsize;
     int ret;
 
-    if (codec == NULL) {
-        cir_log_error(&r->log, "encoder %s is not available",
-                      hevc ? "libx265" : "libx264");
-        return CIR_EUNSUPPORTED;
+    if ((ret = cir_venc_open(&venc, &r->log, &r->enc)) < 0) {
+        return ret;
     }
-    enc = r->enc = avcodec_alloc_context3(codec);
-    if (enc == NULL) {
-        return CIR_ENOMEM;
-    }
-    enc->width = r->width;
-    enc->height = r->height;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->sample_aspect_ratio = (AVRational){1, 1};
-    enc->time_base = cfg->time_base;
-    enc->framerate = cfg->frame_rate;
-    enc->gop_size = r->gop_frames;
-    enc->keyint_min = r->gop_frames;
-    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
-    maxrate =
-        rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
-    bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate * 2;
-    enc->rc_max_rate = maxrate * 1000;
-    enc->rc_buffer_size = (int)(bufsize * 1000);
-    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-    enc->thread_count = 0;
-    enc->color_range = AVCOL_RANGE_MPEG;
-
-    av_dict_set(&opts, "preset", p->encoder_preset, 0);
-    if (rung->profile[0]) {
-        av_dict_set(&opts, "profile", rung->profile, 0);
-    }
-    if (hevc) {
-        snprintf(params, sizeof(params),
-                 "keyint=%d:min-keyint=%d:scenecut=0:open-gop=0:"
-                 "log-level=error%s%s",
-                 r->gop_frames, r->gop_frames,
-                 rung->level[0] ? ":level-idc=" : "", rung->level);
-        av_dict_set(&opts, "x265-params", params, 0);
-        av_dict_set(&opts, "forced-idr", "1", 0);
-    } else {
-        snprintf(params, sizeof(params), "scenecut=0:open-gop=0");
-        av_dict_set(&opts, "x264-params", params, 0);
-        av_dict_set(&opts, "forced-idr", "1", 0);
-        if (rung->level[0]) {
-            av_dict_set(&opts, "level", rung->level, 0);
-        }
-    }
-    ret = avcodec_open2(enc, codec, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        cir_log_error(&r->log, "cannot open %s: %s", codec->name,
-                      av_err2str(ret));
-        return CIR_EINVAL;
-    }
+    enc = r->enc;
     ret = hevc ? cir_codecs_hevc(enc->extradata, (size_t)enc->extradata_size,
                                  r->codecs, sizeof(r->codecs))
                : cir_codecs_avc(enc->extradata, (size_t)enc->extradata_size,

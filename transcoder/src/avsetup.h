@@ -1,0 +1,53 @@
+/*
+ * Set-up shared by the VOD and live pipelines: the H.264/HEVC encoder of a
+ * ladder rung and the linking of a filter graph between its buffer source
+ * and sink.  The two pipelines differ only in the settings below.
+ */
+#ifndef CIR_AVSETUP_H
+#define CIR_AVSETUP_H
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+
+#include "cir_log.h"
+#include "cir_preset.h"
+
+typedef struct {
+    int hevc; /* libx265, else libx264 */
+    int width, height;
+    AVRational time_base, frame_rate;
+    /* Keyframe interval in frames (keyint = min-keyint); 0: only the
+     * keyframes the producer forces (live, aligned across rungs). */
+    int gop_frames;
+    const cir_rung_t *rung; /* bitrate, maxrate, bufsize, profile, level */
+    const char *preset;     /* x264/x265 speed preset */
+    /* zerolatency: no B-frames, no lookahead, one thread, a VBV of one
+     * second of maxrate (VOD: frame threads and two seconds). */
+    int low_latency;
+} cir_venc_config_t;
+
+/* Opens the encoder into *out (freed by the caller with
+ * avcodec_free_context, also on failure); errors are logged. */
+int cir_venc_open(const cir_venc_config_t *c, cir_log_ctx_t *log,
+                  AVCodecContext **out);
+
+/* The AAC-LC encoder (FLTP, global header, time base 1/sample_rate). */
+int cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
+                  cir_log_ctx_t *log, AVCodecContext **out);
+
+/* The audio graph from a decoder's frames (time base tb) to the encoder's
+ * format, rate and layout in frames of its frame_size: aresample with
+ * async=1000 (stretch/squeeze and pad by timestamps), plus first_pts=0
+ * when pad_start (a late-starting track gets leading silence).  The graph
+ * is freed by the caller (avfilter_graph_free), also on failure. */
+int cir_audio_graph_open(const AVCodecContext *dec, AVRational tb,
+                         const AVCodecContext *enc, int pad_start,
+                         AVFilterGraph **graph, AVFilterContext **src,
+                         AVFilterContext **sink);
+
+/* Parses spec between src ("in") and sink ("out") of graph and configures
+ * the graph; a libav error code on failure. */
+int cir_graph_link(AVFilterGraph *graph, AVFilterContext *src,
+                   AVFilterContext *sink, const char *spec);
+
+#endif
