@@ -1,0 +1,149 @@
+# The two buckets of DESIGN.md: uploads (sources, each new object is a job)
+# and outputs (HLS/DASH/thumbnails, served by CloudFront through OAC only).
+
+locals {
+  buckets = {
+    uploads = "${var.name}-uploads-${var.account_id}"
+    outputs = "${var.name}-outputs-${var.account_id}"
+  }
+}
+
+resource "aws_s3_bucket" "this" {
+  for_each      = local.buckets
+  bucket        = each.value
+  force_destroy = var.force_destroy
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = aws_s3_bucket.this
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+# SSE-S3: CloudFront's OAC reads it without a KMS key policy.
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+  bucket   = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
+  bucket = aws_s3_bucket.this["uploads"].id
+
+  rule {
+    id     = "abort-incomplete-multipart"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  dynamic "rule" {
+    for_each = var.uploads_expiration_days > 0 ? [1] : []
+    content {
+      id     = "expire-sources"
+      status = "Enabled"
+      filter {}
+      expiration {
+        days = var.uploads_expiration_days
+      }
+    }
+  }
+}
+
+# cirrus-transcode writes multipart above 8 MiB: a crashed job must not
+# leave parts billed forever.
+resource "aws_s3_bucket_lifecycle_configuration" "outputs" {
+  bucket = aws_s3_bucket.this["outputs"].id
+
+  rule {
+    id     = "abort-incomplete-multipart"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  rule {
+    id     = "infrequent-access"
+    status = "Enabled"
+    filter {}
+    transition {
+      days          = 30
+      storage_class = "INTELLIGENT_TIERING"
+    }
+  }
+}
+
+# Players fetch through CloudFront (whose response headers policy adds CORS),
+# but S3's CORS also answers when the bucket is read directly (signed URLs,
+# tooling) and lets CloudFront forward the Origin-based headers.
+resource "aws_s3_bucket_cors_configuration" "outputs" {
+  bucket = aws_s3_bucket.this["outputs"].id
+  cors_rule {
+    allowed_methods = ["GET", "HEAD"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["Range", "Origin"]
+    expose_headers  = ["Content-Length", "Content-Range", "ETag"]
+    max_age_seconds = 86400
+  }
+}
+
+# Browser uploads (presigned PUT / multipart) straight into uploads.
+resource "aws_s3_bucket_cors_configuration" "uploads" {
+  bucket = aws_s3_bucket.this["uploads"].id
+  cors_rule {
+    allowed_methods = ["PUT", "POST"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["*"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3600
+  }
+}
+
+# Every request must use TLS (the bucket policy of outputs, which also holds
+# the CloudFront OAC grant, is written by the cdn module).
+data "aws_iam_policy_document" "uploads" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.this["uploads"].arn,
+      "${aws_s3_bucket.this["uploads"].arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "uploads" {
+  bucket     = aws_s3_bucket.this["uploads"].id
+  policy     = data.aws_iam_policy_document.uploads.json
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}

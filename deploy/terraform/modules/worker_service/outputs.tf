@@ -1,0 +1,14 @@
+output "cluster_name" {
+  description = "ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "cluster_arn" {
+  description = "ECS cluster ARN."
+  value       = aws_ecs_cluster.this.arn
+}
+
+output "service_name" {
+  description = "The worker service."
+  value       = aws_ecs_service.worker.name
+}

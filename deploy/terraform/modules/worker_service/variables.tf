@@ -1,0 +1,119 @@
+variable "name" {
+  description = "Name prefix."
+  type        = string
+}
+
+variable "region" {
+  description = "Region (AWS_REGION of the tasks)."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the tasks."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of the tasks."
+  type        = list(string)
+}
+
+variable "image" {
+  description = "The cirrus image (repository:tag)."
+  type        = string
+}
+
+variable "queue_url" {
+  description = "SQS queue of S3 events (sqs_queue_url)."
+  type        = string
+}
+
+variable "queue_arn" {
+  description = "Queue ARN (IAM)."
+  type        = string
+}
+
+variable "queue_name" {
+  description = "Queue name (the scaling metric's dimension)."
+  type        = string
+}
+
+variable "uploads_bucket_arn" {
+  description = "Sources are read from here."
+  type        = string
+}
+
+variable "outputs_bucket_arn" {
+  description = "Assets are written here."
+  type        = string
+}
+
+variable "out_root" {
+  description = "cirrus-worker out_root, s3://bucket/prefix."
+  type        = string
+}
+
+variable "visibility_seconds" {
+  description = "Claim lease (matches the queue's visibility timeout)."
+  type        = number
+  default     = 120
+}
+
+variable "cpu" {
+  description = "Fargate CPU units per task."
+  type        = number
+  default     = 4096
+}
+
+variable "memory" {
+  description = "Memory per task, MiB."
+  type        = number
+  default     = 8192
+}
+
+variable "min_tasks" {
+  description = "Fewest tasks (0: scale to zero)."
+  type        = number
+  default     = 0
+}
+
+variable "max_tasks" {
+  description = "Most tasks."
+  type        = number
+  default     = 10
+}
+
+variable "jobs_per_task" {
+  description = "cirrus-worker `workers` (0: one per core)."
+  type        = number
+  default     = 0
+}
+
+variable "dispatch" {
+  description = "local: the tasks transcode; batch: they hand each job to AWS Batch (SubmitJob)."
+  type        = string
+  default     = "local"
+
+  validation {
+    condition     = contains(["local", "batch"], var.dispatch)
+    error_message = "dispatch: local or batch."
+  }
+}
+
+variable "batch_job_queue_arn" {
+  description = "Batch job queue (dispatch=batch)."
+  type        = string
+  default     = ""
+}
+
+variable "batch_job_definition_name" {
+  description = "Batch job definition name (dispatch=batch)."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Log retention."
+  type        = number
+  default     = 30
+}

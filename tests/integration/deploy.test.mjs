@@ -1,0 +1,720 @@
+// deploy/: the AWS side checked offline.  Terraform cannot download its
+// providers here, so `validate` cannot run; instead every .tf file is parsed
+// with @cdktf/hcl2json and checked for what would break an apply or the
+// product: variables, module wiring, the CloudFront cache key, the Batch
+// retry strategy against the transcoder's documented exit codes, the DLQ.
+// Then the Grafana dashboard against the metrics the C sources export, the
+// Dockerfile against the CMake targets, the systemd units with
+// systemd-analyze, and the production nginx config (the live hosts' peer
+// fallback) with the real module on loopback.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { parse } from '@cdktf/hcl2json';
+import { BUILD_DIR, SOURCE_DIR, tmpDir } from './lib/cirrus.mjs';
+import { LIVE_FEED_BIN, MODULE_SO, NGINX_BIN, freePort } from
+    './lib/nginx.mjs';
+
+const DEPLOY = path.join(SOURCE_DIR, 'deploy');
+const TF_ROOT = path.join(DEPLOY, 'terraform');
+const read = (...p) => fs.readFileSync(path.join(...p), 'utf8');
+
+function which(cmd) {
+    for (const dir of (process.env.PATH || '').split(':')) {
+        const f = path.join(dir, cmd);
+        try {
+            fs.accessSync(f, fs.constants.X_OK);
+            return f;
+        } catch {
+            /* next */
+        }
+    }
+    return null;
+}
+
+// Every Terraform module directory: { dir: { files: {name: json}, merged } }
+// where merged concatenates the blocks of all its files.
+async function loadModules() {
+    const mods = {};
+    const walk = async (dir) => {
+        const tf = fs.readdirSync(dir).filter((f) => f.endsWith('.tf'));
+        if (tf.length) {
+            const m = { files: {}, merged: {} };
+            for (const f of tf) {
+                const j = await parse(f, read(dir, f));
+                m.files[f] = j;
+                for (const [kind, blocks] of Object.entries(j)) {
+                    if (Array.isArray(blocks)) { // terraform {}, locals {}
+                        m.merged[kind] = [...(m.merged[kind] || []), ...blocks];
+                        continue;
+                    }
+                    m.merged[kind] = m.merged[kind] || {};
+                    for (const [k, v] of Object.entries(blocks)) {
+                        if (kind === 'resource' || kind === 'data') {
+                            m.merged[kind][k] = { ...m.merged[kind][k], ...v };
+                        } else if (Array.isArray(v)) {
+                            m.merged[kind][k] = [...(m.merged[kind][k] || []),
+                                ...v];
+                        } else {
+                            m.merged[kind][k] = v;
+                        }
+                    }
+                }
+            }
+            mods[dir] = m;
+        }
+        for (const e of fs.readdirSync(dir, { withFileTypes: true }))
+            if (e.isDirectory() && !e.name.startsWith('.'))
+                await walk(path.join(dir, e.name));
+    };
+    await walk(TF_ROOT);
+    return mods;
+}
+
+const first = (v) => (Array.isArray(v) ? v[0] : v);
+// `locals` parses as a list of blocks (one per `locals {}`): merge them.
+const localsOf = (m) => Object.assign({}, ...(m.merged.locals || []));
+const refs = (obj, re) => new Set([...JSON.stringify(obj).matchAll(re)]
+    .map((x) => x[1]));
+
+// The transcoder's exit codes as the README documents them:
+// | code | meaning | retry? |  ->  [{ code, retry }]
+function documentedExitCodes() {
+    const readme = read(SOURCE_DIR, 'README.md');
+    const lines = readme.split('\n');
+    const start = lines.findIndex((l) => /^\|\s*exit code\s*\|/i.test(l));
+    assert.ok(start >= 0, 'README has an "exit code" table');
+    const rows = [];
+    for (const l of lines.slice(start + 2)) {
+        if (!l.startsWith('|'))
+            break;
+        const cells = l.split('|').slice(1, -1).map((c) => c.trim());
+        rows.push({ code: Number(cells[0]), meaning: cells[1],
+            retry: /^yes\b/i.test(cells[2]) });
+    }
+    return rows;
+}
+
+// The enum in the header (CIR_EXIT_<NAME> = <n>).
+function headerExitCodes() {
+    const h = read(SOURCE_DIR, 'transcoder', 'include', 'cir_transcode.h');
+    return new Map([...h.matchAll(/CIR_EXIT_([A-Z_]+)\s*=\s*(\d+)/g)]
+        .map((m) => [m[1], Number(m[2])]));
+}
+
+// AWS Batch's matching: a glob where only a trailing * is special.
+function batchGlob(pattern, value) {
+    if (pattern === undefined || pattern === null)
+        return true;
+    if (value === undefined || value === null)
+        return false;
+    return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1))
+        : value === pattern;
+}
+
+// First matching evaluateOnExit entry decides; none matching retries.
+function batchDecision(entries, { exitCode, reason, statusReason }) {
+    for (const e of entries) {
+        const conds = [
+            [e.on_exit_code, exitCode === undefined ? null : String(exitCode)],
+            [e.on_reason, reason],
+            [e.on_status_reason, statusReason],
+        ].filter(([p]) => p !== undefined && p !== null);
+        assert.ok(conds.length, 'an evaluate_on_exit entry has a condition');
+        if (conds.every(([p, v]) => batchGlob(p, v)))
+            return e.action.toUpperCase();
+    }
+    return 'RETRY';
+}
+
+// Metric names the C sources export: literal names, plus names composed
+// from a "cirrus_..._%s" format and the string literals of the same file.
+function exportedMetrics() {
+    const files = [];
+    for (const dir of ['nginx-module', 'ingest/src', 'ingest/tools',
+        'transcoder/src', 'common/src']) {
+        const d = path.join(SOURCE_DIR, dir);
+        if (!fs.existsSync(d))
+            continue;
+        for (const f of fs.readdirSync(d))
+            if (f.endsWith('.c'))
+                files.push(path.join(d, f));
+    }
+    const names = new Set();
+    for (const f of files) {
+        const src = fs.readFileSync(f, 'utf8');
+        const literals = [...src.matchAll(/"((?:[^"\\\n]|\\.)*)"/g)]
+            .map((m) => m[1]);
+        const words = new Set(literals.filter((s) => /^[a-z0-9_]+$/.test(s)));
+        for (const s of literals) {
+            for (const m of s.matchAll(/\bcirrus_[a-z0-9_]*[a-z0-9]/g))
+                names.add(m[0]);
+            for (const m of s.matchAll(/\b(cirrus_[a-z0-9_]*_)%s/g))
+                for (const w of words)
+                    names.add(m[1] + w);
+        }
+    }
+    return names;
+}
+
+function get(port, urlPath, headers = {}) {
+    return new Promise((ok, fail) => {
+        const req = http.get({ host: '127.0.0.1', port, path: urlPath,
+            headers, agent: false }, (res) => {
+            let body = '';
+            res.setEncoding('latin1');
+            res.on('data', (d) => (body += d));
+            res.on('end', () => ok({ status: res.statusCode, body }));
+        });
+        req.on('error', fail);
+        req.setTimeout(20000, () => req.destroy(new Error('timeout')));
+    });
+}
+
+describe('deploy: Terraform', () => {
+    let mods;
+    let root;
+    before(async () => {
+        mods = await loadModules();
+        root = mods[TF_ROOT];
+        assert.ok(root, 'deploy/terraform has .tf files');
+    });
+
+    test('terraform fmt -check -recursive', (t) => {
+        const tf = which('terraform');
+        if (!tf) {
+            t.diagnostic('terraform is not on PATH (Debian has no package): '
+                + 'fmt not checked');
+            t.skip('no terraform');
+            return;
+        }
+        const r = spawnSync(tf, ['fmt', '-check', '-recursive', TF_ROOT],
+            { encoding: 'utf8' });
+        assert.equal(r.status, 0, `unformatted:\n${r.stdout}${r.stderr}`);
+    });
+
+    test('live hosts\' user data renders (terraform console) and parses '
+        + '(bash -n)', (t) => {
+        const tf = which('terraform');
+        if (!tf) {
+            t.skip('no terraform');
+            return;
+        }
+        const tpl = path.join(TF_ROOT, 'modules', 'live_hosts',
+            'user_data.sh.tftpl');
+        // the template's variables are the ones main.tf passes
+        const lt = read(TF_ROOT, 'modules', 'live_hosts', 'main.tf');
+        const passed = lt.match(/templatefile\([^{]*\{([\s\S]*?)\}\)\)/)[1];
+        const names = [...passed.matchAll(/^\s*(\w+)\s*=/gm)].map((m) => m[1]);
+        for (const keys of ['', '/cirrus/stream-keys']) {
+            const vars = names.map((n) => `${n} = ${/port$/.test(n) ? 8080
+                : JSON.stringify(n === 'stream_keys_parameter' ? keys
+                    : `x-${n}`)}`).join(', ');
+            const cwd = tmpDir('deploy-console-');
+            const r = spawnSync(tf, ['console'], { cwd, encoding: 'utf8',
+                input: `templatefile(${JSON.stringify(tpl)}, { ${vars} })\n` });
+            assert.equal(r.status, 0, r.stderr);
+            const lines = r.stdout.trim().split('\n');
+            assert.match(lines[0], /^<<EOT/);
+            const script = path.join(cwd, 'user_data.sh');
+            fs.writeFileSync(script, `${lines.slice(1, -1).join('\n')}\n`);
+            const b = spawnSync('bash', ['-n', script], { encoding: 'utf8' });
+            assert.equal(b.status, 0, b.stderr);
+            const text = read(script);
+            assert.equal(text.includes('CIRRUS_INGEST_KEY_FILE'), keys !== '');
+            assert.match(text, /systemctl enable --now cirrus-ingest\.service cirrus-origin\.service/);
+        }
+    });
+
+    test('versions: terraform >= 1.5, hashicorp/aws ~> 5', () => {
+        const tfb = first(root.merged.terraform);
+        assert.match(tfb.required_version, />=\s*1\.5/);
+        const aws = first(tfb.required_providers).aws;
+        assert.equal(aws.source, 'hashicorp/aws');
+        assert.match(aws.version, /~>\s*5\./);
+    });
+
+    test('every var.X used in a module is declared there', () => {
+        for (const [dir, m] of Object.entries(mods)) {
+            const declared = new Set(Object.keys(m.merged.variable || {}));
+            for (const v of refs(m.files, /\bvar\.([A-Za-z_][\w-]*)/g))
+                assert.ok(declared.has(v),
+                    `${path.relative(TF_ROOT, dir) || '.'}: var.${v} `
+                    + 'is not declared');
+            // and every declared variable has a description and a type
+            for (const [name, b] of Object.entries(m.merged.variable || {})) {
+                assert.ok(first(b).description, `${dir}: ${name} description`);
+                assert.ok(first(b).type, `${dir}: ${name} type`);
+            }
+        }
+    });
+
+    test('every local.X used is defined in its module', () => {
+        for (const [dir, m] of Object.entries(mods)) {
+            const defined = new Set(Object.keys(localsOf(m)));
+            for (const v of refs(m.files, /\blocal\.([A-Za-z_][\w]*)/g))
+                assert.ok(defined.has(v), `${dir}: local.${v} undefined`);
+        }
+    });
+
+    test('module calls: sources exist, required variables passed, no '
+        + 'unknown arguments, module outputs exist', () => {
+        const meta = new Set(['source', 'providers', 'count', 'for_each',
+            'depends_on', 'version']);
+        let calls = 0;
+        for (const [dir, m] of Object.entries(mods)) {
+            for (const [name, blocks] of Object.entries(m.merged.module || {})) {
+                const call = first(blocks);
+                const target = path.resolve(dir, call.source);
+                const callee = mods[target];
+                assert.ok(callee, `module ${name}: no .tf in ${call.source}`);
+                const vars = callee.merged.variable || {};
+                for (const [v, b] of Object.entries(vars))
+                    if (!('default' in first(b)))
+                        assert.ok(v in call,
+                            `module ${name}: required ${v} not passed`);
+                for (const arg of Object.keys(call))
+                    if (!meta.has(arg))
+                        assert.ok(arg in vars,
+                            `module ${name}: ${arg} is not a variable of `
+                            + call.source);
+                calls++;
+            }
+            // module.<name>.<output> references resolve
+            for (const r of JSON.stringify(m.files)
+                .matchAll(/\bmodule\.(\w+)(?:\[\d+\])?\.(\w+)/g)) {
+                const call = first((m.merged.module || {})[r[1]]);
+                assert.ok(call, `${dir}: module.${r[1]} is not declared`);
+                const callee = mods[path.resolve(dir, call.source)];
+                assert.ok((callee.merged.output || {})[r[2]],
+                    `module.${r[1]}.${r[2]}: no such output`);
+            }
+        }
+        assert.ok(calls >= 8, `the root calls the modules (${calls})`);
+    });
+
+    test('CloudFront: live cache key is exactly _HLS_msn, _HLS_part, '
+        + '_HLS_skip; OAC, Origin Shield, secret header, 1 s error TTL', () => {
+        const cdn = mods[path.join(TF_ROOT, 'modules', 'cdn')];
+        const res = cdn.merged.resource;
+        const live = first(res.aws_cloudfront_cache_policy.live_playlist);
+        const p = first(live.parameters_in_cache_key_and_forwarded_to_origin);
+        const qs = first(p.query_strings_config);
+        assert.equal(qs.query_string_behavior, 'whitelist');
+        assert.deepEqual([...first(qs.query_strings).items].sort(),
+            ['_HLS_msn', '_HLS_part', '_HLS_skip']);
+        assert.equal(first(p.headers_config).header_behavior, 'none');
+        assert.equal(first(p.cookies_config).cookie_behavior, 'none');
+
+        const dist = first(res.aws_cloudfront_distribution.this);
+        const behaviors = dist.ordered_cache_behavior;
+        const byPath = Object.fromEntries(behaviors.map((b) =>
+            [b.path_pattern, b]));
+        for (const pat of ['/live/*.m3u8', '/live/*.mpd'])
+            assert.match(byPath[pat].cache_policy_id,
+                /aws_cloudfront_cache_policy\.live_playlist\.id/, pat);
+        assert.match(byPath['/live/*'].cache_policy_id, /segments/);
+        assert.ok(byPath['/vod/*'], '/vod/* behavior');
+
+        // Origins: S3 through OAC, the ALB with the secret header; Shield on.
+        const origins = dist.origin;
+        const s3 = origins.find((o) => o.origin_access_control_id);
+        assert.ok(s3, 'an S3 origin with OAC');
+        const alb = origins.find((o) => o.custom_origin_config);
+        const hdr = first(alb.custom_header);
+        assert.equal(hdr.name, '${var.origin_secret_header}');
+        assert.equal(hdr.value, '${var.origin_secret}');
+        for (const o of [s3, alb])
+            assert.equal(first(o.origin_shield).enabled, true);
+        const secretVar = first(cdn.merged.variable.origin_secret);
+        assert.equal(secretVar.sensitive, true);
+        assert.equal(first(root.merged.variable.origin_secret).sensitive, true);
+
+        // Origin group (failover) is declared for /vod/*.
+        assert.ok(dist.dynamic.origin_group, 'origin group for VOD');
+
+        // Custom error responses cache about a second.
+        const errs = first(dist.dynamic.custom_error_response);
+        const ttl = first(errs.content).error_caching_min_ttl;
+        assert.equal(ttl, '${var.error_caching_min_ttl}');
+        const def = first(cdn.merged.variable.error_caching_min_ttl).default;
+        assert.ok(def >= 1 && def <= 2, `error TTL ${def}`);
+        for (const code of [404, 500, 503])
+            assert.ok(errs.for_each.includes(code), `error ${code}`);
+    });
+
+    test('the origin secret header is the module\'s cirrus_origin_secret '
+        + 'directive in the production nginx config', () => {
+        const src = read(SOURCE_DIR, 'nginx-module', 'ngx_http_cirrus_module.c');
+        assert.match(src, /ngx_string\("cirrus_origin_secret"\)/);
+        const conf = read(DEPLOY, 'nginx', 'cirrus-origin.conf.in');
+        assert.match(conf, /cirrus_origin_secret @SECRET_HEADER@ @SECRET@;/);
+        const origin = read(DEPLOY, 'scripts', 'cirrus-origin');
+        assert.match(origin, /CIRRUS_ORIGIN_SECRET_HEADER/);
+        const ud = read(TF_ROOT, 'modules', 'live_hosts', 'user_data.sh.tftpl');
+        assert.match(ud, /CIRRUS_ORIGIN_SECRET_HEADER=\$\{secret_header\}/);
+    });
+
+    test('Batch retry strategy follows the documented exit codes', () => {
+        const doc = documentedExitCodes();
+        const header = headerExitCodes();
+        // the README table and the header's enum name the same codes
+        assert.deepEqual(doc.map((r) => r.code).sort((a, b) => a - b),
+            [...header.values()].sort((a, b) => a - b));
+        assert.ok(doc.some((r) => r.retry) && doc.some((r) => !r.retry));
+        assert.ok(doc.find((r) => r.code === header.get('TRANSIENT')).retry);
+
+        const batch = mods[path.join(TF_ROOT, 'modules', 'batch')];
+        const jd = first(batch.merged.resource.aws_batch_job_definition
+            .transcode);
+        const rs = first(jd.retry_strategy);
+        const entries = rs.evaluate_on_exit;
+        assert.ok(entries.length >= 1 && entries.length <= 5,
+            'Batch allows 1..5 evaluate_on_exit entries');
+        assert.equal(rs.attempts, '${var.retry_attempts}');
+        const attempts = first(mods[TF_ROOT].merged.variable
+            .batch_retry_attempts).default;
+        assert.ok(attempts >= 2, 'retries are possible by default');
+
+        for (const r of doc) {
+            if (r.code === 0)
+                continue; // success: Batch evaluates nothing
+            const got = batchDecision(entries, { exitCode: r.code, reason: '',
+                statusReason: 'Essential container in task exited' });
+            assert.equal(got, r.retry ? 'RETRY' : 'EXIT',
+                `exit ${r.code} (${r.meaning})`);
+        }
+        // A reclaimed Spot host has no exit code: retried.
+        assert.equal(batchDecision(entries, { statusReason:
+            'Host EC2 (instance i-0123) terminated.' }), 'RETRY');
+
+        // The command is the documented one, with the Ref:: parameters.
+        const cp = jd.container_properties;
+        assert.match(cp, /"cirrus-transcode",\s*"--input", "Ref::input",\s*"--output", "Ref::output",\s*"--preset", "Ref::preset"/);
+        const ce = first(batch.merged.resource.aws_batch_compute_environment
+            .this);
+        assert.match(first(ce.compute_resources).min_vcpus, /\b0\b/,
+            'scales to zero');
+    });
+
+    test('SQS: DLQ redrive, queue policy for the bucket, ObjectCreated '
+        + 'notification', () => {
+        const q = mods[path.join(TF_ROOT, 'modules', 'queue')];
+        const res = q.merged.resource;
+        const jobs = first(res.aws_sqs_queue.jobs);
+        assert.ok(res.aws_sqs_queue.dlq, 'a dead-letter queue');
+        assert.match(jobs.redrive_policy,
+            /deadLetterTargetArn\s*=\s*aws_sqs_queue\.dlq\.arn/);
+        assert.match(jobs.redrive_policy,
+            /maxReceiveCount\s*=\s*var\.max_receive_count/);
+        const note = first(res.aws_s3_bucket_notification.uploads);
+        const qn = first(note.dynamic.queue).content[0];
+        assert.deepEqual(qn.events, ['s3:ObjectCreated:*']);
+        assert.match(qn.queue_arn, /aws_sqs_queue\.jobs\.arn/);
+        const pol = first(q.merged.data.aws_iam_policy_document.jobs);
+        const st = first(pol.statement);
+        assert.deepEqual(st.actions, ['sqs:SendMessage']);
+        assert.deepEqual(first(st.principals).identifiers,
+            ['s3.amazonaws.com']);
+    });
+
+    test('worker service scales on ApproximateNumberOfMessagesVisible; '
+        + 'its role may only consume the queue', () => {
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const res = w.merged.resource;
+        assert.ok(res.aws_appautoscaling_target.worker);
+        const alarm = first(res.aws_cloudwatch_metric_alarm.backlog);
+        assert.equal(alarm.metric_name, 'ApproximateNumberOfMessagesVisible');
+        assert.match(alarm.alarm_actions[0] || JSON.stringify(alarm.alarm_actions),
+            /aws_appautoscaling_policy\.out\.arn/);
+        const doc = first(w.merged.data.aws_iam_policy_document.task);
+        const consume = first(doc.statement);
+        assert.deepEqual([...consume.actions].sort(), ['sqs:ChangeMessageVisibility',
+            'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage']);
+        assert.doesNotMatch(JSON.stringify(doc), /"s3:\*"|"sqs:\*"|"\*:\*"/);
+    });
+
+    test('alarms: queue age, dead letters, 5xx, ingest health', () => {
+        const mon = mods[path.join(TF_ROOT, 'modules', 'monitoring')];
+        const metrics = Object.values(mon.merged.resource
+            .aws_cloudwatch_metric_alarm).map((a) => first(a).metric_name
+            || JSON.stringify(first(a).metric_query));
+        for (const m of ['ApproximateAgeOfOldestMessage',
+            'ApproximateNumberOfMessagesVisible', '5xxErrorRate',
+            'HTTPCode_Target_5XX_Count', 'UnHealthyHostCount'])
+            assert.ok(metrics.some((x) => x.includes(m)), m);
+        assert.ok(mon.merged.resource.aws_sns_topic.alarms);
+    });
+});
+
+describe('deploy: image, units, dashboard, CI', () => {
+    test('Grafana: every metric queried is exported by the C sources', () => {
+        const dash = JSON.parse(read(DEPLOY, 'grafana', 'cirrus.json'));
+        const exported = exportedMetrics();
+        const used = new Set();
+        const walk = (panels) => {
+            for (const p of panels || []) {
+                for (const t of p.targets || [])
+                    for (const m of (t.expr || '').matchAll(
+                        /\b(cirrus_[a-z0-9_]+)\b/g))
+                        used.add(m[1]);
+                walk(p.panels);
+            }
+        };
+        walk(dash.panels);
+        assert.ok(used.size >= 15, `the dashboard queries ${used.size} metrics`);
+        for (const m of used)
+            assert.ok(exported.has(m), `${m} is not exported by any source`);
+        // each part of the system has panels
+        for (const prefix of ['cirrus_ingest_', 'cirrus_worker_',
+            'cirrus_requests_total', 'cirrus_wake_latency_seconds_bucket'])
+            assert.ok([...used].some((m) => m.startsWith(prefix)), prefix);
+    });
+
+    test('Dockerfile: the binaries it copies are CMake targets, the '
+        + 'entrypoint selects them', () => {
+        const df = read(DEPLOY, 'Dockerfile');
+        assert.match(df, /^FROM \$\{BASE\} AS builder/m);
+        assert.match(df, /^ARG BASE=debian:bookworm/m);
+        assert.match(df, /scripts\/build/);
+        const copied = [...df.matchAll(/\bbuild\/([\w-]+)\/([\w.-]+)/g)]
+            .map((m) => ({ dir: m[1], name: m[2] }));
+        assert.ok(copied.length >= 4, 'copies the binaries and the module');
+        const names = new Set();
+        for (const { dir, name } of copied) {
+            const cm = read(SOURCE_DIR, dir, 'CMakeLists.txt');
+            if (name.endsWith('.so'))
+                assert.match(cm, new RegExp(`\\$\\{CMAKE_CURRENT_BINARY_DIR\\}/${name.replace('.', '\\.')}`));
+            else
+                assert.match(cm, new RegExp(`add_executable\\(${name}\\s`),
+                    `${dir}/CMakeLists.txt builds ${name}`);
+            names.add(name);
+        }
+        for (const b of ['cirrus-transcode', 'cirrus-worker', 'cirrus-ingest',
+            'ngx_http_cirrus_module.so'])
+            assert.ok(names.has(b), `the image has ${b}`);
+
+        const ep = df.match(/^ENTRYPOINT (\[.*\])$/m);
+        assert.ok(ep, 'ENTRYPOINT in exec form');
+        const argv = JSON.parse(ep[1]);
+        const script = argv.find((a) => a.includes('cirrus-entrypoint'));
+        assert.ok(script, 'runs cirrus-entrypoint');
+        assert.match(df, /COPY deploy\/scripts\/cirrus-origin deploy\/scripts\/cirrus-entrypoint \/usr\/local\/bin\//);
+        const entry = read(DEPLOY, 'scripts', 'cirrus-entrypoint');
+        for (const [word, bin] of [['worker', 'cirrus-worker'],
+            ['ingest', 'cirrus-ingest'], ['origin', 'cirrus-origin'],
+            ['transcode', 'cirrus-transcode']])
+            assert.match(entry, new RegExp(`^${word}\\).*exec ${bin} "\\$@"`,
+                'm'));
+        // Batch's command and ECS's command go through that entrypoint.
+        const bj = read(TF_ROOT, 'modules', 'batch', 'main.tf');
+        assert.match(bj, /"cirrus-transcode",/);
+        const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
+        assert.match(ws, /command\s*=\s*\["worker"\]/);
+        // the runtime is Debian 12, non-root
+        assert.match(df, /^USER cirrus$/m);
+    });
+
+    test('entrypoint dispatches to the real binaries', (t) => {
+        const bin = tmpDir('deploy-bin-');
+        for (const [name, dir] of [['cirrus-transcode', 'transcoder'],
+            ['cirrus-worker', 'ingest'], ['cirrus-ingest', 'ingest']]) {
+            const f = path.join(BUILD_DIR, dir, name);
+            if (!fs.existsSync(f)) {
+                t.skip(`${f} is not built`);
+                return;
+            }
+            fs.symlinkSync(f, path.join(bin, name));
+        }
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+        const entry = path.join(DEPLOY, 'scripts', 'cirrus-entrypoint');
+        for (const [args, want] of [[['worker', '--help'], /cirrus-worker/],
+            [['ingest', '--help'], /cirrus-ingest/],
+            [['cirrus-transcode', '--help'], /cirrus-transcode --input URI/]]) {
+            const r = spawnSync(entry, args, { env, encoding: 'utf8' });
+            assert.match(r.stdout + r.stderr, want, args.join(' '));
+        }
+    });
+
+    test('buildspec.yml runs scripts/test, pushes to ECR, rolls out', () => {
+        const bs = read(DEPLOY, 'buildspec.yml');
+        const lines = bs.split('\n').filter((l) => !/^\s*#/.test(l));
+        assert.match(lines.join('\n'), /^version: 0\.2$/m);
+        const text = lines.join('\n');
+        assert.match(text, /scripts\/test\b/);
+        assert.match(text, /docker build -f deploy\/Dockerfile/);
+        assert.match(text, /docker push "\$ECR_REPOSITORY_URL/);
+        assert.match(text, /aws batch register-job-definition/);
+        assert.match(text, /aws ecs update-service/);
+        const pl = read(TF_ROOT, 'modules', 'pipeline', 'main.tf');
+        assert.match(pl, /buildspec\s*=\s*"deploy\/buildspec.yml"/);
+    });
+
+    test('systemd units verify', (t) => {
+        const sa = which('systemd-analyze');
+        if (!sa) {
+            t.skip('no systemd-analyze');
+            return;
+        }
+        // systemd-analyze checks that ExecStart exists: point the units at
+        // the built binaries instead of /usr/local/bin.
+        const dir = tmpDir('deploy-units-');
+        const bin = path.join(dir, 'bin');
+        fs.mkdirSync(bin);
+        const targets = {
+            'cirrus-ingest': path.join(BUILD_DIR, 'ingest', 'cirrus-ingest'),
+            'cirrus-worker': path.join(BUILD_DIR, 'ingest', 'cirrus-worker'),
+            'cirrus-origin': path.join(DEPLOY, 'scripts', 'cirrus-origin'),
+        };
+        for (const [name, f] of Object.entries(targets)) {
+            if (!fs.existsSync(f)) {
+                t.skip(`${f} is not built`);
+                return;
+            }
+            fs.symlinkSync(f, path.join(bin, name));
+        }
+        const units = [];
+        for (const u of ['cirrus-ingest.service', 'cirrus-worker.service',
+            'cirrus-origin.service']) {
+            const text = read(DEPLOY, 'systemd', u);
+            for (const k of ['EnvironmentFile=/etc/cirrus/cirrus.env',
+                'ProtectSystem=strict', 'NoNewPrivileges=yes',
+                'LimitNOFILE=', 'Restart=on-failure', 'ReadWritePaths=',
+                'User=cirrus'])
+                assert.ok(text.includes(k), `${u}: ${k}`);
+            fs.writeFileSync(path.join(dir, u),
+                text.replaceAll('/usr/local/bin/', `${bin}/`));
+            units.push(path.join(dir, u));
+        }
+        const r = spawnSync(sa, ['verify', ...units], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.equal(r.stderr.trim(), '', r.stderr);
+    });
+});
+
+// The live hosts' nginx config: two "hosts" on loopback, a stream only in
+// host A's live store; host B serves it through the peer port, blocking
+// LL-HLS reloads included, and the secret is required on both paths.
+describe('deploy: production nginx config, peer fallback', () => {
+    const SECRET = 'a'.repeat(16) + '0123456789abcdef_-';
+    const HEADER = 'X-Cirrus-Origin-Secret';
+    const ok = fs.existsSync(NGINX_BIN) && fs.existsSync(MODULE_SO)
+        && fs.existsSync(LIVE_FEED_BIN);
+    const hosts = {};
+    let feed;
+
+    before(async () => {
+        if (!ok)
+            return;
+        const base = tmpDir('deploy-origin-');
+        // started as root, nginx's workers run as nobody: they must read it
+        fs.chmodSync(base, 0o755);
+        const ports = { a: [await freePort(), await freePort()],
+            b: [await freePort(), await freePort()] };
+        for (const h of ['a', 'b']) {
+            const dir = path.join(base, h);
+            fs.mkdirSync(path.join(dir, 'live'), { recursive: true });
+            const other = ports[h === 'a' ? 'b' : 'a'][1];
+            fs.writeFileSync(path.join(dir, 'peers.conf'),
+                `upstream cirrus_live_peers {\n    server 127.0.0.1:${other};\n}\n`);
+            const env = { ...process.env,
+                CIRRUS_ORIGIN_SECRET_HEADER: HEADER,
+                CIRRUS_ORIGIN_SECRET: SECRET,
+                CIRRUS_HTTP_PORT: String(ports[h][0]),
+                CIRRUS_PEER_PORT: String(ports[h][1]),
+                CIRRUS_LIVE_ROOT: path.join(dir, 'live'),
+                CIRRUS_NGINX_PREFIX: path.join(dir, 'run'),
+                CIRRUS_PEERS_CONF: path.join(dir, 'peers.conf'),
+                CIRRUS_NGINX_MODULE: MODULE_SO,
+                CIRRUS_NGINX: NGINX_BIN,
+                CIRRUS_NGINX_TEMPLATE: path.join(DEPLOY, 'nginx',
+                    'cirrus-origin.conf.in') };
+            const child = spawn(path.join(DEPLOY, 'scripts', 'cirrus-origin'),
+                [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+            let stderr = '';
+            child.stderr.on('data', (d) => (stderr += d));
+            hosts[h] = { child, dir, http: ports[h][0], peer: ports[h][1],
+                stderr: () => stderr };
+        }
+        feed = spawn(LIVE_FEED_BIN, [path.join(hosts.a.dir, 'live', 'cam1',
+            'video'), '--prefill', '4', '--part-ms', '200'],
+        { stdio: ['pipe', 'ignore', 'ignore'] });
+        // both nginx up (healthz) and the stream's playlist on A
+        const deadline = Date.now() + 15000;
+        for (;;) {
+            try {
+                const [a, b, pl] = await Promise.all([
+                    get(hosts.a.http, '/healthz'), get(hosts.b.http, '/healthz'),
+                    get(hosts.a.http, '/live/cam1/video/index.m3u8',
+                        { [HEADER]: SECRET })]);
+                if (a.status === 200 && b.status === 200 && pl.status === 200)
+                    break;
+            } catch {
+                /* not yet */
+            }
+            if (Date.now() > deadline)
+                throw new Error(`origins did not start: ${hosts.a.stderr()}`
+                    + hosts.b.stderr());
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    });
+
+    after(() => {
+        feed?.kill('SIGTERM');
+        for (const h of Object.values(hosts)) {
+            const pid = path.join(h.dir, 'run', 'nginx.pid');
+            h.child.kill('SIGQUIT');
+            if (fs.existsSync(pid)) {
+                try {
+                    process.kill(Number(read(pid).trim()), 'SIGQUIT');
+                } catch {
+                    /* already gone */
+                }
+            }
+        }
+    });
+
+    test('a stream on host A is served by host B through the peers',
+        { skip: ok ? false : 'nginx, the module or cirrus-live-feed is not built' },
+        async () => {
+            const url = '/live/cam1/video/index.m3u8';
+            const a = await get(hosts.a.http, url, { [HEADER]: SECRET });
+            const b = await get(hosts.b.http, url, { [HEADER]: SECRET });
+            assert.equal(a.status, 200);
+            assert.equal(b.status, 200, b.body);
+            assert.match(b.body, /#EXT-X-PART:/);
+            assert.ok(!fs.existsSync(path.join(hosts.b.dir, 'live', 'cam1')),
+                'host B has no local copy');
+
+            // without the secret: 403 locally and through the peer
+            assert.equal((await get(hosts.a.http, url)).status, 403);
+            assert.equal((await get(hosts.b.http, url)).status, 403);
+            // a stream no host has: 404 (no loop between the peers)
+            assert.equal((await get(hosts.b.http, '/live/nope/video/index.m3u8',
+                { [HEADER]: SECRET })).status, 404);
+
+            // a blocking reload for the part the preload hint announces
+            // (not written yet), through the peer
+            const hint = b.body.match(
+                /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/);
+            assert.ok(hint, b.body);
+            const msn = Number(hint[1]);
+            const part = Number(hint[2]);
+            const t0 = Date.now();
+            const blocked = await get(hosts.b.http,
+                `${url}?_HLS_msn=${msn}&_HLS_part=${part}`,
+                { [HEADER]: SECRET });
+            const ms = Date.now() - t0;
+            assert.equal(blocked.status, 200);
+            assert.match(blocked.body, new RegExp(
+                `#EXT-X-PART:[^\\n]*URI="part-${msn}\\.${part}\\.m4s"`));
+            assert.ok(ms < 3000, `answered in ${ms} ms`);
+
+            // Prometheus metrics on the peer port
+            const m = await get(hosts.a.peer, '/metrics');
+            assert.match(m.body, /cirrus_requests_total\{kind="playlist",status="200"\}/);
+        });
+});
