@@ -2,7 +2,13 @@
  * Daemon options as one table: name, type, where in the config struct,
  * default, limits and help.  The same table sets defaults, reads a JSON
  * file, <PREFIX><NAME> environment variables and name=value pairs from the
- * command line, and prints the help, so a limit is written once.
+ * command line, and prints the help and the reference documentation (a
+ * markdown table), so a limit is written once.
+ *
+ * One file can configure several daemons: a file whose top-level members
+ * are objects is sectioned ({"ingest": {...}, "worker": {...}}) and each
+ * daemon applies only its own section; a flat object of options is applied
+ * as a whole.
  */
 #ifndef CIR_OPTIONS_H
 #define CIR_OPTIONS_H
@@ -48,13 +54,29 @@ int cir_options_set(const cir_options_t *t, void *cfg, const char *name,
  * errors). */
 int cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
                            char *err, size_t errsize);
-/* The same from a file of at most 1 MiB. */
+/* A configuration document: flat (the object's members are options) or
+ * sectioned (any member is an object: the object named section is applied,
+ * other sections are left to their daemons, a scalar beside sections is an
+ * error).  A sectioned document without that section changes nothing.
+ * section NULL: the document must be flat. */
+int cir_options_apply_config(const cir_options_t *t, void *cfg,
+                             const json_t *root, const char *section, char *err,
+                             size_t errsize);
+/* A flat file of options, at most 1 MiB. */
 int cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
                           char *err, size_t errsize);
+/* cir_options_apply_config() on a file of at most 1 MiB: a daemon's own
+ * flat file or the shared sectioned one (samples/cirrus.json). */
+int cir_options_load_section(const cir_options_t *t, void *cfg,
+                             const char *path, const char *section, char *err,
+                             size_t errsize);
 /* <env_prefix><NAME> variables (name upper-cased). */
 int cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
                           size_t errsize);
 /* "  name   help (default "x")" lines. */
 void cir_options_print(const cir_options_t *t, FILE *f);
+/* The reference table in markdown: option, environment variable, default,
+ * limits, description (docs/configuration.md is made of these). */
+void cir_options_print_markdown(const cir_options_t *t, FILE *f);
 
 #endif

@@ -129,12 +129,71 @@ cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
     return 0;
 }
 
+/* 1 when any member of root is an object: a file of sections. */
+static int
+is_sectioned(const json_t *root)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)root, name, v)
+    {
+        if (json_is_object(v)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
-cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
-                      char *err, size_t errsize)
+cir_options_apply_config(const cir_options_t *t, void *cfg, const json_t *root,
+                         const char *section, char *err, size_t errsize)
+{
+    const char *name;
+    json_t *v, *mine = NULL;
+    char oerr[256];
+    int ret;
+
+    if (!json_is_object(root)) {
+        snprintf(err, errsize, "the configuration must be a JSON object");
+        return CIR_EINVAL;
+    }
+    if (!is_sectioned(root)) {
+        return cir_options_apply_json(t, cfg, root, err, errsize);
+    }
+    json_object_foreach((json_t *)root, name, v)
+    {
+        if (!json_is_object(v)) {
+            snprintf(err, errsize,
+                     "%s: options of a file with sections go inside a "
+                     "section (\"ingest\", \"worker\")",
+                     name);
+            return CIR_EINVAL;
+        }
+        if (section != NULL && strcmp(name, section) == 0) {
+            mine = v;
+        }
+    }
+    if (section == NULL) {
+        snprintf(err, errsize, "sections are not accepted here");
+        return CIR_EINVAL;
+    }
+    if (mine == NULL) {
+        return 0;
+    }
+    ret = cir_options_apply_json(t, cfg, mine, oerr, sizeof(oerr));
+    if (ret < 0) {
+        snprintf(err, errsize, "%s: %s", section, oerr);
+    }
+    return ret;
+}
+
+static int
+load(const cir_options_t *t, void *cfg, const char *path, const char *section,
+     int sections, char *err, size_t errsize)
 {
     json_t *j = NULL;
-    char jerr[256], oerr[256];
+    char jerr[256], oerr[384];
     int ret;
 
     ret = cir_json_load_file(path, 1 << 20, &j, jerr, sizeof(jerr));
@@ -142,12 +201,28 @@ cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
         snprintf(err, errsize, "%s: %s", path, jerr);
         return ret;
     }
-    ret = cir_options_apply_json(t, cfg, j, oerr, sizeof(oerr));
+    ret = sections
+              ? cir_options_apply_config(t, cfg, j, section, oerr, sizeof(oerr))
+              : cir_options_apply_json(t, cfg, j, oerr, sizeof(oerr));
     if (ret < 0) {
         snprintf(err, errsize, "%s: %s", path, oerr);
     }
     json_decref(j);
     return ret;
+}
+
+int
+cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
+                      char *err, size_t errsize)
+{
+    return load(t, cfg, path, NULL, 0, err, errsize);
+}
+
+int
+cir_options_load_section(const cir_options_t *t, void *cfg, const char *path,
+                         const char *section, char *err, size_t errsize)
+{
+    return load(t, cfg, path, section, 1, err, errsize);
 }
 
 int
@@ -180,5 +255,65 @@ cir_options_print(const cir_options_t *t, FILE *f)
     for (size_t i = 0; i < t->count; i++) {
         fprintf(f, "  %-22s %s (default \"%s\")\n", t->opts[i].name,
                 t->opts[i].help, t->opts[i].def);
+    }
+}
+
+/* A bound as the documentation shows it: integers in full, others %g. */
+static void
+print_number(FILE *f, double d)
+{
+    if (d == floor(d) && fabs(d) < 1e18) {
+        fprintf(f, "%.0f", d);
+    } else {
+        fprintf(f, "%g", d);
+    }
+}
+
+/* Table cells: '|' would end the cell, a newline the row. */
+static void
+print_cell(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '|') {
+            fputs("\\|", f);
+        } else if (*s == '\n') {
+            fputc(' ', f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+void
+cir_options_print_markdown(const cir_options_t *t, FILE *f)
+{
+    fputs("| option | environment | default | limits | description |\n"
+          "|---|---|---|---|---|\n",
+          f);
+    for (size_t i = 0; i < t->count; i++) {
+        const cir_option_t *o = &t->opts[i];
+
+        fprintf(f, "| `%s` | `%s", o->name, t->env_prefix);
+        for (const char *c = o->name; *c != '\0'; c++) {
+            fputc(toupper((unsigned char)*c), f);
+        }
+        fputs("` | ", f);
+        if (o->type == CIR_OPT_STRING) {
+            fputs("`\"", f);
+            print_cell(f, o->def);
+            fputs("\"` | ", f);
+            fprintf(f, "string, at most %zu bytes", o->size - 1);
+        } else {
+            fputc('`', f);
+            print_cell(f, o->def);
+            fputs("` | ", f);
+            fputs(o->type == CIR_OPT_INT ? "integer " : "number ", f);
+            print_number(f, o->min);
+            fputs(" .. ", f);
+            print_number(f, o->max);
+        }
+        fputs(" | ", f);
+        print_cell(f, o->help);
+        fputs(" |\n", f);
     }
 }

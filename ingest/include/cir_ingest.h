@@ -6,6 +6,7 @@
 #define CIR_INGEST_H_
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -47,6 +48,7 @@ void cir_ingest_config_defaults(cir_ingest_config_t *c);
  * fail with a message in err. */
 int cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
                                  char *err, size_t errsize);
+/* A flat file of options or a shared one's "ingest" section. */
 int cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path,
                                 char *err, size_t errsize);
 /* CIRRUS_INGEST_<NAME> for every option. */
@@ -56,6 +58,8 @@ int cir_ingest_config_apply_env(cir_ingest_config_t *c, char *err,
 int cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
                           const char *value, char *err, size_t errsize);
 void cir_ingest_config_usage(void);
+/* The options as a markdown table (docs/configuration.md). */
+void cir_ingest_config_print_markdown(FILE *f);
 
 /* ---- stream keys from a file -------------------------------------------- */
 

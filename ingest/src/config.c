@@ -95,7 +95,8 @@ int
 cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path, char *err,
                             size_t errsize)
 {
-    return cir_options_load_file(&table, c, path, err, errsize);
+    /* a flat file, or the shared file's "ingest" section */
+    return cir_options_load_section(&table, c, path, "ingest", err, errsize);
 }
 
 int
@@ -110,4 +111,10 @@ cir_ingest_config_usage(void)
     fprintf(stderr, "options (JSON config keys, --set name=value, or "
                     "CIRRUS_INGEST_<NAME>):\n");
     cir_options_print(&table, stderr);
+}
+
+void
+cir_ingest_config_print_markdown(FILE *f)
+{
+    cir_options_print_markdown(&table, f);
 }

@@ -18,6 +18,7 @@ typedef struct {
     char presets_dir[1024];
     char default_preset[64];
     int visibility_s;
+    int max_receive; /* RedrivePolicy maxReceiveCount; 0: no DLQ */
     int max_attempts;
 } sqs_intake_t;
 
@@ -157,8 +158,20 @@ sqs_fail(cir_intake_t *src, cir_vod_job_t *job, const char *error_json,
     if (h == NULL) {
         return CIR_EINVAL;
     }
-    if (permanent) {
-        cir_log_error(&ctx, "permanent failure, message deleted: %s",
+    if (permanent && s->max_receive > 0) {
+        /* parked, not lost: visible again at once, so the queue's redrive
+         * policy moves it to the dead-letter queue within maxReceiveCount
+         * quick receives */
+        cir_log_error(&ctx,
+                      "permanent failure (receive %d of %d before the "
+                      "dead-letter queue): %s",
+                      job->attempt, s->max_receive,
+                      error_json ? error_json : "{}");
+        ret = cir_sqs_change_visibility(s->aws, s->queue_url, h->receipt, 0);
+    } else if (permanent) {
+        cir_log_error(&ctx,
+                      "permanent failure, message deleted (the queue has no "
+                      "dead-letter queue): %s",
                       error_json ? error_json : "{}");
         ret = cir_sqs_delete(s->aws, s->queue_url, h->receipt);
     } else {
@@ -250,5 +263,19 @@ cir_intake_sqs_open(const char *queue_url, const char *out_root,
              default_preset ? default_preset : "");
     s->visibility_s = visibility_s;
     s->max_attempts = max_attempts;
+    s->max_receive = cir_sqs_max_receive_count(s->aws, s->queue_url);
+    if (s->max_receive < 0) {
+        snprintf(err, errsize, "GetQueueAttributes %s: %s", queue_url,
+                 cir_aws_last_error());
+        cir_aws_close(&s->aws);
+        free(s);
+        return NULL;
+    }
+    if (s->max_receive == 0) {
+        cir_log_warn(&log_ctx,
+                     "%s has no RedrivePolicy: failing jobs are retried "
+                     "until they succeed or expire",
+                     queue_url);
+    }
     return &s->base;
 }

@@ -20,7 +20,9 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: cirrus-ingest [--config FILE] [--set "
-                    "name=value]... [--log-json]\n");
+                    "name=value]... [--log-json] [--print-options-md]\n"
+                    "--config: a flat JSON object of options, or a shared "
+                    "file's \"ingest\" section\n");
     cir_ingest_config_usage();
 }
 
@@ -70,6 +72,9 @@ main(int argc, char **argv)
             cir_log_set_json(1);
         } else if (strcmp(argv[i], "--help") == 0) {
             usage();
+            return 0;
+        } else if (strcmp(argv[i], "--print-options-md") == 0) {
+            cir_ingest_config_print_markdown(stdout);
             return 0;
         } else {
             usage();

@@ -39,6 +39,7 @@
 #include "cir_transcode.h"
 #ifdef CIRRUS_WORKER_SQS
 #include "cir_aws.h"
+#include "cir_intake_batch.h"
 #include "cir_intake_sqs.h"
 #endif
 
@@ -60,6 +61,11 @@ typedef struct {
     char metrics_listen[64];
     int64_t metrics_port;
     char sqs_queue_url[1024];
+    char dispatch[16];
+    char batch_job_queue[256];
+    char batch_job_definition[256];
+    char batch_region[64];
+    char batch_endpoint[512];
     char log_level[16];
     int64_t log_json;
 } config_t;
@@ -74,8 +80,9 @@ static const cir_option_t opts[] = {
      "spool folder (incoming/, claimed/, failed/, done/)"},
     {"out_root", S(out_root), "file:///var/lib/cirrus/vod", 0, 0,
      "output root URI for media files and S3 events"},
-    {"presets_dir", S(presets_dir), CIRRUS_PRESETS_DEFAULT, 0, 0,
-     "preset folder"},
+    {"presets_dir", S(presets_dir), "", 0, 0,
+     "preset folder (empty: $CIRRUS_PRESETS_DIR, else the source tree's "
+     "presets/)"},
     {"default_preset", S(default_preset), "web", 0, 0,
      "preset when a job names none"},
     {"workers", I(workers), "0", 0, CIR_POOL_MAX_WORKERS,
@@ -100,6 +107,18 @@ static const cir_option_t opts[] = {
     {"metrics_port", I(metrics_port), "0", -1, 65535,
      "metrics HTTP port (/metrics, /jobs); 0: off, -1: any free port"},
     {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
+    {"dispatch", S(dispatch), "local", 0, 0,
+     "local: transcode here; batch: hand each job from the SQS queue to AWS "
+     "Batch (SubmitJob) and transcode nothing here"},
+    {"batch_job_queue", S(batch_job_queue), "", 0, 0,
+     "AWS Batch job queue (dispatch=batch)"},
+    {"batch_job_definition", S(batch_job_definition), "", 0, 0,
+     "AWS Batch job definition, with Ref::input, Ref::output, Ref::preset "
+     "(dispatch=batch)"},
+    {"batch_region", S(batch_region), "", 0, 0,
+     "AWS Batch region (empty: AWS_REGION)"},
+    {"batch_endpoint", S(batch_endpoint), "", 0, 0,
+     "AWS Batch endpoint URL (empty: AWS_ENDPOINT_URL_BATCH, else AWS's)"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
@@ -111,7 +130,10 @@ static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: cirrus-worker [--config FILE] [--set name=value]...\n"
+    fprintf(f, "usage: cirrus-worker [--config FILE] [--set name=value]... "
+               "[--print-options-md]\n"
+               "--config: a flat JSON object of options, or a shared file's "
+               "\"worker\" section\n"
                "options (JSON config keys, CIRRUS_WORKER_<NAME>, --set; "
                "applied in that order):\n");
     cir_options_print(&options, f);
@@ -792,6 +814,39 @@ open_intake(worker_t *w, char *err, size_t errsize)
     return CIR_EINVAL;
 }
 
+/* dispatch=batch: the SQS queue's jobs go to AWS Batch, nothing runs here */
+static int
+run_batch(const config_t *cfg)
+{
+#ifdef CIRRUS_WORKER_SQS
+    cir_intake_batch_config_t bc = {.job_queue = cfg->batch_job_queue,
+                                    .job_definition = cfg->batch_job_definition,
+                                    .out_root = cfg->out_root,
+                                    .presets_dir = cfg->presets_dir,
+                                    .default_preset = cfg->default_preset};
+    char err[512];
+    int ret;
+
+    if (strcmp(cfg->intake, "sqs") != 0) {
+        fprintf(stderr, "cirrus-worker: dispatch=batch needs intake=sqs\n");
+        return 1;
+    }
+    ret = cir_intake_batch_run_sqs(&bc, cfg->sqs_queue_url,
+                                   (int)ceil(cfg->visibility_seconds),
+                                   cfg->batch_region, cfg->batch_endpoint,
+                                   &stop_requested, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "cirrus-worker: %s (%s)\n", err, cir_strerror(ret));
+        return 1;
+    }
+    return 0;
+#else
+    (void)cfg;
+    fprintf(stderr, "cirrus-worker: built without AWS: no dispatch=batch\n");
+    return 1;
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -799,6 +854,7 @@ main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
+        {"print-options-md", no_argument, NULL, 'm'},
         {NULL, 0, NULL, 0}};
     worker_t w = {0};
     const char *config_file = NULL;
@@ -824,6 +880,10 @@ main(int argc, char **argv)
             usage(stdout);
             free(sets);
             return 0;
+        case 'm':
+            cir_options_print_markdown(&options, stdout);
+            free(sets);
+            return 0;
         default:
             usage(stderr);
             free(sets);
@@ -837,8 +897,9 @@ main(int argc, char **argv)
         return 1;
     }
     cir_options_defaults(&options, &w.cfg, sizeof(w.cfg));
-    if ((config_file && cir_options_load_file(&options, &w.cfg, config_file,
-                                              err, sizeof(err)) < 0) ||
+    if ((config_file &&
+         cir_options_load_section(&options, &w.cfg, config_file, "worker", err,
+                                  sizeof(err)) < 0) ||
         cir_options_apply_env(&options, &w.cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "cirrus-worker: %s\n", err);
         free(sets);
@@ -861,6 +922,12 @@ main(int argc, char **argv)
         }
     }
     free(sets);
+    if (w.cfg.presets_dir[0] == '\0') {
+        /* like cirrus-transcode: the environment, else the source tree's */
+        const char *env = getenv("CIRRUS_PRESETS_DIR");
+        snprintf(w.cfg.presets_dir, sizeof(w.cfg.presets_dir), "%s",
+                 env && env[0] ? env : CIRRUS_PRESETS_DEFAULT);
+    }
     if (cir_log_parse_level(w.cfg.log_level, &level) < 0) {
         fprintf(stderr, "cirrus-worker: log_level: unknown \"%s\"\n",
                 w.cfg.log_level);
@@ -884,6 +951,14 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (strcmp(w.cfg.dispatch, "batch") == 0) {
+        return run_batch(&w.cfg);
+    }
+    if (strcmp(w.cfg.dispatch, "local") != 0) {
+        fprintf(stderr, "cirrus-worker: dispatch: local or batch, not \"%s\"\n",
+                w.cfg.dispatch);
+        return 1;
+    }
 
     w.max_jobs = (int)(w.cfg.workers + w.cfg.queue_max);
     w.jobs = calloc((size_t)w.max_jobs, sizeof(*w.jobs));

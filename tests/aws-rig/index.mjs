@@ -1,6 +1,7 @@
 // start()/stop() for the S3 + SQS loopback rig (see server.mjs).  start()
-// resolves to { s3, sqs, queueUrl, dlqUrl, accessKey, secretKey, region,
-// env(extra), inject(n, status, code), stats() }.
+// resolves to { s3, sqs, batch, queueUrl, dlqUrl, accessKey, secretKey,
+// region, env(extra), inject(n, status, code, match), stats(), submitted(),
+// batchFaults(list), batchCalls(), events() }.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,9 +46,23 @@ export async function start(config = {}) {
         ...extra,
       };
     },
-    async inject(count, status = 503, code = "SlowDown") {
-      const r = await fetch(`${info.s3}/__rig/inject?count=${count}&status=${status}&code=${code}`, { method: "POST" });
+    // The next `count` S3 requests (only those whose path contains `match`,
+    // when given) answer status/code.
+    async inject(count, status = 503, code = "SlowDown", match = "") {
+      const q = new URLSearchParams({ count, status, code, match });
+      const r = await fetch(`${info.s3}/__rig/inject?${q}`, { method: "POST" });
       return r.json();
+    },
+    // Batch faults, each used once: [{ op: "submitjob"|"listjobs"|"any", status, code }].
+    async batchFaults(list) {
+      await fetch(`${info.batch}/__rig/batch-faults`, { method: "POST", body: JSON.stringify(list) });
+    },
+    async batchCalls() {
+      return (await (await fetch(`${info.batch}/__rig/stats`)).json()).batchCalls;
+    },
+    // The S3 notification bodies the bridge sent, oldest first.
+    async events() {
+      return (await (await fetch(`${info.s3}/__rig/stats`)).json()).events;
     },
     async stats() {
       return (await (await fetch(`${info.s3}/__rig/stats`)).json()).stats;

@@ -26,7 +26,14 @@ const queueName = cfg.queue || "uploads";
 const notifyBuckets = new Set(cfg.notifyBuckets || ["cirrus-in"]);
 
 const stats = { verified: 0, rejected: 0, injected: 0, events: 0, parts: 0 };
-let inject = { count: 0, status: 503, code: "SlowDown" };
+// S3 faults: the next `count` requests (only those whose decoded path
+// contains `match`, when given) answer status/code.
+let inject = { count: 0, status: 503, code: "SlowDown", match: "" };
+// Batch faults: a queue of {op: "submitjob"|"listjobs"|"any", status, code}.
+let batchFaults = [];
+const batchCalls = { submitjob: 0, listjobs: 0, failed: 0 };
+// Every S3 notification the bridge sent, to replay a delivery.
+const events = [];
 
 function listen(server) {
   return new Promise((resolve) => server.listen(0, HOST, () => resolve(server.address().port)));
@@ -148,7 +155,8 @@ function proxy(targetPort, kind) {
       stats.verified++;
       if (kind === "s3" && /[?&]partNumber=/.test(req.url)) stats.parts++;
       if (kind === "batch") return batch(req, res, body);
-      if (kind === "s3" && inject.count > 0) {
+      if (kind === "s3" && inject.count > 0 &&
+          (!inject.match || decodeURIComponent(req.url.split("?")[0]).includes(inject.match))) {
         inject.count--;
         stats.injected++;
         return fail(res, inject.status, inject.code, "Please reduce your request rate.");
@@ -170,17 +178,95 @@ function proxy(targetPort, kind) {
   });
 }
 
-// AWS Batch SubmitJob, checked against the documented request shape.
-const BATCH_FIELDS = new Set(["jobName", "jobQueue", "jobDefinition", "parameters", "arrayProperties",
+// AWS Batch SubmitJob and ListJobs, checked against the documented request
+// shapes (API reference, 2016-08-10): unknown members, wrong types and
+// out-of-range values are a 400 ClientException.  Submitted jobs are kept
+// (status SUBMITTED) and ListJobs answers from them.
+const SUBMIT_FIELDS = new Set(["jobName", "jobQueue", "jobDefinition", "parameters", "arrayProperties",
   "dependsOn", "containerOverrides", "nodeOverrides", "retryStrategy", "propagateTags", "timeout", "tags",
-  "shareIdentifier", "schedulingPriorityOverride", "eksPropertiesOverride", "ecsPropertiesOverride"]);
+  "shareIdentifier", "schedulingPriorityOverride", "eksPropertiesOverride", "ecsPropertiesOverride",
+  "consumableResourcePropertiesOverride"]);
+const LIST_FIELDS = new Set(["jobQueue", "arrayJobId", "multiNodeJobId", "jobStatus", "maxResults",
+  "nextToken", "filters"]);
+const FILTER_NAMES = new Set(["JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT",
+  "SHARE_IDENTIFIER"]);
+const JOB_STATUSES = new Set(["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"]);
 const submitted = [];
-function batch(req, res, body) {
-  const bad = (m) => {
-    res.writeHead(400, { "content-type": "application/json", "x-amzn-errortype": "ClientException" });
-    res.end(JSON.stringify({ __type: "ClientException", message: m }));
+
+function batchReply(res, status, doc, code) {
+  const headers = { "content-type": "application/json" };
+  if (code) headers["x-amzn-errortype"] = code;
+  res.writeHead(status, headers);
+  res.end(JSON.stringify(doc));
+}
+
+function submitJob(doc) {
+  for (const k of Object.keys(doc)) if (!SUBMIT_FIELDS.has(k)) return `unknown field ${k}`;
+  if (typeof doc.jobName !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(doc.jobName)) return "bad jobName";
+  if (typeof doc.jobQueue !== "string" || !doc.jobQueue) return "jobQueue required";
+  if (typeof doc.jobDefinition !== "string" || !doc.jobDefinition) return "jobDefinition required";
+  if (doc.parameters !== undefined) {
+    if (typeof doc.parameters !== "object" || doc.parameters === null || Array.isArray(doc.parameters))
+      return "parameters must be a map";
+    for (const v of Object.values(doc.parameters)) if (typeof v !== "string") return "parameter values are strings";
+  }
+  const jobId = crypto.randomUUID();
+  submitted.push({ ...doc, jobId, status: "SUBMITTED", createdAt: Date.now() });
+  return { jobArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job/${jobId}`, jobName: doc.jobName, jobId };
+}
+
+function listJobs(doc) {
+  for (const k of Object.keys(doc)) if (!LIST_FIELDS.has(k)) return `unknown field ${k}`;
+  const scopes = ["jobQueue", "arrayJobId", "multiNodeJobId"].filter((k) => doc[k] !== undefined);
+  if (scopes.length !== 1 || typeof doc[scopes[0]] !== "string" || !doc[scopes[0]])
+    return "exactly one of jobQueue, arrayJobId, multiNodeJobId is required";
+  if (doc.jobStatus !== undefined && !JOB_STATUSES.has(doc.jobStatus)) return "bad jobStatus";
+  if (doc.maxResults !== undefined && (!Number.isInteger(doc.maxResults) || doc.maxResults < 1 || doc.maxResults > 1000))
+    return "maxResults must be an integer from 1 to 1000";
+  if (doc.nextToken !== undefined && typeof doc.nextToken !== "string") return "nextToken must be a string";
+  let jobs = submitted.filter((j) => j.jobQueue === doc.jobQueue);
+  if (doc.filters !== undefined) {
+    if (!Array.isArray(doc.filters) || doc.filters.length !== 1) return "filters: one KeyValuesPair";
+    const f = doc.filters[0];
+    if (typeof f !== "object" || Object.keys(f).some((k) => k !== "name" && k !== "values")) return "filters: name, values";
+    if (!FILTER_NAMES.has(f.name)) return `filters: unknown name ${f.name}`;
+    if (!Array.isArray(f.values) || f.values.length !== 1 || typeof f.values[0] !== "string") return "filters: one value";
+    if (f.name === "JOB_NAME") {
+      // case-insensitive; a trailing '*' matches a prefix
+      const v = f.values[0].toLowerCase();
+      jobs = jobs.filter((j) => (v.endsWith("*") ? j.jobName.toLowerCase().startsWith(v.slice(0, -1))
+        : j.jobName.toLowerCase() === v));
+    }
+  } else {
+    const st = doc.jobStatus || "RUNNING";
+    jobs = jobs.filter((j) => j.status === st);
+  }
+  const start = doc.nextToken ? Number(Buffer.from(doc.nextToken, "base64").toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) return "bad nextToken";
+  const n = doc.maxResults || 100;
+  const page = jobs.slice(start, start + n);
+  const out = {
+    jobSummaryList: page.map((j) => ({
+      jobArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job/${j.jobId}`, jobId: j.jobId, jobName: j.jobName,
+      createdAt: j.createdAt, status: j.status,
+      jobDefinition: `arn:aws:batch:${REGION}:${ACCOUNT}:job-definition/${j.jobDefinition}`,
+    })),
   };
-  if (req.method !== "POST" || req.url !== "/v1/submitjob") return bad(`unexpected ${req.method} ${req.url}`);
+  if (start + n < jobs.length) out.nextToken = Buffer.from(String(start + n)).toString("base64");
+  return out;
+}
+
+function batch(req, res, body) {
+  const bad = (m) => batchReply(res, 400, { __type: "ClientException", message: m }, "ClientException");
+  const op = req.method === "POST" && { "/v1/submitjob": "submitjob", "/v1/listjobs": "listjobs" }[req.url];
+  if (!op) return bad(`unexpected ${req.method} ${req.url}`);
+  batchCalls[op]++;
+  const fi = batchFaults.findIndex((f) => f.op === op || f.op === "any");
+  if (fi >= 0) {
+    const f = batchFaults.splice(fi, 1)[0];
+    batchCalls.failed++;
+    return batchReply(res, f.status, { __type: f.code, message: `rig: injected ${f.status} ${f.code}` }, f.code);
+  }
   if (!/^application\/json/.test(req.headers["content-type"] || "")) return bad("content-type must be application/json");
   let doc;
   try {
@@ -188,18 +274,10 @@ function batch(req, res, body) {
   } catch {
     return bad("body is not JSON");
   }
-  for (const k of Object.keys(doc)) if (!BATCH_FIELDS.has(k)) return bad(`unknown field ${k}`);
-  if (typeof doc.jobName !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(doc.jobName)) return bad("bad jobName");
-  if (typeof doc.jobQueue !== "string" || !doc.jobQueue) return bad("jobQueue required");
-  if (typeof doc.jobDefinition !== "string" || !doc.jobDefinition) return bad("jobDefinition required");
-  if (doc.parameters !== undefined) {
-    if (typeof doc.parameters !== "object" || Array.isArray(doc.parameters)) return bad("parameters must be a map");
-    for (const v of Object.values(doc.parameters)) if (typeof v !== "string") return bad("parameter values are strings");
-  }
-  const jobId = crypto.randomUUID();
-  submitted.push({ ...doc, jobId });
-  res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ jobArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job/${jobId}`, jobName: doc.jobName, jobId }));
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return bad("body is not a JSON object");
+  const out = op === "submitjob" ? submitJob(doc) : listJobs(doc);
+  if (typeof out === "string") return bad(out);
+  batchReply(res, 200, out);
 }
 
 function control(req, res, body) {
@@ -209,10 +287,17 @@ function control(req, res, body) {
       count: Number(url.searchParams.get("count") || 0),
       status: Number(url.searchParams.get("status") || 503),
       code: url.searchParams.get("code") || "SlowDown",
+      match: url.searchParams.get("match") || "",
     };
+  } else if (url.pathname === "/__rig/batch-faults") {
+    batchFaults = JSON.parse(body.toString("utf8") || "[]");
+  } else if (url.pathname === "/__rig/batch-status") {
+    // moves a submitted job along, as Batch would
+    for (const j of submitted)
+      if (j.jobId === url.searchParams.get("jobId")) j.status = url.searchParams.get("status");
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ stats, inject, submitted }));
+  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events }));
 }
 
 // Real S3 notifications URL-encode keys as a form does (space = '+').
@@ -229,34 +314,62 @@ const s3 = new S3rver({
   configureBuckets: buckets.map((name) => ({ name })),
 });
 const s3addr = await s3.run();
-const sqsPort = await (async () => {
-  const probe = http.createServer();
-  const p = await listen(probe);
-  await new Promise((r) => probe.close(r));
-  return p;
-})();
-const queues = [
-  { QueueName: `${queueName}-dlq` },
-  {
-    QueueName: queueName,
-    Attributes: {
-      VisibilityTimeout: String(cfg.visibility || 30),
-      RedrivePolicy: JSON.stringify({
-        deadLetterTargetArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${queueName}-dlq`,
-        maxReceiveCount: cfg.maxReceiveCount || 3,
-      }),
+// The SQS backend: local-aws-sqs (default), or with {sqs: "fauxqs"} fauxqs,
+// whose redrive follows AWS (a message moves to the dead-letter queue on the
+// receive after maxReceiveCount; ChangeMessageVisibility does not count as a
+// receive).  local-aws-sqs 2.0.2 counts every ChangeMessageVisibility as a
+// receive (its visibility setter increments ApproximateReceiveCount), so
+// heartbeats push a running job towards its DLQ there.
+const visibility = String(cfg.visibility || 30);
+const maxReceiveCount = cfg.maxReceiveCount || 3;
+let sqsPort, sqsServer, backendQueueUrl, backendDlqUrl;
+if (cfg.sqs === "fauxqs") {
+  const { startFauxqs } = await import("fauxqs");
+  sqsServer = await startFauxqs({ port: 0, logger: false, defaultRegion: REGION });
+  sqsPort = sqsServer.port;
+  const dlq = sqsServer.createQueue(`${queueName}-dlq`);
+  const q = sqsServer.createQueue(queueName, {
+    attributes: {
+      VisibilityTimeout: visibility,
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount }),
     },
-  },
-];
-const sqsServer = await createSqsServer({ port: sqsPort, hostname: HOST, queues });
+  });
+  // fauxqs knows a queue by its exact URL (host sqs.<region>.127.0.0.1):
+  // clients reach it through the proxy (AWS_ENDPOINT_URL_SQS) all the same
+  backendQueueUrl = q.queueUrl;
+  backendDlqUrl = dlq.queueUrl;
+} else {
+  sqsPort = await (async () => {
+    const probe = http.createServer();
+    const p = await listen(probe);
+    await new Promise((r) => probe.close(r));
+    return p;
+  })();
+  const queues = [
+    { QueueName: `${queueName}-dlq` },
+    {
+      QueueName: queueName,
+      Attributes: {
+        VisibilityTimeout: visibility,
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${queueName}-dlq`,
+          maxReceiveCount,
+        }),
+      },
+    },
+  ];
+  const server = await createSqsServer({ port: sqsPort, hostname: HOST, queues });
+  sqsServer = { stop: () => new Promise((r) => (server.close ? server.close(r) : r())) };
+  backendQueueUrl = `http://${HOST}:${sqsPort}/${ACCOUNT}/${queueName}`;
+}
 const s3Proxy = proxy(s3addr.port, "s3");
 const sqsProxy = proxy(sqsPort, "sqs");
 const batchProxy = proxy(0, "batch");
 const batchPort = await listen(batchProxy);
 const s3ProxyPort = await listen(s3Proxy);
 const sqsProxyPort = await listen(sqsProxy);
-const queueUrl = `http://${HOST}:${sqsProxyPort}/${ACCOUNT}/${queueName}`;
-const dlqUrl = `${queueUrl}-dlq`;
+const queueUrl = backendDlqUrl ? backendQueueUrl : `http://${HOST}:${sqsProxyPort}/${ACCOUNT}/${queueName}`;
+const dlqUrl = backendDlqUrl || `${queueUrl}-dlq`;
 
 // The bridge: object-created events into the queue, straight to the backend.
 s3.on("event", async (event) => {
@@ -288,10 +401,11 @@ s3.on("event", async (event) => {
     method: "POST",
     headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.SendMessage" },
     body: JSON.stringify({
-      QueueUrl: `http://${HOST}:${sqsPort}/${ACCOUNT}/${queueName}`,
+      QueueUrl: backendQueueUrl,
       MessageBody: JSON.stringify({ Records: [record] }),
     }),
   }).catch((e) => console.error("bridge:", e.message));
+  events.push(JSON.stringify({ Records: [record] }));
 });
 
 process.stdout.write(
@@ -313,7 +427,7 @@ async function shutdown() {
   batchProxy.close();
   sqsProxy.close();
   await s3.close().catch(() => {});
-  await new Promise((r) => (sqsServer.close ? sqsServer.close(r) : r()));
+  await sqsServer.stop().catch(() => {});
   process.exit(0);
 }
 process.on("SIGTERM", shutdown);

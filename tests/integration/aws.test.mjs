@@ -286,7 +286,55 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
         assert.ok(st.verified > keys.length, 'every PUT went through the verifier');
     });
 
-    test('cirrus-worker on the SQS intake: upload -> outputs, TestEvent and poison dropped',
+    test('cirrus-transcode: an s3:// still image into s3:// renditions', async () => {
+        // a bucket without notifications: the worker test below counts jobs
+        const key = 'photos/My Photo é+1.jpg';
+        awsCli(['s3', 'cp', C.sample('still_exif.jpg'), `s3://cirrus-out/${key}`]);
+        const before = await rig.stats();
+        const r = spawnSync(C.TRANSCODE_BIN, ['--input', `s3://cirrus-out/${key}`,
+            '--output', 's3://cirrus-out/stills/photo-1', '--preset', 'image', '--quiet'],
+        { env: rig.env(), encoding: 'utf8', timeout: 120000 });
+        assert.equal(r.status, 0, r.stderr);
+        const res = C.lastJsonLine(r.stdout);
+        assert.equal(res.state, 'done');
+        assert.equal(res.image, true);
+        const keys = ok(tool(['s3-list', 's3://cirrus-out/stills/photo-1/'])).stdout
+            .trim().split('\n').map((l) => l.split('\t')[0]);
+        assert.ok(keys.includes('stills/photo-1/images/manifest.json'), keys.join(' '));
+        const manifest = JSON.parse(ok(tool(['s3-get',
+            's3://cirrus-out/stills/photo-1/images/manifest.json', '-'])).stdout);
+        const named = [];
+        (function walk(v) {
+            if (typeof v === 'string' && /\.(jpg|webp)$/.test(v))
+                named.push(v);
+            else if (v && typeof v === 'object')
+                Object.values(v).forEach(walk);
+        })(manifest);
+        const files = keys.filter((k) => /\/images\/\d+\.(jpg|webp)$/.test(k));
+        assert.ok(files.length >= 2, `renditions: ${files.join(' ')}`);
+        assert.ok(named.length >= files.length, 'manifest.json names the files');
+        for (const k of files) {
+            const h = head(`s3://cirrus-out/${k}`);
+            assert.equal(h.content_type, k.endsWith('.jpg') ? 'image/jpeg' : 'image/webp', k);
+        }
+        // a rendition decodes, upright per EXIF, no wider than the source
+        const jpg = files.find((k) => k.endsWith('.jpg'));
+        const local = path.join(tmp, 'still-out.jpg');
+        ok(tool(['s3-get', `s3://cirrus-out/${jpg}`, local]));
+        const probe = C.videoStream(C.ffprobe(local));
+        assert.equal(probe.codec_name, 'mjpeg');
+        assert.equal(probe.width, Number(path.basename(jpg).split('.')[0]));
+        // the input was read through the verifying proxy, not copied whole
+        const after = await rig.stats();
+        assert.equal(after.rejected, before.rejected);
+        // a missing still is a clear bad-input error (exit 2)
+        const miss = spawnSync(C.TRANSCODE_BIN, ['--input', 's3://cirrus-out/photos/none.jpg',
+            '--output', 's3://cirrus-out/stills/none', '--preset', 'image', '--quiet'],
+        { env: rig.env(), encoding: 'utf8', timeout: 60000 });
+        assert.equal(miss.status, 2, miss.stderr);
+    });
+
+    test('cirrus-worker on the SQS intake: upload -> outputs, TestEvent dropped, poison dead-lettered',
         { skip: fs.existsSync(WORKER) ? false : 'cirrus-worker is not built' }, async () => {
             const src = path.join(tmp, 'w.mp4');
             const ff = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i',
@@ -312,6 +360,14 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
             while (Date.now() < end &&
                 states().filter((j) => j.state === 'done' || j.state === 'failed').length < 2)
                 await new Promise((r) => setTimeout(r, 300));
+            // a permanent failure is parked, not deleted: visible again at
+            // once, the queue's redrive policy moves it to the DLQ
+            let dead = [];
+            while (Date.now() < end && dead.length === 0) {
+                dead = JSON.parse(ok(tool(['sqs-recv', rig.dlqUrl, '1', '--delete'])).stdout);
+                if (dead.length === 0)
+                    await new Promise((r) => setTimeout(r, 300));
+            }
             w.kill('SIGTERM');
             await new Promise((r) => w.on('exit', r));
             const jobs = states();
@@ -322,7 +378,11 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
             // the preset came from the key's first segment, the key was decoded
             assert.equal(good.preset, 'mobile');
             head('s3://cirrus-out/vod/mobile/Wörker Clip/master.m3u8');
-            // acked, TestEvent dropped, poison deleted after its permanent error
+            assert.equal(dead.length, 1, log);
+            assert.match(JSON.parse(dead[0].body).Records[0].s3.object.key, /poison\.mp4$/);
+            assert.match(log, /permanent failure \(receive 1 of 3 before the dead-letter queue\)/);
+            assert.doesNotMatch(log, /Wörker.*permanent failure/);
+            // acked, TestEvent dropped, poison in the dead-letter queue
             const left = JSON.parse(ok(tool(['sqs-recv', rig.queueUrl, '1'])).stdout);
             assert.deepEqual(left, []);
             assert.match(log, /TestEvent|nothing to do/);

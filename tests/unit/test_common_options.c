@@ -1,6 +1,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -75,4 +76,129 @@ Test(common_options, json_and_environment)
     setenv("CIRTEST_RATIO", "2", 1);
     cr_assert_eq(cir_options_apply_env(&table, &c, err, sizeof(err)),
                  CIR_EINVAL);
+}
+
+/* One shared file: each daemon takes its own section, a flat file still
+ * works, and the mistakes a shared file invites are named. */
+Test(common_options, sections)
+{
+    cfg_t c;
+    char err[256];
+    json_t *j;
+
+    j = json_pack("{s:{s:i}, s:{s:i, s:s}}", "ingest", "port", 1936, "worker",
+                  "port", 9000, "name", "w");
+    cir_options_defaults(&table, &c, sizeof(c));
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(c.port, 9000);
+    cr_assert_str_eq(c.name, "w");
+    cir_options_defaults(&table, &c, sizeof(c));
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "ingest", err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(c.port, 1936);
+    cr_assert_str_eq(c.name, "abc", "the worker's section is not applied");
+    cir_options_defaults(&table, &c, sizeof(c));
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "origin", err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert_eq(c.port, 1935, "no section of its own: the defaults stay");
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, NULL, err, sizeof(err)),
+        CIR_EINVAL, "sections where a flat object is expected");
+    json_decref(j);
+
+    j = json_pack("{s:i, s:f}", "port", 81, "ratio", 0.25);
+    cir_options_defaults(&table, &c, sizeof(c));
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)), 0,
+        "a flat file: %s", err);
+    cr_assert_eq(c.port, 81);
+    cr_assert_float_eq(c.ratio, 0.25, 1e-9);
+    json_decref(j);
+
+    j = json_pack("{s:i, s:{s:i}}", "port", 81, "worker", "port", 82);
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)),
+        CIR_EINVAL, "a scalar beside sections");
+    cr_assert(strstr(err, "port") != NULL, "%s", err);
+    json_decref(j);
+
+    j = json_pack("{s:{s:i}}", "worker", "port", 70000);
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)),
+        CIR_EINVAL);
+    cr_assert(strstr(err, "worker: port") != NULL, "%s", err);
+    json_decref(j);
+
+    j = json_pack("{s:{s:i}}", "worker", "colour", 1);
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)),
+        CIR_EINVAL, "unknown options inside the section are errors");
+    json_decref(j);
+    j = json_pack("[i]", 1);
+    cr_assert_eq(
+        cir_options_apply_config(&table, &c, j, "worker", err, sizeof(err)),
+        CIR_EINVAL);
+    json_decref(j);
+}
+
+Test(common_options, load_section_from_a_file)
+{
+    char path[] = "/tmp/cirrus-options-XXXXXX";
+    const char *text = "{\"ingest\": {\"port\": 2000},\n"
+                       " \"worker\": {\"port\": 3000, \"ratio\": 0.75}}\n";
+    int fd = mkstemp(path);
+    cfg_t c;
+    char err[512];
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    cir_options_defaults(&table, &c, sizeof(c));
+    cr_assert_eq(
+        cir_options_load_section(&table, &c, path, "worker", err, sizeof(err)),
+        0, "%s", err);
+    cr_assert_eq(c.port, 3000);
+    cr_assert_float_eq(c.ratio, 0.75, 1e-9);
+    cr_assert_eq(cir_options_load_file(&table, &c, path, err, sizeof(err)),
+                 CIR_EINVAL, "the flat loader refuses sections");
+    cr_assert(strstr(err, path) != NULL, "%s", err);
+    unlink(path);
+}
+
+/* The documentation table: a row per option with the variable, the default
+ * and the limits from the table itself. */
+Test(common_options, markdown)
+{
+    static const cir_option_t more[] = {
+        {"big", CIR_OPT_I(cfg_t, port), "12500000", 0, 1e15, "a | pipe"},
+    };
+    static const cir_options_t t2 = {more, 1, "CIRTEST_"};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    cr_assert(f != NULL);
+    cir_options_print_markdown(&table, f);
+    cir_options_print_markdown(&t2, f);
+    fclose(f);
+    cr_assert(strstr(buf, "| option | environment | default | limits | "
+                          "description |\n|---|---|---|---|---|\n") == buf,
+              "%s", buf);
+    cr_assert(strstr(buf, "| `name` | `CIRTEST_NAME` | `\"abc\"` | string, "
+                          "at most 7 bytes | a name |\n") != NULL,
+              "%s", buf);
+    cr_assert(strstr(buf, "| `port` | `CIRTEST_PORT` | `1935` | integer 0 .. "
+                          "65535 | a port |\n") != NULL,
+              "%s", buf);
+    cr_assert(strstr(buf, "| `ratio` | `CIRTEST_RATIO` | `0.5` | number 0 .. "
+                          "1 | a ratio |\n") != NULL,
+              "%s", buf);
+    cr_assert(strstr(buf, "integer 0 .. 1000000000000000 | a \\| pipe |\n") !=
+                  NULL,
+              "%s", buf);
+    free(buf);
 }

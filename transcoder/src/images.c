@@ -7,6 +7,10 @@
  * turned upright per its EXIF orientation (FFmpeg 5.1's mjpeg and webp
  * decoders export the IFD0 tags as frame metadata, "Orientation" among
  * them) on an RGBA copy, then each width is scaled from it.
+ *
+ * An s3:// source is read through the S3 AVIOContext (ranged GETs, no local
+ * copy); a probe that finds no image codec in the container's header stops
+ * before reading any packets, so probing a video upload costs its header.
  */
 #include "images.h"
 
@@ -23,8 +27,11 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "cir_aws.h"
+#include "cir_aws_avio.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_storage.h"
 #include "jpeg.h"
 
 #define MAX_PIXELS     100000000LL
@@ -109,13 +116,34 @@ sniff_size(const char *path, long long *w, long long *h)
     if (b == NULL) {
         return CIR_ENOMEM;
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        free(b);
-        return -errno;
+    if (strncmp(path, "s3://", 5) == 0) {
+        cir_uri_t *u = malloc(sizeof(*u));
+        cir_aws_t *aws = cir_aws_default();
+        n = 0;
+        ret = u == NULL ? CIR_ENOMEM : aws == NULL ? CIR_EAUTH : 0;
+        if (ret == 0 &&
+            (cir_uri_parse(path, u) < 0 || u->scheme != CIR_URI_S3)) {
+            ret = CIR_EINVAL;
+        }
+        if (ret == 0) {
+            ret = cir_s3_get_range(aws, u->bucket, u->path, 0, SNIFF_BYTES, b,
+                                   &n);
+        }
+        free(u);
+        if (ret < 0) {
+            free(b);
+            return ret;
+        }
+        ret = CIR_EMEDIA;
+    } else {
+        f = fopen(path, "rb");
+        if (f == NULL) {
+            free(b);
+            return -errno;
+        }
+        n = fread(b, 1, SNIFF_BYTES, f);
+        fclose(f);
     }
-    n = fread(b, 1, SNIFF_BYTES, f);
-    fclose(f);
 
     if (n >= 24 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0 &&
         memcmp(b + 12, "IHDR", 4) == 0) {
@@ -173,11 +201,39 @@ sniff_size(const char *path, long long *w, long long *h)
     return ret;
 }
 
-/* Opens path and probes it with the probing decoders capped. */
+/* Closes ic and, for an s3:// source, its AVIOContext (ours). */
+static void
+close_input(AVFormatContext **ic)
+{
+    AVIOContext *pb = NULL;
+
+    if (*ic != NULL && ((*ic)->flags & AVFMT_FLAG_CUSTOM_IO)) {
+        pb = (*ic)->pb;
+    }
+    avformat_close_input(ic);
+    cir_aws_s3_avio_close(&pb);
+}
+
+/* Does the container's header name an image codec (before any packet)? */
+static int
+names_image_codec(const AVFormatContext *ic)
+{
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        if (is_image_codec(ic->streams[i]->codecpar->codec_id)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Opens path (a file, or s3:// through the S3 AVIOContext) and probes it
+ * with the probing decoders capped.  When probing, a container whose header
+ * names no image codec returns 1 (not a still) at once. */
 static int
 open_input(const char *path, AVFormatContext **out, int probing)
 {
     AVFormatContext *ic = NULL;
+    AVIOContext *pb = NULL;
     AVDictionary *o = NULL;
     AVDictionary **sopts = NULL;
     char maxpx[32];
@@ -185,23 +241,42 @@ open_input(const char *path, AVFormatContext **out, int probing)
     int ret;
 
     *out = NULL;
-    av_dict_set(&o, "protocol_whitelist", "file", 0);
+    if (strncmp(path, "s3://", 5) == 0) {
+        if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
+            cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
+                    "cannot open %s: %s", path, cir_strerror(ret));
+            return ret;
+        }
+        if ((ic = avformat_alloc_context()) == NULL) {
+            cir_aws_s3_avio_close(&pb);
+            return CIR_ENOMEM;
+        }
+        ic->pb = pb;
+        ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    } else {
+        av_dict_set(&o, "protocol_whitelist", "file", 0);
+    }
     /* A name with '%' or '*' is a file, not an image2 sequence pattern. */
     av_dict_set(&o, "pattern_type", "none", 0);
     ret = avformat_open_input(&ic, path, NULL, &o);
     av_dict_free(&o);
     if (ret < 0) {
+        cir_aws_s3_avio_close(&pb); /* a failed open frees only ic */
         /* a probe that fails is no error: the caller tries it as video */
         cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
                 "cannot open %s: %s", path, av_err2str(ret));
         return ret == AVERROR_INVALIDDATA ? CIR_EMEDIA : cir_img_averr(ret);
+    }
+    if (probing && !names_image_codec(ic)) {
+        close_input(&ic);
+        return 1;
     }
     snprintf(maxpx, sizeof(maxpx), "%lld", MAX_PIXELS);
     if (ic->nb_streams > 0) {
         sopts = av_calloc(ic->nb_streams, sizeof(*sopts));
         if (sopts == NULL) {
             cir_log_error(&LOG, "%s: out of memory", path);
-            avformat_close_input(&ic);
+            close_input(&ic);
             return CIR_ENOMEM;
         }
         for (i = 0; i < ic->nb_streams; i++) {
@@ -215,7 +290,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
     av_freep(&sopts);
     if (ret < 0) {
         cir_log_error(&LOG, "cannot probe %s: %s", path, av_err2str(ret));
-        avformat_close_input(&ic);
+        close_input(&ic);
         return CIR_EMEDIA;
     }
     *out = ic;
@@ -272,11 +347,11 @@ cir_images_probe(const char *path)
     int ret;
 
     ret = open_input(path, &ic, 1);
-    if (ret < 0) {
-        return ret;
+    if (ret != 0) {
+        return ret < 0 ? ret : 0; /* 1: no image codec in its header */
     }
     ret = image_stream(ic) >= 0;
-    avformat_close_input(&ic);
+    close_input(&ic);
     return ret;
 }
 
@@ -744,6 +819,6 @@ fail:
     av_frame_free(&work);
     av_frame_free(&src);
     sws_freeContext(sws);
-    avformat_close_input(&ic);
+    close_input(&ic);
     return ret;
 }

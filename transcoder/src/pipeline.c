@@ -675,8 +675,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         goto done;
     }
 
-    /* still images are probed on local files only */
-    ret = in.scheme == CIR_URI_FILE ? cir_images_probe(in.path) : 0;
+    /* a still image?  (s3:// through the S3 AVIOContext: its header only) */
+    ret = cir_images_probe(in.scheme == CIR_URI_FILE ? in.path : job->input);
     if (ret == 1) {
         result->is_image = 1;
         if (!job->preset->images_enabled || !(s.only & CIR_ONLY_IMAGES)) {
@@ -686,7 +686,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
                            job->preset->name);
             goto done;
         }
-        ret = cir_images_run(in.path, job->preset, s.store);
+        ret = cir_images_run(in.scheme == CIR_URI_FILE ? in.path : job->input,
+                             job->preset, s.store);
         if (ret < 0) {
             fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
         }

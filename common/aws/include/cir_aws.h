@@ -53,6 +53,11 @@ void cir_aws_close(cir_aws_t **aws);
  * the AVIO input.  NULL on failure (logged). */
 cir_aws_t *cir_aws_default(void);
 const char *cir_aws_region(const cir_aws_t *aws);
+/* Overrides from configuration (after cir_aws_open, before the client is
+ * shared between threads): the signing region, and a service's endpoint
+ * ("s3", "sqs", "batch"; "" = the AWS default). */
+int cir_aws_set_region(cir_aws_t *aws, const char *region);
+int cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url);
 /* Current credentials, refreshed when near expiry. */
 int cir_aws_credentials(cir_aws_t *aws, cir_aws_creds_t *out);
 /* The last error message of this thread ("SlowDown: Please reduce..."). */
@@ -118,12 +123,34 @@ int cir_sqs_change_visibility(cir_aws_t *aws, const char *queue_url,
                               const char *receipt, int timeout_s);
 int cir_sqs_send(cir_aws_t *aws, const char *queue_url, const char *body,
                  char *id, size_t idsize);
+/* The queue's RedrivePolicy maxReceiveCount (GetQueueAttributes), 0 when
+ * the queue has no dead-letter queue. */
+int cir_sqs_max_receive_count(cir_aws_t *aws, const char *queue_url);
 
-/* ---- AWS Batch ---- */
+/* ---- AWS Batch (REST JSON) ---- */
 /* POST /v1/submitjob with params as parameters; job id into job_id. */
 int cir_batch_submit(cir_aws_t *aws, const char *job_name,
                      const char *job_queue, const char *job_definition,
                      const cir_aws_kv_t *params, size_t nparams, char *job_id,
                      size_t idsize);
+
+typedef struct {
+    char job_id[128];
+    char job_name[129];
+    char status[16]; /* SUBMITTED ... RUNNING, SUCCEEDED, FAILED */
+    int64_t created_ms;
+} cir_batch_job_t;
+
+#define CIR_BATCH_LIST_MAX_PAGES 20
+
+/* POST /v1/listjobs on job_queue with a JOB_NAME filter (Batch then lists
+ * every status).  Stores up to max jobs whose name equals job_name exactly
+ * (the filter is a case-insensitive prefix match when it ends in '*';
+ * exact names are checked here) and returns how many matched (it may exceed
+ * max), following nextToken for at most CIR_BATCH_LIST_MAX_PAGES pages;
+ * < 0 on error. */
+int cir_batch_list_by_name(cir_aws_t *aws, const char *job_queue,
+                           const char *job_name, cir_batch_job_t *jobs,
+                           size_t max);
 
 #endif

@@ -288,6 +288,36 @@ cir_aws_region(const cir_aws_t *aws)
     return aws->region;
 }
 
+int
+cir_aws_set_region(cir_aws_t *aws, const char *region)
+{
+    if (region == NULL || region[0] == '\0' ||
+        strlen(region) >= sizeof(aws->region)) {
+        return CIR_EINVAL;
+    }
+    copy_str(aws->region, sizeof(aws->region), region);
+    return 0;
+}
+
+int
+cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url)
+{
+    char *dst = strcmp(service, "s3") == 0      ? aws->ep_s3
+                : strcmp(service, "sqs") == 0   ? aws->ep_sqs
+                : strcmp(service, "batch") == 0 ? aws->ep_batch
+                                                : NULL;
+
+    /* ep_* are all the same size */
+    if (dst == NULL || url == NULL || strlen(url) >= sizeof(aws->ep_s3) ||
+        (url[0] != '\0' && strncmp(url, "http://", 7) != 0 &&
+         strncmp(url, "https://", 8) != 0)) {
+        return CIR_EINVAL;
+    }
+    copy_str(dst, sizeof(aws->ep_s3), url);
+    trim_slash(dst);
+    return 0;
+}
+
 const char *
 aws_endpoint(const cir_aws_t *aws, const char *service)
 {

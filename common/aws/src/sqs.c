@@ -1,4 +1,4 @@
-/* SQS over the JSON protocol, and AWS Batch SubmitJob (REST JSON). */
+/* SQS over the JSON protocol. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,58 +189,30 @@ cir_sqs_send(cir_aws_t *a, const char *queue_url, const char *text, char *id,
 }
 
 int
-cir_batch_submit(cir_aws_t *a, const char *job_name, const char *job_queue,
-                 const char *job_definition, const cir_aws_kv_t *params,
-                 size_t nparams, char *job_id, size_t idsize)
+cir_sqs_max_receive_count(cir_aws_t *a, const char *queue_url)
 {
-    char ep[600];
-    json_t *body, *p, *reply;
-    char *text;
-    cir_buf_t out;
-    int ret;
+    json_t *body = json_pack("{s[s]}", "AttributeNames", "RedrivePolicy");
+    json_t *reply = NULL, *policy;
+    const char *text;
+    int ret, count = 0;
 
-    if (aws_endpoint(a, "batch")[0] != '\0') {
-        snprintf(ep, sizeof(ep), "%s", aws_endpoint(a, "batch"));
-    } else {
-        snprintf(ep, sizeof(ep), "https://batch.%s.amazonaws.com",
-                 cir_aws_region(a));
-    }
-    p = json_object();
-    for (size_t i = 0; i < nparams; i++) {
-        json_object_set_new(p, params[i].name, json_string(params[i].value));
-    }
-    body =
-        json_pack("{ss ss ss so}", "jobName", job_name, "jobQueue", job_queue,
-                  "jobDefinition", job_definition, "parameters", p);
-    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    ret = sqs_call(a, queue_url, "GetQueueAttributes", body, &reply);
     json_decref(body);
-    if (text == NULL) {
-        return CIR_ENOMEM;
+    if (ret < 0) {
+        return ret;
     }
-    cir_aws_kv_t h[1] = {{"content-type", "application/json"}};
-    cir_buf_init(&out, 1 << 20);
-    aws_req_t r = {.service = "batch",
-                   .method = "POST",
-                   .endpoint = ep,
-                   .path = "/v1/submitjob",
-                   .headers = h,
-                   .nheaders = 1,
-                   .body = text,
-                   .body_len = strlen(text),
-                   .out = &out};
-    ret = aws_request(a, &r);
-    free(text);
-    if (ret == 0) {
-        reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-        const char *id = json_string_value(json_object_get(reply, "jobId"));
-        if (id == NULL) {
-            aws_set_error("SubmitJob: no jobId in the reply");
-            ret = CIR_EPARSE;
-        } else if (job_id != NULL) {
-            snprintf(job_id, idsize, "%s", id);
+    /* RedrivePolicy is a JSON document in a string attribute */
+    text = json_string_value(
+        json_object_get(json_object_get(reply, "Attributes"), "RedrivePolicy"));
+    if (text != NULL && (policy = json_loads(text, 0, NULL)) != NULL) {
+        json_t *v = json_object_get(policy, "maxReceiveCount");
+        if (json_is_integer(v)) {
+            count = (int)json_integer_value(v);
+        } else if (json_is_string(v)) {
+            count = (int)strtol(json_string_value(v), NULL, 10);
         }
-        json_decref(reply);
+        json_decref(policy);
     }
-    cir_buf_free(&out);
-    return ret;
+    json_decref(reply);
+    return count > 0 && count <= 1000 ? count : 0;
 }

@@ -107,7 +107,8 @@ ${server}
         child.kill('SIGKILL');
         throw new Error(`${e.message}\n${stderr}\n${readLog(errLog)}`);
     }
-    const exited = new Promise((ok) => child.on('exit', ok));
+    const exited = new Promise((ok) =>
+        child.on('exit', (code, signal) => ok({ code, signal })));
     return {
         port,
         prefix,
@@ -116,13 +117,19 @@ ${server}
         base: `http://127.0.0.1:${port}`,
         errorLog: () => readLog(errLog),
         workerPids: () => workerPids(child.pid),
+        // A graceful stop must end in exit 0: a master that crashes while
+        // reaping its workers (e.g. a module scribbling over a shared zone)
+        // fails the test that started it.
         async stop() {
-            if (child.exitCode === null) {
-                child.kill('SIGQUIT');
-                const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-                await exited;
-                clearTimeout(t);
-            }
+            if (child.exitCode !== null || child.signalCode !== null)
+                return;
+            child.kill('SIGQUIT');
+            const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+            const { code, signal } = await exited;
+            clearTimeout(t);
+            if (code !== 0)
+                throw new Error(`nginx stopped with ${signal ?? `exit ${code}`}` +
+                    `\n${stderr}\n${readLog(errLog).slice(-2000)}`);
         },
     };
 }

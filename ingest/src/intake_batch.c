@@ -1,0 +1,295 @@
+/*
+ * The intake's AWS Batch dispatch: job names and the per-message decision
+ * (see cir_intake_batch.h).  Pure: jansson, OpenSSL's SHA-256 and common/;
+ * Batch and SQS are reached through the caller's ops.
+ */
+#include "cir_intake_batch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cir_error.h"
+#include "cir_json.h"
+#include "cir_log.h"
+
+#define MSG_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
+
+static const char *
+str_at(const json_t *o, const char *a, const char *b, const char *c)
+{
+    const json_t *v = json_object_get(o, a);
+
+    if (b != NULL) {
+        v = json_object_get(v, b);
+    }
+    if (c != NULL) {
+        v = json_object_get(v, c);
+    }
+    return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v)
+                                                          : NULL;
+}
+
+/* The record cir_intake_parse_job took: the first ObjectCreated from S3. */
+static const json_t *
+s3_record(const json_t *root)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(json_object_get(root, "Records"), i, e)
+    {
+        const char *src = json_string_value(json_object_get(e, "eventSource"));
+        const char *name = json_string_value(json_object_get(e, "eventName"));
+        if (src && strcmp(src, "aws:s3") == 0 && name &&
+            strncmp(name, "ObjectCreated:", 14) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* input + which version of it: versionId, else sequencer, else ETag. */
+static int
+object_identity(const json_t *root, const cir_vod_job_t *job, char *out,
+                size_t size)
+{
+    const char *version = NULL, *seq = NULL, *etag = NULL, *id = NULL;
+    const json_t *r;
+    int n;
+
+    if (json_object_get(root, "Records") != NULL) {
+        if ((r = s3_record(root)) == NULL) {
+            return CIR_EPARSE;
+        }
+        version = str_at(r, "s3", "object", "versionId");
+        seq = str_at(r, "s3", "object", "sequencer");
+        etag = str_at(r, "s3", "object", "eTag");
+    } else if (json_object_get(root, "detail-type") != NULL) {
+        version = str_at(root, "detail", "object", "version-id");
+        seq = str_at(root, "detail", "object", "sequencer");
+        etag = str_at(root, "detail", "object", "etag");
+    } else {
+        id = str_at(root, "id", NULL, NULL);
+    }
+    if (version != NULL) {
+        n = snprintf(out, size, "%s?versionId=%s", job->input, version);
+    } else if (seq != NULL) {
+        n = snprintf(out, size, "%s#sequencer=%s", job->input, seq);
+    } else if (etag != NULL) {
+        n = snprintf(out, size, "%s#etag=%s", job->input, etag);
+    } else if (id != NULL) {
+        n = snprintf(out, size, "%s#id=%s", job->input, id);
+    } else {
+        n = snprintf(out, size, "%s", job->input);
+    }
+    return n < 0 || (size_t)n >= size ? CIR_ELIMIT : 0;
+}
+
+int
+cir_batch_name_is_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > CIR_BATCH_NAME_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '-' && c != '_'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+cir_intake_batch_job_name(const char *text, size_t len,
+                          const cir_vod_job_t *job, char *identity,
+                          size_t idsize, char name[CIR_BATCH_NAME_MAX + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    json_t *root = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    char err[128];
+    size_t o;
+    int ret;
+
+    name[0] = '\0';
+    ret = cir_json_parse(text, len, MSG_MAX_BYTES, &root, err, sizeof(err));
+    if (ret < 0) {
+        return ret;
+    }
+    if (!json_is_object(root)) {
+        ret = CIR_EPARSE;
+        goto fail;
+    }
+    if ((ret = object_identity(root, job, identity, idsize)) < 0) {
+        goto fail;
+    }
+    /* the same version sent to another output or preset is another job */
+    if ((ctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, identity, strlen(identity) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, job->output, strlen(job->output) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, job->preset, strlen(job->preset) + 1) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+        ret = CIR_EINTERNAL;
+        goto fail;
+    }
+    o = (size_t)snprintf(name, CIR_BATCH_NAME_MAX + 1, "%s",
+                         CIR_BATCH_NAME_PREFIX);
+    for (unsigned i = 0; i < mdlen; i++) {
+        name[o++] = hex[md[i] >> 4];
+        name[o++] = hex[md[i] & 15];
+    }
+    name[o] = '\0';
+    ret = 0;
+fail:
+    EVP_MD_CTX_free(ctx);
+    json_decref(root);
+    return ret;
+}
+
+int
+cir_batch_outcome_acks(cir_batch_outcome_t o)
+{
+    return o == CIR_BATCH_SUBMITTED || o == CIR_BATCH_DUPLICATE ||
+           o == CIR_BATCH_NOT_A_JOB;
+}
+
+const char *
+cir_batch_outcome_name(cir_batch_outcome_t o)
+{
+    switch (o) {
+    case CIR_BATCH_SUBMITTED:
+        return "submitted";
+    case CIR_BATCH_DUPLICATE:
+        return "duplicate";
+    case CIR_BATCH_NOT_A_JOB:
+        return "not-a-job";
+    case CIR_BATCH_RETRY:
+        return "retry";
+    case CIR_BATCH_REJECTED:
+        return "rejected";
+    }
+    return "?";
+}
+
+static const char *
+ops_error(const cir_intake_batch_ops_t *ops)
+{
+    const char *e = ops->last_error ? ops->last_error(ops->opaque) : NULL;
+    return e != NULL ? e : "";
+}
+
+static cir_batch_outcome_t
+finish(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
+       cir_batch_outcome_t o)
+{
+    cir_log_ctx_t ctx = {.component = "intake-batch",
+                         .job = res->job_name[0] ? res->job_name : NULL};
+
+    res->outcome = o;
+    if (cir_batch_outcome_acks(o)) {
+        int ret = ops->ack(ops->opaque, msg);
+        if (ret < 0) {
+            /* it comes back and is then found as a duplicate */
+            cir_log_warn(&ctx, "DeleteMessage: %s", ops_error(ops));
+        }
+    }
+    switch (o) {
+    case CIR_BATCH_SUBMITTED:
+        cir_log_info(&ctx, "submitted %s -> %s (preset %s) as Batch job %s",
+                     res->job.input, res->job.output, res->job.preset,
+                     res->job_id);
+        break;
+    case CIR_BATCH_DUPLICATE:
+        cir_log_info(&ctx,
+                     "Batch has this job already (%s): not submitted again",
+                     res->message);
+        break;
+    case CIR_BATCH_NOT_A_JOB:
+        if (res->error == CIR_ENOTFOUND) {
+            cir_log_info(&ctx, "nothing to do: %s", res->message);
+        } else {
+            cir_log_error(&ctx, "message is not a job, dropped: %s",
+                          res->message);
+        }
+        break;
+    case CIR_BATCH_RETRY:
+        cir_log_warn(&ctx, "left in the queue for a retry: %s", res->message);
+        break;
+    case CIR_BATCH_REJECTED:
+        cir_log_error(&ctx, "Batch refused the job, message kept: %s",
+                      res->message);
+        break;
+    }
+    return o;
+}
+
+/* Transient (after the client's retries): RETRY; any other refusal from
+ * Batch: REJECTED. */
+static cir_batch_outcome_t
+failed(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
+       const char *what, int ret)
+{
+    res->error = ret;
+    snprintf(res->message, sizeof(res->message), "%s: %s (%s)", what,
+             ops_error(ops), cir_errname(ret));
+    return finish(ops, msg, res,
+                  ret == CIR_ETRANSIENT || ret == CIR_ENOMEM
+                      ? CIR_BATCH_RETRY
+                      : CIR_BATCH_REJECTED);
+}
+
+cir_batch_outcome_t
+cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
+                        const cir_intake_batch_ops_t *ops, const char *body,
+                        size_t len, void *msg, cir_batch_result_t *res)
+{
+    char err[400], status[32] = "";
+    int ret;
+
+    memset(res, 0, sizeof(*res));
+    ret =
+        cir_intake_parse_job(body, len, cfg->out_root, cfg->presets_dir,
+                             cfg->default_preset, &res->job, err, sizeof(err));
+    if (ret < 0) {
+        res->error = ret;
+        snprintf(res->message, sizeof(res->message), "%s", err);
+        return finish(ops, msg, res, CIR_BATCH_NOT_A_JOB);
+    }
+    ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,
+                                    sizeof(res->identity), res->job_name);
+    if (ret < 0 || !cir_batch_name_is_valid(res->job_name)) {
+        res->error = ret < 0 ? ret : CIR_EINTERNAL;
+        snprintf(res->message, sizeof(res->message),
+                 "no job name for %.300s: %s", res->job.input,
+                 cir_strerror(res->error));
+        return finish(ops, msg, res, CIR_BATCH_NOT_A_JOB);
+    }
+    ret = ops->find(ops->opaque, cfg->job_queue, res->job_name, res->job_id,
+                    sizeof(res->job_id), status, sizeof(status));
+    if (ret < 0) {
+        return failed(ops, msg, res, "ListJobs", ret);
+    }
+    if (ret > 0) {
+        snprintf(res->message, sizeof(res->message), "job %s, %s", res->job_id,
+                 status[0] ? status : "?");
+        return finish(ops, msg, res, CIR_BATCH_DUPLICATE);
+    }
+    ret = ops->submit(ops->opaque, cfg, res->job_name, &res->job, res->job_id,
+                      sizeof(res->job_id));
+    if (ret < 0) {
+        res->job_id[0] = '\0';
+        return failed(ops, msg, res, "SubmitJob", ret);
+    }
+    return finish(ops, msg, res, CIR_BATCH_SUBMITTED);
+}

@@ -1,0 +1,221 @@
+// One <video>, three engines behind one interface: hls.js (HLS over MSE),
+// dash.js (DASH), and the browser's own HLS where it has one (Safari,
+// iOS).  The libraries are the UMD builds loaded by index.html
+// (window.Hls, window.dashjs).
+
+export const HLS_MIME = 'application/vnd.apple.mpegurl';
+
+// Which engine plays url: DASH for .mpd; for HLS, Safari's native player
+// where the browser plays HLS itself and either has no MSE for hls.js or is
+// Apple's (AVFoundation does LL-HLS, AirPlay, and battery better); hls.js
+// everywhere else.
+export function chooseEngine(url, video, requested = 'auto') {
+    if (requested && requested !== 'auto')
+        return requested;
+    if (/\.mpd(\?|$)/.test(url))
+        return 'dash';
+    const native = video.canPlayType(HLS_MIME) !== '';
+    const hlsjs = !!(window.Hls && window.Hls.isSupported());
+    const apple = /Apple/.test(navigator.vendor || '');
+    return native && (!hlsjs || apple) ? 'native' : 'hls';
+}
+
+export class Player {
+    constructor(video, { onChange = () => {}, onError = () => {} } = {}) {
+        this.video = video;
+        this.onChange = onChange;
+        this.onError = onError;
+        this.engine = null;
+        this.src = null;
+        this.live = false;
+        this.hls = null;
+        this.dash = null;
+        this.levelList = [];
+    }
+
+    load(url, { engine = 'auto', live = false } = {}) {
+        this.destroy();
+        this.retries = 0;
+        this.src = url;
+        this.live = live;
+        this.engine = chooseEngine(url, this.video, engine);
+        if (this.engine === 'dash')
+            this.startDash(url);
+        else if (this.engine === 'native')
+            this.startNative(url);
+        else
+            this.startHls(url);
+        this.onChange();
+    }
+
+    destroy() {
+        clearTimeout(this.retryTimer);
+        if (this.hls) {
+            this.hls.destroy();
+            this.hls = null;
+        }
+        if (this.dash) {
+            this.dash.destroy();
+            this.dash = null;
+        }
+        this.levelList = [];
+        this.video.removeAttribute('src');
+        this.video.load();
+    }
+
+    fail(where, detail, fatal) {
+        this.onError({ where, fatal: !!fatal,
+            message: typeof detail === 'string' ? detail : JSON.stringify(detail) });
+    }
+
+    play() {
+        this.video.play().catch((e) => {
+            // autoplay refused (no user gesture): the play button still works
+            if (e.name !== 'AbortError')
+                this.fail('play', String(e), false);
+        });
+    }
+
+    startHls(url) {
+        const Hls = window.Hls;
+        if (!Hls || !Hls.isSupported())
+            return this.fail('hls.js', 'MSE or hls.js not available', true);
+        // lowLatencyMode: LL-HLS parts, blocking reload and preload hints
+        const hls = new Hls({ enableWorker: true, lowLatencyMode: true });
+        this.hls = hls;
+        hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
+            this.levelList = d.levels.map((l, index) => ({ index,
+                width: l.width, height: l.height, bitrate: l.bitrate }));
+            this.onChange();
+            this.play();
+        });
+        hls.on(Hls.Events.LEVEL_SWITCHED, () => this.onChange());
+        hls.on(Hls.Events.ERROR, (_e, d) => {
+            if (!d.fatal)
+                return;
+            // a stream just published has no playlist for a segment or two
+            if (this.live && d.details === 'manifestLoadError' &&
+                this.retries < 10) {
+                this.retries++;
+                this.retryTimer = setTimeout(() => {
+                    if (this.hls === hls)
+                        hls.loadSource(url);
+                }, 1000);
+                return;
+            }
+            this.fail('hls.js', { type: d.type, details: d.details,
+                url: d.url || (d.frag && d.frag.url) || undefined }, true);
+        });
+        hls.loadSource(url);
+        hls.attachMedia(this.video);
+    }
+
+    startDash(url) {
+        const dashjs = window.dashjs;
+        if (!dashjs)
+            return this.fail('dash.js', 'library not loaded', true);
+        const p = dashjs.MediaPlayer().create();
+        this.dash = p;
+        p.updateSettings({
+            debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+            streaming: {
+                // LL-DASH: chunked open segments, catch up to the target
+                ...(this.live ? { delay: { liveDelay: 1.5 },
+                    liveCatchup: { enabled: true } } : {}),
+                // the origin's clock, so nothing leaves the site
+                utcSynchronization: { defaultTimingSource: {
+                    scheme: 'urn:mpeg:dash:utc:http-iso:2014',
+                    value: new URL('/time', location.href).href } },
+            },
+        });
+        const ev = dashjs.MediaPlayer.events;
+        p.on(ev.STREAM_INITIALIZED, () => {
+            this.levelList = p.getRepresentationsByType('video').map((r, index) => ({
+                index, id: r.id, width: r.width, height: r.height,
+                bitrate: r.bandwidth }));
+            this.onChange();
+        });
+        p.on(ev.QUALITY_CHANGE_RENDERED, () => this.onChange());
+        p.on(ev.ERROR, (e) => {
+            const err = e.error || e;
+            this.fail('dash.js', { code: err.code, message: err.message }, true);
+        });
+        p.initialize(this.video, url, true);
+    }
+
+    startNative(url) {
+        this.video.src = url;
+        this.play();
+    }
+
+    // [{index, width, height, bitrate}]; empty for the native engine (the
+    // browser picks the rendition itself).
+    levels() {
+        return this.levelList;
+    }
+
+    // {auto, index}: whether the engine adapts, and the rendition playing.
+    level() {
+        if (this.hls)
+            return { auto: this.hls.autoLevelEnabled,
+                index: this.hls.currentLevel };
+        if (this.dash) {
+            const s = this.dash.getSettings().streaming.abr;
+            const cur = this.dash.getCurrentRepresentationForType('video');
+            const index = cur ? this.levelList.findIndex((l) => l.id === cur.id) : -1;
+            return { auto: s.autoSwitchBitrate.video !== false, index };
+        }
+        return { auto: true, index: -1 };
+    }
+
+    // index -1: automatic (ABR); otherwise pin that rendition.
+    setLevel(index) {
+        if (this.hls) {
+            this.hls.currentLevel = index;
+        } else if (this.dash) {
+            const auto = index < 0;
+            this.dash.updateSettings({ streaming: { abr: {
+                autoSwitchBitrate: { video: auto } } } });
+            if (!auto && this.levelList[index])
+                this.dash.setRepresentationForTypeById('video',
+                    this.levelList[index].id, true);
+        }
+        this.onChange();
+    }
+
+    // Seconds behind the live edge as the engine measures it; null for VOD.
+    latency() {
+        try {
+            if (this.hls && this.hls.latency != null &&
+                Number.isFinite(this.hls.latency) && this.hls.latency > 0)
+                return this.hls.latency;
+            if (this.dash && this.dash.isDynamic())
+                return this.dash.getCurrentLiveLatency();
+            if (this.engine === 'native' && this.live) {
+                // Safari maps EXT-X-PROGRAM-DATE-TIME to getStartDate()
+                const start = this.video.getStartDate && this.video.getStartDate();
+                if (start && Number.isFinite(start.getTime()))
+                    return (Date.now() - start.getTime()) / 1000 -
+                        this.video.currentTime;
+                const s = this.video.seekable;
+                if (s.length)
+                    return s.end(s.length - 1) - this.video.currentTime;
+            }
+        } catch {
+            /* not live yet */
+        }
+        return null;
+    }
+
+    // The range the seek bar covers: [0, duration] for VOD, the seekable
+    // window for live.
+    range() {
+        const v = this.video;
+        if (Number.isFinite(v.duration) && v.duration > 0)
+            return { start: 0, end: v.duration };
+        const s = v.seekable;
+        if (s.length)
+            return { start: s.start(0), end: s.end(s.length - 1) };
+        return { start: 0, end: 0 };
+    }
+}
