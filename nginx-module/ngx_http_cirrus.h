@@ -92,6 +92,12 @@ ngx_int_t ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
 ngx_int_t ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
                                     const char *ctype, cir_cache_kind_t cache,
                                     const cir_live_index_t *idx);
+/* Bytes [off, off + len) of a file (len < 0: all of it); see the .c. */
+ngx_int_t ngx_http_cirrus_send_file_range(ngx_http_request_t *r,
+                                          ngx_str_t *path, const char *ctype,
+                                          cir_cache_kind_t cache,
+                                          const cir_live_index_t *idx,
+                                          off_t off, off_t len, time_t mtime);
 /* Opens a file (through the open file cache) as a file buf: NGX_OK or an
  * HTTP status. */
 ngx_int_t ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,

@@ -460,13 +460,52 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
                                      body, e->body_len[mode], 0);
 }
 
+/* <rdir>/seg-<msn>.m4s in the request pool. */
+static ngx_int_t
+segment_path(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, uint64_t msn,
+             ngx_str_t *path)
+{
+    size_t len = ngx_strlen(ctx->rdir) + 32;
+
+    path->data = ngx_pnalloc(r->pool, len);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+    path->len =
+        ngx_snprintf(path->data, len, "%s/seg-%uL.m4s%Z", ctx->rdir, msn) -
+        path->data - 1;
+    return NGX_OK;
+}
+
+/* A part is the byte range of its segment file that the index records
+ * (cir_live.h); an init segment or a whole segment is its file. */
 static ngx_int_t
 live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
                  const cir_live_index_t *idx)
 {
     ngx_http_cirrus_loc_conf_t *lcf;
+    const cir_live_segment_t *seg;
+    uint64_t off;
+    uint32_t size;
     ngx_str_t path;
 
+    if (ctx->path.kind == CIR_REQ_PART) {
+        if (cir_live_index_part_range(idx, ctx->path.msn, ctx->path.part, &off,
+                                      &size) < 0 ||
+            size == 0) {
+            /* aged out of the index: gone from the store too */
+            return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
+        }
+        seg = cir_live_index_segment(idx, ctx->path.msn);
+        if (segment_path(r, ctx, ctx->path.msn, &path) != NGX_OK) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        /* Last-Modified (and so the ETag): the segment's wall clock, the
+         * same on every answer for these bytes */
+        return ngx_http_cirrus_send_file_range(
+            r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
+            (off_t)off, (off_t)size, (time_t)(seg->pdt_us / 1000000));
+    }
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
     path.len = lcf->root.len + 1 + ngx_strlen(ctx->rel);
     path.data = ngx_pnalloc(r->pool, path.len + 1);
@@ -515,11 +554,11 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     const cir_live_segment_t *seg;
     ngx_chain_t *out = NULL, **ll = &out;
     ngx_open_file_info_t of;
-    ngx_buf_t *b;
+    ngx_buf_t *b, *from;
     ngx_str_t path;
     ngx_int_t rc;
-    uint32_t i;
-    size_t len;
+    uint64_t off;
+    uint32_t i, size;
 
     seg = cir_live_index_segment(idx, ctx->path.msn);
     if (seg == NULL ||
@@ -543,18 +582,30 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     if (seg->nb_parts < ctx->sent_parts) {
         return NGX_ERROR; /* the parts aged out under us: cut it short */
     }
+    /* the parts listed since the last call: one range of the segment file,
+     * sent as one CMAF chunk per part */
+    from = NULL;
     for (i = ctx->sent_parts; i < seg->nb_parts; i++) {
-        len = ngx_strlen(ctx->rdir) + 48;
-        path.data = ngx_pnalloc(r->pool, len);
-        if (path.data == NULL) {
+        if (cir_live_index_part_range(idx, seg->msn, i, &off, &size) < 0) {
             return NGX_ERROR;
         }
-        path.len = ngx_snprintf(path.data, len, "%s/part-%uL.%uD.m4s%Z",
-                                ctx->rdir, seg->msn, i) -
-                   path.data - 1;
-        if (ngx_http_cirrus_open_buf(r, &path, &b, &of) != NGX_OK) {
-            return NGX_ERROR; /* the headers are out: only a cut is left */
+        if (from == NULL) {
+            if (segment_path(r, ctx, seg->msn, &path) != NGX_OK ||
+                ngx_http_cirrus_open_buf(r, &path, &from, &of) != NGX_OK) {
+                return NGX_ERROR; /* the headers are out: only a cut left */
+            }
         }
+        if ((off_t)(off + size) > of.size) {
+            return NGX_ERROR; /* the index lists bytes the file lacks */
+        }
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+        *b = *from;
+        b->file_pos = (off_t)off;
+        b->file_last = (off_t)(off + size);
+        b->in_file = size > 0;
         b->flush = 1;
         *ll = ngx_alloc_chain_link(r->pool);
         if (*ll == NULL) {

@@ -240,13 +240,21 @@ ngx_http_cirrus_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_cirrus_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
+    ngx_slab_pool_t *sp;
+
     if (data) { /* reload: keep the counters */
         shm_zone->data = data;
         cirrus_metrics = data;
         return NGX_OK;
     }
-    cirrus_metrics = (ngx_http_cirrus_metrics_t *)shm_zone->shm.addr;
-    ngx_memzero(cirrus_metrics, sizeof(*cirrus_metrics));
+    /* The zone starts with nginx's slab pool, whose mutex the master
+     * force-unlocks whenever a worker exits: the counters must come from
+     * the pool, not overwrite it. */
+    sp = (ngx_slab_pool_t *)shm_zone->shm.addr;
+    cirrus_metrics = ngx_slab_calloc(sp, sizeof(*cirrus_metrics));
+    if (cirrus_metrics == NULL) {
+        return NGX_ERROR;
+    }
     shm_zone->data = cirrus_metrics;
     return NGX_OK;
 }
@@ -283,8 +291,9 @@ ngx_http_cirrus_postconfiguration(ngx_conf_t *cf)
     ngx_shm_zone_t *zone;
     size_t size;
 
+    /* the counters plus the slab pool's own pages (8 at the least) */
     size = ngx_align(sizeof(ngx_http_cirrus_metrics_t), ngx_pagesize) +
-           ngx_pagesize;
+           8 * ngx_pagesize;
     zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_cirrus_module);
     if (zone == NULL) {
         return NGX_ERROR;
@@ -580,6 +589,19 @@ ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
                           const char *ctype, cir_cache_kind_t cache,
                           const cir_live_index_t *idx)
 {
+    return ngx_http_cirrus_send_file_range(r, path, ctype, cache, idx, 0, -1,
+                                           0);
+}
+
+/* len < 0: the whole file.  Else bytes [off, off + len) of it, which must
+ * exist, with mtime (not the file's, which grows) as Last-Modified: the
+ * ETag (mtime and length) then stays the same for the same bytes. */
+ngx_int_t
+ngx_http_cirrus_send_file_range(ngx_http_request_t *r, ngx_str_t *path,
+                                const char *ctype, cir_cache_kind_t cache,
+                                const cir_live_index_t *idx, off_t off,
+                                off_t len, time_t mtime)
+{
     ngx_open_file_info_t of;
     ngx_chain_t out;
     ngx_int_t rc;
@@ -588,6 +610,19 @@ ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
     rc = ngx_http_cirrus_open_buf(r, path, &b, &of);
     if (rc != NGX_OK) {
         return ngx_http_cirrus_send_error(r, (ngx_uint_t)rc);
+    }
+    if (len >= 0) {
+        if (off < 0 || len == 0 || off > of.size - len) {
+            /* the index lists bytes the file does not hold */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cirrus: \"%s\" holds %O bytes, not %O+%O",
+                          path->data, of.size, off, len);
+            return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
+        }
+        b->file_pos = off;
+        b->file_last = off + len;
+        of.size = len;
+        of.mtime = mtime;
     }
     r->root_tested = !r->error_page;
     r->headers_out.status = NGX_HTTP_OK;

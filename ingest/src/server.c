@@ -34,11 +34,13 @@
 #define QUEUE_BYTES_SOFT (24 << 20)
 #define QUEUE_BYTES_MAX  (64 << 20)
 #define DROP_WARN_US     5000000
-/* Wakes cost a context switch each: the thread is woken at once for a
- * keyframe, a control item or a batch, and otherwise looks every WAKE_NS
- * (at most that much latency on a part that a non-key frame completes). */
-#define WAKE_BATCH 16
-#define WAKE_NS    (UINT64_C(25) * 1000000)
+/* Wakes cost a context switch each (they were most of cirrus-ingest's
+ * CPU per passthrough stream once the live store was cheap): the thread is
+ * woken for a keyframe, a control item, a batch, or a packet at or past
+ * where the pipeline says a part may complete (cir_live_wake_us, so no
+ * latency is added), and otherwise sleeps; WAKE_NS is a backstop. */
+#define WAKE_BATCH 64
+#define WAKE_NS    (UINT64_C(500) * 1000000)
 
 typedef struct conn conn_t;
 typedef struct stream stream_t;
@@ -58,9 +60,10 @@ typedef struct {
     uv_cond_t cv;
     item_t q[QUEUE_MAX];
     size_t head, n, bytes;
-    int finish;       /* loop -> thread: drain, then end the stream */
-    int done, failed; /* thread -> loop */
-    cir_live_t *live; /* under mu (the loop reads stats) */
+    int finish;         /* loop -> thread: drain, then end the stream */
+    int64_t wake_us[2]; /* thread -> loop: [video] cir_live_wake_us */
+    int done, failed;   /* thread -> loop */
+    cir_live_t *live;   /* under mu (the loop reads stats) */
     atomic_uint_fast64_t errors;
     /* set by the loop before the thread starts, then read-only */
     AVCodecParameters *vpar, *apar;
@@ -138,6 +141,9 @@ struct cir_ingest {
     uv_tcp_t listener, status;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t stats, curl_timer;
+    uv_prepare_t pace;
+    uv_check_t woke;
+    int64_t woke_us; /* when the last loop turn's I/O was handled */
     CURLM *multi;
     cir_keyfile_t keys;
     conn_t *conns;
@@ -156,6 +162,43 @@ static int64_t
 now_us(void)
 {
     return cir_clock_mono_us(cir_clock_system());
+}
+
+/*
+ * Pacing: while streams are published, a loop turn starts at most every
+ * PACE_US.  A publisher sends each FLV tag on its own (ffmpeg -re: ~80 a
+ * second for 30 fps video + AAC), and waking the loop, reading the socket
+ * and acknowledging each one is most of what a passthrough stream costs;
+ * what arrives within PACE_US of a wake-up is read in the next turn, with
+ * the other streams' packets.  The first packet after a quiet spell is
+ * read at once; none waits more than PACE_US.
+ */
+#define PACE_US 10000
+
+static void
+pace_woke(uv_check_t *h)
+{
+    cir_ingest_t *s = h->data;
+
+    s->woke_us = now_us();
+}
+
+static void
+pace_sleep(uv_prepare_t *h)
+{
+    cir_ingest_t *s = h->data;
+    int64_t wait;
+    struct timespec ts;
+
+    if (s->nstreams == 0 || s->stopping) {
+        return;
+    }
+    wait = s->woke_us + PACE_US - now_us();
+    if (wait > 0 && wait <= PACE_US) {
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)wait * 1000;
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- streams -------------------------------------------------------------
@@ -422,7 +465,12 @@ pipe_main(void *arg)
         uv_async_send(&st->async);
     }
     for (;;) {
+        int64_t wv = live ? cir_live_wake_us(live, 1) : INT64_MIN;
+        int64_t wa = live ? cir_live_wake_us(live, 0) : INT64_MIN;
+
         uv_mutex_lock(&p->mu);
+        p->wake_us[1] = wv;
+        p->wake_us[0] = wa;
         while (p->n == 0 && !p->finish) {
             (void)uv_cond_timedwait(&p->cv, &p->mu, WAKE_NS);
         }
@@ -463,6 +511,21 @@ pipe_main(void *arg)
     uv_async_send(&st->async);
 }
 
+/* Whether the thread wants this packet at once (p->mu held). */
+static int
+due(const pipe_t *p, const item_t *it)
+{
+    const AVPacket *pkt = it->pkt;
+    int64_t ts;
+
+    ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    if (ts == AV_NOPTS_VALUE || ts <= INT64_MIN / 1000) {
+        return 1;
+    }
+    /* FLV times are milliseconds (open_live's time base) */
+    return ts >= INT64_MAX / 1000 || ts * 1000 >= p->wake_us[it->video ? 1 : 0];
+}
+
 /* Hands an item to the thread (taking it).  Never blocks and never grows
  * past the limits: non-key video goes first when the thread falls behind,
  * then anything; after a dropped video packet the video waits for a key. */
@@ -489,7 +552,9 @@ enqueue(stream_t *st, item_t *it)
             p->q[(p->head + p->n) % QUEUE_MAX] = *it;
             p->n++;
             p->bytes += size;
-            if (key || p->n >= WAKE_BATCH) {
+            /* every AAC packet is a "key": only video keys cut */
+            if (it->pkt == NULL || (it->video && key) || p->n >= WAKE_BATCH ||
+                due(p, it)) {
                 uv_cond_signal(&p->cv);
             }
         }
@@ -1578,6 +1643,8 @@ on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->stats, NULL);
     uv_close((uv_handle_t *)&s->curl_timer, NULL);
+    uv_close((uv_handle_t *)&s->pace, NULL);
+    uv_close((uv_handle_t *)&s->woke, NULL);
 }
 
 static int
@@ -1690,6 +1757,14 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     uv_timer_init(&s->loop, &s->stats);
     s->stats.data = s;
     uv_timer_start(&s->stats, stats_tick, 1000, 1000);
+    uv_prepare_init(&s->loop, &s->pace);
+    uv_check_init(&s->loop, &s->woke);
+    s->pace.data = s->woke.data = s;
+    uv_prepare_start(&s->pace, pace_sleep);
+    uv_check_start(&s->woke, pace_woke);
+    /* neither keeps the loop alive */
+    uv_unref((uv_handle_t *)&s->pace);
+    uv_unref((uv_handle_t *)&s->woke);
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sighup);

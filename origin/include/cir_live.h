@@ -6,15 +6,18 @@
  *
  *   <root>/<stream>/<rendition>/index              this index (encoded)
  *   <root>/<stream>/<rendition>/init-<k>.mp4       CMAF header, k from 1
- *   <root>/<stream>/<rendition>/part-<msn>.<i>.m4s LL-HLS parts, i from 0
- *   <root>/<stream>/<rendition>/seg-<msn>.m4s      whole segments
+ *   <root>/<stream>/<rendition>/seg-<msn>.m4s      segments, parts appended
  *
- * Every file appears atomically (written aside, then renamed), the media
- * before the index that lists it, so a reader that sees an object in the
- * index can serve it.  The index is rewritten whole (write + rename) on each
- * update: it is bounded by the DVR window, a reader never sees a torn record,
- * and a torn or foreign file fails to decode (CRC) instead of misleading.
- * The origin never parses a playlist a packager wrote.
+ * A segment file grows part by part (each part appended in place, no copy):
+ * the LL-HLS part URL part-<msn>.<i>.m4s is served as the byte range of
+ * seg-<msn>.m4s that the index records for it (the sizes of the parts
+ * before it give its offset), and seg-<msn>.m4s as a whole once the index
+ * says the segment is complete.  Media bytes are written before the index
+ * that lists them, so a reader that sees an object in the index can serve
+ * it; nothing outside the listed ranges is ever served.  The index is
+ * replaced whole on each update (rename into place): it is bounded by the
+ * DVR window, and a torn or foreign file fails to decode (CRC) instead of
+ * misleading.  The origin never parses a playlist a packager wrote.
  *
  * Times are in the track's timescale; wall-clock times in microseconds since
  * the Unix epoch.
@@ -35,6 +38,7 @@
 
 typedef struct {
     int64_t duration; /* timescale units */
+    uint32_t size;    /* bytes in seg-<msn>.m4s, after the parts before it */
     uint8_t independent;
     uint8_t gap;
 } cir_live_part_t;
@@ -47,11 +51,21 @@ typedef struct {
     uint64_t size;         /* bytes of seg-<msn>.m4s (0 while open) */
     uint32_t init_id;      /* the init-<k>.mp4 its samples need */
     uint8_t discontinuity; /* EXT-X-DISCONTINUITY before it */
-    uint8_t complete;      /* seg-<msn>.m4s exists */
+    uint8_t complete;      /* seg-<msn>.m4s holds all its parts */
     uint8_t gap;           /* no media (EXT-X-GAP) */
     uint32_t first_part;   /* index into cir_live_index_t.parts */
-    uint32_t nb_parts;     /* 0 once its parts have aged out */
+    uint32_t nb_parts;     /* listed; 0 once its parts have aged out */
+    uint32_t nb_kept;      /* records kept after ageing out, so their
+                            * byte ranges stay servable for a while:
+                            * parts[first_part .. + cir_live_nb_records) */
 } cir_live_segment_t;
+
+/* Part records a segment holds in parts[]: the listed ones first. */
+static inline uint32_t
+cir_live_nb_records(const cir_live_segment_t *s)
+{
+    return s->nb_kept > s->nb_parts ? s->nb_kept : s->nb_parts;
+}
 
 typedef enum {
     CIR_LIVE_VIDEO = 0,
@@ -103,6 +117,10 @@ int cir_live_index_last(const cir_live_index_t *idx, uint64_t *msn, int *part);
 /* The segment with this msn, or NULL (not yet, or left the window). */
 const cir_live_segment_t *cir_live_index_segment(const cir_live_index_t *idx,
                                                  uint64_t msn);
+/* Where part `part` of segment msn lies in seg-<msn>.m4s: 0, or
+ * CIR_ENOTFOUND when the index holds no record of it. */
+int cir_live_index_part_range(const cir_live_index_t *idx, uint64_t msn,
+                              uint32_t part, uint64_t *offset, uint32_t *size);
 
 /* --- the writer: what a live packager calls, in this order per segment:
  * put_part ... put_part, end_segment; put_init before the first part and
@@ -127,13 +145,18 @@ int cir_live_writer_open(cir_live_writer_t **w,
 int cir_live_writer_put_init(cir_live_writer_t *w, const void *data,
                              size_t len);
 /* Appends a part to the open segment (opening one at `start` if none is
- * open); writes part-<msn>.<i>.m4s, then the index. */
+ * open): appends it to seg-<msn>.m4s, then writes the index. */
 int cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
                              int64_t start, int64_t duration, int independent);
-/* Closes the open segment: writes seg-<msn>.m4s (its parts, in order), then
- * the index; slides the window and removes files that aged out (parts 3
- * target durations after they leave the playlist, segments one window
- * after). */
+/* put_part then end_segment with one index write: the part and the
+ * segment's end are listed together. */
+int cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
+                                  size_t len, int64_t start, int64_t duration,
+                                  int independent);
+/* Closes the open segment (seg-<msn>.m4s holds its parts, in order), then
+ * writes the index; slides the window, drops part records 3 target
+ * durations after they leave the playlist and removes segment files one
+ * window after they leave it. */
 int cir_live_writer_end_segment(cir_live_writer_t *w);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
  * timestamp jump). */

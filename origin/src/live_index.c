@@ -3,11 +3,14 @@
  * record with a trailing CRC-32, so a torn or foreign file fails to decode
  * instead of misleading the origin.
  *
- *   header   "CIRLIDX1", u32 format version (1), the track (fixed-size
+ *   header   "CIRLIDX1", u32 format version (2), the track (fixed-size
  *            strings NUL-padded), the stream fields, u32 nb_segments,
  *            u32 nb_parts
- *   segments nb_segments x 55 bytes
- *   parts    nb_parts x 10 bytes
+ *   segments nb_segments x 59 bytes
+ *   parts    nb_parts x 14 bytes
+ *
+ * Version 2 added the part sizes and the kept part records (parts are
+ * byte ranges of their segment file); a version 1 index fails to decode.
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
  * The length is implied by the counts and must match exactly.
@@ -24,10 +27,10 @@
 #include "live_util.h"
 
 #define MAGIC          "CIRLIDX1"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define HEADER_SIZE    249u
-#define SEGMENT_SIZE   55u
-#define PART_SIZE      10u
+#define SEGMENT_SIZE   59u
+#define PART_SIZE      14u
 #define CRC_SIZE       4u
 
 /* Sanity bounds on times so later sums and formatting cannot overflow. */
@@ -211,7 +214,8 @@ cir_live_index_check(const cir_live_index_t *idx)
             return CIR_EPARSE;
         }
         if (s->nb_parts > CIR_LIVE_MAX_PARTS ||
-            (uint64_t)s->first_part + s->nb_parts > idx->nb_parts) {
+            s->nb_kept > CIR_LIVE_MAX_PARTS ||
+            (uint64_t)s->first_part + cir_live_nb_records(s) > idx->nb_parts) {
             return CIR_EPARSE;
         }
     }
@@ -289,9 +293,11 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
         TRY(put_u8(out, s->gap));
         TRY(put_u32(out, s->first_part));
         TRY(put_u32(out, s->nb_parts));
+        TRY(put_u32(out, s->nb_kept));
     }
     for (i = 0; i < idx->nb_parts; i++) {
         TRY(put_i64(out, idx->parts[i].duration));
+        TRY(put_u32(out, idx->parts[i].size));
         TRY(put_u8(out, idx->parts[i].independent));
         TRY(put_u8(out, idx->parts[i].gap));
     }
@@ -415,9 +421,11 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
         s->gap = (uint8_t)get_n(&r, 1);
         s->first_part = (uint32_t)get_n(&r, 4);
         s->nb_parts = (uint32_t)get_n(&r, 4);
+        s->nb_kept = (uint32_t)get_n(&r, 4);
     }
     for (i = 0; i < x.nb_parts; i++) {
         x.parts[i].duration = (int64_t)get_n(&r, 8);
+        x.parts[i].size = (uint32_t)get_n(&r, 4);
         x.parts[i].independent = (uint8_t)get_n(&r, 1);
         x.parts[i].gap = (uint8_t)get_n(&r, 1);
     }
@@ -463,15 +471,25 @@ cir_live_index_load(const char *dir, cir_live_index_t *idx)
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return -ENAMETOOLONG;
     }
-    ret = cir_read_file(path, CIR_LIVE_INDEX_MAX_SIZE, &data, &len);
-    if (ret == -ENOENT || ret == -ENOTDIR) {
-        return CIR_ENOTFOUND;
+    /* The writer rewrites a few index files in rotation (see
+     * live_writer.c): a reader stalled for several updates between its
+     * open and its read can see a rewrite, which the CRC rejects; the
+     * file the name points to now is whole. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        ret = cir_read_file(path, CIR_LIVE_INDEX_MAX_SIZE, &data, &len);
+        if (ret == -ENOENT || ret == -ENOTDIR) {
+            return CIR_ENOTFOUND;
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        ret = cir_live_index_decode(data, len, idx);
+        free(data);
+        data = NULL;
+        if (ret != CIR_EPARSE) {
+            break;
+        }
     }
-    if (ret < 0) {
-        return ret;
-    }
-    ret = cir_live_index_decode(data, len, idx);
-    free(data);
     return ret;
 }
 
@@ -510,6 +528,30 @@ cir_live_index_segment(const cir_live_index_t *idx, uint64_t msn)
         return NULL;
     }
     return &idx->segments[msn - first];
+}
+
+int
+cir_live_index_part_range(const cir_live_index_t *idx, uint64_t msn,
+                          uint32_t part, uint64_t *offset, uint32_t *size)
+{
+    const cir_live_segment_t *s = cir_live_index_segment(idx, msn);
+    uint64_t off = 0;
+    uint32_t i;
+
+    if (s == NULL || part >= cir_live_nb_records(s)) {
+        return CIR_ENOTFOUND;
+    }
+    /* the check bounds first_part + records by nb_parts */
+    for (i = 0; i < part; i++) {
+        off += idx->parts[s->first_part + i].size;
+    }
+    if (offset) {
+        *offset = off;
+    }
+    if (size) {
+        *size = idx->parts[s->first_part + part].size;
+    }
+    return 0;
 }
 
 const cir_live_segment_t *

@@ -1,9 +1,24 @@
 /*
  * The live writer: keeps one rendition's index in memory and publishes it
- * with the media files in the live store (see cir_live.h).  Every file goes
- * through cir_write_file_atomic_flags() (atomic, not fsynced: a live store
- * is rewritten every part and a crash ends the stream anyway), media before
- * the index that lists it.
+ * with the media files in the live store (see cir_live.h).  Nothing is
+ * fsynced (a live store is rewritten every part and a crash ends the stream
+ * anyway); media bytes go out before the index that lists them.
+ *
+ * What a part costs is what the ingest's CPU per stream is made of, so the
+ * file system sees as little as it can (a profile of cirrus-ingest under
+ * bench/ingest showed ext4 inode allocation, rename and eviction first):
+ * - a part is one write(2) appended to its segment file, which stays open
+ *   while the segment is; no file per part, no copy of the segment at its
+ *   end (the origin serves parts as byte ranges of the segment file);
+ * - the index goes out without allocating or freeing an inode: three
+ *   files take turns, the two not named `index` are named .index.0 and
+ *   .index.1; the next one is rewritten in place and swapped with `index`
+ *   in one renameat2(RENAME_EXCHANGE) (atomic: `index` always names a
+ *   whole file; the one it named before takes the hidden name, so no inode
+ *   is freed).  A file is rewritten two updates after it stopped being
+ *   `index`: a reader stalled across that reads a torn file, which the CRC
+ *   rejects and the loader reads again.  Where the file system cannot
+ *   exchange, the whole-file write + rename is used instead.
  *
  * Choices the header leaves open:
  * - PDT: anchored when a segment opens after the stream start, an init
@@ -19,15 +34,18 @@
  *   discontinuity numbering continue, the next segment starts with a
  *   discontinuity: MEDIA-SEQUENCE never goes back, no URL is reused.
  * - Deletions: a segment's file one window (window x segment_target of
- *   media) after it left the index; parts 3 target durations after they
- *   left it.  Pending deletions are not carried over a close.  Init
- *   segments are never deleted (tiny, and old DVR segments may need them).
+ *   media) after it left the index; the records of its parts (their byte
+ *   ranges) 3 target durations after they left the playlist.  Pending
+ *   deletions are not carried over a close.  Init segments are never
+ *   deleted (tiny, and old DVR segments may need them).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cir_error.h"
@@ -35,13 +53,13 @@
 #include "cir_storage.h"
 #include "live_util.h"
 
-#define SEGMENT_MAX_BYTES ((size_t)256 << 20)
+#define SEGMENT_MAX_BYTES ((uint64_t)256 << 20)
+#define INDEX_FILES       2
 
 typedef struct {
     uint64_t msn;
-    uint32_t nb_parts; /* part files to remove (segment: 0) */
-    uint8_t segment;   /* 1: seg-<msn>.m4s, 0: its parts */
-    int64_t due;       /* when elapsed reaches this */
+    uint8_t segment; /* 1: seg-<msn>.m4s, 0: its part records */
+    int64_t due;     /* when elapsed reaches this */
 } deletion_t;
 
 struct cir_live_writer {
@@ -49,7 +67,16 @@ struct cir_live_writer {
     const cir_clock_t *clock;
     cir_live_index_t idx;
     size_t seg_cap, part_cap;
-    cir_buf_t open_data; /* the open segment's bytes so far */
+    int seg_fd;              /* the open segment's file, -1 when none */
+    uint64_t open_len;       /* its bytes so far */
+    int torn;                /* bytes past open_len may remain */
+    cir_buf_t enc;           /* the index, encoded */
+    int idx_fd[INDEX_FILES]; /* the files named .index.<k> */
+    size_t idx_len[INDEX_FILES];
+    int index_fd; /* the file named index, -1 until the first swap */
+    size_t index_len;
+    unsigned idx_next; /* the hidden index file written next */
+    int no_swap;       /* no RENAME_EXCHANGE: whole-file write + rename */
     uint64_t next_msn;
     int written_any; /* a segment was ever opened */
     int pending_disc;
@@ -63,8 +90,8 @@ struct cir_live_writer {
 enum {
     F_INDEX,
     F_INIT,
-    F_PART,
-    F_SEG
+    F_SEG,
+    F_HIDDEN /* .index.<a>, a < INDEX_FILES */
 };
 
 /* <dir>/<name of a live store object>. */
@@ -82,13 +109,14 @@ join(const cir_live_writer_t *w, char *out, size_t size, int kind, uint64_t a,
     case F_INIT:
         n = snprintf(out, size, "%s/init-%llu.mp4", w->dir, x);
         break;
-    case F_PART:
-        n = snprintf(out, size, "%s/part-%llu.%u.m4s", w->dir, x, (unsigned)b);
+    case F_HIDDEN:
+        n = snprintf(out, size, "%s/.index.%llu", w->dir, x);
         break;
     default:
         n = snprintf(out, size, "%s/seg-%llu.m4s", w->dir, x);
         break;
     }
+    (void)b;
     if (n < 0 || (size_t)n >= size) {
         return -ENAMETOOLONG;
     }
@@ -96,24 +124,103 @@ join(const cir_live_writer_t *w, char *out, size_t size, int kind, uint64_t a,
 }
 
 static int
+pwrite_all(int fd, const char *p, size_t len, off_t off)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = pwrite(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+/* Writes hidden index file k in place and swaps it with `index` (see the
+ * top of this file); the first time, renames it over whatever `index` is. */
+static int
+publish_swapped(cir_live_writer_t *w, const char *data, size_t len)
+{
+    char hidden[PATH_MAX], path[PATH_MAX];
+    unsigned k = w->idx_next;
+    size_t tl;
+    int ret, t;
+
+    if ((ret = join(w, hidden, sizeof(hidden), F_HIDDEN, k, 0)) < 0 ||
+        (ret = join(w, path, sizeof(path), F_INDEX, 0, 0)) < 0) {
+        return ret;
+    }
+    if (w->idx_fd[k] < 0) {
+        w->idx_fd[k] = open(hidden, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (w->idx_fd[k] < 0) {
+            return -errno;
+        }
+        /* nginx's workers read it, whatever the umask */
+        if (fchmod(w->idx_fd[k], 0644) != 0) {
+            return -errno;
+        }
+        w->idx_len[k] = SIZE_MAX; /* unknown: truncate after the write */
+    }
+    if ((ret = pwrite_all(w->idx_fd[k], data, len, 0)) < 0) {
+        return ret;
+    }
+    if (len < w->idx_len[k] && ftruncate(w->idx_fd[k], (off_t)len) != 0) {
+        return -errno;
+    }
+    w->idx_len[k] = len;
+    if (w->index_fd < 0) {
+        if (rename(hidden, path) != 0) {
+            return -errno;
+        }
+        w->index_fd = w->idx_fd[k];
+        w->index_len = len;
+        w->idx_fd[k] = -1;
+    } else {
+        if (renameat2(AT_FDCWD, hidden, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
+            return -errno;
+        }
+        t = w->index_fd;
+        tl = w->index_len;
+        w->index_fd = w->idx_fd[k];
+        w->index_len = len;
+        w->idx_fd[k] = t;
+        w->idx_len[k] = tl;
+    }
+    w->idx_next = (k + 1) % INDEX_FILES;
+    return 0;
+}
+
+static int
 write_index(cir_live_writer_t *w)
 {
     char path[PATH_MAX];
-    cir_buf_t b;
     int ret;
 
     w->idx.version++;
     w->idx.updated_us = cir_clock_wall_us(w->clock);
-    cir_buf_init(&b, CIR_LIVE_INDEX_MAX_SIZE);
+    cir_buf_reset(&w->enc);
+    if ((ret = cir_live_index_encode(&w->idx, &w->enc)) < 0) {
+        return ret;
+    }
+    if (!w->no_swap) {
+        ret = publish_swapped(w, w->enc.data, w->enc.len);
+        if (ret == -EINVAL || ret == -EOPNOTSUPP || ret == -ENOSYS) {
+            w->no_swap = 1; /* a file system without RENAME_EXCHANGE */
+        } else {
+            return ret;
+        }
+    }
     if ((ret = join(w, path, sizeof(path), F_INDEX, 0, 0)) < 0) {
         return ret;
     }
-    ret = cir_live_index_encode(&w->idx, &b);
-    if (ret == 0) {
-        ret = cir_write_file_atomic_flags(path, b.data ? b.data : "", b.len, 0);
-    }
-    cir_buf_free(&b);
-    return ret;
+    return cir_write_file_atomic_flags(path, w->enc.data, w->enc.len, 0);
 }
 
 static int
@@ -145,54 +252,72 @@ grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 
 /* ---- deletions ---- */
 
+static void compact_parts(cir_live_writer_t *w);
+
 static void
-remove_files(cir_live_writer_t *w, const deletion_t *d)
+remove_segment(cir_live_writer_t *w, const deletion_t *d)
 {
     char path[PATH_MAX];
-    uint32_t i;
 
-    if (d->segment) {
-        if (join(w, path, sizeof(path), F_SEG, d->msn, 0) == 0) {
-            unlink(path);
-        }
-        return;
+    if (join(w, path, sizeof(path), F_SEG, d->msn, 0) == 0) {
+        unlink(path);
     }
-    for (i = 0; i < d->nb_parts; i++) {
-        if (join(w, path, sizeof(path), F_PART, d->msn, i) == 0) {
-            unlink(path);
-        }
+}
+
+/* A part-record drop: the byte ranges of a segment's aged-out parts go at
+ * the next index write. */
+static void
+drop_records(cir_live_writer_t *w, const deletion_t *d)
+{
+    cir_live_segment_t *s =
+        (cir_live_segment_t *)cir_live_index_segment(&w->idx, d->msn);
+
+    if (s != NULL && s->nb_parts == 0 && s->nb_kept > 0) {
+        s->nb_kept = 0;
+        compact_parts(w);
     }
 }
 
 static void
-schedule(cir_live_writer_t *w, uint64_t msn, uint32_t nb_parts, int segment,
-         int64_t delay)
+apply(cir_live_writer_t *w, const deletion_t *d)
 {
-    deletion_t d = {msn, nb_parts, (uint8_t)segment, w->elapsed + delay};
+    if (d->segment) {
+        remove_segment(w, d);
+    } else {
+        drop_records(w, d);
+    }
+}
+
+static void
+schedule(cir_live_writer_t *w, uint64_t msn, int segment, int64_t delay)
+{
+    deletion_t d = {msn, (uint8_t)segment, w->elapsed + delay};
     size_t max = 4 * (size_t)w->idx.window + 16;
 
     if (grow((void **)&w->del, &w->del_cap, w->nb_del + 1, sizeof(d), max) <
         0) {
         if (w->nb_del == 0) {
-            remove_files(w, &d);
+            apply(w, &d);
             return;
         }
         /* list full (or no memory): the oldest entry goes now */
-        remove_files(w, &w->del[0]);
+        apply(w, &w->del[0]);
         memmove(w->del, w->del + 1, (w->nb_del - 1) * sizeof(d));
         w->nb_del--;
     }
     w->del[w->nb_del++] = d;
 }
 
+/* The due entries of one kind: part records (segment 0) before the index
+ * is written, segment files (1) after it. */
 static void
-run_deletions(cir_live_writer_t *w)
+run_deletions(cir_live_writer_t *w, int segment)
 {
     size_t i, k = 0;
 
     for (i = 0; i < w->nb_del; i++) {
-        if (w->del[i].due <= w->elapsed) {
-            remove_files(w, &w->del[i]);
+        if (w->del[i].due <= w->elapsed && w->del[i].segment == segment) {
+            apply(w, &w->del[i]);
         } else {
             w->del[k++] = w->del[i];
         }
@@ -211,16 +336,17 @@ compact_parts(cir_live_writer_t *w)
 
     for (i = 0; i < x->nb_segments; i++) {
         cir_live_segment_t *s = &x->segments[i];
-        if (s->nb_parts == 0) {
+        uint32_t n = cir_live_nb_records(s);
+        if (n == 0) {
             s->first_part = 0;
             continue;
         }
         if (s->first_part != k) {
             memmove(&x->parts[k], &x->parts[s->first_part],
-                    s->nb_parts * sizeof(*x->parts));
+                    n * sizeof(*x->parts));
         }
         s->first_part = (uint32_t)k;
-        k += s->nb_parts;
+        k += n;
     }
     x->nb_parts = k;
 }
@@ -235,9 +361,11 @@ static void
 drop_segment_parts(cir_live_writer_t *w, cir_live_segment_t *s)
 {
     if (s->nb_parts > 0) {
-        /* parts stay fetchable 3 x TD after they leave (RFC 8216bis 6.2.2) */
-        schedule(w, s->msn, s->nb_parts, 0, three_td(w));
+        /* parts stay fetchable 3 x TD after they leave (RFC 8216bis 6.2.2):
+         * their records (byte ranges) stay that long */
+        s->nb_kept = s->nb_parts;
         s->nb_parts = 0;
+        schedule(w, s->msn, 0, three_td(w));
     }
 }
 
@@ -263,7 +391,7 @@ age_and_slide(cir_live_writer_t *w)
             x->discontinuity_sequence++;
         }
         drop_segment_parts(w, s);
-        schedule(w, s->msn, 0, 1, (int64_t)x->window * x->segment_target);
+        schedule(w, s->msn, 1, (int64_t)x->window * x->segment_target);
         memmove(x->segments, x->segments + 1,
                 (x->nb_segments - 1) * sizeof(*x->segments));
         x->nb_segments--;
@@ -325,8 +453,15 @@ cir_live_writer_open(cir_live_writer_t **wp, const cir_live_writer_config_t *c)
         c->window >= CIR_LIVE_MAX_SEGMENTS) {
         return CIR_EINVAL;
     }
-    if ((w = calloc(1, sizeof(*w))) == NULL ||
-        (w->dir = strdup(c->dir)) == NULL) {
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    w->seg_fd = -1;
+    w->index_fd = -1;
+    for (int k = 0; k < INDEX_FILES; k++) {
+        w->idx_fd[k] = -1;
+    }
+    if ((w->dir = strdup(c->dir)) == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
@@ -339,7 +474,7 @@ cir_live_writer_open(cir_live_writer_t **wp, const cir_live_writer_config_t *c)
     w->idx.part_target = c->part_target;
     w->idx.window = c->window;
     w->idx.started_us = cir_clock_wall_us(w->clock);
-    cir_buf_init(&w->open_data, SEGMENT_MAX_BYTES);
+    cir_buf_init(&w->enc, CIR_LIVE_INDEX_MAX_SIZE);
     if (cir_live_index_check(&w->idx) < 0) {
         ret = CIR_EINVAL;
         goto fail;
@@ -383,6 +518,44 @@ cir_live_writer_put_init(cir_live_writer_t *w, const void *data, size_t len)
     return write_index(w);
 }
 
+/* seg-<msn>.m4s, new and empty.  A file of that name is a leftover that
+ * no index listed (a crash before its first part was listed): it goes. */
+static int
+create_segment_file(cir_live_writer_t *w, uint64_t msn)
+{
+    char path[PATH_MAX];
+    int fd, ret;
+
+    if ((ret = join(w, path, sizeof(path), F_SEG, msn, 0)) < 0) {
+        return ret;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && unlink(path) == 0) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) {
+        return -errno;
+    }
+    w->seg_fd = fd;
+    w->open_len = 0;
+    w->torn = 0;
+    return 0;
+}
+
+static void
+discard_segment_file(cir_live_writer_t *w, uint64_t msn)
+{
+    char path[PATH_MAX];
+
+    if (w->seg_fd >= 0) {
+        close(w->seg_fd);
+        w->seg_fd = -1;
+    }
+    if (join(w, path, sizeof(path), F_SEG, msn, 0) == 0) {
+        unlink(path);
+    }
+}
+
 static int
 open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
 {
@@ -393,7 +566,7 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
 
     ret = grow((void **)&x->segments, &w->seg_cap, x->nb_segments + 1,
                sizeof(*x->segments), CIR_LIVE_MAX_SEGMENTS);
-    if (ret < 0) {
+    if (ret < 0 || (ret = create_segment_file(w, w->next_msn)) < 0) {
         return ret;
     }
     if (w->pending_disc || !w->anchored || start != w->last_end) {
@@ -419,77 +592,92 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
     w->pending_disc = 0;
     w->written_any = 1;
     w->next_msn++;
-    cir_buf_reset(&w->open_data);
     return 0;
 }
 
-int
-cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
-                         int64_t start, int64_t duration, int independent)
+static int end_segment(cir_live_writer_t *w, cir_live_segment_t *s);
+
+static int
+put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
+         int64_t duration, int independent, int last)
 {
     cir_live_index_t *x;
     cir_live_segment_t *s;
     cir_live_part_t *p;
-    char path[PATH_MAX];
-    size_t len0;
-    int ret;
+    int opened = 0, ret;
 
     if (w == NULL || data == NULL || len == 0) {
         return CIR_EINVAL;
     }
     x = &w->idx;
     if (x->ended || x->init_id == 0 || start < 0 || duration <= 0 ||
-        duration > x->segment_target * 4) {
+        duration > x->segment_target * 4 || len > UINT32_MAX) {
         return CIR_EINVAL;
     }
     s = (cir_live_segment_t *)cir_live_open_segment(x);
-    if (s != NULL && s->nb_parts >= CIR_LIVE_MAX_PARTS) {
+    if (s != NULL && (s->nb_parts >= CIR_LIVE_MAX_PARTS ||
+                      w->open_len + len > SEGMENT_MAX_BYTES)) {
         return CIR_ELIMIT;
     }
-    if (s == NULL && (ret = open_segment(w, start, duration)) < 0) {
-        return ret;
+    if (s == NULL) {
+        if ((ret = open_segment(w, start, duration)) < 0) {
+            return ret;
+        }
+        opened = 1;
     }
     s = &x->segments[x->nb_segments - 1];
     ret = grow((void **)&x->parts, &w->part_cap, x->nb_parts + 1,
                sizeof(*x->parts),
                (size_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS);
-    len0 = w->open_data.len;
-    if (ret == 0) {
-        ret = cir_buf_append(&w->open_data, data, len);
-    }
-    if (ret == 0) {
-        ret = join(w, path, sizeof(path), F_PART, s->msn, s->nb_parts);
-    }
     if (ret == 0) {
         /* listed in the index only after this write completes */
-        ret = cir_write_file_atomic_flags(path, data, len, CIR_WRITE_UNLISTED);
+        ret = pwrite_all(w->seg_fd, data, len, (off_t)w->open_len);
     }
     if (ret < 0) {
-        w->open_data.len = len0;
-        if (s->nb_parts == 0) {
+        if (opened) {
             /* undo the segment we just opened */
+            discard_segment_file(w, s->msn);
             x->nb_segments--;
             w->next_msn--;
+        } else {
+            /* the next part overwrites a torn one (writes go at open_len);
+             * the segment's end trims what is left past it */
+            w->torn = ftruncate(w->seg_fd, (off_t)w->open_len) != 0;
         }
         return ret;
     }
+    w->open_len += len;
     p = &x->parts[x->nb_parts++];
     p->duration = duration;
+    p->size = (uint32_t)len;
     p->independent = independent ? 1 : 0;
     p->gap = 0;
     s->nb_parts++;
     s->duration += duration;
     w->last_end = start + duration;
     w->elapsed += duration;
-    return write_index(w);
+    return last ? end_segment(w, s) : write_index(w);
+}
+
+int
+cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
+                         int64_t start, int64_t duration, int independent)
+{
+    return put_part(w, data, len, start, duration, independent, 0);
+}
+
+int
+cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
+                              size_t len, int64_t start, int64_t duration,
+                              int independent)
+{
+    return put_part(w, data, len, start, duration, independent, 1);
 }
 
 int
 cir_live_writer_end_segment(cir_live_writer_t *w)
 {
     cir_live_segment_t *s;
-    char path[PATH_MAX];
-    int ret;
 
     if (w == NULL) {
         return CIR_EINVAL;
@@ -498,21 +686,38 @@ cir_live_writer_end_segment(cir_live_writer_t *w)
     if (s == NULL) {
         return CIR_EINVAL; /* nothing open */
     }
-    if ((ret = join(w, path, sizeof(path), F_SEG, s->msn, 0)) < 0 ||
-        (ret = cir_write_file_atomic_flags(path, w->open_data.data,
-                                           w->open_data.len,
-                                           CIR_WRITE_UNLISTED)) < 0) {
-        return ret;
+    return end_segment(w, s);
+}
+
+static int
+end_segment(cir_live_writer_t *w, cir_live_segment_t *s)
+{
+    int ret;
+
+    if (w->seg_fd >= 0) {
+        ret = 0;
+        if (w->torn && ftruncate(w->seg_fd, (off_t)w->open_len) != 0) {
+            ret = -errno;
+        }
+        w->torn = 0;
+        if (close(w->seg_fd) != 0 && ret == 0) {
+            ret = -errno;
+        }
+        w->seg_fd = -1;
+        if (ret < 0) {
+            return ret;
+        }
     }
-    s->size = w->open_data.len;
+    s->size = w->open_len;
     s->complete = 1;
-    cir_buf_reset(&w->open_data);
+    w->open_len = 0;
     age_and_slide(w);
+    run_deletions(w, 0);
     if ((ret = write_index(w)) < 0) {
         return ret;
     }
     /* only now is nothing that goes listed any more */
-    run_deletions(w);
+    run_deletions(w, 1);
     return 0;
 }
 
@@ -562,7 +767,18 @@ cir_live_writer_close(cir_live_writer_t **wp)
     w = *wp;
     free(w->dir);
     cir_live_index_free(&w->idx);
-    cir_buf_free(&w->open_data);
+    if (w->seg_fd >= 0) {
+        close(w->seg_fd);
+    }
+    for (int k = 0; k < INDEX_FILES; k++) {
+        if (w->idx_fd[k] >= 0) {
+            close(w->idx_fd[k]);
+        }
+    }
+    if (w->index_fd >= 0) {
+        close(w->index_fd);
+    }
+    cir_buf_free(&w->enc);
     free(w->del);
     free(w);
     *wp = NULL;

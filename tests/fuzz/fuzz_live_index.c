@@ -30,6 +30,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)cir_hls_render_live_media(&idx, &d, NULL, 0, &out);
     (void)cir_hls_decide_playlist(&idx, &d);
     (void)cir_live_index_last(&idx, &msn, &part);
+    /* part byte ranges: every record of every segment, and one past */
+    for (size_t i = 0; i < idx.nb_segments; i++) {
+        const cir_live_segment_t *s = &idx.segments[i];
+        uint64_t off;
+        uint32_t size;
+        for (uint32_t p = 0; p <= cir_live_nb_records(s); p++) {
+            (void)cir_live_index_part_range(&idx, s->msn, p, &off, &size);
+        }
+    }
     cir_buf_free(&out);
     cir_live_index_free(&idx);
     return 0;

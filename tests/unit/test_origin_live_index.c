@@ -59,10 +59,17 @@ small_index(size_t n)
         s->discontinuity = i == 2;
         s->complete = !open;
         s->first_part = (uint32_t)np;
-        if (open || i + 3 >= n) {
+        if (open || i + 4 >= n) {
+            /* listed, or (the one before those) aged out of the playlist
+             * with its byte ranges kept */
             s->nb_parts = open ? 2 : 4;
-            for (j = 0; j < s->nb_parts; j++) {
+            if (!open && i + 4 == n) {
+                s->nb_kept = s->nb_parts;
+                s->nb_parts = 0;
+            }
+            for (j = 0; j < cir_live_nb_records(s); j++) {
                 fx.parts[np].duration = TS;
+                fx.parts[np].size = (uint32_t)(1000 + np);
                 fx.parts[np].independent = j == 0;
                 np++;
             }
@@ -114,11 +121,13 @@ put32(cir_buf_t *b, size_t off, uint32_t v)
 }
 
 #define HDR      249
-#define SEG      55
+#define SEG      59
+#define PART     14
 #define SEG_MSN  0
 #define SEG_INIT 40
 #define SEG_FP   47
 #define SEG_NP   51
+#define SEG_NK   55
 
 static void
 encode(const cir_live_index_t *idx, cir_buf_t *b)
@@ -134,7 +143,7 @@ Test(live_index, round_trip_is_exact)
     size_t i;
 
     encode(in, &b);
-    cr_assert_eq(b.len, HDR + 6 * SEG + in->nb_parts * 10 + 4);
+    cr_assert_eq(b.len, HDR + 6 * SEG + in->nb_parts * PART + 4);
     cr_assert_eq(memcmp(b.data, "CIRLIDX1", 8), 0);
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
     cr_assert_str_eq(out.track.rendition, "720p");
@@ -259,9 +268,23 @@ Test(live_index, invariants_are_checked_behind_a_valid_crc)
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
 
-    /* another format version */
+    /* kept part records past parts[] */
+    encode(small_index(5), &b);
+    put32(&b, HDR + 1 * SEG + SEG_NK, 40);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* too many kept part records */
+    encode(small_index(5), &b);
+    put32(&b, HDR + 1 * SEG + SEG_NK, CIR_LIVE_MAX_PARTS + 1);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* the previous format version (no part sizes) */
     encode(small_index(4), &b);
-    put32(&b, 8, 2);
+    put32(&b, 8, 1);
     recrc(&b);
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
@@ -315,6 +338,38 @@ Test(live_index, last_and_segment)
     cr_assert_null(cir_live_index_segment(idx, 6));
     cr_assert_null(cir_live_index_segment(idx, 12));
     cr_assert_null(cir_live_index_segment(idx, UINT64_MAX));
+}
+
+Test(live_index, part_ranges_follow_the_sizes)
+{
+    cir_live_index_t *idx = small_index(6);
+    uint64_t off = 99;
+    uint32_t size = 0;
+
+    /* msn 9 aged out of the playlist, its ranges kept: parts 0-3 */
+    cr_assert_eq(idx->segments[2].nb_parts, 0);
+    cr_assert_eq(cir_live_index_part_range(idx, 9, 0, &off, &size), 0);
+    cr_assert_eq(off, 0);
+    cr_assert_eq(size, 1000);
+    cr_assert_eq(cir_live_index_part_range(idx, 9, 3, &off, &size), 0);
+    cr_assert_eq(off, 1000 + 1001 + 1002);
+    cr_assert_eq(size, 1003);
+    cr_assert_eq(cir_live_index_part_range(idx, 9, 4, &off, &size),
+                 CIR_ENOTFOUND);
+    /* msn 10, listed: records 4-7 */
+    cr_assert_eq(cir_live_index_part_range(idx, 10, 1, &off, &size), 0);
+    cr_assert_eq(off, 1004);
+    cr_assert_eq(size, 1005);
+    /* the open segment's 2 parts; none beyond */
+    cr_assert_eq(cir_live_index_part_range(idx, 12, 1, &off, &size), 0);
+    cr_assert_eq(off, 1012);
+    cr_assert_eq(cir_live_index_part_range(idx, 12, 2, &off, &size),
+                 CIR_ENOTFOUND);
+    /* aged out with no records, and outside the index */
+    cr_assert_eq(cir_live_index_part_range(idx, 8, 0, &off, &size),
+                 CIR_ENOTFOUND);
+    cr_assert_eq(cir_live_index_part_range(idx, 13, 0, &off, &size),
+                 CIR_ENOTFOUND);
 }
 
 Test(live_index, load_reads_and_checks_the_file)

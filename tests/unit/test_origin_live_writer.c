@@ -139,7 +139,12 @@ Test(live_writer, parts_segments_and_index)
     cr_assert(exists("init-1.mp4"));
 
     cr_assert_eq(cir_live_writer_put_part(w, "AB", 2, 0, TS, 1), 0);
-    cr_assert(exists("part-0.0.m4s"));
+    /* the part is appended to its segment file: no file of its own */
+    data = slurp("seg-0.m4s", &len);
+    cr_assert_eq(len, 2);
+    cr_assert_eq(memcmp(data, "AB", 2), 0);
+    free(data);
+    cr_assert_not(exists("part-0.0.m4s"));
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 1);
     cr_assert_eq(x->segments[0].complete, 0);
@@ -165,6 +170,13 @@ Test(live_writer, parts_segments_and_index)
     cr_assert_eq(memcmp(data, "ABCDE", 5), 0);
     free(data);
     x = cir_live_writer_index(w);
+    {
+        uint64_t off;
+        uint32_t size;
+        cr_assert_eq(cir_live_index_part_range(x, 0, 1, &off, &size), 0);
+        cr_assert_eq(off, 2);
+        cr_assert_eq(size, 3);
+    }
     cr_assert_eq(x->segments[0].complete, 1);
     cr_assert_eq(x->segments[0].size, 5);
     cr_assert_eq(x->segments[0].duration, 2 * TS);
@@ -190,12 +202,33 @@ Test(live_writer, version_rises_on_every_write)
     cr_assert_eq(cir_live_writer_index(w)->version, v + 2);
     cr_assert_eq(cir_live_writer_end_segment(w), 0);
     cr_assert_eq(cir_live_writer_index(w)->version, v + 3);
+    /* the last part and the segment's end: one write */
+    cr_assert_eq(cir_live_writer_put_part(w, "B", 1, TS, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_put_last_part(w, "CD", 2, 2 * TS, TS, 0), 0);
+    cr_assert_eq(cir_live_writer_index(w)->version, v + 5);
+    {
+        cir_live_index_t disk;
+        uint64_t off;
+        uint32_t size;
+        cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+        cr_assert_eq(disk.nb_segments, 2);
+        cr_assert_eq(disk.segments[1].complete, 1);
+        cr_assert_eq(disk.segments[1].nb_parts, 2);
+        cr_assert_eq(disk.segments[1].size, 3);
+        cr_assert_eq(cir_live_index_part_range(&disk, 1, 1, &off, &size), 0);
+        cr_assert_eq(off, 1);
+        cr_assert_eq(size, 2);
+        cir_live_index_free(&disk);
+    }
+    cr_assert_eq(cir_live_writer_end_segment(w), CIR_EINVAL); /* closed */
 }
 
 Test(live_writer, window_slides_and_parts_age_out)
 {
     cir_live_writer_config_t c = config(6);
     const cir_live_index_t *x;
+    uint64_t off;
+    uint32_t size;
     int i;
 
     media_t = 0;
@@ -213,23 +246,27 @@ Test(live_writer, window_slides_and_parts_age_out)
     cr_assert_eq(x->segments[0].msn, 0);
     cr_assert_eq(x->segments[0].nb_parts, 0);
     cr_assert_eq(x->segments[1].nb_parts, 4);
-    cr_assert_eq(x->segments[1].first_part, 0);
-    cr_assert_eq(x->segments[4].first_part, 12);
-    cr_assert_eq(x->nb_parts, 16);
-    /* dropped parts stay fetchable for 3 x TD */
-    cr_assert(exists("part-0.3.m4s"));
+    /* dropped parts stay fetchable for 3 x TD: their byte ranges stay */
+    cr_assert_eq(x->segments[0].nb_kept, 4);
+    cr_assert_eq(x->segments[1].first_part, 4);
+    cr_assert_eq(x->segments[4].first_part, 16);
+    cr_assert_eq(x->nb_parts, 20);
+    cr_assert_eq(cir_live_index_part_range(x, 0, 3, &off, &size), 0);
+    cr_assert_eq(off, 9); /* "P0.P1.P2." */
+    cr_assert_eq(size, 3);
 
-    put_segment();
-    put_segment(); /* msn 6, 7 complete > window: msn 0 leaves */
+    put_segment(); /* 4 s after the drop */
+    put_segment(); /* 8 s: msn 6, 7 complete > window: msn 0 leaves */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 6);
     cr_assert_eq(x->segments[0].msn, 1);
-    cr_assert(exists("seg-0.m4s"));    /* one window more */
-    cr_assert(exists("part-0.0.m4s")); /* 8 s after the drop */
-    put_segment();                     /* 12 s after */
-    cr_assert_not(exists("part-0.0.m4s"));
-    cr_assert_not(exists("part-0.3.m4s"));
-    cr_assert(exists("part-1.0.m4s"));
+    cr_assert(exists("seg-0.m4s")); /* one window more */
+    /* msn 1 left the playlist's parts 4 s ago: ranges kept */
+    cr_assert_eq(x->segments[0].nb_parts, 0);
+    cr_assert_eq(x->segments[0].nb_kept, 4);
+    cr_assert_eq(x->segments[0].first_part, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 1, 0, &off, &size), 0);
+    put_segment();
     for (i = 0; i < 5; i++) {
         cr_assert(exists("seg-0.m4s"));
         put_segment();
@@ -243,6 +280,97 @@ Test(live_writer, window_slides_and_parts_age_out)
     cr_assert_eq(x->discontinuity_sequence, 0);
     /* PDT follows the media timeline from the anchor */
     cr_assert_eq(x->segments[1].pdt_us - x->segments[0].pdt_us, 4000000);
+}
+
+Test(live_writer, part_ranges_go_3_target_durations_after_the_parts)
+{
+    cir_live_writer_config_t c = config(10);
+    const cir_live_index_t *x;
+    uint64_t off;
+    uint32_t size;
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    for (i = 0; i < 5; i++) {
+        put_segment();
+    }
+    /* 20 s: msn 0's parts leave the playlist (16 s from the end) */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].nb_parts, 0);
+    cr_assert_eq(x->segments[0].nb_kept, 4);
+    put_segment();
+    put_segment(); /* 28 s: 8 s after, still servable */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(cir_live_index_part_range(x, 0, 2, &off, &size), 0);
+    cr_assert_eq(off, 6);
+    cr_assert_eq(size, 3);
+    put_segment(); /* 32 s: 12 s after, dropped at this segment's end */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].nb_kept, 0);
+    cr_assert_eq(x->segments[1].nb_kept, 4);
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 0); /* still in the window */
+    cr_assert_eq(x->segments[0].nb_kept, 0);
+    cr_assert_eq(x->segments[0].first_part, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 0, 0, &off, &size),
+                 CIR_ENOTFOUND);
+    /* msn 1's went at 36 s; msn 2 (dropped at 28 s) keeps its ranges */
+    cr_assert_eq(x->segments[1].nb_kept, 0);
+    cr_assert_eq(x->segments[2].nb_kept, 4);
+    cr_assert_eq(x->segments[2].first_part, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 2, 1, &off, &size), 0);
+    cr_assert_eq(off, 3);
+    cr_assert(exists("seg-0.m4s"));
+    {
+        cir_live_index_t disk;
+        cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+        cr_assert_eq(disk.nb_parts, x->nb_parts);
+        cr_assert_eq(disk.segments[2].nb_kept, 4);
+        cir_live_index_free(&disk);
+    }
+}
+
+Test(live_writer, index_is_replaced_without_new_files)
+{
+    cir_live_writer_config_t c = config(6);
+    ino_t seen[8];
+    struct stat a, b;
+    char p[256];
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    put_segment();
+    /* three files take turns as the index: a new version, another inode,
+     * and the fourth version is on the first one again */
+    snprintf(p, sizeof(p), "%s/index", dir);
+    for (i = 0; i < 6; i++) {
+        cr_assert_eq(stat(p, &a), 0);
+        seen[i] = a.st_ino;
+        cir_clock_fixed_advance(&clk, 1000000);
+        cr_assert_eq(cir_live_writer_put_part(w, "Z", 1, media_t, TS, 1), 0);
+        media_t += TS;
+        cr_assert_eq(stat(p, &b), 0);
+        cr_assert_neq(a.st_ino, b.st_ino, "a new version, a new inode");
+        cr_assert_eq(b.st_nlink, 1);
+    }
+    cr_assert_eq(seen[3], seen[0]);
+    cr_assert_eq(seen[4], seen[1]);
+    cr_assert_neq(seen[1], seen[0]);
+    cr_assert_neq(seen[2], seen[0]);
+    cr_assert(exists(".index.0"));
+    cr_assert(exists(".index.1"));
+    cr_assert_not(exists(".index.2"));
+    {
+        cir_live_index_t disk;
+        cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+        cr_assert_eq(disk.version, cir_live_writer_index(w)->version);
+        cir_live_index_free(&disk);
+    }
 }
 
 Test(live_writer, new_init_means_discontinuity)

@@ -19,20 +19,28 @@
 static char workdir[64];
 static cir_preset_t preset;
 
-/* A 320x180 30 fps H.264 file (2 s GOP, B-frames) with AAC or MP3 audio. */
+/* A WxH 30 fps H.264 file (2 s GOP, B-frames) with AAC or MP3 audio. */
 static void
-make_input(const char *acodec, const char *name, double seconds)
+make_input_sized(const char *acodec, const char *name, double seconds,
+                 const char *size)
 {
     char cmd[768];
 
     snprintf(cmd, sizeof(cmd),
              "ffmpeg -nostdin -loglevel error -f lavfi -i "
-             "testsrc2=size=320x180:rate=30 -f lavfi -i "
+             "testsrc2=size=%s:rate=30 -f lavfi -i "
              "sine=frequency=440:sample_rate=48000 -t %.1f -c:v libx264 "
              "-preset ultrafast -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 "
              "-c:a %s -b:a 64k %s/%s",
-             seconds, acodec, workdir, name);
+             size, seconds, acodec, workdir, name);
     cr_assert_eq(system(cmd), 0, "ffmpeg could make the input");
+}
+
+/* 384x216: the 180p rung (320x180) is a real step below the passthrough */
+static void
+make_input(const char *acodec, const char *name, double seconds)
+{
+    make_input_sized(acodec, name, seconds, "384x216");
 }
 
 /* Two small rungs (the 360p one is above the source and is left out). */
@@ -162,6 +170,77 @@ Test(transcoder_live_abr, rungs_cut_segments_with_the_passthrough,
     cr_assert_eq(r.track.height, 90);
     cr_assert_eq(strncmp(r.track.codecs, "avc1.", 5), 0);
     cir_live_index_free(&r);
+}
+
+/* A rung the size of the passthrough (a 720p rung on a 720p source) would
+ * repeat it at a lower quality: skipped, and with no rung left nothing is
+ * decoded.  Without a passthrough the rung is the top of the ladder. */
+Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    cir_live_file_job_t j = job("same.mp4");
+    const char *names[] = {"video", "90p", "audio"};
+    cir_live_index_t x;
+    json_t *st;
+
+    make_input_sized("aac", "same.mp4", 3, "320x180");
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    assert_aligned(names, 3, 2);
+    cr_assert_neq(load("180p", &x), 0, "no 180p beside a 320x180 passthrough");
+    cr_assert_eq(load("video", &x), 0);
+    cr_assert_eq(x.track.width, 320);
+    cr_assert_eq(x.track.height, 180);
+    cir_live_index_free(&x);
+
+    /* only that rung in the preset: the passthrough alone, no decoding */
+    preset.nb_rungs = 1;
+    preset.rungs[0] =
+        (cir_rung_t){.name = "180p", .height = 180, .bitrate_kbps = 300};
+    j.live.stream = "s2";
+    {
+        cir_live_t *live = NULL;
+        AVFormatContext *ic = NULL;
+        AVPacket *pkt = av_packet_alloc();
+        int vi;
+
+        cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+        cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+        vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        cr_assert_eq(cir_live_open(&live, &j.live), 0);
+        cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                        ic->streams[vi]->time_base,
+                                        ic->streams[vi]->avg_frame_rate, 0),
+                     0);
+        while (av_read_frame(ic, pkt) == 0) {
+            if (pkt->stream_index == vi) {
+                cr_assert_eq(cir_live_push(live, 1, pkt), 0);
+            }
+            av_packet_unref(pkt);
+        }
+        /* nothing to decode for: the feeder may batch (no rung wants
+         * every packet) */
+        cr_assert_neq(cir_live_wake_us(live, 1), INT64_MIN);
+        st = cir_live_stats(live);
+        cr_assert_eq(json_array_size(json_object_get(st, "renditions")), 1);
+        json_decref(st);
+        cr_assert_eq(cir_live_finish(live), 0);
+        cir_live_close(&live);
+        avformat_close_input(&ic);
+        av_packet_free(&pkt);
+    }
+
+    /* no passthrough: the 180p rung is the top of the ladder */
+    j.live.stream = "s1";
+    j.live.passthrough = 0;
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s/live", workdir);
+        cr_assert_eq(system(cmd), 0);
+    }
+    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(load("180p", &x), 0);
+    cr_assert_eq(x.track.height, 180);
+    cir_live_index_free(&x);
 }
 
 Test(transcoder_live_abr, rungs_alone_follow_the_preset_gop, .init = setup,

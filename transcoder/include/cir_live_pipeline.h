@@ -70,6 +70,13 @@ int cir_live_reconfigure(cir_live_t *l, int video,
                          const AVCodecParameters *par);
 /* Packets in the time base given for their track; not consumed. */
 int cir_live_push(cir_live_t *l, int video, const AVPacket *pkt);
+/* For a feeder that batches packets (each hand-over to a pipeline thread
+ * costs a wake-up): the earliest dts, in µs of the time base given for the
+ * track, from which a packet of this track may complete a part (or start
+ * a segment); earlier ones only add to open parts.  INT64_MIN: every
+ * packet may (ABR rungs, audio transcoding, nothing open yet).  Valid
+ * until the next call on l. */
+int64_t cir_live_wake_us(const cir_live_t *l, int video);
 /* The stream ended: last parts, ENDLIST on every rendition. */
 int cir_live_finish(cir_live_t *l);
 void cir_live_close(cir_live_t **l);

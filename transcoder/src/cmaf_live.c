@@ -126,9 +126,10 @@ segment_due(const cir_cmaf_live_t *c, int64_t dts)
 }
 
 /* Flushes the open part and hands it to the writer; on the first flush the
- * init segment goes first. */
+ * init segment goes first.  last: the part ends its segment (one index
+ * write for both). */
 static int
-flush_part(cir_cmaf_live_t *c, int64_t end)
+flush_part_ex(cir_cmaf_live_t *c, int64_t end, int last)
 {
     uint8_t *buf = NULL;
     int size, ret;
@@ -163,9 +164,9 @@ flush_part(cir_cmaf_live_t *c, int64_t end)
         ret = 0;
     }
     if (ret == 0) {
-        ret = cir_live_writer_put_part(c->writer, buf + moof,
-                                       (size_t)(size - moof), c->part_start,
-                                       end - c->part_start, c->part_key);
+        ret = (last ? cir_live_writer_put_last_part : cir_live_writer_put_part)(
+            c->writer, buf + moof, (size_t)(size - moof), c->part_start,
+            end - c->part_start, c->part_key);
     }
     av_free(buf);
     c->part_open = 0;
@@ -177,6 +178,12 @@ flush_part(cir_cmaf_live_t *c, int64_t end)
         return CIR_ENOMEM;
     }
     return 0;
+}
+
+static int
+flush_part(cir_cmaf_live_t *c, int64_t end)
+{
+    return flush_part_ex(c, end, 0);
 }
 
 int
@@ -207,10 +214,12 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
         c->seg_open = 1;
         c->seg_start = pkt->dts;
     } else if (key && segment_due(c, pkt->dts)) {
-        if ((ret = flush_part(c, pkt->dts)) < 0) {
-            goto done;
+        if (c->part_open) {
+            ret = flush_part_ex(c, pkt->dts, 1);
+        } else {
+            ret = cir_live_writer_end_segment(c->writer);
         }
-        if ((ret = cir_live_writer_end_segment(c->writer)) < 0) {
+        if (ret < 0) {
             goto done;
         }
         c->seg_start = pkt->dts;
@@ -254,6 +263,25 @@ cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c)
 {
     return av_rescale_q(c->seg_start, c->oc->streams[0]->time_base,
                         AV_TIME_BASE_Q);
+}
+
+int64_t
+cir_cmaf_live_wake_us(const cir_cmaf_live_t *c)
+{
+    int64_t step, at;
+
+    if (!c->part_open || c->last_dts == AV_NOPTS_VALUE) {
+        return INT64_MIN;
+    }
+    /* a part closes on the packet whose dts + step passes part_start +
+     * part_len (cir_cmaf_live_write); two steps early, for jitter */
+    step = FFMAX(c->max_delta, c->frame_duration);
+    step = FFMAX(step, c->last_end - c->last_dts);
+    at = c->part_start + c->part_len - 2 * step;
+    if (c->follower && c->next_cut != AV_NOPTS_VALUE && c->next_cut < at) {
+        at = c->next_cut;
+    }
+    return av_rescale_q(at, c->oc->streams[0]->time_base, AV_TIME_BASE_Q);
 }
 
 void

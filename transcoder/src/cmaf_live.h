@@ -35,6 +35,12 @@ int cir_cmaf_live_open(cir_cmaf_live_t **c, const cir_cmaf_live_config_t *cfg);
 int cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *pkt);
 /* Where the current segment started (µs on the stream's timeline). */
 int64_t cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c);
+/* The earliest dts (µs on the stream's timeline) at which a packet can
+ * complete the open part or start a segment of a follower; INT64_MIN when
+ * the next packet may (no part open).  Packets before it only add to the
+ * open part, so a feeder can hand them over in a batch.  Keyframes may
+ * always start a segment. */
+int64_t cir_cmaf_live_wake_us(const cir_cmaf_live_t *c);
 /* Makes c follow a leader: its next segment starts at the first sample at
  * or after at_us (where the leader's segment started). */
 void cir_cmaf_live_cut_at(cir_cmaf_live_t *c, int64_t at_us);

@@ -347,6 +347,23 @@ start_rungs(cir_live_t *l, int width, int height)
         cir_log_error(&l->log, "no rung fits a %dx%d source", width, height);
         return CIR_EMEDIA;
     }
+    if (l->passthrough) {
+        /* a rung as big as the passthrough (the ladder never goes above
+         * the source) is the same picture at a lower quality: skipped */
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if ((int64_t)l->ladder[i].width * l->ladder[i].height >=
+                (int64_t)width * height) {
+                cir_log_info(&l->log,
+                             "rung %s skipped: the passthrough is %dx%d "
+                             "already",
+                             l->ladder[i].rung->name, width, height);
+                continue;
+            }
+            l->ladder[k++] = l->ladder[i];
+        }
+        n = k;
+    }
     for (int i = 0; i < n; i++) {
         cir_live_rung_config_t c = {0};
         const char *name = l->ladder[i].rung->name;
@@ -479,8 +496,8 @@ decode(cir_live_t *l, const AVPacket *pkt)
 {
     int ret;
 
-    if (l->vdec == NULL) {
-        return 0;
+    if (l->vdec == NULL || (l->rungs_started && l->nb_rungs == 0)) {
+        return 0; /* no rung to feed (the passthrough covers the ladder) */
     }
     if (pkt && l->dec_need_key) {
         if (!(pkt->flags & AV_PKT_FLAG_KEY)) {
@@ -828,6 +845,29 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     }
     av_packet_free(&pkt);
     return ret < 0 ? ret : 0;
+}
+
+int64_t
+cir_live_wake_us(const cir_live_t *l, int video)
+{
+    const live_track_t *t = video ? &l->video : &l->audio;
+    int64_t at;
+
+    if (!t->present) {
+        return INT64_MAX; /* its packets are dropped */
+    }
+    /* decoding and transcoding want every packet as it comes */
+    if (!l->started || (l->vdec != NULL && l->nb_rungs > 0) ||
+        (l->vdec != NULL && !l->rungs_started) || (!video && l->aac != NULL) ||
+        (video && l->vpend != NULL) || t->pkg == NULL) {
+        return INT64_MIN;
+    }
+    at = cir_cmaf_live_wake_us(t->pkg);
+    if (at == INT64_MIN) {
+        return INT64_MIN;
+    }
+    /* the packager's timeline is the source's + shift - base */
+    return at - (l->shift_us - l->base_us);
 }
 
 int
