@@ -58,7 +58,7 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
 }
 
 int
-cir_venc_open(const cir_venc_config_t *c, cir_log_ctx_t *log,
+cir_venc_open(const cir_venc_config_t *c, const cir_log_ctx_t *log,
               AVCodecContext **out)
 {
     const char *name = c->hevc ? "libx265" : "libx264";
@@ -136,7 +136,7 @@ done:
 
 int
 cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
-              cir_log_ctx_t *log, AVCodecContext **out)
+              const cir_log_ctx_t *log, AVCodecContext **out)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     AVCodecContext *enc;

@@ -28,12 +28,12 @@ typedef struct {
 
 /* Opens the encoder into *out (freed by the caller with
  * avcodec_free_context, also on failure); errors are logged. */
-int cir_venc_open(const cir_venc_config_t *c, cir_log_ctx_t *log,
+int cir_venc_open(const cir_venc_config_t *c, const cir_log_ctx_t *log,
                   AVCodecContext **out);
 
 /* The AAC-LC encoder (FLTP, global header, time base 1/sample_rate). */
 int cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
-                  cir_log_ctx_t *log, AVCodecContext **out);
+                  const cir_log_ctx_t *log, AVCodecContext **out);
 
 /* The audio graph from a decoder's frames (time base tb) to the encoder's
  * format, rate and layout in frames of its frame_size: aresample with

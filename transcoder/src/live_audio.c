@@ -4,6 +4,7 @@
 #include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
 
+#include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "live_audio.h"
@@ -35,81 +36,15 @@ aac_rate(int rate)
     return 48000;
 }
 
-static int
-build_graph(cir_live_aac_t *a)
-{
-    char args[512], layout[128], spec[256];
-    AVFilterInOut *in = NULL, *out = NULL;
-    AVChannelLayout def;
-    int ret;
-
-    a->graph = avfilter_graph_alloc();
-    if (a->graph == NULL) {
-        return CIR_ENOMEM;
-    }
-    a->graph->nb_threads = 1;
-    av_channel_layout_default(&def, a->dec->ch_layout.nb_channels);
-    av_channel_layout_describe(
-        a->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC ? &def
-                                                           : &a->dec->ch_layout,
-        layout, sizeof(layout));
-    snprintf(args, sizeof(args),
-             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
-             a->in_tb.num, a->in_tb.den, a->dec->sample_rate,
-             av_get_sample_fmt_name(a->dec->sample_fmt), layout);
-    ret = avfilter_graph_create_filter(&a->src, avfilter_get_by_name("abuffer"),
-                                       "in", args, NULL, a->graph);
-    if (ret >= 0) {
-        ret = avfilter_graph_create_filter(&a->sink,
-                                           avfilter_get_by_name("abuffersink"),
-                                           "out", NULL, NULL, a->graph);
-    }
-    if (ret < 0) {
-        goto fail;
-    }
-    snprintf(spec, sizeof(spec),
-             "aresample=async=1000,"
-             "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
-             a->enc->sample_rate,
-             a->enc->ch_layout.nb_channels == 1 ? "mono" : "stereo");
-    out = avfilter_inout_alloc();
-    in = avfilter_inout_alloc();
-    if (out == NULL || in == NULL) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-    out->name = av_strdup("in");
-    out->filter_ctx = a->src;
-    in->name = av_strdup("out");
-    in->filter_ctx = a->sink;
-    if ((ret = avfilter_graph_parse_ptr(a->graph, spec, &in, &out, NULL)) >=
-        0) {
-        ret = avfilter_graph_config(a->graph, NULL);
-    }
-    if (ret >= 0) {
-        av_buffersink_set_frame_size(a->sink, (unsigned)a->enc->frame_size);
-    }
-
-fail:
-    avfilter_inout_free(&in);
-    avfilter_inout_free(&out);
-    if (ret < 0) {
-        cir_log_error(&log_ctx, "audio filter graph: %s", av_err2str(ret));
-        return CIR_EMEDIA;
-    }
-    return 0;
-}
-
 int
 cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
                   AVRational tb, int bitrate_kbps)
 {
     const AVCodec *dc = avcodec_find_decoder(par->codec_id);
-    const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     cir_live_aac_t *a;
     int ret, channels;
 
-    if (dc == NULL || ec == NULL) {
+    if (dc == NULL) {
         cir_log_error(&log_ctx, "no decoder for %s",
                       avcodec_get_name(par->codec_id));
         return CIR_EUNSUPPORTED;
@@ -120,12 +55,11 @@ cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
     }
     a->in_tb = tb;
     a->dec = avcodec_alloc_context3(dc);
-    a->enc = avcodec_alloc_context3(ec);
     a->par = avcodec_parameters_alloc();
     a->frame = av_frame_alloc();
     a->out = av_frame_alloc();
     a->pkt = av_packet_alloc();
-    if (!a->dec || !a->enc || !a->par || !a->frame || !a->out || !a->pkt) {
+    if (!a->dec || !a->par || !a->frame || !a->out || !a->pkt) {
         ret = CIR_ENOMEM;
         goto fail;
     }
@@ -141,23 +75,21 @@ cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
         goto fail;
     }
     channels = a->dec->ch_layout.nb_channels == 1 ? 1 : 2;
-    a->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    a->enc->sample_rate = aac_rate(a->dec->sample_rate);
-    av_channel_layout_default(&a->enc->ch_layout, channels);
-    a->enc->bit_rate = (int64_t)(bitrate_kbps > 0 ? bitrate_kbps : 128) * 1000;
-    a->enc->time_base = (AVRational){1, a->enc->sample_rate};
-    a->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if ((ret = avcodec_open2(a->enc, ec, NULL)) < 0) {
-        cir_log_error(&log_ctx, "cannot open the AAC encoder: %s",
-                      av_err2str(ret));
-        ret = CIR_EINVAL;
+    ret =
+        cir_aenc_open(aac_rate(a->dec->sample_rate), channels,
+                      bitrate_kbps > 0 ? bitrate_kbps : 128, &log_ctx, &a->enc);
+    if (ret < 0) {
         goto fail;
     }
     if (avcodec_parameters_from_context(a->par, a->enc) < 0) {
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if ((ret = build_graph(a)) < 0) {
+    ret = cir_audio_graph_open(a->dec, a->in_tb, a->enc, 0, &a->graph, &a->src,
+                               &a->sink);
+    if (ret < 0) {
+        cir_log_error(&log_ctx, "audio filter graph: %s", av_err2str(ret));
+        ret = CIR_EMEDIA;
         goto fail;
     }
     cir_log_info(&log_ctx, "audio %s %d Hz transcoded to AAC %d Hz %d ch",

@@ -11,6 +11,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cmaf_live.h"
@@ -78,70 +79,27 @@ mono_us(void)
 static int
 open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
 {
-    const cir_rung_t *rung = cfg->ladder->rung;
-    const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    AVCodecContext *enc;
-    AVDictionary *opts = NULL;
-    AVRational fr = cfg->frame_rate;
-    int64_t maxrate, bufsize;
-    int ret;
+    cir_venc_config_t venc = {
+        .width = r->width,
+        .height = r->height,
+        .time_base = cfg->time_base,
+        .frame_rate = cfg->frame_rate,
+        /* every keyframe is forced by the producer, at the same frames in
+         * every rung; the encoder must never add one of its own */
+        .gop_frames = 0,
+        .rung = cfg->ladder->rung,
+        .preset = cfg->preset->encoder_preset,
+        .low_latency = 1,
+    };
 
-    if (codec == NULL) {
-        cir_log_error(&r->log, "encoder libx264 is not available");
-        return CIR_EUNSUPPORTED;
-    }
     if (cfg->preset->video_codec != CIR_VCODEC_H264) {
         cir_log_warn(&r->log, "live rungs are H.264: the preset's codec is "
                               "not used");
     }
-    enc = r->enc = avcodec_alloc_context3(codec);
-    if (enc == NULL) {
-        return CIR_ENOMEM;
+    if (venc.frame_rate.num <= 0 || venc.frame_rate.den <= 0) {
+        venc.frame_rate = (AVRational){30, 1};
     }
-    if (fr.num <= 0 || fr.den <= 0) {
-        fr = (AVRational){30, 1};
-    }
-    enc->width = r->width;
-    enc->height = r->height;
-    enc->pix_fmt = AV_PIX_FMT_YUV420P;
-    enc->sample_aspect_ratio = (AVRational){1, 1};
-    enc->time_base = cfg->time_base;
-    enc->framerate = fr;
-    /* every keyframe is forced by the producer, at the same frames in
-     * every rung; the encoder must never add one of its own */
-    enc->gop_size = 0;
-    enc->max_b_frames = 0;
-    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
-    maxrate =
-        rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
-    bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate;
-    enc->rc_max_rate = maxrate * 1000;
-    enc->rc_buffer_size = (int)(bufsize * 1000);
-    enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-    /* one thread per rung (x264 frame threads would add latency) */
-    enc->thread_count = 1;
-    enc->color_range = AVCOL_RANGE_MPEG;
-
-    av_dict_set(&opts, "preset", cfg->preset->encoder_preset, 0);
-    av_dict_set(&opts, "tune", "zerolatency", 0);
-    if (rung->profile[0]) {
-        av_dict_set(&opts, "profile", rung->profile, 0);
-    }
-    if (rung->level[0]) {
-        av_dict_set(&opts, "level", rung->level, 0);
-    }
-    av_dict_set(&opts, "x264-params",
-                "keyint=infinite:scenecut=0:open-gop=0:bframes=0:"
-                "rc-lookahead=0",
-                0);
-    av_dict_set(&opts, "forced-idr", "1", 0);
-    ret = avcodec_open2(enc, codec, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        cir_log_error(&r->log, "cannot open libx264: %s", av_err2str(ret));
-        return CIR_EINVAL;
-    }
-    return 0;
+    return cir_venc_open(&venc, &r->log, &r->enc);
 }
 
 static int
