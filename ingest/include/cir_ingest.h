@@ -32,6 +32,10 @@ typedef struct {
     int64_t max_streams;
     int64_t max_bytes_per_second; /* per connection, 0: unlimited */
     int64_t window_ack_size;
+    /* while streams are published, a loop turn starts at most every
+     * loop_pace_ms: fewer wake-ups and reads per packet, at most that much
+     * added to a part's availability (0: off) */
+    double loop_pace_ms;
     double grace_seconds; /* a lost publisher may come back this long */
     double part_seconds;
     double segment_seconds;

@@ -166,14 +166,13 @@ now_us(void)
 
 /*
  * Pacing: while streams are published, a loop turn starts at most every
- * PACE_US.  A publisher sends each FLV tag on its own (ffmpeg -re: ~80 a
- * second for 30 fps video + AAC), and waking the loop, reading the socket
- * and acknowledging each one is most of what a passthrough stream costs;
- * what arrives within PACE_US of a wake-up is read in the next turn, with
- * the other streams' packets.  The first packet after a quiet spell is
- * read at once; none waits more than PACE_US.
+ * loop_pace_ms (the configuration's; 10 ms by default).  A publisher sends each
+ * FLV tag on its own (ffmpeg -re: ~80 a second for 30 fps video + AAC), and
+ * waking the loop, reading the socket and acknowledging each one is most of
+ * what a passthrough stream costs; what arrives within the pace of a wake-up is
+ * read in the next turn, with the other streams' packets.  The first packet
+ * after a quiet spell is read at once; none waits more than the pace.
  */
-#define PACE_US 10000
 
 static void
 pace_woke(uv_check_t *h)
@@ -187,14 +186,14 @@ static void
 pace_sleep(uv_prepare_t *h)
 {
     cir_ingest_t *s = h->data;
-    int64_t wait;
+    int64_t pace_us = (int64_t)(s->cfg.loop_pace_ms * 1000), wait;
     struct timespec ts;
 
-    if (s->nstreams == 0 || s->stopping) {
+    if (s->nstreams == 0 || s->stopping || pace_us <= 0) {
         return;
     }
-    wait = s->woke_us + PACE_US - now_us();
-    if (wait > 0 && wait <= PACE_US) {
+    wait = s->woke_us + pace_us - now_us();
+    if (wait > 0 && wait <= pace_us) {
         ts.tv_sec = 0;
         ts.tv_nsec = (long)wait * 1000;
         nanosleep(&ts, NULL);
