@@ -58,6 +58,9 @@ struct cir_live_rung {
     int size; /* of the ring */
     int head, count;
     int eof, err;
+    /* the newest frame dropped since the last one queued (AV_NOPTS_VALUE:
+     * none): at the end of the stream, where the last frame's sample ends */
+    int64_t dropped_tail_pts;
 
     /* producer side only */
     int carry_disc; /* a dropped frame's discontinuity, for the next one */
@@ -308,8 +311,18 @@ pop(cir_live_rung_t *r, entry_t *e)
                r->err != CIR_ECANCELED) {
             pthread_cond_wait(&r->cond, &r->lock);
         }
-        e->next_pts =
-            r->count > 0 ? r->queue[r->head].frame->pts : AV_NOPTS_VALUE;
+        if (r->count > 0) {
+            e->next_pts = r->queue[r->head].frame->pts;
+        } else if (e->hole_after && r->eof &&
+                   r->dropped_tail_pts != AV_NOPTS_VALUE) {
+            /* the stream's last frames were dropped: this one's sample
+             * runs to where theirs would have ended, so the rendition
+             * (and its recording) lasts as long as the source */
+            e->next_pts = r->dropped_tail_pts +
+                          (r->frame_dur ? r->frame_dur : r->measured_dur);
+        } else {
+            e->next_pts = AV_NOPTS_VALUE;
+        }
         got = 1;
     }
     pthread_mutex_unlock(&r->lock);
@@ -398,6 +411,7 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     r->rec = cfg->rec;
     r->delay_us = cfg->delay_us;
     r->last_pts = AV_NOPTS_VALUE;
+    r->dropped_tail_pts = AV_NOPTS_VALUE;
     r->last_end = AV_NOPTS_VALUE;
     r->max_gap =
         av_rescale_q((int64_t)(cfg->part_seconds * 5e5), AV_TIME_BASE_Q, r->tb);
@@ -484,6 +498,7 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
             dropped = 1;
             if (make_room(r, key, &disc)) {
                 r->carry_disc = disc;
+                r->dropped_tail_pts = frame->pts;
                 av_frame_free(&ref);
                 r->queue[(r->head + r->count - 1) % r->size].hole_after = 1;
             }
@@ -495,6 +510,7 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
             e->disc = disc;
             e->hole_after = 0;
             r->count++;
+            r->dropped_tail_pts = AV_NOPTS_VALUE;
             ref = NULL;
             pthread_cond_signal(&r->cond);
         }
