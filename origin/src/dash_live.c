@@ -301,7 +301,7 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                            "    <PlaybackRate min=\"0.96\" max=\"1.04\"/>\n"
                            "  </ServiceDescription>\n",
                            (long long)latency, (long long)(latency / 2),
-                           (long long)(latency * 2)));
+                           (long long)(latency * 3 / 2)));
     }
     TRY(cir_buf_puts(out, "  <Period id=\"0\" start=\"PT0S\">\n"));
     if (has_video) {

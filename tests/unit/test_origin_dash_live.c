@@ -99,8 +99,10 @@ Test(dash_live, dynamic_mpd)
     cr_expect(strstr(out.data, "timeShiftBufferDepth=\"PT40.000S\"") != NULL);
     cr_expect(strstr(out.data, "availabilityTimeOffset=\"3.000\" "
                                "availabilityTimeComplete=\"false\"") != NULL);
-    cr_expect(strstr(out.data, "<Latency referenceId=\"0\" target=\"3000\"") !=
-              NULL);
+    /* max 1.5x the target: dash.js seeks back to the live edge once it
+     * drifts more than max - target + 0.5 s behind */
+    cr_expect(strstr(out.data, "<Latency referenceId=\"0\" target=\"3000\" "
+                               "min=\"1500\" max=\"4500\"/>") != NULL);
     cr_expect(strstr(out.data, "<PlaybackRate min=\"0.96\" max=\"1.04\"/>") !=
               NULL);
     cr_expect(strstr(out.data,
