@@ -14,6 +14,7 @@
 #include "cir_error.h"
 #include "cir_json.h"
 #include "cir_log.h"
+#include "intake_internal.h"
 
 #define MSG_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
 
@@ -32,25 +33,6 @@ str_at(const json_t *o, const char *a, const char *b, const char *c)
                                                           : NULL;
 }
 
-/* The record cir_intake_parse_job took: the first ObjectCreated from S3. */
-static const json_t *
-s3_record(const json_t *root)
-{
-    size_t i;
-    json_t *e;
-
-    json_array_foreach(json_object_get(root, "Records"), i, e)
-    {
-        const char *src = json_string_value(json_object_get(e, "eventSource"));
-        const char *name = json_string_value(json_object_get(e, "eventName"));
-        if (src && strcmp(src, "aws:s3") == 0 && name &&
-            strncmp(name, "ObjectCreated:", 14) == 0) {
-            return e;
-        }
-    }
-    return NULL;
-}
-
 /* input + which version of it: versionId, else sequencer, else ETag. */
 static int
 object_identity(const json_t *root, const cir_vod_job_t *job, char *out,
@@ -61,7 +43,7 @@ object_identity(const json_t *root, const cir_vod_job_t *job, char *out,
     int n;
 
     if (json_object_get(root, "Records") != NULL) {
-        if ((r = s3_record(root)) == NULL) {
+        if ((r = cir_intake_s3_record(root)) == NULL) {
             return CIR_EPARSE;
         }
         version = str_at(r, "s3", "object", "versionId");

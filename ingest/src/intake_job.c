@@ -18,6 +18,7 @@
 #include "cir_json.h"
 #include "cir_preset.h"
 #include "cir_storage.h"
+#include "intake_internal.h"
 
 #define JOB_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
 #define S3_KEY_MAX    1024         /* S3's own limit, in UTF-8 bytes */
@@ -283,34 +284,40 @@ decode_key(const json_t *k, char *key, size_t size, char *err, size_t errsize)
     return ret;
 }
 
+const json_t *
+cir_intake_s3_record(const json_t *root)
+{
+    size_t i;
+    json_t *e;
+
+    /* S3 sends one record per message; take the first object creation */
+    json_array_foreach(json_object_get(root, "Records"), i, e)
+    {
+        const char *src = json_string_value(json_object_get(e, "eventSource"));
+        const char *name = json_string_value(json_object_get(e, "eventName"));
+        if (src && strcmp(src, "aws:s3") == 0 && name &&
+            strncmp(name, "ObjectCreated:", 14) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
 static int
 parse_s3_event(const json_t *root, const char *out_root,
                const char *presets_dir, const char *default_preset,
                cir_vod_job_t *job, char *err, size_t errsize)
 {
-    const json_t *records = json_object_get(root, "Records"), *r = NULL;
-    const char *name, *bucket;
+    const json_t *records = json_object_get(root, "Records"), *r;
+    const char *bucket;
     char key[S3_KEY_MAX + 1];
-    size_t i;
-    json_t *e;
     int ret;
 
     if (!json_is_array(records) || json_array_size(records) == 0) {
         snprintf(err, errsize, "Records: expected a non-empty array");
         return CIR_EPARSE;
     }
-    /* S3 sends one record per message; take the first object creation */
-    json_array_foreach(records, i, e)
-    {
-        const char *src = json_string_value(json_object_get(e, "eventSource"));
-        name = json_string_value(json_object_get(e, "eventName"));
-        if (src && strcmp(src, "aws:s3") == 0 && name &&
-            strncmp(name, "ObjectCreated:", 14) == 0) {
-            r = e;
-            break;
-        }
-    }
-    if (r == NULL) {
+    if ((r = cir_intake_s3_record(root)) == NULL) {
         snprintf(err, errsize, "no ObjectCreated record");
         return CIR_ENOTFOUND;
     }
