@@ -62,9 +62,6 @@ int cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
 int cir_options_apply_config(const cir_options_t *t, void *cfg,
                              const json_t *root, const char *section, char *err,
                              size_t errsize);
-/* A flat file of options, at most 1 MiB. */
-int cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
-                          char *err, size_t errsize);
 /* cir_options_apply_config() on a file of at most 1 MiB: a daemon's own
  * flat file or the shared sectioned one (samples/cirrus.json). */
 int cir_options_load_section(const cir_options_t *t, void *cfg,

@@ -92,6 +92,11 @@ int cir_preset_load(const char *dir, const char *name, cir_preset_t *p,
 /* Writes the option table as help text (name, default, range, meaning). */
 void cir_preset_print_help(void *stream);
 
+/* The presets folder a program uses: configured when not empty, else
+ * $CIRRUS_PRESETS_DIR when set and not empty, else the build's default
+ * (the source tree's presets/). */
+const char *cir_preset_dir(const char *configured);
+
 /* What a job produces (a VOD job's "only", the CLI's --only). */
 enum {
     CIR_ONLY_HLS = 1 << 0,

@@ -188,9 +188,9 @@ cir_options_apply_config(const cir_options_t *t, void *cfg, const json_t *root,
     return ret;
 }
 
-static int
-load(const cir_options_t *t, void *cfg, const char *path, const char *section,
-     int sections, char *err, size_t errsize)
+int
+cir_options_load_section(const cir_options_t *t, void *cfg, const char *path,
+                         const char *section, char *err, size_t errsize)
 {
     json_t *j = NULL;
     char jerr[256], oerr[384];
@@ -201,28 +201,12 @@ load(const cir_options_t *t, void *cfg, const char *path, const char *section,
         snprintf(err, errsize, "%s: %s", path, jerr);
         return ret;
     }
-    ret = sections
-              ? cir_options_apply_config(t, cfg, j, section, oerr, sizeof(oerr))
-              : cir_options_apply_json(t, cfg, j, oerr, sizeof(oerr));
+    ret = cir_options_apply_config(t, cfg, j, section, oerr, sizeof(oerr));
     if (ret < 0) {
         snprintf(err, errsize, "%s: %s", path, oerr);
     }
     json_decref(j);
     return ret;
-}
-
-int
-cir_options_load_file(const cir_options_t *t, void *cfg, const char *path,
-                      char *err, size_t errsize)
-{
-    return load(t, cfg, path, NULL, 0, err, errsize);
-}
-
-int
-cir_options_load_section(const cir_options_t *t, void *cfg, const char *path,
-                         const char *section, char *err, size_t errsize)
-{
-    return load(t, cfg, path, section, 1, err, errsize);
 }
 
 int

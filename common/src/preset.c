@@ -21,6 +21,10 @@
 #include "cir_preset.h"
 #include "cir_storage.h"
 
+#ifndef CIRRUS_PRESETS_DEFAULT /* set by the build: the source tree's */
+#define CIRRUS_PRESETS_DEFAULT "/usr/share/cirrus/presets"
+#endif
+
 _Static_assert(sizeof(cir_vcodec_t) == sizeof(int),
                "enums are stored as int by the option table");
 
@@ -1066,4 +1070,16 @@ cir_only_parse(const char *list, unsigned *bits)
         }
         p += len + 1;
     }
+}
+
+const char *
+cir_preset_dir(const char *configured)
+{
+    const char *env;
+
+    if (configured != NULL && configured[0] != '\0') {
+        return configured;
+    }
+    env = getenv("CIRRUS_PRESETS_DIR");
+    return env != NULL && env[0] != '\0' ? env : CIRRUS_PRESETS_DEFAULT;
 }

@@ -103,7 +103,6 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
 
 /* Whether an outcome deletes the message. */
 int cir_batch_outcome_acks(cir_batch_outcome_t o);
-const char *cir_batch_outcome_name(cir_batch_outcome_t o);
 
 /* The dispatcher over SQS and Batch (intake_batch_sqs.c): long-polls
  * queue_url (visibility_s per delivery) and handles each message until

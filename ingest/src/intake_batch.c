@@ -146,24 +146,6 @@ cir_batch_outcome_acks(cir_batch_outcome_t o)
            o == CIR_BATCH_NOT_A_JOB;
 }
 
-const char *
-cir_batch_outcome_name(cir_batch_outcome_t o)
-{
-    switch (o) {
-    case CIR_BATCH_SUBMITTED:
-        return "submitted";
-    case CIR_BATCH_DUPLICATE:
-        return "duplicate";
-    case CIR_BATCH_NOT_A_JOB:
-        return "not-a-job";
-    case CIR_BATCH_RETRY:
-        return "retry";
-    case CIR_BATCH_REJECTED:
-        return "rejected";
-    }
-    return "?";
-}
-
 static const char *
 ops_error(const cir_intake_batch_ops_t *ops)
 {

@@ -1708,12 +1708,7 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     }
     if (cfg->preset[0] != '\0') {
         char perr[400];
-        const char *dir = cfg->presets_dir[0] != '\0'
-                              ? cfg->presets_dir
-                              : getenv("CIRRUS_PRESETS_DIR");
-        if (dir == NULL) {
-            dir = "/usr/share/cirrus/presets";
-        }
+        const char *dir = cir_preset_dir(cfg->presets_dir);
         if ((ret = cir_preset_load(dir, cfg->preset, &s->preset, perr,
                                    sizeof(perr))) < 0) {
             cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,

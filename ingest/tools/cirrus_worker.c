@@ -923,10 +923,8 @@ main(int argc, char **argv)
     }
     free(sets);
     if (w.cfg.presets_dir[0] == '\0') {
-        /* like cirrus-transcode: the environment, else the source tree's */
-        const char *env = getenv("CIRRUS_PRESETS_DIR");
         snprintf(w.cfg.presets_dir, sizeof(w.cfg.presets_dir), "%s",
-                 env && env[0] ? env : CIRRUS_PRESETS_DEFAULT);
+                 cir_preset_dir(NULL));
     }
     if (cir_log_parse_level(w.cfg.log_level, &level) < 0) {
         fprintf(stderr, "cirrus-worker: log_level: unknown \"%s\"\n",

@@ -163,9 +163,19 @@ Test(common_options, load_section_from_a_file)
         0, "%s", err);
     cr_assert_eq(c.port, 3000);
     cr_assert_float_eq(c.ratio, 0.75, 1e-9);
-    cr_assert_eq(cir_options_load_file(&table, &c, path, err, sizeof(err)),
-                 CIR_EINVAL, "the flat loader refuses sections");
-    cr_assert(strstr(err, path) != NULL, "%s", err);
+    unlink(path);
+    /* a setting beside the sections belongs to none of them */
+    text = "{\"port\": 1, \"worker\": {\"port\": 3000}}\n";
+    memcpy(path, "/tmp/cirrus-options-XXXXXX", sizeof(path));
+    fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    cr_assert_eq(
+        cir_options_load_section(&table, &c, path, "worker", err, sizeof(err)),
+        CIR_EINVAL);
+    cr_assert(strstr(err, path) != NULL && strstr(err, "port") != NULL, "%s",
+              err);
     unlink(path);
 }
 

@@ -529,3 +529,20 @@ Test(only, parses_lists_strictly)
     cr_assert_eq(cir_only_add_word("thumbsX", 6, &bits), 0);
     cr_assert_eq(bits, CIR_ONLY_THUMBS);
 }
+
+Test(preset_dir, configured_then_environment_then_default)
+{
+    const char *dflt;
+
+    unsetenv("CIRRUS_PRESETS_DIR");
+    dflt = cir_preset_dir(NULL);
+    cr_assert(dflt != NULL && dflt[0] == '/', "%s", dflt);
+    cr_assert_str_eq(cir_preset_dir(""), dflt);
+    setenv("CIRRUS_PRESETS_DIR", "", 1);
+    cr_assert_str_eq(cir_preset_dir(NULL), dflt, "an empty variable is unset");
+    setenv("CIRRUS_PRESETS_DIR", "/env/presets", 1);
+    cr_assert_str_eq(cir_preset_dir(NULL), "/env/presets");
+    cr_assert_str_eq(cir_preset_dir("/etc/cirrus/presets"),
+                     "/etc/cirrus/presets");
+    unsetenv("CIRRUS_PRESETS_DIR");
+}

@@ -58,17 +58,12 @@ int cir_pool_new(cir_pool_t **pool, const cir_pool_config_t *cfg);
  * cir_pool_shutdown(). */
 int cir_pool_submit(cir_pool_t *pool, const cir_pool_task_t *task);
 
-/* Jobs running plus waiting (not yet collected with next_done). */
-int cir_pool_pending(cir_pool_t *pool);
 /* Workers free with nothing queued for them. */
 int cir_pool_free_workers(cir_pool_t *pool);
 
 /* Waits up to wait_ms for a finished job: 1 and *done, or 0. */
 int cir_pool_next_done(cir_pool_t *pool, cir_pool_done_t *done, int wait_ms);
 
-/* Sets the cancel flag of the job with this user pointer (running or
- * queued); 0, or CIR_ENOTFOUND. */
-int cir_pool_cancel(cir_pool_t *pool, const void *user);
 /* Stops taking jobs from the queue; cancel_running also cancels running
  * ones.  Queued jobs come back as done with CIR_ECANCELED. */
 void cir_pool_shutdown(cir_pool_t *pool, int cancel_running);

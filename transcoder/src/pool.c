@@ -252,17 +252,6 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
 }
 
 int
-cir_pool_pending(cir_pool_t *p)
-{
-    int n;
-
-    pthread_mutex_lock(&p->lock);
-    n = p->nqueued + p->nrunning + p->ndone;
-    pthread_mutex_unlock(&p->lock);
-    return n;
-}
-
-int
 cir_pool_free_workers(cir_pool_t *p)
 {
     int n;
@@ -306,40 +295,6 @@ cir_pool_next_done(cir_pool_t *p, cir_pool_done_t *out, int wait_ms)
     *out = n->d;
     free(n);
     return 1;
-}
-
-int
-cir_pool_cancel(cir_pool_t *p, const void *user)
-{
-    int ret = CIR_ENOTFOUND;
-
-    pthread_mutex_lock(&p->lock);
-    for (int i = 0; i < p->workers; i++) {
-        if (p->slots[i].task && p->slots[i].task->user == user) {
-            atomic_store(&p->slots[i].cancel, 1);
-            ret = 0;
-        }
-    }
-    for (task_t **pp = &p->head; *pp && ret < 0; pp = &(*pp)->next) {
-        if ((*pp)->user == user) {
-            task_t *t = *pp;
-            done_node_t *n = done_for(t, CIR_ECANCELED);
-            *pp = t->next;
-            p->tail = NULL;
-            for (task_t *x = p->head; x; x = x->next) {
-                p->tail = x;
-            }
-            p->nqueued--;
-            if (n) {
-                push_done(p, n);
-            }
-            task_free(t);
-            ret = 0;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&p->lock);
-    return ret;
 }
 
 void

@@ -55,13 +55,15 @@ usage(FILE *f)
         "  published as \"video\" unless --no-passthrough)\n"
         "\n"
         "URIs: file:///abs/path, a plain path, or s3://bucket/prefix.\n"
-        "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR\n"
-        "or " CIRRUS_PRESETS_DEFAULT ").\n"
+        "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR,\n"
+        "else the build's presets/: now %s);\n"
+        "--help-preset lists every preset field.\n"
         "Prints one line of result JSON on stdout; progress on stderr.\n"
         "\n"
         "Exit codes: 0 done, 1 usage, 2 bad input (permanent),\n"
         "3 bad preset or configuration (permanent), 4 transient failure\n"
-        "(retry), 5 internal error, 130 interrupted.\n");
+        "(retry), 5 internal error, 130 interrupted.\n",
+        cir_preset_dir(NULL));
 }
 
 static void
@@ -157,6 +159,7 @@ parse_args(int argc, char **argv, options_t *o)
         {"log-json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"help-preset", no_argument, NULL, 'F'},
         {"live-root", required_argument, NULL, 'L'},
         {"stream", required_argument, NULL, 'S'},
         {"part-seconds", required_argument, NULL, 'T'},
@@ -213,6 +216,9 @@ parse_args(int argc, char **argv, options_t *o)
             break;
         case 'h':
             usage(stdout);
+            exit(0);
+        case 'F':
+            cir_preset_print_help(stdout);
             exit(0);
         case 'L':
             o->live.live_root = optarg;
@@ -333,12 +339,7 @@ main(int argc, char **argv)
         usage(stderr);
         return CIR_EXIT_USAGE;
     }
-    if (o.presets_dir == NULL) {
-        o.presets_dir = getenv("CIRRUS_PRESETS_DIR");
-    }
-    if (o.presets_dir == NULL) {
-        o.presets_dir = CIRRUS_PRESETS_DEFAULT;
-    }
+    o.presets_dir = cir_preset_dir(o.presets_dir);
     o.tty = isatty(STDERR_FILENO);
     cir_transcode_route_av_log();
     /* s3:// outputs; credentials are looked up on first use only */
