@@ -36,6 +36,8 @@ typedef struct {
      * loop_pace_ms: fewer wake-ups and reads per packet, at most that much
      * added to a part's availability (0: off) */
     double loop_pace_ms;
+    /* passthrough-only streams packaged on the event loop, not a thread */
+    int64_t package_on_loop;
     double grace_seconds; /* a lost publisher may come back this long */
     double part_seconds;
     double segment_seconds;

@@ -72,8 +72,13 @@ typedef struct {
     uint8_t type;
     uint32_t stream_id;
     const uint8_t *data; /* valid until the next call into the reader */
-    uint32_t size;
+    uint32_t size;       /* data[size] starts CIR_RTMP_MSG_PADDING zeros */
 } cir_rtmp_msg_t;
+
+/* Zero bytes after every message payload, so that a payload can go to
+ * FFmpeg without a copy (its parsers may read AV_INPUT_BUFFER_PADDING_SIZE
+ * past the end). */
+#define CIR_RTMP_MSG_PADDING 64
 
 typedef struct cir_rtmp_chunk_state cir_rtmp_chunk_state_t;
 

@@ -48,9 +48,13 @@ static const cir_option_t opts[] = {
      "per-connection read rate (0: unlimited)"},
     {"window_ack_size", I(window_ack_size), "2500000", 4096, 0x7fffffff,
      "Window Acknowledgement Size announced to clients"},
-    {"loop_pace_ms", D(loop_pace_ms), "10", 0, 50,
+    {"loop_pace_ms", D(loop_pace_ms), "40", 0, 50,
      "while streaming, start a loop turn at most every N ms (batches "
      "reads; adds up to N ms to a part's availability; 0: off)"},
+    {"package_on_loop", I(package_on_loop), "1", 0, 1,
+     "1: a passthrough-only stream (no preset, no recording) is packaged "
+     "on the event loop, as nginx-rtmp does; 0: every stream gets a "
+     "pipeline thread (a slow disk then stalls only its own stream)"},
     {"grace_seconds", D(grace_seconds), "10", 0, 3600,
      "a lost publisher may reconnect this long before the stream ends"},
     {"part_seconds", D(part_seconds), "0.333334", 0.05, 10,

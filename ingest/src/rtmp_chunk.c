@@ -258,7 +258,7 @@ apply_header(cir_rtmp_reader_t *r, payload_t *pl, size_t hlen, int peeked)
             return CIR_ELIMIT;
         }
         if (cs->cap < cs->length) {
-            uint8_t *nb = realloc(cs->buf, cs->length);
+            uint8_t *nb = realloc(cs->buf, cs->length + CIR_RTMP_MSG_PADDING);
             if (nb == NULL) {
                 return CIR_ENOMEM;
             }
@@ -407,6 +407,9 @@ cir_rtmp_reader_feed(cir_rtmp_reader_t *r, const uint8_t *p, size_t n,
             msg->stream_id = cs->stream_id;
             msg->data = cs->buf;
             msg->size = cs->length;
+            if (cs->buf != NULL) {
+                memset(cs->buf + cs->length, 0, CIR_RTMP_MSG_PADDING);
+            }
             r->delivered = (uint32_t)(cs - r->cs) + 1;
             ret = 1;
             goto done;

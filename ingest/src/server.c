@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <libavcodec/packet.h>
 #include <libavutil/mem.h>
 #include <uv.h>
 
@@ -22,7 +23,12 @@
 #include "cir_rtmp.h"
 #include "cir_ingest.h"
 
-#define READ_BUF      (64 * 1024)
+#define READ_BUF (64 * 1024)
+
+/* on_frame hands tags to FFmpeg without a copy on streams packaged on
+ * the loop */
+_Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
+               "RTMP messages must carry FFmpeg's input padding");
 #define OUT_MAX       (4 * 1024 * 1024)
 #define PENDING_MAX   512 /* packets held until both tracks are known */
 #define PENDING_FORCE 150 /* ... or configure with what is known */
@@ -51,9 +57,11 @@ typedef struct {
     AVCodecParameters *par; /* a new sequence header */
 } item_t;
 
-/* A stream's pipeline thread: cir_live_* runs there, never on the loop
- * (it writes files and, with a preset, decodes).  The loop feeds it through
- * a bounded queue; the thread wakes the loop with uv_async_send. */
+/* A stream's pipeline: cir_live_* runs on a thread of its own when it
+ * decodes, encodes or records (a preset, non-AAC audio, record_uri); the
+ * loop feeds it through a bounded queue and the thread wakes the loop with
+ * uv_async_send.  A passthrough-only stream is packaged on the loop instead
+ * (on_loop; see packages_on_loop). */
 typedef struct {
     uv_thread_t thread;
     uv_mutex_t mu;
@@ -63,6 +71,7 @@ typedef struct {
     int finish;         /* loop -> thread: drain, then end the stream */
     int64_t wake_us[2]; /* thread -> loop: [video] cir_live_wake_us */
     int done, failed;   /* thread -> loop */
+    int on_loop;        /* no thread: packaged on the loop, queue unused */
     cir_live_t *live;   /* under mu (the loop reads stats) */
     atomic_uint_fast64_t errors;
     /* set by the loop before the thread starts, then read-only */
@@ -82,7 +91,7 @@ struct stream {
     uv_async_t async;
     int handles; /* open handles; freed at 0 */
     int closing;
-    int started; /* the pipeline thread runs */
+    int started; /* the pipeline runs (its thread, unless on_loop) */
     pipe_t pipe;
     int wait_key;      /* a video packet was dropped: drop until a key */
     uint64_t qdropped; /* dropped at the queue */
@@ -154,6 +163,7 @@ struct cir_ingest {
     int have_preset;
     cir_rtmp_limits_t lim;
     cir_log_ctx_t log;
+    AVPacket *view; /* a tag's payload, for streams packaged on the loop */
     uint8_t readbuf[READ_BUF];
     int stopping;
 };
@@ -166,12 +176,17 @@ now_us(void)
 
 /*
  * Pacing: while streams are published, a loop turn starts at most every
- * loop_pace_ms (the configuration's; 10 ms by default).  A publisher sends each
- * FLV tag on its own (ffmpeg -re: ~80 a second for 30 fps video + AAC), and
- * waking the loop, reading the socket and acknowledging each one is most of
- * what a passthrough stream costs; what arrives within the pace of a wake-up is
- * read in the next turn, with the other streams' packets.  The first packet
- * after a quiet spell is read at once; none waits more than the pace.
+ * loop_pace_ms (the configuration's; 40 ms by default).  A publisher sends
+ * each FLV tag on its own (ffmpeg -re: ~80 a second for 30 fps video + AAC,
+ * one every 12 ms), and waking the loop, reading the socket and the TCP
+ * acknowledgement each read sends are most of what a passthrough stream
+ * costs; what arrives within the pace of a wake-up is read in the next turn,
+ * with the other streams' packets.  The pace must exceed the spacing of a
+ * stream's tags to batch them: with 8 streams the CPU per stream at 10 ms
+ * is about 1.5x that at 40 (bench/ingest).  A part is then published up to 40
+ * ms later, well inside the 100 ms past its duration that LL-HLS leaves.  The
+ * first packet after a quiet spell is read at once; none waits more than the
+ * pace.
  */
 
 static void
@@ -260,7 +275,9 @@ stream_release(stream_t *st)
     uv_close((uv_handle_t *)&st->async, stream_handle_closed);
 }
 
-/* Ends a stream: the thread writes the last parts and ENDLIST, then the
+static void pipe_finish(stream_t *st, cir_live_t **live);
+
+/* Ends a stream: the pipeline writes the last parts and ENDLIST, then the
  * loop forgets the stream.  It stays listed (and its key busy) until then. */
 static void
 stream_end(stream_t *st)
@@ -272,6 +289,13 @@ stream_end(stream_t *st)
     uv_timer_stop(&st->grace);
     pending_clear(st);
     if (!st->started) {
+        stream_release(st);
+        return;
+    }
+    if (st->pipe.on_loop) {
+        cir_live_t *live = st->pipe.live;
+        pipe_finish(st, &live);
+        st->started = 0;
         stream_release(st);
         return;
     }
@@ -443,6 +467,42 @@ pipe_error(stream_t *st, const char *what, int ret)
     }
 }
 
+/* One item into the pipeline (on its thread, or on the loop). */
+static void
+pipe_run(stream_t *st, cir_live_t *live, const item_t *it)
+{
+    int ret;
+
+    if (live != NULL && it->pkt != NULL) {
+        if ((ret = cir_live_push(live, it->video, it->pkt)) < 0) {
+            pipe_error(st,
+                       it->video ? "dropping a video packet"
+                                 : "dropping an audio packet",
+                       ret);
+        }
+    } else if (live != NULL && it->par != NULL) {
+        if ((ret = cir_live_reconfigure(live, it->video, it->par)) < 0) {
+            pipe_error(st, "new sequence header", ret);
+        }
+    }
+}
+
+/* The last parts and ENDLIST (and the recording); then the pipeline goes. */
+static void
+pipe_finish(stream_t *st, cir_live_t **live)
+{
+    pipe_t *p = &st->pipe;
+    int ret;
+
+    if (*live != NULL && (ret = cir_live_finish(*live)) < 0) {
+        cir_log_error(&st->log, "finishing the stream: %s", cir_strerror(ret));
+    }
+    uv_mutex_lock(&p->mu);
+    p->live = NULL;
+    uv_mutex_unlock(&p->mu);
+    cir_live_close(live);
+}
+
 static void
 pipe_main(void *arg)
 {
@@ -483,27 +543,10 @@ pipe_main(void *arg)
         p->n--;
         p->bytes -= it.pkt != NULL ? (size_t)it.pkt->size : 0;
         uv_mutex_unlock(&p->mu);
-        if (live != NULL && it.pkt != NULL) {
-            if ((ret = cir_live_push(live, it.video, it.pkt)) < 0) {
-                pipe_error(st,
-                           it.video ? "dropping a video packet"
-                                    : "dropping an audio packet",
-                           ret);
-            }
-        } else if (live != NULL && it.par != NULL) {
-            if ((ret = cir_live_reconfigure(live, it.video, it.par)) < 0) {
-                pipe_error(st, "new sequence header", ret);
-            }
-        }
+        pipe_run(st, live, &it);
         item_free(&it);
     }
-    if (live != NULL && (ret = cir_live_finish(live)) < 0) {
-        cir_log_error(&st->log, "finishing the stream: %s", cir_strerror(ret));
-    }
-    uv_mutex_lock(&p->mu);
-    p->live = NULL;
-    uv_mutex_unlock(&p->mu);
-    cir_live_close(&live);
+    pipe_finish(st, &live);
     uv_mutex_lock(&p->mu);
     p->done = 1;
     uv_mutex_unlock(&p->mu);
@@ -536,6 +579,11 @@ enqueue(stream_t *st, item_t *it)
     int key = it->pkt == NULL || (it->pkt->flags & AV_PKT_FLAG_KEY);
     int drop;
 
+    if (p->on_loop) {
+        pipe_run(st, p->live, it);
+        item_free(it);
+        return;
+    }
     if (it->pkt != NULL && it->video && st->wait_key && !key) {
         drop = 1;
     } else {
@@ -592,6 +640,26 @@ push(stream_t *st, int video, AVPacket **pkt)
     enqueue(st, &it);
 }
 
+/*
+ * Whether a stream is packaged on the loop rather than on a thread of its
+ * own: when it is passed through only (no preset, AAC or no audio, no
+ * recording), a packet costs one copy into the muxer and, three times a
+ * second, a write to the page cache.  That is less than handing the packet
+ * to a thread (the futex wake-ups and context switches were the largest
+ * item of bench/ingest's profile), and it is how nginx-rtmp works.  A slow
+ * disk then slows every stream on the loop (TCP pushes back; nothing is
+ * dropped): package_on_loop=0 gives each stream its thread again.
+ */
+static int
+packages_on_loop(const stream_t *st)
+{
+    const cir_ingest_t *s = st->srv;
+
+    return s->cfg.package_on_loop && !s->have_preset &&
+           s->cfg.record_uri[0] == '\0' &&
+           (st->apar == NULL || st->apar->codec_id == AV_CODEC_ID_AAC);
+}
+
 static int
 start_pipe(stream_t *st)
 {
@@ -620,6 +688,14 @@ start_pipe(stream_t *st)
         /* one VOD asset per stream and start */
         snprintf(p->record, sizeof(p->record), "%s/%s-%lld", cfg->record_uri,
                  st->key, (long long)time(NULL));
+    }
+    if (packages_on_loop(st)) {
+        if ((ret = open_live(st, &p->live)) < 0) {
+            return ret;
+        }
+        p->on_loop = 1;
+        st->started = 1;
+        return 0;
     }
     if ((ret = uv_thread_create(&p->thread, pipe_main, st)) < 0) {
         return ret;
@@ -651,10 +727,11 @@ try_configure(stream_t *st, int force)
         return ret;
     }
     st->configured = 1;
-    cir_log_info(&st->log, "live: video %s %dx%d, audio %s",
+    cir_log_info(&st->log, "live: video %s %dx%d, audio %s, packaged %s",
                  st->vpar ? avcodec_get_name(st->vpar->codec_id) : "none",
                  st->width, st->height,
-                 st->apar ? avcodec_get_name(st->apar->codec_id) : "none");
+                 st->apar ? avcodec_get_name(st->apar->codec_id) : "none",
+                 st->pipe.on_loop ? "on the loop" : "on its own thread");
     for (size_t i = 0; i < st->npending; i++) {
         push(st, st->pending_video[i], &st->pending[i]);
     }
@@ -752,24 +829,11 @@ on_sequence_header(stream_t *st, int video, const cir_flv_tag_t *t)
     return try_configure(st, 0);
 }
 
-static int
-on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
+/* A coded frame's timing and flags, from its tag. */
+static void
+frame_props(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t,
+            AVPacket *pkt)
 {
-    AVPacket *pkt;
-
-    if (t->size == 0) {
-        return 0;
-    }
-    if ((video && st->vpar == NULL) || (!video && st->apar == NULL)) {
-        st->dropped += video;
-        return 0; /* frames before their sequence header */
-    }
-    pkt = av_packet_alloc();
-    if (pkt == NULL || av_new_packet(pkt, (int)t->size) < 0) {
-        av_packet_free(&pkt);
-        return CIR_ENOMEM;
-    }
-    memcpy(pkt->data, t->data, t->size);
     pkt->dts = ts;
     pkt->pts = (int64_t)ts + t->cts;
     pkt->time_base = (AVRational){1, 1000};
@@ -782,6 +846,39 @@ on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
     } else if (!video && st->apar->sample_rate > 0) {
         pkt->duration = 1024000 / st->apar->sample_rate;
     }
+}
+
+static int
+on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t)
+{
+    AVPacket *pkt;
+
+    if (t->size == 0) {
+        return 0;
+    }
+    if ((video && st->vpar == NULL) || (!video && st->apar == NULL)) {
+        st->dropped += video;
+        return 0; /* frames before their sequence header */
+    }
+    if (st->configured && st->pipe.on_loop) {
+        /* packaged before the next read: the tag's own bytes will do (the
+         * reader pads every message, see CIR_RTMP_MSG_PADDING) */
+        item_t it = {.video = video, .pkt = st->srv->view};
+        pkt = it.pkt;
+        pkt->data = (uint8_t *)t->data; /* read only */
+        pkt->size = (int)t->size;
+        frame_props(st, video, ts, t, pkt);
+        pipe_run(st, st->pipe.live, &it);
+        av_packet_unref(pkt);
+        return 0;
+    }
+    pkt = av_packet_alloc();
+    if (pkt == NULL || av_new_packet(pkt, (int)t->size) < 0) {
+        av_packet_free(&pkt);
+        return CIR_ENOMEM;
+    }
+    memcpy(pkt->data, t->data, t->size);
+    frame_props(st, video, ts, t, pkt);
     if (st->configured) {
         push(st, video, &pkt);
         return 0;
@@ -1692,11 +1789,16 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     }
     s->cfg = *cfg;
     s->log = (cir_log_ctx_t){.component = "ingest"};
+    if ((s->view = av_packet_alloc()) == NULL) {
+        free(s);
+        return CIR_ENOMEM;
+    }
     cir_rtmp_limits_default(&s->lim);
     s->lim.max_chunk_size = (uint32_t)cfg->max_chunk_size;
     s->lim.max_message_size = (uint32_t)cfg->max_message_size;
     s->lim.window_ack_size = (uint32_t)cfg->window_ack_size;
     if ((ret = uv_loop_init(&s->loop)) < 0) {
+        av_packet_free(&s->view);
         free(s);
         return ret;
     }
@@ -1780,6 +1882,7 @@ fail:
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
+    av_packet_free(&s->view);
     free(s);
     return ret < 0 ? ret : CIR_EINVAL;
 }
@@ -1804,6 +1907,7 @@ cir_ingest_free(cir_ingest_t **sp)
     }
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
+    av_packet_free(&s->view);
     free(s);
     *sp = NULL;
 }

@@ -6,6 +6,7 @@
  * Options come from the table in ingest/src/config.c: defaults, then the
  * JSON file, then CIRRUS_INGEST_<NAME> variables, then --set.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,14 @@ main(int argc, char **argv)
     char err[512];
     int ret;
 
+    /*
+     * Every part allocates and frees buffers of up to a keyframe's size
+     * (the mp4 muxer's).  glibc's defaults hand those back to the kernel
+     * (munmap, heap trim) and fault them in again: 220 page faults a
+     * second with 8 streams.  Keeping them in the heap: 6 (bench/ingest).
+     */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
     cir_ingest_config_defaults(&cfg);
     /* the file first, so the environment and --set override it */
     for (int i = 1; i < argc; i++) {

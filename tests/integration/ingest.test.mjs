@@ -143,6 +143,8 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.match(m.body, /cirrus_ingest_stream_frames_total\{key="cam1"\} \d+/);
         const r = await pub.exited;
         assert.equal(r.code, 0, pub.stderrText);
+        // passthrough only: packaged on the event loop (package_on_loop=1)
+        assert.match(log, /stream=cam1\] live: video h264 .*packaged on the loop/);
         const pl = await playlist('cam1');
         if (pl !== null) {
             assert.match(pl, /#EXT-X-PART:DURATION=/);
@@ -254,6 +256,32 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.ok(slow >= 900 && slow < 4000, `slowloris dropped after the handshake timeout (${slow} ms)`);
         const s = await statusJson('/metrics');
         assert.match(s.body, /cirrus_ingest_connections 0/);
+    });
+
+    test('package_on_loop=0: a passthrough stream gets its own thread', async () => {
+        const root = C.tmpDir('ingest-thread-');
+        const port = await freePort();
+        let tlog = '';
+        const ing = spawn(INGEST_BIN, ['--set', `port=${port}`, '--set', `live_root=${root}`,
+            '--set', 'package_on_loop=0', '--set', 'loop_pace_ms=0',
+            '--set', 'grace_seconds=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        ing.stderr.on('data', (d) => (tlog += d));
+        try {
+            await waitFor('the second ingest', () => /listening rtmp=/.test(tlog), 5000);
+            const r = await publish('cam6', { seconds: 3, port }).exited;
+            assert.equal(r.code, 0);
+            await waitFor('stream cam6 to end', () => /stream=cam6\] stream ended/.test(tlog), 10000);
+            assert.match(tlog, /stream=cam6\] live: video h264 .*packaged on its own thread/);
+            for (const rend of ['video', 'audio']) {
+                const idx = fs.readFileSync(path.join(root, 'cam6', rend, 'index'));
+                assert.equal(idx.toString('latin1', 0, 8), 'CIRLIDX1');
+                const nseg = idx.readUInt32LE(241);
+                assert.ok(nseg >= 1, `${rend}: ${nseg} segments`);
+            }
+            assert.doesNotMatch(tlog, /finishing the stream|dropping/);
+        } finally {
+            ing.kill('SIGTERM');
+        }
     });
 });
 

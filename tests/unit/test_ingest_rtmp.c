@@ -158,6 +158,11 @@ feed_all(cir_rtmp_reader_t *r, const bytes_t *s, size_t step, got_t *g)
             g->m[g->count] = m;
             cr_assert_leq(m.size, sizeof(g->data[0]));
             memcpy(g->data[g->count], m.data, m.size);
+            /* the payload goes to FFmpeg as is: zero padding after it */
+            for (size_t i = 0; m.data != NULL && i < CIR_RTMP_MSG_PADDING;
+                 i++) {
+                cr_assert_eq(m.data[m.size + i], 0, "padding byte %zu", i);
+            }
             g->count++;
         }
     }

@@ -75,6 +75,22 @@ averr(int ret)
     return ret < 0 && ret > -4096 ? ret : CIR_EIO;
 }
 
+int
+cir_packet_view(AVPacket *dst, const AVPacket *src)
+{
+    if (av_packet_copy_props(dst, src) < 0) {
+        av_packet_unref(dst);
+        return CIR_ENOMEM;
+    }
+    if (src->buf != NULL && (dst->buf = av_buffer_ref(src->buf)) == NULL) {
+        av_packet_unref(dst);
+        return CIR_ENOMEM;
+    }
+    dst->data = src->data;
+    dst->size = src->size;
+    return 0;
+}
+
 /* Walks the boxes of buf[off..size) at one level; returns the offset of the
  * first box of the given type, or -1. */
 int64_t

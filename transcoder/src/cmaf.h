@@ -54,6 +54,14 @@ void cir_cmaf_free(cir_cmaf_t **c);
  */
 int cir_cmaf_mux_open(AVFormatContext **oc, const AVCodecParameters *par,
                       AVRational tb, AVRational frame_rate, int edit_list);
+/*
+ * Makes dst (an unused or unreferenced packet) show src's payload with
+ * src's properties: a new reference when src holds one, else the bare
+ * pointer (valid while src is).  What av_packet_clone gives, without
+ * allocating a packet or copying unreferenced data; av_packet_unref(dst)
+ * releases it.  0 or CIR_ENOMEM.
+ */
+int cir_packet_view(AVPacket *dst, const AVPacket *src);
 /* The offset of the first top-level box of a type in buf[off..size), or -1;
  * every box length is checked against the buffer. */
 int64_t cir_cmaf_find_box(const uint8_t *buf, size_t off, size_t size,

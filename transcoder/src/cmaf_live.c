@@ -11,6 +11,7 @@
 struct cir_cmaf_live {
     cir_live_writer_t *writer;
     AVFormatContext *oc;
+    AVPacket *pkt; /* a view of the packet being written */
     AVRational in_tb;
     AVRational frame_rate;
     int is_video;
@@ -67,6 +68,10 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
     c->next_cut = AV_NOPTS_VALUE;
     c->last_dts = AV_NOPTS_VALUE;
+    if ((c->pkt = av_packet_alloc()) == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
     if ((ret = open_muxer(c, cfg->par)) < 0) {
         goto fail;
     }
@@ -190,12 +195,12 @@ int
 cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
 {
     AVStream *st = c->oc->streams[0];
-    AVPacket *pkt;
+    AVPacket *pkt = c->pkt;
     int key, ret = 0, cut = 0;
 
-    pkt = av_packet_clone(in);
-    if (pkt == NULL) {
-        return CIR_ENOMEM;
+    /* the muxer copies the payload: no copy of our own */
+    if ((ret = cir_packet_view(pkt, in)) < 0) {
+        return ret;
     }
     av_packet_rescale_ts(pkt, c->in_tb, st->time_base);
     pkt->stream_index = 0;
@@ -254,7 +259,7 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
     }
 
 done:
-    av_packet_free(&pkt);
+    av_packet_unref(pkt);
     return ret < 0 ? ret : cut;
 }
 
@@ -370,6 +375,7 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
         avformat_free_context(c->oc);
     }
     cir_live_writer_close(&c->writer);
+    av_packet_free(&c->pkt);
     free(c);
     *cp = NULL;
 }

@@ -14,6 +14,7 @@
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
 #include "cir_storage.h"
+#include "cmaf.h"
 #include "cmaf_live.h"
 #include "codecs.h"
 #include "ladder.h"
@@ -63,6 +64,7 @@ struct cir_live {
     int abr, passthrough;
     AVCodecContext *vdec;
     AVFrame *frame;
+    AVPacket *pkt;             /* cir_live_push's view of the packet pushed */
     int dec_need_key;          /* skip packets until a keyframe */
     int64_t key_pts[KEY_RING]; /* source keyframes not decoded yet */
     int nb_keys;
@@ -130,7 +132,8 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
         return CIR_EUNSUPPORTED; /* file:// only for now */
     }
     l = calloc(1, sizeof(*l));
-    if (l == NULL) {
+    if (l == NULL || (l->pkt = av_packet_alloc()) == NULL) {
+        free(l);
         return CIR_ENOMEM;
     }
     l->cfg = *cfg;
@@ -751,7 +754,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
 {
     live_track_t *t = video ? &l->video : &l->audio;
     AVRational tb = t->tb;
-    AVPacket *pkt;
+    AVPacket *pkt = l->pkt;
     int64_t dts_us, offset, last_dts;
     int ret;
 
@@ -787,9 +790,8 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         }
     }
     offset = l->shift_us - l->base_us;
-    pkt = av_packet_clone(in);
-    if (pkt == NULL) {
-        return CIR_ENOMEM;
+    if ((ret = cir_packet_view(pkt, in)) < 0) {
+        return ret;
     }
     pkt->dts = (in->dts != AV_NOPTS_VALUE ? in->dts : in->pts) +
                av_rescale_q(offset, AV_TIME_BASE_Q, tb);
@@ -799,13 +801,13 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         /* before the stream's start, or out of order: not packageable */
         cir_log_debug(&l->log, "dropping a %s packet at %" PRId64,
                       video ? "video" : "audio", pkt->dts);
-        av_packet_free(&pkt);
+        av_packet_unref(pkt);
         return 0;
     }
     if (!video && l->aac) {
         t->src_last_dts = pkt->dts;
         ret = cir_live_aac_push(l->aac, pkt, on_aac, l);
-        av_packet_free(&pkt);
+        av_packet_unref(pkt);
         return ret < 0 ? ret : 0;
     }
     t->last_dts = pkt->dts;
@@ -828,7 +830,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
          * track starts with a keyframe anyway) */
         if ((pkt->flags & AV_PKT_FLAG_KEY) &&
             (ret = open_deferred_video(l, pkt)) < 0) {
-            av_packet_free(&pkt);
+            av_packet_unref(pkt);
             return ret;
         }
     }
@@ -843,7 +845,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     if (ret >= 0 && video && l->vdec) {
         ret = decode(l, pkt);
     }
-    av_packet_free(&pkt);
+    av_packet_unref(pkt);
     return ret < 0 ? ret : 0;
 }
 
@@ -936,6 +938,7 @@ cir_live_close(cir_live_t **lp)
     avcodec_free_context(&l->vdec);
     avcodec_parameters_free(&l->vpend);
     av_frame_free(&l->frame);
+    av_packet_free(&l->pkt);
     cir_live_aac_free(&l->aac);
     cir_cmaf_live_free(&l->video.pkg);
     cir_cmaf_live_free(&l->audio.pkg);
