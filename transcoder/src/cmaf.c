@@ -189,7 +189,8 @@ cir_cmaf_first_sample_end(const uint8_t *frag, size_t size)
 
 int
 cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
-                  AVRational tb, AVRational frame_rate, int edit_list)
+                  AVRational tb, AVRational frame_rate, int edit_list,
+                  AVIOContext *pb)
 {
     AVFormatContext *oc = NULL;
     AVDictionary *opts = NULL;
@@ -218,7 +219,10 @@ cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
         st->avg_frame_rate = frame_rate;
     }
-    if ((ret = avio_open_dyn_buf(&oc->pb)) < 0) {
+    if (pb != NULL) {
+        oc->pb = pb;
+        oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    } else if ((ret = avio_open_dyn_buf(&oc->pb)) < 0) {
         ret = averr(ret);
         goto fail;
     }
@@ -239,7 +243,9 @@ cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
     return 0;
 
 fail:
-    if (oc->pb) {
+    if (oc->pb == pb) {
+        oc->pb = NULL; /* the caller's */
+    } else if (oc->pb) {
         uint8_t *buf = NULL;
         avio_close_dyn_buf(oc->pb, &buf);
         av_free(buf);
@@ -278,7 +284,7 @@ cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
     ret = avcodec_parameters_from_context(par, enc);
     ret = ret < 0 ? averr(ret)
                   : cir_cmaf_mux_open(&c->oc, par, enc->time_base,
-                                      enc->framerate, 1);
+                                      enc->framerate, 1, NULL);
     avcodec_parameters_free(&par);
     if (ret < 0) {
         cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));

@@ -47,13 +47,15 @@ void cir_cmaf_info(const cir_cmaf_t *c, cir_cmaf_info_t *info);
 void cir_cmaf_free(cir_cmaf_t **c);
 
 /*
- * Opens libavformat's mp4 muxer for one CMAF track writing into a memory
- * buffer (oc->pb is a dynamic buffer): fragmented, frag_custom (a fragment
- * per av_write_frame(oc, NULL)), CMAF brands, default-base-is-moof, no sidx,
- * no trailer; edit_list puts the first presented sample at 0.
+ * Opens libavformat's mp4 muxer for one CMAF track writing into pb (the
+ * caller's, seekable: the muxer patches box sizes; it stays the caller's)
+ * or, when pb is NULL, into a dynamic buffer: fragmented, frag_custom (a
+ * fragment per av_write_frame(oc, NULL)), CMAF brands, default-base-is-moof,
+ * no sidx, no trailer; edit_list puts the first presented sample at 0.
  */
 int cir_cmaf_mux_open(AVFormatContext **oc, const AVCodecParameters *par,
-                      AVRational tb, AVRational frame_rate, int edit_list);
+                      AVRational tb, AVRational frame_rate, int edit_list,
+                      AVIOContext *pb);
 /*
  * Makes dst (an unused or unreferenced packet) show src's payload with
  * src's properties: a new reference when src holds one, else the bare

@@ -3,6 +3,7 @@
 
 #include <libavformat/avformat.h>
 
+#include "cir_buf.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cmaf.h"
@@ -11,7 +12,11 @@
 struct cir_cmaf_live {
     cir_live_writer_t *writer;
     AVFormatContext *oc;
-    AVPacket *pkt; /* a view of the packet being written */
+    AVIOContext *pb; /* the muxer's output: into out */
+    cir_buf_t out;   /* what the muxer wrote since the last part */
+    int64_t out_pos; /* pb's position of out.data[0] */
+    size_t out_at;   /* where the next write goes in out */
+    AVPacket *pkt;   /* a view of the packet being written */
     AVRational in_tb;
     AVRational frame_rate;
     int is_video;
@@ -33,6 +38,89 @@ struct cir_cmaf_live {
     char rendition[CIR_LIVE_ID_MAX];
 };
 
+#define OUT_MAX   ((size_t)64 << 20) /* a part (or init + part) */
+#define AVIO_SIZE 4096               /* box headers; payloads go direct */
+
+/*
+ * The muxer writes into c->out through c->pb, and c->out keeps its memory
+ * from part to part (a dynamic buffer per part was allocated, grown by
+ * reallocation, which copies, and freed three times a second per
+ * rendition).  pb is seekable within what was not handed out yet, as the
+ * muxer seeks back to patch box sizes.
+ */
+static int
+out_write(void *opaque, uint8_t *buf, int size)
+{
+    cir_cmaf_live_t *c = opaque;
+    size_t n = (size_t)size, over = c->out.len - c->out_at;
+
+    /* after a seek back the bytes are overwritten */
+    if (over > n) {
+        over = n;
+    }
+    memcpy(c->out.data + c->out_at, buf, over);
+    if (cir_buf_append(&c->out, buf + over, n - over) < 0) {
+        return AVERROR(ENOMEM);
+    }
+    c->out_at += n;
+    return size;
+}
+
+static int64_t
+out_seek(void *opaque, int64_t offset, int whence)
+{
+    cir_cmaf_live_t *c = opaque;
+
+    if (whence == AVSEEK_SIZE) {
+        return c->out_pos + (int64_t)c->out.len;
+    }
+    if (whence != SEEK_SET || offset < c->out_pos ||
+        offset > c->out_pos + (int64_t)c->out.len) {
+        return AVERROR(EINVAL);
+    }
+    c->out_at = (size_t)(offset - c->out_pos);
+    return offset;
+}
+
+/* What the muxer wrote was handed out (pb flushed first). */
+static void
+out_reset(cir_cmaf_live_t *c)
+{
+    c->out_pos += (int64_t)c->out.len;
+    c->out_at = 0;
+    cir_buf_reset(&c->out);
+}
+
+static int
+open_output(cir_cmaf_live_t *c)
+{
+    uint8_t *buf;
+
+    cir_buf_init(&c->out, OUT_MAX);
+    if ((buf = av_malloc(AVIO_SIZE)) == NULL) {
+        return CIR_ENOMEM;
+    }
+    c->pb = avio_alloc_context(buf, AVIO_SIZE, 1, c, NULL, out_write, out_seek);
+    if (c->pb == NULL) {
+        av_free(buf);
+        return CIR_ENOMEM;
+    }
+    c->pb->direct = 1; /* sample data: one copy, into c->out */
+    return 0;
+}
+
+/* Frees the muxer (not its output). */
+static void
+close_muxer(cir_cmaf_live_t *c)
+{
+    if (c->oc == NULL) {
+        return;
+    }
+    c->oc->pb = NULL; /* c->pb */
+    avformat_free_context(c->oc);
+    c->oc = NULL;
+}
+
 static int
 open_muxer(cir_cmaf_live_t *c, const AVCodecParameters *par)
 {
@@ -40,7 +128,7 @@ open_muxer(cir_cmaf_live_t *c, const AVCodecParameters *par)
 
     /* live: no edit list (the init is written before the delay is known
      * for sure); timestamps are shifted so dts starts at 0 */
-    ret = cir_cmaf_mux_open(&c->oc, par, c->in_tb, c->frame_rate, 0);
+    ret = cir_cmaf_mux_open(&c->oc, par, c->in_tb, c->frame_rate, 0, c->pb);
     if (ret < 0) {
         cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));
         return ret;
@@ -72,7 +160,7 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if ((ret = open_muxer(c, cfg->par)) < 0) {
+    if ((ret = open_output(c)) < 0 || (ret = open_muxer(c, cfg->par)) < 0) {
         goto fail;
     }
     tb = c->oc->streams[0]->time_base;
@@ -136,8 +224,9 @@ segment_due(const cir_cmaf_live_t *c, int64_t dts)
 static int
 flush_part_ex(cir_cmaf_live_t *c, int64_t end, int last)
 {
-    uint8_t *buf = NULL;
-    int size, ret;
+    const uint8_t *buf;
+    size_t size;
+    int ret;
     int64_t moof = 0;
 
     if (!c->part_open) {
@@ -146,22 +235,29 @@ flush_part_ex(cir_cmaf_live_t *c, int64_t end, int last)
     if ((ret = av_write_frame(c->oc, NULL)) < 0) {
         return CIR_EINTERNAL;
     }
+    avio_flush(c->pb);
     if (!c->header_done) {
-        size = avio_get_dyn_buf(c->oc->pb, &buf);
-        moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
+        moof = cir_cmaf_find_box((const uint8_t *)c->out.data, 0, c->out.len,
+                                 "moof");
         if (moof < 0) {
             /* delay_moov: the first flush wrote only ftyp + moov */
+            moof = (int64_t)c->out.len;
             if ((ret = av_write_frame(c->oc, NULL)) < 0) {
                 return CIR_EINTERNAL;
             }
-            moof = size;
+            avio_flush(c->pb);
         }
     }
-    size = avio_close_dyn_buf(c->oc->pb, &buf);
-    c->oc->pb = NULL;
-    if (size < 0) {
-        return CIR_ENOMEM;
+    if (c->pb->error < 0) {
+        c->pb->error = 0;
+        out_reset(c);
+        c->part_open = 0;
+        cir_log_error(&c->log, "a part larger than %zu bytes: dropped",
+                      OUT_MAX);
+        return CIR_ELIMIT;
     }
+    buf = (const uint8_t *)c->out.data;
+    size = c->out.len;
     if (!c->header_done) {
         ret = cir_live_writer_put_init(c->writer, buf, (size_t)moof);
         c->header_done = 1;
@@ -170,17 +266,14 @@ flush_part_ex(cir_cmaf_live_t *c, int64_t end, int last)
     }
     if (ret == 0) {
         ret = (last ? cir_live_writer_put_last_part : cir_live_writer_put_part)(
-            c->writer, buf + moof, (size_t)(size - moof), c->part_start,
+            c->writer, buf + moof, size - (size_t)moof, c->part_start,
             end - c->part_start, c->part_key);
     }
-    av_free(buf);
+    out_reset(c);
     c->part_open = 0;
     if (ret < 0) {
         cir_log_error(&c->log, "publishing a part: %s", cir_strerror(ret));
         return ret;
-    }
-    if (avio_open_dyn_buf(&c->oc->pb) < 0) {
-        return CIR_ENOMEM;
     }
     return 0;
 }
@@ -309,16 +402,9 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
         }
         c->seg_open = 0;
     }
-    if (c->oc) {
-        uint8_t *buf = NULL;
-        if (c->oc->pb) {
-            avio_close_dyn_buf(c->oc->pb, &buf);
-            av_free(buf);
-            c->oc->pb = NULL;
-        }
-        avformat_free_context(c->oc);
-        c->oc = NULL;
-    }
+    close_muxer(c);
+    avio_flush(c->pb);
+    out_reset(c); /* nothing is pending after the flush */
     if ((ret = open_muxer(c, par)) < 0) {
         return ret;
     }
@@ -366,14 +452,12 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
     if (c == NULL) {
         return;
     }
-    if (c->oc) {
-        if (c->oc->pb) {
-            uint8_t *buf = NULL;
-            avio_close_dyn_buf(c->oc->pb, &buf);
-            av_free(buf);
-        }
-        avformat_free_context(c->oc);
+    close_muxer(c);
+    if (c->pb != NULL) {
+        av_freep(&c->pb->buffer);
+        avio_context_free(&c->pb);
     }
+    cir_buf_free(&c->out);
     cir_live_writer_close(&c->writer);
     av_packet_free(&c->pkt);
     free(c);
