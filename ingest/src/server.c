@@ -23,12 +23,7 @@
 #include "cir_rtmp.h"
 #include "cir_ingest.h"
 
-#define READ_BUF (64 * 1024)
-
-/* on_frame hands tags to FFmpeg without a copy on streams packaged on
- * the loop */
-_Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
-               "RTMP messages must carry FFmpeg's input padding");
+#define READ_BUF      (64 * 1024)
 #define OUT_MAX       (4 * 1024 * 1024)
 #define PENDING_MAX   512 /* packets held until both tracks are known */
 #define PENDING_FORCE 150 /* ... or configure with what is known */
@@ -47,6 +42,11 @@ _Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
  * latency is added), and otherwise sleeps; WAKE_NS is a backstop. */
 #define WAKE_BATCH 64
 #define WAKE_NS    (UINT64_C(500) * 1000000)
+
+/* on_frame hands tags to FFmpeg without a copy on streams packaged on
+ * the loop */
+_Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
+               "RTMP messages must carry FFmpeg's input padding");
 
 typedef struct conn conn_t;
 typedef struct stream stream_t;

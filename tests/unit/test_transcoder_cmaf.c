@@ -271,3 +271,38 @@ Test(transcoder_cmaf, a_runt_at_the_end_joins_the_segment_before)
     cir_cmaf_free(&c);
     free(dir);
 }
+
+Test(transcoder_cmaf, packet_view_shares_the_payload)
+{
+    static uint8_t bare[16] = {1, 2, 3};
+    AVPacket *src = av_packet_alloc(), *view = av_packet_alloc();
+
+    cr_assert(src != NULL && view != NULL);
+    /* a referenced payload: one more reference, the same bytes */
+    cr_assert_eq(av_new_packet(src, 100), 0);
+    src->pts = 42;
+    src->flags = AV_PKT_FLAG_KEY;
+    cr_assert_eq(cir_packet_view(view, src), 0);
+    cr_assert_eq(view->data, src->data);
+    cr_assert_eq(view->size, 100);
+    cr_assert_eq(view->pts, 42);
+    cr_assert_eq(view->flags, AV_PKT_FLAG_KEY);
+    cr_assert_eq(av_buffer_get_ref_count(src->buf), 2);
+    av_packet_unref(view);
+    cr_assert_eq(av_buffer_get_ref_count(src->buf), 1);
+    cr_assert_null(view->data);
+    av_packet_unref(src);
+
+    /* a bare pointer: no copy, no reference */
+    src->data = bare;
+    src->size = 3;
+    src->dts = 7;
+    cr_assert_eq(cir_packet_view(view, src), 0);
+    cr_assert_eq(view->data, bare);
+    cr_assert_null(view->buf);
+    cr_assert_eq(view->dts, 7);
+    av_packet_unref(view);
+    src->data = NULL;
+    av_packet_free(&src);
+    av_packet_free(&view);
+}
