@@ -58,7 +58,9 @@ out_write(void *opaque, uint8_t *buf, int size)
     if (over > n) {
         over = n;
     }
-    memcpy(c->out.data + c->out_at, buf, over);
+    if (over > 0) {
+        memcpy(c->out.data + c->out_at, buf, over);
+    }
     if (cir_buf_append(&c->out, buf + over, n - over) < 0) {
         return AVERROR(ENOMEM);
     }
