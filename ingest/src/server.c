@@ -579,11 +579,6 @@ enqueue(stream_t *st, item_t *it)
     int key = it->pkt == NULL || (it->pkt->flags & AV_PKT_FLAG_KEY);
     int drop;
 
-    if (p->on_loop) {
-        pipe_run(st, p->live, it);
-        item_free(it);
-        return;
-    }
     if (it->pkt != NULL && it->video && st->wait_key && !key) {
         drop = 1;
     } else {
@@ -631,13 +626,26 @@ enqueue(stream_t *st, item_t *it)
     item_free(it);
 }
 
+/* An item (taken) into the stream's pipeline: run now when the stream is
+ * packaged on the loop, else queued for its thread. */
+static void
+feed(stream_t *st, item_t *it)
+{
+    if (st->pipe.on_loop) {
+        pipe_run(st, st->pipe.live, it);
+        item_free(it);
+        return;
+    }
+    enqueue(st, it);
+}
+
 static void
 push(stream_t *st, int video, AVPacket **pkt)
 {
     item_t it = {.video = video, .pkt = *pkt};
 
     *pkt = NULL;
-    enqueue(st, &it);
+    feed(st, &it);
 }
 
 /*
@@ -818,7 +826,7 @@ on_sequence_header(stream_t *st, int video, const cir_flv_tag_t *t)
             avcodec_parameters_free(&par);
             return CIR_ENOMEM;
         }
-        enqueue(st, &it);
+        feed(st, &it);
     } else if (st->configured) {
         /* a track the pipeline was not told about: ignored */
         avcodec_parameters_free(&par);
