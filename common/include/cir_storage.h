@@ -97,12 +97,11 @@ int cir_write_file_atomic(const char *path, const void *data, size_t len);
  * needs); without it the write is still atomic for readers but may be lost
  * in a crash (what a live store, rewritten every part, can afford). */
 #define CIR_WRITE_DURABLE 1u
-/* CIR_WRITE_UNLISTED: nothing reads the file before an index lists it
- * (live parts and segments): a new file is written in place, without the
- * temporary file and rename; an existing one is still replaced atomically. */
-#define CIR_WRITE_UNLISTED 2u
 int cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
                                 unsigned flags);
+/* Writes all len bytes at off (pwrite, retried on EINTR and short
+ * writes): 0 or -errno. */
+int cir_pwrite_all(int fd, const void *data, size_t len, int64_t off);
 /* Reads a whole file of at most max bytes (CIR_ELIMIT past it). */
 int cir_read_file(const char *path, size_t max, char **data, size_t *len);
 

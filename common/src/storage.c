@@ -332,13 +332,13 @@ cir_mkdir_p(const char *path, unsigned mode)
     }
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+cir_pwrite_all(int fd, const void *data, size_t len, int64_t off)
 {
     const char *p = data;
 
     while (len > 0) {
-        ssize_t w = write(fd, p, len);
+        ssize_t w = pwrite(fd, p, len, (off_t)off);
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
@@ -347,6 +347,7 @@ write_all(int fd, const void *data, size_t len)
         }
         p += w;
         len -= (size_t)w;
+        off += w;
     }
     return 0;
 }
@@ -379,28 +380,6 @@ cir_write_file_atomic(const char *path, const void *data, size_t len)
     return cir_write_file_atomic_flags(path, data, len, CIR_WRITE_DURABLE);
 }
 
-/* CIR_WRITE_UNLISTED: a new file, written in place (no temporary, no
- * rename); an existing one falls back to the atomic replace so that a
- * reader of the old bytes never sees them change. */
-static int
-write_new_in_place(const char *path, const void *data, size_t len)
-{
-    int fd, ret;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return -errno;
-    }
-    ret = write_all(fd, data, len);
-    if (close(fd) != 0 && ret == 0) {
-        ret = -errno;
-    }
-    if (ret < 0) {
-        unlink(path);
-    }
-    return ret;
-}
-
 int
 cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
                             unsigned flags)
@@ -411,12 +390,6 @@ cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
 
     if (path == NULL || path[0] == '\0' || (data == NULL && len > 0)) {
         return CIR_EINVAL;
-    }
-    if (flags & CIR_WRITE_UNLISTED) {
-        ret = write_new_in_place(path, data, len);
-        if (ret != -EEXIST) {
-            return ret;
-        }
     }
     /* the temporary file lives in the same folder, so rename is atomic */
     slash = strrchr(path, '/');
@@ -437,7 +410,7 @@ cir_write_file_atomic_flags(const char *path, const void *data, size_t len,
         ret = -errno;
         goto fail;
     }
-    if ((ret = write_all(fd, data, len)) < 0) {
+    if ((ret = cir_pwrite_all(fd, data, len, 0)) < 0) {
         goto fail;
     }
     if ((flags & CIR_WRITE_DURABLE) && fsync(fd) != 0) {

@@ -123,26 +123,6 @@ join(const cir_live_writer_t *w, char *out, size_t size, int kind, uint64_t a,
     return 0;
 }
 
-static int
-pwrite_all(int fd, const char *p, size_t len, off_t off)
-{
-    ssize_t n;
-
-    while (len > 0) {
-        n = pwrite(fd, p, len, off);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
-}
-
 /* Writes hidden index file k in place and swaps it with `index` (see the
  * top of this file); the first time, renames it over whatever `index` is. */
 static int
@@ -168,7 +148,7 @@ publish_swapped(cir_live_writer_t *w, const char *data, size_t len)
         }
         w->idx_len[k] = SIZE_MAX; /* unknown: truncate after the write */
     }
-    if ((ret = pwrite_all(w->idx_fd[k], data, len, 0)) < 0) {
+    if ((ret = cir_pwrite_all(w->idx_fd[k], data, len, 0)) < 0) {
         return ret;
     }
     if (len < w->idx_len[k] && ftruncate(w->idx_fd[k], (off_t)len) != 0) {
@@ -631,7 +611,7 @@ put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
                (size_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS);
     if (ret == 0) {
         /* listed in the index only after this write completes */
-        ret = pwrite_all(w->seg_fd, data, len, (off_t)w->open_len);
+        ret = cir_pwrite_all(w->seg_fd, data, len, (int64_t)w->open_len);
     }
     if (ret < 0) {
         if (opened) {

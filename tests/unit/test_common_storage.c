@@ -413,33 +413,6 @@ Test(common_storage, read_is_bounded_for_files_that_lie_about_size)
     cr_assert_null(data);
 }
 
-Test(common_storage, unlisted_writes_go_in_place_and_never_change_a_file)
-{
-    char dir[] = "/tmp/cir-unlisted-XXXXXX", path[256];
-    char *data = NULL;
-    size_t len = 0;
-    struct stat first, second;
-
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/part-1.0.m4s", dir);
-    cr_assert_eq(
-        cir_write_file_atomic_flags(path, "abc", 3, CIR_WRITE_UNLISTED), 0);
-    cr_assert_eq(stat(path, &first), 0);
-    cr_assert_eq(cir_read_file(path, 16, &data, &len), 0);
-    cr_assert_eq(len, 3);
-    cr_assert_str_eq(data, "abc");
-    free(data);
-    cr_assert_eq(count_entries(dir), 1, "no temporary file");
-    /* a second write of the same name replaces it atomically: a reader
-     * holding the old file keeps its bytes (a new inode) */
-    cr_assert_eq(
-        cir_write_file_atomic_flags(path, "defg", 4, CIR_WRITE_UNLISTED), 0);
-    cr_assert_eq(stat(path, &second), 0);
-    cr_assert_neq(first.st_ino, second.st_ino);
-    cr_assert_eq(second.st_size, 4);
-    cr_assert_eq(count_entries(dir), 1);
-}
-
 Test(common_storage, safe_names)
 {
     cr_assert(cir_name_is_safe("cam_1-A", 7, 63));
@@ -452,4 +425,24 @@ Test(common_storage, safe_names)
     cr_assert(cir_name_is_safe("abc", 3, 3));
     /* only s[0, len) counts */
     cr_assert(cir_name_is_safe("ab/c", 2, 63));
+}
+
+Test(common_storage, pwrite_all_writes_at_the_offset)
+{
+    char path[] = "/tmp/cir-pwrite-XXXXXX";
+    char *data = NULL;
+    size_t len = 0;
+    int fd = mkstemp(path);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(cir_pwrite_all(fd, "abc", 3, 0), 0);
+    cr_assert_eq(cir_pwrite_all(fd, "def", 3, 3), 0);
+    cr_assert_eq(cir_pwrite_all(fd, "X", 1, 1), 0);
+    cr_assert_eq(cir_pwrite_all(-1, "X", 1, 0), -EBADF);
+    close(fd);
+    cr_assert_eq(cir_read_file(path, 16, &data, &len), 0);
+    cr_assert_eq(len, 6);
+    cr_assert_str_eq(data, "aXcdef");
+    free(data);
+    unlink(path);
 }
