@@ -303,13 +303,7 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
         assert.ok(keys.includes('stills/photo-1/images/manifest.json'), keys.join(' '));
         const manifest = JSON.parse(ok(tool(['s3-get',
             's3://cirrus-out/stills/photo-1/images/manifest.json', '-'])).stdout);
-        const named = [];
-        (function walk(v) {
-            if (typeof v === 'string' && /\.(jpg|webp)$/.test(v))
-                named.push(v);
-            else if (v && typeof v === 'object')
-                Object.values(v).forEach(walk);
-        })(manifest);
+        const named = C.imageNames(manifest);
         const files = keys.filter((k) => /\/images\/\d+\.(jpg|webp)$/.test(k));
         assert.ok(files.length >= 2, `renditions: ${files.join(' ')}`);
         assert.ok(named.length >= files.length, 'manifest.json names the files');

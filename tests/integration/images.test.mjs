@@ -22,13 +22,7 @@ async function images(sampleName) {
     assert.ok(files.length >= 2, `renditions in ${dir}: ${files.join(' ')}`);
     const manifest = JSON.parse(C.readText(path.join(dir, 'manifest.json')));
     // Every file the manifest names exists (whatever its exact schema).
-    const named = [];
-    (function walk(v) {
-        if (typeof v === 'string' && /\.(jpg|webp)$/.test(v))
-            named.push(v);
-        else if (v && typeof v === 'object')
-            Object.values(v).forEach(walk);
-    })(manifest);
+    const named = C.imageNames(manifest);
     assert.ok(named.length >= files.length, 'manifest.json names the files');
     for (const n of named)
         assert.ok(fs.existsSync(path.join(dir, path.basename(n))), n);

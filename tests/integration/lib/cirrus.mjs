@@ -188,6 +188,19 @@ export function presetRungs(doc) {
     return v.rungs || v.renditions || doc.rungs || doc.renditions || [];
 }
 
+// Every image file name (.jpg, .webp) an image manifest.json names,
+// wherever its schema puts them.
+export function imageNames(manifest) {
+    const named = [];
+    (function walk(v) {
+        if (typeof v === 'string' && /\.(jpg|webp)$/.test(v))
+            named.push(v);
+        else if (v && typeof v === 'object')
+            Object.values(v).forEach(walk);
+    })(manifest);
+    return named;
+}
+
 export function presetImageWidths(doc) {
     const im = doc.images || doc.image || {};
     return im.widths || im.image_widths || doc.image_widths || doc.widths || [];
