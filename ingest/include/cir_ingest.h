@@ -39,6 +39,11 @@ typedef struct {
     /* passthrough-only streams packaged on the event loop, not a thread */
     int64_t package_on_loop;
     double grace_seconds; /* a lost publisher may come back this long */
+    /* timestamp repair (transcoder/src/live_timestamps.h): a jump larger
+     * than the gap, or a repair larger than the correction, starts a new
+     * timeline with a discontinuity */
+    double timestamp_gap_seconds;
+    double timestamp_correction_seconds;
     double part_seconds;
     double segment_seconds;
     int64_t window;

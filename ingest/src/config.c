@@ -57,6 +57,14 @@ static const cir_option_t opts[] = {
      "pipeline thread (a slow disk then stalls only its own stream)"},
     {"grace_seconds", D(grace_seconds), "10", 0, 3600,
      "a lost publisher may reconnect this long before the stream ends"},
+    {"timestamp_gap_seconds", D(timestamp_gap_seconds), "5", 0.5, 3600,
+     "a publisher's timestamps jumping further than this (forward, or "
+     "back, or one track from the other) start a new timeline with a "
+     "discontinuity"},
+    {"timestamp_correction_seconds", D(timestamp_correction_seconds), "0.5",
+     0.001, 5,
+     "repeated, bunched or backward timestamps are moved forward by at "
+     "most this much (frames kept); a larger repair is a discontinuity"},
     {"part_seconds", D(part_seconds), "0.333334", 0.05, 10,
      "LL-HLS part duration"},
     {"segment_seconds", D(segment_seconds), "2", 0.1, 60, "segment duration"},

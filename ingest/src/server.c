@@ -428,7 +428,9 @@ open_live(stream_t *st, cir_live_t **live)
         .part_seconds = cfg->part_seconds,
         .segment_seconds = cfg->segment_seconds,
         .window = (uint32_t)cfg->window,
-        .max_gap_seconds = 5,
+        .max_gap_seconds = cfg->timestamp_gap_seconds,
+        .max_correction_seconds = cfg->timestamp_correction_seconds,
+        .ts_wrap_bits = 32, /* RTMP timestamps: 32 bits of ms */
         .preset = s->have_preset ? &s->preset : NULL,
         .passthrough = 1,
         .record_uri = p->record[0] != '\0' ? p->record : NULL,

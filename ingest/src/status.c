@@ -36,6 +36,11 @@ add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
         json_object_set(o, "dropped_frames_abr",
                         json_object_get(s->live, "dropped_frames"));
     }
+    if (s->live &&
+        json_is_object(json_object_get(s->live, "timestamp_repairs"))) {
+        json_object_set(o, "timestamp_repairs",
+                        json_object_get(s->live, "timestamp_repairs"));
+    }
     if (s->base_url != NULL && s->base_url[0] != '\0') {
         size_t n = strlen(s->base_url);
         const char *sl = s->base_url[n - 1] == '/' ? "" : "/";
@@ -96,6 +101,40 @@ render_json(const cir_ingest_stream_info_t *s, size_t n)
     return out;
 }
 
+/* The live pipeline's timestamp repairs, per stream, track and kind. */
+static void
+render_repairs(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
+{
+    cir_buf_printf(b, "# HELP cirrus_ingest_stream_timestamp_repairs_total "
+                      "publisher timestamps repaired (frames kept), by "
+                      "kind\n"
+                      "# TYPE cirrus_ingest_stream_timestamp_repairs_total "
+                      "counter\n");
+    for (size_t i = 0; i < n; i++) {
+        json_t *tracks =
+            s[i].live ? json_object_get(s[i].live, "timestamp_repairs") : NULL;
+        const char *track, *kind;
+        json_t *kinds, *v;
+
+        if (!json_is_object(tracks)) {
+            continue;
+        }
+        json_object_foreach(tracks, track, kinds)
+        {
+            json_object_foreach(kinds, kind, v)
+            {
+                /* keys are [A-Za-z0-9_-], tracks and kinds ours */
+                cir_buf_printf(b,
+                               "cirrus_ingest_stream_timestamp_repairs_total{"
+                               "key=\"%s\",track=\"%s\",kind=\"%s\"} "
+                               "%lld\n",
+                               s[i].key, track, kind,
+                               (long long)json_integer_value(v));
+            }
+        }
+    }
+}
+
 static char *
 render_metrics(const cir_ingest_stream_info_t *s, size_t n,
                uint64_t connections)
@@ -127,6 +166,7 @@ render_metrics(const cir_ingest_stream_info_t *s, size_t n,
                            names[m], s[i].key, v);
         }
     }
+    render_repairs(&b, s, n);
     return cir_buf_detach(&b, NULL);
 }
 

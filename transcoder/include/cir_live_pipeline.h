@@ -13,9 +13,13 @@
  * that falls behind drops frames (counted, logged) instead of growing
  * memory.  Rung keyframes are forced where the source has keyframes (with
  * the passthrough) or every GOP (without), so every rendition cuts segments
- * at the same times.  Timestamps are normalised so the stream starts at 0; a
- * jump backwards or of more than `max_gap_seconds` forward starts a new
- * segment with a discontinuity.
+ * at the same times.  Timestamps go through a repair stage first
+ * (transcoder/src/live_timestamps.h): the stream starts at 0, DTS strictly
+ * increase per track and PTS >= DTS (repeated, bunched and slightly
+ * backward DTS and negative composition offsets are repaired, not
+ * dropped), wraps are undone, and a jump of more than `max_gap_seconds`
+ * or a repair of more than `max_correction_seconds` starts a new segment
+ * with a discontinuity.
  *
  * Threads: every function but cir_live_stats is called from one thread;
  * cir_live_stats may be called from another while the stream runs (not
@@ -35,12 +39,16 @@
 #include "cir_preset.h"
 
 typedef struct {
-    const char *live_root;    /* the live store */
-    const char *stream;       /* [A-Za-z0-9_-]{1,63} */
-    double part_seconds;      /* e.g. 0.333 */
-    double segment_seconds;   /* e.g. 2 */
-    uint32_t window;          /* segments kept (DVR window) */
-    double max_gap_seconds;   /* a forward jump larger than this is a break */
+    const char *live_root;  /* the live store */
+    const char *stream;     /* [A-Za-z0-9_-]{1,63} */
+    double part_seconds;    /* e.g. 0.333 */
+    double segment_seconds; /* e.g. 2 */
+    uint32_t window;        /* segments kept (DVR window) */
+    double max_gap_seconds; /* a jump larger than this is a break (0: 5) */
+    double max_correction_seconds; /* a timestamp repair larger than this
+                                    * is a break instead (0: 0.5) */
+    int ts_wrap_bits;         /* the source's timestamps wrap at 2^bits ticks
+                               * (RTMP: 32); 0: never */
     const cir_clock_t *clock; /* NULL: system */
 
     /* ABR (all optional; zero = the passthrough-only pipeline) */
@@ -86,7 +94,9 @@ void cir_live_close(cir_live_t **l);
  * caller decrefs) with "stream", "uptime" (s), "bitrate_in" (bit/s over the
  * last few seconds), "fps_in", "frames_in", "dropped_frames" (all rungs) and
  * "renditions": [{"name", "type", "width", "height", "bitrate", "fps",
- * "frames", "dropped_frames"}].  NULL on allocation failure.
+ * "frames", "dropped_frames"}] and "timestamp_repairs": {"video": {KIND:
+ * count, ...}, "audio": {...}} (kinds: cir_live_ts_kind_name).  NULL on
+ * allocation failure.
  */
 json_t *cir_live_stats(const cir_live_t *l);
 

@@ -22,6 +22,7 @@
 #include "live_probe.h"
 #include "live_record.h"
 #include "live_rung.h"
+#include "live_timestamps.h"
 
 #define DEFAULT_VIDEO_BANDWIDTH 5000000
 #define DEFAULT_AUDIO_BANDWIDTH 128000
@@ -37,8 +38,7 @@ typedef struct {
     cir_live_track_t track;
     int64_t last_dts; /* normalised, track tb */
     int present;
-    AVRational src_tb;    /* transcoded audio: the source packets' */
-    int64_t src_last_dts; /* transcoded audio: normalised, src_tb */
+    AVRational src_tb; /* transcoded audio: the source packets' */
     cir_live_rec_t *rec;
     atomic_uint_fast64_t frames, bytes; /* packaged */
 } live_track_t;
@@ -54,9 +54,9 @@ struct cir_live {
     char stream[CIR_LIVE_ID_MAX];
     char root[CIR_URI_MAX];
     live_track_t video, audio;
-    int64_t base_us;  /* source time of the stream's 0 */
-    int64_t shift_us; /* added after a discontinuity to stay monotonic */
-    int started;
+    cir_live_ts_t ts; /* timestamp repair, in front of everything */
+    /* its counts for cir_live_stats ([track][kind], updated on repairs) */
+    atomic_uint_fast64_t ts_count[2][CIR_LIVE_TS_KINDS];
     cir_log_ctx_t log;
 
     /* ABR */
@@ -144,8 +144,17 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     l->cfg.record_uri = NULL;
     l->segment_seconds = seg;
     if (l->cfg.max_gap_seconds <= 0) {
-        l->cfg.max_gap_seconds = 5;
+        l->cfg.max_gap_seconds = CIR_LIVE_TS_MAX_GAP_US / 1e6;
     }
+    if (l->cfg.max_correction_seconds <= 0) {
+        l->cfg.max_correction_seconds = CIR_LIVE_TS_MAX_CORRECTION_US / 1e6;
+    }
+    cir_live_ts_init(
+        &l->ts,
+        &(cir_live_ts_config_t){
+            .max_gap_us = (int64_t)(l->cfg.max_gap_seconds * 1e6),
+            .max_correction_us = (int64_t)(l->cfg.max_correction_seconds * 1e6),
+        });
     if (l->cfg.queue_frames == 0) {
         l->cfg.queue_frames = DEFAULT_QUEUE_FRAMES;
     }
@@ -230,7 +239,6 @@ add_track(cir_live_t *l, live_track_t *t, const char *name,
     t->tb = tb;
     t->frame_rate = fr;
     t->last_dts = AV_NOPTS_VALUE;
-    t->src_last_dts = AV_NOPTS_VALUE;
     t->present = 1;
     if (!package) {
         return 0; /* timestamps only: the rungs publish the video */
@@ -409,8 +417,11 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     live_track_t *t = &l->video;
     int ret;
 
-    if (t->present || l->started) {
+    if (t->present || cir_live_ts_started(&l->ts)) {
         return CIR_EINVAL;
+    }
+    if ((ret = cir_live_ts_add_track(&l->ts, 1, tb, l->cfg.ts_wrap_bits)) < 0) {
+        return ret;
     }
     if (par->codec_id != AV_CODEC_ID_H264 &&
         par->codec_id != AV_CODEC_ID_HEVC) {
@@ -463,8 +474,12 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     const AVCodecParameters *apar = par;
     int ret;
 
-    if (t->present || l->started) {
+    if (t->present || cir_live_ts_started(&l->ts)) {
         return CIR_EINVAL;
+    }
+    /* the source's packets (transcoded audio too) */
+    if ((ret = cir_live_ts_add_track(&l->ts, 0, tb, l->cfg.ts_wrap_bits)) < 0) {
+        return ret;
     }
     if (par->codec_id != AV_CODEC_ID_AAC) {
         ret = cir_live_aac_open(&l->aac, par, tb,
@@ -565,17 +580,14 @@ cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
     return ret < 0 ? ret : rec_sync(t);
 }
 
-/* A jump in the source's timestamps: continue the output timeline just
- * after where it was, with a discontinuity in every rendition. */
+/* A jump in the source's timestamps (the repair stage continues the
+ * output timeline just after where it was): a discontinuity in every
+ * rendition. */
 static int
-timeline_break(cir_live_t *l, int64_t now_us, int64_t last_us)
+timeline_break(cir_live_t *l)
 {
     int ret;
 
-    cir_log_warn(&l->log,
-                 "timestamps jump by %.3f s: continuing with a discontinuity",
-                 (now_us - last_us) / 1e6);
-    l->shift_us += last_us + 40000 - now_us;
     if (l->video.pkg) {
         if ((ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0 ||
             (ret = rec_sync(&l->video)) < 0) {
@@ -591,10 +603,11 @@ timeline_break(cir_live_t *l, int64_t now_us, int64_t last_us)
     if (l->nb_rungs > 0) {
         /* the rungs break before the first frame of the new timeline */
         l->disc_pending = 1;
-        l->disc_at = l->video.last_dts != AV_NOPTS_VALUE
-                         ? l->video.last_dts +
-                               av_rescale_q(40000, AV_TIME_BASE_Q, l->video.tb)
-                         : INT64_MIN;
+        l->disc_at =
+            l->video.last_dts != AV_NOPTS_VALUE
+                ? l->video.last_dts + av_rescale_q(CIR_LIVE_TS_BREAK_STEP_US,
+                                                   AV_TIME_BASE_Q, l->video.tb)
+                : INT64_MIN;
     }
     return 0;
 }
@@ -749,13 +762,58 @@ on_aac(void *opaque, AVPacket *pkt)
     return ret < 0 ? ret : 0;
 }
 
+/* Counts the repairs of a packet for the stats; the first of each kind
+ * on a track is logged (the counts are in the stats and at the end). */
+static void
+note_repairs(cir_live_t *l, int video, const cir_live_ts_result_t *r,
+             const AVPacket *in)
+{
+    for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
+        if (!(r->kinds & (1u << k))) {
+            continue;
+        }
+        atomic_store(&l->ts_count[video][k],
+                     cir_live_ts_count(&l->ts, video, k));
+        if (r->first & (1u << k)) {
+            cir_log_warn(&l->log,
+                         "%s timestamps: %s (dts %" PRId64 " pts %" PRId64
+                         " in, dts %" PRId64 " pts %" PRId64
+                         " out); repaired, counted from now on "
+                         "(timestamp_repairs)",
+                         video ? "video" : "audio", cir_live_ts_kind_name(k),
+                         in->dts, in->pts, r->dts, r->pts);
+        }
+    }
+}
+
+/* The repairs of the whole stream, once at its end. */
+static void
+log_repairs(cir_live_t *l)
+{
+    char line[512];
+    size_t n = 0;
+
+    for (int video = 1; video >= 0; video--) {
+        for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
+            uint64_t c = cir_live_ts_count(&l->ts, video, k);
+            if (c > 0 && n < sizeof(line)) {
+                n += (size_t)snprintf(
+                    line + n, sizeof(line) - n, " %s %s=%" PRIu64,
+                    video ? "video" : "audio", cir_live_ts_kind_name(k), c);
+            }
+        }
+    }
+    if (n > 0) {
+        cir_log_info(&l->log, "timestamp repairs:%s", line);
+    }
+}
+
 int
 cir_live_push(cir_live_t *l, int video, const AVPacket *in)
 {
     live_track_t *t = video ? &l->video : &l->audio;
-    AVRational tb = t->tb;
     AVPacket *pkt = l->pkt;
-    int64_t dts_us, offset, last_dts;
+    cir_live_ts_result_t fix;
     int ret;
 
     if (!t->present) {
@@ -769,43 +827,33 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         atomic_fetch_add(&l->frames_in, 1);
     }
     stats_tick(l);
-    if (!video && l->aac) {
-        tb = t->src_tb; /* the source's packets; t->tb is the AAC's */
+    /* repaired times: DTS strictly increasing, PTS >= DTS, jumps as
+     * discontinuities (live_timestamps.h) */
+    ret = cir_live_ts_fix(&l->ts, video, in->dts, in->pts, &fix);
+    if (ret < 0) {
+        return ret;
     }
-    last_dts = !video && l->aac ? t->src_last_dts : t->last_dts;
-    dts_us = av_rescale_q(in->dts != AV_NOPTS_VALUE ? in->dts : in->pts, tb,
-                          AV_TIME_BASE_Q);
-    if (!l->started) {
-        l->base_us = dts_us;
-        l->started = 1;
+    if (fix.kinds) {
+        note_repairs(l, video, &fix, in);
     }
-    if (last_dts != AV_NOPTS_VALUE) {
-        int64_t now = dts_us + l->shift_us - l->base_us;
-        int64_t last = av_rescale_q(last_dts, tb, AV_TIME_BASE_Q);
-        if (now < last - 1000000 ||
-            now > last + (int64_t)(l->cfg.max_gap_seconds * 1e6)) {
-            if ((ret = timeline_break(l, now, last)) < 0) {
-                return ret;
-            }
+    if (ret == CIR_LIVE_TS_DROP) {
+        return 0; /* before the stream's start */
+    }
+    if (ret == CIR_LIVE_TS_BREAK) {
+        cir_log_warn(&l->log,
+                     "%s timestamps jump (dts %" PRId64
+                     "): continuing with a discontinuity",
+                     video ? "video" : "audio", in->dts);
+        if ((ret = timeline_break(l)) < 0) {
+            return ret;
         }
     }
-    offset = l->shift_us - l->base_us;
     if ((ret = cir_packet_view(pkt, in)) < 0) {
         return ret;
     }
-    pkt->dts = (in->dts != AV_NOPTS_VALUE ? in->dts : in->pts) +
-               av_rescale_q(offset, AV_TIME_BASE_Q, tb);
-    pkt->pts = (in->pts != AV_NOPTS_VALUE ? in->pts : in->dts) +
-               av_rescale_q(offset, AV_TIME_BASE_Q, tb);
-    if (pkt->dts < 0 || (last_dts != AV_NOPTS_VALUE && pkt->dts < last_dts)) {
-        /* before the stream's start, or out of order: not packageable */
-        cir_log_debug(&l->log, "dropping a %s packet at %" PRId64,
-                      video ? "video" : "audio", pkt->dts);
-        av_packet_unref(pkt);
-        return 0;
-    }
+    pkt->dts = fix.dts;
+    pkt->pts = fix.pts;
     if (!video && l->aac) {
-        t->src_last_dts = pkt->dts;
         ret = cir_live_aac_push(l->aac, pkt, on_aac, l);
         av_packet_unref(pkt);
         return ret < 0 ? ret : 0;
@@ -859,7 +907,7 @@ cir_live_wake_us(const cir_live_t *l, int video)
         return INT64_MAX; /* its packets are dropped */
     }
     /* decoding and transcoding want every packet as it comes */
-    if (!l->started || (l->vdec != NULL && l->nb_rungs > 0) ||
+    if (!cir_live_ts_started(&l->ts) || (l->vdec != NULL && l->nb_rungs > 0) ||
         (l->vdec != NULL && !l->rungs_started) || (!video && l->aac != NULL) ||
         (video && l->vpend != NULL) || t->pkg == NULL) {
         return INT64_MIN;
@@ -868,8 +916,8 @@ cir_live_wake_us(const cir_live_t *l, int video)
     if (at == INT64_MIN) {
         return INT64_MIN;
     }
-    /* the packager's timeline is the source's + shift - base */
-    return at - (l->shift_us - l->base_us);
+    /* the packager's timeline is the repaired source's */
+    return cir_live_ts_source_us(&l->ts, video, at);
 }
 
 int
@@ -879,6 +927,7 @@ cir_live_finish(cir_live_t *l)
     size_t n = 0;
     int ret = 0, r;
 
+    log_repairs(l);
     if (l->vdec && (r = decode(l, NULL)) < 0) {
         ret = r;
     }
@@ -965,6 +1014,29 @@ rendition_json(const char *name, const char *type, int w, int h,
     return j;
 }
 
+/* {"video": {"repeated_dts": n, ...}, "audio": {...}}: every kind of
+ * every track the stream has. */
+static json_t *
+repairs_json(cir_live_t *l)
+{
+    json_t *j = json_object();
+
+    for (int video = 1; j != NULL && video >= 0; video--) {
+        json_t *kinds;
+        if (!(video ? l->video.present : l->audio.present)) {
+            continue;
+        }
+        kinds = json_object();
+        for (int k = 0; kinds != NULL && k < CIR_LIVE_TS_KINDS; k++) {
+            json_object_set_new(
+                kinds, cir_live_ts_kind_name(k),
+                json_integer((json_int_t)atomic_load(&l->ts_count[video][k])));
+        }
+        json_object_set_new(j, video ? "video" : "audio", kinds);
+    }
+    return j;
+}
+
 json_t *
 cir_live_stats(const cir_live_t *cl)
 {
@@ -1008,5 +1080,6 @@ cir_live_stats(const cir_live_t *cl)
                         json_integer((json_int_t)atomic_load(&l->frames_in)));
     json_object_set_new(j, "dropped_frames", json_integer((json_int_t)dropped));
     json_object_set_new(j, "renditions", rends);
+    json_object_set_new(j, "timestamp_repairs", repairs_json(l));
     return j;
 }
