@@ -202,3 +202,200 @@ Test(transcoder_live, a_timestamp_jump_is_a_discontinuity, .init = setup,
     avformat_close_input(&ic);
     av_packet_free(&pkt);
 }
+
+/* ---- timestamps as RTMP publishers send them -------------------------- */
+
+typedef struct {
+    AVFormatContext *ic;
+    int vi, ai;
+} input_t;
+
+static void
+open_input(input_t *in, const char *path)
+{
+    in->ic = NULL;
+    cr_assert_eq(avformat_open_input(&in->ic, path, NULL, NULL), 0, "%s", path);
+    cr_assert_geq(avformat_find_stream_info(in->ic, NULL), 0);
+    in->vi = av_find_best_stream(in->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    in->ai = av_find_best_stream(in->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+}
+
+/* A publisher's retiming of the k-th packet of a track (times in ms). */
+typedef void (*retime_fn)(int video, int k, AVPacket *pkt, int64_t *prev);
+
+/* Pushes every packet of in, in FLV's whole milliseconds from offset_ms,
+ * retimed by fn; counts the packets pushed per track. */
+static void
+push_input(cir_live_t *live, input_t *in, int64_t offset_ms, retime_fn fn,
+           int pushed[2])
+{
+    AVPacket *pkt = av_packet_alloc();
+    int64_t prev[2] = {AV_NOPTS_VALUE, AV_NOPTS_VALUE};
+
+    while (av_read_frame(in->ic, pkt) == 0) {
+        AVRational tb = in->ic->streams[pkt->stream_index]->time_base;
+        int video = pkt->stream_index == in->vi;
+        if (!video && pkt->stream_index != in->ai) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        av_packet_rescale_ts(pkt, tb, (AVRational){1, 1000});
+        pkt->dts += offset_ms;
+        pkt->pts += offset_ms;
+        if (fn) {
+            fn(video, pushed[video], pkt, &prev[video]);
+        }
+        prev[video] = pkt->dts;
+        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        pushed[video]++;
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+}
+
+static cir_live_t *
+open_live_ms(const cir_live_file_job_t *j, input_t *in)
+{
+    cir_live_t *live = NULL;
+
+    cr_assert_eq(cir_live_open(&live, &j->live), 0);
+    cr_assert_eq(cir_live_add_video(live, in->ic->streams[in->vi]->codecpar,
+                                    (AVRational){1, 1000},
+                                    in->ic->streams[in->vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, in->ic->streams[in->ai]->codecpar,
+                                    (AVRational){1, 1000}, 0),
+                 0);
+    return live;
+}
+
+/* A rendition's packaged frames and a repair count from the stats. */
+static json_int_t
+stat_frames(json_t *st, const char *rendition)
+{
+    size_t i;
+    json_t *r;
+
+    json_array_foreach(json_object_get(st, "renditions"), i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "name")), rendition) ==
+            0) {
+            return json_integer_value(json_object_get(r, "frames"));
+        }
+    }
+    return -1;
+}
+
+static json_int_t
+stat_repairs(json_t *st, const char *track, const char *kind)
+{
+    return json_integer_value(json_object_get(
+        json_object_get(json_object_get(st, "timestamp_repairs"), track),
+        kind));
+}
+
+/* Two publisher stacks' habits at once: every third video frame repeats
+ * the DTS before it (PTS as encoded), one frame steps 10 ms back, and the
+ * audio repeats a DTS now and then. */
+static void
+bunch(int video, int k, AVPacket *pkt, int64_t *prev)
+{
+    if (*prev == AV_NOPTS_VALUE) {
+        return;
+    }
+    if ((video && k % 3 == 2) || (!video && k % 10 == 5)) {
+        pkt->dts = *prev;
+    } else if (video && k == 40) {
+        pkt->dts = *prev - 10;
+    }
+}
+
+Test(transcoder_live, repeated_and_backward_timestamps_keep_every_frame,
+     .init = setup, .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    input_t in;
+    cir_live_t *live;
+    int pushed[2] = {0, 0};
+    json_t *st;
+
+    open_input(&in, j.input);
+    live = open_live_ms(&j, &in);
+    push_input(live, &in, 5584, bunch, pushed);
+    st = cir_live_stats(live);
+    cr_assert_not_null(st);
+    /* every video frame packaged (none dropped at the muxer) */
+    cr_assert_eq(stat_frames(st, "video"), pushed[1], "%lld of %d frames",
+                 (long long)stat_frames(st, "video"), pushed[1]);
+    cr_assert_eq(stat_frames(st, "audio") +
+                     stat_repairs(st, "audio", "before_start"),
+                 pushed[0]);
+    cr_assert_geq(stat_repairs(st, "video", "repeated_dts"), pushed[1] / 3);
+    cr_assert_eq(stat_repairs(st, "video", "backward_dts"), 1);
+    cr_assert_geq(stat_repairs(st, "audio", "repeated_dts"), 10);
+    cr_assert_eq(stat_repairs(st, "video", "discontinuity"), 0);
+    json_decref(st);
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    avformat_close_input(&in.ic);
+}
+
+/* A publisher that changes its encoder settings mid-stream sends new
+ * sequence headers (AVC and AAC): a new init segment for each rendition
+ * and a discontinuity, and the frames after it are packaged too. */
+Test(transcoder_live, a_new_sequence_header_is_a_new_init, .init = setup,
+     .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    input_t a, b;
+    cir_live_t *live;
+    cir_live_index_t v = {0}, au = {0};
+    int pushed[2] = {0, 0}, disc = 0;
+    char cmd[512], in2[128];
+    json_t *st;
+    size_t s;
+
+    snprintf(in2, sizeof(in2), "%s/in2.mp4", workdir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i "
+             "testsrc2=size=320x180:rate=30 -f lavfi -i "
+             "sine=frequency=440:sample_rate=44100 -t 3 -c:v libx264 "
+             "-preset ultrafast -g 60 -bf 0 -c:a aac -ac 1 -b:a 64k %s",
+             in2);
+    cr_assert_eq(system(cmd), 0);
+    open_input(&a, j.input);
+    open_input(&b, in2);
+    live = open_live_ms(&j, &a);
+    push_input(live, &a, 0, NULL, pushed);
+    cr_assert_eq(cir_live_reconfigure(live, 1, b.ic->streams[b.vi]->codecpar),
+                 0);
+    cr_assert_eq(cir_live_reconfigure(live, 0, b.ic->streams[b.ai]->codecpar),
+                 0);
+    push_input(live, &b, 5100, NULL, pushed);
+    st = cir_live_stats(live);
+    cr_assert_eq(stat_frames(st, "video"), pushed[1]);
+    json_decref(st);
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    load("video", &v);
+    load("audio", &au);
+    cr_assert_eq(v.init_id, 2, "a second init segment");
+    cr_assert_eq(au.init_id, 2);
+    for (s = 0; s < v.nb_segments; s++) {
+        if (v.segments[s].init_id == 2) {
+            break;
+        }
+    }
+    cr_assert_lt(s, v.nb_segments);
+    cr_assert(v.segments[s].discontinuity, "segment %zu follows a break", s);
+    for (size_t k = 0; k < v.nb_segments; k++) {
+        disc += v.segments[k].discontinuity;
+    }
+    cr_assert_eq(disc, 1);
+    cr_assert_gt(file_size("video", "init-2.mp4"), 0);
+    cr_assert_gt(file_size("audio", "init-2.mp4"), 0);
+    cir_live_index_free(&v);
+    cir_live_index_free(&au);
+    avformat_close_input(&a.ic);
+    avformat_close_input(&b.ic);
+}
