@@ -314,6 +314,38 @@ Test(ingest_chunk, extended_timestamps_repeated_or_not_in_type3)
 }
 
 static void
+check_wrap(const got_t *g)
+{
+    cr_assert_eq(g->count, 4);
+    cr_assert_eq(g->m[0].timestamp, 0xffffff00u);
+    cr_assert_eq(g->m[1].timestamp, 0xffffff80u); /* fmt2 delta 0x80 */
+    cr_assert_eq(g->m[2].timestamp, 0x00000080u, "wraps at 2^32 ms");
+    cr_assert_eq(g->m[3].timestamp, 0x00000180u); /* fmt3: the delta again */
+}
+
+/* 49.7 days into a stream its 32-bit millisecond timestamps (extended past
+ * 0xffffff) wrap to 0: the reader hands the wrapped value on, and the live
+ * pipeline's timestamp stage (ts_wrap_bits 32) undoes the wrap. */
+Test(ingest_chunk, timestamps_wrap_at_32_bits)
+{
+    static bytes_t s;
+    uint8_t pay[16] = {0};
+
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 6, 0xffffff00u, sizeof(pay), 9, 1);
+    put(&s, pay, sizeof(pay));
+    put_basic(&s, 2, 6);
+    put24(&s, 0x80);
+    put(&s, pay, sizeof(pay));
+    put_basic(&s, 2, 6);
+    put24(&s, 0x100);
+    put(&s, pay, sizeof(pay));
+    put_basic(&s, 3, 6);
+    put(&s, pay, sizeof(pay));
+    check_all_steps(&s, check_wrap);
+}
+
+static void
 check_interleaved(const got_t *g)
 {
     cr_assert_eq(g->count, 2);
