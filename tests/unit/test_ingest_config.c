@@ -125,3 +125,44 @@ Test(ingest_status, streams_json_and_metrics)
     cr_assert_eq(cir_ingest_status_render("/x", &s, 1, 0, &body, &ct), 404);
     free(body);
 }
+
+/* The live pipeline's timestamp repairs (cir_live_stats'
+ * "timestamp_repairs") in /streams and as one counter per track and kind
+ * in /metrics. */
+Test(ingest_status, timestamp_repairs_per_track_and_kind)
+{
+    json_t *live =
+        json_pack("{s:[], s:{s:{s:i, s:i}, s:{s:i, s:i}}}", "renditions",
+                  "timestamp_repairs", "video", "repeated_dts", 12, "wrap", 0,
+                  "audio", "repeated_dts", 3, "wrap", 1);
+    cir_ingest_stream_info_t s = {.key = "cam1", .live = live};
+    char *body = NULL;
+    const char *ct;
+    json_t *j;
+
+    cr_assert_not_null(live);
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 1, &body, &ct),
+                 200);
+    cr_assert(strstr(body, "# TYPE cirrus_ingest_stream_timestamp_repairs_total"
+                           " counter\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_stream_timestamp_repairs_total{key="
+                           "\"cam1\",track=\"video\",kind=\"repeated_dts\"} "
+                           "12\n") != NULL,
+              "%s", body);
+    cr_assert(strstr(body,
+                     "cirrus_ingest_stream_timestamp_repairs_total{key="
+                     "\"cam1\",track=\"audio\",kind=\"wrap\"} 1\n") != NULL);
+    free(body);
+    cr_assert_eq(cir_ingest_status_render("/streams", &s, 1, 1, &body, &ct),
+                 200);
+    j = json_loads(body, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_object_get(json_object_get(json_array_get(j, 0),
+                                                     "timestamp_repairs"),
+                                     "video"),
+                     "repeated_dts")),
+                 12);
+    json_decref(j);
+    free(body);
+    json_decref(live);
+}
