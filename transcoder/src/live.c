@@ -1,6 +1,6 @@
 /*
- * The live pipeline: timestamp normalisation in front of one live CMAF
- * packager per rendition.
+ * The live pipeline: timestamp repair (live_timestamps.h) in front of one
+ * live CMAF packager per rendition.
  */
 #include <stdio.h>
 #include <stdlib.h>
