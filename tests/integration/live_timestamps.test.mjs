@@ -106,18 +106,18 @@ const cts = (t) => (t.data.readIntBE(2, 3));
 const setCts = (t, v) => t.data.writeIntBE(v, 2, 3);
 
 function makeFlv(name, { size = '320x180', bframes = 0, seconds = SECONDS,
-    audio = true } = {}) {
+    audio = true, rate = 48000, channels = 1 } = {}) {
     const out = path.join(work, `${name}.flv`);
     const args = ['-nostdin', '-hide_banner', '-loglevel', 'error',
         '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${FPS}`];
     if (audio)
-        args.push('-f', 'lavfi', '-i', 'sine=sample_rate=48000');
+        args.push('-f', 'lavfi', '-i', `sine=sample_rate=${rate}`);
     args.push('-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast',
         '-g', '60', '-bf', String(bframes), '-pix_fmt', 'yuv420p');
     if (bframes)
         args.push('-x264-params', `bframes=${bframes}:b-adapt=0`);
     if (audio)
-        args.push('-c:a', 'aac', '-b:a', '64k');
+        args.push('-c:a', 'aac', '-b:a', '64k', '-ac', String(channels));
     args.push('-f', 'flv', '-y', out);
     const r = spawnSync('ffmpeg', args, { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -360,7 +360,8 @@ before(async () => {
     src.plain = makeFlv('plain');
     src.bframes = makeFlv('bframes', { bframes: 2 });
     src.seqa = makeFlv('seqa', { seconds: 3 });
-    src.seqb = makeFlv('seqb', { seconds: 3, size: '256x144' });
+    src.seqb = makeFlv('seqb', { seconds: 3, size: '256x144', rate: 44100,
+        channels: 2 });
     const poll = setInterval(pollMetrics, 200);
     poll.unref();
 });
@@ -454,7 +455,7 @@ describe('timestamps as encoders send them', { skip: missing || false,
             repairs('gaps', 'audio', 'discontinuity'), 0);
     });
 
-    test('a new sequence header mid-stream: new init, one discontinuity', async () => {
+    test('new AVC and AAC sequence headers mid-stream: new inits, one discontinuity', async () => {
         const a = src.seqa, b = src.seqb;
         const end = Math.max(...a.filter(isFrame).map((t) => t.ts)) + 33;
         // b's sequence headers and frames continue a's timeline
@@ -465,7 +466,13 @@ describe('timestamps as encoders send them', { skip: missing || false,
         assert.equal(v.groups, 2, 'two init segments');
         assert.equal(v.disc, 1);
         assert.ok(lines.some((l) => /new video sequence header/.test(l)));
-        const init2 = await get('/live/seqhdr/video/init-2.mp4');
-        assert.equal(init2.status, 200);
+        assert.ok(lines.some((l) => /new audio sequence header/.test(l)));
+        for (const r of ['video', 'audio']) {
+            const init2 = await get(`/live/seqhdr/${r}/init-2.mp4`);
+            assert.equal(init2.status, 200, `${r}/init-2.mp4`);
+        }
+        const p = C.ffprobe(path.join(work, 'seqhdr-audio-1.mp4'));
+        assert.equal(C.audioStream(p).sample_rate, '44100');
+        assert.equal(C.audioStream(p).channels, 2);
     });
 });
