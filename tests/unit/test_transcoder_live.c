@@ -399,3 +399,62 @@ Test(transcoder_live, a_new_sequence_header_is_a_new_init, .init = setup,
     avformat_close_input(&a.ic);
     avformat_close_input(&b.ic);
 }
+
+/* RTMP's 32-bit millisecond clock wrapping mid-stream: no break, every
+ * frame kept, and cir_live_wake_us (which a feeder compares with the
+ * source's own timestamps) stays in the source's wrapped domain. */
+static void
+wrap_late(int video, int k, AVPacket *pkt, int64_t *prev)
+{
+    const int64_t start = (INT64_C(1) << 32) - 2000;
+
+    (void)video, (void)k, (void)prev;
+    pkt->pts = (pkt->pts + start) - (pkt->dts + start) +
+               ((pkt->dts + start) & 0xffffffff);
+    pkt->dts = (pkt->dts + start) & 0xffffffff;
+}
+
+Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
+     .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    input_t in;
+    cir_live_t *live;
+    AVPacket *pkt = av_packet_alloc();
+    int pushed[2] = {0, 0}, checked = 0;
+    int64_t prev[2] = {AV_NOPTS_VALUE, AV_NOPTS_VALUE};
+    json_t *st;
+
+    j.live.ts_wrap_bits = 32;
+    open_input(&in, j.input);
+    live = open_live_ms(&j, &in);
+    while (av_read_frame(in.ic, pkt) == 0) {
+        AVRational tb = in.ic->streams[pkt->stream_index]->time_base;
+        int video = pkt->stream_index == in.vi;
+        int64_t w;
+        av_packet_rescale_ts(pkt, tb, (AVRational){1, 1000});
+        wrap_late(video, pushed[video], pkt, &prev[video]);
+        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        pushed[video]++;
+        w = cir_live_wake_us(live, video);
+        if (w != INT64_MIN && w != INT64_MAX) {
+            /* within a second of the packet just pushed, in its domain */
+            cr_assert_lt(llabs(w / 1000 - pkt->dts), 1000,
+                         "wake at %lld ms, packet at %lld ms",
+                         (long long)w / 1000, (long long)pkt->dts);
+            checked++;
+        }
+        av_packet_unref(pkt);
+    }
+    cr_assert_gt(checked, 100);
+    st = cir_live_stats(live);
+    cr_assert_eq(stat_frames(st, "video"), pushed[1]);
+    cr_assert_eq(stat_repairs(st, "video", "wrap"), 1);
+    cr_assert_eq(stat_repairs(st, "audio", "wrap"), 1);
+    cr_assert_eq(stat_repairs(st, "video", "discontinuity"), 0);
+    json_decref(st);
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    avformat_close_input(&in.ic);
+    av_packet_free(&pkt);
+}
