@@ -411,6 +411,14 @@ describe('timestamps as encoders send them', { skip: missing || false,
         assert.equal(repairs('jitter', 'video', 'discontinuity'), 0);
     });
 
+    test('B-frames as OBS x264 (bframes=2) sends them: nothing to repair', async () => {
+        const tags = plan(src.bframes);
+        assert.ok(tags.some((t) => isVideo(t) && isFrame(t) && cts(t) > 0));
+        const { v } = await checkStream('obs', await publishPlan('obs', tags));
+        assert.equal(v.disc, 0);
+        assert.deepEqual(finalRepairs('obs'), {});
+    });
+
     test('backward steps and negative CTS (OBS x264 bframes=2)', async () => {
         const tags = plan(src.bframes, (t, k) => {
             if (isVideo(t)) {
