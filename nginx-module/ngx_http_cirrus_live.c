@@ -266,7 +266,8 @@ status_for(int err)
 }
 
 static ngx_int_t
-send_rendered(ngx_http_request_t *r, const char *ctype, cir_cache_kind_t kind,
+send_rendered(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+              const char *ctype, cir_cache_kind_t kind,
               const cir_live_index_t *idx, cir_buf_t *out)
 {
     size_t len;
@@ -276,8 +277,9 @@ send_rendered(ngx_http_request_t *r, const char *ctype, cir_cache_kind_t kind,
     if (body == NULL) {
         return ngx_http_cirrus_send_error(r, 500);
     }
-    return ngx_http_cirrus_send_body(
-        r, ctype, kind, idx, (time_t)(idx->updated_us / 1000000), body, len, 1);
+    return ngx_http_cirrus_send_manifest(r, ctx, ctype, kind, idx,
+                                         (time_t)(idx->updated_us / 1000000),
+                                         body, len, 1);
 }
 
 /* Master playlist or MPD: every rendition of the stream, loaded afresh
@@ -336,12 +338,12 @@ live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
                       ctx->path.stream, cir_strerror(err));
         rc = ngx_http_cirrus_send_error(r, 503);
     } else if (ctx->path.kind == CIR_REQ_MASTER) {
-        rc = send_rendered(r, "application/vnd.apple.mpegurl",
+        rc = send_rendered(r, ctx, "application/vnd.apple.mpegurl",
                            tracks[0]->ended ? CIR_CACHE_ENDED_PLAYLIST
                                             : CIR_CACHE_LIVE_PLAYLIST,
                            tracks[0], &out);
     } else {
-        rc = send_rendered(r, "application/dash+xml", CIR_CACHE_LIVE_MPD,
+        rc = send_rendered(r, ctx, "application/dash+xml", CIR_CACHE_LIVE_MPD,
                            tracks[0], &out);
     }
     cir_buf_free(&out);
@@ -455,9 +457,9 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
         return ngx_http_cirrus_send_error(r, 500);
     }
     ngx_memcpy(body, e->body[mode], e->body_len[mode]);
-    return ngx_http_cirrus_send_body(r, "application/vnd.apple.mpegurl", kind,
-                                     idx, (time_t)(idx->updated_us / 1000000),
-                                     body, e->body_len[mode], 0);
+    return ngx_http_cirrus_send_manifest(
+        r, ctx, "application/vnd.apple.mpegurl", kind, idx,
+        (time_t)(idx->updated_us / 1000000), body, e->body_len[mode], 0);
 }
 
 /* <rdir>/seg-<msn>.m4s in the request pool. */
@@ -505,6 +507,18 @@ live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         return ngx_http_cirrus_send_file_range(
             r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
             (off_t)off, (off_t)size, (time_t)(seg->pdt_us / 1000000));
+    }
+    seg = ctx->path.kind == CIR_REQ_SEGMENT
+              ? cir_live_index_segment(idx, ctx->path.msn)
+              : NULL;
+    if (seg != NULL && seg->complete && seg->size > 0) {
+        /* exactly the bytes the index lists for it */
+        if (segment_path(r, ctx, seg->msn, &path) != NGX_OK) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        return ngx_http_cirrus_send_file_range(
+            r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx, 0,
+            (off_t)seg->size, (time_t)(seg->pdt_us / 1000000));
     }
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
     path.len = lcf->root.len + 1 + ngx_strlen(ctx->rel);

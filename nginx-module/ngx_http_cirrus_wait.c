@@ -344,3 +344,28 @@ ngx_http_cirrus_wait_hold(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     r->main->count++;
     return NGX_DONE;
 }
+
+void
+ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle)
+{
+    ngx_http_cirrus_watch_t *w;
+
+    (void)cycle;
+    if (!initialized) {
+        return;
+    }
+    /* no request waits any more: their timers kept the worker alive */
+    while (!ngx_queue_empty(&watches)) {
+        w = ngx_queue_data(ngx_queue_head(&watches), ngx_http_cirrus_watch_t,
+                           link);
+        watch_free(w);
+    }
+    if (poll_ev.timer_set) {
+        ngx_del_timer(&poll_ev);
+    }
+    if (inotify_conn) {
+        ngx_close_connection(inotify_conn);
+        inotify_conn = NULL;
+    }
+    initialized = 0;
+}

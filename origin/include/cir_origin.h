@@ -159,6 +159,9 @@ int cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
  * else the object's kind. */
 cir_cache_kind_t cir_origin_cache_kind_for_status(cir_cache_kind_t kind,
                                                   unsigned status);
+/* The Vary value for an object, or NULL: manifests (text the server may
+ * gzip) vary by Accept-Encoding, media and errors by nothing. */
+const char *cir_origin_vary(cir_cache_kind_t kind);
 
 /* --- origin authentication --------------------------------------------- */
 

@@ -20,7 +20,10 @@
  *                                does not exist yet must not stick; every
  *                                4xx/5xx answer (416 from a range too)
  *                                gets it, whatever the object
- * No cookies, no Vary: nothing here varies per viewer.
+ * No cookies: nothing here varies per viewer.  Manifests say
+ * Vary: Accept-Encoding (nginx may gzip them: a cache must not hand a
+ * gzipped playlist to a client that did not ask for it); media never
+ * leaves compressed.
  */
 #include <stdio.h>
 
@@ -78,4 +81,19 @@ cir_cache_kind_t
 cir_origin_cache_kind_for_status(cir_cache_kind_t kind, unsigned status)
 {
     return status >= 400 ? CIR_CACHE_ERROR : kind;
+}
+
+const char *
+cir_origin_vary(cir_cache_kind_t kind)
+{
+    switch (kind) {
+    case CIR_CACHE_LIVE_PLAYLIST:
+    case CIR_CACHE_BLOCKING_PLAYLIST:
+    case CIR_CACHE_LIVE_MPD:
+    case CIR_CACHE_ENDED_PLAYLIST:
+    case CIR_CACHE_VOD_MANIFEST:
+        return "Accept-Encoding";
+    default:
+        return NULL;
+    }
 }

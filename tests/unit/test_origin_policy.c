@@ -100,3 +100,18 @@ Test(policy, errors_are_cached_as_errors_whatever_the_object)
     cr_assert_eq(cir_origin_cache_kind_for_status(CIR_CACHE_MEDIA, 304),
                  CIR_CACHE_MEDIA);
 }
+
+Test(policy, manifests_vary_by_accept_encoding)
+{
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_LIVE_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_BLOCKING_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_LIVE_MPD), "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_ENDED_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_VOD_MANIFEST),
+                     "Accept-Encoding");
+    cr_assert_null(cir_origin_vary(CIR_CACHE_MEDIA));
+    cr_assert_null(cir_origin_vary(CIR_CACHE_ERROR));
+}
