@@ -17,6 +17,11 @@
 
 #define NGX_HTTP_CIRRUS_PATH_MAX 1024
 #define NGX_HTTP_CIRRUS_BODY_MAX (4 << 20) /* a rendered manifest */
+/* "hold the request until its index changes": apart from every nginx
+ * code, since NGX_AGAIN is what an output filter returns while a response
+ * is on its way (a full socket, aio), not a reason to wait and answer
+ * again */
+#define NGX_HTTP_CIRRUS_WAIT (-100)
 
 typedef enum {
     NGX_HTTP_CIRRUS_NONE = 0,
@@ -126,8 +131,9 @@ void ngx_http_cirrus_metric_timeout(void);
 ngx_int_t ngx_http_cirrus_live_handler(ngx_http_request_t *r,
                                        ngx_http_cirrus_ctx_t *ctx,
                                        const u_char *raw, size_t len);
-/* Re-decides a request: NGX_AGAIN while it must still wait, else the
- * response was sent and the value is for ngx_http_finalize_request. */
+/* Re-decides a request: NGX_HTTP_CIRRUS_WAIT while it must still wait,
+ * else the response was sent (or is on its way: NGX_AGAIN) and the value
+ * is for ngx_http_finalize_request. */
 ngx_int_t ngx_http_cirrus_live_process(ngx_http_request_t *r,
                                        ngx_http_cirrus_ctx_t *ctx,
                                        int64_t *block_limit_us);

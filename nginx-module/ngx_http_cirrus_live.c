@@ -557,9 +557,9 @@ stream_write(ngx_http_request_t *r)
  * LL-DASH (D7): a request for the open segment is answered at once with a
  * chunked response carrying the parts written so far, then each part as it
  * lands (one CMAF chunk each: the segment file is its parts in order), and
- * ends when the segment completes.  NGX_AGAIN while it goes on, NGX_DECLINED
- * if the segment is not open (the caller decides as usual), else the value
- * for ngx_http_finalize_request.
+ * ends when the segment completes.  NGX_HTTP_CIRRUS_WAIT while it goes on,
+ * NGX_DECLINED if the segment is not open (the caller decides as usual), else
+ * the value for ngx_http_finalize_request.
  */
 static ngx_int_t
 live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
@@ -645,14 +645,14 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         (*ll)->next = NULL;
     }
     if (out == NULL) {
-        return NGX_AGAIN;
+        return NGX_HTTP_CIRRUS_WAIT;
     }
     rc = ngx_http_output_filter(r, out);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
     /* finalizing with output still buffered hands it to nginx's writer */
-    return seg->complete ? NGX_OK : NGX_AGAIN;
+    return seg->complete ? NGX_OK : NGX_HTTP_CIRRUS_WAIT;
 }
 
 ngx_int_t
@@ -688,7 +688,7 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     if (ctx->path.kind == CIR_REQ_SEGMENT && r->method != NGX_HTTP_HEAD &&
         (ctx->streaming || d == CIR_DECIDE_WAIT)) {
         rc = live_stream_segment(r, ctx, idx);
-        if (rc == NGX_AGAIN && block_limit_us) {
+        if (rc == NGX_HTTP_CIRRUS_WAIT && block_limit_us) {
             /* the segment must complete within the block limit */
             *block_limit_us =
                 cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
@@ -708,7 +708,7 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
             *block_limit_us =
                 cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
         }
-        return NGX_AGAIN;
+        return NGX_HTTP_CIRRUS_WAIT;
     case CIR_DECIDE_BAD_REQUEST:
         return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
     case CIR_DECIDE_GONE:
@@ -802,7 +802,7 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     }
 
     rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
-    if (rc != NGX_AGAIN) {
+    if (rc != NGX_HTTP_CIRRUS_WAIT) {
         return rc;
     }
     if (ngx_http_cirrus_wait_count() >= lcf->max_blocked) {
@@ -823,7 +823,7 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     if (rc == 1) {
         /* a new watch: the index may have changed before it existed */
         rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
-        if (rc != NGX_AGAIN) {
+        if (rc != NGX_HTTP_CIRRUS_WAIT) {
             return rc;
         }
     }

@@ -233,7 +233,7 @@ process_watch(ngx_http_cirrus_watch_t *w)
         /* unlink first: the response may finalize (and free) r */
         waiter_remove(ctx);
         rc = ngx_http_cirrus_live_process(r, ctx, NULL);
-        if (rc == NGX_AGAIN) {
+        if (rc == NGX_HTTP_CIRRUS_WAIT) {
             ngx_queue_insert_tail(&w->waiters, &ctx->queue);
             ctx->waiting = 1;
             nb_waiting++;

@@ -265,12 +265,13 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
 // deploy/scripts/cirrus-origin renders it), with only ports and paths
 // substituted: vodRoot (sample) and liveRoot, the listen port(s), the
 // module, the run folder; the deploy template's peers are this host's own
-// peer port, and its secret is { secretHeader, secret }.  `http` is text a
-// user adds inside http { } (their own nginx settings), appended after the
-// shipped directives.  Resolves what startNginx does, plus peerPort
-// (deploy).
+// peer port, and its secret is { secretHeader, secret }.  What a user adds
+// of their own: `http`, text at the top of http { } (a directive the file
+// does not set there), `live`, text in the live location(s) (where a
+// directive the file sets in http { } can be overridden).  Resolves what
+// startNginx does, plus peerPort (deploy).
 export async function startShippedNginx(which, { vodRoot, liveRoot,
-    http = '', secretHeader = 'X-Cirrus-Origin-Secret',
+    http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
     secret = 'shipped-config-test-secret-0123456789' } = {}) {
     if (!SHIPPED_CONFIGS[which])
         throw new Error(`no shipped config "${which}"`);
@@ -291,6 +292,9 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
             `upstream cirrus_live_peers {\n    server 127.0.0.1:${peerPort};\n}\n`);
     if (http)
         conf = conf.replace(/^http \{\n/m, (m) => `${m}${http}\n`);
+    if (live)
+        conf = conf.replace(/^(\s*)cirrus_live (.*)$/mg,
+            (m, sp) => `${m}\n${sp}${live}`);
     const confFile = path.join(prefix, 'nginx.conf');
     fs.writeFileSync(confFile, conf);
     // the sample daemonizes by default: the test holds the master instead
@@ -303,7 +307,9 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
 }
 
 async function runNginx({ conf, args, port, errLog }) {
-    const test = spawnSync(NGINX_BIN, ['-t', ...args], { encoding: 'utf8' });
+    // stdout is no socket: the deploy template logs to /dev/stdout
+    const test = spawnSync(NGINX_BIN, ['-t', ...args],
+        { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     if (test.status !== 0)
         throw new Error(`nginx -t failed:\n${test.stderr}\n${conf}`);
     const child = spawn(NGINX_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
