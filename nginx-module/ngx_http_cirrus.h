@@ -85,6 +85,7 @@ typedef struct {
      * URI it lists (cir_origin_token_query), "" otherwise */
     char *uri_query;
     uint32_t sent_parts;
+    ngx_buf_t *stream_file; /* the open segment's file, opened once */
 } ngx_http_cirrus_ctx_t;
 
 extern ngx_module_t ngx_http_cirrus_module;

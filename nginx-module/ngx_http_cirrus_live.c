@@ -568,6 +568,8 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     const cir_live_segment_t *seg;
     ngx_chain_t *out = NULL, **ll = &out;
     ngx_open_file_info_t of;
+    ngx_file_info_t fi;
+    off_t file_size = 0;
     ngx_buf_t *b, *from;
     ngx_str_t path;
     ngx_int_t rc;
@@ -603,13 +605,23 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         if (cir_live_index_part_range(idx, seg->msn, i, &off, &size) < 0) {
             return NGX_ERROR;
         }
-        if (from == NULL) {
+        if (from == NULL && ctx->stream_file == NULL) {
+            /* opened once per response, closed with the request */
             if (segment_path(r, ctx, seg->msn, &path) != NGX_OK ||
                 ngx_http_cirrus_open_buf(r, &path, &from, &of) != NGX_OK) {
                 return NGX_ERROR; /* the headers are out: only a cut left */
             }
+            ctx->stream_file = from;
+            file_size = of.size;
+        } else if (from == NULL) {
+            /* the file has grown since: its size now */
+            from = ctx->stream_file;
+            if (ngx_fd_info(from->file->fd, &fi) == NGX_FILE_ERROR) {
+                return NGX_ERROR;
+            }
+            file_size = ngx_file_size(&fi);
         }
-        if ((off_t)(off + size) > of.size) {
+        if ((off_t)(off + size) > file_size) {
             return NGX_ERROR; /* the index lists bytes the file lacks */
         }
         b = ngx_calloc_buf(r->pool);
