@@ -268,11 +268,14 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
 // peer port, and its secret is { secretHeader, secret }.  What a user adds
 // of their own: `http`, text at the top of http { } (a directive the file
 // does not set there), `live`, text in the live location(s) (where a
-// directive the file sets in http { } can be overridden).  Resolves what
-// startNginx does, plus peerPort (deploy).
+// directive the file sets in http { } can be overridden).  The sample's
+// /api/ proxies reach { ingestPort, workerPort } (the daemons' status and
+// metrics ports; unused free ports by default).  Resolves what startNginx
+// does, plus peerPort (deploy).
 export async function startShippedNginx(which, { vodRoot, liveRoot,
     http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
-    secret = 'shipped-config-test-secret-0123456789' } = {}) {
+    secret = 'shipped-config-test-secret-0123456789', ingestPort,
+    workerPort } = {}) {
     if (!SHIPPED_CONFIGS[which])
         throw new Error(`no shipped config "${which}"`);
     const prefix = tmpDir('nginx-');
@@ -284,7 +287,8 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
         openToWorkers(d);
     const port = await freePort();
     const peerPort = await freePort();
-    const upstreamPorts = [await freePort(), await freePort()];
+    const upstreamPorts = [ingestPort || await freePort(),
+        workerPort || await freePort()];
     let conf = shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
         secretHeader, secret, upstreamPorts });
     if (which === 'deploy')
