@@ -15,6 +15,7 @@
 // cleanly.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -251,10 +252,10 @@ async function checkLiveEdge(ng, rendition, seconds, headers = {}) {
     return counts;
 }
 
-async function playLive(engine, manifest) {
+async function playLive(engine, manifest, ng = nginx) {
     const shot = path.join(C.TEST_OUT, 'screenshots', `live-${engine}.png`);
-    const url = `${nginx.base}/player.html?engine=${engine}&lowLatency=1` +
-        `&src=/live/demo/${manifest}`;
+    const url = `${ng.base}/player.html?engine=${engine}&lowLatency=1` +
+        `&src=${encodeURIComponent(`/live/demo/${manifest}`)}`;
     const page = await browser.context.newPage();
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -465,6 +466,34 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
         test('dash.js in low-latency mode plays the live stream', async () => {
             const { latency } = await playLive('dash', 'manifest.mpd');
             assert.ok(latency < 8, `LL-DASH latency ${latency.toFixed(2)} s`);
+        });
+
+        test('a signed stream plays: the token rides on every URI', async () => {
+            // the sample with the token key a user uncomments
+            const key = 'live-test-token-key';
+            const ng = await startShippedNginx('sample', { liveRoot,
+                http: `cirrus_token_key ${key};` });
+            extraNginx.push(ng);
+            const expires = Math.floor(Date.now() / 1000) + 600;
+            const token = crypto.createHmac('sha256', key)
+                .update(`${expires}:/live/demo/`).digest('hex');
+            const q = `token=${token}&expires=${expires}&scope=/live/demo/`;
+            assert.equal((await rawGet(ng.port, '/live/demo/master.m3u8'))
+                .status, 403);
+            for (const [engine, m] of [['hls', 'master.m3u8'],
+                ['dash', 'manifest.mpd']]) {
+                const { latency } = await playLive(engine, `${m}?${q}`, ng);
+                console.log(`# signed ${engine}: ${latency.toFixed(2)} s`);
+            }
+            // every media request carried the token and none was refused
+            // (the players' requests: their referer is the player page)
+            const lines = ng.accessLog().split('\n')
+                .filter((l) => /"GET \/live\/demo\//.test(l) &&
+                    /player\.html/.test(l));
+            assert.ok(lines.some((l) => /part-\d+\.\d+\.m4s\?token=/.test(l)));
+            assert.ok(lines.some((l) => /seg-\d+\.m4s\?token=/.test(l)));
+            assert.deepEqual(lines.filter((l) => /" (403|404) /.test(l)), []);
+            await ng.stop();
         });
 
         test('the players got no error status from the origin', () => {
