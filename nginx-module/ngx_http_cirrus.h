@@ -17,6 +17,11 @@
 
 #define NGX_HTTP_CIRRUS_PATH_MAX 1024
 #define NGX_HTTP_CIRRUS_BODY_MAX (4 << 20) /* a rendered manifest */
+/* "hold the request until its index changes": apart from every nginx
+ * code, since NGX_AGAIN is what an output filter returns while a response
+ * is on its way (a full socket, aio), not a reason to wait and answer
+ * again */
+#define NGX_HTTP_CIRRUS_WAIT (-100)
 
 typedef enum {
     NGX_HTTP_CIRRUS_NONE = 0,
@@ -76,7 +81,11 @@ typedef struct {
     unsigned waiting : 1;
     unsigned cleanup_added : 1;
     unsigned streaming : 1; /* LL-DASH: the open segment, part by part */
+    /* a token-authorised request: the query its manifest adds to every
+     * URI it lists (cir_origin_token_query), "" otherwise */
+    char *uri_query;
     uint32_t sent_parts;
+    ngx_buf_t *stream_file; /* the open segment's file, opened once */
 } ngx_http_cirrus_ctx_t;
 
 extern ngx_module_t ngx_http_cirrus_module;
@@ -89,6 +98,13 @@ ngx_int_t ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
                                     const cir_live_index_t *idx,
                                     time_t last_modified, char *body,
                                     size_t len, ngx_uint_t take);
+/* send_body for a manifest (HLS, or an MPD by ctype): with ctx->uri_query
+ * added to every URI it lists when the request was signed. */
+ngx_int_t
+ngx_http_cirrus_send_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                              const char *ctype, cir_cache_kind_t cache,
+                              const cir_live_index_t *idx, time_t last_modified,
+                              char *body, size_t len, ngx_uint_t take);
 ngx_int_t ngx_http_cirrus_send_file(ngx_http_request_t *r, ngx_str_t *path,
                                     const char *ctype, cir_cache_kind_t cache,
                                     const cir_live_index_t *idx);
@@ -98,8 +114,9 @@ ngx_int_t ngx_http_cirrus_send_file_range(ngx_http_request_t *r,
                                           cir_cache_kind_t cache,
                                           const cir_live_index_t *idx,
                                           off_t off, off_t len, time_t mtime);
-/* Opens a file (through the open file cache) as a file buf: NGX_OK or an
- * HTTP status. */
+/* Opens a file as a file buf: NGX_OK or an HTTP status.  VOD files go
+ * through the open file cache; live store files are opened afresh (they
+ * grow: a cached size would be stale). */
 ngx_int_t ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
                                    ngx_buf_t **b, ngx_open_file_info_t *of);
 /* Status 200 and headers with no Content-Length (chunked): LL-DASH. */
@@ -115,8 +132,9 @@ void ngx_http_cirrus_metric_timeout(void);
 ngx_int_t ngx_http_cirrus_live_handler(ngx_http_request_t *r,
                                        ngx_http_cirrus_ctx_t *ctx,
                                        const u_char *raw, size_t len);
-/* Re-decides a request: NGX_AGAIN while it must still wait, else the
- * response was sent and the value is for ngx_http_finalize_request. */
+/* Re-decides a request: NGX_HTTP_CIRRUS_WAIT while it must still wait,
+ * else the response was sent (or is on its way: NGX_AGAIN) and the value
+ * is for ngx_http_finalize_request. */
 ngx_int_t ngx_http_cirrus_live_process(ngx_http_request_t *r,
                                        ngx_http_cirrus_ctx_t *ctx,
                                        int64_t *block_limit_us);
@@ -126,6 +144,8 @@ int64_t ngx_http_cirrus_live_index_mtime_us(const char *dir);
 
 /* ngx_http_cirrus_wait.c */
 ngx_uint_t ngx_http_cirrus_wait_count(void);
+/* The worker exits: closes the inotify connection, frees the watches. */
+void ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle);
 /* Starts watching ctx->rdir; 1 if the watch is new (the caller decides
  * again: the index may have changed before the watch existed), 0 if it
  * existed, NGX_ERROR. */

@@ -266,7 +266,8 @@ status_for(int err)
 }
 
 static ngx_int_t
-send_rendered(ngx_http_request_t *r, const char *ctype, cir_cache_kind_t kind,
+send_rendered(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+              const char *ctype, cir_cache_kind_t kind,
               const cir_live_index_t *idx, cir_buf_t *out)
 {
     size_t len;
@@ -276,8 +277,9 @@ send_rendered(ngx_http_request_t *r, const char *ctype, cir_cache_kind_t kind,
     if (body == NULL) {
         return ngx_http_cirrus_send_error(r, 500);
     }
-    return ngx_http_cirrus_send_body(
-        r, ctype, kind, idx, (time_t)(idx->updated_us / 1000000), body, len, 1);
+    return ngx_http_cirrus_send_manifest(r, ctx, ctype, kind, idx,
+                                         (time_t)(idx->updated_us / 1000000),
+                                         body, len, 1);
 }
 
 /* Master playlist or MPD: every rendition of the stream, loaded afresh
@@ -336,12 +338,12 @@ live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
                       ctx->path.stream, cir_strerror(err));
         rc = ngx_http_cirrus_send_error(r, 503);
     } else if (ctx->path.kind == CIR_REQ_MASTER) {
-        rc = send_rendered(r, "application/vnd.apple.mpegurl",
+        rc = send_rendered(r, ctx, "application/vnd.apple.mpegurl",
                            tracks[0]->ended ? CIR_CACHE_ENDED_PLAYLIST
                                             : CIR_CACHE_LIVE_PLAYLIST,
                            tracks[0], &out);
     } else {
-        rc = send_rendered(r, "application/dash+xml", CIR_CACHE_LIVE_MPD,
+        rc = send_rendered(r, ctx, "application/dash+xml", CIR_CACHE_LIVE_MPD,
                            tracks[0], &out);
     }
     cir_buf_free(&out);
@@ -455,9 +457,9 @@ live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
         return ngx_http_cirrus_send_error(r, 500);
     }
     ngx_memcpy(body, e->body[mode], e->body_len[mode]);
-    return ngx_http_cirrus_send_body(r, "application/vnd.apple.mpegurl", kind,
-                                     idx, (time_t)(idx->updated_us / 1000000),
-                                     body, e->body_len[mode], 0);
+    return ngx_http_cirrus_send_manifest(
+        r, ctx, "application/vnd.apple.mpegurl", kind, idx,
+        (time_t)(idx->updated_us / 1000000), body, e->body_len[mode], 0);
 }
 
 /* <rdir>/seg-<msn>.m4s in the request pool. */
@@ -506,6 +508,18 @@ live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
             r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
             (off_t)off, (off_t)size, (time_t)(seg->pdt_us / 1000000));
     }
+    seg = ctx->path.kind == CIR_REQ_SEGMENT
+              ? cir_live_index_segment(idx, ctx->path.msn)
+              : NULL;
+    if (seg != NULL && seg->complete && seg->size > 0) {
+        /* exactly the bytes the index lists for it */
+        if (segment_path(r, ctx, seg->msn, &path) != NGX_OK) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        return ngx_http_cirrus_send_file_range(
+            r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx, 0,
+            (off_t)seg->size, (time_t)(seg->pdt_us / 1000000));
+    }
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
     path.len = lcf->root.len + 1 + ngx_strlen(ctx->rel);
     path.data = ngx_pnalloc(r->pool, path.len + 1);
@@ -543,9 +557,9 @@ stream_write(ngx_http_request_t *r)
  * LL-DASH (D7): a request for the open segment is answered at once with a
  * chunked response carrying the parts written so far, then each part as it
  * lands (one CMAF chunk each: the segment file is its parts in order), and
- * ends when the segment completes.  NGX_AGAIN while it goes on, NGX_DECLINED
- * if the segment is not open (the caller decides as usual), else the value
- * for ngx_http_finalize_request.
+ * ends when the segment completes.  NGX_HTTP_CIRRUS_WAIT while it goes on,
+ * NGX_DECLINED if the segment is not open (the caller decides as usual), else
+ * the value for ngx_http_finalize_request.
  */
 static ngx_int_t
 live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
@@ -554,6 +568,8 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     const cir_live_segment_t *seg;
     ngx_chain_t *out = NULL, **ll = &out;
     ngx_open_file_info_t of;
+    ngx_file_info_t fi;
+    off_t file_size = 0;
     ngx_buf_t *b, *from;
     ngx_str_t path;
     ngx_int_t rc;
@@ -589,13 +605,23 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         if (cir_live_index_part_range(idx, seg->msn, i, &off, &size) < 0) {
             return NGX_ERROR;
         }
-        if (from == NULL) {
+        if (from == NULL && ctx->stream_file == NULL) {
+            /* opened once per response, closed with the request */
             if (segment_path(r, ctx, seg->msn, &path) != NGX_OK ||
                 ngx_http_cirrus_open_buf(r, &path, &from, &of) != NGX_OK) {
                 return NGX_ERROR; /* the headers are out: only a cut left */
             }
+            ctx->stream_file = from;
+            file_size = of.size;
+        } else if (from == NULL) {
+            /* the file has grown since: its size now */
+            from = ctx->stream_file;
+            if (ngx_fd_info(from->file->fd, &fi) == NGX_FILE_ERROR) {
+                return NGX_ERROR;
+            }
+            file_size = ngx_file_size(&fi);
         }
-        if ((off_t)(off + size) > of.size) {
+        if ((off_t)(off + size) > file_size) {
             return NGX_ERROR; /* the index lists bytes the file lacks */
         }
         b = ngx_calloc_buf(r->pool);
@@ -631,14 +657,14 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
         (*ll)->next = NULL;
     }
     if (out == NULL) {
-        return NGX_AGAIN;
+        return NGX_HTTP_CIRRUS_WAIT;
     }
     rc = ngx_http_output_filter(r, out);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
     /* finalizing with output still buffered hands it to nginx's writer */
-    return seg->complete ? NGX_OK : NGX_AGAIN;
+    return seg->complete ? NGX_OK : NGX_HTTP_CIRRUS_WAIT;
 }
 
 ngx_int_t
@@ -674,7 +700,7 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     if (ctx->path.kind == CIR_REQ_SEGMENT && r->method != NGX_HTTP_HEAD &&
         (ctx->streaming || d == CIR_DECIDE_WAIT)) {
         rc = live_stream_segment(r, ctx, idx);
-        if (rc == NGX_AGAIN && block_limit_us) {
+        if (rc == NGX_HTTP_CIRRUS_WAIT && block_limit_us) {
             /* the segment must complete within the block limit */
             *block_limit_us =
                 cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
@@ -694,7 +720,7 @@ ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
             *block_limit_us =
                 cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
         }
-        return NGX_AGAIN;
+        return NGX_HTTP_CIRRUS_WAIT;
     case CIR_DECIDE_BAD_REQUEST:
         return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
     case CIR_DECIDE_GONE:
@@ -788,7 +814,7 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     }
 
     rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
-    if (rc != NGX_AGAIN) {
+    if (rc != NGX_HTTP_CIRRUS_WAIT) {
         return rc;
     }
     if (ngx_http_cirrus_wait_count() >= lcf->max_blocked) {
@@ -809,7 +835,7 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     if (rc == 1) {
         /* a new watch: the index may have changed before it existed */
         rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
-        if (rc != NGX_AGAIN) {
+        if (rc != NGX_HTTP_CIRRUS_WAIT) {
             return rc;
         }
     }

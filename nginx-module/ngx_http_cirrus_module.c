@@ -50,6 +50,9 @@ static char *ngx_http_cirrus_flag_mode(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_cirrus_secret(ngx_conf_t *cf, ngx_command_t *cmd,
                                     void *conf);
 static ngx_int_t ngx_http_cirrus_handler(ngx_http_request_t *r);
+static void ngx_http_cirrus_exit_process(ngx_cycle_t *cycle);
+
+static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
 
 static ngx_command_t ngx_http_cirrus_commands[] = {
 
@@ -117,16 +120,16 @@ static ngx_http_module_t ngx_http_cirrus_module_ctx = {
 
 ngx_module_t ngx_http_cirrus_module = {
     NGX_MODULE_V1,
-    &ngx_http_cirrus_module_ctx, /* module context */
-    ngx_http_cirrus_commands,    /* module directives */
-    NGX_HTTP_MODULE,             /* module type */
-    NULL,                        /* init master */
-    NULL,                        /* init module */
-    NULL,                        /* init process */
-    NULL,                        /* init thread */
-    NULL,                        /* exit thread */
-    NULL,                        /* exit process */
-    NULL,                        /* exit master */
+    &ngx_http_cirrus_module_ctx,  /* module context */
+    ngx_http_cirrus_commands,     /* module directives */
+    NGX_HTTP_MODULE,              /* module type */
+    NULL,                         /* init master */
+    NULL,                         /* init module */
+    NULL,                         /* init process */
+    NULL,                         /* init thread */
+    NULL,                         /* exit thread */
+    ngx_http_cirrus_exit_process, /* exit process */
+    NULL,                         /* exit master */
     NGX_MODULE_V1_PADDING};
 
 /* --- configuration ------------------------------------------------------ */
@@ -282,6 +285,50 @@ ngx_http_cirrus_log_handler(ngx_http_request_t *r)
     return NGX_OK;
 }
 
+static ngx_int_t set_cache_control(ngx_http_request_t *r, cir_cache_kind_t kind,
+                                   const cir_live_index_t *idx);
+
+/*
+ * Answers nginx makes itself in a cirrus location (416 from the range
+ * filter, an error page) keep the headers the handler set: an error status
+ * gets the error Cache-Control instead of the object's (a 416 must not be
+ * cached like the segment).  Installed last, so it runs first and again
+ * when a later filter turns the answer into an error.
+ */
+static ngx_int_t
+ngx_http_cirrus_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    ngx_list_part_t *part;
+    ngx_table_elt_t *h;
+    ngx_uint_t i;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    if (lcf == NULL || lcf->mode == NGX_HTTP_CIRRUS_NONE ||
+        cir_origin_cache_kind_for_status(
+            CIR_CACHE_MEDIA, r->headers_out.status) != CIR_CACHE_ERROR) {
+        return ngx_http_next_header_filter(r);
+    }
+    /* drop the object's Cache-Control and Vary, then add the error's */
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+        for (i = 0; i < part->nelts; i++) {
+            if ((h[i].key.len == sizeof("Cache-Control") - 1 &&
+                 ngx_strncasecmp(h[i].key.data, (u_char *)"Cache-Control",
+                                 h[i].key.len) == 0) ||
+                (h[i].key.len == sizeof("Vary") - 1 &&
+                 ngx_strncasecmp(h[i].key.data, (u_char *)"Vary",
+                                 h[i].key.len) == 0)) {
+                h[i].hash = 0; /* not sent */
+            }
+        }
+    }
+    if (set_cache_control(r, CIR_CACHE_ERROR, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    return ngx_http_next_header_filter(r);
+}
+
 static ngx_int_t
 ngx_http_cirrus_postconfiguration(ngx_conf_t *cf)
 {
@@ -306,7 +353,18 @@ ngx_http_cirrus_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
     *h = ngx_http_cirrus_log_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_cirrus_header_filter;
     return NGX_OK;
+}
+
+/* A worker leaves (reload, stop): the waiting machinery's inotify
+ * connection is closed, or nginx reports it as a socket left open. */
+static void
+ngx_http_cirrus_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cirrus_wait_exit(cycle);
 }
 
 void
@@ -376,10 +434,23 @@ set_cache_control(ngx_http_request_t *r, cir_cache_kind_t kind,
 {
     char cc[128];
 
+    ngx_http_core_loc_conf_t *clcf;
+    const char *vary;
+
     if (cir_origin_cache_control(kind, idx, cc, sizeof(cc)) < 0) {
         ngx_cpystrn((u_char *)cc, (u_char *)"no-cache", sizeof(cc));
     }
-    return add_header(r, "Cache-Control", cc, ngx_strlen(cc));
+    if (add_header(r, "Cache-Control", cc, ngx_strlen(cc)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    /* a manifest may leave gzipped (nginx's gzip): caches must key on
+     * Accept-Encoding.  With gzip_vary on nginx says it itself. */
+    vary = cir_origin_vary(kind);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    if (vary != NULL && !clcf->gzip_vary) {
+        return add_header(r, "Vary", vary, ngx_strlen(vary));
+    }
+    return NGX_OK;
 }
 
 static void
@@ -446,6 +517,42 @@ ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
     out.buf = b;
     out.next = NULL;
     return ngx_http_output_filter(r, &out);
+}
+
+ngx_int_t
+ngx_http_cirrus_send_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                              const char *ctype, cir_cache_kind_t cache,
+                              const cir_live_index_t *idx, time_t last_modified,
+                              char *body, size_t len, ngx_uint_t take)
+{
+    cir_buf_t out;
+    size_t out_len;
+    char *signed_body;
+    int err;
+
+    if (ctx->uri_query == NULL || ctx->uri_query[0] == '\0') {
+        return ngx_http_cirrus_send_body(r, ctype, cache, idx, last_modified,
+                                         body, len, take);
+    }
+    cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
+    if (ngx_strcmp(ctype, "application/dash+xml") == 0) {
+        err = cir_origin_mpd_add_query(body, len, ctx->uri_query, &out);
+    } else {
+        err = cir_origin_hls_add_query(body, len, ctx->uri_query, &out);
+    }
+    if (take) {
+        free(body);
+    }
+    signed_body = err < 0 ? NULL : cir_buf_detach(&out, &out_len);
+    cir_buf_free(&out);
+    if (signed_body == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cirrus: adding the token to a manifest failed: %s",
+                      cir_strerror(err < 0 ? err : CIR_ENOMEM));
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    return ngx_http_cirrus_send_body(r, ctype, cache, idx, last_modified,
+                                     signed_body, out_len, 1);
 }
 
 static const char *
@@ -525,7 +632,11 @@ ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
     ngx_int_t rc;
     ngx_buf_t *b;
 
+    ngx_http_cirrus_loc_conf_t *lcf;
+    ngx_open_file_cache_t *cache;
+
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
     ngx_memzero(of, sizeof(ngx_open_file_info_t));
     of->read_ahead = clcf->read_ahead;
     of->directio = clcf->directio;
@@ -533,12 +644,20 @@ ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
     of->min_uses = clcf->open_file_cache_min_uses;
     of->errors = clcf->open_file_cache_errors;
     of->events = clcf->open_file_cache_events;
+    cache = clcf->open_file_cache;
+    if (lcf->mode == NGX_HTTP_CIRRUS_LIVE) {
+        /* The live store's files grow and go: a cached descriptor's size
+         * (open_file_cache) is stale within a part, a cached ENOENT
+         * (open_file_cache_errors) hides a new part.  Opened afresh for
+         * each request and closed with it; small files, so no directio. */
+        cache = NULL;
+        of->directio = NGX_OPEN_FILE_DIRECTIO_OFF;
+    }
 
     if (ngx_http_set_disable_symlinks(r, clcf, path, of) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool) !=
-        NGX_OK) {
+    if (ngx_open_cached_file(cache, path, of, r->pool) != NGX_OK) {
         switch (of->err) {
         case 0:
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -727,12 +846,16 @@ find_header(ngx_http_request_t *r, ngx_str_t *name)
     }
 }
 
-/* A valid origin secret header, or a valid signed URL, passes. */
+/* A valid origin secret header, or a valid signed URL, passes.  A signed
+ * URL's manifest carries its token onto every URI it lists
+ * (ctx->uri_query). */
 static ngx_int_t
-authorized(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf)
+authorized(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf,
+           ngx_http_cirrus_ctx_t *ctx)
 {
     ngx_table_elt_t *h;
     u_char *path;
+    int n;
 
     if (lcf->secret_header.len == 0 && lcf->token_key.len == 0) {
         return 1;
@@ -755,7 +878,13 @@ authorized(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf)
                                     (const char *)path,
                                     (const char *)r->args.data, r->args.len,
                                     (int64_t)ngx_time()) == 0) {
-            return 1;
+            ctx->uri_query = ngx_pnalloc(r->pool, r->args.len + 1);
+            if (ctx->uri_query == NULL) {
+                return 0;
+            }
+            n = cir_origin_token_query((const char *)r->args.data, r->args.len,
+                                       ctx->uri_query, r->args.len + 1);
+            return n >= 0;
         }
     }
     return 0;
@@ -846,9 +975,41 @@ serve_metrics(ngx_http_request_t *r)
                                      p - body, 0);
 }
 
+/* A VOD manifest for a signed request: read, with the token added to
+ * every URI it lists. */
+static ngx_int_t
+serve_vod_signed_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                          ngx_str_t *path, const char *ctype)
+{
+    ngx_open_file_info_t of;
+    ngx_buf_t *b;
+    ngx_int_t rc;
+    ssize_t n;
+    char *body;
+
+    rc = ngx_http_cirrus_open_buf(r, path, &b, &of);
+    if (rc != NGX_OK) {
+        return ngx_http_cirrus_send_error(r, (ngx_uint_t)rc);
+    }
+    if (of.size > NGX_HTTP_CIRRUS_BODY_MAX) {
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    body = ngx_pnalloc(r->pool, (size_t)of.size + 1);
+    if (body == NULL) {
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    n = of.size ? ngx_read_file(b->file, (u_char *)body, (size_t)of.size, 0)
+                : 0;
+    if (n != of.size) {
+        return ngx_http_cirrus_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    return ngx_http_cirrus_send_manifest(r, ctx, ctype, CIR_CACHE_VOD_MANIFEST,
+                                         NULL, of.mtime, body, (size_t)n, 0);
+}
+
 static ngx_int_t
 serve_vod(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf,
-          const u_char *raw, size_t len)
+          ngx_http_cirrus_ctx_t *ctx, const u_char *raw, size_t len)
 {
     char rel[NGX_HTTP_CIRRUS_PATH_MAX];
     const char *ext;
@@ -875,6 +1036,10 @@ serve_vod(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf,
     if (ext && (ngx_strcmp(ext, ".m3u8") == 0 || ngx_strcmp(ext, ".mpd") == 0 ||
                 ngx_strcmp(ext, ".vtt") == 0)) {
         cache = CIR_CACHE_VOD_MANIFEST;
+    }
+    if (ctx->uri_query[0] != '\0' && ext &&
+        (ngx_strcmp(ext, ".m3u8") == 0 || ngx_strcmp(ext, ".mpd") == 0)) {
+        return serve_vod_signed_manifest(r, ctx, &path, cir_content_type(rel));
     }
     return ngx_http_cirrus_send_file(r, &path, cir_content_type(rel), cache,
                                      NULL);
@@ -928,6 +1093,7 @@ ngx_http_cirrus_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     ctx->request = r;
+    ctx->uri_query = "";
     ngx_http_set_ctx(r, ctx, ngx_http_cirrus_module);
     switch (lcf->mode) {
     case NGX_HTTP_CIRRUS_VOD:
@@ -958,7 +1124,8 @@ ngx_http_cirrus_handler(ngx_http_request_t *r)
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
         return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_ALLOWED);
     }
-    if (!authorized(r, lcf)) {
+    /* the time is no secret, and a signed MPD's player must read it */
+    if (lcf->mode != NGX_HTTP_CIRRUS_TIME && !authorized(r, lcf, ctx)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "cirrus: no valid origin secret or token");
         return ngx_http_cirrus_send_error(r, NGX_HTTP_FORBIDDEN);
@@ -971,7 +1138,7 @@ ngx_http_cirrus_handler(ngx_http_request_t *r)
         return serve_metrics(r);
     case NGX_HTTP_CIRRUS_VOD:
         relative_path(r, &raw, &len);
-        return serve_vod(r, lcf, raw, len);
+        return serve_vod(r, lcf, ctx, raw, len);
     case NGX_HTTP_CIRRUS_LIVE:
         relative_path(r, &raw, &len);
         return ngx_http_cirrus_live_handler(r, ctx, raw, len);

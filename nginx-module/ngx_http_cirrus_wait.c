@@ -233,7 +233,7 @@ process_watch(ngx_http_cirrus_watch_t *w)
         /* unlink first: the response may finalize (and free) r */
         waiter_remove(ctx);
         rc = ngx_http_cirrus_live_process(r, ctx, NULL);
-        if (rc == NGX_AGAIN) {
+        if (rc == NGX_HTTP_CIRRUS_WAIT) {
             ngx_queue_insert_tail(&w->waiters, &ctx->queue);
             ctx->waiting = 1;
             nb_waiting++;
@@ -343,4 +343,29 @@ ngx_http_cirrus_wait_hold(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     r->read_event_handler = ngx_http_test_reading;
     r->main->count++;
     return NGX_DONE;
+}
+
+void
+ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle)
+{
+    ngx_http_cirrus_watch_t *w;
+
+    (void)cycle;
+    if (!initialized) {
+        return;
+    }
+    /* no request waits any more: their timers kept the worker alive */
+    while (!ngx_queue_empty(&watches)) {
+        w = ngx_queue_data(ngx_queue_head(&watches), ngx_http_cirrus_watch_t,
+                           link);
+        watch_free(w);
+    }
+    if (poll_ev.timer_set) {
+        ngx_del_timer(&poll_ev);
+    }
+    if (inotify_conn) {
+        ngx_close_connection(inotify_conn);
+        inotify_conn = NULL;
+    }
+    initialized = 0;
 }

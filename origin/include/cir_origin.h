@@ -45,7 +45,8 @@ typedef struct {
 /*
  * Normalises a request path relative to a location (the part after the
  * location prefix, still percent-encoded): decodes %XX, rejects NUL, "..",
- * ".", empty segments, backslashes and control bytes (CIR_EINVAL: 400), and
+ * ".", empty segments, backslashes, control bytes and an escaped "/" (%2F:
+ * one object has one name, one cache key) (CIR_EINVAL: 400), and
  * writes the clean relative path.  Nothing it accepts escapes the root.
  */
 int cir_origin_normalize_path(const char *path, size_t len, char *out,
@@ -153,6 +154,14 @@ typedef enum {
  * and errors.  Live playlists live for a fraction of a part. */
 int cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
                              char *out, size_t size);
+/* The kind an answer with this HTTP status is cached as: any 4xx/5xx is
+ * an error (a 416 for a segment must not be cached like the segment),
+ * else the object's kind. */
+cir_cache_kind_t cir_origin_cache_kind_for_status(cir_cache_kind_t kind,
+                                                  unsigned status);
+/* The Vary value for an object, or NULL: manifests (text the server may
+ * gzip) vary by Accept-Encoding, media and errors by nothing. */
+const char *cir_origin_vary(cir_cache_kind_t kind);
 
 /* --- origin authentication --------------------------------------------- */
 
@@ -162,12 +171,35 @@ int cir_origin_secret_equal(const char *expected, const char *got,
                             size_t got_len);
 /*
  * Signed, expiring URLs for direct access: token = hex(HMAC-SHA256(key,
- * "<expires>:<path>")), sent as ?token=…&expires=<unix seconds>.
- * verify returns 0, or CIR_EAUTH for a bad or expired token.
+ * "<expires>:<path>")), sent as ?token=…&expires=<unix seconds>.  With
+ * &scope=<prefix> the token covers every path under prefix (a path that
+ * starts and ends with "/", of [A-Za-z0-9/_.~-], no "." or ".." segment)
+ * and is signed over the prefix: cir_origin_token_sign(key, prefix, ...).
+ * That is what plays a stream: the manifests carry the token onto every
+ * URI they list (cir_origin_token_query).  verify returns 0, or CIR_EAUTH
+ * for a bad or expired token, a malformed scope or a path outside it.
  */
 int cir_origin_token_sign(const char *key, const char *path, int64_t expires,
                           char *out, size_t size);
 int cir_origin_token_verify(const char *key, const char *path,
                             const char *query, size_t query_len, int64_t now_s);
+/*
+ * The query a manifest answered to a token-authorised request adds to
+ * every URI it lists: "token=…&expires=…&scope=…" from the request's
+ * query (other parameters, such as _HLS_msn, stay behind).  Returns its
+ * length, 0 (out = "") when the token has no scope (it covers only the
+ * manifest itself, the listed objects could not use it), or CIR_ELIMIT.
+ * Call it only for a request the token authorised.
+ */
+int cir_origin_token_query(const char *query, size_t query_len, char *out,
+                           size_t size);
+/* Appends a rendered HLS playlist to out with query added to each URI
+ * line and each URI="…" attribute ("?" or "&"), or an MPD with it added
+ * to each SegmentTemplate media and initialization ("&amp;" escaped).
+ * query "" copies the manifest as it is. */
+int cir_origin_hls_add_query(const char *in, size_t len, const char *query,
+                             cir_buf_t *out);
+int cir_origin_mpd_add_query(const char *in, size_t len, const char *query,
+                             cir_buf_t *out);
 
 #endif

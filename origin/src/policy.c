@@ -7,11 +7,23 @@
  *   blocking playlist            public, max-age=<6 x TD>: the response to
  *                                _HLS_msn/_HLS_part never changes, and the
  *                                query string is its cache key
- *   ended playlist               public, max-age=3600
+ *   ended playlist               public, max-age=<TD / 2, at least 1>:
+ *                                a key may be republished, and a player
+ *                                that got ENDLIST stops reloading, so an
+ *                                ENDLIST must not outlive a live playlist
+ *                                by much; half a target duration is what
+ *                                MediaPackage gives a regular (non-LL)
+ *                                playlist.  3600 kept a republished key's
+ *                                viewers on the old ENDLIST for an hour.
  *   VOD manifest                 public, max-age=86400
  *   error                        public, max-age=1: a 404 for a part that
- *                                does not exist yet must not stick
- * No cookies, no Vary: nothing here varies per viewer.
+ *                                does not exist yet must not stick; every
+ *                                4xx/5xx answer (416 from a range too)
+ *                                gets it, whatever the object
+ * No cookies: nothing here varies per viewer.  Manifests say
+ * Vary: Accept-Encoding (nginx may gzip them: a cache must not hand a
+ * gzipped playlist to a client that did not ask for it); media never
+ * leaves compressed.
  */
 #include <stdio.h>
 
@@ -47,7 +59,10 @@ cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
         n = snprintf(out, size, "public, max-age=%lld", age);
         break;
     case CIR_CACHE_ENDED_PLAYLIST:
-        n = snprintf(out, size, "public, max-age=3600");
+        age = idx && idx->timescale > 0 && idx->segment_target > 0
+                  ? cir_live_target_duration(idx) / 2
+                  : 1;
+        n = snprintf(out, size, "public, max-age=%lld", age > 1 ? age : 1);
         break;
     case CIR_CACHE_VOD_MANIFEST:
         n = snprintf(out, size, "public, max-age=86400");
@@ -60,4 +75,25 @@ cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
         return CIR_ELIMIT;
     }
     return 0;
+}
+
+cir_cache_kind_t
+cir_origin_cache_kind_for_status(cir_cache_kind_t kind, unsigned status)
+{
+    return status >= 400 ? CIR_CACHE_ERROR : kind;
+}
+
+const char *
+cir_origin_vary(cir_cache_kind_t kind)
+{
+    switch (kind) {
+    case CIR_CACHE_LIVE_PLAYLIST:
+    case CIR_CACHE_BLOCKING_PLAYLIST:
+    case CIR_CACHE_LIVE_MPD:
+    case CIR_CACHE_ENDED_PLAYLIST:
+    case CIR_CACHE_VOD_MANIFEST:
+        return "Accept-Encoding";
+    default:
+        return NULL;
+    }
 }

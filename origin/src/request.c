@@ -50,6 +50,11 @@ cir_origin_normalize_path(const char *path, size_t len, char *out,
             }
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
+            if (c == '/') {
+                /* an escaped separator: "s%2fvideo%2findex.m3u8" would be
+                 * a second name (and cache key) for s/video/index.m3u8 */
+                goto bad;
+            }
         }
         /* checked after decoding: "%2e%2e", "%2F", "%5C", "%00" included */
         if (c < 0x20 || c == 0x7f || c == '\\') {

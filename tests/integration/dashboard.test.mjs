@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -90,35 +90,9 @@ describe('dashboard', { skip: missing || false }, () => {
         }, null, 2));
         ingest = daemon(INGEST_BIN, ['--config', config]);
         worker = daemon(WORKER_BIN, ['--config', config]);
-        const nm = B.NODE_MODULES;
-        ngx = await startNginx({ server: `
-            cirrus_cors on;
-            location /vod/ { cirrus_vod ${out}; }
-            location /live/ { cirrus_live ${live}; cirrus_block_timeout 6s; }
-            location = /time { cirrus_time; }
-            location = /metrics { cirrus_metrics; }
-            location = / { return 302 /dashboard/; }
-            location /dashboard/ {
-                alias ${path.join(C.SOURCE_DIR, 'samples', 'dashboard')}/;
-                types { text/html html; text/css css; text/javascript js; }
-            }
-            location /lib/hls.js/ {
-                alias ${path.join(nm, 'hls.js', 'dist')}/;
-                types { text/javascript js; application/json map; }
-            }
-            location /lib/dashjs/ {
-                alias ${path.join(nm, 'dashjs', 'dist', 'modern', 'umd')}/;
-                types { text/javascript js; application/json map; }
-            }
-            location /api/ingest/ { proxy_pass http://127.0.0.1:${statusPort}/; }
-            location /api/worker/ { proxy_pass http://127.0.0.1:${workerPort}/; }
-            location /api/vod/ {
-                alias ${out}/;
-                autoindex on;
-                autoindex_format json;
-                types { application/json json; }
-                add_header Cache-Control no-store;
-            }` });
+        // the origin as shipped: samples/nginx.conf, its ports and paths
+        ngx = await startShippedNginx('sample', { vodRoot: out, liveRoot: live,
+            ingestPort: statusPort, workerPort });
         const up = async (p) => (await fetch(`${ngx.base}${p}`).catch(() => null))?.ok;
         await waitFor('the ingest and worker status through nginx', async () =>
             (await up('/api/ingest/streams')) && (await up('/api/worker/jobs')),

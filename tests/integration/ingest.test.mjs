@@ -3,7 +3,8 @@
 // wrong keys, second publishers, garbage and slow clients are refused; a
 // killed publisher ends with ENDLIST after the grace period, and one that
 // comes back within it continues the same stream.  With the nginx module
-// built, the playlists are read through nginx.  A second cirrus-ingest runs
+// built, the playlists are read through nginx (samples/nginx.conf as
+// shipped, ports and paths substituted).  A second cirrus-ingest runs
 // the live ABR preset with an on_publish HTTP callback: hls.js plays the
 // rungs in low-latency mode in headless Chromium, a clean stop (SIGINT to
 // ffmpeg, which sends FCUnpublish) ends the playlist at once, and a
@@ -17,7 +18,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, rawGet, startShippedNginx } from
+    './lib/nginx.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -116,8 +118,7 @@ before(async () => {
     ingest.stderr.on('data', (d) => (log += d));
     await waitFor('cirrus-ingest to listen', () => /listening rtmp=/.test(log), 5000);
     if (nginxAvailable()) {
-        nginx = await startNginx({ server: `
-            location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 3s; }` });
+        nginx = await startShippedNginx('sample', { liveRoot });
     }
 });
 
@@ -322,13 +323,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 '--set', 'grace_seconds=10'], { stdio: ['ignore', 'ignore', 'pipe'] });
             ing.stderr.on('data', (d) => (ingLog += d));
             await waitLog('the ABR ingest', /listening rtmp=.*preset=live/, 5000);
-            const nm = B.NODE_MODULES;
-            ngx = await startNginx({ server: `
-                cirrus_cors on;
-                location /live/ { cirrus_live ${root}; cirrus_block_timeout 6s; }
-                location = /time { cirrus_time; }
-                location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
-                location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }` });
+            ngx = await startShippedNginx('sample', { liveRoot: root });
             browser = await B.launch();
         });
 

@@ -1,6 +1,11 @@
 // Live end to end: cirrus-transcode publishes a sample as a live stream at
 // real time (CMAF parts through the live index writer), nginx with the
-// module serves LL-HLS and LL-DASH, hls.js and dash.js play it in low
+// module serves LL-HLS and LL-DASH from the configurations we ship
+// (samples/nginx.conf, the deploy template; only ports and paths
+// substituted), and under settings users add (open_file_cache validity
+// and errors, sendfile off, small output buffers, aio threads, directio):
+// every listed and hinted part answers with the index's bytes, LL-DASH
+// chunked segments complete; hls.js and dash.js play it in low
 // latency mode in headless Chromium, and the test prints the latency each
 // player reaches.  The source is a 640x360 file published with the live
 // preset: passed through as "video" and transcoded in real time to the
@@ -9,17 +14,19 @@
 // players see several levels.  Then the source stops and the playlist ends
 // cleanly.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { nginxAvailable, rawGet, startShippedNginx } from './lib/nginx.mjs';
 
 const missing = B.browserAvailable() ||
     (nginxAvailable() ? null : 'nginx module not built');
 let nginx, browser, source, liveRoot, input;
+const INDEX_BIN = path.join(C.BUILD_DIR, 'nginx-module', 'cirrus-live-index');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,18 +74,7 @@ before(async () => {
     liveRoot = C.tmpDir('live-');
     input = await makeInput(C.tmpDir('live-src-'));
     startSource();
-    const nm = B.NODE_MODULES;
-    nginx = await startNginx({
-        server: `
-        cirrus_cors on;
-        location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }
-        location = /time { cirrus_time; }
-        location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
-        location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
-        location /lib/dashjs/ {
-            alias ${path.join(nm, 'dashjs', 'dist', 'modern', 'umd')}/;
-        }`,
-    });
+    nginx = await startShippedNginx('sample', { liveRoot });
     // a few segments, so players have a live window to join
     await waitFor('three live segments', async () => {
         const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
@@ -94,16 +90,172 @@ before(async () => {
 });
 
 after(async () => {
+    for (const ng of extraNginx)
+        await ng.stop().catch(() => {});
     await browser?.close();
     if (source && source.exitCode === null)
         source.kill('SIGKILL');
     await nginx?.stop();
 });
 
-async function playLive(engine, manifest) {
+const extraNginx = [];
+
+// No byte the index lists was missing from a file, nothing went wrong in
+// a worker.  (The sandbox's hard RLIMIT_NOFILE is below the deploy
+// template's worker_rlimit_nofile: that alert is the machine's.)
+function assertCleanLog(ng) {
+    const bad = ng.errorLog().split('\n').filter((l) =>
+        /holds \d+ bytes, not|\[(alert|crit|emerg)\]/.test(l) &&
+        !/setrlimit\(RLIMIT_NOFILE/.test(l));
+    assert.deepEqual(bad, []);
+}
+
+// The rendition's index as the origin reads it (cirrus-live-index).
+function readIndex(rendition) {
+    const r = spawnSync(INDEX_BIN, [path.join(liveRoot, 'demo', rendition)],
+        { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+}
+
+function indexPart(idx, msn, part) {
+    const seg = idx.segments.find((s) => s.msn === msn);
+    return seg ? seg.parts[part] : undefined;
+}
+
+function dechunk(buf) {
+    const out = [];
+    let i = 0;
+    for (;;) {
+        const e = buf.indexOf('\r\n', i);
+        if (e < 0)
+            return null; // cut short: no last chunk
+        const n = parseInt(buf.subarray(i, e).toString(), 16);
+        if (!n)
+            return buf.subarray(e, e + 4).toString() === '\r\n\r\n'
+                ? Buffer.concat(out) : null;
+        out.push(buf.subarray(e + 2, e + 2 + n));
+        i = e + 2 + n + 2;
+    }
+}
+
+// A blocked request that nginx ended at its limit because the source
+// stalled (a real-time encoder on a loaded machine): legitimate, and logged.
+function timedOut(ng, target) {
+    return ng.errorLog().includes(`blocked request timed out after`) &&
+        ng.errorLog().split('\n').some((l) => l.includes('timed out after') &&
+            l.includes(`"GET ${target} `));
+}
+
+// For at least `seconds` (and until enough was seen), follows the live
+// edge of one rendition the way an LL-HLS player does (blocking reloads on
+// the preload hint) and checks: every part the playlist lists answers 200
+// with exactly the byte count the index gives it; every hinted part too,
+// once written; every segment asked for while open (LL-DASH) streams
+// chunked to its last chunk, with the index's size.  A request the origin
+// ended at its block limit because the source stalled is counted, not
+// failed (the error log says so).  Resolves the counts.
+async function checkLiveEdge(ng, rendition, seconds, headers = {}) {
+    const base = `/live/demo/${rendition}/`;
+    const get = (u) => rawGet(ng.port, base + u, headers);
+    const seen = new Set();
+    const streams = new Map();
+    const counts = { parts: 0, hinted: 0, chunked: 0, whole: 0, stalled: 0 };
+    // the index read after the answers (parts only get added at the edge)
+    let idx = null;
+    const checkPart = (r, msn, part, what) => {
+        assert.equal(r.status, 200, `${what} part-${msn}.${part}: ${r.status}` +
+            `\n${ng.errorLog().slice(-1500)}`);
+        if (!indexPart(idx, msn, part))
+            idx = readIndex(rendition);
+        const want = indexPart(idx, msn, part);
+        assert.ok(want, `part-${msn}.${part} in the index: ${JSON.stringify(
+            idx.segments.filter((x) => Math.abs(x.msn - msn) <= 1))}`);
+        assert.equal(Number(r.headers['content-length']), want.size,
+            `${what} part-${msn}.${part}: Content-Length`);
+        assert.equal(r.body.length, want.size, `${what} part-${msn}.${part}`);
+    };
+    const streamSegment = async (msn) => {
+        const u = `seg-${msn}.m4s`;
+        const r = await get(u);
+        assert.equal(r.status, 200, u);
+        const seg = () => readIndex(rendition).segments.find((s) => s.msn === msn);
+        if (r.headers['transfer-encoding'] !== 'chunked') {
+            // it completed before the request arrived: a whole file
+            assert.equal(r.body.length, seg().size, `${u}: the index's size`);
+            counts.whole++;
+            return;
+        }
+        const body = dechunk(r.body);
+        if (!body && timedOut(ng, base + u)) {
+            counts.stalled++;
+            return;
+        }
+        assert.ok(body, `${u}: the chunked body ends with its last chunk` +
+            `\n${ng.errorLog().slice(-1500)}`);
+        assert.ok(seg() && seg().complete, `${u} complete in the index`);
+        assert.equal(body.length, seg().size, `${u}: the index's size`);
+        counts.chunked++;
+    };
+    const failures = [];
+    let pl = await get('index.m3u8');
+    const t0 = Date.now();
+    try {
+        while (Date.now() - t0 < seconds * 1000 ||
+            ((counts.parts < 10 || counts.hinted < 5 ||
+              counts.chunked < 1) && Date.now() - t0 < 40000)) {
+            if (pl.status !== 200)
+                pl = await get('index.m3u8');
+            assert.equal(pl.status, 200);
+            const text = pl.body.toString();
+            const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/
+                .exec(text);
+            assert.ok(hint, 'a preload hint');
+            const msn = Number(hint[1]), part = Number(hint[2]);
+            // the open segment, as dash.js asks for it (availabilityTimeOffset)
+            if (part >= 1 && !streams.has(msn))
+                streams.set(msn, streamSegment(msn).catch((e) => failures.push(e)));
+            const listed = [...text.matchAll(
+                /#EXT-X-PART:[^\n]*URI="part-(\d+)\.(\d+)\.m4s"/g)]
+                .map((m) => [Number(m[1]), Number(m[2])])
+                .filter(([m, p]) => !seen.has(`${m}.${p}`));
+            for (let i = 0; i < listed.length; i += 8) {
+                const batch = listed.slice(i, i + 8);
+                const answers = await Promise.all(batch.map(([m, p]) =>
+                    get(`part-${m}.${p}.m4s`)));
+                idx = readIndex(rendition);
+                answers.forEach((r, k) => {
+                    checkPart(r, batch[k][0], batch[k][1], 'listed');
+                    seen.add(`${batch[k][0]}.${batch[k][1]}`);
+                    counts.parts++;
+                });
+            }
+            const hu = `part-${msn}.${part}.m4s`;
+            const [next, hinted] = await Promise.all([
+                get(`index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`), get(hu)]);
+            if (hinted.status === 503 && timedOut(ng, base + hu)) {
+                counts.stalled++;
+            } else {
+                idx = readIndex(rendition);
+                checkPart(hinted, msn, part, 'hinted');
+                counts.hinted++;
+            }
+            pl = next;
+        }
+    } finally {
+        await Promise.all(streams.values());
+    }
+    if (failures.length)
+        throw failures[0];
+    assert.ok(counts.parts >= 10 && counts.hinted >= 5 && counts.chunked >= 1,
+        JSON.stringify(counts));
+    return counts;
+}
+
+async function playLive(engine, manifest, ng = nginx) {
     const shot = path.join(C.TEST_OUT, 'screenshots', `live-${engine}.png`);
-    const url = `${nginx.base}/player.html?engine=${engine}&lowLatency=1` +
-        `&src=/live/demo/${manifest}`;
+    const url = `${ng.base}/player.html?engine=${engine}&lowLatency=1` +
+        `&src=${encodeURIComponent(`/live/demo/${manifest}`)}`;
     const page = await browser.context.newPage();
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -146,6 +298,50 @@ async function playLive(engine, manifest) {
 
 describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false },
     () => {
+        test('the shipped samples/nginx.conf (open_file_cache on): every ' +
+            'listed and hinted part, every chunked segment', async () => {
+            assert.match(nginx.conf, /^\s*open_file_cache max=/m);
+            const [v, a] = await Promise.all([
+                checkLiveEdge(nginx, 'video', 8),
+                checkLiveEdge(nginx, 'audio', 8)]);
+            console.log(`# sample config: video ${JSON.stringify(v)}, ` +
+                `audio ${JSON.stringify(a)}`);
+            assert.doesNotMatch(nginx.errorLog(), /holds \d+ bytes, not/);
+        });
+
+        test('the shipped deploy template: the same', async () => {
+            const ng = await startShippedNginx('deploy', { liveRoot });
+            extraNginx.push(ng);
+            assert.match(ng.conf, /^\s*open_file_cache max=/m);
+            const c = await checkLiveEdge(ng, 'video', 6,
+                { [ng.secretHeader]: ng.secret });
+            console.log(`# deploy config: video ${JSON.stringify(c)}`);
+            await ng.stop();
+            assertCleanLog(ng);
+        });
+
+        // what users add to the shipped config: the module must not care
+        const userSettings = {
+            'a long-lived file cache that caches errors':
+                { http: 'open_file_cache_valid 1h; open_file_cache_errors on; ' +
+                    'open_file_cache_min_uses 1;' },
+            'sendfile off, small output buffers':
+                { live: 'sendfile off; output_buffers 1 1k;' },
+            'aio threads and directio':
+                { http: 'aio threads; directio 4k; directio_alignment 512; ' +
+                    'open_file_cache_errors on;' },
+        };
+        for (const [name, user] of Object.entries(userSettings)) {
+            test(`the sample config with ${name}: the same`, async () => {
+                const ng = await startShippedNginx('sample', { liveRoot, ...user });
+                extraNginx.push(ng);
+                const c = await checkLiveEdge(ng, 'video', 5);
+                console.log(`# ${name}: video ${JSON.stringify(c)}`);
+                await ng.stop();
+                assertCleanLog(ng);
+            });
+        }
+
         test('the playlist has parts, a preload hint and reports', async () => {
             const r = await rawGet(nginx.port, '/live/demo/video/index.m3u8');
             const text = r.body.toString();
@@ -270,6 +466,34 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
         test('dash.js in low-latency mode plays the live stream', async () => {
             const { latency } = await playLive('dash', 'manifest.mpd');
             assert.ok(latency < 8, `LL-DASH latency ${latency.toFixed(2)} s`);
+        });
+
+        test('a signed stream plays: the token rides on every URI', async () => {
+            // the sample with the token key a user uncomments
+            const key = 'live-test-token-key';
+            const ng = await startShippedNginx('sample', { liveRoot,
+                http: `cirrus_token_key ${key};` });
+            extraNginx.push(ng);
+            const expires = Math.floor(Date.now() / 1000) + 600;
+            const token = crypto.createHmac('sha256', key)
+                .update(`${expires}:/live/demo/`).digest('hex');
+            const q = `token=${token}&expires=${expires}&scope=/live/demo/`;
+            assert.equal((await rawGet(ng.port, '/live/demo/master.m3u8'))
+                .status, 403);
+            for (const [engine, m] of [['hls', 'master.m3u8'],
+                ['dash', 'manifest.mpd']]) {
+                const { latency } = await playLive(engine, `${m}?${q}`, ng);
+                console.log(`# signed ${engine}: ${latency.toFixed(2)} s`);
+            }
+            // every media request carried the token and none was refused
+            // (the players' requests: their referer is the player page)
+            const lines = ng.accessLog().split('\n')
+                .filter((l) => /"GET \/live\/demo\//.test(l) &&
+                    /player\.html/.test(l));
+            assert.ok(lines.some((l) => /part-\d+\.\d+\.m4s\?token=/.test(l)));
+            assert.ok(lines.some((l) => /seg-\d+\.m4s\?token=/.test(l)));
+            assert.deepEqual(lines.filter((l) => /" (403|404) /.test(l)), []);
+            await ng.stop();
         });
 
         test('the players got no error status from the origin', () => {

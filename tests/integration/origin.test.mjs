@@ -1,6 +1,9 @@
 // ngx_http_cirrus_module end to end: Debian's nginx with our module on
-// loopback, VOD from a real transcode, live from the real live writer
-// (tests/tools/live_feed.c).
+// loopback, started from the shipped samples/nginx.conf (only ports and
+// paths substituted; open_file_cache, sendfile, gzip as shipped), VOD from
+// a real transcode, live from the real live writer
+// (tests/tools/live_feed.c).  The auth tests add the directives the sample
+// leaves commented out, as a user enables them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,8 +13,8 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
-import { LIVE_FEED_BIN, nginxAvailable, rawGet, startNginx } from
-    './lib/nginx.mjs';
+import { LIVE_FEED_BIN, nginxAvailable, openToWorkers, rawGet,
+    startShippedNginx } from './lib/nginx.mjs';
 
 const SECRET = 'cf-s3cr3t';
 const TOKEN_KEY = 'token-key-1';
@@ -48,37 +51,27 @@ function startFeed(dir, args) {
 }
 
 describe('ngx_http_cirrus_module', { skip }, () => {
-    let ng, vodDir, liveRoot, feeds = [];
+    let ng, secure, vodDir, vodRoot, liveRoot, feeds = [];
 
     before(async () => {
         vodDir = (await transcodeCached('h264_720p2997.mp4', 'mobile')).dir;
+        openToWorkers(vodDir);
+        // the sample serves assets as /vod/<asset>/: this one is "a"
+        vodRoot = tmpDir('vod-');
+        fs.symlinkSync(vodDir, path.join(vodRoot, 'a'));
         liveRoot = tmpDir('live-');
-        ng = await startNginx({
-            http: 'gzip on; gzip_min_length 20; gzip_types ' +
-                'application/vnd.apple.mpegurl application/dash+xml;',
-            server: `
-        location /vod/ { cirrus_vod ${vodDir}; cirrus_cors on; }
-        location /secure/ {
-            cirrus_vod ${vodDir};
-            cirrus_origin_secret X-Origin-Secret ${SECRET};
-            cirrus_token_key ${TOKEN_KEY};
-        }
-        location /live/ {
-            cirrus_live ${liveRoot};
-            cirrus_cors on;
-            cirrus_block_timeout 1s;
-        }
-        location = /time { cirrus_time; }
-        location = /metrics { cirrus_metrics; }
-`,
-        });
+        ng = await startShippedNginx('sample', { vodRoot, liveRoot });
+        // the auth directives the sample leaves commented out, enabled
+        secure = await startShippedNginx('sample', { vodRoot, liveRoot,
+            http: `cirrus_origin_secret X-Origin-Secret ${SECRET};\n` +
+                `cirrus_token_key ${TOKEN_KEY};` });
     });
 
     after(async () => {
         for (const f of feeds)
             await f.stop();
-        if (ng)
-            await ng.stop();
+        await ng?.stop();
+        await secure?.stop();
     });
 
     const get = (p, h, o) => rawGet(ng.port, p, h, o);
@@ -87,7 +80,7 @@ describe('ngx_http_cirrus_module', { skip }, () => {
 
     test('VOD master, media playlist, init and segment: types and cache',
         async () => {
-            const m = await get('/vod/master.m3u8');
+            const m = await get('/vod/a/master.m3u8');
             assert.equal(m.status, 200);
             assert.equal(m.headers['content-type'],
                 'application/vnd.apple.mpegurl');
@@ -100,21 +93,21 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             const rend = m.body.toString().split('\n')
                 .find((l) => l && !l.startsWith('#'));
             const dir = path.dirname(rend);
-            const pl = await get(`/vod/${rend}`);
+            const pl = await get(`/vod/a/${rend}`);
             assert.equal(pl.status, 200);
             const seg = pl.body.toString().split('\n')
                 .find((l) => l.endsWith('.m4s'));
-            const s = await get(`/vod/${dir}/${seg}`);
+            const s = await get(`/vod/a/${dir}/${seg}`);
             assert.equal(s.status, 200);
             assert.equal(s.headers['content-type'], 'video/iso.segment');
             assert.match(s.headers['cache-control'], /max-age=1209600/);
             assert.equal(s.headers['accept-ranges'], 'bytes');
             assert.deepEqual(s.body,
                 fs.readFileSync(path.join(vodDir, dir, seg)));
-            const i = await get(`/vod/${dir}/init.mp4`);
+            const i = await get(`/vod/a/${dir}/init.mp4`);
             assert.equal(i.status, 200);
             assert.equal(i.headers['content-type'], 'video/mp4');
-            const mpd = await get('/vod/manifest.mpd', { 'Accept-Encoding': 'gzip' });
+            const mpd = await get('/vod/a/manifest.mpd', { 'Accept-Encoding': 'gzip' });
             assert.equal(mpd.status, 200);
             assert.equal(mpd.headers['content-type'], 'application/dash+xml');
             assert.equal(mpd.headers['content-encoding'], 'gzip');
@@ -122,28 +115,43 @@ describe('ngx_http_cirrus_module', { skip }, () => {
 
     test('VOD byte ranges: 206 and 416; HEAD; 304', async () => {
         const file = fs.readFileSync(path.join(vodDir, 'master.m3u8'));
-        const r = await get('/vod/master.m3u8', { Range: 'bytes=0-99' });
+        const r = await get('/vod/a/master.m3u8', { Range: 'bytes=0-99' });
         assert.equal(r.status, 206);
         assert.equal(r.headers['content-range'], `bytes 0-99/${file.length}`);
         assert.deepEqual(r.body, file.subarray(0, 100));
-        const bad = await get('/vod/master.m3u8',
+        const bad = await get('/vod/a/master.m3u8',
             { Range: `bytes=${file.length + 10}-` });
         assert.equal(bad.status, 416);
-        const h = await get('/vod/master.m3u8', {}, { method: 'HEAD' });
+        // an error, cached as one: never like the object (immutable media)
+        assert.equal(bad.headers['cache-control'], 'public, max-age=1');
+        const seg = fs.readdirSync(vodDir, { withFileTypes: true })
+            .filter((d) => d.isDirectory() && fs.existsSync(
+                path.join(vodDir, d.name, 'seg-1.m4s')))[0].name;
+        const segSize = fs.statSync(path.join(vodDir, seg, 'seg-1.m4s')).size;
+        const bad2 = await get(`/vod/a/${seg}/seg-1.m4s`,
+            { Range: `bytes=${segSize}-` });
+        assert.equal(bad2.status, 416);
+        assert.equal(bad2.headers['cache-control'], 'public, max-age=1');
+        assert.doesNotMatch(bad2.headers['cache-control'], /immutable/);
+        const h = await get('/vod/a/master.m3u8', {}, { method: 'HEAD' });
         assert.equal(h.status, 200);
         assert.equal(Number(h.headers['content-length']), file.length);
         assert.equal(h.body.length, 0);
-        const full = await get('/vod/master.m3u8');
-        const nm = await get('/vod/master.m3u8',
+        const full = await get('/vod/a/master.m3u8');
+        const nm = await get('/vod/a/master.m3u8',
             { 'If-None-Match': full.headers.etag });
         assert.equal(nm.status, 304);
     });
 
-    test('VOD gzip of playlists when asked', async () => {
+    test('VOD gzip of playlists when asked, with Vary', async () => {
         const file = fs.readFileSync(path.join(vodDir, 'master.m3u8'));
-        const r = await get('/vod/master.m3u8', { 'Accept-Encoding': 'gzip' });
+        const r = await get('/vod/a/master.m3u8', { 'Accept-Encoding': 'gzip' });
         assert.equal(r.status, 200);
         assert.equal(r.headers['content-encoding'], 'gzip');
+        // a shared cache must not hand the gzipped body to anyone else
+        assert.equal(r.headers.vary, 'Accept-Encoding');
+        assert.equal((await get('/vod/a/master.m3u8')).headers.vary,
+            'Accept-Encoding');
         // Connection: close, so the chunked body ends the stream
         const body = r.headers['transfer-encoding'] === 'chunked'
             ? dechunk(r.body) : r.body;
@@ -151,7 +159,7 @@ describe('ngx_http_cirrus_module', { skip }, () => {
     });
 
     test('CORS preflight and method checks', async () => {
-        const o = await get('/vod/master.m3u8', {
+        const o = await get('/vod/a/master.m3u8', {
             Origin: 'http://player.example',
             'Access-Control-Request-Method': 'GET',
             'Access-Control-Request-Headers': 'range',
@@ -160,12 +168,12 @@ describe('ngx_http_cirrus_module', { skip }, () => {
         assert.equal(o.headers['access-control-allow-origin'], '*');
         assert.match(o.headers['access-control-allow-methods'], /GET/);
         assert.match(o.headers['access-control-allow-headers'], /Range/);
-        const g = await get('/vod/master.m3u8');
+        const g = await get('/vod/a/master.m3u8');
         assert.match(g.headers['access-control-expose-headers'],
             /Content-Range/);
         assert.match(g.headers['access-control-expose-headers'],
             /Content-Length/);
-        const p = await get('/vod/master.m3u8', {}, { method: 'DELETE' });
+        const p = await get('/vod/a/master.m3u8', {}, { method: 'DELETE' });
         assert.equal(p.status, 405);
     });
 
@@ -181,6 +189,9 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             '/vod/%252e%252e/etc/passwd',
             '/live/%2e%2e/%2e%2e/etc/passwd',
             '/live/s/..%2f..%2f..%2fetc/index.m3u8',
+            // one object, one name: no escaped separators
+            '/vod/a%2fmaster.m3u8',
+            '/vod/a%2Fmaster.m3u8',
         ];
         for (const a of attempts) {
             const r = await get(a);
@@ -189,28 +200,73 @@ describe('ngx_http_cirrus_module', { skip }, () => {
         }
     });
 
+    const sign = (p, e) => crypto.createHmac('sha256', TOKEN_KEY)
+        .update(`${e}:${p}`).digest('hex');
+    const sget = (p, h, o) => rawGet(secure.port, p, h, o);
+    // a URI as a player resolves it against the manifest's URL
+    const resolve = (base, ref) => {
+        const u = new URL(ref, `http://origin${base}`);
+        return u.pathname + u.search;
+    };
+
     test('origin secret header or signed URL, else 403', async () => {
-        assert.equal((await get('/secure/master.m3u8')).status, 403);
-        const bad = await get('/secure/master.m3u8',
-            { 'X-Origin-Secret': 'wrong' });
+        const M = '/vod/a/master.m3u8';
+        assert.equal((await sget(M)).status, 403);
+        const bad = await sget(M, { 'X-Origin-Secret': 'wrong' });
         assert.equal(bad.status, 403);
         assert.match(bad.headers['cache-control'], /max-age/);
-        const ok = await get('/secure/master.m3u8',
-            { 'x-origin-secret': SECRET });
+        const ok = await sget(M, { 'x-origin-secret': SECRET });
         assert.equal(ok.status, 200);
         const expires = Math.floor(Date.now() / 1000) + 60;
-        const sign = (p, e) => crypto.createHmac('sha256', TOKEN_KEY)
-            .update(`${e}:${p}`).digest('hex');
-        const signed = `/secure/master.m3u8?token=${sign(
-            '/secure/master.m3u8', expires)}&expires=${expires}`;
-        assert.equal((await get(signed)).status, 200);
-        const other = `/secure/manifest.mpd?token=${sign(
-            '/secure/master.m3u8', expires)}&expires=${expires}`;
-        assert.equal((await get(other)).status, 403);
+        const signed = `${M}?token=${sign(M, expires)}&expires=${expires}`;
+        assert.equal((await sget(signed)).status, 200);
+        const other = `/vod/a/manifest.mpd?token=${sign(M, expires)}` +
+            `&expires=${expires}`;
+        assert.equal((await sget(other)).status, 403);
         const old = expires - 3600;
-        const expired = `/secure/master.m3u8?token=${sign(
-            '/secure/master.m3u8', old)}&expires=${old}`;
-        assert.equal((await get(expired)).status, 403);
+        const expired = `${M}?token=${sign(M, old)}&expires=${old}`;
+        assert.equal((await sget(expired)).status, 403);
+        // the time is public: a signed MPD's player reads it unsigned
+        assert.equal((await sget('/time')).status, 200);
+    });
+
+    test('a signed VOD manifest carries its token onto every URI', async () => {
+        const expires = Math.floor(Date.now() / 1000) + 60;
+        const q = `token=${sign('/vod/a/', expires)}&expires=${expires}` +
+            '&scope=/vod/a/';
+        const m = await sget(`/vod/a/master.m3u8?${q}`);
+        assert.equal(m.status, 200);
+        const uris = m.body.toString().split('\n')
+            .filter((l) => l && !l.startsWith('#'));
+        assert.ok(uris.length > 0);
+        for (const u of uris) {
+            assert.ok(u.endsWith(`?${q}`), u);
+            const plUrl = resolve('/vod/a/master.m3u8', u);
+            const pl = await sget(plUrl);
+            assert.equal(pl.status, 200, u);
+            for (const l of pl.body.toString().split('\n')) {
+                const ref = l.startsWith('#')
+                    ? (/URI="([^"]+)"/.exec(l) || [])[1] : l;
+                if (!ref)
+                    continue;
+                assert.ok(ref.endsWith(`?${q}`), ref);
+                const o = await sget(resolve(plUrl, ref), {},
+                    { method: 'HEAD' });
+                assert.equal(o.status, 200, ref);
+            }
+        }
+        const mpd = await sget(`/vod/a/manifest.mpd?${q}`);
+        assert.equal(mpd.status, 200);
+        assert.match(mpd.body.toString(),
+            new RegExp(`media="[^"]+\\?${q.replace(/&/g, '&amp;')}"`));
+        // the listed objects without the token: 403
+        assert.equal((await sget(`/vod/a/${uris[0].split('?')[0]}`)).status,
+            403);
+        // a token without a scope covers its own path only: nothing added
+        const one = await sget(`/vod/a/master.m3u8?token=${sign(
+            '/vod/a/master.m3u8', expires)}&expires=${expires}`);
+        assert.equal(one.status, 200);
+        assert.doesNotMatch(one.body.toString(), /token=/);
     });
 
     test('/time serves the ISO UTC time', async () => {
@@ -335,7 +391,8 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             const r = await get('/live/still/720p/index.m3u8?_HLS_msn=' +
                 `${last.msn + 1}&_HLS_part=0`);
             assert.equal(r.status, 503);
-            assert.ok(r.ms > 900 && r.ms < 3000, `${r.ms} ms`);
+            // 3 target durations (1 s here), under the shipped 10 s cap
+            assert.ok(r.ms > 2900 && r.ms < 5000, `${r.ms} ms`);
             assert.match(r.headers['cache-control'], /max-age=/);
         });
 
@@ -409,6 +466,114 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             assert.ok(text.length < full.length);
         });
 
+        test('live playlists say Vary; an escaped separator is no second name',
+            async () => {
+                const r = await get('/live/run/720p/index.m3u8',
+                    { 'Accept-Encoding': 'gzip' });
+                assert.equal(r.status, 200);
+                assert.equal(r.headers['content-encoding'], 'gzip');
+                assert.equal(r.headers.vary, 'Accept-Encoding');
+                const mpd = await get('/live/run/manifest.mpd');
+                assert.equal(mpd.headers.vary, 'Accept-Encoding');
+                const part = await get('/live/run/720p/init-1.mp4');
+                assert.equal(part.status, 200);
+                assert.equal(part.headers.vary, undefined, 'media: no Vary');
+                for (const u of ['/live/run%2f720p%2findex.m3u8',
+                    '/live/run/720p%2Findex.m3u8', '/live/run%2Fmaster.m3u8']) {
+                    const e = await get(u);
+                    assert.ok([400, 404].includes(e.status), `${u}: ${e.status}`);
+                    assert.equal(e.headers['cache-control'], 'public, max-age=1');
+                }
+            });
+
+        test('a range past a live part: 416, cached as an error', async () => {
+            const pl = (await get('/live/run/720p/index.m3u8')).body.toString();
+            const u = /#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(pl)[1];
+            const whole = await get(`/live/run/720p/${u}`);
+            assert.equal(whole.status, 200);
+            assert.match(whole.headers['cache-control'], /immutable/);
+            const r = await get(`/live/run/720p/${u}`,
+                { Range: `bytes=${whole.body.length}-` });
+            assert.equal(r.status, 416);
+            assert.equal(r.headers['cache-control'], 'public, max-age=1');
+        });
+
+        test('an ended playlist is cached half a target duration, not an hour',
+            async () => {
+                // TD 4 s: 4 parts of 1 s, two whole segments, then the end
+                const f = startFeed(path.join(liveRoot, 'ended', 'video'),
+                    ['--part-ms', '1000', '--parts', '4', '--step',
+                        '--prefill', '2']);
+                feeds.push(f);
+                f.child.stdin.write('end\n');
+                assert.deepEqual(await f.next(), { ended: true });
+                const r = await get('/live/ended/video/index.m3u8');
+                assert.equal(r.status, 200);
+                assert.match(r.body.toString(), /#EXT-X-ENDLIST/);
+                assert.match(r.body.toString(), /#EXT-X-TARGETDURATION:4\n/);
+                assert.equal(r.headers['cache-control'], 'public, max-age=2');
+                const m = await get('/live/ended/master.m3u8');
+                assert.equal(m.headers['cache-control'], 'public, max-age=2');
+            });
+
+        test('a signed stream: the token reaches every URI the manifests list',
+            async () => {
+                const expires = Math.floor(Date.now() / 1000) + 60;
+                const q = `token=${sign('/live/run/', expires)}` +
+                    `&expires=${expires}&scope=/live/run/`;
+                assert.equal((await sget('/live/run/master.m3u8')).status, 403);
+                const m = await sget(`/live/run/master.m3u8?${q}`);
+                assert.equal(m.status, 200);
+                const variants = m.body.toString().split('\n')
+                    .filter((l) => l && !l.startsWith('#'));
+                assert.deepEqual(variants.sort(), [`360p/index.m3u8?${q}`,
+                    `720p/index.m3u8?${q}`]);
+                // a blocking request: the token stays, the directives do not
+                const last = runFeed.last();
+                const pl = await sget(`/live/run/720p/index.m3u8?_HLS_msn=${
+                    last.msn}&${q}`);
+                assert.equal(pl.status, 200);
+                const text = pl.body.toString();
+                assert.doesNotMatch(text, /_HLS_msn/);
+                const refs = [];
+                for (const l of text.split('\n')) {
+                    if (l && !l.startsWith('#'))
+                        refs.push(l);
+                    for (const a of l.matchAll(/URI="([^"]+)"/g))
+                        refs.push(a[1]);
+                }
+                for (const kind of [/^init-/, /^part-/, /^seg-/,
+                    /^\.\.\/360p\//])
+                    assert.ok(refs.some((x) => kind.test(x)), `${kind} listed`);
+                const hint = /#EXT-X-PRELOAD-HINT:[^\n]*URI="([^"]+)"/
+                    .exec(text)[1];
+                for (const ref of refs) {
+                    assert.ok(ref.endsWith(`?${q}`), ref);
+                    if (ref === hint)
+                        continue; // not written yet: blocks
+                    const o = await sget(resolve('/live/run/720p/index.m3u8',
+                        ref), {}, { method: 'HEAD' });
+                    assert.equal(o.status, 200, ref);
+                }
+                // the hinted part, signed, waits and arrives
+                const h = await sget(resolve('/live/run/720p/index.m3u8',
+                    hint));
+                assert.equal(h.status, 200, hint);
+                const mpd = await sget(`/live/run/manifest.mpd?${q}`);
+                assert.equal(mpd.status, 200);
+                const amp = q.replace(/&/g, '&amp;');
+                const body = mpd.body.toString();
+                assert.ok(body.includes(`media="$RepresentationID$/seg-$Number$.m4s?${
+                    amp}"`), body);
+                assert.ok(/initialization="\$RepresentationID\$\/init-1\.mp4\?/
+                    .test(body), body);
+                // a listed segment, as a DASH player builds its URL
+                const m2 = /startNumber="(\d+)"/.exec(body);
+                const media = `720p/seg-${m2[1]}.m4s?${q}`;
+                assert.equal((await sget(resolve('/live/run/manifest.mpd',
+                    media), {}, { method: 'HEAD' })).status, 200);
+            });
+
         test('metrics count requests by kind and status', async () => {
             const m = (await get('/metrics')).body.toString();
             assert.match(m, /cirrus_requests_total\{kind="playlist",status="200"\} \d+/);
@@ -420,6 +585,31 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             assert.ok(count >= 5);
             assert.doesNotMatch(ng.errorLog(), /\[(alert|crit|emerg)\]/);
         });
+
+        test('a reload leaves no socket behind (the inotify connection)',
+            async () => {
+                // a blocked request in every worker makes it watch
+                const last = runFeed.last();
+                await Promise.all([1, 2, 3, 4].map(() => get(
+                    `/live/run/720p/index.m3u8?_HLS_msn=${last.msn + 1}`)));
+                const old = ng.workerPids();
+                assert.ok(old.length >= 1);
+                ng.reload();
+                const deadline = Date.now() + 15000;
+                while (old.some((p) => fs.existsSync(`/proc/${p}`)) &&
+                    Date.now() < deadline)
+                    await new Promise((ok) => setTimeout(ok, 100));
+                assert.ok(!old.some((p) => fs.existsSync(`/proc/${p}`)),
+                    'the old workers left');
+                const log = ng.errorLog();
+                assert.match(log, /reconfiguring/);
+                assert.doesNotMatch(log, /open socket #\d+ left/);
+                assert.doesNotMatch(log, /aborting/);
+                // the new workers serve and wait as before
+                const r = await get('/live/run/720p/index.m3u8?_HLS_msn=' +
+                    `${runFeed.last().msn + 1}`);
+                assert.equal(r.status, 200);
+            });
     });
 });
 

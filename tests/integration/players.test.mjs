@@ -1,32 +1,51 @@
 // Real players: hls.js and dash.js in headless Chromium play the web ladder
-// of h264_1080p30 from a loopback HTTP server.
+// of h264_1080p30 from the origin as we ship it: nginx with the module,
+// started from samples/nginx.conf (only ports and paths substituted; the
+// asset is /vod/web/, the player page and libraries as the sample serves
+// them).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { startStaticServer } from './lib/static-server.mjs';
+import { nginxAvailable, openToWorkers, startShippedNginx } from
+    './lib/nginx.mjs';
 
-const missing = B.browserAvailable();
+const missing = B.browserAvailable() ||
+    (nginxAvailable() ? null : 'nginx module not built');
 let srv, browser;
+
+// The origin's answers, from its access log (combined format):
+// [{ path, status }].
+function originRequests(ng) {
+    return ng.accessLog().split('\n').map((l) =>
+        /"(?:GET|HEAD) (\S+) HTTP\/[\d.]+" (\d{3}) /.exec(l))
+        .filter(Boolean).map((m) => ({ path: m[1], status: Number(m[2]) }));
+}
 
 before(async () => {
     if (missing)
         return;
     const job = await C.transcodeCached('h264_1080p30.mp4', 'web');
-    srv = await startStaticServer({ mounts: B.playerMounts(job.dir) });
+    openToWorkers(job.dir);
+    const vodRoot = C.tmpDir('vod-');
+    fs.symlinkSync(job.dir, path.join(vodRoot, 'web'));
+    const ng = await startShippedNginx('sample', { vodRoot });
+    srv = { url: ng.base, stop: () => ng.stop(),
+        get requests() { return originRequests(ng); } };
     browser = await B.launch();
 });
 
 after(async () => {
     await browser?.close();
-    await srv?.close();
+    await srv?.stop();
 });
 
 async function playAndCheck(engine, manifest) {
     const shot = path.join(C.TEST_OUT, 'screenshots', `${engine}.png`);
     const s = await B.play(browser,
-        `${srv.url}/player.html?engine=${engine}&src=/out/${manifest}`,
+        `${srv.url}/player.html?engine=${engine}&src=/vod/web/${manifest}`,
         { minTime: 3, timeoutMs: 60000, screenshot: shot });
     const why = JSON.stringify({ errors: s.errors, console: s.console.slice(-20),
         currentTime: s.currentTime }, null, 1);

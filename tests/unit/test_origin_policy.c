@@ -28,7 +28,7 @@ Test(policy, values)
     cr_assert_str_eq(cc, "public, max-age=42");
     cr_assert_eq(
         cir_origin_cache_control(CIR_CACHE_ENDED_PLAYLIST, &idx, cc, 64), 0);
-    cr_assert_str_eq(cc, "public, max-age=3600");
+    cr_assert_str_eq(cc, "public, max-age=3");
     cr_assert_eq(cir_origin_cache_control(CIR_CACHE_VOD_MANIFEST, NULL, cc, 64),
                  0);
     cr_assert_str_eq(cc, "public, max-age=86400");
@@ -50,4 +50,68 @@ Test(policy, errors)
     cr_assert_eq(
         cir_origin_cache_control((cir_cache_kind_t)99, NULL, cc, sizeof(cc)),
         CIR_EINVAL);
+}
+
+/* A republished key must not be hidden behind the previous publish's
+ * ENDLIST for longer than a regular playlist lives: half a target
+ * duration, at least a second. */
+Test(policy, ended_playlist_lives_half_a_target_duration)
+{
+    cir_live_index_t idx = {0};
+    char cc[64];
+
+    idx.timescale = 1000;
+    idx.segment_target = 2000; /* TD 2 */
+    cr_assert_eq(
+        cir_origin_cache_control(CIR_CACHE_ENDED_PLAYLIST, &idx, cc, 64), 0);
+    cr_assert_str_eq(cc, "public, max-age=1");
+    idx.segment_target = 6000; /* TD 6 */
+    cr_assert_eq(
+        cir_origin_cache_control(CIR_CACHE_ENDED_PLAYLIST, &idx, cc, 64), 0);
+    cr_assert_str_eq(cc, "public, max-age=3");
+    idx.segment_target = 1000; /* TD 1 */
+    cr_assert_eq(
+        cir_origin_cache_control(CIR_CACHE_ENDED_PLAYLIST, &idx, cc, 64), 0);
+    cr_assert_str_eq(cc, "public, max-age=1");
+    /* no index: the shortest */
+    cr_assert_eq(
+        cir_origin_cache_control(CIR_CACHE_ENDED_PLAYLIST, NULL, cc, 64), 0);
+    cr_assert_str_eq(cc, "public, max-age=1");
+}
+
+/* Every error status is cached briefly, whatever object was asked for. */
+Test(policy, errors_are_cached_as_errors_whatever_the_object)
+{
+    static const unsigned errors[] = {400, 403, 404, 410, 416, 500, 503};
+    size_t i;
+
+    for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+        cr_expect_eq(
+            cir_origin_cache_kind_for_status(CIR_CACHE_MEDIA, errors[i]),
+            CIR_CACHE_ERROR, "%u", errors[i]);
+        cr_expect_eq(
+            cir_origin_cache_kind_for_status(CIR_CACHE_VOD_MANIFEST, errors[i]),
+            CIR_CACHE_ERROR, "%u", errors[i]);
+    }
+    cr_assert_eq(cir_origin_cache_kind_for_status(CIR_CACHE_MEDIA, 200),
+                 CIR_CACHE_MEDIA);
+    cr_assert_eq(cir_origin_cache_kind_for_status(CIR_CACHE_MEDIA, 206),
+                 CIR_CACHE_MEDIA);
+    cr_assert_eq(cir_origin_cache_kind_for_status(CIR_CACHE_MEDIA, 304),
+                 CIR_CACHE_MEDIA);
+}
+
+Test(policy, manifests_vary_by_accept_encoding)
+{
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_LIVE_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_BLOCKING_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_LIVE_MPD), "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_ENDED_PLAYLIST),
+                     "Accept-Encoding");
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_VOD_MANIFEST),
+                     "Accept-Encoding");
+    cr_assert_null(cir_origin_vary(CIR_CACHE_MEDIA));
+    cr_assert_null(cir_origin_vary(CIR_CACHE_ERROR));
 }

@@ -33,11 +33,33 @@ Test(request, normalize_accepts_and_decodes)
 Test(request, normalize_rejects_traversal_and_junk)
 {
     static const char *bad[] = {
-        "../etc/passwd", "a/../b",   "a/..",       "..",      ".",
-        "a/./b",         "%2e%2e/x", "a/%2E%2E/b", "a/%2F..", "a/%2f%2e%2e",
-        "a\\b",          "a%5Cb",    "a%00b",      "a//b",    "/a/b",
-        "a/b/",          "",         "a%",         "a%2",     "a%zz",
-        "a\x01b",        "a%7Fb",    "a%0Ab",
+        "../etc/passwd",
+        "a/../b",
+        "a/..",
+        "..",
+        ".",
+        "a/./b",
+        "%2e%2e/x",
+        "a/%2E%2E/b",
+        "a/%2F..",
+        "a/%2f%2e%2e",
+        "a\\b",
+        "a%5Cb",
+        "a%00b",
+        "a//b",
+        "/a/b",
+        "a/b/",
+        "",
+        "a%",
+        "a%2",
+        "a%zz",
+        "a\x01b",
+        "a%7Fb",
+        "a%0Ab",
+        /* escaped separators: a second name for the same object */
+        "s%2fvideo%2findex.m3u8",
+        "s%2Fvideo/index.m3u8",
+        "a/b%2fc.m4s",
     };
     char out[256];
     size_t i;

@@ -472,7 +472,7 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
 {
     live_track_t *t = &l->audio;
     const AVCodecParameters *apar = par;
-    int ret;
+    int ret, want;
 
     if (t->present || cir_live_ts_started(&l->ts)) {
         return CIR_EINVAL;
@@ -481,9 +481,18 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     if ((ret = cir_live_ts_add_track(&l->ts, 0, tb, l->cfg.ts_wrap_bits)) < 0) {
         return ret;
     }
-    if (par->codec_id != AV_CODEC_ID_AAC) {
+    /* AAC with the preset's channels passes through as it came (no
+     * generation loss, no CPU); other audio, and AAC with other channels
+     * (a mono or 5.1 publisher under a stereo preset), becomes AAC with
+     * the preset's channels.  Without a preset AAC always passes. */
+    want =
+        l->abr && l->preset.audio_channels <= 2 ? l->preset.audio_channels : 0;
+    if (par->codec_id != AV_CODEC_ID_AAC ||
+        (want > 0 && par->ch_layout.nb_channels > 0 &&
+         par->ch_layout.nb_channels != want)) {
         ret = cir_live_aac_open(&l->aac, par, tb,
-                                l->abr ? l->preset.audio_bitrate_kbps : 128);
+                                l->abr ? l->preset.audio_bitrate_kbps : 128,
+                                want);
         if (ret < 0) {
             cir_log_error(&l->log, "audio codec %s is not supported live",
                           avcodec_get_name(par->codec_id));

@@ -38,7 +38,7 @@ aac_rate(int rate)
 
 int
 cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
-                  AVRational tb, int bitrate_kbps)
+                  AVRational tb, int bitrate_kbps, int want_channels)
 {
     const AVCodec *dc = avcodec_find_decoder(par->codec_id);
     cir_live_aac_t *a;
@@ -74,7 +74,11 @@ cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
         ret = CIR_EMEDIA;
         goto fail;
     }
-    channels = a->dec->ch_layout.nb_channels == 1 ? 1 : 2;
+    if (want_channels == 1 || want_channels == 2) {
+        channels = want_channels;
+    } else {
+        channels = a->dec->ch_layout.nb_channels == 1 ? 1 : 2;
+    }
     ret =
         cir_aenc_open(aac_rate(a->dec->sample_rate), channels,
                       bitrate_kbps > 0 ? bitrate_kbps : 128, &log_ctx, &a->enc);
@@ -92,8 +96,9 @@ cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
         ret = CIR_EMEDIA;
         goto fail;
     }
-    cir_log_info(&log_ctx, "audio %s %d Hz transcoded to AAC %d Hz %d ch",
-                 dc->name, a->dec->sample_rate, a->enc->sample_rate, channels);
+    cir_log_info(&log_ctx, "audio %s %d Hz %d ch transcoded to AAC %d Hz %d ch",
+                 dc->name, a->dec->sample_rate, a->dec->ch_layout.nb_channels,
+                 a->enc->sample_rate, channels);
     *out = a;
     return 0;
 

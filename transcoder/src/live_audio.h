@@ -1,7 +1,8 @@
 /*
- * Live audio that is not AAC (MP3 from old encoders, Speex, PCM):
- * decoded, resampled (gaps filled by timestamps) and encoded to AAC on the
- * pushing thread (AAC is cheap).
+ * Live audio that is not AAC (MP3 from old encoders, Speex, PCM), or AAC
+ * with other channels than the preset asks for: decoded, resampled (gaps
+ * filled by timestamps, channels mixed) and encoded to AAC on the pushing
+ * thread (AAC is cheap).
  */
 #ifndef CIR_LIVE_AUDIO_H
 #define CIR_LIVE_AUDIO_H
@@ -10,9 +11,10 @@
 
 typedef struct cir_live_aac cir_live_aac_t;
 
-/* par/tb: the source track.  bitrate_kbps 0: 128. */
+/* par/tb: the source track.  bitrate_kbps 0: 128.  channels: 1 or 2 (a
+ * preset's), 0: mono stays mono, anything else becomes stereo. */
 int cir_live_aac_open(cir_live_aac_t **a, const AVCodecParameters *par,
-                      AVRational tb, int bitrate_kbps);
+                      AVRational tb, int bitrate_kbps, int channels);
 /* The encoder's parameters and time base (1/sample rate), for packaging. */
 const AVCodecParameters *cir_live_aac_par(const cir_live_aac_t *a);
 AVRational cir_live_aac_time_base(const cir_live_aac_t *a);

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { BUILD_DIR, tmpDir } from './cirrus.mjs';
+import { BUILD_DIR, SOURCE_DIR, tmpDir } from './cirrus.mjs';
 
 export const NGINX_BIN = process.env.CIRRUS_NGINX || '/usr/sbin/nginx';
 export const MODULE_SO = process.env.CIRRUS_NGINX_MODULE ||
@@ -196,4 +196,160 @@ export function rawGet(port, target, headers = {}, { method = 'GET' } = {}) {
                 ms: performance.now() - t0 });
         });
     });
+}
+
+// --- the configurations the project ships ----------------------------------
+
+export const SHIPPED_CONFIGS = {
+    sample: path.join(SOURCE_DIR, 'samples', 'nginx.conf'),
+    deploy: path.join(SOURCE_DIR, 'deploy', 'nginx', 'cirrus-origin.conf.in'),
+};
+
+// Started as root, nginx's workers run as nobody (as they do in production):
+// a folder they serve must be readable by others, and its parents
+// searchable.  Adds those bits only.
+export function openToWorkers(dir) {
+    if (!(process.getuid && process.getuid() === 0))
+        return;
+    let d = path.resolve(dir);
+    fs.chmodSync(d, fs.statSync(d).mode | 0o055);
+    while (d !== path.dirname(d)) {
+        d = path.dirname(d);
+        fs.chmodSync(d, fs.statSync(d).mode | 0o011);
+    }
+}
+
+function replaceAll(text, from, to, what) {
+    if (!text.includes(from))
+        throw new Error(`the shipped config no longer holds "${from}" (${what})`);
+    return text.split(from).join(to);
+}
+
+// The shipped file with only its ports and paths replaced.
+function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
+    secretHeader, secret, upstreamPorts }) {
+    let t = fs.readFileSync(SHIPPED_CONFIGS[which], 'utf8');
+    if (which === 'sample') {
+        const nm = path.join(SOURCE_DIR, 'tests', 'node_modules');
+        t = replaceAll(t, 'build/nginx-module/ngx_http_cirrus_module.so',
+            MODULE_SO, 'module');
+        t = replaceAll(t, 'build/nginx-run/', `${prefix}/`, 'run folder');
+        t = replaceAll(t, 'listen 127.0.0.1:8080;',
+            `listen 127.0.0.1:${port};`, 'port');
+        t = replaceAll(t, 'http://127.0.0.1:8081/',
+            `http://127.0.0.1:${upstreamPorts[0]}/`, 'ingest port');
+        t = replaceAll(t, 'http://127.0.0.1:8082/',
+            `http://127.0.0.1:${upstreamPorts[1]}/`, 'worker port');
+        t = replaceAll(t, 'cirrus_vod out;', `cirrus_vod ${vodRoot};`, 'VOD root');
+        t = replaceAll(t, 'alias out/;', `alias ${vodRoot}/;`, 'VOD listing');
+        t = replaceAll(t, 'cirrus_live live;', `cirrus_live ${liveRoot};`,
+            'live root');
+        t = replaceAll(t, ' samples/', ` ${path.join(SOURCE_DIR, 'samples')}/`,
+            'samples');
+        t = replaceAll(t, 'root samples;',
+            `root ${path.join(SOURCE_DIR, 'samples')};`, 'player page');
+        t = replaceAll(t, ' tests/node_modules/', ` ${nm}/`, 'players');
+        return t;
+    }
+    const subst = { MODULE: MODULE_SO, PREFIX: prefix, LIVE_ROOT: liveRoot,
+        HTTP_PORT: String(port), PEER_PORT: String(peerPort),
+        PEERS_CONF: path.join(prefix, 'peers.conf'),
+        SECRET_HEADER: secretHeader, SECRET: secret };
+    for (const [k, v] of Object.entries(subst))
+        t = replaceAll(t, `@${k}@`, v, k);
+    return t;
+}
+
+// Starts nginx from a configuration the project ships: 'sample'
+// (samples/nginx.conf) or 'deploy' (deploy/nginx/cirrus-origin.conf.in, as
+// deploy/scripts/cirrus-origin renders it), with only ports and paths
+// substituted: vodRoot (sample) and liveRoot, the listen port(s), the
+// module, the run folder; the deploy template's peers are this host's own
+// peer port, and its secret is { secretHeader, secret }.  What a user adds
+// of their own: `http`, text at the top of http { } (a directive the file
+// does not set there), `live`, text in the live location(s) (where a
+// directive the file sets in http { } can be overridden).  The sample's
+// /api/ proxies reach { ingestPort, workerPort } (the daemons' status and
+// metrics ports; unused free ports by default).  Resolves what startNginx
+// does, plus peerPort (deploy).
+export async function startShippedNginx(which, { vodRoot, liveRoot,
+    http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
+    secret = 'shipped-config-test-secret-0123456789', ingestPort,
+    workerPort } = {}) {
+    if (!SHIPPED_CONFIGS[which])
+        throw new Error(`no shipped config "${which}"`);
+    const prefix = tmpDir('nginx-');
+    for (const d of ['logs', 'tmp'])
+        fs.mkdirSync(path.join(prefix, d), { recursive: true });
+    vodRoot = vodRoot || tmpDir('vod-');
+    liveRoot = liveRoot || tmpDir('live-');
+    for (const d of [prefix, vodRoot, liveRoot])
+        openToWorkers(d);
+    const port = await freePort();
+    const peerPort = await freePort();
+    const upstreamPorts = [ingestPort || await freePort(),
+        workerPort || await freePort()];
+    let conf = shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
+        secretHeader, secret, upstreamPorts });
+    if (which === 'deploy')
+        fs.writeFileSync(path.join(prefix, 'peers.conf'),
+            `upstream cirrus_live_peers {\n    server 127.0.0.1:${peerPort};\n}\n`);
+    if (http)
+        conf = conf.replace(/^http \{\n/m, (m) => `${m}${http}\n`);
+    if (live)
+        conf = conf.replace(/^(\s*)cirrus_live (.*)$/mg,
+            (m, sp) => `${m}\n${sp}${live}`);
+    const confFile = path.join(prefix, 'nginx.conf');
+    fs.writeFileSync(confFile, conf);
+    // the sample daemonizes by default: the test holds the master instead
+    const args = ['-p', prefix, '-c', confFile,
+        ...(which === 'sample' ? ['-g', 'daemon off;'] : []),
+        '-e', which === 'sample' ? path.join(prefix, 'logs', 'error.log') : 'stderr'];
+    const errLog = which === 'sample' ? path.join(prefix, 'logs', 'error.log') : null;
+    const ng = await runNginx({ conf, args, port, errLog });
+    return { ...ng, peerPort, vodRoot, liveRoot, secretHeader, secret, which };
+}
+
+async function runNginx({ conf, args, port, errLog }) {
+    // stdout is no socket: the deploy template logs to /dev/stdout
+    const test = spawnSync(NGINX_BIN, ['-t', ...args],
+        { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    if (test.status !== 0)
+        throw new Error(`nginx -t failed:\n${test.stderr}\n${conf}`);
+    const child = spawn(NGINX_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const log = () => (errLog ? readLog(errLog) : stderr);
+    try {
+        await waitForPort(port, 10000, child);
+    } catch (e) {
+        child.kill('SIGKILL');
+        throw new Error(`${e.message}\n${stderr}\n${log()}`);
+    }
+    const exited = new Promise((ok) =>
+        child.on('exit', (code, signal) => ok({ code, signal })));
+    const prefix = args[args.indexOf('-p') + 1];
+    return {
+        port,
+        prefix,
+        conf,
+        pid: child.pid,
+        base: `http://127.0.0.1:${port}`,
+        errorLog: log,
+        accessLog: () => readLog(path.join(prefix, 'logs', 'access.log')),
+        workerPids: () => workerPids(child.pid),
+        // SIGHUP: a reload (new workers, the old ones leave gracefully)
+        reload: () => child.kill('SIGHUP'),
+        async stop() {
+            if (child.exitCode !== null || child.signalCode !== null)
+                return;
+            child.kill('SIGQUIT');
+            const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+            const { code, signal } = await exited;
+            clearTimeout(t);
+            if (code !== 0)
+                throw new Error(`nginx stopped with ${signal ?? `exit ${code}`}` +
+                    `\n${stderr}\n${log().slice(-2000)}`);
+        },
+    };
 }
