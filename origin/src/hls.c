@@ -168,13 +168,19 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
 
 thumbs:
     if (t->present) {
+        /* RESOLUTION is one tile's (one image's) size, as in EXT-X-TILES,
+         * not the sheet's: the Image Media Playlist spec (v0.4,
+         * github.com/image-media-playlist/spec) that Roku and AWS Elemental
+         * implement, Roku's samples (rokudev/trickplay-samples,
+         * standard-HLS-DASH: "5x2_640x360" read back as width 640, htiles
+         * 5) and Shaka Player (hls_parser.js createStreamInfoFromImageTag_:
+         * "the resolution of a single thumbnail", multiplied by LAYOUT). */
         TRY(cir_buf_printf(out,
                            "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
                            "RESOLUTION=%dx%d,CODECS=\"jpeg\","
                            "URI=\"thumbs/images.m3u8\"\n",
-                           (unsigned long long)t->bandwidth,
-                           t->tile_width * t->columns,
-                           t->tile_height * t->rows));
+                           (unsigned long long)t->bandwidth, t->tile_width,
+                           t->tile_height));
     }
     return 0;
 
