@@ -322,6 +322,7 @@ cir_hls_render_iframes(const cir_asset_t *a, const cir_rendition_t *r,
         goto fail;
     }
     TRY(put_media_header(out, a, r, 1));
+    TRY(put_start_date(out, a, r));
     for (i = 0; i < r->nb_iframes; i++) {
         const cir_iframe_t *f = &r->iframes[i];
         TRY(put_extinf(out, f->duration, r->timescale));

@@ -178,6 +178,16 @@ Test(origin_hls, renditions_starting_apart_are_dated)
     cr_assert_eq(cir_hls_render_media(a, &a->renditions[3], &out), 0);
     cr_expect(contains("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.000Z\n"
                        "#EXTINF:"));
+    /* the I-frame playlist is on the same clock as its rendition */
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < fx.r[i].nb_iframes; k++) {
+            fx.ifr[i][k].start += V_TS / 2;
+        }
+    }
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_iframes(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+                       "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.500Z\n"));
 }
 
 Test(origin_hls, renditions_starting_together_are_not_dated)
