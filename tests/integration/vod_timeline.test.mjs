@@ -403,40 +403,43 @@ describe('a short, busy last segment and the thumbnails', () => {
     });
 
     const missing = B.browserAvailable();
-    test('Shaka Player places each thumbnail where the WebVTT track does',
-        { skip: missing || false }, async () => {
-            const srv = await startStaticServer({ mounts: {
-                ...B.playerMounts(out),
-                '/lib/shaka/': path.join(B.NODE_MODULES, 'shaka-player', 'dist'),
-                '/pages/': path.join(C.SOURCE_DIR, 'tests', 'integration',
-                    'pages') } });
-            const browser = await B.launch();
-            try {
-                const page = await browser.context.newPage();
-                await page.goto(`${srv.url}/pages/buffered.html?engine=shaka` +
-                    '&src=/out/master.m3u8');
-                await page.waitForFunction(() => window.loaded ||
-                    window.errors.length, null, { timeout: 30000 });
-                assert.deepEqual(await page.evaluate(() => window.errors), []);
-                const cues = thumbCues(out);
-                for (const t of [0.5, 7.5, 10.5, 13.5]) {
-                    const cue = cues.find((c) => c.start <= t && t < c.end);
-                    const th = await page.evaluate((x) => window.thumbnail(x), t);
-                    const why = JSON.stringify({ t, cue, th: th && { ...th,
-                        segment: undefined } });
-                    assert.ok(th, `a thumbnail at ${t} s`);
-                    assert.ok(th.uris[0].endsWith(`/thumbs/${cue.image}`), why);
-                    assert.deepEqual([th.positionX, th.positionY, th.width,
-                        th.height], cue.xywh, why);
-                    const s = C.videoStream(C.ffprobe(path.join(out, 'thumbs',
-                        cue.image)));
-                    assert.deepEqual([th.imageWidth, th.imageHeight],
-                        [s.width, s.height], why);
+    for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+        test(`Shaka Player (${manifest}) places each thumbnail where the WebVTT track does`,
+            { skip: missing || false }, async () => {
+                const srv = await startStaticServer({ mounts: {
+                    ...B.playerMounts(out),
+                    '/lib/shaka/': path.join(B.NODE_MODULES, 'shaka-player',
+                        'dist'),
+                    '/pages/': path.join(C.SOURCE_DIR, 'tests', 'integration',
+                        'pages') } });
+                const browser = await B.launch();
+                try {
+                    const page = await browser.context.newPage();
+                    await page.goto(`${srv.url}/pages/buffered.html?engine=shaka` +
+                        `&src=/out/${manifest}`);
+                    await page.waitForFunction(() => window.loaded ||
+                        window.errors.length, null, { timeout: 30000 });
+                    assert.deepEqual(await page.evaluate(() => window.errors), []);
+                    const cues = thumbCues(out);
+                    for (const t of [0.5, 7.5, 10.5, 13.5]) {
+                        const cue = cues.find((c) => c.start <= t && t < c.end);
+                        const th = await page.evaluate((x) => window.thumbnail(x), t);
+                        const why = JSON.stringify({ t, cue, th: th && { ...th,
+                            segment: undefined } });
+                        assert.ok(th, `a thumbnail at ${t} s`);
+                        assert.ok(th.uris[0].endsWith(`/thumbs/${cue.image}`), why);
+                        assert.deepEqual([th.positionX, th.positionY, th.width,
+                            th.height], cue.xywh, why);
+                        const s = C.videoStream(C.ffprobe(path.join(out, 'thumbs',
+                            cue.image)));
+                        assert.deepEqual([th.imageWidth, th.imageHeight],
+                            [s.width, s.height], why);
+                    }
+                    await page.close();
+                } finally {
+                    await browser.close();
+                    await srv.close();
                 }
-                await page.close();
-            } finally {
-                await browser.close();
-                await srv.close();
-            }
-        });
+            });
+    }
 });
