@@ -539,11 +539,13 @@ flush_all(cir_job_state_t *s)
     if (s->graph) {
         /* a video that ends before its audio (a cover picture with a
          * podcast: one frame and minutes of sound) holds its last picture
-         * until the audio ends: the fps filter repeats it up to here */
+         * until the audio ends: the fps filter repeats it up to here.  An
+         * audio track that ends within a frame of the video (AAC frames
+         * rarely end on a video frame) adds nothing. */
         int64_t end = s->video_end_pts;
-        if (s->ast && s->audio_end > 0) {
-            end = FFMAX(
-                end, (int64_t)ceil(s->audio_end / av_q2d(s->vst->time_base)));
+        double frame = av_q2d(av_inv_q(s->frame_rate));
+        if (s->ast && s->audio_end - end * av_q2d(s->vst->time_base) > frame) {
+            end = (int64_t)ceil(s->audio_end / av_q2d(s->vst->time_base));
         }
         if ((ret = av_buffersrc_close(s->vsrc, end, AV_BUFFERSRC_FLAG_PUSH)) <
             0) {
