@@ -168,13 +168,19 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
 
 thumbs:
     if (t->present) {
+        /* RESOLUTION is one tile's (one image's) size, as in EXT-X-TILES,
+         * not the sheet's: the Image Media Playlist spec (v0.4,
+         * github.com/image-media-playlist/spec) that Roku and AWS Elemental
+         * implement, Roku's samples (rokudev/trickplay-samples,
+         * standard-HLS-DASH: "5x2_640x360" read back as width 640, htiles
+         * 5) and Shaka Player (hls_parser.js createStreamInfoFromImageTag_:
+         * "the resolution of a single thumbnail", multiplied by LAYOUT). */
         TRY(cir_buf_printf(out,
                            "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
                            "RESOLUTION=%dx%d,CODECS=\"jpeg\","
                            "URI=\"thumbs/images.m3u8\"\n",
-                           (unsigned long long)t->bandwidth,
-                           t->tile_width * t->columns,
-                           t->tile_height * t->rows));
+                           (unsigned long long)t->bandwidth, t->tile_width,
+                           t->tile_height));
     }
     return 0;
 
@@ -239,6 +245,46 @@ put_extinf(cir_buf_t *out, int64_t duration, uint32_t timescale)
     return cir_buf_puts(out, ",\n");
 }
 
+/* The first segment's start in ms on the asset's timeline (its tfdt). */
+static int64_t
+first_start_ms(const cir_rendition_t *r)
+{
+    return r->nb_segments > 0 ? (int64_t)cir_manifest_round_div(
+                                    r->segments[0].start * 1000, r->timescale)
+                              : 0;
+}
+
+/*
+ * Where renditions start at different times (a video that starts 0.5 s
+ * after its audio: the offset is in each track's tfdt), every media
+ * playlist dates its first segment with EXT-X-PROGRAM-DATE-TIME on one
+ * clock whose 0 is the asset's 0 (the Unix epoch).  A playlist's own
+ * timeline starts with its first segment, so without a shared date a
+ * player that lines up renditions by playlist position (Shaka Player)
+ * starts both at 0 and plays them out of sync; with it, they are synced
+ * by date (RFC 8216bis 4.4.4.6).  Assets whose renditions all start at 0
+ * carry no date.
+ */
+static int
+put_start_date(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r)
+{
+    int64_t ms = first_start_ms(r);
+    int differ = 0;
+
+    for (size_t i = 0; i < a->nb_renditions && !differ; i++) {
+        differ = first_start_ms(&a->renditions[i]) != ms;
+    }
+    if (!differ || ms >= 86400000) {
+        return 0; /* no offset, or none a date on 1 January can carry */
+    }
+    return cir_buf_printf(out,
+                          "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T%02lld:%02lld:"
+                          "%02lld.%03lldZ\n",
+                          (long long)(ms / 3600000),
+                          (long long)(ms / 60000 % 60),
+                          (long long)(ms / 1000 % 60), (long long)(ms % 1000));
+}
+
 int
 cir_hls_render_media(const cir_asset_t *a, const cir_rendition_t *r,
                      cir_buf_t *out)
@@ -249,6 +295,7 @@ cir_hls_render_media(const cir_asset_t *a, const cir_rendition_t *r,
     TRY(cir_manifest_check_asset(a));
     TRY(cir_manifest_check_rendition(r));
     TRY(put_media_header(out, a, r, 0));
+    TRY(put_start_date(out, a, r));
     for (i = 0; i < r->nb_segments; i++) {
         TRY(put_extinf(out, r->segments[i].duration, r->timescale));
         TRY(cir_buf_printf(out, "seg-%llu.m4s\n",
@@ -275,6 +322,7 @@ cir_hls_render_iframes(const cir_asset_t *a, const cir_rendition_t *r,
         goto fail;
     }
     TRY(put_media_header(out, a, r, 1));
+    TRY(put_start_date(out, a, r));
     for (i = 0; i < r->nb_iframes; i++) {
         const cir_iframe_t *f = &r->iframes[i];
         TRY(put_extinf(out, f->duration, r->timescale));

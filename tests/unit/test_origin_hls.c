@@ -158,6 +158,55 @@ Test(origin_hls, extinf_sums_match_the_timeline)
     cr_expect(contains("#EXT-X-INDEPENDENT-SEGMENTS\n"));
 }
 
+/* A video that starts 0.5 s after its audio (the offset is in the video's
+ * tfdt): each media playlist dates its first segment on one clock, so
+ * players that line renditions up by playlist position keep them in sync. */
+Test(origin_hls, renditions_starting_apart_are_dated)
+{
+    const cir_asset_t *a = ladder();
+
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < 4; k++) {
+            fx.vseg[i][k].start += V_TS / 2;
+        }
+    }
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-MAP:URI=\"init.mp4\"\n"
+                       "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.500Z\n"
+                       "#EXTINF:6.000000,\nseg-1.m4s\n"));
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[3], &out), 0);
+    cr_expect(contains("#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.000Z\n"
+                       "#EXTINF:"));
+    /* the I-frame playlist is on the same clock as its rendition */
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < fx.r[i].nb_iframes; k++) {
+            fx.ifr[i][k].start += V_TS / 2;
+        }
+    }
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_iframes(a, &a->renditions[0], &out), 0);
+    cr_expect(contains("#EXT-X-I-FRAMES-ONLY\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+                       "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.500Z\n"));
+}
+
+Test(origin_hls, renditions_starting_together_are_not_dated)
+{
+    const cir_asset_t *a = ladder();
+
+    cr_assert_eq(cir_hls_render_media(a, &a->renditions[0], &out), 0);
+    cr_expect(!contains("PROGRAM-DATE-TIME"));
+}
+
+Test(origin_hls, image_stream_resolution_is_one_tile)
+{
+    /* the Image Media Playlist convention: RESOLUTION as in EXT-X-TILES,
+     * one tile, which players multiply by LAYOUT */
+    cr_assert_eq(cir_hls_render_master(ladder(), &out), 0);
+    cr_expect(contains("#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=48000,"
+                       "RESOLUTION=160x90,"));
+}
+
 Test(origin_hls, audio_media_has_no_independent_segments_tag)
 {
     const cir_asset_t *a = ladder();

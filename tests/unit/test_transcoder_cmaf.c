@@ -94,10 +94,10 @@ Test(transcoder_cmaf, first_sample_end_rejects_garbage)
 }
 
 /* Encodes n frames at fps with a keyframe every gop frames through the
- * packager into a temporary folder. */
+ * packager into a temporary folder, the first at pts first (in frames). */
 static char *
-package(int n, int fps, int gop, double seg, cir_cmaf_info_t *info,
-        cir_cmaf_t **out)
+package_from(int n, int fps, int gop, double seg, int first,
+             cir_cmaf_info_t *info, cir_cmaf_t **out)
 {
     char tmpl[] = "/tmp/cir-cmaf-XXXXXX";
     char *dir = strdup(mkdtemp(tmpl));
@@ -138,7 +138,7 @@ package(int n, int fps, int gop, double seg, cir_cmaf_info_t *info,
             }
             memset(f->data[1], 128, (size_t)f->linesize[1] * 18);
             memset(f->data[2], 128, (size_t)f->linesize[2] * 18);
-            f->pts = i;
+            f->pts = first + i;
             f->pict_type =
                 i % gop == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
             ret = avcodec_send_frame(enc, f);
@@ -158,6 +158,70 @@ package(int n, int fps, int gop, double seg, cir_cmaf_info_t *info,
     avcodec_free_context(&enc);
     cir_store_close(&store);
     return dir;
+}
+
+static char *
+package(int n, int fps, int gop, double seg, cir_cmaf_info_t *info,
+        cir_cmaf_t **out)
+{
+    return package_from(n, fps, gop, seg, 0, info, out);
+}
+
+/* The payload offset of the first box of a type along a path of boxes
+ * (e.g. "moov/trak/edts"), or -1. */
+static int64_t
+find_path(const uint8_t *buf, size_t size, const char *path)
+{
+    size_t off = 0, end = size;
+    int64_t at = -1;
+
+    for (const char *p = path; *p; p += p[4] == '/' ? 5 : 4) {
+        at =
+            cir_cmaf_find_box(buf, off, end, (char[5]){p[0], p[1], p[2], p[3]});
+        if (at < 0) {
+            return -1;
+        }
+        end = (size_t)at + AV_RB32(buf + at);
+        off = (size_t)at + 8;
+        if (p[4] != '/') {
+            break;
+        }
+    }
+    return at < 0 ? -1 : (int64_t)off;
+}
+
+/* A video that starts 0.5 s into the asset (after its audio): the offset
+ * is in tfdt, where MSE players read it, not in an empty edit they
+ * ignore. */
+Test(transcoder_cmaf, a_late_start_is_in_tfdt_not_an_edit_list)
+{
+    cir_cmaf_info_t info;
+    cir_cmaf_t *c = NULL;
+    char *dir = package_from(40, 10, 20, 4.0, 5, &info, &c);
+    char path[600], cmd[600];
+    char *data = NULL;
+    size_t len = 0;
+    int64_t tfdt;
+
+    cr_assert_eq(info.segments[0].start, (int64_t)info.timescale / 2);
+    snprintf(path, sizeof(path), "%s/v/init.mp4", dir);
+    cr_assert_eq(cir_read_file(path, 1 << 24, &data, &len), 0);
+    cr_assert_geq(find_path((uint8_t *)data, len, "moov/trak"), 0);
+    cr_assert_lt(find_path((uint8_t *)data, len, "moov/trak/edts"), 0,
+                 "no edit list");
+    free(data);
+    snprintf(path, sizeof(path), "%s/v/seg-1.m4s", dir);
+    cr_assert_eq(cir_read_file(path, 1 << 24, &data, &len), 0);
+    tfdt = find_path((uint8_t *)data, len, "moof/traf/tfdt");
+    cr_assert_geq(tfdt, 0);
+    cr_assert_eq(data[tfdt] == 1 ? (int64_t)AV_RB64(data + tfdt + 4)
+                                 : (int64_t)AV_RB32(data + tfdt + 4),
+                 (int64_t)info.timescale / 2, "tfdt is the first pts, 0.5 s");
+    free(data);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    system(cmd);
+    cir_cmaf_free(&c);
+    free(dir);
 }
 
 Test(transcoder_cmaf, segments_cut_at_keyframes_on_the_boundary)

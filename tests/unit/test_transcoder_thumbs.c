@@ -204,9 +204,11 @@ Test(thumbs, tiles_sprites_poster_and_bandwidth)
     img = decode("thumbs/sprite-1.jpg");
     cr_assert_eq(img.width, 800);
     cr_assert_eq(img.height, 180);
-    img = decode("thumbs/sprite-2.jpg"); /* 3 tiles: one row */
+    /* 3 tiles, but the declared 5x2 sheet: images.m3u8, the MPD and
+     * players place tiles from that layout */
+    img = decode("thumbs/sprite-2.jpg");
     cr_assert_eq(img.width, 800);
-    cr_assert_eq(img.height, 90);
+    cr_assert_eq(img.height, 180);
     cr_assert_not(exists("thumbs/sprite-3.jpg"));
 
     /* Poster: never above the source width, the first frame >= 2.5 s. */
@@ -246,8 +248,10 @@ Test(thumbs, tile_at_each_boundary_only)
     cr_assert_gt(decode("thumbs/thumb-2.jpg").mean_luma, 180);
     /* Duration unknown: the poster is frame 0 (dark). */
     cr_assert_lt(decode("thumbs/poster.jpg").mean_luma, 60);
-    /* One partial sheet cropped to its single row. */
-    cr_assert_eq(decode("thumbs/sprite-1.jpg").height, 90);
+    /* One partial sheet, whole: the 5x2 layout the playlists declare
+     * (800x180), not cropped to the row it uses. */
+    cr_assert_eq(decode("thumbs/sprite-1.jpg").width, 5 * 160);
+    cr_assert_eq(decode("thumbs/sprite-1.jpg").height, 2 * 90);
 }
 
 Test(thumbs, gap_repeats_the_frame_for_missed_boundaries)

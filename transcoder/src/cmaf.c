@@ -189,9 +189,11 @@ cir_cmaf_first_sample_end(const uint8_t *frag, size_t size)
 
 int
 cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
-                  AVRational tb, AVRational frame_rate, int edit_list,
+                  AVRational tb, AVRational frame_rate, int flags,
                   AVIOContext *pb)
 {
+    int edit_list = (flags & CIR_CMAF_EDIT_LIST) != 0;
+    int absolute = !edit_list && (flags & CIR_CMAF_ABSOLUTE_TIME) != 0;
     AVFormatContext *oc = NULL;
     AVDictionary *opts = NULL;
     AVStream *st;
@@ -226,12 +228,19 @@ cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
         ret = averr(ret);
         goto fail;
     }
+    /* frag_discont: the first fragment's tfdt is the first packet's time
+     * (the muxer then treats earlier time as fragments already written)
+     * instead of 0; with the cmaf flag's negative composition offsets that
+     * is the first sample's presentation time */
     av_dict_set(&opts, "movflags",
-                "+frag_custom+dash+delay_moov+cmaf+skip_sidx+skip_trailer"
-                "+default_base_moof",
+                absolute ? "+frag_custom+dash+delay_moov+cmaf+skip_sidx"
+                           "+skip_trailer+default_base_moof+frag_discont"
+                         : "+frag_custom+dash+delay_moov+cmaf+skip_sidx"
+                           "+skip_trailer+default_base_moof",
                 0);
     /* an edit list puts the first presented sample at 0 (CMAF 7.5.13):
-     * B-frame reordering delay for video, encoder priming for AAC */
+     * encoder priming for AAC; MSE players ignore it, so it never carries
+     * a track's start offset (an empty edit) */
     av_dict_set(&opts, "use_editlist", edit_list ? "1" : "0", 0);
     ret = avformat_write_header(oc, &opts);
     av_dict_free(&opts);
@@ -282,9 +291,14 @@ cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
         goto fail;
     }
     ret = avcodec_parameters_from_context(par, enc);
-    ret = ret < 0 ? averr(ret)
-                  : cir_cmaf_mux_open(&c->oc, par, enc->time_base,
-                                      enc->framerate, 1, NULL);
+    /* video: its start offset in tfdt; audio: priming cut by the edit
+     * list (it starts at 0, before which tfdt cannot go) */
+    ret = ret < 0
+              ? averr(ret)
+              : cir_cmaf_mux_open(&c->oc, par, enc->time_base, enc->framerate,
+                                  c->is_video ? CIR_CMAF_ABSOLUTE_TIME
+                                              : CIR_CMAF_EDIT_LIST,
+                                  NULL);
     avcodec_parameters_free(&par);
     if (ret < 0) {
         cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));

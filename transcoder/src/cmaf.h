@@ -2,12 +2,18 @@
  * CMAF packaging of one track into init.mp4 + seg-<n>.m4s, written through
  * the output store, after the layout in cir_manifest.h.
  *
- * libavformat's mp4 muxer (fragmented, frag_custom, CMAF brands, negative
- * composition offsets so the first sample presents at 0 without an edit list)
- * writes into a memory buffer.  A new segment starts at the first keyframe at
- * or after each multiple of the segment duration; inside a video segment a
- * fragment (moof+mdat) starts at every keyframe, and each becomes an entry
- * of the I-frame playlist.  Every segment file starts with a styp box.
+ * libavformat's mp4 muxer (fragmented, frag_custom, CMAF brands) writes into
+ * a memory buffer.  Video carries its place on the asset's timeline in the
+ * samples themselves: tfdt is the first sample's presentation time (negative
+ * composition offsets absorb the B-frame delay), with no edit list, so a
+ * video that starts 0.5 s after the audio has its first sample at 0.5 s for
+ * every player, MSE players included (they ignore edit lists).  Audio starts
+ * at 0 (the pipeline pads a late track with silence); its encoder priming is
+ * cut by an edit list (media_time only, never an empty edit).  A new segment
+ * starts at the first keyframe at or after each multiple of the segment
+ * duration; inside a video segment a fragment (moof+mdat) starts at every
+ * keyframe, and each becomes an entry of the I-frame playlist.  Every segment
+ * file starts with a styp box.
  *
  * One packager is used by one thread at a time.
  */
@@ -46,15 +52,25 @@ typedef struct {
 void cir_cmaf_info(const cir_cmaf_t *c, cir_cmaf_info_t *info);
 void cir_cmaf_free(cir_cmaf_t **c);
 
+/* cir_cmaf_mux_open flags */
+enum {
+    /* an edit list puts the first presented sample at 0 */
+    CIR_CMAF_EDIT_LIST = 1 << 0,
+    /* no edit list, and tfdt keeps the packets' own times: the first
+     * fragment's tfdt is the first sample's presentation time, not 0 */
+    CIR_CMAF_ABSOLUTE_TIME = 1 << 1,
+};
+
 /*
  * Opens libavformat's mp4 muxer for one CMAF track writing into pb (the
  * caller's, seekable: the muxer patches box sizes; it stays the caller's)
  * or, when pb is NULL, into a dynamic buffer: fragmented, frag_custom (a
  * fragment per av_write_frame(oc, NULL)), CMAF brands, default-base-is-moof,
- * no sidx, no trailer; edit_list puts the first presented sample at 0.
+ * no sidx, no trailer; flags: CIR_CMAF_* above (0: no edit list, the track
+ * shifted to start at 0).
  */
 int cir_cmaf_mux_open(AVFormatContext **oc, const AVCodecParameters *par,
-                      AVRational tb, AVRational frame_rate, int edit_list,
+                      AVRational tb, AVRational frame_rate, int flags,
                       AVIOContext *pb);
 /*
  * Makes dst (an unused or unreferenced packet) show src's payload with

@@ -448,9 +448,13 @@ on_audio_frame(cir_job_state_t *s, AVFrame *f)
         return 0;
     }
     f->pts -= s->start_pts_a;
-    if (s->vst == NULL) {
-        s->media_time = fmax(s->media_time, f->pts * av_q2d(s->ast->time_base));
+    if (f->sample_rate > 0) {
+        s->audio_end =
+            fmax(s->audio_end, f->pts * av_q2d(s->ast->time_base) +
+                                   (double)f->nb_samples / f->sample_rate);
     }
+    /* how far the input has been read: the later of its streams */
+    s->media_time = fmax(s->media_time, f->pts * av_q2d(s->ast->time_base));
     return cir_audio_push(s->audio, f);
 }
 
@@ -533,8 +537,18 @@ flush_all(cir_job_state_t *s)
         return ret;
     }
     if (s->graph) {
-        if ((ret = av_buffersrc_close(s->vsrc, s->video_end_pts,
-                                      AV_BUFFERSRC_FLAG_PUSH)) < 0) {
+        /* a video that ends before its audio (a cover picture with a
+         * podcast: one frame and minutes of sound) holds its last picture
+         * until the audio ends: the fps filter repeats it up to here.  An
+         * audio track that ends within a frame of the video (AAC frames
+         * rarely end on a video frame) adds nothing. */
+        int64_t end = s->video_end_pts;
+        double frame = av_q2d(av_inv_q(s->frame_rate));
+        if (s->ast && s->audio_end - end * av_q2d(s->vst->time_base) > frame) {
+            end = (int64_t)ceil(s->audio_end / av_q2d(s->vst->time_base));
+        }
+        if ((ret = av_buffersrc_close(s->vsrc, end, AV_BUFFERSRC_FLAG_PUSH)) <
+            0) {
             return fail_msg(s, CIR_EINTERNAL, "flushing the video filter");
         }
         if ((ret = drain_prep(s)) < 0) {
@@ -556,17 +570,46 @@ flush_all(cir_job_state_t *s)
     return 0;
 }
 
-/* A start time that puts the earliest stream at 0 and keeps A/V offsets. */
+/* Where a stream's media ends, in seconds after start (0 if unknown). */
+static double
+stream_end(const AVStream *st, int64_t start)
+{
+    int64_t first = st->start_time != AV_NOPTS_VALUE
+                        ? st->start_time
+                        : av_rescale_q(start, AV_TIME_BASE_Q, st->time_base);
+
+    if (st->duration == AV_NOPTS_VALUE || st->duration <= 0) {
+        return 0;
+    }
+    return (double)(first + st->duration) * av_q2d(st->time_base) - start / 1e6;
+}
+
+/*
+ * A start time that puts the earliest stream at 0 and keeps A/V offsets,
+ * and the duration the input declares: where its streams' media ends.  The
+ * container's duration is the fallback only: an MP4 whose tracks start with
+ * an empty edit (ffmpeg -output_ts_offset 1000) declares 1005 s for 5 s of
+ * media starting at 1000 s.
+ */
 static void
 compute_start(cir_job_state_t *s)
 {
     int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+    double end = 0;
 
     s->start_pts_v =
         s->vst ? av_rescale_q(start, AV_TIME_BASE_Q, s->vst->time_base) : 0;
     s->start_pts_a =
         s->ast ? av_rescale_q(start, AV_TIME_BASE_Q, s->ast->time_base) : 0;
-    s->duration = s->ic->duration > 0 ? s->ic->duration / 1e6 : 0;
+    if (s->vst) {
+        end = fmax(end, stream_end(s->vst, start));
+    }
+    if (s->ast) {
+        end = fmax(end, stream_end(s->ast, start));
+    }
+    s->duration = end > 0               ? end
+                  : s->ic->duration > 0 ? s->ic->duration / 1e6
+                                        : 0;
 }
 
 static int

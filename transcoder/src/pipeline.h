@@ -30,6 +30,7 @@ typedef struct {
     AVPacket *pkt;
     int64_t start_pts_v, start_pts_a;
     int64_t video_end_pts; /* end of the last decoded frame */
+    double audio_end;      /* end of the last decoded audio, seconds */
 
     /* preparation graph: deinterlace, rotate, fps, yuv420p */
     AVFilterGraph *graph;

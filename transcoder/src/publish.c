@@ -14,33 +14,30 @@
 
 /*
  * Peak bit rate after the HLS definition: the highest rate of any run of
- * consecutive segments lasting 0.5 to 1.5 target durations, so a short last
- * segment does not count alone.
+ * consecutive segments lasting 0.5 to 1.5 target durations, every such run
+ * (a short last segment counts with the ones before it, not alone), and
+ * never below the average (RFC 8216bis 4.4.6.2: BANDWIDTH is the peak
+ * segment bit rate; AVERAGE-BANDWIDTH cannot exceed it).
  */
 static uint64_t
-peak_bandwidth(const cir_cmaf_info_t *in, double target)
+peak_bandwidth(const cir_cmaf_info_t *in, double target, uint64_t average)
 {
-    double best = 0, all_bytes = 0, all_dur = 0;
+    double best = 0;
 
     for (size_t i = 0; i < in->nb_segments; i++) {
         double bytes = 0, dur = 0;
         for (size_t j = i; j < in->nb_segments; j++) {
             bytes += (double)in->segments[j].size;
             dur += (double)in->segments[j].duration / in->timescale;
-            if (dur >= 0.5 * target) {
+            if (dur > 1.5 * target) {
                 break;
             }
+            if (dur >= 0.5 * target) {
+                best = fmax(best, bytes * 8 / dur);
+            }
         }
-        if (dur >= 0.5 * target && dur <= 1.5 * target) {
-            best = fmax(best, bytes * 8 / dur);
-        }
-        all_bytes += (double)in->segments[i].size;
-        all_dur += (double)in->segments[i].duration / in->timescale;
     }
-    if (best == 0 && all_dur > 0) {
-        best = all_bytes * 8 / all_dur;
-    }
-    return (uint64_t)ceil(best);
+    return FFMAX((uint64_t)ceil(best), average);
 }
 
 static uint64_t
@@ -57,6 +54,16 @@ iframe_peak(const cir_cmaf_info_t *in)
     return (uint64_t)ceil(best);
 }
 
+/* Where a rendition ends on the asset's timeline, seconds: a track may
+ * start after 0 (its first segment's tfdt). */
+static double
+rendition_end(const cir_cmaf_info_t *in)
+{
+    int64_t first = in->nb_segments > 0 ? in->segments[0].start : 0;
+
+    return in->timescale ? (double)(first + in->duration) / in->timescale : 0;
+}
+
 static void
 fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
 {
@@ -66,9 +73,9 @@ fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
     r->start_number = 1;
     r->segments = in->segments;
     r->nb_segments = in->nb_segments;
-    r->bandwidth = peak_bandwidth(in, target);
     r->average_bandwidth =
         dur > 0 ? (uint64_t)ceil(in->total_bytes * 8 / dur) : 0;
+    r->bandwidth = peak_bandwidth(in, target, r->average_bandwidth);
 }
 
 static int
@@ -189,8 +196,7 @@ cir_publish(cir_job_state_t *s)
         r->iframes = in.iframes;
         r->nb_iframes = in.nb_iframes;
         r->iframe_bandwidth = iframe_peak(&in);
-        asset.duration =
-            fmax(asset.duration, (double)in.duration / in.timescale);
+        asset.duration = fmax(asset.duration, rendition_end(&in));
     }
     if (s->audio) {
         cir_cmaf_info_t in;
@@ -203,8 +209,7 @@ cir_publish(cir_job_state_t *s)
         r->sample_rate = cir_audio_sample_rate(s->audio);
         r->channels = cir_audio_channels(s->audio);
         r->language = NULL;
-        asset.duration =
-            fmax(asset.duration, (double)in.duration / in.timescale);
+        asset.duration = fmax(asset.duration, rendition_end(&in));
     }
     if (s->thumbs &&
         (ret = cir_thumbnailer_finish(s->thumbs, &asset.thumbs)) < 0) {

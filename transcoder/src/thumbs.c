@@ -5,8 +5,10 @@
  * gap repeats the frame, so tile i always stands for i * interval, as the
  * WebVTT track says).  Tiles are scaled to full-range YUV 4:2:0, written as
  * thumb-<n>.jpg and copied into the current sheet; a sheet is written when
- * full, the last one (cropped to its used rows) at finish.  Memory: one
- * sheet, one tile, and at most one copy of a poster candidate.
+ * full, the last one at finish.  Every sheet has the size the image
+ * playlist and the MPD declare (columns x rows tiles; a last sheet's unused
+ * tiles stay black): players compute tile positions from that layout.  Memory:
+ * one sheet, one tile, and at most one copy of a poster candidate.
  */
 #include "thumbs.h"
 
@@ -106,28 +108,19 @@ put_jpeg(cir_thumbnailer_t *t, const char *name, const AVFrame *f, int quality,
     return 0;
 }
 
-/* Writes the current sheet, cropped to the rows it uses. */
+/* Writes the current sheet, whole: columns x rows tiles. */
 static int
 flush_sheet(cir_thumbnailer_t *t)
 {
-    AVFrame *view = NULL;
     char name[64];
-    size_t used_rows, bytes = 0;
+    size_t bytes = 0;
     int ret;
 
     if (t->sheet_tiles == 0) {
         return 0;
     }
-    used_rows = (t->sheet_tiles + (size_t)t->cols - 1) / (size_t)t->cols;
-    view = av_frame_clone(t->sheet);
-    if (view == NULL) {
-        cir_log_error(&t->log, "out of memory writing a sprite sheet");
-        return CIR_ENOMEM;
-    }
-    view->height = (int)used_rows * t->th;
     snprintf(name, sizeof(name), "thumbs/sprite-%zu.jpg", t->nb_sprites + 1);
-    ret = put_jpeg(t, name, view, THUMB_QUALITY, &bytes);
-    av_frame_free(&view);
+    ret = put_jpeg(t, name, t->sheet, THUMB_QUALITY, &bytes);
     if (ret < 0) {
         return ret;
     }
