@@ -26,8 +26,11 @@
  *   moment minus the duration of the first part (its first sample was
  *   captured one part ago); later segments follow the media timeline from
  *   the anchor, so PDT steps match EXTINF exactly and never drift.
- * - started_us is the wall clock at writer open (DASH availabilityStartTime:
- *   the packager's timestamps are expected to start near 0 then).
+ * - PDT never steps back: an anchor before the end of the previous
+ *   segment moves to that end.
+ * - started_us is the wall clock at writer open (DASH availabilityStartTime),
+ *   kept when an index is resumed; run_pdt_us/run_start follow segments[0]'s
+ *   run (see cir_live.h).
  * - put_init with a segment open closes that segment first.
  * - Reopening a folder that holds an index resumes its numbering: the old
  *   segments leave the index (their files stay), msn, init and
@@ -331,6 +334,14 @@ compact_parts(cir_live_writer_t *w)
     x->nb_parts = k;
 }
 
+/* segments[0] is (or begins) the run s starts. */
+static void
+set_run(cir_live_index_t *x, const cir_live_segment_t *s)
+{
+    x->run_pdt_us = s->pdt_us;
+    x->run_start = s->start;
+}
+
 static int64_t
 three_td(const cir_live_writer_t *w)
 {
@@ -376,6 +387,9 @@ age_and_slide(cir_live_writer_t *w)
                 (x->nb_segments - 1) * sizeof(*x->segments));
         x->nb_segments--;
         complete--;
+        if (x->segments[0].discontinuity) {
+            set_run(x, &x->segments[0]);
+        }
     }
     compact_parts(w);
 }
@@ -556,6 +570,16 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
         if (w->anchor_wall < 0) {
             w->anchor_wall = 0;
         }
+        if (x->nb_segments > 0) {
+            /* PDT never steps back: a DASH Period starts at it, after the
+             * one before has ended */
+            const cir_live_segment_t *p = &x->segments[x->nb_segments - 1];
+            int64_t end = p->pdt_us + p->duration / x->timescale * 1000000 +
+                          p->duration % x->timescale * 1000000 / x->timescale;
+            if (w->anchor_wall < end) {
+                w->anchor_wall = end;
+            }
+        }
     }
     s = &x->segments[x->nb_segments];
     memset(s, 0, sizeof(*s));
@@ -567,6 +591,9 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
         (start - w->anchor_media) % x->timescale * 1000000 / x->timescale;
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
+    if (x->nb_segments == 0) {
+        set_run(x, s);
+    }
     s->first_part = (uint32_t)x->nb_parts;
     x->nb_segments++;
     w->pending_disc = 0;

@@ -120,7 +120,7 @@ put32(cir_buf_t *b, size_t off, uint32_t v)
     }
 }
 
-#define HDR      249
+#define HDR      265
 #define SEG      59
 #define PART     14
 #define SEG_MSN  0
@@ -282,9 +282,9 @@ Test(live_index, invariants_are_checked_behind_a_valid_crc)
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
 
-    /* the previous format version (no part sizes) */
+    /* the previous format version (no run anchor) */
     encode(small_index(4), &b);
-    put32(&b, 8, 1);
+    put32(&b, 8, 2);
     recrc(&b);
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
