@@ -11,14 +11,15 @@
  * - One Period per discontinuity run of the lead rendition (the first
  *   video one): a publisher's outage, a republish, an init change.  The
  *   media timeline goes on across an outage while the wall clock jumped
- *   (and restarts at 0 on a republish), so each Period is placed by the
- *   wall clock of its first segment: Period@start = pdt_us of that segment
- *   - availabilityStartTime, presentationTimeOffset = its start (tfdt).
- *   The first listed Period takes them from the index's run anchor
- *   (run_pdt_us, run_start), which outlives that segment, so Period@start
- *   never changes as the window slides.  A Period never starts before the
- *   one before it ends, nor before availabilityStartTime (its
- *   presentationTimeOffset moves with it).  Period@id is the HLS
+ *   (and restarts at 0 on a republish), so each run's segments are placed
+ *   by the wall clock (pdt_us) of its first one.  Its Period begins where
+ *   the one before ended (the outage is a gap at the start of the new
+ *   Period, where players seek ahead to the first segment; a gap at the
+ *   end of a Period leaves dash.js stuck in it), presentationTimeOffset
+ *   going back by as much, never below 0 nor before availabilityStartTime.
+ *   The first listed Period takes its anchor from the index (run_pdt_us,
+ *   run_start, run_after_us), which outlives its segments, so Period@start
+ *   never changes as the window slides.  Period@id is the HLS
  *   discontinuity sequence number of its segments: unique and stable.
  * - The other renditions' segments go to the Period their middle falls in
  *   by wall clock (pdt_us), their presentationTimeOffset the lead's in
@@ -97,13 +98,7 @@ seg_dur(const cir_live_index_t *idx, const cir_live_segment_t *s)
                                              : idx->segment_target;
 }
 
-/* v timescale units in microseconds (v >= 0 or not) without overflow. */
-static int64_t
-ts_to_us(int64_t v, uint32_t ts)
-{
-    return v / ts * 1000000 + v % ts * 1000000 / ts;
-}
-
+/* Microseconds in timescale units, rounded toward zero. */
 static int64_t
 us_to_ts(int64_t us, uint32_t ts)
 {
@@ -139,6 +134,29 @@ typedef struct {
     size_t nb_periods;
 } mpd_t;
 
+/* Where a run's Period begins: it takes in the time since the segment
+ * before it ended (run_after_us, an outage), so it starts where the one
+ * before ended and its first segment starts at its own wall clock; not
+ * before its media time 0 (presentationTimeOffset >= 0) nor before
+ * availabilityStartTime. */
+static void
+place_run(const mpd_t *m, period_t *p, int64_t pdt, int64_t start,
+          int64_t after)
+{
+    uint32_t ts = m->lead->timescale;
+    int64_t lead_in = cir_live_ts_to_us(start, ts);
+
+    if (after > 0 && pdt - after < lead_in) {
+        lead_in = pdt - after;
+    }
+    if (pdt - m->ast < lead_in) {
+        lead_in = pdt - m->ast; /* < 0: the offset moves later */
+    }
+    p->start_us = pdt - lead_in - m->ast;
+    p->pto = start - us_to_ts(lead_in, ts);
+    p->wall_us = m->ast + p->start_us;
+}
+
 /* The Periods, from the lead's discontinuities (see the top). */
 static void
 make_periods(mpd_t *m)
@@ -146,38 +164,31 @@ make_periods(mpd_t *m)
     const cir_live_index_t *x = m->lead;
     size_t n = nb_listed(x), i;
     uint32_t dseq = x->discontinuity_sequence;
-    int64_t prev_end = 0;
     period_t *p = NULL;
 
     m->nb_periods = 0;
     for (i = 0; i < n; i++) {
-        const cir_live_segment_t *s = &x->segments[i];
-        int64_t pdt, start, off;
+        const cir_live_segment_t *s = &x->segments[i], *prev = s - 1;
 
         dseq += s->discontinuity;
         if (i > 0 && !s->discontinuity) {
             p->to = i + 1;
             continue;
         }
-        if (p != NULL) {
-            const cir_live_segment_t *l = &x->segments[p->to - 1];
-            prev_end = p->start_us + ts_to_us(l->start + seg_dur(x, l) - p->pto,
-                                              x->timescale);
-        }
-        pdt = s->pdt_us;
-        start = s->start;
-        if (i == 0 && x->run_pdt_us > 0 && x->run_start <= s->start) {
-            pdt = x->run_pdt_us; /* the run began before the window */
-            start = x->run_start;
-        }
         p = &m->periods[m->nb_periods++];
         p->id = dseq;
         p->from = i;
         p->to = i + 1;
-        p->start_us = pdt - m->ast > prev_end ? pdt - m->ast : prev_end;
-        off = m->ast + p->start_us - pdt; /* >= 0: how much later it starts */
-        p->pto = start + us_to_ts(off, x->timescale);
-        p->wall_us = m->ast + p->start_us;
+        if (i > 0) {
+            place_run(m, p, s->pdt_us, s->start,
+                      prev->pdt_us +
+                          cir_live_ts_to_us(prev->duration, x->timescale));
+        } else if (x->run_pdt_us > 0 && x->run_start <= s->start) {
+            /* the run began before the window: the writer kept where */
+            place_run(m, p, x->run_pdt_us, x->run_start, x->run_after_us);
+        } else {
+            place_run(m, p, s->pdt_us, s->start, 0);
+        }
     }
     if (m->nb_periods == 0) {
         p = &m->periods[m->nb_periods++];
@@ -201,7 +212,8 @@ track_range(const mpd_t *m, const cir_live_index_t *x, size_t k, size_t *from,
     } else {
         for (i = 0; i < n; i++) {
             const cir_live_segment_t *s = &x->segments[i];
-            int64_t mid = s->pdt_us + ts_to_us(seg_dur(x, s), x->timescale) / 2;
+            int64_t mid =
+                s->pdt_us + cir_live_ts_to_us(seg_dur(x, s), x->timescale) / 2;
             if (mid < m->periods[k].wall_us) {
                 continue;
             }
@@ -235,7 +247,7 @@ period_place(const mpd_t *m, size_t k, int64_t *start_us, int64_t *pto)
         return;
     }
     first = x->segments[p0->from].start;
-    shift = p0->start_us + ts_to_us(first - p0->pto, x->timescale);
+    shift = p0->start_us + cir_live_ts_to_us(first - p0->pto, x->timescale);
     if (k == 0) {
         *start_us = 0;
         *pto = first;
@@ -440,7 +452,7 @@ static_duration_us(const mpd_t *m)
                 continue;
             }
             e = x->segments[to - 1].start + seg_dur(x, &x->segments[to - 1]);
-            e = start_us + ts_to_us(e - off, x->timescale);
+            e = start_us + cir_live_ts_to_us(e - off, x->timescale);
             end = e > end ? e : end;
         }
     }

@@ -11,7 +11,8 @@
  *
  * Version 2 added the part sizes and the kept part records (parts are
  * byte ranges of their segment file); version 3 the run anchor
- * (run_pdt_us, run_start: where segments[0]'s DASH Period starts).  An
+ * (run_pdt_us, run_start, run_after_us: where segments[0]'s DASH Period
+ * starts).  An
  * older index fails to decode.
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
@@ -30,7 +31,7 @@
 
 #define MAGIC          "CIRLIDX1"
 #define FORMAT_VERSION 3u
-#define HEADER_SIZE    265u
+#define HEADER_SIZE    273u
 #define SEGMENT_SIZE   59u
 #define PART_SIZE      14u
 #define CRC_SIZE       4u
@@ -189,7 +190,8 @@ cir_live_index_check(const cir_live_index_t *idx)
         idx->window == 0 || idx->window > CIR_LIVE_MAX_SEGMENTS ||
         idx->ended > 1 || !wall_ok(idx->updated_us) ||
         !wall_ok(idx->started_us) || !wall_ok(idx->run_pdt_us) ||
-        idx->run_start < 0 || idx->run_start > MAX_START) {
+        idx->run_start < 0 || idx->run_start > MAX_START ||
+        !wall_ok(idx->run_after_us) || idx->run_after_us > idx->run_pdt_us) {
         return CIR_EPARSE;
     }
     if (idx->nb_segments > CIR_LIVE_MAX_SEGMENTS ||
@@ -283,6 +285,7 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
     TRY(put_i64(out, idx->started_us));
     TRY(put_i64(out, idx->run_pdt_us));
     TRY(put_i64(out, idx->run_start));
+    TRY(put_i64(out, idx->run_after_us));
     TRY(put_u32(out, (uint32_t)idx->nb_segments));
     TRY(put_u32(out, (uint32_t)idx->nb_parts));
     for (i = 0; i < idx->nb_segments; i++) {
@@ -401,6 +404,7 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     x.started_us = (int64_t)get_n(&r, 8);
     x.run_pdt_us = (int64_t)get_n(&r, 8);
     x.run_start = (int64_t)get_n(&r, 8);
+    x.run_after_us = (int64_t)get_n(&r, 8);
     r.pos += 8; /* the counts, read above */
 
     if (nseg > 0 &&

@@ -167,27 +167,28 @@ Test(dash_live, an_outage_starts_a_period_at_the_wall_clock)
     cr_expect(strstr(out.data, "availabilityStartTime=\""
                                "2026-01-01T00:00:00.000Z\"") != NULL);
     cr_expect(strstr(out.data, "<Period id=\"0\" start=\"PT0S\">") != NULL);
-    /* msn 103 began 12 s of media + 6.04 s of wall clock later: that is
-     * where its Period starts, and its tfdt is the offset there */
-    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT18.04S\">") != NULL,
+    /* msn 103 began 12 s of media + 6.04 s of wall clock later: the new
+     * Period starts where the first ended (12 s), its offset 6.04 s before
+     * msn 103's tfdt, so msn 103 is at 18.04 s, its wall clock */
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT12S\">") != NULL,
               "%s", out.data);
     cr_expect(strstr(out.data, "startNumber=\"103\" "
-                               "presentationTimeOffset=\"1083600\">\n"
+                               "presentationTimeOffset=\"540000\">\n"
                                "          <SegmentTimeline>\n"
                                "            <S t=\"1083600\" d=\"360000\" "
                                "r=\"2\"/>") != NULL,
               "%s", out.data);
-    /* the audio: its own timescale, the same instant */
+    /* the audio: its own timescale, the same instants */
     cr_expect(strstr(out.data, "startNumber=\"103\" "
-                               "presentationTimeOffset=\"577920\">\n"
+                               "presentationTimeOffset=\"288000\">\n"
                                "          <SegmentTimeline>\n"
                                "            <S t=\"577920\" d=\"192000\" "
                                "r=\"1\"/>") != NULL,
               "%s", out.data);
-    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:18.040Z\" "
-                               "presentationTime=\"1083600\"") != NULL);
-    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:18.040Z\" "
-                               "presentationTime=\"577920\"") != NULL);
+    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:12.000Z\" "
+                               "presentationTime=\"540000\"") != NULL);
+    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:12.000Z\" "
+                               "presentationTime=\"288000\"") != NULL);
 }
 
 /* The Period of the window's first segment keeps its start and offset
@@ -208,6 +209,7 @@ Test(dash_live, a_period_keeps_its_start_as_the_window_slides)
     for (fx_t *f = &fa; f != NULL; f = f == &fa ? &fb : f == &fb ? &fc : NULL) {
         f->idx.run_pdt_us = f->segs[3].pdt_us;
         f->idx.run_start = f->segs[3].start;
+        f->idx.run_after_us = f->segs[2].pdt_us + 4000000;
         f->idx.discontinuity_sequence = 1;
         f->idx.segments = &f->segs[4];
         f->idx.nb_segments -= 4;
@@ -219,7 +221,7 @@ Test(dash_live, a_period_keeps_its_start_as_the_window_slides)
     cr_expect(strstr(out.data, before) != NULL, "was:\n%s\nnow:\n%s", before,
               out.data);
     cr_expect(strstr(out.data, "startNumber=\"104\" "
-                               "presentationTimeOffset=\"1083600\">\n"
+                               "presentationTimeOffset=\"540000\">\n"
                                "          <SegmentTimeline>\n"
                                "            <S t=\"1443600\" ") != NULL,
               "%s", out.data);
@@ -321,7 +323,8 @@ Test(dash_live, lists_segments_since_the_latest_init)
 }
 
 /* Ended after an outage: static, the first segment at 0, the second
- * Period where it was relative to it, the duration to the last end. */
+ * Period where it was relative to it, the duration to the last end
+ * (18.04 s + two 4 s segments). */
 Test(dash_live, ended_after_an_outage_is_static_with_two_periods)
 {
     stream(1);
@@ -333,7 +336,7 @@ Test(dash_live, ended_after_an_outage_is_static_with_two_periods)
                                "\"PT26.040S\"") != NULL,
               "%s", out.data);
     cr_expect(strstr(out.data, "<Period id=\"0\" start=\"PT0S\">") != NULL);
-    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT18.04S\">") != NULL);
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT12S\">") != NULL);
     cr_expect(strstr(out.data, "availabilityStartTime") == NULL);
     cr_expect(strstr(out.data, "ProducerReferenceTime") == NULL);
 }

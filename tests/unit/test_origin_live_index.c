@@ -120,7 +120,7 @@ put32(cir_buf_t *b, size_t off, uint32_t v)
     }
 }
 
-#define HDR      265
+#define HDR      273
 #define SEG      59
 #define PART     14
 #define SEG_MSN  0
