@@ -13,7 +13,7 @@
 //
 // After each, the player keeps playing (frames, time), dash.js within 2.5 s
 // of live (its own latency figure, as the live tests read it), Shaka no
-// further behind than it was before.  Every MPD fetched keeps
+// further behind than before (2 s of slack).  Every MPD fetched keeps
 // availabilityStartTime and each Period's start (checklist D1), and while a
 // publisher is on, availabilityStartTime + Period@start + (S@t -
 // presentationTimeOffset) of the newest segment is within a segment of the
@@ -306,7 +306,9 @@ function report(what, player, m) {
 
 // Kept playing, frames shown; latency within 2.5 s for dash.js (its LL
 // mode, the figure the live tests read), and for Shaka (whose low-latency
-// mode settles further back on its own) no more than it was before.
+// mode settles 4-5 s back on its own here, and drifts under load) within
+// 2 s of where it was before: the faults this guards against put it 6 s
+// (the outage) to minutes (the first publish's start) further back.
 function checkPlayer(what, player, m, windowS, before) {
     report(what, player, m);
     assert.ok(m.played > windowS * 0.7,
@@ -317,7 +319,7 @@ function checkPlayer(what, player, m, windowS, before) {
         assert.ok(m.settled < MAX_LATENCY_S,
             `${what}: dash.js latency ${m.settled.toFixed(2)} s: ${m.why}`);
     } else {
-        assert.ok(m.settled < before + 1,
+        assert.ok(m.settled < before + 2,
             `${what}: ${player.engine} latency ${m.settled.toFixed(2)} s, ` +
             `${before.toFixed(2)} s before: ${m.why}`);
     }
