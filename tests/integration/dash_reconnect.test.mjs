@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
@@ -38,6 +39,8 @@ const SEGMENT_S = 2;
 const OUTAGE_MS = 6000;
 const MAX_LATENCY_S = 2.5;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// an independent reading of the MPD's timing (video.js's parser)
+const mpdParser = createRequire(path.join(B.NODE_MODULES, '..', 'package.json'))('mpd-parser');
 let ingest, nginx, browser, liveRoot, rtmpPort, pageDir, log = '';
 
 async function waitFor(what, fn, timeoutMs = 20000) {
@@ -207,22 +210,29 @@ function mpdWatch(key) {
 }
 
 // The newest listed segment starts within a segment of the fetch time
-// (the open one is listed at its nominal duration).
-function wallClockError(doc, at) {
+// (the open one is listed at its nominal duration); mpd-parser places it
+// at the same presentation time.
+function wallClockError(doc, at, xml) {
     const p = doc.periods[doc.periods.length - 1];
     const [t] = p.video.segs[p.video.segs.length - 1];
-    const startMs = doc.ast + (p.start + (t - p.video.pto) / p.video.ts) * 1000;
-    return (at - startMs) / 1000; /* how long ago it began, s */
+    const start = p.start + (t - p.video.pto) / p.video.ts;
+    const parsed = mpdParser.parse(xml, { manifestUri: `${nginx.base}/live/x/manifest.mpd`,
+        NOW: at, clientOffset: 0 });
+    const video = parsed.playlists.find((v) => v.attributes.RESOLUTION);
+    const last = video.segments.at(-1);
+    assert.ok(Math.abs(last.presentationTime - start) < 0.002,
+        `mpd-parser puts the newest segment at ${last.presentationTime}, not ${start}`);
+    return (at - (doc.ast + start * 1000)) / 1000; /* how long ago it began, s */
 }
 
 // away: [from, to] while the publisher was gone (no new segment then).
 function checkMpds(seen, what, away = [0, 0]) {
     const dynamic = seen.filter((s) => /type="dynamic"/.test(s.xml))
-        .map((s) => ({ at: s.at, doc: parseMpd(s.xml) }));
+        .map((s) => ({ at: s.at, xml: s.xml, doc: parseMpd(s.xml) }));
     assert.ok(dynamic.length >= 5, `${what}: dynamic MPDs fetched: ${dynamic.length}`);
     const starts = new Map();
     let worst = 0;
-    for (const { at, doc } of dynamic) {
+    for (const { at, xml, doc } of dynamic) {
         assert.equal(doc.ast, dynamic[0].doc.ast, `${what}: availabilityStartTime changed`);
         const ids = doc.periods.map((p) => p.id);
         assert.equal(new Set(ids).size, ids.length, `${what}: Period ids unique`);
@@ -239,7 +249,7 @@ function checkMpds(seen, what, away = [0, 0]) {
         }
         if (!doc.periods.at(-1).video.segs.length || (at >= away[0] && at <= away[1]))
             continue;
-        const ago = wallClockError(doc, at);
+        const ago = wallClockError(doc, at, xml);
         assert.ok(ago > -0.5 && ago < SEGMENT_S + 1,
             `${what}: the newest segment began ${ago.toFixed(2)} s before the MPD ` +
             `was fetched (the wall clock), not within a segment:\n${JSON.stringify(doc)}`);

@@ -191,6 +191,29 @@ Test(dash_live, an_outage_starts_a_period_at_the_wall_clock)
                                "presentationTime=\"288000\"") != NULL);
 }
 
+/* An outage longer than the media before it: the new Period cannot take
+ * in all of it (its presentationTimeOffset would be below 0), so it
+ * starts at its media time 0 and the rest is a gap at the end of the
+ * Period before. */
+Test(dash_live, an_offset_never_goes_below_zero)
+{
+    stream(0);
+    /* msn 101 on: 4 s of media so far, 10 s of wall clock away */
+    new_run(&fa, 1, 40000, 10040000);
+    new_run(&fb, 1, 40000, 10040000);
+    new_run(&fc, 1, 40000, 10040000);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    expect_well_formed(&out);
+    /* msn 101 at 4.04 s of media and 14.04 s of wall clock */
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT10S\">") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "startNumber=\"101\" "
+                               "presentationTimeOffset=\"0\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"363600\" ") != NULL,
+              "%s", out.data);
+}
+
 /* The Period of the window's first segment keeps its start and offset
  * after that segment left: they come from the index's run anchor. */
 Test(dash_live, a_period_keeps_its_start_as_the_window_slides)
