@@ -95,6 +95,13 @@ typedef struct {
     uint64_t version;                /* +1 on every update */
     int64_t updated_us;              /* wall clock of the last update */
     int64_t started_us;              /* wall clock of the stream's start */
+    /* The run segments[0] belongs to (the segments since the latest
+     * discontinuity): pdt_us and start of its first segment, and the wall
+     * clock where the segment before it ended (0: none), kept after those
+     * segments leave the index, so a DASH Period keeps its start. */
+    int64_t run_pdt_us;
+    int64_t run_start;
+    int64_t run_after_us;
 
     cir_live_segment_t *segments; /* oldest first; the last may be open */
     size_t nb_segments;

@@ -6,17 +6,33 @@
  * type="static" once every rendition has ended.
  *
  * Choices:
- * - availabilityStartTime is the earliest started_us of the renditions,
- *   and period time 0 is media time 0 (the packager's timestamps start at
- *   0 when its writers open), so S@t is the segment's tfdt.
- * - A Period needs one init segment per Representation: the timeline lists
- *   the segments since the latest init change only (init-<k> of the index).
+ * - availabilityStartTime is the earliest started_us of the renditions
+ *   (kept when a writer resumes an index: a republished key keeps it).
+ * - One Period per discontinuity run of the lead rendition (the first
+ *   video one): a publisher's outage, a republish, an init change.  The
+ *   media timeline goes on across an outage while the wall clock jumped
+ *   (and restarts at 0 on a republish), so each run's segments are placed
+ *   by the wall clock (pdt_us) of its first one.  Its Period begins where
+ *   the one before ended (the outage is a gap at the start of the new
+ *   Period, where players seek ahead to the first segment; a gap at the
+ *   end of a Period leaves dash.js stuck in it), presentationTimeOffset
+ *   going back by as much, never below 0 nor before availabilityStartTime.
+ *   The first listed Period takes its anchor from the index (run_pdt_us,
+ *   run_start, run_after_us), which outlives its segments, so Period@start
+ *   never changes as the window slides.  Period@id is the HLS
+ *   discontinuity sequence number of its segments: unique and stable.
+ * - The other renditions' segments go to the Period their middle falls in
+ *   by wall clock (pdt_us), their presentationTimeOffset the lead's in
+ *   their timescale: the renditions share the packager's media clock.
+ * - A Period needs one init segment per Representation: a rendition lists
+ *   its segments since its latest init change in that Period.
  * - The open segment is listed at its nominal duration (segment_target):
  *   its chunks are served as they are written (seg-<msn>.m4s: WAIT).
- * - Ended: type="static", presentationTimeOffset = the first listed start,
- *   mediaPresentationDuration = the longest listed rendition.
+ * - Ended: type="static", the first listed segment at presentation time 0,
+ *   later Periods where they were relative to it,
+ *   mediaPresentationDuration = the end of the last.
  */
-#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cir_error.h"
@@ -52,16 +68,22 @@ put_time(cir_buf_t *out, const char *name, int64_t us)
     return cir_buf_printf(out, " %s=\"%s\"", name, iso);
 }
 
-/* First listed segment: the first that uses the latest init. */
-static size_t
-first_listed(const cir_live_index_t *idx)
+/* Segments are listed up to the first one not listed (none after it is). */
+static int
+listed(const cir_live_index_t *idx, const cir_live_segment_t *s)
 {
-    size_t i = idx->nb_segments;
+    return s->complete || !idx->ended;
+}
 
-    while (i > 0 && idx->segments[i - 1].init_id == idx->init_id) {
-        i--;
+static size_t
+nb_listed(const cir_live_index_t *idx)
+{
+    size_t n = 0;
+
+    while (n < idx->nb_segments && listed(idx, &idx->segments[n])) {
+        n++;
     }
-    return i;
+    return n;
 }
 
 /* Listed media time: complete segments, plus the open one at its nominal
@@ -76,37 +98,192 @@ seg_dur(const cir_live_index_t *idx, const cir_live_segment_t *s)
                                              : idx->segment_target;
 }
 
-static int
-listed(const cir_live_index_t *idx, const cir_live_segment_t *s)
+/* Microseconds in timescale units, rounded toward zero. */
+static int64_t
+us_to_ts(int64_t us, uint32_t ts)
 {
-    return s->complete || !idx->ended;
+    return us / 1000000 * ts + us % 1000000 * ts / 1000000;
 }
 
+/* v in timescale `from`, in timescale `to`, rounded. */
 static int64_t
-listed_duration_ms(const cir_live_index_t *idx)
+rescale(int64_t v, uint32_t from, uint32_t to)
 {
-    int64_t total = 0;
-    size_t i;
+    if (from == to) {
+        return v;
+    }
+    return v / from * to + (v % from * to + from / 2) / from;
+}
 
-    for (i = first_listed(idx); i < idx->nb_segments; i++) {
-        if (listed(idx, &idx->segments[i])) {
-            total += seg_dur(idx, &idx->segments[i]);
+typedef struct {
+    uint32_t id;      /* discontinuity sequence number of its segments */
+    int64_t start_us; /* Period@start (from availabilityStartTime) */
+    int64_t pto;      /* presentationTimeOffset, lead timescale */
+    int64_t wall_us;  /* wall clock of its start */
+    size_t from, to;  /* its lead segments */
+} period_t;
+
+typedef struct {
+    const cir_live_index_t *const *tracks;
+    size_t nb;
+    const cir_dash_live_config_t *cfg;
+    const cir_live_index_t *lead;
+    int64_t ast;
+    int ended;
+    period_t *periods;
+    size_t nb_periods;
+} mpd_t;
+
+/* Where a run's Period begins: it takes in the time since the segment
+ * before it ended (run_after_us, an outage), so it starts where the one
+ * before ended and its first segment starts at its own wall clock; not
+ * before its media time 0 (presentationTimeOffset >= 0) nor before
+ * availabilityStartTime. */
+static void
+place_run(const mpd_t *m, period_t *p, int64_t pdt, int64_t start,
+          int64_t after)
+{
+    uint32_t ts = m->lead->timescale;
+    int64_t lead_in = cir_live_ts_to_us(start, ts);
+
+    if (after > 0 && pdt - after < lead_in) {
+        lead_in = pdt - after;
+    }
+    if (pdt - m->ast < lead_in) {
+        lead_in = pdt - m->ast; /* < 0: the offset moves later */
+    }
+    p->start_us = pdt - lead_in - m->ast;
+    p->pto = start - us_to_ts(lead_in, ts);
+    p->wall_us = m->ast + p->start_us;
+}
+
+/* The Periods, from the lead's discontinuities (see the top). */
+static void
+make_periods(mpd_t *m)
+{
+    const cir_live_index_t *x = m->lead;
+    size_t n = nb_listed(x), i;
+    uint32_t dseq = x->discontinuity_sequence;
+    period_t *p = NULL;
+
+    m->nb_periods = 0;
+    for (i = 0; i < n; i++) {
+        const cir_live_segment_t *s = &x->segments[i], *prev = s - 1;
+
+        dseq += s->discontinuity;
+        if (i > 0 && !s->discontinuity) {
+            p->to = i + 1;
+            continue;
+        }
+        p = &m->periods[m->nb_periods++];
+        p->id = dseq;
+        p->from = i;
+        p->to = i + 1;
+        if (i > 0) {
+            place_run(m, p, s->pdt_us, s->start,
+                      prev->pdt_us +
+                          cir_live_ts_to_us(prev->duration, x->timescale));
+        } else if (x->run_pdt_us > 0 && x->run_start <= s->start) {
+            /* the run began before the window: the writer kept where */
+            place_run(m, p, x->run_pdt_us, x->run_start, x->run_after_us);
+        } else {
+            place_run(m, p, s->pdt_us, s->start, 0);
         }
     }
-    return total * 1000 / idx->timescale;
+    if (m->nb_periods == 0) {
+        p = &m->periods[m->nb_periods++];
+        memset(p, 0, sizeof(*p));
+        p->id = dseq;
+        p->wall_us = m->ast;
+    }
 }
 
-/* Runs up to the first segment not listed (none after it is either). */
+/* Track x's segments in Period k: [*from, *to), those since its latest
+ * init change there. */
+static void
+track_range(const mpd_t *m, const cir_live_index_t *x, size_t k, size_t *from,
+            size_t *to)
+{
+    size_t n = nb_listed(x), i, a = n, b = n;
+
+    if (x == m->lead) {
+        a = m->periods[k].from;
+        b = m->periods[k].to;
+    } else {
+        for (i = 0; i < n; i++) {
+            const cir_live_segment_t *s = &x->segments[i];
+            int64_t mid =
+                s->pdt_us + cir_live_ts_to_us(seg_dur(x, s), x->timescale) / 2;
+            if (mid < m->periods[k].wall_us) {
+                continue;
+            }
+            if (k + 1 < m->nb_periods && mid >= m->periods[k + 1].wall_us) {
+                break;
+            }
+            a = a == n ? i : a;
+            b = i + 1;
+        }
+    }
+    while (b > a && a + 1 < b &&
+           x->segments[a].init_id != x->segments[b - 1].init_id) {
+        a++;
+    }
+    *from = a;
+    *to = b;
+}
+
+/* Where Period k starts in the MPD, and its offset for the lead; static:
+ * the first listed segment at 0. */
+static void
+period_place(const mpd_t *m, size_t k, int64_t *start_us, int64_t *pto)
+{
+    const period_t *p = &m->periods[k], *p0 = &m->periods[0];
+    const cir_live_index_t *x = m->lead;
+    int64_t first, shift;
+
+    *start_us = p->start_us;
+    *pto = p->pto;
+    if (!m->ended || p0->to == p0->from) {
+        return;
+    }
+    first = x->segments[p0->from].start;
+    shift = p0->start_us + cir_live_ts_to_us(first - p0->pto, x->timescale);
+    if (k == 0) {
+        *start_us = 0;
+        *pto = first;
+    } else {
+        *start_us = p->start_us - shift;
+    }
+}
+
+/* "PT<s>[.<fraction>]S" of a time in microseconds. */
 static int
-put_timeline(cir_buf_t *out, const cir_live_index_t *idx, size_t from)
+put_us_duration(cir_buf_t *out, int64_t us)
+{
+    int64_t frac = us % 1000000;
+    int digits = 6;
+
+    if (frac == 0) {
+        return cir_buf_printf(out, "PT%lldS", (long long)(us / 1000000));
+    }
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    return cir_buf_printf(out, "PT%lld.%0*lldS", (long long)(us / 1000000),
+                          digits, (long long)frac);
+}
+
+static int
+put_timeline(cir_buf_t *out, const cir_live_index_t *idx, size_t from,
+             size_t to)
 {
     cir_dash_timeline_t tl;
     size_t i;
     int ret;
 
     TRY(cir_dash_timeline_open(&tl, out));
-    for (i = from; i < idx->nb_segments && listed(idx, &idx->segments[i]);
-         i++) {
+    for (i = from; i < to; i++) {
         const cir_live_segment_t *s = &idx->segments[i];
         TRY(cir_dash_timeline_add(&tl, out, s->start, seg_dur(idx, s)));
     }
@@ -118,7 +295,8 @@ fail:
 }
 
 static int
-put_representation(cir_buf_t *out, const cir_live_index_t *idx, int ended)
+put_representation(cir_buf_t *out, const mpd_t *m, const cir_live_index_t *idx,
+                   size_t k, int64_t lead_pto)
 {
     const cir_live_track_t *t = &idx->track;
     const cir_dash_rep_head_t head = {
@@ -132,25 +310,22 @@ put_representation(cir_buf_t *out, const cir_live_index_t *idx, int ended)
         .sample_rate = t->sample_rate,
         .channels = t->channels,
     };
-    size_t from = first_listed(idx);
+    size_t from, to;
     int ret;
 
+    track_range(m, idx, k, &from, &to);
     TRY(cir_dash_put_representation_head(out, &head));
-    TRY(cir_buf_printf(out,
-                       "        <SegmentTemplate timescale=\"%lu\" "
-                       "initialization=\"$RepresentationID$/init-%u.mp4\" "
-                       "media=\"$RepresentationID$/seg-$Number$.m4s\" "
-                       "startNumber=\"%llu\"",
-                       (unsigned long)idx->timescale, (unsigned)idx->init_id,
-                       (unsigned long long)(from < idx->nb_segments
-                                                ? idx->segments[from].msn
-                                                : 0)));
-    if (ended && from < idx->nb_segments) {
-        TRY(cir_buf_printf(out, " presentationTimeOffset=\"%lld\"",
-                           (long long)idx->segments[from].start));
-    }
-    TRY(cir_buf_puts(out, ">\n"));
-    TRY(put_timeline(out, idx, from));
+    TRY(cir_buf_printf(
+        out,
+        "        <SegmentTemplate timescale=\"%lu\" "
+        "initialization=\"$RepresentationID$/init-%u.mp4\" "
+        "media=\"$RepresentationID$/seg-$Number$.m4s\" "
+        "startNumber=\"%llu\" presentationTimeOffset=\"%lld\">\n",
+        (unsigned long)idx->timescale,
+        (unsigned)(from < to ? idx->segments[from].init_id : idx->init_id),
+        (unsigned long long)(from < to ? idx->segments[from].msn : 0),
+        (long long)rescale(lead_pto, m->lead->timescale, idx->timescale)));
+    TRY(put_timeline(out, idx, from, to));
     TRY(cir_buf_puts(out, "        </SegmentTemplate>\n"
                           "      </Representation>\n"));
     return 0;
@@ -160,22 +335,21 @@ fail:
 }
 
 static int
-put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
-        cir_live_kind_t kind, int id, const cir_dash_live_config_t *cfg,
-        int64_t ast_us, int ended)
+put_set(cir_buf_t *out, const mpd_t *m, size_t k, cir_live_kind_t kind, int id)
 {
     const cir_live_index_t *lead = NULL;
     int max_w = 0, max_h = 0, ret;
     double max_fr = 0;
+    int64_t start_us, pto;
     size_t i;
 
-    for (i = 0; i < nb; i++) {
-        const cir_live_track_t *t = &tracks[i]->track;
+    for (i = 0; i < m->nb; i++) {
+        const cir_live_track_t *t = &m->tracks[i]->track;
         if (t->kind != kind) {
             continue;
         }
         if (lead == NULL) {
-            lead = tracks[i];
+            lead = m->tracks[i];
         }
         max_w = t->width > max_w ? t->width : max_w;
         max_h = t->height > max_h ? t->height : max_h;
@@ -184,6 +358,7 @@ put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
     if (lead == NULL) {
         return 0;
     }
+    period_place(m, k, &start_us, &pto);
     if (kind == CIR_LIVE_VIDEO) {
         TRY(cir_buf_printf(out,
                            "    <AdaptationSet id=\"%d\" contentType=\"video\" "
@@ -200,17 +375,20 @@ put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
                            "lang=\"und\">\n",
                            id));
     }
-    if (!ended) {
-        /* wall clock of presentation time 0, with the clock to read it by */
+    if (!m->ended) {
+        /* the wall clock of the Period's start, with the clock to read it
+         * by: presentationTime is presentationTimeOffset */
         TRY(cir_buf_printf(out,
                            "      <ProducerReferenceTime id=\"%d\" "
                            "type=\"encoder\"",
                            id));
-        TRY(put_time(out, "wallClockTime", ast_us));
-        TRY(cir_buf_puts(out, " presentationTime=\"0\">\n"
-                              "        <UTCTiming schemeIdUri=\"" UTC_SCHEME
+        TRY(put_time(out, "wallClockTime", m->periods[k].wall_us));
+        TRY(cir_buf_printf(
+            out, " presentationTime=\"%lld\">\n",
+            (long long)rescale(pto, m->lead->timescale, lead->timescale)));
+        TRY(cir_buf_puts(out, "        <UTCTiming schemeIdUri=\"" UTC_SCHEME
                               "\" value=\""));
-        TRY(cir_manifest_put_xml_attr(out, cfg->utc_timing_url));
+        TRY(cir_manifest_put_xml_attr(out, m->cfg->utc_timing_url));
         TRY(cir_buf_puts(out, "\"/>\n      </ProducerReferenceTime>\n"));
         if (lead->part_target > 0) {
             /* a segment can be fetched once its first chunk is out:
@@ -223,9 +401,9 @@ put_set(cir_buf_t *out, const cir_live_index_t *const *tracks, size_t nb,
             TRY(cir_buf_puts(out, "\" availabilityTimeComplete=\"false\"/>\n"));
         }
     }
-    for (i = 0; i < nb; i++) {
-        if (tracks[i]->track.kind == kind) {
-            TRY(put_representation(out, tracks[i], ended));
+    for (i = 0; i < m->nb; i++) {
+        if (m->tracks[i]->track.kind == kind) {
+            TRY(put_representation(out, m, m->tracks[i], k, pto));
         }
     }
     TRY(cir_buf_puts(out, "    </AdaptationSet>\n"));
@@ -235,37 +413,99 @@ fail:
     return ret;
 }
 
+static int
+put_period(cir_buf_t *out, const mpd_t *m, size_t k, int has_video)
+{
+    int64_t start_us, pto;
+    int ret, id = 0;
+
+    period_place(m, k, &start_us, &pto);
+    TRY(cir_buf_printf(out, "  <Period id=\"%lu\" start=\"",
+                       (unsigned long)m->periods[k].id));
+    TRY(put_us_duration(out, start_us));
+    TRY(cir_buf_puts(out, "\">\n"));
+    if (has_video) {
+        TRY(put_set(out, m, k, CIR_LIVE_VIDEO, id++));
+    }
+    TRY(put_set(out, m, k, CIR_LIVE_AUDIO, id));
+    TRY(cir_buf_puts(out, "  </Period>\n"));
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* Static: where the last Period's media ends, in microseconds. */
+static int64_t
+static_duration_us(const mpd_t *m)
+{
+    int64_t end = 0, start_us, pto, e;
+    size_t k, i, from, to;
+
+    for (k = 0; k < m->nb_periods; k++) {
+        period_place(m, k, &start_us, &pto);
+        for (i = 0; i < m->nb; i++) {
+            const cir_live_index_t *x = m->tracks[i];
+            int64_t off = rescale(pto, m->lead->timescale, x->timescale);
+            track_range(m, x, k, &from, &to);
+            if (from == to) {
+                continue;
+            }
+            e = x->segments[to - 1].start + seg_dur(x, &x->segments[to - 1]);
+            e = start_us + cir_live_ts_to_us(e - off, x->timescale);
+            end = e > end ? e : end;
+        }
+    }
+    return end;
+}
+
 int
 cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                      const cir_dash_live_config_t *cfg, cir_buf_t *out)
 {
     const cir_live_index_t *lead;
-    int64_t ast = INT64_MAX, dur_ms = 0, latency, td = 1;
+    mpd_t m;
+    int64_t latency, td = 1;
     size_t i, len0;
-    int ret, ended = 1, id = 0, has_video = 0;
+    int ret, has_video = 0;
 
     if (tracks == NULL || nb == 0 || cfg == NULL || out == NULL) {
         return CIR_EINVAL;
     }
     len0 = out->len;
+    memset(&m, 0, sizeof(m));
+    m.tracks = tracks;
+    m.nb = nb;
+    m.cfg = cfg;
+    m.ast = INT64_MAX;
+    m.ended = 1;
     for (i = 0; i < nb; i++) {
         if (tracks[i] == NULL || cir_live_index_check(tracks[i]) < 0 ||
             !cir_live_id_ok(tracks[i]->track.rendition)) {
             return CIR_EINVAL;
         }
-        ended &= tracks[i]->ended;
-        has_video |= tracks[i]->track.kind == CIR_LIVE_VIDEO;
-        ast = tracks[i]->started_us < ast ? tracks[i]->started_us : ast;
-        if (listed_duration_ms(tracks[i]) > dur_ms) {
-            dur_ms = listed_duration_ms(tracks[i]);
+        m.ended &= tracks[i]->ended;
+        if (!has_video && tracks[i]->track.kind == CIR_LIVE_VIDEO) {
+            has_video = 1;
+            m.lead = tracks[i];
         }
+        m.ast = tracks[i]->started_us < m.ast ? tracks[i]->started_us : m.ast;
         if (cir_live_target_duration(tracks[i]) > td) {
             td = cir_live_target_duration(tracks[i]);
         }
     }
-    if (!ended && (cfg->utc_timing_url == NULL || cfg->now_us < 0)) {
+    if (!m.ended && (cfg->utc_timing_url == NULL || cfg->now_us < 0)) {
         return CIR_EINVAL;
     }
+    if (m.lead == NULL) {
+        m.lead = tracks[0];
+    }
+    /* one Period per lead segment at most, and one when it has none */
+    m.periods = malloc((m.lead->nb_segments + 1) * sizeof(*m.periods));
+    if (m.periods == NULL) {
+        return CIR_ENOMEM;
+    }
+    make_periods(&m);
     lead = tracks[0];
     latency = cfg->latency_target_ms > 0 ? cfg->latency_target_ms
                                          : DEFAULT_LATENCY_MS;
@@ -274,13 +514,13 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                           "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
                           "profiles=\"urn:mpeg:dash:profile:isoff-live:2011,"
                           "urn:mpeg:dash:profile:cmaf:2019\""));
-    if (ended) {
+    if (m.ended) {
         TRY(cir_buf_puts(out, " type=\"static\" mediaPresentationDuration=\""));
-        TRY(put_duration(out, dur_ms, 1000));
+        TRY(put_duration(out, static_duration_us(&m), 1000000));
         TRY(cir_buf_puts(out, "\""));
     } else {
         TRY(cir_buf_puts(out, " type=\"dynamic\""));
-        TRY(put_time(out, "availabilityStartTime", ast));
+        TRY(put_time(out, "availabilityStartTime", m.ast));
         TRY(put_time(out, "publishTime", cfg->now_us));
         TRY(cir_buf_puts(out, " minimumUpdatePeriod=\""));
         TRY(put_duration(out, lead->segment_target, lead->timescale));
@@ -293,7 +533,7 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
     }
     TRY(cir_buf_printf(out, " maxSegmentDuration=\"PT%lldS\"", (long long)td));
     TRY(cir_buf_puts(out, " minBufferTime=\"PT1S\">\n"));
-    if (!ended) {
+    if (!m.ended) {
         TRY(cir_buf_printf(out,
                            "  <ServiceDescription id=\"0\">\n"
                            "    <Latency referenceId=\"0\" target=\"%lld\" "
@@ -303,21 +543,20 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                            (long long)latency, (long long)(latency / 2),
                            (long long)(latency * 3 / 2)));
     }
-    TRY(cir_buf_puts(out, "  <Period id=\"0\" start=\"PT0S\">\n"));
-    if (has_video) {
-        TRY(put_set(out, tracks, nb, CIR_LIVE_VIDEO, id++, cfg, ast, ended));
+    for (i = 0; i < m.nb_periods; i++) {
+        TRY(put_period(out, &m, i, has_video));
     }
-    TRY(put_set(out, tracks, nb, CIR_LIVE_AUDIO, id, cfg, ast, ended));
-    TRY(cir_buf_puts(out, "  </Period>\n"));
-    if (!ended) {
+    if (!m.ended) {
         TRY(cir_buf_puts(out, "  <UTCTiming schemeIdUri=\"" UTC_SCHEME
                               "\" value=\""));
         TRY(cir_manifest_put_xml_attr(out, cfg->utc_timing_url));
         TRY(cir_buf_puts(out, "\"/>\n"));
     }
     TRY(cir_buf_puts(out, "</MPD>\n"));
+    free(m.periods);
     return 0;
 
 fail:
+    free(m.periods);
     return cir_manifest_fail(out, len0, ret);
 }

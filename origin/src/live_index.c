@@ -3,14 +3,17 @@
  * record with a trailing CRC-32, so a torn or foreign file fails to decode
  * instead of misleading the origin.
  *
- *   header   "CIRLIDX1", u32 format version (2), the track (fixed-size
+ *   header   "CIRLIDX1", u32 format version (3), the track (fixed-size
  *            strings NUL-padded), the stream fields, u32 nb_segments,
  *            u32 nb_parts
  *   segments nb_segments x 59 bytes
  *   parts    nb_parts x 14 bytes
  *
  * Version 2 added the part sizes and the kept part records (parts are
- * byte ranges of their segment file); a version 1 index fails to decode.
+ * byte ranges of their segment file); version 3 the run anchor
+ * (run_pdt_us, run_start, run_after_us: where segments[0]'s DASH Period
+ * starts).  An
+ * older index fails to decode.
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
  * The length is implied by the counts and must match exactly.
@@ -27,8 +30,8 @@
 #include "live_util.h"
 
 #define MAGIC          "CIRLIDX1"
-#define FORMAT_VERSION 2u
-#define HEADER_SIZE    249u
+#define FORMAT_VERSION 3u
+#define HEADER_SIZE    273u
 #define SEGMENT_SIZE   59u
 #define PART_SIZE      14u
 #define CRC_SIZE       4u
@@ -186,7 +189,9 @@ cir_live_index_check(const cir_live_index_t *idx)
         idx->part_target < 0 || idx->part_target > idx->segment_target ||
         idx->window == 0 || idx->window > CIR_LIVE_MAX_SEGMENTS ||
         idx->ended > 1 || !wall_ok(idx->updated_us) ||
-        !wall_ok(idx->started_us)) {
+        !wall_ok(idx->started_us) || !wall_ok(idx->run_pdt_us) ||
+        idx->run_start < 0 || idx->run_start > MAX_START ||
+        !wall_ok(idx->run_after_us) || idx->run_after_us > idx->run_pdt_us) {
         return CIR_EPARSE;
     }
     if (idx->nb_segments > CIR_LIVE_MAX_SEGMENTS ||
@@ -278,6 +283,9 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
     TRY(put_u64(out, idx->version));
     TRY(put_i64(out, idx->updated_us));
     TRY(put_i64(out, idx->started_us));
+    TRY(put_i64(out, idx->run_pdt_us));
+    TRY(put_i64(out, idx->run_start));
+    TRY(put_i64(out, idx->run_after_us));
     TRY(put_u32(out, (uint32_t)idx->nb_segments));
     TRY(put_u32(out, (uint32_t)idx->nb_parts));
     for (i = 0; i < idx->nb_segments; i++) {
@@ -394,6 +402,9 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     x.version = get_n(&r, 8);
     x.updated_us = (int64_t)get_n(&r, 8);
     x.started_us = (int64_t)get_n(&r, 8);
+    x.run_pdt_us = (int64_t)get_n(&r, 8);
+    x.run_start = (int64_t)get_n(&r, 8);
+    x.run_after_us = (int64_t)get_n(&r, 8);
     r.pos += 8; /* the counts, read above */
 
     if (nseg > 0 &&

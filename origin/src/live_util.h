@@ -32,6 +32,14 @@ cir_live_id_ok(const char *s)
                             CIR_LIVE_ID_MAX - 1);
 }
 
+/* v timescale units in microseconds, rounded toward zero: the one
+ * conversion the writer's PDT and the MPD's Period starts share. */
+static inline int64_t
+cir_live_ts_to_us(int64_t v, uint32_t ts)
+{
+    return v / ts * 1000000 + v % ts * 1000000 / ts;
+}
+
 /* The open (last, incomplete) segment, or NULL. */
 const cir_live_segment_t *cir_live_open_segment(const cir_live_index_t *idx);
 

@@ -26,8 +26,12 @@
  *   moment minus the duration of the first part (its first sample was
  *   captured one part ago); later segments follow the media timeline from
  *   the anchor, so PDT steps match EXTINF exactly and never drift.
- * - started_us is the wall clock at writer open (DASH availabilityStartTime:
- *   the packager's timestamps are expected to start near 0 then).
+ * - PDT never steps back: an anchor before the end of the previous
+ *   segment moves to that end, one that would put media time 0 before
+ *   started_us moves to where it does not.
+ * - started_us is the wall clock at writer open (DASH availabilityStartTime),
+ *   kept when an index is resumed; run_pdt_us/run_start follow segments[0]'s
+ *   run (see cir_live.h).
  * - put_init with a segment open closes that segment first.
  * - Reopening a folder that holds an index resumes its numbering: the old
  *   segments leave the index (their files stay), msn, init and
@@ -331,6 +335,24 @@ compact_parts(cir_live_writer_t *w)
     x->nb_parts = k;
 }
 
+/* segments[0] is (or begins) the run s starts, after prev (NULL: none
+ * in this index). */
+static void
+set_run(cir_live_index_t *x, const cir_live_segment_t *s,
+        const cir_live_segment_t *prev)
+{
+    x->run_pdt_us = s->pdt_us;
+    x->run_start = s->start;
+    x->run_after_us = 0;
+    if (prev != NULL) {
+        x->run_after_us =
+            prev->pdt_us + cir_live_ts_to_us(prev->duration, x->timescale);
+        if (x->run_after_us > s->pdt_us) {
+            x->run_after_us = s->pdt_us;
+        }
+    }
+}
+
 static int64_t
 three_td(const cir_live_writer_t *w)
 {
@@ -366,16 +388,20 @@ age_and_slide(cir_live_writer_t *w)
         complete += s->complete;
     }
     while (complete > x->window) {
-        cir_live_segment_t *s = &x->segments[0];
+        cir_live_segment_t *s = &x->segments[0], gone;
         if (s->discontinuity) {
             x->discontinuity_sequence++;
         }
         drop_segment_parts(w, s);
         schedule(w, s->msn, 1, (int64_t)x->window * x->segment_target);
+        gone = *s;
         memmove(x->segments, x->segments + 1,
                 (x->nb_segments - 1) * sizeof(*x->segments));
         x->nb_segments--;
         complete--;
+        if (x->segments[0].discontinuity) {
+            set_run(x, &x->segments[0], &gone);
+        }
     }
     compact_parts(w);
 }
@@ -542,6 +568,7 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
     cir_live_index_t *x = &w->idx;
     cir_live_segment_t *s;
     int64_t now = cir_clock_wall_us(w->clock);
+    uint32_t ts = x->timescale;
     int ret;
 
     ret = grow((void **)&x->segments, &w->seg_cap, x->nb_segments + 1,
@@ -553,8 +580,21 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
         w->anchored = 1;
         w->anchor_media = start;
         w->anchor_wall = now - first_duration * 1000000 / x->timescale;
-        if (w->anchor_wall < 0) {
-            w->anchor_wall = 0;
+        if (w->anchor_wall < x->started_us + cir_live_ts_to_us(start, ts)) {
+            /* media time 0 is not before the stream started (a publisher
+             * that bursts): a DASH Period never starts before
+             * availabilityStartTime */
+            w->anchor_wall = x->started_us + cir_live_ts_to_us(start, ts);
+        }
+        if (x->nb_segments > 0) {
+            /* PDT never steps back: a DASH Period starts at it, after the
+             * one before has ended */
+            const cir_live_segment_t *p = &x->segments[x->nb_segments - 1];
+            int64_t end =
+                p->pdt_us + cir_live_ts_to_us(p->duration, x->timescale);
+            if (w->anchor_wall < end) {
+                w->anchor_wall = end;
+            }
         }
     }
     s = &x->segments[x->nb_segments];
@@ -567,6 +607,9 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
         (start - w->anchor_media) % x->timescale * 1000000 / x->timescale;
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
+    if (x->nb_segments == 0) {
+        set_run(x, s, NULL);
+    }
     s->first_part = (uint32_t)x->nb_parts;
     x->nb_segments++;
     w->pending_disc = 0;

@@ -71,6 +71,7 @@ stream(int ended)
         cir_live_segment_t *s = fx_add(&fc, 0, 1, 0);
         s->duration = 4 * 48000;
         s->start = (int64_t)i * 4 * 48000;
+        s->pdt_us = T0 + (int64_t)i * 4000000;
     }
     if (ended) {
         fa.idx.ended = fb.idx.ended = fc.idx.ended = 1;
@@ -131,7 +132,171 @@ Test(dash_live, ended_mpd_is_static)
     cr_expect(strstr(out.data, "<S t=\"0\" d=\"360000\" r=\"4\"/>") != NULL);
 }
 
-Test(dash_live, lists_segments_since_the_latest_init)
+/* From segments[from] on, the run after a discontinuity: the media goes
+ * on media_us later, the wall clock wall_us later (an outage). */
+static void
+new_run(fx_t *f, size_t from, int64_t media_us, int64_t wall_us)
+{
+    uint32_t ts = f->idx.timescale;
+
+    f->segs[from].discontinuity = 1;
+    for (size_t i = from; i < f->idx.nb_segments; i++) {
+        f->segs[i].start += media_us * ts / 1000000;
+        f->segs[i].pdt_us += wall_us;
+    }
+}
+
+/* After a 6 s outage from msn 103 on (the packager goes on 40 ms after
+ * where it was, with a discontinuity), in every rendition. */
+static void
+outage(void)
+{
+    new_run(&fa, 3, 40000, 6040000);
+    new_run(&fb, 3, 40000, 6040000);
+    new_run(&fc, 3, 40000, 6040000);
+}
+
+Test(dash_live, an_outage_starts_a_period_at_the_wall_clock)
+{
+    stream(0);
+    outage();
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    check_golden("live_outage.mpd", &out);
+    expect_well_formed(&out);
+    /* availabilityStartTime stays; the first Period as before */
+    cr_expect(strstr(out.data, "availabilityStartTime=\""
+                               "2026-01-01T00:00:00.000Z\"") != NULL);
+    cr_expect(strstr(out.data, "<Period id=\"0\" start=\"PT0S\">") != NULL);
+    /* msn 103 began 12 s of media + 6.04 s of wall clock later: the new
+     * Period starts where the first ended (12 s), its offset 6.04 s before
+     * msn 103's tfdt, so msn 103 is at 18.04 s, its wall clock */
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT12S\">") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "startNumber=\"103\" "
+                               "presentationTimeOffset=\"540000\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"1083600\" d=\"360000\" "
+                               "r=\"2\"/>") != NULL,
+              "%s", out.data);
+    /* the audio: its own timescale, the same instants */
+    cr_expect(strstr(out.data, "startNumber=\"103\" "
+                               "presentationTimeOffset=\"288000\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"577920\" d=\"192000\" "
+                               "r=\"1\"/>") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:12.000Z\" "
+                               "presentationTime=\"540000\"") != NULL);
+    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:00:12.000Z\" "
+                               "presentationTime=\"288000\"") != NULL);
+}
+
+/* An outage longer than the media before it: the new Period cannot take
+ * in all of it (its presentationTimeOffset would be below 0), so it
+ * starts at its media time 0 and the rest is a gap at the end of the
+ * Period before. */
+Test(dash_live, an_offset_never_goes_below_zero)
+{
+    stream(0);
+    /* msn 101 on: 4 s of media so far, 10 s of wall clock away */
+    new_run(&fa, 1, 40000, 10040000);
+    new_run(&fb, 1, 40000, 10040000);
+    new_run(&fc, 1, 40000, 10040000);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    expect_well_formed(&out);
+    /* msn 101 at 4.04 s of media and 14.04 s of wall clock */
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT10S\">") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "startNumber=\"101\" "
+                               "presentationTimeOffset=\"0\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"363600\" ") != NULL,
+              "%s", out.data);
+}
+
+/* The Period of the window's first segment keeps its start and offset
+ * after that segment left: they come from the index's run anchor. */
+Test(dash_live, a_period_keeps_its_start_as_the_window_slides)
+{
+    char before[512], *p, *q;
+
+    stream(0);
+    outage();
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    p = strstr(out.data, "<Period id=\"1\"");
+    cr_assert_not_null(p);
+    q = strstr(p, "<SegmentTimeline>");
+    cr_assert_not_null(q);
+    snprintf(before, sizeof(before), "%.*s", (int)(q - p), p);
+    /* msn 100-103 leave (103 began the run); the writer kept its anchor */
+    for (fx_t *f = &fa; f != NULL; f = f == &fa ? &fb : f == &fb ? &fc : NULL) {
+        f->idx.run_pdt_us = f->segs[3].pdt_us;
+        f->idx.run_start = f->segs[3].start;
+        f->idx.run_after_us = f->segs[2].pdt_us + 4000000;
+        f->idx.discontinuity_sequence = 1;
+        f->idx.segments = &f->segs[4];
+        f->idx.nb_segments -= 4;
+    }
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    expect_well_formed(&out);
+    cr_expect(strstr(out.data, "<Period id=\"0\"") == NULL, "%s", out.data);
+    cr_expect(strstr(out.data, before) != NULL, "was:\n%s\nnow:\n%s", before,
+              out.data);
+    cr_expect(strstr(out.data, "startNumber=\"104\" "
+                               "presentationTimeOffset=\"540000\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"1443600\" ") != NULL,
+              "%s", out.data);
+}
+
+/* A republished key: the writer resumed the ended index (numbering goes
+ * on, availabilityStartTime stays the first publish's) and the new
+ * packager's media starts at 0 again, 857 s of wall clock later. */
+Test(dash_live, a_republish_starts_a_period_at_the_wall_clock)
+{
+    const int64_t later = INT64_C(857000000);
+    cir_dash_live_config_t c = cfg;
+
+    stream(0);
+    for (fx_t *f = &fa; f != NULL; f = f == &fa ? &fb : f == &fb ? &fc : NULL) {
+        /* what resume leaves: the old segments gone, one discontinuity
+         * counted, a new init */
+        f->idx.discontinuity_sequence = 1;
+        f->idx.init_id = 2;
+        for (size_t i = 0; i < f->idx.nb_segments; i++) {
+            f->segs[i].msn += 10;
+            f->segs[i].init_id = 2;
+            f->segs[i].pdt_us += later;
+        }
+        f->segs[0].discontinuity = 1;
+        f->idx.run_pdt_us = f->segs[0].pdt_us;
+        f->idx.run_start = f->segs[0].start;
+        cr_assert_eq(f->segs[0].start, 0);
+    }
+    c.now_us += later;
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &c, &out), 0);
+    check_golden("live_republish.mpd", &out);
+    expect_well_formed(&out);
+    cr_expect(strstr(out.data, "availabilityStartTime=\""
+                               "2026-01-01T00:00:00.000Z\"") != NULL);
+    /* one Period, its id the discontinuity sequence number after the
+     * first publish, at the republish's wall clock */
+    cr_expect(strstr(out.data, "<Period id=\"2\" start=\"PT857S\">") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "<Period id=\"0\"") == NULL);
+    cr_expect(strstr(out.data, "init-2.mp4\" media=\"$RepresentationID$/"
+                               "seg-$Number$.m4s\" startNumber=\"110\" "
+                               "presentationTimeOffset=\"0\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"0\" d=\"360000\" "
+                               "r=\"5\"/>") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "wallClockTime=\"2026-01-01T00:14:17.000Z\" "
+                               "presentationTime=\"0\"") != NULL);
+}
+
+Test(dash_live, an_init_change_starts_a_period)
 {
     stream(0);
     fa.idx.init_id = 2;
@@ -140,12 +305,63 @@ Test(dash_live, lists_segments_since_the_latest_init)
     fa.segs[5].init_id = 2;
     fa.segs[3].discontinuity = 1;
     cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    expect_well_formed(&out);
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT12S\">") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "init-1.mp4\" media=\"$RepresentationID$/"
+                               "seg-$Number$.m4s\" startNumber=\"100\" "
+                               "presentationTimeOffset=\"0\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"0\" d=\"360000\" "
+                               "r=\"2\"/>") != NULL,
+              "%s", out.data);
     cr_expect(strstr(out.data, "init-2.mp4\" media=\"$RepresentationID$/"
-                               "seg-$Number$.m4s\" startNumber=\"103\">\n"
+                               "seg-$Number$.m4s\" startNumber=\"103\" "
+                               "presentationTimeOffset=\"1080000\">\n"
                                "          <SegmentTimeline>\n"
                                "            <S t=\"1080000\" d=\"360000\" "
                                "r=\"2\"/>") != NULL,
               "%s", out.data);
+}
+
+/* A rendition whose init changed without the lead's: its segments since
+ * then only, in the Period they fall in. */
+Test(dash_live, lists_segments_since_the_latest_init)
+{
+    stream(0);
+    fb.idx.init_id = 2;
+    fb.segs[3].init_id = 2;
+    fb.segs[4].init_id = 2;
+    fb.segs[5].init_id = 2;
+    fb.segs[3].discontinuity = 1;
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "<Period id=\"1\"") == NULL, "%s", out.data);
+    cr_expect(strstr(out.data, "init-2.mp4\" media=\"$RepresentationID$/"
+                               "seg-$Number$.m4s\" startNumber=\"103\" "
+                               "presentationTimeOffset=\"0\">\n"
+                               "          <SegmentTimeline>\n"
+                               "            <S t=\"1080000\" d=\"360000\" "
+                               "r=\"2\"/>") != NULL,
+              "%s", out.data);
+}
+
+/* Ended after an outage: static, the first segment at 0, the second
+ * Period where it was relative to it, the duration to the last end
+ * (18.04 s + two 4 s segments). */
+Test(dash_live, ended_after_an_outage_is_static_with_two_periods)
+{
+    stream(1);
+    outage();
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    check_golden("live_ended_outage.mpd", &out);
+    expect_well_formed(&out);
+    cr_expect(strstr(out.data, " type=\"static\" mediaPresentationDuration="
+                               "\"PT26.040S\"") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "<Period id=\"0\" start=\"PT0S\">") != NULL);
+    cr_expect(strstr(out.data, "<Period id=\"1\" start=\"PT12S\">") != NULL);
+    cr_expect(strstr(out.data, "availabilityStartTime") == NULL);
+    cr_expect(strstr(out.data, "ProducerReferenceTime") == NULL);
 }
 
 Test(dash_live, rejects_bad_input)

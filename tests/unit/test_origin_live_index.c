@@ -49,6 +49,9 @@ small_index(size_t n)
     fx.idx.version = 42;
     fx.idx.updated_us = T0 + 30000000;
     fx.idx.started_us = T0;
+    fx.idx.run_pdt_us = T0 + 1000000;
+    fx.idx.run_start = TS / 2;
+    fx.idx.run_after_us = T0 + 500000;
     for (i = 0; i < n; i++) {
         cir_live_segment_t *s = &fx.segs[i];
         int open = i + 1 == n;
@@ -120,7 +123,7 @@ put32(cir_buf_t *b, size_t off, uint32_t v)
     }
 }
 
-#define HDR      249
+#define HDR      273
 #define SEG      59
 #define PART     14
 #define SEG_MSN  0
@@ -154,6 +157,9 @@ Test(live_index, round_trip_is_exact)
     cr_assert_eq(out.discontinuity_sequence, 3);
     cr_assert_eq(out.version, 42);
     cr_assert_eq(out.started_us, T0);
+    cr_assert_eq(out.run_pdt_us, T0 + 1000000);
+    cr_assert_eq(out.run_start, TS / 2);
+    cr_assert_eq(out.run_after_us, T0 + 500000);
     cr_assert_eq(out.nb_segments, 6);
     cr_assert_eq(out.nb_parts, in->nb_parts);
     for (i = 0; i < 6; i++) {
@@ -282,9 +288,9 @@ Test(live_index, invariants_are_checked_behind_a_valid_crc)
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
 
-    /* the previous format version (no part sizes) */
+    /* the previous format version (no run anchor) */
     encode(small_index(4), &b);
-    put32(&b, 8, 1);
+    put32(&b, 8, 2);
     recrc(&b);
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
@@ -310,6 +316,10 @@ Test(live_index, encode_rejects_an_invalid_model)
     cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
     idx = small_index(4);
     idx->segments[3].nb_parts = 60;
+    cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
+    /* a run cannot start before the segment before it ended */
+    idx = small_index(4);
+    idx->run_after_us = idx->run_pdt_us + 1;
     cr_assert_eq(cir_live_index_encode(idx, &b), CIR_EINVAL);
     cr_assert_eq(b.len, 0);
     /* a buffer too small for the index */

@@ -138,6 +138,7 @@ Test(live_writer, parts_segments_and_index)
     cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
     cr_assert(exists("init-1.mp4"));
 
+    cir_clock_fixed_advance(&clk, 1500000);
     cr_assert_eq(cir_live_writer_put_part(w, "AB", 2, 0, TS, 1), 0);
     /* the part is appended to its segment file: no file of its own */
     data = slurp("seg-0.m4s", &len);
@@ -152,7 +153,7 @@ Test(live_writer, parts_segments_and_index)
     cr_assert_eq(x->segments[0].init_id, 1);
     cr_assert_eq(x->segments[0].discontinuity, 0);
     /* PDT: the wall clock at open minus the first part (1 s) */
-    cr_assert_eq(x->segments[0].pdt_us, T0 - 1000000);
+    cr_assert_eq(x->segments[0].pdt_us, T0 + 500000);
     cr_assert_eq(x->started_us, T0);
 
     /* the index on disk is what the writer holds */
@@ -180,7 +181,7 @@ Test(live_writer, parts_segments_and_index)
     cr_assert_eq(x->segments[0].complete, 1);
     cr_assert_eq(x->segments[0].size, 5);
     cr_assert_eq(x->segments[0].duration, 2 * TS);
-    cr_assert_eq(x->updated_us, T0 + 1000000);
+    cr_assert_eq(x->updated_us, T0 + 2500000);
 
     cr_assert_eq(cir_live_index_load(dir, &disk), 0);
     cr_assert_eq(disk.segments[0].complete, 1);
@@ -409,6 +410,88 @@ Test(live_writer, new_init_means_discontinuity)
     cr_assert_eq(x->discontinuity_sequence, 2);
 }
 
+Test(live_writer, run_anchor_outlives_its_segment)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+    cir_live_index_t disk;
+    int64_t pdt2;
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->run_pdt_us, T0);
+    cr_assert_eq(x->run_start, 0);
+    cr_assert_eq(x->run_after_us, 0, "nothing before it");
+    put_segment();
+    /* a 6 s outage: the media goes on where it was, the wall clock not */
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cir_clock_fixed_advance(&clk, 6000000);
+    media_t += TS / 25;
+    put_segment(); /* msn 2 */
+    x = cir_live_writer_index(w);
+    pdt2 = x->segments[2].pdt_us;
+    cr_assert_eq(pdt2, T0 + 14000000); /* 8 s of media + 6 s away */
+    cr_assert_eq(x->run_pdt_us, T0, "msn 0 is still listed");
+    put_segment();
+    put_segment(); /* msn 0 and 1 leave: msn 2 begins segments[0]'s run */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 2);
+    cr_assert_eq(x->run_pdt_us, pdt2);
+    cr_assert_eq(x->run_start, 8 * TS + TS / 25);
+    /* where msn 1 ended: the outage lies between */
+    cr_assert_eq(x->run_after_us, T0 + 8000000);
+    for (i = 0; i < 2; i++) {
+        put_segment();
+    }
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].msn, 4);
+    cr_assert_eq(x->run_pdt_us, pdt2, "msn 2 left, its run goes on");
+    cr_assert_eq(x->run_start, 8 * TS + TS / 25);
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.run_pdt_us, pdt2);
+    cr_assert_eq(disk.run_start, 8 * TS + TS / 25);
+    cr_assert_eq(disk.run_after_us, T0 + 8000000);
+    cir_live_index_free(&disk);
+}
+
+Test(live_writer, pdt_never_steps_back)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    put_segment(); /* pdt T0, ends at T0 + 4 s, the clock at T0 + 4 s */
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    /* the next part, its media time gone back to 1 s, is here at once:
+     * now - 1 s would be T0 + 3 s */
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, TS, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[1].discontinuity, 1);
+    cr_assert_eq(x->segments[1].pdt_us, T0 + 4000000);
+}
+
+/* A publisher that bursts: its first part comes sooner than its duration
+ * after the stream started; media time 0 stays at started_us. */
+Test(live_writer, pdt_never_before_the_stream_start)
+{
+    cir_live_writer_config_t c = config(3);
+    const cir_live_index_t *x;
+
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    cir_clock_fixed_advance(&clk, 200000);
+    cr_assert_eq(cir_live_writer_put_part(w, "A", 1, TS / 10, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].pdt_us, T0 + 100000);
+    cr_assert_eq(x->run_pdt_us, T0 + 100000);
+}
+
 Test(live_writer, put_init_closes_an_open_segment)
 {
     cir_live_writer_config_t c = config(3);
@@ -459,6 +542,7 @@ Test(live_writer, reopen_resumes_numbering)
     cir_live_writer_close(&w);
 
     media_t = 0; /* the new packager starts from 0 again */
+    cir_clock_fixed_advance(&clk, 60000000);
     cr_assert_eq(cir_live_writer_open(&w, &c), 0);
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 0); /* the old segments left */
@@ -471,6 +555,13 @@ Test(live_writer, reopen_resumes_numbering)
     cr_assert_eq(x->segments[0].discontinuity, 1);
     cr_assert_eq(x->segments[0].init_id, 2);
     cr_assert(exists("seg-0.m4s"));
+    /* the first publish's start stays (DASH availabilityStartTime); the
+     * new run is anchored at the wall clock */
+    cr_assert_eq(x->started_us, T0);
+    cr_assert_eq(x->run_start, 0);
+    cr_assert_eq(x->run_pdt_us, x->segments[0].pdt_us);
+    cr_assert_eq(x->run_pdt_us, T0 + 8000000 + 60000000);
+    cr_assert_eq(x->run_after_us, 0, "the old segments are not listed");
 }
 
 Test(live_writer, rejects_bad_config_and_input)
