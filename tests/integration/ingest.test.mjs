@@ -14,10 +14,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, rawGet as rawGetUnchecked, startNginx } from './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -26,6 +27,11 @@ const missing = fs.existsSync(INGEST_BIN) ? (C.hasTool('ffmpeg') ? null
 const GRACE = 3;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let ingest, nginx, liveRoot, keyFile, rtmpPort, statusPort, log = '';
+// every playlist and MPD fetched (here and by hls.js) is validated
+// strictly, per test
+const V = validator('ingest');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 async function waitFor(what, fn, timeoutMs = 20000) {
     const deadline = Date.now() + timeoutMs;
@@ -328,7 +334,8 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 location /live/ { cirrus_live ${root}; cirrus_block_timeout 6s; }
                 location = /time { cirrus_time; }
                 location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
-                location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }` });
+                location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
+                location /lib/shaka/ { alias ${B.SHAKA_DIST}/; }` });
             browser = await B.launch();
         });
 
@@ -368,6 +375,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 assert.equal(st.urls.hls, 'https://cdn.example/live/abr/master.m3u8');
 
                 const page = await browser.context.newPage();
+                V.watchPage(page);
                 await page.goto(`${ngx.base}/player.html?engine=hls&lowLatency=1` +
                     '&src=/live/abr/master.m3u8', { waitUntil: 'load' });
                 const samples = [];

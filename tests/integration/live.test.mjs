@@ -12,14 +12,20 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { nginxAvailable, rawGet as rawGetUnchecked, startNginx } from './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
 
 const missing = B.browserAvailable() ||
     (nginxAvailable() ? null : 'nginx module not built');
 let nginx, browser, source, liveRoot, input;
+// every playlist and MPD fetched (here and by the players) is validated
+// strictly, per test
+const V = validator('live');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,7 +83,8 @@ before(async () => {
         location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
         location /lib/dashjs/ {
             alias ${path.join(nm, 'dashjs', 'dist', 'modern', 'umd')}/;
-        }`,
+        }
+        location /lib/shaka/ { alias ${B.SHAKA_DIST}/; }`,
     });
     // a few segments, so players have a live window to join
     await waitFor('three live segments', async () => {
@@ -105,6 +112,7 @@ async function playLive(engine, manifest) {
     const url = `${nginx.base}/player.html?engine=${engine}&lowLatency=1` +
         `&src=/live/demo/${manifest}`;
     const page = await browser.context.newPage();
+    V.watchPage(page);
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     await page.goto(url, { waitUntil: 'load' });

@@ -1,7 +1,7 @@
 // ngx_http_cirrus_module end to end: Debian's nginx with our module on
 // loopback, VOD from a real transcode, live from the real live writer
 // (tests/tools/live_feed.c).
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -10,8 +10,14 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
-import { LIVE_FEED_BIN, nginxAvailable, rawGet, startNginx } from
+import { LIVE_FEED_BIN, nginxAvailable, rawGet as rawGetUnchecked, startNginx } from
     './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
+
+// every playlist and MPD fetched is validated strictly, per test
+const V = validator('origin');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 const SECRET = 'cf-s3cr3t';
 const TOKEN_KEY = 'token-key-1';
