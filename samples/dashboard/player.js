@@ -62,7 +62,9 @@ export class Player {
             this.dash = null;
         }
         if (this.shaka) {
-            this.shaka.destroy();
+            // Shaka lets go of the <video> asynchronously: the next Shaka
+            // player attaches after that
+            this.shakaGone = this.shaka.destroy().catch(() => {});
             this.shaka = null;
         }
         this.levelList = [];
@@ -169,7 +171,8 @@ export class Player {
         });
         p.addEventListener('adaptation', () => this.onChange());
         p.addEventListener('variantchanged', () => this.onChange());
-        p.attach(this.video).then(() => p.load(url)).then(() => {
+        Promise.resolve(this.shakaGone).then(() => p.attach(this.video))
+            .then(() => p.load(url)).then(() => {
             if (this.shaka !== p)
                 return;
             this.levelList = this.shakaVideoTracks().map((t, index) => ({ index,
