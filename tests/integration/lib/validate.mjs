@@ -740,8 +740,9 @@ export class Validator {
                 if (!others.includes(r))
                     this.fail('hls.L5.report-per-rendition', url, `RENDITION-REPORT for ${r}, not another rendition of the master`);
         }
-        // L5/L7: reports are current (within one segment of this playlist)
-        const mine = lastMsn(p);
+        // L5/L7: reports are current (within one segment of this playlist's
+        // last part or segment)
+        const mine = p.openSegment ? p.openSegment.msn : lastMsn(p);
         if (p.live && mine !== null) {
             for (const r of p.reports) {
                 const lm = Number(r['LAST-MSN']);
