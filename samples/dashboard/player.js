@@ -1,7 +1,7 @@
-// One <video>, three engines behind one interface: hls.js (HLS over MSE),
-// dash.js (DASH), and the browser's own HLS where it has one (Safari,
-// iOS).  The libraries are the UMD builds loaded by index.html
-// (window.Hls, window.dashjs).
+// One <video>, four engines behind one interface: hls.js (HLS over MSE),
+// dash.js (DASH), Shaka Player (HLS and DASH, chosen by hand) and the
+// browser's own HLS where it has one (Safari, iOS).  The libraries are the
+// builds loaded by index.html (window.Hls, window.dashjs, window.shaka).
 
 export const HLS_MIME = 'application/vnd.apple.mpegurl';
 
@@ -30,6 +30,7 @@ export class Player {
         this.live = false;
         this.hls = null;
         this.dash = null;
+        this.shaka = null;
         this.levelList = [];
     }
 
@@ -41,6 +42,8 @@ export class Player {
         this.engine = chooseEngine(url, this.video, engine);
         if (this.engine === 'dash')
             this.startDash(url);
+        else if (this.engine === 'shaka')
+            this.startShaka(url);
         else if (this.engine === 'native')
             this.startNative(url);
         else
@@ -57,6 +60,12 @@ export class Player {
         if (this.dash) {
             this.dash.destroy();
             this.dash = null;
+        }
+        if (this.shaka) {
+            // Shaka lets go of the <video> asynchronously: the next Shaka
+            // player attaches after that
+            this.shakaGone = this.shaka.destroy().catch(() => {});
+            this.shaka = null;
         }
         this.levelList = [];
         this.video.removeAttribute('src');
@@ -143,6 +152,49 @@ export class Player {
         p.initialize(this.video, url, true);
     }
 
+    startShaka(url) {
+        const shaka = window.shaka;
+        if (!shaka || !shaka.Player.isBrowserSupported())
+            return this.fail('shaka', 'Shaka Player or MSE not available', true);
+        const p = new shaka.Player();
+        this.shaka = p;
+        p.configure({
+            // LL-HLS parts and blocking reload, LL-DASH chunked segments
+            streaming: { lowLatencyMode: this.live },
+            // the origin's clock, so nothing leaves the site
+            manifest: { dash: { clockSyncUri: new URL('/time', location.href).href } },
+        });
+        p.addEventListener('error', (e) => {
+            const d = e.detail || {};
+            // severity 2: CRITICAL, the player stopped
+            this.fail('shaka', { code: d.code, category: d.category }, d.severity === 2);
+        });
+        p.addEventListener('adaptation', () => this.onChange());
+        p.addEventListener('variantchanged', () => this.onChange());
+        Promise.resolve(this.shakaGone).then(() => p.attach(this.video))
+            .then(() => p.load(url)).then(() => {
+            if (this.shaka !== p)
+                return;
+            this.levelList = this.shakaVideoTracks().map((t, index) => ({ index,
+                id: t.id, width: t.width, height: t.height, bitrate: t.bandwidth }));
+            this.onChange();
+            this.play();
+        }).catch((e) => {
+            if (this.shaka === p)
+                this.fail('shaka', { code: e.code, category: e.category }, true);
+        });
+    }
+
+    // One Shaka variant per video height (audio is chosen by Shaka), best first.
+    shakaVideoTracks() {
+        const byHeight = new Map();
+        for (const t of this.shaka.getVariantTracks())
+            if (t.height && (!byHeight.has(t.height) ||
+                byHeight.get(t.height).bandwidth < t.bandwidth))
+                byHeight.set(t.height, t);
+        return [...byHeight.values()].sort((a, b) => b.height - a.height);
+    }
+
     startNative(url) {
         this.video.src = url;
         this.play();
@@ -165,6 +217,12 @@ export class Player {
             const index = cur ? this.levelList.findIndex((l) => l.id === cur.id) : -1;
             return { auto: s.autoSwitchBitrate.video !== false, index };
         }
+        if (this.shaka) {
+            const active = this.shaka.getVariantTracks().find((t) => t.active);
+            const index = active ? this.levelList.findIndex((l) =>
+                l.height === active.height) : -1;
+            return { auto: this.shaka.getConfiguration().abr.enabled, index };
+        }
         return { auto: true, index: -1 };
     }
 
@@ -179,6 +237,13 @@ export class Player {
             if (!auto && this.levelList[index])
                 this.dash.setRepresentationForTypeById('video',
                     this.levelList[index].id, true);
+        } else if (this.shaka) {
+            const auto = index < 0;
+            this.shaka.configure({ abr: { enabled: auto } });
+            const want = this.levelList[index];
+            const track = want && this.shaka.getVariantTracks().find((t) => t.id === want.id);
+            if (!auto && track)
+                this.shaka.selectVariantTrack(track, true);
         }
         this.onChange();
     }
@@ -191,6 +256,11 @@ export class Player {
                 return this.hls.latency;
             if (this.dash && this.dash.isDynamic())
                 return this.dash.getCurrentLiveLatency();
+            if (this.shaka && this.shaka.isLive()) {
+                // the wall clock minus the playhead's wall-clock time
+                const ms = this.shaka.getLiveLatency();
+                return ms == null ? null : ms / 1000;
+            }
             if (this.engine === 'native' && this.live) {
                 // Safari maps EXT-X-PROGRAM-DATE-TIME to getStartDate()
                 const start = this.video.getStartDate && this.video.getStartDate();

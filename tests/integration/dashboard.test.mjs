@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
 import { freePort, nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -29,6 +30,10 @@ const missing = !nginxAvailable() ? 'nginx or the module is missing' :
         'samples missing: run samples/make-samples' : null);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// every playlist and MPD fetched here or by the page is validated strictly
+const V = validator('dashboard');
+const fetch = V.wrapFetch(globalThis.fetch);
+afterEach(() => V.assertClean());
 
 async function waitFor(what, fn, ms, detail = () => '') {
     const end = Date.now() + ms;
@@ -99,6 +104,7 @@ describe('dashboard', { skip: missing || false }, () => {
         10000, () => `ingest:\n${ingest.log}\nworker:\n${worker.log}`);
         browser = await B.launch();
         page = await browser.context.newPage();
+        V.watchPage(page);
         page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
         page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
         page.on('response', (r) => {
@@ -129,7 +135,7 @@ describe('dashboard', { skip: missing || false }, () => {
         return { streams: d.streams.map((s) => s.key),
             assets: d.assets.map((a) => a.name), jobs: d.jobs,
             finished: d.finished.map((j) => ({ id: j.id, state: j.state })),
-            engine: d.player.engine, fatal: d.fatal, errors: d.errors,
+            engine: d.player.engine, src: d.player.src, fatal: d.fatal, errors: d.errors,
             latency: d.latency, currentTime: v.currentTime, polls: d.polls,
             levels: d.player.levels().length, level: d.player.level(),
             runningRows: document.querySelectorAll('#jobs li.running .progress').length };
@@ -238,6 +244,27 @@ describe('dashboard', { skip: missing || false }, () => {
             return x.engine === 'dash' && x.currentTime > 1.5 && x;
         }, 20000);
         assert.ok(st.levels > 1, `${st.levels} representations`);
+    });
+
+    test('the VOD asset plays in Shaka Player, DASH and HLS', async () => {
+        // the engine choice replays the current source (the MPD) in Shaka
+        await page.selectOption('#engine', 'shaka');
+        try {
+            for (const button of [null, '.play-hls']) {
+                if (button)
+                    await page.click(`#vod li[data-name="clip"] ${button}`);
+                const src = button ? /master\.m3u8$/ : /manifest\.mpd$/;
+                let x;
+                const st = await waitFor(`VOD playback (Shaka ${button || 'DASH'})`, async () => {
+                    x = await dash();
+                    assert.equal(x.fatal, null, JSON.stringify(x.errors));
+                    return x.engine === 'shaka' && src.test(x.src) && x.currentTime > 1.5 && x;
+                }, 20000, () => JSON.stringify(x));
+                assert.ok(st.levels > 1, `${st.levels} renditions`);
+            }
+        } finally {
+            await page.selectOption('#engine', 'auto');
+        }
     });
 
     test('the live stream plays with a latency readout', async () => {

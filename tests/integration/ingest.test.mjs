@@ -15,11 +15,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, rawGet, startShippedNginx } from
-    './lib/nginx.mjs';
+import { freePort, nginxAvailable, rawGet as rawGetUnchecked,
+    startShippedNginx } from './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -28,6 +29,11 @@ const missing = fs.existsSync(INGEST_BIN) ? (C.hasTool('ffmpeg') ? null
 const GRACE = 3;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let ingest, nginx, liveRoot, keyFile, rtmpPort, statusPort, log = '';
+// every playlist and MPD fetched (here and by hls.js) is validated
+// strictly, per test
+const V = validator('ingest');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 async function waitFor(what, fn, timeoutMs = 20000) {
     const deadline = Date.now() + timeoutMs;
@@ -293,7 +299,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
     { skip: abrMissing || false }, () => {
         let ing, ingLog = '', root, port, sport, auth, ngx, browser;
         const asked = [];
-        const ALLOWED = new Set(['abr', 'nometa']);
+        const ALLOWED = new Set(['abr', 'nometa', 'recon']);
         const waitLog = (what, re, ms = 20000) => waitFor(what, () => re.test(ingLog), ms);
         const get = async (p) => {
             const r = await rawGet(ngx.port, p);
@@ -363,6 +369,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 assert.equal(st.urls.hls, 'https://cdn.example/live/abr/master.m3u8');
 
                 const page = await browser.context.newPage();
+                V.watchPage(page);
                 await page.goto(`${ngx.base}/player.html?engine=hls&lowLatency=1` +
                     '&src=/live/abr/master.m3u8', { waitUntil: 'load' });
                 const samples = [];
@@ -401,6 +408,60 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
             assert.ok(ms <= 1000, `ENDLIST after ${ms} ms`);
             assert.match(ingLog, /stream=abr\] unpublished: ending the stream/);
             assert.doesNotMatch(ingLog, /stream=abr\] publisher gone/, 'no grace period');
+        });
+
+        // Shaka Player (the third player) on HLS and DASH, 20 s each, after
+        // the publisher was killed and came back within the grace period
+        test('Shaka Player plays HLS and DASH for 20 s after a reconnect', async () => {
+            const first = publish('recon', { port });
+            let second;
+            try {
+                await waitFor('two recon segments', async () =>
+                    ((await get('/live/recon/video/index.m3u8')) || '')
+                        .match(/^seg-\d+\.m4s$/gm)?.length >= 2, 30000);
+                first.kill('SIGKILL');
+                await first.exited;
+                await waitLog('recon gone', /stream=recon\] publisher gone/, 10000);
+                second = publish('recon', { port });
+                await waitLog('recon back', /stream=recon\] publisher is back/, 10000);
+                await sleep(4000); // a segment or two after the return
+                for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+                    const page = await browser.context.newPage();
+                    V.watchPage(page);
+                    await page.goto(`${ngx.base}/player.html?engine=shaka&lowLatency=1` +
+                        `&src=/live/recon/${manifest}`, { waitUntil: 'load' });
+                    const samples = [];
+                    let state;
+                    const deadline = Date.now() + 40000;
+                    while (Date.now() < deadline && samples.length < 40) {
+                        state = await page.evaluate(() => ({ ...window.cirrusPlayer,
+                            w: document.querySelector('video').videoWidth,
+                            t: document.querySelector('video').currentTime }));
+                        if (state.fatal)
+                            break;
+                        if (state.playing && state.latency != null)
+                            samples.push(state.latency);
+                        await sleep(500);
+                    }
+                    await page.close();
+                    const why = JSON.stringify({ fatal: state.fatal,
+                        errors: state.errors.slice(-5) });
+                    assert.equal(state.fatal, null, `${manifest}: ${why}`);
+                    assert.ok(state.w > 0, `${manifest}: frames decoded: ${why}`);
+                    assert.ok(samples.length >= 40, `${manifest}: 20 s of latency ` +
+                        `samples (${samples.length}): ${why}`);
+                    const sorted = [...samples].sort((a, b) => a - b);
+                    const median = sorted[sorted.length >> 1];
+                    console.log(`# ingest reconnect → Shaka ${manifest}: latency median ` +
+                        `${median.toFixed(2)} s, max ${sorted[sorted.length - 1].toFixed(2)} s, ` +
+                        `${state.stalls} stalls, played to ${state.t.toFixed(1)} s`);
+                    assert.ok(median < 6, `${manifest}: latency ${median.toFixed(2)} s`);
+                }
+            } finally {
+                first.kill('SIGKILL');
+                second?.kill('SIGINT');
+                await second?.exited;
+            }
         });
 
         test('without onMetaData the size comes from the SPS', async () => {

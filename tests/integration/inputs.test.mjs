@@ -4,13 +4,18 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import { validator } from './lib/validate.mjs';
+
+const V = validator('inputs');
+afterEach(() => V.assertClean());
 
 // Parsed view of one asset: master, video rung folders, probes of each.
 async function asset(sampleName, preset = 'mobile') {
     const job = await C.transcodeCached(sampleName, preset);
     const out = job.dir;
+    V.checkDir(out); // strict validation: asserted after each test
     const master = C.parseMaster(C.readText(path.join(out, 'master.m3u8')));
     const audioMedia = master.media.filter((m) => m.TYPE === 'AUDIO');
     const rungs = master.variants.map((v) => path.dirname(v.uri))

@@ -18,15 +18,23 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { nginxAvailable, rawGet, startShippedNginx } from './lib/nginx.mjs';
+import { nginxAvailable, rawGet as rawGetUnchecked, startShippedNginx } from
+    './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
 
 const missing = B.browserAvailable() ||
     (nginxAvailable() ? null : 'nginx module not built');
 let nginx, browser, source, liveRoot, input;
 const INDEX_BIN = path.join(C.BUILD_DIR, 'nginx-module', 'cirrus-live-index');
+
+// every playlist and MPD fetched (here and by the players) is validated
+// strictly, per test
+const V = validator('live');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -252,18 +260,19 @@ async function checkLiveEdge(ng, rendition, seconds, headers = {}) {
     return counts;
 }
 
-async function playLive(engine, manifest, ng = nginx) {
+async function playLive(engine, manifest, { seconds = 8, ng = nginx } = {}) {
     const shot = path.join(C.TEST_OUT, 'screenshots', `live-${engine}.png`);
     const url = `${ng.base}/player.html?engine=${engine}&lowLatency=1` +
         `&src=${encodeURIComponent(`/live/demo/${manifest}`)}`;
     const page = await browser.context.newPage();
+    V.watchPage(page);
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     await page.goto(url, { waitUntil: 'load' });
     // play for a while, then read the latency the player settled at
     const samples = [];
     let state;
-    const deadline = Date.now() + 25000;
+    const deadline = Date.now() + 17000 + seconds * 1000;
     while (Date.now() < deadline) {
         state = await page.evaluate(() => {
             const v = document.querySelector('video');
@@ -274,7 +283,7 @@ async function playLive(engine, manifest, ng = nginx) {
             break;
         if (state.playing && state.latency != null)
             samples.push(state.latency);
-        if (samples.length >= 16)
+        if (samples.length >= seconds * 2)
             break;
         await sleep(500);
     }
@@ -292,7 +301,7 @@ async function playLive(engine, manifest, ng = nginx) {
     const settled = samples.slice(-4).reduce((a, b) => a + b, 0) / 4;
     console.log(`# ${engine}: live latency ${settled.toFixed(2)} s ` +
         `(samples ${samples.map((s) => s.toFixed(2)).join(' ')}), ` +
-        `${(state.levels || []).length} levels`);
+        `${(state.levels || []).length} levels, ${state.stalls ?? 0} stalls`);
     return { latency: settled, levels: state.levels || [] };
 }
 
@@ -482,7 +491,7 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
                 .status, 403);
             for (const [engine, m] of [['hls', 'master.m3u8'],
                 ['dash', 'manifest.mpd']]) {
-                const { latency } = await playLive(engine, `${m}?${q}`, ng);
+                const { latency } = await playLive(engine, `${m}?${q}`, { ng });
                 console.log(`# signed ${engine}: ${latency.toFixed(2)} s`);
             }
             // every media request carried the token and none was refused
@@ -494,6 +503,19 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
             assert.ok(lines.some((l) => /seg-\d+\.m4s\?token=/.test(l)));
             assert.deepEqual(lines.filter((l) => /" (403|404) /.test(l)), []);
             await ng.stop();
+        });
+
+        // the third player: 20 s of each, within the issue's 2.5 s of live
+        test('Shaka Player plays the LL-HLS stream for 20 s', async () => {
+            const { latency, levels } = await playLive('shaka', 'master.m3u8',
+                { seconds: 20 });
+            assert.ok(latency < 2.5, `Shaka LL-HLS latency ${latency.toFixed(2)} s`);
+            assert.ok(levels.length >= 2, `Shaka sees ${levels.length} levels`);
+        });
+
+        test('Shaka Player plays the LL-DASH stream for 20 s', async () => {
+            const { latency } = await playLive('shaka', 'manifest.mpd', { seconds: 20 });
+            assert.ok(latency < 2.5, `Shaka LL-DASH latency ${latency.toFixed(2)} s`);
         });
 
         test('the players got no error status from the origin', () => {

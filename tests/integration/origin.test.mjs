@@ -4,7 +4,7 @@
 // a real transcode, live from the real live writer
 // (tests/tools/live_feed.c).  The auth tests add the directives the sample
 // leaves commented out, as a user enables them.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -13,8 +13,14 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
-import { LIVE_FEED_BIN, nginxAvailable, openToWorkers, rawGet,
-    startShippedNginx } from './lib/nginx.mjs';
+import { LIVE_FEED_BIN, nginxAvailable, openToWorkers,
+    rawGet as rawGetUnchecked, startShippedNginx } from './lib/nginx.mjs';
+import { validator } from './lib/validate.mjs';
+
+// every playlist and MPD fetched is validated strictly, per test
+const V = validator('origin');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
 
 const SECRET = 'cf-s3cr3t';
 const TOKEN_KEY = 'token-key-1';

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import { validator } from './lib/validate.mjs';
 
 const SAMPLE = 'h264_1080p30.mp4';
 const WEB_RUNGS = [['1080p', 1080], ['720p', 720], ['540p', 540], ['360p', 360],
@@ -197,6 +198,12 @@ describe('web ladder on h264_1080p30', () => {
             assert.ok(ip.tags.has('#EXT-X-I-FRAMES-ONLY'), `${f.URI} I-FRAMES-ONLY`);
             assert.ok(ip.segments.length >= 5, `${f.URI}: one entry per keyframe`);
         }
+    });
+
+    test('every playlist and the MPD on disk validate strictly', async () => {
+        const V = validator('transcode');
+        assert.ok(V.checkDir(out) >= 8, 'playlists and the MPD found');
+        await V.assertClean('web ladder on disk');
     });
 
     test('manifest.mpd is valid XML and lists the same representations', () => {

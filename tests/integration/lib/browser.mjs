@@ -8,6 +8,9 @@ import { SOURCE_DIR } from './cirrus.mjs';
 
 export const CHROMIUM = process.env.CIRRUS_CHROMIUM || '/usr/bin/chromium';
 export const NODE_MODULES = path.join(SOURCE_DIR, 'tests', 'node_modules');
+// Shaka Player's compiled build (samples/player.html loads
+// /lib/shaka/shaka-player.compiled.js)
+export const SHAKA_DIST = path.join(NODE_MODULES, 'shaka-player', 'dist');
 
 export const CHROMIUM_FLAGS = [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -24,6 +27,7 @@ export function playerMounts(outDir) {
         '/out/': outDir,
         '/lib/hls.js/': path.join(NODE_MODULES, 'hls.js', 'dist'),
         '/lib/dashjs/': path.join(NODE_MODULES, 'dashjs', 'dist', 'modern', 'umd'),
+        '/lib/shaka/': SHAKA_DIST,
     };
 }
 
@@ -64,9 +68,12 @@ export async function launch() {
 // Opens the player page on `pageUrl` and waits until the video has played
 // past `minTime` seconds, a fatal error is reported, or `timeoutMs` passes.
 // Resolves the page's window.cirrusPlayer state plus console messages.
+// `onPage(page)` runs before the page loads (e.g. a validator's watchPage).
 export async function play(browser, pageUrl, { minTime = 3, timeoutMs = 60000,
-    screenshot } = {}) {
+    screenshot, onPage } = {}) {
     const page = await browser.context.newPage();
+    if (onPage)
+        onPage(page);
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));

@@ -1,0 +1,193 @@
+// The strict validator (lib/validate.mjs) itself: a conforming LL-HLS
+// rendition pair, a multivariant playlist and an LL-DASH MPD pass; each
+// fault of issue 11 (and the other checklist rules) written into them is
+// caught under its rule name.  Pure: no binaries.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Validator } from './lib/validate.mjs';
+
+const BASE = 'http://127.0.0.1:1/live/s';
+const PDT0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+// A live LL-HLS media playlist: `n` segments of 2 s from `msn`, parts of
+// PART-TARGET 0.5 listed on the last `withParts` segments, an open segment
+// with two parts and a hint.  `edit` rewrites the text.
+function media({ msn = 10, n = 6, withParts = 2, td = 2, other = 'audio',
+    partDur = 0.5, phb = 1.5, dsn = 0, disc = -1, pdtShift = 0, reportMsn } = {}) {
+    const l = ['#EXTM3U', '#EXT-X-VERSION:9', `#EXT-X-TARGETDURATION:${td}`,
+        `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=${6 * td},` +
+        `PART-HOLD-BACK=${phb},HOLD-BACK=${3 * td}`,
+        '#EXT-X-PART-INF:PART-TARGET=0.5', `#EXT-X-MEDIA-SEQUENCE:${msn}`,
+        `#EXT-X-DISCONTINUITY-SEQUENCE:${dsn}`, '#EXT-X-INDEPENDENT-SEGMENTS',
+        '#EXT-X-MAP:URI="init.mp4"'];
+    const part = (m, i) => `#EXT-X-PART:DURATION=${i === 0 ? 0.5 : partDur},` +
+        `URI="part-${m}.${i}.m4s"${i === 0 ? ',INDEPENDENT=YES' : ''}`;
+    for (let i = 0; i < n; i++) {
+        const m = msn + i;
+        if (m === disc)
+            l.push('#EXT-X-DISCONTINUITY');
+        l.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(PDT0 + m * 2000 + pdtShift).toISOString()}`);
+        if (i >= n - withParts)
+            for (let p = 0; p < 4; p++)
+                l.push(part(m, p));
+        l.push(`#EXTINF:${i >= n - withParts ? 0.5 + 3 * partDur : 2}.000,`, `seg-${m}.m4s`);
+    }
+    const open = msn + n;
+    l.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(PDT0 + open * 2000 + pdtShift).toISOString()}`);
+    l.push(part(open, 0), part(open, 1));
+    l.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-${open}.2.m4s"`);
+    l.push(`#EXT-X-RENDITION-REPORT:URI="../${other}/index.m3u8",LAST-MSN=${reportMsn ?? open},LAST-PART=1`);
+    return l.join('\n') + '\n';
+}
+
+const MASTER = ['#EXTM3U', '#EXT-X-VERSION:6', '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="audio",LANGUAGE="und",DEFAULT=YES,URI="audio/index.m3u8"',
+    '#EXT-X-STREAM-INF:BANDWIDTH=1100000,AVERAGE-BANDWIDTH=1000000,CODECS="avc1.64001f,mp4a.40.2",' +
+    'RESOLUTION=640x360,FRAME-RATE=30.000,AUDIO="a"', 'video/index.m3u8', ''].join('\n');
+
+function rules(v) {
+    return [...new Set(v.failures.map((f) => f.rule))].sort();
+}
+
+function check(texts) {
+    const v = new Validator('self-test');
+    let t = 1000;
+    for (const [path, text] of texts) {
+        v.checkHls(`${BASE}/${path}`, Buffer.from(text), { start: t, end: t + 1 });
+        t += 10;
+    }
+    return v;
+}
+
+describe('lib/validate.mjs: HLS', () => {
+    test('a conforming master and rendition pair pass, with hls-parser strict', () => {
+        const v = check([['master.m3u8', MASTER],
+            ['video/index.m3u8', media({ other: 'audio' })],
+            ['audio/index.m3u8', media({ other: 'video' })],
+            ['video/index.m3u8', media({ msn: 11, other: 'audio' })]]);
+        assert.deepEqual(v.failures, []);
+        assert.equal(v.checked.hls, 4);
+    });
+
+    test('the faults of issue 11, each under its rule', () => {
+        // #2: targets and SERVER-CONTROL differ between renditions
+        let v = check([['master.m3u8', MASTER], ['video/index.m3u8', media()],
+            ['audio/index.m3u8', media({ td: 3, other: 'video' })]]);
+        assert.ok(rules(v).includes('hls.H10.td-same-across-renditions'), rules(v));
+        assert.ok(rules(v).includes('hls.H10.server-control-same-across-renditions'));
+        // #3: parts kept beyond 3 x TD; PART-HOLD-BACK under 3 x PART-TARGET
+        v = check([['video/index.m3u8', media({ withParts: 5, phb: 1.0 })]]);
+        assert.ok(rules(v).includes('hls.H5.parts-within-3td'), rules(v));
+        assert.ok(rules(v).includes('hls-parser.remove-ext-x-part-tags-from-the-playlist'));
+        assert.ok(rules(v).includes('hls.L3.part-hold-back'));
+        // #4: parts under 0.85 x PART-TARGET, neither independent nor last
+        v = check([['video/index.m3u8', media({ partDur: 0.4 })]]);
+        assert.ok(rules(v).includes('hls.L2.part-ge-85pct'), rules(v));
+        // a part over PART-TARGET
+        v = check([['video/index.m3u8', media({ partDur: 0.52 })]]);
+        assert.ok(rules(v).includes('hls.L2.part-le-part-target'), rules(v));
+        // #2 again: audio one MSN ahead shows as PDT and report mismatches
+        v = check([['master.m3u8', MASTER], ['video/index.m3u8', media()],
+            ['audio/index.m3u8', media({ other: 'video', pdtShift: -2000 })]]);
+        assert.ok(rules(v).includes('hls.H9.pdt-consistent-across-renditions'), rules(v));
+        v = check([['video/index.m3u8', media({ reportMsn: 30 })]]);
+        assert.ok(rules(v).includes('hls.L5.report-current'), rules(v));
+        // a discontinuity in one rendition only
+        v = check([['master.m3u8', MASTER], ['video/index.m3u8', media({ disc: 12, dsn: 0 })],
+            ['audio/index.m3u8', media({ other: 'video' })]]);
+        assert.ok(rules(v).includes('hls.H10.discontinuity-aligned'), rules(v));
+    });
+
+    test('rules over a sequence of fetches of one URL', () => {
+        let v = check([['video/index.m3u8', media({ msn: 11 })],
+            ['video/index.m3u8', media({ msn: 10 })]]);
+        assert.ok(rules(v).includes('hls.H2.media-sequence-monotonic'), rules(v));
+        v = check([['video/index.m3u8', media()], ['video/index.m3u8', media({ td: 3 })]]);
+        assert.ok(rules(v).includes('hls.H1.td-unchanged'), rules(v));
+        // the hinted part must be the next one listed
+        const next = media({ msn: 10 }).replace('part-16.1.m4s"', 'part-16.1.m4s"\n' +
+            '#EXT-X-PART:DURATION=0.5,URI="part-16.9.m4s"');
+        v = check([['video/index.m3u8', media()], ['video/index.m3u8', next]]);
+        assert.ok(rules(v).includes('hls.L4.hint-is-next-part'), rules(v));
+    });
+
+    test('one-playlist rules: TD, EXTINF, hints, delta updates, blocking reloads', () => {
+        let v = check([['video/index.m3u8', media().replace('#EXTINF:2.000,\nseg-10', '#EXTINF:2.600,\nseg-10')]]);
+        assert.ok(rules(v).includes('hls.H1.extinf-le-td'), rules(v));
+        v = check([['video/index.m3u8', media() + '#EXT-X-ENDLIST\n']]);
+        assert.ok(rules(v).includes('hls.L4.no-hint-after-endlist'), rules(v));
+        // an unasked skip; a skip boundary too close to the end
+        const skipped = media().replace('#EXT-X-MAP:URI="init.mp4"',
+            '#EXT-X-MAP:URI="init.mp4"\n#EXT-X-SKIP:SKIPPED-SEGMENTS=4')
+            .replace(/#EXT-X-PROGRAM-DATE-TIME:[^\n]*\n#EXTINF:2.000,\nseg-1[0-3].m4s\n/g, '');
+        v = check([['video/index.m3u8', skipped]]);
+        assert.ok(rules(v).includes('hls.Q7.skip-only-when-asked'), rules(v));
+        assert.ok(rules(v).includes('hls.L6.skip-boundary'), rules(v));
+        // a blocking reload answered before the part it asked for
+        v = check([['video/index.m3u8?_HLS_msn=16&_HLS_part=3', media()]]);
+        assert.ok(rules(v).includes('hls.Q1.blocking-reload-satisfied'), rules(v));
+        v = check([['video/index.m3u8?_HLS_msn=16&_HLS_part=1', media()]]);
+        assert.deepEqual(rules(v), []);
+    });
+
+    test('multivariant: BANDWIDTH >= AVERAGE-BANDWIDTH and required attributes', () => {
+        const v = check([['master.m3u8', MASTER.replace('BANDWIDTH=1100000', 'BANDWIDTH=900000')
+            .replace(',FRAME-RATE=30.000', '')]]);
+        assert.ok(rules(v).includes('hls.M1.bandwidth-ge-average'), rules(v));
+        assert.ok(rules(v).includes('hls.M1.frame-rate'), rules(v));
+    });
+});
+
+const MPD = (ast, { ato = '1.500', t = 0, n = 5, prtWall } = {}) => `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  type="dynamic" availabilityStartTime="${ast}" publishTime="${ast}"
+  minimumUpdatePeriod="PT0.500S" timeShiftBufferDepth="PT30S" minBufferTime="PT1S">
+  <ServiceDescription id="0"><Latency target="3000"/></ServiceDescription>
+  <Period id="0" start="PT0S">
+    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true">
+      <ProducerReferenceTime id="0" type="encoder" wallClockTime="${prtWall || ast}" presentationTime="0">
+        <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="http://127.0.0.1:1/time"/>
+      </ProducerReferenceTime>
+      <SegmentTemplate availabilityTimeOffset="${ato}" availabilityTimeComplete="false"/>
+      <Representation id="video" bandwidth="1000000" codecs="avc1.64001f" width="640" height="360">
+        <SegmentTemplate timescale="1000" initialization="$RepresentationID$/init.mp4"
+          media="$RepresentationID$/seg-$Number$.m4s" startNumber="1">
+          <SegmentTimeline><S t="${t}" d="2000" r="${n - 1}"/></SegmentTimeline>
+        </SegmentTemplate>
+      </Representation>
+    </AdaptationSet>
+  </Period>
+  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="http://127.0.0.1:1/time"/>
+</MPD>
+`;
+
+describe('lib/validate.mjs: DASH', () => {
+    test('a conforming LL-DASH MPD passes mpd-parser, xmllint and D1-D6', () => {
+        const now = Date.now();
+        const ast = new Date(now - 10000).toISOString();
+        const v = new Validator('self-test');
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(ast), { start: now, end: now });
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { n: 6 }), { start: now + 2000, end: now + 2000 });
+        assert.deepEqual(v.failures, []);
+    });
+
+    test('faults: ATO range, a moved availabilityStartTime, a timeline behind the clock', () => {
+        const now = Date.now();
+        const ast = new Date(now - 10000).toISOString();
+        const v = new Validator('self-test');
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { ato: '2.500' }), { start: now, end: now });
+        assert.ok(rules(v).includes('dash.D6.ato-range'), rules(v));
+        v.failures.length = 0;
+        // after a 6 s outage: the timeline goes on where it was
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { n: 6 }), { start: now + 8000, end: now + 8000 });
+        assert.ok(rules(v).includes('dash.D4.timeline-follows-wall-clock'), rules(v));
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(new Date(now).toISOString(), { n: 6 }),
+            { start: now + 9000, end: now + 9000 });
+        assert.ok(rules(v).includes('dash.D1.ast-unchanged'), rules(v));
+        const w = new Validator('self-test');
+        w.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { prtWall: new Date(now).toISOString() }));
+        assert.ok(rules(w).includes('dash.D6.prt-matches-timeline'), rules(w));
+        w.checkMpd(`${BASE}/bad.mpd`, '<MPD><Period>');
+        assert.ok(rules(w).includes('dash.xmllint'), rules(w));
+    });
+});
