@@ -160,8 +160,9 @@ uint32_t cir_live_max_target_duration(int64_t segment_target_us);
 /* Segments stay shorter than this (their EXTINF rounds to <= td). */
 int64_t cir_live_segment_limit_us(uint32_t target_duration);
 /* Whether segment i's parts are listed in a playlist of idx: only in the
- * last three segments (the open one counted) and within 3 target
- * durations of the end (RFC 8216bis 4.4.4.9). */
+ * last three segments (the open one counted, or the next one whose first
+ * part is hinted) and within 3 target durations of the end (RFC 8216bis
+ * 4.4.4.9). */
 int cir_live_parts_listed(const cir_live_index_t *idx, size_t i);
 
 /* --- the writer: what a live packager calls, in this order per segment:

@@ -663,6 +663,7 @@ int
 cir_live_parts_listed(const cir_live_index_t *idx, size_t i)
 {
     int64_t from_end = 0;
+    size_t n;
 
     if (idx == NULL || i >= idx->nb_segments || idx->part_target <= 0) {
         return 0;
@@ -670,7 +671,13 @@ cir_live_parts_listed(const cir_live_index_t *idx, size_t i)
     if (!idx->segments[i].complete) {
         return 1;
     }
-    if (i + 3 < idx->nb_segments) {
+    /* a live playlist whose segments are all complete hints the next
+     * one's first part: that segment counts as one of the three */
+    n = idx->nb_segments;
+    if (!idx->ended && idx->segments[n - 1].complete) {
+        n++;
+    }
+    if (i + 3 < n) {
         return 0;
     }
     /* how far its start lies from the end of the playlist */

@@ -60,7 +60,7 @@ function publish(key, { seconds = 0, audio = true, extra = [], port = 0,
 
 // The parts written so far, by name, read from the live index (parts are
 // byte ranges of their segment file, see origin/include/cir_live.h):
-// version 2 layout, a 249-byte header ending with the segment and part
+// version 3 layout, a 261-byte header ending with the segment and part
 // counts, 59-byte segment records (msn at 0, nb_parts at 51, nb_kept at 55).
 // Accumulated per rendition, so the count never goes down as the window
 // slides.
@@ -75,11 +75,11 @@ function parts(key, rendition) {
     } catch {
         return [...seen];
     }
-    if (b.length < 253 || b.toString('latin1', 0, 8) !== 'CIRLIDX1' || b.readUInt32LE(8) !== 2)
+    if (b.length < 265 || b.toString('latin1', 0, 8) !== 'CIRLIDX1' || b.readUInt32LE(8) !== 3)
         return [...seen];
-    const nseg = b.readUInt32LE(241);
-    for (let i = 0; i < nseg && 249 + 59 * (i + 1) <= b.length; i++) {
-        const o = 249 + 59 * i;
+    const nseg = b.readUInt32LE(253);
+    for (let i = 0; i < nseg && 261 + 59 * (i + 1) <= b.length; i++) {
+        const o = 261 + 59 * i;
         const msn = b.readBigUInt64LE(o);
         const n = Math.max(b.readUInt32LE(o + 51), b.readUInt32LE(o + 55));
         for (let j = 0; j < n; j++)
@@ -275,7 +275,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             for (const rend of ['video', 'audio']) {
                 const idx = fs.readFileSync(path.join(root, 'cam6', rend, 'index'));
                 assert.equal(idx.toString('latin1', 0, 8), 'CIRLIDX1');
-                const nseg = idx.readUInt32LE(241);
+                const nseg = idx.readUInt32LE(253);
                 assert.ok(nseg >= 1, `${rend}: ${nseg} segments`);
             }
             assert.doesNotMatch(tlog, /finishing the stream|dropping/);

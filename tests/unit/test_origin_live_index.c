@@ -479,4 +479,14 @@ Test(live_index, parts_listed_near_the_end_only)
     cr_assert_not(cir_live_parts_listed(idx, 4));
     cr_assert(cir_live_parts_listed(idx, 5), "the open segment's parts");
     cr_assert_not(cir_live_parts_listed(idx, 6), "no such segment");
+
+    /* all complete: the hinted next segment counts as one of the three */
+    idx = small_index(6);
+    idx->segments[5].complete = 1;
+    cr_assert_not(cir_live_parts_listed(idx, 3));
+    cr_assert(cir_live_parts_listed(idx, 4));
+    /* ended: no hint */
+    idx->ended = 1;
+    cr_assert(cir_live_parts_listed(idx, 3));
+    cr_assert_not(cir_live_parts_listed(idx, 2));
 }

@@ -239,19 +239,20 @@ Test(live_writer, window_slides_and_parts_age_out)
     for (i = 0; i < 4; i++) {
         put_segment();
     }
-    /* TD 4 s: parts on the last three segments only (segment 1 starts
-     * exactly 12 s from the end): segment 0's leave the playlist */
+    /* TD 4 s: parts on the last three segments only, the hinted next one
+     * counted: segments 0 and 1's left the playlist */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_parts, 0);
-    cr_assert_eq(x->segments[1].nb_parts, 4);
+    cr_assert_eq(x->segments[1].nb_parts, 0);
+    cr_assert_eq(x->segments[2].nb_parts, 4);
     put_segment(); /* 20 s */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 5);
     cr_assert_eq(x->segments[0].msn, 0);
     cr_assert_eq(x->segments[0].nb_parts, 0);
-    cr_assert_eq(x->segments[1].nb_parts, 0);
-    cr_assert_eq(x->segments[1].nb_kept, 4);
-    cr_assert_eq(x->segments[2].nb_parts, 4);
+    cr_assert_eq(x->segments[2].nb_parts, 0);
+    cr_assert_eq(x->segments[2].nb_kept, 4);
+    cr_assert_eq(x->segments[3].nb_parts, 4);
     /* dropped parts stay fetchable for 3 x TD: their byte ranges stay */
     cr_assert_eq(x->segments[0].nb_kept, 4);
     cr_assert_eq(x->segments[1].first_part, 4);
@@ -261,19 +262,22 @@ Test(live_writer, window_slides_and_parts_age_out)
     cr_assert_eq(off, 9); /* "P0.P1.P2." */
     cr_assert_eq(size, 3);
 
-    put_segment(); /* 24 s */
+    put_segment(); /* 24 s: msn 0's records go (unlisted at 12 s) */
     put_segment();
-    /* 28 s: 7 complete > window, and msn 0's part records went (12 s after
-     * its parts left the playlist): msn 0 leaves */
+    /* 28 s: 7 complete > window, and msn 0's part records went: msn 0
+     * leaves; msn 1's went now too (unlisted at 16 s) */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 6);
     cr_assert_eq(x->segments[0].msn, 1);
     cr_assert(exists("seg-0.m4s")); /* one window more */
-    /* msn 1's parts left the playlist 11 s ago: ranges kept */
-    cr_assert_eq(x->segments[0].nb_parts, 0);
-    cr_assert_eq(x->segments[0].nb_kept, 4);
-    cr_assert_eq(x->segments[0].first_part, 0);
-    cr_assert_eq(cir_live_index_part_range(x, 1, 0, &off, &size), 0);
+    cr_assert_eq(x->segments[0].nb_kept, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 1, 0, &off, &size),
+                 CIR_ENOTFOUND);
+    /* msn 2's parts left the playlist 8 s ago: ranges kept */
+    cr_assert_eq(x->segments[1].nb_parts, 0);
+    cr_assert_eq(x->segments[1].nb_kept, 4);
+    cr_assert_eq(x->segments[1].first_part, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 2, 0, &off, &size), 0);
     put_segment();
     for (i = 0; i < 5; i++) {
         cr_assert(exists("seg-0.m4s"));
@@ -301,21 +305,21 @@ Test(live_writer, part_ranges_go_3_target_durations_after_the_parts)
     media_t = 0;
     cr_assert_eq(cir_live_writer_open(&w, &c), 0);
     cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 3; i++) {
         put_segment();
     }
-    /* 16 s: msn 0's parts leave the playlist (parts on the last three
-     * segments only) */
+    /* 12 s: msn 0's parts leave the playlist (parts on the last three
+     * segments only, the hinted next one counted) */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_parts, 0);
     cr_assert_eq(x->segments[0].nb_kept, 4);
     put_segment();
-    put_segment(); /* 24 s: 8 s after, still servable */
+    put_segment(); /* 20 s: 8 s after, still servable */
     x = cir_live_writer_index(w);
     cr_assert_eq(cir_live_index_part_range(x, 0, 2, &off, &size), 0);
     cr_assert_eq(off, 6);
     cr_assert_eq(size, 3);
-    put_segment(); /* 28 s: 12 s after, dropped at this segment's end */
+    put_segment(); /* 24 s: 12 s after, dropped at this segment's end */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_kept, 0);
     cr_assert_eq(x->segments[1].nb_kept, 4);
@@ -326,7 +330,7 @@ Test(live_writer, part_ranges_go_3_target_durations_after_the_parts)
     cr_assert_eq(x->segments[0].first_part, 0);
     cr_assert_eq(cir_live_index_part_range(x, 0, 0, &off, &size),
                  CIR_ENOTFOUND);
-    /* msn 1's (unlisted at 17 s) went at 32 s; msn 2 (unlisted at 21 s)
+    /* msn 1's (unlisted at 16 s) went at 28 s; msn 2 (unlisted at 20 s)
      * keeps its ranges */
     cr_assert_eq(x->segments[1].nb_kept, 0);
     cr_assert_eq(x->segments[2].nb_kept, 4);
@@ -412,7 +416,7 @@ Test(live_writer, new_init_means_discontinuity)
     cr_assert_eq(x->discontinuity_sequence, 0);
     /* msns 0-3 (2 and 3 flagged) leave once the window is full and their
      * part records went, 3 x TD after their parts left the playlist */
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 5; i++) {
         put_segment();
     }
     x = cir_live_writer_index(w);
@@ -542,7 +546,7 @@ Test(live_writer, a_stream_ending_undecided_decides_from_its_segments)
     cir_live_index_free(&disk);
 }
 
-Test(live_writer, parts_leave_the_playlist_as_the_next_segment_opens)
+Test(live_writer, parts_leave_the_playlist_three_segments_from_the_end)
 {
     cir_live_writer_config_t c = config(10);
     const cir_live_index_t *x;
@@ -550,16 +554,20 @@ Test(live_writer, parts_leave_the_playlist_as_the_next_segment_opens)
     media_t = 0;
     cr_assert_eq(cir_live_writer_open(&w, &c), 0);
     cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
-    for (int i = 0; i < 3; i++) {
-        put_segment();
-    }
+    put_segment();
+    put_segment();
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_parts, 4);
-    /* the first part of msn 3: msn 0 is fourth from the end */
-    cr_assert_eq(cir_live_writer_put_part(w, "Q", 1, media_t, TS, 1), 0);
+    /* the third segment ends: with the hinted fourth, msn 0 is the fourth
+     * segment from the end */
+    put_segment();
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_parts, 0);
     cr_assert_eq(x->segments[0].nb_kept, 4, "still servable");
+    cr_assert_eq(x->segments[1].nb_parts, 4);
+    /* the first part of msn 3 replaces the hint: msn 1 stays */
+    cr_assert_eq(cir_live_writer_put_part(w, "Q", 1, media_t, TS, 1), 0);
+    x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[1].nb_parts, 4);
     for (size_t i = 0; i < x->nb_segments; i++) {
         cr_assert_eq(x->segments[i].nb_parts > 0,
