@@ -33,10 +33,16 @@
  *   segments leave the index (their files stay), msn, init and
  *   discontinuity numbering continue, the next segment starts with a
  *   discontinuity: MEDIA-SEQUENCE never goes back, no URL is reused.
- * - Deletions: a segment's file one window (window x segment_target of
- *   media) after it left the index; the records of its parts (their byte
- *   ranges) 3 target durations after they left the playlist.  Pending
- *   deletions are not carried over a close.  Init segments are never
+ * - Parts leave the playlist (nb_parts -> nb_kept) on the index write
+ *   after which cir_live_parts_listed no longer lists them; the records of
+ *   its parts (their byte ranges) go 3 target durations of media later, and
+ *   a segment leaves the index only after that (so a window of few short
+ *   segments lists a few more).  A segment's file goes one window (window x
+ *   segment_target of media) after it left the index.  Pending deletions
+ *   are not carried over a close.
+ * - Nothing is published (no index written) until the stream's target
+ *   duration is known: a stream's leader decides it when its first segment
+ *   closes (cir_live_writer_set_target_duration), or finish does.  Init segments are never
  *   deleted (tiny, and old DVR segments may need them).
  */
 #include <errno.h>
