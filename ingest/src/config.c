@@ -63,8 +63,8 @@ static const cir_option_t opts[] = {
      "segment target: segments end at the first keyframe past it; the "
      "stream's target duration fits its first segment"},
     {"window", I(window), "15", 3, 100000,
-     "segments kept in the playlist (at least those whose parts left it "
-     "less than 3 target durations ago)"},
+     "segments kept in the playlist (more while the parts of older ones "
+     "stay fetchable, 3 target durations)"},
     {"preset", S(preset), "", 0, 0,
      "live ABR preset name (presets_dir/NAME.json); empty: the source is "
      "passed through only"},
