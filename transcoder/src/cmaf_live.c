@@ -560,6 +560,12 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
     }
     c->last_dts = pkt->dts;
     c->last_end = pkt->dts + pkt->duration;
+    /* held past this call: a view of the caller's memory (the RTMP
+     * reader's buffer) becomes a copy; a refcounted one stays a reference */
+    if (av_packet_make_refcounted(pkt) < 0) {
+        ret = CIR_ENOMEM;
+        goto done;
+    }
     av_packet_move_ref(c->held, pkt);
     c->has_held = 1;
 
