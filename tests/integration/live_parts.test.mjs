@@ -1,7 +1,8 @@
 // Parts and segments from the media, over real RTMP: cirrus-ingest with the
 // live preset (the 640x360 source passed through as "video", a 234p rung,
-// AAC audio), nginx with the module, and the ffmpeg CLI publishing with
-// keyframes every 0.77 s (-g 23 at 30 fps) and every 2 s (-g 60).  Every
+// AAC audio) and one without (the passthrough packaged on the event loop),
+// nginx with the module, and the ffmpeg CLI publishing with keyframes every
+// 0.77 s (-g 23 at 30 fps) and every 2 s (-g 60).  Every
 // rendition's playlist is fetched many times while the stream runs and
 // checked against RFC 8216bis:
 // - one TARGETDURATION, SERVER-CONTROL and PART-INF in every rendition and
@@ -14,7 +15,8 @@
 //   and still fetchable after they left the playlist;
 // - video, rung and audio segments cut at the same times (the same media
 //   sequence numbers, durations within an AAC frame);
-// - a strict parser (hls-parser in strict mode) accepts every playlist.
+// - a strict parser (hls-parser in strict mode) accepts every playlist;
+// - init + the newest segment of every rendition decode without an error.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,9 +31,12 @@ const INGEST_BIN = process.env.CIRRUS_INGEST ||
 const missing = !fs.existsSync(INGEST_BIN) ? `${INGEST_BIN} not built`
     : !C.hasTool('ffmpeg') ? 'ffmpeg missing'
         : nginxAvailable() ? null : 'nginx module not built';
-const RENDITIONS = ['video', '234p', 'audio'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let ingest, nginx, liveRoot, rtmpPort, log = '';
+let nginx, liveRoot, log = '';
+// two ingests on one live store: with the live preset (rungs, packaged on
+// threads) and without (the passthrough packaged on the event loop, straight
+// from the RTMP reader's buffer)
+const ingests = {};
 
 async function waitFor(what, fn, timeoutMs = 30000) {
     const deadline = Date.now() + timeoutMs;
@@ -45,7 +50,7 @@ async function waitFor(what, fn, timeoutMs = 30000) {
     }
 }
 
-function publish(key, gop, seconds) {
+function publish(rtmpPort, key, gop, seconds) {
     const args = ['-hide_banner', '-loglevel', 'error', '-re',
         '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
         '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', String(seconds),
@@ -152,13 +157,13 @@ function checkPlaylist(name, pl) {
 
 // Fetches every rendition's playlist `rounds` times while the stream runs
 // and checks each fetch, and what they say together.
-async function watch(key, rounds, wantTd) {
+async function watch(key, rounds, wantTd, renditions) {
     const header = new Map(); // the stream-level lines seen first
-    const durations = new Map(RENDITIONS.map((r) => [r, new Map()]));
-    const listed = new Map(RENDITIONS.map((r) => [r, new Set()]));
+    const durations = new Map(renditions.map((r) => [r, new Map()]));
+    const listed = new Map(renditions.map((r) => [r, new Set()]));
     let unlistedFetched = 0;
     for (let k = 0; k < rounds; k++) {
-        for (const r of RENDITIONS) {
+        for (const r of renditions) {
             const res = await get(key, `${r}/index.m3u8`);
             assert.equal(res.status, 200, `${r}/index.m3u8`);
             const pl = parsePlaylist(res.body.toString());
@@ -195,7 +200,7 @@ async function watch(key, rounds, wantTd) {
     for (const [msn, d] of durations.get('video')) {
         if (msn === 0)
             continue; // the audio starts where the source's does
-        for (const r of ['234p', 'audio']) {
+        for (const r of renditions.slice(1)) {
             const o = durations.get(r).get(msn);
             if (o === undefined)
                 continue;
@@ -205,56 +210,87 @@ async function watch(key, rounds, wantTd) {
         }
     }
     assert.ok(compared >= 4, `compared ${compared} segments`);
+    // the media decodes: init + the newest complete segment, every rendition
+    for (const r of renditions) {
+        const msn = Math.max(...durations.get(r).keys());
+        const init = await get(key, `${r}/init-1.mp4`);
+        const seg = await get(key, `${r}/seg-${msn}.m4s`);
+        assert.equal(seg.status, 200);
+        const file = path.join(liveRoot, `..`, `${path.basename(liveRoot)}-${key}-${r}.mp4`);
+        fs.writeFileSync(file, Buffer.concat([init.body, seg.body]));
+        const dec = await C.run('ffmpeg', ['-nostdin', '-v', 'error', '-i', file,
+            '-f', 'null', '-']);
+        assert.equal(dec.code, 0, dec.stderr);
+        assert.equal(dec.stderr.trim(), '', `${r}/seg-${msn}.m4s decodes cleanly`);
+    }
     assert.ok(unlistedFetched > 0, 'parts were fetched after leaving the playlist');
     console.log(`# ${key}: TD ${wantTd}, ${header.get('stream')}, ` +
         `${compared} segment pairs aligned, ${unlistedFetched} unlisted parts served`);
+}
+
+async function startIngest(name, extra) {
+    const rtmpPort = await freePort();
+    const ing = spawn(INGEST_BIN, ['--set', `port=${rtmpPort}`,
+        '--set', `status_port=${await freePort()}`,
+        '--set', `live_root=${liveRoot}`, '--set', 'grace_seconds=1', ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+    ing.log = '';
+    ing.stderr.on('data', (d) => {
+        ing.log += d;
+        log += d;
+    });
+    ingests[name] = { proc: ing, rtmpPort };
+    await waitFor(`cirrus-ingest (${name}) to listen`,
+        () => /listening rtmp=/.test(ing.log), 5000);
 }
 
 before(async () => {
     if (missing)
         return;
     liveRoot = C.tmpDir('live-parts-');
-    rtmpPort = await freePort();
-    ingest = spawn(INGEST_BIN, ['--set', `port=${rtmpPort}`,
-        '--set', `status_port=${await freePort()}`,
-        '--set', `live_root=${liveRoot}`, '--set', 'preset=live',
-        '--set', `presets_dir=${C.PRESETS_DIR}`, '--set', 'grace_seconds=1'],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-    ingest.stderr.on('data', (d) => (log += d));
-    await waitFor('cirrus-ingest to listen', () => /listening rtmp=/.test(log), 5000);
+    await startIngest('abr', ['--set', 'preset=live',
+        '--set', `presets_dir=${C.PRESETS_DIR}`]);
+    await startIngest('loop', []);
     nginx = await startNginx({ server: `
         location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }` });
 });
 
 after(async () => {
-    ingest?.kill('SIGTERM');
+    for (const { proc } of Object.values(ingests))
+        proc.kill('SIGTERM');
     await nginx?.stop();
 });
 
 describe('live parts and segments from the media over RTMP',
     { skip: missing || false }, () => {
-        for (const { key, gop, td } of [
-            { key: 'gop077', gop: 23, td: 3 }, // 0.767 s: 2.3 s segments
-            { key: 'gop2', gop: 60, td: 2 },
+        for (const { key, gop, td, ingest, renditions } of [
+            // 0.767 s: 2.3 s segments
+            { key: 'gop077', gop: 23, td: 3, ingest: 'abr',
+                renditions: ['video', '234p', 'audio'] },
+            { key: 'gop2', gop: 60, td: 2, ingest: 'abr',
+                renditions: ['video', '234p', 'audio'] },
+            { key: 'loop077', gop: 23, td: 3, ingest: 'loop',
+                renditions: ['video', 'audio'] },
         ]) {
-            test(`keyframes every ${(gop / 30).toFixed(2)} s: TD ${td}`, async () => {
-                const pub = publish(key, gop, 30);
-                try {
-                    await waitFor(`${key}: every rendition listing segments`,
-                        async () => {
-                            for (const r of RENDITIONS) {
-                                const res = await get(key, `${r}/index.m3u8`);
-                                if (res.status !== 200 || (res.body.toString()
-                                    .match(/^seg-\d+\.m4s$/gm) || []).length < 4)
-                                    return false;
-                            }
-                            return true;
-                        }, 40000);
-                    await watch(key, 14, td);
-                } finally {
-                    pub.kill('SIGINT');
-                    await pub.exited;
-                }
-            });
+            test(`${ingest}: keyframes every ${(gop / 30).toFixed(2)} s: TD ${td}`,
+                async () => {
+                    const pub = publish(ingests[ingest].rtmpPort, key, gop, 30);
+                    try {
+                        await waitFor(`${key}: every rendition listing segments`,
+                            async () => {
+                                for (const r of renditions) {
+                                    const res = await get(key, `${r}/index.m3u8`);
+                                    if (res.status !== 200 || (res.body.toString()
+                                        .match(/^seg-\d+\.m4s$/gm) || []).length < 4)
+                                        return false;
+                                }
+                                return true;
+                            }, 40000);
+                        await watch(key, 14, td, renditions);
+                    } finally {
+                        pub.kill('SIGINT');
+                        await pub.exited;
+                    }
+                });
         }
     });
