@@ -13,7 +13,11 @@
  * that falls behind drops frames (counted, logged) instead of growing
  * memory.  Rung keyframes are forced where the source has keyframes (with
  * the passthrough) or every GOP (without), so every rendition cuts segments
- * at the same times.  Timestamps are normalised so the stream starts at 0; a
+ * at the same times; the audio cuts at the AAC frame nearest each video
+ * cut, from the first segment on, so media sequence numbers match.  One
+ * timing for the stream (cir_live.h): PART-TARGET from part_seconds, the
+ * target duration decided when the first video segment closes and given to
+ * every rendition; nothing is published before that.  Timestamps are normalised so the stream starts at 0; a
  * jump backwards or of more than `max_gap_seconds` forward starts a new
  * segment with a discontinuity.
  *
