@@ -42,8 +42,9 @@
  *   are not carried over a close.
  * - Nothing is published (no index written) until the stream's target
  *   duration is known: a stream's leader decides it when its first segment
- *   closes (cir_live_writer_set_target_duration), or finish does.  Init segments are never
- *   deleted (tiny, and old DVR segments may need them).
+ *   closes (cir_live_writer_set_target_duration), or finish does.
+ * - Init segments are never deleted (tiny, and old DVR segments may need
+ *   them).
  */
 #include <errno.h>
 #include <fcntl.h>
