@@ -17,9 +17,9 @@
  * cut, from the first segment on, so media sequence numbers match.  One
  * timing for the stream (cir_live.h): PART-TARGET from part_seconds, the
  * target duration decided when the first video segment closes and given to
- * every rendition; nothing is published before that.  Timestamps are normalised
- * so the stream starts at 0; a jump backwards or of more than `max_gap_seconds`
- * forward starts a new segment with a discontinuity.
+ * every rendition; nothing is published before that.  Timestamps are
+ * normalised so the stream starts at 0; a jump backwards or of more than
+ * `max_gap_seconds` forward starts a new segment with a discontinuity.
  *
  * Threads: every function but cir_live_stats is called from one thread;
  * cir_live_stats may be called from another while the stream runs (not
