@@ -212,14 +212,15 @@ check_parts(const seen_t *o)
 /* ---- synthetic publishers ---- */
 
 typedef struct {
-    AVRational tb;  /* of the timestamps */
-    double fps;     /* nominal */
-    double keyint;  /* seconds between keyframes */
-    int flv_ms;     /* whole milliseconds, rounded per frame */
-    int bunched;    /* the first three frames 1 ms apart */
-    int bursty;     /* 80 steps of 8 ms, then 8 of 45 ms, again */
-    int audio;      /* AAC at 48 kHz beside */
-    double seconds; /* stream length */
+    AVRational tb;        /* of the timestamps */
+    double fps;           /* nominal */
+    double keyint;        /* seconds between keyframes */
+    int flv_ms;           /* whole milliseconds, rounded per frame */
+    int bunched;          /* the first three frames 1 ms apart */
+    int bursty;           /* 80 steps of 8 ms, then 8 of 45 ms, again */
+    double last_duration; /* of the last video frame (0: none given) */
+    int audio;            /* AAC at 48 kHz beside */
+    double seconds;       /* stream length */
     double part_seconds, segment_seconds;
 } timing_t;
 
@@ -295,6 +296,9 @@ publish(const timing_t *t)
             int64_t ms = av_rescale_q(vd, t->tb, (AVRational){1, 1000});
             pkt->dts = pkt->pts = vd;
             pkt->duration = 0;
+            if (i + 1 == nv && t->last_duration > 0) {
+                pkt->duration = llround(t->last_duration / av_q2d(t->tb));
+            }
             pkt->flags = 0;
             if (ms >= next_key * key_every_ms) {
                 pkt->flags = AV_PKT_FLAG_KEY;
@@ -506,6 +510,22 @@ Test(cmaf_live, bursty_frame_timing)
                   .bursty = 1,
                   .audio = 1,
                   .seconds = 16};
+    run_t *r = publish(&t);
+
+    check_run(r, &t, 2);
+    free(r);
+}
+
+Test(cmaf_live, a_long_last_frame_ends_in_a_part_of_its_own)
+{
+    /* the stream ends on a frame lasting 0.3 s: the part it would join
+     * would outgrow the target, so it is the last part alone */
+    timing_t t = {.tb = {1, 90000},
+                  .fps = 30,
+                  .keyint = 2,
+                  .audio = 1,
+                  .seconds = 12.2,
+                  .last_duration = 0.3};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);

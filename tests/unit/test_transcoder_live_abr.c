@@ -169,9 +169,14 @@ assert_aligned(const char *const *names, size_t n, size_t min_segments)
                 cr_assert_float_eq(a, b, 0.1, "audio segment %zu", s);
             }
             for (uint32_t p = 0; p < x.segments[s].nb_parts; p++) {
-                cr_assert_leq(x.parts[x.segments[s].first_part + p].duration,
-                              x.part_target, "%s: PART-TARGET is a maximum",
-                              names[i]);
+                const cir_live_part_t *pt =
+                    &x.parts[x.segments[s].first_part + p];
+                cr_assert_leq(pt->duration, x.part_target,
+                              "%s: PART-TARGET is a maximum: part %llu.%u "
+                              "is %lld of %lld (timescale %u)",
+                              names[i], (unsigned long long)x.segments[s].msn,
+                              p, (long long)pt->duration,
+                              (long long)x.part_target, x.timescale);
             }
             /* EXTINF rounded <= TD (H1) */
             cr_assert_leq((2 * x.segments[s].duration / x.timescale + 1) / 2,

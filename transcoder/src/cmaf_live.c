@@ -397,8 +397,10 @@ mux_held(cir_cmaf_live_t *c, int64_t next)
     } else if (h->duration <= 0) {
         h->duration = FFMAX(step_estimate(c), 1);
     }
-    if (c->part_open && !c->held_starts && next != AV_NOPTS_VALUE &&
-        next - c->part_start > c->part_len) {
+    if (next == AV_NOPTS_VALUE) {
+        next = h->dts + h->duration; /* the end: its own duration */
+    }
+    if (c->part_open && !c->held_starts && next - c->part_start > c->part_len) {
         /* PART-TARGET is a maximum: the part ends before it */
         if ((ret = flush_part(c, h->dts)) < 0) {
             return ret;
