@@ -66,9 +66,13 @@ static const cir_option_t opts[] = {
      "repeated, bunched or backward timestamps are moved forward by at "
      "most this much (frames kept); a larger repair is a discontinuity"},
     {"part_seconds", D(part_seconds), "0.333334", 0.05, 10,
-     "LL-HLS part duration"},
-    {"segment_seconds", D(segment_seconds), "2", 0.1, 60, "segment duration"},
-    {"window", I(window), "15", 3, 100000, "segments kept in the playlist"},
+     "LL-HLS PART-TARGET, rounded up to whole ms (parts 85-100 % of it)"},
+    {"segment_seconds", D(segment_seconds), "2", 0.1, 60,
+     "segment target: segments end at the first keyframe past it; the "
+     "stream's target duration fits its first segment"},
+    {"window", I(window), "15", 3, 100000,
+     "segments kept in the playlist (more while the parts of older ones "
+     "stay fetchable, 3 target durations)"},
     {"preset", S(preset), "", 0, 0,
      "live ABR preset name (presets_dir/NAME.json); empty: the source is "
      "passed through only"},

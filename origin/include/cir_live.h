@@ -87,8 +87,14 @@ typedef struct {
     cir_live_track_t track;
     uint32_t timescale;
     int64_t segment_target; /* nominal segment duration, timescale units */
-    int64_t part_target;    /* PART-TARGET, timescale units (0: no parts) */
-    uint32_t window;        /* segments kept in the playlist */
+    int64_t part_target;    /* parts' maximum, timescale units (0: none) */
+    /* The stream's timing, the same in every rendition (RFC 8216bis 6.2.4:
+     * one TARGETDURATION and SERVER-CONTROL for all; see
+     * cir_live_decide_target_duration): */
+    uint32_t target_duration; /* EXT-X-TARGETDURATION, s; never changes */
+    int64_t part_target_us;   /* PART-TARGET, whole ms in µs (0: from
+                               * part_target) */
+    uint32_t window;          /* segments kept in the playlist */
     uint32_t discontinuity_sequence; /* discontinuities before segments[0] */
     uint32_t init_id;                /* the latest init-<k>.mp4 (0: none yet) */
     uint8_t ended;                   /* EXT-X-ENDLIST */
@@ -129,6 +135,43 @@ const cir_live_segment_t *cir_live_index_segment(const cir_live_index_t *idx,
 int cir_live_index_part_range(const cir_live_index_t *idx, uint64_t msn,
                               uint32_t part, uint64_t *offset, uint32_t *size);
 
+/* --- a live stream's timing, decided once for all its renditions (pure) ---
+ *
+ * PART-TARGET is the configured part duration rounded up to whole
+ * milliseconds, so it prints exactly and PART-HOLD-BACK (3 x PART-TARGET)
+ * prints as exactly three times it.  Packagers close a part before it
+ * would exceed it and, but for a segment's last part, not before 85 % of it.
+ *
+ * EXT-X-TARGETDURATION is decided when the stream's first video segment
+ * closes (at the first keyframe past the segment target; audio-only
+ * streams at once, from the target alone): the larger of the segment
+ * target and the first segment's duration, each less 100 ms and rounded
+ * up, capped at CIR_LIVE_TD_FACTOR x the target.  A keyframe interval longer
+ * than the segment target (a passthrough from an encoder with 4 s GOPs)
+ * thus gets a target duration that fits its segments (4), instead of
+ * segments longer than the target duration or segments that do not start
+ * with a keyframe.  Nothing of a rendition is published before the stream's
+ * target duration is known (its first segment: a few seconds at start).
+ * A segment never reaches cir_live_segment_limit_us: past it a packager
+ * cuts without waiting for a keyframe (a source whose keyframe interval
+ * grew after the start), so every EXTINF rounds to at most the target. */
+
+#define CIR_LIVE_TD_FACTOR 4
+
+int64_t cir_live_part_target_us(double part_seconds);
+/* first_segment_us <= 0: not known (audio only) */
+uint32_t cir_live_decide_target_duration(int64_t segment_target_us,
+                                         int64_t first_segment_us);
+/* The largest target duration the decision gives for this target. */
+uint32_t cir_live_max_target_duration(int64_t segment_target_us);
+/* Segments stay shorter than this (their EXTINF rounds to <= td). */
+int64_t cir_live_segment_limit_us(uint32_t target_duration);
+/* Whether segment i's parts are listed in a playlist of idx: only in the
+ * last three segments (the open one counted, or the next one whose first
+ * part is hinted) and within 3 target durations of the end (RFC 8216bis
+ * 4.4.4.9). */
+int cir_live_parts_listed(const cir_live_index_t *idx, size_t i);
+
 /* --- the writer: what a live packager calls, in this order per segment:
  * put_part ... put_part, end_segment; put_init before the first part and
  * again (with a discontinuity) when the codec configuration changes. */
@@ -139,6 +182,9 @@ typedef struct {
     uint32_t timescale;
     int64_t segment_target;   /* timescale units */
     int64_t part_target;      /* timescale units */
+    int64_t part_target_us;   /* PART-TARGET (cir_live_part_target_us) */
+    uint32_t target_duration; /* 0: decided later (set_target_duration);
+                               * nothing is published until then */
     uint32_t window;          /* segments listed (DVR window), >= 3 */
     const cir_clock_t *clock; /* NULL: the system clock */
 } cir_live_writer_config_t;
@@ -162,12 +208,17 @@ int cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
                                   int independent);
 /* Closes the open segment (seg-<msn>.m4s holds its parts, in order), then
  * writes the index; slides the window, drops part records 3 target
- * durations after they leave the playlist and removes segment files one
- * window after they leave it. */
+ * durations after they leave the playlist (a segment stays in the index,
+ * listed, until its part records went) and removes segment files one
+ * window after they leave it.  Every index write unlists the parts that
+ * cir_live_parts_listed no longer lists. */
 int cir_live_writer_end_segment(cir_live_writer_t *w);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
  * timestamp jump). */
 int cir_live_writer_discontinuity(cir_live_writer_t *w);
+/* The stream's target duration, once (CIR_EINVAL if another was set):
+ * publishes the index held back until then. */
+int cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td);
 /* Ends the stream: closes an open segment, sets ENDLIST. */
 int cir_live_writer_finish(cir_live_writer_t *w);
 const cir_live_index_t *cir_live_writer_index(const cir_live_writer_t *w);

@@ -20,9 +20,10 @@ quoted_ok(const char *s)
 }
 
 static int
-put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx,
-                 const cir_live_segment_t *s, int first, uint32_t prev_init)
+put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx, size_t i,
+                 int first, uint32_t prev_init)
 {
+    const cir_live_segment_t *s = &idx->segments[i];
     char pdt[40];
     uint32_t j;
     int ret;
@@ -37,7 +38,9 @@ put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx,
     /* PDT on every segment: valid, and what the LL profile asks (B.1) */
     TRY(cir_clock_format_iso8601(s->pdt_us, pdt, sizeof(pdt)));
     TRY(cir_buf_printf(out, "#EXT-X-PROGRAM-DATE-TIME:%s\n", pdt));
-    if (idx->part_target > 0) {
+    /* parts only near the end (RFC 8216bis 4.4.4.9); the writer unlists
+     * them on its next write, this holds between writes too */
+    if (cir_live_parts_listed(idx, i)) {
         for (j = 0; j < s->nb_parts; j++) {
             const cir_live_part_t *p = &idx->parts[s->first_part + j];
             TRY(cir_buf_puts(out, "#EXT-X-PART:DURATION="));
@@ -61,6 +64,21 @@ put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx,
 
 fail:
     return ret;
+}
+
+/* times x PART-TARGET: the stream's (whole ms, exact), or for an index
+ * without one the rendition's part target rounded up to ms, times */
+static int
+put_part_target(cir_buf_t *out, const cir_live_index_t *idx, int times)
+{
+    int64_t ms;
+
+    if (idx->part_target_us > 0) {
+        return cir_manifest_put_fixed(out, times * idx->part_target_us, 1000000,
+                                      3);
+    }
+    ms = (idx->part_target * 1000 + idx->timescale - 1) / idx->timescale;
+    return cir_manifest_put_fixed(out, times * ms, 1000, 3);
 }
 
 /* Complete segments wholly older than the Skip Boundary (CAN-SKIP-UNTIL
@@ -128,14 +146,14 @@ cir_hls_render_live_media(const cir_live_index_t *idx,
         TRY(cir_buf_printf(out, ",CAN-SKIP-UNTIL=%lld", (long long)(6 * td)));
     }
     if (has_parts) {
-        /* Apple asks 3 x PART-TARGET (RFC: at least 2x) */
+        /* Apple asks 3 x PART-TARGET (RFC: at least 2x), as printed */
         TRY(cir_buf_puts(out, ",PART-HOLD-BACK="));
-        TRY(cir_manifest_put_fixed(out, 3 * idx->part_target, ts, 3));
+        TRY(put_part_target(out, idx, 3));
     }
     TRY(cir_buf_printf(out, ",HOLD-BACK=%lld\n", (long long)(3 * td)));
     if (has_parts) {
         TRY(cir_buf_puts(out, "#EXT-X-PART-INF:PART-TARGET="));
-        TRY(cir_manifest_put_fixed_up(out, idx->part_target, ts, 3));
+        TRY(put_part_target(out, idx, 1));
         TRY(cir_buf_puts(out, "\n"));
     }
     TRY(cir_buf_printf(
@@ -152,7 +170,7 @@ cir_hls_render_live_media(const cir_live_index_t *idx,
         if (!s->complete && (!has_parts || s->nb_parts == 0)) {
             break; /* an open segment shows only through its parts */
         }
-        TRY(put_segment_tags(out, idx, s, first, prev_init));
+        TRY(put_segment_tags(out, idx, i, first, prev_init));
         prev_init = s->init_id;
         first = 0;
     }

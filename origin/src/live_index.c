@@ -3,17 +3,18 @@
  * record with a trailing CRC-32, so a torn or foreign file fails to decode
  * instead of misleading the origin.
  *
- *   header   "CIRLIDX1", u32 format version (3), the track (fixed-size
+ *   header   "CIRLIDX1", u32 format version (4), the track (fixed-size
  *            strings NUL-padded), the stream fields, u32 nb_segments,
  *            u32 nb_parts
  *   segments nb_segments x 59 bytes
  *   parts    nb_parts x 14 bytes
  *
  * Version 2 added the part sizes and the kept part records (parts are
- * byte ranges of their segment file); version 3 the run anchor
- * (run_pdt_us, run_start, run_after_us: where segments[0]'s DASH Period
- * starts).  An
- * older index fails to decode.
+ * byte ranges of their segment file); version 3 the stream's timing
+ * (u32 target duration, i64 PART-TARGET in µs, after the part target);
+ * version 4 the run anchor (run_pdt_us, run_start, run_after_us: where
+ * segments[0]'s DASH Period starts, after started_us).  An index of
+ * another version fails to decode.
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
  * The length is implied by the counts and must match exactly.
@@ -30,8 +31,8 @@
 #include "live_util.h"
 
 #define MAGIC          "CIRLIDX1"
-#define FORMAT_VERSION 3u
-#define HEADER_SIZE    273u
+#define FORMAT_VERSION 4u
+#define HEADER_SIZE    285u
 #define SEGMENT_SIZE   59u
 #define PART_SIZE      14u
 #define CRC_SIZE       4u
@@ -187,11 +188,13 @@ cir_live_index_check(const cir_live_index_t *idx)
         idx->segment_target <= 0 ||
         idx->segment_target > (int64_t)idx->timescale * 3600 ||
         idx->part_target < 0 || idx->part_target > idx->segment_target ||
-        idx->window == 0 || idx->window > CIR_LIVE_MAX_SEGMENTS ||
-        idx->ended > 1 || !wall_ok(idx->updated_us) ||
-        !wall_ok(idx->started_us) || !wall_ok(idx->run_pdt_us) ||
-        idx->run_start < 0 || idx->run_start > MAX_START ||
-        !wall_ok(idx->run_after_us) || idx->run_after_us > idx->run_pdt_us) {
+        idx->target_duration > 3600 || idx->part_target_us < 0 ||
+        idx->part_target_us > INT64_C(3600000000) || idx->window == 0 ||
+        idx->window > CIR_LIVE_MAX_SEGMENTS || idx->ended > 1 ||
+        !wall_ok(idx->updated_us) || !wall_ok(idx->started_us) ||
+        !wall_ok(idx->run_pdt_us) || idx->run_start < 0 ||
+        idx->run_start > MAX_START || !wall_ok(idx->run_after_us) ||
+        idx->run_after_us > idx->run_pdt_us) {
         return CIR_EPARSE;
     }
     if (idx->nb_segments > CIR_LIVE_MAX_SEGMENTS ||
@@ -276,6 +279,8 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
     TRY(put_u32(out, idx->timescale));
     TRY(put_i64(out, idx->segment_target));
     TRY(put_i64(out, idx->part_target));
+    TRY(put_u32(out, idx->target_duration));
+    TRY(put_i64(out, idx->part_target_us));
     TRY(put_u32(out, idx->window));
     TRY(put_u32(out, idx->discontinuity_sequence));
     TRY(put_u32(out, idx->init_id));
@@ -395,6 +400,8 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     x.timescale = (uint32_t)get_n(&r, 4);
     x.segment_target = (int64_t)get_n(&r, 8);
     x.part_target = (int64_t)get_n(&r, 8);
+    x.target_duration = (uint32_t)get_n(&r, 4);
+    x.part_target_us = (int64_t)get_n(&r, 8);
     x.window = (uint32_t)get_n(&r, 4);
     x.discontinuity_sequence = (uint32_t)get_n(&r, 4);
     x.init_id = (uint32_t)get_n(&r, 4);
@@ -583,6 +590,9 @@ cir_live_target_duration(const cir_live_index_t *idx)
     int64_t ts = idx->timescale, td, d;
     size_t i;
 
+    if (idx->target_duration > 0) {
+        return idx->target_duration; /* the stream's, decided once */
+    }
     td = (idx->segment_target + ts - 1) / ts;
     for (i = 0; i < idx->nb_segments; i++) {
         d = (idx->segments[i].duration + ts - 1) / ts;
@@ -603,4 +613,88 @@ cir_live_max_parts(const cir_live_index_t *idx)
     }
     n = (idx->segment_target + idx->part_target - 1) / idx->part_target + 1;
     return n > CIR_LIVE_MAX_PARTS ? CIR_LIVE_MAX_PARTS : (uint32_t)n;
+}
+
+/* ---- a live stream's timing (see cir_live.h) ---- */
+
+#define TD_SLACK_US 100000 /* measured durations: 100 ms less, rounded up */
+
+int64_t
+cir_live_part_target_us(double part_seconds)
+{
+    int64_t ms;
+
+    if (!(part_seconds > 0) || part_seconds > 3600) {
+        return 0;
+    }
+    /* whole ms, up; 1e-9 absorbs the binary representation of 0.3 etc. */
+    ms = (int64_t)(part_seconds * 1000 - 1e-6);
+    if ((double)ms < part_seconds * 1000 - 1e-6) {
+        ms++;
+    }
+    return (ms < 1 ? 1 : ms) * 1000;
+}
+
+static uint32_t
+seconds_up(int64_t us)
+{
+    us -= TD_SLACK_US;
+    return us <= 0 ? 1 : (uint32_t)((us + 999999) / 1000000);
+}
+
+uint32_t
+cir_live_max_target_duration(int64_t segment_target_us)
+{
+    uint32_t td = seconds_up(segment_target_us) * CIR_LIVE_TD_FACTOR;
+
+    return td > 3600 ? 3600 : td;
+}
+
+uint32_t
+cir_live_decide_target_duration(int64_t segment_target_us,
+                                int64_t first_segment_us)
+{
+    uint32_t td = seconds_up(segment_target_us), max;
+
+    max = cir_live_max_target_duration(segment_target_us);
+    if (first_segment_us > 0 && seconds_up(first_segment_us) > td) {
+        td = seconds_up(first_segment_us);
+    }
+    return td > max ? max : td;
+}
+
+int64_t
+cir_live_segment_limit_us(uint32_t target_duration)
+{
+    /* EXTINF rounds to the nearest integer: below td + 0.5 s */
+    return (int64_t)target_duration * 1000000 + 500000 - 1;
+}
+
+int
+cir_live_parts_listed(const cir_live_index_t *idx, size_t i)
+{
+    int64_t from_end = 0;
+    size_t n;
+
+    if (idx == NULL || i >= idx->nb_segments || idx->part_target <= 0) {
+        return 0;
+    }
+    if (!idx->segments[i].complete) {
+        return 1;
+    }
+    /* a live playlist whose segments are all complete hints the next
+     * one's first part: that segment counts as one of the three */
+    n = idx->nb_segments;
+    if (!idx->ended && idx->segments[n - 1].complete) {
+        n++;
+    }
+    if (i + 3 < n) {
+        return 0;
+    }
+    /* how far its start lies from the end of the playlist */
+    for (size_t k = i; k < idx->nb_segments; k++) {
+        from_end += idx->segments[k].duration;
+    }
+    return from_end <=
+           3 * cir_live_target_duration(idx) * (int64_t)idx->timescale;
 }

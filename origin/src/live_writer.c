@@ -37,11 +37,18 @@
  *   segments leave the index (their files stay), msn, init and
  *   discontinuity numbering continue, the next segment starts with a
  *   discontinuity: MEDIA-SEQUENCE never goes back, no URL is reused.
- * - Deletions: a segment's file one window (window x segment_target of
- *   media) after it left the index; the records of its parts (their byte
- *   ranges) 3 target durations after they left the playlist.  Pending
- *   deletions are not carried over a close.  Init segments are never
- *   deleted (tiny, and old DVR segments may need them).
+ * - Parts leave the playlist (nb_parts -> nb_kept) on the index write
+ *   after which cir_live_parts_listed no longer lists them; the records of
+ *   its parts (their byte ranges) go 3 target durations of media later, and
+ *   a segment leaves the index only after that (so a window of few short
+ *   segments lists a few more).  A segment's file goes one window (window x
+ *   segment_target of media) after it left the index.  Pending deletions
+ *   are not carried over a close.
+ * - Nothing is published (no index written) until the stream's target
+ *   duration is known: a stream's leader decides it when its first segment
+ *   closes (cir_live_writer_set_target_duration), or finish does.
+ * - Init segments are never deleted (tiny, and old DVR segments may need
+ *   them).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +194,9 @@ write_index(cir_live_writer_t *w)
     char path[PATH_MAX];
     int ret;
 
+    if (w->idx.target_duration == 0) {
+        return 0; /* held back until the stream's target duration is known */
+    }
     w->idx.version++;
     w->idx.updated_us = cir_clock_wall_us(w->clock);
     cir_buf_reset(&w->enc);
@@ -371,28 +381,44 @@ drop_segment_parts(cir_live_writer_t *w, cir_live_segment_t *s)
     }
 }
 
+/* Unlists the parts of complete segments that cir_live_parts_listed no
+ * longer lists (run before every index write). */
+static void
+unlist_parts(cir_live_writer_t *w)
+{
+    cir_live_index_t *x = &w->idx;
+
+    if (x->target_duration == 0) {
+        return;
+    }
+    for (size_t i = 0; i < x->nb_segments; i++) {
+        cir_live_segment_t *s = &x->segments[i];
+        if (s->complete && s->nb_parts > 0 && !cir_live_parts_listed(x, i)) {
+            drop_segment_parts(w, s);
+        }
+    }
+}
+
 static void
 age_and_slide(cir_live_writer_t *w)
 {
     cir_live_index_t *x = &w->idx;
-    int64_t after = 0, limit = three_td(w);
     size_t i, complete = 0;
 
-    /* PART tags go once their segment is more than 3 x TD from the end */
-    for (i = x->nb_segments; i-- > 0;) {
-        cir_live_segment_t *s = &x->segments[i];
-        if (s->complete && (after > limit || x->part_target == 0)) {
-            drop_segment_parts(w, s);
-        }
-        after += s->duration;
-        complete += s->complete;
+    for (i = 0; i < x->nb_segments; i++) {
+        complete += x->segments[i].complete;
     }
-    while (complete > x->window) {
+    unlist_parts(w);
+    /* a segment leaves the index (and the playlist) once the window is
+     * full and the records of its parts went (3 x TD after they left the
+     * playlist): their byte ranges stay servable that long */
+    while (complete > x->window && x->segments[0].nb_kept == 0 &&
+           (x->segments[0].nb_parts == 0 || x->part_target == 0)) {
         cir_live_segment_t *s = &x->segments[0], gone;
         if (s->discontinuity) {
             x->discontinuity_sequence++;
         }
-        drop_segment_parts(w, s);
+        s->nb_parts = 0;
         schedule(w, s->msn, 1, (int64_t)x->window * x->segment_target);
         gone = *s;
         memmove(x->segments, x->segments + 1,
@@ -455,7 +481,8 @@ cir_live_writer_open(cir_live_writer_t **wp, const cir_live_writer_config_t *c)
     }
     *wp = NULL;
     if (c->timescale == 0 || c->segment_target <= 0 || c->part_target < 0 ||
-        c->part_target > c->segment_target || c->window < 3 ||
+        c->part_target > c->segment_target || c->part_target_us < 0 ||
+        c->target_duration > 3600 || c->window < 3 ||
         c->window >= CIR_LIVE_MAX_SEGMENTS) {
         return CIR_EINVAL;
     }
@@ -478,6 +505,8 @@ cir_live_writer_open(cir_live_writer_t **wp, const cir_live_writer_config_t *c)
     w->idx.timescale = c->timescale;
     w->idx.segment_target = c->segment_target;
     w->idx.part_target = c->part_target;
+    w->idx.part_target_us = c->part_target_us;
+    w->idx.target_duration = c->target_duration;
     w->idx.window = c->window;
     w->idx.started_us = cir_clock_wall_us(w->clock);
     cir_buf_init(&w->enc, CIR_LIVE_INDEX_MAX_SIZE);
@@ -679,7 +708,12 @@ put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
     s->duration += duration;
     w->last_end = start + duration;
     w->elapsed += duration;
-    return last ? end_segment(w, s) : write_index(w);
+    if (last) {
+        return end_segment(w, s);
+    }
+    unlist_parts(w);
+    compact_parts(w);
+    return write_index(w);
 }
 
 int
@@ -734,14 +768,30 @@ end_segment(cir_live_writer_t *w, cir_live_segment_t *s)
     s->size = w->open_len;
     s->complete = 1;
     w->open_len = 0;
-    age_and_slide(w);
     run_deletions(w, 0);
+    age_and_slide(w);
     if ((ret = write_index(w)) < 0) {
         return ret;
     }
     /* only now is nothing that goes listed any more */
     run_deletions(w, 1);
     return 0;
+}
+
+int
+cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td)
+{
+    if (w == NULL || td == 0 || td > 3600 ||
+        (w->idx.target_duration != 0 && w->idx.target_duration != td)) {
+        return CIR_EINVAL;
+    }
+    if (w->idx.target_duration == td) {
+        return 0;
+    }
+    w->idx.target_duration = td;
+    unlist_parts(w);
+    compact_parts(w);
+    return write_index(w);
 }
 
 int
@@ -768,6 +818,21 @@ cir_live_writer_finish(cir_live_writer_t *w)
     if (cir_live_open_segment(&w->idx) != NULL &&
         (ret = cir_live_writer_end_segment(w)) < 0) {
         return ret;
+    }
+    if (w->idx.target_duration == 0) {
+        /* ended before the stream's target was decided: from its media */
+        cir_live_index_t *x = &w->idx;
+        int64_t longest = 0;
+        for (size_t i = 0; i < x->nb_segments; i++) {
+            if (x->segments[i].duration > longest) {
+                longest = x->segments[i].duration;
+            }
+        }
+        x->target_duration = cir_live_decide_target_duration(
+            x->segment_target * 1000000 / x->timescale,
+            longest * 1000000 / x->timescale);
+        unlist_parts(w);
+        compact_parts(w);
     }
     w->idx.ended = 1;
     return write_index(w);

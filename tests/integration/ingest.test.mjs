@@ -68,7 +68,7 @@ function publish(key, { seconds = 0, audio = true, extra = [], port = 0,
 
 // The parts written so far, by name, read from the live index (parts are
 // byte ranges of their segment file, see origin/include/cir_live.h):
-// version 3 layout, a 273-byte header ending with the segment and part
+// version 4 layout, a 285-byte header ending with the segment and part
 // counts, 59-byte segment records (msn at 0, nb_parts at 51, nb_kept at 55).
 // Accumulated per rendition, so the count never goes down as the window
 // slides.
@@ -83,11 +83,11 @@ function parts(key, rendition) {
     } catch {
         return [...seen];
     }
-    if (b.length < 277 || b.toString('latin1', 0, 8) !== 'CIRLIDX1' || b.readUInt32LE(8) !== 3)
+    if (b.length < 289 || b.toString('latin1', 0, 8) !== 'CIRLIDX1' || b.readUInt32LE(8) !== 4)
         return [...seen];
-    const nseg = b.readUInt32LE(265);
-    for (let i = 0; i < nseg && 273 + 59 * (i + 1) <= b.length; i++) {
-        const o = 273 + 59 * i;
+    const nseg = b.readUInt32LE(277);
+    for (let i = 0; i < nseg && 285 + 59 * (i + 1) <= b.length; i++) {
+        const o = 285 + 59 * i;
         const msn = b.readBigUInt64LE(o);
         const n = Math.max(b.readUInt32LE(o + 51), b.readUInt32LE(o + 55));
         for (let j = 0; j < n; j++)
@@ -282,7 +282,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             for (const rend of ['video', 'audio']) {
                 const idx = fs.readFileSync(path.join(root, 'cam6', rend, 'index'));
                 assert.equal(idx.toString('latin1', 0, 8), 'CIRLIDX1');
-                const nseg = idx.readUInt32LE(241);
+                const nseg = idx.readUInt32LE(253);
                 assert.ok(nseg >= 1, `${rend}: ${nseg} segments`);
             }
             assert.doesNotMatch(tlog, /finishing the stream|dropping/);

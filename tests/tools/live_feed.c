@@ -127,6 +127,10 @@ main(int argc, char **argv)
     dur = (int64_t)part_ms * TIMESCALE / 1000;
     cfg.part_target = dur;
     cfg.segment_target = dur * parts;
+    /* the stream's timing, as the live pipeline decides it */
+    cfg.part_target_us = (int64_t)part_ms * 1000;
+    cfg.target_duration = cir_live_decide_target_duration(
+        (int64_t)part_ms * parts * 1000, (int64_t)part_ms * parts * 1000);
     cfg.window = (uint32_t)window;
 
     payload = malloc((size_t)size);

@@ -44,6 +44,8 @@ fx_init(fx_t *f, const char *rend, cir_live_kind_t kind, uint64_t msn0)
     f->idx.timescale = TS;
     f->idx.segment_target = 4 * TS;
     f->idx.part_target = TS;
+    f->idx.target_duration = 4;
+    f->idx.part_target_us = 1000000;
     f->idx.window = 10;
     f->idx.init_id = 1;
     f->idx.started_us = T0;
@@ -85,7 +87,8 @@ fx_add(fx_t *f, uint32_t nparts, int complete, int keep)
     return s;
 }
 
-/* msn 100..: n complete (parts on the last 3), then an open one with
+/* msn 100..: n complete (parts on the last 3; the renderer shows only the
+ * last 3 segments' counting the open one), then an open one with
  * open_parts (none when < 0). */
 static __attribute__((unused)) void
 fx_live(fx_t *f, const char *rend, size_t n, int open_parts)

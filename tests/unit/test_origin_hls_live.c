@@ -55,8 +55,9 @@ Test(hls_live, parts_and_preload_hint)
               NULL);
     cr_expect(strstr(out.data, "#EXT-X-PART-INF:PART-TARGET=1.000\n") != NULL);
     cr_expect(strstr(out.data, "#EXT-X-MEDIA-SEQUENCE:100\n") != NULL);
-    /* 3 complete segments x 4 parts + 2 open parts */
-    cr_expect_eq(count(out.data, "#EXT-X-PART:"), 14);
+    /* parts on the last three segments only (RFC 8216bis 4.4.4.9): 2
+     * complete segments x 4 parts + 2 open parts */
+    cr_expect_eq(count(out.data, "#EXT-X-PART:"), 10);
     cr_expect_eq(count(out.data, "#EXTINF:"), 6);
     cr_expect_eq(count(out.data, "#EXT-X-MAP:"), 1);
     cr_expect_eq(count(out.data, "#EXT-X-PROGRAM-DATE-TIME:"), 7);
@@ -228,4 +229,67 @@ Test(hls_live, invalid_index_and_bounded_output)
                  CIR_ELIMIT);
     cr_assert_eq(small.len, 0);
     cir_buf_free(&small);
+}
+
+/* The header of a media playlist: up to the media sequence. */
+static void
+header_of(const cir_live_index_t *idx, char *dst, size_t n)
+{
+    const char *end;
+
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_media(idx, NULL, NULL, 0, &out), 0);
+    end = strstr(out.data, "#EXT-X-MEDIA-SEQUENCE");
+    cr_assert_not_null(end);
+    cr_assert_lt((size_t)(end - out.data), n);
+    snprintf(dst, n, "%.*s", (int)(end - out.data), out.data);
+}
+
+Test(hls_live, one_target_and_server_control_for_every_rendition)
+{
+    char video[512], audio[512];
+
+    /* video at 90 kHz with 2.002 s segments; AAC at 44.1 kHz with 2.0317 s
+     * segments (the stream's TD 2 and PART-TARGET 0.334 either way); each
+     * rendition's own part maximum differs (10 frames of 1/30 s; 0.334 s
+     * floored into 44.1 kHz) */
+    fx_init(&fa, "video", CIR_LIVE_VIDEO, 0);
+    fa.idx.timescale = 90000;
+    fa.idx.segment_target = 180000;
+    fa.idx.part_target = 30000;
+    fa.idx.target_duration = 2;
+    fa.idx.part_target_us = 334000;
+    fx_init(&fb, "audio", CIR_LIVE_AUDIO, 0);
+    fb.idx.timescale = 44100;
+    fb.idx.segment_target = 88200;
+    fb.idx.part_target = 14729;
+    fb.idx.target_duration = 2;
+    fb.idx.part_target_us = 334000;
+    for (int i = 0; i < 4; i++) {
+        cir_live_segment_t *v = fx_add(&fa, 1, 1, 0);
+        cir_live_segment_t *a = fx_add(&fb, 1, 1, 0);
+        v->start = i * 180180;
+        v->duration = 180180;
+        a->start = i * 89600;
+        a->duration = 89600;
+    }
+    header_of(&fa.idx, video, sizeof(video));
+    header_of(&fb.idx, audio, sizeof(audio));
+    cr_assert_str_eq(video, audio);
+    cr_assert(strstr(video, "#EXT-X-TARGETDURATION:2\n") != NULL, "%s", video);
+    /* PART-HOLD-BACK is 3 x PART-TARGET as printed */
+    cr_assert(strstr(video, "PART-HOLD-BACK=1.002,") != NULL, "%s", video);
+    cr_assert(strstr(video, "#EXT-X-PART-INF:PART-TARGET=0.334\n") != NULL,
+              "%s", video);
+}
+
+Test(hls_live, the_target_duration_does_not_follow_a_long_segment)
+{
+    /* a segment of 4.4 s (a source's late keyframe) in a stream whose
+     * target is 4: EXTINF 4.4 rounds to 4; the target stays */
+    fx_live(&fa, "720p", 4, -1);
+    fa.segs[2].duration = 4 * TS + 4 * TS / 10;
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    cr_assert(strstr(out.data, "#EXT-X-TARGETDURATION:4\n") != NULL, "%s",
+              out.data);
 }

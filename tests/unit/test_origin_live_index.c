@@ -43,6 +43,8 @@ small_index(size_t n)
     fx.idx.timescale = TS;
     fx.idx.segment_target = 4 * TS;
     fx.idx.part_target = TS;
+    fx.idx.target_duration = 4;
+    fx.idx.part_target_us = 1000000;
     fx.idx.window = 6;
     fx.idx.discontinuity_sequence = 3;
     fx.idx.init_id = 2;
@@ -123,7 +125,10 @@ put32(cir_buf_t *b, size_t off, uint32_t v)
     }
 }
 
-#define HDR      273
+#define HDR 285
+/* the target duration: after magic, version, the track (64 + 4 + 64 +
+ * 4 + 4 + 8 + 4 + 4 + 8 + 8), timescale, segment and part targets */
+#define HDR_TD   (12 + 64 + 4 + 64 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4 + 8 + 8)
 #define SEG      59
 #define PART     14
 #define SEG_MSN  0
@@ -154,6 +159,8 @@ Test(live_index, round_trip_is_exact)
     cr_assert_eq(out.track.frame_rate, 29.97);
     cr_assert_eq(out.track.average_bandwidth, 2500000);
     cr_assert_eq(out.window, 6);
+    cr_assert_eq(out.target_duration, 4, "the stream's timing is kept");
+    cr_assert_eq(out.part_target_us, 1000000);
     cr_assert_eq(out.discontinuity_sequence, 3);
     cr_assert_eq(out.version, 42);
     cr_assert_eq(out.started_us, T0);
@@ -288,9 +295,27 @@ Test(live_index, invariants_are_checked_behind_a_valid_crc)
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
 
-    /* the previous format version (no run anchor) */
+    /* the previous format versions (no part sizes; no stream timing; no
+     * run anchor) */
+    for (uint32_t v = 1; v <= 3; v++) {
+        encode(small_index(4), &b);
+        put32(&b, 8, v);
+        recrc(&b);
+        cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+        cir_buf_free(&b);
+    }
+
+    /* a target duration past an hour (after the part target, at HDR_TD) */
     encode(small_index(4), &b);
-    put32(&b, 8, 2);
+    put32(&b, HDR_TD, 3601);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+
+    /* a negative PART-TARGET */
+    encode(small_index(4), &b);
+    put32(&b, HDR_TD + 4, 0xffffffffu);
+    put32(&b, HDR_TD + 8, 0xffffffffu);
     recrc(&b);
     cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
     cir_buf_free(&b);
@@ -408,4 +433,71 @@ Test(live_index, load_reads_and_checks_the_file)
     unlink(path);
     rmdir(dir);
     cir_buf_free(&b);
+}
+
+Test(live_index, part_target_is_whole_milliseconds_up)
+{
+    cr_assert_eq(cir_live_part_target_us(0.333334), 334000);
+    cr_assert_eq(cir_live_part_target_us(1.0 / 3), 334000);
+    cr_assert_eq(cir_live_part_target_us(0.3), 300000);
+    cr_assert_eq(cir_live_part_target_us(0.5), 500000);
+    cr_assert_eq(cir_live_part_target_us(0.0001), 1000);
+    cr_assert_eq(cir_live_part_target_us(0), 0);
+    cr_assert_eq(cir_live_part_target_us(-1), 0);
+}
+
+Test(live_index, target_duration_fits_the_first_segment)
+{
+    /* audio alone, or keyframes at the target: the target */
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 0), 2);
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 2002002), 2);
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 2005333), 2);
+    cr_assert_eq(cir_live_decide_target_duration(6000000, 0), 6);
+    /* keyframes every 0.77 s: 3 x 0.77 = 2.31 s segments */
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 2310000), 3);
+    /* a passthrough with 4 s GOPs: segments of 4 s, target 4 */
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 4000000), 4);
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 4004000), 4);
+    /* capped at CIR_LIVE_TD_FACTOR x the target */
+    cr_assert_eq(cir_live_max_target_duration(2000000), 2 * CIR_LIVE_TD_FACTOR);
+    cr_assert_eq(cir_live_decide_target_duration(2000000, 60000000),
+                 2 * CIR_LIVE_TD_FACTOR);
+    /* a tiny target still gives 1 */
+    cr_assert_eq(cir_live_decide_target_duration(50000, 0), 1);
+    /* every segment below the limit rounds to at most the target */
+    for (uint32_t td = 1; td < 10; td++) {
+        int64_t limit = cir_live_segment_limit_us(td);
+        cr_assert_eq((limit + 500000) / 1000000, td, "td %u", td);
+        cr_assert_eq((limit + 1 + 500000) / 1000000, td + 1, "td %u", td);
+    }
+}
+
+Test(live_index, parts_listed_near_the_end_only)
+{
+    /* 4 s segments, TD 4: the last three (the open one counted) and within
+     * 12 s of the end */
+    cir_live_index_t *idx = small_index(6);
+
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_eq(cir_live_parts_listed(idx, i), i >= 3, "segment %zu", i);
+    }
+    /* a longer target: still only three segments */
+    idx->target_duration = 10;
+    cr_assert_not(cir_live_parts_listed(idx, 2));
+    cr_assert(cir_live_parts_listed(idx, 3));
+    /* a short target: 3 x 1 s reaches back into the open segment only */
+    idx->target_duration = 1;
+    cr_assert_not(cir_live_parts_listed(idx, 4));
+    cr_assert(cir_live_parts_listed(idx, 5), "the open segment's parts");
+    cr_assert_not(cir_live_parts_listed(idx, 6), "no such segment");
+
+    /* all complete: the hinted next segment counts as one of the three */
+    idx = small_index(6);
+    idx->segments[5].complete = 1;
+    cr_assert_not(cir_live_parts_listed(idx, 3));
+    cr_assert(cir_live_parts_listed(idx, 4));
+    /* ended: no hint */
+    idx->ended = 1;
+    cr_assert(cir_live_parts_listed(idx, 3));
+    cr_assert_not(cir_live_parts_listed(idx, 2));
 }

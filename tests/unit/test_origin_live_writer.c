@@ -65,6 +65,8 @@ config(uint32_t window)
     c.timescale = TS;
     c.segment_target = 4 * TS;
     c.part_target = TS;
+    c.part_target_us = 1000000;
+    c.target_duration = 4;
     c.window = window;
     c.clock = &clk;
     return c;
@@ -238,15 +240,20 @@ Test(live_writer, window_slides_and_parts_age_out)
     for (i = 0; i < 4; i++) {
         put_segment();
     }
-    /* TD 4 s: segment 0 ends exactly 12 s from the end: parts kept */
+    /* TD 4 s: parts on the last three segments only, the hinted next one
+     * counted: segments 0 and 1's left the playlist */
     x = cir_live_writer_index(w);
-    cr_assert_eq(x->segments[0].nb_parts, 4);
-    put_segment(); /* 20 s: now 16 s from the end */
+    cr_assert_eq(x->segments[0].nb_parts, 0);
+    cr_assert_eq(x->segments[1].nb_parts, 0);
+    cr_assert_eq(x->segments[2].nb_parts, 4);
+    put_segment(); /* 20 s */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 5);
     cr_assert_eq(x->segments[0].msn, 0);
     cr_assert_eq(x->segments[0].nb_parts, 0);
-    cr_assert_eq(x->segments[1].nb_parts, 4);
+    cr_assert_eq(x->segments[2].nb_parts, 0);
+    cr_assert_eq(x->segments[2].nb_kept, 4);
+    cr_assert_eq(x->segments[3].nb_parts, 4);
     /* dropped parts stay fetchable for 3 x TD: their byte ranges stay */
     cr_assert_eq(x->segments[0].nb_kept, 4);
     cr_assert_eq(x->segments[1].first_part, 4);
@@ -256,17 +263,22 @@ Test(live_writer, window_slides_and_parts_age_out)
     cr_assert_eq(off, 9); /* "P0.P1.P2." */
     cr_assert_eq(size, 3);
 
-    put_segment(); /* 4 s after the drop */
-    put_segment(); /* 8 s: msn 6, 7 complete > window: msn 0 leaves */
+    put_segment(); /* 24 s: msn 0's records go (unlisted at 12 s) */
+    put_segment();
+    /* 28 s: 7 complete > window, and msn 0's part records went: msn 0
+     * leaves; msn 1's went now too (unlisted at 16 s) */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->nb_segments, 6);
     cr_assert_eq(x->segments[0].msn, 1);
     cr_assert(exists("seg-0.m4s")); /* one window more */
-    /* msn 1 left the playlist's parts 4 s ago: ranges kept */
-    cr_assert_eq(x->segments[0].nb_parts, 0);
-    cr_assert_eq(x->segments[0].nb_kept, 4);
-    cr_assert_eq(x->segments[0].first_part, 0);
-    cr_assert_eq(cir_live_index_part_range(x, 1, 0, &off, &size), 0);
+    cr_assert_eq(x->segments[0].nb_kept, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 1, 0, &off, &size),
+                 CIR_ENOTFOUND);
+    /* msn 2's parts left the playlist 8 s ago: ranges kept */
+    cr_assert_eq(x->segments[1].nb_parts, 0);
+    cr_assert_eq(x->segments[1].nb_kept, 4);
+    cr_assert_eq(x->segments[1].first_part, 0);
+    cr_assert_eq(cir_live_index_part_range(x, 2, 0, &off, &size), 0);
     put_segment();
     for (i = 0; i < 5; i++) {
         cr_assert(exists("seg-0.m4s"));
@@ -294,20 +306,21 @@ Test(live_writer, part_ranges_go_3_target_durations_after_the_parts)
     media_t = 0;
     cr_assert_eq(cir_live_writer_open(&w, &c), 0);
     cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 3; i++) {
         put_segment();
     }
-    /* 20 s: msn 0's parts leave the playlist (16 s from the end) */
+    /* 12 s: msn 0's parts leave the playlist (parts on the last three
+     * segments only, the hinted next one counted) */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_parts, 0);
     cr_assert_eq(x->segments[0].nb_kept, 4);
     put_segment();
-    put_segment(); /* 28 s: 8 s after, still servable */
+    put_segment(); /* 20 s: 8 s after, still servable */
     x = cir_live_writer_index(w);
     cr_assert_eq(cir_live_index_part_range(x, 0, 2, &off, &size), 0);
     cr_assert_eq(off, 6);
     cr_assert_eq(size, 3);
-    put_segment(); /* 32 s: 12 s after, dropped at this segment's end */
+    put_segment(); /* 24 s: 12 s after, dropped at this segment's end */
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].nb_kept, 0);
     cr_assert_eq(x->segments[1].nb_kept, 4);
@@ -318,7 +331,8 @@ Test(live_writer, part_ranges_go_3_target_durations_after_the_parts)
     cr_assert_eq(x->segments[0].first_part, 0);
     cr_assert_eq(cir_live_index_part_range(x, 0, 0, &off, &size),
                  CIR_ENOTFOUND);
-    /* msn 1's went at 36 s; msn 2 (dropped at 28 s) keeps its ranges */
+    /* msn 1's (unlisted at 16 s) went at 28 s; msn 2 (unlisted at 20 s)
+     * keeps its ranges */
     cr_assert_eq(x->segments[1].nb_kept, 0);
     cr_assert_eq(x->segments[2].nb_kept, 4);
     cr_assert_eq(x->segments[2].first_part, 0);
@@ -401,8 +415,9 @@ Test(live_writer, new_init_means_discontinuity)
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[2].discontinuity, 1); /* msn 3 */
     cr_assert_eq(x->discontinuity_sequence, 0);
-    /* three more segments push msns 0-3 (2 and 3 flagged) out */
-    for (i = 0; i < 3; i++) {
+    /* msns 0-3 (2 and 3 flagged) leave once the window is full and their
+     * part records went, 3 x TD after their parts left the playlist */
+    for (i = 0; i < 5; i++) {
         put_segment();
     }
     x = cir_live_writer_index(w);
@@ -579,4 +594,74 @@ Test(live_writer, rejects_bad_config_and_input)
     cr_assert_eq(cir_live_writer_put_part(w, "A", 0, 0, TS, 1), CIR_EINVAL);
     cr_assert_eq(cir_live_writer_put_part(w, "A", 1, -5, TS, 1), CIR_EINVAL);
     cr_assert_eq(cir_live_writer_index(w)->nb_segments, 0);
+}
+
+Test(live_writer, nothing_is_published_before_the_target_duration)
+{
+    cir_live_writer_config_t c = config(6);
+    cir_live_index_t disk;
+
+    c.target_duration = 0; /* the stream's leader decides it later */
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    put_segment();
+    cr_assert_not(exists("index"), "held back until the target is known");
+    cr_assert(exists("seg-0.m4s"));
+    cr_assert_eq(cir_live_writer_set_target_duration(w, 5), 0);
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.target_duration, 5);
+    cr_assert_eq(disk.nb_segments, 1);
+    cr_assert_eq(disk.part_target_us, 1000000);
+    cir_live_index_free(&disk);
+    /* it never changes */
+    cr_assert_eq(cir_live_writer_set_target_duration(w, 5), 0);
+    cr_assert_eq(cir_live_writer_set_target_duration(w, 6), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_index(w)->target_duration, 5);
+}
+
+Test(live_writer, a_stream_ending_undecided_decides_from_its_segments)
+{
+    cir_live_writer_config_t c = config(6);
+    cir_live_index_t disk;
+
+    c.target_duration = 0;
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    put_segment();
+    cr_assert_eq(cir_live_writer_finish(w), 0);
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert(disk.ended);
+    cr_assert_eq(disk.target_duration, 4, "4 s segments");
+    cir_live_index_free(&disk);
+}
+
+Test(live_writer, parts_leave_the_playlist_three_segments_from_the_end)
+{
+    cir_live_writer_config_t c = config(10);
+    const cir_live_index_t *x;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT", 4), 0);
+    put_segment();
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].nb_parts, 4);
+    /* the third segment ends: with the hinted fourth, msn 0 is the fourth
+     * segment from the end */
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].nb_parts, 0);
+    cr_assert_eq(x->segments[0].nb_kept, 4, "still servable");
+    cr_assert_eq(x->segments[1].nb_parts, 4);
+    /* the first part of msn 3 replaces the hint: msn 1 stays */
+    cr_assert_eq(cir_live_writer_put_part(w, "Q", 1, media_t, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[1].nb_parts, 4);
+    for (size_t i = 0; i < x->nb_segments; i++) {
+        cr_assert_eq(x->segments[i].nb_parts > 0,
+                     cir_live_parts_listed(x, i) != 0, "segment %zu", i);
+    }
 }

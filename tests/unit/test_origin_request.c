@@ -297,7 +297,11 @@ Test(request, block_limit)
     cr_assert_eq(cir_hls_block_limit_us(&fa.idx, 0), 12000000);
     cr_assert_eq(cir_hls_block_limit_us(&fa.idx, 10000000), 10000000);
     cr_assert_eq(cir_hls_block_limit_us(&fa.idx, 30000000), 12000000);
-    /* a 6.2 s segment raises TD to 7 */
+    /* the stream's target duration never changes, whatever a segment */
     fa.segs[0].duration = 558000;
+    cr_assert_eq(cir_hls_block_limit_us(&fa.idx, 0), 12000000);
+    /* an index without one (before format 3 had it): a 6.2 s segment
+     * raises TD to 7 */
+    fa.idx.target_duration = 0;
     cr_assert_eq(cir_hls_block_limit_us(&fa.idx, 0), 21000000);
 }

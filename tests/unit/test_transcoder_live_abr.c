@@ -14,6 +14,7 @@
 
 #include "cir_live.h"
 #include "cir_live_pipeline.h"
+#include "cir_origin.h"
 #include "cir_preset.h"
 
 static char workdir[64];
@@ -118,18 +119,41 @@ job(const char *input)
 
 /* Every rendition has the same segments at the same times, and parts within
  * PART-TARGET. */
+/* A media playlist's stream-level lines: up to MEDIA-SEQUENCE. */
+static void
+playlist_header(const cir_live_index_t *idx, char *dst, size_t n)
+{
+    cir_buf_t b;
+    const char *end;
+
+    cir_buf_init(&b, 1 << 20);
+    cr_assert_eq(cir_hls_render_live_media(idx, NULL, NULL, 0, &b), 0);
+    end = strstr(b.data, "#EXT-X-MEDIA-SEQUENCE");
+    cr_assert_not_null(end);
+    snprintf(dst, n, "%.*s", (int)(end - b.data), b.data);
+    cir_buf_free(&b);
+}
+
 static void
 assert_aligned(const char *const *names, size_t n, size_t min_segments)
 {
     cir_live_index_t ref, x;
+    char want[512], got[512];
 
     cr_assert_eq(load(names[0], &ref), 0, "index of %s", names[0]);
     cr_assert(ref.ended);
     cr_assert_geq(ref.nb_segments, min_segments, "%s has %zu segments",
                   names[0], ref.nb_segments);
+    cr_assert_gt(ref.target_duration, 0);
+    playlist_header(&ref, want, sizeof(want));
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
         cr_assert(x.ended, "%s ended", names[i]);
+        /* one TARGETDURATION and SERVER-CONTROL (RFC 8216bis 6.2.4) */
+        cr_assert_eq(x.target_duration, ref.target_duration, "%s", names[i]);
+        cr_assert_eq(x.part_target_us, ref.part_target_us, "%s", names[i]);
+        playlist_header(&x, got, sizeof(got));
+        cr_assert_str_eq(got, want, "%s", names[i]);
         cr_assert_eq(x.nb_segments, ref.nb_segments, "%s: %zu segments, %s %zu",
                      names[i], x.nb_segments, names[0], ref.nb_segments);
         for (size_t s = 0; s < x.nb_segments; s++) {
@@ -145,10 +169,19 @@ assert_aligned(const char *const *names, size_t n, size_t min_segments)
                 cr_assert_float_eq(a, b, 0.1, "audio segment %zu", s);
             }
             for (uint32_t p = 0; p < x.segments[s].nb_parts; p++) {
-                cr_assert_leq(x.parts[x.segments[s].first_part + p].duration,
-                              x.part_target, "%s: PART-TARGET is a maximum",
-                              names[i]);
+                const cir_live_part_t *pt =
+                    &x.parts[x.segments[s].first_part + p];
+                cr_assert_leq(pt->duration, x.part_target,
+                              "%s: PART-TARGET is a maximum: part %llu.%u "
+                              "is %lld of %lld (timescale %u)",
+                              names[i], (unsigned long long)x.segments[s].msn,
+                              p, (long long)pt->duration,
+                              (long long)x.part_target, x.timescale);
             }
+            /* EXTINF rounded <= TD (H1) */
+            cr_assert_leq((2 * x.segments[s].duration / x.timescale + 1) / 2,
+                          (int64_t)x.target_duration, "%s segment %zu",
+                          names[i], s);
         }
         if (x.track.kind == CIR_LIVE_VIDEO && x.nb_segments > 0) {
             /* frames dropped at the very end leave no rendition shorter */

@@ -13,13 +13,17 @@
  * that falls behind drops frames (counted, logged) instead of growing
  * memory.  Rung keyframes are forced where the source has keyframes (with
  * the passthrough) or every GOP (without), so every rendition cuts segments
- * at the same times.  Timestamps go through a repair stage first
- * (transcoder/src/live_timestamps.h): the stream starts at 0, DTS strictly
- * increase per track and PTS >= DTS (repeated, bunched and slightly
- * backward DTS and negative composition offsets are repaired, not
- * dropped), wraps are undone, and a jump of more than `max_gap_seconds`
- * or a repair of more than `max_correction_seconds` starts a new segment
- * with a discontinuity.
+ * at the same times; the audio cuts at the AAC frame nearest each video
+ * cut, from the first segment on, so media sequence numbers match.  One
+ * timing for the stream (cir_live.h): PART-TARGET from part_seconds, the
+ * target duration decided when the first video segment closes and given to
+ * every rendition; nothing is published before that.  Timestamps go
+ * through a repair stage first (transcoder/src/live_timestamps.h): the
+ * stream starts at 0, DTS strictly increase per track and PTS >= DTS
+ * (repeated, bunched and slightly backward DTS and negative composition
+ * offsets are repaired, not dropped), wraps are undone, and a jump of more
+ * than `max_gap_seconds` or a repair of more than `max_correction_seconds`
+ * starts a new segment with a discontinuity.
  *
  * Threads: every function but cir_live_stats is called from one thread;
  * cir_live_stats may be called from another while the stream runs (not

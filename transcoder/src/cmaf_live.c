@@ -17,23 +17,33 @@ struct cir_cmaf_live {
     int64_t out_pos; /* pb's position of out.data[0] */
     size_t out_at;   /* where the next write goes in out */
     AVPacket *pkt;   /* a view of the packet being written */
+    AVPacket *held;  /* the last sample, not muxed yet (see hold()) */
+    int has_held;
+    int held_starts; /* it starts a part (and maybe a segment) */
     AVRational in_tb;
     AVRational frame_rate;
     int is_video;
     int64_t part_len, seg_len, tolerance; /* muxer timescale */
+    int64_t seg_limit;                    /* a segment stays below it */
+    int64_t segment_target_us;
+    uint32_t target_duration; /* 0: not decided yet */
+    int decides_target;       /* the stream's leader decides it */
     int64_t frame_duration;
     int header_done;
 
-    int part_open;      /* samples written since the last flush */
+    int part_open;      /* samples muxed since the last flush */
     int part_key;       /* the open part starts with a keyframe */
     int64_t part_start; /* dts of its first sample */
     int seg_open;
     int64_t seg_start;
-    int64_t last_end;  /* dts + duration of the last sample */
-    int64_t last_dts;  /* of the last sample, AV_NOPTS_VALUE at first */
-    int64_t max_delta; /* the longest dts step seen (bounded) */
-    int follower;      /* segments cut where the leader (video) cut */
-    int64_t next_cut;  /* the leader's next cut, or AV_NOPTS_VALUE */
+    int nb_segments;       /* opened so far */
+    int64_t last_end;      /* dts + duration of the last sample */
+    int64_t last_dts;      /* of the last sample, AV_NOPTS_VALUE at first */
+    int64_t step_cur;      /* the longest dts step in the open part */
+    int64_t step_prev;     /* ... in the part before */
+    int follower;          /* segments cut where the leader (video) cut */
+    int64_t next_cut;      /* the leader's next cut, or AV_NOPTS_VALUE */
+    int64_t waiting_since; /* a follower's first sample dropped waiting */
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
 };
@@ -158,7 +168,11 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
     c->next_cut = AV_NOPTS_VALUE;
     c->last_dts = AV_NOPTS_VALUE;
-    if ((c->pkt = av_packet_alloc()) == NULL) {
+    c->waiting_since = AV_NOPTS_VALUE;
+    c->follower = cfg->follower;
+    c->decides_target = cfg->decides_target;
+    if ((c->pkt = av_packet_alloc()) == NULL ||
+        (c->held = av_packet_alloc()) == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
@@ -166,22 +180,29 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
         goto fail;
     }
     tb = c->oc->streams[0]->time_base;
-    c->part_len = av_rescale_q((int64_t)(cfg->part_seconds * 1e6 + 0.5),
-                               AV_TIME_BASE_Q, tb);
-    c->seg_len = av_rescale_q((int64_t)(cfg->segment_seconds * 1e6 + 0.5),
-                              AV_TIME_BASE_Q, tb);
+    /* PART-TARGET is the stream's, in whole ms; a part never exceeds it,
+     * whatever the frame rate (parts are cut from the samples' times) */
+    c->part_len = av_rescale_rnd(cfg->part_target_us, tb.den,
+                                 (int64_t)tb.num * 1000000, AV_ROUND_DOWN);
+    c->segment_target_us = (int64_t)(cfg->segment_seconds * 1e6 + 0.5);
+    c->seg_len = av_rescale_q(c->segment_target_us, AV_TIME_BASE_Q, tb);
     if (c->is_video && cfg->frame_rate.num > 0) {
         c->frame_duration = av_rescale_q(1, av_inv_q(cfg->frame_rate), tb);
-        /* a whole number of frames per part: parts all equal the target */
-        if (c->frame_duration > 0) {
-            int64_t frames =
-                (c->part_len + c->frame_duration / 2) / c->frame_duration;
-            c->part_len = (frames > 0 ? frames : 1) * c->frame_duration;
-        }
     }
     c->tolerance = c->frame_duration
                        ? c->frame_duration / 2
                        : av_rescale_q(10, (AVRational){1, 1000}, tb);
+    c->target_duration = cfg->target_duration;
+    c->seg_limit = av_rescale_q(
+        cir_live_segment_limit_us(
+            c->target_duration
+                ? c->target_duration
+                : cir_live_max_target_duration(c->segment_target_us)),
+        AV_TIME_BASE_Q, tb);
+    if (c->part_len <= 0 || c->seg_len < c->part_len) {
+        ret = CIR_EINVAL;
+        goto fail;
+    }
 
     memset(&wcfg, 0, sizeof(wcfg));
     wcfg.dir = cfg->dir;
@@ -189,6 +210,8 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     wcfg.timescale = (uint32_t)tb.den;
     wcfg.segment_target = c->seg_len;
     wcfg.part_target = c->part_len;
+    wcfg.part_target_us = cfg->part_target_us;
+    wcfg.target_duration = cfg->target_duration;
     wcfg.window = cfg->window;
     wcfg.clock = cfg->clock;
     if ((ret = cir_live_writer_open(&c->writer, &wcfg)) < 0) {
@@ -202,22 +225,6 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
 fail:
     cir_cmaf_live_free(&c);
     return ret;
-}
-
-/*
- * A segment is due at a keyframe past the target, or for a follower (audio
- * next to video) at the leader's cut, so segment numbers mean the same
- * times in every rendition; a follower whose leader stalls cuts by itself
- * after two targets.
- */
-static int
-segment_due(const cir_cmaf_live_t *c, int64_t dts)
-{
-    if (c->follower) {
-        return (c->next_cut != AV_NOPTS_VALUE && dts >= c->next_cut) ||
-               dts - c->seg_start >= 2 * c->seg_len;
-    }
-    return dts - c->seg_start >= c->seg_len - c->tolerance;
 }
 
 /* Flushes the open part and hands it to the writer; on the first flush the
@@ -286,6 +293,198 @@ flush_part(cir_cmaf_live_t *c, int64_t end)
     return flush_part_ex(c, end, 0);
 }
 
+/* The longest recent dts step, capped at 15 % of the part target: a part
+ * closed because the next sample would likely overflow it is then at
+ * least 85 % of the target. */
+static int64_t
+step_estimate(const cir_cmaf_live_t *c)
+{
+    int64_t step = FFMAX(c->step_cur, c->step_prev);
+
+    step = FFMAX(step, c->frame_duration);
+    return FFMIN(step, c->part_len * 15 / 100);
+}
+
+/* Half the usual sample spacing: a follower cuts at the sample nearest
+ * its leader's cut. */
+static int64_t
+half_step(const cir_cmaf_live_t *c)
+{
+    int64_t step =
+        c->last_end != AV_NOPTS_VALUE && c->last_dts != AV_NOPTS_VALUE
+            ? c->last_end - c->last_dts
+            : 0;
+
+    return FFMAX(step, c->frame_duration) / 2;
+}
+
+/*
+ * A segment is due at a keyframe past the target, or for a follower (audio
+ * next to video) at the leader's cut, so segment numbers mean the same
+ * times in every rendition.  Any sample cuts a segment about to outgrow
+ * the stream's target duration (a follower whose leader stalls, or a
+ * source whose keyframes come further apart than when the target was
+ * decided).
+ */
+static int
+segment_due(const cir_cmaf_live_t *c, int64_t dts, int key)
+{
+    if (dts - c->seg_start + step_estimate(c) > c->seg_limit) {
+        return 1;
+    }
+    if (c->follower) {
+        return c->next_cut != AV_NOPTS_VALUE &&
+               dts >= c->next_cut - half_step(c);
+    }
+    return key && dts - c->seg_start >= c->seg_len - c->tolerance;
+}
+
+/* The stream's leader decides the target duration when its first segment
+ * closes (cir_live_decide_target_duration). */
+static int
+decide_target(cir_cmaf_live_t *c, int64_t first_end)
+{
+    AVRational tb = c->oc->streams[0]->time_base;
+    int64_t first_us =
+        av_rescale_q(first_end - c->seg_start, tb, AV_TIME_BASE_Q);
+
+    if (!c->decides_target || c->target_duration != 0) {
+        return 0;
+    }
+    return cir_cmaf_live_set_target_duration(
+        c, cir_live_decide_target_duration(c->segment_target_us, first_us));
+}
+
+int
+cir_cmaf_live_set_target_duration(cir_cmaf_live_t *c, uint32_t td)
+{
+    int ret;
+
+    if (c->target_duration == td) {
+        return 0;
+    }
+    if ((ret = cir_live_writer_set_target_duration(c->writer, td)) < 0) {
+        cir_log_error(&c->log, "target duration %u: %s", (unsigned)td,
+                      cir_strerror(ret));
+        return ret;
+    }
+    c->target_duration = td;
+    c->seg_limit = av_rescale_q(cir_live_segment_limit_us(td), AV_TIME_BASE_Q,
+                                c->oc->streams[0]->time_base);
+    return 0;
+}
+
+uint32_t
+cir_cmaf_live_target_duration(const cir_cmaf_live_t *c)
+{
+    return c->target_duration;
+}
+
+/* Muxes the held sample into the open part, or into a new one when it
+ * starts one or cannot fit: the next sample's dts (next) is where a part
+ * holding it would end at the earliest.  next: AV_NOPTS_VALUE at the end. */
+static int
+mux_held(cir_cmaf_live_t *c, int64_t next)
+{
+    AVPacket *h = c->held;
+    int ret;
+
+    if (!c->has_held) {
+        return 0;
+    }
+    if (next != AV_NOPTS_VALUE && next > h->dts) {
+        h->duration = next - h->dts; /* exact: parts add up */
+    } else if (h->duration <= 0) {
+        h->duration = FFMAX(step_estimate(c), 1);
+    }
+    if (next == AV_NOPTS_VALUE) {
+        next = h->dts + h->duration; /* the end: its own duration */
+    }
+    if (c->part_open && !c->held_starts && next - c->part_start > c->part_len) {
+        /* PART-TARGET is a maximum: the part ends before it */
+        if ((ret = flush_part(c, h->dts)) < 0) {
+            return ret;
+        }
+    }
+    if (!c->part_open) {
+        c->part_open = 1;
+        c->part_start = h->dts;
+        c->part_key = (h->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
+        c->step_prev = c->step_cur;
+        c->step_cur = 0;
+    }
+    c->has_held = 0;
+    c->held_starts = 0;
+    c->last_end = h->dts + h->duration;
+    ret = av_write_frame(c->oc, h);
+    av_packet_unref(h);
+    if (ret < 0) {
+        cir_log_error(&c->log, "muxing: %s", av_err2str(ret));
+        return CIR_EMEDIA;
+    }
+    return 0;
+}
+
+/* Ends the open segment with what is held (discontinuity, new codec
+ * parameters, the end). */
+static int
+close_segment(cir_cmaf_live_t *c)
+{
+    int ret;
+
+    if ((ret = mux_held(c, AV_NOPTS_VALUE)) < 0) {
+        return ret;
+    }
+    if (!c->seg_open) {
+        return 0;
+    }
+    if (c->part_open) {
+        if ((ret = decide_target(c, c->last_end)) < 0) {
+            return ret;
+        }
+        ret = flush_part_ex(c, c->last_end, 1);
+    } else {
+        ret = cir_live_writer_end_segment(c->writer);
+    }
+    c->seg_open = 0;
+    return ret;
+}
+
+/* Whether a packet may open the first segment after a (re)start: video
+ * at a keyframe; a follower at its leader's start. */
+static int
+may_open(cir_cmaf_live_t *c, const AVPacket *pkt, int key)
+{
+    if (c->is_video && !key) {
+        return 0; /* a segment starts with a keyframe: wait for one */
+    }
+    if (!c->follower) {
+        return 1;
+    }
+    if (c->next_cut != AV_NOPTS_VALUE) {
+        /* the sample nearest the leader's start, or a later one */
+        return pkt->dts + pkt->duration / 2 >= c->next_cut;
+    }
+    /* the leader has not started: wait, but not past a segment limit;
+     * then start alone, and decide the stream's target if nobody did */
+    if (c->waiting_since == AV_NOPTS_VALUE) {
+        c->waiting_since = pkt->dts;
+    }
+    if (pkt->dts - c->waiting_since <= c->seg_limit) {
+        return 0;
+    }
+    c->decides_target = 1;
+    return 1;
+}
+
+/*
+ * One sample is held back: a part's end is only known when the sample
+ * after it comes, so a sample is muxed when the next one arrives and the
+ * part it would join is known to stay within PART-TARGET (mux_held).
+ * Parts close early, on arrival, when the next sample would likely
+ * overflow them (step_estimate), so they are published without waiting
+ * for one more sample in the usual case.
+ */
 int
 cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
 {
@@ -306,52 +505,71 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
         pkt->dts = pkt->pts;
     }
     key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
+    if (c->last_dts != AV_NOPTS_VALUE && pkt->dts < c->last_dts) {
+        goto done; /* the repair stage in front keeps dts non-decreasing */
+    }
 
     if (!c->seg_open) {
-        if (c->is_video && !key) {
-            goto done; /* a segment starts with a keyframe: wait for one */
+        if (!may_open(c, pkt, key)) {
+            goto done;
+        }
+        if ((ret = mux_held(c, pkt->dts)) < 0) {
+            goto done;
         }
         c->seg_open = 1;
         c->seg_start = pkt->dts;
-    } else if (key && segment_due(c, pkt->dts)) {
-        if (c->part_open) {
-            ret = flush_part_ex(c, pkt->dts, 1);
-        } else {
-            ret = cir_live_writer_end_segment(c->writer);
-        }
-        if (ret < 0) {
-            goto done;
-        }
-        c->seg_start = pkt->dts;
         c->next_cut = AV_NOPTS_VALUE;
+        c->waiting_since = AV_NOPTS_VALUE;
+        c->nb_segments++;
+        c->held_starts = 1;
         cut = 1;
-    } else if (c->part_open &&
-               pkt->dts + FFMAX(pkt->duration, c->max_delta) - c->part_start >
-                   c->part_len) {
-        /* PART-TARGET is a maximum: close the part before it overflows */
-        if ((ret = flush_part(c, pkt->dts)) < 0) {
+    } else {
+        if ((ret = mux_held(c, pkt->dts)) < 0) {
             goto done;
         }
+        if (segment_due(c, pkt->dts, key)) {
+            if (c->nb_segments == 1 && (ret = decide_target(c, pkt->dts)) < 0) {
+                goto done;
+            }
+            if (c->part_open) {
+                ret = flush_part_ex(c, pkt->dts, 1);
+            } else {
+                ret = cir_live_writer_end_segment(c->writer);
+            }
+            if (ret < 0) {
+                goto done;
+            }
+            c->seg_start = pkt->dts;
+            c->next_cut = AV_NOPTS_VALUE;
+            c->nb_segments++;
+            c->held_starts = 1;
+            cut = 1;
+        } else if (c->part_open &&
+                   pkt->dts + step_estimate(c) - c->part_start > c->part_len) {
+            /* the next sample would likely overflow the part: it ends
+             * here (at least 85 % of the target, see step_estimate) */
+            if ((ret = flush_part(c, pkt->dts)) < 0) {
+                goto done;
+            }
+            c->held_starts = 1;
+        } else {
+            c->held_starts = !c->part_open;
+        }
     }
-    if (!c->part_open) {
-        c->part_open = 1;
-        c->part_start = pkt->dts;
-        c->part_key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
-    }
-    /* the part ends where the next sample starts: sources whose frame
-     * spacing jitters (FLV's whole milliseconds: 33, 33, 34 ...) are judged
-     * by the longest spacing seen, so no part outgrows PART-TARGET */
-    if (c->last_dts != AV_NOPTS_VALUE && pkt->dts > c->last_dts &&
-        pkt->dts - c->last_dts <= 4 * FFMAX(c->frame_duration, 1) &&
-        pkt->dts - c->last_dts > c->max_delta) {
-        c->max_delta = pkt->dts - c->last_dts;
+    if (c->last_dts != AV_NOPTS_VALUE && c->part_open &&
+        pkt->dts - c->last_dts > c->step_cur) {
+        c->step_cur = pkt->dts - c->last_dts;
     }
     c->last_dts = pkt->dts;
     c->last_end = pkt->dts + pkt->duration;
-    if ((ret = av_write_frame(c->oc, pkt)) < 0) {
-        cir_log_error(&c->log, "muxing: %s", av_err2str(ret));
-        ret = CIR_EMEDIA;
+    /* held past this call: a view of the caller's memory (the RTMP
+     * reader's buffer) becomes a copy; a refcounted one stays a reference */
+    if (av_packet_make_refcounted(pkt) < 0) {
+        ret = CIR_ENOMEM;
+        goto done;
     }
+    av_packet_move_ref(c->held, pkt);
+    c->has_held = 1;
 
 done:
     av_packet_unref(pkt);
@@ -368,20 +586,27 @@ cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c)
 int64_t
 cir_cmaf_live_wake_us(const cir_cmaf_live_t *c)
 {
-    int64_t step, at;
+    int64_t at, start;
 
-    if (!c->part_open || c->last_dts == AV_NOPTS_VALUE) {
+    if (!c->seg_open || !c->has_held) {
         return INT64_MIN;
     }
-    /* a part closes on the packet whose dts + step passes part_start +
-     * part_len (cir_cmaf_live_write); two steps early, for jitter */
-    step = FFMAX(c->max_delta, c->frame_duration);
-    step = FFMAX(step, c->last_end - c->last_dts);
-    at = c->part_start + c->part_len - 2 * step;
+    /* a part closes on the packet whose dts + step passes its start +
+     * part_len (cir_cmaf_live_write); a step earlier, for jitter */
+    start = c->part_open && !c->held_starts ? c->part_start : c->held->dts;
+    at = start + c->part_len - 2 * step_estimate(c) -
+         (c->last_end - c->last_dts);
     if (c->follower && c->next_cut != AV_NOPTS_VALUE && c->next_cut < at) {
-        at = c->next_cut;
+        at = c->next_cut - half_step(c);
     }
     return av_rescale_q(at, c->oc->streams[0]->time_base, AV_TIME_BASE_Q);
+}
+
+void
+cir_cmaf_live_set_role(cir_cmaf_live_t *c, int follower, int decides_target)
+{
+    c->follower = follower;
+    c->decides_target = decides_target;
 }
 
 void
@@ -397,12 +622,8 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
 {
     int ret;
 
-    if (c->seg_open) {
-        if ((ret = flush_part(c, c->last_end)) < 0 ||
-            (ret = cir_live_writer_end_segment(c->writer)) < 0) {
-            return ret;
-        }
-        c->seg_open = 0;
+    if ((ret = close_segment(c)) < 0) {
+        return ret;
     }
     close_muxer(c);
     avio_flush(c->pb);
@@ -419,12 +640,8 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
 {
     int ret;
 
-    if (c->seg_open) {
-        if ((ret = flush_part(c, c->last_end)) < 0 ||
-            (ret = cir_live_writer_end_segment(c->writer)) < 0) {
-            return ret;
-        }
-        c->seg_open = 0;
+    if ((ret = close_segment(c)) < 0) {
+        return ret;
     }
     return cir_live_writer_discontinuity(c->writer);
 }
@@ -434,6 +651,9 @@ cir_cmaf_live_finish(cir_cmaf_live_t *c)
 {
     int ret;
 
+    if ((ret = mux_held(c, AV_NOPTS_VALUE)) < 0) {
+        return ret;
+    }
     if (c->part_open && (ret = flush_part(c, c->last_end)) < 0) {
         return ret;
     }
@@ -462,6 +682,7 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
     cir_buf_free(&c->out);
     cir_live_writer_close(&c->writer);
     av_packet_free(&c->pkt);
+    av_packet_free(&c->held);
     free(c);
     *cp = NULL;
 }

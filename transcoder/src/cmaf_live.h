@@ -2,12 +2,16 @@
  * Live CMAF packaging of one track into LL-HLS parts and segments through
  * the origin's live index writer (origin/include/cir_live.h).
  *
- * Each part is one CMAF chunk (moof+mdat).  A part closes when the next
- * sample would make it longer than the part target; a segment closes at the
- * first keyframe at or after the segment target (audio: any sample).  A part
- * that starts with a keyframe is INDEPENDENT.  A part is handed to the
- * writer when the first sample of the next one arrives, since only then is
- * its duration known.
+ * Each part is one CMAF chunk (moof+mdat), cut from the samples' times
+ * alone (no assumed frame rate): a part never exceeds the stream's
+ * PART-TARGET and, but for the last part of a segment, is at least 85 % of
+ * it whenever samples come at most 15 % of a part apart (30, 25, 60 fps,
+ * FLV's 33/33/34 ms, bunched or irregular times, AAC).  One sample is held
+ * back until the next one shows where a part holding it would end.  A
+ * segment closes at the first keyframe at or after the segment target
+ * (audio alone: any sample; a follower: at its leader's cut, to the
+ * nearest sample), and at any sample before it would outgrow the stream's
+ * target duration.  A part that starts with a keyframe is INDEPENDENT.
  */
 #ifndef CIR_CMAF_LIVE_H
 #define CIR_CMAF_LIVE_H
@@ -23,15 +27,23 @@ typedef struct {
     const cir_live_track_t *track; /* codecs etc.; copied */
     const AVCodecParameters *par;  /* the packets' codec; copied */
     AVRational time_base;          /* of the packets */
-    AVRational frame_rate;         /* video */
-    double part_seconds, segment_seconds;
+    AVRational frame_rate;         /* video; a default sample duration */
+    int64_t part_target_us;        /* cir_live_part_target_us */
+    double segment_seconds;
+    uint32_t target_duration; /* the stream's; 0: decided later (the
+                               * leader's first segment, or set_target) */
+    int decides_target;       /* the stream's leader: decides it when its
+                               * first segment closes */
+    int follower;             /* segments start where a leader's do
+                               * (cut_at); waits for the first */
     uint32_t window;
     const cir_clock_t *clock; /* NULL: system */
 } cir_cmaf_live_config_t;
 
 int cir_cmaf_live_open(cir_cmaf_live_t **c, const cir_cmaf_live_config_t *cfg);
 /* pkt in cfg->time_base, dts non-decreasing and >= 0; not consumed.
- * Returns 1 when the packet started a new segment, 0, or an error. */
+ * Returns 1 when the packet started a segment (the first one too), 0, or
+ * an error. */
 int cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *pkt);
 /* Where the current segment started (µs on the stream's timeline). */
 int64_t cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c);
@@ -41,6 +53,14 @@ int64_t cir_cmaf_live_segment_start_us(const cir_cmaf_live_t *c);
  * open part, so a feeder can hand them over in a batch.  Keyframes may
  * always start a segment. */
 int64_t cir_cmaf_live_wake_us(const cir_cmaf_live_t *c);
+/* The stream's target duration (decided by its leader, the same for
+ * every rendition): published with the index from then on. */
+int cir_cmaf_live_set_target_duration(cir_cmaf_live_t *c, uint32_t td);
+/* 0 while not decided. */
+uint32_t cir_cmaf_live_target_duration(const cir_cmaf_live_t *c);
+/* Before the first packet: see the config's follower, decides_target. */
+void cir_cmaf_live_set_role(cir_cmaf_live_t *c, int follower,
+                            int decides_target);
 /* Makes c follow a leader: its next segment starts at the first sample at
  * or after at_us (where the leader's segment started). */
 void cir_cmaf_live_cut_at(cir_cmaf_live_t *c, int64_t at_us);

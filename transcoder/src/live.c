@@ -86,6 +86,9 @@ struct cir_live {
     AVCodecParameters *vpend;
     int vpend_reconf;
     double segment_seconds;
+    int64_t part_target_us;   /* the stream's PART-TARGET */
+    uint32_t target_duration; /* the stream's, once decided: every
+                               * rendition has it (spread_target) */
 
     /* recording */
     char record_root[CIR_URI_MAX];
@@ -143,6 +146,7 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     l->cfg.live_root = l->root;
     l->cfg.record_uri = NULL;
     l->segment_seconds = seg;
+    l->part_target_us = cir_live_part_target_us(cfg->part_seconds);
     if (l->cfg.max_gap_seconds <= 0) {
         l->cfg.max_gap_seconds = CIR_LIVE_TS_MAX_GAP_US / 1e6;
     }
@@ -220,8 +224,13 @@ open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
     c.par = par;
     c.time_base = t->tb;
     c.frame_rate = t->frame_rate;
-    c.part_seconds = l->cfg.part_seconds;
+    c.part_target_us = l->part_target_us;
     c.segment_seconds = l->segment_seconds;
+    c.target_duration = l->target_duration;
+    /* the passthrough video leads (audio alone leads itself); without it
+     * the rungs' schedule leads (fan_out) */
+    c.decides_target = t == &l->video || !l->video.present;
+    c.follower = t == &l->audio && l->video.present;
     c.window = l->cfg.window;
     c.clock = l->cfg.clock;
     if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
@@ -392,8 +401,9 @@ start_rungs(cir_live_t *l, int width, int height)
         c.ladder = &l->ladder[i];
         c.time_base = tb;
         c.frame_rate = fr;
-        c.part_seconds = l->cfg.part_seconds;
+        c.part_target_us = l->part_target_us;
         c.segment_seconds = l->segment_seconds;
+        c.target_duration = l->target_duration;
         c.window = l->cfg.window;
         c.clock = l->cfg.clock;
         c.queue_frames = l->cfg.queue_frames;
@@ -430,6 +440,9 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
         return CIR_EUNSUPPORTED;
     }
     t->track.kind = CIR_LIVE_VIDEO;
+    if (l->audio.pkg != NULL) {
+        cir_cmaf_live_set_role(l->audio.pkg, 1, 0); /* the video leads */
+    }
     codecs_of(par, t->track.codecs, sizeof(t->track.codecs));
     t->track.width = par->width;
     t->track.height = par->height;
@@ -621,6 +634,41 @@ timeline_break(cir_live_t *l)
     return 0;
 }
 
+/* The stream's target duration, decided by its leader (the passthrough's
+ * or the audio's first segment, or the rungs' schedule in fan_out), to
+ * every rendition: one TARGETDURATION and SERVER-CONTROL for all. */
+static int
+spread_target(cir_live_t *l, uint32_t td)
+{
+    live_track_t *tracks[2] = {&l->video, &l->audio};
+    int ret;
+
+    if (td == 0 || l->target_duration != 0) {
+        return 0;
+    }
+    l->target_duration = td;
+    cir_log_info(&l->log, "target duration %u s", (unsigned)td);
+    for (int i = 0; i < 2; i++) {
+        if (tracks[i]->pkg != NULL &&
+            (ret = cir_cmaf_live_set_target_duration(tracks[i]->pkg, td)) < 0) {
+            return ret;
+        }
+    }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        cir_live_rung_set_target_duration(l->rungs[i], td);
+    }
+    return 0;
+}
+
+/* After a packager wrote: whether its first segment decided the target. */
+static int
+spread_decided(cir_live_t *l, const live_track_t *t)
+{
+    return l->target_duration != 0 || t->pkg == NULL
+               ? 0
+               : spread_target(l, cir_cmaf_live_target_duration(t->pkg));
+}
+
 static int
 is_source_key(cir_live_t *l, int64_t pts)
 {
@@ -668,11 +716,20 @@ fan_out(cir_live_t *l, AVFrame *f)
                                      pts_us > l->next_key_us + gop_us
                                  ? pts_us + gop_us
                                  : l->next_key_us + gop_us;
-            /* where the rungs' packagers will cut: the audio follows */
+            /* where the rungs' packagers will cut: the audio follows, and
+             * the first segment decides the stream's target duration */
             if (!l->vseg_open || disc) {
                 l->vseg_open = 1;
                 l->vseg_start_us = pts_us;
+                if (l->audio.pkg) {
+                    cir_cmaf_live_cut_at(l->audio.pkg, pts_us);
+                }
             } else if (pts_us - l->vseg_start_us >= seg_us - half_us) {
+                ret = spread_target(l, cir_live_decide_target_duration(
+                                           seg_us, pts_us - l->vseg_start_us));
+                if (ret < 0) {
+                    return ret;
+                }
                 l->vseg_start_us = pts_us;
                 if (l->audio.pkg) {
                     cir_cmaf_live_cut_at(l->audio.pkg, pts_us);
@@ -682,11 +739,6 @@ fan_out(cir_live_t *l, AVFrame *f)
     }
     if (!l->fanned) {
         l->fanned = 1;
-        if (!l->passthrough && l->audio.pkg) {
-            /* the audio cuts where the rungs will (below), not by itself:
-             * a follower from the first video frame */
-            cir_cmaf_live_cut_at(l->audio.pkg, INT64_C(1) << 50);
-        }
         for (int i = 0; i < l->nb_rungs; i++) {
             cir_live_rung_set_dts_shift(l->rungs[i], l->cts_delay);
         }
@@ -768,6 +820,9 @@ on_aac(void *opaque, AVPacket *pkt)
     }
     t->last_dts = pkt->dts;
     ret = package(t, pkt);
+    if (ret >= 0) {
+        ret = spread_decided(l, t);
+    }
     return ret < 0 ? ret : 0;
 }
 
@@ -894,9 +949,13 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     if (t->pkg && !(video && l->vpend != NULL)) {
         ret = package(t, pkt);
         if (ret == 1 && video && l->audio.pkg) {
-            /* audio segments start where the video's do */
+            /* audio segments start where the video's do, the first one
+             * too (same numbers for the same times) */
             cir_cmaf_live_cut_at(l->audio.pkg,
                                  cir_cmaf_live_segment_start_us(t->pkg));
+        }
+        if (ret >= 0) {
+            ret = spread_decided(l, t);
         }
     }
     if (ret >= 0 && video && l->vdec) {

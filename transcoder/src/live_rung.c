@@ -68,6 +68,7 @@ struct cir_live_rung {
     int64_t last_warn_us;
 
     atomic_uint_fast64_t frames, dropped, bytes;
+    atomic_uint target_duration; /* the stream's, 0 until decided */
 };
 
 static int64_t
@@ -136,8 +137,9 @@ open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
     c.par = par;
     c.time_base = cfg->time_base;
     c.frame_rate = cfg->frame_rate;
-    c.part_seconds = cfg->part_seconds;
+    c.part_target_us = cfg->part_target_us;
     c.segment_seconds = cfg->segment_seconds;
+    c.target_duration = cfg->target_duration;
     c.window = cfg->window;
     c.clock = cfg->clock;
     ret = cir_cmaf_live_open(&r->pkg, &c);
@@ -149,6 +151,24 @@ static int
 record(cir_live_rung_t *r)
 {
     return r->rec ? cir_live_rec_sync(r->rec, cir_cmaf_live_index(r->pkg)) : 0;
+}
+
+/* The stream's target duration, once the producer knows it. */
+static int
+apply_target(cir_live_rung_t *r)
+{
+    unsigned td = atomic_load(&r->target_duration);
+
+    if (td == 0 || cir_cmaf_live_target_duration(r->pkg) == td) {
+        return 0;
+    }
+    return cir_cmaf_live_set_target_duration(r->pkg, td);
+}
+
+void
+cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td)
+{
+    atomic_store(&r->target_duration, td);
 }
 
 static int
@@ -171,7 +191,10 @@ drain(cir_live_rung_t *r)
             r->pkt->duration = r->cur_dur;
         }
         atomic_fetch_add(&r->bytes, (uint64_t)r->pkt->size);
-        ret = cir_cmaf_live_write(r->pkg, r->pkt);
+        ret = apply_target(r);
+        if (ret == 0) {
+            ret = cir_cmaf_live_write(r->pkg, r->pkt);
+        }
         av_packet_unref(r->pkt);
         if (ret == 1) {
             ret = record(r);
@@ -371,7 +394,7 @@ run(void *arg)
     if (ret == 0) {
         ret = avcodec_send_frame(r->enc, NULL) < 0 ? CIR_EINTERNAL : drain(r);
     }
-    if (ret == 0) {
+    if (ret == 0 && (ret = apply_target(r)) == 0) {
         ret = cir_cmaf_live_finish(r->pkg);
     }
     if (ret == 0) {
@@ -413,8 +436,7 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     r->last_pts = AV_NOPTS_VALUE;
     r->dropped_tail_pts = AV_NOPTS_VALUE;
     r->last_end = AV_NOPTS_VALUE;
-    r->max_gap =
-        av_rescale_q((int64_t)(cfg->part_seconds * 5e5), AV_TIME_BASE_Q, r->tb);
+    r->max_gap = av_rescale_q(cfg->part_target_us / 2, AV_TIME_BASE_Q, r->tb);
     r->frame_dur = cfg->frame_rate.num > 0
                        ? av_rescale_q(1, av_inv_q(cfg->frame_rate), r->tb)
                        : 0;
@@ -427,6 +449,7 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     atomic_init(&r->frames, 0);
     atomic_init(&r->dropped, 0);
     atomic_init(&r->bytes, 0);
+    atomic_init(&r->target_duration, cfg->target_duration);
     r->pkt = av_packet_alloc();
     if (r->pkt == NULL) {
         ret = CIR_ENOMEM;

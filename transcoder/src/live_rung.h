@@ -31,9 +31,11 @@ typedef struct {
     const char *stream; /* for the log */
     const cir_preset_t *preset;
     const cir_ladder_rung_t *ladder;
-    AVRational time_base;  /* of the frames' pts */
-    AVRational frame_rate; /* {0, 1}: unknown */
-    double part_seconds, segment_seconds;
+    AVRational time_base;   /* of the frames' pts */
+    AVRational frame_rate;  /* {0, 1}: unknown */
+    int64_t part_target_us; /* the stream's PART-TARGET */
+    double segment_seconds;
+    uint32_t target_duration; /* the stream's; 0: set later */
     uint32_t window;
     const cir_clock_t *clock;
     int queue_frames;    /* 1..CIR_LIVE_RUNG_QUEUE_MAX */
@@ -51,6 +53,9 @@ int cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key,
  * rung's decode times (tfdt, the index's segment starts) are the
  * passthrough's.  Call before the first push. */
 void cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift);
+/* The stream's target duration, decided after the rung started: applied
+ * by the rung's thread before its next packet.  Never blocks. */
+void cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td);
 /* Ends the stream: encodes what is queued, finishes the rendition, joins. */
 int cir_live_rung_finish(cir_live_rung_t *r);
 const char *cir_live_rung_name(const cir_live_rung_t *r);
