@@ -451,15 +451,18 @@ Test(live_writer, run_anchor_outlives_its_segment)
     pdt2 = x->segments[2].pdt_us;
     cr_assert_eq(pdt2, T0 + 14000000); /* 8 s of media + 6 s away */
     cr_assert_eq(x->run_pdt_us, T0, "msn 0 is still listed");
-    put_segment();
-    put_segment(); /* msn 0 and 1 leave: msn 2 begins segments[0]'s run */
+    /* msn 0 and 1 leave (once their parts' records went, 3 x TD after
+     * the parts left the playlist): msn 2 begins segments[0]'s run */
+    for (i = 0; i < 16 && cir_live_writer_index(w)->segments[0].msn < 2; i++) {
+        put_segment();
+    }
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].msn, 2);
     cr_assert_eq(x->run_pdt_us, pdt2);
     cr_assert_eq(x->run_start, 8 * TS + TS / 25);
     /* where msn 1 ended: the outage lies between */
     cr_assert_eq(x->run_after_us, T0 + 8000000);
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 16 && cir_live_writer_index(w)->segments[0].msn < 4; i++) {
         put_segment();
     }
     x = cir_live_writer_index(w);

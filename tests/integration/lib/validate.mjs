@@ -26,26 +26,6 @@ import mpdParser from 'mpd-parser';
 // lead removes each entry once its fix is merged.  A prefix matches a family
 // ("hls-parser.remove-ext-x-part" matches that parser message's rule).
 export const KNOWN_FAILING = [
-    // one TARGETDURATION and SERVER-CONTROL for all renditions (issue 11 #2);
-    // the audio rendition's target also moves from 2 to 3 mid-stream
-    'hls.H10.td-same-across-renditions',
-    'hls.H1.td-unchanged',
-    'hls.H10.server-control-same-across-renditions',
-    // PART tags kept beyond 3 x TD from the end (issue 11 #3)
-    'hls.H5.parts-within-3td',
-    'hls-parser.remove-ext-x-part-tags-from-the-playlist',
-    // PART-HOLD-BACK 0.999/1.000 with PART-TARGET 0.334 (issue 11 #3)
-    'hls.L3.part-hold-back',
-    // parts sized from an assumption, not from the media (issue 11 #4)
-    'hls.L2.part-ge-85pct',
-    'hls-parser.all-partial-segments-except-the-last-part-of',
-    // PROGRAM-DATE-TIME of a transcoded rung 60-70 ms off the passthrough's
-    // for the same MSN (found by this suite; aligned cuts fix it)
-    'hls.H9.pdt-consistent-across-renditions',
-    // audio MSNs one or two ahead of video (issue 11 #2): reports of
-    // the other rendition out of step, discontinuities at other MSNs
-    'hls.L5.report-current',
-    'hls.H10.discontinuity-aligned',
 ];
 
 const STRICT_ALL = process.env.CIRRUS_STRICT_ALL === '1';
