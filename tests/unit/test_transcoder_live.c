@@ -469,3 +469,53 @@ Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
     avformat_close_input(&in.ic);
     av_packet_free(&pkt);
 }
+
+/* A publisher whose onMetaData declares less than its codec's rate: the
+ * declared peak is raised to the mean (BANDWIDTH >= AVERAGE-BANDWIDTH in
+ * the master playlist), for video and audio alike. */
+Test(transcoder_live, a_declared_peak_is_never_below_the_average, .init = setup,
+     .fini = teardown)
+{
+    cir_live_file_job_t j = job();
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    cir_live_index_t v = {0}, a = {0};
+    int64_t vrate, arate;
+    int vi, ai;
+
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    vrate = ic->streams[vi]->codecpar->bit_rate;
+    arate = ic->streams[ai]->codecpar->bit_rate;
+    cr_assert_gt(vrate, 1000);
+    cr_assert_gt(arate, 1000);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate,
+                                    (uint64_t)vrate / 2),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base,
+                                    (uint64_t)arate / 2),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    load("video", &v);
+    load("audio", &a);
+    cr_assert_eq(v.track.average_bandwidth, (uint64_t)vrate);
+    cr_assert_geq(v.track.bandwidth, v.track.average_bandwidth);
+    cr_assert_eq(a.track.average_bandwidth, (uint64_t)arate);
+    cr_assert_geq(a.track.bandwidth, a.track.average_bandwidth);
+    cir_live_index_free(&v);
+    cir_live_index_free(&a);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}

@@ -420,6 +420,23 @@ start_rungs(cir_live_t *l, int width, int height)
     return 0;
 }
 
+/* BANDWIDTH and AVERAGE-BANDWIDTH of a track: the publisher's declared
+ * peak (onMetaData), else 110 % of the codec's rate; the average is the
+ * codec's rate.  The peak is never below the average (RFC 8216bis
+ * 4.4.6.2: a peak cannot be lower than the mean it bounds). */
+static void
+set_rates(cir_live_track_t *t, uint64_t declared, int64_t bit_rate,
+          uint64_t fallback)
+{
+    t->bandwidth = declared       ? declared
+                   : bit_rate > 0 ? (uint64_t)bit_rate * 11 / 10
+                                  : fallback;
+    t->average_bandwidth = bit_rate > 0 ? (uint64_t)bit_rate : t->bandwidth;
+    if (t->bandwidth < t->average_bandwidth) {
+        t->bandwidth = t->average_bandwidth;
+    }
+}
+
 int
 cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
                    AVRational frame_rate, uint64_t bandwidth)
@@ -447,11 +464,7 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     t->track.width = par->width;
     t->track.height = par->height;
     t->track.frame_rate = frame_rate.num > 0 ? av_q2d(frame_rate) : 0;
-    t->track.bandwidth = bandwidth           ? bandwidth
-                         : par->bit_rate > 0 ? (uint64_t)par->bit_rate * 11 / 10
-                                             : DEFAULT_VIDEO_BANDWIDTH;
-    t->track.average_bandwidth =
-        par->bit_rate > 0 ? (uint64_t)par->bit_rate : t->track.bandwidth;
+    set_rates(&t->track, bandwidth, par->bit_rate, DEFAULT_VIDEO_BANDWIDTH);
     if (l->passthrough && (par->width <= 0 || par->height <= 0)) {
         /* no size (a publisher without onMetaData): read from the SPS at
          * the first keyframe, before anything is packaged */
@@ -519,12 +532,9 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     codecs_of(apar, t->track.codecs, sizeof(t->track.codecs));
     t->track.sample_rate = apar->sample_rate;
     t->track.channels = apar->ch_layout.nb_channels;
-    t->track.bandwidth = bandwidth ? bandwidth
-                         : apar->bit_rate > 0
-                             ? (uint64_t)apar->bit_rate * 11 / 10
-                             : DEFAULT_AUDIO_BANDWIDTH;
-    t->track.average_bandwidth =
-        apar->bit_rate > 0 ? (uint64_t)apar->bit_rate : t->track.bandwidth;
+    /* transcoded: the publisher's declared rate is not what is served */
+    set_rates(&t->track, l->aac ? 0 : bandwidth, apar->bit_rate,
+              DEFAULT_AUDIO_BANDWIDTH);
     return add_track(l, t, "audio", apar, tb, (AVRational){0, 1}, 1);
 }
 
