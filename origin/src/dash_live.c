@@ -28,6 +28,12 @@
  *   its segments since its latest init change in that Period.
  * - The open segment is listed at its nominal duration (segment_target):
  *   its chunks are served as they are written (seg-<msn>.m4s: WAIT).
+ * - The latency is ServiceDescription/Latency@target alone (no
+ *   suggestedPresentationDelay: Shaka would keep the target behind it);
+ *   minimumUpdatePeriod is one part (a new segment is known a part after
+ *   it begins); maxSegmentDuration is the longest segment in ms, not the
+ *   whole seconds of the HLS target duration (Shaka's live edge is
+ *   maxSegmentDuration - availabilityTimeOffset behind the wall clock).
  * - Ended: type="static", the first listed segment at presentation time 0,
  *   later Periods where they were relative to it,
  *   mediaPresentationDuration = the end of the last.
@@ -459,13 +465,38 @@ static_duration_us(const mpd_t *m)
     return end;
 }
 
+/* MPD@maxSegmentDuration in milliseconds, rounded up: the longest
+ * segment of any rendition, at least its nominal duration (a segment ends
+ * at the keyframe after it).  Players put the newest available segment's
+ * start this far back from its availability (Shaka: the live edge is
+ * now - maxSegmentDuration + availabilityTimeOffset), so a whole-second
+ * bound (the HLS target duration, 3 s for 2.03 s segments) plays a second
+ * further behind. */
+static int64_t
+max_segment_ms(const cir_live_index_t *const *tracks, size_t nb)
+{
+    int64_t ms = 1, d, us;
+    size_t i, k;
+
+    for (i = 0; i < nb; i++) {
+        const cir_live_index_t *x = tracks[i];
+        d = x->segment_target;
+        for (k = 0; k < x->nb_segments; k++) {
+            d = x->segments[k].duration > d ? x->segments[k].duration : d;
+        }
+        us = cir_live_ts_to_us(d, x->timescale);
+        ms = (us + 999) / 1000 > ms ? (us + 999) / 1000 : ms;
+    }
+    return ms;
+}
+
 int
 cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                      const cir_dash_live_config_t *cfg, cir_buf_t *out)
 {
     const cir_live_index_t *lead;
     mpd_t m;
-    int64_t latency, td = 1;
+    int64_t latency;
     size_t i, len0;
     int ret, has_video = 0;
 
@@ -490,9 +521,6 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
             m.lead = tracks[i];
         }
         m.ast = tracks[i]->started_us < m.ast ? tracks[i]->started_us : m.ast;
-        if (cir_live_target_duration(tracks[i]) > td) {
-            td = cir_live_target_duration(tracks[i]);
-        }
     }
     if (!m.ended && (cfg->utc_timing_url == NULL || cfg->now_us < 0)) {
         return CIR_EINVAL;
@@ -522,17 +550,27 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
         TRY(cir_buf_puts(out, " type=\"dynamic\""));
         TRY(put_time(out, "availabilityStartTime", m.ast));
         TRY(put_time(out, "publishTime", cfg->now_us));
+        /* a new segment is listed once it begins: with a period of one
+         * part, players learn of it a part later, not up to a segment
+         * later (Shaka stalled at each segment start below ~2.5 s) */
         TRY(cir_buf_puts(out, " minimumUpdatePeriod=\""));
-        TRY(put_duration(out, lead->segment_target, lead->timescale));
+        TRY(put_duration(out,
+                         lead->part_target > 0 ? lead->part_target
+                                               : lead->segment_target,
+                         lead->timescale));
         TRY(cir_buf_puts(out, "\" timeShiftBufferDepth=\""));
         TRY(put_duration(out, (int64_t)lead->window * lead->segment_target,
                          lead->timescale));
-        TRY(cir_buf_puts(out, "\" suggestedPresentationDelay=\""));
-        TRY(put_duration(out, latency, 1000));
+        /* no suggestedPresentationDelay: the latency is the
+         * ServiceDescription's target.  Shaka in low-latency mode puts its
+         * live edge suggestedPresentationDelay back and then keeps the
+         * target behind that (the latency counted twice); dash.js takes
+         * the target. */
         TRY(cir_buf_puts(out, "\""));
     }
-    TRY(cir_buf_printf(out, " maxSegmentDuration=\"PT%lldS\"", (long long)td));
-    TRY(cir_buf_puts(out, " minBufferTime=\"PT1S\">\n"));
+    TRY(cir_buf_puts(out, " maxSegmentDuration=\""));
+    TRY(put_duration(out, max_segment_ms(tracks, nb), 1000));
+    TRY(cir_buf_puts(out, "\" minBufferTime=\"PT1S\">\n"));
     if (!m.ended) {
         TRY(cir_buf_printf(out,
                            "  <ServiceDescription id=\"0\">\n"

@@ -161,8 +161,11 @@ export class Player {
         p.configure({
             // LL-HLS parts and blocking reload, LL-DASH chunked segments
             streaming: { lowLatencyMode: this.live },
-            // the origin's clock, so nothing leaves the site
-            manifest: { dash: { clockSyncUri: new URL('/time', location.href).href } },
+            // the origin's clock, so nothing leaves the site; live: the
+            // timeline from availabilityStartTime, not from the first MPD's
+            // newest segment (see samples/player.html)
+            manifest: { dash: { clockSyncUri: new URL('/time', location.href).href,
+                ...(this.live ? { autoCorrectDrift: false } : {}) } },
         });
         p.addEventListener('error', (e) => {
             const d = e.detail || {};

@@ -98,6 +98,12 @@ Test(dash_live, dynamic_mpd)
                                "2026-01-01T00:00:26.500Z\"") != NULL,
               "%s", out.data);
     cr_expect(strstr(out.data, "timeShiftBufferDepth=\"PT40.000S\"") != NULL);
+    /* one part: a new segment is known a part after it begins */
+    cr_expect(strstr(out.data, "minimumUpdatePeriod=\"PT1.000S\"") != NULL);
+    /* the latency is the ServiceDescription's target alone (Shaka keeps
+     * the target behind suggestedPresentationDelay: both counted) */
+    cr_expect(strstr(out.data, "suggestedPresentationDelay") == NULL);
+    cr_expect(strstr(out.data, "maxSegmentDuration=\"PT4.000S\"") != NULL);
     cr_expect(strstr(out.data, "availabilityTimeOffset=\"3.000\" "
                                "availabilityTimeComplete=\"false\"") != NULL);
     /* max 1.5x the target: dash.js seeks back to the live edge once it
@@ -116,6 +122,30 @@ Test(dash_live, dynamic_mpd)
     cr_expect(strstr(out.data, "startNumber=\"100\"") != NULL);
     cr_expect(strstr(out.data, "$RepresentationID$/init-1.mp4") != NULL);
     cr_expect(strstr(out.data, "mediaPresentationDuration") == NULL);
+}
+
+/* maxSegmentDuration is the longest segment to the millisecond (rounded
+ * up), not the whole seconds of the HLS target duration: Shaka puts its
+ * live edge maxSegmentDuration - availabilityTimeOffset behind the wall
+ * clock.  Without parts, minimumUpdatePeriod is a segment. */
+Test(dash_live, max_segment_duration_in_ms)
+{
+    cir_live_segment_t *s;
+
+    stream(0);
+    /* a segment cut at the keyframe after its nominal 4 s */
+    s = &fc.idx.segments[4];
+    s->duration = 4 * 48000 + 4801; /* 4.100021 s: the HLS TD is 5 */
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "maxSegmentDuration=\"PT4.101S\"") != NULL, "%s",
+              out.data);
+
+    cir_buf_reset(&out);
+    fa.idx.part_target = fb.idx.part_target = fc.idx.part_target = 0;
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "minimumUpdatePeriod=\"PT4.000S\"") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "availabilityTimeOffset") == NULL);
 }
 
 Test(dash_live, ended_mpd_is_static)
