@@ -526,7 +526,7 @@ ngx_http_cirrus_send_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
                               char *body, size_t len, ngx_uint_t take)
 {
     cir_buf_t out;
-    size_t out_len;
+    size_t out_len = 0;
     char *signed_body;
     int err;
 
