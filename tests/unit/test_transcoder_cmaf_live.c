@@ -720,3 +720,19 @@ Test(cmaf_live, a_new_audio_sample_rate_mid_stream_keeps_every_frame)
     cir_live_index_free(&vidx);
     cir_live_index_free(&aidx);
 }
+
+Test(cmaf_live, audio_whose_video_never_comes_is_kept)
+{
+    /* a video track declared, no video frame: the audio waits for it, not
+     * past a segment's limit, then starts alone with what it kept */
+    cir_live_t *live = open_ms_stream();
+    int k;
+
+    for (k = 0; k * 1024000.0 / 48000 < 8000; k++) {
+        push_one(live, 0, llround(k * 1024000.0 / 48000), 21, 1);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cr_assert_eq(repairs_of(live, "audio", "before_video"), 0);
+    cir_live_close(&live);
+    cr_assert_eq(stored_samples("audio"), k);
+}

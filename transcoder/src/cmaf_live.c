@@ -632,9 +632,9 @@ drop_waiting(cir_cmaf_live_t *c, int n)
  * leader's start are dropped (counted: segment 0 starts with the
  * leader's, same numbers for the same times); the first one at or
  * overlapping it opens the segment.  With the leader not started, they
- * wait, but not past a segment limit, nor past the end (alone: open):
- * then the follower starts alone and decides the stream's target if
- * nobody did.  0 or 1 (a segment started). */
+ * wait, but not past a segment limit, WAIT_MAX samples, nor the end
+ * (alone): then the follower starts alone and decides the stream's
+ * target if nobody did.  0 or 1 (a segment started). */
 static int
 release_waiting(cir_cmaf_live_t *c, int alone)
 {
@@ -651,7 +651,7 @@ release_waiting(cir_cmaf_live_t *c, int alone)
         if (c->nb_wait == 0) {
             return 0;
         }
-    } else if (!alone &&
+    } else if (!alone && c->nb_wait < WAIT_MAX &&
                c->wait[c->nb_wait - 1]->dts - c->wait[0]->dts <= c->seg_limit) {
         return 0;
     } else {
