@@ -106,8 +106,8 @@ static void
 render_repairs(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
 {
     cir_buf_printf(b, "# HELP cirrus_ingest_stream_timestamp_repairs_total "
-                      "publisher timestamps repaired (frames kept), by "
-                      "kind\n"
+                      "publisher timestamps repaired (frames kept), or "
+                      "frames dropped (the before_* kinds), by kind\n"
                       "# TYPE cirrus_ingest_stream_timestamp_repairs_total "
                       "counter\n");
     for (size_t i = 0; i < n; i++) {

@@ -531,3 +531,208 @@ Test(cmaf_live, a_long_last_frame_ends_in_a_part_of_its_own)
     check_run(r, &t, 2);
     free(r);
 }
+
+/* ---- the audio follower at the video's start and across a break ---- */
+
+/* A stream as cirrus-ingest opens it: both tracks in milliseconds. */
+static cir_live_t *
+open_ms_stream(void)
+{
+    cir_live_config_t cfg = {0};
+    cir_live_t *live = NULL;
+    char root[128];
+
+    snprintf(root, sizeof(root), "%s/live", workdir);
+    cfg.live_root = root;
+    cfg.stream = "s";
+    cfg.part_seconds = 0.333334;
+    cfg.segment_seconds = 2;
+    cfg.window = 10;
+    cr_assert_eq(cir_live_open(&live, &cfg), 0);
+    cr_assert_eq(cir_live_add_video(live, vsrc.par, (AVRational){1, 1000},
+                                    (AVRational){30, 1}, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, asrc.par, (AVRational){1, 1000}, 0),
+                 0);
+    return live;
+}
+
+static void
+push_one(cir_live_t *live, int video, int64_t dts, int64_t duration, int key)
+{
+    AVPacket *pkt = av_packet_alloc();
+
+    cr_assert_eq(av_packet_ref(pkt, video ? vsrc.pkt : asrc.pkt), 0);
+    pkt->dts = pkt->pts = dts;
+    pkt->duration = duration;
+    pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
+    cr_assert_eq(cir_live_push(live, video, pkt), 0);
+    av_packet_free(&pkt);
+}
+
+/* 30 fps video from v0 (a keyframe every 2 s) and AAC at rate from a0, up
+ * to end (ms), interleaved by time, audio first at equal times (as some
+ * publishers send them).  Returns the audio frames pushed. */
+static int
+push_av(cir_live_t *live, int64_t v0, int64_t a0, int64_t end, int rate)
+{
+    int i = 0, k = 0;
+
+    for (;;) {
+        int64_t vd = v0 + llround(i * 1000.0 / 30);
+        int64_t ad = a0 + llround(k * 1024000.0 / rate);
+        if (vd >= end && ad >= end) {
+            return k;
+        }
+        if (ad < end && ad <= vd) {
+            push_one(live, 0, ad, 1024000 / rate, 1);
+            k++;
+        } else {
+            push_one(live, 1, vd, 33, i % 60 == 0);
+            i++;
+        }
+    }
+}
+
+static json_int_t
+repairs_of(const cir_live_t *live, const char *track, const char *kind)
+{
+    json_t *j = cir_live_stats(live);
+    json_t *n = json_object_get(
+        json_object_get(json_object_get(j, "timestamp_repairs"), track), kind);
+    json_int_t v;
+
+    cr_assert(json_is_integer(n), "timestamp_repairs.%s.%s", track, kind);
+    v = json_integer_value(n);
+    json_decref(j);
+    return v;
+}
+
+/* The samples of a rendition in the store: every segment with its init,
+ * demuxed. */
+static int
+stored_samples(const char *name)
+{
+    char dir[256], path[300], cmd[1024];
+    cir_live_index_t idx;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/live/s/%s", workdir, name);
+    cr_assert_eq(cir_live_index_load(dir, &idx), 0);
+    cr_assert_eq(idx.segments[0].msn, 0, "%s: every segment kept", name);
+    for (size_t i = 0; i < idx.nb_segments; i++) {
+        const cir_live_segment_t *s = &idx.segments[i];
+        snprintf(path, sizeof(path), "%s/%s-%zu.mp4", workdir, name, i);
+        snprintf(cmd, sizeof(cmd), "cat %s/init-%u.mp4 %s/seg-%llu.m4s > %s",
+                 dir, s->init_id, dir, (unsigned long long)s->msn, path);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(avformat_open_input(&ic, path, NULL, NULL), 0, "%s", path);
+        while (av_read_frame(ic, pkt) == 0) {
+            av_packet_unref(pkt);
+            n++;
+        }
+        avformat_close_input(&ic);
+    }
+    cir_live_index_free(&idx);
+    av_packet_free(&pkt);
+    return n;
+}
+
+Test(cmaf_live, audio_sent_before_the_video_at_the_same_time_is_kept)
+{
+    cir_live_t *live = open_ms_stream();
+    int audio = push_av(live, 0, 0, 5000, 48000);
+
+    cr_assert_eq(cir_live_finish(live), 0);
+    /* the audio frame at 0 came before the video's first keyframe, at 0 */
+    cr_assert_eq(repairs_of(live, "audio", "before_video"), 0);
+    cir_live_close(&live);
+    cr_assert_eq(stored_samples("audio"), audio);
+}
+
+Test(cmaf_live, audio_wholly_before_the_video_is_dropped_and_counted)
+{
+    cir_live_t *live = open_ms_stream();
+    int64_t v0 = 70;
+    int audio = push_av(live, v0, 0, 5000, 48000), early = 0;
+    json_int_t dropped;
+
+    /* frames ending at or before the first video frame (the next one's
+     * start); the one overlapping it starts segment 0 */
+    while (llround((early + 1) * 1024000.0 / 48000) <= v0) {
+        early++;
+    }
+    cr_assert_gt(early, 0);
+    cr_assert_eq(cir_live_finish(live), 0);
+    dropped = repairs_of(live, "audio", "before_video");
+    cir_live_close(&live);
+    cr_assert_eq(dropped, early);
+    cr_assert_eq(stored_samples("audio"), audio - early);
+}
+
+Test(cmaf_live, a_new_audio_sample_rate_mid_stream_keeps_every_frame)
+{
+    cir_live_t *live = open_ms_stream();
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    cir_live_index_t vidx, aidx;
+    char dir[256];
+    int audio, disc = -1;
+
+    audio = push_av(live, 0, 0, 3000, 48000);
+    /* an encoder restarted at 44.1 kHz (the muxer's timescale changes; the
+     * store keeps its own), its video 24 ms after its audio */
+    avcodec_parameters_copy(par, asrc.par);
+    par->sample_rate = 44100;
+    par->extradata[0] = (uint8_t)((par->extradata[0] & 0xf8) | (4 >> 1));
+    par->extradata[1] = (uint8_t)((par->extradata[1] & 0x7f) | ((4 & 1) << 7));
+    cr_assert_eq(cir_live_reconfigure(live, 1, vsrc.par), 0);
+    cr_assert_eq(cir_live_reconfigure(live, 0, par), 0);
+    audio += push_av(live, 3064, 3040, 6000, 44100);
+    cr_assert_eq(cir_live_finish(live), 0);
+    cr_assert_eq(repairs_of(live, "audio", "before_video"), 0);
+    cir_live_close(&live);
+    avcodec_parameters_free(&par);
+    cr_assert_eq(stored_samples("audio"), audio);
+
+    /* the new audio segment starts with its first frame, same number as
+     * the video's, in the store's timescale */
+    snprintf(dir, sizeof(dir), "%s/live/s/video", workdir);
+    cr_assert_eq(cir_live_index_load(dir, &vidx), 0);
+    snprintf(dir, sizeof(dir), "%s/live/s/audio", workdir);
+    cr_assert_eq(cir_live_index_load(dir, &aidx), 0);
+    cr_assert_eq(aidx.nb_segments, vidx.nb_segments);
+    for (size_t i = 0; i < aidx.nb_segments; i++) {
+        cr_assert_eq(aidx.segments[i].discontinuity,
+                     vidx.segments[i].discontinuity, "segment %zu", i);
+        if (aidx.segments[i].discontinuity) {
+            disc = (int)i;
+        }
+        if (i > 0) {
+            cr_assert_gt(aidx.segments[i].start, aidx.segments[i - 1].start);
+        }
+    }
+    cr_assert_geq(disc, 1);
+    cr_assert_eq(aidx.timescale, 48000);
+    cr_assert_eq(aidx.segments[disc].start, 3040 * 48);
+    cr_assert_eq(aidx.segments[disc].init_id, 2);
+    cir_live_index_free(&vidx);
+    cir_live_index_free(&aidx);
+}
+
+Test(cmaf_live, audio_whose_video_never_comes_is_kept)
+{
+    /* a video track declared, no video frame: the audio waits for it, not
+     * past a segment's limit, then starts alone with what it kept */
+    cir_live_t *live = open_ms_stream();
+    int k;
+
+    for (k = 0; k * 1024000.0 / 48000 < 8000; k++) {
+        push_one(live, 0, llround(k * 1024000.0 / 48000), 21, 1);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cr_assert_eq(repairs_of(live, "audio", "before_video"), 0);
+    cir_live_close(&live);
+    cr_assert_eq(stored_samples("audio"), k);
+}

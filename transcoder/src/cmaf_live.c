@@ -9,6 +9,8 @@
 #include "cmaf.h"
 #include "cmaf_live.h"
 
+#define WAIT_MAX 256 /* samples a follower keeps waiting for its leader */
+
 struct cir_cmaf_live {
     cir_live_writer_t *writer;
     AVFormatContext *oc;
@@ -25,7 +27,7 @@ struct cir_cmaf_live {
     int is_video;
     int64_t part_len, seg_len, tolerance; /* muxer timescale */
     int64_t seg_limit;                    /* a segment stays below it */
-    int64_t segment_target_us;
+    int64_t segment_target_us, part_target_us;
     uint32_t target_duration; /* 0: not decided yet */
     int decides_target;       /* the stream's leader decides it */
     int64_t frame_duration;
@@ -36,14 +38,20 @@ struct cir_cmaf_live {
     int64_t part_start; /* dts of its first sample */
     int seg_open;
     int64_t seg_start;
-    int nb_segments;       /* opened so far */
-    int64_t last_end;      /* dts + duration of the last sample */
-    int64_t last_dts;      /* of the last sample, AV_NOPTS_VALUE at first */
-    int64_t step_cur;      /* the longest dts step in the open part */
-    int64_t step_prev;     /* ... in the part before */
-    int follower;          /* segments cut where the leader (video) cut */
-    int64_t next_cut;      /* the leader's next cut, or AV_NOPTS_VALUE */
-    int64_t waiting_since; /* a follower's first sample dropped waiting */
+    int nb_segments;   /* opened so far */
+    int64_t last_end;  /* dts + duration of the last sample */
+    int64_t last_dts;  /* of the last sample, AV_NOPTS_VALUE at first */
+    int64_t step_cur;  /* the longest dts step in the open part */
+    int64_t step_prev; /* ... in the part before */
+    int follower;      /* segments cut where the leader (video) cut */
+    int64_t next_cut;  /* the leader's next cut, or AV_NOPTS_VALUE */
+    int absorb_start;  /* after a break: the leader's start cut_at is the
+                        * start of the segment already open */
+    /* a follower's first samples, waiting for the leader's start */
+    AVPacket *wait[WAIT_MAX];
+    int nb_wait;
+    uint64_t dropped;     /* samples dropped before the track could start */
+    AVRational writer_tb; /* the store's timescale (the first muxer's) */
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
 };
@@ -149,6 +157,57 @@ open_muxer(cir_cmaf_live_t *c, const AVCodecParameters *par)
     return 0;
 }
 
+/* The lengths in the muxer's timescale (again when it changes). */
+static void
+set_lengths(cir_cmaf_live_t *c)
+{
+    AVRational tb = c->oc->streams[0]->time_base;
+
+    /* PART-TARGET is the stream's, in whole ms; a part never exceeds it,
+     * whatever the frame rate (parts are cut from the samples' times) */
+    c->part_len = av_rescale_rnd(c->part_target_us, tb.den,
+                                 (int64_t)tb.num * 1000000, AV_ROUND_DOWN);
+    c->seg_len = av_rescale_q(c->segment_target_us, AV_TIME_BASE_Q, tb);
+    if (c->is_video && c->frame_rate.num > 0) {
+        c->frame_duration = av_rescale_q(1, av_inv_q(c->frame_rate), tb);
+    }
+    c->tolerance = c->frame_duration
+                       ? c->frame_duration / 2
+                       : av_rescale_q(10, (AVRational){1, 1000}, tb);
+    c->seg_limit = av_rescale_q(
+        cir_live_segment_limit_us(
+            c->target_duration
+                ? c->target_duration
+                : cir_live_max_target_duration(c->segment_target_us)),
+        AV_TIME_BASE_Q, tb);
+}
+
+static int64_t
+rescale_ts(int64_t t, AVRational from, AVRational to)
+{
+    return t == AV_NOPTS_VALUE ? t : av_rescale_q(t, from, to);
+}
+
+/* A new muxer with another timescale (a new audio sample rate): the
+ * times kept are moved to it. */
+static void
+change_timescale(cir_cmaf_live_t *c, AVRational from)
+{
+    AVRational to = c->oc->streams[0]->time_base;
+
+    if (av_cmp_q(from, to) == 0) {
+        return;
+    }
+    c->last_dts = rescale_ts(c->last_dts, from, to);
+    c->last_end = rescale_ts(c->last_end, from, to);
+    c->next_cut = rescale_ts(c->next_cut, from, to);
+    c->seg_start = rescale_ts(c->seg_start, from, to);
+    c->part_start = rescale_ts(c->part_start, from, to);
+    c->step_cur = rescale_ts(c->step_cur, from, to);
+    c->step_prev = rescale_ts(c->step_prev, from, to);
+    set_lengths(c);
+}
+
 int
 cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
 {
@@ -168,7 +227,6 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
     c->next_cut = AV_NOPTS_VALUE;
     c->last_dts = AV_NOPTS_VALUE;
-    c->waiting_since = AV_NOPTS_VALUE;
     c->follower = cfg->follower;
     c->decides_target = cfg->decides_target;
     if ((c->pkt = av_packet_alloc()) == NULL ||
@@ -180,25 +238,11 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
         goto fail;
     }
     tb = c->oc->streams[0]->time_base;
-    /* PART-TARGET is the stream's, in whole ms; a part never exceeds it,
-     * whatever the frame rate (parts are cut from the samples' times) */
-    c->part_len = av_rescale_rnd(cfg->part_target_us, tb.den,
-                                 (int64_t)tb.num * 1000000, AV_ROUND_DOWN);
+    c->writer_tb = tb;
+    c->part_target_us = cfg->part_target_us;
     c->segment_target_us = (int64_t)(cfg->segment_seconds * 1e6 + 0.5);
-    c->seg_len = av_rescale_q(c->segment_target_us, AV_TIME_BASE_Q, tb);
-    if (c->is_video && cfg->frame_rate.num > 0) {
-        c->frame_duration = av_rescale_q(1, av_inv_q(cfg->frame_rate), tb);
-    }
-    c->tolerance = c->frame_duration
-                       ? c->frame_duration / 2
-                       : av_rescale_q(10, (AVRational){1, 1000}, tb);
     c->target_duration = cfg->target_duration;
-    c->seg_limit = av_rescale_q(
-        cir_live_segment_limit_us(
-            c->target_duration
-                ? c->target_duration
-                : cir_live_max_target_duration(c->segment_target_us)),
-        AV_TIME_BASE_Q, tb);
+    set_lengths(c);
     if (c->part_len <= 0 || c->seg_len < c->part_len) {
         ret = CIR_EINVAL;
         goto fail;
@@ -225,6 +269,15 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
 fail:
     cir_cmaf_live_free(&c);
     return ret;
+}
+
+/* A time of the muxer's timescale in the store's: a new codec
+ * configuration may change the muxer's (an audio sample rate), the store
+ * keeps the one its index started with. */
+static int64_t
+to_writer(const cir_cmaf_live_t *c, int64_t t)
+{
+    return av_rescale_q(t, c->oc->streams[0]->time_base, c->writer_tb);
 }
 
 /* Flushes the open part and hands it to the writer; on the first flush the
@@ -274,9 +327,10 @@ flush_part_ex(cir_cmaf_live_t *c, int64_t end, int last)
         ret = 0;
     }
     if (ret == 0) {
+        int64_t from = to_writer(c, c->part_start), to = to_writer(c, end);
         ret = (last ? cir_live_writer_put_last_part : cir_live_writer_put_part)(
-            c->writer, buf + moof, size - (size_t)moof, c->part_start,
-            end - c->part_start, c->part_key);
+            c->writer, buf + moof, size - (size_t)moof, from, to - from,
+            c->part_key);
     }
     out_reset(c);
     c->part_open = 0;
@@ -450,86 +504,60 @@ close_segment(cir_cmaf_live_t *c)
     return ret;
 }
 
-/* Whether a packet may open the first segment after a (re)start: video
- * at a keyframe; a follower at its leader's start. */
-static int
-may_open(cir_cmaf_live_t *c, const AVPacket *pkt, int key)
+/*
+ * What a follower does with the leader's cut pending when it opens a
+ * segment after a break (new codec parameters, a discontinuity): its first
+ * sample after the break starts the segment, none is lost between the end
+ * of the old timeline and the leader's new start.  A pending cut within
+ * half a segment is the leader's start of this segment (consumed); an
+ * older one is stale; with none yet, the leader's start, when it comes
+ * (cir_cmaf_live_cut_at), is absorbed.
+ */
+static void
+follow_after_break(cir_cmaf_live_t *c, int64_t dts)
 {
-    if (c->is_video && !key) {
-        return 0; /* a segment starts with a keyframe: wait for one */
+    int64_t near = c->seg_len / 2;
+
+    if (c->next_cut == AV_NOPTS_VALUE || c->next_cut < dts - near) {
+        c->next_cut = AV_NOPTS_VALUE;
+        c->absorb_start = 1;
+    } else if (c->next_cut <= dts + near) {
+        c->next_cut = AV_NOPTS_VALUE;
     }
-    if (!c->follower) {
-        return 1;
-    }
-    if (c->next_cut != AV_NOPTS_VALUE) {
-        /* the sample nearest the leader's start, or a later one */
-        return pkt->dts + pkt->duration / 2 >= c->next_cut;
-    }
-    /* the leader has not started: wait, but not past a segment limit;
-     * then start alone, and decide the stream's target if nobody did */
-    if (c->waiting_since == AV_NOPTS_VALUE) {
-        c->waiting_since = pkt->dts;
-    }
-    if (pkt->dts - c->waiting_since <= c->seg_limit) {
-        return 0;
-    }
-    c->decides_target = 1;
-    return 1;
 }
 
-/*
- * One sample is held back: a part's end is only known when the sample
- * after it comes, so a sample is muxed when the next one arrives and the
- * part it would join is known to stay within PART-TARGET (mux_held).
- * Parts close early, on arrival, when the next sample would likely
- * overflow them (step_estimate), so they are published without waiting
- * for one more sample in the usual case.
- */
-int
-cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
+/* Muxes one sample (pkt: muxer timescale; a view or refcounted, taken
+ * over): opens, cuts, or joins a part.  1: a segment started. */
+static int
+write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
 {
-    AVStream *st = c->oc->streams[0];
-    AVPacket *pkt = c->pkt;
-    int key, ret = 0, cut = 0;
-
-    /* the muxer copies the payload: no copy of our own */
-    if ((ret = cir_packet_view(pkt, in)) < 0) {
-        return ret;
-    }
-    av_packet_rescale_ts(pkt, c->in_tb, st->time_base);
-    pkt->stream_index = 0;
-    if (pkt->duration <= 0) {
-        pkt->duration = c->frame_duration;
-    }
-    if (pkt->dts == AV_NOPTS_VALUE) {
-        pkt->dts = pkt->pts;
-    }
-    key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
-    if (c->last_dts != AV_NOPTS_VALUE && pkt->dts < c->last_dts) {
-        goto done; /* the repair stage in front keeps dts non-decreasing */
-    }
+    int ret = 0, cut = 0;
 
     if (!c->seg_open) {
-        if (!may_open(c, pkt, key)) {
-            goto done;
+        if (c->is_video && !key) {
+            c->dropped++; /* a segment starts with a keyframe: wait */
+            return 0;
         }
         if ((ret = mux_held(c, pkt->dts)) < 0) {
-            goto done;
+            return ret;
+        }
+        if (c->follower && c->nb_segments > 0) {
+            follow_after_break(c, pkt->dts);
+        } else {
+            c->next_cut = AV_NOPTS_VALUE;
         }
         c->seg_open = 1;
         c->seg_start = pkt->dts;
-        c->next_cut = AV_NOPTS_VALUE;
-        c->waiting_since = AV_NOPTS_VALUE;
         c->nb_segments++;
         c->held_starts = 1;
         cut = 1;
     } else {
         if ((ret = mux_held(c, pkt->dts)) < 0) {
-            goto done;
+            return ret;
         }
         if (segment_due(c, pkt->dts, key)) {
             if (c->nb_segments == 1 && (ret = decide_target(c, pkt->dts)) < 0) {
-                goto done;
+                return ret;
             }
             if (c->part_open) {
                 ret = flush_part_ex(c, pkt->dts, 1);
@@ -537,10 +565,11 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
                 ret = cir_live_writer_end_segment(c->writer);
             }
             if (ret < 0) {
-                goto done;
+                return ret;
             }
             c->seg_start = pkt->dts;
             c->next_cut = AV_NOPTS_VALUE;
+            c->absorb_start = 0;
             c->nb_segments++;
             c->held_starts = 1;
             cut = 1;
@@ -549,7 +578,7 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
             /* the next sample would likely overflow the part: it ends
              * here (at least 85 % of the target, see step_estimate) */
             if ((ret = flush_part(c, pkt->dts)) < 0) {
-                goto done;
+                return ret;
             }
             c->held_starts = 1;
         } else {
@@ -565,15 +594,141 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
     /* held past this call: a view of the caller's memory (the RTMP
      * reader's buffer) becomes a copy; a refcounted one stays a reference */
     if (av_packet_make_refcounted(pkt) < 0) {
-        ret = CIR_ENOMEM;
-        goto done;
+        return CIR_ENOMEM;
     }
     av_packet_move_ref(c->held, pkt);
     c->has_held = 1;
+    return cut;
+}
 
-done:
-    av_packet_unref(pkt);
+/* Where waiting sample i ends: the next one's dts, or its own duration. */
+static int64_t
+waiting_end(const cir_cmaf_live_t *c, int i)
+{
+    return i + 1 < c->nb_wait ? c->wait[i + 1]->dts
+                              : c->wait[i]->dts + c->wait[i]->duration;
+}
+
+/* Drops the first n waiting samples (counted). */
+static void
+drop_waiting(cir_cmaf_live_t *c, int n)
+{
+    AVPacket *p;
+
+    for (int i = 0; i < n; i++) {
+        av_packet_unref(c->wait[i]);
+    }
+    c->dropped += (uint64_t)n;
+    /* the emptied packets go to the end, for reuse */
+    for (int i = 0; i < n; i++) {
+        p = c->wait[0];
+        memmove(c->wait, c->wait + 1, (WAIT_MAX - 1) * sizeof(c->wait[0]));
+        c->wait[WAIT_MAX - 1] = p;
+    }
+    c->nb_wait -= n;
+}
+
+/* The waiting samples into the first segment: those wholly before the
+ * leader's start are dropped (counted: segment 0 starts with the
+ * leader's, same numbers for the same times); the first one at or
+ * overlapping it opens the segment.  With the leader not started, they
+ * wait, but not past a segment limit, WAIT_MAX samples, nor the end
+ * (alone): then the follower starts alone and decides the stream's
+ * target if nobody did.  0 or 1 (a segment started). */
+static int
+release_waiting(cir_cmaf_live_t *c, int alone)
+{
+    int n = 0, ret = 0, cut = 0;
+
+    if (c->nb_wait == 0) {
+        return 0;
+    }
+    if (c->next_cut != AV_NOPTS_VALUE) {
+        while (n < c->nb_wait && waiting_end(c, n) <= c->next_cut) {
+            n++;
+        }
+        drop_waiting(c, n);
+        if (c->nb_wait == 0) {
+            return 0;
+        }
+    } else if (!alone && c->nb_wait < WAIT_MAX &&
+               c->wait[c->nb_wait - 1]->dts - c->wait[0]->dts <= c->seg_limit) {
+        return 0;
+    } else {
+        c->decides_target = 1;
+    }
+    for (n = 0; n < c->nb_wait; n++) {
+        if ((ret = write_sample(c, c->wait[n], 1)) < 0) {
+            break;
+        }
+        cut |= ret;
+    }
+    for (int i = 0; i < c->nb_wait; i++) {
+        av_packet_unref(c->wait[i]);
+    }
+    c->nb_wait = 0;
     return ret < 0 ? ret : cut;
+}
+
+/* A follower's sample before its first segment: kept until the leader's
+ * start is known (cir_cmaf_live_cut_at), so a sample sent just before the
+ * leader's first keyframe, at the same time, is not lost. */
+static int
+wait_for_leader(cir_cmaf_live_t *c, AVPacket *pkt)
+{
+    if (c->nb_wait == WAIT_MAX) {
+        drop_waiting(c, 1);
+    }
+    if (c->wait[c->nb_wait] == NULL &&
+        (c->wait[c->nb_wait] = av_packet_alloc()) == NULL) {
+        return CIR_ENOMEM;
+    }
+    if (av_packet_make_refcounted(pkt) < 0) {
+        return CIR_ENOMEM;
+    }
+    av_packet_move_ref(c->wait[c->nb_wait++], pkt);
+    return release_waiting(c, 0);
+}
+
+/*
+ * One sample is held back: a part's end is only known when the sample
+ * after it comes, so a sample is muxed when the next one arrives and the
+ * part it would join is known to stay within PART-TARGET (mux_held).
+ * Parts close early, on arrival, when the next sample would likely
+ * overflow them (step_estimate), so they are published without waiting
+ * for one more sample in the usual case.
+ */
+int
+cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
+{
+    AVStream *st = c->oc->streams[0];
+    AVPacket *pkt = c->pkt;
+    int key, ret = 0;
+
+    /* the muxer copies the payload: no copy of our own */
+    if ((ret = cir_packet_view(pkt, in)) < 0) {
+        return ret;
+    }
+    av_packet_rescale_ts(pkt, c->in_tb, st->time_base);
+    pkt->stream_index = 0;
+    if (pkt->duration <= 0) {
+        pkt->duration = c->frame_duration;
+    }
+    if (pkt->dts == AV_NOPTS_VALUE) {
+        pkt->dts = pkt->pts;
+    }
+    key = (pkt->flags & AV_PKT_FLAG_KEY) != 0 || !c->is_video;
+    if (c->last_dts != AV_NOPTS_VALUE && pkt->dts < c->last_dts) {
+        /* the repair stage in front keeps dts increasing */
+        cir_log_warn(&c->log, "dts %" PRId64 " before %" PRId64 ": dropped",
+                     pkt->dts, c->last_dts);
+    } else if (c->follower && c->nb_segments == 0) {
+        ret = wait_for_leader(c, pkt);
+    } else {
+        ret = write_sample(c, pkt, key);
+    }
+    av_packet_unref(pkt);
+    return ret;
 }
 
 int64_t
@@ -612,17 +767,39 @@ cir_cmaf_live_set_role(cir_cmaf_live_t *c, int follower, int decides_target)
 void
 cir_cmaf_live_cut_at(cir_cmaf_live_t *c, int64_t at_us)
 {
-    c->follower = 1;
-    c->next_cut =
+    int64_t at =
         av_rescale_q(at_us, AV_TIME_BASE_Q, c->oc->streams[0]->time_base);
+
+    c->follower = 1;
+    if (c->absorb_start && c->seg_open) {
+        /* the leader's start of the segment opened after a break */
+        c->absorb_start = 0;
+        if (llabs(at - c->seg_start) <= c->seg_len / 2) {
+            return;
+        }
+    }
+    c->next_cut = at;
+}
+
+/* Before a break: the samples still waiting for the leader go out if its
+ * start is known, else they are dropped (counted: the leader never
+ * started before the break). */
+static int
+end_waiting(cir_cmaf_live_t *c)
+{
+    if (c->nb_wait > 0 && c->next_cut == AV_NOPTS_VALUE) {
+        drop_waiting(c, c->nb_wait);
+    }
+    return release_waiting(c, 0);
 }
 
 int
 cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
 {
+    AVRational tb = c->oc->streams[0]->time_base;
     int ret;
 
-    if ((ret = close_segment(c)) < 0) {
+    if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0) {
         return ret;
     }
     close_muxer(c);
@@ -631,6 +808,7 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
     if ((ret = open_muxer(c, par)) < 0) {
         return ret;
     }
+    change_timescale(c, tb);
     /* put_init of the new header marks the discontinuity */
     return 0;
 }
@@ -640,7 +818,7 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
 {
     int ret;
 
-    if ((ret = close_segment(c)) < 0) {
+    if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0) {
         return ret;
     }
     return cir_live_writer_discontinuity(c->writer);
@@ -651,13 +829,21 @@ cir_cmaf_live_finish(cir_cmaf_live_t *c)
 {
     int ret;
 
-    if ((ret = mux_held(c, AV_NOPTS_VALUE)) < 0) {
+    /* a leader that never started: the follower's samples alone */
+    if ((ret = release_waiting(c, 1)) < 0 ||
+        (ret = mux_held(c, AV_NOPTS_VALUE)) < 0) {
         return ret;
     }
     if (c->part_open && (ret = flush_part(c, c->last_end)) < 0) {
         return ret;
     }
     return cir_live_writer_finish(c->writer);
+}
+
+uint64_t
+cir_cmaf_live_dropped(const cir_cmaf_live_t *c)
+{
+    return c->dropped;
 }
 
 const cir_live_index_t *
@@ -683,6 +869,9 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
     cir_live_writer_close(&c->writer);
     av_packet_free(&c->pkt);
     av_packet_free(&c->held);
+    for (int i = 0; i < WAIT_MAX; i++) {
+        av_packet_free(&c->wait[i]);
+    }
     free(c);
     *cp = NULL;
 }

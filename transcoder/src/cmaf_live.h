@@ -61,9 +61,17 @@ uint32_t cir_cmaf_live_target_duration(const cir_cmaf_live_t *c);
 /* Before the first packet: see the config's follower, decides_target. */
 void cir_cmaf_live_set_role(cir_cmaf_live_t *c, int follower,
                             int decides_target);
-/* Makes c follow a leader: its next segment starts at the first sample at
- * or after at_us (where the leader's segment started). */
+/* Makes c follow a leader: its next segment starts at the sample nearest
+ * at_us (where the leader's segment started).  Its first segment starts
+ * with the first sample at or overlapping the leader's start (those
+ * wholly before are dropped, cir_cmaf_live_dropped); after a break
+ * (reconfigure, discontinuity) with the first sample after it, the
+ * leader's start then being that segment's. */
 void cir_cmaf_live_cut_at(cir_cmaf_live_t *c, int64_t at_us);
+/* Samples dropped before the track could start: video before a keyframe
+ * (at the start, after a break), a follower's before its leader's first
+ * segment. */
+uint64_t cir_cmaf_live_dropped(const cir_cmaf_live_t *c);
 /* New codec parameters (a new sequence header): new init, and the next
  * segment starts with a discontinuity. */
 int cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par);

@@ -57,6 +57,7 @@ struct cir_live {
     cir_live_ts_t ts; /* timestamp repair, in front of everything */
     /* its counts for cir_live_stats ([track][kind], updated on repairs) */
     atomic_uint_fast64_t ts_count[2][CIR_LIVE_TS_KINDS];
+    uint64_t pkg_dropped[2]; /* the packagers' drops counted so far */
     cir_log_ctx_t log;
 
     /* ABR */
@@ -540,6 +541,7 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
 
 /* Decoded frames to every rung, with the keyframe decision. */
 static int fan_out(cir_live_t *l, AVFrame *f);
+static void note_dropped(cir_live_t *l);
 
 static int
 decode(cir_live_t *l, const AVPacket *pkt)
@@ -609,6 +611,7 @@ cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
         return 0;
     }
     ret = cir_cmaf_live_reconfigure(t->pkg, par);
+    note_dropped(l);
     return ret < 0 ? ret : rec_sync(t);
 }
 
@@ -627,8 +630,9 @@ timeline_break(cir_live_t *l)
         }
     }
     if (l->audio.pkg) {
-        if ((ret = cir_cmaf_live_discontinuity(l->audio.pkg)) < 0 ||
-            (ret = rec_sync(&l->audio)) < 0) {
+        ret = cir_cmaf_live_discontinuity(l->audio.pkg);
+        note_dropped(l);
+        if (ret < 0 || (ret = rec_sync(&l->audio)) < 0) {
             return ret;
         }
     }
@@ -795,10 +799,40 @@ stats_tick(cir_live_t *l)
     }
 }
 
+/* What the packagers dropped before their track could start (video
+ * before a keyframe, audio before the video's first segment): counted
+ * with the repairs, logged at the first of a kind. */
+static void
+note_dropped(cir_live_t *l)
+{
+    for (int video = 0; video < 2; video++) {
+        live_track_t *t = video ? &l->video : &l->audio;
+        cir_live_ts_kind_t k =
+            video ? CIR_LIVE_TS_BEFORE_KEY : CIR_LIVE_TS_BEFORE_VIDEO;
+        uint64_t n;
+        if (t->pkg == NULL ||
+            (n = cir_cmaf_live_dropped(t->pkg) - l->pkg_dropped[video]) == 0) {
+            continue;
+        }
+        l->pkg_dropped[video] += n;
+        if (cir_live_ts_note(&l->ts, video, k, n)) {
+            cir_log_warn(&l->log,
+                         "%s: %" PRIu64 " frame(s) dropped (%s), counted "
+                         "from now on (timestamp_repairs)",
+                         video ? "video" : "audio", n,
+                         cir_live_ts_kind_name(k));
+        }
+        atomic_store(&l->ts_count[video][k],
+                     cir_live_ts_count(&l->ts, video, k));
+    }
+}
+
 static int
-package(live_track_t *t, const AVPacket *pkt)
+package(cir_live_t *l, live_track_t *t, const AVPacket *pkt)
 {
     int ret = cir_cmaf_live_write(t->pkg, pkt);
+
+    note_dropped(l);
 
     if (ret >= 0) {
         atomic_fetch_add(&t->frames, 1);
@@ -829,7 +863,7 @@ on_aac(void *opaque, AVPacket *pkt)
         return 0; /* the encoder's priming, or out of order */
     }
     t->last_dts = pkt->dts;
-    ret = package(t, pkt);
+    ret = package(l, t, pkt);
     if (ret >= 0) {
         ret = spread_decided(l, t);
     }
@@ -957,7 +991,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         }
     }
     if (t->pkg && !(video && l->vpend != NULL)) {
-        ret = package(t, pkt);
+        ret = package(l, t, pkt);
         if (ret == 1 && video && l->audio.pkg) {
             /* audio segments start where the video's do, the first one
              * too (same numbers for the same times) */
@@ -1005,7 +1039,6 @@ cir_live_finish(cir_live_t *l)
     size_t n = 0;
     int ret = 0, r;
 
-    log_repairs(l);
     if (l->vdec && (r = decode(l, NULL)) < 0) {
         ret = r;
     }
@@ -1029,6 +1062,8 @@ cir_live_finish(cir_live_t *l)
     if ((r = rec_sync(&l->video)) < 0 || (r = rec_sync(&l->audio)) < 0) {
         ret = r;
     }
+    note_dropped(l);
+    log_repairs(l);
     if (ret == 0 && l->record_root[0]) {
         if (l->video.rec) {
             recs[n++] = l->video.rec;

@@ -17,6 +17,8 @@ static const char *const kind_names[CIR_LIVE_TS_KINDS] = {
     [CIR_LIVE_TS_GAP] = "gap",
     [CIR_LIVE_TS_DISCONTINUITY] = "discontinuity",
     [CIR_LIVE_TS_BEFORE_START] = "before_start",
+    [CIR_LIVE_TS_BEFORE_VIDEO] = "before_video",
+    [CIR_LIVE_TS_BEFORE_KEY] = "before_keyframe",
 };
 
 const char *
@@ -256,6 +258,21 @@ int
 cir_live_ts_started(const cir_live_ts_t *s)
 {
     return s->started;
+}
+
+int
+cir_live_ts_note(cir_live_ts_t *s, int track, cir_live_ts_kind_t kind,
+                 uint64_t n)
+{
+    uint64_t *c;
+
+    if ((track != 0 && track != 1) || kind < 0 || kind >= CIR_LIVE_TS_KINDS ||
+        n == 0) {
+        return 0;
+    }
+    c = &s->track[track].count[kind];
+    *c += n;
+    return *c == n;
 }
 
 uint64_t

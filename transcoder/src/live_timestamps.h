@@ -54,6 +54,11 @@ typedef enum {
     CIR_LIVE_TS_GAP,           /* a forward step of CIR_LIVE_TS_GAP_US+ */
     CIR_LIVE_TS_DISCONTINUITY, /* a jump: a new timeline */
     CIR_LIVE_TS_BEFORE_START,  /* before the stream's start: dropped */
+    /* counted for the packagers behind (cir_live_ts_note): */
+    CIR_LIVE_TS_BEFORE_VIDEO, /* audio wholly before the video's first
+                               * segment: dropped (segments aligned) */
+    CIR_LIVE_TS_BEFORE_KEY,   /* video before its first keyframe (or the
+                               * first after a new header): dropped */
     CIR_LIVE_TS_KINDS
 } cir_live_ts_kind_t;
 
@@ -111,6 +116,10 @@ int cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
 int64_t cir_live_ts_source_us(const cir_live_ts_t *s, int track,
                               int64_t out_us);
 int cir_live_ts_started(const cir_live_ts_t *s);
+/* Counts n packets a stage behind dropped (kind: CIR_LIVE_TS_BEFORE_VIDEO
+ * or _BEFORE_KEY); 1 when they are the first of their kind on the track. */
+int cir_live_ts_note(cir_live_ts_t *s, int track, cir_live_ts_kind_t kind,
+                     uint64_t n);
 uint64_t cir_live_ts_count(const cir_live_ts_t *s, int track,
                            cir_live_ts_kind_t kind);
 /* "repeated_dts", "backward_dts", ... (the metrics' kind label). */
