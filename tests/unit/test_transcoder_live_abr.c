@@ -3,6 +3,7 @@
  * on its own thread, segments aligned across renditions, dropped frames
  * counted, recording as a VOD asset, non-AAC audio transcoded.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,5 +455,106 @@ Test(transcoder_live_abr, rungs_start_when_the_size_is_known, .init = setup,
     assert_aligned(names, 2, 3);
     avformat_close_input(&ic);
     avcodec_parameters_free(&par);
+    av_packet_free(&pkt);
+}
+
+/* A wall clock the test moves (read by the rungs' threads too). */
+static _Atomic int64_t test_wall;
+
+static int64_t
+test_wall_us(const cir_clock_t *c)
+{
+    (void)c;
+    return atomic_load(&test_wall);
+}
+
+/*
+ * A publisher that comes back (its timestamps restart at 0, 3 s of wall
+ * clock later), packets arriving at their media time: every rendition
+ * (passthrough, rungs on their threads, audio) has the same discontinuity
+ * and, within an audio frame, the same PROGRAM-DATE-TIME at every MSN
+ * (RFC 8216bis 6.2.4), however late a rung's thread writes.
+ */
+Test(transcoder_live_abr, renditions_agree_on_pdt_and_discontinuities,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    const cir_clock_t clock = {.wall_us = test_wall_us,
+                               .mono_us = test_wall_us};
+    const char *names[] = {"video", "180p", "90p", "audio"};
+    const int64_t base = 1800000000000000, cut = 2500000, gap = 3000000;
+    const int64_t audio_frame = 1024 * 1000000 / 48000;
+    cir_live_file_job_t j = job("in.mp4");
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    cir_live_index_t ref, x;
+    int vi, ai, breaks = 0;
+
+    atomic_store(&test_wall, base);
+    j.live.clock = &clock;
+    preset.audio_channels = 1; /* the AAC passes as it came */
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        AVRational tb = ic->streams[pkt->stream_index]->time_base;
+        int64_t t = av_rescale_q(pkt->dts, tb, AV_TIME_BASE_Q);
+        if (t >= cut) {
+            /* the new publisher's clock starts at 0 */
+            int64_t shift = av_rescale_q(cut, AV_TIME_BASE_Q, tb);
+            pkt->dts -= shift;
+            pkt->pts -= shift;
+            t += gap;
+        }
+        atomic_store(&test_wall, base + t);
+        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+
+    cr_assert_eq(load(names[0], &ref), 0);
+    for (size_t s = 0; s < ref.nb_segments; s++) {
+        breaks += ref.segments[s].discontinuity;
+    }
+    cr_assert_eq(breaks, 1, "the reconnect is a discontinuity");
+    for (size_t i = 1; i < 4; i++) {
+        cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
+        cr_assert_eq(x.nb_segments, ref.nb_segments, "%s", names[i]);
+        for (size_t s = 0; s < x.nb_segments; s++) {
+            const cir_live_segment_t *a = &x.segments[s], *b = &ref.segments[s];
+            cr_assert_eq(a->msn, b->msn);
+            cr_assert_eq(a->discontinuity, b->discontinuity,
+                         "%s segment %llu: discontinuity %d, video %d",
+                         names[i], (unsigned long long)a->msn, a->discontinuity,
+                         b->discontinuity);
+            /* the first audio sample comes 45 ms after the first video
+             * dts in this file; later segments start where the video's do
+             * (to the nearest audio sample) */
+            cr_assert_leq(
+                llabs(a->pdt_us - b->pdt_us),
+                s == 0 && x.track.kind == CIR_LIVE_AUDIO ? 3 * audio_frame
+                                                         : audio_frame,
+                "%s segment %llu: PDT %lld us from the video's", names[i],
+                (unsigned long long)a->msn, (long long)(a->pdt_us - b->pdt_us));
+            /* one function of media time: PDT - start the same */
+            cr_assert_float_eq(
+                (double)a->pdt_us - 1e6 * (double)a->start / x.timescale,
+                (double)b->pdt_us - 1e6 * (double)b->start / ref.timescale,
+                1000, "%s segment %llu", names[i], (unsigned long long)a->msn);
+        }
+        cir_live_index_free(&x);
+    }
+    cir_live_index_free(&ref);
+    avformat_close_input(&ic);
     av_packet_free(&pkt);
 }
