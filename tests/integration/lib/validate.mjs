@@ -76,7 +76,12 @@ export function parseMediaPlaylist(text) {
         if (!cur) {
             if (msn === null) {
                 msn = p.msn + (p.skip || 0);
-                dsn = p.dsn;
+                // a delta update: DISCONTINUITY-SEQUENCE is the first
+                // skipped segment's, and the skipped segments' DISCONTINUITY
+                // tags are not listed (the client has them from the
+                // playlist it updates, RFC 8216bis 6.2.5.1): the listed
+                // segments' sequence numbers are not known from it alone
+                dsn = p.skip ? null : p.dsn;
             }
             cur = { msn, dsn, duration: null, uri: null, discontinuity: false,
                 pdt: null, pdtText: null, map: null, gap: false, parts: [],
@@ -132,7 +137,7 @@ export function parseMediaPlaylist(text) {
         case '#EXT-X-DISCONTINUITY': {
             const s = open();
             s.discontinuity = true;
-            s.dsn = ++dsn;
+            s.dsn = dsn === null ? null : ++dsn;
             if (s.parts.length)
                 s.lateTags.push(tag);
             break;
@@ -752,7 +757,8 @@ export class Validator {
                 const t = om.get(s.msn);
                 if (!t)
                     continue;
-                if (s.discontinuity !== t.discontinuity || s.dsn !== t.dsn)
+                if (s.discontinuity !== t.discontinuity ||
+                    (s.dsn !== null && t.dsn !== null && s.dsn !== t.dsn))
                     discBad = discBad || `segment ${s.msn}: discontinuity ${s.discontinuity}/${s.dsn} vs ${t.discontinuity}/${t.dsn}`;
                 if (s.pdt && t.pdt && Math.abs(s.pdt - t.pdt) > 50)
                     pdtBad = pdtBad || `segment ${s.msn}: PDT ${s.pdtText} vs ${t.pdtText}`;
