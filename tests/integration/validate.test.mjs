@@ -198,6 +198,20 @@ describe('lib/validate.mjs: DASH', () => {
         v.checkMpd(`${BASE}/manifest.mpd`, MPD(new Date(now).toISOString(), { n: 6 }),
             { start: now + 9000, end: now + 9000 });
         assert.ok(rules(v).includes('dash.D1.ast-unchanged'), rules(v));
+        // a Period that lists only the short segment before a
+        // discontinuity: ATO is for the nominal segment duration
+        const two = (text) => {
+            const per = /  <Period[\s\S]*<\/Period>\n/.exec(text)[0];
+            const short = per.replace(/<S [^>]*\/>/, '<S t="0" d="500"/>');
+            const next = per.replace('id="0" start="PT0S"', 'id="1" start="PT6S"');
+            return text.replace(per, short + next);
+        };
+        const x = new Validator('self-test');
+        x.checkMpd(`${BASE}/manifest.mpd`, two(MPD(ast)), { start: now, end: now });
+        assert.ok(!rules(x).includes('dash.D6.ato-range'), rules(x));
+        x.checkMpd(`${BASE}/short.mpd`, MPD(ast).replace(/<S [^>]*\/>/, '<S t="0" d="500"/>'),
+            { start: now, end: now });
+        assert.ok(rules(x).includes('dash.D6.ato-range'), rules(x));
         const w = new Validator('self-test');
         w.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { prtWall: new Date(now).toISOString() }));
         assert.ok(rules(w).includes('dash.D6.prt-matches-timeline'), rules(w));
