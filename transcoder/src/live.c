@@ -73,8 +73,7 @@ struct cir_live {
     int vseg_open;
     int64_t cts_delay; /* the source's pts - dts at its first keyframe */
     int fanned;        /* a frame went to the rungs */
-    int disc_pending;  /* a break before the frame at disc_at */
-    int64_t disc_at;
+    int disc_pending;  /* a break before the next frame decoded */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
     cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
@@ -579,6 +578,24 @@ decode(cir_live_t *l, const AVPacket *pkt)
     }
 }
 
+/* Decodes and fans out the frames the decoder holds, then takes the next
+ * packets afresh, from a keyframe. */
+static int
+drain_decoder(cir_live_t *l)
+{
+    int ret;
+
+    if (l->vdec == NULL) {
+        return 0;
+    }
+    if ((ret = decode(l, NULL)) < 0) {
+        return ret;
+    }
+    avcodec_flush_buffers(l->vdec); /* leaves the draining state */
+    l->dec_need_key = 1;
+    return 0;
+}
+
 int
 cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
 {
@@ -601,7 +618,6 @@ cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
             return ret;
         }
         l->disc_pending = 1;
-        l->disc_at = INT64_MIN;
     }
     if (video && l->passthrough &&
         (l->vpend != NULL || par->width <= 0 || par->height <= 0)) {
@@ -636,13 +652,16 @@ timeline_break(cir_live_t *l)
         }
     }
     if (l->nb_rungs > 0) {
-        /* the rungs break before the first frame of the new timeline */
+        /* the rungs break before the first frame of the new timeline,
+         * where the passthrough and the audio do: the old timeline's
+         * frames leave the decoder first, so the next one decoded is the
+         * new timeline's, whatever its time (after a reconnect the video's
+         * first packet may be older than the audio's that broke first,
+         * so no time tells the timelines apart) */
+        if ((ret = drain_decoder(l)) < 0) {
+            return ret;
+        }
         l->disc_pending = 1;
-        l->disc_at =
-            l->video.last_dts != AV_NOPTS_VALUE
-                ? l->video.last_dts + av_rescale_q(CIR_LIVE_TS_BREAK_STEP_US,
-                                                   AV_TIME_BASE_Q, l->video.tb)
-                : INT64_MIN;
     }
     return 0;
 }
@@ -747,7 +766,7 @@ fan_out(cir_live_t *l, AVFrame *f)
     }
     f->pts = pts;
     pts_us = av_rescale_q(pts, tb, AV_TIME_BASE_Q);
-    if (l->disc_pending && pts >= l->disc_at) {
+    if (l->disc_pending) {
         disc = 1;
         l->disc_pending = 0;
     }

@@ -346,7 +346,9 @@ pop(cir_live_rung_t *r, entry_t *e)
                r->err != CIR_ECANCELED) {
             pthread_cond_wait(&r->cond, &r->lock);
         }
-        if (r->count > 0) {
+        if (r->count > 0 && !r->queue[r->head].disc) {
+            /* (not across a break: the new timeline's first frame is no
+             * end for the old one's last sample) */
             e->next_pts = r->queue[r->head].frame->pts;
         } else if (e->hole_after && r->eof &&
                    r->dropped_tail_pts != AV_NOPTS_VALUE) {
