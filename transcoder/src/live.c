@@ -639,6 +639,16 @@ timeline_break(cir_live_t *l)
 {
     int ret;
 
+    /* the rungs break before the first frame of the new timeline, where
+     * the passthrough and the audio do: the old timeline's frames leave
+     * the decoder first (and act on the old timeline: keyframes, the
+     * audio's cuts without a passthrough), so the next one decoded is the
+     * new timeline's, whatever its time (after a reconnect the video's
+     * first packet may be older than the audio's that broke first, so no
+     * time tells the timelines apart) */
+    if (l->nb_rungs > 0 && (ret = drain_decoder(l)) < 0) {
+        return ret;
+    }
     if (l->video.pkg) {
         if ((ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0 ||
             (ret = rec_sync(&l->video)) < 0) {
@@ -652,15 +662,6 @@ timeline_break(cir_live_t *l)
         }
     }
     if (l->nb_rungs > 0) {
-        /* the rungs break before the first frame of the new timeline,
-         * where the passthrough and the audio do: the old timeline's
-         * frames leave the decoder first, so the next one decoded is the
-         * new timeline's, whatever its time (after a reconnect the video's
-         * first packet may be older than the audio's that broke first,
-         * so no time tells the timelines apart) */
-        if ((ret = drain_decoder(l)) < 0) {
-            return ret;
-        }
         l->disc_pending = 1;
     }
     return 0;
