@@ -645,7 +645,10 @@ timeline_break(cir_live_t *l)
      * audio's cuts without a passthrough), so the next one decoded is the
      * new timeline's, whatever its time (after a reconnect the video's
      * first packet may be older than the audio's that broke first, so no
-     * time tells the timelines apart) */
+     * time tells the timelines apart).  The decoder then waits for a
+     * keyframe: a publisher that comes back starts with one; after a jump
+     * within one publisher's stream the passthrough's segment waits for
+     * one too, rungs without a passthrough lose up to a GOP. */
     if (l->nb_rungs > 0 && (ret = drain_decoder(l)) < 0) {
         return ret;
     }
