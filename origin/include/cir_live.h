@@ -216,6 +216,19 @@ int cir_live_writer_end_segment(cir_live_writer_t *w);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
  * timestamp jump). */
 int cir_live_writer_discontinuity(cir_live_writer_t *w);
+/* The stream's wall clock: media time media_us (µs on the stream's
+ * timeline, which every rendition shares) was captured at wall_us.  The
+ * stream's packager decides it once per timeline (at its start and after
+ * each discontinuity) and gives every rendition the same, so
+ * PROGRAM-DATE-TIME is the same at the same media time in all of them
+ * (RFC 8216bis 6.2.4).  Used from the next segment that opens after the
+ * start, a discontinuity, a new init or a timestamp jump (PDT = wall_us +
+ * its start - media_us, but never before the end of the segment before
+ * it nor media time 0 before started_us); without one the writer anchors
+ * at its own wall clock.  Before the first segment, started_us moves back
+ * to wall_us - media_us if that is earlier. */
+int cir_live_writer_set_anchor(cir_live_writer_t *w, int64_t wall_us,
+                               int64_t media_us);
 /* The stream's target duration, once (CIR_EINVAL if another was set):
  * publishes the index held back until then. */
 int cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td);

@@ -22,7 +22,9 @@
  *
  * Choices the header leaves open:
  * - PDT: anchored when a segment opens after the stream start, an init
- *   change, a discontinuity or a timestamp jump, at the wall clock of that
+ *   change, a discontinuity or a timestamp jump: at the stream's anchor
+ *   when one was set (cir_live_writer_set_anchor: the same for every
+ *   rendition, so PDT agrees across them), else at the wall clock of that
  *   moment minus the duration of the first part (its first sample was
  *   captured one part ago); later segments follow the media timeline from
  *   the anchor, so PDT steps match EXTINF exactly and never drift.
@@ -93,6 +95,9 @@ struct cir_live_writer {
     int pending_disc;
     int anchored;
     int64_t anchor_wall, anchor_media, last_end;
+    /* the stream's anchor (set_anchor): media time stream_media_us (µs on
+     * the stream's timeline) was captured at stream_wall_us; 0: none */
+    int64_t stream_wall_us, stream_media_us;
     int64_t elapsed; /* media time put so far, timescale units */
     deletion_t *del;
     size_t nb_del, del_cap;
@@ -608,7 +613,14 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
     if (w->pending_disc || !w->anchored || start != w->last_end) {
         w->anchored = 1;
         w->anchor_media = start;
-        w->anchor_wall = now - first_duration * 1000000 / x->timescale;
+        if (w->stream_wall_us != 0) {
+            /* the stream's: every rendition's PDT is the same function of
+             * media time (RFC 8216bis 6.2.4) */
+            w->anchor_wall = w->stream_wall_us + (cir_live_ts_to_us(start, ts) -
+                                                  w->stream_media_us);
+        } else {
+            w->anchor_wall = now - first_duration * 1000000 / x->timescale;
+        }
         if (w->anchor_wall < x->started_us + cir_live_ts_to_us(start, ts)) {
             /* media time 0 is not before the stream started (a publisher
              * that bursts): a DASH Period never starts before
@@ -801,6 +813,28 @@ cir_live_writer_discontinuity(cir_live_writer_t *w)
         return CIR_EINVAL;
     }
     w->pending_disc = 1;
+    return 0;
+}
+
+int
+cir_live_writer_set_anchor(cir_live_writer_t *w, int64_t wall_us,
+                           int64_t media_us)
+{
+    cir_live_index_t *x;
+
+    if (w == NULL || wall_us <= 0 || media_us >= wall_us) {
+        return CIR_EINVAL;
+    }
+    x = &w->idx;
+    w->stream_wall_us = wall_us;
+    w->stream_media_us = media_us;
+    if (!w->written_any && wall_us - media_us < x->started_us) {
+        /* a rendition that opened after the stream's media time 0 (a rung
+         * started at the first decoded frame) starts with the stream: its
+         * PDT is not moved past started_us, and availabilityStartTime (the
+         * renditions' earliest) stays */
+        x->started_us = wall_us - media_us;
+    }
     return 0;
 }
 

@@ -96,6 +96,20 @@ describe('lib/validate.mjs: HLS', () => {
         v = check([['master.m3u8', MASTER], ['video/index.m3u8', media({ disc: 12, dsn: 0 })],
             ['audio/index.m3u8', media({ other: 'video' })]]);
         assert.ok(rules(v).includes('hls.H10.discontinuity-aligned'), rules(v));
+        // a delta update does not list its skipped segments'
+        // discontinuities (RFC 8216bis 6.2.5.1): its segments' sequence
+        // numbers are not compared, their DISCONTINUITY tags are
+        const delta = (text) => text.replace('#EXT-X-MAP:URI="init.mp4"',
+            '#EXT-X-SKIP:SKIPPED-SEGMENTS=4\n#EXT-X-MAP:URI="init.mp4"')
+            .replace(/(#EXT-X-DISCONTINUITY\n)?#EXT-X-PROGRAM-DATE-TIME:[^\n]*\n#EXTINF:2.000,\nseg-1[0-3].m4s\n/g, '');
+        v = check([['master.m3u8', MASTER],
+            ['audio/index.m3u8', media({ n: 10, disc: 12, other: 'video' })],
+            ['video/index.m3u8?_HLS_skip=YES', delta(media({ n: 10, disc: 12 }))]]);
+        assert.ok(!rules(v).includes('hls.H10.discontinuity-aligned'), rules(v));
+        v = check([['master.m3u8', MASTER],
+            ['audio/index.m3u8', media({ n: 10, disc: 15, other: 'video' })],
+            ['video/index.m3u8?_HLS_skip=YES', delta(media({ n: 10, disc: 12 }))]]);
+        assert.ok(rules(v).includes('hls.H10.discontinuity-aligned'), rules(v));
     });
 
     test('rules over a sequence of fetches of one URL', () => {
@@ -184,6 +198,20 @@ describe('lib/validate.mjs: DASH', () => {
         v.checkMpd(`${BASE}/manifest.mpd`, MPD(new Date(now).toISOString(), { n: 6 }),
             { start: now + 9000, end: now + 9000 });
         assert.ok(rules(v).includes('dash.D1.ast-unchanged'), rules(v));
+        // a Period that lists only the short segment before a
+        // discontinuity: ATO is for the nominal segment duration
+        const two = (text) => {
+            const per = /  <Period[\s\S]*<\/Period>\n/.exec(text)[0];
+            const short = per.replace(/<S [^>]*\/>/, '<S t="0" d="500"/>');
+            const next = per.replace('id="0" start="PT0S"', 'id="1" start="PT6S"');
+            return text.replace(per, short + next);
+        };
+        const x = new Validator('self-test');
+        x.checkMpd(`${BASE}/manifest.mpd`, two(MPD(ast)), { start: now, end: now });
+        assert.ok(!rules(x).includes('dash.D6.ato-range'), rules(x));
+        x.checkMpd(`${BASE}/short.mpd`, MPD(ast).replace(/<S [^>]*\/>/, '<S t="0" d="500"/>'),
+            { start: now, end: now });
+        assert.ok(rules(x).includes('dash.D6.ato-range'), rules(x));
         const w = new Validator('self-test');
         w.checkMpd(`${BASE}/manifest.mpd`, MPD(ast, { prtWall: new Date(now).toISOString() }));
         assert.ok(rules(w).includes('dash.D6.prt-matches-timeline'), rules(w));

@@ -668,3 +668,85 @@ Test(live_writer, parts_leave_the_playlist_three_segments_from_the_end)
                      cir_live_parts_listed(x, i) != 0, "segment %zu", i);
     }
 }
+
+/* One part of d seconds' media at start (seconds) into writer x. */
+static void
+put_at(cir_live_writer_t *x, uint32_t ts, double start, double d, int last)
+{
+    int64_t s = (int64_t)(start * ts + 0.5), n = (int64_t)(d * ts + 0.5);
+
+    cr_assert_eq((last ? cir_live_writer_put_last_part
+                       : cir_live_writer_put_part)(x, "P", 1, s, n, 1),
+                 0);
+}
+
+/*
+ * Two renditions of one stream (90 kHz video, 48 kHz audio) that write at
+ * different moments take the stream's anchor: the same PDT at the same
+ * media time, before and after a discontinuity (RFC 8216bis 6.2.4); the
+ * one opened late starts with the stream (started_us); PDT still never
+ * steps back.
+ */
+Test(live_writer, the_stream_anchor_is_every_renditions_pdt)
+{
+    cir_live_writer_config_t c = config(3), ca = config(3);
+    cir_live_writer_t *a = NULL;
+    const cir_live_index_t *x, *y;
+    char adir[64];
+
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "I", 1), 0);
+    /* the audio opens 300 ms later, its first part 250 ms after the
+     * video's: each would anchor at its own moment */
+    cir_clock_fixed_advance(&clk, 300000);
+    snprintf(adir, sizeof(adir), "%.*s/audio", (int)strlen(dir) - 5, dir);
+    ca.dir = adir;
+    ca.timescale = 48000;
+    ca.segment_target = 4 * 48000;
+    ca.part_target = 48000;
+    cr_assert_eq(cir_live_writer_open(&a, &ca), 0);
+    cr_assert_eq(cir_live_writer_put_init(a, "I", 1), 0);
+    /* media time 0 was captured at T0 + 100 ms */
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 100000, 0), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(a, T0 + 100000, 0), 0);
+    cr_assert_eq(cir_live_writer_index(a)->started_us, T0 + 100000,
+                 "the late rendition starts with the stream");
+    cr_assert_eq(cir_live_writer_index(w)->started_us, T0);
+    cir_clock_fixed_set(&clk, T0 + 1100000);
+    put_at(w, TS, 0, 1, 0);
+    cir_clock_fixed_set(&clk, T0 + 1350000);
+    put_at(a, 48000, 0, 1, 0);
+    cir_clock_fixed_set(&clk, T0 + 4100000);
+    put_at(w, TS, 1, 3, 1);
+    put_at(a, 48000, 1, 3, 1);
+    /* a reconnect 6 s later: the new timeline just after the old one in
+     * media time, its first sample captured at T0 + 10.2 s; the audio's
+     * first sample 20 ms before the video's, both written late */
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(a), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 10200000, 4060000), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(a, T0 + 10200000, 4060000), 0);
+    cir_clock_fixed_set(&clk, T0 + 11900000);
+    put_at(w, TS, 4.06, 1, 0);
+    cir_clock_fixed_set(&clk, T0 + 12300000);
+    put_at(a, 48000, 4.04, 1, 0);
+    x = cir_live_writer_index(w);
+    y = cir_live_writer_index(a);
+    cr_assert_eq(x->nb_segments, 2);
+    cr_assert_eq(y->nb_segments, 2);
+    cr_assert_eq(x->segments[0].pdt_us, T0 + 100000);
+    cr_assert_eq(y->segments[0].pdt_us, T0 + 100000);
+    cr_assert_eq(x->run_pdt_us, T0 + 100000);
+    cr_assert_eq(y->run_pdt_us, T0 + 100000);
+    cr_assert_eq(x->segments[1].discontinuity, 1);
+    cr_assert_eq(y->segments[1].discontinuity, 1);
+    cr_assert_eq(x->segments[1].pdt_us, T0 + 10200000);
+    cr_assert_eq(y->segments[1].pdt_us, T0 + 10180000);
+    /* an anchor that would step PDT back moves to the end before it */
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 2000000, 5060000), 0);
+    put_at(w, TS, 5.06, 1, 0);
+    cr_assert_eq(x->segments[2].pdt_us, T0 + 11200000);
+    cir_live_writer_close(&a);
+}

@@ -3,6 +3,7 @@
  * on its own thread, segments aligned across renditions, dropped frames
  * counted, recording as a VOD asset, non-AAC audio transcoded.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,4 +456,173 @@ Test(transcoder_live_abr, rungs_start_when_the_size_is_known, .init = setup,
     avformat_close_input(&ic);
     avcodec_parameters_free(&par);
     av_packet_free(&pkt);
+}
+
+/* A wall clock the test moves (read by the rungs' threads too). */
+static _Atomic int64_t test_wall;
+
+static int64_t
+test_wall_us(const cir_clock_t *c)
+{
+    (void)c;
+    return atomic_load(&test_wall);
+}
+
+/*
+ * A publisher that comes back (its timestamps restart at 0, 3 s of wall
+ * clock later, its first audio packet before its older first video ones),
+ * packets arriving at their media time: every rendition (passthrough,
+ * rungs on their threads, audio) has the same discontinuity at every MSN,
+ * one PROGRAM-DATE-TIME clock (RFC 8216bis 6.2.4) however late a rung's
+ * thread writes, so the same PDT within an audio frame where segments
+ * start together (a timeline's first audio segment starts with its first
+ * sample), and the same segments.
+ */
+static void
+reconnect(const char *input, int64_t cut)
+{
+    const cir_clock_t clock = {.wall_us = test_wall_us,
+                               .mono_us = test_wall_us};
+    const char *names[] = {"video", "180p", "90p", "audio"};
+    const int64_t base = 1800000000000000, gap = 3000000, skew = 100000;
+    AVPacket *held[16];
+    int nb_held = 0, audio_back = 0;
+    const int64_t audio_frame = 1024 * 1000000 / 48000;
+    cir_live_file_job_t j;
+    cir_live_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    cir_live_index_t ref, x;
+    int vi, ai, breaks = 0;
+
+    j = job(input);
+    atomic_store(&test_wall, base);
+    j.live.clock = &clock;
+    preset.audio_channels = 1; /* the AAC passes as it came */
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        AVRational tb = ic->streams[pkt->stream_index]->time_base;
+        int64_t t = av_rescale_q(pkt->dts, tb, AV_TIME_BASE_Q);
+        int video = pkt->stream_index == vi;
+        if (t >= cut) {
+            /* the new publisher's clock starts at 0, its audio's 100 ms
+             * ahead of its video */
+            int64_t shift =
+                av_rescale_q(video ? cut : cut - skew, AV_TIME_BASE_Q, tb);
+            pkt->dts -= shift;
+            pkt->pts -= shift;
+            t += gap;
+            if (video && !audio_back) {
+                /* its first audio packet comes first and breaks the
+                 * timeline: the video's first ones are older */
+                cr_assert_lt(nb_held, 16);
+                held[nb_held++] = av_packet_clone(pkt);
+                av_packet_unref(pkt);
+                continue;
+            }
+        }
+        atomic_store(&test_wall, base + t);
+        if (video) {
+            /* at 6 x real time: the rungs keep up, no frame is dropped */
+            usleep(5000);
+        }
+        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        av_packet_unref(pkt);
+        if (t >= cut && !video && !audio_back) {
+            audio_back = 1;
+            for (int k = 0; k < nb_held; k++) {
+                cr_assert_eq(cir_live_push(live, 1, held[k]), 0);
+                av_packet_free(&held[k]);
+            }
+        }
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+
+    cr_assert_eq(load(names[0], &ref), 0);
+    for (size_t s = 0; s < ref.nb_segments; s++) {
+        breaks += ref.segments[s].discontinuity;
+    }
+    cr_assert_eq(breaks, 1, "the reconnect is a discontinuity");
+    for (size_t i = 1; i < 4; i++) {
+        cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
+        cr_assert_eq(x.nb_segments, ref.nb_segments, "%s", names[i]);
+        for (size_t s = 0; s < x.nb_segments; s++) {
+            const cir_live_segment_t *a = &x.segments[s], *b = &ref.segments[s];
+            cr_assert_eq(a->msn, b->msn);
+            cr_assert_eq(a->discontinuity, b->discontinuity,
+                         "%s segment %llu: discontinuity %d, video %d",
+                         names[i], (unsigned long long)a->msn, a->discontinuity,
+                         b->discontinuity);
+            /* a timeline's first audio sample comes after its first video
+             * one (45 ms in this file, 100 ms after the reconnect); later
+             * segments start where the video's do (to the nearest audio
+             * sample) */
+            cr_assert_leq(
+                llabs(a->pdt_us - b->pdt_us),
+                (s == 0 || b->discontinuity) && x.track.kind == CIR_LIVE_AUDIO
+                    ? skew + audio_frame
+                    : audio_frame,
+                "%s segment %llu: PDT %lld us from the video's", names[i],
+                (unsigned long long)a->msn, (long long)(a->pdt_us - b->pdt_us));
+            if (x.track.kind == CIR_LIVE_VIDEO) {
+                /* the same frames (a B-frame delay apart where the
+                 * publisher left mid-GOP): no sample runs across the
+                 * break */
+                cr_assert_float_eq((double)a->duration / x.timescale,
+                                   (double)b->duration / ref.timescale, 0.1,
+                                   "%s segment %llu: %.3f s, video %.3f s",
+                                   names[i], (unsigned long long)a->msn,
+                                   (double)a->duration / x.timescale,
+                                   (double)b->duration / ref.timescale);
+            }
+            /* one function of media time: PDT - start the same */
+            cr_assert_float_eq(
+                (double)a->pdt_us - 1e6 * (double)a->start / x.timescale,
+                (double)b->pdt_us - 1e6 * (double)b->start / ref.timescale,
+                1000, "%s segment %llu", names[i], (unsigned long long)a->msn);
+        }
+        cir_live_index_free(&x);
+    }
+    cir_live_index_free(&ref);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}
+
+/* An encoder without B-frames (an RTMP publisher at zero latency) that
+ * comes back at a keyframe: its first frames are no later than the old
+ * timeline's last, yet the rungs break before them, as the passthrough. */
+Test(transcoder_live_abr, a_reconnect_at_a_keyframe_breaks_every_rendition,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i "
+             "testsrc2=size=384x216:rate=30 -f lavfi -i "
+             "sine=frequency=440:sample_rate=48000 -t 5 -c:v libx264 "
+             "-preset ultrafast -tune zerolatency -g 60 -keyint_min 60 "
+             "-sc_threshold 0 -c:a aac -b:a 64k %s/zl.mp4",
+             workdir);
+    cr_assert_eq(system(cmd), 0);
+    reconnect("zl.mp4", 4000000);
+}
+
+/* B-frames, back mid-GOP: the old timeline's last frames leave the
+ * decoder at the break, and none lasts into the new timeline. */
+Test(transcoder_live_abr, a_reconnect_mid_gop_ends_the_old_timeline_in_time,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    reconnect("in.mp4", 2500000);
 }

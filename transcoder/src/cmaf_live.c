@@ -825,6 +825,12 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
 }
 
 int
+cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us, int64_t media_us)
+{
+    return cir_live_writer_set_anchor(c->writer, wall_us, media_us);
+}
+
+int
 cir_cmaf_live_finish(cir_cmaf_live_t *c)
 {
     int ret;

@@ -78,6 +78,11 @@ int cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par);
 /* A break in the timeline (timestamp jump, publisher reconnect): closes
  * the open segment; the next one starts with a discontinuity. */
 int cir_cmaf_live_discontinuity(cir_cmaf_live_t *c);
+/* The stream's wall clock for PROGRAM-DATE-TIME from the next segment that
+ * starts a timeline on (cir_live_writer_set_anchor): media time media_us
+ * (µs on the stream's timeline) was captured at wall_us. */
+int cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us,
+                             int64_t media_us);
 /* Ends the stream: the last part and segment, then ENDLIST. */
 int cir_cmaf_live_finish(cir_cmaf_live_t *c);
 const cir_live_index_t *cir_cmaf_live_index(const cir_cmaf_live_t *c);

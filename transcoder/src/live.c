@@ -74,8 +74,7 @@ struct cir_live {
     int vseg_open;
     int64_t cts_delay; /* the source's pts - dts at its first keyframe */
     int fanned;        /* a frame went to the rungs */
-    int disc_pending;  /* a break before the frame at disc_at */
-    int64_t disc_at;
+    int disc_pending;  /* a break before the next frame decoded */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
     cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
@@ -90,6 +89,10 @@ struct cir_live {
     int64_t part_target_us;   /* the stream's PART-TARGET */
     uint32_t target_duration; /* the stream's, once decided: every
                                * rendition has it (spread_target) */
+    /* the wall clock of the current timeline, the same for every
+     * rendition (anchor_timeline): media time anchor_media (µs) was
+     * captured at anchor_wall; 0: no packet yet */
+    int64_t anchor_wall, anchor_media;
 
     /* recording */
     char record_root[CIR_URI_MAX];
@@ -235,6 +238,11 @@ open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
     c.window = l->cfg.window;
     c.clock = l->cfg.clock;
     if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
+        return ret;
+    }
+    if (l->anchor_wall != 0 &&
+        (ret = cir_cmaf_live_set_anchor(t->pkg, l->anchor_wall,
+                                        l->anchor_media)) < 0) {
         return ret;
     }
     return open_rec(l, t->track.rendition, &t->rec);
@@ -415,6 +423,10 @@ start_rungs(cir_live_t *l, int width, int height)
             return ret;
         }
         l->nb_rungs = i + 1;
+        if (l->anchor_wall != 0) {
+            cir_live_rung_set_anchor(l->rungs[i], l->anchor_wall,
+                                     l->anchor_media);
+        }
         cir_log_info(&l->log, "rung %s %dx%d %d kbps", name, l->ladder[i].width,
                      l->ladder[i].height, l->ladder[i].rung->bitrate_kbps);
     }
@@ -578,6 +590,24 @@ decode(cir_live_t *l, const AVPacket *pkt)
     }
 }
 
+/* Decodes and fans out the frames the decoder holds, then takes the next
+ * packets afresh, from a keyframe. */
+static int
+drain_decoder(cir_live_t *l)
+{
+    int ret;
+
+    if (l->vdec == NULL) {
+        return 0;
+    }
+    if ((ret = decode(l, NULL)) < 0) {
+        return ret;
+    }
+    avcodec_flush_buffers(l->vdec); /* leaves the draining state */
+    l->dec_need_key = 1;
+    return 0;
+}
+
 int
 cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
 {
@@ -600,7 +630,6 @@ cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
             return ret;
         }
         l->disc_pending = 1;
-        l->disc_at = INT64_MIN;
     }
     if (video && l->passthrough &&
         (l->vpend != NULL || par->width <= 0 || par->height <= 0)) {
@@ -623,6 +652,19 @@ timeline_break(cir_live_t *l)
 {
     int ret;
 
+    /* the rungs break before the first frame of the new timeline, where
+     * the passthrough and the audio do: the old timeline's frames leave
+     * the decoder first (and act on the old timeline: keyframes, the
+     * audio's cuts without a passthrough), so the next one decoded is the
+     * new timeline's, whatever its time (after a reconnect the video's
+     * first packet may be older than the audio's that broke first, so no
+     * time tells the timelines apart).  The decoder then waits for a
+     * keyframe: a publisher that comes back starts with one; after a jump
+     * within one publisher's stream the passthrough's segment waits for
+     * one too, rungs without a passthrough lose up to a GOP. */
+    if (l->nb_rungs > 0 && (ret = drain_decoder(l)) < 0) {
+        return ret;
+    }
     if (l->video.pkg) {
         if ((ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0 ||
             (ret = rec_sync(&l->video)) < 0) {
@@ -637,13 +679,45 @@ timeline_break(cir_live_t *l)
         }
     }
     if (l->nb_rungs > 0) {
-        /* the rungs break before the first frame of the new timeline */
         l->disc_pending = 1;
-        l->disc_at =
-            l->video.last_dts != AV_NOPTS_VALUE
-                ? l->video.last_dts + av_rescale_q(CIR_LIVE_TS_BREAK_STEP_US,
-                                                   AV_TIME_BASE_Q, l->video.tb)
-                : INT64_MIN;
+    }
+    return 0;
+}
+
+/*
+ * The wall clock of a timeline, decided once for the whole stream (at its
+ * first packet and at the first packet after each break) and given to
+ * every rendition, so PROGRAM-DATE-TIME is the same at the same media time
+ * in all of them (RFC 8216bis 6.2.4) whenever each writes: the rungs'
+ * threads, behind, take it with the frame that starts the timeline.  The
+ * packet's arrival is when its first sample was captured.  A timeline
+ * continues after the one before in media time (the repair stage), so an
+ * anchor earlier than the old one's mapping of that time would step PDT
+ * back: it moves to it instead.
+ */
+static int
+anchor_timeline(cir_live_t *l, int64_t media_us)
+{
+    int64_t wall =
+        cir_clock_wall_us(l->cfg.clock ? l->cfg.clock : cir_clock_system());
+    live_track_t *tracks[2] = {&l->video, &l->audio};
+    int ret;
+
+    if (l->anchor_wall != 0 &&
+        wall - media_us < l->anchor_wall - l->anchor_media) {
+        wall = l->anchor_wall - l->anchor_media + media_us;
+    }
+    l->anchor_wall = wall;
+    l->anchor_media = media_us;
+    for (int i = 0; i < 2; i++) {
+        if (tracks[i]->pkg != NULL &&
+            (ret = cir_cmaf_live_set_anchor(tracks[i]->pkg, wall, media_us)) <
+                0) {
+            return ret;
+        }
+    }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        cir_live_rung_set_anchor(l->rungs[i], wall, media_us);
     }
     return 0;
 }
@@ -710,7 +784,7 @@ fan_out(cir_live_t *l, AVFrame *f)
     }
     f->pts = pts;
     pts_us = av_rescale_q(pts, tb, AV_TIME_BASE_Q);
-    if (l->disc_pending && pts >= l->disc_at) {
+    if (l->disc_pending) {
         disc = 1;
         l->disc_pending = 0;
     }
@@ -922,7 +996,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     live_track_t *t = video ? &l->video : &l->audio;
     AVPacket *pkt = l->pkt;
     cir_live_ts_result_t fix;
-    int ret;
+    int brk, ret;
 
     if (!t->present) {
         return 0; /* a track the pipeline was not told about */
@@ -947,12 +1021,20 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     if (ret == CIR_LIVE_TS_DROP) {
         return 0; /* before the stream's start */
     }
-    if (ret == CIR_LIVE_TS_BREAK) {
+    brk = ret == CIR_LIVE_TS_BREAK;
+    if (brk) {
         cir_log_warn(&l->log,
                      "%s timestamps jump (dts %" PRId64
                      "): continuing with a discontinuity",
                      video ? "video" : "audio", in->dts);
         if ((ret = timeline_break(l)) < 0) {
+            return ret;
+        }
+    }
+    if (brk || l->anchor_wall == 0) {
+        AVRational tb = !video && l->aac ? t->src_tb : t->tb;
+        ret = anchor_timeline(l, av_rescale_q(fix.dts, tb, AV_TIME_BASE_Q));
+        if (ret < 0) {
             return ret;
         }
     }

@@ -26,6 +26,7 @@ typedef struct {
     int key, disc;
     int64_t next_pts; /* of the frame queued after it, when known */
     int hole_after;   /* frames after it were dropped */
+    int64_t anchor_wall, anchor_media; /* the stream's, when pushed */
 } entry_t;
 
 struct cir_live_rung {
@@ -62,8 +63,11 @@ struct cir_live_rung {
      * none): at the end of the stream, where the last frame's sample ends */
     int64_t dropped_tail_pts;
 
+    int anchored; /* the rendition has the stream's anchor (thread) */
+
     /* producer side only */
     int carry_disc; /* a dropped frame's discontinuity, for the next one */
+    int64_t anchor_wall, anchor_media; /* set_anchor's, for the entries */
     uint64_t dropped_unlogged;
     int64_t last_warn_us;
 
@@ -239,6 +243,14 @@ encode(cir_live_rung_t *r, entry_t *e)
             return ret;
         }
     }
+    if (e->anchor_wall != 0 && (e->disc || !r->anchored)) {
+        /* the new timeline's anchor: the frames before it were packaged */
+        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media);
+        if (ret < 0) {
+            return ret;
+        }
+        r->anchored = 1;
+    }
     if (src->width == r->width && src->height == r->height &&
         src->format == AV_PIX_FMT_YUV420P) {
         dst = av_frame_clone(src);
@@ -334,7 +346,9 @@ pop(cir_live_rung_t *r, entry_t *e)
                r->err != CIR_ECANCELED) {
             pthread_cond_wait(&r->cond, &r->lock);
         }
-        if (r->count > 0) {
+        if (r->count > 0 && !r->queue[r->head].disc) {
+            /* (not across a break: the new timeline's first frame is no
+             * end for the old one's last sample) */
             e->next_pts = r->queue[r->head].frame->pts;
         } else if (e->hole_after && r->eof &&
                    r->dropped_tail_pts != AV_NOPTS_VALUE) {
@@ -532,6 +546,8 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
             e->key = key;
             e->disc = disc;
             e->hole_after = 0;
+            e->anchor_wall = r->anchor_wall;
+            e->anchor_media = r->anchor_media;
             r->count++;
             r->dropped_tail_pts = AV_NOPTS_VALUE;
             ref = NULL;
@@ -572,6 +588,13 @@ cir_live_rung_finish(cir_live_rung_t *r)
         r->started = 0;
     }
     return r->err;
+}
+
+void
+cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us)
+{
+    r->anchor_wall = wall_us;
+    r->anchor_media = media_us;
 }
 
 void

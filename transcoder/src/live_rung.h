@@ -56,6 +56,13 @@ void cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift);
 /* The stream's target duration, decided after the rung started: applied
  * by the rung's thread before its next packet.  Never blocks. */
 void cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td);
+/* The stream's wall clock (cir_cmaf_live_set_anchor), producer side:
+ * frames pushed from now on carry it, and the rung's rendition takes it
+ * at its first frame and at the next frame with a discontinuity, so it
+ * applies to the same timeline in every rendition, however far behind the
+ * rung's thread is.  Never blocks. */
+void cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us,
+                              int64_t media_us);
 /* Ends the stream: encodes what is queued, finishes the rendition, joins. */
 int cir_live_rung_finish(cir_live_rung_t *r);
 const char *cir_live_rung_name(const cir_live_rung_t *r);

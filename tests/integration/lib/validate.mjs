@@ -76,7 +76,12 @@ export function parseMediaPlaylist(text) {
         if (!cur) {
             if (msn === null) {
                 msn = p.msn + (p.skip || 0);
-                dsn = p.dsn;
+                // a delta update: DISCONTINUITY-SEQUENCE is the first
+                // skipped segment's, and the skipped segments' DISCONTINUITY
+                // tags are not listed (the client has them from the
+                // playlist it updates, RFC 8216bis 6.2.5.1): the listed
+                // segments' sequence numbers are not known from it alone
+                dsn = p.skip ? null : p.dsn;
             }
             cur = { msn, dsn, duration: null, uri: null, discontinuity: false,
                 pdt: null, pdtText: null, map: null, gap: false, parts: [],
@@ -132,7 +137,7 @@ export function parseMediaPlaylist(text) {
         case '#EXT-X-DISCONTINUITY': {
             const s = open();
             s.discontinuity = true;
-            s.dsn = ++dsn;
+            s.dsn = dsn === null ? null : ++dsn;
             if (s.parts.length)
                 s.lateTags.push(tag);
             break;
@@ -752,7 +757,8 @@ export class Validator {
                 const t = om.get(s.msn);
                 if (!t)
                     continue;
-                if (s.discontinuity !== t.discontinuity || s.dsn !== t.dsn)
+                if (s.discontinuity !== t.discontinuity ||
+                    (s.dsn !== null && t.dsn !== null && s.dsn !== t.dsn))
                     discBad = discBad || `segment ${s.msn}: discontinuity ${s.discontinuity}/${s.dsn} vs ${t.discontinuity}/${t.dsn}`;
                 if (s.pdt && t.pdt && Math.abs(s.pdt - t.pdt) > 50)
                     pdtBad = pdtBad || `segment ${s.msn}: PDT ${s.pdtText} vs ${t.pdtText}`;
@@ -834,6 +840,19 @@ export class Validator {
         if (d.type === 'static' && !d.mpd && d.periods.some((p) => p.duration === null) &&
             d.periods.length)
             F('dash.D3.static-duration', 'static MPD without mediaPresentationDuration or Period@duration');
+        // D6's segment duration is the nominal one: the longest S@d of the
+        // content type in any Period.  A segment cut short by a
+        // discontinuity (a publisher gone mid-segment) may be all a Period
+        // still lists, but ATO = segment duration - chunk duration is for
+        // the segments as they are produced (DASH-IF IOP LL 9.X.4.5; their
+        // availability starts ATO before their end, ISO/IEC 23009-1
+        // 5.3.9.5.3): a short one's duration was only known once it was
+        // complete, so an ATO over it made none of it available early.
+        const nominal = new Map();
+        for (const p of d.periods)
+            for (const as of p.sets)
+                if (as.segDur && !(nominal.get(as.kind) >= as.segDur))
+                    nominal.set(as.kind, as.segDur);
         for (const [pi, p] of d.periods.entries()) {
             if (dynamic && p.start === null && pi === 0)
                 F('dash.D1.period-start', 'dynamic MPD: the first Period has no @start');
@@ -886,7 +905,7 @@ export class Validator {
                     F('dash.D5.one-mode-per-set', `${w}: ${[...modes].join(', ')}`);
                 // D6: LL chunked
                 if (dynamic && as.ato !== null) {
-                    const segDur = as.segDur;
+                    const segDur = nominal.get(as.kind) ?? as.segDur;
                     if (!(as.ato > 0) || (segDur && as.ato >= segDur - EPS))
                         F('dash.D6.ato-range', `${w}: availabilityTimeOffset ${as.ato}, segment ${segDur} s`);
                     if (as.atc !== 'false')
