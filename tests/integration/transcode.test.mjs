@@ -203,7 +203,7 @@ describe('web ladder on h264_1080p30', () => {
     test('every playlist and the MPD on disk validate strictly', async () => {
         const V = validator('transcode');
         assert.ok(V.checkDir(out) >= 8, 'playlists and the MPD found');
-        await V.assertClean('web ladder on disk');
+        await V.assertClean();
     });
 
     test('manifest.mpd is valid XML and lists the same representations', () => {

@@ -11,9 +11,7 @@
 //   V.checkDir(outDir);                      // VOD outputs on disk
 //
 // Each failure names a rule ("hls.H1.extinf-le-td", "dash.D6.ato-range",
-// "hls-parser.<message>", ...).  Rules listed in KNOWN_FAILING (fixes under
-// way elsewhere) are recorded and printed but do not fail a test, unless
-// CIRRUS_STRICT_ALL=1.
+// "hls-parser.<message>", ...); every failure fails the test it came from.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,19 +20,8 @@ import zlib from 'node:zlib';
 import HLS from 'hls-parser';
 import mpdParser from 'mpd-parser';
 
-// Rules that fail on today's code while other changes are being made; the
-// lead removes each entry once its fix is merged.  A prefix matches a family
-// ("hls-parser.remove-ext-x-part" matches that parser message's rule).
-export const KNOWN_FAILING = [
-];
-
-const STRICT_ALL = process.env.CIRRUS_STRICT_ALL === '1';
 const EPS = 1e-6;
 const MAX_DETAILS = 30;
-
-export function isKnownFailing(rule) {
-    return !STRICT_ALL && KNOWN_FAILING.some((k) => rule.startsWith(k));
-}
 
 // --- small parsers ------------------------------------------------------------
 
@@ -288,8 +275,7 @@ export class Validator {
     }
 
     fail(rule, where, msg) {
-        const known = isKnownFailing(rule);
-        const f = { rule, where, msg, known };
+        const f = { rule, where, msg };
         this.failures.push(f);
         this.counts.set(rule, (this.counts.get(rule) || 0) + 1);
         const d = this.details.get(rule) || [];
@@ -1124,16 +1110,11 @@ export class Validator {
             await Promise.all([...this.pending]);
     }
 
-    // Takes the failures recorded since the last call: throws on those not
-    // in KNOWN_FAILING, prints the known ones.
-    async assertClean(label = '') {
+    // Takes the failures recorded since the last call: throws if there are
+    // any.
+    async assertClean() {
         await this.settle();
-        const got = this.failures.splice(0);
-        const known = got.filter((f) => f.known);
-        const bad = got.filter((f) => !f.known);
-        if (known.length)
-            console.log(`# strict validation${label ? ` (${label})` : ''}: ` +
-                `${known.length} known-failing: ${summarize(known)}`);
+        const bad = this.failures.splice(0);
         if (bad.length) {
             const lines = bad.slice(0, MAX_DETAILS).map((f) => `  ${f.rule}: ${f.where}: ${f.msg}`);
             throw new Error(`strict validation: ${bad.length} failure(s) ` +
