@@ -385,13 +385,29 @@ async function publishPlan(key, tags) {
         await pollMetrics();
     } });
     // audio frames that end (the next one starts) at or before the first
-    // video frame: audio segment 0 starts with the video's, so the
-    // packager drops them, counted as before_video
-    const vfirst = tags.find((t) => isVideo(t) && isFrame(t)).ts;
-    const af = tags.filter((t) => isAudio(t) && isFrame(t));
+    // video frame of their timeline (the stream's start, and each new
+    // sequence header: a break): the audio's segment starts with the
+    // video's, so the packager drops them, counted as before_video
+    const runs = (pred) => {
+        const out = [];
+        for (const t of tags) {
+            if (pred(t) && !isFrame(t) && t.data[1] === 0)
+                out.push([]);
+            else if (pred(t) && isFrame(t) && out.length)
+                out[out.length - 1].push(t);
+        }
+        return out;
+    };
+    const vruns = runs(isVideo), aruns = runs(isAudio);
     let beforeVideo = 0;
-    while (beforeVideo + 1 < af.length && af[beforeVideo + 1].ts <= vfirst)
-        beforeVideo++;
+    aruns.forEach((af, k) => {
+        const vfirst = vruns[Math.min(k, vruns.length - 1)]?.[0]?.ts;
+        if (vfirst === undefined)
+            return;
+        for (let i = 0; i + 1 < af.length && af[i + 1].ts <= vfirst; i++)
+            beforeVideo++;
+    });
+    const af = tags.filter((t) => isAudio(t) && isFrame(t));
     return { videoFrames: tags.filter((t) => isVideo(t) && isFrame(t)).length,
         audioFrames: af.length, beforeVideo };
 }

@@ -47,7 +47,9 @@ struct cir_cmaf_live {
     int64_t next_cut;  /* the leader's next cut, or AV_NOPTS_VALUE */
     int absorb_start;  /* after a break: the leader's start cut_at is the
                         * start of the segment already open */
-    /* a follower's first samples, waiting for the leader's start */
+    int rewait;        /* after a break: wait for the leader's new start */
+    /* a follower's first samples (and its first after a break), waiting
+     * for the leader's start */
     AVPacket *wait[WAIT_MAX];
     int nb_wait;
     uint64_t dropped;     /* samples dropped before the track could start */
@@ -657,6 +659,7 @@ release_waiting(cir_cmaf_live_t *c, int alone)
     } else {
         c->decides_target = 1;
     }
+    c->rewait = 0;
     for (n = 0; n < c->nb_wait; n++) {
         if ((ret = write_sample(c, c->wait[n], 1)) < 0) {
             break;
@@ -722,7 +725,7 @@ cir_cmaf_live_write(cir_cmaf_live_t *c, const AVPacket *in)
         /* the repair stage in front keeps dts increasing */
         cir_log_warn(&c->log, "dts %" PRId64 " before %" PRId64 ": dropped",
                      pkt->dts, c->last_dts);
-    } else if (c->follower && c->nb_segments == 0) {
+    } else if (c->follower && (c->nb_segments == 0 || c->rewait)) {
         ret = wait_for_leader(c, pkt);
     } else {
         ret = write_sample(c, pkt, key);
@@ -793,6 +796,24 @@ end_waiting(cir_cmaf_live_t *c)
     return release_waiting(c, 0);
 }
 
+/* After a break a follower's samples wait for the leader's new start, as
+ * at the stream's start: those wholly before it are dropped (counted),
+ * the first at or overlapping it opens the segment with the leader's
+ * number, so every rendition breaks at the same MSN even when the leader
+ * resumes later (a video waiting for its next keyframe).  A leader's cut
+ * already known past the old timeline's end is that new start. */
+static void
+rewait_after_break(cir_cmaf_live_t *c)
+{
+    if (!c->follower) {
+        return;
+    }
+    if (c->next_cut != AV_NOPTS_VALUE && c->next_cut < c->last_end) {
+        c->next_cut = AV_NOPTS_VALUE; /* the old timeline's */
+    }
+    c->rewait = 1;
+}
+
 int
 cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
 {
@@ -809,6 +830,7 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
         return ret;
     }
     change_timescale(c, tb);
+    rewait_after_break(c);
     /* put_init of the new header marks the discontinuity */
     return 0;
 }
@@ -821,6 +843,7 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
     if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0) {
         return ret;
     }
+    rewait_after_break(c);
     return cir_live_writer_discontinuity(c->writer);
 }
 
