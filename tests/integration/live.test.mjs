@@ -21,8 +21,8 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { nginxAvailable, rawGet as rawGetUnchecked, startShippedNginx } from
-    './lib/nginx.mjs';
+import { dechunk, nginxAvailable, rawGet as rawGetUnchecked, startShippedNginx }
+    from './lib/nginx.mjs';
 import { validator } from './lib/validate.mjs';
 
 const missing = B.browserAvailable() ||
@@ -129,22 +129,6 @@ function readIndex(rendition) {
 function indexPart(idx, msn, part) {
     const seg = idx.segments.find((s) => s.msn === msn);
     return seg ? seg.parts[part] : undefined;
-}
-
-function dechunk(buf) {
-    const out = [];
-    let i = 0;
-    for (;;) {
-        const e = buf.indexOf('\r\n', i);
-        if (e < 0)
-            return null; // cut short: no last chunk
-        const n = parseInt(buf.subarray(i, e).toString(), 16);
-        if (!n)
-            return buf.subarray(e, e + 4).toString() === '\r\n\r\n'
-                ? Buffer.concat(out) : null;
-        out.push(buf.subarray(e + 2, e + 2 + n));
-        i = e + 2 + n + 2;
-    }
 }
 
 // A blocked request that nginx ended at its limit because the source

@@ -168,6 +168,24 @@ export function rssKb(pid) {
 // A raw HTTP/1.1 GET over its own socket, so tests control headers exactly
 // (fetch adds and normalises some).  Resolves { status, headers, body
 // (Buffer), ms }.
+// The body of a chunked answer, or null when it was cut short (no last
+// chunk: the origin ended the answer before the whole object).
+export function dechunk(buf) {
+    const out = [];
+    let i = 0;
+    for (;;) {
+        const e = buf.indexOf('\r\n', i);
+        if (e < 0)
+            return null;
+        const n = parseInt(buf.subarray(i, e).toString(), 16);
+        if (!n)
+            return buf.subarray(e, e + 4).toString() === '\r\n\r\n'
+                ? Buffer.concat(out) : null;
+        out.push(buf.subarray(e + 2, e + 2 + n));
+        i = e + 2 + n + 2;
+    }
+}
+
 export function rawGet(port, target, headers = {}, { method = 'GET' } = {}) {
     return new Promise((ok, fail) => {
         const t0 = performance.now();

@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import HLS from 'hls-parser';
 import mpdParser from 'mpd-parser';
+import { dechunk } from './nginx.mjs';
 
 const EPS = 1e-6;
 const MAX_DETAILS = 30;
@@ -671,9 +672,18 @@ export class Validator {
                     const next = pb[i + 1];
                     const hintStart = hint['BYTERANGE-START'];
                     const nextStart = next.byterange ? next.byterange.split('@')[1] : undefined;
-                    if (next.uri !== hint.URI ||
+                    // A segment ends where the next keyframe comes, which a
+                    // live packager learns only then: the part hinted after
+                    // its last part is never made (the next one is part 0 of
+                    // the next segment) and answers 404, as an unmade
+                    // resource does (RFC 8216bis 6.2.6).
+                    const hm = /part-(\d+)\.(\d+)\.m4s/.exec(hint.URI || '');
+                    const ended = hm && next.msn === Number(hm[1]) + 1 &&
+                        /part-\d+\.0\.m4s/.test(next.uri) &&
+                        pb.filter((x) => x.msn === Number(hm[1])).length === Number(hm[2]);
+                    if (!ended && (next.uri !== hint.URI ||
                         (hintStart !== undefined && nextStart !== undefined &&
-                            Number(hintStart) !== Number(nextStart)))
+                            Number(hintStart) !== Number(nextStart))))
                         F('hls.L4.hint-is-next-part',
                             `hinted ${hint.URI}${hintStart !== undefined ? `@${hintStart}` : ''}` +
                             `, next part added was ${next.uri}${next.byterange ? ` (${next.byterange})` : ''}`);
@@ -1038,8 +1048,9 @@ export class Validator {
             const end = Date.now();
             try {
                 let body = r.body;
+                // a manifest cut short fails to parse, as it should
                 if (/chunked/i.test(r.headers['transfer-encoding'] || ''))
-                    body = dechunk(body);
+                    body = dechunk(body) ?? Buffer.alloc(0);
                 this.checkResponse(`http://127.0.0.1:${port}${target}`, {
                     status: r.status, headers: r.headers, body, start, end,
                     method: opts.method || 'GET' });
@@ -1153,22 +1164,6 @@ function blockingSatisfied(p, M, N) {
         return p.segments.some((s) => s.msn >= M);
     return segs.some((s) => s.msn > M) ||
         segs.some((s) => s.msn === M && (s.parts.length > N || (!s.open && N >= s.parts.length)));
-}
-
-function dechunk(buf) {
-    const out = [];
-    let i = 0;
-    for (;;) {
-        const e = buf.indexOf('\r\n', i);
-        if (e < 0)
-            break;
-        const n = parseInt(buf.subarray(i, e).toString(), 16);
-        if (!n)
-            break;
-        out.push(buf.subarray(e + 2, e + 2 + n));
-        i = e + 2 + n + 2;
-    }
-    return Buffer.concat(out);
 }
 
 // --- MPD model ---------------------------------------------------------------
