@@ -321,14 +321,7 @@ live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     } else {
         cfg.utc_timing_url = (const char *)lcf->time_url.data;
         cfg.now_us = now_us();
-        /* one segment of latency, at least a second */
-        cfg.latency_target_ms =
-            tracks[0]->timescale
-                ? tracks[0]->segment_target * 1000 / tracks[0]->timescale
-                : 0;
-        if (cfg.latency_target_ms < 1000) {
-            cfg.latency_target_ms = 1000;
-        }
+        cfg.latency_target_ms = 0; /* origin's default */
         err = cir_dash_render_live(tracks, nt, &cfg, &out);
     }
     if (err < 0) {

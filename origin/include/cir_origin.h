@@ -129,7 +129,8 @@ int cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
 typedef struct {
     const char *utc_timing_url; /* served by the origin, e.g. "/time" */
     int64_t now_us;             /* publishTime */
-    int64_t latency_target_ms;  /* ServiceDescription */
+    int64_t latency_target_ms;  /* ServiceDescription; 0: three parts
+                                 * and 0.5 s, within [1 s, a segment] */
 } cir_dash_live_config_t;
 
 /* A dynamic MPD with LL-DASH settings (availabilityTimeOffset,

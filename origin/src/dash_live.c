@@ -46,8 +46,7 @@
 #include "live_util.h"
 #include "manifest_util.h"
 
-#define DEFAULT_LATENCY_MS 3000
-#define UTC_SCHEME         "urn:mpeg:dash:utc:http-iso:2014"
+#define UTC_SCHEME "urn:mpeg:dash:utc:http-iso:2014"
 
 /* xs:duration "PT<s.mmm>S" of num/den seconds. */
 static int
@@ -490,6 +489,30 @@ max_segment_ms(const cir_live_index_t *const *tracks, size_t nb)
     return ms;
 }
 
+/*
+ * The latency target: three parts (what LL-HLS holds back) and half a
+ * second for the request and the decoder, within [1 s, one segment].
+ * Shaka keeps the latency within 0.5 s of the target, so a target of one
+ * 2 s segment let it settle 2.5 s behind; dash.js aims at the target.
+ */
+static int64_t
+default_latency_ms(const cir_live_index_t *lead)
+{
+    int64_t seg_ms, ms;
+
+    if (lead->timescale == 0) {
+        return 1000;
+    }
+    seg_ms = lead->segment_target * 1000 / lead->timescale;
+    ms = lead->part_target > 0
+             ? 3 * lead->part_target * 1000 / lead->timescale + 500
+             : seg_ms;
+    if (ms > seg_ms) {
+        ms = seg_ms;
+    }
+    return ms < 1000 ? 1000 : ms;
+}
+
 int
 cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                      const cir_dash_live_config_t *cfg, cir_buf_t *out)
@@ -536,7 +559,7 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
     make_periods(&m);
     lead = tracks[0];
     latency = cfg->latency_target_ms > 0 ? cfg->latency_target_ms
-                                         : DEFAULT_LATENCY_MS;
+                                         : default_latency_ms(lead);
 
     TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                           "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "

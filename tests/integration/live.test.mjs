@@ -260,8 +260,14 @@ async function playLive(engine, manifest, { seconds = 8, ng = nginx } = {}) {
     while (Date.now() < deadline) {
         state = await page.evaluate(() => {
             const v = document.querySelector('video');
+            const b = v.buffered;
+            const ranges = [];
+            for (let i = 0; i < b.length; i++)
+                ranges.push([b.start(i).toFixed(2), b.end(i).toFixed(2)]);
             return { ...window.cirrusPlayer, currentTime: v.currentTime,
-                videoWidth: v.videoWidth };
+                videoWidth: v.videoWidth, paused: v.paused,
+                readyState: v.readyState, playbackRate: v.playbackRate,
+                buffered: ranges };
         });
         if (state.fatal)
             break;
@@ -275,7 +281,11 @@ async function playLive(engine, manifest, { seconds = 8, ng = nginx } = {}) {
     await page.screenshot({ path: shot }).catch(() => {});
     await page.close();
     const why = JSON.stringify({ fatal: state.fatal, errors: state.errors,
-        levels: state.levels,
+        levels: state.levels, playing: state.playing,
+        latency: state.latency, currentTime: state.currentTime,
+        paused: state.paused, readyState: state.readyState,
+        playbackRate: state.playbackRate, buffered: state.buffered,
+        events: (state.events || []).slice(-10),
         console: consoleLines.slice(-15) }, null, 1);
     assert.equal(state.fatal, null, `no fatal error: ${why}`);
     assert.ok(state.videoWidth > 0, `frames decoded: ${why}`);

@@ -405,3 +405,31 @@ Test(dash_live, rejects_bad_input)
     cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), CIR_EINVAL);
     cr_assert_eq(out.len, 0);
 }
+
+/* Without a configured target: three parts and half a second, within
+ * [1 s, one segment] (Shaka settles within 0.5 s of it). */
+Test(dash_live, default_latency_target_follows_the_parts)
+{
+    static const struct {
+        int64_t segment, part; /* ms */
+        const char *want;
+    } cases[] = {
+        {4000, 1000, "target=\"3500\""}, /* the fixture's 1 s parts */
+        {2000, 333, "target=\"1499\""},  /* the live preset: 2 s / 3 */
+        {2000, 1000, "target=\"2000\""}, /* capped at a segment */
+        {2000, 0, "target=\"2000\""},    /* no parts: a segment */
+        {500, 100, "target=\"1000\""},   /* at least a second */
+    };
+    cir_dash_live_config_t c = cfg;
+
+    c.latency_target_ms = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        stream(0);
+        fa.idx.segment_target = cases[i].segment * TS / 1000;
+        fa.idx.part_target = cases[i].part * TS / 1000;
+        cir_buf_reset(&out);
+        cr_assert_eq(cir_dash_render_live(tracks, 3, &c, &out), 0);
+        cr_expect(strstr(out.data, cases[i].want) != NULL, "case %zu: %s", i,
+                  out.data);
+    }
+}
