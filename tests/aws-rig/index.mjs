@@ -1,7 +1,9 @@
 // start()/stop() for the S3 + SQS loopback rig (see server.mjs).  start()
-// resolves to { s3, sqs, batch, queueUrl, dlqUrl, accessKey, secretKey,
-// region, env(extra), inject(n, status, code, match), stats(), submitted(),
-// batchFaults(list), batchCalls(), events() }.
+// resolves to { s3, sqs, s3Direct, sqsDirect, batch, queueUrl, dlqUrl,
+// accessKey, secretKey, region, env(extra), inject(n, status, code, match),
+// faults(rules), faultLog(), stats(), submitted(), batchFaults(list),
+// batchCalls(), events() }.  s3 and sqs are the fault proxies (faults.mjs),
+// transparent until faults() sets rules; s3Direct/sqsDirect the verifiers.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +58,22 @@ export async function start(config = {}) {
     // Batch faults, each used once: [{ op: "submitjob"|"listjobs"|"any", status, code }].
     async batchFaults(list) {
       await fetch(`${info.batch}/__rig/batch-faults`, { method: "POST", body: JSON.stringify(list) });
+    },
+    // Fault rules for the S3 and SQS fault proxies (faults.mjs documents a
+    // rule), replacing the ones set before; [] clears them.
+    async faults(rules = []) {
+      for (const svc of ["s3", "sqs"]) {
+        await fetch(`${info[svc]}/__faults`, { method: "POST",
+          body: JSON.stringify(rules.filter((r) => r.service === svc)) });
+      }
+    },
+    // What the fault proxies saw: { s3: {log, requests}, sqs: {log, requests} }
+    // (log: the faults applied; requests: every request, {t, method, subject}).
+    async faultLog() {
+      const out = {};
+      for (const svc of ["s3", "sqs"])
+        out[svc] = await (await fetch(`${info[svc]}/__faults`)).json();
+      return out;
     },
     async batchCalls() {
       return (await (await fetch(`${info.batch}/__rig/stats`)).json()).batchCalls;

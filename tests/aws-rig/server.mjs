@@ -12,6 +12,7 @@ import S3rver from "s3rver";
 import { createSqsServer } from "local-aws-sqs";
 import { SignatureV4 } from "@smithy/signature-v4";
 import hashNode from "@smithy/hash-node";
+import { faultProxy } from "./faults.mjs";
 
 const Sha256 = hashNode.Hash.bind(null, "sha256");
 
@@ -368,7 +369,13 @@ const batchProxy = proxy(0, "batch");
 const batchPort = await listen(batchProxy);
 const s3ProxyPort = await listen(s3Proxy);
 const sqsProxyPort = await listen(sqsProxy);
-const queueUrl = backendDlqUrl ? backendQueueUrl : `http://${HOST}:${sqsProxyPort}/${ACCOUNT}/${queueName}`;
+// clients reach S3 and SQS through the fault injector (faults.mjs), which
+// forwards to the verifiers unchanged until a test sets rules
+const s3Faults = faultProxy("s3", s3ProxyPort, HOST);
+const sqsFaults = faultProxy("sqs", sqsProxyPort, HOST);
+const s3FaultsPort = await listen(s3Faults);
+const sqsFaultsPort = await listen(sqsFaults);
+const queueUrl = backendDlqUrl ? backendQueueUrl : `http://${HOST}:${sqsFaultsPort}/${ACCOUNT}/${queueName}`;
 const dlqUrl = backendDlqUrl || `${queueUrl}-dlq`;
 
 // The bridge: object-created events into the queue, straight to the backend.
@@ -410,8 +417,12 @@ s3.on("event", async (event) => {
 
 process.stdout.write(
   JSON.stringify({
-    s3: `http://${HOST}:${s3ProxyPort}`,
-    sqs: `http://${HOST}:${sqsProxyPort}`,
+    s3: `http://${HOST}:${s3FaultsPort}`,
+    sqs: `http://${HOST}:${sqsFaultsPort}`,
+    // the verifiers without the fault injector in front (a test's own
+    // observer, e.g. a bucket watcher, must not meet the faults)
+    s3Direct: `http://${HOST}:${s3ProxyPort}`,
+    sqsDirect: `http://${HOST}:${sqsProxyPort}`,
     batch: `http://${HOST}:${batchPort}`,
     queueUrl,
     dlqUrl,
@@ -423,6 +434,10 @@ process.stdout.write(
 );
 
 async function shutdown() {
+  for (const f of [s3Faults, sqsFaults]) {
+    f.closeAllOnStop();
+    f.close();
+  }
   s3Proxy.close();
   batchProxy.close();
   sqsProxy.close();
