@@ -54,7 +54,8 @@ typedef struct stream stream_t;
 typedef struct {
     int video;
     AVPacket *pkt;          /* a packet, or */
-    AVCodecParameters *par; /* a new sequence header */
+    AVCodecParameters *par; /* a new sequence header, or */
+    int pause;              /* the publisher left (cir_live_pause) */
 } item_t;
 
 /* A stream's pipeline: cir_live_* runs on a thread of its own when it
@@ -393,6 +394,8 @@ stream_new(cir_ingest_t *s, const char *key)
     return st;
 }
 
+static void feed(stream_t *st, item_t *it);
+
 /* The publisher left without unpublishing: the stream waits grace_seconds
  * for it (a clean unpublish ends the stream at once, see on_unpublish). */
 static void
@@ -410,6 +413,8 @@ stream_detach(stream_t *st)
     }
     cir_log_info(&st->log, "publisher gone: waiting %.1f s for it",
                  st->srv->cfg.grace_seconds);
+    /* meanwhile players get whole segments, not an open one */
+    feed(st, &(item_t){.pause = 1});
     uv_timer_start(&st->grace, grace_expired,
                    (uint64_t)(st->srv->cfg.grace_seconds * 1000), 0);
 }
@@ -485,6 +490,10 @@ pipe_run(stream_t *st, cir_live_t *live, const item_t *it)
     } else if (live != NULL && it->par != NULL) {
         if ((ret = cir_live_reconfigure(live, it->video, it->par)) < 0) {
             pipe_error(st, "new sequence header", ret);
+        }
+    } else if (live != NULL && it->pause) {
+        if ((ret = cir_live_pause(live)) < 0) {
+            pipe_error(st, "ending the open segments", ret);
         }
     }
 }

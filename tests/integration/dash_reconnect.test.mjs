@@ -343,6 +343,25 @@ async function segmentsListed(key, n) {
         ? doc : false;
 }
 
+// While the publisher is away the open segment has ended with what it
+// held: the playlist hints the next segment's first part, and the newest
+// segment answers whole at once (not chunked until the publisher returns
+// or the request times out).
+async function checkOpenSegmentEnded(key) {
+    const last = await waitFor('the open segment ended', async () => {
+        const r = await rawGet(nginx.port, `/live/${key}/video/index.m3u8`);
+        const m = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/
+            .exec(r.body.toString());
+        return m && m[2] === '0' ? Number(m[1]) - 1 : false;
+    }, 3000);
+    const t0 = Date.now();
+    const seg = await rawGet(nginx.port, `/live/${key}/video/seg-${last}.m4s`);
+    assert.equal(seg.status, 200);
+    assert.ok(!/chunked/.test(seg.headers['transfer-encoding'] || ''),
+        `seg-${last}.m4s is whole, not streamed`);
+    assert.ok(Date.now() - t0 < 1500, `seg-${last}.m4s in ${Date.now() - t0} ms`);
+}
+
 // Publish, play, kill the publisher, publish again ~6 s later.
 async function reconnect(engine, key) {
     const watch = mpdWatch(key);
@@ -358,6 +377,7 @@ async function reconnect(engine, key) {
         const gone = Date.now();
         await waitFor('the loss noticed', () =>
             new RegExp(`stream=${key}\\] publisher gone`).test(log), 5000);
+        await checkOpenSegmentEnded(key);
         await sleep(OUTAGE_MS - (Date.now() - gone));
         pub = publish(key);
         await waitFor('the publisher back', () =>

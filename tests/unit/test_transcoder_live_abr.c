@@ -626,3 +626,89 @@ Test(transcoder_live_abr, a_reconnect_mid_gop_ends_the_old_timeline_in_time,
 {
     reconnect("in.mp4", 2500000);
 }
+
+/* Whether a rendition's newest segment is complete (none open). */
+static int
+newest_complete(const char *rendition)
+{
+    cir_live_index_t x;
+    int done;
+
+    if (load(rendition, &x) != 0) {
+        return 0;
+    }
+    done = x.nb_segments > 0 && x.segments[x.nb_segments - 1].complete;
+    cir_live_index_free(&x);
+    return done;
+}
+
+/* The publisher leaves mid-segment (cir_live_pause): every rendition's open
+ * segment ends with what it holds (the rungs' once their queued frames are
+ * encoded), before any new packet; its return, timestamps going on, starts
+ * a discontinuity at the same MSN in every rendition. */
+Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
+     .fini = teardown)
+{
+    static const char *names[] = {"video", "180p", "90p", "audio"};
+    cir_live_file_job_t j = job("in.mp4");
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    cir_live_t *live = NULL;
+    int vi, ai, paused = 0;
+    uint64_t disc_msn[4];
+
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        double t = av_q2d(ic->streams[pkt->stream_index]->time_base) * pkt->dts;
+        if (!paused && t > 3.0) {
+            /* mid-segment (2 s segments): the publisher is gone */
+            cr_assert_eq(cir_live_pause(live), 0);
+            cr_assert_eq(cir_live_pause(live), 0, "twice is once");
+            for (size_t i = 0; i < 4; i++) {
+                for (int w = 0; w < 500 && !newest_complete(names[i]); w++) {
+                    usleep(10000);
+                }
+                cr_assert(newest_complete(names[i]), "%s: open segment ended",
+                          names[i]);
+            }
+            paused = 1;
+        }
+        if (pkt->stream_index == vi || pkt->stream_index == ai) {
+            cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        }
+        av_packet_unref(pkt);
+    }
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    for (size_t i = 0; i < 4; i++) {
+        cir_live_index_t x;
+        int n = 0;
+
+        cr_assert_eq(load(names[i], &x), 0, "%s", names[i]);
+        for (size_t s = 0; s < x.nb_segments; s++) {
+            if (x.segments[s].discontinuity) {
+                disc_msn[i] = x.segments[s].msn;
+                n++;
+            }
+        }
+        cr_assert_eq(n, 1, "%s: one discontinuity, at the return", names[i]);
+        cr_assert_eq(disc_msn[i], disc_msn[0],
+                     "%s breaks at MSN %llu, not %llu", names[i],
+                     (unsigned long long)disc_msn[i],
+                     (unsigned long long)disc_msn[0]);
+        cir_live_index_free(&x);
+    }
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}

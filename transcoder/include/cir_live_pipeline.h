@@ -89,6 +89,9 @@ int cir_live_push(cir_live_t *l, int video, const AVPacket *pkt);
  * packet may (ABR rungs, audio transcoding, nothing open yet).  Valid
  * until the next call on l. */
 int64_t cir_live_wake_us(const cir_live_t *l, int video);
+/* The publisher left and may come back: every open segment ends now (no
+ * ENDLIST); the next packet starts a new timeline (a discontinuity). */
+int cir_live_pause(cir_live_t *l);
 /* The stream ended: last parts, ENDLIST on every rendition. */
 int cir_live_finish(cir_live_t *l);
 void cir_live_close(cir_live_t **l);

@@ -75,6 +75,7 @@ struct cir_live {
     int64_t cts_delay; /* the source's pts - dts at its first keyframe */
     int fanned;        /* a frame went to the rungs */
     int disc_pending;  /* a break before the next frame decoded */
+    int paused;        /* the publisher left (cir_live_pause) */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
     cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
@@ -685,6 +686,34 @@ timeline_break(cir_live_t *l)
 }
 
 /*
+ * The publisher left and may come back (the ingest's grace period): every
+ * rendition's open segment ends now with what it holds, as at a break, so
+ * players get whole segments (a chunked LL-DASH segment completes, the
+ * MPD's newest segment ends where the media does) rather than an open one
+ * until the publisher returns.  The rungs end theirs once the frames
+ * queued before are encoded.  The next packet starts a new timeline.
+ */
+int
+cir_live_pause(cir_live_t *l)
+{
+    int ret;
+
+    if (l->paused || l->anchor_wall == 0) {
+        return 0; /* already paused, or nothing packaged yet */
+    }
+    if ((ret = timeline_break(l)) < 0) {
+        return ret;
+    }
+    for (int i = 0; i < l->nb_rungs; i++) {
+        if ((ret = cir_live_rung_break(l->rungs[i])) < 0) {
+            return ret;
+        }
+    }
+    l->paused = 1;
+    return 0;
+}
+
+/*
  * The wall clock of a timeline, decided once for the whole stream (at its
  * first packet and at the first packet after each break) and given to
  * every rendition, so PROGRAM-DATE-TIME is the same at the same media time
@@ -1022,6 +1051,15 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
         return 0; /* before the stream's start */
     }
     brk = ret == CIR_LIVE_TS_BREAK;
+    if (l->paused) {
+        /* the publisher's return starts a new timeline, anchored anew,
+         * even when its timestamps go on from where they were */
+        l->paused = 0;
+        if (!brk) {
+            cir_log_info(&l->log, "the publisher is back: a new timeline");
+            brk = 1;
+        }
+    }
     if (brk) {
         cir_log_warn(&l->log,
                      "%s timestamps jump (dts %" PRId64

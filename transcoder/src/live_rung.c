@@ -243,6 +243,9 @@ encode(cir_live_rung_t *r, entry_t *e)
             return ret;
         }
     }
+    if (src == NULL) {
+        return 0; /* a break alone (cir_live_rung_break) */
+    }
     if (e->anchor_wall != 0 && (e->disc || !r->anchored)) {
         /* the new timeline's anchor: the frames before it were packaged */
         ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media);
@@ -346,7 +349,8 @@ pop(cir_live_rung_t *r, entry_t *e)
                r->err != CIR_ECANCELED) {
             pthread_cond_wait(&r->cond, &r->lock);
         }
-        if (r->count > 0 && !r->queue[r->head].disc) {
+        if (r->count > 0 && !r->queue[r->head].disc &&
+            r->queue[r->head].frame != NULL) {
             /* (not across a break: the new timeline's first frame is no
              * end for the old one's last sample) */
             e->next_pts = r->queue[r->head].frame->pts;
@@ -515,6 +519,32 @@ make_room(cir_live_rung_t *r, int key, int *disc)
     }
     cir_log_warn(&r->log, "a keyframe is dropped: segments may not align");
     return 1; /* a queue of keyframes only: nothing better to drop */
+}
+
+int
+cir_live_rung_break(cir_live_rung_t *r)
+{
+    int ret, full;
+
+    pthread_mutex_lock(&r->lock);
+    ret = r->err;
+    full = r->count >= r->size;
+    if (ret == 0 && !full) {
+        /* a "keyframe": make_room never drops it */
+        r->queue[(r->head + r->count) % r->size] =
+            (entry_t){.key = 1, .disc = 1, .next_pts = AV_NOPTS_VALUE};
+        r->count++;
+        pthread_cond_signal(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (ret < 0) {
+        return ret;
+    }
+    if (full) {
+        r->carry_disc = 1;
+        return 1;
+    }
+    return 0;
 }
 
 int

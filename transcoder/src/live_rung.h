@@ -63,6 +63,11 @@ void cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td);
  * rung's thread is.  Never blocks. */
 void cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us,
                               int64_t media_us);
+/* A break with no frame after it yet (the publisher is gone): once the
+ * frames queued before it are encoded, the open segment ends, and the next
+ * one starts with a discontinuity.  Never blocks; 1 if the queue had no
+ * room for it (the segment then ends at the next frame's break). */
+int cir_live_rung_break(cir_live_rung_t *r);
 /* Ends the stream: encodes what is queued, finishes the rendition, joins. */
 int cir_live_rung_finish(cir_live_rung_t *r);
 const char *cir_live_rung_name(const cir_live_rung_t *r);
