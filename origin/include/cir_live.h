@@ -213,6 +213,11 @@ int cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
  * window after they leave it.  Every index write unlists the parts that
  * cir_live_parts_listed no longer lists. */
 int cir_live_writer_end_segment(cir_live_writer_t *w);
+/* A segment without media (EXT-X-GAP; no file, no parts), none being
+ * open: a follower's number for a segment its leader began just before a
+ * break, so every rendition breaks at the same MSN. */
+int cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
+                                    int64_t duration);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
  * timestamp jump). */
 int cir_live_writer_discontinuity(cir_live_writer_t *w);

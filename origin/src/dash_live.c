@@ -233,6 +233,12 @@ track_range(const mpd_t *m, const cir_live_index_t *x, size_t k, size_t *from,
            x->segments[a].init_id != x->segments[b - 1].init_id) {
         a++;
     }
+    /* a GAP segment (no media, no file) ends a follower's Period at a
+     * break (cir_live_writer_put_gap_segment): not listed, so $Number$
+     * stays continuous */
+    while (b > a && x->segments[b - 1].gap) {
+        b--;
+    }
     *from = a;
     *to = b;
 }

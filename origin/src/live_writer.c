@@ -596,8 +596,11 @@ discard_segment_file(cir_live_writer_t *w, uint64_t msn)
     }
 }
 
+/* A new segment record at start (its file, seg-<msn>.m4s, created when
+ * with_file: a GAP segment has none). */
 static int
-open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
+add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
+            int with_file)
 {
     cir_live_index_t *x = &w->idx;
     cir_live_segment_t *s;
@@ -607,7 +610,8 @@ open_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration)
 
     ret = grow((void **)&x->segments, &w->seg_cap, x->nb_segments + 1,
                sizeof(*x->segments), CIR_LIVE_MAX_SEGMENTS);
-    if (ret < 0 || (ret = create_segment_file(w, w->next_msn)) < 0) {
+    if (ret < 0 ||
+        (with_file && (ret = create_segment_file(w, w->next_msn)) < 0)) {
         return ret;
     }
     if (w->pending_disc || !w->anchored || start != w->last_end) {
@@ -684,7 +688,7 @@ put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
         return CIR_ELIMIT;
     }
     if (s == NULL) {
-        if ((ret = open_segment(w, start, duration)) < 0) {
+        if ((ret = add_segment(w, start, duration, 1)) < 0) {
             return ret;
         }
         opened = 1;
@@ -741,6 +745,33 @@ cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
                               int independent)
 {
     return put_part(w, data, len, start, duration, independent, 1);
+}
+
+int
+cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
+                                int64_t duration)
+{
+    cir_live_index_t *x;
+    cir_live_segment_t *s;
+    int ret;
+
+    if (w == NULL) {
+        return CIR_EINVAL;
+    }
+    x = &w->idx;
+    if (x->ended || x->init_id == 0 || cir_live_open_segment(x) != NULL ||
+        start < 0 || duration <= 0 || duration > x->segment_target * 4) {
+        return CIR_EINVAL;
+    }
+    if ((ret = add_segment(w, start, duration, 0)) < 0) {
+        return ret;
+    }
+    s = &x->segments[x->nb_segments - 1];
+    s->gap = 1;
+    s->duration = duration;
+    w->last_end = start + duration;
+    w->elapsed += duration;
+    return end_segment(w, s);
 }
 
 int

@@ -37,6 +37,12 @@ const batchCalls = { submitjob: 0, listjobs: 0, failed: 0 };
 const events = [];
 
 function listen(server) {
+  // Idle keep-alive connections outlive any client's (undici keeps them
+  // 4 s, libcurl longer): a server that closes one as the client reuses it
+  // makes the client's request fail ("fetch failed", ECONNRESET), a fault
+  // no test asked for.
+  server.keepAliveTimeout = 120000;
+  server.headersTimeout = 125000;
   return new Promise((resolve) => server.listen(0, HOST, () => resolve(server.address().port)));
 }
 

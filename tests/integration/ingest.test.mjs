@@ -10,7 +10,7 @@
 // ffmpeg, which sends FCUnpublish) ends the playlist at once, and a
 // publisher without onMetaData gets its size from the SPS.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -24,6 +24,7 @@ import { validator } from './lib/validate.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
+const INDEX_BIN = path.join(C.BUILD_DIR, 'nginx-module', 'cirrus-live-index');
 const missing = fs.existsSync(INGEST_BIN) ? (C.hasTool('ffmpeg') ? null
     : 'ffmpeg missing') : `${INGEST_BIN} not built`;
 const GRACE = 3;
@@ -66,33 +67,25 @@ function publish(key, { seconds = 0, audio = true, extra = [], port = 0,
     return child;
 }
 
-// The parts written so far, by name, read from the live index (parts are
-// byte ranges of their segment file, see origin/include/cir_live.h):
-// version 4 layout, a 285-byte header ending with the segment and part
-// counts, 59-byte segment records (msn at 0, nb_parts at 51, nb_kept at 55).
-// Accumulated per rendition, so the count never goes down as the window
-// slides.
+// The live index as the library decodes it (cirrus-live-index), or null
+// when there is none yet.
+function readIndex(key, rendition) {
+    const r = spawnSync(INDEX_BIN, [path.join(liveRoot, key, rendition)],
+        { encoding: 'utf8' });
+    return r.status === 0 ? JSON.parse(r.stdout) : null;
+}
+
+// The parts written so far, by name (parts are byte ranges of their
+// segment file: the index is where they appear), accumulated per
+// rendition, so the count never goes down as the window slides.
 const partsSeen = new Map();
 function parts(key, rendition) {
     const id = `${key}/${rendition}`;
     const seen = partsSeen.get(id) ?? new Set();
     partsSeen.set(id, seen);
-    let b;
-    try {
-        b = fs.readFileSync(path.join(liveRoot, key, rendition, 'index'));
-    } catch {
-        return [...seen];
-    }
-    if (b.length < 289 || b.toString('latin1', 0, 8) !== 'CIRLIDX1' || b.readUInt32LE(8) !== 4)
-        return [...seen];
-    const nseg = b.readUInt32LE(277);
-    for (let i = 0; i < nseg && 285 + 59 * (i + 1) <= b.length; i++) {
-        const o = 285 + 59 * i;
-        const msn = b.readBigUInt64LE(o);
-        const n = Math.max(b.readUInt32LE(o + 51), b.readUInt32LE(o + 55));
-        for (let j = 0; j < n; j++)
-            seen.add(`part-${msn}.${j}.m4s`);
-    }
+    for (const seg of readIndex(key, rendition)?.segments ?? [])
+        for (let j = 0; j < seg.parts.length; j++)
+            seen.add(`part-${seg.msn}.${j}.m4s`);
     return [...seen];
 }
 
@@ -280,10 +273,12 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             await waitFor('stream cam6 to end', () => /stream=cam6\] stream ended/.test(tlog), 10000);
             assert.match(tlog, /stream=cam6\] live: video h264 .*packaged on its own thread/);
             for (const rend of ['video', 'audio']) {
-                const idx = fs.readFileSync(path.join(root, 'cam6', rend, 'index'));
-                assert.equal(idx.toString('latin1', 0, 8), 'CIRLIDX1');
-                const nseg = idx.readUInt32LE(253);
-                assert.ok(nseg >= 1, `${rend}: ${nseg} segments`);
+                const r = spawnSync(INDEX_BIN, [path.join(root, 'cam6', rend)],
+                    { encoding: 'utf8' });
+                assert.equal(r.status, 0, r.stderr);
+                const idx = JSON.parse(r.stdout);
+                assert.equal(idx.ended, 1, `${rend}: ended`);
+                assert.ok(idx.segments.length >= 1, `${rend}: ${idx.segments.length} segments`);
             }
             assert.doesNotMatch(tlog, /finishing the stream|dropping/);
         } finally {

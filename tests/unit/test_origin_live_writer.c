@@ -13,7 +13,9 @@
 
 #include "cir_clock.h"
 #include "cir_error.h"
+#include "cir_buf.h"
 #include "cir_live.h"
+#include "cir_origin.h"
 
 #define TS 90000
 #define T0 INT64_C(1767225600000000)
@@ -749,4 +751,62 @@ Test(live_writer, the_stream_anchor_is_every_renditions_pdt)
     put_at(w, TS, 5.06, 1, 0);
     cr_assert_eq(x->segments[2].pdt_us, T0 + 11200000);
     cir_live_writer_close(&a);
+}
+
+/* A GAP segment: its number, no file, no parts, complete; none while one
+ * is open; rendered as EXT-X-GAP and left out of the MPD's timeline at the
+ * end of its Period; the window slides over it like any other. */
+Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
+{
+    cir_live_writer_config_t c = config(3);
+    cir_hls_directives_t d = {0};
+    cir_dash_live_config_t dc = {.utc_timing_url = "/time",
+                                 .now_us = T0 + 30000000};
+    const cir_live_index_t *x, *tracks[1];
+    const cir_live_segment_t *s;
+    cir_buf_t out;
+    int i;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_gap_segment(w, 0, TS), CIR_EINVAL,
+                 "not before an init");
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT1", 5), 0);
+    put_segment();
+    cr_assert_eq(cir_live_writer_put_part(w, "P", 1, media_t, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_put_gap_segment(w, media_t + TS, TS),
+                 CIR_EINVAL, "not while a segment is open");
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    media_t += TS;
+    cr_assert_eq(cir_live_writer_put_gap_segment(w, media_t, 0), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_put_gap_segment(w, media_t, 3 * TS), 0);
+    media_t += 3 * TS;
+    x = cir_live_writer_index(w);
+    s = &x->segments[x->nb_segments - 1];
+    cr_assert_eq(s->msn, 2);
+    cr_assert(s->gap && s->complete);
+    cr_assert_eq(s->nb_parts, 0);
+    cr_assert_eq(s->duration, 3 * TS);
+    cr_assert_eq(s->size, 0);
+    cr_assert(!exists("seg-2.m4s"));
+    /* what the origin makes of it */
+    cir_buf_init(&out, 1 << 20);
+    cr_assert_eq(cir_hls_render_live_media(x, &d, NULL, 0, &out), 0);
+    cr_assert_not_null(strstr(out.data, "#EXT-X-GAP\n#EXTINF:3.00000,\n"
+                                        "seg-2.m4s\n"),
+                       "%s", out.data);
+    cir_buf_reset(&out);
+    tracks[0] = x;
+    cr_assert_eq(cir_dash_render_live(tracks, 1, &dc, &out), 0);
+    cr_assert_null(strstr(out.data, "d=\"270000\""), "%s", out.data);
+    cir_buf_free(&out);
+    /* the next segment follows it; the window slides over it */
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 3);
+    for (i = 0; i < 4; i++) {
+        put_segment();
+    }
+    x = cir_live_writer_index(w);
+    cr_assert_gt(x->segments[0].msn, 2);
 }

@@ -712,3 +712,86 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
     avformat_close_input(&ic);
     av_packet_free(&pkt);
 }
+
+/* The video began a segment (its keyframe at 4 s came) and the audio's
+ * samples from there had not come when the publisher left: the audio lists
+ * that segment number as a GAP, so both break at the same MSN. */
+Test(transcoder_live_abr, a_break_before_the_audio_reached_the_cut_is_a_gap,
+     .init = setup, .fini = teardown)
+{
+    cir_live_file_job_t j;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc(), *held[256];
+    cir_live_t *live = NULL;
+    cir_live_index_t v, a;
+    int vi, ai, nb_held = 0, paused = 0;
+    uint64_t vdisc = 0, adisc = 0;
+
+    make_input("aac", "long.mp4", 9);
+    j = job("long.mp4");
+    j.live.preset = NULL; /* the passthrough and the audio alone */
+    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
+    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    cr_assert_eq(cir_live_open(&live, &j.live), 0);
+    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
+                                    ic->streams[vi]->time_base,
+                                    ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
+                                    ic->streams[ai]->time_base, 0),
+                 0);
+    while (av_read_frame(ic, pkt) == 0) {
+        int video = pkt->stream_index == vi;
+        double t = av_q2d(ic->streams[pkt->stream_index]->time_base) * pkt->dts;
+
+        if (!video && pkt->stream_index != ai) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        if (!paused && !video && t >= 3.9) {
+            /* the audio from 3.9 s is late: held back past the pause */
+            cr_assert_lt(nb_held, 256);
+            held[nb_held++] = av_packet_clone(pkt);
+            av_packet_unref(pkt);
+            continue;
+        }
+        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        if (!paused && video && (pkt->flags & AV_PKT_FLAG_KEY) && t > 3.5) {
+            cr_assert_eq(cir_live_pause(live), 0);
+            paused = 1;
+            for (int i = 0; i < nb_held; i++) {
+                cr_assert_eq(cir_live_push(live, 0, held[i]), 0);
+                av_packet_free(&held[i]);
+            }
+        }
+        av_packet_unref(pkt);
+    }
+    cr_assert(paused);
+    cr_assert_eq(cir_live_finish(live), 0);
+    cir_live_close(&live);
+    cr_assert_eq(load("video", &v), 0);
+    cr_assert_eq(load("audio", &a), 0);
+    for (size_t s = 0; s < v.nb_segments; s++) {
+        vdisc = v.segments[s].discontinuity ? v.segments[s].msn : vdisc;
+    }
+    for (size_t s = 0; s < a.nb_segments; s++) {
+        adisc = a.segments[s].discontinuity ? a.segments[s].msn : adisc;
+    }
+    cr_assert_gt(vdisc, 0);
+    cr_assert_eq(adisc, vdisc, "audio breaks at MSN %llu, video at %llu",
+                 (unsigned long long)adisc, (unsigned long long)vdisc);
+    /* the segment before the break: the video's one keyframe, the
+     * audio's gap */
+    const cir_live_segment_t *vs = cir_live_index_segment(&v, vdisc - 1);
+    const cir_live_segment_t *as = cir_live_index_segment(&a, vdisc - 1);
+    cr_assert_not_null(vs);
+    cr_assert_not_null(as);
+    cr_assert(!vs->gap && vs->complete);
+    cr_assert(as->gap && as->complete && as->nb_parts == 0, "audio gap");
+    cir_live_index_free(&v);
+    cir_live_index_free(&a);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}

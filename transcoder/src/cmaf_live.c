@@ -835,16 +835,61 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
     return 0;
 }
 
+/*
+ * A follower whose leader began a segment it has not reached (its samples
+ * after the leader's cut had not come) when the timeline breaks: that
+ * segment number gets a GAP segment up to where the leader's ended, so
+ * both renditions break at the same MSN.
+ */
+static int
+gap_to_leader(cir_cmaf_live_t *c, int64_t leader_end_us)
+{
+    AVRational tb = c->oc->streams[0]->time_base;
+    int64_t end, ret;
+
+    if (!c->follower || c->next_cut == AV_NOPTS_VALUE ||
+        leader_end_us == AV_NOPTS_VALUE || c->seg_open || c->nb_segments == 0) {
+        return 0; /* (one not started yet waits for the leader anyway) */
+    }
+    end = av_rescale_q(leader_end_us, AV_TIME_BASE_Q, tb);
+    if (end <= c->next_cut || c->next_cut < c->last_end - half_step(c)) {
+        return 0; /* nothing of the leader's there, or a stale cut */
+    }
+    ret = cir_live_writer_put_gap_segment(c->writer, c->next_cut,
+                                          end - c->next_cut);
+    if (ret < 0) {
+        return (int)ret;
+    }
+    cir_log_info(&c->log,
+                 "a break %.3f s into a segment this rendition had not "
+                 "reached: listed as a gap",
+                 (double)(end - c->next_cut) * av_q2d(tb));
+    c->next_cut = AV_NOPTS_VALUE;
+    c->last_end = end;
+    return 0;
+}
+
 int
-cir_cmaf_live_discontinuity(cir_cmaf_live_t *c)
+cir_cmaf_live_discontinuity(cir_cmaf_live_t *c, int64_t leader_end_us)
 {
     int ret;
 
-    if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0) {
+    if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0 ||
+        (ret = gap_to_leader(c, leader_end_us)) < 0) {
         return ret;
     }
     rewait_after_break(c);
     return cir_live_writer_discontinuity(c->writer);
+}
+
+int64_t
+cir_cmaf_live_end_us(const cir_cmaf_live_t *c)
+{
+    if (c->last_dts == AV_NOPTS_VALUE) {
+        return AV_NOPTS_VALUE;
+    }
+    return av_rescale_q(c->last_end, c->oc->streams[0]->time_base,
+                        AV_TIME_BASE_Q);
 }
 
 int

@@ -76,8 +76,13 @@ uint64_t cir_cmaf_live_dropped(const cir_cmaf_live_t *c);
  * segment starts with a discontinuity. */
 int cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par);
 /* A break in the timeline (timestamp jump, publisher reconnect): closes
- * the open segment; the next one starts with a discontinuity. */
-int cir_cmaf_live_discontinuity(cir_cmaf_live_t *c);
+ * the open segment; the next one starts with a discontinuity.  A follower
+ * is told where its leader's media ended (cir_cmaf_live_end_us after the
+ * leader's break; AV_NOPTS_VALUE: no leader): a segment the leader began
+ * that the follower never reached becomes a GAP segment. */
+int cir_cmaf_live_discontinuity(cir_cmaf_live_t *c, int64_t leader_end_us);
+/* Where the packaged media ends, µs (AV_NOPTS_VALUE: none yet). */
+int64_t cir_cmaf_live_end_us(const cir_cmaf_live_t *c);
 /* The stream's wall clock for PROGRAM-DATE-TIME from the next segment that
  * starts a timeline on (cir_live_writer_set_anchor): media time media_us
  * (µs on the stream's timeline) was captured at wall_us. */

@@ -667,13 +667,18 @@ timeline_break(cir_live_t *l)
         return ret;
     }
     if (l->video.pkg) {
-        if ((ret = cir_cmaf_live_discontinuity(l->video.pkg)) < 0 ||
+        if ((ret = cir_cmaf_live_discontinuity(l->video.pkg, AV_NOPTS_VALUE)) <
+                0 ||
             (ret = rec_sync(&l->video)) < 0) {
             return ret;
         }
     }
     if (l->audio.pkg) {
-        ret = cir_cmaf_live_discontinuity(l->audio.pkg);
+        /* the audio follows the passthrough's segments: a segment the
+         * video began just before the break is a gap in the audio */
+        ret = cir_cmaf_live_discontinuity(
+            l->audio.pkg,
+            l->video.pkg ? cir_cmaf_live_end_us(l->video.pkg) : AV_NOPTS_VALUE);
         note_dropped(l);
         if (ret < 0 || (ret = rec_sync(&l->audio)) < 0) {
             return ret;

@@ -238,7 +238,7 @@ encode(cir_live_rung_t *r, entry_t *e)
 
     if (e->disc) {
         if ((ret = drain(r)) < 0 ||
-            (ret = cir_cmaf_live_discontinuity(r->pkg)) < 0 ||
+            (ret = cir_cmaf_live_discontinuity(r->pkg, AV_NOPTS_VALUE)) < 0 ||
             (ret = record(r)) < 0) {
             return ret;
         }
