@@ -276,3 +276,24 @@ Test(input, custom_io_whitelist_names_no_protocol)
     avio_context_free(&pb);
     free(wav);
 }
+
+Test(input, an_svg_is_refused_whatever_its_name)
+{
+    /* librsvg would load what the SVG references */
+    static const char svg[] =
+        "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"16\" "
+        "height=\"16\"><image xlink:href=\"file:///etc/hostname\" "
+        "width=\"16\" height=\"16\"/></svg>\n";
+    static const char *const names[] = {"a.svg", "a.png", "a.jpg"};
+    AVFormatContext *ic = NULL;
+    char why[256];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *p = write_file(names[i], svg, sizeof(svg) - 1);
+        cr_assert_eq(cir_input_open(&ic, p, NULL, why, sizeof(why)),
+                     CIR_EUNSUPPORTED, "%s: %s", names[i], why);
+        cr_assert(strstr(why, "svg") != NULL, "%s: %s", names[i], why);
+        cr_assert_null(ic);
+    }
+}
