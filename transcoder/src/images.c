@@ -28,10 +28,10 @@
 #include <libswscale/swscale.h>
 
 #include "cir_aws.h"
-#include "cir_aws_avio.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_storage.h"
+#include "input.h"
 #include "jpeg.h"
 
 #define MAX_PIXELS     100000000LL
@@ -201,19 +201,6 @@ sniff_size(const char *path, long long *w, long long *h)
     return ret;
 }
 
-/* Closes ic and, for an s3:// source, its AVIOContext (ours). */
-static void
-close_input(AVFormatContext **ic)
-{
-    AVIOContext *pb = NULL;
-
-    if (*ic != NULL && ((*ic)->flags & AVFMT_FLAG_CUSTOM_IO)) {
-        pb = (*ic)->pb;
-    }
-    avformat_close_input(ic);
-    cir_aws_s3_avio_close(&pb);
-}
-
 /* Does the container's header name an image codec (before any packet)? */
 static int
 names_image_codec(const AVFormatContext *ic)
@@ -233,42 +220,26 @@ static int
 open_input(const char *path, AVFormatContext **out, int probing)
 {
     AVFormatContext *ic = NULL;
-    AVIOContext *pb = NULL;
     AVDictionary *o = NULL;
     AVDictionary **sopts = NULL;
-    char maxpx[32];
+    char maxpx[32], why[256];
     unsigned i;
     int ret;
 
     *out = NULL;
-    if (strncmp(path, "s3://", 5) == 0) {
-        if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
-            cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
-                    "cannot open %s: %s", path, cir_strerror(ret));
-            return ret;
-        }
-        if ((ic = avformat_alloc_context()) == NULL) {
-            cir_aws_s3_avio_close(&pb);
-            return CIR_ENOMEM;
-        }
-        ic->pb = pb;
-        ic->flags |= AVFMT_FLAG_CUSTOM_IO;
-    } else {
-        av_dict_set(&o, "protocol_whitelist", "file", 0);
-    }
     /* A name with '%' or '*' is a file, not an image2 sequence pattern. */
     av_dict_set(&o, "pattern_type", "none", 0);
-    ret = avformat_open_input(&ic, path, NULL, &o);
+    ret = cir_input_open(&ic, path, &o, why, sizeof(why));
     av_dict_free(&o);
     if (ret < 0) {
-        cir_aws_s3_avio_close(&pb); /* a failed open frees only ic */
         /* a probe that fails is no error: the caller tries it as video */
-        cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
-                "cannot open %s: %s", path, av_err2str(ret));
-        return ret == AVERROR_INVALIDDATA ? CIR_EMEDIA : cir_img_averr(ret);
+        cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG, "%s: %s", path,
+                why);
+        return ret <= CIR_EAGAIN && ret > CIR_ERR_LAST ? ret
+                                                       : cir_img_averr(ret);
     }
     if (probing && !names_image_codec(ic)) {
-        close_input(&ic);
+        cir_input_close(&ic);
         return 1;
     }
     snprintf(maxpx, sizeof(maxpx), "%lld", MAX_PIXELS);
@@ -276,7 +247,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
         sopts = av_calloc(ic->nb_streams, sizeof(*sopts));
         if (sopts == NULL) {
             cir_log_error(&LOG, "%s: out of memory", path);
-            close_input(&ic);
+            cir_input_close(&ic);
             return CIR_ENOMEM;
         }
         for (i = 0; i < ic->nb_streams; i++) {
@@ -290,7 +261,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
     av_freep(&sopts);
     if (ret < 0) {
         cir_log_error(&LOG, "cannot probe %s: %s", path, av_err2str(ret));
-        close_input(&ic);
+        cir_input_close(&ic);
         return CIR_EMEDIA;
     }
     *out = ic;
@@ -351,7 +322,7 @@ cir_images_probe(const char *path)
         return ret < 0 ? ret : 0; /* 1: no image codec in its header */
     }
     ret = image_stream(ic) >= 0;
-    close_input(&ic);
+    cir_input_close(&ic);
     return ret;
 }
 
@@ -819,6 +790,6 @@ fail:
     av_frame_free(&work);
     av_frame_free(&src);
     sws_freeContext(sws);
-    close_input(&ic);
+    cir_input_close(&ic);
     return ret;
 }

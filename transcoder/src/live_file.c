@@ -11,6 +11,7 @@
 #include "cir_error.h"
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
+#include "input.h"
 
 static const cir_log_ctx_t log_ctx = {.component = "live-source"};
 
@@ -42,12 +43,12 @@ typedef struct {
 static int
 open_source(const char *path, source_t *s)
 {
+    char why[256];
     int ret;
 
-    s->ic = NULL;
-    if ((ret = avformat_open_input(&s->ic, path, NULL, NULL)) < 0) {
-        cir_log_error(&log_ctx, "cannot open %s: %s", path, av_err2str(ret));
-        return CIR_EMEDIA;
+    if ((ret = cir_input_open(&s->ic, path, NULL, why, sizeof(why))) < 0) {
+        cir_log_error(&log_ctx, "cannot open %s: %s", path, why);
+        return ret == CIR_EUNSUPPORTED ? ret : CIR_EMEDIA;
     }
     if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
         cir_log_error(&log_ctx, "%s: %s", path, av_err2str(ret));
@@ -177,7 +178,7 @@ cir_live_run_file(const cir_live_file_job_t *job)
 
 done:
     cir_live_close(&live);
-    avformat_close_input(&s.ic);
+    cir_input_close(&s.ic);
     av_packet_free(&pkt);
     return ret;
 }

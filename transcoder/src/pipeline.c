@@ -25,6 +25,7 @@
 #include "cir_log.h"
 #include "cir_transcode.h"
 #include "images.h"
+#include "input.h"
 #include "ladder.h"
 #include "pipeline.h"
 #include "rung.h"
@@ -61,46 +62,32 @@ fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
     return err;
 }
 
+/* The class of a cir_input_open() failure: a refused container stays
+ * CIR_EUNSUPPORTED and our own errors (the S3 AVIOContext's, memory) keep
+ * theirs; a missing input and whatever libavformat says are bad media. */
+static int
+input_error(int ret)
+{
+    int ours = ret <= CIR_EAGAIN && ret > CIR_ERR_LAST;
+
+    return ours && ret != CIR_ENOTFOUND ? ret : CIR_EMEDIA;
+}
+
 static int
 open_input(cir_job_state_t *s, const char *path)
 {
     AVDictionary *opts = NULL;
-    AVIOContext *custom;
+    char why[256];
     int ret;
 
     /* bounded probing: a hostile file cannot make us read forever */
     av_dict_set(&opts, "probesize", "50000000", 0);
     av_dict_set(&opts, "analyzeduration", "20000000", 0);
-    if (strncmp(path, "s3://", 5) == 0) {
-        /* ranged GETs through our own AVIOContext: no local copy; freed
-         * in state_free() (AVFMT_FLAG_CUSTOM_IO marks it ours) */
-        AVIOContext *pb = NULL;
-        if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
-            av_dict_free(&opts);
-            return fail_msg(s, ret == CIR_ENOTFOUND ? CIR_EMEDIA : ret,
-                            "cannot open input %s: %s", path,
-                            cir_strerror(ret));
-        }
-        if ((s->ic = avformat_alloc_context()) == NULL) {
-            cir_aws_s3_avio_close(&pb);
-            av_dict_free(&opts);
-            return CIR_ENOMEM;
-        }
-        s->ic->pb = pb;
-        s->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
-    }
-    custom = s->ic != NULL ? s->ic->pb : NULL;
-    ret = avformat_open_input(&s->ic, path, NULL, &opts);
+    /* locked down: file or the S3 AVIOContext, the upload containers */
+    ret = cir_input_open(&s->ic, path, &opts, why, sizeof(why));
     av_dict_free(&opts);
     if (ret < 0) {
-        cir_aws_s3_avio_close(&custom); /* a failed open frees only ic */
-    }
-    if (ret == AVERROR(ENOENT)) {
-        return fail_msg(s, CIR_EMEDIA, "input %s does not exist", path);
-    }
-    if (ret < 0) {
-        return fail_msg(s, CIR_EMEDIA, "cannot open input %s: %s", path,
-                        av_err2str(ret));
+        return fail_msg(s, input_error(ret), "%s: %s", path, why);
     }
     if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
         return fail_msg(s, CIR_EMEDIA, "cannot read stream info of %s: %s",
@@ -645,13 +632,7 @@ state_free(cir_job_state_t *s)
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     avcodec_free_context(&s->adec);
-    {
-        AVIOContext *pb = s->ic != NULL && (s->ic->flags & AVFMT_FLAG_CUSTOM_IO)
-                              ? s->ic->pb
-                              : NULL;
-        avformat_close_input(&s->ic);
-        cir_aws_s3_avio_close(&pb);
-    }
+    cir_input_close(&s->ic); /* and the S3 AVIOContext */
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
