@@ -160,6 +160,20 @@ function exportedMetrics() {
     return names;
 }
 
+// Label names of the samples the metrics renderers print (`name=\"` in a
+// C string of a file that prints `# TYPE`).
+function exportedLabels() {
+    const labels = new Set();
+    for (const f of ['nginx-module/ngx_http_cirrus_module.c',
+        'ingest/src/status.c', 'ingest/tools/cirrus_worker.c']) {
+        const src = read(SOURCE_DIR, f);
+        assert.match(src, /# TYPE /, `${f} renders metrics`);
+        for (const m of src.matchAll(/\b([a-z_]+)=\\"/g))
+            labels.add(m[1]);
+    }
+    return labels;
+}
+
 function get(port, urlPath, headers = {}) {
     return new Promise((ok, fail) => {
         const req = http.get({ host: '127.0.0.1', port, path: urlPath,
@@ -466,11 +480,36 @@ describe('deploy: image, units, dashboard, CI', () => {
         };
         walk(dash.panels);
         assert.ok(used.size >= 15, `the dashboard queries ${used.size} metrics`);
+        // legends name labels the series carry: Prometheus's target label
+        // `instance`, `le`, or a label the sources print; never one that
+        // Prometheus owns (a scraped `job` label becomes `exported_job`)
+        const labels = exportedLabels();
+        for (const reserved of ['job', 'instance'])
+            assert.ok(!labels.has(reserved), `no metric label ${reserved}`);
+        assert.ok(labels.has('job_id'), 'the worker labels progress job_id');
+        const legends = [];
+        const walkLegends = (panels) => {
+            for (const p of panels || []) {
+                for (const t of p.targets || [])
+                    for (const m of (t.legendFormat || '').matchAll(
+                        /\{\{\s*(\w+)\s*\}\}/g))
+                        legends.push(m[1]);
+                walkLegends(p.panels);
+            }
+        };
+        walkLegends(dash.panels);
+        assert.ok(legends.includes('job_id'), 'per-job progress legend');
+        for (const l of legends)
+            assert.ok(l === 'instance' || l === 'le' || labels.has(l),
+                `legend {{${l}}}: not a label of any exported series`);
+        // one prefix scheme
+        for (const m of used)
+            assert.match(m, /^cirrus_(origin|ingest|worker)_/, m);
         for (const m of used)
             assert.ok(exported.has(m), `${m} is not exported by any source`);
         // each part of the system has panels
         for (const prefix of ['cirrus_ingest_', 'cirrus_worker_',
-            'cirrus_requests_total', 'cirrus_wake_latency_seconds_bucket'])
+            'cirrus_origin_requests_total', 'cirrus_origin_wake_latency_seconds_bucket'])
             assert.ok([...used].some((m) => m.startsWith(prefix)), prefix);
     });
 
@@ -715,6 +754,6 @@ describe('deploy: production nginx config, peer fallback', () => {
 
             // Prometheus metrics on the peer port
             const m = await get(hosts.a.peer, '/metrics');
-            assert.match(m.body, /cirrus_requests_total\{kind="playlist",status="200"\}/);
+            assert.match(m.body, /cirrus_origin_requests_total\{kind="playlist",status="200"\}/);
         });
 });
