@@ -1,8 +1,10 @@
 // deploy/: the AWS side checked offline.  Terraform cannot download its
-// providers here, so `validate` cannot run; instead every .tf file is parsed
-// with @cdktf/hcl2json and checked for what would break an apply or the
-// product: variables, module wiring, the CloudFront cache key, the Batch
-// retry strategy against the transcoder's documented exit codes, the DLQ.
+// providers here: `terraform validate` runs when a local copy of the AWS
+// provider is at hand (CIRRUS_TF_PLUGIN_DIR, default /opt/tf-plugins), and
+// every .tf file is parsed with @cdktf/hcl2json and checked for what would
+// break an apply or the product: variables, module wiring, the CloudFront
+// cache key and bucket grants, the Batch retry strategy against the
+// transcoder's documented exit codes, the DLQ, the policies' conditions.
 // Then the Grafana dashboard against the metrics the C sources export, the
 // Dockerfile against the CMake targets, the systemd units with
 // systemd-analyze, and the production nginx config (the live hosts' peer
@@ -243,6 +245,30 @@ describe('deploy: Terraform', () => {
         }
     });
 
+    test('terraform validate with a local AWS provider', (t) => {
+        const tf = which('terraform');
+        const plugins = process.env.CIRRUS_TF_PLUGIN_DIR || '/opt/tf-plugins';
+        if (!tf || !fs.existsSync(path.join(plugins, 'registry.terraform.io',
+            'hashicorp', 'aws'))) {
+            t.diagnostic(`no terraform or no AWS provider under ${plugins}: `
+                + 'validate not run');
+            t.skip('no provider');
+            return;
+        }
+        const dir = path.join(tmpDir('deploy-validate-'), 'terraform');
+        fs.cpSync(TF_ROOT, dir, { recursive: true, filter: (src) =>
+            !/(^|\/)\.terraform(\.lock\.hcl)?$/.test(src) });
+        const run = (...args) => spawnSync(tf, args, { cwd: dir,
+            encoding: 'utf8', timeout: 300000,
+            env: { ...process.env, TF_IN_AUTOMATION: '1' } });
+        const init = run('init', '-backend=false', '-input=false',
+            `-plugin-dir=${plugins}`);
+        assert.equal(init.status, 0, init.stdout + init.stderr);
+        const v = run('validate', '-no-color');
+        assert.equal(v.status, 0, v.stdout + v.stderr);
+        assert.match(v.stdout, /configuration is valid/);
+    });
+
     test('versions: terraform >= 1.5, hashicorp/aws ~> 5', () => {
         const tfb = first(root.merged.terraform);
         assert.match(tfb.required_version, />=\s*1\.5/);
@@ -349,6 +375,37 @@ describe('deploy: Terraform', () => {
 
         // Origin group (failover) is declared for /vod/*.
         assert.ok(dist.dynamic.origin_group, 'origin group for VOD');
+        // Both /vod/* buckets let this distribution read through OAC: the
+        // replica's policy too (without it the failover answers 403).
+        const failover = first(dist.dynamic.origin).content[0];
+        assert.ok(failover.origin_access_control_id, 'the replica via OAC');
+        assert.match(failover.domain_name,
+            /data\.aws_s3_bucket\.replica\[0\]\.bucket_regional_domain_name/);
+        const vb = localsOf(cdn).vod_buckets;
+        assert.match(vb, /outputs\s*=\s*var\.outputs_bucket_arn/);
+        assert.match(vb, /replica\s*=\s*data\.aws_s3_bucket\.replica\[0\]\.arn/);
+        const doc = first(cdn.merged.data.aws_iam_policy_document.vod_bucket);
+        assert.equal(doc.for_each, '${local.vod_buckets}');
+        const reads = doc.statement.find((x) => x.sid === 'CloudFrontReads');
+        assert.deepEqual(reads.resources, ['${each.value}/*']);
+        assert.deepEqual(first(reads.principals).identifiers,
+            ['cloudfront.amazonaws.com']);
+        const cond = first(reads.condition);
+        assert.equal(cond.variable, 'AWS:SourceArn');
+        assert.deepEqual(cond.values,
+            ['${aws_cloudfront_distribution.this.arn}']);
+        const bp = cdn.merged.resource.aws_s3_bucket_policy;
+        assert.match(first(bp.outputs).policy, /vod_bucket\["outputs"\]\.json/);
+        const rp = first(bp.replica);
+        assert.match(rp.policy, /vod_bucket\["replica"\]\.json/);
+        assert.equal(rp.provider, '${aws.replica}');
+        assert.match(rp.count, /local\.failover \? 1 : 0/);
+        assert.equal(first(cdn.merged.data.aws_s3_bucket.replica).provider,
+            '${aws.replica}');
+        const call = first(root.merged.module.cdn);
+        assert.equal(first(call.providers)['aws.replica'], '${aws.replica}');
+        assert.ok(root.merged.provider.aws.some((pr) => pr.alias === 'replica'),
+            'the root configures the replica\'s provider');
 
         // Custom error responses cache about a second.
         const errs = first(dist.dynamic.custom_error_response);
@@ -414,6 +471,53 @@ describe('deploy: Terraform', () => {
             'scales to zero');
     });
 
+    // AWS Batch does not consult the retry strategy for an attempt it
+    // ended at its timeout: no doc or comment may say otherwise, and the
+    // README and deploy/README say so.
+    test('docs: a timed-out Batch attempt is not retried', () => {
+        const files = ['README.md', 'deploy/README.md'];
+        const walk = (d) => {
+            for (const e of fs.readdirSync(path.join(SOURCE_DIR, d),
+                { withFileTypes: true }))
+                if (e.isDirectory() && !e.name.startsWith('.'))
+                    walk(path.join(d, e.name));
+                else if (e.name.endsWith('.tf'))
+                    files.push(path.join(d, e.name));
+        };
+        walk('deploy/terraform');
+        for (const f of files) {
+            // sentences (comments joined: `#` and `//` dropped)
+            const text = read(SOURCE_DIR, f).replace(/^\s*(#|\/\/)\s?/gm, '')
+                .replace(/\s+/g, ' ');
+            for (const sentence of text.split(/(?<=[.;!?])\s+|\s\|\s/)) {
+                if (!/\bbatch\b|attempt|130/i.test(sentence)
+                    || !/time[ds]?[- ]?out/i.test(sentence)
+                    || !/\bretr(y|ied|ies|ying)\b/i.test(sentence))
+                    continue;
+                assert.match(sentence, /\b(not|never|no)\b|n't/,
+                    `${f}: "${sentence}" says a timed-out attempt is retried`);
+            }
+        }
+        for (const f of ['README.md', 'deploy/README.md'])
+            assert.match(read(SOURCE_DIR, f).replace(/\s+/g, ' '),
+                /(timed-out attempt is not retried|at its timeout[^.]*never retried|does not retry an attempt it terminated for its timeout)/i, f);
+        const batch = read(TF_ROOT, 'modules', 'batch', 'main.tf');
+        assert.match(batch, /never retries a timed-out attempt/);
+    });
+
+    // The README says what the SQS intake does with a permanent failure:
+    // parked in the DLQ by the redrive policy; deleted only without one.
+    test('docs: a permanent failure on SQS is parked, not deleted', () => {
+        const readme = read(SOURCE_DIR, 'README.md').replace(/\s+/g, ' ');
+        for (const sentence of readme.split(/(?<=[.;])\s+/))
+            if (/permanent/i.test(sentence) && /\bdeleted\b/.test(sentence))
+                assert.match(sentence, /without a `?RedrivePolicy|never deleted while the queue has a dead-letter/,
+                    `README: "${sentence}"`);
+        assert.match(readme, /a failed job is never deleted while the queue has a dead-letter queue/);
+        const sqs = read(SOURCE_DIR, 'ingest', 'src', 'intake_sqs.c');
+        assert.match(sqs, /permanent failure, message deleted \(the queue has no/);
+    });
+
     test('SQS: DLQ redrive, queue policy for the bucket, ObjectCreated '
         + 'notification', () => {
         const q = mods[path.join(TF_ROOT, 'modules', 'queue')];
@@ -433,6 +537,106 @@ describe('deploy: Terraform', () => {
         assert.deepEqual(st.actions, ['sqs:SendMessage']);
         assert.deepEqual(first(st.principals).identifiers,
             ['s3.amazonaws.com']);
+        // bound to our bucket and to our account (bucket names are global)
+        const conds = Object.fromEntries(st.condition.map((c) =>
+            [c.variable, c]));
+        assert.deepEqual(conds['aws:SourceArn'].values,
+            ['${var.uploads_bucket_arn}']);
+        assert.equal(conds['aws:SourceAccount'].test, 'StringEquals');
+        assert.deepEqual(conds['aws:SourceAccount'].values,
+            ['${var.account_id}']);
+        assert.equal(first(root.merged.module.queue).account_id,
+            '${local.account_id}');
+    });
+
+    // S3's filter_suffix is case-sensitive: ".mp4" alone makes no job for
+    // CLIP.MP4.  The notification registers every suffix as given, lower
+    // and upper case; the expression is evaluated by terraform itself.
+    test('S3 notification: suffixes in lower and upper case', (t) => {
+        const q = mods[path.join(TF_ROOT, 'modules', 'queue')];
+        const note = first(q.merged.resource.aws_s3_bucket_notification
+            .uploads);
+        const dyn = first(note.dynamic.queue);
+        assert.match(dyn.for_each, /local\.upload_suffixes/);
+        assert.doesNotMatch(dyn.for_each, /var\.upload_suffixes/);
+        const expr = localsOf(q).upload_suffixes;
+        assert.match(expr, /var\.upload_suffixes/);
+        const tf = which('terraform');
+        if (!tf) {
+            t.skip('no terraform to evaluate the expression');
+            return;
+        }
+        const evaluate = (suffixes) => {
+            const e = expr.replace(/^\$\{([\s\S]*)\}$/, '$1')
+                .replace(/\s+/g, ' ') // console reads one line
+                .replaceAll('var.upload_suffixes', JSON.stringify(suffixes));
+            const r = spawnSync(tf, ['console'], { cwd: tmpDir('deploy-sfx-'),
+                encoding: 'utf8', input: `jsonencode(${e})\n` });
+            assert.equal(r.status, 0, r.stderr);
+            return JSON.parse(JSON.parse(r.stdout.trim()));
+        };
+        assert.deepEqual(evaluate(['.mp4', '.mov']).sort(),
+            ['.MOV', '.MP4', '.mov', '.mp4']);
+        assert.deepEqual(evaluate(['.Mp4']).sort(), ['.MP4', '.Mp4', '.mp4']);
+        assert.deepEqual(evaluate([]), []);
+    });
+
+    // A policy that lets an AWS service act (S3 sends to SQS, CloudWatch
+    // and EventBridge publish to SNS, CloudFront reads S3) names our
+    // account or our resource, or another account's resource could use it.
+    test('every service-principal grant is bound by aws:SourceAccount or '
+        + 'aws:SourceArn', () => {
+        let grants = 0;
+        for (const [dir, m] of Object.entries(mods)) {
+            const docs = m.merged.data?.aws_iam_policy_document || {};
+            for (const [name, blocks] of Object.entries(docs)) {
+                for (const st of first(blocks).statement || []) {
+                    const service = (st.principals || []).some((p) =>
+                        p.type === 'Service');
+                    if (!service || (st.actions || []).includes('sts:AssumeRole'))
+                        continue;
+                    grants++;
+                    const vars = (st.condition || []).map((c) =>
+                        c.variable.toLowerCase());
+                    assert.ok(vars.includes('aws:sourceaccount')
+                        || vars.includes('aws:sourcearn'),
+                    `${path.relative(TF_ROOT, dir)}: ${name}`
+                        + ` ${st.sid || ''}: no aws:SourceAccount/SourceArn`);
+                }
+            }
+        }
+        assert.ok(grants >= 3, `service grants checked: ${grants}`);
+        // the alarm topics: account-bound, both of them
+        const mon = mods[path.join(TF_ROOT, 'modules', 'monitoring')];
+        const topicDoc = first(mon.merged.data.aws_iam_policy_document
+            .alarms_topic);
+        const c = first(first(topicDoc.statement).condition);
+        assert.equal(c.variable, 'aws:SourceAccount');
+        assert.deepEqual(c.values, ['${var.account_id}']);
+        const tp = mon.merged.resource.aws_sns_topic_policy;
+        assert.match(first(tp.alarms).arn, /aws_sns_topic\.alarms\.arn/);
+        assert.match(first(tp.alarms_us_east_1).arn,
+            /aws_sns_topic\.alarms_us_east_1\.arn/);
+        assert.equal(first(tp.alarms_us_east_1).provider, '${aws.us_east_1}');
+    });
+
+    // A HEAD of a missing key answers 403 without s3:ListBucket, which
+    // reads as an auth failure (retried) instead of a missing input.
+    test('the roles that read uploads may list the uploads bucket', () => {
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const wdoc = first(w.merged.data.aws_iam_policy_document.task);
+        const wst = first(wdoc.dynamic.statement.filter((d) =>
+            first(d.content).sid === 'ListSources')).content[0];
+        assert.deepEqual(wst.actions, ['s3:ListBucket']);
+        assert.deepEqual(wst.resources, ['${var.uploads_bucket_arn}']);
+        const b = mods[path.join(TF_ROOT, 'modules', 'batch')];
+        const bdoc = first(b.merged.data.aws_iam_policy_document.job);
+        const bst = bdoc.statement.find((x) => x.sid === 'ListSources');
+        assert.ok(bst, 'the Batch job role lists the uploads bucket');
+        assert.deepEqual(bst.actions, ['s3:ListBucket']);
+        assert.deepEqual(bst.resources, ['${var.uploads_bucket_arn}']);
+        // the same roles read the objects
+        assert.ok(bdoc.statement.some((x) => x.sid === 'ReadSources'));
     });
 
     test('worker service scales on ApproximateNumberOfMessagesVisible; '
