@@ -761,6 +761,73 @@ describe('deploy: image, units, dashboard, CI', () => {
         assert.match(df, /^USER cirrus$/m);
     });
 
+    // The module must run in the nginx it was built against: one pinned
+    // version (ARG NGINX_VERSION), checked in both stages, and the runtime
+    // installs the builder's own nginx packages, so a cached builder layer
+    // and a newer Debian nginx cannot pair the module with another nginx.
+    test('Dockerfile: nginx pinned in one place and checked in both '
+        + 'stages', (t) => {
+        const df = read(DEPLOY, 'Dockerfile');
+        const lines = df.split('\n');
+        const firstFrom = lines.findIndex((l) => /^FROM /.test(l));
+        const pins = lines.map((l, i) => [l, i]).filter(([l]) =>
+            /^ARG NGINX_VERSION=/.test(l));
+        assert.equal(pins.length, 1, 'one ARG NGINX_VERSION with a value');
+        assert.ok(pins[0][1] < firstFrom, 'declared before the first FROM');
+        const version = pins[0][0].split('=')[1];
+        assert.match(version, /^\d[\w.+~:-]*-[\w.+~]+$/, 'a Debian version');
+        // every stage takes it, and every nginx package named is pinned
+        const stages = df.split(/^FROM /m).slice(1);
+        assert.deepEqual(stages.map((st) => st.split(/\s/)[2]),
+            ['builder', 'runtime']);
+        for (const st of stages)
+            assert.match(st, /^ARG NGINX_VERSION$/m, 'each stage redeclares it');
+        const named = [...df.matchAll(/["\s](nginx(?:-dev|-common)?)(=\S*)?["\s\\]/g)]
+            .filter((m) => !/^\s*#/.test(df.slice(df.lastIndexOf('\n',
+                m.index) + 1, m.index + 1)));
+        const installed = named.filter((m) => m[2] !== undefined);
+        assert.ok(installed.length >= 5, 'nginx packages requested by version');
+        for (const m of installed)
+            assert.equal(m[2], '=${NGINX_VERSION}"', `${m[0].trim()} pinned`);
+        assert.doesNotMatch(df, /nginx=\$\(|apt-get install[^&]*\snginx\s/,
+            'no version read at build time, no bare nginx');
+        const [builder, runtime] = stages;
+        assert.match(builder, /nginx-pin available "\$\{NGINX_VERSION\}"/);
+        assert.match(builder, /nginx-pin installed "\$\{NGINX_VERSION\}" nginx nginx-common nginx-dev/);
+        assert.match(builder, /apt-get download[\s\S]*"nginx=\$\{NGINX_VERSION\}"/);
+        assert.match(runtime, /COPY --from=builder \/out\/debs\/ \/tmp\/nginx-debs\//);
+        assert.match(runtime, /\/tmp\/nginx-debs\/\*\.deb/);
+        assert.match(runtime, /nginx-pin installed "\$\{NGINX_VERSION\}" nginx nginx-common/);
+        assert.match(runtime, /nginx-pin installed "\$\(cat \/tmp\/nginx-version\)" nginx/);
+        assert.match(runtime, /load_module \/usr\/lib\/nginx\/modules\/ngx_http_cirrus_module\.so;[\s\S]*nginx -t/);
+
+        // nginx-pin itself, against this machine's dpkg and apt
+        const pin = path.join(DEPLOY, 'scripts', 'nginx-pin');
+        const run = (...a) => spawnSync(pin, a, { encoding: 'utf8' });
+        assert.equal(run().status, 2, 'usage');
+        const here = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'nginx'],
+            { encoding: 'utf8' });
+        if (here.status !== 0 || !here.stdout) {
+            t.diagnostic('no Debian nginx here: nginx-pin not run');
+            return;
+        }
+        const v = here.stdout.trim();
+        t.diagnostic(`this machine's nginx ${v}, the Dockerfile pins ${version}`);
+        assert.equal(run('installed', v, 'nginx').status, 0);
+        const off = run('installed', `${v}.0~other`, 'nginx');
+        assert.equal(off.status, 1);
+        assert.match(off.stderr, new RegExp(`nginx is ${v.replace(/[.+]/g,
+            '\\$&')}, the image pins .*ARG NGINX_VERSION in deploy/Dockerfile`));
+        assert.equal(run('installed', v, 'no-such-package').status, 1);
+        const gone = run('available', '0.0.0-0~gone');
+        assert.equal(gone.status, 1);
+        assert.match(gone.stderr, /not in the archive.*ARG NGINX_VERSION/);
+        const madison = spawnSync('apt-cache', ['madison', 'nginx'],
+            { encoding: 'utf8' });
+        if (madison.stdout.includes(` ${v} `))
+            assert.equal(run('available', v).status, 0);
+    });
+
     test('entrypoint dispatches to the real binaries', (t) => {
         const bin = tmpDir('deploy-bin-');
         for (const [name, dir] of [['cirrus-transcode', 'transcoder'],
