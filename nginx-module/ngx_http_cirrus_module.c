@@ -923,8 +923,8 @@ serve_metrics(ngx_http_request_t *r)
     p = body;
     end = body + size;
     p = ngx_slprintf(p, end,
-                     "# HELP cirrus_requests_total Requests by kind and "
-                     "status.\n# TYPE cirrus_requests_total counter\n");
+                     "# HELP cirrus_origin_requests_total Requests by kind and "
+                     "status.\n# TYPE cirrus_origin_requests_total counter\n");
     for (k = 0; k < NGX_HTTP_CIRRUS_K_MAX; k++) {
         for (s = 0; s < NB_STATUSES; s++) {
             if (m->requests[k][s] == 0) {
@@ -932,44 +932,47 @@ serve_metrics(ngx_http_request_t *r)
             }
             if (s < NB_STATUSES - 1) {
                 p = ngx_slprintf(p, end,
-                                 "cirrus_requests_total{kind=\"%s\","
+                                 "cirrus_origin_requests_total{kind=\"%s\","
                                  "status=\"%ui\"} %uA\n",
                                  metric_kinds[k], metric_statuses[s],
                                  m->requests[k][s]);
             } else {
                 p = ngx_slprintf(p, end,
-                                 "cirrus_requests_total{kind=\"%s\","
+                                 "cirrus_origin_requests_total{kind=\"%s\","
                                  "status=\"other\"} %uA\n",
                                  metric_kinds[k], m->requests[k][s]);
             }
         }
     }
-    p = ngx_slprintf(p, end,
-                     "# HELP cirrus_blocked_requests Requests held for a "
-                     "live update now.\n# TYPE cirrus_blocked_requests "
-                     "gauge\ncirrus_blocked_requests %uA\n"
-                     "# HELP cirrus_block_timeouts_total Blocked requests "
-                     "answered 503 at the limit.\n"
-                     "# TYPE cirrus_block_timeouts_total counter\n"
-                     "cirrus_block_timeouts_total %uA\n"
-                     "# HELP cirrus_wake_latency_seconds From the index "
-                     "update to the answer of a blocked request.\n"
-                     "# TYPE cirrus_wake_latency_seconds histogram\n",
-                     m->blocked, m->block_timeouts);
+    p = ngx_slprintf(
+        p, end,
+        "# HELP cirrus_origin_blocked_requests Requests held for a "
+        "live update now.\n# TYPE cirrus_origin_blocked_requests "
+        "gauge\ncirrus_origin_blocked_requests %uA\n"
+        "# HELP cirrus_origin_block_timeouts_total Blocked requests "
+        "answered 503 at the limit.\n"
+        "# TYPE cirrus_origin_block_timeouts_total counter\n"
+        "cirrus_origin_block_timeouts_total %uA\n"
+        "# HELP cirrus_origin_wake_latency_seconds From the index "
+        "update to the answer of a blocked request.\n"
+        "# TYPE cirrus_origin_wake_latency_seconds histogram\n",
+        m->blocked, m->block_timeouts);
     cum = 0;
     for (s = 0; s < NB_WAKE_BUCKETS; s++) {
         cum += m->wake[s];
-        p = ngx_slprintf(p, end,
-                         "cirrus_wake_latency_seconds_bucket{le=\"%.3f\"} "
-                         "%ui\n",
-                         (double)wake_buckets_us[s] / 1e6, cum);
+        p = ngx_slprintf(
+            p, end,
+            "cirrus_origin_wake_latency_seconds_bucket{le=\"%.3f\"} "
+            "%ui\n",
+            (double)wake_buckets_us[s] / 1e6, cum);
     }
     cum += m->wake[NB_WAKE_BUCKETS];
-    p = ngx_slprintf(p, end,
-                     "cirrus_wake_latency_seconds_bucket{le=\"+Inf\"} %ui\n"
-                     "cirrus_wake_latency_seconds_sum %.6f\n"
-                     "cirrus_wake_latency_seconds_count %uA\n",
-                     cum, (double)m->wake_sum_us / 1e6, m->wake_count);
+    p = ngx_slprintf(
+        p, end,
+        "cirrus_origin_wake_latency_seconds_bucket{le=\"+Inf\"} %ui\n"
+        "cirrus_origin_wake_latency_seconds_sum %.6f\n"
+        "cirrus_origin_wake_latency_seconds_count %uA\n",
+        cum, (double)m->wake_sum_us / 1e6, m->wake_count);
     return ngx_http_cirrus_send_body(r, "text/plain; version=0.0.4",
                                      CIR_CACHE_ERROR, NULL, -1, (char *)body,
                                      p - body, 0);

@@ -66,6 +66,7 @@ module "queue" {
   source = "./modules/queue"
 
   name                       = var.name
+  account_id                 = local.account_id
   uploads_bucket_id          = module.storage.uploads_bucket_id
   uploads_bucket_arn         = module.storage.uploads_bucket_arn
   max_receive_count          = var.queue_max_receive_count
@@ -142,12 +143,16 @@ module "live_hosts" {
 
 module "cdn" {
   source = "./modules/cdn"
+  providers = {
+    aws         = aws
+    aws.replica = aws.replica
+  }
 
   name                           = var.name
   outputs_bucket_id              = module.storage.outputs_bucket_id
   outputs_bucket_arn             = module.storage.outputs_bucket_arn
   outputs_bucket_regional_domain = module.storage.outputs_bucket_regional_domain_name
-  outputs_failover_domain_name   = var.outputs_failover_domain_name
+  outputs_replica_bucket         = var.outputs_replica_bucket
   live_origin_domain_name        = module.live_hosts.alb_dns_name
   origin_secret_header           = var.origin_secret_header
   origin_secret                  = var.origin_secret
@@ -184,6 +189,7 @@ module "monitoring" {
   }
 
   name                     = var.name
+  account_id               = local.account_id
   alarm_email              = var.alarm_email
   queue_name               = module.queue.queue_name
   dlq_name                 = module.queue.dlq_name

@@ -110,7 +110,7 @@ variable "queue_visibility_seconds" {
 }
 
 variable "upload_suffixes" {
-  description = "Upload key suffixes that notify the queue (one notification each); empty: every object."
+  description = "Upload key suffixes that notify the queue; empty: every object. S3 matches suffixes case-sensitively, so each is also registered in lower and upper case (.mp4 gives .mp4 and .MP4); list mixed-case spellings (.Mp4) yourself."
   type        = list(string)
   default     = []
 }
@@ -217,9 +217,14 @@ variable "batch_retry_attempts" {
 }
 
 variable "batch_job_timeout_seconds" {
-  description = "Batch kills an attempt that runs longer (SIGTERM: exit 130, retried)."
+  description = "Batch ends an attempt that runs longer (SIGTERM, SIGKILL 30 s later) and never retries it: the job is FAILED and alarms. Size it above the longest transcode."
   type        = number
   default     = 14400
+
+  validation {
+    condition     = var.batch_job_timeout_seconds >= 60
+    error_message = "batch_job_timeout_seconds: at least 60 (Batch's minimum)."
+  }
 }
 
 # ---------------------------------------------------------------- live hosts
@@ -307,8 +312,14 @@ variable "price_class" {
   }
 }
 
-variable "outputs_failover_domain_name" {
-  description = "Optional regional domain name of a replica of the outputs bucket (S3 replication): /vod/* then uses an origin group failing over to it. Its bucket policy must allow this distribution (OAC)."
+variable "outputs_replica_bucket" {
+  description = "Optional name of an existing replica of the outputs bucket (S3 replication's destination, SSE-S3): /vod/* then uses an origin group failing over to it, and Terraform writes its bucket policy (this distribution through OAC, TLS only), replacing any other."
+  type        = string
+  default     = ""
+}
+
+variable "outputs_replica_region" {
+  description = "Region of outputs_replica_bucket (empty: var.region)."
   type        = string
   default     = ""
 }

@@ -28,3 +28,14 @@ provider "aws" {
     tags = merge({ Project = "cirrus", Stack = var.name }, var.tags)
   }
 }
+
+# The replica of the outputs bucket (outputs_replica_bucket), whose policy
+# the cdn module writes, may live in another region.
+provider "aws" {
+  alias  = "replica"
+  region = var.outputs_replica_region != "" ? var.outputs_replica_region : var.region
+
+  default_tags {
+    tags = merge({ Project = "cirrus", Stack = var.name }, var.tags)
+  }
+}

@@ -2,6 +2,8 @@
  * The status endpoint's documents: GET /streams (JSON) and GET /metrics
  * (Prometheus text).
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,35 +137,79 @@ render_repairs(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
     }
 }
 
+/* The per-stream metric families.  Counters are whole numbers and print
+ * as such ("%g" printed 4.26842e+07: digits lost, rates wrong); gauges
+ * print with fixed decimals, never an exponent. */
+typedef struct {
+    const char *name; /* after "cirrus_ingest_stream_" */
+    const char *type;
+    const char *help;
+    size_t offset; /* of the value in cir_ingest_stream_info_t */
+    int decimals;  /* a double's; -1: the field is a uint64_t */
+} stream_family_t;
+
+#define FIELD(f) offsetof(cir_ingest_stream_info_t, f)
+
+static const stream_family_t stream_families[] = {
+    {"bitrate_bps", "gauge",
+     "media bits received per second over the last second", FIELD(bitrate), 0},
+    {"fps", "gauge", "video frames per second over the last second", FIELD(fps),
+     3},
+    {"bytes_total", "counter", "audio and video payload bytes received",
+     FIELD(bytes), -1},
+    {"frames_total", "counter", "audio and video frames received",
+     FIELD(frames), -1},
+    {"dropped_frames_total", "counter", "frames dropped at the packaging queue",
+     FIELD(dropped), -1},
+    {"uptime_seconds", "gauge", "seconds since the stream started",
+     FIELD(uptime), 3},
+};
+
+/* The text of one sample's value. */
+static void
+format_stream_value(const stream_family_t *f, const cir_ingest_stream_info_t *s,
+                    char *value, size_t size)
+{
+    const char *field = (const char *)s + f->offset;
+
+    if (f->decimals < 0) {
+        snprintf(value, size, "%llu",
+                 (unsigned long long)*(const uint64_t *)field);
+    } else {
+        snprintf(value, size, "%.*f", f->decimals, *(const double *)field);
+    }
+}
+
 static char *
 render_metrics(const cir_ingest_stream_info_t *s, size_t n,
                uint64_t connections)
 {
     cir_buf_t b;
-    static const char *names[] = {"bitrate_bps",          "fps",
-                                  "bytes_total",          "frames_total",
-                                  "dropped_frames_total", "uptime_seconds"};
 
     cir_buf_init(&b, 4 << 20);
     cir_buf_printf(&b,
+                   "# HELP cirrus_ingest_connections RTMP connections open "
+                   "now\n"
                    "# TYPE cirrus_ingest_connections gauge\n"
                    "cirrus_ingest_connections %llu\n"
+                   "# HELP cirrus_ingest_streams streams known now "
+                   "(publishing or in their grace period)\n"
                    "# TYPE cirrus_ingest_streams gauge\n"
                    "cirrus_ingest_streams %zu\n",
                    (unsigned long long)connections, n);
-    for (size_t m = 0; m < 6; m++) {
-        cir_buf_printf(&b, "# TYPE cirrus_ingest_stream_%s %s\n", names[m],
-                       strstr(names[m], "total") ? "counter" : "gauge");
+    for (size_t m = 0; m < sizeof(stream_families) / sizeof(stream_families[0]);
+         m++) {
+        const stream_family_t *f = &stream_families[m];
+        cir_buf_printf(&b,
+                       "# HELP cirrus_ingest_stream_%s %s, per stream key\n"
+                       "# TYPE cirrus_ingest_stream_%s %s\n",
+                       f->name, f->help, f->name, f->type);
         for (size_t i = 0; i < n; i++) {
-            double v = m == 0   ? s[i].bitrate
-                       : m == 1 ? s[i].fps
-                       : m == 2 ? (double)s[i].bytes
-                       : m == 3 ? (double)s[i].frames
-                       : m == 4 ? (double)s[i].dropped
-                                : s[i].uptime;
+            char value[64];
+            format_stream_value(f, &s[i], value, sizeof(value));
             /* keys are [A-Za-z0-9_-]: nothing to escape */
-            cir_buf_printf(&b, "cirrus_ingest_stream_%s{key=\"%s\"} %.6g\n",
-                           names[m], s[i].key, v);
+            cir_buf_printf(&b, "cirrus_ingest_stream_%s{key=\"%s\"} %s\n",
+                           f->name, s[i].key, value);
         }
     }
     render_repairs(&b, s, n);

@@ -264,8 +264,8 @@ render_metrics(http_t *h, cir_buf_t *b)
     for (size_t i = 0; i < n; i++) {
         if (slots[i].busy) {
             ret |= cir_buf_printf(
-                b, "cirrus_worker_job_percent{job=\"%s\"} %.1f\n", slots[i].id,
-                slots[i].progress.percent);
+                b, "cirrus_worker_job_percent{job_id=\"%s\"} %.1f\n",
+                slots[i].id, slots[i].progress.percent);
         }
     }
     return ret ? CIR_ELIMIT : 0;

@@ -1,8 +1,10 @@
 // deploy/: the AWS side checked offline.  Terraform cannot download its
-// providers here, so `validate` cannot run; instead every .tf file is parsed
-// with @cdktf/hcl2json and checked for what would break an apply or the
-// product: variables, module wiring, the CloudFront cache key, the Batch
-// retry strategy against the transcoder's documented exit codes, the DLQ.
+// providers here: `terraform validate` runs when a local copy of the AWS
+// provider is at hand (CIRRUS_TF_PLUGIN_DIR, default /opt/tf-plugins), and
+// every .tf file is parsed with @cdktf/hcl2json and checked for what would
+// break an apply or the product: variables, module wiring, the CloudFront
+// cache key and bucket grants, the Batch retry strategy against the
+// transcoder's documented exit codes, the DLQ, the policies' conditions.
 // Then the Grafana dashboard against the metrics the C sources export, the
 // Dockerfile against the CMake targets, the systemd units with
 // systemd-analyze, and the production nginx config (the live hosts' peer
@@ -160,6 +162,20 @@ function exportedMetrics() {
     return names;
 }
 
+// Label names of the samples the metrics renderers print (`name=\"` in a
+// C string of a file that prints `# TYPE`).
+function exportedLabels() {
+    const labels = new Set();
+    for (const f of ['nginx-module/ngx_http_cirrus_module.c',
+        'ingest/src/status.c', 'ingest/tools/cirrus_worker.c']) {
+        const src = read(SOURCE_DIR, f);
+        assert.match(src, /# TYPE /, `${f} renders metrics`);
+        for (const m of src.matchAll(/\b([a-z_]+)=\\"/g))
+            labels.add(m[1]);
+    }
+    return labels;
+}
+
 function get(port, urlPath, headers = {}) {
     return new Promise((ok, fail) => {
         const req = http.get({ host: '127.0.0.1', port, path: urlPath,
@@ -227,6 +243,30 @@ describe('deploy: Terraform', () => {
             assert.equal(text.includes('CIRRUS_INGEST_KEY_FILE'), keys !== '');
             assert.match(text, /systemctl enable --now cirrus-ingest\.service cirrus-origin\.service/);
         }
+    });
+
+    test('terraform validate with a local AWS provider', (t) => {
+        const tf = which('terraform');
+        const plugins = process.env.CIRRUS_TF_PLUGIN_DIR || '/opt/tf-plugins';
+        if (!tf || !fs.existsSync(path.join(plugins, 'registry.terraform.io',
+            'hashicorp', 'aws'))) {
+            t.diagnostic(`no terraform or no AWS provider under ${plugins}: `
+                + 'validate not run');
+            t.skip('no provider');
+            return;
+        }
+        const dir = path.join(tmpDir('deploy-validate-'), 'terraform');
+        fs.cpSync(TF_ROOT, dir, { recursive: true, filter: (src) =>
+            !/(^|\/)\.terraform(\.lock\.hcl)?$/.test(src) });
+        const run = (...args) => spawnSync(tf, args, { cwd: dir,
+            encoding: 'utf8', timeout: 300000,
+            env: { ...process.env, TF_IN_AUTOMATION: '1' } });
+        const init = run('init', '-backend=false', '-input=false',
+            `-plugin-dir=${plugins}`);
+        assert.equal(init.status, 0, init.stdout + init.stderr);
+        const v = run('validate', '-no-color');
+        assert.equal(v.status, 0, v.stdout + v.stderr);
+        assert.match(v.stdout, /configuration is valid/);
     });
 
     test('versions: terraform >= 1.5, hashicorp/aws ~> 5', () => {
@@ -335,6 +375,37 @@ describe('deploy: Terraform', () => {
 
         // Origin group (failover) is declared for /vod/*.
         assert.ok(dist.dynamic.origin_group, 'origin group for VOD');
+        // Both /vod/* buckets let this distribution read through OAC: the
+        // replica's policy too (without it the failover answers 403).
+        const failover = first(dist.dynamic.origin).content[0];
+        assert.ok(failover.origin_access_control_id, 'the replica via OAC');
+        assert.match(failover.domain_name,
+            /data\.aws_s3_bucket\.replica\[0\]\.bucket_regional_domain_name/);
+        const vb = localsOf(cdn).vod_buckets;
+        assert.match(vb, /outputs\s*=\s*var\.outputs_bucket_arn/);
+        assert.match(vb, /replica\s*=\s*data\.aws_s3_bucket\.replica\[0\]\.arn/);
+        const doc = first(cdn.merged.data.aws_iam_policy_document.vod_bucket);
+        assert.equal(doc.for_each, '${local.vod_buckets}');
+        const reads = doc.statement.find((x) => x.sid === 'CloudFrontReads');
+        assert.deepEqual(reads.resources, ['${each.value}/*']);
+        assert.deepEqual(first(reads.principals).identifiers,
+            ['cloudfront.amazonaws.com']);
+        const cond = first(reads.condition);
+        assert.equal(cond.variable, 'AWS:SourceArn');
+        assert.deepEqual(cond.values,
+            ['${aws_cloudfront_distribution.this.arn}']);
+        const bp = cdn.merged.resource.aws_s3_bucket_policy;
+        assert.match(first(bp.outputs).policy, /vod_bucket\["outputs"\]\.json/);
+        const rp = first(bp.replica);
+        assert.match(rp.policy, /vod_bucket\["replica"\]\.json/);
+        assert.equal(rp.provider, '${aws.replica}');
+        assert.match(rp.count, /local\.failover \? 1 : 0/);
+        assert.equal(first(cdn.merged.data.aws_s3_bucket.replica).provider,
+            '${aws.replica}');
+        const call = first(root.merged.module.cdn);
+        assert.equal(first(call.providers)['aws.replica'], '${aws.replica}');
+        assert.ok(root.merged.provider.aws.some((pr) => pr.alias === 'replica'),
+            'the root configures the replica\'s provider');
 
         // Custom error responses cache about a second.
         const errs = first(dist.dynamic.custom_error_response);
@@ -400,6 +471,53 @@ describe('deploy: Terraform', () => {
             'scales to zero');
     });
 
+    // AWS Batch does not consult the retry strategy for an attempt it
+    // ended at its timeout: no doc or comment may say otherwise, and the
+    // README and deploy/README say so.
+    test('docs: a timed-out Batch attempt is not retried', () => {
+        const files = ['README.md', 'deploy/README.md'];
+        const walk = (d) => {
+            for (const e of fs.readdirSync(path.join(SOURCE_DIR, d),
+                { withFileTypes: true }))
+                if (e.isDirectory() && !e.name.startsWith('.'))
+                    walk(path.join(d, e.name));
+                else if (e.name.endsWith('.tf'))
+                    files.push(path.join(d, e.name));
+        };
+        walk('deploy/terraform');
+        for (const f of files) {
+            // sentences (comments joined: `#` and `//` dropped)
+            const text = read(SOURCE_DIR, f).replace(/^\s*(#|\/\/)\s?/gm, '')
+                .replace(/\s+/g, ' ');
+            for (const sentence of text.split(/(?<=[.;!?])\s+|\s\|\s/)) {
+                if (!/\bbatch\b|attempt|130/i.test(sentence)
+                    || !/time[ds]?[- ]?out/i.test(sentence)
+                    || !/\bretr(y|ied|ies|ying)\b/i.test(sentence))
+                    continue;
+                assert.match(sentence, /\b(not|never|no)\b|n't/,
+                    `${f}: "${sentence}" says a timed-out attempt is retried`);
+            }
+        }
+        for (const f of ['README.md', 'deploy/README.md'])
+            assert.match(read(SOURCE_DIR, f).replace(/\s+/g, ' '),
+                /(timed-out attempt is not retried|at its timeout[^.]*never retried|does not retry an attempt it terminated for its timeout)/i, f);
+        const batch = read(TF_ROOT, 'modules', 'batch', 'main.tf');
+        assert.match(batch, /never retries a timed-out attempt/);
+    });
+
+    // The README says what the SQS intake does with a permanent failure:
+    // parked in the DLQ by the redrive policy; deleted only without one.
+    test('docs: a permanent failure on SQS is parked, not deleted', () => {
+        const readme = read(SOURCE_DIR, 'README.md').replace(/\s+/g, ' ');
+        for (const sentence of readme.split(/(?<=[.;])\s+/))
+            if (/permanent/i.test(sentence) && /\bdeleted\b/.test(sentence))
+                assert.match(sentence, /without a `?RedrivePolicy|never deleted while the queue has a dead-letter/,
+                    `README: "${sentence}"`);
+        assert.match(readme, /a failed job is never deleted while the queue has a dead-letter queue/);
+        const sqs = read(SOURCE_DIR, 'ingest', 'src', 'intake_sqs.c');
+        assert.match(sqs, /permanent failure, message deleted \(the queue has no/);
+    });
+
     test('SQS: DLQ redrive, queue policy for the bucket, ObjectCreated '
         + 'notification', () => {
         const q = mods[path.join(TF_ROOT, 'modules', 'queue')];
@@ -419,6 +537,106 @@ describe('deploy: Terraform', () => {
         assert.deepEqual(st.actions, ['sqs:SendMessage']);
         assert.deepEqual(first(st.principals).identifiers,
             ['s3.amazonaws.com']);
+        // bound to our bucket and to our account (bucket names are global)
+        const conds = Object.fromEntries(st.condition.map((c) =>
+            [c.variable, c]));
+        assert.deepEqual(conds['aws:SourceArn'].values,
+            ['${var.uploads_bucket_arn}']);
+        assert.equal(conds['aws:SourceAccount'].test, 'StringEquals');
+        assert.deepEqual(conds['aws:SourceAccount'].values,
+            ['${var.account_id}']);
+        assert.equal(first(root.merged.module.queue).account_id,
+            '${local.account_id}');
+    });
+
+    // S3's filter_suffix is case-sensitive: ".mp4" alone makes no job for
+    // CLIP.MP4.  The notification registers every suffix as given, lower
+    // and upper case; the expression is evaluated by terraform itself.
+    test('S3 notification: suffixes in lower and upper case', (t) => {
+        const q = mods[path.join(TF_ROOT, 'modules', 'queue')];
+        const note = first(q.merged.resource.aws_s3_bucket_notification
+            .uploads);
+        const dyn = first(note.dynamic.queue);
+        assert.match(dyn.for_each, /local\.upload_suffixes/);
+        assert.doesNotMatch(dyn.for_each, /var\.upload_suffixes/);
+        const expr = localsOf(q).upload_suffixes;
+        assert.match(expr, /var\.upload_suffixes/);
+        const tf = which('terraform');
+        if (!tf) {
+            t.skip('no terraform to evaluate the expression');
+            return;
+        }
+        const evaluate = (suffixes) => {
+            const e = expr.replace(/^\$\{([\s\S]*)\}$/, '$1')
+                .replace(/\s+/g, ' ') // console reads one line
+                .replaceAll('var.upload_suffixes', JSON.stringify(suffixes));
+            const r = spawnSync(tf, ['console'], { cwd: tmpDir('deploy-sfx-'),
+                encoding: 'utf8', input: `jsonencode(${e})\n` });
+            assert.equal(r.status, 0, r.stderr);
+            return JSON.parse(JSON.parse(r.stdout.trim()));
+        };
+        assert.deepEqual(evaluate(['.mp4', '.mov']).sort(),
+            ['.MOV', '.MP4', '.mov', '.mp4']);
+        assert.deepEqual(evaluate(['.Mp4']).sort(), ['.MP4', '.Mp4', '.mp4']);
+        assert.deepEqual(evaluate([]), []);
+    });
+
+    // A policy that lets an AWS service act (S3 sends to SQS, CloudWatch
+    // and EventBridge publish to SNS, CloudFront reads S3) names our
+    // account or our resource, or another account's resource could use it.
+    test('every service-principal grant is bound by aws:SourceAccount or '
+        + 'aws:SourceArn', () => {
+        let grants = 0;
+        for (const [dir, m] of Object.entries(mods)) {
+            const docs = m.merged.data?.aws_iam_policy_document || {};
+            for (const [name, blocks] of Object.entries(docs)) {
+                for (const st of first(blocks).statement || []) {
+                    const service = (st.principals || []).some((p) =>
+                        p.type === 'Service');
+                    if (!service || (st.actions || []).includes('sts:AssumeRole'))
+                        continue;
+                    grants++;
+                    const vars = (st.condition || []).map((c) =>
+                        c.variable.toLowerCase());
+                    assert.ok(vars.includes('aws:sourceaccount')
+                        || vars.includes('aws:sourcearn'),
+                    `${path.relative(TF_ROOT, dir)}: ${name}`
+                        + ` ${st.sid || ''}: no aws:SourceAccount/SourceArn`);
+                }
+            }
+        }
+        assert.ok(grants >= 3, `service grants checked: ${grants}`);
+        // the alarm topics: account-bound, both of them
+        const mon = mods[path.join(TF_ROOT, 'modules', 'monitoring')];
+        const topicDoc = first(mon.merged.data.aws_iam_policy_document
+            .alarms_topic);
+        const c = first(first(topicDoc.statement).condition);
+        assert.equal(c.variable, 'aws:SourceAccount');
+        assert.deepEqual(c.values, ['${var.account_id}']);
+        const tp = mon.merged.resource.aws_sns_topic_policy;
+        assert.match(first(tp.alarms).arn, /aws_sns_topic\.alarms\.arn/);
+        assert.match(first(tp.alarms_us_east_1).arn,
+            /aws_sns_topic\.alarms_us_east_1\.arn/);
+        assert.equal(first(tp.alarms_us_east_1).provider, '${aws.us_east_1}');
+    });
+
+    // A HEAD of a missing key answers 403 without s3:ListBucket, which
+    // reads as an auth failure (retried) instead of a missing input.
+    test('the roles that read uploads may list the uploads bucket', () => {
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const wdoc = first(w.merged.data.aws_iam_policy_document.task);
+        const wst = first(wdoc.dynamic.statement.filter((d) =>
+            first(d.content).sid === 'ListSources')).content[0];
+        assert.deepEqual(wst.actions, ['s3:ListBucket']);
+        assert.deepEqual(wst.resources, ['${var.uploads_bucket_arn}']);
+        const b = mods[path.join(TF_ROOT, 'modules', 'batch')];
+        const bdoc = first(b.merged.data.aws_iam_policy_document.job);
+        const bst = bdoc.statement.find((x) => x.sid === 'ListSources');
+        assert.ok(bst, 'the Batch job role lists the uploads bucket');
+        assert.deepEqual(bst.actions, ['s3:ListBucket']);
+        assert.deepEqual(bst.resources, ['${var.uploads_bucket_arn}']);
+        // the same roles read the objects
+        assert.ok(bdoc.statement.some((x) => x.sid === 'ReadSources'));
     });
 
     test('worker service scales on ApproximateNumberOfMessagesVisible; '
@@ -466,11 +684,36 @@ describe('deploy: image, units, dashboard, CI', () => {
         };
         walk(dash.panels);
         assert.ok(used.size >= 15, `the dashboard queries ${used.size} metrics`);
+        // legends name labels the series carry: Prometheus's target label
+        // `instance`, `le`, or a label the sources print; never one that
+        // Prometheus owns (a scraped `job` label becomes `exported_job`)
+        const labels = exportedLabels();
+        for (const reserved of ['job', 'instance'])
+            assert.ok(!labels.has(reserved), `no metric label ${reserved}`);
+        assert.ok(labels.has('job_id'), 'the worker labels progress job_id');
+        const legends = [];
+        const walkLegends = (panels) => {
+            for (const p of panels || []) {
+                for (const t of p.targets || [])
+                    for (const m of (t.legendFormat || '').matchAll(
+                        /\{\{\s*(\w+)\s*\}\}/g))
+                        legends.push(m[1]);
+                walkLegends(p.panels);
+            }
+        };
+        walkLegends(dash.panels);
+        assert.ok(legends.includes('job_id'), 'per-job progress legend');
+        for (const l of legends)
+            assert.ok(l === 'instance' || l === 'le' || labels.has(l),
+                `legend {{${l}}}: not a label of any exported series`);
+        // one prefix scheme
+        for (const m of used)
+            assert.match(m, /^cirrus_(origin|ingest|worker)_/, m);
         for (const m of used)
             assert.ok(exported.has(m), `${m} is not exported by any source`);
         // each part of the system has panels
         for (const prefix of ['cirrus_ingest_', 'cirrus_worker_',
-            'cirrus_requests_total', 'cirrus_wake_latency_seconds_bucket'])
+            'cirrus_origin_requests_total', 'cirrus_origin_wake_latency_seconds_bucket'])
             assert.ok([...used].some((m) => m.startsWith(prefix)), prefix);
     });
 
@@ -516,6 +759,73 @@ describe('deploy: image, units, dashboard, CI', () => {
         assert.match(ws, /command\s*=\s*\["worker"\]/);
         // the runtime is Debian 12, non-root
         assert.match(df, /^USER cirrus$/m);
+    });
+
+    // The module must run in the nginx it was built against: one pinned
+    // version (ARG NGINX_VERSION), checked in both stages, and the runtime
+    // installs the builder's own nginx packages, so a cached builder layer
+    // and a newer Debian nginx cannot pair the module with another nginx.
+    test('Dockerfile: nginx pinned in one place and checked in both '
+        + 'stages', (t) => {
+        const df = read(DEPLOY, 'Dockerfile');
+        const lines = df.split('\n');
+        const firstFrom = lines.findIndex((l) => /^FROM /.test(l));
+        const pins = lines.map((l, i) => [l, i]).filter(([l]) =>
+            /^ARG NGINX_VERSION=/.test(l));
+        assert.equal(pins.length, 1, 'one ARG NGINX_VERSION with a value');
+        assert.ok(pins[0][1] < firstFrom, 'declared before the first FROM');
+        const version = pins[0][0].split('=')[1];
+        assert.match(version, /^\d[\w.+~:-]*-[\w.+~]+$/, 'a Debian version');
+        // every stage takes it, and every nginx package named is pinned
+        const stages = df.split(/^FROM /m).slice(1);
+        assert.deepEqual(stages.map((st) => st.split(/\s/)[2]),
+            ['builder', 'runtime']);
+        for (const st of stages)
+            assert.match(st, /^ARG NGINX_VERSION$/m, 'each stage redeclares it');
+        const named = [...df.matchAll(/["\s](nginx(?:-dev|-common)?)(=\S*)?["\s\\]/g)]
+            .filter((m) => !/^\s*#/.test(df.slice(df.lastIndexOf('\n',
+                m.index) + 1, m.index + 1)));
+        const installed = named.filter((m) => m[2] !== undefined);
+        assert.ok(installed.length >= 5, 'nginx packages requested by version');
+        for (const m of installed)
+            assert.equal(m[2], '=${NGINX_VERSION}"', `${m[0].trim()} pinned`);
+        assert.doesNotMatch(df, /nginx=\$\(|apt-get install[^&]*\snginx\s/,
+            'no version read at build time, no bare nginx');
+        const [builder, runtime] = stages;
+        assert.match(builder, /nginx-pin available "\$\{NGINX_VERSION\}"/);
+        assert.match(builder, /nginx-pin installed "\$\{NGINX_VERSION\}" nginx nginx-common nginx-dev/);
+        assert.match(builder, /apt-get download[\s\S]*"nginx=\$\{NGINX_VERSION\}"/);
+        assert.match(runtime, /COPY --from=builder \/out\/debs\/ \/tmp\/nginx-debs\//);
+        assert.match(runtime, /\/tmp\/nginx-debs\/\*\.deb/);
+        assert.match(runtime, /nginx-pin installed "\$\{NGINX_VERSION\}" nginx nginx-common/);
+        assert.match(runtime, /nginx-pin installed "\$\(cat \/tmp\/nginx-version\)" nginx/);
+        assert.match(runtime, /load_module \/usr\/lib\/nginx\/modules\/ngx_http_cirrus_module\.so;[\s\S]*nginx -t/);
+
+        // nginx-pin itself, against this machine's dpkg and apt
+        const pin = path.join(DEPLOY, 'scripts', 'nginx-pin');
+        const run = (...a) => spawnSync(pin, a, { encoding: 'utf8' });
+        assert.equal(run().status, 2, 'usage');
+        const here = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'nginx'],
+            { encoding: 'utf8' });
+        if (here.status !== 0 || !here.stdout) {
+            t.diagnostic('no Debian nginx here: nginx-pin not run');
+            return;
+        }
+        const v = here.stdout.trim();
+        t.diagnostic(`this machine's nginx ${v}, the Dockerfile pins ${version}`);
+        assert.equal(run('installed', v, 'nginx').status, 0);
+        const off = run('installed', `${v}.0~other`, 'nginx');
+        assert.equal(off.status, 1);
+        assert.match(off.stderr, new RegExp(`nginx is ${v.replace(/[.+]/g,
+            '\\$&')}, the image pins .*ARG NGINX_VERSION in deploy/Dockerfile`));
+        assert.equal(run('installed', v, 'no-such-package').status, 1);
+        const gone = run('available', '0.0.0-0~gone');
+        assert.equal(gone.status, 1);
+        assert.match(gone.stderr, /not in the archive.*ARG NGINX_VERSION/);
+        const madison = spawnSync('apt-cache', ['madison', 'nginx'],
+            { encoding: 'utf8' });
+        if (madison.stdout.includes(` ${v} `))
+            assert.equal(run('available', v).status, 0);
     });
 
     test('entrypoint dispatches to the real binaries', (t) => {
@@ -715,6 +1025,6 @@ describe('deploy: production nginx config, peer fallback', () => {
 
             // Prometheus metrics on the peer port
             const m = await get(hosts.a.peer, '/metrics');
-            assert.match(m.body, /cirrus_requests_total\{kind="playlist",status="200"\}/);
+            assert.match(m.body, /cirrus_origin_requests_total\{kind="playlist",status="200"\}/);
         });
 });

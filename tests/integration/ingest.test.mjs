@@ -20,6 +20,7 @@ import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
 import { freePort, nginxAvailable, rawGet as rawGetUnchecked,
     startShippedNginx } from './lib/nginx.mjs';
+import { checkExposition, sampleValue } from './lib/prometheus.mjs';
 import { validator } from './lib/validate.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
@@ -106,7 +107,7 @@ before(async () => {
         return;
     liveRoot = C.tmpDir('ingest-live-');
     keyFile = path.join(liveRoot, '..', `${path.basename(liveRoot)}.keys`);
-    fs.writeFileSync(keyFile, 'cam1\ncam2\ncam3\ncam4\ncam5\n# not-a-key\n');
+    fs.writeFileSync(keyFile, 'cam1\ncam2\ncam3\ncam4\ncam5\nbig\n# not-a-key\n');
     rtmpPort = await freePort();
     statusPort = await freePort();
     ingest = spawn(INGEST_BIN, ['--set', `port=${rtmpPort}`,
@@ -163,6 +164,40 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.equal(r.code, 0, pub.stderrText);
         assert.ok(parts('cam2', 'video').length >= 3);
         assert.equal(fs.existsSync(path.join(liveRoot, 'cam2', 'audio')), false);
+    });
+
+    // Counters past 10^6 print every digit: "%.6g" printed 4.26842e+07.
+    test('/metrics parses as Prometheus text; counters past 10^6 print as '
+        + 'integers', async () => {
+        // near-lossless 720p: about 18 Mbit/s, so bytes_total passes 4e6
+        // in two seconds
+        const pub = publish('big', { seconds: 4, audio: false,
+            size: '1280x720', extra: ['-preset', 'ultrafast', '-qp', '1'] });
+        let fam, bytes, last = 0n;
+        await waitFor('bytes_total of big past 4e6', async () => {
+            fam = checkExposition((await statusJson('/metrics')).body,
+                'cirrus_ingest_');
+            bytes = sampleValue(fam, 'cirrus_ingest_stream_bytes_total',
+                { key: 'big' });
+            if (bytes === undefined)
+                return false;
+            assert.ok(BigInt(bytes) >= last, `${bytes} after ${last}`);
+            last = BigInt(bytes);
+            return Number(bytes) > 4e6;
+        });
+        assert.match(bytes, /^\d{7,}$/);
+        const bitrate = sampleValue(fam, 'cirrus_ingest_stream_bitrate_bps',
+            { key: 'big' });
+        assert.match(bitrate, /^\d+$/, 'bits per second, whole');
+        assert.ok(Number(bitrate) > 1e6, `bitrate ${bitrate}`);
+        for (const name of ['cirrus_ingest_connections',
+            'cirrus_ingest_streams', 'cirrus_ingest_stream_frames_total',
+            'cirrus_ingest_stream_dropped_frames_total',
+            'cirrus_ingest_stream_fps', 'cirrus_ingest_stream_uptime_seconds',
+            'cirrus_ingest_stream_timestamp_repairs_total'])
+            assert.ok(fam.has(name), `${name} exported`);
+        const r = await pub.exited;
+        assert.equal(r.code, 0, pub.stderrText);
     });
 
     test('a wrong key is refused and ffmpeg exits non-zero', async () => {

@@ -15,6 +15,7 @@ import zlib from 'node:zlib';
 import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
 import { LIVE_FEED_BIN, dechunk, nginxAvailable, openToWorkers,
     rawGet as rawGetUnchecked, startShippedNginx } from './lib/nginx.mjs';
+import { checkExposition } from './lib/prometheus.mjs';
 import { validator } from './lib/validate.mjs';
 
 // every playlist and MPD fetched is validated strictly, per test
@@ -413,11 +414,11 @@ describe('ngx_http_cirrus_module', { skip }, () => {
                 `${last.msn + 1}&_HLS_part=0`);
             await new Promise((ok) => setTimeout(ok, 100));
             let m = (await get('/metrics')).body.toString();
-            assert.match(m, /cirrus_blocked_requests 2/);
+            assert.match(m, /cirrus_origin_blocked_requests 2/);
             sock.destroy();
             await new Promise((ok) => setTimeout(ok, 100));
             m = (await get('/metrics')).body.toString();
-            assert.match(m, /cirrus_blocked_requests 1/);
+            assert.match(m, /cirrus_origin_blocked_requests 1/);
             // advance until part 0 of the next segment exists
             for (let p = last.part + 1; p <= 5; p++)
                 stillFeed.child.stdin.write('go\n');
@@ -583,11 +584,18 @@ describe('ngx_http_cirrus_module', { skip }, () => {
 
         test('metrics count requests by kind and status', async () => {
             const m = (await get('/metrics')).body.toString();
-            assert.match(m, /cirrus_requests_total\{kind="playlist",status="200"\} \d+/);
-            assert.match(m, /cirrus_requests_total\{kind="playlist",status="400"\} \d+/);
-            assert.match(m, /cirrus_requests_total\{kind="playlist",status="503"\} \d+/);
-            assert.match(m, /cirrus_requests_total\{kind="vod",status="206"\} \d+/);
-            const count = Number(/cirrus_wake_latency_seconds_count (\d+)/
+            // HELP/TYPE, the cirrus_origin_ prefix, integer counters
+            const fam = checkExposition(m, 'cirrus_origin_');
+            assert.deepEqual([...fam.keys()].sort(), [
+                'cirrus_origin_block_timeouts_total',
+                'cirrus_origin_blocked_requests',
+                'cirrus_origin_requests_total',
+                'cirrus_origin_wake_latency_seconds']);
+            assert.match(m, /cirrus_origin_requests_total\{kind="playlist",status="200"\} \d+/);
+            assert.match(m, /cirrus_origin_requests_total\{kind="playlist",status="400"\} \d+/);
+            assert.match(m, /cirrus_origin_requests_total\{kind="playlist",status="503"\} \d+/);
+            assert.match(m, /cirrus_origin_requests_total\{kind="vod",status="206"\} \d+/);
+            const count = Number(/cirrus_origin_wake_latency_seconds_count (\d+)/
                 .exec(m)[1]);
             assert.ok(count >= 5);
             assert.doesNotMatch(ng.errorLog(), /\[(alert|crit|emerg)\]/);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import { checkExposition, sampleValue } from './lib/prometheus.mjs';
 
 const WORKER_BIN = process.env.CIRRUS_WORKER ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
@@ -117,6 +118,31 @@ describe('cirrus-worker with a spool folder', () => {
 
         const assets = ['video_only', 'h264_720p2997', 'odd_1366x768',
             'job-a', 'portrait_1080x1920'];
+        // /metrics scraped while jobs run: a running job's progress is
+        // labelled job_id (Prometheus owns `job`)
+        const running = new Map();
+        let scrapes = 0;
+        const scrapeUntil = Date.now() + 180000;
+        const scraper = (async () => {
+            while (Date.now() < scrapeUntil && w.exitCode === null) {
+                const port = metricsPort(w);
+                const r = port ? await fetch(`http://127.0.0.1:${port}/metrics`)
+                    .catch(() => null) : null;
+                if (r?.ok) {
+                    const fam = checkExposition(await r.text(),
+                        'cirrus_worker_');
+                    scrapes++;
+                    for (const m of fam.get('cirrus_worker_job_percent')
+                        .metrics)
+                        running.set(m.labels.job_id, m.value);
+                }
+                if (assets.every((a) => C.readJson(
+                    path.join(out, `${a}.job.json`))?.state === 'done'))
+                    return;
+                await sleep(200);
+            }
+        })();
+        scraper.catch(() => {}); // awaited below, after the jobs
         const results = {};
         await waitFor('every asset', () => assets.every((a) => {
             const r = C.readJson(path.join(out, `${a}.job.json`));
@@ -158,10 +184,20 @@ describe('cirrus-worker with a spool folder', () => {
         // nothing left claimed, everything done once
         assert.deepEqual(fs.readdirSync(path.join(spool, 'claimed')), []);
         assert.deepEqual(fs.readdirSync(path.join(spool, 'incoming')), []);
+        await scraper;
+        assert.ok(scrapes > 0 && running.size > 0,
+            `progress of a running job seen (${scrapes} scrapes)`);
+        for (const [id, pct] of running) {
+            assert.ok(assets.includes(id) || id === 'poison', id);
+            assert.ok(Number(pct) >= 0 && Number(pct) <= 100, pct);
+        }
         const port = metricsPort(w);
         assert.ok(port > 0, 'metrics port logged');
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`))
             .text();
+        const fam = checkExposition(text, 'cirrus_worker_');
+        assert.equal(sampleValue(fam, 'cirrus_worker_jobs_total',
+            { state: 'done' }), '5');
         assert.match(text, /cirrus_worker_jobs_total\{state="done"\} 5\n/);
         assert.match(text, /cirrus_worker_jobs_total\{state="failed"\} 1\n/);
         assert.match(text, /cirrus_worker_queue_wait_seconds_count 6\n/);

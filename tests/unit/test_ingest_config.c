@@ -126,6 +126,67 @@ Test(ingest_status, streams_json_and_metrics)
     free(body);
 }
 
+/* Counters print every digit, gauges fixed decimals: no exponent (the
+ * "%.6g" of old printed 42684213 bytes as 4.26842e+07), and every family
+ * has its HELP and TYPE. */
+Test(ingest_status, counters_print_as_integers_in_full_precision)
+{
+    cir_ingest_stream_info_t s = {.key = "cam1",
+                                  .uptime = 12345678.25,
+                                  .bitrate = 25e6,
+                                  .fps = 29.97,
+                                  .bytes = 42684213,
+                                  .frames = 9007199254740993ULL, /* 2^53+1 */
+                                  .dropped = 1000000};
+    static const char *families[] = {"connections",
+                                     "streams",
+                                     "stream_bitrate_bps",
+                                     "stream_fps",
+                                     "stream_bytes_total",
+                                     "stream_frames_total",
+                                     "stream_dropped_frames_total",
+                                     "stream_uptime_seconds"};
+    char *body = NULL, line[160];
+    const char *ct;
+
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 2, &body, &ct),
+                 200);
+    cr_assert(strstr(body, "cirrus_ingest_stream_bytes_total{key=\"cam1\"} "
+                           "42684213\n") != NULL,
+              "%s", body);
+    cr_assert(strstr(body, "cirrus_ingest_stream_frames_total{key=\"cam1\"} "
+                           "9007199254740993\n") != NULL,
+              "%s", body);
+    cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
+                           "\"cam1\"} 1000000\n") != NULL,
+              "%s", body);
+    cr_assert(strstr(body, "cirrus_ingest_stream_bitrate_bps{key=\"cam1\"} "
+                           "25000000\n") != NULL,
+              "%s", body);
+    cr_assert(strstr(body, "cirrus_ingest_stream_uptime_seconds{key=\"cam1\"} "
+                           "12345678.250\n") != NULL,
+              "%s", body);
+    /* no sample's value has an exponent */
+    for (const char *l = body; *l != '\0'; l = strchr(l, '\n') + 1) {
+        const char *nl = strchr(l, '\n'), *v = nl;
+        cr_assert_not_null(nl, "the text ends with a newline");
+        while (v > l && v[-1] != ' ') {
+            v--;
+        }
+        if (l[0] != '#') {
+            cr_assert(memchr(v, 'e', (size_t)(nl - v)) == NULL, "%.*s",
+                      (int)(nl - l), l);
+        }
+    }
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        snprintf(line, sizeof(line), "# HELP cirrus_ingest_%s ", families[i]);
+        cr_assert(strstr(body, line) != NULL, "%s in %s", line, body);
+        snprintf(line, sizeof(line), "# TYPE cirrus_ingest_%s ", families[i]);
+        cr_assert(strstr(body, line) != NULL, "%s in %s", line, body);
+    }
+    free(body);
+}
+
 /* The live pipeline's timestamp repairs (cir_live_stats'
  * "timestamp_repairs") in /streams and as one counter per track and kind
  * in /metrics. */

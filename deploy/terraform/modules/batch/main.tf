@@ -4,10 +4,21 @@
 # (README "exit codes", transcoder/include/cir_transcode.h):
 #
 #   0 done · 1 usage · 2 bad input · 3 bad preset · 5 internal  → EXIT
-#   4 transient (storage, I/O, memory) · 130 SIGINT/SIGTERM    → RETRY
+#   4 transient (storage, I/O, memory)                          → RETRY
+#   130 SIGTERM of a Spot interruption (the ECS agent stops the
+#       task before the host goes)                              → RETRY
+#   no exit code, the host went away ("Host EC2*")              → RETRY
 #
 # Batch allows at most five evaluateOnExit entries, matched in order; a job
 # that matches none is retried, so the last entry exits on everything else.
+#
+# The retry strategy is not consulted for an attempt that Batch itself ends
+# at its timeout (timeout.attempt_duration_seconds: SIGTERM, SIGKILL 30 s
+# later): AWS Batch never retries a timed-out attempt, whatever its exit
+# code, nor a job ended by TerminateJob/CancelJob.  Such a job is FAILED
+# ("Job attempt duration exceeded timeout") and the monitoring module's
+# batch_failed rule alarms; resubmit it by hand.  So the timeout is a guard
+# against a hung job, sized above the longest upload's transcode.
 
 locals {
   fargate = startswith(var.compute_type, "FARGATE")
@@ -117,6 +128,13 @@ data "aws_iam_policy_document" "job" {
     actions   = ["s3:GetObject"]
     resources = ["${var.uploads_bucket_arn}/*"]
   }
+  # Without ListBucket, S3 answers a HEAD/GET of a missing key 403, not
+  # 404: a deleted upload would look like an auth failure, not bad input.
+  statement {
+    sid       = "ListSources"
+    actions   = ["s3:ListBucket"]
+    resources = [var.uploads_bucket_arn]
+  }
   statement {
     sid = "WriteAssets"
     # PutObject covers multipart create/upload/complete; HEAD/GET tell a
@@ -192,9 +210,11 @@ resource "aws_batch_job_definition" "transcode" {
       action       = "RETRY"
       on_exit_code = "4" # CIR_EXIT_TRANSIENT: storage or I/O error, out of memory
     }
+    # CIR_EXIT_INTERRUPTED: SIGTERM from a Spot interruption or a scale-in
+    # (not from the timeout: Batch does not retry a timed-out attempt).
     evaluate_on_exit {
       action       = "RETRY"
-      on_exit_code = "130" # CIR_EXIT_INTERRUPTED: SIGINT/SIGTERM (Spot notice, timeout)
+      on_exit_code = "130"
     }
     # A reclaimed Spot host or a scaled-in instance: no exit code at all.
     evaluate_on_exit {
@@ -209,6 +229,7 @@ resource "aws_batch_job_definition" "transcode" {
     }
   }
 
+  # Ends a hung attempt; Batch does not retry it (see the top of the file).
   timeout {
     attempt_duration_seconds = var.job_timeout_seconds
   }

@@ -65,7 +65,7 @@ variable "retry_attempts" {
 }
 
 variable "job_timeout_seconds" {
-  description = "Per-attempt timeout."
+  description = "Per-attempt timeout (s): Batch ends the attempt (SIGTERM, SIGKILL 30 s later) and does not retry it; the job is FAILED."
   type        = number
   default     = 14400
 }

@@ -1,6 +1,7 @@
 # CloudFront in front of both origins:
 #   /vod/*          → S3 outputs through OAC (origin group with a replica
-#                     when one is given); long TTLs, the objects carry
+#                     when one is given, whose bucket policy grants this
+#                     distribution too); long TTLs, the objects carry
 #                     their own Cache-Control (segments immutable)
 #   /live/*.m3u8    → the live hosts' ALB; cache key = path + _HLS_msn,
 #   /live/*.mpd       _HLS_part, _HLS_skip only (a blocking reload is its
@@ -17,7 +18,7 @@ locals {
   s3_failover      = "s3-outputs-replica"
   vod_origin_group = "vod-group"
   live_origin      = "live-alb"
-  failover         = var.outputs_failover_domain_name != ""
+  failover         = var.outputs_replica_bucket != ""
   vod_target       = local.failover ? local.vod_origin_group : local.s3_origin
 
   # AWS managed policies.
@@ -133,7 +134,7 @@ resource "aws_cloudfront_distribution" "this" {
     for_each = local.failover ? [1] : []
     content {
       origin_id                = local.s3_failover
-      domain_name              = var.outputs_failover_domain_name
+      domain_name              = data.aws_s3_bucket.replica[0].bucket_regional_domain_name
       origin_access_control_id = aws_cloudfront_origin_access_control.outputs.id
     }
   }
@@ -254,12 +255,31 @@ resource "aws_cloudfront_distribution" "this" {
   }
 }
 
-# The outputs bucket is readable by this distribution only (OAC).
-data "aws_iam_policy_document" "outputs" {
+# The replica (S3 replication's destination, in its own region): its
+# regional domain is the failover origin and its policy is written below.
+data "aws_s3_bucket" "replica" {
+  count    = local.failover ? 1 : 0
+  provider = aws.replica
+  bucket   = var.outputs_replica_bucket
+}
+
+locals {
+  # the buckets /vod/* reads through OAC: the outputs bucket and its replica
+  vod_buckets = merge(
+    { outputs = var.outputs_bucket_arn },
+    local.failover ? { replica = data.aws_s3_bucket.replica[0].arn } : {},
+  )
+}
+
+# Each is readable by this distribution only (OAC, the distribution's ARN
+# as aws:SourceArn), and only over TLS.  Without the replica's grant, the
+# origin group's failover would get 403 from the replica too.
+data "aws_iam_policy_document" "vod_bucket" {
+  for_each = local.vod_buckets
   statement {
     sid       = "CloudFrontReads"
     actions   = ["s3:GetObject"]
-    resources = ["${var.outputs_bucket_arn}/*"]
+    resources = ["${each.value}/*"]
     principals {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]
@@ -275,8 +295,8 @@ data "aws_iam_policy_document" "outputs" {
     effect  = "Deny"
     actions = ["s3:*"]
     resources = [
-      var.outputs_bucket_arn,
-      "${var.outputs_bucket_arn}/*",
+      each.value,
+      "${each.value}/*",
     ]
     principals {
       type        = "*"
@@ -292,5 +312,14 @@ data "aws_iam_policy_document" "outputs" {
 
 resource "aws_s3_bucket_policy" "outputs" {
   bucket = var.outputs_bucket_id
-  policy = data.aws_iam_policy_document.outputs.json
+  policy = data.aws_iam_policy_document.vod_bucket["outputs"].json
+}
+
+# The replica's whole policy: Terraform owns it (statements added by hand
+# are replaced on the next apply).
+resource "aws_s3_bucket_policy" "replica" {
+  count    = local.failover ? 1 : 0
+  provider = aws.replica
+  bucket   = data.aws_s3_bucket.replica[0].id
+  policy   = data.aws_iam_policy_document.vod_bucket["replica"].json
 }

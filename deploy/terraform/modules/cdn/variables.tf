@@ -18,8 +18,8 @@ variable "outputs_bucket_regional_domain" {
   type        = string
 }
 
-variable "outputs_failover_domain_name" {
-  description = "Replica bucket regional domain: /vod/* fails over to it (empty: no origin group)."
+variable "outputs_replica_bucket" {
+  description = "Name of a replica of the outputs bucket, in the aws.replica provider's region: /vod/* fails over to it and its bucket policy is written here (empty: no origin group)."
   type        = string
   default     = ""
 }

@@ -177,18 +177,42 @@ resource "aws_cloudwatch_event_target" "batch_failed" {
   arn  = aws_sns_topic.alarms.arn
 }
 
+# Only this account's alarms and EventBridge rules may publish: the
+# services' own principals, bound to the account (aws:SourceAccount) so
+# another account's alarm or rule cannot use the topics.  The us-east-1
+# topic (CloudFront's alarm) gets the same policy.
+locals {
+  alarm_topics = {
+    regional  = aws_sns_topic.alarms.arn
+    us_east_1 = aws_sns_topic.alarms_us_east_1.arn
+  }
+}
+
 data "aws_iam_policy_document" "alarms_topic" {
+  for_each = local.alarm_topics
   statement {
+    sid       = "AccountAlarmsAndRulesPublish"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
+    resources = [each.value]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
     }
   }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.alarms_topic.json
+  policy = data.aws_iam_policy_document.alarms_topic["regional"].json
+}
+
+resource "aws_sns_topic_policy" "alarms_us_east_1" {
+  provider = aws.us_east_1
+  arn      = aws_sns_topic.alarms_us_east_1.arn
+  policy   = data.aws_iam_policy_document.alarms_topic["us_east_1"].json
 }

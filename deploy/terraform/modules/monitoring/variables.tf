@@ -3,6 +3,11 @@ variable "name" {
   type        = string
 }
 
+variable "account_id" {
+  description = "This account: the topics' policies accept publishes from its alarms and rules only (aws:SourceAccount)."
+  type        = string
+}
+
 variable "alarm_email" {
   description = "Email subscribed to the topics (empty: none)."
   type        = string

@@ -2,6 +2,16 @@
 # max_receive_count times without being deleted (the worker deletes only
 # after the manifests are written) moves to the dead-letter queue.
 
+locals {
+  # S3's filter_suffix is case-sensitive: ".mp4" alone makes no job for
+  # "CLIP.MP4".  Each suffix is registered as given, in lower and in upper
+  # case (the filters do not overlap: S3 compares them case-sensitively).
+  # Mixed-case spellings (".Mp4") match only when listed.
+  upload_suffixes = distinct(flatten([
+    for s in var.upload_suffixes : [s, lower(s), upper(s)]
+  ]))
+}
+
 resource "aws_sqs_queue" "dlq" {
   name                      = "${var.name}-jobs-dlq"
   message_retention_seconds = 1209600 # 14 days, the maximum: time to look
@@ -43,6 +53,13 @@ data "aws_iam_policy_document" "jobs" {
       variable = "aws:SourceArn"
       values   = [var.uploads_bucket_arn]
     }
+    # bucket names are global: a bucket of that name in another account
+    # (after ours is deleted) must not send
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
   }
 }
 
@@ -55,7 +72,7 @@ resource "aws_s3_bucket_notification" "uploads" {
   bucket = var.uploads_bucket_id
 
   dynamic "queue" {
-    for_each = length(var.upload_suffixes) > 0 ? var.upload_suffixes : [""]
+    for_each = length(local.upload_suffixes) > 0 ? local.upload_suffixes : [""]
     content {
       queue_arn     = aws_sqs_queue.jobs.arn
       events        = ["s3:ObjectCreated:*"]

@@ -25,8 +25,13 @@ variable "visibility_timeout_seconds" {
   default     = 120
 }
 
+variable "account_id" {
+  description = "Account that owns the uploads bucket (the queue policy's aws:SourceAccount)."
+  type        = string
+}
+
 variable "upload_suffixes" {
-  description = "Key suffixes that notify (empty: all objects)."
+  description = "Key suffixes that notify (empty: all objects); each also in lower and upper case."
   type        = list(string)
   default     = []
 }

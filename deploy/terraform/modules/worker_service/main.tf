@@ -134,6 +134,18 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
+  # Without ListBucket, S3 answers a HEAD/GET of a missing key 403, not
+  # 404: an upload deleted before its job ran would look like an auth
+  # failure instead of a missing input.
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "ListSources"
+      actions   = ["s3:ListBucket"]
+      resources = [var.uploads_bucket_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = local.batch ? [] : [1]
     content {
