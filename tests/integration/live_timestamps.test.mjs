@@ -336,7 +336,10 @@ async function checkStream(key, { videoFrames, audioFrames, beforeVideo,
                     `${key}: audio frames before the video counted`);
             const early = (fin['audio/before_start'] ?? 0) +
                 (fin['audio/before_video'] ?? 0);
-            assert.equal(a.frames, audioFrames - early, `${key}: audio frames`);
+            // silence filled a hole, and frames late for their time went
+            const filled = (fin['audio/silence_filled'] ?? 0) -
+                (fin['audio/overlapped_silence'] ?? 0);
+            assert.equal(a.frames, audioFrames - early + filled, `${key}: audio frames`);
         }
     }
     console.log(`# ${key}: ${v.frames} of ${videoFrames} video frames in ` +
@@ -502,17 +505,15 @@ describe('timestamps as encoders send them', { skip: missing || false,
             repairs('gaps', 'audio', 'discontinuity'), 0);
     });
 
-    // The repair stage keeps such a stream going (no break, every frame);
-    // the packager then makes the whole hole one audio part and segment
-    // (3.7 s with 2 s segments).  Cutting parts and segments from the
-    // media across a track's gap (GAP parts, the leader's cuts) is the
-    // packager's (another point of issue 11): todo until it lands.
-    test('audio vanishing longer than a segment keeps the playlists valid', {
-        todo: 'cmaf_live: a track gap becomes one long part and segment' },
-    async () => {
+    // The repair stage keeps such a stream going (no break, every frame)
+    // and silence stands in for the missing audio (kept 0.5 s behind the
+    // video while none comes, the rest of the hole filled when it comes
+    // back): the audio's parts and segments go on as the video's do,
+    // none longer than its target.
+    test('audio vanishing longer than a segment keeps the playlists valid', async () => {
         const tags = plan(src.plain).filter((t) => !(isAudio(t) && isFrame(t) &&
             t.at >= 1500 && t.at < 4900));
-        await checkStream('longgap', await publishPlan('longgap', tags));
+        const { v, a } = await checkStream('longgap', await publishPlan('longgap', tags));
         const td = {};
         for (const r of ['video', 'audio']) {
             const text = (await get(`/live/longgap/${r}/index.m3u8`)).body.toString();
@@ -520,8 +521,17 @@ describe('timestamps as encoders send them', { skip: missing || false,
             const target = Number(text.match(/PART-TARGET=([\d.]+)/)[1]);
             for (const m of text.matchAll(/#EXT-X-PART:DURATION=([\d.]+)/g))
                 assert.ok(Number(m[1]) <= target, `${r} part ${m[1]} > ${target}`);
+            // (rounded, as RFC 8216bis 4.4.3.1 compares them)
+            for (const m of text.matchAll(/#EXTINF:([\d.]+)/g))
+                assert.ok(Math.round(Number(m[1])) <= td[r], `${r} segment ${m[1]} > ${td[r]}`);
         }
         assert.equal(td.audio, td.video);
+        assert.equal(a.segments, v.segments, 'the audio segmented as the video');
+        // the hole's 3.4 s at 1024 samples per frame: all but the frames
+        // that came back around it
+        const filled = repairs('longgap', 'audio', 'silence_filled');
+        assert.ok(filled >= 130 && filled <= 165, `${filled} frames of silence`);
+        assert.ok(log.includes('stream=longgap] no audio for'), 'logged once');
     });
 
     test('new AVC and AAC sequence headers mid-stream: new inits, one discontinuity', async () => {

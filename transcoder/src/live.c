@@ -22,6 +22,7 @@
 #include "live_probe.h"
 #include "live_record.h"
 #include "live_rung.h"
+#include "live_silence.h"
 #include "live_timestamps.h"
 
 #define DEFAULT_VIDEO_BANDWIDTH 5000000
@@ -74,8 +75,15 @@ struct cir_live {
     int vseg_open;
     int64_t cts_delay; /* the source's pts - dts at its first keyframe */
     int fanned;        /* a frame went to the rungs */
-    int disc_pending;  /* a break before the next frame decoded */
-    int paused;        /* the publisher left (cir_live_pause) */
+    /* audio holes filled with silence (passthrough AAC, live_silence.h):
+     * where the audio packaged so far ends (audio tb; AV_NOPTS_VALUE:
+     * none yet), and whether silence is standing in for it now */
+    AVCodecParameters *apar;
+    cir_live_silence_t *silence;
+    int silence_failed, silence_on;
+    int64_t audio_end;
+    int disc_pending; /* a break before the next frame decoded */
+    int paused;       /* the publisher left (cir_live_pause) */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
     cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
@@ -145,6 +153,7 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
         return CIR_ENOMEM;
     }
     l->cfg = *cfg;
+    l->audio_end = AV_NOPTS_VALUE;
     snprintf(l->stream, sizeof(l->stream), "%s", cfg->stream);
     snprintf(l->root, sizeof(l->root), "%s", cfg->live_root);
     l->cfg.stream = l->stream;
@@ -542,6 +551,10 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
         t->src_tb = tb;
         tb = cir_live_aac_time_base(l->aac);
     }
+    if (l->aac == NULL && ((l->apar = avcodec_parameters_alloc()) == NULL ||
+                           avcodec_parameters_copy(l->apar, par) < 0)) {
+        return CIR_ENOMEM;
+    }
     t->track.kind = CIR_LIVE_AUDIO;
     codecs_of(apar, t->track.codecs, sizeof(t->track.codecs));
     t->track.sample_rate = apar->sample_rate;
@@ -687,6 +700,9 @@ timeline_break(cir_live_t *l)
     if (l->nb_rungs > 0) {
         l->disc_pending = 1;
     }
+    /* no silence across a break: the new timeline's audio starts anew */
+    l->audio_end = AV_NOPTS_VALUE;
+    l->silence_on = 0;
     return 0;
 }
 
@@ -1024,6 +1040,134 @@ log_repairs(cir_live_t *l)
     }
 }
 
+/* Silence fills a hole in the audio this long at once (when the next
+ * frame comes), and keeps the audio this far behind the video when none
+ * comes: the usual interleaving of a publisher never triggers it. */
+#define SILENCE_HOLE_FRAMES 2
+#define SILENCE_AFTER_US    1500000
+#define SILENCE_LAG_US      500000
+
+static int64_t
+aac_frame(const cir_live_t *l)
+{
+    return av_rescale_q(1024, (AVRational){1, l->apar->sample_rate},
+                        l->audio.tb);
+}
+
+static int
+on_silence(void *opaque, AVPacket *pkt)
+{
+    cir_live_t *l = opaque;
+    int ret = package(l, &l->audio, pkt);
+
+    if (ret >= 0) {
+        l->audio.last_dts = pkt->dts;
+        ret = spread_decided(l, &l->audio);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+/* Silent frames from where the audio ends to `to` (audio tb), each
+ * ending by it. */
+static int
+fill_silence(cir_live_t *l, int64_t to)
+{
+    int64_t end;
+    int n;
+
+    if (l->silence == NULL && !l->silence_failed) {
+        n = cir_live_silence_open(&l->silence, l->apar);
+        if (n < 0) {
+            l->silence_failed = 1;
+            cir_log_warn(&l->log,
+                         "audio holes cannot be filled with silence (%s): "
+                         "they stay in the timeline",
+                         cir_strerror(n));
+        }
+    }
+    if (l->silence == NULL) {
+        return 0;
+    }
+    n = cir_live_silence_fill(l->silence, l->audio_end, to, l->audio.tb,
+                              on_silence, l, &end);
+    if (n <= 0) {
+        return n;
+    }
+    l->audio_end = end;
+    if (cir_live_ts_note(&l->ts, 0, CIR_LIVE_TS_SILENCE, (uint64_t)n)) {
+        cir_log_warn(&l->log,
+                     "audio: a hole filled with %d frame(s) of silence, "
+                     "counted from now on (timestamp_repairs)",
+                     n);
+    }
+    atomic_store(&l->ts_count[0][CIR_LIVE_TS_SILENCE],
+                 cir_live_ts_count(&l->ts, 0, CIR_LIVE_TS_SILENCE));
+    return n;
+}
+
+/* The video goes on and no audio came for a while: silence keeps the
+ * audio rendition's parts and segments going (players would stall on a
+ * rendition that stops). */
+static int
+audio_keep_up(cir_live_t *l, int64_t video_dts)
+{
+    int64_t v_us, a_us;
+    int n;
+
+    if (l->apar == NULL || l->audio.pkg == NULL ||
+        l->audio_end == AV_NOPTS_VALUE || l->paused) {
+        return 0;
+    }
+    v_us = av_rescale_q(video_dts, l->video.tb, AV_TIME_BASE_Q);
+    a_us = av_rescale_q(l->audio_end, l->audio.tb, AV_TIME_BASE_Q);
+    if (v_us - a_us < SILENCE_AFTER_US) {
+        return 0;
+    }
+    n = fill_silence(
+        l, av_rescale_q(v_us - SILENCE_LAG_US, AV_TIME_BASE_Q, l->audio.tb));
+    if (n > 0 && !l->silence_on) {
+        l->silence_on = 1;
+        cir_log_warn(&l->log,
+                     "no audio for %.1f s while the video goes on: "
+                     "silence until it comes back",
+                     (double)(v_us - a_us) / 1e6);
+    }
+    return n < 0 ? n : 0;
+}
+
+/* A passthrough AAC frame: a hole before it is filled with silence; one
+ * whose time silence already filled is dropped (counted).  1: drop it. */
+static int
+audio_before_package(cir_live_t *l, const AVPacket *pkt)
+{
+    int64_t frame;
+    int ret;
+
+    if (l->apar == NULL || l->audio_end == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    frame = aac_frame(l);
+    if (l->silence_on && pkt->dts + frame / 2 < l->audio_end) {
+        if (cir_live_ts_note(&l->ts, 0, CIR_LIVE_TS_OVERLAP, 1)) {
+            cir_log_warn(&l->log, "audio: frames that came after silence "
+                                  "filled their time are dropped, counted "
+                                  "from now on (timestamp_repairs)");
+        }
+        atomic_store(&l->ts_count[0][CIR_LIVE_TS_OVERLAP],
+                     cir_live_ts_count(&l->ts, 0, CIR_LIVE_TS_OVERLAP));
+        return 1;
+    }
+    if (l->silence_on) {
+        l->silence_on = 0;
+        cir_log_info(&l->log, "the audio is back");
+    }
+    if (pkt->dts > l->audio_end + SILENCE_HOLE_FRAMES * frame &&
+        (ret = fill_silence(l, pkt->dts)) < 0) {
+        return ret;
+    }
+    return 0;
+}
+
 int
 cir_live_push(cir_live_t *l, int video, const AVPacket *in)
 {
@@ -1115,8 +1259,20 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
             return ret;
         }
     }
+    if (!video && t->pkg && (ret = audio_before_package(l, pkt)) != 0) {
+        av_packet_unref(pkt);
+        return ret < 0 ? ret : 0;
+    }
     if (t->pkg && !(video && l->vpend != NULL)) {
         ret = package(l, t, pkt);
+        if (ret >= 0 && !video && l->apar != NULL) {
+            l->audio_end =
+                pkt->dts + (pkt->duration > 0 ? pkt->duration : aac_frame(l));
+        }
+        if (ret >= 0 && video) {
+            int r = audio_keep_up(l, pkt->dts);
+            ret = r < 0 ? r : ret;
+        }
         if (ret == 1 && video && l->audio.pkg) {
             /* audio segments start where the video's do, the first one
              * too (same numbers for the same times) */
@@ -1227,6 +1383,8 @@ cir_live_close(cir_live_t **lp)
     av_frame_free(&l->frame);
     av_packet_free(&l->pkt);
     cir_live_aac_free(&l->aac);
+    cir_live_silence_close(&l->silence);
+    avcodec_parameters_free(&l->apar);
     cir_cmaf_live_free(&l->video.pkg);
     cir_cmaf_live_free(&l->audio.pkg);
     cir_live_rec_free(&l->video.rec);

@@ -19,6 +19,8 @@ static const char *const kind_names[CIR_LIVE_TS_KINDS] = {
     [CIR_LIVE_TS_BEFORE_START] = "before_start",
     [CIR_LIVE_TS_BEFORE_VIDEO] = "before_video",
     [CIR_LIVE_TS_BEFORE_KEY] = "before_keyframe",
+    [CIR_LIVE_TS_SILENCE] = "silence_filled",
+    [CIR_LIVE_TS_OVERLAP] = "overlapped_silence",
 };
 
 const char *

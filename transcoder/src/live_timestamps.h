@@ -59,6 +59,10 @@ typedef enum {
                                * segment: dropped (segments aligned) */
     CIR_LIVE_TS_BEFORE_KEY,   /* video before its first keyframe (or the
                                * first after a new header): dropped */
+    CIR_LIVE_TS_SILENCE,      /* audio frames of silence filling a hole
+                               * (live_silence.h) */
+    CIR_LIVE_TS_OVERLAP,      /* audio frames that came after silence had
+                               * filled their time: dropped */
     CIR_LIVE_TS_KINDS
 } cir_live_ts_kind_t;
 
