@@ -191,10 +191,11 @@ finish(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
         cir_log_warn(&ctx, "left in the queue for a retry: %s", res->message);
         break;
     case CIR_BATCH_REJECTED:
-        cir_log_error(
-            &ctx, "%s, message kept (the redrive policy parks it): %s",
-            res->job_name[0] ? "Batch refused the job" : "the job cannot run",
-            res->message);
+        cir_log_error(&ctx, "%s, message kept: %s",
+                      res->job_name[0] ? "Batch refused the job"
+                                       : "the job cannot run (the redrive "
+                                         "policy parks it)",
+                      res->message);
         break;
     }
     return o;
