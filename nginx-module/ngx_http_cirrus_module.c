@@ -1035,11 +1035,7 @@ serve_vod(ngx_http_request_t *r, ngx_http_cirrus_loc_conf_t *lcf,
     ngx_snprintf(path.data, path.len + 1, "%V/%s%Z", &lcf->root, rel);
 
     ext = strrchr(rel, '.');
-    cache = CIR_CACHE_MEDIA;
-    if (ext && (ngx_strcmp(ext, ".m3u8") == 0 || ngx_strcmp(ext, ".mpd") == 0 ||
-                ngx_strcmp(ext, ".vtt") == 0)) {
-        cache = CIR_CACHE_VOD_MANIFEST;
-    }
+    cache = cir_origin_vod_cache_kind(rel);
     if (ctx->uri_query[0] != '\0' && ext &&
         (ngx_strcmp(ext, ".m3u8") == 0 || ngx_strcmp(ext, ".mpd") == 0)) {
         return serve_vod_signed_manifest(r, ctx, &path, cir_content_type(rel));

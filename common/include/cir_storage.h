@@ -64,8 +64,44 @@ cir_hex_value(int c)
  * jpg, webp, png, vtt, json); "application/octet-stream" otherwise. */
 const char *cir_content_type(const char *name);
 /* Cache-Control for an object an asset publishes: segments, init segments
- * and images immutable (1 year), manifests and WebVTT short. */
+ * and images immutable (1 year), manifests and WebVTT short (a store marked
+ * immutable, a published version's, uses CIR_CACHE_IMMUTABLE for all). */
+#define CIR_CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 const char *cir_cache_control(const char *name);
+
+/*
+ * Published versions (README "Published outputs never change"): every
+ * object of an asset but its two top-level manifests is written once under
+ * <asset>/v/<version>/, a folder no other attempt, worker or upload ever
+ * writes; <asset>/master.m3u8 and <asset>/manifest.mpd, written last, point
+ * at the finished version and are the only objects that are ever rewritten.
+ * A version id is "<UTC yyyymmddThhmmssmmmZ>-<16 hex random>", so ids sort
+ * by the time the attempt started and two attempts never share one.
+ */
+#define CIR_VERSIONS_DIR   "v"
+#define CIR_VERSION_ID_MAX 64
+/* Bytes an asset's key prefix must leave free below S3's 1024-byte key
+ * limit: "/v/<version>/" (at most 68) + the longest name Cirrus writes in a
+ * version (a 31-byte rung + "/iframes.m3u8", thumbs/sprite-<n>.jpg,
+ * .published/<64 hex>.json: at most 80), rounded up. */
+#define CIR_ASSET_KEY_RESERVE 160
+#define CIR_S3_KEY_MAX        1024
+
+/* The id for an attempt that starts at wall_us with 64 random bits. */
+int cir_version_id_make(int64_t wall_us, uint64_t random, char *out,
+                        size_t size);
+/* [A-Za-z0-9_-], 1 .. CIR_VERSION_ID_MAX - 1 bytes. */
+int cir_version_id_is_valid(const char *id);
+/* base + "/" + rel (a safe relative path) into out (same scheme/bucket). */
+int cir_uri_join(const cir_uri_t *base, const char *rel, cir_uri_t *out);
+/*
+ * Can this URI be an asset's output root?  For s3:// the key prefix must
+ * have no empty segment ("a//b": S3 would store it, but it names no folder
+ * a file:// mirror or a player's relative URL can reach) and leave
+ * CIR_ASSET_KEY_RESERVE bytes below the 1024-byte key limit.  0, or
+ * CIR_EINVAL / CIR_ELIMIT with the rule it breaks in why.
+ */
+int cir_output_root_check(const cir_uri_t *out, char *why, size_t size);
 
 typedef struct cir_store cir_store_t;
 
@@ -82,6 +118,9 @@ typedef struct {
 int cir_store_register_backend(const cir_store_backend_t *backend);
 
 int cir_store_open(cir_store_t **store, const cir_uri_t *root);
+/* Every object written through this store from now on gets the immutable
+ * Cache-Control, manifests too (a version's objects never change). */
+void cir_store_set_immutable(cir_store_t *store, int immutable);
 /* Writes rel (a safe relative path) under the root, atomically, creating
  * folders as needed; content type and cache control from the name. */
 int cir_store_put(cir_store_t *store, const char *rel, const void *data,

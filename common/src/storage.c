@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cir_buf.h"
@@ -24,7 +25,7 @@
 
 #define MAX_BACKENDS 4
 #define READ_CHUNK   65536
-#define IMMUTABLE_CC "public, max-age=31536000, immutable"
+#define IMMUTABLE_CC CIR_CACHE_IMMUTABLE
 #define SHORT_CC     "public, max-age=60"
 
 static const cir_log_ctx_t log_ctx = {.component = "storage"};
@@ -627,6 +628,7 @@ static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 struct cir_store {
     cir_store_backend_t backend;
     void *state;
+    int immutable;
 };
 
 /* A later registration for the same scheme replaces the earlier one. */
@@ -717,8 +719,17 @@ cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len)
     if (store == NULL || !cir_path_is_safe_relative(rel)) {
         return CIR_EINVAL;
     }
-    return store->backend.put(store->state, rel, data, len,
-                              cir_content_type(rel), cir_cache_control(rel));
+    return store->backend.put(
+        store->state, rel, data, len, cir_content_type(rel),
+        store->immutable ? IMMUTABLE_CC : cir_cache_control(rel));
+}
+
+void
+cir_store_set_immutable(cir_store_t *store, int immutable)
+{
+    if (store != NULL) {
+        store->immutable = immutable != 0;
+    }
 }
 
 int
@@ -764,4 +775,93 @@ cir_name_is_safe(const char *s, size_t len, size_t max_len)
         }
     }
     return 1;
+}
+
+/* ---- published versions ---- */
+
+int
+cir_version_id_make(int64_t wall_us, uint64_t random, char *out, size_t size)
+{
+    time_t secs = (time_t)(wall_us / 1000000);
+    struct tm tm;
+    int n;
+
+    if (out == NULL || size == 0 || wall_us < 0 ||
+        gmtime_r(&secs, &tm) == NULL) {
+        return CIR_EINVAL;
+    }
+    n = snprintf(out, size, "%04d%02d%02dT%02d%02d%02d%03dZ-%016llx",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(wall_us / 1000 % 1000),
+                 (unsigned long long)random);
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return CIR_ELIMIT;
+    }
+    return 0;
+}
+
+int
+cir_version_id_is_valid(const char *id)
+{
+    return id != NULL && cir_name_is_safe(id, strnlen(id, CIR_VERSION_ID_MAX),
+                                          CIR_VERSION_ID_MAX - 1);
+}
+
+int
+cir_uri_join(const cir_uri_t *base, const char *rel, cir_uri_t *out)
+{
+    size_t n;
+    int m;
+
+    if (base == NULL || out == NULL || !cir_path_is_safe_relative(rel)) {
+        return CIR_EINVAL;
+    }
+    if (out != base) {
+        *out = *base;
+    }
+    n = strlen(out->path);
+    while (n > 0 && out->path[n - 1] == '/') {
+        n--;
+    }
+    m = snprintf(out->path + n, sizeof(out->path) - n, "%s%s", n > 0 ? "/" : "",
+                 rel);
+    if (m < 0 || (size_t)m >= sizeof(out->path) - n) {
+        return CIR_ELIMIT;
+    }
+    return 0;
+}
+
+int
+cir_output_root_check(const cir_uri_t *out, char *why, size_t size)
+{
+    const char *k;
+    size_t n;
+
+    if (out == NULL || out->scheme != CIR_URI_S3) {
+        return 0;
+    }
+    k = out->path;
+    n = strlen(k);
+    while (n > 0 && k[n - 1] == '/') {
+        n--; /* the prefix's own trailing '/' is the one we add */
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (k[i] == '/' && k[i + 1] == '/') {
+            snprintf(why, size,
+                     "output key prefix \"%.*s\": an empty path segment "
+                     "(\"//\") names no output folder",
+                     (int)(n > 200 ? 200 : n), k);
+            return CIR_EINVAL;
+        }
+    }
+    if (n + CIR_ASSET_KEY_RESERVE > CIR_S3_KEY_MAX) {
+        snprintf(why, size,
+                 "output key prefix of %zu bytes: output keys would exceed "
+                 "S3's %d-byte key limit (an asset prefix may have at most "
+                 "%d bytes)",
+                 n, CIR_S3_KEY_MAX, CIR_S3_KEY_MAX - CIR_ASSET_KEY_RESERVE);
+        return CIR_ELIMIT;
+    }
+    return 0;
 }

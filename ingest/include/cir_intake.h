@@ -29,7 +29,25 @@ typedef struct {
     int attempt;         /* 1 on first delivery */
     int64_t enqueued_us; /* when the job was created (queue wait) */
     void *handle;        /* the source's own (receipt handle...) */
+    /* Which upload of the input this is: "versionId=..", "sequencer=..",
+     * "etag=.." from an S3/EventBridge event, "id=.." from a job
+     * document; "" if unknown.  A re-upload of the same key differs. */
+    char source_version[256];
+    /* Set when the message was read but cannot run (a key that cannot name
+     * an output, an unreadable body): why, naming the rule.  The worker
+     * fails such a job permanently (dead-letter queue, failed/) without
+     * transcoding; it is never dropped. */
+    char reject[512];
 } cir_vod_job_t;
+
+/* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
+ * preset, only and source_version (else enqueued_us).  The worker marks a
+ * published upload with <output>/.published/<tag>.json, so a redelivered
+ * job is acknowledged without redoing it while a re-upload of the same
+ * key (another source_version) publishes a new version. */
+#define CIR_PUBLISH_TAG_LEN 64
+int cir_intake_publish_tag(const cir_vod_job_t *job,
+                           char tag[CIR_PUBLISH_TAG_LEN + 1]);
 
 typedef struct cir_intake cir_intake_t;
 
@@ -59,6 +77,14 @@ struct cir_intake {
  * For S3 events the output is out_root + the key without its extension, and
  * the preset comes from the key's first path segment when it names a preset
  * in presets_dir, else default_preset.
+ *
+ * A key that cannot name an output is refused with CIR_EINVAL or
+ * CIR_ELIMIT and the rule in err (job->input is set when the message named
+ * one): an empty path segment ("a//b.mp4", a leading or trailing '/'), a
+ * "." or ".." segment, a backslash or control byte, or an output prefix
+ * that leaves output keys over S3's 1024-byte limit (cir_output_root_check).
+ * Only CIR_ENOTFOUND (s3:TestEvent, events that create no object) means
+ * "nothing to do"; every other error is a job to park, not to drop.
  */
 int cir_intake_parse_job(const char *text, size_t len, const char *out_root,
                          const char *presets_dir, const char *default_preset,

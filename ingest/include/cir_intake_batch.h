@@ -40,12 +40,15 @@
 typedef enum {
     CIR_BATCH_SUBMITTED, /* SubmitJob succeeded: message deleted */
     CIR_BATCH_DUPLICATE, /* Batch has that job already: message deleted */
-    CIR_BATCH_NOT_A_JOB, /* s3:TestEvent or not a job: message deleted */
+    CIR_BATCH_NOT_A_JOB, /* s3:TestEvent or an event that creates no
+                            object: message deleted */
     CIR_BATCH_RETRY,     /* Batch or the network failed transiently (after
                             the client's own retries): message left in the
                             queue, it comes back after its visibility */
-    CIR_BATCH_REJECTED,  /* Batch refused it (4xx): message left (the
-                            redrive policy parks it), error logged */
+    CIR_BATCH_REJECTED,  /* Batch refused it (4xx), or the job cannot run
+                            (a key that cannot name an output, a body
+                            that is no job): message left (the redrive
+                            policy parks it), error logged */
 } cir_batch_outcome_t;
 
 typedef struct {

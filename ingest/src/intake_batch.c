@@ -191,7 +191,10 @@ finish(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
         cir_log_warn(&ctx, "left in the queue for a retry: %s", res->message);
         break;
     case CIR_BATCH_REJECTED:
-        cir_log_error(&ctx, "Batch refused the job, message kept: %s",
+        cir_log_error(&ctx, "%s, message kept: %s",
+                      res->job_name[0] ? "Batch refused the job"
+                                       : "the job cannot run (the redrive "
+                                         "policy parks it)",
                       res->message);
         break;
     }
@@ -228,7 +231,11 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
     if (ret < 0) {
         res->error = ret;
         snprintf(res->message, sizeof(res->message), "%s", err);
-        return finish(ops, msg, res, CIR_BATCH_NOT_A_JOB);
+        /* only "nothing to do" is deleted; a job that cannot run stays for
+         * the redrive policy to park in the dead-letter queue */
+        return finish(ops, msg, res,
+                      ret == CIR_ENOTFOUND ? CIR_BATCH_NOT_A_JOB
+                                           : CIR_BATCH_REJECTED);
     }
     ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,
                                     sizeof(res->identity), res->job_name);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "cir_error.h"
 #include "cir_intake.h"
@@ -208,6 +209,71 @@ join_root(char *out, size_t size, const char *root, const char *rel)
     return n < 0 || (size_t)n >= size ? CIR_ELIMIT : 0;
 }
 
+/* Does the key, as the output folder rel (the key without its
+ * extension), name an output?  Each refusal names its rule. */
+static int
+key_names_output(const char *key, const char *rel, char *err, size_t errsize)
+{
+    const char *seg = rel;
+    int shown = (int)(strlen(key) > 200 ? 200 : strlen(key));
+
+    for (const char *p = rel;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '/' || c == '\0') {
+            size_t len = (size_t)(p - seg);
+            if (len == 0) {
+                snprintf(err, errsize,
+                         "object key \"%.*s\"%s: an empty path segment "
+                         "(\"//\", or a leading or trailing '/') cannot "
+                         "name an output folder",
+                         shown, key, shown < (int)strlen(key) ? "..." : "");
+                return CIR_EINVAL;
+            }
+            if ((len == 1 && seg[0] == '.') ||
+                (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+                snprintf(err, errsize,
+                         "object key \"%.*s\": a \".\" or \"..\" path "
+                         "segment cannot name an output folder",
+                         shown, key);
+                return CIR_EINVAL;
+            }
+            if (c == '\0') {
+                return 0;
+            }
+            seg = p + 1;
+        } else if (c == '\\' || c < 0x20 || c == 0x7f) {
+            snprintf(err, errsize,
+                     "object key \"%.*s\": a backslash or control byte "
+                     "cannot name an output folder",
+                     shown, key);
+            return CIR_EINVAL;
+        }
+    }
+}
+
+/* The output URI can hold an asset (S3's key limit with room for the
+ * version folder and the longest name in it). */
+static int
+output_ok(const char *output, const char *key, char *err, size_t errsize)
+{
+    char why[400];
+    cir_uri_t u;
+    int ret;
+
+    if (cir_uri_parse(output, &u) < 0) {
+        snprintf(err, errsize,
+                 "object key \"%.200s\": output URI %.200s is "
+                 "not valid",
+                 key, output);
+        return CIR_EINVAL;
+    }
+    if ((ret = cir_output_root_check(&u, why, sizeof(why))) < 0) {
+        snprintf(err, errsize, "object key of %zu bytes: %s", strlen(key), why);
+        return ret;
+    }
+    return 0;
+}
+
 /* The key (URL-decoded already) of an uploaded object into a job. */
 static int
 job_from_object(const char *bucket, const char *key, const char *out_root,
@@ -235,14 +301,22 @@ job_from_object(const char *bucket, const char *key, const char *out_root,
     if (dot && dot != base) {
         rel[dot - rel] = '\0';
     }
-    if (!cir_path_is_safe_relative(rel)) {
-        snprintf(err, errsize, "object key \"%s\" cannot name an output", key);
+    if ((ret = key_names_output(key, rel, err, errsize)) < 0) {
+        return ret;
+    }
+    if (out_root == NULL) {
+        snprintf(err, errsize, "no output root");
         return CIR_EINVAL;
     }
-    if (out_root == NULL ||
-        join_root(job->output, sizeof(job->output), out_root, rel) < 0) {
-        snprintf(err, errsize, "no output root, or output URI too long");
-        return out_root ? CIR_ELIMIT : CIR_EINVAL;
+    if (join_root(job->output, sizeof(job->output), out_root, rel) < 0) {
+        snprintf(err, errsize,
+                 "object key of %zu bytes: the output URI would exceed %d "
+                 "bytes",
+                 strlen(key), CIR_JOB_URI_MAX - 1);
+        return CIR_ELIMIT;
+    }
+    if ((ret = output_ok(job->output, key, err, errsize)) < 0) {
+        return ret;
     }
     /* the preset: the key's first segment if it names one */
     snprintf(job->preset, sizeof(job->preset), "%s",
@@ -263,6 +337,26 @@ job_from_object(const char *bucket, const char *key, const char *out_root,
     }
     make_id(job->id, "", rel);
     return 0;
+}
+
+/* Which upload: versionId, else the sequencer, else the ETag. */
+static void
+set_source_version(cir_vod_job_t *job, const json_t *version,
+                   const json_t *sequencer, const json_t *etag)
+{
+    const char *name = "versionId";
+    const json_t *v = version;
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        name = "sequencer", v = sequencer;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        name = "etag", v = etag;
+    }
+    if (json_is_string(v) && json_string_length(v) > 0) {
+        snprintf(job->source_version, sizeof(job->source_version), "%s=%s",
+                 name, json_string_value(v));
+    }
 }
 
 static int
@@ -337,6 +431,10 @@ parse_s3_event(const json_t *root, const char *out_root,
     ret = job_from_object(bucket, key, out_root, presets_dir, default_preset,
                           job, err, errsize);
     if (ret == 0) {
+        const json_t *o = json_object_get(json_object_get(r, "s3"), "object");
+        set_source_version(job, json_object_get(o, "versionId"),
+                           json_object_get(o, "sequencer"),
+                           json_object_get(o, "eTag"));
         job->enqueued_us =
             parse_time(json_string_value(json_object_get(r, "eventTime")));
     }
@@ -374,6 +472,10 @@ parse_eventbridge(const json_t *root, const char *out_root,
     ret = job_from_object(bucket, key, out_root, presets_dir, default_preset,
                           job, err, errsize);
     if (ret == 0) {
+        const json_t *o = json_object_get(detail, "object");
+        set_source_version(job, json_object_get(o, "version-id"),
+                           json_object_get(o, "sequencer"),
+                           json_object_get(o, "etag"));
         job->enqueued_us =
             parse_time(json_string_value(json_object_get(root, "time")));
     }
@@ -446,8 +548,20 @@ parse_job_doc(const json_t *root, const char *out_root,
     } else if ((ret = set_str(job->output, sizeof(job->output), output,
                               "output", err, errsize)) < 0) {
         return ret;
+    } else {
+        char why[400];
+        cir_uri_t u;
+        if (cir_uri_parse(job->output, &u) < 0) {
+            snprintf(err, errsize, "output: not a file:// or s3:// URI");
+            return CIR_EINVAL;
+        }
+        if ((ret = cir_output_root_check(&u, why, sizeof(why))) < 0) {
+            snprintf(err, errsize, "output: %s", why);
+            return ret;
+        }
     }
     if (id) {
+        snprintf(job->source_version, sizeof(job->source_version), "id=%s", id);
         if (strlen(id) >= CIR_JOB_ID_MAX) {
             snprintf(err, errsize, "id: too long");
             return CIR_ELIMIT;
@@ -499,4 +613,43 @@ cir_intake_parse_job(const char *text, size_t len, const char *out_root,
 fail:
     json_decref(root);
     return ret;
+}
+
+int
+cir_intake_publish_tag(const cir_vod_job_t *job,
+                       char tag[CIR_PUBLISH_TAG_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char extra[64];
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    tag[0] = '\0';
+    if (job == NULL) {
+        return CIR_EINVAL;
+    }
+    /* without a source version, when the job was made tells uploads apart */
+    snprintf(extra, sizeof(extra), "%u %lld", job->only,
+             job->source_version[0] ? 0LL : (long long)job->enqueued_us);
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(ctx, job->input, strlen(job->input) + 1) == 1 &&
+         EVP_DigestUpdate(ctx, job->output, strlen(job->output) + 1) == 1 &&
+         EVP_DigestUpdate(ctx, job->preset, strlen(job->preset) + 1) == 1 &&
+         EVP_DigestUpdate(ctx, job->source_version,
+                          strlen(job->source_version) + 1) == 1 &&
+         EVP_DigestUpdate(ctx, extra, strlen(extra) + 1) == 1 &&
+         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        return CIR_EINTERNAL;
+    }
+    for (unsigned i = 0; i < mdlen; i++) {
+        tag[2 * i] = hex[md[i] >> 4];
+        tag[2 * i + 1] = hex[md[i] & 15];
+    }
+    tag[2 * mdlen] = '\0';
+    return 0;
 }

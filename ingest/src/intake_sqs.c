@@ -68,14 +68,10 @@ sqs_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
         ret = cir_intake_parse_job(m.body, m.body_len, s->out_root,
                                    s->presets_dir, s->default_preset, job, err,
                                    sizeof(err));
-        if (ret < 0) {
-            if (ret == CIR_ENOTFOUND) {
-                cir_log_info(&log_ctx, "message %s: nothing to do (%s)", m.id,
-                             err);
-            } else {
-                cir_log_error(&log_ctx, "message %s is not a job, dropped: %s",
-                              m.id, err);
-            }
+        if (ret == CIR_ENOTFOUND) {
+            /* s3:TestEvent, an event that creates no object: nothing to
+             * do, the only messages deleted unprocessed */
+            cir_log_info(&log_ctx, "message %s: nothing to do (%s)", m.id, err);
             if (cir_sqs_delete(s->aws, s->queue_url, m.receipt) < 0) {
                 cir_log_warn(&log_ctx, "DeleteMessage: %s",
                              cir_aws_last_error());
@@ -85,6 +81,13 @@ sqs_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
                 return 0;
             }
             continue;
+        }
+        if (ret < 0) {
+            /* a job that cannot run: handed out to be failed for good (the
+             * dead-letter queue), never dropped */
+            cir_log_warn(&log_ctx, "message %s cannot run: %s", m.id, err);
+            snprintf(job->reject, sizeof(job->reject), "%s",
+                     err[0] ? err : cir_strerror(ret));
         }
         sqs_handle_t *h = calloc(1, sizeof(*h));
         if (h == NULL) {

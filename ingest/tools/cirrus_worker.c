@@ -505,6 +505,9 @@ write_result(const worker_t *w, inflight_t *f, const char *state,
             json_real(r->elapsed > 0 ? r->duration / r->elapsed : 0));
         json_object_set_new(j, "exit_code",
                             json_integer(cir_transcode_exit_code(d->ret)));
+        json_object_set_new(j, "version",
+                            r->version[0] ? json_string(r->version)
+                                          : json_null());
         outs = json_array();
         for (size_t i = 0; d->ret == 0 && i < r->nb_renditions &&
                            i < sizeof(r->renditions) / sizeof(r->renditions[0]);
@@ -530,27 +533,58 @@ write_result(const worker_t *w, inflight_t *f, const char *state,
     json_decref(j);
 }
 
-/* Are the outputs complete (the manifests written last exist)? */
+/* Has this upload been published already (its marker, written after the
+ * top-level manifests, exists)?  A re-upload of the same key has another
+ * tag, so it publishes a new version. */
 static int
 outputs_complete(const cir_vod_job_t *job)
 {
+    char tag[CIR_PUBLISH_TAG_LEN + 1], name[CIR_PUBLISH_TAG_LEN + 32];
     cir_store_t *store = NULL;
     cir_uri_t u;
-    int done = 0;
+    int done;
 
-    if (cir_uri_parse(job->output, &u) < 0 || cir_store_open(&store, &u) < 0) {
+    if (cir_intake_publish_tag(job, tag) < 0 ||
+        cir_uri_parse(job->output, &u) < 0 || cir_store_open(&store, &u) < 0) {
         return 0;
     }
-    if (job->only == 0 || (job->only & CIR_ONLY_HLS)) {
-        done = cir_store_exists(store, "master.m3u8") == 1;
-    } else if (job->only & CIR_ONLY_DASH) {
-        done = cir_store_exists(store, "manifest.mpd") == 1;
-    }
-    if (!done) {
-        done = cir_store_exists(store, "images/manifest.json") == 1;
-    }
+    snprintf(name, sizeof(name), ".published/%s.json", tag);
+    done = cir_store_exists(store, name) == 1;
     cir_store_close(&store);
     return done;
+}
+
+/* Marks the upload published (after its top-level manifests). */
+static void
+mark_published(inflight_t *f, const cir_result_t *r)
+{
+    char tag[CIR_PUBLISH_TAG_LEN + 1], name[CIR_PUBLISH_TAG_LEN + 32];
+    cir_store_t *store = NULL;
+    cir_uri_t u;
+    json_t *j;
+    char *text = NULL;
+    int ret = CIR_ENOMEM;
+
+    if (cir_intake_publish_tag(&f->job, tag) < 0 ||
+        cir_uri_parse(f->job.output, &u) < 0 ||
+        cir_store_open(&store, &u) < 0) {
+        cir_log_warn(&f->log, "cannot mark the upload published");
+        return;
+    }
+    snprintf(name, sizeof(name), ".published/%s.json", tag);
+    j = json_pack("{s:s, s:s, s:s, s:s}", "input", f->job.input,
+                  "source_version", f->job.source_version, "version",
+                  r->version, "preset", f->job.preset);
+    if (j != NULL && (text = json_dumps(j, JSON_COMPACT)) != NULL) {
+        ret = cir_store_put(store, name, text, strlen(text));
+    }
+    if (ret < 0) {
+        /* a redelivery then publishes one more version: harmless */
+        cir_log_warn(&f->log, "writing %s: %s", name, cir_strerror(ret));
+    }
+    free(text);
+    json_decref(j);
+    cir_store_close(&store);
 }
 
 static void
@@ -596,6 +630,17 @@ start_job(worker_t *w, inflight_t *f)
     cir_log_info(&f->log, "claimed %s -> %s (preset %s, attempt %d)",
                  f->job.input, f->job.output, f->job.preset, f->job.attempt);
 
+    if (f->job.reject[0] != '\0') {
+        /* the intake read it but it cannot run: parked, never dropped */
+        char *ej = error_json(f->job.reject, CIR_EINVAL);
+        cir_log_error(&f->log, "cannot run: %s", f->job.reject);
+        w->src->ops->fail(w->src, &f->job, ej, 1);
+        free(ej);
+        write_result(w, f, "failed", 0, NULL, f->job.reject);
+        metrics_end(&w->http.m, ST_FAILED, 0, 0);
+        remove_job(w, f);
+        return;
+    }
     if (outputs_complete(&f->job)) {
         cir_log_info(&f->log, "outputs already complete: acknowledged");
         ret = w->src->ops->ack(w->src, &f->job);
@@ -646,6 +691,7 @@ finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
     int ret;
 
     if (d->ret == 0) {
+        mark_published(f, &d->result);
         ret = w->src->ops->ack(w->src, &f->job);
         cir_log_info(
             &f->log, "done in %.1f s (%.2fx)%s",

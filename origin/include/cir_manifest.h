@@ -80,6 +80,11 @@ typedef struct {
     const cir_rendition_t *renditions; /* video first, then audio */
     size_t nb_renditions;
     cir_thumbs_t thumbs;
+    /* A prefix for every URI the master playlist lists and the MPD's
+     * BaseURL, e.g. "v/<version>/": how an asset's top-level manifests
+     * point into a published version.  NULL or "" for none; else a safe
+     * relative path of [A-Za-z0-9_/-] ending in '/'. */
+    const char *base;
 } cir_asset_t;
 
 /* The largest manifest a renderer may produce, by default. */

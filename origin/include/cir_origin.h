@@ -146,9 +146,11 @@ typedef enum {
     CIR_CACHE_LIVE_PLAYLIST,     /* no directives */
     CIR_CACHE_BLOCKING_PLAYLIST, /* answered to _HLS_msn/_HLS_part */
     CIR_CACHE_LIVE_MPD,
-    CIR_CACHE_ENDED_PLAYLIST, /* live playlist after ENDLIST */
-    CIR_CACHE_VOD_MANIFEST,
-    CIR_CACHE_ERROR /* 4xx/5xx */
+    CIR_CACHE_ENDED_PLAYLIST,        /* live playlist after ENDLIST */
+    CIR_CACHE_VOD_MANIFEST,          /* an asset's top-level manifests: short */
+    CIR_CACHE_ERROR,                 /* 4xx/5xx */
+    CIR_CACHE_VOD_VERSIONED_MANIFEST /* a manifest inside a published
+                                        version (v/<id>/): immutable */
 } cir_cache_kind_t;
 
 /* Writes the Cache-Control value for an object; idx may be NULL for VOD
@@ -160,6 +162,11 @@ int cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
  * else the object's kind. */
 cir_cache_kind_t cir_origin_cache_kind_for_status(cir_cache_kind_t kind,
                                                   unsigned status);
+/* The kind of a VOD file by its path below the root: a manifest (.m3u8,
+ * .mpd, .vtt) inside a published version ("<asset>/v/<id>/...") is
+ * immutable like media, the asset's top-level manifests are short-lived
+ * (they move to the next version on a re-upload), anything else is media. */
+cir_cache_kind_t cir_origin_vod_cache_kind(const char *rel);
 /* The Vary value for an object, or NULL: manifests (text the server may
  * gzip) vary by Accept-Encoding, media and errors by nothing. */
 const char *cir_origin_vary(cir_cache_kind_t kind);

@@ -201,8 +201,12 @@ cir_dash_render_static(const cir_asset_t *a, cir_buf_t *out)
                           "urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" "
                           "mediaPresentationDuration=\"PT"));
     TRY(cir_manifest_put_fixed(out, cir_manifest_duration_ms(a), 1000, 3));
-    TRY(cir_buf_puts(out, "S\" minBufferTime=\"PT2S\">\n"
-                          "  <Period id=\"0\" start=\"PT0S\">\n"));
+    TRY(cir_buf_puts(out, "S\" minBufferTime=\"PT2S\">\n"));
+    if (a->base && a->base[0]) {
+        /* checked: [A-Za-z0-9_/-] only, nothing to escape */
+        TRY(cir_buf_printf(out, "  <BaseURL>%s</BaseURL>\n", a->base));
+    }
+    TRY(cir_buf_puts(out, "  <Period id=\"0\" start=\"PT0S\">\n"));
     for (i = 0; i < a->nb_renditions; i++) {
         has_video |= a->renditions[i].type == CIR_MEDIA_VIDEO;
     }

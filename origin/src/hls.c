@@ -23,6 +23,14 @@ put_header(cir_buf_t *out)
     return cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:7\n");
 }
 
+/* The prefix of every URI the master lists (checked by
+ * cir_manifest_check_asset). */
+static const char *
+base_of(const cir_asset_t *a)
+{
+    return a->base ? a->base : "";
+}
+
 /* ",<codecs>" for each distinct audio codec string, in model order. */
 static int
 put_audio_codecs(cir_buf_t *out, const cir_asset_t *a)
@@ -62,8 +70,8 @@ put_audio_only(cir_buf_t *out, const cir_asset_t *a)
                                  (unsigned long long)r->average_bandwidth);
         }
         if (ret == 0) {
-            ret = cir_buf_printf(out, ",CODECS=\"%s\"\n%s/index.m3u8\n",
-                                 audio_codecs(r), r->id);
+            ret = cir_buf_printf(out, ",CODECS=\"%s\"\n%s%s/index.m3u8\n",
+                                 audio_codecs(r), base_of(a), r->id);
         }
         if (ret < 0) {
             return ret;
@@ -120,9 +128,9 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
                 out,
                 "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
                 "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
-                "URI=\"%s/index.m3u8\"\n",
+                "URI=\"%s%s/index.m3u8\"\n",
                 r->id, r->language ? r->language : "und", first ? "YES" : "NO",
-                r->channels, r->id));
+                r->channels, base_of(a), r->id));
             first = 0;
         }
     }
@@ -149,7 +157,7 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
         if (nb_audio > 0) {
             TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
         }
-        TRY(cir_buf_printf(out, "\n%s/index.m3u8\n", r->id));
+        TRY(cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id));
     }
 
     for (i = 0; i < a->nb_renditions; i++) {
@@ -160,10 +168,10 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
         TRY(cir_buf_printf(out,
                            "%s#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%llu,"
                            "CODECS=\"%s\",RESOLUTION=%dx%d,"
-                           "URI=\"%s/iframes.m3u8\"\n",
+                           "URI=\"%s%s/iframes.m3u8\"\n",
                            nb_iframe++ == 0 ? "\n" : "",
                            (unsigned long long)r->iframe_bandwidth, r->codecs,
-                           r->width, r->height, r->id));
+                           r->width, r->height, base_of(a), r->id));
     }
 
 thumbs:
@@ -178,9 +186,9 @@ thumbs:
         TRY(cir_buf_printf(out,
                            "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
                            "RESOLUTION=%dx%d,CODECS=\"jpeg\","
-                           "URI=\"thumbs/images.m3u8\"\n",
+                           "URI=\"%sthumbs/images.m3u8\"\n",
                            (unsigned long long)t->bandwidth, t->tile_width,
-                           t->tile_height));
+                           t->tile_height, base_of(a)));
     }
     return 0;
 

@@ -139,6 +139,36 @@ check_thumbs(const cir_thumbs_t *t)
     return 0;
 }
 
+/* "", or segments of [A-Za-z0-9_-] each followed by '/': nothing that
+ * needs escaping in a playlist URI or XML, no "." or ".." segment. */
+static int
+check_base(const char *b)
+{
+    size_t seg = 0;
+
+    if (b == NULL || b[0] == '\0') {
+        return 0;
+    }
+    for (const char *p = b; *p; p++) {
+        char c = *p;
+        if (c == '/') {
+            if (seg == 0) {
+                return CIR_EINVAL;
+            }
+            seg = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c >= '0' && c <= '9') || c == '_' || c == '-') {
+            seg++;
+        } else {
+            return CIR_EINVAL;
+        }
+        if (p - b > 512) {
+            return CIR_ELIMIT;
+        }
+    }
+    return seg == 0 ? 0 : CIR_EINVAL; /* ends in '/' */
+}
+
 int
 cir_manifest_check_asset(const cir_asset_t *a)
 {
@@ -163,7 +193,7 @@ cir_manifest_check_asset(const cir_asset_t *a)
     if (a->thumbs.present && (ret = check_thumbs(&a->thumbs)) < 0) {
         return ret;
     }
-    return 0;
+    return check_base(a->base);
 }
 
 int64_t

@@ -15,7 +15,13 @@
  *                                MediaPackage gives a regular (non-LL)
  *                                playlist.  3600 kept a republished key's
  *                                viewers on the old ENDLIST for an hour.
- *   VOD manifest                 public, max-age=86400
+ *   VOD top-level manifest       public, max-age=60: <asset>/master.m3u8
+ *                                and manifest.mpd point at the newest
+ *                                published version and move on a re-upload
+ *   VOD manifest in a version    public, max-age=1209600, immutable: a
+ *                                published version (<asset>/v/<id>/) never
+ *                                changes (README "Published outputs never
+ *                                change")
  *   error                        public, max-age=1: a 404 for a part that
  *                                does not exist yet must not stick; every
  *                                4xx/5xx answer (416 from a range too)
@@ -26,6 +32,7 @@
  * leaves compressed.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cir_error.h"
 #include "cir_origin.h"
@@ -44,6 +51,7 @@ cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
     out[0] = '\0';
     switch (kind) {
     case CIR_CACHE_MEDIA:
+    case CIR_CACHE_VOD_VERSIONED_MANIFEST:
         n = snprintf(out, size, "public, max-age=1209600, immutable");
         break;
     case CIR_CACHE_LIVE_PLAYLIST:
@@ -65,7 +73,7 @@ cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
         n = snprintf(out, size, "public, max-age=%lld", age > 1 ? age : 1);
         break;
     case CIR_CACHE_VOD_MANIFEST:
-        n = snprintf(out, size, "public, max-age=86400");
+        n = snprintf(out, size, "public, max-age=60");
         break;
     default:
         return CIR_EINVAL;
@@ -92,8 +100,50 @@ cir_origin_vary(cir_cache_kind_t kind)
     case CIR_CACHE_LIVE_MPD:
     case CIR_CACHE_ENDED_PLAYLIST:
     case CIR_CACHE_VOD_MANIFEST:
+    case CIR_CACHE_VOD_VERSIONED_MANIFEST:
         return "Accept-Encoding";
     default:
         return NULL;
     }
+}
+
+/* Has rel a "v/<id>/" folder (a published version) before its file name? */
+static int
+in_version(const char *rel)
+{
+    const char *p = rel;
+
+    for (;;) {
+        if (p[0] == 'v' && p[1] == '/') {
+            const char *id = p + 2, *end = strchr(id, '/');
+            if (end != NULL && end > id && strchr(end + 1, '/') != NULL) {
+                return 1; /* v/<id>/<folder>/file */
+            }
+            if (end != NULL && end > id && end[1] != '\0') {
+                return 1; /* v/<id>/file */
+            }
+        }
+        p = strchr(p, '/');
+        if (p == NULL) {
+            return 0;
+        }
+        p++;
+    }
+}
+
+cir_cache_kind_t
+cir_origin_vod_cache_kind(const char *rel)
+{
+    const char *base = rel ? strrchr(rel, '/') : NULL, *ext;
+
+    if (rel == NULL) {
+        return CIR_CACHE_MEDIA;
+    }
+    ext = strrchr(base ? base + 1 : rel, '.');
+    if (ext == NULL || (strcmp(ext, ".m3u8") != 0 && strcmp(ext, ".mpd") != 0 &&
+                        strcmp(ext, ".vtt") != 0)) {
+        return CIR_CACHE_MEDIA;
+    }
+    return in_version(rel) ? CIR_CACHE_VOD_VERSIONED_MANIFEST
+                           : CIR_CACHE_VOD_MANIFEST;
 }

@@ -247,6 +247,30 @@ async function folder(name, mtime) {
     return entries;
 }
 
+// The version an asset's top-level manifest points at ("v/<id>/...", see
+// the README's "Published outputs never change") and that folder's listing.
+const versionCache = new Map(); // name -> { mtime, id, entries }
+
+async function published(name, mtime, names) {
+    const c = versionCache.get(name);
+    if (c && c.mtime === mtime)
+        return c;
+    if (!names.has('v'))
+        return null;
+    const top = names.has('master.m3u8') ? 'master.m3u8' : 'manifest.mpd';
+    const r = await fetch(`/vod/${encodeURIComponent(name)}/${top}`);
+    if (!r.ok)
+        throw new Error(`${top}: HTTP ${r.status}`);
+    const m = /(?:^|["\n>])v\/([A-Za-z0-9_-]+)\//.exec(await r.text());
+    if (!m)
+        return null;
+    const entries = await getJson(`${API.vod}${encodeURIComponent(name)}/v/` +
+        `${encodeURIComponent(m[1])}/`);
+    const v = { mtime, id: m[1], entries };
+    versionCache.set(name, v);
+    return v;
+}
+
 const resultCache = new Map(); // job.json name -> { mtime, result }
 
 async function jobResult(name, mtime) {
@@ -277,19 +301,31 @@ async function pollVod() {
         const names = new Set(entries.map((e) => e.name));
         if (!names.has('master.m3u8') && !names.has('manifest.mpd'))
             continue;
-        assets.push({ name: d.name, mtime: d.mtime,
+        // the files live in the published version the manifests point at
+        let files = entries, version = '';
+        try {
+            const v = await published(d.name, d.mtime, names);
+            if (v) {
+                version = `v/${v.id}/`;
+                files = v.entries;
+            }
+        } catch {
+            /* an older asset without versions, or replaced meanwhile */
+        }
+        const inside = new Set(files.map((e) => e.name));
+        assets.push({ name: d.name, mtime: d.mtime, version,
             hls: names.has('master.m3u8'), dash: names.has('manifest.mpd'),
-            thumbs: names.has('thumbs'),
-            audio: names.has('audio'),
-            renditions: entries.filter((e) => e.type === 'directory' &&
-                !['thumbs', 'images', 'audio'].includes(e.name)).length });
+            thumbs: inside.has('thumbs'),
+            audio: inside.has('audio'),
+            renditions: files.filter((e) => e.type === 'directory' &&
+                !['thumbs', 'images', 'audio', 'v'].includes(e.name)).length });
     }
     assets.sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
     state.assets = assets;
     $('vod-count').textContent = assets.length ? `(${assets.length})` : '';
     setList('vod', assets.map((a) => {
         const base = `/vod/${encodeURIComponent(a.name)}/`;
-        const thumbsVtt = a.thumbs ? `${base}thumbs/thumbs.vtt` : null;
+        const thumbsVtt = a.thumbs ? `${base}${a.version}thumbs/thumbs.vtt` : null;
         const opts = (fmt) => ({ title: `VOD: ${a.name} (${fmt})`, thumbsVtt });
         return el('li', { 'data-src': `${base}master.m3u8`, 'data-name': a.name },
             el('div', { class: 'name' }, a.name),

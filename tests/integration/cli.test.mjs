@@ -41,9 +41,12 @@ describe('cirrus-transcode command line', () => {
 
     test('--only hls writes HLS and no MPD or thumbnails', async () => {
         const out = path.join(work, 'progress');
-        assert.ok(fs.existsSync(path.join(out, 'master.m3u8')));
-        assert.ok(!fs.existsSync(path.join(out, 'manifest.mpd')));
-        assert.ok(!fs.existsSync(path.join(out, 'thumbs')));
+        const version = C.versionDir(out); // the published version's files
+        for (const dir of [out, version]) {
+            assert.ok(fs.existsSync(path.join(dir, 'master.m3u8')));
+            assert.ok(!fs.existsSync(path.join(dir, 'manifest.mpd')));
+            assert.ok(!fs.existsSync(path.join(dir, 'thumbs')));
+        }
     });
 
     test('--only dash,thumbs writes the MPD and thumbnails, no master',
@@ -54,7 +57,8 @@ describe('cirrus-transcode command line', () => {
             assert.equal(r.code, 0, C.describe(r));
             assert.ok(fs.existsSync(path.join(out, 'manifest.mpd')));
             assert.ok(!fs.existsSync(path.join(out, 'master.m3u8')));
-            assert.ok(fs.existsSync(path.join(out, 'thumbs', 'thumbs.vtt')));
+            assert.ok(fs.existsSync(path.join(C.versionDir(out), 'thumbs',
+                'thumbs.vtt')));
             assert.ok(!/^progress /m.test(r.stderr), '--quiet: no progress');
         });
 

@@ -221,12 +221,16 @@ describe('dashboard', { skip: missing || false }, () => {
                 t: t.t, bg: img.style.backgroundImage, pos: img.style.backgroundPosition,
                 w: img.style.width, h: img.style.height };
         }), 5000);
-        const cue = vttCue(path.join(out, 'clip', 'thumbs', 'thumbs.vtt'), thumb.t);
+        // the sprites of the version the asset's manifests point at
+        const version = C.versionOf(path.join(out, 'clip'));
+        const thumbs = `/vod/clip/v/${version}/thumbs`;
+        const cue = vttCue(path.join(out, 'clip', 'v', version, 'thumbs',
+            'thumbs.vtt'), thumb.t);
         assert.ok(cue, `a cue at ${thumb.t}`);
-        assert.ok(thumb.bg.includes(`/vod/clip/thumbs/${cue.image}`), thumb.bg);
+        assert.ok(thumb.bg.includes(`${thumbs}/${cue.image}`), thumb.bg);
         assert.equal(thumb.pos, `${-cue.x}px ${-cue.y}px`);
         assert.equal(thumb.w, `${cue.w}px`);
-        const sprite = await fetch(`${ngx.base}/vod/clip/thumbs/${cue.image}`);
+        const sprite = await fetch(`${ngx.base}${thumbs}/${cue.image}`);
         assert.equal(sprite.status, 200);
         assert.equal(sprite.headers.get('content-type'), 'image/jpeg');
         fs.mkdirSync(shots, { recursive: true });

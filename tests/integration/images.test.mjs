@@ -17,7 +17,7 @@ function presetWidths() {
 // Every image rendition of a job: [{ file, ext, width (from the name), probe }].
 async function images(sampleName) {
     const job = await C.transcodeCached(sampleName, 'image');
-    const dir = path.join(job.dir, 'images');
+    const dir = path.join(C.versionDir(job.dir), 'images');
     const files = fs.readdirSync(dir).filter((f) => /^\d+\.(jpg|webp)$/.test(f));
     assert.ok(files.length >= 2, `renditions in ${dir}: ${files.join(' ')}`);
     const manifest = JSON.parse(C.readText(path.join(dir, 'manifest.json')));

@@ -14,8 +14,8 @@ afterEach(() => V.assertClean());
 // Parsed view of one asset: master, video rung folders, probes of each.
 async function asset(sampleName, preset = 'mobile') {
     const job = await C.transcodeCached(sampleName, preset);
-    const out = job.dir;
-    V.checkDir(out); // strict validation: asserted after each test
+    const out = C.versionDir(job.dir); // the published version's files
+    V.checkDir(job.dir); // strict validation: asserted after each test
     const master = C.parseMaster(C.readText(path.join(out, 'master.m3u8')));
     const audioMedia = master.media.filter((m) => m.TYPE === 'AUDIO');
     const rungs = master.variants.map((v) => path.dirname(v.uri))

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { tmpDir, transcodeCached } from './lib/cirrus.mjs';
+import { tmpDir, transcodeCached, versionDir } from './lib/cirrus.mjs';
 import { LIVE_FEED_BIN, dechunk, nginxAvailable, openToWorkers,
     rawGet as rawGetUnchecked, startShippedNginx } from './lib/nginx.mjs';
 import { checkExposition } from './lib/prometheus.mjs';
@@ -102,6 +102,13 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             const dir = path.dirname(rend);
             const pl = await get(`/vod/a/${rend}`);
             assert.equal(pl.status, 200);
+            // only the top-level manifests move (to a re-upload's version);
+            // a published version's are immutable like its media
+            assert.match(rend, /^v\/[A-Za-z0-9_-]+\//);
+            assert.equal(m.headers['cache-control'], 'public, max-age=60');
+            assert.equal(pl.headers['cache-control'],
+                'public, max-age=1209600, immutable');
+            assert.equal(pl.headers.vary, 'Accept-Encoding');
             const seg = pl.body.toString().split('\n')
                 .find((l) => l.endsWith('.m4s'));
             const s = await get(`/vod/a/${dir}/${seg}`);
@@ -131,11 +138,13 @@ describe('ngx_http_cirrus_module', { skip }, () => {
         assert.equal(bad.status, 416);
         // an error, cached as one: never like the object (immutable media)
         assert.equal(bad.headers['cache-control'], 'public, max-age=1');
-        const seg = fs.readdirSync(vodDir, { withFileTypes: true })
+        const vdir = versionDir(vodDir);
+        const seg = fs.readdirSync(vdir, { withFileTypes: true })
             .filter((d) => d.isDirectory() && fs.existsSync(
-                path.join(vodDir, d.name, 'seg-1.m4s')))[0].name;
-        const segSize = fs.statSync(path.join(vodDir, seg, 'seg-1.m4s')).size;
-        const bad2 = await get(`/vod/a/${seg}/seg-1.m4s`,
+                path.join(vdir, d.name, 'seg-1.m4s')))[0].name;
+        const segSize = fs.statSync(path.join(vdir, seg, 'seg-1.m4s')).size;
+        const rel = path.relative(vodDir, vdir);
+        const bad2 = await get(`/vod/a/${rel}/${seg}/seg-1.m4s`,
             { Range: `bytes=${segSize}-` });
         assert.equal(bad2.status, 416);
         assert.equal(bad2.headers['cache-control'], 'public, max-age=1');

@@ -39,7 +39,7 @@ function segFiles(dir) {
 before(async () => {
     src = C.ffprobe(C.sample(SAMPLE));
     job = await C.transcodeCached(SAMPLE, 'web');
-    out = job.dir;
+    out = C.versionDir(job.dir); // the published version: every file
     master = C.parseMaster(C.readText(path.join(out, 'master.m3u8')));
     rungs = rungList();
 });
@@ -202,8 +202,31 @@ describe('web ladder on h264_1080p30', () => {
 
     test('every playlist and the MPD on disk validate strictly', async () => {
         const V = validator('transcode');
-        assert.ok(V.checkDir(out) >= 8, 'playlists and the MPD found');
+        // the asset's root: its top-level pair and the whole version
+        assert.ok(V.checkDir(job.dir) >= 10, 'playlists and the MPDs found');
         await V.assertClean();
+    });
+
+    test('one published version: the top-level manifests point into it', () => {
+        const version = job.result.version;
+        assert.match(version, /^\d{8}T\d{9}Z-[0-9a-f]{16}$/);
+        assert.equal(path.relative(job.dir, out), path.join('v', version));
+        assert.deepEqual(fs.readdirSync(job.dir).filter((f) => !f.startsWith('.'))
+            .sort(), ['manifest.mpd', 'master.m3u8', 'v']);
+        const base = `v/${version}/`;
+        // the top-level master is the version's with every URI under base
+        const top = C.readText(path.join(job.dir, 'master.m3u8'));
+        const own = C.readText(path.join(out, 'master.m3u8'));
+        assert.equal(top.split(base).join(''), own);
+        for (const line of top.split('\n'))
+            if (line && !line.startsWith('#'))
+                assert.ok(line.startsWith(base), line);
+        for (const m of top.matchAll(/URI="([^"]*)"/g))
+            assert.ok(m[1].startsWith(base), m[1]);
+        // the top-level MPD: the version's with a BaseURL into it
+        const mpd = C.readText(path.join(job.dir, 'manifest.mpd'));
+        assert.equal(mpd.replace(`  <BaseURL>${base}</BaseURL>\n`, ''),
+            C.readText(path.join(out, 'manifest.mpd')));
     });
 
     test('manifest.mpd is valid XML and lists the same representations', () => {

@@ -37,7 +37,8 @@ async function transcode(input, name) {
     const output = path.join(work, name);
     const r = await C.transcode({ input, output, preset: 'vodfix',
         args: ['--presets-dir', presets] });
-    return { r, out: output };
+    // the published version's files (its own manifests, relative URIs)
+    return { r, out: r.code === 0 ? C.versionDir(output) : output };
 }
 
 // ---- a small ISO BMFF reader: the boxes a player reads for timing ----

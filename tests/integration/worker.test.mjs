@@ -43,7 +43,9 @@ function startWorker(spool, out, sets = {}) {
 }
 
 // Drops a file into incoming/ the safe way: written beside, renamed in.
-function drop(spool, name, { from, text }) {
+// mtime (seconds): the same file delivered again keeps it; a new upload of
+// the same name has a new one (and publishes a new version).
+function drop(spool, name, { from, text, mtime }) {
     const inc = path.join(spool, 'incoming');
     fs.mkdirSync(inc, { recursive: true });
     const tmp = path.join(inc, `.tmp-${name}`);
@@ -51,8 +53,12 @@ function drop(spool, name, { from, text }) {
         fs.copyFileSync(from, tmp);
     else
         fs.writeFileSync(tmp, text);
+    if (mtime !== undefined)
+        fs.utimesSync(tmp, mtime, mtime);
     fs.renameSync(tmp, path.join(inc, name));
 }
+
+const VIDEO_ONLY_MTIME = 1796563604; // one upload of video_only.mp4
 
 async function waitFor(what, fn, ms = 120000, child = null) {
     const end = Date.now() + ms;
@@ -106,7 +112,8 @@ describe('cirrus-worker with a spool folder', () => {
         const media = ['video_only.mp4', 'h264_720p2997.mp4',
             'odd_1366x768.mp4'];
         for (const m of media)
-            drop(spool, m, { from: C.sample(m) });
+            drop(spool, m, { from: C.sample(m), mtime: m === 'video_only.mp4'
+                ? VIDEO_ONLY_MTIME : undefined });
         drop(spool, 'job-a.json', { text: JSON.stringify({
             input: `file://${C.sample('h264_720p2997.mp4')}`,
             output: `file://${path.join(out, 'job-a')}`, preset: 'mobile',
@@ -208,7 +215,10 @@ describe('cirrus-worker with a spool folder', () => {
         async () => {
             const master = path.join(out, 'video_only', 'master.m3u8');
             const before = fs.statSync(master).mtimeMs;
-            drop(spool, 'video_only.mp4', { from: C.sample('video_only.mp4') });
+            // the same upload again (a redelivery after a crash before the
+            // ack): its published marker says it is done
+            drop(spool, 'video_only.mp4', { from: C.sample('video_only.mp4'),
+                mtime: VIDEO_ONLY_MTIME });
             await waitFor('skip', () =>
                 /\[worker job=video_only\] outputs already complete/
                     .test(w.log), 30000, w);

@@ -341,8 +341,78 @@ Test(common_storage, registered_backend_gets_type_and_cache_control)
     cr_assert_eq(cir_store_remove(store, "master.m3u8"), CIR_EIO);
     cr_assert_eq(cir_store_put(store, "a/../b", "x", 1), CIR_EINVAL);
     cr_assert_str_eq(fake.rel, "master.m3u8", "unsafe path never reached it");
+    /* a published version's store: every object immutable, manifests too */
+    cir_store_set_immutable(store, 1);
+    cr_assert_eq(cir_store_put(store, "720p/index.m3u8", "#EXTM3U\n", 8), 0);
+    cr_assert_str_eq(fake.type, "application/vnd.apple.mpegurl");
+    cr_assert_str_eq(fake.cc, "public, max-age=31536000, immutable");
     cir_store_close(&store);
     cr_assert_eq(fake.closed, 1);
+}
+
+Test(common_storage, version_ids_are_sortable_and_safe)
+{
+    char a[CIR_VERSION_ID_MAX], b[CIR_VERSION_ID_MAX], small[20];
+
+    /* 2026-12-06T13:26:44.649Z */
+    cr_assert_eq(cir_version_id_make(1796563604649000LL, 0xde78cb433b4d38ecULL,
+                                     a, sizeof(a)),
+                 0);
+    cr_assert_str_eq(a, "20261206T132644649Z-de78cb433b4d38ec");
+    cr_assert_eq(cir_version_id_make(1796563604650000LL, 1, b, sizeof(b)), 0);
+    cr_assert_lt(strcmp(a, b), 0, "later attempts sort later");
+    cr_assert(cir_version_id_is_valid(a));
+    cr_assert_eq(cir_version_id_make(0, 1, small, sizeof(small)), CIR_ELIMIT);
+    cr_assert_not(cir_version_id_is_valid(""));
+    cr_assert_not(cir_version_id_is_valid("a/b"));
+    cr_assert_not(cir_version_id_is_valid(".."));
+    cr_assert_not(cir_version_id_is_valid(
+        "0123456789012345678901234567890123456789012345678901234567890123"));
+}
+
+Test(common_storage, uri_join)
+{
+    cir_uri_t u, o;
+
+    cr_assert_eq(cir_uri_parse("s3://out/assets/a/", &u), 0);
+    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
+    cr_assert_str_eq(o.bucket, "out");
+    cr_assert_str_eq(o.path, "assets/a/v/1");
+    cr_assert_eq(cir_uri_parse("s3://out", &u), 0);
+    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
+    cr_assert_str_eq(o.path, "v/1");
+    cr_assert_eq(cir_uri_parse("/tmp/x", &u), 0);
+    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
+    cr_assert_str_eq(o.path, "/tmp/x/v/1");
+    cr_assert_eq(cir_uri_join(&u, "../y", &o), CIR_EINVAL);
+}
+
+/* An output root must leave room for "v/<version>/<name>" below S3's
+ * 1024-byte key limit and have no empty segment; each refusal names it. */
+Test(common_storage, output_root_rules)
+{
+    char uri[1200], why[300];
+    cir_uri_t u;
+    size_t limit = CIR_S3_KEY_MAX - CIR_ASSET_KEY_RESERVE;
+
+    cr_assert_eq(cir_uri_parse("s3://out/a//b", &u), 0);
+    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), CIR_EINVAL);
+    cr_assert_not_null(strstr(why, "empty path segment"), "%s", why);
+    cr_assert_eq(cir_uri_parse("s3://out/a/b/", &u), 0);
+    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0);
+    cr_assert_eq(cir_uri_parse("/local/a//b", &u), 0);
+    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0,
+                 "file:// paths are the file system's business");
+
+    memcpy(uri, "s3://out/", 9);
+    memset(uri + 9, 'k', limit);
+    uri[9 + limit] = '\0';
+    cr_assert_eq(cir_uri_parse(uri, &u), 0);
+    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0, "%zu", limit);
+    memcpy(uri + 9 + limit, "k", 2);
+    cr_assert_eq(cir_uri_parse(uri, &u), 0);
+    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), CIR_ELIMIT);
+    cr_assert_not_null(strstr(why, "1024-byte key limit"), "%s", why);
 }
 
 Test(common_storage, mkdir_p)

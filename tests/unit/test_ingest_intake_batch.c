@@ -299,12 +299,10 @@ Test(intake_batch, rejected_submit_keeps_the_message_with_the_error)
     }
 }
 
-Test(intake_batch, test_event_and_garbage_are_dropped_without_batch)
+Test(intake_batch, test_and_removal_events_are_dropped_without_batch)
 {
     const char *bodies[] = {
         "{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\"}",
-        "not json",
-        "{\"input\":\"x.mp4\",\"colour\":1}",
         "{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":"
         "\"ObjectRemoved:Delete\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
         "\"object\":{\"key\":\"a.mp4\"}}}]}",
@@ -316,6 +314,30 @@ Test(intake_batch, test_event_and_garbage_are_dropped_without_batch)
         cr_assert_eq(handle(&f, bodies[i], res), CIR_BATCH_NOT_A_JOB, "%s",
                      bodies[i]);
         cr_assert_str_eq(f.calls, "A");
+        free(res);
+    }
+}
+
+/* Nothing silently dropped: garbage and keys that cannot name an output
+ * stay on the queue (no ack) for the redrive policy, with the rule. */
+Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
+{
+    const char *bodies[] = {
+        "not json",
+        "{\"input\":\"x.mp4\",\"colour\":1}",
+        "{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":"
+        "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
+        "\"object\":{\"key\":\"a//b.mp4\"}}}]}",
+    };
+    const char *rules[] = {"", "unknown field", "empty path segment"};
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        fake_t f = {0};
+        cir_batch_result_t *res = malloc(sizeof(*res));
+        cr_assert_eq(handle(&f, bodies[i], res), CIR_BATCH_REJECTED, "%s",
+                     bodies[i]);
+        cr_assert_str_eq(f.calls, "", "%s", bodies[i]);
+        cr_assert(strstr(res->message, rules[i]) != NULL, "%s", res->message);
         free(res);
     }
 }

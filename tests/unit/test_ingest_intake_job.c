@@ -10,6 +10,7 @@
 
 #include "cir_error.h"
 #include "cir_intake.h"
+#include "cir_storage.h"
 
 static char err[256];
 
@@ -138,6 +139,97 @@ Test(intake_job, s3_key_too_long)
     memset(key, 'k', sizeof(key) - 1);
     key[sizeof(key) - 1] = '\0';
     cr_assert_eq(parse(s3_event(buf, sizeof(buf), key), &job), CIR_ELIMIT);
+}
+
+static int
+parse_s3_out(const char *text, cir_vod_job_t *job)
+{
+    return cir_intake_parse_job(text, strlen(text), "s3://out/vod", NULL, "web",
+                                job, err, sizeof(err));
+}
+
+/* Keys S3 accepts that cannot name an output: refused with the rule and
+ * the input named, so the worker parks them (never "nothing to do"). */
+Test(intake_job, keys_that_cannot_name_an_output_name_the_rule)
+{
+    const char *keys[] = {"a//b.mp4", "%2Fa.mp4", "a/b/.mp4x/", "a/./b.mp4",
+                          "a%5Cb.mp4"};
+    const char *rules[] = {"empty path segment", "empty path segment",
+                           "empty path segment", "\".\" or \"..\"",
+                           "backslash"};
+    char buf[4096];
+    cir_vod_job_t job;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        cr_assert_eq(parse_s3_out(s3_event(buf, sizeof(buf), keys[i]), &job),
+                     CIR_EINVAL, "%s", keys[i]);
+        cr_assert_not_null(strstr(err, rules[i]), "%s: %s", keys[i], err);
+        cr_assert(strncmp(job.input, "s3://uploads/", 13) == 0, "%s",
+                  job.input);
+    }
+}
+
+Test(intake_job, keys_whose_outputs_exceed_the_s3_key_limit)
+{
+    char key[1100], buf[4096];
+    size_t prefix = strlen("vod/"); /* out_root's key */
+    size_t room = CIR_S3_KEY_MAX - CIR_ASSET_KEY_RESERVE - prefix;
+    cir_vod_job_t job;
+
+    /* a 1010-byte key: an S3 key, but its outputs would not be */
+    memset(key, 'k', 1006);
+    memcpy(key + 1006, ".mp4", 5);
+    cr_assert_eq(parse_s3_out(s3_event(buf, sizeof(buf), key), &job),
+                 CIR_ELIMIT);
+    cr_assert_not_null(strstr(err, "1024-byte key limit"), "%s", err);
+    cr_assert_not_null(strstr(err, "object key of 1010 bytes"), "%s", err);
+
+    /* the longest folder that still fits, and one byte more */
+    memset(key, 'k', room);
+    memcpy(key + room, ".mp4", 5);
+    cr_assert_eq(parse_s3_out(s3_event(buf, sizeof(buf), key), &job), 0, "%s",
+                 err);
+    memset(key, 'k', room + 1);
+    memcpy(key + room + 1, ".mp4", 5);
+    cr_assert_eq(parse_s3_out(s3_event(buf, sizeof(buf), key), &job),
+                 CIR_ELIMIT);
+}
+
+Test(intake_job, job_document_output_rules)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"s3://in/a.mp4\",\"output\":"
+                       "\"s3://out/a//b\"}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_not_null(strstr(err, "empty path segment"), "%s", err);
+}
+
+/* Which upload a job is: a re-upload of the same key is another one. */
+Test(intake_job, source_version_and_publish_tag)
+{
+    char buf[2048], t1[CIR_PUBLISH_TAG_LEN + 1], t2[CIR_PUBLISH_TAG_LEN + 1];
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse(s3_event(buf, sizeof(buf), "a.mp4"), &job), 0);
+    cr_assert_str_eq(job.source_version, "sequencer=0055AED6DCD90281E5");
+    cr_assert_eq(cir_intake_publish_tag(&job, t1), 0);
+    cr_assert_eq(strlen(t1), 64);
+    cr_assert_eq(cir_intake_publish_tag(&job, t2), 0);
+    cr_assert_str_eq(t1, t2, "a redelivery is the same upload");
+    snprintf(job.source_version, sizeof(job.source_version),
+             "sequencer=0055AED6DCD90281E6");
+    cr_assert_eq(cir_intake_publish_tag(&job, t2), 0);
+    cr_assert_str_neq(t1, t2, "a re-upload is another");
+
+    cr_assert_eq(parse("{\"detail-type\":\"Object Created\",\"detail\":{"
+                       "\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":"
+                       "\"x.mp4\",\"version-id\":\"v7\",\"sequencer\":"
+                       "\"01\"}}}",
+                       &job),
+                 0);
+    cr_assert_str_eq(job.source_version, "versionId=v7");
 }
 
 Test(intake_job, s3_test_event_is_nothing_to_do)

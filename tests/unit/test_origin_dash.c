@@ -267,3 +267,29 @@ Test(origin_dash, limit)
     cr_expect_eq(memcmp(small.data, out.data, len), 0);
     cir_buf_free(&small);
 }
+
+/* The top-level MPD of a published version: the same MPD with a BaseURL
+ * into the version, before the Period. */
+Test(origin_dash, base_url_points_into_the_version)
+{
+    cir_asset_t a = *ladder();
+    const char *line = "  <BaseURL>v/20261206T1Z-ab/</BaseURL>\n";
+    char *plain, *based, *p;
+
+    cr_assert_eq(cir_dash_render_static(&a, &out), 0);
+    plain = strndup(out.data, out.len);
+    cir_buf_reset(&out);
+    a.base = "v/20261206T1Z-ab/";
+    cr_assert_eq(cir_dash_render_static(&a, &out), 0);
+    based = strndup(out.data, out.len);
+    p = strstr(based, line);
+    cr_assert_not_null(p, "%s", based);
+    cr_assert(strncmp(p + strlen(line), "  <Period", 9) == 0);
+    memmove(p, p + strlen(line), strlen(p + strlen(line)) + 1);
+    cr_assert_str_eq(based, plain);
+    a.base = "v/<x>/";
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_static(&a, &out), CIR_EINVAL);
+    free(plain);
+    free(based);
+}

@@ -395,3 +395,61 @@ Test(origin_hls, appends_and_is_deterministic)
     cr_expect_eq(second.len, len);
     cir_buf_free(&second);
 }
+
+/* ---- the top-level master of a published version ---- */
+
+/* text with every occurrence of what removed (in place). */
+static void
+remove_all(char *text, const char *what)
+{
+    size_t n = strlen(what);
+    char *p;
+
+    while ((p = strstr(text, what)) != NULL) {
+        memmove(p, p + n, strlen(p + n) + 1);
+    }
+}
+
+Test(origin_hls, master_with_a_base_points_every_uri_into_the_version)
+{
+    cir_asset_t a = *ladder();
+    char *plain, *based;
+    size_t uris = 0;
+
+    cr_assert_eq(cir_hls_render_master(&a, &out), 0);
+    plain = strndup(out.data, out.len);
+    cir_buf_reset(&out);
+    a.base = "v/20261206T1Z-ab/";
+    cr_assert_eq(cir_hls_render_master(&a, &out), 0);
+    based = strndup(out.data, out.len);
+    /* every URI (a line that is no tag, a URI="" attribute) is prefixed */
+    for (char *line = based; line && *line; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (*line != '#' && *line != '\n' && *line != '\0') {
+            cr_assert(strncmp(line, a.base, strlen(a.base)) == 0, "%.60s",
+                      line);
+            uris++;
+        }
+    }
+    for (char *p = based; (p = strstr(p, "URI=\"")) != NULL; p += 5) {
+        cr_assert(strncmp(p + 5, a.base, strlen(a.base)) == 0, "%.60s", p);
+        uris++;
+    }
+    cr_assert_eq(uris, 3 + 1 + 3 + 1, "3 rungs, audio, 3 I-frame, images");
+    remove_all(based, a.base);
+    cr_assert_str_eq(based, plain, "nothing else changes");
+    free(plain);
+    free(based);
+}
+
+Test(origin_hls, master_refuses_a_base_that_needs_escaping)
+{
+    const char *bad[] = {"../", "v/x", "v//", "/v/", "v/a b/", "v/\"/"};
+    cir_asset_t a = *ladder();
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a.base = bad[i];
+        cr_assert_eq(cir_hls_render_master(&a, &out), CIR_EINVAL, "%s", bad[i]);
+        cr_assert_eq(out.len, 0);
+    }
+}

@@ -31,7 +31,11 @@ Test(policy, values)
     cr_assert_str_eq(cc, "public, max-age=3");
     cr_assert_eq(cir_origin_cache_control(CIR_CACHE_VOD_MANIFEST, NULL, cc, 64),
                  0);
-    cr_assert_str_eq(cc, "public, max-age=86400");
+    cr_assert_str_eq(cc, "public, max-age=60");
+    cr_assert_eq(cir_origin_cache_control(CIR_CACHE_VOD_VERSIONED_MANIFEST,
+                                          NULL, cc, 64),
+                 0);
+    cr_assert_str_eq(cc, "public, max-age=1209600, immutable");
     cr_assert_eq(cir_origin_cache_control(CIR_CACHE_ERROR, NULL, cc, 64), 0);
     cr_assert_str_eq(cc, "public, max-age=1");
 }
@@ -114,4 +118,29 @@ Test(policy, manifests_vary_by_accept_encoding)
                      "Accept-Encoding");
     cr_assert_null(cir_origin_vary(CIR_CACHE_MEDIA));
     cr_assert_null(cir_origin_vary(CIR_CACHE_ERROR));
+}
+
+/* Only an asset's top-level manifests are short-lived; a published
+ * version's manifests are immutable like its media. */
+Test(policy, vod_kinds_by_path)
+{
+    cr_assert_eq(cir_origin_vod_cache_kind("a/master.m3u8"),
+                 CIR_CACHE_VOD_MANIFEST);
+    cr_assert_eq(cir_origin_vod_cache_kind("x/y/manifest.mpd"),
+                 CIR_CACHE_VOD_MANIFEST);
+    cr_assert_eq(cir_origin_vod_cache_kind("a/v/20261206T1Z-ab/master.m3u8"),
+                 CIR_CACHE_VOD_VERSIONED_MANIFEST);
+    cr_assert_eq(
+        cir_origin_vod_cache_kind("a/v/20261206T1Z-ab/720p/index.m3u8"),
+        CIR_CACHE_VOD_VERSIONED_MANIFEST);
+    cr_assert_eq(
+        cir_origin_vod_cache_kind("a/v/20261206T1Z-ab/thumbs/thumbs.vtt"),
+        CIR_CACHE_VOD_VERSIONED_MANIFEST);
+    cr_assert_eq(cir_origin_vod_cache_kind("v/master.m3u8"),
+                 CIR_CACHE_VOD_MANIFEST); /* an asset called "v" */
+    cr_assert_eq(cir_origin_vod_cache_kind("a/v/x/seg-1.m4s"), CIR_CACHE_MEDIA);
+    cr_assert_eq(cir_origin_vod_cache_kind("a/720p/seg-1.m4s"),
+                 CIR_CACHE_MEDIA);
+    cr_assert_str_eq(cir_origin_vary(CIR_CACHE_VOD_VERSIONED_MANIFEST),
+                     "Accept-Encoding");
 }

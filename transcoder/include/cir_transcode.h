@@ -3,8 +3,10 @@
  * preset.  Decode once; scale and encode every rung in its own thread;
  * package one set of CMAF files; render HLS and DASH manifests with origin/;
  * thumbnails, sprites and a WebVTT track from the same decoded frames; image
- * renditions for stills.  The top-level manifests are written last: a job
- * that fails leaves no master.m3u8 or manifest.mpd.
+ * renditions for stills.  Everything is written once into a new published
+ * version, <output>/v/<version>/, then the top-level manifests that point at
+ * it, last: a job that fails leaves no master.m3u8 or manifest.mpd, and no
+ * object a published manifest references ever changes.
  */
 #ifndef CIR_TRANSCODE_H
 #define CIR_TRANSCODE_H
@@ -36,6 +38,10 @@ typedef struct {
     cir_progress_cb progress;
     void *opaque;
     atomic_int *cancel; /* set to 1 to stop; may be NULL */
+    /* The published version this attempt writes (v/<version>/ below the
+     * output); NULL: a new one, unique to this attempt
+     * (cir_version_id_make with the start time and 64 random bits). */
+    const char *version;
 } cir_job_t;
 
 typedef struct {
@@ -54,7 +60,8 @@ typedef struct {
     int is_image;
     size_t nb_renditions;
     cir_result_rendition_t renditions[24];
-    char error[512]; /* on failure, what went wrong */
+    char error[512];  /* on failure, what went wrong */
+    char version[64]; /* the version written under <output>/v/ */
 } cir_result_t;
 
 /* Runs the job.  0 on success, a negative cir_err_t otherwise with

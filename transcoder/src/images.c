@@ -549,12 +549,15 @@ put(cir_store_t *store, rendition_t *r, const char *ext, const char *fmt, int w,
     return 0;
 }
 
+/* images/manifest.json with every path prefixed by base ("" or
+ * "v/<version>/"): the version's own, or the asset's top-level one. */
 static int
-write_manifest(cir_store_t *store, int sw, int sh, const char *format,
-               int has_alpha, const rendition_t *r, size_t nb)
+write_manifest(cir_store_t *store, const char *base, int sw, int sh,
+               const char *format, int has_alpha, const rendition_t *r,
+               size_t nb)
 {
     json_t *root = NULL, *arr = NULL;
-    char *text = NULL;
+    char *text = NULL, path[CIR_VERSION_ID_MAX + 96];
     size_t i;
     int ret = CIR_ENOMEM;
 
@@ -563,10 +566,11 @@ write_manifest(cir_store_t *store, int sw, int sh, const char *format,
         goto fail;
     }
     for (i = 0; i < nb; i++) {
+        snprintf(path, sizeof(path), "%s%s", base, r[i].path);
         if (json_array_append_new(
                 arr,
-                json_pack("{s:s, s:i, s:i, s:s, s:I}", "path", r[i].path,
-                          "width", r[i].width, "height", r[i].height, "format",
+                json_pack("{s:s, s:i, s:i, s:s, s:I}", "path", path, "width",
+                          r[i].width, "height", r[i].height, "format",
                           r[i].format, "bytes", (json_int_t)r[i].bytes)) < 0) {
             goto fail;
         }
@@ -577,6 +581,9 @@ write_manifest(cir_store_t *store, int sw, int sh, const char *format,
     arr = NULL; /* owned by root, even when json_pack failed */
     if (root == NULL) {
         goto fail;
+    }
+    if (base[0] != '\0') {
+        json_object_set_new(root, "version_base", json_string(base));
     }
     text = json_dumps(root, JSON_INDENT(2));
     if (text == NULL || strlen(text) > MAX_MANIFEST) {
@@ -601,6 +608,13 @@ fail:
 int
 cir_images_run(const char *input_path, const cir_preset_t *preset,
                cir_store_t *store)
+{
+    return cir_images_run_versioned(input_path, preset, store, NULL, NULL);
+}
+
+int
+cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
+                         cir_store_t *store, cir_store_t *top, const char *base)
 {
     AVFormatContext *ic = NULL;
     AVFrame *src = NULL, *work = NULL, *tmp = NULL, *out = NULL;
@@ -776,8 +790,13 @@ cir_images_run(const char *input_path, const cir_preset_t *preset,
         }
     }
 
-    ret = write_manifest(store, sw, sh, format_name(codec_id), has_alpha, r,
+    ret = write_manifest(store, "", sw, sh, format_name(codec_id), has_alpha, r,
                          nb_r);
+    if (ret == 0 && top != NULL) {
+        /* the asset's own manifest last, pointing into the version */
+        ret = write_manifest(top, base ? base : "", sw, sh,
+                             format_name(codec_id), has_alpha, r, nb_r);
+    }
     if (ret == 0) {
         cir_log_info(&LOG, "%s: %dx%d %s, orientation %d, %zu renditions",
                      input_path, sw, sh, format_name(codec_id), o, nb_r);

@@ -19,5 +19,11 @@
 int cir_images_probe(const char *path);
 int cir_images_run(const char *input_path, const cir_preset_t *preset,
                    cir_store_t *store);
+/* As cir_images_run into a published version's store, then the asset's
+ * top-level images/manifest.json into top with every path prefixed by base
+ * ("v/<version>/"), written last. */
+int cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
+                             cir_store_t *store, cir_store_t *top,
+                             const char *base);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
@@ -42,6 +44,15 @@ now_us(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+now_wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -637,6 +648,7 @@ state_free(cir_job_state_t *s)
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
     cir_store_close(&s->store);
+    cir_store_close(&s->top);
 }
 
 static int
@@ -664,6 +676,64 @@ run_video(cir_job_state_t *s, const char *path)
     return cir_publish(s);
 }
 
+/* The attempt's own version id: the caller's, else the start time and 64
+ * bits from the kernel's random source. */
+static int
+pick_version(cir_job_state_t *s)
+{
+    uint64_t rnd = 0;
+    const char *given = s->job->version;
+
+    if (given != NULL && given[0] != '\0') {
+        if (!cir_version_id_is_valid(given)) {
+            return fail_msg(s, CIR_EINVAL,
+                            "version \"%.80s\" is not [A-Za-z0-9_-]{1,63}",
+                            given);
+        }
+        snprintf(s->result->version, sizeof(s->result->version), "%s", given);
+        return 0;
+    }
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        int err = -errno;
+        return fail_msg(s, err, "no random bytes for a version id: %s",
+                        cir_strerror(err));
+    }
+    return cir_version_id_make(now_wall_us(), rnd, s->result->version,
+                               sizeof(s->result->version));
+}
+
+/* <output> for the top-level manifests and <output>/v/<version>/ for
+ * everything else (immutable). */
+static int
+open_stores(cir_job_state_t *s, const cir_uri_t *out)
+{
+    char why[300], rel[CIR_VERSION_ID_MAX + 8];
+    cir_uri_t vuri;
+    int ret;
+
+    if ((ret = cir_output_root_check(out, why, sizeof(why))) < 0) {
+        return fail_msg(s, CIR_EINVAL, "output %s: %s", s->job->output, why);
+    }
+    if ((ret = pick_version(s)) < 0) {
+        return ret;
+    }
+    snprintf(rel, sizeof(rel), "%s/%s", CIR_VERSIONS_DIR, s->result->version);
+    snprintf(s->version_base, sizeof(s->version_base), "%s/%s/",
+             CIR_VERSIONS_DIR, s->result->version);
+    if ((ret = cir_uri_join(out, rel, &vuri)) < 0) {
+        return fail_msg(s, CIR_EINVAL, "output %s: too long for a version",
+                        s->job->output);
+    }
+    if ((ret = cir_store_open(&s->top, out)) < 0 ||
+        (ret = cir_store_open(&s->store, &vuri)) < 0) {
+        return fail_msg(s, ret, "cannot open output %s: %s", s->job->output,
+                        cir_strerror(ret));
+    }
+    cir_store_set_immutable(s->store, 1);
+    cir_log_info(&s->log, "writing version %s", s->result->version);
+    return 0;
+}
+
 int
 cir_transcode_run(const cir_job_t *job, cir_result_t *result)
 {
@@ -686,9 +756,7 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         ret = fail_msg(&s, CIR_EINVAL, "bad output URI '%s'", job->output);
         goto done;
     }
-    if ((ret = cir_store_open(&s.store, &out)) < 0) {
-        ret = fail_msg(&s, ret, "cannot open output %s: %s", job->output,
-                       cir_strerror(ret));
+    if ((ret = open_stores(&s, &out)) < 0) {
         goto done;
     }
     s.frame = av_frame_alloc();
@@ -710,8 +778,9 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
                            job->preset->name);
             goto done;
         }
-        ret = cir_images_run(in.scheme == CIR_URI_FILE ? in.path : job->input,
-                             job->preset, s.store);
+        ret = cir_images_run_versioned(
+            in.scheme == CIR_URI_FILE ? in.path : job->input, job->preset,
+            s.store, s.top, s.version_base);
         if (ret < 0) {
             fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
         }

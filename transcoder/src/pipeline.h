@@ -21,7 +21,9 @@ typedef struct {
     cir_result_t *result;
     unsigned only;
     cir_log_ctx_t log;
-    cir_store_t *store;
+    cir_store_t *store; /* the version being written: <output>/v/<id>/ */
+    cir_store_t *top;   /* <output>: the top-level manifests only */
+    char version_base[CIR_VERSION_ID_MAX + 8]; /* "v/<id>/" */
 
     AVFormatContext *ic;
     AVStream *vst, *ast;

@@ -2,7 +2,9 @@
  * Publishing a VOD asset: the packagers' timelines become a cir_asset_t,
  * origin/ renders the manifests, and they are written in an order that makes
  * the asset complete only at the end: rendition playlists, the WebVTT track,
- * the MPD, and master.m3u8 last.
+ * the version's MPD and master.m3u8 (all under <output>/v/<version>/, never
+ * written again), then the asset's top-level manifest.mpd and master.m3u8
+ * (the same with every URI under "v/<version>/"), master.m3u8 last.
  */
 #include <math.h>
 #include <stdio.h>
@@ -79,16 +81,19 @@ fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
 }
 
 static int
-put_rendered(cir_job_state_t *s, cir_buf_t *buf, const char *name, int ret)
+put_rendered(cir_job_state_t *s, cir_store_t *store, cir_buf_t *buf,
+             const char *name, int ret)
 {
     if (ret < 0) {
         cir_log_error(&s->log, "rendering %s: %s", name, cir_strerror(ret));
         return ret == CIR_ELIMIT ? ret : CIR_EINTERNAL;
     }
-    ret = cir_store_put(s->store, name, buf->data, buf->len);
+    ret = cir_store_put(store, name, buf->data, buf->len);
     cir_buf_reset(buf);
     if (ret < 0) {
-        cir_log_error(&s->log, "writing %s: %s", name, cir_strerror(ret));
+        cir_log_error(&s->log, "writing %s%s: %s",
+                      store == s->top ? "" : s->version_base, name,
+                      cir_strerror(ret));
     }
     return ret;
 }
@@ -117,22 +122,49 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
     }
 }
 
+/* The MPD and master.m3u8 into store (master last); with a base, the
+ * asset's top-level pair pointing into the version. */
+static int
+write_top_manifests(cir_job_state_t *s, cir_store_t *store,
+                    const cir_asset_t *asset, cir_buf_t *buf)
+{
+    int ret;
+
+    if (s->only & CIR_ONLY_DASH) {
+        ret = put_rendered(s, store, buf, "manifest.mpd",
+                           cir_dash_render_static(asset, buf));
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (s->only & CIR_ONLY_HLS) {
+        ret = put_rendered(s, store, buf, "master.m3u8",
+                           cir_hls_render_master(asset, buf));
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static int
 write_manifests(cir_job_state_t *s, const cir_asset_t *asset, cir_buf_t *buf)
 {
+    cir_asset_t top = *asset;
     char name[128];
     int ret, hls = (s->only & CIR_ONLY_HLS) != 0;
 
     for (size_t i = 0; hls && i < asset->nb_renditions; i++) {
         const cir_rendition_t *r = &asset->renditions[i];
         snprintf(name, sizeof(name), "%s/index.m3u8", r->id);
-        ret = put_rendered(s, buf, name, cir_hls_render_media(asset, r, buf));
+        ret = put_rendered(s, s->store, buf, name,
+                           cir_hls_render_media(asset, r, buf));
         if (ret < 0) {
             return ret;
         }
         if (r->nb_iframes > 0) {
             snprintf(name, sizeof(name), "%s/iframes.m3u8", r->id);
-            ret = put_rendered(s, buf, name,
+            ret = put_rendered(s, s->store, buf, name,
                                cir_hls_render_iframes(asset, r, buf));
             if (ret < 0) {
                 return ret;
@@ -140,10 +172,10 @@ write_manifests(cir_job_state_t *s, const cir_asset_t *asset, cir_buf_t *buf)
         }
     }
     if (asset->thumbs.present) {
-        ret = put_rendered(s, buf, "thumbs/thumbs.vtt",
+        ret = put_rendered(s, s->store, buf, "thumbs/thumbs.vtt",
                            cir_vtt_render_thumbs(asset, buf));
         if (ret == 0 && hls) {
-            ret = put_rendered(s, buf, "thumbs/images.m3u8",
+            ret = put_rendered(s, s->store, buf, "thumbs/images.m3u8",
                                cir_hls_render_images(asset, buf));
         }
         if (ret < 0) {
@@ -153,21 +185,12 @@ write_manifests(cir_job_state_t *s, const cir_asset_t *asset, cir_buf_t *buf)
     if (asset->nb_renditions == 0) {
         return 0; /* thumbnails only */
     }
-    if (s->only & CIR_ONLY_DASH) {
-        ret = put_rendered(s, buf, "manifest.mpd",
-                           cir_dash_render_static(asset, buf));
-        if (ret < 0) {
-            return ret;
-        }
+    /* the version's own manifests (immutable), then the asset's */
+    if ((ret = write_top_manifests(s, s->store, asset, buf)) < 0) {
+        return ret;
     }
-    if (hls) {
-        ret = put_rendered(s, buf, "master.m3u8",
-                           cir_hls_render_master(asset, buf));
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
+    top.base = s->version_base;
+    return write_top_manifests(s, s->top, &top, buf);
 }
 
 int

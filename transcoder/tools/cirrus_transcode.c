@@ -87,6 +87,8 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     json_object_set_new(j, "input", json_string(o->input));
     json_object_set_new(j, "output", json_string(o->output));
     json_object_set_new(j, "preset", json_string(o->preset));
+    json_object_set_new(j, "version",
+                        r->version[0] ? json_string(r->version) : json_null());
     json_object_set_new(j, "duration", json_real(r->duration));
     json_object_set_new(j, "elapsed", json_real(r->elapsed));
     json_object_set_new(

@@ -73,6 +73,29 @@ export async function transcode({ input, output, preset, args = [], env,
     return r;
 }
 
+// The published version an asset's top-level manifests point at:
+// <asset>/v/<version> (README "Published outputs never change"); every
+// other object of the asset is in there, with the version's own
+// master.m3u8 and manifest.mpd (relative URIs, as before versions).
+export function versionOf(assetDir) {
+    for (const f of ['master.m3u8', 'manifest.mpd', 'images/manifest.json']) {
+        let text;
+        try {
+            text = fs.readFileSync(path.join(assetDir, f), 'utf8');
+        } catch {
+            continue;
+        }
+        const m = /(?:^|["\n>])v\/([A-Za-z0-9_-]+)\//.exec(text);
+        if (m)
+            return m[1];
+    }
+    throw new Error(`${assetDir}: no top-level manifest pointing into v/<version>/`);
+}
+
+export function versionDir(assetDir) {
+    return path.join(assetDir, 'v', versionOf(assetDir));
+}
+
 export function lastJsonLine(text) {
     const lines = text.trim().split('\n').filter(Boolean);
     if (!lines.length)

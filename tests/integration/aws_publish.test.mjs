@@ -1,0 +1,340 @@
+// Published outputs never change (README "Published outputs never
+// change"), on the S3/SQS rig with a bucket watcher (lib/watcher.mjs)
+// polling the output bucket behind the fault proxy:
+//  - a re-upload of the same key publishes a second version; the first
+//    version's objects keep their bytes and its own master still lists
+//    them all;
+//  - two attempts of one job at once (two cirrus-transcode processes on the
+//    same input and output), and a worker whose lease is lost while a
+//    second worker redoes its job: no immutable object ever changes, the
+//    top-level master always names complete versions;
+//  - keys that cannot name an output ("//", a 1010-byte key) go to the
+//    dead-letter queue with a reason that names the rule, never dropped.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as C from './lib/cirrus.mjs';
+import { playlistUris, watchBucket } from './lib/watcher.mjs';
+import { start, stop } from '../aws-rig/index.mjs';
+
+const TOOL = path.join(C.BUILD_DIR, 'common', 'aws', 'cirrus-aws-tool');
+const WORKER = path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
+const AWS_CLI = '/usr/bin/aws';
+const missing = !fs.existsSync(WORKER) ? `${WORKER} is not built`
+    : !fs.existsSync(TOOL) ? `${TOOL} is not built`
+        : !fs.existsSync(AWS_CLI) ? 'awscli is not installed' : false;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const children = new Set();
+let rig, tmp;
+
+function tool(args, { allow = [0] } = {}) {
+    const r = spawnSync(TOOL, args, { env: rig.env(), encoding: 'utf8',
+        timeout: 60000 });
+    assert.ok(allow.includes(r.status), `${args.join(' ')}: ${r.status} ${r.stderr}`);
+    return r;
+}
+
+function upload(file, key) {
+    const r = spawnSync(AWS_CLI, ['--endpoint-url', rig.s3, 's3', 'cp', file,
+        `s3://cirrus-in/${key}`], { env: rig.env(), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+}
+
+function s3Keys(prefix) {
+    const out = tool(['s3-list', `s3://cirrus-out/${prefix}`]).stdout.trim();
+    return new Set(out ? out.split('\n').map((l) => l.split('\t')[0]) : []);
+}
+
+function s3Text(key) {
+    return tool(['s3-get', `s3://cirrus-out/${key}`, '-']).stdout;
+}
+
+function track(child, name) {
+    children.add(child);
+    child.name = name;
+    child.log = '';
+    child.stdout.on('data', (d) => { child.log += d; });
+    child.stderr.on('data', (d) => { child.log += d; });
+    child.exited = new Promise((ok) => child.on('exit', (code, signal) => {
+        children.delete(child);
+        ok({ code, signal });
+    }));
+    return child;
+}
+
+function startWorker(name, statusDir, sets = {}, env = {}) {
+    const opts = { intake: 'sqs', sqs_queue_url: rig.queueUrl,
+        out_root: 's3://cirrus-out/vod', default_preset: 'mobile',
+        presets_dir: C.PRESETS_DIR, workers: 1, status_dir: statusDir,
+        visibility_seconds: 20, max_attempts: 2, drain_seconds: 5, ...sets };
+    const args = Object.entries(opts).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+    return track(spawn(WORKER, args, { env: rig.env(env),
+        stdio: ['ignore', 'pipe', 'pipe'] }), name);
+}
+
+function transcode(name, input, output) {
+    return track(spawn(C.TRANSCODE_BIN, ['--input', input, '--output', output,
+        '--preset', 'mobile', '--presets-dir', C.PRESETS_DIR, '--quiet'],
+    { env: rig.env(), stdio: ['ignore', 'pipe', 'pipe'] }), name);
+}
+
+async function waitFor(what, fn, procs = [], ms = 180000) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        const v = await fn();
+        if (v)
+            return v;
+        await sleep(200);
+    }
+    throw new Error(`timed out waiting for ${what}\n` +
+        procs.map((w) => `--- ${w.name}:\n${w.log.slice(-3000)}`).join('\n'));
+}
+
+function statuses(dir) {
+    return fs.readdirSync(dir).filter((f) => f.endsWith('.json'))
+        .map((f) => C.readJson(path.join(dir, f))).filter(Boolean);
+}
+
+function clip(name, seconds, pattern = 'testsrc2') {
+    const f = path.join(tmp, name);
+    const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i',
+        `${pattern}=size=320x240:rate=25`, '-f', 'lavfi', '-i', 'sine', '-t',
+        String(seconds), '-c:v', 'libx264', '-g', '50', '-c:a', 'aac', f]);
+    assert.equal(r.status, 0);
+    return f;
+}
+
+// The version a top-level master points at ("v/<id>/...").
+function versionOfMaster(text) {
+    const m = /(?:^|["\n])v\/([A-Za-z0-9_-]+)\//.exec(text);
+    assert.ok(m, `a master pointing into a version:\n${text}`);
+    return m[1];
+}
+
+// Every key a version's own master names, through its media playlists.
+function versionKeys(asset, version) {
+    const dir = `${asset}/v/${version}`;
+    const keys = new Set([`${dir}/master.m3u8`]);
+    for (const u of playlistUris(s3Text(`${dir}/master.m3u8`))) {
+        const k = path.posix.join(dir, u);
+        keys.add(k);
+        if (k.endsWith('.m3u8'))
+            for (const s of playlistUris(s3Text(k)))
+                keys.add(path.posix.join(path.posix.dirname(k), s));
+    }
+    return keys;
+}
+
+// An S3 notification as S3 (and the rig's bridge) sends it, for keys an
+// S3 emulator on a file system cannot store.
+function s3Event(key) {
+    const enc = encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+    return JSON.stringify({ Records: [{ eventVersion: '2.1', eventSource: 'aws:s3',
+        awsRegion: rig.region, eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Put', s3: { s3SchemaVersion: '1.0',
+            bucket: { name: 'cirrus-in', arn: 'arn:aws:s3:::cirrus-in' },
+            object: { key: enc, size: 1000, eTag: 'd41d8cd98f00b204e9800998ecf8427e',
+                sequencer: Date.now().toString(16).toUpperCase() } } }] });
+}
+
+describe('published outputs never change', { skip: missing }, () => {
+    let watcher;
+
+    before(async () => {
+        rig = await start({ visibility: 20, maxReceiveCount: 2, sqs: 'fauxqs' });
+        tmp = C.tmpDir('cirrus-aws-publish-');
+        watcher = watchBucket(rig, { bucket: 'cirrus-out', prefix: 'vod/' });
+    });
+    after(async () => {
+        for (const c of children)
+            c.kill('SIGKILL');
+        if (watcher)
+            await watcher.stop();
+        await stop(rig);
+    });
+
+    test('a re-upload of the same key publishes a second version; the first stays whole',
+        async () => {
+            const status = C.tmpDir('cirrus-aws-reupload-');
+            const asset = 'vod/mobile/same';
+            upload(clip('first.mp4', 3), 'mobile/same.mp4');
+            const w = startWorker('w-reupload', status);
+            const done = (n) => statuses(status).filter((s) =>
+                s.input.endsWith('/same.mp4') && s.state === 'done').length >= n;
+            await waitFor('the first upload published', () => done(1), [w]);
+            const v1 = versionOfMaster(s3Text(`${asset}/master.m3u8`));
+            const first = versionKeys(asset, v1);
+            const heads = new Map([...first].map((k) =>
+                [k, JSON.parse(tool(['s3-head', `s3://cirrus-out/${k}`]).stdout).etag]));
+            await watcher.poll();
+
+            // the same key again, other bytes
+            upload(clip('second.mp4', 3, 'smptebars'), 'mobile/same.mp4');
+            await waitFor('the re-upload published', () => done(2), [w]);
+            w.kill('SIGTERM');
+            assert.equal((await w.exited).code, 0);
+            assert.doesNotMatch(w.log, /outputs already complete/,
+                'a re-upload is a new upload, not a redelivery');
+            const top = s3Text(`${asset}/master.m3u8`);
+            const v2 = versionOfMaster(top);
+            assert.notEqual(v2, v1, 'a second version');
+            assert.ok(v2 > v1, 'version ids sort by time');
+            const results = statuses(status).filter((s) => s.input.endsWith('/same.mp4'));
+            assert.deepEqual(results.map((s) => s.version).sort(), [v1, v2].sort());
+            // the first version: every object still there with its bytes,
+            // its own master still names them all
+            assert.deepEqual(versionKeys(asset, v1), first);
+            for (const [k, etag] of heads)
+                assert.equal(JSON.parse(tool(['s3-head', `s3://cirrus-out/${k}`]).stdout).etag,
+                    etag, `${k} unchanged`);
+            const keys = s3Keys(`${asset}/`);
+            for (const k of versionKeys(asset, v2))
+                assert.ok(keys.has(k), `${k} of the second version`);
+            // cache: versioned objects immutable, the top-level pair short
+            const h = (k) => JSON.parse(tool(['s3-head', `s3://cirrus-out/${k}`]).stdout);
+            assert.match(h(`${asset}/v/${v1}/master.m3u8`).cache_control, /immutable/);
+            assert.match(h(`${asset}/v/${v2}/audio/index.m3u8`).cache_control, /immutable/);
+            assert.doesNotMatch(h(`${asset}/master.m3u8`).cache_control, /immutable/);
+            // one marker per upload
+            assert.equal([...keys].filter((k) => k.startsWith(`${asset}/.published/`)).length, 2);
+            await watcher.poll();
+            assert.deepEqual(watcher.violations, []);
+        });
+
+    test('two attempts of one job at once: no published object changes', async () => {
+        // an input in a bucket without notifications: no worker job
+        const input = 's3://cirrus-out/inputs/race.mp4';
+        const up = spawnSync(AWS_CLI, ['--endpoint-url', rig.s3, 's3', 'cp',
+            clip('race.mp4', 4), input], { env: rig.env(), encoding: 'utf8' });
+        assert.equal(up.status, 0, up.stderr);
+        const out = 's3://cirrus-out/vod/race';
+        // the second starts while the first writes segments
+        const a = transcode('attempt-a', input, out);
+        await sleep(1500);
+        const b = transcode('attempt-b', input, out);
+        const [ra, rb] = await Promise.all([a.exited, b.exited]);
+        assert.equal(ra.code, 0, a.log);
+        assert.equal(rb.code, 0, b.log);
+        const va = C.lastJsonLine(a.log)?.version, vb = C.lastJsonLine(b.log)?.version;
+        assert.ok(va && vb && va !== vb, `each attempt its own version: ${va} ${vb}`);
+        const top = versionOfMaster(s3Text('vod/race/master.m3u8'));
+        assert.ok([va, vb].includes(top), 'the master names one finished attempt');
+        for (const v of [va, vb]) {
+            const keys = s3Keys(`vod/race/v/${v}/`);
+            for (const k of versionKeys('vod/race', v))
+                assert.ok(keys.has(k), `${k} complete`);
+        }
+        await watcher.poll();
+        assert.deepEqual(watcher.violations, []);
+    });
+
+    test('a worker whose lease runs out while another redoes the job', async () => {
+        const status = C.tmpDir('cirrus-aws-lease-');
+        const sets = { visibility_seconds: 4, max_attempts: 3 };
+        // the first heartbeat hangs 8 s: the 4 s lease runs out meanwhile
+        await rig.faults([{ service: 'sqs', match: 'ChangeMessageVisibility',
+            action: 'hang', delayMs: 8000, count: 1 }]);
+        try {
+            upload(clip('lease.mp4', 6), 'mobile/lease.mp4');
+            const ws = [startWorker('lease-a', status, sets),
+                startWorker('lease-b', status, sets)];
+            await waitFor('published', () => statuses(status).some((s) =>
+                s.input.endsWith('/lease.mp4') && s.state === 'done'), ws);
+            // let a stale attempt finish (or stop) before the verdict
+            await sleep(10000);
+            for (const w of ws) {
+                w.kill('SIGTERM');
+                await w.exited;
+            }
+            const claims = ws.map((w) => w.log).join('\n').split('\n')
+                .filter((l) => l.includes('claimed s3://cirrus-in/mobile/lease.mp4'));
+            console.log(`# lease: ${claims.length} claim(s)`);
+            const top = versionOfMaster(s3Text('vod/mobile/lease/master.m3u8'));
+            const keys = s3Keys('vod/mobile/lease/');
+            for (const k of versionKeys('vod/mobile/lease', top))
+                assert.ok(keys.has(k), `${k} of the published version`);
+        } finally {
+            await rig.faults([]);
+        }
+        await watcher.poll();
+        assert.deepEqual(watcher.violations, []);
+    });
+
+    test('keys that cannot name an output go to the dead-letter queue with the rule',
+        async () => {
+            const status = C.tmpDir('cirrus-aws-badkeys-');
+            const long = `mobile/${'k'.repeat(200)}/${'l'.repeat(200)}/${'m'.repeat(200)}/` +
+                `${'n'.repeat(200)}/${'o'.repeat(195)}.mp4`;
+            assert.equal(Buffer.byteLength(long), 1010);
+            tool(['sqs-send', rig.queueUrl, s3Event('mobile//double.mp4')]);
+            tool(['sqs-send', rig.queueUrl, s3Event(long)]);
+            // nothing to do: logged at info and deleted, not dead-lettered
+            tool(['sqs-send', rig.queueUrl,
+                JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' })]);
+            const w = startWorker('w-badkeys', status, { visibility_seconds: 4 });
+            const dead = [];
+            await waitFor('both in the DLQ', () => {
+                const m = JSON.parse(tool(['sqs-recv', rig.dlqUrl, '1', '--delete']).stdout);
+                dead.push(...m);
+                return dead.length >= 2;
+            }, [w], 60000);
+            w.kill('SIGTERM');
+            await w.exited;
+            const keys = dead.map((m) => decodeURIComponent(
+                JSON.parse(m.body).Records[0].s3.object.key));
+            assert.deepEqual(keys.sort(), ['mobile//double.mp4', long].sort());
+            assert.match(w.log, /cannot run: object key "mobile\/\/double\.mp4": an empty path segment/);
+            assert.match(w.log, /cannot run: object key of 1010 bytes: .*exceed S3's 1024-byte key limit/);
+            assert.doesNotMatch(w.log, /not a job, dropped/);
+            assert.match(w.log, /s3:TestEvent: nothing to do/);
+            const failed = statuses(status).filter((s) => s.state === 'failed');
+            assert.ok(failed.some((s) => /empty path segment/.test(s.error)), JSON.stringify(failed));
+            assert.ok(failed.some((s) => /1024-byte key limit/.test(s.error)), JSON.stringify(failed));
+            const left = JSON.parse(tool(['sqs-recv', rig.queueUrl, '1']).stdout);
+            assert.deepEqual(left, [], 'nothing left on the source queue');
+            assert.deepEqual(s3Keys('vod/mobile/double'), new Set());
+        });
+
+    test('the watcher itself: it catches a rewritten segment and a missing reference',
+        async () => {
+            const w = watchBucket(rig, { bucket: 'cirrus-out', prefix: 'selftest/' });
+            const put = (key, text) => {
+                const f = path.join(tmp, 'selftest.txt');
+                fs.writeFileSync(f, text);
+                tool(['s3-put', `s3://cirrus-out/${key}`, f]);
+            };
+            const v = 'selftest/a/v/1';
+            put(`${v}/r/init.mp4`, 'init');
+            put(`${v}/r/seg-1.m4s`, 'one');
+            put(`${v}/r/index.m3u8`, '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:1,\nseg-1.m4s\n');
+            put('selftest/a/master.m3u8', '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv/1/r/index.m3u8\n');
+            await w.poll();
+            put(`${v}/r/seg-1.m4s`, 'other bytes');
+            put('selftest/b/master.m3u8', '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv/2/r/index.m3u8\n');
+            await w.poll();
+            const report = await w.stop();
+            assert.equal(report.violations.length, 2, report.violations.join('\n'));
+            assert.match(report.violations[0], /selftest\/a\/v\/1\/r\/seg-1\.m4s changed bytes .* after selftest\/a\/master\.m3u8/);
+            assert.match(report.violations[1], /selftest\/b\/master\.m3u8 .* references selftest\/b\/v\/2\/r\/index\.m3u8, which is missing/);
+        });
+
+    test('the watcher saw masters and no violation', async () => {
+        const report = await watcher.stop();
+        watcher = null;
+        assert.ok(report.polls > 3, `${report.polls} polls`);
+        assert.ok(report.masters.length >= 4, `${report.masters.length} manifests followed`);
+        // the top-level manifests moved (re-upload, race), and the upload
+        // markers of jobs done twice (the lease race); nothing else did
+        console.log(`# watcher: ${report.polls} polls, ${report.keys.size} keys, ` +
+            `${report.masters.length} manifests, ${report.changes.length} changes`);
+        for (const c of report.changes) {
+            assert.match(c.key, /(^vod\/[^]*\/(master\.m3u8|manifest\.mpd)|\/\.published\/[0-9a-f]{64}\.json)$/,
+                JSON.stringify(c));
+            assert.doesNotMatch(c.key, /\/v\//, JSON.stringify(c));
+        }
+        assert.deepEqual(report.violations, []);
+    });
+});
