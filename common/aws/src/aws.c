@@ -22,6 +22,7 @@
 
 static const cir_log_ctx_t log_ctx = {.component = "aws"};
 static _Thread_local char last_error[512];
+static _Thread_local char last_code[128];
 
 typedef enum {
     CRED_STATIC = 0,
@@ -37,6 +38,8 @@ struct cir_aws {
     char ep_batch[512];
     int max_attempts;
     int max_retry_s;
+    int connect_timeout_ms; /* per attempt: connecting */
+    int request_timeout_ms; /* per attempt: the whole exchange */
     cred_source_t source;
     char cred_url[1024];
     char cred_auth[2048];
@@ -49,6 +52,12 @@ const char *
 cir_aws_last_error(void)
 {
     return last_error;
+}
+
+const char *
+cir_aws_last_error_code(void)
+{
+    return last_code;
 }
 
 void
@@ -171,6 +180,8 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     endpoint_for(a->ep_batch, sizeof(a->ep_batch), "AWS_ENDPOINT_URL_BATCH");
     a->max_attempts = CIR_AWS_MAX_ATTEMPTS;
     a->max_retry_s = CIR_AWS_MAX_RETRY_S;
+    a->connect_timeout_ms = CIR_AWS_CONNECT_TIMEOUT_MS;
+    a->request_timeout_ms = CIR_AWS_REQUEST_TIMEOUT_MS;
     if ((v = env("CIRRUS_AWS_MAX_ATTEMPTS")) != NULL) {
         char *end;
         long n = strtol(v, &end, 10);
@@ -296,6 +307,18 @@ cir_aws_set_region(cir_aws_t *aws, const char *region)
         return CIR_EINVAL;
     }
     copy_str(aws->region, sizeof(aws->region), region);
+    return 0;
+}
+
+int
+cir_aws_set_timeouts(cir_aws_t *aws, int connect_ms, int request_ms)
+{
+    if (connect_ms < 1 || request_ms < 1 || connect_ms > 3600000 ||
+        request_ms > 3600000) {
+        return CIR_EINVAL;
+    }
+    aws->connect_timeout_ms = connect_ms;
+    aws->request_timeout_ms = request_ms;
     return 0;
 }
 
@@ -679,6 +702,38 @@ backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* curl's progress callback: a nonzero return aborts the transfer */
+static int
+on_progress(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
+            curl_off_t ultotal, curl_off_t ulnow)
+{
+    const atomic_int *abort_flag = opaque;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(abort_flag) != 0;
+}
+
+/* The connect and total timeouts of one attempt. */
+static void
+set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
+{
+    long total = r->timeout_ms > 0 ? r->timeout_ms
+                                   : (long)a->request_timeout_ms + r->extra_ms;
+    long connect =
+        a->connect_timeout_ms < total ? a->connect_timeout_ms : total;
+
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
+    if (r->abort != NULL) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->abort);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
+}
+
 /* One attempt.  0 ok; else a cir error and *retry. */
 static int
 attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
@@ -778,7 +833,7 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
     curl_easy_setopt(c, CURLOPT_URL, url.data);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    set_timeouts(c, a, r);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                      r->low_speed_s > 0 ? (long)r->low_speed_s : 30L);
@@ -803,6 +858,11 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r->status = status;
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        aws_set_error("%s %s: aborted", r->method, r->service);
+        ret = CIR_ECANCELED;
+        goto fail;
+    }
     if (rc != CURLE_OK) {
         aws_set_error("%s %s: %s", r->method, r->service,
                       curl_easy_strerror(rc));
@@ -823,6 +883,7 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
         if (code[0] == '\0' && status == 404) {
             copy_str(code, sizeof(code), "NotFound");
         }
+        copy_str(last_code, sizeof(last_code), code);
         aws_set_error("%s %s%s: HTTP %ld %s%s%s", r->method, r->service,
                       r->path, status, code, msg[0] ? ": " : "", msg);
         if (status == 429 || status >= 500 || is_throttle(code)) {
@@ -854,13 +915,20 @@ aws_request(cir_aws_t *a, aws_req_t *r)
 {
     int64_t start = mono_ms();
     int ret = 0, retry;
+    int attempts = r->max_attempts > 0 ? r->max_attempts : a->max_attempts;
 
-    for (int i = 0; i < a->max_attempts; i++) {
+    for (int i = 0; i < attempts; i++) {
         if (i > 0) {
             cir_log_warn(&log_ctx, "retrying (%d/%d) after: %s", i,
-                         a->max_attempts - 1, last_error);
+                         attempts - 1, last_error);
             backoff(i);
         }
+        if (r->abort != NULL && atomic_load(r->abort)) {
+            aws_set_error("%s %s: aborted", r->method, r->service);
+            ret = CIR_ECANCELED;
+            break;
+        }
+        last_code[0] = '\0';
         ret = attempt_once(a, r, &retry);
         if (ret == 0 || !retry ||
             mono_ms() - start > (int64_t)a->max_retry_s * 1000) {
