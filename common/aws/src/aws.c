@@ -702,20 +702,6 @@ backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* curl's progress callback: a nonzero return aborts the transfer */
-static int
-on_progress(void *opaque, curl_off_t dltotal, curl_off_t dlnow,
-            curl_off_t ultotal, curl_off_t ulnow)
-{
-    const atomic_int *abort_flag = opaque;
-
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(abort_flag) != 0;
-}
-
 /* The connect and total timeouts of one attempt. */
 static void
 set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
@@ -727,11 +713,54 @@ set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
 
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
-    if (r->abort != NULL) {
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->abort);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+}
+
+/* curl_easy_perform, or with an abort flag a multi loop that looks at the
+ * flag every ABORT_POLL_MS (curl's progress callback may wait a second on
+ * an idle connection): an aborted request stops within that. */
+#define ABORT_POLL_MS 50
+
+static CURLcode
+perform(CURL *c, const atomic_int *abort_flag)
+{
+    CURLM *m;
+    CURLcode rc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 1, left;
+
+    if (abort_flag == NULL) {
+        return curl_easy_perform(c);
     }
+    if ((m = curl_multi_init()) == NULL) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    if (curl_multi_add_handle(m, c) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    while (running) {
+        if (atomic_load(abort_flag)) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            rc = CURLE_SEND_ERROR;
+            break;
+        }
+        if (running &&
+            curl_multi_poll(m, NULL, 0, ABORT_POLL_MS, NULL) != CURLM_OK) {
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    while (rc == CURLE_OK && (msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            rc = msg->data.result;
+        }
+    }
+    curl_multi_remove_handle(m, c);
+    curl_multi_cleanup(m);
+    return rc;
 }
 
 /* One attempt.  0 ok; else a cir error and *retry. */
@@ -855,7 +884,7 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
         }
     }
-    rc = curl_easy_perform(c);
+    rc = perform(c, r->abort);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r->status = status;
     if (rc == CURLE_ABORTED_BY_CALLBACK) {
