@@ -179,6 +179,16 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
         await stop(rig);
     });
 
+    test("the worker's default visibility is Terraform's", () => {
+        const tf = fs.readFileSync(path.join(C.SOURCE_DIR, 'deploy', 'terraform', 'variables.tf'), 'utf8');
+        const block = /variable "queue_visibility_seconds" \{[^]*?default\s*=\s*(\d+)/.exec(tf);
+        assert.ok(block, 'queue_visibility_seconds has a default');
+        const md = spawnSync(WORKER, ['--print-options-md'], { encoding: 'utf8' }).stdout;
+        const row = md.split('\n').find((l) => l.includes('`visibility_seconds`'));
+        assert.ok(row, md);
+        assert.equal(row.split('|')[3].trim(), `\`${block[1]}\``);
+    });
+
     test('heartbeats come a third of the visibility window apart', async (t) => {
         const status = C.tmpDir('cirrus-aws-hb-');
         await rig.faults([PUT_DELAY]);
