@@ -746,7 +746,10 @@ static void
 abandon_job(worker_t *w, inflight_t *f, const cir_pool_done_t *d)
 {
     int state = atomic_load(&f->lost);
-    double after_ms = (double)(mono_us() - atomic_load(&f->lost_us)) / 1e3;
+    /* when the transcode returned (the pool's clock), else now */
+    int64_t end_us =
+        d != NULL && d->finished_us > 0 ? d->finished_us : mono_us();
+    double after_ms = (double)(end_us - atomic_load(&f->lost_us)) / 1e3;
     char msg[160];
 
     snprintf(msg, sizeof(msg), "lease lost (%s)",
@@ -754,7 +757,7 @@ abandon_job(worker_t *w, inflight_t *f, const cir_pool_done_t *d)
     cir_log_warn(&f->log,
                  "lease lost: the job stopped %.0f ms after (%s); the message "
                  "is not acknowledged",
-                 after_ms,
+                 after_ms > 0 ? after_ms : 0,
                  d == NULL            ? "it had not started"
                  : d->ret == 0        ? "it had finished"
                  : d->started_us == 0 ? "it had not started"
