@@ -44,7 +44,8 @@ struct cir_aws {
     char cred_url[1024];
     char cred_auth[2048];
     char imds[512];
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;         /* creds */
+    pthread_mutex_t refresh_lock; /* one refresh at a time */
     cir_aws_creds_t creds;
 };
 
@@ -170,6 +171,7 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
         return CIR_ENOMEM;
     }
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->refresh_lock, NULL);
     v = env("AWS_REGION");
     copy_str(a->region, sizeof(a->region),
              v ? v
@@ -253,6 +255,7 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     if (a->source == CRED_NONE) {
         snprintf(err, errsize, "no AWS credentials found");
         pthread_mutex_destroy(&a->lock);
+        pthread_mutex_destroy(&a->refresh_lock);
         free(a);
         return CIR_EAUTH;
     }
@@ -268,6 +271,7 @@ cir_aws_close(cir_aws_t **aws)
     }
     OPENSSL_cleanse(&(*aws)->creds, sizeof((*aws)->creds));
     pthread_mutex_destroy(&(*aws)->lock);
+    pthread_mutex_destroy(&(*aws)->refresh_lock);
     free(*aws);
     *aws = NULL;
 }
@@ -518,33 +522,75 @@ fail:
     return ret;
 }
 
+/* Called with a->lock held. */
+static int
+needs_refresh(const cir_aws_t *a)
+{
+    return a->source != CRED_STATIC &&
+           (a->creds.access_key[0] == '\0' ||
+            (a->creds.expires != 0 &&
+             a->creds.expires - 300 < (int64_t)time(NULL)));
+}
+
+static int
+still_valid(const cir_aws_t *a)
+{
+    return a->creds.access_key[0] != '\0' &&
+           (a->creds.expires == 0 || a->creds.expires > (int64_t)time(NULL));
+}
+
+/*
+ * a->lock guards the credentials for a copy only; a refresh (network, up to
+ * the endpoint's timeouts) holds refresh_lock alone, so a caller whose
+ * credentials are still valid never waits on another thread's refresh (a
+ * lease's heartbeat must not wait on a slow metadata endpoint).
+ */
 int
 cir_aws_credentials(cir_aws_t *a, cir_aws_creds_t *out)
 {
-    int ret = 0;
+    cir_aws_creds_t fresh = {0};
+    int ret, valid;
 
     pthread_mutex_lock(&a->lock);
-    if (a->source != CRED_STATIC &&
-        (a->creds.access_key[0] == '\0' ||
-         (a->creds.expires != 0 &&
-          a->creds.expires - 300 < (int64_t)time(NULL)))) {
-        cir_aws_creds_t fresh = {0};
-        ret = a->source == CRED_CONTAINER ? fetch_container(a, &fresh)
-                                          : fetch_imds(a, &fresh);
-        if (ret == 0) {
-            a->creds = fresh;
-            cir_log_debug(&log_ctx, "refreshed credentials from %s",
-                          a->source == CRED_CONTAINER ? "container" : "IMDS");
-        } else if (a->creds.access_key[0] != '\0' &&
-                   a->creds.expires > (int64_t)time(NULL)) {
-            ret = 0; /* still valid: keep using them, retry next time */
-        }
-        OPENSSL_cleanse(&fresh, sizeof(fresh));
+    if (!needs_refresh(a)) {
+        *out = a->creds;
+        pthread_mutex_unlock(&a->lock);
+        return 0;
+    }
+    if ((valid = still_valid(a)) != 0) {
+        *out = a->creds;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (valid && pthread_mutex_trylock(&a->refresh_lock) != 0) {
+        return 0; /* another thread refreshes: these work meanwhile */
+    }
+    if (!valid) {
+        pthread_mutex_lock(&a->refresh_lock);
+    }
+    pthread_mutex_lock(&a->lock);
+    if (!needs_refresh(a)) { /* refreshed while we waited */
+        *out = a->creds;
+        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(&a->refresh_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&a->lock);
+    ret = a->source == CRED_CONTAINER ? fetch_container(a, &fresh)
+                                      : fetch_imds(a, &fresh);
+    pthread_mutex_lock(&a->lock);
+    if (ret == 0) {
+        a->creds = fresh;
+        cir_log_debug(&log_ctx, "refreshed credentials from %s",
+                      a->source == CRED_CONTAINER ? "container" : "IMDS");
+    } else if (still_valid(a)) {
+        ret = 0; /* still valid: keep using them, retry next time */
     }
     if (ret == 0) {
         *out = a->creds;
     }
     pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->refresh_lock);
+    OPENSSL_cleanse(&fresh, sizeof(fresh));
     return ret;
 }
 
