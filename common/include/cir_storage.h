@@ -11,6 +11,7 @@
 #ifndef CIR_STORAGE_H
 #define CIR_STORAGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,8 @@ typedef struct {
                const char *content_type, const char *cache_control);
     int (*exists)(void *state, const char *rel); /* 1, 0 or < 0 */
     int (*remove)(void *state, const char *rel);
+    /* optional: a flag that, once set, aborts writes in flight */
+    void (*set_cancel)(void *state, const atomic_int *cancel);
     void (*close)(void *state);
 } cir_store_backend_t;
 
@@ -126,6 +129,11 @@ void cir_store_set_immutable(cir_store_t *store, int immutable);
 int cir_store_put(cir_store_t *store, const char *rel, const void *data,
                   size_t len);
 int cir_store_exists(cir_store_t *store, const char *rel);
+/* A fence for a job that may be stopped from outside (its lease lost): once
+ * *cancel is nonzero no write starts (cir_store_put answers CIR_ECANCELED)
+ * and a backend that can (S3) aborts the uploads in flight.  cancel must
+ * outlive the store; NULL removes the fence. */
+void cir_store_set_cancel(cir_store_t *store, const atomic_int *cancel);
 int cir_store_remove(cir_store_t *store, const char *rel);
 void cir_store_close(cir_store_t **store);
 

@@ -629,6 +629,7 @@ struct cir_store {
     cir_store_backend_t backend;
     void *state;
     int immutable;
+    const atomic_int *cancel; /* cir_store_set_cancel() */
 };
 
 /* A later registration for the same scheme replaces the earlier one. */
@@ -713,11 +714,23 @@ fail:
     return ret;
 }
 
+void
+cir_store_set_cancel(cir_store_t *store, const atomic_int *cancel)
+{
+    store->cancel = cancel;
+    if (store->backend.set_cancel != NULL) {
+        store->backend.set_cancel(store->state, cancel);
+    }
+}
+
 int
 cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len)
 {
     if (store == NULL || !cir_path_is_safe_relative(rel)) {
         return CIR_EINVAL;
+    }
+    if (store->cancel != NULL && atomic_load(store->cancel)) {
+        return CIR_ECANCELED;
     }
     return store->backend.put(
         store->state, rel, data, len, cir_content_type(rel),

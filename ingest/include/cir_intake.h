@@ -9,11 +9,19 @@
  * claim); on failure fail() (a transient one is retried up to the source's
  * limit, then parked: SQS dead-letter queue by redrive, spool failed/ with
  * the error JSON); on shutdown release() (SQS: visibility 0; spool: back to
- * the queue).  Sources are used from one thread (the pool's dispatcher).
+ * the queue); when the job's lease was lost, abandon() (the source is not
+ * told anything: the item comes back by itself, maybe to another worker
+ * already).
+ *
+ * Threads: next, ack, fail, release and abandon are called from one thread
+ * (the pool's dispatcher); heartbeat from each job's own lease thread, at
+ * the same time as the dispatcher's calls for other jobs but never with
+ * another call for the same job.
  */
 #ifndef CIR_INTAKE_H
 #define CIR_INTAKE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,12 +62,18 @@ typedef struct cir_intake cir_intake_t;
 typedef struct {
     /* 1 and a claimed job, 0 if none arrived within wait_ms, or < 0 */
     int (*next)(cir_intake_t *src, cir_vod_job_t *job, int wait_ms);
-    int (*heartbeat)(cir_intake_t *src, cir_vod_job_t *job, int extend_s);
+    /* extends the claim by extend_s in one attempt of at most within_ms,
+     * given up when *abort is set; CIR_ENOTFOUND when the source says the
+     * claim is no longer this worker's */
+    int (*heartbeat)(cir_intake_t *src, cir_vod_job_t *job, int extend_s,
+                     int within_ms, const atomic_int *abort);
     int (*ack)(cir_intake_t *src, cir_vod_job_t *job);
     /* permanent: no retry (bad input, bad preset) */
     int (*fail)(cir_intake_t *src, cir_vod_job_t *job, const char *error_json,
                 int permanent);
     int (*release)(cir_intake_t *src, cir_vod_job_t *job);
+    /* forgets a job whose lease was lost, without a call to the source */
+    void (*abandon)(cir_intake_t *src, cir_vod_job_t *job);
     void (*close)(cir_intake_t *src);
 } cir_intake_ops_t;
 

@@ -57,6 +57,8 @@ typedef struct {
     const char *out_root;       /* as for the local intake */
     const char *presets_dir;
     const char *default_preset;
+    int connect_timeout_ms; /* of every AWS call; 0: the client's default */
+    int request_timeout_ms; /* the same */
 } cir_intake_batch_config_t;
 
 typedef struct {

@@ -6,8 +6,10 @@
  * next() receives one message (long poll up to 20 s, the given visibility),
  * parses it with cir_intake_parse_job(); s3:TestEvent and unparseable
  * messages are deleted (logged) and skipped.  attempt is the message's
- * ApproximateReceiveCount.  heartbeat() is ChangeMessageVisibility,
- * ack() DeleteMessage, release() visibility 0.
+ * ApproximateReceiveCount.  heartbeat() is one ChangeMessageVisibility
+ * attempt, bounded in time (MessageNotInflight / ReceiptHandleIsInvalid:
+ * CIR_ENOTFOUND), ack() DeleteMessage, release() visibility 0, abandon()
+ * no call at all.
  *
  * fail(): a permanent failure (bad input, bad preset) deletes the message
  * after logging the error JSON: retrying cannot help, and the pool has
@@ -29,5 +31,10 @@ cir_intake_t *cir_intake_sqs_open(const char *queue_url, const char *out_root,
                                   const char *presets_dir,
                                   const char *default_preset, int visibility_s,
                                   int max_attempts, char *err, size_t errsize);
+
+/* The connect and total timeouts of every call the intake makes (ms);
+ * call before the intake is used from more than one thread. */
+int cir_intake_sqs_set_timeouts(cir_intake_t *src, int connect_ms,
+                                int request_ms);
 
 #endif

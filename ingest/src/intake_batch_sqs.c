@@ -103,6 +103,14 @@ cir_intake_batch_run_sqs(const cir_intake_batch_config_t *cfg,
         snprintf(err, errsize, "batch_region or batch_endpoint is not valid");
         goto fail;
     }
+    if (cfg->connect_timeout_ms > 0 && cfg->request_timeout_ms > 0 &&
+        ((ret = cir_aws_set_timeouts(d.sqs, cfg->connect_timeout_ms,
+                                     cfg->request_timeout_ms)) < 0 ||
+         (ret = cir_aws_set_timeouts(d.batch, cfg->connect_timeout_ms,
+                                     cfg->request_timeout_ms)) < 0)) {
+        snprintf(err, errsize, "AWS timeouts out of range");
+        goto fail;
+    }
     if ((res = calloc(1, sizeof(*res))) == NULL) {
         ret = CIR_ENOMEM;
         goto fail;

@@ -509,8 +509,10 @@ done:
     return ret;
 }
 
+/* Touches only this job's claim file: safe beside the dispatcher's calls. */
 static int
-spool_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s)
+spool_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s,
+                int within_ms, const atomic_int *abort)
 {
     spool_t *s = (spool_t *)src;
     claim_t *c = job->handle;
@@ -518,6 +520,8 @@ spool_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s)
     int ret;
 
     (void)extend_s;
+    (void)within_ms;
+    (void)abort;
     if (c == NULL) {
         return CIR_EINVAL;
     }
@@ -601,6 +605,19 @@ spool_release(cir_intake_t *src, cir_vod_job_t *job)
     return ret;
 }
 
+/* The claim file stays and goes stale: the item is retried (by a worker
+ * that finds it stale) as after a crash. */
+static void
+spool_abandon(cir_intake_t *src, cir_vod_job_t *job)
+{
+    spool_t *s = (spool_t *)src;
+
+    if (job->handle != NULL) {
+        drop_claim(s, job->handle);
+        job->handle = NULL;
+    }
+}
+
 static void
 spool_close(cir_intake_t *src)
 {
@@ -623,6 +640,7 @@ static const cir_intake_ops_t spool_ops = {
     .ack = spool_ack,
     .fail = spool_fail,
     .release = spool_release,
+    .abandon = spool_abandon,
     .close = spool_close,
 };
 

@@ -105,7 +105,8 @@ sqs_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
 }
 
 static int
-sqs_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s)
+sqs_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s,
+              int within_ms, const atomic_int *abort)
 {
     sqs_intake_t *s = (sqs_intake_t *)src;
     sqs_handle_t *h = job->handle;
@@ -114,10 +115,12 @@ sqs_heartbeat(cir_intake_t *src, cir_vod_job_t *job, int extend_s)
     if (h == NULL) {
         return CIR_EINVAL;
     }
-    ret = cir_sqs_change_visibility(s->aws, s->queue_url, h->receipt, extend_s);
-    if (ret < 0) {
+    ret = cir_sqs_extend_visibility(s->aws, s->queue_url, h->receipt, extend_s,
+                                    within_ms, abort);
+    if (ret < 0 && ret != CIR_ECANCELED) {
         cir_log_ctx_t ctx = {.component = "intake-sqs", .job = job->id};
-        cir_log_warn(&ctx, "heartbeat: %s", cir_aws_last_error());
+        cir_log_warn(&ctx, "heartbeat (ChangeMessageVisibility): %s",
+                     cir_aws_last_error());
     }
     return ret;
 }
@@ -213,6 +216,13 @@ sqs_release(cir_intake_t *src, cir_vod_job_t *job)
 }
 
 static void
+sqs_abandon(cir_intake_t *src, cir_vod_job_t *job)
+{
+    (void)src;
+    drop_handle(job);
+}
+
+static void
 sqs_close(cir_intake_t *src)
 {
     sqs_intake_t *s = (sqs_intake_t *)src;
@@ -230,8 +240,16 @@ static const cir_intake_ops_t sqs_ops = {
     .ack = sqs_ack,
     .fail = sqs_fail,
     .release = sqs_release,
+    .abandon = sqs_abandon,
     .close = sqs_close,
 };
+
+int
+cir_intake_sqs_set_timeouts(cir_intake_t *src, int connect_ms, int request_ms)
+{
+    return cir_aws_set_timeouts(((sqs_intake_t *)src)->aws, connect_ms,
+                                request_ms);
+}
 
 cir_intake_t *
 cir_intake_sqs_open(const char *queue_url, const char *out_root,

@@ -2,9 +2,21 @@
  * cirrus-worker: the VOD half of the ingest service.  An intake (the local
  * spool folder, or an SQS queue of S3 events) feeds the transcoder's worker
  * pool; one dispatcher thread (this one) owns the intake: it claims jobs
- * while a worker is free, heartbeats running ones, and acks, fails or
- * releases each when the pool hands it back.  Prometheus metrics and the
- * running jobs are served on a small HTTP port.
+ * while a worker is free and acks, fails or releases each when the pool
+ * hands it back.  Prometheus metrics and the running jobs are served on a
+ * small HTTP port.
+ *
+ * Leases: each claimed job has its own lease thread, which extends the
+ * claim (SQS visibility) a third of the window after the last confirmed
+ * extension, every attempt bounded in time and never past the lease's
+ * fence (cir_lease.h).  One job's heartbeat therefore never waits on
+ * another job's call, nor on the dispatcher's long polls, acks or S3
+ * checks.  When a lease is lost (the service says the claim is gone, or no
+ * extension was confirmed by the fence, margin seconds before the lease's
+ * end) the lease thread cancels the job at once: the pool stops it, its
+ * output store refuses every write and aborts uploads in flight
+ * (cir_store_set_cancel), and the dispatcher abandons the message without
+ * acking, failing or releasing it, since another worker may hold it now.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -32,6 +44,7 @@
 #include "cir_options.h"
 #include "cir_intake_spool.h"
 #include "cir_json.h"
+#include "cir_lease.h"
 #include "cir_log.h"
 #include "cir_pool.h"
 #include "cir_preset.h"
@@ -55,6 +68,9 @@ typedef struct {
     int64_t queue_max;
     int64_t max_attempts;
     double visibility_seconds;
+    double lease_margin_seconds;
+    double aws_connect_timeout_seconds;
+    double aws_request_timeout_seconds;
     double settle_seconds;
     double drain_seconds;
     char status_dir[1024];
@@ -91,9 +107,20 @@ static const cir_option_t opts[] = {
      "jobs claimed ahead of a free worker"},
     {"max_attempts", I(max_attempts), "3", 1, 100,
      "attempts before a job is parked in failed/ (spool)"},
-    {"visibility_seconds", D(visibility_seconds), "60", 3, 43200,
-     "claim lease: heartbeats every third of it; a spool claim without "
-     "heartbeat this long is retried"},
+    {"visibility_seconds", D(visibility_seconds), "120", 3, 43200,
+     "claim lease (SQS: the queue's visibility timeout; the Terraform "
+     "default is 120): extended a third of it after the last confirmed "
+     "extension; a spool claim without heartbeat this long is retried"},
+    {"lease_margin_seconds", D(lease_margin_seconds), "2", 0, 3600,
+     "a job whose lease was not extended by this long before its end is "
+     "cancelled (at most a sixth of visibility_seconds)"},
+    {"aws_connect_timeout_seconds", D(aws_connect_timeout_seconds), "3", 0.1,
+     60, "connect timeout of every S3/SQS/Batch request"},
+    {"aws_request_timeout_seconds", D(aws_request_timeout_seconds), "20", 0.5,
+     3600,
+     "total time of one S3/SQS/Batch request, retries aside (a long poll "
+     "adds its wait); a heartbeat attempt takes at most a sixth of "
+     "visibility_seconds; keep it well below visibility_seconds"},
     {"settle_seconds", D(settle_seconds), "1", 0, 3600,
      "a spool file is taken once unchanged this long"},
     {"drain_seconds", D(drain_seconds), "30", 0, 3600,
@@ -150,10 +177,11 @@ enum {
     ST_RETRIED,
     ST_FAILED,
     ST_RELEASED,
+    ST_LOST,
     ST_N
 };
-static const char *state_names[ST_N] = {"done", "skipped", "retried", "failed",
-                                        "released"};
+static const char *state_names[ST_N] = {"done",   "skipped",  "retried",
+                                        "failed", "released", "lost"};
 
 typedef struct {
     pthread_mutex_t lock;
@@ -409,21 +437,34 @@ on_signal(int sig)
     atomic_store(&stop_requested, 1);
 }
 
-typedef struct {
-    cir_vod_job_t job;
-    int64_t claimed_wall_us, claimed_mono_us, last_hb_us, last_status_us;
-    char result_path[4200];
-    cir_log_ctx_t log;
-} inflight_t;
+typedef struct worker worker_t;
 
 typedef struct {
+    cir_vod_job_t job;
+    worker_t *w;
+    int64_t claimed_wall_us, claimed_mono_us, last_status_us;
+    char result_path[4200];
+    cir_log_ctx_t log;
+    /* the lease thread's; lost and lost_us are read by the dispatcher */
+    cir_lease_t lease;
+    pthread_t lease_thread;
+    int lease_started;
+    pthread_mutex_t lease_lock;
+    pthread_cond_t lease_cond; /* on CLOCK_MONOTONIC */
+    atomic_int lease_stop;     /* the dispatcher is done with the job */
+    atomic_int lost;           /* 0, or the cir_lease_state_t that lost it */
+    _Atomic int64_t lost_us;   /* monotonic */
+} inflight_t;
+
+struct worker {
     config_t cfg;
     cir_intake_t *src;
     cir_pool_t *pool;
     http_t http;
     inflight_t **jobs;
     int max_jobs, njobs;
-} worker_t;
+    cir_lease_config_t lease;
+};
 
 static int64_t
 mono_us(void)
@@ -587,9 +628,14 @@ mark_published(inflight_t *f, const cir_result_t *r)
     cir_store_close(&store);
 }
 
+static void lease_stop(inflight_t *f);
+
 static void
 remove_job(worker_t *w, inflight_t *f)
 {
+    lease_stop(f);
+    pthread_mutex_destroy(&f->lease_lock);
+    pthread_cond_destroy(&f->lease_cond);
     for (int i = 0; i < w->njobs; i++) {
         if (w->jobs[i] == f) {
             w->jobs[i] = w->jobs[--w->njobs];
@@ -610,9 +656,156 @@ error_json(const char *msg, int ret)
     return s;
 }
 
-/* A claimed job: done already, a bad preset, or into the pool. */
+/* ---- leases: one thread per job ---------------------------------------- */
+
+static const char *
+loss_reason(int state)
+{
+    return state == CIR_LEASE_REVOKED
+               ? "revoked: the queue says the claim is no longer ours"
+               : "expired: no extension was confirmed before its end";
+}
+
+/* Sleeps until at_us (monotonic) or until the dispatcher stops the lease. */
 static void
-start_job(worker_t *w, inflight_t *f)
+lease_wait(inflight_t *f, int64_t at_us)
+{
+    struct timespec ts = {.tv_sec = at_us / 1000000,
+                          .tv_nsec = (long)(at_us % 1000000) * 1000};
+
+    pthread_mutex_lock(&f->lease_lock);
+    while (!atomic_load(&f->lease_stop) && mono_us() < at_us) {
+        if (pthread_cond_timedwait(&f->lease_cond, &f->lease_lock, &ts) != 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->lease_lock);
+}
+
+/* The lease is lost: stop the job now.  The dispatcher sees f->lost and
+ * neither acks nor fails nor releases the message. */
+static void
+lease_lose(inflight_t *f)
+{
+    atomic_store(&f->lost_us, mono_us());
+    atomic_store(&f->lost, (int)f->lease.state);
+    cir_log_error(&f->log,
+                  "lease lost (%s; %d extension(s), %d failed attempt(s)): "
+                  "cancelling the job, the message is left to the queue",
+                  loss_reason(f->lease.state), f->lease.extensions,
+                  f->lease.failures);
+    cir_pool_cancel(f->w->pool, f);
+}
+
+static void *
+lease_main(void *arg)
+{
+    inflight_t *f = arg;
+    worker_t *w = f->w;
+    int extend_s = (int)ceil(w->cfg.visibility_seconds);
+
+    while (!atomic_load(&f->lease_stop)) {
+        int64_t arg_us = 0, sent_us = mono_us();
+        int ret;
+
+        switch (cir_lease_next(&f->lease, sent_us, &arg_us)) {
+        case CIR_LEASE_WAIT:
+            lease_wait(f, arg_us);
+            break;
+        case CIR_LEASE_EXTEND:
+            ret = w->src->ops->heartbeat(w->src, &f->job, extend_s,
+                                         (int)((arg_us + 999) / 1000),
+                                         &f->lease_stop);
+            if (atomic_load(&f->lease_stop)) {
+                return NULL;
+            }
+            cir_lease_done(&f->lease, sent_us, mono_us(), ret);
+            if (ret == 0) {
+                cir_log_debug(&f->log, "lease extended by %d s", extend_s);
+            }
+            break;
+        case CIR_LEASE_STOP:
+            lease_lose(f);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static int
+lease_start(worker_t *w, inflight_t *f, int64_t granted_us)
+{
+    pthread_condattr_t ca;
+
+    f->w = w;
+    pthread_mutex_init(&f->lease_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->lease_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    cir_lease_init(&f->lease, &w->lease, granted_us);
+    if (pthread_create(&f->lease_thread, NULL, lease_main, f) != 0) {
+        return CIR_ENOMEM;
+    }
+    f->lease_started = 1;
+    return 0;
+}
+
+/* Stops the lease thread (a heartbeat in flight is aborted): from here the
+ * dispatcher alone speaks to the intake about this job. */
+static void
+lease_stop(inflight_t *f)
+{
+    if (!f->lease_started) {
+        return;
+    }
+    pthread_mutex_lock(&f->lease_lock);
+    atomic_store(&f->lease_stop, 1);
+    pthread_cond_broadcast(&f->lease_cond);
+    pthread_mutex_unlock(&f->lease_lock);
+    pthread_join(f->lease_thread, NULL);
+    f->lease_started = 0;
+}
+
+/* Stops the lease thread; nonzero if the lease was lost. */
+static int
+lease_settle(inflight_t *f)
+{
+    lease_stop(f);
+    return atomic_load(&f->lost);
+}
+
+/* A job whose lease was lost: no ack, no fail, no release. */
+static void
+abandon_job(worker_t *w, inflight_t *f, const cir_pool_done_t *d)
+{
+    int state = atomic_load(&f->lost);
+    /* when the transcode returned (the pool's clock), else now */
+    int64_t end_us =
+        d != NULL && d->finished_us > 0 ? d->finished_us : mono_us();
+    double after_ms = (double)(end_us - atomic_load(&f->lost_us)) / 1e3;
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "lease lost (%s)",
+             state == CIR_LEASE_REVOKED ? "revoked" : "expired");
+    cir_log_warn(&f->log,
+                 "lease lost: the job stopped %.0f ms after (%s); the message "
+                 "is not acknowledged",
+                 after_ms > 0 ? after_ms : 0,
+                 d == NULL            ? "it had not started"
+                 : d->ret == 0        ? "it had finished"
+                 : d->started_us == 0 ? "it had not started"
+                                      : cir_errname(d->ret));
+    write_result(w, f, "lost", 0, d, msg);
+    metrics_end(&w->http.m, ST_LOST, 0, 0);
+    w->src->ops->abandon(w->src, &f->job);
+    remove_job(w, f);
+}
+
+/* A claimed job (asked_us: when the claiming call was sent): done already,
+ * a bad preset, or into the pool. */
+static void
+start_job(worker_t *w, inflight_t *f, int64_t asked_us)
 {
     cir_preset_t preset;
     char err[400];
@@ -621,7 +814,6 @@ start_job(worker_t *w, inflight_t *f)
     f->log = (cir_log_ctx_t){.component = "worker", .job = f->job.id};
     f->claimed_wall_us = wall_us();
     f->claimed_mono_us = mono_us();
-    f->last_hb_us = f->claimed_mono_us;
     result_path_for(w, f);
     metrics_wait(&w->http.m,
                  f->job.enqueued_us > 0
@@ -629,10 +821,22 @@ start_job(worker_t *w, inflight_t *f)
                      : 0);
     cir_log_info(&f->log, "claimed %s -> %s (preset %s, attempt %d)",
                  f->job.input, f->job.output, f->job.preset, f->job.attempt);
+    if (lease_start(w, f, asked_us) < 0) {
+        cir_log_warn(&f->log, "no lease thread: released");
+        w->src->ops->release(w->src, &f->job);
+        metrics_end(&w->http.m, ST_RELEASED, 0, 0);
+        remove_job(w, f);
+        return;
+    }
 
     if (f->job.reject[0] != '\0') {
         /* the intake read it but it cannot run: parked, never dropped */
-        char *ej = error_json(f->job.reject, CIR_EINVAL);
+        char *ej;
+        if (lease_settle(f)) {
+            abandon_job(w, f, NULL);
+            return;
+        }
+        ej = error_json(f->job.reject, CIR_EINVAL);
         cir_log_error(&f->log, "cannot run: %s", f->job.reject);
         w->src->ops->fail(w->src, &f->job, ej, 1);
         free(ej);
@@ -642,6 +846,10 @@ start_job(worker_t *w, inflight_t *f)
         return;
     }
     if (outputs_complete(&f->job)) {
+        if (lease_settle(f)) {
+            abandon_job(w, f, NULL);
+            return;
+        }
         cir_log_info(&f->log, "outputs already complete: acknowledged");
         ret = w->src->ops->ack(w->src, &f->job);
         if (ret < 0) {
@@ -656,6 +864,10 @@ start_job(worker_t *w, inflight_t *f)
                           sizeof(err));
     if (ret < 0) {
         char msg[512], *ej;
+        if (lease_settle(f)) {
+            abandon_job(w, f, NULL);
+            return;
+        }
         snprintf(msg, sizeof(msg), "preset %s: %s", f->job.preset, err);
         cir_log_error(&f->log, "%s", msg);
         ej = error_json(msg, CIR_EINVAL);
@@ -674,12 +886,19 @@ start_job(worker_t *w, inflight_t *f)
                          .user = f};
     ret = cir_pool_submit(w->pool, &t);
     if (ret < 0) {
+        if (lease_settle(f)) {
+            abandon_job(w, f, NULL);
+            return;
+        }
         cir_log_warn(&f->log, "pool refused the job (%s): released",
                      cir_strerror(ret));
         w->src->ops->release(w->src, &f->job);
         metrics_end(&w->http.m, ST_RELEASED, 0, 0);
         remove_job(w, f);
         return;
+    }
+    if (atomic_load(&f->lost)) {
+        cir_pool_cancel(w->pool, f); /* lost before it was in the pool */
     }
     write_result(w, f, "running", 0, NULL, NULL);
 }
@@ -690,6 +909,10 @@ finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
     inflight_t *f = d->user;
     int ret;
 
+    if (lease_settle(f)) {
+        abandon_job(w, f, d);
+        return;
+    }
     if (d->ret == 0) {
         mark_published(f, &d->result);
         ret = w->src->ops->ack(w->src, &f->job);
@@ -725,25 +948,17 @@ finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
     remove_job(w, f);
 }
 
+/* Status files of running jobs (heartbeats are the lease threads'). */
 static void
 tick_running(worker_t *w)
 {
     int64_t now = mono_us();
-    int64_t period = (int64_t)(w->cfg.visibility_seconds * 1e6 / 3);
     cir_pool_slot_t slots[CIR_POOL_MAX_WORKERS];
     size_t n = 0;
     int snap = 0;
 
     for (int i = 0; i < w->njobs; i++) {
         inflight_t *f = w->jobs[i];
-        if (now - f->last_hb_us >= period) {
-            int ret = w->src->ops->heartbeat(
-                w->src, &f->job, (int)ceil(w->cfg.visibility_seconds));
-            f->last_hb_us = now;
-            if (ret < 0) {
-                cir_log_warn(&f->log, "heartbeat: %s", cir_strerror(ret));
-            }
-        }
         if (now - f->last_status_us >= 2000000) {
             if (!snap) {
                 n = cir_pool_snapshot(w->pool, slots, CIR_POOL_MAX_WORKERS);
@@ -794,6 +1009,7 @@ run(worker_t *w)
         if (!stopping && w->njobs < w->max_jobs &&
             cir_pool_free_workers(w->pool) + (int)w->cfg.queue_max > 0) {
             inflight_t *f = calloc(1, sizeof(*f));
+            int64_t asked_us = mono_us();
             int ret;
             if (f == NULL) {
                 free(d);
@@ -802,7 +1018,7 @@ run(worker_t *w)
             ret = w->src->ops->next(w->src, &f->job, 500);
             if (ret == 1) {
                 w->jobs[w->njobs++] = f;
-                start_job(w, f);
+                start_job(w, f, asked_us);
             } else {
                 free(f);
                 if (ret < 0) {
@@ -846,7 +1062,12 @@ open_intake(worker_t *w, char *err, size_t errsize)
                                      w->cfg.presets_dir, w->cfg.default_preset,
                                      (int)ceil(w->cfg.visibility_seconds),
                                      (int)w->cfg.max_attempts, err, errsize);
-        return w->src ? 0 : CIR_EINVAL;
+        if (w->src == NULL) {
+            return CIR_EINVAL;
+        }
+        return cir_intake_sqs_set_timeouts(
+            w->src, (int)(w->cfg.aws_connect_timeout_seconds * 1000),
+            (int)(w->cfg.aws_request_timeout_seconds * 1000));
     }
 #endif
     snprintf(err, errsize, "intake \"%s\" is not available (spool%s)",
@@ -865,11 +1086,14 @@ static int
 run_batch(const config_t *cfg)
 {
 #ifdef CIRRUS_WORKER_SQS
-    cir_intake_batch_config_t bc = {.job_queue = cfg->batch_job_queue,
-                                    .job_definition = cfg->batch_job_definition,
-                                    .out_root = cfg->out_root,
-                                    .presets_dir = cfg->presets_dir,
-                                    .default_preset = cfg->default_preset};
+    cir_intake_batch_config_t bc = {
+        .job_queue = cfg->batch_job_queue,
+        .job_definition = cfg->batch_job_definition,
+        .out_root = cfg->out_root,
+        .presets_dir = cfg->presets_dir,
+        .default_preset = cfg->default_preset,
+        .connect_timeout_ms = (int)(cfg->aws_connect_timeout_seconds * 1000),
+        .request_timeout_ms = (int)(cfg->aws_request_timeout_seconds * 1000)};
     char err[512];
     int ret;
 
@@ -1024,7 +1248,27 @@ main(int argc, char **argv)
         fprintf(stderr, "cirrus-worker: s3 store: %s\n", cir_strerror(ret));
         goto fail;
     }
+    /* the process-wide client of S3 outputs and inputs (other jobs on a
+     * spool use its defaults, CIR_AWS_*_TIMEOUT_MS) */
+    if ((strcmp(w.cfg.intake, "sqs") == 0 ||
+         strncmp(w.cfg.out_root, "s3://", 5) == 0) &&
+        cir_aws_default() != NULL) {
+        cir_aws_set_timeouts(cir_aws_default(),
+                             (int)(w.cfg.aws_connect_timeout_seconds * 1000),
+                             (int)(w.cfg.aws_request_timeout_seconds * 1000));
+    }
 #endif
+    cir_lease_config_for(&w.lease, (int64_t)(w.cfg.visibility_seconds * 1e6),
+                         (int64_t)(w.cfg.lease_margin_seconds * 1e6),
+                         (int64_t)(w.cfg.aws_request_timeout_seconds * 1e6));
+    if (w.cfg.aws_request_timeout_seconds > w.cfg.visibility_seconds / 3) {
+        cir_log_warn(NULL,
+                     "aws_request_timeout_seconds %.1f is not well below "
+                     "visibility_seconds %.1f: one slow S3 call may take "
+                     "longer than a third of a lease",
+                     w.cfg.aws_request_timeout_seconds,
+                     w.cfg.visibility_seconds);
+    }
     if ((ret = open_intake(&w, err, sizeof(err))) < 0) {
         fprintf(stderr, "cirrus-worker: %s (%s)\n", err, cir_strerror(ret));
         goto fail;
@@ -1046,6 +1290,13 @@ main(int argc, char **argv)
     }
     cir_log_info(NULL, "cirrus-worker: %lld worker(s), intake %s, output %s",
                  (long long)w.cfg.workers, w.src->name, w.cfg.out_root);
+    cir_log_info(
+        NULL,
+        "leases: %.1f s, extended %.1f s after the last extension, "
+        "attempts of at most %.1f s, lost %.1f s before the end "
+        "without one",
+        (double)w.lease.window_us / 1e6, (double)w.lease.window_us / 3e6,
+        (double)w.lease.attempt_max_us / 1e6, (double)w.lease.margin_us / 1e6);
     ret = run(&w);
     code = ret < 0 ? 1 : 0;
     cir_log_info(NULL, "cirrus-worker stopped");

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,64 @@ Test(common_storage, output_root_rules)
     cr_assert_eq(cir_uri_parse(uri, &u), 0);
     cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), CIR_ELIMIT);
     cr_assert_not_null(strstr(why, "1024-byte key limit"), "%s", why);
+}
+
+static const atomic_int *fake_cancel;
+
+static void
+fake_set_cancel(void *state, const atomic_int *cancel)
+{
+    fake_cancel = cancel;
+}
+
+Test(common_storage, a_cancelled_store_writes_nothing)
+{
+    cir_store_backend_t b = {.scheme = CIR_URI_S3,
+                             .open = fake_open,
+                             .put = fake_put,
+                             .exists = fake_exists,
+                             .remove = fake_remove,
+                             .set_cancel = fake_set_cancel,
+                             .close = fake_close};
+    cir_store_t *store = NULL;
+    atomic_int cancel = 0;
+    cir_uri_t uri;
+
+    cr_assert_eq(cir_store_register_backend(&b), 0);
+    cr_assert_eq(cir_uri_parse("s3://media-out/assets/43", &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cir_store_set_cancel(store, &cancel);
+    cr_assert_eq(fake_cancel, &cancel, "the backend gets the flag");
+    cr_assert_eq(cir_store_put(store, "720p/seg-1.m4s", "a", 1), 0);
+    cr_assert_str_eq(fake.rel, "720p/seg-1.m4s");
+    atomic_store(&cancel, 1);
+    cr_assert_eq(cir_store_put(store, "720p/seg-2.m4s", "b", 1), CIR_ECANCELED);
+    cr_assert_str_eq(fake.rel, "720p/seg-1.m4s", "never reached the backend");
+    cir_store_close(&store);
+}
+
+Test(common_storage, a_cancelled_file_store_writes_nothing)
+{
+    char dir[] = "/tmp/cir-cancel-XXXXXX", root[64], path[128];
+    cir_store_t *store = NULL;
+    atomic_int cancel = 1;
+    cir_uri_t uri;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cir_store_set_cancel(store, &cancel);
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8),
+                 CIR_ECANCELED);
+    snprintf(path, sizeof(path), "%s/master.m3u8", dir);
+    cr_assert_eq(access(path, F_OK), -1);
+    cir_store_set_cancel(store, NULL);
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8), 0);
+    cr_assert_eq(access(path, F_OK), 0);
+    cir_store_close(&store);
+    unlink(path);
+    rmdir(dir);
 }
 
 Test(common_storage, mkdir_p)

@@ -227,7 +227,7 @@ Test(intake_spool, stale_claims_return)
     cr_assert_str_eq(again.id, "s");
     cr_assert_eq(again.attempt, 2, "the crashed attempt counts");
     /* a heartbeat keeps a claim fresh */
-    cr_assert_eq(src->ops->heartbeat(src, &again, 30), 0);
+    cr_assert_eq(src->ops->heartbeat(src, &again, 30, 1000, NULL), 0);
     json_t *c = load("claimed", "s.mp4.claim");
     cr_assert_eq(json_integer_value(json_object_get(c, "heartbeat_us")),
                  cir_clock_wall_us(&clk));

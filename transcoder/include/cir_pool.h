@@ -68,6 +68,12 @@ int cir_pool_next_done(cir_pool_t *pool, cir_pool_done_t *done, int wait_ms);
  * ones.  Queued jobs come back as done with CIR_ECANCELED. */
 void cir_pool_shutdown(cir_pool_t *pool, int cancel_running);
 
+/* Cancels one job, found by its user pointer: a running one is told to
+ * stop (its writes are fenced, see cir_store_set_cancel) and comes back as
+ * done when it has; a queued one comes back as done with CIR_ECANCELED.
+ * 1 if the job was found, 0 if not (finished already). */
+int cir_pool_cancel(cir_pool_t *pool, const void *user);
+
 /* Copies up to max worker slots; returns the number of workers. */
 size_t cir_pool_snapshot(cir_pool_t *pool, cir_pool_slot_t *slots, size_t max);
 

@@ -759,6 +759,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     if ((ret = open_stores(&s, &out)) < 0) {
         goto done;
     }
+    /* stopped from outside (a lost lease): nothing more is written */
+    cir_store_set_cancel(s.store, job->cancel);
     s.frame = av_frame_alloc();
     s.prep_frame = av_frame_alloc();
     s.pkt = av_packet_alloc();

@@ -321,6 +321,44 @@ cir_pool_shutdown(cir_pool_t *p, int cancel_running)
     pthread_mutex_unlock(&p->lock);
 }
 
+int
+cir_pool_cancel(cir_pool_t *p, const void *user)
+{
+    task_t *prev = NULL, *t;
+    int found = 0;
+
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->workers; i++) {
+        if (p->slots[i].task != NULL && p->slots[i].task->user == user) {
+            atomic_store(&p->slots[i].cancel, 1);
+            found = 1;
+        }
+    }
+    for (t = p->head; !found && t != NULL; prev = t, t = t->next) {
+        if (t->user != user) {
+            continue;
+        }
+        if (prev != NULL) {
+            prev->next = t->next;
+        } else {
+            p->head = t->next;
+        }
+        if (p->tail == t) {
+            p->tail = prev;
+        }
+        p->nqueued--;
+        done_node_t *n = done_for(t, CIR_ECANCELED);
+        if (n) {
+            push_done(p, n);
+        }
+        task_free(t);
+        found = 1;
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}
+
 size_t
 cir_pool_snapshot(cir_pool_t *p, cir_pool_slot_t *slots, size_t max)
 {

@@ -18,14 +18,20 @@
  * are retried with exponential backoff and full jitter, at most
  * CIR_AWS_MAX_ATTEMPTS attempts (env CIRRUS_AWS_MAX_ATTEMPTS) within
  * CIR_AWS_MAX_RETRY_S seconds; then CIR_ETRANSIENT.  Other 4xx are final:
- * 403/401 CIR_EAUTH, 404 CIR_ENOTFOUND, else CIR_EINVAL.  Every call has
- * connect and low-speed timeouts.  A client is thread-safe.
+ * 403/401 CIR_EAUTH, 404 CIR_ENOTFOUND, else CIR_EINVAL.
+ *
+ * Timeouts: every attempt has a connect timeout (CIR_AWS_CONNECT_TIMEOUT_MS)
+ * and a total one (CIR_AWS_REQUEST_TIMEOUT_MS, plus the wait of a long
+ * poll), besides a low-speed limit; cir_aws_set_timeouts() changes them per
+ * client (cirrus-worker keeps them well below its SQS visibility window).
+ * A client is thread-safe.
  * Secrets are never logged; error messages carry the service's error code
  * and message only.
  */
 #ifndef CIR_AWS_H
 #define CIR_AWS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +40,8 @@
 
 #define CIR_AWS_MAX_ATTEMPTS        6
 #define CIR_AWS_MAX_RETRY_S         60
+#define CIR_AWS_CONNECT_TIMEOUT_MS  3000
+#define CIR_AWS_REQUEST_TIMEOUT_MS  20000
 #define CIR_AWS_MULTIPART_THRESHOLD (8u << 20)
 #define CIR_AWS_PART_SIZE           (8u << 20)
 
@@ -58,10 +66,15 @@ const char *cir_aws_region(const cir_aws_t *aws);
  * ("s3", "sqs", "batch"; "" = the AWS default). */
 int cir_aws_set_region(cir_aws_t *aws, const char *region);
 int cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url);
+/* The connect and total timeouts of every attempt (ms, 1 .. 3600000). */
+int cir_aws_set_timeouts(cir_aws_t *aws, int connect_ms, int request_ms);
 /* Current credentials, refreshed when near expiry. */
 int cir_aws_credentials(cir_aws_t *aws, cir_aws_creds_t *out);
 /* The last error message of this thread ("SlowDown: Please reduce..."). */
 const char *cir_aws_last_error(void);
+/* The service's error code of this thread's last call ("SlowDown",
+ * "MessageNotInflight"), "" when the last attempt got no error answer. */
+const char *cir_aws_last_error_code(void);
 
 /* ---- S3 ---- */
 typedef struct {
@@ -76,6 +89,8 @@ typedef struct {
     const char *cache_control; /* NULL: none */
     const cir_aws_kv_t *meta;  /* x-amz-meta-<name> */
     size_t nmeta;
+    const atomic_int *abort; /* set: the upload stops (CIR_ECANCELED), the
+                                request in flight aborted; NULL: none */
 } cir_s3_put_opts_t;
 
 int cir_s3_head(cir_aws_t *aws, const char *bucket, const char *key,
@@ -121,6 +136,13 @@ void cir_sqs_msg_free(cir_sqs_msg_t *m);
 int cir_sqs_delete(cir_aws_t *aws, const char *queue_url, const char *receipt);
 int cir_sqs_change_visibility(cir_aws_t *aws, const char *queue_url,
                               const char *receipt, int timeout_s);
+/* One attempt, over within_ms at most, aborted when *abort is set (may be
+ * NULL): a lease's heartbeat, whose caller decides when to try again.
+ * CIR_ENOTFOUND when SQS answers MessageNotInflight or
+ * ReceiptHandleIsInvalid: the receipt no longer holds the message. */
+int cir_sqs_extend_visibility(cir_aws_t *aws, const char *queue_url,
+                              const char *receipt, int timeout_s, int within_ms,
+                              const atomic_int *abort);
 int cir_sqs_send(cir_aws_t *aws, const char *queue_url, const char *body,
                  char *id, size_t idsize);
 /* The queue's RedrivePolicy maxReceiveCount (GetQueueAttributes), 0 when

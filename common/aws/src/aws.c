@@ -22,6 +22,7 @@
 
 static const cir_log_ctx_t log_ctx = {.component = "aws"};
 static _Thread_local char last_error[512];
+static _Thread_local char last_code[128];
 
 typedef enum {
     CRED_STATIC = 0,
@@ -37,11 +38,14 @@ struct cir_aws {
     char ep_batch[512];
     int max_attempts;
     int max_retry_s;
+    int connect_timeout_ms; /* per attempt: connecting */
+    int request_timeout_ms; /* per attempt: the whole exchange */
     cred_source_t source;
     char cred_url[1024];
     char cred_auth[2048];
     char imds[512];
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;         /* creds */
+    pthread_mutex_t refresh_lock; /* one refresh at a time */
     cir_aws_creds_t creds;
 };
 
@@ -49,6 +53,12 @@ const char *
 cir_aws_last_error(void)
 {
     return last_error;
+}
+
+const char *
+cir_aws_last_error_code(void)
+{
+    return last_code;
 }
 
 void
@@ -161,6 +171,7 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
         return CIR_ENOMEM;
     }
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->refresh_lock, NULL);
     v = env("AWS_REGION");
     copy_str(a->region, sizeof(a->region),
              v ? v
@@ -171,6 +182,8 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     endpoint_for(a->ep_batch, sizeof(a->ep_batch), "AWS_ENDPOINT_URL_BATCH");
     a->max_attempts = CIR_AWS_MAX_ATTEMPTS;
     a->max_retry_s = CIR_AWS_MAX_RETRY_S;
+    a->connect_timeout_ms = CIR_AWS_CONNECT_TIMEOUT_MS;
+    a->request_timeout_ms = CIR_AWS_REQUEST_TIMEOUT_MS;
     if ((v = env("CIRRUS_AWS_MAX_ATTEMPTS")) != NULL) {
         char *end;
         long n = strtol(v, &end, 10);
@@ -242,6 +255,7 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     if (a->source == CRED_NONE) {
         snprintf(err, errsize, "no AWS credentials found");
         pthread_mutex_destroy(&a->lock);
+        pthread_mutex_destroy(&a->refresh_lock);
         free(a);
         return CIR_EAUTH;
     }
@@ -257,6 +271,7 @@ cir_aws_close(cir_aws_t **aws)
     }
     OPENSSL_cleanse(&(*aws)->creds, sizeof((*aws)->creds));
     pthread_mutex_destroy(&(*aws)->lock);
+    pthread_mutex_destroy(&(*aws)->refresh_lock);
     free(*aws);
     *aws = NULL;
 }
@@ -296,6 +311,18 @@ cir_aws_set_region(cir_aws_t *aws, const char *region)
         return CIR_EINVAL;
     }
     copy_str(aws->region, sizeof(aws->region), region);
+    return 0;
+}
+
+int
+cir_aws_set_timeouts(cir_aws_t *aws, int connect_ms, int request_ms)
+{
+    if (connect_ms < 1 || request_ms < 1 || connect_ms > 3600000 ||
+        request_ms > 3600000) {
+        return CIR_EINVAL;
+    }
+    aws->connect_timeout_ms = connect_ms;
+    aws->request_timeout_ms = request_ms;
     return 0;
 }
 
@@ -495,33 +522,75 @@ fail:
     return ret;
 }
 
+/* Called with a->lock held. */
+static int
+needs_refresh(const cir_aws_t *a)
+{
+    return a->source != CRED_STATIC &&
+           (a->creds.access_key[0] == '\0' ||
+            (a->creds.expires != 0 &&
+             a->creds.expires - 300 < (int64_t)time(NULL)));
+}
+
+static int
+still_valid(const cir_aws_t *a)
+{
+    return a->creds.access_key[0] != '\0' &&
+           (a->creds.expires == 0 || a->creds.expires > (int64_t)time(NULL));
+}
+
+/*
+ * a->lock guards the credentials for a copy only; a refresh (network, up to
+ * the endpoint's timeouts) holds refresh_lock alone, so a caller whose
+ * credentials are still valid never waits on another thread's refresh (a
+ * lease's heartbeat must not wait on a slow metadata endpoint).
+ */
 int
 cir_aws_credentials(cir_aws_t *a, cir_aws_creds_t *out)
 {
-    int ret = 0;
+    cir_aws_creds_t fresh = {0};
+    int ret, valid;
 
     pthread_mutex_lock(&a->lock);
-    if (a->source != CRED_STATIC &&
-        (a->creds.access_key[0] == '\0' ||
-         (a->creds.expires != 0 &&
-          a->creds.expires - 300 < (int64_t)time(NULL)))) {
-        cir_aws_creds_t fresh = {0};
-        ret = a->source == CRED_CONTAINER ? fetch_container(a, &fresh)
-                                          : fetch_imds(a, &fresh);
-        if (ret == 0) {
-            a->creds = fresh;
-            cir_log_debug(&log_ctx, "refreshed credentials from %s",
-                          a->source == CRED_CONTAINER ? "container" : "IMDS");
-        } else if (a->creds.access_key[0] != '\0' &&
-                   a->creds.expires > (int64_t)time(NULL)) {
-            ret = 0; /* still valid: keep using them, retry next time */
-        }
-        OPENSSL_cleanse(&fresh, sizeof(fresh));
+    if (!needs_refresh(a)) {
+        *out = a->creds;
+        pthread_mutex_unlock(&a->lock);
+        return 0;
+    }
+    if ((valid = still_valid(a)) != 0) {
+        *out = a->creds;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (valid && pthread_mutex_trylock(&a->refresh_lock) != 0) {
+        return 0; /* another thread refreshes: these work meanwhile */
+    }
+    if (!valid) {
+        pthread_mutex_lock(&a->refresh_lock);
+    }
+    pthread_mutex_lock(&a->lock);
+    if (!needs_refresh(a)) { /* refreshed while we waited */
+        *out = a->creds;
+        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_unlock(&a->refresh_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&a->lock);
+    ret = a->source == CRED_CONTAINER ? fetch_container(a, &fresh)
+                                      : fetch_imds(a, &fresh);
+    pthread_mutex_lock(&a->lock);
+    if (ret == 0) {
+        a->creds = fresh;
+        cir_log_debug(&log_ctx, "refreshed credentials from %s",
+                      a->source == CRED_CONTAINER ? "container" : "IMDS");
+    } else if (still_valid(a)) {
+        ret = 0; /* still valid: keep using them, retry next time */
     }
     if (ret == 0) {
         *out = a->creds;
     }
     pthread_mutex_unlock(&a->lock);
+    pthread_mutex_unlock(&a->refresh_lock);
+    OPENSSL_cleanse(&fresh, sizeof(fresh));
     return ret;
 }
 
@@ -679,6 +748,67 @@ backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* The connect and total timeouts of one attempt. */
+static void
+set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
+{
+    long total = r->timeout_ms > 0 ? r->timeout_ms
+                                   : (long)a->request_timeout_ms + r->extra_ms;
+    long connect =
+        a->connect_timeout_ms < total ? a->connect_timeout_ms : total;
+
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
+}
+
+/* curl_easy_perform, or with an abort flag a multi loop that looks at the
+ * flag every ABORT_POLL_MS (curl's progress callback may wait a second on
+ * an idle connection): an aborted request stops within that. */
+#define ABORT_POLL_MS 50
+
+static CURLcode
+perform(CURL *c, const atomic_int *abort_flag)
+{
+    CURLM *m;
+    CURLcode rc = CURLE_OK;
+    CURLMsg *msg;
+    int running = 1, left;
+
+    if (abort_flag == NULL) {
+        return curl_easy_perform(c);
+    }
+    if ((m = curl_multi_init()) == NULL) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    if (curl_multi_add_handle(m, c) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    while (running) {
+        if (atomic_load(abort_flag)) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            rc = CURLE_SEND_ERROR;
+            break;
+        }
+        if (running &&
+            curl_multi_poll(m, NULL, 0, ABORT_POLL_MS, NULL) != CURLM_OK) {
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    while (rc == CURLE_OK && (msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            rc = msg->data.result;
+        }
+    }
+    curl_multi_remove_handle(m, c);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
 /* One attempt.  0 ok; else a cir error and *retry. */
 static int
 attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
@@ -778,7 +908,7 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
     curl_easy_setopt(c, CURLOPT_URL, url.data);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    set_timeouts(c, a, r);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                      r->low_speed_s > 0 ? (long)r->low_speed_s : 30L);
@@ -800,9 +930,14 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
         }
     }
-    rc = curl_easy_perform(c);
+    rc = perform(c, r->abort);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r->status = status;
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        aws_set_error("%s %s: aborted", r->method, r->service);
+        ret = CIR_ECANCELED;
+        goto fail;
+    }
     if (rc != CURLE_OK) {
         aws_set_error("%s %s: %s", r->method, r->service,
                       curl_easy_strerror(rc));
@@ -823,6 +958,7 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
         if (code[0] == '\0' && status == 404) {
             copy_str(code, sizeof(code), "NotFound");
         }
+        copy_str(last_code, sizeof(last_code), code);
         aws_set_error("%s %s%s: HTTP %ld %s%s%s", r->method, r->service,
                       r->path, status, code, msg[0] ? ": " : "", msg);
         if (status == 429 || status >= 500 || is_throttle(code)) {
@@ -854,13 +990,20 @@ aws_request(cir_aws_t *a, aws_req_t *r)
 {
     int64_t start = mono_ms();
     int ret = 0, retry;
+    int attempts = r->max_attempts > 0 ? r->max_attempts : a->max_attempts;
 
-    for (int i = 0; i < a->max_attempts; i++) {
+    for (int i = 0; i < attempts; i++) {
         if (i > 0) {
             cir_log_warn(&log_ctx, "retrying (%d/%d) after: %s", i,
-                         a->max_attempts - 1, last_error);
+                         attempts - 1, last_error);
             backoff(i);
         }
+        if (r->abort != NULL && atomic_load(r->abort)) {
+            aws_set_error("%s %s: aborted", r->method, r->service);
+            ret = CIR_ECANCELED;
+            break;
+        }
+        last_code[0] = '\0';
         ret = attempt_once(a, r, &retry);
         if (ret == 0 || !retry ||
             mono_ms() - start > (int64_t)a->max_retry_s * 1000) {

@@ -2,6 +2,8 @@
 #ifndef CIR_AWS_INTERNAL_H
 #define CIR_AWS_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include <curl/curl.h>
 
 #include "cir_aws.h"
@@ -19,6 +21,14 @@ typedef struct {
     size_t body_len;
     int unsigned_payload;
     int low_speed_s;
+    /* limits of this request (0/NULL: the client's): the total time of one
+     * attempt, a long poll's wait added to the client's total, the number
+     * of attempts, and a flag that aborts the transfer at once when set
+     * (CIR_ECANCELED, no retry) */
+    int timeout_ms;
+    int extra_ms;
+    int max_attempts;
+    const atomic_int *abort;
     /* response */
     cir_buf_t *out;  /* body sink (reset per attempt), or NULL */
     void *range_buf; /* or a fixed buffer */

@@ -126,6 +126,7 @@ put_single(cir_aws_t *a, const char *bucket, const char *key, const void *data,
     r.nheaders = nh;
     r.body = data ? data : "";
     r.body_len = len;
+    r.abort = opts ? opts->abort : NULL;
     return aws_request(a, &r);
 }
 
@@ -197,6 +198,7 @@ typedef struct {
     int next;  /* next part to upload (0-based) */
     int error; /* first error */
     char (*etags)[128];
+    const atomic_int *abort;
 } mp_t;
 
 static void *
@@ -226,7 +228,8 @@ mp_worker(void *opaque)
                        .nquery = 2,
                        .body = m->data + off,
                        .body_len = n,
-                       .head = &head};
+                       .head = &head,
+                       .abort = m->abort};
         int ret = aws_request(m->a, &r);
         pthread_mutex_lock(&m->lock);
         if (ret < 0 && m->error == 0) {
@@ -273,7 +276,8 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
                    .nquery = 1,
                    .headers = h,
                    .nheaders = nh,
-                   .out = &out};
+                   .out = &out,
+                   .abort = opts ? opts->abort : NULL};
     if ((ret = aws_request(a, &r)) < 0) {
         goto done;
     }
@@ -290,6 +294,7 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     m.data = data;
     m.len = len;
     m.part_size = part_size;
+    m.abort = opts ? opts->abort : NULL;
     m.nparts = len == 0 ? 1 : (int)((len + part_size - 1) / part_size);
     m.etags = calloc((size_t)m.nparts, sizeof(*m.etags));
     if (m.etags == NULL) {
@@ -337,7 +342,8 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
                     .nheaders = 1,
                     .body = body.data,
                     .body_len = body.len,
-                    .out = &out};
+                    .out = &out,
+                    .abort = m.abort};
     if ((ret = aws_request(a, &rc)) < 0) {
         goto abort_upload;
     }
@@ -449,6 +455,7 @@ typedef struct {
     cir_aws_t *aws;
     char bucket[64];
     char prefix[CIR_URI_MAX];
+    const atomic_int *cancel; /* set: uploads in flight abort */
 } s3_store_t;
 
 static int
@@ -488,12 +495,13 @@ store_put(void *state, const char *rel, const void *data, size_t len,
     s3_store_t *s = state;
     char key[CIR_URI_MAX + 256];
     cir_s3_put_opts_t o = {.content_type = content_type,
-                           .cache_control = cache_control};
+                           .cache_control = cache_control,
+                           .abort = s->cancel};
     int ret;
 
     store_key(s, rel, key, sizeof(key));
     ret = cir_s3_put(s->aws, s->bucket, key, data, len, &o);
-    if (ret < 0) {
+    if (ret < 0 && ret != CIR_ECANCELED) {
         cir_log_error(&(cir_log_ctx_t){.component = "s3"}, "put s3://%s/%s: %s",
                       s->bucket, key, cir_aws_last_error());
     }
@@ -524,6 +532,12 @@ store_remove(void *state, const char *rel)
 }
 
 static void
+store_set_cancel(void *state, const atomic_int *cancel)
+{
+    ((s3_store_t *)state)->cancel = cancel;
+}
+
+static void
 store_close(void *state)
 {
     free(state);
@@ -535,6 +549,7 @@ static const cir_store_backend_t s3_backend = {
     .put = store_put,
     .exists = store_exists,
     .remove = store_remove,
+    .set_cancel = store_set_cancel,
     .close = store_close,
 };
 

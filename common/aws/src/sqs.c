@@ -24,9 +24,10 @@ sqs_endpoint(cir_aws_t *a, const char *queue_url, char *ep, size_t size)
              queue_url);
 }
 
+/* limits: the request's timeout_ms, extra_ms, max_attempts and abort */
 static int
-sqs_call(cir_aws_t *a, const char *queue_url, const char *action, json_t *body,
-         json_t **reply)
+sqs_call_limited(cir_aws_t *a, const char *queue_url, const char *action,
+                 json_t *body, const aws_req_t *limits, json_t **reply)
 {
     char ep[1024], target[64];
     char *text = NULL;
@@ -56,6 +57,12 @@ sqs_call(cir_aws_t *a, const char *queue_url, const char *action, json_t *body,
                    .body_len = strlen(text),
                    .low_speed_s = 60,
                    .out = &out};
+    if (limits != NULL) {
+        r.timeout_ms = limits->timeout_ms;
+        r.extra_ms = limits->extra_ms;
+        r.max_attempts = limits->max_attempts;
+        r.abort = limits->abort;
+    }
     ret = aws_request(a, &r);
     if (ret == 0) {
         *reply = json_loadb(out.data ? out.data : "{}", out.data ? out.len : 2,
@@ -68,6 +75,13 @@ sqs_call(cir_aws_t *a, const char *queue_url, const char *action, json_t *body,
     free(text);
     cir_buf_free(&out);
     return ret;
+}
+
+static int
+sqs_call(cir_aws_t *a, const char *queue_url, const char *action, json_t *body,
+         json_t **reply)
+{
+    return sqs_call_limited(a, queue_url, action, body, NULL, reply);
 }
 
 void
@@ -112,7 +126,9 @@ cir_sqs_receive(cir_aws_t *a, const char *queue_url, int max, int wait_s,
     json_object_set_new(
         body, "AttributeNames",
         json_pack("[ss]", "ApproximateReceiveCount", "SentTimestamp"));
-    ret = sqs_call(a, queue_url, "ReceiveMessage", body, &reply);
+    /* a long poll may take its wait on top of the usual time */
+    ret = sqs_call_limited(a, queue_url, "ReceiveMessage", body,
+                           &(aws_req_t){.extra_ms = wait_s * 1000}, &reply);
     json_decref(body);
     if (ret < 0) {
         return ret;
@@ -169,6 +185,32 @@ cir_sqs_change_visibility(cir_aws_t *a, const char *queue_url,
 
     json_decref(body);
     json_decref(reply);
+    return ret;
+}
+
+int
+cir_sqs_extend_visibility(cir_aws_t *a, const char *queue_url,
+                          const char *receipt, int timeout_s, int within_ms,
+                          const atomic_int *abort)
+{
+    json_t *body = json_pack("{ss si}", "ReceiptHandle", receipt,
+                             "VisibilityTimeout", timeout_s),
+           *reply;
+    aws_req_t limits = {.timeout_ms = within_ms > 0 ? within_ms : 1,
+                        .max_attempts = 1,
+                        .abort = abort};
+    int ret = sqs_call_limited(a, queue_url, "ChangeMessageVisibility", body,
+                               &limits, &reply);
+    const char *code = cir_aws_last_error_code();
+
+    json_decref(body);
+    json_decref(reply);
+    /* AWS's JSON protocol names them bare, the query protocol with an
+     * AWS.SimpleQueueService. prefix */
+    if (ret < 0 && (strstr(code, "MessageNotInflight") != NULL ||
+                    strstr(code, "ReceiptHandleIsInvalid") != NULL)) {
+        return CIR_ENOTFOUND;
+    }
     return ret;
 }
 
