@@ -42,17 +42,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mpdParser = createRequire(path.join(B.NODE_MODULES, '..', 'package.json'))('mpd-parser');
 let ingest, nginx, browser, liveRoot, rtmpPort, pageDir, log = '';
 
-async function waitFor(what, fn, timeoutMs = 20000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > deadline)
-            throw new Error(`timed out waiting for ${what}\n${log.slice(-3000)}`);
-        await sleep(200);
-    }
-}
+// (the ingest's log tail when it times out)
+const waitFor = (what, fn, timeoutMs = 20000) => C.waitFor(what, fn,
+    { timeoutMs, every: 200, detail: () => log.slice(-3000) });
 
 function publish(key) {
     const args = ['-hide_banner', '-loglevel', 'error', '-re',

@@ -35,17 +35,8 @@ const V = validator('dashboard');
 const fetch = V.wrapFetch(globalThis.fetch);
 afterEach(() => V.assertClean());
 
-async function waitFor(what, fn, ms, detail = () => '') {
-    const end = Date.now() + ms;
-    let last;
-    while (Date.now() < end) {
-        last = await fn();
-        if (last)
-            return last;
-        await sleep(200);
-    }
-    throw new Error(`timed out waiting for ${what}\n${detail()}`);
-}
+const waitFor = (what, fn, timeoutMs, detail) => C.waitFor(what, fn,
+    { timeoutMs, every: 200, detail });
 
 function daemon(bin, args) {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

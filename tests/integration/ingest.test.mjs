@@ -37,17 +37,9 @@ const V = validator('ingest');
 const rawGet = V.wrapRawGet(rawGetUnchecked);
 afterEach(() => V.assertClean());
 
-async function waitFor(what, fn, timeoutMs = 20000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > deadline)
-            throw new Error(`timed out waiting for ${what}\n${log.slice(-3000)}`);
-        await sleep(100);
-    }
-}
+// (the ingest's log tail when it times out)
+const waitFor = (what, fn, timeoutMs = 20000) => C.waitFor(what, fn,
+    { timeoutMs, every: 100, detail: () => log.slice(-3000) });
 
 function publish(key, { seconds = 0, audio = true, extra = [], port = 0,
     size = '640x360' } = {}) {

@@ -38,17 +38,8 @@ afterEach(() => V.assertClean());
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what, fn, timeoutMs = 20000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > deadline)
-            throw new Error(`timed out waiting for ${what}`);
-        await sleep(100);
-    }
-}
+const waitFor = (what, fn, timeoutMs = 20000) => C.waitFor(what, fn,
+    { timeoutMs, every: 100 });
 
 // A small source keeps the rungs cheap: CI has 2 cores shared with nginx
 // and Chromium.

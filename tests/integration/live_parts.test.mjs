@@ -38,17 +38,9 @@ let nginx, liveRoot, log = '';
 // from the RTMP reader's buffer)
 const ingests = {};
 
-async function waitFor(what, fn, timeoutMs = 30000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > deadline)
-            throw new Error(`timed out waiting for ${what}\n${log.slice(-3000)}`);
-        await sleep(150);
-    }
-}
+// (the ingest's log tail when it times out)
+const waitFor = (what, fn, timeoutMs = 30000) => C.waitFor(what, fn,
+    { timeoutMs, every: 150, detail: () => log.slice(-3000) });
 
 function publish(rtmpPort, key, gop, seconds) {
     const args = ['-hide_banner', '-loglevel', 'error', '-re',

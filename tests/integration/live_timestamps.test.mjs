@@ -36,17 +36,9 @@ let ingest, nginx, liveRoot, work, rtmpPort, statusPort, log = '';
 const src = {}; // FLV sources, made before the cases run in parallel
 const metricsSeen = new Map(); // key -> Map(`${track}/${kind}` -> count)
 
-async function waitFor(what, fn, timeoutMs = 30000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > deadline)
-            throw new Error(`timed out waiting for ${what}\n${log.slice(-3000)}`);
-        await sleep(150);
-    }
-}
+// (the ingest's log tail when it times out)
+const waitFor = (what, fn, timeoutMs = 30000) => C.waitFor(what, fn,
+    { timeoutMs, every: 150, detail: () => log.slice(-3000) });
 
 // ---- the repair counters, polled while the streams run -----------------
 

@@ -60,17 +60,9 @@ function drop(spool, name, { from, text, mtime }) {
 
 const VIDEO_ONLY_MTIME = 1796563604; // one upload of video_only.mp4
 
-async function waitFor(what, fn, ms = 120000, child = null) {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-        const v = fn();
-        if (v)
-            return v;
-        await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}` +
-        (child ? `\nworker log:\n${child.log.slice(-4000)}` : ''));
-}
+const waitFor = (what, fn, timeoutMs = 120000, child = null) =>
+    C.waitFor(what, fn, { timeoutMs, every: 100,
+        detail: () => (child ? `worker log:\n${child.log.slice(-4000)}` : '') });
 
 function metricsPort(child) {
     const m = /metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.log);

@@ -409,3 +409,23 @@ export function parseVtt(text) {
 export function hasTool(name) {
     return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn (sync or async) every `every` ms until it returns something
+// truthy, and returns that; after timeoutMs throws "timed out waiting for
+// <what>" with detail() (e.g. the tail of a server's log) appended.
+export async function waitFor(what, fn, { timeoutMs = 20000, every = 150,
+    detail = () => '' } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await fn();
+        if (v)
+            return v;
+        if (Date.now() > deadline) {
+            const more = detail();
+            throw new Error(`timed out waiting for ${what}${more ? `\n${more}` : ''}`);
+        }
+        await sleep(every);
+    }
+}
