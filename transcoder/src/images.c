@@ -32,6 +32,7 @@
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_storage.h"
+#include "input_error.h"
 #include "jpeg.h"
 
 #define MAX_PIXELS     100000000LL
@@ -261,11 +262,17 @@ open_input(const char *path, AVFormatContext **out, int probing)
     ret = avformat_open_input(&ic, path, NULL, &o);
     av_dict_free(&o);
     if (ret < 0) {
-        cir_aws_s3_avio_close(&pb); /* a failed open frees only ic */
+        /* an S3 read that failed is that error, not a verdict on bytes */
+        int io = cir_aws_s3_avio_error(pb);
+        char msg[1280];
         /* a probe that fails is no error: the caller tries it as video */
-        cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
-                "cannot open %s: %s", path, av_err2str(ret));
-        return ret == AVERROR_INVALIDDATA ? CIR_EMEDIA : cir_img_averr(ret);
+        cir_log(probing && io == 0 ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG,
+                "cannot open %s: %s", path,
+                cir_input_strerror(pb, ret, msg, sizeof(msg)));
+        cir_aws_s3_avio_close(&pb); /* a failed open frees only ic */
+        return io < 0                       ? io
+               : ret == AVERROR_INVALIDDATA ? CIR_EMEDIA
+                                            : cir_img_averr(ret);
     }
     if (probing && !names_image_codec(ic)) {
         close_input(&ic);
@@ -289,9 +296,12 @@ open_input(const char *path, AVFormatContext **out, int probing)
     }
     av_freep(&sopts);
     if (ret < 0) {
-        cir_log_error(&LOG, "cannot probe %s: %s", path, av_err2str(ret));
+        char msg[1280];
+        int err = cir_input_error(ic->pb, ret);
+        cir_log_error(&LOG, "cannot probe %s: %s", path,
+                      cir_input_strerror(ic->pb, ret, msg, sizeof(msg)));
         close_input(&ic);
-        return CIR_EMEDIA;
+        return err;
     }
     *out = ic;
     return 0;
@@ -425,6 +435,12 @@ decode_one(AVFormatContext *ic, int si, const char *path, AVFrame **out)
     goto fail;
 
 averr:
+    if (cir_aws_s3_avio_error(ic->pb) < 0) {
+        /* the read failed, not the bytes */
+        cir_log_error(&LOG, "%s: %s", path, cir_aws_s3_avio_strerror(ic->pb));
+        ret = cir_aws_s3_avio_error(ic->pb);
+        goto fail;
+    }
     cir_log_error(&LOG, "%s: decoding the %s image failed: %s", path,
                   avcodec_get_name(par->codec_id),
                   ret == AVERROR_EOF ? "no picture" : av_err2str(ret));

@@ -3,6 +3,7 @@
  * pixels, frame rate cap, 8-bit 4:2:0), then fan the frames out to the rung
  * threads, the thumbnailer and the audio rendition; publish manifests last.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "cir_aws.h"
 #include "cir_aws_avio.h"
 #include "audio.h"
 #include "avsetup.h"
@@ -25,6 +27,7 @@
 #include "cir_log.h"
 #include "cir_transcode.h"
 #include "images.h"
+#include "input_error.h"
 #include "ladder.h"
 #include "pipeline.h"
 #include "rung.h"
@@ -61,6 +64,18 @@ fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
     return err;
 }
 
+/* libavformat failed on the input (pb: its AVIOContext, or NULL): an I/O
+ * error of the S3 AVIO is that error, not a verdict on the bytes. */
+static int
+input_failed(cir_job_state_t *s, const AVIOContext *pb, int averr,
+             const char *what)
+{
+    char msg[1280];
+
+    return fail_msg(s, cir_input_error(pb, averr), "%s: %s", what,
+                    cir_input_strerror(pb, averr, msg, sizeof(msg)));
+}
+
 static int
 open_input(cir_job_state_t *s, const char *path)
 {
@@ -77,9 +92,8 @@ open_input(cir_job_state_t *s, const char *path)
         AVIOContext *pb = NULL;
         if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
             av_dict_free(&opts);
-            return fail_msg(s, ret == CIR_ENOTFOUND ? CIR_EMEDIA : ret,
-                            "cannot open input %s: %s", path,
-                            cir_strerror(ret));
+            return fail_msg(s, ret, "cannot open input %s (%s): %s", path,
+                            cir_errname(ret), cir_aws_last_error());
         }
         if ((s->ic = avformat_alloc_context()) == NULL) {
             cir_aws_s3_avio_close(&pb);
@@ -93,18 +107,18 @@ open_input(cir_job_state_t *s, const char *path)
     ret = avformat_open_input(&s->ic, path, NULL, &opts);
     av_dict_free(&opts);
     if (ret < 0) {
+        char what[CIR_URI_MAX + 64];
+        snprintf(what, sizeof(what), "cannot open input %s", path);
+        ret = ret == AVERROR(ENOENT)
+                  ? fail_msg(s, CIR_EMEDIA, "input %s does not exist", path)
+                  : input_failed(s, custom, ret, what);
         cir_aws_s3_avio_close(&custom); /* a failed open frees only ic */
-    }
-    if (ret == AVERROR(ENOENT)) {
-        return fail_msg(s, CIR_EMEDIA, "input %s does not exist", path);
-    }
-    if (ret < 0) {
-        return fail_msg(s, CIR_EMEDIA, "cannot open input %s: %s", path,
-                        av_err2str(ret));
+        return ret;
     }
     if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
-        return fail_msg(s, CIR_EMEDIA, "cannot read stream info of %s: %s",
-                        path, av_err2str(ret));
+        char what[CIR_URI_MAX + 64];
+        snprintf(what, sizeof(what), "cannot read stream info of %s", path);
+        return input_failed(s, s->ic->pb, ret, what);
     }
     return 0;
 }
@@ -502,13 +516,18 @@ read_loop(cir_job_state_t *s)
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
         ret = av_read_frame(s->ic, s->pkt);
+        if (ret == AVERROR_EOF && cir_aws_s3_avio_error(s->ic->pb) < 0) {
+            /* a demuxer may take a failed read for the end of the file */
+            ret = AVERROR(EIO);
+        }
         if (ret == AVERROR_EOF) {
             return 0;
         }
         if (ret < 0) {
-            return fail_msg(s, CIR_EMEDIA,
-                            "reading the input failed at %.1f s: %s",
-                            s->media_time, av_err2str(ret));
+            char what[64];
+            snprintf(what, sizeof(what), "reading the input failed at %.1f s",
+                     s->media_time);
+            return input_failed(s, s->ic->pb, ret, what);
         }
         if (s->vst && s->pkt->stream_index == s->vst->index) {
             ret = decode(s, s->vdec, s->pkt);
@@ -736,6 +755,13 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         }
         goto done;
     }
+    if (ret == CIR_ETRANSIENT || ret == CIR_EAUTH) {
+        /* S3 refused or kept failing: opening it again as a video would
+         * only spend a second retry budget */
+        ret = fail_msg(&s, ret, "cannot read input %s (%s): %s", job->input,
+                       cir_errname(ret), cir_aws_last_error());
+        goto done;
+    }
     if (ret < 0 && ret != CIR_EMEDIA && ret != CIR_ENOTFOUND) {
         /* a probe failure here is reported by the full open below */
         cir_log_debug(&s.log, "image probe: %s", cir_strerror(ret));
@@ -772,7 +798,19 @@ cir_transcode_exit_code(int err)
         return CIR_EXIT_INTERRUPTED;
     case CIR_EINTERNAL:
         return CIR_EXIT_INTERNAL;
+    case CIR_EAUTH:
+    case -EACCES:
+    case -EPERM:
+    case -EROFS:
+        return CIR_EXIT_ACCESS;
     default:
-        return CIR_EXIT_TRANSIENT; /* I/O, memory, -errno */
+        return CIR_EXIT_TRANSIENT; /* S3 kept failing, I/O, memory, -errno */
     }
+}
+
+int
+cir_transcode_exit_permanent(int code)
+{
+    return code == CIR_EXIT_USAGE || code == CIR_EXIT_BAD_INPUT ||
+           code == CIR_EXIT_BAD_PRESET || code == CIR_EXIT_ACCESS;
 }

@@ -21,7 +21,7 @@
 #include "cir_log.h"
 
 static const cir_log_ctx_t log_ctx = {.component = "aws"};
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[1024];
 
 typedef enum {
     CRED_STATIC = 0,
@@ -35,8 +35,7 @@ struct cir_aws {
     char ep_s3[512];
     char ep_sqs[512];
     char ep_batch[512];
-    int max_attempts;
-    int max_retry_s;
+    cir_aws_retry_t retry;
     cred_source_t source;
     char cred_url[1024];
     char cred_auth[2048];
@@ -169,14 +168,14 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     endpoint_for(a->ep_s3, sizeof(a->ep_s3), "AWS_ENDPOINT_URL_S3");
     endpoint_for(a->ep_sqs, sizeof(a->ep_sqs), "AWS_ENDPOINT_URL_SQS");
     endpoint_for(a->ep_batch, sizeof(a->ep_batch), "AWS_ENDPOINT_URL_BATCH");
-    a->max_attempts = CIR_AWS_MAX_ATTEMPTS;
-    a->max_retry_s = CIR_AWS_MAX_RETRY_S;
-    if ((v = env("CIRRUS_AWS_MAX_ATTEMPTS")) != NULL) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end == '\0' && n >= 1 && n <= 20) {
-            a->max_attempts = (int)n;
-        }
+    cir_aws_retry_default(&a->retry);
+    if (cir_aws_retry_configure(&a->retry, env("CIRRUS_AWS_MAX_ATTEMPTS"),
+                                env("CIRRUS_AWS_RETRY_BUDGET_S"),
+                                env("CIRRUS_AWS_RETRY_MAX_WAIT_S"), err,
+                                errsize) < 0) {
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return CIR_EINVAL;
     }
 
     a->source = CRED_NONE;
@@ -644,16 +643,6 @@ error_code(const cir_buf_t *b, char *code, size_t size, char *msg, size_t msize)
     }
 }
 
-static int
-is_throttle(const char *code)
-{
-    return strcmp(code, "SlowDown") == 0 || strstr(code, "Throttl") != NULL ||
-           strcmp(code, "RequestThrottled") == 0 ||
-           strcmp(code, "RequestTimeout") == 0 ||
-           strcmp(code, "RequestLimitExceeded") == 0 ||
-           strcmp(code, "TooManyRequestsException") == 0;
-}
-
 static int64_t
 mono_ms(void)
 {
@@ -663,20 +652,25 @@ mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-backoff(int attempt)
+static uint32_t
+random32(void)
 {
     uint32_t rnd = 0;
-    int64_t cap = 100LL << (attempt < 6 ? attempt : 6); /* 100 ms .. 6.4 s */
 
-    if (cap > 5000) {
-        cap = 5000;
+    if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) {
+        rnd = (uint32_t)mono_ms() * 2654435761u;
     }
-    RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-    int64_t ms = (int64_t)(rnd % (uint32_t)(cap + 1)); /* full jitter */
+    return rnd;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
     struct timespec ts = {.tv_sec = ms / 1000,
                           .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* One attempt.  0 ok; else a cir error and *retry. */
@@ -804,8 +798,10 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r->status = status;
     if (rc != CURLE_OK) {
-        aws_set_error("%s %s: %s", r->method, r->service,
-                      curl_easy_strerror(rc));
+        char where[160];
+        cir_aws_ellipsize(where, sizeof(where), r->path);
+        aws_set_error("%s (%s %s on %s)", curl_easy_strerror(rc), r->method,
+                      where, r->service);
         *retry = 1;
         ret = CIR_ETRANSIENT;
         goto fail;
@@ -818,26 +814,19 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
         goto fail;
     }
     {
-        char code[128], msg[256];
+        char code[128], msg[256], where[160];
         error_code(&r->errbody, code, sizeof(code), msg, sizeof(msg));
         if (code[0] == '\0' && status == 404) {
             copy_str(code, sizeof(code), "NotFound");
         }
-        aws_set_error("%s %s%s: HTTP %ld %s%s%s", r->method, r->service,
-                      r->path, status, code, msg[0] ? ": " : "", msg);
-        if (status == 429 || status >= 500 || is_throttle(code)) {
-            *retry = 1;
-            ret = CIR_ETRANSIENT;
-        } else if (status == 401 || status == 403 ||
-                   strstr(code, "Signature") != NULL ||
-                   strstr(code, "AccessDenied") != NULL) {
-            ret = CIR_EAUTH;
-        } else if (status == 404 || strstr(code, "NoSuch") != NULL ||
-                   strstr(code, "NonExistent") != NULL) {
-            ret = CIR_ENOTFOUND;
-        } else {
-            ret = CIR_EINVAL;
-        }
+        /* the code first, a long path or message cut in the middle: the
+         * code is what tells an operator what happened */
+        cir_aws_ellipsize(where, sizeof(where), r->path);
+        aws_set_error("HTTP %ld %s%s%s (%s %s on %s)", status,
+                      code[0] ? code : "(no error code)", msg[0] ? ": " : "",
+                      msg, r->method, where, r->service);
+        ret = cir_aws_classify(status, code);
+        *retry = ret == CIR_ETRANSIENT;
     }
 fail:
     if (c != NULL) {
@@ -852,20 +841,27 @@ fail:
 int
 aws_request(cir_aws_t *a, aws_req_t *r)
 {
-    int64_t start = mono_ms();
-    int ret = 0, retry;
+    int64_t start = mono_ms(), wait;
+    int ret, retry;
 
-    for (int i = 0; i < a->max_attempts; i++) {
-        if (i > 0) {
-            cir_log_warn(&log_ctx, "retrying (%d/%d) after: %s", i,
-                         a->max_attempts - 1, last_error);
-            backoff(i);
-        }
+    for (int attempt = 1;; attempt++) {
         ret = attempt_once(a, r, &retry);
-        if (ret == 0 || !retry ||
-            mono_ms() - start > (int64_t)a->max_retry_s * 1000) {
+        if (ret == 0 || !retry) {
             break;
         }
+        wait = cir_aws_retry_wait_ms(&a->retry, attempt, mono_ms() - start,
+                                     random32());
+        if (wait < 0) {
+            char saved[sizeof(last_error)];
+            copy_str(saved, sizeof(saved), last_error);
+            aws_set_error("%s; gave up after %d attempts in %.1f s", saved,
+                          attempt, (double)(mono_ms() - start) / 1000);
+            break;
+        }
+        cir_log_warn(&log_ctx, "retrying (%d/%d) in %.2f s after: %s", attempt,
+                     a->retry.max_attempts - 1, (double)wait / 1000,
+                     last_error);
+        sleep_ms(wait);
     }
     cir_buf_free(&r->errbody);
     return ret;
