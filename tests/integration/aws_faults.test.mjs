@@ -15,6 +15,8 @@ import { start, stop } from '../aws-rig/index.mjs';
 
 const TOOL = process.env.CIRRUS_AWS_TOOL ||
     path.join(C.BUILD_DIR, 'common', 'aws', 'cirrus-aws-tool');
+const WORKER = path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const missing = !fs.existsSync(TOOL) ? `${TOOL} is not built`
     : !fs.existsSync(C.TRANSCODE_BIN) ? `${C.TRANSCODE_BIN} is not built`
         : false;
@@ -108,20 +110,28 @@ describe('S3 faults: errors mean what they say', { skip: missing }, () => {
     });
 
     test('(a) 500 on every input GET for 5 s, then healthy: the transcode succeeds', async () => {
-        await rig.faults([{ service: 's3', method: 'GET', match: 'cirrus-in/faults/clip.mp4',
-            action: 'status', status: 500, code: 'InternalError', forMs: 5000 }]);
-        const r = await transcode('s3://cirrus-in/faults/clip.mp4');
-        const seen = await applied();
-        await rig.faults([]);
-        assert.equal(r.code, 0, explain(r));
-        assert.equal(r.result.state, 'done');
-        assert.ok(seen.log.length >= 2, `GETs failed and were retried: ${seen.log.length}`);
-        const last = Math.max(...seen.log.map((e) => e.t));
-        assert.ok(seen.requests.some((e) => e.method === 'GET' && !e.fault && e.t > last),
-            'a GET after the faults ended went through');
-        assert.match(r.stderr, /retrying \(\d+\/\d+\).*HTTP 500 InternalError/);
-        const keys = await listKeys(`${r.output}/`);
-        assert.ok(keys.some((k) => k.endsWith('master.m3u8')), keys.join(' '));
+        // at open (every GET) and mid-read (after the image probe's and
+        // the video's first reads: one request's budget has to cover it)
+        for (const skip of [0, 2]) {
+            const t0 = Date.now();
+            await rig.faults([{ service: 's3', method: 'GET', match: 'cirrus-in/faults/clip.mp4',
+                action: 'status', status: 500, code: 'InternalError', skip, forMs: 5000 }]);
+            const r = await transcode('s3://cirrus-in/faults/clip.mp4');
+            const seen = await applied();
+            await rig.faults([]);
+            assert.equal(r.code, 0, `skip ${skip}: ${explain(r)}`);
+            assert.equal(r.result.state, 'done');
+            assert.ok(seen.log.length >= 2, `GETs failed and were retried: ${seen.log.length}`);
+            // the reads kept trying across the whole window, then went on
+            const first = Math.min(...seen.log.map((e) => e.t));
+            const healed = seen.requests.find((e) => e.method === 'GET' && !e.fault &&
+                e.t > first);
+            assert.ok(healed && healed.t >= t0 + 4900,
+                `skip ${skip}: a GET went through ${healed && healed.t - t0} ms after the faults began`);
+            assert.match(r.stderr, /retrying \(\d+\/\d+\).*HTTP 500 InternalError/);
+            const keys = await listKeys(`${r.output}/`);
+            assert.ok(keys.some((k) => k.endsWith('master.m3u8')), keys.join(' '));
+        }
     });
 
     test('(b) an input GET cut mid-body: read again from the same offset, the transcode succeeds', async () => {
@@ -266,4 +276,51 @@ describe('S3 faults: errors mean what they say', { skip: missing }, () => {
         assert.equal(local.code, access.code, `read-only output: ${explain(local)}`);
         assert.match(C.lastJsonLine(local.stdout).error, /Permission denied|Read-only/);
     });
+
+    test('(f) cirrus-worker takes an access failure as permanent: parked, not retried',
+        { skip: fs.existsSync(WORKER) ? false : 'cirrus-worker is not built' }, async () => {
+            // the notifications of the uploads above: not this test's jobs
+            for (;;) {
+                const r = await tool(['sqs-recv', rig.queueUrl, '1', '--delete']);
+                assert.equal(r.code, 0, r.stderr);
+                if (!JSON.parse(r.stdout).length)
+                    break;
+            }
+            await rig.faults([{ service: 's3', method: 'PUT', match: 'cirrus-out/vod/',
+                action: 'status', status: 403, code: 'AccessDenied' }]);
+            await upload(video, 'mobile/denied.mp4');
+            const status = C.tmpDir('cirrus-faults-status-');
+            const sets = { intake: 'sqs', sqs_queue_url: rig.queueUrl,
+                out_root: 's3://cirrus-out/vod', default_preset: 'mobile',
+                presets_dir: C.PRESETS_DIR, workers: 1, status_dir: status,
+                visibility_seconds: 10, max_attempts: 3, drain_seconds: 5 };
+            const w = spawn(WORKER, Object.entries(sets).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+                { env: rig.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+            let log = '';
+            w.stdout.on('data', (d) => { log += d; });
+            w.stderr.on('data', (d) => { log += d; });
+            const exited = new Promise((ok) => w.on('exit', (code) => ok(code)));
+            try {
+                const end = Date.now() + 120000;
+                while (!/failed \(CIR_EAUTH, permanent\)/.test(log) && Date.now() < end)
+                    await sleep(200);
+                assert.match(log, /failed \(CIR_EAUTH, permanent\)/,
+                    log.slice(-3000));
+                await sleep(1500);
+                const s = fs.readdirSync(status).filter((f) => f.endsWith('.json'))
+                    .map((f) => C.readJson(path.join(status, f))).filter(Boolean)
+                    .find((j) => j.input.endsWith('denied.mp4'));
+                assert.equal(s.state, 'failed', JSON.stringify(s));
+                assert.equal(s.exit_code, documented('access refused').code);
+                // parked for the dead-letter queue (quick redeliveries until
+                // the redrive policy moves it), never a transient backoff
+                assert.match(log, /permanent failure \(receive 1 of \d+ before the dead-letter queue\)/);
+                assert.doesNotMatch(log, /failed \(\w+, transient\)|attempt \d+ failed/,
+                    'not retried as transient');
+            } finally {
+                await rig.faults([]);
+                w.kill('SIGTERM');
+                await exited;
+            }
+        });
 });
