@@ -134,19 +134,21 @@ describe('S3 faults: errors mean what they say', { skip: missing }, () => {
         }
     });
 
-    test('(b) an input GET cut mid-body: read again from the same offset, the transcode succeeds', async () => {
+    test('(b) an input GET cut mid-body or reset: read again from the same offset, the transcode succeeds', async () => {
         // the third GET: the video's own reads, after the image probe's
-        await rig.faults([{ service: 's3', method: 'GET', match: 'cirrus-in/faults/clip.mp4',
-            action: 'cut', cutAfter: 1000000, skip: 2, count: 1 }]);
-        const r = await transcode('s3://cirrus-in/faults/clip.mp4');
-        const seen = await applied();
-        await rig.faults([]);
-        assert.equal(r.code, 0, explain(r));
-        assert.equal(seen.log.length, 1, 'one GET was cut');
-        assert.equal(seen.log[0].fault, 'cut');
-        assert.match(r.stderr, /retrying \(1\/\d+\).*GET \/cirrus-in\/faults\/clip\.mp4 on s3/);
-        const keys = await listKeys(`${r.output}/`);
-        assert.ok(keys.some((k) => k.endsWith('master.m3u8')), keys.join(' '));
+        for (const action of ['cut', 'reset']) {
+            await rig.faults([{ service: 's3', method: 'GET', match: 'cirrus-in/faults/clip.mp4',
+                action, cutAfter: 1000000, skip: 2, count: 1 }]);
+            const r = await transcode('s3://cirrus-in/faults/clip.mp4');
+            const seen = await applied();
+            await rig.faults([]);
+            assert.equal(r.code, 0, `${action}: ${explain(r)}`);
+            assert.equal(seen.log.length, 1, `one GET was ${action}`);
+            assert.equal(seen.log[0].fault, action);
+            assert.match(r.stderr, /retrying \(1\/\d+\).*GET \/cirrus-in\/faults\/clip\.mp4 on s3/);
+            const keys = await listKeys(`${r.output}/`);
+            assert.ok(keys.some((k) => k.endsWith('master.m3u8')), keys.join(' '));
+        }
     });
 
     test('(c) input GETs failing for good: exit 4 (CIR_ETRANSIENT), not 2, with a clear log line', async () => {
@@ -323,4 +325,21 @@ describe('S3 faults: errors mean what they say', { skip: missing }, () => {
                 await exited;
             }
         });
+
+    test('(g) an S3 error code survives a long key in the log', async () => {
+        // S3 refuses keys over 1024 bytes (KeyTooLongError); the log line
+        // used to be cut before the code
+        const prefix = `faults/long/${'abcdefghi/'.repeat(100)}`;
+        await rig.faults([{ service: 's3', method: 'PUT', match: 'cirrus-out/faults/long/',
+            action: 'status', status: 400, code: 'KeyTooLongError',
+            message: 'Your key is too long' }]);
+        const r = await transcode('s3://cirrus-in/faults/clip.mp4',
+            { output: `s3://cirrus-out/${prefix}` });
+        await rig.faults([]);
+        assert.equal(r.code, documented('bad preset').code, explain(r));
+        const line = r.stderr.split('\n').find((l) => /put s3:\/\/cirrus-out\/faults\/long\//.test(l));
+        assert.ok(line, r.stderr.slice(-2000));
+        assert.match(line, /failed \(CIR_EINVAL\): HTTP 400 KeyTooLongError: Your key is too long/);
+        assert.match(line, /\.\.\./, 'the key is cut in its middle');
+    });
 });
