@@ -137,12 +137,15 @@ describe('S3 faults: errors mean what they say', { skip: missing }, () => {
         }
     });
 
-    test('(b) an input GET cut mid-body or reset: read again from the same offset, the transcode succeeds', async () => {
-        // the third GET: the video's own reads, after the image probe's
-        for (const action of ['cut', 'reset']) {
+    test('(b) an input GET cut mid-body, reset or stalled: read again from the same offset, the transcode succeeds', async () => {
+        // the third GET: the video's own reads, after the image probe's.
+        // A stall longer than the whole budget is still tried again: the
+        // SDKs' three attempts are always made.
+        for (const [action, env] of [['cut', {}], ['reset', {}],
+            ['hang', { CIRRUS_AWS_RETRY_BUDGET_S: '1' }]]) {
             await rig.faults([{ service: 's3', method: 'GET', match: 'cirrus-in/faults/clip.mp4',
-                action, cutAfter: 1000000, skip: 2, count: 1 }]);
-            const r = await transcode('s3://cirrus-in/faults/clip.mp4');
+                action, cutAfter: 1000000, delayMs: 2500, skip: 2, count: 1 }]);
+            const r = await transcode('s3://cirrus-in/faults/clip.mp4', { env });
             const seen = await applied();
             await rig.faults([]);
             assert.equal(r.code, 0, `${action}: ${explain(r)}`);

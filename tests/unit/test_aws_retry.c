@@ -95,8 +95,28 @@ Test(aws_retry, the_budget_bounds_the_request)
     cr_assert_eq(elapsed, p.budget_ms, "the last wait is cut to the budget");
     /* a wait that would overrun is shortened to what is left */
     cr_assert_eq(cir_aws_retry_wait_ms(&p, 9, p.budget_ms - 5, 19999), 5);
-    cr_assert_eq(cir_aws_retry_wait_ms(&p, 1, p.budget_ms, 0), -1);
-    cr_assert_eq(cir_aws_retry_wait_ms(&p, 1, p.budget_ms + 1, 0), -1);
+    cr_assert_eq(cir_aws_retry_wait_ms(&p, 3, p.budget_ms, 0), -1);
+    cr_assert_eq(cir_aws_retry_wait_ms(&p, 9, p.budget_ms + 1, 0), -1);
+}
+
+Test(aws_retry, an_attempt_that_timed_out_is_still_tried_again)
+{
+    cir_aws_retry_t p = policy();
+
+    /* one hung attempt spent the whole budget: the SDKs' three attempts
+     * are still made, with their usual waits */
+    cr_assert_eq(
+        cir_aws_retry_wait_ms(&p, 1, p.budget_ms + 5000, (uint32_t)p.base_ms),
+        p.base_ms);
+    cr_assert_eq(
+        cir_aws_retry_wait_ms(&p, 2, p.budget_ms + 9000, longest(&p, 2)),
+        longest(&p, 2));
+    cr_assert_eq(
+        cir_aws_retry_wait_ms(&p, CIR_AWS_MIN_ATTEMPTS, p.budget_ms + 9000, 1),
+        -1);
+    /* but never more than max_attempts */
+    p.max_attempts = 1;
+    cr_assert_eq(cir_aws_retry_wait_ms(&p, 1, p.budget_ms + 5000, 1), -1);
 }
 
 Test(aws_retry, a_ten_second_storm_fits_in_the_budget)

@@ -19,7 +19,7 @@
  * connection resets and timeouts are retried with exponential backoff and
  * full jitter (a wait drawn from [0, min(base * 2^n, max_wait)]) while the
  * request's retry budget lasts (cir_aws_retry_t below: 30 s in total, 20 s
- * at most per wait, 20 attempts at most by default; environment
+ * at most per wait, 20 attempts at most, 3 at least by default; environment
  * CIRRUS_AWS_RETRY_BUDGET_S, CIRRUS_AWS_RETRY_MAX_WAIT_S,
  * CIRRUS_AWS_MAX_ATTEMPTS); then CIR_ETRANSIENT.  Other answers are final
  * (cir_aws_classify): refused credentials or permissions (401, 403,
@@ -39,6 +39,7 @@
 #include "cir_sigv4.h"
 
 #define CIR_AWS_MAX_ATTEMPTS        20
+#define CIR_AWS_MIN_ATTEMPTS        3 /* even past the budget (SDK default) */
 #define CIR_AWS_RETRY_BASE_MS       250
 #define CIR_AWS_RETRY_MAX_WAIT_MS   20000
 #define CIR_AWS_RETRY_BUDGET_MS     30000
@@ -91,8 +92,9 @@ int cir_aws_retry_configure(cir_aws_retry_t *p, const char *max_attempts,
 /* How long to wait before retry number `retry` (1 = the second attempt)
  * when `elapsed_ms` of the request's budget are spent: a full-jitter draw
  * from [0, min(base * 2^(retry-1), max_wait)] taken from `rnd`, shortened
- * to what is left of the budget; -1 when no attempt is left (attempts or
- * budget used up). */
+ * to what is left of the budget; -1 when no attempt is left (max_attempts
+ * made, or the budget used up and CIR_AWS_MIN_ATTEMPTS made: one attempt
+ * that timed out after the whole budget is still tried again). */
 int64_t cir_aws_retry_wait_ms(const cir_aws_retry_t *p, int retry,
                               int64_t elapsed_ms, uint32_t rnd);
 /* What a failed answer means: CIR_ETRANSIENT (worth a retry), CIR_EAUTH

@@ -86,7 +86,8 @@ cir_aws_retry_wait_ms(const cir_aws_retry_t *p, int retry, int64_t elapsed_ms,
 {
     int64_t cap, wait, left;
 
-    if (retry < 1 || retry >= p->max_attempts || elapsed_ms >= p->budget_ms) {
+    if (retry < 1 || retry >= p->max_attempts ||
+        (elapsed_ms >= p->budget_ms && retry >= CIR_AWS_MIN_ATTEMPTS)) {
         return -1;
     }
     /* base * 2^(retry-1), without overflow, then the per-wait cap */
@@ -99,7 +100,7 @@ cir_aws_retry_wait_ms(const cir_aws_retry_t *p, int retry, int64_t elapsed_ms,
     }
     wait = cap > 0 ? (int64_t)(rnd % (uint64_t)(cap + 1)) : 0; /* full jitter */
     left = p->budget_ms - elapsed_ms;
-    return wait < left ? wait : left;
+    return wait < left || left <= 0 ? wait : left;
 }
 
 static int
