@@ -931,8 +931,7 @@ finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
         metrics_end(&w->http.m, ST_RELEASED, 0, 0);
     } else {
         int code = cir_transcode_exit_code(d->ret);
-        int permanent =
-            code == CIR_EXIT_BAD_INPUT || code == CIR_EXIT_BAD_PRESET;
+        int permanent = cir_transcode_exit_permanent(code);
         const char *msg =
             d->result.error[0] ? d->result.error : cir_strerror(d->ret);
         char *ej = error_json(msg, d->ret);

@@ -92,8 +92,11 @@ export function faultProxy(service, targetPort, host = "127.0.0.1") {
   }
 
   function forward(req, res, body, cutAfter) {
+    // a fresh connection each time: node 20's global agent keeps sockets
+    // alive, and one the verifier closes while idle turns into a spurious
+    // reset when reused
     const up = http.request({ host, port: targetPort, method: req.method, path: req.url,
-      headers: { ...req.headers, "content-length": String(body.length) } }, (ur) => {
+      agent: false, headers: { ...req.headers, "content-length": String(body.length) } }, (ur) => {
       res.writeHead(ur.statusCode, ur.headers);
       if (cutAfter === undefined) return ur.pipe(res);
       let sent = 0;

@@ -10,6 +10,19 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+// fetch() to the rig's control endpoints, once more on a stale keep-alive
+// socket: a test that blocks its event loop (spawnSync of the AWS CLI) for
+// longer than the server's keep-alive timeout finds the pooled socket
+// closed ("other side closed").  Every control request is idempotent.
+async function fetch(url, opts) {
+  try {
+    return await globalThis.fetch(url, opts);
+  } catch (e) {
+    if (!e.cause || !["UND_ERR_SOCKET", "ECONNRESET"].includes(e.cause.code)) throw e;
+    return globalThis.fetch(url, opts);
+  }
+}
+
 export async function start(config = {}) {
   const child = spawn(process.execPath, [path.join(here, "server.mjs")], {
     env: {

@@ -173,7 +173,9 @@ function proxy(targetPort, kind) {
       const headers = { ...req.headers, "content-length": String(body.length) };
       delete headers.authorization;
       const up = http.request(
-        { host: HOST, port: targetPort, method: req.method, path: req.url, headers },
+        // no keep-alive (node 20's global agent has it): a socket the
+        // emulator closed while idle would be a spurious 502 when reused
+        { host: HOST, port: targetPort, method: req.method, path: req.url, headers, agent: false },
         (ur) => {
           res.writeHead(ur.statusCode, ur.headers);
           ur.pipe(res);

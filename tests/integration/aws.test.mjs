@@ -174,7 +174,7 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
         await rig.inject(3, 503, 'SlowDown');
         const injected = (await rig.stats()).injected;
         const r = ok(tool(['s3-put', 's3://cirrus-out/t/slow.txt', f]));
-        assert.match(r.stderr, /retrying \(3\/5\).*SlowDown/);
+        assert.match(r.stderr, /retrying \(3\/\d+\).*SlowDown/);
         assert.equal((await rig.stats()).injected, injected + 3);
         assert.equal(ok(tool(['s3-get', 's3://cirrus-out/t/slow.txt', '-'])).stdout, 'slow');
         // past the attempt limit: a final transient error

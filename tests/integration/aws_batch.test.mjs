@@ -159,8 +159,8 @@ describe('intake dispatch to AWS Batch', { skip: missing }, () => {
         assert.equal(after.failed, before.failed + 3, 'all three faults met');
         assert.equal(after.submitjob, before.submitjob + 3);
         assert.equal((await rig.submitted()).filter((j) => j.jobName === job.jobName).length, 1);
-        assert.match(w.log, /retrying \(\d\/\d\) after: POST batch\/v1\/submitjob: HTTP 500 ServerException/);
-        assert.match(w.log, /retrying \(\d\/\d\) after: POST batch\/v1\/submitjob: HTTP 429 TooManyRequestsException/);
+        assert.match(w.log, /retrying \(\d+\/\d+\) in [\d.]+ s after: HTTP 500 ServerException.*\(POST \/v1\/submitjob on batch\)/);
+        assert.match(w.log, /retrying \(\d+\/\d+\) in [\d.]+ s after: HTTP 429 TooManyRequestsException.*\(POST \/v1\/submitjob on batch\)/);
     });
 
     test('Batch refusing a job (4xx): message kept, error logged', async () => {

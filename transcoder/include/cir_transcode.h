@@ -71,18 +71,24 @@ int cir_transcode_run(const cir_job_t *job, cir_result_t *result);
 /* Routes FFmpeg's log into cir_log (call once at start-up). */
 void cir_transcode_route_av_log(void);
 
-/* Exit codes of cirrus-transcode (AWS Batch keys its retry on them). */
+/* Exit codes of cirrus-transcode (AWS Batch keys its retry on them; the
+ * table with their meaning is in README.md, "Exit codes"). */
 enum {
     CIR_EXIT_OK = 0,
     CIR_EXIT_USAGE = 1,
-    CIR_EXIT_BAD_INPUT = 2,
-    CIR_EXIT_BAD_PRESET = 3,
-    CIR_EXIT_TRANSIENT = 4,
-    CIR_EXIT_INTERNAL = 5,
+    CIR_EXIT_BAD_INPUT = 2,  /* not media, truncated, missing input */
+    CIR_EXIT_BAD_PRESET = 3, /* bad preset or job */
+    CIR_EXIT_TRANSIENT = 4,  /* S3 kept failing, I/O, memory: retry */
+    CIR_EXIT_INTERNAL = 5,   /* a bug */
+    CIR_EXIT_ACCESS = 6,     /* credentials or permissions refused, an
+                                output that may not be written */
     CIR_EXIT_INTERRUPTED = 130
 };
 
 /* The exit code for an error returned by cir_transcode_run. */
 int cir_transcode_exit_code(int err);
+/* 1 when no retry of the job can help (usage, bad input, bad preset,
+ * access refused), 0 when another attempt may succeed. */
+int cir_transcode_exit_permanent(int code);
 
 #endif

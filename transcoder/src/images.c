@@ -28,10 +28,12 @@
 #include <libswscale/swscale.h>
 
 #include "cir_aws.h"
+#include "cir_aws_avio.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_storage.h"
 #include "input.h"
+#include "input_error.h"
 #include "jpeg.h"
 
 #define MAX_PIXELS     100000000LL
@@ -222,7 +224,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
     AVFormatContext *ic = NULL;
     AVDictionary *o = NULL;
     AVDictionary **sopts = NULL;
-    char maxpx[32], why[256];
+    char maxpx[32], why[1280]; /* an S3 error: its code first */
     unsigned i;
     int ret;
 
@@ -232,11 +234,14 @@ open_input(const char *path, AVFormatContext **out, int probing)
     ret = cir_input_open(&ic, path, &o, why, sizeof(why));
     av_dict_free(&o);
     if (ret < 0) {
-        /* a probe that fails is no error: the caller tries it as video */
-        cir_log(probing ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG, "%s: %s", path,
-                why);
-        return ret <= CIR_EAGAIN && ret > CIR_ERR_LAST ? ret
-                                                       : cir_img_averr(ret);
+        /* a probe that fails is no error: the caller tries it as video;
+         * but a read that failed is that error, not a verdict on bytes */
+        int io = ret == CIR_ETRANSIENT || ret == CIR_EAUTH || ret == -EACCES;
+        cir_log(probing && !io ? CIR_LOG_DEBUG : CIR_LOG_ERROR, &LOG, "%s: %s",
+                path, why);
+        return (ret <= CIR_EAGAIN && ret > CIR_ERR_LAST) || ret == -EACCES
+                   ? ret
+                   : cir_img_averr(ret);
     }
     if (probing && !names_image_codec(ic)) {
         cir_input_close(&ic);
@@ -260,9 +265,12 @@ open_input(const char *path, AVFormatContext **out, int probing)
     }
     av_freep(&sopts);
     if (ret < 0) {
-        cir_log_error(&LOG, "cannot probe %s: %s", path, av_err2str(ret));
+        char msg[1280];
+        int err = cir_input_error(ic->pb, ret);
+        cir_log_error(&LOG, "cannot probe %s: %s", path,
+                      cir_input_strerror(ic->pb, ret, msg, sizeof(msg)));
         cir_input_close(&ic);
-        return CIR_EMEDIA;
+        return err;
     }
     *out = ic;
     return 0;
@@ -396,6 +404,12 @@ decode_one(AVFormatContext *ic, int si, const char *path, AVFrame **out)
     goto fail;
 
 averr:
+    if (cir_aws_s3_avio_error(ic->pb) < 0) {
+        /* the read failed, not the bytes */
+        cir_log_error(&LOG, "%s: %s", path, cir_aws_s3_avio_strerror(ic->pb));
+        ret = cir_aws_s3_avio_error(ic->pb);
+        goto fail;
+    }
     cir_log_error(&LOG, "%s: decoding the %s image failed: %s", path,
                   avcodec_get_name(par->codec_id),
                   ret == AVERROR_EOF ? "no picture" : av_err2str(ret));

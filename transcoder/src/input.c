@@ -11,7 +11,9 @@
  * refusal can name the container, and force the probed demuxer.
  */
 #include "input.h"
+#include "input_error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,6 +153,10 @@ open_error(int err, char *why, size_t why_len)
         snprintf(why, why_len, "input does not exist");
         return CIR_ENOTFOUND;
     }
+    if (err == AVERROR(EACCES) || err == AVERROR(EPERM)) {
+        snprintf(why, why_len, "input may not be read: %s", av_err2str(err));
+        return -EACCES;
+    }
     if (err == AVERROR_INVALIDDATA) {
         snprintf(why, why_len, "input is not a recognised media format");
         return CIR_EMEDIA;
@@ -158,6 +164,21 @@ open_error(int err, char *why, size_t why_len)
     snprintf(why, why_len, "cannot open input: %s",
              is_cir_error(err) ? cir_strerror(err) : av_err2str(err));
     return err;
+}
+
+/* libavformat failed reading pb: when a read of the S3 AVIOContext failed,
+ * that error (transient, access refused...), not a verdict on the bytes
+ * (input_error.h); else what libavformat said. */
+static int
+read_error(const AVIOContext *pb, int averr, char *why, size_t why_len)
+{
+    int io = cir_aws_s3_avio_error(pb);
+
+    if (io < 0) {
+        cir_input_strerror(pb, averr, why, why_len);
+        return io;
+    }
+    return open_error(averr, why, why_len);
 }
 
 /* Probes the container of pb's bytes (named path). */
@@ -168,7 +189,7 @@ probe(AVIOContext *pb, const char *path, const AVInputFormat **fmt, char *why,
     int ret = av_probe_input_buffer2(pb, fmt, path, NULL, 0, 0);
 
     if (ret < 0) {
-        return open_error(ret, why, why_len);
+        return read_error(pb, ret, why, why_len);
     }
     if (!cir_input_demuxer_accepted((*fmt)->name)) {
         return refuse((*fmt)->name, why, why_len);
@@ -281,7 +302,7 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
     av_dict_free(&o);
     if (ret < 0) {
         /* a failed open frees ic, never a custom pb */
-        ret = open_error(ret, why, why_len);
+        ret = read_error(pb, ret, why, why_len);
         goto fail;
     }
     if ((ret = check_image2(ic, why, why_len)) < 0) {

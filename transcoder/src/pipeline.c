@@ -3,6 +3,7 @@
  * pixels, frame rate cap, 8-bit 4:2:0), then fan the frames out to the rung
  * threads, the thumbnailer and the audio rendition; publish manifests last.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "cir_aws.h"
 #include "cir_aws_avio.h"
 #include "audio.h"
 #include "avsetup.h"
@@ -28,6 +30,7 @@
 #include "cir_transcode.h"
 #include "images.h"
 #include "input.h"
+#include "input_error.h"
 #include "ladder.h"
 #include "pipeline.h"
 #include "rung.h"
@@ -74,21 +77,34 @@ fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
 }
 
 /* The class of a cir_input_open() failure: a refused container stays
- * CIR_EUNSUPPORTED and our own errors (the S3 AVIOContext's, memory) keep
- * theirs; a missing input and whatever libavformat says are bad media. */
+ * CIR_EUNSUPPORTED and our own errors (the S3 AVIOContext's: transient,
+ * access refused; memory) keep theirs, as does a local input that may not
+ * be read; a missing input and whatever libavformat says are bad media. */
 static int
 input_error(int ret)
 {
-    int ours = ret <= CIR_EAGAIN && ret > CIR_ERR_LAST;
+    int ours = (ret <= CIR_EAGAIN && ret > CIR_ERR_LAST) || ret == -EACCES;
 
     return ours && ret != CIR_ENOTFOUND ? ret : CIR_EMEDIA;
+}
+
+/* libavformat failed on the input (pb: its AVIOContext, or NULL): an I/O
+ * error of the S3 AVIO is that error, not a verdict on the bytes. */
+static int
+input_failed(cir_job_state_t *s, const AVIOContext *pb, int averr,
+             const char *what)
+{
+    char msg[1280];
+
+    return fail_msg(s, cir_input_error(pb, averr), "%s: %s", what,
+                    cir_input_strerror(pb, averr, msg, sizeof(msg)));
 }
 
 static int
 open_input(cir_job_state_t *s, const char *path)
 {
     AVDictionary *opts = NULL;
-    char why[256];
+    char why[1280]; /* an S3 error names its code first */
     int ret;
 
     /* bounded probing: a hostile file cannot make us read forever */
@@ -101,8 +117,9 @@ open_input(cir_job_state_t *s, const char *path)
         return fail_msg(s, input_error(ret), "%s: %s", path, why);
     }
     if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
-        return fail_msg(s, CIR_EMEDIA, "cannot read stream info of %s: %s",
-                        path, av_err2str(ret));
+        char what[CIR_URI_MAX + 64];
+        snprintf(what, sizeof(what), "cannot read stream info of %s", path);
+        return input_failed(s, s->ic->pb, ret, what);
     }
     return 0;
 }
@@ -500,13 +517,18 @@ read_loop(cir_job_state_t *s)
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
         ret = av_read_frame(s->ic, s->pkt);
+        if (ret == AVERROR_EOF && cir_aws_s3_avio_error(s->ic->pb) < 0) {
+            /* a demuxer may take a failed read for the end of the file */
+            ret = AVERROR(EIO);
+        }
         if (ret == AVERROR_EOF) {
             return 0;
         }
         if (ret < 0) {
-            return fail_msg(s, CIR_EMEDIA,
-                            "reading the input failed at %.1f s: %s",
-                            s->media_time, av_err2str(ret));
+            char what[64];
+            snprintf(what, sizeof(what), "reading the input failed at %.1f s",
+                     s->media_time);
+            return input_failed(s, s->ic->pb, ret, what);
         }
         if (s->vst && s->pkt->stream_index == s->vst->index) {
             ret = decode(s, s->vdec, s->pkt);
@@ -788,6 +810,13 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         }
         goto done;
     }
+    if (ret == CIR_ETRANSIENT || ret == CIR_EAUTH) {
+        /* S3 refused or kept failing: opening it again as a video would
+         * only spend a second retry budget */
+        ret = fail_msg(&s, ret, "cannot read input %s (%s): %s", job->input,
+                       cir_errname(ret), cir_aws_last_error());
+        goto done;
+    }
     if (ret < 0 && ret != CIR_EMEDIA && ret != CIR_ENOTFOUND) {
         /* a probe failure here is reported by the full open below */
         cir_log_debug(&s.log, "image probe: %s", cir_strerror(ret));
@@ -824,7 +853,19 @@ cir_transcode_exit_code(int err)
         return CIR_EXIT_INTERRUPTED;
     case CIR_EINTERNAL:
         return CIR_EXIT_INTERNAL;
+    case CIR_EAUTH:
+    case -EACCES:
+    case -EPERM:
+    case -EROFS:
+        return CIR_EXIT_ACCESS;
     default:
-        return CIR_EXIT_TRANSIENT; /* I/O, memory, -errno */
+        return CIR_EXIT_TRANSIENT; /* S3 kept failing, I/O, memory, -errno */
     }
+}
+
+int
+cir_transcode_exit_permanent(int code)
+{
+    return code == CIR_EXIT_USAGE || code == CIR_EXIT_BAD_INPUT ||
+           code == CIR_EXIT_BAD_PRESET || code == CIR_EXIT_ACCESS;
 }

@@ -14,11 +14,17 @@
  *   AWS_ENDPOINT_URL, or per service AWS_ENDPOINT_URL_S3 / _SQS / _BATCH:
  *   a custom endpoint; S3 then uses path-style addressing.
  *
- * Retries: throttling (SlowDown, Throttling*, 429), 5xx and network errors
- * are retried with exponential backoff and full jitter, at most
- * CIR_AWS_MAX_ATTEMPTS attempts (env CIRRUS_AWS_MAX_ATTEMPTS) within
- * CIR_AWS_MAX_RETRY_S seconds; then CIR_ETRANSIENT.  Other 4xx are final:
- * 403/401 CIR_EAUTH, 404 CIR_ENOTFOUND, else CIR_EINVAL.
+ * Retries, like the AWS SDKs' "standard" mode: 500/502/503/504 (and other
+ * 5xx but 501), 429, SlowDown, Throttling codes, RequestTimeout and the like,
+ * connection resets and timeouts are retried with exponential backoff and
+ * full jitter (a wait drawn from [0, min(base * 2^n, max_wait)]) while the
+ * request's retry budget lasts (cir_aws_retry_t below: 30 s in total, 20 s
+ * at most per wait, 20 attempts at most, 3 at least by default; environment
+ * CIRRUS_AWS_RETRY_BUDGET_S, CIRRUS_AWS_RETRY_MAX_WAIT_S,
+ * CIRRUS_AWS_MAX_ATTEMPTS); then CIR_ETRANSIENT.  Other answers are final
+ * (cir_aws_classify): refused credentials or permissions (401, 403,
+ * SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ExpiredToken...)
+ * CIR_EAUTH, 404/NoSuch* CIR_ENOTFOUND, else CIR_EINVAL.
  *
  * Timeouts: every attempt has a connect timeout (CIR_AWS_CONNECT_TIMEOUT_MS)
  * and a total one (CIR_AWS_REQUEST_TIMEOUT_MS, plus the wait of a long
@@ -38,8 +44,11 @@
 #include "cir_buf.h"
 #include "cir_sigv4.h"
 
-#define CIR_AWS_MAX_ATTEMPTS        6
-#define CIR_AWS_MAX_RETRY_S         60
+#define CIR_AWS_MAX_ATTEMPTS        20
+#define CIR_AWS_MIN_ATTEMPTS        3 /* even past the budget (SDK default) */
+#define CIR_AWS_RETRY_BASE_MS       250
+#define CIR_AWS_RETRY_MAX_WAIT_MS   20000
+#define CIR_AWS_RETRY_BUDGET_MS     30000
 #define CIR_AWS_CONNECT_TIMEOUT_MS  3000
 #define CIR_AWS_REQUEST_TIMEOUT_MS  20000
 #define CIR_AWS_MULTIPART_THRESHOLD (8u << 20)
@@ -75,6 +84,39 @@ const char *cir_aws_last_error(void);
 /* The service's error code of this thread's last call ("SlowDown",
  * "MessageNotInflight"), "" when the last attempt got no error answer. */
 const char *cir_aws_last_error_code(void);
+
+/* ---- retries (pure: no clock, no network) ---- */
+typedef struct {
+    int max_attempts;    /* attempts of one request, the first included */
+    int64_t base_ms;     /* the first retry waits up to this */
+    int64_t max_wait_ms; /* no wait is longer */
+    int64_t budget_ms;   /* attempts and waits of one request, in total */
+} cir_aws_retry_t;
+
+/* The defaults above. */
+void cir_aws_retry_default(cir_aws_retry_t *p);
+/* Overrides from configuration strings (NULL or "" keeps a value):
+ * max_attempts 1..100, budget_s 0..3600 and max_wait_s 0..600 seconds
+ * (fractions allowed).  CIR_EINVAL names the bad one in err; p is then
+ * unchanged. */
+int cir_aws_retry_configure(cir_aws_retry_t *p, const char *max_attempts,
+                            const char *budget_s, const char *max_wait_s,
+                            char *err, size_t errsize);
+/* How long to wait before retry number `retry` (1 = the second attempt)
+ * when `elapsed_ms` of the request's budget are spent: a full-jitter draw
+ * from [0, min(base * 2^(retry-1), max_wait)] taken from `rnd`, shortened
+ * to what is left of the budget; -1 when no attempt is left (max_attempts
+ * made, or the budget used up and CIR_AWS_MIN_ATTEMPTS made: one attempt
+ * that timed out after the whole budget is still tried again). */
+int64_t cir_aws_retry_wait_ms(const cir_aws_retry_t *p, int retry,
+                              int64_t elapsed_ms, uint32_t rnd);
+/* What a failed answer means: CIR_ETRANSIENT (worth a retry), CIR_EAUTH
+ * (credentials or permissions refused), CIR_ENOTFOUND, else CIR_EINVAL.
+ * code is the service's error code ("SlowDown"), "" when it sent none. */
+int cir_aws_classify(long status, const char *code);
+/* Copies src into dst (size > 0), cutting the middle of a long value
+ * ("abc...xyz") rather than its end, so an error code after it survives. */
+void cir_aws_ellipsize(char *dst, size_t size, const char *src);
 
 /* ---- S3 ---- */
 typedef struct {

@@ -2,16 +2,31 @@
  * An AVIOContext reading an s3:// object with ranged GETs (read + seek), so
  * libavformat demuxes an upload without a local copy.  Reads go through a
  * buffer of CIR_S3_AVIO_CHUNK bytes per GET.
+ *
+ * A GET that fails (5xx, reset, timeout, a body cut short) is retried from
+ * the same offset within the client's retry budget (cir_aws.h); a body
+ * that ends early without an error is read on from where it stopped, at
+ * most CIR_S3_AVIO_SHORT_READS times.  When a read still fails, the AVIO
+ * answers AVERROR(EIO) to libavformat, remembers why, and fails every
+ * later read at once (the job's fate is decided: no second budget spent):
+ * cir_aws_s3_avio_error() tells that I/O failure from bytes the demuxer
+ * judged bad.
  */
 #ifndef CIR_AWS_AVIO_H
 #define CIR_AWS_AVIO_H
 
 #include <libavformat/avio.h>
 
-#define CIR_S3_AVIO_CHUNK (4 << 20)
+#define CIR_S3_AVIO_CHUNK       (4 << 20)
+#define CIR_S3_AVIO_SHORT_READS 5
 
 /* uri is s3://bucket/key.  Free with cir_aws_s3_avio_close(). */
 int cir_aws_s3_avio_open(AVIOContext **pb, const char *uri);
 void cir_aws_s3_avio_close(AVIOContext **pb);
+/* The error of the read that failed on pb (CIR_ETRANSIENT, CIR_EAUTH,
+ * CIR_ENOTFOUND...), 0 when none did or when pb is NULL or not an S3 AVIO.
+ * Its message: cir_aws_s3_avio_strerror(). */
+int cir_aws_s3_avio_error(const AVIOContext *pb);
+const char *cir_aws_s3_avio_strerror(const AVIOContext *pb);
 
 #endif

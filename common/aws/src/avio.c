@@ -1,6 +1,7 @@
 /* An AVIOContext over an S3 object: ranged GETs, read and seek. */
 #include "cir_aws_avio.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "aws_internal.h"
 #include "cir_aws.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -22,7 +24,41 @@ typedef struct {
     uint8_t *chunk; /* CIR_S3_AVIO_CHUNK bytes from chunk_off */
     int64_t chunk_off;
     size_t chunk_len;
+    int error;         /* the read that failed: every later one fails */
+    char errmsg[1280]; /* and why */
 } s3_input_t;
+
+static const cir_log_ctx_t log_ctx = {.component = "s3"};
+
+/* want bytes from s->pos into the chunk: the client retries a failed GET
+ * from the same offset; a body that ends early without an error is read on
+ * from where it stopped. */
+static int
+fill_chunk(s3_input_t *s, size_t want)
+{
+    size_t have = 0, got;
+    int ret, short_reads = 0;
+
+    s->chunk_len = 0;
+    while (have < want) {
+        got = 0;
+        ret =
+            cir_s3_get_range(s->aws, s->bucket, s->key, s->pos + (int64_t)have,
+                             want - have, s->chunk + have, &got);
+        if (ret < 0) {
+            return ret;
+        }
+        have += got;
+        if (have < want && ++short_reads > CIR_S3_AVIO_SHORT_READS) {
+            aws_set_error("%zu of %zu bytes arrived after %d short reads", have,
+                          want, short_reads);
+            return CIR_ETRANSIENT;
+        }
+    }
+    s->chunk_off = s->pos;
+    s->chunk_len = have;
+    return 0;
+}
 
 static int
 read_packet(void *opaque, uint8_t *buf, int size)
@@ -31,6 +67,9 @@ read_packet(void *opaque, uint8_t *buf, int size)
     size_t n;
     int ret;
 
+    if (s->error < 0) {
+        return AVERROR(EIO);
+    }
     if (s->pos >= s->size) {
         return AVERROR_EOF;
     }
@@ -40,18 +79,16 @@ read_packet(void *opaque, uint8_t *buf, int size)
         if ((int64_t)want > s->size - s->pos) {
             want = (size_t)(s->size - s->pos);
         }
-        s->chunk_len = 0;
-        ret = cir_s3_get_range(s->aws, s->bucket, s->key, s->pos, want,
-                               s->chunk, &s->chunk_len);
-        if (ret < 0) {
-            cir_log_error(&(cir_log_ctx_t){.component = "s3"},
-                          "read s3://%s/%s at %lld: %s", s->bucket, s->key,
-                          (long long)s->pos, cir_aws_last_error());
+        if ((ret = fill_chunk(s, want)) < 0) {
+            char shown[256];
+            cir_aws_ellipsize(shown, sizeof(shown), s->key);
+            s->error = ret;
+            snprintf(s->errmsg, sizeof(s->errmsg),
+                     "reading s3://%s/%s at byte %lld failed (%s): %s",
+                     s->bucket, shown, (long long)s->pos, cir_errname(ret),
+                     cir_aws_last_error());
+            cir_log_error(&log_ctx, "%s", s->errmsg);
             return AVERROR(EIO);
-        }
-        s->chunk_off = s->pos;
-        if (s->chunk_len == 0) {
-            return AVERROR_EOF;
         }
     }
     n = (size_t)(s->chunk_off + (int64_t)s->chunk_len - s->pos);
@@ -91,6 +128,65 @@ seek(void *opaque, int64_t offset, int whence)
     return pos;
 }
 
+/*
+ * Rewrites the client's last error into a sentence about the input.  A
+ * HEAD answer has no body, so a 403 says nothing of why: one ranged GET
+ * learns S3's error code (SignatureDoesNotMatch, AccessDenied...).  S3
+ * answers 403, not 404, for a missing key when the role may not
+ * s3:ListBucket the bucket, so AccessDenied may mean either.
+ */
+static void
+explain_head_failure(s3_input_t *s, int ret)
+{
+    char why[1024], shown[256];
+    uint8_t byte;
+    size_t got;
+
+    cir_aws_ellipsize(shown, sizeof(shown), s->key);
+    if (ret == CIR_EAUTH && cir_s3_get_range(s->aws, s->bucket, s->key, 0, 1,
+                                             &byte, &got) == CIR_EAUTH) {
+        snprintf(why, sizeof(why), "%s", cir_aws_last_error());
+        if (strstr(why, "AccessDenied") != NULL) {
+            aws_set_error("input s3://%s/%s is missing or not readable: %s "
+                          "(S3 answers 403 for a missing key when the role "
+                          "lacks s3:ListBucket on the bucket)",
+                          s->bucket, shown, why);
+        } else {
+            aws_set_error("input s3://%s/%s: credentials refused: %s",
+                          s->bucket, shown, why);
+        }
+        return;
+    }
+    snprintf(why, sizeof(why), "%s", cir_aws_last_error());
+    if (ret == CIR_ENOTFOUND) {
+        aws_set_error("input s3://%s/%s does not exist: %s", s->bucket, shown,
+                      why);
+    } else if (ret == CIR_EAUTH) {
+        aws_set_error("input s3://%s/%s is not readable: %s", s->bucket, shown,
+                      why);
+    } else {
+        aws_set_error("input s3://%s/%s: %s", s->bucket, shown, why);
+    }
+}
+
+int
+cir_aws_s3_avio_error(const AVIOContext *pb)
+{
+    if (pb == NULL || pb->read_packet != read_packet || pb->opaque == NULL) {
+        return 0;
+    }
+    return ((const s3_input_t *)pb->opaque)->error;
+}
+
+const char *
+cir_aws_s3_avio_strerror(const AVIOContext *pb)
+{
+    if (cir_aws_s3_avio_error(pb) == 0) {
+        return "";
+    }
+    return ((const s3_input_t *)pb->opaque)->errmsg;
+}
+
 int
 cir_aws_s3_avio_open(AVIOContext **pb, const char *uri)
 {
@@ -112,12 +208,15 @@ cir_aws_s3_avio_open(AVIOContext **pb, const char *uri)
         goto fail;
     }
     if ((s->aws = cir_aws_default()) == NULL) {
+        aws_set_error("no AWS client: credentials or configuration (logged "
+                      "at start)");
         ret = CIR_EAUTH;
         goto fail;
     }
     snprintf(s->bucket, sizeof(s->bucket), "%s", u->bucket);
     snprintf(s->key, sizeof(s->key), "%s", u->path);
     if ((ret = cir_s3_head(s->aws, s->bucket, s->key, &head)) < 0) {
+        explain_head_failure(s, ret);
         goto fail;
     }
     s->size = head.size;

@@ -21,7 +21,7 @@
 #include "cir_log.h"
 
 static const cir_log_ctx_t log_ctx = {.component = "aws"};
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[1024];
 static _Thread_local char last_code[128];
 
 typedef enum {
@@ -36,8 +36,7 @@ struct cir_aws {
     char ep_s3[512];
     char ep_sqs[512];
     char ep_batch[512];
-    int max_attempts;
-    int max_retry_s;
+    cir_aws_retry_t retry;
     int connect_timeout_ms; /* per attempt: connecting */
     int request_timeout_ms; /* per attempt: the whole exchange */
     cred_source_t source;
@@ -180,16 +179,16 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     endpoint_for(a->ep_s3, sizeof(a->ep_s3), "AWS_ENDPOINT_URL_S3");
     endpoint_for(a->ep_sqs, sizeof(a->ep_sqs), "AWS_ENDPOINT_URL_SQS");
     endpoint_for(a->ep_batch, sizeof(a->ep_batch), "AWS_ENDPOINT_URL_BATCH");
-    a->max_attempts = CIR_AWS_MAX_ATTEMPTS;
-    a->max_retry_s = CIR_AWS_MAX_RETRY_S;
     a->connect_timeout_ms = CIR_AWS_CONNECT_TIMEOUT_MS;
     a->request_timeout_ms = CIR_AWS_REQUEST_TIMEOUT_MS;
-    if ((v = env("CIRRUS_AWS_MAX_ATTEMPTS")) != NULL) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end == '\0' && n >= 1 && n <= 20) {
-            a->max_attempts = (int)n;
-        }
+    cir_aws_retry_default(&a->retry);
+    if (cir_aws_retry_configure(&a->retry, env("CIRRUS_AWS_MAX_ATTEMPTS"),
+                                env("CIRRUS_AWS_RETRY_BUDGET_S"),
+                                env("CIRRUS_AWS_RETRY_MAX_WAIT_S"), err,
+                                errsize) < 0) {
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return CIR_EINVAL;
     }
 
     a->source = CRED_NONE;
@@ -713,16 +712,6 @@ error_code(const cir_buf_t *b, char *code, size_t size, char *msg, size_t msize)
     }
 }
 
-static int
-is_throttle(const char *code)
-{
-    return strcmp(code, "SlowDown") == 0 || strstr(code, "Throttl") != NULL ||
-           strcmp(code, "RequestThrottled") == 0 ||
-           strcmp(code, "RequestTimeout") == 0 ||
-           strcmp(code, "RequestLimitExceeded") == 0 ||
-           strcmp(code, "TooManyRequestsException") == 0;
-}
-
 static int64_t
 mono_ms(void)
 {
@@ -732,20 +721,25 @@ mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-backoff(int attempt)
+static uint32_t
+random32(void)
 {
     uint32_t rnd = 0;
-    int64_t cap = 100LL << (attempt < 6 ? attempt : 6); /* 100 ms .. 6.4 s */
 
-    if (cap > 5000) {
-        cap = 5000;
+    if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) {
+        rnd = (uint32_t)mono_ms() * 2654435761u;
     }
-    RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-    int64_t ms = (int64_t)(rnd % (uint32_t)(cap + 1)); /* full jitter */
+    return rnd;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
     struct timespec ts = {.tv_sec = ms / 1000,
                           .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* The connect and total timeouts of one attempt. */
@@ -939,8 +933,10 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
         goto fail;
     }
     if (rc != CURLE_OK) {
-        aws_set_error("%s %s: %s", r->method, r->service,
-                      curl_easy_strerror(rc));
+        char where[160];
+        cir_aws_ellipsize(where, sizeof(where), r->path);
+        aws_set_error("%s (%s %s on %s)", curl_easy_strerror(rc), r->method,
+                      where, r->service);
         *retry = 1;
         ret = CIR_ETRANSIENT;
         goto fail;
@@ -953,27 +949,20 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
         goto fail;
     }
     {
-        char code[128], msg[256];
+        char code[128], msg[256], where[160];
         error_code(&r->errbody, code, sizeof(code), msg, sizeof(msg));
         if (code[0] == '\0' && status == 404) {
             copy_str(code, sizeof(code), "NotFound");
         }
         copy_str(last_code, sizeof(last_code), code);
-        aws_set_error("%s %s%s: HTTP %ld %s%s%s", r->method, r->service,
-                      r->path, status, code, msg[0] ? ": " : "", msg);
-        if (status == 429 || status >= 500 || is_throttle(code)) {
-            *retry = 1;
-            ret = CIR_ETRANSIENT;
-        } else if (status == 401 || status == 403 ||
-                   strstr(code, "Signature") != NULL ||
-                   strstr(code, "AccessDenied") != NULL) {
-            ret = CIR_EAUTH;
-        } else if (status == 404 || strstr(code, "NoSuch") != NULL ||
-                   strstr(code, "NonExistent") != NULL) {
-            ret = CIR_ENOTFOUND;
-        } else {
-            ret = CIR_EINVAL;
-        }
+        /* the code first, a long path or message cut in the middle: the
+         * code is what tells an operator what happened */
+        cir_aws_ellipsize(where, sizeof(where), r->path);
+        aws_set_error("HTTP %ld %s%s%s (%s %s on %s)", status,
+                      code[0] ? code : "(no error code)", msg[0] ? ": " : "",
+                      msg, r->method, where, r->service);
+        ret = cir_aws_classify(status, code);
+        *retry = ret == CIR_ETRANSIENT;
     }
 fail:
     if (c != NULL) {
@@ -988,16 +977,15 @@ fail:
 int
 aws_request(cir_aws_t *a, aws_req_t *r)
 {
-    int64_t start = mono_ms();
-    int ret = 0, retry;
-    int attempts = r->max_attempts > 0 ? r->max_attempts : a->max_attempts;
+    int64_t start = mono_ms(), wait;
+    int ret, retry;
+    /* a request may ask for fewer attempts (a lease's heartbeat) */
+    cir_aws_retry_t policy = a->retry;
 
-    for (int i = 0; i < attempts; i++) {
-        if (i > 0) {
-            cir_log_warn(&log_ctx, "retrying (%d/%d) after: %s", i,
-                         attempts - 1, last_error);
-            backoff(i);
-        }
+    if (r->max_attempts > 0 && r->max_attempts < policy.max_attempts) {
+        policy.max_attempts = r->max_attempts;
+    }
+    for (int attempt = 1;; attempt++) {
         if (r->abort != NULL && atomic_load(r->abort)) {
             aws_set_error("%s %s: aborted", r->method, r->service);
             ret = CIR_ECANCELED;
@@ -1005,10 +993,21 @@ aws_request(cir_aws_t *a, aws_req_t *r)
         }
         last_code[0] = '\0';
         ret = attempt_once(a, r, &retry);
-        if (ret == 0 || !retry ||
-            mono_ms() - start > (int64_t)a->max_retry_s * 1000) {
+        if (ret == 0 || !retry) {
             break;
         }
+        wait = cir_aws_retry_wait_ms(&policy, attempt, mono_ms() - start,
+                                     random32());
+        if (wait < 0) {
+            char saved[sizeof(last_error)];
+            copy_str(saved, sizeof(saved), last_error);
+            aws_set_error("%s; gave up after %d attempts in %.1f s", saved,
+                          attempt, (double)(mono_ms() - start) / 1000);
+            break;
+        }
+        cir_log_warn(&log_ctx, "retrying (%d/%d) in %.2f s after: %s", attempt,
+                     policy.max_attempts - 1, (double)wait / 1000, last_error);
+        sleep_ms(wait);
     }
     cir_buf_free(&r->errbody);
     return ret;

@@ -356,7 +356,7 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     goto done;
 
 abort_upload : {
-    char saved[512];
+    char saved[1024];
     snprintf(saved, sizeof(saved), "%s", cir_aws_last_error());
     cir_aws_kv_t qa[1] = {{"uploadId", upload_id}};
     aws_req_t ra = {.service = "s3",
@@ -502,8 +502,11 @@ store_put(void *state, const char *rel, const void *data, size_t len,
     store_key(s, rel, key, sizeof(key));
     ret = cir_s3_put(s->aws, s->bucket, key, data, len, &o);
     if (ret < 0 && ret != CIR_ECANCELED) {
-        cir_log_error(&(cir_log_ctx_t){.component = "s3"}, "put s3://%s/%s: %s",
-                      s->bucket, key, cir_aws_last_error());
+        char shown[256];
+        cir_aws_ellipsize(shown, sizeof(shown), key);
+        cir_log_error(&(cir_log_ctx_t){.component = "s3"},
+                      "put s3://%s/%s failed (%s): %s", s->bucket, shown,
+                      cir_errname(ret), cir_aws_last_error());
     }
     return ret;
 }

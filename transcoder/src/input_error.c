@@ -1,0 +1,40 @@
+#include "input_error.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <libavutil/error.h>
+
+#include "cir_aws_avio.h"
+#include "cir_error.h"
+
+int
+cir_input_error(const AVIOContext *pb, int averr)
+{
+    int io = cir_aws_s3_avio_error(pb);
+
+    if (io < 0) {
+        return io;
+    }
+    if (averr == AVERROR(ENOMEM)) {
+        return CIR_ENOMEM;
+    }
+    if (averr == AVERROR(EACCES) || averr == AVERROR(EPERM)) {
+        return -EACCES;
+    }
+    if (averr == AVERROR(ENOENT)) {
+        return CIR_ENOTFOUND;
+    }
+    return CIR_EMEDIA;
+}
+
+const char *
+cir_input_strerror(const AVIOContext *pb, int averr, char *buf, size_t size)
+{
+    if (cir_aws_s3_avio_error(pb) < 0) {
+        snprintf(buf, size, "%s", cir_aws_s3_avio_strerror(pb));
+    } else {
+        av_strerror(averr, buf, size);
+    }
+    return buf;
+}
