@@ -19,6 +19,7 @@
 
 #include <libavutil/dict.h>
 
+#include "cir_aws.h"
 #include "cir_aws_avio.h"
 #include "cir_error.h"
 
@@ -273,7 +274,9 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
     if (s3) {
         /* ranged GETs through our own AVIOContext: no local copy */
         if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
-            return open_error(ret, why, why_len);
+            /* the S3 AVIO says why: missing, not readable, refused... */
+            snprintf(why, why_len, "%s", cir_aws_last_error());
+            return ret;
         }
         ret = probe(pb, path, &fmt, why, why_len);
     } else {
