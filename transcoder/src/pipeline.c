@@ -736,8 +736,7 @@ open_stores(cir_job_state_t *s, const cir_uri_t *out)
     if ((ret = cir_output_root_check(out, why, sizeof(why))) < 0) {
         /* (the rule names the prefix, cut: a whole over-long one would
          * push the rule out of the log line) */
-        return fail_msg(s, CIR_EINVAL, "output s3://%s/: %s", out->bucket,
-                        why);
+        return fail_msg(s, CIR_EINVAL, "output s3://%s/: %s", out->bucket, why);
     }
     if ((ret = pick_version(s)) < 0) {
         return ret;
