@@ -14,21 +14,29 @@
 #define UPLOAD_THREADS 4
 
 /* Endpoint and raw path for an object: path-style on a custom endpoint,
- * virtual-hosted on AWS. */
-static void
+ * virtual-hosted on AWS.  CIR_ELIMIT when either does not fit (a request
+ * for a cut key would name another object). */
+static int
 locate(cir_aws_t *a, const char *bucket, const char *key, char *ep,
        size_t epsize, char *path, size_t psize)
 {
     const char *custom = aws_endpoint(a, "s3");
+    int ne, np;
 
     if (custom[0] != '\0') {
-        snprintf(ep, epsize, "%s", custom);
-        snprintf(path, psize, "/%s/%s", bucket, key);
+        ne = snprintf(ep, epsize, "%s", custom);
+        np = snprintf(path, psize, "/%s/%s", bucket, key);
     } else {
-        snprintf(ep, epsize, "https://%s.s3.%s.amazonaws.com", bucket,
-                 cir_aws_region(a));
-        snprintf(path, psize, "/%s", key);
+        ne = snprintf(ep, epsize, "https://%s.s3.%s.amazonaws.com", bucket,
+                      cir_aws_region(a));
+        np = snprintf(path, psize, "/%s", key);
     }
+    if (ne < 0 || (size_t)ne >= epsize || np < 0 || (size_t)np >= psize) {
+        aws_set_error("s3://%s/...: the key does not fit a request path",
+                      bucket);
+        return CIR_ELIMIT;
+    }
+    return 0;
 }
 
 int
@@ -38,7 +46,9 @@ cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
     char ep[600], path[KEY_PATH_MAX];
     aws_req_t r = {.service = "s3", .method = "HEAD", .head = head};
 
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     r.endpoint = ep;
     r.path = path;
     return aws_request(a, &r);
@@ -56,7 +66,9 @@ cir_s3_get_range(cir_aws_t *a, const char *bucket, const char *key,
     if (len == 0) {
         return 0;
     }
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)offset,
              (long long)offset + (long long)len - 1);
     h[0] = (cir_aws_kv_t){"range", range};
@@ -78,7 +90,9 @@ cir_s3_get(cir_aws_t *a, const char *bucket, const char *key, size_t max,
     aws_req_t r = {.service = "s3", .method = "GET", .out = out};
 
     (void)max; /* out carries its own bound */
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     r.endpoint = ep;
     r.path = path;
     return aws_request(a, &r);
@@ -119,7 +133,9 @@ put_single(cir_aws_t *a, const char *bucket, const char *key, const void *data,
     if ((ret = put_headers(opts, h, 18, names, &nh)) < 0) {
         return ret;
     }
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     r.endpoint = ep;
     r.path = path;
     r.headers = h;
@@ -264,7 +280,9 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     if ((ret = put_headers(opts, h, 18, names, &nh)) < 0) {
         return ret;
     }
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     cir_buf_init(&out, 1 << 20);
     cir_buf_init(&body, 1 << 20);
     cir_aws_kv_t qi[1] = {{"uploads", ""}};
@@ -381,7 +399,9 @@ cir_s3_delete(cir_aws_t *a, const char *bucket, const char *key)
     char ep[600], path[KEY_PATH_MAX];
     aws_req_t r = {.service = "s3", .method = "DELETE"};
 
-    locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     r.endpoint = ep;
     r.path = path;
     return aws_request(a, &r);
@@ -397,7 +417,9 @@ cir_s3_list(cir_aws_t *a, const char *bucket, const char *prefix,
     cir_buf_t out;
     int ret = 0;
 
-    locate(a, bucket, "", ep, sizeof(ep), path, sizeof(path));
+    if (locate(a, bucket, "", ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
     if (aws_endpoint(a, "s3")[0] != '\0') {
         snprintf(path, sizeof(path), "/%s", bucket);
     }
