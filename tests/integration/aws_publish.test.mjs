@@ -338,3 +338,161 @@ describe('published outputs never change', { skip: missing }, () => {
         assert.deepEqual(report.violations, []);
     });
 });
+
+// The chaos run: two workers, ten uploads (eight clips, a re-upload of one
+// of them, a file that is not media), and for two minutes (or until all is
+// done; CIRRUS_CHAOS_MS, CIRRUS_CHAOS_SEED to replay) a random fault
+// every 1.5 s on S3 and SQS (503 SlowDown and 500 bursts, resets, bodies
+// cut short, delays, a hung heartbeat, failed deletes and receives), each
+// short enough for the retry budget and the lease to ride out.  Every good
+// upload is published exactly once per version, the poison file lands in
+// the dead-letter queue, and the watcher sees no published object change.
+describe('chaos: two workers, ten uploads, random faults for two minutes',
+    { skip: missing }, () => {
+        const SEED = Number(process.env.CIRRUS_CHAOS_SEED || Date.now() % 100000);
+        const CHAOS_MS = Number(process.env.CIRRUS_CHAOS_MS || 120000);
+        let watcher;
+
+        before(async () => {
+            rig = await start({ visibility: 20, maxReceiveCount: 4, sqs: 'fauxqs' });
+            tmp = C.tmpDir('cirrus-aws-chaos-');
+            watcher = watchBucket(rig, { bucket: 'cirrus-out', prefix: 'vod/' });
+        });
+        after(async () => {
+            for (const c of children)
+                c.kill('SIGKILL');
+            if (watcher)
+                await watcher.stop();
+            await stop(rig);
+        });
+
+        // a small deterministic generator (mulberry32): the seed is printed
+        function random(seed) {
+            let a = seed >>> 0;
+            return () => {
+                a = (a + 0x6d2b79f5) >>> 0;
+                let t = Math.imul(a ^ (a >>> 15), 1 | a);
+                t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+                return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+            };
+        }
+        const FAULTS = [
+            { service: 's3', method: 'PUT', action: 'status', status: 503, code: 'SlowDown', forMs: 2000 },
+            { service: 's3', method: 'GET', action: 'status', status: 500, code: 'InternalError', count: 3 },
+            { service: 's3', method: 'GET', match: 'cirrus-in/', action: 'cut', cutAfter: 20000, count: 1 },
+            { service: 's3', action: 'reset', count: 2 },
+            { service: 's3', method: 'PUT', action: 'delay', delayMs: 1500, count: 2 },
+            { service: 'sqs', match: 'ChangeMessageVisibility', action: 'hang', delayMs: 3000, count: 1 },
+            { service: 'sqs', match: 'ChangeMessageVisibility', action: 'status', status: 500, code: 'InternalError', count: 1 },
+            { service: 'sqs', match: 'DeleteMessage', action: 'status', status: 500, code: 'InternalError', count: 1 },
+            { service: 'sqs', match: 'ReceiveMessage', action: 'status', status: 503, code: 'ServiceUnavailable', count: 2 },
+            { service: 'sqs', match: 'ReceiveMessage', action: 'reset', count: 1 },
+        ];
+
+        test('every good upload published once per version, the poison dead-lettered, nothing changed',
+            async () => {
+                const status = C.tmpDir('cirrus-aws-chaos-status-');
+                const rnd = random(SEED);
+                const good = Array.from({ length: 8 }, (_, i) => `mobile/chaos-${i}.mp4`);
+                const poison = path.join(tmp, 'poison.mp4');
+                fs.writeFileSync(poison, Buffer.from(Array.from({ length: 60000 },
+                    (_, i) => (i * 7919 + SEED) & 0xff)));
+                const clips = good.map((k, i) => clip(`chaos-${i}.mp4`, 2,
+                    i % 2 ? 'smptebars' : 'testsrc2'));
+                const sets = { visibility_seconds: 20, max_attempts: 4 };
+                const ws = [startWorker('chaos-a', status, sets),
+                    startWorker('chaos-b', status, sets)];
+                const applied = [];
+                let chaos = true, faulted = 0;
+                // (setting rules clears the proxies' log: counted per window)
+                const countFaulted = async () => {
+                    const l = await rig.faultLog();
+                    faulted += l.s3.log.length + l.sqs.log.length;
+                };
+                const faulting = (async () => {
+                    const end = Date.now() + CHAOS_MS;
+                    while (chaos && Date.now() < end) {
+                        const f = FAULTS[Math.floor(rnd() * FAULTS.length)];
+                        applied.push(`${f.service}:${f.match || f.method || '*'}:${f.action}`);
+                        await countFaulted();
+                        await rig.faults([f]);
+                        await sleep(1500);
+                    }
+                    await countFaulted();
+                    await rig.faults([]);
+                })();
+                try {
+                    // the uploads arrive over the first half minute
+                    for (const [i, k] of good.entries()) {
+                        upload(clips[i], k);
+                        if (i === 3)
+                            upload(poison, 'mobile/chaos-poison.mp4');
+                        await sleep(2500);
+                    }
+                    const done = (key) => statuses(status).filter((s) =>
+                        s.input.endsWith(`/${key}`) && s.state === 'done');
+                    await waitFor('the first upload published', () => done('chaos-0.mp4').length >= 1,
+                        ws, 240000);
+                    // the same key again, other bytes: a second version
+                    upload(clips[1], good[0]);
+                    await waitFor('every good upload and the re-upload published', () =>
+                        good.every((k) => done(path.basename(k)).length >= 1) &&
+                        done('chaos-0.mp4').length >= 2, ws, 300000);
+                    const dead = [];
+                    await waitFor('the poison in the dead-letter queue', () => {
+                        const m = JSON.parse(tool(['sqs-recv', rig.dlqUrl, '1', '--delete']).stdout);
+                        dead.push(...m);
+                        return dead.length >= 1;
+                    }, ws, 120000);
+                    chaos = false;
+                    await faulting;
+                    // let stale attempts end before the verdict
+                    await sleep(5000);
+                    for (const w of ws) {
+                        w.kill('SIGTERM');
+                        await w.exited;
+                    }
+                    const deadKeys = dead.map((m) => decodeURIComponent(
+                        JSON.parse(m.body).Records[0].s3.object.key));
+                    assert.deepEqual(deadKeys, ['mobile/chaos-poison.mp4']);
+                    // once per version: one marker per upload (9), the
+                    // top-level master naming a complete version
+                    const markers = new Map();
+                    for (const k of good) {
+                        const asset = `vod/${k.replace(/\.mp4$/, '')}`;
+                        const keys = s3Keys(`${asset}/`);
+                        markers.set(k, [...keys].filter((x) => x.includes('/.published/')).length);
+                        const top = versionOfMaster(s3Text(`${asset}/master.m3u8`));
+                        for (const x of versionKeys(asset, top))
+                            assert.ok(keys.has(x), `${x} of the published version`);
+                    }
+                    assert.equal(markers.get(good[0]), 2, 'the re-upload: a second version');
+                    for (const k of good.slice(1))
+                        assert.equal(markers.get(k), 1, `${k}: published once`);
+                    const results = statuses(status);
+                    const versions = new Set(results.filter((s) => s.state === 'done')
+                        .map((s) => s.version));
+                    await watcher.poll();
+                    const report = await watcher.stop();
+                    watcher = null;
+                    const claims = ws.map((w) => w.log).join('\n').split('\n')
+                        .filter((l) => / claimed s3:\/\/cirrus-in\//.test(l)).length;
+                    const kinds = {};
+                    for (const a of applied)
+                        kinds[a] = (kinds[a] || 0) + 1;
+                    console.log(`# chaos (seed ${SEED}): ${applied.length} fault rules ` +
+                        `set, ${faulted} requests faulted; ${claims} claims for 10 uploads; ` +
+                        `${results.filter((s) => s.state === 'done').length} done, ` +
+                        `${versions.size} versions published, poison dead-lettered; ` +
+                        `watcher ${report.polls} polls, ${report.keys.size} keys, ` +
+                        `${report.changes.length} changes, ${report.violations.length} violations`);
+                    console.log(`# chaos rules: ${JSON.stringify(kinds)}`);
+                    assert.deepEqual(report.violations, []);
+                    for (const c of report.changes)
+                        assert.doesNotMatch(c.key, /\/v\//, JSON.stringify(c));
+                } finally {
+                    chaos = false;
+                    await faulting;
+                }
+            });
+    });
