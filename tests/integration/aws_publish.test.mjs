@@ -340,8 +340,8 @@ describe('published outputs never change', { skip: missing }, () => {
 });
 
 // The chaos run: two workers, ten uploads (eight clips, a re-upload of one
-// of them, a file that is not media), and for two minutes (or until all is
-// done; CIRRUS_CHAOS_MS, CIRRUS_CHAOS_SEED to replay) a random fault
+// of them, a file that is not media) arriving all through two minutes of
+// random faults (CIRRUS_CHAOS_MS; CIRRUS_CHAOS_SEED replays a run): a fault
 // every 1.5 s on S3 and SQS (503 SlowDown and 500 bursts, resets, bodies
 // cut short, delays, a hung heartbeat, failed deletes and receives), each
 // short enough for the retry budget and the lease to ride out.  Every good
@@ -422,12 +422,12 @@ describe('chaos: two workers, ten uploads, random faults for two minutes',
                     await rig.faults([]);
                 })();
                 try {
-                    // the uploads arrive over the first half minute
+                    // the uploads arrive all through the faults
                     for (const [i, k] of good.entries()) {
                         upload(clips[i], k);
                         if (i === 3)
                             upload(poison, 'mobile/chaos-poison.mp4');
-                        await sleep(2500);
+                        await sleep(CHAOS_MS / 10);
                     }
                     const done = (key) => statuses(status).filter((s) =>
                         s.input.endsWith(`/${key}`) && s.state === 'done');
@@ -444,7 +444,8 @@ describe('chaos: two workers, ten uploads, random faults for two minutes',
                         dead.push(...m);
                         return dead.length >= 1;
                     }, ws, 120000);
-                    chaos = false;
+                    // the faults run their whole time (jobs redone after
+                    // a lost lease may still be under way), then none
                     await faulting;
                     // let stale attempts end before the verdict
                     await sleep(5000);
