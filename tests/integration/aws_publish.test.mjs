@@ -140,21 +140,28 @@ function s3Event(key) {
                 sequencer: Date.now().toString(16).toUpperCase() } } }] });
 }
 
+// The rig (fauxqs: redrive as AWS does it) with a watcher on vod/.
+async function startRig(config, tmpName) {
+    rig = await start({ visibility: 20, sqs: 'fauxqs', ...config });
+    tmp = C.tmpDir(tmpName);
+    return watchBucket(rig, { bucket: 'cirrus-out', prefix: 'vod/' });
+}
+
+async function stopRig(watcher) {
+    for (const c of children)
+        c.kill('SIGKILL');
+    if (watcher)
+        await watcher.stop();
+    await stop(rig);
+}
+
 describe('published outputs never change', { skip: missing }, () => {
     let watcher;
 
     before(async () => {
-        rig = await start({ visibility: 20, maxReceiveCount: 2, sqs: 'fauxqs' });
-        tmp = C.tmpDir('cirrus-aws-publish-');
-        watcher = watchBucket(rig, { bucket: 'cirrus-out', prefix: 'vod/' });
+        watcher = await startRig({ maxReceiveCount: 2 }, 'cirrus-aws-publish-');
     });
-    after(async () => {
-        for (const c of children)
-            c.kill('SIGKILL');
-        if (watcher)
-            await watcher.stop();
-        await stop(rig);
-    });
+    after(() => stopRig(watcher));
 
     test('a re-upload of the same key publishes a second version; the first stays whole',
         async () => {
@@ -354,17 +361,9 @@ describe('chaos: two workers, ten uploads, random faults for two minutes',
         let watcher;
 
         before(async () => {
-            rig = await start({ visibility: 20, maxReceiveCount: 4, sqs: 'fauxqs' });
-            tmp = C.tmpDir('cirrus-aws-chaos-');
-            watcher = watchBucket(rig, { bucket: 'cirrus-out', prefix: 'vod/' });
+            watcher = await startRig({ maxReceiveCount: 4 }, 'cirrus-aws-chaos-');
         });
-        after(async () => {
-            for (const c of children)
-                c.kill('SIGKILL');
-            if (watcher)
-                await watcher.stop();
-            await stop(rig);
-        });
+        after(() => stopRig(watcher));
 
         // a small deterministic generator (mulberry32): the seed is printed
         function random(seed) {

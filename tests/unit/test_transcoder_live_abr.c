@@ -305,6 +305,28 @@ Test(transcoder_live_abr, rungs_alone_follow_the_preset_gop, .init = setup,
 
 /* A rung whose encoder is slow drops frames instead of queueing them, and
  * the counter says so; keyframes are kept, so segments still align. */
+/* j's input opened, and a live pipeline with its video and audio in the
+ * file's own time bases. */
+static void
+open_pipeline(const cir_live_file_job_t *j, AVFormatContext **ic,
+              cir_live_t **live, int *vi, int *ai)
+{
+    AVStream *v, *a;
+
+    *ic = NULL;
+    cr_assert_eq(avformat_open_input(ic, j->input, NULL, NULL), 0);
+    cr_assert_geq(avformat_find_stream_info(*ic, NULL), 0);
+    *vi = av_find_best_stream(*ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    *ai = av_find_best_stream(*ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    v = (*ic)->streams[*vi];
+    a = (*ic)->streams[*ai];
+    cr_assert_eq(cir_live_open(live, &j->live), 0);
+    cr_assert_eq(cir_live_add_video(*live, v->codecpar, v->time_base,
+                                    v->avg_frame_rate, 0),
+                 0);
+    cr_assert_eq(cir_live_add_audio(*live, a->codecpar, a->time_base, 0), 0);
+}
+
 Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
      .fini = teardown, .timeout = 60)
 {
@@ -318,18 +340,7 @@ Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
 
     j.live.queue_frames = 2;
     j.live.test_rung_delay_us = 20000; /* the last rung, 90p: 50 fps at most */
-    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
-                 0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base, 0),
-                 0);
+    open_pipeline(&j, &ic, &live, &vi, &ai);
     /* as fast as the file reads: far faster than 30 ms a frame */
     while (av_read_frame(ic, pkt) == 0) {
         cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
@@ -499,18 +510,7 @@ reconnect(const char *input, int64_t cut)
     atomic_store(&test_wall, base);
     j.live.clock = &clock;
     preset.audio_channels = 1; /* the AAC passes as it came */
-    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
-                 0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base, 0),
-                 0);
+    open_pipeline(&j, &ic, &live, &vi, &ai);
     while (av_read_frame(ic, pkt) == 0) {
         AVRational tb = ic->streams[pkt->stream_index]->time_base;
         int64_t t = av_rescale_q(pkt->dts, tb, AV_TIME_BASE_Q);
@@ -657,18 +657,7 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
     int vi, ai, paused = 0;
     uint64_t disc_msn[4];
 
-    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
-                 0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base, 0),
-                 0);
+    open_pipeline(&j, &ic, &live, &vi, &ai);
     while (av_read_frame(ic, pkt) == 0) {
         double t = av_q2d(ic->streams[pkt->stream_index]->time_base) * pkt->dts;
         if (!paused && t > 3.0) {
@@ -730,18 +719,7 @@ Test(transcoder_live_abr, a_break_before_the_audio_reached_the_cut_is_a_gap,
     make_input("aac", "long.mp4", 9);
     j = job("long.mp4");
     j.live.preset = NULL; /* the passthrough and the audio alone */
-    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
-                 0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base, 0),
-                 0);
+    open_pipeline(&j, &ic, &live, &vi, &ai);
     while (av_read_frame(ic, pkt) == 0) {
         int video = pkt->stream_index == vi;
         double t = av_q2d(ic->streams[pkt->stream_index]->time_base) * pkt->dts;
