@@ -22,14 +22,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import * as R from '../aws-rig/clients.mjs';
 import { start, stop } from '../aws-rig/index.mjs';
 
-const TOOL = path.join(C.BUILD_DIR, 'common', 'aws', 'cirrus-aws-tool');
-const WORKER = path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
-const AWS_CLI = '/usr/bin/aws';
-const missing = !fs.existsSync(WORKER) ? `${WORKER} is not built`
-    : !fs.existsSync(TOOL) ? `${TOOL} is not built`
-        : !fs.existsSync(AWS_CLI) ? 'awscli is not installed' : false;
+const { TOOL, WORKER, AWS_CLI } = R;
+const missing = R.missing();
 
 const VISIBILITY = 12;              // seconds: heartbeats every 4 s
 const PUT_DELAY = { service: 's3', method: 'PUT', match: 'cirrus-out/',
@@ -42,18 +39,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = new Set();
 let rig, tmp, presets, clip;
 
-function tool(args, { allow = [0] } = {}) {
-    const r = spawnSync(TOOL, args, { env: rig.env(), encoding: 'utf8',
-        timeout: 60000 });
-    assert.ok(allow.includes(r.status), `${args.join(' ')}: ${r.status} ${r.stderr}`);
-    return r;
-}
+const tool = (args, opts) => R.tool(rig, args, opts);
 
-function upload(file, key) {
-    const r = spawnSync(AWS_CLI, ['--endpoint-url', rig.s3, 's3', 'cp', file,
-        `s3://cirrus-in/${key}`], { env: rig.env(), encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-}
+const upload = (file, key) => R.upload(rig, file, key);
 
 function startWorker(name, statusDir, sets = {}) {
     const opts = { intake: 'sqs', sqs_queue_url: rig.queueUrl,
