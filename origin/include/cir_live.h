@@ -98,9 +98,13 @@ typedef struct {
     uint32_t discontinuity_sequence; /* discontinuities before segments[0] */
     uint32_t init_id;                /* the latest init-<k>.mp4 (0: none yet) */
     uint8_t ended;                   /* EXT-X-ENDLIST */
-    uint64_t version;                /* +1 on every update */
-    int64_t updated_us;              /* wall clock of the last update */
-    int64_t started_us;              /* wall clock of the stream's start */
+    uint8_t paused;     /* between timelines (a break, a publisher gone): no
+                         * part is hinted until the next media segment opens,
+                         * so a hint never names what an outage's GAP segment
+                         * takes (cir_live_writer_fill_outage) */
+    uint64_t version;   /* +1 on every update */
+    int64_t updated_us; /* wall clock of the last update */
+    int64_t started_us; /* wall clock of the stream's start */
     /* The run segments[0] belongs to (the segments since the latest
      * discontinuity): pdt_us and start of its first segment, and the wall
      * clock where the segment before it ended (0: none), kept after those
@@ -221,6 +225,22 @@ int cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
  * timestamp jump). */
 int cir_live_writer_discontinuity(cir_live_writer_t *w);
+/* Between timelines from now on (before the break's last index write):
+ * no part is hinted until the next media segment opens (see
+ * cir_live_index_t.paused). */
+void cir_live_writer_pause(cir_live_writer_t *w);
+/* After that discontinuity and the new timeline's set_anchor, when the
+ * wall clock went on hole_us further than the media did (a publisher's
+ * outage): `count` EXT-X-GAP segments (at most the window) fill it, put
+ * with the new timeline's first part, just before the anchor's media
+ * time, with the same times and PDT in every rendition, so the playlist's
+ * timeline stays in step with the wall clock (a player whose live edge
+ * follows the wall clock, as Shaka's does, would otherwise find every
+ * later segment late by the outage and shrink its window by as much on
+ * each reload).  The stream decides count once for all its renditions,
+ * so their MSNs stay the same; nothing without a pending discontinuity. */
+int cir_live_writer_fill_outage(cir_live_writer_t *w, uint32_t count,
+                                int64_t hole_us);
 /* The stream's wall clock: media time media_us (µs on the stream's
  * timeline, which every rendition shares) was captured at wall_us.  The
  * stream's packager decides it once per timeline (at its start and after

@@ -103,13 +103,6 @@ seg_dur(const cir_live_index_t *idx, const cir_live_segment_t *s)
                                              : idx->segment_target;
 }
 
-/* Microseconds in timescale units, rounded toward zero. */
-static int64_t
-us_to_ts(int64_t us, uint32_t ts)
-{
-    return us / 1000000 * ts + us % 1000000 * ts / 1000000;
-}
-
 /* v in timescale `from`, in timescale `to`, rounded. */
 static int64_t
 rescale(int64_t v, uint32_t from, uint32_t to)
@@ -158,7 +151,7 @@ place_run(const mpd_t *m, period_t *p, int64_t pdt, int64_t start,
         lead_in = pdt - m->ast; /* < 0: the offset moves later */
     }
     p->start_us = pdt - lead_in - m->ast;
-    p->pto = start - us_to_ts(lead_in, ts);
+    p->pto = start - cir_live_us_to_ts(lead_in, ts);
     p->wall_us = m->ast + p->start_us;
 }
 
@@ -233,11 +226,15 @@ track_range(const mpd_t *m, const cir_live_index_t *x, size_t k, size_t *from,
            x->segments[a].init_id != x->segments[b - 1].init_id) {
         a++;
     }
-    /* a GAP segment (no media, no file) ends a follower's Period at a
-     * break (cir_live_writer_put_gap_segment): not listed, so $Number$
-     * stays continuous */
+    /* GAP segments (no media, no file) are not listed: a follower's at
+     * the end of a Period (cir_live_writer_put_gap_segment), an outage's
+     * at the start of one (cir_live_writer_fill_outage: the gap at the
+     * start of the Period that the outage is anyway) */
     while (b > a && x->segments[b - 1].gap) {
         b--;
+    }
+    while (a < b && x->segments[a].gap) {
+        a++;
     }
     *from = a;
     *to = b;

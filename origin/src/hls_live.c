@@ -176,7 +176,7 @@ cir_hls_render_live_media(const cir_live_index_t *idx,
     }
 
     open = cir_live_open_segment(idx);
-    if (has_parts && !idx->ended && idx->nb_segments > 0) {
+    if (has_parts && !idx->ended && !idx->paused && idx->nb_segments > 0) {
         const cir_live_segment_t *last = &idx->segments[idx->nb_segments - 1];
         TRY(cir_buf_printf(
             out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%llu.%u.m4s\"\n",

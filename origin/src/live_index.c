@@ -31,7 +31,7 @@
 #include "live_util.h"
 
 #define MAGIC          "CIRLIDX1"
-#define FORMAT_VERSION 4u
+#define FORMAT_VERSION 5u
 #define HEADER_SIZE    285u
 #define SEGMENT_SIZE   59u
 #define PART_SIZE      14u
@@ -191,10 +191,10 @@ cir_live_index_check(const cir_live_index_t *idx)
         idx->target_duration > 3600 || idx->part_target_us < 0 ||
         idx->part_target_us > INT64_C(3600000000) || idx->window == 0 ||
         idx->window > CIR_LIVE_MAX_SEGMENTS || idx->ended > 1 ||
-        !wall_ok(idx->updated_us) || !wall_ok(idx->started_us) ||
-        !wall_ok(idx->run_pdt_us) || idx->run_start < 0 ||
-        idx->run_start > MAX_START || !wall_ok(idx->run_after_us) ||
-        idx->run_after_us > idx->run_pdt_us) {
+        idx->paused > 1 || !wall_ok(idx->updated_us) ||
+        !wall_ok(idx->started_us) || !wall_ok(idx->run_pdt_us) ||
+        idx->run_start < 0 || idx->run_start > MAX_START ||
+        !wall_ok(idx->run_after_us) || idx->run_after_us > idx->run_pdt_us) {
         return CIR_EPARSE;
     }
     if (idx->nb_segments > CIR_LIVE_MAX_SEGMENTS ||
@@ -284,7 +284,7 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
     TRY(put_u32(out, idx->window));
     TRY(put_u32(out, idx->discontinuity_sequence));
     TRY(put_u32(out, idx->init_id));
-    TRY(put_u8(out, idx->ended));
+    TRY(put_u8(out, (uint8_t)(idx->ended | idx->paused << 1)));
     TRY(put_u64(out, idx->version));
     TRY(put_i64(out, idx->updated_us));
     TRY(put_i64(out, idx->started_us));
@@ -406,6 +406,8 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     x.discontinuity_sequence = (uint32_t)get_n(&r, 4);
     x.init_id = (uint32_t)get_n(&r, 4);
     x.ended = (uint8_t)get_n(&r, 1);
+    x.paused = x.ended >> 1; /* > 1: refused by the check */
+    x.ended &= 1;
     x.version = get_n(&r, 8);
     x.updated_us = (int64_t)get_n(&r, 8);
     x.started_us = (int64_t)get_n(&r, 8);
@@ -685,7 +687,7 @@ cir_live_parts_listed(const cir_live_index_t *idx, size_t i)
     /* a live playlist whose segments are all complete hints the next
      * one's first part: that segment counts as one of the three */
     n = idx->nb_segments;
-    if (!idx->ended && idx->segments[n - 1].complete) {
+    if (!idx->ended && !idx->paused && idx->segments[n - 1].complete) {
         n++;
     }
     if (i + 3 < n) {

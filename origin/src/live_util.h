@@ -40,6 +40,13 @@ cir_live_ts_to_us(int64_t v, uint32_t ts)
     return v / ts * 1000000 + v % ts * 1000000 / ts;
 }
 
+/* Microseconds in timescale units, rounded toward zero. */
+static inline int64_t
+cir_live_us_to_ts(int64_t us, uint32_t ts)
+{
+    return us / 1000000 * ts + us % 1000000 * ts / 1000000;
+}
+
 /* The open (last, incomplete) segment, or NULL. */
 const cir_live_segment_t *cir_live_open_segment(const cir_live_index_t *idx);
 

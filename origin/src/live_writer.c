@@ -51,6 +51,11 @@
  *   closes (cir_live_writer_set_target_duration), or finish does.
  * - Init segments are never deleted (tiny, and old DVR segments may need
  *   them).
+ * - An outage (cir_live_writer_fill_outage): its GAP segments open the new
+ *   run (the discontinuity is on the first) and sit on the new run's media
+ *   timeline just before its first segment, so a DASH Period starts where
+ *   the one before ended and its first segment at its own wall clock, as
+ *   without them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -93,6 +98,8 @@ struct cir_live_writer {
     uint64_t next_msn;
     int written_any; /* a segment was ever opened */
     int pending_disc;
+    uint32_t gaps_pending; /* fill_outage's, put before the next segment */
+    int64_t gaps_hole_us;
     int anchored;
     int64_t anchor_wall, anchor_media, last_end;
     /* the stream's anchor (set_anchor): media time stream_media_us (µs on
@@ -596,6 +603,18 @@ discard_segment_file(cir_live_writer_t *w, uint64_t msn)
     }
 }
 
+/* The newest segment with media (not a GAP segment), or NULL. */
+static const cir_live_segment_t *
+last_media(const cir_live_index_t *x)
+{
+    for (size_t i = x->nb_segments; i > 0; i--) {
+        if (!x->segments[i - 1].gap) {
+            return &x->segments[i - 1];
+        }
+    }
+    return NULL;
+}
+
 /* A new segment record at start (its file, seg-<msn>.m4s, created when
  * with_file: a GAP segment has none). */
 static int
@@ -603,6 +622,7 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
             int with_file)
 {
     cir_live_index_t *x = &w->idx;
+    const cir_live_segment_t *p;
     cir_live_segment_t *s;
     int64_t now = cir_clock_wall_us(w->clock);
     uint32_t ts = x->timescale;
@@ -631,10 +651,10 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
              * availabilityStartTime */
             w->anchor_wall = x->started_us + cir_live_ts_to_us(start, ts);
         }
-        if (x->nb_segments > 0) {
+        if ((p = last_media(x)) != NULL) {
             /* PDT never steps back: a DASH Period starts at it, after the
-             * one before has ended */
-            const cir_live_segment_t *p = &x->segments[x->nb_segments - 1];
+             * one before has ended (an outage's GAP segments aside: no
+             * media, the stream's clock places them) */
             int64_t end =
                 p->pdt_us + cir_live_ts_to_us(p->duration, x->timescale);
             if (w->anchor_wall < end) {
@@ -652,6 +672,9 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
         (start - w->anchor_media) % x->timescale * 1000000 / x->timescale;
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
+    if (with_file) {
+        x->paused = 0; /* media again: its next part is hinted */
+    }
     if (x->nb_segments == 0) {
         set_run(x, s, NULL);
     }
@@ -664,6 +687,7 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
 }
 
 static int end_segment(cir_live_writer_t *w, cir_live_segment_t *s);
+static int put_outage_gaps(cir_live_writer_t *w);
 
 static int
 put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
@@ -688,7 +712,8 @@ put_part(cir_live_writer_t *w, const void *data, size_t len, int64_t start,
         return CIR_ELIMIT;
     }
     if (s == NULL) {
-        if ((ret = add_segment(w, start, duration, 1)) < 0) {
+        if ((ret = put_outage_gaps(w)) < 0 ||
+            (ret = add_segment(w, start, duration, 1)) < 0) {
             return ret;
         }
         opened = 1;
@@ -747,13 +772,37 @@ cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
     return put_part(w, data, len, start, duration, independent, 1);
 }
 
+/* A GAP segment record (no file, no parts), complete at once; published
+ * now, or with the next index write. */
+static int
+add_gap_segment(cir_live_writer_t *w, int64_t start, int64_t duration,
+                int publish)
+{
+    cir_live_index_t *x = &w->idx;
+    cir_live_segment_t *s;
+    int ret;
+
+    if ((ret = add_segment(w, start, duration, 0)) < 0) {
+        return ret;
+    }
+    s = &x->segments[x->nb_segments - 1];
+    s->gap = 1;
+    s->duration = duration;
+    w->last_end = start + duration;
+    w->elapsed += duration;
+    if (publish) {
+        return end_segment(w, s);
+    }
+    s->complete = 1;
+    age_and_slide(w);
+    return 0;
+}
+
 int
 cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
                                 int64_t duration)
 {
     cir_live_index_t *x;
-    cir_live_segment_t *s;
-    int ret;
 
     if (w == NULL) {
         return CIR_EINVAL;
@@ -763,15 +812,7 @@ cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
         start < 0 || duration <= 0 || duration > x->segment_target * 4) {
         return CIR_EINVAL;
     }
-    if ((ret = add_segment(w, start, duration, 0)) < 0) {
-        return ret;
-    }
-    s = &x->segments[x->nb_segments - 1];
-    s->gap = 1;
-    s->duration = duration;
-    w->last_end = start + duration;
-    w->elapsed += duration;
-    return end_segment(w, s);
+    return add_gap_segment(w, start, duration, 1);
 }
 
 int
@@ -844,6 +885,73 @@ cir_live_writer_discontinuity(cir_live_writer_t *w)
         return CIR_EINVAL;
     }
     w->pending_disc = 1;
+    return 0;
+}
+
+void
+cir_live_writer_pause(cir_live_writer_t *w)
+{
+    if (w != NULL) {
+        w->idx.paused = 1;
+    }
+}
+
+/*
+ * The outage's GAP segments (fill_outage), put when the new timeline's
+ * first media segment opens, so that both are published together (a
+ * player reaching GAP segments with nothing after them yet takes it as
+ * an error): on the new timeline's media clock (the stream's anchor),
+ * media time [M - hole, M) in equal parts, M the anchor's media time, so
+ * they have the same times and PDT in every rendition; from media time 0
+ * at the earliest (a stream younger than its outage: shorter), at most a
+ * window of segments (the newest of a longer one).  The segment then
+ * opens anchored anew, at its own PDT.
+ */
+static int
+put_outage_gaps(cir_live_writer_t *w)
+{
+    cir_live_index_t *x = &w->idx;
+    uint32_t count = w->gaps_pending, k;
+    int64_t to, from;
+    int ret;
+
+    w->gaps_pending = 0;
+    if (count == 0 || !w->pending_disc || x->nb_segments == 0 ||
+        w->stream_wall_us == 0) {
+        return 0;
+    }
+    to = cir_live_us_to_ts(w->stream_media_us, x->timescale);
+    from = to - cir_live_us_to_ts(w->gaps_hole_us, x->timescale);
+    if (count > x->window) {
+        /* older ones would leave the window at once: the newest of it */
+        int64_t newest = to - (int64_t)x->window * x->segment_target;
+        count = x->window;
+        from = from > newest ? from : newest;
+    }
+    from = from < 0 ? 0 : from;
+    if (to - from < (int64_t)count) {
+        return 0;
+    }
+    for (k = 0; k < count; k++) {
+        int64_t a = from + (to - from) * k / count;
+        int64_t b = from + (to - from) * (k + 1) / count;
+        if ((ret = add_gap_segment(w, a, b - a, 0)) < 0) {
+            return ret;
+        }
+    }
+    w->anchored = 0;
+    return 0;
+}
+
+int
+cir_live_writer_fill_outage(cir_live_writer_t *w, uint32_t count,
+                            int64_t hole_us)
+{
+    if (w == NULL) {
+        return CIR_EINVAL;
+    }
+    w->gaps_pending = hole_us > 0 ? count : 0;
+    w->gaps_hole_us = hole_us;
     return 0;
 }
 

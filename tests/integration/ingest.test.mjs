@@ -321,7 +321,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
     { skip: abrMissing || false }, () => {
         let ing, ingLog = '', root, port, sport, auth, ngx, browser;
         const asked = [];
-        const ALLOWED = new Set(['abr', 'nometa', 'recon']);
+        const ALLOWED = new Set(['through', 'abr', 'nometa', 'recon']);
         const waitLog = (what, re, ms = 20000) => waitFor(what, () => re.test(ingLog), ms);
         const get = async (p) => {
             const r = await rawGet(ngx.port, p);
@@ -483,6 +483,71 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 first.kill('SIGKILL');
                 second?.kill('SIGINT');
                 await second?.exited;
+            }
+        });
+
+        // Shaka Player playing LL-HLS through the publisher's outage: its
+        // live edge follows the wall clock, so the outage must stay in the
+        // playlist's timeline (GAP segments) or every later segment is
+        // late by it and its seek window shrinks to nothing; a part hinted
+        // before the outage must be the one added after it (no 404)
+        test('Shaka Player keeps playing LL-HLS through a publisher outage', async () => {
+            let pub = publish('through', { port });
+            const page = await browser.context.newPage();
+            const failed = [];
+            try {
+                await waitFor('two through segments', async () =>
+                    ((await get('/live/through/video/index.m3u8')) || '')
+                        .match(/^seg-\d+\.m4s$/gm)?.length >= 2, 30000);
+                V.watchPage(page);
+                page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+                await page.goto(`${ngx.base}/player.html?engine=shaka&lowLatency=1` +
+                    '&src=/live/through/master.m3u8', { waitUntil: 'load' });
+                const state = () => page.evaluate(() => ({ ...window.cirrusPlayer,
+                    t: document.querySelector('video').currentTime }));
+                let st0;
+                for (const end = Date.now() + 20000; Date.now() < end; await sleep(250)) {
+                    st0 = await state();
+                    if (st0.playing || st0.fatal)
+                        break;
+                }
+                assert.ok(st0.playing, `Shaka playing: ${JSON.stringify(st0).slice(0, 600)}`);
+                await sleep(4000);
+                pub.kill('SIGKILL');
+                await pub.exited;
+                await waitLog('through gone', /stream=through\] publisher gone/, 10000);
+                await sleep(3000);
+                pub = publish('through', { port });
+                await waitLog('through back', /stream=through\] publisher is back/, 10000);
+                let gaps = 0;
+                await waitFor('the outage in the playlist', async () =>
+                    (gaps = ((await get('/live/through/video/index.m3u8')) || '')
+                        .match(/^#EXT-X-GAP$/gm)?.length || 0) > 0, 10000);
+                const samples = [];
+                let st;
+                for (const end = Date.now() + 20000; Date.now() < end;) {
+                    st = await state();
+                    if (st.fatal)
+                        break;
+                    if (st.latency != null)
+                        samples.push(st.latency);
+                    await sleep(500);
+                }
+                const why = JSON.stringify({ fatal: st.fatal, errors: st.errors.slice(-5),
+                    failed: failed.slice(0, 5) });
+                assert.equal(st.fatal, null, why);
+                assert.deepEqual(failed, [], 'no request failed');
+                const tail = samples.slice(-10).sort((a, b) => a - b);
+                console.log(`# Shaka through a ${gaps}-GAP outage: latency over the last 5 s ` +
+                    `${tail[0]?.toFixed(2)}-${tail[tail.length - 1]?.toFixed(2)} s, ` +
+                    `played to ${st.t.toFixed(1)} s`);
+                assert.ok(gaps >= 1, 'the outage is listed as GAP segments');
+                assert.ok(samples.length >= 30, `latency samples: ${samples.length}`);
+                assert.ok(tail[tail.length >> 1] < 6, `latency after the outage: ${tail}`);
+            } finally {
+                await page.close();
+                pub.kill('SIGINT');
+                await pub.exited;
             }
         });
 

@@ -810,3 +810,150 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
     x = cir_live_writer_index(w);
     cr_assert_gt(x->segments[0].msn, 2);
 }
+
+/*
+ * A publisher's outage: after the discontinuity and the new timeline's
+ * anchor, fill_outage lists the wall-clock time the media skipped as GAP
+ * segments, published with the next segment's first part (none longer
+ * than a segment, on the new run's media clock just before its anchor,
+ * the first with the discontinuity), so the playlist's timeline stays in
+ * step with the wall clock; that segment is at its own PDT; the MPD leaves them
+ * out (the outage is the gap at the start of the new Period, which starts where
+ * the old one ended); without a pending discontinuity, or with nothing to fill,
+ * it does nothing; a count over the window fills the newest window's worth.
+ */
+Test(live_writer, an_outage_is_filled_with_gap_segments)
+{
+    cir_live_writer_config_t c = config(4);
+    cir_hls_directives_t d = {0};
+    cir_dash_live_config_t dc = {.utc_timing_url = "/time",
+                                 .now_us = T0 + 22000000};
+    const cir_live_index_t *x, *tracks[1];
+    cir_buf_t out;
+    uint64_t version;
+    char pdt[40], want[256];
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT1", 5), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
+    put_segment();
+    put_segment();
+    cr_assert_eq(cir_live_writer_fill_outage(w, 3, 9000000), 0);
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 3, "no discontinuity pending: no gap");
+
+    /* gone at 12 s, back 9 s later: media time 12 s captured at T0 + 21 s */
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 21000000, 12000000), 0);
+    cr_assert_eq(cir_live_writer_fill_outage(w, 3, 9000000), 0);
+    cr_assert_eq(x->nb_segments, 3, "the gaps come with the media");
+    version = x->version;
+    /* the media resumes at its own PDT, where the gaps end, published
+     * with them */
+    cir_clock_fixed_set(&clk, T0 + 22000000);
+    media_t = 12 * TS;
+    cr_assert_eq(cir_live_writer_put_part(w, "P", 1, media_t, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->version, version + 1, "one index write");
+    cr_assert_eq(x->nb_segments, 7);
+    for (int i = 0; i < 3; i++) {
+        const cir_live_segment_t *s = &x->segments[3 + i];
+        cr_assert_eq(s->msn, (uint64_t)(3 + i));
+        cr_assert(s->gap && s->complete);
+        cr_assert_eq(s->nb_parts, 0);
+        cr_assert_eq(s->discontinuity, i == 0);
+        cr_assert_eq(s->duration, 3 * TS);
+        cr_assert_eq(s->start, (3 + 3 * i) * TS);
+        cr_assert_eq(s->pdt_us, T0 + 12000000 + 3000000 * i, "gap %d at %lld",
+                     i, (long long)(s->pdt_us - T0));
+        cr_assert(!exists("seg-3.m4s"));
+    }
+    cr_assert_eq(x->segments[6].msn, 6);
+    cr_assert_eq(x->segments[6].pdt_us, T0 + 21000000);
+    cr_assert_eq(x->segments[6].discontinuity, 0);
+
+    cir_buf_init(&out, 1 << 20);
+    cr_assert_eq(cir_hls_render_live_media(x, &d, NULL, 0, &out), 0);
+    cr_assert_eq(cir_clock_format_iso8601(T0 + 12000000, pdt, sizeof(pdt)), 0);
+    snprintf(want, sizeof(want),
+             "seg-2.m4s\n#EXT-X-DISCONTINUITY\n"
+             "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXT-X-GAP\n#EXTINF:3.00000,\n"
+             "seg-3.m4s\n",
+             pdt);
+    cr_assert_not_null(strstr(out.data, want), "%s", out.data);
+    cr_assert_not_null(strstr(out.data, "#EXT-X-GAP\n#EXTINF:3.00000,\n"
+                                        "seg-5.m4s\n"),
+                       "%s", out.data);
+    /* DASH: the new Period starts where the old one ended (12 s), its
+     * media at 21 s; the gaps are not listed */
+    cir_buf_reset(&out);
+    tracks[0] = x;
+    cr_assert_eq(cir_dash_render_live(tracks, 1, &dc, &out), 0);
+    cr_assert_not_null(strstr(out.data, "start=\"PT12S\""), "%s", out.data);
+    cr_assert_not_null(strstr(out.data, "startNumber=\"6\" "
+                                        "presentationTimeOffset=\"270000\""),
+                       "%s", out.data);
+    cr_assert_not_null(strstr(out.data, "<S t=\"1080000\""), "%s", out.data);
+    cr_assert_null(strstr(out.data, "<S t=\"270000\""), "%s", out.data);
+    cir_buf_free(&out);
+
+    /* a count over the window: the newest window's worth (4 x 4 s) */
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 100000000, 40000000), 0);
+    cr_assert_eq(cir_live_writer_fill_outage(w, 20, 78000000), 0);
+    cr_assert_eq(cir_live_writer_put_part(w, "P", 1, 40 * TS, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 11);
+    for (int i = 2; i <= 5; i++) {
+        const cir_live_segment_t *s = &x->segments[x->nb_segments - i];
+        cr_assert(s->gap);
+        cr_assert_eq(s->duration, 4 * TS);
+        cr_assert_eq(s->start, (40 - 4 * (i - 1)) * TS);
+    }
+}
+
+/* Paused between timelines (a break): no part is hinted, in memory and
+ * in the index on disk, until the next media segment opens. */
+Test(live_writer, a_paused_writer_hints_no_part)
+{
+    cir_live_writer_config_t c = config(4);
+    cir_hls_directives_t d = {0};
+    cir_live_index_t disk;
+    cir_buf_t out;
+
+    media_t = 0;
+    cr_assert_eq(cir_live_writer_open(&w, &c), 0);
+    cr_assert_eq(cir_live_writer_put_init(w, "INIT1", 5), 0);
+    put_segment();
+    cir_buf_init(&out, 1 << 20);
+    cr_assert_eq(
+        cir_hls_render_live_media(cir_live_writer_index(w), &d, NULL, 0, &out),
+        0);
+    cr_assert_not_null(
+        strstr(out.data, "PRELOAD-HINT:TYPE=PART,URI=\"part-1.0"), "%s",
+        out.data);
+    cr_assert_eq(cir_live_writer_put_part(w, "P", 1, media_t, TS, 1), 0);
+    media_t += TS;
+    cir_live_writer_pause(w);
+    cr_assert_eq(cir_live_writer_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.paused, 1);
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_media(&disk, &d, NULL, 0, &out), 0);
+    cr_assert_null(strstr(out.data, "PRELOAD-HINT"), "%s", out.data);
+    cir_live_index_free(&disk);
+    cr_assert_eq(cir_live_writer_put_part(w, "P", 1, media_t, TS, 1), 0);
+    cr_assert_eq(cir_live_index_load(dir, &disk), 0);
+    cr_assert_eq(disk.paused, 0);
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_media(&disk, &d, NULL, 0, &out), 0);
+    cr_assert_not_null(
+        strstr(out.data, "PRELOAD-HINT:TYPE=PART,URI=\"part-2.1"), "%s",
+        out.data);
+    cir_live_index_free(&disk);
+    cir_buf_free(&out);
+}

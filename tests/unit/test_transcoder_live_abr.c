@@ -479,6 +479,63 @@ test_wall_us(const cir_clock_t *c)
     return atomic_load(&test_wall);
 }
 
+/* Where segment i ends on the wall clock. */
+static int64_t
+end_pdt(const cir_live_index_t *x, size_t i)
+{
+    return x->segments[i].pdt_us +
+           x->segments[i].duration * 1000000 / x->timescale;
+}
+
+/*
+ * The outage (`gap` µs of wall clock without media) is filled with GAP
+ * segments, none longer than a segment, opening the new run: they begin
+ * where the media stopped and last as long as the outage, so the
+ * playlist's timeline stays in step with the wall clock and the media
+ * resumes where they end (a stream younger than its outage: they cannot
+ * go back past media time 0, shorter then).
+ */
+static void
+check_outage_filled(const cir_live_index_t *x, const char *name, int64_t gap)
+{
+    size_t s = 0, first, nb = 0;
+    int64_t filled = 0, resumes;
+
+    while (s < x->nb_segments && !x->segments[s].discontinuity) {
+        s++;
+    }
+    cr_assert_lt(s, x->nb_segments, "%s: a discontinuity", name);
+    cr_assert_gt(s, 0);
+    first = s;
+    for (; s < x->nb_segments && x->segments[s].gap; s++, nb++) {
+        cr_assert_leq(x->segments[s].duration, x->segment_target * 11 / 10,
+                      "%s: a GAP segment no longer than a segment", name);
+        cr_assert_eq(x->segments[s].nb_parts, 0);
+        filled += x->segments[s].duration;
+    }
+    cr_assert_eq(nb, (size_t)((gap + 1999999) / 2000000),
+                 "%s: %zu GAP segments for a %.1f s outage", name, nb,
+                 gap / 1e6);
+    cr_assert_lt(s, x->nb_segments, "%s: media after the gaps", name);
+    cr_assert_geq(x->segments[first].pdt_us, end_pdt(x, first - 1),
+                  "%s: PDT never steps back", name);
+    resumes = x->segments[s].pdt_us - end_pdt(x, s - 1);
+    if (x->segments[first].start == 0) {
+        cr_assert_geq(resumes, -200000, "%s: the media after the gaps", name);
+        return;
+    }
+    cr_assert_leq(
+        x->segments[first].pdt_us - end_pdt(x, first - 1), 200000,
+        "%s: the gaps begin %lld us after the media stopped", name,
+        (long long)(x->segments[first].pdt_us - end_pdt(x, first - 1)));
+    cr_assert_float_eq((double)filled * 1e6 / x->timescale, (double)gap, 200000,
+                       "%s: %.3f s of gaps for a %.3f s outage", name,
+                       (double)filled / x->timescale, gap / 1e6);
+    cr_assert_leq(llabs(resumes), 200000,
+                  "%s: the media resumes %lld us after the gaps end", name,
+                  (long long)resumes);
+}
+
 /*
  * A publisher that comes back (its timestamps restart at 0, 3 s of wall
  * clock later, its first audio packet before its older first video ones),
@@ -499,6 +556,7 @@ reconnect(const char *input, int64_t cut)
     AVPacket *held[16];
     int nb_held = 0, audio_back = 0;
     const int64_t audio_frame = 1024 * 1000000 / 48000;
+    const int64_t frame_us = 2 * 1000000 / 30; /* a B-frame delay */
     cir_live_file_job_t j;
     cir_live_t *live = NULL;
     AVFormatContext *ic = NULL;
@@ -555,27 +613,46 @@ reconnect(const char *input, int64_t cut)
         breaks += ref.segments[s].discontinuity;
     }
     cr_assert_eq(breaks, 1, "the reconnect is a discontinuity");
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
+        check_outage_filled(&x, names[i], gap);
+        cir_live_index_free(&x);
+    }
     for (size_t i = 1; i < 4; i++) {
         cr_assert_eq(load(names[i], &x), 0, "index of %s", names[i]);
         cr_assert_eq(x.nb_segments, ref.nb_segments, "%s", names[i]);
         for (size_t s = 0; s < x.nb_segments; s++) {
             const cir_live_segment_t *a = &x.segments[s], *b = &ref.segments[s];
+            int starts_run = s == 0 || (b - 1)->gap;
             cr_assert_eq(a->msn, b->msn);
             cr_assert_eq(a->discontinuity, b->discontinuity,
                          "%s segment %llu: discontinuity %d, video %d",
                          names[i], (unsigned long long)a->msn, a->discontinuity,
                          b->discontinuity);
+            cr_assert_eq(a->gap, b->gap, "%s segment %llu: gap %d, video %d",
+                         names[i], (unsigned long long)a->msn, a->gap, b->gap);
+            if (b->gap && !b->discontinuity) {
+                /* an outage's GAP segments: the stream's times, the same
+                 * in every rendition (the first at or after where each
+                 * rendition's media stopped) */
+                cr_assert_leq(llabs(a->pdt_us - b->pdt_us), 1000,
+                              "%s segment %llu: PDT %lld us from the video's",
+                              names[i], (unsigned long long)a->msn,
+                              (long long)(a->pdt_us - b->pdt_us));
+            }
             /* a timeline's first audio sample comes after its first video
              * one (45 ms in this file, 100 ms after the reconnect); later
              * segments start where the video's do (to the nearest audio
-             * sample) */
-            cr_assert_leq(
-                llabs(a->pdt_us - b->pdt_us),
-                (s == 0 || b->discontinuity) && x.track.kind == CIR_LIVE_AUDIO
-                    ? skew + audio_frame
-                    : audio_frame,
-                "%s segment %llu: PDT %lld us from the video's", names[i],
-                (unsigned long long)a->msn, (long long)(a->pdt_us - b->pdt_us));
+             * sample); the first GAP segment where each rendition's media
+             * stopped (a B-frame delay apart after a mid-GOP break) */
+            cr_assert_leq(llabs(a->pdt_us - b->pdt_us),
+                          b->gap ? skew + audio_frame + frame_us
+                          : starts_run && x.track.kind == CIR_LIVE_AUDIO
+                              ? skew + audio_frame
+                              : audio_frame,
+                          "%s segment %llu: PDT %lld us from the video's",
+                          names[i], (unsigned long long)a->msn,
+                          (long long)(a->pdt_us - b->pdt_us));
             if (x.track.kind == CIR_LIVE_VIDEO) {
                 /* the same frames (a B-frame delay apart where the
                  * publisher left mid-GOP): no sample runs across the
@@ -586,6 +663,9 @@ reconnect(const char *input, int64_t cut)
                                    names[i], (unsigned long long)a->msn,
                                    (double)a->duration / x.timescale,
                                    (double)b->duration / ref.timescale);
+            }
+            if (b->gap) {
+                continue; /* no media */
             }
             /* one function of media time: PDT - start the same */
             cr_assert_float_eq(

@@ -874,6 +874,9 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c, int64_t leader_end_us)
 {
     int ret;
 
+    /* no hint past the break: the next number may go to an outage's GAP
+     * segment, and a hinted part must be the one added later */
+    cir_live_writer_pause(c->writer);
     if ((ret = end_waiting(c)) < 0 || (ret = close_segment(c)) < 0 ||
         (ret = gap_to_leader(c, leader_end_us)) < 0) {
         return ret;
@@ -893,9 +896,15 @@ cir_cmaf_live_end_us(const cir_cmaf_live_t *c)
 }
 
 int
-cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us, int64_t media_us)
+cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us, int64_t media_us,
+                         uint32_t gaps, int64_t hole_us)
 {
-    return cir_live_writer_set_anchor(c->writer, wall_us, media_us);
+    int ret;
+
+    if ((ret = cir_live_writer_set_anchor(c->writer, wall_us, media_us)) < 0) {
+        return ret;
+    }
+    return cir_live_writer_fill_outage(c->writer, gaps, hole_us);
 }
 
 int

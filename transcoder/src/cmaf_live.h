@@ -85,9 +85,12 @@ int cir_cmaf_live_discontinuity(cir_cmaf_live_t *c, int64_t leader_end_us);
 int64_t cir_cmaf_live_end_us(const cir_cmaf_live_t *c);
 /* The stream's wall clock for PROGRAM-DATE-TIME from the next segment that
  * starts a timeline on (cir_live_writer_set_anchor): media time media_us
- * (µs on the stream's timeline) was captured at wall_us. */
+ * (µs on the stream's timeline) was captured at wall_us.  After a break
+ * where the wall clock went on hole_us further than the media (an
+ * outage), `gaps` GAP segments fill that time (cir_live_writer_fill_outage;
+ * 0: none). */
 int cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us,
-                             int64_t media_us);
+                             int64_t media_us, uint32_t gaps, int64_t hole_us);
 /* Ends the stream: the last part and segment, then ENDLIST. */
 int cir_cmaf_live_finish(cir_cmaf_live_t *c);
 const cir_live_index_t *cir_cmaf_live_index(const cir_cmaf_live_t *c);

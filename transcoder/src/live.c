@@ -31,6 +31,9 @@
 #define STATS_WINDOW_US         2000000
 #define KEY_RING                16
 #define MAX_RENDITIONS          (CIR_PRESET_MAX_RUNGS + 2)
+/* the wall clock skipping this much past the media at a break is an
+ * outage, filled with GAP segments (anchor_timeline) */
+#define OUTAGE_FILL_MIN_US 500000
 
 typedef struct {
     cir_cmaf_live_t *pkg;
@@ -251,8 +254,8 @@ open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
         return ret;
     }
     if (l->anchor_wall != 0 &&
-        (ret = cir_cmaf_live_set_anchor(t->pkg, l->anchor_wall,
-                                        l->anchor_media)) < 0) {
+        (ret = cir_cmaf_live_set_anchor(t->pkg, l->anchor_wall, l->anchor_media,
+                                        0, 0)) < 0) {
         return ret;
     }
     return open_rec(l, t->track.rendition, &t->rec);
@@ -435,7 +438,7 @@ start_rungs(cir_live_t *l, int width, int height)
         l->nb_rungs = i + 1;
         if (l->anchor_wall != 0) {
             cir_live_rung_set_anchor(l->rungs[i], l->anchor_wall,
-                                     l->anchor_media);
+                                     l->anchor_media, 0, 0);
         }
         cir_log_info(&l->log, "rung %s %dx%d %d kbps", name, l->ladder[i].width,
                      l->ladder[i].height, l->ladder[i].rung->bitrate_kbps);
@@ -743,31 +746,44 @@ cir_live_pause(cir_live_t *l)
  * packet's arrival is when its first sample was captured.  A timeline
  * continues after the one before in media time (the repair stage), so an
  * anchor earlier than the old one's mapping of that time would step PDT
- * back: it moves to it instead.
+ * back: it moves to it instead.  One later by OUTAGE_FILL_MIN_US or more
+ * (the publisher was gone that long) is an outage: every rendition fills
+ * it with as many GAP segments, none longer than a segment.
  */
 static int
 anchor_timeline(cir_live_t *l, int64_t media_us)
 {
     int64_t wall =
         cir_clock_wall_us(l->cfg.clock ? l->cfg.clock : cir_clock_system());
+    int64_t seg_us = (int64_t)(l->segment_seconds * 1e6), hole = 0;
     live_track_t *tracks[2] = {&l->video, &l->audio};
+    uint32_t gaps = 0;
     int ret;
 
-    if (l->anchor_wall != 0 &&
-        wall - media_us < l->anchor_wall - l->anchor_media) {
-        wall = l->anchor_wall - l->anchor_media + media_us;
+    if (l->anchor_wall != 0) {
+        hole = wall - (l->anchor_wall - l->anchor_media + media_us);
+        if (hole < 0) {
+            wall -= hole;
+        } else if (hole >= OUTAGE_FILL_MIN_US && seg_us > 0) {
+            gaps = (uint32_t)FFMIN((hole + seg_us - 1) / seg_us, UINT16_MAX);
+            cir_log_info(&l->log,
+                         "%.3f s without media: %u GAP segment%s in every "
+                         "rendition",
+                         (double)hole / 1e6, (unsigned)gaps,
+                         gaps > 1 ? "s" : "");
+        }
     }
     l->anchor_wall = wall;
     l->anchor_media = media_us;
     for (int i = 0; i < 2; i++) {
         if (tracks[i]->pkg != NULL &&
-            (ret = cir_cmaf_live_set_anchor(tracks[i]->pkg, wall, media_us)) <
-                0) {
+            (ret = cir_cmaf_live_set_anchor(tracks[i]->pkg, wall, media_us,
+                                            gaps, hole)) < 0) {
             return ret;
         }
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        cir_live_rung_set_anchor(l->rungs[i], wall, media_us);
+        cir_live_rung_set_anchor(l->rungs[i], wall, media_us, gaps, hole);
     }
     return 0;
 }

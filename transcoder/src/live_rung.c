@@ -27,6 +27,8 @@ typedef struct {
     int64_t next_pts; /* of the frame queued after it, when known */
     int hole_after;   /* frames after it were dropped */
     int64_t anchor_wall, anchor_media; /* the stream's, when pushed */
+    uint32_t anchor_gaps;              /* its outage's GAP segments */
+    int64_t anchor_hole;
 } entry_t;
 
 struct cir_live_rung {
@@ -68,6 +70,8 @@ struct cir_live_rung {
     /* producer side only */
     int carry_disc; /* a dropped frame's discontinuity, for the next one */
     int64_t anchor_wall, anchor_media; /* set_anchor's, for the entries */
+    uint32_t anchor_gaps;
+    int64_t anchor_hole;
     uint64_t dropped_unlogged;
     int64_t last_warn_us;
 
@@ -248,7 +252,9 @@ encode(cir_live_rung_t *r, entry_t *e)
     }
     if (e->anchor_wall != 0 && (e->disc || !r->anchored)) {
         /* the new timeline's anchor: the frames before it were packaged */
-        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media);
+        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media,
+                                       e->disc ? e->anchor_gaps : 0,
+                                       e->anchor_hole);
         if (ret < 0) {
             return ret;
         }
@@ -578,6 +584,8 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
             e->hole_after = 0;
             e->anchor_wall = r->anchor_wall;
             e->anchor_media = r->anchor_media;
+            e->anchor_gaps = r->anchor_gaps;
+            e->anchor_hole = r->anchor_hole;
             r->count++;
             r->dropped_tail_pts = AV_NOPTS_VALUE;
             ref = NULL;
@@ -621,10 +629,13 @@ cir_live_rung_finish(cir_live_rung_t *r)
 }
 
 void
-cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us)
+cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us,
+                         uint32_t gaps, int64_t hole_us)
 {
     r->anchor_wall = wall_us;
     r->anchor_media = media_us;
+    r->anchor_gaps = gaps;
+    r->anchor_hole = hole_us;
 }
 
 void

@@ -62,7 +62,7 @@ void cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td);
  * applies to the same timeline in every rendition, however far behind the
  * rung's thread is.  Never blocks. */
 void cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us,
-                              int64_t media_us);
+                              int64_t media_us, uint32_t gaps, int64_t hole_us);
 /* A break with no frame after it yet (the publisher is gone): once the
  * frames queued before it are encoded, the open segment ends, and the next
  * one starts with a discontinuity.  Never blocks; 1 if the queue had no

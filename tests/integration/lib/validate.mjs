@@ -509,9 +509,12 @@ export class Validator {
                 F('hls.L3.part-hold-back', `PART-HOLD-BACK ${sc['PART-HOLD-BACK']} < 3 x PART-TARGET ${pt}`);
             if (pt > 0)
                 this.checkParts(url, p, pt, td);
-            // L4/L7: a live playlist with parts hints the next part
+            // L4/L7: a live playlist with parts hints the next part; one
+            // between timelines (its publisher gone, every segment
+            // complete) promises none: its next number may be an
+            // outage's GAP segment, and a hint must name what is added
             const partHints = p.hints.filter((h) => h.TYPE === 'PART');
-            if (p.live && partHints.length === 0)
+            if (p.live && partHints.length === 0 && p.openSegment)
                 F('hls.L4.preload-hint-next-part', 'live playlist with parts and no PRELOAD-HINT TYPE=PART');
         }
         if (sc && sc['CAN-SKIP-UNTIL'] !== undefined &&
@@ -718,12 +721,18 @@ export class Validator {
                     this.fail('hls.L5.report-per-rendition', url, `RENDITION-REPORT for ${r}, not another rendition of the master`);
         }
         // L5/L7: reports are current (within one segment of this playlist's
-        // last part or segment)
+        // last part or segment); an outage's GAP segments, which arrive
+        // with the first part after it, do not count
         const mine = p.openSegment ? p.openSegment.msn : lastMsn(p);
         if (p.live && mine !== null) {
+            const gaps = new Set([...p.segments, p.openSegment]
+                .filter((s) => s?.gap).map((s) => s.msn));
             for (const r of p.reports) {
                 const lm = Number(r['LAST-MSN']);
-                if (Number.isFinite(lm) && Math.abs(lm - mine) > 1)
+                let apart = Math.abs(lm - mine);
+                for (let m = Math.min(lm, mine) + 1; m < Math.max(lm, mine); m++)
+                    apart -= gaps.has(m);
+                if (Number.isFinite(lm) && apart > 1)
                     this.fail('hls.L5.report-current', url,
                         `RENDITION-REPORT ${r.URI} LAST-MSN ${lm}, this playlist's last ${mine}`);
             }
