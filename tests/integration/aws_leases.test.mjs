@@ -11,7 +11,10 @@
 //    job when it learns it, before the lease's end, and sends no write after;
 //  - MessageNotInflight / ReceiptHandleIsInvalid on a heartbeat: the job is
 //    cancelled within a second, sends no write after, and its message is
-//    not deleted (it comes back to the queue).
+//    not deleted (it comes back to the queue);
+//  - the same while the job is blocked in a ranged GET of its input that
+//    hangs: the cancel aborts the GET (not its 20 s request timeout), so
+//    the job still stops within a second and writes nothing after.
 // Every S3 PUT of the output is delayed by the fault proxy, so a job takes
 // tens of seconds whatever the machine's speed and writes all along (one
 // second segments): a job that went on after losing its lease would show in
@@ -321,4 +324,56 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
                 assert.ok(await messageComesBack(key), 'the message was not deleted');
             });
     }
+
+    test('revoked while the job hangs in a ranged GET of its input: cancelled within a second, nothing written after',
+        async (t) => {
+            const status = C.tmpDir('cirrus-aws-stuck-');
+            const key = 'lease/stuck-read.mp4';
+            const inputGet = { service: 's3', method: 'GET', match: `cirrus-in/${key}`,
+                action: 'hang' };
+            await rig.faults([PUT_DELAY]);
+            // the default request timeout: a GET that hangs ends after 20 s
+            const w = startWorker('stuck', status, { aws_request_timeout_seconds: 20 });
+            upload(clip, key);
+            await waitFor('the claim', () => w.log.includes(`claimed s3://cirrus-in/${key}`),
+                [w], 60000, 50);
+            // once the job writes its outputs (the input's header is read),
+            // its next ranged GET hangs: the proxy never answers it
+            await waitFor('the first output', async () =>
+                requests(await rig.faultLog(), 's3', 'cirrus-out/').length > 0, [w], 60000, 100);
+            await rig.faults([PUT_DELAY, inputGet]);
+            const hung = await waitFor('a hung input GET', async () =>
+                (await rig.faultLog()).s3.log.find((e) => e.fault === 'hang'), [w], 60000, 100);
+            assert.doesNotMatch(w.log, /done in|lease lost/, 'the job is still running');
+            // the next heartbeat learns the claim is gone (the hung GET
+            // stays hung: new rules do not answer it)
+            await rig.faults([PUT_DELAY, inputGet,
+                { service: 'sqs', match: 'ChangeMessageVisibility', action: 'status',
+                    status: 400, code: 'MessageNotInflight', count: 1 },
+                { service: 'sqs', match: 'ReceiveMessage', action: 'status', status: 503,
+                    code: 'ServiceUnavailable', forMs: 20000 }]);
+            await waitFor('the job stopped', () => /lease lost: the job stopped/.test(w.log),
+                [w], 60000);
+            const [lost] = logTimes(w, /lease lost \(revoked/);
+            const [stopped] = logTimes(w, /lease lost: the job stopped/);
+            const stop = /the job stopped (\d+) ms after \(([^)]*)\)/.exec(w.log);
+            const stopMs = Number(stop[1]);
+            t.diagnostic(`GET hung ${lost - hung.t} ms before the loss; stopped ${stopMs} ms `
+                + `(${stopped - lost} ms by the log) after it, as ${stop[2]}`);
+            assert.ok(lost - hung.t > 0, 'the GET hung before the lease was lost');
+            assert.ok(lost - hung.t < 20000, 'and had not timed out');
+            assert.ok(stopMs < 1000 && stopped - lost < 1000,
+                `stopped ${stopMs} ms (${stopped - lost} ms by the log) after learning it`);
+            assert.equal(stop[2], 'CIR_ECANCELED', 'the job ended as cancelled');
+            assert.match(w.log, /reading s3:\/\/cirrus-in\/lease\/stuck-read\.mp4 at byte \d+: cancelled/);
+            await sleep(3000);
+            const log = await rig.faultLog();
+            const puts = requests(log, 's3', 'cirrus-out/');
+            assert.deepEqual(puts.filter((r) => r.t > lost + CLOCK_SLACK_MS), [],
+                'no write after the loss');
+            assert.equal(requests(log, 'sqs', 'DeleteMessage').length, 0, 'not acknowledged');
+            assert.equal(statuses(status).find((j) => j.input.endsWith(key)).state, 'lost');
+            await stopWorker(w);
+            await rig.faults([]);
+        });
 });

@@ -299,14 +299,14 @@ Test(images, probe_tells_stills_from_video)
         n += 6 + 384;
     }
     vid = write_input("clip.y4m", y4m, n);
-    cr_assert_eq(cir_images_probe(vid), 0);
+    cr_assert_eq(cir_images_probe(vid, NULL), 0);
     png = make_png();
-    cr_assert_eq(cir_images_probe(png), 1);
+    cr_assert_eq(cir_images_probe(png, NULL), 1);
     jpg = make_jpeg("a.jpg", 64, 32, 0, 0);
-    cr_assert_eq(cir_images_probe(jpg), 1);
+    cr_assert_eq(cir_images_probe(jpg, NULL), 1);
     txt = write_input("notes.txt", (const uint8_t *)"hello, world\n", 13);
-    cr_assert_lt(cir_images_probe(txt), 0);
-    cr_assert_lt(cir_images_probe("/nonexistent/x.png"), 0);
+    cr_assert_lt(cir_images_probe(txt, NULL), 0);
+    cr_assert_lt(cir_images_probe("/nonexistent/x.png", NULL), 0);
 }
 
 Test(images, png_with_alpha_renditions_and_manifest)

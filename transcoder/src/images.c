@@ -129,7 +129,7 @@ sniff_size(const char *path, long long *w, long long *h)
         }
         if (ret == 0) {
             ret = cir_s3_get_range(aws, u->bucket, u->path, 0, SNIFF_BYTES, b,
-                                   &n);
+                                   &n, NULL);
         }
         free(u);
         if (ret < 0) {
@@ -219,7 +219,8 @@ names_image_codec(const AVFormatContext *ic)
  * with the probing decoders capped.  When probing, a container whose header
  * names no image codec returns 1 (not a still) at once. */
 static int
-open_input(const char *path, AVFormatContext **out, int probing)
+open_input(const char *path, AVFormatContext **out, int probing,
+           const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     AVDictionary *o = NULL;
@@ -231,7 +232,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
     *out = NULL;
     /* A name with '%' or '*' is a file, not an image2 sequence pattern. */
     av_dict_set(&o, "pattern_type", "none", 0);
-    ret = cir_input_open(&ic, path, &o, why, sizeof(why));
+    ret = cir_input_open(&ic, path, &o, cancel, why, sizeof(why));
     av_dict_free(&o);
     if (ret < 0) {
         /* a probe that fails is no error: the caller tries it as video;
@@ -320,12 +321,12 @@ image_stream(const AVFormatContext *ic)
 }
 
 int
-cir_images_probe(const char *path)
+cir_images_probe(const char *path, const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     int ret;
 
-    ret = open_input(path, &ic, 1);
+    ret = open_input(path, &ic, 1, cancel);
     if (ret != 0) {
         return ret < 0 ? ret : 0; /* 1: no image codec in its header */
     }
@@ -652,7 +653,7 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
         cir_log_error(&LOG, "the preset asks for neither JPEG nor WebP");
         return CIR_EINVAL;
     }
-    ret = open_input(input_path, &ic, 0);
+    ret = open_input(input_path, &ic, 0, NULL);
     if (ret < 0) {
         return ret;
     }

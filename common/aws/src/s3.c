@@ -41,10 +41,11 @@ locate(cir_aws_t *a, const char *bucket, const char *key, char *ep,
 
 int
 cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
-            cir_s3_head_t *head)
+            cir_s3_head_t *head, const atomic_int *abort)
 {
     char ep[600], path[KEY_PATH_MAX];
-    aws_req_t r = {.service = "s3", .method = "HEAD", .head = head};
+    aws_req_t r = {
+        .service = "s3", .method = "HEAD", .head = head, .abort = abort};
 
     if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
         return CIR_ELIMIT;
@@ -56,11 +57,12 @@ cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
 
 int
 cir_s3_get_range(cir_aws_t *a, const char *bucket, const char *key,
-                 int64_t offset, size_t len, void *buf, size_t *got)
+                 int64_t offset, size_t len, void *buf, size_t *got,
+                 const atomic_int *abort)
 {
     char ep[600], path[KEY_PATH_MAX], range[64];
     cir_aws_kv_t h[1];
-    aws_req_t r = {.service = "s3", .method = "GET"};
+    aws_req_t r = {.service = "s3", .method = "GET", .abort = abort};
 
     *got = 0;
     if (len == 0) {
@@ -542,7 +544,7 @@ store_exists(void *state, const char *rel)
     int ret;
 
     store_key(s, rel, key, sizeof(key));
-    ret = cir_s3_head(s->aws, s->bucket, key, &h);
+    ret = cir_s3_head(s->aws, s->bucket, key, &h, s->cancel);
     return ret == 0 ? 1 : ret == CIR_ENOTFOUND ? 0 : ret;
 }
 
