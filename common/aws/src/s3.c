@@ -549,6 +549,28 @@ store_exists(void *state, const char *rel)
 }
 
 static int
+store_get(void *state, const char *rel, size_t max, char **data, size_t *len)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+    cir_buf_t out;
+    int ret;
+
+    store_key(s, rel, key, sizeof(key));
+    cir_buf_init(&out, max);
+    ret = cir_s3_get(s->aws, s->bucket, key, max, &out);
+    if (ret == 0 && out.data == NULL) {
+        ret = cir_buf_append(&out, "", 0); /* an empty object */
+    }
+    if (ret < 0) {
+        cir_buf_free(&out);
+        return ret;
+    }
+    *data = cir_buf_detach(&out, len);
+    return 0;
+}
+
+static int
 store_remove(void *state, const char *rel)
 {
     s3_store_t *s = state;
@@ -576,6 +598,7 @@ static const cir_store_backend_t s3_backend = {
     .put = store_put,
     .exists = store_exists,
     .remove = store_remove,
+    .get = store_get,
     .set_cancel = store_set_cancel,
     .close = store_close,
 };
