@@ -106,7 +106,8 @@ le24(const uint8_t *p)
  * too-large image from a broken one.  Returns 0 and the size, or < 0.
  */
 static int
-sniff_size(const char *path, long long *w, long long *h)
+sniff_size(const char *path, const atomic_int *cancel, long long *w,
+           long long *h)
 {
     uint8_t *b = NULL;
     size_t n, pos;
@@ -129,7 +130,7 @@ sniff_size(const char *path, long long *w, long long *h)
         }
         if (ret == 0) {
             ret = cir_s3_get_range(aws, u->bucket, u->path, 0, SNIFF_BYTES, b,
-                                   &n, NULL);
+                                   &n, cancel);
         }
         free(u);
         if (ret < 0) {
@@ -624,12 +625,14 @@ int
 cir_images_run(const char *input_path, const cir_preset_t *preset,
                cir_store_t *store)
 {
-    return cir_images_run_versioned(input_path, preset, store, NULL, NULL);
+    return cir_images_run_versioned(input_path, preset, store, NULL, NULL,
+                                    NULL);
 }
 
 int
 cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
-                         cir_store_t *store, cir_store_t *top, const char *base)
+                         cir_store_t *store, cir_store_t *top, const char *base,
+                         const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     AVFrame *src = NULL, *work = NULL, *tmp = NULL, *out = NULL;
@@ -653,7 +656,7 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
         cir_log_error(&LOG, "the preset asks for neither JPEG nor WebP");
         return CIR_EINVAL;
     }
-    ret = open_input(input_path, &ic, 0, NULL);
+    ret = open_input(input_path, &ic, 0, cancel);
     if (ret < 0) {
         return ret;
     }
@@ -669,7 +672,8 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
     ph = ic->streams[si]->codecpar->height;
     if (pw <= 0 || ph <= 0) {
         /* The capped probe decoder refused it: too large, or broken. */
-        if (sniff_size(input_path, &pw, &ph) < 0 || pw <= 0 || ph <= 0) {
+        if (sniff_size(input_path, cancel, &pw, &ph) < 0 || pw <= 0 ||
+            ph <= 0) {
             cir_log_error(&LOG, "%s: the %s image has no usable size",
                           input_path, avcodec_get_name(codec_id));
             ret = CIR_EMEDIA;

@@ -25,9 +25,10 @@ int cir_images_run(const char *input_path, const cir_preset_t *preset,
                    cir_store_t *store);
 /* As cir_images_run into a published version's store, then the asset's
  * top-level images/manifest.json into top with every path prefixed by base
- * ("v/<version>/"), written last. */
+ * ("v/<version>/"), written last.  Reading the input stops once *cancel is
+ * set (CIR_ECANCELED; cancel may be NULL). */
 int cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
                              cir_store_t *store, cir_store_t *top,
-                             const char *base);
+                             const char *base, const atomic_int *cancel);
 
 #endif

@@ -811,7 +811,7 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         }
         ret = cir_images_run_versioned(
             in.scheme == CIR_URI_FILE ? in.path : job->input, job->preset,
-            s.store, s.top, s.version_base);
+            s.store, s.top, s.version_base, job->cancel);
         if (ret < 0) {
             fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
         }
