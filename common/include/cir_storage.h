@@ -113,6 +113,10 @@ typedef struct {
                const char *content_type, const char *cache_control);
     int (*exists)(void *state, const char *rel); /* 1, 0 or < 0 */
     int (*remove)(void *state, const char *rel);
+    /* optional: reads rel whole (at most max bytes) into a malloc'd *data
+     * (NUL-terminated, *len without it): 0, CIR_ENOTFOUND, CIR_ELIMIT */
+    int (*get)(void *state, const char *rel, size_t max, char **data,
+               size_t *len);
     /* optional: a flag that, once set, aborts writes in flight */
     void (*set_cancel)(void *state, const atomic_int *cancel);
     void (*close)(void *state);
@@ -129,6 +133,12 @@ void cir_store_set_immutable(cir_store_t *store, int immutable);
 int cir_store_put(cir_store_t *store, const char *rel, const void *data,
                   size_t len);
 int cir_store_exists(cir_store_t *store, const char *rel);
+/* Reads rel (a safe relative path) whole, at most max bytes, into a
+ * malloc'd, NUL-terminated *data (free() it) and *len: 0, CIR_ENOTFOUND
+ * when there is no such object, CIR_ELIMIT when it is larger than max,
+ * CIR_EUNSUPPORTED when the backend cannot read, else < 0. */
+int cir_store_get(cir_store_t *store, const char *rel, size_t max, char **data,
+                  size_t *len);
 /* A fence for a job that may be stopped from outside (its lease lost): once
  * *cancel is nonzero no write starts (cir_store_put answers CIR_ECANCELED)
  * and a backend that can (S3) aborts the uploads in flight.  cancel must

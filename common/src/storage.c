@@ -588,6 +588,19 @@ file_exists(void *state, const char *rel)
     return S_ISREG(st.st_mode) ? 1 : 0;
 }
 
+static int
+file_get(void *state, const char *rel, size_t max, char **data, size_t *len)
+{
+    char path[PATH_MAX];
+    int ret;
+
+    if ((ret = file_full_path(state, rel, path, sizeof(path))) < 0) {
+        return ret;
+    }
+    ret = cir_read_file(path, max, data, len);
+    return ret == -ENOENT || ret == -ENOTDIR ? CIR_ENOTFOUND : ret;
+}
+
 /* Removing a missing object succeeds, as an S3 DELETE does. */
 static int
 file_remove(void *state, const char *rel)
@@ -616,6 +629,7 @@ static const cir_store_backend_t file_backend = {
     .put = file_put,
     .exists = file_exists,
     .remove = file_remove,
+    .get = file_get,
     .close = file_close,
 };
 
@@ -752,6 +766,24 @@ cir_store_exists(cir_store_t *store, const char *rel)
         return CIR_EINVAL;
     }
     return store->backend.exists(store->state, rel);
+}
+
+int
+cir_store_get(cir_store_t *store, const char *rel, size_t max, char **data,
+              size_t *len)
+{
+    if (data != NULL) {
+        *data = NULL;
+    }
+    if (store == NULL || data == NULL || len == NULL ||
+        !cir_path_is_safe_relative(rel)) {
+        return CIR_EINVAL;
+    }
+    *len = 0;
+    if (store->backend.get == NULL) {
+        return CIR_EUNSUPPORTED;
+    }
+    return store->backend.get(store->state, rel, max, data, len);
 }
 
 int

@@ -4,8 +4,11 @@
  * job document, parsed by cir_intake_parse_job) is handed to AWS Batch with
  * SubmitJob, its input, output and preset as the parameters "input",
  * "output" and "preset" (the job definition's Ref::input, Ref::output and
- * Ref::preset placeholders).  The message is deleted only once Batch holds
- * the job.
+ * Ref::preset placeholders), and the upload's identity as "publish_tag"
+ * (cir_intake_publish_tag; Ref::publish_tag, cirrus-transcode
+ * --publish-tag: a retried attempt finds the publication marker and
+ * publishes no second version).  The message is deleted only once Batch
+ * holds the job.
  *
  * Idempotent per S3 object version: the Batch job name is
  * "cirrus-" + hex SHA-256 of the object's identity (bucket, key and

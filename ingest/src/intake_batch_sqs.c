@@ -43,10 +43,19 @@ op_submit(void *opaque, const cir_intake_batch_config_t *cfg,
           size_t idsize)
 {
     dispatch_t *d = opaque;
+    char tag[CIR_PUBLISH_TAG_LEN + 1];
+    /* publish_tag: the upload's identity, so that an attempt Batch retries
+     * after the asset was published publishes no second version
+     * (cirrus-transcode --publish-tag, cir_published.h) */
     const cir_aws_kv_t params[] = {{"input", job->input},
                                    {"output", job->output},
-                                   {"preset", job->preset}};
+                                   {"preset", job->preset},
+                                   {"publish_tag", tag}};
+    int ret;
 
+    if ((ret = cir_intake_publish_tag(job, tag)) < 0) {
+        return ret;
+    }
     return cir_batch_submit(d->batch, job_name, cfg->job_queue,
                             cfg->job_definition, params,
                             sizeof(params) / sizeof(params[0]), job_id, idsize);

@@ -48,6 +48,7 @@
 #include "cir_log.h"
 #include "cir_pool.h"
 #include "cir_preset.h"
+#include "cir_published.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
 #ifdef CIRRUS_WORKER_SQS
@@ -140,8 +141,8 @@ static const cir_option_t opts[] = {
     {"batch_job_queue", S(batch_job_queue), "", 0, 0,
      "AWS Batch job queue (dispatch=batch)"},
     {"batch_job_definition", S(batch_job_definition), "", 0, 0,
-     "AWS Batch job definition, with Ref::input, Ref::output, Ref::preset "
-     "(dispatch=batch)"},
+     "AWS Batch job definition, with Ref::input, Ref::output, Ref::preset, "
+     "Ref::publish_tag (dispatch=batch)"},
     {"batch_region", S(batch_region), "", 0, 0,
      "AWS Batch region (empty: AWS_REGION)"},
     {"batch_endpoint", S(batch_endpoint), "", 0, 0,
@@ -580,7 +581,7 @@ write_result(const worker_t *w, inflight_t *f, const char *state,
 static int
 outputs_complete(const cir_vod_job_t *job)
 {
-    char tag[CIR_PUBLISH_TAG_LEN + 1], name[CIR_PUBLISH_TAG_LEN + 32];
+    char tag[CIR_PUBLISH_TAG_LEN + 1];
     cir_store_t *store = NULL;
     cir_uri_t u;
     int done;
@@ -589,8 +590,7 @@ outputs_complete(const cir_vod_job_t *job)
         cir_uri_parse(job->output, &u) < 0 || cir_store_open(&store, &u) < 0) {
         return 0;
     }
-    snprintf(name, sizeof(name), ".published/%s.json", tag);
-    done = cir_store_exists(store, name) == 1;
+    done = cir_published_read(store, tag, NULL) == 1;
     cir_store_close(&store);
     return done;
 }
@@ -599,32 +599,30 @@ outputs_complete(const cir_vod_job_t *job)
 static void
 mark_published(inflight_t *f, const cir_result_t *r)
 {
-    char tag[CIR_PUBLISH_TAG_LEN + 1], name[CIR_PUBLISH_TAG_LEN + 32];
+    char tag[CIR_PUBLISH_TAG_LEN + 1];
+    cir_published_t *m = calloc(1, sizeof(*m));
     cir_store_t *store = NULL;
     cir_uri_t u;
-    json_t *j;
-    char *text = NULL;
-    int ret = CIR_ENOMEM;
+    int ret;
 
-    if (cir_intake_publish_tag(&f->job, tag) < 0 ||
+    if (m == NULL || cir_intake_publish_tag(&f->job, tag) < 0 ||
         cir_uri_parse(f->job.output, &u) < 0 ||
         cir_store_open(&store, &u) < 0) {
         cir_log_warn(&f->log, "cannot mark the upload published");
+        free(m);
         return;
     }
-    snprintf(name, sizeof(name), ".published/%s.json", tag);
-    j = json_pack("{s:s, s:s, s:s, s:s}", "input", f->job.input,
-                  "source_version", f->job.source_version, "version",
-                  r->version, "preset", f->job.preset);
-    if (j != NULL && (text = json_dumps(j, JSON_COMPACT)) != NULL) {
-        ret = cir_store_put(store, name, text, strlen(text));
-    }
-    if (ret < 0) {
+    snprintf(m->input, sizeof(m->input), "%s", f->job.input);
+    snprintf(m->source_version, sizeof(m->source_version), "%s",
+             f->job.source_version);
+    snprintf(m->version, sizeof(m->version), "%s", r->version);
+    snprintf(m->preset, sizeof(m->preset), "%s", f->job.preset);
+    if ((ret = cir_published_write(store, tag, m)) < 0) {
         /* a redelivery then publishes one more version: harmless */
-        cir_log_warn(&f->log, "writing %s: %s", name, cir_strerror(ret));
+        cir_log_warn(&f->log, "writing .published/%s.json: %s", tag,
+                     cir_strerror(ret));
     }
-    free(text);
-    json_decref(j);
+    free(m);
     cir_store_close(&store);
 }
 

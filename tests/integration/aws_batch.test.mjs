@@ -102,8 +102,11 @@ describe('intake dispatch to AWS Batch', { skip: missing }, () => {
         const j = jobs[0];
         assert.equal(j.jobQueue, QUEUE);
         assert.equal(j.jobDefinition, DEFINITION);
-        assert.deepEqual(j.parameters, { input: 's3://cirrus-in/web/clip-one.mp4',
+        const { publish_tag: tag, ...rest } = j.parameters;
+        assert.deepEqual(rest, { input: 's3://cirrus-in/web/clip-one.mp4',
             output: 's3://cirrus-out/vod/web/clip-one', preset: 'web' });
+        // the upload's identity: cirrus-transcode --publish-tag Ref::publish_tag
+        assert.match(tag, /^[0-9a-f]{64}$/);
         assert.match(j.jobName, /^cirrus-[0-9a-f]{64}$/);
         const calls = await rig.batchCalls();
         assert.equal(calls.submitjob, 1);
@@ -134,16 +137,20 @@ describe('intake dispatch to AWS Batch', { skip: missing }, () => {
         upload(key);
         const job = await waitFor('the job', async () =>
             (await rig.submitted()).find((j) => j.parameters.input.includes('ünïcødé')), w);
-        assert.deepEqual(job.parameters, { input: `s3://cirrus-in/${key}`,
+        const { publish_tag: tag, ...rest } = job.parameters;
+        assert.deepEqual(rest, { input: `s3://cirrus-in/${key}`,
             output: 's3://cirrus-out/vod/mobile/My Clip +1 ünïcødé ファイル',
             preset: 'mobile' });
+        assert.match(tag, /^[0-9a-f]{64}$/);
         assert.match(job.jobName, /^cirrus-[0-9a-f]{64}$/);
-        // a new upload of the same key is a new version: a new job
+        // a new upload of the same key is a new version: a new job, with
+        // another publication tag (it publishes a new version)
         upload(key);
         await waitFor('the second version', async () =>
             (await rig.submitted()).filter((j) => j.parameters.input.includes('ünïcødé')).length === 2, w);
         const both = (await rig.submitted()).filter((j) => j.parameters.input.includes('ünïcødé'));
         assert.notEqual(both[0].jobName, both[1].jobName);
+        assert.notEqual(both[0].parameters.publish_tag, both[1].parameters.publish_tag);
     });
 
     test('Batch answering 500 and throttling: retried, submitted once', async () => {

@@ -11,7 +11,11 @@
 //    job when it learns it, before the lease's end, and sends no write after;
 //  - MessageNotInflight / ReceiptHandleIsInvalid on a heartbeat: the job is
 //    cancelled within a second, sends no write after, and its message is
-//    not deleted (it comes back to the queue).
+//    not deleted (it comes back to the queue);
+//  - the same while the job is blocked reading its input, in a ranged GET
+//    that hangs or in the backoff waits between GETs answered 503: the
+//    cancel aborts the GET (not its 20 s request timeout) and the wait, so
+//    the job still stops within a second and reads or writes nothing after.
 // Every S3 PUT of the output is delayed by the fault proxy, so a job takes
 // tens of seconds whatever the machine's speed and writes all along (one
 // second segments): a job that went on after losing its lease would show in
@@ -43,14 +47,14 @@ const tool = (args, opts) => R.tool(rig, args, opts);
 
 const upload = (file, key) => R.upload(rig, file, key);
 
-function startWorker(name, statusDir, sets = {}) {
+function startWorker(name, statusDir, sets = {}, env = {}) {
     const opts = { intake: 'sqs', sqs_queue_url: rig.queueUrl,
         out_root: 's3://cirrus-out/vod', default_preset: 'lease',
         presets_dir: presets, workers: 1, status_dir: statusDir,
         visibility_seconds: VISIBILITY, aws_request_timeout_seconds: 4,
         max_attempts: 5, drain_seconds: 2, metrics_port: -1, ...sets };
     const args = Object.entries(opts).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-    const w = spawn(WORKER, args, { env: rig.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const w = spawn(WORKER, args, { env: rig.env(env), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(w);
     w.name = name;
     w.log = '';
@@ -319,6 +323,82 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
                 await stopWorker(w);
                 await rig.faults([]);
                 assert.ok(await messageComesBack(key), 'the message was not deleted');
+            });
+    }
+
+    // The job is blocked reading its input when the lease is revoked:
+    //  - hang: a ranged GET the proxy never answers (the request's own
+    //    timeout is 20 s);
+    //  - retry: every GET answers 503 SlowDown and the client sits in its
+    //    backoff waits (up to 20 s each; the budget made long enough that
+    //    the read does not give up first).
+    const STUCK = [
+        { name: 'hangs in a ranged GET of its input', fault: { action: 'hang' },
+            faulted: 1, env: {} },
+        { name: 'waits to retry a failing ranged GET of its input',
+            fault: { action: 'status', status: 503, code: 'SlowDown' },
+            // the seventh attempt on waits up to 16-20 s
+            faulted: 7, env: { CIRRUS_AWS_RETRY_BUDGET_S: '300' } },
+    ];
+    for (const v of STUCK) {
+        test(`revoked while the job ${v.name}: cancelled within a second, nothing written after`,
+            async (t) => {
+                const status = C.tmpDir('cirrus-aws-stuck-');
+                const key = `lease/stuck-${v.fault.action}.mp4`;
+                const inputGet = { service: 's3', method: 'GET', match: `cirrus-in/${key}`,
+                    ...v.fault };
+                await rig.faults([PUT_DELAY]);
+                // the default request timeout: a GET that hangs ends after 20 s
+                const w = startWorker(`stuck-${v.fault.action}`, status,
+                    { aws_request_timeout_seconds: 20 }, v.env);
+                upload(clip, key);
+                await waitFor('the claim', () => w.log.includes(`claimed s3://cirrus-in/${key}`),
+                    [w], 60000, 50);
+                // once the job writes its outputs (the input's header is
+                // read), its next ranged GETs fail
+                await waitFor('the first output', async () =>
+                    requests(await rig.faultLog(), 's3', 'cirrus-out/').length > 0, [w], 60000, 100);
+                await rig.faults([PUT_DELAY, inputGet]);
+                const faulted = await waitFor(`${v.faulted} faulted input GET(s)`, async () => {
+                    const f = (await rig.faultLog()).s3.log.filter((e) => e.fault === v.fault.action);
+                    return f.length >= v.faulted && f;
+                }, [w], 90000, 100);
+                assert.doesNotMatch(w.log, /done in|lease lost|failed \(/, 'the job is still running');
+                // the next heartbeat learns the claim is gone (a hung GET
+                // stays hung: new rules do not answer it)
+                await rig.faults([PUT_DELAY, inputGet,
+                    { service: 'sqs', match: 'ChangeMessageVisibility', action: 'status',
+                        status: 400, code: 'MessageNotInflight', count: 1 },
+                    { service: 'sqs', match: 'ReceiveMessage', action: 'status', status: 503,
+                        code: 'ServiceUnavailable', forMs: 20000 }]);
+                await waitFor('the job stopped', () => /lease lost: the job stopped/.test(w.log),
+                    [w], 60000);
+                const [lost] = logTimes(w, /lease lost \(revoked/);
+                const [stopped] = logTimes(w, /lease lost: the job stopped/);
+                const stop = /the job stopped (\d+) ms after \(([^)]*)\)/.exec(w.log);
+                const stopMs = Number(stop[1]);
+                const last = faulted[faulted.length - 1].t;
+                t.diagnostic(`${faulted.length} faulted GET(s), the last ${lost - last} ms before `
+                    + `the loss; stopped ${stopMs} ms (${stopped - lost} ms by the log) after it, `
+                    + `as ${stop[2]}`);
+                assert.ok(lost > last, 'the read was stuck when the lease was lost');
+                assert.doesNotMatch(w.log, /reading s3:\/\/\S+ at byte \d+ failed/,
+                    'the read had not given up');
+                assert.ok(stopMs < 1000 && stopped - lost < 1000,
+                    `stopped ${stopMs} ms (${stopped - lost} ms by the log) after learning it`);
+                assert.equal(stop[2], 'CIR_ECANCELED', 'the job ended as cancelled');
+                assert.match(w.log, new RegExp(`reading s3://cirrus-in/lease/stuck-${v.fault.action}\\.mp4 at byte \\d+: cancelled`));
+                await sleep(3000);
+                const log = await rig.faultLog();
+                const puts = requests(log, 's3', 'cirrus-out/');
+                assert.deepEqual(puts.filter((r) => r.t > lost + CLOCK_SLACK_MS), [],
+                    'no write after the loss');
+                assert.deepEqual(requests(log, 's3', `cirrus-in/${key}`)
+                    .filter((r) => r.t > lost + CLOCK_SLACK_MS), [], 'no read after the loss');
+                assert.equal(requests(log, 'sqs', 'DeleteMessage').length, 0, 'not acknowledged');
+                assert.equal(statuses(status).find((j) => j.input.endsWith(key)).state, 'lost');
+                await stopWorker(w);
+                await rig.faults([]);
             });
     }
 });

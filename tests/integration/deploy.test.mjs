@@ -464,7 +464,9 @@ describe('deploy: Terraform', () => {
 
         // The command is the documented one, with the Ref:: parameters.
         const cp = jd.container_properties;
-        assert.match(cp, /"cirrus-transcode",\s*"--input", "Ref::input",\s*"--output", "Ref::output",\s*"--preset", "Ref::preset"/);
+        assert.match(cp, /"cirrus-transcode",\s*"--input", "Ref::input",\s*"--output", "Ref::output",\s*"--preset", "Ref::preset",\s*"--publish-tag", "Ref::publish_tag"/);
+        // a job submitted without the tag gets the default: no marker
+        assert.equal(jd.parameters.publish_tag, 'none');
         const ce = first(batch.merged.resource.aws_batch_compute_environment
             .this);
         assert.match(first(ce.compute_resources).min_vcpus, /\b0\b/,

@@ -136,7 +136,8 @@ main(int argc, char **argv)
             (buf = malloc((size_t)n)) == NULL) {
             return 2;
         }
-        ret = cir_s3_get_range(a, u.bucket, u.path, off, (size_t)n, buf, &got);
+        ret = cir_s3_get_range(a, u.bucket, u.path, off, (size_t)n, buf, &got,
+                               NULL);
         if (ret == 0) {
             FILE *f = fopen(argv[5], "wb");
             if (f == NULL || (got && fwrite(buf, 1, got, f) != got)) {
@@ -152,7 +153,7 @@ main(int argc, char **argv)
         if (parse_s3(argv[2], &u) < 0) {
             return 2;
         }
-        if ((ret = cir_s3_head(a, u.bucket, u.path, &h)) == 0) {
+        if ((ret = cir_s3_head(a, u.bucket, u.path, &h, NULL)) == 0) {
             json_t *j =
                 json_pack("{sI ss ss ss}", "size", (json_int_t)h.size, "etag",
                           h.etag, "content_type", h.content_type,

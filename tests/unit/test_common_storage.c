@@ -224,6 +224,38 @@ Test(common_storage, file_store_put_exists_remove)
     cir_store_close(&store);
 }
 
+Test(common_storage, file_store_get_reads_back_what_was_put)
+{
+    char dir[] = "/tmp/cir-get-XXXXXX", root[256];
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+    char *data = NULL;
+    size_t len = 7;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s/asset", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_eq(cir_store_get(store, "a/b.json", 100, &data, &len),
+                 CIR_ENOTFOUND);
+    cr_assert_null(data);
+    cr_assert_eq(len, 0);
+    cr_assert_eq(cir_store_put(store, "a/b.json", "{\"v\":1}", 7), 0);
+    cr_assert_eq(cir_store_get(store, "a/b.json", 100, &data, &len), 0);
+    cr_assert_eq(len, 7);
+    cr_assert_str_eq(data, "{\"v\":1}");
+    free(data);
+    cr_assert_eq(cir_store_get(store, "a/b.json", 6, &data, &len), CIR_ELIMIT);
+    cr_assert_null(data);
+    cr_assert_eq(cir_store_put(store, "empty", "", 0), 0);
+    cr_assert_eq(cir_store_get(store, "empty", 100, &data, &len), 0);
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(data, "");
+    free(data);
+    cr_assert_eq(cir_store_get(store, "../x", 100, &data, &len), CIR_EINVAL);
+    cir_store_close(&store);
+}
+
 Test(common_storage, file_store_on_a_file_fails)
 {
     char dir[] = "/tmp/cir-store-XXXXXX", path[256];

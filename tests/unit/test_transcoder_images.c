@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,14 +300,32 @@ Test(images, probe_tells_stills_from_video)
         n += 6 + 384;
     }
     vid = write_input("clip.y4m", y4m, n);
-    cr_assert_eq(cir_images_probe(vid), 0);
+    cr_assert_eq(cir_images_probe(vid, NULL), 0);
     png = make_png();
-    cr_assert_eq(cir_images_probe(png), 1);
+    cr_assert_eq(cir_images_probe(png, NULL), 1);
     jpg = make_jpeg("a.jpg", 64, 32, 0, 0);
-    cr_assert_eq(cir_images_probe(jpg), 1);
+    cr_assert_eq(cir_images_probe(jpg, NULL), 1);
     txt = write_input("notes.txt", (const uint8_t *)"hello, world\n", 13);
-    cr_assert_lt(cir_images_probe(txt), 0);
-    cr_assert_lt(cir_images_probe("/nonexistent/x.png"), 0);
+    cr_assert_lt(cir_images_probe(txt, NULL), 0);
+    cr_assert_lt(cir_images_probe("/nonexistent/x.png", NULL), 0);
+}
+
+/* A cancelled job (its lease lost) reads no more of its input: the probe
+ * and the renditions stop as cancelled, and nothing is written. */
+Test(images, a_cancelled_job_stops_reading_its_input)
+{
+    static const int widths[] = {320};
+    cir_preset_t p = preset_widths(1, widths);
+    const char *png = make_png();
+    atomic_int cancel = 1;
+
+    cr_assert_eq(cir_images_probe(png, &cancel), CIR_ECANCELED);
+    cr_assert_eq(cir_images_run_versioned(png, &p, store, NULL, NULL, &cancel),
+                 CIR_ECANCELED);
+    cr_assert_lt(out_size("images/320.jpg"), 0);
+    cr_assert_lt(out_size("images/manifest.json"), 0);
+    atomic_store(&cancel, 0);
+    cr_assert_eq(cir_images_probe(png, &cancel), 1);
 }
 
 Test(images, png_with_alpha_renditions_and_manifest)

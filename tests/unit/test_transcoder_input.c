@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +63,11 @@ write_file(const char *name, const void *data, size_t len)
 static const char *
 write_wav(const char *name, size_t n)
 {
-    uint8_t buf[44 + 2 * 800] = {0};
+    uint8_t *buf = calloc(1, 44 + 2 * n);
     uint32_t data = (uint32_t)(2 * n), riff = 36 + data;
+    const char *path;
 
-    cr_assert_leq(n, 800);
+    cr_assert_not_null(buf);
     memcpy(buf, "RIFF", 4);
     memcpy(buf + 4, &riff, 4); /* little-endian host (x86_64, arm64) */
     memcpy(buf + 8, "WAVEfmt ", 8);
@@ -77,7 +79,9 @@ write_wav(const char *name, size_t n)
     buf[32] = 2, buf[34] = 16;      /* block align, bits */
     memcpy(buf + 36, "data", 4);
     memcpy(buf + 40, &data, 4);
-    return write_file(name, buf, 44 + data);
+    path = write_file(name, buf, 44 + data);
+    free(buf);
+    return path;
 }
 
 TestSuite(input, .init = setup, .fini = teardown);
@@ -159,7 +163,7 @@ Test(input, an_hls_playlist_named_mp4_is_refused_by_name)
              "#EXT-X-ENDLIST\n",
              secret);
     x = write_file("x.mp4", text, strlen(text));
-    cr_assert_eq(cir_input_open(&ic, x, NULL, why, sizeof(why)),
+    cr_assert_eq(cir_input_open(&ic, x, NULL, NULL, why, sizeof(why)),
                  CIR_EUNSUPPORTED);
     cr_assert_null(ic);
     cr_assert_str_eq(why,
@@ -175,7 +179,7 @@ Test(input, a_concat_script_is_refused_by_name)
     char why[256];
     const char *x = write_file("x.mp4", text, sizeof(text) - 1);
 
-    cr_assert_eq(cir_input_open(&ic, x, NULL, why, sizeof(why)),
+    cr_assert_eq(cir_input_open(&ic, x, NULL, NULL, why, sizeof(why)),
                  CIR_EUNSUPPORTED);
     cr_assert(strstr(why, "a concat script (concat)") != NULL, "%s", why);
 }
@@ -188,10 +192,10 @@ Test(input, missing_and_unknown_inputs)
     const char *txt = write_file("notes.txt", text, sizeof(text) - 1);
 
     snprintf(path, sizeof(path), "%s/nope.mp4", dir);
-    cr_assert_eq(cir_input_open(&ic, path, NULL, why, sizeof(why)),
+    cr_assert_eq(cir_input_open(&ic, path, NULL, NULL, why, sizeof(why)),
                  CIR_ENOTFOUND);
     cr_assert_str_eq(why, "input does not exist");
-    cr_assert_lt(cir_input_open(&ic, txt, NULL, why, sizeof(why)), 0);
+    cr_assert_lt(cir_input_open(&ic, txt, NULL, NULL, why, sizeof(why)), 0);
     cr_assert_null(ic);
     cr_assert_neq(why[0], '\0');
 }
@@ -203,8 +207,8 @@ Test(input, a_wav_opens_with_file_as_its_only_protocol)
     char why[256], other[300];
     const char *wav = write_wav("a.wav", 800);
 
-    cr_assert_eq(cir_input_open(&ic, wav, NULL, why, sizeof(why)), 0, "%s",
-                 why);
+    cr_assert_eq(cir_input_open(&ic, wav, NULL, NULL, why, sizeof(why)), 0,
+                 "%s", why);
     cr_assert_str_eq(ic->iformat->name, "wav");
     cr_assert_str_eq(ic->protocol_whitelist, "file");
     cr_assert_not_null(ic->format_whitelist);
@@ -219,6 +223,39 @@ Test(input, a_wav_opens_with_file_as_its_only_protocol)
     avio_closep(&pb);
     cir_input_close(&ic);
     cr_assert_null(ic);
+}
+
+/* A cancelled job's input: the interrupt callback stops libavformat's
+ * reads, and the failure is CIR_ECANCELED (not bad media); reading the
+ * packets of an open input stops the same way once the flag is set. */
+Test(input, a_set_cancel_flag_stops_the_reads_as_cancelled)
+{
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    atomic_int cancel = 1;
+    char why[256];
+    const char *wav = write_wav("c.wav", 400000); /* 800 kB: not buffered */
+    int ret, packets = 0;
+
+    cr_assert_eq(cir_input_open(&ic, wav, NULL, &cancel, why, sizeof(why)),
+                 CIR_ECANCELED, "%s", why);
+    cr_assert_null(ic);
+    cr_assert_str_eq(why, "cancelled");
+
+    atomic_store(&cancel, 0);
+    cr_assert_eq(cir_input_open(&ic, wav, NULL, &cancel, why, sizeof(why)), 0,
+                 "%s", why);
+    cr_assert_eq(av_read_frame(ic, pkt), 0);
+    av_packet_unref(pkt);
+    atomic_store(&cancel, 1);
+    while ((ret = av_read_frame(ic, pkt)) >= 0 && packets < 1000) {
+        av_packet_unref(pkt); /* what the IO buffer held already */
+        packets++;
+    }
+    cr_assert_eq(ret, AVERROR_EXIT, "%s after %d packets", av_err2str(ret),
+                 packets);
+    av_packet_free(&pkt);
+    cir_input_close(&ic);
 }
 
 /* The S3 case's whitelist, on a custom (memory) AVIOContext as the S3 one
@@ -291,7 +328,7 @@ Test(input, an_svg_is_refused_whatever_its_name)
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const char *p = write_file(names[i], svg, sizeof(svg) - 1);
-        cr_assert_eq(cir_input_open(&ic, p, NULL, why, sizeof(why)),
+        cr_assert_eq(cir_input_open(&ic, p, NULL, NULL, why, sizeof(why)),
                      CIR_EUNSUPPORTED, "%s: %s", names[i], why);
         cr_assert(strstr(why, "svg") != NULL, "%s: %s", names[i], why);
         cr_assert_null(ic);

@@ -29,6 +29,13 @@ Test(transcoder_input_error, local_failures_say_what_failed)
     cr_assert_eq(cir_input_error(NULL, AVERROR(ENOMEM)), CIR_ENOMEM);
 }
 
+/* AVERROR_EXIT comes from the interrupt callback: the job was cancelled,
+ * which is neither bad media nor a failure to retry. */
+Test(transcoder_input_error, an_interrupted_read_is_a_cancel)
+{
+    cr_assert_eq(cir_input_error(NULL, AVERROR_EXIT), CIR_ECANCELED);
+}
+
 static int
 read_nothing(void *opaque, uint8_t *buf, int size)
 {

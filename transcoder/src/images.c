@@ -106,7 +106,8 @@ le24(const uint8_t *p)
  * too-large image from a broken one.  Returns 0 and the size, or < 0.
  */
 static int
-sniff_size(const char *path, long long *w, long long *h)
+sniff_size(const char *path, const atomic_int *cancel, long long *w,
+           long long *h)
 {
     uint8_t *b = NULL;
     size_t n, pos;
@@ -129,7 +130,7 @@ sniff_size(const char *path, long long *w, long long *h)
         }
         if (ret == 0) {
             ret = cir_s3_get_range(aws, u->bucket, u->path, 0, SNIFF_BYTES, b,
-                                   &n);
+                                   &n, cancel);
         }
         free(u);
         if (ret < 0) {
@@ -219,7 +220,8 @@ names_image_codec(const AVFormatContext *ic)
  * with the probing decoders capped.  When probing, a container whose header
  * names no image codec returns 1 (not a still) at once. */
 static int
-open_input(const char *path, AVFormatContext **out, int probing)
+open_input(const char *path, AVFormatContext **out, int probing,
+           const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     AVDictionary *o = NULL;
@@ -231,7 +233,7 @@ open_input(const char *path, AVFormatContext **out, int probing)
     *out = NULL;
     /* A name with '%' or '*' is a file, not an image2 sequence pattern. */
     av_dict_set(&o, "pattern_type", "none", 0);
-    ret = cir_input_open(&ic, path, &o, why, sizeof(why));
+    ret = cir_input_open(&ic, path, &o, cancel, why, sizeof(why));
     av_dict_free(&o);
     if (ret < 0) {
         /* a probe that fails is no error: the caller tries it as video;
@@ -320,12 +322,12 @@ image_stream(const AVFormatContext *ic)
 }
 
 int
-cir_images_probe(const char *path)
+cir_images_probe(const char *path, const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     int ret;
 
-    ret = open_input(path, &ic, 1);
+    ret = open_input(path, &ic, 1, cancel);
     if (ret != 0) {
         return ret < 0 ? ret : 0; /* 1: no image codec in its header */
     }
@@ -623,12 +625,14 @@ int
 cir_images_run(const char *input_path, const cir_preset_t *preset,
                cir_store_t *store)
 {
-    return cir_images_run_versioned(input_path, preset, store, NULL, NULL);
+    return cir_images_run_versioned(input_path, preset, store, NULL, NULL,
+                                    NULL);
 }
 
 int
 cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
-                         cir_store_t *store, cir_store_t *top, const char *base)
+                         cir_store_t *store, cir_store_t *top, const char *base,
+                         const atomic_int *cancel)
 {
     AVFormatContext *ic = NULL;
     AVFrame *src = NULL, *work = NULL, *tmp = NULL, *out = NULL;
@@ -652,7 +656,7 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
         cir_log_error(&LOG, "the preset asks for neither JPEG nor WebP");
         return CIR_EINVAL;
     }
-    ret = open_input(input_path, &ic, 0);
+    ret = open_input(input_path, &ic, 0, cancel);
     if (ret < 0) {
         return ret;
     }
@@ -668,7 +672,8 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
     ph = ic->streams[si]->codecpar->height;
     if (pw <= 0 || ph <= 0) {
         /* The capped probe decoder refused it: too large, or broken. */
-        if (sniff_size(input_path, &pw, &ph) < 0 || pw <= 0 || ph <= 0) {
+        if (sniff_size(input_path, cancel, &pw, &ph) < 0 || pw <= 0 ||
+            ph <= 0) {
             cir_log_error(&LOG, "%s: the %s image has no usable size",
                           input_path, avcodec_get_name(codec_id));
             ret = CIR_EMEDIA;

@@ -12,18 +12,23 @@
 #ifndef CIR_IMAGES_H
 #define CIR_IMAGES_H
 
+#include <stdatomic.h>
+
 #include "cir_preset.h"
 #include "cir_storage.h"
 
-/* Returns 1 if the file at path is a still image (not video). */
-int cir_images_probe(const char *path);
+/* Returns 1 if the file at path is a still image (not video), 0 if not,
+ * < 0 when it cannot be read (CIR_ECANCELED once *cancel is set; cancel
+ * may be NULL). */
+int cir_images_probe(const char *path, const atomic_int *cancel);
 int cir_images_run(const char *input_path, const cir_preset_t *preset,
                    cir_store_t *store);
 /* As cir_images_run into a published version's store, then the asset's
  * top-level images/manifest.json into top with every path prefixed by base
- * ("v/<version>/"), written last. */
+ * ("v/<version>/"), written last.  Reading the input stops once *cancel is
+ * set (CIR_ECANCELED; cancel may be NULL). */
 int cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
                              cir_store_t *store, cir_store_t *top,
-                             const char *base);
+                             const char *base, const atomic_int *cancel);
 
 #endif

@@ -14,6 +14,7 @@
 #include "input_error.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,6 +151,10 @@ is_cir_error(int err)
 static int
 open_error(int err, char *why, size_t why_len)
 {
+    if (err == AVERROR_EXIT || err == CIR_ECANCELED) {
+        snprintf(why, why_len, "cancelled");
+        return CIR_ECANCELED;
+    }
     if (err == AVERROR(ENOENT) || err == CIR_ENOTFOUND) {
         snprintf(why, why_len, "input does not exist");
         return CIR_ENOTFOUND;
@@ -198,18 +203,27 @@ probe(AVIOContext *pb, const char *path, const AVInputFormat **fmt, char *why,
     return 0;
 }
 
+/* libavformat's interrupt callback: stop once the job is cancelled. */
+static int
+cancelled(void *opaque)
+{
+    const atomic_int *cancel = opaque;
+
+    return cancel != NULL && atomic_load(cancel);
+}
+
 /* A local file: probe through a `file`-only AVIOContext, then close it
  * (avformat_open_input opens the file again, with the same whitelist). */
 static int
-probe_file(const char *path, const AVInputFormat **fmt, char *why,
-           size_t why_len)
+probe_file(const char *path, const AVIOInterruptCB *icb,
+           const AVInputFormat **fmt, char *why, size_t why_len)
 {
     AVDictionary *o = NULL;
     AVIOContext *pb = NULL;
     int ret;
 
     av_dict_set(&o, "protocol_whitelist", "file", 0);
-    ret = avio_open2(&pb, path, AVIO_FLAG_READ, NULL, &o);
+    ret = avio_open2(&pb, path, AVIO_FLAG_READ, icb, &o);
     av_dict_free(&o);
     if (ret < 0) {
         return open_error(ret, why, why_len);
@@ -260,8 +274,12 @@ cir_input_lockdown(AVDictionary **o, int custom_io)
 
 int
 cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
-               char *why, size_t why_len)
+               const atomic_int *cancel, char *why, size_t why_len)
 {
+    /* libavformat's opaque is not const; cancelled() only reads it */
+    const AVIOInterruptCB icb = {.callback = cancelled,
+                                 .opaque = (void *)(uintptr_t)cancel};
+    const cir_s3_avio_opts_t s3o = {.abort = cancel};
     const AVInputFormat *fmt = NULL;
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
@@ -273,14 +291,14 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
     why[0] = '\0';
     if (s3) {
         /* ranged GETs through our own AVIOContext: no local copy */
-        if ((ret = cir_aws_s3_avio_open(&pb, path)) < 0) {
+        if ((ret = cir_aws_s3_avio_open(&pb, path, &s3o)) < 0) {
             /* the S3 AVIO says why: missing, not readable, refused... */
             snprintf(why, why_len, "%s", cir_aws_last_error());
             return ret;
         }
         ret = probe(pb, path, &fmt, why, why_len);
     } else {
-        ret = probe_file(path, &fmt, why, why_len);
+        ret = probe_file(path, &icb, &fmt, why, why_len);
     }
     if (ret < 0) {
         goto fail;
@@ -293,6 +311,9 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
     if (pb != NULL) {
         ic->pb = pb; /* ours: AVFMT_FLAG_CUSTOM_IO, closed by cir_input_close */
         ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    }
+    if (cancel != NULL) {
+        ic->interrupt_callback = icb;
     }
     if ((opts != NULL && av_dict_copy(&o, *opts, 0) < 0) ||
         (ret = cir_input_lockdown(&o, s3)) < 0) {

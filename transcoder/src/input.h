@@ -19,6 +19,7 @@
 #ifndef CIR_INPUT_H
 #define CIR_INPUT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <libavformat/avformat.h>
@@ -47,15 +48,20 @@ int cir_input_lockdown(AVDictionary **o, int custom_io);
  * Opens path (a local path, or s3://bucket/key) and reads the container
  * header (not the stream info).  opts: the caller's own avformat options
  * (probesize, pattern_type, …) or NULL; the lockdown options are added.
+ * cancel (may be NULL; must outlive *ic): once set, every read stops —
+ * a ranged GET of the S3 AVIOContext in flight or in its backoff within
+ * ~50 ms, and libavformat through the context's AVIOInterruptCB — and the
+ * failure is CIR_ECANCELED (cir_input_error() maps AVERROR_EXIT to it).
  * On failure why holds a sentence for the logs and the result, e.g.
  * "input is an HLS playlist (hls): not an accepted upload format".
  *
  * Returns 0; CIR_EUNSUPPORTED for a refused container; CIR_ENOTFOUND for a
- * missing input; CIR_EMEDIA when no demuxer recognises the bytes; the S3
- * AVIOContext's error or libavformat's AVERROR otherwise.
+ * missing input; CIR_EMEDIA when no demuxer recognises the bytes;
+ * CIR_ECANCELED once cancel is set; the S3 AVIOContext's error or
+ * libavformat's AVERROR otherwise.
  */
 int cir_input_open(AVFormatContext **ic, const char *path, AVDictionary **opts,
-                   char *why, size_t why_len);
+                   const atomic_int *cancel, char *why, size_t why_len);
 
 /* Closes ic and, for s3://, its AVIOContext.  *ic may be NULL. */
 void cir_input_close(AVFormatContext **ic);

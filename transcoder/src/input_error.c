@@ -16,6 +16,9 @@ cir_input_error(const AVIOContext *pb, int averr)
     if (io < 0) {
         return io;
     }
+    if (averr == AVERROR_EXIT) { /* the interrupt callback: cancelled */
+        return CIR_ECANCELED;
+    }
     if (averr == AVERROR(ENOMEM)) {
         return CIR_ENOMEM;
     }

@@ -12,8 +12,10 @@
 
 /* pb: the input's AVIOContext (NULL when there is none yet); averr: what
  * libavformat returned (AVERROR_EOF included).  Returns the S3 AVIO's own
- * error when a read failed, CIR_ENOMEM, -EACCES for a local input that
- * may not be read, CIR_ENOTFOUND for a missing one, else CIR_EMEDIA. */
+ * error when a read failed (CIR_ECANCELED when it was cancelled),
+ * CIR_ECANCELED for AVERROR_EXIT (the interrupt callback: cancelled),
+ * CIR_ENOMEM, -EACCES for a local input that may not be read,
+ * CIR_ENOTFOUND for a missing one, else CIR_EMEDIA. */
 int cir_input_error(const AVIOContext *pb, int averr);
 
 /* A message for it: the S3 AVIO's ("reading s3://... failed (...)"), else

@@ -46,7 +46,8 @@ open_source(const char *path, source_t *s)
     char why[256];
     int ret;
 
-    if ((ret = cir_input_open(&s->ic, path, NULL, why, sizeof(why))) < 0) {
+    if ((ret = cir_input_open(&s->ic, path, NULL, NULL, why, sizeof(why))) <
+        0) {
         cir_log_error(&log_ctx, "cannot open %s: %s", path, why);
         return ret == CIR_EUNSUPPORTED ? ret : CIR_EMEDIA;
     }

@@ -111,7 +111,7 @@ open_input(cir_job_state_t *s, const char *path)
     av_dict_set(&opts, "probesize", "50000000", 0);
     av_dict_set(&opts, "analyzeduration", "20000000", 0);
     /* locked down: file or the S3 AVIOContext, the upload containers */
-    ret = cir_input_open(&s->ic, path, &opts, why, sizeof(why));
+    ret = cir_input_open(&s->ic, path, &opts, s->job->cancel, why, sizeof(why));
     av_dict_free(&opts);
     if (ret < 0) {
         return fail_msg(s, input_error(ret), "%s: %s", path, why);
@@ -517,6 +517,10 @@ read_loop(cir_job_state_t *s)
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
         ret = av_read_frame(s->ic, s->pkt);
+        if (ret < 0 && s->job->cancel && atomic_load(s->job->cancel)) {
+            /* a read stopped by the cancel (the S3 AVIO's, a GET aborted) */
+            return fail_msg(s, CIR_ECANCELED, "interrupted");
+        }
         if (ret == AVERROR_EOF && cir_aws_s3_avio_error(s->ic->pb) < 0) {
             /* a demuxer may take a failed read for the end of the file */
             ret = AVERROR(EIO);
@@ -794,7 +798,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     }
 
     /* a still image?  (s3:// through the S3 AVIOContext: its header only) */
-    ret = cir_images_probe(in.scheme == CIR_URI_FILE ? in.path : job->input);
+    ret = cir_images_probe(in.scheme == CIR_URI_FILE ? in.path : job->input,
+                           job->cancel);
     if (ret == 1) {
         result->is_image = 1;
         if (!job->preset->images_enabled || !(s.only & CIR_ONLY_IMAGES)) {
@@ -806,10 +811,14 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         }
         ret = cir_images_run_versioned(
             in.scheme == CIR_URI_FILE ? in.path : job->input, job->preset,
-            s.store, s.top, s.version_base);
+            s.store, s.top, s.version_base, job->cancel);
         if (ret < 0) {
             fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
         }
+        goto done;
+    }
+    if (ret == CIR_ECANCELED) {
+        ret = fail_msg(&s, ret, "interrupted");
         goto done;
     }
     if (ret == CIR_ETRANSIENT || ret == CIR_EAUTH) {

@@ -17,6 +17,8 @@
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
 #include "cir_preset.h"
+#include "cir_published.h"
+#include "cir_storage.h"
 #include "cir_transcode.h"
 
 static atomic_int interrupted;
@@ -29,9 +31,11 @@ typedef struct {
 
 typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
+    const char *publish_tag; /* NULL: no publication marker */
     live_options_t live;
     unsigned only;
     int quiet, tty;
+    int already_published; /* the marker was there: nothing was done */
     double last_line;
 } options_t;
 
@@ -43,8 +47,13 @@ usage(FILE *f)
         "usage: cirrus-transcode --input URI --output URI --preset NAME\n"
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
+        "                        [--publish-tag TAG]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "  --quiet: no progress, errors only in the log\n"
+        "  --publish-tag: the upload's identity (64 hex, as cirrus-worker\n"
+        "  passes it to AWS Batch; \"\" or none: off): when\n"
+        "  <output>/.published/TAG.json exists, exit 0 at once reporting\n"
+        "  its version; else write it after publishing\n"
         "\n"
         "live: cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -110,7 +119,78 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     }
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    if (o->publish_tag != NULL) {
+        json_object_set_new(j, "already_published",
+                            json_boolean(o->already_published));
+    }
     return j;
+}
+
+static int
+open_output(const options_t *o, cir_store_t **store)
+{
+    cir_uri_t u;
+    int ret;
+
+    if ((ret = cir_uri_parse(o->output, &u)) < 0) {
+        return ret;
+    }
+    return cir_store_open(store, &u);
+}
+
+/* Is the upload of --publish-tag published already?  1 with its version
+ * in r->version.  A store that cannot tell means no: the job runs, which
+ * publishes at worst a second, complete version. */
+static int
+check_published(options_t *o, cir_result_t *r)
+{
+    cir_published_t *m = calloc(1, sizeof(*m));
+    cir_store_t *store = NULL;
+    int ret;
+
+    if (m == NULL || (ret = open_output(o, &store)) < 0 ||
+        (ret = cir_published_read(store, o->publish_tag, m)) < 0) {
+        fprintf(stderr,
+                "cannot tell whether %s is published already (%s): "
+                "transcoding\n",
+                o->output, cir_strerror(m == NULL ? CIR_ENOMEM : ret));
+        ret = 0;
+    } else if (ret == 1) {
+        memset(r, 0, sizeof(*r));
+        snprintf(r->version, sizeof(r->version), "%s", m->version);
+        cir_log_info(NULL,
+                     "%s: this upload is published already (version %s, "
+                     ".published/%s.json): nothing to do",
+                     o->output, m->version[0] ? m->version : "unknown",
+                     o->publish_tag);
+        o->already_published = 1;
+    }
+    cir_store_close(&store);
+    free(m);
+    return ret;
+}
+
+/* After a successful run: the marker a retried attempt finds. */
+static void
+mark_published(const options_t *o, const cir_result_t *r)
+{
+    cir_published_t *m = calloc(1, sizeof(*m));
+    cir_store_t *store = NULL;
+    int ret = CIR_ENOMEM;
+
+    if (m != NULL && (ret = open_output(o, &store)) == 0) {
+        snprintf(m->input, sizeof(m->input), "%s", o->input);
+        snprintf(m->version, sizeof(m->version), "%s", r->version);
+        snprintf(m->preset, sizeof(m->preset), "%s", o->preset);
+        ret = cir_published_write(store, o->publish_tag, m);
+    }
+    if (ret < 0) {
+        /* a retried attempt then publishes one more version: harmless */
+        cir_log_warn(NULL, "writing .published/%s.json: %s", o->publish_tag,
+                     cir_strerror(ret));
+    }
+    cir_store_close(&store);
+    free(m);
 }
 
 static void
@@ -172,6 +252,7 @@ parse_args(int argc, char **argv, options_t *o)
         {"no-realtime", no_argument, NULL, 'N'},
         {"no-passthrough", no_argument, NULL, 'X'},
         {"record", required_argument, NULL, 'r'},
+        {"publish-tag", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0}};
     cir_log_level_t level;
     int c;
@@ -261,6 +342,18 @@ parse_args(int argc, char **argv, options_t *o)
             break;
         case 'r':
             o->live.record = optarg;
+            break;
+        case 'U':
+            if (optarg[0] == '\0' || strcmp(optarg, "none") == 0) {
+                o->publish_tag = NULL;
+            } else if (!cir_published_tag_is_valid(optarg)) {
+                fprintf(stderr,
+                        "--publish-tag: '%s' is not 64 lowercase hex digits\n",
+                        optarg);
+                return -1;
+            } else {
+                o->publish_tag = optarg;
+            }
             break;
         default:
             return -1;
@@ -371,10 +464,18 @@ main(int argc, char **argv)
     job.progress = on_progress;
     job.opaque = &o;
     job.cancel = &interrupted;
+    if (o.publish_tag != NULL && check_published(&o, &result) == 1) {
+        ret = 0;
+        code = CIR_EXIT_OK;
+        goto report;
+    }
     ret = cir_transcode_run(&job, &result);
     code = cir_transcode_exit_code(ret);
     if (o.tty && !o.quiet) {
         fputc('\n', stderr);
+    }
+    if (ret == 0 && o.publish_tag != NULL) {
+        mark_published(&o, &result);
     }
 
 report:

@@ -135,12 +135,16 @@ typedef struct {
                                 request in flight aborted; NULL: none */
 } cir_s3_put_opts_t;
 
+/* A read (HEAD, ranged GET) stops at once when *abort is set (abort may
+ * be NULL): the request in flight is aborted within ~50 ms, no retry is
+ * made and no backoff wait sat out; it returns CIR_ECANCELED. */
 int cir_s3_head(cir_aws_t *aws, const char *bucket, const char *key,
-                cir_s3_head_t *head);
+                cir_s3_head_t *head, const atomic_int *abort);
 /* Reads [offset, offset+len) into buf; *got is what arrived (short at EOF).
- * len 0 reads the whole object into out (bounded by max) instead. */
+ * len 0 reads nothing. */
 int cir_s3_get_range(cir_aws_t *aws, const char *bucket, const char *key,
-                     int64_t offset, size_t len, void *buf, size_t *got);
+                     int64_t offset, size_t len, void *buf, size_t *got,
+                     const atomic_int *abort);
 int cir_s3_get(cir_aws_t *aws, const char *bucket, const char *key, size_t max,
                cir_buf_t *out);
 /* A single PUT, or a parallel multipart upload above the threshold (parts

@@ -19,6 +19,7 @@ typedef struct {
     cir_aws_t *aws;
     char bucket[64];
     char key[CIR_URI_MAX];
+    const atomic_int *abort; /* cir_s3_avio_opts_t */
     int64_t size;
     int64_t pos;
     uint8_t *chunk; /* CIR_S3_AVIO_CHUNK bytes from chunk_off */
@@ -44,7 +45,7 @@ fill_chunk(s3_input_t *s, size_t want)
         got = 0;
         ret =
             cir_s3_get_range(s->aws, s->bucket, s->key, s->pos + (int64_t)have,
-                             want - have, s->chunk + have, &got);
+                             want - have, s->chunk + have, &got, s->abort);
         if (ret < 0) {
             return ret;
         }
@@ -60,6 +61,29 @@ fill_chunk(s3_input_t *s, size_t want)
     return 0;
 }
 
+/* The read at s->pos failed with ret: remembered, logged, and told to
+ * libavformat (a cancel as AVERROR_EXIT, anything else as EIO). */
+static int
+fail_read(s3_input_t *s, int ret)
+{
+    char shown[256];
+
+    cir_aws_ellipsize(shown, sizeof(shown), s->key);
+    s->error = ret;
+    if (ret == CIR_ECANCELED) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "reading s3://%s/%s at byte %lld: cancelled", s->bucket, shown,
+                 (long long)s->pos);
+        cir_log_info(&log_ctx, "%s", s->errmsg);
+        return AVERROR_EXIT;
+    }
+    snprintf(s->errmsg, sizeof(s->errmsg),
+             "reading s3://%s/%s at byte %lld failed (%s): %s", s->bucket,
+             shown, (long long)s->pos, cir_errname(ret), cir_aws_last_error());
+    cir_log_error(&log_ctx, "%s", s->errmsg);
+    return AVERROR(EIO);
+}
+
 static int
 read_packet(void *opaque, uint8_t *buf, int size)
 {
@@ -68,7 +92,10 @@ read_packet(void *opaque, uint8_t *buf, int size)
     int ret;
 
     if (s->error < 0) {
-        return AVERROR(EIO);
+        return s->error == CIR_ECANCELED ? AVERROR_EXIT : AVERROR(EIO);
+    }
+    if (s->abort != NULL && atomic_load(s->abort)) {
+        return fail_read(s, CIR_ECANCELED);
     }
     if (s->pos >= s->size) {
         return AVERROR_EOF;
@@ -80,15 +107,7 @@ read_packet(void *opaque, uint8_t *buf, int size)
             want = (size_t)(s->size - s->pos);
         }
         if ((ret = fill_chunk(s, want)) < 0) {
-            char shown[256];
-            cir_aws_ellipsize(shown, sizeof(shown), s->key);
-            s->error = ret;
-            snprintf(s->errmsg, sizeof(s->errmsg),
-                     "reading s3://%s/%s at byte %lld failed (%s): %s",
-                     s->bucket, shown, (long long)s->pos, cir_errname(ret),
-                     cir_aws_last_error());
-            cir_log_error(&log_ctx, "%s", s->errmsg);
-            return AVERROR(EIO);
+            return fail_read(s, ret);
         }
     }
     n = (size_t)(s->chunk_off + (int64_t)s->chunk_len - s->pos);
@@ -143,8 +162,9 @@ explain_head_failure(s3_input_t *s, int ret)
     size_t got;
 
     cir_aws_ellipsize(shown, sizeof(shown), s->key);
-    if (ret == CIR_EAUTH && cir_s3_get_range(s->aws, s->bucket, s->key, 0, 1,
-                                             &byte, &got) == CIR_EAUTH) {
+    if (ret == CIR_EAUTH &&
+        cir_s3_get_range(s->aws, s->bucket, s->key, 0, 1, &byte, &got,
+                         s->abort) == CIR_EAUTH) {
         snprintf(why, sizeof(why), "%s", cir_aws_last_error());
         if (strstr(why, "AccessDenied") != NULL) {
             aws_set_error("input s3://%s/%s is missing or not readable: %s "
@@ -188,7 +208,8 @@ cir_aws_s3_avio_strerror(const AVIOContext *pb)
 }
 
 int
-cir_aws_s3_avio_open(AVIOContext **pb, const char *uri)
+cir_aws_s3_avio_open(AVIOContext **pb, const char *uri,
+                     const cir_s3_avio_opts_t *opts)
 {
     cir_uri_t *u = NULL;
     s3_input_t *s = NULL;
@@ -215,7 +236,8 @@ cir_aws_s3_avio_open(AVIOContext **pb, const char *uri)
     }
     snprintf(s->bucket, sizeof(s->bucket), "%s", u->bucket);
     snprintf(s->key, sizeof(s->key), "%s", u->path);
-    if ((ret = cir_s3_head(s->aws, s->bucket, s->key, &head)) < 0) {
+    s->abort = opts != NULL ? opts->abort : NULL;
+    if ((ret = cir_s3_head(s->aws, s->bucket, s->key, &head, s->abort)) < 0) {
         explain_head_failure(s, ret);
         goto fail;
     }

@@ -732,16 +732,6 @@ random32(void)
     return rnd;
 }
 
-static void
-sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* The connect and total timeouts of one attempt. */
 static void
 set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
@@ -759,6 +749,31 @@ set_timeouts(CURL *c, const cir_aws_t *a, const aws_req_t *r)
  * flag every ABORT_POLL_MS (curl's progress callback may wait a second on
  * an idle connection): an aborted request stops within that. */
 #define ABORT_POLL_MS 50
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* A backoff wait, in ABORT_POLL_MS slices when an abort flag may end it. */
+static void
+wait_ms(int64_t ms, const atomic_int *abort_flag)
+{
+    int64_t end = mono_ms() + ms, left;
+
+    if (abort_flag == NULL) {
+        sleep_ms(ms);
+        return;
+    }
+    while (!atomic_load(abort_flag) && (left = end - mono_ms()) > 0) {
+        sleep_ms(left < ABORT_POLL_MS ? left : ABORT_POLL_MS);
+    }
+}
 
 static CURLcode
 perform(CURL *c, const atomic_int *abort_flag)
@@ -1007,7 +1022,7 @@ aws_request(cir_aws_t *a, aws_req_t *r)
         }
         cir_log_warn(&log_ctx, "retrying (%d/%d) in %.2f s after: %s", attempt,
                      policy.max_attempts - 1, (double)wait / 1000, last_error);
-        sleep_ms(wait);
+        wait_ms(wait, r->abort); /* the loop's top sees an abort */
     }
     cir_buf_free(&r->errbody);
     return ret;

@@ -41,10 +41,11 @@ locate(cir_aws_t *a, const char *bucket, const char *key, char *ep,
 
 int
 cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
-            cir_s3_head_t *head)
+            cir_s3_head_t *head, const atomic_int *abort)
 {
     char ep[600], path[KEY_PATH_MAX];
-    aws_req_t r = {.service = "s3", .method = "HEAD", .head = head};
+    aws_req_t r = {
+        .service = "s3", .method = "HEAD", .head = head, .abort = abort};
 
     if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
         return CIR_ELIMIT;
@@ -56,11 +57,12 @@ cir_s3_head(cir_aws_t *a, const char *bucket, const char *key,
 
 int
 cir_s3_get_range(cir_aws_t *a, const char *bucket, const char *key,
-                 int64_t offset, size_t len, void *buf, size_t *got)
+                 int64_t offset, size_t len, void *buf, size_t *got,
+                 const atomic_int *abort)
 {
     char ep[600], path[KEY_PATH_MAX], range[64];
     cir_aws_kv_t h[1];
-    aws_req_t r = {.service = "s3", .method = "GET"};
+    aws_req_t r = {.service = "s3", .method = "GET", .abort = abort};
 
     *got = 0;
     if (len == 0) {
@@ -542,8 +544,30 @@ store_exists(void *state, const char *rel)
     int ret;
 
     store_key(s, rel, key, sizeof(key));
-    ret = cir_s3_head(s->aws, s->bucket, key, &h);
+    ret = cir_s3_head(s->aws, s->bucket, key, &h, s->cancel);
     return ret == 0 ? 1 : ret == CIR_ENOTFOUND ? 0 : ret;
+}
+
+static int
+store_get(void *state, const char *rel, size_t max, char **data, size_t *len)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+    cir_buf_t out;
+    int ret;
+
+    store_key(s, rel, key, sizeof(key));
+    cir_buf_init(&out, max);
+    ret = cir_s3_get(s->aws, s->bucket, key, max, &out);
+    if (ret == 0 && out.data == NULL) {
+        ret = cir_buf_append(&out, "", 0); /* an empty object */
+    }
+    if (ret < 0) {
+        cir_buf_free(&out);
+        return ret;
+    }
+    *data = cir_buf_detach(&out, len);
+    return 0;
 }
 
 static int
@@ -574,6 +598,7 @@ static const cir_store_backend_t s3_backend = {
     .put = store_put,
     .exists = store_exists,
     .remove = store_remove,
+    .get = store_get,
     .set_cancel = store_set_cancel,
     .close = store_close,
 };

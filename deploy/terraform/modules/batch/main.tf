@@ -199,8 +199,13 @@ resource "aws_batch_job_definition" "transcode" {
   platform_capabilities = [local.fargate ? "FARGATE" : "EC2"]
   propagate_tags        = true
 
+  # publish_tag: the upload's identity, passed by the dispatcher with every
+  # SubmitJob; an attempt that finds <output>/.published/<tag>.json (written
+  # after an earlier attempt published) exits 0 without a second version.
+  # "none" (a job submitted by hand without one): no marker.
   parameters = {
-    preset = var.default_preset
+    preset      = var.default_preset
+    publish_tag = "none"
   }
 
   retry_strategy {
@@ -243,6 +248,7 @@ resource "aws_batch_job_definition" "transcode" {
         "--input", "Ref::input",
         "--output", "Ref::output",
         "--preset", "Ref::preset",
+        "--publish-tag", "Ref::publish_tag",
         "--log-json", "--quiet",
       ]
       jobRoleArn       = aws_iam_role.job.arn
