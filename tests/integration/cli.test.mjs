@@ -62,6 +62,50 @@ describe('cirrus-transcode command line', () => {
             assert.ok(!/^progress /m.test(r.stderr), '--quiet: no progress');
         });
 
+    // A thumbnails-only asset is published like any other: its objects in
+    // v/<version>/, its entry point (the top-level thumbs.vtt, cues into
+    // the version) written last; publishing it again moves the entry point
+    // and records the version it replaced (.superseded/, README).
+    test('--only thumbs publishes a version and a top-level thumbs.vtt into it',
+        async () => {
+            const out = path.join(work, 'thumbsonly');
+            const run = async () => {
+                const r = await C.transcode({ input, output: out, preset: 'mobile',
+                    args: ['--only', 'thumbs', '--quiet'] });
+                assert.equal(r.code, 0, C.describe(r));
+                return r.result;
+            };
+            const first = await run();
+            assert.equal(fs.readdirSync(out).filter((f) => !f.startsWith('.')).sort()
+                .join(' '), 'thumbs.vtt v', 'nothing but the entry point beside v/');
+            const check = (version) => {
+                assert.equal(C.versionOf(out), version);
+                const cues = C.parseVtt(C.readText(path.join(out, 'thumbs.vtt')));
+                assert.ok(cues.length >= 2, `${cues.length} cues`);
+                for (const c of cues) {
+                    const m = /^v\/([^/]+)\/thumbs\/(sprite-\d+\.jpg)#xywh=\d+,\d+,\d+,\d+$/
+                        .exec(c.text);
+                    assert.ok(m, c.text);
+                    assert.equal(m[1], version);
+                    assert.ok(fs.existsSync(path.join(out, 'v', version, 'thumbs', m[2])));
+                }
+                // the version's own track, relative as before
+                assert.match(C.readText(path.join(out, 'v', version, 'thumbs',
+                    'thumbs.vtt')), /\nsprite-1\.jpg#xywh=0,0,/);
+            };
+            check(first.version);
+            assert.equal(first.superseded, null);
+            const second = await run();
+            assert.notEqual(second.version, first.version);
+            check(second.version);
+            assert.equal(second.superseded, first.version);
+            assert.ok(fs.existsSync(path.join(out, 'v', first.version, 'thumbs',
+                'sprite-1.jpg')), 'the old version stays');
+            assert.deepEqual(C.readJson(path.join(out, '.superseded',
+                `${first.version}.json`)), { version: first.version,
+                superseded_by: second.version });
+        });
+
     test('--log-json writes one JSON object per log line', async () => {
         const r = await C.transcode({ input: C.sample('not_media.mp4'),
             output: path.join(work, 'logjson'), preset: 'mobile',
