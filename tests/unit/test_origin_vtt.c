@@ -152,7 +152,12 @@ Test(origin_vtt, errors)
     cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
 
     a = thumbs_asset();
-    asset.nb_renditions = 0;
+    asset.renditions = NULL; /* renditions counted but missing */
+    cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
+    cr_expect_eq(out.len, 0);
+
+    a = thumbs_asset();
+    asset.duration = -1;
     cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
     cr_expect_eq(out.len, 0);
 
@@ -180,4 +185,21 @@ Test(origin_vtt, base_points_into_the_version)
                        "sprite-2.jpg#xywh=0,90,160,90\n\n"),
               "%s", out.data);
     cr_expect(!contains("\nsprite-"), "no cue outside the version");
+}
+
+/* A thumbnails-only asset has no rendition: the track renders alone, the
+ * same cues. */
+Test(origin_vtt, thumbnails_only_asset)
+{
+    const cir_asset_t *a = thumbs_asset();
+    cir_buf_t with;
+
+    cir_buf_init(&with, CIR_MANIFEST_MAX_SIZE);
+    cr_assert_eq(cir_vtt_render_thumbs(a, &with), 0);
+    asset.renditions = NULL;
+    asset.nb_renditions = 0;
+    cr_assert_eq(cir_vtt_render_thumbs(a, &out), 0);
+    cr_assert_eq(out.len, with.len);
+    cr_expect_eq(memcmp(out.data, with.data, out.len), 0);
+    cir_buf_free(&with);
 }
