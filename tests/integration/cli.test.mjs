@@ -106,6 +106,46 @@ describe('cirrus-transcode command line', () => {
                 superseded_by: second.version });
         });
 
+    // A live recording is published like a VOD job (README "Output
+    // layout"): the stream's segments and the version's manifests under
+    // v/<version>/, the top-level pair written last, pointing into it.
+    test('--record publishes the stream as a versioned VOD asset', async () => {
+        const root = path.join(work, 'live-rec');
+        const rec = path.join(work, 'recorded');
+        const r = await C.run(C.TRANSCODE_BIN, ['--input', input, '--live-root', root,
+            '--stream', 's', '--no-realtime', '--segment-seconds', '1',
+            '--part-seconds', '0.5', '--window', '3', '--record', `file://${rec}`],
+        { timeoutMs: 120000 });
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        assert.deepEqual(fs.readdirSync(rec).sort(), ['manifest.mpd', 'master.m3u8', 'v']);
+        const version = C.versionOf(rec);
+        assert.deepEqual(fs.readdirSync(path.join(rec, 'v')), [version]);
+        assert.match(r.stderr, new RegExp(`recorded into .* \\(version ${version}\\)`));
+        const master = C.parseMaster(C.readText(path.join(rec, 'master.m3u8')));
+        const uris = [...master.variants.map((x) => x.uri),
+            ...master.media.filter((m) => m.URI).map((m) => m.URI)];
+        assert.ok(uris.length >= 1, 'renditions listed');
+        let segments = 0;
+        for (const u of uris) {
+            assert.ok(u.startsWith(`v/${version}/`), u);
+            const pl = path.join(rec, u);
+            const media = C.readText(pl);
+            for (const line of media.split('\n')) {
+                const ref = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line)?.[1] ??
+                    (line && !line.startsWith('#') ? line : null);
+                if (!ref)
+                    continue;
+                assert.ok(fs.statSync(path.join(path.dirname(pl), ref)).size > 0, ref);
+                segments += ref.endsWith('.m4s');
+            }
+        }
+        assert.ok(segments > 5, `${segments} segments recorded`);
+        assert.match(C.readText(path.join(rec, 'manifest.mpd')),
+            new RegExp(`<BaseURL>v/${version}/</BaseURL>`));
+        // the version's own master: relative URIs, as a VOD job's
+        assert.doesNotMatch(C.readText(path.join(rec, 'v', version, 'master.m3u8')), /\bv\//);
+    });
+
     test('--log-json writes one JSON object per log line', async () => {
         const r = await C.transcode({ input: C.sample('not_media.mp4'),
             output: path.join(work, 'logjson'), preset: 'mobile',
