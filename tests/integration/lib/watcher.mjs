@@ -199,10 +199,20 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
         }
     }
 
+    // one poll at a time: the caller's poll() and the loop's would both
+    // check a new manifest before either marks it checked (a violation
+    // reported twice)
+    let running = Promise.resolve();
+    const pollOnce = () => {
+        const p = running.then(poll);
+        running = p.catch(() => {});
+        return p;
+    };
+
     const loop = (async () => {
         while (!stopping) {
             try {
-                await poll();
+                await pollOnce();
             } catch (e) {
                 failure = e;
                 return;
@@ -218,7 +228,7 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
             await loop;
             if (!failure) {
                 try {
-                    await poll();
+                    await pollOnce();
                 } catch (e) {
                     failure = e;
                 }
@@ -229,7 +239,7 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
             return { polls, keys: new Map([...seen].map(([k, v]) => [k, v.etag])),
                 changes, published, masters, violations };
         },
-        poll,
+        poll: pollOnce,
         get violations() { return violations; },
         get masters() { return masters; },
     };
