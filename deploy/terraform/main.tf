@@ -55,11 +55,12 @@ resource "aws_ecr_lifecycle_policy" "cirrus" {
 module "storage" {
   source = "./modules/storage"
 
-  name                    = var.name
-  account_id              = local.account_id
-  force_destroy           = var.force_destroy_buckets
-  uploads_expiration_days = var.uploads_expiration_days
-  cors_allowed_origins    = var.cors_allowed_origins
+  name                       = var.name
+  account_id                 = local.account_id
+  force_destroy              = var.force_destroy_buckets
+  uploads_expiration_days    = var.uploads_expiration_days
+  superseded_expiration_days = var.superseded_expiration_days
+  cors_allowed_origins       = var.cors_allowed_origins
 }
 
 module "queue" {

@@ -79,6 +79,17 @@ variable "uploads_expiration_days" {
   }
 }
 
+variable "superseded_expiration_days" {
+  description = "Grace period of superseded versions: a re-upload publishes a new version and tags the old one's objects cirrus-superseded=true; the outputs bucket's lifecycle rule removes them this many days after their creation (S3 counts from creation, not from the tagging; README \"Superseded versions expire\")."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.superseded_expiration_days >= 1 && floor(var.superseded_expiration_days) == var.superseded_expiration_days
+    error_message = "superseded_expiration_days: a whole number of days, at least 1."
+  }
+}
+
 variable "cors_allowed_origins" {
   description = "Origins allowed to fetch media from players in browsers (S3 CORS and CloudFront's response headers)."
   type        = list(string)

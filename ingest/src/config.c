@@ -80,7 +80,8 @@ static const cir_option_t opts[] = {
      "preset folder (empty: $CIRRUS_PRESETS_DIR)"},
     {"record_uri", S(record_uri), "", 0, 0,
      "file:// URI or path: each stream is also recorded as a VOD asset "
-     "there (KEY-STARTTIME); empty: off"},
+     "there (KEY-STARTTIME/, published as a VOD job's: v/<version>/, the "
+     "top-level manifests last); empty: off"},
     {"public_base_url", S(public_base_url), "", 0, 0,
      "viewer base URL for the status endpoint (e.g. https://cdn.example/live)"},
     {"log_level", S(log_level), "info", 0, 0,

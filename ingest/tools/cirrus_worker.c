@@ -191,6 +191,7 @@ typedef struct {
     uint64_t wait_count, wait_bucket[NB_BUCKETS];
     double wait_sum;
     double media_seconds, wall_seconds, last_speed;
+    uint64_t superseded_objects, supersede_failures;
 } metrics_t;
 
 typedef struct {
@@ -228,6 +229,34 @@ metrics_end(metrics_t *m, int state, double media, double wall)
         m->last_speed = media / wall;
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+/* Superseded versions marked for the lifecycle rule (supersede.h); the
+ * job result carries the counts. */
+static void
+metrics_supersede(metrics_t *m, const cir_result_t *r)
+{
+    pthread_mutex_lock(&m->lock);
+    m->superseded_objects += (uint64_t)r->superseded_objects;
+    m->supersede_failures += (uint64_t)r->supersede_failures;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int
+render_supersede_metrics(const metrics_t *m, cir_buf_t *b)
+{
+    return cir_buf_printf(
+        b,
+        "# HELP cirrus_worker_superseded_objects_total Objects of "
+        "superseded versions tagged for the lifecycle rule.\n"
+        "# TYPE cirrus_worker_superseded_objects_total counter\n"
+        "cirrus_worker_superseded_objects_total %llu\n"
+        "# HELP cirrus_worker_supersede_failures_total Superseded versions "
+        "whose marking failed (retried by the asset's next publish).\n"
+        "# TYPE cirrus_worker_supersede_failures_total counter\n"
+        "cirrus_worker_supersede_failures_total %llu\n",
+        (unsigned long long)m->superseded_objects,
+        (unsigned long long)m->supersede_failures);
 }
 
 static int
@@ -286,6 +315,7 @@ render_metrics(http_t *h, cir_buf_t *b)
         (unsigned long long)m->wait_count, m->wait_sum,
         (unsigned long long)m->wait_count, m->media_seconds, m->wall_seconds,
         m->last_speed);
+    ret |= render_supersede_metrics(m, b);
     pthread_mutex_unlock(&m->lock);
     ret |= cir_buf_puts(b, "# HELP cirrus_worker_job_percent Progress of a "
                            "running job.\n# TYPE cirrus_worker_job_percent "
@@ -921,6 +951,7 @@ finish_job(worker_t *w, const cir_pool_done_t *d, int stopping)
             ret < 0 ? ", but the ack failed" : "");
         write_result(w, f, "done", 100, d, NULL);
         metrics_end(&w->http.m, ST_DONE, d->result.duration, d->result.elapsed);
+        metrics_supersede(&w->http.m, &d->result);
     } else if (d->ret == CIR_ECANCELED && stopping) {
         ret = w->src->ops->release(w->src, &f->job);
         cir_log_warn(&f->log, "cancelled by shutdown: released%s",

@@ -104,7 +104,9 @@ int cir_hls_render_images(const cir_asset_t *asset, cir_buf_t *out);
 /* manifest.mpd: a static MPD, SegmentTemplate + SegmentTimeline ($Number$),
  * one AdaptationSet per media type, plus the thumbnail AdaptationSet. */
 int cir_dash_render_static(const cir_asset_t *asset, cir_buf_t *out);
-/* thumbs/thumbs.vtt: WebVTT cues mapping times to sprite-N.jpg#xywh=. */
+/* thumbs/thumbs.vtt: WebVTT cues mapping times to sprite-N.jpg#xywh=.
+ * With asset->base the track is for the asset's root (a thumbnails-only
+ * asset's top-level thumbs.vtt): "<base>thumbs/sprite-N.jpg#xywh=". */
 int cir_vtt_render_thumbs(const cir_asset_t *asset, cir_buf_t *out);
 
 #endif

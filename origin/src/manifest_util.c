@@ -172,10 +172,19 @@ check_base(const char *b)
 int
 cir_manifest_check_asset(const cir_asset_t *a)
 {
+    if (a == NULL || a->renditions == NULL || a->nb_renditions == 0) {
+        return CIR_EINVAL;
+    }
+    return cir_manifest_check_image_track(a);
+}
+
+int
+cir_manifest_check_image_track(const cir_asset_t *a)
+{
     size_t i, j;
     int ret;
 
-    if (a == NULL || a->renditions == NULL || a->nb_renditions == 0 ||
+    if (a == NULL || (a->nb_renditions > 0 && a->renditions == NULL) ||
         !isfinite(a->duration) || a->duration < 0 ||
         a->duration > MAX_SECONDS) {
         return CIR_EINVAL;

@@ -28,6 +28,9 @@ int cir_manifest_check_rendition(const cir_rendition_t *r);
  * timescale > 0, video with codecs/size/frame rate, positive durations,
  * thumbnails consistent when present.  CIR_EINVAL otherwise. */
 int cir_manifest_check_asset(const cir_asset_t *a);
+/* The same for the thumbnail WebVTT track alone, which needs no rendition
+ * (a thumbnails-only asset): duration, renditions if any, thumbs, base. */
+int cir_manifest_check_image_track(const cir_asset_t *a);
 
 /* round(num / den), halves up; num >= 0, den > 0. */
 int64_t cir_manifest_round_div(int64_t num, int64_t den);

@@ -139,7 +139,8 @@ export function faultProxy(service, targetPort, host = "127.0.0.1") {
       if (req.url.startsWith("/__rig/")) return forward(req, res, body);
       const subject = what(service, req, body);
       const rule = pick(req, subject);
-      const entry = { t: Date.now(), method: req.method, subject };
+      const entry = { t: Date.now(), method: req.method, subject,
+        query: req.url.split("?")[1] || "" };
       note(requests, entry);
       if (!rule) return forward(req, res, body);
       entry.fault = rule.action;

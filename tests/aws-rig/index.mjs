@@ -81,7 +81,8 @@ export async function start(config = {}) {
       }
     },
     // What the fault proxies saw: { s3: {log, requests}, sqs: {log, requests} }
-    // (log: the faults applied; requests: every request, {t, method, subject}).
+    // (log: the faults applied; requests: every request, {t, method, subject,
+    // query}).
     async faultLog() {
       const out = {};
       for (const svc of ["s3", "sqs"])

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
 import { playlistUris, watchBucket } from './lib/watcher.mjs';
+import { freePort } from './lib/nginx.mjs';
 import * as R from '../aws-rig/clients.mjs';
 import { start, stop } from '../aws-rig/index.mjs';
 
@@ -40,6 +41,21 @@ function s3Text(key) {
     return tool(['s3-get', `s3://cirrus-out/${key}`, '-']).stdout;
 }
 
+// An object's tags, read with the AWS CLI (GetObjectTagging).
+const SUPERSEDED = [{ Key: 'cirrus-superseded', Value: 'true' }];
+function tags(key) {
+    const r = spawnSync(AWS_CLI, ['--endpoint-url', rig.s3, 's3api', 'get-object-tagging',
+        '--bucket', 'cirrus-out', '--key', key], { env: rig.env(), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).TagSet;
+}
+
+// ListObjectsV2 requests the fault proxy saw for a prefix.
+function listPages(log, prefix) {
+    return log.s3.requests.filter((r) => r.method === 'GET' &&
+        r.subject === '/cirrus-out' && (r.query || '').includes(encodeURIComponent(prefix))).length;
+}
+
 function track(child, name) {
     children.add(child);
     child.name = name;
@@ -59,7 +75,8 @@ function startWorker(name, statusDir, sets = {}, env = {}) {
         presets_dir: C.PRESETS_DIR, workers: 1, status_dir: statusDir,
         visibility_seconds: 20, max_attempts: 2, drain_seconds: 5, ...sets };
     const args = Object.entries(opts).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-    return track(spawn(WORKER, args, { env: rig.env(env),
+    // ListObjectsV2 in pages of 5: the marking of superseded versions pages
+    return track(spawn(WORKER, args, { env: rig.env({ CIRRUS_AWS_S3_LIST_MAX_KEYS: '5', ...env }),
         stdio: ['ignore', 'pipe', 'pipe'] }), name);
 }
 
@@ -195,6 +212,66 @@ describe('published outputs never change', { skip: missing }, () => {
             assert.doesNotMatch(h(`${asset}/master.m3u8`).cache_control, /immutable/);
             // one marker per upload
             assert.equal([...keys].filter((k) => k.startsWith(`${asset}/.published/`)).length, 2);
+            // superseded: every object of the first version is tagged for
+            // the lifecycle rule (listed in pages of 5), none of the second
+            const v1Keys = [...keys].filter((k) => k.startsWith(`${asset}/v/${v1}/`));
+            assert.ok(v1Keys.length > 5, `${v1Keys.length} objects: more than one page`);
+            for (const k of v1Keys)
+                assert.deepEqual(tags(k), SUPERSEDED, `${k} tagged`);
+            for (const k of [...keys].filter((k) => !k.startsWith(`${asset}/v/${v1}/`)))
+                assert.deepEqual(tags(k), [], `${k} not tagged`);
+            assert.ok(![...keys].some((k) => k.includes('/.superseded/')), 'no record left');
+            assert.match(w.log, new RegExp(`superseded version ${v1}: ${v1Keys.length} object\\(s\\) tagged`));
+            const pages = listPages(await rig.faultLog(), `${asset}/v/${v1}/`);
+            assert.ok(pages >= Math.ceil(v1Keys.length / 5), `${pages} ListObjectsV2 pages`);
+            await watcher.poll();
+            assert.deepEqual(watcher.violations, []);
+        });
+
+    test('marking a superseded version that fails never fails the publish; the next one retries',
+        async () => {
+            const status = C.tmpDir('cirrus-aws-supersede-');
+            const asset = 'vod/mobile/again';
+            const metricsPort = await freePort();
+            const w = startWorker('w-supersede', status, { metrics_port: metricsPort });
+            const done = (n) => statuses(status).filter((s) =>
+                s.input.endsWith('/again.mp4') && s.state === 'done').length >= n;
+            upload(clip('again1.mp4', 2), 'mobile/again.mp4');
+            await waitFor('the first upload published', () => done(1), [w]);
+            const v1 = versionOfMaster(s3Text(`${asset}/master.m3u8`));
+            // S3 refuses every PutObjectTagging of the first version
+            await rig.faults([{ service: 's3', method: 'PUT', match: `${asset}/v/${v1}/`,
+                action: 'status', status: 403, code: 'AccessDenied' }]);
+            upload(clip('again2.mp4', 2, 'smptebars'), 'mobile/again.mp4');
+            await waitFor('the second upload published', () => done(2), [w]);
+            await rig.faults([]);
+            const v2 = versionOfMaster(s3Text(`${asset}/master.m3u8`));
+            assert.notEqual(v2, v1, 'published although the marking failed');
+            let keys = s3Keys(`${asset}/`);
+            assert.ok(keys.has(`${asset}/.superseded/${v1}.json`), 'the record stays');
+            assert.deepEqual(tags(`${asset}/v/${v1}/master.m3u8`), []);
+            const metrics = async () => (await (await fetch(
+                `http://127.0.0.1:${metricsPort}/metrics`)).text());
+            assert.match(await metrics(), /^cirrus_worker_supersede_failures_total 1$/m);
+            // the third publish marks the second version and retries the first
+            upload(clip('again3.mp4', 2, 'rgbtestsrc'), 'mobile/again.mp4');
+            await waitFor('the third upload published', () => done(3), [w]);
+            const v3 = versionOfMaster(s3Text(`${asset}/master.m3u8`));
+            keys = s3Keys(`${asset}/`);
+            let tagged = 0;
+            for (const k of keys) {
+                const old = k.includes(`/v/${v1}/`) || k.includes(`/v/${v2}/`);
+                assert.deepEqual(tags(k), old ? SUPERSEDED : [], k);
+                tagged += old;
+            }
+            assert.ok(![...keys].some((k) => k.includes('/.superseded/')), 'records done');
+            const text = await metrics();
+            assert.match(text, new RegExp(`^cirrus_worker_superseded_objects_total ${tagged}$`, 'm'));
+            assert.match(text, /^cirrus_worker_supersede_failures_total 1$/m);
+            w.kill('SIGTERM');
+            assert.equal((await w.exited).code, 0);
+            for (const k of versionKeys(asset, v3))
+                assert.ok(keys.has(k), `${k} of the published version`);
             await watcher.poll();
             assert.deepEqual(watcher.violations, []);
         });

@@ -62,6 +62,90 @@ describe('cirrus-transcode command line', () => {
             assert.ok(!/^progress /m.test(r.stderr), '--quiet: no progress');
         });
 
+    // A thumbnails-only asset is published like any other: its objects in
+    // v/<version>/, its entry point (the top-level thumbs.vtt, cues into
+    // the version) written last; publishing it again moves the entry point
+    // and records the version it replaced (.superseded/, README).
+    test('--only thumbs publishes a version and a top-level thumbs.vtt into it',
+        async () => {
+            const out = path.join(work, 'thumbsonly');
+            const run = async () => {
+                const r = await C.transcode({ input, output: out, preset: 'mobile',
+                    args: ['--only', 'thumbs', '--quiet'] });
+                assert.equal(r.code, 0, C.describe(r));
+                return r.result;
+            };
+            const first = await run();
+            assert.equal(fs.readdirSync(out).filter((f) => !f.startsWith('.')).sort()
+                .join(' '), 'thumbs.vtt v', 'nothing but the entry point beside v/');
+            const check = (version) => {
+                assert.equal(C.versionOf(out), version);
+                const cues = C.parseVtt(C.readText(path.join(out, 'thumbs.vtt')));
+                assert.ok(cues.length >= 2, `${cues.length} cues`);
+                for (const c of cues) {
+                    const m = /^v\/([^/]+)\/thumbs\/(sprite-\d+\.jpg)#xywh=\d+,\d+,\d+,\d+$/
+                        .exec(c.text);
+                    assert.ok(m, c.text);
+                    assert.equal(m[1], version);
+                    assert.ok(fs.existsSync(path.join(out, 'v', version, 'thumbs', m[2])));
+                }
+                // the version's own track, relative as before
+                assert.match(C.readText(path.join(out, 'v', version, 'thumbs',
+                    'thumbs.vtt')), /\nsprite-1\.jpg#xywh=0,0,/);
+            };
+            check(first.version);
+            assert.equal(first.superseded, null);
+            const second = await run();
+            assert.notEqual(second.version, first.version);
+            check(second.version);
+            assert.equal(second.superseded, first.version);
+            assert.ok(fs.existsSync(path.join(out, 'v', first.version, 'thumbs',
+                'sprite-1.jpg')), 'the old version stays');
+            assert.deepEqual(C.readJson(path.join(out, '.superseded',
+                `${first.version}.json`)), { version: first.version,
+                superseded_by: second.version });
+        });
+
+    // A live recording is published like a VOD job (README "Output
+    // layout"): the stream's segments and the version's manifests under
+    // v/<version>/, the top-level pair written last, pointing into it.
+    test('--record publishes the stream as a versioned VOD asset', async () => {
+        const root = path.join(work, 'live-rec');
+        const rec = path.join(work, 'recorded');
+        const r = await C.run(C.TRANSCODE_BIN, ['--input', input, '--live-root', root,
+            '--stream', 's', '--no-realtime', '--segment-seconds', '1',
+            '--part-seconds', '0.5', '--window', '3', '--record', `file://${rec}`],
+        { timeoutMs: 120000 });
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        assert.deepEqual(fs.readdirSync(rec).sort(), ['manifest.mpd', 'master.m3u8', 'v']);
+        const version = C.versionOf(rec);
+        assert.deepEqual(fs.readdirSync(path.join(rec, 'v')), [version]);
+        assert.match(r.stderr, new RegExp(`recorded into .* \\(version ${version}\\)`));
+        const master = C.parseMaster(C.readText(path.join(rec, 'master.m3u8')));
+        const uris = [...master.variants.map((x) => x.uri),
+            ...master.media.filter((m) => m.URI).map((m) => m.URI)];
+        assert.ok(uris.length >= 1, 'renditions listed');
+        let segments = 0;
+        for (const u of uris) {
+            assert.ok(u.startsWith(`v/${version}/`), u);
+            const pl = path.join(rec, u);
+            const media = C.readText(pl);
+            for (const line of media.split('\n')) {
+                const ref = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line)?.[1] ??
+                    (line && !line.startsWith('#') ? line : null);
+                if (!ref)
+                    continue;
+                assert.ok(fs.statSync(path.join(path.dirname(pl), ref)).size > 0, ref);
+                segments += ref.endsWith('.m4s');
+            }
+        }
+        assert.ok(segments > 5, `${segments} segments recorded`);
+        assert.match(C.readText(path.join(rec, 'manifest.mpd')),
+            new RegExp(`<BaseURL>v/${version}/</BaseURL>`));
+        // the version's own master: relative URIs, as a VOD job's
+        assert.doesNotMatch(C.readText(path.join(rec, 'v', version, 'master.m3u8')), /\bv\//);
+    });
+
     test('--log-json writes one JSON object per log line', async () => {
         const r = await C.transcode({ input: C.sample('not_media.mp4'),
             output: path.join(work, 'logjson'), preset: 'mobile',

@@ -641,6 +641,48 @@ describe('deploy: Terraform', () => {
         assert.ok(bdoc.statement.some((x) => x.sid === 'ReadSources'));
     });
 
+    // README "Superseded versions expire": a publish tags the objects of
+    // the version it replaced; the outputs bucket expires exactly those,
+    // after the grace variable, and the roles that publish may tag.
+    test('outputs: superseded versions expire by their tag after the grace '
+        + 'variable; the publishing roles may tag them', () => {
+        const h = read(SOURCE_DIR, 'transcoder', 'src', 'supersede.h');
+        const tagKey = /#define CIR_SUPERSEDED_TAG\s+"([^"]+)"/.exec(h)[1];
+        const tagValue = /#define CIR_SUPERSEDED_TAG_VALUE\s+"([^"]+)"/.exec(h)[1];
+        const st = mods[path.join(TF_ROOT, 'modules', 'storage')];
+        const lc = first(st.merged.resource.aws_s3_bucket_lifecycle_configuration.outputs);
+        const rule = lc.rule.find((r) => r.id === 'expire-superseded-versions');
+        assert.ok(rule, 'a lifecycle rule for superseded versions');
+        assert.equal(rule.status, 'Enabled');
+        assert.deepEqual(first(first(rule.filter).tag), { key: tagKey, value: tagValue });
+        assert.equal(first(rule.expiration).days, '${var.superseded_expiration_days}');
+        // no rule of the outputs bucket expires objects without the tag
+        for (const r of lc.rule.filter((x) => x !== rule))
+            assert.ok(!r.expiration, `rule ${r.id} expires untagged objects`);
+        const grace = first(st.merged.variable.superseded_expiration_days);
+        assert.equal(grace.default, 7);
+        const top = first(root.merged.variable.superseded_expiration_days);
+        assert.equal(top.default, 7);
+        assert.ok(top.validation, 'the grace is validated');
+        const call = first(root.merged.module.storage);
+        assert.equal(call.superseded_expiration_days, '${var.superseded_expiration_days}');
+        // the roles that publish: tag anything in outputs, delete records only
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const wdoc = first(w.merged.data.aws_iam_policy_document.task);
+        const wsid = (sid) => first(wdoc.dynamic.statement.filter((d) =>
+            first(d.content).sid === sid)).content[0];
+        const b = mods[path.join(TF_ROOT, 'modules', 'batch')];
+        const bdoc = first(b.merged.data.aws_iam_policy_document.job);
+        const bsid = (sid) => bdoc.statement.find((x) => x.sid === sid);
+        for (const get of [wsid, bsid]) {
+            assert.deepEqual(get('MarkSuperseded').actions, ['s3:PutObjectTagging']);
+            assert.deepEqual(get('MarkSuperseded').resources, ['${var.outputs_bucket_arn}/*']);
+            assert.deepEqual(get('ClearSupersededRecords').actions, ['s3:DeleteObject']);
+            for (const r of get('ClearSupersededRecords').resources)
+                assert.match(r, /\/\.superseded\/\*$/);
+        }
+    });
+
     test('worker service scales on ApproximateNumberOfMessagesVisible; '
         + 'its role may only consume the queue', () => {
         const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];

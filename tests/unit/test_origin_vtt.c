@@ -152,7 +152,12 @@ Test(origin_vtt, errors)
     cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
 
     a = thumbs_asset();
-    asset.nb_renditions = 0;
+    asset.renditions = NULL; /* renditions counted but missing */
+    cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
+    cr_expect_eq(out.len, 0);
+
+    a = thumbs_asset();
+    asset.duration = -1;
     cr_expect_eq(cir_vtt_render_thumbs(a, &out), CIR_EINVAL);
     cr_expect_eq(out.len, 0);
 
@@ -161,4 +166,40 @@ Test(origin_vtt, errors)
     cr_expect_eq(cir_vtt_render_thumbs(a, &small), CIR_ELIMIT);
     cr_expect_eq(small.len, 0);
     cir_buf_free(&small);
+}
+
+/* A thumbnails-only asset's top-level track: every cue into the version's
+ * thumbs/ folder, the geometry unchanged. */
+Test(origin_vtt, base_points_into_the_version)
+{
+    const cir_asset_t *a = thumbs_asset();
+
+    asset.base = "v/20261206T132644649Z-de78cb433b4d38ec/";
+    cr_assert_eq(cir_vtt_render_thumbs(a, &out), 0);
+    cr_expect(contains("00:00:00.000 --> 00:00:02.000\n"
+                       "v/20261206T132644649Z-de78cb433b4d38ec/thumbs/"
+                       "sprite-1.jpg#xywh=0,0,160,90\n\n"),
+              "%s", out.data);
+    cr_expect(contains("00:00:18.000 --> 00:00:19.500\n"
+                       "v/20261206T132644649Z-de78cb433b4d38ec/thumbs/"
+                       "sprite-2.jpg#xywh=0,90,160,90\n\n"),
+              "%s", out.data);
+    cr_expect(!contains("\nsprite-"), "no cue outside the version");
+}
+
+/* A thumbnails-only asset has no rendition: the track renders alone, the
+ * same cues. */
+Test(origin_vtt, thumbnails_only_asset)
+{
+    const cir_asset_t *a = thumbs_asset();
+    cir_buf_t with;
+
+    cir_buf_init(&with, CIR_MANIFEST_MAX_SIZE);
+    cr_assert_eq(cir_vtt_render_thumbs(a, &with), 0);
+    asset.renditions = NULL;
+    asset.nb_renditions = 0;
+    cr_assert_eq(cir_vtt_render_thumbs(a, &out), 0);
+    cr_assert_eq(out.len, with.len);
+    cr_expect_eq(memcmp(out.data, with.data, out.len), 0);
+    cir_buf_free(&with);
 }

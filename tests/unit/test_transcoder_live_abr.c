@@ -15,6 +15,7 @@
 
 #include "cir_live.h"
 #include "cir_live_pipeline.h"
+#include "cir_storage.h"
 #include "cir_origin.h"
 #include "cir_preset.h"
 
@@ -372,39 +373,76 @@ Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
     av_packet_free(&pkt);
 }
 
+/* The whole text of workdir/rel (malloc'd). */
+static char *
+slurp(const char *rel)
+{
+    char path[512], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", workdir, rel);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s written", rel);
+    cr_assert_geq(getdelim(&text, &len, '\0', f), 0);
+    fclose(f);
+    return text;
+}
+
+/* A recording is published like a VOD job's output (README "Output
+ * layout"): everything under rec/v/<version>/, the version's own manifests
+ * with relative URIs, and the asset's top-level pair pointing into it. */
 Test(transcoder_live_abr, recording_is_a_vod_asset, .init = setup,
      .fini = teardown, .timeout = 60)
 {
     cir_live_file_job_t j = job("in.mp4");
-    char uri[128], *text = NULL, cmd[512];
-    size_t len = 0;
+    char uri[128], *text, cmd[768], version[64] = "", rel[256];
+    const char *v;
     FILE *f;
 
     snprintf(uri, sizeof(uri), "file://%s/rec", workdir);
     j.live.record_uri = uri;
     j.live.window = 3; /* the live store keeps fewer segments than made */
     cr_assert_eq(cir_live_run_file(&j), 0);
-    snprintf(cmd, sizeof(cmd), "%s/rec/master.m3u8", workdir);
-    f = fopen(cmd, "r");
-    cr_assert_not_null(f, "master.m3u8 written");
-    cr_assert_geq(getdelim(&text, &len, '\0', f), 0);
-    fclose(f);
+    text = slurp("rec/master.m3u8");
+    v = strstr(text, "\nv/");
+    cr_assert_not_null(v, "the top-level master points into a version:\n%s",
+                       text);
+    cr_assert_eq(sscanf(v + 3, "%63[A-Za-z0-9_-]/", version), 1);
+    cr_assert(cir_version_id_is_valid(version));
+    snprintf(cmd, sizeof(cmd), "\nv/%s/180p/index.m3u8", version);
+    cr_assert_not_null(strstr(text, cmd), "%s", text);
+    snprintf(cmd, sizeof(cmd), "\nv/%s/90p/index.m3u8", version);
+    cr_assert_not_null(strstr(text, cmd));
+    snprintf(cmd, sizeof(cmd), "URI=\"v/%s/audio/index.m3u8\"", version);
+    cr_assert_not_null(strstr(text, cmd));
+    free(text);
+    text = slurp("rec/manifest.mpd");
+    snprintf(cmd, sizeof(cmd), "<BaseURL>v/%s/</BaseURL>", version);
+    cr_assert_not_null(strstr(text, cmd), "%s", text);
+    free(text);
+    /* the version's own master, relative as a VOD job's */
+    snprintf(rel, sizeof(rel), "rec/v/%s/master.m3u8", version);
+    text = slurp(rel);
     cr_assert_not_null(strstr(text, "\n180p/index.m3u8"));
-    cr_assert_not_null(strstr(text, "\n90p/index.m3u8"));
     cr_assert_not_null(strstr(text, "\nvideo/index.m3u8"));
     cr_assert_not_null(strstr(text, "URI=\"audio/index.m3u8\""));
     free(text);
-    const char *files[] = {"rec/manifest.mpd",    "rec/180p/init.mp4",
-                           "rec/180p/seg-1.m4s",  "rec/180p/seg-3.m4s",
-                           "rec/90p/seg-3.m4s",   "rec/video/seg-3.m4s",
-                           "rec/audio/seg-3.m4s", "rec/90p/index.m3u8"};
+    const char *files[] = {"manifest.mpd",    "180p/init.mp4",
+                           "180p/seg-1.m4s",  "180p/seg-3.m4s",
+                           "90p/seg-3.m4s",   "video/seg-3.m4s",
+                           "audio/seg-3.m4s", "90p/index.m3u8"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        cr_assert(exists(files[i]), "%s exists", files[i]);
+        snprintf(rel, sizeof(rel), "rec/v/%s/%s", version, files[i]);
+        cr_assert(exists(rel), "%s exists", rel);
     }
-    /* ffmpeg reads the whole recording back: 5 s of it */
+    /* nothing else at the top: the two manifests and v/ */
+    cr_assert(!exists("rec/180p/init.mp4") && !exists("rec/audio/seg-1.m4s"));
+    /* ffmpeg reads the whole recording back through the top-level master:
+     * 5 s of it */
     snprintf(cmd, sizeof(cmd),
              "ffprobe -v error -show_entries format=duration -of csv=p=0 "
-             "%s/rec/90p/index.m3u8 > %s/dur.txt",
+             "-select_streams v:0 %s/rec/master.m3u8 > %s/dur.txt",
              workdir, workdir);
     cr_assert_eq(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "%s/dur.txt", workdir);

@@ -62,6 +62,12 @@ typedef struct {
     cir_result_rendition_t renditions[24];
     char error[512];  /* on failure, what went wrong */
     char version[64]; /* the version written under <output>/v/ */
+    /* the version this one superseded ("" for none; supersede.h), and the
+     * marking of superseded versions for the lifecycle rule: objects
+     * tagged, versions left for the next publish after an error */
+    char superseded[64];
+    int superseded_objects;
+    int supersede_failures;
 } cir_result_t;
 
 /* Runs the job.  0 on success, a negative cir_err_t otherwise with

@@ -108,6 +108,8 @@ struct cir_live {
 
     /* recording */
     char record_root[CIR_URI_MAX];
+    char record_version[CIR_VERSION_ID_MAX];
+    char record_dir[CIR_URI_MAX]; /* <record_root>/v/<version> */
     cir_live_rec_t *rung_recs[CIR_PRESET_MAX_RUNGS];
 
     /* stats */
@@ -187,6 +189,13 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     l->passthrough = !l->abr || cfg->passthrough;
     if (cfg->record_uri) {
         snprintf(l->record_root, sizeof(l->record_root), "%s", uri.path);
+        if (cir_live_rec_version(l->record_root, l->record_version,
+                                 sizeof(l->record_version), l->record_dir,
+                                 sizeof(l->record_dir)) < 0) {
+            av_packet_free(&l->pkt);
+            free(l);
+            return CIR_EINVAL;
+        }
     }
     l->next_key_us = AV_NOPTS_VALUE;
     l->open_us = l->window_us = mono_us();
@@ -211,7 +220,7 @@ open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec)
         return 0;
     }
     rendition_dir(l, name, dir, sizeof(dir));
-    if ((ret = cir_live_rec_open(rec, l->record_root, dir, name)) < 0) {
+    if ((ret = cir_live_rec_open(rec, l->record_dir, dir, name)) < 0) {
         cir_log_error(&l->log, "recording into %s: %s", l->record_root,
                       cir_strerror(ret));
     }
@@ -1371,12 +1380,14 @@ cir_live_finish(cir_live_t *l)
         if (l->audio.rec) {
             recs[n++] = l->audio.rec;
         }
-        ret = cir_live_rec_publish(l->record_root, recs, n, l->segment_seconds);
+        ret = cir_live_rec_publish(l->record_root, l->record_version, recs, n,
+                                   l->segment_seconds);
         if (ret < 0) {
             cir_log_error(&l->log, "publishing the recording: %s",
                           cir_strerror(ret));
         } else {
-            cir_log_info(&l->log, "recorded into %s", l->record_root);
+            cir_log_info(&l->log, "recorded into %s (version %s)",
+                         l->record_root, l->record_version);
         }
     }
     return ret;

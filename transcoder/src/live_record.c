@@ -1,13 +1,18 @@
 /*
- * Recording a live stream as a VOD asset: segments hard-linked (a copy
- * across file systems) into <record>/<rendition>/seg-<n>.m4s as they
- * complete, manifests rendered by origin/ at the end, master.m3u8 last.
+ * Recording a live stream as a VOD asset, in the layout of a VOD job
+ * (README "Published outputs never change"): segments hard-linked (a copy
+ * across file systems) into <record>/v/<version>/<rendition>/seg-<n>.m4s as
+ * they complete; at the end, manifests rendered by origin/ into the version
+ * (its own master.m3u8 last), then the asset's top-level manifest.mpd and
+ * master.m3u8 pointing into v/<version>/, master.m3u8 last.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cir_error.h"
@@ -32,6 +37,27 @@ struct cir_live_rec {
     int stopped;
     cir_log_ctx_t log;
 };
+
+int
+cir_live_rec_version(const char *root, char *version, size_t vsize, char *dir,
+                     size_t dsize)
+{
+    struct timespec ts;
+    uint64_t rnd = 0;
+    int ret, n;
+
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        return -errno;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ret = cir_version_id_make((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+                              rnd, version, vsize);
+    if (ret < 0) {
+        return ret;
+    }
+    n = snprintf(dir, dsize, "%s/%s/%s", root, CIR_VERSIONS_DIR, version);
+    return n < 0 || (size_t)n >= dsize ? CIR_ELIMIT : 0;
+}
 
 int
 cir_live_rec_open(cir_live_rec_t **out, const char *root, const char *live_dir,
@@ -220,16 +246,39 @@ put(cir_store_t *store, cir_buf_t *buf, const char *name, int ret)
     return ret;
 }
 
+/* The MPD and master.m3u8 of asset into store, master last. */
+static int
+put_top(cir_store_t *store, cir_buf_t *buf, const cir_asset_t *asset)
+{
+    int ret =
+        put(store, buf, "manifest.mpd", cir_dash_render_static(asset, buf));
+
+    return ret < 0 ? ret
+                   : put(store, buf, "master.m3u8",
+                         cir_hls_render_master(asset, buf));
+}
+
+static int
+open_file_store(cir_store_t **store, const char *path)
+{
+    cir_uri_t uri = {0};
+
+    uri.scheme = CIR_URI_FILE;
+    snprintf(uri.path, sizeof(uri.path), "%s", path);
+    return cir_store_open(store, &uri);
+}
+
 int
-cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs, size_t n,
+cir_live_rec_publish(const char *root, const char *version,
+                     cir_live_rec_t *const *recs, size_t n,
                      double segment_seconds)
 {
     cir_rendition_t *rends = NULL;
-    cir_asset_t asset = {0};
-    cir_store_t *store = NULL;
-    cir_uri_t uri = {0};
+    cir_asset_t asset = {0}, top;
+    cir_store_t *store = NULL, *top_store = NULL;
     cir_buf_t buf;
-    char name[CIR_LIVE_ID_MAX + 16];
+    char name[CIR_LIVE_ID_MAX + 16], dir[CIR_URI_MAX],
+        base[CIR_VERSION_ID_MAX + 8];
     size_t nr = 0;
     int ret;
 
@@ -275,11 +324,18 @@ cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs, size_t n,
     asset.segment_seconds = segment_seconds;
     asset.renditions = rends;
     asset.nb_renditions = nr;
-    uri.scheme = CIR_URI_FILE;
-    snprintf(uri.path, sizeof(uri.path), "%s", root);
-    if ((ret = cir_store_open(&store, &uri)) < 0) {
+    if (!cir_version_id_is_valid(version) ||
+        snprintf(dir, sizeof(dir), "%s/%s/%s", root, CIR_VERSIONS_DIR,
+                 version) >= (int)sizeof(dir)) {
+        ret = CIR_EINVAL;
         goto fail;
     }
+    snprintf(base, sizeof(base), "%s/%s/", CIR_VERSIONS_DIR, version);
+    if ((ret = open_file_store(&store, dir)) < 0 ||
+        (ret = open_file_store(&top_store, root)) < 0) {
+        goto fail;
+    }
+    cir_store_set_immutable(store, 1);
     for (size_t i = 0; i < nr; i++) {
         snprintf(name, sizeof(name), "%s/index.m3u8", rends[i].id);
         ret = put(store, &buf, name,
@@ -288,17 +344,19 @@ cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs, size_t n,
             goto fail;
         }
     }
-    /* the top-level manifests last: they mark the asset complete */
-    if ((ret = put(store, &buf, "manifest.mpd",
-                   cir_dash_render_static(&asset, &buf))) < 0 ||
-        (ret = put(store, &buf, "master.m3u8",
-                   cir_hls_render_master(&asset, &buf))) < 0) {
+    /* the version's own manifests, then the asset's top-level ones (the
+     * same with every URI under v/<version>/): they mark it complete */
+    top = asset;
+    top.base = base;
+    if ((ret = put_top(store, &buf, &asset)) < 0 ||
+        (ret = put_top(top_store, &buf, &top)) < 0) {
         goto fail;
     }
     ret = 0;
 
 fail:
     cir_store_close(&store);
+    cir_store_close(&top_store);
     cir_buf_free(&buf);
     free(rends);
     return ret;

@@ -1,8 +1,10 @@
 /*
- * Recording a live stream as a VOD asset (the transcoder's output layout):
- * each rendition's segments are hard-linked (or copied) into the record
- * folder as they complete, before the live window ages them out; when the
- * stream ends, origin's VOD renderers write the playlists and the MPD,
+ * Recording a live stream as a VOD asset (the transcoder's output layout,
+ * README "Output layout"): each rendition's segments are hard-linked (or
+ * copied) into <record>/v/<version>/ as they complete, before the live
+ * window ages them out; when the stream ends, origin's VOD renderers write
+ * the version's playlists and MPD, its master.m3u8, then the asset's
+ * top-level manifest.mpd and master.m3u8 (URIs under v/<version>/),
  * master.m3u8 last.
  */
 #ifndef CIR_LIVE_RECORD_H
@@ -14,16 +16,25 @@
 
 typedef struct cir_live_rec cir_live_rec_t;
 
-/* root: the record folder; live_dir: <live root>/<stream>/<rendition>. */
+/* A new version id for a recording of root, and its folder
+ * (<root>/v/<version>): the root every rendition's cir_live_rec_open()
+ * takes. */
+int cir_live_rec_version(const char *root, char *version, size_t vsize,
+                         char *dir, size_t dsize);
+/* root: the version's folder (cir_live_rec_version); live_dir: <live
+ * root>/<stream>/<rendition>. */
 int cir_live_rec_open(cir_live_rec_t **rec, const char *root,
                       const char *live_dir, const char *rendition);
 /* Copies the segments idx lists as complete that are not recorded yet;
  * call after each segment ends (from the thread that owns the index). */
 int cir_live_rec_sync(cir_live_rec_t *rec, const cir_live_index_t *idx);
 /* Writes the manifests for the renditions (video first, then audio),
- * segment_seconds the nominal target.  Call once every writer finished. */
-int cir_live_rec_publish(const char *root, cir_live_rec_t *const *recs,
-                         size_t n, double segment_seconds);
+ * segment_seconds the nominal target: the version's under
+ * <root>/v/<version>/, then the asset's top-level pair in root.  Call once
+ * every writer finished. */
+int cir_live_rec_publish(const char *root, const char *version,
+                         cir_live_rec_t *const *recs, size_t n,
+                         double segment_seconds);
 void cir_live_rec_free(cir_live_rec_t **rec);
 
 #endif

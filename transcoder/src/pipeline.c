@@ -33,6 +33,7 @@
 #include "input_error.h"
 #include "ladder.h"
 #include "pipeline.h"
+#include "supersede.h"
 #include "rung.h"
 #include "thumbs.h"
 
@@ -728,6 +729,24 @@ pick_version(cir_job_state_t *s)
                                sizeof(s->result->version));
 }
 
+/* The version the asset's top-level manifests name before this job
+ * writes its own (supersede.h); unknown when they cannot be read: nothing
+ * is marked then but the records earlier publishes left. */
+static void
+read_previous(cir_job_state_t *s, const cir_uri_t *out)
+{
+    int ret = cir_supersede_current(out, s->previous, sizeof(s->previous));
+
+    if (ret < 0) {
+        s->previous[0] = '\0';
+        cir_log_warn(&s->log,
+                     "cannot read the asset's current version (%s): the "
+                     "version this job replaces is not marked superseded",
+                     cir_strerror(ret));
+    }
+    s->previous_known = 1;
+}
+
 /* <output> for the top-level manifests and <output>/v/<version>/ for
  * everything else (immutable). */
 static int
@@ -759,7 +778,30 @@ open_stores(cir_job_state_t *s, const cir_uri_t *out)
     }
     cir_store_set_immutable(s->store, 1);
     cir_log_info(&s->log, "writing version %s", s->result->version);
+    read_previous(s, out);
     return 0;
+}
+
+/* After a publish: the version it replaced is marked superseded (and
+ * versions left over by earlier publishes); never fails the job. */
+static void
+mark_superseded(cir_job_state_t *s, const cir_uri_t *out)
+{
+    cir_supersede_stats_t st;
+    int ret;
+
+    if (!s->previous_known) {
+        return;
+    }
+    ret = cir_supersede_mark(out, s->previous, s->result->version, 0,
+                             s->job->cancel, &s->log, &st);
+    snprintf(s->result->superseded, sizeof(s->result->superseded), "%s",
+             s->previous);
+    s->result->superseded_objects = st.objects;
+    s->result->supersede_failures = st.failures;
+    if (ret < 0 && st.failures == 0) {
+        s->result->supersede_failures = 1;
+    }
 }
 
 int
@@ -841,6 +883,9 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     ret = run_video(&s, in.scheme == CIR_URI_FILE ? in.path : job->input);
 
 done:
+    if (ret == 0) {
+        mark_superseded(&s, &out);
+    }
     state_free(&s);
     result->elapsed = (now_us() - s.start_us) / 1e6;
     return ret;

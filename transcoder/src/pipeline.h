@@ -24,6 +24,9 @@ typedef struct {
     cir_store_t *store; /* the version being written: <output>/v/<id>/ */
     cir_store_t *top;   /* <output>: the top-level manifests only */
     char version_base[CIR_VERSION_ID_MAX + 8]; /* "v/<id>/" */
+    /* the version the top-level manifests named when the job started */
+    char previous[CIR_VERSION_ID_MAX];
+    int previous_known;
 
     AVFormatContext *ic;
     AVStream *vst, *ast;

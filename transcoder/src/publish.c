@@ -4,7 +4,9 @@
  * the asset complete only at the end: rendition playlists, the WebVTT track,
  * the version's MPD and master.m3u8 (all under <output>/v/<version>/, never
  * written again), then the asset's top-level manifest.mpd and master.m3u8
- * (the same with every URI under "v/<version>/"), master.m3u8 last.
+ * (the same with every URI under "v/<version>/"), master.m3u8 last.  A
+ * thumbnails-only job's entry point is its top-level thumbs.vtt (cues into
+ * "v/<version>/thumbs/"), written last the same way.
  */
 #include <math.h>
 #include <stdio.h>
@@ -182,14 +184,19 @@ write_manifests(cir_job_state_t *s, const cir_asset_t *asset, cir_buf_t *buf)
             return ret;
         }
     }
+    top.base = s->version_base;
     if (asset->nb_renditions == 0) {
-        return 0; /* thumbnails only */
+        /* thumbnails only: the asset's entry point is its top-level
+         * WebVTT track, written last, every cue into the version */
+        return asset->thumbs.present
+                   ? put_rendered(s, s->top, buf, "thumbs.vtt",
+                                  cir_vtt_render_thumbs(&top, buf))
+                   : 0;
     }
     /* the version's own manifests (immutable), then the asset's */
     if ((ret = write_top_manifests(s, s->store, asset, buf)) < 0) {
         return ret;
     }
-    top.base = s->version_base;
     return write_top_manifests(s, s->top, &top, buf);
 }
 

@@ -98,6 +98,13 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     json_object_set_new(j, "preset", json_string(o->preset));
     json_object_set_new(j, "version",
                         r->version[0] ? json_string(r->version) : json_null());
+    json_object_set_new(j, "superseded",
+                        r->superseded[0] ? json_string(r->superseded)
+                                         : json_null());
+    json_object_set_new(j, "superseded_objects",
+                        json_integer(r->superseded_objects));
+    json_object_set_new(j, "supersede_failures",
+                        json_integer(r->supersede_failures));
     json_object_set_new(j, "duration", json_real(r->duration));
     json_object_set_new(j, "elapsed", json_real(r->elapsed));
     json_object_set_new(

@@ -161,6 +161,18 @@ int cir_s3_list(cir_aws_t *aws, const char *bucket, const char *prefix,
                 int (*fn)(void *opaque, const char *key, int64_t size),
                 void *opaque);
 
+/* The same, max_keys per page (1..1000; 0: the environment's
+ * CIRRUS_AWS_S3_LIST_MAX_KEYS, else S3's default of 1000). */
+int cir_s3_list_paged(cir_aws_t *aws, const char *bucket, const char *prefix,
+                      int max_keys,
+                      int (*fn)(void *opaque, const char *key, int64_t size),
+                      void *opaque);
+/* PutObjectTagging: replaces the object's tag set with tags (name = key,
+ * value; at most 10, S3's tag characters only, else CIR_EINVAL), sent with
+ * its Content-MD5. */
+int cir_s3_put_tagging(cir_aws_t *aws, const char *bucket, const char *key,
+                       const cir_aws_kv_t *tags, size_t ntags);
+
 /* Registers the s3:// output store backend (cir_storage.h). */
 int cir_aws_register_s3_backend(void);
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "aws_internal.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -409,15 +411,109 @@ cir_s3_delete(cir_aws_t *a, const char *bucket, const char *key)
     return aws_request(a, &r);
 }
 
+/* S3's tag character set (letters, digits, space, + - = . _ : / @), so
+ * the XML body needs no escaping. */
+static int
+tag_text_is_valid(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n > max) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || strchr(" +-=._:/@", *s) != NULL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+cir_s3_put_tagging(cir_aws_t *a, const char *bucket, const char *key,
+                   const cir_aws_kv_t *tags, size_t ntags)
+{
+    char ep[600], path[KEY_PATH_MAX], md5b64[32];
+    unsigned char md5[EVP_MAX_MD_SIZE];
+    unsigned int md5_len = 0;
+    cir_buf_t body;
+    int ret = 0;
+
+    if (ntags > 10) {
+        return CIR_EINVAL; /* S3 allows 10 tags per object */
+    }
+    if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
+        return CIR_ELIMIT;
+    }
+    cir_buf_init(&body, 8192);
+    ret = cir_buf_puts(&body, "<Tagging><TagSet>");
+    for (size_t i = 0; i < ntags && ret == 0; i++) {
+        if (!tag_text_is_valid(tags[i].name, 128) || tags[i].name[0] == '\0' ||
+            !tag_text_is_valid(tags[i].value, 256)) {
+            ret = CIR_EINVAL;
+            break;
+        }
+        ret = cir_buf_printf(&body, "<Tag><Key>%s</Key><Value>%s</Value></Tag>",
+                             tags[i].name, tags[i].value);
+    }
+    if (ret == 0) {
+        ret = cir_buf_puts(&body, "</TagSet></Tagging>");
+    }
+    /* PutObjectTagging requires an integrity header: Content-MD5 */
+    if (ret == 0 &&
+        EVP_Digest(body.data, body.len, md5, &md5_len, EVP_md5(), NULL) != 1) {
+        ret = CIR_EINTERNAL;
+    }
+    if (ret == 0) {
+        EVP_EncodeBlock((unsigned char *)md5b64, md5, (int)md5_len);
+        cir_aws_kv_t q[1] = {{"tagging", ""}};
+        cir_aws_kv_t h[2] = {{"content-md5", md5b64},
+                             {"content-type", "application/xml"}};
+        aws_req_t r = {.service = "s3",
+                       .method = "PUT",
+                       .endpoint = ep,
+                       .path = path,
+                       .query = q,
+                       .nquery = 1,
+                       .headers = h,
+                       .nheaders = 2,
+                       .body = body.data,
+                       .body_len = body.len};
+        ret = aws_request(a, &r);
+    }
+    cir_buf_free(&body);
+    return ret;
+}
+
 int
 cir_s3_list(cir_aws_t *a, const char *bucket, const char *prefix,
             int (*fn)(void *opaque, const char *key, int64_t size),
             void *opaque)
 {
+    return cir_s3_list_paged(a, bucket, prefix, 0, fn, opaque);
+}
+
+int
+cir_s3_list_paged(cir_aws_t *a, const char *bucket, const char *prefix,
+                  int max_keys,
+                  int (*fn)(void *opaque, const char *key, int64_t size),
+                  void *opaque)
+{
     char ep[600], path[KEY_PATH_MAX], token[2048] = "", key[CIR_URI_MAX],
-                                      num[32], trunc[16];
+                                      num[32], trunc[16], mk[16];
     cir_buf_t out;
     int ret = 0;
+
+    if (max_keys == 0) {
+        /* CIRRUS_AWS_S3_LIST_MAX_KEYS (1..1000): smaller pages (tests) */
+        const char *env = getenv("CIRRUS_AWS_S3_LIST_MAX_KEYS");
+        max_keys = env ? atoi(env) : 0;
+    }
+    if (max_keys < 0 || max_keys > 1000) {
+        return CIR_EINVAL;
+    }
+    snprintf(mk, sizeof(mk), "%d", max_keys);
 
     if (locate(a, bucket, "", ep, sizeof(ep), path, sizeof(path)) < 0) {
         return CIR_ELIMIT;
@@ -427,10 +523,13 @@ cir_s3_list(cir_aws_t *a, const char *bucket, const char *prefix,
     }
     cir_buf_init(&out, 16 << 20);
     for (int page = 0; page < 100000; page++) {
-        cir_aws_kv_t q[3] = {{"list-type", "2"}, {"prefix", prefix}};
+        cir_aws_kv_t q[4] = {{"list-type", "2"}, {"prefix", prefix}};
         size_t nq = 2;
         if (token[0] != '\0') {
             q[nq++] = (cir_aws_kv_t){"continuation-token", token};
+        }
+        if (max_keys > 0) {
+            q[nq++] = (cir_aws_kv_t){"max-keys", mk};
         }
         aws_req_t r = {.service = "s3",
                        .method = "GET",

@@ -78,7 +78,8 @@ export async function transcode({ input, output, preset, args = [], env,
 // other object of the asset is in there, with the version's own
 // master.m3u8 and manifest.mpd (relative URIs, as before versions).
 export function versionOf(assetDir) {
-    for (const f of ['master.m3u8', 'manifest.mpd', 'images/manifest.json']) {
+    for (const f of ['master.m3u8', 'manifest.mpd', 'images/manifest.json',
+        'thumbs.vtt']) {
         let text;
         try {
             text = fs.readFileSync(path.join(assetDir, f), 'utf8');

@@ -4,8 +4,10 @@
 // and records the ETag of every key over time.  It fails on
 //  - any object that changes bytes (ETag) once seen, but for the few keys
 //    that are meant to move: an asset's top-level master.m3u8,
-//    manifest.mpd and images/manifest.json, and the worker's
-//    .published/ markers — every other object is served immutable;
+//    manifest.mpd, images/manifest.json and a thumbnails-only asset's
+//    thumbs.vtt, and the worker's .published/ markers — every other object
+//    is served immutable (a .superseded/ record is written once, then
+//    deleted);
 //  - above all, any object referenced by a master.m3u8 or manifest.mpd
 //    (directly, or through media playlists, init segments, segments, the
 //    image playlist, its sprites and the sprite WebVTT) that changes after
@@ -24,7 +26,7 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client }
     from '@aws-sdk/client-s3';
 
-const MUTABLE = /(^|\/)(master\.m3u8|manifest\.mpd|images\/manifest\.json)$|(^|\/)\.published\//;
+const MUTABLE = /(^|\/)(master\.m3u8|manifest\.mpd|images\/manifest\.json|thumbs\.vtt)$|(^|\/)\.published\//;
 
 // A key is one of an asset's top-level (moving) objects unless it lies in
 // a published version folder.
@@ -197,10 +199,20 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
         }
     }
 
+    // one poll at a time: the caller's poll() and the loop's would both
+    // check a new manifest before either marks it checked (a violation
+    // reported twice)
+    let running = Promise.resolve();
+    const pollOnce = () => {
+        const p = running.then(poll);
+        running = p.catch(() => {});
+        return p;
+    };
+
     const loop = (async () => {
         while (!stopping) {
             try {
-                await poll();
+                await pollOnce();
             } catch (e) {
                 failure = e;
                 return;
@@ -216,7 +228,7 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
             await loop;
             if (!failure) {
                 try {
-                    await poll();
+                    await pollOnce();
                 } catch (e) {
                     failure = e;
                 }
@@ -227,7 +239,7 @@ export function watchBucket(rig, { bucket, prefix = '', intervalMs = 300 } = {})
             return { polls, keys: new Map([...seen].map(([k, v]) => [k, v.etag])),
                 changes, published, masters, violations };
         },
-        poll,
+        poll: pollOnce,
         get violations() { return violations; },
         get masters() { return masters; },
     };

@@ -147,6 +147,21 @@ data "aws_iam_policy_document" "job" {
     actions   = ["s3:ListBucket"]
     resources = [var.outputs_bucket_arn]
   }
+  # Superseded versions: their objects tagged for the lifecycle rule, the
+  # records of the ones done removed (.superseded/<version>.json only).
+  statement {
+    sid       = "MarkSuperseded"
+    actions   = ["s3:PutObjectTagging"]
+    resources = ["${var.outputs_bucket_arn}/*"]
+  }
+  statement {
+    sid     = "ClearSupersededRecords"
+    actions = ["s3:DeleteObject"]
+    resources = [
+      "${var.outputs_bucket_arn}/.superseded/*",
+      "${var.outputs_bucket_arn}/*/.superseded/*",
+    ]
+  }
 }
 
 resource "aws_iam_role_policy" "job" {

@@ -91,6 +91,29 @@ resource "aws_s3_bucket_lifecycle_configuration" "outputs" {
       storage_class = "INTELLIGENT_TIERING"
     }
   }
+
+  # Superseded versions (README "Superseded versions expire"): when a
+  # re-upload publishes a new version of an asset, the job tags every object
+  # of the version it replaced cirrus-superseded=true; nothing else carries
+  # the tag, so no prefix rule could tell an old version from the served
+  # one.  S3 counts these days from each object's creation, not from the
+  # tagging: keep them above the longest time a player may keep using a
+  # version after the switch (top-level manifests cached 60 s, then one
+  # playback session of the longest asset, plus the CDN's hold on media
+  # playlists it already served).
+  rule {
+    id     = "expire-superseded-versions"
+    status = "Enabled"
+    filter {
+      tag {
+        key   = "cirrus-superseded"
+        value = "true"
+      }
+    }
+    expiration {
+      days = var.superseded_expiration_days
+    }
+  }
 }
 
 # Players fetch through CloudFront (whose response headers policy adds CORS),

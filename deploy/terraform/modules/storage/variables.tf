@@ -20,6 +20,12 @@ variable "uploads_expiration_days" {
   default     = 30
 }
 
+variable "superseded_expiration_days" {
+  description = "Days after their creation that objects of superseded versions (tagged cirrus-superseded=true) are removed."
+  type        = number
+  default     = 7
+}
+
 variable "cors_allowed_origins" {
   description = "CORS origins allowed on the outputs bucket."
   type        = list(string)

@@ -164,6 +164,29 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
+  # Superseded versions: their objects tagged for the lifecycle rule, the
+  # records of the ones done removed (.superseded/<version>.json only).
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "MarkSuperseded"
+      actions   = ["s3:PutObjectTagging"]
+      resources = ["${var.outputs_bucket_arn}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid     = "ClearSupersededRecords"
+      actions = ["s3:DeleteObject"]
+      resources = [
+        "${var.outputs_bucket_arn}/.superseded/*",
+        "${var.outputs_bucket_arn}/*/.superseded/*",
+      ]
+    }
+  }
+
   dynamic "statement" {
     for_each = local.batch ? [1] : []
     content {
