@@ -336,15 +336,20 @@ async function segmentsListed(key, n) {
 }
 
 // While the publisher is away the open segment has ended with what it
-// held: the playlist hints the next segment's first part, and the newest
-// segment answers whole at once (not chunked until the publisher returns
-// or the request times out).
+// held: every listed segment is complete, no part is hinted (the next
+// number may go to a GAP segment for the outage, and a hinted part must
+// be the one added later), and the newest segment answers whole at once
+// (not chunked until the publisher returns or the request times out).
 async function checkOpenSegmentEnded(key) {
     const last = await waitFor('the open segment ended', async () => {
         const r = await rawGet(nginx.port, `/live/${key}/video/index.m3u8`);
-        const m = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.m4s"/
-            .exec(r.body.toString());
-        return m && m[2] === '0' ? Number(m[1]) - 1 : false;
+        const text = r.body.toString();
+        const segs = [...text.matchAll(/^seg-(\d+)\.m4s$/gm)];
+        if (/#EXT-X-PRELOAD-HINT/.test(text) || !segs.length)
+            return false;
+        // nothing listed after the newest whole segment but reports
+        const tail = text.slice(text.lastIndexOf(segs.at(-1)[0]));
+        return /#EXT-X-PART:/.test(tail) ? false : Number(segs.at(-1)[1]);
     }, 3000);
     const t0 = Date.now();
     const seg = await rawGet(nginx.port, `/live/${key}/video/seg-${last}.m4s`);
