@@ -472,6 +472,26 @@ segment_path(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, uint64_t msn,
     return NGX_OK;
 }
 
+static ngx_int_t
+send_empty_chunk(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                 const cir_live_index_t *idx, const cir_live_segment_t *seg)
+{
+    cir_buf_t out;
+    char *body;
+    size_t len;
+
+    cir_buf_init(&out, CIR_LIVE_GAP_CHUNK_SIZE);
+    if (cir_live_gap_chunk(&out, seg) < 0 ||
+        (body = cir_buf_detach(&out, &len)) == NULL) {
+        cir_buf_free(&out);
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    /* the same bytes on every answer: immutable like any part */
+    return ngx_http_cirrus_send_body(
+        r, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
+        (time_t)(seg->pdt_us / 1000000), body, len, 1);
+}
+
 /* A part is the byte range of its segment file that the index records
  * (cir_live.h); an init segment or a whole segment is its file. */
 static ngx_int_t
@@ -485,13 +505,18 @@ live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     ngx_str_t path;
 
     if (ctx->path.kind == CIR_REQ_PART) {
+        seg = cir_live_index_segment(idx, ctx->path.msn);
+        if (seg != NULL && seg->gap && ctx->path.part == 0) {
+            /* a hinted first part whose number became an outage's GAP
+             * segment: a chunk without media (cir_live_gap_chunk) */
+            return send_empty_chunk(r, ctx, idx, seg);
+        }
         if (cir_live_index_part_range(idx, ctx->path.msn, ctx->path.part, &off,
                                       &size) < 0 ||
             size == 0) {
             /* aged out of the index: gone from the store too */
             return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
         }
-        seg = cir_live_index_segment(idx, ctx->path.msn);
         if (segment_path(r, ctx, ctx->path.msn, &path) != NGX_OK) {
             return ngx_http_cirrus_send_error(r, 500);
         }

@@ -176,6 +176,12 @@ int64_t cir_live_segment_limit_us(uint32_t target_duration);
  * 4.4.4.9). */
 int cir_live_parts_listed(const cir_live_index_t *idx, size_t i);
 
+/* What part 0 of a GAP segment answers (a part hinted at a segment
+ * boundary whose number became an outage's GAP segment): a CMAF chunk
+ * without a sample at the gap's start, appended to `out`. */
+#define CIR_LIVE_GAP_CHUNK_SIZE 92
+int cir_live_gap_chunk(cir_buf_t *out, const cir_live_segment_t *gap);
+
 /* --- the writer: what a live packager calls, in this order per segment:
  * put_part ... put_part, end_segment; put_init before the first part and
  * again (with a discontinuity) when the codec configuration changes. */

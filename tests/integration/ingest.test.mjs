@@ -519,10 +519,18 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 await sleep(3000);
                 pub = publish('through', { port });
                 await waitLog('through back', /stream=through\] publisher is back/, 10000);
-                let gaps = 0;
+                let gaps = 0, pl = '';
                 await waitFor('the outage in the playlist', async () =>
-                    (gaps = ((await get('/live/through/video/index.m3u8')) || '')
+                    (gaps = ((pl = (await get('/live/through/video/index.m3u8')) || ''))
                         .match(/^#EXT-X-GAP$/gm)?.length || 0) > 0, 10000);
+                // a first part hinted before the outage whose number became a
+                // GAP segment answers a chunk without media, not 404
+                const gapMsn = /#EXT-X-GAP\n#EXTINF:[\d.]+,\nseg-(\d+)\.m4s/.exec(pl)[1];
+                const chunk = await rawGet(ngx.port, `/live/through/video/part-${gapMsn}.0.m4s`);
+                assert.equal(chunk.status, 200);
+                assert.equal(chunk.body.length, 92);
+                assert.equal(chunk.body.subarray(4, 8).toString(), 'moof');
+                assert.equal((await rawGet(ngx.port, `/live/through/video/part-${gapMsn}.1.m4s`)).status, 404);
                 const samples = [];
                 let st;
                 for (const end = Date.now() + 20000; Date.now() < end;) {
