@@ -11,7 +11,8 @@
  *                                    when parts appear
  *
  * {"version":V,"ended":0|1,"timescale":T,"segments":[{"msn":M,
- *   "complete":0|1,"discontinuity":0|1,"start":T,"duration":D,"pdt_us":P,
+ *   "complete":0|1,"discontinuity":0|1,"gap":0|1,"start":T,"duration":D,
+ *   "pdt_us":P,
  *   "size":S,"listed":N,"parts":[{"offset":O,"size":S},...]},...]}
  * (parts: every part record the index keeps, the N listed ones first)
  */
@@ -37,12 +38,12 @@ print_index(const cir_live_index_t *idx)
     for (i = 0; i < idx->nb_segments; i++) {
         const cir_live_segment_t *s = &idx->segments[i];
         printf("%s{\"msn\":%llu,\"complete\":%d,\"discontinuity\":%d,"
-               "\"start\":%lld,\"duration\":%lld,\"pdt_us\":%lld,"
+               "\"gap\":%d,\"start\":%lld,\"duration\":%lld,\"pdt_us\":%lld,"
                "\"size\":%llu,\"listed\":%u,\"parts\":[",
                i ? "," : "", (unsigned long long)s->msn, s->complete,
-               s->discontinuity, (long long)s->start, (long long)s->duration,
-               (long long)s->pdt_us, (unsigned long long)s->size,
-               (unsigned)s->nb_parts);
+               s->discontinuity, s->gap, (long long)s->start,
+               (long long)s->duration, (long long)s->pdt_us,
+               (unsigned long long)s->size, (unsigned)s->nb_parts);
         for (j = 0; j < cir_live_nb_records(s); j++) {
             if (cir_live_index_part_range(idx, s->msn, (uint32_t)j, &off,
                                           &size) < 0) {
