@@ -66,7 +66,9 @@ static const cir_option_t opts[] = {
      "repeated, bunched or backward timestamps are moved forward by at "
      "most this much (frames kept); a larger repair is a discontinuity"},
     {"part_seconds", D(part_seconds), "0.333334", 0.05, 10,
-     "LL-HLS PART-TARGET, rounded up to whole ms (parts 85-100 % of it)"},
+     "LL-HLS part duration: parts are the whole number of video frames "
+     "nearest it that tiles a segment; PART-TARGET is that plus half a "
+     "frame, in whole ms up (parts 85-100 % of it)"},
     {"segment_seconds", D(segment_seconds), "2", 0.1, 60,
      "segment target: segments end at the first keyframe past it; the "
      "stream's target duration fits its first segment"},

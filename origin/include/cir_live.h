@@ -146,6 +146,17 @@ int cir_live_index_part_range(const cir_live_index_t *idx, uint64_t msn,
  * prints as exactly three times it.  Packagers close a part before it
  * would exceed it and, but for a segment's last part, not before 85 % of it.
  *
+ * With the video's frame rate known, parts are a whole number of frames
+ * that tiles a segment of the segment target (10 frames at 30 fps and 2 s,
+ * 10 at 25 fps: 0.4 s, since 8 or 9 frames leave a short last part), the
+ * number nearest the configured part duration; PART-TARGET is that plus
+ * half a frame (at most 10 %) for timestamp jitter, in whole ms up.  A
+ * part exactly at the configured duration would otherwise outgrow the
+ * target with any jitter, every part would lose a frame, and each segment
+ * would end with a runt part (0.09 s at 30 fps), which hls.js skips: it
+ * treats a buffer end within 0.25 s (maxFragLookUpTolerance) of a
+ * segment's end as past it, leaving a hole it stalls on.
+ *
  * EXT-X-TARGETDURATION is decided when the stream's first video segment
  * closes (at the first keyframe past the segment target; audio-only
  * streams at once, from the target alone): the larger of the segment
@@ -163,6 +174,11 @@ int cir_live_index_part_range(const cir_live_index_t *idx, uint64_t msn,
 #define CIR_LIVE_TD_FACTOR 4
 
 int64_t cir_live_part_target_us(double part_seconds);
+/* ... for a video of fr_num/fr_den frames per second (0: not known, then
+ * cir_live_part_target_us) and segments of segment_seconds. */
+int64_t cir_live_video_part_target_us(double part_seconds,
+                                      double segment_seconds, int fr_num,
+                                      int fr_den);
 /* first_segment_us <= 0: not known (audio only) */
 uint32_t cir_live_decide_target_duration(int64_t segment_target_us,
                                          int64_t first_segment_us);

@@ -637,6 +637,56 @@ cir_live_part_target_us(double part_seconds)
     return (ms < 1 ? 1 : ms) * 1000;
 }
 
+/* Frames per part: the divisor of the segment's frame count nearest the
+ * configured part (by ratio; the shorter on a tie), or, when none lies
+ * within 1.5 x (a prime count), the configured part in whole frames. */
+static int64_t
+frames_per_part(double part_frames, int64_t segment_frames)
+{
+    int64_t best = 0;
+    double best_ratio = 0;
+
+    for (int64_t k = 1; k <= segment_frames; k++) {
+        double ratio;
+        if (segment_frames % k != 0) {
+            continue;
+        }
+        ratio = k > part_frames ? k / part_frames : part_frames / k;
+        if (best == 0 || ratio < best_ratio) {
+            best = k;
+            best_ratio = ratio;
+        }
+    }
+    if (best == 0 || best_ratio > 1.5) {
+        best = (int64_t)(part_frames + 0.5);
+    }
+    return best < 1 ? 1 : best;
+}
+
+int64_t
+cir_live_video_part_target_us(double part_seconds, double segment_seconds,
+                              int fr_num, int fr_den)
+{
+    double fps, frame_us, part_us, slack_us;
+    int64_t k, seg_frames;
+
+    if (fr_num <= 0 || fr_den <= 0 || !(segment_seconds >= part_seconds) ||
+        cir_live_part_target_us(part_seconds) == 0) {
+        return cir_live_part_target_us(part_seconds);
+    }
+    fps = (double)fr_num / fr_den;
+    seg_frames = (int64_t)(segment_seconds * fps + 0.5);
+    if (fps > 1000 || seg_frames < 1 || seg_frames > 100000 ||
+        part_seconds * fps < 1) {
+        return cir_live_part_target_us(part_seconds);
+    }
+    k = frames_per_part(part_seconds * fps, seg_frames);
+    frame_us = 1e6 / fps;
+    part_us = k * frame_us;
+    slack_us = frame_us / 2 < part_us / 10 ? frame_us / 2 : part_us / 10;
+    return cir_live_part_target_us((part_us + slack_us) / 1e6);
+}
+
 static uint32_t
 seconds_up(int64_t us)
 {

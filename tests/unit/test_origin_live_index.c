@@ -446,6 +446,29 @@ Test(live_index, part_target_is_whole_milliseconds_up)
     cr_assert_eq(cir_live_part_target_us(-1), 0);
 }
 
+Test(live_index, video_parts_are_whole_frames_that_tile_a_segment)
+{
+    /* 10 frames of 30 fps + half a frame */
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 30, 1), 350000);
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 30000, 1001),
+                 351000);
+    /* 8 or 9 frames of 25 leave a runt in 50: 10 (0.4 s) + 1/2 frame */
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 25, 1), 420000);
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 60, 1), 342000);
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 24, 1), 355000);
+    /* 5 frames of 15 fps: the slack is at most 10 % of the part */
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 15, 1), 367000);
+    cr_assert_eq(cir_live_video_part_target_us(0.5, 4, 30, 1), 517000);
+    /* 59 frames (prime): no divisor near 10, the part in whole frames */
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 1.9666667, 30, 1),
+                 350000);
+    /* no rate, or none that makes sense: the configured part */
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 0, 1), 334000);
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 30, 0), 334000);
+    cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 5000, 1), 334000);
+    cr_assert_eq(cir_live_video_part_target_us(0.05, 2, 10, 1), 50000);
+}
+
 Test(live_index, target_duration_fits_the_first_segment)
 {
     /* audio alone, or keyframes at the target: the target */

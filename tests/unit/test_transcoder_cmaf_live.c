@@ -218,10 +218,14 @@ typedef struct {
     int flv_ms;           /* whole milliseconds, rounded per frame */
     int bunched;          /* the first three frames 1 ms apart */
     int bursty;           /* 80 steps of 8 ms, then 8 of 45 ms, again */
+    int soak;             /* bench/soak-live's publisher: +7/-6 ms jitter,
+                           * frames 1 and 2 of every 90 bunched (1 ms) */
     double last_duration; /* of the last video frame (0: none given) */
     int audio;            /* AAC at 48 kHz beside */
     double seconds;       /* stream length */
     double part_seconds, segment_seconds;
+    int64_t want_part_target_us;
+    int tiles; /* parts tile each segment: no runt at its end */
 } timing_t;
 
 /* The dts of video frame i, in tb. */
@@ -234,6 +238,15 @@ frame_dts(const timing_t *t, int i)
         int64_t ms = (int64_t)(i / 88) * (80 * 8 + 8 * 45);
         int r = i % 88;
         ms += r <= 80 ? r * 8 : 80 * 8 + (r - 80) * 45;
+        return av_rescale_q(ms, (AVRational){1, 1000}, t->tb);
+    }
+    if (t->soak) {
+        int64_t ms = llround(sec * 1000);
+        if (i % 90 == 1 || i % 90 == 2) {
+            return av_rescale_q(llround((i - i % 90) / t->fps * 1000) + i % 90,
+                                (AVRational){1, 1000}, t->tb);
+        }
+        ms += i % 5 == 2 ? 7 : i % 5 == 4 ? -6 : 0;
         return av_rescale_q(ms, (AVRational){1, 1000}, t->tb);
     }
     if (t->bunched && i < 3) {
@@ -359,13 +372,36 @@ check_payloads(const char *name, const source_t *src)
     av_packet_free(&pkt);
 }
 
+/* Parts of whole frames tile each segment but the stream's last: its
+ * last part is no runt (hls.js skips a last part under 0.25 s). */
+static void
+check_tiled(const seen_t *o)
+{
+    double target = (double)o->part_target_us * o->timescale / 1e6;
+
+    for (uint64_t m = 0; m < o->last_msn; m++) {
+        const seen_seg_t *g = &o->segs[m];
+        for (uint32_t j = 0; j < g->nb; j++) {
+            cr_assert_geq((double)g->dur[j], 0.85 * target,
+                          "%s: part %llu.%u of %u is %.4f s, PART-TARGET %.3f",
+                          o->name, (unsigned long long)m, j, g->nb,
+                          (double)g->dur[j] / o->timescale,
+                          target / o->timescale);
+        }
+    }
+}
+
 /* The rules every timing must hold. */
 static void
 check_run(const run_t *r, const timing_t *t, uint32_t want_td)
 {
     check_parts(&r->video);
     cr_assert_eq(r->video.td, want_td, "TD %u, want %u", r->video.td, want_td);
-    cr_assert_eq(r->video.part_target_us, 334000);
+    cr_assert_eq(r->video.part_target_us, t->want_part_target_us,
+                 "PART-TARGET %lld us", (long long)r->video.part_target_us);
+    if (t->tiles) {
+        check_tiled(&r->video);
+    }
     /* the whole stream was seen, segment by segment */
     cr_assert_geq((double)r->video.last_msn + 2, t->seconds / (want_td + 0.5),
                   "%llu segments", (unsigned long long)r->video.last_msn + 1);
@@ -404,7 +440,8 @@ Test(cmaf_live, keyframes_every_0_77_s_at_29_97_fps)
                   .fps = 30000.0 / 1001,
                   .keyint = 0.7674,
                   .audio = 1,
-                  .seconds = 20};
+                  .seconds = 20,
+                  .want_part_target_us = 351000};
     run_t *r = publish(&t);
 
     /* segments of 3 GOPs, 2.30 s: TD 3 (a 2.30 s EXTINF rounds to 2, but
@@ -419,7 +456,9 @@ Test(cmaf_live, keyframes_every_2_s_at_29_97_fps)
                   .fps = 30000.0 / 1001,
                   .keyint = 2.002,
                   .audio = 1,
-                  .seconds = 20};
+                  .seconds = 20,
+                  .want_part_target_us = 351000, /* 10 frames + 1/2 */
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
@@ -428,8 +467,14 @@ Test(cmaf_live, keyframes_every_2_s_at_29_97_fps)
 
 Test(cmaf_live, keyframes_every_2_s_at_25_fps)
 {
-    timing_t t = {
-        .tb = {1, 1000}, .fps = 25, .keyint = 2, .audio = 1, .seconds = 16};
+    /* 10 frames (0.4 s): 8 or 9 of 50 leave a runt */
+    timing_t t = {.tb = {1, 1000},
+                  .fps = 25,
+                  .keyint = 2,
+                  .audio = 1,
+                  .seconds = 16,
+                  .want_part_target_us = 420000,
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
@@ -438,8 +483,13 @@ Test(cmaf_live, keyframes_every_2_s_at_25_fps)
 
 Test(cmaf_live, keyframes_every_2_s_at_60_fps)
 {
-    timing_t t = {
-        .tb = {1, 90000}, .fps = 60, .keyint = 2, .audio = 1, .seconds = 12};
+    timing_t t = {.tb = {1, 90000},
+                  .fps = 60,
+                  .keyint = 2,
+                  .audio = 1,
+                  .seconds = 12,
+                  .want_part_target_us = 342000,
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
@@ -449,8 +499,13 @@ Test(cmaf_live, keyframes_every_2_s_at_60_fps)
 Test(cmaf_live, keyframes_every_4_s_give_a_target_of_4)
 {
     /* a passthrough whose GOP exceeds the segment target */
-    timing_t t = {
-        .tb = {1, 1000}, .fps = 30, .keyint = 4, .audio = 1, .seconds = 24};
+    timing_t t = {.tb = {1, 1000},
+                  .fps = 30,
+                  .keyint = 4,
+                  .audio = 1,
+                  .seconds = 24,
+                  .want_part_target_us = 350000,
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 4);
@@ -465,7 +520,9 @@ Test(cmaf_live, flv_millisecond_jitter)
                   .keyint = 2,
                   .flv_ms = 1,
                   .audio = 1,
-                  .seconds = 16};
+                  .seconds = 16,
+                  .want_part_target_us = 350000,
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
@@ -482,17 +539,46 @@ Test(cmaf_live, bunched_start_then_jitter)
                   .flv_ms = 1,
                   .bunched = 1,
                   .audio = 1,
-                  .seconds = 16};
+                  .seconds = 16,
+                  .want_part_target_us = 350000,
+                  .tiles = 1};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
     free(r);
 }
 
+Test(cmaf_live, the_soak_publishers_jitter_and_bunches)
+{
+    /* bench/soak-live's timestamps: parts of 10 frames whatever the
+     * jitter, six to a segment (with PART-TARGET at exactly 10 frames,
+     * 0.334 s, they were 9 frames and every segment ended in a runt) */
+    timing_t t = {.tb = {1, 1000},
+                  .fps = 30,
+                  .keyint = 2,
+                  .soak = 1,
+                  .audio = 1,
+                  .seconds = 16,
+                  .want_part_target_us = 350000,
+                  .tiles = 1};
+    run_t *r = publish(&t);
+
+    check_run(r, &t, 2);
+    for (uint64_t m = 0; m < r->video.last_msn; m++) {
+        cr_assert_eq(r->video.segs[m].nb, 6, "segment %llu: %u parts",
+                     (unsigned long long)m, r->video.segs[m].nb);
+    }
+    free(r);
+}
+
 Test(cmaf_live, video_alone_keyframes_every_0_77_s_at_30_fps)
 {
-    timing_t t = {
-        .tb = {1, 1000}, .fps = 30, .keyint = 0.77, .flv_ms = 1, .seconds = 16};
+    timing_t t = {.tb = {1, 1000},
+                  .fps = 30,
+                  .keyint = 0.77,
+                  .flv_ms = 1,
+                  .seconds = 16,
+                  .want_part_target_us = 350000};
     run_t *r = publish(&t);
 
     check_run(r, &t, 3);
@@ -509,7 +595,9 @@ Test(cmaf_live, bursty_frame_timing)
                   .keyint = 2,
                   .bursty = 1,
                   .audio = 1,
-                  .seconds = 16};
+                  .seconds = 16,
+                  /* 22 of 176 frames at the nominal 88 fps */
+                  .want_part_target_us = 256000};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);
@@ -525,7 +613,8 @@ Test(cmaf_live, a_long_last_frame_ends_in_a_part_of_its_own)
                   .keyint = 2,
                   .audio = 1,
                   .seconds = 12.2,
-                  .last_duration = 0.3};
+                  .last_duration = 0.3,
+                  .want_part_target_us = 350000};
     run_t *r = publish(&t);
 
     check_run(r, &t, 2);

@@ -94,13 +94,13 @@ Test(transcoder_live, parts_and_segments_from_a_file, .init = setup,
     cr_assert_eq(v.nb_segments, 3);
     cr_assert_eq(v.segments[0].msn, 0);
     cr_assert_eq(v.segments[0].duration, 2 * (int64_t)v.timescale);
-    /* one stream-level timing: PART-TARGET 1/3 s up to whole ms, and the
-     * 2 s GOP's target duration, in both renditions */
-    cr_assert_eq(v.part_target_us, 334000);
-    cr_assert_eq(a.part_target_us, 334000);
+    /* one stream-level timing: PART-TARGET 10 frames of 30 fps plus half
+     * a frame, and the 2 s GOP's target duration, in both renditions */
+    cr_assert_eq(v.part_target_us, 350000);
+    cr_assert_eq(a.part_target_us, 350000);
     cr_assert_eq(v.target_duration, 2);
     cr_assert_eq(a.target_duration, 2);
-    cr_assert_leq((double)v.part_target / v.timescale, 0.334);
+    cr_assert_leq((double)v.part_target / v.timescale, 0.350);
     for (size_t s = 0; s < v.nb_segments; s++) {
         const cir_live_segment_t *seg = &v.segments[s];
         int64_t sum = 0;

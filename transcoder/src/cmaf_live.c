@@ -361,6 +361,20 @@ step_estimate(const cir_cmaf_live_t *c)
     return FFMIN(step, c->part_len * 15 / 100);
 }
 
+/* The likely duration of the sample just come, to close its part before
+ * it rather than after it: the frame duration when the rate is known.  A
+ * step from jitter or bunched timestamps would close parts a frame early
+ * (each segment then ends in a runt part); a sample that does overflow is
+ * caught by the exact check in mux_held, which cuts at the same place, one
+ * sample later. */
+static int64_t
+next_step(const cir_cmaf_live_t *c)
+{
+    return c->frame_duration > 0 && c->frame_duration <= c->part_len * 15 / 100
+               ? c->frame_duration
+               : step_estimate(c);
+}
+
 /* Half the usual sample spacing: a follower cuts at the sample nearest
  * its leader's cut. */
 static int64_t
@@ -576,7 +590,7 @@ write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             c->held_starts = 1;
             cut = 1;
         } else if (c->part_open &&
-                   pkt->dts + step_estimate(c) - c->part_start > c->part_len) {
+                   pkt->dts + next_step(c) - c->part_start > c->part_len) {
             /* the next sample would likely overflow the part: it ends
              * here (at least 85 % of the target, see step_estimate) */
             if ((ret = flush_part(c, pkt->dts)) < 0) {

@@ -494,6 +494,12 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     t->track.kind = CIR_LIVE_VIDEO;
     if (l->audio.pkg != NULL) {
         cir_cmaf_live_set_role(l->audio.pkg, 1, 0); /* the video leads */
+    } else {
+        /* parts of whole frames that tile a segment (cir_live.h); an audio
+         * packager opened first keeps the stream's PART-TARGET as it is */
+        l->part_target_us = cir_live_video_part_target_us(
+            l->cfg.part_seconds, l->segment_seconds, frame_rate.num,
+            frame_rate.den);
     }
     codecs_of(par, t->track.codecs, sizeof(t->track.codecs));
     t->track.width = par->width;
