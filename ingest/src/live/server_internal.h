@@ -1,0 +1,216 @@
+/*
+ * What the rooms of the RTMP server share: the server, its streams and
+ * connections, and the calls between the rooms (server.c: the loop and
+ * its pacing; stream.c: stream lifecycle and the FLV tags; pipe.c: the
+ * queue in front of a stream's pipeline thread; conn.c: RTMP connections;
+ * auth.c: HTTP publish callbacks through curl on the loop; status_http.c:
+ * the status endpoint).  Private to ingest/src/live.
+ */
+#ifndef CIR_INGEST_SERVER_INTERNAL_H
+#define CIR_INGEST_SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <libavcodec/packet.h>
+#include <libavutil/mem.h>
+#include <uv.h>
+
+#include "cir_clock.h"
+#include "cir_error.h"
+#include "cir_live_pipeline.h"
+#include "cir_log.h"
+#include "cir_rtmp.h"
+#include "cir_ingest.h"
+
+#define READ_BUF      (64 * 1024)
+#define OUT_MAX       (4 * 1024 * 1024)
+#define PENDING_MAX   512 /* packets held until both tracks are known */
+#define PENDING_FORCE 150 /* ... or configure with what is known */
+#define TICK_MS       250
+/* the queue in front of a stream's pipeline thread */
+#define QUEUE_MAX        1024 /* items (control items may use the last few) */
+#define QUEUE_PACKETS    (QUEUE_MAX - 16)
+#define QUEUE_SOFT       256 /* past this, non-key video is dropped */
+#define QUEUE_BYTES_SOFT (24 << 20)
+#define QUEUE_BYTES_MAX  (64 << 20)
+#define DROP_WARN_US     5000000
+/* Wakes cost a context switch each (they were most of cirrus-ingest's
+ * CPU per passthrough stream once the live store was cheap): the thread is
+ * woken for a keyframe, a control item, a batch, or a packet at or past
+ * where the pipeline says a part may complete (cir_live_wake_us, so no
+ * latency is added), and otherwise sleeps; WAKE_NS is a backstop. */
+#define WAKE_BATCH 64
+#define WAKE_NS    (UINT64_C(500) * 1000000)
+
+/* on_frame hands tags to FFmpeg without a copy on streams packaged on
+ * the loop */
+_Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
+               "RTMP messages must carry FFmpeg's input padding");
+
+typedef struct conn conn_t;
+typedef struct stream stream_t;
+
+typedef struct {
+    int video;
+    AVPacket *pkt;          /* a packet, or */
+    AVCodecParameters *par; /* a new sequence header, or */
+    int pause;              /* the publisher left (cir_live_pause) */
+} item_t;
+
+/* A stream's pipeline: cir_live_* runs on a thread of its own when it
+ * decodes, encodes or records (a preset, non-AAC audio, record_uri); the
+ * loop feeds it through a bounded queue and the thread wakes the loop with
+ * uv_async_send.  A passthrough-only stream is packaged on the loop instead
+ * (on_loop; see packages_on_loop). */
+typedef struct {
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cv;
+    item_t q[QUEUE_MAX];
+    size_t head, n, bytes;
+    int finish;         /* loop -> thread: drain, then end the stream */
+    int64_t wake_us[2]; /* thread -> loop: [video] cir_live_wake_us */
+    int done, failed;   /* thread -> loop */
+    int on_loop;        /* no thread: packaged on the loop, queue unused */
+    cir_live_t *live;   /* under mu (the loop reads stats) */
+    atomic_uint_fast64_t errors;
+    /* set by the loop before the thread starts, then read-only */
+    AVCodecParameters *vpar, *apar;
+    AVRational frame_rate;
+    uint64_t vbw, abw;
+    char record[2048];
+} pipe_t;
+
+struct stream {
+    stream_t *next;
+    struct cir_ingest *srv;
+    char key[64];
+    cir_log_ctx_t log;
+    conn_t *publisher;
+    uv_timer_t grace;
+    uv_async_t async;
+    int handles; /* open handles; freed at 0 */
+    int closing;
+    int started; /* the pipeline runs (its thread, unless on_loop) */
+    pipe_t pipe;
+    int wait_key;      /* a video packet was dropped: drop until a key */
+    uint64_t qdropped; /* dropped at the queue */
+    uint64_t qdropped_warned;
+    int64_t qwarn_us;
+    int configured;
+    AVCodecParameters *vpar, *apar;
+    int expect_video, expect_audio; /* from onMetaData; 1 when unknown */
+    double frame_rate, video_kbps, audio_kbps;
+    int width, height;
+    AVPacket *pending[PENDING_MAX];
+    int pending_video[PENDING_MAX];
+    size_t npending;
+    /* stats */
+    int64_t start_us;
+    uint64_t bytes, frames, dropped;
+    uint64_t win_bytes, win_frames;
+    double bitrate, fps;
+};
+
+typedef enum {
+    AUTH_NONE,
+    AUTH_WAIT
+} auth_state_t;
+
+struct conn {
+    conn_t *next, **pprev;
+    struct cir_ingest *srv;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int handles; /* open handles; freed at 0 */
+    cir_rtmp_conn_t *rtmp;
+    stream_t *stream;
+    char key[64];
+    char peer[64];
+    cir_log_ctx_t log;
+    int64_t accepted_us, last_read_us;
+    int64_t rate_start_us;
+    uint64_t rate_bytes;
+    int paused, closing, publishing;
+    size_t write_pending;
+    CURL *auth;
+    char *auth_body;
+};
+
+/* the curl_multi socket watcher */
+typedef struct {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct cir_ingest *srv;
+} curl_watch_t;
+
+struct cir_ingest {
+    cir_ingest_config_t cfg;
+    uv_loop_t loop;
+    uv_tcp_t listener, status;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t stats, curl_timer;
+    uv_prepare_t pace;
+    uv_check_t woke;
+    int64_t woke_us; /* when the last loop turn's I/O was handled */
+    CURLM *multi;
+    cir_keyfile_t keys;
+    conn_t *conns;
+    size_t nconns;
+    stream_t *streams;
+    size_t nstreams;
+    cir_preset_t preset; /* the live ABR preset */
+    int have_preset;
+    cir_rtmp_limits_t lim;
+    cir_log_ctx_t log;
+    AVPacket *view; /* a tag's payload, for streams packaged on the loop */
+    uint8_t readbuf[READ_BUF];
+    int stopping;
+};
+
+/* ---- between the rooms (srv_: private to this folder) ---- */
+
+/* server.c */
+int64_t srv_now_us(void);
+
+/* stream.c */
+stream_t *srv_stream_find(cir_ingest_t *s, const char *key);
+stream_t *srv_stream_new(cir_ingest_t *s, const char *key);
+void srv_stream_detach(stream_t *st);
+void srv_stream_end(stream_t *st);
+void srv_stream_release(stream_t *st);
+void srv_pending_clear(stream_t *st);
+enum AVCodecID srv_codec_id(cir_flv_codec_t c);
+int srv_try_configure(stream_t *st, int force);
+int srv_on_sequence_header(stream_t *st, int video, const cir_flv_tag_t *t);
+int srv_on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t);
+
+/* pipe.c */
+void srv_item_free(item_t *it);
+void srv_feed(stream_t *st, item_t *it);
+void srv_push(stream_t *st, int video, AVPacket **pkt);
+int srv_start_pipe(stream_t *st);
+void srv_pipe_finish(stream_t *st, cir_live_t **live);
+void srv_pipe_run(stream_t *st, cir_live_t *live, const item_t *it);
+
+/* conn.c */
+void srv_conn_close(conn_t *c);
+void srv_publish_decided(conn_t *c, int allowed);
+void srv_on_connection(uv_stream_t *server, int status);
+
+/* auth.c */
+int srv_start_http_auth(conn_t *c, const char *query);
+int srv_curl_timer_fn(CURLM *multi, long timeout_ms, void *opaque);
+int srv_curl_socket_fn(CURL *e, curl_socket_t fd, int what, void *opaque,
+                       void *sockp);
+
+/* status_http.c */
+void srv_on_status_connection(uv_stream_t *server, int status);
+
+#endif
