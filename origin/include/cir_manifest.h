@@ -7,7 +7,7 @@
  * per request.  The renderers are pure: no I/O, output into a bounded
  * cir_buf_t, deterministic for the same input (golden-file tested).
  *
- * Layout (DESIGN.md "Output layout"), all URIs relative:
+ * Layout (docs/architecture.md, "Output layout"), all URIs relative:
  *   master.m3u8, manifest.mpd                       asset root
  *   <id>/index.m3u8, <id>/iframes.m3u8              per rendition
  *   <id>/init.mp4, <id>/seg-<n>.m4s                 CMAF, n from start_number
