@@ -168,6 +168,31 @@ read_request(cir_worker_http_t *h, int fd, cir_worker_http_request_t *req)
     }
 }
 
+/* Lingering close after a bad request: the answer is sent; what the peer
+ * still sends (the rest of a request that was too large) is read and dropped,
+ * bounded in bytes and time, so closing does not reset the connection before
+ * the peer has read the answer. */
+static void
+linger(cir_worker_http_t *h, int fd)
+{
+    int64_t deadline = mono_ms() + h->cfg.timeout_ms;
+    size_t dropped = 0;
+    char sink[4096];
+
+    shutdown(fd, SHUT_WR);
+    while (dropped < 16 * sizeof(sink)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int64_t left = deadline - mono_ms();
+        ssize_t r;
+
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0 ||
+            (r = recv(fd, sink, sizeof(sink), 0)) <= 0) {
+            break;
+        }
+        dropped += (size_t)r;
+    }
+}
+
 static void
 serve_one(cir_worker_http_t *h, int fd)
 {
@@ -195,6 +220,9 @@ serve_one(cir_worker_http_t *h, int fd)
     }
     cir_buf_free(&body);
     cir_buf_free(&head);
+    if (ret != 1) {
+        linger(h, fd); /* the request may not have been read to its end */
+    }
 }
 
 static void *
