@@ -84,6 +84,17 @@ teardown(void)
     (void)system(cmd);
 }
 
+static int
+submit(cir_pool_t *pool, const char *id, const char *in, const char *out,
+       const cir_preset_t *preset, void *user)
+{
+    return cir_pool_submit(pool, &(cir_pool_task_t){.id = id,
+                                                    .input = in,
+                                                    .output = out,
+                                                    .preset = preset,
+                                                    .user = user});
+}
+
 static int64_t
 now_us(void)
 {
@@ -109,18 +120,8 @@ Test(transcoder_pool, cancel_one_job, .init = setup, .fini = teardown,
         0);
     snprintf(out_a, sizeof(out_a), "file://%s/a", workdir);
     snprintf(out_b, sizeof(out_b), "file://%s/b", workdir);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "a",
-                                                          .input = input,
-                                                          .output = out_a,
-                                                          .preset = &preset,
-                                                          .user = &a}),
-                 0);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "b",
-                                                          .input = input,
-                                                          .output = out_b,
-                                                          .preset = &preset,
-                                                          .user = &b}),
-                 0);
+    cr_assert_eq(submit(pool, "a", input, out_a, &preset, &a), 0);
+    cr_assert_eq(submit(pool, "b", input, out_b, &preset, &b), 0);
 
     /* b waits behind a: cancelled at once, never started */
     cr_assert_eq(cir_pool_cancel(pool, &b), 1);
@@ -178,18 +179,10 @@ Test(transcoder_pool, submitted_job_comes_back_done, .init = setup_short,
         0);
     cr_assert_eq(cir_pool_free_workers(pool), 1);
     snprintf(out, sizeof(out), "file://%s/a", workdir);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "job-a",
-                                                          .input = input,
-                                                          .output = out,
-                                                          .preset = &preset,
-                                                          .user = &a}),
-                 0);
+    cr_assert_eq(submit(pool, "job-a", input, out, &preset, &a), 0);
     cr_assert_eq(cir_pool_free_workers(pool), 0, "the worker is taken");
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "job-b",
-                                                          .input = input,
-                                                          .output = out,
-                                                          .preset = &preset}),
-                 CIR_ELIMIT, "queue_max 0: no job waits");
+    cr_assert_eq(submit(pool, "job-b", input, out, &preset, NULL), CIR_ELIMIT,
+                 "queue_max 0: no job waits");
     cr_assert_eq(cir_pool_next_done(pool, &d, 100000), 1);
     cr_assert_eq(d.user, &a);
     cr_assert_str_eq(d.id, "job-a");
@@ -206,60 +199,48 @@ Test(transcoder_pool, submitted_job_comes_back_done, .init = setup_short,
     cir_pool_free(&pool);
 }
 
-Test(transcoder_pool, failed_job_comes_back_with_its_error, .timeout = 120)
+/* A job whose input does not exist, on one worker: what comes back.  With
+ * no_memory, calloc fails in the worker from submit on. */
+static void
+run_missing_input(int no_memory, cir_pool_done_t *d)
 {
     cir_pool_t *pool = NULL;
     cir_preset_t preset;
-    cir_pool_done_t d;
     int a = 1;
 
+    test_thread = pthread_self();
     load_preset(&preset);
     cr_assert_eq(
         cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
         0);
-    cr_assert_eq(
-        cir_pool_submit(pool,
-                        &(cir_pool_task_t){.id = "missing",
-                                           .input = "/nonexistent/in.mp4",
-                                           .output = "file:///nonexistent/out",
-                                           .preset = &preset,
-                                           .user = &a}),
-        0);
-    cr_assert_eq(cir_pool_next_done(pool, &d, 30000), 1);
-    cr_assert_eq(d.user, &a);
-    cr_assert_lt(d.ret, 0);
-    cr_assert_gt(d.started_us, 0, "it ran");
+    atomic_store(&calloc_armed, no_memory);
+    cr_assert_eq(submit(pool, "missing", "/nonexistent/in.mp4",
+                        "file:///nonexistent/out", &preset, &a),
+                 0);
+    cr_assert_eq(cir_pool_next_done(pool, d, 20000), 1, "the job came back");
+    atomic_store(&calloc_armed, 0);
+    cr_assert_eq(d->user, &a);
     cir_pool_free(&pool);
+}
+
+Test(transcoder_pool, failed_job_comes_back_with_its_error, .timeout = 120)
+{
+    cir_pool_done_t d;
+
+    run_missing_input(0, &d);
+    cr_assert_eq(cir_transcode_exit_code(d.ret), CIR_EXIT_BAD_INPUT, "%s",
+                 cir_strerror(d.ret));
+    cr_assert_gt(d.started_us, 0, "it ran");
 }
 
 /* The done record cannot be lost to an allocation failure after submit:
  * the job comes back failed instead of running on (heartbeated) forever. */
 Test(transcoder_pool, job_comes_back_when_memory_runs_out, .timeout = 120)
 {
-    cir_pool_t *pool = NULL;
-    cir_preset_t preset;
     cir_pool_done_t d;
-    int a = 1;
 
-    test_thread = pthread_self();
-    load_preset(&preset);
-    cr_assert_eq(
-        cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 1}),
-        0);
-    atomic_store(&calloc_armed, 1);
-    cr_assert_eq(
-        cir_pool_submit(pool,
-                        &(cir_pool_task_t){.id = "oom",
-                                           .input = "/nonexistent/in.mp4",
-                                           .output = "file:///nonexistent/out",
-                                           .preset = &preset,
-                                           .user = &a}),
-        0);
-    cr_assert_eq(cir_pool_next_done(pool, &d, 20000), 1, "the job came back");
-    atomic_store(&calloc_armed, 0);
-    cr_assert_eq(d.user, &a);
+    run_missing_input(1, &d);
     cr_assert_lt(d.ret, 0);
-    cir_pool_free(&pool);
 }
 
 Test(transcoder_pool, shutdown_hands_queued_jobs_back, .init = setup,
@@ -277,24 +258,11 @@ Test(transcoder_pool, shutdown_hands_queued_jobs_back, .init = setup,
         0);
     snprintf(out_a, sizeof(out_a), "file://%s/a", workdir);
     snprintf(out_b, sizeof(out_b), "file://%s/b", workdir);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "a",
-                                                          .input = input,
-                                                          .output = out_a,
-                                                          .preset = &preset,
-                                                          .user = &a}),
-                 0);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "b",
-                                                          .input = input,
-                                                          .output = out_b,
-                                                          .preset = &preset,
-                                                          .user = &b}),
-                 0);
+    cr_assert_eq(submit(pool, "a", input, out_a, &preset, &a), 0);
+    cr_assert_eq(submit(pool, "b", input, out_b, &preset, &b), 0);
     cir_pool_shutdown(pool, 1);
-    cr_assert_eq(cir_pool_submit(pool, &(cir_pool_task_t){.id = "c",
-                                                          .input = input,
-                                                          .output = out_b,
-                                                          .preset = &preset}),
-                 CIR_ECANCELED, "no job after shutdown");
+    cr_assert_eq(submit(pool, "c", input, out_b, &preset, NULL), CIR_ECANCELED,
+                 "no job after shutdown");
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(cir_pool_next_done(pool, &d, 20000), 1);
         cr_assert_eq(d.ret, CIR_ECANCELED, "%s", d.result.error);
