@@ -167,7 +167,7 @@ function exportedMetrics() {
 function exportedLabels() {
     const labels = new Set();
     for (const f of ['nginx-module/ngx_http_cirrus_module.c',
-        'ingest/src/status.c', 'ingest/tools/cirrus_worker.c']) {
+        'ingest/src/status.c', 'ingest/src/dispatch_report.c']) {
         const src = read(SOURCE_DIR, f);
         assert.match(src, /# TYPE /, `${f} renders metrics`);
         for (const m of src.matchAll(/\b([a-z_]+)=\\"/g))

@@ -3,6 +3,10 @@
  * done queue and the slots; each worker has its own cancel flag, which
  * cir_transcode_run polls.  Everything is bounded: queued jobs by
  * queue_max, done records by workers + queue_max.
+ *
+ * Each job's done record is allocated when it is submitted, so once
+ * cir_pool_submit() has accepted a job nothing can keep it from coming back
+ * through cir_pool_next_done(): finished, failed or cancelled.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,19 +19,20 @@
 #include "cir_error.h"
 #include "cir_pool.h"
 
+typedef struct done_node {
+    cir_pool_done_t d;
+    struct done_node *next;
+} done_node_t;
+
 typedef struct task {
     char *id, *input, *output;
     cir_preset_t preset;
     unsigned only;
     void *user;
     int64_t queued_us;
+    done_node_t *done; /* allocated at submit, handed to the done queue */
     struct task *next;
 } task_t;
-
-typedef struct done_node {
-    cir_pool_done_t d;
-    struct done_node *next;
-} done_node_t;
 
 typedef struct {
     cir_pool_t *pool;
@@ -63,6 +68,7 @@ task_free(task_t *t)
         free(t->id);
         free(t->input);
         free(t->output);
+        free(t->done);
         free(t);
     }
 }
@@ -82,18 +88,22 @@ push_done(cir_pool_t *p, done_node_t *n)
     pthread_cond_broadcast(&p->done_cond);
 }
 
-static done_node_t *
-done_for(const task_t *t, int ret)
+/* Called with the lock held: the task's own done record goes to the done
+ * queue (started_us 0 if it never ran); the task is freed. */
+static void
+finish_task(cir_pool_t *p, task_t *t, int ret, int64_t started_us)
 {
-    done_node_t *n = calloc(1, sizeof(*n));
+    done_node_t *n = t->done;
 
-    if (n) {
-        n->d.user = t->user;
-        n->d.ret = ret;
-        n->d.queued_us = t->queued_us;
-        snprintf(n->d.id, sizeof(n->d.id), "%s", t->id);
-    }
-    return n;
+    t->done = NULL;
+    n->d.user = t->user;
+    n->d.ret = ret;
+    n->d.queued_us = t->queued_us;
+    n->d.started_us = started_us;
+    n->d.finished_us = started_us ? mono_us() : 0;
+    snprintf(n->d.id, sizeof(n->d.id), "%s", t->id);
+    push_done(p, n);
+    task_free(t);
 }
 
 static void
@@ -134,7 +144,6 @@ worker_main(void *arg)
         atomic_store(&s->cancel, 0);
         pthread_mutex_unlock(&p->lock);
 
-        done_node_t *n = calloc(1, sizeof(*n));
         cir_job_t job = {.input = t->input,
                          .output = t->output,
                          .preset = &t->preset,
@@ -143,26 +152,12 @@ worker_main(void *arg)
                          .progress = on_progress,
                          .opaque = s,
                          .cancel = &s->cancel};
-        int ret;
-        if (n == NULL) {
-            ret = CIR_ENOMEM;
-        } else {
-            ret = cir_transcode_run(&job, &n->d.result);
-        }
+        int ret = cir_transcode_run(&job, &t->done->d.result);
 
         pthread_mutex_lock(&p->lock);
-        if (n) {
-            n->d.user = t->user;
-            n->d.ret = ret;
-            n->d.queued_us = t->queued_us;
-            n->d.started_us = s->started_us;
-            n->d.finished_us = mono_us();
-            snprintf(n->d.id, sizeof(n->d.id), "%s", t->id);
-            push_done(p, n);
-        }
         s->task = NULL;
         p->nrunning--;
-        task_free(t);
+        finish_task(p, t, ret, s->started_us);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -219,7 +214,8 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
     if ((t = calloc(1, sizeof(*t))) == NULL ||
         (t->id = strdup(in->id ? in->id : "")) == NULL ||
         (t->input = strdup(in->input)) == NULL ||
-        (t->output = strdup(in->output)) == NULL) {
+        (t->output = strdup(in->output)) == NULL ||
+        (t->done = calloc(1, sizeof(*t->done))) == NULL) {
         task_free(t);
         return CIR_ENOMEM;
     }
@@ -304,13 +300,9 @@ cir_pool_shutdown(cir_pool_t *p, int cancel_running)
     p->stopping = 1;
     while (p->head) {
         task_t *t = p->head;
-        done_node_t *n = done_for(t, CIR_ECANCELED);
         p->head = t->next;
         p->nqueued--;
-        if (n) {
-            push_done(p, n);
-        }
-        task_free(t);
+        finish_task(p, t, CIR_ECANCELED, 0);
     }
     p->tail = NULL;
     if (cancel_running) {
@@ -347,11 +339,7 @@ cir_pool_cancel(cir_pool_t *p, const void *user)
             p->tail = prev;
         }
         p->nqueued--;
-        done_node_t *n = done_for(t, CIR_ECANCELED);
-        if (n) {
-            push_done(p, n);
-        }
-        task_free(t);
+        finish_task(p, t, CIR_ECANCELED, 0);
         found = 1;
         break;
     }
