@@ -22,7 +22,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "cir_aws.h"
-#include "cir_aws_avio.h"
+#include "s3_avio.h"
 #include "audio.h"
 #include "avsetup.h"
 #include "cir_error.h"
@@ -522,7 +522,7 @@ read_loop(cir_job_state_t *s)
             /* a read stopped by the cancel (the S3 AVIO's, a GET aborted) */
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
-        if (ret == AVERROR_EOF && cir_aws_s3_avio_error(s->ic->pb) < 0) {
+        if (ret == AVERROR_EOF && cir_s3_avio_error(s->ic->pb) < 0) {
             /* a demuxer may take a failed read for the end of the file */
             ret = AVERROR(EIO);
         }
@@ -776,7 +776,6 @@ open_stores(cir_job_state_t *s, const cir_uri_t *out)
         return fail_msg(s, ret, "cannot open output %s: %s", s->job->output,
                         cir_strerror(ret));
     }
-    cir_store_set_immutable(s->store, 1);
     cir_log_info(&s->log, "writing version %s", s->result->version);
     read_previous(s, out);
     return 0;
