@@ -33,3 +33,17 @@ function(cir_check_pure target)
         endif()
     endforeach()
 endfunction()
+
+# cir_check_codec_free(target): fail the configure step if a library of
+# common/ links FFmpeg (the codecs and the S3 AVIOContext are the
+# transcoder's), directly or through its public link interface.
+function(cir_check_codec_free target)
+    get_target_property(libs ${target} LINK_LIBRARIES)
+    get_target_property(ilibs ${target} INTERFACE_LINK_LIBRARIES)
+    foreach(lib IN LISTS libs ilibs)
+        if(lib MATCHES "(LIBAV|LAVF|avformat|avcodec|avutil|avfilter|swscale|swresample)")
+            message(FATAL_ERROR
+                "${target} is in common/ and must not link ${lib}")
+        endif()
+    endforeach()
+endfunction()

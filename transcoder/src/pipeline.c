@@ -27,6 +27,7 @@
 #include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_preset_codecs.h"
 #include "cir_transcode.h"
 #include "images.h"
 #include "input.h"
@@ -808,6 +809,7 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
 {
     cir_job_state_t s = {0};
     cir_uri_t in, out;
+    char why[400];
     int ret;
 
     memset(result, 0, sizeof(*result));
@@ -817,6 +819,12 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     s.log = (cir_log_ctx_t){.component = "transcode", .job = job->job_id};
     s.start_us = now_us();
 
+    /* the codec rules are checked here, where the codecs live, whoever
+     * loaded the preset */
+    if (cir_preset_codecs_check(job->preset, why, sizeof(why)) < 0) {
+        ret = fail_msg(&s, CIR_EINVAL, "preset: %s", why);
+        goto done;
+    }
     if (cir_uri_parse(job->input, &in) < 0) {
         ret = fail_msg(&s, CIR_EINVAL, "bad input URI '%s'", job->input);
         goto done;
