@@ -332,21 +332,23 @@ fake_close(void *state)
     fake.closed = 1;
 }
 
+static const cir_store_backend_t fake_backend = {.scheme = CIR_URI_S3,
+                                                 .open = fake_open,
+                                                 .put = fake_put,
+                                                 .exists = fake_exists,
+                                                 .remove = fake_remove,
+                                                 .close = fake_close};
+
 Test(common_storage, registered_backend_gets_type_and_cache_control)
 {
-    cir_store_backend_t b = {.scheme = CIR_URI_S3,
-                             .open = fake_open,
-                             .put = fake_put,
-                             .exists = fake_exists,
-                             .remove = fake_remove,
-                             .close = fake_close};
     cir_store_backend_t incomplete = {.scheme = CIR_URI_S3};
     cir_store_t *store = NULL;
     cir_uri_t uri;
 
     cr_assert_eq(cir_store_register_backend(&incomplete), CIR_EINVAL);
-    cr_assert_eq(cir_store_register_backend(&b), 0);
-    cr_assert_eq(cir_store_register_backend(&b), 0, "re-registering replaces");
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0);
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0,
+                 "re-registering replaces");
     cr_assert_eq(cir_uri_parse("s3://media-out/assets/42", &uri), 0);
     cr_assert_eq(cir_store_open(&store, &uri), 0);
     cr_assert_str_eq(fake.bucket, "media-out");
@@ -368,12 +370,6 @@ Test(common_storage, registered_backend_gets_type_and_cache_control)
  * whatever the name, and nothing when the caller gives nothing. */
 Test(common_storage, backend_gets_exactly_the_callers_cache_control)
 {
-    cir_store_backend_t b = {.scheme = CIR_URI_S3,
-                             .open = fake_open,
-                             .put = fake_put,
-                             .exists = fake_exists,
-                             .remove = fake_remove,
-                             .close = fake_close};
     static const struct {
         const char *rel, *given, *sent;
     } cases[] = {
@@ -389,7 +385,7 @@ Test(common_storage, backend_gets_exactly_the_callers_cache_control)
     cir_store_t *store = NULL;
     cir_uri_t uri;
 
-    cr_assert_eq(cir_store_register_backend(&b), 0);
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0);
     cr_assert_eq(cir_uri_parse("s3://media-out/assets/43", &uri), 0);
     cr_assert_eq(cir_store_open(&store, &uri), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

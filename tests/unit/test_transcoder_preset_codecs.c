@@ -1,5 +1,4 @@
 /* preset_codecs.c: the codec rules of presets, on top of common's model. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,33 +40,22 @@ expect_error(const char *doc, const char *msg)
     cr_expect_str_eq(err, msg, "for %s", doc);
 }
 
-Test(preset_codecs, every_shipped_preset_passes_the_codec_rules)
+/* The presets shipped in presets/ (common's test loads every file there) */
+Test(preset_codecs, shipped_presets_pass_the_codec_rules)
 {
-    DIR *d = opendir(presets_dir());
-    struct dirent *e;
-    int count = 0;
+    static const char *const names[] = {"web",        "mobile", "hevc",
+                                        "audio-only", "image",  "live"};
+    cir_preset_t p;
 
-    cr_assert_not_null(d);
-    while ((e = readdir(d)) != NULL) {
-        char name[64], err[512] = "";
-        size_t n = strlen(e->d_name);
-        cir_preset_t p;
-
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0) {
-            continue;
-        }
-        cr_assert_lt(n - 5, sizeof(name));
-        memcpy(name, e->d_name, n - 5);
-        name[n - 5] = '\0';
-        cr_expect_eq(
-            cir_preset_codecs_load(presets_dir(), name, &p, err, sizeof(err)),
-            0, "%s: %s", name, err);
-        cr_expect_neq(p.video_codec[0], '\0', "%s: codec resolved", name);
-        cr_expect_neq(p.encoder_preset[0], '\0', "%s: speed resolved", name);
-        count++;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char err[512] = "";
+        cr_expect_eq(cir_preset_codecs_load(presets_dir(), names[i], &p, err,
+                                            sizeof(err)),
+                     0, "%s: %s", names[i], err);
+        cr_expect_neq(p.video_codec[0], '\0', "%s: codec resolved", names[i]);
+        cr_expect_neq(p.encoder_preset[0], '\0', "%s: speed resolved",
+                      names[i]);
     }
-    closedir(d);
-    cr_assert_geq(count, 5);
 }
 
 Test(preset_codecs, web_preset_is_apples_ladder)
