@@ -21,15 +21,28 @@ if(CIRRUS_TSAN)
     add_link_options(-fsanitize=thread)
 endif()
 
-# cir_pure_library(target): fail the configure step if a pure library links
-# nginx, libuv or libcurl, directly or through its public link interface.
-function(cir_check_pure target)
+# cir_check_no_link(target pattern rule): fail the configure step if target
+# links a library matching pattern, directly or through its public link
+# interface.
+function(cir_check_no_link target pattern rule)
     get_target_property(libs ${target} LINK_LIBRARIES)
     get_target_property(ilibs ${target} INTERFACE_LINK_LIBRARIES)
     foreach(lib IN LISTS libs ilibs)
-        if(lib MATCHES "(uv|curl|nginx|ngx)")
-            message(FATAL_ERROR
-                "${target} is a pure library and must not link ${lib}")
+        if(lib MATCHES "${pattern}")
+            message(FATAL_ERROR "${target} ${rule} and must not link ${lib}")
         endif()
     endforeach()
+endfunction()
+
+# cir_check_pure(target): a pure library links no nginx, libuv or libcurl.
+function(cir_check_pure target)
+    cir_check_no_link(${target} "(uv|curl|nginx|ngx)" "is a pure library")
+endfunction()
+
+# cir_check_codec_free(target): common/ links no FFmpeg (the codecs and the
+# S3 AVIOContext are the transcoder's).
+function(cir_check_codec_free target)
+    cir_check_no_link(${target}
+        "(LIBAV|LAVF|avformat|avcodec|avutil|avfilter|swscale|swresample)"
+        "is in common/")
 endfunction()

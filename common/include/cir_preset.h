@@ -5,6 +5,13 @@
  * (preset.c); a document that names an unknown field, gives a wrong type or
  * leaves a bound fails with a message naming the field, e.g.
  * "video.rungs[2].bitrate_kbps: 0 is below the minimum 16".
+ *
+ * This is the codec-neutral model: the codec, the encoder's speed preset,
+ * a rung's profile and level are names checked here only for their shape
+ * (1 to 15 of a-z 0-9 . _ -), the audio sample rate only for its range.
+ * The transcoder resolves the defaults and checks them against the codecs
+ * it has (transcoder/include/cir_preset_codecs.h): load presets meant for
+ * encoding with cir_preset_codecs_load().
  */
 #ifndef CIR_PRESET_H
 #define CIR_PRESET_H
@@ -15,11 +22,6 @@
 #define CIR_PRESET_MAX_IMAGES 16
 #define CIR_PRESET_MAX_SIZE   (256 * 1024) /* bytes of JSON */
 
-typedef enum {
-    CIR_VCODEC_H264 = 0,
-    CIR_VCODEC_HEVC
-} cir_vcodec_t;
-
 typedef struct {
     char name[32];    /* folder name of the rendition, e.g. "720p" */
     int width;        /* 0: from height and the source aspect ratio */
@@ -27,8 +29,8 @@ typedef struct {
     int bitrate_kbps; /* target average */
     int maxrate_kbps; /* 0: bitrate * 1.1 */
     int bufsize_kbps; /* 0: maxrate * 2 */
-    char profile[16]; /* "" = the codec's default for the preset */
-    char level[8];    /* "" = let the encoder choose */
+    char profile[16]; /* the codec's name for it; "" = its default */
+    char level[8];    /* the codec's name for it; "" = the encoder's choice */
 } cir_rung_t;
 
 typedef struct {
@@ -37,8 +39,10 @@ typedef struct {
 
     /* video */
     int video_enabled;
-    cir_vcodec_t video_codec;
-    char encoder_preset[16]; /* x264/x265 speed preset, e.g. "veryfast" */
+    char video_codec[16];    /* the codec's name; "" = the transcoder's
+                              * default */
+    char encoder_preset[16]; /* the encoder's speed preset; "" = the
+                              * transcoder's default */
     double gop_seconds;      /* keyframe interval, same in every rung */
     double max_frame_rate;   /* the source rate is kept up to this */
     int nb_rungs;
@@ -75,8 +79,9 @@ typedef struct {
 void cir_preset_defaults(cir_preset_t *p);
 
 /*
- * Parses and validates a preset document.  On error returns a negative
- * cir_err_t and writes a message naming the field into err.
+ * Parses and validates a preset document (all but the codec rules: see
+ * above).  On error returns a negative cir_err_t and writes a message
+ * naming the field into err.
  */
 int cir_preset_parse(const char *json, size_t len, cir_preset_t *p, char *err,
                      size_t errsize);

@@ -64,11 +64,6 @@ cir_hex_value(int c)
 /* The Content-Type for an object name by extension (m3u8, mpd, mp4, m4s,
  * jpg, webp, png, vtt, json); "application/octet-stream" otherwise. */
 const char *cir_content_type(const char *name);
-/* Cache-Control for an object an asset publishes: segments, init segments
- * and images immutable (1 year), manifests and WebVTT short (a store marked
- * immutable, a published version's, uses CIR_CACHE_IMMUTABLE for all). */
-#define CIR_CACHE_IMMUTABLE "public, max-age=31536000, immutable"
-const char *cir_cache_control(const char *name);
 
 /*
  * Published versions (README "Published outputs never change"): every
@@ -109,6 +104,7 @@ typedef struct cir_store cir_store_t;
 typedef struct {
     cir_uri_scheme_t scheme;
     int (*open)(void **state, const cir_uri_t *root);
+    /* cache_control: NULL sends none */
     int (*put)(void *state, const char *rel, const void *data, size_t len,
                const char *content_type, const char *cache_control);
     int (*exists)(void *state, const char *rel); /* 1, 0 or < 0 */
@@ -125,13 +121,19 @@ typedef struct {
 int cir_store_register_backend(const cir_store_backend_t *backend);
 
 int cir_store_open(cir_store_t **store, const cir_uri_t *root);
-/* Every object written through this store from now on gets the immutable
- * Cache-Control, manifests too (a version's objects never change). */
-void cir_store_set_immutable(cir_store_t *store, int immutable);
+/* What a caller says about one object it writes. */
+typedef struct {
+    /* the Cache-Control header sent with it (an S3 object's metadata),
+     * exactly as given; NULL or "": none.  The store has no cache policy
+     * of its own: the caller asks origin/'s (cir_origin_cache_control). */
+    const char *cache_control;
+} cir_store_put_opts_t;
+
 /* Writes rel (a safe relative path) under the root, atomically, creating
- * folders as needed; content type and cache control from the name. */
+ * folders as needed; the content type from the name, the rest from opts
+ * (NULL: no Cache-Control). */
 int cir_store_put(cir_store_t *store, const char *rel, const void *data,
-                  size_t len);
+                  size_t len, const cir_store_put_opts_t *opts);
 int cir_store_exists(cir_store_t *store, const char *rel);
 /* Reads rel (a safe relative path) whole, at most max bytes, into a
  * malloc'd, NUL-terminated *data (free() it) and *len: 0, CIR_ENOTFOUND

@@ -7,6 +7,11 @@
  * tables give the defaults, drive parsing and bounds checks, and print the
  * help, so a new field is one line here.  Checks that relate several fields
  * live in validate().
+ *
+ * Nothing here knows a codec: the codec, the encoder's speed preset, a
+ * rung's profile and level are names checked only for their shape, and the
+ * audio sample rate only for its range.  The transcoder, where the codecs
+ * live, resolves and checks them (transcoder/include/cir_preset_codecs.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -25,15 +30,11 @@
 #define CIRRUS_PRESETS_DEFAULT "/usr/share/cirrus/presets"
 #endif
 
-_Static_assert(sizeof(cir_vcodec_t) == sizeof(int),
-               "enums are stored as int by the option table");
-
 typedef enum {
     OPT_INT,
     OPT_DOUBLE,
     OPT_STRING,
     OPT_BOOL,
-    OPT_ENUM,  /* a string in JSON, the index into choices in C */
     OPT_ARRAY, /* elements described by elem[] */
 } opt_type_t;
 
@@ -47,11 +48,10 @@ struct opt {
     opt_type_t type;
     size_t offset;
     size_t size; /* OPT_STRING: the buffer size */
-    double def;  /* OPT_INT, OPT_DOUBLE, OPT_BOOL, OPT_ENUM (index) */
+    double def;  /* OPT_INT, OPT_DOUBLE, OPT_BOOL */
     const char *def_str;
     double min, max; /* OPT_ARRAY: max is the most elements */
     int flags;
-    const char *const *choices; /* OPT_ENUM, or allowed OPT_STRING values */
     const char *(*check)(const char *value); /* OPT_STRING: NULL or why not */
     const opt_t *elem;                       /* OPT_ARRAY */
     size_t nb_elem;
@@ -61,17 +61,6 @@ struct opt {
 };
 
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *const vcodecs[] = {"h264", "hevc", NULL};
-static const char *const speed_presets[] = {
-    "ultrafast", "superfast", "veryfast", "faster",   "fast",
-    "medium",    "slow",      "slower",   "veryslow", NULL};
-static const char *const profiles[] = {"baseline", "main", "high", "main10",
-                                       NULL};
-static const char *const h264_profiles[] = {"baseline", "main", "high", NULL};
-static const char *const hevc_profiles[] = {"main", "main10", NULL};
-static const int aac_rates[] = {8000,  11025, 12000, 16000, 22050, 24000,
-                                32000, 44100, 48000, 64000, 88200, 96000};
 
 static int
 name_matches(const char *s, size_t max)
@@ -100,25 +89,37 @@ check_preset_name(const char *s)
     return name_matches(s, 63) ? NULL : "must be 1 to 63 of a-z 0-9 _ -";
 }
 
-/* "3", "4.1", "5.2": an H.264/HEVC level as the encoders take it. */
-static const char *
-check_level(const char *s)
+/* A codec-side name (codec, speed preset, profile, level): 1 to 15 of
+ * a-z 0-9 . _ -, so it is safe in a message and an encoder option; which
+ * names mean something is the transcoder's to say. */
+static int
+is_codec_token(const char *s)
 {
-    const char *why = "must look like 3, 4.1 or 5.2";
+    size_t n = 0;
 
-    if (s[0] == '\0') {
-        return NULL;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-')) {
+            return 0;
+        }
     }
-    if (s[0] < '1' || s[0] > '6') {
-        return why;
-    }
-    if (s[1] == '\0') {
-        return NULL;
-    }
-    if (s[1] != '.' || s[2] < '0' || s[2] > '9' || s[3] != '\0') {
-        return why;
-    }
-    return NULL;
+    return n >= 1 && n <= 15;
+}
+
+static const char *
+check_codec_token(const char *s)
+{
+    return is_codec_token(s) ? NULL : "must be 1 to 15 of a-z 0-9 . _ -";
+}
+
+/* The same, or "" (the encoder's own choice). */
+static const char *
+check_codec_token_or_empty(const char *s)
+{
+    return s[0] == '\0' || is_codec_token(s)
+               ? NULL
+               : "must be \"\" or 1 to 15 of a-z 0-9 . _ -";
 }
 
 #define R(f) offsetof(cir_rung_t, f)
@@ -175,15 +176,16 @@ static const opt_t rung_options[] = {
      .offset = R(profile),
      .size = sizeof(((cir_rung_t *)0)->profile),
      .def_str = "",
-     .choices = profiles,
-     .help = "h264: baseline, main, high; hevc: main, main10; \"\": default"},
+     .check = check_codec_token_or_empty,
+     .help = "the codec's profile (the transcoder checks it); \"\": default"},
     {.path = "level",
      .type = OPT_STRING,
      .offset = R(level),
      .size = sizeof(((cir_rung_t *)0)->level),
      .def_str = "",
-     .check = check_level,
-     .help = "e.g. \"4.1\"; \"\": the encoder's choice"},
+     .check = check_codec_token_or_empty,
+     .help = "the codec's level (the transcoder checks it); \"\": the "
+             "encoder's choice"},
 };
 
 static const opt_t width_option[] = {
@@ -216,18 +218,20 @@ static const opt_t options[] = {
      .def = 1,
      .help = "produce video renditions"},
     {.path = "video.codec",
-     .type = OPT_ENUM,
+     .type = OPT_STRING,
      .offset = P(video_codec),
-     .def = CIR_VCODEC_H264,
-     .choices = vcodecs,
-     .help = "video codec"},
+     .size = sizeof(((cir_preset_t *)0)->video_codec),
+     .def_str = "",
+     .check = check_codec_token,
+     .help = "video codec (the transcoder checks it); unset: its default"},
     {.path = "video.encoder_preset",
      .type = OPT_STRING,
      .offset = P(encoder_preset),
      .size = sizeof(((cir_preset_t *)0)->encoder_preset),
-     .def_str = "veryfast",
-     .choices = speed_presets,
-     .help = "x264/x265 speed preset"},
+     .def_str = "",
+     .check = check_codec_token,
+     .help = "the encoder's speed preset (the transcoder checks it); unset: "
+             "its default"},
     {.path = "video.gop_seconds",
      .type = OPT_DOUBLE,
      .offset = P(gop_seconds),
@@ -256,14 +260,14 @@ static const opt_t options[] = {
      .type = OPT_BOOL,
      .offset = P(audio_enabled),
      .def = 1,
-     .help = "produce an AAC rendition"},
+     .help = "produce an audio rendition"},
     {.path = "audio.bitrate_kbps",
      .type = OPT_INT,
      .offset = P(audio_bitrate_kbps),
      .def = 128,
      .min = 16,
      .max = 512,
-     .help = "AAC bitrate"},
+     .help = "audio bitrate"},
     {.path = "audio.channels",
      .type = OPT_INT,
      .offset = P(audio_channels),
@@ -277,7 +281,7 @@ static const opt_t options[] = {
      .def = 48000,
      .min = 8000,
      .max = 96000,
-     .help = "Hz, one of the AAC rates"},
+     .help = "Hz, one the audio codec takes (the transcoder checks it)"},
 
     {.path = "segment_seconds",
      .type = OPT_DOUBLE,
@@ -429,32 +433,6 @@ type_name(const json_t *v)
 }
 
 static void
-join_choices(const char *const *choices, char *out, size_t size)
-{
-    size_t n = 0;
-
-    out[0] = '\0';
-    for (int i = 0; choices[i] && n < size; i++) {
-        int w = snprintf(out + n, size - n, "%s%s", i ? ", " : "", choices[i]);
-        if (w < 0) {
-            break;
-        }
-        n += (size_t)w;
-    }
-}
-
-static int
-choice_index(const char *const *choices, const char *s)
-{
-    for (int i = 0; choices[i]; i++) {
-        if (strcmp(choices[i], s) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static void
 apply_defaults(const opt_t *table, size_t n, char *base)
 {
     for (size_t i = 0; i < n; i++) {
@@ -465,7 +443,6 @@ apply_defaults(const opt_t *table, size_t n, char *base)
         switch (o->type) {
         case OPT_INT:
         case OPT_BOOL:
-        case OPT_ENUM:
             memcpy(at, &iv, sizeof(iv));
             break;
         case OPT_DOUBLE:
@@ -514,7 +491,7 @@ static int
 parse_string(const opt_t *o, const json_t *v, char *at, const char *path,
              char *err, size_t errsize)
 {
-    char shown[64], list[256];
+    char shown[64];
     const char *s = json_string_value(v), *why;
     size_t len = json_string_length(v);
 
@@ -522,20 +499,6 @@ parse_string(const opt_t *o, const json_t *v, char *at, const char *path,
     if (strlen(s) != len) {
         return seterr(err, errsize, CIR_EINVAL, "%s: contains a NUL byte",
                       path);
-    }
-    /* "" passes a list of choices only where it is the default */
-    if (o->type == OPT_ENUM ||
-        (o->choices && (len > 0 || (o->def_str && o->def_str[0])))) {
-        int i = choice_index(o->choices, s);
-        if (i < 0) {
-            join_choices(o->choices, list, sizeof(list));
-            return seterr(err, errsize, CIR_EINVAL,
-                          "%s: \"%s\" is not one of %s", path, shown, list);
-        }
-        if (o->type == OPT_ENUM) {
-            memcpy(at, &i, sizeof(i));
-            return 0;
-        }
     }
     if (len >= o->size) {
         return seterr(err, errsize, CIR_EINVAL,
@@ -647,7 +610,6 @@ parse_value(const opt_t *o, const json_t *v, char *base, const char *path,
         memcpy(at, &iv, sizeof(iv));
         return 0;
     case OPT_STRING:
-    case OPT_ENUM:
         if (!json_is_string(v)) {
             return seterr(err, errsize, CIR_EINVAL,
                           "%s: expected a string, got %s", path, type_name(v));
@@ -742,8 +704,6 @@ parse_object(const opt_t *table, size_t n, const json_t *obj, char *base,
 static int
 validate(const cir_preset_t *p, char *err, size_t errsize)
 {
-    const char *const *allowed;
-    char list[128];
     double ratio;
 
     if (!p->video_enabled && !p->audio_enabled && !p->thumbs_enabled &&
@@ -758,7 +718,6 @@ validate(const cir_preset_t *p, char *err, size_t errsize)
                       "video.rungs: at least one rung is needed when video "
                       "is enabled");
     }
-    allowed = p->video_codec == CIR_VCODEC_HEVC ? hevc_profiles : h264_profiles;
     for (int i = 0; i < p->nb_rungs; i++) {
         const cir_rung_t *r = &p->rungs[i];
 
@@ -785,13 +744,6 @@ validate(const cir_preset_t *p, char *err, size_t errsize)
                           "bitrate_kbps %d",
                           i, r->maxrate_kbps, r->bitrate_kbps);
         }
-        if (r->profile[0] && choice_index(allowed, r->profile) < 0) {
-            join_choices(allowed, list, sizeof(list));
-            return seterr(err, errsize, CIR_EINVAL,
-                          "video.rungs[%d].profile: \"%s\" is not a %s "
-                          "profile (%s)",
-                          i, r->profile, vcodecs[p->video_codec], list);
-        }
     }
     if (p->video_enabled) {
         ratio = p->segment_seconds / p->gop_seconds;
@@ -800,19 +752,6 @@ validate(const cir_preset_t *p, char *err, size_t errsize)
                           "segment_seconds: must be a whole multiple of "
                           "video.gop_seconds (%g is not a multiple of %g)",
                           p->segment_seconds, p->gop_seconds);
-        }
-    }
-    {
-        int ok = 0;
-        for (size_t i = 0; i < NB(aac_rates); i++) {
-            ok |= aac_rates[i] == p->audio_sample_rate;
-        }
-        if (!ok) {
-            return seterr(err, errsize, CIR_EINVAL,
-                          "audio.sample_rate: %d is not an AAC sample rate "
-                          "(8000, 11025, 12000, 16000, 22050, 24000, 32000, "
-                          "44100, 48000, 64000, 88200, 96000)",
-                          p->audio_sample_rate);
         }
     }
     if (p->sprite_columns * p->sprite_rows > 400) {
@@ -990,21 +929,13 @@ print_option(FILE *f, const opt_t *o, const char *prefix)
         snprintf(def, sizeof(def), "%s", o->def ? "true" : "false");
         snprintf(range, sizeof(range), "true|false");
         break;
-    case OPT_ENUM:
-        snprintf(def, sizeof(def), "\"%s\"", o->choices[(int)o->def]);
-        join_choices(o->choices, range, sizeof(range));
-        break;
     case OPT_STRING:
         if (o->flags & F_REQUIRED) {
             snprintf(def, sizeof(def), "(required)");
         } else {
             snprintf(def, sizeof(def), "\"%s\"", o->def_str ? o->def_str : "");
         }
-        if (o->choices) {
-            join_choices(o->choices, range, sizeof(range));
-        } else {
-            snprintf(range, sizeof(range), "string, < %zu chars", o->size);
-        }
+        snprintf(range, sizeof(range), "string, < %zu chars", o->size);
         break;
     case OPT_ARRAY:
         snprintf(def, sizeof(def), "[]");

@@ -25,8 +25,6 @@
 
 #define MAX_BACKENDS 4
 #define READ_CHUNK   65536
-#define IMMUTABLE_CC CIR_CACHE_IMMUTABLE
-#define SHORT_CC     "public, max-age=60"
 
 static const cir_log_ctx_t log_ctx = {.component = "storage"};
 
@@ -230,23 +228,22 @@ cir_path_is_safe_relative(const char *rel)
     }
 }
 
-/* ---- content type and cache control ---- */
+/* ---- content type ---- */
 
 static const struct {
     const char *ext;
     const char *type;
-    int immutable;
 } types[] = {
-    {"m3u8", "application/vnd.apple.mpegurl", 0},
-    {"mpd", "application/dash+xml", 0},
-    {"mp4", "video/mp4", 1},
-    {"m4s", "video/iso.segment", 1},
-    {"jpg", "image/jpeg", 1},
-    {"jpeg", "image/jpeg", 1},
-    {"webp", "image/webp", 1},
-    {"png", "image/png", 1},
-    {"vtt", "text/vtt", 0},
-    {"json", "application/json", 0},
+    {"m3u8", "application/vnd.apple.mpegurl"},
+    {"mpd", "application/dash+xml"},
+    {"mp4", "video/mp4"},
+    {"m4s", "video/iso.segment"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"webp", "image/webp"},
+    {"png", "image/png"},
+    {"vtt", "text/vtt"},
+    {"json", "application/json"},
 };
 
 static int
@@ -277,15 +274,6 @@ cir_content_type(const char *name)
     int i = find_type(name);
 
     return i >= 0 ? types[i].type : "application/octet-stream";
-}
-
-const char *
-cir_cache_control(const char *name)
-{
-    int i = find_type(name);
-
-    /* anything we do not know to be immutable gets the short lifetime */
-    return (i >= 0 && types[i].immutable) ? IMMUTABLE_CC : SHORT_CC;
 }
 
 /* ---- file helpers ---- */
@@ -642,7 +630,6 @@ static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 struct cir_store {
     cir_store_backend_t backend;
     void *state;
-    int immutable;
     const atomic_int *cancel; /* cir_store_set_cancel() */
 };
 
@@ -738,25 +725,21 @@ cir_store_set_cancel(cir_store_t *store, const atomic_int *cancel)
 }
 
 int
-cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len)
+cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len,
+              const cir_store_put_opts_t *opts)
 {
+    const char *cc = opts != NULL ? opts->cache_control : NULL;
+
     if (store == NULL || !cir_path_is_safe_relative(rel)) {
         return CIR_EINVAL;
     }
     if (store->cancel != NULL && atomic_load(store->cancel)) {
         return CIR_ECANCELED;
     }
-    return store->backend.put(
-        store->state, rel, data, len, cir_content_type(rel),
-        store->immutable ? IMMUTABLE_CC : cir_cache_control(rel));
-}
-
-void
-cir_store_set_immutable(cir_store_t *store, int immutable)
-{
-    if (store != NULL) {
-        store->immutable = immutable != 0;
-    }
+    /* the caller's Cache-Control exactly: the store has no cache policy */
+    return store->backend.put(store->state, rel, data, len,
+                              cir_content_type(rel),
+                              cc != NULL && cc[0] != '\0' ? cc : NULL);
 }
 
 int

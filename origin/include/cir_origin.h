@@ -163,10 +163,17 @@ int cir_origin_cache_control(cir_cache_kind_t kind, const cir_live_index_t *idx,
 cir_cache_kind_t cir_origin_cache_kind_for_status(cir_cache_kind_t kind,
                                                   unsigned status);
 /* The kind of a VOD file by its path below the root: a manifest (.m3u8,
- * .mpd, .vtt) inside a published version ("<asset>/v/<id>/...") is
- * immutable like media, the asset's top-level manifests are short-lived
- * (they move to the next version on a re-upload), anything else is media. */
+ * .mpd, .vtt) or JSON document inside a published version
+ * ("<asset>/v/<id>/...") is immutable like media, the asset's top-level
+ * ones are short-lived (rewritten in place to point at the next version on
+ * a re-upload), anything else is media. */
 cir_cache_kind_t cir_origin_vod_cache_kind(const char *rel);
+/* The same rule for a file an asset publishes, named rel inside a store
+ * rooted at the asset (versioned 0) or at one of its published versions,
+ * <asset>/v/<id>/ (versioned 1): the transcoder sends the Cache-Control of
+ * this kind with every upload, so S3 (behind CloudFront) and nginx answer
+ * every file alike. */
+cir_cache_kind_t cir_origin_asset_cache_kind(const char *rel, int versioned);
 /* The Vary value for an object, or NULL: manifests (text the server may
  * gzip) vary by Accept-Encoding, media and errors by nothing. */
 const char *cir_origin_vary(cir_cache_kind_t kind);

@@ -15,13 +15,20 @@
  *                                MediaPackage gives a regular (non-LL)
  *                                playlist.  3600 kept a republished key's
  *                                viewers on the old ENDLIST for an hour.
- *   VOD top-level manifest       public, max-age=60: <asset>/master.m3u8
- *                                and manifest.mpd point at the newest
- *                                published version and move on a re-upload
+ *   VOD top-level manifest       public, max-age=60: <asset>/master.m3u8,
+ *                                manifest.mpd, a thumbnails-only asset's
+ *                                thumbs.vtt, images/manifest.json and the
+ *                                .published/ records point at the newest
+ *                                published version and are rewritten in
+ *                                place on a re-upload: a viewer sees a new
+ *                                version within a minute
  *   VOD manifest in a version    public, max-age=1209600, immutable: a
  *                                published version (<asset>/v/<id>/) never
  *                                changes (README "Published outputs never
  *                                change")
+ * The transcoder sends the same values with every S3 upload
+ * (cir_origin_asset_cache_kind): this is Cirrus's one cache policy, for
+ * files nginx serves and for objects CloudFront takes from S3 alike.
  *   error                        public, max-age=1: a 404 for a part that
  *                                does not exist yet must not stick; every
  *                                4xx/5xx answer (416 from a range too)
@@ -131,19 +138,36 @@ in_version(const char *rel)
     }
 }
 
+/* Is rel a manifest (.m3u8, .mpd, .vtt) or a JSON document (an image
+ * manifest, a publish record)?  Outside a version these are the files
+ * rewritten in place; anything else is media, written once. */
+static int
+is_manifest_or_record(const char *rel)
+{
+    static const char *const exts[] = {".m3u8", ".mpd", ".vtt", ".json"};
+    const char *base = strrchr(rel, '/'), *ext;
+
+    ext = strrchr(base ? base + 1 : rel, '.');
+    for (size_t i = 0; ext != NULL && i < sizeof(exts) / sizeof(exts[0]); i++) {
+        if (strcmp(ext, exts[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+cir_cache_kind_t
+cir_origin_asset_cache_kind(const char *rel, int versioned)
+{
+    if (rel == NULL || !is_manifest_or_record(rel)) {
+        return CIR_CACHE_MEDIA;
+    }
+    return versioned ? CIR_CACHE_VOD_VERSIONED_MANIFEST
+                     : CIR_CACHE_VOD_MANIFEST;
+}
+
 cir_cache_kind_t
 cir_origin_vod_cache_kind(const char *rel)
 {
-    const char *base = rel ? strrchr(rel, '/') : NULL, *ext;
-
-    if (rel == NULL) {
-        return CIR_CACHE_MEDIA;
-    }
-    ext = strrchr(base ? base + 1 : rel, '.');
-    if (ext == NULL || (strcmp(ext, ".m3u8") != 0 && strcmp(ext, ".mpd") != 0 &&
-                        strcmp(ext, ".vtt") != 0)) {
-        return CIR_CACHE_MEDIA;
-    }
-    return in_version(rel) ? CIR_CACHE_VOD_VERSIONED_MANIFEST
-                           : CIR_CACHE_VOD_MANIFEST;
+    return cir_origin_asset_cache_kind(rel, rel != NULL && in_version(rel));
 }

@@ -207,9 +207,10 @@ describe('published outputs never change', { skip: missing }, () => {
                 assert.ok(keys.has(k), `${k} of the second version`);
             // cache: versioned objects immutable, the top-level pair short
             const h = (k) => JSON.parse(tool(['s3-head', `s3://cirrus-out/${k}`]).stdout);
-            assert.match(h(`${asset}/v/${v1}/master.m3u8`).cache_control, /immutable/);
-            assert.match(h(`${asset}/v/${v2}/audio/index.m3u8`).cache_control, /immutable/);
-            assert.doesNotMatch(h(`${asset}/master.m3u8`).cache_control, /immutable/);
+            const immutable = 'public, max-age=1209600, immutable';
+            assert.equal(h(`${asset}/v/${v1}/master.m3u8`).cache_control, immutable);
+            assert.equal(h(`${asset}/v/${v2}/audio/index.m3u8`).cache_control, immutable);
+            assert.equal(h(`${asset}/master.m3u8`).cache_control, 'public, max-age=60');
             // one marker per upload
             assert.equal([...keys].filter((k) => k.startsWith(`${asset}/.published/`)).length, 2);
             // superseded: every object of the first version is tagged for

@@ -85,7 +85,7 @@ Test(common_preset, web_preset_is_apples_ladder)
 
     cr_assert_eq(cir_preset_load(presets_dir(), "web", &p, err, sizeof(err)), 0,
                  "%s", err);
-    cr_assert_eq(p.video_codec, CIR_VCODEC_H264);
+    cr_assert_str_eq(p.video_codec, "h264", "as the file says");
     cr_assert_eq(p.nb_rungs, 5);
     for (int i = 0; i < 5; i++) {
         cr_expect_str_eq(p.rungs[i].name, want[i].name);
@@ -107,7 +107,7 @@ Test(common_preset, other_shipped_presets)
 
     cr_assert_eq(cir_preset_load(presets_dir(), "hevc", &p, err, sizeof(err)),
                  0, "%s", err);
-    cr_assert_eq(p.video_codec, CIR_VCODEC_HEVC);
+    cr_assert_str_eq(p.video_codec, "hevc");
     cr_assert_str_eq(p.encoder_preset, "fast");
     cr_assert_eq(
         cir_preset_load(presets_dir(), "audio-only", &p, err, sizeof(err)), 0,
@@ -133,8 +133,10 @@ Test(common_preset, defaults)
 
     cir_preset_defaults(&p);
     cr_assert_eq(p.video_enabled, 1);
-    cr_assert_eq(p.video_codec, CIR_VCODEC_H264);
-    cr_assert_str_eq(p.encoder_preset, "veryfast");
+    /* the transcoder's defaults, not common's (test_transcoder_preset_codecs)
+     */
+    cr_assert_str_eq(p.video_codec, "");
+    cr_assert_str_eq(p.encoder_preset, "");
     cr_assert_float_eq(p.gop_seconds, 2.0, 1e-9);
     cr_assert_float_eq(p.max_frame_rate, 60.0, 1e-9);
     cr_assert_eq(p.nb_rungs, 0);
@@ -200,18 +202,36 @@ Test(common_preset, bounds_name_the_field_with_its_index)
                  "images.jpeg_quality: 101 is above the maximum 100");
 }
 
-Test(common_preset, enums_list_their_choices)
+/* Codec names are checked for their shape only: which ones mean something
+ * is the transcoder's to say (test_transcoder_preset_codecs.c). */
+Test(common_preset, codec_names_are_shaped_not_judged)
 {
-    expect_error("{\"video\":{\"codec\":\"vp9\"}}",
-                 "video.codec: \"vp9\" is not one of h264, hevc");
-    expect_error("{\"video\":{\"encoder_preset\":\"turbo\"}}",
-                 "video.encoder_preset: \"turbo\" is not one of ultrafast, "
-                 "superfast, veryfast, faster, fast, medium, slow, slower, "
-                 "veryslow");
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(parse("{\"video\":{\"codec\":\"vp9\",\"encoder_preset\":"
+                       "\"turbo\",\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                       "\"bitrate_kbps\":100,\"profile\":\"high\",\"level\":"
+                       "\"4.10\"}]},\"audio\":{\"sample_rate\":22000}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_str_eq(p.video_codec, "vp9");
+    cr_assert_str_eq(p.encoder_preset, "turbo");
+    cr_assert_str_eq(p.rungs[0].profile, "high");
+    cr_assert_str_eq(p.rungs[0].level, "4.10");
+    cr_assert_eq(p.audio_sample_rate, 22000);
     expect_error("{\"video\":{\"encoder_preset\":\"\"}}",
-                 "video.encoder_preset: \"\" is not one of ultrafast, "
-                 "superfast, veryfast, faster, fast, medium, slow, slower, "
-                 "veryslow");
+                 "video.encoder_preset: \"\" must be 1 to 15 of a-z 0-9 . _ -");
+    expect_error("{\"video\":{\"codec\":\"H.264\"}}",
+                 "video.codec: \"H.264\" must be 1 to 15 of a-z 0-9 . _ -");
+    expect_error("{\"video\":{\"codec\":\"a b\"}}",
+                 "video.codec: \"a b\" must be 1 to 15 of a-z 0-9 . _ -");
+    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                 "\"bitrate_kbps\":100,\"profile\":\"Main\"}]}}",
+                 "video.rungs[0].profile: \"Main\" must be \"\" or 1 to 15 of "
+                 "a-z 0-9 . _ -");
+    expect_error("{\"audio\":{\"sample_rate\":7999}}",
+                 "audio.sample_rate: 7999 is below the minimum 8000");
 }
 
 Test(common_preset, wrong_types_name_the_field)
@@ -275,14 +295,6 @@ Test(common_preset, cross_field_checks)
                  "\"bitrate_kbps\":1000,\"maxrate_kbps\":900}]}}",
                  "video.rungs[0].maxrate_kbps: 900 is below bitrate_kbps "
                  "1000");
-    expect_error("{\"video\":{\"codec\":\"hevc\",\"rungs\":[{\"name\":\"a\","
-                 "\"height\":360,\"bitrate_kbps\":100,\"profile\":\"high\"}]}}",
-                 "video.rungs[0].profile: \"high\" is not a hevc profile "
-                 "(main, main10)");
-    expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"height\":360,"
-                 "\"bitrate_kbps\":100,\"level\":\"4.10\"}]}}",
-                 "video.rungs[0].level: \"4.10\" must look like 3, 4.1 or "
-                 "5.2");
     expect_error("{}", "video.rungs: at least one rung is needed when video "
                        "is enabled");
     expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"segment_seconds\":5}",
@@ -296,11 +308,6 @@ Test(common_preset, cross_field_checks)
                  "false,\"webp\":false}}",
                  "images.jpeg: at least one of images.jpeg and images.webp "
                  "must be true when images are enabled");
-    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"audio\":{"
-                 "\"sample_rate\":22000}}",
-                 "audio.sample_rate: 22000 is not an AAC sample rate (8000, "
-                 "11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, "
-                 "64000, 88200, 96000)");
     expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"images\":{\"widths\":"
                  "[320,640,320]}}",
                  "images.widths[2]: 320 is already images.widths[0]");
@@ -479,11 +486,11 @@ Test(common_preset, load_checks_the_name_inside_and_prefixes_the_path)
     cr_assert_str_eq(p.name, "copy", "a nameless preset takes the file name");
 
     f = fopen(path, "w");
-    fputs("{\"video\":{\"codec\":\"av1\"}}", f);
+    fputs("{\"video\":{\"codec\":\"A1\"}}", f);
     fclose(f);
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
-    cr_assert_not_null(strstr(err, "copy.json: video.codec: \"av1\""), "%s",
+    cr_assert_not_null(strstr(err, "copy.json: video.codec: \"A1\""), "%s",
                        err);
     unlink(path);
     rmdir(dir);
@@ -504,7 +511,6 @@ Test(common_preset, help_lists_every_field)
         cr_expect_not_null(strstr(text, fields[i]), "%s", fields[i]);
     }
     cr_assert_not_null(strstr(text, "0.5..10"));
-    cr_assert_not_null(strstr(text, "h264, hevc"));
     free(text);
 }
 

@@ -140,21 +140,6 @@ Test(common_storage, content_types)
     cr_assert_str_eq(cir_content_type("a.exe"), "application/octet-stream");
 }
 
-Test(common_storage, cache_control)
-{
-    const char *immutable = "public, max-age=31536000, immutable";
-    const char *brief = "public, max-age=60";
-
-    cr_assert_str_eq(cir_cache_control("720p/00001.m4s"), immutable);
-    cr_assert_str_eq(cir_cache_control("720p/init.mp4"), immutable);
-    cr_assert_str_eq(cir_cache_control("thumbs/sprite-0001.jpg"), immutable);
-    cr_assert_str_eq(cir_cache_control("i/640.webp"), immutable);
-    cr_assert_str_eq(cir_cache_control("master.m3u8"), brief);
-    cr_assert_str_eq(cir_cache_control("manifest.mpd"), brief);
-    cr_assert_str_eq(cir_cache_control("thumbs/thumbs.vtt"), brief);
-    cr_assert_str_eq(cir_cache_control("job.json"), brief);
-}
-
 static int
 count_entries(const char *dir)
 {
@@ -190,9 +175,9 @@ Test(common_storage, file_store_put_exists_remove)
     cr_assert(S_ISDIR(st.st_mode));
 
     cr_assert_eq(cir_store_exists(store, "720p/init.mp4"), 0);
-    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "first", 5), 0);
+    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "first", 5, NULL), 0);
     cr_assert_eq(cir_store_exists(store, "720p/init.mp4"), 1);
-    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "second!", 7), 0);
+    cr_assert_eq(cir_store_put(store, "720p/init.mp4", "second!", 7, NULL), 0);
     snprintf(path, sizeof(path), "%s/asset/1/720p/init.mp4", dir);
     cr_assert_eq(cir_read_file(path, 100, &data, &len), 0);
     cr_assert_eq(len, 7);
@@ -204,12 +189,12 @@ Test(common_storage, file_store_put_exists_remove)
     snprintf(path, sizeof(path), "%s/asset/1/720p", dir);
     cr_assert_eq(count_entries(path), 1);
 
-    cr_assert_eq(cir_store_put(store, "empty.json", "", 0), 0);
+    cr_assert_eq(cir_store_put(store, "empty.json", "", 0, NULL), 0);
     cr_assert_eq(cir_store_exists(store, "empty.json"), 1);
     cr_assert_eq(cir_store_exists(store, "720p"), 0, "a folder is no object");
 
-    cr_assert_eq(cir_store_put(store, "../escape", "x", 1), CIR_EINVAL);
-    cr_assert_eq(cir_store_put(store, "/etc/x", "x", 1), CIR_EINVAL);
+    cr_assert_eq(cir_store_put(store, "../escape", "x", 1, NULL), CIR_EINVAL);
+    cr_assert_eq(cir_store_put(store, "/etc/x", "x", 1, NULL), CIR_EINVAL);
     cr_assert_eq(cir_store_exists(store, "a/../../b"), CIR_EINVAL);
     cr_assert_eq(cir_store_remove(store, ".."), CIR_EINVAL);
     snprintf(path, sizeof(path), "%s/escape", dir);
@@ -240,14 +225,14 @@ Test(common_storage, file_store_get_reads_back_what_was_put)
                  CIR_ENOTFOUND);
     cr_assert_null(data);
     cr_assert_eq(len, 0);
-    cr_assert_eq(cir_store_put(store, "a/b.json", "{\"v\":1}", 7), 0);
+    cr_assert_eq(cir_store_put(store, "a/b.json", "{\"v\":1}", 7, NULL), 0);
     cr_assert_eq(cir_store_get(store, "a/b.json", 100, &data, &len), 0);
     cr_assert_eq(len, 7);
     cr_assert_str_eq(data, "{\"v\":1}");
     free(data);
     cr_assert_eq(cir_store_get(store, "a/b.json", 6, &data, &len), CIR_ELIMIT);
     cr_assert_null(data);
-    cr_assert_eq(cir_store_put(store, "empty", "", 0), 0);
+    cr_assert_eq(cir_store_put(store, "empty", "", 0, NULL), 0);
     cr_assert_eq(cir_store_get(store, "empty", 100, &data, &len), 0);
     cr_assert_eq(len, 0);
     cr_assert_str_eq(data, "");
@@ -303,7 +288,7 @@ Test(common_storage, s3_without_a_backend_is_unsupported)
 
 /* A fake S3 backend: records what the store passes on. */
 static struct {
-    char bucket[64], prefix[CIR_URI_MAX], rel[256], type[64], cc[64];
+    char bucket[64], prefix[CIR_URI_MAX], rel[256], type[64], cc[128];
     size_t len;
     int closed;
 } fake;
@@ -323,7 +308,8 @@ fake_put(void *state, const char *rel, const void *data, size_t len,
 {
     snprintf(fake.rel, sizeof(fake.rel), "%s", rel);
     snprintf(fake.type, sizeof(fake.type), "%s", content_type);
-    snprintf(fake.cc, sizeof(fake.cc), "%s", cache_control);
+    snprintf(fake.cc, sizeof(fake.cc), "%s",
+             cache_control != NULL ? cache_control : "(none)");
     fake.len = len;
     return 0;
 }
@@ -346,39 +332,70 @@ fake_close(void *state)
     fake.closed = 1;
 }
 
+static const cir_store_backend_t fake_backend = {.scheme = CIR_URI_S3,
+                                                 .open = fake_open,
+                                                 .put = fake_put,
+                                                 .exists = fake_exists,
+                                                 .remove = fake_remove,
+                                                 .close = fake_close};
+
 Test(common_storage, registered_backend_gets_type_and_cache_control)
 {
-    cir_store_backend_t b = {.scheme = CIR_URI_S3,
-                             .open = fake_open,
-                             .put = fake_put,
-                             .exists = fake_exists,
-                             .remove = fake_remove,
-                             .close = fake_close};
     cir_store_backend_t incomplete = {.scheme = CIR_URI_S3};
     cir_store_t *store = NULL;
     cir_uri_t uri;
 
     cr_assert_eq(cir_store_register_backend(&incomplete), CIR_EINVAL);
-    cr_assert_eq(cir_store_register_backend(&b), 0);
-    cr_assert_eq(cir_store_register_backend(&b), 0, "re-registering replaces");
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0);
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0,
+                 "re-registering replaces");
     cr_assert_eq(cir_uri_parse("s3://media-out/assets/42", &uri), 0);
     cr_assert_eq(cir_store_open(&store, &uri), 0);
     cr_assert_str_eq(fake.bucket, "media-out");
     cr_assert_str_eq(fake.prefix, "assets/42");
-    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8), 0);
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8, NULL), 0);
     cr_assert_str_eq(fake.rel, "master.m3u8");
     cr_assert_str_eq(fake.type, "application/vnd.apple.mpegurl");
-    cr_assert_str_eq(fake.cc, "public, max-age=60");
+    cr_assert_str_eq(fake.cc, "(none)", "no options: no Cache-Control");
     cr_assert_eq(fake.len, 8);
     cr_assert_eq(cir_store_exists(store, "master.m3u8"), 1);
     cr_assert_eq(cir_store_remove(store, "master.m3u8"), CIR_EIO);
-    cr_assert_eq(cir_store_put(store, "a/../b", "x", 1), CIR_EINVAL);
+    cr_assert_eq(cir_store_put(store, "a/../b", "x", 1, NULL), CIR_EINVAL);
     cr_assert_str_eq(fake.rel, "master.m3u8", "unsafe path never reached it");
-    /* a published version's store: every object immutable, manifests too */
-    cir_store_set_immutable(store, 1);
-    cr_assert_eq(cir_store_put(store, "720p/index.m3u8", "#EXTM3U\n", 8), 0);
-    cr_assert_str_eq(fake.type, "application/vnd.apple.mpegurl");
-    cr_assert_str_eq(fake.cc, "public, max-age=31536000, immutable");
+    cir_store_close(&store);
+    cr_assert_eq(fake.closed, 1);
+}
+
+/* The store has no cache policy: it sends exactly what its caller gives,
+ * whatever the name, and nothing when the caller gives nothing. */
+Test(common_storage, backend_gets_exactly_the_callers_cache_control)
+{
+    static const struct {
+        const char *rel, *given, *sent;
+    } cases[] = {
+        {"master.m3u8", "public, max-age=60", "public, max-age=60"},
+        {"master.m3u8", "no-store", "no-store"},
+        {"720p/seg-1.m4s", "private, max-age=5", "private, max-age=5"},
+        {"720p/init.mp4", "public, max-age=1209600, immutable",
+         "public, max-age=1209600, immutable"},
+        {"thumbs/thumbs.vtt", "x-anything; at all", "x-anything; at all"},
+        {"job.json", "", "(none)"},
+        {"720p/index.m3u8", NULL, "(none)"},
+    };
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+
+    cr_assert_eq(cir_store_register_backend(&fake_backend), 0);
+    cr_assert_eq(cir_uri_parse("s3://media-out/assets/43", &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cir_store_put_opts_t o = {.cache_control = cases[i].given};
+        cr_assert_eq(cir_store_put(store, cases[i].rel, "x", 1, &o), 0);
+        cr_expect_str_eq(fake.rel, cases[i].rel);
+        cr_expect_str_eq(fake.cc, cases[i].sent, "%s given \"%s\"",
+                         cases[i].rel,
+                         cases[i].given ? cases[i].given : "NULL");
+    }
     cir_store_close(&store);
     cr_assert_eq(fake.closed, 1);
 }
@@ -474,10 +491,11 @@ Test(common_storage, a_cancelled_store_writes_nothing)
     cr_assert_eq(cir_store_open(&store, &uri), 0);
     cir_store_set_cancel(store, &cancel);
     cr_assert_eq(fake_cancel, &cancel, "the backend gets the flag");
-    cr_assert_eq(cir_store_put(store, "720p/seg-1.m4s", "a", 1), 0);
+    cr_assert_eq(cir_store_put(store, "720p/seg-1.m4s", "a", 1, NULL), 0);
     cr_assert_str_eq(fake.rel, "720p/seg-1.m4s");
     atomic_store(&cancel, 1);
-    cr_assert_eq(cir_store_put(store, "720p/seg-2.m4s", "b", 1), CIR_ECANCELED);
+    cr_assert_eq(cir_store_put(store, "720p/seg-2.m4s", "b", 1, NULL),
+                 CIR_ECANCELED);
     cr_assert_str_eq(fake.rel, "720p/seg-1.m4s", "never reached the backend");
     cir_store_close(&store);
 }
@@ -494,12 +512,12 @@ Test(common_storage, a_cancelled_file_store_writes_nothing)
     cr_assert_eq(cir_uri_parse(root, &uri), 0);
     cr_assert_eq(cir_store_open(&store, &uri), 0);
     cir_store_set_cancel(store, &cancel);
-    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8),
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8, NULL),
                  CIR_ECANCELED);
     snprintf(path, sizeof(path), "%s/master.m3u8", dir);
     cr_assert_eq(access(path, F_OK), -1);
     cir_store_set_cancel(store, NULL);
-    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8), 0);
+    cr_assert_eq(cir_store_put(store, "master.m3u8", "#EXTM3U\n", 8, NULL), 0);
     cr_assert_eq(access(path, F_OK), 0);
     cir_store_close(&store);
     unlink(path);

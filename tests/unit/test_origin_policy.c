@@ -144,3 +144,72 @@ Test(policy, vod_kinds_by_path)
     cr_assert_str_eq(cir_origin_vary(CIR_CACHE_VOD_VERSIONED_MANIFEST),
                      "Accept-Encoding");
 }
+
+/* Every kind of file an asset publishes, in a store rooted at the asset and
+ * in one rooted at a published version: the kind and the Cache-Control the
+ * transcoder sends with the upload (the lifetimes nginx gives them too). */
+Test(policy, asset_files_by_kind_and_place)
+{
+    static const struct {
+        const char *rel;
+        int versioned;
+        cir_cache_kind_t kind;
+        const char *cc;
+    } cases[] = {
+        /* top level: rewritten in place on every publish: short */
+        {"master.m3u8", 0, CIR_CACHE_VOD_MANIFEST, "public, max-age=60"},
+        {"manifest.mpd", 0, CIR_CACHE_VOD_MANIFEST, "public, max-age=60"},
+        {"thumbs.vtt", 0, CIR_CACHE_VOD_MANIFEST, "public, max-age=60"},
+        {"images/manifest.json", 0, CIR_CACHE_VOD_MANIFEST,
+         "public, max-age=60"},
+        {".published/0123abcd.json", 0, CIR_CACHE_VOD_MANIFEST,
+         "public, max-age=60"},
+        /* a version's manifests, WebVTT and JSON never change */
+        {"master.m3u8", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        {"manifest.mpd", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        {"720p/index.m3u8", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        {"720p/iframes.m3u8", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        {"thumbs/thumbs.vtt", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        {"images/manifest.json", 1, CIR_CACHE_VOD_VERSIONED_MANIFEST,
+         "public, max-age=1209600, immutable"},
+        /* media and images: immutable wherever they are */
+        {"720p/init.mp4", 1, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"720p/seg-1.m4s", 1, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"audio/seg-7.m4s", 0, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"thumbs/sprite-0001.jpg", 1, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"poster.jpg", 1, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"images/640.webp", 1, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+        {"images/640.jpg", 0, CIR_CACHE_MEDIA,
+         "public, max-age=1209600, immutable"},
+    };
+    char cc[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cir_cache_kind_t k =
+            cir_origin_asset_cache_kind(cases[i].rel, cases[i].versioned);
+        cr_expect_eq(k, cases[i].kind, "%s (versioned %d): kind %d",
+                     cases[i].rel, cases[i].versioned, (int)k);
+        cr_assert_eq(cir_origin_cache_control(k, NULL, cc, sizeof(cc)), 0);
+        cr_expect_str_eq(cc, cases[i].cc, "%s (versioned %d)", cases[i].rel,
+                         cases[i].versioned);
+    }
+    /* nginx's view of the same files, by their path below its root */
+    cr_assert_eq(cir_origin_vod_cache_kind("a/v/20261206T1Z-ab/manifest.mpd"),
+                 cir_origin_asset_cache_kind("manifest.mpd", 1));
+    cr_assert_eq(cir_origin_vod_cache_kind("a/manifest.mpd"),
+                 cir_origin_asset_cache_kind("manifest.mpd", 0));
+    cr_assert_eq(cir_origin_vod_cache_kind("a/images/manifest.json"),
+                 CIR_CACHE_VOD_MANIFEST);
+    cr_assert_eq(cir_origin_asset_cache_kind(NULL, 0), CIR_CACHE_MEDIA);
+}

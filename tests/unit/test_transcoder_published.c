@@ -92,7 +92,7 @@ Test(published, an_unreadable_marker_still_counts)
     cir_published_t back;
 
     cr_assert_eq(cir_published_path(TAG, path, sizeof(path)), 0);
-    cr_assert_eq(cir_store_put(store, path, "{not json", 9), 0);
+    cr_assert_eq(cir_store_put(store, path, "{not json", 9, NULL), 0);
     cr_assert_eq(cir_published_read(store, TAG, &back), 1);
     cr_assert_str_eq(back.version, "");
     cir_store_close(&store);

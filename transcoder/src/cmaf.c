@@ -5,6 +5,7 @@
 #include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
 
+#include "asset_put.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cmaf.h"
@@ -388,7 +389,8 @@ flush_fragment(cir_cmaf_t *c)
         }
         char name[96];
         snprintf(name, sizeof(name), "%s/init.mp4", c->id);
-        if ((ret = cir_store_put(c->store, name, buf, (size_t)moof)) < 0) {
+        if ((ret = cir_asset_put(c->store, CIR_ASSET_VERSION, name, buf,
+                                 (size_t)moof)) < 0) {
             return ret;
         }
         c->header_done = 1;
@@ -418,7 +420,8 @@ write_held(cir_cmaf_t *c)
         return 0;
     }
     snprintf(name, sizeof(name), "%s/seg-%zu.m4s", c->id, c->nb_segments);
-    ret = cir_store_put(c->store, name, c->held, c->held_size);
+    ret =
+        cir_asset_put(c->store, CIR_ASSET_VERSION, name, c->held, c->held_size);
     av_freep(&c->held);
     c->held_size = 0;
     return ret;

@@ -27,8 +27,9 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "asset_put.h"
 #include "cir_aws.h"
-#include "cir_aws_avio.h"
+#include "s3_avio.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_storage.h"
@@ -406,10 +407,10 @@ decode_one(AVFormatContext *ic, int si, const char *path, AVFrame **out)
     goto fail;
 
 averr:
-    if (cir_aws_s3_avio_error(ic->pb) < 0) {
+    if (cir_s3_avio_error(ic->pb) < 0) {
         /* the read failed, not the bytes */
-        cir_log_error(&LOG, "%s: %s", path, cir_aws_s3_avio_strerror(ic->pb));
-        ret = cir_aws_s3_avio_error(ic->pb);
+        cir_log_error(&LOG, "%s: %s", path, cir_s3_avio_strerror(ic->pb));
+        ret = cir_s3_avio_error(ic->pb);
         goto fail;
     }
     cir_log_error(&LOG, "%s: decoding the %s image failed: %s", path,
@@ -552,7 +553,7 @@ put(cir_store_t *store, rendition_t *r, const char *ext, const char *fmt, int w,
     int ret;
 
     snprintf(r->path, sizeof(r->path), "images/%d.%s", w, ext);
-    ret = cir_store_put(store, r->path, data, len);
+    ret = cir_asset_put(store, CIR_ASSET_VERSION, r->path, data, len);
     if (ret < 0) {
         cir_log_error(&LOG, "writing %s failed: %s", r->path,
                       cir_strerror(ret));
@@ -568,9 +569,9 @@ put(cir_store_t *store, rendition_t *r, const char *ext, const char *fmt, int w,
 /* images/manifest.json with every path prefixed by base ("" or
  * "v/<version>/"): the version's own, or the asset's top-level one. */
 static int
-write_manifest(cir_store_t *store, const char *base, int sw, int sh,
-               const char *format, int has_alpha, const rendition_t *r,
-               size_t nb)
+write_manifest(cir_store_t *store, cir_asset_place_t place, const char *base,
+               int sw, int sh, const char *format, int has_alpha,
+               const rendition_t *r, size_t nb)
 {
     json_t *root = NULL, *arr = NULL;
     char *text = NULL, path[CIR_VERSION_ID_MAX + 96];
@@ -605,7 +606,8 @@ write_manifest(cir_store_t *store, const char *base, int sw, int sh,
     if (text == NULL || strlen(text) > MAX_MANIFEST) {
         goto fail;
     }
-    ret = cir_store_put(store, "images/manifest.json", text, strlen(text));
+    ret =
+        cir_asset_put(store, place, "images/manifest.json", text, strlen(text));
     if (ret < 0) {
         cir_log_error(&LOG, "writing images/manifest.json failed: %s",
                       cir_strerror(ret));
@@ -809,11 +811,12 @@ cir_images_run_versioned(const char *input_path, const cir_preset_t *preset,
         }
     }
 
-    ret = write_manifest(store, "", sw, sh, format_name(codec_id), has_alpha, r,
-                         nb_r);
+    /* without a top store, store is the asset itself (not versioned) */
+    ret = write_manifest(store, top != NULL ? CIR_ASSET_VERSION : CIR_ASSET_TOP,
+                         "", sw, sh, format_name(codec_id), has_alpha, r, nb_r);
     if (ret == 0 && top != NULL) {
         /* the asset's own manifest last, pointing into the version */
-        ret = write_manifest(top, base ? base : "", sw, sh,
+        ret = write_manifest(top, CIR_ASSET_TOP, base ? base : "", sw, sh,
                              format_name(codec_id), has_alpha, r, nb_r);
     }
     if (ret == 0) {

@@ -21,7 +21,7 @@
 #include <libavutil/dict.h>
 
 #include "cir_aws.h"
-#include "cir_aws_avio.h"
+#include "s3_avio.h"
 #include "cir_error.h"
 
 /* The containers people upload.  Full AVInputFormat names. */
@@ -178,7 +178,7 @@ open_error(int err, char *why, size_t why_len)
 static int
 read_error(const AVIOContext *pb, int averr, char *why, size_t why_len)
 {
-    int io = cir_aws_s3_avio_error(pb);
+    int io = cir_s3_avio_error(pb);
 
     if (io < 0) {
         cir_input_strerror(pb, averr, why, why_len);
@@ -291,9 +291,8 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
     why[0] = '\0';
     if (s3) {
         /* ranged GETs through our own AVIOContext: no local copy */
-        if ((ret = cir_aws_s3_avio_open(&pb, path, &s3o)) < 0) {
+        if ((ret = cir_s3_avio_open(&pb, path, &s3o, why, why_len)) < 0) {
             /* the S3 AVIO says why: missing, not readable, refused... */
-            snprintf(why, why_len, "%s", cir_aws_last_error());
             return ret;
         }
         ret = probe(pb, path, &fmt, why, why_len);
@@ -339,7 +338,7 @@ fail:
     if (ic != NULL) {
         cir_input_close(&ic); /* and pb, if set as its custom IO */
     } else {
-        cir_aws_s3_avio_close(&pb);
+        cir_s3_avio_close(&pb);
     }
     return ret;
 }
@@ -353,5 +352,5 @@ cir_input_close(AVFormatContext **ic)
         pb = (*ic)->pb;
     }
     avformat_close_input(ic);
-    cir_aws_s3_avio_close(&pb);
+    cir_s3_avio_close(&pb);
 }

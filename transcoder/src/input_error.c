@@ -5,13 +5,13 @@
 
 #include <libavutil/error.h>
 
-#include "cir_aws_avio.h"
+#include "s3_avio.h"
 #include "cir_error.h"
 
 int
 cir_input_error(const AVIOContext *pb, int averr)
 {
-    int io = cir_aws_s3_avio_error(pb);
+    int io = cir_s3_avio_error(pb);
 
     if (io < 0) {
         return io;
@@ -34,8 +34,8 @@ cir_input_error(const AVIOContext *pb, int averr)
 const char *
 cir_input_strerror(const AVIOContext *pb, int averr, char *buf, size_t size)
 {
-    if (cir_aws_s3_avio_error(pb) < 0) {
-        snprintf(buf, size, "%s", cir_aws_s3_avio_strerror(pb));
+    if (cir_s3_avio_error(pb) < 0) {
+        snprintf(buf, size, "%s", cir_s3_avio_strerror(pb));
     } else {
         av_strerror(averr, buf, size);
     }

@@ -1,7 +1,7 @@
 /*
  * What a libavformat failure on an input means.  Only the demuxer or the
  * decoder judging the bytes makes CIR_EMEDIA: an I/O error of the S3 AVIO
- * (cir_aws_avio.h) is that error (CIR_ETRANSIENT, CIR_EAUTH, ...), even
+ * (s3_avio.h) is that error (CIR_ETRANSIENT, CIR_EAUTH, ...), even
  * when libavformat reports it as AVERROR(EIO), AVERROR_EOF or as bytes it
  * could not parse after the read failed.
  */

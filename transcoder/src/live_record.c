@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "asset_put.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_manifest.h"
@@ -237,10 +238,11 @@ peak(const cir_live_rec_t *r, double target)
 }
 
 static int
-put(cir_store_t *store, cir_buf_t *buf, const char *name, int ret)
+put(cir_store_t *store, cir_asset_place_t place, cir_buf_t *buf,
+    const char *name, int ret)
 {
     if (ret == 0) {
-        ret = cir_store_put(store, name, buf->data, buf->len);
+        ret = cir_asset_put(store, place, name, buf->data, buf->len);
     }
     cir_buf_reset(buf);
     return ret;
@@ -248,13 +250,14 @@ put(cir_store_t *store, cir_buf_t *buf, const char *name, int ret)
 
 /* The MPD and master.m3u8 of asset into store, master last. */
 static int
-put_top(cir_store_t *store, cir_buf_t *buf, const cir_asset_t *asset)
+put_top(cir_store_t *store, cir_asset_place_t place, cir_buf_t *buf,
+        const cir_asset_t *asset)
 {
-    int ret =
-        put(store, buf, "manifest.mpd", cir_dash_render_static(asset, buf));
+    int ret = put(store, place, buf, "manifest.mpd",
+                  cir_dash_render_static(asset, buf));
 
     return ret < 0 ? ret
-                   : put(store, buf, "master.m3u8",
+                   : put(store, place, buf, "master.m3u8",
                          cir_hls_render_master(asset, buf));
 }
 
@@ -335,10 +338,9 @@ cir_live_rec_publish(const char *root, const char *version,
         (ret = open_file_store(&top_store, root)) < 0) {
         goto fail;
     }
-    cir_store_set_immutable(store, 1);
     for (size_t i = 0; i < nr; i++) {
         snprintf(name, sizeof(name), "%s/index.m3u8", rends[i].id);
-        ret = put(store, &buf, name,
+        ret = put(store, CIR_ASSET_VERSION, &buf, name,
                   cir_hls_render_media(&asset, &rends[i], &buf));
         if (ret < 0) {
             goto fail;
@@ -348,8 +350,8 @@ cir_live_rec_publish(const char *root, const char *version,
      * same with every URI under v/<version>/): they mark it complete */
     top = asset;
     top.base = base;
-    if ((ret = put_top(store, &buf, &asset)) < 0 ||
-        (ret = put_top(top_store, &buf, &top)) < 0) {
+    if ((ret = put_top(store, CIR_ASSET_VERSION, &buf, &asset)) < 0 ||
+        (ret = put_top(top_store, CIR_ASSET_TOP, &buf, &top)) < 0) {
         goto fail;
     }
     ret = 0;

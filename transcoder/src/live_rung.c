@@ -14,6 +14,7 @@
 #include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_preset_codecs.h"
 #include "cmaf_live.h"
 #include "codecs.h"
 #include "live_rung.h"
@@ -100,11 +101,11 @@ open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
          * every rung; the encoder must never add one of its own */
         .gop_frames = 0,
         .rung = cfg->ladder->rung,
-        .preset = cfg->preset->encoder_preset,
+        .preset = cir_preset_encoder_speed(cfg->preset),
         .low_latency = 1,
     };
 
-    if (cfg->preset->video_codec != CIR_VCODEC_H264) {
+    if (cir_preset_vcodec(cfg->preset) != CIR_VCODEC_H264) {
         cir_log_warn(&r->log, "live rungs are H.264: the preset's codec is "
                               "not used");
     }

@@ -22,11 +22,12 @@
 #include <libavutil/pixdesc.h>
 
 #include "cir_aws.h"
-#include "cir_aws_avio.h"
+#include "s3_avio.h"
 #include "audio.h"
 #include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_preset_codecs.h"
 #include "cir_transcode.h"
 #include "images.h"
 #include "input.h"
@@ -522,7 +523,7 @@ read_loop(cir_job_state_t *s)
             /* a read stopped by the cancel (the S3 AVIO's, a GET aborted) */
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
-        if (ret == AVERROR_EOF && cir_aws_s3_avio_error(s->ic->pb) < 0) {
+        if (ret == AVERROR_EOF && cir_s3_avio_error(s->ic->pb) < 0) {
             /* a demuxer may take a failed read for the end of the file */
             ret = AVERROR(EIO);
         }
@@ -776,7 +777,6 @@ open_stores(cir_job_state_t *s, const cir_uri_t *out)
         return fail_msg(s, ret, "cannot open output %s: %s", s->job->output,
                         cir_strerror(ret));
     }
-    cir_store_set_immutable(s->store, 1);
     cir_log_info(&s->log, "writing version %s", s->result->version);
     read_previous(s, out);
     return 0;
@@ -809,6 +809,7 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
 {
     cir_job_state_t s = {0};
     cir_uri_t in, out;
+    char why[400];
     int ret;
 
     memset(result, 0, sizeof(*result));
@@ -818,6 +819,12 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     s.log = (cir_log_ctx_t){.component = "transcode", .job = job->job_id};
     s.start_us = now_us();
 
+    /* the codec rules are checked here, where the codecs live, whoever
+     * loaded the preset */
+    if (cir_preset_codecs_check(job->preset, why, sizeof(why)) < 0) {
+        ret = fail_msg(&s, CIR_EINVAL, "preset: %s", why);
+        goto done;
+    }
     if (cir_uri_parse(job->input, &in) < 0) {
         ret = fail_msg(&s, CIR_EINVAL, "bad input URI '%s'", job->input);
         goto done;

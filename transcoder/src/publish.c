@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "asset_put.h"
 #include "cir_error.h"
 #include "cir_manifest.h"
 #include "pipeline.h"
@@ -90,7 +91,9 @@ put_rendered(cir_job_state_t *s, cir_store_t *store, cir_buf_t *buf,
         cir_log_error(&s->log, "rendering %s: %s", name, cir_strerror(ret));
         return ret == CIR_ELIMIT ? ret : CIR_EINTERNAL;
     }
-    ret = cir_store_put(store, name, buf->data, buf->len);
+    ret = cir_asset_put(store,
+                        store == s->top ? CIR_ASSET_TOP : CIR_ASSET_VERSION,
+                        name, buf->data, buf->len);
     cir_buf_reset(buf);
     if (ret < 0) {
         cir_log_error(&s->log, "writing %s%s: %s",

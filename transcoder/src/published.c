@@ -1,4 +1,5 @@
 /* Publication markers: see cir_published.h. */
+#include "asset_put.h"
 #include "cir_published.h"
 
 #include <stdio.h>
@@ -110,7 +111,7 @@ cir_published_write(cir_store_t *store, const char *tag,
     if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL) {
         ret = CIR_ENOMEM;
     } else {
-        ret = cir_store_put(store, path, text, strlen(text));
+        ret = cir_asset_put(store, CIR_ASSET_TOP, path, text, strlen(text));
     }
     free(text);
     json_decref(j);

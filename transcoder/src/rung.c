@@ -9,6 +9,7 @@
 #include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_preset_codecs.h"
 #include "codecs.h"
 #include "rung.h"
 
@@ -44,7 +45,7 @@ static int
 open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
 {
     const cir_preset_t *p = cfg->preset;
-    int hevc = p->video_codec == CIR_VCODEC_HEVC;
+    int hevc = cir_preset_vcodec(p) == CIR_VCODEC_HEVC;
     const cir_venc_config_t venc = {
         .hevc = hevc,
         .width = r->width,
@@ -53,7 +54,7 @@ open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
         .frame_rate = cfg->frame_rate,
         .gop_frames = r->gop_frames,
         .rung = cfg->ladder->rung,
-        .preset = p->encoder_preset,
+        .preset = cir_preset_encoder_speed(p),
     };
     AVCodecContext *enc;
     int ret;

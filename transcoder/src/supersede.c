@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "asset_put.h"
 #include "cir_aws.h"
 #include "cir_error.h"
 #include "supersede.h"
@@ -135,7 +136,7 @@ write_record(const cir_uri_t *out, const char *previous, const char *published)
     if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL) {
         ret = CIR_ENOMEM;
     } else if ((ret = cir_store_open(&store, out)) == 0) {
-        ret = cir_store_put(store, name, text, strlen(text));
+        ret = cir_asset_put(store, CIR_ASSET_TOP, name, text, strlen(text));
     }
     cir_store_close(&store);
     free(text);

@@ -19,6 +19,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "asset_put.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "jpeg.h"
@@ -95,7 +96,7 @@ put_jpeg(cir_thumbnailer_t *t, const char *name, const AVFrame *f, int quality,
                       cir_strerror(ret));
         return ret;
     }
-    ret = cir_store_put(t->store, name, data, len);
+    ret = cir_asset_put(t->store, CIR_ASSET_VERSION, name, data, len);
     free(data);
     if (ret < 0) {
         cir_log_error(&t->log, "writing %s failed: %s", name,

@@ -16,7 +16,7 @@
 #include "cir_json.h"
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
-#include "cir_preset.h"
+#include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
@@ -308,7 +308,7 @@ parse_args(int argc, char **argv, options_t *o)
             usage(stdout);
             exit(0);
         case 'F':
-            cir_preset_print_help(stdout);
+            cir_preset_codecs_print_help(stdout);
             exit(0);
         case 'L':
             o->live.live_root = optarg;
@@ -393,8 +393,8 @@ run_live(const options_t *o)
     int ret;
 
     if (o->preset) {
-        ret = cir_preset_load(o->presets_dir, o->preset, &preset, err,
-                              sizeof(err));
+        ret = cir_preset_codecs_load(o->presets_dir, o->preset, &preset, err,
+                                     sizeof(err));
         if (ret < 0) {
             fprintf(stderr, "preset %s: %s\n", o->preset, err);
             return CIR_EXIT_BAD_PRESET;
@@ -454,7 +454,8 @@ main(int argc, char **argv)
         return run_live(&o);
     }
 
-    ret = cir_preset_load(o.presets_dir, o.preset, &preset, err, sizeof(err));
+    ret = cir_preset_codecs_load(o.presets_dir, o.preset, &preset, err,
+                                 sizeof(err));
     if (ret < 0) {
         fprintf(stderr, "preset %s: %s\n", o.preset, err);
         memset(&result, 0, sizeof(result));

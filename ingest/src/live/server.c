@@ -172,8 +172,8 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     if (cfg->preset[0] != '\0') {
         char perr[400];
         const char *dir = cir_preset_dir(cfg->presets_dir);
-        if ((ret = cir_preset_load(dir, cfg->preset, &s->preset, perr,
-                                   sizeof(perr))) < 0) {
+        if ((ret = cir_preset_codecs_load(dir, cfg->preset, &s->preset, perr,
+                                          sizeof(perr))) < 0) {
             cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,
                           perr);
             goto fail;

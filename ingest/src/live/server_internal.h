@@ -25,6 +25,7 @@
 #include "cir_error.h"
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
+#include "cir_preset_codecs.h"
 #include "cir_rtmp.h"
 #include "cir_ingest.h"
 

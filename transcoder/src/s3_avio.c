@@ -1,5 +1,9 @@
-/* An AVIOContext over an S3 object: ranged GETs, read and seek. */
-#include "cir_aws_avio.h"
+/*
+ * An AVIOContext over an S3 object: ranged GETs, read and seek, on the public
+ * cir_s3_* client of common/aws.  Tested through the integration tests
+ * (aws, aws_faults, aws_worker: inputs read from the S3 rig).
+ */
+#include "s3_avio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +13,6 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-#include "aws_internal.h"
 #include "cir_aws.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -27,6 +30,7 @@ typedef struct {
     size_t chunk_len;
     int error;         /* the read that failed: every later one fails */
     char errmsg[1280]; /* and why */
+    char why[128];     /* a failure found here, not by the S3 client */
 } s3_input_t;
 
 static const cir_log_ctx_t log_ctx = {.component = "s3"};
@@ -41,6 +45,7 @@ fill_chunk(s3_input_t *s, size_t want)
     int ret, short_reads = 0;
 
     s->chunk_len = 0;
+    s->why[0] = '\0';
     while (have < want) {
         got = 0;
         ret =
@@ -51,8 +56,9 @@ fill_chunk(s3_input_t *s, size_t want)
         }
         have += got;
         if (have < want && ++short_reads > CIR_S3_AVIO_SHORT_READS) {
-            aws_set_error("%zu of %zu bytes arrived after %d short reads", have,
-                          want, short_reads);
+            snprintf(s->why, sizeof(s->why),
+                     "%zu of %zu bytes arrived after %d short reads", have,
+                     want, short_reads);
             return CIR_ETRANSIENT;
         }
     }
@@ -79,7 +85,8 @@ fail_read(s3_input_t *s, int ret)
     }
     snprintf(s->errmsg, sizeof(s->errmsg),
              "reading s3://%s/%s at byte %lld failed (%s): %s", s->bucket,
-             shown, (long long)s->pos, cir_errname(ret), cir_aws_last_error());
+             shown, (long long)s->pos, cir_errname(ret),
+             s->why[0] != '\0' ? s->why : cir_aws_last_error());
     cir_log_error(&log_ctx, "%s", s->errmsg);
     return AVERROR(EIO);
 }
@@ -155,7 +162,7 @@ seek(void *opaque, int64_t offset, int whence)
  * s3:ListBucket the bucket, so AccessDenied may mean either.
  */
 static void
-explain_head_failure(s3_input_t *s, int ret)
+explain_head_failure(s3_input_t *s, int ret, char *out, size_t size)
 {
     char why[1024], shown[256];
     uint8_t byte;
@@ -167,30 +174,31 @@ explain_head_failure(s3_input_t *s, int ret)
                          s->abort) == CIR_EAUTH) {
         snprintf(why, sizeof(why), "%s", cir_aws_last_error());
         if (strstr(why, "AccessDenied") != NULL) {
-            aws_set_error("input s3://%s/%s is missing or not readable: %s "
-                          "(S3 answers 403 for a missing key when the role "
-                          "lacks s3:ListBucket on the bucket)",
-                          s->bucket, shown, why);
+            snprintf(out, size,
+                     "input s3://%s/%s is missing or not readable: %s "
+                     "(S3 answers 403 for a missing key when the role "
+                     "lacks s3:ListBucket on the bucket)",
+                     s->bucket, shown, why);
         } else {
-            aws_set_error("input s3://%s/%s: credentials refused: %s",
-                          s->bucket, shown, why);
+            snprintf(out, size, "input s3://%s/%s: credentials refused: %s",
+                     s->bucket, shown, why);
         }
         return;
     }
     snprintf(why, sizeof(why), "%s", cir_aws_last_error());
     if (ret == CIR_ENOTFOUND) {
-        aws_set_error("input s3://%s/%s does not exist: %s", s->bucket, shown,
-                      why);
+        snprintf(out, size, "input s3://%s/%s does not exist: %s", s->bucket,
+                 shown, why);
     } else if (ret == CIR_EAUTH) {
-        aws_set_error("input s3://%s/%s is not readable: %s", s->bucket, shown,
-                      why);
+        snprintf(out, size, "input s3://%s/%s is not readable: %s", s->bucket,
+                 shown, why);
     } else {
-        aws_set_error("input s3://%s/%s: %s", s->bucket, shown, why);
+        snprintf(out, size, "input s3://%s/%s: %s", s->bucket, shown, why);
     }
 }
 
 int
-cir_aws_s3_avio_error(const AVIOContext *pb)
+cir_s3_avio_error(const AVIOContext *pb)
 {
     if (pb == NULL || pb->read_packet != read_packet || pb->opaque == NULL) {
         return 0;
@@ -199,17 +207,17 @@ cir_aws_s3_avio_error(const AVIOContext *pb)
 }
 
 const char *
-cir_aws_s3_avio_strerror(const AVIOContext *pb)
+cir_s3_avio_strerror(const AVIOContext *pb)
 {
-    if (cir_aws_s3_avio_error(pb) == 0) {
+    if (cir_s3_avio_error(pb) == 0) {
         return "";
     }
     return ((const s3_input_t *)pb->opaque)->errmsg;
 }
 
 int
-cir_aws_s3_avio_open(AVIOContext **pb, const char *uri,
-                     const cir_s3_avio_opts_t *opts)
+cir_s3_avio_open(AVIOContext **pb, const char *uri,
+                 const cir_s3_avio_opts_t *opts, char *why, size_t why_len)
 {
     cir_uri_t *u = NULL;
     s3_input_t *s = NULL;
@@ -218,19 +226,23 @@ cir_aws_s3_avio_open(AVIOContext **pb, const char *uri,
     int ret;
 
     *pb = NULL;
+    why[0] = '\0';
     u = calloc(1, sizeof(*u));
     s = calloc(1, sizeof(*s));
     if (u == NULL || s == NULL) {
+        snprintf(why, why_len, "out of memory");
         ret = CIR_ENOMEM;
         goto fail;
     }
     if ((ret = cir_uri_parse(uri, u)) < 0 || u->scheme != CIR_URI_S3) {
+        snprintf(why, why_len, "not an s3:// URI");
         ret = CIR_EINVAL;
         goto fail;
     }
     if ((s->aws = cir_aws_default()) == NULL) {
-        aws_set_error("no AWS client: credentials or configuration (logged "
-                      "at start)");
+        snprintf(why, why_len,
+                 "no AWS client: credentials or configuration "
+                 "(logged at start)");
         ret = CIR_EAUTH;
         goto fail;
     }
@@ -238,18 +250,20 @@ cir_aws_s3_avio_open(AVIOContext **pb, const char *uri,
     snprintf(s->key, sizeof(s->key), "%s", u->path);
     s->abort = opts != NULL ? opts->abort : NULL;
     if ((ret = cir_s3_head(s->aws, s->bucket, s->key, &head, s->abort)) < 0) {
-        explain_head_failure(s, ret);
+        explain_head_failure(s, ret, why, why_len);
         goto fail;
     }
     s->size = head.size;
     s->chunk = av_malloc(CIR_S3_AVIO_CHUNK);
     iobuf = av_malloc(65536);
     if (s->chunk == NULL || iobuf == NULL) {
+        snprintf(why, why_len, "out of memory");
         ret = CIR_ENOMEM;
         goto fail;
     }
     *pb = avio_alloc_context(iobuf, 65536, 0, s, read_packet, NULL, seek);
     if (*pb == NULL) {
+        snprintf(why, why_len, "out of memory");
         ret = CIR_ENOMEM;
         goto fail;
     }
@@ -267,7 +281,7 @@ fail:
 }
 
 void
-cir_aws_s3_avio_close(AVIOContext **pb)
+cir_s3_avio_close(AVIOContext **pb)
 {
     s3_input_t *s;
 
