@@ -13,6 +13,7 @@
 #include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_preset.h"
+#include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_storage.h"
 #include "dispatch_internal.h"
@@ -320,8 +321,8 @@ settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset)
         remove_job(w, f);
         return 1;
     }
-    ret = cir_preset_load(w->presets_dir, f->job.preset, preset, err,
-                          sizeof(err));
+    ret = cir_preset_codecs_load(w->presets_dir, f->job.preset, preset, err,
+                                 sizeof(err));
     if (ret < 0) {
         if (lease_settle(f)) {
             abandon_job(w, f, NULL);
