@@ -668,7 +668,7 @@ cir_live_video_part_target_us(double part_seconds, double segment_seconds,
                               int fr_num, int fr_den)
 {
     double fps, frame_us, part_us, slack_us;
-    int64_t k, seg_frames;
+    int64_t k, seg_frames, target_us;
 
     if (fr_num <= 0 || fr_den <= 0 || !(segment_seconds >= part_seconds) ||
         cir_live_part_target_us(part_seconds) == 0) {
@@ -684,7 +684,11 @@ cir_live_video_part_target_us(double part_seconds, double segment_seconds,
     frame_us = 1e6 / fps;
     part_us = k * frame_us;
     slack_us = frame_us / 2 < part_us / 10 ? frame_us / 2 : part_us / 10;
-    return cir_live_part_target_us((part_us + slack_us) / 1e6);
+    target_us = cir_live_part_target_us((part_us + slack_us) / 1e6);
+    /* a part as long as the segment: the slack would outgrow it */
+    return (double)target_us > segment_seconds * 1e6
+               ? cir_live_part_target_us(part_seconds)
+               : target_us;
 }
 
 static uint32_t

@@ -462,6 +462,8 @@ Test(live_index, video_parts_are_whole_frames_that_tile_a_segment)
     /* 59 frames (prime): no divisor near 10, the part in whole frames */
     cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 1.9666667, 30, 1),
                  350000);
+    /* parts as long as the segment: no slack past the segment */
+    cr_assert_eq(cir_live_video_part_target_us(2, 2, 30, 1), 2000000);
     /* no rate, or none that makes sense: the configured part */
     cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 0, 1), 334000);
     cr_assert_eq(cir_live_video_part_target_us(1.0 / 3, 2, 30, 0), 334000);
