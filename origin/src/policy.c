@@ -26,13 +26,13 @@
  *                                published version (<asset>/v/<id>/) never
  *                                changes (README "Published outputs never
  *                                change")
- * The transcoder sends the same values with every S3 upload
- * (cir_origin_asset_cache_kind): this is Cirrus's one cache policy, for
- * files nginx serves and for objects CloudFront takes from S3 alike.
  *   error                        public, max-age=1: a 404 for a part that
  *                                does not exist yet must not stick; every
  *                                4xx/5xx answer (416 from a range too)
  *                                gets it, whatever the object
+ * The transcoder sends the same values with every S3 upload
+ * (cir_origin_asset_cache_kind): this is Cirrus's one cache policy, for
+ * files nginx serves and for objects CloudFront takes from S3 alike.
  * No cookies: nothing here varies per viewer.  Manifests say
  * Vary: Accept-Encoding (nginx may gzip them: a cache must not hand a
  * gzipped playlist to a client that did not ask for it); media never
