@@ -282,9 +282,27 @@ put_us_duration(cir_buf_t *out, int64_t us)
                           digits, (long long)frac);
 }
 
+/*
+ * While a segment is being written, the segments after it are promised
+ * with an open-ended S element (ISO/IEC 23009-1 5.3.9.6: a negative @r
+ * repeats @d until the next MPD update).  A player then asks for the next
+ * segment when it is due instead of when an MPD update lists it: dash.js
+ * reloads the MPD at most once a second whatever minimumUpdatePeriod says,
+ * which left it 0-1 s late for every segment, a stall when late by more
+ * than its buffer.  Not after the last segment of an outage's GAP or of an
+ * ended stream: nothing follows those yet.
+ */
+static int
+open_ended(const mpd_t *m, const cir_live_index_t *idx, size_t k, size_t to)
+{
+    return !idx->ended && k + 1 == m->nb_periods && to > 0 &&
+           to == idx->nb_segments && !idx->segments[to - 1].complete &&
+           idx->segment_target > 0;
+}
+
 static int
 put_timeline(cir_buf_t *out, const cir_live_index_t *idx, size_t from,
-             size_t to)
+             size_t to, int promise_next)
 {
     cir_dash_timeline_t tl;
     size_t i;
@@ -295,7 +313,8 @@ put_timeline(cir_buf_t *out, const cir_live_index_t *idx, size_t from,
         const cir_live_segment_t *s = &idx->segments[i];
         TRY(cir_dash_timeline_add(&tl, out, s->start, seg_dur(idx, s)));
     }
-    TRY(cir_dash_timeline_close(&tl, out));
+    TRY(cir_dash_timeline_close_open_ended(
+        &tl, out, promise_next ? idx->segment_target : 0));
     return 0;
 
 fail:
@@ -333,7 +352,7 @@ put_representation(cir_buf_t *out, const mpd_t *m, const cir_live_index_t *idx,
         (unsigned)(from < to ? idx->segments[from].init_id : idx->init_id),
         (unsigned long long)(from < to ? idx->segments[from].msn : 0),
         (long long)rescale(lead_pto, m->lead->timescale, idx->timescale)));
-    TRY(put_timeline(out, idx, from, to));
+    TRY(put_timeline(out, idx, from, to, open_ended(m, idx, k, to)));
     TRY(cir_buf_puts(out, "        </SegmentTemplate>\n"
                           "      </Representation>\n"));
     return 0;

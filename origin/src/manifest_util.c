@@ -481,10 +481,24 @@ cir_dash_timeline_add(cir_dash_timeline_t *tl, cir_buf_t *out, int64_t start,
 int
 cir_dash_timeline_close(cir_dash_timeline_t *tl, cir_buf_t *out)
 {
+    return cir_dash_timeline_close_open_ended(tl, out, 0);
+}
+
+int
+cir_dash_timeline_close_open_ended(cir_dash_timeline_t *tl, cir_buf_t *out,
+                                   int64_t next_duration)
+{
     int ret;
 
     if (tl->started && (ret = flush_run(tl, out)) < 0) {
         return ret;
     }
+    if (tl->started && next_duration > 0) {
+        TRY(cir_buf_printf(out, "            <S d=\"%lld\" r=\"-1\"/>\n",
+                           (long long)next_duration));
+    }
     return cir_buf_puts(out, "          </SegmentTimeline>\n");
+
+fail:
+    return ret;
 }

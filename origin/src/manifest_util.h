@@ -93,6 +93,10 @@ int cir_dash_timeline_open(cir_dash_timeline_t *tl, cir_buf_t *out);
 int cir_dash_timeline_add(cir_dash_timeline_t *tl, cir_buf_t *out,
                           int64_t start, int64_t duration);
 int cir_dash_timeline_close(cir_dash_timeline_t *tl, cir_buf_t *out);
+/* The same, promising the segments after the last with an open-ended S
+ * element of next_duration (none when 0 or when nothing was added). */
+int cir_dash_timeline_close_open_ended(cir_dash_timeline_t *tl, cir_buf_t *out,
+                                       int64_t next_duration);
 
 /* Renderers append to out; on failure they truncate out back to where it
  * was, so a caller never sees half a manifest. */

@@ -381,10 +381,12 @@ cir_live_decide_object(const cir_live_index_t *idx, const cir_live_path_t *p)
     }
     if (p->msn > last->msn) {
         /* the next segment's first part is what the preload hint names;
-         * for LL-DASH the next segment itself */
-        if (!idx->ended && last->complete && p->msn == last->msn + 1 &&
+         * for LL-DASH the segment after the open one, which the MPD's
+         * open-ended S element (r="-1") lets a player ask for before an
+         * MPD update lists it */
+        if (!idx->ended && p->msn == last->msn + 1 &&
             (p->kind == CIR_REQ_SEGMENT ||
-             (p->part == 0 && idx->part_target > 0))) {
+             (last->complete && p->part == 0 && idx->part_target > 0))) {
             return CIR_DECIDE_WAIT;
         }
         return CIR_DECIDE_NOT_FOUND;

@@ -185,6 +185,27 @@ describe('lib/validate.mjs: DASH', () => {
         assert.deepEqual(v.failures, []);
     });
 
+    test('an open-ended S (r="-1") only last in a live timeline; it lists no segment', () => {
+        const now = Date.now();
+        const ast = new Date(now - 10000).toISOString();
+        const open = (text) => text.replace(/(<S [^>]*\/>)/, '$1<S d="2000" r="-1"/>');
+        const v = new Validator('self-test');
+        v.checkMpd(`${BASE}/manifest.mpd`, open(MPD(ast)), { start: now, end: now });
+        v.checkMpd(`${BASE}/manifest.mpd`, open(MPD(ast, { n: 6 })), { start: now + 2000, end: now + 2000 });
+        assert.deepEqual(v.failures, []);
+        // the promise does not count as media: 6 s on, the timeline is behind
+        v.checkMpd(`${BASE}/manifest.mpd`, open(MPD(ast, { n: 7 })), { start: now + 8000, end: now + 8000 });
+        assert.ok(rules(v).includes('dash.D4.timeline-follows-wall-clock'), rules(v));
+        const x = new Validator('self-test');
+        x.checkMpd(`${BASE}/static.mpd`, open(MPD(ast)).replace('type="dynamic"', 'type="static"'),
+            { start: now, end: now });
+        assert.ok(rules(x).includes('dash.D5.open-ended-S'), rules(x));
+        const y = new Validator('self-test');
+        y.checkMpd(`${BASE}/middle.mpd`, MPD(ast).replace(/(<S [^>]*\/>)/, '<S t="0" d="2000" r="-1"/><S d="2000"/>'),
+            { start: now, end: now });
+        assert.ok(rules(y).includes('dash.D5.open-ended-S'), rules(y));
+    });
+
     test('faults: ATO range, a moved availabilityStartTime, a timeline behind the clock', () => {
         const now = Date.now();
         const ast = new Date(now - 10000).toISOString();

@@ -267,7 +267,9 @@ Test(request, object_decisions)
     cr_assert_eq(object("s/720p/seg-100.m4s"), CIR_DECIDE_READY);
     cr_assert_eq(object("s/720p/seg-105.m4s"), CIR_DECIDE_READY);
     cr_assert_eq(object("s/720p/seg-106.m4s"), CIR_DECIDE_WAIT); /* LL-DASH */
-    cr_assert_eq(object("s/720p/seg-107.m4s"), CIR_DECIDE_NOT_FOUND);
+    /* the one after the open segment: the MPD promises it (S@r="-1") */
+    cr_assert_eq(object("s/720p/seg-107.m4s"), CIR_DECIDE_WAIT);
+    cr_assert_eq(object("s/720p/seg-108.m4s"), CIR_DECIDE_NOT_FOUND);
     cr_assert_eq(object("s/720p/seg-99.m4s"), CIR_DECIDE_GONE);
     cr_assert_eq(object("s/720p/part-105.3.m4s"), CIR_DECIDE_READY);
     cr_assert_eq(object("s/720p/part-105.4.m4s"), CIR_DECIDE_NOT_FOUND);

@@ -899,9 +899,15 @@ export class Validator {
                     if (!t.timeline && !(t.duration > 0))
                         F('dash.D5.addressing', `${rw}: neither @duration nor SegmentTimeline`);
                     modes.add(t.timeline ? `timeline${/\$Time/.test(media) ? '-time' : '-number'}` : 'duration');
-                    for (const s of t.timeline || []) {
+                    for (const [i, s] of (t.timeline || []).entries()) {
                         if (s.t >= 2 ** 53 || s.d >= 2 ** 53)
                             F('dash.D5.times-lt-2^53', `${rw}: S@t ${s.t}`);
+                        // a negative @r ends at the next S@t, or is the
+                        // last S of a live timeline
+                        const next = t.timeline[i + 1];
+                        if (s.r < 0 && (s.r !== -1 || (next ? !next.hasT : !dynamic)))
+                            F('dash.D5.open-ended-S', `${rw}: S@r ${s.r} ` +
+                                (next ? 'followed by an S without @t' : 'in a static MPD'));
                     }
                     if (t.pto >= 2 ** 53)
                         F('dash.D5.times-lt-2^53', `${rw}: presentationTimeOffset ${t.pto}`);
@@ -946,7 +952,11 @@ export class Validator {
                         const t = r.template;
                         if (!t?.timeline?.length)
                             continue;
-                        const lastS = t.timeline[t.timeline.length - 1];
+                        // an open-ended S promises segments, it lists none
+                        const counted = t.timeline.filter((s) => s.r >= 0);
+                        if (!counted.length)
+                            continue;
+                        const lastS = counted[counted.length - 1];
                         const endT = lastS.t + lastS.d * (lastS.r + 1);
                         r.liveEdge = d.ast + (p.start ?? 0) * 1000 +
                             (endT - (t.pto || 0)) / t.timescale * 1000;
@@ -1220,8 +1230,11 @@ function readTemplate(el, inherited) {
             const r = Number(attr(s, 'r') || 0);
             if (st !== null)
                 t = st;
-            timeline.push({ t, d, r });
-            t += d * (r + 1);
+            // r < 0: @d repeats until the next S@t, the Period's end or
+            // the next MPD update (open-ended: no count of its own)
+            timeline.push({ t, d, r, hasT: st !== null });
+            if (r >= 0)
+                t += d * (r + 1);
         }
     }
     return { media: pick('media'), initialization: pick('initialization'),
