@@ -643,8 +643,9 @@ pool_dir(ngx_http_request_t *r, const char *root, const char *stream,
     return p;
 }
 
-/* Parses the request (origin/) and sets up its context. */
-static ngx_int_t
+/* Parses the request (origin/) and sets up its context: 0, or the
+ * status to answer. */
+static ngx_uint_t
 live_start(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, const u_char *raw,
            size_t len)
 {
@@ -660,14 +661,13 @@ live_start(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, const u_char *raw,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "cirrus: %s/%s: bad delivery directives \"%V\"",
                       ctx->req.path.stream, ctx->req.path.rendition, &r->args);
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
+        return NGX_HTTP_BAD_REQUEST;
     }
     if (err < 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "cirrus: live path \"%*s\" rejected: %s", len, raw,
                       cir_strerror(err));
-        return ngx_http_cirrus_send_error(
-            r, err == CIR_EINVAL ? NGX_HTTP_BAD_REQUEST : NGX_HTTP_NOT_FOUND);
+        return err == CIR_EINVAL ? NGX_HTTP_BAD_REQUEST : NGX_HTTP_NOT_FOUND;
     }
     ctx->kind = kind_of(ctx->req.path.kind);
     ctx->req.head = r->method == NGX_HTTP_HEAD;
@@ -680,9 +680,9 @@ live_start(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, const u_char *raw,
                              ? ""
                              : ctx->req.path.rendition);
     if (ctx->sdir == NULL || ctx->rdir == NULL) {
-        return ngx_http_cirrus_send_error(r, 500);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    return NGX_OK;
+    return 0;
 }
 
 ngx_int_t
@@ -691,12 +691,13 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
 {
     ngx_http_cirrus_loc_conf_t *lcf;
     cir_live_response_t resp;
+    ngx_uint_t status;
     ngx_int_t rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
-    rc = live_start(r, ctx, raw, len);
-    if (rc != NGX_OK) {
-        return rc;
+    status = live_start(r, ctx, raw, len);
+    if (status != 0) {
+        return ngx_http_cirrus_send_error(r, status);
     }
     rc = decide(r, ctx, &resp);
     if (rc != NGX_HTTP_CIRRUS_WAIT) {
