@@ -101,25 +101,40 @@ status_for(int err)
     }
 }
 
-/* A rendered body (cir_buf_t detached into resp, which owns it). */
+/* A manifest body rendered from idx: owned (malloc()ed, the adapter
+ * frees it) or the playlist cache's (the adapter copies it: the cache may
+ * change before the response is sent). */
 static int
-answer_rendered(cir_live_response_t *resp, cir_buf_t *out,
-                const char *content_type, cir_cache_kind_t cache,
-                const cir_live_index_t *idx)
+answer_body(cir_live_response_t *resp, char *body, size_t len, int owned,
+            const char *content_type, cir_cache_kind_t cache,
+            const cir_live_index_t *idx)
 {
-    resp->body = cir_buf_detach(out, &resp->body_len);
-    if (resp->body == NULL) {
+    if (body == NULL) {
         return answer_error(resp, 500, CIR_ENOMEM);
     }
     resp->action = CIR_LIVE_SEND_BODY;
     resp->status = 200;
-    resp->body_owned = 1;
+    resp->body = body;
+    resp->body_len = len;
+    resp->body_owned = (uint8_t)owned;
     resp->manifest = 1;
     resp->content_type = content_type;
     resp->cache = cache;
     resp->cache_index = idx;
     resp->last_modified_s = idx->updated_us / 1000000;
     return 0;
+}
+
+/* A rendered body, detached from out into resp, which owns it. */
+static int
+answer_rendered(cir_live_response_t *resp, cir_buf_t *out,
+                const char *content_type, cir_cache_kind_t cache,
+                const cir_live_index_t *idx)
+{
+    size_t len = 0;
+    char *body = cir_buf_detach(out, &len);
+
+    return answer_body(resp, body, len, 1, content_type, cache, idx);
 }
 
 /* <root>/<stream>/<rendition>/<file>, n the file's number. */
@@ -318,19 +333,8 @@ respond_playlist(const cir_live_request_t *req, const cir_live_loaded_t *in,
             return answer_error(resp, 500, CIR_ENOMEM);
         }
     }
-    /* the cache's text: the adapter copies it (it may change before the
-     * response is sent) */
-    resp->action = CIR_LIVE_SEND_BODY;
-    resp->status = 200;
-    resp->body = c->body[mode];
-    resp->body_len = c->len[mode];
-    resp->body_owned = 0;
-    resp->manifest = 1;
-    resp->content_type = HLS_TYPE;
-    resp->cache = kind;
-    resp->cache_index = idx;
-    resp->last_modified_s = idx->updated_us / 1000000;
-    return 0;
+    return answer_body(resp, c->body[mode], c->len[mode], 0, HLS_TYPE, kind,
+                       idx);
 }
 
 /* ---- media objects ---- */
