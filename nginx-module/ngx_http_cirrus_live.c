@@ -9,7 +9,6 @@
 #include "ngx_http_cirrus.h"
 
 #include "cir_error.h"
-#include "cir_storage.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -64,9 +63,11 @@ now_us(void)
 }
 
 /*
- * The index of a rendition folder.  The pointer stays valid until the next
- * call (a later call may evict it): callers fetch the one they render from
- * last.  0, CIR_ENOTFOUND (no such folder or index), or another error.
+ * The index of a rendition folder.  The least recently used entry makes
+ * room for a new one, so the pointer stays valid while fewer than
+ * INDEX_CACHE_SIZE other folders are loaded after it: every index one
+ * decision loads (at most MAX_RENDITIONS) stays until it is made.  0,
+ * CIR_ENOTFOUND (no such folder or index), or another error.
  */
 static int
 index_get(const char *dir, const cir_live_index_t **out)
