@@ -339,8 +339,8 @@ respond_playlist(const cir_live_request_t *req, const cir_live_loaded_t *in,
 
 /* ---- media objects ---- */
 
-/* A part is the byte range of its segment file that the index records
- * (cir_live.h); an init segment or a whole segment is its file. */
+/* Part 0 of an outage's GAP segment: the same bytes on every answer,
+ * immutable like any part. */
 static int
 respond_gap_chunk(const cir_live_request_t *req, const cir_live_index_t *idx,
                   const cir_live_segment_t *seg, cir_live_response_t *resp)
@@ -368,9 +368,9 @@ static int
 respond_object(const cir_live_request_t *req, const cir_live_index_t *idx,
                const cir_live_respond_config_t *cfg, cir_live_response_t *resp)
 {
-    const cir_live_segment_t *seg = NULL;
-    uint64_t msn = req->path.msn, off;
-    uint32_t size;
+    const cir_live_segment_t *seg;
+    uint64_t msn = req->path.msn, off = 0;
+    uint32_t size = 0;
 
     if (req->path.kind == CIR_REQ_INIT) {
         answer_file(resp, req, cfg, CIR_LIVE_FILE_INIT, req->path.init_id);
@@ -389,10 +389,7 @@ respond_object(const cir_live_request_t *req, const cir_live_index_t *idx,
             size == 0) {
             return answer_error(resp, 404, 0); /* aged out of the store */
         }
-    } else if (seg != NULL && seg->complete && seg->size > 0) {
-        off = 0; /* exactly the bytes the index lists for it */
-        size = 0;
-    } else {
+    } else if (seg == NULL || !seg->complete || seg->size == 0) {
         answer_file(resp, req, cfg, CIR_LIVE_FILE_SEGMENT, msn);
         resp->cache_index = resp->action == CIR_LIVE_SEND_FILE ? idx : NULL;
         return 0;
@@ -401,6 +398,8 @@ respond_object(const cir_live_request_t *req, const cir_live_index_t *idx,
     if (resp->action == CIR_LIVE_SEND_FILE) {
         resp->cache_index = idx;
         resp->offset = off;
+        /* a part's range, or exactly the bytes the index lists for a
+         * whole segment */
         resp->length =
             req->path.kind == CIR_REQ_PART ? (int64_t)size : (int64_t)seg->size;
         /* Last-Modified (and so the ETag): the segment's wall clock, the
