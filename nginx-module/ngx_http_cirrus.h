@@ -1,7 +1,12 @@
 /*
- * ngx_http_cirrus_module: shared declarations of the module's three files
- * (directives and VOD in ngx_http_cirrus_module.c, the live path in
- * ngx_http_cirrus_live.c, waiting for live updates in ngx_http_cirrus_wait.c).
+ * ngx_http_cirrus_module: shared declarations of the module's files, each
+ * using only those below it:
+ *   ngx_http_cirrus_module.c   directives, the handler, auth, CORS, VOD, /time
+ *   ngx_http_cirrus_live.c     the live path: loads indexes, asks origin/
+ *                              (cir_live_respond) and carries the answer out
+ *   ngx_http_cirrus_wait.c     holding requests until an index changes
+ *   ngx_http_cirrus_metrics.c  the counters in shared memory, /metrics
+ *   ngx_http_cirrus_send.c     responses: bodies, files, ranges, errors
  * Every decision is made by origin/ (cir_origin.h); this is the adapter.
  */
 #ifndef NGX_HTTP_CIRRUS_H
@@ -59,18 +64,20 @@ typedef struct {
 } ngx_http_cirrus_loc_conf_t;
 
 typedef struct ngx_http_cirrus_watch_s ngx_http_cirrus_watch_t;
+typedef struct ngx_http_cirrus_ctx_s ngx_http_cirrus_ctx_t;
 
 /* Per request: what it asked for and, while it waits, the waiter. */
-typedef struct {
+struct ngx_http_cirrus_ctx_s {
     ngx_uint_t kind;
     ngx_http_request_t *request;
 
     /* live */
-    cir_live_path_t path;
-    cir_hls_directives_t directives;
-    char *rel;  /* normalised, under the root (exact-size, in r->pool) */
-    char *rdir; /* <root>/<stream>/<rendition> */
+    cir_live_request_t req; /* parsed once; streaming state in it */
+    char *rdir; /* <root>/<stream>/<rendition> (exact-size, in r->pool) */
     char *sdir; /* <root>/<stream> */
+    /* decides again when the watched index changed (the live path) */
+    ngx_int_t (*decide)(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx);
+    int64_t index_mtime_us; /* of the index last decided from */
 
     /* waiting */
     ngx_queue_t queue; /* in watch->waiters */
@@ -80,28 +87,30 @@ typedef struct {
     ngx_msec_t deadline; /* ngx_current_msec at the block limit */
     unsigned waiting : 1;
     unsigned cleanup_added : 1;
-    unsigned streaming : 1; /* LL-DASH: the open segment, part by part */
     /* a token-authorised request: the query its manifest adds to every
      * URI it lists (cir_origin_token_query), "" otherwise */
     char *uri_query;
-    uint32_t sent_parts;
     ngx_buf_t *stream_file; /* the open segment's file, opened once */
-} ngx_http_cirrus_ctx_t;
+};
 
 extern ngx_module_t ngx_http_cirrus_module;
 
-/* ngx_http_cirrus_module.c: responses. Each returns what the handler (or
+/* ngx_http_cirrus_send.c: responses.  Each returns what the handler (or
  * ngx_http_finalize_request) takes. */
+ngx_int_t ngx_http_cirrus_send_init(ngx_conf_t *cf); /* the header filter */
+ngx_int_t ngx_http_cirrus_add_header(ngx_http_request_t *r, const char *key,
+                                     const char *value, size_t vlen);
 ngx_int_t ngx_http_cirrus_send_error(ngx_http_request_t *r, ngx_uint_t status);
 ngx_int_t ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
                                     cir_cache_kind_t cache,
                                     const cir_live_index_t *idx,
                                     time_t last_modified, char *body,
                                     size_t len, ngx_uint_t take);
-/* send_body for a manifest (HLS, or an MPD by ctype): with ctx->uri_query
- * added to every URI it lists when the request was signed. */
+/* send_body for a manifest (HLS, or an MPD by ctype): with uri_query
+ * added to every URI it lists when the request was signed ("" or NULL:
+ * as it is). */
 ngx_int_t
-ngx_http_cirrus_send_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+ngx_http_cirrus_send_manifest(ngx_http_request_t *r, const char *uri_query,
                               const char *ctype, cir_cache_kind_t cache,
                               const cir_live_index_t *idx, time_t last_modified,
                               char *body, size_t len, ngx_uint_t take);
@@ -124,36 +133,34 @@ ngx_int_t ngx_http_cirrus_send_header_only(ngx_http_request_t *r,
                                            const char *ctype,
                                            cir_cache_kind_t cache,
                                            const cir_live_index_t *idx);
+
+/* ngx_http_cirrus_metrics.c */
+ngx_int_t ngx_http_cirrus_metrics_init(ngx_conf_t *cf); /* zone, log phase */
+ngx_int_t ngx_http_cirrus_serve_metrics(ngx_http_request_t *r);
 void ngx_http_cirrus_metric_blocked(ngx_int_t delta);
 void ngx_http_cirrus_metric_wake(int64_t latency_us);
 void ngx_http_cirrus_metric_timeout(void);
-
-/* ngx_http_cirrus_live.c */
-ngx_int_t ngx_http_cirrus_live_handler(ngx_http_request_t *r,
-                                       ngx_http_cirrus_ctx_t *ctx,
-                                       const u_char *raw, size_t len);
-/* Re-decides a request: NGX_HTTP_CIRRUS_WAIT while it must still wait,
- * else the response was sent (or is on its way: NGX_AGAIN) and the value
- * is for ngx_http_finalize_request. */
-ngx_int_t ngx_http_cirrus_live_process(ngx_http_request_t *r,
-                                       ngx_http_cirrus_ctx_t *ctx,
-                                       int64_t *block_limit_us);
-/* The index file's mtime (wall clock, us) of the cached index for a
- * folder, 0 if none: the wake latency is measured from it. */
-int64_t ngx_http_cirrus_live_index_mtime_us(const char *dir);
 
 /* ngx_http_cirrus_wait.c */
 ngx_uint_t ngx_http_cirrus_wait_count(void);
 /* The worker exits: closes the inotify connection, frees the watches. */
 void ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle);
-/* Starts watching ctx->rdir; 1 if the watch is new (the caller decides
- * again: the index may have changed before the watch existed), 0 if it
- * existed, NGX_ERROR. */
+/* Starts watching file in dir for ctx; 1 if the watch is new (the caller
+ * decides again: the file may have changed before the watch existed), 0
+ * if it existed, NGX_ERROR. */
 ngx_int_t ngx_http_cirrus_wait_watch(ngx_http_request_t *r,
-                                     ngx_http_cirrus_ctx_t *ctx);
-/* Holds the request (count++, timer); the caller returns NGX_DONE. */
+                                     ngx_http_cirrus_ctx_t *ctx,
+                                     const char *dir, const char *file);
+/* Holds the request (count++, timer) until the watch fires (ctx->decide
+ * then answers it or holds it on) or the limit (503); the caller returns
+ * NGX_DONE. */
 ngx_int_t ngx_http_cirrus_wait_hold(ngx_http_request_t *r,
                                     ngx_http_cirrus_ctx_t *ctx,
                                     ngx_msec_t limit);
+
+/* ngx_http_cirrus_live.c */
+ngx_int_t ngx_http_cirrus_live_handler(ngx_http_request_t *r,
+                                       ngx_http_cirrus_ctx_t *ctx,
+                                       const u_char *raw, size_t len);
 
 #endif

@@ -1,13 +1,14 @@
 /*
- * The live path: parse the request (origin/), load the rendition's index
- * (cached per worker by the file's identity), let origin/ decide, then
- * render, serve the file, fail, or hand the request to the waiting
- * machinery (ngx_http_cirrus_wait.c).
+ * The live path, an adapter: origin/ parses the request once
+ * (cir_live_request_parse); for each decision this file loads the indexes
+ * the request names (cached per worker by the file's identity), hands them
+ * to origin/ (cir_live_respond) and carries the answer out: a body, a file
+ * or a byte range of one, LL-DASH chunks, an error, or a wait on the
+ * change origin/ names (ngx_http_cirrus_wait.c).
  */
 #include "ngx_http_cirrus.h"
 
 #include "cir_error.h"
-#include "cir_storage.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -16,7 +17,12 @@
 #include <sys/time.h>
 
 #define INDEX_CACHE_SIZE 64
-#define MAX_RENDITIONS   32
+#define MAX_RENDITIONS   CIR_LIVE_MAX_RENDITIONS
+
+/* the indexes one decision loads stay in the cache until it is made */
+#if INDEX_CACHE_SIZE <= MAX_RENDITIONS
+#error "the index cache must hold a stream's renditions"
+#endif
 
 /* A decoded index per rendition folder, valid while the index file keeps
  * its identity (inode, size, mtime): the writer replaces it by rename. */
@@ -28,12 +34,7 @@ typedef struct {
     struct timespec mtime;
     ngx_uint_t used; /* LRU tick, 0: empty */
     cir_live_index_t idx;
-    /* the media playlist last rendered from this index, per _HLS_skip
-     * mode, with a signature of the rendition reports it holds: while
-     * neither changes, the same text is sent again without rendering */
-    char *body[3];
-    size_t body_len[3];
-    uint64_t body_sig[3];
+    cir_live_playlist_cache_t playlists; /* rendered from idx (origin/) */
 } index_entry_t;
 
 /* The rendition folders of a stream, listed at most once a second. */
@@ -62,14 +63,16 @@ now_us(void)
 }
 
 /*
- * The index of a rendition folder.  The pointer stays valid until the next
- * call (a later call may evict it): callers fetch the one they render from
- * last.  0, CIR_ENOTFOUND (no such folder or index), or another error.
+ * The index of a rendition folder.  The least recently used entry makes
+ * room for a new one, so the pointer stays valid while fewer than
+ * INDEX_CACHE_SIZE other folders are loaded after it: every index one
+ * decision loads (at most MAX_RENDITIONS) stays until it is made.  0,
+ * CIR_ENOTFOUND (no such folder or index), or another error.
  */
 static int
 index_get(const char *dir, const cir_live_index_t **out)
 {
-    char file[NGX_HTTP_CIRRUS_PATH_MAX + 8];
+    char file[CIR_LIVE_PATH_MAX];
     index_entry_t *e, *victim;
     cir_live_index_t idx;
     struct stat st;
@@ -83,10 +86,10 @@ index_get(const char *dir, const cir_live_index_t **out)
             return CIR_ENOMEM;
         }
     }
-    if (ngx_strlen(dir) >= NGX_HTTP_CIRRUS_PATH_MAX) {
+    if (ngx_strlen(dir) >= NGX_HTTP_CIRRUS_PATH_MAX ||
+        cir_live_path(file, sizeof(file), dir, CIR_LIVE_FILE_INDEX, 0) < 0) {
         return CIR_ENOTFOUND;
     }
-    ngx_snprintf((u_char *)file, sizeof(file), "%s/index%Z", dir);
     if (stat(file, &st) != 0) {
         return errno == ENOENT || errno == ENOTDIR ? CIR_ENOTFOUND : -errno;
     }
@@ -116,10 +119,7 @@ index_get(const char *dir, const cir_live_index_t **out)
     if (victim->used) {
         cir_live_index_free(&victim->idx);
     }
-    for (i = 0; i < 3; i++) {
-        free(victim->body[i]);
-        victim->body[i] = NULL;
-    }
+    cir_live_playlist_cache_free(&victim->playlists);
     ngx_cpystrn((u_char *)victim->dir, (u_char *)dir, sizeof(victim->dir));
     victim->dev = st.st_dev;
     victim->ino = st.st_ino;
@@ -138,18 +138,12 @@ entry_of(const cir_live_index_t *idx)
     return (index_entry_t *)((char *)idx - offsetof(index_entry_t, idx));
 }
 
-int64_t
-ngx_http_cirrus_live_index_mtime_us(const char *dir)
+/* The index file's mtime (wall clock, us) of a cache entry: the wake
+ * latency is measured from it. */
+static int64_t
+entry_mtime_us(const index_entry_t *e)
 {
-    ngx_uint_t i;
-
-    for (i = 0; index_cache && i < INDEX_CACHE_SIZE; i++) {
-        if (index_cache[i].used && ngx_strcmp(index_cache[i].dir, dir) == 0) {
-            return (int64_t)index_cache[i].mtime.tv_sec * 1000000 +
-                   index_cache[i].mtime.tv_nsec / 1000;
-        }
-    }
-    return 0;
+    return (int64_t)e->mtime.tv_sec * 1000000 + e->mtime.tv_nsec / 1000;
 }
 
 static int
@@ -218,7 +212,7 @@ static ngx_int_t
 list_renditions_now(ngx_http_request_t *r, const char *sdir, char **names,
                     size_t *nb)
 {
-    char file[NGX_HTTP_CIRRUS_PATH_MAX + 2 * CIR_LIVE_ID_MAX];
+    char dir[CIR_LIVE_PATH_MAX], file[CIR_LIVE_PATH_MAX];
     struct dirent *de;
     struct stat st;
     size_t n = 0, len;
@@ -233,9 +227,11 @@ list_renditions_now(ngx_http_request_t *r, const char *sdir, char **names,
         if (de->d_name[0] == '.' || len >= CIR_LIVE_ID_MAX) {
             continue;
         }
-        ngx_snprintf((u_char *)file, sizeof(file), "%s/%s/index%Z", sdir,
-                     de->d_name);
-        if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* <sdir>/<name>: a stream folder is a root of renditions */
+        if (cir_live_dir(dir, sizeof(dir), sdir, de->d_name, NULL) < 0 ||
+            cir_live_path(file, sizeof(file), dir, CIR_LIVE_FILE_INDEX, 0) <
+                0 ||
+            stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
         names[n] = ngx_pnalloc(r->pool, len + 1);
@@ -252,302 +248,94 @@ list_renditions_now(ngx_http_request_t *r, const char *sdir, char **names,
     return NGX_OK;
 }
 
-static ngx_uint_t
-status_for(int err)
-{
-    switch (err) {
-    case CIR_ENOTFOUND:
-        return NGX_HTTP_NOT_FOUND;
-    case CIR_EINVAL:
-        return NGX_HTTP_BAD_REQUEST;
-    default:
-        return NGX_HTTP_SERVICE_UNAVAILABLE; /* torn or unreadable */
-    }
-}
+/* ---- loading what the request names ---- */
 
+/* The stream's renditions as they are now (master, MPD: fetched rarely
+ * compared with media playlists), read afresh into fresh[]. */
 static ngx_int_t
-send_rendered(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
-              const char *ctype, cir_cache_kind_t kind,
-              const cir_live_index_t *idx, cir_buf_t *out)
-{
-    size_t len;
-    char *body;
-
-    body = cir_buf_detach(out, &len);
-    if (body == NULL) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-    return ngx_http_cirrus_send_manifest(r, ctx, ctype, kind, idx,
-                                         (time_t)(idx->updated_us / 1000000),
-                                         body, len, 1);
-}
-
-/* Master playlist or MPD: every rendition of the stream, loaded afresh
- * (these are fetched rarely compared with media playlists). */
-static ngx_int_t
-live_stream_manifest(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
-{
-    ngx_http_cirrus_loc_conf_t *lcf;
-    char *names[MAX_RENDITIONS];
-    char dir[NGX_HTTP_CIRRUS_PATH_MAX + CIR_LIVE_ID_MAX];
-    cir_live_index_t idx[MAX_RENDITIONS];
-    const cir_live_index_t *tracks[MAX_RENDITIONS];
-    cir_dash_live_config_t cfg;
-    cir_buf_t out;
-    size_t nb = 0, nt = 0, i;
-    ngx_int_t rc;
-    int err;
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
-    rc = list_renditions(r, ctx->sdir, names, &nb);
-    if (rc == NGX_ERROR) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-    for (i = 0; i < nb; i++) {
-        ngx_snprintf((u_char *)dir, sizeof(dir), "%s/%s%Z", ctx->sdir,
-                     names[i]);
-        ngx_memzero(&idx[nt], sizeof(cir_live_index_t));
-        if (cir_live_index_load(dir, &idx[nt]) == 0) {
-            tracks[nt] = &idx[nt];
-            nt++;
-        }
-    }
-    if (nt == 0) {
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
-    }
-    cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
-    if (ctx->path.kind == CIR_REQ_MASTER) {
-        err = cir_hls_render_live_master(tracks, nt, &out);
-    } else {
-        cfg.utc_timing_url = (const char *)lcf->time_url.data;
-        cfg.now_us = now_us();
-        cfg.latency_target_ms = 0; /* origin's default */
-        err = cir_dash_render_live(tracks, nt, &cfg, &out);
-    }
-    if (err < 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "cirrus: rendering %s of stream \"%s\" failed: %s",
-                      ctx->path.kind == CIR_REQ_MASTER ? "master" : "MPD",
-                      ctx->path.stream, cir_strerror(err));
-        rc = ngx_http_cirrus_send_error(r, 503);
-    } else if (ctx->path.kind == CIR_REQ_MASTER) {
-        rc = send_rendered(r, ctx, "application/vnd.apple.mpegurl",
-                           tracks[0]->ended ? CIR_CACHE_ENDED_PLAYLIST
-                                            : CIR_CACHE_LIVE_PLAYLIST,
-                           tracks[0], &out);
-    } else {
-        rc = send_rendered(r, ctx, "application/dash+xml", CIR_CACHE_LIVE_MPD,
-                           tracks[0], &out);
-    }
-    cir_buf_free(&out);
-    for (i = 0; i < nt; i++) {
-        cir_live_index_free(&idx[i]);
-    }
-    return rc;
-}
-
-/* FNV-1a over the rendition reports: what a cached playlist must match. */
-static uint64_t
-reports_signature(const cir_rendition_report_t *reports, size_t nr)
-{
-    uint64_t h = 14695981039346656037ULL;
-    const u_char *p;
-    size_t i, k;
-
-    for (i = 0; i < nr; i++) {
-        uint64_t v[2] = {reports[i].last_msn, (uint64_t)reports[i].last_part};
-        p = (const u_char *)v;
-        for (k = 0; k < sizeof(v); k++) {
-            h = (h ^ p[k]) * 1099511628211ULL;
-        }
-        for (p = (const u_char *)reports[i].uri; *p; p++) {
-            h = (h ^ *p) * 1099511628211ULL;
-        }
-    }
-    return h ^ nr;
-}
-
-/* The decided media playlist: rendition reports for the siblings (loaded
- * first, since loading may evict), then this rendition's index. */
-static ngx_int_t
-live_render_playlist(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
+load_stream(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+            cir_live_rendition_t *rends, size_t *nr, cir_live_index_t *fresh)
 {
     char *names[MAX_RENDITIONS];
-    char dir[NGX_HTTP_CIRRUS_PATH_MAX + CIR_LIVE_ID_MAX];
-    cir_rendition_report_t reports[MAX_RENDITIONS];
-    const cir_live_index_t *idx;
-    cir_cache_kind_t kind;
-    size_t nb = 0, nr = 0, i, ulen;
-    index_entry_t *e;
-    ngx_uint_t mode;
-    uint64_t sig;
-    char *body;
-    cir_buf_t out;
-    uint64_t msn;
-    char *uri;
-    int part, err;
+    char dir[CIR_LIVE_PATH_MAX];
+    size_t nb = 0, i;
 
     if (list_renditions(r, ctx->sdir, names, &nb) == NGX_ERROR) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-    for (i = 0; i < nb; i++) {
-        if (ngx_strcmp(names[i], ctx->path.rendition) == 0) {
-            continue;
-        }
-        ngx_snprintf((u_char *)dir, sizeof(dir), "%s/%s%Z", ctx->sdir,
-                     names[i]);
-        if (index_get(dir, &idx) < 0 ||
-            cir_live_index_last(idx, &msn, &part) < 0) {
-            continue;
-        }
-        ulen = ngx_strlen(names[i]) + sizeof("../") + sizeof("/index.m3u8");
-        uri = ngx_pnalloc(r->pool, ulen);
-        if (uri == NULL) {
-            return ngx_http_cirrus_send_error(r, 500);
-        }
-        ngx_snprintf((u_char *)uri, ulen, "../%s/index.m3u8%Z", names[i]);
-        reports[nr].last_msn = msn;
-        reports[nr].last_part = part;
-        reports[nr].uri = uri;
-        nr++;
-    }
-    err = index_get(ctx->rdir, &idx);
-    if (err < 0) {
-        return ngx_http_cirrus_send_error(r, status_for(err));
-    }
-    if (idx->ended) {
-        kind = CIR_CACHE_ENDED_PLAYLIST;
-    } else if (ctx->directives.has_msn) {
-        kind = CIR_CACHE_BLOCKING_PLAYLIST;
-    } else {
-        kind = CIR_CACHE_LIVE_PLAYLIST;
-    }
-    e = entry_of(idx);
-    mode = ctx->directives.skip <= CIR_SKIP_V2 ? ctx->directives.skip : 0;
-    sig = reports_signature(reports, nr);
-    if (e->body[mode] == NULL || e->body_sig[mode] != sig) {
-        cir_buf_init(&out, NGX_HTTP_CIRRUS_BODY_MAX);
-        err =
-            cir_hls_render_live_media(idx, &ctx->directives, reports, nr, &out);
-        if (err < 0) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "cirrus: rendering %s/%s failed: %s",
-                          ctx->path.stream, ctx->path.rendition,
-                          cir_strerror(err));
-            cir_buf_free(&out);
-            return ngx_http_cirrus_send_error(r, 503);
-        }
-        free(e->body[mode]);
-        e->body[mode] = cir_buf_detach(&out, &e->body_len[mode]);
-        e->body_sig[mode] = sig;
-        if (e->body[mode] == NULL) {
-            return ngx_http_cirrus_send_error(r, 500);
-        }
-    }
-    /* a copy for this response: the cache may change before it is sent */
-    body = ngx_pnalloc(r->pool, e->body_len[mode]);
-    if (body == NULL) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-    ngx_memcpy(body, e->body[mode], e->body_len[mode]);
-    return ngx_http_cirrus_send_manifest(
-        r, ctx, "application/vnd.apple.mpegurl", kind, idx,
-        (time_t)(idx->updated_us / 1000000), body, e->body_len[mode], 0);
-}
-
-/* <rdir>/seg-<msn>.m4s in the request pool. */
-static ngx_int_t
-segment_path(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, uint64_t msn,
-             ngx_str_t *path)
-{
-    size_t len = ngx_strlen(ctx->rdir) + 32;
-
-    path->data = ngx_pnalloc(r->pool, len);
-    if (path->data == NULL) {
         return NGX_ERROR;
     }
-    path->len =
-        ngx_snprintf(path->data, len, "%s/seg-%uL.m4s%Z", ctx->rdir, msn) -
-        path->data - 1;
+    for (i = 0; i < nb; i++) {
+        ngx_memzero(&fresh[*nr], sizeof(cir_live_index_t));
+        if (cir_live_dir(dir, sizeof(dir), ctx->sdir, names[i], NULL) == 0 &&
+            cir_live_index_load(dir, &fresh[*nr]) == 0) {
+            rends[*nr].name = names[i];
+            rends[*nr].index = &fresh[*nr];
+            (*nr)++;
+        }
+    }
+    return NGX_OK;
+}
+
+/* The other renditions' cached indexes (rendition reports).  Loaded
+ * before the request's own, which is fetched last: the cache keeps every
+ * index one decision loads (INDEX_CACHE_SIZE). */
+static ngx_int_t
+load_siblings(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+              cir_live_rendition_t *rends, size_t *nr)
+{
+    char *names[MAX_RENDITIONS];
+    char dir[CIR_LIVE_PATH_MAX];
+    const cir_live_index_t *idx;
+    size_t nb = 0, i;
+
+    if (list_renditions(r, ctx->sdir, names, &nb) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+    for (i = 0; i < nb; i++) {
+        if (ngx_strcmp(names[i], ctx->req.path.rendition) == 0 ||
+            cir_live_dir(dir, sizeof(dir), ctx->sdir, names[i], NULL) < 0 ||
+            index_get(dir, &idx) < 0) {
+            continue;
+        }
+        rends[*nr].name = names[i];
+        rends[*nr].index = idx;
+        (*nr)++;
+    }
     return NGX_OK;
 }
 
 static ngx_int_t
-send_empty_chunk(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
-                 const cir_live_index_t *idx, const cir_live_segment_t *seg)
+load(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, cir_live_loaded_t *in,
+     cir_live_rendition_t *rends, cir_live_index_t *fresh, size_t *nb_fresh)
 {
-    cir_buf_t out;
-    char *body;
-    size_t len;
+    const cir_live_index_t *idx;
+    index_entry_t *e;
+    size_t nr = 0;
 
-    cir_buf_init(&out, CIR_LIVE_GAP_CHUNK_SIZE);
-    if (cir_live_gap_chunk(&out, seg) < 0 ||
-        (body = cir_buf_detach(&out, &len)) == NULL) {
-        cir_buf_free(&out);
-        return ngx_http_cirrus_send_error(r, 500);
+    ngx_memzero(in, sizeof(*in));
+    if (ctx->req.load_stream) {
+        if (load_stream(r, ctx, rends, &nr, fresh) != NGX_OK) {
+            return NGX_ERROR;
+        }
+        *nb_fresh = nr;
+    } else if (ctx->req.load_siblings &&
+               load_siblings(r, ctx, rends, &nr) != NGX_OK) {
+        return NGX_ERROR;
     }
-    /* the same bytes on every answer: immutable like any part */
-    return ngx_http_cirrus_send_body(
-        r, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
-        (time_t)(seg->pdt_us / 1000000), body, len, 1);
+    in->renditions = rends;
+    in->nb_renditions = nr;
+    if (ctx->req.load_rendition) {
+        in->index_err = index_get(ctx->rdir, &idx);
+        if (in->index_err == 0) {
+            e = entry_of(idx);
+            in->index = idx;
+            in->cache = &e->playlists;
+            ctx->index_mtime_us = entry_mtime_us(e);
+        }
+    }
+    return NGX_OK;
 }
 
-/* A part is the byte range of its segment file that the index records
- * (cir_live.h); an init segment or a whole segment is its file. */
-static ngx_int_t
-live_send_object(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
-                 const cir_live_index_t *idx)
-{
-    ngx_http_cirrus_loc_conf_t *lcf;
-    const cir_live_segment_t *seg;
-    uint64_t off;
-    uint32_t size;
-    ngx_str_t path;
-
-    if (ctx->path.kind == CIR_REQ_PART) {
-        seg = cir_live_index_segment(idx, ctx->path.msn);
-        if (seg != NULL && seg->gap && ctx->path.part == 0) {
-            /* a hinted first part whose number became an outage's GAP
-             * segment: a chunk without media (cir_live_gap_chunk) */
-            return send_empty_chunk(r, ctx, idx, seg);
-        }
-        if (cir_live_index_part_range(idx, ctx->path.msn, ctx->path.part, &off,
-                                      &size) < 0 ||
-            size == 0) {
-            /* aged out of the index: gone from the store too */
-            return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
-        }
-        if (segment_path(r, ctx, ctx->path.msn, &path) != NGX_OK) {
-            return ngx_http_cirrus_send_error(r, 500);
-        }
-        /* Last-Modified (and so the ETag): the segment's wall clock, the
-         * same on every answer for these bytes */
-        return ngx_http_cirrus_send_file_range(
-            r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx,
-            (off_t)off, (off_t)size, (time_t)(seg->pdt_us / 1000000));
-    }
-    seg = ctx->path.kind == CIR_REQ_SEGMENT
-              ? cir_live_index_segment(idx, ctx->path.msn)
-              : NULL;
-    if (seg != NULL && seg->complete && seg->size > 0) {
-        /* exactly the bytes the index lists for it */
-        if (segment_path(r, ctx, seg->msn, &path) != NGX_OK) {
-            return ngx_http_cirrus_send_error(r, 500);
-        }
-        return ngx_http_cirrus_send_file_range(
-            r, &path, cir_content_type(ctx->rel), CIR_CACHE_MEDIA, idx, 0,
-            (off_t)seg->size, (time_t)(seg->pdt_us / 1000000));
-    }
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
-    path.len = lcf->root.len + 1 + ngx_strlen(ctx->rel);
-    path.data = ngx_pnalloc(r->pool, path.len + 1);
-    if (path.data == NULL) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-    ngx_snprintf(path.data, path.len + 1, "%V/%s%Z", &lcf->root, ctx->rel);
-    return ngx_http_cirrus_send_file(r, &path, cir_content_type(ctx->rel),
-                                     CIR_CACHE_MEDIA, idx);
-}
+/* ---- carrying the answer out ---- */
 
 /* Pending output of a streamed segment goes on when the socket allows. */
 static void
@@ -571,41 +359,119 @@ stream_write(ngx_http_request_t *r)
     }
 }
 
-/*
- * LL-DASH (D7): a request for the open segment is answered at once with a
- * chunked response carrying the parts written so far, then each part as it
- * lands (one CMAF chunk each: the segment file is its parts in order), and
- * ends when the segment completes.  NGX_HTTP_CIRRUS_WAIT while it goes on,
- * NGX_DECLINED if the segment is not open (the caller decides as usual), else
- * the value for ngx_http_finalize_request.
- */
+/* resp->file as an ngx_str_t in the request pool. */
 static ngx_int_t
-live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
-                    const cir_live_index_t *idx)
+pool_path(ngx_http_request_t *r, const char *file, ngx_str_t *path)
 {
-    const cir_live_segment_t *seg;
-    ngx_chain_t *out = NULL, **ll = &out;
+    path->len = ngx_strlen(file);
+    path->data = ngx_pnalloc(r->pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memcpy(path->data, file, path->len + 1);
+    return NGX_OK;
+}
+
+static ngx_int_t
+link_buf(ngx_http_request_t *r, ngx_chain_t ***ll, ngx_buf_t *b)
+{
+    **ll = ngx_alloc_chain_link(r->pool);
+    if (**ll == NULL) {
+        return NGX_ERROR;
+    }
+    (**ll)->buf = b;
+    (**ll)->next = NULL;
+    *ll = &(**ll)->next;
+    return NGX_OK;
+}
+
+/* The segment file, opened once per response (closed with the request),
+ * and its size now: it grows as parts land. */
+static ngx_int_t
+stream_file(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, const char *file,
+            off_t *size)
+{
     ngx_open_file_info_t of;
     ngx_file_info_t fi;
-    off_t file_size = 0;
-    ngx_buf_t *b, *from;
     ngx_str_t path;
-    ngx_int_t rc;
-    uint64_t off;
-    uint32_t i, size;
+    ngx_buf_t *b;
 
-    seg = cir_live_index_segment(idx, ctx->path.msn);
-    if (seg == NULL ||
-        (!ctx->streaming && (seg->complete || seg->nb_parts == 0))) {
-        return NGX_DECLINED; /* not open yet, or whole: the usual way */
+    if (ctx->stream_file == NULL) {
+        if (pool_path(r, file, &path) != NGX_OK ||
+            ngx_http_cirrus_open_buf(r, &path, &b, &of) != NGX_OK) {
+            return NGX_ERROR;
+        }
+        ctx->stream_file = b;
+        *size = of.size;
+        return NGX_OK;
     }
-    if (!ctx->streaming) {
-        rc = ngx_http_cirrus_send_header_only(r, "video/iso.segment",
-                                              CIR_CACHE_MEDIA, idx);
+    if (ngx_fd_info(ctx->stream_file->file->fd, &fi) == NGX_FILE_ERROR) {
+        return NGX_ERROR;
+    }
+    *size = ngx_file_size(&fi);
+    return NGX_OK;
+}
+
+/* One buf per part (one CMAF chunk each), flushed at once. */
+static ngx_int_t
+chunk_chain(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+            const cir_live_response_t *resp, ngx_chain_t **out)
+{
+    ngx_chain_t **ll = out;
+    off_t file_size = 0;
+    const cir_live_range_t *ch;
+    ngx_buf_t *b;
+    uint32_t i;
+
+    for (i = 0; i < resp->nb_chunks; i++) {
+        ch = &resp->chunks[i];
+        if (i == 0 && stream_file(r, ctx, resp->file, &file_size) != NGX_OK) {
+            return NGX_ERROR; /* the headers are out: only a cut left */
+        }
+        if ((off_t)(ch->offset + ch->size) > file_size) {
+            return NGX_ERROR; /* the index lists bytes the file lacks */
+        }
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+        *b = *ctx->stream_file;
+        b->file_pos = (off_t)ch->offset;
+        b->file_last = (off_t)(ch->offset + ch->size);
+        b->in_file = ch->size > 0;
+        b->flush = 1;
+        if (link_buf(r, &ll, b) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+    if (resp->last) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+        return link_buf(r, &ll, b);
+    }
+    return NGX_OK;
+}
+
+/* LL-DASH: the headers once, then the parts origin/ listed as they land;
+ * NGX_HTTP_CIRRUS_WAIT while the segment is open. */
+static ngx_int_t
+send_chunks(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+            const cir_live_response_t *resp)
+{
+    ngx_chain_t *out = NULL;
+    ngx_int_t rc;
+
+    if (resp->start) {
+        rc = ngx_http_cirrus_send_header_only(r, resp->content_type,
+                                              resp->cache, resp->cache_index);
         if (rc == NGX_ERROR || rc > NGX_OK) {
             return rc;
         }
-        ctx->streaming = 1;
+        ctx->req.streaming = 1;
         r->write_event_handler = stream_write;
         /* each part must leave at once: no TCP_CORK (tcp_nopush) waiting
          * for a last buffer that is a segment away */
@@ -613,140 +479,127 @@ live_stream_segment(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
             r->connection->tcp_nopush = NGX_TCP_NOPUSH_DISABLED;
         }
     }
-    if (seg->nb_parts < ctx->sent_parts) {
-        return NGX_ERROR; /* the parts aged out under us: cut it short */
+    if (chunk_chain(r, ctx, resp, &out) != NGX_OK) {
+        return NGX_ERROR;
     }
-    /* the parts listed since the last call: one range of the segment file,
-     * sent as one CMAF chunk per part */
-    from = NULL;
-    for (i = ctx->sent_parts; i < seg->nb_parts; i++) {
-        if (cir_live_index_part_range(idx, seg->msn, i, &off, &size) < 0) {
-            return NGX_ERROR;
-        }
-        if (from == NULL && ctx->stream_file == NULL) {
-            /* opened once per response, closed with the request */
-            if (segment_path(r, ctx, seg->msn, &path) != NGX_OK ||
-                ngx_http_cirrus_open_buf(r, &path, &from, &of) != NGX_OK) {
-                return NGX_ERROR; /* the headers are out: only a cut left */
-            }
-            ctx->stream_file = from;
-            file_size = of.size;
-        } else if (from == NULL) {
-            /* the file has grown since: its size now */
-            from = ctx->stream_file;
-            if (ngx_fd_info(from->file->fd, &fi) == NGX_FILE_ERROR) {
-                return NGX_ERROR;
-            }
-            file_size = ngx_file_size(&fi);
-        }
-        if ((off_t)(off + size) > file_size) {
-            return NGX_ERROR; /* the index lists bytes the file lacks */
-        }
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-        *b = *from;
-        b->file_pos = (off_t)off;
-        b->file_last = (off_t)(off + size);
-        b->in_file = size > 0;
-        b->flush = 1;
-        *ll = ngx_alloc_chain_link(r->pool);
-        if (*ll == NULL) {
-            return NGX_ERROR;
-        }
-        (*ll)->buf = b;
-        (*ll)->next = NULL;
-        ll = &(*ll)->next;
-    }
-    ctx->sent_parts = seg->nb_parts;
-    if (seg->complete) {
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-        b->last_buf = 1;
-        b->last_in_chain = 1;
-        *ll = ngx_alloc_chain_link(r->pool);
-        if (*ll == NULL) {
-            return NGX_ERROR;
-        }
-        (*ll)->buf = b;
-        (*ll)->next = NULL;
-    }
+    ctx->req.sent_parts = resp->sent_parts;
     if (out == NULL) {
         return NGX_HTTP_CIRRUS_WAIT;
     }
-    rc = ngx_http_output_filter(r, out);
-    if (rc == NGX_ERROR) {
+    if (ngx_http_output_filter(r, out) == NGX_ERROR) {
         return NGX_ERROR;
     }
     /* finalizing with output still buffered hands it to nginx's writer */
-    return seg->complete ? NGX_OK : NGX_HTTP_CIRRUS_WAIT;
+    return resp->last ? NGX_OK : NGX_HTTP_CIRRUS_WAIT;
 }
 
-ngx_int_t
-ngx_http_cirrus_live_process(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
-                             int64_t *block_limit_us)
+static ngx_int_t
+send_body(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+          const cir_live_response_t *resp)
+{
+    char *body = resp->body;
+
+    if (!resp->body_owned) {
+        /* a copy for this response: the cache may change before it is
+         * sent */
+        body = ngx_pnalloc(r->pool, resp->body_len);
+        if (body == NULL) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        ngx_memcpy(body, resp->body, resp->body_len);
+    }
+    if (resp->manifest) {
+        return ngx_http_cirrus_send_manifest(
+            r, ctx->uri_query, resp->content_type, resp->cache,
+            resp->cache_index, (time_t)resp->last_modified_s, body,
+            resp->body_len, resp->body_owned);
+    }
+    return ngx_http_cirrus_send_body(
+        r, resp->content_type, resp->cache, resp->cache_index,
+        (time_t)resp->last_modified_s, body, resp->body_len, resp->body_owned);
+}
+
+/* Carries origin/'s answer out: the value for ngx_http_finalize_request,
+ * or NGX_HTTP_CIRRUS_WAIT. */
+static ngx_int_t
+answer(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+       const cir_live_response_t *resp)
+{
+    ngx_str_t path;
+
+    switch (resp->action) {
+    case CIR_LIVE_SEND_BODY:
+        return send_body(r, ctx, resp);
+    case CIR_LIVE_SEND_FILE:
+        if (pool_path(r, resp->file, &path) != NGX_OK) {
+            return ngx_http_cirrus_send_error(r, 500);
+        }
+        if (resp->length < 0) {
+            return ngx_http_cirrus_send_file(r, &path, resp->content_type,
+                                             resp->cache, resp->cache_index);
+        }
+        return ngx_http_cirrus_send_file_range(
+            r, &path, resp->content_type, resp->cache, resp->cache_index,
+            (off_t)resp->offset, (off_t)resp->length,
+            (time_t)resp->last_modified_s);
+    case CIR_LIVE_SEND_CHUNKS:
+        return send_chunks(r, ctx, resp);
+    case CIR_LIVE_WAIT:
+        return NGX_HTTP_CIRRUS_WAIT;
+    case CIR_LIVE_SEND_ERROR:
+    default:
+        if (resp->error != 0) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "cirrus: %s/%s answered %ui: %s",
+                          ctx->req.path.stream, ctx->req.path.rendition,
+                          (ngx_uint_t)resp->status, cir_strerror(resp->error));
+        }
+        /* a streamed segment has sent its headers: only a cut is left */
+        return ctx->req.streaming ? NGX_ERROR
+                                  : ngx_http_cirrus_send_error(r, resp->status);
+    }
+}
+
+/* One decision: load what the request names, ask origin/, answer.
+ * NGX_HTTP_CIRRUS_WAIT while it must wait (resp says on what and how
+ * long), else the value for ngx_http_finalize_request. */
+static ngx_int_t
+decide(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+       cir_live_response_t *resp)
 {
     ngx_http_cirrus_loc_conf_t *lcf;
-    const cir_live_index_t *idx;
-    cir_decision_t d;
-    int err;
-
+    cir_live_rendition_t rends[MAX_RENDITIONS];
+    cir_live_index_t fresh[MAX_RENDITIONS];
+    cir_live_respond_config_t cfg;
+    cir_live_loaded_t in;
+    size_t nb_fresh = 0, i;
     ngx_int_t rc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
-    if (ctx->path.kind == CIR_REQ_MASTER || ctx->path.kind == CIR_REQ_MPD) {
-        return live_stream_manifest(r, ctx);
-    }
-    err = index_get(ctx->rdir, &idx);
-    if (err < 0) {
-        if (err != CIR_ENOTFOUND) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "cirrus: index of %s/%s unreadable: %s",
-                          ctx->path.stream, ctx->path.rendition,
-                          cir_strerror(err));
-        }
-        return ngx_http_cirrus_send_error(r, status_for(err));
-    }
-    if (ctx->path.kind == CIR_REQ_PLAYLIST) {
-        d = cir_hls_decide_playlist(idx, &ctx->directives);
+    cfg.root = (const char *)lcf->root.data;
+    cfg.utc_timing_url = (const char *)lcf->time_url.data;
+    cfg.now_us = now_us();
+    cfg.block_cap_us = (int64_t)lcf->block_timeout * 1000;
+    if (load(r, ctx, &in, rends, fresh, &nb_fresh) != NGX_OK ||
+        cir_live_respond(&ctx->req, &in, &cfg, resp) < 0) {
+        rc =
+            ctx->req.streaming ? NGX_ERROR : ngx_http_cirrus_send_error(r, 500);
     } else {
-        d = cir_live_decide_object(idx, &ctx->path);
+        rc = answer(r, ctx, resp);
     }
-    if (ctx->path.kind == CIR_REQ_SEGMENT && r->method != NGX_HTTP_HEAD &&
-        (ctx->streaming || d == CIR_DECIDE_WAIT)) {
-        rc = live_stream_segment(r, ctx, idx);
-        if (rc == NGX_HTTP_CIRRUS_WAIT && block_limit_us) {
-            /* the segment must complete within the block limit */
-            *block_limit_us =
-                cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
-        }
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
+    for (i = 0; i < nb_fresh; i++) {
+        cir_live_index_free(&fresh[i]);
     }
-    switch (d) {
-    case CIR_DECIDE_READY:
-        if (ctx->path.kind == CIR_REQ_PLAYLIST) {
-            return live_render_playlist(r, ctx);
-        }
-        return live_send_object(r, ctx, idx);
-    case CIR_DECIDE_WAIT:
-        if (block_limit_us) {
-            *block_limit_us =
-                cir_hls_block_limit_us(idx, (int64_t)lcf->block_timeout * 1000);
-        }
-        return NGX_HTTP_CIRRUS_WAIT;
-    case CIR_DECIDE_BAD_REQUEST:
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
-    case CIR_DECIDE_GONE:
-        return ngx_http_cirrus_send_error(r, 410);
-    case CIR_DECIDE_NOT_FOUND:
-    default:
-        return ngx_http_cirrus_send_error(r, NGX_HTTP_NOT_FOUND);
-    }
+    return rc;
+}
+
+/* The wait machinery's retry (ctx->decide): the index changed. */
+static ngx_int_t
+decide_again(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
+{
+    cir_live_response_t resp;
+
+    return decide(r, ctx, &resp);
 }
 
 static ngx_uint_t
@@ -770,23 +623,67 @@ kind_of(cir_req_kind_t k)
     }
 }
 
-/* a, or a + "/" + b, as an exact-size string in the request pool. */
+/* The store folder of the stream (rendition NULL) or of the rendition, as
+ * an exact-size string in the request pool: a held request costs little. */
 static char *
-pool_join(ngx_http_request_t *r, const char *a, const char *b)
+pool_dir(ngx_http_request_t *r, const char *root, const char *stream,
+         const char *rendition)
 {
-    size_t len = ngx_strlen(a) + (b ? ngx_strlen(b) + 1 : 0) + 1;
+    char dir[CIR_LIVE_PATH_MAX];
+    size_t len;
     char *p;
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    if (cir_live_dir(dir, sizeof(dir), root, stream, rendition) < 0) {
         return NULL;
     }
-    if (b) {
-        ngx_snprintf((u_char *)p, len, "%s/%s%Z", a, b);
-    } else {
-        ngx_snprintf((u_char *)p, len, "%s%Z", a);
+    len = ngx_strlen(dir) + 1;
+    p = ngx_pnalloc(r->pool, len);
+    if (p != NULL) {
+        ngx_memcpy(p, dir, len);
     }
     return p;
+}
+
+/* Parses the request (origin/) and sets up its context: 0, or the
+ * status to answer. */
+static ngx_uint_t
+live_start(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, const u_char *raw,
+           size_t len)
+{
+    ngx_http_cirrus_loc_conf_t *lcf;
+    const char *root;
+    int err;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    err = cir_live_request_parse((const char *)raw, len,
+                                 (const char *)r->args.data, r->args.len,
+                                 &ctx->req);
+    if (err < 0 && ctx->req.bad_query) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "cirrus: %s/%s: bad delivery directives \"%V\"",
+                      ctx->req.path.stream, ctx->req.path.rendition, &r->args);
+        return NGX_HTTP_BAD_REQUEST;
+    }
+    if (err < 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "cirrus: live path \"%*s\" rejected: %s", len, raw,
+                      cir_strerror(err));
+        return err == CIR_EINVAL ? NGX_HTTP_BAD_REQUEST : NGX_HTTP_NOT_FOUND;
+    }
+    ctx->kind = kind_of(ctx->req.path.kind);
+    ctx->req.head = r->method == NGX_HTTP_HEAD;
+    ctx->decide = decide_again;
+    root = (const char *)lcf->root.data;
+    ctx->sdir = pool_dir(r, root, ctx->req.path.stream, NULL);
+    ctx->rdir = pool_dir(r, root, ctx->req.path.stream,
+                         ctx->req.path.kind == CIR_REQ_MASTER ||
+                                 ctx->req.path.kind == CIR_REQ_MPD
+                             ? ""
+                             : ctx->req.path.rendition);
+    if (ctx->sdir == NULL || ctx->rdir == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return 0;
 }
 
 ngx_int_t
@@ -794,71 +691,44 @@ ngx_http_cirrus_live_handler(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
                              const u_char *raw, size_t len)
 {
     ngx_http_cirrus_loc_conf_t *lcf;
-    char rel[NGX_HTTP_CIRRUS_PATH_MAX];
-    int64_t limit_us = 0;
+    cir_live_response_t resp;
+    ngx_uint_t status;
     ngx_int_t rc;
-    int err;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
-    err = cir_origin_normalize_path((const char *)raw, len, rel, sizeof(rel));
-    if (err == 0) {
-        err = cir_origin_parse_live_path(rel, &ctx->path);
+    status = live_start(r, ctx, raw, len);
+    if (status != 0) {
+        return ngx_http_cirrus_send_error(r, status);
     }
-    if (err < 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "cirrus: live path \"%*s\" rejected: %s", len, raw,
-                      cir_strerror(err));
-        return ngx_http_cirrus_send_error(
-            r, status_for(err) == 503 ? NGX_HTTP_NOT_FOUND : status_for(err));
-    }
-    ctx->kind = kind_of(ctx->path.kind);
-    /* exact-size copies: a held request costs little */
-    ctx->rel = pool_join(r, rel, NULL);
-    ctx->sdir = pool_join(r, (const char *)lcf->root.data, ctx->path.stream);
-    ctx->rdir = ctx->sdir ? pool_join(r, ctx->sdir, ctx->path.rendition) : NULL;
-    if (ctx->rel == NULL || ctx->rdir == NULL) {
-        return ngx_http_cirrus_send_error(r, 500);
-    }
-
-    if (ctx->path.kind == CIR_REQ_PLAYLIST) {
-        err = cir_hls_parse_directives((const char *)r->args.data, r->args.len,
-                                       &ctx->directives);
-        if (err < 0) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "cirrus: %s/%s: bad delivery directives \"%V\"",
-                          ctx->path.stream, ctx->path.rendition, &r->args);
-            return ngx_http_cirrus_send_error(r, NGX_HTTP_BAD_REQUEST);
-        }
-    }
-
-    rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
+    rc = decide(r, ctx, &resp);
     if (rc != NGX_HTTP_CIRRUS_WAIT) {
         return rc;
     }
     if (ngx_http_cirrus_wait_count() >= lcf->max_blocked) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "cirrus: %s/%s: %ui requests blocked already",
-                      ctx->path.stream, ctx->path.rendition, lcf->max_blocked);
+                      ctx->req.path.stream, ctx->req.path.rendition,
+                      lcf->max_blocked);
         /* a streamed segment has sent its headers: only a cut is left */
-        return ctx->streaming ? NGX_ERROR
-                              : ngx_http_cirrus_send_error(
-                                    r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return ctx->req.streaming ? NGX_ERROR
+                                  : ngx_http_cirrus_send_error(
+                                        r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
-    rc = ngx_http_cirrus_wait_watch(r, ctx);
+    rc = ngx_http_cirrus_wait_watch(r, ctx, resp.wait_dir, resp.wait_file);
     if (rc == NGX_ERROR) {
-        return ctx->streaming ? NGX_ERROR
-                              : ngx_http_cirrus_send_error(
-                                    r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return ctx->req.streaming ? NGX_ERROR
+                                  : ngx_http_cirrus_send_error(
+                                        r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
     if (rc == 1) {
         /* a new watch: the index may have changed before it existed */
-        rc = ngx_http_cirrus_live_process(r, ctx, &limit_us);
+        rc = decide(r, ctx, &resp);
         if (rc != NGX_HTTP_CIRRUS_WAIT) {
             return rc;
         }
     }
-    if (limit_us < 1000) {
-        limit_us = 1000;
-    }
-    return ngx_http_cirrus_wait_hold(r, ctx, (ngx_msec_t)(limit_us / 1000));
+    return ngx_http_cirrus_wait_hold(
+        r, ctx,
+        (ngx_msec_t)(resp.block_limit_us < 1000 ? 1
+                                                : resp.block_limit_us / 1000));
 }

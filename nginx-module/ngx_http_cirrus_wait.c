@@ -1,11 +1,12 @@
 /*
  * Waiting for live updates inside nginx's event loop, never blocking a
  * worker.  One inotify fd per worker, wrapped in an ngx_connection_t whose
- * read handler drains it; one watch per rendition folder (IN_MOVED_TO and
- * IN_CLOSE_WRITE: the writer renames the index into place) holding the
- * queue of requests waiting on it; one timer per request for the block
- * limit (503).  When a folder's index changes every waiter on it is
- * decided again and those that are ready are answered.  Without inotify a
+ * read handler drains it; one watch per folder and file that origin/ named
+ * as the wait condition (IN_MOVED_TO and IN_CLOSE_WRITE: the writer
+ * renames the index into place) holding the queue of requests waiting on
+ * it; one timer per request for the block limit (503).  When the file
+ * changes every waiter on it is decided again (ctx->decide) and those that
+ * are ready are answered.  Without inotify a
  * short periodic timer re-checks instead.  A waiting request costs its
  * context (a small struct in its pool) and a queue link.
  */
@@ -22,6 +23,7 @@ struct ngx_http_cirrus_watch_s {
     int wd;              /* -1 when polling */
     ngx_uint_t dirty;
     char dir[NGX_HTTP_CIRRUS_PATH_MAX];
+    char file[16]; /* the file in dir whose change wakes the waiters */
 };
 
 static ngx_queue_t watches;
@@ -73,7 +75,7 @@ inotify_read(ngx_event_t *ev)
                     w->dirty = 1;
                 } else if (w->wd == ie->wd &&
                            ((ie->mask & IN_IGNORED) ||
-                            (ie->len && ngx_strcmp(ie->name, "index") == 0))) {
+                            (ie->len && ngx_strcmp(ie->name, w->file) == 0))) {
                     w->dirty = 1;
                     if (ie->mask & IN_IGNORED) {
                         w->wd = -1; /* the folder went away */
@@ -191,16 +193,16 @@ waiter_timeout(ngx_event_t *ev)
     ngx_http_cirrus_metric_timeout();
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "cirrus: %s/%s: blocked request timed out after %M ms",
-                  ctx->path.stream, ctx->path.rendition, ctx->block_ms);
+                  ctx->req.path.stream, ctx->req.path.rendition, ctx->block_ms);
     /* a streamed segment that stopped growing: its headers are out, so the
      * only honest end is a cut (the client sees a truncated response) */
-    finish(r, ctx->streaming ? NGX_ERROR
-                             : ngx_http_cirrus_send_error(
-                                   r, NGX_HTTP_SERVICE_UNAVAILABLE));
+    finish(r, ctx->req.streaming ? NGX_ERROR
+                                 : ngx_http_cirrus_send_error(
+                                       r, NGX_HTTP_SERVICE_UNAVAILABLE));
 }
 
 static int64_t
-now_us(void)
+wall_us(void)
 {
     struct timeval tv;
 
@@ -232,7 +234,7 @@ process_watch(ngx_http_cirrus_watch_t *w)
         r = ctx->request;
         /* unlink first: the response may finalize (and free) r */
         waiter_remove(ctx);
-        rc = ngx_http_cirrus_live_process(r, ctx, NULL);
+        rc = ctx->decide(r, ctx);
         if (rc == NGX_HTTP_CIRRUS_WAIT) {
             ngx_queue_insert_tail(&w->waiters, &ctx->queue);
             ctx->waiting = 1;
@@ -242,9 +244,9 @@ process_watch(ngx_http_cirrus_watch_t *w)
             ngx_add_timer(&ctx->timer, left > 0 ? (ngx_msec_t)left : 1);
             continue;
         }
-        mtime = ngx_http_cirrus_live_index_mtime_us(w->dir);
+        mtime = ctx->index_mtime_us;
         if (mtime) {
-            ngx_http_cirrus_metric_wake(now_us() - mtime);
+            ngx_http_cirrus_metric_wake(wall_us() - mtime);
         }
         finish(r, rc);
     }
@@ -271,7 +273,8 @@ process_watches(void)
 }
 
 ngx_int_t
-ngx_http_cirrus_wait_watch(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
+ngx_http_cirrus_wait_watch(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+                           const char *dir, const char *file)
 {
     ngx_http_cirrus_watch_t *w;
     ngx_queue_t *q;
@@ -282,7 +285,7 @@ ngx_http_cirrus_wait_watch(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     for (q = ngx_queue_head(&watches); q != ngx_queue_sentinel(&watches);
          q = ngx_queue_next(q)) {
         w = ngx_queue_data(q, ngx_http_cirrus_watch_t, link);
-        if (ngx_strcmp(w->dir, ctx->rdir) == 0) {
+        if (ngx_strcmp(w->dir, dir) == 0 && ngx_strcmp(w->file, file) == 0) {
             ctx->watch = w;
             return 0;
         }
@@ -291,7 +294,13 @@ ngx_http_cirrus_wait_watch(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx)
     if (w == NULL) {
         return NGX_ERROR;
     }
-    ngx_cpystrn((u_char *)w->dir, (u_char *)ctx->rdir, sizeof(w->dir));
+    if (ngx_strlen(dir) >= sizeof(w->dir) ||
+        ngx_strlen(file) >= sizeof(w->file)) {
+        ngx_free(w);
+        return NGX_ERROR;
+    }
+    ngx_cpystrn((u_char *)w->dir, (u_char *)dir, sizeof(w->dir));
+    ngx_cpystrn((u_char *)w->file, (u_char *)file, sizeof(w->file));
     ngx_queue_init(&w->waiters);
     w->dirty = 0;
     w->wd = -1;

@@ -36,6 +36,39 @@
 #define CIR_LIVE_INDEX_MAX_SIZE (8 << 20)
 #define CIR_LIVE_ID_MAX         64 /* stream and rendition names */
 
+/* --- the live store's names (live_paths.c) ------------------------------
+ * Every path of the layout above comes from these two functions: the
+ * writer, the origin's answers and the nginx module spell no file name. */
+
+#define CIR_LIVE_MAX_RENDITIONS 32 /* renditions a stream serves */
+/* <root>/<stream>/<rendition>/<name>, with room for a root of 1 KiB */
+#define CIR_LIVE_PATH_MAX (1024 + 2 * CIR_LIVE_ID_MAX + 32)
+
+typedef enum {
+    CIR_LIVE_FILE_INDEX = 0, /* index */
+    CIR_LIVE_FILE_INIT,      /* init-<n>.mp4 */
+    CIR_LIVE_FILE_SEGMENT,   /* seg-<n>.m4s */
+    CIR_LIVE_FILE_INDEX_SLOT /* .index.<n>: the writer's index rotation */
+} cir_live_file_t;
+
+/* <dir>/<the file's name>, or the name alone when dir is NULL.  0, or
+ * -ENAMETOOLONG (out holds "" then). */
+int cir_live_path(char *out, size_t size, const char *dir, cir_live_file_t kind,
+                  uint64_t n);
+/* A stream's folder <root>/<stream>, or with a rendition its folder
+ * <root>/<stream>/<rendition>.  0, or -ENAMETOOLONG. */
+int cir_live_dir(char *out, size_t size, const char *root, const char *stream,
+                 const char *rendition);
+/* Which store file name[0, len) is (canonical decimals only, so one file
+ * has one name): 0, or CIR_ENOTFOUND. */
+int cir_live_name_parse(const char *name, size_t len, cir_live_file_t *kind,
+                        uint64_t *n);
+/* A canonical decimal in s[0, len) (no sign, no leading zero, at most
+ * max): 0, or CIR_EINVAL. */
+int cir_live_parse_number(const char *s, size_t len, uint64_t max, uint64_t *v);
+
+/* --- end of live_paths.c ------------------------------------------------ */
+
 typedef struct {
     int64_t duration; /* timescale units */
     uint32_t size;    /* bytes in seg-<msn>.m4s, after the parts before it */

@@ -107,38 +107,6 @@ cir_decision_t cir_live_decide_object(const cir_live_index_t *idx,
  * cap_us (keep it under CloudFront's origin read timeout). */
 int64_t cir_hls_block_limit_us(const cir_live_index_t *idx, int64_t cap_us);
 
-/* --- rendering ---------------------------------------------------------- */
-
-typedef struct {
-    uint64_t last_msn;
-    int last_part;
-    const char *uri; /* relative, e.g. "../720p/index.m3u8" */
-} cir_rendition_report_t;
-
-/* A live LL-HLS media playlist: EXT-X-PART, PART-INF, PRELOAD-HINT,
- * SERVER-CONTROL, SKIP (delta updates), RENDITION-REPORTs, PDT,
- * discontinuities, ENDLIST once ended. */
-int cir_hls_render_live_media(const cir_live_index_t *idx,
-                              const cir_hls_directives_t *d,
-                              const cir_rendition_report_t *reports,
-                              size_t nb_reports, cir_buf_t *out);
-/* The live multivariant playlist over every rendition of a stream. */
-int cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
-                               cir_buf_t *out);
-
-typedef struct {
-    const char *utc_timing_url; /* served by the origin, e.g. "/time" */
-    int64_t now_us;             /* publishTime */
-    int64_t latency_target_ms;  /* ServiceDescription; 0: three parts
-                                 * and 0.5 s, within [1 s, a segment] */
-} cir_dash_live_config_t;
-
-/* A dynamic MPD with LL-DASH settings (availabilityTimeOffset,
- * availabilityTimeComplete=false, ServiceDescription, ProducerReferenceTime,
- * UTCTiming); static with a fixed duration once the stream ended. */
-int cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
-                         const cir_dash_live_config_t *cfg, cir_buf_t *out);
-
 /* --- cache policy ------------------------------------------------------- */
 
 typedef enum {
@@ -177,6 +145,158 @@ cir_cache_kind_t cir_origin_asset_cache_kind(const char *rel, int versioned);
 /* The Vary value for an object, or NULL: manifests (text the server may
  * gzip) vary by Accept-Encoding, media and errors by nothing. */
 const char *cir_origin_vary(cir_cache_kind_t kind);
+
+/* --- rendering ---------------------------------------------------------- */
+
+typedef struct {
+    uint64_t last_msn;
+    int last_part;
+    const char *uri; /* relative, e.g. "../720p/index.m3u8" */
+} cir_rendition_report_t;
+
+/* A live LL-HLS media playlist: EXT-X-PART, PART-INF, PRELOAD-HINT,
+ * SERVER-CONTROL, SKIP (delta updates), RENDITION-REPORTs, PDT,
+ * discontinuities, ENDLIST once ended. */
+int cir_hls_render_live_media(const cir_live_index_t *idx,
+                              const cir_hls_directives_t *d,
+                              const cir_rendition_report_t *reports,
+                              size_t nb_reports, cir_buf_t *out);
+/* The live multivariant playlist over every rendition of a stream. */
+int cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
+                               cir_buf_t *out);
+
+typedef struct {
+    const char *utc_timing_url; /* served by the origin, e.g. "/time" */
+    int64_t now_us;             /* publishTime */
+    int64_t latency_target_ms;  /* ServiceDescription; 0: three parts
+                                 * and 0.5 s, within [1 s, a segment] */
+} cir_dash_live_config_t;
+
+/* A dynamic MPD with LL-DASH settings (availabilityTimeOffset,
+ * availabilityTimeComplete=false, ServiceDescription, ProducerReferenceTime,
+ * UTCTiming); static with a fixed duration once the stream ended. */
+int cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
+                         const cir_dash_live_config_t *cfg, cir_buf_t *out);
+
+/* --- one live request, one answer (live_response.c) -------------------- */
+
+/*
+ * A live request, parsed once when it arrives; the adapter sets head,
+ * streaming and sent_parts (its own state) and passes the request to
+ * cir_live_respond() for every decision about it.
+ */
+typedef struct {
+    cir_live_path_t path;
+    cir_hls_directives_t directives; /* media playlists */
+    const char *content_type;        /* of the object asked for */
+    /* what the adapter loads before each decision */
+    uint8_t load_stream;    /* every rendition of the stream (master, MPD) */
+    uint8_t load_siblings;  /* the other renditions (rendition reports) */
+    uint8_t load_rendition; /* the index of path.rendition */
+    uint8_t bad_query;      /* the parse failed on the delivery directives */
+    /* set by the adapter */
+    uint8_t head;      /* HEAD: never streamed */
+    uint8_t streaming; /* LL-DASH: the headers are out, parts follow */
+    uint32_t sent_parts;
+} cir_live_request_t;
+
+/* Parses the path below the live location (still percent-encoded) and the
+ * query.  0, CIR_EINVAL (400) or CIR_ENOTFOUND (404). */
+int cir_live_request_parse(const char *path, size_t len, const char *query,
+                           size_t query_len, cir_live_request_t *req);
+
+/* The media playlist last rendered from one index, per _HLS_skip mode,
+ * with a signature of the rendition reports it holds: the adapter keeps
+ * one with each index it keeps and hands it in; while neither changes the
+ * text is answered again without rendering. */
+typedef struct {
+    char *body[3];
+    size_t len[3];
+    uint64_t sig[3];
+} cir_live_playlist_cache_t;
+
+void cir_live_playlist_cache_free(cir_live_playlist_cache_t *c);
+
+typedef struct {
+    const char *name; /* the rendition's folder */
+    const cir_live_index_t *index;
+} cir_live_rendition_t;
+
+/* What the adapter loaded, as the request asked (load_*). */
+typedef struct {
+    const cir_live_rendition_t *renditions; /* stream or siblings, sorted */
+    size_t nb_renditions;
+    const cir_live_index_t *index;    /* path.rendition's, or NULL */
+    int index_err;                    /* why not: CIR_ENOTFOUND, ... */
+    cir_live_playlist_cache_t *cache; /* index's, or NULL */
+} cir_live_loaded_t;
+
+typedef struct {
+    const char *root;           /* the live store */
+    const char *utc_timing_url; /* the MPD's UTCTiming */
+    int64_t now_us;             /* wall clock */
+    int64_t block_cap_us;       /* a blocked request's longest wait */
+} cir_live_respond_config_t;
+
+typedef enum {
+    CIR_LIVE_SEND_ERROR = 0, /* status (a cut once streaming) */
+    CIR_LIVE_SEND_BODY,      /* body[0, body_len) */
+    CIR_LIVE_SEND_FILE,      /* file, whole or bytes [offset, +length) */
+    CIR_LIVE_SEND_CHUNKS,    /* LL-DASH: headers (start), chunks of file */
+    CIR_LIVE_WAIT            /* wait_file in wait_dir changes: decide again */
+} cir_live_action_t;
+
+typedef struct {
+    uint64_t offset;
+    uint32_t size;
+} cir_live_range_t;
+
+/* Everything the adapter needs to answer; nothing is left to decide. */
+typedef struct {
+    cir_live_action_t action;
+    unsigned status;        /* SEND_ERROR */
+    int error;              /* why (cir error), 0: nothing to log */
+    cir_cache_kind_t cache; /* Cache-Control, with cache_index */
+    const cir_live_index_t *cache_index;
+    const char *content_type;
+    int64_t last_modified_s; /* -1: none, 0: the file's own */
+    /* SEND_BODY: malloc()ed (body_owned: the adapter frees it) or the
+     * playlist cache's (copy it); manifest: a signed request's token goes
+     * onto every URI it lists */
+    char *body;
+    size_t body_len;
+    uint8_t body_owned;
+    uint8_t manifest;
+    /* SEND_FILE, SEND_CHUNKS */
+    char file[CIR_LIVE_PATH_MAX];
+    uint64_t offset;
+    int64_t length; /* -1: the whole file */
+    /* SEND_CHUNKS: send the headers first (start), then one chunk per
+     * part, the response ends when last; else wait like CIR_LIVE_WAIT */
+    uint8_t start;
+    uint8_t last;
+    uint32_t nb_chunks;
+    uint32_t sent_parts; /* the request's sent_parts after these */
+    cir_live_range_t chunks[CIR_LIVE_MAX_PARTS];
+    /* CIR_LIVE_WAIT, SEND_CHUNKS that are not last: the change to wait
+     * for, and for how long at most (a 503, or a cut once streaming) */
+    char wait_dir[CIR_LIVE_PATH_MAX];
+    char wait_file[16];
+    int64_t block_limit_us;
+} cir_live_response_t;
+
+/*
+ * The whole decision for one live request, given what the adapter loaded:
+ * master and MPD rendering, the blocking-reload and object decisions, the
+ * media playlist with its rendition reports (through the cache), part
+ * byte ranges, LL-DASH chunks, errors, cache kinds and block limits.  The
+ * response may point into loaded (cache_index, a cached body): use it
+ * before loading again.  0, or CIR_EINVAL for missing arguments.
+ */
+int cir_live_respond(const cir_live_request_t *req,
+                     const cir_live_loaded_t *loaded,
+                     const cir_live_respond_config_t *cfg,
+                     cir_live_response_t *resp);
 
 /* --- origin authentication --------------------------------------------- */
 

@@ -535,13 +535,75 @@ default_latency_ms(const cir_live_index_t *lead)
     return ms < 1000 ? 1000 : ms;
 }
 
+/* <MPD ...> with its timing attributes and, while live, the
+ * ServiceDescription (latency target: the configured one, else the
+ * default for the first track). */
+static int
+put_mpd_open(cir_buf_t *out, const mpd_t *m, const cir_live_index_t *lead)
+{
+    const cir_dash_live_config_t *cfg = m->cfg;
+    const cir_live_index_t *const *tracks = m->tracks;
+    size_t nb = m->nb;
+    int64_t latency;
+    int ret;
+
+    latency = cfg->latency_target_ms > 0 ? cfg->latency_target_ms
+                                         : default_latency_ms(lead);
+    TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                          "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
+                          "profiles=\"urn:mpeg:dash:profile:isoff-live:2011,"
+                          "urn:mpeg:dash:profile:cmaf:2019\""));
+    if (m->ended) {
+        TRY(cir_buf_puts(out, " type=\"static\" mediaPresentationDuration=\""));
+        TRY(put_duration(out, static_duration_us(m), 1000000));
+        TRY(cir_buf_puts(out, "\""));
+    } else {
+        TRY(cir_buf_puts(out, " type=\"dynamic\""));
+        TRY(put_time(out, "availabilityStartTime", m->ast));
+        TRY(put_time(out, "publishTime", cfg->now_us));
+        /* a new segment is listed once it begins: with a period of one
+         * part, players learn of it a part later, not up to a segment
+         * later (Shaka stalled at each segment start below ~2.5 s) */
+        TRY(cir_buf_puts(out, " minimumUpdatePeriod=\""));
+        TRY(put_duration(out,
+                         lead->part_target > 0 ? lead->part_target
+                                               : lead->segment_target,
+                         lead->timescale));
+        TRY(cir_buf_puts(out, "\" timeShiftBufferDepth=\""));
+        TRY(put_duration(out, (int64_t)lead->window * lead->segment_target,
+                         lead->timescale));
+        /* no suggestedPresentationDelay: the latency is the
+         * ServiceDescription's target.  Shaka in low-latency mode puts its
+         * live edge suggestedPresentationDelay back and then keeps the
+         * target behind that (the latency counted twice); dash.js takes
+         * the target. */
+        TRY(cir_buf_puts(out, "\""));
+    }
+    TRY(cir_buf_puts(out, " maxSegmentDuration=\""));
+    TRY(put_duration(out, max_segment_ms(tracks, nb), 1000));
+    TRY(cir_buf_puts(out, "\" minBufferTime=\"PT1S\">\n"));
+    if (!m->ended) {
+        TRY(cir_buf_printf(out,
+                           "  <ServiceDescription id=\"0\">\n"
+                           "    <Latency referenceId=\"0\" target=\"%lld\" "
+                           "min=\"%lld\" max=\"%lld\"/>\n"
+                           "    <PlaybackRate min=\"0.96\" max=\"1.04\"/>\n"
+                           "  </ServiceDescription>\n",
+                           (long long)latency, (long long)(latency / 2),
+                           (long long)(latency * 3 / 2)));
+    }
+    return 0;
+
+fail:
+    return ret;
+}
+
 int
 cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
                      const cir_dash_live_config_t *cfg, cir_buf_t *out)
 {
     const cir_live_index_t *lead;
     mpd_t m;
-    int64_t latency;
     size_t i, len0;
     int ret, has_video = 0;
 
@@ -580,52 +642,8 @@ cir_dash_render_live(const cir_live_index_t *const *tracks, size_t nb,
     }
     make_periods(&m);
     lead = tracks[0];
-    latency = cfg->latency_target_ms > 0 ? cfg->latency_target_ms
-                                         : default_latency_ms(lead);
 
-    TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                          "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
-                          "profiles=\"urn:mpeg:dash:profile:isoff-live:2011,"
-                          "urn:mpeg:dash:profile:cmaf:2019\""));
-    if (m.ended) {
-        TRY(cir_buf_puts(out, " type=\"static\" mediaPresentationDuration=\""));
-        TRY(put_duration(out, static_duration_us(&m), 1000000));
-        TRY(cir_buf_puts(out, "\""));
-    } else {
-        TRY(cir_buf_puts(out, " type=\"dynamic\""));
-        TRY(put_time(out, "availabilityStartTime", m.ast));
-        TRY(put_time(out, "publishTime", cfg->now_us));
-        /* a new segment is listed once it begins: with a period of one
-         * part, players learn of it a part later, not up to a segment
-         * later (Shaka stalled at each segment start below ~2.5 s) */
-        TRY(cir_buf_puts(out, " minimumUpdatePeriod=\""));
-        TRY(put_duration(out,
-                         lead->part_target > 0 ? lead->part_target
-                                               : lead->segment_target,
-                         lead->timescale));
-        TRY(cir_buf_puts(out, "\" timeShiftBufferDepth=\""));
-        TRY(put_duration(out, (int64_t)lead->window * lead->segment_target,
-                         lead->timescale));
-        /* no suggestedPresentationDelay: the latency is the
-         * ServiceDescription's target.  Shaka in low-latency mode puts its
-         * live edge suggestedPresentationDelay back and then keeps the
-         * target behind that (the latency counted twice); dash.js takes
-         * the target. */
-        TRY(cir_buf_puts(out, "\""));
-    }
-    TRY(cir_buf_puts(out, " maxSegmentDuration=\""));
-    TRY(put_duration(out, max_segment_ms(tracks, nb), 1000));
-    TRY(cir_buf_puts(out, "\" minBufferTime=\"PT1S\">\n"));
-    if (!m.ended) {
-        TRY(cir_buf_printf(out,
-                           "  <ServiceDescription id=\"0\">\n"
-                           "    <Latency referenceId=\"0\" target=\"%lld\" "
-                           "min=\"%lld\" max=\"%lld\"/>\n"
-                           "    <PlaybackRate min=\"0.96\" max=\"1.04\"/>\n"
-                           "  </ServiceDescription>\n",
-                           (long long)latency, (long long)(latency / 2),
-                           (long long)(latency * 3 / 2)));
-    }
+    TRY(put_mpd_open(out, &m, lead));
     for (i = 0; i < m.nb_periods; i++) {
         TRY(put_period(out, &m, i, has_video));
     }

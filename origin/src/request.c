@@ -82,37 +82,19 @@ bad:
     return CIR_EINVAL;
 }
 
-/* A canonical decimal (no sign, no leading zero) in s[0, n), <= max. */
 static int
 parse_dec(const char *s, size_t n, uint64_t max, uint64_t *v)
 {
-    uint64_t x = 0;
-    size_t i;
-
-    if (n == 0 || n > 20 || (n > 1 && s[0] == '0')) {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned d;
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-        d = (unsigned)(s[i] - '0');
-        if (x > (max - d) / 10) {
-            return -1;
-        }
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 0;
+    return cir_live_parse_number(s, n, max, v) == 0 ? 0 : -1;
 }
 
-/* "<prefix><a>[.<b>]<suffix>" with canonical decimals. */
+/* "part-<msn>.<i>.m4s" with canonical decimals: a part is no file of the
+ * store (cir_live.h), only a name in a playlist. */
 static int
-match_name(const char *s, size_t n, const char *prefix, const char *suffix,
-           int two, uint64_t *a, uint64_t *b)
+match_part(const char *s, size_t n, uint64_t *a, uint64_t *b)
 {
-    size_t pl = strlen(prefix), sl = strlen(suffix);
+    static const char prefix[] = "part-", suffix[] = ".m4s";
+    size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
     const char *num, *dot;
     size_t nl;
 
@@ -122,9 +104,6 @@ match_name(const char *s, size_t n, const char *prefix, const char *suffix,
     }
     num = s + pl;
     nl = n - pl - sl;
-    if (!two) {
-        return parse_dec(num, nl, UINT64_MAX, a);
-    }
     dot = memchr(num, '.', nl);
     if (dot == NULL || parse_dec(num, (size_t)(dot - num), UINT64_MAX, a) < 0) {
         return -1;
@@ -138,6 +117,7 @@ cir_origin_parse_live_path(const char *rel, cir_live_path_t *p)
     const char *c[3], *s;
     size_t n[3], nc = 0;
     uint64_t a = 0, b = 0;
+    cir_live_file_t file;
 
     if (rel == NULL || p == NULL) {
         return CIR_EINVAL;
@@ -176,15 +156,16 @@ cir_origin_parse_live_path(const char *rel, cir_live_path_t *p)
     memcpy(p->rendition, c[1], n[1]);
     if (n[2] == 10 && memcmp(c[2], "index.m3u8", 10) == 0) {
         p->kind = CIR_REQ_PLAYLIST;
-    } else if (match_name(c[2], n[2], "init-", ".mp4", 0, &a, NULL) == 0 &&
-               a >= 1 && a <= UINT32_MAX) {
+    } else if (cir_live_name_parse(c[2], n[2], &file, &a) == 0 &&
+               file == CIR_LIVE_FILE_INIT && a >= 1 && a <= UINT32_MAX) {
         p->kind = CIR_REQ_INIT;
         p->init_id = (uint32_t)a;
-    } else if (match_name(c[2], n[2], "part-", ".m4s", 1, &a, &b) == 0) {
+    } else if (match_part(c[2], n[2], &a, &b) == 0) {
         p->kind = CIR_REQ_PART;
         p->msn = a;
         p->part = (uint32_t)b;
-    } else if (match_name(c[2], n[2], "seg-", ".m4s", 0, &a, NULL) == 0) {
+    } else if (cir_live_name_parse(c[2], n[2], &file, &a) == 0 &&
+               file == CIR_LIVE_FILE_SEGMENT) {
         p->kind = CIR_REQ_SEGMENT;
         p->msn = a;
     } else {

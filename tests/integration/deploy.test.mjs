@@ -166,7 +166,7 @@ function exportedMetrics() {
 // C string of a file that prints `# TYPE`).
 function exportedLabels() {
     const labels = new Set();
-    for (const f of ['nginx-module/ngx_http_cirrus_module.c',
+    for (const f of ['nginx-module/ngx_http_cirrus_metrics.c',
         'ingest/src/status.c', 'ingest/src/dispatch_report.c']) {
         const src = read(SOURCE_DIR, f);
         assert.match(src, /# TYPE /, `${f} renders metrics`);
