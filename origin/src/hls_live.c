@@ -102,6 +102,21 @@ skip_count(const cir_live_index_t *idx, int64_t skip_until)
     return n;
 }
 
+/* An EXT-X-GAP in the playlist needs EXT-X-VERSION 8 (what strict parsers
+ * hold an ended playlist with an outage to). */
+static int
+lists_gap(const cir_live_index_t *idx)
+{
+    size_t i;
+
+    for (i = 0; i < idx->nb_segments; i++) {
+        if (idx->segments[i].complete && idx->segments[i].gap) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 cir_hls_render_live_media(const cir_live_index_t *idx,
                           const cir_hls_directives_t *d,
@@ -137,9 +152,10 @@ cir_hls_render_live_media(const cir_live_index_t *idx,
     }
 
     TRY(cir_buf_printf(out, "#EXTM3U\n#EXT-X-VERSION:%d\n",
-                       v2         ? 10
-                       : can_skip ? 9
-                                  : 6));
+                       v2               ? 10
+                       : can_skip       ? 9
+                       : lists_gap(idx) ? 8
+                                        : 6));
     TRY(cir_buf_printf(out, "#EXT-X-TARGETDURATION:%lld\n", (long long)td));
     TRY(cir_buf_puts(out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"));
     if (can_skip) {

@@ -160,6 +160,17 @@ Test(hls_live, ended_stream)
     cr_expect(strstr(out.data, "#EXT-X-VERSION:6\n") != NULL);
 }
 
+/* An ended stream that had an outage lists EXT-X-GAP: version 8 for it. */
+Test(hls_live, ended_stream_with_a_gap_is_version_8)
+{
+    fx_live(&fa, "720p", 10, -1);
+    fa.idx.segments[4].gap = 1;
+    fa.idx.ended = 1;
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    cr_expect(strstr(out.data, "#EXT-X-GAP\n") != NULL, "%s", out.data);
+    cr_expect(strstr(out.data, "#EXT-X-VERSION:8\n") != NULL, "%s", out.data);
+}
+
 Test(hls_live, rendition_reports)
 {
     cir_rendition_report_t r[2] = {
