@@ -67,6 +67,13 @@ typedef struct {
 #define CIR_CLI_RUN  0 /* cfg is complete: run */
 #define CIR_CLI_EXIT 1 /* --help, --version or a print flag: exit 0 */
 
+/* The daemons' exit codes (README, "Exit codes"): 0 stopped by a signal,
+ * 1 failed while running, and this one; with their text for --help. */
+#define CIR_CLI_DAEMON_EXIT_USAGE 2
+#define CIR_CLI_DAEMON_EXIT_CODES                                       \
+    "Exit codes: 0 stopped by SIGINT/SIGTERM (or --help, --version),\n" \
+    "1 failed while running, 2 bad command line or configuration.\n"
+
 /* The project's version (CMake's PROJECT_VERSION), e.g. "0.1.0". */
 const char *cir_cli_version(void);
 

@@ -23,9 +23,6 @@
 #include "cir_transcode.h"
 #include "cir_ingest.h"
 
-/* A bad command line or configuration (1: failed while running). */
-#define EXIT_USAGE 2
-
 typedef struct {
     cir_ingest_config_t ingest;
     int64_t log_json;
@@ -112,9 +109,7 @@ static const cir_cli_flag_t flags[] = {
 static const cir_cli_t cli = {
     .program = "cirrus-ingest",
     .notes = "--config: a flat JSON object of options, or a shared file's "
-             "\"ingest\" section.\n"
-             "Exit codes: 0 stopped by SIGINT/SIGTERM (or --help, --version),\n"
-             "1 failed while running, 2 bad command line or configuration.\n",
+             "\"ingest\" section.\n" CIR_CLI_DAEMON_EXIT_CODES,
     .flags = flags,
     .nflags = sizeof(flags) / sizeof(flags[0]),
     .fns = &config_fns,
@@ -160,13 +155,13 @@ main(int argc, char **argv)
     ret = cir_cli_parse(&cli, argc, argv, &cfg, stdout, err, sizeof(err));
     if (ret < 0) {
         cir_cli_report(&cli, err, stderr);
-        return EXIT_USAGE;
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
     if (ret == CIR_CLI_EXIT) {
         return 0;
     }
     if (complete_config(&cfg) < 0) {
-        return EXIT_USAGE;
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
     cir_transcode_route_av_log();
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -144,17 +144,12 @@ static const cir_cli_flag_t flags[] = {
 static const cir_cli_t cli = {
     .program = "cirrus-worker",
     .notes = "--config: a flat JSON object of options, or a shared file's "
-             "\"worker\" section.\n"
-             "Exit codes: 0 stopped by SIGINT/SIGTERM (or --help, --version),\n"
-             "1 failed while running, 2 bad command line or configuration.\n",
+             "\"worker\" section.\n" CIR_CLI_DAEMON_EXIT_CODES,
     .flags = flags,
     .nflags = sizeof(flags) / sizeof(flags[0]),
     .table = &options,
     .section = "worker",
     .cfg_size = sizeof(config_t)};
-
-/* A bad command line or configuration (1: failed while running). */
-#define EXIT_USAGE 2
 
 static atomic_int stop_requested;
 
@@ -413,13 +408,13 @@ main(int argc, char **argv)
     ret = cir_cli_parse(&cli, argc, argv, &w.cfg, stdout, err, sizeof(err));
     if (ret < 0) {
         cir_cli_report(&cli, err, stderr);
-        return EXIT_USAGE;
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
     if (ret == CIR_CLI_EXIT) {
         return 0;
     }
     if (complete_config(&w.cfg) < 0) {
-        return EXIT_USAGE;
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
