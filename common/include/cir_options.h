@@ -1,9 +1,10 @@
 /*
- * Daemon options as one table: name, type, where in the config struct,
+ * Program options as one table: name, type, where in the config struct,
  * default, limits and help.  The same table sets defaults, reads a JSON
  * file, <PREFIX><NAME> environment variables and name=value pairs from the
  * command line, and prints the help and the reference documentation (a
- * markdown table), so a limit is written once.
+ * markdown table), so a limit is written once.  cir_cli.h reads a
+ * program's command line into it.
  *
  * One file can configure several daemons: a file whose top-level members
  * are objects is sectioned ({"ingest": {...}, "worker": {...}}) and each
@@ -67,11 +68,19 @@ int cir_options_apply_config(const cir_options_t *t, void *cfg,
 int cir_options_load_section(const cir_options_t *t, void *cfg,
                              const char *path, const char *section, char *err,
                              size_t errsize);
-/* <env_prefix><NAME> variables (name upper-cased). */
+/* <env_prefix><NAME> variables (name upper-cased); an error names the
+ * variable. */
 int cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
                           size_t errsize);
-/* "  name   help (default "x")" lines. */
+/* The option called name, or NULL. */
+const cir_option_t *cir_options_find(const cir_options_t *t, const char *name);
+/* "  name   help (default "x")" lines, wrapped: every option's, or one's. */
 void cir_options_print(const cir_options_t *t, FILE *f);
+void cir_options_print_one(const cir_option_t *o, FILE *f);
+/* text from column indent (where the caller stands), words wrapped before
+ * column CIR_OPTIONS_WRAP to indent; a newline at the end. */
+#define CIR_OPTIONS_WRAP 79
+void cir_options_print_wrapped(FILE *f, int indent, const char *text);
 /* The reference table in markdown: option, environment variable, default,
  * limits, description (docs/configuration.md is made of these). */
 void cir_options_print_markdown(const cir_options_t *t, FILE *f);

@@ -9,8 +9,8 @@
 #include "cir_json.h"
 #include "cir_options.h"
 
-static const cir_option_t *
-find(const cir_options_t *t, const char *name)
+const cir_option_t *
+cir_options_find(const cir_options_t *t, const char *name)
 {
     for (size_t i = 0; i < t->count; i++) {
         if (strcmp(t->opts[i].name, name) == 0) {
@@ -78,7 +78,7 @@ int
 cir_options_set(const cir_options_t *t, void *cfg, const char *name,
                 const char *value, char *err, size_t errsize)
 {
-    const cir_option_t *o = find(t, name);
+    const cir_option_t *o = cir_options_find(t, name);
 
     if (o == NULL) {
         snprintf(err, errsize, "unknown option \"%s\"", name);
@@ -102,7 +102,7 @@ cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
     }
     json_object_foreach((json_t *)obj, name, v)
     {
-        const cir_option_t *o = find(t, name);
+        const cir_option_t *o = cir_options_find(t, name);
         if (o == NULL) {
             snprintf(err, errsize, "unknown option \"%s\"", name);
             return CIR_EINVAL;
@@ -214,7 +214,7 @@ cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
                       size_t errsize)
 {
     size_t skip = strlen(t->env_prefix);
-    char var[128];
+    char var[128], oerr[384];
     const char *v;
     int ret;
 
@@ -226,7 +226,9 @@ cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
         }
         v = getenv(var);
         if (v != NULL &&
-            (ret = set_text(cfg, &t->opts[i], v, err, errsize)) < 0) {
+            (ret = set_text(cfg, &t->opts[i], v, oerr, sizeof(oerr))) < 0) {
+            /* the variable, as the user wrote it */
+            snprintf(err, errsize, "%s: %s", var, oerr);
             return ret;
         }
     }
@@ -234,11 +236,47 @@ cir_options_apply_env(const cir_options_t *t, void *cfg, char *err,
 }
 
 void
+cir_options_print_wrapped(FILE *f, int indent, const char *text)
+{
+    int col = indent;
+
+    while (*text != '\0') {
+        int len = (int)strcspn(text, " ");
+
+        if (col > indent && col + 1 + len > CIR_OPTIONS_WRAP) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", len, text);
+        col += len;
+        text += len;
+        text += strspn(text, " ");
+    }
+    fputc('\n', f);
+}
+
+void
+cir_options_print_one(const cir_option_t *o, FILE *f)
+{
+    char help[1024];
+
+    snprintf(help, sizeof(help), "%s (default \"%s\")", o->help, o->def);
+    if (strlen(o->name) > 22) {
+        fprintf(f, "  %s\n%25s", o->name, "");
+    } else {
+        fprintf(f, "  %-22s ", o->name);
+    }
+    cir_options_print_wrapped(f, 25, help);
+}
+
+void
 cir_options_print(const cir_options_t *t, FILE *f)
 {
     for (size_t i = 0; i < t->count; i++) {
-        fprintf(f, "  %-22s %s (default \"%s\")\n", t->opts[i].name,
-                t->opts[i].help, t->opts[i].def);
+        cir_options_print_one(&t->opts[i], f);
     }
 }
 

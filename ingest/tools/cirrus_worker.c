@@ -6,7 +6,6 @@
  * retry, result JSON) until SIGINT or SIGTERM.  With dispatch=batch the SQS
  * queue's jobs go to AWS Batch instead (cir_intake_batch.h).
  */
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cir_aws.h"
+#include "cir_cli.h"
 #include "cir_dispatch.h"
 #include "cir_error.h"
 #include "cir_intake.h"
@@ -136,17 +136,20 @@ static const cir_option_t opts[] = {
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
                                       "CIRRUS_WORKER_"};
 
-static void
-usage(FILE *f)
-{
-    fprintf(f, "usage: cirrus-worker [--config FILE] [--set name=value]... "
-               "[--print-options-md]\n"
-               "--config: a flat JSON object of options, or a shared file's "
-               "\"worker\" section\n"
-               "options (JSON config keys, CIRRUS_WORKER_<NAME>, --set; "
-               "applied in that order):\n");
-    cir_options_print(&options, f);
-}
+static const cir_cli_flag_t flags[] = {
+    {"log-json", 0, NULL, "log_json", "1", NULL,
+     "one JSON object per log line"},
+};
+
+static const cir_cli_t cli = {
+    .program = "cirrus-worker",
+    .notes = "--config: a flat JSON object of options, or a shared file's "
+             "\"worker\" section.\n" CIR_CLI_DAEMON_EXIT_CODES,
+    .flags = flags,
+    .nflags = sizeof(flags) / sizeof(flags[0]),
+    .table = &options,
+    .section = "worker",
+    .cfg_size = sizeof(config_t)};
 
 static atomic_int stop_requested;
 
@@ -216,10 +219,6 @@ run_batch(const config_t *cfg)
     char err[512];
     int ret;
 
-    if (strcmp(cfg->intake, "sqs") != 0) {
-        fprintf(stderr, "cirrus-worker: dispatch=batch needs intake=sqs\n");
-        return 1;
-    }
     ret = cir_intake_batch_run_sqs(&bc, cfg->sqs_queue_url,
                                    (int)ceil(cfg->visibility_seconds),
                                    cfg->batch_region, cfg->batch_endpoint,
@@ -231,79 +230,7 @@ run_batch(const config_t *cfg)
     return 0;
 }
 
-/* ---- the command line ---------------------------------------------------- */
-
-/* Options from the config file, the environment and --set, in that order:
- * 0, 1 when main should exit 0 (--help), or -1 (usage error, printed). */
-static int
-apply_sets(config_t *cfg, char **sets, int nsets)
-{
-    char err[512];
-
-    for (int i = 0; i < nsets; i++) {
-        char *eq = strchr(sets[i], '=');
-        if (eq == NULL) {
-            fprintf(stderr, "cirrus-worker: --set %s: expected name=value\n",
-                    sets[i]);
-            return -1;
-        }
-        *eq = '\0';
-        if (cir_options_set(&options, cfg, sets[i], eq + 1, err, sizeof(err)) <
-            0) {
-            fprintf(stderr, "cirrus-worker: %s\n", err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int
-parse_command_line(int argc, char **argv, config_t *cfg, char **sets)
-{
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {"print-options-md", no_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0}};
-    const char *config_file = NULL;
-    char err[512];
-    int c, nsets = 0;
-
-    while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_file = optarg;
-            break;
-        case 's':
-            sets[nsets++] = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case 'm':
-            cir_options_print_markdown(&options, stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return -1;
-    }
-    cir_options_defaults(&options, cfg, sizeof(*cfg));
-    if ((config_file &&
-         cir_options_load_section(&options, cfg, config_file, "worker", err,
-                                  sizeof(err)) < 0) ||
-        cir_options_apply_env(&options, cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "cirrus-worker: %s\n", err);
-        return -1;
-    }
-    return apply_sets(cfg, sets, nsets);
-}
+/* ---- the options' consequences ---------------------------------------- */
 
 /* What the options leave open: presets folder, log, workers, status_dir.
  * 0 or -1 (printed). */
@@ -322,7 +249,7 @@ complete_config(config_t *cfg)
         return -1;
     }
     cir_log_set_level(level);
-    cir_log_set_json((int)cfg->log_json);
+    cir_log_set_json((int)cfg->log_json); /* --log-json sets it too */
     cir_transcode_route_av_log();
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -338,6 +265,11 @@ complete_config(config_t *cfg)
         strcmp(cfg->dispatch, "batch") != 0) {
         fprintf(stderr, "cirrus-worker: dispatch: local or batch, not \"%s\"\n",
                 cfg->dispatch);
+        return -1;
+    }
+    if (strcmp(cfg->dispatch, "batch") == 0 &&
+        strcmp(cfg->intake, "sqs") != 0) {
+        fprintf(stderr, "cirrus-worker: dispatch=batch needs intake=sqs\n");
         return -1;
     }
     return 0;
@@ -470,19 +402,19 @@ main(int argc, char **argv)
 {
     worker_t w = {0};
     struct sigaction sa = {0};
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    char err[1024];
     int ret, code = 1;
 
-    if (sets == NULL) {
-        return 1;
+    ret = cir_cli_parse(&cli, argc, argv, &w.cfg, stdout, err, sizeof(err));
+    if (ret < 0) {
+        cir_cli_report(&cli, err, stderr);
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
-    ret = parse_command_line(argc, argv, &w.cfg, sets);
-    free(sets);
-    if (ret != 0) {
-        return ret > 0 ? 0 : 1;
+    if (ret == CIR_CLI_EXIT) {
+        return 0;
     }
     if (complete_config(&w.cfg) < 0) {
-        return 1;
+        return CIR_CLI_DAEMON_EXIT_USAGE;
     }
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

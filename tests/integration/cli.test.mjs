@@ -1,15 +1,188 @@
-// The command line around a job: progress reporting, --only, file:// URIs,
-// JSON logs and interruption.
+// The command line of the three programs, parsed one way
+// (common/include/cir_cli.h, docs/command-line.md): --help on stdout,
+// --version, unknown flags and missing values named, the sources of an
+// option in their order (default, --config, environment, command line),
+// --log-json.  Then the command line around a job: progress reporting,
+// --only, file:// URIs, JSON logs and interruption.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import { freePort } from './lib/nginx.mjs';
 
 const work = C.tmpDir('cli-');
-after(() => fs.rmSync(work, { recursive: true, force: true }));
+const children = new Set();
+after(() => {
+    for (const c of children)
+        c.kill('SIGKILL');
+    fs.rmSync(work, { recursive: true, force: true });
+});
 const input = C.sample('h264_720p2997.mp4');
+
+// `usage`: the exit code of a bad command line or configuration, from the
+// README's exit-code tables (cirrus-transcode's 2 means a bad input).
+const PROGRAMS = {
+    'cirrus-transcode': { bin: C.TRANSCODE_BIN, usage: 1,
+        section: 'transcode', env: 'CIRRUS_TRANSCODE_' },
+    'cirrus-ingest': { bin: process.env.CIRRUS_INGEST ||
+        path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest'), usage: 2,
+    section: 'ingest', env: 'CIRRUS_INGEST_' },
+    'cirrus-worker': { bin: process.env.CIRRUS_WORKER ||
+        path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker'), usage: 2,
+    section: 'worker', env: 'CIRRUS_WORKER_' },
+};
+const missing = Object.values(PROGRAMS).map((p) => p.bin)
+    .find((b) => !fs.existsSync(b));
+
+// A run with nothing of the caller's environment but PATH and `env`.
+function runSync(name, args, env = {}) {
+    return spawnSync(PROGRAMS[name].bin, args, { encoding: 'utf8',
+        timeout: 20000, env: { PATH: process.env.PATH, ...env } });
+}
+
+const projectVersion = /project\(cirrus VERSION ([0-9.]+)/.exec(
+    fs.readFileSync(path.join(C.SOURCE_DIR, 'CMakeLists.txt'), 'utf8'))[1];
+
+describe('one command line for cirrus-transcode, cirrus-ingest, cirrus-worker',
+    { skip: missing ? `${missing} not built` : false }, () => {
+        for (const [name, p] of Object.entries(PROGRAMS)) {
+            test(`${name} --help: the usage on stdout, exit 0`, () => {
+                for (const flag of ['--help', '-h']) {
+                    const r = runSync(name, [flag]);
+                    assert.equal(r.status, 0, r.stderr);
+                    assert.equal(r.stderr, '');
+                    assert.ok(r.stdout.startsWith(`usage: ${name} `), r.stdout);
+                    for (const f of ['-c, --config FILE', '-s, --set NAME=VALUE',
+                        '--version', '--help', 'Exit codes:', p.env])
+                        assert.ok(r.stdout.includes(f), `${f} in:\n${r.stdout}`);
+                }
+            });
+
+            test(`${name} --version: the project's version, exit 0`, () => {
+                const r = runSync(name, ['--version']);
+                assert.equal(r.status, 0, r.stderr);
+                assert.equal(r.stdout, `${name} ${projectVersion}\n`);
+                assert.equal(r.stderr, '');
+            });
+
+            test(`${name}: an unknown flag is named, exit ${p.usage}`, () => {
+                for (const args of [['--no-such-flag'],
+                    ['--set', 'log_level=info', '--no-such-flag=3']]) {
+                    const r = runSync(name, args);
+                    assert.equal(r.status, p.usage, r.stderr);
+                    assert.match(r.stderr, new RegExp(
+                        `^${name}: unknown flag '--no-such-flag'\n`));
+                    assert.match(r.stderr, new RegExp(`'${name} --help'`));
+                    assert.equal(r.stdout, '');
+                }
+                const r = runSync(name, ['stray']);
+                assert.equal(r.status, p.usage);
+                assert.match(r.stderr, /unexpected argument 'stray'/);
+            });
+
+            test(`${name}: a flag without its value is named, exit ${p.usage}`,
+                () => {
+                    for (const flag of ['--config', '--set', '-c']) {
+                        const r = runSync(name, ['--log-json', flag]);
+                        assert.equal(r.status, p.usage, r.stderr);
+                        assert.match(r.stderr, new RegExp(
+                            `^${name}: ${flag} needs a value\n`));
+                    }
+                    const r = runSync(name, ['--set', 'log_level']);
+                    assert.equal(r.status, p.usage);
+                    assert.match(r.stderr, /--set log_level: expected NAME=VALUE/);
+                    const u = runSync(name, ['--set', 'no_such_option=1']);
+                    assert.equal(u.status, p.usage);
+                    assert.match(u.stderr, /unknown option "no_such_option"/);
+                });
+
+            // log_level is checked once every source is read: the value that
+            // is refused is the one that won.
+            test(`${name}: default < --config < ${p.env}<NAME> < --set`, () => {
+                const file = path.join(work, `${name}.json`);
+                fs.writeFileSync(file, JSON.stringify({ [p.section]:
+                    { log_level: 'from-file' }, other: { x: 1 } }));
+                const refused = (args, env) => {
+                    const r = runSync(name, args, env);
+                    assert.equal(r.status, p.usage, r.stderr);
+                    const m = /(from-[a-z]+)/.exec(r.stderr);
+                    assert.ok(m, r.stderr);
+                    assert.match(r.stderr, /log.level/);
+                    return m[1];
+                };
+                const env = { [`${p.env}LOG_LEVEL`]: 'from-env' };
+                assert.equal(refused(['--config', file]), 'from-file');
+                assert.equal(refused(['--config', file], env), 'from-env');
+                // --set wins wherever it stands
+                assert.equal(refused(['--set', 'log_level=from-set',
+                    '--config', file], env), 'from-set');
+                // a flat file is a program's own
+                fs.writeFileSync(file, JSON.stringify({ log_level: 'from-flat' }));
+                assert.equal(refused(['-c', file]), 'from-flat');
+                fs.writeFileSync(file, JSON.stringify({ log_level: 'warn' }));
+                assert.equal(refused(['-c', file, '-s', 'log_level=from-set']),
+                    'from-set');
+            });
+        }
+
+        test('cirrus-transcode: a flag and --set name the same option', () => {
+            const r = runSync('cirrus-transcode', ['--window', '2']);
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, /--window: window: 2 is outside \[3, 100000\]/);
+            const s = runSync('cirrus-transcode', ['--set', 'window=2']);
+            assert.match(s.stderr, /--set window=2: window: 2 is outside/);
+            const e = runSync('cirrus-transcode', [],
+                { CIRRUS_TRANSCODE_WINDOW: '2' });
+            assert.match(e.stderr, /CIRRUS_TRANSCODE_WINDOW: window: 2 is outside/);
+        });
+
+        // The daemons really run on what wins: the file's port is
+        // overridden by --set, and --log-json makes every log line JSON.
+        for (const [name, portOption, ready, url] of [
+            ['cirrus-ingest', 'status_port', /listening rtmp=/, '/streams'],
+            ['cirrus-worker', 'metrics_port', /metrics on http:/, '/metrics']]) {
+            test(`${name} runs on --set over --config, logs JSON, exit 0 on ` +
+                'SIGTERM', async () => {
+                const dir = fs.mkdtempSync(path.join(work, 'daemon-'));
+                const [filePort, setPort] = [await freePort(), await freePort()];
+                const file = path.join(dir, 'cirrus.json');
+                fs.writeFileSync(file, JSON.stringify({
+                    ingest: { port: 0, status_port: filePort,
+                        live_root: path.join(dir, 'live') },
+                    worker: { spool_dir: path.join(dir, 'spool'),
+                        out_root: `file://${path.join(dir, 'out')}`,
+                        presets_dir: C.PRESETS_DIR, workers: 1,
+                        metrics_port: filePort } }));
+                const child = spawn(PROGRAMS[name].bin, ['--config', file,
+                    '--set', `${portOption}=${setPort}`, '--log-json'],
+                { stdio: ['ignore', 'pipe', 'pipe'],
+                    env: { PATH: process.env.PATH } });
+                children.add(child);
+                let log = '';
+                child.stdout.on('data', (d) => (log += d));
+                child.stderr.on('data', (d) => (log += d));
+                const exited = new Promise((ok) => child.on('exit',
+                    (code, signal) => ok({ code, signal })));
+                try {
+                    await C.waitFor(`${name} to start`, () => ready.test(log),
+                        { timeoutMs: 20000, detail: () => log });
+                    const res = await fetch(`http://127.0.0.1:${setPort}${url}`);
+                    assert.equal(res.status, 200);
+                    await res.text(); // one status port: --set's
+                } finally {
+                    child.kill('SIGTERM');
+                }
+                assert.deepEqual(await exited, { code: 0, signal: null }, log);
+                children.delete(child);
+                const lines = log.split('\n').filter((l) => l.trim());
+                assert.ok(lines.length >= 1);
+                for (const l of lines)
+                    assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
+            });
+        }
+    });
 
 describe('cirrus-transcode command line', () => {
     test('progress on stderr and in --progress-json, result on stdout',

@@ -1,9 +1,10 @@
 // docs/configuration.md cannot drift from the code: its option tables must
-// be exactly what `cirrus-ingest --print-options-md` and `cirrus-worker
-// --print-options-md` print (the tables that parse the configuration), and
+// be exactly what `cirrus-ingest --print-options-md`, `cirrus-worker
+// --print-options-md` and `cirrus-transcode --print-options-md` print (the
+// tables that parse the configuration), and
 // every nginx directive the module declares must be documented.  With
 // CIRRUS_UPDATE_DOCS=1 the tables are rewritten instead.  Also: the shared
-// samples/cirrus.json is accepted by both daemons, each taking its section.
+// samples/cirrus.json is accepted by every program, each taking its section.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ const BINS = {
         path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest'),
     'cirrus-worker': process.env.CIRRUS_WORKER ||
         path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker'),
+    'cirrus-transcode': C.TRANSCODE_BIN,
 };
 const missing = Object.values(BINS).find((b) => !fs.existsSync(b));
 
@@ -61,7 +63,8 @@ describe('docs/configuration.md', { skip: missing ? `${missing} not built` : fal
     test('every option has its environment variable, documented', () => {
         const doc = fs.readFileSync(DOC, 'utf8');
         for (const [name, prefix] of [['cirrus-ingest', 'CIRRUS_INGEST_'],
-            ['cirrus-worker', 'CIRRUS_WORKER_']]) {
+            ['cirrus-worker', 'CIRRUS_WORKER_'],
+            ['cirrus-transcode', 'CIRRUS_TRANSCODE_']]) {
             const rows = printed(name).split('\n').slice(2).filter(Boolean);
             assert.ok(rows.length > 10, `${name}: ${rows.length} options`);
             for (const row of rows) {

@@ -76,6 +76,25 @@ Test(common_options, json_and_environment)
     setenv("CIRTEST_RATIO", "2", 1);
     cr_assert_eq(cir_options_apply_env(&table, &c, err, sizeof(err)),
                  CIR_EINVAL);
+    cr_assert_str_eq(err, "CIRTEST_RATIO: ratio: 2 is outside [0, 1]",
+                     "the variable is named as written");
+}
+
+Test(common_options, find_and_print_one)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    cr_assert_eq(cir_options_find(&table, "port"), &opts[1]);
+    cr_assert_null(cir_options_find(&table, "por"));
+    f = open_memstream(&buf, &len);
+    cr_assert(f != NULL);
+    cir_options_print_one(&opts[1], f);
+    fclose(f);
+    cr_assert_str_eq(buf, "  port                   a port (default "
+                          "\"1935\")\n");
+    free(buf);
 }
 
 /* One shared file: each daemon takes its own section, a flat file still

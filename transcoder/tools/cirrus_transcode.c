@@ -1,7 +1,11 @@
 /*
  * cirrus-transcode: one VOD job, then exit (as an AWS Batch job runs).
+ *
+ * The command line is every program's (common/include/cir_cli.h): each flag
+ * stands for an option of the table below ("--input URI" is "--set
+ * input=URI"), which a --config file ("transcode" section, or flat) and
+ * CIRRUS_TRANSCODE_<NAME> variables may also set.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,10 +16,12 @@
 #include <jansson.h>
 
 #include "cir_aws.h"
+#include "cir_cli.h"
 #include "cir_error.h"
 #include "cir_json.h"
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
+#include "cir_options.h"
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_storage.h"
@@ -39,41 +45,131 @@ typedef struct {
     double last_line;
 } options_t;
 
+/* ---- the options: one table, a flag for each --------------------------- */
+
+typedef struct {
+    char input[4096], output[4096], preset[256], only[64];
+    char presets_dir[1024], progress_json[1024], publish_tag[80];
+    char log_level[16];
+    int64_t log_json, quiet;
+    char live_root[1024], stream[256], record[4096];
+    double part_seconds, segment_seconds, max_seconds;
+    int64_t window, loop, realtime, passthrough;
+} config_t;
+
+#define S(f) CIR_OPT_S(config_t, f)
+#define I(f) CIR_OPT_I(config_t, f)
+#define D(f) CIR_OPT_D(config_t, f)
+
+static const cir_option_t opts[] = {
+    {"input", S(input), "", 0, 0,
+     "the input: file:///abs/path, a plain path or s3://bucket/key"},
+    {"output", S(output), "", 0, 0, "the output folder, as a URI"},
+    {"preset", S(preset), "", 0, 0,
+     "NAME.json in the presets folder (live: optional, the rungs to "
+     "transcode)"},
+    {"only", S(only), "", 0, 0,
+     "what to produce, of hls,dash,thumbs,images (empty: everything)"},
+    {"presets_dir", S(presets_dir), "", 0, 0,
+     "presets folder (empty: $CIRRUS_PRESETS_DIR, else the build's)"},
+    {"progress_json", S(progress_json), "", 0, 0,
+     "a file rewritten with the progress, then the result"},
+    {"publish_tag", S(publish_tag), "", 0, 0,
+     "the upload's identity, 64 hex (\"\" or none: off)"},
+    {"log_level", S(log_level), "info", 0, 0,
+     "error, warn, info, debug, trace"},
+    {"log_json", I(log_json), "0", 0, 1, "one JSON object per log line"},
+    {"quiet", I(quiet), "0", 0, 1, "no progress, errors only in the log"},
+    {"live_root", S(live_root), "", 0, 0,
+     "live: package the input into this live store"},
+    {"stream", S(stream), "", 0, 0, "live: the stream's name"},
+    {"record", S(record), "", 0, 0,
+     "live: also publish the stream as a VOD asset at file:///DIR"},
+    {"part_seconds", D(part_seconds), "0.333334", 0.001, 86400,
+     "live: part duration"},
+    {"segment_seconds", D(segment_seconds), "0", 0, 86400,
+     "live: segment duration (0: the preset's, else 2)"},
+    {"window", I(window), "15", 3, 100000, "live: segments in the playlist"},
+    {"loop", I(loop), "0", -1, 100000,
+     "live: play the input again this many times (-1: for ever)"},
+    {"max_seconds", D(max_seconds), "0", 0, 86400,
+     "live: stop after this long (0: at the end)"},
+    {"realtime", I(realtime), "1", 0, 1, "live: at the input's own pace"},
+    {"passthrough", I(passthrough), "1", 0, 1,
+     "live with a preset: publish the source as \"video\" too"},
+};
+
+static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
+                                      "CIRRUS_TRANSCODE_"};
+
 static void
-usage(FILE *f)
+print_preset_help(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: cirrus-transcode --input URI --output URI --preset NAME\n"
+    cir_preset_codecs_print_help(f);
+}
+
+/* help NULL: the option's */
+static const cir_cli_flag_t flags[] = {
+    {"input", 'i', "URI", "input", NULL, NULL, NULL},
+    {"output", 'o', "URI", "output", NULL, NULL, NULL},
+    {"preset", 'p', "NAME", "preset", NULL, NULL, NULL},
+    {"only", 0, "LIST", "only", NULL, NULL, NULL},
+    {"presets-dir", 0, "DIR", "presets_dir", NULL, NULL, NULL},
+    {"progress-json", 0, "FILE", "progress_json", NULL, NULL, NULL},
+    {"publish-tag", 0, "TAG", "publish_tag", NULL, NULL, NULL},
+    {"log-level", 0, "LEVEL", "log_level", NULL, NULL, NULL},
+    {"log-json", 0, NULL, "log_json", "1", NULL, NULL},
+    {"quiet", 0, NULL, "quiet", "1", NULL, NULL},
+    {"help-preset", 0, NULL, NULL, NULL, print_preset_help,
+     "every preset field"},
+    {"live-root", 0, "DIR", "live_root", NULL, NULL, NULL},
+    {"stream", 0, "NAME", "stream", NULL, NULL, NULL},
+    {"record", 0, "URI", "record", NULL, NULL, NULL},
+    {"part-seconds", 0, "S", "part_seconds", NULL, NULL, NULL},
+    {"segment-seconds", 0, "S", "segment_seconds", NULL, NULL, NULL},
+    {"window", 0, "N", "window", NULL, NULL, NULL},
+    {"loop", 0, "N", "loop", NULL, NULL, NULL},
+    {"max-seconds", 0, "S", "max_seconds", NULL, NULL, NULL},
+    {"no-realtime", 0, NULL, "realtime", "0", NULL,
+     "live: as fast as it goes, not at the input's pace"},
+    {"no-passthrough", 0, NULL, "passthrough", "0", NULL,
+     "live with a preset: the rungs only, not the source"},
+};
+
+static const cir_cli_t cli = {
+    .program = "cirrus-transcode",
+    .synopsis =
+        "--input URI --output URI --preset NAME\n"
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--publish-tag TAG]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
-        "  --quiet: no progress, errors only in the log\n"
-        "  --publish-tag: the upload's identity (64 hex, as cirrus-worker\n"
-        "  passes it to AWS Batch; \"\" or none: off): when\n"
-        "  <output>/.published/TAG.json exists, exit 0 at once reporting\n"
-        "  its version; else write it after publishing\n"
-        "\n"
-        "live: cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
+        "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
         "                        [--record file:///DIR] [--part-seconds S]\n"
         "                        [--segment-seconds S] [--window N]\n"
         "                        [--loop N] [--max-seconds S] [--no-realtime]\n"
-        "  --preset: transcode the preset's rungs (the source is still\n"
-        "  published as \"video\" unless --no-passthrough)\n"
-        "\n"
+        "both:                   [--config FILE] [--set NAME=VALUE]...",
+    .notes =
+        "--publish-tag: the upload's identity (as cirrus-worker passes it to\n"
+        "AWS Batch): when <output>/.published/TAG.json exists, exit 0 at once\n"
+        "reporting its version; else write it after publishing.\n"
+        "live --preset: transcode the preset's rungs (the source is still\n"
+        "published as \"video\" unless --no-passthrough).\n"
         "URIs: file:///abs/path, a plain path, or s3://bucket/prefix.\n"
         "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR,\n"
-        "else the build's presets/: now %s);\n"
-        "--help-preset lists every preset field.\n"
+        "else the build's presets/).\n"
         "Prints one line of result JSON on stdout; progress on stderr.\n"
         "\n"
         "Exit codes: 0 done, 1 usage, 2 bad input (permanent),\n"
         "3 bad preset or configuration (permanent), 4 transient failure\n"
-        "(retry), 5 internal error, 130 interrupted.\n",
-        cir_preset_dir(NULL));
-}
+        "(retry), 5 internal error, 6 access refused (permanent),\n"
+        "130 interrupted.\n",
+    .flags = flags,
+    .nflags = sizeof(flags) / sizeof(flags[0]),
+    .table = &options,
+    .section = "transcode",
+    .cfg_size = sizeof(config_t)};
 
 static void
 on_signal(int sig)
@@ -234,153 +330,87 @@ on_progress(void *opaque, const cir_progress_t *p)
     }
 }
 
-static int
-parse_args(int argc, char **argv, options_t *o)
+/* "" is "not given" */
+static const char *
+given(const char *s)
 {
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"preset", required_argument, NULL, 'p'},
-        {"only", required_argument, NULL, 'O'},
-        {"presets-dir", required_argument, NULL, 'P'},
-        {"progress-json", required_argument, NULL, 'J'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"log-json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {"help-preset", no_argument, NULL, 'F'},
-        {"live-root", required_argument, NULL, 'L'},
-        {"stream", required_argument, NULL, 'S'},
-        {"part-seconds", required_argument, NULL, 'T'},
-        {"segment-seconds", required_argument, NULL, 'G'},
-        {"window", required_argument, NULL, 'W'},
-        {"loop", required_argument, NULL, 'R'},
-        {"max-seconds", required_argument, NULL, 'M'},
-        {"no-realtime", no_argument, NULL, 'N'},
-        {"no-passthrough", no_argument, NULL, 'X'},
-        {"record", required_argument, NULL, 'r'},
-        {"publish-tag", required_argument, NULL, 'U'},
-        {NULL, 0, NULL, 0}};
-    cir_log_level_t level;
-    int c;
+    return s[0] != '\0' ? s : NULL;
+}
 
-    while ((c = getopt_long(argc, argv, "i:o:p:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
-            o->input = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'p':
-            o->preset = optarg;
-            break;
-        case 'O':
-            if (cir_only_parse(optarg, &o->only) < 0) {
-                fprintf(stderr,
-                        "--only: '%s' is not a list of hls, dash, "
-                        "thumbs, images\n",
-                        optarg);
-                return -1;
-            }
-            break;
-        case 'P':
-            o->presets_dir = optarg;
-            break;
-        case 'J':
-            o->progress_json = optarg;
-            break;
-        case 'l':
-            if (cir_log_parse_level(optarg, &level) < 0) {
-                fprintf(stderr, "--log-level: unknown level '%s'\n", optarg);
-                return -1;
-            }
-            cir_log_set_level(level);
-            break;
-        case 'j':
-            cir_log_set_json(1);
-            break;
-        case 'q':
-            o->quiet = 1;
-            cir_log_set_level(CIR_LOG_ERROR);
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        case 'F':
-            cir_preset_codecs_print_help(stdout);
-            exit(0);
-        case 'L':
-            o->live.live_root = optarg;
-            break;
-        case 'S':
-            o->live.stream = optarg;
-            break;
-        case 'T':
-        case 'G':
-        case 'M': {
-            char *end;
-            double v = strtod(optarg, &end);
-            if (*end || v <= 0 || v > 86400) {
-                fprintf(stderr, "bad number of seconds '%s'\n", optarg);
-                return -1;
-            }
-            *(c == 'T'   ? &o->live.part_seconds
-              : c == 'G' ? &o->live.segment_seconds
-                         : &o->live.max_seconds) = v;
-            break;
-        }
-        case 'W':
-        case 'R': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < -1 || v > 100000 || (c == 'W' && v < 3)) {
-                fprintf(stderr, "bad number '%s'\n", optarg);
-                return -1;
-            }
-            *(c == 'W' ? &o->live.window : &o->live.loops) = (int)v;
-            break;
-        }
-        case 'N':
-            o->live.realtime = 0;
-            break;
-        case 'X':
-            o->live.no_passthrough = 1;
-            break;
-        case 'r':
-            o->live.record = optarg;
-            break;
-        case 'U':
-            if (optarg[0] == '\0' || strcmp(optarg, "none") == 0) {
-                o->publish_tag = NULL;
-            } else if (!cir_published_tag_is_valid(optarg)) {
-                fprintf(stderr,
-                        "--publish-tag: '%s' is not 64 lowercase hex digits\n",
-                        optarg);
-                return -1;
-            } else {
-                o->publish_tag = optarg;
-            }
-            break;
-        default:
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "unexpected argument '%s'\n", argv[optind]);
+/* The log and the values the table cannot check: 0, or -1 with the
+ * message in err. */
+static int
+check_config(const config_t *c, unsigned *only, char *err, size_t errsize)
+{
+    cir_log_level_t level;
+
+    if (cir_log_parse_level(c->log_level, &level) < 0) {
+        snprintf(err, errsize, "--log-level: unknown level '%s'", c->log_level);
         return -1;
     }
-    if (o->live.live_root) {
-        if (!o->input || !o->live.stream) {
-            fprintf(stderr, "--live-root needs --input and --stream\n");
-            return -1;
-        }
-        return 0;
-    }
-    if (!o->input || !o->output || !o->preset) {
-        fprintf(stderr, "--input, --output and --preset are required\n");
+    cir_log_set_level(c->quiet ? CIR_LOG_ERROR : level);
+    cir_log_set_json((int)c->log_json);
+    if (c->publish_tag[0] != '\0' && strcmp(c->publish_tag, "none") != 0 &&
+        !cir_published_tag_is_valid(c->publish_tag)) {
+        snprintf(err, errsize,
+                 "--publish-tag: '%s' is not 64 lowercase hex "
+                 "digits",
+                 c->publish_tag);
         return -1;
     }
+    if (c->only[0] != '\0' && cir_only_parse(c->only, only) < 0) {
+        snprintf(err, errsize,
+                 "--only: '%s' is not a list of hls, dash, thumbs, images",
+                 c->only);
+        return -1;
+    }
+    if (c->live_root[0] != '\0') {
+        if (c->input[0] == '\0' || c->stream[0] == '\0') {
+            snprintf(err, errsize, "--live-root needs --input and --stream");
+            return -1;
+        }
+    } else if (c->input[0] == '\0' || c->output[0] == '\0' ||
+               c->preset[0] == '\0') {
+        snprintf(err, errsize, "--input, --output and --preset are required");
+        return -1;
+    }
+    return 0;
+}
+
+/* The command line into o (pointing into c): 0, CIR_CLI_EXIT (printed:
+ * exit 0) or -1 (printed: a usage error). */
+static int
+parse_args(int argc, char **argv, config_t *c, options_t *o)
+{
+    char err[1024];
+    int ret;
+
+    ret = cir_cli_parse(&cli, argc, argv, c, stdout, err, sizeof(err));
+    if (ret == CIR_CLI_EXIT) {
+        return ret;
+    }
+    if (ret < 0 || check_config(c, &o->only, err, sizeof(err)) < 0) {
+        cir_cli_report(&cli, err, stderr);
+        return -1;
+    }
+    o->input = given(c->input);
+    o->output = given(c->output);
+    o->preset = given(c->preset);
+    o->presets_dir = given(c->presets_dir);
+    o->progress_json = given(c->progress_json);
+    o->publish_tag =
+        strcmp(c->publish_tag, "none") == 0 ? NULL : given(c->publish_tag);
+    o->quiet = (int)c->quiet;
+    o->live = (live_options_t){.live_root = given(c->live_root),
+                               .stream = given(c->stream),
+                               .record = given(c->record),
+                               .part_seconds = c->part_seconds,
+                               .segment_seconds = c->segment_seconds,
+                               .max_seconds = c->max_seconds,
+                               .window = (int)c->window,
+                               .loops = (int)c->loop,
+                               .realtime = (int)c->realtime,
+                               .no_passthrough = !c->passthrough};
     return 0;
 }
 
@@ -427,8 +457,8 @@ run_live(const options_t *o)
 int
 main(int argc, char **argv)
 {
-    options_t o = {
-        .live = {.part_seconds = 0.333334, .window = 15, .realtime = 1}};
+    static config_t c; /* 16 KiB of strings: not on the stack */
+    options_t o = {0};
     cir_preset_t preset;
     cir_result_t result;
     cir_job_t job = {0};
@@ -437,9 +467,8 @@ main(int argc, char **argv)
     json_t *j;
     int ret, code;
 
-    if (parse_args(argc, argv, &o) < 0) {
-        usage(stderr);
-        return CIR_EXIT_USAGE;
+    if ((ret = parse_args(argc, argv, &c, &o)) != 0) {
+        return ret == CIR_CLI_EXIT ? CIR_EXIT_OK : CIR_EXIT_USAGE;
     }
     o.presets_dir = cir_preset_dir(o.presets_dir);
     o.tty = isatty(STDERR_FILENO);
