@@ -312,6 +312,39 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             ing.kill('SIGTERM');
         }
     });
+
+    test('pipe_queue_* limits reach the pipeline thread\'s queue', async () => {
+        // inconsistent limits are refused before anything listens
+        const bad = spawnSync(INGEST_BIN, ['--set', 'port=0',
+            '--set', 'pipe_queue_packets=100', '--set', 'pipe_queue_soft_packets=200'],
+        { encoding: 'utf8', timeout: 10000 });
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /pipe_queue_soft_packets .*may not exceed/);
+        // a queue of 4 packets: the thread sleeps until a part may complete
+        // (about 25 packets of a 30 fps stream with audio), so packets are
+        // dropped at the queue, and the stream still ends whole
+        const root = C.tmpDir('ingest-queue-');
+        const port = await freePort();
+        let tlog = '';
+        const ing = spawn(INGEST_BIN, ['--set', `port=${port}`, '--set', `live_root=${root}`,
+            '--set', 'package_on_loop=0', '--set', 'loop_pace_ms=0',
+            '--set', 'pipe_queue_packets=4', '--set', 'pipe_queue_soft_packets=2',
+            '--set', 'grace_seconds=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        ing.stderr.on('data', (d) => (tlog += d));
+        try {
+            await waitFor('the third ingest', () => /listening rtmp=/.test(tlog), 5000);
+            const r = await publish('cam7', { seconds: 3, port }).exited;
+            assert.equal(r.code, 0);
+            await waitFor('stream cam7 to end', () => /stream=cam7\] stream ended/.test(tlog), 10000);
+            const m = /stream=cam7\] the pipeline falls behind: (\d+) packets dropped/.exec(tlog);
+            assert.ok(m && Number(m[1]) > 0, `packets dropped at the queue:\n${tlog}`);
+            const idx = JSON.parse(spawnSync(INDEX_BIN, [path.join(root, 'cam7', 'video')],
+                { encoding: 'utf8' }).stdout);
+            assert.equal(idx.ended, 1, 'video: ended');
+        } finally {
+            ing.kill('SIGTERM');
+        }
+    });
 });
 
 const abrMissing = missing || B.browserAvailable() ||
