@@ -45,15 +45,48 @@ init(cir_bqueue_t *q, cir_bqueue_limits_t lim)
     cr_assert_eq(cir_bqueue_init(q, &lim, sizeof(item_t)), 0);
 }
 
+/* Limits in items only: {items, soft_items, bytes, soft_bytes, key
+ * reserve, control reserve}. */
 static cir_bqueue_limits_t
 counted(size_t items, size_t soft, size_t key_reserve, size_t control_reserve)
 {
-    return (cir_bqueue_limits_t){.items = items,
-                                 .soft_items = soft,
-                                 .bytes = SIZE_MAX,
-                                 .soft_bytes = SIZE_MAX,
-                                 .key_reserve = key_reserve,
-                                 .control_reserve = control_reserve};
+    return (cir_bqueue_limits_t){items,    soft,        SIZE_MAX,
+                                 SIZE_MAX, key_reserve, control_reserve};
+}
+
+/* Pushes one item a letter of script, ids counting from first: d an item
+ * that is not a key, k a key, c a control item; each followed by what
+ * must happen to it: + queued, - refused, ^ queued after an eviction. */
+static void
+pushes(cir_bqueue_t *q, int first, const char *script)
+{
+    for (const char *c = script; c[0] != '\0' && c[1] != '\0'; c += 2) {
+        cir_bqueue_meta_t m = c[0] == 'k' ? KEY : c[0] == 'c' ? CONTROL : DELTA;
+        cir_bqueue_result_t want = c[1] == '+'   ? CIR_BQUEUE_QUEUED
+                                   : c[1] == '-' ? CIR_BQUEUE_REFUSED
+                                                 : CIR_BQUEUE_EVICTED;
+        cr_assert_eq(push(q, first, m, NULL), want, "item %d (%c)", first,
+                     c[0]);
+        first++;
+    }
+}
+
+/* Items of given sizes (key or not), ids counting from first, and what
+ * must happen to each. */
+typedef struct {
+    size_t size;
+    int key;
+    cir_bqueue_result_t want;
+} sized_t;
+
+static void
+push_sized(cir_bqueue_t *q, int first, const sized_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cir_bqueue_meta_t m = {.size = items[i].size, .key = items[i].key};
+        cr_assert_eq(push(q, first + (int)i, m, NULL), items[i].want,
+                     "item %d (%zu bytes)", first + (int)i, items[i].size);
+    }
 }
 
 Test(bqueue, items_leave_in_order_with_their_metadata)
@@ -92,34 +125,41 @@ Test(bqueue, non_key_items_stop_at_the_soft_count_keys_at_the_hard_one)
     cir_bqueue_t q;
 
     init(&q, counted(4, 2, 0, 0));
-    cr_assert_eq(push(&q, 1, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 3, DELTA, NULL), CIR_BQUEUE_REFUSED);
-    cr_assert_eq(push(&q, 4, KEY, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 5, KEY, NULL), CIR_BQUEUE_QUEUED);
+    pushes(&q, 1, "d+d+d-k+k+");
     cr_assert_eq(cir_bqueue_count(&q), 4);
     cir_bqueue_free(&q);
 }
 
-Test(bqueue, bytes_are_bounded_soft_for_non_keys_hard_for_keys)
+Test(bqueue, bytes_are_bounded_and_an_eviction_makes_room_or_nothing_goes)
 {
     cir_bqueue_t q;
     cir_bqueue_limits_t lim = {
         .items = 100, .soft_items = 100, .bytes = 100, .soft_bytes = 40};
+    cir_bqueue_meta_t evm;
+    item_t ev;
 
     init(&q, lim);
-    cr_assert_eq(push(&q, 1, (cir_bqueue_meta_t){.size = 30}, NULL),
-                 CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, (cir_bqueue_meta_t){.size = 11}, NULL),
-                 CIR_BQUEUE_REFUSED, "41 bytes > the soft 40");
-    cr_assert_eq(push(&q, 3, (cir_bqueue_meta_t){.size = 10}, NULL),
-                 CIR_BQUEUE_QUEUED, "exactly the soft limit");
-    cr_assert_eq(push(&q, 4, (cir_bqueue_meta_t){.size = 60, .key = 1}, NULL),
-                 CIR_BQUEUE_QUEUED, "exactly the hard limit");
+    /* 41 bytes > the soft 40; then exactly the soft limit, exactly the
+     * hard one; past the soft bytes a small non-key item is refused */
+    push_sized(&q, 1,
+               (const sized_t[]){{30, 0, CIR_BQUEUE_QUEUED},
+                                 {11, 0, CIR_BQUEUE_REFUSED},
+                                 {10, 0, CIR_BQUEUE_QUEUED},
+                                 {60, 1, CIR_BQUEUE_QUEUED},
+                                 {1, 0, CIR_BQUEUE_REFUSED},
+                                 /* evicting 3 frees 10, not 20 */
+                                 {20, 1, CIR_BQUEUE_REFUSED}},
+               6);
+    cr_assert_eq(cir_bqueue_count(&q), 3, "nothing evicted");
     cr_assert_eq(cir_bqueue_bytes(&q), 100);
-    /* past the soft bytes, a small non-key item is still refused */
-    cr_assert_eq(push(&q, 5, (cir_bqueue_meta_t){.size = 1}, NULL),
-                 CIR_BQUEUE_REFUSED);
+    /* a key of 10 fits once 3 is gone */
+    cr_assert_eq(cir_bqueue_push(&q, &(item_t){.id = 7},
+                                 &(cir_bqueue_meta_t){.size = 10, .key = 1},
+                                 &ev, &evm),
+                 CIR_BQUEUE_EVICTED);
+    cr_assert_eq(ev.id, 3);
+    cr_assert_eq(evm.size, 10);
+    cr_assert_eq(cir_bqueue_bytes(&q), 100);
     cir_bqueue_free(&q);
 }
 
@@ -128,20 +168,12 @@ Test(bqueue, control_items_use_the_reserves_and_are_never_evicted)
     cir_bqueue_t q;
 
     init(&q, counted(2, 2, 1, 2));
-    cr_assert_eq(push(&q, 1, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 3, CONTROL, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 4, CONTROL, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 5, CONTROL, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 6, CONTROL, NULL), CIR_BQUEUE_REFUSED,
-                 "2 + 1 + 2 slots in all");
+    pushes(&q, 1, "d+d+c+c+c+c-"); /* 2 + 1 + 2 slots in all */
     cir_bqueue_free(&q);
 
     /* a key finding controls only (and the oldest) behind it: refused */
     init(&q, counted(2, 2, 0, 1));
-    cr_assert_eq(push(&q, 1, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, CONTROL, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 3, KEY, NULL), CIR_BQUEUE_REFUSED);
+    pushes(&q, 1, "d+c+k-");
     cr_assert_eq(pop_id(&q, NULL), 1);
     cr_assert_eq(pop_id(&q, NULL), 2);
     cir_bqueue_free(&q);
@@ -155,11 +187,7 @@ Test(bqueue, a_key_evicts_the_newest_non_key_item_but_never_the_oldest)
 
     /* a live rung's shape: 3 frames, 1 more for keyframes */
     init(&q, counted(3, 3, 1, 0));
-    cr_assert_eq(push(&q, 1, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 3, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 4, DELTA, NULL), CIR_BQUEUE_REFUSED);
-    cr_assert_eq(push(&q, 5, KEY, NULL), CIR_BQUEUE_QUEUED, "the reserve");
+    pushes(&q, 1, "d+d+d+d-k+"); /* 5: the reserve */
     cr_assert_eq(push(&q, 6, KEY, &ev), CIR_BQUEUE_EVICTED);
     cr_assert_eq(ev.id, 3, "the newest non-key item");
     cr_assert_eq(push(&q, 7, KEY, &ev), CIR_BQUEUE_EVICTED);
@@ -172,37 +200,6 @@ Test(bqueue, a_key_evicts_the_newest_non_key_item_but_never_the_oldest)
     cr_assert_eq(pop_id(&q, &m), 6);
     cr_assert_eq(pop_id(&q, &m), 7);
     cr_assert(m.gap_after, "8 was refused after it");
-    cir_bqueue_free(&q);
-}
-
-Test(bqueue, an_eviction_must_make_room_for_the_key_or_nothing_goes)
-{
-    cir_bqueue_t q;
-    cir_bqueue_limits_t lim = {
-        .items = 10, .soft_items = 10, .bytes = 100, .soft_bytes = 100};
-
-    init(&q, lim);
-    cr_assert_eq(push(&q, 1, (cir_bqueue_meta_t){.size = 50, .key = 1}, NULL),
-                 CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 2, (cir_bqueue_meta_t){.size = 5}, NULL),
-                 CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 3, (cir_bqueue_meta_t){.size = 40, .key = 1}, NULL),
-                 CIR_BQUEUE_QUEUED);
-    /* 95 bytes: evicting 2 frees 5, not the 20 this key needs */
-    cr_assert_eq(push(&q, 4, (cir_bqueue_meta_t){.size = 20, .key = 1}, NULL),
-                 CIR_BQUEUE_REFUSED);
-    cr_assert_eq(cir_bqueue_count(&q), 3);
-    cr_assert_eq(cir_bqueue_bytes(&q), 95);
-    /* a key of 10 fits once 2 is gone */
-    item_t ev;
-    cir_bqueue_meta_t evm;
-    cr_assert_eq(cir_bqueue_push(&q, &(item_t){.id = 5},
-                                 &(cir_bqueue_meta_t){.size = 10, .key = 1},
-                                 &ev, &evm),
-                 CIR_BQUEUE_EVICTED);
-    cr_assert_eq(ev.id, 2);
-    cr_assert_eq(evm.size, 5);
-    cr_assert_eq(cir_bqueue_bytes(&q), 100);
     cir_bqueue_free(&q);
 }
 
@@ -268,15 +265,10 @@ Test(bqueue, eviction_keeps_the_ring_in_order_across_its_end)
     int want[] = {3, 4, 6, 7, 8};
 
     init(&q, counted(4, 4, 1, 0));
-    for (int i = 1; i <= 3; i++) {
-        cr_assert_eq(push(&q, i, KEY, NULL), CIR_BQUEUE_QUEUED);
-    }
+    pushes(&q, 1, "k+k+k+");
     cr_assert_eq(pop_id(&q, NULL), 1);
     cr_assert_eq(pop_id(&q, NULL), 2); /* the head is at slot 2 of 5 */
-    cr_assert_eq(push(&q, 4, KEY, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 5, DELTA, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 6, KEY, NULL), CIR_BQUEUE_QUEUED);
-    cr_assert_eq(push(&q, 7, KEY, NULL), CIR_BQUEUE_QUEUED, "the reserve");
+    pushes(&q, 4, "k+d+k+k+");         /* 7: the reserve */
     cr_assert_eq(push(&q, 8, KEY, &ev), CIR_BQUEUE_EVICTED);
     cr_assert_eq(ev.id, 5);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
