@@ -23,13 +23,18 @@
 #define DROP_WARN_INTERVAL_US 5000000
 #define KEY_RESERVE           2 /* slots past the cap for keyframes only */
 
+/* The stream's wall clock for a timeline (cir_live_rung_set_anchor). */
+typedef struct {
+    int64_t wall, media; /* media time (µs) media was captured at wall */
+    uint32_t gaps;       /* its outage's GAP segments */
+    int64_t hole;
+} anchor_t;
+
 typedef struct {
     AVFrame *frame;
     int key, disc;
     int64_t next_pts; /* of the frame queued after it, when known */
-    int64_t anchor_wall, anchor_media; /* the stream's, when pushed */
-    uint32_t anchor_gaps;              /* its outage's GAP segments */
-    int64_t anchor_hole;
+    anchor_t anchor;  /* the stream's, when pushed */
 } entry_t;
 
 struct cir_live_rung {
@@ -68,10 +73,8 @@ struct cir_live_rung {
     int anchored; /* the rendition has the stream's anchor (thread) */
 
     /* producer side only */
-    int carry_disc; /* a dropped frame's discontinuity, for the next one */
-    int64_t anchor_wall, anchor_media; /* set_anchor's, for the entries */
-    uint32_t anchor_gaps;
-    int64_t anchor_hole;
+    int carry_disc;  /* a dropped frame's discontinuity, for the next one */
+    anchor_t anchor; /* set_anchor's, for the entries */
     uint64_t dropped_unlogged;
     int64_t last_warn_us;
 
@@ -245,6 +248,38 @@ send(cir_live_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
     return drain(r);
 }
 
+/* The source picture at the rung's size in YUV 4:2:0 (bicubic), or a
+ * reference to it when it is that already; NULL: out of memory. */
+static AVFrame *
+rung_picture(cir_live_rung_t *r, const AVFrame *src)
+{
+    AVFrame *dst;
+
+    if (src->width == r->width && src->height == r->height &&
+        src->format == AV_PIX_FMT_YUV420P) {
+        return av_frame_clone(src);
+    }
+    r->sws = sws_getCachedContext(
+        r->sws, src->width, src->height, (enum AVPixelFormat)src->format,
+        r->width, r->height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+    dst = av_frame_alloc();
+    if (r->sws == NULL || dst == NULL) {
+        av_frame_free(&dst);
+        return NULL;
+    }
+    dst->format = AV_PIX_FMT_YUV420P;
+    dst->width = r->width;
+    dst->height = r->height;
+    if (av_frame_get_buffer(dst, 0) < 0) {
+        av_frame_free(&dst);
+        return NULL;
+    }
+    sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
+              src->height, dst->data, dst->linesize);
+    av_frame_copy_props(dst, src);
+    return dst;
+}
+
 static int
 encode(cir_live_rung_t *r, entry_t *e)
 {
@@ -262,42 +297,18 @@ encode(cir_live_rung_t *r, entry_t *e)
     if (src == NULL) {
         return 0; /* a break alone (cir_live_rung_break) */
     }
-    if (e->anchor_wall != 0 && (e->disc || !r->anchored)) {
+    if (e->anchor.wall != 0 && (e->disc || !r->anchored)) {
         /* the new timeline's anchor: the frames before it were packaged */
-        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media,
-                                       e->disc ? e->anchor_gaps : 0,
-                                       e->anchor_hole);
+        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor.wall, e->anchor.media,
+                                       e->disc ? e->anchor.gaps : 0,
+                                       e->anchor.hole);
         if (ret < 0) {
             return ret;
         }
         r->anchored = 1;
     }
-    if (src->width == r->width && src->height == r->height &&
-        src->format == AV_PIX_FMT_YUV420P) {
-        dst = av_frame_clone(src);
-        if (dst == NULL) {
-            return CIR_ENOMEM;
-        }
-    } else {
-        r->sws = sws_getCachedContext(r->sws, src->width, src->height,
-                                      (enum AVPixelFormat)src->format, r->width,
-                                      r->height, AV_PIX_FMT_YUV420P,
-                                      SWS_BICUBIC, NULL, NULL, NULL);
-        dst = av_frame_alloc();
-        if (r->sws == NULL || dst == NULL) {
-            av_frame_free(&dst);
-            return CIR_ENOMEM;
-        }
-        dst->format = AV_PIX_FMT_YUV420P;
-        dst->width = r->width;
-        dst->height = r->height;
-        if (av_frame_get_buffer(dst, 0) < 0) {
-            av_frame_free(&dst);
-            return CIR_ENOMEM;
-        }
-        sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
-                  src->height, dst->data, dst->linesize);
-        av_frame_copy_props(dst, src);
+    if ((dst = rung_picture(r, src)) == NULL) {
+        return CIR_ENOMEM;
     }
     dst->sample_aspect_ratio = (AVRational){1, 1};
     if (r->last_pts != AV_NOPTS_VALUE && dst->pts > r->last_pts) {
@@ -551,10 +562,7 @@ queue_frame(cir_live_rung_t *r, AVFrame **ref, int key, int disc)
                  .key = key,
                  .disc = disc,
                  .next_pts = AV_NOPTS_VALUE,
-                 .anchor_wall = r->anchor_wall,
-                 .anchor_media = r->anchor_media,
-                 .anchor_gaps = r->anchor_gaps,
-                 .anchor_hole = r->anchor_hole};
+                 .anchor = r->anchor};
     entry_t evicted;
 
     switch (cir_bqueue_push(&r->q, &e, &(cir_bqueue_meta_t){.key = key},
@@ -638,10 +646,8 @@ void
 cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us,
                          uint32_t gaps, int64_t hole_us)
 {
-    r->anchor_wall = wall_us;
-    r->anchor_media = media_us;
-    r->anchor_gaps = gaps;
-    r->anchor_hole = hole_us;
+    r->anchor = (anchor_t){
+        .wall = wall_us, .media = media_us, .gaps = gaps, .hole = hole_us};
 }
 
 void
