@@ -272,7 +272,6 @@ fix_timeline(cir_live_t *l, int video, const AVPacket *in,
              cir_live_ts_result_t *fix)
 {
     live_track_t *t = video ? &l->video : &l->audio;
-    AVRational tb = !video && l->aac ? t->src_tb : t->tb;
     int brk, ret;
 
     ret = cir_live_ts_fix(&l->ts, video, in->dts, in->pts, fix);
@@ -305,6 +304,7 @@ fix_timeline(cir_live_t *l, int video, const AVPacket *in,
         }
     }
     if (brk || l->anchor_wall == 0) {
+        AVRational tb = !video && l->aac ? t->src_tb : t->tb;
         ret =
             live_anchor_timeline(l, av_rescale_q(fix->dts, tb, AV_TIME_BASE_Q));
         if (ret < 0) {
