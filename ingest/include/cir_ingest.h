@@ -38,7 +38,17 @@ typedef struct {
     double loop_pace_ms;
     /* passthrough-only streams packaged on the event loop, not a thread */
     int64_t package_on_loop;
-    double grace_seconds; /* a lost publisher may come back this long */
+    /* the queue in front of a stream's pipeline thread (cir_bqueue.h):
+     * packets and bytes at most, the soft limits past which non-key video
+     * is dropped, and the slots only control items (a new sequence
+     * header, the publisher leaving) may use */
+    int64_t pipe_queue_packets;
+    int64_t pipe_queue_soft_packets;
+    int64_t pipe_queue_bytes;
+    int64_t pipe_queue_soft_bytes;
+    int64_t pipe_queue_control_reserve;
+    int64_t rung_queue_frames; /* decoded frames queued per live rung */
+    double grace_seconds;      /* a lost publisher may come back this long */
     /* timestamp repair (transcoder/src/live_timestamps.h): a jump larger
      * than the gap, or a repair larger than the correction, starts a new
      * timeline with a discontinuity */

@@ -13,6 +13,7 @@
 #define I(f) CIR_OPT_I(cir_ingest_config_t, f)
 #define D(f) CIR_OPT_D(cir_ingest_config_t, f)
 #define BIG  1e15
+#define GIB4 4294967296.0 /* queue bytes at most */
 
 static const cir_option_t opts[] = {
     {"listen", S(listen), "127.0.0.1", 0, 0, "RTMP listen address"},
@@ -55,6 +56,26 @@ static const cir_option_t opts[] = {
      "1: a passthrough-only stream (no preset, no recording) is packaged "
      "on the event loop, as nginx-rtmp does; 0: every stream gets a "
      "pipeline thread (a slow disk then stalls only its own stream)"},
+    {"pipe_queue_packets", I(pipe_queue_packets), "1008", 1, 1000000,
+     "packets queued at most in front of a stream's pipeline thread (a "
+     "slow pipeline: keyframes evict the newest other video packet, or "
+     "are dropped)"},
+    {"pipe_queue_soft_packets", I(pipe_queue_soft_packets), "256", 1, 1000000,
+     "past this many queued packets, video that is not a keyframe is "
+     "dropped (and the video waits for its next keyframe); at most "
+     "pipe_queue_packets"},
+    {"pipe_queue_bytes", I(pipe_queue_bytes), "67108864", 4096, GIB4,
+     "bytes of packets queued at most in front of a stream's pipeline "
+     "thread"},
+    {"pipe_queue_soft_bytes", I(pipe_queue_soft_bytes), "25165824", 4096, GIB4,
+     "past this many queued bytes, video that is not a keyframe is "
+     "dropped; at most pipe_queue_bytes"},
+    {"pipe_queue_control_reserve", I(pipe_queue_control_reserve), "16", 1, 1000,
+     "queue slots past pipe_queue_packets that only a new sequence header "
+     "or the publisher's leaving may take"},
+    {"rung_queue_frames", I(rung_queue_frames), "8", 2, 64,
+     "decoded frames queued per live ABR rung (a slow encoder: the newest "
+     "frame that is not a keyframe is dropped)"},
     {"grace_seconds", D(grace_seconds), "10", 0, 3600,
      "a lost publisher may reconnect this long before the stream ends"},
     {"timestamp_gap_seconds", D(timestamp_gap_seconds), "5", 0.5, 3600,

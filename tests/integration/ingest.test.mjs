@@ -285,32 +285,60 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.match(s.body, /cirrus_ingest_connections 0/);
     });
 
-    test('package_on_loop=0: a passthrough stream gets its own thread', async () => {
-        const root = C.tmpDir('ingest-thread-');
+    // A second ingest whose streams all get a pipeline thread; key
+    // published for 3 s and ended.  Returns its log.
+    async function publishThreaded(prefix, key, extra) {
+        const root = C.tmpDir(prefix);
         const port = await freePort();
-        let tlog = '';
+        let log = '';
         const ing = spawn(INGEST_BIN, ['--set', `port=${port}`, '--set', `live_root=${root}`,
             '--set', 'package_on_loop=0', '--set', 'loop_pace_ms=0',
-            '--set', 'grace_seconds=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        ing.stderr.on('data', (d) => (tlog += d));
+            '--set', 'grace_seconds=0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+        ing.stderr.on('data', (d) => (log += d));
         try {
-            await waitFor('the second ingest', () => /listening rtmp=/.test(tlog), 5000);
-            const r = await publish('cam6', { seconds: 3, port }).exited;
+            await waitFor(`the ingest for ${key}`, () => /listening rtmp=/.test(log), 20000);
+            const r = await publish(key, { seconds: 3, port }).exited;
             assert.equal(r.code, 0);
-            await waitFor('stream cam6 to end', () => /stream=cam6\] stream ended/.test(tlog), 10000);
-            assert.match(tlog, /stream=cam6\] live: video h264 .*packaged on its own thread/);
-            for (const rend of ['video', 'audio']) {
-                const r = spawnSync(INDEX_BIN, [path.join(root, 'cam6', rend)],
-                    { encoding: 'utf8' });
-                assert.equal(r.status, 0, r.stderr);
-                const idx = JSON.parse(r.stdout);
-                assert.equal(idx.ended, 1, `${rend}: ended`);
-                assert.ok(idx.segments.length >= 1, `${rend}: ${idx.segments.length} segments`);
-            }
-            assert.doesNotMatch(tlog, /finishing the stream|dropping/);
+            const ended = new RegExp(`stream=${key}\\] stream ended`);
+            await waitFor(`stream ${key} to end`, () => ended.test(log), 20000);
         } finally {
             ing.kill('SIGTERM');
         }
+        return { log, root };
+    }
+
+    test('package_on_loop=0: a passthrough stream gets its own thread', async () => {
+        const { log, root } = await publishThreaded('ingest-thread-', 'cam6', []);
+        assert.match(log, /stream=cam6\] live: video h264 .*packaged on its own thread/);
+        for (const rend of ['video', 'audio']) {
+            const r = spawnSync(INDEX_BIN, [path.join(root, 'cam6', rend)],
+                { encoding: 'utf8' });
+            assert.equal(r.status, 0, r.stderr);
+            const idx = JSON.parse(r.stdout);
+            assert.equal(idx.ended, 1, `${rend}: ended`);
+            assert.ok(idx.segments.length >= 1, `${rend}: ${idx.segments.length} segments`);
+        }
+        // the default limits drop nothing
+        assert.doesNotMatch(log, /finishing the stream|dropping|falls behind/);
+    });
+
+    test('pipe_queue_* limits reach the pipeline thread\'s queue', async () => {
+        // inconsistent limits are refused before anything listens
+        const bad = spawnSync(INGEST_BIN, ['--set', 'port=0',
+            '--set', 'pipe_queue_packets=100', '--set', 'pipe_queue_soft_packets=200'],
+        { encoding: 'utf8', timeout: 60000 });
+        assert.equal(bad.status, 1, bad.stderr);
+        assert.match(bad.stderr, /pipe_queue_soft_packets .*may not exceed/);
+        // a queue of 4 packets: the thread sleeps until a part may complete
+        // (about 25 packets of a 30 fps stream with audio), so packets are
+        // dropped at the queue, and the stream still ends whole
+        const { log, root } = await publishThreaded('ingest-queue-', 'cam7',
+            ['--set', 'pipe_queue_packets=4', '--set', 'pipe_queue_soft_packets=2']);
+        const m = /stream=cam7\] the pipeline falls behind: (\d+) packets dropped/.exec(log);
+        assert.ok(m && Number(m[1]) > 0, `packets dropped at the queue:\n${log}`);
+        const idx = JSON.parse(spawnSync(INDEX_BIN, [path.join(root, 'cam7', 'video')],
+            { encoding: 'utf8' }).stdout);
+        assert.equal(idx.ended, 1, 'video: ended');
     });
 });
 

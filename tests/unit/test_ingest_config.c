@@ -57,6 +57,35 @@ Test(ingest_config, defaults_json_env_and_limits)
     unsetenv("CIRRUS_INGEST_IDLE_TIMEOUT");
 }
 
+/* The queues' limits are options whose defaults are the limits the code
+ * had as constants (pipe.c's queue; 8 frames per live rung). */
+Test(ingest_config, queue_limits_default_to_the_former_constants)
+{
+    cir_ingest_config_t c;
+    char err[256];
+
+    cir_ingest_config_defaults(&c);
+    cr_assert_eq(c.pipe_queue_packets, 1008);
+    cr_assert_eq(c.pipe_queue_soft_packets, 256);
+    cr_assert_eq(c.pipe_queue_bytes, 64 << 20);
+    cr_assert_eq(c.pipe_queue_soft_bytes, 24 << 20);
+    cr_assert_eq(c.pipe_queue_control_reserve, 16);
+    cr_assert_eq(c.rung_queue_frames, 8);
+    cr_assert_eq(
+        cir_ingest_config_set(&c, "rung_queue_frames", "1", err, sizeof(err)),
+        CIR_EINVAL, "a rung queues 2 frames at least");
+    cr_assert_eq(
+        cir_ingest_config_set(&c, "rung_queue_frames", "65", err, sizeof(err)),
+        CIR_EINVAL);
+    cr_assert_eq(cir_ingest_config_set(&c, "pipe_queue_control_reserve", "0",
+                                       err, sizeof(err)),
+                 CIR_EINVAL, "a new sequence header always finds room");
+    cr_assert_eq(
+        cir_ingest_config_set(&c, "pipe_queue_packets", "4", err, sizeof(err)),
+        0);
+    cr_assert_eq(c.pipe_queue_packets, 4);
+}
+
 Test(ingest_keys, file_is_read_and_reloaded_when_it_changes)
 {
     char path[] = "/tmp/cirrus-keys-XXXXXX";

@@ -263,33 +263,23 @@ audio_before_package(cir_live_t *l, const AVPacket *pkt)
     return 0;
 }
 
-int
-cir_live_push(cir_live_t *l, int video, const AVPacket *in)
+/* Repairs a packet's times (DTS strictly increasing, PTS >= DTS, jumps as
+ * discontinuities: live_timestamps.h) and starts a new timeline where they
+ * jump or the publisher came back.  Returns 1 to go on with fix, 0 to drop
+ * the packet (before the stream's start), or an error. */
+static int
+fix_timeline(cir_live_t *l, int video, const AVPacket *in,
+             cir_live_ts_result_t *fix)
 {
     live_track_t *t = video ? &l->video : &l->audio;
-    AVPacket *pkt = l->pkt;
-    cir_live_ts_result_t fix;
     int brk, ret;
 
-    if (!t->present) {
-        return 0; /* a track the pipeline was not told about */
-    }
-    if (in->dts == AV_NOPTS_VALUE && in->pts == AV_NOPTS_VALUE) {
-        return 0;
-    }
-    atomic_fetch_add(&l->bytes_in, (uint64_t)in->size);
-    if (video) {
-        atomic_fetch_add(&l->frames_in, 1);
-    }
-    live_stats_tick(l);
-    /* repaired times: DTS strictly increasing, PTS >= DTS, jumps as
-     * discontinuities (live_timestamps.h) */
-    ret = cir_live_ts_fix(&l->ts, video, in->dts, in->pts, &fix);
+    ret = cir_live_ts_fix(&l->ts, video, in->dts, in->pts, fix);
     if (ret < 0) {
         return ret;
     }
-    if (fix.kinds) {
-        live_note_repairs(l, video, &fix, in);
+    if (fix->kinds) {
+        live_note_repairs(l, video, fix, in);
     }
     if (ret == CIR_LIVE_TS_DROP) {
         return 0; /* before the stream's start */
@@ -316,74 +306,124 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
     if (brk || l->anchor_wall == 0) {
         AVRational tb = !video && l->aac ? t->src_tb : t->tb;
         ret =
-            live_anchor_timeline(l, av_rescale_q(fix.dts, tb, AV_TIME_BASE_Q));
+            live_anchor_timeline(l, av_rescale_q(fix->dts, tb, AV_TIME_BASE_Q));
         if (ret < 0) {
             return ret;
         }
     }
-    if ((ret = cir_packet_view(pkt, in)) < 0) {
-        return ret;
+    return 1;
+}
+
+/* A source keyframe the decoder will see: its pts for the rungs'
+ * keyframe decision, and the source's composition delay. */
+static void
+note_source_key(cir_live_t *l, const AVPacket *pkt)
+{
+    if (l->nb_keys == KEY_RING) {
+        memmove(l->key_pts, l->key_pts + 1,
+                (KEY_RING - 1) * sizeof(l->key_pts[0]));
+        l->nb_keys--;
     }
-    pkt->dts = fix.dts;
-    pkt->pts = fix.pts;
+    l->key_pts[l->nb_keys++] = pkt->pts;
+    if (!l->fanned && l->passthrough && pkt->pts > pkt->dts) {
+        l->cts_delay = pkt->pts - pkt->dts;
+    }
+}
+
+/* A passthrough packet into its track's packager: the audio's end (for
+ * silence), the audio kept up with the video, the audio's segments cut
+ * where the video's start, the target duration spread once decided. */
+static int
+package_passthrough(cir_live_t *l, live_track_t *t, int video,
+                    const AVPacket *pkt)
+{
+    int ret = package(l, t, pkt);
+
+    if (ret >= 0 && !video && l->apar != NULL) {
+        l->audio_end =
+            pkt->dts + (pkt->duration > 0 ? pkt->duration : aac_frame(l));
+    }
+    if (ret >= 0 && video) {
+        int r = audio_keep_up(l, pkt->dts);
+        ret = r < 0 ? r : ret;
+    }
+    if (ret == 1 && video && l->audio.pkg) {
+        /* audio segments start where the video's do, the first one
+         * too (same numbers for the same times) */
+        cir_cmaf_live_cut_at(l->audio.pkg,
+                             cir_cmaf_live_segment_start_us(t->pkg));
+    }
+    if (ret >= 0) {
+        ret = live_spread_decided(l, t);
+    }
+    return ret;
+}
+
+/* The packet with repaired times (l->pkt, a view): passthrough, rungs. */
+static int
+push_fixed(cir_live_t *l, int video, AVPacket *pkt)
+{
+    live_track_t *t = video ? &l->video : &l->audio;
+    int ret = 0;
+
     if (!video && l->aac) {
         ret = cir_live_aac_push(l->aac, pkt, on_aac, l);
-        av_packet_unref(pkt);
         return ret < 0 ? ret : 0;
     }
     t->last_dts = pkt->dts;
-    ret = 0;
-    if (video && l->vdec) {
-        if (pkt->flags & AV_PKT_FLAG_KEY) {
-            if (l->nb_keys == KEY_RING) {
-                memmove(l->key_pts, l->key_pts + 1,
-                        (KEY_RING - 1) * sizeof(l->key_pts[0]));
-                l->nb_keys--;
-            }
-            l->key_pts[l->nb_keys++] = pkt->pts;
-            if (!l->fanned && l->passthrough && pkt->pts > pkt->dts) {
-                l->cts_delay = pkt->pts - pkt->dts;
-            }
-        }
+    if (video && l->vdec && (pkt->flags & AV_PKT_FLAG_KEY)) {
+        note_source_key(l, pkt);
     }
     if (video && l->vpend != NULL) {
         /* until a keyframe gives the size, nothing is packaged (a CMAF
          * track starts with a keyframe anyway) */
         if ((pkt->flags & AV_PKT_FLAG_KEY) &&
             (ret = live_open_deferred_video(l, pkt)) < 0) {
-            av_packet_unref(pkt);
             return ret;
         }
     }
     if (!video && t->pkg && (ret = audio_before_package(l, pkt)) != 0) {
-        av_packet_unref(pkt);
         return ret < 0 ? ret : 0;
     }
     if (t->pkg && !(video && l->vpend != NULL)) {
-        ret = package(l, t, pkt);
-        if (ret >= 0 && !video && l->apar != NULL) {
-            l->audio_end =
-                pkt->dts + (pkt->duration > 0 ? pkt->duration : aac_frame(l));
-        }
-        if (ret >= 0 && video) {
-            int r = audio_keep_up(l, pkt->dts);
-            ret = r < 0 ? r : ret;
-        }
-        if (ret == 1 && video && l->audio.pkg) {
-            /* audio segments start where the video's do, the first one
-             * too (same numbers for the same times) */
-            cir_cmaf_live_cut_at(l->audio.pkg,
-                                 cir_cmaf_live_segment_start_us(t->pkg));
-        }
-        if (ret >= 0) {
-            ret = live_spread_decided(l, t);
-        }
+        ret = package_passthrough(l, t, video, pkt);
     }
     if (ret >= 0 && video && l->vdec) {
         ret = live_decode(l, pkt);
     }
-    av_packet_unref(pkt);
     return ret < 0 ? ret : 0;
+}
+
+int
+cir_live_push(cir_live_t *l, int video, const AVPacket *in)
+{
+    live_track_t *t = video ? &l->video : &l->audio;
+    AVPacket *pkt = l->pkt;
+    cir_live_ts_result_t fix;
+    int ret;
+
+    if (!t->present) {
+        return 0; /* a track the pipeline was not told about */
+    }
+    if (in->dts == AV_NOPTS_VALUE && in->pts == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    atomic_fetch_add(&l->bytes_in, (uint64_t)in->size);
+    if (video) {
+        atomic_fetch_add(&l->frames_in, 1);
+    }
+    live_stats_tick(l);
+    if ((ret = fix_timeline(l, video, in, &fix)) <= 0) {
+        return ret;
+    }
+    if ((ret = cir_packet_view(pkt, in)) < 0) {
+        return ret;
+    }
+    pkt->dts = fix.dts;
+    pkt->pts = fix.pts;
+    ret = push_fixed(l, video, pkt);
+    av_packet_unref(pkt);
+    return ret;
 }
 
 int64_t

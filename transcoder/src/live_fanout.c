@@ -84,11 +84,7 @@ live_start_rungs(cir_live_t *l, int width, int height)
         c.ladder = &l->ladder[i];
         c.time_base = tb;
         c.frame_rate = fr;
-        c.part_target_us = l->part_target_us;
-        c.segment_seconds = l->segment_seconds;
-        c.target_duration = l->target_duration;
-        c.window = l->cfg.window;
-        c.clock = l->cfg.clock;
+        c.packaging = live_packaging(l);
         c.queue_frames = l->cfg.queue_frames;
         c.rec = l->rung_recs[i];
         c.delay_us = i == n - 1 ? l->cfg.test_rung_delay_us : 0;

@@ -132,6 +132,8 @@ int live_open_decoder(cir_live_t *l, const AVCodecParameters *par,
                       AVRational tb);
 int live_open_deferred_video(cir_live_t *l, const AVPacket *key);
 int live_open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec);
+/* The stream's packaging, the same for every rendition (live_rung.h). */
+cir_live_packaging_t live_packaging(const cir_live_t *l);
 int live_rec_sync(live_track_t *t);
 int live_spread_decided(cir_live_t *l, const live_track_t *t);
 int live_spread_target(cir_live_t *l, uint32_t td);

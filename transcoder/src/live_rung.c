@@ -12,6 +12,7 @@
 #include <libswscale/swscale.h>
 
 #include "avsetup.h"
+#include "cir_bqueue.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_preset_codecs.h"
@@ -22,14 +23,18 @@
 #define DROP_WARN_INTERVAL_US 5000000
 #define KEY_RESERVE           2 /* slots past the cap for keyframes only */
 
+/* The stream's wall clock for a timeline (cir_live_rung_set_anchor). */
+typedef struct {
+    int64_t wall, media; /* media time (µs) media was captured at wall */
+    uint32_t gaps;       /* its outage's GAP segments */
+    int64_t hole;
+} anchor_t;
+
 typedef struct {
     AVFrame *frame;
     int key, disc;
     int64_t next_pts; /* of the frame queued after it, when known */
-    int hole_after;   /* frames after it were dropped */
-    int64_t anchor_wall, anchor_media; /* the stream's, when pushed */
-    uint32_t anchor_gaps;              /* its outage's GAP segments */
-    int64_t anchor_hole;
+    anchor_t anchor;  /* the stream's, when pushed */
 } entry_t;
 
 struct cir_live_rung {
@@ -57,10 +62,9 @@ struct cir_live_rung {
     int started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    entry_t queue[CIR_LIVE_RUNG_QUEUE_MAX + KEY_RESERVE];
-    int cap;  /* frames queued at most (keyframes: KEY_RESERVE more) */
-    int size; /* of the ring */
-    int head, count;
+    /* of entry_t: frames queued at most queue_frames (keyframes and
+     * breaks: KEY_RESERVE more), dropped by cir_bqueue.h's policy */
+    cir_bqueue_t q;
     int eof, err;
     /* the newest frame dropped since the last one queued (AV_NOPTS_VALUE:
      * none): at the end of the stream, where the last frame's sample ends */
@@ -69,10 +73,8 @@ struct cir_live_rung {
     int anchored; /* the rendition has the stream's anchor (thread) */
 
     /* producer side only */
-    int carry_disc; /* a dropped frame's discontinuity, for the next one */
-    int64_t anchor_wall, anchor_media; /* set_anchor's, for the entries */
-    uint32_t anchor_gaps;
-    int64_t anchor_hole;
+    int carry_disc;  /* a dropped frame's discontinuity, for the next one */
+    anchor_t anchor; /* set_anchor's, for the entries */
     uint64_t dropped_unlogged;
     int64_t last_warn_us;
 
@@ -115,10 +117,30 @@ open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
     return cir_venc_open(&venc, &r->log, &r->enc);
 }
 
+cir_cmaf_live_config_t
+live_packager_config(const cir_live_packaging_t *p, const char *dir,
+                     const cir_live_track_t *track,
+                     const AVCodecParameters *par, AVRational time_base,
+                     AVRational frame_rate)
+{
+    return (cir_cmaf_live_config_t){
+        .dir = dir,
+        .track = track,
+        .par = par,
+        .time_base = time_base,
+        .frame_rate = frame_rate,
+        .part_target_us = p->part_target_us,
+        .segment_seconds = p->segment_seconds,
+        .target_duration = p->target_duration,
+        .window = p->window,
+        .clock = p->clock,
+    };
+}
+
 static int
 open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
 {
-    cir_cmaf_live_config_t c = {0};
+    cir_cmaf_live_config_t c;
     cir_live_track_t track = {0};
     AVCodecParameters *par = avcodec_parameters_alloc();
     int ret;
@@ -141,16 +163,8 @@ open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
     track.frame_rate = cfg->frame_rate.num > 0 ? av_q2d(cfg->frame_rate) : 0;
     track.average_bandwidth = (uint64_t)r->enc->bit_rate;
     track.bandwidth = (uint64_t)r->enc->rc_max_rate;
-    c.dir = cfg->dir;
-    c.track = &track;
-    c.par = par;
-    c.time_base = cfg->time_base;
-    c.frame_rate = cfg->frame_rate;
-    c.part_target_us = cfg->part_target_us;
-    c.segment_seconds = cfg->segment_seconds;
-    c.target_duration = cfg->target_duration;
-    c.window = cfg->window;
-    c.clock = cfg->clock;
+    c = live_packager_config(&cfg->packaging, cfg->dir, &track, par,
+                             cfg->time_base, cfg->frame_rate);
     ret = cir_cmaf_live_open(&r->pkg, &c);
     avcodec_parameters_free(&par);
     return ret;
@@ -234,6 +248,38 @@ send(cir_live_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
     return drain(r);
 }
 
+/* The source picture at the rung's size in YUV 4:2:0 (bicubic), or a
+ * reference to it when it is that already; NULL: out of memory. */
+static AVFrame *
+rung_picture(cir_live_rung_t *r, const AVFrame *src)
+{
+    AVFrame *dst;
+
+    if (src->width == r->width && src->height == r->height &&
+        src->format == AV_PIX_FMT_YUV420P) {
+        return av_frame_clone(src);
+    }
+    r->sws = sws_getCachedContext(
+        r->sws, src->width, src->height, (enum AVPixelFormat)src->format,
+        r->width, r->height, AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+    dst = av_frame_alloc();
+    if (r->sws == NULL || dst == NULL) {
+        av_frame_free(&dst);
+        return NULL;
+    }
+    dst->format = AV_PIX_FMT_YUV420P;
+    dst->width = r->width;
+    dst->height = r->height;
+    if (av_frame_get_buffer(dst, 0) < 0) {
+        av_frame_free(&dst);
+        return NULL;
+    }
+    sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
+              src->height, dst->data, dst->linesize);
+    av_frame_copy_props(dst, src);
+    return dst;
+}
+
 static int
 encode(cir_live_rung_t *r, entry_t *e)
 {
@@ -251,42 +297,18 @@ encode(cir_live_rung_t *r, entry_t *e)
     if (src == NULL) {
         return 0; /* a break alone (cir_live_rung_break) */
     }
-    if (e->anchor_wall != 0 && (e->disc || !r->anchored)) {
+    if (e->anchor.wall != 0 && (e->disc || !r->anchored)) {
         /* the new timeline's anchor: the frames before it were packaged */
-        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor_wall, e->anchor_media,
-                                       e->disc ? e->anchor_gaps : 0,
-                                       e->anchor_hole);
+        ret = cir_cmaf_live_set_anchor(r->pkg, e->anchor.wall, e->anchor.media,
+                                       e->disc ? e->anchor.gaps : 0,
+                                       e->anchor.hole);
         if (ret < 0) {
             return ret;
         }
         r->anchored = 1;
     }
-    if (src->width == r->width && src->height == r->height &&
-        src->format == AV_PIX_FMT_YUV420P) {
-        dst = av_frame_clone(src);
-        if (dst == NULL) {
-            return CIR_ENOMEM;
-        }
-    } else {
-        r->sws = sws_getCachedContext(r->sws, src->width, src->height,
-                                      (enum AVPixelFormat)src->format, r->width,
-                                      r->height, AV_PIX_FMT_YUV420P,
-                                      SWS_BICUBIC, NULL, NULL, NULL);
-        dst = av_frame_alloc();
-        if (r->sws == NULL || dst == NULL) {
-            av_frame_free(&dst);
-            return CIR_ENOMEM;
-        }
-        dst->format = AV_PIX_FMT_YUV420P;
-        dst->width = r->width;
-        dst->height = r->height;
-        if (av_frame_get_buffer(dst, 0) < 0) {
-            av_frame_free(&dst);
-            return CIR_ENOMEM;
-        }
-        sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
-                  src->height, dst->data, dst->linesize);
-        av_frame_copy_props(dst, src);
+    if ((dst = rung_picture(r, src)) == NULL) {
+        return CIR_ENOMEM;
     }
     dst->sample_aspect_ratio = (AVRational){1, 1};
     if (r->last_pts != AV_NOPTS_VALUE && dst->pts > r->last_pts) {
@@ -339,29 +361,27 @@ encode(cir_live_rung_t *r, entry_t *e)
 static int
 pop(cir_live_rung_t *r, entry_t *e)
 {
+    cir_bqueue_meta_t m;
+    const entry_t *next;
     int got = 0;
 
     pthread_mutex_lock(&r->lock);
-    while (r->count == 0 && !r->eof && r->err != CIR_ECANCELED) {
+    while (cir_bqueue_count(&r->q) == 0 && !r->eof && r->err != CIR_ECANCELED) {
         pthread_cond_wait(&r->cond, &r->lock);
     }
-    if (r->count > 0 && r->err != CIR_ECANCELED) {
-        *e = r->queue[r->head];
-        r->queue[r->head].frame = NULL;
-        r->head = (r->head + 1) % r->size;
-        r->count--;
+    if (r->err != CIR_ECANCELED && cir_bqueue_pop(&r->q, e, &m)) {
         /* where its successor starts, if frames after it were dropped, is
          * worth waiting a frame for: its sample then covers the hole */
-        while (e->hole_after && r->count == 0 && !r->eof &&
+        while (m.gap_after && cir_bqueue_count(&r->q) == 0 && !r->eof &&
                r->err != CIR_ECANCELED) {
             pthread_cond_wait(&r->cond, &r->lock);
         }
-        if (r->count > 0 && !r->queue[r->head].disc &&
-            r->queue[r->head].frame != NULL) {
+        next = cir_bqueue_peek(&r->q);
+        if (next != NULL && !next->disc && next->frame != NULL) {
             /* (not across a break: the new timeline's first frame is no
              * end for the old one's last sample) */
-            e->next_pts = r->queue[r->head].frame->pts;
-        } else if (e->hole_after && r->eof &&
+            e->next_pts = next->frame->pts;
+        } else if (m.gap_after && r->eof &&
                    r->dropped_tail_pts != AV_NOPTS_VALUE) {
             /* the stream's last frames were dropped: this one's sample
              * runs to where theirs would have ended, so the rendition
@@ -454,14 +474,13 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     r->width = cfg->ladder->width;
     r->height = cfg->ladder->height;
     r->tb = cfg->time_base;
-    r->cap = cfg->queue_frames;
-    r->size = r->cap + KEY_RESERVE;
     r->rec = cfg->rec;
     r->delay_us = cfg->delay_us;
     r->last_pts = AV_NOPTS_VALUE;
     r->dropped_tail_pts = AV_NOPTS_VALUE;
     r->last_end = AV_NOPTS_VALUE;
-    r->max_gap = av_rescale_q(cfg->part_target_us / 2, AV_TIME_BASE_Q, r->tb);
+    r->max_gap =
+        av_rescale_q(cfg->packaging.part_target_us / 2, AV_TIME_BASE_Q, r->tb);
     r->frame_dur = cfg->frame_rate.num > 0
                        ? av_rescale_q(1, av_inv_q(cfg->frame_rate), r->tb)
                        : 0;
@@ -474,13 +493,22 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     atomic_init(&r->frames, 0);
     atomic_init(&r->dropped, 0);
     atomic_init(&r->bytes, 0);
-    atomic_init(&r->target_duration, cfg->target_duration);
+    atomic_init(&r->target_duration, cfg->packaging.target_duration);
     r->pkt = av_packet_alloc();
     if (r->pkt == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if ((ret = open_encoder(r, cfg)) < 0 || (ret = open_packager(r, cfg)) < 0) {
+    if ((ret = cir_bqueue_init(&r->q,
+                               &(cir_bqueue_limits_t){
+                                   .items = (size_t)cfg->queue_frames,
+                                   .soft_items = (size_t)cfg->queue_frames,
+                                   .bytes = SIZE_MAX, /* frames are counted */
+                                   .soft_bytes = SIZE_MAX,
+                                   .key_reserve = KEY_RESERVE,
+                               },
+                               sizeof(entry_t))) < 0 ||
+        (ret = open_encoder(r, cfg)) < 0 || (ret = open_packager(r, cfg)) < 0) {
         goto fail;
     }
     if (pthread_create(&r->thread, NULL, run, r) != 0) {
@@ -496,52 +524,20 @@ fail:
     return ret;
 }
 
-/* Makes room for one frame; called locked with a full queue.  Drops the
- * newest queued frame that is not a keyframe (the incoming one if it is not
- * one itself).  Returns 1 if the incoming frame is to be dropped. */
-static int
-make_room(cir_live_rung_t *r, int key, int *disc)
-{
-    if (!key) {
-        return 1;
-    }
-    /* a keyframe with the reserve used up: drop the newest non-key frame,
-     * not the head: the frame being encoded took its time as its end */
-    for (int i = r->count - 1; i >= 1; i--) {
-        int at = (r->head + i) % r->size;
-        if (r->queue[at].key) {
-            continue;
-        }
-        *disc |= r->queue[at].disc;
-        av_frame_free(&r->queue[at].frame);
-        r->queue[(r->head + i - 1) % r->size].hole_after = 1;
-        /* close the hole: shift the newer entries down */
-        for (int j = i; j < r->count - 1; j++) {
-            r->queue[(r->head + j) % r->size] =
-                r->queue[(r->head + j + 1) % r->size];
-        }
-        r->queue[(r->head + r->count - 1) % r->size].frame = NULL;
-        r->count--;
-        return 0;
-    }
-    cir_log_warn(&r->log, "a keyframe is dropped: segments may not align");
-    return 1; /* a queue of keyframes only: nothing better to drop */
-}
-
 int
 cir_live_rung_break(cir_live_rung_t *r)
 {
-    int ret, full;
+    entry_t brk = {.key = 1, .disc = 1, .next_pts = AV_NOPTS_VALUE};
+    int ret, full = 0;
 
     pthread_mutex_lock(&r->lock);
     ret = r->err;
-    full = r->count >= r->size;
-    if (ret == 0 && !full) {
-        /* a "keyframe": make_room never drops it */
-        r->queue[(r->head + r->count) % r->size] =
-            (entry_t){.key = 1, .disc = 1, .next_pts = AV_NOPTS_VALUE};
-        r->count++;
-        pthread_cond_signal(&r->cond);
+    if (ret == 0) {
+        full = cir_bqueue_push(&r->q, &brk, &(cir_bqueue_meta_t){.control = 1},
+                               NULL, NULL) == CIR_BQUEUE_REFUSED;
+        if (!full) {
+            pthread_cond_signal(&r->cond);
+        }
     }
     pthread_mutex_unlock(&r->lock);
     if (ret < 0) {
@@ -552,6 +548,46 @@ cir_live_rung_break(cir_live_rung_t *r)
         return 1;
     }
     return 0;
+}
+
+/* Queues ref (taken unless refused) by the queue's drop policy (called
+ * locked): a frame that is not a keyframe is refused when the queue is
+ * full; a keyframe evicts the newest queued one that is not (its break
+ * goes on with the keyframe), or is refused when all are keyframes.
+ * Returns 1 if a frame was dropped. */
+static int
+queue_frame(cir_live_rung_t *r, AVFrame **ref, int key, int disc)
+{
+    entry_t e = {.frame = *ref,
+                 .key = key,
+                 .disc = disc,
+                 .next_pts = AV_NOPTS_VALUE,
+                 .anchor = r->anchor};
+    entry_t evicted;
+
+    switch (cir_bqueue_push(&r->q, &e, &(cir_bqueue_meta_t){.key = key},
+                            &evicted, NULL)) {
+    case CIR_BQUEUE_REFUSED:
+        if (key) {
+            cir_log_warn(&r->log, "a keyframe is dropped: segments may not "
+                                  "align");
+        }
+        r->carry_disc = disc;
+        r->dropped_tail_pts = (*ref)->pts;
+        return 1;
+    case CIR_BQUEUE_EVICTED:
+        ((entry_t *)cir_bqueue_newest(&r->q))->disc |= evicted.disc;
+        av_frame_free(&evicted.frame);
+        *ref = NULL;
+        r->dropped_tail_pts = AV_NOPTS_VALUE;
+        pthread_cond_signal(&r->cond);
+        return 1;
+    default:
+        *ref = NULL;
+        r->dropped_tail_pts = AV_NOPTS_VALUE;
+        pthread_cond_signal(&r->cond);
+        return 0;
+    }
 }
 
 int
@@ -568,30 +604,7 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
     pthread_mutex_lock(&r->lock);
     ret = r->err;
     if (ret == 0) {
-        if (r->count >= (key ? r->size : r->cap)) {
-            dropped = 1;
-            if (make_room(r, key, &disc)) {
-                r->carry_disc = disc;
-                r->dropped_tail_pts = frame->pts;
-                av_frame_free(&ref);
-                r->queue[(r->head + r->count - 1) % r->size].hole_after = 1;
-            }
-        }
-        if (ref) {
-            entry_t *e = &r->queue[(r->head + r->count) % r->size];
-            e->frame = ref;
-            e->key = key;
-            e->disc = disc;
-            e->hole_after = 0;
-            e->anchor_wall = r->anchor_wall;
-            e->anchor_media = r->anchor_media;
-            e->anchor_gaps = r->anchor_gaps;
-            e->anchor_hole = r->anchor_hole;
-            r->count++;
-            r->dropped_tail_pts = AV_NOPTS_VALUE;
-            ref = NULL;
-            pthread_cond_signal(&r->cond);
-        }
+        dropped = queue_frame(r, &ref, key, disc);
     }
     pthread_mutex_unlock(&r->lock);
     av_frame_free(&ref);
@@ -633,10 +646,8 @@ void
 cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us,
                          uint32_t gaps, int64_t hole_us)
 {
-    r->anchor_wall = wall_us;
-    r->anchor_media = media_us;
-    r->anchor_gaps = gaps;
-    r->anchor_hole = hole_us;
+    r->anchor = (anchor_t){
+        .wall = wall_us, .media = media_us, .gaps = gaps, .hole = hole_us};
 }
 
 void
@@ -694,11 +705,10 @@ cir_live_rung_free(cir_live_rung_t **rp)
         pthread_mutex_unlock(&r->lock);
         cir_live_rung_finish(r);
     }
-    while (r->count > 0) {
-        av_frame_free(&r->queue[r->head].frame);
-        r->head = (r->head + 1) % r->size;
-        r->count--;
+    for (entry_t e; cir_bqueue_pop(&r->q, &e, NULL);) {
+        av_frame_free(&e.frame);
     }
+    cir_bqueue_free(&r->q);
     av_frame_free(&r->prev);
     avcodec_free_context(&r->enc);
     sws_freeContext(r->sws);

@@ -4,9 +4,14 @@
  * at zero latency (keyframes only where the producer asks) and packages the
  * packets into its own live CMAF rendition.
  *
- * The producer never waits: when the queue is full the newest queued frame
- * that is not a keyframe is dropped (counted) so the rung catches up and
- * memory stays bounded; keyframes are kept so segments stay aligned.
+ * The producer never waits: the queue (cir_bqueue.h, the drop policy the
+ * ingest's pipeline queue uses too) holds queue_frames frames; when it is
+ * full the newest frame that is not a keyframe is dropped (counted) so the
+ * rung catches up and memory stays bounded; keyframes (and breaks) have 2
+ * slots more and then evict that frame, so segments stay aligned.
+ *
+ * Also here: the packager configuration every live rendition is built
+ * with (live_packager_config), the rungs' and the passthrough's alike.
  */
 #ifndef CIR_LIVE_RUNG_H
 #define CIR_LIVE_RUNG_H
@@ -19,6 +24,7 @@
 
 #include "cir_live.h"
 #include "cir_preset.h"
+#include "cmaf_live.h"
 #include "ladder.h"
 #include "live_record.h"
 
@@ -26,19 +32,34 @@
 
 typedef struct cir_live_rung cir_live_rung_t;
 
+/* What every rendition of a live stream is packaged with. */
 typedef struct {
-    const char *dir;    /* <root>/<stream>/<rung name> */
-    const char *stream; /* for the log */
-    const cir_preset_t *preset;
-    const cir_ladder_rung_t *ladder;
-    AVRational time_base;   /* of the frames' pts */
-    AVRational frame_rate;  /* {0, 1}: unknown */
     int64_t part_target_us; /* the stream's PART-TARGET */
     double segment_seconds;
     uint32_t target_duration; /* the stream's; 0: set later */
     uint32_t window;
     const cir_clock_t *clock;
-    int queue_frames;    /* 1..CIR_LIVE_RUNG_QUEUE_MAX */
+} cir_live_packaging_t;
+
+/* A rendition's packager configuration: the stream's packaging, the
+ * rendition's folder and track, its packets' codec (par), time base and
+ * frame rate.  The pointers are kept: they must outlive the open. */
+cir_cmaf_live_config_t live_packager_config(const cir_live_packaging_t *p,
+                                            const char *dir,
+                                            const cir_live_track_t *track,
+                                            const AVCodecParameters *par,
+                                            AVRational time_base,
+                                            AVRational frame_rate);
+
+typedef struct {
+    const char *dir;    /* <root>/<stream>/<rung name> */
+    const char *stream; /* for the log */
+    const cir_preset_t *preset;
+    const cir_ladder_rung_t *ladder;
+    AVRational time_base;  /* of the frames' pts */
+    AVRational frame_rate; /* {0, 1}: unknown */
+    cir_live_packaging_t packaging;
+    int queue_frames;    /* 2..CIR_LIVE_RUNG_QUEUE_MAX */
     cir_live_rec_t *rec; /* may be NULL; used by the rung's thread only */
     int delay_us;        /* tests: sleep per frame */
 } cir_live_rung_config_t;

@@ -38,29 +38,34 @@ live_rec_sync(live_track_t *t)
                : 0;
 }
 
+cir_live_packaging_t
+live_packaging(const cir_live_t *l)
+{
+    return (cir_live_packaging_t){
+        .part_target_us = l->part_target_us,
+        .segment_seconds = l->segment_seconds,
+        .target_duration = l->target_duration,
+        .window = l->cfg.window,
+        .clock = l->cfg.clock,
+    };
+}
+
 /* The packager (and recorder) of a track set up by add_track. */
 static int
 open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
 {
-    cir_cmaf_live_config_t c = {0};
+    cir_live_packaging_t packaging = live_packaging(l);
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
+    cir_cmaf_live_config_t c;
     int ret;
 
     live_rendition_dir(l, t->track.rendition, dir, sizeof(dir));
-    c.dir = dir;
-    c.track = &t->track;
-    c.par = par;
-    c.time_base = t->tb;
-    c.frame_rate = t->frame_rate;
-    c.part_target_us = l->part_target_us;
-    c.segment_seconds = l->segment_seconds;
-    c.target_duration = l->target_duration;
+    c = live_packager_config(&packaging, dir, &t->track, par, t->tb,
+                             t->frame_rate);
     /* the passthrough video leads (audio alone leads itself); without it
      * the rungs' schedule leads (fan_out) */
     c.decides_target = t == &l->video || !l->video.present;
     c.follower = t == &l->audio && l->video.present;
-    c.window = l->cfg.window;
-    c.clock = l->cfg.clock;
     if ((ret = cir_cmaf_live_open(&t->pkg, &c)) < 0) {
         return ret;
     }

@@ -24,6 +24,7 @@ open_live(stream_t *st, cir_live_t **live)
         .ts_wrap_bits = 32, /* RTMP timestamps: 32 bits of ms */
         .preset = s->have_preset ? &s->preset : NULL,
         .passthrough = 1,
+        .queue_frames = (int)cfg->rung_queue_frames,
         .record_uri = p->record[0] != '\0' ? p->record : NULL,
     };
     int ret;
@@ -127,18 +128,13 @@ pipe_main(void *arg)
         uv_mutex_lock(&p->mu);
         p->wake_us[1] = wv;
         p->wake_us[0] = wa;
-        while (p->n == 0 && !p->finish) {
+        while (cir_bqueue_count(&p->q) == 0 && !p->finish) {
             (void)uv_cond_timedwait(&p->cv, &p->mu, WAKE_NS);
         }
-        if (p->n == 0) {
+        if (!cir_bqueue_pop(&p->q, &it, NULL)) {
             uv_mutex_unlock(&p->mu);
             break;
         }
-        it = p->q[p->head];
-        p->q[p->head] = (item_t){0};
-        p->head = (p->head + 1) % QUEUE_MAX;
-        p->n--;
-        p->bytes -= it.pkt != NULL ? (size_t)it.pkt->size : 0;
         uv_mutex_unlock(&p->mu);
         srv_pipe_run(st, live, &it);
         srv_item_free(&it);
@@ -165,50 +161,40 @@ due(const pipe_t *p, const item_t *it)
     return ts >= INT64_MAX / 1000 || ts * 1000 >= p->wake_us[it->video ? 1 : 0];
 }
 
-/* Hands an item to the thread (taking it).  Never blocks and never grows
- * past the limits: non-key video goes first when the thread falls behind,
- * then anything; after a dropped video packet the video waits for a key. */
-static void
-enqueue(stream_t *st, item_t *it)
+/* The pipe_queue_* options as the queue's limits. */
+void
+srv_pipe_queue_limits(const cir_ingest_config_t *cfg, cir_bqueue_limits_t *lim)
 {
-    pipe_t *p = &st->pipe;
-    size_t size = it->pkt != NULL ? (size_t)it->pkt->size : 0;
-    int key = it->pkt == NULL || (it->pkt->flags & AV_PKT_FLAG_KEY);
-    int drop;
+    *lim = (cir_bqueue_limits_t){
+        .items = (size_t)cfg->pipe_queue_packets,
+        .soft_items = (size_t)cfg->pipe_queue_soft_packets,
+        .bytes = (size_t)cfg->pipe_queue_bytes,
+        .soft_bytes = (size_t)cfg->pipe_queue_soft_bytes,
+        .key_reserve = 0,
+        .control_reserve = (size_t)cfg->pipe_queue_control_reserve,
+    };
+}
 
-    if (it->pkt != NULL && it->video && st->wait_key && !key) {
-        drop = 1;
-    } else {
-        uv_mutex_lock(&p->mu);
-        if (it->pkt == NULL) {
-            drop = p->n >= QUEUE_MAX; /* control: the reserve */
-        } else {
-            drop = p->n >= QUEUE_PACKETS || p->bytes + size > QUEUE_BYTES_MAX ||
-                   (it->video && !key &&
-                    (p->n >= QUEUE_SOFT || p->bytes + size > QUEUE_BYTES_SOFT));
-        }
-        if (!drop) {
-            p->q[(p->head + p->n) % QUEUE_MAX] = *it;
-            p->n++;
-            p->bytes += size;
-            /* every AAC packet is a "key": only video keys cut */
-            if (it->pkt == NULL || (it->video && key) || p->n >= WAKE_BATCH ||
-                due(p, it)) {
-                uv_cond_signal(&p->cv);
-            }
-        }
-        uv_mutex_unlock(&p->mu);
+/* What the queue's drop policy knows of an item: video packets need the
+ * ones before them (after a drop the video waits for a keyframe); every
+ * audio packet is a key. */
+static cir_bqueue_meta_t
+item_meta(const item_t *it)
+{
+    if (it->pkt == NULL) {
+        return (cir_bqueue_meta_t){.control = 1};
     }
-    if (!drop) {
-        if (it->pkt != NULL && it->video && key) {
-            st->wait_key = 0;
-        }
-        *it = (item_t){0};
-        return;
-    }
-    if (it->video) {
-        st->wait_key = 1;
-    }
+    return (cir_bqueue_meta_t){
+        .size = (size_t)it->pkt->size,
+        .track = it->video ? 1 : 0,
+        .key = !it->video || (it->pkt->flags & AV_PKT_FLAG_KEY),
+        .chained = it->video,
+    };
+}
+
+static void
+note_queue_drop(stream_t *st)
+{
     st->dropped++;
     st->qdropped++;
     if (srv_now_us() - st->qwarn_us >= DROP_WARN_US) {
@@ -220,7 +206,38 @@ enqueue(stream_t *st, item_t *it)
         st->qwarn_us = srv_now_us();
         st->qdropped_warned = st->qdropped;
     }
-    srv_item_free(it);
+}
+
+/* Hands an item to the thread (taking it, or freeing it when the queue's
+ * drop policy refuses it).  Never blocks and never grows past the
+ * pipe_queue_* limits. */
+static void
+enqueue(stream_t *st, item_t *it)
+{
+    pipe_t *p = &st->pipe;
+    cir_bqueue_meta_t m = item_meta(it);
+    item_t evicted = {0};
+    cir_bqueue_result_t r;
+
+    uv_mutex_lock(&p->mu);
+    r = cir_bqueue_push(&p->q, it, &m, &evicted, NULL);
+    /* only video keys cut: every audio packet is a "key" */
+    if (r != CIR_BQUEUE_REFUSED &&
+        (m.control || (it->video && m.key) ||
+         cir_bqueue_count(&p->q) >= WAKE_BATCH || due(p, it))) {
+        uv_cond_signal(&p->cv);
+    }
+    uv_mutex_unlock(&p->mu);
+    if (r == CIR_BQUEUE_REFUSED) {
+        note_queue_drop(st);
+        srv_item_free(it);
+        return;
+    }
+    *it = (item_t){0};
+    if (r == CIR_BQUEUE_EVICTED) {
+        note_queue_drop(st);
+        srv_item_free(&evicted);
+    }
 }
 
 /* An item (taken) into the stream's pipeline: run now when the stream is
@@ -270,6 +287,7 @@ srv_start_pipe(stream_t *st)
 {
     cir_ingest_config_t *cfg = &st->srv->cfg;
     pipe_t *p = &st->pipe;
+    cir_bqueue_limits_t lim;
     int ret;
 
     if (st->vpar != NULL && (p->vpar = avcodec_parameters_alloc()) != NULL &&
@@ -302,7 +320,10 @@ srv_start_pipe(stream_t *st)
         st->started = 1;
         return 0;
     }
-    if ((ret = uv_thread_create(&p->thread, pipe_main, st)) < 0) {
+    srv_pipe_queue_limits(cfg, &lim);
+    cir_bqueue_free(&p->q); /* (empty) from an attempt that failed */
+    if ((ret = cir_bqueue_init(&p->q, &lim, sizeof(item_t))) < 0 ||
+        (ret = uv_thread_create(&p->thread, pipe_main, st)) < 0) {
         return ret;
     }
     st->started = 1;

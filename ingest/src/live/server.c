@@ -139,11 +139,120 @@ close_walk(uv_handle_t *h, void *arg)
     }
 }
 
+/* The key file, the live ABR preset and the queues' limits: what the
+ * configuration names must be there and consistent before anything
+ * listens. */
+static int
+load_configured(cir_ingest_t *s)
+{
+    const cir_ingest_config_t *cfg = &s->cfg;
+    cir_bqueue_limits_t lim;
+    int ret;
+
+    srv_pipe_queue_limits(cfg, &lim);
+    if (cir_bqueue_limits_check(&lim) < 0) {
+        cir_log_error(&s->log, "pipe_queue_soft_packets and "
+                               "pipe_queue_soft_bytes may not exceed "
+                               "pipe_queue_packets and pipe_queue_bytes");
+        return CIR_EINVAL;
+    }
+    if (cfg->key_file[0] != '\0' &&
+        (ret = cir_keyfile_load(&s->keys, cfg->key_file, 1)) < 0) {
+        cir_log_error(&s->log, "key file %s: %s", cfg->key_file,
+                      cir_strerror(ret));
+        return ret;
+    }
+    if (cfg->preset[0] != '\0') {
+        char perr[400];
+        const char *dir = cir_preset_dir(cfg->presets_dir);
+        if ((ret = cir_preset_codecs_load(dir, cfg->preset, &s->preset, perr,
+                                          sizeof(perr))) < 0) {
+            cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,
+                          perr);
+            return ret;
+        }
+        s->have_preset = 1;
+    }
+    if (cfg->key_file[0] == '\0' && cfg->on_publish_url[0] == '\0') {
+        cir_log_warn(&s->log, "no key_file or on_publish_url: every stream "
+                              "key is accepted");
+    }
+    return 0;
+}
+
+/* The RTMP listener and the status endpoint's; the ports bound (for
+ * port 0) go back into the configuration. */
+static int
+listen_all(cir_ingest_t *s)
+{
+    cir_ingest_config_t *cfg = &s->cfg;
+    int ret, port;
+
+    if ((ret = listen_on(s, &s->listener, cfg->listen, (int)cfg->port,
+                         srv_on_connection, &port)) < 0) {
+        cir_log_error(&s->log, "listen %s:%d: %s", cfg->listen, (int)cfg->port,
+                      uv_strerror(ret));
+        return ret;
+    }
+    cfg->port = port;
+    if (cfg->status_port > 0) {
+        if ((ret = listen_on(s, &s->status, cfg->status_listen,
+                             (int)cfg->status_port, srv_on_status_connection,
+                             &port)) < 0) {
+            cir_log_error(&s->log, "status listen: %s", uv_strerror(ret));
+            return ret;
+        }
+        cfg->status_port = port;
+    }
+    return 0;
+}
+
+/* curl_multi driven by the loop (the publish callbacks). */
+static int
+start_curl(cir_ingest_t *s)
+{
+    s->multi = curl_multi_init();
+    if (s->multi == NULL) {
+        return CIR_ENOMEM;
+    }
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, srv_curl_socket_fn);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, srv_curl_timer_fn);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    uv_timer_init(&s->loop, &s->curl_timer);
+    s->curl_timer.data = s;
+    return 0;
+}
+
+/* The stats timer, the pacing hooks and the signals. */
+static void
+start_timers_and_signals(cir_ingest_t *s)
+{
+    uv_timer_init(&s->loop, &s->stats);
+    s->stats.data = s;
+    uv_timer_start(&s->stats, stats_tick, 1000, 1000);
+    uv_prepare_init(&s->loop, &s->pace);
+    uv_check_init(&s->loop, &s->woke);
+    s->pace.data = s->woke.data = s;
+    uv_prepare_start(&s->pace, pace_sleep);
+    uv_check_start(&s->woke, pace_woke);
+    /* neither keeps the loop alive */
+    uv_unref((uv_handle_t *)&s->pace);
+    uv_unref((uv_handle_t *)&s->woke);
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    uv_signal_init(&s->loop, &s->sighup);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup, on_signal, SIGHUP);
+}
+
 int
 cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
 {
     cir_ingest_t *s = calloc(1, sizeof(*s));
-    int ret, port;
+    int ret;
 
     if (s == NULL) {
         return CIR_ENOMEM;
@@ -163,72 +272,11 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
         free(s);
         return ret;
     }
-    if (cfg->key_file[0] != '\0' &&
-        (ret = cir_keyfile_load(&s->keys, cfg->key_file, 1)) < 0) {
-        cir_log_error(&s->log, "key file %s: %s", cfg->key_file,
-                      cir_strerror(ret));
+    if ((ret = load_configured(s)) < 0 || (ret = listen_all(s)) < 0 ||
+        (ret = start_curl(s)) < 0) {
         goto fail;
     }
-    if (cfg->preset[0] != '\0') {
-        char perr[400];
-        const char *dir = cir_preset_dir(cfg->presets_dir);
-        if ((ret = cir_preset_codecs_load(dir, cfg->preset, &s->preset, perr,
-                                          sizeof(perr))) < 0) {
-            cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,
-                          perr);
-            goto fail;
-        }
-        s->have_preset = 1;
-    }
-    if (cfg->key_file[0] == '\0' && cfg->on_publish_url[0] == '\0') {
-        cir_log_warn(&s->log, "no key_file or on_publish_url: every stream "
-                              "key is accepted");
-    }
-    if ((ret = listen_on(s, &s->listener, cfg->listen, (int)cfg->port,
-                         srv_on_connection, &port)) < 0) {
-        cir_log_error(&s->log, "listen %s:%d: %s", cfg->listen, (int)cfg->port,
-                      uv_strerror(ret));
-        goto fail;
-    }
-    s->cfg.port = port;
-    if (cfg->status_port > 0) {
-        if ((ret = listen_on(s, &s->status, cfg->status_listen,
-                             (int)cfg->status_port, srv_on_status_connection,
-                             &port)) < 0) {
-            cir_log_error(&s->log, "status listen: %s", uv_strerror(ret));
-            goto fail;
-        }
-        s->cfg.status_port = port;
-    }
-    s->multi = curl_multi_init();
-    if (s->multi == NULL) {
-        ret = CIR_ENOMEM;
-        goto fail;
-    }
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, srv_curl_socket_fn);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, srv_curl_timer_fn);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-    uv_timer_init(&s->loop, &s->curl_timer);
-    s->curl_timer.data = s;
-    uv_timer_init(&s->loop, &s->stats);
-    s->stats.data = s;
-    uv_timer_start(&s->stats, stats_tick, 1000, 1000);
-    uv_prepare_init(&s->loop, &s->pace);
-    uv_check_init(&s->loop, &s->woke);
-    s->pace.data = s->woke.data = s;
-    uv_prepare_start(&s->pace, pace_sleep);
-    uv_check_start(&s->woke, pace_woke);
-    /* neither keeps the loop alive */
-    uv_unref((uv_handle_t *)&s->pace);
-    uv_unref((uv_handle_t *)&s->woke);
-    uv_signal_init(&s->loop, &s->sigint);
-    uv_signal_init(&s->loop, &s->sigterm);
-    uv_signal_init(&s->loop, &s->sighup);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s->sighup, on_signal, SIGHUP);
+    start_timers_and_signals(s);
     /* one line a test or a supervisor can wait for */
     cir_log_info(&s->log,
                  "listening rtmp=%s:%d status=%s:%d live_root=%s preset=%s",

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "cir_clock.h"
+#include "cir_bqueue.h"
 #include "cir_error.h"
 #include "cir_live_pipeline.h"
 #include "cir_log.h"
@@ -34,13 +35,9 @@
 #define PENDING_MAX   512 /* packets held until both tracks are known */
 #define PENDING_FORCE 150 /* ... or configure with what is known */
 #define TICK_MS       250
-/* the queue in front of a stream's pipeline thread */
-#define QUEUE_MAX        1024 /* items (control items may use the last few) */
-#define QUEUE_PACKETS    (QUEUE_MAX - 16)
-#define QUEUE_SOFT       256 /* past this, non-key video is dropped */
-#define QUEUE_BYTES_SOFT (24 << 20)
-#define QUEUE_BYTES_MAX  (64 << 20)
-#define DROP_WARN_US     5000000
+/* the queue in front of a stream's pipeline thread: its limits are the
+ * pipe_queue_* options (cir_bqueue.h: which packet goes when) */
+#define DROP_WARN_US 5000000
 /* Wakes cost a context switch each (they were most of cirrus-ingest's
  * CPU per passthrough stream once the live store was cheap): the thread is
  * woken for a keyframe, a control item, a batch, or a packet at or past
@@ -73,8 +70,7 @@ typedef struct {
     uv_thread_t thread;
     uv_mutex_t mu;
     uv_cond_t cv;
-    item_t q[QUEUE_MAX];
-    size_t head, n, bytes;
+    cir_bqueue_t q;     /* of item_t; under mu */
     int finish;         /* loop -> thread: drain, then end the stream */
     int64_t wake_us[2]; /* thread -> loop: [video] cir_live_wake_us */
     int done, failed;   /* thread -> loop */
@@ -100,7 +96,6 @@ struct stream {
     int closing;
     int started; /* the pipeline runs (its thread, unless on_loop) */
     pipe_t pipe;
-    int wait_key;      /* a video packet was dropped: drop until a key */
     uint64_t qdropped; /* dropped at the queue */
     uint64_t qdropped_warned;
     int64_t qwarn_us;
@@ -194,6 +189,8 @@ int srv_on_frame(stream_t *st, int video, uint32_t ts, const cir_flv_tag_t *t);
 
 /* pipe.c */
 void srv_item_free(item_t *it);
+void srv_pipe_queue_limits(const cir_ingest_config_t *cfg,
+                           cir_bqueue_limits_t *lim);
 void srv_feed(stream_t *st, item_t *it);
 void srv_push(stream_t *st, int video, AVPacket **pkt);
 int srv_start_pipe(stream_t *st);

@@ -29,15 +29,15 @@ stream_handle_closed(uv_handle_t *h)
 {
     stream_t *st = h->data;
     pipe_t *p = &st->pipe;
+    item_t it;
 
     if (--st->handles > 0) {
         return;
     }
-    while (p->n > 0) {
-        srv_item_free(&p->q[p->head]);
-        p->head = (p->head + 1) % QUEUE_MAX;
-        p->n--;
+    while (cir_bqueue_pop(&p->q, &it, NULL)) {
+        srv_item_free(&it);
     }
+    cir_bqueue_free(&p->q);
     uv_mutex_destroy(&p->mu);
     uv_cond_destroy(&p->cv);
     avcodec_parameters_free(&p->vpar);
