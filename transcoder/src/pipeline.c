@@ -635,7 +635,11 @@ run_input(cir_job_state_t *s)
     int ret = cir_job_open_input(c, why, sizeof(why)), probe;
 
     if (ret < 0) {
+        /* a read that failed says why (S3's code) before the job's error */
+        int io = ret == CIR_ETRANSIENT || ret == CIR_EAUTH || ret == -EACCES;
         int err;
+        cir_log(io ? CIR_LOG_ERROR : CIR_LOG_DEBUG, &c->log, "%s: %s", c->input,
+                why);
         if ((err = read_failed(s, ret)) < 0 || (err = check_not_still(s)) < 0) {
             return err;
         }
