@@ -15,12 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "asset_put.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_manifest.h"
+#include "cir_preset.h"
 #include "cir_storage.h"
 #include "live_record.h"
+#include "publish.h"
 
 #define MAX_FILE_COPY (512u << 20)
 
@@ -209,58 +210,6 @@ cir_live_rec_sync(cir_live_rec_t *r, const cir_live_index_t *idx)
     return 0;
 }
 
-/* Peak bit rate as the VOD publisher measures it: runs of segments lasting
- * 0.5 to 1.5 targets. */
-static uint64_t
-peak(const cir_live_rec_t *r, double target)
-{
-    double best = 0, all_bytes = 0, all_dur = 0;
-
-    for (size_t i = 0; i < r->nb; i++) {
-        double bytes = 0, dur = 0;
-        for (size_t j = i; j < r->nb; j++) {
-            bytes += (double)r->segs[j].size;
-            dur += (double)r->segs[j].duration / r->timescale;
-            if (dur >= 0.5 * target) {
-                break;
-            }
-        }
-        if (dur >= 0.5 * target && dur <= 1.5 * target) {
-            best = fmax(best, bytes * 8 / dur);
-        }
-        all_bytes += (double)r->segs[i].size;
-        all_dur += (double)r->segs[i].duration / r->timescale;
-    }
-    if (best == 0 && all_dur > 0) {
-        best = all_bytes * 8 / all_dur;
-    }
-    return (uint64_t)ceil(best);
-}
-
-static int
-put(cir_store_t *store, cir_asset_place_t place, cir_buf_t *buf,
-    const char *name, int ret)
-{
-    if (ret == 0) {
-        ret = cir_asset_put(store, place, name, buf->data, buf->len);
-    }
-    cir_buf_reset(buf);
-    return ret;
-}
-
-/* The MPD and master.m3u8 of asset into store, master last. */
-static int
-put_top(cir_store_t *store, cir_asset_place_t place, cir_buf_t *buf,
-        const cir_asset_t *asset)
-{
-    int ret = put(store, place, buf, "manifest.mpd",
-                  cir_dash_render_static(asset, buf));
-
-    return ret < 0 ? ret
-                   : put(store, place, buf, "master.m3u8",
-                         cir_hls_render_master(asset, buf));
-}
-
 static int
 open_file_store(cir_store_t **store, const char *path)
 {
@@ -271,62 +220,83 @@ open_file_store(cir_store_t **store, const char *path)
     return cir_store_open(store, &uri);
 }
 
+/* The recorded rendition r as an asset's rendition o, and its duration
+ * in seconds: 1, or 0 when r recorded nothing. */
+static int
+describe_rendition(const cir_live_rec_t *r, cir_rendition_t *o,
+                   double segment_seconds, double *seconds)
+{
+    double dur = 0, bytes = 0;
+
+    if (r == NULL || r->nb == 0 || r->timescale == 0) {
+        return 0;
+    }
+    for (size_t k = 0; k < r->nb; k++) {
+        dur += (double)r->segs[k].duration / r->timescale;
+        bytes += (double)r->segs[k].size;
+    }
+    o->id = r->name;
+    o->type =
+        r->track.kind == CIR_LIVE_VIDEO ? CIR_MEDIA_VIDEO : CIR_MEDIA_AUDIO;
+    o->codecs = r->track.codecs;
+    o->width = r->track.width;
+    o->height = r->track.height;
+    o->frame_rate = r->track.frame_rate;
+    o->sample_rate = r->track.sample_rate;
+    o->channels = r->track.channels;
+    o->timescale = r->timescale;
+    o->start_number = 1;
+    o->segments = r->segs;
+    o->nb_segments = r->nb;
+    cir_publish_rates(o, bytes, dur, segment_seconds);
+    *seconds = dur;
+    return 1;
+}
+
+int
+cir_live_rec_describe(cir_live_rec_t *const *recs, size_t n,
+                      double segment_seconds, cir_rendition_t *rends,
+                      cir_asset_t *asset)
+{
+    size_t nr = 0;
+
+    memset(asset, 0, sizeof(*asset));
+    for (size_t i = 0; i < n; i++) {
+        double dur = 0;
+        if (describe_rendition(recs[i], &rends[nr], segment_seconds, &dur)) {
+            asset->duration = fmax(asset->duration, dur);
+            nr++;
+        }
+    }
+    if (nr == 0) {
+        return CIR_ENOTFOUND;
+    }
+    asset->segment_seconds = segment_seconds;
+    asset->renditions = rends;
+    asset->nb_renditions = nr;
+    return 0;
+}
+
 int
 cir_live_rec_publish(const char *root, const char *version,
                      cir_live_rec_t *const *recs, size_t n,
                      double segment_seconds)
 {
+    static const cir_log_ctx_t log = {.component = "live-record"};
     cir_rendition_t *rends = NULL;
-    cir_asset_t asset = {0}, top;
+    cir_asset_t asset;
     cir_store_t *store = NULL, *top_store = NULL;
-    cir_buf_t buf;
-    char name[CIR_LIVE_ID_MAX + 16], dir[CIR_URI_MAX],
-        base[CIR_VERSION_ID_MAX + 8];
-    size_t nr = 0;
+    char dir[CIR_URI_MAX], base[CIR_VERSION_ID_MAX + 8];
     int ret;
 
-    cir_buf_init(&buf, CIR_MANIFEST_MAX_SIZE);
     rends = calloc(n ? n : 1, sizeof(*rends));
     if (rends == NULL) {
-        ret = CIR_ENOMEM;
+        return CIR_ENOMEM;
+    }
+    if ((ret = cir_live_rec_describe(recs, n, segment_seconds, rends, &asset)) <
+        0) {
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
-        const cir_live_rec_t *r = recs[i];
-        cir_rendition_t *o = &rends[nr];
-        double dur = 0, bytes = 0;
-        if (r == NULL || r->nb == 0 || r->timescale == 0) {
-            continue;
-        }
-        for (size_t k = 0; k < r->nb; k++) {
-            dur += (double)r->segs[k].duration / r->timescale;
-            bytes += (double)r->segs[k].size;
-        }
-        o->id = r->name;
-        o->type =
-            r->track.kind == CIR_LIVE_VIDEO ? CIR_MEDIA_VIDEO : CIR_MEDIA_AUDIO;
-        o->codecs = r->track.codecs;
-        o->width = r->track.width;
-        o->height = r->track.height;
-        o->frame_rate = r->track.frame_rate;
-        o->sample_rate = r->track.sample_rate;
-        o->channels = r->track.channels;
-        o->timescale = r->timescale;
-        o->start_number = 1;
-        o->segments = r->segs;
-        o->nb_segments = r->nb;
-        o->bandwidth = peak(r, segment_seconds);
-        o->average_bandwidth = dur > 0 ? (uint64_t)ceil(bytes * 8 / dur) : 0;
-        asset.duration = fmax(asset.duration, dur);
-        nr++;
-    }
-    if (nr == 0) {
-        ret = CIR_ENOTFOUND;
-        goto fail;
-    }
-    asset.segment_seconds = segment_seconds;
-    asset.renditions = rends;
-    asset.nb_renditions = nr;
     if (!cir_version_id_is_valid(version) ||
         snprintf(dir, sizeof(dir), "%s/%s/%s", root, CIR_VERSIONS_DIR,
                  version) >= (int)sizeof(dir)) {
@@ -338,28 +308,17 @@ cir_live_rec_publish(const char *root, const char *version,
         (ret = open_file_store(&top_store, root)) < 0) {
         goto fail;
     }
-    for (size_t i = 0; i < nr; i++) {
-        snprintf(name, sizeof(name), "%s/index.m3u8", rends[i].id);
-        ret = put(store, CIR_ASSET_VERSION, &buf, name,
-                  cir_hls_render_media(&asset, &rends[i], &buf));
-        if (ret < 0) {
-            goto fail;
-        }
-    }
-    /* the version's own manifests, then the asset's top-level ones (the
-     * same with every URI under v/<version>/): they mark it complete */
-    top = asset;
-    top.base = base;
-    if ((ret = put_top(store, CIR_ASSET_VERSION, &buf, &asset)) < 0 ||
-        (ret = put_top(top_store, CIR_ASSET_TOP, &buf, &top)) < 0) {
-        goto fail;
-    }
-    ret = 0;
+    ret = cir_publish_asset(&asset, &(cir_publish_dest_t){
+                                        .version = store,
+                                        .top = top_store,
+                                        .version_base = base,
+                                        .formats = CIR_ONLY_HLS | CIR_ONLY_DASH,
+                                        .log = &log,
+                                    });
 
 fail:
     cir_store_close(&store);
     cir_store_close(&top_store);
-    cir_buf_free(&buf);
     free(rends);
     return ret;
 }

@@ -11,6 +11,7 @@
 #define CIR_LIVE_RECORD_H
 
 #include "cir_live.h"
+#include "cir_manifest.h"
 
 #define CIR_LIVE_REC_MAX_SEGMENTS 86400 /* 48 h of 2 s segments */
 
@@ -28,9 +29,17 @@ int cir_live_rec_open(cir_live_rec_t **rec, const char *root,
 /* Copies the segments idx lists as complete that are not recorded yet;
  * call after each segment ends (from the thread that owns the index). */
 int cir_live_rec_sync(cir_live_rec_t *rec, const cir_live_index_t *idx);
-/* Writes the manifests for the renditions (video first, then audio),
- * segment_seconds the nominal target: the version's under
- * <root>/v/<version>/, then the asset's top-level pair in root.  Call once
+/* The recording as an asset description (publish.h): one rendition in
+ * rends (room for n) per recording that holds a segment, in the order of
+ * recs (video first, then audio), its average and peak bit rates by the
+ * rule VOD jobs use; asset->renditions points at rends.  CIR_ENOTFOUND when
+ * nothing was recorded. */
+int cir_live_rec_describe(cir_live_rec_t *const *recs, size_t n,
+                          double segment_seconds, cir_rendition_t *rends,
+                          cir_asset_t *asset);
+/* Publishes that description (publish.c, HLS and DASH), segment_seconds
+ * the nominal target: the version's manifests under <root>/v/<version>/,
+ * then the asset's top-level pair in root, master.m3u8 last.  Call once
  * every writer finished. */
 int cir_live_rec_publish(const char *root, const char *version,
                          cir_live_rec_t *const *recs, size_t n,

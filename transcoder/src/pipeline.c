@@ -5,12 +5,9 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
@@ -27,16 +24,18 @@
 #include "avsetup.h"
 #include "cir_error.h"
 #include "cir_log.h"
-#include "cir_preset_codecs.h"
+#include "job.h"
 #include "cir_transcode.h"
 #include "images.h"
 #include "input.h"
 #include "input_error.h"
 #include "ladder.h"
 #include "pipeline.h"
-#include "supersede.h"
 #include "rung.h"
 #include "thumbs.h"
+
+/* A failure, recorded in the job's result (the first one) and logged. */
+#define fail_msg(s, err, ...) cir_job_fail((s)->ctx, err, __VA_ARGS__)
 
 /* Inputs beyond these are refused as bad input, not attempted. */
 #define MAX_INPUT_PIXELS     (8192 * 8192)
@@ -50,32 +49,6 @@ now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-now_wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail_msg(cir_job_state_t *s, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (s->result->error[0] == '\0') {
-        va_start(ap, fmt);
-        vsnprintf(s->result->error, sizeof(s->result->error), fmt, ap);
-        va_end(ap);
-        cir_log_error(&s->log, "%s", s->result->error);
-    }
-    return err;
 }
 
 /* The class of a cir_input_open() failure: a refused container stays
@@ -100,30 +73,6 @@ input_failed(cir_job_state_t *s, const AVIOContext *pb, int averr,
 
     return fail_msg(s, cir_input_error(pb, averr), "%s: %s", what,
                     cir_input_strerror(pb, averr, msg, sizeof(msg)));
-}
-
-static int
-open_input(cir_job_state_t *s, const char *path)
-{
-    AVDictionary *opts = NULL;
-    char why[1280]; /* an S3 error names its code first */
-    int ret;
-
-    /* bounded probing: a hostile file cannot make us read forever */
-    av_dict_set(&opts, "probesize", "50000000", 0);
-    av_dict_set(&opts, "analyzeduration", "20000000", 0);
-    /* locked down: file or the S3 AVIOContext, the upload containers */
-    ret = cir_input_open(&s->ic, path, &opts, s->job->cancel, why, sizeof(why));
-    av_dict_free(&opts);
-    if (ret < 0) {
-        return fail_msg(s, input_error(ret), "%s: %s", path, why);
-    }
-    if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
-        char what[CIR_URI_MAX + 64];
-        snprintf(what, sizeof(what), "cannot read stream info of %s", path);
-        return input_failed(s, s->ic->pb, ret, what);
-    }
-    return 0;
 }
 
 static int
@@ -156,10 +105,10 @@ open_decoder(cir_job_state_t *s, AVStream *st, AVCodecContext **out)
 static int
 select_streams(cir_job_state_t *s)
 {
-    const cir_preset_t *p = s->job->preset;
-    int want_av = (s->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) != 0;
+    const cir_preset_t *p = s->ctx->preset;
+    int want_av = (s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) != 0;
     int want_video = (want_av && p->video_enabled) ||
-                     ((s->only & CIR_ONLY_THUMBS) && p->thumbs_enabled);
+                     ((s->ctx->only & CIR_ONLY_THUMBS) && p->thumbs_enabled);
     int v, a, ret;
 
     v = av_find_best_stream(s->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
@@ -195,116 +144,21 @@ select_streams(cir_job_state_t *s)
     return 0;
 }
 
-/* The rotation the display matrix asks for, in degrees clockwise. */
-static int
-display_rotation(const AVStream *st)
-{
-    const uint8_t *m =
-        av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
-    double theta;
-
-    if (m == NULL) {
-        return 0;
-    }
-    theta = -av_display_rotation_get((const int32_t *)m);
-    theta -= 360 * floor(theta / 360 + 0.9 / 360);
-    return (int)lrint(theta / 90) * 90 % 360;
-}
-
-/* Builds the preparation graph once the first frame shows what the decoder
- * really outputs. */
-static int
-build_prep_graph(cir_job_state_t *s, const AVFrame *f)
-{
-    char args[512], spec[512];
-    AVRational sar = f->sample_aspect_ratio, fr;
-    int num, den, ret, n = 0, rot = display_rotation(s->vst);
-    int interlaced = f->interlaced_frame ||
-                     (s->vst->codecpar->field_order != AV_FIELD_PROGRESSIVE &&
-                      s->vst->codecpar->field_order != AV_FIELD_UNKNOWN);
-
-    if (sar.num <= 0 || sar.den <= 0) {
-        sar = (AVRational){1, 1};
-    }
-    s->graph = avfilter_graph_alloc();
-    if (s->graph == NULL) {
-        return CIR_ENOMEM;
-    }
-    snprintf(args, sizeof(args),
-             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
-             f->width, f->height, f->format, s->vst->time_base.num,
-             s->vst->time_base.den, sar.num, sar.den);
-    ret = avfilter_graph_create_filter(&s->vsrc, avfilter_get_by_name("buffer"),
-                                       "in", args, NULL, s->graph);
-    if (ret < 0) {
-        goto fail;
-    }
-    ret = avfilter_graph_create_filter(&s->vsink,
-                                       avfilter_get_by_name("buffersink"),
-                                       "out", NULL, NULL, s->graph);
-    if (ret < 0) {
-        goto fail;
-    }
-    fr = s->vst->avg_frame_rate.num > 0 ? s->vst->avg_frame_rate
-                                        : s->vst->r_frame_rate;
-    cir_ladder_frame_rate(fr.num, fr.den, s->job->preset->max_frame_rate, &num,
-                          &den);
-    spec[0] = '\0';
-    if (interlaced) {
-        n += snprintf(spec + n, sizeof(spec) - (size_t)n,
-                      "yadif=mode=send_frame:deint=all,");
-        s->deinterlaced = 1;
-    }
-    if (rot == 90) {
-        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "transpose=clock,");
-    } else if (rot == 270) {
-        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "transpose=cclock,");
-    } else if (rot == 180) {
-        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "hflip,vflip,");
-    }
-    if (sar.num != sar.den) {
-        n += snprintf(spec + n, sizeof(spec) - (size_t)n,
-                      "scale=trunc(iw*sar/2)*2:ih,setsar=1,");
-    }
-    snprintf(spec + n, sizeof(spec) - (size_t)n,
-             "fps=fps=%d/%d:round=near,format=pix_fmts=yuv420p", num, den);
-    cir_log_info(&s->log, "video %dx%d %s, %s%srotation %d, %d/%d fps -> %s",
-                 f->width, f->height,
-                 av_get_pix_fmt_name((enum AVPixelFormat)f->format),
-                 interlaced ? "interlaced, " : "",
-                 sar.num != sar.den ? "anamorphic, " : "", rot, num, den, spec);
-    if ((ret = cir_graph_link(s->graph, s->vsrc, s->vsink, spec)) < 0) {
-        goto fail;
-    }
-    s->frame_rate = (AVRational){num, den};
-    s->prep_tb = av_buffersink_get_time_base(s->vsink);
-    s->width = av_buffersink_get_w(s->vsink);
-    s->height = av_buffersink_get_h(s->vsink);
-    ret = 0;
-
-fail:
-    if (ret < 0) {
-        return fail_msg(s, CIR_EMEDIA, "video filter graph: %s",
-                        av_err2str(ret));
-    }
-    return 0;
-}
-
 static int
 start_video_outputs(cir_job_state_t *s)
 {
-    const cir_preset_t *p = s->job->preset;
+    const cir_preset_t *p = s->ctx->preset;
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
     int n, ret;
 
-    if ((s->only & CIR_ONLY_THUMBS) && p->thumbs_enabled) {
-        ret = cir_thumbnailer_open(&s->thumbs, p, s->store, s->width, s->height,
-                                   s->duration);
+    if ((s->ctx->only & CIR_ONLY_THUMBS) && p->thumbs_enabled) {
+        ret = cir_thumbnailer_open(&s->thumbs, p, s->ctx->store, s->width,
+                                   s->height, s->duration);
         if (ret < 0) {
             return fail_msg(s, ret, "thumbnails: %s", cir_strerror(ret));
         }
     }
-    if (!(s->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) || !p->video_enabled) {
+    if (!(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) || !p->video_enabled) {
         return 0;
     }
     n = cir_ladder_select(p, s->width, s->height, ladder, CIR_PRESET_MAX_RUNGS);
@@ -320,16 +174,16 @@ start_video_outputs(cir_job_state_t *s)
             .src_height = s->height,
             .time_base = s->prep_tb,
             .frame_rate = s->frame_rate,
-            .store = s->store,
-            .job_id = s->job->job_id,
+            .store = s->ctx->store,
+            .job_id = s->ctx->job->job_id,
         };
         if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
             return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
                             cir_strerror(ret));
         }
         s->nb_rungs = i + 1;
-        cir_log_info(&s->log, "rung %s %dx%d %d kbps", ladder[i].rung->name,
-                     ladder[i].width, ladder[i].height,
+        cir_log_info(&s->ctx->log, "rung %s %dx%d %d kbps",
+                     ladder[i].rung->name, ladder[i].width, ladder[i].height,
                      ladder[i].rung->bitrate_kbps);
     }
     return 0;
@@ -340,9 +194,9 @@ report_progress(cir_job_state_t *s, int force)
 {
     cir_progress_t pr;
     int64_t now = now_us();
-    double elapsed = (now - s->start_us) / 1e6;
+    double elapsed = (now - s->ctx->start_us) / 1e6;
 
-    if (s->job->progress == NULL ||
+    if (s->ctx->job->progress == NULL ||
         (!force && now - s->last_progress_us < PROGRESS_INTERVAL_US)) {
         return;
     }
@@ -363,7 +217,7 @@ report_progress(cir_job_state_t *s, int force)
         pr.percent = 100;
         pr.eta = 0;
     }
-    s->job->progress(s->job->opaque, &pr);
+    s->ctx->job->progress(s->ctx->job->opaque, &pr);
 }
 
 /* Sends a prepared frame (or NULL at the end) to every consumer. */
@@ -417,7 +271,7 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
     int ret;
 
     if (s->graph == NULL) {
-        if ((ret = build_prep_graph(s, f)) < 0) {
+        if ((ret = cir_video_prep_build(s, f)) < 0) {
             return ret;
         }
         if ((ret = start_video_outputs(s)) < 0) {
@@ -454,8 +308,9 @@ on_audio_frame(cir_job_state_t *s, AVFrame *f)
     int ret;
 
     if (s->audio == NULL) {
-        ret = cir_audio_open(&s->audio, s->job->preset, s->adec,
-                             s->ast->time_base, s->store, s->job->job_id);
+        ret = cir_audio_open(&s->audio, s->ctx->preset, s->adec,
+                             s->ast->time_base, s->ctx->store,
+                             s->ctx->job->job_id);
         if (ret < 0) {
             return fail_msg(s, ret, "audio: %s", cir_strerror(ret));
         }
@@ -486,7 +341,7 @@ decode(cir_job_state_t *s, AVCodecContext *dec, const AVPacket *pkt)
             return fail_msg(s, CIR_EMEDIA, "too many decoding errors (%s)",
                             av_err2str(ret));
         }
-        cir_log_warn(&s->log, "decoding error: %s", av_err2str(ret));
+        cir_log_warn(&s->ctx->log, "decoding error: %s", av_err2str(ret));
         return 0;
     }
     for (;;) {
@@ -515,11 +370,12 @@ read_loop(cir_job_state_t *s)
     int ret;
 
     for (;;) {
-        if (s->job->cancel && atomic_load(s->job->cancel)) {
+        if (s->ctx->job->cancel && atomic_load(s->ctx->job->cancel)) {
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
         ret = av_read_frame(s->ic, s->pkt);
-        if (ret < 0 && s->job->cancel && atomic_load(s->job->cancel)) {
+        if (ret < 0 && s->ctx->job->cancel &&
+            atomic_load(s->ctx->job->cancel)) {
             /* a read stopped by the cancel (the S3 AVIO's, a GET aborted) */
             return fail_msg(s, CIR_ECANCELED, "interrupted");
         }
@@ -671,21 +527,24 @@ state_free(cir_job_state_t *s)
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     avcodec_free_context(&s->adec);
-    cir_input_close(&s->ic); /* and the S3 AVIOContext */
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
-    cir_store_close(&s->store);
-    cir_store_close(&s->top);
 }
 
+/* The video (or audio) path on the job's input, its header read: stream
+ * info, decode, fan out, publish. */
 static int
-run_video(cir_job_state_t *s, const char *path)
+run_video(cir_job_state_t *s)
 {
     int ret;
 
-    if ((ret = open_input(s, path)) < 0) {
-        return ret;
+    s->ic = s->ctx->ic;
+    if ((ret = avformat_find_stream_info(s->ic, NULL)) < 0) {
+        char what[CIR_URI_MAX + 64];
+        snprintf(what, sizeof(what), "cannot read stream info of %s",
+                 s->ctx->input);
+        return input_failed(s, s->ic->pb, ret, what);
     }
     if ((ret = select_streams(s)) < 0) {
         return ret;
@@ -701,143 +560,124 @@ run_video(cir_job_state_t *s, const char *path)
         return ret;
     }
     report_progress(s, 1);
-    return cir_publish(s);
+    return cir_vod_publish(s);
 }
 
-/* The attempt's own version id: the caller's, else the start time and 64
- * bits from the kernel's random source. */
+/* A still: its renditions, on the input the probe read. */
 static int
-pick_version(cir_job_state_t *s)
+run_still(cir_job_state_t *s)
 {
-    uint64_t rnd = 0;
-    const char *given = s->job->version;
-
-    if (given != NULL && given[0] != '\0') {
-        if (!cir_version_id_is_valid(given)) {
-            return fail_msg(s, CIR_EINVAL,
-                            "version \"%.80s\" is not [A-Za-z0-9_-]{1,63}",
-                            given);
-        }
-        snprintf(s->result->version, sizeof(s->result->version), "%s", given);
-        return 0;
-    }
-    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        int err = -errno;
-        return fail_msg(s, err, "no random bytes for a version id: %s",
-                        cir_strerror(err));
-    }
-    return cir_version_id_make(now_wall_us(), rnd, s->result->version,
-                               sizeof(s->result->version));
-}
-
-/* The version the asset's top-level manifests name before this job
- * writes its own (supersede.h); unknown when they cannot be read: nothing
- * is marked then but the records earlier publishes left. */
-static void
-read_previous(cir_job_state_t *s, const cir_uri_t *out)
-{
-    int ret = cir_supersede_current(out, s->previous, sizeof(s->previous));
-
-    if (ret < 0) {
-        s->previous[0] = '\0';
-        cir_log_warn(&s->log,
-                     "cannot read the asset's current version (%s): the "
-                     "version this job replaces is not marked superseded",
-                     cir_strerror(ret));
-    }
-    s->previous_known = 1;
-}
-
-/* <output> for the top-level manifests and <output>/v/<version>/ for
- * everything else (immutable). */
-static int
-open_stores(cir_job_state_t *s, const cir_uri_t *out)
-{
-    char why[300], rel[CIR_VERSION_ID_MAX + 8];
-    cir_uri_t vuri;
+    cir_job_ctx_t *c = s->ctx;
     int ret;
 
-    if ((ret = cir_output_root_check(out, why, sizeof(why))) < 0) {
-        /* (the rule names the prefix, cut: a whole over-long one would
-         * push the rule out of the log line) */
-        return fail_msg(s, CIR_EINVAL, "output s3://%s/: %s", out->bucket, why);
+    c->result->is_image = 1;
+    if (!c->preset->images_enabled || !(c->only & CIR_ONLY_IMAGES)) {
+        return fail_msg(s, CIR_EMEDIA,
+                        "the input is a still image but preset %s makes "
+                        "no image renditions",
+                        c->preset->name);
     }
-    if ((ret = pick_version(s)) < 0) {
-        return ret;
+    ret = cir_images_run_input(c->ic, c->input, c->preset, c->store, c->top,
+                               c->version_base, c->job->cancel);
+    if (ret < 0) {
+        fail_msg(s, ret, "image renditions: %s", cir_strerror(ret));
     }
-    snprintf(rel, sizeof(rel), "%s/%s", CIR_VERSIONS_DIR, s->result->version);
-    snprintf(s->version_base, sizeof(s->version_base), "%s/%s/",
-             CIR_VERSIONS_DIR, s->result->version);
-    if ((ret = cir_uri_join(out, rel, &vuri)) < 0) {
-        return fail_msg(s, CIR_EINVAL, "output %s: too long for a version",
-                        s->job->output);
+    return ret;
+}
+
+/* A read of the input that failed before the video path: cancelled, or S3
+ * refused or kept failing (reading it again as a video would only spend a
+ * second retry budget): the job's error.  0 for any other failure. */
+static int
+read_failed(cir_job_state_t *s, int ret)
+{
+    if (ret == CIR_ECANCELED) {
+        return fail_msg(s, ret, "interrupted");
     }
-    if ((ret = cir_store_open(&s->top, out)) < 0 ||
-        (ret = cir_store_open(&s->store, &vuri)) < 0) {
-        return fail_msg(s, ret, "cannot open output %s: %s", s->job->output,
-                        cir_strerror(ret));
+    if (ret == CIR_ETRANSIENT || ret == CIR_EAUTH) {
+        return fail_msg(s, ret, "cannot read input %s (%s): %s",
+                        s->ctx->job->input, cir_errname(ret),
+                        cir_aws_last_error());
     }
-    cir_log_info(&s->log, "writing version %s", s->result->version);
-    read_previous(s, out);
     return 0;
 }
 
-/* After a publish: the version it replaced is marked superseded (and
- * versions left over by earlier publishes); never fails the job. */
-static void
-mark_superseded(cir_job_state_t *s, const cir_uri_t *out)
+/* Not a still: a preset for stills has nothing to make of it. */
+static int
+check_not_still(cir_job_state_t *s)
 {
-    cir_supersede_stats_t st;
-    int ret;
+    const cir_preset_t *p = s->ctx->preset;
 
-    if (!s->previous_known) {
-        return;
+    if (!p->video_enabled && !p->audio_enabled) {
+        return fail_msg(s, CIR_EMEDIA,
+                        "preset %s is for still images; the input is not one",
+                        p->name);
     }
-    ret = cir_supersede_mark(out, s->previous, s->result->version, 0,
-                             s->job->cancel, &s->log, &st);
-    snprintf(s->result->superseded, sizeof(s->result->superseded), "%s",
-             s->previous);
-    s->result->superseded_objects = st.objects;
-    s->result->supersede_failures = st.failures;
-    if (ret < 0 && st.failures == 0) {
-        s->result->supersede_failures = 1;
+    return 0;
+}
+
+/*
+ * The input is opened once, its header read, and that one AVFormatContext
+ * serves the still-image probe and the run: a header that names no image
+ * codec goes straight to the video path, a still to its renditions.  One
+ * case opens it a second time: a header naming an image codec whose
+ * stream is not a still (an MJPEG or PNG track in MOV, AVI, MKV).  The
+ * probe had to read its stream info to tell, with the still decoders
+ * capped (max_pixels) and the packets it read kept in libavformat's
+ * buffer, and avformat_find_stream_info() cannot be run again on the same
+ * context with the video path's settings: that input is reopened.
+ */
+static int
+run_input(cir_job_state_t *s)
+{
+    cir_job_ctx_t *c = s->ctx;
+    char why[1280]; /* an S3 error names its code first */
+    int ret = cir_job_open_input(c, why, sizeof(why)), probe;
+
+    if (ret < 0) {
+        /* a read that failed says why (S3's code) before the job's error */
+        int io = ret == CIR_ETRANSIENT || ret == CIR_EAUTH || ret == -EACCES;
+        int err;
+        cir_log(io ? CIR_LOG_ERROR : CIR_LOG_DEBUG, &c->log, "%s: %s", c->input,
+                why);
+        if ((err = read_failed(s, ret)) < 0 || (err = check_not_still(s)) < 0) {
+            return err;
+        }
+        return fail_msg(s, input_error(ret), "%s: %s", c->input, why);
     }
+    probe = cir_images_probe_input(c->ic, c->input);
+    if (probe == CIR_IMAGES_STILL) {
+        return run_still(s);
+    }
+    if ((ret = read_failed(s, probe)) < 0) {
+        return ret;
+    }
+    if (probe < 0 && probe != CIR_EMEDIA && probe != CIR_ENOTFOUND) {
+        /* a probe failure here is reported by the full open below */
+        cir_log_debug(&c->log, "image probe: %s", cir_strerror(probe));
+    }
+    if ((ret = check_not_still(s)) < 0) {
+        return ret;
+    }
+    if (probe != CIR_IMAGES_NOT_STILL) {
+        cir_job_close_input(c);
+        if ((ret = cir_job_open_input(c, why, sizeof(why))) < 0) {
+            return fail_msg(s, input_error(ret), "%s: %s", c->input, why);
+        }
+    }
+    return run_video(s);
 }
 
 int
 cir_transcode_run(const cir_job_t *job, cir_result_t *result)
 {
-    cir_job_state_t s = {0};
-    cir_uri_t in, out;
-    char why[400];
+    cir_job_ctx_t ctx;
+    cir_job_state_t s = {.ctx = &ctx};
     int ret;
 
-    memset(result, 0, sizeof(*result));
-    s.job = job;
-    s.result = result;
-    s.only = job->only ? job->only : CIR_ONLY_ALL;
-    s.log = (cir_log_ctx_t){.component = "transcode", .job = job->job_id};
-    s.start_us = now_us();
-
-    /* the codec rules are checked here, where the codecs live, whoever
-     * loaded the preset */
-    if (cir_preset_codecs_check(job->preset, why, sizeof(why)) < 0) {
-        ret = fail_msg(&s, CIR_EINVAL, "preset: %s", why);
+    if ((ret = cir_job_open(&ctx, job, result)) < 0) {
         goto done;
     }
-    if (cir_uri_parse(job->input, &in) < 0) {
-        ret = fail_msg(&s, CIR_EINVAL, "bad input URI '%s'", job->input);
-        goto done;
-    }
-    if (cir_uri_parse(job->output, &out) < 0) {
-        ret = fail_msg(&s, CIR_EINVAL, "bad output URI '%s'", job->output);
-        goto done;
-    }
-    if ((ret = open_stores(&s, &out)) < 0) {
-        goto done;
-    }
-    /* stopped from outside (a lost lease): nothing more is written */
-    cir_store_set_cancel(s.store, job->cancel);
     s.frame = av_frame_alloc();
     s.prep_frame = av_frame_alloc();
     s.pkt = av_packet_alloc();
@@ -845,56 +685,14 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
         ret = CIR_ENOMEM;
         goto done;
     }
-
-    /* a still image?  (s3:// through the S3 AVIOContext: its header only) */
-    ret = cir_images_probe(in.scheme == CIR_URI_FILE ? in.path : job->input,
-                           job->cancel);
-    if (ret == 1) {
-        result->is_image = 1;
-        if (!job->preset->images_enabled || !(s.only & CIR_ONLY_IMAGES)) {
-            ret = fail_msg(&s, CIR_EMEDIA,
-                           "the input is a still image but preset %s makes "
-                           "no image renditions",
-                           job->preset->name);
-            goto done;
-        }
-        ret = cir_images_run_versioned(
-            in.scheme == CIR_URI_FILE ? in.path : job->input, job->preset,
-            s.store, s.top, s.version_base, job->cancel);
-        if (ret < 0) {
-            fail_msg(&s, ret, "image renditions: %s", cir_strerror(ret));
-        }
-        goto done;
+    if ((ret = run_input(&s)) == 0) {
+        cir_job_mark_superseded(&ctx);
     }
-    if (ret == CIR_ECANCELED) {
-        ret = fail_msg(&s, ret, "interrupted");
-        goto done;
-    }
-    if (ret == CIR_ETRANSIENT || ret == CIR_EAUTH) {
-        /* S3 refused or kept failing: opening it again as a video would
-         * only spend a second retry budget */
-        ret = fail_msg(&s, ret, "cannot read input %s (%s): %s", job->input,
-                       cir_errname(ret), cir_aws_last_error());
-        goto done;
-    }
-    if (ret < 0 && ret != CIR_EMEDIA && ret != CIR_ENOTFOUND) {
-        /* a probe failure here is reported by the full open below */
-        cir_log_debug(&s.log, "image probe: %s", cir_strerror(ret));
-    }
-    if (!job->preset->video_enabled && !job->preset->audio_enabled) {
-        ret = fail_msg(&s, CIR_EMEDIA,
-                       "preset %s is for still images; the input is not one",
-                       job->preset->name);
-        goto done;
-    }
-    ret = run_video(&s, in.scheme == CIR_URI_FILE ? in.path : job->input);
 
 done:
-    if (ret == 0) {
-        mark_superseded(&s, &out);
-    }
     state_free(&s);
-    result->elapsed = (now_us() - s.start_us) / 1e6;
+    cir_job_close(&ctx);
+    result->elapsed = (now_us() - ctx.start_us) / 1e6;
     return ret;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The state of one VOD job, shared by pipeline.c (decode and fan out) and
- * publish.c (manifests).  Private to the transcoder.
+ * The state of one VOD job's run, shared by pipeline.c (decode and fan
+ * out), video_prep.c (the preparation graph) and vod_publish.c (the asset
+ * description it publishes).  Private to the transcoder.
  */
 #ifndef CIR_PIPELINE_H
 #define CIR_PIPELINE_H
@@ -13,22 +14,14 @@
 #include "cir_log.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
+#include "job.h"
 #include "rung.h"
 #include "thumbs.h"
 
 typedef struct {
-    const cir_job_t *job;
-    cir_result_t *result;
-    unsigned only;
-    cir_log_ctx_t log;
-    cir_store_t *store; /* the version being written: <output>/v/<id>/ */
-    cir_store_t *top;   /* <output>: the top-level manifests only */
-    char version_base[CIR_VERSION_ID_MAX + 8]; /* "v/<id>/" */
-    /* the version the top-level manifests named when the job started */
-    char previous[CIR_VERSION_ID_MAX];
-    int previous_known;
+    cir_job_ctx_t *ctx; /* the job: preset, stores, result, log (job.h) */
 
-    AVFormatContext *ic;
+    AVFormatContext *ic; /* ctx->ic, owned by ctx */
     AVStream *vst, *ast;
     AVCodecContext *vdec, *adec;
     AVFrame *frame, *prep_frame;
@@ -53,11 +46,16 @@ typedef struct {
     double media_time; /* decoded so far, seconds */
     uint64_t frames_in, frames_out;
     int decode_errors;
-    int64_t start_us, last_progress_us;
+    int64_t last_progress_us;
 } cir_job_state_t;
 
-/* Renders and writes the playlists, the MPD and the WebVTT track; the
- * top-level manifests last.  Fills the job result. */
-int cir_publish(cir_job_state_t *s);
+/* Builds the preparation graph for the first decoded frame f: deinterlace,
+ * rotate, square pixels, frame rate cap, 8-bit 4:2:0. */
+int cir_video_prep_build(cir_job_state_t *s, const AVFrame *f);
+
+/* The asset the job made (every rung, the audio rendition, the thumbnail
+ * track) published by publish.c into the job's version, then the top-level
+ * manifests last.  Fills the job result. */
+int cir_vod_publish(cir_job_state_t *s);
 
 #endif

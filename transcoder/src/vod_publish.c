@@ -1,0 +1,184 @@
+/*
+ * A VOD job's asset description: the packagers' timelines (every rung, the
+ * audio rendition) and the thumbnail track become a cir_asset_t, published
+ * by publish.c into the job's version and top-level stores; the job result
+ * names what was published.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "pipeline.h"
+#include "publish.h"
+
+static uint64_t
+iframe_peak(const cir_cmaf_info_t *in)
+{
+    double best = 0;
+
+    for (size_t i = 0; i < in->nb_iframes; i++) {
+        double dur = (double)in->iframes[i].duration / in->timescale;
+        if (dur > 0) {
+            best = fmax(best, (double)in->iframes[i].size * 8 / dur);
+        }
+    }
+    return (uint64_t)ceil(best);
+}
+
+/* Where a rendition ends on the asset's timeline, seconds: a track may
+ * start after 0 (its first segment's tfdt). */
+static double
+rendition_end(const cir_cmaf_info_t *in)
+{
+    int64_t first = in->nb_segments > 0 ? in->segments[0].start : 0;
+
+    return in->timescale ? (double)(first + in->duration) / in->timescale : 0;
+}
+
+static void
+fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
+{
+    double dur = in->timescale ? (double)in->duration / in->timescale : 0;
+
+    r->timescale = in->timescale;
+    r->start_number = 1;
+    r->segments = in->segments;
+    r->nb_segments = in->nb_segments;
+    cir_publish_rates(r, (double)in->total_bytes, dur, target);
+}
+
+static void
+fill_result(cir_job_state_t *s, const cir_asset_t *asset)
+{
+    cir_result_t *res = s->ctx->result;
+
+    res->duration = asset->duration;
+    for (size_t i = 0; i < asset->nb_renditions &&
+                       i < sizeof(res->renditions) / sizeof(res->renditions[0]);
+         i++) {
+        const cir_rendition_t *r = &asset->renditions[i];
+        cir_result_rendition_t *o = &res->renditions[i];
+        snprintf(o->id, sizeof(o->id), "%s", r->id);
+        snprintf(o->codecs, sizeof(o->codecs), "%s", r->codecs);
+        o->video = r->type == CIR_MEDIA_VIDEO;
+        o->width = r->width;
+        o->height = r->height;
+        o->frame_rate = r->frame_rate;
+        o->bandwidth = r->bandwidth;
+        o->average_bandwidth = r->average_bandwidth;
+        o->segments = r->nb_segments;
+        res->nb_renditions = i + 1;
+    }
+}
+
+/* The video renditions (one per rung) and the audio one into rends. */
+static size_t
+describe_renditions(cir_job_state_t *s, cir_rendition_t *rends,
+                    cir_asset_t *asset)
+{
+    double target = s->ctx->preset->segment_seconds;
+    size_t n = 0;
+
+    for (int i = 0; i < s->nb_rungs; i++) {
+        cir_cmaf_info_t in;
+        cir_rendition_t *r = &rends[n++];
+        cir_cmaf_info(cir_rung_packager(s->rungs[i]), &in);
+        fill_rendition(r, &in, target);
+        r->id = cir_rung_id(s->rungs[i]);
+        r->type = CIR_MEDIA_VIDEO;
+        r->codecs = cir_rung_codecs(s->rungs[i]);
+        cir_rung_size(s->rungs[i], &r->width, &r->height);
+        r->frame_rate = in.duration > 0 ? (double)in.frames * in.timescale /
+                                              (double)in.duration
+                                        : av_q2d(s->frame_rate);
+        r->iframes = in.iframes;
+        r->nb_iframes = in.nb_iframes;
+        r->iframe_bandwidth = iframe_peak(&in);
+        asset->duration = fmax(asset->duration, rendition_end(&in));
+    }
+    if (s->audio) {
+        cir_cmaf_info_t in;
+        cir_rendition_t *r = &rends[n++];
+        cir_cmaf_info(cir_audio_packager(s->audio), &in);
+        fill_rendition(r, &in, target);
+        r->id = "audio";
+        r->type = CIR_MEDIA_AUDIO;
+        r->codecs = cir_audio_codecs(s->audio);
+        r->sample_rate = cir_audio_sample_rate(s->audio);
+        r->channels = cir_audio_channels(s->audio);
+        r->language = NULL;
+        asset->duration = fmax(asset->duration, rendition_end(&in));
+    }
+    return n;
+}
+
+static void
+log_renditions(cir_job_state_t *s, const cir_rendition_t *rends, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cir_rendition_t *r = &rends[i];
+        cir_log_debug(&s->ctx->log,
+                      "rendition %s: %zu segments, %zu I-frames, timescale "
+                      "%u, %.3f fps, peak %llu, average %llu bit/s",
+                      r->id, r->nb_segments, r->nb_iframes, r->timescale,
+                      r->frame_rate, (unsigned long long)r->bandwidth,
+                      (unsigned long long)r->average_bandwidth);
+        for (size_t k = 0; k < r->nb_iframes; k++) {
+            cir_log(CIR_LOG_TRACE, &s->ctx->log,
+                    "  iframe seg %u start %lld dur %lld @%llu+%llu",
+                    r->iframes[k].segment, (long long)r->iframes[k].start,
+                    (long long)r->iframes[k].duration,
+                    (unsigned long long)r->iframes[k].offset,
+                    (unsigned long long)r->iframes[k].size);
+        }
+        for (size_t k = 0; k < r->nb_segments; k++) {
+            cir_log(CIR_LOG_TRACE, &s->ctx->log,
+                    "  segment %zu start %lld dur %lld", k + 1,
+                    (long long)r->segments[k].start,
+                    (long long)r->segments[k].duration);
+        }
+    }
+}
+
+int
+cir_vod_publish(cir_job_state_t *s)
+{
+    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 1];
+    cir_asset_t asset = {0};
+    const cir_publish_dest_t dest = {
+        .version = s->ctx->store,
+        .top = s->ctx->top,
+        .version_base = s->ctx->version_base,
+        .formats = s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH),
+        .log = &s->ctx->log,
+    };
+    size_t n;
+    int ret;
+
+    memset(rends, 0, sizeof(rends));
+    n = describe_renditions(s, rends, &asset);
+    if (s->thumbs &&
+        (ret = cir_thumbnailer_finish(s->thumbs, &asset.thumbs)) < 0) {
+        s->ctx->result->error[0] = '\0';
+        snprintf(s->ctx->result->error, sizeof(s->ctx->result->error),
+                 "thumbnails: %s", cir_strerror(ret));
+        return ret;
+    }
+    if (asset.duration == 0) {
+        asset.duration = s->media_time;
+    }
+    asset.segment_seconds = s->ctx->preset->segment_seconds;
+    asset.renditions = rends;
+    asset.nb_renditions = n;
+    log_renditions(s, rends, n);
+    if ((ret = cir_publish_asset(&asset, &dest)) < 0) {
+        snprintf(s->ctx->result->error, sizeof(s->ctx->result->error),
+                 "publishing the manifests failed: %s", cir_strerror(ret));
+        return ret;
+    }
+    fill_result(s, &asset);
+    cir_log_info(&s->ctx->log, "published %zu renditions, %.3f s", n,
+                 asset.duration);
+    return 0;
+}
