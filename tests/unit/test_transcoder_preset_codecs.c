@@ -9,19 +9,7 @@
 #include "cir_error.h"
 #include "cir_preset.h"
 #include "cir_preset_codecs.h"
-
-static const char *
-presets_dir(void)
-{
-    static char dir[4096];
-    const char *src = getenv("CIRRUS_SOURCE_DIR");
-
-    cr_assert_not_null(src, "CIRRUS_SOURCE_DIR is set by ctest");
-    snprintf(dir, sizeof(dir), "%s/presets", src);
-    return dir;
-}
-
-#define RUNG "{\"name\":\"720p\",\"height\":720,\"bitrate_kbps\":3000}"
+#include "preset_fixture.h"
 
 /* Expects doc to pass common's parser and fail the codec rules with
  * exactly msg. */
