@@ -73,7 +73,7 @@ typedef struct {
 /* request.c: one signed request with the client's retries. */
 int aws_request(cir_aws_t *a, aws_req_t *r);
 
-/* aws.c: the client's endpoints, the thread's last error and its code,
+/* client.c: the client's endpoints, the thread's last error and its code,
  * small string helpers. */
 const char *aws_endpoint(const cir_aws_t *a, const char *service);
 void aws_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
