@@ -421,28 +421,22 @@ Test(common_preset, load_checks_the_name_inside_and_prefixes_the_path)
 {
     char dir[] = "/tmp/cir-preset-XXXXXX", path[256], err[512];
     cir_preset_t p;
-    FILE *f;
 
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/copy.json", dir);
-    f = fopen(path, "w");
-    fputs("{\"name\":\"web\",\"video\":{\"rungs\":[" RUNG "]}}", f);
-    fclose(f);
+    write_preset(dir, "copy",
+                 "{\"name\":\"web\",\"video\":{\"rungs\":[" RUNG "]}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
     cr_assert_not_null(strstr(err, "does not match the file name \"copy\""),
                        "%s", err);
 
-    f = fopen(path, "w");
-    fputs("{\"video\":{\"rungs\":[" RUNG "]}}", f);
-    fclose(f);
+    write_preset(dir, "copy", "{\"video\":{\"rungs\":[" RUNG "]}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)), 0, "%s",
                  err);
     cr_assert_str_eq(p.name, "copy", "a nameless preset takes the file name");
 
-    f = fopen(path, "w");
-    fputs("{\"video\":{\"codec\":\"A1\"}}", f);
-    fclose(f);
+    write_preset(dir, "copy", "{\"video\":{\"codec\":\"A1\"}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
     cr_assert_not_null(strstr(err, "copy.json: video.codec: \"A1\""), "%s",
