@@ -2,8 +2,8 @@
  * Ladder presets: JSON documents in presets/ that say what a job produces.
  *
  * Every field has a default, a lower and an upper bound in one option table
- * (preset.c); a document that names an unknown field, gives a wrong type or
- * leaves a bound fails with a message naming the field, e.g.
+ * (preset_options.c); a document that names an unknown field, gives a wrong
+ * type or leaves a bound fails with a message naming the field, e.g.
  * "video.rungs[2].bitrate_kbps: 0 is below the minimum 16".
  *
  * This is the codec-neutral model: the codec, the encoder's speed preset,

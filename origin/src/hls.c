@@ -80,60 +80,67 @@ put_audio_only(cir_buf_t *out, const cir_asset_t *a)
     return 0;
 }
 
-int
-cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
+/* The highest peak and average bandwidth of the audio renditions, which a
+ * video variant adds to its own; returns how many audio renditions. */
+static size_t
+audio_bandwidth(const cir_asset_t *a, uint64_t *peak, uint64_t *avg)
 {
-    uint64_t audio_peak = 0, audio_avg = 0;
-    size_t i, nb_video = 0, nb_audio = 0, nb_iframe = 0, len0 = out->len;
-    const cir_thumbs_t *t = &a->thumbs;
-    int ret;
+    size_t i, nb_audio = 0;
 
-    TRY(cir_manifest_check_asset(a));
-    TRY(put_header(out));
-    /* Every segment starts with an IDR (audio: every frame is a sync
-     * sample), so say so once here (APL 9.11). */
-    TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
-
+    *peak = *avg = 0;
     for (i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
         if (r->type == CIR_MEDIA_VIDEO) {
-            nb_video++;
             continue;
         }
-        if (r->bandwidth > audio_peak) {
-            audio_peak = r->bandwidth;
+        if (r->bandwidth > *peak) {
+            *peak = r->bandwidth;
         }
-        if (r->average_bandwidth > audio_avg) {
-            audio_avg = r->average_bandwidth;
+        if (r->average_bandwidth > *avg) {
+            *avg = r->average_bandwidth;
         }
         nb_audio++;
     }
+    return nb_audio;
+}
 
-    if (nb_video == 0) {
-        TRY(cir_buf_puts(out, "\n"));
-        TRY(put_audio_only(out, a));
-        goto thumbs;
-    }
+/* One EXT-X-MEDIA per audio rendition, in the group "audio". */
+static int
+put_audio_media(cir_buf_t *out, const cir_asset_t *a)
+{
+    size_t i;
+    int first = 1, ret;
 
-    if (nb_audio > 0) {
-        int first = 1;
-        TRY(cir_buf_puts(out, "\n"));
-        for (i = 0; i < a->nb_renditions; i++) {
-            const cir_rendition_t *r = &a->renditions[i];
-            if (r->type != CIR_MEDIA_AUDIO) {
-                continue;
-            }
-            /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1). */
-            TRY(cir_buf_printf(
-                out,
-                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
-                "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
-                "URI=\"%s%s/index.m3u8\"\n",
-                r->id, r->language ? r->language : "und", first ? "YES" : "NO",
-                r->channels, base_of(a), r->id));
-            first = 0;
+    TRY(cir_buf_puts(out, "\n"));
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_AUDIO) {
+            continue;
         }
+        /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1). */
+        TRY(cir_buf_printf(
+            out,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
+            "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
+            "URI=\"%s%s/index.m3u8\"\n",
+            r->id, r->language ? r->language : "und", first ? "YES" : "NO",
+            r->channels, base_of(a), r->id));
+        first = 0;
     }
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* One EXT-X-STREAM-INF per video rendition, its bandwidth with the audio's
+ * added. */
+static int
+put_video_variants(cir_buf_t *out, const cir_asset_t *a, size_t nb_audio,
+                   uint64_t audio_peak, uint64_t audio_avg)
+{
+    size_t i;
+    int ret;
 
     TRY(cir_buf_puts(out, "\n"));
     for (i = 0; i < a->nb_renditions; i++) {
@@ -159,6 +166,18 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
         }
         TRY(cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id));
     }
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* One EXT-X-I-FRAME-STREAM-INF per video rendition that has I-frames. */
+static int
+put_iframe_variants(cir_buf_t *out, const cir_asset_t *a)
+{
+    size_t i, nb_iframe = 0;
+    int ret;
 
     for (i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
@@ -173,23 +192,61 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
                            (unsigned long long)r->iframe_bandwidth, r->codecs,
                            r->width, r->height, base_of(a), r->id));
     }
+    return 0;
 
-thumbs:
-    if (t->present) {
-        /* RESOLUTION is one tile's (one image's) size, as in EXT-X-TILES,
-         * not the sheet's: the Image Media Playlist spec (v0.4,
-         * github.com/image-media-playlist/spec) that Roku and AWS Elemental
-         * implement, Roku's samples (rokudev/trickplay-samples,
-         * standard-HLS-DASH: "5x2_640x360" read back as width 640, htiles
-         * 5) and Shaka Player (hls_parser.js createStreamInfoFromImageTag_:
-         * "the resolution of a single thumbnail", multiplied by LAYOUT). */
-        TRY(cir_buf_printf(out,
-                           "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
-                           "RESOLUTION=%dx%d,CODECS=\"jpeg\","
-                           "URI=\"%sthumbs/images.m3u8\"\n",
-                           (unsigned long long)t->bandwidth, t->tile_width,
-                           t->tile_height, base_of(a)));
+fail:
+    return ret;
+}
+
+/* The thumbnails' EXT-X-IMAGE-STREAM-INF, when the asset has them. */
+static int
+put_image_stream(cir_buf_t *out, const cir_asset_t *a)
+{
+    const cir_thumbs_t *t = &a->thumbs;
+
+    if (!t->present) {
+        return 0;
     }
+    /* RESOLUTION is one tile's (one image's) size, as in EXT-X-TILES,
+     * not the sheet's: the Image Media Playlist spec (v0.4,
+     * github.com/image-media-playlist/spec) that Roku and AWS Elemental
+     * implement, Roku's samples (rokudev/trickplay-samples,
+     * standard-HLS-DASH: "5x2_640x360" read back as width 640, htiles
+     * 5) and Shaka Player (hls_parser.js createStreamInfoFromImageTag_:
+     * "the resolution of a single thumbnail", multiplied by LAYOUT). */
+    return cir_buf_printf(out,
+                          "\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=%llu,"
+                          "RESOLUTION=%dx%d,CODECS=\"jpeg\","
+                          "URI=\"%sthumbs/images.m3u8\"\n",
+                          (unsigned long long)t->bandwidth, t->tile_width,
+                          t->tile_height, base_of(a));
+}
+
+int
+cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
+{
+    uint64_t audio_peak, audio_avg;
+    size_t nb_audio, len0 = out->len;
+    int ret;
+
+    TRY(cir_manifest_check_asset(a));
+    TRY(put_header(out));
+    /* Every segment starts with an IDR (audio: every frame is a sync
+     * sample), so say so once here (APL 9.11). */
+    TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+
+    nb_audio = audio_bandwidth(a, &audio_peak, &audio_avg);
+    if (nb_audio == a->nb_renditions) { /* no video */
+        TRY(cir_buf_puts(out, "\n"));
+        TRY(put_audio_only(out, a));
+    } else {
+        if (nb_audio > 0) {
+            TRY(put_audio_media(out, a));
+        }
+        TRY(put_video_variants(out, a, nb_audio, audio_peak, audio_avg));
+        TRY(put_iframe_variants(out, a));
+    }
+    TRY(put_image_stream(out, a));
     return 0;
 
 fail:

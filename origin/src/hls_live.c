@@ -223,18 +223,16 @@ audio_codecs(const cir_live_track_t *t)
     return t->codecs[0] ? t->codecs : CIR_MANIFEST_DEFAULT_AUDIO_CODECS;
 }
 
-int
-cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
-                           cir_buf_t *out)
+/* Checks every track; counts the audio tracks and gives their highest peak
+ * and average bandwidth (added to each video variant's).  0 or CIR_EINVAL. */
+static int
+live_audio_bandwidth(const cir_live_index_t *const *tracks, size_t nb,
+                     size_t *nb_audio, uint64_t *peak, uint64_t *avg)
 {
-    uint64_t audio_peak = 0, audio_avg = 0;
-    size_t i, j, nb_video = 0, nb_audio = 0, len0;
-    int ret, first = 1;
+    size_t i;
 
-    if (tracks == NULL || nb == 0 || out == NULL) {
-        return CIR_EINVAL;
-    }
-    len0 = out->len;
+    *nb_audio = 0;
+    *peak = *avg = 0;
     for (i = 0; i < nb; i++) {
         const cir_live_track_t *t;
         if (tracks[i] == NULL || cir_live_index_check(tracks[i]) < 0) {
@@ -245,50 +243,76 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
             return CIR_EINVAL;
         }
         if (t->kind == CIR_LIVE_VIDEO) {
-            nb_video++;
             continue;
         }
-        nb_audio++;
-        audio_peak = t->bandwidth > audio_peak ? t->bandwidth : audio_peak;
-        audio_avg =
-            t->average_bandwidth > audio_avg ? t->average_bandwidth : audio_avg;
+        (*nb_audio)++;
+        *peak = t->bandwidth > *peak ? t->bandwidth : *peak;
+        *avg = t->average_bandwidth > *avg ? t->average_bandwidth : *avg;
     }
+    return 0;
+}
 
-    TRY(cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:6\n"
-                          "#EXT-X-INDEPENDENT-SEGMENTS\n"));
-    if (nb_video == 0) {
-        /* audio only: each rendition is a variant of its own */
-        TRY(cir_buf_puts(out, "\n"));
-        for (i = 0; i < nb; i++) {
-            const cir_live_track_t *t = &tracks[i]->track;
-            TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
-                               (unsigned long long)t->bandwidth));
-            if (t->average_bandwidth > 0) {
-                TRY(cir_buf_printf(out, ",AVERAGE-BANDWIDTH=%llu",
-                                   (unsigned long long)t->average_bandwidth));
-            }
-            TRY(cir_buf_printf(out, ",CODECS=\"%s\"\n%s/index.m3u8\n",
-                               audio_codecs(t), t->rendition));
+/* One EXT-X-MEDIA per audio track, in the group "audio". */
+static int
+put_live_audio_media(cir_buf_t *out, const cir_live_index_t *const *tracks,
+                     size_t nb)
+{
+    size_t i;
+    int ret, first = 1;
+
+    TRY(cir_buf_puts(out, "\n"));
+    for (i = 0; i < nb; i++) {
+        const cir_live_track_t *t = &tracks[i]->track;
+        if (t->kind != CIR_LIVE_AUDIO) {
+            continue;
         }
-        return 0;
+        TRY(cir_buf_printf(
+            out,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
+            "LANGUAGE=\"und\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
+            "URI=\"%s/index.m3u8\"\n",
+            t->rendition, first ? "YES" : "NO",
+            t->channels > 0 ? t->channels : 2, t->rendition));
+        first = 0;
     }
-    if (nb_audio > 0) {
-        TRY(cir_buf_puts(out, "\n"));
-        for (i = 0; i < nb; i++) {
-            const cir_live_track_t *t = &tracks[i]->track;
-            if (t->kind != CIR_LIVE_AUDIO) {
-                continue;
-            }
-            TRY(cir_buf_printf(
-                out,
-                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
-                "LANGUAGE=\"und\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
-                "URI=\"%s/index.m3u8\"\n",
-                t->rendition, first ? "YES" : "NO",
-                t->channels > 0 ? t->channels : 2, t->rendition));
-            first = 0;
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* ",<codecs>" for each distinct audio codec string, in track order. */
+static int
+put_live_audio_codecs(cir_buf_t *out, const cir_live_index_t *const *tracks,
+                      size_t nb)
+{
+    for (size_t j = 0; j < nb; j++) {
+        const cir_live_track_t *a = &tracks[j]->track;
+        int dup = 0, ret;
+        if (a->kind != CIR_LIVE_AUDIO) {
+            continue;
+        }
+        for (size_t k = 0; k < j && !dup; k++) {
+            dup = tracks[k]->track.kind == CIR_LIVE_AUDIO &&
+                  strcmp(audio_codecs(&tracks[k]->track), audio_codecs(a)) == 0;
+        }
+        if (!dup && (ret = cir_buf_printf(out, ",%s", audio_codecs(a))) < 0) {
+            return ret;
         }
     }
+    return 0;
+}
+
+/* One EXT-X-STREAM-INF per video track, its bandwidth with the audio's
+ * added. */
+static int
+put_live_video_variants(cir_buf_t *out, const cir_live_index_t *const *tracks,
+                        size_t nb, size_t nb_audio, uint64_t audio_peak,
+                        uint64_t audio_avg)
+{
+    size_t i;
+    int ret;
+
     TRY(cir_buf_puts(out, "\n"));
     for (i = 0; i < nb; i++) {
         const cir_live_track_t *t = &tracks[i]->track;
@@ -303,23 +327,7 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
                 (unsigned long long)(t->average_bandwidth + audio_avg)));
         }
         TRY(cir_buf_printf(out, ",CODECS=\"%s", t->codecs));
-        /* each distinct audio codec once */
-        for (j = 0; j < nb; j++) {
-            const cir_live_track_t *a = &tracks[j]->track;
-            size_t k;
-            int dup = 0;
-            if (a->kind != CIR_LIVE_AUDIO) {
-                continue;
-            }
-            for (k = 0; k < j && !dup; k++) {
-                dup = tracks[k]->track.kind == CIR_LIVE_AUDIO &&
-                      strcmp(audio_codecs(&tracks[k]->track),
-                             audio_codecs(a)) == 0;
-            }
-            if (!dup) {
-                TRY(cir_buf_printf(out, ",%s", audio_codecs(a)));
-            }
-        }
+        TRY(put_live_audio_codecs(out, tracks, nb));
         TRY(cir_buf_printf(out, "\",RESOLUTION=%dx%d,FRAME-RATE=", t->width,
                            t->height));
         TRY(cir_manifest_put_fixed(out, llround(t->frame_rate * 1000.0), 1000,
@@ -329,6 +337,51 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
         }
         TRY(cir_buf_printf(out, "\n%s/index.m3u8\n", t->rendition));
     }
+    return 0;
+
+fail:
+    return ret;
+}
+
+int
+cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
+                           cir_buf_t *out)
+{
+    uint64_t audio_peak, audio_avg;
+    size_t nb_audio, len0;
+    int ret;
+
+    if (tracks == NULL || nb == 0 || out == NULL) {
+        return CIR_EINVAL;
+    }
+    len0 = out->len;
+    if (live_audio_bandwidth(tracks, nb, &nb_audio, &audio_peak, &audio_avg) <
+        0) {
+        return CIR_EINVAL;
+    }
+    TRY(cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:6\n"
+                          "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+    if (nb_audio == nb) {
+        /* audio only: each rendition is a variant of its own */
+        TRY(cir_buf_puts(out, "\n"));
+        for (size_t i = 0; i < nb; i++) {
+            const cir_live_track_t *t = &tracks[i]->track;
+            TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+                               (unsigned long long)t->bandwidth));
+            if (t->average_bandwidth > 0) {
+                TRY(cir_buf_printf(out, ",AVERAGE-BANDWIDTH=%llu",
+                                   (unsigned long long)t->average_bandwidth));
+            }
+            TRY(cir_buf_printf(out, ",CODECS=\"%s\"\n%s/index.m3u8\n",
+                               audio_codecs(t), t->rendition));
+        }
+        return 0;
+    }
+    if (nb_audio > 0) {
+        TRY(put_live_audio_media(out, tracks, nb));
+    }
+    TRY(put_live_video_variants(out, tracks, nb, nb_audio, audio_peak,
+                                audio_avg));
     return 0;
 
 fail:

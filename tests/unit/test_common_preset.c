@@ -8,20 +8,7 @@
 
 #include "cir_error.h"
 #include "cir_preset.h"
-
-static const char *
-presets_dir(void)
-{
-    static char dir[4096];
-    const char *src = getenv("CIRRUS_SOURCE_DIR");
-
-    cr_assert_not_null(src, "CIRRUS_SOURCE_DIR is set by ctest");
-    snprintf(dir, sizeof(dir), "%s/presets", src);
-    return dir;
-}
-
-/* A valid base document with one rung; tests splice fields into it. */
-#define RUNG "{\"name\":\"720p\",\"height\":720,\"bitrate_kbps\":3000}"
+#include "preset_fixture.h"
 
 static int
 parse(const char *doc, cir_preset_t *p, char *err, size_t errsize)
@@ -125,38 +112,6 @@ Test(common_preset, other_shipped_presets)
                  0, "%s", err);
     cr_assert_eq(p.audio_bitrate_kbps, 96);
     cr_assert_eq(p.rungs[0].height, 720);
-}
-
-Test(common_preset, defaults)
-{
-    cir_preset_t p;
-
-    cir_preset_defaults(&p);
-    cr_assert_eq(p.video_enabled, 1);
-    /* the transcoder's defaults, not common's (test_transcoder_preset_codecs)
-     */
-    cr_assert_str_eq(p.video_codec, "");
-    cr_assert_str_eq(p.encoder_preset, "");
-    cr_assert_float_eq(p.gop_seconds, 2.0, 1e-9);
-    cr_assert_float_eq(p.max_frame_rate, 60.0, 1e-9);
-    cr_assert_eq(p.nb_rungs, 0);
-    cr_assert_eq(p.audio_enabled, 1);
-    cr_assert_eq(p.audio_bitrate_kbps, 128);
-    cr_assert_eq(p.audio_channels, 2);
-    cr_assert_eq(p.audio_sample_rate, 48000);
-    cr_assert_float_eq(p.segment_seconds, 6.0, 1e-9);
-    cr_assert_eq(p.thumbs_enabled, 1);
-    cr_assert_float_eq(p.thumb_interval, 5.0, 1e-9);
-    cr_assert_eq(p.thumb_width, 160);
-    cr_assert_eq(p.sprite_columns, 10);
-    cr_assert_eq(p.sprite_rows, 10);
-    cr_assert_eq(p.poster_width, 1280);
-    cr_assert_eq(p.images_enabled, 1);
-    cr_assert_eq(p.nb_image_widths, 0);
-    cr_assert_eq(p.image_jpeg, 1);
-    cr_assert_eq(p.image_webp, 1);
-    cr_assert_eq(p.jpeg_quality, 85);
-    cr_assert_eq(p.webp_quality, 80);
 }
 
 Test(common_preset, minimal_document_fills_defaults)
@@ -466,52 +421,28 @@ Test(common_preset, load_checks_the_name_inside_and_prefixes_the_path)
 {
     char dir[] = "/tmp/cir-preset-XXXXXX", path[256], err[512];
     cir_preset_t p;
-    FILE *f;
 
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/copy.json", dir);
-    f = fopen(path, "w");
-    fputs("{\"name\":\"web\",\"video\":{\"rungs\":[" RUNG "]}}", f);
-    fclose(f);
+    write_preset(dir, "copy",
+                 "{\"name\":\"web\",\"video\":{\"rungs\":[" RUNG "]}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
     cr_assert_not_null(strstr(err, "does not match the file name \"copy\""),
                        "%s", err);
 
-    f = fopen(path, "w");
-    fputs("{\"video\":{\"rungs\":[" RUNG "]}}", f);
-    fclose(f);
+    write_preset(dir, "copy", "{\"video\":{\"rungs\":[" RUNG "]}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)), 0, "%s",
                  err);
     cr_assert_str_eq(p.name, "copy", "a nameless preset takes the file name");
 
-    f = fopen(path, "w");
-    fputs("{\"video\":{\"codec\":\"A1\"}}", f);
-    fclose(f);
+    write_preset(dir, "copy", "{\"video\":{\"codec\":\"A1\"}}");
     cr_assert_eq(cir_preset_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
     cr_assert_not_null(strstr(err, "copy.json: video.codec: \"A1\""), "%s",
                        err);
     unlink(path);
     rmdir(dir);
-}
-
-Test(common_preset, help_lists_every_field)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    const char *fields[] = {"video.gop_seconds", "video.rungs[].bitrate_kbps",
-                            "images.widths[]",   "thumbnails.sprite_rows",
-                            "audio.sample_rate", "segment_seconds"};
-
-    cir_preset_print_help(f);
-    fclose(f);
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        cr_expect_not_null(strstr(text, fields[i]), "%s", fields[i]);
-    }
-    cr_assert_not_null(strstr(text, "0.5..10"));
-    free(text);
 }
 
 Test(only, parses_lists_strictly)

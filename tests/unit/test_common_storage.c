@@ -1,3 +1,5 @@
+/* common/src/storage.c: content types, the backend registry and the
+ * file:// store. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -12,114 +14,7 @@
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cir_storage.h"
-
-static void
-expect_uri(const char *s, cir_uri_scheme_t scheme, const char *bucket,
-           const char *path)
-{
-    cir_uri_t u;
-
-    cr_expect_eq(cir_uri_parse(s, &u), 0, "%s", s);
-    cr_expect_eq(u.scheme, scheme, "%s", s);
-    cr_expect_str_eq(u.bucket, bucket, "%s", s);
-    cr_expect_str_eq(u.path, path, "%s", s);
-}
-
-static void
-expect_bad_uri(const char *s, int err)
-{
-    cir_uri_t u;
-
-    cr_expect_eq(cir_uri_parse(s, &u), err, "%s", s);
-}
-
-Test(common_storage, uri_forms)
-{
-    expect_uri("file:///srv/out", CIR_URI_FILE, "", "/srv/out");
-    expect_uri("file://localhost/srv", CIR_URI_FILE, "", "/srv");
-    expect_uri("file:rel/dir", CIR_URI_FILE, "", "rel/dir");
-    expect_uri("/abs/path", CIR_URI_FILE, "", "/abs/path");
-    expect_uri("relative", CIR_URI_FILE, "", "relative");
-    expect_uri("./x:y", CIR_URI_FILE, "", "./x:y");
-    expect_uri("s3://my-bucket/out/asset1", CIR_URI_S3, "my-bucket",
-               "out/asset1");
-    expect_uri("s3://my.bucket.2/", CIR_URI_S3, "my.bucket.2", "");
-    expect_uri("s3://abc", CIR_URI_S3, "abc", "");
-}
-
-Test(common_storage, uri_rejects)
-{
-    char big[CIR_URI_MAX + 10];
-
-    expect_bad_uri("", CIR_EINVAL);
-    expect_bad_uri(NULL, CIR_EINVAL);
-    expect_bad_uri("s3://", CIR_EINVAL);
-    expect_bad_uri("s3:///key", CIR_EINVAL);
-    expect_bad_uri("s3://ab/key", CIR_EINVAL);          /* too short */
-    expect_bad_uri("s3://My-Bucket/key", CIR_EINVAL);   /* upper case */
-    expect_bad_uri("s3://my_bucket/key", CIR_EINVAL);   /* underscore */
-    expect_bad_uri("s3://-bucket/key", CIR_EINVAL);     /* starts with - */
-    expect_bad_uri("s3://bucket-/key", CIR_EINVAL);     /* ends with - */
-    expect_bad_uri("s3://my..bucket/key", CIR_EINVAL);  /* .. */
-    expect_bad_uri("s3://192.168.1.1/key", CIR_EINVAL); /* an IP */
-    expect_bad_uri("s3://bucket//key", CIR_EINVAL);
-    expect_bad_uri(
-        "s3://"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaa/k",
-        CIR_EINVAL); /* 64 characters */
-    expect_bad_uri("file://otherhost/x", CIR_EUNSUPPORTED);
-    expect_bad_uri("file:", CIR_EINVAL);
-    expect_bad_uri("http://example.com/x", CIR_EUNSUPPORTED);
-    expect_bad_uri("gs://bucket/x", CIR_EUNSUPPORTED);
-    expect_bad_uri("/tmp/a\nb", CIR_EINVAL);
-    memset(big, 'a', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    expect_bad_uri(big, CIR_ELIMIT);
-    big[CIR_URI_MAX - 1] = '\0'; /* the longest allowed */
-    cir_uri_t u;
-    cr_expect_eq(cir_uri_parse(big, &u), 0);
-}
-
-Test(common_storage, uri_format_round_trips)
-{
-    const char *in[] = {"file:///srv/out", "file:rel/x", "s3://bucket/a/b",
-                        "s3://bucket/"};
-    cir_uri_t u, back;
-    char s[CIR_URI_MAX];
-
-    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-        cr_assert_eq(cir_uri_parse(in[i], &u), 0);
-        cr_assert_eq(cir_uri_format(&u, s, sizeof(s)), 0);
-        cr_expect_str_eq(s, in[i]);
-    }
-    cr_assert_eq(cir_uri_parse("/bare", &u), 0);
-    cr_assert_eq(cir_uri_format(&u, s, sizeof(s)), 0);
-    cr_assert_str_eq(s, "file:///bare");
-    cr_assert_eq(cir_uri_parse(s, &back), 0);
-    cr_assert_str_eq(back.path, "/bare");
-    cr_assert_eq(cir_uri_format(&u, s, 8), CIR_ELIMIT);
-    cr_assert_str_eq(s, "");
-}
-
-Test(common_storage, safe_relative_paths)
-{
-    const char *good[] = {
-        "a",           "720p/init.mp4", "thumbs/sprite-0001.jpg",
-        "a/b/c/d.m4s", ".hidden",       "x..y",
-        "..."};
-    const char *bad[] = {"",      "/abs", "a//b",  "a/",     "./a",
-                         "a/./b", "..",   "../x",  "a/../b", "a/..",
-                         "a\\b",  "a\nb", "a\x7f", "a/\tb",  NULL};
-
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        cr_expect(cir_path_is_safe_relative(good[i]), "%s", good[i]);
-    }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_expect_not(cir_path_is_safe_relative(bad[i]), "%s",
-                      bad[i] ? bad[i] : "NULL");
-    }
-}
+#include "dir_fixture.h"
 
 Test(common_storage, content_types)
 {
@@ -138,23 +33,6 @@ Test(common_storage, content_types)
     cr_assert_str_eq(cir_content_type("a.m3u8/file"),
                      "application/octet-stream");
     cr_assert_str_eq(cir_content_type("a.exe"), "application/octet-stream");
-}
-
-static int
-count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    cr_assert_not_null(d, "%s", dir);
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
 }
 
 Test(common_storage, file_store_put_exists_remove)
@@ -400,71 +278,6 @@ Test(common_storage, backend_gets_exactly_the_callers_cache_control)
     cr_assert_eq(fake.closed, 1);
 }
 
-Test(common_storage, version_ids_are_sortable_and_safe)
-{
-    char a[CIR_VERSION_ID_MAX], b[CIR_VERSION_ID_MAX], small[20];
-
-    /* 2026-12-06T13:26:44.649Z */
-    cr_assert_eq(cir_version_id_make(1796563604649000LL, 0xde78cb433b4d38ecULL,
-                                     a, sizeof(a)),
-                 0);
-    cr_assert_str_eq(a, "20261206T132644649Z-de78cb433b4d38ec");
-    cr_assert_eq(cir_version_id_make(1796563604650000LL, 1, b, sizeof(b)), 0);
-    cr_assert_lt(strcmp(a, b), 0, "later attempts sort later");
-    cr_assert(cir_version_id_is_valid(a));
-    cr_assert_eq(cir_version_id_make(0, 1, small, sizeof(small)), CIR_ELIMIT);
-    cr_assert_not(cir_version_id_is_valid(""));
-    cr_assert_not(cir_version_id_is_valid("a/b"));
-    cr_assert_not(cir_version_id_is_valid(".."));
-    cr_assert_not(cir_version_id_is_valid(
-        "0123456789012345678901234567890123456789012345678901234567890123"));
-}
-
-Test(common_storage, uri_join)
-{
-    cir_uri_t u, o;
-
-    cr_assert_eq(cir_uri_parse("s3://out/assets/a/", &u), 0);
-    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
-    cr_assert_str_eq(o.bucket, "out");
-    cr_assert_str_eq(o.path, "assets/a/v/1");
-    cr_assert_eq(cir_uri_parse("s3://out", &u), 0);
-    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
-    cr_assert_str_eq(o.path, "v/1");
-    cr_assert_eq(cir_uri_parse("/tmp/x", &u), 0);
-    cr_assert_eq(cir_uri_join(&u, "v/1", &o), 0);
-    cr_assert_str_eq(o.path, "/tmp/x/v/1");
-    cr_assert_eq(cir_uri_join(&u, "../y", &o), CIR_EINVAL);
-}
-
-/* An output root must leave room for "v/<version>/<name>" below S3's
- * 1024-byte key limit and have no empty segment; each refusal names it. */
-Test(common_storage, output_root_rules)
-{
-    char uri[1200], why[300];
-    cir_uri_t u;
-    size_t limit = CIR_S3_KEY_MAX - CIR_ASSET_KEY_RESERVE;
-
-    cr_assert_eq(cir_uri_parse("s3://out/a//b", &u), 0);
-    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), CIR_EINVAL);
-    cr_assert_not_null(strstr(why, "empty path segment"), "%s", why);
-    cr_assert_eq(cir_uri_parse("s3://out/a/b/", &u), 0);
-    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0);
-    cr_assert_eq(cir_uri_parse("/local/a//b", &u), 0);
-    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0,
-                 "file:// paths are the file system's business");
-
-    memcpy(uri, "s3://out/", 9);
-    memset(uri + 9, 'k', limit);
-    uri[9 + limit] = '\0';
-    cr_assert_eq(cir_uri_parse(uri, &u), 0);
-    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), 0, "%zu", limit);
-    memcpy(uri + 9 + limit, "k", 2);
-    cr_assert_eq(cir_uri_parse(uri, &u), 0);
-    cr_assert_eq(cir_output_root_check(&u, why, sizeof(why)), CIR_ELIMIT);
-    cr_assert_not_null(strstr(why, "1024-byte key limit"), "%s", why);
-}
-
 static const atomic_int *fake_cancel;
 
 static void
@@ -522,106 +335,4 @@ Test(common_storage, a_cancelled_file_store_writes_nothing)
     cir_store_close(&store);
     unlink(path);
     rmdir(dir);
-}
-
-Test(common_storage, mkdir_p)
-{
-    char dir[] = "/tmp/cir-mkdir-XXXXXX", path[256];
-    struct stat st;
-
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/a/b/c/", dir);
-    cr_assert_eq(cir_mkdir_p(path, 0755), 0);
-    cr_assert_eq(cir_mkdir_p(path, 0755), 0, "existing folders are fine");
-    snprintf(path, sizeof(path), "%s/a/b/c", dir);
-    cr_assert_eq(stat(path, &st), 0);
-    cr_assert(S_ISDIR(st.st_mode));
-    snprintf(path, sizeof(path), "%s/a/file", dir);
-    cr_assert_eq(cir_write_file_atomic(path, "x", 1), 0);
-    snprintf(path, sizeof(path), "%s/a/file/sub", dir);
-    cr_assert_eq(cir_mkdir_p(path, 0755), -ENOTDIR);
-    cr_assert_eq(cir_mkdir_p("", 0755), CIR_EINVAL);
-}
-
-Test(common_storage, atomic_write_and_bounded_read)
-{
-    char dir[] = "/tmp/cir-write-XXXXXX", path[256];
-    char *data = NULL;
-    size_t len = 0;
-    static char big[200000];
-
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/f.bin", dir);
-    memset(big, 'q', sizeof(big));
-    cr_assert_eq(cir_write_file_atomic(path, big, sizeof(big)), 0);
-    cr_assert_eq(cir_read_file(path, sizeof(big), &data, &len), 0);
-    cr_assert_eq(len, sizeof(big));
-    cr_assert_eq(data[len], '\0');
-    cr_assert_eq(memcmp(data, big, len), 0);
-    free(data);
-    data = NULL;
-    cr_assert_eq(cir_read_file(path, sizeof(big) - 1, &data, &len), CIR_ELIMIT);
-    cr_assert_null(data);
-    cr_assert_eq(count_entries(dir), 1);
-
-    /* an empty file reads as an empty string */
-    cr_assert_eq(cir_write_file_atomic(path, NULL, 0), 0);
-    cr_assert_eq(cir_read_file(path, 10, &data, &len), 0);
-    cr_assert_not_null(data);
-    cr_assert_eq(len, 0);
-    cr_assert_str_eq(data, "");
-    free(data);
-
-    cr_assert_eq(cir_read_file(dir, 10, &data, &len), -EISDIR);
-    snprintf(path, sizeof(path), "%s/missing", dir);
-    cr_assert_eq(cir_read_file(path, 10, &data, &len), -ENOENT);
-    /* writing into a missing folder fails and leaves nothing */
-    snprintf(path, sizeof(path), "%s/no/such/f", dir);
-    cr_assert_eq(cir_write_file_atomic(path, "x", 1), -ENOENT);
-    cr_assert_eq(cir_write_file_atomic(dir, "x", 1), -EISDIR);
-    cr_assert_eq(count_entries(dir), 1, "temporary file removed on failure");
-}
-
-Test(common_storage, read_is_bounded_for_files_that_lie_about_size)
-{
-    char *data = NULL;
-    size_t len = 0;
-
-    /* /dev/zero reports size 0 and never ends: the limit must stop it */
-    cr_assert_eq(cir_read_file("/dev/zero", 100000, &data, &len), CIR_ELIMIT);
-    cr_assert_null(data);
-}
-
-Test(common_storage, safe_names)
-{
-    cr_assert(cir_name_is_safe("cam_1-A", 7, 63));
-    cr_assert_not(cir_name_is_safe("", 0, 63));
-    cr_assert_not(cir_name_is_safe("a/b", 3, 63));
-    cr_assert_not(cir_name_is_safe("..", 2, 63));
-    cr_assert_not(cir_name_is_safe("a b", 3, 63));
-    cr_assert_not(cir_name_is_safe("\xc3\xa9", 2, 63));
-    cr_assert_not(cir_name_is_safe("abcd", 4, 3), "longer than the limit");
-    cr_assert(cir_name_is_safe("abc", 3, 3));
-    /* only s[0, len) counts */
-    cr_assert(cir_name_is_safe("ab/c", 2, 63));
-}
-
-Test(common_storage, pwrite_all_writes_at_the_offset)
-{
-    char path[] = "/tmp/cir-pwrite-XXXXXX";
-    char *data = NULL;
-    size_t len = 0;
-    int fd = mkstemp(path);
-
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(cir_pwrite_all(fd, "abc", 3, 0), 0);
-    cr_assert_eq(cir_pwrite_all(fd, "def", 3, 3), 0);
-    cr_assert_eq(cir_pwrite_all(fd, "X", 1, 1), 0);
-    cr_assert_eq(cir_pwrite_all(-1, "X", 1, 0), -EBADF);
-    close(fd);
-    cr_assert_eq(cir_read_file(path, 16, &data, &len), 0);
-    cr_assert_eq(len, 6);
-    cr_assert_str_eq(data, "aXcdef");
-    free(data);
-    unlink(path);
 }

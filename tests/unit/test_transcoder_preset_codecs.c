@@ -9,19 +9,7 @@
 #include "cir_error.h"
 #include "cir_preset.h"
 #include "cir_preset_codecs.h"
-
-static const char *
-presets_dir(void)
-{
-    static char dir[4096];
-    const char *src = getenv("CIRRUS_SOURCE_DIR");
-
-    cr_assert_not_null(src, "CIRRUS_SOURCE_DIR is set by ctest");
-    snprintf(dir, sizeof(dir), "%s/presets", src);
-    return dir;
-}
-
-#define RUNG "{\"name\":\"720p\",\"height\":720,\"bitrate_kbps\":3000}"
+#include "preset_fixture.h"
 
 /* Expects doc to pass common's parser and fail the codec rules with
  * exactly msg. */
@@ -184,13 +172,11 @@ Test(preset_codecs, load_names_the_file_in_a_codec_error)
 {
     char dir[] = "/tmp/cir-preset-codecs-XXXXXX", path[256], err[512];
     cir_preset_t p;
-    FILE *f;
 
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/copy.json", dir);
-    f = fopen(path, "w");
-    fputs("{\"video\":{\"codec\":\"av1\",\"rungs\":[" RUNG "]}}", f);
-    fclose(f);
+    write_preset(dir, "copy",
+                 "{\"video\":{\"codec\":\"av1\",\"rungs\":[" RUNG "]}}");
     cr_assert_eq(cir_preset_codecs_load(dir, "copy", &p, err, sizeof(err)),
                  CIR_EINVAL);
     cr_assert_not_null(strstr(err, "copy.json: video.codec: \"av1\" is not one "

@@ -2,7 +2,7 @@
  * The retry policy of the AWS clients, as pure functions: which answers are
  * worth another attempt, how long to wait before it (exponential backoff
  * with full jitter, as the AWS SDKs' standard mode), and when a request's
- * budget is spent.  aws.c owns the clock, the randomness and the sleeping.
+ * budget is spent.  transfer.c owns the clock, the randomness and the sleeping.
  */
 #include <errno.h>
 #include <math.h>

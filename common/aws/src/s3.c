@@ -262,6 +262,121 @@ mp_worker(void *opaque)
     return NULL;
 }
 
+/* CreateMultipartUpload: the upload's id into upload_id. */
+static int
+mp_create(cir_aws_t *a, const char *ep, const char *path, const cir_aws_kv_t *h,
+          size_t nh, const atomic_int *abort, cir_buf_t *out, char *upload_id,
+          size_t size)
+{
+    cir_aws_kv_t qi[1] = {{"uploads", ""}};
+    aws_req_t r = {.service = "s3",
+                   .method = "POST",
+                   .endpoint = ep,
+                   .path = path,
+                   .query = qi,
+                   .nquery = 1,
+                   .headers = h,
+                   .nheaders = nh,
+                   .out = out,
+                   .abort = abort};
+    int ret;
+
+    if ((ret = aws_request(a, &r)) < 0) {
+        return ret;
+    }
+    if (!xml_take(out->data ? out->data : "", "UploadId", NULL, upload_id,
+                  size)) {
+        aws_set_error("CreateMultipartUpload: no UploadId");
+        return CIR_EPARSE;
+    }
+    return 0;
+}
+
+/* UploadPart for every part, on up to UPLOAD_THREADS threads (on this one
+ * when none starts); the first error, or 0 with every part's ETag. */
+static int
+mp_upload_parts(mp_t *m)
+{
+    pthread_t th[UPLOAD_THREADS];
+    int nth = 0;
+
+    pthread_mutex_init(&m->lock, NULL);
+    for (int i = 0; i < UPLOAD_THREADS && i < m->nparts; i++) {
+        if (pthread_create(&th[nth], NULL, mp_worker, m) == 0) {
+            nth++;
+        }
+    }
+    if (nth == 0) {
+        mp_worker(m);
+    }
+    for (int i = 0; i < nth; i++) {
+        pthread_join(th[i], NULL);
+    }
+    pthread_mutex_destroy(&m->lock);
+    return m->error;
+}
+
+/* CompleteMultipartUpload with the parts' ETags. */
+static int
+mp_complete(const mp_t *m, cir_buf_t *body, cir_buf_t *out)
+{
+    int ret = cir_buf_puts(body, "<CompleteMultipartUpload>");
+
+    for (int i = 0; i < m->nparts && ret == 0; i++) {
+        ret = cir_buf_printf(body,
+                             "<Part><PartNumber>%d</PartNumber>"
+                             "<ETag>%s</ETag></Part>",
+                             i + 1, m->etags[i]);
+    }
+    if (ret == 0) {
+        ret = cir_buf_puts(body, "</CompleteMultipartUpload>");
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    cir_aws_kv_t qc[1] = {{"uploadId", m->upload_id}};
+    cir_aws_kv_t hc[1] = {{"content-type", "application/xml"}};
+    aws_req_t rc = {.service = "s3",
+                    .method = "POST",
+                    .endpoint = m->ep,
+                    .path = m->path,
+                    .query = qc,
+                    .nquery = 1,
+                    .headers = hc,
+                    .nheaders = 1,
+                    .body = body->data,
+                    .body_len = body->len,
+                    .out = out,
+                    .abort = m->abort};
+    if ((ret = aws_request(m->a, &rc)) < 0) {
+        return ret;
+    }
+    /* S3 may answer 200 with an error body on Complete */
+    if (out->data != NULL && strstr(out->data, "<Error>") != NULL) {
+        aws_set_error("CompleteMultipartUpload failed: %.200s", out->data);
+        return CIR_ETRANSIENT;
+    }
+    return 0;
+}
+
+/* AbortMultipartUpload, best effort (a lifecycle rule cleans up); the
+ * error that led here stays the last error. */
+static void
+mp_abort(cir_aws_t *a, const char *ep, const char *path, const char *upload_id)
+{
+    char saved[1024];
+    snprintf(saved, sizeof(saved), "%s", cir_aws_last_error());
+    cir_aws_kv_t qa[1] = {{"uploadId", upload_id}};
+    aws_req_t ra = {.service = "s3",
+                    .method = "DELETE",
+                    .endpoint = ep,
+                    .path = path,
+                    .query = qa,
+                    .nquery = 1};
+    (void)aws_request(a, &ra);
+    aws_set_error("%s", saved);
+}
+
 int
 cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
                      const void *data, size_t len, size_t part_size,
@@ -271,8 +386,7 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     cir_aws_kv_t h[18];
     size_t nh;
     cir_buf_t out, body;
-    pthread_t th[UPLOAD_THREADS];
-    int nth = 0, ret;
+    int ret;
     mp_t m = {0};
 
     if (part_size < (5u << 20) && len > part_size) {
@@ -289,24 +403,9 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     }
     cir_buf_init(&out, 1 << 20);
     cir_buf_init(&body, 1 << 20);
-    cir_aws_kv_t qi[1] = {{"uploads", ""}};
-    aws_req_t r = {.service = "s3",
-                   .method = "POST",
-                   .endpoint = ep,
-                   .path = path,
-                   .query = qi,
-                   .nquery = 1,
-                   .headers = h,
-                   .nheaders = nh,
-                   .out = &out,
-                   .abort = opts ? opts->abort : NULL};
-    if ((ret = aws_request(a, &r)) < 0) {
-        goto done;
-    }
-    if (!xml_take(out.data ? out.data : "", "UploadId", NULL, upload_id,
-                  sizeof(upload_id))) {
-        aws_set_error("CreateMultipartUpload: no UploadId");
-        ret = CIR_EPARSE;
+    m.abort = opts ? opts->abort : NULL;
+    if ((ret = mp_create(a, ep, path, h, nh, m.abort, &out, upload_id,
+                         sizeof(upload_id))) < 0) {
         goto done;
     }
     m.a = a;
@@ -316,80 +415,17 @@ cir_s3_put_multipart(cir_aws_t *a, const char *bucket, const char *key,
     m.data = data;
     m.len = len;
     m.part_size = part_size;
-    m.abort = opts ? opts->abort : NULL;
     m.nparts = len == 0 ? 1 : (int)((len + part_size - 1) / part_size);
     m.etags = calloc((size_t)m.nparts, sizeof(*m.etags));
     if (m.etags == NULL) {
         ret = CIR_ENOMEM;
-        goto abort_upload;
-    }
-    pthread_mutex_init(&m.lock, NULL);
-    for (int i = 0; i < UPLOAD_THREADS && i < m.nparts; i++) {
-        if (pthread_create(&th[nth], NULL, mp_worker, &m) == 0) {
-            nth++;
-        }
-    }
-    if (nth == 0) {
-        mp_worker(&m);
-    }
-    for (int i = 0; i < nth; i++) {
-        pthread_join(th[i], NULL);
-    }
-    pthread_mutex_destroy(&m.lock);
-    if ((ret = m.error) < 0) {
-        goto abort_upload;
-    }
-    ret = cir_buf_puts(&body, "<CompleteMultipartUpload>");
-    for (int i = 0; i < m.nparts && ret == 0; i++) {
-        ret = cir_buf_printf(&body,
-                             "<Part><PartNumber>%d</PartNumber>"
-                             "<ETag>%s</ETag></Part>",
-                             i + 1, m.etags[i]);
-    }
-    if (ret == 0) {
-        ret = cir_buf_puts(&body, "</CompleteMultipartUpload>");
+    } else if ((ret = mp_upload_parts(&m)) == 0) {
+        ret = mp_complete(&m, &body, &out);
     }
     if (ret < 0) {
-        goto abort_upload;
+        mp_abort(a, ep, path, upload_id);
     }
-    cir_aws_kv_t qc[1] = {{"uploadId", upload_id}};
-    cir_aws_kv_t hc[1] = {{"content-type", "application/xml"}};
-    aws_req_t rc = {.service = "s3",
-                    .method = "POST",
-                    .endpoint = ep,
-                    .path = path,
-                    .query = qc,
-                    .nquery = 1,
-                    .headers = hc,
-                    .nheaders = 1,
-                    .body = body.data,
-                    .body_len = body.len,
-                    .out = &out,
-                    .abort = m.abort};
-    if ((ret = aws_request(a, &rc)) < 0) {
-        goto abort_upload;
-    }
-    /* S3 may answer 200 with an error body on Complete */
-    if (out.data != NULL && strstr(out.data, "<Error>") != NULL) {
-        aws_set_error("CompleteMultipartUpload failed: %.200s", out.data);
-        ret = CIR_ETRANSIENT;
-        goto abort_upload;
-    }
-    goto done;
 
-abort_upload : {
-    char saved[1024];
-    snprintf(saved, sizeof(saved), "%s", cir_aws_last_error());
-    cir_aws_kv_t qa[1] = {{"uploadId", upload_id}};
-    aws_req_t ra = {.service = "s3",
-                    .method = "DELETE",
-                    .endpoint = ep,
-                    .path = path,
-                    .query = qa,
-                    .nquery = 1};
-    (void)aws_request(a, &ra); /* best effort; a lifecycle rule cleans up */
-    aws_set_error("%s", saved);
-}
 done:
     free(m.etags);
     cir_buf_free(&out);
