@@ -1,3 +1,7 @@
+/*
+ * A growable byte buffer with a hard size limit (cir_buf.h): appends and
+ * printf that fail with CIR_ELIMIT past the limit instead of growing on.
+ */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,3 +1,7 @@
+/*
+ * Clocks (cir_clock.h): the system's wall and monotonic clocks in
+ * microseconds, and a fixed clock that tests set and advance.
+ */
 #include <stdio.h>
 #include <time.h>
 

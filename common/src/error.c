@@ -1,3 +1,6 @@
+/*
+ * The project's error codes (cir_error.h): their names and messages.
+ */
 #include <string.h>
 
 #include "cir_error.h"

@@ -1,3 +1,7 @@
+/*
+ * JSON through jansson (cir_json.h): parsing with a size and nesting limit
+ * and messages that say where, bounded file reads, atomic file writes.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

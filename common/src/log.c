@@ -1,3 +1,7 @@
+/*
+ * Logging (cir_log.h): one line per event, text or JSON, with the job's or
+ * stream's context, to stderr or a sink the program sets.
+ */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

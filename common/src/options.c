@@ -1,3 +1,7 @@
+/*
+ * Option tables (cir_options.h): defaults, values set by name with their
+ * bounds checked, from JSON config files (flat or in sections).
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

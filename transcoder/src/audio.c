@@ -1,3 +1,7 @@
+/*
+ * A VOD job's audio rendition: the decoded source through a resampling
+ * graph into the AAC encoder and its CMAF packager.
+ */
 #include <stdlib.h>
 
 #include <libavcodec/avcodec.h>

@@ -1,3 +1,7 @@
+/*
+ * Encoder and filter-graph set-up shared by VOD and live: x264/x265 with
+ * the preset's rate control and options, AAC, the audio resampling graph.
+ */
 #include <stdio.h>
 
 #include <libavfilter/buffersink.h>

@@ -1,3 +1,8 @@
+/*
+ * The VOD CMAF packager: one rendition's fragmented MP4 segments through
+ * libavformat's mp4 muxer, cut at keyframes, written to the store, with
+ * the timeline and I-frame entries the manifests need.
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,3 +1,7 @@
+/*
+ * What a failed read of the input means: S3's own error (from s3_avio)
+ * or libav's, as a project error code and a message.
+ */
 #include "input_error.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * The ladder a source gets: which rungs of the preset fit its size (never
+ * upscaled, even dimensions, aspect kept) and the frame rate cap.
+ */
 #include <math.h>
 #include <string.h>
 

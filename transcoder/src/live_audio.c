@@ -1,3 +1,7 @@
+/*
+ * Live audio that cannot pass through (not AAC, or AAC with other channels
+ * than the preset's) decoded and resampled into AAC for the live packagers.
+ */
 #include <stdlib.h>
 
 #include <libavfilter/buffersink.h>

@@ -1,3 +1,7 @@
+/*
+ * Silent AAC frames that fill the audio track where a live publisher sent
+ * none (audio appearing late or vanishing), so that renditions stay aligned.
+ */
 #include "live_silence.h"
 
 #include <libavutil/channel_layout.h>

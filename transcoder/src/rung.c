@@ -1,3 +1,7 @@
+/*
+ * One VOD video rung on its own thread: a bounded frame queue, swscale to
+ * the rung's size, the encoder, and the rung's CMAF packager.
+ */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
