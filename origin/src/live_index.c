@@ -377,9 +377,10 @@ check_frame(reader_t *r, const void *data, size_t len, uint64_t *nseg,
 
 /* The fixed header after the format version, up to the counts. */
 static int
-read_header(reader_t *r, cir_live_index_t *x)
+read_header(reader_t *r, cir_live_index_t *out)
 {
-    cir_live_track_t *t = &x->track;
+    cir_live_index_t x = *out;
+    cir_live_track_t *t = &x.track;
     uint64_t fr;
 
     r->pos = 12;
@@ -398,24 +399,25 @@ read_header(reader_t *r, cir_live_index_t *x)
     t->channels = (int32_t)get_n(r, 4);
     t->bandwidth = get_n(r, 8);
     t->average_bandwidth = get_n(r, 8);
-    x->timescale = (uint32_t)get_n(r, 4);
-    x->segment_target = (int64_t)get_n(r, 8);
-    x->part_target = (int64_t)get_n(r, 8);
-    x->target_duration = (uint32_t)get_n(r, 4);
-    x->part_target_us = (int64_t)get_n(r, 8);
-    x->window = (uint32_t)get_n(r, 4);
-    x->discontinuity_sequence = (uint32_t)get_n(r, 4);
-    x->init_id = (uint32_t)get_n(r, 4);
-    x->ended = (uint8_t)get_n(r, 1);
-    x->paused = x->ended >> 1; /* > 1: refused by the check */
-    x->ended &= 1;
-    x->version = get_n(r, 8);
-    x->updated_us = (int64_t)get_n(r, 8);
-    x->started_us = (int64_t)get_n(r, 8);
-    x->run_pdt_us = (int64_t)get_n(r, 8);
-    x->run_start = (int64_t)get_n(r, 8);
-    x->run_after_us = (int64_t)get_n(r, 8);
+    x.timescale = (uint32_t)get_n(r, 4);
+    x.segment_target = (int64_t)get_n(r, 8);
+    x.part_target = (int64_t)get_n(r, 8);
+    x.target_duration = (uint32_t)get_n(r, 4);
+    x.part_target_us = (int64_t)get_n(r, 8);
+    x.window = (uint32_t)get_n(r, 4);
+    x.discontinuity_sequence = (uint32_t)get_n(r, 4);
+    x.init_id = (uint32_t)get_n(r, 4);
+    x.ended = (uint8_t)get_n(r, 1);
+    x.paused = x.ended >> 1; /* > 1: refused by the check */
+    x.ended &= 1;
+    x.version = get_n(r, 8);
+    x.updated_us = (int64_t)get_n(r, 8);
+    x.started_us = (int64_t)get_n(r, 8);
+    x.run_pdt_us = (int64_t)get_n(r, 8);
+    x.run_start = (int64_t)get_n(r, 8);
+    x.run_after_us = (int64_t)get_n(r, 8);
     r->pos += 8; /* the counts, read with the frame */
+    *out = x;
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_live.h"
+#include "live_writer_config.h"
 #include "cir_origin.h"
 
 #define TS      90000
@@ -54,22 +55,7 @@ teardown(void)
 static __attribute__((unused)) cir_live_writer_config_t
 config(uint32_t window)
 {
-    cir_live_writer_config_t c = {0};
-
-    snprintf(c.track.rendition, sizeof(c.track.rendition), "720p");
-    snprintf(c.track.codecs, sizeof(c.track.codecs), "avc1.64001f");
-    c.track.width = 1280;
-    c.track.height = 720;
-    c.track.frame_rate = 30;
-    c.track.bandwidth = 3000000;
-    c.timescale = TS;
-    c.segment_target = 4 * TS;
-    c.part_target = TS;
-    c.part_target_us = 1000000;
-    c.target_duration = 4;
-    c.window = window;
-    c.clock = &clk;
-    return c;
+    return live_writer_config(window, NULL, &clk);
 }
 
 /* seg-<msn>.m4s would be on disk. */
@@ -244,20 +230,24 @@ finish(cir_live_writer_t *x)
 
 static int64_t media_t;
 
-/* One 4 s segment of four 1 s parts; the clock follows the media. */
+static int
+put_part_any(void *x, const char *data, size_t len, int64_t start, int64_t d,
+             int key)
+{
+    return put_part(x, data, len, start, d, key);
+}
+
+static int
+end_segment_any(void *x)
+{
+    return end_segment(x);
+}
+
+/* One 4 s segment of four 1 s parts into w. */
 static __attribute__((unused)) void
 put_segment(void)
 {
-    char part[32];
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        cir_clock_fixed_advance(&clk, 1000000);
-        snprintf(part, sizeof(part), "P%lld.", (long long)(media_t / TS));
-        cr_assert_eq(put_part(w, part, strlen(part), media_t, TS, i == 0), 0);
-        media_t += TS;
-    }
-    cr_assert_eq(end_segment(w), 0);
+    live_put_segment(w, put_part_any, end_segment_any, &clk, &media_t);
 }
 
 #endif

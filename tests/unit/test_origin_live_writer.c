@@ -384,15 +384,14 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     cir_live_part_plan_t plan;
     uint64_t version;
 
-    media_t = 0;
     cr_assert_eq(open_w(&w, &c), 0);
     cr_assert_eq(put_init(w, "I", 1), 0);
-    put_segment();
+    cr_assert_eq(put_last_part(w, "A", 1, 0, TS, 1), 0); /* msn 0 */
     cr_assert_eq(cir_live_writer_discontinuity(w), 0);
     x = cir_live_writer_index(w);
     version = x->version;
     /* its file could not be created */
-    cr_assert_eq(cir_live_writer_begin_part(w, 5, media_t, TS, &plan), 0);
+    cr_assert_eq(cir_live_writer_begin_part(w, 5, TS, TS, &plan), 0);
     cr_assert(plan.opens);
     cr_assert_eq(plan.msn, 1);
     cr_assert_eq(plan.offset, 0);
@@ -401,19 +400,19 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     cr_assert_eq(x->nb_segments, 1);
     cr_assert_eq(x->version, version, "nothing to publish");
     /* its bytes could not be written: the next part opens msn 1 again */
-    cr_assert_eq(cir_live_writer_begin_part(w, 5, media_t, TS, &plan), 0);
+    cr_assert_eq(cir_live_writer_begin_part(w, 5, TS, TS, &plan), 0);
     cr_assert_eq(plan.msn, 1);
     cir_live_writer_abort_part(w, &plan, 1);
     cr_assert_eq(x->nb_segments, 1);
-    cr_assert_eq(put_part(w, "AAAAA", 5, media_t, TS, 1), 0);
+    cr_assert_eq(put_part(w, "AAAAA", 5, TS, TS, 1), 0);
     cr_assert_eq(x->segments[1].msn, 1);
     /* a part of an open segment that was not written: the next one goes
      * where it would have */
-    cr_assert_eq(cir_live_writer_begin_part(w, 3, media_t + TS, TS, &plan), 0);
+    cr_assert_eq(cir_live_writer_begin_part(w, 3, 2 * TS, TS, &plan), 0);
     cr_assert_not(plan.opens);
     cr_assert_eq(plan.offset, 5);
     cir_live_writer_abort_part(w, &plan, 0);
     cr_assert_eq(x->segments[1].nb_parts, 1);
-    cr_assert_eq(put_part(w, "BBB", 3, media_t + TS, TS, 0), 0);
+    cr_assert_eq(put_part(w, "BBB", 3, 2 * TS, TS, 0), 0);
     cr_assert_eq(x->segments[1].nb_parts, 2);
 }

@@ -19,7 +19,6 @@
 #define MAX_SEGS  256
 #define MAX_PARTS CIR_LIVE_MAX_PARTS
 
-
 /* ---- what the store published, part by part ---- */
 
 typedef struct {
@@ -368,137 +367,38 @@ typedef struct {
     uint32_t parts_per_segment; /* every segment but the last (0: any) */
 } cut_case_t;
 
+/* one case a line */
+/* clang-format off */
 static const cut_case_t cases[] = {
     /* segments of 3 GOPs, 2.30 s: TD 3 (a 2.30 s EXTINF rounds to 2, but
-     * the next GOPs may come later) */
-    {"keyframes every 0.77 s at 29.97 fps",
-     {.tb = {1, 90000},
-      .fps = 30000.0 / 1001,
-      .keyint = 0.7674,
-      .audio = 1,
-      .seconds = 20,
-      .want_part_target_us = 351000},
-     3,
-     0},
-    /* PART-TARGET: 10 frames + 1/2 */
-    {"keyframes every 2 s at 29.97 fps",
-     {.tb = {1, 90000},
-      .fps = 30000.0 / 1001,
-      .keyint = 2.002,
-      .audio = 1,
-      .seconds = 20,
-      .want_part_target_us = 351000,
-      .tiles = 1},
-     2,
-     0},
+     * the next GOPs may come later); PART-TARGET 10 frames + 1/2 */
+    {"keyframes every 0.77 s at 29.97 fps", {.tb = {1, 90000}, .fps = 30000.0 / 1001, .keyint = 0.7674, .audio = 1, .seconds = 20, .want_part_target_us = 351000}, 3, 0},
+    {"keyframes every 2 s at 29.97 fps", {.tb = {1, 90000}, .fps = 30000.0 / 1001, .keyint = 2.002, .audio = 1, .seconds = 20, .want_part_target_us = 351000, .tiles = 1}, 2, 0},
     /* 10 frames (0.4 s): 8 or 9 of 50 leave a runt */
-    {"keyframes every 2 s at 25 fps",
-     {.tb = {1, 1000},
-      .fps = 25,
-      .keyint = 2,
-      .audio = 1,
-      .seconds = 16,
-      .want_part_target_us = 420000,
-      .tiles = 1},
-     2,
-     0},
-    {"keyframes every 2 s at 60 fps",
-     {.tb = {1, 90000},
-      .fps = 60,
-      .keyint = 2,
-      .audio = 1,
-      .seconds = 12,
-      .want_part_target_us = 342000,
-      .tiles = 1},
-     2,
-     0},
+    {"keyframes every 2 s at 25 fps", {.tb = {1, 1000}, .fps = 25, .keyint = 2, .audio = 1, .seconds = 16, .want_part_target_us = 420000, .tiles = 1}, 2, 0},
+    {"keyframes every 2 s at 60 fps", {.tb = {1, 90000}, .fps = 60, .keyint = 2, .audio = 1, .seconds = 12, .want_part_target_us = 342000, .tiles = 1}, 2, 0},
     /* a passthrough whose GOP exceeds the segment target */
-    {"keyframes every 4 s give a target of 4",
-     {.tb = {1, 1000},
-      .fps = 30,
-      .keyint = 4,
-      .audio = 1,
-      .seconds = 24,
-      .want_part_target_us = 350000,
-      .tiles = 1},
-     4,
-     0},
+    {"keyframes every 4 s give a target of 4", {.tb = {1, 1000}, .fps = 30, .keyint = 4, .audio = 1, .seconds = 24, .want_part_target_us = 350000, .tiles = 1}, 4, 0},
     /* 33, 33, 34 ms: whole milliseconds of 30 fps */
-    {"FLV millisecond jitter",
-     {.tb = {1, 1000},
-      .fps = 30,
-      .keyint = 2,
-      .flv_ms = 1,
-      .audio = 1,
-      .seconds = 16,
-      .want_part_target_us = 350000,
-      .tiles = 1},
-     2,
-     0},
+    {"FLV millisecond jitter", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .flv_ms = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000, .tiles = 1}, 2, 0},
     /* three frames at 0, 1, 2 ms (repeated timestamps, repaired), then
      * FLV steps: no short part for the rest of the stream */
-    {"a bunched start, then jitter",
-     {.tb = {1, 1000},
-      .fps = 30,
-      .keyint = 2,
-      .flv_ms = 1,
-      .bunched = 1,
-      .audio = 1,
-      .seconds = 16,
-      .want_part_target_us = 350000,
-      .tiles = 1},
-     2,
-     0},
+    {"a bunched start, then jitter", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .flv_ms = 1, .bunched = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000, .tiles = 1}, 2, 0},
     /* bench/soak-live's timestamps: parts of 10 frames whatever the
      * jitter, six to a segment (with PART-TARGET at exactly 10 frames,
      * 0.334 s, they were 9 frames and every segment ended in a runt) */
-    {"the soak publisher's jitter and bunches",
-     {.tb = {1, 1000},
-      .fps = 30,
-      .keyint = 2,
-      .soak = 1,
-      .audio = 1,
-      .seconds = 16,
-      .want_part_target_us = 350000,
-      .tiles = 1},
-     2,
-     6},
-    {"video alone, keyframes every 0.77 s at 30 fps",
-     {.tb = {1, 1000},
-      .fps = 30,
-      .keyint = 0.77,
-      .flv_ms = 1,
-      .seconds = 16,
-      .want_part_target_us = 350000},
-     3,
-     0},
+    {"the soak publisher's jitter and bunches", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .soak = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000, .tiles = 1}, 2, 6},
+    {"video alone, keyframes every 0.77 s at 30 fps", {.tb = {1, 1000}, .fps = 30, .keyint = 0.77, .flv_ms = 1, .seconds = 16, .want_part_target_us = 350000}, 3, 0},
     /* a publisher whose frames come in bursts: the spacing changes from
      * 8 to 45 ms and back, so a part's end cannot be predicted from the
      * last steps; the held sample keeps every part within the target
      * (PART-TARGET: 22 of 176 frames at the nominal 88 fps) */
-    {"bursty frame timing",
-     {.tb = {1, 1000},
-      .fps = 88000.0 / 1000,
-      .keyint = 2,
-      .bursty = 1,
-      .audio = 1,
-      .seconds = 16,
-      .want_part_target_us = 256000},
-     2,
-     0},
+    {"bursty frame timing", {.tb = {1, 1000}, .fps = 88000.0 / 1000, .keyint = 2, .bursty = 1, .audio = 1, .seconds = 16, .want_part_target_us = 256000}, 2, 0},
     /* the stream ends on a frame lasting 0.3 s: the part it would join
      * would outgrow the target, so it is the last part alone */
-    {"a long last frame ends in a part of its own",
-     {.tb = {1, 90000},
-      .fps = 30,
-      .keyint = 2,
-      .audio = 1,
-      .seconds = 12.2,
-      .last_duration = 0.3,
-      .want_part_target_us = 350000},
-     2,
-     0},
+    {"a long last frame ends in a part of its own", {.tb = {1, 90000}, .fps = 30, .keyint = 2, .audio = 1, .seconds = 12.2, .last_duration = 0.3, .want_part_target_us = 350000}, 2, 0},
 };
+/* clang-format on */
 
 ParameterizedTestParameters(cmaf_live, cuts_within_the_targets)
 {

@@ -18,11 +18,9 @@
 #include "cir_error.h"
 #include "cir_buf.h"
 #include "cir_live.h"
+#include "live_writer_config.h"
 #include "cir_live_store.h"
 #include "cir_origin.h"
-
-#define TS 90000
-#define T0 INT64_C(1767225600000000)
 
 static char dir[64];
 static cir_clock_t clk;
@@ -59,23 +57,7 @@ teardown(void)
 static cir_live_writer_config_t
 config(uint32_t window)
 {
-    cir_live_writer_config_t c = {0};
-
-    c.dir = dir;
-    snprintf(c.track.rendition, sizeof(c.track.rendition), "720p");
-    snprintf(c.track.codecs, sizeof(c.track.codecs), "avc1.64001f");
-    c.track.width = 1280;
-    c.track.height = 720;
-    c.track.frame_rate = 30;
-    c.track.bandwidth = 3000000;
-    c.timescale = TS;
-    c.segment_target = 4 * TS;
-    c.part_target = TS;
-    c.part_target_us = 1000000;
-    c.target_duration = 4;
-    c.window = window;
-    c.clock = &clk;
-    return c;
+    return live_writer_config(window, dir, &clk);
 }
 
 static int
@@ -110,22 +92,24 @@ slurp(const char *name, size_t *len)
 
 static int64_t media_t;
 
-/* One 4 s segment of four 1 s parts; the clock follows the media. */
+static int
+put_part_any(void *x, const char *data, size_t len, int64_t start, int64_t d,
+             int key)
+{
+    return cir_live_store_put_part(x, data, len, start, d, key);
+}
+
+static int
+end_segment_any(void *x)
+{
+    return cir_live_store_end_segment(x);
+}
+
+/* One 4 s segment of four 1 s parts into w. */
 static void
 put_segment(void)
 {
-    char part[32];
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        cir_clock_fixed_advance(&clk, 1000000);
-        snprintf(part, sizeof(part), "P%lld.", (long long)(media_t / TS));
-        cr_assert_eq(
-            cir_live_store_put_part(w, part, strlen(part), media_t, TS, i == 0),
-            0);
-        media_t += TS;
-    }
-    cr_assert_eq(cir_live_store_end_segment(w), 0);
+    live_put_segment(w, put_part_any, end_segment_any, &clk, &media_t);
 }
 
 TestSuite(live_store, .init = setup, .fini = teardown);
