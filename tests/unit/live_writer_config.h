@@ -38,26 +38,22 @@ live_writer_config(uint32_t window, const char *dir, const cir_clock_t *clock)
     return c;
 }
 
-/* Puts a part into x (a writer, a store), ends x's open segment. */
-typedef int (*live_put_part_fn)(void *x, const char *data, size_t len,
-                                int64_t start, int64_t d, int key);
-typedef int (*live_end_segment_fn)(void *x);
-
-/* One 4 s segment of four 1 s parts ("P<second>.") from *media_t into x;
- * the clock follows the media. */
-static __attribute__((unused)) void
-live_put_segment(void *x, live_put_part_fn put, live_end_segment_fn end,
-                 cir_clock_t *clock, int64_t *media_t)
-{
-    char part[32];
-
-    for (int i = 0; i < 4; i++) {
-        cir_clock_fixed_advance(clock, 1000000);
-        snprintf(part, sizeof(part), "P%lld.", (long long)(*media_t / TS));
-        cr_assert_eq(put(x, part, strlen(part), *media_t, TS, i == 0), 0);
-        *media_t += TS;
-    }
-    cr_assert_eq(end(x), 0);
-}
+/* One 4 s segment of four 1 s parts ("P<second>.") from media_t (an
+ * int64_t lvalue) into x through put_part and end_segment (a writer's or a
+ * store's); the clock follows the media. */
+#define LIVE_PUT_SEGMENT(x, put_part, end_segment, clock, media_t)           \
+    do {                                                                     \
+        char part_[32];                                                      \
+        for (int i_ = 0; i_ < 4; i_++) {                                     \
+            cir_clock_fixed_advance((clock), 1000000);                       \
+            snprintf(part_, sizeof(part_), "P%lld.",                         \
+                     (long long)((media_t) / TS));                           \
+            cr_assert_eq(                                                    \
+                put_part((x), part_, strlen(part_), (media_t), TS, i_ == 0), \
+                0);                                                          \
+            (media_t) += TS;                                                 \
+        }                                                                    \
+        cr_assert_eq(end_segment(x), 0);                                     \
+    } while (0)
 
 #endif

@@ -230,24 +230,11 @@ finish(cir_live_writer_t *x)
 
 static int64_t media_t;
 
-static int
-put_part_any(void *x, const char *data, size_t len, int64_t start, int64_t d,
-             int key)
-{
-    return put_part(x, data, len, start, d, key);
-}
-
-static int
-end_segment_any(void *x)
-{
-    return end_segment(x);
-}
-
 /* One 4 s segment of four 1 s parts into w. */
 static __attribute__((unused)) void
 put_segment(void)
 {
-    live_put_segment(w, put_part_any, end_segment_any, &clk, &media_t);
+    LIVE_PUT_SEGMENT(w, put_part, end_segment, &clk, media_t);
 }
 
 #endif

@@ -92,24 +92,12 @@ slurp(const char *name, size_t *len)
 
 static int64_t media_t;
 
-static int
-put_part_any(void *x, const char *data, size_t len, int64_t start, int64_t d,
-             int key)
-{
-    return cir_live_store_put_part(x, data, len, start, d, key);
-}
-
-static int
-end_segment_any(void *x)
-{
-    return cir_live_store_end_segment(x);
-}
-
 /* One 4 s segment of four 1 s parts into w. */
 static void
 put_segment(void)
 {
-    live_put_segment(w, put_part_any, end_segment_any, &clk, &media_t);
+    LIVE_PUT_SEGMENT(w, cir_live_store_put_part, cir_live_store_end_segment,
+                     &clk, media_t);
 }
 
 TestSuite(live_store, .init = setup, .fini = teardown);
