@@ -247,36 +247,29 @@ anchor(cir_live_writer_t *w, int64_t start, int64_t first_duration)
     }
 }
 
+/* What add_segment changes before the segment's file exists, the
+ * writer's and the index's fields: saved, and restored when that file
+ * cannot be created (cir_live_writer_abort_part). */
+#define OPENING_OF_WRITER(X) \
+    X(anchored) X(pending_disc) X(written_any) X(anchor_wall) X(anchor_media)
+#define OPENING_OF_INDEX(X) X(paused) X(run_pdt_us) X(run_start) X(run_after_us)
+#define SAVE_W(f)           w->opening.f = w->f;
+#define SAVE_I(f)           w->opening.f = w->idx.f;
+#define RESTORE_W(f)        w->f = w->opening.f;
+#define RESTORE_I(f)        w->idx.f = w->opening.f;
+
 static void
 save_opening(cir_live_writer_t *w)
 {
-    cir_live_opening_t *o = &w->opening;
-
-    o->anchored = w->anchored;
-    o->pending_disc = w->pending_disc;
-    o->written_any = w->written_any;
-    o->anchor_wall = w->anchor_wall;
-    o->anchor_media = w->anchor_media;
-    o->paused = w->idx.paused;
-    o->run_pdt_us = w->idx.run_pdt_us;
-    o->run_start = w->idx.run_start;
-    o->run_after_us = w->idx.run_after_us;
+    OPENING_OF_WRITER(SAVE_W)
+    OPENING_OF_INDEX(SAVE_I)
 }
 
 static void
 restore_opening(cir_live_writer_t *w)
 {
-    const cir_live_opening_t *o = &w->opening;
-
-    w->anchored = o->anchored;
-    w->pending_disc = o->pending_disc;
-    w->written_any = o->written_any;
-    w->anchor_wall = o->anchor_wall;
-    w->anchor_media = o->anchor_media;
-    w->idx.paused = o->paused;
-    w->idx.run_pdt_us = o->run_pdt_us;
-    w->idx.run_start = o->run_start;
-    w->idx.run_after_us = o->run_after_us;
+    OPENING_OF_WRITER(RESTORE_W)
+    OPENING_OF_INDEX(RESTORE_I)
 }
 
 /* A new segment record at start (a media segment when with_file: its

@@ -230,6 +230,18 @@ finish(cir_live_writer_t *x)
 
 static int64_t media_t;
 
+/* w opened with a window of `window` segments, its first init put: where
+ * most tests start. */
+static __attribute__((unused)) void
+start(uint32_t window, const char *init, size_t len)
+{
+    cir_live_writer_config_t c = config(window);
+
+    media_t = 0;
+    cr_assert_eq(open_w(&w, &c), 0);
+    cr_assert_eq(put_init(w, init, len), 0);
+}
+
 /* One 4 s segment of four 1 s parts into w. */
 static __attribute__((unused)) void
 put_segment(void)

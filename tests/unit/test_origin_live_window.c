@@ -10,15 +10,12 @@ TestSuite(live_window, .init = setup, .fini = teardown);
 
 Test(live_window, window_slides_and_parts_age_out)
 {
-    cir_live_writer_config_t c = config(6);
     const cir_live_index_t *x;
     uint64_t off;
     uint32_t size;
     int i;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT", 4), 0);
+    start(6, "INIT", 4);
     for (i = 0; i < 4; i++) {
         put_segment();
     }
@@ -79,15 +76,12 @@ Test(live_window, window_slides_and_parts_age_out)
 
 Test(live_window, part_ranges_go_3_target_durations_after_the_parts)
 {
-    cir_live_writer_config_t c = config(10);
     const cir_live_index_t *x;
     uint64_t off;
     uint32_t size;
     int i;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT", 4), 0);
+    start(10, "INIT", 4);
     for (i = 0; i < 3; i++) {
         put_segment();
     }
@@ -132,12 +126,9 @@ Test(live_window, part_ranges_go_3_target_durations_after_the_parts)
 
 Test(live_window, parts_leave_the_playlist_three_segments_from_the_end)
 {
-    cir_live_writer_config_t c = config(10);
     const cir_live_index_t *x;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT", 4), 0);
+    start(10, "INIT", 4);
     put_segment();
     put_segment();
     x = cir_live_writer_index(w);
@@ -161,13 +152,10 @@ Test(live_window, parts_leave_the_playlist_three_segments_from_the_end)
 
 Test(live_window, new_init_means_discontinuity)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
     int i;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT1", 5), 0);
+    start(3, "INIT1", 5);
     put_segment();
     put_segment();
     cr_assert_eq(put_init(w, "INIT2", 5), 0);
@@ -198,15 +186,12 @@ Test(live_window, new_init_means_discontinuity)
 
 Test(live_window, run_anchor_outlives_its_segment)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
     cir_live_index_t disk;
     int64_t pdt2;
     int i;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     put_segment();
     x = cir_live_writer_index(w);
     cr_assert_eq(x->run_pdt_us, T0);

@@ -12,12 +12,9 @@ TestSuite(live_writer, .init = setup, .fini = teardown);
 
 Test(live_writer, pdt_never_steps_back)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     put_segment(); /* pdt T0, ends at T0 + 4 s, the clock at T0 + 4 s */
     cr_assert_eq(cir_live_writer_discontinuity(w), 0);
     /* the next part, its media time gone back to 1 s, is here at once:
@@ -32,11 +29,9 @@ Test(live_writer, pdt_never_steps_back)
  * after the stream started; media time 0 stays at started_us. */
 Test(live_writer, pdt_never_before_the_stream_start)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
 
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     cir_clock_fixed_advance(&clk, 200000);
     cr_assert_eq(put_part(w, "A", 1, TS / 10, TS, 1), 0);
     x = cir_live_writer_index(w);
@@ -46,12 +41,9 @@ Test(live_writer, pdt_never_before_the_stream_start)
 
 Test(live_writer, put_init_closes_an_open_segment)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     cr_assert_eq(put_part(w, "A", 1, 0, TS, 1), 0);
     cr_assert_eq(put_init(w, "J", 1), 0);
     x = cir_live_writer_index(w);
@@ -240,7 +232,6 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
  */
 Test(live_writer, an_outage_is_filled_with_gap_segments)
 {
-    cir_live_writer_config_t c = config(4);
     cir_hls_directives_t d = {0};
     cir_dash_live_config_t dc = {.utc_timing_url = "/time",
                                  .now_us = T0 + 22000000};
@@ -249,9 +240,7 @@ Test(live_writer, an_outage_is_filled_with_gap_segments)
     uint64_t version;
     char pdt[40], want[256];
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT1", 5), 0);
+    start(4, "INIT1", 5);
     cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
     put_segment();
     put_segment();
@@ -335,14 +324,11 @@ Test(live_writer, an_outage_is_filled_with_gap_segments)
  * in the index on disk, until the next media segment opens. */
 Test(live_writer, a_paused_writer_hints_no_part)
 {
-    cir_live_writer_config_t c = config(4);
     cir_hls_directives_t d = {0};
     cir_live_index_t disk;
     cir_buf_t out;
 
-    media_t = 0;
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "INIT1", 5), 0);
+    start(4, "INIT1", 5);
     put_segment();
     cir_buf_init(&out, 1 << 20);
     cr_assert_eq(
@@ -379,13 +365,11 @@ Test(live_writer, a_paused_writer_hints_no_part)
  * created); one of an open segment leaves the segment as it was. */
 Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
     cir_live_part_plan_t plan;
     uint64_t version;
 
-    cr_assert_eq(open_w(&w, &c), 0);
-    cr_assert_eq(put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     cr_assert_eq(put_last_part(w, "A", 1, 0, TS, 1), 0); /* msn 0 */
     cr_assert_eq(cir_live_writer_discontinuity(w), 0);
     x = cir_live_writer_index(w);
@@ -402,6 +386,7 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     /* its bytes could not be written: the next part opens msn 1 again */
     cr_assert_eq(cir_live_writer_begin_part(w, 5, TS, TS, &plan), 0);
     cr_assert_eq(plan.msn, 1);
+    cr_assert_eq(x->segments[1].discontinuity, 1, "as if never opened");
     cir_live_writer_abort_part(w, &plan, 1);
     cr_assert_eq(x->nb_segments, 1);
     cr_assert_eq(put_part(w, "AAAAA", 5, TS, TS, 1), 0);

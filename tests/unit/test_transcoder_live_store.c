@@ -92,6 +92,18 @@ slurp(const char *name, size_t *len)
 
 static int64_t media_t;
 
+/* w opened with a window of `window` segments, its first init put: where
+ * most tests start. */
+static void
+start(uint32_t window, const char *init, size_t len)
+{
+    cir_live_writer_config_t c = config(window);
+
+    media_t = 0;
+    cr_assert_eq(cir_live_store_open(&w, &c), 0);
+    cr_assert_eq(cir_live_store_put_init(w, init, len), 0);
+}
+
 /* One 4 s segment of four 1 s parts into w. */
 static void
 put_segment(void)
@@ -210,15 +222,12 @@ Test(live_store, version_rises_on_every_write)
 
 Test(live_store, index_is_replaced_without_new_files)
 {
-    cir_live_writer_config_t c = config(6);
     ino_t seen[8];
     struct stat a, b;
     char p[256];
     int i;
 
-    media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, "INIT", 4), 0);
+    start(6, "INIT", 4);
     put_segment();
     /* three files take turns as the index: a new version, another inode,
      * and the fourth version is on the first one again */
@@ -251,12 +260,9 @@ Test(live_store, index_is_replaced_without_new_files)
 
 Test(live_store, finish_ends_the_stream)
 {
-    cir_live_writer_config_t c = config(3);
     cir_live_index_t disk;
 
-    media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     put_segment();
     cr_assert_eq(cir_live_store_put_part(w, "A", 1, media_t, TS, 1), 0);
     cr_assert_eq(cir_live_store_finish(w), 0);
@@ -335,14 +341,11 @@ Test(live_store, nothing_is_published_before_the_target_duration)
  * after the segment left the index, never one the index lists. */
 Test(live_store, old_segment_files_leave_the_folder)
 {
-    cir_live_writer_config_t c = config(3);
     const cir_live_index_t *x;
     char name[32];
     int i;
 
-    media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, "I", 1), 0);
+    start(3, "I", 1);
     for (i = 0; i < 12; i++) {
         put_segment();
     }

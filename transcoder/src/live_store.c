@@ -484,17 +484,10 @@ cir_live_store_writer(cir_live_store_t *st)
     return st ? st->w : NULL;
 }
 
-void
-cir_live_store_close(cir_live_store_t **stp)
+/* The store's open files: the segment's and the three index files. */
+static void
+close_files(cir_live_store_t *st)
 {
-    cir_live_store_t *st;
-
-    if (stp == NULL || *stp == NULL) {
-        return;
-    }
-    st = *stp;
-    cir_live_writer_close(&st->w);
-    free(st->dir);
     if (st->seg_fd >= 0) {
         close(st->seg_fd);
     }
@@ -506,6 +499,18 @@ cir_live_store_close(cir_live_store_t **stp)
     if (st->index_fd >= 0) {
         close(st->index_fd);
     }
-    free(st);
-    *stp = NULL;
+}
+
+void
+cir_live_store_close(cir_live_store_t **stp)
+{
+    cir_live_store_t *st = stp != NULL ? *stp : NULL;
+
+    if (st != NULL) {
+        cir_live_writer_close(&st->w);
+        close_files(st);
+        free(st->dir);
+        free(st);
+        *stp = NULL;
+    }
 }
