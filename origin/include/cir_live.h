@@ -231,9 +231,28 @@ int cir_live_parts_listed(const cir_live_index_t *idx, size_t i);
 #define CIR_LIVE_GAP_CHUNK_SIZE 92
 int cir_live_gap_chunk(cir_buf_t *out, const cir_live_segment_t *gap);
 
-/* --- the writer: what a live packager calls, in this order per segment:
- * put_part ... put_part, end_segment; put_init before the first part and
- * again (with a discontinuity) when the codec configuration changes. */
+/* --- the writer: the live store's window and index policy (pure).  It
+ * keeps one rendition's index in memory and decides what the store must
+ * become; a file adapter (transcoder/src/live_store.c) performs it.  What a
+ * live packager asks of the store, in this order per segment: put_part ...
+ * put_part, end_segment; put_init before the first part and again (with a
+ * discontinuity) when the codec configuration changes.  Each is a sequence
+ * of the calls below with the adapter's file work between them:
+ *
+ *   open:        cir_live_writer_open, [load <dir>/index] resume, INDEX
+ *   put_init:    begin_init, [END_SEGMENT if has_open_segment], next_init,
+ *                [write init-<id>.mp4 whole], init_written, INDEX
+ *   put_part:    begin_part, [REMOVALS; create seg-<msn>.m4s if the plan
+ *                opens it; write the bytes at plan.offset] then
+ *                commit_part, or abort_part on a failure; then INDEX
+ *                (put_last_part: END_SEGMENT instead)
+ *   END_SEGMENT: [the segment file whole, closed], close_segment, INDEX,
+ *                segments_due, REMOVALS
+ *   put_gap_segment, then INDEX, segments_due, REMOVALS
+ *   set_target_duration, finish: INDEX when they return 1
+ *   INDEX:       REMOVALS, next_index, [publish the bytes as <dir>/index]
+ *   REMOVALS:    [remove seg-<msn>.m4s] while take_removal gives one
+ */
 
 typedef struct {
     const char *dir; /* <root>/<stream>/<rendition>, created */
@@ -250,31 +269,62 @@ typedef struct {
 
 typedef struct cir_live_writer cir_live_writer_t;
 
+/* Where a part goes: appended to seg-<msn>.m4s at offset; opens: the
+ * part opens that segment (its file is created, new and empty, first). */
+typedef struct {
+    uint64_t msn;
+    uint64_t offset;
+    int opens;
+} cir_live_part_plan_t;
+
+/* cfg->dir is the adapter's. */
 int cir_live_writer_open(cir_live_writer_t **w,
                          const cir_live_writer_config_t *cfg);
-/* A new init segment; after the first, the next segment starts with a
- * discontinuity. */
-int cir_live_writer_put_init(cir_live_writer_t *w, const void *data,
-                             size_t len);
-/* Appends a part to the open segment (opening one at `start` if none is
- * open): appends it to seg-<msn>.m4s, then writes the index. */
-int cir_live_writer_put_part(cir_live_writer_t *w, const void *data, size_t len,
-                             int64_t start, int64_t duration, int independent);
-/* put_part then end_segment with one index write: the part and the
- * segment's end are listed together. */
-int cir_live_writer_put_last_part(cir_live_writer_t *w, const void *data,
-                                  size_t len, int64_t start, int64_t duration,
-                                  int independent);
-/* Closes the open segment (seg-<msn>.m4s holds its parts, in order), then
- * writes the index; slides the window, drops part records 3 target
- * durations after they leave the playlist (a segment stays in the index,
- * listed, until its part records went) and removes segment files one
- * window after they leave it.  Every index write unlists the parts that
- * cir_live_parts_listed no longer lists. */
-int cir_live_writer_end_segment(cir_live_writer_t *w);
+/* The folder held an index (old): its numbering goes on (see the top of
+ * live_writer.c). */
+int cir_live_writer_resume(cir_live_writer_t *w, const cir_live_index_t *old);
+/* The next index version, encoded (valid until the next call), to be
+ * published whole; *len 0: nothing to publish yet (the stream's target
+ * duration not known). */
+int cir_live_writer_next_index(cir_live_writer_t *w, const void **data,
+                               size_t *len);
+/* A segment file to remove now (1, *msn: seg-<msn>.m4s), oldest first, or
+ * 0.  Taken before an index is published. */
+int cir_live_writer_take_removal(cir_live_writer_t *w, uint64_t *msn);
+/* After an index published at a segment's end: the segment files whose
+ * time came go to take_removal (nothing listed names them). */
+void cir_live_writer_segments_due(cir_live_writer_t *w);
+int cir_live_writer_has_open_segment(const cir_live_writer_t *w);
+
+/* A new init segment of len bytes (CIR_EINVAL: not now); after the first,
+ * the next segment starts with a discontinuity.  next_init names its file
+ * (init-<id>.mp4; CIR_ELIMIT: no number left); init_written once it is. */
+int cir_live_writer_begin_init(const cir_live_writer_t *w, size_t len);
+int cir_live_writer_next_init(const cir_live_writer_t *w, uint32_t *id);
+void cir_live_writer_init_written(cir_live_writer_t *w);
+/* A part of len bytes at start: where it goes (opening a segment at start
+ * if none is open, after an outage's GAP segments).  Its bytes are written
+ * there before commit_part lists it (last: it ends its segment, listed
+ * with the segment's end: END_SEGMENT follows); abort_part when they could
+ * not be (file_created: the plan's new file exists, and is removed). */
+int cir_live_writer_begin_part(cir_live_writer_t *w, size_t len, int64_t start,
+                               int64_t duration, cir_live_part_plan_t *plan);
+void cir_live_writer_commit_part(cir_live_writer_t *w, size_t len,
+                                 int64_t start, int64_t duration,
+                                 int independent, int last);
+void cir_live_writer_abort_part(cir_live_writer_t *w,
+                                const cir_live_part_plan_t *plan,
+                                int file_created);
+/* The open segment's file holds its parts, in order: it is complete.
+ * Slides the window, drops part records 3 target durations after they
+ * leave the playlist (a segment stays in the index, listed, until its part
+ * records went) and hands out segment files one window after they leave
+ * it (segments_due).  Every index unlists the parts that
+ * cir_live_parts_listed no longer lists.  CIR_EINVAL: none open. */
+int cir_live_writer_close_segment(cir_live_writer_t *w);
 /* A segment without media (EXT-X-GAP; no file, no parts), none being
- * open: a follower's number for a segment its leader began just before a
- * break, so every rendition breaks at the same MSN. */
+ * open, complete at once: a follower's number for a segment its leader
+ * began just before a break, so every rendition breaks at the same MSN. */
 int cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
                                     int64_t duration);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,
@@ -310,9 +360,10 @@ int cir_live_writer_fill_outage(cir_live_writer_t *w, uint32_t count,
 int cir_live_writer_set_anchor(cir_live_writer_t *w, int64_t wall_us,
                                int64_t media_us);
 /* The stream's target duration, once (CIR_EINVAL if another was set):
- * publishes the index held back until then. */
+ * 1, the index held back until then is to be published; 0: already set. */
 int cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td);
-/* Ends the stream: closes an open segment, sets ENDLIST. */
+/* Ends the stream (ENDLIST), the open segment closed first (CIR_EINVAL
+ * otherwise): 1, the index is to be published; 0: it had ended. */
 int cir_live_writer_finish(cir_live_writer_t *w);
 const cir_live_index_t *cir_live_writer_index(const cir_live_writer_t *w);
 void cir_live_writer_close(cir_live_writer_t **w);

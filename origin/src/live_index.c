@@ -334,120 +334,152 @@ fail:
 
 /* ---- decode ---- */
 
+/* The frame: size, magic, format version, counts within the limits and
+ * matching the size, CRC.  r is set on the whole encoded index. */
+static int
+check_frame(reader_t *r, const void *data, size_t len, uint64_t *nseg,
+            uint64_t *npart)
+{
+    uint64_t expect, crc;
+
+    if (len < HEADER_SIZE + CRC_SIZE || len > CIR_LIVE_INDEX_MAX_SIZE) {
+        return CIR_EPARSE;
+    }
+    r->p = data;
+    r->pos = 0;
+    r->len = len;
+    if (memcmp(r->p, MAGIC, 8) != 0) {
+        return CIR_EPARSE;
+    }
+    r->pos = 8;
+    if (get_n(r, 4) != FORMAT_VERSION) {
+        return CIR_EPARSE;
+    }
+    /* counts sit at the end of the fixed header */
+    r->pos = HEADER_SIZE - 8;
+    *nseg = get_n(r, 4);
+    *npart = get_n(r, 4);
+    if (*nseg > CIR_LIVE_MAX_SEGMENTS ||
+        *npart > (uint64_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS) {
+        return CIR_EPARSE;
+    }
+    expect = HEADER_SIZE + *nseg * SEGMENT_SIZE + *npart * PART_SIZE + CRC_SIZE;
+    if (expect != len) {
+        return CIR_EPARSE;
+    }
+    r->pos = len - CRC_SIZE;
+    crc = get_n(r, 4);
+    if (crc != crc32_update(0, r->p, len - CRC_SIZE)) {
+        return CIR_EPARSE;
+    }
+    return 0;
+}
+
+/* The fixed header after the format version, up to the counts. */
+static int
+read_header(reader_t *r, cir_live_index_t *out)
+{
+    cir_live_index_t x = *out;
+    cir_live_track_t *t = &x.track;
+    uint64_t fr;
+
+    r->pos = 12;
+    if (get_str(r, t->rendition, sizeof(t->rendition)) < 0) {
+        return CIR_EPARSE;
+    }
+    t->kind = (cir_live_kind_t)get_n(r, 4);
+    if (get_str(r, t->codecs, sizeof(t->codecs)) < 0) {
+        return CIR_EPARSE;
+    }
+    t->width = (int32_t)get_n(r, 4);
+    t->height = (int32_t)get_n(r, 4);
+    fr = get_n(r, 8);
+    memcpy(&t->frame_rate, &fr, sizeof(fr));
+    t->sample_rate = (int32_t)get_n(r, 4);
+    t->channels = (int32_t)get_n(r, 4);
+    t->bandwidth = get_n(r, 8);
+    t->average_bandwidth = get_n(r, 8);
+    x.timescale = (uint32_t)get_n(r, 4);
+    x.segment_target = (int64_t)get_n(r, 8);
+    x.part_target = (int64_t)get_n(r, 8);
+    x.target_duration = (uint32_t)get_n(r, 4);
+    x.part_target_us = (int64_t)get_n(r, 8);
+    x.window = (uint32_t)get_n(r, 4);
+    x.discontinuity_sequence = (uint32_t)get_n(r, 4);
+    x.init_id = (uint32_t)get_n(r, 4);
+    x.ended = (uint8_t)get_n(r, 1);
+    x.paused = x.ended >> 1; /* > 1: refused by the check */
+    x.ended &= 1;
+    x.version = get_n(r, 8);
+    x.updated_us = (int64_t)get_n(r, 8);
+    x.started_us = (int64_t)get_n(r, 8);
+    x.run_pdt_us = (int64_t)get_n(r, 8);
+    x.run_start = (int64_t)get_n(r, 8);
+    x.run_after_us = (int64_t)get_n(r, 8);
+    r->pos += 8; /* the counts, read with the frame */
+    *out = x;
+    return 0;
+}
+
+/* The segment and part records that follow the header. */
+static int
+read_records(reader_t *r, cir_live_index_t *x, uint64_t nseg, uint64_t npart)
+{
+    size_t i;
+
+    if (nseg > 0 &&
+        (x->segments = calloc((size_t)nseg, sizeof(*x->segments))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    if (npart > 0 &&
+        (x->parts = calloc((size_t)npart, sizeof(*x->parts))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    x->nb_segments = (size_t)nseg;
+    x->nb_parts = (size_t)npart;
+    for (i = 0; i < x->nb_segments; i++) {
+        cir_live_segment_t *s = &x->segments[i];
+        s->msn = get_n(r, 8);
+        s->start = (int64_t)get_n(r, 8);
+        s->duration = (int64_t)get_n(r, 8);
+        s->pdt_us = (int64_t)get_n(r, 8);
+        s->size = get_n(r, 8);
+        s->init_id = (uint32_t)get_n(r, 4);
+        s->discontinuity = (uint8_t)get_n(r, 1);
+        s->complete = (uint8_t)get_n(r, 1);
+        s->gap = (uint8_t)get_n(r, 1);
+        s->first_part = (uint32_t)get_n(r, 4);
+        s->nb_parts = (uint32_t)get_n(r, 4);
+        s->nb_kept = (uint32_t)get_n(r, 4);
+    }
+    for (i = 0; i < x->nb_parts; i++) {
+        x->parts[i].duration = (int64_t)get_n(r, 8);
+        x->parts[i].size = (uint32_t)get_n(r, 4);
+        x->parts[i].independent = (uint8_t)get_n(r, 1);
+        x->parts[i].gap = (uint8_t)get_n(r, 1);
+    }
+    return 0;
+}
+
 int
 cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
 {
     cir_live_index_t x;
-    cir_live_track_t *t;
     reader_t r;
-    uint64_t nseg, npart, fr, expect, crc;
-    size_t i;
-    int ret = CIR_EPARSE;
+    uint64_t nseg, npart;
+    int ret;
 
     if (idx == NULL || (data == NULL && len > 0)) {
         return CIR_EINVAL;
     }
     memset(idx, 0, sizeof(*idx));
     memset(&x, 0, sizeof(x));
-    if (len < HEADER_SIZE + CRC_SIZE || len > CIR_LIVE_INDEX_MAX_SIZE) {
-        return CIR_EPARSE;
+    if ((ret = check_frame(&r, data, len, &nseg, &npart)) < 0) {
+        return ret;
     }
-    r.p = data;
-    r.pos = 0;
-    r.len = len;
-    if (memcmp(r.p, MAGIC, 8) != 0) {
-        return CIR_EPARSE;
-    }
-    r.pos = 8;
-    if (get_n(&r, 4) != FORMAT_VERSION) {
-        return CIR_EPARSE;
-    }
-    /* counts sit at the end of the fixed header */
-    r.pos = HEADER_SIZE - 8;
-    nseg = get_n(&r, 4);
-    npart = get_n(&r, 4);
-    if (nseg > CIR_LIVE_MAX_SEGMENTS ||
-        npart > (uint64_t)CIR_LIVE_MAX_SEGMENTS * CIR_LIVE_MAX_PARTS) {
-        return CIR_EPARSE;
-    }
-    expect = HEADER_SIZE + nseg * SEGMENT_SIZE + npart * PART_SIZE + CRC_SIZE;
-    if (expect != len) {
-        return CIR_EPARSE;
-    }
-    r.pos = len - CRC_SIZE;
-    crc = get_n(&r, 4);
-    if (crc != crc32_update(0, r.p, len - CRC_SIZE)) {
-        return CIR_EPARSE;
-    }
-
-    r.pos = 12;
-    t = &x.track;
-    if (get_str(&r, t->rendition, sizeof(t->rendition)) < 0) {
+    if ((ret = read_header(&r, &x)) < 0 ||
+        (ret = read_records(&r, &x, nseg, npart)) < 0) {
         goto fail;
-    }
-    t->kind = (cir_live_kind_t)get_n(&r, 4);
-    if (get_str(&r, t->codecs, sizeof(t->codecs)) < 0) {
-        goto fail;
-    }
-    t->width = (int32_t)get_n(&r, 4);
-    t->height = (int32_t)get_n(&r, 4);
-    fr = get_n(&r, 8);
-    memcpy(&t->frame_rate, &fr, sizeof(fr));
-    t->sample_rate = (int32_t)get_n(&r, 4);
-    t->channels = (int32_t)get_n(&r, 4);
-    t->bandwidth = get_n(&r, 8);
-    t->average_bandwidth = get_n(&r, 8);
-    x.timescale = (uint32_t)get_n(&r, 4);
-    x.segment_target = (int64_t)get_n(&r, 8);
-    x.part_target = (int64_t)get_n(&r, 8);
-    x.target_duration = (uint32_t)get_n(&r, 4);
-    x.part_target_us = (int64_t)get_n(&r, 8);
-    x.window = (uint32_t)get_n(&r, 4);
-    x.discontinuity_sequence = (uint32_t)get_n(&r, 4);
-    x.init_id = (uint32_t)get_n(&r, 4);
-    x.ended = (uint8_t)get_n(&r, 1);
-    x.paused = x.ended >> 1; /* > 1: refused by the check */
-    x.ended &= 1;
-    x.version = get_n(&r, 8);
-    x.updated_us = (int64_t)get_n(&r, 8);
-    x.started_us = (int64_t)get_n(&r, 8);
-    x.run_pdt_us = (int64_t)get_n(&r, 8);
-    x.run_start = (int64_t)get_n(&r, 8);
-    x.run_after_us = (int64_t)get_n(&r, 8);
-    r.pos += 8; /* the counts, read above */
-
-    if (nseg > 0 &&
-        (x.segments = calloc((size_t)nseg, sizeof(*x.segments))) == NULL) {
-        ret = CIR_ENOMEM;
-        goto fail;
-    }
-    if (npart > 0 &&
-        (x.parts = calloc((size_t)npart, sizeof(*x.parts))) == NULL) {
-        ret = CIR_ENOMEM;
-        goto fail;
-    }
-    x.nb_segments = (size_t)nseg;
-    x.nb_parts = (size_t)npart;
-    for (i = 0; i < x.nb_segments; i++) {
-        cir_live_segment_t *s = &x.segments[i];
-        s->msn = get_n(&r, 8);
-        s->start = (int64_t)get_n(&r, 8);
-        s->duration = (int64_t)get_n(&r, 8);
-        s->pdt_us = (int64_t)get_n(&r, 8);
-        s->size = get_n(&r, 8);
-        s->init_id = (uint32_t)get_n(&r, 4);
-        s->discontinuity = (uint8_t)get_n(&r, 1);
-        s->complete = (uint8_t)get_n(&r, 1);
-        s->gap = (uint8_t)get_n(&r, 1);
-        s->first_part = (uint32_t)get_n(&r, 4);
-        s->nb_parts = (uint32_t)get_n(&r, 4);
-        s->nb_kept = (uint32_t)get_n(&r, 4);
-    }
-    for (i = 0; i < x.nb_parts; i++) {
-        x.parts[i].duration = (int64_t)get_n(&r, 8);
-        x.parts[i].size = (uint32_t)get_n(&r, 4);
-        x.parts[i].independent = (uint8_t)get_n(&r, 1);
-        x.parts[i].gap = (uint8_t)get_n(&r, 1);
     }
     if (cir_live_index_check(&x) < 0) {
         ret = CIR_EPARSE;
