@@ -519,9 +519,9 @@ cir_live_index_load(const char *dir, cir_live_index_t *idx)
         return CIR_EINVAL;
     }
     memset(idx, 0, sizeof(*idx));
-    n = snprintf(path, sizeof(path), "%s/index", dir);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        return -ENAMETOOLONG;
+    if ((n = cir_live_path(path, sizeof(path), dir, CIR_LIVE_FILE_INDEX, 0)) <
+        0) {
+        return n;
     }
     /* The writer rewrites a few index files in rotation (see
      * live_writer.c): a reader stalled for several updates between its

@@ -142,8 +142,8 @@ record_segment(cir_live_rec_t *r, const cir_live_segment_t *seg)
         r->segs = p;
         r->cap = cap;
     }
-    snprintf(src, sizeof(src), "%s/seg-%llu.m4s", r->live_dir,
-             (unsigned long long)seg->msn);
+    (void)cir_live_path(src, sizeof(src), r->live_dir, CIR_LIVE_FILE_SEGMENT,
+                        seg->msn);
     snprintf(dst, sizeof(dst), "%s/%s/seg-%zu.m4s", r->root, r->name,
              r->nb + 1);
     if ((ret = link_or_copy(src, dst)) < 0) {
@@ -175,8 +175,8 @@ cir_live_rec_sync(cir_live_rec_t *r, const cir_live_index_t *idx)
             continue;
         }
         if (r->init_id == 0) {
-            snprintf(src, sizeof(src), "%s/init-%u.mp4", r->live_dir,
-                     seg->init_id);
+            (void)cir_live_path(src, sizeof(src), r->live_dir,
+                                CIR_LIVE_FILE_INIT, seg->init_id);
             snprintf(dst, sizeof(dst), "%s/%s/init.mp4", r->root, r->name);
             if ((ret = link_or_copy(src, dst)) < 0) {
                 cir_log_error(&r->log, "recording %s: %s", src,

@@ -58,42 +58,6 @@ struct cir_live_store {
     int no_swap;       /* no RENAME_EXCHANGE: whole-file write + rename */
 };
 
-enum {
-    F_INDEX,
-    F_INIT,
-    F_SEG,
-    F_HIDDEN /* .index.<a>, a < INDEX_FILES */
-};
-
-/* <dir>/<name of a live store object>. */
-static int
-join(const cir_live_store_t *w, char *out, size_t size, int kind, uint64_t a,
-     uint32_t b)
-{
-    unsigned long long x = (unsigned long long)a;
-    int n;
-
-    switch (kind) {
-    case F_INDEX:
-        n = snprintf(out, size, "%s/index", w->dir);
-        break;
-    case F_INIT:
-        n = snprintf(out, size, "%s/init-%llu.mp4", w->dir, x);
-        break;
-    case F_HIDDEN:
-        n = snprintf(out, size, "%s/.index.%llu", w->dir, x);
-        break;
-    default:
-        n = snprintf(out, size, "%s/seg-%llu.m4s", w->dir, x);
-        break;
-    }
-    (void)b;
-    if (n < 0 || (size_t)n >= size) {
-        return -ENAMETOOLONG;
-    }
-    return 0;
-}
-
 /* Opens hidden index file k (unknown length: truncated after the write). */
 static int
 open_hidden(cir_live_store_t *st, unsigned k, const char *hidden)
@@ -120,8 +84,10 @@ publish_swapped(cir_live_store_t *st, const char *data, size_t len)
     size_t tl;
     int ret, t;
 
-    if ((ret = join(st, hidden, sizeof(hidden), F_HIDDEN, k, 0)) < 0 ||
-        (ret = join(st, path, sizeof(path), F_INDEX, 0, 0)) < 0) {
+    if ((ret = cir_live_path(hidden, sizeof(hidden), st->dir,
+                             CIR_LIVE_FILE_INDEX_SLOT, k)) < 0 ||
+        (ret = cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_INDEX,
+                             0)) < 0) {
         return ret;
     }
     if (st->idx_fd[k] < 0 && (ret = open_hidden(st, k, hidden)) < 0) {
@@ -164,7 +130,8 @@ remove_segments(cir_live_store_t *st)
     uint64_t msn;
 
     while (cir_live_writer_take_removal(st->w, &msn)) {
-        if (join(st, path, sizeof(path), F_SEG, msn, 0) == 0) {
+        if (cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_SEGMENT,
+                          msn) == 0) {
             unlink(path);
         }
     }
@@ -192,7 +159,8 @@ write_index(cir_live_store_t *st)
             return ret;
         }
     }
-    if ((ret = join(st, path, sizeof(path), F_INDEX, 0, 0)) < 0) {
+    if ((ret = cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_INDEX,
+                             0)) < 0) {
         return ret;
     }
     return cir_write_file_atomic_flags(path, data, len, 0);
@@ -321,7 +289,7 @@ cir_live_store_put_init(cir_live_store_t *st, const void *data, size_t len)
     if ((ret = cir_live_writer_next_init(st->w, &id)) < 0) {
         return ret;
     }
-    ret = join(st, path, sizeof(path), F_INIT, id, 0);
+    ret = cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_INIT, id);
     if (ret < 0 ||
         (ret = cir_write_file_atomic_flags(path, data, len, 0)) < 0) {
         return ret;
@@ -338,7 +306,8 @@ create_segment_file(cir_live_store_t *st, uint64_t msn)
     char path[PATH_MAX];
     int fd, ret;
 
-    if ((ret = join(st, path, sizeof(path), F_SEG, msn, 0)) < 0) {
+    if ((ret = cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_SEGMENT,
+                             msn)) < 0) {
         return ret;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -363,7 +332,8 @@ discard_segment_file(cir_live_store_t *st, uint64_t msn)
         close(st->seg_fd);
         st->seg_fd = -1;
     }
-    if (join(st, path, sizeof(path), F_SEG, msn, 0) == 0) {
+    if (cir_live_path(path, sizeof(path), st->dir, CIR_LIVE_FILE_SEGMENT,
+                      msn) == 0) {
         unlink(path);
     }
 }

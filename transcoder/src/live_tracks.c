@@ -9,7 +9,8 @@ void
 live_rendition_dir(const cir_live_t *l, const char *name, char *dir,
                    size_t size)
 {
-    snprintf(dir, size, "%s/%s/%s", l->root, l->stream, name);
+    /* a name too long leaves "" (the rendition then fails to open) */
+    (void)cir_live_dir(dir, size, l->root, l->stream, name);
 }
 
 int
