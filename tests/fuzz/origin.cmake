@@ -9,6 +9,10 @@ foreach(name fuzz_live_index fuzz_origin_request fuzz_preset)
     add_executable(${name} ${_fuzz_dir}/${name}.c ${_origin_src} ${_common_src})
     target_include_directories(${name} PRIVATE
         ${CMAKE_SOURCE_DIR}/origin/include ${CMAKE_SOURCE_DIR}/common/include)
+    # what cirrus_common is compiled with (common/CMakeLists.txt)
+    target_compile_definitions(${name} PRIVATE
+        CIRRUS_PRESETS_DEFAULT="${CMAKE_SOURCE_DIR}/presets"
+        CIRRUS_VERSION="${PROJECT_VERSION}")
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined
         -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
