@@ -76,10 +76,11 @@ static const cir_option_t opts[] = {
      "a file rewritten with the progress, then the result"},
     {"publish_tag", S(publish_tag), "", 0, 0,
      "the upload's identity, 64 hex (\"\" or none: off)"},
-    {"log_level", S(log_level), "info", 0, 0,
-     "error, warn, info, debug, trace"},
+    {"log_level", S(log_level), "", 0, 0,
+     "error, warn, info, debug, trace (\"\": info, error with quiet)"},
     {"log_json", I(log_json), "0", 0, 1, "one JSON object per log line"},
-    {"quiet", I(quiet), "0", 0, 1, "no progress, errors only in the log"},
+    {"quiet", I(quiet), "0", 0, 1,
+     "no progress; errors only in the log unless log_level says"},
     {"live_root", S(live_root), "", 0, 0,
      "live: package the input into this live store"},
     {"stream", S(stream), "", 0, 0, "live: the stream's name"},
@@ -342,13 +343,15 @@ given(const char *s)
 static int
 check_config(const config_t *c, unsigned *only, char *err, size_t errsize)
 {
-    cir_log_level_t level;
+    cir_log_level_t level = c->quiet ? CIR_LOG_ERROR : CIR_LOG_INFO;
 
-    if (cir_log_parse_level(c->log_level, &level) < 0) {
+    /* an explicit level wins over --quiet's, whatever their order */
+    if (c->log_level[0] != '\0' &&
+        cir_log_parse_level(c->log_level, &level) < 0) {
         snprintf(err, errsize, "--log-level: unknown level '%s'", c->log_level);
         return -1;
     }
-    cir_log_set_level(c->quiet ? CIR_LOG_ERROR : level);
+    cir_log_set_level(level);
     cir_log_set_json((int)c->log_json);
     if (c->publish_tag[0] != '\0' && strcmp(c->publish_tag, "none") != 0 &&
         !cir_published_tag_is_valid(c->publish_tag)) {
