@@ -130,6 +130,34 @@ free_body(void *data)
 /* Sends a body held in memory.  take: body was malloc()ed and is freed
  * with the request (a detached cir_buf_t), else it is copied if it is not
  * in the pool already. */
+/* The headers set, then data[0, len) from memory that outlives the
+ * request (the pool's, or freed by a cleanup): nothing after the header
+ * for HEAD or an empty body. */
+static ngx_int_t
+send_header_and_memory(ngx_http_request_t *r, const char *data, size_t len)
+{
+    ngx_chain_t out;
+    ngx_buf_t *b;
+    ngx_int_t rc;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+    b->pos = (u_char *)data;
+    b->last = (u_char *)data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+    out.buf = b;
+    out.next = NULL;
+    return ngx_http_output_filter(r, &out);
+}
+
 ngx_int_t
 ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
                           cir_cache_kind_t cache, const cir_live_index_t *idx,
@@ -137,9 +165,6 @@ ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
                           ngx_uint_t take)
 {
     ngx_pool_cleanup_t *cln;
-    ngx_chain_t out;
-    ngx_int_t rc;
-    ngx_buf_t *b;
 
     if (take) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -160,22 +185,7 @@ ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
     if (r->method == NGX_HTTP_HEAD || len == 0) {
         r->header_only = 1;
     }
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-    b->pos = (u_char *)body;
-    b->last = (u_char *)body + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-    out.buf = b;
-    out.next = NULL;
-    return ngx_http_output_filter(r, &out);
+    return send_header_and_memory(r, body, len);
 }
 
 ngx_int_t
@@ -241,9 +251,6 @@ ngx_int_t
 ngx_http_cirrus_send_error(ngx_http_request_t *r, ngx_uint_t status)
 {
     const char *text = status_text(status);
-    ngx_chain_t out;
-    ngx_int_t rc;
-    ngx_buf_t *b;
 
     if (r->header_sent) {
         return NGX_ERROR;
@@ -263,22 +270,7 @@ ngx_http_cirrus_send_error(ngx_http_request_t *r, ngx_uint_t status)
     if (r->method == NGX_HTTP_HEAD) {
         r->header_only = 1;
     }
-    rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-    b->pos = (u_char *)text;
-    b->last = (u_char *)text + ngx_strlen(text);
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-    out.buf = b;
-    out.next = NULL;
-    return ngx_http_output_filter(r, &out);
+    return send_header_and_memory(r, text, ngx_strlen(text));
 }
 
 /* Serves a file with nginx's machinery: open file cache, sendfile, the
