@@ -283,20 +283,24 @@ put_us_duration(cir_buf_t *out, int64_t us)
 }
 
 /*
- * While a segment is being written, the segments after it are promised
- * with an open-ended S element (ISO/IEC 23009-1 5.3.9.6: a negative @r
- * repeats @d until the next MPD update).  A player then asks for the next
- * segment when it is due instead of when an MPD update lists it: dash.js
- * reloads the MPD at most once a second whatever minimumUpdatePeriod says,
- * which left it 0-1 s late for every segment, a stall when late by more
- * than its buffer.  Not after the last segment of an outage's GAP or of an
- * ended stream: nothing follows those yet.
+ * While the stream is live, the segments after the newest one are
+ * promised with an open-ended S element (ISO/IEC 23009-1 5.3.9.6: a
+ * negative @r repeats @d until the next MPD update).  A player then asks
+ * for the next segment when it is due instead of when an MPD update lists
+ * it: dash.js reloads the MPD at most once a second whatever
+ * minimumUpdatePeriod says, which left it 0-1 s late for every segment, a
+ * stall when late by more than its buffer.  The same rule as HLS's hint of
+ * the next part (hls_live.c): also after a complete newest segment (an MPD
+ * fetched in the third of a second before the next segment's first part
+ * would otherwise take the promise back until dash.js's next reload), not
+ * between timelines (the publisher gone: cir_live_index_t.paused), not
+ * after an outage's GAP segment nor in an ended stream.
  */
 static int
 open_ended(const mpd_t *m, const cir_live_index_t *idx, size_t k, size_t to)
 {
-    return !idx->ended && k + 1 == m->nb_periods && to > 0 &&
-           to == idx->nb_segments && !idx->segments[to - 1].complete &&
+    return !idx->ended && !idx->paused && k + 1 == m->nb_periods && to > 0 &&
+           to == idx->nb_segments && !idx->segments[to - 1].gap &&
            idx->segment_target > 0;
 }
 

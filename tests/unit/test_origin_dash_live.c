@@ -148,23 +148,39 @@ Test(dash_live, max_segment_duration_in_ms)
     cr_expect(strstr(out.data, "availabilityTimeOffset") == NULL);
 }
 
-/* While a segment is written, the next ones are promised (S@r="-1") so
+/* While the stream is live, the next segments are promised (S@r="-1") so
  * that a player asks for the next segment when it is due, not when an MPD
- * update lists it; never after a complete last segment (the publisher may
- * be gone) nor in an ended stream. */
-Test(dash_live, the_open_segment_promises_the_next)
+ * update lists it: after an open newest segment and after a complete one
+ * (the next one's first part is on its way), never between timelines (the
+ * publisher gone) nor in an ended stream. */
+static void
+complete_newest(fx_t *f)
 {
+    f->idx.segments[f->idx.nb_segments - 1].complete = 1;
+}
+
+Test(dash_live, the_live_stream_promises_the_next_segment)
+{
+    static const char promise[] = "<S t=\"0\" d=\"360000\" r=\"5\"/>\n"
+                                  "            <S d=\"360000\" r=\"-1\"/>\n"
+                                  "          </SegmentTimeline>";
+
     stream(0);
     cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
-    cr_expect(strstr(out.data, "<S t=\"0\" d=\"360000\" r=\"5\"/>\n"
+    cr_expect(strstr(out.data, promise) != NULL, "%s", out.data);
+
+    cir_buf_reset(&out);
+    complete_newest(&fa);
+    complete_newest(&fb);
+    complete_newest(&fc);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "<S d=\"180000\"/>\n"
                                "            <S d=\"360000\" r=\"-1\"/>\n"
                                "          </SegmentTimeline>") != NULL,
               "%s", out.data);
 
     cir_buf_reset(&out);
-    fa.idx.segments[fa.idx.nb_segments - 1].complete = 1;
-    fb.idx.segments[fb.idx.nb_segments - 1].complete = 1;
-    fc.idx.segments[fc.idx.nb_segments - 1].complete = 1;
+    fa.idx.paused = fb.idx.paused = fc.idx.paused = 1;
     cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
     cr_expect(strstr(out.data, "r=\"-1\"") == NULL, "%s", out.data);
 
