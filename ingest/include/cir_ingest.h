@@ -116,7 +116,7 @@ typedef struct {
     const char *video_codec, *audio_codec;
     int width, height;
     uint64_t bytes, frames, dropped;
-    json_t *live;         /* cir_live_stats() of the stream, or NULL */
+    json_t *live;         /* cir_onair_stats() of the stream, or NULL */
     const char *base_url; /* public base for viewer URLs, or NULL/"" */
 } cir_ingest_stream_info_t;
 

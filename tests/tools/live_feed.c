@@ -15,7 +15,7 @@
  */
 #include "cir_error.h"
 #include "cir_live.h"
-#include "cir_live_store.h"
+#include "cir_onair_store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -65,7 +65,7 @@ main(int argc, char **argv)
     long prefill = 0;
     int step = 0, ret = 1, i;
     cir_live_writer_config_t cfg;
-    cir_live_store_t *w = NULL;
+    cir_onair_store_t *w = NULL;
     unsigned char *payload = NULL;
     const char *dir = NULL;
     int64_t start = 0, dur, t0;
@@ -139,11 +139,11 @@ main(int argc, char **argv)
         goto fail;
     memset(payload, 0x42, (size_t)size);
 
-    if ((rc = cir_live_store_open(&w, &cfg)) < 0) {
+    if ((rc = cir_onair_store_open(&w, &cfg)) < 0) {
         fprintf(stderr, "writer_open: %s\n", cir_strerror(rc));
         goto fail;
     }
-    if ((rc = cir_live_store_put_init(w, "fake-init", 9)) < 0) {
+    if ((rc = cir_onair_store_put_init(w, "fake-init", 9)) < 0) {
         fprintf(stderr, "put_init: %s\n", cir_strerror(rc));
         goto fail;
     }
@@ -161,14 +161,14 @@ main(int argc, char **argv)
             /* a recognisable payload: msn and part in the first bytes */
             snprintf((char *)payload, (size_t)size, "part %ld.%ld ", seg, p);
             t0 = wall_us();
-            rc = cir_live_store_put_part(w, payload, (size_t)size, start, dur,
-                                         p == 0);
+            rc = cir_onair_store_put_part(w, payload, (size_t)size, start, dur,
+                                          p == 0);
             if (rc < 0) {
                 fprintf(stderr, "put_part: %s\n", cir_strerror(rc));
                 goto fail;
             }
             start += dur;
-            if (p + 1 == parts && (rc = cir_live_store_end_segment(w)) < 0) {
+            if (p + 1 == parts && (rc = cir_onair_store_end_segment(w)) < 0) {
                 fprintf(stderr, "end_segment: %s\n", cir_strerror(rc));
                 goto fail;
             }
@@ -181,14 +181,14 @@ main(int argc, char **argv)
         }
     }
 done:
-    if ((rc = cir_live_store_finish(w)) < 0) {
+    if ((rc = cir_onair_store_finish(w)) < 0) {
         fprintf(stderr, "finish: %s\n", cir_strerror(rc));
         goto fail;
     }
     printf("{\"ended\":true}\n");
     ret = 0;
 fail:
-    cir_live_store_close(&w);
+    cir_onair_store_close(&w);
     free(payload);
     return ret;
 }

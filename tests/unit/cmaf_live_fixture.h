@@ -18,7 +18,7 @@
 
 #include "cir_error.h"
 #include "cir_live.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_origin.h"
 
 static char workdir[64];
@@ -87,11 +87,11 @@ teardown(void)
 }
 
 /* A stream as cirrus-ingest opens it: both tracks in milliseconds. */
-static __attribute__((unused)) cir_live_t *
+static __attribute__((unused)) cir_onair_t *
 open_ms_stream(void)
 {
-    cir_live_config_t cfg = {0};
-    cir_live_t *live = NULL;
+    cir_onair_config_t cfg = {0};
+    cir_onair_t *live = NULL;
     char root[128];
 
     snprintf(root, sizeof(root), "%s/live", workdir);
@@ -100,17 +100,17 @@ open_ms_stream(void)
     cfg.part_seconds = 0.333334;
     cfg.segment_seconds = 2;
     cfg.window = 10;
-    cr_assert_eq(cir_live_open(&live, &cfg), 0);
-    cr_assert_eq(cir_live_add_video(live, vsrc.par, (AVRational){1, 1000},
-                                    (AVRational){30, 1}, 0),
+    cr_assert_eq(cir_onair_open(&live, &cfg), 0);
+    cr_assert_eq(cir_onair_add_video(live, vsrc.par, (AVRational){1, 1000},
+                                     (AVRational){30, 1}, 0),
                  0);
-    cr_assert_eq(cir_live_add_audio(live, asrc.par, (AVRational){1, 1000}, 0),
+    cr_assert_eq(cir_onair_add_audio(live, asrc.par, (AVRational){1, 1000}, 0),
                  0);
     return live;
 }
 
 static __attribute__((unused)) void
-push_one(cir_live_t *live, int video, int64_t dts, int64_t duration, int key)
+push_one(cir_onair_t *live, int video, int64_t dts, int64_t duration, int key)
 {
     AVPacket *pkt = av_packet_alloc();
 
@@ -118,7 +118,7 @@ push_one(cir_live_t *live, int video, int64_t dts, int64_t duration, int key)
     pkt->dts = pkt->pts = dts;
     pkt->duration = duration;
     pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
-    cr_assert_eq(cir_live_push(live, video, pkt), 0);
+    cr_assert_eq(cir_onair_push(live, video, pkt), 0);
     av_packet_free(&pkt);
 }
 
@@ -126,7 +126,7 @@ push_one(cir_live_t *live, int video, int64_t dts, int64_t duration, int key)
  * to end (ms), interleaved by time, audio first at equal times (as some
  * publishers send them).  Returns the audio frames pushed. */
 static __attribute__((unused)) int
-push_av(cir_live_t *live, int64_t v0, int64_t a0, int64_t end, int rate)
+push_av(cir_onair_t *live, int64_t v0, int64_t a0, int64_t end, int rate)
 {
     int i = 0, k = 0;
 
@@ -147,9 +147,9 @@ push_av(cir_live_t *live, int64_t v0, int64_t a0, int64_t end, int rate)
 }
 
 static __attribute__((unused)) json_int_t
-repairs_of(const cir_live_t *live, const char *track, const char *kind)
+repairs_of(const cir_onair_t *live, const char *track, const char *kind)
 {
-    json_t *j = cir_live_stats(live);
+    json_t *j = cir_onair_stats(live);
     json_t *n = json_object_get(
         json_object_get(json_object_get(j, "timestamp_repairs"), track), kind);
     json_int_t v;

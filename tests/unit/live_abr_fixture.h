@@ -16,7 +16,7 @@
 #include <libavformat/avformat.h>
 
 #include "cir_live.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_storage.h"
 #include "cir_origin.h"
 #include "cir_preset.h"
@@ -101,11 +101,11 @@ exists(const char *rel)
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
-static __attribute__((unused)) cir_live_file_job_t
+static __attribute__((unused)) cir_onair_file_job_t
 job(const char *input)
 {
     static char in[128], root[128];
-    cir_live_file_job_t j = {0};
+    cir_onair_file_job_t j = {0};
 
     snprintf(in, sizeof(in), "%s/%s", workdir, input);
     snprintf(root, sizeof(root), "%s/live", workdir);

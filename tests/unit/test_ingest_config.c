@@ -216,7 +216,7 @@ Test(ingest_status, counters_print_as_integers_in_full_precision)
     free(body);
 }
 
-/* The live pipeline's timestamp repairs (cir_live_stats'
+/* The live pipeline's timestamp repairs (cir_onair_stats'
  * "timestamp_repairs") in /streams and as one counter per track and kind
  * in /metrics. */
 Test(ingest_status, timestamp_repairs_per_track_and_kind)

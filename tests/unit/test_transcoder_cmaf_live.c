@@ -1,6 +1,6 @@
 /*
  * Live cutting rules (cmaf_live.c) with synthetic packet timings, one
- * table of them, through the live pipeline (passthrough, cir_live_push) into
+ * table of them, through the live pipeline (passthrough, cir_onair_push) into
  * the live store: every part within PART-TARGET and, but for independent and
  * last parts, at least 85 % of it; one target duration for video and audio that
  * every EXTINF rounds to at most; audio segments cut where the video's are,
@@ -192,8 +192,8 @@ static run_t *
 publish(const timing_t *t)
 {
     run_t *r = calloc(1, sizeof(*r));
-    cir_live_config_t cfg = {0};
-    cir_live_t *live = NULL;
+    cir_onair_config_t cfg = {0};
+    cir_onair_t *live = NULL;
     char root[128];
     AVPacket *pkt = av_packet_alloc();
     int nv = (int)(t->seconds * t->fps), i = 0, k = 0, next_key = 0;
@@ -206,11 +206,11 @@ publish(const timing_t *t)
     cfg.part_seconds = t->part_seconds > 0 ? t->part_seconds : 0.333334;
     cfg.segment_seconds = t->segment_seconds > 0 ? t->segment_seconds : 2;
     cfg.window = 6;
-    cr_assert_eq(cir_live_open(&live, &cfg), 0);
+    cr_assert_eq(cir_onair_open(&live, &cfg), 0);
     cr_assert_eq(
-        cir_live_add_video(live, vsrc.par, t->tb, av_d2q(t->fps, 1000), 0), 0);
+        cir_onair_add_video(live, vsrc.par, t->tb, av_d2q(t->fps, 1000), 0), 0);
     if (t->audio) {
-        cr_assert_eq(cir_live_add_audio(live, asrc.par, atb, 0), 0);
+        cr_assert_eq(cir_onair_add_audio(live, asrc.par, atb, 0), 0);
     }
     /* video and audio interleaved by time, as a publisher sends them */
     while (i < nv) {
@@ -246,7 +246,7 @@ publish(const timing_t *t)
             pkt->duration = 1024;
             k++;
         }
-        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, video, pkt), 0);
         memset(mem, 0xab, (size_t)pkt->size);
         pkt->data = NULL;
         pkt->size = 0;
@@ -255,12 +255,12 @@ publish(const timing_t *t)
             observe("audio", &r->audio);
         }
     }
-    cr_assert_eq(cir_live_finish(live), 0);
+    cr_assert_eq(cir_onair_finish(live), 0);
     observe("video", &r->video);
     if (t->audio) {
         observe("audio", &r->audio);
     }
-    cir_live_close(&live);
+    cir_onair_close(&live);
     av_packet_free(&pkt);
     while (nb_used > 0) {
         free(used[--nb_used]);

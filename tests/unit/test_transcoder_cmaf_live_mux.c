@@ -12,7 +12,7 @@ TestSuite(cmaf_live_mux, .init = setup, .fini = teardown, .timeout = 120);
 Test(cmaf_live_mux,
      a_new_audio_sample_rate_mid_stream_loses_no_frame_after_the_video)
 {
-    cir_live_t *live = open_ms_stream();
+    cir_onair_t *live = open_ms_stream();
     AVCodecParameters *par = avcodec_parameters_alloc();
     cir_live_index_t vidx, aidx;
     char dir[256];
@@ -25,15 +25,15 @@ Test(cmaf_live_mux,
     par->sample_rate = 44100;
     par->extradata[0] = (uint8_t)((par->extradata[0] & 0xf8) | (4 >> 1));
     par->extradata[1] = (uint8_t)((par->extradata[1] & 0x7f) | ((4 & 1) << 7));
-    cr_assert_eq(cir_live_reconfigure(live, 1, vsrc.par), 0);
-    cr_assert_eq(cir_live_reconfigure(live, 0, par), 0);
+    cr_assert_eq(cir_onair_reconfigure(live, 1, vsrc.par), 0);
+    cr_assert_eq(cir_onair_reconfigure(live, 0, par), 0);
     audio += push_av(live, 3064, 3040, 6000, 44100);
-    cr_assert_eq(cir_live_finish(live), 0);
+    cr_assert_eq(cir_onair_finish(live), 0);
     /* the one frame wholly before the video's new start is dropped and
      * counted (every rendition breaks at the same MSN, starting where the
      * video does); none is lost to the timescale change */
     cr_assert_eq(repairs_of(live, "audio", "before_video"), 1);
-    cir_live_close(&live);
+    cir_onair_close(&live);
     avcodec_parameters_free(&par);
     cr_assert_eq(stored_samples("audio"), audio - 1);
 

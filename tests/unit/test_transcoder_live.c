@@ -9,7 +9,7 @@
 #include <libavformat/avformat.h>
 
 #include "cir_live.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 
 static char workdir[64];
 
@@ -59,11 +59,11 @@ file_size(const char *rendition, const char *name)
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-static cir_live_file_job_t
+static cir_onair_file_job_t
 job(void)
 {
     static char in[128], root[128];
-    cir_live_file_job_t j = {0};
+    cir_onair_file_job_t j = {0};
 
     snprintf(in, sizeof(in), "%s/in.mp4", workdir);
     snprintf(root, sizeof(root), "%s/live", workdir);
@@ -79,10 +79,10 @@ job(void)
 Test(transcoder_live, parts_and_segments_from_a_file, .init = setup,
      .fini = teardown)
 {
-    cir_live_file_job_t j = job();
+    cir_onair_file_job_t j = job();
     cir_live_index_t v = {0}, a = {0};
 
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     load("video", &v);
     load("audio", &a);
 
@@ -162,8 +162,8 @@ Test(transcoder_live, parts_and_segments_from_a_file, .init = setup,
 Test(transcoder_live, a_timestamp_jump_is_a_discontinuity, .init = setup,
      .fini = teardown)
 {
-    cir_live_file_job_t j = job();
-    cir_live_t *live = NULL;
+    cir_onair_file_job_t j = job();
+    cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc();
     cir_live_index_t v = {0};
@@ -173,13 +173,13 @@ Test(transcoder_live, a_timestamp_jump_is_a_discontinuity, .init = setup,
     cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
     vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
+    cr_assert_eq(cir_onair_open(&live, &j.live), 0);
+    cr_assert_eq(cir_onair_add_video(live, ic->streams[vi]->codecpar,
+                                     ic->streams[vi]->time_base,
+                                     ic->streams[vi]->avg_frame_rate, 0),
                  0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base, 0),
+    cr_assert_eq(cir_onair_add_audio(live, ic->streams[ai]->codecpar,
+                                     ic->streams[ai]->time_base, 0),
                  0);
     while (av_read_frame(ic, pkt) == 0) {
         AVStream *st = ic->streams[pkt->stream_index];
@@ -189,12 +189,12 @@ Test(transcoder_live, a_timestamp_jump_is_a_discontinuity, .init = setup,
             pkt->dts += jump;
             pkt->pts += jump;
         }
-        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, pkt->stream_index == vi, pkt), 0);
         av_packet_unref(pkt);
         n++;
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     load("video", &v);
     int disc = 0;
     for (size_t s = 0; s < v.nb_segments; s++) {
@@ -237,7 +237,7 @@ typedef void (*retime_fn)(int video, int k, AVPacket *pkt, int64_t *prev);
 /* Pushes every packet of in, in FLV's whole milliseconds from offset_ms,
  * retimed by fn; counts the packets pushed per track. */
 static void
-push_input(cir_live_t *live, input_t *in, int64_t offset_ms, retime_fn fn,
+push_input(cir_onair_t *live, input_t *in, int64_t offset_ms, retime_fn fn,
            int pushed[2])
 {
     AVPacket *pkt = av_packet_alloc();
@@ -257,25 +257,26 @@ push_input(cir_live_t *live, input_t *in, int64_t offset_ms, retime_fn fn,
             fn(video, pushed[video], pkt, &prev[video]);
         }
         prev[video] = pkt->dts;
-        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, video, pkt), 0);
         pushed[video]++;
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
 }
 
-static cir_live_t *
-open_live_ms(const cir_live_file_job_t *j, input_t *in)
+static cir_onair_t *
+open_live_ms(const cir_onair_file_job_t *j, input_t *in)
 {
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
 
-    cr_assert_eq(cir_live_open(&live, &j->live), 0);
-    cr_assert_eq(cir_live_add_video(live, in->ic->streams[in->vi]->codecpar,
-                                    (AVRational){1, 1000},
-                                    in->ic->streams[in->vi]->avg_frame_rate, 0),
+    cr_assert_eq(cir_onair_open(&live, &j->live), 0);
+    cr_assert_eq(cir_onair_add_video(live, in->ic->streams[in->vi]->codecpar,
+                                     (AVRational){1, 1000},
+                                     in->ic->streams[in->vi]->avg_frame_rate,
+                                     0),
                  0);
-    cr_assert_eq(cir_live_add_audio(live, in->ic->streams[in->ai]->codecpar,
-                                    (AVRational){1, 1000}, 0),
+    cr_assert_eq(cir_onair_add_audio(live, in->ic->streams[in->ai]->codecpar,
+                                     (AVRational){1, 1000}, 0),
                  0);
     return live;
 }
@@ -324,16 +325,16 @@ bunch(int video, int k, AVPacket *pkt, int64_t *prev)
 Test(transcoder_live, repeated_and_backward_timestamps_keep_every_frame,
      .init = setup, .fini = teardown)
 {
-    cir_live_file_job_t j = job();
+    cir_onair_file_job_t j = job();
     input_t in;
-    cir_live_t *live;
+    cir_onair_t *live;
     int pushed[2] = {0, 0};
     json_t *st;
 
     open_input(&in, j.input);
     live = open_live_ms(&j, &in);
     push_input(live, &in, 5584, bunch, pushed);
-    st = cir_live_stats(live);
+    st = cir_onair_stats(live);
     cr_assert_not_null(st);
     /* every video frame packaged (none dropped at the muxer) */
     cr_assert_eq(stat_frames(st, "video"), pushed[1], "%lld of %d frames",
@@ -346,8 +347,8 @@ Test(transcoder_live, repeated_and_backward_timestamps_keep_every_frame,
     cr_assert_geq(stat_repairs(st, "audio", "repeated_dts"), 10);
     cr_assert_eq(stat_repairs(st, "video", "discontinuity"), 0);
     json_decref(st);
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     avformat_close_input(&in.ic);
 }
 
@@ -357,9 +358,9 @@ Test(transcoder_live, repeated_and_backward_timestamps_keep_every_frame,
 Test(transcoder_live, a_new_sequence_header_is_a_new_init, .init = setup,
      .fini = teardown)
 {
-    cir_live_file_job_t j = job();
+    cir_onair_file_job_t j = job();
     input_t a, b;
-    cir_live_t *live;
+    cir_onair_t *live;
     cir_live_index_t v = {0}, au = {0};
     int pushed[2] = {0, 0}, disc = 0;
     char cmd[512], in2[128];
@@ -378,16 +379,16 @@ Test(transcoder_live, a_new_sequence_header_is_a_new_init, .init = setup,
     open_input(&b, in2);
     live = open_live_ms(&j, &a);
     push_input(live, &a, 0, NULL, pushed);
-    cr_assert_eq(cir_live_reconfigure(live, 1, b.ic->streams[b.vi]->codecpar),
+    cr_assert_eq(cir_onair_reconfigure(live, 1, b.ic->streams[b.vi]->codecpar),
                  0);
-    cr_assert_eq(cir_live_reconfigure(live, 0, b.ic->streams[b.ai]->codecpar),
+    cr_assert_eq(cir_onair_reconfigure(live, 0, b.ic->streams[b.ai]->codecpar),
                  0);
     push_input(live, &b, 5100, NULL, pushed);
-    st = cir_live_stats(live);
+    st = cir_onair_stats(live);
     cr_assert_eq(stat_frames(st, "video"), pushed[1]);
     json_decref(st);
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     load("video", &v);
     load("audio", &au);
     cr_assert_eq(v.init_id, 2, "a second init segment");
@@ -412,7 +413,7 @@ Test(transcoder_live, a_new_sequence_header_is_a_new_init, .init = setup,
 }
 
 /* RTMP's 32-bit millisecond clock wrapping mid-stream: no break, every
- * frame kept, and cir_live_wake_us (which a feeder compares with the
+ * frame kept, and cir_onair_wake_us (which a feeder compares with the
  * source's own timestamps) stays in the source's wrapped domain. */
 static void
 wrap_late(int video, int k, AVPacket *pkt, int64_t *prev)
@@ -428,9 +429,9 @@ wrap_late(int video, int k, AVPacket *pkt, int64_t *prev)
 Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
      .fini = teardown)
 {
-    cir_live_file_job_t j = job();
+    cir_onair_file_job_t j = job();
     input_t in;
-    cir_live_t *live;
+    cir_onair_t *live;
     AVPacket *pkt = av_packet_alloc();
     int pushed[2] = {0, 0}, checked = 0;
     int64_t prev[2] = {AV_NOPTS_VALUE, AV_NOPTS_VALUE};
@@ -445,9 +446,9 @@ Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
         int64_t w;
         av_packet_rescale_ts(pkt, tb, (AVRational){1, 1000});
         wrap_late(video, pushed[video], pkt, &prev[video]);
-        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, video, pkt), 0);
         pushed[video]++;
-        w = cir_live_wake_us(live, video);
+        w = cir_onair_wake_us(live, video);
         if (w != INT64_MIN && w != INT64_MAX) {
             /* within a second of the packet just pushed, in its domain */
             cr_assert_lt(llabs(w / 1000 - pkt->dts), 1000,
@@ -458,14 +459,14 @@ Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
         av_packet_unref(pkt);
     }
     cr_assert_gt(checked, 100);
-    st = cir_live_stats(live);
+    st = cir_onair_stats(live);
     cr_assert_eq(stat_frames(st, "video"), pushed[1]);
     cr_assert_eq(stat_repairs(st, "video", "wrap"), 1);
     cr_assert_eq(stat_repairs(st, "audio", "wrap"), 1);
     cr_assert_eq(stat_repairs(st, "video", "discontinuity"), 0);
     json_decref(st);
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     avformat_close_input(&in.ic);
     av_packet_free(&pkt);
 }
@@ -476,8 +477,8 @@ Test(transcoder_live, the_rtmp_clock_wraps_without_a_break, .init = setup,
 Test(transcoder_live, a_declared_peak_is_never_below_the_average, .init = setup,
      .fini = teardown)
 {
-    cir_live_file_job_t j = job();
-    cir_live_t *live = NULL;
+    cir_onair_file_job_t j = job();
+    cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc();
     cir_live_index_t v = {0}, a = {0};
@@ -492,22 +493,22 @@ Test(transcoder_live, a_declared_peak_is_never_below_the_average, .init = setup,
     arate = ic->streams[ai]->codecpar->bit_rate;
     cr_assert_gt(vrate, 1000);
     cr_assert_gt(arate, 1000);
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                    ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate,
-                                    (uint64_t)vrate / 2),
+    cr_assert_eq(cir_onair_open(&live, &j.live), 0);
+    cr_assert_eq(cir_onair_add_video(live, ic->streams[vi]->codecpar,
+                                     ic->streams[vi]->time_base,
+                                     ic->streams[vi]->avg_frame_rate,
+                                     (uint64_t)vrate / 2),
                  0);
-    cr_assert_eq(cir_live_add_audio(live, ic->streams[ai]->codecpar,
-                                    ic->streams[ai]->time_base,
-                                    (uint64_t)arate / 2),
+    cr_assert_eq(cir_onair_add_audio(live, ic->streams[ai]->codecpar,
+                                     ic->streams[ai]->time_base,
+                                     (uint64_t)arate / 2),
                  0);
     while (av_read_frame(ic, pkt) == 0) {
-        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, pkt->stream_index == vi, pkt), 0);
         av_packet_unref(pkt);
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     load("video", &v);
     load("audio", &a);
     cr_assert_eq(v.track.average_bandwidth, (uint64_t)vrate);

@@ -8,11 +8,11 @@
 Test(transcoder_live_abr, rungs_cut_segments_with_the_passthrough,
      .init = setup, .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     const char *names[] = {"video", "180p", "90p", "audio"};
     cir_live_index_t v, r;
 
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     assert_aligned(names, 4, 3);
     cr_assert_neq(load("360p", &v), 0, "no rung above the source");
     cr_assert_eq(load("90p", &r), 0);
@@ -28,13 +28,13 @@ Test(transcoder_live_abr, rungs_cut_segments_with_the_passthrough,
 Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
      .init = setup, .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("same.mp4");
+    cir_onair_file_job_t j = job("same.mp4");
     const char *names[] = {"video", "90p", "audio"};
     cir_live_index_t x;
     json_t *st;
 
     make_input_sized("aac", "same.mp4", 3, "320x180");
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     assert_aligned(names, 3, 2);
     cr_assert_neq(load("180p", &x), 0, "no 180p beside a 320x180 passthrough");
     cr_assert_eq(load("video", &x), 0);
@@ -48,7 +48,7 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
         (cir_rung_t){.name = "180p", .height = 180, .bitrate_kbps = 300};
     j.live.stream = "s2";
     {
-        cir_live_t *live = NULL;
+        cir_onair_t *live = NULL;
         AVFormatContext *ic = NULL;
         AVPacket *pkt = av_packet_alloc();
         int vi;
@@ -56,25 +56,25 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
         cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
         cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
         vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-        cr_assert_eq(cir_live_open(&live, &j.live), 0);
-        cr_assert_eq(cir_live_add_video(live, ic->streams[vi]->codecpar,
-                                        ic->streams[vi]->time_base,
-                                        ic->streams[vi]->avg_frame_rate, 0),
+        cr_assert_eq(cir_onair_open(&live, &j.live), 0);
+        cr_assert_eq(cir_onair_add_video(live, ic->streams[vi]->codecpar,
+                                         ic->streams[vi]->time_base,
+                                         ic->streams[vi]->avg_frame_rate, 0),
                      0);
         while (av_read_frame(ic, pkt) == 0) {
             if (pkt->stream_index == vi) {
-                cr_assert_eq(cir_live_push(live, 1, pkt), 0);
+                cr_assert_eq(cir_onair_push(live, 1, pkt), 0);
             }
             av_packet_unref(pkt);
         }
         /* nothing to decode for: the feeder may batch (no rung wants
          * every packet) */
-        cr_assert_neq(cir_live_wake_us(live, 1), INT64_MIN);
-        st = cir_live_stats(live);
+        cr_assert_neq(cir_onair_wake_us(live, 1), INT64_MIN);
+        st = cir_onair_stats(live);
         cr_assert_eq(json_array_size(json_object_get(st, "renditions")), 1);
         json_decref(st);
-        cr_assert_eq(cir_live_finish(live), 0);
-        cir_live_close(&live);
+        cr_assert_eq(cir_onair_finish(live), 0);
+        cir_onair_close(&live);
         avformat_close_input(&ic);
         av_packet_free(&pkt);
     }
@@ -87,7 +87,7 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
         snprintf(cmd, sizeof(cmd), "rm -rf %s/live", workdir);
         cr_assert_eq(system(cmd), 0);
     }
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     cr_assert_eq(load("180p", &x), 0);
     cr_assert_eq(x.track.height, 180);
     cir_live_index_free(&x);
@@ -96,13 +96,13 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
 Test(transcoder_live_abr, rungs_alone_follow_the_preset_gop, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     const char *names[] = {"180p", "90p", "audio"};
     cir_live_index_t v;
 
     j.live.passthrough = 0;
     j.live.segment_seconds = 0; /* the preset's */
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     cr_assert_neq(load("video", &v), 0, "no passthrough");
     assert_aligned(names, 3, 3);
     cr_assert_eq(load("180p", &v), 0);
@@ -115,8 +115,8 @@ Test(transcoder_live_abr, rungs_alone_follow_the_preset_gop, .init = setup,
 /* j's input opened, and a live pipeline with its video and audio in the
  * file's own time bases. */
 static void
-open_pipeline(const cir_live_file_job_t *j, AVFormatContext **ic,
-              cir_live_t **live, int *vi, int *ai)
+open_pipeline(const cir_onair_file_job_t *j, AVFormatContext **ic,
+              cir_onair_t **live, int *vi, int *ai)
 {
     AVStream *v, *a;
 
@@ -127,19 +127,19 @@ open_pipeline(const cir_live_file_job_t *j, AVFormatContext **ic,
     *ai = av_find_best_stream(*ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     v = (*ic)->streams[*vi];
     a = (*ic)->streams[*ai];
-    cr_assert_eq(cir_live_open(live, &j->live), 0);
-    cr_assert_eq(cir_live_add_video(*live, v->codecpar, v->time_base,
-                                    v->avg_frame_rate, 0),
+    cr_assert_eq(cir_onair_open(live, &j->live), 0);
+    cr_assert_eq(cir_onair_add_video(*live, v->codecpar, v->time_base,
+                                     v->avg_frame_rate, 0),
                  0);
-    cr_assert_eq(cir_live_add_audio(*live, a->codecpar, a->time_base, 0), 0);
+    cr_assert_eq(cir_onair_add_audio(*live, a->codecpar, a->time_base, 0), 0);
 }
 
 Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     const char *names[] = {"video", "180p", "90p"};
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc();
     json_t *st, *rends;
@@ -150,12 +150,12 @@ Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
     open_pipeline(&j, &ic, &live, &vi, &ai);
     /* as fast as the file reads: far faster than 30 ms a frame */
     while (av_read_frame(ic, pkt) == 0) {
-        cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, pkt->stream_index == vi, pkt), 0);
         pushed += pkt->stream_index == vi;
         av_packet_unref(pkt);
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    st = cir_live_stats(live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    st = cir_onair_stats(live);
     cr_assert_not_null(st);
     cr_assert_eq(json_integer_value(json_object_get(st, "frames_in")), pushed);
     cr_assert_gt(json_integer_value(json_object_get(st, "dropped_frames")), 0);
@@ -173,7 +173,7 @@ Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
         json_integer_value(json_object_get(json_array_get(rends, 2), "height")),
         90);
     json_decref(st);
-    cir_live_close(&live);
+    cir_onair_close(&live);
     assert_aligned(names, 3, 3);
     avformat_close_input(&ic);
     av_packet_free(&pkt);
@@ -267,8 +267,8 @@ reconnect(const char *input, int64_t cut)
     int nb_held = 0, audio_back = 0;
     const int64_t audio_frame = 1024 * 1000000 / 48000;
     const int64_t frame_us = 2 * 1000000 / 30; /* a B-frame delay */
-    cir_live_file_job_t j;
-    cir_live_t *live = NULL;
+    cir_onair_file_job_t j;
+    cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc();
     cir_live_index_t ref, x;
@@ -305,18 +305,18 @@ reconnect(const char *input, int64_t cut)
             /* at 6 x real time: the rungs keep up, no frame is dropped */
             usleep(5000);
         }
-        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, video, pkt), 0);
         av_packet_unref(pkt);
         if (t >= cut && !video && !audio_back) {
             audio_back = 1;
             for (int k = 0; k < nb_held; k++) {
-                cr_assert_eq(cir_live_push(live, 1, held[k]), 0);
+                cr_assert_eq(cir_onair_push(live, 1, held[k]), 0);
                 av_packet_free(&held[k]);
             }
         }
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
 
     cr_assert_eq(load(names[0], &ref), 0);
     for (size_t s = 0; s < ref.nb_segments; s++) {
@@ -432,7 +432,7 @@ newest_complete(const char *rendition)
     return done;
 }
 
-/* The publisher leaves mid-segment (cir_live_pause): every rendition's open
+/* The publisher leaves mid-segment (cir_onair_pause): every rendition's open
  * segment ends with what it holds (the rungs' once their queued frames are
  * encoded), before any new packet; its return, timestamps going on, starts
  * a discontinuity at the same MSN in every rendition. */
@@ -440,10 +440,10 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
      .fini = teardown)
 {
     static const char *names[] = {"video", "180p", "90p", "audio"};
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc();
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     int vi, ai, paused = 0;
     uint64_t disc_msn[4];
 
@@ -452,8 +452,8 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
         double t = av_q2d(ic->streams[pkt->stream_index]->time_base) * pkt->dts;
         if (!paused && t > 3.0) {
             /* mid-segment (2 s segments): the publisher is gone */
-            cr_assert_eq(cir_live_pause(live), 0);
-            cr_assert_eq(cir_live_pause(live), 0, "twice is once");
+            cr_assert_eq(cir_onair_pause(live), 0);
+            cr_assert_eq(cir_onair_pause(live), 0, "twice is once");
             for (size_t i = 0; i < 4; i++) {
                 for (int w = 0; w < 500 && !newest_complete(names[i]); w++) {
                     usleep(10000);
@@ -464,12 +464,12 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
             paused = 1;
         }
         if (pkt->stream_index == vi || pkt->stream_index == ai) {
-            cr_assert_eq(cir_live_push(live, pkt->stream_index == vi, pkt), 0);
+            cr_assert_eq(cir_onair_push(live, pkt->stream_index == vi, pkt), 0);
         }
         av_packet_unref(pkt);
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     for (size_t i = 0; i < 4; i++) {
         cir_live_index_t x;
         int n = 0;
@@ -498,10 +498,10 @@ Test(transcoder_live_abr, a_pause_ends_every_open_segment, .init = setup,
 Test(transcoder_live_abr, a_break_before_the_audio_reached_the_cut_is_a_gap,
      .init = setup, .fini = teardown)
 {
-    cir_live_file_job_t j;
+    cir_onair_file_job_t j;
     AVFormatContext *ic = NULL;
     AVPacket *pkt = av_packet_alloc(), *held[256];
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     cir_live_index_t v, a;
     int vi, ai, nb_held = 0, paused = 0;
     uint64_t vdisc = 0, adisc = 0;
@@ -525,20 +525,20 @@ Test(transcoder_live_abr, a_break_before_the_audio_reached_the_cut_is_a_gap,
             av_packet_unref(pkt);
             continue;
         }
-        cr_assert_eq(cir_live_push(live, video, pkt), 0);
+        cr_assert_eq(cir_onair_push(live, video, pkt), 0);
         if (!paused && video && (pkt->flags & AV_PKT_FLAG_KEY) && t > 3.5) {
-            cr_assert_eq(cir_live_pause(live), 0);
+            cr_assert_eq(cir_onair_pause(live), 0);
             paused = 1;
             for (int i = 0; i < nb_held; i++) {
-                cr_assert_eq(cir_live_push(live, 0, held[i]), 0);
+                cr_assert_eq(cir_onair_push(live, 0, held[i]), 0);
                 av_packet_free(&held[i]);
             }
         }
         av_packet_unref(pkt);
     }
     cr_assert(paused);
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     cr_assert_eq(load("video", &v), 0);
     cr_assert_eq(load("audio", &a), 0);
     for (size_t s = 0; s < v.nb_segments; s++) {

@@ -9,7 +9,7 @@
 #include <libavformat/avformat.h>
 
 #include "cir_live.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "live_probe.h"
 
 static char workdir[64];
@@ -72,7 +72,7 @@ Test(live_probe, h264_size_from_sps, .init = setup, .fini = teardown)
 
     make("libx264", "in.mp4");
     open_input("in.mp4", &ic, &par, &key);
-    cr_assert_eq(cir_live_probe_size(par, key, &w, &h), 0);
+    cr_assert_eq(cir_onair_probe_size(par, key, &w, &h), 0);
     cr_assert_eq(w, 320);
     cr_assert_eq(h, 180);
     av_packet_free(&key);
@@ -90,9 +90,9 @@ Test(live_probe, garbage_fails, .init = setup, .fini = teardown)
     par->codec_id = AV_CODEC_ID_H264;
     cr_assert_eq(av_new_packet(pkt, 64), 0);
     memset(pkt->data, 0x42, 64);
-    cr_assert_lt(cir_live_probe_size(par, pkt, &w, &h), 0);
+    cr_assert_lt(cir_onair_probe_size(par, pkt, &w, &h), 0);
     pkt->size = 0;
-    cr_assert_lt(cir_live_probe_size(par, pkt, &w, &h), 0);
+    cr_assert_lt(cir_onair_probe_size(par, pkt, &w, &h), 0);
     av_packet_free(&pkt);
     avcodec_parameters_free(&par);
 }
@@ -104,7 +104,7 @@ Test(live_probe, pipeline_without_size, .init = setup, .fini = teardown)
     AVFormatContext *ic = NULL, *init = NULL;
     AVCodecParameters *par;
     AVPacket *pkt;
-    cir_live_t *l = NULL;
+    cir_onair_t *l = NULL;
     cir_live_index_t idx;
     char root[128], path[256];
     AVRational tb;
@@ -113,21 +113,21 @@ Test(live_probe, pipeline_without_size, .init = setup, .fini = teardown)
     open_input("in.mp4", &ic, &par, &pkt);
     tb = ic->streams[0]->time_base;
     snprintf(root, sizeof(root), "%s/live", workdir);
-    cir_live_config_t cfg = {.live_root = root,
-                             .stream = "s1",
-                             .part_seconds = 0.5,
-                             .segment_seconds = 1,
-                             .window = 5};
-    cr_assert_eq(cir_live_open(&l, &cfg), 0);
-    cr_assert_eq(cir_live_add_video(l, par, tb, (AVRational){30, 1}, 0), 0);
+    cir_onair_config_t cfg = {.live_root = root,
+                              .stream = "s1",
+                              .part_seconds = 0.5,
+                              .segment_seconds = 1,
+                              .window = 5};
+    cr_assert_eq(cir_onair_open(&l, &cfg), 0);
+    cr_assert_eq(cir_onair_add_video(l, par, tb, (AVRational){30, 1}, 0), 0);
     do {
         if (pkt->stream_index == 0) {
-            cr_assert_eq(cir_live_push(l, 1, pkt), 0);
+            cr_assert_eq(cir_onair_push(l, 1, pkt), 0);
         }
         av_packet_unref(pkt);
     } while (av_read_frame(ic, pkt) == 0);
-    cr_assert_eq(cir_live_finish(l), 0);
-    cir_live_close(&l);
+    cr_assert_eq(cir_onair_finish(l), 0);
+    cir_onair_close(&l);
 
     snprintf(path, sizeof(path), "%s/live/s1/video", workdir);
     memset(&idx, 0, sizeof(idx));

@@ -98,19 +98,19 @@ Test(live_record, a_recording_is_published_with_the_vod_peak_rule,
 {
     cir_live_index_t idx;
     cir_live_segment_t segs[2];
-    cir_live_rec_t *rec = NULL;
+    cir_onair_rec_t *rec = NULL;
     char version[64], dir[400], path[600], want[160], *master;
     /* 1100 bytes over 2.5 s; the only run of 1 to 3 s is both segments (the
      * short last one never alone); the average, the same figure */
     uint64_t rate = (uint64_t)(1100 * 8 / 2.5);
 
     make_index(&idx, segs);
-    cr_assert_eq(cir_live_rec_version(rec_root, version, sizeof(version), dir,
-                                      sizeof(dir)),
+    cr_assert_eq(cir_onair_rec_version(rec_root, version, sizeof(version), dir,
+                                       sizeof(dir)),
                  0);
-    cr_assert_eq(cir_live_rec_open(&rec, dir, live_dir, "720p"), 0);
-    cr_assert_eq(cir_live_rec_sync(rec, &idx), 0);
-    cr_assert_eq(cir_live_rec_publish(rec_root, version, &rec, 1, 2.0), 0);
+    cr_assert_eq(cir_onair_rec_open(&rec, dir, live_dir, "720p"), 0);
+    cr_assert_eq(cir_onair_rec_sync(rec, &idx), 0);
+    cr_assert_eq(cir_onair_rec_publish(rec_root, version, &rec, 1, 2.0), 0);
     snprintf(path, sizeof(path), "%s/720p/seg-2.m4s", dir);
     cr_assert_not_null(master = slurp(path));
     free(master);
@@ -132,7 +132,7 @@ Test(live_record, a_recording_is_published_with_the_vod_peak_rule,
     snprintf(path, sizeof(path), "%s/manifest.mpd", rec_root);
     cr_assert_not_null(master = slurp(path));
     free(master);
-    cir_live_rec_free(&rec);
+    cir_onair_rec_free(&rec);
 }
 
 Test(live_record, the_description_is_what_publish_takes, .init = setup,
@@ -140,23 +140,23 @@ Test(live_record, the_description_is_what_publish_takes, .init = setup,
 {
     cir_live_index_t idx;
     cir_live_segment_t segs[2];
-    cir_live_rec_t *recs[2] = {NULL, NULL};
+    cir_onair_rec_t *recs[2] = {NULL, NULL};
     cir_rendition_t rends[2];
     cir_asset_t asset;
     char version[64], dir[400];
 
     make_index(&idx, segs);
-    cr_assert_eq(cir_live_rec_version(rec_root, version, sizeof(version), dir,
-                                      sizeof(dir)),
+    cr_assert_eq(cir_onair_rec_version(rec_root, version, sizeof(version), dir,
+                                       sizeof(dir)),
                  0);
-    cr_assert_eq(cir_live_rec_open(&recs[1], dir, live_dir, "720p"), 0);
+    cr_assert_eq(cir_onair_rec_open(&recs[1], dir, live_dir, "720p"), 0);
     /* nothing recorded yet: nothing to publish */
-    cr_assert_eq(cir_live_rec_describe(recs, 2, 2.0, rends, &asset),
+    cr_assert_eq(cir_onair_rec_describe(recs, 2, 2.0, rends, &asset),
                  CIR_ENOTFOUND);
-    cr_assert_eq(cir_live_rec_publish(rec_root, version, recs, 2, 2.0),
+    cr_assert_eq(cir_onair_rec_publish(rec_root, version, recs, 2, 2.0),
                  CIR_ENOTFOUND);
-    cr_assert_eq(cir_live_rec_sync(recs[1], &idx), 0);
-    cr_assert_eq(cir_live_rec_describe(recs, 2, 2.0, rends, &asset), 0);
+    cr_assert_eq(cir_onair_rec_sync(recs[1], &idx), 0);
+    cr_assert_eq(cir_onair_rec_describe(recs, 2, 2.0, rends, &asset), 0);
     cr_assert_eq(asset.nb_renditions, 1);
     cr_assert_str_eq(asset.renditions[0].id, "720p");
     cr_assert_eq(asset.renditions[0].nb_segments, 2);
@@ -168,7 +168,7 @@ Test(live_record, the_description_is_what_publish_takes, .init = setup,
     cr_assert_geq(asset.renditions[0].bandwidth,
                   asset.renditions[0].average_bandwidth);
     /* a bad version id is refused before anything is written */
-    cr_assert_eq(cir_live_rec_publish(rec_root, "../x", recs, 2, 2.0),
+    cr_assert_eq(cir_onair_rec_publish(rec_root, "../x", recs, 2, 2.0),
                  CIR_EINVAL);
-    cir_live_rec_free(&recs[1]);
+    cir_onair_rec_free(&recs[1]);
 }

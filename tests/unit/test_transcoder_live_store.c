@@ -19,12 +19,12 @@
 #include "cir_buf.h"
 #include "cir_live.h"
 #include "live_writer_config.h"
-#include "cir_live_store.h"
+#include "cir_onair_store.h"
 #include "cir_origin.h"
 
 static char dir[64];
 static cir_clock_t clk;
-static cir_live_store_t *w;
+static cir_onair_store_t *w;
 
 static void
 rm_rf(const char *d)
@@ -49,7 +49,7 @@ teardown(void)
 {
     char root[64];
 
-    cir_live_store_close(&w);
+    cir_onair_store_close(&w);
     snprintf(root, sizeof(root), "%.26s", dir);
     rm_rf(root);
 }
@@ -100,15 +100,15 @@ start(uint32_t window, const char *init, size_t len)
     cir_live_writer_config_t c = config(window);
 
     media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, init, len), 0);
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
+    cr_assert_eq(cir_onair_store_put_init(w, init, len), 0);
 }
 
 /* One 4 s segment of four 1 s parts into w. */
 static void
 put_segment(void)
 {
-    LIVE_PUT_SEGMENT(w, cir_live_store_put_part, cir_live_store_end_segment,
+    LIVE_PUT_SEGMENT(w, cir_onair_store_put_part, cir_onair_store_end_segment,
                      &clk, media_t);
 }
 
@@ -123,22 +123,22 @@ Test(live_store, parts_segments_and_index)
     char *data;
 
     media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
     cr_assert(exists("index"));
     /* no init yet: no media */
-    cr_assert_eq(cir_live_store_put_part(w, "x", 1, 0, TS, 1), CIR_EINVAL);
-    cr_assert_eq(cir_live_store_put_init(w, "INIT", 4), 0);
+    cr_assert_eq(cir_onair_store_put_part(w, "x", 1, 0, TS, 1), CIR_EINVAL);
+    cr_assert_eq(cir_onair_store_put_init(w, "INIT", 4), 0);
     cr_assert(exists("init-1.mp4"));
 
     cir_clock_fixed_advance(&clk, 1500000);
-    cr_assert_eq(cir_live_store_put_part(w, "AB", 2, 0, TS, 1), 0);
+    cr_assert_eq(cir_onair_store_put_part(w, "AB", 2, 0, TS, 1), 0);
     /* the part is appended to its segment file: no file of its own */
     data = slurp("seg-0.m4s", &len);
     cr_assert_eq(len, 2);
     cr_assert_eq(memcmp(data, "AB", 2), 0);
     free(data);
     cr_assert_not(exists("part-0.0.m4s"));
-    x = cir_live_writer_index(cir_live_store_writer(w));
+    x = cir_live_writer_index(cir_onair_store_writer(w));
     cr_assert_eq(x->nb_segments, 1);
     cr_assert_eq(x->segments[0].complete, 0);
     cr_assert_eq(x->segments[0].nb_parts, 1);
@@ -155,14 +155,14 @@ Test(live_store, parts_segments_and_index)
     cir_live_index_free(&disk);
 
     cir_clock_fixed_advance(&clk, 1000000);
-    cr_assert_eq(cir_live_store_put_part(w, "CDE", 3, TS, TS, 0), 0);
-    cr_assert_eq(cir_live_store_end_segment(w), 0);
-    cr_assert_eq(cir_live_store_end_segment(w), CIR_EINVAL); /* none open */
+    cr_assert_eq(cir_onair_store_put_part(w, "CDE", 3, TS, TS, 0), 0);
+    cr_assert_eq(cir_onair_store_end_segment(w), 0);
+    cr_assert_eq(cir_onair_store_end_segment(w), CIR_EINVAL); /* none open */
     data = slurp("seg-0.m4s", &len);
     cr_assert_eq(len, 5);
     cr_assert_eq(memcmp(data, "ABCDE", 5), 0);
     free(data);
-    x = cir_live_writer_index(cir_live_store_writer(w));
+    x = cir_live_writer_index(cir_onair_store_writer(w));
     {
         uint64_t off;
         uint32_t size;
@@ -187,21 +187,21 @@ Test(live_store, version_rises_on_every_write)
     uint64_t v;
 
     media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    v = cir_live_writer_index(cir_live_store_writer(w))->version;
-    cr_assert_eq(cir_live_store_put_init(w, "INIT", 4), 0);
-    cr_assert_eq(cir_live_writer_index(cir_live_store_writer(w))->version,
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
+    v = cir_live_writer_index(cir_onair_store_writer(w))->version;
+    cr_assert_eq(cir_onair_store_put_init(w, "INIT", 4), 0);
+    cr_assert_eq(cir_live_writer_index(cir_onair_store_writer(w))->version,
                  v + 1);
-    cr_assert_eq(cir_live_store_put_part(w, "A", 1, 0, TS, 1), 0);
-    cr_assert_eq(cir_live_writer_index(cir_live_store_writer(w))->version,
+    cr_assert_eq(cir_onair_store_put_part(w, "A", 1, 0, TS, 1), 0);
+    cr_assert_eq(cir_live_writer_index(cir_onair_store_writer(w))->version,
                  v + 2);
-    cr_assert_eq(cir_live_store_end_segment(w), 0);
-    cr_assert_eq(cir_live_writer_index(cir_live_store_writer(w))->version,
+    cr_assert_eq(cir_onair_store_end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_index(cir_onair_store_writer(w))->version,
                  v + 3);
     /* the last part and the segment's end: one write */
-    cr_assert_eq(cir_live_store_put_part(w, "B", 1, TS, TS, 1), 0);
-    cr_assert_eq(cir_live_store_put_last_part(w, "CD", 2, 2 * TS, TS, 0), 0);
-    cr_assert_eq(cir_live_writer_index(cir_live_store_writer(w))->version,
+    cr_assert_eq(cir_onair_store_put_part(w, "B", 1, TS, TS, 1), 0);
+    cr_assert_eq(cir_onair_store_put_last_part(w, "CD", 2, 2 * TS, TS, 0), 0);
+    cr_assert_eq(cir_live_writer_index(cir_onair_store_writer(w))->version,
                  v + 5);
     {
         cir_live_index_t disk;
@@ -217,7 +217,7 @@ Test(live_store, version_rises_on_every_write)
         cr_assert_eq(size, 2);
         cir_live_index_free(&disk);
     }
-    cr_assert_eq(cir_live_store_end_segment(w), CIR_EINVAL); /* closed */
+    cr_assert_eq(cir_onair_store_end_segment(w), CIR_EINVAL); /* closed */
 }
 
 Test(live_store, index_is_replaced_without_new_files)
@@ -236,7 +236,7 @@ Test(live_store, index_is_replaced_without_new_files)
         cr_assert_eq(stat(p, &a), 0);
         seen[i] = a.st_ino;
         cir_clock_fixed_advance(&clk, 1000000);
-        cr_assert_eq(cir_live_store_put_part(w, "Z", 1, media_t, TS, 1), 0);
+        cr_assert_eq(cir_onair_store_put_part(w, "Z", 1, media_t, TS, 1), 0);
         media_t += TS;
         cr_assert_eq(stat(p, &b), 0);
         cr_assert_neq(a.st_ino, b.st_ino, "a new version, a new inode");
@@ -253,7 +253,7 @@ Test(live_store, index_is_replaced_without_new_files)
         cir_live_index_t disk;
         cr_assert_eq(cir_live_index_load(dir, &disk), 0);
         cr_assert_eq(disk.version,
-                     cir_live_writer_index(cir_live_store_writer(w))->version);
+                     cir_live_writer_index(cir_onair_store_writer(w))->version);
         cir_live_index_free(&disk);
     }
 }
@@ -264,15 +264,15 @@ Test(live_store, finish_ends_the_stream)
 
     start(3, "I", 1);
     put_segment();
-    cr_assert_eq(cir_live_store_put_part(w, "A", 1, media_t, TS, 1), 0);
-    cr_assert_eq(cir_live_store_finish(w), 0);
+    cr_assert_eq(cir_onair_store_put_part(w, "A", 1, media_t, TS, 1), 0);
+    cr_assert_eq(cir_onair_store_finish(w), 0);
     cr_assert(exists("seg-1.m4s"));
     cr_assert_eq(cir_live_index_load(dir, &disk), 0);
     cr_assert_eq(disk.ended, 1);
     cr_assert_eq(disk.nb_segments, 2);
     cr_assert_eq(disk.segments[1].complete, 1);
     cir_live_index_free(&disk);
-    cr_assert_eq(cir_live_store_put_part(w, "B", 1, media_t, TS, 1),
+    cr_assert_eq(cir_onair_store_put_part(w, "B", 1, media_t, TS, 1),
                  CIR_EINVAL);
 }
 
@@ -282,23 +282,23 @@ Test(live_store, reopen_resumes_numbering)
     const cir_live_index_t *x;
 
     media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, "I", 1), 0);
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
+    cr_assert_eq(cir_onair_store_put_init(w, "I", 1), 0);
     put_segment();
     put_segment();
-    cr_assert_eq(cir_live_store_put_part(w, "A", 1, media_t, TS, 1), 0);
-    cir_live_store_close(&w);
+    cr_assert_eq(cir_onair_store_put_part(w, "A", 1, media_t, TS, 1), 0);
+    cir_onair_store_close(&w);
 
     media_t = 0; /* the new packager starts from 0 again */
     cir_clock_fixed_advance(&clk, 60000000);
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    x = cir_live_writer_index(cir_live_store_writer(w));
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
+    x = cir_live_writer_index(cir_onair_store_writer(w));
     cr_assert_eq(x->nb_segments, 0); /* the old segments left */
     cr_assert_eq(x->nb_parts, 0);
-    cr_assert_eq(cir_live_store_put_init(w, "I", 1), 0);
+    cr_assert_eq(cir_onair_store_put_init(w, "I", 1), 0);
     cr_assert(exists("init-2.mp4"));
     put_segment();
-    x = cir_live_writer_index(cir_live_store_writer(w));
+    x = cir_live_writer_index(cir_onair_store_writer(w));
     cr_assert_eq(x->segments[0].msn, 3); /* after the open msn 2 */
     cr_assert_eq(x->segments[0].discontinuity, 1);
     cr_assert_eq(x->segments[0].init_id, 2);
@@ -319,22 +319,22 @@ Test(live_store, nothing_is_published_before_the_target_duration)
 
     c.target_duration = 0; /* the stream's leader decides it later */
     media_t = 0;
-    cr_assert_eq(cir_live_store_open(&w, &c), 0);
-    cr_assert_eq(cir_live_store_put_init(w, "INIT", 4), 0);
+    cr_assert_eq(cir_onair_store_open(&w, &c), 0);
+    cr_assert_eq(cir_onair_store_put_init(w, "INIT", 4), 0);
     put_segment();
     cr_assert_not(exists("index"), "held back until the target is known");
     cr_assert(exists("seg-0.m4s"));
-    cr_assert_eq(cir_live_store_set_target_duration(w, 5), 0);
+    cr_assert_eq(cir_onair_store_set_target_duration(w, 5), 0);
     cr_assert_eq(cir_live_index_load(dir, &disk), 0);
     cr_assert_eq(disk.target_duration, 5);
     cr_assert_eq(disk.nb_segments, 1);
     cr_assert_eq(disk.part_target_us, 1000000);
     cir_live_index_free(&disk);
     /* it never changes */
-    cr_assert_eq(cir_live_store_set_target_duration(w, 5), 0);
-    cr_assert_eq(cir_live_store_set_target_duration(w, 6), CIR_EINVAL);
+    cr_assert_eq(cir_onair_store_set_target_duration(w, 5), 0);
+    cr_assert_eq(cir_onair_store_set_target_duration(w, 6), CIR_EINVAL);
     cr_assert_eq(
-        cir_live_writer_index(cir_live_store_writer(w))->target_duration, 5);
+        cir_live_writer_index(cir_onair_store_writer(w))->target_duration, 5);
 }
 
 /* The files the window lets go leave the folder: a segment's file a window
@@ -349,7 +349,7 @@ Test(live_store, old_segment_files_leave_the_folder)
     for (i = 0; i < 12; i++) {
         put_segment();
     }
-    x = cir_live_writer_index(cir_live_store_writer(w));
+    x = cir_live_writer_index(cir_onair_store_writer(w));
     cr_assert_gt(x->segments[0].msn, 3);
     cr_assert_not(exists("seg-0.m4s"));
     for (i = 0; i < (int)x->nb_segments; i++) {

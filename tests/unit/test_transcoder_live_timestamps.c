@@ -25,27 +25,27 @@ typedef struct {
     int n, kept, breaks;
 } out_t;
 
-static cir_live_ts_t ts;
+static cir_onair_ts_t ts;
 static out_t outs[2];
 
 static void
 open_stage(int wrap_bits, int64_t max_correction_us)
 {
-    cir_live_ts_config_t cfg = {.max_gap_us = 5000000,
-                                .max_correction_us = max_correction_us};
+    cir_onair_ts_config_t cfg = {.max_gap_us = 5000000,
+                                 .max_correction_us = max_correction_us};
 
     memset(outs, 0, sizeof(outs));
-    cir_live_ts_init(&ts, &cfg);
-    cr_assert_eq(cir_live_ts_add_track(&ts, VIDEO, MS, wrap_bits), 0);
-    cr_assert_eq(cir_live_ts_add_track(&ts, AUDIO, MS, wrap_bits), 0);
+    cir_onair_ts_init(&ts, &cfg);
+    cr_assert_eq(cir_onair_ts_add_track(&ts, VIDEO, MS, wrap_bits), 0);
+    cr_assert_eq(cir_onair_ts_add_track(&ts, AUDIO, MS, wrap_bits), 0);
 }
 
 static int
 feed(int track, int64_t dts, int64_t pts)
 {
     out_t *o = &outs[track];
-    cir_live_ts_result_t r;
-    int ret = cir_live_ts_fix(&ts, track, dts, pts, &r);
+    cir_onair_ts_result_t r;
+    int ret = cir_onair_ts_fix(&ts, track, dts, pts, &r);
 
     cr_assert_geq(ret, 0);
     cr_assert_lt(o->n, MAXPKT);
@@ -55,8 +55,8 @@ feed(int track, int64_t dts, int64_t pts)
     o->pts[o->n] = r.pts;
     o->ret[o->n] = ret;
     o->n++;
-    o->kept += ret != CIR_LIVE_TS_DROP;
-    o->breaks += ret == CIR_LIVE_TS_BREAK;
+    o->kept += ret != CIR_ONAIR_TS_DROP;
+    o->breaks += ret == CIR_ONAIR_TS_BREAK;
     return ret;
 }
 
@@ -95,9 +95,9 @@ max_correction(int track, int from, int to)
 }
 
 static uint64_t
-count(int track, cir_live_ts_kind_t k)
+count(int track, cir_onair_ts_kind_t k)
 {
-    return cir_live_ts_count(&ts, track, k);
+    return cir_onair_ts_count(&ts, track, k);
 }
 
 /* 30 fps in whole ms: 0, 33, 67, 100 ... */
@@ -131,8 +131,8 @@ Test(live_timestamps, a_clean_stream_is_untouched)
             cr_assert_eq(outs[t].dts[i], outs[t].in_dts[i] - 1000);
             cr_assert_eq(outs[t].pts[i], outs[t].in_pts[i] - 1000);
         }
-        for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
-            cr_assert_eq(count(t, k), 0, "%s", cir_live_ts_kind_name(k));
+        for (int k = 0; k < CIR_ONAIR_TS_KINDS; k++) {
+            cr_assert_eq(count(t, k), 0, "%s", cir_onair_ts_kind_name(k));
         }
     }
 }
@@ -149,7 +149,7 @@ Test(live_timestamps, bunched_dts_at_the_start_are_spread)
         feed(VIDEO, dts[i], dts[i]);
     }
     assert_packageable(VIDEO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_REPEATED), 2);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_REPEATED), 2);
     cr_assert_eq(outs[VIDEO].breaks, 0);
     /* spread by a tick each, and gone by the next real step */
     cr_assert_eq(outs[VIDEO].dts[1], 1);
@@ -169,7 +169,7 @@ Test(live_timestamps, repeated_dts_all_along_keep_every_frame)
         feed(VIDEO, d, frame_ms(i) + 67);
     }
     assert_packageable(VIDEO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_REPEATED), 300);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_REPEATED), 300);
     cr_assert_eq(outs[VIDEO].breaks, 0);
     cr_assert_leq(max_correction(VIDEO, 0, outs[VIDEO].n), 34);
     /* the frame keeps its composition offset: PTS stay distinct */
@@ -187,7 +187,7 @@ Test(live_timestamps, small_backward_steps_are_moved_forward)
         feed(VIDEO, dts[i], dts[i]);
     }
     assert_packageable(VIDEO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_BACKWARD), 2);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_BACKWARD), 2);
     cr_assert_eq(outs[VIDEO].dts[3], 68);
     cr_assert_eq(outs[VIDEO].dts[6], 134);
     cr_assert_eq(outs[VIDEO].dts[7], 167, "the correction goes away");
@@ -215,8 +215,8 @@ Test(live_timestamps, jitter_keeps_every_frame_within_the_jitter)
     cr_assert_eq(outs[VIDEO].breaks + outs[AUDIO].breaks, 0);
     cr_assert_leq(max_correction(VIDEO, 0, outs[VIDEO].n), 41);
     cr_assert_leq(max_correction(AUDIO, 0, outs[AUDIO].n), 25);
-    cr_assert_gt(count(VIDEO, CIR_LIVE_TS_BACKWARD), 10);
-    cr_assert_gt(count(AUDIO, CIR_LIVE_TS_BACKWARD), 10);
+    cr_assert_gt(count(VIDEO, CIR_ONAIR_TS_BACKWARD), 10);
+    cr_assert_gt(count(AUDIO, CIR_ONAIR_TS_BACKWARD), 10);
 }
 
 /* A gap under the threshold (an encoder stall) is kept as it is and
@@ -239,9 +239,9 @@ Test(live_timestamps, gaps_and_vanishing_audio_are_no_break)
     assert_packageable(VIDEO);
     assert_packageable(AUDIO);
     cr_assert_eq(outs[VIDEO].breaks + outs[AUDIO].breaks, 0);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_GAP), 1);
-    cr_assert_eq(count(AUDIO, CIR_LIVE_TS_GAP), 1);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_DISCONTINUITY), 0);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_GAP), 1);
+    cr_assert_eq(count(AUDIO, CIR_ONAIR_TS_GAP), 1);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_DISCONTINUITY), 0);
     /* both tracks stay on the source's clock */
     for (int t = 0; t < 2; t++) {
         cr_assert_eq(max_correction(t, 0, outs[t].n), 0);
@@ -282,7 +282,7 @@ Test(live_timestamps, a_skew_past_the_threshold_breaks_once)
     assert_packageable(VIDEO);
     assert_packageable(AUDIO);
     cr_assert_eq(outs[VIDEO].breaks + outs[AUDIO].breaks, 1);
-    cr_assert_eq(count(AUDIO, CIR_LIVE_TS_DISCONTINUITY), 1);
+    cr_assert_eq(count(AUDIO, CIR_ONAIR_TS_DISCONTINUITY), 1);
     cr_assert_leq(llabs(outs[AUDIO].dts[outs[AUDIO].n - 1] -
                         outs[VIDEO].dts[outs[VIDEO].n - 1]),
                   100);
@@ -311,8 +311,8 @@ Test(live_timestamps, b_frames_keep_their_composition_offsets)
         cr_assert_eq(outs[VIDEO].pts[i] - outs[VIDEO].dts[i],
                      outs[VIDEO].in_pts[i] - outs[VIDEO].in_dts[i]);
     }
-    for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
-        cr_assert_eq(count(VIDEO, k), 0, "%s", cir_live_ts_kind_name(k));
+    for (int k = 0; k < CIR_ONAIR_TS_KINDS; k++) {
+        cr_assert_eq(count(VIDEO, k), 0, "%s", cir_onair_ts_kind_name(k));
     }
 
     /* the same with the DTS of every second B-frame repeating the one
@@ -323,7 +323,7 @@ Test(live_timestamps, b_frames_keep_their_composition_offsets)
         feed(VIDEO, frame_ms(repeat ? k - 1 : k), frame_ms(display_of(k)) + 67);
     }
     assert_packageable(VIDEO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_REPEATED), 99);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_REPEATED), 99);
     for (int i = 0; i < outs[VIDEO].n; i++) {
         for (int j = i + 1; j < outs[VIDEO].n && j < i + 6; j++) {
             /* presentation order as sent */
@@ -345,7 +345,7 @@ Test(live_timestamps, negative_cts_delays_the_dts)
         feed(VIDEO, dts, pts);
     }
     assert_packageable(VIDEO);
-    cr_assert_gt(count(VIDEO, CIR_LIVE_TS_NEGATIVE_CTS), 0);
+    cr_assert_gt(count(VIDEO, CIR_ONAIR_TS_NEGATIVE_CTS), 0);
     for (int i = 5; i < outs[VIDEO].n; i++) {
         cr_assert_eq(outs[VIDEO].pts[i], outs[VIDEO].in_pts[i] - 100,
                      "frame %d keeps its presentation time", i);
@@ -369,14 +369,14 @@ Test(live_timestamps, the_32_bit_millisecond_wrap_is_undone)
     }
     assert_packageable(VIDEO);
     assert_packageable(AUDIO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_WRAP), 1);
-    cr_assert_eq(count(AUDIO, CIR_LIVE_TS_WRAP), 1);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_WRAP), 1);
+    cr_assert_eq(count(AUDIO, CIR_ONAIR_TS_WRAP), 1);
     cr_assert_eq(outs[VIDEO].breaks + outs[AUDIO].breaks, 0);
     for (int i = 0; i < outs[VIDEO].n; i++) {
         cr_assert_eq(outs[VIDEO].dts[i], frame_ms(i), "continuous");
     }
-    /* the feeder's view (cir_live_ts_source_us) follows the wrap */
-    cr_assert_eq(cir_live_ts_source_us(&ts, VIDEO, 9000000),
+    /* the feeder's view (cir_onair_ts_source_us) follows the wrap */
+    cr_assert_eq(cir_onair_ts_source_us(&ts, VIDEO, 9000000),
                  (start + 9000 - (INT64_C(1) << 32)) * 1000);
 }
 
@@ -388,7 +388,7 @@ Test(live_timestamps, no_wrap_without_wrap_bits)
     feed(VIDEO, 4294967033, 4294967033);
     feed(VIDEO, 100, 100);
     assert_packageable(VIDEO);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_WRAP), 0);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_WRAP), 0);
     cr_assert_eq(outs[VIDEO].breaks, 1);
 }
 
@@ -407,15 +407,15 @@ Test(live_timestamps, a_jump_past_the_threshold_is_a_discontinuity)
     }
     assert_packageable(VIDEO);
     cr_assert_eq(outs[VIDEO].breaks, 2);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_DISCONTINUITY), 2);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_GAP), 1, "the 4 s step");
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_DISCONTINUITY), 2);
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_GAP), 1, "the 4 s step");
     at[0] = outs[VIDEO].dts[150] - outs[VIDEO].dts[149];
     at[1] = outs[VIDEO].dts[300] - outs[VIDEO].dts[299];
     at[2] = outs[VIDEO].dts[400] - outs[VIDEO].dts[399];
-    cr_assert_eq(outs[VIDEO].ret[150], CIR_LIVE_TS_BREAK);
-    cr_assert_eq(outs[VIDEO].ret[300], CIR_LIVE_TS_BREAK);
-    cr_assert_eq(at[0], CIR_LIVE_TS_BREAK_STEP_US / 1000);
-    cr_assert_eq(at[1], CIR_LIVE_TS_BREAK_STEP_US / 1000);
+    cr_assert_eq(outs[VIDEO].ret[150], CIR_ONAIR_TS_BREAK);
+    cr_assert_eq(outs[VIDEO].ret[300], CIR_ONAIR_TS_BREAK);
+    cr_assert_eq(at[0], CIR_ONAIR_TS_BREAK_STEP_US / 1000);
+    cr_assert_eq(at[1], CIR_ONAIR_TS_BREAK_STEP_US / 1000);
     cr_assert_eq(at[2], 4033);
 }
 
@@ -436,11 +436,11 @@ Test(live_timestamps, corrections_stay_bounded)
     }
     assert_packageable(VIDEO);
     cr_assert_geq(outs[VIDEO].breaks, 1);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_DISCONTINUITY),
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_DISCONTINUITY),
                  (uint64_t)outs[VIDEO].breaks);
     /* between breaks, no packet is more than the limit off its source */
     for (int i = 1, from = 0; i < outs[VIDEO].n; i++) {
-        if (outs[VIDEO].ret[i] == CIR_LIVE_TS_BREAK) {
+        if (outs[VIDEO].ret[i] == CIR_ONAIR_TS_BREAK) {
             from = i;
         }
         int64_t c = (outs[VIDEO].dts[i] - outs[VIDEO].dts[from]) -
@@ -473,7 +473,7 @@ Test(live_timestamps, a_reconnect_breaks_once_and_keeps_sync)
     assert_packageable(VIDEO);
     assert_packageable(AUDIO);
     cr_assert_eq(outs[VIDEO].breaks + outs[AUDIO].breaks, 1);
-    cr_assert_eq(outs[VIDEO].ret[vi], CIR_LIVE_TS_BREAK);
+    cr_assert_eq(outs[VIDEO].ret[vi], CIR_ONAIR_TS_BREAK);
     /* after the break, audio and video are as far apart as sent */
     cr_assert_eq(outs[AUDIO].dts[ai] - outs[VIDEO].dts[vi],
                  outs[AUDIO].in_dts[ai] - outs[VIDEO].in_dts[vi]);
@@ -487,26 +487,26 @@ Test(live_timestamps, packets_before_the_start_are_counted)
     feed(VIDEO, 1000, 1000);
     feed(AUDIO, 979, 979);
     feed(AUDIO, 1000, 1000);
-    cr_assert_eq(outs[AUDIO].ret[0], CIR_LIVE_TS_DROP);
+    cr_assert_eq(outs[AUDIO].ret[0], CIR_ONAIR_TS_DROP);
     cr_assert_eq(outs[AUDIO].dts[1], 0);
-    cr_assert_eq(count(AUDIO, CIR_LIVE_TS_BEFORE_START), 1);
+    cr_assert_eq(count(AUDIO, CIR_ONAIR_TS_BEFORE_START), 1);
 }
 
 Test(live_timestamps, first_repairs_are_flagged_once_per_kind)
 {
-    cir_live_ts_result_t r;
+    cir_onair_ts_result_t r;
 
     open_stage(32, 0);
-    cr_assert_eq(cir_live_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
-    cr_assert_eq(cir_live_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
-    cr_assert_eq(r.first, 1u << CIR_LIVE_TS_REPEATED);
-    cr_assert_eq(cir_live_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
-    cr_assert_eq(r.kinds, 1u << CIR_LIVE_TS_REPEATED);
+    cr_assert_eq(cir_onair_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
+    cr_assert_eq(cir_onair_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
+    cr_assert_eq(r.first, 1u << CIR_ONAIR_TS_REPEATED);
+    cr_assert_eq(cir_onair_ts_fix(&ts, VIDEO, 0, 0, &r), 0);
+    cr_assert_eq(r.kinds, 1u << CIR_ONAIR_TS_REPEATED);
     cr_assert_eq(r.first, 0);
-    cr_assert_eq(count(VIDEO, CIR_LIVE_TS_REPEATED), 2);
-    cr_assert_str_eq(cir_live_ts_kind_name(CIR_LIVE_TS_REPEATED),
+    cr_assert_eq(count(VIDEO, CIR_ONAIR_TS_REPEATED), 2);
+    cr_assert_str_eq(cir_onair_ts_kind_name(CIR_ONAIR_TS_REPEATED),
                      "repeated_dts");
     cr_assert_eq(
-        cir_live_ts_fix(&ts, VIDEO, AV_NOPTS_VALUE, AV_NOPTS_VALUE, &r),
+        cir_onair_ts_fix(&ts, VIDEO, AV_NOPTS_VALUE, AV_NOPTS_VALUE, &r),
         CIR_EINVAL);
 }

@@ -27,7 +27,7 @@ slurp(const char *rel)
 Test(transcoder_live_tracks, recording_is_a_vod_asset, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     char uri[128], *text, cmd[768], version[64] = "", rel[256];
     const char *v;
     FILE *f;
@@ -35,7 +35,7 @@ Test(transcoder_live_tracks, recording_is_a_vod_asset, .init = setup,
     snprintf(uri, sizeof(uri), "file://%s/rec", workdir);
     j.live.record_uri = uri;
     j.live.window = 3; /* the live store keeps fewer segments than made */
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     text = slurp("rec/master.m3u8");
     v = strstr(text, "\nv/");
     cr_assert_not_null(v, "the top-level master points into a version:\n%s",
@@ -88,12 +88,12 @@ Test(transcoder_live_tracks, recording_is_a_vod_asset, .init = setup,
 Test(transcoder_live_tracks, mp3_audio_is_transcoded_to_aac, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("mp3.mp4");
+    cir_onair_file_job_t j = job("mp3.mp4");
     const char *names[] = {"video", "90p", "audio"};
     cir_live_index_t a;
 
     make_input("libmp3lame", "mp3.mp4", 5);
-    cr_assert_eq(cir_live_run_file(&j), 0);
+    cr_assert_eq(cir_onair_run_file(&j), 0);
     cr_assert_eq(load("audio", &a), 0);
     cr_assert_str_eq(a.track.codecs, "mp4a.40.2");
     cr_assert_eq(a.track.sample_rate, 48000);
@@ -107,9 +107,9 @@ Test(transcoder_live_tracks, mp3_audio_is_transcoded_to_aac, .init = setup,
 Test(transcoder_live_tracks, rungs_start_when_the_size_is_known, .init = setup,
      .fini = teardown, .timeout = 60)
 {
-    cir_live_file_job_t j = job("in.mp4");
+    cir_onair_file_job_t j = job("in.mp4");
     const char *names[] = {"180p", "90p"};
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVCodecParameters *par = avcodec_parameters_alloc();
     AVPacket *pkt = av_packet_alloc();
@@ -121,18 +121,18 @@ Test(transcoder_live_tracks, rungs_start_when_the_size_is_known, .init = setup,
     cr_assert_geq(avcodec_parameters_copy(par, ic->streams[vi]->codecpar), 0);
     par->width = par->height = 0;
     j.live.passthrough = 0;
-    cr_assert_eq(cir_live_open(&live, &j.live), 0);
-    cr_assert_eq(cir_live_add_video(live, par, ic->streams[vi]->time_base,
-                                    ic->streams[vi]->avg_frame_rate, 0),
+    cr_assert_eq(cir_onair_open(&live, &j.live), 0);
+    cr_assert_eq(cir_onair_add_video(live, par, ic->streams[vi]->time_base,
+                                     ic->streams[vi]->avg_frame_rate, 0),
                  0);
     while (av_read_frame(ic, pkt) == 0) {
         if (pkt->stream_index == vi) {
-            cr_assert_eq(cir_live_push(live, 1, pkt), 0);
+            cr_assert_eq(cir_onair_push(live, 1, pkt), 0);
         }
         av_packet_unref(pkt);
     }
-    cr_assert_eq(cir_live_finish(live), 0);
-    cir_live_close(&live);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     assert_aligned(names, 2, 3);
     avformat_close_input(&ic);
     avcodec_parameters_free(&par);

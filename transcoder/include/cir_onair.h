@@ -25,12 +25,12 @@
  * than `max_gap_seconds` or a repair of more than `max_correction_seconds`
  * starts a new segment with a discontinuity.
  *
- * Threads: every function but cir_live_stats is called from one thread;
- * cir_live_stats may be called from another while the stream runs (not
- * concurrently with cir_live_close).
+ * Threads: every function but cir_onair_stats is called from one thread;
+ * cir_onair_stats may be called from another while the stream runs (not
+ * concurrently with cir_onair_close).
  */
-#ifndef CIR_LIVE_PIPELINE_H
-#define CIR_LIVE_PIPELINE_H
+#ifndef CIR_ONAIR_H
+#define CIR_ONAIR_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -65,36 +65,36 @@ typedef struct {
                                  * stream as a VOD asset there; NULL: none */
     int test_rung_delay_us;     /* tests: the last rung sleeps this long per
                                  * frame (simulates a slow encoder) */
-} cir_live_config_t;
+} cir_onair_config_t;
 
-typedef struct cir_live cir_live_t;
+typedef struct cir_live cir_onair_t;
 
-int cir_live_open(cir_live_t **l, const cir_live_config_t *cfg);
+int cir_onair_open(cir_onair_t **l, const cir_onair_config_t *cfg);
 /* Declares the tracks before the first packet.  bandwidth: declared bits/s
  * for the master playlist (0: from par->bit_rate, or a default). */
-int cir_live_add_video(cir_live_t *l, const AVCodecParameters *par,
-                       AVRational time_base, AVRational frame_rate,
-                       uint64_t bandwidth);
-int cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par,
-                       AVRational time_base, uint64_t bandwidth);
+int cir_onair_add_video(cir_onair_t *l, const AVCodecParameters *par,
+                        AVRational time_base, AVRational frame_rate,
+                        uint64_t bandwidth);
+int cir_onair_add_audio(cir_onair_t *l, const AVCodecParameters *par,
+                        AVRational time_base, uint64_t bandwidth);
 /* A new sequence header for a track: new init segment + discontinuity. */
-int cir_live_reconfigure(cir_live_t *l, int video,
-                         const AVCodecParameters *par);
+int cir_onair_reconfigure(cir_onair_t *l, int video,
+                          const AVCodecParameters *par);
 /* Packets in the time base given for their track; not consumed. */
-int cir_live_push(cir_live_t *l, int video, const AVPacket *pkt);
+int cir_onair_push(cir_onair_t *l, int video, const AVPacket *pkt);
 /* For a feeder that batches packets (each hand-over to a pipeline thread
  * costs a wake-up): the earliest dts, in µs of the time base given for the
  * track, from which a packet of this track may complete a part (or start
  * a segment); earlier ones only add to open parts.  INT64_MIN: every
  * packet may (ABR rungs, audio transcoding, nothing open yet).  Valid
  * until the next call on l. */
-int64_t cir_live_wake_us(const cir_live_t *l, int video);
+int64_t cir_onair_wake_us(const cir_onair_t *l, int video);
 /* The publisher left and may come back: every open segment ends now (no
  * ENDLIST); the next packet starts a new timeline (a discontinuity). */
-int cir_live_pause(cir_live_t *l);
+int cir_onair_pause(cir_onair_t *l);
 /* The stream ended: last parts, ENDLIST on every rendition. */
-int cir_live_finish(cir_live_t *l);
-void cir_live_close(cir_live_t **l);
+int cir_onair_finish(cir_onair_t *l);
+void cir_onair_close(cir_onair_t **l);
 
 /*
  * Per-stream statistics for a status endpoint: a new JSON object (the
@@ -102,10 +102,10 @@ void cir_live_close(cir_live_t **l);
  * last few seconds), "fps_in", "frames_in", "dropped_frames" (all rungs) and
  * "renditions": [{"name", "type", "width", "height", "bitrate", "fps",
  * "frames", "dropped_frames"}] and "timestamp_repairs": {"video": {KIND:
- * count, ...}, "audio": {...}} (kinds: cir_live_ts_kind_name).  NULL on
+ * count, ...}, "audio": {...}} (kinds: cir_onair_ts_kind_name).  NULL on
  * allocation failure.
  */
-json_t *cir_live_stats(const cir_live_t *l);
+json_t *cir_onair_stats(const cir_onair_t *l);
 
 #endif
 
@@ -113,13 +113,13 @@ json_t *cir_live_stats(const cir_live_t *l);
 
 typedef struct {
     const char *input; /* a media file path */
-    cir_live_config_t live;
+    cir_onair_config_t live;
     int loops;          /* play the file this many extra times; -1: forever */
     double max_seconds; /* stop after this much media (0: no limit) */
     int realtime;       /* pace packets to the wall clock */
     atomic_int *cancel; /* set to 1 to stop (ENDLIST is still written) */
-} cir_live_file_job_t;
+} cir_onair_file_job_t;
 
 /* Reads the file (at real time when asked) into a live pipeline until the
  * end, the limit or a cancel; always ends the stream cleanly. */
-int cir_live_run_file(const cir_live_file_job_t *job);
+int cir_onair_run_file(const cir_onair_file_job_t *job);

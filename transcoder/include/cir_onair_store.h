@@ -3,43 +3,45 @@
  * window and index policy, cir_live.h) decides for one rendition's folder.
  * The calls a live packager makes, in the writer's order (see cir_live.h);
  * the pure ones (discontinuity, pause, fill_outage, set_anchor, index) go to
- * the writer itself (cir_live_store_writer).
+ * the writer itself (cir_onair_store_writer).
  */
-#ifndef CIR_LIVE_STORE_H
-#define CIR_LIVE_STORE_H
+#ifndef CIR_ONAIR_STORE_H
+#define CIR_ONAIR_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cir_live.h"
 
-typedef struct cir_live_store cir_live_store_t;
+typedef struct cir_onair_store cir_onair_store_t;
 
 /* Creates cfg->dir; a folder holding an index resumes its numbering. */
-int cir_live_store_open(cir_live_store_t **st,
-                        const cir_live_writer_config_t *cfg);
+int cir_onair_store_open(cir_onair_store_t **st,
+                         const cir_live_writer_config_t *cfg);
 /* A new init segment (init-<k>.mp4); an open segment is closed first. */
-int cir_live_store_put_init(cir_live_store_t *st, const void *data, size_t len);
+int cir_onair_store_put_init(cir_onair_store_t *st, const void *data,
+                             size_t len);
 /* Appends a part to the open segment (opening one at `start` if none is
  * open): appends it to seg-<msn>.m4s, then writes the index. */
-int cir_live_store_put_part(cir_live_store_t *st, const void *data, size_t len,
-                            int64_t start, int64_t duration, int independent);
+int cir_onair_store_put_part(cir_onair_store_t *st, const void *data,
+                             size_t len, int64_t start, int64_t duration,
+                             int independent);
 /* put_part then end_segment with one index write: the part and the
  * segment's end are listed together. */
-int cir_live_store_put_last_part(cir_live_store_t *st, const void *data,
-                                 size_t len, int64_t start, int64_t duration,
-                                 int independent);
+int cir_onair_store_put_last_part(cir_onair_store_t *st, const void *data,
+                                  size_t len, int64_t start, int64_t duration,
+                                  int independent);
 /* Closes the open segment (CIR_EINVAL: none), writes the index, removes
  * the segment files the window let go. */
-int cir_live_store_end_segment(cir_live_store_t *st);
+int cir_onair_store_end_segment(cir_onair_store_t *st);
 /* cir_live_writer_put_gap_segment, published. */
-int cir_live_store_put_gap_segment(cir_live_store_t *st, int64_t start,
-                                   int64_t duration);
+int cir_onair_store_put_gap_segment(cir_onair_store_t *st, int64_t start,
+                                    int64_t duration);
 /* cir_live_writer_set_target_duration, published. */
-int cir_live_store_set_target_duration(cir_live_store_t *st, uint32_t td);
+int cir_onair_store_set_target_duration(cir_onair_store_t *st, uint32_t td);
 /* Ends the stream: closes an open segment, sets ENDLIST. */
-int cir_live_store_finish(cir_live_store_t *st);
-cir_live_writer_t *cir_live_store_writer(cir_live_store_t *st);
-void cir_live_store_close(cir_live_store_t **st);
+int cir_onair_store_finish(cir_onair_store_t *st);
+cir_live_writer_t *cir_onair_store_writer(cir_onair_store_t *st);
+void cir_onair_store_close(cir_onair_store_t **st);
 
 #endif

@@ -69,7 +69,7 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     wcfg.target_duration = cfg->target_duration;
     wcfg.window = cfg->window;
     wcfg.clock = cfg->clock;
-    if ((ret = cir_live_store_open(&c->store, &wcfg)) < 0) {
+    if ((ret = cir_onair_store_open(&c->store, &wcfg)) < 0) {
         cir_log_error(&c->log, "live store %s: %s", cfg->dir,
                       cir_strerror(ret));
         goto fail;
@@ -166,7 +166,7 @@ cir_cmaf_live_set_target_duration(cir_cmaf_live_t *c, uint32_t td)
     if (c->target_duration == td) {
         return 0;
     }
-    if ((ret = cir_live_store_set_target_duration(c->store, td)) < 0) {
+    if ((ret = cir_onair_store_set_target_duration(c->store, td)) < 0) {
         cir_log_error(&c->log, "target duration %u: %s", (unsigned)td,
                       cir_strerror(ret));
         return ret;
@@ -247,7 +247,7 @@ close_segment(cir_cmaf_live_t *c)
         }
         ret = cir_cmaf_live_flush(c, c->last_end, 1);
     } else {
-        ret = cir_live_store_end_segment(c->store);
+        ret = cir_onair_store_end_segment(c->store);
     }
     c->seg_open = 0;
     return ret;
@@ -289,7 +289,7 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             if (c->part_open) {
                 ret = cir_cmaf_live_flush(c, pkt->dts, 1);
             } else {
-                ret = cir_live_store_end_segment(c->store);
+                ret = cir_onair_store_end_segment(c->store);
             }
             if (ret < 0) {
                 return ret;
@@ -424,14 +424,14 @@ cir_cmaf_live_discontinuity(cir_cmaf_live_t *c, int64_t leader_end_us)
 
     /* no hint past the break: the next number may go to an outage's GAP
      * segment, and a hinted part must be the one added later */
-    cir_live_writer_pause(cir_live_store_writer(c->store));
+    cir_live_writer_pause(cir_onair_store_writer(c->store));
     if ((ret = cir_cmaf_live_end_waiting(c)) < 0 ||
         (ret = close_segment(c)) < 0 ||
         (ret = cir_cmaf_live_gap_to_leader(c, leader_end_us)) < 0) {
         return ret;
     }
     cir_cmaf_live_rewait_after_break(c);
-    return cir_live_writer_discontinuity(cir_live_store_writer(c->store));
+    return cir_live_writer_discontinuity(cir_onair_store_writer(c->store));
 }
 
 int64_t
@@ -450,11 +450,11 @@ cir_cmaf_live_set_anchor(cir_cmaf_live_t *c, int64_t wall_us, int64_t media_us,
 {
     int ret;
 
-    if ((ret = cir_live_writer_set_anchor(cir_live_store_writer(c->store),
+    if ((ret = cir_live_writer_set_anchor(cir_onair_store_writer(c->store),
                                           wall_us, media_us)) < 0) {
         return ret;
     }
-    return cir_live_writer_fill_outage(cir_live_store_writer(c->store), gaps,
+    return cir_live_writer_fill_outage(cir_onair_store_writer(c->store), gaps,
                                        hole_us);
 }
 
@@ -471,7 +471,7 @@ cir_cmaf_live_finish(cir_cmaf_live_t *c)
     if (c->part_open && (ret = flush_part(c, c->last_end)) < 0) {
         return ret;
     }
-    return cir_live_store_finish(c->store);
+    return cir_onair_store_finish(c->store);
 }
 
 uint64_t
@@ -483,7 +483,7 @@ cir_cmaf_live_dropped(const cir_cmaf_live_t *c)
 const cir_live_index_t *
 cir_cmaf_live_index(const cir_cmaf_live_t *c)
 {
-    return cir_live_writer_index(cir_live_store_writer(c->store));
+    return cir_live_writer_index(cir_onair_store_writer(c->store));
 }
 
 void
@@ -500,7 +500,7 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
         avio_context_free(&c->pb);
     }
     cir_buf_free(&c->out);
-    cir_live_store_close(&c->store);
+    cir_onair_store_close(&c->store);
     av_packet_free(&c->pkt);
     av_packet_free(&c->held);
     for (int i = 0; i < WAIT_MAX; i++) {

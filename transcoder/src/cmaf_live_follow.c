@@ -199,8 +199,8 @@ cir_cmaf_live_gap_to_leader(cir_cmaf_live_t *c, int64_t leader_end_us)
         c->next_cut < c->last_end - cir_cmaf_live_half_step(c)) {
         return 0; /* nothing of the leader's there, or a stale cut */
     }
-    ret = cir_live_store_put_gap_segment(c->store, c->next_cut,
-                                         end - c->next_cut);
+    ret = cir_onair_store_put_gap_segment(c->store, c->next_cut,
+                                          end - c->next_cut);
     if (ret < 0) {
         return (int)ret;
     }

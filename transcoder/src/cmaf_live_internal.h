@@ -14,14 +14,14 @@
 
 #include "cir_buf.h"
 #include "cir_live.h"
-#include "cir_live_store.h"
+#include "cir_onair_store.h"
 #include "cir_log.h"
 #include "cmaf_live.h"
 
 #define WAIT_MAX 256 /* samples a follower keeps waiting for its leader */
 
 struct cir_cmaf_live {
-    cir_live_store_t *store; /* the rendition's live store */
+    cir_onair_store_t *store; /* the rendition's live store */
     AVFormatContext *oc;
     AVIOContext *pb; /* the muxer's output: into out */
     cir_buf_t out;   /* what the muxer wrote since the last part */

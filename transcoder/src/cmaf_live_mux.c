@@ -213,14 +213,14 @@ cir_cmaf_live_flush(cir_cmaf_live_t *c, int64_t end, int last)
     buf = (const uint8_t *)c->out.data;
     size = c->out.len;
     if (!c->header_done) {
-        ret = cir_live_store_put_init(c->store, buf, (size_t)moof);
+        ret = cir_onair_store_put_init(c->store, buf, (size_t)moof);
         c->header_done = 1;
     } else {
         ret = 0;
     }
     if (ret == 0) {
         int64_t from = to_writer(c, c->part_start), to = to_writer(c, end);
-        ret = (last ? cir_live_store_put_last_part : cir_live_store_put_part)(
+        ret = (last ? cir_onair_store_put_last_part : cir_onair_store_put_part)(
             c->store, buf + moof, size - (size_t)moof, from, to - from,
             c->part_key);
     }

@@ -24,9 +24,9 @@ live_mono_us(void)
 }
 
 int
-cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
+cir_onair_open(cir_onair_t **out, const cir_onair_config_t *cfg)
 {
-    cir_live_t *l;
+    cir_onair_t *l;
     double seg = cfg->segment_seconds;
     cir_uri_t uri;
 
@@ -38,7 +38,8 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
                           CIR_LIVE_ID_MAX - 1) ||
         cfg->live_root == NULL || cfg->part_seconds <= 0 ||
         seg < cfg->part_seconds || cfg->window < 3 || cfg->queue_frames < 0 ||
-        cfg->queue_frames == 1 || cfg->queue_frames > CIR_LIVE_RUNG_QUEUE_MAX ||
+        cfg->queue_frames == 1 ||
+        cfg->queue_frames > CIR_ONAIR_RUNG_QUEUE_MAX ||
         (cfg->preset && cfg->preset->video_enabled &&
          cfg->preset->nb_rungs < 1)) {
         return CIR_EINVAL;
@@ -62,14 +63,14 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     l->segment_seconds = seg;
     l->part_target_us = cir_live_part_target_us(cfg->part_seconds);
     if (l->cfg.max_gap_seconds <= 0) {
-        l->cfg.max_gap_seconds = CIR_LIVE_TS_MAX_GAP_US / 1e6;
+        l->cfg.max_gap_seconds = CIR_ONAIR_TS_MAX_GAP_US / 1e6;
     }
     if (l->cfg.max_correction_seconds <= 0) {
-        l->cfg.max_correction_seconds = CIR_LIVE_TS_MAX_CORRECTION_US / 1e6;
+        l->cfg.max_correction_seconds = CIR_ONAIR_TS_MAX_CORRECTION_US / 1e6;
     }
-    cir_live_ts_init(
+    cir_onair_ts_init(
         &l->ts,
-        &(cir_live_ts_config_t){
+        &(cir_onair_ts_config_t){
             .max_gap_us = (int64_t)(l->cfg.max_gap_seconds * 1e6),
             .max_correction_us = (int64_t)(l->cfg.max_correction_seconds * 1e6),
         });
@@ -84,9 +85,9 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
     l->passthrough = !l->abr || cfg->passthrough;
     if (cfg->record_uri) {
         snprintf(l->record_root, sizeof(l->record_root), "%s", uri.path);
-        if (cir_live_rec_version(l->record_root, l->record_version,
-                                 sizeof(l->record_version), l->record_dir,
-                                 sizeof(l->record_dir)) < 0) {
+        if (cir_onair_rec_version(l->record_root, l->record_version,
+                                  sizeof(l->record_version), l->record_dir,
+                                  sizeof(l->record_dir)) < 0) {
             av_packet_free(&l->pkt);
             free(l);
             return CIR_EINVAL;
@@ -100,7 +101,7 @@ cir_live_open(cir_live_t **out, const cir_live_config_t *cfg)
 }
 
 static int
-package(cir_live_t *l, live_track_t *t, const AVPacket *pkt)
+package(cir_onair_t *l, live_track_t *t, const AVPacket *pkt)
 {
     int ret = cir_cmaf_live_write(t->pkg, pkt);
 
@@ -123,7 +124,7 @@ package(cir_live_t *l, live_track_t *t, const AVPacket *pkt)
 static int
 on_aac(void *opaque, AVPacket *pkt)
 {
-    cir_live_t *l = opaque;
+    cir_onair_t *l = opaque;
     live_track_t *t = &l->audio;
     int ret;
 
@@ -143,7 +144,7 @@ on_aac(void *opaque, AVPacket *pkt)
 }
 
 static int64_t
-aac_frame(const cir_live_t *l)
+aac_frame(const cir_onair_t *l)
 {
     return av_rescale_q(1024, (AVRational){1, l->apar->sample_rate},
                         l->audio.tb);
@@ -152,7 +153,7 @@ aac_frame(const cir_live_t *l)
 static int
 on_silence(void *opaque, AVPacket *pkt)
 {
-    cir_live_t *l = opaque;
+    cir_onair_t *l = opaque;
     int ret = package(l, &l->audio, pkt);
 
     if (ret >= 0) {
@@ -165,13 +166,13 @@ on_silence(void *opaque, AVPacket *pkt)
 /* Silent frames from where the audio ends to `to` (audio tb), each
  * ending by it. */
 static int
-fill_silence(cir_live_t *l, int64_t to)
+fill_silence(cir_onair_t *l, int64_t to)
 {
     int64_t end;
     int n;
 
     if (l->silence == NULL && !l->silence_failed) {
-        n = cir_live_silence_open(&l->silence, l->apar);
+        n = cir_onair_silence_open(&l->silence, l->apar);
         if (n < 0) {
             l->silence_failed = 1;
             cir_log_warn(&l->log,
@@ -183,20 +184,20 @@ fill_silence(cir_live_t *l, int64_t to)
     if (l->silence == NULL) {
         return 0;
     }
-    n = cir_live_silence_fill(l->silence, l->audio_end, to, l->audio.tb,
-                              on_silence, l, &end);
+    n = cir_onair_silence_fill(l->silence, l->audio_end, to, l->audio.tb,
+                               on_silence, l, &end);
     if (n <= 0) {
         return n;
     }
     l->audio_end = end;
-    if (cir_live_ts_note(&l->ts, 0, CIR_LIVE_TS_SILENCE, (uint64_t)n)) {
+    if (cir_onair_ts_note(&l->ts, 0, CIR_ONAIR_TS_SILENCE, (uint64_t)n)) {
         cir_log_warn(&l->log,
                      "audio: a hole filled with %d frame(s) of silence, "
                      "counted from now on (timestamp_repairs)",
                      n);
     }
-    atomic_store(&l->ts_count[0][CIR_LIVE_TS_SILENCE],
-                 cir_live_ts_count(&l->ts, 0, CIR_LIVE_TS_SILENCE));
+    atomic_store(&l->ts_count[0][CIR_ONAIR_TS_SILENCE],
+                 cir_onair_ts_count(&l->ts, 0, CIR_ONAIR_TS_SILENCE));
     return n;
 }
 
@@ -204,7 +205,7 @@ fill_silence(cir_live_t *l, int64_t to)
  * audio rendition's parts and segments going (players would stall on a
  * rendition that stops). */
 static int
-audio_keep_up(cir_live_t *l, int64_t video_dts)
+audio_keep_up(cir_onair_t *l, int64_t video_dts)
 {
     int64_t v_us, a_us;
     int n;
@@ -233,7 +234,7 @@ audio_keep_up(cir_live_t *l, int64_t video_dts)
 /* A passthrough AAC frame: a hole before it is filled with silence; one
  * whose time silence already filled is dropped (counted).  1: drop it. */
 static int
-audio_before_package(cir_live_t *l, const AVPacket *pkt)
+audio_before_package(cir_onair_t *l, const AVPacket *pkt)
 {
     int64_t frame;
     int ret;
@@ -243,13 +244,13 @@ audio_before_package(cir_live_t *l, const AVPacket *pkt)
     }
     frame = aac_frame(l);
     if (l->silence_on && pkt->dts + frame / 2 < l->audio_end) {
-        if (cir_live_ts_note(&l->ts, 0, CIR_LIVE_TS_OVERLAP, 1)) {
+        if (cir_onair_ts_note(&l->ts, 0, CIR_ONAIR_TS_OVERLAP, 1)) {
             cir_log_warn(&l->log, "audio: frames that came after silence "
                                   "filled their time are dropped, counted "
                                   "from now on (timestamp_repairs)");
         }
-        atomic_store(&l->ts_count[0][CIR_LIVE_TS_OVERLAP],
-                     cir_live_ts_count(&l->ts, 0, CIR_LIVE_TS_OVERLAP));
+        atomic_store(&l->ts_count[0][CIR_ONAIR_TS_OVERLAP],
+                     cir_onair_ts_count(&l->ts, 0, CIR_ONAIR_TS_OVERLAP));
         return 1;
     }
     if (l->silence_on) {
@@ -268,23 +269,23 @@ audio_before_package(cir_live_t *l, const AVPacket *pkt)
  * jump or the publisher came back.  Returns 1 to go on with fix, 0 to drop
  * the packet (before the stream's start), or an error. */
 static int
-fix_timeline(cir_live_t *l, int video, const AVPacket *in,
-             cir_live_ts_result_t *fix)
+fix_timeline(cir_onair_t *l, int video, const AVPacket *in,
+             cir_onair_ts_result_t *fix)
 {
     live_track_t *t = video ? &l->video : &l->audio;
     int brk, ret;
 
-    ret = cir_live_ts_fix(&l->ts, video, in->dts, in->pts, fix);
+    ret = cir_onair_ts_fix(&l->ts, video, in->dts, in->pts, fix);
     if (ret < 0) {
         return ret;
     }
     if (fix->kinds) {
         live_note_repairs(l, video, fix, in);
     }
-    if (ret == CIR_LIVE_TS_DROP) {
+    if (ret == CIR_ONAIR_TS_DROP) {
         return 0; /* before the stream's start */
     }
-    brk = ret == CIR_LIVE_TS_BREAK;
+    brk = ret == CIR_ONAIR_TS_BREAK;
     if (l->paused) {
         /* the publisher's return starts a new timeline, anchored anew,
          * even when its timestamps go on from where they were */
@@ -317,7 +318,7 @@ fix_timeline(cir_live_t *l, int video, const AVPacket *in,
 /* A source keyframe the decoder will see: its pts for the rungs'
  * keyframe decision, and the source's composition delay. */
 static void
-note_source_key(cir_live_t *l, const AVPacket *pkt)
+note_source_key(cir_onair_t *l, const AVPacket *pkt)
 {
     if (l->nb_keys == KEY_RING) {
         memmove(l->key_pts, l->key_pts + 1,
@@ -334,7 +335,7 @@ note_source_key(cir_live_t *l, const AVPacket *pkt)
  * silence), the audio kept up with the video, the audio's segments cut
  * where the video's start, the target duration spread once decided. */
 static int
-package_passthrough(cir_live_t *l, live_track_t *t, int video,
+package_passthrough(cir_onair_t *l, live_track_t *t, int video,
                     const AVPacket *pkt)
 {
     int ret = package(l, t, pkt);
@@ -361,13 +362,13 @@ package_passthrough(cir_live_t *l, live_track_t *t, int video,
 
 /* The packet with repaired times (l->pkt, a view): passthrough, rungs. */
 static int
-push_fixed(cir_live_t *l, int video, AVPacket *pkt)
+push_fixed(cir_onair_t *l, int video, AVPacket *pkt)
 {
     live_track_t *t = video ? &l->video : &l->audio;
     int ret = 0;
 
     if (!video && l->aac) {
-        ret = cir_live_aac_push(l->aac, pkt, on_aac, l);
+        ret = cir_onair_aac_push(l->aac, pkt, on_aac, l);
         return ret < 0 ? ret : 0;
     }
     t->last_dts = pkt->dts;
@@ -395,11 +396,11 @@ push_fixed(cir_live_t *l, int video, AVPacket *pkt)
 }
 
 int
-cir_live_push(cir_live_t *l, int video, const AVPacket *in)
+cir_onair_push(cir_onair_t *l, int video, const AVPacket *in)
 {
     live_track_t *t = video ? &l->video : &l->audio;
     AVPacket *pkt = l->pkt;
-    cir_live_ts_result_t fix;
+    cir_onair_ts_result_t fix;
     int ret;
 
     if (!t->present) {
@@ -427,7 +428,7 @@ cir_live_push(cir_live_t *l, int video, const AVPacket *in)
 }
 
 int64_t
-cir_live_wake_us(const cir_live_t *l, int video)
+cir_onair_wake_us(const cir_onair_t *l, int video)
 {
     const live_track_t *t = video ? &l->video : &l->audio;
     int64_t at;
@@ -436,7 +437,7 @@ cir_live_wake_us(const cir_live_t *l, int video)
         return INT64_MAX; /* its packets are dropped */
     }
     /* decoding and transcoding want every packet as it comes */
-    if (!cir_live_ts_started(&l->ts) || (l->vdec != NULL && l->nb_rungs > 0) ||
+    if (!cir_onair_ts_started(&l->ts) || (l->vdec != NULL && l->nb_rungs > 0) ||
         (l->vdec != NULL && !l->rungs_started) || (!video && l->aac != NULL) ||
         (video && l->vpend != NULL) || t->pkg == NULL) {
         return INT64_MIN;
@@ -446,13 +447,13 @@ cir_live_wake_us(const cir_live_t *l, int video)
         return INT64_MIN;
     }
     /* the packager's timeline is the repaired source's */
-    return cir_live_ts_source_us(&l->ts, video, at);
+    return cir_onair_ts_source_us(&l->ts, video, at);
 }
 
 int
-cir_live_finish(cir_live_t *l)
+cir_onair_finish(cir_onair_t *l)
 {
-    cir_live_rec_t *recs[MAX_RENDITIONS];
+    cir_onair_rec_t *recs[MAX_RENDITIONS];
     size_t n = 0;
     int ret = 0, r;
 
@@ -460,13 +461,13 @@ cir_live_finish(cir_live_t *l)
         ret = r;
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        if ((r = cir_live_rung_finish(l->rungs[i])) < 0 && ret == 0) {
+        if ((r = cir_onair_rung_finish(l->rungs[i])) < 0 && ret == 0) {
             cir_log_error(&l->log, "rung %s: %s",
-                          cir_live_rung_name(l->rungs[i]), cir_strerror(r));
+                          cir_onair_rung_name(l->rungs[i]), cir_strerror(r));
             ret = r;
         }
     }
-    if (l->aac && (r = cir_live_aac_push(l->aac, NULL, on_aac, l)) < 0 &&
+    if (l->aac && (r = cir_onair_aac_push(l->aac, NULL, on_aac, l)) < 0 &&
         ret == 0) {
         ret = r;
     }
@@ -492,8 +493,8 @@ cir_live_finish(cir_live_t *l)
         if (l->audio.rec) {
             recs[n++] = l->audio.rec;
         }
-        ret = cir_live_rec_publish(l->record_root, l->record_version, recs, n,
-                                   l->segment_seconds);
+        ret = cir_onair_rec_publish(l->record_root, l->record_version, recs, n,
+                                    l->segment_seconds);
         if (ret < 0) {
             cir_log_error(&l->log, "publishing the recording: %s",
                           cir_strerror(ret));
@@ -506,28 +507,28 @@ cir_live_finish(cir_live_t *l)
 }
 
 void
-cir_live_close(cir_live_t **lp)
+cir_onair_close(cir_onair_t **lp)
 {
-    cir_live_t *l = *lp;
+    cir_onair_t *l = *lp;
 
     if (l == NULL) {
         return;
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        cir_live_rung_free(&l->rungs[i]);
-        cir_live_rec_free(&l->rung_recs[i]);
+        cir_onair_rung_free(&l->rungs[i]);
+        cir_onair_rec_free(&l->rung_recs[i]);
     }
     avcodec_free_context(&l->vdec);
     avcodec_parameters_free(&l->vpend);
     av_frame_free(&l->frame);
     av_packet_free(&l->pkt);
-    cir_live_aac_free(&l->aac);
-    cir_live_silence_close(&l->silence);
+    cir_onair_aac_free(&l->aac);
+    cir_onair_silence_close(&l->silence);
     avcodec_parameters_free(&l->apar);
     cir_cmaf_live_free(&l->video.pkg);
     cir_cmaf_live_free(&l->audio.pkg);
-    cir_live_rec_free(&l->video.rec);
-    cir_live_rec_free(&l->audio.rec);
+    cir_onair_rec_free(&l->video.rec);
+    cir_onair_rec_free(&l->audio.rec);
     free(l);
     *lp = NULL;
 }

@@ -13,7 +13,7 @@
 #include "cir_log.h"
 #include "live_audio.h"
 
-struct cir_live_aac {
+struct cir_onair_aac {
     AVCodecContext *dec, *enc;
     AVFilterGraph *graph;
     AVFilterContext *src, *sink;
@@ -41,11 +41,11 @@ aac_rate(int rate)
 }
 
 int
-cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
-                  AVRational tb, int bitrate_kbps, int want_channels)
+cir_onair_aac_open(cir_onair_aac_t **out, const AVCodecParameters *par,
+                   AVRational tb, int bitrate_kbps, int want_channels)
 {
     const AVCodec *dc = avcodec_find_decoder(par->codec_id);
-    cir_live_aac_t *a;
+    cir_onair_aac_t *a;
     int ret, channels;
 
     if (dc == NULL) {
@@ -107,24 +107,24 @@ cir_live_aac_open(cir_live_aac_t **out, const AVCodecParameters *par,
     return 0;
 
 fail:
-    cir_live_aac_free(&a);
+    cir_onair_aac_free(&a);
     return ret;
 }
 
 const AVCodecParameters *
-cir_live_aac_par(const cir_live_aac_t *a)
+cir_onair_aac_par(const cir_onair_aac_t *a)
 {
     return a->par;
 }
 
 AVRational
-cir_live_aac_time_base(const cir_live_aac_t *a)
+cir_onair_aac_time_base(const cir_onair_aac_t *a)
 {
     return a->enc->time_base;
 }
 
 static int
-encode(cir_live_aac_t *a, AVFrame *f, int (*out)(void *, AVPacket *),
+encode(cir_onair_aac_t *a, AVFrame *f, int (*out)(void *, AVPacket *),
        void *opaque)
 {
     int ret = avcodec_send_frame(a->enc, f);
@@ -149,7 +149,7 @@ encode(cir_live_aac_t *a, AVFrame *f, int (*out)(void *, AVPacket *),
 }
 
 static int
-drain_graph(cir_live_aac_t *a, int (*out)(void *, AVPacket *), void *opaque)
+drain_graph(cir_onair_aac_t *a, int (*out)(void *, AVPacket *), void *opaque)
 {
     int ret;
 
@@ -173,8 +173,8 @@ drain_graph(cir_live_aac_t *a, int (*out)(void *, AVPacket *), void *opaque)
 }
 
 int
-cir_live_aac_push(cir_live_aac_t *a, const AVPacket *pkt,
-                  int (*out)(void *opaque, AVPacket *pkt), void *opaque)
+cir_onair_aac_push(cir_onair_aac_t *a, const AVPacket *pkt,
+                   int (*out)(void *opaque, AVPacket *pkt), void *opaque)
 {
     int ret;
 
@@ -213,9 +213,9 @@ cir_live_aac_push(cir_live_aac_t *a, const AVPacket *pkt,
 }
 
 void
-cir_live_aac_free(cir_live_aac_t **ap)
+cir_onair_aac_free(cir_onair_aac_t **ap)
 {
-    cir_live_aac_t *a = *ap;
+    cir_onair_aac_t *a = *ap;
 
     if (a == NULL) {
         return;

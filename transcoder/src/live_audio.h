@@ -9,18 +9,18 @@
 
 #include <libavcodec/avcodec.h>
 
-typedef struct cir_live_aac cir_live_aac_t;
+typedef struct cir_onair_aac cir_onair_aac_t;
 
 /* par/tb: the source track.  bitrate_kbps 0: 128.  channels: 1 or 2 (a
  * preset's), 0: mono stays mono, anything else becomes stereo. */
-int cir_live_aac_open(cir_live_aac_t **a, const AVCodecParameters *par,
-                      AVRational tb, int bitrate_kbps, int channels);
+int cir_onair_aac_open(cir_onair_aac_t **a, const AVCodecParameters *par,
+                       AVRational tb, int bitrate_kbps, int channels);
 /* The encoder's parameters and time base (1/sample rate), for packaging. */
-const AVCodecParameters *cir_live_aac_par(const cir_live_aac_t *a);
-AVRational cir_live_aac_time_base(const cir_live_aac_t *a);
+const AVCodecParameters *cir_onair_aac_par(const cir_onair_aac_t *a);
+AVRational cir_onair_aac_time_base(const cir_onair_aac_t *a);
 /* Decodes pkt (NULL: flush) and calls out() with every AAC packet. */
-int cir_live_aac_push(cir_live_aac_t *a, const AVPacket *pkt,
-                      int (*out)(void *opaque, AVPacket *pkt), void *opaque);
-void cir_live_aac_free(cir_live_aac_t **a);
+int cir_onair_aac_push(cir_onair_aac_t *a, const AVPacket *pkt,
+                       int (*out)(void *opaque, AVPacket *pkt), void *opaque);
+void cir_onair_aac_free(cir_onair_aac_t **a);
 
 #endif

@@ -5,10 +5,10 @@
 
 #include "live_internal.h"
 
-static int fan_out(cir_live_t *l, AVFrame *f);
+static int fan_out(cir_onair_t *l, AVFrame *f);
 
 int
-live_open_decoder(cir_live_t *l, const AVCodecParameters *par, AVRational tb)
+live_open_decoder(cir_onair_t *l, const AVCodecParameters *par, AVRational tb)
 {
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
     int ret;
@@ -37,7 +37,7 @@ live_open_decoder(cir_live_t *l, const AVCodecParameters *par, AVRational tb)
 
 /* The rungs that fit a width x height source, each on its thread. */
 int
-live_start_rungs(cir_live_t *l, int width, int height)
+live_start_rungs(cir_onair_t *l, int width, int height)
 {
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
     AVRational tb = l->video.tb, fr = l->video.frame_rate;
@@ -68,7 +68,7 @@ live_start_rungs(cir_live_t *l, int width, int height)
         n = k;
     }
     for (int i = 0; i < n; i++) {
-        cir_live_rung_config_t c = {0};
+        cir_onair_rung_config_t c = {0};
         const char *name = l->ladder[i].rung->name;
         if (strcmp(name, "video") == 0 || strcmp(name, "audio") == 0) {
             cir_log_error(&l->log, "a rung may not be named %s", name);
@@ -88,14 +88,14 @@ live_start_rungs(cir_live_t *l, int width, int height)
         c.queue_frames = l->cfg.queue_frames;
         c.rec = l->rung_recs[i];
         c.delay_us = i == n - 1 ? l->cfg.test_rung_delay_us : 0;
-        if ((ret = cir_live_rung_start(&l->rungs[i], &c)) < 0) {
+        if ((ret = cir_onair_rung_start(&l->rungs[i], &c)) < 0) {
             cir_log_error(&l->log, "rung %s: %s", name, cir_strerror(ret));
             return ret;
         }
         l->nb_rungs = i + 1;
         if (l->anchor_wall != 0) {
-            cir_live_rung_set_anchor(l->rungs[i], l->anchor_wall,
-                                     l->anchor_media, 0, 0);
+            cir_onair_rung_set_anchor(l->rungs[i], l->anchor_wall,
+                                      l->anchor_media, 0, 0);
         }
         cir_log_info(&l->log, "rung %s %dx%d %d kbps", name, l->ladder[i].width,
                      l->ladder[i].height, l->ladder[i].rung->bitrate_kbps);
@@ -104,7 +104,7 @@ live_start_rungs(cir_live_t *l, int width, int height)
 }
 
 int
-live_decode(cir_live_t *l, const AVPacket *pkt)
+live_decode(cir_onair_t *l, const AVPacket *pkt)
 {
     int ret;
 
@@ -141,7 +141,7 @@ live_decode(cir_live_t *l, const AVPacket *pkt)
 /* Decodes and fans out the frames the decoder holds, then takes the next
  * packets afresh, from a keyframe. */
 int
-live_drain_decoder(cir_live_t *l)
+live_drain_decoder(cir_onair_t *l)
 {
     int ret;
 
@@ -157,7 +157,7 @@ live_drain_decoder(cir_live_t *l)
 }
 
 static int
-is_source_key(cir_live_t *l, int64_t pts)
+is_source_key(cir_onair_t *l, int64_t pts)
 {
     for (int i = 0; i < l->nb_keys; i++) {
         if (l->key_pts[i] == pts) {
@@ -169,7 +169,7 @@ is_source_key(cir_live_t *l, int64_t pts)
 }
 
 static int
-fan_out(cir_live_t *l, AVFrame *f)
+fan_out(cir_onair_t *l, AVFrame *f)
 {
     AVRational tb = l->video.tb;
     int64_t pts = f->best_effort_timestamp, pts_us, half_us, gop_us, seg_us;
@@ -229,13 +229,13 @@ fan_out(cir_live_t *l, AVFrame *f)
     if (!l->fanned) {
         l->fanned = 1;
         for (int i = 0; i < l->nb_rungs; i++) {
-            cir_live_rung_set_dts_shift(l->rungs[i], l->cts_delay);
+            cir_onair_rung_set_dts_shift(l->rungs[i], l->cts_delay);
         }
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        if ((ret = cir_live_rung_push(l->rungs[i], f, key, disc)) < 0) {
+        if ((ret = cir_onair_rung_push(l->rungs[i], f, key, disc)) < 0) {
             cir_log_error(&l->log, "rung %s failed: %s",
-                          cir_live_rung_name(l->rungs[i]), cir_strerror(ret));
+                          cir_onair_rung_name(l->rungs[i]), cir_strerror(ret));
             return ret;
         }
     }

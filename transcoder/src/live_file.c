@@ -9,7 +9,7 @@
 #include <libavformat/avformat.h>
 
 #include "cir_error.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_log.h"
 #include "input.h"
 
@@ -65,21 +65,21 @@ open_source(const char *path, source_t *s)
 }
 
 static int
-add_tracks(cir_live_t *l, const source_t *s)
+add_tracks(cir_onair_t *l, const source_t *s)
 {
     int ret;
 
     if (s->v >= 0) {
         AVStream *st = s->ic->streams[s->v];
-        ret = cir_live_add_video(l, st->codecpar, st->time_base,
-                                 st->avg_frame_rate, 0);
+        ret = cir_onair_add_video(l, st->codecpar, st->time_base,
+                                  st->avg_frame_rate, 0);
         if (ret < 0) {
             return ret;
         }
     }
     if (s->a >= 0) {
         AVStream *st = s->ic->streams[s->a];
-        ret = cir_live_add_audio(l, st->codecpar, st->time_base, 0);
+        ret = cir_onair_add_audio(l, st->codecpar, st->time_base, 0);
         if (ret < 0) {
             return ret;
         }
@@ -88,10 +88,10 @@ add_tracks(cir_live_t *l, const source_t *s)
 }
 
 int
-cir_live_run_file(const cir_live_file_job_t *job)
+cir_onair_run_file(const cir_onair_file_job_t *job)
 {
     source_t s = {0};
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     AVPacket *pkt = av_packet_alloc();
     int64_t start_us = 0, loop_offset_us = 0, loop_len_us = 0, media_us = 0;
     int loops_left = job->loops, ret;
@@ -102,7 +102,7 @@ cir_live_run_file(const cir_live_file_job_t *job)
     if ((ret = open_source(job->input, &s)) < 0) {
         goto done;
     }
-    if ((ret = cir_live_open(&live, &job->live)) < 0 ||
+    if ((ret = cir_onair_open(&live, &job->live)) < 0 ||
         (ret = add_tracks(live, &s)) < 0) {
         goto done;
     }
@@ -164,21 +164,21 @@ cir_live_run_file(const cir_live_file_job_t *job)
         if (job->realtime) {
             sleep_us(start_us + media_us - mono_us());
         }
-        ret = cir_live_push(live, pkt->stream_index == s.v, pkt);
+        ret = cir_onair_push(live, pkt->stream_index == s.v, pkt);
         av_packet_unref(pkt);
         if (ret < 0) {
             break;
         }
     }
     if (live) {
-        int r = cir_live_finish(live);
+        int r = cir_onair_finish(live);
         if (ret == 0) {
             ret = r;
         }
     }
 
 done:
-    cir_live_close(&live);
+    cir_onair_close(&live);
     cir_input_close(&s.ic);
     av_packet_free(&pkt);
     return ret;

@@ -15,7 +15,7 @@
 #include <libavutil/avutil.h>
 
 #include "cir_error.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_log.h"
 #include "cir_storage.h"
 #include "cmaf.h"
@@ -47,24 +47,24 @@ typedef struct {
     int64_t last_dts; /* normalised, track tb */
     int present;
     AVRational src_tb; /* transcoded audio: the source packets' */
-    cir_live_rec_t *rec;
+    cir_onair_rec_t *rec;
     atomic_uint_fast64_t frames, bytes; /* packaged */
 } live_track_t;
 
-/* Rates over the last stats window, for cir_live_stats. */
+/* Rates over the last stats window, for cir_onair_stats. */
 typedef struct {
     atomic_uint_fast64_t bps, fps_milli;
     uint64_t last_frames, last_bytes;
 } live_rate_t;
 
 struct cir_live {
-    cir_live_config_t cfg;
+    cir_onair_config_t cfg;
     char stream[CIR_LIVE_ID_MAX];
     char root[CIR_URI_MAX];
     live_track_t video, audio;
-    cir_live_ts_t ts; /* timestamp repair, in front of everything */
-    /* its counts for cir_live_stats ([track][kind], updated on repairs) */
-    atomic_uint_fast64_t ts_count[2][CIR_LIVE_TS_KINDS];
+    cir_onair_ts_t ts; /* timestamp repair, in front of everything */
+    /* its counts for cir_onair_stats ([track][kind], updated on repairs) */
+    atomic_uint_fast64_t ts_count[2][CIR_ONAIR_TS_KINDS];
     uint64_t pkg_dropped[2]; /* the packagers' drops counted so far */
     cir_log_ctx_t log;
 
@@ -73,7 +73,7 @@ struct cir_live {
     int abr, passthrough;
     AVCodecContext *vdec;
     AVFrame *frame;
-    AVPacket *pkt;             /* cir_live_push's view of the packet pushed */
+    AVPacket *pkt;             /* cir_onair_push's view of the packet pushed */
     int dec_need_key;          /* skip packets until a keyframe */
     int64_t key_pts[KEY_RING]; /* source keyframes not decoded yet */
     int nb_keys;
@@ -86,16 +86,16 @@ struct cir_live {
      * where the audio packaged so far ends (audio tb; AV_NOPTS_VALUE:
      * none yet), and whether silence is standing in for it now */
     AVCodecParameters *apar;
-    cir_live_silence_t *silence;
+    cir_onair_silence_t *silence;
     int silence_failed, silence_on;
     int64_t audio_end;
     int disc_pending; /* a break before the next frame decoded */
-    int paused;       /* the publisher left (cir_live_pause) */
+    int paused;       /* the publisher left (cir_onair_pause) */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
-    cir_live_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
+    cir_onair_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
     int rungs_started;
-    cir_live_aac_t *aac; /* non-AAC audio */
+    cir_onair_aac_t *aac; /* non-AAC audio */
     /* a passthrough video whose size is not known yet (no onMetaData): its
      * packager opens (or reconfigures) at the next keyframe, with the size
      * read from the SPS */
@@ -114,7 +114,7 @@ struct cir_live {
     char record_root[CIR_URI_MAX];
     char record_version[CIR_VERSION_ID_MAX];
     char record_dir[CIR_URI_MAX]; /* <record_root>/v/<version> */
-    cir_live_rec_t *rung_recs[CIR_PRESET_MAX_RUNGS];
+    cir_onair_rec_t *rung_recs[CIR_PRESET_MAX_RUNGS];
 
     /* stats */
     int64_t open_us, window_us;
@@ -125,27 +125,27 @@ struct cir_live {
 
 /* ---- between the files (live_: private to the pipeline) ---- */
 
-int live_anchor_timeline(cir_live_t *l, int64_t media_us);
-int live_decode(cir_live_t *l, const AVPacket *pkt);
-int live_drain_decoder(cir_live_t *l);
-int live_open_decoder(cir_live_t *l, const AVCodecParameters *par,
+int live_anchor_timeline(cir_onair_t *l, int64_t media_us);
+int live_decode(cir_onair_t *l, const AVPacket *pkt);
+int live_drain_decoder(cir_onair_t *l);
+int live_open_decoder(cir_onair_t *l, const AVCodecParameters *par,
                       AVRational tb);
-int live_open_deferred_video(cir_live_t *l, const AVPacket *key);
-int live_open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec);
+int live_open_deferred_video(cir_onair_t *l, const AVPacket *key);
+int live_open_rec(cir_onair_t *l, const char *name, cir_onair_rec_t **rec);
 /* The stream's packaging, the same for every rendition (live_rung.h). */
-cir_live_packaging_t live_packaging(const cir_live_t *l);
+cir_onair_packaging_t live_packaging(const cir_onair_t *l);
 int live_rec_sync(live_track_t *t);
-int live_spread_decided(cir_live_t *l, const live_track_t *t);
-int live_spread_target(cir_live_t *l, uint32_t td);
-int live_start_rungs(cir_live_t *l, int width, int height);
-int live_timeline_break(cir_live_t *l);
+int live_spread_decided(cir_onair_t *l, const live_track_t *t);
+int live_spread_target(cir_onair_t *l, uint32_t td);
+int live_start_rungs(cir_onair_t *l, int width, int height);
+int live_timeline_break(cir_onair_t *l);
 int64_t live_mono_us(void);
-void live_log_repairs(cir_live_t *l);
-void live_note_dropped(cir_live_t *l);
-void live_note_repairs(cir_live_t *l, int video, const cir_live_ts_result_t *r,
-                       const AVPacket *in);
-void live_rendition_dir(const cir_live_t *l, const char *name, char *dir,
+void live_log_repairs(cir_onair_t *l);
+void live_note_dropped(cir_onair_t *l);
+void live_note_repairs(cir_onair_t *l, int video,
+                       const cir_onair_ts_result_t *r, const AVPacket *in);
+void live_rendition_dir(const cir_onair_t *l, const char *name, char *dir,
                         size_t size);
-void live_stats_tick(cir_live_t *l);
+void live_stats_tick(cir_onair_t *l);
 
 #endif

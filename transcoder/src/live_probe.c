@@ -76,8 +76,8 @@ fail:
 }
 
 int
-cir_live_probe_size(const AVCodecParameters *par, const AVPacket *key,
-                    int *width, int *height)
+cir_onair_probe_size(const AVCodecParameters *par, const AVPacket *key,
+                     int *width, int *height)
 {
     if (key == NULL || key->data == NULL || key->size <= 0) {
         return CIR_EINVAL;

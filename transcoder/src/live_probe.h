@@ -11,7 +11,7 @@
 
 /* key: a keyframe in the format of par (length-prefixed NAL units when
  * par has avcC/hvcC).  0 with *width, *height > 0, or a negative error. */
-int cir_live_probe_size(const AVCodecParameters *par, const AVPacket *key,
-                        int *width, int *height);
+int cir_onair_probe_size(const AVCodecParameters *par, const AVPacket *key,
+                         int *width, int *height);
 
 #endif

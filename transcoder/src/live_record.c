@@ -25,7 +25,7 @@
 
 #define MAX_FILE_COPY (512u << 20)
 
-struct cir_live_rec {
+struct cir_onair_rec {
     char root[CIR_URI_MAX];
     char live_dir[CIR_URI_MAX];
     char name[CIR_LIVE_ID_MAX];
@@ -41,8 +41,8 @@ struct cir_live_rec {
 };
 
 int
-cir_live_rec_version(const char *root, char *version, size_t vsize, char *dir,
-                     size_t dsize)
+cir_onair_rec_version(const char *root, char *version, size_t vsize, char *dir,
+                      size_t dsize)
 {
     struct timespec ts;
     uint64_t rnd = 0;
@@ -62,11 +62,11 @@ cir_live_rec_version(const char *root, char *version, size_t vsize, char *dir,
 }
 
 int
-cir_live_rec_open(cir_live_rec_t **out, const char *root, const char *live_dir,
-                  const char *rendition)
+cir_onair_rec_open(cir_onair_rec_t **out, const char *root,
+                   const char *live_dir, const char *rendition)
 {
     char dir[CIR_URI_MAX + CIR_LIVE_ID_MAX + 2];
-    cir_live_rec_t *r;
+    cir_onair_rec_t *r;
     int ret;
 
     if (strlen(root) >= sizeof(r->root) ||
@@ -118,7 +118,7 @@ link_or_copy(const char *src, const char *dst)
 }
 
 static int
-record_segment(cir_live_rec_t *r, const cir_live_segment_t *seg)
+record_segment(cir_onair_rec_t *r, const cir_live_segment_t *seg)
 {
     char src[CIR_URI_MAX + 64], dst[2 * CIR_URI_MAX];
     int ret;
@@ -126,14 +126,14 @@ record_segment(cir_live_rec_t *r, const cir_live_segment_t *seg)
     if (r->nb == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
         cir_segment_t *p;
-        if (r->nb >= CIR_LIVE_REC_MAX_SEGMENTS) {
+        if (r->nb >= CIR_ONAIR_REC_MAX_SEGMENTS) {
             cir_log_warn(&r->log, "the recording is full (%d segments)",
-                         CIR_LIVE_REC_MAX_SEGMENTS);
+                         CIR_ONAIR_REC_MAX_SEGMENTS);
             r->stopped = 1;
             return 0;
         }
-        if (cap > CIR_LIVE_REC_MAX_SEGMENTS) {
-            cap = CIR_LIVE_REC_MAX_SEGMENTS;
+        if (cap > CIR_ONAIR_REC_MAX_SEGMENTS) {
+            cap = CIR_ONAIR_REC_MAX_SEGMENTS;
         }
         p = realloc(r->segs, cap * sizeof(*p));
         if (p == NULL) {
@@ -158,7 +158,7 @@ record_segment(cir_live_rec_t *r, const cir_live_segment_t *seg)
 }
 
 int
-cir_live_rec_sync(cir_live_rec_t *r, const cir_live_index_t *idx)
+cir_onair_rec_sync(cir_onair_rec_t *r, const cir_live_index_t *idx)
 {
     char src[CIR_URI_MAX + 64], dst[2 * CIR_URI_MAX];
     int ret;
@@ -223,7 +223,7 @@ open_file_store(cir_store_t **store, const char *path)
 /* The recorded rendition r as an asset's rendition o, and its duration
  * in seconds: 1, or 0 when r recorded nothing. */
 static int
-describe_rendition(const cir_live_rec_t *r, cir_rendition_t *o,
+describe_rendition(const cir_onair_rec_t *r, cir_rendition_t *o,
                    double segment_seconds, double *seconds)
 {
     double dur = 0, bytes = 0;
@@ -254,9 +254,9 @@ describe_rendition(const cir_live_rec_t *r, cir_rendition_t *o,
 }
 
 int
-cir_live_rec_describe(cir_live_rec_t *const *recs, size_t n,
-                      double segment_seconds, cir_rendition_t *rends,
-                      cir_asset_t *asset)
+cir_onair_rec_describe(cir_onair_rec_t *const *recs, size_t n,
+                       double segment_seconds, cir_rendition_t *rends,
+                       cir_asset_t *asset)
 {
     size_t nr = 0;
 
@@ -278,9 +278,9 @@ cir_live_rec_describe(cir_live_rec_t *const *recs, size_t n,
 }
 
 int
-cir_live_rec_publish(const char *root, const char *version,
-                     cir_live_rec_t *const *recs, size_t n,
-                     double segment_seconds)
+cir_onair_rec_publish(const char *root, const char *version,
+                      cir_onair_rec_t *const *recs, size_t n,
+                      double segment_seconds)
 {
     static const cir_log_ctx_t log = {.component = "live-record"};
     cir_rendition_t *rends = NULL;
@@ -293,8 +293,8 @@ cir_live_rec_publish(const char *root, const char *version,
     if (rends == NULL) {
         return CIR_ENOMEM;
     }
-    if ((ret = cir_live_rec_describe(recs, n, segment_seconds, rends, &asset)) <
-        0) {
+    if ((ret = cir_onair_rec_describe(recs, n, segment_seconds, rends,
+                                      &asset)) < 0) {
         goto fail;
     }
     if (!cir_version_id_is_valid(version) ||
@@ -324,9 +324,9 @@ fail:
 }
 
 void
-cir_live_rec_free(cir_live_rec_t **rp)
+cir_onair_rec_free(cir_onair_rec_t **rp)
 {
-    cir_live_rec_t *r = *rp;
+    cir_onair_rec_t *r = *rp;
 
     if (r == NULL) {
         return;

@@ -23,7 +23,7 @@
 #define DROP_WARN_INTERVAL_US 5000000
 #define KEY_RESERVE           2 /* slots past the cap for keyframes only */
 
-/* The stream's wall clock for a timeline (cir_live_rung_set_anchor). */
+/* The stream's wall clock for a timeline (cir_onair_rung_set_anchor). */
 typedef struct {
     int64_t wall, media; /* media time (µs) media was captured at wall */
     uint32_t gaps;       /* its outage's GAP segments */
@@ -37,7 +37,7 @@ typedef struct {
     anchor_t anchor;  /* the stream's, when pushed */
 } entry_t;
 
-struct cir_live_rung {
+struct cir_onair_rung {
     char name[CIR_LIVE_ID_MAX];
     char stream[CIR_LIVE_ID_MAX];
     int width, height;
@@ -54,7 +54,7 @@ struct cir_live_rung {
     struct SwsContext *sws;
     cir_cmaf_live_t *pkg;
     AVPacket *pkt;
-    cir_live_rec_t *rec;
+    cir_onair_rec_t *rec;
     int delay_us;
     cir_log_ctx_t log;
 
@@ -92,7 +92,7 @@ mono_us(void)
 }
 
 static int
-open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
+open_encoder(cir_onair_rung_t *r, const cir_onair_rung_config_t *cfg)
 {
     cir_venc_config_t venc = {
         .width = r->width,
@@ -118,7 +118,7 @@ open_encoder(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
 }
 
 cir_cmaf_live_config_t
-live_packager_config(const cir_live_packaging_t *p, const char *dir,
+live_packager_config(const cir_onair_packaging_t *p, const char *dir,
                      const cir_live_track_t *track,
                      const AVCodecParameters *par, AVRational time_base,
                      AVRational frame_rate)
@@ -138,7 +138,7 @@ live_packager_config(const cir_live_packaging_t *p, const char *dir,
 }
 
 static int
-open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
+open_packager(cir_onair_rung_t *r, const cir_onair_rung_config_t *cfg)
 {
     cir_cmaf_live_config_t c;
     cir_live_track_t track = {0};
@@ -171,14 +171,14 @@ open_packager(cir_live_rung_t *r, const cir_live_rung_config_t *cfg)
 }
 
 static int
-record(cir_live_rung_t *r)
+record(cir_onair_rung_t *r)
 {
-    return r->rec ? cir_live_rec_sync(r->rec, cir_cmaf_live_index(r->pkg)) : 0;
+    return r->rec ? cir_onair_rec_sync(r->rec, cir_cmaf_live_index(r->pkg)) : 0;
 }
 
 /* The stream's target duration, once the producer knows it. */
 static int
-apply_target(cir_live_rung_t *r)
+apply_target(cir_onair_rung_t *r)
 {
     unsigned td = atomic_load(&r->target_duration);
 
@@ -189,13 +189,13 @@ apply_target(cir_live_rung_t *r)
 }
 
 void
-cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td)
+cir_onair_rung_set_target_duration(cir_onair_rung_t *r, uint32_t td)
 {
     atomic_store(&r->target_duration, td);
 }
 
 static int
-drain(cir_live_rung_t *r)
+drain(cir_onair_rung_t *r)
 {
     int ret;
 
@@ -230,7 +230,7 @@ drain(cir_live_rung_t *r)
 
 /* Encodes one picture at pts lasting dur (cut to max_gap). */
 static int
-send(cir_live_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
+send(cir_onair_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
 {
     int ret;
 
@@ -251,7 +251,7 @@ send(cir_live_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
 /* The source picture at the rung's size in YUV 4:2:0 (bicubic), or a
  * reference to it when it is that already; NULL: out of memory. */
 static AVFrame *
-rung_picture(cir_live_rung_t *r, const AVFrame *src)
+rung_picture(cir_onair_rung_t *r, const AVFrame *src)
 {
     AVFrame *dst;
 
@@ -281,7 +281,7 @@ rung_picture(cir_live_rung_t *r, const AVFrame *src)
 }
 
 static int
-encode(cir_live_rung_t *r, entry_t *e)
+encode(cir_onair_rung_t *r, entry_t *e)
 {
     AVFrame *src = e->frame, *dst;
     int64_t dur, pts;
@@ -295,7 +295,7 @@ encode(cir_live_rung_t *r, entry_t *e)
         }
     }
     if (src == NULL) {
-        return 0; /* a break alone (cir_live_rung_break) */
+        return 0; /* a break alone (cir_onair_rung_break) */
     }
     if (e->anchor.wall != 0 && (e->disc || !r->anchored)) {
         /* the new timeline's anchor: the frames before it were packaged */
@@ -359,7 +359,7 @@ encode(cir_live_rung_t *r, entry_t *e)
 }
 
 static int
-pop(cir_live_rung_t *r, entry_t *e)
+pop(cir_onair_rung_t *r, entry_t *e)
 {
     cir_bqueue_meta_t m;
     const entry_t *next;
@@ -398,7 +398,7 @@ pop(cir_live_rung_t *r, entry_t *e)
 }
 
 static void
-set_err(cir_live_rung_t *r, int err)
+set_err(cir_onair_rung_t *r, int err)
 {
     pthread_mutex_lock(&r->lock);
     if (r->err == 0) {
@@ -410,7 +410,7 @@ set_err(cir_live_rung_t *r, int err)
 static void *
 run(void *arg)
 {
-    cir_live_rung_t *r = arg;
+    cir_onair_rung_t *r = arg;
     char name[16];
     entry_t e;
     int ret = 0;
@@ -452,12 +452,12 @@ run(void *arg)
 }
 
 int
-cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
+cir_onair_rung_start(cir_onair_rung_t **out, const cir_onair_rung_config_t *cfg)
 {
-    cir_live_rung_t *r;
+    cir_onair_rung_t *r;
     int ret;
 
-    if (cfg->queue_frames < 2 || cfg->queue_frames > CIR_LIVE_RUNG_QUEUE_MAX) {
+    if (cfg->queue_frames < 2 || cfg->queue_frames > CIR_ONAIR_RUNG_QUEUE_MAX) {
         return CIR_EINVAL;
     }
     r = calloc(1, sizeof(*r));
@@ -520,12 +520,12 @@ cir_live_rung_start(cir_live_rung_t **out, const cir_live_rung_config_t *cfg)
     return 0;
 
 fail:
-    cir_live_rung_free(&r);
+    cir_onair_rung_free(&r);
     return ret;
 }
 
 int
-cir_live_rung_break(cir_live_rung_t *r)
+cir_onair_rung_break(cir_onair_rung_t *r)
 {
     entry_t brk = {.key = 1, .disc = 1, .next_pts = AV_NOPTS_VALUE};
     int ret, full = 0;
@@ -556,7 +556,7 @@ cir_live_rung_break(cir_live_rung_t *r)
  * goes on with the keyframe), or is refused when all are keyframes.
  * Returns 1 if a frame was dropped. */
 static int
-queue_frame(cir_live_rung_t *r, AVFrame **ref, int key, int disc)
+queue_frame(cir_onair_rung_t *r, AVFrame **ref, int key, int disc)
 {
     entry_t e = {.frame = *ref,
                  .key = key,
@@ -591,7 +591,8 @@ queue_frame(cir_live_rung_t *r, AVFrame **ref, int key, int disc)
 }
 
 int
-cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
+cir_onair_rung_push(cir_onair_rung_t *r, const AVFrame *frame, int key,
+                    int disc)
 {
     AVFrame *ref = av_frame_clone(frame);
     int ret, dropped = 0;
@@ -629,7 +630,7 @@ cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key, int disc)
 }
 
 int
-cir_live_rung_finish(cir_live_rung_t *r)
+cir_onair_rung_finish(cir_onair_rung_t *r)
 {
     if (r->started) {
         pthread_mutex_lock(&r->lock);
@@ -643,15 +644,15 @@ cir_live_rung_finish(cir_live_rung_t *r)
 }
 
 void
-cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us, int64_t media_us,
-                         uint32_t gaps, int64_t hole_us)
+cir_onair_rung_set_anchor(cir_onair_rung_t *r, int64_t wall_us,
+                          int64_t media_us, uint32_t gaps, int64_t hole_us)
 {
     r->anchor = (anchor_t){
         .wall = wall_us, .media = media_us, .gaps = gaps, .hole = hole_us};
 }
 
 void
-cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift)
+cir_onair_rung_set_dts_shift(cir_onair_rung_t *r, int64_t shift)
 {
     pthread_mutex_lock(&r->lock);
     r->dts_shift = shift;
@@ -659,40 +660,40 @@ cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift)
 }
 
 const char *
-cir_live_rung_name(const cir_live_rung_t *r)
+cir_onair_rung_name(const cir_onair_rung_t *r)
 {
     return r->name;
 }
 
 void
-cir_live_rung_size(const cir_live_rung_t *r, int *w, int *h)
+cir_onair_rung_size(const cir_onair_rung_t *r, int *w, int *h)
 {
     *w = r->width;
     *h = r->height;
 }
 
 uint64_t
-cir_live_rung_frames(const cir_live_rung_t *r)
+cir_onair_rung_frames(const cir_onair_rung_t *r)
 {
-    return atomic_load(&((cir_live_rung_t *)r)->frames);
+    return atomic_load(&((cir_onair_rung_t *)r)->frames);
 }
 
 uint64_t
-cir_live_rung_dropped(const cir_live_rung_t *r)
+cir_onair_rung_dropped(const cir_onair_rung_t *r)
 {
-    return atomic_load(&((cir_live_rung_t *)r)->dropped);
+    return atomic_load(&((cir_onair_rung_t *)r)->dropped);
 }
 
 uint64_t
-cir_live_rung_bytes(const cir_live_rung_t *r)
+cir_onair_rung_bytes(const cir_onair_rung_t *r)
 {
-    return atomic_load(&((cir_live_rung_t *)r)->bytes);
+    return atomic_load(&((cir_onair_rung_t *)r)->bytes);
 }
 
 void
-cir_live_rung_free(cir_live_rung_t **rp)
+cir_onair_rung_free(cir_onair_rung_t **rp)
 {
-    cir_live_rung_t *r = *rp;
+    cir_onair_rung_t *r = *rp;
 
     if (r == NULL) {
         return;
@@ -703,7 +704,7 @@ cir_live_rung_free(cir_live_rung_t **rp)
         pthread_mutex_lock(&r->lock);
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->lock);
-        cir_live_rung_finish(r);
+        cir_onair_rung_finish(r);
     }
     for (entry_t e; cir_bqueue_pop(&r->q, &e, NULL);) {
         av_frame_free(&e.frame);

@@ -28,9 +28,9 @@
 #include "ladder.h"
 #include "live_record.h"
 
-#define CIR_LIVE_RUNG_QUEUE_MAX 64
+#define CIR_ONAIR_RUNG_QUEUE_MAX 64
 
-typedef struct cir_live_rung cir_live_rung_t;
+typedef struct cir_onair_rung cir_onair_rung_t;
 
 /* What every rendition of a live stream is packaged with. */
 typedef struct {
@@ -39,12 +39,12 @@ typedef struct {
     uint32_t target_duration; /* the stream's; 0: set later */
     uint32_t window;
     const cir_clock_t *clock;
-} cir_live_packaging_t;
+} cir_onair_packaging_t;
 
 /* A rendition's packager configuration: the stream's packaging, the
  * rendition's folder and track, its packets' codec (par), time base and
  * frame rate.  The pointers are kept: they must outlive the open. */
-cir_cmaf_live_config_t live_packager_config(const cir_live_packaging_t *p,
+cir_cmaf_live_config_t live_packager_config(const cir_onair_packaging_t *p,
                                             const char *dir,
                                             const cir_live_track_t *track,
                                             const AVCodecParameters *par,
@@ -58,44 +58,46 @@ typedef struct {
     const cir_ladder_rung_t *ladder;
     AVRational time_base;  /* of the frames' pts */
     AVRational frame_rate; /* {0, 1}: unknown */
-    cir_live_packaging_t packaging;
-    int queue_frames;    /* 2..CIR_LIVE_RUNG_QUEUE_MAX */
-    cir_live_rec_t *rec; /* may be NULL; used by the rung's thread only */
-    int delay_us;        /* tests: sleep per frame */
-} cir_live_rung_config_t;
+    cir_onair_packaging_t packaging;
+    int queue_frames;     /* 2..CIR_ONAIR_RUNG_QUEUE_MAX */
+    cir_onair_rec_t *rec; /* may be NULL; used by the rung's thread only */
+    int delay_us;         /* tests: sleep per frame */
+} cir_onair_rung_config_t;
 
-int cir_live_rung_start(cir_live_rung_t **r, const cir_live_rung_config_t *c);
+int cir_onair_rung_start(cir_onair_rung_t **r,
+                         const cir_onair_rung_config_t *c);
 /* Queues a reference to frame.  key: encode it as an IDR; disc: a timeline
  * break before it.  Never blocks.  Returns 1 if a frame was dropped, 0, or
  * the rung's error. */
-int cir_live_rung_push(cir_live_rung_t *r, const AVFrame *frame, int key,
-                       int disc);
+int cir_onair_rung_push(cir_onair_rung_t *r, const AVFrame *frame, int key,
+                        int disc);
 /* Packets leave with dts = pts - shift (the source's B-frame delay), so the
  * rung's decode times (tfdt, the index's segment starts) are the
  * passthrough's.  Call before the first push. */
-void cir_live_rung_set_dts_shift(cir_live_rung_t *r, int64_t shift);
+void cir_onair_rung_set_dts_shift(cir_onair_rung_t *r, int64_t shift);
 /* The stream's target duration, decided after the rung started: applied
  * by the rung's thread before its next packet.  Never blocks. */
-void cir_live_rung_set_target_duration(cir_live_rung_t *r, uint32_t td);
+void cir_onair_rung_set_target_duration(cir_onair_rung_t *r, uint32_t td);
 /* The stream's wall clock (cir_cmaf_live_set_anchor), producer side:
  * frames pushed from now on carry it, and the rung's rendition takes it
  * at its first frame and at the next frame with a discontinuity, so it
  * applies to the same timeline in every rendition, however far behind the
  * rung's thread is.  Never blocks. */
-void cir_live_rung_set_anchor(cir_live_rung_t *r, int64_t wall_us,
-                              int64_t media_us, uint32_t gaps, int64_t hole_us);
+void cir_onair_rung_set_anchor(cir_onair_rung_t *r, int64_t wall_us,
+                               int64_t media_us, uint32_t gaps,
+                               int64_t hole_us);
 /* A break with no frame after it yet (the publisher is gone): once the
  * frames queued before it are encoded, the open segment ends, and the next
  * one starts with a discontinuity.  Never blocks; 1 if the queue had no
  * room for it (the segment then ends at the next frame's break). */
-int cir_live_rung_break(cir_live_rung_t *r);
+int cir_onair_rung_break(cir_onair_rung_t *r);
 /* Ends the stream: encodes what is queued, finishes the rendition, joins. */
-int cir_live_rung_finish(cir_live_rung_t *r);
-const char *cir_live_rung_name(const cir_live_rung_t *r);
-void cir_live_rung_size(const cir_live_rung_t *r, int *w, int *h);
-uint64_t cir_live_rung_frames(const cir_live_rung_t *r);  /* encoded */
-uint64_t cir_live_rung_dropped(const cir_live_rung_t *r); /* dropped */
-uint64_t cir_live_rung_bytes(const cir_live_rung_t *r);   /* packaged */
-void cir_live_rung_free(cir_live_rung_t **r);
+int cir_onair_rung_finish(cir_onair_rung_t *r);
+const char *cir_onair_rung_name(const cir_onair_rung_t *r);
+void cir_onair_rung_size(const cir_onair_rung_t *r, int *w, int *h);
+uint64_t cir_onair_rung_frames(const cir_onair_rung_t *r);  /* encoded */
+uint64_t cir_onair_rung_dropped(const cir_onair_rung_t *r); /* dropped */
+uint64_t cir_onair_rung_bytes(const cir_onair_rung_t *r);   /* packaged */
+void cir_onair_rung_free(cir_onair_rung_t **r);
 
 #endif

@@ -14,7 +14,7 @@
 
 #define FRAME_SAMPLES 1024 /* AAC-LC */
 
-struct cir_live_silence {
+struct cir_onair_silence {
     AVCodecContext *enc;
     AVFrame *frame; /* zeros */
     AVPacket *pkt;
@@ -22,10 +22,10 @@ struct cir_live_silence {
 };
 
 int
-cir_live_silence_open(cir_live_silence_t **out, const AVCodecParameters *par)
+cir_onair_silence_open(cir_onair_silence_t **out, const AVCodecParameters *par)
 {
     const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    cir_live_silence_t *s;
+    cir_onair_silence_t *s;
     int ret = CIR_ENOMEM;
 
     *out = NULL;
@@ -77,19 +77,19 @@ cir_live_silence_open(cir_live_silence_t **out, const AVCodecParameters *par)
     *out = s;
     return 0;
 fail:
-    cir_live_silence_close(&s);
+    cir_onair_silence_close(&s);
     return ret;
 }
 
 int64_t
-cir_live_silence_frame_us(const cir_live_silence_t *s)
+cir_onair_silence_frame_us(const cir_onair_silence_t *s)
 {
     return av_rescale(FRAME_SAMPLES, 1000000, s->sample_rate);
 }
 
 /* The encoder's next frame (it holds one back): a packet of silence. */
 static int
-next_packet(cir_live_silence_t *s)
+next_packet(cir_onair_silence_t *s)
 {
     int ret;
 
@@ -116,9 +116,9 @@ next_packet(cir_live_silence_t *s)
 }
 
 int
-cir_live_silence_fill(cir_live_silence_t *s, int64_t from, int64_t to,
-                      AVRational tb, cir_live_silence_cb cb, void *opaque,
-                      int64_t *end)
+cir_onair_silence_fill(cir_onair_silence_t *s, int64_t from, int64_t to,
+                       AVRational tb, cir_onair_silence_cb cb, void *opaque,
+                       int64_t *end)
 {
     AVRational sr = {1, s->sample_rate};
     int64_t at = from;
@@ -150,9 +150,9 @@ cir_live_silence_fill(cir_live_silence_t *s, int64_t from, int64_t to,
 }
 
 void
-cir_live_silence_close(cir_live_silence_t **sp)
+cir_onair_silence_close(cir_onair_silence_t **sp)
 {
-    cir_live_silence_t *s = *sp;
+    cir_onair_silence_t *s = *sp;
 
     if (s == NULL) {
         return;

@@ -1,6 +1,6 @@
 /*
  * The live pipeline's counts and rates: frames and bytes in and out,
- * drops, timestamp repairs (logged once with a count), cir_live_stats.
+ * drops, timestamp repairs (logged once with a count), cir_onair_stats.
  */
 
 #include "live_internal.h"
@@ -17,7 +17,7 @@ rate_update(live_rate_t *r, uint64_t frames, uint64_t bytes, int64_t dt_us)
 }
 
 void
-live_stats_tick(cir_live_t *l)
+live_stats_tick(cir_onair_t *l)
 {
     int64_t now = live_mono_us(), dt = now - l->window_us;
 
@@ -32,8 +32,8 @@ live_stats_tick(cir_live_t *l)
     rate_update(&l->rate_audio, atomic_load(&l->audio.frames),
                 atomic_load(&l->audio.bytes), dt);
     for (int i = 0; i < l->nb_rungs; i++) {
-        rate_update(&l->rate_rung[i], cir_live_rung_frames(l->rungs[i]),
-                    cir_live_rung_bytes(l->rungs[i]), dt);
+        rate_update(&l->rate_rung[i], cir_onair_rung_frames(l->rungs[i]),
+                    cir_onair_rung_bytes(l->rungs[i]), dt);
     }
 }
 
@@ -41,49 +41,49 @@ live_stats_tick(cir_live_t *l)
  * before a keyframe, audio before the video's first segment): counted
  * with the repairs, logged at the first of a kind. */
 void
-live_note_dropped(cir_live_t *l)
+live_note_dropped(cir_onair_t *l)
 {
     for (int video = 0; video < 2; video++) {
         live_track_t *t = video ? &l->video : &l->audio;
-        cir_live_ts_kind_t k =
-            video ? CIR_LIVE_TS_BEFORE_KEY : CIR_LIVE_TS_BEFORE_VIDEO;
+        cir_onair_ts_kind_t k =
+            video ? CIR_ONAIR_TS_BEFORE_KEY : CIR_ONAIR_TS_BEFORE_VIDEO;
         uint64_t n;
         if (t->pkg == NULL ||
             (n = cir_cmaf_live_dropped(t->pkg) - l->pkg_dropped[video]) == 0) {
             continue;
         }
         l->pkg_dropped[video] += n;
-        if (cir_live_ts_note(&l->ts, video, k, n)) {
+        if (cir_onair_ts_note(&l->ts, video, k, n)) {
             cir_log_warn(&l->log,
                          "%s: %" PRIu64 " frame(s) dropped (%s), counted "
                          "from now on (timestamp_repairs)",
                          video ? "video" : "audio", n,
-                         cir_live_ts_kind_name(k));
+                         cir_onair_ts_kind_name(k));
         }
         atomic_store(&l->ts_count[video][k],
-                     cir_live_ts_count(&l->ts, video, k));
+                     cir_onair_ts_count(&l->ts, video, k));
     }
 }
 
 /* Counts the repairs of a packet for the stats; the first of each kind
  * on a track is logged (the counts are in the stats and at the end). */
 void
-live_note_repairs(cir_live_t *l, int video, const cir_live_ts_result_t *r,
+live_note_repairs(cir_onair_t *l, int video, const cir_onair_ts_result_t *r,
                   const AVPacket *in)
 {
-    for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
+    for (int k = 0; k < CIR_ONAIR_TS_KINDS; k++) {
         if (!(r->kinds & (1u << k))) {
             continue;
         }
         atomic_store(&l->ts_count[video][k],
-                     cir_live_ts_count(&l->ts, video, k));
+                     cir_onair_ts_count(&l->ts, video, k));
         if (r->first & (1u << k)) {
             cir_log_warn(&l->log,
                          "%s timestamps: %s (dts %" PRId64 " pts %" PRId64
                          " in, dts %" PRId64 " pts %" PRId64
                          " out); repaired, counted from now on "
                          "(timestamp_repairs)",
-                         video ? "video" : "audio", cir_live_ts_kind_name(k),
+                         video ? "video" : "audio", cir_onair_ts_kind_name(k),
                          in->dts, in->pts, r->dts, r->pts);
         }
     }
@@ -91,18 +91,18 @@ live_note_repairs(cir_live_t *l, int video, const cir_live_ts_result_t *r,
 
 /* The repairs of the whole stream, once at its end. */
 void
-live_log_repairs(cir_live_t *l)
+live_log_repairs(cir_onair_t *l)
 {
     char line[512];
     size_t n = 0;
 
     for (int video = 1; video >= 0; video--) {
-        for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
-            uint64_t c = cir_live_ts_count(&l->ts, video, k);
+        for (int k = 0; k < CIR_ONAIR_TS_KINDS; k++) {
+            uint64_t c = cir_onair_ts_count(&l->ts, video, k);
             if (c > 0 && n < sizeof(line)) {
                 n += (size_t)snprintf(
                     line + n, sizeof(line) - n, " %s %s=%" PRIu64,
-                    video ? "video" : "audio", cir_live_ts_kind_name(k), c);
+                    video ? "video" : "audio", cir_onair_ts_kind_name(k), c);
             }
         }
     }
@@ -131,7 +131,7 @@ rendition_json(const char *name, const char *type, int w, int h,
 /* {"video": {"repeated_dts": n, ...}, "audio": {...}}: every kind of
  * every track the stream has. */
 static json_t *
-repairs_json(cir_live_t *l)
+repairs_json(cir_onair_t *l)
 {
     json_t *j = json_object();
 
@@ -141,9 +141,9 @@ repairs_json(cir_live_t *l)
             continue;
         }
         kinds = json_object();
-        for (int k = 0; kinds != NULL && k < CIR_LIVE_TS_KINDS; k++) {
+        for (int k = 0; kinds != NULL && k < CIR_ONAIR_TS_KINDS; k++) {
             json_object_set_new(
-                kinds, cir_live_ts_kind_name(k),
+                kinds, cir_onair_ts_kind_name(k),
                 json_integer((json_int_t)atomic_load(&l->ts_count[video][k])));
         }
         json_object_set_new(j, video ? "video" : "audio", kinds);
@@ -152,9 +152,9 @@ repairs_json(cir_live_t *l)
 }
 
 json_t *
-cir_live_stats(const cir_live_t *cl)
+cir_onair_stats(const cir_onair_t *cl)
 {
-    cir_live_t *l = (cir_live_t *)cl; /* atomics only */
+    cir_onair_t *l = (cir_onair_t *)cl; /* atomics only */
     json_t *j = json_object(), *rends = json_array();
     uint64_t dropped = 0;
 
@@ -171,13 +171,13 @@ cir_live_stats(const cir_live_t *cl)
     }
     for (int i = 0; i < l->nb_rungs; i++) {
         int w, h;
-        uint64_t d = cir_live_rung_dropped(l->rungs[i]);
-        cir_live_rung_size(l->rungs[i], &w, &h);
+        uint64_t d = cir_onair_rung_dropped(l->rungs[i]);
+        cir_onair_rung_size(l->rungs[i], &w, &h);
         dropped += d;
         json_array_append_new(
-            rends, rendition_json(cir_live_rung_name(l->rungs[i]), "video", w,
+            rends, rendition_json(cir_onair_rung_name(l->rungs[i]), "video", w,
                                   h, &l->rate_rung[i],
-                                  cir_live_rung_frames(l->rungs[i]), d));
+                                  cir_onair_rung_frames(l->rungs[i]), d));
     }
     if (l->audio.pkg) {
         json_array_append_new(

@@ -40,11 +40,11 @@
 #include "cir_error.h"
 #include "cir_live.h"
 #include "cir_storage.h"
-#include "cir_live_store.h"
+#include "cir_onair_store.h"
 
 #define INDEX_FILES 2
 
-struct cir_live_store {
+struct cir_onair_store {
     cir_live_writer_t *w;
     char *dir;
     int seg_fd;              /* the open segment's file, -1 when none */
@@ -60,7 +60,7 @@ struct cir_live_store {
 
 /* Opens hidden index file k (unknown length: truncated after the write). */
 static int
-open_hidden(cir_live_store_t *st, unsigned k, const char *hidden)
+open_hidden(cir_onair_store_t *st, unsigned k, const char *hidden)
 {
     st->idx_fd[k] = open(hidden, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (st->idx_fd[k] < 0) {
@@ -77,7 +77,7 @@ open_hidden(cir_live_store_t *st, unsigned k, const char *hidden)
 /* Writes hidden index file k in place and swaps it with `index` (see the
  * top of this file); the first time, renames it over whatever `index` is. */
 static int
-publish_swapped(cir_live_store_t *st, const char *data, size_t len)
+publish_swapped(cir_onair_store_t *st, const char *data, size_t len)
 {
     char hidden[PATH_MAX], path[PATH_MAX];
     unsigned k = st->idx_next;
@@ -124,7 +124,7 @@ publish_swapped(cir_live_store_t *st, const char *data, size_t len)
 
 /* Removes the segment files the writer let go. */
 static void
-remove_segments(cir_live_store_t *st)
+remove_segments(cir_onair_store_t *st)
 {
     char path[PATH_MAX];
     uint64_t msn;
@@ -139,7 +139,7 @@ remove_segments(cir_live_store_t *st)
 
 /* The writer's next index, published as <dir>/index. */
 static int
-write_index(cir_live_store_t *st)
+write_index(cir_onair_store_t *st)
 {
     char path[PATH_MAX];
     const void *data;
@@ -168,7 +168,7 @@ write_index(cir_live_store_t *st)
 
 /* The index at a segment's end, then the segment files now due. */
 static int
-write_index_at_end(cir_live_store_t *st)
+write_index_at_end(cir_onair_store_t *st)
 {
     int ret;
 
@@ -181,7 +181,7 @@ write_index_at_end(cir_live_store_t *st)
 }
 
 static int
-resume(cir_live_store_t *st)
+resume(cir_onair_store_t *st)
 {
     cir_live_index_t old;
     int ret;
@@ -199,9 +199,9 @@ resume(cir_live_store_t *st)
 }
 
 int
-cir_live_store_open(cir_live_store_t **out, const cir_live_writer_config_t *c)
+cir_onair_store_open(cir_onair_store_t **out, const cir_live_writer_config_t *c)
 {
-    cir_live_store_t *st;
+    cir_onair_store_t *st;
     int ret;
 
     if (out == NULL || c == NULL || c->dir == NULL || c->dir[0] == '\0') {
@@ -231,13 +231,13 @@ cir_live_store_open(cir_live_store_t **out, const cir_live_writer_config_t *c)
     return 0;
 
 fail:
-    cir_live_store_close(&st);
+    cir_onair_store_close(&st);
     return ret;
 }
 
 /* The open segment's file whole and closed, then its end published. */
 static int
-end_segment(cir_live_store_t *st)
+end_segment(cir_onair_store_t *st)
 {
     int ret;
 
@@ -263,7 +263,7 @@ end_segment(cir_live_store_t *st)
 }
 
 int
-cir_live_store_end_segment(cir_live_store_t *st)
+cir_onair_store_end_segment(cir_onair_store_t *st)
 {
     if (st == NULL || !cir_live_writer_has_open_segment(st->w)) {
         return CIR_EINVAL; /* nothing open */
@@ -272,7 +272,7 @@ cir_live_store_end_segment(cir_live_store_t *st)
 }
 
 int
-cir_live_store_put_init(cir_live_store_t *st, const void *data, size_t len)
+cir_onair_store_put_init(cir_onair_store_t *st, const void *data, size_t len)
 {
     char path[PATH_MAX];
     uint32_t id;
@@ -301,7 +301,7 @@ cir_live_store_put_init(cir_live_store_t *st, const void *data, size_t len)
 /* seg-<msn>.m4s, new and empty.  A file of that name is a leftover that
  * no index listed (a crash before its first part was listed): it goes. */
 static int
-create_segment_file(cir_live_store_t *st, uint64_t msn)
+create_segment_file(cir_onair_store_t *st, uint64_t msn)
 {
     char path[PATH_MAX];
     int fd, ret;
@@ -324,7 +324,7 @@ create_segment_file(cir_live_store_t *st, uint64_t msn)
 }
 
 static void
-discard_segment_file(cir_live_store_t *st, uint64_t msn)
+discard_segment_file(cir_onair_store_t *st, uint64_t msn)
 {
     char path[PATH_MAX];
 
@@ -341,7 +341,7 @@ discard_segment_file(cir_live_store_t *st, uint64_t msn)
 /* The part's bytes where the plan puts them; on a failure the writer
  * forgets what the plan opened. */
 static int
-write_part(cir_live_store_t *st, const cir_live_part_plan_t *plan,
+write_part(cir_onair_store_t *st, const cir_live_part_plan_t *plan,
            const void *data, size_t len)
 {
     int ret;
@@ -369,7 +369,7 @@ write_part(cir_live_store_t *st, const cir_live_part_plan_t *plan,
 }
 
 static int
-put_part(cir_live_store_t *st, const void *data, size_t len, int64_t start,
+put_part(cir_onair_store_t *st, const void *data, size_t len, int64_t start,
          int64_t duration, int independent, int last)
 {
     cir_live_part_plan_t plan;
@@ -388,22 +388,23 @@ put_part(cir_live_store_t *st, const void *data, size_t len, int64_t start,
 }
 
 int
-cir_live_store_put_part(cir_live_store_t *st, const void *data, size_t len,
-                        int64_t start, int64_t duration, int independent)
+cir_onair_store_put_part(cir_onair_store_t *st, const void *data, size_t len,
+                         int64_t start, int64_t duration, int independent)
 {
     return put_part(st, data, len, start, duration, independent, 0);
 }
 
 int
-cir_live_store_put_last_part(cir_live_store_t *st, const void *data, size_t len,
-                             int64_t start, int64_t duration, int independent)
+cir_onair_store_put_last_part(cir_onair_store_t *st, const void *data,
+                              size_t len, int64_t start, int64_t duration,
+                              int independent)
 {
     return put_part(st, data, len, start, duration, independent, 1);
 }
 
 int
-cir_live_store_put_gap_segment(cir_live_store_t *st, int64_t start,
-                               int64_t duration)
+cir_onair_store_put_gap_segment(cir_onair_store_t *st, int64_t start,
+                                int64_t duration)
 {
     int ret;
 
@@ -417,7 +418,7 @@ cir_live_store_put_gap_segment(cir_live_store_t *st, int64_t start,
 }
 
 int
-cir_live_store_set_target_duration(cir_live_store_t *st, uint32_t td)
+cir_onair_store_set_target_duration(cir_onair_store_t *st, uint32_t td)
 {
     int ret;
 
@@ -431,7 +432,7 @@ cir_live_store_set_target_duration(cir_live_store_t *st, uint32_t td)
 }
 
 int
-cir_live_store_finish(cir_live_store_t *st)
+cir_onair_store_finish(cir_onair_store_t *st)
 {
     int ret;
 
@@ -449,14 +450,14 @@ cir_live_store_finish(cir_live_store_t *st)
 }
 
 cir_live_writer_t *
-cir_live_store_writer(cir_live_store_t *st)
+cir_onair_store_writer(cir_onair_store_t *st)
 {
     return st ? st->w : NULL;
 }
 
 /* The store's open files: the segment's and the three index files. */
 static void
-close_files(cir_live_store_t *st)
+close_files(cir_onair_store_t *st)
 {
     if (st->seg_fd >= 0) {
         close(st->seg_fd);
@@ -472,9 +473,9 @@ close_files(cir_live_store_t *st)
 }
 
 void
-cir_live_store_close(cir_live_store_t **stp)
+cir_onair_store_close(cir_onair_store_t **stp)
 {
-    cir_live_store_t *st = stp != NULL ? *stp : NULL;
+    cir_onair_store_t *st = stp != NULL ? *stp : NULL;
 
     if (st != NULL) {
         cir_live_writer_close(&st->w);

@@ -10,7 +10,7 @@
  * output timeline just after where it was): a discontinuity in every
  * rendition. */
 int
-live_timeline_break(cir_live_t *l)
+live_timeline_break(cir_onair_t *l)
 {
     int ret;
 
@@ -63,7 +63,7 @@ live_timeline_break(cir_live_t *l)
  * queued before are encoded.  The next packet starts a new timeline.
  */
 int
-cir_live_pause(cir_live_t *l)
+cir_onair_pause(cir_onair_t *l)
 {
     int ret;
 
@@ -74,7 +74,7 @@ cir_live_pause(cir_live_t *l)
         return ret;
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        if ((ret = cir_live_rung_break(l->rungs[i])) < 0) {
+        if ((ret = cir_onair_rung_break(l->rungs[i])) < 0) {
             return ret;
         }
     }
@@ -96,7 +96,7 @@ cir_live_pause(cir_live_t *l)
  * it with as many GAP segments, none longer than a segment.
  */
 int
-live_anchor_timeline(cir_live_t *l, int64_t media_us)
+live_anchor_timeline(cir_onair_t *l, int64_t media_us)
 {
     int64_t wall =
         cir_clock_wall_us(l->cfg.clock ? l->cfg.clock : cir_clock_system());
@@ -128,7 +128,7 @@ live_anchor_timeline(cir_live_t *l, int64_t media_us)
         }
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        cir_live_rung_set_anchor(l->rungs[i], wall, media_us, gaps, hole);
+        cir_onair_rung_set_anchor(l->rungs[i], wall, media_us, gaps, hole);
     }
     return 0;
 }
@@ -137,7 +137,7 @@ live_anchor_timeline(cir_live_t *l, int64_t media_us)
  * or the audio's first segment, or the rungs' schedule in fan_out), to
  * every rendition: one TARGETDURATION and SERVER-CONTROL for all. */
 int
-live_spread_target(cir_live_t *l, uint32_t td)
+live_spread_target(cir_onair_t *l, uint32_t td)
 {
     live_track_t *tracks[2] = {&l->video, &l->audio};
     int ret;
@@ -154,14 +154,14 @@ live_spread_target(cir_live_t *l, uint32_t td)
         }
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        cir_live_rung_set_target_duration(l->rungs[i], td);
+        cir_onair_rung_set_target_duration(l->rungs[i], td);
     }
     return 0;
 }
 
 /* After a packager wrote: whether its first segment decided the target. */
 int
-live_spread_decided(cir_live_t *l, const live_track_t *t)
+live_spread_decided(cir_onair_t *l, const live_track_t *t)
 {
     return l->target_duration != 0 || t->pkg == NULL
                ? 0

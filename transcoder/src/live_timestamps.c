@@ -9,44 +9,45 @@
 #include "cir_error.h"
 #include "live_timestamps.h"
 
-static const char *const kind_names[CIR_LIVE_TS_KINDS] = {
-    [CIR_LIVE_TS_REPEATED] = "repeated_dts",
-    [CIR_LIVE_TS_BACKWARD] = "backward_dts",
-    [CIR_LIVE_TS_NEGATIVE_CTS] = "negative_cts",
-    [CIR_LIVE_TS_WRAP] = "wrap",
-    [CIR_LIVE_TS_GAP] = "gap",
-    [CIR_LIVE_TS_DISCONTINUITY] = "discontinuity",
-    [CIR_LIVE_TS_BEFORE_START] = "before_start",
-    [CIR_LIVE_TS_BEFORE_VIDEO] = "before_video",
-    [CIR_LIVE_TS_BEFORE_KEY] = "before_keyframe",
-    [CIR_LIVE_TS_SILENCE] = "silence_filled",
-    [CIR_LIVE_TS_OVERLAP] = "overlapped_silence",
+static const char *const kind_names[CIR_ONAIR_TS_KINDS] = {
+    [CIR_ONAIR_TS_REPEATED] = "repeated_dts",
+    [CIR_ONAIR_TS_BACKWARD] = "backward_dts",
+    [CIR_ONAIR_TS_NEGATIVE_CTS] = "negative_cts",
+    [CIR_ONAIR_TS_WRAP] = "wrap",
+    [CIR_ONAIR_TS_GAP] = "gap",
+    [CIR_ONAIR_TS_DISCONTINUITY] = "discontinuity",
+    [CIR_ONAIR_TS_BEFORE_START] = "before_start",
+    [CIR_ONAIR_TS_BEFORE_VIDEO] = "before_video",
+    [CIR_ONAIR_TS_BEFORE_KEY] = "before_keyframe",
+    [CIR_ONAIR_TS_SILENCE] = "silence_filled",
+    [CIR_ONAIR_TS_OVERLAP] = "overlapped_silence",
 };
 
 const char *
-cir_live_ts_kind_name(cir_live_ts_kind_t kind)
+cir_onair_ts_kind_name(cir_onair_ts_kind_t kind)
 {
-    return kind >= 0 && kind < CIR_LIVE_TS_KINDS ? kind_names[kind] : "?";
+    return kind >= 0 && kind < CIR_ONAIR_TS_KINDS ? kind_names[kind] : "?";
 }
 
 void
-cir_live_ts_init(cir_live_ts_t *s, const cir_live_ts_config_t *cfg)
+cir_onair_ts_init(cir_onair_ts_t *s, const cir_onair_ts_config_t *cfg)
 {
     memset(s, 0, sizeof(*s));
     s->max_gap_us =
-        cfg && cfg->max_gap_us > 0 ? cfg->max_gap_us : CIR_LIVE_TS_MAX_GAP_US;
+        cfg && cfg->max_gap_us > 0 ? cfg->max_gap_us : CIR_ONAIR_TS_MAX_GAP_US;
     s->max_correction_us = cfg && cfg->max_correction_us > 0
                                ? cfg->max_correction_us
-                               : CIR_LIVE_TS_MAX_CORRECTION_US;
+                               : CIR_ONAIR_TS_MAX_CORRECTION_US;
     if (s->max_correction_us > s->max_gap_us) {
         s->max_correction_us = s->max_gap_us;
     }
 }
 
 int
-cir_live_ts_add_track(cir_live_ts_t *s, int track, AVRational tb, int wrap_bits)
+cir_onair_ts_add_track(cir_onair_ts_t *s, int track, AVRational tb,
+                       int wrap_bits)
 {
-    cir_live_ts_track_t *t;
+    cir_onair_ts_track_t *t;
 
     if ((track != 0 && track != 1) || tb.num <= 0 || tb.den <= 0 ||
         wrap_bits < 0 || wrap_bits > 62) {
@@ -64,13 +65,13 @@ cir_live_ts_add_track(cir_live_ts_t *s, int track, AVRational tb, int wrap_bits)
 }
 
 static int64_t
-to_us(const cir_live_ts_track_t *t, int64_t ticks)
+to_us(const cir_onair_ts_track_t *t, int64_t ticks)
 {
     return av_rescale_q(ticks, t->tb, AV_TIME_BASE_Q);
 }
 
 static int64_t
-to_ticks(const cir_live_ts_track_t *t, int64_t us)
+to_ticks(const cir_onair_ts_track_t *t, int64_t us)
 {
     return av_rescale_q(us, AV_TIME_BASE_Q, t->tb);
 }
@@ -79,7 +80,7 @@ to_ticks(const cir_live_ts_track_t *t, int64_t us)
  * the range is a wrap; a step forward by more than half is a late packet
  * from before the last wrap. */
 static int64_t
-unwrap(cir_live_ts_track_t *t, int64_t raw, unsigned *kinds)
+unwrap(cir_onair_ts_track_t *t, int64_t raw, unsigned *kinds)
 {
     int64_t x;
 
@@ -91,7 +92,7 @@ unwrap(cir_live_ts_track_t *t, int64_t raw, unsigned *kinds)
         if (x < t->last_raw - t->wrap / 2) {
             t->epoch += t->wrap;
             x += t->wrap;
-            *kinds |= 1u << CIR_LIVE_TS_WRAP;
+            *kinds |= 1u << CIR_ONAIR_TS_WRAP;
         } else if (x > t->last_raw + t->wrap / 2) {
             x -= t->wrap;
         }
@@ -102,12 +103,12 @@ unwrap(cir_live_ts_track_t *t, int64_t raw, unsigned *kinds)
 
 /* The stream's latest time: the last DTS of either track (µs). */
 static int64_t
-head_us(const cir_live_ts_t *s)
+head_us(const cir_onair_ts_t *s)
 {
     int64_t h = AV_NOPTS_VALUE;
 
     for (int i = 0; i < 2; i++) {
-        const cir_live_ts_track_t *t = &s->track[i];
+        const cir_onair_ts_track_t *t = &s->track[i];
         if (t->present && t->last_dts != AV_NOPTS_VALUE) {
             int64_t u = to_us(t, t->last_dts);
             h = h == AV_NOPTS_VALUE || u > h ? u : h;
@@ -120,7 +121,7 @@ head_us(const cir_live_ts_t *s)
  * the track's last packet by more than the correction limit, or away from
  * the stream's latest time by more than the gap limit. */
 static int
-is_jump(const cir_live_ts_t *s, int64_t own_us, int64_t head, int64_t now_us)
+is_jump(const cir_onair_ts_t *s, int64_t own_us, int64_t head, int64_t now_us)
 {
     return (own_us != AV_NOPTS_VALUE &&
             now_us < own_us - s->max_correction_us) ||
@@ -131,7 +132,7 @@ is_jump(const cir_live_ts_t *s, int64_t own_us, int64_t head, int64_t now_us)
 /* A new timeline for the track: the packet at src_us continues just after
  * the stream's latest time. */
 static void
-new_timeline(cir_live_ts_t *s, cir_live_ts_track_t *t, int64_t src_us,
+new_timeline(cir_onair_ts_t *s, cir_onair_ts_track_t *t, int64_t src_us,
              int64_t own_us, int64_t head)
 {
     int64_t land = head != AV_NOPTS_VALUE ? head : 0;
@@ -139,16 +140,16 @@ new_timeline(cir_live_ts_t *s, cir_live_ts_track_t *t, int64_t src_us,
     if (own_us != AV_NOPTS_VALUE && own_us > land) {
         land = own_us;
     }
-    land += CIR_LIVE_TS_BREAK_STEP_US;
+    land += CIR_ONAIR_TS_BREAK_STEP_US;
     t->shift_us = land - (src_us - s->base_us);
     t->delay = 0;
     s->break_shift_us = t->shift_us;
 }
 
 static void
-count(cir_live_ts_track_t *t, cir_live_ts_result_t *r)
+count(cir_onair_ts_track_t *t, cir_onair_ts_result_t *r)
 {
-    for (int k = 0; k < CIR_LIVE_TS_KINDS; k++) {
+    for (int k = 0; k < CIR_ONAIR_TS_KINDS; k++) {
         if (r->kinds & (1u << k) && t->count[k]++ == 0) {
             r->first |= 1u << k;
         }
@@ -156,12 +157,12 @@ count(cir_live_ts_track_t *t, cir_live_ts_result_t *r)
 }
 
 int
-cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
-                cir_live_ts_result_t *r)
+cir_onair_ts_fix(cir_onair_ts_t *s, int track, int64_t dts, int64_t pts,
+                 cir_onair_ts_result_t *r)
 {
-    cir_live_ts_track_t *t;
+    cir_onair_ts_track_t *t;
     int64_t cts, src, src_us, own_us, head, now_us, od, op, lag;
-    int ret = CIR_LIVE_TS_KEEP;
+    int ret = CIR_ONAIR_TS_KEEP;
 
     memset(r, 0, sizeof(*r));
     if ((track != 0 && track != 1) || !s->track[track].present ||
@@ -190,21 +191,21 @@ cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
             t->shift_us = s->break_shift_us;
         } else {
             new_timeline(s, t, src_us, own_us, head);
-            r->kinds |= 1u << CIR_LIVE_TS_DISCONTINUITY;
-            ret = CIR_LIVE_TS_BREAK;
+            r->kinds |= 1u << CIR_ONAIR_TS_DISCONTINUITY;
+            ret = CIR_ONAIR_TS_BREAK;
         }
     }
     od = src + to_ticks(t, t->shift_us - s->base_us);
     if (od < 0 && t->last_dts == AV_NOPTS_VALUE) {
         /* before the stream's start (the other track started later) */
-        r->kinds |= 1u << CIR_LIVE_TS_BEFORE_START;
+        r->kinds |= 1u << CIR_ONAIR_TS_BEFORE_START;
         count(t, r);
-        return CIR_LIVE_TS_DROP;
+        return CIR_ONAIR_TS_DROP;
     }
     op = od + cts;
     if (op < od) {
         /* PTS before DTS: the track's DTS run earlier by the offset */
-        r->kinds |= 1u << CIR_LIVE_TS_NEGATIVE_CTS;
+        r->kinds |= 1u << CIR_ONAIR_TS_NEGATIVE_CTS;
         if (od - op > t->delay && to_us(t, od - op) <= s->max_correction_us) {
             t->delay = od - op;
         }
@@ -216,14 +217,14 @@ cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
     lag = 0;
     if (t->last_dts != AV_NOPTS_VALUE && od <= t->last_dts) {
         /* the same source DTS again (the output moved on), or one before */
-        r->kinds |= 1u << (od == t->last_dts - t->lag ? CIR_LIVE_TS_REPEATED
-                                                      : CIR_LIVE_TS_BACKWARD);
+        r->kinds |= 1u << (od == t->last_dts - t->lag ? CIR_ONAIR_TS_REPEATED
+                                                      : CIR_ONAIR_TS_BACKWARD);
         lag = t->last_dts + 1 - od;
         if (to_us(t, lag) > s->max_correction_us) {
             /* repairs would drift too far: a new timeline instead */
             new_timeline(s, t, src_us, own_us, head);
-            r->kinds |= 1u << CIR_LIVE_TS_DISCONTINUITY;
-            ret = CIR_LIVE_TS_BREAK;
+            r->kinds |= 1u << CIR_ONAIR_TS_DISCONTINUITY;
+            ret = CIR_ONAIR_TS_BREAK;
             od = src + to_ticks(t, t->shift_us - s->base_us);
             op = od + cts;
             lag = od > t->last_dts ? 0 : t->last_dts + 1 - od;
@@ -232,12 +233,12 @@ cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
         op += lag;
     }
     if (op < od) {
-        r->kinds |= 1u << CIR_LIVE_TS_NEGATIVE_CTS;
+        r->kinds |= 1u << CIR_ONAIR_TS_NEGATIVE_CTS;
         op = od;
     }
-    if (t->last_dts != AV_NOPTS_VALUE && ret != CIR_LIVE_TS_BREAK &&
-        to_us(t, od - t->last_dts) >= CIR_LIVE_TS_GAP_US) {
-        r->kinds |= 1u << CIR_LIVE_TS_GAP;
+    if (t->last_dts != AV_NOPTS_VALUE && ret != CIR_ONAIR_TS_BREAK &&
+        to_us(t, od - t->last_dts) >= CIR_ONAIR_TS_GAP_US) {
+        r->kinds |= 1u << CIR_ONAIR_TS_GAP;
     }
     t->last_dts = od;
     t->lag = lag;
@@ -248,27 +249,27 @@ cir_live_ts_fix(cir_live_ts_t *s, int track, int64_t dts, int64_t pts,
 }
 
 int64_t
-cir_live_ts_source_us(const cir_live_ts_t *s, int track, int64_t out_us)
+cir_onair_ts_source_us(const cir_onair_ts_t *s, int track, int64_t out_us)
 {
-    const cir_live_ts_track_t *t = &s->track[track & 1];
+    const cir_onair_ts_track_t *t = &s->track[track & 1];
 
     return out_us - t->shift_us + s->base_us - to_us(t, t->epoch) +
            to_us(t, t->delay) - to_us(t, t->lag);
 }
 
 int
-cir_live_ts_started(const cir_live_ts_t *s)
+cir_onair_ts_started(const cir_onair_ts_t *s)
 {
     return s->started;
 }
 
 int
-cir_live_ts_note(cir_live_ts_t *s, int track, cir_live_ts_kind_t kind,
-                 uint64_t n)
+cir_onair_ts_note(cir_onair_ts_t *s, int track, cir_onair_ts_kind_t kind,
+                  uint64_t n)
 {
     uint64_t *c;
 
-    if ((track != 0 && track != 1) || kind < 0 || kind >= CIR_LIVE_TS_KINDS ||
+    if ((track != 0 && track != 1) || kind < 0 || kind >= CIR_ONAIR_TS_KINDS ||
         n == 0) {
         return 0;
     }
@@ -278,9 +279,9 @@ cir_live_ts_note(cir_live_ts_t *s, int track, cir_live_ts_kind_t kind,
 }
 
 uint64_t
-cir_live_ts_count(const cir_live_ts_t *s, int track, cir_live_ts_kind_t kind)
+cir_onair_ts_count(const cir_onair_ts_t *s, int track, cir_onair_ts_kind_t kind)
 {
-    if ((track != 0 && track != 1) || kind < 0 || kind >= CIR_LIVE_TS_KINDS) {
+    if ((track != 0 && track != 1) || kind < 0 || kind >= CIR_ONAIR_TS_KINDS) {
         return 0;
     }
     return s->track[track].count[kind];

@@ -6,7 +6,7 @@
 #include "live_internal.h"
 
 void
-live_rendition_dir(const cir_live_t *l, const char *name, char *dir,
+live_rendition_dir(const cir_onair_t *l, const char *name, char *dir,
                    size_t size)
 {
     /* a name too long leaves "" (the rendition then fails to open) */
@@ -14,7 +14,7 @@ live_rendition_dir(const cir_live_t *l, const char *name, char *dir,
 }
 
 int
-live_open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec)
+live_open_rec(cir_onair_t *l, const char *name, cir_onair_rec_t **rec)
 {
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
     int ret;
@@ -23,7 +23,7 @@ live_open_rec(cir_live_t *l, const char *name, cir_live_rec_t **rec)
         return 0;
     }
     live_rendition_dir(l, name, dir, sizeof(dir));
-    if ((ret = cir_live_rec_open(rec, l->record_dir, dir, name)) < 0) {
+    if ((ret = cir_onair_rec_open(rec, l->record_dir, dir, name)) < 0) {
         cir_log_error(&l->log, "recording into %s: %s", l->record_root,
                       cir_strerror(ret));
     }
@@ -35,14 +35,14 @@ int
 live_rec_sync(live_track_t *t)
 {
     return t->rec && t->pkg
-               ? cir_live_rec_sync(t->rec, cir_cmaf_live_index(t->pkg))
+               ? cir_onair_rec_sync(t->rec, cir_cmaf_live_index(t->pkg))
                : 0;
 }
 
-cir_live_packaging_t
-live_packaging(const cir_live_t *l)
+cir_onair_packaging_t
+live_packaging(const cir_onair_t *l)
 {
-    return (cir_live_packaging_t){
+    return (cir_onair_packaging_t){
         .part_target_us = l->part_target_us,
         .segment_seconds = l->segment_seconds,
         .target_duration = l->target_duration,
@@ -53,9 +53,9 @@ live_packaging(const cir_live_t *l)
 
 /* The packager (and recorder) of a track set up by add_track. */
 static int
-open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
+open_track(cir_onair_t *l, live_track_t *t, const AVCodecParameters *par)
 {
-    cir_live_packaging_t packaging = live_packaging(l);
+    cir_onair_packaging_t packaging = live_packaging(l);
     char dir[CIR_URI_MAX + 2 * CIR_LIVE_ID_MAX];
     cir_cmaf_live_config_t c;
     int ret;
@@ -79,7 +79,7 @@ open_track(cir_live_t *l, live_track_t *t, const AVCodecParameters *par)
 }
 
 static int
-add_track(cir_live_t *l, live_track_t *t, const char *name,
+add_track(cir_onair_t *l, live_track_t *t, const char *name,
           const AVCodecParameters *par, AVRational tb, AVRational fr,
           int package)
 {
@@ -96,7 +96,7 @@ add_track(cir_live_t *l, live_track_t *t, const char *name,
 
 /* A copy of par whose packager waits for a keyframe to learn the size. */
 static int
-defer_video(cir_live_t *l, const AVCodecParameters *par, int reconf)
+defer_video(cir_onair_t *l, const AVCodecParameters *par, int reconf)
 {
     avcodec_parameters_free(&l->vpend);
     l->vpend = avcodec_parameters_alloc();
@@ -112,13 +112,13 @@ defer_video(cir_live_t *l, const AVCodecParameters *par, int reconf)
  * packager (a new init segment with the real size, and the real size in
  * the master playlist). */
 int
-live_open_deferred_video(cir_live_t *l, const AVPacket *key)
+live_open_deferred_video(cir_onair_t *l, const AVPacket *key)
 {
     live_track_t *t = &l->video;
     AVCodecParameters *par = l->vpend;
     int w = 0, h = 0, ret;
 
-    if (cir_live_probe_size(par, key, &w, &h) == 0) {
+    if (cir_onair_probe_size(par, key, &w, &h) == 0) {
         par->width = w;
         par->height = h;
         cir_log_info(&l->log, "video size from the SPS: %dx%d", w, h);
@@ -181,16 +181,17 @@ set_rates(cir_live_track_t *t, uint64_t declared, int64_t bit_rate,
 }
 
 int
-cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
-                   AVRational frame_rate, uint64_t bandwidth)
+cir_onair_add_video(cir_onair_t *l, const AVCodecParameters *par, AVRational tb,
+                    AVRational frame_rate, uint64_t bandwidth)
 {
     live_track_t *t = &l->video;
     int ret;
 
-    if (t->present || cir_live_ts_started(&l->ts)) {
+    if (t->present || cir_onair_ts_started(&l->ts)) {
         return CIR_EINVAL;
     }
-    if ((ret = cir_live_ts_add_track(&l->ts, 1, tb, l->cfg.ts_wrap_bits)) < 0) {
+    if ((ret = cir_onair_ts_add_track(&l->ts, 1, tb, l->cfg.ts_wrap_bits)) <
+        0) {
         return ret;
     }
     if (par->codec_id != AV_CODEC_ID_H264 &&
@@ -242,18 +243,19 @@ cir_live_add_video(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
 }
 
 int
-cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
-                   uint64_t bandwidth)
+cir_onair_add_audio(cir_onair_t *l, const AVCodecParameters *par, AVRational tb,
+                    uint64_t bandwidth)
 {
     live_track_t *t = &l->audio;
     const AVCodecParameters *apar = par;
     int ret, want;
 
-    if (t->present || cir_live_ts_started(&l->ts)) {
+    if (t->present || cir_onair_ts_started(&l->ts)) {
         return CIR_EINVAL;
     }
     /* the source's packets (transcoded audio too) */
-    if ((ret = cir_live_ts_add_track(&l->ts, 0, tb, l->cfg.ts_wrap_bits)) < 0) {
+    if ((ret = cir_onair_ts_add_track(&l->ts, 0, tb, l->cfg.ts_wrap_bits)) <
+        0) {
         return ret;
     }
     /* AAC with the preset's channels passes through as it came (no
@@ -265,17 +267,17 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
     if (par->codec_id != AV_CODEC_ID_AAC ||
         (want > 0 && par->ch_layout.nb_channels > 0 &&
          par->ch_layout.nb_channels != want)) {
-        ret = cir_live_aac_open(&l->aac, par, tb,
-                                l->abr ? l->preset.audio_bitrate_kbps : 128,
-                                want);
+        ret = cir_onair_aac_open(&l->aac, par, tb,
+                                 l->abr ? l->preset.audio_bitrate_kbps : 128,
+                                 want);
         if (ret < 0) {
             cir_log_error(&l->log, "audio codec %s is not supported live",
                           avcodec_get_name(par->codec_id));
             return CIR_EUNSUPPORTED;
         }
-        apar = cir_live_aac_par(l->aac);
+        apar = cir_onair_aac_par(l->aac);
         t->src_tb = tb;
-        tb = cir_live_aac_time_base(l->aac);
+        tb = cir_onair_aac_time_base(l->aac);
     }
     if (l->aac == NULL && ((l->apar = avcodec_parameters_alloc()) == NULL ||
                            avcodec_parameters_copy(l->apar, par) < 0)) {
@@ -294,7 +296,7 @@ cir_live_add_audio(cir_live_t *l, const AVCodecParameters *par, AVRational tb,
 /* Decoded frames to every rung, with the keyframe decision. */
 
 int
-cir_live_reconfigure(cir_live_t *l, int video, const AVCodecParameters *par)
+cir_onair_reconfigure(cir_onair_t *l, int video, const AVCodecParameters *par)
 {
     live_track_t *t = video ? &l->video : &l->audio;
     int ret;

@@ -19,7 +19,7 @@
 #include "cir_cli.h"
 #include "cir_error.h"
 #include "cir_json.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_log.h"
 #include "cir_options.h"
 #include "cir_preset_codecs.h"
@@ -420,7 +420,7 @@ parse_args(int argc, char **argv, config_t *c, options_t *o)
 static int
 run_live(const options_t *o)
 {
-    cir_live_file_job_t job = {0};
+    cir_onair_file_job_t job = {0};
     cir_preset_t preset;
     char err[400];
     int ret;
@@ -450,7 +450,7 @@ run_live(const options_t *o)
     job.max_seconds = o->live.max_seconds;
     job.realtime = o->live.realtime;
     job.cancel = &interrupted;
-    ret = cir_live_run_file(&job);
+    ret = cir_onair_run_file(&job);
     if (ret < 0) {
         fprintf(stderr, "live source: %s\n", cir_strerror(ret));
     }

@@ -8,12 +8,12 @@
 /* ---- the pipeline thread ------------------------------------------------ */
 
 static int
-open_live(stream_t *st, cir_live_t **live)
+open_live(stream_t *st, cir_onair_t **live)
 {
     cir_ingest_t *s = st->srv;
     cir_ingest_config_t *cfg = &s->cfg;
     pipe_t *p = &st->pipe;
-    cir_live_config_t lc = {
+    cir_onair_config_t lc = {
         .live_root = cfg->live_root,
         .stream = st->key,
         .part_seconds = cfg->part_seconds,
@@ -29,23 +29,23 @@ open_live(stream_t *st, cir_live_t **live)
     };
     int ret;
 
-    if ((ret = cir_live_open(live, &lc)) < 0) {
+    if ((ret = cir_onair_open(live, &lc)) < 0) {
         return ret;
     }
     /* width 0 (no onMetaData): the pipeline reads it from the SPS */
     if (p->vpar != NULL &&
-        (ret = cir_live_add_video(*live, p->vpar, (AVRational){1, 1000},
-                                  p->frame_rate, p->vbw)) < 0) {
+        (ret = cir_onair_add_video(*live, p->vpar, (AVRational){1, 1000},
+                                   p->frame_rate, p->vbw)) < 0) {
         goto fail;
     }
     if (p->apar != NULL &&
-        (ret = cir_live_add_audio(*live, p->apar, (AVRational){1, 1000},
-                                  p->abw)) < 0) {
+        (ret = cir_onair_add_audio(*live, p->apar, (AVRational){1, 1000},
+                                   p->abw)) < 0) {
         goto fail;
     }
     return 0;
 fail:
-    cir_live_close(live);
+    cir_onair_close(live);
     return ret;
 }
 
@@ -63,23 +63,23 @@ pipe_error(stream_t *st, const char *what, int ret)
 
 /* One item into the pipeline (on its thread, or on the loop). */
 void
-srv_pipe_run(stream_t *st, cir_live_t *live, const item_t *it)
+srv_pipe_run(stream_t *st, cir_onair_t *live, const item_t *it)
 {
     int ret;
 
     if (live != NULL && it->pkt != NULL) {
-        if ((ret = cir_live_push(live, it->video, it->pkt)) < 0) {
+        if ((ret = cir_onair_push(live, it->video, it->pkt)) < 0) {
             pipe_error(st,
                        it->video ? "dropping a video packet"
                                  : "dropping an audio packet",
                        ret);
         }
     } else if (live != NULL && it->par != NULL) {
-        if ((ret = cir_live_reconfigure(live, it->video, it->par)) < 0) {
+        if ((ret = cir_onair_reconfigure(live, it->video, it->par)) < 0) {
             pipe_error(st, "new sequence header", ret);
         }
     } else if (live != NULL && it->pause) {
-        if ((ret = cir_live_pause(live)) < 0) {
+        if ((ret = cir_onair_pause(live)) < 0) {
             pipe_error(st, "ending the open segments", ret);
         }
     }
@@ -87,18 +87,18 @@ srv_pipe_run(stream_t *st, cir_live_t *live, const item_t *it)
 
 /* The last parts and ENDLIST (and the recording); then the pipeline goes. */
 void
-srv_pipe_finish(stream_t *st, cir_live_t **live)
+srv_pipe_finish(stream_t *st, cir_onair_t **live)
 {
     pipe_t *p = &st->pipe;
     int ret;
 
-    if (*live != NULL && (ret = cir_live_finish(*live)) < 0) {
+    if (*live != NULL && (ret = cir_onair_finish(*live)) < 0) {
         cir_log_error(&st->log, "finishing the stream: %s", cir_strerror(ret));
     }
     uv_mutex_lock(&p->mu);
     p->live = NULL;
     uv_mutex_unlock(&p->mu);
-    cir_live_close(live);
+    cir_onair_close(live);
 }
 
 static void
@@ -106,7 +106,7 @@ pipe_main(void *arg)
 {
     stream_t *st = arg;
     pipe_t *p = &st->pipe;
-    cir_live_t *live = NULL;
+    cir_onair_t *live = NULL;
     item_t it;
     int ret;
 
@@ -122,8 +122,8 @@ pipe_main(void *arg)
         uv_async_send(&st->async);
     }
     for (;;) {
-        int64_t wv = live ? cir_live_wake_us(live, 1) : INT64_MIN;
-        int64_t wa = live ? cir_live_wake_us(live, 0) : INT64_MIN;
+        int64_t wv = live ? cir_onair_wake_us(live, 1) : INT64_MIN;
+        int64_t wa = live ? cir_onair_wake_us(live, 0) : INT64_MIN;
 
         uv_mutex_lock(&p->mu);
         p->wake_us[1] = wv;

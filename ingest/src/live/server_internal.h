@@ -24,7 +24,7 @@
 #include "cir_clock.h"
 #include "cir_bqueue.h"
 #include "cir_error.h"
-#include "cir_live_pipeline.h"
+#include "cir_onair.h"
 #include "cir_log.h"
 #include "cir_preset_codecs.h"
 #include "cir_rtmp.h"
@@ -41,7 +41,7 @@
 /* Wakes cost a context switch each (they were most of cirrus-ingest's
  * CPU per passthrough stream once the live store was cheap): the thread is
  * woken for a keyframe, a control item, a batch, or a packet at or past
- * where the pipeline says a part may complete (cir_live_wake_us, so no
+ * where the pipeline says a part may complete (cir_onair_wake_us, so no
  * latency is added), and otherwise sleeps; WAKE_NS is a backstop. */
 #define WAKE_BATCH 64
 #define WAKE_NS    (UINT64_C(500) * 1000000)
@@ -58,10 +58,10 @@ typedef struct {
     int video;
     AVPacket *pkt;          /* a packet, or */
     AVCodecParameters *par; /* a new sequence header, or */
-    int pause;              /* the publisher left (cir_live_pause) */
+    int pause;              /* the publisher left (cir_onair_pause) */
 } item_t;
 
-/* A stream's pipeline: cir_live_* runs on a thread of its own when it
+/* A stream's pipeline: cir_onair_* runs on a thread of its own when it
  * decodes, encodes or records (a preset, non-AAC audio, record_uri); the
  * loop feeds it through a bounded queue and the thread wakes the loop with
  * uv_async_send.  A passthrough-only stream is packaged on the loop instead
@@ -72,10 +72,10 @@ typedef struct {
     uv_cond_t cv;
     cir_bqueue_t q;     /* of item_t; under mu */
     int finish;         /* loop -> thread: drain, then end the stream */
-    int64_t wake_us[2]; /* thread -> loop: [video] cir_live_wake_us */
+    int64_t wake_us[2]; /* thread -> loop: [video] cir_onair_wake_us */
     int done, failed;   /* thread -> loop */
     int on_loop;        /* no thread: packaged on the loop, queue unused */
-    cir_live_t *live;   /* under mu (the loop reads stats) */
+    cir_onair_t *live;  /* under mu (the loop reads stats) */
     atomic_uint_fast64_t errors;
     /* set by the loop before the thread starts, then read-only */
     AVCodecParameters *vpar, *apar;
@@ -194,8 +194,8 @@ void srv_pipe_queue_limits(const cir_ingest_config_t *cfg,
 void srv_feed(stream_t *st, item_t *it);
 void srv_push(stream_t *st, int video, AVPacket **pkt);
 int srv_start_pipe(stream_t *st);
-void srv_pipe_finish(stream_t *st, cir_live_t **live);
-void srv_pipe_run(stream_t *st, cir_live_t *live, const item_t *it);
+void srv_pipe_finish(stream_t *st, cir_onair_t **live);
+void srv_pipe_run(stream_t *st, cir_onair_t *live, const item_t *it);
 
 /* conn.c */
 void srv_conn_close(conn_t *c);

@@ -71,7 +71,7 @@ stream_infos(cir_ingest_t *s, cir_ingest_stream_info_t **out)
         i->base_url = s->cfg.public_base_url;
         uv_mutex_lock(&st->pipe.mu);
         if (st->pipe.live != NULL) {
-            i->live = cir_live_stats(st->pipe.live);
+            i->live = cir_onair_stats(st->pipe.live);
         }
         uv_mutex_unlock(&st->pipe.mu);
     }

@@ -81,7 +81,7 @@ srv_stream_end(stream_t *st)
         return;
     }
     if (st->pipe.on_loop) {
-        cir_live_t *live = st->pipe.live;
+        cir_onair_t *live = st->pipe.live;
         srv_pipe_finish(st, &live);
         st->started = 0;
         srv_stream_release(st);
