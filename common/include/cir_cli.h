@@ -40,17 +40,12 @@ typedef struct {
     const char *help;
 } cir_cli_flag_t;
 
-/* The options of a program whose table is private to its library (the
- * ingest's): the same steps as functions on the program's cfg. */
-typedef struct {
-    void (*defaults)(void *cfg);
-    int (*load)(void *cfg, const char *path, char *err, size_t errsize);
-    int (*env)(void *cfg, char *err, size_t errsize);
-    int (*set)(void *cfg, const char *name, const char *value, char *err,
-               size_t errsize);
-    void (*print)(FILE *f);          /* the option list of --help */
-    void (*print_markdown)(FILE *f); /* --print-options-md */
-} cir_cli_config_fns_t;
+/* The daemons' --log-json: the option log_json to 1. */
+#define CIR_CLI_FLAG_LOG_JSON                       \
+    {                                               \
+        "log-json", 0, NULL, "log_json", "1", NULL, \
+            "one JSON object per log line"          \
+    }
 
 typedef struct {
     const char *program;  /* "cirrus-worker": messages, --help, --version */
@@ -58,10 +53,9 @@ typedef struct {
     const char *notes;    /* the end of --help, or NULL */
     const cir_cli_flag_t *flags; /* the program's own */
     size_t nflags;
-    const cir_options_t *table;      /* the options, or NULL and fns */
-    const cir_cli_config_fns_t *fns; /* (table NULL) */
-    const char *section; /* its section of a shared file ("worker") */
-    size_t cfg_size;     /* sizeof the table's struct */
+    const cir_options_t *table; /* the options */
+    const char *section;        /* its section of a shared file ("worker") */
+    size_t cfg_size;            /* sizeof the table's struct */
 } cir_cli_t;
 
 #define CIR_CLI_RUN  0 /* cfg is complete: run */

@@ -68,46 +68,32 @@ flag_at(const cir_cli_t *cli, size_t i)
     return i < F_COMMON ? &common_flags[i] : &cli->flags[i - F_COMMON];
 }
 
-/* ---- the program's options: a table or its library's functions -------- */
+/* ---- the program's options ---------------------------------------------- */
 
 static void
 cfg_defaults(const parser_t *p)
 {
-    if (p->cli->table != NULL) {
-        cir_options_defaults(p->cli->table, p->cfg, p->cli->cfg_size);
-    } else {
-        p->cli->fns->defaults(p->cfg);
-    }
+    cir_options_defaults(p->cli->table, p->cfg, p->cli->cfg_size);
 }
 
 static int
 cfg_load(const parser_t *p, const char *path, char *err, size_t errsize)
 {
-    if (p->cli->table != NULL) {
-        return cir_options_load_section(p->cli->table, p->cfg, path,
-                                        p->cli->section, err, errsize);
-    }
-    return p->cli->fns->load(p->cfg, path, err, errsize);
+    return cir_options_load_section(p->cli->table, p->cfg, path,
+                                    p->cli->section, err, errsize);
 }
 
 static int
 cfg_env(const parser_t *p)
 {
-    if (p->cli->table != NULL) {
-        return cir_options_apply_env(p->cli->table, p->cfg, p->err, p->errsize);
-    }
-    return p->cli->fns->env(p->cfg, p->err, p->errsize);
+    return cir_options_apply_env(p->cli->table, p->cfg, p->err, p->errsize);
 }
 
 static int
 cfg_set(const parser_t *p, const char *name, const char *value, char *err,
         size_t errsize)
 {
-    if (p->cli->table != NULL) {
-        return cir_options_set(p->cli->table, p->cfg, name, value, err,
-                               errsize);
-    }
-    return p->cli->fns->set(p->cfg, name, value, err, errsize);
+    return cir_options_set(p->cli->table, p->cfg, name, value, err, errsize);
 }
 
 /* 1 when one of the program's flags sets option o. */
@@ -129,10 +115,6 @@ print_options(const cir_cli_t *cli, FILE *f)
 {
     size_t rest = 0;
 
-    if (cli->table == NULL) {
-        cli->fns->print(f);
-        return;
-    }
     for (size_t i = 0; i < cli->table->count; i++) {
         rest += !set_by_flag(cli, &cli->table->opts[i]);
     }
@@ -151,11 +133,7 @@ print_options(const cir_cli_t *cli, FILE *f)
 static void
 print_markdown(const cir_cli_t *cli, FILE *f)
 {
-    if (cli->table != NULL) {
-        cir_options_print_markdown(cli->table, f);
-    } else {
-        cli->fns->print_markdown(f);
-    }
+    cir_options_print_markdown(cli->table, f);
 }
 
 /* ---- getopt ------------------------------------------------------------- */

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "cir_options.h"
+
 /* ---- configuration ------------------------------------------------------ */
 
 typedef struct {
@@ -62,25 +64,21 @@ typedef struct {
     char record_uri[1024];      /* each stream recorded as VOD under it */
     char public_base_url[1024]; /* viewer URLs in the status ("": none) */
     char log_level[16];
+    int64_t log_json; /* one JSON object per log line */
 } cir_ingest_config_t;
+
+/* The options' table (cir_options.h): a config file's "ingest" section,
+ * CIRRUS_INGEST_<NAME>, --set NAME=VALUE (cir_cli.h). */
+extern const cir_options_t cir_ingest_options;
 
 void cir_ingest_config_defaults(cir_ingest_config_t *c);
 /* Applies a JSON object's members; unknown names and out-of-range values
  * fail with a message in err. */
 int cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
                                  char *err, size_t errsize);
-/* A flat file of options or a shared one's "ingest" section. */
-int cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path,
-                                char *err, size_t errsize);
-/* CIRRUS_INGEST_<NAME> for every option. */
-int cir_ingest_config_apply_env(cir_ingest_config_t *c, char *err,
-                                size_t errsize);
 /* "name=value" from the command line. */
 int cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
                           const char *value, char *err, size_t errsize);
-void cir_ingest_config_usage(void);
-/* The options as a markdown table (docs/configuration.md). */
-void cir_ingest_config_print_markdown(FILE *f);
 
 /* ---- stream keys from a file -------------------------------------------- */
 

@@ -109,55 +109,28 @@ static const cir_option_t opts[] = {
      "viewer base URL for the status endpoint (e.g. https://cdn.example/live)"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
+    {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
 };
 
-static const cir_options_t table = {opts, sizeof(opts) / sizeof(opts[0]),
-                                    "CIRRUS_INGEST_"};
+const cir_options_t cir_ingest_options = {opts, sizeof(opts) / sizeof(opts[0]),
+                                          "CIRRUS_INGEST_"};
 
 void
 cir_ingest_config_defaults(cir_ingest_config_t *c)
 {
-    cir_options_defaults(&table, c, sizeof(*c));
+    cir_options_defaults(&cir_ingest_options, c, sizeof(*c));
 }
 
 int
 cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
                       const char *value, char *err, size_t errsize)
 {
-    return cir_options_set(&table, c, name, value, err, errsize);
+    return cir_options_set(&cir_ingest_options, c, name, value, err, errsize);
 }
 
 int
 cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
                              char *err, size_t errsize)
 {
-    return cir_options_apply_json(&table, c, obj, err, errsize);
-}
-
-int
-cir_ingest_config_load_file(cir_ingest_config_t *c, const char *path, char *err,
-                            size_t errsize)
-{
-    /* a flat file, or the shared file's "ingest" section */
-    return cir_options_load_section(&table, c, path, "ingest", err, errsize);
-}
-
-int
-cir_ingest_config_apply_env(cir_ingest_config_t *c, char *err, size_t errsize)
-{
-    return cir_options_apply_env(&table, c, err, errsize);
-}
-
-void
-cir_ingest_config_usage(void)
-{
-    fprintf(stderr, "options (JSON config keys, --set name=value, or "
-                    "CIRRUS_INGEST_<NAME>):\n");
-    cir_options_print(&table, stderr);
-}
-
-void
-cir_ingest_config_print_markdown(FILE *f)
-{
-    cir_options_print_markdown(&table, f);
+    return cir_options_apply_json(&cir_ingest_options, c, obj, err, errsize);
 }

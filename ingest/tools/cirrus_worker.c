@@ -136,10 +136,7 @@ static const cir_option_t opts[] = {
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
                                       "CIRRUS_WORKER_"};
 
-static const cir_cli_flag_t flags[] = {
-    {"log-json", 0, NULL, "log_json", "1", NULL,
-     "one JSON object per log line"},
-};
+static const cir_cli_flag_t flags[] = {CIR_CLI_FLAG_LOG_JSON};
 
 static const cir_cli_t cli = {
     .program = "cirrus-worker",

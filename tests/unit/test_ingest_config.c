@@ -50,10 +50,13 @@ Test(ingest_config, defaults_json_env_and_limits)
         cir_ingest_config_set(&c, "max_chunk_size", "64", err, sizeof(err)),
         CIR_EINVAL, "below the protocol minimum");
     setenv("CIRRUS_INGEST_IDLE_TIMEOUT", "7", 1);
-    cr_assert_eq(cir_ingest_config_apply_env(&c, err, sizeof(err)), 0);
+    cr_assert_eq(
+        cir_options_apply_env(&cir_ingest_options, &c, err, sizeof(err)), 0);
     cr_assert_eq(c.idle_timeout, 7);
     setenv("CIRRUS_INGEST_IDLE_TIMEOUT", "soon", 1);
-    cr_assert_eq(cir_ingest_config_apply_env(&c, err, sizeof(err)), CIR_EINVAL);
+    cr_assert_eq(
+        cir_options_apply_env(&cir_ingest_options, &c, err, sizeof(err)),
+        CIR_EINVAL);
     unsetenv("CIRRUS_INGEST_IDLE_TIMEOUT");
 }
 
