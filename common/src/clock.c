@@ -2,6 +2,7 @@
  * Clocks (cir_clock.h): the system's wall and monotonic clocks in
  * microseconds, and a fixed clock that tests set and advance.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -103,4 +104,36 @@ cir_clock_format_iso8601(int64_t wall_us, char *out, size_t size)
         return CIR_ELIMIT;
     }
     return 0;
+}
+
+int64_t
+cir_clock_parse_iso8601(const char *s)
+{
+    struct tm tm = {0};
+    int y, mo, d, h, mi, sec, n = 0;
+    int64_t us = 0;
+
+    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
+                            &mi, &sec, &n) != 6) {
+        return 0;
+    }
+    s += n;
+    if (*s == '.') {
+        int64_t scale = 100000;
+        for (s++; isdigit((unsigned char)*s); s++) {
+            us += (*s - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (*s != 'Z' || s[1] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || sec > 60) {
+        return 0;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return (int64_t)timegm(&tm) * 1000000 + us;
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_intake.h"
 #include "cir_json.h"
@@ -119,39 +120,6 @@ url_decode(const char *in, char *out, size_t outsize)
     }
     out[o] = '\0';
     return utf8_valid((const unsigned char *)out, o) ? 0 : CIR_EPARSE;
-}
-
-/* "2026-11-27T08:49:51.123Z" (fraction optional) into Unix microseconds. */
-static int64_t
-parse_time(const char *s)
-{
-    struct tm tm = {0};
-    int y, mo, d, h, mi, sec, n = 0;
-    int64_t us = 0;
-
-    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
-                            &mi, &sec, &n) != 6) {
-        return 0;
-    }
-    s += n;
-    if (*s == '.') {
-        int64_t scale = 100000;
-        for (s++; isdigit((unsigned char)*s); s++) {
-            us += (*s - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (*s != 'Z' || s[1] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-        h > 23 || mi > 59 || sec > 60) {
-        return 0;
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    return (int64_t)timegm(&tm) * 1000000 + us;
 }
 
 static int
@@ -435,8 +403,8 @@ parse_s3_event(const json_t *root, const char *out_root,
         set_source_version(job, json_object_get(o, "versionId"),
                            json_object_get(o, "sequencer"),
                            json_object_get(o, "eTag"));
-        job->enqueued_us =
-            parse_time(json_string_value(json_object_get(r, "eventTime")));
+        job->enqueued_us = cir_clock_parse_iso8601(
+            json_string_value(json_object_get(r, "eventTime")));
     }
     return ret;
 }
@@ -476,8 +444,8 @@ parse_eventbridge(const json_t *root, const char *out_root,
         set_source_version(job, json_object_get(o, "version-id"),
                            json_object_get(o, "sequencer"),
                            json_object_get(o, "etag"));
-        job->enqueued_us =
-            parse_time(json_string_value(json_object_get(root, "time")));
+        job->enqueued_us = cir_clock_parse_iso8601(
+            json_string_value(json_object_get(root, "time")));
     }
     return ret;
 }

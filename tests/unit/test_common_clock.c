@@ -88,3 +88,26 @@ Test(common_clock, iso8601_rejects_years_past_9999)
     cr_assert_eq(cir_clock_format_iso8601(INT64_MAX / 2, s, sizeof(s)),
                  CIR_EINVAL);
 }
+
+/* The parser reads what the formatter writes, a fraction of any length or
+ * none, and nothing else (0). */
+Test(common_clock, iso8601_parses_back)
+{
+    char buf[32];
+
+    cr_assert_eq(cir_clock_format_iso8601(1795771791123000, buf, sizeof(buf)),
+                 0);
+    cr_expect_eq(cir_clock_parse_iso8601(buf), 1795771791123000);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T08:49:51Z"),
+                 1795769391000000);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T08:49:51.5Z"),
+                 1795769391500000);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T08:49:51.123456Z"),
+                 1795769391123456);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T08:49:51"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T08:49:51Zjunk"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-13-27T08:49:51Z"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T24:49:51Z"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("yesterday"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601(NULL), 0);
+}

@@ -5,6 +5,7 @@
  * fan-out, the timeline and the stats are in live_*.c beside it.
  */
 
+#include "cir_clock.h"
 #include "live_internal.h"
 
 /* Silence fills a hole in the audio this long at once (when the next
@@ -17,10 +18,7 @@
 int64_t
 live_mono_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return cir_clock_mono_us(cir_clock_system());
 }
 
 int

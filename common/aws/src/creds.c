@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "aws_internal.h"
+#include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_log.h"
 
@@ -195,25 +196,6 @@ plain_http(const char *method, const char *url, const char *header1,
     return 0;
 }
 
-static int64_t
-parse_iso8601(const char *s)
-{
-    struct tm tm = {0};
-    int y, mo, d, h, mi, se;
-
-    if (s == NULL ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6) {
-        return 0;
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    return (int64_t)timegm(&tm);
-}
-
 /* {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"} */
 static int
 parse_cred_json(const cir_buf_t *b, cir_aws_creds_t *c)
@@ -234,7 +216,7 @@ parse_cred_json(const cir_buf_t *b, cir_aws_creds_t *c)
         aws_copy_str(c->access_key, sizeof(c->access_key), ak);
         aws_copy_str(c->secret_key, sizeof(c->secret_key), sk);
         aws_copy_str(c->token, sizeof(c->token), tok);
-        c->expires = parse_iso8601(exp);
+        c->expires = cir_clock_parse_iso8601(exp) / 1000000;
         ret = 0;
     } else {
         aws_set_error("credentials endpoint: no AccessKeyId/SecretAccessKey");

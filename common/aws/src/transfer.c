@@ -7,14 +7,12 @@
 #include <openssl/rand.h>
 
 #include "aws_internal.h"
+#include "cir_clock.h"
 
 int64_t
 aws_mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cir_clock_mono_us(cir_clock_system()) / 1000;
 }
 
 uint32_t
