@@ -1,3 +1,8 @@
+/*
+ * What the HLS, DASH and WebVTT renderers share (manifest_util.h): model
+ * validation, number and time formatting in integer arithmetic (the same
+ * model always renders to the same bytes), the SegmentTimeline writer.
+ */
 #include <math.h>
 #include <string.h>
 

@@ -1,3 +1,8 @@
+/*
+ * RFC 6381 codec strings (codecs.h): "avc1.PPCCLL", "hvc1.…", "mp4a.40.N"
+ * read from an encoder's extradata (Annex B or avcC/hvcC) or an AAC
+ * AudioSpecificConfig.
+ */
 #include <stdio.h>
 #include <string.h>
 
