@@ -323,8 +323,11 @@ void cir_live_writer_abort_part(cir_live_writer_t *w,
  * cir_live_parts_listed no longer lists.  CIR_EINVAL: none open. */
 int cir_live_writer_close_segment(cir_live_writer_t *w);
 /* A segment without media (EXT-X-GAP; no file, no parts), none being
- * open, complete at once: a follower's number for a segment its leader
- * began just before a break, so every rendition breaks at the same MSN. */
+ * open: a follower's number for a segment its leader began just before a
+ * break, so every rendition breaks at the same MSN.  Listed with the next
+ * segment (its first part), not before: a playlist that ends with a GAP
+ * while the publisher is away stops Shaka Player; dropped if the stream
+ * ends first. */
 int cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
                                     int64_t duration);
 /* The next segment starts with EXT-X-DISCONTINUITY (publisher reconnect,

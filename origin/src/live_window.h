@@ -42,6 +42,13 @@ struct cir_live_writer {
     int pending_disc;
     uint32_t gaps_pending; /* fill_outage's, put before the next segment */
     int64_t gaps_hole_us;
+    /* put_gap_segment's, put before the next segment (or dropped by
+     * finish): a GAP last in a playlist stops Shaka Player */
+    struct {
+        int pending;
+        int64_t start, duration;
+        uint32_t init_id;
+    } held_gap;
     int anchored;
     int64_t anchor_wall, anchor_media, last_end;
     /* the stream's anchor (set_anchor): media time stream_media_us (µs on

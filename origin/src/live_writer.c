@@ -41,6 +41,9 @@
  *   closes (cir_live_writer_set_target_duration), or finish does.
  * - Init segments are never deleted (tiny, and old DVR segments may need
  *   them).
+ * - A follower's GAP segment (cir_live_writer_put_gap_segment) is held and
+ *   listed with the next segment (a playlist never ends with a GAP while
+ *   its publisher is away), or dropped when the stream ends before one.
  * - An outage (cir_live_writer_fill_outage): its GAP segments open the new
  *   run (the discontinuity is on the first) and sit on the new run's media
  *   timeline just before its first segment, so a DASH Period starts where
@@ -371,11 +374,34 @@ add_gap_segment(cir_live_writer_t *w, int64_t start, int64_t duration,
     return 0;
 }
 
+/* The held GAP segment (put_gap_segment) into the index, as it was when
+ * put: on the timeline before the break (no discontinuity of its own, the
+ * init of then). */
+static int
+put_held_gap(cir_live_writer_t *w)
+{
+    cir_live_index_t *x = &w->idx;
+    int disc = w->pending_disc, ret;
+
+    if (!w->held_gap.pending) {
+        return 0;
+    }
+    w->held_gap.pending = 0;
+    w->pending_disc = 0;
+    ret = add_gap_segment(w, w->held_gap.start, w->held_gap.duration, 0);
+    w->pending_disc = disc;
+    if (ret == 0) {
+        x->segments[x->nb_segments - 1].init_id = w->held_gap.init_id;
+    }
+    return ret;
+}
+
 int
 cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
                                 int64_t duration)
 {
     cir_live_index_t *x;
+    int ret;
 
     if (w == NULL) {
         return CIR_EINVAL;
@@ -385,7 +411,17 @@ cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
         start < 0 || duration <= 0 || duration > x->segment_target * 4) {
         return CIR_EINVAL;
     }
-    return add_gap_segment(w, start, duration, 1);
+    if ((ret = put_held_gap(w)) < 0) {
+        return ret;
+    }
+    /* held until the next segment opens: listed now, it would end the
+     * playlist for as long as the publisher is away, and Shaka Player
+     * stops (1011 SEGMENT_MISSING) on a GAP with nothing after it */
+    w->held_gap.pending = 1;
+    w->held_gap.start = start;
+    w->held_gap.duration = duration;
+    w->held_gap.init_id = x->init_id;
+    return 0;
 }
 
 /*
@@ -471,7 +507,7 @@ cir_live_writer_begin_part(cir_live_writer_t *w, size_t len, int64_t start,
         return CIR_ELIMIT;
     }
     if (s == NULL) {
-        if ((ret = put_outage_gaps(w)) < 0 ||
+        if ((ret = put_held_gap(w)) < 0 || (ret = put_outage_gaps(w)) < 0 ||
             (ret = add_segment(w, start, duration, 1)) < 0) {
             return ret;
         }
@@ -605,6 +641,9 @@ cir_live_writer_finish(cir_live_writer_t *w)
     if (x->ended) {
         return 0;
     }
+    /* a held GAP segment would end the playlist: nothing follows it now,
+     * and the renditions' last MSNs may differ at the end */
+    w->held_gap.pending = 0;
     if (x->target_duration == 0) {
         /* ended before the stream's target was decided: from its media */
         int64_t longest = 0;

@@ -163,8 +163,10 @@ Test(live_writer, the_stream_anchor_is_every_renditions_pdt)
 }
 
 /* A GAP segment: its number, no file, no parts, complete; none while one
- * is open; rendered as EXT-X-GAP and left out of the MPD's timeline at the
- * end of its Period; the window slides over it like any other. */
+ * is open; held until the next segment opens (a playlist never ends with
+ * one), then rendered as EXT-X-GAP and left out of the MPD's timeline at
+ * the end of its Period; the window slides over it like any other; one
+ * still held when the stream ends is dropped. */
 Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
 {
     cir_live_writer_config_t c = config(3);
@@ -188,35 +190,50 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
     media_t += TS;
     cr_assert_eq(put_gap(w, media_t, 0), CIR_EINVAL);
     cr_assert_eq(put_gap(w, media_t, 3 * TS), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0); /* as at a break */
     media_t += 3 * TS;
     x = cir_live_writer_index(w);
-    s = &x->segments[x->nb_segments - 1];
+    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 1, "held");
+    cr_assert(!x->segments[x->nb_segments - 1].gap);
+    /* the next segment's first part lists both */
+    cr_assert_eq(put_part(w, "P", 1, media_t, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    s = &x->segments[x->nb_segments - 2];
     cr_assert_eq(s->msn, 2);
     cr_assert(s->gap && s->complete);
     cr_assert_eq(s->nb_parts, 0);
     cr_assert_eq(s->duration, 3 * TS);
     cr_assert_eq(s->size, 0);
     cr_assert(!on_disk(2));
+    cr_assert(!s->discontinuity, "on the timeline before the break");
+    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 3);
+    cr_assert(x->segments[x->nb_segments - 1].discontinuity);
     /* what the origin makes of it */
     cir_buf_init(&out, 1 << 20);
     cr_assert_eq(cir_hls_render_live_media(x, &d, NULL, 0, &out), 0);
     cr_assert_not_null(strstr(out.data, "#EXT-X-GAP\n#EXTINF:3.00000,\n"
-                                        "seg-2.m4s\n"),
+                                        "seg-2.m4s\n#EXT-X-DISCONTINUITY\n"),
                        "%s", out.data);
     cir_buf_reset(&out);
     tracks[0] = x;
     cr_assert_eq(cir_dash_render_live(tracks, 1, &dc, &out), 0);
     cr_assert_null(strstr(out.data, "d=\"270000\""), "%s", out.data);
     cir_buf_free(&out);
-    /* the next segment follows it; the window slides over it */
-    put_segment();
-    x = cir_live_writer_index(w);
-    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 3);
+    /* the window slides over it */
+    cr_assert_eq(end_segment(w), 0);
+    media_t += TS;
     for (i = 0; i < 4; i++) {
         put_segment();
     }
     x = cir_live_writer_index(w);
     cr_assert_gt(x->segments[0].msn, 2);
+    /* held at the end: dropped */
+    cr_assert_eq(put_gap(w, media_t, TS), 0);
+    cr_assert_eq(cir_live_writer_finish(w), 1);
+    x = cir_live_writer_index(w);
+    cr_assert(x->ended);
+    cr_assert(!x->segments[x->nb_segments - 1].gap);
+    cr_assert_eq(x->segments[x->nb_segments - 1].msn, 7);
 }
 
 /*
