@@ -5,6 +5,9 @@
  * to origin/ (cir_live_respond) and carries the answer out: a body, a file
  * or a byte range of one, LL-DASH chunks, an error, or a wait on the
  * change origin/ names (ngx_http_cirrus_wait.c).
+ *
+ * An adapter: tested through tests/integration/live*.test.mjs and
+ * origin.test.mjs (the real nginx with this module).
  */
 #include "ngx_http_cirrus.h"
 

@@ -3,6 +3,9 @@
  * ones): requests by kind and status (a log-phase handler), blocked
  * requests, block timeouts and the wake latency histogram; /metrics
  * prints them for Prometheus.
+ *
+ * An adapter: tested through tests/integration/origin.test.mjs (/metrics
+ * with a Prometheus parser).
  */
 #include "ngx_http_cirrus.h"
 

@@ -3,6 +3,9 @@
  * CORS, VOD file serving through nginx's own file machinery (open file
  * cache, sendfile, ranges, ETag) and /time.  The live path is in
  * ngx_http_cirrus_live.c, the files below it in ngx_http_cirrus.h.
+ *
+ * An adapter: tested through tests/integration/origin.test.mjs and
+ * live*.test.mjs (the real nginx, samples/nginx.conf as shipped).
  */
 #include "ngx_http_cirrus.h"
 

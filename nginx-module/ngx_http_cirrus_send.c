@@ -4,6 +4,9 @@
  * machinery, the headers of a chunked LL-DASH segment, short error
  * answers; Cache-Control and Vary from origin/'s policy, and the header
  * filter that gives nginx's own error answers the error policy.
+ *
+ * An adapter: tested through tests/integration/origin.test.mjs (bodies,
+ * files, byte ranges, chunks).
  */
 #include "ngx_http_cirrus.h"
 

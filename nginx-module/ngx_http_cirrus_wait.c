@@ -9,6 +9,9 @@
  * are ready are answered.  Without inotify a
  * short periodic timer re-checks instead.  A waiting request costs its
  * context (a small struct in its pool) and a queue link.
+ *
+ * An adapter: tested through tests/integration/live*.test.mjs (blocking
+ * playlist reloads, held segment requests).
  */
 #include "ngx_http_cirrus.h"
 

@@ -1,6 +1,8 @@
 /*
  * AMF0: a bounded decoder into a small tree, and an encoder for the replies
  * a server sends.
+ *
+ * Tested by tests/unit/test_ingest_amf_flv.c and fuzzed (tests/fuzz).
  */
 #include <math.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
  * What the dispatcher tells the world (cir_dispatch.h): its counters, the
  * Prometheus text of /metrics, the running jobs of /jobs, and each job's
  * result JSON.
+ *
+ * Tested by tests/unit/test_worker_dispatch.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,9 @@
 /*
  * The Batch dispatcher's adapter: SQS long polling and the Batch calls of
  * common/aws behind cir_intake_batch_ops_t (see cir_intake_batch.h).
+ *
+ * Tested through tests/integration/aws_batch*.test.mjs (the real SQS wire
+ * protocol, AWS Batch SubmitJob).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /*
  * Stream keys from a file: one allowed key a line, '#' starts a comment.
  * Reloaded when its modification time changes or on request (SIGHUP).
+ *
+ * Tested by tests/unit/test_ingest_config.c.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,9 @@
 /*
  * The status endpoint's documents: GET /streams (JSON) and GET /metrics
  * (Prometheus text).
+ *
+ * Tested through tests/integration/ingest.test.mjs (the documents checked
+ * with a JSON and a Prometheus parser).
  */
 #include <stddef.h>
 #include <stdint.h>

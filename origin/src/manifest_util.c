@@ -2,6 +2,10 @@
  * What the HLS, DASH and WebVTT renderers share (manifest_util.h): model
  * validation, number and time formatting in integer arithmetic (the same
  * model always renders to the same bytes), the SegmentTimeline writer.
+ *
+ * Tested by the renderers' tests (tests/unit/test_origin_hls.c,
+ * test_origin_dash.c, test_origin_dash_live.c, test_origin_vtt.c, with
+ * goldens).
  */
 #include <math.h>
 #include <string.h>

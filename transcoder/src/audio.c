@@ -1,6 +1,8 @@
 /*
  * A VOD job's audio rendition: the decoded source through a resampling
  * graph into the AAC encoder and its CMAF packager.
+ *
+ * Tested by tests/unit/test_transcoder_pipeline.c.
  */
 #include <stdlib.h>
 

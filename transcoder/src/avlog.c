@@ -1,4 +1,9 @@
-/* FFmpeg's own log lines, routed into cir_log at the matching level. */
+/*
+ * FFmpeg's own log lines, routed into cir_log at the matching level.
+ *
+ * Tested through tests/integration/cli.test.mjs (FFmpeg's messages in the
+ * program's log).
+ */
 #include <stdio.h>
 #include <string.h>
 

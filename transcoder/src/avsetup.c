@@ -1,6 +1,8 @@
 /*
  * Encoder and filter-graph set-up shared by VOD and live: x264/x265 with
  * the preset's rate control and options, AAC, the audio resampling graph.
+ *
+ * Tested by tests/unit/test_transcoder_pipeline.c.
  */
 #include <stdio.h>
 

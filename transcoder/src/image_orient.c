@@ -1,5 +1,7 @@
 /*
  * Pixels of a decoded still.  See image_orient.h.
+ *
+ * Tested by tests/unit/test_transcoder_images.c.
  */
 #include "image_orient.h"
 

@@ -1,5 +1,7 @@
 /*
  * The size a still's header declares.  See image_sniff.h.
+ *
+ * Tested by tests/unit/test_transcoder_images.c.
  */
 #include "image_sniff.h"
 

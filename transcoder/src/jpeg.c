@@ -1,6 +1,9 @@
 /*
  * Still-image helpers: swscale into owned frames, one-shot JPEG/WebP
  * encoding.  See jpeg.h.
+ *
+ * Tested by tests/unit/test_transcoder_images.c and
+ * test_transcoder_thumbs.c.
  */
 #include "jpeg.h"
 

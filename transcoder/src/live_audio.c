@@ -1,6 +1,8 @@
 /*
  * Live audio that cannot pass through (not AAC, or AAC with other channels
  * than the preset's) decoded and resampled into AAC for the live packagers.
+ *
+ * Tested by tests/unit/test_transcoder_live_tracks.c.
  */
 #include <stdlib.h>
 

@@ -1,6 +1,8 @@
 /*
  * The live pipeline's ABR fan-out: decode the source once, hand each frame
  * to the rungs (live_rung.c: scale and encode on threads of their own).
+ *
+ * Tested by tests/unit/test_transcoder_live_abr.c.
  */
 
 #include "live_internal.h"

@@ -1,6 +1,8 @@
 /*
  * A live source from a file: demux, optionally pace to the wall clock, and
  * loop with timestamps that keep rising, into the live pipeline.
+ *
+ * Tested by tests/unit/test_transcoder_live.c.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /*
  * One live rung: bounded queue -> swscale -> libx264 (zero latency) -> live
  * CMAF packager, on its own thread.
+ *
+ * Tested by tests/unit/test_transcoder_live_abr.c.
  */
 #include <pthread.h> /* _GNU_SOURCE (the build's): pthread_setname_np */
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /*
  * Silent AAC frames that fill the audio track where a live publisher sent
  * none (audio appearing late or vanishing), so that renditions stay aligned.
+ *
+ * Tested by tests/unit/test_transcoder_live_tracks.c.
  */
 #include "live_silence.h"
 

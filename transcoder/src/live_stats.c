@@ -1,6 +1,8 @@
 /*
  * The live pipeline's counts and rates: frames and bytes in and out,
  * drops, timestamp repairs (logged once with a count), cir_onair_stats.
+ *
+ * Tested by tests/unit/test_transcoder_live_abr.c.
  */
 
 #include "live_internal.h"

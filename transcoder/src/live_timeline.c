@@ -2,6 +2,9 @@
  * The live pipeline's timeline: breaks (a publisher leaving, a timestamp
  * jump), the wall-clock anchor shared by every rendition, outages filled
  * with GAP segments, the stream's target duration spread to all.
+ *
+ * Tested by tests/unit/test_transcoder_live_abr.c and
+ * test_transcoder_live_tracks.c.
  */
 
 #include "live_internal.h"

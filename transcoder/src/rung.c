@@ -1,6 +1,8 @@
 /*
  * One VOD video rung on its own thread: a bounded frame queue, swscale to
  * the rung's size, the encoder, and the rung's CMAF packager.
+ *
+ * Tested by tests/unit/test_transcoder_pipeline.c.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
  * The preparation graph of a VOD job's video: deinterlace, rotate per the
  * display matrix, square pixels, cap the frame rate, 8-bit 4:2:0.  See
  * pipeline.h.
+ *
+ * Tested by tests/unit/test_transcoder_pipeline.c.
  */
 #include <math.h>
 #include <stdio.h>

@@ -3,6 +3,8 @@
  * audio rendition) and the thumbnail track become a cir_asset_t, published
  * by publish.c into the job's version and top-level stores; the job result
  * names what was published.
+ *
+ * Tested by tests/unit/test_transcoder_publish.c.
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,9 @@
-/* S3: object operations, multipart upload, listing, the s3:// store. */
+/*
+ * S3: object operations, multipart upload, listing, the s3:// store.
+ *
+ * Tested through tests/integration/aws*.test.mjs (an S3-compatible server
+ * behind a proxy that checks every signature with AWS's signer).
+ */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,9 @@
  * pure connection state machine (cir_rtmp_conn_t), asks for stream keys
  * (a key file, or an HTTP callback through curl_multi_socket_action), and
  * hands demuxed packets to the live pipeline, one per stream key.
+ *
+ * An adapter on libuv: tested through tests/integration/ingest.test.mjs and
+ * live*.test.mjs (real publishers, the real server).
  */
 
 #include "server_internal.h"

@@ -1,5 +1,8 @@
 /*
  * The status endpoint: the streams as JSON, on a port of its own.
+ *
+ * An adapter on libuv: tested through tests/integration/ingest.test.mjs
+ * (/streams, /metrics with a Prometheus parser).
  */
 
 #include "server_internal.h"

@@ -1,6 +1,9 @@
 /*
  * A stream key's lifecycle (publisher, grace, end) and its FLV tags:
  * sequence headers configure the pipeline, frames become packets.
+ *
+ * An adapter on libuv: tested through tests/integration/ingest.test.mjs and
+ * live*.test.mjs.
  */
 
 #include "server_internal.h"
