@@ -107,8 +107,6 @@ void cir_onair_close(cir_onair_t **l);
  */
 json_t *cir_onair_stats(const cir_onair_t *l);
 
-#endif
-
 /* --- a live source from a file (for tests and demos, like ffmpeg -re) --- */
 
 typedef struct {
@@ -123,3 +121,5 @@ typedef struct {
 /* Reads the file (at real time when asked) into a live pipeline until the
  * end, the limit or a cancel; always ends the stream cleanly. */
 int cir_onair_run_file(const cir_onair_file_job_t *job);
+
+#endif
