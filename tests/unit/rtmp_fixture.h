@@ -77,6 +77,16 @@ put_fmt0(bytes_t *s, uint32_t csid, uint32_t ts, uint32_t len, uint8_t type,
     }
 }
 
+/* A type-2 chunk (only a timestamp delta: the length, type and stream of the
+ * message before) on csid with n bytes of payload. */
+static __attribute__((unused)) void
+put_type2(bytes_t *s, uint32_t csid, uint32_t delta, const void *p, size_t n)
+{
+    put_basic(s, 2, csid);
+    put24(s, delta);
+    put(s, p, n);
+}
+
 /* A type-3 chunk (the header of the one before it) on csid with n bytes of
  * its payload. */
 static __attribute__((unused)) void

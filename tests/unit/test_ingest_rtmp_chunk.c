@@ -116,9 +116,7 @@ Test(ingest_chunk, all_four_header_types_at_any_split)
     uint8_t t8 = 8;
     put(&s, &t8, 1);
     put(&s, small, 10);
-    put_basic(&s, 2, 4);
-    put24(&s, 20);
-    put(&s, small, 10);
+    put_type2(&s, 4, 20, small, 10);
     put_type3(&s, 4, small, 10);
     check_all_steps(&s, check_four_types);
 }
@@ -215,12 +213,8 @@ Test(ingest_chunk, timestamps_wrap_at_32_bits)
     memset(&s, 0, sizeof(s));
     put_fmt0(&s, 6, 0xffffff00u, sizeof(pay), 9, 1);
     put(&s, pay, sizeof(pay));
-    put_basic(&s, 2, 6);
-    put24(&s, 0x80);
-    put(&s, pay, sizeof(pay));
-    put_basic(&s, 2, 6);
-    put24(&s, 0x100);
-    put(&s, pay, sizeof(pay));
+    put_type2(&s, 6, 0x80, pay, sizeof(pay));
+    put_type2(&s, 6, 0x100, pay, sizeof(pay));
     put_type3(&s, 6, pay, sizeof(pay));
     check_all_steps(&s, check_wrap);
 }
