@@ -20,6 +20,7 @@
 #include "cir_live.h"
 #include "cir_onair.h"
 #include "cir_origin.h"
+#include "live_file_fixture.h"
 
 static char workdir[64];
 
@@ -57,17 +58,11 @@ read_source(const char *path, enum AVMediaType type, source_t *s)
 static __attribute__((unused)) void
 setup(void)
 {
-    char cmd[512], path[128];
+    char path[128];
 
-    snprintf(workdir, sizeof(workdir), "/tmp/cir-cut-XXXXXX");
-    cr_assert_not_null(mkdtemp(workdir));
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -f lavfi -i "
-             "testsrc2=size=64x36:rate=30 -f lavfi -i "
-             "sine=frequency=440:sample_rate=48000 -t 0.2 -c:v libx264 "
-             "-preset ultrafast -bf 0 -c:a aac -b:a 64k %s/src.mp4",
-             workdir);
-    cr_assert_eq(system(cmd), 0, "ffmpeg could make the source");
+    make_workdir(workdir, sizeof(workdir), "/tmp/cir-cut-XXXXXX");
+    make_lavfi_input(workdir, "src.mp4", "64x36", 0.2, "-bf 0",
+                     "-c:a aac -b:a 64k");
     snprintf(path, sizeof(path), "%s/src.mp4", workdir);
     read_source(path, AVMEDIA_TYPE_VIDEO, &vsrc);
     read_source(path, AVMEDIA_TYPE_AUDIO, &asrc);
@@ -76,10 +71,7 @@ setup(void)
 static __attribute__((unused)) void
 teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
-    system(cmd);
+    remove_workdir(workdir);
     avcodec_parameters_free(&vsrc.par);
     avcodec_parameters_free(&asrc.par);
     av_packet_free(&vsrc.pkt);

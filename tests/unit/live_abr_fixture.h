@@ -20,6 +20,7 @@
 #include "cir_storage.h"
 #include "cir_origin.h"
 #include "cir_preset.h"
+#include "live_file_fixture.h"
 
 static char workdir[64];
 static cir_preset_t preset;
@@ -29,16 +30,11 @@ static __attribute__((unused)) void
 make_input_sized(const char *acodec, const char *name, double seconds,
                  const char *size)
 {
-    char cmd[768];
+    char audio[64];
 
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -f lavfi -i "
-             "testsrc2=size=%s:rate=30 -f lavfi -i "
-             "sine=frequency=440:sample_rate=48000 -t %.1f -c:v libx264 "
-             "-preset ultrafast -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 "
-             "-c:a %s -b:a 64k %s/%s",
-             size, seconds, acodec, workdir, name);
-    cr_assert_eq(system(cmd), 0, "ffmpeg could make the input");
+    snprintf(audio, sizeof(audio), "-c:a %s -b:a 64k", acodec);
+    make_lavfi_input(workdir, name, size, seconds,
+                     "-g 60 -keyint_min 60 -sc_threshold 0 -bf 2", audio);
 }
 
 /* 384x216: the 180p rung (320x180) is a real step below the passthrough */
@@ -52,8 +48,7 @@ make_input(const char *acodec, const char *name, double seconds)
 static __attribute__((unused)) void
 setup(void)
 {
-    snprintf(workdir, sizeof(workdir), "/tmp/cir-live-abr-XXXXXX");
-    cr_assert_not_null(mkdtemp(workdir));
+    make_workdir(workdir, sizeof(workdir), "/tmp/cir-live-abr-XXXXXX");
     make_input("aac", "in.mp4", 5);
     cir_preset_defaults(&preset);
     snprintf(preset.name, sizeof(preset.name), "test");
@@ -75,10 +70,7 @@ setup(void)
 static __attribute__((unused)) void
 teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
-    system(cmd);
+    remove_workdir(workdir);
 }
 
 static __attribute__((unused)) int
@@ -104,21 +96,39 @@ exists(const char *rel)
 static __attribute__((unused)) cir_onair_file_job_t
 job(const char *input)
 {
-    static char in[128], root[128];
-    cir_onair_file_job_t j = {0};
+    cir_onair_file_job_t j = live_file_job(workdir, input);
 
-    snprintf(in, sizeof(in), "%s/%s", workdir, input);
-    snprintf(root, sizeof(root), "%s/live", workdir);
-    j.input = in;
-    j.live.live_root = root;
-    j.live.stream = "s1";
-    j.live.part_seconds = 1.0 / 3;
-    j.live.segment_seconds = 2;
-    j.live.window = 10;
     j.live.preset = &preset;
     j.live.passthrough = 1;
     j.live.queue_frames = 64;
     return j;
+}
+
+/* The file at path opened and probed into *ic: its best video stream's
+ * index. */
+static __attribute__((unused)) int
+open_file(const char *path, AVFormatContext **ic)
+{
+    *ic = NULL;
+    cr_assert_eq(avformat_open_input(ic, path, NULL, NULL), 0, "%s", path);
+    cr_assert_geq(avformat_find_stream_info(*ic, NULL), 0);
+    return av_find_best_stream(*ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+}
+
+/* Every packet of ic's video stream vi pushed to live as video, in file
+ * order; the other streams' packets are left out. */
+static __attribute__((unused)) void
+push_video_packets(cir_onair_t *live, AVFormatContext *ic, int vi)
+{
+    AVPacket *pkt = av_packet_alloc();
+
+    while (av_read_frame(ic, pkt) == 0) {
+        if (pkt->stream_index == vi) {
+            cr_assert_eq(cir_onair_push(live, 1, pkt), 0);
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
 }
 
 /* Every rendition has the same segments at the same times, and parts within

@@ -249,4 +249,13 @@ put_segment(void)
     LIVE_PUT_SEGMENT(w, put_part, end_segment, &clk, media_t);
 }
 
+/* n such segments into w, one after the other. */
+static __attribute__((unused)) void
+put_segments(int n)
+{
+    for (int i = 0; i < n; i++) {
+        put_segment();
+    }
+}
+
 #endif

@@ -77,6 +77,35 @@ put_fmt0(bytes_t *s, uint32_t csid, uint32_t ts, uint32_t len, uint8_t type,
     }
 }
 
+/* A type-2 chunk (only a timestamp delta: the length, type and stream of the
+ * message before) on csid with n bytes of payload. */
+static __attribute__((unused)) void
+put_type2(bytes_t *s, uint32_t csid, uint32_t delta, const void *p, size_t n)
+{
+    put_basic(s, 2, csid);
+    put24(s, delta);
+    put(s, p, n);
+}
+
+/* A type-3 chunk (the header of the one before it) on csid with n bytes of
+ * its payload. */
+static __attribute__((unused)) void
+put_type3(bytes_t *s, uint32_t csid, const void *p, size_t n)
+{
+    put_basic(s, 3, csid);
+    put(s, p, n);
+}
+
+/* A type-3 chunk that repeats the extended timestamp ext before its n bytes
+ * of payload, as peers that repeat it in every chunk send it. */
+static __attribute__((unused)) void
+put_type3_ext(bytes_t *s, uint32_t csid, uint32_t ext, const void *p, size_t n)
+{
+    put_basic(s, 3, csid);
+    put32(s, ext);
+    put(s, p, n);
+}
+
 /* Feeds everything, byte by byte when asked; collects up to 16 messages. */
 typedef struct {
     cir_rtmp_msg_t m[16];

@@ -109,19 +109,15 @@ Test(ingest_chunk, all_four_header_types_at_any_split)
     memset(small, 0x99, sizeof(small));
     put_fmt0(&s, 4, 1000, 200, 9, 0x01020304);
     put(&s, pay, 128);
-    put_basic(&s, 3, 4); /* continuation */
-    put(&s, pay + 128, 72);
+    put_type3(&s, 4, pay + 128, 72); /* continuation */
     put_basic(&s, 1, 4);
     put24(&s, 40);
     put24(&s, 10);
     uint8_t t8 = 8;
     put(&s, &t8, 1);
     put(&s, small, 10);
-    put_basic(&s, 2, 4);
-    put24(&s, 20);
-    put(&s, small, 10);
-    put_basic(&s, 3, 4);
-    put(&s, small, 10);
+    put_type2(&s, 4, 20, small, 10);
+    put_type3(&s, 4, small, 10);
     check_all_steps(&s, check_four_types);
 }
 
@@ -173,12 +169,8 @@ Test(ingest_chunk, extended_timestamps_repeated_or_not_in_type3)
     /* message 1: the extended timestamp repeats in each type-3 chunk */
     put_fmt0(&s, 6, 0x01000000, 300, 9, 1);
     put(&s, pay, 128);
-    put_basic(&s, 3, 6);
-    put32(&s, 0x01000000);
-    put(&s, pay, 128);
-    put_basic(&s, 3, 6);
-    put32(&s, 0x01000000);
-    put(&s, pay, 44);
+    put_type3_ext(&s, 6, 0x01000000, pay, 128);
+    put_type3_ext(&s, 6, 0x01000000, pay, 44);
     /* message 2 (fmt 1, extended delta 0x01000000... no: absolute 0 delta)
      * is sent by a peer that does NOT repeat it in type-3 chunks, and whose
      * payload starts with bytes unlike the timestamp */
@@ -191,20 +183,12 @@ Test(ingest_chunk, extended_timestamps_repeated_or_not_in_type3)
     put32(&s, 0x01000000);
     uint8_t zero[300] = {0};
     put(&s, zero, 128);
-    put_basic(&s, 3, 7);
-    put(&s, zero, 128); /* no timestamp: payload starts at once */
-    put_basic(&s, 3, 7);
-    put(&s, zero, 44);
+    put_type3(&s, 7, zero, 128); /* no timestamp: payload starts at once */
+    put_type3(&s, 7, zero, 44);
     /* message 3 on csid 6: type 3 starting a new message carries it */
-    put_basic(&s, 3, 6);
-    put32(&s, 0x01000000);
-    put(&s, pay, 128);
-    put_basic(&s, 3, 6);
-    put32(&s, 0x01000000);
-    put(&s, pay, 128);
-    put_basic(&s, 3, 6);
-    put32(&s, 0x01000000);
-    put(&s, pay, 44);
+    put_type3_ext(&s, 6, 0x01000000, pay, 128);
+    put_type3_ext(&s, 6, 0x01000000, pay, 128);
+    put_type3_ext(&s, 6, 0x01000000, pay, 44);
     check_all_steps(&s, check_ext);
 }
 
@@ -229,14 +213,9 @@ Test(ingest_chunk, timestamps_wrap_at_32_bits)
     memset(&s, 0, sizeof(s));
     put_fmt0(&s, 6, 0xffffff00u, sizeof(pay), 9, 1);
     put(&s, pay, sizeof(pay));
-    put_basic(&s, 2, 6);
-    put24(&s, 0x80);
-    put(&s, pay, sizeof(pay));
-    put_basic(&s, 2, 6);
-    put24(&s, 0x100);
-    put(&s, pay, sizeof(pay));
-    put_basic(&s, 3, 6);
-    put(&s, pay, sizeof(pay));
+    put_type2(&s, 6, 0x80, pay, sizeof(pay));
+    put_type2(&s, 6, 0x100, pay, sizeof(pay));
+    put_type3(&s, 6, pay, sizeof(pay));
     check_all_steps(&s, check_wrap);
 }
 
@@ -265,8 +244,7 @@ Test(ingest_chunk, interleaved_chunk_streams)
     put(&s, a, 128);
     put_fmt0(&s, 5, 0, 50, 8, 1);
     put(&s, b, 50);
-    put_basic(&s, 3, 4);
-    put(&s, a, 72);
+    put_type3(&s, 4, a, 72);
     check_all_steps(&s, check_interleaved);
 }
 

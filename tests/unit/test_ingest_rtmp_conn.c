@@ -201,6 +201,19 @@ handshake(cir_rtmp_conn_t *c)
     cir_buf_reset(cir_rtmp_conn_output(c));
 }
 
+/* The connect command's AMF: transaction txn, the command object naming
+ * app. */
+static void
+put_connect(cir_buf_t *a, double txn, const char *app)
+{
+    cir_amf0_put_string(a, "connect");
+    cir_amf0_put_number(a, txn);
+    cir_amf0_put_object_begin(a);
+    cir_amf0_put_key(a, "app");
+    cir_amf0_put_string(a, app);
+    cir_amf0_put_object_end(a);
+}
+
 static void
 send_cmd(cir_rtmp_conn_t *c, uint32_t csid, uint32_t sid, cir_buf_t *amf,
          uint32_t chunk)
@@ -227,12 +240,7 @@ Test(ingest_conn, connect_reply_order_ping_ack_and_chunk_size)
 
     handshake(c);
     cir_buf_init(&a, 1 << 16);
-    cir_amf0_put_string(&a, "connect");
-    cir_amf0_put_number(&a, 7); /* a non-zero, non-1 transaction id */
-    cir_amf0_put_object_begin(&a);
-    cir_amf0_put_key(&a, "app");
-    cir_amf0_put_string(&a, "live/");
-    cir_amf0_put_object_end(&a);
+    put_connect(&a, 7, "live/"); /* a non-zero, non-1 transaction id */
     send_cmd(c, 3, 0, &a, 128);
     o = cir_rtmp_conn_output(c);
     memset(&s, 0, sizeof(s));
@@ -306,12 +314,7 @@ Test(ingest_conn, chunk_size_change_mid_message_and_publish_flow)
 
     handshake(c);
     cir_buf_init(&a, 1 << 16);
-    cir_amf0_put_string(&a, "connect");
-    cir_amf0_put_number(&a, 1);
-    cir_amf0_put_object_begin(&a);
-    cir_amf0_put_key(&a, "app");
-    cir_amf0_put_string(&a, "live");
-    cir_amf0_put_object_end(&a);
+    put_connect(&a, 1, "live");
     send_cmd(c, 3, 0, &a, 128);
     cir_amf0_put_string(&a, "releaseStream");
     cir_amf0_put_number(&a, 2);
@@ -343,8 +346,7 @@ Test(ingest_conn, chunk_size_change_mid_message_and_publish_flow)
     put(&s, video, 128);
     put_fmt0(&s, 2, 0, 4, 1, 0);
     put32(&s, 4096);
-    put_basic(&s, 3, 6);
-    put(&s, video + 128, 172);
+    put_type3(&s, 6, video + 128, 172);
     cr_assert_eq(cir_rtmp_conn_feed(c, s.b, s.n), 0);
     cr_assert_eq(e.video, 1);
     cr_assert_eq(e.last_video_ts, 40);
@@ -392,12 +394,7 @@ Test(ingest_conn, bad_keys_and_apps_are_refused)
     cir_buf_t a;
     handshake(c);
     cir_buf_init(&a, 1 << 16);
-    cir_amf0_put_string(&a, "connect");
-    cir_amf0_put_number(&a, 1);
-    cir_amf0_put_object_begin(&a);
-    cir_amf0_put_key(&a, "app");
-    cir_amf0_put_string(&a, "vod");
-    cir_amf0_put_object_end(&a);
+    put_connect(&a, 1, "vod");
     cir_buf_t b;
     cir_buf_init(&b, 1 << 16);
     cir_rtmp_write_msg(&b, 128, 3, 0, 20, 0, (uint8_t *)a.data, a.len);

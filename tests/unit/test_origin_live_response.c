@@ -55,6 +55,17 @@ respond_one(const cir_live_request_t *req, const cir_live_index_t *idx,
     cr_assert_eq(cir_live_respond(req, &in, &cfg, &resp), 0);
 }
 
+/* The request for path?query parsed and answered from fa's index, into
+ * resp. */
+static cir_live_request_t
+answer(const char *path, const char *query)
+{
+    cir_live_request_t req = request(path, query);
+
+    respond_one(&req, &fa.idx, NULL);
+    return req;
+}
+
 static void
 free_owned(void)
 {
@@ -236,24 +247,19 @@ Test(live_response, playlist_with_reports_and_cache)
 
 Test(live_response, blocking_reload_waits_on_the_index)
 {
-    cir_live_request_t req;
-
     fx_live(&fa, "720p", 4, 2); /* 100..103 complete, 104 open, 2 parts */
-    req = request("s1/720p/index.m3u8", "_HLS_msn=104&_HLS_part=2");
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/index.m3u8", "_HLS_msn=104&_HLS_part=2");
     cr_assert_eq(resp.action, CIR_LIVE_WAIT);
     cr_assert_str_eq(resp.wait_dir, ROOT "/s1/720p");
     cr_assert_str_eq(resp.wait_file, "index");
     cr_assert_eq(resp.block_limit_us, cir_hls_block_limit_us(&fa.idx, CAP));
 
-    req = request("s1/720p/index.m3u8", "_HLS_msn=110");
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/index.m3u8", "_HLS_msn=110");
     cr_assert_eq(resp.action, CIR_LIVE_SEND_ERROR);
     cr_assert_eq(resp.status, 400);
 
     /* no cache handed in: a body of its own */
-    req = request("s1/720p/index.m3u8", "_HLS_msn=104&_HLS_part=1");
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/index.m3u8", "_HLS_msn=104&_HLS_part=1");
     cr_assert_eq(resp.action, CIR_LIVE_SEND_BODY);
     cr_assert(resp.body_owned);
     cr_assert_eq(resp.cache, CIR_CACHE_BLOCKING_PLAYLIST);
@@ -284,8 +290,7 @@ Test(live_response, parts_are_byte_ranges)
 
     fx_live(&fa, "720p", 4, 3);
     sizes(&fa);
-    req = request("s1/720p/part-104.2.m4s", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    req = answer("s1/720p/part-104.2.m4s", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_SEND_FILE);
     cr_assert_str_eq(resp.file, ROOT "/s1/720p/seg-104.m4s");
     cr_assert_eq(cir_live_index_part_range(&fa.idx, 104, 2, &off, &size), 0);
@@ -296,12 +301,10 @@ Test(live_response, parts_are_byte_ranges)
     cr_assert_str_eq(resp.content_type, req.content_type);
 
     /* the hinted next part: wait; an unlisted old one: 404 */
-    req = request("s1/720p/part-104.3.m4s", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/part-104.3.m4s", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_WAIT);
     fa.parts[fa.segs[4].first_part].size = 0;
-    req = request("s1/720p/part-104.0.m4s", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/part-104.0.m4s", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_SEND_ERROR);
     cr_assert_eq(resp.status, 404);
 }
@@ -331,30 +334,24 @@ Test(live_response, gap_part_is_an_empty_chunk)
 
 Test(live_response, segments_and_inits)
 {
-    cir_live_request_t req;
-
     fx_live(&fa, "720p", 4, 2);
-    req = request("s1/720p/seg-102.m4s", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/seg-102.m4s", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_SEND_FILE);
     cr_assert_str_eq(resp.file, ROOT "/s1/720p/seg-102.m4s");
     cr_assert_eq(resp.offset, 0);
     cr_assert_eq(resp.length, (int64_t)fa.segs[2].size);
     cr_assert_eq(resp.last_modified_s, fa.segs[2].pdt_us / 1000000);
 
-    req = request("s1/720p/init-1.mp4", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/init-1.mp4", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_SEND_FILE);
     cr_assert_str_eq(resp.file, ROOT "/s1/720p/init-1.mp4");
     cr_assert_eq(resp.length, -1);         /* the whole file */
     cr_assert_eq(resp.last_modified_s, 0); /* its own */
     cr_assert_str_eq(resp.content_type, "video/mp4");
-    req = request("s1/720p/init-2.mp4", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/init-2.mp4", NULL);
     cr_assert_eq(resp.status, 404);
 
-    req = request("s1/720p/seg-99.m4s", NULL);
-    respond_one(&req, &fa.idx, NULL);
+    answer("s1/720p/seg-99.m4s", NULL);
     cr_assert_eq(resp.action, CIR_LIVE_SEND_ERROR);
     cr_assert_eq(resp.status, 410);
 }

@@ -16,9 +16,7 @@ Test(live_window, window_slides_and_parts_age_out)
     int i;
 
     start(6, "INIT", 4);
-    for (i = 0; i < 4; i++) {
-        put_segment();
-    }
+    put_segments(4);
     /* TD 4 s: parts on the last three segments only, the hinted next one
      * counted: segments 0 and 1's left the playlist */
     x = cir_live_writer_index(w);
@@ -79,12 +77,9 @@ Test(live_window, part_ranges_go_3_target_durations_after_the_parts)
     const cir_live_index_t *x;
     uint64_t off;
     uint32_t size;
-    int i;
 
     start(10, "INIT", 4);
-    for (i = 0; i < 3; i++) {
-        put_segment();
-    }
+    put_segments(3);
     /* 12 s: msn 0's parts leave the playlist (parts on the last three
      * segments only, the hinted next one counted) */
     x = cir_live_writer_index(w);
@@ -153,7 +148,6 @@ Test(live_window, parts_leave_the_playlist_three_segments_from_the_end)
 Test(live_window, new_init_means_discontinuity)
 {
     const cir_live_index_t *x;
-    int i;
 
     start(3, "INIT1", 5);
     put_segment();
@@ -176,9 +170,7 @@ Test(live_window, new_init_means_discontinuity)
     cr_assert_eq(x->discontinuity_sequence, 0);
     /* msns 0-3 (2 and 3 flagged) leave once the window is full and their
      * part records went, 3 x TD after their parts left the playlist */
-    for (i = 0; i < 5; i++) {
-        put_segment();
-    }
+    put_segments(5);
     x = cir_live_writer_index(w);
     cr_assert_eq(x->segments[0].msn, 4);
     cr_assert_eq(x->discontinuity_sequence, 2);

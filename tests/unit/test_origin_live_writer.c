@@ -176,7 +176,6 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
     const cir_live_index_t *x, *tracks[1];
     const cir_live_segment_t *s;
     cir_buf_t out;
-    int i;
 
     media_t = 0;
     cr_assert_eq(open_w(&w, &c), 0);
@@ -222,9 +221,7 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
     /* the window slides over it */
     cr_assert_eq(end_segment(w), 0);
     media_t += TS;
-    for (i = 0; i < 4; i++) {
-        put_segment();
-    }
+    put_segments(4);
     x = cir_live_writer_index(w);
     cr_assert_gt(x->segments[0].msn, 2);
     /* held at the end: dropped */

@@ -10,6 +10,7 @@
 
 #include "cir_live.h"
 #include "cir_onair.h"
+#include "live_file_fixture.h"
 
 static char workdir[64];
 
@@ -17,27 +18,16 @@ static char workdir[64];
 static void
 setup(void)
 {
-    char cmd[512];
-
-    snprintf(workdir, sizeof(workdir), "/tmp/cir-live-XXXXXX");
-    cr_assert_not_null(mkdtemp(workdir));
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -f lavfi -i "
-             "testsrc2=size=160x90:rate=30 -f lavfi -i "
-             "sine=frequency=440:sample_rate=48000 -t 5 -c:v libx264 "
-             "-preset ultrafast -g 60 -keyint_min 60 -sc_threshold 0 -bf 2 "
-             "-c:a aac -b:a 64k %s/in.mp4",
-             workdir);
-    cr_assert_eq(system(cmd), 0, "ffmpeg could make the input");
+    make_workdir(workdir, sizeof(workdir), "/tmp/cir-live-XXXXXX");
+    make_lavfi_input(workdir, "in.mp4", "160x90", 5,
+                     "-g 60 -keyint_min 60 -sc_threshold 0 -bf 2",
+                     "-c:a aac -b:a 64k");
 }
 
 static void
 teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", workdir);
-    system(cmd);
+    remove_workdir(workdir);
 }
 
 static void
@@ -62,18 +52,7 @@ file_size(const char *rendition, const char *name)
 static cir_onair_file_job_t
 job(void)
 {
-    static char in[128], root[128];
-    cir_onair_file_job_t j = {0};
-
-    snprintf(in, sizeof(in), "%s/in.mp4", workdir);
-    snprintf(root, sizeof(root), "%s/live", workdir);
-    j.input = in;
-    j.live.live_root = root;
-    j.live.stream = "s1";
-    j.live.part_seconds = 1.0 / 3;
-    j.live.segment_seconds = 2;
-    j.live.window = 10;
-    return j;
+    return live_file_job(workdir, "in.mp4");
 }
 
 Test(transcoder_live, parts_and_segments_from_a_file, .init = setup,

@@ -50,23 +50,14 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
     {
         cir_onair_t *live = NULL;
         AVFormatContext *ic = NULL;
-        AVPacket *pkt = av_packet_alloc();
-        int vi;
+        int vi = open_file(j.input, &ic);
 
-        cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-        cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-        vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
         cr_assert_eq(cir_onair_open(&live, &j.live), 0);
         cr_assert_eq(cir_onair_add_video(live, ic->streams[vi]->codecpar,
                                          ic->streams[vi]->time_base,
                                          ic->streams[vi]->avg_frame_rate, 0),
                      0);
-        while (av_read_frame(ic, pkt) == 0) {
-            if (pkt->stream_index == vi) {
-                cr_assert_eq(cir_onair_push(live, 1, pkt), 0);
-            }
-            av_packet_unref(pkt);
-        }
+        push_video_packets(live, ic, vi);
         /* nothing to decode for: the feeder may batch (no rung wants
          * every packet) */
         cr_assert_neq(cir_onair_wake_us(live, 1), INT64_MIN);
@@ -76,7 +67,6 @@ Test(transcoder_live_abr, a_rung_as_big_as_the_passthrough_is_skipped,
         cr_assert_eq(cir_onair_finish(live), 0);
         cir_onair_close(&live);
         avformat_close_input(&ic);
-        av_packet_free(&pkt);
     }
 
     /* no passthrough: the 180p rung is the top of the ladder */
@@ -120,10 +110,7 @@ open_pipeline(const cir_onair_file_job_t *j, AVFormatContext **ic,
 {
     AVStream *v, *a;
 
-    *ic = NULL;
-    cr_assert_eq(avformat_open_input(ic, j->input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(*ic, NULL), 0);
-    *vi = av_find_best_stream(*ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    *vi = open_file(j->input, ic);
     *ai = av_find_best_stream(*ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     v = (*ic)->streams[*vi];
     a = (*ic)->streams[*ai];
@@ -396,16 +383,9 @@ reconnect(const char *input, int64_t cut)
 Test(transcoder_live_abr, a_reconnect_at_a_keyframe_breaks_every_rendition,
      .init = setup, .fini = teardown, .timeout = 60)
 {
-    char cmd[512];
-
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -loglevel error -f lavfi -i "
-             "testsrc2=size=384x216:rate=30 -f lavfi -i "
-             "sine=frequency=440:sample_rate=48000 -t 5 -c:v libx264 "
-             "-preset ultrafast -tune zerolatency -g 60 -keyint_min 60 "
-             "-sc_threshold 0 -c:a aac -b:a 64k %s/zl.mp4",
-             workdir);
-    cr_assert_eq(system(cmd), 0);
+    make_lavfi_input(workdir, "zl.mp4", "384x216", 5,
+                     "-tune zerolatency -g 60 -keyint_min 60 -sc_threshold 0",
+                     "-c:a aac -b:a 64k");
     reconnect("zl.mp4", 4000000);
 }
 

@@ -54,6 +54,19 @@ teardown(void)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* A complete segment of init 1: number msn, start and duration in the
+ * index's timescale, size bytes. */
+static cir_live_segment_t
+complete_segment(uint64_t msn, int64_t start, int64_t duration, uint64_t size)
+{
+    return (cir_live_segment_t){.msn = msn,
+                                .start = start,
+                                .duration = duration,
+                                .size = size,
+                                .init_id = 1,
+                                .complete = 1};
+}
+
 /* A live index of 720p video at timescale 1000: a 2 s segment of 100 bytes
  * and a 0.5 s one of 1000 bytes, both complete. */
 static void
@@ -68,18 +81,8 @@ make_index(cir_live_index_t *idx, cir_live_segment_t *segs)
     idx->track.height = 720;
     idx->track.frame_rate = 30;
     idx->timescale = 1000;
-    segs[0] = (cir_live_segment_t){.msn = 1,
-                                   .start = 0,
-                                   .duration = 2000,
-                                   .size = 100,
-                                   .init_id = 1,
-                                   .complete = 1};
-    segs[1] = (cir_live_segment_t){.msn = 2,
-                                   .start = 2000,
-                                   .duration = 500,
-                                   .size = 1000,
-                                   .init_id = 1,
-                                   .complete = 1};
+    segs[0] = complete_segment(1, 0, 2000, 100);
+    segs[1] = complete_segment(2, 2000, 500, 1000);
     idx->segments = segs;
     idx->nb_segments = 2;
 }

@@ -21,6 +21,7 @@
 #include "live_writer_config.h"
 #include "cir_onair_store.h"
 #include "cir_origin.h"
+#include "dir_fixture.h"
 
 static char dir[64];
 static cir_clock_t clk;
@@ -63,11 +64,7 @@ config(uint32_t window)
 static int
 exists(const char *name)
 {
-    char p[256];
-    struct stat st;
-
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    return stat(p, &st) == 0;
+    return exists_in(dir, name);
 }
 
 static char *

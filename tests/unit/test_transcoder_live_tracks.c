@@ -112,12 +112,8 @@ Test(transcoder_live_tracks, rungs_start_when_the_size_is_known, .init = setup,
     cir_onair_t *live = NULL;
     AVFormatContext *ic = NULL;
     AVCodecParameters *par = avcodec_parameters_alloc();
-    AVPacket *pkt = av_packet_alloc();
-    int vi;
+    int vi = open_file(j.input, &ic);
 
-    cr_assert_eq(avformat_open_input(&ic, j.input, NULL, NULL), 0);
-    cr_assert_geq(avformat_find_stream_info(ic, NULL), 0);
-    vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     cr_assert_geq(avcodec_parameters_copy(par, ic->streams[vi]->codecpar), 0);
     par->width = par->height = 0;
     j.live.passthrough = 0;
@@ -125,16 +121,10 @@ Test(transcoder_live_tracks, rungs_start_when_the_size_is_known, .init = setup,
     cr_assert_eq(cir_onair_add_video(live, par, ic->streams[vi]->time_base,
                                      ic->streams[vi]->avg_frame_rate, 0),
                  0);
-    while (av_read_frame(ic, pkt) == 0) {
-        if (pkt->stream_index == vi) {
-            cr_assert_eq(cir_onair_push(live, 1, pkt), 0);
-        }
-        av_packet_unref(pkt);
-    }
+    push_video_packets(live, ic, vi);
     cr_assert_eq(cir_onair_finish(live), 0);
     cir_onair_close(&live);
     assert_aligned(names, 2, 3);
     avformat_close_input(&ic);
     avcodec_parameters_free(&par);
-    av_packet_free(&pkt);
 }

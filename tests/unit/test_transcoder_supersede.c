@@ -13,6 +13,7 @@
 
 #include "cir_error.h"
 #include "cir_storage.h"
+#include "dir_fixture.h"
 #include "supersede.h"
 
 static char workdir[64];
@@ -128,11 +129,7 @@ Test(supersede, current_reads_the_first_top_level_manifest)
 static int
 exists(const char *rel)
 {
-    char path[256];
-    struct stat st;
-
-    snprintf(path, sizeof(path), "%s/%s", workdir, rel);
-    return stat(path, &st) == 0;
+    return exists_in(workdir, rel);
 }
 
 /* A local output: the record only (no lifecycle on a file system), never
