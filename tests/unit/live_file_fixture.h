@@ -12,8 +12,7 @@
 
 #include <criterion/criterion.h>
 
-/* cir_onair.h comes first, from the includer: its file job (outside its
- * include guard) would be declared twice. */
+#include "cir_onair.h"
 
 /* A new folder named from template (ending in XXXXXX) into dir. */
 static __attribute__((unused)) void
