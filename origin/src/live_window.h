@@ -46,7 +46,7 @@ struct cir_live_writer {
      * finish): a GAP last in a playlist stops Shaka Player */
     struct {
         int pending;
-        int64_t start, duration;
+        int64_t start, duration, pdt_us;
         uint32_t init_id;
     } held_gap;
     int anchored;

@@ -250,6 +250,21 @@ anchor(cir_live_writer_t *w, int64_t start, int64_t first_duration)
     }
 }
 
+/* The program date-time of a segment opening at start, anchored anew
+ * where it does not continue the one before (see the top). */
+static int64_t
+pdt_at(cir_live_writer_t *w, int64_t start, int64_t first_duration)
+{
+    uint32_t ts = w->idx.timescale;
+
+    if (w->pending_disc || !w->anchored || start != w->last_end) {
+        anchor(w, start, first_duration);
+    }
+    /* exact: (start - anchor) / ts seconds, in microseconds */
+    return w->anchor_wall + (start - w->anchor_media) / ts * 1000000 +
+           (start - w->anchor_media) % ts * 1000000 / ts;
+}
+
 /* What add_segment changes before the segment's file exists, the
  * writer's and the index's fields: saved, and restored when that file
  * cannot be created (cir_live_writer_abort_part). */
@@ -292,17 +307,11 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
         return ret;
     }
     save_opening(w);
-    if (w->pending_disc || !w->anchored || start != w->last_end) {
-        anchor(w, start, first_duration);
-    }
     s = &x->segments[x->nb_segments];
     memset(s, 0, sizeof(*s));
     s->msn = w->next_msn;
     s->start = start;
-    /* exact: (start - anchor) / ts seconds, in microseconds */
-    s->pdt_us =
-        w->anchor_wall + (start - w->anchor_media) / x->timescale * 1000000 +
-        (start - w->anchor_media) % x->timescale * 1000000 / x->timescale;
+    s->pdt_us = pdt_at(w, start, first_duration);
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
     if (with_file) {
@@ -376,7 +385,7 @@ add_gap_segment(cir_live_writer_t *w, int64_t start, int64_t duration,
 
 /* The held GAP segment (put_gap_segment) into the index, as it was when
  * put: on the timeline before the break (no discontinuity of its own, the
- * init of then). */
+ * init and program date-time of then). */
 static int
 put_held_gap(cir_live_writer_t *w)
 {
@@ -391,7 +400,10 @@ put_held_gap(cir_live_writer_t *w)
     ret = add_gap_segment(w, w->held_gap.start, w->held_gap.duration, 0);
     w->pending_disc = disc;
     if (ret == 0) {
-        x->segments[x->nb_segments - 1].init_id = w->held_gap.init_id;
+        cir_live_segment_t *s = &x->segments[x->nb_segments - 1];
+        s->init_id = w->held_gap.init_id;
+        /* its time then: the stream's anchor may be the next timeline's */
+        s->pdt_us = w->held_gap.pdt_us;
     }
     return ret;
 }
@@ -421,6 +433,7 @@ cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
     w->held_gap.start = start;
     w->held_gap.duration = duration;
     w->held_gap.init_id = x->init_id;
+    w->held_gap.pdt_us = pdt_at(w, start, duration);
     return 0;
 }
 

@@ -233,6 +233,38 @@ Test(live_writer, a_gap_segment_takes_a_number_without_a_file)
     cr_assert_eq(x->segments[x->nb_segments - 1].msn, 7);
 }
 
+/* A follower's GAP segment held over an outage keeps the time it was put
+ * at: its program date-time from the timeline before the break, not from
+ * the next timeline's anchor (set while it was held), and the discontinuity
+ * stays on the first segment of the new timeline. */
+Test(live_writer, a_held_gap_keeps_its_time_across_an_outage)
+{
+    const cir_live_index_t *x;
+    const cir_live_segment_t *g;
+
+    start(4, "INIT1", 5);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
+    put_segments(3);
+    /* the leader's segment began at 12.5 s (not where this one's last
+     * ended), and the publisher left */
+    cr_assert_eq(put_gap(w, 12 * TS + TS / 2, TS), 0);
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    /* back 9 s later: media time 13.5 s captured at T0 + 22.5 s */
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 22500000, 13500000), 0);
+    cr_assert_eq(cir_live_writer_fill_outage(w, 3, 9000000), 0);
+    cir_clock_fixed_set(&clk, T0 + 23000000);
+    media_t = 13 * TS + TS / 2;
+    cr_assert_eq(put_part(w, "P", 1, media_t, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    g = &x->segments[3];
+    cr_assert(g->gap && g->msn == 3 && g->start == 12 * TS + TS / 2);
+    cr_assert_eq(g->pdt_us, T0 + 12500000, "at %lld",
+                 (long long)(g->pdt_us - T0));
+    cr_assert(!g->discontinuity);
+    cr_assert(x->segments[4].gap && x->segments[4].discontinuity);
+    cr_assert_eq(x->segments[x->nb_segments - 1].pdt_us, T0 + 22500000);
+}
+
 /*
  * A publisher's outage: after the discontinuity and the new timeline's
  * anchor, fill_outage lists the wall-clock time the media skipped as GAP
