@@ -334,8 +334,9 @@ int cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
  * timestamp jump). */
 int cir_live_writer_discontinuity(cir_live_writer_t *w);
 /* Between timelines from now on (before the break's last index write):
- * no part is hinted until the next media segment opens (see
- * cir_live_index_t.paused). */
+ * no part is hinted until the first media segment after the break's
+ * discontinuity opens (see cir_live_index_t.paused); a segment the break
+ * itself opens (its last samples flushed) leaves it paused. */
 void cir_live_writer_pause(cir_live_writer_t *w);
 /* After that discontinuity and the new timeline's set_anchor, when the
  * wall clock went on hole_us further than the media did (a publisher's

@@ -40,6 +40,9 @@ struct cir_live_writer {
     uint64_t next_msn;
     int written_any; /* a segment was ever opened */
     int pending_disc;
+    /* paused at a break until its discontinuity: a segment the break's
+     * flush opens does not end the pause (cir_live_writer_pause) */
+    int pause_held;
     uint32_t gaps_pending; /* fill_outage's, put before the next segment */
     int64_t gaps_hole_us;
     /* put_gap_segment's, put before the next segment (or dropped by

@@ -314,7 +314,7 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
     s->pdt_us = pdt_at(w, start, first_duration);
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
-    if (with_file) {
+    if (with_file && !w->pause_held) {
         x->paused = 0; /* media again: its next part is hinted */
     }
     if (x->nb_segments == 0) {
@@ -597,6 +597,7 @@ cir_live_writer_discontinuity(cir_live_writer_t *w)
         return CIR_EINVAL;
     }
     w->pending_disc = 1;
+    w->pause_held = 0; /* the next timeline's first segment ends the pause */
     return 0;
 }
 
@@ -605,6 +606,7 @@ cir_live_writer_pause(cir_live_writer_t *w)
 {
     if (w != NULL) {
         w->idx.paused = 1;
+        w->pause_held = 1;
     }
 }
 
