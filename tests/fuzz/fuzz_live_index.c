@@ -34,9 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < idx.nb_segments; i++) {
         const cir_live_segment_t *s = &idx.segments[i];
         uint64_t off;
-        uint32_t size;
+        uint32_t len;
         for (uint32_t p = 0; p <= cir_live_nb_records(s); p++) {
-            (void)cir_live_index_part_range(&idx, s->msn, p, &off, &size);
+            (void)cir_live_index_part_range(&idx, s->msn, p, &off, &len);
         }
     }
     cir_buf_free(&out);
