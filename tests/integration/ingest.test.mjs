@@ -530,7 +530,7 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
         // SHAKA_DEBUG=V2 (a shaka.log level) loads Shaka's debug build and
         // writes its log, with every request, to /tmp/shaka-console.log.
         test('Shaka Player keeps playing LL-HLS through a publisher outage', {
-            todo: 'Shaka stops with 1011 SEGMENT_MISSING at the outage in about 2 runs of 9 (issue 11)',
+            todo: 'Shaka stops with 1011 SEGMENT_MISSING at the outage in about 2 runs of 9: it switches variants on the GAP every variant has (issue 11)',
         }, async () => {
             let pub = publish('through', { port });
             const page = await browser.context.newPage();
