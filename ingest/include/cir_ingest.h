@@ -71,15 +71,6 @@ typedef struct {
  * CIRRUS_INGEST_<NAME>, --set NAME=VALUE (cir_cli.h). */
 extern const cir_options_t cir_ingest_options;
 
-void cir_ingest_config_defaults(cir_ingest_config_t *c);
-/* Applies a JSON object's members; unknown names and out-of-range values
- * fail with a message in err. */
-int cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
-                                 char *err, size_t errsize);
-/* "name=value" from the command line. */
-int cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
-                          const char *value, char *err, size_t errsize);
-
 /* ---- stream keys from a file -------------------------------------------- */
 
 typedef struct {

@@ -114,23 +114,3 @@ static const cir_option_t opts[] = {
 
 const cir_options_t cir_ingest_options = {opts, sizeof(opts) / sizeof(opts[0]),
                                           "CIRRUS_INGEST_"};
-
-void
-cir_ingest_config_defaults(cir_ingest_config_t *c)
-{
-    cir_options_defaults(&cir_ingest_options, c, sizeof(*c));
-}
-
-int
-cir_ingest_config_set(cir_ingest_config_t *c, const char *name,
-                      const char *value, char *err, size_t errsize)
-{
-    return cir_options_set(&cir_ingest_options, c, name, value, err, errsize);
-}
-
-int
-cir_ingest_config_apply_json(cir_ingest_config_t *c, const json_t *obj,
-                             char *err, size_t errsize)
-{
-    return cir_options_apply_json(&cir_ingest_options, c, obj, err, errsize);
-}

@@ -16,14 +16,15 @@ Test(ingest_config, defaults_json_env_and_limits)
     char err[256];
     json_t *j;
 
-    cir_ingest_config_defaults(&c);
+    cir_options_defaults(&cir_ingest_options, &c, sizeof(c));
     cr_assert_eq(c.port, 1935);
     cr_assert_eq(c.grace_seconds, 10);
     cr_assert_eq(c.max_chunk_size, 65536);
     j = json_pack("{s:i, s:s, s:f, s:b}", "port", 2000, "key_file", "/k",
                   "grace_seconds", 2.5, "takeover", 1);
-    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)), 0, "%s",
-                 err);
+    cr_assert_eq(
+        cir_options_apply_json(&cir_ingest_options, &c, j, err, sizeof(err)), 0,
+        "%s", err);
     json_decref(j);
     cr_assert_eq(c.port, 2000);
     cr_assert_str_eq(c.key_file, "/k");
@@ -31,24 +32,27 @@ Test(ingest_config, defaults_json_env_and_limits)
     cr_assert_eq(c.takeover, 1);
     /* out of range, wrong type, unknown name, not an integer */
     j = json_pack("{s:i}", "port", 70000);
-    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
-                 CIR_EINVAL);
+    cr_assert_eq(
+        cir_options_apply_json(&cir_ingest_options, &c, j, err, sizeof(err)),
+        CIR_EINVAL);
     cr_assert(strstr(err, "port") != NULL);
     json_decref(j);
     j = json_pack("{s:s}", "port", "x");
-    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
-                 CIR_EINVAL);
+    cr_assert_eq(
+        cir_options_apply_json(&cir_ingest_options, &c, j, err, sizeof(err)),
+        CIR_EINVAL);
     json_decref(j);
     j = json_pack("{s:i}", "nope", 1);
-    cr_assert_eq(cir_ingest_config_apply_json(&c, j, err, sizeof(err)),
-                 CIR_EINVAL);
-    json_decref(j);
     cr_assert_eq(
-        cir_ingest_config_set(&c, "max_streams", "1.5", err, sizeof(err)),
+        cir_options_apply_json(&cir_ingest_options, &c, j, err, sizeof(err)),
         CIR_EINVAL);
-    cr_assert_eq(
-        cir_ingest_config_set(&c, "max_chunk_size", "64", err, sizeof(err)),
-        CIR_EINVAL, "below the protocol minimum");
+    json_decref(j);
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c, "max_streams", "1.5",
+                                 err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c, "max_chunk_size",
+                                 "64", err, sizeof(err)),
+                 CIR_EINVAL, "below the protocol minimum");
     setenv("CIRRUS_INGEST_IDLE_TIMEOUT", "7", 1);
     cr_assert_eq(
         cir_options_apply_env(&cir_ingest_options, &c, err, sizeof(err)), 0);
@@ -67,25 +71,26 @@ Test(ingest_config, queue_limits_default_to_the_former_constants)
     cir_ingest_config_t c;
     char err[256];
 
-    cir_ingest_config_defaults(&c);
+    cir_options_defaults(&cir_ingest_options, &c, sizeof(c));
     cr_assert_eq(c.pipe_queue_packets, 1008);
     cr_assert_eq(c.pipe_queue_soft_packets, 256);
     cr_assert_eq(c.pipe_queue_bytes, 64 << 20);
     cr_assert_eq(c.pipe_queue_soft_bytes, 24 << 20);
     cr_assert_eq(c.pipe_queue_control_reserve, 16);
     cr_assert_eq(c.rung_queue_frames, 8);
-    cr_assert_eq(
-        cir_ingest_config_set(&c, "rung_queue_frames", "1", err, sizeof(err)),
-        CIR_EINVAL, "a rung queues 2 frames at least");
-    cr_assert_eq(
-        cir_ingest_config_set(&c, "rung_queue_frames", "65", err, sizeof(err)),
-        CIR_EINVAL);
-    cr_assert_eq(cir_ingest_config_set(&c, "pipe_queue_control_reserve", "0",
-                                       err, sizeof(err)),
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c, "rung_queue_frames",
+                                 "1", err, sizeof(err)),
+                 CIR_EINVAL, "a rung queues 2 frames at least");
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c, "rung_queue_frames",
+                                 "65", err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c,
+                                 "pipe_queue_control_reserve", "0", err,
+                                 sizeof(err)),
                  CIR_EINVAL, "a new sequence header always finds room");
-    cr_assert_eq(
-        cir_ingest_config_set(&c, "pipe_queue_packets", "4", err, sizeof(err)),
-        0);
+    cr_assert_eq(cir_options_set(&cir_ingest_options, &c, "pipe_queue_packets",
+                                 "4", err, sizeof(err)),
+                 0);
     cr_assert_eq(c.pipe_queue_packets, 4);
 }
 
