@@ -37,8 +37,8 @@ cir_clock_mono_us(const cir_clock_t *c)
 /* ISO 8601 UTC with milliseconds: "2026-11-27T08:49:51.123Z". */
 int cir_clock_format_iso8601(int64_t wall_us, char *out, size_t size);
 /* "2026-11-27T08:49:51.123Z" (the fraction optional, any number of digits)
- * into Unix microseconds; 0 when it is not exactly that (S3 events'
- * eventTime, AWS credentials' Expiration). */
+ * into Unix microseconds, from 1970 on; 0 when it is not exactly that (S3
+ * events' eventTime, AWS credentials' Expiration). */
 int64_t cir_clock_parse_iso8601(const char *s);
 
 #endif

@@ -125,8 +125,8 @@ cir_clock_parse_iso8601(const char *s)
             scale /= 10;
         }
     }
-    if (*s != 'Z' || s[1] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-        h > 23 || mi > 59 || sec > 60) {
+    if (*s != 'Z' || s[1] != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+        d > 31 || h > 23 || mi > 59 || sec > 60) {
         return 0;
     }
     tm.tm_year = y - 1900;

@@ -109,5 +109,7 @@ Test(common_clock, iso8601_parses_back)
     cr_expect_eq(cir_clock_parse_iso8601("2026-13-27T08:49:51Z"), 0);
     cr_expect_eq(cir_clock_parse_iso8601("2026-11-27T24:49:51Z"), 0);
     cr_expect_eq(cir_clock_parse_iso8601("yesterday"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("-001-11-27T08:49:51Z"), 0);
+    cr_expect_eq(cir_clock_parse_iso8601("1969-12-31T23:59:59Z"), 0);
     cr_expect_eq(cir_clock_parse_iso8601(NULL), 0);
 }
