@@ -130,9 +130,6 @@ free_body(void *data)
     free(data);
 }
 
-/* Sends a body held in memory.  take: body was malloc()ed and is freed
- * with the request (a detached cir_buf_t), else it is copied if it is not
- * in the pool already. */
 /* The headers set, then data[0, len) from memory that outlives the
  * request (the pool's, or freed by a cleanup): nothing after the header
  * for HEAD or an empty body. */
@@ -161,6 +158,9 @@ send_header_and_memory(ngx_http_request_t *r, const char *data, size_t len)
     return ngx_http_output_filter(r, &out);
 }
 
+/* Sends a body held in memory.  take: body was malloc()ed and is freed
+ * with the request (a detached cir_buf_t), else it is copied if it is not
+ * in the pool already. */
 ngx_int_t
 ngx_http_cirrus_send_body(ngx_http_request_t *r, const char *ctype,
                           cir_cache_kind_t cache, const cir_live_index_t *idx,
