@@ -26,11 +26,16 @@ typedef struct {
     double auth_timeout;
     int64_t takeover; /* 1: a second publisher replaces the first */
     int64_t max_connections;
+    /* connections from one address at once; at either limit a new
+     * connection closes the oldest that has not published */
+    int64_t max_connections_per_address;
     double handshake_timeout;
     double publish_timeout; /* connected but not publishing */
     double idle_timeout;
     int64_t max_chunk_size;
     int64_t max_message_size;
+    int64_t max_message_size_before_publish; /* until a publish is accepted */
+    int64_t max_buffered_bytes; /* messages being assembled, all connections */
     int64_t max_streams;
     int64_t max_bytes_per_second; /* per connection, 0: unlimited */
     int64_t window_ack_size;
@@ -109,11 +114,20 @@ typedef struct {
     const char *base_url; /* public base for viewer URLs, or NULL/"" */
 } cir_ingest_stream_info_t;
 
+/* The server's own figures, for /metrics. */
+typedef struct {
+    uint64_t connections;     /* open now */
+    uint64_t buffered_bytes;  /* RTMP messages being assembled, all of them */
+    uint64_t closed_for_room; /* idle connections closed for new ones */
+    uint64_t closed_over_buffered; /* closed over max_buffered_bytes */
+    uint64_t refused;              /* new connections refused at a limit */
+} cir_ingest_server_stats_t;
+
 /* Builds the HTTP response for a request line path ("/streams",
  * "/metrics"); returns the status code. */
 int cir_ingest_status_render(const char *path,
                              const cir_ingest_stream_info_t *streams, size_t n,
-                             uint64_t connections, char **body,
+                             const cir_ingest_server_stats_t *srv, char **body,
                              const char **content_type);
 
 #endif

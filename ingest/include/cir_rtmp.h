@@ -94,7 +94,8 @@ typedef struct {
     cir_rtmp_chunk_state_t *cs; /* chunk stream states (array) */
     uint32_t ncs;
     uint32_t delivered; /* index of the message handed out last, +1 */
-    uint64_t buffered;
+    uint64_t buffered;  /* bytes of messages being assembled */
+    uint64_t allocated; /* bytes of the buffers that hold them */
     uint32_t pend_cs;   /* chunk stream whose payload is being read, +1 */
     uint32_t pend_left; /* payload bytes left in that chunk */
     uint8_t replay[8];  /* peeked bytes that were not a timestamp */
@@ -104,6 +105,10 @@ typedef struct {
 void cir_rtmp_reader_init(cir_rtmp_reader_t *r, uint32_t max_msg_size,
                           uint32_t max_streams);
 void cir_rtmp_reader_free(cir_rtmp_reader_t *r);
+/* A new limit on one message (and on the bytes buffered: twice it); a
+ * message already being assembled keeps the limit it started under. */
+void cir_rtmp_reader_set_max_msg_size(cir_rtmp_reader_t *r,
+                                      uint32_t max_msg_size);
 /* Consumes bytes until one message is complete: returns 1 with *msg filled
  * (its data valid until the next call), CIR_EAGAIN when all n bytes were
  * used, or an error.  *used is set in every case. */
@@ -213,6 +218,9 @@ int cir_aac_parse_asc(const uint8_t *p, size_t n, int *sample_rate,
 typedef struct {
     uint32_t max_chunk_size;   /* a larger Set Chunk Size from the peer fails */
     uint32_t max_message_size; /* one message */
+    /* one message until a publish is accepted (0: max_message_size): a
+     * client that has not authenticated cannot make us buffer much */
+    uint32_t max_message_size_before_publish;
     uint32_t max_chunk_streams;
     uint32_t window_ack_size; /* announced to the peer */
     uint32_t out_chunk_size;  /* ours */
@@ -257,6 +265,8 @@ int cir_rtmp_conn_publish_reply(cir_rtmp_conn_t *c,
                                 cir_rtmp_publish_result_t r);
 int cir_rtmp_conn_closing(const cir_rtmp_conn_t *c);
 int cir_rtmp_conn_handshake_done(const cir_rtmp_conn_t *c);
+/* Bytes of memory the connection holds for messages being assembled. */
+uint64_t cir_rtmp_conn_buffered_bytes(const cir_rtmp_conn_t *c);
 /* [A-Za-z0-9_-]{1,63} */
 int cir_rtmp_valid_key(const char *key);
 

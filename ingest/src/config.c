@@ -32,7 +32,12 @@ static const cir_option_t opts[] = {
     {"takeover", I(takeover), "0", 0, 1,
      "1: a second publisher of a key replaces the first; 0: refused"},
     {"max_connections", I(max_connections), "256", 1, 100000,
-     "simultaneous connections"},
+     "simultaneous connections (at the limit a new one closes the oldest "
+     "connection that has not published)"},
+    {"max_connections_per_address", I(max_connections_per_address), "32", 1,
+     100000,
+     "simultaneous connections from one IP address (at the limit a new one "
+     "closes that address's oldest connection that has not published)"},
     {"handshake_timeout", D(handshake_timeout), "5", 0.1, 600,
      "seconds to complete the handshake"},
     {"publish_timeout", D(publish_timeout), "10", 0.1, 600,
@@ -43,6 +48,14 @@ static const cir_option_t opts[] = {
      "largest Set Chunk Size accepted"},
     {"max_message_size", I(max_message_size), "8388608", 4096, 16777215,
      "largest RTMP message"},
+    {"max_message_size_before_publish", I(max_message_size_before_publish),
+     "65536", 4096, 16777215,
+     "largest RTMP message before a publish is accepted (a client that has "
+     "not authenticated cannot make the ingest buffer more)"},
+    {"max_buffered_bytes", I(max_buffered_bytes), "268435456", 65536, GIB4,
+     "bytes held for RTMP messages being assembled, all connections "
+     "together (past it connections that have not published are closed, "
+     "the largest first, then the one that asked for more)"},
     {"max_streams", I(max_streams), "64", 1, 100000,
      "streams live at once (including those in their grace period)"},
     {"max_bytes_per_second", I(max_bytes_per_second), "12500000", 0, BIG,

@@ -115,8 +115,14 @@ cir_rtmp_reader_init(cir_rtmp_reader_t *r, uint32_t max_msg_size,
 {
     memset(r, 0, sizeof(*r));
     r->chunk_size = CIR_RTMP_DEFAULT_CHUNK_SIZE;
-    r->max_msg_size = max_msg_size;
     r->max_streams = max_streams ? max_streams : 8;
+    cir_rtmp_reader_set_max_msg_size(r, max_msg_size);
+}
+
+void
+cir_rtmp_reader_set_max_msg_size(cir_rtmp_reader_t *r, uint32_t max_msg_size)
+{
+    r->max_msg_size = max_msg_size;
     r->max_buffered =
         max_msg_size * 2u < max_msg_size ? UINT32_MAX : max_msg_size * 2u;
 }
@@ -130,6 +136,7 @@ cir_rtmp_reader_free(cir_rtmp_reader_t *r)
     free(r->cs);
     r->cs = NULL;
     r->ncs = 0;
+    r->allocated = 0;
 }
 
 static cir_rtmp_chunk_state_t *
@@ -257,14 +264,6 @@ apply_header(cir_rtmp_reader_t *r, payload_t *pl, size_t hlen, int peeked)
         if (r->buffered + cs->length > r->max_buffered) {
             return CIR_ELIMIT;
         }
-        if (cs->cap < cs->length) {
-            uint8_t *nb = realloc(cs->buf, cs->length + CIR_RTMP_MSG_PADDING);
-            if (nb == NULL) {
-                return CIR_ENOMEM;
-            }
-            cs->buf = nb;
-            cs->cap = cs->length;
-        }
         cs->in_msg = 1;
         cs->have = 0;
     }
@@ -314,6 +313,35 @@ gather(src_t *s, size_t need)
         r->hdr_len += src_take(s, r->hdr + r->hdr_len, need - r->hdr_len);
     }
     return r->hdr_len >= need;
+}
+
+/* Room for `need` bytes of the message being assembled on cs.  The buffer
+ * grows with the bytes that arrive (doubling, up to the declared length)
+ * rather than to the declared length at once: a peer that announces a
+ * large message and sends little of it holds little memory. */
+static int
+reserve(cir_rtmp_reader_t *r, cir_rtmp_chunk_state_t *cs, uint32_t need)
+{
+    uint64_t cap = (uint64_t)cs->cap * 2;
+    uint8_t *nb;
+
+    if (cs->cap >= need) {
+        return 0;
+    }
+    if (cap < need) {
+        cap = need;
+    }
+    if (cap > cs->length) {
+        cap = cs->length;
+    }
+    nb = realloc(cs->buf, (size_t)cap + CIR_RTMP_MSG_PADDING);
+    if (nb == NULL) {
+        return CIR_ENOMEM;
+    }
+    r->allocated += cap - cs->cap;
+    cs->buf = nb;
+    cs->cap = (uint32_t)cap;
+    return 0;
 }
 
 static uint32_t
@@ -391,6 +419,10 @@ cir_rtmp_reader_feed(cir_rtmp_reader_t *r, const uint8_t *p, size_t n,
         }
         cs = &r->cs[r->pend_cs - 1];
         if (r->pend_left > 0) {
+            if ((ret = reserve(r, cs, cs->have + r->pend_left)) < 0) {
+                goto done;
+            }
+            ret = CIR_EAGAIN;
             size_t got = src_take(&s, cs->buf + cs->have, r->pend_left);
             cs->have += (uint32_t)got;
             r->buffered += got;

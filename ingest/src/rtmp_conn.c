@@ -45,6 +45,7 @@ cir_rtmp_limits_default(cir_rtmp_limits_t *lim)
 {
     lim->max_chunk_size = 65536;
     lim->max_message_size = 4 * 1024 * 1024;
+    lim->max_message_size_before_publish = 64 * 1024;
     lim->max_chunk_streams = 16;
     lim->window_ack_size = 2500000;
     lim->out_chunk_size = 4096;
@@ -57,6 +58,18 @@ int
 cir_rtmp_valid_key(const char *key)
 {
     return cir_name_is_safe(key, strnlen(key, 64), 63);
+}
+
+/* The limit on one message before and after a publish is accepted. */
+static uint32_t
+message_limit(const cir_rtmp_limits_t *lim, int published)
+{
+    uint32_t before = lim->max_message_size_before_publish;
+
+    if (published || before == 0 || before > lim->max_message_size) {
+        return lim->max_message_size;
+    }
+    return before;
 }
 
 int
@@ -77,7 +90,7 @@ cir_rtmp_conn_new(cir_rtmp_conn_t **out, const cir_rtmp_limits_t *lim,
     c->lim = *lim;
     c->h = *h;
     cir_rtmp_handshake_init(&c->hs, time, random);
-    cir_rtmp_reader_init(&c->rd, lim->max_message_size, lim->max_chunk_streams);
+    cir_rtmp_reader_init(&c->rd, message_limit(lim, 0), lim->max_chunk_streams);
     cir_buf_init(&c->out, out_max);
     cir_buf_init(&c->tmp, 64 * 1024);
     *out = c;
@@ -115,6 +128,12 @@ int
 cir_rtmp_conn_handshake_done(const cir_rtmp_conn_t *c)
 {
     return c->hs_done;
+}
+
+uint64_t
+cir_rtmp_conn_buffered_bytes(const cir_rtmp_conn_t *c)
+{
+    return c->rd.allocated;
 }
 
 static uint32_t
@@ -442,6 +461,7 @@ cir_rtmp_conn_publish_reply(cir_rtmp_conn_t *c, cir_rtmp_publish_result_t r)
     }
     if (r == CIR_RTMP_PUBLISH_OK) {
         c->pub = PUB_ON;
+        cir_rtmp_reader_set_max_msg_size(&c->rd, message_limit(&c->lim, 1));
         if ((ret = send_user_control(c, CIR_RTMP_UC_STREAM_BEGIN,
                                      c->pub_stream)) < 0) {
             return ret;

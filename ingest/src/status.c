@@ -183,23 +183,51 @@ format_stream_value(const stream_family_t *f, const cir_ingest_stream_info_t *s,
     }
 }
 
+/* The server's connection figures: what the limits before a publish
+ * (max_connections*, max_buffered_bytes) did. */
+static void
+render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
+{
+    cir_buf_printf(
+        b,
+        "# HELP cirrus_ingest_connections RTMP connections open now\n"
+        "# TYPE cirrus_ingest_connections gauge\n"
+        "cirrus_ingest_connections %llu\n"
+        "# HELP cirrus_ingest_buffered_bytes bytes held for RTMP messages "
+        "being assembled, all connections\n"
+        "# TYPE cirrus_ingest_buffered_bytes gauge\n"
+        "cirrus_ingest_buffered_bytes %llu\n"
+        "# HELP cirrus_ingest_connections_closed_total connections the "
+        "limits closed: an idle one for a new one (room), or over "
+        "max_buffered_bytes (buffered)\n"
+        "# TYPE cirrus_ingest_connections_closed_total counter\n"
+        "cirrus_ingest_connections_closed_total{reason=\"room\"} %llu\n"
+        "cirrus_ingest_connections_closed_total{reason=\"buffered\"} %llu\n"
+        "# HELP cirrus_ingest_connections_refused_total new connections "
+        "refused at max_connections or max_connections_per_address\n"
+        "# TYPE cirrus_ingest_connections_refused_total counter\n"
+        "cirrus_ingest_connections_refused_total %llu\n",
+        (unsigned long long)srv->connections,
+        (unsigned long long)srv->buffered_bytes,
+        (unsigned long long)srv->closed_for_room,
+        (unsigned long long)srv->closed_over_buffered,
+        (unsigned long long)srv->refused);
+}
+
 static char *
 render_metrics(const cir_ingest_stream_info_t *s, size_t n,
-               uint64_t connections)
+               const cir_ingest_server_stats_t *srv)
 {
     cir_buf_t b;
 
     cir_buf_init(&b, 4 << 20);
+    render_server(&b, srv);
     cir_buf_printf(&b,
-                   "# HELP cirrus_ingest_connections RTMP connections open "
-                   "now\n"
-                   "# TYPE cirrus_ingest_connections gauge\n"
-                   "cirrus_ingest_connections %llu\n"
                    "# HELP cirrus_ingest_streams streams known now "
                    "(publishing or in their grace period)\n"
                    "# TYPE cirrus_ingest_streams gauge\n"
                    "cirrus_ingest_streams %zu\n",
-                   (unsigned long long)connections, n);
+                   n);
     for (size_t m = 0; m < sizeof(stream_families) / sizeof(stream_families[0]);
          m++) {
         const stream_family_t *f = &stream_families[m];
@@ -222,14 +250,14 @@ render_metrics(const cir_ingest_stream_info_t *s, size_t n,
 int
 cir_ingest_status_render(const char *path,
                          const cir_ingest_stream_info_t *streams, size_t n,
-                         uint64_t connections, char **body,
+                         const cir_ingest_server_stats_t *srv, char **body,
                          const char **content_type)
 {
     if (strcmp(path, "/streams") == 0) {
         *body = render_json(streams, n);
         *content_type = "application/json";
     } else if (strcmp(path, "/metrics") == 0) {
-        *body = render_metrics(streams, n, connections);
+        *body = render_metrics(streams, n, srv);
         *content_type = "text/plain; version=0.0.4";
     } else {
         *body = strdup("not found\n");

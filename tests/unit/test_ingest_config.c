@@ -140,8 +140,11 @@ Test(ingest_status, streams_json_and_metrics)
     const char *ct;
     json_t *j;
 
-    cr_assert_eq(cir_ingest_status_render("/streams", &s, 1, 1, &body, &ct),
-                 200);
+    cr_assert_eq(
+        cir_ingest_status_render("/streams", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 1},
+                                 &body, &ct),
+        200);
     cr_assert_str_eq(ct, "application/json");
     j = json_loads(body, 0, NULL);
     cr_assert_not_null(j);
@@ -153,13 +156,29 @@ Test(ingest_status, streams_json_and_metrics)
         1);
     json_decref(j);
     free(body);
-    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 4, &body, &ct),
+    cir_ingest_server_stats_t srv = {.connections = 4,
+                                     .buffered_bytes = 65004,
+                                     .closed_for_room = 269,
+                                     .closed_over_buffered = 3,
+                                     .refused = 2};
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, &srv, &body, &ct),
                  200);
     cr_assert(strstr(body, "cirrus_ingest_connections 4\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_buffered_bytes 65004\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_connections_closed_total{reason="
+                           "\"room\"} 269\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_connections_closed_total{reason="
+                           "\"buffered\"} 3\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_connections_refused_total 2\n") !=
+              NULL);
     cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
                            "\"cam1\"} 2\n") != NULL);
     free(body);
-    cr_assert_eq(cir_ingest_status_render("/x", &s, 1, 0, &body, &ct), 404);
+    cr_assert_eq(
+        cir_ingest_status_render("/x", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 0},
+                                 &body, &ct),
+        404);
     free(body);
 }
 
@@ -186,8 +205,11 @@ Test(ingest_status, counters_print_as_integers_in_full_precision)
     char *body = NULL, line[160];
     const char *ct;
 
-    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 2, &body, &ct),
-                 200);
+    cr_assert_eq(
+        cir_ingest_status_render("/metrics", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 2},
+                                 &body, &ct),
+        200);
     cr_assert(strstr(body, "cirrus_ingest_stream_bytes_total{key=\"cam1\"} "
                            "42684213\n") != NULL,
               "%s", body);
@@ -239,8 +261,11 @@ Test(ingest_status, timestamp_repairs_per_track_and_kind)
     json_t *j;
 
     cr_assert_not_null(live);
-    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, 1, &body, &ct),
-                 200);
+    cr_assert_eq(
+        cir_ingest_status_render("/metrics", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 1},
+                                 &body, &ct),
+        200);
     cr_assert(strstr(body, "# TYPE cirrus_ingest_stream_timestamp_repairs_total"
                            " counter\n") != NULL);
     cr_assert(strstr(body, "cirrus_ingest_stream_timestamp_repairs_total{key="
@@ -251,8 +276,11 @@ Test(ingest_status, timestamp_repairs_per_track_and_kind)
                      "cirrus_ingest_stream_timestamp_repairs_total{key="
                      "\"cam1\",track=\"audio\",kind=\"wrap\"} 1\n") != NULL);
     free(body);
-    cr_assert_eq(cir_ingest_status_render("/streams", &s, 1, 1, &body, &ct),
-                 200);
+    cr_assert_eq(
+        cir_ingest_status_render("/streams", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 1},
+                                 &body, &ct),
+        200);
     j = json_loads(body, 0, NULL);
     cr_assert_eq(json_integer_value(json_object_get(
                      json_object_get(json_object_get(json_array_get(j, 0),

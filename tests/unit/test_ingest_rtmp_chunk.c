@@ -280,6 +280,83 @@ Test(ingest_chunk, message_size_limit_and_unknown_chunk_stream)
     cir_rtmp_reader_free(&r);
 }
 
+/* A peer that announces a large message and sends little of it holds
+ * little: the buffer grows with what arrives, up to the declared length. */
+Test(ingest_chunk, buffers_grow_with_the_bytes_that_arrive)
+{
+    static bytes_t s;
+    static got_t g;
+    static uint8_t a[4096];
+    cir_rtmp_reader_t r;
+
+    memset(&s, 0, sizeof(s));
+    memset(a, 7, sizeof(a));
+    put_fmt0(&s, 4, 0, 1000000, 9, 1);
+    put(&s, a, 128);
+    cir_rtmp_reader_init(&r, 1 << 20, 16);
+    cr_assert_eq(feed_all(&r, &s, 1000, &g), 0);
+    cr_assert_eq(g.count, 0);
+    cr_assert_eq(r.buffered, 128);
+    cr_assert_eq(r.allocated, 128, "%llu bytes held for 128 received",
+                 (unsigned long long)r.allocated);
+    /* more chunks: the buffer doubles, never past the declared length */
+    memset(&s, 0, sizeof(s));
+    for (int i = 0; i < 20; i++) {
+        put_type3(&s, 4, a, 128);
+    }
+    cr_assert_eq(feed_all(&r, &s, 1000, &g), 0);
+    cr_assert_eq(r.buffered, 21 * 128);
+    cr_assert_geq(r.allocated, 21 * 128);
+    cr_assert_leq(r.allocated, 2 * 21 * 128);
+    cir_rtmp_reader_free(&r);
+    cr_assert_eq(r.allocated, 0);
+
+    /* a whole message still reads back, byte for byte */
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 5, 0, 300, 9, 1);
+    for (int i = 0; i < 300; i++) {
+        a[i] = (uint8_t)i;
+    }
+    put(&s, a, 128);
+    put_type3(&s, 5, a + 128, 128);
+    put_type3(&s, 5, a + 256, 44);
+    cir_rtmp_reader_init(&r, 1000, 16);
+    cr_assert_eq(feed_all(&r, &s, 7, &g), 0);
+    cr_assert_eq(g.count, 1);
+    cr_assert_eq(g.m[0].size, 300);
+    cr_assert_eq(memcmp(g.data[0], a, 300), 0);
+    cr_assert_eq(r.allocated, 300);
+    cir_rtmp_reader_free(&r);
+}
+
+/* A new limit applies to the next message. */
+Test(ingest_chunk, the_message_limit_can_be_raised)
+{
+    static bytes_t s;
+    static got_t g;
+    static uint8_t a[2000];
+    cir_rtmp_reader_t r;
+
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 4, 0, 1500, 9, 1);
+    cir_rtmp_reader_init(&r, 1000, 16);
+    cr_assert_eq(feed_all(&r, &s, 100, &g), CIR_ELIMIT);
+    cir_rtmp_reader_free(&r);
+
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 2, 0, 4, 1, 0);
+    put32(&s, 4096);
+    put_fmt0(&s, 4, 0, 1500, 9, 1);
+    put(&s, a, 1500);
+    cir_rtmp_reader_init(&r, 1000, 16);
+    cir_rtmp_reader_set_max_msg_size(&r, 2000);
+    r.chunk_size = 4096;
+    cr_assert_eq(feed_all(&r, &s, 100, &g), 0);
+    cr_assert_eq(g.count, 2);
+    cr_assert_eq(g.m[1].size, 1500);
+    cir_rtmp_reader_free(&r);
+}
+
 Test(ingest_chunk, abort_drops_the_partial_message)
 {
     static bytes_t s;

@@ -377,6 +377,52 @@ Test(ingest_conn, chunk_size_change_mid_message_and_publish_flow)
     cir_rtmp_conn_free(&c);
 }
 
+/* Before a publish is accepted a message may be at most
+ * max_message_size_before_publish; after it, max_message_size. */
+Test(ingest_conn, messages_are_small_until_the_publish_is_accepted)
+{
+    events_t e = {.answer = CIR_RTMP_PUBLISH_OK};
+    cir_rtmp_conn_t *c = new_conn(&e);
+    static bytes_t s;
+    cir_buf_t a;
+
+    handshake(c);
+    /* announced larger than 64 KB before publishing: closed at once, with
+     * nothing held */
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 6, 0, 100000, 20, 0);
+    put(&s, "x", 1);
+    cr_assert_eq(cir_rtmp_conn_feed(c, s.b, s.n), CIR_ELIMIT);
+    cr_assert_eq(cir_rtmp_conn_buffered_bytes(c), 0);
+    cir_rtmp_conn_free(&c);
+
+    c = new_conn(&e);
+    handshake(c);
+    cir_buf_init(&a, 1 << 16);
+    put_connect(&a, 1, "live");
+    send_cmd(c, 3, 0, &a, 128);
+    cir_amf0_put_string(&a, "createStream");
+    cir_amf0_put_number(&a, 4);
+    cir_amf0_put_null(&a);
+    send_cmd(c, 3, 0, &a, 128);
+    cir_amf0_put_string(&a, "publish");
+    cir_amf0_put_number(&a, 5);
+    cir_amf0_put_null(&a);
+    cir_amf0_put_string(&a, "k1");
+    cir_amf0_put_string(&a, "live");
+    send_cmd(c, 8, 1, &a, 128);
+    cr_assert(out_has(c, "NetStream.Publish.Start"));
+    /* publishing: a 100000-byte keyframe is a message like any other; of
+     * its first chunk only what arrived is held */
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 6, 0, 100000, 9, 1);
+    put(&s, "\x17\x01\x00\x00\x00", 5);
+    cr_assert_eq(cir_rtmp_conn_feed(c, s.b, s.n), 0);
+    cr_assert_leq(cir_rtmp_conn_buffered_bytes(c), 128 + 4096);
+    cir_buf_free(&a);
+    cir_rtmp_conn_free(&c);
+}
+
 Test(ingest_conn, bad_keys_and_apps_are_refused)
 {
     const char *bad[] = {"", "a/b", "key with space",

@@ -129,6 +129,8 @@ srv_conn_close(conn_t *c)
         c->next->pprev = c->pprev;
     }
     c->srv->nconns--;
+    c->srv->buffered -= c->buffered;
+    c->buffered = 0;
     cir_log_debug(&c->log, "%s: closed", c->peer);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
@@ -320,6 +322,77 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->srv->readbuf, READ_BUF);
 }
 
+/* Whether to log what a limit did now: the first time, then at most a
+ * line a second with the count of those not logged (a flood of sockets
+ * must not flood the log).  *skipped: how many were not logged. */
+static int
+limit_log_now(cir_ingest_t *s, uint64_t *skipped)
+{
+    int64_t now = srv_now_us();
+
+    if (s->limit_logged_us != 0 && now - s->limit_logged_us < 1000000) {
+        s->limit_unlogged++;
+        return 0;
+    }
+    *skipped = s->limit_unlogged;
+    s->limit_unlogged = 0;
+    s->limit_logged_us = now;
+    return 1;
+}
+
+/* The connection that has not published holding the most buffered
+ * bytes, or NULL. */
+static conn_t *
+largest_waiting_holder(cir_ingest_t *s)
+{
+    conn_t *best = NULL;
+
+    for (conn_t *x = s->conns; x != NULL; x = x->next) {
+        if (!x->publishing && x->buffered > 0 &&
+            (best == NULL || x->buffered > best->buffered)) {
+            best = x;
+        }
+    }
+    return best;
+}
+
+/* Adds what the last read made c buffer to the server's total; over
+ * max_buffered_bytes, connections that have not published go first
+ * (largest first), then c itself.  -1: c was closed. */
+static int
+account_buffered(conn_t *c)
+{
+    cir_ingest_t *s = c->srv;
+    uint64_t now = cir_rtmp_conn_buffered_bytes(c->rtmp), skipped = 0;
+    conn_t *victim;
+
+    s->buffered += now - c->buffered;
+    c->buffered = now;
+    while (s->buffered > (uint64_t)s->cfg.max_buffered_bytes) {
+        victim = largest_waiting_holder(s);
+        if (victim == NULL) {
+            victim = c;
+        }
+        s->closed_over_buffered++;
+        if (limit_log_now(s, &skipped)) {
+            cir_log_warn(&victim->log,
+                         "%s: %llu bytes buffered over all connections, over "
+                         "max_buffered_bytes (this one holds %llu, %s): "
+                         "closing (%llu more connection limit events since "
+                         "the last line)",
+                         victim->peer, (unsigned long long)s->buffered,
+                         (unsigned long long)victim->buffered,
+                         victim->publishing ? "publishing" : "not publishing",
+                         (unsigned long long)skipped);
+        }
+        srv_conn_close(victim);
+        if (victim == c) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -342,9 +415,16 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     ret =
         cir_rtmp_conn_feed(c->rtmp, (const uint8_t *)buf->base, (size_t)nread);
     if (ret < 0 && ret != CIR_ECANCELED) {
-        cir_log_warn(&c->log, "%s: %s: closing", c->peer, cir_strerror(ret));
+        cir_log_warn(&c->log, "%s: %s%s: closing", c->peer, cir_strerror(ret),
+                     ret != CIR_ELIMIT ? ""
+                     : c->publishing   ? " (max_message_size, max_chunk_size)"
+                                       : " (max_message_size_before_publish, "
+                                         "max_chunk_size)");
         srv_conn_close(c);
         return;
+    }
+    if (account_buffered(c) < 0) {
+        return; /* closed */
     }
     conn_flush(c);
     if (c->closing) {
@@ -390,6 +470,109 @@ conn_tick(uv_timer_t *t)
     }
 }
 
+/* c->peer ("ip:port") and c->addr ("ip") from the socket. */
+static void
+name_peer(conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    snprintf(c->peer, sizeof(c->peer), "?");
+    snprintf(c->addr, sizeof(c->addr), "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr, sizeof(c->addr));
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%d", c->addr,
+                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof(c->addr));
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", c->addr,
+                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+}
+
+/* The oldest connection (from addr, or from anywhere when addr is NULL)
+ * that neither publishes nor waits for a publish callback, or NULL. */
+static conn_t *
+oldest_idle(cir_ingest_t *s, const char *addr, size_t *from_addr)
+{
+    conn_t *best = NULL;
+
+    *from_addr = 0;
+    for (conn_t *x = s->conns; x != NULL; x = x->next) {
+        if (addr != NULL && strcmp(x->addr, addr) != 0) {
+            continue;
+        }
+        (*from_addr)++;
+        if (!x->publishing && x->auth == NULL &&
+            (best == NULL || x->accepted_us < best->accepted_us)) {
+            best = x;
+        }
+    }
+    return best;
+}
+
+/* Closes an idle connection for the new one c at a limit. */
+static int
+evict_for(conn_t *c, conn_t *victim, const char *limit)
+{
+    cir_ingest_t *s = c->srv;
+    uint64_t skipped = 0;
+
+    if (victim == NULL) {
+        s->refused++;
+        if (limit_log_now(s, &skipped)) {
+            cir_log_warn(&c->log,
+                         "%s: %s reached and every connection publishes or "
+                         "is being authorized: refusing (%llu more connection "
+                         "limit events since the last line)",
+                         c->peer, limit, (unsigned long long)skipped);
+        }
+        return 0;
+    }
+    s->closed_for_room++;
+    if (limit_log_now(s, &skipped)) {
+        cir_log_warn(&victim->log,
+                     "%s: %s reached: closing this connection, %.1f s old "
+                     "and not publishing, for %s (%llu more connection limit "
+                     "events since the last line)",
+                     victim->peer, limit,
+                     (double)(srv_now_us() - victim->accepted_us) / 1e6,
+                     c->peer, (unsigned long long)skipped);
+    }
+    srv_conn_close(victim);
+    return 1;
+}
+
+/*
+ * Room for the new connection c: at max_connections_per_address (its
+ * address) or max_connections (anywhere) the oldest connection that has
+ * not published goes, so idle or slow sockets can never lock a publisher
+ * out (they would otherwise hold their slots until their timeouts); only
+ * when every connection publishes or is being authorized is c refused.
+ * 1: room made, 0: refused.
+ */
+static int
+make_room(cir_ingest_t *s, conn_t *c)
+{
+    size_t n;
+    conn_t *victim = oldest_idle(s, c->addr, &n);
+
+    if (n >= (size_t)s->cfg.max_connections_per_address &&
+        !evict_for(c, victim, "max_connections_per_address")) {
+        return 0;
+    }
+    if (s->nconns >= (size_t)s->cfg.max_connections) {
+        victim = oldest_idle(s, NULL, &n);
+        if (!evict_for(c, victim, "max_connections")) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void
 srv_on_connection(uv_stream_t *server, int status)
 {
@@ -397,8 +580,6 @@ srv_on_connection(uv_stream_t *server, int status)
     cir_rtmp_handler_t h = {on_publish, on_metadata, on_media, on_unpublish,
                             NULL};
     uint8_t rnd[1528];
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
     conn_t *c;
 
     if (status < 0) {
@@ -416,8 +597,9 @@ srv_on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
         return;
     }
-    if (s->nconns >= (size_t)s->cfg.max_connections || s->stopping) {
-        cir_log_warn(&s->log, "max_connections reached: refusing");
+    name_peer(c);
+    c->log = (cir_log_ctx_t){.component = "rtmp"};
+    if (s->stopping || !make_room(s, c)) {
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
         return;
     }
@@ -430,20 +612,6 @@ srv_on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
         return;
     }
-    snprintf(c->peer, sizeof(c->peer), "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        char ip[48] = "?";
-        if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", ip,
-                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-            snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
-                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        }
-    }
-    c->log = (cir_log_ctx_t){.component = "rtmp"};
     c->accepted_us = c->last_read_us = c->rate_start_us = srv_now_us();
     uv_timer_init(&s->loop, &c->timer);
     c->timer.data = c;

@@ -269,6 +269,8 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     cir_rtmp_limits_default(&s->lim);
     s->lim.max_chunk_size = (uint32_t)cfg->max_chunk_size;
     s->lim.max_message_size = (uint32_t)cfg->max_message_size;
+    s->lim.max_message_size_before_publish =
+        (uint32_t)cfg->max_message_size_before_publish;
     s->lim.window_ack_size = (uint32_t)cfg->window_ack_size;
     if ((ret = uv_loop_init(&s->loop)) < 0) {
         av_packet_free(&s->view);

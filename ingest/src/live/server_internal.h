@@ -129,12 +129,14 @@ struct conn {
     stream_t *stream;
     char key[64];
     char peer[64];
+    char addr[48]; /* the peer's IP address, for the per-address limit */
     cir_log_ctx_t log;
     int64_t accepted_us, last_read_us;
     int64_t rate_start_us;
     uint64_t rate_bytes;
     int paused, closing, publishing;
     size_t write_pending;
+    uint64_t buffered; /* cir_rtmp_conn_buffered_bytes when last read */
     CURL *auth;
     char *auth_body;
 };
@@ -159,6 +161,11 @@ struct cir_ingest {
     cir_keyfile_t keys;
     conn_t *conns;
     size_t nconns;
+    uint64_t buffered; /* the connections' buffered bytes, summed */
+    /* what the limits before a publish did (cir_ingest_server_stats_t) */
+    uint64_t closed_for_room, closed_over_buffered, refused;
+    int64_t limit_logged_us; /* the last of those logged (one line a second) */
+    uint64_t limit_unlogged; /* since then, not logged */
     stream_t *streams;
     size_t nstreams;
     cir_preset_t preset; /* the live ABR preset */

@@ -102,8 +102,13 @@ http_respond(http_conn_t *hc)
             memcpy(path, hc->req + 4, k);
             path[k] = '\0';
             n = stream_infos(hc->srv, &infos);
-            code = cir_ingest_status_render(path, infos, n, hc->srv->nconns,
-                                            &body, &ctype);
+            cir_ingest_server_stats_t st = {
+                .connections = hc->srv->nconns,
+                .buffered_bytes = hc->srv->buffered,
+                .closed_for_room = hc->srv->closed_for_room,
+                .closed_over_buffered = hc->srv->closed_over_buffered,
+                .refused = hc->srv->refused};
+            code = cir_ingest_status_render(path, infos, n, &st, &body, &ctype);
             for (size_t i = 0; i < n; i++) {
                 json_decref(infos[i].live);
             }
