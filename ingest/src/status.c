@@ -140,6 +140,80 @@ render_repairs(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
     }
 }
 
+/* The per-rendition metric families, from the live pipeline's stats
+ * (cir_onair_stats: "renditions"); NULL json: the rungs' only. */
+typedef struct {
+    const char *name; /* after "cirrus_ingest_rendition_" */
+    const char *type;
+    const char *help;
+    const char *json; /* the rendition's field (the encoded ones have all) */
+} rendition_family_t;
+
+static const rendition_family_t rendition_families[] = {
+    {"bitrate_bps", "gauge", "bits packaged per second over the last window",
+     "bitrate"},
+    {"fps", "gauge", "frames packaged per second over the last window", "fps"},
+    {"frames_total", "counter", "frames packaged", "frames"},
+    {"dropped_frames_total", "counter",
+     "frames an encoder that fell behind dropped", "dropped_frames"},
+    {"encoder_lag_seconds", "gauge",
+     "from a frame's decoding to its encoding done, the last frame's",
+     "encoder_lag"},
+    {"degraded", "gauge",
+     "1 while the rendition drops frames (an episode, logged once)",
+     "degraded"},
+};
+
+/* One rendition value as Prometheus text: integers in full, reals with
+ * fixed decimals, booleans as 0/1. */
+static void
+format_json_value(const json_t *v, char *out, size_t size)
+{
+    if (json_is_integer(v)) {
+        snprintf(out, size, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        snprintf(out, size, "%.6f", json_real_value(v));
+    } else {
+        snprintf(out, size, "%d", json_is_true(v));
+    }
+}
+
+static void
+render_renditions(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
+{
+    for (size_t m = 0;
+         m < sizeof(rendition_families) / sizeof(rendition_families[0]); m++) {
+        const rendition_family_t *f = &rendition_families[m];
+        cir_buf_printf(b,
+                       "# HELP cirrus_ingest_rendition_%s %s, per stream key "
+                       "and rendition\n"
+                       "# TYPE cirrus_ingest_rendition_%s %s\n",
+                       f->name, f->help, f->name, f->type);
+        for (size_t i = 0; i < n; i++) {
+            json_t *rends =
+                s[i].live ? json_object_get(s[i].live, "renditions") : NULL;
+            size_t k;
+            json_t *r;
+            json_array_foreach(rends, k, r)
+            {
+                json_t *v = json_object_get(r, f->json);
+                char value[64];
+                if (v == NULL) {
+                    continue; /* the passthrough has no encoder */
+                }
+                format_json_value(v, value, sizeof(value));
+                /* keys are [A-Za-z0-9_-], rendition names ours */
+                cir_buf_printf(b,
+                               "cirrus_ingest_rendition_%s{key=\"%s\","
+                               "rendition=\"%s\"} %s\n",
+                               f->name, s[i].key,
+                               json_string_value(json_object_get(r, "name")),
+                               value);
+            }
+        }
+    }
+}
+
 /* The per-stream metric families.  Counters are whole numbers and print
  * as such ("%g" printed 4.26842e+07: digits lost, rates wrong); gauges
  * print with fixed decimals, never an exponent. */
@@ -244,6 +318,7 @@ render_metrics(const cir_ingest_stream_info_t *s, size_t n,
         }
     }
     render_repairs(&b, s, n);
+    render_renditions(&b, s, n);
     return cir_buf_detach(&b, NULL);
 }
 

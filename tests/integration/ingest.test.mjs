@@ -417,6 +417,19 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 assert.deepEqual(st.renditions, ['video', '234p', 'audio']);
                 assert.equal(st.abr.find((r) => r.name === '234p').height, 234);
                 assert.equal(st.urls.hls, 'https://cdn.example/live/abr/master.m3u8');
+                // each rendition's health in /metrics: the rung's encoder
+                // lag and degraded flag, the passthrough's frame rate
+                const fam = checkExposition((await rawGet(sport, '/metrics')).body.toString(),
+                    'cirrus_ingest_');
+                const rung = { key: 'abr', rendition: '234p' };
+                assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_degraded', rung), '0');
+                const lag = Number(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds', rung));
+                assert.ok(lag >= 0 && lag < 1, `234p encoder lag ${lag} s`);
+                assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_frames_total', rung)) > 0);
+                assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds',
+                    { key: 'abr', rendition: 'video' }), undefined);
+                assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_fps',
+                    { key: 'abr', rendition: 'video' })) > 0);
 
                 const page = await browser.context.newPage();
                 V.watchPage(page);

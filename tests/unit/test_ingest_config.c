@@ -292,3 +292,53 @@ Test(ingest_status, timestamp_repairs_per_track_and_kind)
     free(body);
     json_decref(live);
 }
+
+/* Each rendition's health (cir_onair_stats' "renditions") as samples per
+ * stream and rendition: an encoded rung has its lag and degraded flag, the
+ * passthrough has neither. */
+Test(ingest_status, rendition_health_per_stream_and_rendition)
+{
+    json_t *live = json_pack(
+        "{s:[{s:s, s:I, s:f, s:I, s:I}, {s:s, s:I, s:f, s:I, s:I, s:f, s:b}]}",
+        "renditions", "name", "video", "bitrate", (json_int_t)904934, "fps",
+        29.973, "frames", (json_int_t)150, "dropped_frames", (json_int_t)0,
+        "name", "234p", "bitrate", (json_int_t)69918, "fps", 19.482, "frames",
+        (json_int_t)99, "dropped_frames", (json_int_t)51, "encoder_lag", 0.39,
+        "degraded", 1);
+    cir_ingest_stream_info_t s = {.key = "cam1", .live = live};
+    char *body = NULL;
+    const char *ct;
+
+    cr_assert_not_null(live);
+    cr_assert_eq(
+        cir_ingest_status_render("/metrics", &s, 1,
+                                 &(cir_ingest_server_stats_t){.connections = 1},
+                                 &body, &ct),
+        200);
+    const char *want[] = {
+        "# TYPE cirrus_ingest_rendition_fps gauge\n",
+        "cirrus_ingest_rendition_fps{key=\"cam1\",rendition=\"video\"} "
+        "29.973000\n",
+        "cirrus_ingest_rendition_fps{key=\"cam1\",rendition=\"234p\"} "
+        "19.482000\n",
+        "cirrus_ingest_rendition_bitrate_bps{key=\"cam1\",rendition=\"234p\"} "
+        "69918\n",
+        "# TYPE cirrus_ingest_rendition_dropped_frames_total counter\n",
+        "cirrus_ingest_rendition_dropped_frames_total{key=\"cam1\",rendition="
+        "\"234p\"} 51\n",
+        "cirrus_ingest_rendition_frames_total{key=\"cam1\",rendition=\"video\"}"
+        " "
+        "150\n",
+        "cirrus_ingest_rendition_encoder_lag_seconds{key=\"cam1\",rendition="
+        "\"234p\"} 0.390000\n",
+        "cirrus_ingest_rendition_degraded{key=\"cam1\",rendition=\"234p\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cr_assert(strstr(body, want[i]) != NULL, "%s not in %s", want[i], body);
+    }
+    cr_assert(strstr(body, "encoder_lag_seconds{key=\"cam1\",rendition="
+                           "\"video\"}") == NULL,
+              "the passthrough has no encoder");
+    free(body);
+    json_decref(live);
+}

@@ -4,6 +4,9 @@
  * counted, timelines across reconnects and pauses.
  */
 #include "live_abr_fixture.h"
+#include "live_health.h"
+
+#include <libavutil/time.h>
 
 Test(transcoder_live_abr, rungs_cut_segments_with_the_passthrough,
      .init = setup, .fini = teardown, .timeout = 60)
@@ -162,6 +165,82 @@ Test(transcoder_live_abr, a_slow_rung_drops_frames, .init = setup,
     json_decref(st);
     cir_onair_close(&live);
     assert_aligned(names, 3, 3);
+    avformat_close_input(&ic);
+    av_packet_free(&pkt);
+}
+
+/* Drops in a stats window start an episode once; three windows in a row
+ * without one end it, with what it cost. */
+Test(transcoder_live_abr, health_episodes_start_once_and_end_when_clean)
+{
+    live_health_t h = {0};
+
+    cr_assert_eq(live_health_window(&h, 0, 1000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 5, 2000), LIVE_HEALTH_DEGRADED);
+    cr_assert_eq(h.since_us, 2000);
+    cr_assert_eq(live_health_window(&h, 9, 3000), LIVE_HEALTH_SAME,
+                 "still dropping: the same episode, not logged again");
+    cr_assert_eq(live_health_window(&h, 9, 4000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 9, 5000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 10, 6000), LIVE_HEALTH_SAME,
+                 "a drop before the third clean window: still degraded");
+    cr_assert_eq(live_health_window(&h, 10, 7000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 10, 8000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 10, 9000), LIVE_HEALTH_RECOVERED);
+    cr_assert_eq(live_health_episode_dropped(&h), 10);
+    cr_assert_eq(live_health_window(&h, 10, 10000), LIVE_HEALTH_SAME);
+    cr_assert_eq(live_health_window(&h, 12, 11000), LIVE_HEALTH_DEGRADED,
+                 "a new episode");
+    cr_assert_eq(live_health_episode_dropped(&h), 2);
+}
+
+/* A rung that cannot keep up with a real-time stream is degraded in the
+ * stats (and logged once) while it drops, with its encoder's lag. */
+Test(transcoder_live_abr, a_rung_that_falls_behind_in_real_time_is_degraded,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    cir_onair_file_job_t j = job("in.mp4");
+    cir_onair_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    json_t *st = NULL, *slow, *fast;
+    int64_t t0 = 0;
+    int vi, ai;
+
+    j.live.queue_frames = 8;           /* cirrus-ingest's rung_queue_frames */
+    j.live.test_rung_delay_us = 50000; /* the last rung: 20 fps at most */
+    open_pipeline(&j, &ic, &live, &vi, &ai);
+    while (av_read_frame(ic, pkt) == 0) {
+        AVStream *s = ic->streams[pkt->stream_index];
+        int64_t due = av_rescale_q(pkt->dts == AV_NOPTS_VALUE ? 0 : pkt->dts,
+                                   s->time_base, AV_TIME_BASE_Q);
+        if (t0 == 0) {
+            t0 = av_gettime_relative() - due;
+        }
+        /* at the file's own pace, as a publisher sends it */
+        while (av_gettime_relative() - t0 < due) {
+            usleep(2000);
+        }
+        cr_assert_eq(cir_onair_push(live, pkt->stream_index == vi, pkt), 0);
+        av_packet_unref(pkt);
+    }
+    st = cir_onair_stats(live);
+    cr_assert_not_null(st);
+    cr_assert(json_is_true(json_object_get(st, "degraded")),
+              "the stream is degraded: %s", json_dumps(st, 0));
+    slow = json_array_get(json_object_get(st, "renditions"), 2);
+    fast = json_array_get(json_object_get(st, "renditions"), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(slow, "name")), "90p");
+    cr_assert(json_is_true(json_object_get(slow, "degraded")));
+    cr_assert(json_is_false(json_object_get(fast, "degraded")));
+    cr_assert_gt(json_real_value(json_object_get(slow, "encoder_lag")), 0.05,
+                 "a frame waits for the slow encoder");
+    cr_assert_lt(json_real_value(json_object_get(fast, "encoder_lag")), 0.05);
+    cr_assert_gt(json_integer_value(json_object_get(slow, "dropped_frames")),
+                 0);
+    json_decref(st);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
     avformat_close_input(&ic);
     av_packet_free(&pkt);
 }

@@ -23,6 +23,7 @@
 #include "codecs.h"
 #include "ladder.h"
 #include "live_audio.h"
+#include "live_health.h"
 #include "live_probe.h"
 #include "live_record.h"
 #include "live_rung.h"
@@ -121,6 +122,8 @@ struct cir_live {
     atomic_uint_fast64_t bytes_in, frames_in;
     live_rate_t rate_in, rate_video, rate_audio;
     live_rate_t rate_rung[CIR_PRESET_MAX_RUNGS];
+    live_health_t rung_health[CIR_PRESET_MAX_RUNGS]; /* the pipeline's */
+    atomic_int rung_degraded[CIR_PRESET_MAX_RUNGS];  /* for the stats */
 };
 
 /* ---- between the files (live_: private to the pipeline) ---- */

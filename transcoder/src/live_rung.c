@@ -22,8 +22,7 @@
 #include "codecs.h"
 #include "live_rung.h"
 
-#define DROP_WARN_INTERVAL_US 5000000
-#define KEY_RESERVE           2 /* slots past the cap for keyframes only */
+#define KEY_RESERVE 2 /* slots past the cap for keyframes only */
 
 /* The stream's wall clock for a timeline (cir_onair_rung_set_anchor). */
 typedef struct {
@@ -35,8 +34,9 @@ typedef struct {
 typedef struct {
     AVFrame *frame;
     int key, disc;
-    int64_t next_pts; /* of the frame queued after it, when known */
-    anchor_t anchor;  /* the stream's, when pushed */
+    int64_t next_pts;  /* of the frame queued after it, when known */
+    anchor_t anchor;   /* the stream's, when pushed */
+    int64_t pushed_us; /* monotonic, for the encoder's lag */
 } entry_t;
 
 struct cir_onair_rung {
@@ -77,10 +77,10 @@ struct cir_onair_rung {
     /* producer side only */
     int carry_disc;  /* a dropped frame's discontinuity, for the next one */
     anchor_t anchor; /* set_anchor's, for the entries */
-    uint64_t dropped_unlogged;
-    int64_t last_warn_us;
 
     atomic_uint_fast64_t frames, dropped, bytes;
+    /* from a frame's push to its encoding done, the last frame's */
+    atomic_int_fast64_t lag_us;
     atomic_uint target_duration; /* the stream's, 0 until decided */
 };
 
@@ -427,6 +427,7 @@ run(void *arg)
             if (ret < 0) {
                 set_err(r, ret); /* the producer sees it on its next push */
             }
+            atomic_store(&r->lag_us, mono_us() - e.pushed_us);
         }
         av_frame_free(&e.frame);
         if (r->delay_us > 0) {
@@ -494,6 +495,7 @@ cir_onair_rung_start(cir_onair_rung_t **out, const cir_onair_rung_config_t *cfg)
     }
     atomic_init(&r->frames, 0);
     atomic_init(&r->dropped, 0);
+    atomic_init(&r->lag_us, 0);
     atomic_init(&r->bytes, 0);
     atomic_init(&r->target_duration, cfg->packaging.target_duration);
     r->pkt = av_packet_alloc();
@@ -564,7 +566,8 @@ queue_frame(cir_onair_rung_t *r, AVFrame **ref, int key, int disc)
                  .key = key,
                  .disc = disc,
                  .next_pts = AV_NOPTS_VALUE,
-                 .anchor = r->anchor};
+                 .anchor = r->anchor,
+                 .pushed_us = mono_us()};
     entry_t evicted;
 
     switch (cir_bqueue_push(&r->q, &e, &(cir_bqueue_meta_t){.key = key},
@@ -615,18 +618,8 @@ cir_onair_rung_push(cir_onair_rung_t *r, const AVFrame *frame, int key,
         return ret;
     }
     if (dropped) {
-        int64_t now = mono_us();
+        /* logged once per episode by the stats (live_health.h) */
         atomic_fetch_add(&r->dropped, 1);
-        r->dropped_unlogged++;
-        if (now - r->last_warn_us >= DROP_WARN_INTERVAL_US) {
-            cir_log_warn(&r->log,
-                         "encoder falls behind: %llu frames dropped "
-                         "(%llu in all)",
-                         (unsigned long long)r->dropped_unlogged,
-                         (unsigned long long)atomic_load(&r->dropped));
-            r->dropped_unlogged = 0;
-            r->last_warn_us = now;
-        }
     }
     return dropped;
 }
@@ -684,6 +677,12 @@ uint64_t
 cir_onair_rung_dropped(const cir_onair_rung_t *r)
 {
     return atomic_load(&((cir_onair_rung_t *)r)->dropped);
+}
+
+int64_t
+cir_onair_rung_lag_us(const cir_onair_rung_t *r)
+{
+    return atomic_load(&((cir_onair_rung_t *)r)->lag_us);
 }
 
 uint64_t

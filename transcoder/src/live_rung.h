@@ -98,6 +98,9 @@ void cir_onair_rung_size(const cir_onair_rung_t *r, int *w, int *h);
 uint64_t cir_onair_rung_frames(const cir_onair_rung_t *r);  /* encoded */
 uint64_t cir_onair_rung_dropped(const cir_onair_rung_t *r); /* dropped */
 uint64_t cir_onair_rung_bytes(const cir_onair_rung_t *r);   /* packaged */
+/* From the last encoded frame's push to its encoding done, µs: the time
+ * a frame waits in the queue plus the encoder's. */
+int64_t cir_onair_rung_lag_us(const cir_onair_rung_t *r);
 void cir_onair_rung_free(cir_onair_rung_t **r);
 
 #endif

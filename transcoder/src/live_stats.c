@@ -1,6 +1,7 @@
 /*
  * The live pipeline's counts and rates: frames and bytes in and out,
- * drops, timestamp repairs (logged once with a count), cir_onair_stats.
+ * drops, the rungs' health (live_health.h: an episode of drops logged
+ * once), timestamp repairs (logged once with a count), cir_onair_stats.
  *
  * Tested by tests/unit/test_transcoder_live_abr.c.
  */
@@ -16,6 +17,41 @@ rate_update(live_rate_t *r, uint64_t frames, uint64_t bytes, int64_t dt_us)
                  (frames - r->last_frames) * 1000000000 / (uint64_t)dt_us);
     r->last_frames = frames;
     r->last_bytes = bytes;
+}
+
+/* A rung that dropped frames in the last window: one warning when its
+ * episode starts, one line when it has kept up for a while again. */
+static void
+note_rung_health(cir_onair_t *l, int i, int64_t now)
+{
+    cir_onair_rung_t *r = l->rungs[i];
+    live_health_t *h = &l->rung_health[i];
+    double fps_in = atomic_load(&l->rate_in.fps_milli) / 1000.0;
+
+    switch (live_health_window(h, cir_onair_rung_dropped(r), now)) {
+    case LIVE_HEALTH_DEGRADED:
+        atomic_store(&l->rung_degraded[i], 1);
+        cir_log_warn(&l->log,
+                     "rendition %s degraded: its encoder falls behind, "
+                     "%.1f fps out of %.1f in, %" PRIu64 " frames dropped, "
+                     "encoder lag %.0f ms (fewer or smaller rungs, a faster "
+                     "encoder_preset or more cores)",
+                     cir_onair_rung_name(r),
+                     atomic_load(&l->rate_rung[i].fps_milli) / 1000.0, fps_in,
+                     live_health_episode_dropped(h),
+                     cir_onair_rung_lag_us(r) / 1000.0);
+        break;
+    case LIVE_HEALTH_RECOVERED:
+        atomic_store(&l->rung_degraded[i], 0);
+        cir_log_info(&l->log,
+                     "rendition %s keeps up again after %.0f s degraded: "
+                     "%" PRIu64 " frames dropped in that time",
+                     cir_onair_rung_name(r), (double)(now - h->since_us) / 1e6,
+                     live_health_episode_dropped(h));
+        break;
+    default:
+        break;
+    }
 }
 
 void
@@ -36,6 +72,7 @@ live_stats_tick(cir_onair_t *l)
     for (int i = 0; i < l->nb_rungs; i++) {
         rate_update(&l->rate_rung[i], cir_onair_rung_frames(l->rungs[i]),
                     cir_onair_rung_bytes(l->rungs[i]), dt);
+        note_rung_health(l, i, now);
     }
 }
 
@@ -159,6 +196,7 @@ cir_onair_stats(const cir_onair_t *cl)
     cir_onair_t *l = (cir_onair_t *)cl; /* atomics only */
     json_t *j = json_object(), *rends = json_array();
     uint64_t dropped = 0;
+    int degraded = 0;
 
     if (j == NULL || rends == NULL) {
         json_decref(j);
@@ -172,14 +210,22 @@ cir_onair_stats(const cir_onair_t *cl)
                                   atomic_load(&l->video.frames), 0));
     }
     for (int i = 0; i < l->nb_rungs; i++) {
-        int w, h;
+        int w, h, bad = atomic_load(&l->rung_degraded[i]);
         uint64_t d = cir_onair_rung_dropped(l->rungs[i]);
+        json_t *r;
         cir_onair_rung_size(l->rungs[i], &w, &h);
         dropped += d;
-        json_array_append_new(
-            rends, rendition_json(cir_onair_rung_name(l->rungs[i]), "video", w,
-                                  h, &l->rate_rung[i],
-                                  cir_onair_rung_frames(l->rungs[i]), d));
+        degraded |= bad;
+        r = rendition_json(cir_onair_rung_name(l->rungs[i]), "video", w, h,
+                           &l->rate_rung[i], cir_onair_rung_frames(l->rungs[i]),
+                           d);
+        if (r != NULL) {
+            json_object_set_new(
+                r, "encoder_lag",
+                json_real(cir_onair_rung_lag_us(l->rungs[i]) / 1e6));
+            json_object_set_new(r, "degraded", json_boolean(bad));
+        }
+        json_array_append_new(rends, r);
     }
     if (l->audio.pkg) {
         json_array_append_new(
@@ -196,6 +242,7 @@ cir_onair_stats(const cir_onair_t *cl)
     json_object_set_new(j, "frames_in",
                         json_integer((json_int_t)atomic_load(&l->frames_in)));
     json_object_set_new(j, "dropped_frames", json_integer((json_int_t)dropped));
+    json_object_set_new(j, "degraded", json_boolean(degraded));
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "timestamp_repairs", repairs_json(l));
     return j;
