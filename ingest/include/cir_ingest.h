@@ -18,6 +18,10 @@
 typedef struct {
     char listen[64];
     int64_t port;
+    int64_t rtmps_port;         /* RTMP over TLS; 0: off */
+    char rtmps_listen[64];      /* "": listen's */
+    char tls_certificate[1024]; /* PEM, the chain: reloaded on SIGHUP */
+    char tls_certificate_key[1024];
     char status_listen[64];
     int64_t status_port; /* 0: no status endpoint */
     char live_root[1024];

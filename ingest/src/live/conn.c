@@ -17,6 +17,7 @@ conn_handle_closed(uv_handle_t *h)
         return;
     }
     cir_rtmp_conn_free(&c->rtmp);
+    srv_tls_conn_free(c);
     free(c->auth_body);
     free(c);
 }
@@ -60,6 +61,14 @@ conn_flush(conn_t *c)
 
     if (c->closing) {
         return;
+    }
+    if (c->tls != NULL) {
+        /* RTMPS: what goes out is the TLS records of it */
+        if (srv_tls_write(c, out) < 0) {
+            srv_conn_close(c);
+            return;
+        }
+        out = &c->tls_out;
     }
     if (out->len > 0) {
         if (c->write_pending + out->len > OUT_MAX) {
@@ -393,6 +402,12 @@ account_buffered(conn_t *c)
     return 0;
 }
 
+static int
+feed_rtmp(conn_t *c, const uint8_t *p, size_t n)
+{
+    return cir_rtmp_conn_feed(c->rtmp, p, n);
+}
+
 static void
 read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -412,8 +427,18 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     c->last_read_us = srv_now_us();
     c->rate_bytes += (uint64_t)nread;
-    ret =
-        cir_rtmp_conn_feed(c->rtmp, (const uint8_t *)buf->base, (size_t)nread);
+    if (c->tls != NULL) {
+        ret = srv_tls_read(c, (const uint8_t *)buf->base, (size_t)nread,
+                           feed_rtmp);
+        if (ret == CIR_EPARSE && !cir_rtmp_conn_handshake_done(c->rtmp)) {
+            /* (logged by tls.c: not TLS, or a failed handshake) */
+            conn_flush(c); /* the alert */
+            srv_conn_close(c);
+            return;
+        }
+    } else {
+        ret = feed_rtmp(c, (const uint8_t *)buf->base, (size_t)nread);
+    }
     if (ret < 0 && ret != CIR_ECANCELED) {
         cir_log_warn(&c->log, "%s: %s%s: closing", c->peer, cir_strerror(ret),
                      ret != CIR_ELIMIT ? ""
@@ -573,8 +598,22 @@ make_room(cir_ingest_t *s, conn_t *c)
     return 1;
 }
 
+static void accept_conn(uv_stream_t *server, int status, int tls);
+
 void
 srv_on_connection(uv_stream_t *server, int status)
+{
+    accept_conn(server, status, 0);
+}
+
+void
+srv_on_tls_connection(uv_stream_t *server, int status)
+{
+    accept_conn(server, status, 1);
+}
+
+static void
+accept_conn(uv_stream_t *server, int status, int tls)
 {
     cir_ingest_t *s = server->data;
     cir_rtmp_handler_t h = {on_publish, on_metadata, on_media, on_unpublish,
@@ -608,7 +647,8 @@ srv_on_connection(uv_stream_t *server, int status)
     }
     h.opaque = c;
     if (cir_rtmp_conn_new(&c->rtmp, &s->lim, &h,
-                          (uint32_t)(srv_now_us() / 1000), rnd, OUT_MAX) < 0) {
+                          (uint32_t)(srv_now_us() / 1000), rnd, OUT_MAX) < 0 ||
+        (tls && srv_tls_conn_new(c) < 0)) {
         uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
         return;
     }

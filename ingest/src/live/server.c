@@ -83,6 +83,9 @@ on_signal(uv_signal_t *h, int signum)
             cir_log_info(&s->log, "SIGHUP: key file reloaded (%s)",
                          ret < 0 ? cir_strerror(ret) : "ok");
         }
+        if (s->cfg.rtmps_port > 0 && srv_tls_load(s) == 0) {
+            cir_log_info(&s->log, "SIGHUP: TLS certificate reloaded");
+        }
         return;
     }
     cir_log_info(&s->log, "signal %d: stopping", signum);
@@ -95,6 +98,9 @@ on_signal(uv_signal_t *h, int signum)
         srv_stream_end(st);
     }
     uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->cfg.rtmps_port > 0) {
+        uv_close((uv_handle_t *)&s->rtmps_listener, NULL);
+    }
     if (s->cfg.status_port > 0) {
         uv_close((uv_handle_t *)&s->status, NULL);
     }
@@ -198,6 +204,19 @@ listen_all(cir_ingest_t *s)
         return ret;
     }
     cfg->port = port;
+    if (cfg->rtmps_port > 0) {
+        const char *host =
+            cfg->rtmps_listen[0] != '\0' ? cfg->rtmps_listen : cfg->listen;
+        if ((ret = srv_tls_load(s)) < 0) {
+            return ret;
+        }
+        if ((ret = listen_on(s, &s->rtmps_listener, host, (int)cfg->rtmps_port,
+                             srv_on_tls_connection, &port)) < 0) {
+            cir_log_error(&s->log, "listen rtmps %s:%d: %s", host,
+                          (int)cfg->rtmps_port, uv_strerror(ret));
+            return ret;
+        }
+    }
     if (cfg->status_port > 0) {
         if ((ret = listen_on(s, &s->status, cfg->status_listen,
                              (int)cfg->status_port, srv_on_status_connection,
@@ -284,10 +303,11 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     start_timers_and_signals(s);
     /* one line a test or a supervisor can wait for */
     cir_log_info(&s->log,
-                 "listening rtmp=%s:%d status=%s:%d live_root=%s preset=%s",
-                 s->cfg.listen, (int)s->cfg.port, s->cfg.status_listen,
-                 (int)s->cfg.status_port, s->cfg.live_root,
-                 s->have_preset ? s->cfg.preset : "none");
+                 "listening rtmp=%s:%d rtmps=%d status=%s:%d live_root=%s "
+                 "preset=%s",
+                 s->cfg.listen, (int)s->cfg.port, (int)s->cfg.rtmps_port,
+                 s->cfg.status_listen, (int)s->cfg.status_port,
+                 s->cfg.live_root, s->have_preset ? s->cfg.preset : "none");
     *out = s;
     return 0;
 fail:
@@ -296,6 +316,7 @@ fail:
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
+    srv_tls_free(s);
     av_packet_free(&s->view);
     free(s);
     return ret < 0 ? ret : CIR_EINVAL;
@@ -321,6 +342,7 @@ cir_ingest_free(cir_ingest_t **sp)
     }
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
+    srv_tls_free(s);
     av_packet_free(&s->view);
     free(s);
     *sp = NULL;

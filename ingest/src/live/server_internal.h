@@ -21,6 +21,7 @@
 #include <libavutil/mem.h>
 #include <uv.h>
 
+#include "cir_buf.h"
 #include "cir_clock.h"
 #include "cir_bqueue.h"
 #include "cir_error.h"
@@ -136,7 +137,9 @@ struct conn {
     uint64_t rate_bytes;
     int paused, closing, publishing;
     size_t write_pending;
-    uint64_t buffered; /* cir_rtmp_conn_buffered_bytes when last read */
+    uint64_t buffered;  /* cir_rtmp_conn_buffered_bytes when last read */
+    struct ssl_st *tls; /* RTMPS (tls.c), or NULL */
+    cir_buf_t tls_out;  /* encrypted bytes to send */
     CURL *auth;
     char *auth_body;
 };
@@ -152,6 +155,8 @@ struct cir_ingest {
     cir_ingest_config_t cfg;
     uv_loop_t loop;
     uv_tcp_t listener, status;
+    uv_tcp_t rtmps_listener;    /* when rtmps_port > 0 */
+    struct ssl_ctx_st *tls_ctx; /* its certificate (tls.c) */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t stats, curl_timer;
     uv_prepare_t pace;
@@ -208,6 +213,19 @@ void srv_pipe_run(stream_t *st, cir_onair_t *live, const item_t *it);
 void srv_conn_close(conn_t *c);
 void srv_publish_decided(conn_t *c, int allowed);
 void srv_on_connection(uv_stream_t *server, int status);
+void srv_on_tls_connection(uv_stream_t *server, int status);
+
+/* tls.c: RTMPS */
+typedef int (*srv_tls_plain_fn)(conn_t *c, const uint8_t *p, size_t n);
+int srv_tls_load(cir_ingest_t *s); /* (re)loads the certificate and key */
+void srv_tls_free(cir_ingest_t *s);
+int srv_tls_conn_new(conn_t *c);
+void srv_tls_conn_free(conn_t *c);
+/* Decrypts bytes from the socket, giving the plaintext to fn; the
+ * handshake's own records go to c->tls_out. */
+int srv_tls_read(conn_t *c, const uint8_t *p, size_t n, srv_tls_plain_fn fn);
+/* Encrypts plain (then emptied) into c->tls_out. */
+int srv_tls_write(conn_t *c, cir_buf_t *plain);
 
 /* auth.c */
 int srv_start_http_auth(conn_t *c, const char *query);
