@@ -28,7 +28,15 @@ typedef struct {
     char key_file[1024];       /* one allowed key per line */
     char on_publish_url[1024]; /* HTTP callback: 2xx allows */
     double auth_timeout;
-    int64_t takeover; /* 1: a second publisher replaces the first */
+    /* lifecycle webhooks (publish, publish_done, update, record_done):
+     * JSON POSTs signed with webhook_secret, retried with backoff */
+    char webhook_url[1024];
+    char webhook_secret[256];
+    double webhook_update_seconds; /* "update" per stream; 0: none */
+    int64_t webhook_attempts;
+    double webhook_timeout;
+    int64_t webhook_max_pending; /* deliveries queued or retrying */
+    int64_t takeover;            /* 1: a second publisher replaces the first */
     int64_t max_connections;
     /* connections from one address at once; at either limit a new
      * connection closes the oldest that has not published */
@@ -118,6 +126,14 @@ typedef struct {
     const char *base_url; /* public base for viewer URLs, or NULL/"" */
 } cir_ingest_stream_info_t;
 
+/* One stream as /streams lists it (and the "update" webhook sends it). */
+json_t *cir_ingest_stream_json(const cir_ingest_stream_info_t *s);
+
+/* hex(HMAC-SHA256(secret, "<timestamp>.<body>")): a webhook's
+ * X-Cirrus-Signature (after "sha256="). */
+int cir_webhook_signature(const char *secret, long long timestamp,
+                          const char *body, size_t len, char hex[65]);
+
 /* The server's own figures, for /metrics. */
 typedef struct {
     uint64_t connections;     /* open now */
@@ -125,6 +141,9 @@ typedef struct {
     uint64_t closed_for_room; /* idle connections closed for new ones */
     uint64_t closed_over_buffered; /* closed over max_buffered_bytes */
     uint64_t refused;              /* new connections refused at a limit */
+    /* webhooks: delivered, attempts that failed, given up (attempts spent
+     * or webhook_max_pending reached) */
+    uint64_t webhooks_delivered, webhooks_failed, webhooks_dropped;
 } cir_ingest_server_stats_t;
 
 /* Builds the HTTP response for a request line path ("/streams",

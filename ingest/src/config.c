@@ -37,6 +37,21 @@ static const cir_option_t opts[] = {
     {"on_publish_url", S(on_publish_url), "", 0, 0,
      "HTTP callback asked on publish; 2xx allows"},
     {"auth_timeout", D(auth_timeout), "5", 0.1, 60, "callback timeout, s"},
+    {"webhook_url", S(webhook_url), "", 0, 0,
+     "lifecycle webhooks (JSON POST: publish, publish_done, update, "
+     "record_done); empty: off"},
+    {"webhook_secret", S(webhook_secret), "", 0, 0,
+     "key of the webhooks' X-Cirrus-Signature (HMAC-SHA256 of "
+     "\"<X-Cirrus-Timestamp>.<body>\"); empty: unsigned"},
+    {"webhook_update_seconds", D(webhook_update_seconds), "0", 0, 3600,
+     "an \"update\" webhook per stream this often, with its health; 0: none"},
+    {"webhook_attempts", I(webhook_attempts), "5", 1, 20,
+     "attempts per webhook (backoff 1 s, 2 s, 4 s ... at most 60 s)"},
+    {"webhook_timeout", D(webhook_timeout), "5", 0.1, 60,
+     "seconds per webhook attempt"},
+    {"webhook_max_pending", I(webhook_max_pending), "1000", 1, 1000000,
+     "webhooks queued or waiting for a retry at most (past it the new one "
+     "is dropped, counted)"},
     {"takeover", I(takeover), "0", 0, 1,
      "1: a second publisher of a key replaces the first; 0: refused"},
     {"max_connections", I(max_connections), "256", 1, 100000,

@@ -61,6 +61,49 @@ add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
     }
 }
 
+json_t *
+cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
+{
+    json_t *o = json_object(), *r = json_array(), *codecs = json_object();
+
+    if (o == NULL || r == NULL || codecs == NULL) {
+        json_decref(o);
+        json_decref(r);
+        json_decref(codecs);
+        return NULL;
+    }
+    json_object_set_new(o, "key", json_string(s->key));
+    json_object_set_new(o, "publishing", json_boolean(s->publishing));
+    json_object_set_new(o, "uptime", json_real(s->uptime));
+    json_object_set_new(o, "bitrate", json_real(s->bitrate));
+    json_object_set_new(o, "fps", json_real(s->fps));
+    json_object_set_new(o, "width", json_integer(s->width));
+    json_object_set_new(o, "height", json_integer(s->height));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)s->bytes));
+    json_object_set_new(o, "frames", json_integer((json_int_t)s->frames));
+    json_object_set_new(o, "dropped_frames",
+                        json_integer((json_int_t)s->dropped));
+    if (s->video_codec != NULL) {
+        json_object_set_new(codecs, "video", json_string(s->video_codec));
+    }
+    if (s->audio_codec != NULL) {
+        json_object_set_new(codecs, "audio", json_string(s->audio_codec));
+    }
+    add_live(o, r, s);
+    if (s->live == NULL) {
+        /* no pipeline yet: the tracks announced */
+        if (s->video_codec != NULL) {
+            json_array_append_new(r, json_string("video"));
+        }
+        if (s->audio_codec != NULL) {
+            json_array_append_new(r, json_string("audio"));
+        }
+    }
+    json_object_set_new(o, "codecs", codecs);
+    json_object_set_new(o, "renditions", r);
+    return o;
+}
+
 static char *
 render_json(const cir_ingest_stream_info_t *s, size_t n)
 {
@@ -68,38 +111,7 @@ render_json(const cir_ingest_stream_info_t *s, size_t n)
     char *out;
 
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object(), *r = json_array();
-        json_object_set_new(o, "key", json_string(s[i].key));
-        json_object_set_new(o, "publishing", json_boolean(s[i].publishing));
-        json_object_set_new(o, "uptime", json_real(s[i].uptime));
-        json_object_set_new(o, "bitrate", json_real(s[i].bitrate));
-        json_object_set_new(o, "fps", json_real(s[i].fps));
-        json_object_set_new(o, "width", json_integer(s[i].width));
-        json_object_set_new(o, "height", json_integer(s[i].height));
-        json_object_set_new(o, "bytes", json_integer((json_int_t)s[i].bytes));
-        json_object_set_new(o, "frames", json_integer((json_int_t)s[i].frames));
-        json_object_set_new(o, "dropped_frames",
-                            json_integer((json_int_t)s[i].dropped));
-        json_t *codecs = json_object();
-        if (s[i].video_codec != NULL) {
-            json_object_set_new(codecs, "video", json_string(s[i].video_codec));
-        }
-        if (s[i].audio_codec != NULL) {
-            json_object_set_new(codecs, "audio", json_string(s[i].audio_codec));
-        }
-        add_live(o, r, &s[i]);
-        if (s[i].live == NULL) {
-            /* no pipeline yet: the tracks announced */
-            if (s[i].video_codec != NULL) {
-                json_array_append_new(r, json_string("video"));
-            }
-            if (s[i].audio_codec != NULL) {
-                json_array_append_new(r, json_string("audio"));
-            }
-        }
-        json_object_set_new(o, "codecs", codecs);
-        json_object_set_new(o, "renditions", r);
-        json_array_append_new(arr, o);
+        json_array_append_new(arr, cir_ingest_stream_json(&s[i]));
     }
     out = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
@@ -280,12 +292,21 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
         "# HELP cirrus_ingest_connections_refused_total new connections "
         "refused at max_connections or max_connections_per_address\n"
         "# TYPE cirrus_ingest_connections_refused_total counter\n"
-        "cirrus_ingest_connections_refused_total %llu\n",
+        "cirrus_ingest_connections_refused_total %llu\n"
+        "# HELP cirrus_ingest_webhooks_total webhook attempts: delivered, "
+        "failed (retried or not), dropped (given up)\n"
+        "# TYPE cirrus_ingest_webhooks_total counter\n"
+        "cirrus_ingest_webhooks_total{result=\"delivered\"} %llu\n"
+        "cirrus_ingest_webhooks_total{result=\"failed\"} %llu\n"
+        "cirrus_ingest_webhooks_total{result=\"dropped\"} %llu\n",
         (unsigned long long)srv->connections,
         (unsigned long long)srv->buffered_bytes,
         (unsigned long long)srv->closed_for_room,
         (unsigned long long)srv->closed_over_buffered,
-        (unsigned long long)srv->refused);
+        (unsigned long long)srv->refused,
+        (unsigned long long)srv->webhooks_delivered,
+        (unsigned long long)srv->webhooks_failed,
+        (unsigned long long)srv->webhooks_dropped);
 }
 
 static char *

@@ -342,3 +342,25 @@ Test(ingest_status, rendition_health_per_stream_and_rendition)
     free(body);
     json_decref(live);
 }
+
+/* X-Cirrus-Signature: hex(HMAC-SHA256(secret, "<timestamp>.<body>")), the
+ * value Python's hmac module gives for the same input. */
+Test(ingest_webhook, signature_is_hmac_sha256_of_timestamp_dot_body)
+{
+    const char *body = "{\"event\":\"publish\"}";
+    char hex[65];
+
+    cr_assert_eq(cir_webhook_signature("topsecret", 1796620000LL, body,
+                                       strlen(body), hex),
+                 0);
+    cr_assert_str_eq(
+        hex,
+        "6ab7d4da93f91e971d2fbc2cc58ec20fa1a5d385acd7f719899ee9ded74c892e");
+    /* a byte of the body or of the time changes it */
+    cr_assert_eq(cir_webhook_signature("topsecret", 1796620001LL, body,
+                                       strlen(body), hex),
+                 0);
+    cr_assert_str_neq(
+        hex,
+        "6ab7d4da93f91e971d2fbc2cc58ec20fa1a5d385acd7f719899ee9ded74c892e");
+}

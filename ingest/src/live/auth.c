@@ -1,6 +1,7 @@
 /*
- * Publish authorisation by HTTP callback: curl_multi driven by the loop
- * (after curl's multi-uv.c).
+ * Publish authorisation by HTTP callback, and the loop's curl_multi that
+ * runs it and the webhooks (after curl's multi-uv.c): each transfer's
+ * owner (srv_curl_job_t) hears when it ends.
  */
 
 #include "server_internal.h"
@@ -11,6 +12,22 @@ discard_body(char *p, size_t size, size_t n, void *opaque)
     (void)p;
     (void)opaque;
     return size * n;
+}
+
+/* The callback's answer: 2xx allows. */
+static void
+auth_done(srv_curl_job_t *j, CURLcode result, long status)
+{
+    conn_t *c = (conn_t *)((char *)j - offsetof(conn_t, auth_job));
+    cir_ingest_t *s = c->srv;
+
+    if (result != CURLE_OK) {
+        cir_log_warn(&s->log, "on_publish: %s", curl_easy_strerror(result));
+    }
+    curl_multi_remove_handle(s->multi, c->auth);
+    curl_easy_cleanup(c->auth);
+    c->auth = NULL;
+    srv_publish_decided(c, result == CURLE_OK && status >= 200 && status < 300);
 }
 
 int
@@ -45,7 +62,8 @@ srv_start_http_auth(conn_t *c, const char *query)
                      (long)(c->srv->cfg.auth_timeout * 1000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    c->auth_job.done = auth_done;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &c->auth_job);
     c->auth = e;
     if (curl_multi_add_handle(c->srv->multi, e) != CURLM_OK) {
         c->auth = NULL;
@@ -65,26 +83,16 @@ curl_check_done(cir_ingest_t *s)
     int left;
 
     while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-        conn_t *c = NULL;
+        srv_curl_job_t *j = NULL;
         long code = 0;
-        int ok;
 
         if (m->msg != CURLMSG_DONE) {
             continue;
         }
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        ok = m->data.result == CURLE_OK && code >= 200 && code < 300;
-        if (m->data.result != CURLE_OK) {
-            cir_log_warn(&s->log, "on_publish: %s",
-                         curl_easy_strerror(m->data.result));
-        }
-        curl_multi_remove_handle(s->multi, m->easy_handle);
-        curl_easy_cleanup(m->easy_handle);
-        if (c != NULL) {
-            c->auth = NULL;
-            srv_publish_decided(c, ok);
-        }
+        /* the owner removes and frees the handle */
+        j->done(j, m->data.result, code);
     }
 }
 

@@ -152,6 +152,7 @@ srv_publish_decided(conn_t *c, int allowed)
     cir_ingest_t *s = c->srv;
     cir_rtmp_publish_result_t r = CIR_RTMP_PUBLISH_OK;
     stream_t *st;
+    int resumed = 0;
 
     if (!allowed) {
         cir_log_warn(&c->log, "%s: stream key refused", c->peer);
@@ -190,11 +191,15 @@ srv_publish_decided(conn_t *c, int allowed)
     } else {
         uv_timer_stop(&st->grace);
         cir_log_info(&c->log, "publisher is back: continuing the stream");
+        resumed = 1;
     }
     st->publisher = c;
     c->stream = st;
     c->publishing = 1;
     cir_log_info(&c->log, "%s: publishing", c->peer);
+    srv_webhook_send(s, "publish",
+                     json_pack("{s:s, s:s, s:b}", "key", c->key, "addr",
+                               c->peer, "resumed", resumed));
 reply:
     if (cir_rtmp_conn_publish_reply(c->rtmp, r) < 0) {
         srv_conn_close(c);
@@ -313,6 +318,7 @@ on_unpublish(void *opaque)
     if (c->stream != NULL && c->stream->publisher == c) {
         /* a clean stop: ENDLIST now, no grace period */
         cir_log_info(&c->log, "unpublished: ending the stream");
+        c->stream->end_reason = "unpublished";
         c->stream->publisher = NULL;
         srv_try_configure(c->stream, 1); /* a short stream still publishes */
         srv_stream_end(c->stream);

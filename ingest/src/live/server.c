@@ -90,11 +90,13 @@ on_signal(uv_signal_t *h, int signum)
     }
     cir_log_info(&s->log, "signal %d: stopping", signum);
     s->stopping = 1;
+    srv_webhook_stop(s);
     while (s->conns != NULL) {
         srv_conn_close(s->conns);
     }
     for (stream_t *st = s->streams, *next; st != NULL; st = next) {
         next = st->next; /* stream_end may release it */
+        st->end_reason = "stopping";
         srv_stream_end(st);
     }
     uv_close((uv_handle_t *)&s->listener, NULL);
@@ -301,6 +303,7 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
         goto fail;
     }
     start_timers_and_signals(s);
+    srv_webhook_start(s);
     /* one line a test or a supervisor can wait for */
     cir_log_info(&s->log,
                  "listening rtmp=%s:%d rtmps=%d status=%s:%d live_root=%s "

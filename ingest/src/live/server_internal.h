@@ -54,6 +54,13 @@ _Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
 
 typedef struct conn conn_t;
 typedef struct stream stream_t;
+typedef struct webhook webhook_t;
+
+/* A transfer on the loop's curl multi (CURLOPT_PRIVATE): done() when it
+ * ends, with curl's result and the HTTP status. */
+typedef struct srv_curl_job {
+    void (*done)(struct srv_curl_job *j, CURLcode result, long status);
+} srv_curl_job_t;
 
 typedef struct {
     int video;
@@ -95,7 +102,8 @@ struct stream {
     uv_async_t async;
     int handles; /* open handles; freed at 0 */
     int closing;
-    int started; /* the pipeline runs (its thread, unless on_loop) */
+    int started;            /* the pipeline runs (its thread, unless on_loop) */
+    const char *end_reason; /* why it ends, for publish_done */
     pipe_t pipe;
     uint64_t qdropped; /* dropped at the queue */
     uint64_t qdropped_warned;
@@ -110,6 +118,7 @@ struct stream {
     size_t npending;
     /* stats */
     int64_t start_us;
+    time_t start_wall;
     uint64_t bytes, frames, dropped;
     uint64_t win_bytes, win_frames;
     double bitrate, fps;
@@ -141,6 +150,7 @@ struct conn {
     struct ssl_st *tls; /* RTMPS (tls.c), or NULL */
     cir_buf_t tls_out;  /* encrypted bytes to send */
     CURL *auth;
+    srv_curl_job_t auth_job; /* auth's owner (auth.c) */
     char *auth_body;
 };
 
@@ -170,6 +180,11 @@ struct cir_ingest {
     /* what the limits before a publish did (cir_ingest_server_stats_t) */
     uint64_t closed_for_room, closed_over_buffered, refused;
     int64_t limit_logged_us; /* the last of those logged (one line a second) */
+    /* webhooks (webhook.c): deliveries waiting, what became of them */
+    webhook_t *webhooks;
+    size_t webhooks_pending;
+    uint64_t webhooks_delivered, webhooks_failed, webhooks_dropped;
+    uv_timer_t webhook_update;
     uint64_t limit_unlogged; /* since then, not logged */
     stream_t *streams;
     size_t nstreams;
@@ -214,6 +229,13 @@ void srv_conn_close(conn_t *c);
 void srv_publish_decided(conn_t *c, int allowed);
 void srv_on_connection(uv_stream_t *server, int status);
 void srv_on_tls_connection(uv_stream_t *server, int status);
+
+/* webhook.c: lifecycle webhooks; body (taken) gets "event" and "time" */
+void srv_webhook_send(cir_ingest_t *s, const char *event, json_t *body);
+void srv_webhook_start(cir_ingest_t *s);
+void srv_webhook_stop(cir_ingest_t *s);
+/* status_http.c: a stream as the status lists it (info->live to free) */
+void srv_stream_info(stream_t *st, cir_ingest_stream_info_t *info, int64_t now);
 
 /* tls.c: RTMPS */
 typedef int (*srv_tls_plain_fn)(conn_t *c, const uint8_t *p, size_t n);

@@ -46,6 +46,30 @@ http_written(uv_write_t *req, int status)
     }
 }
 
+void
+srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
+{
+    memset(i, 0, sizeof(*i));
+    i->key = st->key;
+    i->publishing = st->publisher != NULL;
+    i->uptime = (double)(now - st->start_us) / 1e6;
+    i->bitrate = st->bitrate;
+    i->fps = st->fps;
+    i->video_codec = st->vpar ? avcodec_get_name(st->vpar->codec_id) : NULL;
+    i->audio_codec = st->apar ? avcodec_get_name(st->apar->codec_id) : NULL;
+    i->width = st->width;
+    i->height = st->height;
+    i->bytes = st->bytes;
+    i->frames = st->frames;
+    i->dropped = st->dropped;
+    i->base_url = st->srv->cfg.public_base_url;
+    uv_mutex_lock(&st->pipe.mu);
+    if (st->pipe.live != NULL) {
+        i->live = cir_onair_stats(st->pipe.live);
+    }
+    uv_mutex_unlock(&st->pipe.mu);
+}
+
 static size_t
 stream_infos(cir_ingest_t *s, cir_ingest_stream_info_t **out)
 {
@@ -58,25 +82,7 @@ stream_infos(cir_ingest_t *s, cir_ingest_stream_info_t **out)
         return 0;
     }
     for (stream_t *st = s->streams; st != NULL; st = st->next) {
-        cir_ingest_stream_info_t *i = &v[n++];
-        i->key = st->key;
-        i->publishing = st->publisher != NULL;
-        i->uptime = (double)(now - st->start_us) / 1e6;
-        i->bitrate = st->bitrate;
-        i->fps = st->fps;
-        i->video_codec = st->vpar ? avcodec_get_name(st->vpar->codec_id) : NULL;
-        i->audio_codec = st->apar ? avcodec_get_name(st->apar->codec_id) : NULL;
-        i->width = st->width;
-        i->height = st->height;
-        i->bytes = st->bytes;
-        i->frames = st->frames;
-        i->dropped = st->dropped;
-        i->base_url = s->cfg.public_base_url;
-        uv_mutex_lock(&st->pipe.mu);
-        if (st->pipe.live != NULL) {
-            i->live = cir_onair_stats(st->pipe.live);
-        }
-        uv_mutex_unlock(&st->pipe.mu);
+        srv_stream_info(st, &v[n++], now);
     }
     *out = v;
     return n;
@@ -107,7 +113,10 @@ http_respond(http_conn_t *hc)
                 .buffered_bytes = hc->srv->buffered,
                 .closed_for_room = hc->srv->closed_for_room,
                 .closed_over_buffered = hc->srv->closed_over_buffered,
-                .refused = hc->srv->refused};
+                .refused = hc->srv->refused,
+                .webhooks_delivered = hc->srv->webhooks_delivered,
+                .webhooks_failed = hc->srv->webhooks_failed,
+                .webhooks_dropped = hc->srv->webhooks_dropped};
             code = cir_ingest_status_render(path, infos, n, &st, &body, &ctype);
             for (size_t i = 0; i < n; i++) {
                 json_decref(infos[i].live);

@@ -8,6 +8,8 @@
 
 #include "server_internal.h"
 
+#include <unistd.h>
+
 /* ---- streams -------------------------------------------------------------
  */
 
@@ -51,6 +53,43 @@ stream_handle_closed(uv_handle_t *h)
 }
 
 /* The pipeline is gone (or never started): forget the stream. */
+/* publish_done, and record_done when the recording was published (its
+ * top-level master.m3u8 is written last). */
+static void
+send_end_webhooks(stream_t *st)
+{
+    cir_ingest_t *s = st->srv;
+    const char *rec = st->pipe.record;
+    char master[sizeof(st->pipe.record) + 32];
+    char mpd[sizeof(st->pipe.record) + 32];
+    const char *path;
+
+    srv_webhook_send(
+        s, "publish_done",
+        json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I}", "key", st->key,
+                  "reason", st->end_reason ? st->end_reason : "ended",
+                  "started", (json_int_t)st->start_wall, "duration",
+                  (double)(srv_now_us() - st->start_us) / 1e6, "bytes",
+                  (json_int_t)st->bytes, "frames", (json_int_t)st->frames,
+                  "dropped_frames", (json_int_t)st->dropped));
+    if (rec[0] == '\0') {
+        return;
+    }
+    snprintf(master, sizeof(master), "%s/master.m3u8", rec);
+    snprintf(mpd, sizeof(mpd), "%s/manifest.mpd", rec);
+    path = strncmp(master, "file://", 7) == 0 ? master + 7 : master;
+    if (access(path, F_OK) != 0) {
+        cir_log_warn(&st->log,
+                     "the recording %s was not published: no "
+                     "record_done",
+                     rec);
+        return;
+    }
+    srv_webhook_send(s, "record_done",
+                     json_pack("{s:s, s:s, s:s, s:s}", "key", st->key, "uri",
+                               rec, "hls", master, "dash", mpd));
+}
+
 void
 srv_stream_release(stream_t *st)
 {
@@ -64,6 +103,7 @@ srv_stream_release(stream_t *st)
         }
     }
     cir_log_info(&st->log, "stream ended");
+    send_end_webhooks(st);
     uv_close((uv_handle_t *)&st->grace, stream_handle_closed);
     uv_close((uv_handle_t *)&st->async, stream_handle_closed);
 }
@@ -102,6 +142,7 @@ grace_expired(uv_timer_t *t)
     stream_t *st = t->data;
 
     cir_log_info(&st->log, "publisher did not come back: ending");
+    st->end_reason = "publisher did not come back";
     srv_stream_end(st);
 }
 
@@ -130,6 +171,7 @@ stream_async(uv_async_t *a)
     uv_mutex_unlock(&p->mu);
     if (failed && !st->closing) {
         cir_log_error(&st->log, "the live pipeline failed: ending the stream");
+        st->end_reason = "pipeline failed";
         if (st->publisher != NULL) {
             conn_t *c = st->publisher;
             st->publisher = NULL;
@@ -172,6 +214,7 @@ srv_stream_new(cir_ingest_t *s, const char *key)
     st->log = (cir_log_ctx_t){.component = "ingest", .stream = st->key};
     st->expect_video = st->expect_audio = 1;
     st->start_us = srv_now_us();
+    st->start_wall = time(NULL);
     uv_timer_init(&s->loop, &st->grace);
     st->grace.data = st;
     st->async.data = st;
@@ -194,6 +237,7 @@ srv_stream_detach(stream_t *st)
     srv_pending_clear(st);
     if (st->srv->stopping || st->srv->cfg.grace_seconds <= 0 ||
         !st->configured) {
+        st->end_reason = st->srv->stopping ? "stopping" : "publisher gone";
         srv_stream_end(st);
         return;
     }
