@@ -377,6 +377,8 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
                                                       .output = f->job.output,
                                                       .preset = &preset,
                                                       .only = f->job.only,
+                                                      .audio_tracks =
+                                                          &f->job.audio_tracks,
                                                       .user = f});
     if (ret < 0) {
         if (lease_settle(f)) {
