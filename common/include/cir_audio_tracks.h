@@ -23,7 +23,7 @@
 #define CIR_AUDIO_INDEX_MAX 255
 
 typedef struct {
-    int index;                      /* the index-th audio stream, from 0 */
+    int index;                       /* the index-th audio stream, from 0 */
     char language[CIR_LANGUAGE_MAX]; /* "": the source's */
     char name[CIR_AUDIO_NAME_MAX];   /* "": the source's, else derived */
     int is_default;                  /* "default": true */
@@ -43,8 +43,8 @@ typedef struct {
  * fields are refused.  0, or CIR_EINVAL / CIR_ELIMIT with err naming the
  * field ("audio_tracks[1].language: ...").
  */
-int cir_audio_tracks_parse(const json_t *v, cir_audio_tracks_t *out,
-                           char *err, size_t errsize);
+int cir_audio_tracks_parse(const json_t *v, cir_audio_tracks_t *out, char *err,
+                           size_t errsize);
 
 /* The selection as JSON, what cir_audio_tracks_parse reads back (NULL
  * for an empty selection or on allocation failure). */

@@ -99,9 +99,8 @@ cir_language_from_source(const char *tag, char out[CIR_LANGUAGE_MAX])
     }
     if (first == 3) {
         char code[4] = {out[0], out[1], out[2], '\0'};
-        const cir_iso639_t *e =
-            bsearch(code, cir_iso639, NB_ISO639, sizeof(cir_iso639[0]),
-                    by_alpha3);
+        const cir_iso639_t *e = bsearch(code, cir_iso639, NB_ISO639,
+                                        sizeof(cir_iso639[0]), by_alpha3);
         if (e != NULL) {
             /* "fra-CA" -> "fr-CA": only the primary subtag changes */
             out[0] = e->alpha2[0];
@@ -148,9 +147,8 @@ parse_index(const json_t *v, size_t i, cir_audio_track_t *t, char *err,
     }
     n = json_integer_value(v);
     if (n < 0 || n > CIR_AUDIO_INDEX_MAX) {
-        snprintf(err, errsize,
-                 "audio_tracks[%zu].index: %lld is not in 0..%d", i,
-                 (long long)n, CIR_AUDIO_INDEX_MAX);
+        snprintf(err, errsize, "audio_tracks[%zu].index: %lld is not in 0..%d",
+                 i, (long long)n, CIR_AUDIO_INDEX_MAX);
         return CIR_EINVAL;
     }
     t->index = (int)n;
@@ -220,8 +218,10 @@ parse_track(const json_t *obj, size_t i, cir_audio_track_t *t, char *err,
         } else if (strcmp(key, "default") == 0 && json_is_boolean(v)) {
             t->is_default = json_is_true(v);
         } else if (strcmp(key, "default") == 0) {
-            snprintf(err, errsize, "audio_tracks[%zu].default: expected true "
-                     "or false", i);
+            snprintf(err, errsize,
+                     "audio_tracks[%zu].default: expected true "
+                     "or false",
+                     i);
             ret = CIR_EINVAL;
         } else {
             snprintf(err, errsize,

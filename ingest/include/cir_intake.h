@@ -35,7 +35,7 @@ typedef struct {
     char input[CIR_JOB_URI_MAX];  /* file:// or s3:// */
     char output[CIR_JOB_URI_MAX]; /* file:// or s3:// asset root */
     char preset[64];
-    unsigned only;       /* CIR_ONLY_* bits, 0 = all */
+    unsigned only; /* CIR_ONLY_* bits, 0 = all */
     /* the job document's "audio_tracks"; none: every source track */
     cir_audio_tracks_t audio_tracks;
     int attempt;         /* 1 on first delivery */
@@ -53,10 +53,10 @@ typedef struct {
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
- * preset, only, audio_tracks and source_version (else enqueued_us).  The worker marks a
- * published upload with <output>/.published/<tag>.json, so a redelivered
- * job is acknowledged without redoing it while a re-upload of the same
- * key (another source_version) publishes a new version. */
+ * preset, only, audio_tracks and source_version (else enqueued_us).  The worker
+ * marks a published upload with <output>/.published/<tag>.json, so a
+ * redelivered job is acknowledged without redoing it while a re-upload of the
+ * same key (another source_version) publishes a new version. */
 #define CIR_PUBLISH_TAG_LEN 64
 int cir_intake_publish_tag(const cir_vod_job_t *job,
                            char tag[CIR_PUBLISH_TAG_LEN + 1]);

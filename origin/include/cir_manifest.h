@@ -46,12 +46,12 @@ typedef struct {
 typedef struct {
     const char *id; /* folder name and DASH Representation@id */
     cir_media_type_t type;
-    const char *codecs;         /* RFC 6381, e.g. "avc1.64001f", "mp4a.40.2" */
-    int width, height;          /* video */
-    double frame_rate;          /* video, measured */
-    int sample_rate;            /* audio */
-    int channels;               /* audio */
-    const char *language;       /* audio, BCP 47; NULL = "und" */
+    const char *codecs;   /* RFC 6381, e.g. "avc1.64001f", "mp4a.40.2" */
+    int width, height;    /* video */
+    double frame_rate;    /* video, measured */
+    int sample_rate;      /* audio */
+    int channels;         /* audio */
+    const char *language; /* audio, BCP 47; NULL = "und" */
     /* audio: HLS NAME (no '"' or control character); NULL = the id */
     const char *name;
     /* audio: the one a player picks first (HLS DEFAULT=YES, DASH Role

@@ -69,7 +69,8 @@ typedef struct {
     double elapsed;  /* wall seconds */
     int is_image;
     size_t nb_renditions;
-    cir_result_rendition_t renditions[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
+    cir_result_rendition_t
+        renditions[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
     char error[512];  /* on failure, what went wrong */
     char version[64]; /* the version written under <output>/v/ */
     /* the version this one superseded ("" for none; supersede.h), and the

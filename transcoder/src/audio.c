@@ -79,8 +79,7 @@ cir_audio_open(cir_audio_t **out, const char *id, const cir_preset_t *preset,
         ret = CIR_EMEDIA;
         goto fail;
     }
-    ret =
-        cir_cmaf_open(&a->pkg, a->id, store, a->enc, preset->segment_seconds);
+    ret = cir_cmaf_open(&a->pkg, a->id, store, a->enc, preset->segment_seconds);
     if (ret < 0) {
         goto fail;
     }

@@ -56,9 +56,10 @@ utf8_len(const unsigned char *s)
     if (s[0] < 0x80) {
         return 1;
     }
-    need = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-                                   : (s[0] & 0xf8) == 0xf0   ? 4
-                                                             : 0;
+    need = (s[0] & 0xe0) == 0xc0   ? 2
+           : (s[0] & 0xf0) == 0xe0 ? 3
+           : (s[0] & 0xf8) == 0xf0 ? 4
+                                   : 0;
     for (i = 1; i < need; i++) {
         if ((s[i] & 0xc0) != 0x80) {
             return 0;
@@ -209,8 +210,8 @@ pick_default(const AVFormatContext *ic, const cir_audio_tracks_t *sel,
 }
 
 static void
-fill_choice(const AVFormatContext *ic, const cir_audio_track_t *req,
-            int stream, int source, cir_audio_choice_t *out, size_t n)
+fill_choice(const AVFormatContext *ic, const cir_audio_track_t *req, int stream,
+            int source, cir_audio_choice_t *out, size_t n)
 {
     cir_audio_choice_t *c = &out[n];
 
@@ -300,10 +301,10 @@ log_choices(const AVFormatContext *ic, const cir_audio_tracks_t *sel,
         const char *codec = avcodec_get_name(st->codecpar->codec_id);
         const char *lang = tag(st, "language");
         const cir_audio_choice_t *c = chosen(out, n, source);
-        const char *why = !enabled                     ? "no audio output"
-                          : sel && sel->nb > 0         ? "not in audio_tracks"
-                          : !decodable(st)             ? "no decoder"
-                                                       : NULL;
+        const char *why = !enabled             ? "no audio output"
+                          : sel && sel->nb > 0 ? "not in audio_tracks"
+                          : !decodable(st)     ? "no decoder"
+                                               : NULL;
         if (c != NULL) {
             cir_log_info(log,
                          "audio stream %d (%s, language %s): rendition %s, "

@@ -37,7 +37,7 @@ typedef struct {
 
 typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
-    const char *publish_tag; /* NULL: no publication marker */
+    const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
     live_options_t live;
     unsigned only;
