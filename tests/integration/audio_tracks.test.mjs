@@ -279,3 +279,52 @@ describe('--audio-tracks selects, orders and renames', () => {
         });
     }
 });
+
+// The same selection as a job document's "audio_tracks", through
+// cirrus-worker's spool intake and pool; a bad one is parked in failed/
+// with an error that names the field.
+describe('a job document\'s audio_tracks, through cirrus-worker', () => {
+    const WORKER_BIN = process.env.CIRRUS_WORKER ||
+        path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
+    let child;
+    after(() => child?.kill('SIGKILL'));
+
+    function drop(spool, name, doc) {
+        const inc = path.join(spool, 'incoming');
+        fs.mkdirSync(inc, { recursive: true });
+        fs.writeFileSync(path.join(inc, `.tmp-${name}`), JSON.stringify(doc));
+        fs.renameSync(path.join(inc, `.tmp-${name}`), path.join(inc, name));
+    }
+
+    test('selects and renames; a bad language is parked naming the field', async () => {
+        const work = C.tmpDir('audio-tracks-worker-');
+        const spool = path.join(work, 'spool'), out = path.join(work, 'out');
+        const args = Object.entries({ spool_dir: spool,
+            out_root: `file://${out}`, workers: 1, default_preset: 'web',
+            presets_dir: C.PRESETS_DIR, settle_seconds: 0.2, max_attempts: 1,
+            metrics_port: -1, drain_seconds: 5 })
+            .flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+        const { spawn } = await import('node:child_process');
+        child = spawn(WORKER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let log = '';
+        child.stdout.on('data', (d) => (log += d));
+        child.stderr.on('data', (d) => (log += d));
+        drop(spool, 'fr.json', { input: C.sample(SAMPLE),
+            output: `file://${path.join(out, 'fr')}`, audio_tracks: [
+            { index: 1, language: 'fr', name: 'Version française' }] });
+        drop(spool, 'bad.json', { input: C.sample(SAMPLE),
+            output: `file://${path.join(out, 'bad')}`, audio_tracks: [{ index: 0, language: 'en_US' }] });
+        await C.waitFor('both jobs settled', () =>
+            C.readJson(path.join(out, 'fr.job.json'))?.state === 'done' &&
+            fs.existsSync(path.join(spool, 'failed', 'bad.json.error.json')),
+        { timeoutMs: 120000, detail: () => log.slice(-4000) });
+        const media = audioMedia(C.readText(path.join(out, 'fr', 'master.m3u8')));
+        assert.deepEqual(media.map((m) => [m.LANGUAGE, m.NAME, m.DEFAULT]),
+            [['fr', 'Version française', 'YES']]);
+        const f = toneHz(path.join(C.versionDir(path.join(out, 'fr')), 'audio'));
+        assert.ok(Math.abs(f - 880) < 44, `the French tone: ${f} Hz`);
+        const bad = C.readJson(path.join(spool, 'failed', 'bad.json.error.json'));
+        assert.match(bad.error.error, /audio_tracks\[0\]\.language/);
+        child.kill('SIGTERM');
+    });
+});
