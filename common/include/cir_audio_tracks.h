@@ -70,6 +70,11 @@ int cir_audio_name_is_valid(const char *name);
 const char *cir_language_from_source(const char *tag,
                                      char out[CIR_LANGUAGE_MAX]);
 
+/* The ISO 639-2/T code of a language tag's primary subtag, as an MP4
+ * track's mdhd language holds it ("fr-CA" -> "fra", "haw" -> "haw"), or
+ * "und".  Writes into out and returns it. */
+const char *cir_language_to_iso639_2(const char *tag, char out[4]);
+
 /* The English name of a language tag's primary subtag ("fr-CA" ->
  * "French"), or NULL when it is unknown or "und". */
 const char *cir_language_name(const char *tag);

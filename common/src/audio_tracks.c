@@ -130,6 +130,32 @@ cir_language_name(const char *tag)
     return NULL;
 }
 
+const char *
+cir_language_to_iso639_2(const char *tag, char out[4])
+{
+    size_t first;
+
+    snprintf(out, 4, "und");
+    if (!cir_language_tag_is_valid(tag)) {
+        return out;
+    }
+    first = strcspn(tag, "-");
+    if (first == 3) {
+        for (size_t i = 0; i < 3; i++) {
+            out[i] = (char)tolower((unsigned char)tag[i]);
+        }
+        return out;
+    }
+    for (size_t i = 0; i < NB_ISO639; i++) {
+        const cir_iso639_t *e = &cir_iso639[i];
+        if (!e->bibliographic && strncasecmp(e->alpha2, tag, 2) == 0) {
+            snprintf(out, 4, "%s", e->alpha3);
+            break;
+        }
+    }
+    return out;
+}
+
 /* ---- the job's "audio_tracks" ---------------------------------------- */
 
 static int

@@ -85,8 +85,8 @@ describe('every audio track of the source', () => {
         assert.match(run.stderr, /audio stream 1 \(aac, language fra\): rendition audio-2, language fr/);
     });
 
-    test('each rendition is AAC stereo 48 kHz with its own track\'s tone', () => {
-        for (const [id, hz] of [['audio', 440], ['audio-2', 880]]) {
+    test('each rendition is AAC stereo 48 kHz, tagged, with its own track\'s tone', () => {
+        for (const [id, hz, lang] of [['audio', 440, 'eng'], ['audio-2', 880, 'fra']]) {
             const dir = path.join(vdir, id);
             const seg = C.parseMedia(C.readText(path.join(dir, 'index.m3u8')))
                 .segments[0].uri;
@@ -95,6 +95,7 @@ describe('every audio track of the source', () => {
             assert.equal(a.codec_name, 'aac', id);
             assert.equal(a.channels, 2, id);
             assert.equal(Number(a.sample_rate), 48000, id);
+            assert.equal(a.tags?.language, lang, `${id}: mdhd language`);
             const f = toneHz(dir);
             assert.ok(Math.abs(f - hz) < hz * 0.05, `${id}: ${f} Hz, want ${hz}`);
         }
@@ -236,6 +237,8 @@ describe('--audio-tracks selects, orders and renames', () => {
         assert.match(media[0].URI, /\/audio\/index\.m3u8$/);
         const f = toneHz(path.join(C.versionDir(out), 'audio'));
         assert.ok(Math.abs(f - 880) < 44, `the French tone: ${f} Hz`);
+        const init = C.ffprobe(path.join(C.versionDir(out), 'audio', 'init.mp4'));
+        assert.equal(C.audioStream(init).tags?.language, 'fra', 'mdhd: fr-CA as ISO 639-2/T');
         assert.deepEqual(audioSets(C.readText(path.join(out, 'manifest.mpd'))),
             [{ lang: 'fr-CA', role: undefined, reps: ['audio'] }]);
         assert.ok(V.checkDir(out) >= 4);

@@ -196,6 +196,20 @@ Test(audio_tracks, source_tags_become_bcp47)
     cr_expect_str_eq(cir_language_from_source("\"><x", out), "und");
 }
 
+/* What an MP4 track's mdhd holds: ISO 639-2/T, not the /B code. */
+Test(audio_tracks, tags_become_iso639_2_for_mp4)
+{
+    char code[4];
+
+    cr_expect_str_eq(cir_language_to_iso639_2("en", code), "eng");
+    cr_expect_str_eq(cir_language_to_iso639_2("fr-CA", code), "fra");
+    cr_expect_str_eq(cir_language_to_iso639_2("de", code), "deu");
+    cr_expect_str_eq(cir_language_to_iso639_2("HAW", code), "haw");
+    cr_expect_str_eq(cir_language_to_iso639_2("xx", code), "und");
+    cr_expect_str_eq(cir_language_to_iso639_2(NULL, code), "und");
+    cr_expect_str_eq(cir_language_to_iso639_2("e\"", code), "und");
+}
+
 Test(audio_tracks, language_names)
 {
     cr_expect_str_eq(cir_language_name("en"), "English");

@@ -47,9 +47,9 @@ open_encoder(cir_audio_t *a, const cir_preset_t *p)
 }
 
 int
-cir_audio_open(cir_audio_t **out, const char *id, const cir_preset_t *preset,
-               const AVCodecContext *dec, AVRational tb, cir_store_t *store,
-               const char *job_id)
+cir_audio_open(cir_audio_t **out, const char *id, const char *language,
+               const cir_preset_t *preset, const AVCodecContext *dec,
+               AVRational tb, cir_store_t *store, const char *job_id)
 {
     cir_audio_t *a;
     int ret;
@@ -79,7 +79,8 @@ cir_audio_open(cir_audio_t **out, const char *id, const cir_preset_t *preset,
         ret = CIR_EMEDIA;
         goto fail;
     }
-    ret = cir_cmaf_open(&a->pkg, a->id, store, a->enc, preset->segment_seconds);
+    ret = cir_cmaf_open(&a->pkg, a->id, store, a->enc, preset->segment_seconds,
+                        language);
     if (ret < 0) {
         goto fail;
     }

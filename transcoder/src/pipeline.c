@@ -334,9 +334,9 @@ on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
     int ret;
 
     if (t->out == NULL) {
-        ret = cir_audio_open(&t->out, t->choice.id, s->ctx->preset, t->dec,
-                             t->st->time_base, s->ctx->store,
-                             s->ctx->job->job_id);
+        ret = cir_audio_open(&t->out, t->choice.id, t->choice.language,
+                             s->ctx->preset, t->dec, t->st->time_base,
+                             s->ctx->store, s->ctx->job->job_id);
         if (ret < 0) {
             return fail_msg(s, ret, "audio %s: %s", t->choice.id,
                             cir_strerror(ret));
