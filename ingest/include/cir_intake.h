@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cir_audio_tracks.h"
+
 #define CIR_JOB_ID_MAX  128
 #define CIR_JOB_URI_MAX 4096
 
@@ -33,7 +35,9 @@ typedef struct {
     char input[CIR_JOB_URI_MAX];  /* file:// or s3:// */
     char output[CIR_JOB_URI_MAX]; /* file:// or s3:// asset root */
     char preset[64];
-    unsigned only;       /* CIR_ONLY_* bits, 0 = all */
+    unsigned only; /* CIR_ONLY_* bits, 0 = all */
+    /* the job document's "audio_tracks"; none: every source track */
+    cir_audio_tracks_t audio_tracks;
     int attempt;         /* 1 on first delivery */
     int64_t enqueued_us; /* when the job was created (queue wait) */
     void *handle;        /* the source's own (receipt handle...) */
@@ -49,10 +53,10 @@ typedef struct {
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
- * preset, only and source_version (else enqueued_us).  The worker marks a
- * published upload with <output>/.published/<tag>.json, so a redelivered
- * job is acknowledged without redoing it while a re-upload of the same
- * key (another source_version) publishes a new version. */
+ * preset, only, audio_tracks and source_version (else enqueued_us).  The worker
+ * marks a published upload with <output>/.published/<tag>.json, so a
+ * redelivered job is acknowledged without redoing it while a re-upload of the
+ * same key (another source_version) publishes a new version. */
 #define CIR_PUBLISH_TAG_LEN 64
 int cir_intake_publish_tag(const cir_vod_job_t *job,
                            char tag[CIR_PUBLISH_TAG_LEN + 1]);
@@ -84,7 +88,8 @@ struct cir_intake {
 
 /*
  * Parses one job document: {"input": URI, "output": URI, "preset": NAME,
- * "only": "hls,dash"} (bounded, unknown fields rejected), or an S3 event
+ * "only": "hls,dash", "audio_tracks": [...] (cir_audio_tracks_parse)}
+ * (bounded, unknown fields rejected), or an S3 event
  * notification (Records[].s3.bucket.name / object.key URL-decoded, '+' is a
  * space; s3:TestEvent yields CIR_ENOTFOUND = nothing to do) or an
  * EventBridge "Object Created" event (detail.bucket.name, detail.object.key).

@@ -237,6 +237,15 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
                       ret == CIR_ENOTFOUND ? CIR_BATCH_NOT_A_JOB
                                            : CIR_BATCH_REJECTED);
     }
+    if (res->job.audio_tracks.nb > 0) {
+        /* the job definition passes input, output, preset and the tag
+         * only: a selection Batch would drop is refused, not ignored */
+        res->error = CIR_EUNSUPPORTED;
+        snprintf(res->message, sizeof(res->message),
+                 "audio_tracks: not passed to AWS Batch jobs (dispatch=batch); "
+                 "run this job with dispatch=local");
+        return finish(ops, msg, res, CIR_BATCH_REJECTED);
+    }
     ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,
                                     sizeof(res->identity), res->job_name);
     if (ret < 0 || !cir_batch_name_is_valid(res->job_name)) {

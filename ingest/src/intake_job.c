@@ -474,6 +474,13 @@ parse_job_doc(const json_t *root, const char *out_root,
             }
             continue;
         }
+        if (strcmp(name, "audio_tracks") == 0) {
+            ret = cir_audio_tracks_parse(v, &job->audio_tracks, err, errsize);
+            if (ret < 0) {
+                return ret;
+            }
+            continue;
+        }
         if (dst == NULL) {
             snprintf(err, errsize, "unknown field \"%.64s\"", name);
             return CIR_EINVAL;
@@ -590,7 +597,8 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char extra[64];
+    char extra[64], *tracks = NULL;
+    json_t *tj;
     EVP_MD_CTX *ctx;
     int ok;
 
@@ -601,6 +609,17 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
     /* without a source version, when the job was made tells uploads apart */
     snprintf(extra, sizeof(extra), "%u %lld", job->only,
              job->source_version[0] ? 0LL : (long long)job->enqueued_us);
+    /* another selection of audio tracks is another output */
+    if (job->audio_tracks.nb > 0) {
+        if ((tj = cir_audio_tracks_to_json(&job->audio_tracks)) == NULL) {
+            return CIR_ENOMEM;
+        }
+        tracks = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(tj);
+        if (tracks == NULL) {
+            return CIR_ENOMEM;
+        }
+    }
     ctx = EVP_MD_CTX_new();
     ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, job->input, strlen(job->input) + 1) == 1 &&
@@ -609,8 +628,11 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
          EVP_DigestUpdate(ctx, job->source_version,
                           strlen(job->source_version) + 1) == 1 &&
          EVP_DigestUpdate(ctx, extra, strlen(extra) + 1) == 1 &&
+         (tracks == NULL ||
+          EVP_DigestUpdate(ctx, tracks, strlen(tracks) + 1) == 1) &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);
+    free(tracks);
     if (!ok) {
         return CIR_EINTERNAL;
     }

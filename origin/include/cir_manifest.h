@@ -46,12 +46,17 @@ typedef struct {
 typedef struct {
     const char *id; /* folder name and DASH Representation@id */
     cir_media_type_t type;
-    const char *codecs;         /* RFC 6381, e.g. "avc1.64001f", "mp4a.40.2" */
-    int width, height;          /* video */
-    double frame_rate;          /* video, measured */
-    int sample_rate;            /* audio */
-    int channels;               /* audio */
-    const char *language;       /* audio, BCP 47; NULL = "und" */
+    const char *codecs;   /* RFC 6381, e.g. "avc1.64001f", "mp4a.40.2" */
+    int width, height;    /* video */
+    double frame_rate;    /* video, measured */
+    int sample_rate;      /* audio */
+    int channels;         /* audio */
+    const char *language; /* audio, BCP 47; NULL = "und" */
+    /* audio: HLS NAME (no '"' or control character); NULL = the id */
+    const char *name;
+    /* audio: the one a player picks first (HLS DEFAULT=YES, DASH Role
+     * "main"); when no audio rendition says so, the first one is */
+    int is_default;
     uint64_t bandwidth;         /* peak bits/s over segments, measured */
     uint64_t average_bandwidth; /* bits/s over the whole rendition */
     uint32_t timescale;
@@ -102,7 +107,8 @@ int cir_hls_render_iframes(const cir_asset_t *asset, const cir_rendition_t *r,
 /* thumbs/images.m3u8: an image media playlist (EXT-X-IMAGES-ONLY, TILES). */
 int cir_hls_render_images(const cir_asset_t *asset, cir_buf_t *out);
 /* manifest.mpd: a static MPD, SegmentTemplate + SegmentTimeline ($Number$),
- * one AdaptationSet per media type, plus the thumbnail AdaptationSet. */
+ * one AdaptationSet for video, one per audio rendition (lang; a Role main
+ * or alternate when there are several), plus the thumbnail AdaptationSet. */
 int cir_dash_render_static(const cir_asset_t *asset, cir_buf_t *out);
 /* thumbs/thumbs.vtt: WebVTT cues mapping times to sprite-N.jpg#xywh=.
  * With asset->base the track is for the asset's root (a thumbnails-only

@@ -1,8 +1,10 @@
 /*
  * The static (VOD) DASH MPD: CMAF segments addressed with SegmentTemplate
  * $Number$ and a SegmentTimeline per Representation (timescales differ per
- * rendition), one AdaptationSet for video, one per audio language, and the
+ * rendition), one AdaptationSet for video, one per audio rendition, and the
  * DASH-IF thumbnail AdaptationSet (IOP 4.3 6.2.6).
+ *
+ * Tested by tests/unit/test_origin_dash.c.
  */
 #include <math.h>
 #include <string.h>
@@ -111,24 +113,40 @@ lang(const cir_rendition_t *r)
     return r->language ? r->language : "und";
 }
 
-/* One AdaptationSet per audio language: renditions of one set must be
- * alternatives a player may switch between. */
-static int
-put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
+/* The audio rendition marked default, else the first. */
+static const cir_rendition_t *
+main_audio(const cir_asset_t *a, size_t *nb_audio)
 {
-    size_t i, j;
-    int ret, seen;
+    const cir_rendition_t *primary = NULL;
 
-    for (i = 0; i < a->nb_renditions; i++) {
+    *nb_audio = 0;
+    for (size_t i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
         if (r->type != CIR_MEDIA_AUDIO) {
             continue;
         }
-        for (j = 0, seen = 0; j < i && !seen; j++) {
-            seen = a->renditions[j].type == CIR_MEDIA_AUDIO &&
-                   strcmp(lang(&a->renditions[j]), lang(r)) == 0;
+        (*nb_audio)++;
+        if (primary == NULL || (r->is_default && !primary->is_default)) {
+            primary = r;
         }
-        if (seen) {
+    }
+    return primary;
+}
+
+/* One AdaptationSet per audio rendition: each source track is its own
+ * choice for the viewer (a language, a commentary), not a bitrate of
+ * another.  With several, a Role (ISO/IEC 23009-1 5.8.5.5) says which
+ * one a player starts with; a single track's set has none, as before. */
+static int
+put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
+{
+    size_t i, nb_audio;
+    const cir_rendition_t *primary = main_audio(a, &nb_audio);
+    int ret;
+
+    for (i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_AUDIO) {
             continue;
         }
         TRY(cir_buf_printf(out,
@@ -138,12 +156,13 @@ put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
                            (*id)++));
         TRY(cir_manifest_put_xml_attr(out, lang(r)));
         TRY(cir_buf_puts(out, "\">\n"));
-        for (j = i; j < a->nb_renditions; j++) {
-            const cir_rendition_t *o = &a->renditions[j];
-            if (o->type == CIR_MEDIA_AUDIO && strcmp(lang(o), lang(r)) == 0) {
-                TRY(put_representation(out, o));
-            }
+        if (nb_audio > 1) {
+            TRY(cir_buf_printf(out,
+                               "      <Role schemeIdUri=\"urn:mpeg:dash:role:"
+                               "2011\" value=\"%s\"/>\n",
+                               r == primary ? "main" : "alternate"));
         }
+        TRY(put_representation(out, r));
         TRY(cir_buf_puts(out, "    </AdaptationSet>\n"));
     }
     return 0;

@@ -2,6 +2,8 @@
  * HLS renderers: the multivariant playlist, VOD media playlists, I-frame
  * playlists and the image (thumbnail) playlist, after RFC 8216bis and the
  * Apple HLS authoring spec.  Pure functions over the cir_asset_t model.
+ *
+ * Tested by tests/unit/test_origin_hls.c.
  */
 #include <math.h>
 #include <string.h>
@@ -104,12 +106,36 @@ audio_bandwidth(const cir_asset_t *a, uint64_t *peak, uint64_t *avg)
     return nb_audio;
 }
 
-/* One EXT-X-MEDIA per audio rendition, in the group "audio". */
+/* The audio rendition a player picks first: the one the model marks,
+ * else the first. */
+static const cir_rendition_t *
+default_audio(const cir_asset_t *a)
+{
+    const cir_rendition_t *first = NULL;
+
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        if (r->type != CIR_MEDIA_AUDIO) {
+            continue;
+        }
+        if (r->is_default) {
+            return r;
+        }
+        if (first == NULL) {
+            first = r;
+        }
+    }
+    return first;
+}
+
+/* One EXT-X-MEDIA per audio rendition, in the group "audio" every video
+ * variant names. */
 static int
 put_audio_media(cir_buf_t *out, const cir_asset_t *a)
 {
+    const cir_rendition_t *dflt = default_audio(a);
     size_t i;
-    int first = 1, ret;
+    int ret;
 
     TRY(cir_buf_puts(out, "\n"));
     for (i = 0; i < a->nb_renditions; i++) {
@@ -117,15 +143,15 @@ put_audio_media(cir_buf_t *out, const cir_asset_t *a)
         if (r->type != CIR_MEDIA_AUDIO) {
             continue;
         }
-        /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1). */
+        /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1); the
+         * name is checked free of '"' (cir_manifest_check_rendition). */
         TRY(cir_buf_printf(
             out,
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
             "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
             "URI=\"%s%s/index.m3u8\"\n",
-            r->id, r->language ? r->language : "und", first ? "YES" : "NO",
-            r->channels, base_of(a), r->id));
-        first = 0;
+            r->name ? r->name : r->id, r->language ? r->language : "und",
+            r == dflt ? "YES" : "NO", r->channels, base_of(a), r->id));
     }
     return 0;
 

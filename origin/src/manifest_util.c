@@ -18,6 +18,7 @@
 #define MAX_ID_LEN     64
 #define MAX_CODECS_LEN 256
 #define MAX_LANG_LEN   35
+#define MAX_NAME_LEN   255
 #define MAX_TIME       (INT64_C(1) << 53) /* DASH-IF IOP: times < 2^53 */
 #define MAX_SECONDS    1e9
 #define MAX_DIM        65535
@@ -67,6 +68,24 @@ safe_lang(const char *s)
     return 1;
 }
 
+/* An HLS quoted-string (RFC 8216bis 4.2): no '"', CR or LF; no other
+ * control character either, and bounded. */
+static int
+safe_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > MAX_NAME_LEN) {
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int
 cir_manifest_check_rendition(const cir_rendition_t *r)
 {
@@ -110,6 +129,9 @@ cir_manifest_check_rendition(const cir_rendition_t *r)
             return CIR_EINVAL;
         }
         if (r->language != NULL && !safe_lang(r->language)) {
+            return CIR_EINVAL;
+        }
+        if (r->name != NULL && !safe_name(r->name)) {
             return CIR_EINVAL;
         }
         break;

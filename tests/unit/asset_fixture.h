@@ -19,7 +19,7 @@ typedef struct {
     cir_segment_t vseg[3][8];
     cir_iframe_t ifr[3][16];
     cir_segment_t aseg[8];
-    cir_rendition_t r[4];
+    cir_rendition_t r[5];
     cir_asset_t a;
 } fixture_t;
 
@@ -153,6 +153,25 @@ ladder(void)
     fx.a.thumbs.nb_tiles = 10;
     fx.a.thumbs.nb_sprites = 2;
     fx.a.thumbs.bandwidth = 48000;
+    return &fx.a;
+}
+
+/* The ladder with a second audio track: English ("audio", named
+ * "English", the default) and French ("audio-2", "Français", 5.1 at a
+ * higher rate), one audio group for every rung. */
+static __attribute__((unused)) const cir_asset_t *
+two_audio(void)
+{
+    ladder();
+    fx.r[3].name = "English";
+    fx.r[3].is_default = 1;
+    fx.r[4] = audio("audio-2", "fr", 200000, 192000);
+    fx.r[4].name = "Fran\xc3\xa7"
+                   "ais";
+    fx.r[4].channels = 6;
+    fx.r[4].segments = fx.aseg;
+    fx.r[4].nb_segments = 4;
+    fx.a.nb_renditions = 5;
     return &fx.a;
 }
 

@@ -328,8 +328,10 @@ Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
         "{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":"
         "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
         "\"object\":{\"key\":\"a//b.mp4\"}}}]}",
+        "{\"input\":\"x.mp4\",\"audio_tracks\":[{\"index\":1}]}",
     };
-    const char *rules[] = {"", "unknown field", "empty path segment"};
+    const char *rules[] = {"", "unknown field", "empty path segment",
+                           "audio_tracks: not passed to AWS Batch jobs"};
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         fake_t f = {0};

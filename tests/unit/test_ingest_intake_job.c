@@ -206,6 +206,48 @@ Test(intake_job, job_document_output_rules)
     cr_assert_not_null(strstr(err, "empty path segment"), "%s", err);
 }
 
+/* "audio_tracks" selects, orders and names the audio renditions; a bad
+ * one is refused naming the field, and it is part of the upload's
+ * identity (another selection publishes another version). */
+Test(intake_job, job_document_audio_tracks)
+{
+    char t1[CIR_PUBLISH_TAG_LEN + 1], t2[CIR_PUBLISH_TAG_LEN + 1];
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"a1\"}", &job), 0, "%s",
+                 err);
+    cr_expect_eq(job.audio_tracks.nb, 0, "none given: every source track");
+    cr_assert_eq(cir_intake_publish_tag(&job, t1), 0);
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"a1\",\"audio_tracks\":"
+                       "[{\"index\":1,\"language\":\"fr\",\"name\":"
+                       "\"Fran\\u00e7ais\"},{\"index\":0}]}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_eq(job.audio_tracks.nb, 2);
+    cr_expect_eq(job.audio_tracks.tracks[0].index, 1);
+    cr_expect_str_eq(job.audio_tracks.tracks[0].language, "fr");
+    cr_expect_str_eq(job.audio_tracks.tracks[0].name, "Fran\xc3\xa7"
+                                                      "ais");
+    cr_expect_eq(job.audio_tracks.tracks[1].index, 0);
+    cr_assert_eq(cir_intake_publish_tag(&job, t2), 0);
+    cr_expect_str_neq(t1, t2, "another selection is another output");
+
+    cr_expect_eq(parse("{\"input\":\"a.mp4\",\"audio_tracks\":[{\"index\":"
+                       "-2}]}",
+                       &job),
+                 CIR_EINVAL);
+    cr_expect_not_null(strstr(err, "audio_tracks[0].index"), "%s", err);
+    cr_expect_eq(parse("{\"input\":\"a.mp4\",\"audio_tracks\":[{\"index\":"
+                       "0,\"language\":\"French\"}]}",
+                       &job),
+                 CIR_EINVAL);
+    cr_expect_not_null(strstr(err, "audio_tracks[0].language"), "%s", err);
+    cr_expect_eq(parse("{\"input\":\"a.mp4\",\"audio_tracks\":\"all\"}", &job),
+                 CIR_EINVAL);
+    cr_expect_not_null(strstr(err, "audio_tracks"), "%s", err);
+}
+
 /* Which upload a job is: a re-upload of the same key is another one. */
 Test(intake_job, source_version_and_publish_tag)
 {

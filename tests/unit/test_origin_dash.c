@@ -70,6 +70,13 @@ Test(origin_dash, audio_only)
     render_golden(audio_only(), "audio_only.mpd");
 }
 
+/* One AdaptationSet per audio rendition, each with its lang and a Role:
+ * main for the default, alternate for the other. */
+Test(origin_dash, golden_two_audio)
+{
+    render_golden(two_audio(), "two_audio.mpd");
+}
+
 Test(origin_dash, video_only_2997)
 {
     render_golden(video_only_2997(), "video_only_2997.mpd");
@@ -147,7 +154,7 @@ Test(origin_dash, max_attributes_over_the_ladder)
               "%s", out.data);
 }
 
-Test(origin_dash, audio_set_per_language)
+Test(origin_dash, audio_set_per_rendition)
 {
     const cir_asset_t *a = ladder();
 
@@ -160,12 +167,48 @@ Test(origin_dash, audio_set_per_language)
     cr_expect(contains("<AdaptationSet id=\"1\" contentType=\"audio\" "
                        "mimeType=\"audio/mp4\" segmentAlignment=\"true\" "
                        "lang=\"fr\">\n"
+                       "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                       "value=\"main\"/>\n"
                        "      <Representation id=\"audio-fr\""),
               "%s", out.data);
     cr_expect(contains("segmentAlignment=\"true\" lang=\"und\">\n"
+                       "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" "
+                       "value=\"alternate\"/>\n"
                        "      <Representation id=\"audio\""));
     cr_expect(contains("<AdaptationSet id=\"3\" contentType=\"image\""));
     expect_well_formed(&out);
+}
+
+/* Two tracks of one language (a main mix and a commentary) are two
+ * choices, not two bitrates of one: two sets. */
+Test(origin_dash, same_language_tracks_are_separate_sets)
+{
+    const cir_asset_t *a = two_audio();
+
+    fx.r[4].language = "en";
+    cr_assert_eq(cir_dash_render_static(a, &out), 0);
+    cr_expect_eq(count("contentType=\"audio\""), 2, "%s", out.data);
+    cr_expect_eq(count("lang=\"en\""), 2);
+    expect_well_formed(&out);
+}
+
+/* The model's default is main, wherever it is; a lone track has no
+ * Role (single-track MPDs are unchanged). */
+Test(origin_dash, role_main_follows_the_default)
+{
+    const cir_asset_t *a = two_audio();
+
+    fx.r[3].is_default = 0;
+    fx.r[4].is_default = 1;
+    cr_assert_eq(cir_dash_render_static(a, &out), 0);
+    cr_expect(contains("lang=\"fr\">\n      <Role schemeIdUri=\"urn:mpeg:dash:"
+                       "role:2011\" value=\"main\"/>"),
+              "%s", out.data);
+    cr_expect(contains("lang=\"en\">\n      <Role schemeIdUri=\"urn:mpeg:dash:"
+                       "role:2011\" value=\"alternate\"/>"));
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_static(ladder(), &out), 0);
+    cr_expect(!contains("<Role"));
 }
 
 Test(origin_dash, attribute_values_are_escaped)

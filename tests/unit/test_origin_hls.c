@@ -75,6 +75,14 @@ Test(origin_hls, audio_only_master)
     check_golden("audio_only_master.m3u8", &out);
 }
 
+/* Two EXT-X-MEDIA in the one group every variant names, LANGUAGE and
+ * NAME from the model, DEFAULT=YES on the default only. */
+Test(origin_hls, golden_two_audio_master)
+{
+    cr_assert_eq(cir_hls_render_master(two_audio(), &out), 0);
+    check_golden("two_audio_master.m3u8", &out);
+}
+
 Test(origin_hls, audio_only_media)
 {
     const cir_asset_t *a = audio_only();
@@ -238,6 +246,44 @@ Test(origin_hls, two_audio_renditions_one_default)
                        "AVERAGE-BANDWIDTH=5384000,"
                        "CODECS=\"avc1.640028,ec-3,mp4a.40.2\""),
               "%s", out.data);
+}
+
+/* The model's default wins over the first; NAME falls back to the id. */
+Test(origin_hls, default_audio_is_the_one_the_model_marks)
+{
+    const cir_asset_t *a = two_audio();
+
+    fx.r[3].is_default = 0;
+    fx.r[3].name = NULL;
+    fx.r[4].is_default = 1;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_expect(contains("NAME=\"audio\",LANGUAGE=\"en\",DEFAULT=NO,"), "%s",
+              out.data);
+    cr_expect(contains("NAME=\"Fran\xc3\xa7"
+                       "ais\",LANGUAGE=\"fr\","
+                       "DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"6\","));
+}
+
+/* A NAME is an HLS quoted-string: no '"', no line break, bounded. */
+Test(origin_hls, unsafe_audio_names_are_refused)
+{
+    static char long_name[300];
+    const cir_asset_t *a = two_audio();
+
+    fx.r[4].name = "Fran\"ais";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[4].name = "Fran\nais";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[4].name = "";
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    memset(long_name, 'a', sizeof(long_name) - 1);
+    fx.r[4].name = long_name;
+    cr_expect_eq(cir_hls_render_master(a, &out), CIR_EINVAL);
+    fx.r[4].name = "Fran\xc3\xa7"
+                   "ais (qu\xc3\xa9"
+                   "b\xc3\xa9"
+                   "cois), 5.1";
+    cr_expect_eq(cir_hls_render_master(a, &out), 0);
 }
 
 Test(origin_hls, duplicate_audio_codecs_listed_once)

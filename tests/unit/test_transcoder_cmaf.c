@@ -123,7 +123,7 @@ package_from(int n, int fps, int gop, double seg, int first,
     av_dict_set(&opts, "x264-params", "scenecut=0:log-level=none", 0);
     cr_assert_eq(avcodec_open2(enc, codec, &opts), 0);
     av_dict_free(&opts);
-    cr_assert_eq(cir_cmaf_open(out, "v", store, enc, seg), 0);
+    cr_assert_eq(cir_cmaf_open(out, "v", store, enc, seg, NULL), 0);
 
     f->format = AV_PIX_FMT_YUV420P;
     f->width = 64;

@@ -32,7 +32,8 @@ typedef struct {
     const char *output;         /* copied */
     const cir_preset_t *preset; /* copied */
     unsigned only;
-    void *user; /* handed back in the done record */
+    const cir_audio_tracks_t *audio_tracks; /* copied; NULL: every track */
+    void *user;                             /* handed back in the done record */
 } cir_pool_task_t;
 
 typedef struct {

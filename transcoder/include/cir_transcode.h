@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cir_audio_tracks.h"
 #include "cir_preset.h"
 
 typedef struct {
@@ -42,6 +43,10 @@ typedef struct {
      * output); NULL: a new one, unique to this attempt
      * (cir_version_id_make with the start time and 64 random bits). */
     const char *version;
+    /* Which source audio streams become audio renditions, in this order,
+     * with their language and name ("audio_tracks" of a job document);
+     * NULL or none: every audio stream of the source, in source order. */
+    const cir_audio_tracks_t *audio_tracks;
 } cir_job_t;
 
 typedef struct {
@@ -52,6 +57,11 @@ typedef struct {
     char codecs[64];
     uint64_t bandwidth, average_bandwidth;
     size_t segments;
+    /* audio */
+    int channels;
+    char language[CIR_LANGUAGE_MAX];
+    char name[CIR_AUDIO_NAME_MAX];
+    int is_default;
 } cir_result_rendition_t;
 
 typedef struct {
@@ -59,7 +69,8 @@ typedef struct {
     double elapsed;  /* wall seconds */
     int is_image;
     size_t nb_renditions;
-    cir_result_rendition_t renditions[24];
+    cir_result_rendition_t
+        renditions[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
     char error[512];  /* on failure, what went wrong */
     char version[64]; /* the version written under <output>/v/ */
     /* the version this one superseded ("" for none; supersede.h), and the

@@ -1,9 +1,11 @@
 /*
- * A VOD job's audio rendition: the decoded source through a resampling
- * graph into the AAC encoder and its CMAF packager.
+ * A VOD job's audio renditions, one per chosen source track: the decoded
+ * track through a resampling graph into the AAC encoder and its CMAF
+ * packager.
  *
  * Tested by tests/unit/test_transcoder_pipeline.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <libavcodec/avcodec.h>
@@ -26,6 +28,7 @@ struct cir_audio {
     AVFrame *frame;
     AVPacket *pkt;
     char codecs[32];
+    char id[32];
     cir_log_ctx_t log;
 };
 
@@ -44,9 +47,9 @@ open_encoder(cir_audio_t *a, const cir_preset_t *p)
 }
 
 int
-cir_audio_open(cir_audio_t **out, const cir_preset_t *preset,
-               const AVCodecContext *dec, AVRational tb, cir_store_t *store,
-               const char *job_id)
+cir_audio_open(cir_audio_t **out, const char *id, const char *language,
+               const cir_preset_t *preset, const AVCodecContext *dec,
+               AVRational tb, cir_store_t *store, const char *job_id)
 {
     cir_audio_t *a;
     int ret;
@@ -55,8 +58,9 @@ cir_audio_open(cir_audio_t **out, const cir_preset_t *preset,
     if (a == NULL) {
         return CIR_ENOMEM;
     }
+    snprintf(a->id, sizeof(a->id), "%s", id);
     a->log = (cir_log_ctx_t){
-        .component = "audio", .job = job_id, .rendition = "audio"};
+        .component = "audio", .job = job_id, .rendition = a->id};
     a->frame = av_frame_alloc();
     a->pkt = av_packet_alloc();
     if (a->frame == NULL || a->pkt == NULL) {
@@ -75,8 +79,8 @@ cir_audio_open(cir_audio_t **out, const cir_preset_t *preset,
         ret = CIR_EMEDIA;
         goto fail;
     }
-    ret =
-        cir_cmaf_open(&a->pkg, "audio", store, a->enc, preset->segment_seconds);
+    ret = cir_cmaf_open(&a->pkg, a->id, store, a->enc, preset->segment_seconds,
+                        language);
     if (ret < 0) {
         goto fail;
     }

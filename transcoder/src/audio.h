@@ -1,5 +1,5 @@
 /*
- * The audio rendition: decoded source audio through a filter graph
+ * An audio rendition: one decoded source audio track through a filter graph
  * (resample to the preset's rate and layout, fill gaps and a late start with
  * silence so audio stays in sync with video at time 0) into the AAC encoder
  * and the CMAF packager.  Runs on the demuxing thread: AAC is cheap.
@@ -15,11 +15,12 @@
 
 typedef struct cir_audio cir_audio_t;
 
-/* dec: the opened source decoder; tb: the time base of the frames' pts,
- * which start at 0 for the asset's start. */
-int cir_audio_open(cir_audio_t **a, const cir_preset_t *preset,
-                   const AVCodecContext *dec, AVRational tb, cir_store_t *store,
-                   const char *job_id);
+/* id: the rendition's folder ("audio", "audio-2", ...); language: its
+ * BCP 47 tag (the track's mdhd); dec: the opened source decoder; tb: the
+ * time base of the frames' pts, which start at 0 for the asset's start. */
+int cir_audio_open(cir_audio_t **a, const char *id, const char *language,
+                   const cir_preset_t *preset, const AVCodecContext *dec,
+                   AVRational tb, cir_store_t *store, const char *job_id);
 /* frame NULL flushes. */
 int cir_audio_push(cir_audio_t *a, AVFrame *frame);
 const char *cir_audio_codecs(const cir_audio_t *a);

@@ -11,6 +11,7 @@
 #include <libavutil/opt.h>
 
 #include "asset_put.h"
+#include "cir_audio_tracks.h"
 #include "cir_error.h"
 #include "cir_log.h"
 #include "cmaf.h"
@@ -198,6 +199,14 @@ cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
                   AVRational tb, AVRational frame_rate, int flags,
                   AVIOContext *pb)
 {
+    return cir_cmaf_mux_open_lang(out, par, tb, frame_rate, flags, pb, NULL);
+}
+
+int
+cir_cmaf_mux_open_lang(AVFormatContext **out, const AVCodecParameters *par,
+                       AVRational tb, AVRational frame_rate, int flags,
+                       AVIOContext *pb, const char *language)
+{
     int edit_list = (flags & CIR_CMAF_EDIT_LIST) != 0;
     int absolute = !edit_list && (flags & CIR_CMAF_ABSOLUTE_TIME) != 0;
     AVFormatContext *oc = NULL;
@@ -226,6 +235,12 @@ cir_cmaf_mux_open(AVFormatContext **out, const AVCodecParameters *par,
     st->time_base = tb;
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
         st->avg_frame_rate = frame_rate;
+    }
+    if (language != NULL) {
+        /* mdhd holds three letters (ISO 639-2/T), not a BCP 47 tag */
+        char code[4];
+        av_dict_set(&st->metadata, "language",
+                    cir_language_to_iso639_2(language, code), 0);
     }
     if (pb != NULL) {
         oc->pb = pb;
@@ -272,7 +287,8 @@ fail:
 
 int
 cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
-              const AVCodecContext *enc, double segment_seconds)
+              const AVCodecContext *enc, double segment_seconds,
+              const char *language)
 {
     cir_cmaf_t *c;
     AVCodecParameters *par;
@@ -301,10 +317,10 @@ cir_cmaf_open(cir_cmaf_t **out, const char *id, cir_store_t *store,
      * list (it starts at 0, before which tfdt cannot go) */
     ret = ret < 0
               ? averr(ret)
-              : cir_cmaf_mux_open(&c->oc, par, enc->time_base, enc->framerate,
-                                  c->is_video ? CIR_CMAF_ABSOLUTE_TIME
-                                              : CIR_CMAF_EDIT_LIST,
-                                  NULL);
+              : cir_cmaf_mux_open_lang(
+                    &c->oc, par, enc->time_base, enc->framerate,
+                    c->is_video ? CIR_CMAF_ABSOLUTE_TIME : CIR_CMAF_EDIT_LIST,
+                    NULL, language);
     avcodec_parameters_free(&par);
     if (ret < 0) {
         cir_log_error(&c->log, "mp4 muxer: %s", cir_strerror(ret));

@@ -29,9 +29,11 @@
 typedef struct cir_cmaf cir_cmaf_t;
 
 /* enc: an opened encoder (its parameters, extradata and time base are
- * copied); id: the rendition's folder. */
+ * copied); id: the rendition's folder; language: the track's BCP 47 tag
+ * for its mdhd box (ISO 639-2/T there), NULL for "und". */
 int cir_cmaf_open(cir_cmaf_t **c, const char *id, cir_store_t *store,
-                  const AVCodecContext *enc, double segment_seconds);
+                  const AVCodecContext *enc, double segment_seconds,
+                  const char *language);
 /* pkt is in the encoder's time base; it is not consumed. */
 int cir_cmaf_write(cir_cmaf_t *c, const AVPacket *pkt);
 /* Writes the last segment. */
@@ -72,6 +74,10 @@ enum {
 int cir_cmaf_mux_open(AVFormatContext **oc, const AVCodecParameters *par,
                       AVRational tb, AVRational frame_rate, int flags,
                       AVIOContext *pb);
+/* The same with the track's language (BCP 47, NULL: "und") in its mdhd. */
+int cir_cmaf_mux_open_lang(AVFormatContext **oc, const AVCodecParameters *par,
+                           AVRational tb, AVRational frame_rate, int flags,
+                           AVIOContext *pb, const char *language);
 /*
  * Makes dst (an unused or unreferenced packet) show src's payload with
  * src's properties: a new reference when src holds one, else the bare

@@ -1,7 +1,11 @@
 /*
  * One VOD job: demux, decode once, prepare (deinterlace, rotate, square
  * pixels, frame rate cap, 8-bit 4:2:0), then fan the frames out to the rung
- * threads, the thumbnailer and the audio rendition; publish manifests last.
+ * threads, the thumbnailer and the audio renditions (one per chosen source
+ * audio track, audio_select.h); publish manifests last.
+ *
+ * Tested end to end by tests/integration/transcode.test.mjs and
+ * audio_tracks.test.mjs; tests/unit/test_transcoder_pipeline.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -102,6 +106,32 @@ open_decoder(cir_job_state_t *s, AVStream *st, AVCodecContext **out)
     return 0;
 }
 
+/* The audio renditions the job asks for (every track of the source
+ * unless the job's audio_tracks selects), their decoders opened. */
+static int
+select_audio(cir_job_state_t *s, int enabled)
+{
+    cir_audio_choice_t choices[CIR_AUDIO_TRACKS_MAX];
+    char err[400];
+    int n, ret;
+
+    n = cir_audio_choose(s->ic, s->ctx->job->audio_tracks, enabled,
+                         &s->ctx->log, choices, err, sizeof(err));
+    if (n < 0) {
+        return fail_msg(s, n, "%s", err);
+    }
+    for (int i = 0; i < n; i++) {
+        cir_vod_audio_t *t = &s->audio[i];
+        t->choice = choices[i];
+        t->st = s->ic->streams[choices[i].stream];
+        s->nb_audio = i + 1;
+        if ((ret = open_decoder(s, t->st, &t->dec)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static int
 select_streams(cir_job_state_t *s)
 {
@@ -109,14 +139,13 @@ select_streams(cir_job_state_t *s)
     int want_av = (s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH)) != 0;
     int want_video = (want_av && p->video_enabled) ||
                      ((s->ctx->only & CIR_ONLY_THUMBS) && p->thumbs_enabled);
-    int v, a, ret;
+    int v, ret;
 
     v = av_find_best_stream(s->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (v >= 0 &&
         (s->ic->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
         v = -1; /* cover art of an audio file is not a video */
     }
-    a = av_find_best_stream(s->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     if (v >= 0 && want_video) {
         AVCodecParameters *par = s->ic->streams[v]->codecpar;
         if (par->width <= 0 || par->height <= 0 ||
@@ -130,13 +159,10 @@ select_streams(cir_job_state_t *s)
             return ret;
         }
     }
-    if (a >= 0 && want_av && p->audio_enabled) {
-        s->ast = s->ic->streams[a];
-        if ((ret = open_decoder(s, s->ast, &s->adec)) < 0) {
-            return ret;
-        }
+    if ((ret = select_audio(s, want_av && p->audio_enabled)) < 0) {
+        return ret;
     }
-    if (s->vst == NULL && s->ast == NULL) {
+    if (s->vst == NULL && s->nb_audio == 0) {
         return fail_msg(s, CIR_EMEDIA,
                         "the input has no %s stream this preset can use",
                         p->video_enabled ? "video or audio" : "audio");
@@ -303,36 +329,39 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
 }
 
 static int
-on_audio_frame(cir_job_state_t *s, AVFrame *f)
+on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
 {
     int ret;
 
-    if (s->audio == NULL) {
-        ret = cir_audio_open(&s->audio, s->ctx->preset, s->adec,
-                             s->ast->time_base, s->ctx->store,
-                             s->ctx->job->job_id);
+    if (t->out == NULL) {
+        ret = cir_audio_open(&t->out, t->choice.id, t->choice.language,
+                             s->ctx->preset, t->dec, t->st->time_base,
+                             s->ctx->store, s->ctx->job->job_id);
         if (ret < 0) {
-            return fail_msg(s, ret, "audio: %s", cir_strerror(ret));
+            return fail_msg(s, ret, "audio %s: %s", t->choice.id,
+                            cir_strerror(ret));
         }
     }
     f->pts = f->best_effort_timestamp;
     if (f->pts == AV_NOPTS_VALUE) {
         return 0;
     }
-    f->pts -= s->start_pts_a;
+    f->pts -= t->start_pts;
     if (f->sample_rate > 0) {
         s->audio_end =
-            fmax(s->audio_end, f->pts * av_q2d(s->ast->time_base) +
+            fmax(s->audio_end, f->pts * av_q2d(t->st->time_base) +
                                    (double)f->nb_samples / f->sample_rate);
     }
     /* how far the input has been read: the later of its streams */
-    s->media_time = fmax(s->media_time, f->pts * av_q2d(s->ast->time_base));
-    return cir_audio_push(s->audio, f);
+    s->media_time = fmax(s->media_time, f->pts * av_q2d(t->st->time_base));
+    return cir_audio_push(t->out, f);
 }
 
-/* Sends a packet (NULL flushes) to a decoder and handles every frame. */
+/* Sends a packet (NULL flushes) to a decoder and handles every frame:
+ * the video's (audio NULL) or an audio track's. */
 static int
-decode(cir_job_state_t *s, AVCodecContext *dec, const AVPacket *pkt)
+decode(cir_job_state_t *s, AVCodecContext *dec, cir_vod_audio_t *audio,
+       const AVPacket *pkt)
 {
     int ret = avcodec_send_packet(dec, pkt);
 
@@ -355,13 +384,25 @@ decode(cir_job_state_t *s, AVCodecContext *dec, const AVPacket *pkt)
             }
             continue;
         }
-        ret = dec == s->vdec ? on_video_frame(s, s->frame)
-                             : on_audio_frame(s, s->frame);
+        ret = audio == NULL ? on_video_frame(s, s->frame)
+                            : on_audio_frame(s, audio, s->frame);
         av_frame_unref(s->frame);
         if (ret < 0) {
             return ret;
         }
     }
+}
+
+/* The chosen audio track of a stream, or NULL. */
+static cir_vod_audio_t *
+audio_of(cir_job_state_t *s, int stream_index)
+{
+    for (int i = 0; i < s->nb_audio; i++) {
+        if (s->audio[i].st->index == stream_index) {
+            return &s->audio[i];
+        }
+    }
+    return NULL;
 }
 
 static int
@@ -393,11 +434,10 @@ read_loop(cir_job_state_t *s)
             return input_failed(s, s->ic->pb, ret, what);
         }
         if (s->vst && s->pkt->stream_index == s->vst->index) {
-            ret = decode(s, s->vdec, s->pkt);
-        } else if (s->ast && s->pkt->stream_index == s->ast->index) {
-            ret = decode(s, s->adec, s->pkt);
+            ret = decode(s, s->vdec, NULL, s->pkt);
         } else {
-            ret = 0;
+            cir_vod_audio_t *t = audio_of(s, s->pkt->stream_index);
+            ret = t ? decode(s, t->dec, t, s->pkt) : 0;
         }
         av_packet_unref(s->pkt);
         if (ret < 0) {
@@ -412,11 +452,13 @@ flush_all(cir_job_state_t *s)
 {
     int ret;
 
-    if (s->vdec && (ret = decode(s, s->vdec, NULL)) < 0) {
+    if (s->vdec && (ret = decode(s, s->vdec, NULL, NULL)) < 0) {
         return ret;
     }
-    if (s->adec && (ret = decode(s, s->adec, NULL)) < 0) {
-        return ret;
+    for (int i = 0; i < s->nb_audio; i++) {
+        if ((ret = decode(s, s->audio[i].dec, &s->audio[i], NULL)) < 0) {
+            return ret;
+        }
     }
     if (s->graph) {
         /* a video that ends before its audio (a cover picture with a
@@ -426,7 +468,8 @@ flush_all(cir_job_state_t *s)
          * rarely end on a video frame) adds nothing. */
         int64_t end = s->video_end_pts;
         double frame = av_q2d(av_inv_q(s->frame_rate));
-        if (s->ast && s->audio_end - end * av_q2d(s->vst->time_base) > frame) {
+        if (s->nb_audio > 0 &&
+            s->audio_end - end * av_q2d(s->vst->time_base) > frame) {
             end = (int64_t)ceil(s->audio_end / av_q2d(s->vst->time_base));
         }
         if ((ret = av_buffersrc_close(s->vsrc, end, AV_BUFFERSRC_FLAG_PUSH)) <
@@ -446,8 +489,12 @@ flush_all(cir_job_state_t *s)
                             cir_rung_id(s->rungs[i]), cir_strerror(ret));
         }
     }
-    if (s->audio && (ret = cir_audio_push(s->audio, NULL)) < 0) {
-        return fail_msg(s, ret, "audio: %s", cir_strerror(ret));
+    for (int i = 0; i < s->nb_audio; i++) {
+        cir_vod_audio_t *t = &s->audio[i];
+        if (t->out && (ret = cir_audio_push(t->out, NULL)) < 0) {
+            return fail_msg(s, ret, "audio %s: %s", t->choice.id,
+                            cir_strerror(ret));
+        }
     }
     return 0;
 }
@@ -481,30 +528,61 @@ compute_start(cir_job_state_t *s)
 
     s->start_pts_v =
         s->vst ? av_rescale_q(start, AV_TIME_BASE_Q, s->vst->time_base) : 0;
-    s->start_pts_a =
-        s->ast ? av_rescale_q(start, AV_TIME_BASE_Q, s->ast->time_base) : 0;
     if (s->vst) {
         end = fmax(end, stream_end(s->vst, start));
     }
-    if (s->ast) {
-        end = fmax(end, stream_end(s->ast, start));
+    for (int i = 0; i < s->nb_audio; i++) {
+        cir_vod_audio_t *t = &s->audio[i];
+        t->start_pts = av_rescale_q(start, AV_TIME_BASE_Q, t->st->time_base);
+        end = fmax(end, stream_end(t->st, start));
     }
     s->duration = end > 0               ? end
                   : s->ic->duration > 0 ? s->ic->duration / 1e6
                                         : 0;
 }
 
+/* Every audio track the job named made a rendition; one chosen by
+ * default that decoded nothing is left out, said in the log; an
+ * audio-only input needs one. */
+static int
+check_audio_complete(cir_job_state_t *s)
+{
+    int made = 0;
+
+    for (int i = 0; i < s->nb_audio; i++) {
+        const cir_vod_audio_t *t = &s->audio[i];
+        if (t->out != NULL) {
+            made++;
+        } else if (t->choice.requested) {
+            return fail_msg(s, CIR_EMEDIA,
+                            "audio stream %d: no audio frame could be decoded",
+                            t->choice.source);
+        } else {
+            cir_log_warn(&s->ctx->log,
+                         "audio stream %d: no audio frame could be decoded: "
+                         "no rendition %s",
+                         t->choice.source, t->choice.id);
+        }
+    }
+    if (s->nb_audio > 0 && !s->vst && made == 0) {
+        return fail_msg(s, CIR_EMEDIA, "no audio frame could be decoded");
+    }
+    return 0;
+}
+
 static int
 check_complete(cir_job_state_t *s)
 {
+    int ret;
+
     if (s->vst && s->frames_out == 0 && s->nb_rungs == 0 && !s->thumbs) {
         return fail_msg(s, CIR_EMEDIA, "no video frame could be decoded");
     }
     if (s->vst && s->frames_in == 0) {
         return fail_msg(s, CIR_EMEDIA, "no video frame could be decoded");
     }
-    if (s->ast && !s->vst && s->audio == NULL) {
-        return fail_msg(s, CIR_EMEDIA, "no audio frame could be decoded");
+    if ((ret = check_audio_complete(s)) < 0) {
+        return ret;
     }
     /* a file that ends well before the duration it declares is truncated */
     if (s->duration > 4 && s->media_time < s->duration * 0.9 - 1) {
@@ -522,11 +600,13 @@ state_free(cir_job_state_t *s)
     for (int i = 0; i < s->nb_rungs; i++) {
         cir_rung_free(&s->rungs[i]);
     }
-    cir_audio_free(&s->audio);
+    for (int i = 0; i < s->nb_audio; i++) {
+        cir_audio_free(&s->audio[i].out);
+        avcodec_free_context(&s->audio[i].dec);
+    }
     cir_thumbnailer_free(&s->thumbs);
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
-    avcodec_free_context(&s->adec);
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);

@@ -11,6 +11,7 @@
 #include <libavformat/avformat.h>
 
 #include "audio.h"
+#include "audio_select.h"
 #include "cir_log.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
@@ -18,17 +19,26 @@
 #include "rung.h"
 #include "thumbs.h"
 
+/* One chosen source audio track and its rendition. */
+typedef struct {
+    cir_audio_choice_t choice; /* id, language, name, default */
+    AVStream *st;
+    AVCodecContext *dec;
+    cir_audio_t *out; /* opened at the track's first decoded frame */
+    int64_t start_pts;
+} cir_vod_audio_t;
+
 typedef struct {
     cir_job_ctx_t *ctx; /* the job: preset, stores, result, log (job.h) */
 
     AVFormatContext *ic; /* ctx->ic, owned by ctx */
-    AVStream *vst, *ast;
-    AVCodecContext *vdec, *adec;
+    AVStream *vst;
+    AVCodecContext *vdec;
     AVFrame *frame, *prep_frame;
     AVPacket *pkt;
-    int64_t start_pts_v, start_pts_a;
+    int64_t start_pts_v;
     int64_t video_end_pts; /* end of the last decoded frame */
-    double audio_end;      /* end of the last decoded audio, seconds */
+    double audio_end;      /* end of the latest decoded audio, seconds */
 
     /* preparation graph: deinterlace, rotate, fps, yuv420p */
     AVFilterGraph *graph;
@@ -39,7 +49,8 @@ typedef struct {
 
     cir_video_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
-    cir_audio_t *audio;
+    cir_vod_audio_t audio[CIR_AUDIO_TRACKS_MAX]; /* in output order */
+    int nb_audio;
     cir_thumbnailer_t *thumbs;
 
     double duration;   /* declared by the input, seconds */
@@ -53,7 +64,7 @@ typedef struct {
  * rotate, square pixels, frame rate cap, 8-bit 4:2:0. */
 int cir_video_prep_build(cir_job_state_t *s, const AVFrame *f);
 
-/* The asset the job made (every rung, the audio rendition, the thumbnail
+/* The asset the job made (every rung, the audio renditions, the thumbnail
  * track) published by publish.c into the job's version, then the top-level
  * manifests last.  Fills the job result. */
 int cir_vod_publish(cir_job_state_t *s);

@@ -28,6 +28,7 @@ typedef struct task {
     char *id, *input, *output;
     cir_preset_t preset;
     unsigned only;
+    cir_audio_tracks_t audio_tracks;
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -148,6 +149,7 @@ worker_main(void *arg)
                          .output = t->output,
                          .preset = &t->preset,
                          .only = t->only,
+                         .audio_tracks = &t->audio_tracks,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -221,6 +223,9 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
     }
     t->preset = *in->preset;
     t->only = in->only;
+    if (in->audio_tracks != NULL) {
+        t->audio_tracks = *in->audio_tracks;
+    }
     t->user = in->user;
     t->queued_us = mono_us();
 

@@ -1,6 +1,6 @@
 /*
  * A VOD job's asset description: the packagers' timelines (every rung, the
- * audio rendition) and the thumbnail track become a cir_asset_t, published
+ * audio renditions) and the thumbnail track become a cir_asset_t, published
  * by publish.c into the job's version and top-level stores; the job result
  * names what was published.
  *
@@ -70,11 +70,19 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
         o->bandwidth = r->bandwidth;
         o->average_bandwidth = r->average_bandwidth;
         o->segments = r->nb_segments;
+        if (r->type == CIR_MEDIA_AUDIO) {
+            o->channels = r->channels;
+            snprintf(o->language, sizeof(o->language), "%s",
+                     r->language ? r->language : "und");
+            snprintf(o->name, sizeof(o->name), "%s", r->name ? r->name : r->id);
+            o->is_default = r->is_default;
+        }
         res->nb_renditions = i + 1;
     }
 }
 
-/* The video renditions (one per rung) and the audio one into rends. */
+/* The video renditions (one per rung) and the audio ones (one per source
+ * track that made one) into rends. */
 static size_t
 describe_renditions(cir_job_state_t *s, cir_rendition_t *rends,
                     cir_asset_t *asset)
@@ -99,17 +107,24 @@ describe_renditions(cir_job_state_t *s, cir_rendition_t *rends,
         r->iframe_bandwidth = iframe_peak(&in);
         asset->duration = fmax(asset->duration, rendition_end(&in));
     }
-    if (s->audio) {
+    for (int i = 0; i < s->nb_audio; i++) {
+        const cir_vod_audio_t *t = &s->audio[i];
         cir_cmaf_info_t in;
-        cir_rendition_t *r = &rends[n++];
-        cir_cmaf_info(cir_audio_packager(s->audio), &in);
+        cir_rendition_t *r;
+        if (t->out == NULL) {
+            continue; /* nothing decoded: said by check_audio_complete */
+        }
+        r = &rends[n++];
+        cir_cmaf_info(cir_audio_packager(t->out), &in);
         fill_rendition(r, &in, target);
-        r->id = "audio";
+        r->id = t->choice.id;
         r->type = CIR_MEDIA_AUDIO;
-        r->codecs = cir_audio_codecs(s->audio);
-        r->sample_rate = cir_audio_sample_rate(s->audio);
-        r->channels = cir_audio_channels(s->audio);
-        r->language = NULL;
+        r->codecs = cir_audio_codecs(t->out);
+        r->sample_rate = cir_audio_sample_rate(t->out);
+        r->channels = cir_audio_channels(t->out);
+        r->language = t->choice.language;
+        r->name = t->choice.name;
+        r->is_default = t->choice.is_default;
         asset->duration = fmax(asset->duration, rendition_end(&in));
     }
     return n;
@@ -146,7 +161,7 @@ log_renditions(cir_job_state_t *s, const cir_rendition_t *rends, size_t n)
 int
 cir_vod_publish(cir_job_state_t *s)
 {
-    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 1];
+    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
     const cir_publish_dest_t dest = {
         .version = s->ctx->store,

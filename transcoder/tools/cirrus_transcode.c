@@ -37,7 +37,8 @@ typedef struct {
 
 typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
-    const char *publish_tag; /* NULL: no publication marker */
+    const char *publish_tag;         /* NULL: no publication marker */
+    cir_audio_tracks_t audio_tracks; /* none: every source track */
     live_options_t live;
     unsigned only;
     int quiet, tty;
@@ -51,6 +52,7 @@ typedef struct {
     char input[4096], output[4096], preset[256], only[64];
     char presets_dir[1024], progress_json[1024], publish_tag[80];
     char log_level[16];
+    char audio_tracks[4096];
     int64_t log_json, quiet;
     char live_root[1024], stream[256], record[4096];
     double part_seconds, segment_seconds, max_seconds;
@@ -76,6 +78,10 @@ static const cir_option_t opts[] = {
      "a file rewritten with the progress, then the result"},
     {"publish_tag", S(publish_tag), "", 0, 0,
      "the upload's identity, 64 hex (\"\" or none: off)"},
+    {"audio_tracks", S(audio_tracks), "", 0, 0,
+     "JSON list of the source audio tracks to publish, e.g. "
+     "[{\"index\":1,\"language\":\"fr\",\"name\":\"Fran\u00e7ais\"}] "
+     "(empty: every track)"},
     {"log_level", S(log_level), "", 0, 0,
      "error, warn, info, debug, trace (\"\": info, error with quiet)"},
     {"log_json", I(log_json), "0", 0, 1, "one JSON object per log line"},
@@ -118,6 +124,7 @@ static const cir_cli_flag_t flags[] = {
     {"presets-dir", 0, "DIR", "presets_dir", NULL, NULL, NULL},
     {"progress-json", 0, "FILE", "progress_json", NULL, NULL, NULL},
     {"publish-tag", 0, "TAG", "publish_tag", NULL, NULL, NULL},
+    {"audio-tracks", 0, "JSON", "audio_tracks", NULL, NULL, NULL},
     {"log-level", 0, "LEVEL", "log_level", NULL, NULL, NULL},
     {"log-json", 0, NULL, "log_json", "1", NULL, NULL},
     {"quiet", 0, NULL, "quiet", "1", NULL, NULL},
@@ -143,7 +150,7 @@ static const cir_cli_t cli = {
         "--input URI --output URI --preset NAME\n"
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
-        "                        [--publish-tag TAG]\n"
+        "                        [--publish-tag TAG] [--audio-tracks JSON]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -214,6 +221,12 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
                       "bandwidth", (json_int_t)x->bandwidth,
                       "average_bandwidth", (json_int_t)x->average_bandwidth,
                       "segments", (json_int_t)x->segments);
+        if (!x->video) {
+            json_object_set_new(e, "channels", json_integer(x->channels));
+            json_object_set_new(e, "language", json_string(x->language));
+            json_object_set_new(e, "name", json_string(x->name));
+            json_object_set_new(e, "default", json_boolean(x->is_default));
+        }
         if (x->video) {
             json_object_set_new(e, "width", json_integer(x->width));
             json_object_set_new(e, "height", json_integer(x->height));
@@ -338,6 +351,32 @@ given(const char *s)
     return s[0] != '\0' ? s : NULL;
 }
 
+/* --audio-tracks: a JSON list (cir_audio_tracks_parse). */
+static int
+parse_audio_tracks(const char *text, cir_audio_tracks_t *out, char *err,
+                   size_t errsize)
+{
+    char why[512];
+    json_t *v = NULL;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (text[0] == '\0') {
+        return 0;
+    }
+    ret = cir_json_parse(text, strlen(text), strlen(text) + 1, &v, why,
+                         sizeof(why));
+    if (ret == 0) {
+        ret = cir_audio_tracks_parse(v, out, why, sizeof(why));
+    }
+    json_decref(v);
+    if (ret < 0) {
+        snprintf(err, errsize, "--audio-tracks: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 /* The log and the values the table cannot check: 0, or -1 with the
  * message in err. */
 static int
@@ -392,7 +431,9 @@ parse_args(int argc, char **argv, config_t *c, options_t *o)
     if (ret == CIR_CLI_EXIT) {
         return ret;
     }
-    if (ret < 0 || check_config(c, &o->only, err, sizeof(err)) < 0) {
+    if (ret < 0 || check_config(c, &o->only, err, sizeof(err)) < 0 ||
+        parse_audio_tracks(c->audio_tracks, &o->audio_tracks, err,
+                           sizeof(err)) < 0) {
         cir_cli_report(&cli, err, stderr);
         return -1;
     }
@@ -501,6 +542,7 @@ main(int argc, char **argv)
     job.output = o.output;
     job.preset = &preset;
     job.only = o.only;
+    job.audio_tracks = &o.audio_tracks;
     job.progress = on_progress;
     job.opaque = &o;
     job.cancel = &interrupted;
