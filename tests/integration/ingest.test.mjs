@@ -563,7 +563,11 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 V.watchPage(page);
                 page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
                 if (process.env.SHAKA_DEBUG) {
-                    const dbg = fs.readFileSync(path.join(B.SHAKA_DIST, 'shaka-player.compiled.debug.js'), 'utf8') +
+                    const dbg = fs.readFileSync(path.join(B.SHAKA_DIST, 'shaka-player.compiled.debug.js'), 'utf8')
+                        // StreamingEngine's SEGMENT_MISSING handler: log
+                        // when it finds no next reference (then fatal)
+                        .replace('if(!p){r.jumpTo(6);break}',
+                            'if(!p){shaka.log.error(d,"NO NEXT REFERENCE");r.jumpTo(6);break}') +
                         '\n;shaka.log.setLevel(shaka.log.Level.' + process.env.SHAKA_DEBUG + ');\n';
                     await page.route('**/lib/shaka/shaka-player.compiled.js', (route) =>
                         route.fulfill({ body: dbg, contentType: 'application/javascript' }));
@@ -572,8 +576,11 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                         `${((Date.now() - t0) / 1000).toFixed(3)} ${m.type()} ${m.text().slice(0, 400)}\n`));
                     page.on('request', (r) => fs.appendFileSync('/tmp/shaka-console.log',
                         `${((Date.now() - t0) / 1000).toFixed(3)} REQ ${r.url()}\n`));
-                    page.on('response', (r) => fs.appendFileSync('/tmp/shaka-console.log',
-                        `${((Date.now() - t0) / 1000).toFixed(3)} RESP ${r.status()} ${r.url()}\n`));
+                    page.on('response', async (r) => { // with playlists' bodies
+                        const at = ((Date.now() - t0) / 1000).toFixed(3);
+                        const body = /\.m3u8/.test(r.url()) ? `\n${await r.text().catch(() => '')}` : '';
+                        fs.appendFileSync('/tmp/shaka-console.log', `${at} RESP ${r.status()} ${r.url()}${body}\n`);
+                    });
                 }
                 await page.goto(`${ngx.base}/player.html?engine=shaka&lowLatency=1` +
                     '&src=/live/through/master.m3u8', { waitUntil: 'load' });
