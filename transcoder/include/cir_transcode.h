@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cir_preset.h"
+#include "cir_subtitle_spec.h"
 
 typedef struct {
     double percent; /* 0..100, -1 if the duration is unknown */
@@ -42,6 +43,9 @@ typedef struct {
      * output); NULL: a new one, unique to this attempt
      * (cir_version_id_make with the start time and 64 random bits). */
     const char *version;
+    /* Sidecar subtitle files, each a subtitle rendition (the job's
+     * "subtitles"); NULL or count 0: none. */
+    const cir_subtitle_specs_t *subtitles;
 } cir_job_t;
 
 typedef struct {

@@ -524,12 +524,26 @@ state_free(cir_job_state_t *s)
     }
     cir_audio_free(&s->audio);
     cir_thumbnailer_free(&s->thumbs);
+    cir_subtitles_free(&s->subtitles);
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     avcodec_free_context(&s->adec);
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
+}
+
+/* The job's sidecar subtitles, read before the long decode so a bad file
+ * fails the job at once (subtitles.h). */
+static int
+load_subtitles(cir_job_state_t *s)
+{
+    char why[1024];
+    int ret =
+        cir_subtitles_load(&s->subtitles, s->ctx->job->subtitles,
+                           s->ctx->job->cancel, &s->ctx->log, why, sizeof(why));
+
+    return ret < 0 ? fail_msg(s, ret, "%s", why) : 0;
 }
 
 /* The video (or audio) path on the job's input, its header read: stream
@@ -550,6 +564,9 @@ run_video(cir_job_state_t *s)
         return ret;
     }
     compute_start(s);
+    if ((ret = load_subtitles(s)) < 0) {
+        return ret;
+    }
     if ((ret = read_loop(s)) < 0) {
         return ret;
     }
@@ -571,6 +588,11 @@ run_still(cir_job_state_t *s)
     int ret;
 
     c->result->is_image = 1;
+    if (c->job->subtitles != NULL && c->job->subtitles->count > 0) {
+        return fail_msg(s, CIR_EINVAL,
+                        "the input is a still image: it cannot have "
+                        "subtitles");
+    }
     if (!c->preset->images_enabled || !(c->only & CIR_ONLY_IMAGES)) {
         return fail_msg(s, CIR_EMEDIA,
                         "the input is a still image but preset %s makes "

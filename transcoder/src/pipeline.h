@@ -16,6 +16,7 @@
 #include "cir_transcode.h"
 #include "job.h"
 #include "rung.h"
+#include "subtitles.h"
 #include "thumbs.h"
 
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct {
     int nb_rungs;
     cir_audio_t *audio;
     cir_thumbnailer_t *thumbs;
+    cir_subtitles_t *subtitles; /* the job's sidecars, read before decoding */
 
     double duration;   /* declared by the input, seconds */
     double media_time; /* decoded so far, seconds */
