@@ -21,25 +21,26 @@ cir_subtitle_kind_name(cir_subtitle_kind_t kind)
     return (unsigned)kind < 3 ? kind_names[kind] : "subtitles";
 }
 
-/* BCP 47's shape: a 2-3 letter primary language (or 4-8 letters, or an
- * "x-" / "i-" one), then subtags of 1-8 letters and digits. */
+/* BCP 47's shape, as players match it: a primary language of 2 or 3
+ * letters (ISO 639), then subtags of 1 to 8 letters and digits ("pt-BR",
+ * "zh-Hant", "es-419"). */
 static int
 language_ok(const char *s, size_t n)
 {
-    size_t i = 0, start = 0;
+    size_t i = 0, start;
 
-    if (n == 0 || n >= CIR_SUBTITLE_LANG_MAX) {
+    if (n == 0 || n >= CIR_SUBTITLE_LANG_MAX || strlen(s) != n) {
         return 0;
     }
     while (i < n && isalpha((unsigned char)s[i])) {
         i++;
     }
-    if (i == 0 || i > 8 || (i == 1 && s[0] != 'x' && s[0] != 'i')) {
+    if (i < 2 || i > 3 || (i < n && s[i] != '-')) {
         return 0;
     }
-    for (; i <= n; i++) {
+    for (start = ++i; i <= n; i++) {
         if (i == n || s[i] == '-') {
-            if (start > 0 && (i - start == 0 || i - start > 8)) {
+            if (i - start == 0 || i - start > 8) {
                 return 0;
             }
             start = i + 1;
@@ -47,7 +48,7 @@ language_ok(const char *s, size_t n)
             return 0;
         }
     }
-    return s[n - 1] != '-';
+    return 1;
 }
 
 /* What a player lists: printable, and nothing that would end a quoted HLS
