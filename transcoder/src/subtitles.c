@@ -105,14 +105,7 @@ encoder_tag_len(const char *p, size_t n)
     return 0;
 }
 
-/*
- * The encoder's cue text as a WebVTT cue payload: '&', '<' and '>' of the
- * text escaped (the encoder passes them through), its own tags kept, CR
- * dropped, blank lines (which would end the cue) and the newlines at either
- * end removed.  Returns the length, or -1 when out is too small.
- */
-int cir_subtitles_escape(const char *in, size_t n, char *out, size_t size);
-
+/* The encoder passes the text's '&', '<' and '>' through (FFmpeg 5.1). */
 int
 cir_subtitles_escape(const char *in, size_t n, char *out, size_t size)
 {

@@ -56,4 +56,11 @@ int cir_subtitles_publish(cir_subtitles_t *s, cir_asset_t *asset,
 
 void cir_subtitles_free(cir_subtitles_t **s);
 
+/* libavcodec's WebVTT encoder output (n bytes) as a cue payload into out:
+ * '&', '<' and '>' of the text escaped, the encoder's own tags (<i>, <b>,
+ * <u> and their ends) kept, CR and NUL dropped, blank lines (which would
+ * end the cue) and newlines or spaces at the end removed.  Returns the
+ * length, or -1 when out (size bytes with the NUL) is too small. */
+int cir_subtitles_escape(const char *in, size_t n, char *out, size_t size);
+
 #endif
