@@ -372,12 +372,14 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
     if (settle_before_run(w, f, &preset)) {
         return;
     }
-    ret = cir_pool_submit(w->pool, &(cir_pool_task_t){.id = f->job.id,
-                                                      .input = f->job.input,
-                                                      .output = f->job.output,
-                                                      .preset = &preset,
-                                                      .only = f->job.only,
-                                                      .user = f});
+    ret = cir_pool_submit(w->pool,
+                          &(cir_pool_task_t){.id = f->job.id,
+                                             .input = f->job.input,
+                                             .output = f->job.output,
+                                             .preset = &preset,
+                                             .only = f->job.only,
+                                             .subtitles = f->job.subtitles,
+                                             .user = f});
     if (ret < 0) {
         if (lease_settle(f)) {
             abandon_job(w, f, NULL);

@@ -32,6 +32,9 @@ typedef struct {
     const char *output;         /* copied */
     const cir_preset_t *preset; /* copied */
     unsigned only;
+    /* the job's "subtitles" as JSON text (cir_subtitle_spec.h), parsed
+     * at submit; NULL or "": none */
+    const char *subtitles;
     void *user; /* handed back in the done record */
 } cir_pool_task_t;
 

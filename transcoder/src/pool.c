@@ -28,6 +28,7 @@ typedef struct task {
     char *id, *input, *output;
     cir_preset_t preset;
     unsigned only;
+    cir_subtitle_specs_t *subtitles; /* NULL: none */
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -68,6 +69,7 @@ task_free(task_t *t)
         free(t->id);
         free(t->input);
         free(t->output);
+        free(t->subtitles);
         free(t->done);
         free(t);
     }
@@ -148,6 +150,7 @@ worker_main(void *arg)
                          .output = t->output,
                          .preset = &t->preset,
                          .only = t->only,
+                         .subtitles = t->subtitles,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -202,6 +205,19 @@ fail:
     return ret;
 }
 
+/* The task's subtitles, checked by the intake already: a refusal here is
+ * a caller's bug. */
+static int
+parse_subtitles(task_t *t, const char *json)
+{
+    char err[256];
+
+    if ((t->subtitles = calloc(1, sizeof(*t->subtitles))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    return cir_subtitle_specs_parse_text(json, t->subtitles, err, sizeof(err));
+}
+
 int
 cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
 {
@@ -218,6 +234,11 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
         (t->done = calloc(1, sizeof(*t->done))) == NULL) {
         task_free(t);
         return CIR_ENOMEM;
+    }
+    if (in->subtitles != NULL && in->subtitles[0] != '\0' &&
+        (ret = parse_subtitles(t, in->subtitles)) < 0) {
+        task_free(t);
+        return ret;
     }
     t->preset = *in->preset;
     t->only = in->only;
