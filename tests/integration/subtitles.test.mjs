@@ -8,8 +8,11 @@
 // validators pass.  In Chromium through the shipped nginx: hls.js lists
 // both tracks and puts the SRT's cues on the video's timeline (startTime
 // within 0.1 s of the file's); dash.js lists both text tracks.
-// Bad subtitle input fails the job with an error naming the entry.
+// Bad subtitle input fails the job with an error naming the entry; a
+// cirrus-worker job document carries the field to the transcode, and a bad
+// one is parked with its reason.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -265,5 +268,52 @@ describe('players', { skip: missing || false }, () => {
             await page.close();
         }
         await V.assertClean();
+    });
+});
+
+describe('cirrus-worker job documents', () => {
+    let child;
+    after(() => child?.kill('SIGKILL'));
+
+    test('subtitles reach the transcode; a bad entry is parked', async () => {
+        const work = C.tmpDir('subs-worker-');
+        const spool = path.join(work, 'spool'), out = path.join(work, 'out');
+        const inc = path.join(spool, 'incoming');
+        fs.mkdirSync(inc, { recursive: true });
+        const drop = (name, doc) => {
+            fs.writeFileSync(path.join(inc, `.tmp-${name}`), JSON.stringify(doc));
+            fs.renameSync(path.join(inc, `.tmp-${name}`), path.join(inc, name));
+        };
+        const args = [];
+        for (const [k, v] of Object.entries({ spool_dir: spool,
+            out_root: `file://${out}`, workers: 1, default_preset: 'subs',
+            presets_dir: presets, settle_seconds: 0.3, metrics_port: -1 }))
+            args.push('--set', `${k}=${v}`);
+        child = spawn(path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker'), args,
+            { stdio: ['ignore', 'pipe', 'pipe'] });
+        let log = '';
+        child.stdout.on('data', (d) => (log += d));
+        child.stderr.on('data', (d) => (log += d));
+        drop('with-subs.json', { input: C.sample(SAMPLE), only: 'hls,dash',
+            output: `file://${path.join(out, 'with-subs')}`,
+            subtitles: [{ uri: SRT, language: 'en', kind: 'forced' }] });
+        drop('bad-subs.json', { input: C.sample(SAMPLE),
+            subtitles: [{ uri: SRT, language: 'en', default: 'yes' }] });
+        const detail = () => `worker log:\n${log.slice(-3000)}`;
+        await C.waitFor('the job', () => C.readJson(
+            path.join(out, 'with-subs.job.json'))?.state === 'done',
+        { timeoutMs: 120000, detail });
+        const asset = path.join(out, 'with-subs');
+        const master = fs.readFileSync(path.join(asset, 'master.m3u8'), 'utf8');
+        assert.match(master, /#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="en",NAME="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=YES,URI=/);
+        assert.ok(fs.existsSync(path.join(C.versionDir(asset), 'subs-en', 'seg-1.vtt')));
+        assert.match(fs.readFileSync(path.join(asset, 'manifest.mpd'), 'utf8'),
+            /value="forced-subtitle"/);
+        const bad = await C.waitFor('the bad job parked', () => C.readJson(
+            path.join(spool, 'failed', 'bad-subs.json.error.json')),
+        { timeoutMs: 30000, detail });
+        assert.equal(bad.permanent, true);
+        assert.match(bad.error.error, /subtitles\[0\]\.default: expected true or false/);
+        child.kill('SIGTERM');
     });
 });
