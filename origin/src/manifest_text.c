@@ -108,7 +108,10 @@ cir_manifest_check_texts(const cir_asset_t *a)
             }
         }
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(a->texts[i].id, a->texts[j].id) == 0) {
+            /* one folder each; NAMEs differ within a group (RFC 8216bis
+             * 4.4.6.1) */
+            if (strcmp(a->texts[i].id, a->texts[j].id) == 0 ||
+                strcmp(a->texts[i].name, a->texts[j].name) == 0) {
                 return CIR_EINVAL;
             }
         }

@@ -8,7 +8,10 @@
 // validators pass.  In Chromium through the shipped nginx: hls.js lists
 // both tracks and puts the SRT's cues on the video's timeline (startTime
 // within 0.1 s of the file's); dash.js lists both text tracks.
-// Bad subtitle input fails the job with an error naming the entry; a
+// The input's own text tracks (WebVTT and ASS in Matroska, mov_text in MP4)
+// become renditions too, after the sidecars, with their tags and
+// dispositions.  Bad subtitle input fails the job with an error naming the
+// entry; a
 // cirrus-worker job document carries the field to the transcode, and a bad
 // one is parked with its reason.
 import assert from 'node:assert/strict';
@@ -315,5 +318,86 @@ describe('cirrus-worker job documents', () => {
         assert.equal(bad.permanent, true);
         assert.match(bad.error.error, /subtitles\[0\]\.default: expected true or false/);
         child.kill('SIGTERM');
+    });
+});
+
+describe("the input's own text tracks", () => {
+    const ASS = `[Script Info]
+ScriptType: v4.00+
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, Bold, Italic
+Style: Default,Arial,20,&H00FFFFFF,0,0
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:02.00,0:00:03.50,Default,,0,0,0,,{\\i1}Achtung{\\i0} & Vorsicht
+`;
+    const ffmpeg = (args) => C.run('ffmpeg', ['-hide_banner', '-loglevel',
+        'error', '-y', ...args]);
+
+    test('Matroska: WebVTT and ASS tracks after a sidecar', async () => {
+        const dir = C.tmpDir('subs-mkv-');
+        fs.writeFileSync(path.join(dir, 'de.ass'), ASS);
+        const mkv = path.join(dir, 'in.mkv');
+        const made = await ffmpeg(['-i', C.sample(SAMPLE), '-i', VTT, '-i',
+            path.join(dir, 'de.ass'), '-map', '0', '-map', '1', '-map', '2',
+            '-c:v', 'copy', '-c:a', 'copy', '-c:s:0', 'webvtt', '-c:s:1', 'ass',
+            '-metadata:s:s:0', 'language=fre', '-metadata:s:s:1', 'language=ger',
+            '-metadata:s:s:1', 'title=Deutsch (forced)', '-disposition:s:0',
+            'default', '-disposition:s:1', 'forced', mkv]);
+        assert.equal(made.code, 0, made.stderr);
+        // where the file has the cue (ffmpeg moved it with the video's
+        // start), less the file's start: the asset's timeline
+        const start = Number(C.ffprobe(mkv).format.start_time);
+        const assAt = Number(C.ffprobe(mkv, ['-select_streams', 's:1',
+            '-show_packets']).packets[0].pts_time) - start;
+        const out = path.join(dir, 'out');
+        const r = await C.transcode({ input: mkv, output: out, preset: 'subs',
+            args: ['--subtitles', JSON.stringify([{ uri: SRT, language: 'fre' }])],
+            env: { CIRRUS_PRESETS_DIR: presets } });
+        assert.equal(r.code, 0, C.describe(r));
+        const m = C.parseMaster(fs.readFileSync(path.join(out, 'master.m3u8'), 'utf8'));
+        const subs = m.media.filter((x) => x.TYPE === 'SUBTITLES');
+        assert.deepEqual(subs.map((x) => [x.LANGUAGE, x.NAME, x.DEFAULT, x.FORCED,
+            x.URI.replace(/^.*\/(subs-[^/]+)\/index\.m3u8$/, '$1')]), [
+            ['fre', 'fre', 'NO', 'NO', 'subs-fre'],
+            ['fre', 'fre (2)', 'YES', 'NO', 'subs-fre-2'],
+            ['ger', 'Deutsch (forced)', 'NO', 'YES', 'subs-ger'],
+        ]);
+        const v = C.versionDir(out);
+        const ger = C.parseVtt(fs.readFileSync(path.join(v, 'subs-ger', 'full.vtt'), 'utf8'));
+        assert.equal(ger.length, 1);
+        assert.equal(ger[0].text, '<i>Achtung</i> &amp; Vorsicht');
+        // on the asset's timeline: the input's start is its 0
+        assert.ok(Math.abs(ger[0].start - assAt) < 0.002,
+            `${ger[0].start} vs ${assAt}`);
+        assert.ok(Math.abs(ger[0].end - ger[0].start - 1.5) < 0.002);
+        const fre = fs.readFileSync(path.join(v, 'subs-fre-2', 'seg-1.vtt'), 'utf8');
+        assert.match(fre, /<b>Bonjour<\/b> &amp; bienvenue/);
+        assert.match(r.stderr, /the input's subtitle stream #3 \(ass, ger\): 1 cues/);
+        assert.ok(V.checkDir(out) >= 4);
+        await V.assertClean();
+    });
+
+    test('MP4: a mov_text track', async () => {
+        const dir = C.tmpDir('subs-mp4-');
+        const mp4 = path.join(dir, 'in.mp4');
+        const made = await ffmpeg(['-i', C.sample(SAMPLE), '-i', SRT, '-map', '0',
+            '-map', '1', '-c:v', 'copy', '-c:a', 'copy', '-c:s', 'mov_text',
+            '-metadata:s:s:0', 'language=spa', mp4]);
+        assert.equal(made.code, 0, made.stderr);
+        const out = path.join(dir, 'out');
+        const r = await C.transcode({ input: mp4, output: out, preset: 'subs',
+            env: { CIRRUS_PRESETS_DIR: presets } });
+        assert.equal(r.code, 0, C.describe(r));
+        const v = C.versionDir(out);
+        const seg2 = fs.readFileSync(path.join(v, 'subs-spa', 'seg-2.vtt'), 'utf8');
+        assert.match(seg2, /^WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00\.000\n/);
+        assert.match(seg2, /00:00:01\.500 --> 00:00:02\.600\n<i>Across the boundary<\/i>/);
+        assert.match(fs.readFileSync(path.join(out, 'master.m3u8'), 'utf8'),
+            /TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="spa"/);
+        assert.match(fs.readFileSync(path.join(out, 'manifest.mpd'), 'utf8'),
+            /contentType="text" mimeType="text\/vtt" lang="spa"/);
     });
 });

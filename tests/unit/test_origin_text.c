@@ -289,6 +289,13 @@ Test(origin_text, same_id_twice_refused)
     assert_refused();
 }
 
+Test(origin_text, same_name_twice_refused)
+{
+    with_texts();
+    texts[1].name = "English CC";
+    assert_refused();
+}
+
 Test(origin_text, unsorted_cues_refused)
 {
     static const cir_text_cue_t bad[] = {{3000, 4000, "b"}, {1000, 2000, "a"}};

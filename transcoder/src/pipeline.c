@@ -364,6 +364,16 @@ decode(cir_job_state_t *s, AVCodecContext *dec, const AVPacket *pkt)
     }
 }
 
+/* A packet of one of the input's text streams (else nothing). */
+static int
+push_subtitle(cir_job_state_t *s)
+{
+    char why[1024];
+    int ret = cir_subtitles_push(s->subtitles, s->pkt, why, sizeof(why));
+
+    return ret < 0 ? fail_msg(s, ret, "%s", why) : 0;
+}
+
 static int
 read_loop(cir_job_state_t *s)
 {
@@ -397,7 +407,7 @@ read_loop(cir_job_state_t *s)
         } else if (s->ast && s->pkt->stream_index == s->ast->index) {
             ret = decode(s, s->adec, s->pkt);
         } else {
-            ret = 0;
+            ret = push_subtitle(s);
         }
         av_packet_unref(s->pkt);
         if (ret < 0) {
@@ -534,16 +544,26 @@ state_free(cir_job_state_t *s)
 }
 
 /* The job's sidecar subtitles, read before the long decode so a bad file
- * fails the job at once (subtitles.h). */
+ * fails the job at once, then the input's own text streams, read with the
+ * media (subtitles.h). */
 static int
 load_subtitles(cir_job_state_t *s)
 {
     char why[1024];
+    int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
     int ret =
         cir_subtitles_load(&s->subtitles, s->ctx->job->subtitles,
                            s->ctx->job->cancel, &s->ctx->log, why, sizeof(why));
 
-    return ret < 0 ? fail_msg(s, ret, "%s", why) : 0;
+    if (ret < 0) {
+        return fail_msg(s, ret, "%s", why);
+    }
+    if (!(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        return 0;
+    }
+    ret =
+        cir_subtitles_open_embedded(&s->subtitles, s->ic, start, &s->ctx->log);
+    return ret < 0 ? fail_msg(s, ret, "subtitles: %s", cir_strerror(ret)) : 0;
 }
 
 /* The video (or audio) path on the job's input, its header read: stream

@@ -6,6 +6,7 @@
  */
 #include "subtitles.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,13 +29,22 @@ typedef struct {
     size_t seq; /* order in the file, to keep a stable sort */
 } loaded_cue_t;
 
+typedef struct reader reader_t;
+
 typedef struct {
     const cir_subtitle_spec_t *spec;
-    size_t index; /* in the job's subtitles[] */
+    char label[400]; /* "subtitles[i] (uri)", "the input's stream #n" */
     loaded_cue_t *loaded;
     size_t nb, cap;
     cir_text_cue_t *cues; /* loaded[], sorted, clipped at publish */
     cir_text_track_t track;
+    /* a text track of the input, read with the media */
+    cir_subtitle_spec_t own;
+    reader_t *live;
+    int left_out; /* an input's track without a cue */
+    /* what players list: the spec's, " (2)" added when a rendition
+     * before has it (NAMEs differ within a group, RFC 8216bis 4.4.6.1) */
+    char name[CIR_SUBTITLE_NAME_MAX + 8];
 } sub_track_t;
 
 struct cir_subtitles {
@@ -43,19 +53,21 @@ struct cir_subtitles {
     cir_text_track_t published[CIR_SUBTITLES_MAX]; /* what the asset lists */
 };
 
-/* One sidecar being read. */
-typedef struct {
+/* One subtitle stream being read: a sidecar's, or the input's. */
+struct reader {
     sub_track_t *t;
-    AVFormatContext *ic;
+    AVFormatContext *ic; /* a sidecar's own; the input's is not ours */
     AVStream *st;
     AVCodecContext *dec, *enc;
     AVPacket *pkt;
-    uint8_t *buf; /* the encoder's output */
+    uint8_t *buf;      /* the encoder's output */
+    int64_t offset_ms; /* the input's start, taken off its cue times */
     const cir_log_ctx_t *log;
-    size_t empty; /* cues with no text, left out */
+    size_t empty;  /* cues with no text, left out */
+    size_t errors; /* an input's cues that could not be read, left out */
     char *why;
     size_t why_len;
-} reader_t;
+};
 
 static void
 put_time(char *out, size_t n, int64_t ms)
@@ -77,8 +89,7 @@ static int
 fail(reader_t *r, int err, const char *fmt, ...)
 {
     va_list ap;
-    int n = snprintf(r->why, r->why_len,
-                     "subtitles[%zu] (%.300s): ", r->t->index, r->t->spec->uri);
+    int n = snprintf(r->why, r->why_len, "%s: ", r->t->label);
 
     if (n > 0 && (size_t)n < r->why_len) {
         va_start(ap, fmt);
@@ -211,7 +222,8 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     int64_t base = sub->pts != AV_NOPTS_VALUE
                        ? av_rescale_q(sub->pts, AV_TIME_BASE_Q, ms)
                        : av_rescale_q(r->pkt->pts, r->st->time_base, ms);
-    int64_t start = base + sub->start_display_time, end = OPEN_END;
+    int64_t start = base + sub->start_display_time - r->offset_ms;
+    int64_t end = OPEN_END;
     char text[CIR_SUBTITLE_CUE_BYTES + 1], at[32];
     int n;
 
@@ -221,7 +233,7 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     }
     if (sub->end_display_time != 0 && sub->end_display_time != UINT32_MAX &&
         sub->end_display_time > sub->start_display_time) {
-        end = base + sub->end_display_time;
+        end = base + sub->end_display_time - r->offset_ms;
     }
     /* the encoder takes times from the caller, not the subtitle */
     sub->end_display_time -= sub->start_display_time;
@@ -398,17 +410,13 @@ cmp_cue(const void *a, const void *b)
 }
 
 /* Sorted by start; open ends closed at the next start; what the file got
- * wrong repaired and logged. */
+ * wrong repaired and logged.  (At least one cue.) */
 static int
-finish_cues(reader_t *r)
+sort_cues(reader_t *r)
 {
     sub_track_t *t = r->t;
     size_t negative = 0, open = 0;
 
-    if (t->nb == 0) {
-        return fail(r, CIR_EMEDIA, "no cue in the file%s",
-                    r->empty ? " (only empty ones)" : "");
-    }
     qsort(t->loaded, t->nb, sizeof(*t->loaded), cmp_cue);
     for (size_t i = 0; i < t->nb; i++) {
         cir_text_cue_t *c = &t->loaded[i].cue;
@@ -426,14 +434,26 @@ finish_cues(reader_t *r)
     for (size_t i = 0; i < t->nb; i++) {
         t->cues[i] = t->loaded[i].cue;
     }
-    if (r->empty || negative || open) {
+    if (r->empty || negative || open || r->errors) {
         cir_log_warn(r->log,
-                     "subtitles[%zu] (%s): %zu empty cues left out, %zu cues "
-                     "before 0 moved to 0, %zu cues without an end end "
-                     "where the next starts",
-                     t->index, t->spec->uri, r->empty, negative, open);
+                     "%s: %zu empty cues left out, %zu cues that could not be "
+                     "read left out, %zu cues before 0 moved to 0, %zu cues "
+                     "without an end end where the next starts",
+                     t->label, r->empty, r->errors, negative, open);
     }
+    t->track.cues = t->cues;
+    t->track.nb_cues = t->nb;
     return 0;
+}
+
+static int
+finish_cues(reader_t *r)
+{
+    if (r->t->nb == 0) {
+        return fail(r, CIR_EMEDIA, "no cue in the file%s",
+                    r->empty ? " (only empty ones)" : "");
+    }
+    return sort_cues(r);
 }
 
 static void
@@ -457,9 +477,8 @@ load_one(sub_track_t *t, const atomic_int *cancel, const cir_log_ctx_t *log,
         ret = finish_cues(&r);
     }
     if (ret == 0) {
-        cir_log_info(log, "subtitles[%zu] (%s): %zu cues, %s, %s", t->index,
-                     t->spec->uri, t->nb, r.ic->iformat->name,
-                     t->spec->language);
+        cir_log_info(log, "%s: %zu cues, %s, %s", t->label, t->nb,
+                     r.ic->iformat->name, t->spec->language);
     }
     reader_close(&r);
     return ret;
@@ -474,11 +493,16 @@ init_track(sub_track_t *t, const cir_subtitle_spec_t *spec, size_t index)
         [CIR_SUBTITLE_KIND_FORCED] = CIR_TEXT_FORCED,
     };
 
+    char label[sizeof(t->label)];
+
+    /* (through a copy: spec may be t's own) */
+    snprintf(label, sizeof(label), "subtitles[%zu] (%.300s)", index, spec->uri);
+    memcpy(t->label, label, sizeof(label));
     t->spec = spec;
-    t->index = index;
     t->track.id = spec->id;
     t->track.language = spec->language;
-    t->track.name = spec->name;
+    memcpy(t->name, spec->name, sizeof(spec->name)); /* unique_names() */
+    t->track.name = t->name;
     t->track.kind = kinds[spec->kind];
     t->track.is_default = spec->is_default;
 }
@@ -506,8 +530,6 @@ cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
             cir_subtitles_free(&s);
             return ret;
         }
-        s->tracks[i].track.cues = s->tracks[i].cues;
-        s->tracks[i].track.nb_cues = s->tracks[i].nb;
     }
     *out = s;
     return 0;
@@ -523,6 +545,221 @@ const cir_text_track_t *
 cir_subtitles_track(const cir_subtitles_t *s, size_t i)
 {
     return s && i < s->count ? &s->tracks[i].track : NULL;
+}
+
+/* ---- the input's own text tracks ---------------------------------------- */
+
+static void
+close_live(sub_track_t *t)
+{
+    if (t->live != NULL) {
+        t->live->ic = NULL;  /* the job's */
+        t->live->pkt = NULL; /* the read loop's */
+        reader_close(t->live);
+        free(t->live);
+        t->live = NULL;
+    }
+}
+
+/* A stream tag as a language: BCP 47's shape (ISO 639-2 "eng" as MKV and
+ * MP4 write it is one), else "und". */
+static void
+stream_language(const AVStream *st, char *out, size_t size)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "language", NULL, 0);
+    const char *v = e ? e->value : "";
+    size_t n = strlen(v), alpha = 0;
+    int ok = n > 0 && n < size;
+
+    while (alpha < n && isalpha((unsigned char)v[alpha])) {
+        alpha++;
+    }
+    ok = ok && alpha >= 2 && alpha <= 3 && (alpha == n || v[alpha] == '-');
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = isalnum((unsigned char)v[i]) || (v[i] == '-' && i + 1 < n);
+    }
+    snprintf(out, size, "%s", ok ? v : "und");
+}
+
+/* Its title when it fits a playlist's NAME (printable ASCII, no '"'),
+ * else its language. */
+static void
+stream_name(const AVStream *st, const char *language, char *out, size_t size)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "title", NULL, 0);
+    const char *v = e ? e->value : "";
+    size_t n = strlen(v);
+    int ok = n > 0 && n < size;
+
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"';
+    }
+    snprintf(out, size, "%s", ok ? v : language);
+}
+
+/* "subs-<language>", "-<n>" when the language has a rendition already. */
+static void
+embedded_id(const cir_subtitles_t *s, cir_subtitle_spec_t *spec)
+{
+    char lang[sizeof(spec->language)];
+    size_t same = 0;
+
+    memcpy(lang, spec->language, sizeof(lang));
+    for (size_t i = 0; i < s->count; i++) {
+        same += strcmp(s->tracks[i].spec->language, lang) == 0;
+    }
+    if (same == 0) {
+        snprintf(spec->id, sizeof(spec->id), "subs-%s", lang);
+    } else {
+        snprintf(spec->id, sizeof(spec->id), "subs-%s-%zu", lang, same + 1);
+    }
+}
+
+static int
+has_default(const cir_subtitles_t *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->tracks[i].spec->is_default) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The track's spec from the stream's tags and dispositions. */
+static void
+init_embedded(cir_subtitles_t *s, sub_track_t *t, const AVStream *st)
+{
+    cir_subtitle_spec_t *spec = &t->own;
+    int d = st->disposition;
+
+    memset(spec, 0, sizeof(*spec));
+    stream_language(st, spec->language, sizeof(spec->language));
+    stream_name(st, spec->language, spec->name, sizeof(spec->name));
+    spec->kind = (d & AV_DISPOSITION_FORCED) ? CIR_SUBTITLE_KIND_FORCED
+                 : (d & AV_DISPOSITION_HEARING_IMPAIRED)
+                     ? CIR_SUBTITLE_KIND_CAPTIONS
+                     : CIR_SUBTITLE_KIND_SUBTITLES;
+    spec->is_default = (d & AV_DISPOSITION_DEFAULT) && !has_default(s);
+    snprintf(spec->uri, sizeof(spec->uri), "stream #%d", st->index);
+    embedded_id(s, spec);
+    init_track(t, spec, 0);
+    snprintf(t->label, sizeof(t->label),
+             "the input's subtitle stream #%d (%s, %s)", st->index,
+             avcodec_get_name(st->codecpar->codec_id), spec->language);
+}
+
+/* One text stream of the input into the next track: 0, 1 when it is left
+ * out (logged), or < 0. */
+static int
+open_stream(cir_subtitles_t *s, AVFormatContext *ic, AVStream *st,
+            int64_t start_us, const cir_log_ctx_t *log)
+{
+    sub_track_t *t = &s->tracks[s->count];
+    reader_t *r = calloc(1, sizeof(*r));
+    char why[600];
+    int ret;
+
+    if (r == NULL) {
+        return CIR_ENOMEM;
+    }
+    memset(t, 0, sizeof(*t));
+    init_embedded(s, t, st);
+    *r = (reader_t){.t = t,
+                    .st = st,
+                    .offset_ms = start_us / 1000,
+                    .log = log,
+                    .why = why,
+                    .why_len = sizeof(why)};
+    t->live = r;
+    if ((ret = open_codecs(r)) < 0) {
+        cir_log_warn(log, "%s: left out", why);
+        close_live(t);
+        return ret == CIR_ENOMEM ? ret : 1;
+    }
+    (void)ic;
+    s->count++;
+    return 0;
+}
+
+int
+cir_subtitles_open_embedded(cir_subtitles_t **sp, AVFormatContext *ic,
+                            int64_t start_us, const cir_log_ctx_t *log)
+{
+    int ret;
+
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        AVStream *st = ic->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_SUBTITLE) {
+            continue;
+        }
+        if (*sp == NULL && (*sp = calloc(1, sizeof(**sp))) == NULL) {
+            return CIR_ENOMEM;
+        }
+        if ((*sp)->count == CIR_SUBTITLES_MAX) {
+            cir_log_warn(log,
+                         "the input's subtitle stream #%u: left out, at most "
+                         "%d subtitle renditions",
+                         i, CIR_SUBTITLES_MAX);
+            continue;
+        }
+        if ((ret = open_stream(*sp, ic, st, start_us, log)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int
+cir_subtitles_push(cir_subtitles_t *s, AVPacket *pkt, char *why, size_t why_len)
+{
+    for (size_t i = 0; s != NULL && i < s->count; i++) {
+        reader_t *r = s->tracks[i].live;
+        int ret;
+        if (r == NULL || r->st->index != pkt->stream_index) {
+            continue;
+        }
+        r->pkt = pkt;
+        r->why = why;
+        r->why_len = why_len;
+        ret = decode_packet(r);
+        r->pkt = NULL;
+        if (ret == CIR_ENOMEM || ret == CIR_ELIMIT) {
+            return ret;
+        }
+        if (ret < 0 && r->errors++ == 0) {
+            /* the media goes on: the cue is left out, counted, logged */
+            cir_log_warn(r->log, "%s", why);
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* The input's tracks once read: sorted, or left out without a cue. */
+static void
+finish_embedded(cir_subtitles_t *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        reader_t *r = t->live;
+        char why[600];
+        if (r == NULL) {
+            continue;
+        }
+        r->why = why;
+        r->why_len = sizeof(why);
+        if (t->nb == 0) {
+            cir_log_warn(r->log, "%s: no cue, left out", t->label);
+            t->left_out = 1;
+        } else if (sort_cues(r) < 0) {
+            cir_log_warn(r->log, "%s: out of memory, left out", t->label);
+            t->left_out = 1;
+        } else {
+            cir_log_info(r->log, "%s: %zu cues", t->label, t->nb);
+        }
+        close_live(t);
+    }
 }
 
 /* The open ends closed at the media's end, cues after it left out, cues
@@ -547,15 +784,14 @@ clip_to_media(sub_track_t *t, int64_t end_ms, const cir_log_ctx_t *log,
     }
     if (after || cut) {
         cir_log_warn(log,
-                     "subtitles[%zu] (%s): the media ends at %.3f s: %zu cues "
-                     "starting after it left out, %zu cut at its end",
-                     t->index, t->spec->uri, end_ms / 1000.0, after, cut);
+                     "%s: the media ends at %.3f s: %zu cues starting after "
+                     "it left out, %zu cut at its end",
+                     t->label, end_ms / 1000.0, after, cut);
     }
     if (kept == 0) {
         snprintf(why, why_len,
-                 "subtitles[%zu] (%.300s): every cue starts after the "
-                 "media's end (%.3f s)",
-                 t->index, t->spec->uri, end_ms / 1000.0);
+                 "%s: every cue starts after the media's end (%.3f s)",
+                 t->label, end_ms / 1000.0);
         return CIR_EMEDIA;
     }
     t->track.nb_cues = kept;
@@ -573,6 +809,32 @@ reference_rendition(const cir_asset_t *a)
         }
     }
     return a->nb_renditions > 0 ? &a->renditions[0] : NULL;
+}
+
+/* Names as given, a number added to a repeated one (logged). */
+static void
+unique_names(cir_subtitles_t *s, const cir_log_ctx_t *log)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        size_t n = 1;
+        snprintf(t->name, sizeof(t->name), "%s", t->spec->name);
+        for (int clash = 1; clash;) {
+            clash = 0;
+            for (size_t j = 0; j < i && !clash; j++) {
+                clash = !s->tracks[j].left_out &&
+                        strcmp(s->tracks[j].name, t->name) == 0;
+            }
+            if (clash) {
+                snprintf(t->name, sizeof(t->name), "%.128s (%zu)",
+                         t->spec->name, ++n);
+            }
+        }
+        if (n > 1) {
+            cir_log_info(log, "%s: named \"%s\" (\"%s\" is taken)", t->label,
+                         t->name, t->spec->name);
+        }
+    }
 }
 
 static int
@@ -634,9 +896,13 @@ cir_subtitles_publish(cir_subtitles_t *s, cir_asset_t *asset,
     cir_buf_t buf;
     int ret = 0;
 
+    size_t n = 0;
+
     if (s == NULL || s->count == 0) {
         return 0;
     }
+    finish_embedded(s);
+    unique_names(s, log);
     if (ref == NULL || ref->nb_segments == 0 || end_ms <= 0) {
         snprintf(why, why_len,
                  "subtitles: the asset has no media segments "
@@ -645,6 +911,9 @@ cir_subtitles_publish(cir_subtitles_t *s, cir_asset_t *asset,
     }
     for (size_t i = 0; i < s->count; i++) {
         sub_track_t *t = &s->tracks[i];
+        if (t->left_out) {
+            continue;
+        }
         if ((ret = clip_to_media(t, end_ms, log, why, why_len)) < 0) {
             return ret;
         }
@@ -655,12 +924,14 @@ cir_subtitles_publish(cir_subtitles_t *s, cir_asset_t *asset,
     }
     /* the asset lists them; a track's playlist is checked against it */
     for (size_t i = 0; i < s->count; i++) {
-        s->published[i] = s->tracks[i].track;
+        if (!s->tracks[i].left_out) {
+            s->published[n++] = s->tracks[i].track;
+        }
     }
-    asset->texts = s->published;
-    asset->nb_texts = s->count;
+    asset->texts = n > 0 ? s->published : NULL;
+    asset->nb_texts = n;
     cir_buf_init(&buf, CIR_MANIFEST_MAX_SIZE);
-    for (size_t i = 0; i < s->count && ret == 0; i++) {
+    for (size_t i = 0; i < n && ret == 0; i++) {
         ret = write_track(asset, &s->published[i], store, formats, &buf, why,
                           why_len);
     }
@@ -683,6 +954,7 @@ cir_subtitles_free(cir_subtitles_t **sp)
         }
         free(t->loaded);
         free(t->cues);
+        close_live(t);
     }
     free(s);
     *sp = NULL;

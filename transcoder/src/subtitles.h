@@ -16,6 +16,9 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <libavformat/avformat.h>
 
 #include "cir_log.h"
 #include "cir_manifest.h"
@@ -38,12 +41,29 @@ int cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
                        const atomic_int *cancel, const cir_log_ctx_t *log,
                        char *why, size_t why_len);
 
+/* Adds the input's text subtitle streams (mov_text, SubRip, ASS, WebVTT in
+ * MKV or MP4, ...) after the sidecars, *s made if NULL: the language from
+ * the stream's tag ("und" without one), the name from its title, forced /
+ * captions / default from its dispositions, cue times less the input's
+ * start (start_us, AV_TIME_BASE).  A stream that is no text format, or past
+ * CIR_SUBTITLES_MAX renditions, is left out and logged.  0 or CIR_ENOMEM. */
+int cir_subtitles_open_embedded(cir_subtitles_t **s, AVFormatContext *ic,
+                                int64_t start_us, const cir_log_ctx_t *log);
+
+/* One packet of the input: decoded into cues when it is one of those
+ * streams (else nothing).  A cue that cannot be read is left out and
+ * logged; CIR_ENOMEM or CIR_ELIMIT (too many cues) with why is the job's
+ * error. */
+int cir_subtitles_push(cir_subtitles_t *s, AVPacket *pkt, char *why,
+                       size_t why_len);
+
 /* How many renditions, and each one's track (its cues; no segments before
  * cir_subtitles_publish). */
 size_t cir_subtitles_count(const cir_subtitles_t *s);
 const cir_text_track_t *cir_subtitles_track(const cir_subtitles_t *s, size_t i);
 
-/* Clips the cues to the asset's duration (a cue that ends after it is cut
+/* Finishes the input's tracks (one without a cue is left out, logged),
+ * clips the cues to the asset's duration (a cue that ends after it is cut
  * there, one that starts after it is left out: both logged), puts each
  * track on the segments of the asset's first video rendition (else its
  * first rendition), writes seg-<n>.vtt and index.m3u8 (formats has
