@@ -551,15 +551,20 @@ load_subtitles(cir_job_state_t *s)
 {
     char why[1024];
     int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
-    int ret =
-        cir_subtitles_load(&s->subtitles, s->ctx->job->subtitles,
-                           s->ctx->job->cancel, &s->ctx->log, why, sizeof(why));
+    const cir_subtitle_specs_t *specs = s->ctx->job->subtitles;
+    int ret;
 
+    if (!(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        if (specs != NULL && specs->count > 0) {
+            cir_log_info(&s->ctx->log, "subtitles: no HLS or DASH output, "
+                                       "not read");
+        }
+        return 0;
+    }
+    ret = cir_subtitles_load(&s->subtitles, specs, s->ctx->job->cancel,
+                             &s->ctx->log, why, sizeof(why));
     if (ret < 0) {
         return fail_msg(s, ret, "%s", why);
-    }
-    if (!(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
-        return 0;
     }
     ret =
         cir_subtitles_open_embedded(&s->subtitles, s->ic, start, &s->ctx->log);
