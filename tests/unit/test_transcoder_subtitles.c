@@ -1,5 +1,5 @@
 /*
- * Sidecar subtitles (transcoder/src/subtitles.c): SubRip, WebVTT and ASS
+ * Sidecar subtitles (transcoder/src/subtitles.c): SubRip, WebVTT, ASS and SCC
  * read through libavformat/libavcodec into escaped WebVTT cues; bad files
  * (missing, empty, not UTF-8, not a subtitle format, no cue) refused with
  * the entry named; publishing clips the cues to the media (logged), follows
@@ -149,6 +149,28 @@ Test(subtitles, ass_styles_become_webvtt)
     cr_assert_eq(t->nb_cues, 2);
     assert_cue(t, 0, 1000, 1500, "First"); /* sorted by start */
     assert_cue(t, 1, 2000, 3500, "<i>Rock</i> &amp; roll\nline two");
+}
+
+/* Scenarist SCC: CEA-608 pop-on captions (odd parity bytes), each shown
+ * until the erase at the next time code. */
+Test(subtitles, scc_captions)
+{
+    static const char scc[] =
+        "Scenarist_SCC V1.0\n\n"
+        "00:00:01:00\t9420 9420 94ae 94ae 9452 9452 c8e5 ecec ef80 942f "
+        "942f\n\n"
+        "00:00:03:00\t942c 942c\n\n"
+        "00:00:04:00\t9420 9420 94ae 94ae 9452 9452 57ef f2ec 6480 942f "
+        "942f\n\n"
+        "00:00:05:00\t942c 942c\n\n";
+    const cir_text_track_t *t;
+
+    add_spec(file_with("c.scc", scc, sizeof(scc) - 1), "en", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_eq(t->nb_cues, 2);
+    assert_cue(t, 0, 1000, 3000, "Hello");
+    assert_cue(t, 1, 4000, 5000, "World");
 }
 
 Test(subtitles, unsorted_srt_is_sorted)
