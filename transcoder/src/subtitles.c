@@ -22,7 +22,7 @@
 #include "input.h"
 
 #define ENCODE_BUF_BYTES (64 * 1024)
-#define OPEN_END         (-1) /* a cue whose end the file did not give */
+#define OPEN_END         INT64_MIN /* a cue whose end the file did not give */
 
 typedef struct {
     cir_text_cue_t cue;
@@ -415,35 +415,36 @@ static int
 sort_cues(reader_t *r)
 {
     sub_track_t *t = r->t;
-    size_t negative = 0, open = 0;
+    size_t negative = 0, before = 0, open = 0, kept = 0;
 
     qsort(t->loaded, t->nb, sizeof(*t->loaded), cmp_cue);
-    for (size_t i = 0; i < t->nb; i++) {
-        cir_text_cue_t *c = &t->loaded[i].cue;
-        if (c->start_ms < 0) {
-            c->start_ms = 0;
-            negative++;
-        }
-        if (c->end_ms == OPEN_END) {
-            open++;
-        }
-    }
     if ((t->cues = calloc(t->nb, sizeof(*t->cues))) == NULL) {
         return fail(r, CIR_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < t->nb; i++) {
-        t->cues[i] = t->loaded[i].cue;
+        cir_text_cue_t c = t->loaded[i].cue;
+        if (c.end_ms != OPEN_END && c.end_ms <= 0) {
+            before++; /* over before the media's 0 */
+            continue;
+        }
+        if (c.start_ms < 0) {
+            c.start_ms = 0;
+            negative++;
+        }
+        open += c.end_ms == OPEN_END;
+        t->cues[kept++] = c;
     }
-    if (r->empty || negative || open || r->errors) {
+    if (r->empty || negative || before || open || r->errors) {
         cir_log_warn(r->log,
                      "%s: %zu empty cues left out, %zu cues that could not be "
-                     "read left out, %zu cues before 0 moved to 0, %zu cues "
-                     "without an end end where the next starts",
-                     t->label, r->empty, r->errors, negative, open);
+                     "read left out, %zu cues over before 0 left out, %zu "
+                     "cues before 0 moved to 0, %zu cues without an end end "
+                     "where the next starts",
+                     t->label, r->empty, r->errors, before, negative, open);
     }
     t->track.cues = t->cues;
-    t->track.nb_cues = t->nb;
-    return 0;
+    t->track.nb_cues = kept;
+    return kept > 0 ? 0 : fail(r, CIR_EMEDIA, "every cue ends before 0");
 }
 
 static int
@@ -753,7 +754,7 @@ finish_embedded(cir_subtitles_t *s)
             cir_log_warn(r->log, "%s: no cue, left out", t->label);
             t->left_out = 1;
         } else if (sort_cues(r) < 0) {
-            cir_log_warn(r->log, "%s: out of memory, left out", t->label);
+            cir_log_warn(r->log, "%s, left out", why);
             t->left_out = 1;
         } else {
             cir_log_info(r->log, "%s: %zu cues", t->label, t->nb);
@@ -770,7 +771,7 @@ clip_to_media(sub_track_t *t, int64_t end_ms, const cir_log_ctx_t *log,
 {
     size_t kept = 0, cut = 0, after = 0;
 
-    for (size_t i = 0; i < t->nb; i++) {
+    for (size_t i = 0; i < t->track.nb_cues; i++) {
         cir_text_cue_t c = t->cues[i];
         if (c.start_ms >= end_ms) {
             after++;
