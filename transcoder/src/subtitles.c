@@ -653,8 +653,8 @@ init_embedded(cir_subtitles_t *s, sub_track_t *t, const AVStream *st)
 /* One text stream of the input into the next track: 0, 1 when it is left
  * out (logged), or < 0. */
 static int
-open_stream(cir_subtitles_t *s, AVFormatContext *ic, AVStream *st,
-            int64_t start_us, const cir_log_ctx_t *log)
+open_stream(cir_subtitles_t *s, AVStream *st, int64_t start_us,
+            const cir_log_ctx_t *log)
 {
     sub_track_t *t = &s->tracks[s->count];
     reader_t *r = calloc(1, sizeof(*r));
@@ -678,7 +678,9 @@ open_stream(cir_subtitles_t *s, AVFormatContext *ic, AVStream *st,
         close_live(t);
         return ret == CIR_ENOMEM ? ret : 1;
     }
-    (void)ic;
+    /* each later call (push, finish) gives its own buffer */
+    r->why = NULL;
+    r->why_len = 0;
     s->count++;
     return 0;
 }
@@ -704,7 +706,7 @@ cir_subtitles_open_embedded(cir_subtitles_t **sp, AVFormatContext *ic,
                          i, CIR_SUBTITLES_MAX);
             continue;
         }
-        if ((ret = open_stream(*sp, ic, st, start_us, log)) < 0) {
+        if ((ret = open_stream(*sp, st, start_us, log)) < 0) {
             return ret;
         }
     }
