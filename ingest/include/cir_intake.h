@@ -27,8 +27,9 @@
 
 #include "cir_audio_tracks.h"
 
-#define CIR_JOB_ID_MAX  128
-#define CIR_JOB_URI_MAX 4096
+#define CIR_JOB_ID_MAX        128
+#define CIR_JOB_URI_MAX       4096
+#define CIR_JOB_SUBTITLES_MAX 8192
 
 typedef struct {
     char id[CIR_JOB_ID_MAX];      /* unique per delivery source item */
@@ -50,6 +51,9 @@ typedef struct {
      * fails such a job permanently (dead-letter queue, failed/) without
      * transcoding; it is never dropped. */
     char reject[512];
+    /* The job document's "subtitles" (cir_subtitle_spec.h), checked and
+     * re-encoded as compact JSON; "" for none. */
+    char subtitles[CIR_JOB_SUBTITLES_MAX];
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,

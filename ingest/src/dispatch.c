@@ -379,6 +379,7 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
                                     .preset = &preset,
                                     .only = f->job.only,
                                     .audio_tracks = &f->job.audio_tracks,
+                                    .subtitles = f->job.subtitles,
                                     .user = f});
     if (ret < 0) {
         if (lease_settle(f)) {

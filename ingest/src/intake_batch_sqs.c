@@ -53,15 +53,20 @@ op_submit(void *opaque, const cir_intake_batch_config_t *cfg,
     const cir_aws_kv_t params[] = {{"input", job->input},
                                    {"output", job->output},
                                    {"preset", job->preset},
-                                   {"publish_tag", tag}};
+                                   {"publish_tag", tag},
+                                   {"subtitles", job->subtitles}};
+    size_t n = sizeof(params) / sizeof(params[0]);
     int ret;
 
     if ((ret = cir_intake_publish_tag(job, tag)) < 0) {
         return ret;
     }
+    /* without subtitles the job definition's default ("[]") stands */
+    if (job->subtitles[0] == '\0') {
+        n--;
+    }
     return cir_batch_submit(d->batch, job_name, cfg->job_queue,
-                            cfg->job_definition, params,
-                            sizeof(params) / sizeof(params[0]), job_id, idsize);
+                            cfg->job_definition, params, n, job_id, idsize);
 }
 
 static int

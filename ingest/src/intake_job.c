@@ -20,6 +20,7 @@
 #include "cir_json.h"
 #include "cir_preset.h"
 #include "cir_storage.h"
+#include "cir_subtitle_spec.h"
 #include "intake_internal.h"
 
 #define JOB_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
@@ -450,6 +451,36 @@ parse_eventbridge(const json_t *root, const char *out_root,
     return ret;
 }
 
+/* Checked here, so a bad entry fails the message with its reason; kept as
+ * compact JSON for the transcoder (cirrus-transcode --subtitles, the
+ * pool). */
+static int
+parse_subtitles(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
+{
+    cir_subtitle_specs_t *specs = calloc(1, sizeof(*specs));
+    char *text = NULL;
+    int ret;
+
+    if (specs == NULL) {
+        snprintf(err, errsize, "subtitles: out of memory");
+        return CIR_ENOMEM;
+    }
+    ret = cir_subtitle_specs_parse(v, specs, err, errsize);
+    if (ret == 0 && specs->count > 0) {
+        text = json_dumps(v, JSON_COMPACT);
+        if (text == NULL || strlen(text) >= sizeof(job->subtitles)) {
+            snprintf(err, errsize, "subtitles: more than %zu bytes of JSON",
+                     sizeof(job->subtitles) - 1);
+            ret = CIR_ELIMIT;
+        } else {
+            snprintf(job->subtitles, sizeof(job->subtitles), "%s", text);
+        }
+    }
+    free(text);
+    free(specs);
+    return ret;
+}
+
 static int
 parse_job_doc(const json_t *root, const char *out_root,
               const char *default_preset, cir_vod_job_t *job, char *err,
@@ -470,6 +501,12 @@ parse_job_doc(const json_t *root, const char *out_root,
         if (strcmp(name, "only") == 0) {
             ret = parse_only(v, &job->only, err, errsize);
             if (ret < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (strcmp(name, "subtitles") == 0) {
+            if ((ret = parse_subtitles(v, job, err, errsize)) < 0) {
                 return ret;
             }
             continue;
@@ -630,6 +667,11 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
          EVP_DigestUpdate(ctx, extra, strlen(extra) + 1) == 1 &&
          (tracks == NULL ||
           EVP_DigestUpdate(ctx, tracks, strlen(tracks) + 1) == 1) &&
+         /* other subtitles make another output; none adds nothing, so the
+          * tags of jobs without them stay what they were */
+         (job->subtitles[0] == '\0' ||
+          EVP_DigestUpdate(ctx, job->subtitles, strlen(job->subtitles) + 1) ==
+              1) &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);
     free(tracks);

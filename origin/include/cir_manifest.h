@@ -13,6 +13,8 @@
  *   <id>/init.mp4, <id>/seg-<n>.m4s                 CMAF, n from start_number
  *   thumbs/poster.jpg, thumbs/sprite-<n>.jpg, thumbs/thumbs.vtt,
  *   thumbs/images.m3u8                              image track
+ *   subs-<lang>/index.m3u8, subs-<lang>/seg-<n>.vtt, subs-<lang>/full.vtt
+ *                                                   subtitle renditions
  */
 #ifndef CIR_MANIFEST_H
 #define CIR_MANIFEST_H
@@ -79,6 +81,34 @@ typedef struct {
     uint64_t bandwidth; /* peak bits/s of the sprite sheets */
 } cir_thumbs_t;
 
+/* Subtitle renditions (manifest_text.c): segmented WebVTT for HLS on the
+ * segments of a media rendition, one whole file for DASH. */
+typedef enum {
+    CIR_TEXT_SUBTITLES = 0,
+    CIR_TEXT_CAPTIONS, /* for the deaf and hard of hearing */
+    CIR_TEXT_FORCED    /* only what the audio does not say */
+} cir_text_kind_t;
+
+typedef struct {
+    int64_t start_ms, end_ms; /* on the asset's timeline, start < end */
+    const char *text;         /* WebVTT cue payload: escaped, no blank line */
+} cir_text_cue_t;
+
+typedef struct {
+    const char *id;       /* folder: [A-Za-z0-9_-] */
+    const char *language; /* BCP 47 */
+    const char *name;     /* what players list; no '"' or control byte */
+    cir_text_kind_t kind;
+    int is_default;
+    /* seg-<n>.vtt follow these segments (a media rendition's) */
+    uint32_t timescale;
+    uint32_t start_number;
+    const cir_segment_t *segments;
+    size_t nb_segments;
+    const cir_text_cue_t *cues; /* sorted by start */
+    size_t nb_cues;
+} cir_text_track_t;
+
 typedef struct {
     double duration;        /* seconds: the longest rendition */
     double segment_seconds; /* the preset's nominal segment duration */
@@ -90,6 +120,8 @@ typedef struct {
      * point into a published version.  NULL or "" for none; else a safe
      * relative path of [A-Za-z0-9_/-] ending in '/'. */
     const char *base;
+    const cir_text_track_t *texts; /* subtitle renditions; may be NULL */
+    size_t nb_texts;
 } cir_asset_t;
 
 /* The largest manifest a renderer may produce, by default. */
@@ -114,5 +146,18 @@ int cir_dash_render_static(const cir_asset_t *asset, cir_buf_t *out);
  * With asset->base the track is for the asset's root (a thumbnails-only
  * asset's top-level thumbs.vtt): "<base>thumbs/sprite-N.jpg#xywh=". */
 int cir_vtt_render_thumbs(const cir_asset_t *asset, cir_buf_t *out);
+
+/* <id>/index.m3u8 of a subtitle rendition: seg-<n>.vtt on its segments. */
+int cir_hls_render_text(const cir_asset_t *asset, const cir_text_track_t *t,
+                        cir_buf_t *out);
+/* <id>/seg-<n>.vtt for segments[k]: X-TIMESTAMP-MAP (MPEGTS 0 is the
+ * asset's time 0, the CMAF timeline's origin), then every cue that overlaps
+ * the segment, with its own times (a cue spanning a boundary is in both
+ * segments; players drop the repeat).  The first segment also takes the
+ * cues before it, the last the cues after it. */
+int cir_vtt_render_text_segment(const cir_text_track_t *t, size_t k,
+                                cir_buf_t *out);
+/* <id>/full.vtt: every cue, for DASH. */
+int cir_vtt_render_text_full(const cir_text_track_t *t, cir_buf_t *out);
 
 #endif

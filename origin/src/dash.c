@@ -233,6 +233,7 @@ cir_dash_render_static(const cir_asset_t *a, cir_buf_t *out)
         TRY(put_video_set(out, a, id++));
     }
     TRY(put_audio_sets(out, a, &id));
+    TRY(cir_dash_put_text_sets(out, a, &id));
     if (a->thumbs.present) {
         TRY(put_thumbs_set(out, a, id));
     }

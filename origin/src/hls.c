@@ -72,8 +72,13 @@ put_audio_only(cir_buf_t *out, const cir_asset_t *a)
                                  (unsigned long long)r->average_bandwidth);
         }
         if (ret == 0) {
-            ret = cir_buf_printf(out, ",CODECS=\"%s\"\n%s%s/index.m3u8\n",
-                                 audio_codecs(r), base_of(a), r->id);
+            ret = cir_buf_printf(out, ",CODECS=\"%s\"", audio_codecs(r));
+        }
+        if (ret == 0) {
+            ret = cir_hls_put_text_group(out, a);
+        }
+        if (ret == 0) {
+            ret = cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id);
         }
         if (ret < 0) {
             return ret;
@@ -190,6 +195,7 @@ put_video_variants(cir_buf_t *out, const cir_asset_t *a, size_t nb_audio,
         if (nb_audio > 0) {
             TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
         }
+        TRY(cir_hls_put_text_group(out, a));
         TRY(cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id));
     }
     return 0;
@@ -261,6 +267,7 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
      * sample), so say so once here (APL 9.11). */
     TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
 
+    TRY(cir_hls_put_text_media(out, a));
     nb_audio = audio_bandwidth(a, &audio_peak, &audio_avg);
     if (nb_audio == a->nb_renditions) { /* no video */
         TRY(cir_buf_puts(out, "\n"));

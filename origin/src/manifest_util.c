@@ -233,6 +233,9 @@ cir_manifest_check_image_track(const cir_asset_t *a)
     if (a->thumbs.present && (ret = check_thumbs(&a->thumbs)) < 0) {
         return ret;
     }
+    if ((ret = cir_manifest_check_texts(a)) < 0) {
+        return ret;
+    }
     return check_base(a->base);
 }
 

@@ -98,6 +98,16 @@ int cir_dash_timeline_close(cir_dash_timeline_t *tl, cir_buf_t *out);
 int cir_dash_timeline_close_open_ended(cir_dash_timeline_t *tl, cir_buf_t *out,
                                        int64_t next_duration);
 
+/* Subtitle renditions (manifest_text.c): the asset's text tracks are
+ * valid (ids, languages, names, cues sorted; at most one default). */
+int cir_manifest_check_texts(const cir_asset_t *a);
+/* ',SUBTITLES="subs"' for an EXT-X-STREAM-INF when the asset has text. */
+int cir_hls_put_text_group(cir_buf_t *out, const cir_asset_t *a);
+/* The master's EXT-X-MEDIA:TYPE=SUBTITLES lines. */
+int cir_hls_put_text_media(cir_buf_t *out, const cir_asset_t *a);
+/* One text AdaptationSet per subtitle rendition; *id counts on. */
+int cir_dash_put_text_sets(cir_buf_t *out, const cir_asset_t *a, int *id);
+
 /* Renderers append to out; on failure they truncate out back to where it
  * was, so a caller never sees half a manifest. */
 int cir_manifest_fail(cir_buf_t *out, size_t len0, int err);

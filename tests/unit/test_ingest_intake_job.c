@@ -84,6 +84,73 @@ Test(intake_job, job_rejects_unknown_and_bad_fields)
     cr_assert_lt(parse("{\"input\":\"s3://b/..\"}", &job), 0);
 }
 
+Test(intake_job, job_subtitles)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"s3://uploads/a.mp4\",\"subtitles\": [ "
+                       "{\"uri\": \"s3://uploads/a.en.srt\", \"language\": "
+                       "\"en\", \"kind\": \"captions\"} ]}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.subtitles, "[{\"uri\":\"s3://uploads/a.en.srt\","
+                                    "\"language\":\"en\",\"kind\":"
+                                    "\"captions\"}]");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"subtitles\":[]}", &job), 0);
+    cr_assert_str_eq(job.subtitles, "");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\"}", &job), 0);
+    cr_assert_str_eq(job.subtitles, "");
+}
+
+Test(intake_job, job_subtitles_refused_with_the_field)
+{
+    char big[12000];
+    cir_vod_job_t job;
+    size_t o;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"subtitles\":[{\"uri\":"
+                       "\"a.srt\",\"language\":\"english\"}]}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "subtitles[0].language: \"english\" is not a BCP "
+                          "47 tag (such as \"en\", \"pt-BR\")");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"subtitles\":\"a.srt\"}", &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "subtitles: expected an array of objects");
+    /* 16 entries of long URIs: more JSON than a job carries */
+    o = (size_t)snprintf(big, sizeof(big),
+                         "{\"input\":\"a.mp4\",\"subtitles\":[");
+    for (int i = 0; i < 16; i++) {
+        o += (size_t)snprintf(big + o, sizeof(big) - o,
+                              "%s{\"uri\":\"/%0600d.srt\",\"language\":"
+                              "\"en\"}",
+                              i ? "," : "", i);
+    }
+    snprintf(big + o, sizeof(big) - o, "]}");
+    cr_assert_eq(parse(big, &job), CIR_ELIMIT);
+    cr_assert_str_eq(err, "subtitles: more than 8191 bytes of JSON");
+}
+
+/* Other subtitles make another output: another publication tag; none
+ * leaves the tag as it was before subtitles existed. */
+Test(intake_job, subtitles_in_the_publish_tag)
+{
+    char t1[CIR_PUBLISH_TAG_LEN + 1], t2[CIR_PUBLISH_TAG_LEN + 1];
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"x\"}", &job), 0);
+    cr_assert_eq(cir_intake_publish_tag(&job, t1), 0);
+    /* what cir_intake_publish_tag gave this job before subtitles */
+    cr_assert_str_eq(t1, "a4aaf6eaf9ff622ad2d722dde029295b75e190d4462826d044"
+                         "1537d4f4c4c99a");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"x\",\"subtitles\":"
+                       "[{\"uri\":\"a.srt\",\"language\":\"en\"}]}",
+                       &job),
+                 0);
+    cr_assert_eq(cir_intake_publish_tag(&job, t2), 0);
+    cr_assert_str_neq(t1, t2);
+}
+
 Test(intake_job, s3_event_plus_is_space)
 {
     char buf[2048];

@@ -33,7 +33,10 @@ typedef struct {
     const cir_preset_t *preset; /* copied */
     unsigned only;
     const cir_audio_tracks_t *audio_tracks; /* copied; NULL: every track */
-    void *user;                             /* handed back in the done record */
+    /* the job's "subtitles" as JSON text (cir_subtitle_spec.h), parsed
+     * at submit; NULL or "": none */
+    const char *subtitles;
+    void *user; /* handed back in the done record */
 } cir_pool_task_t;
 
 typedef struct {

@@ -17,6 +17,7 @@
 
 #include "cir_audio_tracks.h"
 #include "cir_preset.h"
+#include "cir_subtitle_spec.h"
 
 typedef struct {
     double percent; /* 0..100, -1 if the duration is unknown */
@@ -47,6 +48,9 @@ typedef struct {
      * with their language and name ("audio_tracks" of a job document);
      * NULL or none: every audio stream of the source, in source order. */
     const cir_audio_tracks_t *audio_tracks;
+    /* Sidecar subtitle files, each a subtitle rendition (the job's
+     * "subtitles"); NULL or count 0: none. */
+    const cir_subtitle_specs_t *subtitles;
 } cir_job_t;
 
 typedef struct {

@@ -52,6 +52,14 @@ static const char *const accepted_demuxers[] = {
     "j2k_pipe",
 };
 
+/* Sidecar subtitle files (cir_input_open_subtitles): text formats that
+ * reference no other file. */
+static const char *const accepted_text_demuxers[] = {
+    "srt",       "webvtt",     "ass",      "scc",  "sami",
+    "subviewer", "subviewer1", "microdvd", "mpl2", "realtext",
+    "vplayer",   "pjs",        "aqtitle",
+};
+
 /* The codecs the images pipeline decodes (images.c is_image_codec()). */
 static const char *const accepted_image_codecs[] = {
     "mjpeg", "png", "webp", "bmp", "tiff", "jpegls", "jpeg2000",
@@ -73,6 +81,18 @@ static const struct {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The demuxers one kind of input may use: uploads or sidecar subtitles. */
+typedef struct {
+    const char *const *names;
+    size_t count;
+    const char *what; /* "upload", "subtitle" for the refusal */
+} demuxer_list_t;
+
+static const demuxer_list_t upload_demuxers = {
+    accepted_demuxers, COUNT(accepted_demuxers), "upload"};
+static const demuxer_list_t text_demuxers = {
+    accepted_text_demuxers, COUNT(accepted_text_demuxers), "subtitle"};
 
 /* Under the S3 AVIOContext no demuxer may open anything: a list naming no
  * protocol (libavformat refuses every name not on a non-NULL list). */
@@ -113,8 +133,8 @@ cir_input_demuxer_what(const char *name)
     return "a container";
 }
 
-int
-cir_input_format_whitelist(char *buf, size_t len)
+static int
+format_whitelist(const demuxer_list_t *list, char *buf, size_t len)
 {
     size_t used = 0;
 
@@ -122,9 +142,9 @@ cir_input_format_whitelist(char *buf, size_t len)
         return CIR_ELIMIT;
     }
     buf[0] = '\0';
-    for (size_t i = 0; i < COUNT(accepted_demuxers); i++) {
+    for (size_t i = 0; i < list->count; i++) {
         int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? "," : "",
-                         accepted_demuxers[i]);
+                         list->names[i]);
         if (n < 0 || (size_t)n >= len - used) {
             buf[0] = '\0';
             return CIR_ELIMIT;
@@ -134,11 +154,17 @@ cir_input_format_whitelist(char *buf, size_t len)
     return 0;
 }
 
-static int
-refuse(const char *name, char *why, size_t why_len)
+int
+cir_input_format_whitelist(char *buf, size_t len)
 {
-    snprintf(why, why_len, "input is %s (%s): not an accepted upload format",
-             cir_input_demuxer_what(name), name);
+    return format_whitelist(&upload_demuxers, buf, len);
+}
+
+static int
+refuse(const demuxer_list_t *list, const char *name, char *why, size_t why_len)
+{
+    snprintf(why, why_len, "input is %s (%s): not an accepted %s format",
+             cir_input_demuxer_what(name), name, list->what);
     return CIR_EUNSUPPORTED;
 }
 
@@ -189,16 +215,16 @@ read_error(const AVIOContext *pb, int averr, char *why, size_t why_len)
 
 /* Probes the container of pb's bytes (named path). */
 static int
-probe(AVIOContext *pb, const char *path, const AVInputFormat **fmt, char *why,
-      size_t why_len)
+probe(const demuxer_list_t *list, AVIOContext *pb, const char *path,
+      const AVInputFormat **fmt, char *why, size_t why_len)
 {
     int ret = av_probe_input_buffer2(pb, fmt, path, NULL, 0, 0);
 
     if (ret < 0) {
         return read_error(pb, ret, why, why_len);
     }
-    if (!cir_input_demuxer_accepted((*fmt)->name)) {
-        return refuse((*fmt)->name, why, why_len);
+    if (!in_list(list->names, list->count, (*fmt)->name)) {
+        return refuse(list, (*fmt)->name, why, why_len);
     }
     return 0;
 }
@@ -215,8 +241,9 @@ cancelled(void *opaque)
 /* A local file: probe through a `file`-only AVIOContext, then close it
  * (avformat_open_input opens the file again, with the same whitelist). */
 static int
-probe_file(const char *path, const AVIOInterruptCB *icb,
-           const AVInputFormat **fmt, char *why, size_t why_len)
+probe_file(const demuxer_list_t *list, const char *path,
+           const AVIOInterruptCB *icb, const AVInputFormat **fmt, char *why,
+           size_t why_len)
 {
     AVDictionary *o = NULL;
     AVIOContext *pb = NULL;
@@ -228,7 +255,7 @@ probe_file(const char *path, const AVIOInterruptCB *icb,
     if (ret < 0) {
         return open_error(ret, why, why_len);
     }
-    ret = probe(pb, path, fmt, why, why_len);
+    ret = probe(list, pb, path, fmt, why, why_len);
     avio_closep(&pb);
     return ret;
 }
@@ -254,13 +281,13 @@ check_image2(const AVFormatContext *ic, char *why, size_t why_len)
     return 0;
 }
 
-int
-cir_input_lockdown(AVDictionary **o, int custom_io)
+static int
+lockdown(const demuxer_list_t *list, AVDictionary **o, int custom_io)
 {
     char formats[512];
     int ret;
 
-    if ((ret = cir_input_format_whitelist(formats, sizeof(formats))) < 0) {
+    if ((ret = format_whitelist(list, formats, sizeof(formats))) < 0) {
         return ret;
     }
     if (av_dict_set(o, "protocol_whitelist", custom_io ? NO_PROTOCOL : "file",
@@ -273,8 +300,15 @@ cir_input_lockdown(AVDictionary **o, int custom_io)
 }
 
 int
-cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
-               const atomic_int *cancel, char *why, size_t why_len)
+cir_input_lockdown(AVDictionary **o, int custom_io)
+{
+    return lockdown(&upload_demuxers, o, custom_io);
+}
+
+static int
+open_locked(const demuxer_list_t *list, AVFormatContext **out, const char *path,
+            AVDictionary **opts, const atomic_int *cancel, char *why,
+            size_t why_len)
 {
     /* libavformat's opaque is not const; cancelled() only reads it */
     const AVIOInterruptCB icb = {.callback = cancelled,
@@ -295,9 +329,9 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
             /* the S3 AVIO says why: missing, not readable, refused... */
             return ret;
         }
-        ret = probe(pb, path, &fmt, why, why_len);
+        ret = probe(list, pb, path, &fmt, why, why_len);
     } else {
-        ret = probe_file(path, &icb, &fmt, why, why_len);
+        ret = probe_file(list, path, &icb, &fmt, why, why_len);
     }
     if (ret < 0) {
         goto fail;
@@ -315,7 +349,7 @@ cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
         ic->interrupt_callback = icb;
     }
     if ((opts != NULL && av_dict_copy(&o, *opts, 0) < 0) ||
-        (ret = cir_input_lockdown(&o, s3)) < 0) {
+        (ret = lockdown(list, &o, s3)) < 0) {
         av_dict_free(&o);
         ret = CIR_ENOMEM;
         snprintf(why, why_len, "out of memory");
@@ -341,6 +375,21 @@ fail:
         cir_s3_avio_close(&pb);
     }
     return ret;
+}
+
+int
+cir_input_open(AVFormatContext **out, const char *path, AVDictionary **opts,
+               const atomic_int *cancel, char *why, size_t why_len)
+{
+    return open_locked(&upload_demuxers, out, path, opts, cancel, why, why_len);
+}
+
+int
+cir_input_open_subtitles(AVFormatContext **out, const char *path,
+                         AVDictionary **opts, const atomic_int *cancel,
+                         char *why, size_t why_len)
+{
+    return open_locked(&text_demuxers, out, path, opts, cancel, why, why_len);
 }
 
 void

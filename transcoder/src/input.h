@@ -63,6 +63,13 @@ int cir_input_lockdown(AVDictionary **o, int custom_io);
 int cir_input_open(AVFormatContext **ic, const char *path, AVDictionary **opts,
                    const atomic_int *cancel, char *why, size_t why_len);
 
+/* The same for a sidecar subtitle file: the text subtitle demuxers only
+ * (SubRip, WebVTT, ASS/SSA, SCC, SAMI, MicroDVD, ...), locked down the same
+ * way; a refusal says "not an accepted subtitle format". */
+int cir_input_open_subtitles(AVFormatContext **ic, const char *path,
+                             AVDictionary **opts, const atomic_int *cancel,
+                             char *why, size_t why_len);
+
 /* Closes ic and, for s3://, its AVIOContext.  *ic may be NULL. */
 void cir_input_close(AVFormatContext **ic);
 

@@ -405,6 +405,16 @@ audio_of(cir_job_state_t *s, int stream_index)
     return NULL;
 }
 
+/* A packet of one of the input's text streams (else nothing). */
+static int
+push_subtitle(cir_job_state_t *s)
+{
+    char why[1024];
+    int ret = cir_subtitles_push(s->subtitles, s->pkt, why, sizeof(why));
+
+    return ret < 0 ? fail_msg(s, ret, "%s", why) : 0;
+}
+
 static int
 read_loop(cir_job_state_t *s)
 {
@@ -437,7 +447,7 @@ read_loop(cir_job_state_t *s)
             ret = decode(s, s->vdec, NULL, s->pkt);
         } else {
             cir_vod_audio_t *t = audio_of(s, s->pkt->stream_index);
-            ret = t ? decode(s, t->dec, t, s->pkt) : 0;
+            ret = t ? decode(s, t->dec, t, s->pkt) : push_subtitle(s);
         }
         av_packet_unref(s->pkt);
         if (ret < 0) {
@@ -605,11 +615,40 @@ state_free(cir_job_state_t *s)
         avcodec_free_context(&s->audio[i].dec);
     }
     cir_thumbnailer_free(&s->thumbs);
+    cir_subtitles_free(&s->subtitles);
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     av_frame_free(&s->frame);
     av_frame_free(&s->prep_frame);
     av_packet_free(&s->pkt);
+}
+
+/* The job's sidecar subtitles, read before the long decode so a bad file
+ * fails the job at once, then the input's own text streams, read with the
+ * media (subtitles.h). */
+static int
+load_subtitles(cir_job_state_t *s)
+{
+    char why[1024];
+    int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+    const cir_subtitle_specs_t *specs = s->ctx->job->subtitles;
+    int ret;
+
+    if (!(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        if (specs != NULL && specs->count > 0) {
+            cir_log_info(&s->ctx->log, "subtitles: no HLS or DASH output, "
+                                       "not read");
+        }
+        return 0;
+    }
+    ret = cir_subtitles_load(&s->subtitles, specs, s->ctx->job->cancel,
+                             &s->ctx->log, why, sizeof(why));
+    if (ret < 0) {
+        return fail_msg(s, ret, "%s", why);
+    }
+    ret =
+        cir_subtitles_open_embedded(&s->subtitles, s->ic, start, &s->ctx->log);
+    return ret < 0 ? fail_msg(s, ret, "subtitles: %s", cir_strerror(ret)) : 0;
 }
 
 /* The video (or audio) path on the job's input, its header read: stream
@@ -630,6 +669,9 @@ run_video(cir_job_state_t *s)
         return ret;
     }
     compute_start(s);
+    if ((ret = load_subtitles(s)) < 0) {
+        return ret;
+    }
     if ((ret = read_loop(s)) < 0) {
         return ret;
     }
@@ -651,6 +693,11 @@ run_still(cir_job_state_t *s)
     int ret;
 
     c->result->is_image = 1;
+    if (c->job->subtitles != NULL && c->job->subtitles->count > 0) {
+        return fail_msg(s, CIR_EINVAL,
+                        "the input is a still image: it cannot have "
+                        "subtitles");
+    }
     if (!c->preset->images_enabled || !(c->only & CIR_ONLY_IMAGES)) {
         return fail_msg(s, CIR_EMEDIA,
                         "the input is a still image but preset %s makes "

@@ -17,6 +17,7 @@
 #include "cir_transcode.h"
 #include "job.h"
 #include "rung.h"
+#include "subtitles.h"
 #include "thumbs.h"
 
 /* One chosen source audio track and its rendition. */
@@ -52,6 +53,7 @@ typedef struct {
     cir_vod_audio_t audio[CIR_AUDIO_TRACKS_MAX]; /* in output order */
     int nb_audio;
     cir_thumbnailer_t *thumbs;
+    cir_subtitles_t *subtitles; /* the job's sidecars, read before decoding */
 
     double duration;   /* declared by the input, seconds */
     double media_time; /* decoded so far, seconds */

@@ -29,6 +29,7 @@ typedef struct task {
     cir_preset_t preset;
     unsigned only;
     cir_audio_tracks_t audio_tracks;
+    cir_subtitle_specs_t *subtitles; /* NULL: none */
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -69,6 +70,7 @@ task_free(task_t *t)
         free(t->id);
         free(t->input);
         free(t->output);
+        free(t->subtitles);
         free(t->done);
         free(t);
     }
@@ -150,6 +152,7 @@ worker_main(void *arg)
                          .preset = &t->preset,
                          .only = t->only,
                          .audio_tracks = &t->audio_tracks,
+                         .subtitles = t->subtitles,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -204,6 +207,19 @@ fail:
     return ret;
 }
 
+/* The task's subtitles, checked by the intake already: a refusal here is
+ * a caller's bug. */
+static int
+parse_subtitles(task_t *t, const char *json)
+{
+    char err[256];
+
+    if ((t->subtitles = calloc(1, sizeof(*t->subtitles))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    return cir_subtitle_specs_parse_text(json, t->subtitles, err, sizeof(err));
+}
+
 int
 cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
 {
@@ -220,6 +236,11 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
         (t->done = calloc(1, sizeof(*t->done))) == NULL) {
         task_free(t);
         return CIR_ENOMEM;
+    }
+    if (in->subtitles != NULL && in->subtitles[0] != '\0' &&
+        (ret = parse_subtitles(t, in->subtitles)) < 0) {
+        task_free(t);
+        return ret;
     }
     t->preset = *in->preset;
     t->only = in->only;

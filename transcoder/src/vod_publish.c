@@ -158,6 +158,17 @@ log_renditions(cir_job_state_t *s, const cir_rendition_t *rends, size_t n)
     }
 }
 
+/* The subtitle renditions' files, before the manifests that list them. */
+static int
+publish_subtitles(cir_job_state_t *s, cir_asset_t *asset, unsigned formats)
+{
+    char why[1024];
+    int ret = cir_subtitles_publish(s->subtitles, asset, s->ctx->store, formats,
+                                    &s->ctx->log, why, sizeof(why));
+
+    return ret < 0 ? cir_job_fail(s->ctx, ret, "%s", why) : 0;
+}
+
 int
 cir_vod_publish(cir_job_state_t *s)
 {
@@ -189,6 +200,9 @@ cir_vod_publish(cir_job_state_t *s)
     asset.renditions = rends;
     asset.nb_renditions = n;
     log_renditions(s, rends, n);
+    if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {
+        return ret;
+    }
     if ((ret = cir_publish_asset(&asset, &dest)) < 0) {
         snprintf(s->ctx->result->error, sizeof(s->ctx->result->error),
                  "publishing the manifests failed: %s", cir_strerror(ret));

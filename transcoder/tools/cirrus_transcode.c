@@ -57,6 +57,7 @@ typedef struct {
     char live_root[1024], stream[256], record[4096];
     double part_seconds, segment_seconds, max_seconds;
     int64_t window, loop, realtime, passthrough;
+    char subtitles[64 * 1024]; /* JSON: the job's "subtitles" */
 } config_t;
 
 #define S(f) CIR_OPT_S(config_t, f)
@@ -104,6 +105,10 @@ static const cir_option_t opts[] = {
     {"realtime", I(realtime), "1", 0, 1, "live: at the input's own pace"},
     {"passthrough", I(passthrough), "1", 0, 1,
      "live with a preset: publish the source as \"video\" too"},
+    {"subtitles", S(subtitles), "", 0, 0,
+     "sidecar subtitle files, a JSON array: [{\"uri\": URI, \"language\": "
+     "\"en\", \"name\": \"English\", \"kind\": "
+     "\"subtitles|captions|forced\", \"default\": false}]"},
 };
 
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
@@ -125,6 +130,7 @@ static const cir_cli_flag_t flags[] = {
     {"progress-json", 0, "FILE", "progress_json", NULL, NULL, NULL},
     {"publish-tag", 0, "TAG", "publish_tag", NULL, NULL, NULL},
     {"audio-tracks", 0, "JSON", "audio_tracks", NULL, NULL, NULL},
+    {"subtitles", 0, "JSON", "subtitles", NULL, NULL, NULL},
     {"log-level", 0, "LEVEL", "log_level", NULL, NULL, NULL},
     {"log-json", 0, NULL, "log_json", "1", NULL, NULL},
     {"quiet", 0, NULL, "quiet", "1", NULL, NULL},
@@ -151,6 +157,7 @@ static const cir_cli_t cli = {
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--publish-tag TAG] [--audio-tracks JSON]\n"
+        "                        [--subtitles JSON]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -501,7 +508,8 @@ run_live(const options_t *o)
 int
 main(int argc, char **argv)
 {
-    static config_t c; /* 16 KiB of strings: not on the stack */
+    static config_t c; /* 80 KiB of strings: not on the stack */
+    static cir_subtitle_specs_t subtitles;
     options_t o = {0};
     cir_preset_t preset;
     cir_result_t result;
@@ -538,6 +546,16 @@ main(int argc, char **argv)
         goto report;
     }
 
+    ret = cir_subtitle_specs_parse_text(c.subtitles, &subtitles, err,
+                                        sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = CIR_EXIT_BAD_PRESET;
+        goto report;
+    }
+    job.subtitles = &subtitles;
     job.input = o.input;
     job.output = o.output;
     job.preset = &preset;

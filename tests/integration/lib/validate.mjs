@@ -1293,7 +1293,12 @@ export function readMpd(root) {
                     .filter((n) => re.hasAttribute(n) || (ownT && ownT.hasAttribute(n)));
                 const r = { id: attr(re, 'id'), template: t,
                     repAvailability: repAvail.length ? repAvail.join(', ') : null,
-                    hasBaseOrList: kids(re, 'SegmentList').length + kids(re, 'SegmentBase').length > 0 };
+                    // a side-loaded text track (WebVTT, TTML) may be one
+                    // whole file: a Representation with only a BaseURL is
+                    // a single segment (ISO 23009-1 5.3.9.2, DASH-IF IOP
+                    // 6.4.5); media still needs its addressing
+                    hasBaseOrList: kids(re, 'SegmentList').length + kids(re, 'SegmentBase').length > 0 ||
+                        (/^text/.test(as.kind) && kids(re, 'BaseURL').length > 0) };
                 if (t?.timeline)
                     d.hasTimeline = true;
                 if (t && t.timescale) {

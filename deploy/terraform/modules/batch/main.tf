@@ -218,9 +218,12 @@ resource "aws_batch_job_definition" "transcode" {
   # SubmitJob; an attempt that finds <output>/.published/<tag>.json (written
   # after an earlier attempt published) exits 0 without a second version.
   # "none" (a job submitted by hand without one): no marker.
+  # subtitles: the job document's "subtitles" (JSON), sent only when it
+  # has some; "[]" is none.
   parameters = {
     preset      = var.default_preset
     publish_tag = "none"
+    subtitles   = "[]"
   }
 
   retry_strategy {
@@ -264,6 +267,7 @@ resource "aws_batch_job_definition" "transcode" {
         "--output", "Ref::output",
         "--preset", "Ref::preset",
         "--publish-tag", "Ref::publish_tag",
+        "--subtitles", "Ref::subtitles",
         "--log-json", "--quiet",
       ]
       jobRoleArn       = aws_iam_role.job.arn

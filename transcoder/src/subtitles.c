@@ -1,0 +1,964 @@
+/*
+ * Sidecar subtitle files into subtitle renditions.  See subtitles.h.
+ *
+ * Tested by tests/unit/test_transcoder_subtitles.c and
+ * tests/integration/subtitles.test.mjs.
+ */
+#include "subtitles.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+#include "asset_put.h"
+#include "cir_error.h"
+#include "cir_preset.h"
+#include "input.h"
+
+#define ENCODE_BUF_BYTES (64 * 1024)
+#define OPEN_END         INT64_MIN /* a cue whose end the file did not give */
+
+typedef struct {
+    cir_text_cue_t cue;
+    size_t seq; /* order in the file, to keep a stable sort */
+} loaded_cue_t;
+
+typedef struct reader reader_t;
+
+typedef struct {
+    const cir_subtitle_spec_t *spec;
+    char label[400]; /* "subtitles[i] (uri)", "the input's stream #n" */
+    loaded_cue_t *loaded;
+    size_t nb, cap;
+    cir_text_cue_t *cues; /* loaded[], sorted, clipped at publish */
+    cir_text_track_t track;
+    /* a text track of the input, read with the media */
+    cir_subtitle_spec_t own;
+    reader_t *live;
+    int left_out; /* an input's track without a cue */
+    /* what players list: the spec's, " (2)" added when a rendition
+     * before has it (NAMEs differ within a group, RFC 8216bis 4.4.6.1) */
+    char name[CIR_SUBTITLE_NAME_MAX + 8];
+} sub_track_t;
+
+struct cir_subtitles {
+    sub_track_t tracks[CIR_SUBTITLES_MAX];
+    size_t count;
+    cir_text_track_t published[CIR_SUBTITLES_MAX]; /* what the asset lists */
+};
+
+/* One subtitle stream being read: a sidecar's, or the input's. */
+struct reader {
+    sub_track_t *t;
+    AVFormatContext *ic; /* a sidecar's own; the input's is not ours */
+    AVStream *st;
+    AVCodecContext *dec, *enc;
+    AVPacket *pkt;
+    uint8_t *buf;      /* the encoder's output */
+    int64_t offset_ms; /* the input's start, taken off its cue times */
+    const cir_log_ctx_t *log;
+    size_t empty;  /* cues with no text, left out */
+    size_t errors; /* an input's cues that could not be read, left out */
+    char *why;
+    size_t why_len;
+};
+
+static void
+put_time(char *out, size_t n, int64_t ms)
+{
+    if (ms < 0) {
+        snprintf(out, n, "-%lld ms", (long long)-ms);
+        return;
+    }
+    snprintf(out, n, "%02lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
+             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60),
+             (long long)(ms % 1000));
+}
+
+/* "subtitles[i] (uri): " then the message, into why; returns err. */
+static int fail(reader_t *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(reader_t *r, int err, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(r->why, r->why_len, "%s: ", r->t->label);
+
+    if (n > 0 && (size_t)n < r->why_len) {
+        va_start(ap, fmt);
+        vsnprintf(r->why + n, r->why_len - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+/* The markup libavcodec's WebVTT encoder writes itself (from ASS styles,
+ * SubRip's <i>/<b>/<u>, WebVTT's own); any other '<' was text. */
+static size_t
+encoder_tag_len(const char *p, size_t n)
+{
+    static const char *const tags[] = {"<i>",  "</i>", "<b>",
+                                       "</b>", "<u>",  "</u>"};
+
+    for (size_t k = 0; k < sizeof(tags) / sizeof(tags[0]); k++) {
+        size_t len = strlen(tags[k]);
+        if (len <= n && memcmp(p, tags[k], len) == 0) {
+            return len;
+        }
+    }
+    return 0;
+}
+
+/* The encoder passes the text's '&', '<' and '>' through (FFmpeg 5.1). */
+int
+cir_subtitles_escape(const char *in, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *add = NULL;
+        char one[2] = {in[i], '\0'};
+        size_t tag = in[i] == '<' ? encoder_tag_len(in + i, n - i) : 0, len;
+
+        if (tag > 0) {
+            if (o + tag >= size) {
+                return -1;
+            }
+            memcpy(out + o, in + i, tag);
+            o += tag;
+            i += tag - 1;
+            continue;
+        }
+        switch (in[i]) {
+        case '&':
+            add = "&amp;";
+            break;
+        case '<':
+            add = "&lt;";
+            break;
+        case '>':
+            add = "&gt;";
+            break;
+        case '\r':
+        case '\0':
+            add = "";
+            break;
+        case '\n':
+            /* one newline at most, none first */
+            add = o == 0 || out[o - 1] == '\n' ? "" : "\n";
+            break;
+        default:
+            add = one;
+        }
+        len = strlen(add);
+        if (o + len >= size) {
+            return -1;
+        }
+        memcpy(out + o, add, len);
+        o += len;
+    }
+    while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' ')) {
+        o--;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+static int
+add_cue(reader_t *r, int64_t start, int64_t end, const char *text)
+{
+    sub_track_t *t = r->t;
+    char at[32];
+
+    if (t->nb == CIR_SUBTITLE_CUES_MAX) {
+        put_time(at, sizeof(at), start);
+        return fail(r, CIR_ELIMIT, "more than %d cues (at %s)",
+                    CIR_SUBTITLE_CUES_MAX, at);
+    }
+    if (t->nb == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        loaded_cue_t *p = realloc(t->loaded, cap * sizeof(*p));
+        if (p == NULL) {
+            return fail(r, CIR_ENOMEM, "out of memory");
+        }
+        t->loaded = p;
+        t->cap = cap;
+    }
+    if ((t->loaded[t->nb].cue.text = strdup(text)) == NULL) {
+        return fail(r, CIR_ENOMEM, "out of memory");
+    }
+    t->loaded[t->nb].cue.start_ms = start;
+    t->loaded[t->nb].cue.end_ms = end;
+    t->loaded[t->nb].seq = t->nb;
+    t->nb++;
+    return 0;
+}
+
+/* A cue the file left open ends where the next one starts: an empty
+ * subtitle (a caption decoder clearing the screen) closes them. */
+static void
+close_open_cues(sub_track_t *t, int64_t at)
+{
+    for (size_t i = t->nb; i > 0 && t->loaded[i - 1].cue.end_ms == OPEN_END;
+         i--) {
+        if (at > t->loaded[i - 1].cue.start_ms) {
+            t->loaded[i - 1].cue.end_ms = at;
+        }
+    }
+}
+
+/* One decoded subtitle: its times and its text through the encoder. */
+static int
+take_subtitle(reader_t *r, AVSubtitle *sub)
+{
+    AVRational ms = {1, 1000};
+    int64_t base = sub->pts != AV_NOPTS_VALUE
+                       ? av_rescale_q(sub->pts, AV_TIME_BASE_Q, ms)
+                       : av_rescale_q(r->pkt->pts, r->st->time_base, ms);
+    int64_t start = base + sub->start_display_time - r->offset_ms;
+    int64_t end = OPEN_END;
+    char text[CIR_SUBTITLE_CUE_BYTES + 1], at[32];
+    int n;
+
+    close_open_cues(r->t, start);
+    if (sub->num_rects == 0) {
+        return 0;
+    }
+    if (sub->end_display_time != 0 && sub->end_display_time != UINT32_MAX &&
+        sub->end_display_time > sub->start_display_time) {
+        end = base + sub->end_display_time - r->offset_ms;
+    }
+    /* the encoder takes times from the caller, not the subtitle */
+    sub->end_display_time -= sub->start_display_time;
+    sub->start_display_time = 0;
+    n = avcodec_encode_subtitle(r->enc, r->buf, ENCODE_BUF_BYTES, sub);
+    put_time(at, sizeof(at), start);
+    if (n < 0) {
+        return fail(r, CIR_EMEDIA,
+                    "cue at %s cannot be converted to WebVTT: "
+                    "%s",
+                    at, av_err2str(n));
+    }
+    n = cir_subtitles_escape((const char *)r->buf, (size_t)n, text,
+                             sizeof(text));
+    if (n < 0) {
+        return fail(r, CIR_ELIMIT, "cue at %s has more than %d bytes of text",
+                    at, CIR_SUBTITLE_CUE_BYTES);
+    }
+    if (n == 0) {
+        r->empty++;
+        return 0;
+    }
+    return add_cue(r, start, end, text);
+}
+
+static int
+decode_packet(reader_t *r)
+{
+    AVSubtitle sub;
+    int got = 0, ret;
+    char at[32];
+
+    memset(&sub, 0, sizeof(sub));
+    ret = avcodec_decode_subtitle2(r->dec, &sub, &got, r->pkt);
+    if (ret < 0) {
+        put_time(
+            at, sizeof(at),
+            av_rescale_q(r->pkt->pts, r->st->time_base, (AVRational){1, 1000}));
+        if (ret == AVERROR_INVALIDDATA && r->t->spec->encoding[0] == '\0') {
+            return fail(r, CIR_EMEDIA,
+                        "cue at %s is not UTF-8 text: give the file's "
+                        "\"encoding\" (e.g. \"windows-1252\") or convert it",
+                        at);
+        }
+        return fail(r, CIR_EMEDIA, "cue at %s cannot be decoded: %s", at,
+                    av_err2str(ret));
+    }
+    if (got) {
+        ret = take_subtitle(r, &sub);
+        avsubtitle_free(&sub);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+static int
+open_codecs(reader_t *r)
+{
+    const AVCodecParameters *par = r->st->codecpar;
+    const AVCodecDescriptor *d = avcodec_descriptor_get(par->codec_id);
+    const AVCodec *dc = avcodec_find_decoder(par->codec_id);
+    const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_WEBVTT);
+    AVDictionary *o = NULL;
+    int ret;
+
+    if (d == NULL || !(d->props & AV_CODEC_PROP_TEXT_SUB) || dc == NULL) {
+        return fail(r, CIR_EUNSUPPORTED,
+                    "%s subtitles: not a text format Cirrus can decode",
+                    avcodec_get_name(par->codec_id));
+    }
+    if (ec == NULL || (r->dec = avcodec_alloc_context3(dc)) == NULL ||
+        (r->enc = avcodec_alloc_context3(ec)) == NULL ||
+        (r->pkt = av_packet_alloc()) == NULL ||
+        (r->buf = av_malloc(ENCODE_BUF_BYTES)) == NULL) {
+        return fail(r, ec ? CIR_ENOMEM : CIR_EINTERNAL,
+                    ec ? "out of memory" : "no WebVTT encoder in libavcodec");
+    }
+    if ((ret = avcodec_parameters_to_context(r->dec, par)) < 0) {
+        return fail(r, CIR_EMEDIA, "%s", av_err2str(ret));
+    }
+    r->dec->pkt_timebase = r->st->time_base;
+    if (r->t->spec->encoding[0]) {
+        av_dict_set(&o, "sub_charenc", r->t->spec->encoding, 0);
+    }
+    ret = avcodec_open2(r->dec, dc, &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        return fail(r, CIR_EINVAL, "cannot open the %s decoder%s%s: %s",
+                    dc->name, r->t->spec->encoding[0] ? " with encoding " : "",
+                    r->t->spec->encoding, av_err2str(ret));
+    }
+    /* the encoder reads the styles of the decoder's ASS header */
+    if (r->dec->subtitle_header_size > 0) {
+        r->enc->subtitle_header =
+            av_memdup(r->dec->subtitle_header, r->dec->subtitle_header_size);
+        r->enc->subtitle_header_size = r->dec->subtitle_header_size;
+    }
+    r->enc->time_base = (AVRational){1, 1000};
+    if ((ret = avcodec_open2(r->enc, ec, NULL)) < 0) {
+        return fail(r, CIR_EMEDIA, "cannot convert %s to WebVTT: %s", dc->name,
+                    av_err2str(ret));
+    }
+    return 0;
+}
+
+static int
+open_sidecar(reader_t *r, const atomic_int *cancel)
+{
+    const char *uri = r->t->spec->uri;
+    char why[1024];
+    cir_uri_t u;
+    int64_t size;
+    int ret;
+
+    if (cir_uri_parse(uri, &u) < 0) {
+        return fail(r, CIR_EINVAL, "not a file path or URI");
+    }
+    ret = cir_input_open_subtitles(&r->ic,
+                                   u.scheme == CIR_URI_FILE ? u.path : uri,
+                                   NULL, cancel, why, sizeof(why));
+    if (ret < 0) {
+        /* an empty file is no format at all */
+        return fail(r, ret == CIR_EMEDIA ? CIR_EMEDIA : ret, "%s%s", why,
+                    ret == CIR_EMEDIA ? " (empty, or not a subtitle file)"
+                                      : "");
+    }
+    size = r->ic->pb ? avio_size(r->ic->pb) : -1;
+    if (size > CIR_SUBTITLE_FILE_MAX) {
+        return fail(r, CIR_ELIMIT,
+                    "%lld bytes, more than the %d a subtitle "
+                    "file may have",
+                    (long long)size, CIR_SUBTITLE_FILE_MAX);
+    }
+    for (unsigned i = 0; i < r->ic->nb_streams && r->st == NULL; i++) {
+        if (r->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_SUBTITLE) {
+            r->st = r->ic->streams[i];
+        }
+    }
+    if (r->st == NULL) {
+        return fail(r, CIR_EMEDIA, "no subtitle stream");
+    }
+    return open_codecs(r);
+}
+
+static int
+read_cues(reader_t *r)
+{
+    int ret;
+
+    while ((ret = av_read_frame(r->ic, r->pkt)) >= 0) {
+        if (r->pkt->stream_index == r->st->index) {
+            ret = decode_packet(r);
+        }
+        av_packet_unref(r->pkt);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (ret != AVERROR_EOF) {
+        return fail(r, ret == AVERROR_EXIT ? CIR_ECANCELED : CIR_EMEDIA,
+                    "read failed: %s", av_err2str(ret));
+    }
+    return 0;
+}
+
+static int
+cmp_cue(const void *a, const void *b)
+{
+    const loaded_cue_t *x = a, *y = b;
+
+    if (x->cue.start_ms != y->cue.start_ms) {
+        return x->cue.start_ms < y->cue.start_ms ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorted by start; open ends closed at the next start; what the file got
+ * wrong repaired and logged.  (At least one cue.) */
+static int
+sort_cues(reader_t *r)
+{
+    sub_track_t *t = r->t;
+    size_t negative = 0, before = 0, open = 0, kept = 0;
+
+    qsort(t->loaded, t->nb, sizeof(*t->loaded), cmp_cue);
+    if ((t->cues = calloc(t->nb, sizeof(*t->cues))) == NULL) {
+        return fail(r, CIR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < t->nb; i++) {
+        cir_text_cue_t c = t->loaded[i].cue;
+        if (c.end_ms != OPEN_END && c.end_ms <= 0) {
+            before++; /* over before the media's 0 */
+            continue;
+        }
+        if (c.start_ms < 0) {
+            c.start_ms = 0;
+            negative++;
+        }
+        open += c.end_ms == OPEN_END;
+        t->cues[kept++] = c;
+    }
+    if (r->empty || negative || before || open || r->errors) {
+        cir_log_warn(r->log,
+                     "%s: %zu empty cues left out, %zu cues that could not be "
+                     "read left out, %zu cues over before 0 left out, %zu "
+                     "cues before 0 moved to 0, %zu cues without an end end "
+                     "where the next starts",
+                     t->label, r->empty, r->errors, before, negative, open);
+    }
+    t->track.cues = t->cues;
+    t->track.nb_cues = kept;
+    return kept > 0 ? 0 : fail(r, CIR_EMEDIA, "every cue ends before 0");
+}
+
+static int
+finish_cues(reader_t *r)
+{
+    if (r->t->nb == 0) {
+        return fail(r, CIR_EMEDIA, "no cue in the file%s",
+                    r->empty ? " (only empty ones)" : "");
+    }
+    return sort_cues(r);
+}
+
+static void
+reader_close(reader_t *r)
+{
+    avcodec_free_context(&r->dec);
+    avcodec_free_context(&r->enc);
+    av_packet_free(&r->pkt);
+    av_freep(&r->buf);
+    cir_input_close(&r->ic);
+}
+
+static int
+load_one(sub_track_t *t, const atomic_int *cancel, const cir_log_ctx_t *log,
+         char *why, size_t why_len)
+{
+    reader_t r = {.t = t, .log = log, .why = why, .why_len = why_len};
+    int ret;
+
+    if ((ret = open_sidecar(&r, cancel)) == 0 && (ret = read_cues(&r)) == 0) {
+        ret = finish_cues(&r);
+    }
+    if (ret == 0) {
+        cir_log_info(log, "%s: %zu cues, %s, %s", t->label, t->nb,
+                     r.ic->iformat->name, t->spec->language);
+    }
+    reader_close(&r);
+    return ret;
+}
+
+static void
+init_track(sub_track_t *t, const cir_subtitle_spec_t *spec, size_t index)
+{
+    static const cir_text_kind_t kinds[] = {
+        [CIR_SUBTITLE_KIND_SUBTITLES] = CIR_TEXT_SUBTITLES,
+        [CIR_SUBTITLE_KIND_CAPTIONS] = CIR_TEXT_CAPTIONS,
+        [CIR_SUBTITLE_KIND_FORCED] = CIR_TEXT_FORCED,
+    };
+
+    char label[sizeof(t->label)];
+
+    /* (through a copy: spec may be t's own) */
+    snprintf(label, sizeof(label), "subtitles[%zu] (%.300s)", index, spec->uri);
+    memcpy(t->label, label, sizeof(label));
+    t->spec = spec;
+    t->track.id = spec->id;
+    t->track.language = spec->language;
+    memcpy(t->name, spec->name, sizeof(spec->name)); /* unique_names() */
+    t->track.name = t->name;
+    t->track.kind = kinds[spec->kind];
+    t->track.is_default = spec->is_default;
+}
+
+int
+cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
+                   const atomic_int *cancel, const cir_log_ctx_t *log,
+                   char *why, size_t why_len)
+{
+    cir_subtitles_t *s;
+    int ret;
+
+    *out = NULL;
+    if (specs == NULL || specs->count == 0) {
+        return 0;
+    }
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return CIR_ENOMEM;
+    }
+    for (size_t i = 0; i < specs->count && i < CIR_SUBTITLES_MAX; i++) {
+        init_track(&s->tracks[i], &specs->items[i], i);
+        s->count = i + 1;
+        if ((ret = load_one(&s->tracks[i], cancel, log, why, why_len)) < 0) {
+            cir_subtitles_free(&s);
+            return ret;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+size_t
+cir_subtitles_count(const cir_subtitles_t *s)
+{
+    return s ? s->count : 0;
+}
+
+const cir_text_track_t *
+cir_subtitles_track(const cir_subtitles_t *s, size_t i)
+{
+    return s && i < s->count ? &s->tracks[i].track : NULL;
+}
+
+/* ---- the input's own text tracks ---------------------------------------- */
+
+static void
+close_live(sub_track_t *t)
+{
+    if (t->live != NULL) {
+        t->live->ic = NULL;  /* the job's */
+        t->live->pkt = NULL; /* the read loop's */
+        reader_close(t->live);
+        free(t->live);
+        t->live = NULL;
+    }
+}
+
+/* A stream tag as a language: BCP 47's shape (ISO 639-2 "eng" as MKV and
+ * MP4 write it is one), else "und". */
+static void
+stream_language(const AVStream *st, char *out, size_t size)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "language", NULL, 0);
+    const char *v = e ? e->value : "";
+    size_t n = strlen(v), alpha = 0;
+    int ok = n > 0 && n < size;
+
+    while (alpha < n && isalpha((unsigned char)v[alpha])) {
+        alpha++;
+    }
+    ok = ok && alpha >= 2 && alpha <= 3 && (alpha == n || v[alpha] == '-');
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = isalnum((unsigned char)v[i]) || (v[i] == '-' && i + 1 < n);
+    }
+    snprintf(out, size, "%s", ok ? v : "und");
+}
+
+/* Its title when it fits a playlist's NAME (printable ASCII, no '"'),
+ * else its language. */
+static void
+stream_name(const AVStream *st, const char *language, char *out, size_t size)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "title", NULL, 0);
+    const char *v = e ? e->value : "";
+    size_t n = strlen(v);
+    int ok = n > 0 && n < size;
+
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"';
+    }
+    snprintf(out, size, "%s", ok ? v : language);
+}
+
+/* "subs-<language>", "-<n>" when the language has a rendition already. */
+static void
+embedded_id(const cir_subtitles_t *s, cir_subtitle_spec_t *spec)
+{
+    char lang[sizeof(spec->language)];
+    size_t same = 0;
+
+    memcpy(lang, spec->language, sizeof(lang));
+    for (size_t i = 0; i < s->count; i++) {
+        same += strcmp(s->tracks[i].spec->language, lang) == 0;
+    }
+    if (same == 0) {
+        snprintf(spec->id, sizeof(spec->id), "subs-%s", lang);
+    } else {
+        snprintf(spec->id, sizeof(spec->id), "subs-%s-%zu", lang, same + 1);
+    }
+}
+
+static int
+has_default(const cir_subtitles_t *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (s->tracks[i].spec->is_default) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The track's spec from the stream's tags and dispositions. */
+static void
+init_embedded(cir_subtitles_t *s, sub_track_t *t, const AVStream *st)
+{
+    cir_subtitle_spec_t *spec = &t->own;
+    int d = st->disposition;
+
+    memset(spec, 0, sizeof(*spec));
+    stream_language(st, spec->language, sizeof(spec->language));
+    stream_name(st, spec->language, spec->name, sizeof(spec->name));
+    spec->kind = (d & AV_DISPOSITION_FORCED) ? CIR_SUBTITLE_KIND_FORCED
+                 : (d & AV_DISPOSITION_HEARING_IMPAIRED)
+                     ? CIR_SUBTITLE_KIND_CAPTIONS
+                     : CIR_SUBTITLE_KIND_SUBTITLES;
+    spec->is_default = (d & AV_DISPOSITION_DEFAULT) && !has_default(s);
+    snprintf(spec->uri, sizeof(spec->uri), "stream #%d", st->index);
+    embedded_id(s, spec);
+    init_track(t, spec, 0);
+    snprintf(t->label, sizeof(t->label),
+             "the input's subtitle stream #%d (%s, %s)", st->index,
+             avcodec_get_name(st->codecpar->codec_id), spec->language);
+}
+
+/* One text stream of the input into the next track: 0, 1 when it is left
+ * out (logged), or < 0. */
+static int
+open_stream(cir_subtitles_t *s, AVStream *st, int64_t start_us,
+            const cir_log_ctx_t *log)
+{
+    sub_track_t *t = &s->tracks[s->count];
+    reader_t *r = calloc(1, sizeof(*r));
+    char why[600];
+    int ret;
+
+    if (r == NULL) {
+        return CIR_ENOMEM;
+    }
+    memset(t, 0, sizeof(*t));
+    init_embedded(s, t, st);
+    *r = (reader_t){.t = t,
+                    .st = st,
+                    .offset_ms = start_us / 1000,
+                    .log = log,
+                    .why = why,
+                    .why_len = sizeof(why)};
+    t->live = r;
+    if ((ret = open_codecs(r)) < 0) {
+        cir_log_warn(log, "%s: left out", why);
+        close_live(t);
+        return ret == CIR_ENOMEM ? ret : 1;
+    }
+    /* each later call (push, finish) gives its own buffer */
+    r->why = NULL;
+    r->why_len = 0;
+    s->count++;
+    return 0;
+}
+
+int
+cir_subtitles_open_embedded(cir_subtitles_t **sp, AVFormatContext *ic,
+                            int64_t start_us, const cir_log_ctx_t *log)
+{
+    int ret;
+
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        AVStream *st = ic->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_SUBTITLE) {
+            continue;
+        }
+        if (*sp == NULL && (*sp = calloc(1, sizeof(**sp))) == NULL) {
+            return CIR_ENOMEM;
+        }
+        if ((*sp)->count == CIR_SUBTITLES_MAX) {
+            cir_log_warn(log,
+                         "the input's subtitle stream #%u: left out, at most "
+                         "%d subtitle renditions",
+                         i, CIR_SUBTITLES_MAX);
+            continue;
+        }
+        if ((ret = open_stream(*sp, st, start_us, log)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int
+cir_subtitles_push(cir_subtitles_t *s, AVPacket *pkt, char *why, size_t why_len)
+{
+    for (size_t i = 0; s != NULL && i < s->count; i++) {
+        reader_t *r = s->tracks[i].live;
+        int ret;
+        if (r == NULL || r->st->index != pkt->stream_index) {
+            continue;
+        }
+        r->pkt = pkt;
+        r->why = why;
+        r->why_len = why_len;
+        ret = decode_packet(r);
+        r->pkt = NULL;
+        if (ret == CIR_ENOMEM || ret == CIR_ELIMIT) {
+            return ret;
+        }
+        if (ret < 0 && r->errors++ == 0) {
+            /* the media goes on: the cue is left out, counted, logged */
+            cir_log_warn(r->log, "%s", why);
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* The input's tracks once read: sorted, or left out without a cue. */
+static void
+finish_embedded(cir_subtitles_t *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        reader_t *r = t->live;
+        char why[600];
+        if (r == NULL) {
+            continue;
+        }
+        r->why = why;
+        r->why_len = sizeof(why);
+        if (t->nb == 0) {
+            cir_log_warn(r->log, "%s: no cue, left out", t->label);
+            t->left_out = 1;
+        } else if (sort_cues(r) < 0) {
+            cir_log_warn(r->log, "%s, left out", why);
+            t->left_out = 1;
+        } else {
+            cir_log_info(r->log, "%s: %zu cues", t->label, t->nb);
+        }
+        close_live(t);
+    }
+}
+
+/* The open ends closed at the media's end, cues after it left out, cues
+ * running past it cut there: logged. */
+static int
+clip_to_media(sub_track_t *t, int64_t end_ms, const cir_log_ctx_t *log,
+              char *why, size_t why_len)
+{
+    size_t kept = 0, cut = 0, after = 0;
+
+    for (size_t i = 0; i < t->track.nb_cues; i++) {
+        cir_text_cue_t c = t->cues[i];
+        if (c.start_ms >= end_ms) {
+            after++;
+            continue;
+        }
+        if (c.end_ms == OPEN_END || c.end_ms > end_ms) {
+            cut += c.end_ms != OPEN_END;
+            c.end_ms = end_ms;
+        }
+        t->cues[kept++] = c;
+    }
+    if (after || cut) {
+        cir_log_warn(log,
+                     "%s: the media ends at %.3f s: %zu cues starting after "
+                     "it left out, %zu cut at its end",
+                     t->label, end_ms / 1000.0, after, cut);
+    }
+    if (kept == 0) {
+        snprintf(why, why_len,
+                 "%s: every cue starts after the media's end (%.3f s)",
+                 t->label, end_ms / 1000.0);
+        return CIR_EMEDIA;
+    }
+    t->track.nb_cues = kept;
+    return 0;
+}
+
+/* The segments text follows: the first video rendition's, else the first
+ * rendition's. */
+static const cir_rendition_t *
+reference_rendition(const cir_asset_t *a)
+{
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        if (a->renditions[i].type == CIR_MEDIA_VIDEO) {
+            return &a->renditions[i];
+        }
+    }
+    return a->nb_renditions > 0 ? &a->renditions[0] : NULL;
+}
+
+/* Names as given, a number added to a repeated one (logged). */
+static void
+unique_names(cir_subtitles_t *s, const cir_log_ctx_t *log)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        size_t n = 1;
+        snprintf(t->name, sizeof(t->name), "%s", t->spec->name);
+        for (int clash = 1; clash;) {
+            clash = 0;
+            for (size_t j = 0; j < i && !clash; j++) {
+                clash = !s->tracks[j].left_out &&
+                        strcmp(s->tracks[j].name, t->name) == 0;
+            }
+            if (clash) {
+                snprintf(t->name, sizeof(t->name), "%.128s (%zu)",
+                         t->spec->name, ++n);
+            }
+        }
+        if (n > 1) {
+            cir_log_info(log, "%s: named \"%s\" (\"%s\" is taken)", t->label,
+                         t->name, t->spec->name);
+        }
+    }
+}
+
+static int
+put_file(cir_store_t *store, cir_buf_t *buf, const char *name, int ret,
+         char *why, size_t why_len)
+{
+    if (ret == 0) {
+        ret =
+            cir_asset_put(store, CIR_ASSET_VERSION, name, buf->data, buf->len);
+    }
+    cir_buf_reset(buf);
+    if (ret < 0) {
+        snprintf(why, why_len, "subtitles: writing %s: %s", name,
+                 cir_strerror(ret));
+    }
+    return ret;
+}
+
+static int
+write_track(const cir_asset_t *a, const cir_text_track_t *t, cir_store_t *store,
+            unsigned formats, cir_buf_t *buf, char *why, size_t why_len)
+{
+    char name[CIR_SUBTITLE_ID_MAX + 32];
+    int ret;
+
+    if (formats & CIR_ONLY_HLS) {
+        for (size_t k = 0; k < t->nb_segments; k++) {
+            snprintf(name, sizeof(name), "%s/seg-%llu.vtt", t->id,
+                     (unsigned long long)t->start_number + k);
+            ret =
+                put_file(store, buf, name,
+                         cir_vtt_render_text_segment(t, k, buf), why, why_len);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        snprintf(name, sizeof(name), "%s/index.m3u8", t->id);
+        ret = put_file(store, buf, name, cir_hls_render_text(a, t, buf), why,
+                       why_len);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (formats & CIR_ONLY_DASH) {
+        snprintf(name, sizeof(name), "%s/full.vtt", t->id);
+        return put_file(store, buf, name, cir_vtt_render_text_full(t, buf), why,
+                        why_len);
+    }
+    return 0;
+}
+
+int
+cir_subtitles_publish(cir_subtitles_t *s, cir_asset_t *asset,
+                      cir_store_t *store, unsigned formats,
+                      const cir_log_ctx_t *log, char *why, size_t why_len)
+{
+    const cir_rendition_t *ref = reference_rendition(asset);
+    int64_t end_ms = llround(asset->duration * 1000);
+    cir_buf_t buf;
+    int ret = 0;
+
+    size_t n = 0;
+
+    if (s == NULL || s->count == 0) {
+        return 0;
+    }
+    finish_embedded(s);
+    unique_names(s, log);
+    if (ref == NULL || ref->nb_segments == 0 || end_ms <= 0) {
+        snprintf(why, why_len,
+                 "subtitles: the asset has no media segments "
+                 "for them to follow");
+        return CIR_EMEDIA;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        if (t->left_out) {
+            continue;
+        }
+        if ((ret = clip_to_media(t, end_ms, log, why, why_len)) < 0) {
+            return ret;
+        }
+        t->track.timescale = ref->timescale;
+        t->track.start_number = ref->start_number;
+        t->track.segments = ref->segments;
+        t->track.nb_segments = ref->nb_segments;
+    }
+    /* the asset lists them; a track's playlist is checked against it */
+    for (size_t i = 0; i < s->count; i++) {
+        if (!s->tracks[i].left_out) {
+            s->published[n++] = s->tracks[i].track;
+        }
+    }
+    asset->texts = n > 0 ? s->published : NULL;
+    asset->nb_texts = n;
+    cir_buf_init(&buf, CIR_MANIFEST_MAX_SIZE);
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        ret = write_track(asset, &s->published[i], store, formats, &buf, why,
+                          why_len);
+    }
+    cir_buf_free(&buf);
+    return ret;
+}
+
+void
+cir_subtitles_free(cir_subtitles_t **sp)
+{
+    cir_subtitles_t *s = *sp;
+
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        sub_track_t *t = &s->tracks[i];
+        for (size_t k = 0; k < t->nb; k++) {
+            free((void *)t->loaded[k].cue.text);
+        }
+        free(t->loaded);
+        free(t->cues);
+        close_live(t);
+    }
+    free(s);
+    *sp = NULL;
+}
