@@ -44,6 +44,13 @@ int cir_path_is_safe_relative(const char *rel);
  */
 int cir_name_is_safe(const char *s, size_t len, size_t max_len);
 
+/*
+ * A label shown to viewers (an HLS NAME, a DASH Label): 1 to max_len
+ * bytes, no control character, DEL or '"', so that it can stand inside an
+ * HLS quoted-string or an XML attribute as it is.
+ */
+int cir_label_is_safe(const char *s, size_t max_len);
+
 /* The value of one hex digit of a percent-escape or token, -1 if c is not
  * one. */
 static inline int

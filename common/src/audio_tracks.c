@@ -4,6 +4,7 @@
  * Tested by tests/unit/test_common_audio_tracks.c.
  */
 #include "cir_audio_tracks.h"
+#include "cir_storage.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -63,18 +64,7 @@ cir_language_tag_is_valid(const char *tag)
 int
 cir_audio_name_is_valid(const char *name)
 {
-    size_t len;
-
-    if (name == NULL || (len = strlen(name)) == 0 ||
-        len >= CIR_AUDIO_NAME_MAX) {
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p == '"' || *p < 0x20 || *p == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
+    return cir_label_is_safe(name, CIR_AUDIO_NAME_MAX - 1);
 }
 
 static int

@@ -3,6 +3,7 @@
  * Tested by tests/unit/test_common_subtitle_spec.c.
  */
 #include "cir_subtitle_spec.h"
+#include "cir_storage.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -56,16 +57,8 @@ language_ok(const char *s, size_t n)
 static int
 name_ok(const char *s, size_t n)
 {
-    if (n == 0 || n >= CIR_SUBTITLE_NAME_MAX || strlen(s) != n) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '"') {
-            return 0;
-        }
-    }
-    return 1;
+    /* (n: jansson's length, so that an embedded NUL is refused) */
+    return strlen(s) == n && cir_label_is_safe(s, CIR_SUBTITLE_NAME_MAX - 1);
 }
 
 static int

@@ -286,6 +286,22 @@ cir_name_is_safe(const char *s, size_t len, size_t max_len)
     return 1;
 }
 
+int
+cir_label_is_safe(const char *s, size_t max_len)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+
+    if (len == 0 || len > max_len) {
+        return 0;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ---- published versions ---- */
 
 int

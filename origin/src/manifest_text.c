@@ -43,18 +43,7 @@ safe_language(const char *s)
 static int
 safe_name(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > MAX_NAME) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '"') {
-            return 0;
-        }
-    }
-    return 1;
+    return cir_label_is_safe(s, MAX_NAME);
 }
 
 static int
@@ -256,22 +245,13 @@ fail:
 /* ---- WebVTT ------------------------------------------------------------- */
 
 static int
-put_time(cir_buf_t *out, int64_t ms)
-{
-    return cir_buf_printf(out, "%02lld:%02lld:%02lld.%03lld",
-                          (long long)(ms / 3600000),
-                          (long long)(ms / 60000 % 60),
-                          (long long)(ms / 1000 % 60), (long long)(ms % 1000));
-}
-
-static int
 put_cue(cir_buf_t *out, const cir_text_cue_t *c)
 {
     int ret;
 
-    TRY(put_time(out, c->start_ms));
+    TRY(cir_manifest_put_vtt_time(out, c->start_ms));
     TRY(cir_buf_puts(out, " --> "));
-    TRY(put_time(out, c->end_ms));
+    TRY(cir_manifest_put_vtt_time(out, c->end_ms));
     TRY(cir_buf_printf(out, "\n%s\n\n", c->text));
     return 0;
 

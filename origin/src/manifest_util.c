@@ -73,17 +73,7 @@ safe_lang(const char *s)
 static int
 safe_name(const char *s)
 {
-    size_t n = strlen(s);
-
-    if (n == 0 || n > MAX_NAME_LEN) {
-        return 0;
-    }
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p < 0x20 || *p == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
+    return cir_label_is_safe(s, MAX_NAME_LEN);
 }
 
 int
@@ -535,4 +525,13 @@ cir_dash_timeline_close_open_ended(cir_dash_timeline_t *tl, cir_buf_t *out,
 
 fail:
     return ret;
+}
+
+int
+cir_manifest_put_vtt_time(cir_buf_t *out, int64_t ms)
+{
+    return cir_buf_printf(out, "%02lld:%02lld:%02lld.%03lld",
+                          (long long)(ms / 3600000),
+                          (long long)(ms / 60000 % 60),
+                          (long long)(ms / 1000 % 60), (long long)(ms % 1000));
 }

@@ -61,6 +61,8 @@ size_t cir_manifest_sheet_tiles(const cir_thumbs_t *t, size_t n);
 
 /* s escaped for an XML attribute value (&, <, >, ", '). */
 int cir_manifest_put_xml_attr(cir_buf_t *out, const char *s);
+/* A WebVTT timestamp, hh:mm:ss.ttt. */
+int cir_manifest_put_vtt_time(cir_buf_t *out, int64_t ms);
 /* A measured rate as DASH FrameRateType: "30", "30000/1001", else the
  * reduced fraction of the rate in thousandths ("25/2"). */
 int cir_manifest_put_frame_rate(cir_buf_t *out, double fr);

@@ -7,15 +7,6 @@
 #include "cir_manifest.h"
 #include "manifest_util.h"
 
-static int
-put_time(cir_buf_t *out, int64_t ms)
-{
-    return cir_buf_printf(out, "%02lld:%02lld:%02lld.%03lld",
-                          (long long)(ms / 3600000),
-                          (long long)(ms / 60000 % 60),
-                          (long long)(ms / 1000 % 60), (long long)(ms % 1000));
-}
-
 int
 cir_vtt_render_thumbs(const cir_asset_t *a, cir_buf_t *out)
 {
@@ -45,9 +36,9 @@ cir_vtt_render_thumbs(const cir_asset_t *a, cir_buf_t *out)
         /* the last cue ends with the asset */
         end = k + 1 < t->nb_tiles ? (int64_t)(k + 1) * ms
                                   : cir_manifest_thumbs_end_ms(a);
-        if ((ret = put_time(out, (int64_t)k * ms)) < 0 ||
+        if ((ret = cir_manifest_put_vtt_time(out, (int64_t)k * ms)) < 0 ||
             (ret = cir_buf_puts(out, " --> ")) < 0 ||
-            (ret = put_time(out, end)) < 0 ||
+            (ret = cir_manifest_put_vtt_time(out, end)) < 0 ||
             (ret = cir_buf_printf(
                  out, "\n%s%ssprite-%zu.jpg#xywh=%d,%d,%d,%d\n\n", base,
                  base[0] ? "thumbs/" : "", k / per + 1,

@@ -6,8 +6,8 @@
 
 #include "server_internal.h"
 
-static size_t
-discard_body(char *p, size_t size, size_t n, void *opaque)
+size_t
+srv_curl_discard(char *p, size_t size, size_t n, void *opaque)
 {
     (void)p;
     (void)opaque;
@@ -61,7 +61,7 @@ srv_start_http_auth(conn_t *c, const char *query)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      (long)(c->srv->cfg.auth_timeout * 1000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, srv_curl_discard);
     c->auth_job.done = auth_done;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &c->auth_job);
     c->auth = e;

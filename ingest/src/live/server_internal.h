@@ -251,6 +251,8 @@ int srv_tls_write(conn_t *c, cir_buf_t *plain);
 
 /* auth.c */
 int srv_start_http_auth(conn_t *c, const char *query);
+/* CURLOPT_WRITEFUNCTION for answers whose body does not matter */
+size_t srv_curl_discard(char *p, size_t size, size_t n, void *opaque);
 int srv_curl_timer_fn(CURLM *multi, long timeout_ms, void *opaque);
 int srv_curl_socket_fn(CURL *e, curl_socket_t fd, int what, void *opaque,
                        void *sockp);

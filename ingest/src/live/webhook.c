@@ -59,14 +59,6 @@ webhook_free(webhook_t *w)
     uv_close((uv_handle_t *)&w->retry, webhook_closed);
 }
 
-static size_t
-discard(char *p, size_t size, size_t n, void *opaque)
-{
-    (void)p;
-    (void)opaque;
-    return size * n;
-}
-
 static int
 add_header(webhook_t *w, const char *name, const char *value)
 {
@@ -116,7 +108,7 @@ attempt(webhook_t *w)
     curl_easy_setopt(w->e, CURLOPT_TIMEOUT_MS,
                      (long)(s->cfg.webhook_timeout * 1000));
     curl_easy_setopt(w->e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(w->e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(w->e, CURLOPT_WRITEFUNCTION, srv_curl_discard);
     curl_easy_setopt(w->e, CURLOPT_PRIVATE, &w->job);
     if (curl_multi_add_handle(s->multi, w->e) != CURLM_OK) {
         curl_easy_cleanup(w->e);
