@@ -1,5 +1,6 @@
-/* Fuzzes what arrives on a VOD queue: the job document / S3 event /
- * EventBridge parser, then the Batch job name derived from a parsed one. */
+/* Fuzzes what arrives on a VOD queue: the job document (with its
+ * audio_tracks and subtitles lists) / S3 event / EventBridge parser, then
+ * the Batch job name derived from a parsed one. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
