@@ -324,11 +324,15 @@ open_codecs(reader_t *r)
                     dc->name, r->t->spec->encoding[0] ? " with encoding " : "",
                     r->t->spec->encoding, av_err2str(ret));
     }
-    /* the encoder reads the styles of the decoder's ASS header */
+    /* the encoder reads the styles of the decoder's ASS header, as a
+     * string: it must end with a NUL (as ffmpeg.c copies it) */
     if (r->dec->subtitle_header_size > 0) {
-        r->enc->subtitle_header =
-            av_memdup(r->dec->subtitle_header, r->dec->subtitle_header_size);
-        r->enc->subtitle_header_size = r->dec->subtitle_header_size;
+        int n = r->dec->subtitle_header_size;
+        if ((r->enc->subtitle_header = av_mallocz((size_t)n + 1)) == NULL) {
+            return fail(r, CIR_ENOMEM, "out of memory");
+        }
+        memcpy(r->enc->subtitle_header, r->dec->subtitle_header, (size_t)n);
+        r->enc->subtitle_header_size = n;
     }
     r->enc->time_base = (AVRational){1, 1000};
     if ((ret = avcodec_open2(r->enc, ec, NULL)) < 0) {
