@@ -74,6 +74,9 @@ cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
     }
     json_object_set_new(o, "key", json_string(s->key));
     json_object_set_new(o, "publishing", json_boolean(s->publishing));
+    if (s->protocol != NULL) {
+        json_object_set_new(o, "protocol", json_string(s->protocol));
+    }
     json_object_set_new(o, "uptime", json_real(s->uptime));
     json_object_set_new(o, "bitrate", json_real(s->bitrate));
     json_object_set_new(o, "fps", json_real(s->fps));

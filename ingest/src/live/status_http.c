@@ -51,7 +51,8 @@ srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
 {
     memset(i, 0, sizeof(*i));
     i->key = st->key;
-    i->publishing = st->publisher != NULL;
+    i->publishing = st->publisher != NULL || st->srt_publisher != NULL;
+    i->protocol = st->protocol;
     i->uptime = (double)(now - st->start_us) / 1e6;
     i->bitrate = st->bitrate;
     i->fps = st->fps;
