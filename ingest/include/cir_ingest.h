@@ -164,6 +164,11 @@ typedef struct {
     /* webhooks: delivered, attempts that failed, given up (attempts spent
      * or webhook_max_pending reached) */
     uint64_t webhooks_delivered, webhooks_failed, webhooks_dropped;
+    /* SRT (srt_port > 0): connections open, handshakes rejected by the
+     * listener (streamid, srt_max_connections), bytes dropped because a
+     * publisher's demuxer fell behind */
+    int srt;
+    uint64_t srt_connections, srt_rejected, srt_dropped_bytes;
 } cir_ingest_server_stats_t;
 
 /* Builds the HTTP response for a request line path ("/streams",

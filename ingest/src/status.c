@@ -310,6 +310,24 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
         (unsigned long long)srv->webhooks_delivered,
         (unsigned long long)srv->webhooks_failed,
         (unsigned long long)srv->webhooks_dropped);
+    if (srv->srt) {
+        cir_buf_printf(
+            b,
+            "# HELP cirrus_ingest_srt_connections SRT connections open now\n"
+            "# TYPE cirrus_ingest_srt_connections gauge\n"
+            "cirrus_ingest_srt_connections %llu\n"
+            "# HELP cirrus_ingest_srt_rejected_total SRT handshakes rejected "
+            "(a streamid that does not publish, srt_max_connections)\n"
+            "# TYPE cirrus_ingest_srt_rejected_total counter\n"
+            "cirrus_ingest_srt_rejected_total %llu\n"
+            "# HELP cirrus_ingest_srt_dropped_bytes_total bytes received over "
+            "SRT and dropped: a publisher's demuxer fell behind\n"
+            "# TYPE cirrus_ingest_srt_dropped_bytes_total counter\n"
+            "cirrus_ingest_srt_dropped_bytes_total %llu\n",
+            (unsigned long long)srv->srt_connections,
+            (unsigned long long)srv->srt_rejected,
+            (unsigned long long)srv->srt_dropped_bytes);
+    }
 }
 
 static char *

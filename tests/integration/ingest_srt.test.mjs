@@ -201,6 +201,15 @@ describe('cirrus-ingest over SRT', { skip: missing || false }, () => {
             await waitFor(`the log line for ${sid}`, () => why.test(log.slice(from)), 3000);
         }
         assert.equal(fs.existsSync(path.join(liveRoot, 'nokey')), false);
+        // three rejected in the handshake; the refused key's socket closed
+        const metrics = async () =>
+            (await rawGetUnchecked(plain.statusPort, '/metrics')).body.toString();
+        const m = await waitFor('no SRT connection open', async () => {
+            const body = await metrics();
+            return /^cirrus_ingest_srt_connections 0$/m.test(body) && body;
+        }, 5000);
+        const rejected = /^cirrus_ingest_srt_rejected_total (\d+)$/m.exec(m);
+        assert.ok(rejected && Number(rejected[1]) >= 3, m);
     });
 
     test('UDP garbage and unparsable MPEG-TS: the listener survives and serves the next publisher', async () => {

@@ -270,7 +270,8 @@ int srv_curl_socket_fn(CURL *e, curl_socket_t fd, int what, void *opaque,
 int srv_srt_start(cir_ingest_t *s);
 void srv_srt_stop(cir_ingest_t *s);
 void srv_srt_free(cir_ingest_t *s);
-int srv_srt_connections(const cir_ingest_t *s);
+/* The SRT figures of /metrics (none when srt_port is 0). */
+void srv_srt_stats(const cir_ingest_t *s, cir_ingest_server_stats_t *st);
 /* The stream's SRT publisher (if any) goes: it ends, or is taken over. */
 void srv_srt_publisher_drop(stream_t *st);
 

@@ -113,6 +113,7 @@ struct srv_srt {
     int thread_started, stopping;
     atomic_int quit;
     atomic_int open; /* sockets accepted and not closed */
+    atomic_uint_fast64_t rejected, dropped; /* for /metrics */
     uv_async_t async;
     uv_mutex_t mu;
     srt_pub_t *incoming; /* accepted, not yet seen by the loop; under mu */
@@ -219,6 +220,7 @@ listen_hook(void *opaque, SRTSOCKET ns, int hsversion,
     } else {
         return 0;
     }
+    atomic_fetch_add(&l->rejected, 1);
     cir_log_warn(&l->log, "%s: SRT streamid \"%s\" refused: %s", peer, sid,
                  why);
     srt_setrejectreason(ns, code);
@@ -261,6 +263,7 @@ ring_put(srt_pub_t *p, const uint8_t *d, size_t n)
     uv_mutex_lock(&p->mu);
     if (p->ring_len + n > RING_BYTES) {
         p->ring_dropped += n;
+        atomic_fetch_add(&p->l->dropped, n);
         uv_mutex_unlock(&p->mu);
         return;
     }
@@ -1229,10 +1232,18 @@ srv_srt_stop(cir_ingest_t *s)
     service_all(l);
 }
 
-int
-srv_srt_connections(const cir_ingest_t *s)
+void
+srv_srt_stats(const cir_ingest_t *s, cir_ingest_server_stats_t *st)
 {
-    return s->srt != NULL ? atomic_load(&s->srt->open) : 0;
+    srv_srt_t *l = s->srt;
+
+    if (l == NULL) {
+        return;
+    }
+    st->srt = 1;
+    st->srt_connections = (uint64_t)atomic_load(&l->open);
+    st->srt_rejected = atomic_load(&l->rejected);
+    st->srt_dropped_bytes = atomic_load(&l->dropped);
 }
 
 void

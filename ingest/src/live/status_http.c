@@ -118,6 +118,7 @@ http_respond(http_conn_t *hc)
                 .webhooks_delivered = hc->srv->webhooks_delivered,
                 .webhooks_failed = hc->srv->webhooks_failed,
                 .webhooks_dropped = hc->srv->webhooks_dropped};
+            srv_srt_stats(hc->srv, &st);
             code = cir_ingest_status_render(path, infos, n, &st, &body, &ctype);
             for (size_t i = 0; i < n; i++) {
                 json_decref(infos[i].live);
