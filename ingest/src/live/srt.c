@@ -34,10 +34,14 @@
 /* Demuxed packets waiting for the loop, per publisher: past it the
  * demuxer waits (and the ring fills). */
 #define HANDOVER_ITEMS 512
-/* The demuxer is woken per this many bytes (ten SRT payloads), else by
- * its own DEMUX_WAIT_MS: fewer wake-ups than one per datagram. */
+/* The demuxer is woken per this many bytes (ten SRT payloads), or by a
+ * datagram DEMUX_WAKE_US after the last wake-up: fewer wake-ups than one
+ * per datagram or a timed wait every 20 ms, and a steady publisher's
+ * datagram waits at most about that long.  DEMUX_WAIT_MS: the demuxer's
+ * own look at stop and idle_timeout. */
 #define WAKE_BYTES    (10 * 1316)
-#define DEMUX_WAIT_MS 20
+#define DEMUX_WAKE_US 20000
+#define DEMUX_WAIT_MS 250
 /* What the demuxer reads to find the programs and the codecs' headers */
 #define PROBE_BYTES (4 << 20)
 #define ANALYZE_US  (5 * AV_TIME_BASE)
@@ -82,6 +86,7 @@ struct srt_pub {
     /* under mu */
     uint8_t *ring;
     size_t ring_at, ring_len, unsignaled;
+    int64_t signaled_us;
     uint64_t ring_dropped;
     int sock_closed; /* the SRT thread closed and forgot the socket */
     int demux_done;
@@ -273,8 +278,10 @@ ring_put(srt_pub_t *p, const uint8_t *d, size_t n)
     memcpy(p->ring, d + first, n - first);
     p->ring_len += n;
     p->unsignaled += n;
-    if (p->unsignaled >= WAKE_BYTES) {
+    if (p->unsignaled >= WAKE_BYTES ||
+        srv_now_us() - p->signaled_us >= DEMUX_WAKE_US) {
         p->unsignaled = 0;
+        p->signaled_us = srv_now_us();
         uv_cond_signal(&p->cv);
     }
     uv_mutex_unlock(&p->mu);
