@@ -155,6 +155,23 @@ describe('cirrus-ingest over SRT', { skip: missing || false }, () => {
             assert.match(await playlist('k1'), /#EXT-X-ENDLIST/);
     });
 
+    test('a publisher back within the grace period continues the stream', async () => {
+        const start = log.length;
+        const first = publish(plain, 'live/k1?token=abc', { seconds: 4 });
+        await waitFor('the first publisher', () =>
+            /stream=k1\] 127\.0\.0\.1:\d+: publishing over SRT/.test(log.slice(start)), 10000);
+        assert.equal((await first.exited).code, 0, first.stderrText);
+        await waitFor('publisher gone', () =>
+            /stream=k1\] publisher gone: waiting 2\.0 s for it/.test(log.slice(start)), 5000);
+        const from = log.length;
+        const second = publish(plain, '#!::r=live/k1,m=publish', { seconds: 4 });
+        await waitFor('the publisher back', () =>
+            /stream=k1\] publisher is back: continuing the stream/.test(log.slice(from)), 5000);
+        assert.equal((await second.exited).code, 0, second.stderrText);
+        await waitFor('the stream to end', () =>
+            /plain: .*stream=k1\] stream ended/.test(log.slice(from)), (GRACE + 8) * 1000);
+    });
+
     test('HEVC in the plain streamid form', async () => {
         const pub = publish(plain, 'live/hevc', { seconds: 6, codec: 'libx265' });
         await waitFor('HEVC segments', () => segments('hevc').length >= 2, 25000);
