@@ -503,6 +503,7 @@ handover(srt_pub_t *p, int video, AVPacket **pkt, AVCodecParameters **par)
 
 typedef struct {
     AVFormatContext *fc;
+    AVIOContext *pb; /* ours (custom I/O): avformat_open_input never frees it */
     int vidx, aidx;
     AVBSFContext *adts; /* ADTS -> raw AAC and its AudioSpecificConfig */
     int audio_announced;
@@ -576,9 +577,11 @@ open_demuxer(srt_pub_t *p, demux_t *d)
              : NULL;
     if (d->fc == NULL || pb == NULL) {
         av_free(buf);
+        avio_context_free(&pb);
         set_why(p, "out of memory");
         return -1;
     }
+    d->pb = pb;
     d->fc->pb = pb;
     d->fc->flags |= AVFMT_FLAG_CUSTOM_IO;
     d->fc->interrupt_callback = (AVIOInterruptCB){demux_interrupt, p};
@@ -712,13 +715,10 @@ out:
     set_why(p, "publisher gone");
     av_packet_free(&pkt);
     av_bsf_free(&d.adts);
-    if (d.fc != NULL) {
-        AVIOContext *pb = d.fc->pb;
-        avformat_close_input(&d.fc);
-        if (pb != NULL) {
-            av_freep(&pb->buffer);
-        }
-        avio_context_free(&pb);
+    avformat_close_input(&d.fc); /* (NULL after a failed open) */
+    if (d.pb != NULL) {
+        av_freep(&d.pb->buffer); /* (libavformat may have replaced it) */
+        avio_context_free(&d.pb);
     }
     uv_mutex_lock(&p->mu);
     p->demux_done = 1;
