@@ -125,6 +125,11 @@ struct srv_srt {
     srt_pub_t *tpubs;    /* SRT thread: sockets open */
     srt_pub_t *lpubs;    /* loop: every publisher not freed */
     atomic_int_fast64_t log_us; /* libsrt's lines: one a second */
+    /* refused handshakes logged: REFUSED_LOG_BURST a second, the rest
+     * counted (only libsrt's receiver thread touches these) */
+    int64_t refused_window_us;
+    int refused_logged;
+    uint64_t refused_unlogged;
     cir_log_ctx_t log;
 };
 
@@ -199,6 +204,8 @@ srt_log_handler(void *opaque, int level, const char *file, int line,
 
 /* ---- the SRT thread ----------------------------------------------------- */
 
+#define REFUSED_LOG_BURST 10 /* refused handshakes logged a second at most */
+
 /* Runs on libsrt's receiver thread before a connection is accepted: a
  * streamid that does not publish, or a full house, is rejected in the
  * handshake (the publisher sees the reason). */
@@ -226,8 +233,23 @@ listen_hook(void *opaque, SRTSOCKET ns, int hsversion,
         return 0;
     }
     atomic_fetch_add(&l->rejected, 1);
-    cir_log_warn(&l->log, "%s: SRT streamid \"%s\" refused: %s", peer, sid,
-                 why);
+    if (srv_now_us() - l->refused_window_us >= 1000000) {
+        l->refused_window_us = srv_now_us();
+        l->refused_logged = 0;
+    }
+    if (l->refused_logged++ >= REFUSED_LOG_BURST) {
+        l->refused_unlogged++; /* a flood of handshakes is not a log flood */
+    } else {
+        char more[64] = "";
+        if (l->refused_unlogged > 0) {
+            snprintf(more, sizeof(more),
+                     " (%llu more refused before, not logged)",
+                     (unsigned long long)l->refused_unlogged);
+        }
+        cir_log_warn(&l->log, "%s: SRT streamid \"%s\" refused: %s%s", peer,
+                     sid, why, more);
+        l->refused_unlogged = 0;
+    }
     srt_setrejectreason(ns, code);
     return -1;
 }
