@@ -22,6 +22,12 @@ typedef struct {
     char rtmps_listen[64];      /* "": listen's */
     char tls_certificate[1024]; /* PEM, the chain: reloaded on SIGHUP */
     char tls_certificate_key[1024];
+    /* SRT listener (live/srt.c): MPEG-TS published by streamid */
+    int64_t srt_port;        /* 0: off */
+    char srt_listen[64];     /* "": listen's */
+    char srt_passphrase[80]; /* "": no encryption; else 10..79 chars */
+    int64_t srt_latency_ms;  /* SRTO_LATENCY */
+    int64_t srt_max_connections;
     char status_listen[64];
     int64_t status_port; /* 0: no status endpoint */
     char live_root[1024];
@@ -102,6 +108,19 @@ int cir_keyfile_load(cir_keyfile_t *k, const char *path, int force);
 int cir_keyfile_allows(const cir_keyfile_t *k, const char *key);
 void cir_keyfile_free(cir_keyfile_t *k);
 
+/* ---- SRT streamids ------------------------------------------------------ */
+
+/*
+ * A publisher's SRT streamid: the access-control form
+ * "#!::r=live/KEY,m=publish" (other pairs, e.g. u=, s=, go to args as
+ * "u=...&s=..."; m may be left out) or the plain "live/KEY" or "KEY"
+ * (a "?query" after it goes to args).  0, or CIR_EINVAL with *why set:
+ * another application, m=request or another mode, a malformed streamid,
+ * an unsafe key.
+ */
+int cir_srt_streamid_parse(const char *sid, char key[64], char args[256],
+                           const char **why);
+
 /* ---- the server --------------------------------------------------------- */
 
 typedef struct cir_ingest cir_ingest_t;
@@ -115,6 +134,7 @@ void cir_ingest_free(cir_ingest_t **s);
 
 typedef struct {
     const char *key;
+    const char *protocol; /* "rtmp", "rtmps", "srt" (the last publisher) */
     int publishing;
     double uptime;
     double bitrate; /* bits/s over the last second */
@@ -144,6 +164,11 @@ typedef struct {
     /* webhooks: delivered, attempts that failed, given up (attempts spent
      * or webhook_max_pending reached) */
     uint64_t webhooks_delivered, webhooks_failed, webhooks_dropped;
+    /* SRT (srt_port > 0): connections open, handshakes rejected by the
+     * listener (streamid, srt_max_connections), bytes dropped because a
+     * publisher's demuxer fell behind */
+    int srt;
+    uint64_t srt_connections, srt_rejected, srt_dropped_bytes;
 } cir_ingest_server_stats_t;
 
 /* Builds the HTTP response for a request line path ("/streams",

@@ -26,6 +26,19 @@ static const cir_option_t opts[] = {
      "RTMPS certificate chain, PEM (reloaded on SIGHUP)"},
     {"tls_certificate_key", S(tls_certificate_key), "", 0, 0,
      "RTMPS private key, PEM (reloaded on SIGHUP)"},
+    {"srt_port", I(srt_port), "0", 0, 65535,
+     "SRT listener port (MPEG-TS published by streamid \"#!::r=live/KEY,"
+     "m=publish\" or \"live/KEY\"); 0: off"},
+    {"srt_listen", S(srt_listen), "", 0, 0,
+     "SRT listen address (empty: listen's)"},
+    {"srt_passphrase", S(srt_passphrase), "", 0, 0,
+     "SRT passphrase, 10 to 79 characters (AES; publishers without it, or "
+     "with another, are refused); empty: no encryption"},
+    {"srt_latency_ms", I(srt_latency_ms), "120", 20, 10000,
+     "SRT latency (SRTO_LATENCY, ms): the larger of it and the publisher's "
+     "is used"},
+    {"srt_max_connections", I(srt_max_connections), "16", 1, 1000,
+     "SRT connections at once (more are rejected in the handshake)"},
     {"status_listen", S(status_listen), "127.0.0.1", 0, 0,
      "status HTTP address"},
     {"status_port", I(status_port), "0", 0, 65535,

@@ -74,6 +74,9 @@ cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
     }
     json_object_set_new(o, "key", json_string(s->key));
     json_object_set_new(o, "publishing", json_boolean(s->publishing));
+    if (s->protocol != NULL) {
+        json_object_set_new(o, "protocol", json_string(s->protocol));
+    }
     json_object_set_new(o, "uptime", json_real(s->uptime));
     json_object_set_new(o, "bitrate", json_real(s->bitrate));
     json_object_set_new(o, "fps", json_real(s->fps));
@@ -307,6 +310,24 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
         (unsigned long long)srv->webhooks_delivered,
         (unsigned long long)srv->webhooks_failed,
         (unsigned long long)srv->webhooks_dropped);
+    if (srv->srt) {
+        cir_buf_printf(
+            b,
+            "# HELP cirrus_ingest_srt_connections SRT connections open now\n"
+            "# TYPE cirrus_ingest_srt_connections gauge\n"
+            "cirrus_ingest_srt_connections %llu\n"
+            "# HELP cirrus_ingest_srt_rejected_total SRT handshakes rejected "
+            "(a streamid that does not publish, srt_max_connections)\n"
+            "# TYPE cirrus_ingest_srt_rejected_total counter\n"
+            "cirrus_ingest_srt_rejected_total %llu\n"
+            "# HELP cirrus_ingest_srt_dropped_bytes_total bytes received over "
+            "SRT and dropped: a publisher's demuxer fell behind\n"
+            "# TYPE cirrus_ingest_srt_dropped_bytes_total counter\n"
+            "cirrus_ingest_srt_dropped_bytes_total %llu\n",
+            (unsigned long long)srv->srt_connections,
+            (unsigned long long)srv->srt_rejected,
+            (unsigned long long)srv->srt_dropped_bytes);
+    }
 }
 
 static char *

@@ -173,6 +173,19 @@ Test(ingest_status, streams_json_and_metrics)
               NULL);
     cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
                            "\"cam1\"} 2\n") != NULL);
+    /* no SRT listener: no SRT figures */
+    cr_assert(strstr(body, "cirrus_ingest_srt_") == NULL);
+    free(body);
+    srv.srt = 1;
+    srv.srt_connections = 3;
+    srv.srt_rejected = 7;
+    srv.srt_dropped_bytes = 1316;
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, &srv, &body, &ct),
+                 200);
+    cr_assert(strstr(body, "cirrus_ingest_srt_connections 3\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_srt_rejected_total 7\n") != NULL);
+    cr_assert(strstr(body, "cirrus_ingest_srt_dropped_bytes_total 1316\n") !=
+              NULL);
     free(body);
     cr_assert_eq(
         cir_ingest_status_render("/x", &s, 1,

@@ -31,7 +31,24 @@ auth_done(srv_curl_job_t *j, CURLcode result, long status)
 }
 
 int
-srv_start_http_auth(conn_t *c, const char *query)
+srv_key_file_allows(cir_ingest_t *s, const char *key)
+{
+    int ret;
+
+    if (s->cfg.key_file[0] == '\0') {
+        return 1;
+    }
+    if ((ret = cir_keyfile_load(&s->keys, s->cfg.key_file, 0)) < 0) {
+        cir_log_error(&s->log, "key file %s: %s", s->cfg.key_file,
+                      cir_strerror(ret));
+    }
+    return cir_keyfile_allows(&s->keys, key);
+}
+
+int
+srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
+                    char **body_out, const char *key, const char *query,
+                    const char *peer)
 {
     CURL *e = curl_easy_init();
     char *k = NULL, *q = NULL, *body = NULL;
@@ -40,9 +57,9 @@ srv_start_http_auth(conn_t *c, const char *query)
     if (e == NULL) {
         return CIR_ENOMEM;
     }
-    k = curl_easy_escape(e, c->key, 0);
+    k = curl_easy_escape(e, key, 0);
     q = curl_easy_escape(e, query, 0);
-    len = 64 + strlen(k ? k : "") + strlen(q ? q : "") + strlen(c->peer);
+    len = 64 + strlen(k ? k : "") + strlen(q ? q : "") + strlen(peer);
     body = malloc(len);
     if (k == NULL || q == NULL || body == NULL) {
         curl_free(k);
@@ -52,25 +69,32 @@ srv_start_http_auth(conn_t *c, const char *query)
         return CIR_ENOMEM;
     }
     snprintf(body, len, "call=publish&app=live&name=%s&args=%s&addr=%s", k, q,
-             c->peer);
+             peer);
     curl_free(k);
     curl_free(q);
-    c->auth_body = body;
-    curl_easy_setopt(e, CURLOPT_URL, c->srv->cfg.on_publish_url);
+    free(*body_out);
+    *body_out = body;
+    curl_easy_setopt(e, CURLOPT_URL, s->cfg.on_publish_url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     (long)(c->srv->cfg.auth_timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->cfg.auth_timeout * 1000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, srv_curl_discard);
-    c->auth_job.done = auth_done;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &c->auth_job);
-    c->auth = e;
-    if (curl_multi_add_handle(c->srv->multi, e) != CURLM_OK) {
-        c->auth = NULL;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, job);
+    *handle = e;
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
+        *handle = NULL;
         curl_easy_cleanup(e);
         return CIR_EIO;
     }
     return 0;
+}
+
+int
+srv_start_http_auth(conn_t *c, const char *query)
+{
+    c->auth_job.done = auth_done;
+    return srv_http_auth_start(c->srv, &c->auth_job, &c->auth, &c->auth_body,
+                               c->key, query, c->peer);
 }
 
 /* ---- curl multi on the loop (after curl's multi-uv.c) -------------------

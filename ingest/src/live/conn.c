@@ -166,7 +166,7 @@ srv_publish_decided(conn_t *c, int allowed)
         r = CIR_RTMP_PUBLISH_BAD_NAME;
         goto reply;
     }
-    if (st != NULL && st->publisher != NULL) {
+    if (st != NULL && (st->publisher != NULL || st->srt_publisher != NULL)) {
         if (!s->cfg.takeover) {
             cir_log_warn(&c->log, "%s: already published: refused", c->peer);
             r = CIR_RTMP_PUBLISH_BAD_NAME;
@@ -174,9 +174,12 @@ srv_publish_decided(conn_t *c, int allowed)
         }
         cir_log_info(&c->log, "%s: takes over the stream", c->peer);
         conn_t *old = st->publisher;
-        old->stream = NULL;
-        st->publisher = NULL;
-        srv_conn_close(old);
+        srv_srt_publisher_drop(st);
+        if (old != NULL) {
+            old->stream = NULL;
+            st->publisher = NULL;
+            srv_conn_close(old);
+        }
     }
     if (st == NULL) {
         if (s->nstreams >= (size_t)s->cfg.max_streams) {
@@ -194,6 +197,7 @@ srv_publish_decided(conn_t *c, int allowed)
         resumed = 1;
     }
     st->publisher = c;
+    st->protocol = c->tls != NULL ? "rtmps" : "rtmp";
     c->stream = st;
     c->publishing = 1;
     cir_log_info(&c->log, "%s: publishing", c->peer);
@@ -213,23 +217,14 @@ on_publish(void *opaque, const char *key, const char *query)
 {
     conn_t *c = opaque;
     cir_ingest_t *s = c->srv;
-    int ret;
-
     snprintf(c->key, sizeof(c->key), "%s", key);
     c->log.stream = c->key;
-    if (s->cfg.key_file[0] != '\0') {
-        ret = cir_keyfile_load(&s->keys, s->cfg.key_file, 0);
-        if (ret < 0) {
-            cir_log_error(&s->log, "key file %s: %s", s->cfg.key_file,
-                          cir_strerror(ret));
-        }
-        if (!cir_keyfile_allows(&s->keys, key)) {
-            srv_publish_decided(c, 0);
-            return 0;
-        }
+    if (!srv_key_file_allows(s, key)) {
+        srv_publish_decided(c, 0);
+        return 0;
     }
     if (s->cfg.on_publish_url[0] != '\0') {
-        if ((ret = srv_start_http_auth(c, query)) < 0) {
+        if (srv_start_http_auth(c, query) < 0) {
             srv_publish_decided(c, 0);
         }
         return 0;

@@ -90,6 +90,7 @@ on_signal(uv_signal_t *h, int signum)
     }
     cir_log_info(&s->log, "signal %d: stopping", signum);
     s->stopping = 1;
+    srv_srt_stop(s);
     srv_webhook_stop(s);
     while (s->conns != NULL) {
         srv_conn_close(s->conns);
@@ -219,6 +220,9 @@ listen_all(cir_ingest_t *s)
             return ret;
         }
     }
+    if ((ret = srv_srt_start(s)) < 0) {
+        return ret;
+    }
     if (cfg->status_port > 0) {
         if ((ret = listen_on(s, &s->status, cfg->status_listen,
                              (int)cfg->status_port, srv_on_status_connection,
@@ -306,11 +310,12 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     srv_webhook_start(s);
     /* one line a test or a supervisor can wait for */
     cir_log_info(&s->log,
-                 "listening rtmp=%s:%d rtmps=%d status=%s:%d live_root=%s "
-                 "preset=%s",
+                 "listening rtmp=%s:%d rtmps=%d srt=%d status=%s:%d "
+                 "live_root=%s preset=%s",
                  s->cfg.listen, (int)s->cfg.port, (int)s->cfg.rtmps_port,
-                 s->cfg.status_listen, (int)s->cfg.status_port,
-                 s->cfg.live_root, s->have_preset ? s->cfg.preset : "none");
+                 (int)s->cfg.srt_port, s->cfg.status_listen,
+                 (int)s->cfg.status_port, s->cfg.live_root,
+                 s->have_preset ? s->cfg.preset : "none");
     *out = s;
     return 0;
 fail:
@@ -320,6 +325,7 @@ fail:
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
     srv_tls_free(s);
+    srv_srt_free(s);
     av_packet_free(&s->view);
     free(s);
     return ret < 0 ? ret : CIR_EINVAL;
@@ -346,6 +352,7 @@ cir_ingest_free(cir_ingest_t **sp)
     uv_loop_close(&s->loop);
     cir_keyfile_free(&s->keys);
     srv_tls_free(s);
+    srv_srt_free(s);
     av_packet_free(&s->view);
     free(s);
     *sp = NULL;

@@ -55,6 +55,7 @@ _Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
 typedef struct conn conn_t;
 typedef struct stream stream_t;
 typedef struct webhook webhook_t;
+typedef struct srv_srt srv_srt_t; /* srt.c */
 
 /* A transfer on the loop's curl multi (CURLOPT_PRIVATE): done() when it
  * ends, with curl's result and the HTTP status. */
@@ -98,6 +99,8 @@ struct stream {
     char key[64];
     cir_log_ctx_t log;
     conn_t *publisher;
+    struct srt_pub *srt_publisher; /* or the SRT one (srt.c) */
+    const char *protocol;          /* the last publisher's: "rtmp", ... */
     uv_timer_t grace;
     uv_async_t async;
     int handles; /* open handles; freed at 0 */
@@ -167,6 +170,7 @@ struct cir_ingest {
     uv_tcp_t listener, status;
     uv_tcp_t rtmps_listener;    /* when rtmps_port > 0 */
     struct ssl_ctx_st *tls_ctx; /* its certificate (tls.c) */
+    srv_srt_t *srt;             /* when srt_port > 0 */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t stats, curl_timer;
     uv_prepare_t pace;
@@ -253,9 +257,25 @@ int srv_tls_write(conn_t *c, cir_buf_t *plain);
 int srv_start_http_auth(conn_t *c, const char *query);
 /* CURLOPT_WRITEFUNCTION for answers whose body does not matter */
 size_t srv_curl_discard(char *p, size_t size, size_t n, void *opaque);
+/* The key file allows key (or there is none); reloaded when it changed. */
+int srv_key_file_allows(cir_ingest_t *s, const char *key);
+/* Asks on_publish_url about key; job->done (set by the caller) hears the
+ * answer; *handle and *body are the caller's (curl_easy_cleanup, free). */
+int srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
+                        char **body, const char *key, const char *query,
+                        const char *peer);
 int srv_curl_timer_fn(CURLM *multi, long timeout_ms, void *opaque);
 int srv_curl_socket_fn(CURL *e, curl_socket_t fd, int what, void *opaque,
                        void *sockp);
+
+/* srt.c: the SRT listener (srt_port), its thread and publishers */
+int srv_srt_start(cir_ingest_t *s);
+void srv_srt_stop(cir_ingest_t *s);
+void srv_srt_free(cir_ingest_t *s);
+/* The SRT figures of /metrics (none when srt_port is 0). */
+void srv_srt_stats(const cir_ingest_t *s, cir_ingest_server_stats_t *st);
+/* The stream's SRT publisher (if any) goes: it ends, or is taken over. */
+void srv_srt_publisher_drop(stream_t *st);
 
 /* status_http.c */
 void srv_on_status_connection(uv_stream_t *server, int status);

@@ -51,7 +51,8 @@ srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
 {
     memset(i, 0, sizeof(*i));
     i->key = st->key;
-    i->publishing = st->publisher != NULL;
+    i->publishing = st->publisher != NULL || st->srt_publisher != NULL;
+    i->protocol = st->protocol;
     i->uptime = (double)(now - st->start_us) / 1e6;
     i->bitrate = st->bitrate;
     i->fps = st->fps;
@@ -117,6 +118,7 @@ http_respond(http_conn_t *hc)
                 .webhooks_delivered = hc->srv->webhooks_delivered,
                 .webhooks_failed = hc->srv->webhooks_failed,
                 .webhooks_dropped = hc->srv->webhooks_dropped};
+            srv_srt_stats(hc->srv, &st);
             code = cir_ingest_status_render(path, infos, n, &st, &body, &ctype);
             for (size_t i = 0; i < n; i++) {
                 json_decref(infos[i].live);

@@ -117,6 +117,7 @@ srv_stream_end(stream_t *st)
         return;
     }
     st->closing = 1;
+    srv_srt_publisher_drop(st);
     uv_timer_stop(&st->grace);
     srv_pending_clear(st);
     if (!st->started) {

@@ -236,7 +236,8 @@ update_tick(uv_timer_t *t)
 
     for (stream_t *st = s->streams; st != NULL; st = st->next) {
         cir_ingest_stream_info_t info;
-        if (st->publisher == NULL || st->closing) {
+        if ((st->publisher == NULL && st->srt_publisher == NULL) ||
+            st->closing) {
             continue;
         }
         srv_stream_info(st, &info, now);
