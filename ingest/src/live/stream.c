@@ -117,6 +117,7 @@ srv_stream_end(stream_t *st)
         return;
     }
     st->closing = 1;
+    srv_push_stop(st);
     uv_timer_stop(&st->grace);
     srv_pending_clear(st);
     if (!st->started) {
@@ -231,6 +232,7 @@ void
 srv_stream_detach(stream_t *st)
 {
     st->publisher = NULL;
+    srv_push_stop(st); /* a returning publisher starts them afresh */
     if (st->closing) {
         return;
     }
