@@ -192,7 +192,9 @@ cir_rtmp_url_set_key(cir_rtmp_url_t *u, const char *key)
 
     snprintf(copy, sizeof(copy), "%s", key); /* key may be u->key */
     memcpy(u->key, copy, sizeof(copy));
-    snprintf(u->redacted, sizeof(u->redacted), "%s/%.2s%s", u->tc_url, u->key,
+    /* two characters of a long key tell keys apart; a short one is hidden */
+    snprintf(u->redacted, sizeof(u->redacted), "%s/%.*s%s", u->tc_url,
+             strlen(u->key) >= 8 ? 2 : 0, u->key,
              u->key[0] != '\0' ? "***" : "");
 }
 

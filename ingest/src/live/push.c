@@ -19,6 +19,8 @@
 
 #include "server_internal.h"
 
+#include <signal.h>
+
 #define CONNECT_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS    2000 /* for the unpublish to go out */
 #define BACKOFF_MAX_S      30
@@ -667,6 +669,9 @@ srv_push_configure(cir_ingest_t *s)
     char err[512];
     int ret;
 
+    /* a destination that goes away mid-write must be EPIPE on its own
+     * socket (then a retry), not SIGPIPE for the whole process */
+    signal(SIGPIPE, SIG_IGN);
     ret = cir_rtmp_url_list_parse(s->cfg.push, s->push_urls, SRV_PUSH_MAX,
                                   &s->npush, err, sizeof(err));
     if (ret < 0) {
