@@ -15,6 +15,11 @@
 // - nginx killed for 5 s and started again: the push reconnects (state in
 //   /streams, a reconnect counted in /metrics) while the origin's own
 //   playlist keeps getting segments.
+// - A destination that stops reading (the second cirrus-ingest stopped
+//   with SIGSTOP): once the socket's buffers and its push_queue_bytes are
+//   full its frames are dropped (counted, video until a keyframe) while
+//   the other destination and the origin's playlist go on; with SIGCONT it
+//   takes the stream again.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -85,23 +90,25 @@ function ingest(name, args, onLog) {
     return p;
 }
 
-function publish(key, seconds) {
+// heavy: lossless video (several MB/s), to fill a stalled socket fast
+function publish(key, seconds, { port = originRtmp, heavy = false } = {}) {
     return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re',
         '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=${FPS}`, '-f', 'lavfi', '-i', 'sine',
         '-t', String(seconds), '-c:v', 'libx264', '-tune', 'zerolatency', '-g', String(GOP),
-        '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${originRtmp}/live/${key}`],
+        ...(heavy ? ['-preset', 'ultrafast', '-qp', '0'] : []),
+        '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/${key}`],
     { stdio: 'ignore' });
 }
 
 const exited = (p) => new Promise((ok) => p.on('exit', ok));
 
-async function streams() {
-    const r = await rawGet(originStatus, '/streams');
+async function streams(port = originStatus) {
+    const r = await rawGet(port, '/streams');
     return JSON.parse(r.body.toString());
 }
 
-async function pushState(key, match) {
-    const st = (await streams()).find((s) => s.key === key);
+async function pushState(key, match, port = originStatus) {
+    const st = (await streams(port)).find((s) => s.key === key);
     return st?.push?.find((p) => p.url.includes(match));
 }
 
@@ -266,4 +273,57 @@ describe('cirrus-ingest push', { skip: missing || false }, () => {
             const after = await countFrames(recs[recs.length - 1], 'v');
             assert.ok(after > 5 * FPS, `${after} frames after the reconnect`);
         });
+
+    test('a destination that stops reading: its frames are dropped, counted; the ' +
+        'other destination and the origin go on', async () => {
+        const status = await freePort();
+        let log2 = '';
+        const root = path.join(dir, 'live-slow');
+        fs.mkdirSync(root);
+        const o2 = ingest('slow-origin', ['--set', `live_root=${root}`,
+            '--set', `status_port=${status}`, '--set', 'push_queue_bytes=262144',
+            '--set', `push=rtmp://127.0.0.1:${receiverPort}/live/ ` +
+                `rtmp://127.0.0.1:${secondRtmp}/live/`], (d) => (log2 += d));
+        try {
+            await C.waitFor('the origin', () => /listening rtmp=/.test(log2), { timeoutMs: 5000 });
+            const port = Number(/listening rtmp=[\d.]+:(\d+)/.exec(log2)[1]);
+            const pub = publish('slow', 30, { port, heavy: true });
+            const toSecond = `:${secondRtmp}/`, toNginx = `:${receiverPort}/`;
+            await C.waitFor('both publishing', async () =>
+                (await pushState('slow', toSecond, status))?.state === 'publishing' &&
+                (await pushState('slow', toNginx, status))?.state === 'publishing',
+            { timeoutMs: 10000 });
+            second.kill('SIGSTOP');
+            let slow;
+            try {
+                slow = await C.waitFor('frames dropped for the stalled destination',
+                    async () => {
+                        const d = await pushState('slow', toSecond, status);
+                        return d.dropped_frames > 30 ? d : null;
+                    }, { timeoutMs: 20000, every: 250,
+                        detail: () => log2.slice(-2000) });
+            } finally {
+                second.kill('SIGCONT');
+            }
+            assert.ok(slow.queued_bytes <= 262144 + 65536, JSON.stringify(slow));
+            const fine = await pushState('slow', toNginx, status);
+            assert.equal(fine.state, 'publishing');
+            assert.equal(fine.dropped_frames, 0, JSON.stringify(fine));
+            const st = (await streams(status)).find((x) => x.key === 'slow');
+            assert.equal(st.dropped_frames, 0, 'the ingest itself dropped nothing');
+            assert.ok(st.fps > 20, `the origin's own stream at ${st.fps} fps`);
+            console.log(`# stalled destination: ${slow.dropped_frames} frames dropped, ` +
+                `${slow.queued_bytes} bytes queued; the other: ${fine.bytes} bytes sent`);
+            // going on: the stalled one takes frames again after SIGCONT
+            const before = (await pushState('slow', toSecond, status)).bytes;
+            await C.waitFor('the stalled destination taking the stream again', async () =>
+                (await pushState('slow', toSecond, status)).bytes > before + 100000,
+            { timeoutMs: 15000 });
+            pub.kill('SIGINT');
+            await exited(pub);
+        } finally {
+            o2.kill('SIGTERM');
+            await exited(o2);
+        }
+    });
 });

@@ -50,6 +50,9 @@ typedef struct {
     cir_rtmp_client_t *cl;
     unsigned backoff_s;
     int wait_key; /* the queue overflowed: video waits for a keyframe */
+    /* memory held by writes not done yet, their bookkeeping included (a
+     * flood of tiny tags must not get past push_queue_bytes) */
+    uint64_t queued;
     uint64_t bytes, dropped, reconnects;
     char why[256]; /* the last failure logged */
 } dest_t;
@@ -128,9 +131,11 @@ static void dest_fail(dest_t *d, const char *what, const char *detail);
 static void
 write_done(uv_write_t *req, int status)
 {
+    write_req_t *w = (write_req_t *)req;
     dest_t *d = req->data;
 
-    free(req);
+    d->queued -= sizeof(*w) + w->len;
+    free(w);
     if (status < 0 && status != UV_ECANCELED && d->tcp_open &&
         !uv_is_closing((uv_handle_t *)&d->tcp)) {
         dest_fail(d, "write", uv_strerror(status));
@@ -551,7 +556,9 @@ gop_keep(srv_push_t *p, int video, int keyframe, uint32_t ts,
     if (!p->gop_ok) {
         return;
     }
-    if (p->gop_bytes + n > (uint64_t)p->srv->cfg.push_queue_bytes) {
+    /* the bookkeeping counts: a flood of tiny tags stays bounded too */
+    if (p->gop_bytes + sizeof(*m) + n >
+        (uint64_t)p->srv->cfg.push_queue_bytes) {
         gop_clear(p); /* too long: the next keyframe starts another */
         p->gop_ok = 0;
         return;
@@ -577,7 +584,7 @@ gop_keep(srv_push_t *p, int video, int keyframe, uint32_t ts,
     m->n = (uint32_t)n;
     memcpy(m->data, data, n);
     p->gop[p->ngop++] = m;
-    p->gop_bytes += n;
+    p->gop_bytes += sizeof(*m) + n;
 }
 
 /* One coded frame to one destination: dropped (counted) when its queue is
