@@ -171,6 +171,7 @@ dest_flush(dest_t *d)
         dest_fail(d, "write", uv_strerror(ret));
         return -1;
     }
+    d->queued += sizeof(*w) + w->len; /* until write_done */
     d->bytes += w->len;
     return 0;
 }
@@ -185,12 +186,10 @@ dest_send(dest_t *d, uint8_t type, uint32_t ts, const uint8_t *data, size_t n)
     return dest_flush(d);
 }
 
-static size_t
+static uint64_t
 dest_queued(const dest_t *d)
 {
-    return d->tcp_open
-               ? uv_stream_get_write_queue_size((const uv_stream_t *)&d->tcp)
-               : 0;
+    return d->queued;
 }
 
 /* Publishing: the headers, then the GOP so far. */
