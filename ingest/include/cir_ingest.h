@@ -86,6 +86,11 @@ typedef struct {
     char presets_dir[1024];     /* "": $CIRRUS_PRESETS_DIR or the default */
     char record_uri[1024];      /* each stream recorded as VOD under it */
     char public_base_url[1024]; /* viewer URLs in the status ("": none) */
+    /* restreaming: every stream forwarded as it came to these
+     * rtmp://host[:port]/app/key URLs (space or comma separated; the
+     * stream's own key is appended when a URL ends in '/') */
+    char push[4096];
+    int64_t push_queue_bytes; /* per destination, then drops */
     char log_level[16];
     int64_t log_json; /* one JSON object per log line */
 } cir_ingest_config_t;
@@ -132,6 +137,16 @@ void cir_ingest_free(cir_ingest_t **s);
 
 /* ---- status (rendered by status.c from the server's streams) ------------ */
 
+/* A push destination as the status shows it. */
+typedef struct {
+    const char *url;   /* the key hidden */
+    const char *state; /* connecting, publishing, retrying */
+    uint64_t bytes;    /* sent (queued to the socket) */
+    uint64_t dropped;  /* frames dropped at its queue */
+    uint64_t reconnects;
+    uint64_t queued_bytes; /* waiting for the socket now */
+} cir_ingest_push_info_t;
+
 typedef struct {
     const char *key;
     const char *protocol; /* "rtmp", "rtmps", "srt" (the last publisher) */
@@ -144,6 +159,8 @@ typedef struct {
     uint64_t bytes, frames, dropped;
     json_t *live;         /* cir_onair_stats() of the stream, or NULL */
     const char *base_url; /* public base for viewer URLs, or NULL/"" */
+    const cir_ingest_push_info_t *push; /* its push destinations */
+    size_t npush;
 } cir_ingest_stream_info_t;
 
 /* One stream as /streams lists it (and the "update" webhook sends it). */

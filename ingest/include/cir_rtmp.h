@@ -270,4 +270,63 @@ uint64_t cir_rtmp_conn_buffered_bytes(const cir_rtmp_conn_t *c);
 /* [A-Za-z0-9_-]{1,63} */
 int cir_rtmp_valid_key(const char *key);
 
+/* ---- the client side: publishing to another server (push) -------------- */
+
+/* rtmp://host[:port]/app/key: the application is everything between the
+ * host and the last '/', the key (with any ?query) after it; it may be
+ * empty (rtmp://host/app/: the caller fills it, cir_rtmp_url_set_key). */
+typedef struct {
+    char host[256]; /* a name or an address; IPv6 without its brackets */
+    int port;       /* 1935 when not given */
+    char app[256];
+    char key[256];
+    char tc_url[600];   /* rtmp://host:port/app */
+    char redacted[640]; /* the URL with the key hidden, for logs and status */
+} cir_rtmp_url_t;
+
+/* 0, or CIR_EINVAL with why in err (naming the URL). */
+int cir_rtmp_url_parse(const char *url, cir_rtmp_url_t *u, char *err,
+                       size_t errlen);
+/* Sets the key (and the redacted form). */
+void cir_rtmp_url_set_key(cir_rtmp_url_t *u, const char *key);
+/* A space- or comma-separated list of at most max URLs: *n of them. */
+int cir_rtmp_url_list_parse(const char *list, cir_rtmp_url_t *out, size_t max,
+                            size_t *n, char *err, size_t errlen);
+
+/* AMF0 of any decoded value (metadata passed on as it came). */
+int cir_amf0_put_value(cir_buf_t *b, const cir_amf_t *v);
+
+typedef enum {
+    CIR_RTMP_CLIENT_HANDSHAKE = 0, /* C0+C1 sent, waiting for S0/S1/S2 */
+    CIR_RTMP_CLIENT_CONNECT,       /* connect sent */
+    CIR_RTMP_CLIENT_CREATE_STREAM, /* releaseStream/FCPublish/createStream */
+    CIR_RTMP_CLIENT_PUBLISH,       /* publish sent: waiting for Publish.Start */
+    CIR_RTMP_CLIENT_LIVE,          /* messages may be sent */
+    CIR_RTMP_CLIENT_FAILED         /* refused or broken: see the error */
+} cir_rtmp_client_state_t;
+
+typedef struct cir_rtmp_client cir_rtmp_client_t;
+
+/* random: 1528 bytes for C1.  C0+C1 are in the output at once. */
+int cir_rtmp_client_new(cir_rtmp_client_t **c, const cir_rtmp_url_t *u,
+                        uint32_t time, const uint8_t *random);
+void cir_rtmp_client_free(cir_rtmp_client_t **c);
+/* Feeds bytes from the server.  0: consumed; CIR_EAUTH: the server refused
+ * the connect or the publish; CIR_EPARSE and others: a broken stream.  On
+ * an error the state is FAILED and cir_rtmp_client_error() says why. */
+int cir_rtmp_client_feed(cir_rtmp_client_t *c, const uint8_t *p, size_t n);
+/* Bytes to send; the caller copies them out and calls cir_buf_reset(). */
+cir_buf_t *cir_rtmp_client_output(cir_rtmp_client_t *c);
+cir_rtmp_client_state_t cir_rtmp_client_state(const cir_rtmp_client_t *c);
+const char *cir_rtmp_client_error(const cir_rtmp_client_t *c);
+/* One audio (8), video (9) or data (18) message with its timestamp: only
+ * when LIVE (CIR_EINVAL otherwise). */
+int cir_rtmp_client_send(cir_rtmp_client_t *c, uint8_t type, uint32_t timestamp,
+                         const uint8_t *p, size_t n);
+/* The payload of a data message "@setDataFrame" "onMetaData" meta (to
+ * send as type 18), appended to b. */
+int cir_rtmp_metadata_encode(cir_buf_t *b, const cir_amf_t *meta);
+/* FCUnpublish and deleteStream: a clean end. */
+int cir_rtmp_client_unpublish(cir_rtmp_client_t *c);
+
 #endif

@@ -156,6 +156,14 @@ static const cir_option_t opts[] = {
      "top-level manifests last); empty: off"},
     {"public_base_url", S(public_base_url), "", 0, 0,
      "viewer base URL for the status endpoint (e.g. https://cdn.example/live)"},
+    {"push", S(push), "", 0, 0,
+     "restream every stream as it came (no transcode) to these "
+     "rtmp://host[:port]/app/key URLs, space or comma separated, at most 8; "
+     "a URL ending in '/' gets the stream's own key; each reconnects with "
+     "backoff (1, 2, 4 ... 30 s); empty: off"},
+    {"push_queue_bytes", I(push_queue_bytes), "8388608", 65536, GIB4,
+     "bytes queued at most per push destination (past it video is dropped "
+     "until the next keyframe, counted)"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},

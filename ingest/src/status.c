@@ -61,6 +61,24 @@ add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
     }
 }
 
+/* The push destinations: where, in what state, what they took. */
+static json_t *
+push_json(const cir_ingest_stream_info_t *s)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < s->npush; i++) {
+        const cir_ingest_push_info_t *p = &s->push[i];
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "url", p->url,
+                         "state", p->state, "bytes", (json_int_t)p->bytes,
+                         "dropped_frames", (json_int_t)p->dropped, "reconnects",
+                         (json_int_t)p->reconnects, "queued_bytes",
+                         (json_int_t)p->queued_bytes));
+    }
+    return a;
+}
+
 json_t *
 cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
 {
@@ -104,6 +122,9 @@ cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
     }
     json_object_set_new(o, "codecs", codecs);
     json_object_set_new(o, "renditions", r);
+    if (s->npush > 0) {
+        json_object_set_new(o, "push", push_json(s));
+    }
     return o;
 }
 
@@ -330,6 +351,56 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
     }
 }
 
+/* cirrus_ingest_push_*: per stream key and destination (the URL with
+ * its key hidden; URLs hold no quote, backslash or newline). */
+static void
+render_push(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } fams[] = {
+        {"bytes_total", "counter", "bytes sent to the destination",
+         offsetof(cir_ingest_push_info_t, bytes)},
+        {"dropped_frames_total", "counter",
+         "frames dropped at the destination's full queue",
+         offsetof(cir_ingest_push_info_t, dropped)},
+        {"reconnects_total", "counter",
+         "connection attempts after a failure or a close",
+         offsetof(cir_ingest_push_info_t, reconnects)},
+        {"queued_bytes", "gauge", "bytes waiting for the destination's socket",
+         offsetof(cir_ingest_push_info_t, queued_bytes)},
+    };
+
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        cir_buf_printf(b,
+                       "# HELP cirrus_ingest_push_%s %s, per stream key and "
+                       "destination\n# TYPE cirrus_ingest_push_%s %s\n",
+                       fams[f].name, fams[f].help, fams[f].name, fams[f].type);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < s[i].npush; k++) {
+                const cir_ingest_push_info_t *p = &s[i].push[k];
+                cir_buf_printf(
+                    b, "cirrus_ingest_push_%s{key=\"%s\",url=\"%s\"} %llu\n",
+                    fams[f].name, s[i].key, p->url,
+                    (unsigned long long)*(const uint64_t *)((const char *)p +
+                                                            fams[f].offset));
+            }
+        }
+    }
+    cir_buf_printf(b, "# HELP cirrus_ingest_push_publishing 1 while the "
+                      "destination takes the stream, 0 while connecting or "
+                      "retrying\n# TYPE cirrus_ingest_push_publishing gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < s[i].npush; k++) {
+            cir_buf_printf(
+                b, "cirrus_ingest_push_publishing{key=\"%s\",url=\"%s\"} %d\n",
+                s[i].key, s[i].push[k].url,
+                strcmp(s[i].push[k].state, "publishing") == 0);
+        }
+    }
+}
+
 static char *
 render_metrics(const cir_ingest_stream_info_t *s, size_t n,
                const cir_ingest_server_stats_t *srv)
@@ -361,6 +432,7 @@ render_metrics(const cir_ingest_stream_info_t *s, size_t n,
     }
     render_repairs(&b, s, n);
     render_renditions(&b, s, n);
+    render_push(&b, s, n);
     return cir_buf_detach(&b, NULL);
 }
 

@@ -195,6 +195,61 @@ Test(ingest_status, streams_json_and_metrics)
     free(body);
 }
 
+/* Push destinations: a "push" array in /streams, cirrus_ingest_push_* per
+ * key and URL in /metrics. */
+Test(ingest_status, push_destinations_per_stream_and_url)
+{
+    cir_ingest_push_info_t push[2] = {
+        {.url = "rtmp://a:1935/live/***",
+         .state = "publishing",
+         .bytes = 123456789012,
+         .dropped = 7,
+         .reconnects = 1,
+         .queued_bytes = 4096},
+        {.url = "rtmp://b:1935/x/***", .state = "retrying", .reconnects = 5}};
+    cir_ingest_stream_info_t s = {
+        .key = "cam1", .video_codec = "h264", .push = push, .npush = 2};
+    cir_ingest_server_stats_t srv = {0};
+    char *body = NULL;
+    const char *ct;
+    json_t *j, *p;
+
+    cr_assert_eq(cir_ingest_status_render("/streams", &s, 1, &srv, &body, &ct),
+                 200);
+    j = json_loads(body, 0, NULL);
+    p = json_object_get(json_array_get(j, 0), "push");
+    cr_assert_eq(json_array_size(p), 2, "%s", body);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(p, 1), "state")),
+        "retrying");
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_array_get(p, 0), "bytes")),
+        123456789012);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_array_get(p, 1), "reconnects")),
+        5);
+    json_decref(j);
+    free(body);
+    cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, &srv, &body, &ct),
+                 200);
+    cr_assert_not_null(
+        strstr(body, "cirrus_ingest_push_bytes_total{key=\"cam1\",url=\"rtmp://"
+                     "a:1935/live/***\"} 123456789012\n"),
+        "%s", body);
+    cr_assert_not_null(strstr(body, "cirrus_ingest_push_dropped_frames_total{"
+                                    "key=\"cam1\",url=\"rtmp://a:1935/live/"
+                                    "***\"} 7\n"));
+    cr_assert_not_null(strstr(body,
+                              "cirrus_ingest_push_reconnects_total{key="
+                              "\"cam1\",url=\"rtmp://b:1935/x/***\"} 5\n"));
+    cr_assert_not_null(strstr(body,
+                              "cirrus_ingest_push_publishing{key=\"cam1\","
+                              "url=\"rtmp://b:1935/x/***\"} 0\n"));
+    cr_assert_not_null(strstr(body, "# TYPE cirrus_ingest_push_queued_bytes "
+                                    "gauge\n"));
+    free(body);
+}
+
 /* Counters print every digit, gauges fixed decimals: no exponent (the
  * "%.6g" of old printed 42684213 bytes as 4.26842e+07), and every family
  * has its HELP and TYPE. */

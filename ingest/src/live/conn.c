@@ -242,6 +242,7 @@ on_metadata(void *opaque, const cir_amf_t *meta)
     if (st == NULL) {
         return 0;
     }
+    srv_push_metadata(st, meta);
     st->expect_video = cir_amf_get(meta, "videocodecid") != NULL;
     st->expect_audio = cir_amf_get(meta, "audiocodecid") != NULL;
     if (!st->expect_video && !st->expect_audio) {
@@ -288,6 +289,7 @@ on_media(void *opaque, int video, uint32_t ts, const uint8_t *p, size_t n)
         st->dropped += video;
         return 0;
     }
+    srv_push_media(st, video, ts, p, n, &t); /* as it came */
     switch (t.packet) {
     case CIR_FLV_SEQUENCE_START:
         if (srv_codec_id(t.codec) == AV_CODEC_ID_NONE) {

@@ -302,8 +302,8 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
         free(s);
         return ret;
     }
-    if ((ret = load_configured(s)) < 0 || (ret = listen_all(s)) < 0 ||
-        (ret = start_curl(s)) < 0) {
+    if ((ret = load_configured(s)) < 0 || (ret = srv_push_configure(s)) < 0 ||
+        (ret = listen_all(s)) < 0 || (ret = start_curl(s)) < 0) {
         goto fail;
     }
     start_timers_and_signals(s);

@@ -52,6 +52,8 @@
 _Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
                "RTMP messages must carry FFmpeg's input padding");
 
+#define SRV_PUSH_MAX 8 /* push destinations */
+
 typedef struct conn conn_t;
 typedef struct stream stream_t;
 typedef struct webhook webhook_t;
@@ -108,7 +110,8 @@ struct stream {
     int started;            /* the pipeline runs (its thread, unless on_loop) */
     const char *end_reason; /* why it ends, for publish_done */
     pipe_t pipe;
-    uint64_t qdropped; /* dropped at the queue */
+    struct srv_push *push; /* its push destinations (push.c), or NULL */
+    uint64_t qdropped;     /* dropped at the queue */
     uint64_t qdropped_warned;
     int64_t qwarn_us;
     int configured;
@@ -192,6 +195,8 @@ struct cir_ingest {
     uint64_t limit_unlogged; /* since then, not logged */
     stream_t *streams;
     size_t nstreams;
+    cir_rtmp_url_t push_urls[SRV_PUSH_MAX]; /* the push option's */
+    size_t npush;
     cir_preset_t preset; /* the live ABR preset */
     int have_preset;
     cir_rtmp_limits_t lim;
@@ -276,6 +281,14 @@ void srv_srt_free(cir_ingest_t *s);
 void srv_srt_stats(const cir_ingest_t *s, cir_ingest_server_stats_t *st);
 /* The stream's SRT publisher (if any) goes: it ends, or is taken over. */
 void srv_srt_publisher_drop(stream_t *st);
+/* push.c: restreaming to the push option's destinations */
+int srv_push_configure(cir_ingest_t *s); /* checks and logs the URLs */
+void srv_push_metadata(stream_t *st, const cir_amf_t *meta);
+void srv_push_media(stream_t *st, int video, uint32_t ts, const uint8_t *data,
+                    size_t n, const cir_flv_tag_t *t);
+void srv_push_stop(stream_t *st); /* the publisher left, or the stream ends */
+void srv_push_info(stream_t *st, const cir_ingest_push_info_t **info,
+                   size_t *n);
 
 /* status_http.c */
 void srv_on_status_connection(uv_stream_t *server, int status);

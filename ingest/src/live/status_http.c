@@ -64,6 +64,7 @@ srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
     i->frames = st->frames;
     i->dropped = st->dropped;
     i->base_url = st->srv->cfg.public_base_url;
+    srv_push_info(st, &i->push, &i->npush);
     uv_mutex_lock(&st->pipe.mu);
     if (st->pipe.live != NULL) {
         i->live = cir_onair_stats(st->pipe.live);

@@ -118,6 +118,7 @@ srv_stream_end(stream_t *st)
     }
     st->closing = 1;
     srv_srt_publisher_drop(st);
+    srv_push_stop(st);
     uv_timer_stop(&st->grace);
     srv_pending_clear(st);
     if (!st->started) {
@@ -232,6 +233,7 @@ void
 srv_stream_detach(stream_t *st)
 {
     st->publisher = NULL;
+    srv_push_stop(st); /* a returning publisher starts them afresh */
     if (st->closing) {
         return;
     }
