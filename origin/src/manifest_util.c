@@ -236,6 +236,9 @@ cir_manifest_check_image_track(const cir_asset_t *a)
     if ((ret = cir_manifest_check_texts(a)) < 0) {
         return ret;
     }
+    if (a->cc_language != NULL && !safe_lang(a->cc_language)) {
+        return CIR_EINVAL;
+    }
     return check_base(a->base);
 }
 
@@ -535,4 +538,22 @@ cir_dash_timeline_close_open_ended(cir_dash_timeline_t *tl, cir_buf_t *out,
 
 fail:
     return ret;
+}
+
+size_t
+cir_manifest_captioned_videos(const cir_asset_t *a)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        n += a->renditions[i].type == CIR_MEDIA_VIDEO &&
+             a->renditions[i].closed_captions;
+    }
+    return n;
+}
+
+const char *
+cir_manifest_cc_language(const cir_asset_t *a)
+{
+    return a->cc_language ? a->cc_language : "und";
 }
