@@ -119,14 +119,13 @@ int
 cir_captions_give(cir_captions_t *c, AVFrame *f, AVRational tb,
                   int64_t frame_duration)
 {
-    int64_t middle_us = av_rescale_q(f->pts, tb, AV_TIME_BASE_Q) +
-                        av_rescale_q(frame_duration, tb, AV_TIME_BASE_Q) / 2;
+    int64_t end_us = av_rescale_q(f->pts + frame_duration, tb, AV_TIME_BASE_Q);
     AVFrameSideData *sd;
     int n = 0;
 
     av_frame_remove_side_data(f, AV_FRAME_DATA_A53_CC);
     while (n < c->count && n < CIR_CAPTIONS_PER_FRAME &&
-           c->q[(c->head + n) % CIR_CAPTIONS_QUEUE].time_us < middle_us) {
+           c->q[(c->head + n) % CIR_CAPTIONS_QUEUE].time_us < end_us) {
         n++;
     }
     if (n == 0) {

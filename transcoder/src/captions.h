@@ -42,10 +42,12 @@ void cir_captions_free(cir_captions_t **cp);
 int cir_captions_take(cir_captions_t *c, AVFrame *f, AVRational tb);
 
 /* Gives a prepared frame (f->pts in tb, frame_duration in tb) the queued
- * triplets timed before its middle (the fps filter's round=near: a source
- * frame goes to the prepared frame nearest it), at most
- * CIR_CAPTIONS_PER_FRAME; the rest wait for the next frame.  Side data the
- * frame already had is replaced.  Returns 0, or CIR_ENOMEM. */
+ * triplets timed before its end, at most CIR_CAPTIONS_PER_FRAME; the rest
+ * wait for the next frame.  Before its end, not its middle: the last
+ * prepared frame ends with the video, so nothing is left over at the end
+ * of the stream; a pair may go out one frame early, far within what 608
+ * decoders expect.  Side data the frame already had is replaced.
+ * Returns 0, or CIR_ENOMEM. */
 int cir_captions_give(cir_captions_t *c, AVFrame *f, AVRational tb,
                       int64_t frame_duration);
 

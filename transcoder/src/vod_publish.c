@@ -170,6 +170,7 @@ describe_captions(cir_job_state_t *s, cir_asset_t *asset,
                   char lang[CIR_LANGUAGE_MAX])
 {
     const AVDictionaryEntry *tag;
+    uint64_t in, out, dropped;
     int carried = 0;
 
     if (s->captions == NULL || !cir_captions_seen(s->captions) ||
@@ -188,6 +189,13 @@ describe_captions(cir_job_state_t *s, cir_asset_t *asset,
                      "HEVC encoder cannot write them");
         return;
     }
+    cir_captions_counts(s->captions, &in, &out, &dropped);
+    /* in - out: dropped from a full queue, or left after the last frame */
+    cir_log(in > out ? CIR_LOG_WARN : CIR_LOG_INFO, &s->ctx->log,
+            "closed captions: %llu cc_data triplets carried, %llu lost "
+            "(%llu to a full queue)",
+            (unsigned long long)out, (unsigned long long)(in - out),
+            (unsigned long long)dropped);
     tag = av_dict_get(s->vst->metadata, "language", NULL, 0);
     asset->cc_language =
         cir_language_from_source(tag ? tag->value : NULL, lang);
