@@ -7,7 +7,8 @@
 // one EXT-X-MEDIA TYPE=CLOSED-CAPTIONS (INSTREAM-ID CC1, English), the MPD
 // the SCTE 214 Accessibility descriptor; the strict validators pass.  A
 // frame rate cap that drops frames (30 -> 10 fps) loses or doubles no
-// caption byte.  The same clip without captions gets none of it.  hls.js
+// caption byte.  An HEVC ladder (libx265 cannot write them) claims none.
+// The same clip without captions gets none of it.  hls.js
 // in Chromium, through the shipped nginx, shows a captions text track whose
 // cue says HELLO CIRRUS.
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ const CC_SAMPLE = path.join(C.BUILD_DIR, 'tests', 'cirrus-cc-sample');
 const TEXT = 'HELLO CIRRUS';
 const V = validator('captions');
 
-let work, captioned, plain, capped, presets;
+let work, captioned, plain, capped, hevc, presets;
 
 function makeSample(name, args) {
     const file = path.join(work, name);
@@ -53,6 +54,11 @@ function writeCappedPreset() {
     p.video.rungs = p.video.rungs.slice(-2);
     p.thumbnails.enabled = false;
     fs.writeFileSync(path.join(dir, 'capped.json'), JSON.stringify(p));
+    const h = C.loadPreset('hevc');
+    h.name = 'hevc-small';
+    h.video.rungs = h.video.rungs.slice(-1);
+    h.thumbnails.enabled = false;
+    fs.writeFileSync(path.join(dir, 'hevc-small.json'), JSON.stringify(h));
     return dir;
 }
 
@@ -104,6 +110,8 @@ before(async () => {
     captioned = await transcode(src, 'captioned');
     plain = await transcode(bare, 'plain');
     capped = await transcode(src, 'capped', 'capped',
+        { CIRRUS_PRESETS_DIR: presets });
+    hevc = await transcode(src, 'hevc', 'hevc-small',
         { CIRRUS_PRESETS_DIR: presets });
 });
 
@@ -172,6 +180,23 @@ describe('a captioned source', () => {
         assert.ok(V.checkDir(captioned.dir) >= 4);
         assert.ok(V.checkDir(capped.dir) >= 4);
         await V.assertClean();
+    });
+});
+
+// libx265 in FFmpeg 5.1 has no a53cc: an HEVC ladder cannot carry them,
+// says so, and its manifests do not claim them.
+describe('a captioned source, HEVC rungs', () => {
+    test('no captions claimed, a warning logged', () => {
+        const master = fs.readFileSync(path.join(hevc.dir, 'master.m3u8'), 'utf8');
+        assert.ok(!master.includes('CLOSED-CAPTIONS'), master);
+        const mpd = fs.readFileSync(path.join(hevc.dir, 'manifest.mpd'), 'utf8');
+        assert.ok(!mpd.includes('Accessibility'), mpd);
+        for (const r of hevc.result.renditions.filter((x) => x.type === 'video')) {
+            assert.match(r.codecs, /^hvc1\./);
+            assert.equal(r.closed_captions, false, r.id);
+            assert.ok(!hasCaptions(joined(hevc, r.id)), r.id);
+        }
+        assert.match(hevc.stderr, /closed captions are not carried: the HEVC encoder cannot write them/);
     });
 });
 
