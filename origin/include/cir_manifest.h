@@ -68,6 +68,9 @@ typedef struct {
     const cir_iframe_t *iframes; /* video only; may be NULL */
     size_t nb_iframes;
     uint64_t iframe_bandwidth; /* peak bits/s of the I-frame track */
+    /* video: its SEI carries CEA-608 closed captions (CC1), signalled as
+     * HLS CLOSED-CAPTIONS and a DASH Accessibility descriptor */
+    int closed_captions;
 } cir_rendition_t;
 
 /* Thumbnails as a tiled image track (HLS image playlist, DASH thumbnails). */
@@ -122,13 +125,17 @@ typedef struct {
     const char *base;
     const cir_text_track_t *texts; /* subtitle renditions; may be NULL */
     size_t nb_texts;
+    /* The language of the closed captions (CC1) the video renditions
+     * marked closed_captions carry, BCP 47; NULL = "und". */
+    const char *cc_language;
 } cir_asset_t;
 
 /* The largest manifest a renderer may produce, by default. */
 #define CIR_MANIFEST_MAX_SIZE (8 * 1024 * 1024)
 
 /* master.m3u8: every video rendition with the audio group, I-frame streams,
- * the image stream. */
+ * the image stream; with closed captions, their EXT-X-MEDIA (group "cc",
+ * INSTREAM-ID "CC1") named by each variant that carries them. */
 int cir_hls_render_master(const cir_asset_t *asset, cir_buf_t *out);
 /* <id>/index.m3u8: a VOD media playlist (EXT-X-PLAYLIST-TYPE:VOD, ENDLIST). */
 int cir_hls_render_media(const cir_asset_t *asset, const cir_rendition_t *r,
@@ -139,8 +146,10 @@ int cir_hls_render_iframes(const cir_asset_t *asset, const cir_rendition_t *r,
 /* thumbs/images.m3u8: an image media playlist (EXT-X-IMAGES-ONLY, TILES). */
 int cir_hls_render_images(const cir_asset_t *asset, cir_buf_t *out);
 /* manifest.mpd: a static MPD, SegmentTemplate + SegmentTimeline ($Number$),
- * one AdaptationSet for video, one per audio rendition (lang; a Role main
- * or alternate when there are several), plus the thumbnail AdaptationSet. */
+ * one AdaptationSet for video (with an SCTE 214 CEA-608 Accessibility
+ * descriptor when its renditions carry captions), one per audio rendition
+ * (lang; a Role main or alternate when there are several), plus the
+ * thumbnail AdaptationSet. */
 int cir_dash_render_static(const cir_asset_t *asset, cir_buf_t *out);
 /* thumbs/thumbs.vtt: WebVTT cues mapping times to sprite-N.jpg#xywh=.
  * With asset->base the track is for the asset's root (a thumbnails-only

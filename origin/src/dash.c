@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cir_audio_tracks.h"
 #include "cir_error.h"
 #include "cir_manifest.h"
 #include "manifest_util.h"
@@ -65,6 +66,31 @@ fail:
     return ret;
 }
 
+/*
+ * CEA-608 captions in the video's SEI, when every video rendition of the
+ * set carries them: the SCTE 214-1 descriptor DASH-IF IOP (4.3, 6.4.3)
+ * and dash.js read, value "CC1=<ISO 639-2 language>".
+ */
+static int
+put_cc_accessibility(cir_buf_t *out, const cir_asset_t *a)
+{
+    char lang[4];
+    size_t nb_video = 0;
+
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        nb_video += a->renditions[i].type == CIR_MEDIA_VIDEO;
+    }
+    if (nb_video == 0 || cir_manifest_captioned_videos(a) != nb_video) {
+        return 0;
+    }
+    cir_language_to_iso639_2(cir_manifest_cc_language(a), lang);
+    return cir_buf_printf(out,
+                          "      <Accessibility "
+                          "schemeIdUri=\"urn:scte:dash:cc:cea-608:2015\" "
+                          "value=\"CC1=%s\"/>\n",
+                          lang);
+}
+
 static int
 put_video_set(cir_buf_t *out, const cir_asset_t *a, int id)
 {
@@ -95,6 +121,7 @@ put_video_set(cir_buf_t *out, const cir_asset_t *a, int id)
                        id, max_w, max_h));
     TRY(cir_manifest_put_frame_rate(out, fastest->frame_rate));
     TRY(cir_buf_puts(out, "\">\n"));
+    TRY(put_cc_accessibility(out, a));
     for (i = 0; i < a->nb_renditions; i++) {
         if (a->renditions[i].type == CIR_MEDIA_VIDEO) {
             TRY(put_representation(out, &a->renditions[i]));

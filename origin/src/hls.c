@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cir_audio_tracks.h"
 #include "cir_error.h"
 #include "cir_manifest.h"
 #include "manifest_util.h"
@@ -164,6 +165,30 @@ fail:
     return ret;
 }
 
+/*
+ * The closed captions the video carries in its SEI (CEA-608 CC1), when a
+ * rendition does: one EXT-X-MEDIA in the group "cc" that the variants
+ * carrying them name (RFC 8216bis 4.4.6.1, 4.4.6.2).  The NAME is the
+ * language's English name ("English"), "Captions" when unknown.  A variant
+ * without them names no group: CLOSED-CAPTIONS=NONE must be on every
+ * variant or none, so a ladder without captions has no attribute at all.
+ */
+static int
+put_cc_media(cir_buf_t *out, const cir_asset_t *a)
+{
+    const char *lang = cir_manifest_cc_language(a);
+    const char *name = cir_language_name(lang);
+
+    if (cir_manifest_captioned_videos(a) == 0) {
+        return 0;
+    }
+    return cir_buf_printf(out,
+                          "\n#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\","
+                          "NAME=\"%s\",LANGUAGE=\"%s\",INSTREAM-ID=\"CC1\","
+                          "DEFAULT=YES,AUTOSELECT=YES\n",
+                          name ? name : "Captions", lang);
+}
+
 /* One EXT-X-STREAM-INF per video rendition, its bandwidth with the audio's
  * added. */
 static int
@@ -196,6 +221,9 @@ put_video_variants(cir_buf_t *out, const cir_asset_t *a, size_t nb_audio,
             TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
         }
         TRY(cir_hls_put_text_group(out, a));
+        if (r->closed_captions) {
+            TRY(cir_buf_puts(out, ",CLOSED-CAPTIONS=\"cc\""));
+        }
         TRY(cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id));
     }
     return 0;
@@ -276,6 +304,7 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
         if (nb_audio > 0) {
             TRY(put_audio_media(out, a));
         }
+        TRY(put_cc_media(out, a));
         TRY(put_video_variants(out, a, nb_audio, audio_peak, audio_avg));
         TRY(put_iframe_variants(out, a));
     }

@@ -226,6 +226,9 @@ cir_manifest_check_image_track(const cir_asset_t *a)
     if ((ret = cir_manifest_check_texts(a)) < 0) {
         return ret;
     }
+    if (a->cc_language != NULL && !safe_lang(a->cc_language)) {
+        return CIR_EINVAL;
+    }
     return check_base(a->base);
 }
 
@@ -534,4 +537,22 @@ cir_manifest_put_vtt_time(cir_buf_t *out, int64_t ms)
                           (long long)(ms / 3600000),
                           (long long)(ms / 60000 % 60),
                           (long long)(ms / 1000 % 60), (long long)(ms % 1000));
+}
+
+size_t
+cir_manifest_captioned_videos(const cir_asset_t *a)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        n += a->renditions[i].type == CIR_MEDIA_VIDEO &&
+             a->renditions[i].closed_captions;
+    }
+    return n;
+}
+
+const char *
+cir_manifest_cc_language(const cir_asset_t *a)
+{
+    return a->cc_language ? a->cc_language : "und";
 }

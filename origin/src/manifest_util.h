@@ -28,6 +28,11 @@ int cir_manifest_check_rendition(const cir_rendition_t *r);
  * timescale > 0, video with codecs/size/frame rate, positive durations,
  * thumbnails consistent when present.  CIR_EINVAL otherwise. */
 int cir_manifest_check_asset(const cir_asset_t *a);
+
+/* The number of video renditions that carry closed captions. */
+size_t cir_manifest_captioned_videos(const cir_asset_t *a);
+/* The captions' language: the model's, or "und". */
+const char *cir_manifest_cc_language(const cir_asset_t *a);
 /* The same for the thumbnail WebVTT track alone, which needs no rendition
  * (a thumbnails-only asset): duration, renditions if any, thumbs, base. */
 int cir_manifest_check_image_track(const cir_asset_t *a);

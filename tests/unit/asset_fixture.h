@@ -175,6 +175,19 @@ two_audio(void)
     return &fx.a;
 }
 
+/* The ladder whose every rung carries the source's CEA-608 captions (CC1,
+ * English). */
+static __attribute__((unused)) const cir_asset_t *
+captioned(void)
+{
+    ladder();
+    for (int i = 0; i < 3; i++) {
+        fx.r[i].closed_captions = 1;
+    }
+    fx.a.cc_language = "en";
+    return &fx.a;
+}
+
 /* A stereo AAC rendition alone, no language, no thumbnails. */
 static __attribute__((unused)) const cir_asset_t *
 audio_only(void)

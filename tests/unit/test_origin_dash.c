@@ -65,6 +65,34 @@ Test(origin_dash, ladder)
     render_golden(ladder(), "ladder.mpd");
 }
 
+/* The video AdaptationSet's SCTE 214 Accessibility descriptor, CC1 with
+ * the ISO 639-2 language. */
+Test(origin_dash, golden_captioned)
+{
+    render_golden(captioned(), "captioned.mpd");
+}
+
+Test(origin_dash, captions_descriptor_only_when_every_rung_has_them)
+{
+    cr_assert_eq(cir_dash_render_static(ladder(), &out), 0);
+    cr_assert_eq(count("<Accessibility"), 0);
+    cir_buf_reset(&out);
+    captioned();
+    fx.r[2].closed_captions = 0;
+    cr_assert_eq(cir_dash_render_static(&fx.a, &out), 0);
+    cr_assert_eq(count("<Accessibility"), 0);
+    cir_buf_reset(&out);
+    captioned();
+    fx.a.cc_language = NULL;
+    cr_assert_eq(cir_dash_render_static(&fx.a, &out), 0);
+    cr_assert_eq(count("value=\"CC1=und\""), 1);
+    cir_buf_reset(&out);
+    captioned();
+    fx.a.cc_language = "fr-CA";
+    cr_assert_eq(cir_dash_render_static(&fx.a, &out), 0);
+    cr_assert_eq(count("value=\"CC1=fra\""), 1);
+}
+
 Test(origin_dash, audio_only)
 {
     render_golden(audio_only(), "audio_only.mpd");

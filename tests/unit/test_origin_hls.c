@@ -105,7 +105,70 @@ Test(origin_hls, video_only_2997_media)
     check_golden("video_only_2997_index.m3u8", &out);
 }
 
+/* The captions' EXT-X-MEDIA (group "cc", CC1, the language's name) and
+ * CLOSED-CAPTIONS="cc" on every variant. */
+Test(origin_hls, golden_captioned_master)
+{
+    cr_assert_eq(cir_hls_render_master(captioned(), &out), 0);
+    check_golden("captioned_master.m3u8", &out);
+}
+
 /* ---- rules ---- */
+
+static size_t
+occurrences(const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = out.data; (p = strstr(p, needle)) != NULL;
+         p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* No captions: no CLOSED-CAPTIONS attribute at all (not even NONE). */
+Test(origin_hls, no_captions_no_closed_captions_attribute)
+{
+    cr_assert_eq(cir_hls_render_master(ladder(), &out), 0);
+    cr_assert_null(strstr(out.data, "CLOSED-CAPTIONS"));
+}
+
+/* A language without a known name: NAME "Captions"; none: "und". */
+Test(origin_hls, captions_language_name_and_und)
+{
+    const cir_asset_t *a = captioned();
+
+    fx.a.cc_language = "x-klingon";
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_assert_not_null(strstr(out.data, "NAME=\"Captions\",LANGUAGE=\"x-"
+                                        "klingon\""));
+    cir_buf_reset(&out);
+    fx.a.cc_language = NULL;
+    cr_assert_eq(cir_hls_render_master(a, &out), 0);
+    cr_assert_not_null(strstr(out.data, "LANGUAGE=\"und\",INSTREAM-ID="));
+}
+
+/* A rung that does not carry them (an HEVC rung beside H.264 ones) names
+ * no group; the others do; one EXT-X-MEDIA. */
+Test(origin_hls, only_captioned_variants_name_the_group)
+{
+    captioned();
+    fx.r[1].closed_captions = 0;
+    cr_assert_eq(cir_hls_render_master(&fx.a, &out), 0);
+    cr_assert_eq(occurrences("CLOSED-CAPTIONS=\"cc\""), 2);
+    cr_assert_eq(occurrences("TYPE=CLOSED-CAPTIONS"), 1);
+    cr_assert_null(strstr(out.data, "CLOSED-CAPTIONS=NONE"));
+    cr_assert_not_null(strstr(out.data, "AUDIO=\"audio\"\n"
+                                        "720p/index.m3u8"));
+}
+
+Test(origin_hls, unsafe_captions_language_is_refused)
+{
+    captioned();
+    fx.a.cc_language = "en\",X=\"1";
+    cr_assert_eq(cir_hls_render_master(&fx.a, &out), CIR_EINVAL);
+}
 
 Test(origin_hls, target_duration_rounds_half_up)
 {

@@ -61,6 +61,7 @@ typedef struct {
     char codecs[64];
     uint64_t bandwidth, average_bandwidth;
     size_t segments;
+    int closed_captions; /* video: carries the source's CEA-608 captions */
     /* audio */
     int channels;
     char language[CIR_LANGUAGE_MAX];

@@ -53,6 +53,8 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
         av_dict_set(opts, "x265-params", params, 0);
         return;
     }
+    /* a frame's A/53 closed captions become SEI (the default, said) */
+    av_dict_set(opts, "a53cc", "1", 0);
     av_dict_set(opts, "x264-params",
                 c->low_latency ? "keyint=infinite:scenecut=0:open-gop=0:"
                                  "bframes=0:rc-lookahead=0"

@@ -283,7 +283,12 @@ drain_prep(cir_job_state_t *s)
         if (ret < 0) {
             return fail_msg(s, CIR_EMEDIA, "video filter: %s", av_err2str(ret));
         }
-        ret = fan_out(s, s->prep_frame);
+        ret = cir_captions_give(
+            s->captions, s->prep_frame, s->prep_tb,
+            av_rescale_q(1, av_inv_q(s->frame_rate), s->prep_tb));
+        if (ret == 0) {
+            ret = fan_out(s, s->prep_frame);
+        }
         av_frame_unref(s->prep_frame);
         if (ret < 0) {
             return ret;
@@ -294,7 +299,7 @@ drain_prep(cir_job_state_t *s)
 static int
 on_video_frame(cir_job_state_t *s, AVFrame *f)
 {
-    int ret;
+    int ret, seen;
 
     if (s->graph == NULL) {
         if ((ret = cir_video_prep_build(s, f)) < 0) {
@@ -305,10 +310,22 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
         }
     }
     f->pts = f->best_effort_timestamp;
+    if (f->pts != AV_NOPTS_VALUE) {
+        f->pts -= s->start_pts_v;
+    }
+    /* the captions leave the frame here, to be given back to the prepared
+     * frames once each (captions.h) */
+    seen = cir_captions_seen(s->captions);
+    if ((ret = cir_captions_take(s->captions, f, s->vst->time_base)) < 0) {
+        return ret;
+    }
+    if (!seen && cir_captions_seen(s->captions)) {
+        cir_log_info(&s->ctx->log, "the video carries closed captions "
+                                   "(A/53 cc_data)");
+    }
     if (f->pts == AV_NOPTS_VALUE) {
         return 0;
     }
-    f->pts -= s->start_pts_v;
     /* where the last frame ends, so the fps filter keeps it at EOF */
     if (f->pkt_duration > 0) {
         s->video_end_pts = FFMAX(s->video_end_pts, f->pts + f->pkt_duration);
@@ -616,6 +633,7 @@ state_free(cir_job_state_t *s)
     }
     cir_thumbnailer_free(&s->thumbs);
     cir_subtitles_free(&s->subtitles);
+    cir_captions_free(&s->captions);
     avfilter_graph_free(&s->graph);
     avcodec_free_context(&s->vdec);
     av_frame_free(&s->frame);
@@ -808,7 +826,8 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
     s.frame = av_frame_alloc();
     s.prep_frame = av_frame_alloc();
     s.pkt = av_packet_alloc();
-    if (s.frame == NULL || s.prep_frame == NULL || s.pkt == NULL) {
+    if (cir_captions_open(&s.captions) < 0 || s.frame == NULL ||
+        s.prep_frame == NULL || s.pkt == NULL) {
         ret = CIR_ENOMEM;
         goto done;
     }

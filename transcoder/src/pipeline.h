@@ -12,6 +12,7 @@
 
 #include "audio.h"
 #include "audio_select.h"
+#include "captions.h"
 #include "cir_log.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
@@ -47,6 +48,8 @@ typedef struct {
     AVRational prep_tb, frame_rate;
     int width, height; /* display size after preparation */
     int deinterlaced;
+    /* the source's closed captions, from decoded to prepared frames */
+    cir_captions_t *captions;
 
     cir_video_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;

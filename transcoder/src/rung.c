@@ -25,6 +25,10 @@ struct cir_rung {
     int width, height;
     int src_width, src_height;
     int gop_frames;
+    /* libx264 writes a frame's A/53 cc_data as SEI (its a53cc option);
+     * libx265 in FFmpeg 5.1 cannot, so an HEVC rung drops them */
+    int writes_captions;
+    uint64_t caption_frames; /* frames sent with cc_data */
     AVCodecContext *enc;
     struct SwsContext *sws;
     cir_cmaf_t *pkg;
@@ -69,6 +73,7 @@ open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
         return ret;
     }
     enc = r->enc;
+    r->writes_captions = !hevc;
     ret = hevc ? cir_codecs_hevc(enc->extradata, (size_t)enc->extradata_size,
                                  r->codecs, sizeof(r->codecs))
                : cir_codecs_avc(enc->extradata, (size_t)enc->extradata_size,
@@ -128,6 +133,11 @@ encode_frame(cir_video_rung_t *r, AVFrame *src)
         if (dst == NULL) {
             return CIR_ENOMEM;
         }
+    }
+    if (!r->writes_captions) {
+        av_frame_remove_side_data(dst, AV_FRAME_DATA_A53_CC);
+    } else if (av_frame_get_side_data(dst, AV_FRAME_DATA_A53_CC)) {
+        r->caption_frames++;
     }
     /* keyframes at the same frames in every rung, so segments align */
     dst->pict_type = dst->pts % r->gop_frames == 0 ? AV_PICTURE_TYPE_I
@@ -327,6 +337,12 @@ cir_rung_size(const cir_video_rung_t *r, int *w, int *h)
 {
     *w = r->width;
     *h = r->height;
+}
+
+int
+cir_rung_carries_captions(const cir_video_rung_t *r)
+{
+    return r->caption_frames > 0;
 }
 
 const cir_cmaf_t *

@@ -38,6 +38,9 @@ int cir_rung_join(cir_video_rung_t *r);
 const char *cir_rung_id(const cir_video_rung_t *r);
 const char *cir_rung_codecs(const cir_video_rung_t *r);
 void cir_rung_size(const cir_video_rung_t *r, int *w, int *h);
+/* 1 if the rung's video carries closed captions: an H.264 rung given
+ * frames with A/53 cc_data (read after cir_rung_join). */
+int cir_rung_carries_captions(const cir_video_rung_t *r);
 const cir_cmaf_t *cir_rung_packager(const cir_video_rung_t *r);
 void cir_rung_free(cir_video_rung_t **r);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cir_audio_tracks.h"
 #include "cir_error.h"
 #include "pipeline.h"
 #include "publish.h"
@@ -67,6 +68,7 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
         o->width = r->width;
         o->height = r->height;
         o->frame_rate = r->frame_rate;
+        o->closed_captions = r->closed_captions;
         o->bandwidth = r->bandwidth;
         o->average_bandwidth = r->average_bandwidth;
         o->segments = r->nb_segments;
@@ -105,6 +107,7 @@ describe_renditions(cir_job_state_t *s, cir_rendition_t *rends,
         r->iframes = in.iframes;
         r->nb_iframes = in.nb_iframes;
         r->iframe_bandwidth = iframe_peak(&in);
+        r->closed_captions = cir_rung_carries_captions(s->rungs[i]);
         asset->duration = fmax(asset->duration, rendition_end(&in));
     }
     for (int i = 0; i < s->nb_audio; i++) {
@@ -158,6 +161,46 @@ log_renditions(cir_job_state_t *s, const cir_rendition_t *rends, size_t n)
     }
 }
 
+/* The closed captions' language (the video stream's tag, else "und")
+ * into lang, when a rung carries the source's captions; a source with
+ * captions that no rung could keep (HEVC: libx265 in FFmpeg 5.1 writes no
+ * A/53 SEI) says so in the log. */
+static void
+describe_captions(cir_job_state_t *s, cir_asset_t *asset,
+                  char lang[CIR_LANGUAGE_MAX])
+{
+    const AVDictionaryEntry *tag;
+    uint64_t in, out, dropped;
+    int carried = 0;
+
+    if (s->captions == NULL || !cir_captions_seen(s->captions) ||
+        s->vst == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < asset->nb_renditions; i++) {
+        carried |= asset->renditions[i].closed_captions;
+    }
+    if (!carried) {
+        if (s->nb_rungs == 0) {
+            return; /* thumbnails only, or audio: nothing to say */
+        }
+        cir_log_warn(&s->ctx->log,
+                     "the source's closed captions are not carried: the "
+                     "HEVC encoder cannot write them");
+        return;
+    }
+    cir_captions_counts(s->captions, &in, &out, &dropped);
+    /* in - out: dropped from a full queue, or left after the last frame */
+    cir_log(in > out ? CIR_LOG_WARN : CIR_LOG_INFO, &s->ctx->log,
+            "closed captions: %llu cc_data triplets carried, %llu lost "
+            "(%llu to a full queue)",
+            (unsigned long long)out, (unsigned long long)(in - out),
+            (unsigned long long)dropped);
+    tag = av_dict_get(s->vst->metadata, "language", NULL, 0);
+    asset->cc_language =
+        cir_language_from_source(tag ? tag->value : NULL, lang);
+}
+
 /* The subtitle renditions' files, before the manifests that list them. */
 static int
 publish_subtitles(cir_job_state_t *s, cir_asset_t *asset, unsigned formats)
@@ -174,6 +217,7 @@ cir_vod_publish(cir_job_state_t *s)
 {
     cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
+    char cc_language[CIR_LANGUAGE_MAX];
     const cir_publish_dest_t dest = {
         .version = s->ctx->store,
         .top = s->ctx->top,
@@ -199,6 +243,7 @@ cir_vod_publish(cir_job_state_t *s)
     asset.segment_seconds = s->ctx->preset->segment_seconds;
     asset.renditions = rends;
     asset.nb_renditions = n;
+    describe_captions(s, &asset, cc_language);
     log_renditions(s, rends, n);
     if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {
         return ret;

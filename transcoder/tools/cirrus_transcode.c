@@ -238,6 +238,8 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
             json_object_set_new(e, "width", json_integer(x->width));
             json_object_set_new(e, "height", json_integer(x->height));
             json_object_set_new(e, "frame_rate", json_real(x->frame_rate));
+            json_object_set_new(e, "closed_captions",
+                                json_boolean(x->closed_captions));
         }
         json_array_append_new(rends, e);
     }

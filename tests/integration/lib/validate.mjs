@@ -371,6 +371,16 @@ export class Validator {
                 this.fail('hls.M1.frame-rate', where, 'FRAME-RATE missing on a video variant');
             if (a.AUDIO && !m.media.some((x) => x.TYPE === 'AUDIO' && x['GROUP-ID'] === a.AUDIO))
                 this.fail('hls.M1.audio-group', where, `no EXT-X-MEDIA for AUDIO="${a.AUDIO}"`);
+            this.checkClosedCaptions(where, a, m);
+        }
+        for (const x of m.media.filter((y) => y.TYPE === 'CLOSED-CAPTIONS')) {
+            // RFC 8216bis 4.4.6.1: no URI; INSTREAM-ID CC1-CC4 or SERVICE1-63
+            if (x.URI !== undefined)
+                this.fail('hls.M1.cc-no-uri', `${url} ${x.NAME}`,
+                    'EXT-X-MEDIA TYPE=CLOSED-CAPTIONS with a URI');
+            if (!/^(CC[1-4]|SERVICE([1-9]|[1-5][0-9]|6[0-3]))$/.test(x['INSTREAM-ID'] || ''))
+                this.fail('hls.M1.cc-instream-id', `${url} ${x.NAME}`,
+                    `INSTREAM-ID ${x['INSTREAM-ID']}`);
         }
         for (const x of m.media) {
             if (x.URI)
@@ -397,6 +407,21 @@ export class Validator {
         // H11 for renditions already seen
         for (const r of renditions)
             this.checkIndependent(r);
+    }
+
+    // RFC 8216bis 4.4.6.2: CLOSED-CAPTIONS names a group of TYPE
+    // CLOSED-CAPTIONS (quoted), or is NONE on every variant.
+    checkClosedCaptions(where, a, m) {
+        const cc = a['CLOSED-CAPTIONS'];
+        const none = m.variants.filter((v) => v.attrs['CLOSED-CAPTIONS'] === 'NONE').length;
+        if (none > 0 && none !== m.variants.length)
+            this.fail('hls.M1.cc-none-everywhere', where,
+                'CLOSED-CAPTIONS=NONE on some variants only');
+        if (cc === undefined || cc === 'NONE')
+            return;
+        if (!m.media.some((x) => x.TYPE === 'CLOSED-CAPTIONS' && x['GROUP-ID'] === cc))
+            this.fail('hls.M1.cc-group', where,
+                `no EXT-X-MEDIA TYPE=CLOSED-CAPTIONS for CLOSED-CAPTIONS="${cc}"`);
     }
 
     // H11: INDEPENDENT-SEGMENTS in the multivariant playlist, else in
