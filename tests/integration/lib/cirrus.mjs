@@ -187,7 +187,10 @@ async function doTranscodeCached(sampleName, preset, key) {
     }
     const progress = readJson(path.join(tmp, 'progress.json'));
     fs.rmSync(tmp, { recursive: true, force: true });
-    return { dir, run: r, result: r.result, progress, reused: false };
+    // the result of the asset that is in place (theirs, if we dropped ours:
+    // its version, not ours, is what the folder holds)
+    const result = readJson(stampFile)?.result ?? r.result;
+    return { dir, run: r, result, progress, reused: false };
 }
 
 export function readJson(file) {
