@@ -243,6 +243,17 @@ async function playLive(engine, manifest, { seconds = 8, ng = nginx } = {}) {
     V.watchPage(page);
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    // a live playlist never ends while its source runs (a player that saw
+    // ENDLIST turns the stream into VOD and reports no latency)
+    const endedPlaylists = [];
+    page.on('response', (res) => {
+        if (!/\.m3u8(\?|$)/.test(res.url()) || res.status() !== 200)
+            return;
+        res.text().then((t) => {
+            if (/^#EXT-X-(ENDLIST|PLAYLIST-TYPE:VOD)/m.test(t))
+                endedPlaylists.push(res.url());
+        }).catch(() => {});
+    });
     await page.goto(url, { waitUntil: 'load' });
     // play for a while, then read the latency the player settled at
     const samples = [];
@@ -277,7 +288,9 @@ async function playLive(engine, manifest, { seconds = 8, ng = nginx } = {}) {
         paused: state.paused, readyState: state.readyState,
         playbackRate: state.playbackRate, buffered: state.buffered,
         events: (state.events || []).slice(-10),
+        shakaTimeline: state.shakaTimeline, endedPlaylists,
         console: consoleLines.slice(-15) }, null, 1);
+    assert.deepEqual(endedPlaylists, [], `no live playlist ended: ${why}`);
     assert.equal(state.fatal, null, `no fatal error: ${why}`);
     assert.ok(state.videoWidth > 0, `frames decoded: ${why}`);
     assert.ok(samples.length >= 4, `the player reported a live latency: ${why}`);
@@ -493,8 +506,26 @@ describe('live LL-HLS and LL-DASH through the origin', { skip: missing || false 
 
         // the third player: 20 s of each, within the issue's 2.5 s of live
         test('Shaka Player plays the LL-HLS stream for 20 s', async () => {
-            const { latency, levels } = await playLive('shaka', 'master.m3u8',
-                { seconds: 20 });
+            // Shaka 5.2 once (1 CI run in ~20; not reproduced in 14 runs
+            // here, under load too) reported no latency for 38 s while it
+            // played the window's 30 s from its first segment: it took the
+            // live stream for VOD.  The page now reports Shaka's own view
+            // (isLive, seek range) and playLive asserts that no playlist
+            // the page read had ENDLIST or PLAYLIST-TYPE:VOD; when Shaka
+            // says VOD of playlists that never ended, it is Shaka's and it
+            // gets a second page load, said in the output.
+            let played = await playLive('shaka', 'master.m3u8',
+                { seconds: 20 }).catch((e) => e);
+            if (played instanceof Error &&
+                /"live": false/.test(played.message) &&
+                /"endedPlaylists": \[\]/.test(played.message)) {
+                console.log('# shaka took the live stream for VOD (no ' +
+                    'playlist ended): a second page load');
+                played = await playLive('shaka', 'master.m3u8', { seconds: 20 });
+            } else if (played instanceof Error) {
+                throw played;
+            }
+            const { latency, levels } = played;
             assert.ok(latency < 2.5, `Shaka LL-HLS latency ${latency.toFixed(2)} s`);
             assert.ok(levels.length >= 2, `Shaka sees ${levels.length} levels`);
         });
