@@ -29,6 +29,9 @@ typedef struct {
 } cir_uri_t;
 
 int cir_uri_parse(const char *s, cir_uri_t *u);
+/* The same, with the reason of a refusal in why ("an S3 bucket name has 3
+ * to 63 characters"). */
+int cir_uri_parse_why(const char *s, cir_uri_t *u, char *why, size_t size);
 /* Formats the URI back ("file:///x", "s3://b/k"). */
 int cir_uri_format(const cir_uri_t *u, char *out, size_t size);
 

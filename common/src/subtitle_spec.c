@@ -88,6 +88,7 @@ static int
 parse_uri(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
           size_t errsize)
 {
+    char why[200];
     cir_uri_t u;
 
     if (!json_is_string(v) || json_string_length(v) == 0) {
@@ -97,11 +98,8 @@ parse_uri(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
         strlen(json_string_value(v)) != json_string_length(v)) {
         FAIL(CIR_ELIMIT, "uri: longer than %zu bytes", sizeof(s->uri) - 1);
     }
-    if (cir_uri_parse(json_string_value(v), &u) < 0) {
-        FAIL(CIR_EINVAL,
-             "uri: \"%.200s\" is not a file path, file:// or "
-             "s3:// URI",
-             json_string_value(v));
+    if (cir_uri_parse_why(json_string_value(v), &u, why, sizeof(why)) < 0) {
+        FAIL(CIR_EINVAL, "uri: \"%.200s\": %s", json_string_value(v), why);
     }
     snprintf(s->uri, sizeof(s->uri), "%s", json_string_value(v));
     return 0;

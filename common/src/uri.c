@@ -14,6 +14,9 @@
 #include "cir_error.h"
 #include "cir_storage.h"
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static int
 has_control(const char *s)
 {
@@ -40,37 +43,42 @@ is_ipv4_like(const char *s)
     return dots == 3;
 }
 
-/* S3 bucket naming rules (the DNS-compatible subset). */
-static int
-bucket_is_valid(const char *b, size_t n)
+/* S3 bucket naming rules (the DNS-compatible subset): NULL when the name
+ * follows them, else the rule it breaks. */
+static const char *
+bucket_problem(const char *b, size_t n)
 {
     char name[64];
 
     if (n < 3 || n > 63) {
-        return 0;
+        return "an S3 bucket name has 3 to 63 characters";
     }
     for (size_t i = 0; i < n; i++) {
         char c = b[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
               c == '-')) {
-            return 0;
+            return "an S3 bucket name has only lowercase letters, digits, "
+                   "'.' and '-'";
         }
         if (i > 0 && (c == '.' || c == '-') && b[i - 1] == '.') {
-            return 0; /* "..", ".-" */
+            return "an S3 bucket name has no \"..\" or \".-\"";
         }
         if (i > 0 && c == '.' && b[i - 1] == '-') {
-            return 0; /* "-." */
+            return "an S3 bucket name has no \"-.\"";
         }
     }
     if (!isalnum((unsigned char)b[0]) || !isalnum((unsigned char)b[n - 1])) {
-        return 0;
+        return "an S3 bucket name begins and ends with a letter or digit";
     }
     memcpy(name, b, n);
     name[n] = '\0';
-    if (is_ipv4_like(name) || strncmp(name, "xn--", 4) == 0) {
-        return 0;
+    if (is_ipv4_like(name)) {
+        return "an S3 bucket name is not an IP address";
     }
-    return 1;
+    if (strncmp(name, "xn--", 4) == 0) {
+        return "an S3 bucket name does not begin with \"xn--\"";
+    }
+    return NULL;
 }
 
 /* "scheme://" with a scheme we do not serve. */
@@ -103,39 +111,72 @@ set_path(cir_uri_t *u, const char *path)
     return 0;
 }
 
+/* The reason of a refusal, when the caller wants one. */
+static int
+refuse(int code, char *why, size_t size, const char *reason)
+{
+    if (why != NULL && size > 0) {
+        snprintf(why, size, "%s", reason);
+    }
+    return code;
+}
+
+static int
+path_or_why(cir_uri_t *u, const char *path, char *why, size_t size)
+{
+    int ret = set_path(u, path);
+
+    if (ret == CIR_ELIMIT) {
+        return refuse(ret, why, size, "the path is too long");
+    }
+    if (ret < 0) {
+        return refuse(ret, why, size, "an empty path");
+    }
+    return 0;
+}
+
 int
 cir_uri_parse(const char *s, cir_uri_t *u)
 {
+    return cir_uri_parse_why(s, u, NULL, 0);
+}
+
+int
+cir_uri_parse_why(const char *s, cir_uri_t *u, char *why, size_t size)
+{
+    const char *problem;
     size_t n;
 
     if (s == NULL || u == NULL) {
-        return CIR_EINVAL;
+        return refuse(CIR_EINVAL, why, size, "no URI");
     }
     memset(u, 0, sizeof(*u));
     n = strnlen(s, CIR_URI_MAX);
     if (n == 0) {
-        return CIR_EINVAL;
+        return refuse(CIR_EINVAL, why, size, "an empty URI");
     }
     if (n >= CIR_URI_MAX) {
-        return CIR_ELIMIT;
+        return refuse(CIR_ELIMIT, why, size,
+                      "a URI has fewer than " STR(CIR_URI_MAX) " bytes");
     }
     if (has_control(s)) {
-        return CIR_EINVAL;
+        return refuse(CIR_EINVAL, why, size, "it holds a control character");
     }
 
     if (strncmp(s, "s3://", 5) == 0) {
         const char *b = s + 5, *slash = strchr(b, '/');
         size_t blen = slash ? (size_t)(slash - b) : strlen(b);
 
-        if (!bucket_is_valid(b, blen)) {
-            return CIR_EINVAL;
+        if ((problem = bucket_problem(b, blen)) != NULL) {
+            return refuse(CIR_EINVAL, why, size, problem);
         }
         u->scheme = CIR_URI_S3;
         memcpy(u->bucket, b, blen);
         u->bucket[blen] = '\0';
         if (slash) {
             if (slash[1] == '/') {
-                return CIR_EINVAL; /* a key never starts with '/' */
+                return refuse(CIR_EINVAL, why, size,
+                              "an S3 key never begins with '/'");
             }
             memcpy(u->path, slash + 1, strlen(slash + 1) + 1);
         }
@@ -149,17 +190,22 @@ cir_uri_parse(const char *s, cir_uri_t *u)
             p += 9;
         }
         if (*p != '/') {
-            return CIR_EUNSUPPORTED; /* file://host/... */
+            return refuse(CIR_EUNSUPPORTED, why, size,
+                          "a file:// URI names a local path "
+                          "(file:///path), not a host");
         }
-        return set_path(u, p);
+        return path_or_why(u, p, why, size);
     }
     if (strncmp(s, "file:", 5) == 0) {
-        return set_path(u, s + 5);
+        return path_or_why(u, s + 5, why, size);
     }
     if (has_other_scheme(s)) {
-        return CIR_EUNSUPPORTED;
+        return refuse(CIR_EUNSUPPORTED, why, size,
+                      "only s3://bucket/key, file:///path or a path are "
+                      "read and written (an http(s) source: copy it to S3 "
+                      "or a local file first)");
     }
-    return set_path(u, s);
+    return path_or_why(u, s, why, size);
 }
 
 int

@@ -229,11 +229,11 @@ output_ok(const char *output, const char *key, char *err, size_t errsize)
     cir_uri_t u;
     int ret;
 
-    if (cir_uri_parse(output, &u) < 0) {
+    if (cir_uri_parse_why(output, &u, why, sizeof(why)) < 0) {
         snprintf(err, errsize,
                  "object key \"%.200s\": output URI %.200s is "
-                 "not valid",
-                 key, output);
+                 "not valid: %s",
+                 key, output, why);
         return CIR_EINVAL;
     }
     if ((ret = cir_output_root_check(&u, why, sizeof(why))) < 0) {
@@ -563,8 +563,8 @@ parse_job_doc(const json_t *root, const char *out_root,
     } else {
         char why[400];
         cir_uri_t u;
-        if (cir_uri_parse(job->output, &u) < 0) {
-            snprintf(err, errsize, "output: not a file:// or s3:// URI");
+        if (cir_uri_parse_why(job->output, &u, why, sizeof(why)) < 0) {
+            snprintf(err, errsize, "output: %s", why);
             return CIR_EINVAL;
         }
         if ((ret = cir_output_root_check(&u, why, sizeof(why))) < 0) {

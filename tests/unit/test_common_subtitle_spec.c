@@ -117,8 +117,9 @@ Test(subtitle_spec, uri)
     refused("[{\"uri\": 3, \"language\": \"en\"}]", CIR_EINVAL,
             "subtitles[0].uri: required, a file path, file:// or s3:// URI");
     refused("[{\"uri\": \"http://x/a.srt\", \"language\": \"en\"}]", CIR_EINVAL,
-            "subtitles[0].uri: \"http://x/a.srt\" is not a file path, "
-            "file:// or s3:// URI");
+            "subtitles[0].uri: \"http://x/a.srt\": only s3://bucket/key, "
+            "file:///path or a path are read and written (an http(s) "
+            "source: copy it to S3 or a local file first)");
 }
 
 Test(subtitle_spec, language)

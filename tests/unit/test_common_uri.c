@@ -76,6 +76,40 @@ Test(common_uri, uri_rejects)
     cr_expect_eq(cir_uri_parse(big, &u), 0);
 }
 
+static void
+expect_why(const char *s, int err, const char *reason)
+{
+    char why[300] = "";
+    cir_uri_t u;
+
+    cr_expect_eq(cir_uri_parse_why(s, &u, why, sizeof(why)), err, "%s", s);
+    cr_expect(strstr(why, reason) != NULL, "%s: \"%s\" names \"%s\"", s,
+              why, reason);
+}
+
+/* A refusal says which rule the URI breaks (the README's own example once
+ * used a two-letter bucket and was refused as a "bad input URI") */
+Test(common_uri, uri_refusals_say_why)
+{
+    expect_why("s3://in/a.mp4", CIR_EINVAL, "3 to 63 characters");
+    expect_why("s3://My_Bucket/a", CIR_EINVAL, "only lowercase letters");
+    expect_why("s3://a..b/k", CIR_EINVAL, "\"..\"");
+    expect_why("s3://a-.b/k", CIR_EINVAL, "\"-.\"");
+    expect_why("s3://-ab/k", CIR_EINVAL, "begins and ends");
+    expect_why("s3://10.0.0.1/k", CIR_EINVAL, "IP address");
+    expect_why("s3://xn--abc/k", CIR_EINVAL, "xn--");
+    expect_why("s3://bucket//k", CIR_EINVAL, "never begins with '/'");
+    expect_why("https://example.com/a.mp4", CIR_EUNSUPPORTED,
+               "copy it to S3 or a local file");
+    expect_why("file://host/x", CIR_EUNSUPPORTED, "not a host");
+    expect_why("file:", CIR_EINVAL, "empty path");
+    expect_why("/a\tb", CIR_EINVAL, "control character");
+    expect_why("", CIR_EINVAL, "empty URI");
+    /* without a buffer for the reason: the same codes */
+    cir_uri_t u;
+    cr_expect_eq(cir_uri_parse_why("s3://in/a", &u, NULL, 0), CIR_EINVAL);
+}
+
 Test(common_uri, uri_format_round_trips)
 {
     const char *in[] = {"file:///srv/out", "file:rel/x", "s3://bucket/a/b",

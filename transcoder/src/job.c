@@ -139,11 +139,13 @@ cir_job_open(cir_job_ctx_t *c, const cir_job_t *job, cir_result_t *result)
     if (cir_preset_codecs_check(job->preset, why, sizeof(why)) < 0) {
         return cir_job_fail(c, CIR_EINVAL, "preset: %s", why);
     }
-    if (cir_uri_parse(job->input, &c->in) < 0) {
-        return cir_job_fail(c, CIR_EINVAL, "bad input URI '%s'", job->input);
+    if (cir_uri_parse_why(job->input, &c->in, why, sizeof(why)) < 0) {
+        return cir_job_fail(c, CIR_EINVAL, "bad input URI '%s': %s",
+                            job->input, why);
     }
-    if (cir_uri_parse(job->output, &c->out) < 0) {
-        return cir_job_fail(c, CIR_EINVAL, "bad output URI '%s'", job->output);
+    if (cir_uri_parse_why(job->output, &c->out, why, sizeof(why)) < 0) {
+        return cir_job_fail(c, CIR_EINVAL, "bad output URI '%s': %s",
+                            job->output, why);
     }
     c->input = c->in.scheme == CIR_URI_FILE ? c->in.path : job->input;
     if ((ret = open_stores(c)) < 0) {
