@@ -26,6 +26,7 @@
 #include "cir_json.h"
 #include "cir_preset.h"
 #include "cir_storage.h"
+#include "preset_names.h"
 #include "preset_options.h"
 
 #ifndef CIRRUS_PRESETS_DEFAULT /* set by the build: the source tree's */
@@ -541,8 +542,11 @@ cir_preset_load(const char *dir, const char *name, cir_preset_t *p, char *err,
     }
     ret = cir_preset_load_file(path, &tmp, err, errsize);
     if (ret == -ENOENT) {
+        char hint[600];
+        cir_preset_suggest(dir, name, hint, sizeof(hint));
         return seterr(err, errsize, CIR_ENOTFOUND,
-                      "no preset named \"%s\" (%s does not exist)", name, path);
+                      "no preset named \"%s\" (%s does not exist)%s", name,
+                      path, hint);
     }
     if (ret < 0) {
         return ret;

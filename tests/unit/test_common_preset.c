@@ -417,6 +417,49 @@ Test(common_preset, load_of_a_missing_preset_is_not_found)
                        err);
 }
 
+/* A typo gets the closest name and the list; a name close to nothing gets
+ * the list only; an empty folder says so */
+Test(common_preset, a_missing_preset_suggests_the_closest_and_lists_them)
+{
+    char dir[] = "/tmp/cir-preset-XXXXXX", path[300], err[700];
+    const char *names[] = {"web", "mobile", "live", "audio-only"};
+    cir_preset_t p;
+
+    cr_assert_eq(cir_preset_load(presets_dir(), "wbe", &p, err, sizeof(err)),
+                 CIR_ENOTFOUND);
+    cr_expect_not_null(strstr(err, "did you mean \"web\"?"), "%s", err);
+    cr_expect_not_null(strstr(err, "; presets: audio-only hevc"), "%s", err);
+    cr_assert_eq(cir_preset_load(presets_dir(), "moble", &p, err, sizeof(err)),
+                 CIR_ENOTFOUND);
+    cr_expect_not_null(strstr(err, "did you mean \"mobile\"?"), "%s", err);
+    cr_assert_eq(
+        cir_preset_load(presets_dir(), "zzzzzzzz", &p, err, sizeof(err)),
+        CIR_ENOTFOUND);
+    cr_expect_null(strstr(err, "did you mean"), "%s", err);
+    cr_expect_not_null(strstr(err, "; presets: "), "%s", err);
+
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(cir_preset_load(dir, "web", &p, err, sizeof(err)),
+                 CIR_ENOTFOUND);
+    cr_expect_not_null(strstr(err, "the folder holds no preset"), "%s", err);
+    /* a small error buffer: truncated, still a string */
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s.json", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    char small[40];
+    cr_assert_eq(cir_preset_load(dir, "lvie", &p, small, sizeof(small)),
+                 CIR_ENOTFOUND);
+    cr_expect_eq(strlen(small), sizeof(small) - 1);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s.json", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 Test(common_preset, load_checks_the_name_inside_and_prefixes_the_path)
 {
     char dir[] = "/tmp/cir-preset-XXXXXX", path[256], err[512];
