@@ -8,7 +8,9 @@
  *                          section: cir_options.h); repeatable, in order
  *   -s, --set NAME=VALUE   one option; repeatable
  *   -h, --help             usage on stdout, exit 0
- *       --version          "<program> <version>" on stdout, exit 0
+ *       --version          "<program> <version> (git <describe>)" on
+ *                          stdout, exit 0 (without the commit when built
+ *                          outside a git checkout)
  *       --print-options-md the option table in markdown, exit 0
  *
  * and its own flags (cir_cli_flag_t): a flag sets an option ("--input URI"
@@ -70,6 +72,9 @@ typedef struct {
 
 /* The project's version (CMake's PROJECT_VERSION), e.g. "0.1.0". */
 const char *cir_cli_version(void);
+/* The commit built, `git describe --tags --always --dirty` at build time
+ * (e.g. "2ed3bd1-dirty"); "" when built outside a git checkout. */
+const char *cir_cli_build(void);
 
 /* Parses argv (which getopt may reorder) into cfg: CIR_CLI_RUN,
  * CIR_CLI_EXIT after printing on out, or CIR_EINVAL with the message in

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "cir_build.h" /* generated: CIRRUS_BUILD */
 #include "cir_cli.h"
 #include "cir_error.h"
 
@@ -59,6 +60,12 @@ const char *
 cir_cli_version(void)
 {
     return CIRRUS_VERSION;
+}
+
+const char *
+cir_cli_build(void)
+{
+    return CIRRUS_BUILD;
 }
 
 /* Flag i: the common ones first, then the program's. */
@@ -239,7 +246,12 @@ check_flag(parser_t *p, size_t i, const char *value)
         cir_cli_usage(p->cli, p->out);
         return CIR_CLI_EXIT;
     case F_VERSION:
-        fprintf(p->out, "%s %s\n", p->cli->program, cir_cli_version());
+        if (cir_cli_build()[0] != '\0') {
+            fprintf(p->out, "%s %s (git %s)\n", p->cli->program,
+                    cir_cli_version(), cir_cli_build());
+        } else {
+            fprintf(p->out, "%s %s\n", p->cli->program, cir_cli_version());
+        }
         return CIR_CLI_EXIT;
     case F_MARKDOWN:
         print_markdown(p->cli, p->out);

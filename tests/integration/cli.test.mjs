@@ -63,7 +63,18 @@ describe('one command line for cirrus-transcode, cirrus-ingest, cirrus-worker',
             test(`${name} --version: the project's version, exit 0`, () => {
                 const r = runSync(name, ['--version']);
                 assert.equal(r.status, 0, r.stderr);
-                assert.equal(r.stdout, `${name} ${projectVersion}\n`);
+                // and the commit built, as git describes the checkout
+                // (none outside a git checkout)
+                const described = spawnSync('git', ['-C', C.SOURCE_DIR,
+                    'describe', '--tags', '--always'],
+                { encoding: 'utf8' }).stdout?.trim();
+                if (described) {
+                    assert.ok(r.stdout.startsWith(
+                        `${name} ${projectVersion} (git ${described}`) &&
+                        /\)\n$/.test(r.stdout), `${r.stdout} vs ${described}`);
+                } else {
+                    assert.equal(r.stdout, `${name} ${projectVersion}\n`);
+                }
                 assert.equal(r.stderr, '');
             });
 

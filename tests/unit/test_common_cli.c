@@ -248,7 +248,12 @@ Test(common_cli, version_and_printing_flags)
     run_t *r = RUN("--version");
 
     cr_assert_eq(r->ret, CIR_CLI_EXIT);
-    snprintf(want, sizeof(want), "cirrus-test %s\n", cir_cli_version());
+    if (cir_cli_build()[0] != '\0') {
+        snprintf(want, sizeof(want), "cirrus-test %s (git %s)\n",
+                 cir_cli_version(), cir_cli_build());
+    } else {
+        snprintf(want, sizeof(want), "cirrus-test %s\n", cir_cli_version());
+    }
     cr_assert_str_eq(r->out, want);
     /* the build's version: digits and dots, as CMake's project() */
     cr_assert(strspn(cir_cli_version(), "0123456789.") ==
