@@ -94,6 +94,17 @@ const char *cir_dispatch_outcome_name(cir_dispatch_outcome_t o);
 int cir_dispatch_render_metrics(cir_dispatch_t *d, cir_buf_t *b);
 int cir_dispatch_render_jobs(cir_dispatch_t *d, cir_buf_t *b);
 
+/* What the probes (/healthz, /readyz) are told; any thread. */
+typedef struct {
+    int running;           /* cir_dispatch_run is claiming */
+    int stopping;          /* draining: no more claims */
+    int64_t loop_age_us;   /* since the loop's last turn (-1: never) */
+    int intake_failures;   /* the intake's calls failed in a row */
+    char intake_error[96]; /* the last one's message */
+} cir_dispatch_health_t;
+
+void cir_dispatch_health(cir_dispatch_t *d, cir_dispatch_health_t *out);
+
 void cir_dispatch_free(cir_dispatch_t **d);
 
 #endif

@@ -42,7 +42,7 @@ static const cir_option_t opts[] = {
     {"status_listen", S(status_listen), "127.0.0.1", 0, 0,
      "status HTTP address"},
     {"status_port", I(status_port), "0", 0, 65535,
-     "status HTTP port (/streams, /metrics); 0: off"},
+     "status HTTP port (/streams, /metrics, /healthz, /readyz); 0: off"},
     {"live_root", S(live_root), "/var/lib/cirrus/live", 0, 0,
      "live store directory"},
     {"key_file", S(key_file), "", 0, 0,

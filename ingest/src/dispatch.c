@@ -488,6 +488,43 @@ tick_running(cir_dispatch_t *w)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* The intake's last answer, for the readiness probe. */
+static void
+note_intake(cir_dispatch_t *w, int ret)
+{
+    if (ret >= 0) {
+        if (atomic_exchange(&w->intake_failures, 0) > 0) {
+            cir_log_info(NULL, "intake %s: answering again", w->src->name);
+        }
+        return;
+    }
+    pthread_mutex_lock(&w->health_lock);
+    snprintf(w->intake_error, sizeof(w->intake_error), "%s: %s", w->src->name,
+             cir_strerror(ret));
+    pthread_mutex_unlock(&w->health_lock);
+    /* logged once a failing run, not each retry */
+    if (atomic_fetch_add(&w->intake_failures, 1) == 0) {
+        cir_log_warn(NULL, "intake %s: %s (retrying every second)",
+                     w->src->name, cir_strerror(ret));
+    }
+}
+
+void
+cir_dispatch_health(cir_dispatch_t *w, cir_dispatch_health_t *out)
+{
+    int64_t at = atomic_load(&w->loop_us);
+
+    memset(out, 0, sizeof(*out));
+    out->running = atomic_load(&w->running);
+    out->stopping = atomic_load(&w->stopping);
+    out->loop_age_us = at == 0 ? -1 : dispatch_mono_us() - at;
+    out->intake_failures = atomic_load(&w->intake_failures);
+    pthread_mutex_lock(&w->health_lock);
+    snprintf(out->intake_error, sizeof(out->intake_error), "%s",
+             w->intake_error);
+    pthread_mutex_unlock(&w->health_lock);
+}
+
 /* Asks the intake for one job: 0, or CIR_ENOMEM. */
 static int
 claim_one(cir_dispatch_t *w, cir_pool_done_t *d, int stopping)
@@ -501,13 +538,14 @@ claim_one(cir_dispatch_t *w, cir_pool_done_t *d, int stopping)
     }
     ret = w->src->ops->next(w->src, &f->job, 500);
     if (ret == 1) {
+        note_intake(w, ret);
         w->jobs[w->njobs++] = f;
         start_job(w, f, asked_us);
         return 0;
     }
     free(f);
+    note_intake(w, ret);
     if (ret < 0) {
-        cir_log_warn(NULL, "intake %s: %s", w->src->name, cir_strerror(ret));
         if (cir_pool_next_done(w->pool, d, 1000) == 1) {
             finish_job(w, d, stopping);
         }
@@ -525,9 +563,12 @@ cir_dispatch_run(cir_dispatch_t *w, const atomic_int *stop)
     if (d == NULL) {
         return CIR_ENOMEM;
     }
+    atomic_store(&w->running, 1);
     for (;;) {
+        atomic_store(&w->loop_us, dispatch_mono_us());
         if (!stopping && atomic_load(stop)) {
             stopping = 1;
+            atomic_store(&w->stopping, 1);
             drain_deadline = dispatch_mono_us() + w->cfg.drain_us;
             cir_log_info(NULL, "stopping: %d job(s) running, %.0f s to finish",
                          w->njobs, (double)w->cfg.drain_us / 1e6);
@@ -556,6 +597,7 @@ cir_dispatch_run(cir_dispatch_t *w, const atomic_int *stop)
         }
     }
     free(d);
+    atomic_store(&w->running, 0);
     return ret;
 }
 
@@ -586,6 +628,7 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
     w->pool = pool;
     w->max_jobs = cfg->workers + cfg->queue_max;
     pthread_mutex_init(&w->m.lock, NULL);
+    pthread_mutex_init(&w->health_lock, NULL);
     if ((w->jobs = calloc((size_t)w->max_jobs, sizeof(*w->jobs))) == NULL) {
         cir_dispatch_free(&w);
         return CIR_ENOMEM;
@@ -608,6 +651,7 @@ cir_dispatch_free(cir_dispatch_t **pw)
     }
     free(w->jobs);
     pthread_mutex_destroy(&w->m.lock);
+    pthread_mutex_destroy(&w->health_lock);
     free(w);
     *pw = NULL;
 }

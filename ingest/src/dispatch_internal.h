@@ -48,6 +48,11 @@ struct cir_dispatch {
     dispatch_metrics_t m;
     inflight_t **jobs;
     int max_jobs, njobs;
+    /* for the probes (cir_dispatch_health) */
+    atomic_int running, stopping, intake_failures;
+    _Atomic int64_t loop_us; /* monotonic, of the last turn; 0: none */
+    pthread_mutex_t health_lock;
+    char intake_error[96];
 };
 
 int64_t dispatch_mono_us(void);

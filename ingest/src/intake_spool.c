@@ -297,8 +297,10 @@ cand_cmp(const void *a, const void *b)
 }
 
 /* The incoming items ready to take, oldest first. */
+/* The candidates in incoming/, at most max; *err: 0, or why the folder
+ * cannot be read (an unmounted volume must not look like an idle one). */
 static size_t
-scan_incoming(spool_t *s, cand_t *out, size_t max)
+scan_incoming(spool_t *s, cand_t *out, size_t max, int *err)
 {
     char dpath[PATH_LEN], p[PATH_LEN];
     int64_t now = now_us(s), settle = (int64_t)(s->cfg.settle_seconds * 1e6);
@@ -307,8 +309,10 @@ scan_incoming(spool_t *s, cand_t *out, size_t max)
     int seen = 0;
     DIR *d;
 
+    *err = 0;
     snprintf(dpath, sizeof(dpath), "%s/incoming", s->dir);
     if ((d = opendir(dpath)) == NULL) {
+        *err = -errno;
         return 0;
     }
     while ((de = readdir(d)) != NULL && n < max && seen++ < SCAN_MAX) {
@@ -491,7 +495,10 @@ spool_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
         if (now_us(s) - s->last_recover_us >= 1000000) {
             cir_intake_spool_recover(src);
         }
-        n = scan_incoming(s, cands, 256);
+        n = scan_incoming(s, cands, 256, &ret);
+        if (ret < 0) {
+            break;
+        }
         for (size_t i = 0; i < n; i++) {
             ret = try_claim(s, &cands[i], job);
             if (ret != 0) {

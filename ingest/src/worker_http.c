@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <http_parser.h>
+#include <jansson.h>
 
 #include "cir_clock.h"
 #include "cir_error.h"
@@ -91,6 +92,56 @@ cir_worker_http_parse(const char *buf, size_t len,
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* The dispatcher's loop turns at least every few seconds (an SQS long
+ * poll is 20 s at most): past this it is stuck. */
+#define LOOP_STUCK_US (60 * 1000000LL)
+/* The intake's calls failing this many times in a row: not ready. */
+#define INTAKE_FAILURES_NOT_READY 3
+
+/* /healthz: the dispatcher's loop turns (a stuck one is restarted by the
+ * orchestrator); /readyz: it is claiming jobs and its intake answers. */
+static int
+probe_answer(cir_dispatch_t *d, int ready_probe, cir_buf_t *body)
+{
+    cir_dispatch_health_t h;
+    const char *status = "ok";
+    int code = 200;
+    json_t *o;
+    char *text;
+
+    cir_dispatch_health(d, &h);
+    if (h.loop_age_us > LOOP_STUCK_US) {
+        status = "stuck";
+        code = 503;
+    } else if (ready_probe && h.stopping) {
+        status = "stopping";
+        code = 503;
+    } else if (ready_probe && !h.running) {
+        status = "starting";
+        code = 503;
+    } else if (ready_probe && h.intake_failures >= INTAKE_FAILURES_NOT_READY) {
+        status = "intake failing";
+        code = 503;
+    } else if (ready_probe) {
+        status = "ready";
+    }
+    o = json_pack("{s:s, s:b, s:b, s:f, s:i, s:s?}", "status", status,
+                  "running", h.running, "stopping", h.stopping,
+                  "loop_age_seconds",
+                  h.loop_age_us < 0 ? -1.0 : (double)h.loop_age_us / 1e6,
+                  "intake_failures", h.intake_failures, "intake_error",
+                  h.intake_error[0] ? h.intake_error : NULL);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL || cir_buf_puts(body, text) < 0 ||
+        cir_buf_puts(body, "\n") < 0) {
+        free(text);
+        return 500;
+    }
+    free(text);
+    return code;
+}
+
 int
 cir_worker_http_answer(cir_dispatch_t *d, const cir_worker_http_request_t *req,
                        cir_buf_t *body, const char **type)
@@ -99,6 +150,10 @@ cir_worker_http_answer(cir_dispatch_t *d, const cir_worker_http_request_t *req,
     if (!req->get) {
         cir_buf_puts(body, "GET only\n");
         return 405;
+    }
+    if (strcmp(req->url, "/healthz") == 0 || strcmp(req->url, "/readyz") == 0) {
+        *type = "application/json";
+        return probe_answer(d, strcmp(req->url, "/readyz") == 0, body);
     }
     if (strcmp(req->url, "/metrics") == 0) {
         return cir_dispatch_render_metrics(d, body) < 0 ? 500 : 200;

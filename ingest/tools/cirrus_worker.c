@@ -109,7 +109,8 @@ static const cir_option_t opts[] = {
     {"metrics_listen", S(metrics_listen), "127.0.0.1", 0, 0,
      "metrics HTTP address"},
     {"metrics_port", I(metrics_port), "0", -1, 65535,
-     "metrics HTTP port (/metrics, /jobs); 0: off, -1: any free port"},
+     "status HTTP port (/metrics, /jobs, /healthz, /readyz); 0: off, -1: "
+     "any free port"},
     {"http_max_request_bytes", I(http_max_request_bytes), "8192", 256, 65536,
      "metrics HTTP: largest request line and headers (431 beyond)"},
     {"http_timeout_seconds", D(http_timeout_seconds), "2", 0.1, 60,

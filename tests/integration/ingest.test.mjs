@@ -120,6 +120,15 @@ after(async () => {
 });
 
 describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => {
+    test('probes: /healthz from the event loop, /readyz while publishers ' +
+        'are taken', async () => {
+        for (const [p, want] of [['/healthz', 'ok'], ['/readyz', 'ready']]) {
+            const r = await statusJson(p);
+            assert.equal(r.status, 200, r.body);
+            assert.deepEqual(JSON.parse(r.body), { status: want });
+        }
+    });
+
     test('a publisher with H.264 and AAC makes parts in the live store', async () => {
         const pub = publish('cam1', { seconds: 5 });
         await waitFor('video and audio parts', () =>

@@ -226,6 +226,45 @@ describe('cirrus-worker with a spool folder', () => {
     });
 });
 
+describe('probes for an orchestrator', () => {
+    test('/healthz while the loop turns; /readyz says when the intake ' +
+        'fails and when it is back', async () => {
+        const spool = path.join(work, 'probe-spool');
+        const w = startWorker(spool, path.join(work, 'probe-out'));
+        await waitFor('the status port', () => metricsPort(w) > 0, 20000, w);
+        const base = `http://127.0.0.1:${metricsPort(w)}`;
+        const probe = async (p) => {
+            const r = await fetch(`${base}${p}`);
+            return { status: r.status, body: await r.json() };
+        };
+        await waitFor('ready', async () => (await probe('/readyz'))
+            .status === 200, 20000, w);
+        assert.deepEqual(await probe('/readyz').then((r) => r.body.status),
+            'ready');
+        const h = await probe('/healthz');
+        assert.equal(h.status, 200);
+        assert.equal(h.body.status, 'ok');
+        assert.ok(h.body.loop_age_seconds >= 0 &&
+            h.body.loop_age_seconds < 5, JSON.stringify(h.body));
+        // the spool folder vanishes (an unmounted volume): not ready, with
+        // the intake's error; alive all the same
+        fs.rmSync(spool, { recursive: true, force: true });
+        await waitFor('not ready', async () => (await probe('/readyz'))
+            .status === 503, 20000, w);
+        const r = await probe('/readyz');
+        assert.equal(r.body.status, 'intake failing');
+        assert.match(r.body.intake_error, /spool/);
+        assert.equal((await probe('/healthz')).status, 200);
+        // back: ready again
+        for (const d of ['incoming', 'claimed', 'failed', 'done'])
+            fs.mkdirSync(path.join(spool, d), { recursive: true });
+        await waitFor('ready again', async () => (await probe('/readyz'))
+            .status === 200, 20000, w);
+        w.kill('SIGTERM');
+        assert.equal((await w.exited).code, 0);
+    });
+});
+
 describe('crash and shutdown', () => {
     const spool = path.join(work, 'spool2');
     const out = path.join(work, 'out2');

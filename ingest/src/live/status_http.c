@@ -90,6 +90,27 @@ stream_infos(cir_ingest_t *s, cir_ingest_stream_info_t **out)
     return n;
 }
 
+/* Probes of an orchestrator (Kubernetes, ECS, a load balancer): /healthz
+ * is answered by the event loop itself, so an answer means it turns;
+ * /readyz says whether publishers are taken (not while shutting down).
+ * 1 when path is one of them (body and code set). */
+static int
+probe_answer(const cir_ingest_t *s, const char *path, char **body, int *code)
+{
+    if (strcmp(path, "/healthz") == 0) {
+        *code = 200;
+        *body = strdup("{\"status\":\"ok\"}\n");
+        return 1;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        *code = s->stopping ? 503 : 200;
+        *body = strdup(s->stopping ? "{\"status\":\"stopping\"}\n"
+                                   : "{\"status\":\"ready\"}\n");
+        return 1;
+    }
+    return 0;
+}
+
 static void
 http_respond(http_conn_t *hc)
 {
@@ -109,6 +130,10 @@ http_respond(http_conn_t *hc)
         if (k < sizeof(path)) {
             memcpy(path, hc->req + 4, k);
             path[k] = '\0';
+        }
+        if (k < sizeof(path) && probe_answer(hc->srv, path, &body, &code)) {
+            ctype = "application/json";
+        } else if (k < sizeof(path)) {
             n = stream_infos(hc->srv, &infos);
             cir_ingest_server_stats_t st = {
                 .connections = hc->srv->nconns,
