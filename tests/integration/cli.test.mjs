@@ -196,6 +196,38 @@ describe('one command line for cirrus-transcode, cirrus-ingest, cirrus-worker',
     });
 
 describe('cirrus-transcode command line', () => {
+    // On a terminal (script(1) gives the program a pty): one bar redrawn in
+    // place, the ETA as h:mm:ss, and every log line on a line of its own:
+    // the bar is cleared before it and drawn again after it.
+    test('on a terminal, log lines never land on the progress bar',
+        async () => {
+            const out = path.join(work, 'tty-bar');
+            const cmd = [C.TRANSCODE_BIN, '--input', input, '--output', out,
+                '--preset', 'mobile', '--only', 'hls', '--presets-dir',
+                C.PRESETS_DIR, '--log-level', 'debug']
+                .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+            const r = await C.run('script', ['-qec', cmd, '/dev/null']);
+            assert.equal(r.code, 0, r.stderr);
+            const text = r.stdout.replace(/\r\n/g, '\n');
+            const bars = text.match(/\[[#.]{30}\] +[\d.]+% .*?eta \S+/g) || [];
+            assert.ok(bars.length >= 2, text.slice(0, 2000));
+            for (const b of bars)
+                assert.match(b, /eta (\d+:\d\d:\d\d|--:--:--)$/);
+            assert.match(bars[bars.length - 1], /100\.0%/);
+            // a log line starts a line, or follows the bar's clearing
+            const logAt = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warn)/g;
+            let m, logs = 0;
+            while ((m = logAt.exec(text))) {
+                const before = text.slice(Math.max(0, m.index - 4), m.index);
+                assert.ok(m.index === 0 || before.endsWith('\n') ||
+                    before.endsWith('\r\x1b[K'),
+                    `a log line drawn over the bar: ${JSON.stringify(
+                        text.slice(Math.max(0, m.index - 120), m.index + 60))}`);
+                logs++;
+            }
+            assert.ok(logs >= 5, `${logs} log lines`);
+        });
+
     test('progress on stderr and in --progress-json, result on stdout',
         async () => {
             const out = path.join(work, 'progress');
@@ -213,7 +245,7 @@ describe('cirrus-transcode command line', () => {
                 'progress never goes back');
             assert.ok(pcts.every((p) => p >= 0 && p <= 100));
             assert.equal(pcts[pcts.length - 1], 100, 'a last line at 100%');
-            assert.match(lines[0], /fps=\S+ speed=\S+x eta=\S+s/);
+            assert.match(lines[0], /fps=\S+ speed=\S+x eta=(\d+:\d\d:\d\d|--:--:--)$/);
             const final = C.readJson(pj);
             assert.equal(final?.state, 'done');
             assert.equal(r.result.state, 'done');

@@ -6,6 +6,7 @@
  * input=URI"), which a --config file ("transcode" section, or flat) and
  * CIRRUS_TRANSCODE_<NAME> variables may also set.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -319,6 +320,73 @@ mark_published(const options_t *o, const cir_result_t *r)
     free(m);
 }
 
+/* ---- the progress bar on a terminal ---------------------------------------
+ * One line, redrawn in place; a log line never lands on it: the sink clears
+ * the bar, prints the line, and draws the bar again below it.  The sink is
+ * called under the log's lock, the bar is drawn under bar_lock alone (never
+ * logging), so the two locks are always taken in the same order. */
+
+static pthread_mutex_t bar_lock = PTHREAD_MUTEX_INITIALIZER;
+static char bar_line[192]; /* the bar as last drawn; "" before the first */
+
+static void
+bar_log_sink(void *opaque, cir_log_level_t level, const char *line)
+{
+    (void)opaque;
+    (void)level;
+    pthread_mutex_lock(&bar_lock);
+    fprintf(stderr, "%s%s\n%s", bar_line[0] ? "\r\033[K" : "", line, bar_line);
+    fflush(stderr);
+    pthread_mutex_unlock(&bar_lock);
+}
+
+/* The bar is done: the next output starts on a line of its own. */
+static void
+bar_end(void)
+{
+    pthread_mutex_lock(&bar_lock);
+    if (bar_line[0]) {
+        fputc('\n', stderr);
+        bar_line[0] = '\0';
+    }
+    pthread_mutex_unlock(&bar_lock);
+}
+
+/* Seconds as h:mm:ss ("--:--:--" while unknown). */
+static void
+format_eta(double s, char *out, size_t size)
+{
+    long long t;
+
+    if (!(s >= 0) || s > 99 * 3600.0) {
+        snprintf(out, size, "--:--:--");
+        return;
+    }
+    t = (long long)(s + 0.5);
+    snprintf(out, size, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+}
+
+static void
+draw_bar(const cir_progress_t *p)
+{
+    int width = 30, fill = p->percent > 0 ? (int)(p->percent * width / 100) : 0;
+    char bar[64], eta[32];
+
+    fill = fill > width ? width : fill;
+    for (int i = 0; i < width; i++) {
+        bar[i] = i < fill ? '#' : '.';
+    }
+    bar[width] = '\0';
+    format_eta(p->eta, eta, sizeof(eta));
+    pthread_mutex_lock(&bar_lock);
+    snprintf(bar_line, sizeof(bar_line),
+             "[%s] %5.1f%%  %6.1f fps  %5.2fx  eta %s ", bar,
+             p->percent < 0 ? 0 : p->percent, p->fps, p->speed, eta);
+    fprintf(stderr, "\r%s", bar_line);
+    fflush(stderr);
+    pthread_mutex_unlock(&bar_lock);
+}
+
 static void
 on_progress(void *opaque, const cir_progress_t *p)
 {
@@ -336,20 +404,13 @@ on_progress(void *opaque, const cir_progress_t *p)
         return;
     }
     if (o->tty) {
-        int width = 30,
-            fill = p->percent > 0 ? (int)(p->percent * width / 100) : 0;
-        char bar[64];
-        for (int i = 0; i < width; i++) {
-            bar[i] = i < fill ? '#' : '.';
-        }
-        bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %5.1f%%  %6.1f fps  %5.2fx  eta %4.0fs ", bar,
-                p->percent < 0 ? 0 : p->percent, p->fps, p->speed,
-                p->eta < 0 ? 0 : p->eta);
+        draw_bar(p);
     } else if (p->elapsed - o->last_line >= 5 || p->percent >= 100) {
+        char eta[32];
         o->last_line = p->elapsed;
-        fprintf(stderr, "progress %.1f%% fps=%.1f speed=%.2fx eta=%.0fs\n",
-                p->percent, p->fps, p->speed, p->eta);
+        format_eta(p->eta, eta, sizeof(eta));
+        fprintf(stderr, "progress %.1f%% fps=%.1f speed=%.2fx eta=%s\n",
+                p->percent, p->fps, p->speed, eta);
     }
 }
 
@@ -536,6 +597,9 @@ main(int argc, char **argv)
     if (o.live.live_root) {
         return run_live(&o);
     }
+    if (o.tty && !o.quiet) {
+        cir_log_set_sink(bar_log_sink, NULL);
+    }
 
     ret = cir_preset_codecs_load(o.presets_dir, o.preset, &preset, err,
                                  sizeof(err));
@@ -574,7 +638,8 @@ main(int argc, char **argv)
     ret = cir_transcode_run(&job, &result);
     code = cir_transcode_exit_code(ret);
     if (o.tty && !o.quiet) {
-        fputc('\n', stderr);
+        bar_end();
+        cir_log_set_sink(NULL, NULL);
     }
     if (ret == 0 && o.publish_tag != NULL) {
         mark_published(&o, &result);
