@@ -123,6 +123,9 @@ typedef struct {
      * (NUL-terminated, *len without it): 0, CIR_ENOTFOUND, CIR_ELIMIT */
     int (*get)(void *state, const char *rel, size_t max, char **data,
                size_t *len);
+    /* optional: removes the folder rel_dir ("" the root) when it is empty;
+     * < 0 when it is not (file://: S3 has no folders) */
+    int (*remove_folder)(void *state, const char *rel_dir);
     /* optional: a flag that, once set, aborts writes in flight */
     void (*set_cancel)(void *state, const atomic_int *cancel);
     void (*close)(void *state);
@@ -157,6 +160,15 @@ int cir_store_get(cir_store_t *store, const char *rel, size_t max, char **data,
  * outlive the store; NULL removes the fence. */
 void cir_store_set_cancel(cir_store_t *store, const atomic_int *cancel);
 int cir_store_remove(cir_store_t *store, const char *rel);
+/* A journal of writes, for a job that must leave nothing when it fails:
+ * after cir_store_track_writes() the store remembers every object it put
+ * (or tried to: a failed put may leave a part); cir_store_written() counts
+ * them; cir_store_undo_writes() removes them, newest first, then the
+ * folders left empty (the root too), and forgets them: 0 or the first
+ * error (the rest are still tried), *removed the objects removed. */
+void cir_store_track_writes(cir_store_t *store);
+size_t cir_store_written(cir_store_t *store);
+int cir_store_undo_writes(cir_store_t *store, size_t *removed);
 void cir_store_close(cir_store_t **store);
 
 /* file:// helpers the transcoder also uses for scratch space. */

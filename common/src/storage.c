@@ -179,6 +179,19 @@ file_remove(void *state, const char *rel)
     return 0;
 }
 
+/* rel_dir "" is the root.  An error when it is not empty (or gone). */
+static int
+file_remove_folder(void *state, const char *rel_dir)
+{
+    char path[PATH_MAX];
+    int ret;
+
+    if ((ret = file_full_path(state, rel_dir, path, sizeof(path))) < 0) {
+        return ret;
+    }
+    return rmdir(path) == 0 ? 0 : -errno;
+}
+
 static void
 file_close(void *state)
 {
@@ -191,6 +204,7 @@ static const cir_store_backend_t file_backend = {
     .put = file_put,
     .exists = file_exists,
     .remove = file_remove,
+    .remove_folder = file_remove_folder,
     .get = file_get,
     .close = file_close,
 };
@@ -205,6 +219,11 @@ struct cir_store {
     cir_store_backend_t backend;
     void *state;
     const atomic_int *cancel; /* cir_store_set_cancel() */
+    /* cir_store_track_writes(): what this store wrote, in order */
+    pthread_mutex_t lock;
+    int tracking;
+    char **written;
+    size_t nwritten, cap;
 };
 
 /* A later registration for the same scheme replaces the earlier one. */
@@ -281,6 +300,7 @@ cir_store_open(cir_store_t **store, const cir_uri_t *root)
     if ((ret = s->backend.open(&s->state, root)) < 0) {
         goto fail;
     }
+    pthread_mutex_init(&s->lock, NULL);
     *store = s;
     return 0;
 
@@ -298,11 +318,110 @@ cir_store_set_cancel(cir_store_t *store, const atomic_int *cancel)
     }
 }
 
+/* ---- the journal of writes ---- */
+
+void
+cir_store_track_writes(cir_store_t *store)
+{
+    store->tracking = 1;
+}
+
+/* Records rel; an object rewritten soon after (a playlist, a manifest) is
+ * one entry.  Older duplicates stay: removing one twice is harmless. */
+static int
+note_written(cir_store_t *s, const char *rel)
+{
+    size_t recent;
+    int ret = 0;
+
+    pthread_mutex_lock(&s->lock);
+    recent = s->nwritten > 16 ? s->nwritten - 16 : 0;
+    for (size_t i = s->nwritten; i-- > recent;) {
+        if (strcmp(s->written[i], rel) == 0) {
+            goto done;
+        }
+    }
+    if (s->nwritten == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        char **v = realloc(s->written, cap * sizeof(*v));
+        if (v == NULL) {
+            ret = CIR_ENOMEM;
+            goto done;
+        }
+        s->written = v;
+        s->cap = cap;
+    }
+    if ((s->written[s->nwritten] = strdup(rel)) == NULL) {
+        ret = CIR_ENOMEM;
+        goto done;
+    }
+    s->nwritten++;
+done:
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+size_t
+cir_store_written(cir_store_t *store)
+{
+    size_t n;
+
+    pthread_mutex_lock(&store->lock);
+    n = store->nwritten;
+    pthread_mutex_unlock(&store->lock);
+    return n;
+}
+
+/* The folders rel sits in, deepest first, then the root: removed when
+ * empty (file:// only; S3 has no folders). */
+static void
+prune_folders(cir_store_t *s, const char *rel)
+{
+    char dir[CIR_URI_MAX];
+    char *slash;
+
+    if (s->backend.remove_folder == NULL) {
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s", rel);
+    while ((slash = strrchr(dir, '/')) != NULL) {
+        *slash = '\0';
+        if (s->backend.remove_folder(s->state, dir) < 0) {
+            return; /* not empty: its parents are not either */
+        }
+    }
+}
+
+int
+cir_store_undo_writes(cir_store_t *store, size_t *removed)
+{
+    int ret = 0, r;
+
+    *removed = 0;
+    pthread_mutex_lock(&store->lock);
+    for (size_t i = store->nwritten; i-- > 0;) {
+        if ((r = store->backend.remove(store->state, store->written[i])) < 0) {
+            ret = ret < 0 ? ret : r;
+        } else {
+            (*removed)++;
+            prune_folders(store, store->written[i]);
+        }
+        free(store->written[i]);
+    }
+    store->nwritten = 0;
+    pthread_mutex_unlock(&store->lock);
+    if (store->backend.remove_folder != NULL) {
+        store->backend.remove_folder(store->state, "");
+    }
+    return ret;
+}
+
 int
 cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len,
               const cir_store_put_opts_t *opts)
 {
     const char *cc = opts != NULL ? opts->cache_control : NULL;
+    int ret, jret;
 
     if (store == NULL || !cir_path_is_safe_relative(rel)) {
         return CIR_EINVAL;
@@ -311,9 +430,14 @@ cir_store_put(cir_store_t *store, const char *rel, const void *data, size_t len,
         return CIR_ECANCELED;
     }
     /* the caller's Cache-Control exactly: the store has no cache policy */
-    return store->backend.put(store->state, rel, data, len,
-                              cir_content_type(rel),
-                              cc != NULL && cc[0] != '\0' ? cc : NULL);
+    ret =
+        store->backend.put(store->state, rel, data, len, cir_content_type(rel),
+                           cc != NULL && cc[0] != '\0' ? cc : NULL);
+    /* tracked even when the put failed: a partial object may be there */
+    if (store->tracking && (jret = note_written(store, rel)) < 0 && ret == 0) {
+        ret = jret; /* an object the store could not undo: a failed put */
+    }
+    return ret;
 }
 
 int
@@ -359,6 +483,11 @@ cir_store_close(cir_store_t **store)
         return;
     }
     (*store)->backend.close((*store)->state);
+    for (size_t i = 0; i < (*store)->nwritten; i++) {
+        free((*store)->written[i]);
+    }
+    free((*store)->written);
+    pthread_mutex_destroy(&(*store)->lock);
     free(*store);
     *store = NULL;
 }

@@ -374,8 +374,17 @@ describe('cirrus-transcode command line', () => {
             assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
     });
 
-    test('SIGINT stops the job with 130 and leaves no manifests', async () => {
+    test('SIGINT stops the job with 130 and leaves nothing it wrote; ' +
+        'the version already published stays', async () => {
         const out = path.join(work, 'interrupted');
+        // a version published first, by a job that finished
+        const first = await C.transcode({ input: `file://${input}`,
+            output: `file://${out}`, preset: 'mobile', args: ['--only', 'hls'] });
+        assert.equal(first.code, 0, C.describe(first));
+        const kept = fs.readFileSync(path.join(out, 'master.m3u8'), 'utf8');
+        const filesOf = (dir) => fs.readdirSync(dir, { recursive: true })
+            .filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+        const keptFiles = filesOf(path.join(out, 'v', first.result.version));
         const child = spawn(C.TRANSCODE_BIN, ['--input',
             C.sample('h264_1080p30.mp4'), '--output', out, '--preset', 'web'],
         { stdio: ['ignore', 'pipe', 'pipe'],
@@ -383,23 +392,27 @@ describe('cirrus-transcode command line', () => {
         let stdout = '', stderr = '';
         child.stdout.on('data', (d) => (stdout += d));
         child.stderr.on('data', (d) => (stderr += d));
-        // Wait for the job to be under way, then interrupt it.
-        await new Promise((ok) => {
-            const t0 = Date.now();
-            const poll = setInterval(() => {
-                if (/^progress /m.test(stderr) || Date.now() - t0 > 3000) {
-                    clearInterval(poll);
-                    ok();
-                }
-            }, 50);
-        });
+        // Wait for the job to have written media, then interrupt it.
+        const versions = () => fs.readdirSync(path.join(out, 'v'))
+            .filter((v) => v !== first.result.version);
+        await C.waitFor('the second job writing media', () =>
+            versions().some((v) => filesOf(path.join(out, 'v', v))
+                .some((f) => /\.(mp4|m4s|jpg)$/.test(f))),
+        { timeoutMs: 30000, every: 50 });
         child.kill('SIGINT');
         const code = await new Promise((ok) => child.on('close', (c) => ok(c)));
         assert.equal(code, 130, stderr.slice(-2000));
-        for (const f of ['master.m3u8', 'manifest.mpd'])
-            assert.ok(!fs.existsSync(path.join(out, f)), `no ${f}`);
         const res = C.lastJsonLine(stdout);
         assert.equal(res?.state, 'failed');
         assert.equal(res?.exit_code, 130);
+        // its version is gone, folders and all; the published one is whole
+        // and still the one the manifests name
+        assert.deepEqual(versions(), [], stderr.slice(-2000));
+        assert.match(stderr, new RegExp(`removed the unfinished version ` +
+            `${res.version} \\(\\d+ objects\\)`));
+        assert.equal(fs.readFileSync(path.join(out, 'master.m3u8'), 'utf8'),
+            kept);
+        assert.deepEqual(filesOf(path.join(out, 'v', first.result.version)),
+            keptFiles);
     });
 });

@@ -119,6 +119,70 @@ Test(common_storage, file_store_get_reads_back_what_was_put)
     cir_store_close(&store);
 }
 
+/* A failed job's version: every object it wrote goes, then the folders
+ * left empty and the root; a file it did not write (and so its folder)
+ * stays, and a store that does not track undoes nothing */
+Test(common_storage, undo_removes_what_the_store_wrote_and_empty_folders)
+{
+    char dir[] = "/tmp/cir-undo-XXXXXX", root[256], path[400];
+    cir_store_t *store = NULL;
+    struct stat st;
+    size_t removed = 9;
+    cir_uri_t uri;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s/v/1", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_eq(cir_store_put(store, "untracked.txt", "u", 1, NULL), 0);
+    cir_store_track_writes(store);
+    cr_assert_eq(cir_store_put(store, "360p/init.mp4", "i", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "360p/seg-1.m4s", "s", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "360p/index.m3u8", "1", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "360p/index.m3u8", "2", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "thumbs/a/b/t.jpg", "t", 1, NULL), 0);
+    cr_assert_eq(cir_store_written(store), 4, "a rewrite is one entry");
+    cr_assert_eq(cir_store_undo_writes(store, &removed), 0);
+    cr_expect_eq(removed, 4);
+    cr_expect_eq(cir_store_written(store), 0);
+    snprintf(path, sizeof(path), "%s/v/1/360p", dir);
+    cr_expect_neq(stat(path, &st), 0, "360p/ is gone");
+    snprintf(path, sizeof(path), "%s/v/1/thumbs", dir);
+    cr_expect_neq(stat(path, &st), 0, "thumbs/a/b/ and its parents are gone");
+    snprintf(path, sizeof(path), "%s/v/1/untracked.txt", dir);
+    cr_expect_eq(stat(path, &st), 0, "what it did not write stays");
+    cir_store_close(&store);
+
+    /* nothing left in it: the root goes too; the folder above stays */
+    snprintf(path, sizeof(path), "%s/v/1/untracked.txt", dir);
+    unlink(path);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cir_store_track_writes(store);
+    cr_assert_eq(cir_store_put(store, "x/y.m4s", "y", 1, NULL), 0);
+    cr_assert_eq(cir_store_undo_writes(store, &removed), 0);
+    cr_expect_eq(removed, 1);
+    snprintf(path, sizeof(path), "%s/v/1", dir);
+    cr_expect_neq(stat(path, &st), 0, "the root is gone");
+    snprintf(path, sizeof(path), "%s/v", dir);
+    cr_expect_eq(stat(path, &st), 0, "its parent stays");
+    cir_store_close(&store);
+
+    /* not tracking: nothing to undo */
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_eq(cir_store_put(store, "kept.m4s", "k", 1, NULL), 0);
+    cr_assert_eq(cir_store_undo_writes(store, &removed), 0);
+    cr_expect_eq(removed, 0);
+    snprintf(path, sizeof(path), "%s/v/1/kept.m4s", dir);
+    cr_expect_eq(stat(path, &st), 0);
+    cir_store_close(&store);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/v/1", dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/v", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 Test(common_storage, file_store_on_a_file_fails)
 {
     char dir[] = "/tmp/cir-store-XXXXXX", path[256];

@@ -140,8 +140,8 @@ cir_job_open(cir_job_ctx_t *c, const cir_job_t *job, cir_result_t *result)
         return cir_job_fail(c, CIR_EINVAL, "preset: %s", why);
     }
     if (cir_uri_parse_why(job->input, &c->in, why, sizeof(why)) < 0) {
-        return cir_job_fail(c, CIR_EINVAL, "bad input URI '%s': %s",
-                            job->input, why);
+        return cir_job_fail(c, CIR_EINVAL, "bad input URI '%s': %s", job->input,
+                            why);
     }
     if (cir_uri_parse_why(job->output, &c->out, why, sizeof(why)) < 0) {
         return cir_job_fail(c, CIR_EINVAL, "bad output URI '%s': %s",
@@ -153,7 +153,38 @@ cir_job_open(cir_job_ctx_t *c, const cir_job_t *job, cir_result_t *result)
     }
     /* stopped from outside (a lost lease): nothing more is written */
     cir_store_set_cancel(c->store, job->cancel);
+    /* a failed job removes what it wrote (cir_job_discard_unpublished) */
+    cir_store_track_writes(c->store);
+    cir_store_track_writes(c->top);
     return 0;
+}
+
+void
+cir_job_discard_unpublished(cir_job_ctx_t *c)
+{
+    size_t removed = 0;
+    int ret;
+
+    if (c->store == NULL || c->top == NULL) {
+        return;
+    }
+    if (cir_store_written(c->top) > 0) {
+        /* a top-level manifest names this version now: it is served */
+        cir_log_warn(&c->log,
+                     "version %s is kept: the asset's manifests name it",
+                     c->result->version);
+        return;
+    }
+    ret = cir_store_undo_writes(c->store, &removed);
+    if (ret < 0) {
+        cir_log_warn(&c->log,
+                     "removing the unfinished version %s: %s (%zu objects "
+                     "removed)",
+                     c->result->version, cir_strerror(ret), removed);
+    } else if (removed > 0) {
+        cir_log_info(&c->log, "removed the unfinished version %s (%zu objects)",
+                     c->result->version, removed);
+    }
 }
 
 int

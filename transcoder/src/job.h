@@ -61,6 +61,10 @@ void cir_job_close_input(cir_job_ctx_t *c);
  * versions left over by earlier publishes); never fails the job. */
 void cir_job_mark_superseded(cir_job_ctx_t *c);
 
+/* After a failure: removes every object the job wrote under its version,
+ * unless a top-level manifest of the asset names that version already
+ * (then it is served and stays); logged. */
+void cir_job_discard_unpublished(cir_job_ctx_t *c);
 void cir_job_close(cir_job_ctx_t *c);
 
 #endif

@@ -837,6 +837,9 @@ cir_transcode_run(const cir_job_t *job, cir_result_t *result)
 
 done:
     state_free(&s);
+    if (ret < 0) {
+        cir_job_discard_unpublished(&ctx);
+    }
     cir_job_close(&ctx);
     result->elapsed = (now_us() - ctx.start_us) / 1e6;
     return ret;
