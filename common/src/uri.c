@@ -332,6 +332,36 @@ cir_name_is_safe(const char *s, size_t len, size_t max_len)
     return 1;
 }
 
+void
+cir_job_id_from_name(const char *name, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    if (size == 0) {
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        int plain = isalnum(*p) || *p == '.' || *p == '_' || *p == '-';
+        size_t need = plain ? 1 : 3;
+        if (*p >= 0x80) {
+            plain = 0; /* isalnum in a locale could say yes */
+            need = 3;
+        }
+        if (o + need >= size) {
+            break;
+        }
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
 int
 cir_label_is_safe(const char *s, size_t max_len)
 {

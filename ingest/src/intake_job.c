@@ -151,22 +151,6 @@ set_str(char *dst, size_t size, const char *src, const char *what, char *err,
     return 0;
 }
 
-/* A job id from a name: [A-Za-z0-9._-], others become '_'. */
-static void
-make_id(char *id, const char *prefix, const char *name)
-{
-    size_t o = (size_t)snprintf(id, CIR_JOB_ID_MAX, "%s", prefix);
-
-    for (const char *p = name; *p && o + 1 < CIR_JOB_ID_MAX; p++) {
-        char c = *p;
-        id[o++] =
-            (isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_')
-                ? c
-                : '_';
-    }
-    id[o] = '\0';
-}
-
 /* Joins the output root and a relative path without doubling '/'. */
 static int
 join_root(char *out, size_t size, const char *root, const char *rel)
@@ -304,7 +288,7 @@ job_from_object(const char *bucket, const char *key, const char *out_root,
         snprintf(err, errsize, "no preset for \"%s\" and no default", key);
         return CIR_EINVAL;
     }
-    make_id(job->id, "", rel);
+    cir_job_id_from_name(rel, job->id, sizeof(job->id));
     return 0;
 }
 
@@ -578,10 +562,11 @@ parse_job_doc(const json_t *root, const char *out_root,
             snprintf(err, errsize, "id: too long");
             return CIR_ELIMIT;
         }
-        make_id(job->id, "", id);
+        cir_job_id_from_name(id, job->id, sizeof(job->id));
     } else {
         const char *b = strrchr(job->output, '/');
-        make_id(job->id, "", b && b[1] ? b + 1 : job->output);
+        cir_job_id_from_name(b && b[1] ? b + 1 : job->output, job->id,
+                             sizeof(job->id));
     }
     return 0;
 }

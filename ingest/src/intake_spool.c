@@ -339,20 +339,6 @@ scan_incoming(spool_t *s, cand_t *out, size_t max, int *err)
     return n;
 }
 
-static void
-make_id(char *id, const char *name)
-{
-    size_t o = 0;
-    for (const char *p = name; *p && o + 1 < CIR_JOB_ID_MAX; p++) {
-        char c = *p;
-        id[o++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
-                      ? c
-                      : '_';
-    }
-    id[o] = '\0';
-}
-
 /* Builds the job of a claimed item; < 0 with err for a bad one. */
 static int
 build_job(spool_t *s, const char *name, const char *path, int64_t mtime,
@@ -403,7 +389,7 @@ build_job(spool_t *s, const char *name, const char *path, int64_t mtime,
             return CIR_ELIMIT;
         }
         snprintf(job->preset, sizeof(job->preset), "%s", s->default_preset);
-        make_id(job->id, stem);
+        cir_job_id_from_name(stem, job->id, sizeof(job->id));
         job->enqueued_us = mtime;
     }
     return 0;

@@ -83,8 +83,8 @@ expect_why(const char *s, int err, const char *reason)
     cir_uri_t u;
 
     cr_expect_eq(cir_uri_parse_why(s, &u, why, sizeof(why)), err, "%s", s);
-    cr_expect(strstr(why, reason) != NULL, "%s: \"%s\" names \"%s\"", s,
-              why, reason);
+    cr_expect(strstr(why, reason) != NULL, "%s: \"%s\" names \"%s\"", s, why,
+              reason);
 }
 
 /* A refusal says which rule the URI breaks (the README's own example once
@@ -108,6 +108,26 @@ Test(common_uri, uri_refusals_say_why)
     /* without a buffer for the reason: the same codes */
     cir_uri_t u;
     cr_expect_eq(cir_uri_parse_why("s3://in/a", &u, NULL, 0), CIR_EINVAL);
+}
+
+/* One rule for ids: the name, percent-encoded outside the unreserved
+ * set; names that differ keep different ids; never a split escape */
+Test(common_uri, job_ids_from_names)
+{
+    char id[16];
+
+    cir_job_id_from_name("My Long.v2", id, sizeof(id));
+    cr_expect_str_eq(id, "My%20Long.v2");
+    cir_job_id_from_name("a_b", id, sizeof(id));
+    cr_expect_str_eq(id, "a_b");
+    cir_job_id_from_name("a b", id, sizeof(id));
+    cr_expect_str_eq(id, "a%20b", "not the same id as a_b");
+    cir_job_id_from_name("web/\xc3\xa9+%", id, sizeof(id));
+    cr_expect_str_eq(id, "web%2F%C3%A9%2B");
+    cir_job_id_from_name("abcdefghijklm n", id, sizeof(id));
+    cr_expect_str_eq(id, "abcdefghijklm", "the escape does not fit: cut");
+    cir_job_id_from_name("", id, sizeof(id));
+    cr_expect_str_eq(id, "");
 }
 
 Test(common_uri, uri_format_round_trips)

@@ -62,7 +62,7 @@ Test(intake_job, job_defaults_output_and_preset)
     cr_assert_str_eq(job.output, "file:///out/My Clip.v2");
     cr_assert_str_eq(job.preset, "web");
     cr_assert_eq(job.only, 12u);
-    cr_assert_str_eq(job.id, "My_Clip.v2");
+    cr_assert_str_eq(job.id, "My%20Clip.v2");
 }
 
 Test(intake_job, job_rejects_unknown_and_bad_fields)

@@ -95,7 +95,7 @@ Test(intake_spool, media_file_becomes_a_job)
     cr_assert_str_eq(job.input, want);
     cr_assert_str_eq(job.output, "file:///out/My Clip");
     cr_assert_str_eq(job.preset, "mobile");
-    cr_assert_str_eq(job.id, "My_Clip");
+    cr_assert_str_eq(job.id, "My%20Clip");
     cr_assert_eq(job.attempt, 1);
     cr_assert(exists("claimed", "My Clip.mp4"));
     cr_assert(exists("claimed", "My Clip.mp4.claim"));
