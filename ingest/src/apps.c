@@ -19,9 +19,10 @@
 #define PUSH_MAX    8 /* as the server's SRV_PUSH_MAX */
 
 const char *const cir_ingest_app_options[] = {
-    "live_root",       "key_file",     "on_publish_url", "preset",
-    "record_uri",      "public_base_url", "push",        "window",
-    "segment_seconds", "part_seconds", NULL};
+    "live_root",    "key_file",   "on_publish_url",
+    "preset",       "record_uri", "public_base_url",
+    "push",         "window",     "segment_seconds",
+    "part_seconds", NULL};
 
 static int
 is_app_option(const char *name)
@@ -81,8 +82,7 @@ trimmed_len(const char *path)
  * segment replaced, or name appended when there is no segment after
  * `from` (the start of the part that may be replaced). */
 static int
-sibling(const char *path, size_t from, const char *name, char *out,
-        size_t size)
+sibling(const char *path, size_t from, const char *name, char *out, size_t size)
 {
     size_t n = trimmed_len(path);
     const char *slash = NULL;
@@ -137,10 +137,9 @@ derive_for_app(cir_ingest_app_config_t *a, const json_t *set, char *err,
         char url[sizeof(a->public_base_url)];
         scheme = strstr(a->public_base_url, "://");
         /* the host stays: only a path segment is replaced */
-        size_t from = scheme != NULL
-                          ? (size_t)(scheme - a->public_base_url) + 3 +
-                                strcspn(scheme + 3, "/")
-                          : 0;
+        size_t from = scheme != NULL ? (size_t)(scheme - a->public_base_url) +
+                                           3 + strcspn(scheme + 3, "/")
+                                     : 0;
         if (sibling(a->public_base_url, from, a->name, url, sizeof(url)) < 0) {
             snprintf(err, errsize, "applications.%s.public_base_url: too long",
                      a->name);

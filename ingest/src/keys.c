@@ -114,9 +114,9 @@ cir_keyfile_load(cir_keyfile_t *k, const char *path, int force)
         char *key = NULL, *list = NULL;
         char **nk, **np;
         lineno++;
-        ret = (size_t)len > LINE_MAX_ ? CIR_EINVAL
-                                      : split_line(line, &key, &list, why,
-                                                   sizeof(why));
+        ret = (size_t)len > LINE_MAX_
+                  ? CIR_EINVAL
+                  : split_line(line, &key, &list, why, sizeof(why));
         if ((size_t)len > LINE_MAX_) {
             snprintf(why, sizeof(why), "longer than %d bytes", LINE_MAX_);
         }

@@ -73,8 +73,8 @@ add_arg(char args[256], const char *pair, size_t len, const char **why)
 
 /* One "k=v" of the access-control form. */
 static int
-acl_pair(const char *p, size_t len, char app[64], char key[64],
-         char args[256], int *have_r, int *have_m, const char **why)
+acl_pair(const char *p, size_t len, char app[64], char key[64], char args[256],
+         int *have_r, int *have_m, const char **why)
 {
     const char *eq = memchr(p, '=', len);
     size_t klen, vlen;
@@ -121,7 +121,8 @@ parse_acl(const char *s, char app[64], char key[64], char args[256],
     }
     while (*s != '\0') {
         size_t len = strcspn(s, ",");
-        if ((ret = acl_pair(s, len, app, key, args, &have_r, &have_m, why)) < 0) {
+        if ((ret = acl_pair(s, len, app, key, args, &have_r, &have_m, why)) <
+            0) {
             return ret;
         }
         s += len + (s[len] == ',');

@@ -230,11 +230,12 @@ render_renditions(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
     for (size_t m = 0;
          m < sizeof(rendition_families) / sizeof(rendition_families[0]); m++) {
         const rendition_family_t *f = &rendition_families[m];
-        cir_buf_printf(b,
-                       "# HELP cirrus_ingest_rendition_%s %s, per application, stream key "
-                       "and rendition\n"
-                       "# TYPE cirrus_ingest_rendition_%s %s\n",
-                       f->name, f->help, f->name, f->type);
+        cir_buf_printf(
+            b,
+            "# HELP cirrus_ingest_rendition_%s %s, per application, stream key "
+            "and rendition\n"
+            "# TYPE cirrus_ingest_rendition_%s %s\n",
+            f->name, f->help, f->name, f->type);
         for (size_t i = 0; i < n; i++) {
             json_t *rends =
                 s[i].live ? json_object_get(s[i].live, "renditions") : NULL;
@@ -417,7 +418,7 @@ render_push(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
                            "cirrus_ingest_push_publishing{app=\"%s\","
                            "key=\"%s\",url=\"%s\"} %d\n",
                            app_of(&s[i]), s[i].key, s[i].push[k].url,
-                strcmp(s[i].push[k].state, "publishing") == 0);
+                           strcmp(s[i].push[k].state, "publishing") == 0);
         }
     }
 }

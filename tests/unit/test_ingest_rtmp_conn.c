@@ -95,7 +95,7 @@ static cir_rtmp_conn_t *
 new_conn(events_t *e)
 {
     cir_rtmp_limits_t lim;
-    cir_rtmp_handler_t h = {ev_publish, ev_metadata, ev_media,
+    cir_rtmp_handler_t h = {ev_publish,   ev_metadata, ev_media,
                             ev_unpublish, e,           NULL};
     uint8_t rnd[1528] = {0};
     cir_rtmp_conn_t *c = NULL;

@@ -7,8 +7,7 @@
 #include "cir_ingest.h"
 
 static void
-accepts_in(const char *sid, const char *app, const char *key,
-           const char *args)
+accepts_in(const char *sid, const char *app, const char *key, const char *args)
 {
     char ap[64], k[64], a[256];
     const char *why = NULL;

@@ -45,10 +45,9 @@ app_load(cir_ingest_t *s, srv_app_t *a)
         return ret;
     }
     if (c->key_file[0] != '\0' && a->keys.bad_lines > 0) {
-        cir_log_warn(&s->log,
-                     "application %s: key file %s: %zu lines skipped (%s)",
-                     c->name, c->key_file, a->keys.bad_lines,
-                     a->keys.first_bad);
+        cir_log_warn(
+            &s->log, "application %s: key file %s: %zu lines skipped (%s)",
+            c->name, c->key_file, a->keys.bad_lines, a->keys.first_bad);
     }
     if (c->preset[0] != '\0') {
         char perr[400];

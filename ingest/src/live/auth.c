@@ -39,16 +39,16 @@ srv_key_file_allows(cir_ingest_t *s, srv_app_t *app, const char *key)
         return 1;
     }
     if ((ret = cir_keyfile_load(&app->keys, app->cfg.key_file, 0)) < 0) {
-        cir_log_error(&s->log, "application %s: key file %s: %s",
-                      app->cfg.name, app->cfg.key_file, cir_strerror(ret));
+        cir_log_error(&s->log, "application %s: key file %s: %s", app->cfg.name,
+                      app->cfg.key_file, cir_strerror(ret));
     }
     return cir_keyfile_allows(&app->keys, key);
 }
 
 int
-srv_http_auth_start(cir_ingest_t *s, const srv_app_t *app,
-                    srv_curl_job_t *job, CURL **handle, char **body_out,
-                    const char *key, const char *query, const char *peer)
+srv_http_auth_start(cir_ingest_t *s, const srv_app_t *app, srv_curl_job_t *job,
+                    CURL **handle, char **body_out, const char *key,
+                    const char *query, const char *peer)
 {
     CURL *e = curl_easy_init();
     char *k = NULL, *q = NULL, *body = NULL;
@@ -59,8 +59,8 @@ srv_http_auth_start(cir_ingest_t *s, const srv_app_t *app,
     }
     k = curl_easy_escape(e, key, 0);
     q = curl_easy_escape(e, query, 0);
-    len = 64 + strlen(app->cfg.name) + strlen(k ? k : "") +
-          strlen(q ? q : "") + strlen(peer);
+    len = 64 + strlen(app->cfg.name) + strlen(k ? k : "") + strlen(q ? q : "") +
+          strlen(peer);
     body = malloc(len);
     if (k == NULL || q == NULL || body == NULL) {
         curl_free(k);

@@ -942,8 +942,8 @@ publish_decided(srt_pub_t *p, int allowed)
     cir_log_info(&p->log, "%s: publishing over SRT", p->peer);
     srv_webhook_send(s, "publish",
                      json_pack("{s:s, s:s, s:s, s:b, s:s}", "app",
-                               p->app->cfg.name, "key", p->key, "addr",
-                               p->peer, "resumed", resumed, "protocol", "srt"));
+                               p->app->cfg.name, "key", p->key, "addr", p->peer,
+                               "resumed", resumed, "protocol", "srt"));
 }
 
 static void

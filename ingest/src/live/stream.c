@@ -67,9 +67,9 @@ send_end_webhooks(stream_t *st)
     srv_webhook_send(
         s, "publish_done",
         json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:I}", "app",
-                  st->app->cfg.name, "key", st->key,
-                  "reason", st->end_reason ? st->end_reason : "ended",
-                  "started", (json_int_t)st->start_wall, "duration",
+                  st->app->cfg.name, "key", st->key, "reason",
+                  st->end_reason ? st->end_reason : "ended", "started",
+                  (json_int_t)st->start_wall, "duration",
                   (double)(srv_now_us() - st->start_us) / 1e6, "bytes",
                   (json_int_t)st->bytes, "frames", (json_int_t)st->frames,
                   "dropped_frames", (json_int_t)st->dropped));
