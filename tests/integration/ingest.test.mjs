@@ -133,7 +133,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.deepEqual(st.renditions, ['video', 'audio']);
         assert.equal(st.width, 640);
         const m = await statusJson('/metrics');
-        assert.match(m.body, /cirrus_ingest_stream_frames_total\{key="cam1"\} \d+/);
+        assert.match(m.body, /cirrus_ingest_stream_frames_total\{app="live",key="cam1"\} \d+/);
         const r = await pub.exited;
         assert.equal(r.code, 0, pub.stderrText);
         // passthrough only: packaged on the event loop (package_on_loop=1)

@@ -220,8 +220,8 @@ on_publish(void *opaque, const char *key, const char *query)
     conn_t *c = opaque;
     cir_ingest_t *s = c->srv;
     snprintf(c->key, sizeof(c->key), "%s", key);
-    snprintf(c->name, sizeof(c->name), "%s/%s", c->app->cfg.name, key);
-    c->log.stream = c->name;
+    c->log.stream = c->key;
+    c->log.app = c->app->cfg.name;
     if (!srv_key_file_allows(s, c->app, key)) {
         srv_publish_decided(c, 0);
         return 0;

@@ -436,7 +436,8 @@ push_get(stream_t *st)
     }
     p->srv = s;
     snprintf(p->key, sizeof(p->key), "%s", st->key);
-    p->log = (cir_log_ctx_t){.component = "push", .stream = p->key};
+    p->log = (cir_log_ctx_t){
+        .component = "push", .app = st->app->cfg.name, .stream = p->key};
     cir_buf_init(&p->meta, 1 << 20);
     cir_buf_init(&p->vseq, 1 << 20);
     cir_buf_init(&p->aseq, 1 << 20);

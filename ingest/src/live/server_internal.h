@@ -111,8 +111,7 @@ struct stream {
     struct cir_ingest *srv;
     srv_app_t *app;
     char key[64];
-    char name[128]; /* "APP/KEY", for the logs */
-    cir_log_ctx_t log;
+    cir_log_ctx_t log; /* with its application */
     conn_t *publisher;
     struct srt_pub *srt_publisher; /* or the SRT one (srt.c) */
     const char *protocol;          /* the last publisher's: "rtmp", ... */
@@ -158,7 +157,6 @@ struct conn {
     stream_t *stream;
     srv_app_t *app; /* from the connect */
     char key[64];
-    char name[128]; /* "APP/KEY", for the logs */
     char peer[64];
     char addr[48]; /* the peer's IP address, for the per-address limit */
     cir_log_ctx_t log;

@@ -77,7 +77,6 @@ struct srt_pub {
     SRTSOCKET sock;
     srv_app_t *app;
     char key[64], args[256], peer[64];
-    char name[128]; /* "APP/KEY", for the logs */
     cir_log_ctx_t log;
     srt_pub_t *tnext;     /* the SRT thread's list */
     srt_pub_t *lnext;     /* the loop's list */
@@ -793,8 +792,8 @@ pub_new(srv_srt_t *l, SRTSOCKET ns, const struct sockaddr *sa)
     p->sock = ns;
     p->tail = &p->head;
     name_addr(sa, p->peer, sizeof(p->peer));
-    snprintf(p->name, sizeof(p->name), "%s/%s", app, p->key);
-    p->log = (cir_log_ctx_t){.component = "srt", .stream = p->name};
+    p->log = (cir_log_ctx_t){
+        .component = "srt", .app = p->app->cfg.name, .stream = p->key};
     cir_log_debug(&p->log, "%s: SRT connection", p->peer);
     return p;
 }

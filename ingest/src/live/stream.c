@@ -216,8 +216,8 @@ srv_stream_new(cir_ingest_t *s, srv_app_t *app, const char *key)
     st->srv = s;
     st->app = app;
     snprintf(st->key, sizeof(st->key), "%s", key);
-    snprintf(st->name, sizeof(st->name), "%s/%s", app->cfg.name, key);
-    st->log = (cir_log_ctx_t){.component = "ingest", .stream = st->name};
+    st->log = (cir_log_ctx_t){
+        .component = "ingest", .app = app->cfg.name, .stream = st->key};
     st->expect_video = st->expect_audio = 1;
     st->start_us = srv_now_us();
     st->start_wall = time(NULL);
