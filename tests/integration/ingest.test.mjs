@@ -170,7 +170,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             fam = checkExposition((await statusJson('/metrics')).body,
                 'cirrus_ingest_');
             bytes = sampleValue(fam, 'cirrus_ingest_stream_bytes_total',
-                { key: 'big' });
+                { app: 'live', key: 'big' });
             if (bytes === undefined)
                 return false;
             assert.ok(BigInt(bytes) >= last, `${bytes} after ${last}`);
@@ -179,7 +179,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         });
         assert.match(bytes, /^\d{7,}$/);
         const bitrate = sampleValue(fam, 'cirrus_ingest_stream_bitrate_bps',
-            { key: 'big' });
+            { app: 'live', key: 'big' });
         assert.match(bitrate, /^\d+$/, 'bits per second, whole');
         assert.ok(Number(bitrate) > 1e6, `bitrate ${bitrate}`);
         for (const name of ['cirrus_ingest_connections',
@@ -421,15 +421,15 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 // lag and degraded flag, the passthrough's frame rate
                 const fam = checkExposition((await rawGet(sport, '/metrics')).body.toString(),
                     'cirrus_ingest_');
-                const rung = { key: 'abr', rendition: '234p' };
+                const rung = { app: 'live', key: 'abr', rendition: '234p' };
                 assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_degraded', rung), '0');
                 const lag = Number(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds', rung));
                 assert.ok(lag >= 0 && lag < 1, `234p encoder lag ${lag} s`);
                 assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_frames_total', rung)) > 0);
                 assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds',
-                    { key: 'abr', rendition: 'video' }), undefined);
+                    { app: 'live', key: 'abr', rendition: 'video' }), undefined);
                 assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_fps',
-                    { key: 'abr', rendition: 'video' })) > 0);
+                    { app: 'live', key: 'abr', rendition: 'video' })) > 0);
 
                 const page = await browser.context.newPage();
                 V.watchPage(page);
