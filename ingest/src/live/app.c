@@ -123,8 +123,12 @@ srv_apps_reload_keys(cir_ingest_t *s)
             continue;
         }
         ret = cir_keyfile_load(&a->keys, a->cfg.key_file, 1);
-        cir_log_info(&s->log, "SIGHUP: application %s: key file reloaded (%s)",
-                     a->cfg.name, ret < 0 ? cir_strerror(ret) : "ok");
+        cir_log_info(&s->log,
+                     "SIGHUP: application %s: key file reloaded (%s), %zu "
+                     "lines skipped%s%s",
+                     a->cfg.name, ret < 0 ? cir_strerror(ret) : "ok",
+                     a->keys.bad_lines, a->keys.bad_lines > 0 ? ": " : "",
+                     a->keys.first_bad);
     }
 }
 
