@@ -22,13 +22,32 @@ srv_app_find(cir_ingest_t *s, const char *name)
     return NULL;
 }
 
+#define REFUSED_LOG_BURST 10 /* refusals logged a second at most */
+
 void
 srv_app_refused(cir_ingest_t *s, const char *name, const char *what)
 {
+    char more[64] = "";
+    int64_t now = srv_now_us();
+
     atomic_fetch_add(&s->refused_unknown_app, 1);
+    /* a flood of connects is not a flood of log lines */
+    if (now - s->app_refused_window_us >= 1000000) {
+        s->app_refused_window_us = now;
+        s->app_refused_logged = 0;
+    }
+    if (s->app_refused_logged++ >= REFUSED_LOG_BURST) {
+        s->app_refused_unlogged++;
+        return;
+    }
+    if (s->app_refused_unlogged > 0) {
+        snprintf(more, sizeof(more), " (%llu more refused before, not logged)",
+                 (unsigned long long)s->app_refused_unlogged);
+        s->app_refused_unlogged = 0;
+    }
     /* name is [A-Za-z0-9_-] when set: safe to log */
-    cir_log_warn(&s->log, "%s: unknown application \"%s\": refused", what,
-                 name != NULL ? name : "(not a name)");
+    cir_log_warn(&s->log, "%s: unknown application \"%s\": refused%s", what,
+                 name != NULL ? name : "(not a name)", more);
 }
 
 /* The key file and the preset one application names. */

@@ -198,6 +198,11 @@ struct cir_ingest {
     /* publishes refused: unknown application (also counted on the SRT
      * thread), key refused */
     atomic_uint_fast64_t refused_unknown_app, refused_key;
+    /* unknown applications logged (RTMP): a burst a second, the rest
+     * counted (app.c) */
+    int64_t app_refused_window_us;
+    unsigned app_refused_logged;
+    uint64_t app_refused_unlogged;
     conn_t *conns;
     size_t nconns;
     uint64_t buffered; /* the connections' buffered bytes, summed */
