@@ -2,7 +2,8 @@
 // (samples/cirrus.json's shape) with three applications: "live" (the
 // global settings: 1 s segments, a key file), "events" (its own key file,
 // 3 s segments, 0.5 s parts, a key whose key-file line carries its own
-// push destination) and "cb" (no key file, its own on_publish_url).  The
+// push destination) and "cb" (no key file, its own on_publish_url and
+// push list).  The
 // ffmpeg CLI publishes over RTMP and SRT; each stream lands in its own
 // application's store (events beside live, as the ingest derives it) and
 // is read through nginx with samples/nginx.conf as shipped (ports and
@@ -106,7 +107,7 @@ before(async () => {
     });
     await new Promise((ok) => hooks.listen(0, '127.0.0.1', ok));
     const hooksUrl = `http://127.0.0.1:${hooks.address().port}`;
-    fs.writeFileSync(path.join(dir, 'live.keys'), 'cam1\nev2\n');
+    fs.writeFileSync(path.join(dir, 'live.keys'), 'cam1\nev2\ngood\n');
     // ev2's line: its own push destination (its key appended), into live
     fs.writeFileSync(path.join(dir, 'events.keys'),
         `ev1\nev2 rtmp://127.0.0.1:${rtmpPort}/live/ # restreamed\nev3\n`);
@@ -117,11 +118,14 @@ before(async () => {
             live_root: root('live'), key_file: path.join(dir, 'live.keys'),
             segment_seconds: 1, window: 6, grace_seconds: 0,
             webhook_url: `${hooksUrl}/hooks`,
+            public_base_url: 'https://cdn.example/live',
             applications: {
                 live: {},
                 events: { key_file: path.join(dir, 'events.keys'), segment_seconds: 3,
                     part_seconds: 0.5, window: 4 },
-                cb: { key_file: '', on_publish_url: `${hooksUrl}/auth` },
+                // every cb stream restreamed into live, its key appended
+                cb: { key_file: '', on_publish_url: `${hooksUrl}/auth`,
+                    push: `rtmp://127.0.0.1:${rtmpPort}/live/` },
             },
         },
         worker: { workers: 1 }, // another daemon's section, left alone
@@ -157,6 +161,10 @@ describe('cirrus-ingest applications', { skip: missing || false }, () => {
         const cam = st.find((s) => s.app === 'live' && s.key === 'cam1');
         assert.ok(ev && cam, JSON.stringify(st));
         assert.equal(ev.publishing, true);
+        // viewer URLs: events' base URL is live's with its own name
+        assert.equal(ev.urls?.hls, 'https://cdn.example/events/ev1/master.m3u8');
+        assert.equal(cam.urls?.hls, 'https://cdn.example/live/cam1/master.m3u8');
+        assert.equal(ev.push, undefined, 'events has no push list, ev1 none of its own');
         const m = await metrics();
         assert.ok(Number(sampleValue(m, 'cirrus_ingest_stream_frames_total',
             { app: 'events', key: 'ev1' })) > 0);
@@ -247,9 +255,12 @@ describe('cirrus-ingest applications', { skip: missing || false }, () => {
         assert.equal((await pub.exited).code, 0, pub.stderrText);
     });
 
-    test('an application\'s own on_publish_url hears its name', async () => {
-        const good = publish(rtmp('cb', 'good'), { seconds: 4 });
-        await waitFor('segments in the cb store', () => segments('cb', 'good').length >= 1, 20000);
+    test('an application\'s own on_publish_url and push list', async () => {
+        const good = publish(rtmp('cb', 'good'), { seconds: 6 });
+        await waitFor('segments in the cb store and the pushed copy in live', () =>
+            segments('cb', 'good').length >= 1 && segments('live', 'good').length >= 1, 20000);
+        const src = (await streams()).find((s) => s.app === 'cb' && s.key === 'good');
+        assert.equal(src?.push?.[0]?.url, `rtmp://127.0.0.1:${rtmpPort}/live/***`);
         assert.equal((await good.exited).code, 0, good.stderrText);
         const bad = publish(rtmp('cb', 'bad'), { seconds: 3 });
         assert.notEqual((await bad.exited).code, 0);
