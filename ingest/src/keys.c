@@ -5,7 +5,8 @@
  * that is not that is skipped (counted, the first one described).
  * Reloaded when its modification time changes or on request (SIGHUP).
  *
- * Tested by tests/unit/test_ingest_config.c.
+ * Tested by tests/unit/test_ingest_config.c and test_ingest_apps.c (a
+ * key's own push list).
  */
 #include <errno.h>
 #include <stdio.h>
