@@ -25,6 +25,7 @@ typedef struct {
     const char *job;
     const char *stream;
     const char *rendition;
+    const char *app; /* the ingest's application of the stream */
 } cir_log_ctx_t;
 
 typedef void (*cir_log_sink_t)(void *opaque, cir_log_level_t level,

@@ -9,7 +9,9 @@
  * One file can configure several daemons: a file whose top-level members
  * are objects is sectioned ({"ingest": {...}, "worker": {...}}) and each
  * daemon applies only its own section; a flat object of options is applied
- * as a whole.
+ * as a whole.  An option of type CIR_OPT_JSON takes an object (in a file,
+ * or as JSON text from the environment or --set): such a member is an
+ * option, not a section; its owner validates what is inside.
  */
 #ifndef CIR_OPTIONS_H
 #define CIR_OPTIONS_H
@@ -22,7 +24,8 @@
 typedef enum {
     CIR_OPT_INT = 0, /* int64_t */
     CIR_OPT_DOUBLE,  /* double */
-    CIR_OPT_STRING   /* char[size] */
+    CIR_OPT_STRING,  /* char[size] */
+    CIR_OPT_JSON     /* char[size]: a JSON object, compact, or "" */
 } cir_opt_type_t;
 
 typedef struct {
@@ -45,6 +48,7 @@ typedef struct {
 #define CIR_OPT_S(T, f) CIR_OPT_STRING, offsetof(T, f), sizeof(((T *)0)->f)
 #define CIR_OPT_I(T, f) CIR_OPT_INT, offsetof(T, f), 0
 #define CIR_OPT_D(T, f) CIR_OPT_DOUBLE, offsetof(T, f), 0
+#define CIR_OPT_J(T, f) CIR_OPT_JSON, offsetof(T, f), sizeof(((T *)0)->f)
 
 /* Zeroes cfg (of the table's struct) and applies every default. */
 void cir_options_defaults(const cir_options_t *t, void *cfg, size_t cfg_size);

@@ -84,6 +84,9 @@ format_json(char *line, size_t size, const char *when, const char *level,
     if (ctx && ctx->component) {
         json_object_set_new(o, "component", json_string(ctx->component));
     }
+    if (ctx && ctx->app) {
+        json_object_set_new(o, "app", json_string(ctx->app));
+    }
     if (ctx && ctx->job) {
         json_object_set_new(o, "job", json_string(ctx->job));
     }
@@ -110,10 +113,10 @@ format_text(char *line, size_t size, const char *when, const char *level,
     size_t n = 0;
 
     if (ctx) {
-        const char *keys[] = {"", "job=", "stream=", "rendition="};
-        const char *vals[] = {ctx->component, ctx->job, ctx->stream,
+        const char *keys[] = {"", "app=", "job=", "stream=", "rendition="};
+        const char *vals[] = {ctx->component, ctx->app, ctx->job, ctx->stream,
                               ctx->rendition};
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             if (vals[i] && n < sizeof(context)) {
                 int w = snprintf(context + n, sizeof(context) - n, "%s%s%s",
                                  n ? " " : "", keys[i], vals[i]);

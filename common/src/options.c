@@ -24,6 +24,45 @@ cir_options_find(const cir_options_t *t, const char *name)
     return NULL;
 }
 
+/* A JSON option from text: "" (none) or an object, stored compact. */
+static int
+set_json_text(char *field, const cir_option_t *o, const char *v, char *err,
+              size_t errsize)
+{
+    json_error_t jerr;
+    json_t *j;
+    char *text;
+    int ret = 0;
+
+    v += strspn(v, " \t\r\n");
+    if (*v == '\0') {
+        field[0] = '\0';
+        return 0;
+    }
+    j = json_loads(v, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(j)) {
+        snprintf(err, errsize, "%s: not a JSON object%s%s", o->name,
+                 j == NULL ? ": " : "", j == NULL ? jerr.text : "");
+        json_decref(j);
+        return CIR_EINVAL;
+    }
+    text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (text == NULL) {
+        snprintf(err, errsize, "%s: out of memory", o->name);
+        return CIR_ENOMEM;
+    }
+    if (strlen(text) >= o->size) {
+        snprintf(err, errsize, "%s: longer than %zu bytes (compact)", o->name,
+                 o->size - 1);
+        ret = CIR_EINVAL;
+    } else {
+        memcpy(field, text, strlen(text) + 1);
+    }
+    free(text);
+    return ret;
+}
+
 static int
 set_text(void *cfg, const cir_option_t *o, const char *v, char *err,
          size_t errsize)
@@ -31,6 +70,9 @@ set_text(void *cfg, const cir_option_t *o, const char *v, char *err,
     char *field = (char *)cfg + o->offset, *end;
     double d;
 
+    if (o->type == CIR_OPT_JSON) {
+        return set_json_text(field, o, v, err, errsize);
+    }
     if (o->type == CIR_OPT_STRING) {
         if (strlen(v) >= o->size) {
             snprintf(err, errsize, "%s: longer than %zu bytes", o->name,
@@ -91,6 +133,32 @@ cir_options_set(const cir_options_t *t, void *cfg, const char *name,
     return set_text(cfg, o, value, err, errsize);
 }
 
+/* A JSON option from a config file's member: an object, or a string of
+ * JSON text. */
+static int
+set_json(void *cfg, const cir_option_t *o, const json_t *v, char *err,
+         size_t errsize)
+{
+    char *text;
+    int ret;
+
+    if (json_is_string(v)) {
+        return set_text(cfg, o, json_string_value(v), err, errsize);
+    }
+    if (!json_is_object(v)) {
+        snprintf(err, errsize, "%s: expected an object", o->name);
+        return CIR_EINVAL;
+    }
+    text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL) {
+        snprintf(err, errsize, "%s: out of memory", o->name);
+        return CIR_ENOMEM;
+    }
+    ret = set_text(cfg, o, text, err, errsize);
+    free(text);
+    return ret;
+}
+
 int
 cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
                        char *err, size_t errsize)
@@ -111,7 +179,9 @@ cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
             snprintf(err, errsize, "unknown option \"%s\"", name);
             return CIR_EINVAL;
         }
-        if (o->type == CIR_OPT_STRING) {
+        if (o->type == CIR_OPT_JSON) {
+            ret = set_json(cfg, o, v, err, errsize);
+        } else if (o->type == CIR_OPT_STRING) {
             if (!json_is_string(v)) {
                 snprintf(err, errsize, "%s: expected a string", name);
                 return CIR_EINVAL;
@@ -133,16 +203,18 @@ cir_options_apply_json(const cir_options_t *t, void *cfg, const json_t *obj,
     return 0;
 }
 
-/* 1 when any member of root is an object: a file of sections. */
+/* 1 when any member of root is an object that is not an option of t's
+ * (CIR_OPT_JSON): a file of sections. */
 static int
-is_sectioned(const json_t *root)
+is_sectioned(const cir_options_t *t, const json_t *root)
 {
     const char *name;
     json_t *v;
 
     json_object_foreach((json_t *)root, name, v)
     {
-        if (json_is_object(v)) {
+        const cir_option_t *o = cir_options_find(t, name);
+        if (json_is_object(v) && (o == NULL || o->type != CIR_OPT_JSON)) {
             return 1;
         }
     }
@@ -162,7 +234,7 @@ cir_options_apply_config(const cir_options_t *t, void *cfg, const json_t *root,
         snprintf(err, errsize, "the configuration must be a JSON object");
         return CIR_EINVAL;
     }
-    if (!is_sectioned(root)) {
+    if (!is_sectioned(t, root)) {
         return cir_options_apply_json(t, cfg, root, err, errsize);
     }
     json_object_foreach((json_t *)root, name, v)
@@ -324,11 +396,13 @@ cir_options_print_markdown(const cir_options_t *t, FILE *f)
             fputc(toupper((unsigned char)*c), f);
         }
         fputs("` | ", f);
-        if (o->type == CIR_OPT_STRING) {
+        if (o->type == CIR_OPT_STRING || o->type == CIR_OPT_JSON) {
             fputs("`\"", f);
             print_cell(f, o->def);
             fputs("\"` | ", f);
-            fprintf(f, "string, at most %zu bytes", o->size - 1);
+            fprintf(f, "%s, at most %zu bytes",
+                    o->type == CIR_OPT_JSON ? "JSON object" : "string",
+                    o->size - 1);
         } else {
             fputc('`', f);
             print_cell(f, o->def);

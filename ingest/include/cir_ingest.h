@@ -93,38 +93,93 @@ typedef struct {
     int64_t push_queue_bytes; /* per destination, then drops */
     char log_level[16];
     int64_t log_json; /* one JSON object per log line */
+    /* RTMP applications (rtmp://host/APP/KEY), each with its own settings
+     * ({"events": {"preset": "live", ...}}), compact JSON; "": the one
+     * application "live" with the options above (cir_ingest_apps_parse) */
+    char applications[16384];
 } cir_ingest_config_t;
 
 /* The options' table (cir_options.h): a config file's "ingest" section,
  * CIRRUS_INGEST_<NAME>, --set NAME=VALUE (cir_cli.h). */
 extern const cir_options_t cir_ingest_options;
 
+/* ---- applications -------------------------------------------------------- */
+
+#define CIR_INGEST_APPS_MAX 64
+#define CIR_INGEST_APP_MAX  63 /* bytes of a name: [A-Za-z0-9_-] */
+
+/* One application's settings: its own where the "applications" option
+ * sets them, else the global option's (live_root, public_base_url and
+ * record_uri: derived from the global ones for an application other than
+ * "live", see cir_ingest_apps_parse). */
+typedef struct {
+    char name[CIR_INGEST_APP_MAX + 1];
+    char live_root[1024];
+    char key_file[1024];
+    char on_publish_url[1024];
+    char record_uri[1024];
+    char public_base_url[1024];
+    char preset[64];
+    char push[4096];
+    double part_seconds;
+    double segment_seconds;
+    int64_t window;
+} cir_ingest_app_config_t;
+
+/*
+ * The applications of cfg: its "applications" option's, in their order,
+ * or (none) the one application "live" with the global settings.  An
+ * application's unset live_root is the global one for "live" and a
+ * sibling folder named after the application otherwise (live_root
+ * /var/lib/cirrus/live: "events" stores under /var/lib/cirrus/events);
+ * public_base_url likewise (its last path segment replaced); record_uri
+ * gets "/<name>" appended.  Two applications may not share or nest their
+ * live_root, nor share a record_uri.  *apps (free()) and *n, or
+ * CIR_EINVAL with err naming the option ("applications.events.window:
+ * ...").
+ */
+int cir_ingest_apps_parse(const cir_ingest_config_t *cfg,
+                          cir_ingest_app_config_t **apps, size_t *n, char *err,
+                          size_t errsize);
+
+/* The options an application may set (NULL-terminated), for messages and
+ * the documentation. */
+extern const char *const cir_ingest_app_options[];
+
 /* ---- stream keys from a file -------------------------------------------- */
 
+/* One key a line, optionally followed by its own push destinations
+ * (space separated URLs, as the push option's). */
 typedef struct {
     char path[1024];
     char **keys;
+    char **push; /* per key: its push list, or NULL */
     size_t count;
     int64_t mtime_ns;
+    size_t bad_lines;    /* lines skipped at the last load */
+    char first_bad[160]; /* the first of them, why */
 } cir_keyfile_t;
 
 /* (Re)loads when the file changed or force is set. */
 int cir_keyfile_load(cir_keyfile_t *k, const char *path, int force);
 int cir_keyfile_allows(const cir_keyfile_t *k, const char *key);
+/* The key's own push destinations from its line, or NULL. */
+const char *cir_keyfile_push(const cir_keyfile_t *k, const char *key);
 void cir_keyfile_free(cir_keyfile_t *k);
 
 /* ---- SRT streamids ------------------------------------------------------ */
 
 /*
  * A publisher's SRT streamid: the access-control form
- * "#!::r=live/KEY,m=publish" (other pairs, e.g. u=, s=, go to args as
- * "u=...&s=..."; m may be left out) or the plain "live/KEY" or "KEY"
- * (a "?query" after it goes to args).  0, or CIR_EINVAL with *why set:
- * another application, m=request or another mode, a malformed streamid,
- * an unsafe key.
+ * "#!::r=APP/KEY,m=publish" (other pairs, e.g. u=, s=, go to args as
+ * "u=...&s=..."; m may be left out) or the plain "APP/KEY" or "KEY"
+ * (application "live"; a "?query" after it goes to args).  0, or
+ * CIR_EINVAL with *why set: m=request or another mode, a malformed
+ * streamid, an unsafe application name or key.  Whether the application
+ * exists is the caller's question.
  */
-int cir_srt_streamid_parse(const char *sid, char key[64], char args[256],
-                           const char **why);
+int cir_srt_streamid_parse(const char *sid, char app[64], char key[64],
+                           char args[256], const char **why);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -148,6 +203,7 @@ typedef struct {
 } cir_ingest_push_info_t;
 
 typedef struct {
+    const char *app; /* its application */
     const char *key;
     const char *protocol; /* "rtmp", "rtmps", "srt" (the last publisher) */
     int publishing;
@@ -178,6 +234,9 @@ typedef struct {
     uint64_t closed_for_room; /* idle connections closed for new ones */
     uint64_t closed_over_buffered; /* closed over max_buffered_bytes */
     uint64_t refused;              /* new connections refused at a limit */
+    /* publishes refused: an application that is not configured (RTMP
+     * connect, SRT handshake), a key the key file or callback refused */
+    uint64_t refused_unknown_app, refused_key;
     /* webhooks: delivered, attempts that failed, given up (attempts spent
      * or webhook_max_pending reached) */
     uint64_t webhooks_delivered, webhooks_failed, webhooks_dropped;

@@ -239,6 +239,12 @@ typedef struct {
                     const uint8_t *p, size_t n);
     void (*on_unpublish)(void *opaque);
     void *opaque;
+    /* connect(app): app is the application's name (the connect's "app"
+     * up to a '/' or '?' that ends it), or NULL when that is not a name
+     * ([A-Za-z0-9_-], 1 to 63).  0 accepts; 1 rejects it
+     * (NetConnection.Connect.Rejected, closing).  NULL: only "live" is
+     * accepted. */
+    int (*on_connect)(void *opaque, const char *app);
 } cir_rtmp_handler_t;
 
 typedef enum {

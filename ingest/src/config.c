@@ -12,6 +12,7 @@
 #define S(f) CIR_OPT_S(cir_ingest_config_t, f)
 #define I(f) CIR_OPT_I(cir_ingest_config_t, f)
 #define D(f) CIR_OPT_D(cir_ingest_config_t, f)
+#define J(f) CIR_OPT_J(cir_ingest_config_t, f)
 #define BIG  1e15
 #define GIB4 4294967296.0 /* queue bytes at most */
 
@@ -167,6 +168,13 @@ static const cir_option_t opts[] = {
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
+    {"applications", J(applications), "", 0, 0,
+     "RTMP applications (rtmp://host/APP/KEY, SRT r=APP/KEY), an object of "
+     "name: {options}; an application may set live_root, key_file, "
+     "on_publish_url, preset, record_uri, public_base_url, push, window, "
+     "segment_seconds and part_seconds, the rest are the global options "
+     "(docs/configuration.md, Applications); empty: the one application "
+     "\"live\" with the global options"},
 };
 
 const cir_options_t cir_ingest_options = {opts, sizeof(opts) / sizeof(opts[0]),

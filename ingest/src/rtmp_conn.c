@@ -349,15 +349,34 @@ put_ertmp(cir_buf_t *b, unsigned mask)
     return put_prop_n(b, "capsEx", 0);
 }
 
-/* "live", "live/", "live?x=y" all name the application "live". */
+/* "events", "events/", "events?x=y" all name the application "events":
+ * its name into name, or 0 when app is not one (a path, unsafe bytes). */
 static int
-app_is_live(const char *app)
+app_name(const char *app, char name[64])
 {
     size_t n = strcspn(app, "/?");
 
-    return n == 4 && memcmp(app, "live", 4) == 0 &&
-           (app[4] == '\0' || app[4] == '?' ||
-            (app[4] == '/' && (app[5] == '\0' || app[5] == '?')));
+    if (n == 0 || n >= 64 ||
+        !(app[n] == '\0' || app[n] == '?' ||
+          (app[n] == '/' && (app[n + 1] == '\0' || app[n + 1] == '?')))) {
+        return 0;
+    }
+    memcpy(name, app, n);
+    name[n] = '\0';
+    return cir_rtmp_valid_key(name);
+}
+
+/* The owner's answer, or (no on_connect) "live" only. */
+static int
+app_accepted(cir_rtmp_conn_t *c, const char *app)
+{
+    char name[64];
+    int valid = app != NULL && app_name(app, name);
+
+    if (c->h.on_connect != NULL) {
+        return c->h.on_connect(c->h.opaque, valid ? name : NULL) == 0;
+    }
+    return valid && strcmp(name, "live") == 0;
 }
 
 static int
@@ -367,7 +386,7 @@ on_connect(cir_rtmp_conn_t *c, double txn, const cir_amf_t *cmd)
     const char *app = cir_amf_get_string(cmd, "app");
     int ret;
 
-    if (app == NULL || !app_is_live(app)) {
+    if (!app_accepted(c, app)) {
         c->closing = 1;
         return send_error(c, txn, "NetConnection.Connect.Rejected",
                           "unknown application");

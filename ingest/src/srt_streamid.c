@@ -1,7 +1,7 @@
 /*
  * SRT streamids of publishers: the access-control convention of libsrt's
  * docs/features/access-control.md ("#!::" then comma-separated key=value
- * pairs) and the plain "live/KEY" form.  Pure: see cir_ingest.h.
+ * pairs) and the plain "APP/KEY" form.  Pure: see cir_ingest.h.
  *
  * Tested by tests/unit/test_ingest_srt_streamid.c.
  */
@@ -12,22 +12,32 @@
 #include "cir_ingest.h"
 #include "cir_rtmp.h"
 
-#define APP        "live" /* the one application */
+#define APP        "live" /* the application of a streamid without one */
 #define SID_MAX    512    /* SRT's own limit for a streamid */
 #define ACL_PREFIX "#!::"
 
-/* "live/KEY" or "KEY" (len bytes of r) into key. */
+/* "APP/KEY" or "KEY" (len bytes of r) into app and key. */
 static int
-take_resource(const char *r, size_t len, char key[64], const char **why)
+take_resource(const char *r, size_t len, char app[64], char key[64],
+              const char **why)
 {
     const char *slash = memchr(r, '/', len);
 
+    snprintf(app, 64, "%s", APP);
     if (slash != NULL) {
-        if ((size_t)(slash - r) != strlen(APP) || memcmp(r, APP, 4) != 0) {
-            *why = "unknown application (only \"" APP "\" is served)";
+        size_t alen = (size_t)(slash - r);
+        if (alen == 0 || alen >= 64) {
+            *why = alen == 0 ? "no application before '/'"
+                             : "application name longer than 63 bytes";
             return CIR_EINVAL;
         }
-        len -= (size_t)(slash + 1 - r);
+        memcpy(app, r, alen);
+        app[alen] = '\0';
+        if (!cir_rtmp_valid_key(app)) {
+            *why = "invalid application name";
+            return CIR_EINVAL;
+        }
+        len -= alen + 1;
         r = slash + 1;
     }
     if (len == 0 || len >= 64) {
@@ -63,8 +73,8 @@ add_arg(char args[256], const char *pair, size_t len, const char **why)
 
 /* One "k=v" of the access-control form. */
 static int
-acl_pair(const char *p, size_t len, char key[64], char args[256], int *have_r,
-         int *have_m, const char **why)
+acl_pair(const char *p, size_t len, char app[64], char key[64], char args[256],
+         int *have_r, int *have_m, const char **why)
 {
     const char *eq = memchr(p, '=', len);
     size_t klen, vlen;
@@ -79,7 +89,7 @@ acl_pair(const char *p, size_t len, char key[64], char args[256], int *have_r,
     vlen = len - klen - 1;
     if (klen == 1 && p[0] == 'r') {
         *have_r = 1;
-        return take_resource(v, vlen, key, why);
+        return take_resource(v, vlen, app, key, why);
     }
     if (klen == 1 && p[0] == 'm') {
         if (vlen != 7 || memcmp(v, "publish", 7) != 0) {
@@ -100,7 +110,8 @@ acl_pair(const char *p, size_t len, char key[64], char args[256], int *have_r,
 }
 
 static int
-parse_acl(const char *s, char key[64], char args[256], const char **why)
+parse_acl(const char *s, char app[64], char key[64], char args[256],
+          const char **why)
 {
     int have_r = 0, have_m = 0, ret;
 
@@ -110,13 +121,14 @@ parse_acl(const char *s, char key[64], char args[256], const char **why)
     }
     while (*s != '\0') {
         size_t len = strcspn(s, ",");
-        if ((ret = acl_pair(s, len, key, args, &have_r, &have_m, why)) < 0) {
+        if ((ret = acl_pair(s, len, app, key, args, &have_r, &have_m, why)) <
+            0) {
             return ret;
         }
         s += len + (s[len] == ',');
     }
     if (!have_r) {
-        *why = "no resource (r=live/KEY)";
+        *why = "no resource (r=APP/KEY)";
         return CIR_EINVAL;
     }
     if (!have_m) {
@@ -128,13 +140,13 @@ parse_acl(const char *s, char key[64], char args[256], const char **why)
 }
 
 int
-cir_srt_streamid_parse(const char *sid, char key[64], char args[256],
-                       const char **why)
+cir_srt_streamid_parse(const char *sid, char app[64], char key[64],
+                       char args[256], const char **why)
 {
     size_t len;
     const char *q;
 
-    key[0] = args[0] = '\0';
+    app[0] = key[0] = args[0] = '\0';
     *why = NULL;
     if (sid == NULL || sid[0] == '\0') {
         *why = "no streamid";
@@ -145,7 +157,7 @@ cir_srt_streamid_parse(const char *sid, char key[64], char args[256],
         return CIR_EINVAL;
     }
     if (strncmp(sid, ACL_PREFIX, 4) == 0) {
-        return parse_acl(sid + 4, key, args, why);
+        return parse_acl(sid + 4, app, key, args, why);
     }
     if (sid[0] == '#') {
         *why = "malformed access-control streamid (it starts \"#!::\")";
@@ -156,5 +168,5 @@ cir_srt_streamid_parse(const char *sid, char key[64], char args[256],
     if (q != NULL && add_arg(args, q + 1, strlen(q + 1), why) < 0) {
         return CIR_EINVAL;
     }
-    return take_resource(sid, len, key, why);
+    return take_resource(sid, len, app, key, why);
 }

@@ -15,6 +15,13 @@
 #include "cir_error.h"
 #include "cir_ingest.h"
 
+/* A stream's application for a metric label: names are [A-Za-z0-9_-] */
+static const char *
+app_of(const cir_ingest_stream_info_t *s)
+{
+    return s->app != NULL ? s->app : "live";
+}
+
 /* The pipeline's renditions (names, sizes, rates) and the viewer URLs. */
 static void
 add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
@@ -89,6 +96,9 @@ cir_ingest_stream_json(const cir_ingest_stream_info_t *s)
         json_decref(r);
         json_decref(codecs);
         return NULL;
+    }
+    if (s->app != NULL) {
+        json_object_set_new(o, "app", json_string(s->app));
     }
     json_object_set_new(o, "key", json_string(s->key));
     json_object_set_new(o, "publishing", json_boolean(s->publishing));
@@ -167,9 +177,9 @@ render_repairs(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
                 /* keys are [A-Za-z0-9_-], tracks and kinds ours */
                 cir_buf_printf(b,
                                "cirrus_ingest_stream_timestamp_repairs_total{"
-                               "key=\"%s\",track=\"%s\",kind=\"%s\"} "
-                               "%lld\n",
-                               s[i].key, track, kind,
+                               "app=\"%s\",key=\"%s\",track=\"%s\","
+                               "kind=\"%s\"} %lld\n",
+                               app_of(&s[i]), s[i].key, track, kind,
                                (long long)json_integer_value(v));
             }
         }
@@ -220,11 +230,12 @@ render_renditions(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
     for (size_t m = 0;
          m < sizeof(rendition_families) / sizeof(rendition_families[0]); m++) {
         const rendition_family_t *f = &rendition_families[m];
-        cir_buf_printf(b,
-                       "# HELP cirrus_ingest_rendition_%s %s, per stream key "
-                       "and rendition\n"
-                       "# TYPE cirrus_ingest_rendition_%s %s\n",
-                       f->name, f->help, f->name, f->type);
+        cir_buf_printf(
+            b,
+            "# HELP cirrus_ingest_rendition_%s %s, per application, stream key "
+            "and rendition\n"
+            "# TYPE cirrus_ingest_rendition_%s %s\n",
+            f->name, f->help, f->name, f->type);
         for (size_t i = 0; i < n; i++) {
             json_t *rends =
                 s[i].live ? json_object_get(s[i].live, "renditions") : NULL;
@@ -240,9 +251,9 @@ render_renditions(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
                 format_json_value(v, value, sizeof(value));
                 /* keys are [A-Za-z0-9_-], rendition names ours */
                 cir_buf_printf(b,
-                               "cirrus_ingest_rendition_%s{key=\"%s\","
-                               "rendition=\"%s\"} %s\n",
-                               f->name, s[i].key,
+                               "cirrus_ingest_rendition_%s{app=\"%s\","
+                               "key=\"%s\",rendition=\"%s\"} %s\n",
+                               f->name, app_of(&s[i]), s[i].key,
                                json_string_value(json_object_get(r, "name")),
                                value);
             }
@@ -317,6 +328,12 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
         "refused at max_connections or max_connections_per_address\n"
         "# TYPE cirrus_ingest_connections_refused_total counter\n"
         "cirrus_ingest_connections_refused_total %llu\n"
+        "# HELP cirrus_ingest_publish_refused_total publishes refused: an "
+        "application that is not configured (RTMP connect, SRT handshake), "
+        "a stream key the key file or on_publish_url refused\n"
+        "# TYPE cirrus_ingest_publish_refused_total counter\n"
+        "cirrus_ingest_publish_refused_total{reason=\"unknown_app\"} %llu\n"
+        "cirrus_ingest_publish_refused_total{reason=\"key\"} %llu\n"
         "# HELP cirrus_ingest_webhooks_total webhook attempts: delivered, "
         "failed (retried or not), dropped (given up)\n"
         "# TYPE cirrus_ingest_webhooks_total counter\n"
@@ -328,6 +345,8 @@ render_server(cir_buf_t *b, const cir_ingest_server_stats_t *srv)
         (unsigned long long)srv->closed_for_room,
         (unsigned long long)srv->closed_over_buffered,
         (unsigned long long)srv->refused,
+        (unsigned long long)srv->refused_unknown_app,
+        (unsigned long long)srv->refused_key,
         (unsigned long long)srv->webhooks_delivered,
         (unsigned long long)srv->webhooks_failed,
         (unsigned long long)srv->webhooks_dropped);
@@ -381,8 +400,10 @@ render_push(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
             for (size_t k = 0; k < s[i].npush; k++) {
                 const cir_ingest_push_info_t *p = &s[i].push[k];
                 cir_buf_printf(
-                    b, "cirrus_ingest_push_%s{key=\"%s\",url=\"%s\"} %llu\n",
-                    fams[f].name, s[i].key, p->url,
+                    b,
+                    "cirrus_ingest_push_%s{app=\"%s\",key=\"%s\","
+                    "url=\"%s\"} %llu\n",
+                    fams[f].name, app_of(&s[i]), s[i].key, p->url,
                     (unsigned long long)*(const uint64_t *)((const char *)p +
                                                             fams[f].offset));
             }
@@ -393,10 +414,11 @@ render_push(cir_buf_t *b, const cir_ingest_stream_info_t *s, size_t n)
                       "retrying\n# TYPE cirrus_ingest_push_publishing gauge\n");
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < s[i].npush; k++) {
-            cir_buf_printf(
-                b, "cirrus_ingest_push_publishing{key=\"%s\",url=\"%s\"} %d\n",
-                s[i].key, s[i].push[k].url,
-                strcmp(s[i].push[k].state, "publishing") == 0);
+            cir_buf_printf(b,
+                           "cirrus_ingest_push_publishing{app=\"%s\","
+                           "key=\"%s\",url=\"%s\"} %d\n",
+                           app_of(&s[i]), s[i].key, s[i].push[k].url,
+                           strcmp(s[i].push[k].state, "publishing") == 0);
         }
     }
 }
@@ -426,8 +448,10 @@ render_metrics(const cir_ingest_stream_info_t *s, size_t n,
             char value[64];
             format_stream_value(f, &s[i], value, sizeof(value));
             /* keys are [A-Za-z0-9_-]: nothing to escape */
-            cir_buf_printf(&b, "cirrus_ingest_stream_%s{key=\"%s\"} %s\n",
-                           f->name, s[i].key, value);
+            cir_buf_printf(&b,
+                           "cirrus_ingest_stream_%s{app=\"%s\",key=\"%s\"} "
+                           "%s\n",
+                           f->name, app_of(&s[i]), s[i].key, value);
         }
     }
     render_repairs(&b, s, n);

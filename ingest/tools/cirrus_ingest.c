@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <curl/curl.h>
 
@@ -39,7 +40,10 @@ static const cir_cli_t cli = {
 static int
 complete_config(const config_t *cfg)
 {
+    cir_ingest_app_config_t *apps;
     cir_log_level_t level;
+    char err[1024];
+    size_t napps;
 
     if (cir_log_parse_level(cfg->log_level, &level) < 0) {
         fprintf(stderr, "cirrus-ingest: bad log_level \"%s\"\n",
@@ -52,6 +56,13 @@ complete_config(const config_t *cfg)
         fprintf(stderr, "cirrus-ingest: segment_seconds < part_seconds\n");
         return -1;
     }
+    /* the applications (their options, names, folders): checked before
+     * anything starts; the server parses them again */
+    if (cir_ingest_apps_parse(cfg, &apps, &napps, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cirrus-ingest: %s\n", err);
+        return -1;
+    }
+    free(apps);
     return 0;
 }
 

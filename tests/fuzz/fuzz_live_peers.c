@@ -42,7 +42,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
-    char key[64], args[256];
+    char app[64], key[64], args[256];
     const char *why = NULL;
     static cir_rtmp_url_t urls[8];
     size_t n = 0;
@@ -52,10 +52,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(text, data, size);
     text[size] = '\0';
-    if (cir_srt_streamid_parse(text, key, args, &why) == 0 &&
+    if (cir_srt_streamid_parse(text, app, key, args, &why) == 0 &&
         (memchr(key, '\0', sizeof(key)) == NULL || !cir_rtmp_valid_key(key) ||
+         memchr(app, '\0', sizeof(app)) == NULL || !cir_rtmp_valid_key(app) ||
          memchr(args, '\0', sizeof(args)) == NULL)) {
-        __builtin_trap(); /* an accepted streamid gives a safe key */
+        __builtin_trap(); /* an accepted streamid gives a safe app and key */
     }
     (void)cir_rtmp_url_list_parse(text, urls, 8, &n, args, sizeof(args));
     if (n > 8) {

@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t pos = 0, used, step;
     cir_rtmp_conn_t *c = NULL;
     cir_rtmp_limits_t lim;
-    cir_rtmp_handler_t h = {nop_publish, NULL, nop_media, NULL, &c};
+    cir_rtmp_handler_t h = {nop_publish, NULL, nop_media, NULL, &c, NULL};
     uint8_t rnd[1528] = {0};
 
     if (size == 0) {

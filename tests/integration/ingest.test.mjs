@@ -142,7 +142,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         assert.deepEqual(st.renditions, ['video', 'audio']);
         assert.equal(st.width, 640);
         const m = await statusJson('/metrics');
-        assert.match(m.body, /cirrus_ingest_stream_frames_total\{key="cam1"\} \d+/);
+        assert.match(m.body, /cirrus_ingest_stream_frames_total\{app="live",key="cam1"\} \d+/);
         const r = await pub.exited;
         assert.equal(r.code, 0, pub.stderrText);
         // passthrough only: packaged on the event loop (package_on_loop=1)
@@ -179,7 +179,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
             fam = checkExposition((await statusJson('/metrics')).body,
                 'cirrus_ingest_');
             bytes = sampleValue(fam, 'cirrus_ingest_stream_bytes_total',
-                { key: 'big' });
+                { app: 'live', key: 'big' });
             if (bytes === undefined)
                 return false;
             assert.ok(BigInt(bytes) >= last, `${bytes} after ${last}`);
@@ -188,7 +188,7 @@ describe('cirrus-ingest with the ffmpeg CLI', { skip: missing || false }, () => 
         });
         assert.match(bytes, /^\d{7,}$/);
         const bitrate = sampleValue(fam, 'cirrus_ingest_stream_bitrate_bps',
-            { key: 'big' });
+            { app: 'live', key: 'big' });
         assert.match(bitrate, /^\d+$/, 'bits per second, whole');
         assert.ok(Number(bitrate) > 1e6, `bitrate ${bitrate}`);
         for (const name of ['cirrus_ingest_connections',
@@ -430,15 +430,15 @@ describe('cirrus-ingest with the live preset, on_publish and hls.js',
                 // lag and degraded flag, the passthrough's frame rate
                 const fam = checkExposition((await rawGet(sport, '/metrics')).body.toString(),
                     'cirrus_ingest_');
-                const rung = { key: 'abr', rendition: '234p' };
+                const rung = { app: 'live', key: 'abr', rendition: '234p' };
                 assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_degraded', rung), '0');
                 const lag = Number(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds', rung));
                 assert.ok(lag >= 0 && lag < 1, `234p encoder lag ${lag} s`);
                 assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_frames_total', rung)) > 0);
                 assert.equal(sampleValue(fam, 'cirrus_ingest_rendition_encoder_lag_seconds',
-                    { key: 'abr', rendition: 'video' }), undefined);
+                    { app: 'live', key: 'abr', rendition: 'video' }), undefined);
                 assert.ok(Number(sampleValue(fam, 'cirrus_ingest_rendition_fps',
-                    { key: 'abr', rendition: 'video' })) > 0);
+                    { app: 'live', key: 'abr', rendition: 'video' })) > 0);
 
                 const page = await browser.context.newPage();
                 V.watchPage(page);

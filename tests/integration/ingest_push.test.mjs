@@ -257,9 +257,9 @@ describe('cirrus-ingest push', { skip: missing || false }, () => {
             const m = checkExposition((await rawGet(originStatus, '/metrics')).body.toString(),
                 'cirrus_ingest_');
             assert.ok(Number(sampleValue(m, 'cirrus_ingest_push_reconnects_total',
-                { key: 'cam2', url: st.url })) >= 1);
+                { app: 'live', key: 'cam2', url: st.url })) >= 1);
             assert.equal(Number(sampleValue(m, 'cirrus_ingest_push_publishing',
-                { key: 'cam2', url: st.url })), 1);
+                { app: 'live', key: 'cam2', url: st.url })), 1);
             // the loss is logged once, the refusals while down once
             const lines = originLog.split('\n').filter((l) =>
                 l.includes(toNginx) && /cam2/.test(l) && /retrying/.test(l));

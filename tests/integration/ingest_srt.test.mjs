@@ -123,7 +123,7 @@ describe('cirrus-ingest over SRT', { skip: missing || false }, () => {
         const pub = publish(plain, '#!::r=live/k1,m=publish', { seconds: 20 });
         try {
             await waitFor('the SRT publisher', () =>
-                /plain: .*\[srt stream=k1\] 127\.0\.0\.1:\d+: publishing over SRT/.test(log), 10000);
+                /plain: .*\[srt app=live stream=k1\] 127\.0\.0\.1:\d+: publishing over SRT/.test(log), 10000);
             await waitFor('two segments', () => segments('k1').length >= 2, 20000);
             const st = (await streams(plain)).find((x) => x.key === 'k1');
             assert.ok(st, 'k1 in /streams');
@@ -208,7 +208,7 @@ describe('cirrus-ingest over SRT', { skip: missing || false }, () => {
             ['#!::r=live/k1,m=request', /"#!::r=live\/k1,m=request" refused: mode is not publish/],
             ['#!::r=live/k1', /refused: no m=publish/],
             ['other/k1', /refused: unknown application/],
-            ['live/nokey', /\[srt stream=nokey\] 127\.0\.0\.1:\d+: stream key refused/],
+            ['live/nokey', /\[srt app=live stream=nokey\] 127\.0\.0\.1:\d+: stream key refused/],
         ];
         for (const [sid, why] of cases) {
             const from = log.length;

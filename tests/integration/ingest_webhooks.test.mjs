@@ -94,6 +94,9 @@ describe('cirrus-ingest lifecycle webhooks', { skip: missing || false }, () => {
             'each delivered by its second attempt, with the same delivery id');
         assert.equal(of('publish').length, 1);
         assert.equal(of('publish')[0].body.key, 'hooked');
+        // the application of every stream (the one default one here)
+        for (const e of ['publish', 'update', 'publish_done', 'record_done'])
+            assert.ok(of(e).every((d) => d.body.app === 'live'), `${e}: app`);
         assert.equal(of('publish')[0].body.resumed, false);
         const updates = of('update');
         assert.ok(updates.length >= 2, `${updates.length} updates in 5 s`);

@@ -49,7 +49,7 @@ async function pollMetrics() {
     } catch {
         return;
     }
-    const re = /^cirrus_ingest_stream_timestamp_repairs_total\{key="([^"]+)",track="(\w+)",kind="(\w+)"\} (\d+)$/gm;
+    const re = /^cirrus_ingest_stream_timestamp_repairs_total\{app="live",key="([^"]+)",track="(\w+)",kind="(\w+)"\} (\d+)$/gm;
     let m;
     while ((m = re.exec(text))) {
         const seen = metricsSeen.get(m[1]) ?? new Map();

@@ -231,3 +231,72 @@ Test(common_options, markdown)
               "%s", buf);
     free(buf);
 }
+
+/* CIR_OPT_JSON: an object from a file (or its JSON text from anywhere),
+ * kept compact; an object member that is such an option is not a
+ * section. */
+typedef struct {
+    int64_t port;
+    char apps[32];
+} jcfg_t;
+
+static const cir_option_t jopts[] = {
+    {"port", CIR_OPT_I(jcfg_t, port), "1", 0, 65535, "a port"},
+    {"apps", CIR_OPT_J(jcfg_t, apps), "", 0, 0, "applications"},
+};
+static const cir_options_t jtable = {jopts, 2, "CIRTEST_"};
+
+Test(common_options, json_object_options)
+{
+    jcfg_t c;
+    char err[256];
+    json_t *doc;
+    FILE *md;
+    char *text = NULL;
+    size_t len = 0;
+
+    cir_options_defaults(&jtable, &c, sizeof(c));
+    cr_assert_str_eq(c.apps, "");
+    /* a flat file with an object option stays flat */
+    doc = json_pack("{s:i, s:{s:{}}}", "port", 7, "apps", "a");
+    cr_assert_eq(
+        cir_options_apply_config(&jtable, &c, doc, "x", err, sizeof(err)), 0,
+        "%s", err);
+    json_decref(doc);
+    cr_assert_eq(c.port, 7);
+    cr_assert_str_eq(c.apps, "{\"a\":{}}");
+    /* in a section, and as text */
+    doc = json_pack("{s:{s:s}, s:{}}", "x", "apps", " {\"b\" : 1} ", "y");
+    cr_assert_eq(
+        cir_options_apply_config(&jtable, &c, doc, "x", err, sizeof(err)), 0,
+        "%s", err);
+    json_decref(doc);
+    cr_assert_str_eq(c.apps, "{\"b\":1}");
+    /* not an object, not JSON, too long: refused, named */
+    cr_assert_eq(cir_options_set(&jtable, &c, "apps", "[1]", err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert(strstr(err, "apps: not a JSON object") != NULL, "%s", err);
+    cr_assert_eq(cir_options_set(&jtable, &c, "apps", "{", err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert_eq(cir_options_set(&jtable, &c, "apps",
+                                 "{\"0123456789\":\"0123456789012345\"}", err,
+                                 sizeof(err)),
+                 CIR_EINVAL);
+    cr_assert(strstr(err, "longer than 31 bytes") != NULL, "%s", err);
+    doc = json_pack("{s:i}", "apps", 3);
+    cr_assert_eq(cir_options_apply_json(&jtable, &c, doc, err, sizeof(err)),
+                 CIR_EINVAL);
+    json_decref(doc);
+    cr_assert(strstr(err, "apps: expected an object") != NULL, "%s", err);
+    cr_assert_str_eq(c.apps, "{\"b\":1}", "a refused value changes nothing");
+    /* "" unsets it */
+    cr_assert_eq(cir_options_set(&jtable, &c, "apps", "", err, sizeof(err)), 0);
+    cr_assert_str_eq(c.apps, "");
+    md = open_memstream(&text, &len);
+    cir_options_print_markdown(&jtable, md);
+    fclose(md);
+    cr_assert(strstr(text, "| `apps` | `CIRTEST_APPS` | `\"\"` | JSON object, "
+                           "at most 31 bytes |") != NULL,
+              "%s", text);
+    free(text);
+}

@@ -171,8 +171,10 @@ Test(ingest_status, streams_json_and_metrics)
                            "\"buffered\"} 3\n") != NULL);
     cr_assert(strstr(body, "cirrus_ingest_connections_refused_total 2\n") !=
               NULL);
-    cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
-                           "\"cam1\"} 2\n") != NULL);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_dropped_frames_total{app=\"live\",key="
+               "\"cam1\"} 2\n") != NULL);
     /* no SRT listener: no SRT figures */
     cr_assert(strstr(body, "cirrus_ingest_srt_") == NULL);
     free(body);
@@ -232,19 +234,20 @@ Test(ingest_status, push_destinations_per_stream_and_url)
     free(body);
     cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, &srv, &body, &ct),
                  200);
+    cr_assert_not_null(strstr(body, "cirrus_ingest_push_bytes_total{app="
+                                    "\"live\",key=\"cam1\",url=\"rtmp://"
+                                    "a:1935/live/***\"} 123456789012\n"),
+                       "%s", body);
     cr_assert_not_null(
-        strstr(body, "cirrus_ingest_push_bytes_total{key=\"cam1\",url=\"rtmp://"
-                     "a:1935/live/***\"} 123456789012\n"),
-        "%s", body);
-    cr_assert_not_null(strstr(body, "cirrus_ingest_push_dropped_frames_total{"
-                                    "key=\"cam1\",url=\"rtmp://a:1935/live/"
-                                    "***\"} 7\n"));
-    cr_assert_not_null(strstr(body,
-                              "cirrus_ingest_push_reconnects_total{key="
-                              "\"cam1\",url=\"rtmp://b:1935/x/***\"} 5\n"));
-    cr_assert_not_null(strstr(body,
-                              "cirrus_ingest_push_publishing{key=\"cam1\","
-                              "url=\"rtmp://b:1935/x/***\"} 0\n"));
+        strstr(body, "cirrus_ingest_push_dropped_frames_total{"
+                     "app=\"live\",key=\"cam1\",url=\"rtmp://a:1935/live/"
+                     "***\"} 7\n"));
+    cr_assert_not_null(
+        strstr(body, "cirrus_ingest_push_reconnects_total{app=\"live\",key="
+                     "\"cam1\",url=\"rtmp://b:1935/x/***\"} 5\n"));
+    cr_assert_not_null(
+        strstr(body, "cirrus_ingest_push_publishing{app=\"live\",key=\"cam1\","
+                     "url=\"rtmp://b:1935/x/***\"} 0\n"));
     cr_assert_not_null(strstr(body, "# TYPE cirrus_ingest_push_queued_bytes "
                                     "gauge\n"));
     free(body);
@@ -278,21 +281,31 @@ Test(ingest_status, counters_print_as_integers_in_full_precision)
                                  &(cir_ingest_server_stats_t){.connections = 2},
                                  &body, &ct),
         200);
-    cr_assert(strstr(body, "cirrus_ingest_stream_bytes_total{key=\"cam1\"} "
-                           "42684213\n") != NULL,
-              "%s", body);
-    cr_assert(strstr(body, "cirrus_ingest_stream_frames_total{key=\"cam1\"} "
-                           "9007199254740993\n") != NULL,
-              "%s", body);
-    cr_assert(strstr(body, "cirrus_ingest_stream_dropped_frames_total{key="
-                           "\"cam1\"} 1000000\n") != NULL,
-              "%s", body);
-    cr_assert(strstr(body, "cirrus_ingest_stream_bitrate_bps{key=\"cam1\"} "
-                           "25000000\n") != NULL,
-              "%s", body);
-    cr_assert(strstr(body, "cirrus_ingest_stream_uptime_seconds{key=\"cam1\"} "
-                           "12345678.250\n") != NULL,
-              "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_bytes_total{app=\"live\",key=\"cam1\"} "
+               "42684213\n") != NULL,
+        "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_frames_total{app=\"live\",key=\"cam1\"} "
+               "9007199254740993\n") != NULL,
+        "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_dropped_frames_total{app=\"live\",key="
+               "\"cam1\"} 1000000\n") != NULL,
+        "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_bitrate_bps{app=\"live\",key=\"cam1\"} "
+               "25000000\n") != NULL,
+        "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_uptime_seconds{app=\"live\",key=\"cam1\"} "
+               "12345678.250\n") != NULL,
+        "%s", body);
     /* no sample's value has an exponent */
     for (const char *l = body; *l != '\0'; l = strchr(l, '\n') + 1) {
         const char *nl = strchr(l, '\n'), *v = nl;
@@ -336,13 +349,16 @@ Test(ingest_status, timestamp_repairs_per_track_and_kind)
         200);
     cr_assert(strstr(body, "# TYPE cirrus_ingest_stream_timestamp_repairs_total"
                            " counter\n") != NULL);
-    cr_assert(strstr(body, "cirrus_ingest_stream_timestamp_repairs_total{key="
-                           "\"cam1\",track=\"video\",kind=\"repeated_dts\"} "
-                           "12\n") != NULL,
-              "%s", body);
-    cr_assert(strstr(body,
-                     "cirrus_ingest_stream_timestamp_repairs_total{key="
-                     "\"cam1\",track=\"audio\",kind=\"wrap\"} 1\n") != NULL);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_timestamp_repairs_total{app=\"live\",key="
+               "\"cam1\",track=\"video\",kind=\"repeated_dts\"} "
+               "12\n") != NULL,
+        "%s", body);
+    cr_assert(
+        strstr(body,
+               "cirrus_ingest_stream_timestamp_repairs_total{app=\"live\",key="
+               "\"cam1\",track=\"audio\",kind=\"wrap\"} 1\n") != NULL);
     free(body);
     cr_assert_eq(
         cir_ingest_status_render("/streams", &s, 1,
@@ -385,27 +401,35 @@ Test(ingest_status, rendition_health_per_stream_and_rendition)
         200);
     const char *want[] = {
         "# TYPE cirrus_ingest_rendition_fps gauge\n",
-        "cirrus_ingest_rendition_fps{key=\"cam1\",rendition=\"video\"} "
+        "cirrus_ingest_rendition_fps{app=\"live\",key=\"cam1\",rendition="
+        "\"video\"} "
         "29.973000\n",
-        "cirrus_ingest_rendition_fps{key=\"cam1\",rendition=\"234p\"} "
+        "cirrus_ingest_rendition_fps{app=\"live\",key=\"cam1\",rendition="
+        "\"234p\"} "
         "19.482000\n",
-        "cirrus_ingest_rendition_bitrate_bps{key=\"cam1\",rendition=\"234p\"} "
+        "cirrus_ingest_rendition_bitrate_bps{app=\"live\",key=\"cam1\","
+        "rendition=\"234p\"} "
         "69918\n",
         "# TYPE cirrus_ingest_rendition_dropped_frames_total counter\n",
-        "cirrus_ingest_rendition_dropped_frames_total{key=\"cam1\",rendition="
+        "cirrus_ingest_rendition_dropped_frames_total{app=\"live\",key="
+        "\"cam1\",rendition="
         "\"234p\"} 51\n",
-        "cirrus_ingest_rendition_frames_total{key=\"cam1\",rendition=\"video\"}"
+        "cirrus_ingest_rendition_frames_total{app=\"live\",key=\"cam1\","
+        "rendition=\"video\"}"
         " "
         "150\n",
-        "cirrus_ingest_rendition_encoder_lag_seconds{key=\"cam1\",rendition="
+        "cirrus_ingest_rendition_encoder_lag_seconds{app=\"live\",key=\"cam1\","
+        "rendition="
         "\"234p\"} 0.390000\n",
-        "cirrus_ingest_rendition_degraded{key=\"cam1\",rendition=\"234p\"} 1\n",
+        "cirrus_ingest_rendition_degraded{app=\"live\",key=\"cam1\",rendition="
+        "\"234p\"} 1\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         cr_assert(strstr(body, want[i]) != NULL, "%s not in %s", want[i], body);
     }
-    cr_assert(strstr(body, "encoder_lag_seconds{key=\"cam1\",rendition="
-                           "\"video\"}") == NULL,
+    cr_assert(strstr(body,
+                     "encoder_lag_seconds{app=\"live\",key=\"cam1\",rendition="
+                     "\"video\"}") == NULL,
               "the passthrough has no encoder");
     free(body);
     json_decref(live);

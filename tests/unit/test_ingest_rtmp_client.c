@@ -146,7 +146,8 @@ pair_open(pair_t *pr, const char *url, cir_rtmp_publish_result_t answer)
     cir_rtmp_url_t u;
     uint8_t rnd[1528];
     char err[256];
-    cir_rtmp_handler_t h = {ev_publish, ev_metadata, ev_media, NULL, NULL};
+    cir_rtmp_handler_t h = {ev_publish, ev_metadata, ev_media,
+                            NULL,       NULL,        NULL};
 
     memset(pr, 0, sizeof(*pr));
     memset(rnd, 0x42, sizeof(rnd));

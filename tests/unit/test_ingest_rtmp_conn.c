@@ -95,7 +95,8 @@ static cir_rtmp_conn_t *
 new_conn(events_t *e)
 {
     cir_rtmp_limits_t lim;
-    cir_rtmp_handler_t h = {ev_publish, ev_metadata, ev_media, ev_unpublish, e};
+    cir_rtmp_handler_t h = {ev_publish,   ev_metadata, ev_media,
+                            ev_unpublish, e,           NULL};
     uint8_t rnd[1528] = {0};
     cir_rtmp_conn_t *c = NULL;
 
@@ -450,6 +451,72 @@ Test(ingest_conn, bad_keys_and_apps_are_refused)
     cir_buf_free(&a);
     cir_buf_free(&b);
     cir_rtmp_conn_free(&c);
+}
+
+/* on_connect: the owner hears the application's name (NULL for what is
+ * not a name) and decides. */
+typedef struct {
+    char app[64];
+    int calls, invalid;
+} apps_seen_t;
+
+static int
+ev_connect(void *o, const char *app)
+{
+    apps_seen_t *a = o;
+
+    a->calls++;
+    a->invalid += app == NULL;
+    snprintf(a->app, sizeof(a->app), "%s", app != NULL ? app : "");
+    return app != NULL && strcmp(app, "events") == 0 ? 0 : 1;
+}
+
+/* A connect naming app to a connection whose owner takes "events" only:
+ * 1 when it was accepted. */
+static int
+connect_to(const char *app, apps_seen_t *seen)
+{
+    cir_rtmp_handler_t h = {NULL, NULL, NULL, NULL, seen, ev_connect};
+    cir_rtmp_limits_t lim;
+    uint8_t rnd[1528] = {0};
+    cir_rtmp_conn_t *c = NULL;
+    cir_buf_t a, b;
+    int ret, accepted;
+
+    cir_rtmp_limits_default(&lim);
+    cr_assert_eq(cir_rtmp_conn_new(&c, &lim, &h, 0, rnd, 1 << 20), 0);
+    handshake(c);
+    cir_buf_init(&a, 1 << 16);
+    cir_buf_init(&b, 1 << 16);
+    put_connect(&a, 1, app);
+    cir_rtmp_write_msg(&b, 128, 3, 0, 20, 0, (uint8_t *)a.data, a.len);
+    ret = cir_rtmp_conn_feed(c, (uint8_t *)b.data, b.len);
+    accepted = out_has(c, "NetConnection.Connect.Success");
+    cr_assert_eq(ret, accepted ? 0 : CIR_ECANCELED, "%s", app);
+    cr_assert(accepted || out_has(c, "NetConnection.Connect.Rejected"));
+    cir_buf_free(&a);
+    cir_buf_free(&b);
+    cir_rtmp_conn_free(&c);
+    return accepted;
+}
+
+Test(ingest_conn, the_owner_decides_the_application)
+{
+    apps_seen_t seen = {0};
+
+    cr_assert(connect_to("events", &seen));
+    cr_assert_str_eq(seen.app, "events");
+    cr_assert(connect_to("events/?token=1", &seen));
+    cr_assert(connect_to("events?x=y", &seen));
+    cr_assert_str_eq(seen.app, "events");
+    cr_assert_not(connect_to("live", &seen), "the owner's list, not live");
+    cr_assert_str_eq(seen.app, "live");
+    cr_assert_eq(seen.invalid, 0);
+    cr_assert_not(connect_to("events/sub", &seen));
+    cr_assert_not(connect_to("../x", &seen));
+    cr_assert_not(connect_to("", &seen));
+    cr_assert_eq(seen.invalid, 3, "not names: the owner hears NULL");
+    cr_assert_eq(seen.calls, 7);
 }
 
 Test(ingest_conn, garbage_handshake_and_garbage_after_it)

@@ -7,24 +7,32 @@
 #include "cir_ingest.h"
 
 static void
-accepts(const char *sid, const char *key, const char *args)
+accepts_in(const char *sid, const char *app, const char *key, const char *args)
 {
-    char k[64], a[256];
+    char ap[64], k[64], a[256];
     const char *why = NULL;
 
-    cr_assert_eq(cir_srt_streamid_parse(sid, k, a, &why), 0, "%s: %s", sid,
+    cr_assert_eq(cir_srt_streamid_parse(sid, ap, k, a, &why), 0, "%s: %s", sid,
                  why ? why : "?");
+    cr_assert_str_eq(ap, app, "%s", sid);
     cr_assert_str_eq(k, key, "%s", sid);
     cr_assert_str_eq(a, args, "%s", sid);
+}
+
+/* in the application "live" */
+static void
+accepts(const char *sid, const char *key, const char *args)
+{
+    accepts_in(sid, "live", key, args);
 }
 
 static void
 refuses(const char *sid, const char *because)
 {
-    char k[64], a[256];
+    char ap[64], k[64], a[256];
     const char *why = NULL;
 
-    cr_assert_eq(cir_srt_streamid_parse(sid, k, a, &why), CIR_EINVAL, "%s",
+    cr_assert_eq(cir_srt_streamid_parse(sid, ap, k, a, &why), CIR_EINVAL, "%s",
                  sid ? sid : "(null)");
     cr_assert(why != NULL && strstr(why, because) != NULL, "%s: %s",
               sid ? sid : "(null)", why ? why : "(no reason)");
@@ -46,6 +54,13 @@ Test(ingest_srt_streamid, plain_form)
     accepts("live/k1?token=xyz&a=b", "k1", "token=xyz&a=b");
 }
 
+Test(ingest_srt_streamid, other_applications)
+{
+    accepts_in("events/k1", "events", "k1", "");
+    accepts_in("#!::r=events/cam-2,m=publish", "events", "cam-2", "");
+    accepts_in("my_app-2/k1?t=1", "my_app-2", "k1", "t=1");
+}
+
 Test(ingest_srt_streamid, refused_with_a_reason)
 {
     refuses(NULL, "no streamid");
@@ -58,8 +73,12 @@ Test(ingest_srt_streamid, refused_with_a_reason)
     refuses("#!::{r=live/k1,m=publish}", "nested");
     refuses("#!::r=live/k1,junk", "malformed");
     refuses("#!r=live/k1", "malformed access-control");
-    refuses("other/k1", "unknown application");
-    refuses("#!::r=vod/k1,m=publish", "unknown application");
+    refuses("/k1", "no application");
+    refuses("../k1", "invalid application name");
+    refuses("#!::r=a b/k1,m=publish", "invalid application name");
+    refuses("0123456789012345678901234567890123456789012345678901234567890123"
+            "/k1",
+            "application name longer than 63");
     refuses("live/", "no stream key");
     refuses("live/../etc", "invalid stream key");
     refuses("live/a/b", "invalid stream key");

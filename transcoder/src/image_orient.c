@@ -15,7 +15,7 @@
 #include "cir_log.h"
 #include "jpeg.h"
 
-static const cir_log_ctx_t LOG = {"images", NULL, NULL, NULL};
+static const cir_log_ctx_t LOG = {.component = "images"};
 
 int
 cir_image_orientation(const AVFrame *f)

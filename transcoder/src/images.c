@@ -43,7 +43,7 @@
 #define MAX_MANIFEST   (64 * 1024)
 #define MAX_RENDITIONS (2 * CIR_PRESET_MAX_IMAGES)
 
-static const cir_log_ctx_t LOG = {"images", NULL, NULL, NULL};
+static const cir_log_ctx_t LOG = {.component = "images"};
 
 typedef struct {
     char path[64];

@@ -31,24 +31,24 @@ auth_done(srv_curl_job_t *j, CURLcode result, long status)
 }
 
 int
-srv_key_file_allows(cir_ingest_t *s, const char *key)
+srv_key_file_allows(cir_ingest_t *s, srv_app_t *app, const char *key)
 {
     int ret;
 
-    if (s->cfg.key_file[0] == '\0') {
+    if (app->cfg.key_file[0] == '\0') {
         return 1;
     }
-    if ((ret = cir_keyfile_load(&s->keys, s->cfg.key_file, 0)) < 0) {
-        cir_log_error(&s->log, "key file %s: %s", s->cfg.key_file,
-                      cir_strerror(ret));
+    if ((ret = cir_keyfile_load(&app->keys, app->cfg.key_file, 0)) < 0) {
+        cir_log_error(&s->log, "application %s: key file %s: %s", app->cfg.name,
+                      app->cfg.key_file, cir_strerror(ret));
     }
-    return cir_keyfile_allows(&s->keys, key);
+    return cir_keyfile_allows(&app->keys, key);
 }
 
 int
-srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
-                    char **body_out, const char *key, const char *query,
-                    const char *peer)
+srv_http_auth_start(cir_ingest_t *s, const srv_app_t *app, srv_curl_job_t *job,
+                    CURL **handle, char **body_out, const char *key,
+                    const char *query, const char *peer)
 {
     CURL *e = curl_easy_init();
     char *k = NULL, *q = NULL, *body = NULL;
@@ -59,7 +59,8 @@ srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
     }
     k = curl_easy_escape(e, key, 0);
     q = curl_easy_escape(e, query, 0);
-    len = 64 + strlen(k ? k : "") + strlen(q ? q : "") + strlen(peer);
+    len = 64 + strlen(app->cfg.name) + strlen(k ? k : "") + strlen(q ? q : "") +
+          strlen(peer);
     body = malloc(len);
     if (k == NULL || q == NULL || body == NULL) {
         curl_free(k);
@@ -68,13 +69,14 @@ srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
         curl_easy_cleanup(e);
         return CIR_ENOMEM;
     }
-    snprintf(body, len, "call=publish&app=live&name=%s&args=%s&addr=%s", k, q,
-             peer);
+    /* the name is [A-Za-z0-9_-]: nothing to escape */
+    snprintf(body, len, "call=publish&app=%s&name=%s&args=%s&addr=%s",
+             app->cfg.name, k, q, peer);
     curl_free(k);
     curl_free(q);
     free(*body_out);
     *body_out = body;
-    curl_easy_setopt(e, CURLOPT_URL, s->cfg.on_publish_url);
+    curl_easy_setopt(e, CURLOPT_URL, app->cfg.on_publish_url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->cfg.auth_timeout * 1000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -93,8 +95,8 @@ int
 srv_start_http_auth(conn_t *c, const char *query)
 {
     c->auth_job.done = auth_done;
-    return srv_http_auth_start(c->srv, &c->auth_job, &c->auth, &c->auth_body,
-                               c->key, query, c->peer);
+    return srv_http_auth_start(c->srv, c->app, &c->auth_job, &c->auth,
+                               &c->auth_body, c->key, query, c->peer);
 }
 
 /* ---- curl multi on the loop (after curl's multi-uv.c) -------------------

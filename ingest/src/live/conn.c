@@ -156,10 +156,11 @@ srv_publish_decided(conn_t *c, int allowed)
 
     if (!allowed) {
         cir_log_warn(&c->log, "%s: stream key refused", c->peer);
+        atomic_fetch_add(&s->refused_key, 1);
         r = CIR_RTMP_PUBLISH_UNAUTHORIZED;
         goto reply;
     }
-    st = srv_stream_find(s, c->key);
+    st = srv_stream_find(s, c->app, c->key);
     if (st != NULL && st->closing) {
         cir_log_warn(&c->log, "%s: the stream is still ending: refused",
                      c->peer);
@@ -187,7 +188,7 @@ srv_publish_decided(conn_t *c, int allowed)
             r = CIR_RTMP_PUBLISH_BAD_NAME;
             goto reply;
         }
-        if ((st = srv_stream_new(s, c->key)) == NULL) {
+        if ((st = srv_stream_new(s, c->app, c->key)) == NULL) {
             r = CIR_RTMP_PUBLISH_BAD_NAME;
             goto reply;
         }
@@ -202,8 +203,9 @@ srv_publish_decided(conn_t *c, int allowed)
     c->publishing = 1;
     cir_log_info(&c->log, "%s: publishing", c->peer);
     srv_webhook_send(s, "publish",
-                     json_pack("{s:s, s:s, s:b}", "key", c->key, "addr",
-                               c->peer, "resumed", resumed));
+                     json_pack("{s:s, s:s, s:s, s:b}", "app", c->app->cfg.name,
+                               "key", c->key, "addr", c->peer, "resumed",
+                               resumed));
 reply:
     if (cir_rtmp_conn_publish_reply(c->rtmp, r) < 0) {
         srv_conn_close(c);
@@ -219,17 +221,33 @@ on_publish(void *opaque, const char *key, const char *query)
     cir_ingest_t *s = c->srv;
     snprintf(c->key, sizeof(c->key), "%s", key);
     c->log.stream = c->key;
-    if (!srv_key_file_allows(s, key)) {
+    c->log.app = c->app->cfg.name;
+    if (!srv_key_file_allows(s, c->app, key)) {
         srv_publish_decided(c, 0);
         return 0;
     }
-    if (s->cfg.on_publish_url[0] != '\0') {
+    if (c->app->cfg.on_publish_url[0] != '\0') {
         if (srv_start_http_auth(c, query) < 0) {
             srv_publish_decided(c, 0);
         }
         return 0;
     }
     srv_publish_decided(c, 1);
+    return 0;
+}
+
+/* The connect's application: one of the configured, or refused. */
+static int
+on_connect(void *opaque, const char *app)
+{
+    conn_t *c = opaque;
+    char what[128];
+
+    if ((c->app = srv_app_find(c->srv, app)) == NULL) {
+        snprintf(what, sizeof(what), "%s: RTMP connect", c->peer);
+        srv_app_refused(c->srv, app, what);
+        return 1;
+    }
     return 0;
 }
 
@@ -619,8 +637,8 @@ static void
 accept_conn(uv_stream_t *server, int status, int tls)
 {
     cir_ingest_t *s = server->data;
-    cir_rtmp_handler_t h = {on_publish, on_metadata, on_media, on_unpublish,
-                            NULL};
+    cir_rtmp_handler_t h = {on_publish,   on_metadata, on_media,
+                            on_unpublish, NULL,        on_connect};
     uint8_t rnd[1528];
     conn_t *c;
 

@@ -12,17 +12,18 @@ open_live(stream_t *st, cir_onair_t **live)
 {
     cir_ingest_t *s = st->srv;
     cir_ingest_config_t *cfg = &s->cfg;
+    srv_app_t *app = st->app;
     pipe_t *p = &st->pipe;
     cir_onair_config_t lc = {
-        .live_root = cfg->live_root,
+        .live_root = app->cfg.live_root,
         .stream = st->key,
-        .part_seconds = cfg->part_seconds,
-        .segment_seconds = cfg->segment_seconds,
-        .window = (uint32_t)cfg->window,
+        .part_seconds = app->cfg.part_seconds,
+        .segment_seconds = app->cfg.segment_seconds,
+        .window = (uint32_t)app->cfg.window,
         .max_gap_seconds = cfg->timestamp_gap_seconds,
         .max_correction_seconds = cfg->timestamp_correction_seconds,
         .ts_wrap_bits = 32, /* RTMP timestamps: 32 bits of ms */
-        .preset = s->have_preset ? &s->preset : NULL,
+        .preset = app->have_preset ? &app->preset : NULL,
         .passthrough = 1,
         .queue_frames = (int)cfg->rung_queue_frames,
         .record_uri = p->record[0] != '\0' ? p->record : NULL,
@@ -277,8 +278,8 @@ packages_on_loop(const stream_t *st)
 {
     const cir_ingest_t *s = st->srv;
 
-    return s->cfg.package_on_loop && !s->have_preset &&
-           s->cfg.record_uri[0] == '\0' &&
+    return s->cfg.package_on_loop && !st->app->have_preset &&
+           st->app->cfg.record_uri[0] == '\0' &&
            (st->apar == NULL || st->apar->codec_id == AV_CODEC_ID_AAC);
 }
 
@@ -307,10 +308,10 @@ srv_start_pipe(stream_t *st)
     }
     p->vbw = (uint64_t)(st->video_kbps * 1100);
     p->abw = (uint64_t)(st->audio_kbps * 1100);
-    if (cfg->record_uri[0] != '\0') {
+    if (st->app->cfg.record_uri[0] != '\0') {
         /* one VOD asset per stream and start */
-        snprintf(p->record, sizeof(p->record), "%s/%s-%lld", cfg->record_uri,
-                 st->key, (long long)time(NULL));
+        snprintf(p->record, sizeof(p->record), "%s/%s-%lld",
+                 st->app->cfg.record_uri, st->key, (long long)time(NULL));
     }
     if (packages_on_loop(st)) {
         if ((ret = open_live(st, &p->live)) < 0) {

@@ -418,26 +418,34 @@ static srv_push_t *
 push_get(stream_t *st)
 {
     cir_ingest_t *s = st->srv;
+    cir_rtmp_url_t urls[SRV_PUSH_MAX];
+    size_t nurls = 0;
     srv_push_t *p;
 
-    if (st->push != NULL || s->npush == 0 || st->closing ||
-        st->publisher == NULL || s->stopping) {
+    if (st->push != NULL || st->closing || st->publisher == NULL ||
+        s->stopping) {
         return st->push;
+    }
+    /* the key's own destinations or its application's (app.c) */
+    srv_push_targets(st, urls, &nurls);
+    if (nurls == 0) {
+        return NULL;
     }
     if ((p = calloc(1, sizeof(*p))) == NULL) {
         return NULL;
     }
     p->srv = s;
     snprintf(p->key, sizeof(p->key), "%s", st->key);
-    p->log = (cir_log_ctx_t){.component = "push", .stream = p->key};
+    p->log = (cir_log_ctx_t){
+        .component = "push", .app = st->app->cfg.name, .stream = p->key};
     cir_buf_init(&p->meta, 1 << 20);
     cir_buf_init(&p->vseq, 1 << 20);
     cir_buf_init(&p->aseq, 1 << 20);
-    p->n = s->npush;
+    p->n = nurls;
     for (size_t i = 0; i < p->n; i++) {
         dest_t *d = &p->dest[i];
         d->set = p;
-        d->url = s->push_urls[i];
+        d->url = urls[i];
         if (d->url.key[0] == '\0') {
             cir_rtmp_url_set_key(&d->url, st->key);
         }
@@ -678,16 +686,20 @@ srv_push_configure(cir_ingest_t *s)
     /* a destination that goes away mid-write must be EPIPE on its own
      * socket (then a retry), not SIGPIPE for the whole process */
     signal(SIGPIPE, SIG_IGN);
-    ret = cir_rtmp_url_list_parse(s->cfg.push, s->push_urls, SRV_PUSH_MAX,
-                                  &s->npush, err, sizeof(err));
-    if (ret < 0) {
-        cir_log_error(&s->log, "%s", err);
-        return ret;
-    }
-    for (size_t i = 0; i < s->npush; i++) {
-        cir_log_info(&s->log, "push: every stream to %s%s",
-                     s->push_urls[i].redacted,
-                     s->push_urls[i].key[0] == '\0' ? "<stream key>" : "");
+    for (size_t k = 0; k < s->napps; k++) {
+        srv_app_t *a = &s->apps[k];
+        ret = cir_rtmp_url_list_parse(a->cfg.push, a->push_urls, SRV_PUSH_MAX,
+                                      &a->npush, err, sizeof(err));
+        if (ret < 0) {
+            cir_log_error(&s->log, "application %s: push: %s", a->cfg.name,
+                          err);
+            return ret;
+        }
+        for (size_t i = 0; i < a->npush; i++) {
+            cir_log_info(&s->log, "push: every stream of %s to %s%s",
+                         a->cfg.name, a->push_urls[i].redacted,
+                         a->push_urls[i].key[0] == '\0' ? "<stream key>" : "");
+        }
     }
     return 0;
 }

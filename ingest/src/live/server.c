@@ -78,11 +78,7 @@ on_signal(uv_signal_t *h, int signum)
     cir_ingest_t *s = h->data;
 
     if (signum == SIGHUP) {
-        if (s->cfg.key_file[0] != '\0') {
-            int ret = cir_keyfile_load(&s->keys, s->cfg.key_file, 1);
-            cir_log_info(&s->log, "SIGHUP: key file reloaded (%s)",
-                         ret < 0 ? cir_strerror(ret) : "ok");
-        }
+        srv_apps_reload_keys(s);
         if (s->cfg.rtmps_port > 0 && srv_tls_load(s) == 0) {
             cir_log_info(&s->log, "SIGHUP: TLS certificate reloaded");
         }
@@ -151,15 +147,14 @@ close_walk(uv_handle_t *h, void *arg)
     }
 }
 
-/* The key file, the live ABR preset and the queues' limits: what the
- * configuration names must be there and consistent before anything
- * listens. */
+/* The applications (their key files, live ABR presets) and the queues'
+ * limits: what the configuration names must be there and consistent
+ * before anything listens. */
 static int
 load_configured(cir_ingest_t *s)
 {
     const cir_ingest_config_t *cfg = &s->cfg;
     cir_bqueue_limits_t lim;
-    int ret;
 
     srv_pipe_queue_limits(cfg, &lim);
     if (cir_bqueue_limits_check(&lim) < 0) {
@@ -168,28 +163,7 @@ load_configured(cir_ingest_t *s)
                                "pipe_queue_packets and pipe_queue_bytes");
         return CIR_EINVAL;
     }
-    if (cfg->key_file[0] != '\0' &&
-        (ret = cir_keyfile_load(&s->keys, cfg->key_file, 1)) < 0) {
-        cir_log_error(&s->log, "key file %s: %s", cfg->key_file,
-                      cir_strerror(ret));
-        return ret;
-    }
-    if (cfg->preset[0] != '\0') {
-        char perr[400];
-        const char *dir = cir_preset_dir(cfg->presets_dir);
-        if ((ret = cir_preset_codecs_load(dir, cfg->preset, &s->preset, perr,
-                                          sizeof(perr))) < 0) {
-            cir_log_error(&s->log, "preset %s in %s: %s", cfg->preset, dir,
-                          perr);
-            return ret;
-        }
-        s->have_preset = 1;
-    }
-    if (cfg->key_file[0] == '\0' && cfg->on_publish_url[0] == '\0') {
-        cir_log_warn(&s->log, "no key_file or on_publish_url: every stream "
-                              "key is accepted");
-    }
-    return 0;
+    return srv_apps_load(s);
 }
 
 /* The RTMP listener and the status endpoint's; the ports bound (for
@@ -311,11 +285,12 @@ cir_ingest_new(cir_ingest_t **out, const cir_ingest_config_t *cfg)
     /* one line a test or a supervisor can wait for */
     cir_log_info(&s->log,
                  "listening rtmp=%s:%d rtmps=%d srt=%d status=%s:%d "
-                 "live_root=%s preset=%s",
+                 "live_root=%s preset=%s applications=%zu",
                  s->cfg.listen, (int)s->cfg.port, (int)s->cfg.rtmps_port,
                  (int)s->cfg.srt_port, s->cfg.status_listen,
-                 (int)s->cfg.status_port, s->cfg.live_root,
-                 s->have_preset ? s->cfg.preset : "none");
+                 (int)s->cfg.status_port, s->apps[0].cfg.live_root,
+                 s->apps[0].have_preset ? s->apps[0].cfg.preset : "none",
+                 s->napps);
     *out = s;
     return 0;
 fail:
@@ -323,7 +298,7 @@ fail:
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
-    cir_keyfile_free(&s->keys);
+    srv_apps_free(s);
     srv_tls_free(s);
     srv_srt_free(s);
     av_packet_free(&s->view);
@@ -350,7 +325,7 @@ cir_ingest_free(cir_ingest_t **sp)
         curl_multi_cleanup(s->multi);
     }
     uv_loop_close(&s->loop);
-    cir_keyfile_free(&s->keys);
+    srv_apps_free(s);
     srv_tls_free(s);
     srv_srt_free(s);
     av_packet_free(&s->view);

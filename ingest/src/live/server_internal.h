@@ -56,6 +56,17 @@ _Static_assert(CIR_RTMP_MSG_PADDING >= AV_INPUT_BUFFER_PADDING_SIZE,
 
 typedef struct conn conn_t;
 typedef struct stream stream_t;
+
+/* An application (rtmp://host/NAME/KEY): its settings and what they load.
+ * Read-only once the server listens, but for keys (the loop's). */
+typedef struct srv_app {
+    cir_ingest_app_config_t cfg;
+    cir_keyfile_t keys;  /* of cfg.key_file */
+    cir_preset_t preset; /* the live ABR preset */
+    int have_preset;
+    cir_rtmp_url_t push_urls[SRV_PUSH_MAX]; /* its push option's */
+    size_t npush;
+} srv_app_t;
 typedef struct webhook webhook_t;
 typedef struct srv_srt srv_srt_t; /* srt.c */
 
@@ -98,8 +109,9 @@ typedef struct {
 struct stream {
     stream_t *next;
     struct cir_ingest *srv;
+    srv_app_t *app;
     char key[64];
-    cir_log_ctx_t log;
+    cir_log_ctx_t log; /* with its application */
     conn_t *publisher;
     struct srt_pub *srt_publisher; /* or the SRT one (srt.c) */
     const char *protocol;          /* the last publisher's: "rtmp", ... */
@@ -143,6 +155,7 @@ struct conn {
     int handles; /* open handles; freed at 0 */
     cir_rtmp_conn_t *rtmp;
     stream_t *stream;
+    srv_app_t *app; /* from the connect */
     char key[64];
     char peer[64];
     char addr[48]; /* the peer's IP address, for the per-address limit */
@@ -180,7 +193,16 @@ struct cir_ingest {
     uv_check_t woke;
     int64_t woke_us; /* when the last loop turn's I/O was handled */
     CURLM *multi;
-    cir_keyfile_t keys;
+    srv_app_t *apps; /* the applications */
+    size_t napps;
+    /* publishes refused: unknown application (also counted on the SRT
+     * thread), key refused */
+    atomic_uint_fast64_t refused_unknown_app, refused_key;
+    /* unknown applications logged (RTMP): a burst a second, the rest
+     * counted (app.c) */
+    int64_t app_refused_window_us;
+    unsigned app_refused_logged;
+    uint64_t app_refused_unlogged;
     conn_t *conns;
     size_t nconns;
     uint64_t buffered; /* the connections' buffered bytes, summed */
@@ -195,10 +217,6 @@ struct cir_ingest {
     uint64_t limit_unlogged; /* since then, not logged */
     stream_t *streams;
     size_t nstreams;
-    cir_rtmp_url_t push_urls[SRV_PUSH_MAX]; /* the push option's */
-    size_t npush;
-    cir_preset_t preset; /* the live ABR preset */
-    int have_preset;
     cir_rtmp_limits_t lim;
     cir_log_ctx_t log;
     AVPacket *view; /* a tag's payload, for streams packaged on the loop */
@@ -211,9 +229,20 @@ struct cir_ingest {
 /* server.c */
 int64_t srv_now_us(void);
 
+/* apps.c: the applications */
+int srv_apps_load(cir_ingest_t *s); /* settings, key files, presets */
+void srv_apps_free(cir_ingest_t *s);
+void srv_apps_reload_keys(cir_ingest_t *s); /* SIGHUP */
+/* The application called name, or NULL (also from the SRT thread). */
+srv_app_t *srv_app_find(cir_ingest_t *s, const char *name);
+/* An application that is not configured (name NULL: not a name): logged,
+ * counted; what from the peer ("1.2.3.4:5678: RTMP connect"). */
+void srv_app_refused(cir_ingest_t *s, const char *name, const char *what);
+
 /* stream.c */
-stream_t *srv_stream_find(cir_ingest_t *s, const char *key);
-stream_t *srv_stream_new(cir_ingest_t *s, const char *key);
+stream_t *srv_stream_find(cir_ingest_t *s, const srv_app_t *app,
+                          const char *key);
+stream_t *srv_stream_new(cir_ingest_t *s, srv_app_t *app, const char *key);
 void srv_stream_detach(stream_t *st);
 void srv_stream_end(stream_t *st);
 void srv_stream_release(stream_t *st);
@@ -262,13 +291,15 @@ int srv_tls_write(conn_t *c, cir_buf_t *plain);
 int srv_start_http_auth(conn_t *c, const char *query);
 /* CURLOPT_WRITEFUNCTION for answers whose body does not matter */
 size_t srv_curl_discard(char *p, size_t size, size_t n, void *opaque);
-/* The key file allows key (or there is none); reloaded when it changed. */
-int srv_key_file_allows(cir_ingest_t *s, const char *key);
-/* Asks on_publish_url about key; job->done (set by the caller) hears the
- * answer; *handle and *body are the caller's (curl_easy_cleanup, free). */
-int srv_http_auth_start(cir_ingest_t *s, srv_curl_job_t *job, CURL **handle,
-                        char **body, const char *key, const char *query,
-                        const char *peer);
+/* The application's key file allows key (or it has none); reloaded when
+ * it changed. */
+int srv_key_file_allows(cir_ingest_t *s, srv_app_t *app, const char *key);
+/* Asks the application's on_publish_url about key; job->done (set by the
+ * caller) hears the answer; *handle and *body are the caller's
+ * (curl_easy_cleanup, free). */
+int srv_http_auth_start(cir_ingest_t *s, const srv_app_t *app,
+                        srv_curl_job_t *job, CURL **handle, char **body,
+                        const char *key, const char *query, const char *peer);
 int srv_curl_timer_fn(CURLM *multi, long timeout_ms, void *opaque);
 int srv_curl_socket_fn(CURL *e, curl_socket_t fd, int what, void *opaque,
                        void *sockp);
@@ -283,6 +314,10 @@ void srv_srt_stats(const cir_ingest_t *s, cir_ingest_server_stats_t *st);
 void srv_srt_publisher_drop(stream_t *st);
 /* push.c: restreaming to the push option's destinations */
 int srv_push_configure(cir_ingest_t *s); /* checks and logs the URLs */
+/* The stream's destinations (apps.c): its key's own, from the key file,
+ * else its application's; *n of them into urls. */
+void srv_push_targets(stream_t *st, cir_rtmp_url_t urls[SRV_PUSH_MAX],
+                      size_t *n);
 void srv_push_metadata(stream_t *st, const cir_amf_t *meta);
 void srv_push_media(stream_t *st, int video, uint32_t ts, const uint8_t *data,
                     size_t n, const cir_flv_tag_t *t);

@@ -75,6 +75,7 @@ typedef struct srt_pub srt_pub_t;
 struct srt_pub {
     srv_srt_t *l;
     SRTSOCKET sock;
+    srv_app_t *app;
     char key[64], args[256], peer[64];
     cir_log_ctx_t log;
     srt_pub_t *tnext;     /* the SRT thread's list */
@@ -214,7 +215,7 @@ listen_hook(void *opaque, SRTSOCKET ns, int hsversion,
             const struct sockaddr *peeraddr, const char *streamid)
 {
     srv_srt_t *l = opaque;
-    char peer[64], sid[128], key[64], args[256];
+    char peer[64], sid[128], app[64], key[64], args[256];
     const char *why = NULL;
     int code = SRT_REJX_BAD_REQUEST;
 
@@ -222,10 +223,14 @@ listen_hook(void *opaque, SRTSOCKET ns, int hsversion,
     printable(sid, sizeof(sid), streamid);
     if (hsversion < 5) {
         why = "an SRT v4 handshake has no streamid";
-    } else if (cir_srt_streamid_parse(streamid, key, args, &why) < 0) {
-        code = strstr(why, "mode") != NULL          ? SRT_REJX_BAD_MODE
-               : strstr(why, "application") != NULL ? SRT_REJX_NOTFOUND
-                                                    : SRT_REJX_BAD_REQUEST;
+    } else if (cir_srt_streamid_parse(streamid, app, key, args, &why) < 0) {
+        code = strstr(why, "mode") != NULL ? SRT_REJX_BAD_MODE
+                                           : SRT_REJX_BAD_REQUEST;
+    } else if (srv_app_find(l->srv, app) == NULL) {
+        /* counted with the RTMP ones (the counter is atomic) */
+        atomic_fetch_add(&l->srv->refused_unknown_app, 1);
+        why = "unknown application";
+        code = SRT_REJX_NOTFOUND;
     } else if (atomic_load(&l->open) >= (int)l->srv->cfg.srt_max_connections) {
         why = "srt_max_connections reached";
         code = SRT_REJX_OVERLOAD;
@@ -757,6 +762,7 @@ pub_new(srv_srt_t *l, SRTSOCKET ns, const struct sockaddr *sa)
     char sid[600];
     int len = sizeof(sid) - 1;
     const char *why;
+    char app[64];
 
     if (p == NULL) {
         return NULL;
@@ -765,7 +771,8 @@ pub_new(srv_srt_t *l, SRTSOCKET ns, const struct sockaddr *sa)
         len = 0;
     }
     sid[len] = '\0';
-    if (cir_srt_streamid_parse(sid, p->key, p->args, &why) < 0 ||
+    if (cir_srt_streamid_parse(sid, app, p->key, p->args, &why) < 0 ||
+        (p->app = srv_app_find(l->srv, app)) == NULL ||
         (p->ring = malloc(RING_BYTES)) == NULL) {
         free(p);
         return NULL; /* (the listen hook refused what does not parse) */
@@ -785,7 +792,8 @@ pub_new(srv_srt_t *l, SRTSOCKET ns, const struct sockaddr *sa)
     p->sock = ns;
     p->tail = &p->head;
     name_addr(sa, p->peer, sizeof(p->peer));
-    p->log = (cir_log_ctx_t){.component = "srt", .stream = p->key};
+    p->log = (cir_log_ctx_t){
+        .component = "srt", .app = p->app->cfg.name, .stream = p->key};
     cir_log_debug(&p->log, "%s: SRT connection", p->peer);
     return p;
 }
@@ -863,7 +871,7 @@ static stream_t *
 claim_stream(srt_pub_t *p, int *resumed)
 {
     cir_ingest_t *s = p->l->srv;
-    stream_t *st = srv_stream_find(s, p->key);
+    stream_t *st = srv_stream_find(s, p->app, p->key);
 
     if (st != NULL && st->closing) {
         cir_log_warn(&p->log, "%s: the stream is still ending: refused",
@@ -889,7 +897,7 @@ claim_stream(srt_pub_t *p, int *resumed)
             cir_log_warn(&p->log, "max_streams reached: refused");
             return NULL;
         }
-        return srv_stream_new(s, p->key);
+        return srv_stream_new(s, p->app, p->key);
     }
     uv_timer_stop(&st->grace);
     cir_log_info(&p->log, "publisher is back: continuing the stream");
@@ -909,6 +917,7 @@ publish_decided(srt_pub_t *p, int allowed)
     }
     if (!allowed) {
         cir_log_warn(&p->log, "%s: stream key refused", p->peer);
+        atomic_fetch_add(&s->refused_key, 1);
         pub_end(p, "refused");
         return;
     }
@@ -931,8 +940,9 @@ publish_decided(srt_pub_t *p, int allowed)
     st->protocol = "srt";
     cir_log_info(&p->log, "%s: publishing over SRT", p->peer);
     srv_webhook_send(s, "publish",
-                     json_pack("{s:s, s:s, s:b, s:s}", "key", p->key, "addr",
-                               p->peer, "resumed", resumed, "protocol", "srt"));
+                     json_pack("{s:s, s:s, s:s, s:b, s:s}", "app",
+                               p->app->cfg.name, "key", p->key, "addr", p->peer,
+                               "resumed", resumed, "protocol", "srt"));
 }
 
 static void
@@ -958,14 +968,14 @@ pub_check_key(srt_pub_t *p)
     cir_ingest_t *s = p->l->srv;
 
     p->phase = PHASE_AUTH;
-    if (!srv_key_file_allows(s, p->key)) {
+    if (!srv_key_file_allows(s, p->app, p->key)) {
         publish_decided(p, 0);
         return;
     }
-    if (s->cfg.on_publish_url[0] != '\0') {
+    if (p->app->cfg.on_publish_url[0] != '\0') {
         p->auth_job.done = auth_done;
-        if (srv_http_auth_start(s, &p->auth_job, &p->auth, &p->auth_body,
-                                p->key, p->args, p->peer) < 0) {
+        if (srv_http_auth_start(s, p->app, &p->auth_job, &p->auth,
+                                &p->auth_body, p->key, p->args, p->peer) < 0) {
             publish_decided(p, 0);
         }
         return;

@@ -50,6 +50,7 @@ void
 srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
 {
     memset(i, 0, sizeof(*i));
+    i->app = st->app->cfg.name;
     i->key = st->key;
     i->publishing = st->publisher != NULL || st->srt_publisher != NULL;
     i->protocol = st->protocol;
@@ -63,7 +64,7 @@ srv_stream_info(stream_t *st, cir_ingest_stream_info_t *i, int64_t now)
     i->bytes = st->bytes;
     i->frames = st->frames;
     i->dropped = st->dropped;
-    i->base_url = st->srv->cfg.public_base_url;
+    i->base_url = st->app->cfg.public_base_url;
     srv_push_info(st, &i->push, &i->npush);
     uv_mutex_lock(&st->pipe.mu);
     if (st->pipe.live != NULL) {
@@ -141,6 +142,9 @@ http_respond(http_conn_t *hc)
                 .closed_for_room = hc->srv->closed_for_room,
                 .closed_over_buffered = hc->srv->closed_over_buffered,
                 .refused = hc->srv->refused,
+                .refused_unknown_app =
+                    atomic_load(&hc->srv->refused_unknown_app),
+                .refused_key = atomic_load(&hc->srv->refused_key),
                 .webhooks_delivered = hc->srv->webhooks_delivered,
                 .webhooks_failed = hc->srv->webhooks_failed,
                 .webhooks_dropped = hc->srv->webhooks_dropped};

@@ -66,9 +66,10 @@ send_end_webhooks(stream_t *st)
 
     srv_webhook_send(
         s, "publish_done",
-        json_pack("{s:s, s:s, s:I, s:f, s:I, s:I, s:I}", "key", st->key,
-                  "reason", st->end_reason ? st->end_reason : "ended",
-                  "started", (json_int_t)st->start_wall, "duration",
+        json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:I}", "app",
+                  st->app->cfg.name, "key", st->key, "reason",
+                  st->end_reason ? st->end_reason : "ended", "started",
+                  (json_int_t)st->start_wall, "duration",
                   (double)(srv_now_us() - st->start_us) / 1e6, "bytes",
                   (json_int_t)st->bytes, "frames", (json_int_t)st->frames,
                   "dropped_frames", (json_int_t)st->dropped));
@@ -86,8 +87,9 @@ send_end_webhooks(stream_t *st)
         return;
     }
     srv_webhook_send(s, "record_done",
-                     json_pack("{s:s, s:s, s:s, s:s}", "key", st->key, "uri",
-                               rec, "hls", master, "dash", mpd));
+                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "app",
+                               st->app->cfg.name, "key", st->key, "uri", rec,
+                               "hls", master, "dash", mpd));
 }
 
 void
@@ -149,10 +151,10 @@ grace_expired(uv_timer_t *t)
 }
 
 stream_t *
-srv_stream_find(cir_ingest_t *s, const char *key)
+srv_stream_find(cir_ingest_t *s, const srv_app_t *app, const char *key)
 {
     for (stream_t *st = s->streams; st != NULL; st = st->next) {
-        if (strcmp(st->key, key) == 0) {
+        if (st->app == app && strcmp(st->key, key) == 0) {
             return st;
         }
     }
@@ -189,7 +191,7 @@ stream_async(uv_async_t *a)
 }
 
 stream_t *
-srv_stream_new(cir_ingest_t *s, const char *key)
+srv_stream_new(cir_ingest_t *s, srv_app_t *app, const char *key)
 {
     stream_t *st = calloc(1, sizeof(*st));
 
@@ -212,8 +214,10 @@ srv_stream_new(cir_ingest_t *s, const char *key)
         return NULL;
     }
     st->srv = s;
+    st->app = app;
     snprintf(st->key, sizeof(st->key), "%s", key);
-    st->log = (cir_log_ctx_t){.component = "ingest", .stream = st->key};
+    st->log = (cir_log_ctx_t){
+        .component = "ingest", .app = app->cfg.name, .stream = st->key};
     st->expect_video = st->expect_audio = 1;
     st->start_us = srv_now_us();
     st->start_wall = time(NULL);

@@ -262,6 +262,11 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
         t = replaceAll(t, 'alias out/;', `alias ${vodRoot}/;`, 'VOD listing');
         t = replaceAll(t, 'cirrus_live live;', `cirrus_live ${liveRoot};`,
             'live root');
+        // the second application's store: beside live's, as cirrus-ingest
+        // puts it by default
+        t = replaceAll(t, 'cirrus_live events;',
+            `cirrus_live ${path.join(path.dirname(path.resolve(liveRoot)), 'events')};`,
+            'second application root');
         t = replaceAll(t, ' samples/', ` ${path.join(SOURCE_DIR, 'samples')}/`,
             'samples');
         t = replaceAll(t, 'root samples;',

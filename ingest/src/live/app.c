@@ -1,0 +1,174 @@
+/*
+ * The server's applications (rtmp://host/APP/KEY): their settings from
+ * cir_ingest_apps_parse, their key files (reloaded on change and SIGHUP),
+ * presets and push lists; refusing an application that is not
+ * configured; a stream's push destinations (its key's own or its
+ * application's).
+ *
+ * Tested by tests/integration/ingest_apps.test.mjs (the parsing by
+ * tests/unit/test_ingest_apps.c).
+ */
+
+#include "server_internal.h"
+
+srv_app_t *
+srv_app_find(cir_ingest_t *s, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < s->napps; i++) {
+        if (strcmp(s->apps[i].cfg.name, name) == 0) {
+            return &s->apps[i];
+        }
+    }
+    return NULL;
+}
+
+#define REFUSED_LOG_BURST 10 /* refusals logged a second at most */
+
+void
+srv_app_refused(cir_ingest_t *s, const char *name, const char *what)
+{
+    char more[64] = "";
+    int64_t now = srv_now_us();
+
+    atomic_fetch_add(&s->refused_unknown_app, 1);
+    /* a flood of connects is not a flood of log lines */
+    if (now - s->app_refused_window_us >= 1000000) {
+        s->app_refused_window_us = now;
+        s->app_refused_logged = 0;
+    }
+    if (s->app_refused_logged++ >= REFUSED_LOG_BURST) {
+        s->app_refused_unlogged++;
+        return;
+    }
+    if (s->app_refused_unlogged > 0) {
+        snprintf(more, sizeof(more), " (%llu more refused before, not logged)",
+                 (unsigned long long)s->app_refused_unlogged);
+        s->app_refused_unlogged = 0;
+    }
+    /* name is [A-Za-z0-9_-] when set: safe to log */
+    cir_log_warn(&s->log, "%s: unknown application \"%s\": refused%s", what,
+                 name != NULL ? name : "(not a name)", more);
+}
+
+/* The key file and the preset one application names. */
+static int
+app_load(cir_ingest_t *s, srv_app_t *a)
+{
+    const cir_ingest_app_config_t *c = &a->cfg;
+    int ret;
+
+    if (c->key_file[0] != '\0' &&
+        (ret = cir_keyfile_load(&a->keys, c->key_file, 1)) < 0) {
+        cir_log_error(&s->log, "application %s: key file %s: %s", c->name,
+                      c->key_file, cir_strerror(ret));
+        return ret;
+    }
+    if (c->key_file[0] != '\0' && a->keys.bad_lines > 0) {
+        cir_log_warn(
+            &s->log, "application %s: key file %s: %zu lines skipped (%s)",
+            c->name, c->key_file, a->keys.bad_lines, a->keys.first_bad);
+    }
+    if (c->preset[0] != '\0') {
+        char perr[400];
+        const char *dir = cir_preset_dir(s->cfg.presets_dir);
+        if ((ret = cir_preset_codecs_load(dir, c->preset, &a->preset, perr,
+                                          sizeof(perr))) < 0) {
+            cir_log_error(&s->log, "application %s: preset %s in %s: %s",
+                          c->name, c->preset, dir, perr);
+            return ret;
+        }
+        a->have_preset = 1;
+    }
+    if (c->key_file[0] == '\0' && c->on_publish_url[0] == '\0') {
+        cir_log_warn(&s->log,
+                     "application %s: no key_file or on_publish_url: every "
+                     "stream key is accepted",
+                     c->name);
+    }
+    cir_log_info(&s->log, "application %s: live_root=%s preset=%s", c->name,
+                 c->live_root, a->have_preset ? c->preset : "none");
+    return 0;
+}
+
+int
+srv_apps_load(cir_ingest_t *s)
+{
+    cir_ingest_app_config_t *cfgs;
+    char err[1024];
+    size_t n;
+    int ret;
+
+    if ((ret = cir_ingest_apps_parse(&s->cfg, &cfgs, &n, err, sizeof(err))) <
+        0) {
+        cir_log_error(&s->log, "%s", err);
+        return ret;
+    }
+    s->apps = calloc(n, sizeof(*s->apps));
+    if (s->apps == NULL) {
+        free(cfgs);
+        return CIR_ENOMEM;
+    }
+    s->napps = n;
+    for (size_t i = 0; i < n; i++) {
+        s->apps[i].cfg = cfgs[i];
+    }
+    free(cfgs);
+    for (size_t i = 0; i < n; i++) {
+        if ((ret = app_load(s, &s->apps[i])) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+void
+srv_apps_free(cir_ingest_t *s)
+{
+    for (size_t i = 0; i < s->napps; i++) {
+        cir_keyfile_free(&s->apps[i].keys);
+    }
+    free(s->apps);
+    s->apps = NULL;
+    s->napps = 0;
+}
+
+void
+srv_apps_reload_keys(cir_ingest_t *s)
+{
+    for (size_t i = 0; i < s->napps; i++) {
+        srv_app_t *a = &s->apps[i];
+        int ret;
+        if (a->cfg.key_file[0] == '\0') {
+            continue;
+        }
+        ret = cir_keyfile_load(&a->keys, a->cfg.key_file, 1);
+        cir_log_info(&s->log,
+                     "SIGHUP: application %s: key file reloaded (%s), %zu "
+                     "lines skipped%s%s",
+                     a->cfg.name, ret < 0 ? cir_strerror(ret) : "ok",
+                     a->keys.bad_lines, a->keys.bad_lines > 0 ? ": " : "",
+                     a->keys.first_bad);
+    }
+}
+
+void
+srv_push_targets(stream_t *st, cir_rtmp_url_t urls[SRV_PUSH_MAX], size_t *n)
+{
+    srv_app_t *a = st->app;
+    const char *own = NULL;
+    char err[400];
+
+    if (a->cfg.key_file[0] != '\0') {
+        own = cir_keyfile_push(&a->keys, st->key);
+    }
+    if (own != NULL) {
+        /* checked when the key file was read */
+        if (cir_rtmp_url_list_parse(own, urls, SRV_PUSH_MAX, n, err,
+                                    sizeof(err)) == 0) {
+            return;
+        }
+        cir_log_warn(&st->log, "the key's push list: %s", err);
+    }
+    memcpy(urls, a->push_urls, a->npush * sizeof(*urls));
+    *n = a->npush;
+}
