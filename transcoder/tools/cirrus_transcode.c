@@ -6,7 +6,6 @@
  * input=URI"), which a --config file ("transcode" section, or flat) and
  * CIRRUS_TRANSCODE_<NAME> variables may also set.
  */
-#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "cir_options.h"
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
+#include "cir_result_json.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
 
@@ -194,31 +194,6 @@ on_signal(int sig)
     atomic_store(&interrupted, 1);
 }
 
-/* A number JSON can carry: -inf (digital silence's true peak) is null. */
-static json_t *
-finite_or_null(double v)
-{
-    return isfinite(v) ? json_real(round(v * 100) / 100) : json_null();
-}
-
-static json_t *
-loudness_json(const cir_result_rendition_t *x)
-{
-    json_t *l = json_object();
-
-    json_object_set_new(l, "input_integrated_lufs",
-                        finite_or_null(x->loudness_input_i));
-    json_object_set_new(l, "input_true_peak_dbtp",
-                        finite_or_null(x->loudness_input_tp));
-    json_object_set_new(l, "input_lra_lu",
-                        finite_or_null(x->loudness_input_lra));
-    json_object_set_new(l, "target_lufs", json_real(x->loudness_target_i));
-    json_object_set_new(l, "target_true_peak_dbtp",
-                        json_real(x->loudness_target_tp));
-    json_object_set_new(l, "mode", json_string(x->loudness_mode));
-    return l;
-}
-
 static json_t *
 result_json(const options_t *o, const cir_result_t *r, int ret, int code)
 {
@@ -261,7 +236,7 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
             json_object_set_new(e, "default", json_boolean(x->is_default));
         }
         if (!x->video && x->loudness) {
-            json_object_set_new(e, "loudness", loudness_json(x));
+            json_object_set_new(e, "loudness", cir_result_loudness_json(x));
         }
         if (x->video) {
             json_object_set_new(e, "width", json_integer(x->width));
