@@ -4,7 +4,8 @@
  * resampling graph (and the loudness gain) into the AAC, E-AC-3 or AC-3
  * encoder and its CMAF packager.
  *
- * Tested by tests/unit/test_transcoder_pipeline.c.
+ * Tested by tests/unit/test_transcoder_pipeline.c and end to end by
+ * tests/integration/audio_surround.test.mjs (E-AC-3, AC-3, the gain).
  */
 #include <stdio.h>
 #include <stdlib.h>

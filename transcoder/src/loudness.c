@@ -326,7 +326,7 @@ finish_stats(meter_t *meters, size_t n, const cir_log_ctx_t *log)
                             ? 20 * log10(meters[i].peak_linear)
                             : -INFINITY;
         cir_log_info(log,
-                     "loudness of audio stream #%d as %d channels: "
+                     "loudness of input stream #%d as %d channels: "
                      "%.1f LUFS, true peak %.1f dBTP, range %.1f LU",
                      meters[i].probe->stream, meters[i].probe->channels,
                      st->integrated, st->true_peak, st->lra);

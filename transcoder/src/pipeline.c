@@ -4,8 +4,9 @@
  * threads, the thumbnailer and the audio renditions (one per chosen source
  * audio track, audio_select.h); publish manifests last.
  *
- * Tested end to end by tests/integration/transcode.test.mjs and
- * audio_tracks.test.mjs; tests/unit/test_transcoder_pipeline.c.
+ * Tested end to end by tests/integration/transcode.test.mjs,
+ * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness);
+ * tests/unit/test_transcoder_pipeline.c.
  */
 #include <errno.h>
 #include <math.h>
