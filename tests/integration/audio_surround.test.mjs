@@ -7,8 +7,11 @@
 // the MPD as an AdaptationSet with codecs="ec-3" and the Dolby channel
 // configuration F801; both renditions measure -23 LUFS +-1 with the ffmpeg
 // CLI, the job result says what the loudness pass measured and the
-// target.  A stereo source gets no surround (said in the log); a preset
-// without loudness leaves the level as it was.  Every manifest validates
+// target.  A stereo source gets no surround (said in the log); AC-3 is
+// ac-3; a preset without loudness leaves the level as it was; a quiet
+// track with a loud click (its gain alone would clip) goes through
+// loudnorm's dynamic mode to -23 +-1 under the ceiling; ATSC A/85 turns a
+// loud source down to -24.  Every manifest validates
 // strictly (lib/validate.mjs); hls.js, dash.js and Shaka play the asset in
 // headless Chromium, on the AAC track when Chromium cannot decode E-AC-3.
 import assert from 'node:assert/strict';
@@ -35,9 +38,11 @@ const PRESETS = {
     'premium-ac3': { audio: { surround: { enabled: true, codec: 'ac3', bitrate_kbps: 448 } } },
     plain: { audio: { surround: { enabled: true } } },
     atsc: { audio: { loudness: { standard: 'atsc_a85' } } },
+    'ebu-audio': { video: { enabled: false },
+        audio: { loudness: { standard: 'ebu_r128' } } },
 };
 
-let work, presets, src51, srcStereo, srcLoud;
+let work, presets, src51, srcStereo, srcLoud, srcClick;
 
 // The integrated loudness (LUFS) and true peak (dBTP) of a media file, as
 // the ffmpeg CLI's ebur128 filter reports them.
@@ -86,7 +91,7 @@ before(() => {
     fs.mkdirSync(presets);
     for (const [name, extra] of Object.entries(PRESETS)) {
         fs.writeFileSync(path.join(presets, `${name}.json`), JSON.stringify({
-            name, video: LADDER, segment_seconds: 4,
+            name, video: extra.video || LADDER, segment_seconds: 4,
             thumbnails: { enabled: false }, images: { enabled: false },
             audio: { enabled: true, bitrate_kbps: 128, channels: 2,
                 sample_rate: 48000, ...extra.audio },
@@ -110,6 +115,12 @@ before(() => {
     ffmpeg([...video, '-f', 'lavfi', '-i',
         'sine=frequency=1000:sample_rate=48000:duration=8,volume=2',
         ...x264, '-c:a', 'aac', '-ac', '2', '-shortest', srcLoud]);
+    // quiet (about -37 LUFS) with one loud click (-3 dBTP): the gain to
+    // -23 alone would put the click over the ceiling
+    srcClick = path.join(work, 'click.m4a');
+    ffmpeg(['-f', 'lavfi', '-i',
+        "aevalsrc='0.02*sin(2*PI*440*t)+0.9*between(t,15,15.001)':s=48000:d=30",
+        '-ac', '2', '-c:a', 'aac', '-b:a', '192k', srcClick]);
 });
 
 async function transcode(input, preset, name) {
@@ -304,6 +315,19 @@ describe('loudness', () => {
         const aac = run.result.renditions.find((r) => r.id === 'audio');
         assert.equal(aac.loudness, undefined);
         assert.doesNotMatch(run.stderr, /loudness of/);
+    });
+
+    test('a gain that would clip: loudnorm\'s dynamic mode, -23 LUFS +-1 under the ceiling', async () => {
+        const { run, vdir } = await transcode(srcClick, 'ebu-audio', 'click');
+        const before = loudness(srcClick);
+        const after = loudness(joinRendition(path.join(vdir, 'audio')));
+        assert.ok(before.tp + (-23 - before.i) > -1,
+            `the gain alone would clip: ${JSON.stringify(before)}`);
+        assert.ok(Math.abs(after.i - -23) <= 1, `${after.i} LUFS`);
+        assert.ok(after.tp <= -1 + 0.5, `true peak ${after.tp}`);
+        const l = run.result.renditions.find((r) => r.id === 'audio').loudness;
+        assert.equal(l.mode, 'dynamic');
+        assert.match(run.stderr, /\(dynamic: loudnorm=I=-23\.0:TP=-1\.0:LRA=20:linear=false\)/);
     });
 
     test('ATSC A/85 turns a loud source down to -24 LKFS +-1', async () => {
