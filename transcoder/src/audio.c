@@ -59,20 +59,8 @@ open_encoder(cir_audio_t *a, const cir_preset_t *p, int surround)
 }
 
 int
-cir_audio_open(cir_audio_t **out, const char *id, const char *language,
-               const cir_preset_t *preset, const AVCodecContext *dec,
-               AVRational tb, cir_store_t *store, const char *job_id)
-{
-    const cir_audio_config_t cfg = {
-        .id = id, .language = language, .preset = preset, .job_id = job_id};
-
-    return cir_audio_open_config(out, &cfg, dec, tb, store);
-}
-
-int
-cir_audio_open_config(cir_audio_t **out, const cir_audio_config_t *cfg,
-                      const AVCodecContext *dec, AVRational tb,
-                      cir_store_t *store)
+cir_audio_open(cir_audio_t **out, const cir_audio_config_t *cfg,
+               const AVCodecContext *dec, AVRational tb, cir_store_t *store)
 {
     const cir_preset_t *preset = cfg->preset;
     const char *id = cfg->id, *language = cfg->language;

@@ -388,8 +388,8 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
     if (t->loudness[CIR_VOD_STEREO].filter[0]) {
         cfg.gain_filter = t->loudness[CIR_VOD_STEREO].filter;
     }
-    ret = cir_audio_open_config(&t->out, &cfg, t->dec, t->st->time_base,
-                                s->ctx->store);
+    ret =
+        cir_audio_open(&t->out, &cfg, t->dec, t->st->time_base, s->ctx->store);
     if (ret < 0) {
         return fail_msg(s, ret, "audio %s: %s", t->choice.id,
                         cir_strerror(ret));
@@ -402,8 +402,8 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
     cfg.gain_filter = t->loudness[CIR_VOD_SURROUND].filter[0]
                           ? t->loudness[CIR_VOD_SURROUND].filter
                           : NULL;
-    ret = cir_audio_open_config(&t->surround, &cfg, t->dec, t->st->time_base,
-                                s->ctx->store);
+    ret = cir_audio_open(&t->surround, &cfg, t->dec, t->st->time_base,
+                         s->ctx->store);
     return ret < 0 ? fail_msg(s, ret, "audio %s: %s", t->surround_id,
                               cir_strerror(ret))
                    : 0;
