@@ -11,7 +11,8 @@
 // ac-3; a preset without loudness leaves the level as it was; a quiet
 // track with a loud click (its gain alone would clip) goes through
 // loudnorm's dynamic mode to -23 +-1 under the ceiling; ATSC A/85 turns a
-// loud source down to -24.  Every manifest validates
+// loud source down to -24.  An audio-only 5.1 source lists a variant per
+// rendition, each naming its own codec.  Every manifest validates
 // strictly (lib/validate.mjs); hls.js, dash.js and Shaka play the asset in
 // headless Chromium, on the AAC track when Chromium cannot decode E-AC-3.
 import assert from 'node:assert/strict';
@@ -40,6 +41,8 @@ const PRESETS = {
     atsc: { audio: { loudness: { standard: 'atsc_a85' } } },
     'ebu-audio': { video: { enabled: false },
         audio: { loudness: { standard: 'ebu_r128' } } },
+    'surround-audio': { video: { enabled: false },
+        audio: { surround: { enabled: true } } },
 };
 
 let work, presets, src51, srcStereo, srcLoud, srcClick;
@@ -300,6 +303,20 @@ describe('surround needs a source of 6 channels or more', () => {
         assert.match(C.readText(path.join(out, 'manifest.mpd')),
             /codecs="ac-3" audioSamplingRate="48000">\s*<AudioChannelConfiguration schemeIdUri="tag:dolby\.com,2014:dash:audio_channel_configuration:2011" value="F801"\/>/);
         V.checkDir(out);
+        V.assertClean();
+    });
+});
+
+describe('an audio-only 5.1 source', () => {
+    test('a variant per rendition, each naming its own codec; valid', async () => {
+        const src = path.join(work, 'only51.m4a');
+        ffmpeg(['-i', src51, '-vn', '-c:a', 'copy', src]);
+        const { out, run } = await transcode(src, 'surround-audio', 'only51');
+        assert.deepEqual(run.result.renditions.map((r) => [r.id, r.codecs,
+            r.channels]), [['audio', 'mp4a.40.2', 2], ['audio-ec3', 'ec-3', 6]]);
+        const vs = variants(C.readText(path.join(out, 'master.m3u8')));
+        assert.deepEqual(vs.map((v) => v.CODECS), ['mp4a.40.2', 'ec-3']);
+        assert.ok(V.checkDir(out) >= 4);
         V.assertClean();
     });
 });
