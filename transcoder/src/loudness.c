@@ -26,6 +26,8 @@
 /* loudnorm's dynamic mode: a wide range target, so it mostly rides the
  * gain and limits peaks rather than compressing the range */
 #define DYNAMIC_LRA 20.0
+/* failed frames in a row before a decoder is given up on */
+#define MAX_DECODE_ERRORS 100
 
 typedef struct {
     cir_loudness_probe_t *probe;
@@ -220,7 +222,7 @@ static int
 decode(source_t *s, meter_t *meters, size_t n, const AVPacket *pkt,
        AVFrame *frame, AVFrame *tmp)
 {
-    int ret = avcodec_send_packet(s->dec, pkt);
+    int ret = avcodec_send_packet(s->dec, pkt), errors = 0;
 
     if (ret < 0 && ret != AVERROR_EOF) {
         return 0; /* a bad packet: the encode pass says so */
@@ -231,6 +233,11 @@ decode(source_t *s, meter_t *meters, size_t n, const AVPacket *pkt,
             return 0;
         }
         if (ret < 0) {
+            /* a frame that does not decode is skipped, a decoder that
+             * keeps failing is not waited on */
+            if (++errors > MAX_DECODE_ERRORS) {
+                return CIR_EMEDIA;
+            }
             continue;
         }
         frame->pts = frame->best_effort_timestamp;
