@@ -53,6 +53,16 @@ typedef struct {
     int audio_bitrate_kbps;
     int audio_channels;
     int audio_sample_rate;
+    /* a 5.1 rendition beside the AAC one, for sources of >= 6 channels */
+    int surround_enabled;
+    char surround_codec[16]; /* "eac3" or "ac3" (the transcoder checks) */
+    int surround_bitrate_kbps;
+    /* loudness normalisation: a standard's name ("ebu_r128", "atsc_a85")
+     * or "" and an explicit target; after parsing target_lufs and
+     * true_peak_db hold the resolved values, target_lufs 0 = off */
+    char loudness_standard[16];
+    double loudness_target_lufs;
+    double loudness_true_peak_db;
 
     /* packaging */
     double segment_seconds; /* a multiple of gop_seconds */
@@ -93,6 +103,12 @@ int cir_preset_load_file(const char *path, cir_preset_t *p, char *err,
  */
 int cir_preset_load(const char *dir, const char *name, cir_preset_t *p,
                     char *err, size_t errsize);
+
+/* The target of a loudness standard: "ebu_r128" (EBU R 128: -23 LUFS,
+ * -1 dBTP) or "atsc_a85" (ATSC A/85: -24 LKFS, -2 dBTP).  0 with the
+ * values (either pointer may be NULL), CIR_EINVAL for any other name. */
+int cir_preset_loudness_standard(const char *name, double *target_lufs,
+                                 double *true_peak_db);
 
 /* Writes the option table as help text (name, default, range, meaning). */
 void cir_preset_print_help(void *stream);

@@ -436,7 +436,81 @@ validate(const cir_preset_t *p, char *err, size_t errsize)
     return 0;
 }
 
+/*
+ * The audio options that relate: a surround rendition or loudness needs
+ * audio; a loudness standard gives the target (an explicit target_lufs
+ * must agree with it) and the true-peak ceiling unless one is given; a
+ * true_peak_db with no target at all is a mistake, not silently ignored.
+ * Writes the resolved target into p: target_lufs 0 means off.
+ */
+static int
+resolve_audio(cir_preset_t *p, char *err, size_t errsize)
+{
+    double std_lufs = 0, std_tp = -1;
+    int has_std = p->loudness_standard[0] != '\0';
+
+    if (p->surround_enabled && !p->audio_enabled) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "audio.surround.enabled: true needs audio.enabled");
+    }
+    if (has_std && cir_preset_loudness_standard(p->loudness_standard, &std_lufs,
+                                                &std_tp) < 0) {
+        return CIR_EINTERNAL; /* checked by the option table */
+    }
+    if (has_std && p->loudness_target_lufs != 0 &&
+        p->loudness_target_lufs != std_lufs) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "audio.loudness.target_lufs: %g differs from the %g "
+                      "LUFS of audio.loudness.standard \"%s\": give one "
+                      "of them",
+                      p->loudness_target_lufs, std_lufs, p->loudness_standard);
+    }
+    if (!has_std && p->loudness_target_lufs == 0) {
+        if (p->loudness_true_peak_db != 0) {
+            return seterr(err, errsize, CIR_EINVAL,
+                          "audio.loudness.true_peak_db: set without a "
+                          "target (audio.loudness.standard or "
+                          "audio.loudness.target_lufs)");
+        }
+        return 0; /* no normalisation */
+    }
+    if (!p->audio_enabled) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "audio.loudness: normalisation needs audio.enabled");
+    }
+    if (has_std) {
+        p->loudness_target_lufs = std_lufs;
+    }
+    if (p->loudness_true_peak_db == 0) {
+        p->loudness_true_peak_db = std_tp;
+    }
+    return 0;
+}
+
 /* ---- the API ---- */
+
+int
+cir_preset_loudness_standard(const char *name, double *target_lufs,
+                             double *true_peak_db)
+{
+    static const struct {
+        const char *name;
+        double lufs, tp;
+    } standards[] = {{"ebu_r128", -23, -1}, {"atsc_a85", -24, -2}};
+
+    for (size_t i = 0; i < sizeof(standards) / sizeof(standards[0]); i++) {
+        if (name != NULL && strcmp(name, standards[i].name) == 0) {
+            if (target_lufs != NULL) {
+                *target_lufs = standards[i].lufs;
+            }
+            if (true_peak_db != NULL) {
+                *true_peak_db = standards[i].tp;
+            }
+            return 0;
+        }
+    }
+    return CIR_EINVAL;
+}
 
 void
 cir_preset_defaults(cir_preset_t *p)
@@ -461,7 +535,8 @@ parse_root(const json_t *root, cir_preset_t *p, char *err, size_t errsize)
                             (char *)&tmp, "", "", NULL, err, errsize)) < 0) {
         return ret;
     }
-    if ((ret = validate(&tmp, err, errsize)) < 0) {
+    if ((ret = validate(&tmp, err, errsize)) < 0 ||
+        (ret = resolve_audio(&tmp, err, errsize)) < 0) {
         return ret;
     }
     *p = tmp; /* p changes only when the whole document is good */

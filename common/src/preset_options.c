@@ -69,6 +69,15 @@ check_codec_token_or_empty(const char *s)
                : "must be \"\" or 1 to 15 of a-z 0-9 . _ -";
 }
 
+/* The loudness standards a preset may name (cir_preset_loudness_standard). */
+static const char *
+check_loudness_standard(const char *s)
+{
+    return s[0] == '\0' || cir_preset_loudness_standard(s, NULL, NULL) == 0
+               ? NULL
+               : "is not one of \"ebu_r128\", \"atsc_a85\" (or \"\": none)";
+}
+
 #define R(f) offsetof(cir_rung_t, f)
 #define P(f) offsetof(cir_preset_t, f)
 
@@ -229,6 +238,50 @@ const opt_t preset_options[] = {
      .min = 8000,
      .max = 96000,
      .help = "Hz, one the audio codec takes (the transcoder checks it)"},
+    {.path = "audio.surround.enabled",
+     .type = OPT_BOOL,
+     .offset = P(surround_enabled),
+     .def = 0,
+     .help = "also a 5.1 rendition of each source track of >= 6 channels"},
+    {.path = "audio.surround.codec",
+     .type = OPT_STRING,
+     .offset = P(surround_codec),
+     .size = sizeof(((cir_preset_t *)0)->surround_codec),
+     .def_str = "eac3",
+     .check = check_codec_token,
+     .help = "the 5.1 codec (the transcoder checks it): eac3 or ac3"},
+    {.path = "audio.surround.bitrate_kbps",
+     .type = OPT_INT,
+     .offset = P(surround_bitrate_kbps),
+     .def = 384,
+     .min = 96,
+     .max = 640,
+     .help = "the 5.1 rendition's bitrate"},
+    {.path = "audio.loudness.standard",
+     .type = OPT_STRING,
+     .offset = P(loudness_standard),
+     .size = sizeof(((cir_preset_t *)0)->loudness_standard),
+     .def_str = "",
+     .check = check_loudness_standard,
+     .help = "normalise to ebu_r128 (-23 LUFS, -1 dBTP) or atsc_a85 (-24 "
+             "LKFS, -2 dBTP); \"\": none, or target_lufs"},
+    {.path = "audio.loudness.target_lufs",
+     .type = OPT_DOUBLE,
+     .offset = P(loudness_target_lufs),
+     .def = 0,
+     .min = -40,
+     .max = -5,
+     .flags = F_ZERO_OK,
+     .help = "integrated loudness to normalise to; 0: the standard's, or "
+             "off without one"},
+    {.path = "audio.loudness.true_peak_db",
+     .type = OPT_DOUBLE,
+     .offset = P(loudness_true_peak_db),
+     .def = 0,
+     .min = -9,
+     .max = -0.1,
+     .flags = F_ZERO_OK,
+     .help = "true-peak ceiling, dBTP; 0: the standard's, else -1"},
 
     {.path = "segment_seconds",
      .type = OPT_DOUBLE,

@@ -14,6 +14,7 @@
 #include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_json.h"
+#include "cir_result_json.h"
 #include "cir_storage.h"
 #include "dispatch_internal.h"
 
@@ -281,6 +282,12 @@ outputs_json(const cir_pool_done_t *d)
         if (e && x->video) {
             json_object_set_new(e, "width", json_integer(x->width));
             json_object_set_new(e, "height", json_integer(x->height));
+        }
+        if (e && !x->video) {
+            json_object_set_new(e, "channels", json_integer(x->channels));
+            if (x->loudness) {
+                json_object_set_new(e, "loudness", cir_result_loudness_json(x));
+            }
         }
         json_array_append_new(outs, e);
     }

@@ -34,9 +34,90 @@ base_of(const cir_asset_t *a)
     return a->base ? a->base : "";
 }
 
-/* ",<codecs>" for each distinct audio codec string, in model order. */
+/*
+ * Audio groups: one per audio codec family (the codecs string up to its
+ * first '.': "mp4a", "ec-3", "ac-3"), in model order.  A client that
+ * cannot decode a group's codec skips the variants that name it, so stereo
+ * AAC and 5.1 E-AC-3 of the same tracks are two groups and every video
+ * variant is listed once per group (Apple's HLS authoring spec; its
+ * bipbop_adv example).  The first group keeps the id "audio"; the others
+ * are "audio-<family>".  An asset with AAC only has the one group, as
+ * before.
+ */
+#define MAX_AUDIO_GROUPS 4
+
+typedef struct {
+    char id[24];
+    const cir_rendition_t *first; /* its first rendition, in model order */
+    uint64_t peak, avg;           /* the highest of its renditions */
+} audio_group_t;
+
+static size_t
+family_len(const char *codecs)
+{
+    return strcspn(codecs, ".");
+}
+
 static int
-put_audio_codecs(cir_buf_t *out, const cir_asset_t *a)
+same_family(const cir_rendition_t *a, const cir_rendition_t *b)
+{
+    const char *x = audio_codecs(a), *y = audio_codecs(b);
+    size_t n = family_len(x);
+
+    return n == family_len(y) && strncmp(x, y, n) == 0;
+}
+
+static int
+in_group(const audio_group_t *g, const cir_rendition_t *r)
+{
+    return r->type == CIR_MEDIA_AUDIO && same_family(g->first, r);
+}
+
+/* The groups of a's audio renditions into g; returns how many (0 without
+ * audio; renditions past MAX_AUDIO_GROUPS families join none). */
+static size_t
+audio_groups(const cir_asset_t *a, audio_group_t *g)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        const cir_rendition_t *r = &a->renditions[i];
+        size_t k = 0;
+        if (r->type != CIR_MEDIA_AUDIO) {
+            continue;
+        }
+        while (k < n && !in_group(&g[k], r)) {
+            k++;
+        }
+        if (k == n) {
+            if (n == MAX_AUDIO_GROUPS) {
+                continue;
+            }
+            memset(&g[n], 0, sizeof(g[n]));
+            g[n].first = r;
+            if (n == 0) {
+                snprintf(g[n].id, sizeof(g[n].id), "audio");
+            } else {
+                /* the family is checked safe (cir_manifest_check_rendition
+                 * refuses '"' and control bytes in codecs) */
+                snprintf(g[n].id, sizeof(g[n].id), "audio-%.*s",
+                         (int)family_len(audio_codecs(r)), audio_codecs(r));
+            }
+            n++;
+        }
+        if (r->bandwidth > g[k].peak) {
+            g[k].peak = r->bandwidth;
+        }
+        if (r->average_bandwidth > g[k].avg) {
+            g[k].avg = r->average_bandwidth;
+        }
+    }
+    return n;
+}
+
+/* ",<codecs>" for each distinct codec string of group g, in model order. */
+static int
+put_audio_codecs(cir_buf_t *out, const cir_asset_t *a, const audio_group_t *g)
 {
     size_t i, j;
     int ret;
@@ -44,11 +125,11 @@ put_audio_codecs(cir_buf_t *out, const cir_asset_t *a)
     for (i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
         int dup = 0;
-        if (r->type != CIR_MEDIA_AUDIO) {
+        if (!in_group(g, r)) {
             continue;
         }
         for (j = 0; j < i && !dup; j++) {
-            dup = a->renditions[j].type == CIR_MEDIA_AUDIO &&
+            dup = in_group(g, &a->renditions[j]) &&
                   strcmp(audio_codecs(&a->renditions[j]), audio_codecs(r)) == 0;
         }
         if (!dup && (ret = cir_buf_printf(out, ",%s", audio_codecs(r))) < 0) {
@@ -88,76 +169,47 @@ put_audio_only(cir_buf_t *out, const cir_asset_t *a)
     return 0;
 }
 
-/* The highest peak and average bandwidth of the audio renditions, which a
- * video variant adds to its own; returns how many audio renditions. */
-static size_t
-audio_bandwidth(const cir_asset_t *a, uint64_t *peak, uint64_t *avg)
-{
-    size_t i, nb_audio = 0;
-
-    *peak = *avg = 0;
-    for (i = 0; i < a->nb_renditions; i++) {
-        const cir_rendition_t *r = &a->renditions[i];
-        if (r->type == CIR_MEDIA_VIDEO) {
-            continue;
-        }
-        if (r->bandwidth > *peak) {
-            *peak = r->bandwidth;
-        }
-        if (r->average_bandwidth > *avg) {
-            *avg = r->average_bandwidth;
-        }
-        nb_audio++;
-    }
-    return nb_audio;
-}
-
-/* The audio rendition a player picks first: the one the model marks,
- * else the first. */
+/* The audio rendition of group g a player picks first: the one the model
+ * marks, else the group's first. */
 static const cir_rendition_t *
-default_audio(const cir_asset_t *a)
+default_audio(const cir_asset_t *a, const audio_group_t *g)
 {
-    const cir_rendition_t *first = NULL;
-
     for (size_t i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
-        if (r->type != CIR_MEDIA_AUDIO) {
-            continue;
-        }
-        if (r->is_default) {
+        if (in_group(g, r) && r->is_default) {
             return r;
         }
-        if (first == NULL) {
-            first = r;
-        }
     }
-    return first;
+    return g->first;
 }
 
-/* One EXT-X-MEDIA per audio rendition, in the group "audio" every video
- * variant names. */
+/* One EXT-X-MEDIA per audio rendition, in its codec's group. */
 static int
-put_audio_media(cir_buf_t *out, const cir_asset_t *a)
+put_audio_media(cir_buf_t *out, const cir_asset_t *a, const audio_group_t *g,
+                size_t nb_groups)
 {
-    const cir_rendition_t *dflt = default_audio(a);
-    size_t i;
     int ret;
 
     TRY(cir_buf_puts(out, "\n"));
-    for (i = 0; i < a->nb_renditions; i++) {
-        const cir_rendition_t *r = &a->renditions[i];
-        if (r->type != CIR_MEDIA_AUDIO) {
-            continue;
+    for (size_t k = 0; k < nb_groups; k++) {
+        const cir_rendition_t *dflt = default_audio(a, &g[k]);
+        for (size_t i = 0; i < a->nb_renditions; i++) {
+            const cir_rendition_t *r = &a->renditions[i];
+            if (!in_group(&g[k], r)) {
+                continue;
+            }
+            /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1);
+             * the name is checked free of '"'
+             * (cir_manifest_check_rendition). */
+            TRY(cir_buf_printf(
+                out,
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"%s\",NAME=\"%s\","
+                "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
+                "URI=\"%s%s/index.m3u8\"\n",
+                g[k].id, r->name ? r->name : r->id,
+                r->language ? r->language : "und", r == dflt ? "YES" : "NO",
+                r->channels, base_of(a), r->id));
         }
-        /* At most one DEFAULT=YES per group (RFC 8216bis 4.4.6.1); the
-         * name is checked free of '"' (cir_manifest_check_rendition). */
-        TRY(cir_buf_printf(
-            out,
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"%s\","
-            "LANGUAGE=\"%s\",DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\","
-            "URI=\"%s%s/index.m3u8\"\n",
-            r->name ? r->name : r->id, r->language ? r->language : "und",
-            r == dflt ? "YES" : "NO", r->channels, base_of(a), r->id));
     }
     return 0;
 
@@ -189,42 +241,63 @@ put_cc_media(cir_buf_t *out, const cir_asset_t *a)
                           name ? name : "Captions", lang);
 }
 
-/* One EXT-X-STREAM-INF per video rendition, its bandwidth with the audio's
- * added. */
+/* One EXT-X-STREAM-INF per video rendition and audio group (g NULL: no
+ * audio), its bandwidth with the group's added. */
 static int
-put_video_variants(cir_buf_t *out, const cir_asset_t *a, size_t nb_audio,
-                   uint64_t audio_peak, uint64_t audio_avg)
+put_video_variants(cir_buf_t *out, const cir_asset_t *a, const audio_group_t *g)
 {
     size_t i;
     int ret;
 
-    TRY(cir_buf_puts(out, "\n"));
     for (i = 0; i < a->nb_renditions; i++) {
         const cir_rendition_t *r = &a->renditions[i];
         if (r->type != CIR_MEDIA_VIDEO) {
             continue;
         }
-        TRY(cir_buf_printf(out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
-                           (unsigned long long)(r->bandwidth + audio_peak)));
+        TRY(cir_buf_printf(
+            out, "#EXT-X-STREAM-INF:BANDWIDTH=%llu",
+            (unsigned long long)(r->bandwidth + (g ? g->peak : 0))));
         if (r->average_bandwidth > 0) {
             TRY(cir_buf_printf(
                 out, ",AVERAGE-BANDWIDTH=%llu",
-                (unsigned long long)(r->average_bandwidth + audio_avg)));
+                (unsigned long long)(r->average_bandwidth + (g ? g->avg : 0))));
         }
         TRY(cir_buf_printf(out, ",CODECS=\"%s", r->codecs));
-        TRY(put_audio_codecs(out, a));
+        if (g != NULL) {
+            TRY(put_audio_codecs(out, a, g));
+        }
         TRY(cir_buf_printf(out, "\",RESOLUTION=%dx%d,FRAME-RATE=", r->width,
                            r->height));
         TRY(cir_manifest_put_fixed(out, llround(r->frame_rate * 1000.0), 1000,
                                    3));
-        if (nb_audio > 0) {
-            TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
+        if (g != NULL) {
+            TRY(cir_buf_printf(out, ",AUDIO=\"%s\"", g->id));
         }
         TRY(cir_hls_put_text_group(out, a));
         if (r->closed_captions) {
             TRY(cir_buf_puts(out, ",CLOSED-CAPTIONS=\"cc\""));
         }
         TRY(cir_buf_printf(out, "\n%s%s/index.m3u8\n", base_of(a), r->id));
+    }
+    return 0;
+
+fail:
+    return ret;
+}
+
+/* The video variants once per audio group, the AAC group's first. */
+static int
+put_all_variants(cir_buf_t *out, const cir_asset_t *a, const audio_group_t *g,
+                 size_t nb_groups)
+{
+    int ret;
+
+    TRY(cir_buf_puts(out, "\n"));
+    if (nb_groups == 0) {
+        return put_video_variants(out, a, NULL);
+    }
+    for (size_t k = 0; k < nb_groups; k++) {
+        TRY(put_video_variants(out, a, &g[k]));
     }
     return 0;
 
@@ -285,8 +358,8 @@ put_image_stream(cir_buf_t *out, const cir_asset_t *a)
 int
 cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
 {
-    uint64_t audio_peak, audio_avg;
-    size_t nb_audio, len0 = out->len;
+    audio_group_t groups[MAX_AUDIO_GROUPS];
+    size_t nb_audio = 0, nb_groups, len0 = out->len;
     int ret;
 
     TRY(cir_manifest_check_asset(a));
@@ -296,16 +369,19 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
     TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
 
     TRY(cir_hls_put_text_media(out, a));
-    nb_audio = audio_bandwidth(a, &audio_peak, &audio_avg);
+    for (size_t i = 0; i < a->nb_renditions; i++) {
+        nb_audio += a->renditions[i].type == CIR_MEDIA_AUDIO;
+    }
+    nb_groups = audio_groups(a, groups);
     if (nb_audio == a->nb_renditions) { /* no video */
         TRY(cir_buf_puts(out, "\n"));
         TRY(put_audio_only(out, a));
     } else {
-        if (nb_audio > 0) {
-            TRY(put_audio_media(out, a));
+        if (nb_groups > 0) {
+            TRY(put_audio_media(out, a, groups, nb_groups));
         }
         TRY(put_cc_media(out, a));
-        TRY(put_video_variants(out, a, nb_audio, audio_peak, audio_avg));
+        TRY(put_all_variants(out, a, groups, nb_groups));
         TRY(put_iframe_variants(out, a));
     }
     TRY(put_image_stream(out, a));

@@ -422,6 +422,34 @@ cir_manifest_put_frame_rate(cir_buf_t *out, double fr)
     return cir_buf_printf(out, "%lld/%lld", (long long)num, (long long)den);
 }
 
+/*
+ * The Dolby channel map of an AC-3 / E-AC-3 track of n channels, for the
+ * AudioChannelConfiguration scheme DASH-IF IOP (Dolby, 6.3.2) gives
+ * those codecs, tag:dolby.com,2014:dash:audio_channel_configuration:2011:
+ * four hex digits of a 16-bit field, L C R Ls Rs ... LFE from the most
+ * significant bit (ETSI TS 102 366 Table I.1.1).  NULL when the count has
+ * no usual layout: the MPEG scheme then says the count.
+ */
+static const char *
+dolby_channel_map(const char *codecs, int n)
+{
+    if (strcmp(codecs, "ec-3") != 0 && strcmp(codecs, "ac-3") != 0) {
+        return NULL;
+    }
+    switch (n) {
+    case 1:
+        return "4000"; /* C */
+    case 2:
+        return "A000"; /* L R */
+    case 6:
+        return "F801"; /* L C R Ls Rs LFE */
+    case 8:
+        return "FA01"; /* L C R Ls Rs Lrs Rrs LFE */
+    default:
+        return NULL;
+    }
+}
+
 int
 cir_dash_put_representation_head(cir_buf_t *out, const cir_dash_rep_head_t *h)
 {
@@ -442,6 +470,14 @@ cir_dash_put_representation_head(cir_buf_t *out, const cir_dash_rep_head_t *h)
                            h->width, h->height));
         TRY(cir_manifest_put_frame_rate(out, h->frame_rate));
         return cir_buf_puts(out, "\" sar=\"1:1\">\n");
+    }
+    if (dolby_channel_map(codecs, h->channels) != NULL) {
+        return cir_buf_printf(
+            out,
+            "\" audioSamplingRate=\"%d\">\n"
+            "        <AudioChannelConfiguration schemeIdUri=\"tag:dolby.com,"
+            "2014:dash:audio_channel_configuration:2011\" value=\"%s\"/>\n",
+            h->sample_rate, dolby_channel_map(codecs, h->channels));
     }
     return cir_buf_printf(
         out,

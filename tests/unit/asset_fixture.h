@@ -175,6 +175,23 @@ two_audio(void)
     return &fx.a;
 }
 
+/* The ladder with the English track also as 5.1 E-AC-3 (audio.surround):
+ * "audio-ec3", the same NAME, 6 channels, 384 kbit/s. */
+static __attribute__((unused)) const cir_asset_t *
+surround(void)
+{
+    ladder();
+    fx.r[3].name = "English";
+    fx.r[4] = audio("audio-ec3", "en", 390000, 384000);
+    fx.r[4].name = "English";
+    fx.r[4].codecs = "ec-3";
+    fx.r[4].channels = 6;
+    fx.r[4].segments = fx.aseg;
+    fx.r[4].nb_segments = 4;
+    fx.a.nb_renditions = 5;
+    return &fx.a;
+}
+
 /* The ladder whose every rung carries the source's CEA-608 captions (CC1,
  * English). */
 static __attribute__((unused)) const cir_asset_t *

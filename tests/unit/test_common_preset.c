@@ -526,3 +526,133 @@ Test(preset_dir, configured_then_environment_then_default)
                      "/etc/cirrus/presets");
     unsetenv("CIRRUS_PRESETS_DIR");
 }
+
+/* ---- audio.surround and audio.loudness ---- */
+
+Test(common_preset, surround_and_loudness_default_off)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(parse("{\"audio\":{\"enabled\":true},"
+                       "\"video\":{\"enabled\":false}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(p.surround_enabled, 0);
+    cr_expect_str_eq(p.surround_codec, "eac3");
+    cr_expect_eq(p.surround_bitrate_kbps, 384);
+    cr_expect_str_eq(p.loudness_standard, "");
+    cr_expect_float_eq(p.loudness_target_lufs, 0, 1e-9, "off");
+    cr_expect_float_eq(p.loudness_true_peak_db, 0, 1e-9);
+}
+
+Test(common_preset, surround_fields_parse)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"audio\":{"
+                       "\"surround\":{\"enabled\":true,\"codec\":\"ac3\","
+                       "\"bitrate_kbps\":448}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(p.surround_enabled, 1);
+    cr_expect_str_eq(p.surround_codec, "ac3");
+    cr_expect_eq(p.surround_bitrate_kbps, 448);
+}
+
+Test(common_preset, surround_fields_are_checked)
+{
+    expect_error("{\"audio\":{\"surround\":{\"bitrate_kbps\":1000}}}",
+                 "audio.surround.bitrate_kbps: 1000 is above the maximum 640");
+    expect_error("{\"audio\":{\"surround\":{\"bitrate_kbps\":\"384\"}}}",
+                 "audio.surround.bitrate_kbps: expected an integer, got a "
+                 "string");
+    expect_error("{\"audio\":{\"surround\":{\"codec\":\"E-AC3\"}}}",
+                 "audio.surround.codec: \"E-AC3\" must be 1 to 15 of a-z 0-9 "
+                 ". _ -");
+    expect_error("{\"audio\":{\"surround\":{\"channels\":8}}}",
+                 "audio.surround.channels: unknown field");
+    expect_error("{\"audio\":{\"surround\":true}}",
+                 "audio.surround: expected an object, got a boolean");
+    expect_error("{\"video\":{\"enabled\":false},\"thumbnails\":{\"enabled\":"
+                 "true},\"audio\":{\"enabled\":false,\"surround\":{"
+                 "\"enabled\":true}}}",
+                 "audio.surround.enabled: true needs audio.enabled");
+}
+
+Test(common_preset, loudness_standards_resolve)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"audio\":{"
+                       "\"loudness\":{\"standard\":\"ebu_r128\"}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_float_eq(p.loudness_target_lufs, -23, 1e-9);
+    cr_expect_float_eq(p.loudness_true_peak_db, -1, 1e-9);
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"audio\":{"
+                       "\"loudness\":{\"standard\":\"atsc_a85\"}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_float_eq(p.loudness_target_lufs, -24, 1e-9);
+    cr_expect_float_eq(p.loudness_true_peak_db, -2, 1e-9);
+    /* a standard with its own target and a stricter ceiling */
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"audio\":{"
+                       "\"loudness\":{\"standard\":\"ebu_r128\","
+                       "\"target_lufs\":-23,\"true_peak_db\":-3}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_float_eq(p.loudness_target_lufs, -23, 1e-9);
+    cr_expect_float_eq(p.loudness_true_peak_db, -3, 1e-9);
+    /* a custom target: the ceiling defaults to -1 dBTP */
+    cr_assert_eq(parse("{\"video\":{\"enabled\":false},\"audio\":{"
+                       "\"loudness\":{\"target_lufs\":-16}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_float_eq(p.loudness_target_lufs, -16, 1e-9);
+    cr_expect_float_eq(p.loudness_true_peak_db, -1, 1e-9);
+}
+
+Test(common_preset, loudness_fields_are_checked)
+{
+    expect_error("{\"audio\":{\"loudness\":{\"standard\":\"r128\"}}}",
+                 "audio.loudness.standard: \"r128\" is not one of "
+                 "\"ebu_r128\", \"atsc_a85\" (or \"\": none)");
+    expect_error("{\"audio\":{\"loudness\":{\"target_lufs\":-60}}}",
+                 "audio.loudness.target_lufs: -60 is below the minimum -40 "
+                 "(0: automatic)");
+    expect_error("{\"audio\":{\"loudness\":{\"target_lufs\":3}}}",
+                 "audio.loudness.target_lufs: 3 is above the maximum -5");
+    expect_error("{\"audio\":{\"loudness\":{\"true_peak_db\":1}}}",
+                 "audio.loudness.true_peak_db: 1 is above the maximum -0.1");
+    expect_error("{\"audio\":{\"loudness\":\"ebu_r128\"}}",
+                 "audio.loudness: expected an object, got a string");
+    expect_error("{\"video\":{\"enabled\":false},\"audio\":{\"loudness\":{"
+                 "\"standard\":\"ebu_r128\",\"target_lufs\":-16}}}",
+                 "audio.loudness.target_lufs: -16 differs from the -23 LUFS "
+                 "of audio.loudness.standard \"ebu_r128\": give one of them");
+    expect_error("{\"video\":{\"enabled\":false},\"audio\":{\"loudness\":{"
+                 "\"true_peak_db\":-2}}}",
+                 "audio.loudness.true_peak_db: set without a target "
+                 "(audio.loudness.standard or audio.loudness.target_lufs)");
+    expect_error("{\"video\":{\"enabled\":false},\"thumbnails\":{\"enabled\":"
+                 "true},\"audio\":{\"enabled\":false,\"loudness\":{"
+                 "\"standard\":\"atsc_a85\"}}}",
+                 "audio.loudness: normalisation needs audio.enabled");
+}
+
+Test(common_preset, loudness_standard_table)
+{
+    double lufs = 0, tp = 0;
+
+    cr_assert_eq(cir_preset_loudness_standard("ebu_r128", &lufs, &tp), 0);
+    cr_expect_float_eq(lufs, -23, 1e-9);
+    cr_expect_float_eq(tp, -1, 1e-9);
+    cr_assert_eq(cir_preset_loudness_standard("atsc_a85", NULL, &tp), 0);
+    cr_expect_float_eq(tp, -2, 1e-9);
+    cr_expect_eq(cir_preset_loudness_standard("EBU_R128", &lufs, &tp),
+                 CIR_EINVAL);
+    cr_expect_eq(cir_preset_loudness_standard(NULL, &lufs, &tp), CIR_EINVAL);
+}

@@ -45,9 +45,15 @@ Test(common_preset_options, help_lists_every_field)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    const char *fields[] = {"video.gop_seconds", "video.rungs[].bitrate_kbps",
-                            "images.widths[]",   "thumbnails.sprite_rows",
-                            "audio.sample_rate", "segment_seconds"};
+    const char *fields[] = {"video.gop_seconds",
+                            "video.rungs[].bitrate_kbps",
+                            "images.widths[]",
+                            "thumbnails.sprite_rows",
+                            "audio.sample_rate",
+                            "segment_seconds",
+                            "audio.surround.bitrate_kbps",
+                            "audio.loudness.standard",
+                            "audio.loudness.true_peak_db"};
 
     cir_preset_print_help(f);
     fclose(f);

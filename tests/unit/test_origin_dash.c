@@ -105,6 +105,35 @@ Test(origin_dash, golden_two_audio)
     render_golden(two_audio(), "two_audio.mpd");
 }
 
+/* The 5.1 E-AC-3 rendition: its own AdaptationSet (an alternate), codecs
+ * ec-3 and the Dolby channel map (F801: L C R Ls Rs LFE). */
+Test(origin_dash, golden_surround)
+{
+    render_golden(surround(), "surround.mpd");
+}
+
+Test(origin_dash, dolby_channel_configuration_for_ac3_and_ec3_only)
+{
+    const cir_asset_t *a = surround();
+
+    cr_assert_eq(cir_dash_render_static(a, &out), 0);
+    cr_expect_eq(count("schemeIdUri=\"tag:dolby.com,2014:dash:audio_channel_"
+                       "configuration:2011\" value=\"F801\""),
+                 1, "%s", out.data);
+    cr_expect_eq(count("audio_channel_configuration:2011\" value=\"2\""), 1,
+                 "the AAC track keeps the MPEG scheme");
+    fx.r[4].codecs = "ac-3";
+    fx.r[4].channels = 2;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_static(a, &out), 0);
+    cr_expect_eq(count("value=\"A000\""), 1, "%s", out.data);
+    fx.r[4].channels = 5; /* no usual Dolby layout: the count */
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_static(a, &out), 0);
+    cr_expect_eq(count("dolby"), 0, "%s", out.data);
+    cr_expect_eq(count("value=\"5\""), 1, "%s", out.data);
+}
+
 Test(origin_dash, video_only_2997)
 {
     render_golden(video_only_2997(), "video_only_2997.mpd");

@@ -31,6 +31,19 @@ video_with(const int64_t *durs, size_t n)
     return &fx.a;
 }
 
+static size_t
+count(const char *needle)
+{
+    size_t n = 0;
+    const char *p = out.data;
+
+    while (p != NULL && (p = strstr(p, needle)) != NULL) {
+        n++;
+        p += strlen(needle);
+    }
+    return n;
+}
+
 /* ---- golden playlists ---- */
 
 Test(origin_hls, ladder_master)
@@ -287,7 +300,11 @@ Test(origin_hls, audio_media_has_no_independent_segments_tag)
     cr_expect(contains("#EXT-X-MAP:URI=\"init.mp4\"\n"));
 }
 
-Test(origin_hls, two_audio_renditions_one_default)
+/* Two audio codecs (an E-AC-3 track beside an AAC one): a group each,
+ * each with its own default, and every video variant once per group with
+ * only that group's codec and bandwidth (a client that cannot decode
+ * E-AC-3 skips those variants, not the AAC ones). */
+Test(origin_hls, two_audio_codecs_two_groups)
 {
     const cir_asset_t *a = ladder();
 
@@ -299,16 +316,32 @@ Test(origin_hls, two_audio_renditions_one_default)
     fx.r[2].bandwidth = 400000;
     fx.r[2].average_bandwidth = 384000;
     cr_assert_eq(cir_hls_render_master(a, &out), 0);
-    cr_expect(contains("NAME=\"audio-fr\",LANGUAGE=\"fr\",DEFAULT=YES,"
-                       "AUTOSELECT=YES,CHANNELS=\"6\","
+    cr_expect(contains("GROUP-ID=\"audio\",NAME=\"audio-fr\",LANGUAGE=\"fr\","
+                       "DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"6\","
                        "URI=\"audio-fr/index.m3u8\"\n"),
               "%s", out.data);
-    cr_expect(contains("NAME=\"audio\",LANGUAGE=\"en\",DEFAULT=NO,"));
-    /* peak: video + the largest audio peak; every audio codec listed */
+    cr_expect(contains("GROUP-ID=\"audio-mp4a\",NAME=\"audio\","
+                       "LANGUAGE=\"en\",DEFAULT=YES,"));
     cr_expect(contains("#EXT-X-STREAM-INF:BANDWIDTH=6400000,"
                        "AVERAGE-BANDWIDTH=5384000,"
-                       "CODECS=\"avc1.640028,ec-3,mp4a.40.2\""),
+                       "CODECS=\"avc1.640028,ec-3\",RESOLUTION=1920x1080,"
+                       "FRAME-RATE=30.000,AUDIO=\"audio\"\n"),
               "%s", out.data);
+    cr_expect(contains("#EXT-X-STREAM-INF:BANDWIDTH=6130000,"
+                       "AVERAGE-BANDWIDTH=5128000,"
+                       "CODECS=\"avc1.640028,mp4a.40.2\",RESOLUTION=1920x1080,"
+                       "FRAME-RATE=30.000,AUDIO=\"audio-mp4a\"\n"),
+              "%s", out.data);
+    cr_expect(!contains("ec-3,mp4a"), "no variant asks for both codecs");
+    cr_expect_eq(count("1080p/index.m3u8\n"), 2, "%s", out.data);
+}
+
+/* The surround case: a track's stereo AAC and its 5.1 E-AC-3 under the
+ * same NAME, "audio" and "audio-ec-3", the ladder twice. */
+Test(origin_hls, golden_surround_master)
+{
+    cr_assert_eq(cir_hls_render_master(surround(), &out), 0);
+    check_golden("surround_master.m3u8", &out);
 }
 
 /* The model's default wins over the first; NAME falls back to the id. */

@@ -133,6 +133,22 @@ Test(preset_codecs, profiles_levels_and_sample_rates)
                  "64000, 88200, 96000)");
 }
 
+Test(preset_codecs, surround_codec_is_eac3_or_ac3)
+{
+    cir_preset_t p;
+    char err[512] = "";
+    const char *doc = "{\"video\":{\"enabled\":false},\"audio\":{"
+                      "\"surround\":{\"enabled\":true,\"codec\":\"ac3\"}}}";
+
+    expect_error("{\"video\":{\"rungs\":[" RUNG "]},\"audio\":{"
+                 "\"surround\":{\"enabled\":true,\"codec\":\"dts\"}}}",
+                 "audio.surround.codec: \"dts\" is not one of eac3, ac3");
+    cr_assert_eq(
+        cir_preset_codecs_parse(doc, strlen(doc), &p, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_str_eq(p.surround_codec, "ac3");
+}
+
 Test(preset_codecs, checks_that_pass)
 {
     const char *doc =
@@ -202,5 +218,7 @@ Test(preset_codecs, help_lists_fields_and_codec_rules)
     cr_assert_not_null(strstr(text, "ultrafast"));
     cr_assert_not_null(strstr(text, "main, main10"));
     cr_assert_not_null(strstr(text, "44100"));
+    cr_assert_not_null(strstr(text, "audio.surround.codec"));
+    cr_assert_not_null(strstr(text, "eac3, ac3"));
     free(text);
 }

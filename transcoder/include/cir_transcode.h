@@ -67,6 +67,13 @@ typedef struct {
     char language[CIR_LANGUAGE_MAX];
     char name[CIR_AUDIO_NAME_MAX];
     int is_default;
+    /* audio.loudness: the source as measured for this rendition (its
+     * layout), the target, and how it was reached ("linear": one gain,
+     * "dynamic": loudnorm's dynamic mode, "none": silence) */
+    int loudness; /* the fields below are set */
+    double loudness_input_i, loudness_input_tp, loudness_input_lra;
+    double loudness_target_i, loudness_target_tp;
+    char loudness_mode[8];
 } cir_result_rendition_t;
 
 typedef struct {
@@ -75,7 +82,7 @@ typedef struct {
     int is_image;
     size_t nb_renditions;
     cir_result_rendition_t
-        renditions[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
+        renditions[CIR_PRESET_MAX_RUNGS + 2 * CIR_AUDIO_TRACKS_MAX];
     char error[512];  /* on failure, what went wrong */
     char version[64]; /* the version written under <output>/v/ */
     /* the version this one superseded ("" for none; supersede.h), and the

@@ -1,12 +1,15 @@
 /*
- * A VOD job's audio renditions, one per chosen source track: the decoded
- * track through a resampling graph into the AAC encoder and its CMAF
- * packager.
+ * A VOD job's audio renditions, one per chosen source track (and a 5.1
+ * one beside it when the preset asks): the decoded track through a
+ * resampling graph (and the loudness gain) into the AAC, E-AC-3 or AC-3
+ * encoder and its CMAF packager.
  *
- * Tested by tests/unit/test_transcoder_pipeline.c.
+ * Tested by tests/unit/test_transcoder_pipeline.c and end to end by
+ * tests/integration/audio_surround.test.mjs (E-AC-3, AC-3, the gain).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavfilter/buffersink.h>
@@ -33,11 +36,20 @@ struct cir_audio {
 };
 
 static int
-open_encoder(cir_audio_t *a, const cir_preset_t *p)
+open_encoder(cir_audio_t *a, const cir_preset_t *p, int surround)
 {
-    int ret = cir_aenc_open(p->audio_sample_rate, p->audio_channels,
-                            p->audio_bitrate_kbps, &a->log, &a->enc);
+    int ret;
 
+    if (surround) {
+        ret = cir_aenc_open_surround(
+            p->surround_codec, p->surround_bitrate_kbps, &a->log, &a->enc);
+        /* RFC 6381 / ETSI TS 102 366 Annex F: the sample entry's name */
+        snprintf(a->codecs, sizeof(a->codecs), "%s",
+                 strcmp(p->surround_codec, "ac3") == 0 ? "ac-3" : "ec-3");
+        return ret;
+    }
+    ret = cir_aenc_open(p->audio_sample_rate, p->audio_channels,
+                        p->audio_bitrate_kbps, &a->log, &a->enc);
     if (ret < 0) {
         return ret;
     }
@@ -47,10 +59,11 @@ open_encoder(cir_audio_t *a, const cir_preset_t *p)
 }
 
 int
-cir_audio_open(cir_audio_t **out, const char *id, const char *language,
-               const cir_preset_t *preset, const AVCodecContext *dec,
-               AVRational tb, cir_store_t *store, const char *job_id)
+cir_audio_open(cir_audio_t **out, const cir_audio_config_t *cfg,
+               const AVCodecContext *dec, AVRational tb, cir_store_t *store)
 {
+    const cir_preset_t *preset = cfg->preset;
+    const char *id = cfg->id, *language = cfg->language;
     cir_audio_t *a;
     int ret;
 
@@ -60,20 +73,20 @@ cir_audio_open(cir_audio_t **out, const char *id, const char *language,
     }
     snprintf(a->id, sizeof(a->id), "%s", id);
     a->log = (cir_log_ctx_t){
-        .component = "audio", .job = job_id, .rendition = a->id};
+        .component = "audio", .job = cfg->job_id, .rendition = a->id};
     a->frame = av_frame_alloc();
     a->pkt = av_packet_alloc();
     if (a->frame == NULL || a->pkt == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if ((ret = open_encoder(a, preset)) < 0) {
+    if ((ret = open_encoder(a, preset, cfg->surround)) < 0) {
         goto fail;
     }
     /* first_pts=0 pads a late-starting track with silence so it lines up
      * with the video */
-    ret =
-        cir_audio_graph_open(dec, tb, a->enc, 1, &a->graph, &a->src, &a->sink);
+    ret = cir_audio_graph_open_with(dec, tb, a->enc, 1, cfg->gain_filter,
+                                    &a->graph, &a->src, &a->sink);
     if (ret < 0) {
         cir_log_error(&a->log, "audio filter graph: %s", av_err2str(ret));
         ret = CIR_EMEDIA;
@@ -98,7 +111,8 @@ encode(cir_audio_t *a, AVFrame *f)
     int ret = avcodec_send_frame(a->enc, f);
 
     if (ret < 0 && ret != AVERROR_EOF) {
-        cir_log_error(&a->log, "AAC encoder: %s", av_err2str(ret));
+        cir_log_error(&a->log, "%s encoder: %s", a->enc->codec->name,
+                      av_err2str(ret));
         return CIR_EINTERNAL;
     }
     for (;;) {

@@ -142,17 +142,17 @@ done:
     return ret;
 }
 
-int
-cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
-              const cir_log_ctx_t *log, AVCodecContext **out)
+/* An audio encoder on FLTP samples (what aac, ac3 and eac3 take). */
+static int
+aenc_open(const AVCodec *codec, const char *what, int sample_rate, int channels,
+          int bitrate_kbps, const cir_log_ctx_t *log, AVCodecContext **out)
 {
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     AVCodecContext *enc;
     int ret;
 
     *out = NULL;
     if (codec == NULL) {
-        cir_log_error(log, "no AAC encoder");
+        cir_log_error(log, "no %s encoder", what);
         return CIR_EUNSUPPORTED;
     }
     enc = *out = avcodec_alloc_context3(codec);
@@ -166,10 +166,28 @@ cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
     enc->time_base = (AVRational){1, sample_rate};
     enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0) {
-        cir_log_error(log, "cannot open the AAC encoder: %s", av_err2str(ret));
+        cir_log_error(log, "cannot open the %s encoder: %s", what,
+                      av_err2str(ret));
         return CIR_EINVAL;
     }
     return 0;
+}
+
+int
+cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
+              const cir_log_ctx_t *log, AVCodecContext **out)
+{
+    return aenc_open(avcodec_find_encoder(AV_CODEC_ID_AAC), "AAC", sample_rate,
+                     channels, bitrate_kbps, log, out);
+}
+
+int
+cir_aenc_open_surround(const char *encoder, int bitrate_kbps,
+                       const cir_log_ctx_t *log, AVCodecContext **out)
+{
+    /* 48 kHz: the rate of (E-)AC-3 for video; 5.1 = FL FR FC LFE BL BR */
+    return aenc_open(avcodec_find_encoder_by_name(encoder), encoder, 48000, 6,
+                     bitrate_kbps, log, out);
 }
 
 int
@@ -178,7 +196,17 @@ cir_audio_graph_open(const AVCodecContext *dec, AVRational tb,
                      AVFilterGraph **graph, AVFilterContext **src,
                      AVFilterContext **sink)
 {
-    char args[512], layout[128], spec[256];
+    return cir_audio_graph_open_with(dec, tb, enc, pad_start, NULL, graph, src,
+                                     sink);
+}
+
+int
+cir_audio_graph_open_with(const AVCodecContext *dec, AVRational tb,
+                          const AVCodecContext *enc, int pad_start,
+                          const char *extra, AVFilterGraph **graph,
+                          AVFilterContext **src, AVFilterContext **sink)
+{
+    char args[512], layout[128], out_layout[64], format[160], spec[1024];
     AVChannelLayout def;
     AVFilterGraph *g;
     int ret;
@@ -207,11 +235,25 @@ cir_audio_graph_open(const AVCodecContext *dec, AVRational tb,
     if (ret < 0) {
         return ret;
     }
-    snprintf(spec, sizeof(spec),
-             "aresample=async=1000%s,"
+    av_channel_layout_describe(&enc->ch_layout, out_layout, sizeof(out_layout));
+    snprintf(format, sizeof(format),
              "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
-             pad_start ? ":first_pts=0" : "", enc->sample_rate,
-             enc->ch_layout.nb_channels == 1 ? "mono" : "stereo");
+             enc->sample_rate, out_layout);
+    /* extra (a loudness gain) works on the encoder's layout; a filter that
+     * changes the rate (loudnorm) is brought back by a second aresample */
+    if (extra != NULL && extra[0] != '\0') {
+        ret = snprintf(spec, sizeof(spec),
+                       "aresample=async=1000%s,%s,%s,"
+                       "aresample=%d,%s",
+                       pad_start ? ":first_pts=0" : "", format, extra,
+                       enc->sample_rate, format);
+    } else {
+        ret = snprintf(spec, sizeof(spec), "aresample=async=1000%s,%s",
+                       pad_start ? ":first_pts=0" : "", format);
+    }
+    if (ret < 0 || (size_t)ret >= sizeof(spec)) {
+        return AVERROR(EINVAL);
+    }
     if ((ret = cir_graph_link(g, *src, *sink, spec)) < 0) {
         return ret;
     }

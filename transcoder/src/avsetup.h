@@ -35,6 +35,11 @@ int cir_venc_open(const cir_venc_config_t *c, const cir_log_ctx_t *log,
 int cir_aenc_open(int sample_rate, int channels, int bitrate_kbps,
                   const cir_log_ctx_t *log, AVCodecContext **out);
 
+/* A 5.1 encoder, 48 kHz, for the surround rendition: FFmpeg's encoder
+ * of that name ("eac3", "ac3"). */
+int cir_aenc_open_surround(const char *encoder, int bitrate_kbps,
+                           const cir_log_ctx_t *log, AVCodecContext **out);
+
 /* The audio graph from a decoder's frames (time base tb) to the encoder's
  * format, rate and layout in frames of its frame_size: aresample with
  * async=1000 (stretch/squeeze and pad by timestamps), plus first_pts=0
@@ -44,6 +49,12 @@ int cir_audio_graph_open(const AVCodecContext *dec, AVRational tb,
                          const AVCodecContext *enc, int pad_start,
                          AVFilterGraph **graph, AVFilterContext **src,
                          AVFilterContext **sink);
+/* The same with extra (NULL or a filter chain, e.g. a loudness gain) after
+ * the conversion to the encoder's format, then back to its rate. */
+int cir_audio_graph_open_with(const AVCodecContext *dec, AVRational tb,
+                              const AVCodecContext *enc, int pad_start,
+                              const char *extra, AVFilterGraph **graph,
+                              AVFilterContext **src, AVFilterContext **sink);
 
 /* Parses spec between src ("in") and sink ("out") of graph and configures
  * the graph; a libav error code on failure. */

@@ -190,6 +190,13 @@ cir_job_discard_unpublished(cir_job_ctx_t *c)
 int
 cir_job_open_input(cir_job_ctx_t *c, char *why, size_t why_len)
 {
+    return cir_job_open_input_into(c, &c->ic, why, why_len);
+}
+
+int
+cir_job_open_input_into(cir_job_ctx_t *c, AVFormatContext **ic, char *why,
+                        size_t why_len)
+{
     AVDictionary *opts = NULL;
     int ret;
 
@@ -199,7 +206,7 @@ cir_job_open_input(cir_job_ctx_t *c, char *why, size_t why_len)
     /* a name with '%' or '*' is a file, not an image2 sequence pattern */
     av_dict_set(&opts, "pattern_type", "none", 0);
     /* locked down: file or the S3 AVIOContext, the upload containers */
-    ret = cir_input_open(&c->ic, c->input, &opts, c->job->cancel, why, why_len);
+    ret = cir_input_open(ic, c->input, &opts, c->job->cancel, why, why_len);
     av_dict_free(&opts);
     return ret;
 }

@@ -54,6 +54,11 @@ int cir_job_open(cir_job_ctx_t *c, const cir_job_t *job, cir_result_t *result);
  * recorded in the result). */
 int cir_job_open_input(cir_job_ctx_t *c, char *why, size_t why_len);
 
+/* The same into *ic: a second reader of the input (the loudness pass),
+ * closed by the caller with cir_input_close(). */
+int cir_job_open_input_into(cir_job_ctx_t *c, AVFormatContext **ic, char *why,
+                            size_t why_len);
+
 /* Closes c->ic (and its S3 AVIOContext). */
 void cir_job_close_input(cir_job_ctx_t *c);
 

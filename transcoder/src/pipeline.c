@@ -4,8 +4,9 @@
  * threads, the thumbnailer and the audio renditions (one per chosen source
  * audio track, audio_select.h); publish manifests last.
  *
- * Tested end to end by tests/integration/transcode.test.mjs and
- * audio_tracks.test.mjs; tests/unit/test_transcoder_pipeline.c.
+ * Tested end to end by tests/integration/transcode.test.mjs,
+ * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness);
+ * tests/unit/test_transcoder_pipeline.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -106,6 +107,34 @@ open_decoder(cir_job_state_t *s, AVStream *st, AVCodecContext **out)
     return 0;
 }
 
+/* A 5.1 rendition beside the AAC one when the preset asks and the track
+ * has the channels: a stereo source gets no upmixed, fake surround. */
+static void
+choose_surround(cir_job_state_t *s, cir_vod_audio_t *t)
+{
+    const cir_preset_t *p = s->ctx->preset;
+    int channels = t->dec->ch_layout.nb_channels;
+
+    if (!p->surround_enabled) {
+        return;
+    }
+    if (channels < 6) {
+        cir_log_info(&s->ctx->log,
+                     "audio stream %d has %d channel%s: no surround "
+                     "rendition (it needs 6 or more)",
+                     t->choice.source, channels, channels == 1 ? "" : "s");
+        return;
+    }
+    t->wants_surround = 1;
+    snprintf(t->surround_id, sizeof(t->surround_id), "%s-%s", t->choice.id,
+             strcmp(p->surround_codec, "ac3") == 0 ? "ac3" : "ec3");
+    cir_log_info(&s->ctx->log,
+                 "audio stream %d has %d channels: surround rendition %s "
+                 "(%s 5.1, %d kbps)",
+                 t->choice.source, channels, t->surround_id, p->surround_codec,
+                 p->surround_bitrate_kbps);
+}
+
 /* The audio renditions the job asks for (every track of the source
  * unless the job's audio_tracks selects), their decoders opened. */
 static int
@@ -128,6 +157,7 @@ select_audio(cir_job_state_t *s, int enabled)
         if ((ret = open_decoder(s, t->st, &t->dec)) < 0) {
             return ret;
         }
+        choose_surround(s, t);
     }
     return 0;
 }
@@ -345,19 +375,47 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
     return drain_prep(s);
 }
 
+/* A track's renditions, at its first decoded frame. */
+static int
+open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
+{
+    cir_audio_config_t cfg = {.id = t->choice.id,
+                              .language = t->choice.language,
+                              .preset = s->ctx->preset,
+                              .job_id = s->ctx->job->job_id};
+    int ret;
+
+    if (t->loudness[CIR_VOD_STEREO].filter[0]) {
+        cfg.gain_filter = t->loudness[CIR_VOD_STEREO].filter;
+    }
+    ret =
+        cir_audio_open(&t->out, &cfg, t->dec, t->st->time_base, s->ctx->store);
+    if (ret < 0) {
+        return fail_msg(s, ret, "audio %s: %s", t->choice.id,
+                        cir_strerror(ret));
+    }
+    if (!t->wants_surround) {
+        return 0;
+    }
+    cfg.id = t->surround_id;
+    cfg.surround = 1;
+    cfg.gain_filter = t->loudness[CIR_VOD_SURROUND].filter[0]
+                          ? t->loudness[CIR_VOD_SURROUND].filter
+                          : NULL;
+    ret = cir_audio_open(&t->surround, &cfg, t->dec, t->st->time_base,
+                         s->ctx->store);
+    return ret < 0 ? fail_msg(s, ret, "audio %s: %s", t->surround_id,
+                              cir_strerror(ret))
+                   : 0;
+}
+
 static int
 on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
 {
     int ret;
 
-    if (t->out == NULL) {
-        ret = cir_audio_open(&t->out, t->choice.id, t->choice.language,
-                             s->ctx->preset, t->dec, t->st->time_base,
-                             s->ctx->store, s->ctx->job->job_id);
-        if (ret < 0) {
-            return fail_msg(s, ret, "audio %s: %s", t->choice.id,
-                            cir_strerror(ret));
-        }
+    if (t->out == NULL && (ret = open_audio_outputs(s, t)) < 0) {
+        return ret;
     }
     f->pts = f->best_effort_timestamp;
     if (f->pts == AV_NOPTS_VALUE) {
@@ -371,6 +429,9 @@ on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
     }
     /* how far the input has been read: the later of its streams */
     s->media_time = fmax(s->media_time, f->pts * av_q2d(t->st->time_base));
+    if (t->surround && (ret = cir_audio_push(t->surround, f)) < 0) {
+        return ret;
+    }
     return cir_audio_push(t->out, f);
 }
 
@@ -522,6 +583,10 @@ flush_all(cir_job_state_t *s)
             return fail_msg(s, ret, "audio %s: %s", t->choice.id,
                             cir_strerror(ret));
         }
+        if (t->surround && (ret = cir_audio_push(t->surround, NULL)) < 0) {
+            return fail_msg(s, ret, "audio %s: %s", t->surround_id,
+                            cir_strerror(ret));
+        }
     }
     return 0;
 }
@@ -629,6 +694,7 @@ state_free(cir_job_state_t *s)
     }
     for (int i = 0; i < s->nb_audio; i++) {
         cir_audio_free(&s->audio[i].out);
+        cir_audio_free(&s->audio[i].surround);
         avcodec_free_context(&s->audio[i].dec);
     }
     cir_thumbnailer_free(&s->thumbs);
@@ -669,6 +735,87 @@ load_subtitles(cir_job_state_t *s)
     return ret < 0 ? fail_msg(s, ret, "subtitles: %s", cir_strerror(ret)) : 0;
 }
 
+/* The filters that bring each rendition to the preset's loudness, from
+ * what the measurement found. */
+static void
+choose_gains(cir_job_state_t *s, cir_vod_audio_t *t)
+{
+    const cir_preset_t *p = s->ctx->preset;
+    const char *ids[CIR_VOD_KINDS] = {t->choice.id, t->surround_id};
+
+    for (int k = 0; k < (t->wants_surround ? 2 : 1); k++) {
+        cir_vod_loudness_t *l = &t->loudness[k];
+        int mode = cir_loudness_filter(&l->input, p->loudness_target_lufs,
+                                       p->loudness_true_peak_db, l->filter,
+                                       sizeof(l->filter));
+        if (mode < 0) { /* cannot happen with 160 bytes: leave it alone */
+            l->filter[0] = '\0';
+            mode = CIR_LOUDNESS_NONE;
+        }
+        l->mode = (cir_loudness_mode_t)mode;
+        cir_log_info(&s->ctx->log,
+                     "loudness of %s: %.1f LUFS to %.1f LUFS "
+                     "(%s%s%s)",
+                     ids[k], l->input.integrated, p->loudness_target_lufs,
+                     cir_loudness_mode_name(l->mode), l->filter[0] ? ": " : "",
+                     l->filter);
+    }
+    t->loudness_measured = 1;
+}
+
+/*
+ * audio.loudness, first pass: the input opened a second time and read to
+ * its end, decoding only the chosen audio streams (the video's packets are
+ * discarded, not decoded), each measured as each of its renditions will
+ * sound (the AAC layout, the 5.1 one).  The encode is the second pass.
+ */
+static int
+measure_loudness(cir_job_state_t *s)
+{
+    cir_loudness_probe_t probes[CIR_AUDIO_TRACKS_MAX * CIR_VOD_KINDS];
+    AVFormatContext *ic = NULL;
+    char why[1280];
+    size_t n = 0, k = 0;
+    int ret;
+
+    if (s->ctx->preset->loudness_target_lufs == 0 || s->nb_audio == 0) {
+        return 0;
+    }
+    for (int i = 0; i < s->nb_audio; i++) {
+        probes[n++] =
+            (cir_loudness_probe_t){.stream = s->audio[i].st->index,
+                                   .channels = s->ctx->preset->audio_channels};
+        if (s->audio[i].wants_surround) {
+            probes[n++] = (cir_loudness_probe_t){
+                .stream = s->audio[i].st->index, .channels = 6};
+        }
+    }
+    if ((ret = cir_job_open_input_into(s->ctx, &ic, why, sizeof(why))) < 0) {
+        return fail_msg(s, input_error(ret), "loudness pass: %s: %s",
+                        s->ctx->input, why);
+    }
+    ret = avformat_find_stream_info(ic, NULL);
+    if (ret >= 0) {
+        ret = cir_loudness_measure(ic, probes, n, s->ctx->job->cancel,
+                                   &s->ctx->log);
+    } else {
+        ret = CIR_EMEDIA;
+    }
+    cir_input_close(&ic);
+    if (ret < 0) {
+        return fail_msg(s, ret, "loudness pass: %s", cir_strerror(ret));
+    }
+    for (int i = 0; i < s->nb_audio; i++) {
+        cir_vod_audio_t *t = &s->audio[i];
+        t->loudness[CIR_VOD_STEREO].input = probes[k++].stats;
+        if (t->wants_surround) {
+            t->loudness[CIR_VOD_SURROUND].input = probes[k++].stats;
+        }
+        choose_gains(s, t);
+    }
+    return 0;
+}
+
 /* The video (or audio) path on the job's input, its header read: stream
  * info, decode, fan out, publish. */
 static int
@@ -687,7 +834,7 @@ run_video(cir_job_state_t *s)
         return ret;
     }
     compute_start(s);
-    if ((ret = load_subtitles(s)) < 0) {
+    if ((ret = load_subtitles(s)) < 0 || (ret = measure_loudness(s)) < 0) {
         return ret;
     }
     if ((ret = read_loop(s)) < 0) {

@@ -17,16 +17,38 @@
 #include "cir_storage.h"
 #include "cir_transcode.h"
 #include "job.h"
+#include "loudness.h"
 #include "rung.h"
 #include "subtitles.h"
 #include "thumbs.h"
 
-/* One chosen source audio track and its rendition. */
+/* The kinds of rendition of one source audio track. */
+enum {
+    CIR_VOD_STEREO = 0,
+    CIR_VOD_SURROUND,
+    CIR_VOD_KINDS
+};
+
+/* The loudness of one rendition (audio.loudness): the source as measured
+ * in its layout, and the filter that normalises it. */
+typedef struct {
+    cir_loudness_stats_t input;
+    cir_loudness_mode_t mode;
+    char filter[160]; /* "" for none */
+} cir_vod_loudness_t;
+
+/* One chosen source audio track and its renditions: the preset's AAC one,
+ * and a 5.1 one (audio.surround) when the source has >= 6 channels. */
 typedef struct {
     cir_audio_choice_t choice; /* id, language, name, default */
     AVStream *st;
     AVCodecContext *dec;
-    cir_audio_t *out; /* opened at the track's first decoded frame */
+    cir_audio_t *out;      /* opened at the track's first decoded frame */
+    cir_audio_t *surround; /* likewise, when wants_surround */
+    int wants_surround;
+    char surround_id[24];  /* "<id>-ec3" or "<id>-ac3" */
+    int loudness_measured; /* loudness[] is filled */
+    cir_vod_loudness_t loudness[CIR_VOD_KINDS];
     int64_t start_pts;
 } cir_vod_audio_t;
 

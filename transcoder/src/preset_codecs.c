@@ -15,6 +15,8 @@ static const char *const speed_presets[] = {
     "medium",    "slow",      "slower",   "veryslow", NULL};
 static const char *const h264_profiles[] = {"baseline", "main", "high", NULL};
 static const char *const hevc_profiles[] = {"main", "main10", NULL};
+/* FFmpeg's encoders for the 5.1 rendition (E-AC-3, AC-3) */
+static const char *const surround_codecs[] = {"eac3", "ac3", NULL};
 static const int aac_rates[] = {8000,  11025, 12000, 16000, 22050, 24000,
                                 32000, 44100, 48000, 64000, 88200, 96000};
 
@@ -150,7 +152,9 @@ cir_preset_codecs_check(const cir_preset_t *p, char *err, size_t errsize)
         (ret = check_choice("video.encoder_preset", p->encoder_preset,
                             speed_presets, 1, err, errsize)) < 0 ||
         (ret = check_rungs(p, err, errsize)) < 0 ||
-        (ret = check_audio(p, err, errsize)) < 0) {
+        (ret = check_audio(p, err, errsize)) < 0 ||
+        (ret = check_choice("audio.surround.codec", p->surround_codec,
+                            surround_codecs, 0, err, errsize)) < 0) {
         return ret;
     }
     return 0;
@@ -262,4 +266,7 @@ cir_preset_codecs_print_help(void *stream)
             "  %-34s an AAC rate: 8000, 11025, 12000, 16000, 22050, "
             "24000, 32000, 44100, 48000, 64000, 88200, 96000\n",
             "audio.sample_rate");
+    join_choices(surround_codecs, list, sizeof(list));
+    fprintf(f, "  %-34s %s (E-AC-3, AC-3), 48000 Hz 5.1\n",
+            "audio.surround.codec", list);
 }

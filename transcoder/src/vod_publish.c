@@ -51,6 +51,33 @@ fill_rendition(cir_rendition_t *r, const cir_cmaf_info_t *in, double target)
     cir_publish_rates(r, (double)in->total_bytes, dur, target);
 }
 
+/* The loudness pass's numbers for an audio rendition of the result. */
+static void
+fill_loudness(cir_job_state_t *s, const char *id, cir_result_rendition_t *o)
+{
+    const cir_preset_t *p = s->ctx->preset;
+
+    for (int i = 0; i < s->nb_audio; i++) {
+        const cir_vod_audio_t *t = &s->audio[i];
+        int kind = strcmp(id, t->choice.id) == 0 ? CIR_VOD_STEREO
+                   : t->wants_surround && strcmp(id, t->surround_id) == 0
+                       ? CIR_VOD_SURROUND
+                       : -1;
+        if (kind < 0 || !t->loudness_measured) {
+            continue;
+        }
+        o->loudness = 1;
+        o->loudness_input_i = t->loudness[kind].input.integrated;
+        o->loudness_input_tp = t->loudness[kind].input.true_peak;
+        o->loudness_input_lra = t->loudness[kind].input.lra;
+        o->loudness_target_i = p->loudness_target_lufs;
+        o->loudness_target_tp = p->loudness_true_peak_db;
+        snprintf(o->loudness_mode, sizeof(o->loudness_mode), "%s",
+                 cir_loudness_mode_name(t->loudness[kind].mode));
+        return;
+    }
+}
+
 static void
 fill_result(cir_job_state_t *s, const cir_asset_t *asset)
 {
@@ -78,6 +105,7 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
                      r->language ? r->language : "und");
             snprintf(o->name, sizeof(o->name), "%s", r->name ? r->name : r->id);
             o->is_default = r->is_default;
+            fill_loudness(s, r->id, o);
         }
         res->nb_renditions = i + 1;
     }
@@ -110,25 +138,34 @@ describe_renditions(cir_job_state_t *s, cir_rendition_t *rends,
         r->closed_captions = cir_rung_carries_captions(s->rungs[i]);
         asset->duration = fmax(asset->duration, rendition_end(&in));
     }
-    for (int i = 0; i < s->nb_audio; i++) {
-        const cir_vod_audio_t *t = &s->audio[i];
-        cir_cmaf_info_t in;
-        cir_rendition_t *r;
-        if (t->out == NULL) {
-            continue; /* nothing decoded: said by check_audio_complete */
+    /* the AAC renditions first, then the 5.1 ones (each codec its own
+     * HLS audio group, in this order) */
+    for (int kind = CIR_VOD_STEREO; kind < CIR_VOD_KINDS; kind++) {
+        for (int i = 0; i < s->nb_audio; i++) {
+            const cir_vod_audio_t *t = &s->audio[i];
+            const cir_audio_t *out =
+                kind == CIR_VOD_STEREO ? t->out : t->surround;
+            cir_cmaf_info_t in;
+            cir_rendition_t *r;
+            if (out == NULL) {
+                continue; /* nothing decoded (check_audio_complete), or
+                           * no 5.1 rendition */
+            }
+            r = &rends[n++];
+            cir_cmaf_info(cir_audio_packager(out), &in);
+            fill_rendition(r, &in, target);
+            r->id = kind == CIR_VOD_STEREO ? t->choice.id : t->surround_id;
+            r->type = CIR_MEDIA_AUDIO;
+            r->codecs = cir_audio_codecs(out);
+            r->sample_rate = cir_audio_sample_rate(out);
+            r->channels = cir_audio_channels(out);
+            r->language = t->choice.language;
+            /* the same NAME in both groups: one choice for the viewer,
+             * the player picks the codec (Apple's HLS authoring spec) */
+            r->name = t->choice.name;
+            r->is_default = t->choice.is_default;
+            asset->duration = fmax(asset->duration, rendition_end(&in));
         }
-        r = &rends[n++];
-        cir_cmaf_info(cir_audio_packager(t->out), &in);
-        fill_rendition(r, &in, target);
-        r->id = t->choice.id;
-        r->type = CIR_MEDIA_AUDIO;
-        r->codecs = cir_audio_codecs(t->out);
-        r->sample_rate = cir_audio_sample_rate(t->out);
-        r->channels = cir_audio_channels(t->out);
-        r->language = t->choice.language;
-        r->name = t->choice.name;
-        r->is_default = t->choice.is_default;
-        asset->duration = fmax(asset->duration, rendition_end(&in));
     }
     return n;
 }
@@ -215,7 +252,7 @@ publish_subtitles(cir_job_state_t *s, cir_asset_t *asset, unsigned formats)
 int
 cir_vod_publish(cir_job_state_t *s)
 {
-    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
+    cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 2 * CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
     char cc_language[CIR_LANGUAGE_MAX];
     const cir_publish_dest_t dest = {

@@ -25,6 +25,7 @@
 #include "cir_options.h"
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
+#include "cir_result_json.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
 
@@ -234,6 +235,9 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
             json_object_set_new(e, "language", json_string(x->language));
             json_object_set_new(e, "name", json_string(x->name));
             json_object_set_new(e, "default", json_boolean(x->is_default));
+        }
+        if (!x->video && x->loudness) {
+            json_object_set_new(e, "loudness", cir_result_loudness_json(x));
         }
         if (x->video) {
             json_object_set_new(e, "width", json_integer(x->width));
