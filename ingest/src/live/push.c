@@ -13,8 +13,17 @@
  * it starts at a keyframe without waiting for the next one.  State changes
  * are logged once, not each retry.
  *
+ * rtmps:// destinations run TLS (tls.c, a client session over memory BIOs)
+ * between the socket and the RTMP client: the certificate is verified for
+ * the URL's host (push_tls_verify, push_tls_ca_file); a failure is one
+ * more reason to retry with backoff, shown in the status.
+ *
+ * SRT publishers' packets come here as FLV tags made by libavformat's flv
+ * muxer (push_flv.c), RTMP publishers' tags as they came.
+ *
  * An adapter on libuv: tested through tests/integration/ingest_push.test.mjs
- * (nginx-rtmp and a second cirrus-ingest as destinations).
+ * (nginx-rtmp and a second cirrus-ingest as destinations) and
+ * tests/integration/ingest_push_reach.test.mjs (rtmps://, SRT publishers).
  */
 
 #include "server_internal.h"
@@ -24,6 +33,9 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS    2000 /* for the unpublish to go out */
 #define BACKOFF_MAX_S      30
+/* TLS records of one flush at most (the RTMP client's output is bounded
+ * by 64 MiB, the records add a little) */
+#define TLS_OUT_MAX ((size_t)65 << 20)
 
 typedef enum {
     DEST_CONNECTING,
@@ -48,6 +60,7 @@ typedef struct {
     int gai_pending;
     uv_connect_t creq;
     cir_rtmp_client_t *cl;
+    srv_tls_t tls; /* rtmps:// (tls.ssl is NULL otherwise) */
     unsigned backoff_s;
     int wait_key; /* the queue overflowed: video waits for a keyframe */
     /* memory held by writes not done yet, their bookkeeping included (a
@@ -117,6 +130,14 @@ handle_closed(uv_handle_t *h)
 
 static void dest_start(dest_t *d);
 
+/* The connection's RTMP client and TLS session go (the socket closes). */
+static void
+dest_drop_session(dest_t *d)
+{
+    cir_rtmp_client_free(&d->cl);
+    srv_tls_close(&d->tls);
+}
+
 /* ---- writing -------------------------------------------------------------
  */
 
@@ -151,6 +172,14 @@ dest_flush(dest_t *d)
     uv_buf_t buf;
     int ret;
 
+    if (d->tls.ssl != NULL) {
+        /* rtmps: what goes out is the TLS records of it */
+        if (srv_tls_send(&d->tls, out) < 0) {
+            dest_fail(d, d->tls.error, NULL);
+            return -1;
+        }
+        out = &d->tls.out;
+    }
     if (out->len == 0) {
         return 0;
     }
@@ -269,7 +298,7 @@ dest_fail(dest_t *d, const char *what, const char *detail)
                       d->url.redacted, why, d->backoff_s);
     }
     d->state = DEST_RETRYING;
-    cir_rtmp_client_free(&d->cl);
+    dest_drop_session(d);
     if (d->tcp_open && !uv_is_closing((uv_handle_t *)&d->tcp)) {
         uv_close((uv_handle_t *)&d->tcp, handle_closed);
     }
@@ -293,6 +322,15 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)d->set->srv->readbuf, READ_BUF);
 }
 
+/* Plaintext from the TLS session: into the RTMP client. */
+static int
+feed_client(void *opaque, const uint8_t *p, size_t n)
+{
+    dest_t *d = opaque;
+
+    return cir_rtmp_client_feed(d->cl, p, n);
+}
+
 static void
 read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -309,10 +347,19 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || d->cl == NULL) {
         return;
     }
-    ret =
-        cir_rtmp_client_feed(d->cl, (const uint8_t *)buf->base, (size_t)nread);
+    if (d->tls.ssl != NULL) {
+        d->tls.error[0] = '\0';
+        ret = srv_tls_feed(&d->tls, (const uint8_t *)buf->base, (size_t)nread,
+                           feed_client, d);
+    } else {
+        ret = feed_client(d, (const uint8_t *)buf->base, (size_t)nread);
+    }
     if (ret < 0) {
-        dest_fail(d, cir_rtmp_client_error(d->cl), NULL);
+        /* (the TLS session's reason, or the RTMP client's) */
+        dest_fail(d,
+                  d->tls.error[0] != '\0' ? d->tls.error
+                                          : cir_rtmp_client_error(d->cl),
+                  NULL);
         return;
     }
     if (dest_flush(d) < 0) {
@@ -344,6 +391,11 @@ on_connected(uv_connect_t *req, int status)
     if ((ret = cir_rtmp_client_new(&d->cl, &d->url,
                                    (uint32_t)(srv_now_us() / 1000), rnd)) < 0) {
         dest_fail(d, cir_strerror(ret), NULL);
+        return;
+    }
+    if (d->url.tls && (ret = srv_tls_open(&d->tls, d->set->srv->tls_client_ctx,
+                                          d->url.host, TLS_OUT_MAX)) < 0) {
+        dest_fail(d, "cannot start TLS", cir_strerror(ret));
         return;
     }
     uv_tcp_nodelay(&d->tcp, 1);
@@ -421,7 +473,7 @@ push_get(stream_t *st)
     srv_push_t *p;
 
     if (st->push != NULL || s->npush == 0 || st->closing ||
-        st->publisher == NULL || s->stopping) {
+        (st->publisher == NULL && st->srt_publisher == NULL) || s->stopping) {
         return st->push;
     }
     if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -491,12 +543,12 @@ dest_stop(dest_t *d)
         sd->data = d;
         if (uv_shutdown(sd, (uv_stream_t *)&d->tcp, shutdown_done) == 0) {
             uv_timer_start(&d->timer, dest_stop_now, STOP_TIMEOUT_MS, 0);
-            cir_rtmp_client_free(&d->cl);
+            dest_drop_session(d);
             return;
         }
         free(sd);
     }
-    cir_rtmp_client_free(&d->cl);
+    dest_drop_session(d);
     dest_stop_now(&d->timer);
 }
 
@@ -519,6 +571,19 @@ srv_push_stop(stream_t *st)
     }
 }
 
+/* The new metadata (in p->meta) to the destinations publishing. */
+static void
+meta_send(srv_push_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        dest_t *d = &p->dest[i];
+        if (d->state == DEST_PUBLISHING) {
+            dest_send(d, CIR_RTMP_MSG_DATA_AMF0, 0,
+                      (const uint8_t *)p->meta.data, p->meta.len);
+        }
+    }
+}
+
 void
 srv_push_metadata(stream_t *st, const cir_amf_t *meta)
 {
@@ -532,13 +597,27 @@ srv_push_metadata(stream_t *st, const cir_amf_t *meta)
         cir_buf_reset(&p->meta);
         return;
     }
-    for (size_t i = 0; i < p->n; i++) {
-        dest_t *d = &p->dest[i];
-        if (d->state == DEST_PUBLISHING) {
-            dest_send(d, CIR_RTMP_MSG_DATA_AMF0, 0,
-                      (const uint8_t *)p->meta.data, p->meta.len);
-        }
+    meta_send(p);
+}
+
+void
+srv_push_script(stream_t *st, const uint8_t *body, size_t n)
+{
+    static const uint8_t set_data_frame[] = {
+        0x02, 0x00, 0x0d, '@', 's', 'e', 't', 'D',
+        'a',  't',  'a',  'F', 'r', 'a', 'm', 'e'}; /* AMF0 string */
+    srv_push_t *p = push_get(st);
+
+    if (p == NULL) {
+        return;
     }
+    cir_buf_reset(&p->meta);
+    if (cir_buf_append(&p->meta, set_data_frame, sizeof(set_data_frame)) < 0 ||
+        cir_buf_append(&p->meta, body, n) < 0) {
+        cir_buf_reset(&p->meta);
+        return;
+    }
+    meta_send(p);
 }
 
 /* Keeps the tags since the last keyframe, within push_queue_bytes. */
@@ -663,7 +742,8 @@ srv_push_info(stream_t *st, const cir_ingest_push_info_t **info, size_t *n)
                                               .bytes = d->bytes,
                                               .dropped = d->dropped,
                                               .reconnects = d->reconnects,
-                                              .queued_bytes = dest_queued(d)};
+                                              .queued_bytes = dest_queued(d),
+                                              .error = d->why};
     }
     *info = p->info;
     *n = p->n;
@@ -685,6 +765,10 @@ srv_push_configure(cir_ingest_t *s)
         return ret;
     }
     for (size_t i = 0; i < s->npush; i++) {
+        if (s->push_urls[i].tls && s->tls_client_ctx == NULL &&
+            (ret = srv_tls_client_load(s)) < 0) {
+            return ret;
+        }
         cir_log_info(&s->log, "push: every stream to %s%s",
                      s->push_urls[i].redacted,
                      s->push_urls[i].key[0] == '\0' ? "<stream key>" : "");
