@@ -310,6 +310,15 @@ void srv_push_media(stream_t *st, int video, uint32_t ts, const uint8_t *data,
 void srv_push_stop(stream_t *st); /* the publisher left, or the stream ends */
 void srv_push_info(stream_t *st, const cir_ingest_push_info_t **info,
                    size_t *n);
+/* push_flv.c: an SRT publisher's tracks and packets (ms timestamps) as FLV
+ * tags for the push (*m made at the first call when there is a push,
+ * freed with srv_push_flv_free) */
+typedef struct srv_flvmux srv_flvmux_t;
+void srv_push_flv_track(stream_t *st, srv_flvmux_t **m, int video,
+                        const AVCodecParameters *par);
+void srv_push_flv_packet(stream_t *st, srv_flvmux_t **m, int video,
+                         const AVPacket *pkt);
+void srv_push_flv_free(srv_flvmux_t **m);
 
 /* status_http.c */
 void srv_on_status_connection(uv_stream_t *server, int status);
