@@ -4,6 +4,10 @@
  * their timestamps), to every destination, each over its own TCP
  * connection running the RTMP client state machine (rtmp_client.c).
  *
+ * What a loop turn sends a destination goes out in one socket write at the
+ * turn's end (a uv_check per stream; earlier past BATCH_BYTES), not a
+ * write per tag.
+ *
  * A destination never holds anything else up: what it has not taken stays
  * in its socket's write queue, bounded by push_queue_bytes, past which
  * video is dropped until the next keyframe (counted).  A failed or closed
@@ -36,6 +40,8 @@
 /* TLS records of one flush at most (the RTMP client's output is bounded
  * by 64 MiB, the records add a little) */
 #define TLS_OUT_MAX ((size_t)65 << 20)
+/* a destination's output written at once past this, before the turn ends */
+#define BATCH_BYTES (256 * 1024)
 
 typedef enum {
     DEST_CONNECTING,
@@ -82,7 +88,9 @@ struct srv_push {
     char key[64];
     cir_log_ctx_t log;
     int stopping;
-    int handles; /* timers and sockets open, resolutions pending */
+    int handles;      /* timers and sockets open, resolutions pending */
+    uv_check_t flush; /* the loop turn's output to the sockets */
+    int flush_armed;
     size_t n;
     dest_t dest[SRV_PUSH_MAX];
     cir_ingest_push_info_t info[SRV_PUSH_MAX];
@@ -108,15 +116,10 @@ gop_clear(srv_push_t *p)
     p->gop_bytes = 0;
 }
 
+/* One of the set's handles closed: the last frees it. */
 static void
-handle_closed(uv_handle_t *h)
+set_release(srv_push_t *p)
 {
-    dest_t *d = h->data;
-    srv_push_t *p = d->set;
-
-    if (h == (uv_handle_t *)&d->tcp) {
-        d->tcp_open = 0;
-    }
     if (--p->handles > 0 || !p->stopping) {
         return;
     }
@@ -126,6 +129,23 @@ handle_closed(uv_handle_t *h)
     cir_buf_free(&p->vseq);
     cir_buf_free(&p->aseq);
     free(p);
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+    dest_t *d = h->data;
+
+    if (h == (uv_handle_t *)&d->tcp) {
+        d->tcp_open = 0;
+    }
+    set_release(d->set);
+}
+
+static void
+flush_closed(uv_handle_t *h)
+{
+    set_release(h->data);
 }
 
 static void dest_start(dest_t *d);
@@ -205,20 +225,46 @@ dest_flush(dest_t *d)
     return 0;
 }
 
+/* The loop turn ends: what it gave the destinations goes out. */
+static void
+flush_turn(uv_check_t *c)
+{
+    srv_push_t *p = c->data;
+
+    uv_check_stop(c);
+    p->flush_armed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->dest[i].state == DEST_PUBLISHING && p->dest[i].cl != NULL) {
+            dest_flush(&p->dest[i]);
+        }
+    }
+}
+
+/* A message to a publishing destination: written at the turn's end. */
 static int
 dest_send(dest_t *d, uint8_t type, uint32_t ts, const uint8_t *data, size_t n)
 {
+    srv_push_t *p = d->set;
+
     if (cir_rtmp_client_send(d->cl, type, ts, data, n) < 0) {
         dest_fail(d, "cannot frame a message", NULL);
         return -1;
     }
-    return dest_flush(d);
+    if (cir_rtmp_client_output(d->cl)->len >= BATCH_BYTES) {
+        return dest_flush(d);
+    }
+    if (!p->flush_armed) {
+        uv_check_start(&p->flush, flush_turn);
+        p->flush_armed = 1;
+    }
+    return 0;
 }
 
+/* Its bytes not yet taken: in writes, and framed for the turn's end. */
 static uint64_t
 dest_queued(const dest_t *d)
 {
-    return d->queued;
+    return d->queued + (d->cl != NULL ? cir_rtmp_client_output(d->cl)->len : 0);
 }
 
 /* Publishing: the headers, then the GOP so far. */
@@ -393,6 +439,13 @@ on_connected(uv_connect_t *req, int status)
         dest_fail(d, cir_strerror(ret), NULL);
         return;
     }
+    /* (the context is made at start when a push URL is rtmps://; here for
+     * destination lists set otherwise) */
+    if (d->url.tls && d->set->srv->tls_client_ctx == NULL &&
+        srv_tls_client_load(d->set->srv) < 0) {
+        dest_fail(d, "cannot start TLS", "no client context (see the log)");
+        return;
+    }
     if (d->url.tls && (ret = srv_tls_open(&d->tls, d->set->srv->tls_client_ctx,
                                           d->url.host, TLS_OUT_MAX)) < 0) {
         dest_fail(d, "cannot start TLS", cir_strerror(ret));
@@ -485,6 +538,9 @@ push_get(stream_t *st)
     cir_buf_init(&p->meta, 1 << 20);
     cir_buf_init(&p->vseq, 1 << 20);
     cir_buf_init(&p->aseq, 1 << 20);
+    uv_check_init(&s->loop, &p->flush);
+    p->flush.data = p;
+    p->handles++;
     p->n = s->npush;
     for (size_t i = 0; i < p->n; i++) {
         dest_t *d = &p->dest[i];
@@ -569,6 +625,7 @@ srv_push_stop(stream_t *st)
         }
         dest_stop(&p->dest[i]);
     }
+    uv_close((uv_handle_t *)&p->flush, flush_closed);
 }
 
 /* The new metadata (in p->meta) to the destinations publishing. */
