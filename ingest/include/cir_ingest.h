@@ -87,10 +87,12 @@ typedef struct {
     char record_uri[1024];      /* each stream recorded as VOD under it */
     char public_base_url[1024]; /* viewer URLs in the status ("": none) */
     /* restreaming: every stream forwarded as it came to these
-     * rtmp://host[:port]/app/key URLs (space or comma separated; the
+     * rtmp[s]://host[:port]/app/key URLs (space or comma separated; the
      * stream's own key is appended when a URL ends in '/') */
     char push[4096];
-    int64_t push_queue_bytes; /* per destination, then drops */
+    int64_t push_queue_bytes;    /* per destination, then drops */
+    int64_t push_tls_verify;     /* rtmps:// certificates checked */
+    char push_tls_ca_file[1024]; /* "": the system's authorities */
     char log_level[16];
     int64_t log_json; /* one JSON object per log line */
     /* RTMP applications (rtmp://host/APP/KEY), each with its own settings
@@ -200,6 +202,7 @@ typedef struct {
     uint64_t dropped;  /* frames dropped at its queue */
     uint64_t reconnects;
     uint64_t queued_bytes; /* waiting for the socket now */
+    const char *error;     /* why it is retrying ("" while publishing) */
 } cir_ingest_push_info_t;
 
 typedef struct {

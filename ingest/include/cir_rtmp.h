@@ -278,15 +278,17 @@ int cir_rtmp_valid_key(const char *key);
 
 /* ---- the client side: publishing to another server (push) -------------- */
 
-/* rtmp://host[:port]/app/key: the application is everything between the
- * host and the last '/', the key (with any ?query) after it; it may be
- * empty (rtmp://host/app/: the caller fills it, cir_rtmp_url_set_key). */
+/* rtmp[s]://host[:port]/app/key: the application is everything between
+ * the host and the last '/', the key (with any ?query) after it; it may be
+ * empty (rtmp://host/app/: the caller fills it, cir_rtmp_url_set_key).
+ * rtmps:// is RTMP over TLS (the caller's: tls is set). */
 typedef struct {
     char host[256]; /* a name or an address; IPv6 without its brackets */
-    int port;       /* 1935 when not given */
+    int port;       /* 1935 (rtmps: 443) when not given */
+    int tls;        /* rtmps:// */
     char app[256];
     char key[256];
-    char tc_url[600];   /* rtmp://host:port/app */
+    char tc_url[600];   /* rtmp[s]://host:port/app */
     char redacted[640]; /* the URL with the key hidden, for logs and status */
 } cir_rtmp_url_t;
 

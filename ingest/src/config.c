@@ -159,12 +159,20 @@ static const cir_option_t opts[] = {
      "viewer base URL for the status endpoint (e.g. https://cdn.example/live)"},
     {"push", S(push), "", 0, 0,
      "restream every stream as it came (no transcode) to these "
-     "rtmp://host[:port]/app/key URLs, space or comma separated, at most 8; "
+     "rtmp[s]://host[:port]/app/key URLs (rtmps://: TLS, port 443 unless "
+     "given), space or comma separated, at most 8; "
      "a URL ending in '/' gets the stream's own key; each reconnects with "
      "backoff (1, 2, 4 ... 30 s); empty: off"},
     {"push_queue_bytes", I(push_queue_bytes), "8388608", 65536, GIB4,
      "bytes queued at most per push destination (past it video is dropped "
      "until the next keyframe, counted)"},
+    {"push_tls_verify", I(push_tls_verify), "1", 0, 1,
+     "1: rtmps:// push destinations must present a certificate that "
+     "verifies (push_tls_ca_file, or the system's authorities) for the "
+     "URL's host; 0: not checked (tests, self-signed; logged as a warning)"},
+    {"push_tls_ca_file", S(push_tls_ca_file), "", 0, 0,
+     "PEM file of the certificate authorities rtmps:// push destinations "
+     "are verified against; empty: the system's"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},

@@ -75,7 +75,7 @@ path_char(char ch)
 
 static int
 parse_host_port(const char *p, size_t n, cir_rtmp_url_t *u, const char *url,
-                char *err, size_t errlen)
+                char *err, size_t errlen, int default_port)
 {
     const char *colon = NULL, *h = p;
     size_t hn = n;
@@ -112,7 +112,7 @@ parse_host_port(const char *p, size_t n, cir_rtmp_url_t *u, const char *url,
     }
     memcpy(u->host, h, hn);
     u->host[hn] = '\0';
-    u->port = 1935;
+    u->port = default_port;
     if (colon != NULL) {
         long port = 0;
         size_t digits = (size_t)(p + n - colon - 1);
@@ -144,18 +144,22 @@ cir_rtmp_url_parse(const char *url, cir_rtmp_url_t *u, char *err, size_t errlen)
     if (len > 512) {
         return fail_url(err, errlen, url, "longer than 512 bytes");
     }
-    if (strncmp(url, "rtmp://", 7) != 0) {
+    if (strncmp(url, "rtmp://", 7) == 0) {
+        p = url + 7;
+    } else if (strncmp(url, "rtmps://", 8) == 0) {
+        p = url + 8;
+        u->tls = 1;
+    } else {
         return fail_url(err, errlen, url,
-                        "not rtmp://host[:port]/app/key (only rtmp:// is "
-                        "supported)");
+                        "not rtmp[s]://host[:port]/app/key (only rtmp:// and "
+                        "rtmps:// are supported)");
     }
-    p = url + 7;
     slash = strchr(p, '/');
     if (slash == NULL) {
         return fail_url(err, errlen, url, "no application and key");
     }
-    if ((ret = parse_host_port(p, (size_t)(slash - p), u, url, err, errlen)) <
-        0) {
+    if ((ret = parse_host_port(p, (size_t)(slash - p), u, url, err, errlen,
+                               u->tls ? 443 : 1935)) < 0) {
         return ret;
     }
     last = strrchr(slash + 1, '/');
@@ -178,8 +182,8 @@ cir_rtmp_url_parse(const char *url, cir_rtmp_url_t *u, char *err, size_t errlen)
     }
     memcpy(u->app, slash + 1, an);
     memcpy(u->key, last + 1, kn);
-    snprintf(u->tc_url, sizeof(u->tc_url), "rtmp://%s%s%s:%d/%s",
-             strchr(u->host, ':') ? "[" : "", u->host,
+    snprintf(u->tc_url, sizeof(u->tc_url), "rtmp%s://%s%s%s:%d/%s",
+             u->tls ? "s" : "", strchr(u->host, ':') ? "[" : "", u->host,
              strchr(u->host, ':') ? "]" : "", u->port, u->app);
     cir_rtmp_url_set_key(u, u->key);
     return 0;

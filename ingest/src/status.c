@@ -68,7 +68,8 @@ add_live(json_t *o, json_t *names, const cir_ingest_stream_info_t *s)
     }
 }
 
-/* The push destinations: where, in what state, what they took. */
+/* The push destinations: where, in what state, what they took, why they
+ * are retrying. */
 static json_t *
 push_json(const cir_ingest_stream_info_t *s)
 {
@@ -76,12 +77,16 @@ push_json(const cir_ingest_stream_info_t *s)
 
     for (size_t i = 0; i < s->npush; i++) {
         const cir_ingest_push_info_t *p = &s->push[i];
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "url", p->url,
-                         "state", p->state, "bytes", (json_int_t)p->bytes,
-                         "dropped_frames", (json_int_t)p->dropped, "reconnects",
-                         (json_int_t)p->reconnects, "queued_bytes",
-                         (json_int_t)p->queued_bytes));
+        json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "url", p->url,
+                              "state", p->state, "bytes", (json_int_t)p->bytes,
+                              "dropped_frames", (json_int_t)p->dropped,
+                              "reconnects", (json_int_t)p->reconnects,
+                              "queued_bytes", (json_int_t)p->queued_bytes);
+        /* why it is retrying (a refusal, a certificate that failed) */
+        if (d != NULL && p->error != NULL && p->error[0] != '\0') {
+            json_object_set_new(d, "error", json_string(p->error));
+        }
+        json_array_append_new(a, d);
     }
     return a;
 }

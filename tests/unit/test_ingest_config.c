@@ -197,8 +197,8 @@ Test(ingest_status, streams_json_and_metrics)
     free(body);
 }
 
-/* Push destinations: a "push" array in /streams, cirrus_ingest_push_* per
- * key and URL in /metrics. */
+/* Push destinations: a "push" array in /streams (why one retries in
+ * "error"), cirrus_ingest_push_* per key and URL in /metrics. */
 Test(ingest_status, push_destinations_per_stream_and_url)
 {
     cir_ingest_push_info_t push[2] = {
@@ -208,7 +208,10 @@ Test(ingest_status, push_destinations_per_stream_and_url)
          .dropped = 7,
          .reconnects = 1,
          .queued_bytes = 4096},
-        {.url = "rtmp://b:1935/x/***", .state = "retrying", .reconnects = 5}};
+        {.url = "rtmp://b:1935/x/***",
+         .state = "retrying",
+         .reconnects = 5,
+         .error = "TLS: certificate verify failed: self-signed certificate"}};
     cir_ingest_stream_info_t s = {
         .key = "cam1", .video_codec = "h264", .push = push, .npush = 2};
     cir_ingest_server_stats_t srv = {0};
@@ -230,6 +233,11 @@ Test(ingest_status, push_destinations_per_stream_and_url)
     cr_assert_eq(
         json_integer_value(json_object_get(json_array_get(p, 1), "reconnects")),
         5);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(p, 1), "error")),
+        "TLS: certificate verify failed: self-signed certificate");
+    cr_assert_null(json_object_get(json_array_get(p, 0), "error"),
+                   "no error while publishing");
     json_decref(j);
     free(body);
     cr_assert_eq(cir_ingest_status_render("/metrics", &s, 1, &srv, &body, &ct),

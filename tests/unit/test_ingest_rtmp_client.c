@@ -40,12 +40,36 @@ Test(rtmp_url, parses_host_port_app_key)
     cr_assert_str_eq(u.key, "cam9");
 }
 
+Test(rtmp_url, rtmps_is_tls_on_443_unless_given)
+{
+    cir_rtmp_url_t u;
+    char err[256];
+
+    cr_assert_eq(cir_rtmp_url_parse("rtmps://live-api-s.example.com/rtmp/k1",
+                                    &u, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(u.tls, 1);
+    cr_assert_eq(u.port, 443);
+    cr_assert_str_eq(u.host, "live-api-s.example.com");
+    cr_assert_str_eq(u.tc_url, "rtmps://live-api-s.example.com:443/rtmp");
+    cr_assert_eq(cir_rtmp_url_parse("rtmps://127.0.0.1:1936/live/", &u, err,
+                                    sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(u.port, 1936);
+    cr_assert_str_eq(u.tc_url, "rtmps://127.0.0.1:1936/live");
+    cr_assert_eq(cir_rtmp_url_parse("rtmp://h/live/k", &u, err, sizeof(err)),
+                 0);
+    cr_assert_eq(u.tls, 0);
+    cr_assert_eq(u.port, 1935);
+}
+
 Test(rtmp_url, refuses_bad_urls_naming_them)
 {
     static const char *const bad[] = {
         "http://h/live/k",    "rtmp://h/live",    "rtmp://h:0/live/k",
         "rtmp://h:99999/a/k", "rtmp:///live/k",   "rtmp://h//k",
-        "rtmp://h/li ve/k",   "rtmp://h$/live/k", "rtmp://h:12a/live/k"};
+        "rtmp://h/li ve/k",   "rtmp://h$/live/k", "rtmp://h:12a/live/k",
+        "rtmpt://h/live/k",   "rtmps://h/live",   "rtmps://h:0/live/k"};
     cir_rtmp_url_t u;
     char err[256];
 

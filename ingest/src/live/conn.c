@@ -68,7 +68,7 @@ conn_flush(conn_t *c)
             srv_conn_close(c);
             return;
         }
-        out = &c->tls_out;
+        out = &c->tls->out;
     }
     if (out->len > 0) {
         if (c->write_pending + out->len > OUT_MAX) {

@@ -4,6 +4,10 @@
  * their timestamps), to every destination, each over its own TCP
  * connection running the RTMP client state machine (rtmp_client.c).
  *
+ * What a loop turn sends a destination goes out in one socket write at the
+ * turn's end (a uv_check per stream; earlier past BATCH_BYTES), not a
+ * write per tag.
+ *
  * A destination never holds anything else up: what it has not taken stays
  * in its socket's write queue, bounded by push_queue_bytes, past which
  * video is dropped until the next keyframe (counted).  A failed or closed
@@ -13,8 +17,17 @@
  * it starts at a keyframe without waiting for the next one.  State changes
  * are logged once, not each retry.
  *
+ * rtmps:// destinations run TLS (tls.c, a client session over memory BIOs)
+ * between the socket and the RTMP client: the certificate is verified for
+ * the URL's host (push_tls_verify, push_tls_ca_file); a failure is one
+ * more reason to retry with backoff, shown in the status.
+ *
+ * SRT publishers' packets come here as FLV tags made by libavformat's flv
+ * muxer (push_flv.c), RTMP publishers' tags as they came.
+ *
  * An adapter on libuv: tested through tests/integration/ingest_push.test.mjs
- * (nginx-rtmp and a second cirrus-ingest as destinations).
+ * (nginx-rtmp and a second cirrus-ingest as destinations) and
+ * tests/integration/ingest_push_reach.test.mjs (rtmps://, SRT publishers).
  */
 
 #include "server_internal.h"
@@ -24,6 +37,11 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS    2000 /* for the unpublish to go out */
 #define BACKOFF_MAX_S      30
+/* TLS records of one flush at most (the RTMP client's output is bounded
+ * by 64 MiB, the records add a little) */
+#define TLS_OUT_MAX ((size_t)65 << 20)
+/* a destination's output written at once past this, before the turn ends */
+#define BATCH_BYTES (256 * 1024)
 
 typedef enum {
     DEST_CONNECTING,
@@ -48,6 +66,7 @@ typedef struct {
     int gai_pending;
     uv_connect_t creq;
     cir_rtmp_client_t *cl;
+    srv_tls_t tls; /* rtmps:// (tls.ssl is NULL otherwise) */
     unsigned backoff_s;
     int wait_key; /* the queue overflowed: video waits for a keyframe */
     /* memory held by writes not done yet, their bookkeeping included (a
@@ -69,7 +88,9 @@ struct srv_push {
     char key[64];
     cir_log_ctx_t log;
     int stopping;
-    int handles; /* timers and sockets open, resolutions pending */
+    int handles;      /* timers and sockets open, resolutions pending */
+    uv_check_t flush; /* the loop turn's output to the sockets */
+    int flush_armed;
     size_t n;
     dest_t dest[SRV_PUSH_MAX];
     cir_ingest_push_info_t info[SRV_PUSH_MAX];
@@ -95,15 +116,10 @@ gop_clear(srv_push_t *p)
     p->gop_bytes = 0;
 }
 
+/* One of the set's handles closed: the last frees it. */
 static void
-handle_closed(uv_handle_t *h)
+set_release(srv_push_t *p)
 {
-    dest_t *d = h->data;
-    srv_push_t *p = d->set;
-
-    if (h == (uv_handle_t *)&d->tcp) {
-        d->tcp_open = 0;
-    }
     if (--p->handles > 0 || !p->stopping) {
         return;
     }
@@ -115,7 +131,32 @@ handle_closed(uv_handle_t *h)
     free(p);
 }
 
+static void
+handle_closed(uv_handle_t *h)
+{
+    dest_t *d = h->data;
+
+    if (h == (uv_handle_t *)&d->tcp) {
+        d->tcp_open = 0;
+    }
+    set_release(d->set);
+}
+
+static void
+flush_closed(uv_handle_t *h)
+{
+    set_release(h->data);
+}
+
 static void dest_start(dest_t *d);
+
+/* The connection's RTMP client and TLS session go (the socket closes). */
+static void
+dest_drop_session(dest_t *d)
+{
+    cir_rtmp_client_free(&d->cl);
+    srv_tls_close(&d->tls);
+}
 
 /* ---- writing -------------------------------------------------------------
  */
@@ -151,6 +192,14 @@ dest_flush(dest_t *d)
     uv_buf_t buf;
     int ret;
 
+    if (d->tls.ssl != NULL) {
+        /* rtmps: what goes out is the TLS records of it */
+        if (srv_tls_send(&d->tls, out) < 0) {
+            dest_fail(d, d->tls.error, NULL);
+            return -1;
+        }
+        out = &d->tls.out;
+    }
     if (out->len == 0) {
         return 0;
     }
@@ -176,20 +225,46 @@ dest_flush(dest_t *d)
     return 0;
 }
 
+/* The loop turn ends: what it gave the destinations goes out. */
+static void
+flush_turn(uv_check_t *c)
+{
+    srv_push_t *p = c->data;
+
+    uv_check_stop(c);
+    p->flush_armed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->dest[i].state == DEST_PUBLISHING && p->dest[i].cl != NULL) {
+            dest_flush(&p->dest[i]);
+        }
+    }
+}
+
+/* A message to a publishing destination: written at the turn's end. */
 static int
 dest_send(dest_t *d, uint8_t type, uint32_t ts, const uint8_t *data, size_t n)
 {
+    srv_push_t *p = d->set;
+
     if (cir_rtmp_client_send(d->cl, type, ts, data, n) < 0) {
         dest_fail(d, "cannot frame a message", NULL);
         return -1;
     }
-    return dest_flush(d);
+    if (cir_rtmp_client_output(d->cl)->len >= BATCH_BYTES) {
+        return dest_flush(d);
+    }
+    if (!p->flush_armed) {
+        uv_check_start(&p->flush, flush_turn);
+        p->flush_armed = 1;
+    }
+    return 0;
 }
 
+/* Its bytes not yet taken: in writes, and framed for the turn's end. */
 static uint64_t
 dest_queued(const dest_t *d)
 {
-    return d->queued;
+    return d->queued + (d->cl != NULL ? cir_rtmp_client_output(d->cl)->len : 0);
 }
 
 /* Publishing: the headers, then the GOP so far. */
@@ -269,7 +344,7 @@ dest_fail(dest_t *d, const char *what, const char *detail)
                       d->url.redacted, why, d->backoff_s);
     }
     d->state = DEST_RETRYING;
-    cir_rtmp_client_free(&d->cl);
+    dest_drop_session(d);
     if (d->tcp_open && !uv_is_closing((uv_handle_t *)&d->tcp)) {
         uv_close((uv_handle_t *)&d->tcp, handle_closed);
     }
@@ -293,6 +368,15 @@ alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)d->set->srv->readbuf, READ_BUF);
 }
 
+/* Plaintext from the TLS session: into the RTMP client. */
+static int
+feed_client(void *opaque, const uint8_t *p, size_t n)
+{
+    dest_t *d = opaque;
+
+    return cir_rtmp_client_feed(d->cl, p, n);
+}
+
 static void
 read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -309,10 +393,19 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || d->cl == NULL) {
         return;
     }
-    ret =
-        cir_rtmp_client_feed(d->cl, (const uint8_t *)buf->base, (size_t)nread);
+    if (d->tls.ssl != NULL) {
+        d->tls.error[0] = '\0';
+        ret = srv_tls_feed(&d->tls, (const uint8_t *)buf->base, (size_t)nread,
+                           feed_client, d);
+    } else {
+        ret = feed_client(d, (const uint8_t *)buf->base, (size_t)nread);
+    }
     if (ret < 0) {
-        dest_fail(d, cir_rtmp_client_error(d->cl), NULL);
+        /* (the TLS session's reason, or the RTMP client's) */
+        dest_fail(d,
+                  d->tls.error[0] != '\0' ? d->tls.error
+                                          : cir_rtmp_client_error(d->cl),
+                  NULL);
         return;
     }
     if (dest_flush(d) < 0) {
@@ -344,6 +437,18 @@ on_connected(uv_connect_t *req, int status)
     if ((ret = cir_rtmp_client_new(&d->cl, &d->url,
                                    (uint32_t)(srv_now_us() / 1000), rnd)) < 0) {
         dest_fail(d, cir_strerror(ret), NULL);
+        return;
+    }
+    /* (the context is made at start when a push URL is rtmps://; here for
+     * destination lists set otherwise) */
+    if (d->url.tls && d->set->srv->tls_client_ctx == NULL &&
+        srv_tls_client_load(d->set->srv) < 0) {
+        dest_fail(d, "cannot start TLS", "no client context (see the log)");
+        return;
+    }
+    if (d->url.tls && (ret = srv_tls_open(&d->tls, d->set->srv->tls_client_ctx,
+                                          d->url.host, TLS_OUT_MAX)) < 0) {
+        dest_fail(d, "cannot start TLS", cir_strerror(ret));
         return;
     }
     uv_tcp_nodelay(&d->tcp, 1);
@@ -422,8 +527,8 @@ push_get(stream_t *st)
     size_t nurls = 0;
     srv_push_t *p;
 
-    if (st->push != NULL || st->closing || st->publisher == NULL ||
-        s->stopping) {
+    if (st->push != NULL || st->closing ||
+        (st->publisher == NULL && st->srt_publisher == NULL) || s->stopping) {
         return st->push;
     }
     /* the key's own destinations or its application's (app.c) */
@@ -441,6 +546,9 @@ push_get(stream_t *st)
     cir_buf_init(&p->meta, 1 << 20);
     cir_buf_init(&p->vseq, 1 << 20);
     cir_buf_init(&p->aseq, 1 << 20);
+    uv_check_init(&s->loop, &p->flush);
+    p->flush.data = p;
+    p->handles++;
     p->n = nurls;
     for (size_t i = 0; i < p->n; i++) {
         dest_t *d = &p->dest[i];
@@ -499,12 +607,12 @@ dest_stop(dest_t *d)
         sd->data = d;
         if (uv_shutdown(sd, (uv_stream_t *)&d->tcp, shutdown_done) == 0) {
             uv_timer_start(&d->timer, dest_stop_now, STOP_TIMEOUT_MS, 0);
-            cir_rtmp_client_free(&d->cl);
+            dest_drop_session(d);
             return;
         }
         free(sd);
     }
-    cir_rtmp_client_free(&d->cl);
+    dest_drop_session(d);
     dest_stop_now(&d->timer);
 }
 
@@ -525,6 +633,20 @@ srv_push_stop(stream_t *st)
         }
         dest_stop(&p->dest[i]);
     }
+    uv_close((uv_handle_t *)&p->flush, flush_closed);
+}
+
+/* The new metadata (in p->meta) to the destinations publishing. */
+static void
+meta_send(srv_push_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        dest_t *d = &p->dest[i];
+        if (d->state == DEST_PUBLISHING) {
+            dest_send(d, CIR_RTMP_MSG_DATA_AMF0, 0,
+                      (const uint8_t *)p->meta.data, p->meta.len);
+        }
+    }
 }
 
 void
@@ -540,13 +662,27 @@ srv_push_metadata(stream_t *st, const cir_amf_t *meta)
         cir_buf_reset(&p->meta);
         return;
     }
-    for (size_t i = 0; i < p->n; i++) {
-        dest_t *d = &p->dest[i];
-        if (d->state == DEST_PUBLISHING) {
-            dest_send(d, CIR_RTMP_MSG_DATA_AMF0, 0,
-                      (const uint8_t *)p->meta.data, p->meta.len);
-        }
+    meta_send(p);
+}
+
+void
+srv_push_script(stream_t *st, const uint8_t *body, size_t n)
+{
+    static const uint8_t set_data_frame[] = {
+        0x02, 0x00, 0x0d, '@', 's', 'e', 't', 'D',
+        'a',  't',  'a',  'F', 'r', 'a', 'm', 'e'}; /* AMF0 string */
+    srv_push_t *p = push_get(st);
+
+    if (p == NULL) {
+        return;
     }
+    cir_buf_reset(&p->meta);
+    if (cir_buf_append(&p->meta, set_data_frame, sizeof(set_data_frame)) < 0 ||
+        cir_buf_append(&p->meta, body, n) < 0) {
+        cir_buf_reset(&p->meta);
+        return;
+    }
+    meta_send(p);
 }
 
 /* Keeps the tags since the last keyframe, within push_queue_bytes. */
@@ -671,7 +807,8 @@ srv_push_info(stream_t *st, const cir_ingest_push_info_t **info, size_t *n)
                                               .bytes = d->bytes,
                                               .dropped = d->dropped,
                                               .reconnects = d->reconnects,
-                                              .queued_bytes = dest_queued(d)};
+                                              .queued_bytes = dest_queued(d),
+                                              .error = d->why};
     }
     *info = p->info;
     *n = p->n;
@@ -696,6 +833,10 @@ srv_push_configure(cir_ingest_t *s)
             return ret;
         }
         for (size_t i = 0; i < a->npush; i++) {
+            if (a->push_urls[i].tls && s->tls_client_ctx == NULL &&
+                (ret = srv_tls_client_load(s)) < 0) {
+                return ret;
+            }
             cir_log_info(&s->log, "push: every stream of %s to %s%s",
                          a->cfg.name, a->push_urls[i].redacted,
                          a->push_urls[i].key[0] == '\0' ? "<stream key>" : "");

@@ -165,9 +165,8 @@ struct conn {
     uint64_t rate_bytes;
     int paused, closing, publishing;
     size_t write_pending;
-    uint64_t buffered;  /* cir_rtmp_conn_buffered_bytes when last read */
-    struct ssl_st *tls; /* RTMPS (tls.c), or NULL */
-    cir_buf_t tls_out;  /* encrypted bytes to send */
+    uint64_t buffered;   /* cir_rtmp_conn_buffered_bytes when last read */
+    struct srv_tls *tls; /* RTMPS (tls.c), or NULL */
     CURL *auth;
     srv_curl_job_t auth_job; /* auth's owner (auth.c) */
     char *auth_body;
@@ -184,9 +183,10 @@ struct cir_ingest {
     cir_ingest_config_t cfg;
     uv_loop_t loop;
     uv_tcp_t listener, status;
-    uv_tcp_t rtmps_listener;    /* when rtmps_port > 0 */
-    struct ssl_ctx_st *tls_ctx; /* its certificate (tls.c) */
-    srv_srt_t *srt;             /* when srt_port > 0 */
+    uv_tcp_t rtmps_listener;           /* when rtmps_port > 0 */
+    struct ssl_ctx_st *tls_ctx;        /* its certificate (tls.c) */
+    struct ssl_ctx_st *tls_client_ctx; /* rtmps:// pushes' (tls.c) */
+    srv_srt_t *srt;                    /* when srt_port > 0 */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t stats, curl_timer;
     uv_prepare_t pace;
@@ -275,16 +275,35 @@ void srv_webhook_stop(cir_ingest_t *s);
 /* status_http.c: a stream as the status lists it (info->live to free) */
 void srv_stream_info(stream_t *st, cir_ingest_stream_info_t *info, int64_t now);
 
-/* tls.c: RTMPS */
-typedef int (*srv_tls_plain_fn)(conn_t *c, const uint8_t *p, size_t n);
+/* tls.c: TLS over memory BIOs, for RTMPS connections and rtmps:// pushes */
+typedef struct srv_tls {
+    struct ssl_st *ssl;
+    cir_buf_t out;   /* encrypted bytes to send */
+    char error[256]; /* why the last call failed */
+} srv_tls_t;
+typedef int (*srv_tls_plain_fn)(void *opaque, const uint8_t *p, size_t n);
 int srv_tls_load(cir_ingest_t *s); /* (re)loads the certificate and key */
+/* The push destinations' context (push_tls_verify, push_tls_ca_file). */
+int srv_tls_client_load(cir_ingest_t *s);
 void srv_tls_free(cir_ingest_t *s);
+/* A session: the server side when host is NULL, else a client verifying
+ * host (SNI too, when a name); out holds at most out_max bytes. */
+int srv_tls_open(srv_tls_t *t, struct ssl_ctx_st *ctx, const char *host,
+                 size_t out_max);
+void srv_tls_close(srv_tls_t *t);
+/* Decrypts bytes from the socket, giving the plaintext to fn; the
+ * handshake's own records go to t->out.  On an error t->error says why. */
+int srv_tls_feed(srv_tls_t *t, const uint8_t *p, size_t n, srv_tls_plain_fn fn,
+                 void *opaque);
+/* Encrypts plain (then emptied; kept while the handshake runs) into
+ * t->out. */
+int srv_tls_send(srv_tls_t *t, cir_buf_t *plain);
+/* The same for an RTMPS connection, its failures logged. */
+typedef int (*srv_tls_conn_plain_fn)(conn_t *c, const uint8_t *p, size_t n);
 int srv_tls_conn_new(conn_t *c);
 void srv_tls_conn_free(conn_t *c);
-/* Decrypts bytes from the socket, giving the plaintext to fn; the
- * handshake's own records go to c->tls_out. */
-int srv_tls_read(conn_t *c, const uint8_t *p, size_t n, srv_tls_plain_fn fn);
-/* Encrypts plain (then emptied) into c->tls_out. */
+int srv_tls_read(conn_t *c, const uint8_t *p, size_t n,
+                 srv_tls_conn_plain_fn fn);
 int srv_tls_write(conn_t *c, cir_buf_t *plain);
 
 /* auth.c */
@@ -319,11 +338,22 @@ int srv_push_configure(cir_ingest_t *s); /* checks and logs the URLs */
 void srv_push_targets(stream_t *st, cir_rtmp_url_t urls[SRV_PUSH_MAX],
                       size_t *n);
 void srv_push_metadata(stream_t *st, const cir_amf_t *meta);
+/* An FLV script tag's body ("onMetaData" and its array) as the metadata */
+void srv_push_script(stream_t *st, const uint8_t *body, size_t n);
 void srv_push_media(stream_t *st, int video, uint32_t ts, const uint8_t *data,
                     size_t n, const cir_flv_tag_t *t);
 void srv_push_stop(stream_t *st); /* the publisher left, or the stream ends */
 void srv_push_info(stream_t *st, const cir_ingest_push_info_t **info,
                    size_t *n);
+/* push_flv.c: an SRT publisher's tracks and packets (ms timestamps) as FLV
+ * tags for the push (*m made at the first call when there is a push,
+ * freed with srv_push_flv_free) */
+typedef struct srv_flvmux srv_flvmux_t;
+void srv_push_flv_track(stream_t *st, srv_flvmux_t **m, int video,
+                        const AVCodecParameters *par);
+void srv_push_flv_packet(stream_t *st, srv_flvmux_t **m, int video,
+                         const AVPacket *pkt);
+void srv_push_flv_free(srv_flvmux_t **m);
 
 /* status_http.c */
 void srv_on_status_connection(uv_stream_t *server, int status);

@@ -9,7 +9,8 @@
  *   demux thread: ring -> AVIOContext -> mpegts -> AVPackets -> hand-over
  *                 list (bounded; the demuxer waits past it)
  *   loop:         key check (key file, on_publish_url), the stream,
- *                 srv_on_sequence_header / srv_on_frame -> the pipe queue
+ *                 srv_on_sequence_header / srv_on_frame -> the pipe queue,
+ *                 and as FLV tags to the push destinations (push_flv.c)
  *
  * A publisher (srt_pub_t) is freed by the loop once its socket is closed
  * (by the SRT thread), its demux thread joined and its callback done.
@@ -109,6 +110,7 @@ struct srt_pub {
     char *auth_body;
     uint64_t drops_logged;
     int64_t drop_log_us;
+    srv_flvmux_t *flv; /* its packets as FLV tags, for the push */
 };
 
 struct srv_srt {
@@ -814,6 +816,7 @@ static void
 pub_free(srt_pub_t *p)
 {
     items_free(p->head);
+    srv_push_flv_free(&p->flv);
     free(p->auth_body);
     uv_cond_destroy(&p->cv);
     uv_mutex_destroy(&p->mu);
@@ -1009,6 +1012,7 @@ feed_item(srt_pub_t *p, stream_t *st, srt_item_t *it)
             st->width = par->width;
             st->height = par->height;
         }
+        srv_push_flv_track(st, &p->flv, it->video, par);
         return srv_on_sequence_header(st, it->video, &t);
     }
     AVPacket *pkt = it->pkt;
@@ -1029,6 +1033,7 @@ feed_item(srt_pub_t *p, stream_t *st, srt_item_t *it)
         st->frames++;
         st->win_frames++;
     }
+    srv_push_flv_packet(st, &p->flv, it->video, pkt);
     /* RTMP's 32 bits of ms: the pipeline unwraps them (ts_wrap_bits) */
     return srv_on_frame(st, it->video, (uint32_t)pkt->dts, &t);
 }
