@@ -151,6 +151,15 @@ srv_apps_reload_keys(cir_ingest_t *s)
     }
 }
 
+int
+srv_push_wanted(const stream_t *st)
+{
+    const srv_app_t *a = st->app;
+
+    return a->npush > 0 || (a->keys.push != NULL &&
+                            cir_keyfile_push(&a->keys, st->key) != NULL);
+}
+
 void
 srv_push_targets(stream_t *st, cir_rtmp_url_t urls[SRV_PUSH_MAX], size_t *n)
 {

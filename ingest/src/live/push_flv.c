@@ -243,7 +243,7 @@ flvmux_get(stream_t *st, srv_flvmux_t **mp)
 {
     srv_flvmux_t *m = *mp;
 
-    if (m != NULL || st->srv->npush == 0) {
+    if (m != NULL || !srv_push_wanted(st)) {
         return m;
     }
     if ((m = calloc(1, sizeof(*m))) == NULL ||

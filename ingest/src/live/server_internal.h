@@ -337,6 +337,8 @@ int srv_push_configure(cir_ingest_t *s); /* checks and logs the URLs */
  * else its application's; *n of them into urls. */
 void srv_push_targets(stream_t *st, cir_rtmp_url_t urls[SRV_PUSH_MAX],
                       size_t *n);
+/* Whether the stream has any destination (without parsing them). */
+int srv_push_wanted(const stream_t *st);
 void srv_push_metadata(stream_t *st, const cir_amf_t *meta);
 /* An FLV script tag's body ("onMetaData" and its array) as the metadata */
 void srv_push_script(stream_t *st, const uint8_t *body, size_t n);
