@@ -259,9 +259,9 @@ describe('cirrus-ingest push: rtmps:// and SRT publishers', { skip: missing || f
         const m = checkExposition((await rawGet(originStatus, '/metrics')).body.toString(),
             'cirrus_ingest_');
         assert.equal(Number(sampleValue(m, 'cirrus_ingest_push_publishing',
-            { key: 'tlscam', url: bad.url })), 0);
+            { app: 'live', key: 'tlscam', url: bad.url })), 0);
         assert.equal(Number(sampleValue(m, 'cirrus_ingest_push_publishing',
-            { key: 'tlscam', url: (await pushState('tlscam', toSecond)).url })), 1);
+            { app: 'live', key: 'tlscam', url: (await pushState('tlscam', toSecond)).url })), 1);
         assert.equal(await exited(pub), 0);
 
         const lines = originLog.split('\n').filter((l) => l.includes(toUntrusted) &&
@@ -271,7 +271,7 @@ describe('cirrus-ingest push: rtmps:// and SRT publishers', { skip: missing || f
             'un\\*\\*\\*: TLS: certificate verify failed: self-signed certificate: ' +
             'retrying with backoff'));
         // the second cirrus-ingest took it over TLS, end to end
-        assert.match(secondLog, /\[rtmp stream=tlscam\] 127\.0\.0\.1:\d+: publishing/);
+        assert.match(secondLog, /\[rtmp app=live stream=tlscam\] 127\.0\.0\.1:\d+: publishing/);
         await checkSecondCopy('tlscam');
     });
 
