@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cir_audio_tracks.h"
+#include "cir_encryption.h"
 #include "cir_preset.h"
 #include "cir_subtitle_spec.h"
 
@@ -51,6 +52,10 @@ typedef struct {
     /* Sidecar subtitle files, each a subtitle rendition (the job's
      * "subtitles"); NULL or count 0: none. */
     const cir_subtitle_specs_t *subtitles;
+    /* Common Encryption of every video and audio rendition (the job's
+     * "encryption", cir_encryption.h); NULL or CIR_ENC_NONE: clear.
+     * Subtitles, thumbnails and image renditions stay clear. */
+    const cir_encryption_t *encryption;
 } cir_job_t;
 
 typedef struct {

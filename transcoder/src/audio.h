@@ -21,6 +21,8 @@ typedef struct cir_audio cir_audio_t;
 int cir_audio_open(cir_audio_t **a, const char *id, const char *language,
                    const cir_preset_t *preset, const AVCodecContext *dec,
                    AVRational tb, cir_store_t *store, const char *job_id);
+/* Encrypts the rendition (cir_cmaf_encrypt); before the first push. */
+int cir_audio_encrypt(cir_audio_t *a, const cir_encryption_t *enc);
 /* frame NULL flushes. */
 int cir_audio_push(cir_audio_t *a, AVFrame *frame);
 const char *cir_audio_codecs(const cir_audio_t *a);

@@ -202,6 +202,7 @@ start_video_outputs(cir_job_state_t *s)
             .frame_rate = s->frame_rate,
             .store = s->ctx->store,
             .job_id = s->ctx->job->job_id,
+            .encryption = s->ctx->job->encryption,
         };
         if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
             return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
@@ -354,6 +355,9 @@ on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
         ret = cir_audio_open(&t->out, t->choice.id, t->choice.language,
                              s->ctx->preset, t->dec, t->st->time_base,
                              s->ctx->store, s->ctx->job->job_id);
+        if (ret == 0) {
+            ret = cir_audio_encrypt(t->out, s->ctx->job->encryption);
+        }
         if (ret < 0) {
             return fail_msg(s, ret, "audio %s: %s", t->choice.id,
                             cir_strerror(ret));

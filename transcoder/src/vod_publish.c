@@ -217,6 +217,7 @@ cir_vod_publish(cir_job_state_t *s)
 {
     cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
+    cir_protection_t protection = {0};
     char cc_language[CIR_LANGUAGE_MAX];
     const cir_publish_dest_t dest = {
         .version = s->ctx->store,
@@ -244,6 +245,13 @@ cir_vod_publish(cir_job_state_t *s)
     asset.renditions = rends;
     asset.nb_renditions = n;
     describe_captions(s, &asset, cc_language);
+    if (s->ctx->job->encryption != NULL &&
+        s->ctx->job->encryption->scheme != CIR_ENC_NONE) {
+        /* the scheme and key ID: the manifests never see the key */
+        protection.scheme = s->ctx->job->encryption->scheme;
+        memcpy(protection.key_id, s->ctx->job->encryption->key_id, 16);
+        asset.protection = &protection;
+    }
     log_renditions(s, rends, n);
     if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {
         return ret;

@@ -39,6 +39,7 @@ typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
     const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
+    cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
     live_options_t live;
     unsigned only;
     int quiet, tty;
@@ -58,6 +59,7 @@ typedef struct {
     double part_seconds, segment_seconds, max_seconds;
     int64_t window, loop, realtime, passthrough;
     char subtitles[64 * 1024]; /* JSON: the job's "subtitles" */
+    char encryption[8192];     /* JSON: the job's "encryption" */
 } config_t;
 
 #define S(f) CIR_OPT_S(config_t, f)
@@ -109,6 +111,11 @@ static const cir_option_t opts[] = {
      "sidecar subtitle files, a JSON array: [{\"uri\": URI, \"language\": "
      "\"en\", \"name\": \"English\", \"kind\": "
      "\"subtitles|captions|forced\", \"default\": false}]"},
+    {"encryption", S(encryption), "", 0, 0,
+     "Common Encryption of the segments, a JSON object: {\"scheme\": "
+     "\"cenc|cbcs\", \"key_file\": PATH} or {\"scheme\": ..., \"key_id\": "
+     "HEX32, \"key\": HEX32} (prefer the key file or the environment: "
+     "a command line is visible to every user)"},
 };
 
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
@@ -131,6 +138,7 @@ static const cir_cli_flag_t flags[] = {
     {"publish-tag", 0, "TAG", "publish_tag", NULL, NULL, NULL},
     {"audio-tracks", 0, "JSON", "audio_tracks", NULL, NULL, NULL},
     {"subtitles", 0, "JSON", "subtitles", NULL, NULL, NULL},
+    {"encryption", 0, "JSON", "encryption", NULL, NULL, NULL},
     {"log-level", 0, "LEVEL", "log_level", NULL, NULL, NULL},
     {"log-json", 0, NULL, "log_json", "1", NULL, NULL},
     {"quiet", 0, NULL, "quiet", "1", NULL, NULL},
@@ -157,7 +165,7 @@ static const cir_cli_t cli = {
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--publish-tag TAG] [--audio-tracks JSON]\n"
-        "                        [--subtitles JSON]\n"
+        "                        [--subtitles JSON] [--encryption JSON]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -245,6 +253,16 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     }
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    if (o->encryption.scheme != CIR_ENC_NONE) {
+        /* the key ID only: the key is never written out */
+        char kid[33];
+        cir_encryption_hex(o->encryption.key_id, kid);
+        json_object_set_new(
+            j, "encryption",
+            json_pack("{s:s, s:[s]}", "scheme",
+                      cir_encryption_scheme_name(o->encryption.scheme),
+                      "key_ids", kid));
+    }
     if (o->publish_tag != NULL) {
         json_object_set_new(j, "already_published",
                             json_boolean(o->already_published));
@@ -557,6 +575,17 @@ main(int argc, char **argv)
         code = CIR_EXIT_BAD_PRESET;
         goto report;
     }
+    ret = cir_encryption_parse_text(c.encryption, &o.encryption, err,
+                                    sizeof(err));
+    explicit_bzero(c.encryption, sizeof(c.encryption));
+    if (ret < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = CIR_EXIT_BAD_PRESET;
+        goto report;
+    }
+    job.encryption = &o.encryption;
     job.subtitles = &subtitles;
     job.input = o.input;
     job.output = o.output;
@@ -591,5 +620,6 @@ report:
         free(s);
     }
     json_decref(j);
+    cir_encryption_clear(&o.encryption);
     return code;
 }
