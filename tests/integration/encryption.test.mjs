@@ -268,7 +268,8 @@ describe('encryption', () => {
         }
 
         for (const [engine, src] of [['shaka', '/out/manifest.mpd'], ['dash', '/out/manifest.mpd'],
-            ['hls', '/out/master.m3u8'], ['shaka', '/cbcs/manifest.mpd']]) {
+            ['hls', '/out/master.m3u8'], ['shaka', '/cbcs/manifest.mpd'], ['dash', '/cbcs/manifest.mpd'],
+            ['hls', '/cbcs/master.m3u8']]) {
             test(`${engine} plays ${src} (${src.startsWith('/cbcs') ? 'cbcs' : 'cenc'})`, async () => {
                 assertPlayed(await play(engine, src));
                 await V.assertClean();
