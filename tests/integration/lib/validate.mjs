@@ -1,6 +1,6 @@
 // Strict validation of every HLS playlist and DASH MPD the tests see:
 // npm hls-parser in strict mode, npm mpd-parser, xmllint, and the rules of
-// docs/conformance.md (H1-H11, L1-L7, Q1/Q3/Q7, M1, D1-D6) as assertions of
+// docs/conformance.md (H1-H13, L1-L7, Q1/Q3/Q7, M1, D1-D7) as assertions of
 // our own, over one playlist and over the sequence of fetches of one URL
 // and of the renditions of one master.
 //
