@@ -2,7 +2,8 @@
  * Common Encryption of one CMAF track (cenc, cbcs) over the mp4 muxer's
  * clear output.  See cenc.h.
  *
- * Tested by tests/integration/encryption.test.mjs.
+ * Tested by tests/unit/test_transcoder_cenc.c and
+ * tests/integration/encryption.test.mjs.
  */
 #include <stdlib.h>
 #include <string.h>

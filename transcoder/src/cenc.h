@@ -24,7 +24,8 @@
  * block, no pattern, the last partial block clear; FFmpeg refuses cbcs
  * subsamples with a 0:0 pattern).
  *
- * Tested by tests/integration/encryption.test.mjs (ffmpeg's decryption,
+ * Tested by tests/unit/test_transcoder_cenc.c (boxes, decryption with
+ * OpenSSL) and tests/integration/encryption.test.mjs (ffmpeg's decryption,
  * ffprobe, Shaka Player with ClearKey in Chromium).
  */
 #ifndef CIR_CENC_H
