@@ -7,12 +7,15 @@
 // 32-byte run of the decrypted bitstream is in the cenc segments; the key
 // (hex, base64, raw bytes) is in no output file, log line or result, which
 // names the key ID only; hostile --encryption values fail naming the field.
+// cirrus-worker takes "encryption" in a spool job document with a key_file
+// under its key_dir (an inline key or an unsafe name is refused, the error
+// JSON naming the field; a worker without key_dir refuses the job).
 // dash.js and Shaka Player play the MPD and hls.js the HLS master with EME
 // ClearKey in Chromium (player.html?clearkey=KID:KEY); Shaka without the
 // key cannot.  Every playlist and MPD validates strictly (lib/validate.mjs,
 // H12/H13/D7 included).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -282,5 +285,100 @@ describe('encryption', () => {
                 JSON.stringify({ fatal: s.fatal, t: s.currentTime }));
             assert.ok(!(s.currentTime > 3), 'played without the key');
         });
+    });
+});
+
+describe('cirrus-worker job documents', () => {
+    const WORKER_BIN = process.env.CIRRUS_WORKER ||
+        path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
+    const work = C.tmpDir('encryption-worker-');
+    const spool = path.join(work, 'spool');
+    const out = path.join(work, 'out');
+    const keyDir = path.join(work, 'keys');
+    let child;
+
+    function startWorker(sets) {
+        const args = [];
+        for (const [k, v] of Object.entries({ spool_dir: spool, out_root: `file://${out}`,
+            workers: 1, default_preset: 'web', presets_dir: C.PRESETS_DIR,
+            visibility_seconds: 3, settle_seconds: 0.3, max_attempts: 1,
+            metrics_port: -1, log_level: 'debug', ...sets }))
+            args.push('--set', `${k}=${v}`);
+        const c = spawn(WORKER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        c.log = '';
+        c.stdout.on('data', (d) => (c.log += d));
+        c.stderr.on('data', (d) => (c.log += d));
+        c.exited = new Promise((ok) => c.on('exit', ok));
+        return c;
+    }
+
+    function drop(name, doc) {
+        const inc = path.join(spool, 'incoming');
+        fs.mkdirSync(inc, { recursive: true });
+        fs.writeFileSync(path.join(inc, `.tmp-${name}`), JSON.stringify(doc));
+        fs.renameSync(path.join(inc, `.tmp-${name}`), path.join(inc, name));
+    }
+
+    const input = () => `file://${C.sample(SAMPLE)}`;
+    const waitFor = (what, fn) => C.waitFor(what, fn, { timeoutMs: 120000, every: 100,
+        detail: () => `worker log:\n${child?.log.slice(-3000)}` });
+
+    after(async () => {
+        child?.kill('SIGTERM');
+        await child?.exited;
+    });
+
+    test('a key_file under key_dir encrypts; inline keys and unsafe names are refused', async () => {
+        fs.mkdirSync(path.join(keyDir, 'films'), { recursive: true });
+        fs.writeFileSync(path.join(keyDir, 'films', 'a.json'),
+            JSON.stringify({ key_id: KID, key: KEY }));
+        child = startWorker({ key_dir: keyDir });
+        drop('enc.json', { input: input(), output: `file://${path.join(out, 'enc')}`,
+            encryption: { scheme: 'cenc', key_file: 'films/a.json' } });
+        drop('inline.json', { input: input(), output: `file://${path.join(out, 'inline')}`,
+            encryption: { scheme: 'cenc', key_id: KID, key: KEY } });
+        drop('escape.json', { input: input(), output: `file://${path.join(out, 'escape')}`,
+            encryption: { scheme: 'cenc', key_file: '../keys/films/a.json' } });
+        drop('missing.json', { input: input(), output: `file://${path.join(out, 'missing')}`,
+            encryption: { scheme: 'cbcs', key_file: 'films/none.json' } });
+        const done = await waitFor('the encrypted job done', () =>
+            C.readJson(path.join(out, 'enc.job.json'))?.state === 'done' &&
+            C.readJson(path.join(out, 'enc.job.json')));
+        const errorOf = (name) => waitFor(`${name} refused`, () =>
+            C.readJson(path.join(spool, 'failed', `${name}.error.json`)));
+        const inline = await errorOf('inline.json');
+        assert.match(inline.error.error, /encryption\.key(_id)?: a job document names a key_file/);
+        assert.match((await errorOf('escape.json')).error.error, /encryption\.key_file/);
+        const missing = await errorOf('missing.json');
+        assert.match(missing.error.error, /encryption\.key_file: .*films\/none\.json/);
+        assert.equal(missing.permanent, true);
+        // the asset is encrypted with the file's key
+        const dir = C.versionDir(path.join(out, 'enc'));
+        const audio = track(dir, 'audio');
+        assert.ok(decodeMd5(audio, KEY).ok);
+        assert.ok(!decodeMd5(audio).ok, 'no key: no decode');
+        assert.match(C.readText(path.join(dir, 'master.m3u8')), /EXT-X-SESSION-KEY:METHOD=SAMPLE-AES-CTR/);
+        // no log, result, error JSON or output holds the key (the inline
+        // job's own document, parked as it came, is the operator's file)
+        const texts = [['worker log', Buffer.from(child.log)], ['result', Buffer.from(JSON.stringify(done))],
+            ...filesUnder(out).map((f) => [f, fs.readFileSync(f)]),
+            ...filesUnder(path.join(spool, 'failed')).filter((f) => f.endsWith('.error.json'))
+                .map((f) => [f, fs.readFileSync(f)])];
+        assert.ok(child.log.length > 1000, 'the debug log was captured');
+        for (const [where, buf] of texts)
+            for (const form of KEY_FORMS)
+                assert.equal(buf.indexOf(form), -1, `${where} holds the key`);
+    });
+
+    test('a worker without key_dir refuses encrypted jobs', async () => {
+        child.kill('SIGTERM');
+        await child.exited;
+        child = startWorker({});
+        drop('nokeydir.json', { input: input(), output: `file://${path.join(out, 'nokeydir')}`,
+            encryption: { scheme: 'cenc', key_file: 'films/a.json' } });
+        const e = await waitFor('refused', () =>
+            C.readJson(path.join(spool, 'failed', 'nokeydir.json.error.json')));
+        assert.match(e.error.error, /no key_dir/);
+        assert.ok(!fs.existsSync(path.join(out, 'nokeydir', 'master.m3u8')));
     });
 });
