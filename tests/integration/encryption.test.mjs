@@ -196,6 +196,32 @@ describe('encryption', () => {
         }
     });
 
+    // the I-frame byte ranges follow the moofs that grew: each starts at a
+    // moof and ends where that fragment's first sample does
+    test('I-frame playlist byte ranges point at the encrypted fragments', () => {
+        for (const job of [cenc, cbcs]) {
+            const text = C.readText(path.join(job.dir, '720p', 'iframes.m3u8'));
+            const ranges = [...text.matchAll(/#EXT-X-BYTERANGE:(\d+)@(\d+)\n(\S+)/g)];
+            assert.ok(ranges.length >= 3, text);
+            for (const [, size, offset, uri] of ranges) {
+                const seg = fs.readFileSync(path.join(job.dir, '720p', uri));
+                const at = Number(offset), n = Number(size);
+                assert.equal(seg.toString('latin1', at + 4, at + 8), 'moof', `${uri}@${at}`);
+                const moof = seg.readUInt32BE(at);
+                assert.equal(seg.toString('latin1', at + moof + 4, at + moof + 8), 'mdat');
+                // trun: data offset, then the first sample's size
+                const trun = seg.indexOf('trun', at) - 4;
+                assert.ok(trun > at && trun < at + moof);
+                const flags = seg.readUInt32BE(trun + 8) & 0xffffff;
+                assert.equal(flags & 0x201, 0x201, 'data offset and sizes');
+                const dataOffset = seg.readInt32BE(trun + 16);
+                const first = trun + 20 + (flags & 4 ? 4 : 0) + (flags & 0x100 ? 4 : 0);
+                assert.equal(n, dataOffset + seg.readUInt32BE(first), `${uri}@${at}`);
+                assert.ok(at + n <= seg.length);
+            }
+        }
+    });
+
     test('manifests signal the key ID and scheme, and validate strictly', () => {
         const mpd = C.readText(path.join(cenc.dir, 'manifest.mpd'));
         assert.equal([...mpd.matchAll(new RegExp(`value="cenc" cenc:default_KID="${KID_UUID}"`, 'g'))]
