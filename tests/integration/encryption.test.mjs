@@ -370,6 +370,7 @@ describe('cirrus-worker job documents', () => {
         const done = await waitFor('the encrypted job done', () =>
             C.readJson(path.join(out, 'enc.job.json'))?.state === 'done' &&
             C.readJson(path.join(out, 'enc.job.json')));
+        assert.deepEqual(done.encryption, { scheme: 'cenc', key_ids: [KID] });
         const errorOf = (name) => waitFor(`${name} refused`, () =>
             C.readJson(path.join(spool, 'failed', `${name}.error.json`)));
         const inline = await errorOf('inline.json');

@@ -89,7 +89,16 @@ typedef struct {
     char superseded[64];
     int superseded_objects;
     int supersede_failures;
+    /* the renditions' encryption: the scheme and the key ID (32 hex), never
+     * the key; CIR_ENC_NONE when nothing was encrypted */
+    cir_enc_scheme_t encryption;
+    char key_id[33];
 } cir_result_t;
+
+/* {"scheme": "cenc", "key_ids": ["<32 hex>"]} for an encrypted result,
+ * else NULL: what the result JSON of cirrus-transcode and cirrus-worker
+ * says about encryption. */
+json_t *cir_result_encryption_json(const cir_result_t *r);
 
 /* Runs the job.  0 on success, a negative cir_err_t otherwise with
  * result->error set. */

@@ -81,6 +81,21 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
         }
         res->nb_renditions = i + 1;
     }
+    if (asset->protection != NULL) {
+        res->encryption = asset->protection->scheme;
+        cir_encryption_hex(asset->protection->key_id, res->key_id);
+    }
+}
+
+json_t *
+cir_result_encryption_json(const cir_result_t *r)
+{
+    if (r->encryption == CIR_ENC_NONE) {
+        return NULL;
+    }
+    return json_pack("{s:s, s:[s]}", "scheme",
+                     cir_encryption_scheme_name(r->encryption), "key_ids",
+                     r->key_id);
 }
 
 /* The video renditions (one per rung) and the audio ones (one per source

@@ -253,15 +253,10 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     }
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "image", json_boolean(r->is_image));
-    if (o->encryption.scheme != CIR_ENC_NONE) {
+    json_t *enc = cir_result_encryption_json(r);
+    if (enc != NULL) {
         /* the key ID only: the key is never written out */
-        char kid[33];
-        cir_encryption_hex(o->encryption.key_id, kid);
-        json_object_set_new(
-            j, "encryption",
-            json_pack("{s:s, s:[s]}", "scheme",
-                      cir_encryption_scheme_name(o->encryption.scheme),
-                      "key_ids", kid));
+        json_object_set_new(j, "encryption", enc);
     }
     if (o->publish_tag != NULL) {
         json_object_set_new(j, "already_published",
