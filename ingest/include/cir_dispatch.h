@@ -49,10 +49,13 @@
 typedef struct {
     const char *presets_dir; /* copied */
     const char *status_dir;  /* copied; "" or NULL: beside file:// outputs */
-    int workers;             /* the pool's */
-    int queue_max;           /* jobs claimed ahead of a free worker */
-    int max_attempts;        /* a transient failure is retried below this */
-    int extend_s;            /* each heartbeat extends the claim this long */
+    /* copied; a job's "encryption" key_file is a name under it; "" or
+     * NULL: encrypted jobs are refused */
+    const char *key_dir;
+    int workers;      /* the pool's */
+    int queue_max;    /* jobs claimed ahead of a free worker */
+    int max_attempts; /* a transient failure is retried below this */
+    int extend_s;     /* each heartbeat extends the claim this long */
     cir_lease_config_t lease;
     int64_t drain_us; /* on stop, running jobs may finish this long */
 } cir_dispatch_config_t;

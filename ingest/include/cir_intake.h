@@ -27,9 +27,10 @@
 
 #include "cir_audio_tracks.h"
 
-#define CIR_JOB_ID_MAX        128
-#define CIR_JOB_URI_MAX       4096
-#define CIR_JOB_SUBTITLES_MAX 8192
+#define CIR_JOB_ID_MAX         128
+#define CIR_JOB_URI_MAX        4096
+#define CIR_JOB_SUBTITLES_MAX  8192
+#define CIR_JOB_ENCRYPTION_MAX 512
 
 typedef struct {
     char id[CIR_JOB_ID_MAX];      /* unique per delivery source item */
@@ -54,6 +55,12 @@ typedef struct {
     /* The job document's "subtitles" (cir_subtitle_spec.h), checked and
      * re-encoded as compact JSON; "" for none. */
     char subtitles[CIR_JOB_SUBTITLES_MAX];
+    /* The job document's "encryption": {"scheme": "cenc"|"cbcs",
+     * "key_file": NAME}, checked and re-encoded as compact JSON (sorted
+     * keys); "" for none.  NAME is a safe relative path under the worker's
+     * key_dir, resolved when the job runs: a job document never carries a
+     * key (it travels through queues, dead-letter queues, failed/). */
+    char encryption[CIR_JOB_ENCRYPTION_MAX];
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
@@ -92,7 +99,8 @@ struct cir_intake {
 
 /*
  * Parses one job document: {"input": URI, "output": URI, "preset": NAME,
- * "only": "hls,dash", "audio_tracks": [...] (cir_audio_tracks_parse)}
+ * "only": "hls,dash", "audio_tracks": [...] (cir_audio_tracks_parse),
+ * "subtitles": [...], "encryption": {"scheme", "key_file"}}
  * (bounded, unknown fields rejected), or an S3 event
  * notification (Records[].s3.bucket.name / object.key URL-decoded, '+' is a
  * space; s3:TestEvent yields CIR_ENOTFOUND = nothing to do) or an

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cir_clock.h"
+#include "cir_encryption.h"
 #include "cir_error.h"
 #include "cir_preset.h"
 #include "cir_preset_codecs.h"
@@ -291,10 +294,45 @@ abandon_job(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
 
 /* ---- claim to pool ------------------------------------------------------ */
 
-/* Checks before the pool: 1 when the job was settled here (parked, skipped,
- * abandoned), 0 when it should run with *preset. */
+/* The job's "encryption" with its key file read from key_dir (the intake
+ * checked the name); err says why not, never quoting the key. */
 static int
-settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset)
+resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
+                   cir_encryption_t *enc, char *err, size_t errsize)
+{
+    char path[2048];
+    json_t *v, *spec;
+    int ret;
+
+    memset(enc, 0, sizeof(*enc));
+    if (job->encryption[0] == '\0') {
+        return 0;
+    }
+    if (w->key_dir[0] == '\0') {
+        snprintf(err, errsize,
+                 "encryption: this worker has no key_dir (encrypted jobs "
+                 "are refused)");
+        return CIR_EINVAL;
+    }
+    if ((spec = json_loads(job->encryption, 0, NULL)) == NULL) {
+        snprintf(err, errsize, "encryption: unreadable");
+        return CIR_EINTERNAL;
+    }
+    snprintf(path, sizeof(path), "%s/%s", w->key_dir,
+             json_string_value(json_object_get(spec, "key_file")));
+    v = json_pack("{s:O, s:s}", "scheme", json_object_get(spec, "scheme"),
+                  "key_file", path);
+    ret = v ? cir_encryption_parse(v, enc, err, errsize) : CIR_ENOMEM;
+    json_decref(v);
+    json_decref(spec);
+    return ret;
+}
+
+/* Checks before the pool: 1 when the job was settled here (parked, skipped,
+ * abandoned), 0 when it should run with *preset and *enc. */
+static int
+settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset,
+                  cir_encryption_t *enc)
 {
     char err[400], msg[512];
     int ret;
@@ -333,6 +371,15 @@ settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset)
         }
         return 1;
     }
+    if ((ret = resolve_encryption(w, &f->job, enc, err, sizeof(err))) < 0) {
+        if (lease_settle(f)) {
+            abandon_job(w, f, NULL);
+        } else {
+            cir_log_error(&f->log, "%s", err);
+            park_job(w, f, err);
+        }
+        return 1;
+    }
     return 0;
 }
 
@@ -352,6 +399,7 @@ static void
 start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
 {
     cir_preset_t preset;
+    cir_encryption_t enc;
     char why[128];
     int ret;
 
@@ -369,7 +417,7 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
         release_job(w, f, "no lease thread");
         return;
     }
-    if (settle_before_run(w, f, &preset)) {
+    if (settle_before_run(w, f, &preset, &enc)) {
         return;
     }
     ret = cir_pool_submit(
@@ -380,7 +428,9 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
                                     .only = f->job.only,
                                     .audio_tracks = &f->job.audio_tracks,
                                     .subtitles = f->job.subtitles,
+                                    .encryption = &enc,
                                     .user = f});
+    cir_encryption_clear(&enc); /* the pool has its copy */
     if (ret < 0) {
         if (lease_settle(f)) {
             abandon_job(w, f, NULL);
@@ -622,8 +672,11 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
     snprintf(w->presets_dir, sizeof(w->presets_dir), "%s", cfg->presets_dir);
     snprintf(w->status_dir, sizeof(w->status_dir), "%s",
              cfg->status_dir ? cfg->status_dir : "");
+    snprintf(w->key_dir, sizeof(w->key_dir), "%s",
+             cfg->key_dir ? cfg->key_dir : "");
     w->cfg.presets_dir = w->presets_dir;
     w->cfg.status_dir = w->status_dir;
+    w->cfg.key_dir = w->key_dir;
     w->src = src;
     w->pool = pool;
     w->max_jobs = cfg->workers + cfg->queue_max;

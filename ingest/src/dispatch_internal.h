@@ -42,7 +42,7 @@ typedef struct {
 
 struct cir_dispatch {
     cir_dispatch_config_t cfg;
-    char presets_dir[1024], status_dir[1024];
+    char presets_dir[1024], status_dir[1024], key_dir[1024];
     cir_intake_t *src;
     cir_pool_t *pool;
     dispatch_metrics_t m;

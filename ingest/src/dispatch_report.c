@@ -314,6 +314,11 @@ set_finished(json_t *j, const cir_pool_done_t *d)
                         r->version[0] ? json_string(r->version) : json_null());
     json_object_set_new(j, "outputs", outputs_json(d));
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    json_t *enc = cir_result_encryption_json(r);
+    if (enc != NULL) {
+        /* the key ID only: the key is never written out */
+        json_object_set_new(j, "encryption", enc);
+    }
 }
 
 void

@@ -246,6 +246,14 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
                  "run this job with dispatch=local");
         return finish(ops, msg, res, CIR_BATCH_REJECTED);
     }
+    if (res->job.encryption[0] != '\0') {
+        /* the key file is on the worker's disk, not in a Batch container */
+        res->error = CIR_EUNSUPPORTED;
+        snprintf(res->message, sizeof(res->message),
+                 "encryption: not passed to AWS Batch jobs (dispatch=batch); "
+                 "run this job with dispatch=local");
+        return finish(ops, msg, res, CIR_BATCH_REJECTED);
+    }
     ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,
                                     sizeof(res->identity), res->job_name);
     if (ret < 0 || !cir_batch_name_is_valid(res->job_name)) {

@@ -465,6 +465,58 @@ parse_subtitles(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
     return ret;
 }
 
+/* "encryption" in a job document: the scheme and a key file name only,
+ * checked here (the key file is read by the worker, under its key_dir). */
+static int
+parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
+{
+    const char *name, *scheme, *file;
+    json_t *fv;
+    char *text;
+
+    if (!json_is_object(v)) {
+        snprintf(err, errsize, "encryption: not an object");
+        return CIR_EINVAL;
+    }
+    json_object_foreach((json_t *)v, name, fv)
+    {
+        if (strcmp(name, "key") == 0 || strcmp(name, "key_id") == 0) {
+            snprintf(err, errsize,
+                     "encryption.%s: a job document names a key_file (under "
+                     "the worker's key_dir), never the key itself",
+                     name);
+            return CIR_EINVAL;
+        }
+        if (strcmp(name, "scheme") != 0 && strcmp(name, "key_file") != 0) {
+            snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
+            return CIR_EINVAL;
+        }
+    }
+    scheme = json_string_value(json_object_get(v, "scheme"));
+    if (scheme == NULL ||
+        (strcmp(scheme, "cenc") != 0 && strcmp(scheme, "cbcs") != 0)) {
+        snprintf(err, errsize, "encryption.scheme: missing or not cenc/cbcs");
+        return CIR_EINVAL;
+    }
+    file = json_string_value(json_object_get(v, "key_file"));
+    if (file == NULL || strlen(file) > 255 ||
+        !cir_path_is_safe_relative(file)) {
+        snprintf(err, errsize,
+                 "encryption.key_file: missing or not a safe relative path "
+                 "(under the worker's key_dir)");
+        return CIR_EINVAL;
+    }
+    text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL || strlen(text) >= sizeof(job->encryption)) {
+        free(text);
+        snprintf(err, errsize, "encryption: too long");
+        return CIR_ELIMIT;
+    }
+    snprintf(job->encryption, sizeof(job->encryption), "%s", text);
+    free(text);
+    return 0;
+}
+
 static int
 parse_job_doc(const json_t *root, const char *out_root,
               const char *default_preset, cir_vod_job_t *job, char *err,
@@ -491,6 +543,12 @@ parse_job_doc(const json_t *root, const char *out_root,
         }
         if (strcmp(name, "subtitles") == 0) {
             if ((ret = parse_subtitles(v, job, err, errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (strcmp(name, "encryption") == 0) {
+            if ((ret = parse_encryption(v, job, err, errsize)) < 0) {
                 return ret;
             }
             continue;
@@ -656,6 +714,10 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
           * tags of jobs without them stay what they were */
          (job->subtitles[0] == '\0' ||
           EVP_DigestUpdate(ctx, job->subtitles, strlen(job->subtitles) + 1) ==
+              1) &&
+         /* so is another encryption (none adds nothing, as above) */
+         (job->encryption[0] == '\0' ||
+          EVP_DigestUpdate(ctx, job->encryption, strlen(job->encryption) + 1) ==
               1) &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);

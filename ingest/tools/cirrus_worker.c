@@ -49,6 +49,7 @@ typedef struct {
     double settle_seconds;
     double drain_seconds;
     char status_dir[1024];
+    char key_dir[1024];
     char metrics_listen[64];
     int64_t metrics_port;
     int64_t http_max_request_bytes;
@@ -106,6 +107,9 @@ static const cir_option_t opts[] = {
     {"status_dir", S(status_dir), "", 0, 0,
      "folder for per-job result JSON (empty: <output>.job.json beside a "
      "file:// output)"},
+    {"key_dir", S(key_dir), "", 0, 0,
+     "folder of key files a job's \"encryption\" names (empty: encrypted "
+     "jobs are refused); docs/encryption.md"},
     {"metrics_listen", S(metrics_listen), "127.0.0.1", 0, 0,
      "metrics HTTP address"},
     {"metrics_port", I(metrics_port), "0", -1, 65535,
@@ -303,6 +307,7 @@ dispatch_config(const config_t *cfg, cir_dispatch_config_t *dc)
     *dc = (cir_dispatch_config_t){
         .presets_dir = cfg->presets_dir,
         .status_dir = cfg->status_dir,
+        .key_dir = cfg->key_dir,
         .workers = (int)cfg->workers,
         .queue_max = (int)cfg->queue_max,
         .max_attempts = (int)cfg->max_attempts,

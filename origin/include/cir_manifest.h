@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cir_buf.h"
+#include "cir_encryption.h"
 
 typedef enum {
     CIR_MEDIA_VIDEO = 0,
@@ -112,6 +113,14 @@ typedef struct {
     size_t nb_cues;
 } cir_text_track_t;
 
+/* How the media renditions are encrypted: the scheme and key ID only
+ * (a manifest never carries a key).  Players get the key from their
+ * ClearKey configuration; no pssh, no licence server. */
+typedef struct {
+    cir_enc_scheme_t scheme; /* CIR_ENC_CENC or CIR_ENC_CBCS */
+    uint8_t key_id[16];
+} cir_protection_t;
+
 typedef struct {
     double duration;        /* seconds: the longest rendition */
     double segment_seconds; /* the preset's nominal segment duration */
@@ -128,6 +137,12 @@ typedef struct {
     /* The language of the closed captions (CC1) the video renditions
      * marked closed_captions carry, BCP 47; NULL = "und". */
     const char *cc_language;
+    /* Common Encryption of the video and audio renditions (the text and
+     * image ones stay clear); NULL: clear.  HLS: EXT-X-KEY in the media
+     * and I-frame playlists, EXT-X-SESSION-KEY in the master; DASH:
+     * ContentProtection (mp4protection with cenc:default_KID, ClearKey) in
+     * the video and audio AdaptationSets. */
+    const cir_protection_t *protection;
 } cir_asset_t;
 
 /* The largest manifest a renderer may produce, by default. */

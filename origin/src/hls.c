@@ -367,6 +367,8 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
     /* Every segment starts with an IDR (audio: every frame is a sync
      * sample), so say so once here (APL 9.11). */
     TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+    /* the key a player may set up before it loads a media playlist */
+    TRY(cir_hls_put_key(out, a, "SESSION-KEY"));
 
     TRY(cir_hls_put_text_media(out, a));
     for (size_t i = 0; i < a->nb_renditions; i++) {
@@ -427,12 +429,18 @@ put_media_header(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r,
         "#EXT-X-TARGETDURATION:%lld\n"
         "#EXT-X-MEDIA-SEQUENCE:%lu\n"
         "#EXT-X-PLAYLIST-TYPE:VOD\n"
-        "%s%s"
-        "#EXT-X-MAP:URI=\"init.mp4\"\n",
+        "%s%s",
         (long long)target_duration(a, r), (unsigned long)r->start_number,
         iframes ? "#EXT-X-I-FRAMES-ONLY\n" : "",
         r->type == CIR_MEDIA_VIDEO && !iframes ? "#EXT-X-INDEPENDENT-SEGMENTS\n"
                                                : "");
+    /* the key before the map: it applies to every segment after it */
+    if (ret == 0) {
+        ret = cir_hls_put_key(out, a, "KEY");
+    }
+    if (ret == 0) {
+        ret = cir_buf_puts(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+    }
     return ret;
 }
 

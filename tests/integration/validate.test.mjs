@@ -3,6 +3,9 @@
 // fault of issue 11 (and the other checklist rules) written into them is
 // caught under its rule name.  Pure: no binaries.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Validator } from './lib/validate.mjs';
 
@@ -150,6 +153,65 @@ describe('lib/validate.mjs: HLS', () => {
         assert.ok(rules(v).includes('hls.M1.bandwidth-ge-average'), rules(v));
         assert.ok(rules(v).includes('hls.M1.frame-rate'), rules(v));
     });
+
+    // H12: key tags (RFC 8216bis 4.4.4.4, 4.4.6.5)
+    test('encryption: EXT-X-KEY and EXT-X-SESSION-KEY rules', () => {
+        const KEY = 'METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,ASNFZ4mrze8BI0VniavN7w==",' +
+            'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"';
+        const master = MASTER.replace('#EXT-X-INDEPENDENT-SEGMENTS',
+            `#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-SESSION-KEY:${KEY}`);
+        const vod = (key) => ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2',
+            '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-KEY:${key}`,
+            '#EXT-X-MAP:URI="init.mp4"', '#EXTINF:2.000,', 'seg-1.m4s', '#EXT-X-ENDLIST', ''].join('\n');
+        const good = check([['master.m3u8', master], ['video/index.m3u8', vod(KEY)]]);
+        assert.deepEqual(good.failures, []);
+        const v = check([['master.m3u8', master.replace(',KEYFORMATVERSIONS="1"', '')],
+            ['video/index.m3u8', vod(KEY.replace('SAMPLE-AES-CTR', 'SAMPLE-AES'))]]);
+        assert.ok(rules(v).includes('hls.H12.session-key-matches'), rules(v));
+        const w = check([['master.m3u8', master.replace('SAMPLE-AES-CTR', 'NONE')],
+            ['video/index.m3u8', vod('METHOD=AES-129,IV=0x0')],
+            ['audio/index.m3u8', vod('METHOD=SAMPLE-AES').replace('VERSION:7', 'VERSION:4')
+                .replace('#EXT-X-MAP', `#EXT-X-SESSION-KEY:${KEY}\n#EXT-X-MAP`)]]);
+        for (const r of ['hls.H12.session-key-method', 'hls.H12.key-none-alone',
+            'hls.H12.key-method', 'hls.H12.key-uri', 'hls.H12.session-key-in-master',
+            'hls.H6.version'])
+            assert.ok(rules(w).includes(r), `${r}: ${rules(w)}`);
+    });
+
+    // H13: the key tag agrees with init.mp4's scheme (on disk)
+    test('encryption: EXT-X-KEY METHOD matches the init segment\'s schm', () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cirrus-validate-'));
+        try {
+            const box = (type, body) => {
+                const b = Buffer.alloc(8 + body.length);
+                b.writeUInt32BE(b.length);
+                b.write(type, 4, 'latin1');
+                body.copy(b, 8);
+                return b;
+            };
+            const schm = (s) => box('schm', Buffer.concat([Buffer.alloc(4),
+                Buffer.from(s, 'latin1'), Buffer.from([0, 1, 0, 0])]));
+            const playlist = (key) => ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2',
+                '#EXT-X-PLAYLIST-TYPE:VOD', ...(key ? [`#EXT-X-KEY:METHOD=${key},URI="data:,k"`] : []),
+                '#EXT-X-MAP:URI="init.mp4"', '#EXTINF:2.000,', 'seg-1.m4s', '#EXT-X-ENDLIST', ''].join('\n');
+            const run = (init, key) => {
+                fs.writeFileSync(path.join(dir, 'init.mp4'), init);
+                fs.writeFileSync(path.join(dir, 'seg-1.m4s'), '');
+                fs.writeFileSync(path.join(dir, 'index.m3u8'), playlist(key));
+                const v = new Validator('self-test');
+                v.checkDir(dir);
+                return rules(v);
+            };
+            assert.deepEqual(run(schm('cenc'), 'SAMPLE-AES-CTR'), []);
+            assert.deepEqual(run(schm('cbcs'), 'SAMPLE-AES'), []);
+            assert.deepEqual(run(box('free', Buffer.alloc(0)), null), []);
+            assert.ok(run(schm('cbcs'), 'SAMPLE-AES-CTR').includes('hls.H13.key-scheme'));
+            assert.ok(run(schm('cenc'), null).includes('hls.H13.key-scheme'));
+            assert.ok(run(box('free', Buffer.alloc(0)), 'SAMPLE-AES').includes('hls.H13.key-scheme'));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
 });
 
 const MPD = (ast, { ato = '1.500', t = 0, n = 5, prtWall } = {}) => `<?xml version="1.0" encoding="UTF-8"?>
@@ -238,5 +300,54 @@ describe('lib/validate.mjs: DASH', () => {
         assert.ok(rules(w).includes('dash.D6.prt-matches-timeline'), rules(w));
         w.checkMpd(`${BASE}/bad.mpd`, '<MPD><Period>');
         assert.ok(rules(w).includes('dash.xmllint'), rules(w));
+    });
+});
+
+describe('lib/validate.mjs: DASH encryption', () => {
+    // D7: ContentProtection
+    const VOD = (cp, { ns = ' xmlns:cenc="urn:mpeg:cenc:2013"', role = '' } = {}) =>
+        `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"${ns} profiles="urn:mpeg:dash:profile:isoff-live:2011"
+  type="static" mediaPresentationDuration="PT2S" minBufferTime="PT2S">
+  <Period id="0" start="PT0S">
+    <AdaptationSet id="0" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" lang="en">
+${role}${cp}
+      <Representation id="audio" bandwidth="128000" codecs="mp4a.40.2" audioSamplingRate="48000">
+        <SegmentTemplate timescale="48000" initialization="$RepresentationID$/init.mp4"
+          media="$RepresentationID$/seg-$Number$.m4s" startNumber="1">
+          <SegmentTimeline><S t="0" d="96000"/></SegmentTimeline>
+        </SegmentTemplate>
+      </Representation>
+    </AdaptationSet>
+  </Period>
+</MPD>
+`;
+    const MP4 = (value, kid) => `      <ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${value}"` +
+        (kid ? ` cenc:default_KID="${kid}"/>` : '/>');
+    const CK = '      <ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0"/>';
+    const KID = '01234567-89ab-cdef-0123-456789abcdef';
+    const ROLE = '      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>\n';
+    const run = (xml) => {
+        const v = new Validator('self-test');
+        v.checkMpd(`${BASE}/vod.mpd`, xml);
+        return rules(v);
+    };
+
+    test('mp4protection with cenc:default_KID and ClearKey pass', () => {
+        assert.deepEqual(run(VOD(`${MP4('cenc', KID)}\n${CK}`)), []);
+        assert.deepEqual(run(VOD(MP4('cbcs', KID))), []);
+    });
+
+    test('faults: value, KID, namespace, order, system ID', () => {
+        assert.ok(run(VOD(MP4('aes', KID))).includes('dash.D7.mp4protection-value'));
+        assert.ok(run(VOD(MP4('cenc', null))).includes('dash.D7.default-kid'));
+        assert.ok(run(VOD(MP4('cenc', '0123456789abcdef0123456789abcdef'))).includes('dash.D7.default-kid'));
+        assert.ok(run(VOD(`${MP4('cenc', KID)}\n${MP4('cenc', KID.replace('01234567', '11111111'))}`))
+            .includes('dash.D7.default-kid'));
+        // the KID outside the cenc namespace (and xmllint: an unbound prefix)
+        const r = run(VOD(MP4('cenc', KID), { ns: '' }));
+        assert.ok(r.includes('dash.D7.default-kid') || r.includes('dash.xmllint'), r);
+        assert.ok(run(VOD(MP4('cenc', KID), { role: ROLE })).includes('dash.D7.content-protection-order'));
+        assert.ok(run(VOD(CK.replace('urn:uuid:e2719d58', 'urn:uuid:nothex00'))).includes('dash.D7.system-id'));
     });
 });

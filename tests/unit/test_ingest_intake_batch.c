@@ -329,9 +329,12 @@ Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
         "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
         "\"object\":{\"key\":\"a//b.mp4\"}}}]}",
         "{\"input\":\"x.mp4\",\"audio_tracks\":[{\"index\":1}]}",
+        "{\"input\":\"x.mp4\",\"encryption\":{\"scheme\":\"cenc\","
+        "\"key_file\":\"k.json\"}}",
     };
     const char *rules[] = {"", "unknown field", "empty path segment",
-                           "audio_tracks: not passed to AWS Batch jobs"};
+                           "audio_tracks: not passed to AWS Batch jobs",
+                           "encryption: not passed to AWS Batch jobs"};
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         fake_t f = {0};

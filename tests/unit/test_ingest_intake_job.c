@@ -151,6 +151,61 @@ Test(intake_job, subtitles_in_the_publish_tag)
     cr_assert_str_neq(t1, t2);
 }
 
+/* "encryption": a scheme and a key file name, never a key; another
+ * encryption is another output (another tag), none leaves the tag alone. */
+Test(intake_job, job_encryption)
+{
+    char t1[CIR_PUBLISH_TAG_LEN + 1], t2[CIR_PUBLISH_TAG_LEN + 1];
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"x\"}", &job), 0);
+    cr_assert_str_eq(job.encryption, "");
+    cr_assert_eq(cir_intake_publish_tag(&job, t1), 0);
+    cr_assert_str_eq(t1, "a4aaf6eaf9ff622ad2d722dde029295b75e190d4462826d044"
+                         "1537d4f4c4c99a");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"id\":\"x\",\"encryption\":"
+                       "{\"scheme\":\"cbcs\",\"key_file\":\"films/a.json\"}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.encryption,
+                     "{\"key_file\":\"films/a.json\",\"scheme\":\"cbcs\"}");
+    cr_assert_eq(cir_intake_publish_tag(&job, t2), 0);
+    cr_assert_str_neq(t1, t2);
+}
+
+Test(intake_job, job_encryption_refused_with_the_field)
+{
+    static const struct {
+        const char *enc, *why;
+    } bad[] = {
+        {"{\"scheme\":\"cenc\",\"key_id\":\"0123456789abcdef0123456789abcdef\","
+         "\"key\":\"3c5a0e17b5d24f8e9a61c0d2e4f6a8b1\"}",
+         "encryption.key_id: a job document names a key_file"},
+        {"{\"scheme\":\"cenc\",\"key_file\":\"k.json\",\"key\":\"00\"}",
+         "encryption.key: a job document names a key_file"},
+        {"{\"scheme\":\"aes\",\"key_file\":\"k.json\"}", "encryption.scheme"},
+        {"{\"key_file\":\"k.json\"}", "encryption.scheme"},
+        {"{\"scheme\":\"cenc\"}", "encryption.key_file"},
+        {"{\"scheme\":\"cenc\",\"key_file\":\"/etc/shadow\"}",
+         "encryption.key_file"},
+        {"{\"scheme\":\"cenc\",\"key_file\":\"../k.json\"}",
+         "encryption.key_file"},
+        {"{\"scheme\":\"cenc\",\"key_file\":\"k.json\",\"iv\":1}",
+         "encryption: unknown field \"iv\""},
+        {"\"cenc\"", "encryption: not an object"},
+    };
+    char doc[512];
+    cir_vod_job_t job;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(doc, sizeof(doc), "{\"input\":\"a.mp4\",\"encryption\":%s}",
+                 bad[i].enc);
+        cr_expect_eq(parse(doc, &job), CIR_EINVAL, "%s", doc);
+        cr_expect_not_null(strstr(err, bad[i].why), "%s: \"%s\"", doc, err);
+        cr_expect_null(strstr(err, "3c5a0e17"), "the key in \"%s\"", err);
+    }
+}
+
 Test(intake_job, s3_event_plus_is_space)
 {
     char buf[2048];

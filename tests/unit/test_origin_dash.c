@@ -393,3 +393,34 @@ Test(origin_dash, base_url_points_into_the_version)
     free(plain);
     free(based);
 }
+
+/* Encrypted: xmlns:cenc, and in the video and audio AdaptationSets (first,
+ * before Accessibility/Role) mp4protection with cenc:default_KID and the
+ * ClearKey system; the thumbnail set stays clear. */
+Test(origin_dash, golden_encrypted)
+{
+    static const cir_protection_t cenc = {
+        .scheme = CIR_ENC_CENC,
+        .key_id = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23,
+                   0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}};
+    cir_asset_t a = *captioned();
+
+    a.protection = &cenc;
+    render_golden(&a, "captioned_cenc.mpd");
+    cr_expect_eq(count("urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" "
+                       "cenc:default_KID=\"01234567-89ab-cdef-0123-"
+                       "456789abcdef\""),
+                 2);
+    cr_expect_eq(count("urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"), 2);
+    cr_expect_lt(strstr(out.data, "ContentProtection"),
+                 strstr(out.data, "<Accessibility"));
+}
+
+Test(origin_dash, unknown_scheme_is_refused)
+{
+    static const cir_protection_t bad = {.scheme = CIR_ENC_NONE};
+    cir_asset_t a = *ladder();
+
+    a.protection = &bad;
+    cr_assert_eq(cir_dash_render_static(&a, &out), CIR_EINVAL);
+}

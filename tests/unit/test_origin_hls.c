@@ -595,3 +595,36 @@ Test(origin_hls, master_refuses_a_base_that_needs_escaping)
         cr_assert_eq(out.len, 0);
     }
 }
+
+/* Encrypted: EXT-X-SESSION-KEY in the master; EXT-X-KEY before EXT-X-MAP
+ * in the media and I-frame playlists (SAMPLE-AES for cbcs), none in the
+ * image playlist. */
+Test(origin_hls, golden_encrypted)
+{
+    static const cir_protection_t cbcs = {
+        .scheme = CIR_ENC_CBCS,
+        .key_id = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23,
+                   0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}};
+    static const char key[] =
+        "METHOD=SAMPLE-AES,URI=\"data:text/plain;base64,ASNFZ4mrze8BI0VniavN7w"
+        "==\",KEYFORMAT=\"org.w3.clearkey\",KEYFORMATVERSIONS=\"1\"\n";
+    char line[256];
+    cir_asset_t a = *ladder();
+
+    a.protection = &cbcs;
+    cr_assert_eq(cir_hls_render_master(&a, &out), 0);
+    check_golden("ladder_cbcs_master.m3u8", &out);
+    snprintf(line, sizeof(line), "#EXT-X-SESSION-KEY:%s", key);
+    cr_expect(contains(line), "%s", out.data);
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_media(&a, &a.renditions[3], &out), 0);
+    check_golden("ladder_cbcs_audio_index.m3u8", &out);
+    snprintf(line, sizeof(line), "#EXT-X-KEY:%s#EXT-X-MAP", key);
+    cr_expect(contains(line), "%s", out.data);
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_iframes(&a, &a.renditions[0], &out), 0);
+    cr_expect(contains(line), "%s", out.data);
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_images(&a, &out), 0);
+    cr_expect(!contains("KEY"), "%s", out.data);
+}

@@ -36,6 +36,8 @@ typedef struct {
     /* the job's "subtitles" as JSON text (cir_subtitle_spec.h), parsed
      * at submit; NULL or "": none */
     const char *subtitles;
+    /* copied (and cleared when the task ends); NULL: clear */
+    const cir_encryption_t *encryption;
     void *user; /* handed back in the done record */
 } cir_pool_task_t;
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cir_audio_tracks.h"
+#include "cir_encryption.h"
 #include "cir_preset.h"
 #include "cir_subtitle_spec.h"
 
@@ -51,6 +52,10 @@ typedef struct {
     /* Sidecar subtitle files, each a subtitle rendition (the job's
      * "subtitles"); NULL or count 0: none. */
     const cir_subtitle_specs_t *subtitles;
+    /* Common Encryption of every video and audio rendition (the job's
+     * "encryption", cir_encryption.h); NULL or CIR_ENC_NONE: clear.
+     * Subtitles, thumbnails and image renditions stay clear. */
+    const cir_encryption_t *encryption;
 } cir_job_t;
 
 typedef struct {
@@ -91,7 +96,16 @@ typedef struct {
     char superseded[64];
     int superseded_objects;
     int supersede_failures;
+    /* the renditions' encryption: the scheme and the key ID (32 hex), never
+     * the key; CIR_ENC_NONE when nothing was encrypted */
+    cir_enc_scheme_t encryption;
+    char key_id[33];
 } cir_result_t;
+
+/* {"scheme": "cenc", "key_ids": ["<32 hex>"]} for an encrypted result,
+ * else NULL: what the result JSON of cirrus-transcode and cirrus-worker
+ * says about encryption. */
+json_t *cir_result_encryption_json(const cir_result_t *r);
 
 /* Runs the job.  0 on success, a negative cir_err_t otherwise with
  * result->error set. */

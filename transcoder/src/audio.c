@@ -105,6 +105,12 @@ fail:
     return ret;
 }
 
+int
+cir_audio_encrypt(cir_audio_t *a, const cir_encryption_t *enc)
+{
+    return cir_cmaf_encrypt(a->pkg, enc);
+}
+
 static int
 encode(cir_audio_t *a, AVFrame *f)
 {

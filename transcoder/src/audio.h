@@ -34,6 +34,8 @@ typedef struct {
 int cir_audio_open(cir_audio_t **a, const cir_audio_config_t *cfg,
                    const AVCodecContext *dec, AVRational tb,
                    cir_store_t *store);
+/* Encrypts the rendition (cir_cmaf_encrypt); before the first push. */
+int cir_audio_encrypt(cir_audio_t *a, const cir_encryption_t *enc);
 /* frame NULL flushes. */
 int cir_audio_push(cir_audio_t *a, AVFrame *frame);
 const char *cir_audio_codecs(const cir_audio_t *a);

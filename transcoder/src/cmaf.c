@@ -11,6 +11,7 @@
 #include <libavutil/opt.h>
 
 #include "asset_put.h"
+#include "cenc.h"
 #include "cir_audio_tracks.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -43,7 +44,8 @@ struct cir_cmaf {
     int64_t first_pts;
     uint64_t frames;
     uint64_t total_bytes;
-    uint8_t *held; /* the last closed segment, not yet written */
+    cir_cenc_t *cenc; /* NULL: clear */
+    uint8_t *held;    /* the last closed segment, not yet written */
     size_t held_size;
     cir_log_ctx_t log;
 };
@@ -347,6 +349,26 @@ fail:
     return ret;
 }
 
+int
+cir_cmaf_encrypt(cir_cmaf_t *c, const cir_encryption_t *enc)
+{
+    int ret;
+
+    if (enc == NULL || enc->scheme == CIR_ENC_NONE) {
+        return 0;
+    }
+    if (c->header_done || c->cenc != NULL) {
+        return CIR_EINVAL;
+    }
+    ret = cir_cenc_open(&c->cenc, enc, c->st->codecpar);
+    if (ret < 0) {
+        cir_log_error(&c->log, "%s encryption: %s",
+                      cir_encryption_scheme_name(enc->scheme),
+                      cir_strerror(ret));
+    }
+    return ret;
+}
+
 static int
 record_iframe(cir_cmaf_t *c, const uint8_t *buf, size_t size)
 {
@@ -373,6 +395,31 @@ record_iframe(cir_cmaf_t *c, const uint8_t *buf, size_t size)
         .size = (uint64_t)end,
     };
     return 0;
+}
+
+/* Writes init.mp4 (with its sample entry protected when encrypting). */
+static int
+put_init(cir_cmaf_t *c, const uint8_t *buf, size_t size)
+{
+    uint8_t *prot = NULL;
+    size_t prot_size = 0;
+    char name[96];
+    int ret;
+
+    if (c->cenc != NULL) {
+        ret = cir_cenc_protect_init(c->cenc, buf, size, &prot, &prot_size);
+        if (ret < 0) {
+            cir_log_error(&c->log, "encrypting init.mp4: %s",
+                          cir_strerror(ret));
+            return ret;
+        }
+        buf = prot;
+        size = prot_size;
+    }
+    snprintf(name, sizeof(name), "%s/init.mp4", c->id);
+    ret = cir_asset_put(c->store, CIR_ASSET_VERSION, name, buf, size);
+    av_free(prot);
+    return ret;
 }
 
 /* Flushes the open fragment into the buffer and, for video, records its
@@ -408,10 +455,7 @@ flush_fragment(cir_cmaf_t *c)
                 return CIR_EINTERNAL;
             }
         }
-        char name[96];
-        snprintf(name, sizeof(name), "%s/init.mp4", c->id);
-        if ((ret = cir_asset_put(c->store, CIR_ASSET_VERSION, name, buf,
-                                 (size_t)moof)) < 0) {
+        if ((ret = put_init(c, buf, (size_t)moof)) < 0) {
             return ret;
         }
         c->header_done = 1;
@@ -458,9 +502,10 @@ write_held(cir_cmaf_t *c)
 static int
 close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
 {
-    uint8_t *buf = NULL, *file;
+    uint8_t *buf = NULL, *file, *prot = NULL;
+    const uint8_t *frags;
     int size, ret;
-    size_t skip = 0, base;
+    size_t skip = 0, base, len;
     cir_segment_t *seg;
 
     if (!c->open_segment) {
@@ -479,33 +524,53 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
         int64_t moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
         skip = moof > 0 ? (size_t)moof : 0;
     }
+    frags = buf + skip;
+    len = (size_t)size - skip;
+    if (c->cenc != NULL) {
+        ret = cir_cenc_protect_fragments(c->cenc, frags, len, &prot, &len);
+        if (ret < 0) {
+            cir_log_error(&c->log, "encrypting segment %zu: %s", c->nb_segments,
+                          cir_strerror(ret));
+            av_free(buf);
+            return ret;
+        }
+        frags = prot;
+    }
     merge = merge && c->held != NULL;
     base = merge ? c->held_size : 0;
     file = av_realloc(merge ? c->held : NULL,
-                      base + (merge ? 0 : sizeof(styp)) + (size_t)size - skip);
+                      base + (merge ? 0 : sizeof(styp)) + len);
     if (file == NULL) {
         av_free(buf);
+        av_free(prot);
         return CIR_ENOMEM;
     }
     if (!merge) {
         memcpy(file, styp, sizeof(styp));
         base = sizeof(styp);
     }
-    memcpy(file + base, buf + skip, (size_t)size - skip);
+    memcpy(file + base, frags, len);
     av_free(buf);
+    av_free(prot);
 
-    /* I-frame offsets were taken in the buffer (+ styp) of this segment */
+    /* I-frame offsets were taken in the buffer (+ styp) of this segment;
+     * encrypted, each moof moved and grew */
     for (size_t i = 0; i < c->nb_iframes; i++) {
         if (c->iframes[i].segment == c->nb_segments) {
-            c->iframes[i].offset =
-                c->iframes[i].offset - sizeof(styp) - skip + base;
+            uint64_t off = c->iframes[i].offset - sizeof(styp) - skip;
+            uint64_t growth = 0;
+            if (c->cenc != NULL) {
+                cir_cenc_map_offset(c->cenc, off, &off, &growth);
+            }
+            c->iframes[i].offset = off + base;
+            c->iframes[i].size += growth;
             c->iframes[i].segment -= merge ? 1 : 0;
         }
     }
-    c->total_bytes += (uint64_t)size - skip + (merge ? 0 : sizeof(styp));
+    c->total_bytes += len + (merge ? 0 : sizeof(styp));
     if (merge) {
         c->held = file;
-        c->held_size = base + (size_t)size - skip;
+        c->held_size = base + len;
         seg = &c->segments[c->nb_segments - 1];
         seg->size = c->held_size;
         seg->duration = next_start - seg->start;
@@ -515,7 +580,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
             return ret;
         }
         c->held = file;
-        c->held_size = base + (size_t)size - skip;
+        c->held_size = base + len;
         seg = &c->segments[c->nb_segments];
         seg->size = c->held_size;
         seg->duration = next_start - seg->start;
@@ -659,6 +724,7 @@ cir_cmaf_free(cir_cmaf_t **cp)
         }
         avformat_free_context(c->oc);
     }
+    cir_cenc_free(&c->cenc);
     av_free(c->held);
     free(c->segments);
     free(c->iframes);

@@ -23,6 +23,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
+#include "cir_encryption.h"
 #include "cir_manifest.h"
 #include "cir_storage.h"
 
@@ -34,6 +35,10 @@ typedef struct cir_cmaf cir_cmaf_t;
 int cir_cmaf_open(cir_cmaf_t **c, const char *id, cir_store_t *store,
                   const AVCodecContext *enc, double segment_seconds,
                   const char *language);
+/* Encrypts every segment (and protects init.mp4) with enc's scheme and
+ * key (cenc.h); call before the first cir_cmaf_write.  NULL or
+ * CIR_ENC_NONE: clear.  The key is copied and cleared on free. */
+int cir_cmaf_encrypt(cir_cmaf_t *c, const cir_encryption_t *enc);
 /* pkt is in the encoder's time base; it is not consumed. */
 int cir_cmaf_write(cir_cmaf_t *c, const AVPacket *pkt);
 /* Writes the last segment. */

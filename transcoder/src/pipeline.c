@@ -232,6 +232,7 @@ start_video_outputs(cir_job_state_t *s)
             .frame_rate = s->frame_rate,
             .store = s->ctx->store,
             .job_id = s->ctx->job->job_id,
+            .encryption = s->ctx->job->encryption,
         };
         if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
             return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
@@ -390,6 +391,9 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
     }
     ret =
         cir_audio_open(&t->out, &cfg, t->dec, t->st->time_base, s->ctx->store);
+    if (ret == 0) {
+        ret = cir_audio_encrypt(t->out, s->ctx->job->encryption);
+    }
     if (ret < 0) {
         return fail_msg(s, ret, "audio %s: %s", t->choice.id,
                         cir_strerror(ret));
@@ -404,6 +408,9 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
                           : NULL;
     ret = cir_audio_open(&t->surround, &cfg, t->dec, t->st->time_base,
                          s->ctx->store);
+    if (ret == 0) {
+        ret = cir_audio_encrypt(t->surround, s->ctx->job->encryption);
+    }
     return ret < 0 ? fail_msg(s, ret, "audio %s: %s", t->surround_id,
                               cir_strerror(ret))
                    : 0;

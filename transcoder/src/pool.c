@@ -30,6 +30,7 @@ typedef struct task {
     unsigned only;
     cir_audio_tracks_t audio_tracks;
     cir_subtitle_specs_t *subtitles; /* NULL: none */
+    cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -71,6 +72,7 @@ task_free(task_t *t)
         free(t->input);
         free(t->output);
         free(t->subtitles);
+        cir_encryption_clear(&t->encryption);
         free(t->done);
         free(t);
     }
@@ -153,6 +155,7 @@ worker_main(void *arg)
                          .only = t->only,
                          .audio_tracks = &t->audio_tracks,
                          .subtitles = t->subtitles,
+                         .encryption = &t->encryption,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -246,6 +249,9 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
     t->only = in->only;
     if (in->audio_tracks != NULL) {
         t->audio_tracks = *in->audio_tracks;
+    }
+    if (in->encryption != NULL) {
+        t->encryption = *in->encryption;
     }
     t->user = in->user;
     t->queued_us = mono_us();

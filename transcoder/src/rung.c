@@ -257,6 +257,9 @@ cir_rung_start(cir_video_rung_t **out, const cir_rung_config_t *cfg)
     }
     ret = cir_cmaf_open(&r->pkg, r->id, cfg->store, r->enc,
                         cfg->preset->segment_seconds, NULL);
+    if (ret == 0) {
+        ret = cir_cmaf_encrypt(r->pkg, cfg->encryption);
+    }
     if (ret < 0) {
         goto fail;
     }

@@ -27,6 +27,7 @@ typedef struct {
     AVRational frame_rate;
     cir_store_t *store;
     const char *job_id;
+    const cir_encryption_t *encryption; /* NULL: clear */
 } cir_rung_config_t;
 
 int cir_rung_start(cir_video_rung_t **r, const cir_rung_config_t *cfg);

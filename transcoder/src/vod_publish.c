@@ -109,6 +109,21 @@ fill_result(cir_job_state_t *s, const cir_asset_t *asset)
         }
         res->nb_renditions = i + 1;
     }
+    if (asset->protection != NULL) {
+        res->encryption = asset->protection->scheme;
+        cir_encryption_hex(asset->protection->key_id, res->key_id);
+    }
+}
+
+json_t *
+cir_result_encryption_json(const cir_result_t *r)
+{
+    if (r->encryption == CIR_ENC_NONE) {
+        return NULL;
+    }
+    return json_pack("{s:s, s:[s]}", "scheme",
+                     cir_encryption_scheme_name(r->encryption), "key_ids",
+                     r->key_id);
 }
 
 /* The video renditions (one per rung) and the audio ones (one per source
@@ -254,6 +269,7 @@ cir_vod_publish(cir_job_state_t *s)
 {
     cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 2 * CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
+    cir_protection_t protection = {0};
     char cc_language[CIR_LANGUAGE_MAX];
     const cir_publish_dest_t dest = {
         .version = s->ctx->store,
@@ -281,6 +297,13 @@ cir_vod_publish(cir_job_state_t *s)
     asset.renditions = rends;
     asset.nb_renditions = n;
     describe_captions(s, &asset, cc_language);
+    if (s->ctx->job->encryption != NULL &&
+        s->ctx->job->encryption->scheme != CIR_ENC_NONE) {
+        /* the scheme and key ID: the manifests never see the key */
+        protection.scheme = s->ctx->job->encryption->scheme;
+        memcpy(protection.key_id, s->ctx->job->encryption->key_id, 16);
+        asset.protection = &protection;
+    }
     log_renditions(s, rends, n);
     if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {
         return ret;

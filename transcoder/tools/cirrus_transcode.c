@@ -41,6 +41,7 @@ typedef struct {
     const char *input, *output, *preset, *presets_dir, *progress_json;
     const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
+    cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
     live_options_t live;
     unsigned only;
     int quiet, tty;
@@ -60,6 +61,7 @@ typedef struct {
     double part_seconds, segment_seconds, max_seconds;
     int64_t window, loop, realtime, passthrough;
     char subtitles[64 * 1024]; /* JSON: the job's "subtitles" */
+    char encryption[8192];     /* JSON: the job's "encryption" */
 } config_t;
 
 #define S(f) CIR_OPT_S(config_t, f)
@@ -111,6 +113,11 @@ static const cir_option_t opts[] = {
      "sidecar subtitle files, a JSON array: [{\"uri\": URI, \"language\": "
      "\"en\", \"name\": \"English\", \"kind\": "
      "\"subtitles|captions|forced\", \"default\": false}]"},
+    {"encryption", S(encryption), "", 0, 0,
+     "Common Encryption of the segments, a JSON object: {\"scheme\": "
+     "\"cenc|cbcs\", \"key_file\": PATH} or {\"scheme\": ..., \"key_id\": "
+     "HEX32, \"key\": HEX32} (prefer the key file or the environment: "
+     "a command line is visible to every user)"},
 };
 
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
@@ -133,6 +140,7 @@ static const cir_cli_flag_t flags[] = {
     {"publish-tag", 0, "TAG", "publish_tag", NULL, NULL, NULL},
     {"audio-tracks", 0, "JSON", "audio_tracks", NULL, NULL, NULL},
     {"subtitles", 0, "JSON", "subtitles", NULL, NULL, NULL},
+    {"encryption", 0, "JSON", "encryption", NULL, NULL, NULL},
     {"log-level", 0, "LEVEL", "log_level", NULL, NULL, NULL},
     {"log-json", 0, NULL, "log_json", "1", NULL, NULL},
     {"quiet", 0, NULL, "quiet", "1", NULL, NULL},
@@ -159,7 +167,7 @@ static const cir_cli_t cli = {
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--publish-tag TAG] [--audio-tracks JSON]\n"
-        "                        [--subtitles JSON]\n"
+        "                        [--subtitles JSON] [--encryption JSON]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -250,6 +258,11 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     }
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    json_t *enc = cir_result_encryption_json(r);
+    if (enc != NULL) {
+        /* the key ID only: the key is never written out */
+        json_object_set_new(j, "encryption", enc);
+    }
     if (o->publish_tag != NULL) {
         json_object_set_new(j, "already_published",
                             json_boolean(o->already_published));
@@ -625,6 +638,17 @@ main(int argc, char **argv)
         code = CIR_EXIT_BAD_PRESET;
         goto report;
     }
+    ret = cir_encryption_parse_text(c.encryption, &o.encryption, err,
+                                    sizeof(err));
+    explicit_bzero(c.encryption, sizeof(c.encryption));
+    if (ret < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = CIR_EXIT_BAD_PRESET;
+        goto report;
+    }
+    job.encryption = &o.encryption;
     job.subtitles = &subtitles;
     job.input = o.input;
     job.output = o.output;
@@ -660,5 +684,6 @@ report:
         free(s);
     }
     json_decref(j);
+    cir_encryption_clear(&o.encryption);
     return code;
 }

@@ -1,6 +1,6 @@
 // Strict validation of every HLS playlist and DASH MPD the tests see:
 // npm hls-parser in strict mode, npm mpd-parser, xmllint, and the rules of
-// docs/conformance.md (H1-H11, L1-L7, Q1/Q3/Q7, M1, D1-D6) as assertions of
+// docs/conformance.md (H1-H13, L1-L7, Q1/Q3/Q7, M1, D1-D7) as assertions of
 // our own, over one playlist and over the sequence of fetches of one URL
 // and of the renditions of one master.
 //
@@ -337,10 +337,63 @@ export class Validator {
             for (const msg of hlsParserErrors(text).errors)
                 this.fail(parserRule(msg), url, msg);
         }
+        this.checkKeys(url, text);
         if (isMaster(text))
             this.checkMaster(url, text);
         else
             this.checkMedia(url, text, { start, end });
+    }
+
+    // H12: EXT-X-KEY and EXT-X-SESSION-KEY (RFC 8216bis 4.4.4.4, 4.4.6.5,
+    // 7).  METHOD is NONE, AES-128, AES-256, SAMPLE-AES or SAMPLE-AES-CTR;
+    // any but NONE needs a URI and NONE allows no other attribute;
+    // KEYFORMAT/KEYFORMATVERSIONS need EXT-X-VERSION 5; SESSION-KEY only in
+    // a multivariant playlist, never METHOD=NONE, and the same METHOD,
+    // KEYFORMAT and KEYFORMATVERSIONS as every EXT-X-KEY with its URI (in
+    // the media playlists of that master).
+    checkKeys(url, text) {
+        const F = (rule, msg) => this.fail(rule, url, msg);
+        const master = isMaster(text);
+        const version = Number((/^#EXT-X-VERSION:(\d+)/m.exec(text) || [])[1] || 1);
+        const keys = [];
+        for (const line of text.split(/\r?\n/)) {
+            const session = line.startsWith('#EXT-X-SESSION-KEY:');
+            if (!session && !line.startsWith('#EXT-X-KEY:'))
+                continue;
+            const a = attrs(line.slice(line.indexOf(':') + 1));
+            const tag = session ? 'EXT-X-SESSION-KEY' : 'EXT-X-KEY';
+            if (!['NONE', 'AES-128', 'AES-256', 'SAMPLE-AES', 'SAMPLE-AES-CTR'].includes(a.METHOD))
+                F('hls.H12.key-method', `${tag} METHOD=${a.METHOD}`);
+            if (a.METHOD === 'NONE' && Object.keys(a).length > 1)
+                F('hls.H12.key-none-alone', `${tag} METHOD=NONE with other attributes`);
+            if (a.METHOD !== 'NONE' && !a.URI)
+                F('hls.H12.key-uri', `${tag} METHOD=${a.METHOD} without URI`);
+            if ((a.KEYFORMAT || a.KEYFORMATVERSIONS) && version < 5)
+                F('hls.H6.version', `KEYFORMAT needs EXT-X-VERSION 5, not ${version}`);
+            if (a.KEYFORMATVERSIONS && !/^"?\d+(\/\d+)*"?$/.test(a.KEYFORMATVERSIONS))
+                F('hls.H12.keyformatversions', `KEYFORMATVERSIONS ${a.KEYFORMATVERSIONS}`);
+            if (session && !master)
+                F('hls.H12.session-key-in-master', 'EXT-X-SESSION-KEY in a media playlist');
+            if (!session && master)
+                F('hls.H12.session-key-in-master', 'EXT-X-KEY in a multivariant playlist');
+            if (session && a.METHOD === 'NONE')
+                F('hls.H12.session-key-method', 'EXT-X-SESSION-KEY METHOD=NONE');
+            keys.push({ session, a });
+        }
+        const key = urlKey(url);
+        if (master) {
+            this.sessionKeys = this.sessionKeys || new Map();
+            this.sessionKeys.set(key, keys.filter((k) => k.session).map((k) => k.a));
+            return;
+        }
+        const sessions = (this.sessionKeys || new Map()).get(this.groupOf.get(key)) || [];
+        const same = (x, y) => ['METHOD', 'KEYFORMAT', 'KEYFORMATVERSIONS']
+            .every((n) => (x[n] || '') === (y[n] || ''));
+        for (const k of keys)
+            for (const sk of sessions.filter((x) => x.URI === k.a.URI))
+                if (!same(sk, k.a))
+                    F('hls.H12.session-key-matches', `EXT-X-KEY ${k.a.METHOD} ` +
+                        `${k.a.KEYFORMAT} differs from the EXT-X-SESSION-KEY with its URI`);
     }
 
     // --- multivariant ---
@@ -827,6 +880,7 @@ export class Validator {
         }
         const d = readMpd(doc);
         this.checkMpdOne(url, d);
+        this.checkContentProtection(url, doc);
         const key = urlKey(url);
         const hist = this.mpds.get(key) || [];
         const prev = [...hist].reverse().find((h) => h.end <= start);
@@ -836,6 +890,51 @@ export class Validator {
         if (hist.length > 8)
             hist.shift();
         this.mpds.set(key, hist);
+    }
+
+    // D7: ContentProtection (ISO/IEC 23009-1 5.8.4.1, 5.8.5.2; ISO/IEC
+    // 23001-7 11.2): the mp4protection descriptor's value is a scheme
+    // (cenc, cbcs, cens, cbc1) and its cenc:default_KID a UUID, in the
+    // urn:mpeg:cenc:2013 namespace, one KID per AdaptationSet; a
+    // ContentProtection comes before the AdaptationSet's Accessibility,
+    // Role, Rating and Viewpoint (the schema's sequence); a system's
+    // schemeIdUri is urn:uuid:<UUID>.
+    checkContentProtection(url, doc) {
+        const F = (rule, msg) => this.fail(rule, url, msg);
+        const CENC = 'urn:mpeg:cenc:2013';
+        const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+        const sets = doc.getElementsByTagName('AdaptationSet');
+        for (let i = 0; i < sets.length; i++) {
+            const set = sets[i];
+            const where = `AdaptationSet ${set.getAttribute('id')}`;
+            let seenLater = false;
+            const kids = new Set();
+            for (let n = set.firstChild; n; n = n.nextSibling) {
+                if (n.nodeType !== 1)
+                    continue;
+                if (['Accessibility', 'Role', 'Rating', 'Viewpoint'].includes(n.localName))
+                    seenLater = true;
+                if (n.localName !== 'ContentProtection')
+                    continue;
+                if (seenLater)
+                    F('dash.D7.content-protection-order', `${where}: ContentProtection after Accessibility/Role`);
+                const scheme = n.getAttribute('schemeIdUri') || '';
+                if (scheme === 'urn:mpeg:dash:mp4protection:2011') {
+                    if (!['cenc', 'cbcs', 'cens', 'cbc1'].includes(n.getAttribute('value')))
+                        F('dash.D7.mp4protection-value', `${where}: value=${n.getAttribute('value')}`);
+                    const kid = n.getAttributeNS(CENC, 'default_KID');
+                    if (!kid || !uuid.test(kid))
+                        F('dash.D7.default-kid', `${where}: cenc:default_KID ${kid || 'missing'} ` +
+                            `(a UUID in ${CENC})`);
+                    else
+                        kids.add(kid.toLowerCase());
+                } else if (!/^urn:uuid:/i.test(scheme) || !uuid.test(scheme.slice(9))) {
+                    F('dash.D7.system-id', `${where}: schemeIdUri ${scheme}`);
+                }
+            }
+            if (kids.size > 1)
+                F('dash.D7.default-kid', `${where}: ${kids.size} different default_KIDs`);
+        }
     }
 
     checkMpdOne(url, d) {
@@ -1079,6 +1178,32 @@ export class Validator {
             if (!fs.existsSync(f))
                 this.fail('hls.H8.listed-files-exist', file, `${u} is listed but missing`);
         }
+        this.checkKeyScheme(file, text);
+    }
+
+    // H13 (on disk): a media playlist's EXT-X-KEY METHOD is what its
+    // EXT-X-MAP's sample entry says (RFC 8216bis 5.4: SAMPLE-AES with fMP4
+    // is the 'cbcs' scheme, SAMPLE-AES-CTR 'cenc'; ISO/IEC 23001-7 schm):
+    // a protected init.mp4 needs its key tag, a clear one none.
+    checkKeyScheme(file, text) {
+        const map = /^#EXT-X-MAP:(.*)$/m.exec(text);
+        if (!map)
+            return;
+        const init = path.join(path.dirname(file), attrs(map[1]).URI || '');
+        if (!fs.existsSync(init))
+            return;
+        const buf = fs.readFileSync(init);
+        const at = buf.indexOf('schm');
+        const scheme = at >= 4 && at + 12 <= buf.length ?
+            buf.toString('latin1', at + 8, at + 12) : null;
+        const keyLine = /^#EXT-X-KEY:(.*)$/m.exec(text);
+        const method = keyLine ? attrs(keyLine[1]).METHOD : 'NONE';
+        const want = { cenc: 'SAMPLE-AES-CTR', cbcs: 'SAMPLE-AES' }[scheme] || 'NONE';
+        if (scheme && !(scheme in { cenc: 1, cbcs: 1 }))
+            this.fail('hls.H13.key-scheme', file, `init.mp4 scheme ${scheme}`);
+        else if (method !== want)
+            this.fail('hls.H13.key-scheme', file, `EXT-X-KEY METHOD=${method} but ` +
+                `init.mp4 is ${scheme ? `'${scheme}'` : 'clear'} (needs ${want})`);
     }
 
     // --- wiring ---

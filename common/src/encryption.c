@@ -1,0 +1,296 @@
+/*
+ * A job's encryption options.  See cir_encryption.h.
+ *
+ * Tested by tests/unit/test_common_encryption.c.
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "cir_encryption.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cir_error.h"
+#include "cir_storage.h"
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* A 16-byte value from a JSON string of 32 hex digits; err names the
+ * field and says what is wrong, never what the value was. */
+static int
+parse_hex16(const json_t *v, const char *field, uint8_t out[16], char *err,
+            size_t errsize)
+{
+    const char *s;
+    size_t n;
+
+    if (!json_is_string(v)) {
+        snprintf(err, errsize, "encryption.%s: not a string", field);
+        return CIR_EINVAL;
+    }
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n != 32) {
+        snprintf(err, errsize,
+                 "encryption.%s: %zu characters, expected 32 hex digits "
+                 "(16 bytes)",
+                 field, n);
+        return CIR_EINVAL;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            snprintf(err, errsize,
+                     "encryption.%s: not hex (character %zu); expected 32 "
+                     "hex digits",
+                     field, hi < 0 ? 2 * i + 1 : 2 * i + 2);
+            return CIR_EINVAL;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static int
+is_zero16(const uint8_t v[16])
+{
+    uint8_t any = 0;
+    for (int i = 0; i < 16; i++) {
+        any |= v[i];
+    }
+    return any == 0;
+}
+
+/* key_id and key from an object with exactly those two fields; where
+ * says which object ("encryption" or "encryption.key_file"). */
+static int
+parse_key_pair(const json_t *o, const char *where, cir_encryption_t *out,
+               char *err, size_t errsize)
+{
+    const char *name;
+    json_t *v;
+    int ret;
+
+    json_object_foreach((json_t *)o, name, v)
+    {
+        if (strcmp(name, "key_id") != 0 && strcmp(name, "key") != 0) {
+            snprintf(err, errsize, "%s: unknown field \"%.64s\"", where, name);
+            return CIR_EINVAL;
+        }
+    }
+    if (json_object_get(o, "key_id") == NULL ||
+        json_object_get(o, "key") == NULL) {
+        snprintf(err, errsize, "%s: needs both key_id and key", where);
+        return CIR_EINVAL;
+    }
+    if ((ret = parse_hex16(json_object_get(o, "key_id"), "key_id", out->key_id,
+                           err, errsize)) < 0 ||
+        (ret = parse_hex16(json_object_get(o, "key"), "key", out->key, err,
+                           errsize)) < 0) {
+        return ret;
+    }
+    if (is_zero16(out->key)) {
+        snprintf(err, errsize, "encryption.key: all zero");
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+/* The key file: a JSON object {"key_id", "key"}.  Its content is never
+ * quoted in an error (it may be any file the job names). */
+static int
+read_key_file(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *o;
+    int ret;
+
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > 4095) {
+        snprintf(err, errsize, "encryption.key_file: not a path");
+        return CIR_EINVAL;
+    }
+    ret = cir_read_file(json_string_value(v), CIR_KEY_FILE_MAX, &text, &len);
+    if (ret < 0) {
+        snprintf(
+            err, errsize, "encryption.key_file: %s: %s", json_string_value(v),
+            ret == CIR_ELIMIT ? "more than 4096 bytes" : cir_strerror(ret));
+        return ret == CIR_ELIMIT ? CIR_ELIMIT
+               : ret == -ENOENT  ? CIR_ENOTFOUND
+                                 : CIR_EIO;
+    }
+    o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    explicit_bzero(text, len);
+    free(text);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        snprintf(err, errsize,
+                 "encryption.key_file: not a JSON object {\"key_id\": ..., "
+                 "\"key\": ...}");
+        return CIR_EINVAL;
+    }
+    ret = parse_key_pair(o, "encryption.key_file", out, err, errsize);
+    json_decref(o);
+    return ret;
+}
+
+static int
+parse_scheme(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
+{
+    const char *s = json_string_value(v);
+
+    if (v == NULL) {
+        snprintf(err, errsize, "encryption.scheme: missing (cenc or cbcs)");
+        return CIR_EINVAL;
+    }
+    if (s != NULL && strcmp(s, "cenc") == 0) {
+        out->scheme = CIR_ENC_CENC;
+    } else if (s != NULL && strcmp(s, "cbcs") == 0) {
+        out->scheme = CIR_ENC_CBCS;
+    } else {
+        snprintf(err, errsize, "encryption.scheme: not cenc or cbcs");
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+static int
+parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
+{
+    const json_t *file;
+    json_t *pair, *fv;
+    const char *name;
+    int ret;
+
+    if (!json_is_object(v)) {
+        snprintf(err, errsize, "encryption: not an object");
+        return CIR_EINVAL;
+    }
+    json_object_foreach((json_t *)v, name, fv)
+    {
+        if (strcmp(name, "scheme") != 0 && strcmp(name, "key_id") != 0 &&
+            strcmp(name, "key") != 0 && strcmp(name, "key_file") != 0) {
+            snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
+            return CIR_EINVAL;
+        }
+    }
+    if ((ret = parse_scheme(json_object_get(v, "scheme"), out, err, errsize)) <
+        0) {
+        return ret;
+    }
+    file = json_object_get(v, "key_file");
+    if (file != NULL) {
+        if (json_object_get(v, "key_id") || json_object_get(v, "key")) {
+            snprintf(err, errsize,
+                     "encryption: key_file and key_id/key both given");
+            return CIR_EINVAL;
+        }
+        return read_key_file(file, out, err, errsize);
+    }
+    /* the inline pair, checked like a key file's */
+    pair = json_object();
+    if (pair == NULL) {
+        snprintf(err, errsize, "encryption: out of memory");
+        return CIR_ENOMEM;
+    }
+    if (json_object_get(v, "key_id")) {
+        json_object_set(pair, "key_id", json_object_get(v, "key_id"));
+    }
+    if (json_object_get(v, "key")) {
+        json_object_set(pair, "key", json_object_get(v, "key"));
+    }
+    ret = parse_key_pair(pair, "encryption", out, err, errsize);
+    json_decref(pair);
+    return ret;
+}
+
+int
+cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
+                     size_t errsize)
+{
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    ret = parse_object(v, out, err, errsize);
+    if (ret < 0) {
+        cir_encryption_clear(out);
+    }
+    return ret;
+}
+
+int
+cir_encryption_parse_text(const char *text, cir_encryption_t *out, char *err,
+                          size_t errsize)
+{
+    json_t *v;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (text == NULL || text[0] == '\0') {
+        return 0;
+    }
+    v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (v == NULL) {
+        /* the parser's message may quote the text: a key */
+        snprintf(err, errsize, "encryption: not valid JSON");
+        return CIR_EINVAL;
+    }
+    ret = cir_encryption_parse(v, out, err, errsize);
+    json_decref(v);
+    return ret;
+}
+
+const char *
+cir_encryption_scheme_name(cir_enc_scheme_t s)
+{
+    return s == CIR_ENC_CENC ? "cenc" : s == CIR_ENC_CBCS ? "cbcs" : "none";
+}
+
+void
+cir_encryption_hex(const uint8_t in[16], char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+void
+cir_encryption_uuid(const uint8_t in[16], char out[37])
+{
+    char hex[33];
+    size_t o = 0;
+
+    cir_encryption_hex(in, hex);
+    for (int i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20) {
+            out[o++] = '-';
+        }
+        out[o++] = hex[i];
+    }
+    out[o] = '\0';
+}
+
+void
+cir_encryption_clear(cir_encryption_t *e)
+{
+    explicit_bzero(e, sizeof(*e));
+}

@@ -1,0 +1,191 @@
+/*
+ * cir_encryption_parse (a job's "encryption"): inline keys, key files,
+ * and hostile input refused with an error naming the field and never
+ * quoting the key.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cir_encryption.h"
+#include "cir_error.h"
+
+#define KID "0123456789abcdef0123456789ABCDEF"
+#define KEY "00112233445566778899aabbccddeeff"
+
+static char err[512];
+
+static int
+parse(const char *text, cir_encryption_t *e)
+{
+    err[0] = '\0';
+    return cir_encryption_parse_text(text, e, err, sizeof(err));
+}
+
+/* Fails with ret, err names field, the key is nowhere in err, and the
+ * result is cleared. */
+static void
+refused(const char *text, int ret, const char *field)
+{
+    cir_encryption_t e;
+    static const uint8_t zero[sizeof(e)];
+
+    cr_expect_eq(parse(text, &e), ret, "%s: %s", text, err);
+    cr_expect_not_null(strstr(err, field), "%s: \"%s\" does not name %s", text,
+                       err, field);
+    cr_expect_null(strstr(err, KEY), "%s: the key is in \"%s\"", text, err);
+    cr_expect_eq(memcmp(&e, zero, sizeof(e)), 0, "%s: not cleared", text);
+}
+
+static char *
+write_temp(const char *content)
+{
+    static char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/tmp/cirrus-key-XXXXXX");
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+Test(encryption, inline_cenc)
+{
+    cir_encryption_t e;
+    char hex[33], uuid[37];
+
+    cr_assert_eq(parse("{\"scheme\": \"cenc\", \"key_id\": \"" KID
+                       "\", \"key\": \"" KEY "\"}",
+                       &e),
+                 0, "%s", err);
+    cr_expect_eq(e.scheme, CIR_ENC_CENC);
+    cr_expect_eq(e.key_id[0], 0x01);
+    cr_expect_eq(e.key_id[15], 0xef);
+    cr_expect_eq(e.key[1], 0x11);
+    cir_encryption_hex(e.key_id, hex);
+    cr_expect_str_eq(hex, "0123456789abcdef0123456789abcdef");
+    cir_encryption_uuid(e.key_id, uuid);
+    cr_expect_str_eq(uuid, "01234567-89ab-cdef-0123-456789abcdef");
+    cr_expect_str_eq(cir_encryption_scheme_name(e.scheme), "cenc");
+    cir_encryption_clear(&e);
+    cr_expect_eq(e.scheme, CIR_ENC_NONE);
+    cr_expect_eq(e.key[1], 0);
+}
+
+Test(encryption, none)
+{
+    cir_encryption_t e;
+
+    cr_expect_eq(parse("", &e), 0);
+    cr_expect_eq(e.scheme, CIR_ENC_NONE);
+    cr_expect_eq(cir_encryption_parse_text(NULL, &e, err, sizeof(err)), 0);
+    cr_expect_eq(e.scheme, CIR_ENC_NONE);
+}
+
+Test(encryption, key_file_cbcs)
+{
+    cir_encryption_t e;
+    char text[256];
+    char *path =
+        write_temp("{\"key_id\": \"" KID "\", \"key\": \"" KEY "\"}\n");
+
+    snprintf(text, sizeof(text), "{\"scheme\": \"cbcs\", \"key_file\": \"%s\"}",
+             path);
+    cr_assert_eq(parse(text, &e), 0, "%s", err);
+    cr_expect_eq(e.scheme, CIR_ENC_CBCS);
+    cr_expect_eq(e.key_id[1], 0x23);
+    cr_expect_eq(e.key[15], 0xff);
+    unlink(path);
+}
+
+Test(encryption, bad_key_files)
+{
+    char text[256];
+    char *path;
+
+    refused("{\"scheme\": \"cenc\", \"key_file\": \"/nonexistent/k.json\"}",
+            CIR_ENOTFOUND, "encryption.key_file");
+    refused("{\"scheme\": \"cenc\", \"key_file\": \"\"}", CIR_EINVAL,
+            "encryption.key_file");
+    refused("{\"scheme\": \"cenc\", \"key_file\": 3}", CIR_EINVAL,
+            "encryption.key_file");
+
+    /* a line of hex is not the format; the content is never quoted */
+    path = write_temp(KID ":" KEY "\n");
+    snprintf(text, sizeof(text), "{\"scheme\": \"cenc\", \"key_file\": \"%s\"}",
+             path);
+    refused(text, CIR_EINVAL, "encryption.key_file");
+    unlink(path);
+
+    path = write_temp("{\"key_id\": \"" KID "\", \"key\": \"" KEY
+                      "\", \"iv\": \"00\"}");
+    snprintf(text, sizeof(text), "{\"scheme\": \"cenc\", \"key_file\": \"%s\"}",
+             path);
+    refused(text, CIR_EINVAL, "unknown field \"iv\"");
+    unlink(path);
+
+    path = write_temp("{\"key_id\": \"" KID "\", \"key\": \"" KEY "0\"}");
+    snprintf(text, sizeof(text), "{\"scheme\": \"cenc\", \"key_file\": \"%s\"}",
+             path);
+    refused(text, CIR_EINVAL, "encryption.key:");
+    unlink(path);
+
+    /* larger than the bound */
+    {
+        static char big[CIR_KEY_FILE_MAX + 100];
+        memset(big, ' ', sizeof(big) - 1);
+        path = write_temp(big);
+        snprintf(text, sizeof(text),
+                 "{\"scheme\": \"cenc\", \"key_file\": \"%s\"}", path);
+        refused(text, CIR_ELIMIT, "encryption.key_file");
+        unlink(path);
+    }
+}
+
+Test(encryption, hostile)
+{
+    refused("[]", CIR_EINVAL, "encryption");
+    refused("{\"not json", CIR_EINVAL, "encryption");
+    refused("{\"key_id\": \"" KID "\", \"key\": \"" KEY "\"}", CIR_EINVAL,
+            "encryption.scheme");
+    refused("{\"scheme\": \"cens\", \"key_id\": \"" KID "\", \"key\": \"" KEY
+            "\"}",
+            CIR_EINVAL, "encryption.scheme");
+    refused("{\"scheme\": 1, \"key_id\": \"" KID "\", \"key\": \"" KEY "\"}",
+            CIR_EINVAL, "encryption.scheme");
+    refused("{\"scheme\": \"cenc\", \"key\": \"" KEY "\"}", CIR_EINVAL,
+            "key_id");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID "\"}", CIR_EINVAL,
+            "key");
+    /* wrong length, bad hex, wrong type */
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"0123\", \"key\": \"" KEY
+            "\"}",
+            CIR_EINVAL, "encryption.key_id: 4 characters");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID "\", \"key\": \"" KEY
+            "00\"}",
+            CIR_EINVAL, "encryption.key: 34 characters");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID
+            "\", \"key\": \"00112233445566778899aabbccddeefg\"}",
+            CIR_EINVAL, "encryption.key: not hex (character 32)");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"0123-4567-89ab-cdef-0123-"
+            "456789ab\", \"key\": \"" KEY "\"}",
+            CIR_EINVAL, "encryption.key_id");
+    refused("{\"scheme\": \"cenc\", \"key_id\": 12, \"key\": \"" KEY "\"}",
+            CIR_EINVAL, "encryption.key_id: not a string");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID
+            "\", \"key\": \"00000000000000000000000000000000\"}",
+            CIR_EINVAL, "encryption.key: all zero");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID "\", \"key\": \"" KEY
+            "\", \"kid\": \"x\"}",
+            CIR_EINVAL, "unknown field \"kid\"");
+    refused("{\"scheme\": \"cenc\", \"key_id\": \"" KID "\", \"key\": \"" KEY
+            "\", \"key_file\": \"/tmp/k\"}",
+            CIR_EINVAL, "key_file and key_id/key both given");
+    refused("{\"scheme\": \"cenc\", \"scheme\": \"cbcs\", \"key_id\": \"" KID
+            "\", \"key\": \"" KEY "\"}",
+            CIR_EINVAL, "encryption");
+}
