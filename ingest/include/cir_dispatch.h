@@ -57,7 +57,7 @@ typedef struct {
     int max_attempts;        /* a transient failure is retried below this */
     int extend_s;            /* each heartbeat extends the claim this long */
     cir_lease_config_t lease;
-    int64_t drain_us; /* on stop, running jobs may finish this long */
+    int64_t drain_us;     /* on stop, running jobs may finish this long */
     cir_notify_t *notify; /* borrowed: each state change queued there (and
                              its counters in /metrics); NULL: none */
 } cir_dispatch_config_t;

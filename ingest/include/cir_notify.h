@@ -37,21 +37,21 @@
 
 #include "cir_buf.h"
 
-#define CIR_NOTIFY_EVENT         "job.state"
-#define CIR_NOTIFY_SOURCE        "cirrus.worker"
-#define CIR_NOTIFY_DETAIL_TYPE   "Cirrus Job State Change"
-#define CIR_NOTIFY_RETRY_MAX_MS  60000
-#define CIR_NOTIFY_EVENT_MAX     (256 * 1024) /* EventBridge's entry limit */
+#define CIR_NOTIFY_EVENT        "job.state"
+#define CIR_NOTIFY_SOURCE       "cirrus.worker"
+#define CIR_NOTIFY_DETAIL_TYPE  "Cirrus Job State Change"
+#define CIR_NOTIFY_RETRY_MAX_MS 60000
+#define CIR_NOTIFY_EVENT_MAX    (256 * 1024) /* EventBridge's entry limit */
 
 typedef struct {
-    const char *url;              /* webhook; "" or NULL: none */
-    const char *secret;           /* "" or NULL: unsigned */
-    const char *eventbridge_bus;  /* name or ARN; "" or NULL: none */
+    const char *url;                  /* webhook; "" or NULL: none */
+    const char *secret;               /* "" or NULL: unsigned */
+    const char *eventbridge_bus;      /* name or ARN; "" or NULL: none */
     const char *eventbridge_endpoint; /* "" or NULL: the environment's */
-    int attempts;                 /* per delivery, the first included */
-    int timeout_ms;               /* per attempt */
-    int max_pending;              /* deliveries waiting at once */
-    int drain_ms;                 /* on stop */
+    int attempts;                     /* per delivery, the first included */
+    int timeout_ms;                   /* per attempt */
+    int max_pending;                  /* deliveries waiting at once */
+    int drain_ms;                     /* on stop */
 } cir_notify_config_t;
 
 typedef enum {
@@ -73,8 +73,8 @@ typedef struct cir_notify cir_notify_t;
 
 /* Starts the notifier thread; err says what is wrong (an EventBridge bus
  * without AWS credentials...).  0, CIR_EINVAL or CIR_ENOMEM. */
-int cir_notify_new(cir_notify_t **n, const cir_notify_config_t *cfg,
-                   char *err, size_t errsize);
+int cir_notify_new(cir_notify_t **n, const cir_notify_config_t *cfg, char *err,
+                   size_t errsize);
 
 /* Queues an event for every sink (never blocks on the network; any
  * thread).  state is the state JSON (borrowed); previous may be NULL. */

@@ -325,13 +325,12 @@ static json_t *
 result_json(const inflight_t *f, const char *state, double percent,
             const cir_pool_done_t *d, const char *error)
 {
-    json_t *j =
-        json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "id",
-                  f->job.id, "state", state, "attempt", f->job.attempt,
-                  "input", f->job.input, "output", f->job.output, "preset",
-                  f->job.preset, "percent", percent, "enqueued_at",
-                  iso_json(f->job.enqueued_us), "claimed_at",
-                  iso_json(f->claimed_wall_us));
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "id",
+                          f->job.id, "state", state, "attempt", f->job.attempt,
+                          "input", f->job.input, "output", f->job.output,
+                          "preset", f->job.preset, "percent", percent,
+                          "enqueued_at", iso_json(f->job.enqueued_us),
+                          "claimed_at", iso_json(f->claimed_wall_us));
     if (j == NULL) {
         return NULL;
     }
@@ -367,8 +366,8 @@ dispatch_write_result(inflight_t *f, const char *state, double percent,
     }
     if (changed) {
         /* queued: the notifier's thread sends it */
-        cir_notify_job_state(notify,
-                             j, f->reported_state[0] ? f->reported_state : NULL);
+        cir_notify_job_state(notify, j,
+                             f->reported_state[0] ? f->reported_state : NULL);
         snprintf(f->reported_state, sizeof(f->reported_state), "%s", state);
     }
     json_decref(j);

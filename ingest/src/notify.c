@@ -25,8 +25,7 @@
 #include "cir_notify.h"
 
 static const cir_log_ctx_t log_ctx = {.component = "notify"};
-static const char *sink_names[CIR_NOTIFY_NB_SINKS] = {"webhook",
-                                                      "eventbridge"};
+static const char *sink_names[CIR_NOTIFY_NB_SINKS] = {"webhook", "eventbridge"};
 
 typedef struct delivery {
     struct delivery *next;
@@ -55,7 +54,11 @@ struct cir_notify {
     cir_notify_counts_t c;
 };
 
-typedef enum { SENT, RETRY, GIVE_UP } outcome_t;
+typedef enum {
+    SENT,
+    RETRY,
+    GIVE_UP
+} outcome_t;
 
 static int64_t
 mono_us(void)
@@ -212,8 +215,9 @@ eventbridge_attempt(cir_notify_t *n, const delivery_t *d, char *why,
     if (ret == 0) {
         return SENT;
     }
-    snprintf(why, size, "%s", cir_aws_last_error()[0] ? cir_aws_last_error()
-                                                      : cir_strerror(ret));
+    snprintf(why, size, "%s",
+             cir_aws_last_error()[0] ? cir_aws_last_error()
+                                     : cir_strerror(ret));
     return ret == CIR_ETRANSIENT ? RETRY : GIVE_UP;
 }
 
@@ -287,8 +291,8 @@ settle(cir_notify_t *n, delivery_t *d, outcome_t o, const char *why)
         n->c.retried[d->sink]++;
         d->due_us = mono_us() + wait * 1000;
         cir_log_warn(&ctx, "%s %s (%s): %s; attempt %d of %d in %.0f s",
-                     sink_names[d->sink], d->id, d->state, why,
-                     d->attempt + 1, n->attempts, (double)wait / 1000);
+                     sink_names[d->sink], d->id, d->state, why, d->attempt + 1,
+                     n->attempts, (double)wait / 1000);
         return;
     }
     n->c.failed[d->sink]++;
@@ -410,8 +414,7 @@ enqueue(cir_notify_t *n, cir_notify_sink_t sink, const char *job,
 }
 
 void
-cir_notify_job_state(cir_notify_t *n, const json_t *state,
-                     const char *previous)
+cir_notify_job_state(cir_notify_t *n, const json_t *state, const char *previous)
 {
     const char *job = json_string_value(json_object_get(state, "id"));
     const char *st = json_string_value(json_object_get(state, "state"));
@@ -531,8 +534,9 @@ check_config(const cir_notify_config_t *cfg, char *err, size_t errsize)
 {
     if (cfg->attempts < 1 || cfg->timeout_ms < 1 || cfg->max_pending < 1 ||
         cfg->drain_ms < 0) {
-        snprintf(err, errsize, "notify: attempts, timeout and max_pending "
-                               "must be positive");
+        snprintf(err, errsize,
+                 "notify: attempts, timeout and max_pending "
+                 "must be positive");
         return CIR_EINVAL;
     }
     if (cfg->url != NULL && cfg->url[0] != '\0' &&

@@ -336,15 +336,15 @@ static int
 start_notify(worker_t *w)
 {
     const config_t *cfg = &w->cfg;
-    cir_notify_config_t nc = {
-        .url = cfg->notify_url,
-        .secret = cfg->notify_secret,
-        .eventbridge_bus = cfg->eventbridge_bus,
-        .eventbridge_endpoint = cfg->eventbridge_endpoint,
-        .attempts = (int)cfg->notify_attempts,
-        .timeout_ms = (int)(cfg->notify_timeout * 1000),
-        .max_pending = (int)cfg->notify_max_pending,
-        .drain_ms = (int)(cfg->notify_drain_seconds * 1000)};
+    cir_notify_config_t nc = {.url = cfg->notify_url,
+                              .secret = cfg->notify_secret,
+                              .eventbridge_bus = cfg->eventbridge_bus,
+                              .eventbridge_endpoint = cfg->eventbridge_endpoint,
+                              .attempts = (int)cfg->notify_attempts,
+                              .timeout_ms = (int)(cfg->notify_timeout * 1000),
+                              .max_pending = (int)cfg->notify_max_pending,
+                              .drain_ms =
+                                  (int)(cfg->notify_drain_seconds * 1000)};
     char err[512] = "";
     int ret;
 

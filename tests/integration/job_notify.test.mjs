@@ -227,7 +227,7 @@ describe('a receiver that never answers', { skip: fs.existsSync(WORKER_BIN) ? fa
     test('does not slow the job; its notifications fail and are counted', async () => {
         w = startWorker('dead', {
             notify_url: `http://127.0.0.1:${hang.address().port}/`, notify_secret: SECRET,
-            notify_attempts: 2, notify_timeout: 3 });
+            notify_attempts: 2, notify_timeout: 10 });
         const t0 = Date.now();
         submit(w, 'alone', 'video_only.mp4');
         const state = await waitFor('the job done', () => {
@@ -235,14 +235,14 @@ describe('a receiver that never answers', { skip: fs.existsSync(WORKER_BIN) ? fa
             return s?.state === 'done' && s;
         }, w);
         const jobMs = Date.now() - t0;
-        // running's first attempt alone takes 3 s, its retry 1 + 3 s more: a
-        // dispatcher waiting on it would not be done yet
+        // running's first attempt alone takes 10 s, its retry 1 + 10 s more:
+        // a dispatcher waiting on it would not be done yet
         const n0 = await notifications(w);
         assert.equal(n0('webhook', 'failed'), 0, `done after ${jobMs} ms, before any give-up`);
         assert.equal(n0('webhook', 'delivered'), 0);
         assert.ok(state.outputs.length >= 2);
         await waitFor('both given up', async () => (await notifications(w))('webhook', 'failed') === 2,
-            w, 30000);
+            w, 90000);
         const n = await notifications(w);
         assert.equal(n('webhook', 'retried'), 2);
         assert.equal(n('webhook', 'delivered'), 0);

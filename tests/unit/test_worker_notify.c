@@ -42,12 +42,11 @@ Test(worker_notify, event_is_the_state_json_with_its_envelope)
 {
     json_t *state = json_pack(
         "{s:s, s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:[{s:s}]}", "id", "clip",
-        "state", "done", "attempt", 2, "input", "file:///in/clip.mp4",
-        "output", "file:///out/clip", "preset", "web", "error", "version",
-        "v3", "outputs", "id", "video_720p");
-    json_t *e = cir_notify_event_json(state, "running",
-                                      "0123456789abcdef0123456789abcdef",
-                                      1796563604);
+        "state", "done", "attempt", 2, "input", "file:///in/clip.mp4", "output",
+        "file:///out/clip", "preset", "web", "error", "version", "v3",
+        "outputs", "id", "video_720p");
+    json_t *e = cir_notify_event_json(
+        state, "running", "0123456789abcdef0123456789abcdef", 1796563604);
 
     cr_assert_not_null(e);
     cr_assert_str_eq(json_string_value(json_object_get(e, "event")),
@@ -126,8 +125,7 @@ Test(worker_notify, a_full_queue_drops_and_counts)
     cr_assert(strstr(b.data, "cirrus_worker_notifications_total{sink="
                              "\"webhook\",result=\"dropped\"} 2\n") != NULL,
               "%s", b.data);
-    cr_assert(strstr(b.data, "cirrus_worker_notifications_pending 1\n") !=
-                  NULL,
+    cr_assert(strstr(b.data, "cirrus_worker_notifications_pending 1\n") != NULL,
               "%s", b.data);
     cir_buf_free(&b);
     cir_notify_free(&n); /* no drain time: the retrying one is dropped */

@@ -1,6 +1,7 @@
 /*
  * AWS clients on libcurl + OpenSSL: credentials, S3, SQS (JSON protocol),
- * AWS Batch SubmitJob and EventBridge PutEvents, all SigV4-signed (cir_sigv4.h), with retries.
+ * AWS Batch SubmitJob and EventBridge PutEvents, all SigV4-signed
+ * (cir_sigv4.h), with retries.
  *
  * Configuration comes from the environment as AWS tools read it:
  *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else

@@ -195,8 +195,8 @@ cir_aws_set_timeouts(cir_aws_t *aws, int connect_ms, int request_ms)
 int
 cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url)
 {
-    char *dst = strcmp(service, "s3") == 0      ? aws->ep_s3
-                : strcmp(service, "sqs") == 0   ? aws->ep_sqs
+    char *dst = strcmp(service, "s3") == 0       ? aws->ep_s3
+                : strcmp(service, "sqs") == 0    ? aws->ep_sqs
                 : strcmp(service, "batch") == 0  ? aws->ep_batch
                 : strcmp(service, "events") == 0 ? aws->ep_events
                                                  : NULL;

@@ -65,9 +65,9 @@ cir_events_put(cir_aws_t *a, const cir_events_entry_t *entry, int max_attempts,
         entry->detail == NULL) {
         return CIR_EINVAL;
     }
-    body = json_pack("{s:[{s:s, s:s, s:s}]}", "Entries", "Source",
-                     entry->source, "DetailType", entry->detail_type,
-                     "Detail", entry->detail);
+    body =
+        json_pack("{s:[{s:s, s:s, s:s}]}", "Entries", "Source", entry->source,
+                  "DetailType", entry->detail_type, "Detail", entry->detail);
     if (body == NULL) {
         return CIR_ENOMEM;
     }
