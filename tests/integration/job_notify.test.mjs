@@ -9,6 +9,8 @@
 //  - a job that fails: running, then failed with its error;
 //  - a receiver that never answers: the job finishes all the same, and the
 //    notifications time out, are given up and counted in /metrics;
+//  - SIGTERM with notifications still retrying: they go out within
+//    notify_drain_seconds; with no drain time they are dropped and logged;
 //  - EventBridge: PutEvents reaches the AWS rig's verifying proxy signed
 //    (AWS's own signer recomputes it), retried after an InternalFailure; the
 //    rig's PutEvents is checked with the AWS CLI first.
@@ -252,6 +254,57 @@ describe('a receiver that never answers', { skip: fs.existsSync(WORKER_BIN) ? fa
         w.kill('SIGTERM');
         assert.deepEqual(await w.exited, { code: 0, signal: null });
         assert.ok(Date.now() - t1 < 5000);
+    });
+});
+
+describe('notifications pending at a stop', { skip: fs.existsSync(WORKER_BIN) ? false
+    : `${WORKER_BIN} not built` }, () => {
+    const got = []; // { job, state, status }
+    let receiver, failAll = false;
+    const tries = new Map();
+
+    before(async () => {
+        // the first attempt of every event fails; with failAll, every one
+        receiver = http.createServer((req, res) => {
+            let body = '';
+            req.on('data', (d) => (body += d));
+            req.on('end', () => {
+                const doc = JSON.parse(body);
+                const id = req.headers['x-cirrus-event-id'];
+                const n = (tries.get(id) || 0) + 1;
+                tries.set(id, n);
+                const status = failAll || n === 1 ? 503 : 204;
+                got.push({ job: doc.id, state: doc.state, status });
+                res.writeHead(status).end();
+            });
+        });
+        await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+    });
+    after(() => receiver?.close());
+
+    async function stopWhenDone(name, sets) {
+        const w = startWorker(name, { notify_url: `http://127.0.0.1:${receiver.address().port}/`,
+            notify_secret: SECRET, ...sets });
+        submit(w, name, 'video_only.mp4');
+        await waitFor('the job done', () =>
+            C.readJson(path.join(w.out, `${name}.job.json`))?.state === 'done', w);
+        w.kill('SIGTERM');
+        assert.deepEqual(await w.exited, { code: 0, signal: null }, w.log.slice(-2000));
+        return w;
+    }
+
+    test('what is retrying when SIGTERM comes goes out in the drain', async () => {
+        const w = await stopWhenDone('drained', { notify_drain_seconds: 8 });
+        const ok = got.filter((g) => g.job === 'drained' && g.status === 204);
+        assert.deepEqual(ok.map((g) => g.state), ['running', 'done'], w.log.slice(-2000));
+        assert.doesNotMatch(w.log, /not delivered/);
+    });
+
+    test('without drain time it is dropped, and logged', async () => {
+        failAll = true;
+        const w = await stopWhenDone('cut', { notify_drain_seconds: 0 });
+        assert.equal(got.filter((g) => g.job === 'cut' && g.status === 204).length, 0);
+        assert.match(w.log, /stopping: [12] notification\(s\) not delivered in 0\.0 s/);
     });
 });
 
