@@ -470,6 +470,8 @@ cir_notify_render_metrics(cir_notify_t *n, cir_buf_t *b)
 {
     static const char *results[] = {"delivered", "failed", "dropped",
                                     "retried"};
+    static const char series[] =
+        "cirrus_worker_notifications_total{sink=\"%s\",result=\"%s\"} %llu\n";
     cir_notify_counts_t c;
     int pending, ret = 0;
 
@@ -487,10 +489,7 @@ cir_notify_render_metrics(cir_notify_t *n, cir_buf_t *b)
         const uint64_t v[] = {c.delivered[s], c.failed[s], c.dropped[s],
                               c.retried[s]};
         for (size_t r = 0; r < sizeof(v) / sizeof(v[0]); r++) {
-            ret |= cir_buf_printf(b,
-                                  "cirrus_worker_notifications_total{sink=\"%"
-                                  "s\",result=\"%s\"} %llu\n",
-                                  sink_names[s], results[r],
+            ret |= cir_buf_printf(b, series, sink_names[s], results[r],
                                   (unsigned long long)v[r]);
         }
     }
