@@ -117,6 +117,7 @@ module "worker_service" {
   dispatch                  = var.vod_dispatch
   batch_job_queue_arn       = module.batch.job_queue_arn
   batch_job_definition_name = module.batch.job_definition_name
+  job_events                = var.job_events
   log_retention_days        = var.log_retention_days
 }
 
@@ -202,4 +203,5 @@ module "monitoring" {
   http_target_group_suffix = module.live_hosts.http_target_group_arn_suffix
   error_rate_percent       = var.error_rate_alarm_percent
   batch_job_queue_name     = module.batch.job_queue_name
+  job_events_bus_name      = module.worker_service.job_events_bus_name
 }

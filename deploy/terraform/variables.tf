@@ -168,6 +168,12 @@ variable "worker_jobs_per_task" {
   default     = 0
 }
 
+variable "job_events" {
+  description = "Worker tasks put each job state change (running, done, retrying, failed, released, lost) on an EventBridge bus of their own, <name>-jobs (cirrus-worker eventbridge_bus); failed jobs go to the alarm topic. Not with vod_dispatch = batch (those tasks run no jobs)."
+  type        = bool
+  default     = true
+}
+
 variable "vod_dispatch" {
   description = "local: the worker tasks transcode the queue's jobs; batch: one small worker task hands each job to AWS Batch (cirrus-worker dispatch=batch)."
   type        = string

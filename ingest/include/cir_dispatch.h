@@ -33,7 +33,9 @@
  * retrying, failed, released, lost), attempt, input, output, preset,
  * percent, enqueued_at, claimed_at, queue_wait, error, and once the pool
  * handed it back finished_at, elapsed, duration, speed, exit_code, version,
- * outputs[] and image.
+ * outputs[] and image.  Each change of state (not each progress update of
+ * a running job) also goes to the notifier (cir_notify.h) when one is
+ * configured, with the state reported before it for this claim.
  */
 #ifndef CIR_DISPATCH_H
 #define CIR_DISPATCH_H
@@ -44,6 +46,7 @@
 #include "cir_buf.h"
 #include "cir_intake.h"
 #include "cir_lease.h"
+#include "cir_notify.h"
 #include "cir_pool.h"
 
 typedef struct {
@@ -57,7 +60,9 @@ typedef struct {
     int max_attempts; /* a transient failure is retried below this */
     int extend_s;     /* each heartbeat extends the claim this long */
     cir_lease_config_t lease;
-    int64_t drain_us; /* on stop, running jobs may finish this long */
+    int64_t drain_us;     /* on stop, running jobs may finish this long */
+    cir_notify_t *notify; /* borrowed: each state change queued there (and
+                             its counters in /metrics); NULL: none */
 } cir_dispatch_config_t;
 
 /* How claimed jobs ended. */

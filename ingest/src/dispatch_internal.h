@@ -28,6 +28,7 @@ typedef struct {
     cir_dispatch_t *w;
     int64_t claimed_wall_us, claimed_mono_us, last_status_us;
     char result_path[4200];
+    char reported_state[16]; /* the last state written; "" before any */
     cir_log_ctx_t log;
     /* the lease thread's; lost and lost_us are read by the dispatcher */
     cir_lease_t lease;

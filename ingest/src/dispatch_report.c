@@ -1,9 +1,10 @@
 /*
  * What the dispatcher tells the world (cir_dispatch.h): its counters, the
  * Prometheus text of /metrics, the running jobs of /jobs, and each job's
- * result JSON.
+ * result JSON, whose changes of state also go to the notifier.
  *
- * Tested by tests/unit/test_worker_dispatch.c.
+ * Tested by tests/unit/test_worker_dispatch.c (and the notifications by
+ * tests/integration/job_notify.test.mjs).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,9 @@ cir_dispatch_render_metrics(cir_dispatch_t *d, cir_buf_t *b)
     pthread_mutex_lock(&d->m.lock);
     ret |= render_counters(&d->m, running, d->cfg.workers, b);
     pthread_mutex_unlock(&d->m.lock);
+    if (d->cfg.notify != NULL) {
+        ret |= cir_notify_render_metrics(d->cfg.notify, b);
+    }
     ret |= cir_buf_puts(b, "# HELP cirrus_worker_job_percent Progress of a "
                            "running job.\n# TYPE cirrus_worker_job_percent "
                            "gauge\n");
@@ -321,23 +325,19 @@ set_finished(json_t *j, const cir_pool_done_t *d)
     }
 }
 
-void
-dispatch_write_result(inflight_t *f, const char *state, double percent,
-                      const cir_pool_done_t *d, const char *error)
+/* The job's state JSON (see cir_dispatch.h), or NULL. */
+static json_t *
+result_json(const inflight_t *f, const char *state, double percent,
+            const cir_pool_done_t *d, const char *error)
 {
-    json_t *j;
-
-    if (f->result_path[0] == '\0') {
-        return;
-    }
-    j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "id",
-                  f->job.id, "state", state, "attempt", f->job.attempt, "input",
-                  f->job.input, "output", f->job.output, "preset",
-                  f->job.preset, "percent", percent, "enqueued_at",
-                  iso_json(f->job.enqueued_us), "claimed_at",
-                  iso_json(f->claimed_wall_us));
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o}", "id",
+                          f->job.id, "state", state, "attempt", f->job.attempt,
+                          "input", f->job.input, "output", f->job.output,
+                          "preset", f->job.preset, "percent", percent,
+                          "enqueued_at", iso_json(f->job.enqueued_us),
+                          "claimed_at", iso_json(f->claimed_wall_us));
     if (j == NULL) {
-        return;
+        return NULL;
     }
     json_object_set_new(
         j, "queue_wait",
@@ -348,8 +348,32 @@ dispatch_write_result(inflight_t *f, const char *state, double percent,
         set_finished(j, d);
     }
     json_object_set_new(j, "error", error ? json_string(error) : json_null());
-    if (cir_json_write_file(f->result_path, j) < 0) {
+    return j;
+}
+
+void
+dispatch_write_result(inflight_t *f, const char *state, double percent,
+                      const cir_pool_done_t *d, const char *error)
+{
+    cir_notify_t *notify = f->w != NULL ? f->w->cfg.notify : NULL;
+    int changed = strcmp(f->reported_state, state) != 0;
+    json_t *j;
+
+    if (f->result_path[0] == '\0' && !(changed && notify != NULL)) {
+        return;
+    }
+    if ((j = result_json(f, state, percent, d, error)) == NULL) {
+        return;
+    }
+    if (f->result_path[0] != '\0' &&
+        cir_json_write_file(f->result_path, j) < 0) {
         cir_log_warn(&f->log, "cannot write %s", f->result_path);
+    }
+    if (changed) {
+        /* queued: the notifier's thread sends it */
+        cir_notify_job_state(notify, j,
+                             f->reported_state[0] ? f->reported_state : NULL);
+        snprintf(f->reported_state, sizeof(f->reported_state), "%s", state);
     }
     json_decref(j);
 }

@@ -4,7 +4,8 @@
  * S3 events), the transcoder's worker pool and the status HTTP port, and
  * hands them to the dispatcher (cir_dispatch.h: claims, leases, ack/fail/
  * retry, result JSON) until SIGINT or SIGTERM.  With dispatch=batch the SQS
- * queue's jobs go to AWS Batch instead (cir_intake_batch.h).
+ * queue's jobs go to AWS Batch instead (cir_intake_batch.h).  Job state
+ * changes go to a webhook and/or EventBridge (cir_notify.h).
  */
 #include <math.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "cir_intake_spool.h"
 #include "cir_intake_sqs.h"
 #include "cir_log.h"
+#include "cir_notify.h"
 #include "cir_options.h"
 #include "cir_pool.h"
 #include "cir_preset.h"
@@ -60,6 +62,14 @@ typedef struct {
     char batch_job_definition[256];
     char batch_region[64];
     char batch_endpoint[512];
+    char notify_url[1024];
+    char notify_secret[256];
+    int64_t notify_attempts;
+    double notify_timeout;
+    int64_t notify_max_pending;
+    double notify_drain_seconds;
+    char eventbridge_bus[256];
+    char eventbridge_endpoint[512];
     char log_level[16];
     int64_t log_json;
 } config_t;
@@ -133,6 +143,29 @@ static const cir_option_t opts[] = {
      "AWS Batch region (empty: AWS_REGION)"},
     {"batch_endpoint", S(batch_endpoint), "", 0, 0,
      "AWS Batch endpoint URL (empty: AWS_ENDPOINT_URL_BATCH, else AWS's)"},
+    {"notify_url", S(notify_url), "", 0, 0,
+     "webhook for job state changes (running, done, retrying, failed, "
+     "released, lost): a JSON POST of the job's state; empty: none"},
+    {"notify_secret", S(notify_secret), "", 0, 0,
+     "signs each notification: X-Cirrus-Signature: "
+     "sha256=hex(HMAC-SHA256(secret, \"<X-Cirrus-Timestamp>.<body>\"))"},
+    {"notify_attempts", I(notify_attempts), "5", 1, 20,
+     "attempts of one notification (webhook or EventBridge) on connection "
+     "errors, timeouts, 5xx, 408 and 429; retried after 1, 2, 4 ... s"},
+    {"notify_timeout", D(notify_timeout), "5", 0.1, 60,
+     "seconds of one notification attempt"},
+    {"notify_max_pending", I(notify_max_pending), "1000", 1, 100000,
+     "notifications waiting or retrying at once; beyond, new ones are "
+     "dropped (counted in /metrics)"},
+    {"notify_drain_seconds", D(notify_drain_seconds), "5", 0, 60,
+     "on stop, pending notifications may go out this long"},
+    {"eventbridge_bus", S(eventbridge_bus), "", 0, 0,
+     "EventBridge bus (name or ARN) for job state changes (PutEvents: "
+     "source cirrus.worker, detail-type \"Cirrus Job State Change\"); "
+     "empty: none"},
+    {"eventbridge_endpoint", S(eventbridge_endpoint), "", 0, 0,
+     "EventBridge endpoint URL (empty: AWS_ENDPOINT_URL_EVENTBRIDGE, else "
+     "AWS's)"},
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
@@ -168,6 +201,7 @@ typedef struct {
     cir_pool_t *pool;
     cir_dispatch_t *dispatch;
     cir_worker_http_t *http;
+    cir_notify_t *notify;
 } worker_t;
 
 static int
@@ -301,6 +335,42 @@ setup_s3(const config_t *cfg)
     return 0;
 }
 
+/* The notifier when notify_url or eventbridge_bus is set: 0 or < 0. */
+static int
+start_notify(worker_t *w)
+{
+    const config_t *cfg = &w->cfg;
+    cir_notify_config_t nc = {.url = cfg->notify_url,
+                              .secret = cfg->notify_secret,
+                              .eventbridge_bus = cfg->eventbridge_bus,
+                              .eventbridge_endpoint = cfg->eventbridge_endpoint,
+                              .attempts = (int)cfg->notify_attempts,
+                              .timeout_ms = (int)(cfg->notify_timeout * 1000),
+                              .max_pending = (int)cfg->notify_max_pending,
+                              .drain_ms =
+                                  (int)(cfg->notify_drain_seconds * 1000)};
+    char err[512] = "";
+    int ret;
+
+    if (cfg->notify_url[0] == '\0' && cfg->eventbridge_bus[0] == '\0') {
+        return 0;
+    }
+    if ((ret = cir_notify_new(&w->notify, &nc, err, sizeof(err))) < 0) {
+        fprintf(stderr, "cirrus-worker: notifications: %s (%s)\n", err,
+                cir_strerror(ret));
+        return ret;
+    }
+    if (cfg->notify_url[0] != '\0' && cfg->notify_secret[0] == '\0') {
+        cir_log_warn(NULL, "notify_url without notify_secret: the "
+                           "notifications are not signed");
+    }
+    cir_log_info(NULL, "job notifications:%s%s%s%s",
+                 cfg->notify_url[0] ? " webhook " : "", cfg->notify_url,
+                 cfg->eventbridge_bus[0] ? " eventbridge bus " : "",
+                 cfg->eventbridge_bus);
+    return 0;
+}
+
 static void
 dispatch_config(const config_t *cfg, cir_dispatch_config_t *dc)
 {
@@ -377,7 +447,11 @@ start_local(worker_t *w)
     if ((ret = setup_s3(&w->cfg)) < 0) {
         return ret;
     }
+    if ((ret = start_notify(w)) < 0) {
+        return ret;
+    }
     dispatch_config(&w->cfg, &dc);
+    dc.notify = w->notify;
     if ((ret = open_intake(w, err, sizeof(err))) < 0) {
         fprintf(stderr, "cirrus-worker: %s (%s)\n", err, cir_strerror(ret));
         return ret;
@@ -394,6 +468,7 @@ stop_local(worker_t *w)
 {
     cir_worker_http_stop(&w->http);
     cir_dispatch_free(&w->dispatch);
+    cir_notify_free(&w->notify); /* after the last state: drains */
     if (w->src) {
         w->src->ops->close(w->src);
     }

@@ -2,7 +2,7 @@
 // resolves to { s3, sqs, s3Direct, sqsDirect, batch, queueUrl, dlqUrl,
 // accessKey, secretKey, region, env(extra), inject(n, status, code, match),
 // faults(rules), faultLog(), stats(), submitted(), batchFaults(list),
-// batchCalls(), events() }.  s3 and sqs are the fault proxies (faults.mjs),
+// batchCalls(), events(), putEvents(), eventsFaults(list) }.  s3 and sqs are the fault proxies (faults.mjs),
 // transparent until faults() sets rules; s3Direct/sqsDirect the verifiers.
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -55,6 +55,7 @@ export async function start(config = {}) {
         AWS_ENDPOINT_URL_S3: info.s3,
         AWS_ENDPOINT_URL_SQS: info.sqs,
         AWS_ENDPOINT_URL_BATCH: info.batch,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: info.eventbridge,
         AWS_EC2_METADATA_DISABLED: "true",
         AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
         AWS_CONFIG_FILE: "/dev/null",
@@ -95,6 +96,15 @@ export async function start(config = {}) {
     // The S3 notification bodies the bridge sent, oldest first.
     async events() {
       return (await (await fetch(`${info.s3}/__rig/stats`)).json()).events;
+    },
+    // The EventBridge entries PutEvents accepted, oldest first (each with
+    // EventBusName, the signing service and region, and its eventId).
+    async putEvents() {
+      return (await (await fetch(`${info.eventbridge}/__rig/stats`)).json()).putEvents;
+    },
+    // EventBridge faults: the next PutEvents calls answer [{status, code}], once each.
+    async eventsFaults(list) {
+      await fetch(`${info.eventbridge}/__rig/events-faults`, { method: "POST", body: JSON.stringify(list) });
     },
     async stats() {
       return (await (await fetch(`${info.s3}/__rig/stats`)).json()).stats;

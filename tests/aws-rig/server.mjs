@@ -4,7 +4,10 @@
 // recomputes every signature from the request's SignedHeaders; a mismatch is
 // a 403 SignatureDoesNotMatch), and a bridge that turns s3rver's
 // object-created events into SQS messages in real S3 notification JSON.
-// Prints one JSON line with its addresses on stdout when ready.
+// Behind a verifier of their own: AWS Batch (SubmitJob, ListJobs) and
+// EventBridge (PutEvents), checked against their documented request shapes
+// and answered here.  Prints one JSON line with its addresses on stdout
+// when ready.
 import http from "node:http";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -162,6 +165,7 @@ function proxy(targetPort, kind) {
       stats.verified++;
       if (kind === "s3" && /[?&]partNumber=/.test(req.url)) stats.parts++;
       if (kind === "batch") return batch(req, res, body);
+      if (kind === "events") return eventBridge(req, res, body);
       if (kind === "s3" && inject.count > 0 &&
           (!inject.match || decodeURIComponent(req.url.split("?")[0]).includes(inject.match))) {
         inject.count--;
@@ -289,6 +293,72 @@ function batch(req, res, body) {
   batchReply(res, 200, out);
 }
 
+// EventBridge PutEvents (AWSEvents, JSON 1.1), checked against the API
+// reference: 1 to 10 entries, Source, DetailType and Detail each required
+// here (a rule matches on them), Detail a JSON object as text, an entry
+// within 256 KiB; unknown members are a 400.  Accepted entries are kept,
+// with the bus they went to and what signed them, for rig.putEvents().
+const ENTRY_FIELDS = new Set(["Time", "Source", "Resources", "DetailType", "Detail", "EventBusName",
+  "TraceHeader"]);
+const putEvents = [];
+let eventsFaults = [];
+
+function eventsReply(res, status, doc) {
+  res.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
+  res.end(JSON.stringify(doc));
+}
+
+function checkEntry(e) {
+  if (typeof e !== "object" || e === null || Array.isArray(e)) return "an entry is an object";
+  for (const k of Object.keys(e)) if (!ENTRY_FIELDS.has(k)) return `unknown entry field ${k}`;
+  for (const k of ["Source", "DetailType", "Detail"])
+    if (typeof e[k] !== "string" || !e[k]) return `${k} required`;
+  if (e.EventBusName !== undefined && (typeof e.EventBusName !== "string" || !e.EventBusName ||
+      e.EventBusName.length > 1600)) return "bad EventBusName";
+  let detail;
+  try {
+    detail = JSON.parse(e.Detail);
+  } catch {
+    return "Detail is not JSON";
+  }
+  if (typeof detail !== "object" || detail === null || Array.isArray(detail)) return "Detail is not a JSON object";
+  if (Buffer.byteLength(JSON.stringify(e)) > 256 * 1024) return "entry larger than 256 KiB";
+  return null;
+}
+
+function eventBridge(req, res, body) {
+  const bad = (m) => eventsReply(res, 400, { __type: "ValidationException", message: m });
+  if (req.method !== "POST" || req.url !== "/") return bad(`unexpected ${req.method} ${req.url}`);
+  if (req.headers["x-amz-target"] !== "AWSEvents.PutEvents") return bad(`unknown target ${req.headers["x-amz-target"]}`);
+  if (req.headers["content-type"] !== "application/x-amz-json-1.1") return bad("content-type must be application/x-amz-json-1.1");
+  if (eventsFaults.length > 0) {
+    const f = eventsFaults.shift();
+    return eventsReply(res, f.status, { __type: f.code, message: `rig: injected ${f.status} ${f.code}` });
+  }
+  let doc;
+  try {
+    doc = JSON.parse(body.toString("utf8"));
+  } catch {
+    return bad("body is not JSON");
+  }
+  if (typeof doc !== "object" || doc === null || Object.keys(doc).some((k) => k !== "Entries" && k !== "EndpointId"))
+    return bad("PutEvents takes Entries (and EndpointId)");
+  if (!Array.isArray(doc.Entries) || doc.Entries.length < 1 || doc.Entries.length > 10)
+    return bad("Entries: 1 to 10");
+  for (const e of doc.Entries) {
+    const why = checkEntry(e);
+    if (why) return bad(why);
+  }
+  const auth = parseAuth(req.headers.authorization);
+  const out = doc.Entries.map((e) => {
+    const id = crypto.randomUUID();
+    putEvents.push({ ...e, EventBusName: e.EventBusName || "default", eventId: id,
+      service: auth.service, region: auth.region });
+    return { EventId: id };
+  });
+  eventsReply(res, 200, { FailedEntryCount: 0, Entries: out });
+}
+
 function control(req, res, body) {
   const url = new URL(req.url, "http://x");
   if (url.pathname === "/__rig/inject") {
@@ -300,13 +370,16 @@ function control(req, res, body) {
     };
   } else if (url.pathname === "/__rig/batch-faults") {
     batchFaults = JSON.parse(body.toString("utf8") || "[]");
+  } else if (url.pathname === "/__rig/events-faults") {
+    // the next PutEvents calls answer these, once each: [{status, code}]
+    eventsFaults = JSON.parse(body.toString("utf8") || "[]");
   } else if (url.pathname === "/__rig/batch-status") {
     // moves a submitted job along, as Batch would
     for (const j of submitted)
       if (j.jobId === url.searchParams.get("jobId")) j.status = url.searchParams.get("status");
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events }));
+  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events, putEvents }));
 }
 
 // Real S3 notifications URL-encode keys as a form does (space = '+').
@@ -375,6 +448,8 @@ const s3Proxy = proxy(s3addr.port, "s3");
 const sqsProxy = proxy(sqsPort, "sqs");
 const batchProxy = proxy(0, "batch");
 const batchPort = await listen(batchProxy);
+const eventsProxy = proxy(0, "events");
+const eventsPort = await listen(eventsProxy);
 const s3ProxyPort = await listen(s3Proxy);
 const sqsProxyPort = await listen(sqsProxy);
 // clients reach S3 and SQS through the fault injector (faults.mjs), which
@@ -432,6 +507,7 @@ process.stdout.write(
     s3Direct: `http://${HOST}:${s3ProxyPort}`,
     sqsDirect: `http://${HOST}:${sqsProxyPort}`,
     batch: `http://${HOST}:${batchPort}`,
+    eventbridge: `http://${HOST}:${eventsPort}`,
     queueUrl,
     dlqUrl,
     accessKey: ACCESS_KEY,
@@ -448,6 +524,7 @@ async function shutdown() {
   }
   s3Proxy.close();
   batchProxy.close();
+  eventsProxy.close();
   sqsProxy.close();
   await s3.close().catch(() => {});
   await sqsServer.stop().catch(() => {});

@@ -167,7 +167,8 @@ function exportedMetrics() {
 function exportedLabels() {
     const labels = new Set();
     for (const f of ['nginx-module/ngx_http_cirrus_metrics.c',
-        'ingest/src/status.c', 'ingest/src/dispatch_report.c']) {
+        'ingest/src/status.c', 'ingest/src/dispatch_report.c',
+        'ingest/src/notify.c']) {
         const src = read(SOURCE_DIR, f);
         assert.match(src, /# TYPE /, `${f} renders metrics`);
         for (const m of src.matchAll(/\b([a-z_]+)=\\"/g))

@@ -1,6 +1,7 @@
 /*
- * AWS clients on libcurl + OpenSSL: credentials, S3, SQS (JSON protocol) and
- * AWS Batch SubmitJob, all SigV4-signed (cir_sigv4.h), with retries.
+ * AWS clients on libcurl + OpenSSL: credentials, S3, SQS (JSON protocol),
+ * AWS Batch SubmitJob and EventBridge PutEvents, all SigV4-signed
+ * (cir_sigv4.h), with retries.
  *
  * Configuration comes from the environment as AWS tools read it:
  *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else
@@ -11,7 +12,8 @@
  *   AWS_EC2_METADATA_DISABLED=true).  Temporary credentials are refreshed
  *   five minutes before they expire.
  *   AWS_REGION / AWS_DEFAULT_REGION (default us-east-1).
- *   AWS_ENDPOINT_URL, or per service AWS_ENDPOINT_URL_S3 / _SQS / _BATCH:
+ *   AWS_ENDPOINT_URL, or per service AWS_ENDPOINT_URL_S3 / _SQS / _BATCH /
+ *   _EVENTBRIDGE:
  *   a custom endpoint; S3 then uses path-style addressing.
  *
  * Retries, like the AWS SDKs' "standard" mode: 500/502/503/504 (and other
@@ -72,7 +74,7 @@ cir_aws_t *cir_aws_default(void);
 const char *cir_aws_region(const cir_aws_t *aws);
 /* Overrides from configuration (after cir_aws_open, before the client is
  * shared between threads): the signing region, and a service's endpoint
- * ("s3", "sqs", "batch"; "" = the AWS default). */
+ * ("s3", "sqs", "batch", "events"; "" = the AWS default). */
 int cir_aws_set_region(cir_aws_t *aws, const char *region);
 int cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url);
 /* The connect and total timeouts of every attempt (ms, 1 .. 3600000). */
@@ -232,5 +234,20 @@ typedef struct {
 int cir_batch_list_by_name(cir_aws_t *aws, const char *job_queue,
                            const char *job_name, cir_batch_job_t *jobs,
                            size_t max);
+
+/* ---- EventBridge (JSON 1.1) ---- */
+typedef struct {
+    const char *bus; /* name or ARN; NULL or "": the account's default */
+    const char *source;
+    const char *detail_type;
+    const char *detail; /* JSON object as text */
+} cir_events_entry_t;
+
+/* PutEvents of one entry, at most max_attempts attempts (0: the client's
+ * policy) of at most timeout_ms each (0: the client's).  A 200 answer
+ * whose entry failed is CIR_ETRANSIENT for ThrottlingException and
+ * InternalFailure, else CIR_EINVAL (the error says its ErrorCode). */
+int cir_events_put(cir_aws_t *aws, const cir_events_entry_t *entry,
+                   int max_attempts, int timeout_ms);
 
 #endif

@@ -24,6 +24,7 @@ struct cir_aws {
     char ep_s3[512];
     char ep_sqs[512];
     char ep_batch[512];
+    char ep_events[512];
     cir_aws_retry_t retry;
     int connect_timeout_ms; /* per attempt: connecting */
     int request_timeout_ms; /* per attempt: the whole exchange */
@@ -37,7 +38,7 @@ struct cir_aws {
 };
 
 typedef struct {
-    const char *service; /* signing name: s3, sqs, batch */
+    const char *service; /* signing name: s3, sqs, batch, events */
     const char *method;
     const char *endpoint; /* scheme://host[:port], no trailing slash */
     const char *path;     /* raw */

@@ -105,6 +105,8 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     endpoint_for(a->ep_s3, sizeof(a->ep_s3), "AWS_ENDPOINT_URL_S3");
     endpoint_for(a->ep_sqs, sizeof(a->ep_sqs), "AWS_ENDPOINT_URL_SQS");
     endpoint_for(a->ep_batch, sizeof(a->ep_batch), "AWS_ENDPOINT_URL_BATCH");
+    endpoint_for(a->ep_events, sizeof(a->ep_events),
+                 "AWS_ENDPOINT_URL_EVENTBRIDGE");
     a->connect_timeout_ms = CIR_AWS_CONNECT_TIMEOUT_MS;
     a->request_timeout_ms = CIR_AWS_REQUEST_TIMEOUT_MS;
     cir_aws_retry_default(&a->retry);
@@ -193,10 +195,11 @@ cir_aws_set_timeouts(cir_aws_t *aws, int connect_ms, int request_ms)
 int
 cir_aws_set_endpoint(cir_aws_t *aws, const char *service, const char *url)
 {
-    char *dst = strcmp(service, "s3") == 0      ? aws->ep_s3
-                : strcmp(service, "sqs") == 0   ? aws->ep_sqs
-                : strcmp(service, "batch") == 0 ? aws->ep_batch
-                                                : NULL;
+    char *dst = strcmp(service, "s3") == 0       ? aws->ep_s3
+                : strcmp(service, "sqs") == 0    ? aws->ep_sqs
+                : strcmp(service, "batch") == 0  ? aws->ep_batch
+                : strcmp(service, "events") == 0 ? aws->ep_events
+                                                 : NULL;
 
     /* ep_* are all the same size */
     if (dst == NULL || url == NULL || strlen(url) >= sizeof(aws->ep_s3) ||
@@ -217,6 +220,9 @@ aws_endpoint(const cir_aws_t *aws, const char *service)
     }
     if (strcmp(service, "sqs") == 0) {
         return aws->ep_sqs;
+    }
+    if (strcmp(service, "events") == 0) {
+        return aws->ep_events;
     }
     return aws->ep_batch;
 }

@@ -177,6 +177,29 @@ resource "aws_cloudwatch_event_target" "batch_failed" {
   arn  = aws_sns_topic.alarms.arn
 }
 
+# cirrus-worker's job state changes (eventbridge_bus): the jobs that failed
+# for good (not "retrying": those come back) to the topic.
+resource "aws_cloudwatch_event_rule" "job_failed" {
+  count          = var.job_events_bus_name != "" ? 1 : 0
+  name           = "${var.name}-job-failed"
+  description    = "cirrus-worker jobs that failed (their last attempt, or a permanent error)"
+  event_bus_name = var.job_events_bus_name
+  event_pattern = jsonencode({
+    source      = ["cirrus.worker"]
+    detail-type = ["Cirrus Job State Change"]
+    detail = {
+      state = ["failed"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "job_failed" {
+  count          = var.job_events_bus_name != "" ? 1 : 0
+  rule           = aws_cloudwatch_event_rule.job_failed[0].name
+  event_bus_name = var.job_events_bus_name
+  arn            = aws_sns_topic.alarms.arn
+}
+
 # Only this account's alarms and EventBridge rules may publish: the
 # services' own principals, bound to the account (aws:SourceAccount) so
 # another account's alarm or rule cannot use the topics.  The us-east-1

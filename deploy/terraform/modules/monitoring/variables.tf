@@ -65,3 +65,9 @@ variable "batch_job_queue_name" {
   description = "Batch job queue (failed jobs alarm via EventBridge)."
   type        = string
 }
+
+variable "job_events_bus_name" {
+  description = "EventBridge bus of the workers' job state changes (failed jobs to the alarm topic); \"\": none."
+  type        = string
+  default     = ""
+}

@@ -8,11 +8,17 @@
 # queue has been empty (visible + in flight = 0) for 10 minutes, so no
 # running job is cut by scale-in.  SIGTERM drains: running jobs may finish
 # for drain_seconds, then are released to the queue.
+#
+# Job state changes: with job_events, each task puts them on the bus
+# <name>-jobs (PutEvents, source cirrus.worker, detail-type "Cirrus Job State
+# Change"; docs/notifications.md); the monitoring module's rule sends the
+# failed ones to the alarm topic.
 
 locals {
   metrics_port = 9102
   drain        = 100 # < stop_timeout (120 s, the Fargate maximum)
   batch        = var.dispatch == "batch"
+  job_events   = var.job_events && !local.batch
 
   environment = concat([
     { name = "AWS_REGION", value = var.region },
@@ -26,7 +32,9 @@ locals {
     { name = "CIRRUS_WORKER_METRICS_PORT", value = tostring(local.metrics_port) },
     { name = "CIRRUS_WORKER_LOG_JSON", value = "1" },
     { name = "CIRRUS_WORKER_DISPATCH", value = var.dispatch },
-    ], local.batch ? [
+    ], local.job_events ? [
+    { name = "CIRRUS_WORKER_EVENTBRIDGE_BUS", value = "${var.name}-jobs" },
+    ] : [], local.batch ? [
     { name = "CIRRUS_WORKER_BATCH_JOB_QUEUE", value = var.batch_job_queue_arn },
     { name = "CIRRUS_WORKER_BATCH_JOB_DEFINITION", value = var.batch_job_definition_name },
   ] : [])
@@ -34,6 +42,11 @@ locals {
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+
+resource "aws_cloudwatch_event_bus" "jobs" {
+  count = local.job_events ? 1 : 0
+  name  = "${var.name}-jobs"
+}
 
 resource "aws_ecs_cluster" "this" {
   name = "${var.name}-workers"
@@ -197,6 +210,15 @@ data "aws_iam_policy_document" "task" {
         "arn:aws:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:job-definition/${var.batch_job_definition_name}",
         "arn:aws:batch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:job-definition/${var.batch_job_definition_name}:*",
       ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.job_events ? [1] : []
+    content {
+      sid       = "PutJobEvents"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.jobs[0].arn]
     }
   }
 

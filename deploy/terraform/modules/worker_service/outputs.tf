@@ -12,3 +12,8 @@ output "service_name" {
   description = "The worker service."
   value       = aws_ecs_service.worker.name
 }
+
+output "job_events_bus_name" {
+  description = "EventBridge bus of the job state changes (\"\": none)."
+  value       = local.job_events ? aws_cloudwatch_event_bus.jobs[0].name : ""
+}

@@ -112,6 +112,12 @@ variable "batch_job_definition_name" {
   default     = ""
 }
 
+variable "job_events" {
+  description = "Put each job state change on an EventBridge bus created here, <name>-jobs (not with dispatch = batch)."
+  type        = bool
+  default     = true
+}
+
 variable "log_retention_days" {
   description = "Log retention."
   type        = number
