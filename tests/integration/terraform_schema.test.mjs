@@ -131,7 +131,8 @@ describe('Terraform against the AWS provider schema', () => {
         });
 
         test('a required argument or block left out', async () => {
-            await expectError({ 'a.tf': 'resource "aws_sqs_queue_policy" "p" {\n  policy = "{}"\n}\n' },
+            await expectError(
+                { 'a.tf': 'resource "aws_sqs_queue_policy" "p" {\n  policy = "{}"\n}\n' },
                 /required argument "queue_url" is missing/);
             await expectError({ 'a.tf': [
                 'resource "aws_lb_listener" "l" {',

@@ -277,11 +277,17 @@ function expressions(value, out = []) {
     return out;
 }
 
+// [data.]aws_TYPE.NAME[index].attr in an expression (not part of a longer
+// name, as in each.value.aws_x): 1 "data." or not, 2 type, 3 name, 4 attr.
+const RESOURCE_REF =
+    /(?<![\w.])(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?(?:\.([a-z0-9_]+))?/g;
+const blockLabel = (b) => `${b.file}: ${b.kind === 'data' ? 'data.' : ''}${b.type}.${b.name}`;
+
 // Schema errors of every resource, data and provider block of a module.
 export function checkSchema(mod, schema) {
     const errors = [];
     for (const b of mod.blocks) {
-        const where = `${b.file}: ${b.kind === 'data' ? 'data.' : ''}${b.type}.${b.name}`;
+        const where = blockLabel(b);
         const s = schema[b.kind][b.type];
         if (!b.type.startsWith('aws_')) continue; // other providers: not ours to check
         if (!s) {
@@ -316,8 +322,7 @@ export function checkReferences(mod, schema, childOutputs = {}) {
             }
             for (const m of code.matchAll(/(?<![\w.])local\.([A-Za-z0-9_-]+)/g))
                 if (!mod.locals[m[1]]) errors.push(`${where}: local.${m[1]} is not defined`);
-            for (const m of code.matchAll(
-                /(?<![\w.])(data\.)?(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?(?:\.([a-z0-9_]+))?/g)) {
+            for (const m of code.matchAll(RESOURCE_REF)) {
                 const kind = m[1] ? 'data' : 'resource';
                 const label = `${m[1] || ''}${m[2]}.${m[3]}`;
                 if (!declared.has(`${kind}.${m[2]}.${m[3]}`)) {
@@ -338,7 +343,7 @@ export function checkReferences(mod, schema, childOutputs = {}) {
             }
         }
     };
-    for (const b of mod.blocks) scan(b.body, `${b.file}: ${b.kind === 'data' ? 'data.' : ''}${b.type}.${b.name}`);
+    for (const b of mod.blocks) scan(b.body, blockLabel(b));
     for (const [n, o] of Object.entries(mod.outputs)) scan(o.body, `${o.file}: output.${n}`);
     for (const [n, l] of Object.entries(mod.locals)) scan(l.value, `${l.file}: local.${n}`);
     for (const [n, m] of Object.entries(mod.modules)) scan(m.body, `${m.file}: module.${n}`);
