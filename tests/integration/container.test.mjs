@@ -96,7 +96,8 @@ describe('container image', () => {
         for (const [i, mod] of mods.entries()) {
             const dev = owners.get(pcFiles[i]);
             if (!builder.has(dev)) missing.push(`builder: ${dev} (${mod}.pc)`);
-            const deps = libs[dev] || [];
+            assert.ok(libs[dev], `apt-cache depends ${dev}`);
+            const deps = libs[dev];
             if (deps.length && !deps.some((d) => runtime.has(d)))
                 missing.push(`runtime: one of ${deps.join(', ')} (for ${dev})`);
         }
