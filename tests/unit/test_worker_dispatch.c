@@ -166,7 +166,7 @@ fake_close(cir_intake_t *src)
 
 static const cir_intake_ops_t fake_ops = {
     fake_next,    fake_heartbeat, fake_ack,   fake_fail,
-    fake_release, fake_abandon,   fake_close,
+    fake_release, fake_abandon,   fake_close, NULL,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
