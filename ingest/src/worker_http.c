@@ -266,28 +266,39 @@ cir_worker_http_answer(cir_dispatch_t *d, const cir_worker_http_request_t *req,
     return 404;
 }
 
-/* An error of the request itself: its status and body. */
+/* An error of the request itself: its status and body (JSON, {"error"},
+ * on the job API's port). */
 static int
-request_error(int err, cir_buf_t *body)
+request_error(int err, cir_worker_http_answer_t *ans, int json)
 {
+    const char *msg;
+    int status;
+
     switch (err) {
     case CIR_ELIMIT:
-        cir_buf_puts(body, "request too large\n");
-        return 431;
+        msg = "request too large", status = 431;
+        break;
     case CIR_ETRANSIENT:
-        cir_buf_puts(body, "request timeout\n");
-        return 408;
+        msg = "request timeout", status = 408;
+        break;
     case CIR_EUNSUPPORTED:
-        cir_buf_puts(body,
-                     "chunked bodies are not read: send Content-Length\n");
-        return 411;
+        msg = "chunked bodies are not read: send Content-Length";
+        status = 411;
+        break;
     case 2:
-        cir_buf_puts(body, "request body too large\n");
-        return 413;
+        msg = "request body too large", status = 413;
+        break;
     default:
-        cir_buf_puts(body, "bad request\n");
-        return 400;
+        msg = "bad request", status = 400;
+        break;
     }
+    if (json) {
+        ans->type = "application/json";
+        cir_buf_printf(ans->body, "{\"error\":\"%s\"}\n", msg);
+    } else {
+        cir_buf_printf(ans->body, "%s\n", msg);
+    }
+    return status;
 }
 
 /* ---- the connection ----------------------------------------------------- */
@@ -425,7 +436,8 @@ serve_one(cir_worker_http_t *h, int fd)
     }
     cir_buf_init(&body, BODY_MAX);
     cir_buf_init(&head, 2048);
-    status = ret == 1 ? answer(h, &req, &ans) : request_error(ret, &body);
+    status = ret == 1 ? answer(h, &req, &ans)
+                      : request_error(ret, &ans, h->cfg.handler != NULL);
     cir_buf_printf(&head,
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
                    "%zu\r\nConnection: close\r\n",
