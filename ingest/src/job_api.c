@@ -655,12 +655,6 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
     char *canon = NULL, *text = NULL;
     int status, same = 0;
 
-    if (strcmp(a->intake, "spool") != 0) {
-        return answer_error(ans, 501,
-                            "POST /jobs needs intake=spool: with intake=%s, "
-                            "send jobs to the queue",
-                            a->intake);
-    }
     if (req->body == NULL || req->body_len == 0) {
         return answer_error(ans, 400, "a JSON job document is needed");
     }
@@ -874,6 +868,13 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
     if (cir_job_api_route(req->method, req->url, &r, err, sizeof(err)) < 0) {
         return answer_error(ans, 400, "%s", err);
     }
+    if (strcmp(a->intake, "spool") != 0 && r.route != CIR_API_OPENAPI &&
+        r.route != CIR_API_NOT_FOUND) {
+        return answer_error(ans, 501,
+                            "the job API needs intake=spool: with intake=%s, "
+                            "send jobs to the queue",
+                            a->intake);
+    }
     switch (r.route) {
     case CIR_API_OPENAPI:
         ans->type = "application/json";
@@ -926,12 +927,20 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
         copy(a->default_preset, sizeof(a->default_preset),
              cfg->default_preset) < 0 ||
         copy(a->status_dir, sizeof(a->status_dir), cfg->status_dir) < 0 ||
-        copy(a->token, sizeof(a->token), cfg->token) < 0 ||
-        cfg->spool_dir == NULL ||
+        copy(a->token, sizeof(a->token), cfg->token) < 0) {
+        snprintf(err, errsize, "api: a setting is too long");
+        free(a);
+        return CIR_EINVAL;
+    }
+    a->dispatch = cfg->dispatch;
+    if (strcmp(a->intake, "spool") != 0) {
+        *out = a; /* every job route answers 501 */
+        return 0;
+    }
+    if (cfg->spool_dir == NULL ||
         realpath(cfg->spool_dir, a->spool_dir) == NULL) {
-        snprintf(err, errsize,
-                 "api: a setting is too long or the spool "
-                 "folder is missing");
+        snprintf(err, errsize, "api: the spool folder %s is missing",
+                 cfg->spool_dir ? cfg->spool_dir : "(none)");
         free(a);
         return CIR_EINVAL;
     }
@@ -941,7 +950,6 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
         free(a);
         return CIR_EIO;
     }
-    a->dispatch = cfg->dispatch;
     *out = a;
     return 0;
 }
