@@ -2,7 +2,7 @@
  * cirrus-worker's job API (cir_job_api.h): routes, auth, and the spool
  * operations behind them.  Every state change is a rename inside the spool
  * (RENAME_NOREPLACE), so the dispatcher and the API never both own an item.
- * Unit tests: tests/unit/test_job_api.c; end to end:
+ * Unit tests: tests/unit/test_worker_job_api.c; end to end:
  * tests/integration/job_api.test.mjs.
  */
 #include <dirent.h>
@@ -94,6 +94,9 @@ pct_decode(const char *in, size_t n, char *out, size_t size)
             }
             c = (char)(hi * 16 + lo);
             i += 2;
+            if (c == '\0') {
+                return CIR_EINVAL; /* would cut the string short */
+            }
         } else if (c == '+') {
             c = ' ';
         }
