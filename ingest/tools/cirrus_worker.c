@@ -75,7 +75,7 @@ typedef struct {
 static const cir_option_t opts[] = {
     {"intake", S(intake), "spool", 0, 0, "where jobs come from: spool, sqs"},
     {"spool_dir", S(spool_dir), "/var/lib/cirrus/spool", 0, 0,
-     "spool folder (incoming/, claimed/, failed/, done/)"},
+     "spool folder (incoming/, claimed/, failed/, done/, cancelled/)"},
     {"out_root", S(out_root), "file:///var/lib/cirrus/vod", 0, 0,
      "output root URI for media files and S3 events"},
     {"presets_dir", S(presets_dir), "", 0, 0,
@@ -117,10 +117,11 @@ static const cir_option_t opts[] = {
      "status HTTP port (/metrics, /jobs, /healthz, /readyz); 0: off, -1: "
      "any free port"},
     {"http_max_request_bytes", I(http_max_request_bytes), "8192", 256, 65536,
-     "metrics HTTP: largest request line and headers (431 beyond)"},
+     "status and job API HTTP: largest request line and headers (431 "
+     "beyond)"},
     {"http_timeout_seconds", D(http_timeout_seconds), "2", 0.1, 60,
-     "metrics HTTP: time to receive a request (408 beyond) and to send the "
-     "answer"},
+     "status and job API HTTP: time to receive a request (408 beyond) and "
+     "to send the answer"},
     {"api_listen", S(api_listen), "127.0.0.1", 0, 0,
      "job API address (IPv4); without api_token only a loopback address "
      "is accepted"},
