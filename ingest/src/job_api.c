@@ -708,6 +708,11 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         status = answer_error(ans, 400, "%s", err);
         goto done;
     }
+    if (id[0] == '.') {
+        /* a hidden name in incoming/ is never taken */
+        status = answer_error(ans, 400, "id: must not start with '.'");
+        goto done;
+    }
     if (find_item(a, id) >= 0) {
         status = answer_error(ans, 409, "a job with id %s exists", id);
         goto done;
@@ -797,6 +802,30 @@ list_jobs(const cir_job_api_t *a, const cir_api_request_t *r,
 /* ---- cancel, retry --------------------------------------------------------
  */
 
+/* The dispatcher's id of the claimed item <id>.json (a document dropped
+ * by hand may name another id than its file name). */
+static int
+running_job_id(const cir_job_api_t *a, const char *id, char *out)
+{
+    cir_vod_job_t *job = calloc(1, sizeof(*job));
+    char p[PATH_LEN], err[256];
+    char *text = NULL;
+    size_t len = 0;
+    int ret = CIR_ENOMEM;
+
+    if (job != NULL &&
+        (ret = spool_path(p, a, "claimed", "", id, ".json")) == 0 &&
+        (ret = cir_read_file(p, JOB_DOC_MAX, &text, &len)) == 0 &&
+        (ret = cir_intake_parse_job(text, len, a->out_root, a->presets_dir,
+                                    a->default_preset, job, err,
+                                    sizeof(err))) == 0) {
+        snprintf(out, CIR_JOB_ID_MAX, "%s", job->id);
+    }
+    free(text);
+    free(job);
+    return ret;
+}
+
 static int
 cancel_job(const cir_job_api_t *a, const char *id,
            cir_worker_http_answer_t *ans)
@@ -814,7 +843,9 @@ cancel_job(const cir_job_api_t *a, const char *id,
         return answer_error(ans, 404, "no job %s", id);
     }
     if (folder == 1) {
-        if (a->dispatch == NULL || !cir_dispatch_cancel(a->dispatch, id)) {
+        char job_id[CIR_JOB_ID_MAX];
+        if (a->dispatch == NULL || running_job_id(a, id, job_id) < 0 ||
+            !cir_dispatch_cancel(a->dispatch, job_id)) {
             return answer_error(ans, 409,
                                 "job %s is not running on this worker", id);
         }

@@ -186,6 +186,16 @@ call(int method, const char *url, const char *body, const char *key)
     return r;
 }
 
+/* The status only. */
+static int
+status_of(int method, const char *url)
+{
+    reply_t r = call(method, url, NULL, NULL);
+
+    json_decref(r.json);
+    return r.status;
+}
+
 static const char *
 str(const reply_t *r, const char *key)
 {
@@ -280,7 +290,10 @@ Test(job_api, validation, .init = setup, .fini = teardown)
     r = call(HTTP_POST, "/jobs", NULL, NULL);
     cr_assert_eq(r.status, 400);
     json_decref(r.json);
-    cr_assert_eq(call(HTTP_GET, "/jobs/nothere", NULL, NULL).status, 404);
+    r = call(HTTP_POST, "/jobs", "{\"input\":\"x.mp4\",\"id\":\".x\"}", NULL);
+    cr_assert_eq(r.status, 400, "a hidden name would never be taken");
+    json_decref(r.json);
+    cr_assert_eq(status_of(HTTP_GET, "/jobs/nothere"), 404);
 }
 
 Test(job_api, list_cancel_retry, .init = setup, .fini = teardown)
@@ -319,8 +332,8 @@ Test(job_api, list_cancel_retry, .init = setup, .fini = teardown)
     r = call(HTTP_GET, "/jobs?state=cancelled", NULL, NULL);
     cr_assert_eq(json_array_size(json_object_get(r.json, "jobs")), 1);
     json_decref(r.json);
-    cr_assert_eq(call(HTTP_POST, "/jobs/a2/cancel", NULL, NULL).status, 409);
-    cr_assert_eq(call(HTTP_POST, "/jobs/a1/retry", NULL, NULL).status, 409);
+    cr_assert_eq(status_of(HTTP_POST, "/jobs/a2/cancel"), 409);
+    cr_assert_eq(status_of(HTTP_POST, "/jobs/a1/retry"), 409);
 
     /* a1 as the spool parks a failed job, after two attempts */
     {
