@@ -413,7 +413,8 @@ job_view(const cir_job_api_t *a, const char *id, int folder)
         error = json_is_string(why) ? json_incref(why) : NULL;
         json_decref(e);
     }
-    if (attempt == 0 && result) {
+    if (attempt == 0 && result && folder != 0) {
+        /* a queued job's attempts are its claim record's (none: 0) */
         attempt = (int)json_integer_value(json_object_get(result, "attempt"));
     }
     if (error == NULL && result && folder != 0 &&

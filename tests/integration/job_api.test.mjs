@@ -238,6 +238,7 @@ describe('cirrus-worker job API on a spool', () => {
         r = await api('retryJob', 'POST', `/jobs/${id}/retry`);
         assert.equal(r.status, 200, JSON.stringify(r.json));
         assert.equal(r.json.state, 'queued');
+        assert.equal(r.json.attempt, 0, 'no attempt made since the retry');
         assert.ok(!fs.existsSync(path.join(spool, 'failed', `${id}.json.error.json`)));
         const done = await waitState(id, 'done');
         assert.equal(done.attempt, 1, 'attempts start again');
