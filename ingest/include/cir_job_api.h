@@ -15,7 +15,9 @@
  *
  * Idempotency keys (body "idempotency_key" or the Idempotency-Key header)
  * are kept in the spool as api/keys/<sha256 of the key>.json: {id, body
- * hash}.  With the SQS intake, POST /jobs answers 501.
+ * hash}.  With intake=sqs, POST /jobs validates the document the same way
+ * and sends it to the queue (SendMessage, 202); the other job routes answer
+ * 501 there (a job's state is in status_dir).
  */
 #ifndef CIR_JOB_API_H
 #define CIR_JOB_API_H
@@ -34,6 +36,9 @@ typedef struct {
     const char *status_dir;     /* the dispatcher's; "" for beside outputs */
     const char *token;          /* "" : no auth (loopback only) */
     cir_dispatch_t *dispatch;   /* running jobs are cancelled through it */
+    /* intake=sqs: POST /jobs sends to this queue (SendMessage) */
+    const char *sqs_queue_url;
+    int aws_connect_timeout_ms, aws_request_timeout_ms;
 } cir_job_api_config_t;
 
 typedef struct cir_job_api cir_job_api_t;

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "cir_aws.h"
 #include "cir_clock.h"
 #include "cir_error.h"
 #include "cir_intake.h"
@@ -43,6 +44,9 @@ struct cir_job_api {
     char presets_dir[PATH_MAX], default_preset[64], status_dir[PATH_MAX];
     char token[256];
     cir_dispatch_t *dispatch;
+    /* intake=sqs: POST /jobs sends the document to the queue */
+    char queue_url[1024];
+    cir_aws_t *aws; /* the HTTP thread's own client */
 };
 
 /* The spool folders and the state each one means, in that order. */
@@ -603,6 +607,10 @@ answer_replay(const cir_job_api_t *a, const char *id,
 {
     int folder = find_item(a, id);
 
+    if (a->aws) {
+        return answer_json(
+            ans, 200, json_pack("{s:s, s:s}", "id", id, "state", "queued"));
+    }
     snprintf(ans->location, sizeof(ans->location), "/jobs/%s", id);
     if (folder < 0) {
         return answer_json(ans, 200,
@@ -611,30 +619,45 @@ answer_replay(const cir_job_api_t *a, const char *id,
     return answer_json(ans, 200, job_view(a, id, folder));
 }
 
+/* Records an idempotency key: 0, or the answer's status. */
+static int
+record_key(const cir_job_api_t *a, const char *id, const char *keyfile,
+           const char *body_hash, cir_worker_http_answer_t *ans)
+{
+    char kdir[PATH_LEN], *krec;
+    json_t *k;
+    int ret;
+
+    if (keyfile[0] == '\0') {
+        return 0;
+    }
+    snprintf(kdir, sizeof(kdir), "%s/api/keys", a->spool_dir);
+    k = json_pack("{s:s, s:s}", "id", id, "body_sha256", body_hash);
+    krec = k ? json_dumps(k, JSON_COMPACT) : NULL;
+    json_decref(k);
+    if (krec == NULL) {
+        return answer_error(ans, 500, "out of memory");
+    }
+    ret = write_new_file(kdir, keyfile, krec, strlen(krec));
+    free(krec);
+    if (ret < 0) {
+        return answer_error(ans, ret == -EEXIST ? 409 : 500,
+                            "idempotency key: %s", cir_strerror(ret));
+    }
+    return 0;
+}
+
 /* Records the key, then writes the job into incoming/: the status. */
 static int
 enqueue(const cir_job_api_t *a, const char *id, const char *text,
         const char *keyfile, const char *body_hash,
         cir_worker_http_answer_t *ans)
 {
-    char dir[PATH_LEN], name[160], kdir[PATH_LEN];
-    char *krec = NULL;
+    char dir[PATH_LEN], name[160];
     int ret;
 
-    snprintf(kdir, sizeof(kdir), "%s/api/keys", a->spool_dir);
-    if (keyfile[0]) {
-        json_t *k = json_pack("{s:s, s:s}", "id", id, "body_sha256", body_hash);
-        krec = k ? json_dumps(k, JSON_COMPACT) : NULL;
-        json_decref(k);
-        if (krec == NULL) {
-            return answer_error(ans, 500, "out of memory");
-        }
-        ret = write_new_file(kdir, keyfile, krec, strlen(krec));
-        free(krec);
-        if (ret < 0) {
-            return answer_error(ans, ret == -EEXIST ? 409 : 500,
-                                "idempotency key: %s", cir_strerror(ret));
-        }
+    if ((ret = record_key(a, id, keyfile, body_hash, ans)) != 0) {
+        return ret;
     }
     snprintf(dir, sizeof(dir), "%s/incoming", a->spool_dir);
     snprintf(name, sizeof(name), "%s.json", id);
@@ -647,6 +670,31 @@ enqueue(const cir_job_api_t *a, const char *id, const char *text,
     }
     snprintf(ans->location, sizeof(ans->location), "/jobs/%s", id);
     return answer_json(ans, 201, job_view(a, id, 0));
+}
+
+/* intake=sqs: sends the document to the queue (SendMessage), then records
+ * the key: 202 and the id the worker will know it by, "sqs-<MessageId>"
+ * (its state: status_dir/<id>.json). */
+static int
+send_to_queue(const cir_job_api_t *a, const char *text, const char *keyfile,
+              const char *body_hash, cir_worker_http_answer_t *ans)
+{
+    char msg_id[100] = "", id[CIR_JOB_ID_MAX];
+    json_t *doc;
+
+    if (cir_sqs_send(a->aws, a->queue_url, text, msg_id, sizeof(msg_id)) < 0) {
+        return answer_error(ans, 502, "SendMessage %s: %s", a->queue_url,
+                            cir_aws_last_error());
+    }
+    snprintf(id, sizeof(id), "sqs-%s", msg_id); /* as intake_sqs.c names it */
+    if (record_key(a, id, keyfile, body_hash, ans) != 0) {
+        cir_buf_reset(ans->body); /* sent all the same */
+    }
+    doc = json_loads(text, 0, NULL);
+    return answer_json(ans, 202,
+                       json_pack("{s:s, s:s, s:s, s:o}", "id", id, "state",
+                                 "queued", "message_id", msg_id, "job",
+                                 doc ? doc : json_null()));
 }
 
 static int
@@ -680,7 +728,7 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         return answer_error(ans, 400, "%s", err);
     }
     canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (json_object_get(root, "id") == NULL) {
+    if (json_object_get(root, "id") == NULL && a->aws == NULL) {
         new_id(id, sizeof(id));
         json_object_set_new(root, "id", json_string(id));
     }
@@ -712,6 +760,10 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
     if (id[0] == '.') {
         /* a hidden name in incoming/ is never taken */
         status = answer_error(ans, 400, "id: must not start with '.'");
+        goto done;
+    }
+    if (a->aws) {
+        status = send_to_queue(a, text, keyfile, body_hash, ans);
         goto done;
     }
     if (find_item(a, id) >= 0) {
@@ -903,12 +955,11 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
     if (cir_job_api_route(req->method, req->url, &r, err, sizeof(err)) < 0) {
         return answer_error(ans, 400, "%s", err);
     }
-    if (strcmp(a->intake, "spool") != 0 && r.route != CIR_API_OPENAPI &&
+    if (a->aws && r.route != CIR_API_OPENAPI && r.route != CIR_API_SUBMIT &&
         r.route != CIR_API_NOT_FOUND) {
         return answer_error(ans, 501,
-                            "the job API needs intake=spool: with intake=%s, "
-                            "send jobs to the queue",
-                            a->intake);
+                            "with intake=sqs the job API only queues jobs "
+                            "(POST /jobs): their state is in status_dir");
     }
     switch (r.route) {
     case CIR_API_OPENAPI:
@@ -945,6 +996,26 @@ copy(char *dst, size_t size, const char *src)
     return n < 0 || (size_t)n >= size ? CIR_ELIMIT : 0;
 }
 
+/* intake=sqs: the queue and a client of the HTTP thread's own. */
+static int
+open_queue(cir_job_api_t *a, const cir_job_api_config_t *cfg, char *err,
+           size_t errsize)
+{
+    if (copy(a->queue_url, sizeof(a->queue_url), cfg->sqs_queue_url) < 0 ||
+        a->queue_url[0] == '\0') {
+        snprintf(err, errsize, "api: intake=sqs needs sqs_queue_url");
+        return CIR_EINVAL;
+    }
+    if (cir_aws_open(&a->aws, err, errsize) < 0) {
+        return CIR_EINVAL;
+    }
+    if (cfg->aws_connect_timeout_ms > 0 && cfg->aws_request_timeout_ms > 0) {
+        cir_aws_set_timeouts(a->aws, cfg->aws_connect_timeout_ms,
+                             cfg->aws_request_timeout_ms);
+    }
+    return 0;
+}
+
 int
 cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
                 size_t errsize)
@@ -968,21 +1039,27 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
         return CIR_EINVAL;
     }
     a->dispatch = cfg->dispatch;
-    if (strcmp(a->intake, "spool") != 0) {
-        *out = a; /* every job route answers 501 */
-        return 0;
+    if (strcmp(a->intake, "sqs") == 0 && open_queue(a, cfg, err, errsize) < 0) {
+        free(a);
+        return CIR_EINVAL;
+    }
+    /* the spool; with intake=sqs only its api/keys/ */
+    if (a->aws && cfg->spool_dir && cir_mkdir_p(cfg->spool_dir, 0755) < 0) {
+        snprintf(err, errsize, "api: cannot create %s", cfg->spool_dir);
+        cir_job_api_free(&a);
+        return CIR_EIO;
     }
     if (cfg->spool_dir == NULL ||
         realpath(cfg->spool_dir, a->spool_dir) == NULL) {
         snprintf(err, errsize, "api: the spool folder %s is missing",
                  cfg->spool_dir ? cfg->spool_dir : "(none)");
-        free(a);
+        cir_job_api_free(&a);
         return CIR_EINVAL;
     }
     snprintf(p, sizeof(p), "%s/api/keys", a->spool_dir);
     if (cir_mkdir_p(p, 0755) < 0) {
         snprintf(err, errsize, "api: cannot create %s", p);
-        free(a);
+        cir_job_api_free(&a);
         return CIR_EIO;
     }
     *out = a;
@@ -992,6 +1069,9 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
 void
 cir_job_api_free(cir_job_api_t **pa)
 {
+    if (*pa) {
+        cir_aws_close(&(*pa)->aws);
+    }
     free(*pa);
     *pa = NULL;
 }

@@ -400,6 +400,8 @@ reason(int status)
         return "Content Too Large";
     case 431:
         return "Request Header Fields Too Large";
+    case 502:
+        return "Bad Gateway";
     case 501:
         return "Not Implemented";
     case 503:

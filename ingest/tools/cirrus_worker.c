@@ -399,14 +399,20 @@ static int
 start_api(worker_t *w)
 {
     const config_t *cfg = &w->cfg;
-    cir_job_api_config_t ac = {.intake = cfg->intake,
-                               .spool_dir = cfg->spool_dir,
-                               .out_root = cfg->out_root,
-                               .presets_dir = cfg->presets_dir,
-                               .default_preset = cfg->default_preset,
-                               .status_dir = cfg->status_dir,
-                               .token = cfg->api_token,
-                               .dispatch = w->dispatch};
+    cir_job_api_config_t ac = {
+        .intake = cfg->intake,
+        .spool_dir = cfg->spool_dir,
+        .out_root = cfg->out_root,
+        .presets_dir = cfg->presets_dir,
+        .default_preset = cfg->default_preset,
+        .status_dir = cfg->status_dir,
+        .token = cfg->api_token,
+        .dispatch = w->dispatch,
+        .sqs_queue_url = cfg->sqs_queue_url,
+        .aws_connect_timeout_ms =
+            (int)(cfg->aws_connect_timeout_seconds * 1000),
+        .aws_request_timeout_ms =
+            (int)(cfg->aws_request_timeout_seconds * 1000)};
     cir_worker_http_config_t hc = {
         .listen = cfg->api_listen,
         .port = (int)cfg->api_port,
