@@ -30,7 +30,7 @@
  *
  * Results: each job's state is written as JSON (status_dir/<id>.json, else
  * <output>.job.json beside a file:// output): id, state (running, done,
- * retrying, failed, released, lost), attempt, input, output, preset,
+ * retrying, failed, released, lost, cancelled), attempt, input, output, preset,
  * percent, enqueued_at, claimed_at, queue_wait, error, and once the pool
  * handed it back finished_at, elapsed, duration, speed, exit_code, version,
  * outputs[] and image.  Each change of state (not each progress update of
@@ -73,6 +73,7 @@ typedef enum {
     CIR_DISPATCH_FAILED,
     CIR_DISPATCH_RELEASED,
     CIR_DISPATCH_LOST,
+    CIR_DISPATCH_CANCELLED, /* by cir_dispatch_cancel */
     CIR_DISPATCH_NB_OUTCOMES
 } cir_dispatch_outcome_t;
 
@@ -92,6 +93,12 @@ int cir_dispatch_new(cir_dispatch_t **d, const cir_dispatch_config_t *cfg,
  * running jobs finish for drain_us, cancels and releases the rest and
  * returns: 0, or CIR_ENOMEM. */
 int cir_dispatch_run(cir_dispatch_t *d, const atomic_int *stop);
+
+/* Cancels the job with this id if it runs here (any thread): 1 when it was
+ * found (the pool stops it, its unfinished outputs are removed, the intake's
+ * cancel() takes it, its state becomes "cancelled"; a job that finishes
+ * first stays done), 0 when no job here has that id. */
+int cir_dispatch_cancel(cir_dispatch_t *d, const char *id);
 
 /* Any thread. */
 void cir_dispatch_counts(cir_dispatch_t *d, cir_dispatch_counts_t *out);

@@ -90,6 +90,9 @@ typedef struct {
     /* forgets a job whose lease was lost, without a call to the source */
     void (*abandon)(cir_intake_t *src, cir_vod_job_t *job);
     void (*close)(cir_intake_t *src);
+    /* a job cancelled by an operator, never retried (spool: cancelled/);
+     * NULL: the dispatcher acks it (SQS: the message is deleted) */
+    int (*cancel)(cir_intake_t *src, cir_vod_job_t *job);
 } cir_intake_ops_t;
 
 struct cir_intake {

@@ -9,6 +9,7 @@
  *   DIR/failed/    NAME and NAME.error.json after max_attempts or a
  *                  permanent error
  *   DIR/done/      NAME and NAME.claim after success (keep_done)
+ *   DIR/cancelled/ NAME cancelled by an operator (the job API)
  *
  * A media file becomes a job with the default preset and the output
  * out_root/<name without extension>.  A claim whose heartbeat is older than

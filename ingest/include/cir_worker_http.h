@@ -7,6 +7,9 @@
  * on its own thread, "Connection: close"; answers are sent within
  * timeout_ms too.
  *
+ * The same server serves the job API (cir_job_api.h) on its own port, with
+ * a handler and request bodies.
+ *
  * Requests are parsed with Node's http_parser (Debian's libhttp-parser).
  */
 #ifndef CIR_WORKER_HTTP_H
@@ -17,25 +20,57 @@
 #include "cir_buf.h"
 #include "cir_dispatch.h"
 
+#define CIR_WORKER_HTTP_URL_MAX    1024
+#define CIR_WORKER_HTTP_HEADER_MAX 512
+
+typedef struct {
+    int get;    /* the method is GET */
+    int method; /* http_parser's enum http_method */
+    char url[CIR_WORKER_HTTP_URL_MAX];
+    /* the headers the job API reads; "" when absent */
+    char authorization[CIR_WORKER_HTTP_HEADER_MAX];
+    char idempotency_key[CIR_WORKER_HTTP_HEADER_MAX];
+    /* the body (within the parsed buffer), when one was read */
+    const char *body;
+    size_t body_len;
+    int headers_done; /* the request line and headers are complete */
+} cir_worker_http_request_t;
+
+/* What a handler answers: status is its return value. */
+typedef struct {
+    cir_buf_t *body;
+    const char *type;                       /* Content-Type */
+    char location[CIR_WORKER_HTTP_URL_MAX]; /* Location, "" for none */
+} cir_worker_http_answer_t;
+
+typedef int (*cir_worker_http_handler_fn)(void *ctx,
+                                          const cir_worker_http_request_t *req,
+                                          cir_worker_http_answer_t *ans);
+
 typedef struct {
     const char *listen; /* IPv4 address */
     int port;           /* 0 or -1: any free port */
     size_t max_request; /* request line and headers, bytes */
     int timeout_ms;     /* to read a request; to send an answer */
+    /* 0: bodies are not read (the status port); else the largest body
+     * (413 beyond) */
+    size_t max_body;
+    /* NULL: the status routes from the dispatcher */
+    cir_worker_http_handler_fn handler;
+    void *handler_ctx;
 } cir_worker_http_config_t;
-
-#define CIR_WORKER_HTTP_URL_MAX 1024
-
-typedef struct {
-    int get; /* the method is GET */
-    char url[CIR_WORKER_HTTP_URL_MAX];
-} cir_worker_http_request_t;
 
 /* Parses the bytes of one request received so far: 1 and *req when its
  * headers are complete, 0 when more is needed, CIR_EPARSE when it is not
- * HTTP, CIR_ELIMIT when its URL is over CIR_WORKER_HTTP_URL_MAX. */
+ * HTTP, CIR_ELIMIT when its URL or a read header is over its limit. */
 int cir_worker_http_parse(const char *buf, size_t len,
                           cir_worker_http_request_t *req);
+
+/* Same, reading a body of at most max_body bytes (Content-Length; chunked
+ * bodies are refused, CIR_EUNSUPPORTED): 1 when the whole message is in
+ * buf (req->body), 2 when its Content-Length is over max_body. */
+int cir_worker_http_parse_body(const char *buf, size_t len, size_t max_body,
+                               cir_worker_http_request_t *req);
 
 /* The answer to a request: status, Content-Type and body. */
 int cir_worker_http_answer(cir_dispatch_t *d,

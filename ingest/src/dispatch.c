@@ -201,12 +201,14 @@ remove_job(cir_dispatch_t *w, inflight_t *f)
     lease_stop(f);
     pthread_mutex_destroy(&f->lease_lock);
     pthread_cond_destroy(&f->lease_cond);
+    pthread_mutex_lock(&w->jobs_lock);
     for (int i = 0; i < w->njobs; i++) {
         if (w->jobs[i] == f) {
             w->jobs[i] = w->jobs[--w->njobs];
             break;
         }
     }
+    pthread_mutex_unlock(&w->jobs_lock);
     free(f);
 }
 
@@ -441,8 +443,9 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
         release_job(w, f, why);
         return;
     }
-    if (atomic_load(&f->lost)) {
-        cir_pool_cancel(w->pool, f); /* lost before it was in the pool */
+    if (atomic_load(&f->lost) || atomic_load(&f->cancel_asked)) {
+        /* lost, or cancelled, before it was in the pool */
+        cir_pool_cancel(w->pool, f);
     }
     dispatch_write_result(f, "running", 0, NULL, NULL);
 }
@@ -485,6 +488,21 @@ finish_failed(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
         &w->m, retry ? CIR_DISPATCH_RETRIED : CIR_DISPATCH_FAILED, 0, 0);
 }
 
+/* Cancelled through cir_dispatch_cancel: the pool removed what it wrote;
+ * the intake is told it will not be retried. */
+static void
+finish_cancelled(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
+{
+    int ret = w->src->ops->cancel ? w->src->ops->cancel(w->src, &f->job)
+                                  : w->src->ops->ack(w->src, &f->job);
+
+    intake_refused(w, f, "cancel", ret);
+    cir_log_warn(&f->log, "cancelled on request%s",
+                 ret < 0 ? " (the intake refused it)" : "");
+    dispatch_write_result(f, "cancelled", 0, d, "cancelled on request");
+    dispatch_metrics_end(&w->m, CIR_DISPATCH_CANCELLED, 0, 0);
+}
+
 static void
 finish_job(cir_dispatch_t *w, const cir_pool_done_t *d, int stopping)
 {
@@ -502,6 +520,8 @@ finish_job(cir_dispatch_t *w, const cir_pool_done_t *d, int stopping)
                      ret < 0 ? " (failed)" : "");
         dispatch_write_result(f, "released", 0, d, "cancelled by shutdown");
         dispatch_metrics_end(&w->m, CIR_DISPATCH_RELEASED, 0, 0);
+    } else if (d->ret == CIR_ECANCELED && atomic_load(&f->cancel_asked)) {
+        finish_cancelled(w, f, d);
     } else {
         finish_failed(w, f, d);
     }
@@ -589,7 +609,9 @@ claim_one(cir_dispatch_t *w, cir_pool_done_t *d, int stopping)
     ret = w->src->ops->next(w->src, &f->job, 500);
     if (ret == 1) {
         note_intake(w, ret);
+        pthread_mutex_lock(&w->jobs_lock);
         w->jobs[w->njobs++] = f;
+        pthread_mutex_unlock(&w->jobs_lock);
         start_job(w, f, asked_us);
         return 0;
     }
@@ -651,6 +673,25 @@ cir_dispatch_run(cir_dispatch_t *w, const atomic_int *stop)
     return ret;
 }
 
+int
+cir_dispatch_cancel(cir_dispatch_t *w, const char *id)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&w->jobs_lock);
+    for (int i = 0; i < w->njobs && !found; i++) {
+        inflight_t *f = w->jobs[i];
+        if (strcmp(f->job.id, id) == 0) {
+            atomic_store(&f->cancel_asked, 1);
+            /* not in the pool yet: start_job cancels it once it is */
+            cir_pool_cancel(w->pool, f);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&w->jobs_lock);
+    return found;
+}
+
 /* ---- life --------------------------------------------------------------- */
 
 int
@@ -682,6 +723,7 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
     w->max_jobs = cfg->workers + cfg->queue_max;
     pthread_mutex_init(&w->m.lock, NULL);
     pthread_mutex_init(&w->health_lock, NULL);
+    pthread_mutex_init(&w->jobs_lock, NULL);
     if ((w->jobs = calloc((size_t)w->max_jobs, sizeof(*w->jobs))) == NULL) {
         cir_dispatch_free(&w);
         return CIR_ENOMEM;
@@ -705,6 +747,7 @@ cir_dispatch_free(cir_dispatch_t **pw)
     free(w->jobs);
     pthread_mutex_destroy(&w->m.lock);
     pthread_mutex_destroy(&w->health_lock);
+    pthread_mutex_destroy(&w->jobs_lock);
     free(w);
     *pw = NULL;
 }

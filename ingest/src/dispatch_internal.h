@@ -39,6 +39,7 @@ typedef struct {
     atomic_int lease_stop;     /* the dispatcher is done with the job */
     atomic_int lost;           /* 0, or the cir_lease_state_t that lost it */
     _Atomic int64_t lost_us;   /* monotonic */
+    atomic_int cancel_asked;   /* cir_dispatch_cancel (the job API) */
 } inflight_t;
 
 struct cir_dispatch {
@@ -49,6 +50,8 @@ struct cir_dispatch {
     dispatch_metrics_t m;
     inflight_t **jobs;
     int max_jobs, njobs;
+    /* jobs[] changes under it: cir_dispatch_cancel looks from other threads */
+    pthread_mutex_t jobs_lock;
     /* for the probes (cir_dispatch_health) */
     atomic_int running, stopping, intake_failures;
     _Atomic int64_t loop_us; /* monotonic, of the last turn; 0: none */

@@ -23,7 +23,7 @@ static const double wait_buckets[DISPATCH_NB_BUCKETS] = {1,   5,   15,  60,
                                                          300, 900, 3600};
 
 static const char *outcome_names[CIR_DISPATCH_NB_OUTCOMES] = {
-    "done", "skipped", "retried", "failed", "released", "lost"};
+    "done", "skipped", "retried", "failed", "released", "lost", "cancelled"};
 
 const char *
 cir_dispatch_outcome_name(cir_dispatch_outcome_t o)

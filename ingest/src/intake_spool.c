@@ -598,6 +598,32 @@ spool_release(cir_intake_t *src, cir_vod_job_t *job)
     return ret;
 }
 
+/* Cancelled by an operator: to cancelled/, never retried. */
+static int
+spool_cancel(cir_intake_t *src, cir_vod_job_t *job)
+{
+    spool_t *s = (spool_t *)src;
+    claim_t *c = job->handle;
+    char item[PATH_LEN], cl[PATH_LEN], to[PATH_LEN];
+    int ret = 0;
+
+    if (c == NULL) {
+        return CIR_EINVAL;
+    }
+    if (path_of(item, s, "claimed", "", c->name, "") < 0 ||
+        path_of(cl, s, "claimed", "", c->name, ".claim") < 0 ||
+        path_of(to, s, "cancelled", "", c->name, "") < 0) {
+        ret = CIR_ELIMIT;
+    } else if (rename(item, to) < 0) {
+        ret = -errno;
+    } else {
+        unlink(cl);
+    }
+    drop_claim(s, c);
+    job->handle = NULL;
+    return ret;
+}
+
 /* The claim file stays and goes stale: the item is retried (by a worker
  * that finds it stale) as after a crash. */
 static void
@@ -634,6 +660,7 @@ static const cir_intake_ops_t spool_ops = {
     .fail = spool_fail,
     .release = spool_release,
     .abandon = spool_abandon,
+    .cancel = spool_cancel,
     .close = spool_close,
 };
 
@@ -641,7 +668,8 @@ int
 cir_intake_spool_open(cir_intake_t **src, const cir_intake_spool_config_t *cfg,
                       char *err, size_t errsize)
 {
-    static const char *subs[] = {"incoming", "claimed", "failed", "done"};
+    static const char *subs[] = {"incoming", "claimed", "failed", "done",
+                                 "cancelled"};
     spool_t *s = NULL;
     char p[PATH_LEN];
     int ret;

@@ -1,7 +1,8 @@
 /*
  * cirrus-worker's status HTTP port (cir_worker_http.h): a thread accepting
  * one connection at a time; requests parsed by http_parser, bounded in size
- * and time; answers from the dispatcher.
+ * and time; answers from the dispatcher, or from a handler (the job API,
+ * which reads request bodies).  Tested by tests/unit/test_worker_http.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,8 +38,11 @@ struct cir_worker_http {
 
 typedef struct {
     cir_worker_http_request_t *req;
-    size_t url_len;
-    int too_long, complete;
+    size_t url_len, max_body;
+    char field[32];   /* the header name being read, lower case */
+    char *value;      /* where its value goes, NULL: not kept */
+    size_t value_len; /* of value so far */
+    int in_value, too_long, too_large, chunked_body, complete;
 } parse_state_t;
 
 static int
@@ -57,37 +61,133 @@ on_url(http_parser *p, const char *at, size_t len)
 }
 
 static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+    parse_state_t *s = p->data;
+    size_t n = s->in_value ? 0 : strlen(s->field);
+
+    s->in_value = 0;
+    s->value = NULL;
+    for (size_t i = 0; i < len; i++, n++) {
+        if (n + 1 < sizeof(s->field)) {
+            s->field[n] =
+                (char)(at[i] >= 'A' && at[i] <= 'Z' ? at[i] + 32 : at[i]);
+        }
+    }
+    s->field[n + 1 < sizeof(s->field) ? n : sizeof(s->field) - 1] = '\0';
+    return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+    parse_state_t *s = p->data;
+
+    if (!s->in_value) {
+        s->in_value = 1;
+        s->value_len = 0;
+        s->value =
+            strcmp(s->field, "authorization") == 0     ? s->req->authorization
+            : strcmp(s->field, "idempotency-key") == 0 ? s->req->idempotency_key
+                                                       : NULL;
+    }
+    if (s->value == NULL) {
+        return 0;
+    }
+    if (s->value_len + len >= CIR_WORKER_HTTP_HEADER_MAX) {
+        s->too_long = 1;
+        return 1;
+    }
+    memcpy(s->value + s->value_len, at, len);
+    s->value_len += len;
+    s->value[s->value_len] = '\0';
+    return 0;
+}
+
+static int
 on_headers_complete(http_parser *p)
 {
     parse_state_t *s = p->data;
 
-    s->complete = 1;
+    s->req->headers_done = 1;
     s->req->get = p->method == HTTP_GET;
+    s->req->method = (int)p->method;
+    if (s->max_body == 0) {
+        s->complete = 1;
+        return 1; /* a body, if any, is not read */
+    }
+    if ((p->flags & F_CHUNKED) != 0) {
+        s->chunked_body = 1;
+        return 1;
+    }
+    if ((p->flags & F_CONTENTLENGTH) != 0 && p->content_length > s->max_body) {
+        s->too_large = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* With Content-Length, the parsed buffer holds the body in one piece. */
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+    parse_state_t *s = p->data;
+
+    if (s->req->body == NULL) {
+        s->req->body = at;
+    }
+    s->req->body_len = (size_t)(at + len - s->req->body);
+    return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+    parse_state_t *s = p->data;
+
+    s->complete = 1;
     return 0;
 }
 
 int
-cir_worker_http_parse(const char *buf, size_t len,
-                      cir_worker_http_request_t *req)
+cir_worker_http_parse_body(const char *buf, size_t len, size_t max_body,
+                           cir_worker_http_request_t *req)
 {
     http_parser_settings settings;
     http_parser parser;
-    parse_state_t s = {.req = req};
+    parse_state_t s = {.req = req, .max_body = max_body};
 
     memset(req, 0, sizeof(*req));
     http_parser_settings_init(&settings);
     settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
     settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
     http_parser_init(&parser, HTTP_REQUEST);
     parser.data = &s;
     http_parser_execute(&parser, &settings, buf, len);
     if (s.too_long) {
         return CIR_ELIMIT;
     }
+    if (s.chunked_body) {
+        return CIR_EUNSUPPORTED;
+    }
+    if (s.too_large) {
+        return 2;
+    }
     if (s.complete) {
-        return 1; /* a body, if any, is not read */
+        return 1;
     }
     return HTTP_PARSER_ERRNO(&parser) == HPE_OK ? 0 : CIR_EPARSE;
+}
+
+int
+cir_worker_http_parse(const char *buf, size_t len,
+                      cir_worker_http_request_t *req)
+{
+    return cir_worker_http_parse_body(buf, len, 0, req);
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -166,21 +266,39 @@ cir_worker_http_answer(cir_dispatch_t *d, const cir_worker_http_request_t *req,
     return 404;
 }
 
-/* An error of the request itself: its status and body. */
+/* An error of the request itself: its status and body (JSON, {"error"},
+ * on the job API's port). */
 static int
-request_error(int err, cir_buf_t *body)
+request_error(int err, cir_worker_http_answer_t *ans, int json)
 {
+    const char *msg;
+    int status;
+
     switch (err) {
     case CIR_ELIMIT:
-        cir_buf_puts(body, "request too large\n");
-        return 431;
+        msg = "request too large", status = 431;
+        break;
     case CIR_ETRANSIENT:
-        cir_buf_puts(body, "request timeout\n");
-        return 408;
+        msg = "request timeout", status = 408;
+        break;
+    case CIR_EUNSUPPORTED:
+        msg = "chunked bodies are not read: send Content-Length";
+        status = 411;
+        break;
+    case 2:
+        msg = "request body too large", status = 413;
+        break;
     default:
-        cir_buf_puts(body, "bad request\n");
-        return 400;
+        msg = "bad request", status = 400;
+        break;
     }
+    if (json) {
+        ans->type = "application/json";
+        cir_buf_printf(ans->body, "{\"error\":\"%s\"}\n", msg);
+    } else {
+        cir_buf_printf(ans->body, "%s\n", msg);
+    }
+    return status;
 }
 
 /* ---- the connection ----------------------------------------------------- */
@@ -192,13 +310,13 @@ mono_ms(void)
 }
 
 /* Reads one request within the configured size and time: 1, 0 when the
- * peer went away, or an error (CIR_ELIMIT, CIR_EPARSE, CIR_ETRANSIENT for
- * a timeout). */
+ * peer went away, 2 for a body over max_body, or an error (CIR_ELIMIT,
+ * CIR_EPARSE, CIR_EUNSUPPORTED, CIR_ETRANSIENT for a timeout). */
 static int
 read_request(cir_worker_http_t *h, int fd, cir_worker_http_request_t *req)
 {
     int64_t deadline = mono_ms() + h->cfg.timeout_ms;
-    size_t got = 0;
+    size_t got = 0, cap = h->cfg.max_request + h->cfg.max_body;
 
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -209,16 +327,20 @@ read_request(cir_worker_http_t *h, int fd, cir_worker_http_request_t *req)
         if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
             return CIR_ETRANSIENT;
         }
-        if (got == h->cfg.max_request) {
+        if (got == cap) {
             return CIR_ELIMIT;
         }
-        r = recv(fd, h->req + got, h->cfg.max_request - got, 0);
+        r = recv(fd, h->req + got, cap - got, 0);
         if (r <= 0) {
             return got == 0 ? 0 : CIR_EPARSE;
         }
         got += (size_t)r;
-        if ((ret = cir_worker_http_parse(h->req, got, req)) != 0) {
+        ret = cir_worker_http_parse_body(h->req, got, h->cfg.max_body, req);
+        if (ret != 0) {
             return ret;
+        }
+        if (!req->headers_done && got >= h->cfg.max_request) {
+            return CIR_ELIMIT; /* the request line and headers alone */
         }
     }
 }
@@ -233,9 +355,11 @@ linger(cir_worker_http_t *h, int fd)
     int64_t deadline = mono_ms() + h->cfg.timeout_ms;
     size_t dropped = 0;
     char sink[4096];
+    /* a body refused as too large is read too, up to a bound */
+    size_t bound = 16 * sizeof(sink) + 4 * h->cfg.max_body;
 
     shutdown(fd, SHUT_WR);
-    while (dropped < 16 * sizeof(sink)) {
+    while (dropped < bound) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int64_t left = deadline - mono_ms();
         ssize_t r;
@@ -248,12 +372,62 @@ linger(cir_worker_http_t *h, int fd)
     }
 }
 
+static const char *
+reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 502:
+        return "Bad Gateway";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 400 ? "OK" : "Error";
+    }
+}
+
+static int
+answer(cir_worker_http_t *h, const cir_worker_http_request_t *req,
+       cir_worker_http_answer_t *ans)
+{
+    if (h->cfg.handler) {
+        return h->cfg.handler(h->cfg.handler_ctx, req, ans);
+    }
+    return cir_worker_http_answer(h->d, req, ans->body, &ans->type);
+}
+
 static void
 serve_one(cir_worker_http_t *h, int fd)
 {
     cir_worker_http_request_t req;
     cir_buf_t body, head;
-    const char *type = "text/plain; version=0.0.4";
+    cir_worker_http_answer_t ans = {.body = &body,
+                                    .type = "text/plain; version=0.0.4"};
     struct timeval tv = {h->cfg.timeout_ms / 1000,
                          (h->cfg.timeout_ms % 1000) * 1000};
     int status, ret;
@@ -263,13 +437,20 @@ serve_one(cir_worker_http_t *h, int fd)
         return;
     }
     cir_buf_init(&body, BODY_MAX);
-    cir_buf_init(&head, 1024);
-    status = ret == 1 ? cir_worker_http_answer(h->d, &req, &body, &type)
-                      : request_error(ret, &body);
+    cir_buf_init(&head, 2048);
+    status = ret == 1 ? answer(h, &req, &ans)
+                      : request_error(ret, &ans, h->cfg.handler != NULL);
     cir_buf_printf(&head,
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-                   "%zu\r\nConnection: close\r\n\r\n",
-                   status, status == 200 ? "OK" : "Error", type, body.len);
+                   "%zu\r\nConnection: close\r\n",
+                   status, reason(status), ans.type, body.len);
+    if (ans.location[0]) {
+        cir_buf_printf(&head, "Location: %s\r\n", ans.location);
+    }
+    if (status == 401) {
+        cir_buf_puts(&head, "WWW-Authenticate: Bearer\r\n");
+    }
+    cir_buf_puts(&head, "\r\n");
     if (send(fd, head.data, head.len, MSG_NOSIGNAL) >= 0 && body.len) {
         (void)send(fd, body.data, body.len, MSG_NOSIGNAL);
     }
@@ -336,7 +517,7 @@ cir_worker_http_start(cir_worker_http_t **out,
         return CIR_EINVAL;
     }
     if ((h = calloc(1, sizeof(*h))) == NULL ||
-        (h->req = malloc(cfg->max_request)) == NULL) {
+        (h->req = malloc(cfg->max_request + cfg->max_body)) == NULL) {
         free(h);
         return CIR_ENOMEM;
     }

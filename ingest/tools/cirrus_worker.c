@@ -24,6 +24,7 @@
 #include "cir_intake_batch.h"
 #include "cir_intake_spool.h"
 #include "cir_intake_sqs.h"
+#include "cir_job_api.h"
 #include "cir_log.h"
 #include "cir_notify.h"
 #include "cir_options.h"
@@ -56,6 +57,10 @@ typedef struct {
     int64_t metrics_port;
     int64_t http_max_request_bytes;
     double http_timeout_seconds;
+    char api_listen[64];
+    int64_t api_port;
+    char api_token[256];
+    int64_t api_max_body_bytes;
     char sqs_queue_url[1024];
     char dispatch[16];
     char batch_job_queue[256];
@@ -81,7 +86,7 @@ typedef struct {
 static const cir_option_t opts[] = {
     {"intake", S(intake), "spool", 0, 0, "where jobs come from: spool, sqs"},
     {"spool_dir", S(spool_dir), "/var/lib/cirrus/spool", 0, 0,
-     "spool folder (incoming/, claimed/, failed/, done/)"},
+     "spool folder (incoming/, claimed/, failed/, done/, cancelled/)"},
     {"out_root", S(out_root), "file:///var/lib/cirrus/vod", 0, 0,
      "output root URI for media files and S3 events"},
     {"presets_dir", S(presets_dir), "", 0, 0,
@@ -126,10 +131,25 @@ static const cir_option_t opts[] = {
      "status HTTP port (/metrics, /jobs, /healthz, /readyz); 0: off, -1: "
      "any free port"},
     {"http_max_request_bytes", I(http_max_request_bytes), "8192", 256, 65536,
-     "metrics HTTP: largest request line and headers (431 beyond)"},
+     "status and job API HTTP: largest request line and headers (431 "
+     "beyond)"},
     {"http_timeout_seconds", D(http_timeout_seconds), "2", 0.1, 60,
-     "metrics HTTP: time to receive a request (408 beyond) and to send the "
-     "answer"},
+     "status and job API HTTP: time to receive a request (408 beyond) and "
+     "to send the answer"},
+    {"api_listen", S(api_listen), "127.0.0.1", 0, 0,
+     "job API address (IPv4); without api_token only a loopback address "
+     "is accepted"},
+    {"api_port", I(api_port), "0", -1, 65535,
+     "job API HTTP port (POST /jobs, GET /jobs, /jobs/{id}, cancel, retry; "
+     "docs/api.md); 0: off, -1: any free port"},
+    {"api_token", S(api_token), "", 0, 0,
+     "job API bearer token: every call needs \"Authorization: Bearer "
+     "<token>\" (empty: no auth, loopback only); prefer "
+     "CIRRUS_WORKER_API_TOKEN to a command line"},
+    {"api_max_body_bytes", I(api_max_body_bytes), "1048576", 1024, 16777216,
+     "job API: largest request body (413 beyond); the request line and "
+     "headers are bounded by http_max_request_bytes, the time by "
+     "http_timeout_seconds"},
     {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
     {"dispatch", S(dispatch), "local", 0, 0,
      "local: transcode here; batch: hand each job from the SQS queue to AWS "
@@ -202,6 +222,8 @@ typedef struct {
     cir_dispatch_t *dispatch;
     cir_worker_http_t *http;
     cir_notify_t *notify;
+    cir_job_api_t *api;
+    cir_worker_http_t *api_http;
 } worker_t;
 
 static int
@@ -268,6 +290,13 @@ run_batch(const config_t *cfg)
 
 /* ---- the options' consequences ---------------------------------------- */
 
+/* Without a token the API is for this host only: a loopback address. */
+static int
+api_listen_ok(const config_t *cfg)
+{
+    return cfg->api_token[0] || strncmp(cfg->api_listen, "127.", 4) == 0;
+}
+
 /* What the options leave open: presets folder, log, workers, status_dir.
  * 0 or -1 (printed). */
 static int
@@ -301,6 +330,17 @@ complete_config(config_t *cfg)
         strcmp(cfg->dispatch, "batch") != 0) {
         fprintf(stderr, "cirrus-worker: dispatch: local or batch, not \"%s\"\n",
                 cfg->dispatch);
+        return -1;
+    }
+    if (cfg->api_port != 0 && !api_listen_ok(cfg)) {
+        fprintf(stderr,
+                "cirrus-worker: api_listen %s is not a loopback address: set "
+                "api_token, or listen on 127.0.0.1\n",
+                cfg->api_listen);
+        return -1;
+    }
+    if (cfg->api_port != 0 && strcmp(cfg->dispatch, "batch") == 0) {
+        fprintf(stderr, "cirrus-worker: the job API needs dispatch=local\n");
         return -1;
     }
     if (strcmp(cfg->dispatch, "batch") == 0 &&
@@ -429,7 +469,55 @@ start_http(worker_t *w)
     return 0;
 }
 
-/* The pool, the intake, the dispatcher and its HTTP port: 0 or < 0. */
+/* The job API on its own port (api_port), beside the status port. */
+static int
+start_api(worker_t *w)
+{
+    const config_t *cfg = &w->cfg;
+    cir_job_api_config_t ac = {
+        .intake = cfg->intake,
+        .spool_dir = cfg->spool_dir,
+        .out_root = cfg->out_root,
+        .presets_dir = cfg->presets_dir,
+        .default_preset = cfg->default_preset,
+        .status_dir = cfg->status_dir,
+        .token = cfg->api_token,
+        .dispatch = w->dispatch,
+        .sqs_queue_url = cfg->sqs_queue_url,
+        .aws_connect_timeout_ms =
+            (int)(cfg->aws_connect_timeout_seconds * 1000),
+        .aws_request_timeout_ms =
+            (int)(cfg->aws_request_timeout_seconds * 1000)};
+    cir_worker_http_config_t hc = {
+        .listen = cfg->api_listen,
+        .port = (int)cfg->api_port,
+        .max_request = (size_t)cfg->http_max_request_bytes,
+        .timeout_ms = (int)(cfg->http_timeout_seconds * 1000),
+        .max_body = (size_t)cfg->api_max_body_bytes,
+        .handler = cir_job_api_handle};
+    char err[512];
+    int port = 0, ret;
+
+    if (cfg->api_port == 0) {
+        return 0;
+    }
+    if ((ret = cir_job_api_new(&w->api, &ac, err, sizeof(err))) < 0) {
+        fprintf(stderr, "cirrus-worker: %s\n", err);
+        return ret;
+    }
+    hc.handler_ctx = w->api;
+    ret = cir_worker_http_start(&w->api_http, &hc, w->dispatch, &port);
+    if (ret < 0) {
+        fprintf(stderr, "cirrus-worker: api %s:%lld: %s\n", cfg->api_listen,
+                (long long)cfg->api_port, cir_strerror(ret));
+        return ret;
+    }
+    cir_log_info(NULL, "job API on http://%s:%d/jobs%s", cfg->api_listen, port,
+                 cfg->api_token[0] ? " (bearer token)" : "");
+    return 0;
+}
+
+/* The pool, the intake, the dispatcher and its HTTP ports: 0 or < 0. */
 static int
 start_local(worker_t *w)
 {
@@ -460,12 +548,17 @@ start_local(worker_t *w)
         fprintf(stderr, "cirrus-worker: dispatcher: %s\n", cir_strerror(ret));
         return ret;
     }
-    return start_http(w);
+    if ((ret = start_http(w)) < 0) {
+        return ret;
+    }
+    return start_api(w);
 }
 
 static void
 stop_local(worker_t *w)
 {
+    cir_worker_http_stop(&w->api_http);
+    cir_job_api_free(&w->api);
     cir_worker_http_stop(&w->http);
     cir_dispatch_free(&w->dispatch);
     cir_notify_free(&w->notify); /* after the last state: drains */

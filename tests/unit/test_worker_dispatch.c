@@ -6,8 +6,9 @@
  * published marker are complete; a failure is failed permanently or
  * transiently by its exit code and retried up to max_attempts; a fail()
  * the intake refuses is logged, counted and reported as "retrying"; a lost
- * lease cancels the job and abandons it without ack, fail or release; the
- * result JSON says all of it.
+ * lease cancels the job and abandons it without ack, fail or release; a job
+ * cancelled on request (cir_dispatch_cancel) goes to the intake's cancel()
+ * with what it wrote removed; the result JSON says all of it.
  *
  * Every test has the same .timeout: Criterion 2.4 leaks a timer record
  * (LeakSanitizer fails the ASan run) when tests of different timeouts
@@ -40,7 +41,7 @@ typedef struct {
     pthread_mutex_t lock;
     cir_vod_job_t jobs[MAX_JOBS];
     int njobs, next;
-    int acks, fails, releases, abandons, heartbeats, settled;
+    int acks, fails, releases, abandons, heartbeats, settled, cancels;
     int last_permanent;
     char last_error_json[1024];
     int fail_ret;      /* what fail() answers */
@@ -158,6 +159,15 @@ fake_abandon(cir_intake_t *src, cir_vod_job_t *job)
     settle(fake(src));
 }
 
+static int
+fake_cancel(cir_intake_t *src, cir_vod_job_t *job)
+{
+    (void)job;
+    fake(src)->cancels++;
+    settle(fake(src));
+    return 0;
+}
+
 static void
 fake_close(cir_intake_t *src)
 {
@@ -166,7 +176,7 @@ fake_close(cir_intake_t *src)
 
 static const cir_intake_ops_t fake_ops = {
     fake_next,    fake_heartbeat, fake_ack,   fake_fail,
-    fake_release, fake_abandon,   fake_close,
+    fake_release, fake_abandon,   fake_close, fake_cancel,
 };
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -470,6 +480,73 @@ Test(worker_dispatch, lost_lease_cancels_and_abandons, .init = setup_long,
     cr_assert_str_eq(str_of(r, "state"), "lost");
     cr_assert_str_eq(str_of(r, "error"), "lease lost (revoked)");
     json_decref(r);
+}
+
+typedef struct {
+    cir_dispatch_t *d;
+    int ret;
+} run_arg_t;
+
+static void *
+run_main(void *arg)
+{
+    run_arg_t *a = arg;
+
+    a->ret = cir_dispatch_run(a->d, &stop);
+    return NULL;
+}
+
+Test(worker_dispatch, cancel_on_request_removes_outputs, .init = setup_long,
+     .fini = teardown, .timeout = 120)
+{
+    cir_pool_t *pool = NULL;
+    cir_dispatch_config_t dc = {.presets_dir = cir_preset_dir(NULL),
+                                .status_dir = status_dir,
+                                .workers = 1,
+                                .max_attempts = 3,
+                                .extend_s = 120};
+    run_arg_t a = {0};
+    cir_dispatch_counts_t c;
+    pthread_t t;
+    char in[160], version_dir[200], cmd[300];
+    int64_t t0 = cir_clock_mono_us(cir_clock_system());
+    json_t *r;
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job("c", in, "c", 1);
+    cir_lease_config_for(&dc.lease, 120000000, 2000000, 20000000);
+    cr_assert_eq(
+        cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
+        0);
+    cr_assert_eq(cir_dispatch_new(&a.d, &dc, &intake.base, pool), 0);
+    cr_assert_eq(cir_dispatch_cancel(a.d, "c"), 0, "not claimed yet");
+    cr_assert_eq(pthread_create(&t, NULL, run_main, &a), 0);
+    /* once it has written something, so there is something to remove */
+    snprintf(version_dir, sizeof(version_dir), "%s/c/v", workdir);
+    while (access(version_dir, F_OK) != 0) {
+        usleep(20000);
+    }
+    usleep(500000);
+    cr_assert_eq(cir_dispatch_cancel(a.d, "other"), 0);
+    cr_assert_eq(cir_dispatch_cancel(a.d, "c"), 1);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.ret, 0);
+    cir_dispatch_counts(a.d, &c);
+    cir_dispatch_free(&a.d);
+    cir_pool_free(&pool);
+
+    cr_assert_eq(intake.cancels, 1);
+    cr_assert_eq(intake.acks + intake.fails + intake.releases + intake.abandons,
+                 0);
+    cr_assert_eq(c.jobs[CIR_DISPATCH_CANCELLED], 1);
+    cr_assert_lt(cir_clock_mono_us(cir_clock_system()) - t0, 60000000,
+                 "stopped, not run to its end");
+    r = load_result("c");
+    cr_assert_str_eq(str_of(r, "state"), "cancelled");
+    cr_assert_str_eq(str_of(r, "error"), "cancelled on request");
+    json_decref(r);
+    snprintf(cmd, sizeof(cmd), "test -z \"$(find %s/c -type f)\"", workdir);
+    cr_assert_eq(system(cmd), 0, "what it wrote is removed");
 }
 
 Test(worker_dispatch, metrics_and_jobs_render, .init = setup_short,

@@ -2,7 +2,9 @@
  * cirrus-worker's status HTTP port (worker_http.c): requests parsed by
  * http_parser (complete, partial, not HTTP, URL too long), the routes
  * (/metrics, /jobs, 404, 405), and over a real loopback socket the bounds:
- * a request over max_request bytes gets 431, one not complete in time 408.
+ * a request over max_request bytes gets 431, one not complete in time 408;
+ * bodies and the job API's headers (Content-Length, over max_body: 413;
+ * chunked: refused), a handler's answer with its Location.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <http_parser.h>
 
 #include "cir_clock.h"
 #include "cir_dispatch.h"
@@ -196,5 +199,89 @@ Test(worker_http, bounded_in_size_and_time, .init = setup, .fini = teardown,
     cr_assert_geq(cir_clock_mono_us(cir_clock_system()) - t0, 250000);
     cr_assert_eq(exchange(port, "nonsense\r\n\r\n", 12, resp, sizeof(resp)),
                  400);
+    cir_worker_http_stop(&h);
+}
+
+/* ---- bodies (the job API's) --------------------------------------------- */
+
+static int
+echo_handler(void *ctx, const cir_worker_http_request_t *req,
+             cir_worker_http_answer_t *ans)
+{
+    (void)ctx;
+    snprintf(ans->location, sizeof(ans->location), "%.1000s/1", req->url);
+    cir_buf_printf(ans->body, "%zu %.*s", req->body_len, (int)req->body_len,
+                   req->body);
+    return 201;
+}
+
+static int
+parse_body(const char *s, size_t max_body, cir_worker_http_request_t *req)
+{
+    return cir_worker_http_parse_body(s, strlen(s), max_body, req);
+}
+
+Test(worker_http, reads_a_body_and_the_api_headers)
+{
+    cir_worker_http_request_t req;
+    const char *post = "POST /jobs HTTP/1.1\r\nContent-Length: 7\r\n"
+                       "AUTHORIZATION: Bearer t\r\nIdempotency-Key: k-1\r\n"
+                       "\r\n{\"a\":1}";
+
+    cr_assert_eq(parse_body(post, 100, &req), 1);
+    cr_assert_eq(req.method, HTTP_POST);
+    cr_assert_str_eq(req.authorization, "Bearer t");
+    cr_assert_str_eq(req.idempotency_key, "k-1");
+    cr_assert_eq(req.body_len, 7);
+    cr_assert_eq(memcmp(req.body, "{\"a\":1}", 7), 0);
+    /* a body not all there yet */
+    cr_assert_eq(cir_worker_http_parse_body(post, strlen(post) - 2, 100, &req),
+                 0);
+    cr_assert(req.headers_done);
+    /* the status port reads no body */
+    cr_assert_eq(parse_body(post, 0, &req), 1);
+    cr_assert_null(req.body);
+}
+
+Test(worker_http, body_limits)
+{
+    cir_worker_http_request_t req;
+    char big[CIR_WORKER_HTTP_HEADER_MAX + 64];
+
+    cr_assert_eq(
+        parse_body("POST /jobs HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 100,
+                   &req),
+        2, "over max_body: 413");
+    cr_assert_eq(parse_body("POST /jobs HTTP/1.1\r\nTransfer-Encoding: "
+                            "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                            100, &req),
+                 CIR_EUNSUPPORTED);
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nAuthorization: %0*d\r\n\r\n",
+             CIR_WORKER_HTTP_HEADER_MAX, 0);
+    cr_assert_eq(parse_body(big, 100, &req), CIR_ELIMIT);
+}
+
+Test(worker_http, a_handler_answers_with_a_location, .init = setup,
+     .fini = teardown, .timeout = 30)
+{
+    cir_worker_http_config_t hc = {.listen = "127.0.0.1",
+                                   .port = -1,
+                                   .max_request = 256,
+                                   .timeout_ms = 500,
+                                   .max_body = 64,
+                                   .handler = echo_handler};
+    cir_worker_http_t *h = NULL;
+    char resp[4096], big[600];
+    const char *post = "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    int port = 0;
+
+    cr_assert_eq(cir_worker_http_start(&h, &hc, dispatch, &port), 0);
+    cr_assert_eq(exchange(port, post, strlen(post), resp, sizeof(resp)), 201);
+    cr_assert_not_null(strstr(resp, "Location: /x/1\r\n"), "%s", resp);
+    cr_assert_not_null(strstr(resp, "\r\n\r\n5 hello"), "%s", resp);
+    snprintf(big, sizeof(big),
+             "POST /x HTTP/1.1\r\nContent-Length: 500\r\n\r\n%0500d", 0);
+    cr_assert_eq(exchange(port, big, strlen(big), resp, sizeof(resp)), 413);
+    cr_assert_not_null(strstr(resp, "{\"error\":\"request body too large\"}"));
     cir_worker_http_stop(&h);
 }

@@ -1,0 +1,359 @@
+// cirrus-worker's job API (docs/api.md) against the real worker on a spool,
+// with a real HTTP client: submit and poll to done, idempotency replay and
+// conflict, bearer token, body limit, malformed JSON, list with a state
+// filter and pagination, cancel a queued and a running job (outputs
+// removed), retry a failed job (attempts reset), on the SQS intake a job
+// sent to the queue and run (the other routes 501); the
+// OpenAPI document validates and each of its examples is met by an answer.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
+import * as C from './lib/cirrus.mjs';
+
+const WORKER_BIN = process.env.CIRRUS_WORKER ||
+    path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
+const OPENAPI = path.join(C.SOURCE_DIR, 'docs', 'openapi.json');
+const TOKEN = 'job-api-test-token';
+const work = C.tmpDir('job-api-');
+const children = new Set();
+after(() => {
+    for (const c of children)
+        c.kill('SIGKILL');
+    fs.rmSync(work, { recursive: true, force: true });
+});
+
+function startWorker(sets, env = process.env) {
+    const args = [];
+    for (const [k, v] of Object.entries(sets))
+        args.push('--set', `${k}=${v}`);
+    const child = spawn(WORKER_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.log = '';
+    child.stdout.on('data', (d) => (child.log += d));
+    child.stderr.on('data', (d) => (child.log += d));
+    child.exited = new Promise((ok) => child.on('exit', (code) => {
+        children.delete(child);
+        ok(code);
+    }));
+    return child;
+}
+
+async function apiBase(child) {
+    const m = await C.waitFor('the job API to listen', () =>
+        /job API on (http:\/\/127\.0\.0\.1:\d+)\/jobs/.exec(child.log),
+    { timeoutMs: 10000, detail: () => child.log });
+    return m[1];
+}
+
+// Every answer, by operation and status, for the examples' check.
+const seen = new Map();
+
+async function call(base, op, method, url, { body, token = TOKEN,
+    headers = {} } = {}) {
+    const h = { ...headers };
+    if (token)
+        h.authorization = `Bearer ${token}`;
+    if (body !== undefined && typeof body !== 'string')
+        body = JSON.stringify(body);
+    if (body !== undefined)
+        h['content-type'] = 'application/json';
+    const res = await fetch(base + url, { method, headers: h, body });
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : null;
+    if (!seen.has(`${op} ${res.status}`))
+        seen.set(`${op} ${res.status}`, json);
+    return { status: res.status, json, headers: res.headers };
+}
+
+const out = path.join(work, 'out');
+const spool = path.join(work, 'spool');
+const sample = (n) => `file://${C.sample(n)}`;
+
+describe('cirrus-worker job API on a spool', () => {
+    let w, base;
+    const api = (op, method, url, opts) => call(base, op, method, url, opts);
+    const job = (id) => api('getJob', 'GET', `/jobs/${id}`);
+    const waitState = (id, state, timeoutMs = 120000) =>
+        C.waitFor(`job ${id} ${state}`, async () => {
+            const r = await job(id);
+            return r.json.state === state ? r.json : null;
+        }, { timeoutMs, every: 200, detail: () => w.log.slice(-3000) });
+
+    test('starts, refuses a non-loopback address without a token', async () => {
+        const bad = startWorker({ spool_dir: spool, api_port: -1,
+            api_listen: '0.0.0.0', presets_dir: C.PRESETS_DIR });
+        assert.notEqual(await bad.exited, 0);
+        assert.match(bad.log, /api_listen 0\.0\.0\.0 is not a loopback address: set api_token/);
+
+        w = startWorker({ spool_dir: spool, out_root: `file://${out}`,
+            workers: 1, default_preset: 'mobile', presets_dir: C.PRESETS_DIR,
+            settle_seconds: 0.2, max_attempts: 2, api_port: -1,
+            api_token: TOKEN, api_max_body_bytes: 1048576 });
+        base = await apiBase(w);
+    });
+
+    test('the OpenAPI document is served and validates', async () => {
+        const r = await api('openapi', 'GET', '/openapi.json');
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.json, JSON.parse(fs.readFileSync(OPENAPI, 'utf8')));
+        const v = await new Validator().validate(r.json);
+        assert.equal(v.valid, true, JSON.stringify(v.errors));
+    });
+
+    test('a missing or wrong bearer token: 401 on every route', async () => {
+        const routes = [['openapi', 'GET', '/openapi.json'],
+            ['submitJob', 'POST', '/jobs'], ['listJobs', 'GET', '/jobs'],
+            ['getJob', 'GET', '/jobs/x'], ['cancelJob', 'POST', '/jobs/x/cancel'],
+            ['retryJob', 'POST', '/jobs/x/retry']];
+        for (const [op, method, url] of routes) {
+            for (const token of [null, 'wrong', `${TOKEN}x`, TOKEN.slice(1)]) {
+                const r = await api(op, method, url, { token,
+                    body: method === 'POST' ? '{}' : undefined });
+                assert.equal(r.status, 401, `${method} ${url} token ${token}`);
+                assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+            }
+        }
+    });
+
+    let doneId;
+    test('submit, poll to done', async () => {
+        const r = await api('submitJob', 'POST', '/jobs', { body: {
+            input: sample('video_only.mp4'), output: `file://${out}/a`,
+            only: 'hls' } });
+        assert.equal(r.status, 201, JSON.stringify(r.json));
+        doneId = r.json.id;
+        assert.equal(r.headers.get('location'), `/jobs/${doneId}`);
+        assert.equal(r.json.state, 'queued');
+        assert.ok(fs.existsSync(path.join(spool, 'incoming', `${doneId}.json`)));
+        const done = await waitState(doneId, 'done');
+        assert.equal(done.progress, 100);
+        assert.equal(done.result.state, 'done');
+        assert.equal(done.attempt, 1);
+        assert.ok(fs.existsSync(path.join(out, 'a', 'master.m3u8')));
+    });
+
+    test('malformed JSON and invalid documents: 400 with the reason', async () => {
+        let r = await api('submitJob', 'POST', '/jobs', { body: '{"input": "x",' });
+        assert.equal(r.status, 400);
+        assert.match(r.json.error, /^malformed JSON: line 1 column \d+: /);
+        r = await api('submitJob', 'POST', '/jobs', { body: '{\n "input": x}' });
+        assert.match(r.json.error, /line 2 column/);
+        r = await api('submitJob', 'POST', '/jobs', { body: { input: 'x.mp4', colour: 1 } });
+        assert.equal(r.status, 400);
+        assert.equal(r.json.error, 'unknown field "colour"');
+        r = await api('submitJob', 'POST', '/jobs', { body: { input: 'x.mp4', preset: 'nope' } });
+        assert.equal(r.json.error, 'preset: no preset named "nope"');
+        r = await api('submitJob', 'POST', '/jobs', { body: { output: 'file:///tmp/x' } });
+        assert.equal(r.json.error, 'input: missing');
+        assert.equal(fs.readdirSync(path.join(spool, 'incoming'))
+            .filter((n) => !n.startsWith('.')).length, 0, 'nothing queued');
+    });
+
+    test('a body over api_max_body_bytes: 413', async () => {
+        const big = JSON.stringify({ input: 'x.mp4', id: 'a'.repeat(2 << 20) });
+        const r = await api('submitJob', 'POST', '/jobs', { body: big });
+        assert.equal(r.status, 413);
+        assert.equal(r.json.error, 'request body too large');
+    });
+
+    test('idempotency: the same key and body replays, another body conflicts', async () => {
+        const body = { input: `file://${work}/nowhere.mp4`, output: `file://${out}/idem` };
+        const key = { 'idempotency-key': 'upload-1' };
+        const first = await api('submitJob', 'POST', '/jobs', { body, headers: key });
+        assert.equal(first.status, 201);
+        const again = await api('submitJob', 'POST', '/jobs', { body, headers: key });
+        assert.equal(again.status, 200);
+        assert.equal(again.json.id, first.json.id);
+        assert.equal(again.headers.get('location'), `/jobs/${first.json.id}`);
+        // the key in the body is the same key
+        const inBody = await api('submitJob', 'POST', '/jobs', {
+            body: { ...body, idempotency_key: 'upload-1' } });
+        assert.equal(inBody.status, 200);
+        assert.equal(inBody.json.id, first.json.id);
+        const other = await api('submitJob', 'POST', '/jobs', {
+            body: { ...body, only: 'hls' }, headers: key });
+        assert.equal(other.status, 409);
+        assert.match(other.json.error, /idempotency key used for another job/);
+        const all = await api('listJobs', 'GET', '/jobs?limit=500');
+        assert.equal(all.json.jobs.filter((j) => j.job.output === body.output).length, 1,
+            'one job');
+        await waitState(first.json.id, 'failed');
+    });
+
+    test('cancel: a queued job at once, a running one through the pool', async () => {
+        // one worker: the second job waits while the first runs
+        const run = await api('submitJob', 'POST', '/jobs', { body: {
+            input: sample('h264_1080p30.mp4'), output: `file://${out}/long`,
+            preset: 'web' } });
+        const queued = await api('submitJob', 'POST', '/jobs', { body: {
+            input: sample('video_only.mp4'), output: `file://${out}/later` } });
+        const files = (d) => (fs.existsSync(d) ? fs.readdirSync(d,
+            { recursive: true }).filter((f) => fs.statSync(path.join(d, f)).isFile()) : []);
+        await waitState(run.json.id, 'running');
+        await C.waitFor('the running job to write', () => files(path.join(out, 'long')).length > 0,
+            { timeoutMs: 60000 });
+
+        let r = await api('cancelJob', 'POST', `/jobs/${queued.json.id}/cancel`);
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.state, 'cancelled');
+        assert.ok(fs.existsSync(path.join(spool, 'cancelled', `${queued.json.id}.json`)));
+
+        r = await api('cancelJob', 'POST', `/jobs/${run.json.id}/cancel`);
+        assert.equal(r.status, 202, JSON.stringify(r.json));
+        assert.equal(r.json.state, 'cancelling');
+        const c = await waitState(run.json.id, 'cancelled', 60000);
+        assert.equal(c.result.state, 'cancelled');
+        assert.equal(c.error, 'cancelled on request');
+        assert.deepEqual(files(path.join(out, 'long')), [], 'its outputs are removed');
+        assert.ok(!fs.existsSync(path.join(out, 'later')), 'the queued job never ran');
+
+        r = await api('cancelJob', 'POST', `/jobs/${run.json.id}/cancel`);
+        assert.equal(r.status, 409);
+        r = await api('cancelJob', 'POST', `/jobs/${doneId}/cancel`);
+        assert.equal(r.status, 409);
+        assert.match(r.json.error, /is done/);
+        r = await api('cancelJob', 'POST', '/jobs/jnothere/cancel');
+        assert.equal(r.status, 404);
+    });
+
+    test('retry: a failed job goes back with its attempts reset', async () => {
+        const input = path.join(work, 'arrives-later.mp4');
+        const r0 = await api('submitJob', 'POST', '/jobs', { body: {
+            input: `file://${input}`, output: `file://${out}/retried`, only: 'hls' } });
+        const id = r0.json.id;
+        const failed = await waitState(id, 'failed');
+        assert.match(failed.error, /does not exist/);
+        assert.equal(failed.attempt, 1);
+
+        let r = await api('retryJob', 'POST', `/jobs/${doneId}/retry`);
+        assert.equal(r.status, 409);
+        assert.match(r.json.error, /only a failed job can be retried/);
+        r = await api('retryJob', 'POST', '/jobs/jnothere/retry');
+        assert.equal(r.status, 404);
+
+        fs.copyFileSync(C.sample('video_only.mp4'), input);
+        r = await api('retryJob', 'POST', `/jobs/${id}/retry`);
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.state, 'queued');
+        assert.equal(r.json.attempt, 0, 'no attempt made since the retry');
+        assert.ok(!fs.existsSync(path.join(spool, 'failed', `${id}.json.error.json`)));
+        const done = await waitState(id, 'done');
+        assert.equal(done.attempt, 1, 'attempts start again');
+        assert.equal(done.result.attempt, 1);
+        assert.ok(fs.existsSync(path.join(out, 'retried', 'master.m3u8')));
+    });
+
+    test('list: stable order, state filter, pagination', async () => {
+        const all = (await api('listJobs', 'GET', '/jobs?limit=500')).json;
+        assert.equal(all.next_cursor, null);
+        const ids = all.jobs.map((j) => j.id);
+        assert.ok(ids.length >= 5);
+        assert.deepEqual(ids, [...ids].sort(), 'ascending ids');
+        const paged = [];
+        let cursor = '';
+        for (let pages = 0; ; pages++) {
+            assert.ok(pages < 50);
+            const r = await api('listJobs', 'GET',
+                `/jobs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+            assert.equal(r.status, 200);
+            assert.ok(r.json.jobs.length <= 2);
+            paged.push(...r.json.jobs.map((j) => j.id));
+            if (r.json.next_cursor === null)
+                break;
+            cursor = r.json.next_cursor;
+        }
+        assert.deepEqual(paged, ids);
+        for (const state of ['done', 'failed', 'cancelled']) {
+            const r = await api('listJobs', 'GET', `/jobs?state=${state}`);
+            assert.ok(r.json.jobs.length > 0, state);
+            assert.ok(r.json.jobs.every((j) => j.state === state), state);
+            assert.deepEqual(r.json.jobs.map((j) => j.id),
+                all.jobs.filter((j) => j.state === state).map((j) => j.id));
+        }
+        assert.ok((await api('listJobs', 'GET', '/jobs?state=done')).json.jobs
+            .some((j) => j.id === doneId));
+        for (const q of ['limit=0', 'limit=501', 'limit=x', 'state=bogus', 'colour=1', 'cursor=a/b'])
+            assert.equal((await api('listJobs', 'GET', `/jobs?${q}`)).status, 400, q);
+        assert.equal((await api('getJob', 'GET', '/jobs/jnothere')).status, 404);
+    });
+
+    test('on the SQS intake: POST /jobs sends to the queue, the worker runs it', async () => {
+        const rig = await startRig({ sqs: 'fauxqs' });
+        const statusDir = path.join(work, 'sqs-status');
+        try {
+            const sqs = startWorker({ intake: 'sqs', sqs_queue_url: rig.queueUrl,
+                spool_dir: path.join(work, 'sqs-spool'), status_dir: statusDir,
+                out_root: `file://${out}`, presets_dir: C.PRESETS_DIR,
+                default_preset: 'mobile', workers: 1, api_port: -1,
+                api_token: TOKEN }, rig.env());
+            const sqsBase = await apiBase(sqs);
+            const body = { input: sample('video_only.mp4'),
+                output: `file://${out}/from-queue`, only: 'hls' };
+            const key = { 'idempotency-key': 'sqs-1' };
+            const r = await call(sqsBase, 'submitJob', 'POST', '/jobs', { body, headers: key });
+            assert.equal(r.status, 202, JSON.stringify(r.json));
+            assert.equal(r.json.state, 'queued');
+            assert.ok(r.json.message_id.length > 0);
+            const again = await call(sqsBase, 'submitJob', 'POST', '/jobs', { body, headers: key });
+            assert.equal(again.status, 200);
+            assert.equal(again.json.id, r.json.id);
+            const bad = await call(sqsBase, 'submitJob', 'POST', '/jobs', { body: { input: 'x', colour: 1 } });
+            assert.equal(bad.status, 400);
+            for (const [op, method, url] of [['listJobs', 'GET', '/jobs'],
+                ['getJob', 'GET', `/jobs/${r.json.id}`],
+                ['cancelJob', 'POST', `/jobs/${r.json.id}/cancel`],
+                ['retryJob', 'POST', `/jobs/${r.json.id}/retry`]]) {
+                const n = await call(sqsBase, op, method, url);
+                assert.equal(n.status, 501, url);
+                assert.match(n.json.error, /with intake=sqs the job API only queues jobs/);
+            }
+            // the worker takes the message like any other
+            const state = path.join(statusDir, `${r.json.id}.json`);
+            await C.waitFor('the queued job done', () => fs.existsSync(state) &&
+                JSON.parse(fs.readFileSync(state, 'utf8')).state === 'done',
+            { timeoutMs: 120000, detail: () => sqs.log.slice(-3000) });
+            assert.ok(fs.existsSync(path.join(out, 'from-queue', 'master.m3u8')));
+            sqs.kill('SIGKILL');
+        } finally {
+            await stopRig(rig);
+        }
+    });
+
+    test('every example in the OpenAPI document', async () => {
+        const doc = JSON.parse(fs.readFileSync(OPENAPI, 'utf8'));
+        // the request examples are accepted as they are
+        const bodies = doc.paths['/jobs'].post.requestBody.content['application/json'].examples;
+        for (const [name, ex] of Object.entries(bodies)) {
+            const r = await api('submitJob', 'POST', '/jobs', { body: ex.value });
+            assert.equal(r.status, 201, `${name}: ${JSON.stringify(r.json)}`);
+            for (const k of ['input', 'output', 'preset', 'only'].filter((f) => f in ex.value))
+                assert.equal(r.json.job[k], ex.value[k], `${name}.${k}`);
+        }
+        // each answer example: an answer of that operation and status was
+        // seen, with the example's fields and their types
+        const typeOf = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+        for (const item of Object.values(doc.paths)) {
+            for (const opDoc of Object.values(item)) {
+                for (const [status, res] of Object.entries(opDoc.responses)) {
+                    const exs = res.content?.['application/json']?.examples ?? {};
+                    for (const [name, ex] of Object.entries(exs)) {
+                        const key = `${opDoc.operationId} ${status}`;
+                        assert.ok(seen.has(key), `an answer for ${key} (${name})`);
+                        const got = seen.get(key);
+                        for (const [k, v] of Object.entries(ex.value)) {
+                            assert.ok(k in got, `${key} ${name}: ${k}`);
+                            if (v !== null && got[k] !== null)
+                                assert.equal(typeOf(got[k]), typeOf(v), `${key} ${name}: ${k}`);
+                        }
+                        if (typeof ex.value.error === 'string' && name !== 'unauthorized')
+                            assert.equal(typeof got.error, 'string');
+                    }
+                }
+            }
+        }
+    });
+});
