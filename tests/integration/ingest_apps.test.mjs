@@ -111,18 +111,25 @@ before(async () => {
     // ev2's line: its own push destination (its key appended), into live
     fs.writeFileSync(path.join(dir, 'events.keys'),
         `ev1\nev2 rtmp://127.0.0.1:${rtmpPort}/live/ # restreamed\nev3\n`);
+    // events' own live preset: one small rung below the 180p source
+    const presets = path.join(dir, 'presets');
+    fs.mkdirSync(presets);
+    const small = JSON.parse(fs.readFileSync(path.join(C.PRESETS_DIR, 'live.json'), 'utf8'));
+    small.name = 'tiny';
+    small.video.rungs = [{ name: '90p', height: 90, bitrate_kbps: 100, profile: 'main' }];
+    fs.writeFileSync(path.join(presets, 'tiny.json'), JSON.stringify(small));
     const config = path.join(dir, 'cirrus.json');
     fs.writeFileSync(config, JSON.stringify({
         ingest: {
             port: rtmpPort, srt_port: srtPort, status_port: statusPort,
             live_root: root('live'), key_file: path.join(dir, 'live.keys'),
             segment_seconds: 1, window: 6, grace_seconds: 0,
-            webhook_url: `${hooksUrl}/hooks`,
+            webhook_url: `${hooksUrl}/hooks`, presets_dir: presets,
             public_base_url: 'https://cdn.example/live',
             applications: {
                 live: {},
                 events: { key_file: path.join(dir, 'events.keys'), segment_seconds: 3,
-                    part_seconds: 0.5, window: 4 },
+                    part_seconds: 0.5, window: 4, preset: 'tiny' },
                 // every cb stream restreamed into live, its key appended
                 cb: { key_file: '', on_publish_url: `${hooksUrl}/auth`,
                     push: `rtmp://127.0.0.1:${rtmpPort}/live/` },
@@ -148,7 +155,7 @@ after(async () => {
 describe('cirrus-ingest applications', { skip: missing || false }, () => {
     test('two applications, each stream in its own store with its own settings', async () => {
         assert.match(log, /application live: live_root=\S+\/live preset=none/);
-        assert.match(log, /application events: live_root=\S+\/events preset=none/);
+        assert.match(log, /application events: live_root=\S+\/events preset=tiny/);
         const a = publish(rtmp('live', 'cam1'), { seconds: 9 });
         const b = publish(rtmp('events', 'ev1'), { seconds: 9 });
         await waitFor('segments in both stores', () =>
@@ -176,6 +183,12 @@ describe('cirrus-ingest applications', { skip: missing || false }, () => {
             // segment_seconds 1 and default parts in live, 3 s and 0.5 s in events
             const live = await targets('live', 'cam1');
             const events = await targets('events', 'ev1');
+            // events' preset adds its 90p rung; live passes the source only
+            const master = async (app, key) => (await rawGet(nginx.port,
+                `/${app}/${key}/master.m3u8`)).body.toString();
+            await waitFor('the 90p rung', async () =>
+                /^90p\/index\.m3u8$/m.test(await master('events', 'ev1')), 15000);
+            assert.doesNotMatch(await master('live', 'cam1'), /90p/);
             assert.equal(live.target, 1, live.text);
             assert.equal(events.target, 3, events.text);
             assert.ok(live.part < 0.45 && events.part > 0.45, `${live.part} ${events.part}`);
