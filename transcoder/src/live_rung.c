@@ -8,7 +8,8 @@
  * in the rung's caption queue (under the rung's lock), and every frame sent
  * to the encoder, repeats too, takes those timed before its end.
  *
- * Tested by tests/unit/test_transcoder_live_abr.c.
+ * Tested by tests/unit/test_transcoder_live_abr.c (the captions by
+ * tests/integration/live_captions.test.mjs).
  */
 #include <pthread.h> /* _GNU_SOURCE (the build's): pthread_setname_np */
 #include <stdlib.h>
