@@ -7,11 +7,13 @@
 #include "subtitles.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -20,6 +22,8 @@
 #include "cir_error.h"
 #include "cir_preset.h"
 #include "input.h"
+#include "s3_avio.h"
+#include "ttml.h"
 
 #define ENCODE_BUF_BYTES (64 * 1024)
 #define OPEN_END         INT64_MIN /* a cue whose end the file did not give */
@@ -471,19 +475,182 @@ reader_close(reader_t *r)
     cir_input_close(&r->ic);
 }
 
+/* TTML has no libavformat demuxer: .ttml, .dfxp and .xml go to ttml.c. */
+static int
+is_ttml(const char *uri)
+{
+    static const char *const exts[] = {".ttml", ".dfxp", ".xml"};
+    size_t n = strlen(uri);
+
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcasecmp(uri + n - e, exts[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+cancelled_cb(void *opaque)
+{
+    const atomic_int *cancel = opaque;
+
+    return cancel != NULL && atomic_load(cancel);
+}
+
+/* A local file (no protocol but "file") or an S3 object. */
+static int
+open_bytes(reader_t *r, AVIOContext **pb, const atomic_int *cancel)
+{
+    const char *uri = r->t->spec->uri;
+    const cir_s3_avio_opts_t s3o = {.abort = cancel};
+    const AVIOInterruptCB icb = {.callback = cancelled_cb,
+                                 .opaque = (void *)(uintptr_t)cancel};
+    AVDictionary *o = NULL;
+    char why[1024];
+    cir_uri_t u;
+    int ret;
+
+    if (cir_uri_parse(uri, &u) < 0) {
+        return fail(r, CIR_EINVAL, "not a file path or URI");
+    }
+    if (u.scheme != CIR_URI_FILE) {
+        ret = cir_s3_avio_open(pb, uri, &s3o, why, sizeof(why));
+        return ret < 0 ? fail(r, ret, "%s", why) : 0;
+    }
+    if (av_dict_set(&o, "protocol_whitelist", "file", 0) < 0) {
+        return fail(r, CIR_ENOMEM, "out of memory");
+    }
+    ret = avio_open2(pb, u.path, AVIO_FLAG_READ, &icb, &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        return fail(r, ret == AVERROR(ENOENT) ? CIR_ENOTFOUND : CIR_EMEDIA,
+                    "cannot open: %s", av_err2str(ret));
+    }
+    return 0;
+}
+
+/* The whole file into *data (NUL-terminated), at most the size limit. */
+static int
+read_bytes(reader_t *r, const atomic_int *cancel, char **data, size_t *len)
+{
+    AVIOContext *pb = NULL;
+    size_t cap = 64 * 1024;
+    int ret, n = 0;
+
+    *len = 0;
+    if ((ret = open_bytes(r, &pb, cancel)) < 0) {
+        return ret;
+    }
+    if ((*data = malloc(cap + 1)) == NULL) {
+        ret = fail(r, CIR_ENOMEM, "out of memory");
+    }
+    while (ret == 0 && (n = avio_read(pb, (unsigned char *)*data + *len,
+                                      (int)(cap - *len))) > 0) {
+        *len += (size_t)n;
+        if (*len > CIR_SUBTITLE_FILE_MAX) {
+            ret = fail(r, CIR_ELIMIT,
+                       "more than the %d bytes a subtitle file may have",
+                       CIR_SUBTITLE_FILE_MAX);
+        } else if (*len == cap) {
+            char *p = realloc(*data, cap * 2 + 1);
+            if (p == NULL) {
+                ret = fail(r, CIR_ENOMEM, "out of memory");
+            }
+            *data = p ? p : *data;
+            cap *= 2;
+        }
+    }
+    if (ret == 0 && n < 0 && n != AVERROR_EOF) {
+        ret = fail(r, n == AVERROR_EXIT ? CIR_ECANCELED : CIR_EMEDIA,
+                   "read failed: %s", av_err2str(n));
+    }
+    if (ret == 0 && *len == 0) {
+        ret = fail(r, CIR_EMEDIA, "empty file");
+    }
+    if (*data != NULL) {
+        (*data)[*len] = '\0';
+    }
+    cir_s3_avio_close(&pb);
+    return ret;
+}
+
+static int
+take_ttml_cue(void *opaque, int64_t start, int64_t end, const char *text)
+{
+    return add_cue(opaque, start, end == CIR_TTML_OPEN_END ? OPEN_END : end,
+                   text);
+}
+
+static void
+log_ttml(const reader_t *r, const cir_ttml_info_t *info)
+{
+    size_t dropped = info->dropped_no_begin + info->dropped_end_before +
+                     info->dropped_bad_time;
+
+    if (dropped > 0) {
+        cir_log_warn(r->log,
+                     "%s: %zu cues left out: %zu without a begin, %zu ending "
+                     "before they begin, %zu with a time that does not parse",
+                     r->t->label, dropped, info->dropped_no_begin,
+                     info->dropped_end_before, info->dropped_bad_time);
+    }
+    if (info->positioned > 0) {
+        cir_log_info(r->log,
+                     "%s: regions and positions ignored (%zu elements): "
+                     "players place WebVTT cues themselves",
+                     r->t->label, info->positioned);
+    }
+    if (info->language[0] && strcasecmp(info->language, r->t->spec->language)) {
+        cir_log_info(r->log, "%s: the file says xml:lang \"%s\", the job %s",
+                     r->t->label, info->language, r->t->spec->language);
+    }
+}
+
+static int
+load_ttml(reader_t *r, const atomic_int *cancel)
+{
+    const cir_subtitle_spec_t *spec = r->t->spec;
+    cir_ttml_info_t info;
+    char *data = NULL, why[512];
+    size_t len;
+    int ret;
+
+    if ((ret = read_bytes(r, cancel, &data, &len)) == 0) {
+        ret = cir_ttml_parse(
+            data, len, spec->encoding[0] ? spec->encoding : NULL,
+            CIR_SUBTITLE_CUE_BYTES, take_ttml_cue, r, &info, why, sizeof(why));
+        if (ret == -1) {
+            ret = fail(r, CIR_EMEDIA, "TTML: %s", why);
+        }
+    }
+    free(data);
+    if (ret == 0) {
+        r->empty = info.dropped_empty;
+        log_ttml(r, &info);
+        ret = finish_cues(r);
+    }
+    return ret;
+}
+
 static int
 load_one(sub_track_t *t, const atomic_int *cancel, const cir_log_ctx_t *log,
          char *why, size_t why_len)
 {
     reader_t r = {.t = t, .log = log, .why = why, .why_len = why_len};
+    int ttml = is_ttml(t->spec->uri);
     int ret;
 
-    if ((ret = open_sidecar(&r, cancel)) == 0 && (ret = read_cues(&r)) == 0) {
+    if (ttml) {
+        ret = load_ttml(&r, cancel);
+    } else if ((ret = open_sidecar(&r, cancel)) == 0 &&
+               (ret = read_cues(&r)) == 0) {
         ret = finish_cues(&r);
     }
     if (ret == 0) {
         cir_log_info(log, "%s: %zu cues, %s, %s", t->label, t->nb,
-                     r.ic->iformat->name, t->spec->language);
+                     ttml ? "ttml" : r.ic->iformat->name, t->spec->language);
     }
     reader_close(&r);
     return ret;
