@@ -13,6 +13,8 @@
 
 #define CUE_BYTES 256
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static int
 check_cue(void *opaque, int64_t start_ms, int64_t end_ms, const char *text)
 {

@@ -27,6 +27,13 @@
 
 #define ENCODE_BUF_BYTES (64 * 1024)
 #define OPEN_END         INT64_MIN /* a cue whose end the file did not give */
+#define SCC_SNIFF_BYTES  4096
+
+enum {
+    SCC_NONE,
+    SCC_NDF,
+    SCC_DF
+};
 
 typedef struct {
     cir_text_cue_t cue;
@@ -66,6 +73,7 @@ struct reader {
     AVPacket *pkt;
     uint8_t *buf;      /* the encoder's output */
     int64_t offset_ms; /* the input's start, taken off its cue times */
+    int scc;           /* SCC_NONE, SCC_NDF or SCC_DF: see scc_time() */
     const cir_log_ctx_t *log;
     size_t empty;  /* cues with no text, left out */
     size_t errors; /* an input's cues that could not be read, left out */
@@ -218,6 +226,30 @@ close_open_cues(sub_track_t *t, int64_t at)
     }
 }
 
+/* FFmpeg 5.1's SCC demuxer reads a time code hh:mm:ss:ff as
+ * (hh:mm:ss) s + ff x 33 ms, as if it were wall-clock time.  SCC is 29.97
+ * frames a second: a non-drop time code (':') counts 30 frames a "second"
+ * (1.001 s of media); a drop-frame one (';') leaves out frames 0 and 1 of
+ * every minute but each tenth.  The time code is recovered from FFmpeg's
+ * ms (ff x 33 < 1000) and turned into the frame's exact time. */
+static int64_t
+scc_time(int scc, int64_t ms)
+{
+    int64_t secs, ff, mins, frames;
+
+    if (scc == SCC_NONE || ms < 0 || ms % 1000 % 33 != 0) {
+        return ms;
+    }
+    secs = ms / 1000;
+    ff = ms % 1000 / 33;
+    frames = secs * 30 + ff;
+    if (scc == SCC_DF) {
+        mins = secs / 60;
+        frames -= 2 * (mins - mins / 10);
+    }
+    return (frames * 1001 + 15) / 30; /* rounded to the ms */
+}
+
 /* One decoded subtitle: its times and its text through the encoder. */
 static int
 take_subtitle(reader_t *r, AVSubtitle *sub)
@@ -226,7 +258,8 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     int64_t base = sub->pts != AV_NOPTS_VALUE
                        ? av_rescale_q(sub->pts, AV_TIME_BASE_Q, ms)
                        : av_rescale_q(r->pkt->pts, r->st->time_base, ms);
-    int64_t start = base + sub->start_display_time - r->offset_ms;
+    int64_t start =
+        scc_time(r->scc, base + sub->start_display_time) - r->offset_ms;
     int64_t end = OPEN_END;
     char text[CIR_SUBTITLE_CUE_BYTES + 1], at[32];
     int n;
@@ -237,7 +270,7 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     }
     if (sub->end_display_time != 0 && sub->end_display_time != UINT32_MAX &&
         sub->end_display_time > sub->start_display_time) {
-        end = base + sub->end_display_time - r->offset_ms;
+        end = scc_time(r->scc, base + sub->end_display_time) - r->offset_ms;
     }
     /* the encoder takes times from the caller, not the subtitle */
     sub->end_display_time -= sub->start_display_time;
@@ -346,6 +379,34 @@ open_codecs(reader_t *r)
     return 0;
 }
 
+/* The first time code's separator: ';' (or '.') drop frame, ':' not.
+ * The SCC demuxer has queued every packet at open, so its AVIOContext is
+ * ours to read again. */
+static int
+scc_kind(reader_t *r)
+{
+    char head[SCC_SNIFF_BYTES + 1];
+    int n;
+
+    if (r->ic->pb == NULL || avio_seek(r->ic->pb, 0, SEEK_SET) < 0 ||
+        (n = avio_read(r->ic->pb, (unsigned char *)head, SCC_SNIFF_BYTES)) <=
+            0) {
+        return SCC_NDF;
+    }
+    head[n] = '\0';
+    for (int i = 0; i + 11 <= n; i++) {
+        const char *p = head + i;
+        if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+            p[2] == ':' && isdigit((unsigned char)p[3]) &&
+            isdigit((unsigned char)p[4]) && p[5] == ':' &&
+            isdigit((unsigned char)p[6]) && isdigit((unsigned char)p[7]) &&
+            strchr(":;.", p[8]) != NULL && isdigit((unsigned char)p[9])) {
+            return p[8] == ':' ? SCC_NDF : SCC_DF;
+        }
+    }
+    return SCC_NDF;
+}
+
 static int
 open_sidecar(reader_t *r, const atomic_int *cancel)
 {
@@ -382,6 +443,9 @@ open_sidecar(reader_t *r, const atomic_int *cancel)
     if (r->st == NULL) {
         return fail(r, CIR_EMEDIA, "no subtitle stream");
     }
+    if (strcmp(r->ic->iformat->name, "scc") == 0) {
+        r->scc = scc_kind(r);
+    }
     return open_codecs(r);
 }
 
@@ -417,6 +481,20 @@ cmp_cue(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A format read whole (TTML) leaves open ends in file order: each ends
+ * where the next cue starts, once sorted (the last at the media's end). */
+static void
+close_open_sorted(cir_text_cue_t *cues, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; cues[i].end_ms == OPEN_END && j < n; j++) {
+            if (cues[j].start_ms > cues[i].start_ms) {
+                cues[i].end_ms = cues[j].start_ms;
+            }
+        }
+    }
+}
+
 /* Sorted by start; open ends closed at the next start; what the file got
  * wrong repaired and logged.  (At least one cue.) */
 static int
@@ -450,6 +528,7 @@ sort_cues(reader_t *r)
                      "where the next starts",
                      t->label, r->empty, r->errors, before, negative, open);
     }
+    close_open_sorted(t->cues, kept);
     t->track.cues = t->cues;
     t->track.nb_cues = kept;
     return kept > 0 ? 0 : fail(r, CIR_EMEDIA, "every cue ends before 0");
