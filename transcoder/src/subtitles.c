@@ -578,9 +578,10 @@ cancelled_cb(void *opaque)
     return cancel != NULL && atomic_load(cancel);
 }
 
-/* A local file (no protocol but "file") or an S3 object. */
+/* A local file (no protocol but "file") or an S3 object (*s3 set: closed
+ * by cir_s3_avio_close, the other by avio_closep). */
 static int
-open_bytes(reader_t *r, AVIOContext **pb, const atomic_int *cancel)
+open_bytes(reader_t *r, AVIOContext **pb, int *s3, const atomic_int *cancel)
 {
     const char *uri = r->t->spec->uri;
     const cir_s3_avio_opts_t s3o = {.abort = cancel};
@@ -594,7 +595,7 @@ open_bytes(reader_t *r, AVIOContext **pb, const atomic_int *cancel)
     if (cir_uri_parse(uri, &u) < 0) {
         return fail(r, CIR_EINVAL, "not a file path or URI");
     }
-    if (u.scheme != CIR_URI_FILE) {
+    if ((*s3 = u.scheme != CIR_URI_FILE)) {
         ret = cir_s3_avio_open(pb, uri, &s3o, why, sizeof(why));
         return ret < 0 ? fail(r, ret, "%s", why) : 0;
     }
@@ -616,10 +617,10 @@ read_bytes(reader_t *r, const atomic_int *cancel, char **data, size_t *len)
 {
     AVIOContext *pb = NULL;
     size_t cap = 64 * 1024;
-    int ret, n = 0;
+    int ret, n = 0, s3 = 0;
 
     *len = 0;
-    if ((ret = open_bytes(r, &pb, cancel)) < 0) {
+    if ((ret = open_bytes(r, &pb, &s3, cancel)) < 0) {
         return ret;
     }
     if ((*data = malloc(cap + 1)) == NULL) {
@@ -651,7 +652,11 @@ read_bytes(reader_t *r, const atomic_int *cancel, char **data, size_t *len)
     if (*data != NULL) {
         (*data)[*len] = '\0';
     }
-    cir_s3_avio_close(&pb);
+    if (s3) {
+        cir_s3_avio_close(&pb);
+    } else {
+        avio_closep(&pb); /* avio_open2's */
+    }
     return ret;
 }
 

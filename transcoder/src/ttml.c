@@ -231,7 +231,9 @@ read_rates(parser_t *ps, const xmlNode *root)
     if (tick != NULL) {
         ps->tick_rate = number_attr(root, "tickRate", 1);
     } else {
-        ps->tick_rate = attr(root, "frameRate") ? frame_rate * sub : 1;
+        ps->tick_rate = xmlHasProp(root, (const xmlChar *)"frameRate")
+                            ? frame_rate * sub
+                            : 1;
     }
     xmlFree(mul);
     xmlFree(tick);
