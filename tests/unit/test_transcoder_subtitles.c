@@ -264,6 +264,41 @@ Test(subtitles, ttml_unknown_encoding)
               "%s", why);
 }
 
+/* No language in the job: the file's xml:lang, its id made unique among
+ * the renditions (an SRT given "de" has subs-de already). */
+Test(subtitles, ttml_language_from_xml_lang)
+{
+    const cir_text_track_t *t;
+
+    add_spec(sample("sample.de.ttml"), "", NULL);
+    add_spec(sample("sample.en.srt"), "de", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_str_eq(t->language, "de");
+    cr_assert_str_eq(t->name, "de");
+    cr_assert_str_eq(t->id, "subs-de-2");
+    cr_assert_str_eq(cir_subtitles_track(subs, 1)->id, "subs-de");
+}
+
+Test(subtitles, ttml_no_language_anywhere)
+{
+    static const char xml[] = "<tt><body><p begin=\"1s\">x</p></body></tt>";
+    static const char bad[] = "<tt xml:lang=\"not a tag\"><body>"
+                              "<p begin=\"1s\">x</p></body></tt>";
+
+    add_spec(file_with("n.ttml", xml, sizeof(xml) - 1), "", NULL);
+    cr_assert_eq(load(), CIR_EINVAL);
+    cr_assert(strstr(why, "n.ttml): no language: the job gives none and the "
+                          "file has no xml:lang"),
+              "%s", why);
+    specs.count = 0;
+    add_spec(file_with("b.ttml", bad, sizeof(bad) - 1), "", NULL);
+    cr_assert_eq(load(), CIR_EINVAL);
+    cr_assert(strstr(why, "b.ttml): xml:lang \"not a tag\" is not a BCP 47 "
+                          "tag"),
+              "%s", why);
+}
+
 Test(subtitles, ttml_missing_file)
 {
     add_spec("/nonexistent/x.ttml", "en", NULL);

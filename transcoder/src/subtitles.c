@@ -554,22 +554,6 @@ reader_close(reader_t *r)
     cir_input_close(&r->ic);
 }
 
-/* TTML has no libavformat demuxer: .ttml, .dfxp and .xml go to ttml.c. */
-static int
-is_ttml(const char *uri)
-{
-    static const char *const exts[] = {".ttml", ".dfxp", ".xml"};
-    size_t n = strlen(uri);
-
-    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-        size_t e = strlen(exts[i]);
-        if (n > e && strcasecmp(uri + n - e, exts[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int
 cancelled_cb(void *opaque)
 {
@@ -692,6 +676,37 @@ log_ttml(const reader_t *r, const cir_ttml_info_t *info)
     }
 }
 
+/* The job gave no language: the file's xml:lang, kept in the track's own
+ * spec (its id made by unique_file_ids() once every file is read). */
+static int
+file_language(reader_t *r, const char *lang)
+{
+    sub_track_t *t = r->t;
+
+    if (lang[0] == '\0') {
+        return fail(r, CIR_EINVAL,
+                    "no language: the job gives none and the file has no "
+                    "xml:lang");
+    }
+    if (!cir_subtitle_language_ok(lang) ||
+        strlen(lang) >= sizeof(t->own.language)) {
+        return fail(r, CIR_EINVAL,
+                    "xml:lang \"%.40s\" is not a BCP 47 tag: give the job's "
+                    "\"language\"",
+                    lang);
+    }
+    t->own = *t->spec;
+    snprintf(t->own.language, sizeof(t->own.language), "%s", lang);
+    if (t->own.name[0] == '\0') {
+        snprintf(t->own.name, sizeof(t->own.name), "%s", lang);
+        memcpy(t->name, t->own.name, sizeof(t->own.name));
+    }
+    t->spec = &t->own;
+    t->track.language = t->own.language;
+    t->track.id = t->own.id;
+    return 0;
+}
+
 static int
 load_ttml(reader_t *r, const atomic_int *cancel)
 {
@@ -710,6 +725,9 @@ load_ttml(reader_t *r, const atomic_int *cancel)
         }
     }
     free(data);
+    if (ret == 0 && spec->language[0] == '\0') {
+        ret = file_language(r, info.language);
+    }
     if (ret == 0) {
         r->empty = info.dropped_empty;
         log_ttml(r, &info);
@@ -723,7 +741,7 @@ load_one(sub_track_t *t, const atomic_int *cancel, const cir_log_ctx_t *log,
          char *why, size_t why_len)
 {
     reader_t r = {.t = t, .log = log, .why = why, .why_len = why_len};
-    int ttml = is_ttml(t->spec->uri);
+    int ttml = cir_subtitle_uri_is_ttml(t->spec->uri);
     int ret;
 
     if (ttml) {
@@ -763,6 +781,38 @@ init_track(sub_track_t *t, const cir_subtitle_spec_t *spec, size_t index)
     t->track.is_default = spec->is_default;
 }
 
+static int
+id_taken(const cir_subtitles_t *s, const cir_subtitle_specs_t *specs,
+         size_t self, const char *id)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const char *other = s->tracks[i].spec == &s->tracks[i].own
+                                ? s->tracks[i].own.id
+                                : specs->items[i].id;
+        if (i != self && strcmp(other, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "subs-<xml:lang>" for the files whose language the job left out, "-<n>"
+ * added while another rendition has it. */
+static void
+unique_file_ids(cir_subtitles_t *s, const cir_subtitle_specs_t *specs)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        cir_subtitle_spec_t *own = &s->tracks[i].own;
+        if (s->tracks[i].spec != own) {
+            continue;
+        }
+        snprintf(own->id, sizeof(own->id), "subs-%s", own->language);
+        for (unsigned n = 2; id_taken(s, specs, i, own->id); n++) {
+            snprintf(own->id, sizeof(own->id), "subs-%s-%u", own->language, n);
+        }
+    }
+}
+
 int
 cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
                    const atomic_int *cancel, const cir_log_ctx_t *log,
@@ -787,6 +837,7 @@ cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
             return ret;
         }
     }
+    unique_file_ids(s, specs);
     *out = s;
     return 0;
 }
