@@ -12,7 +12,8 @@
  * file (.ttml, .dfxp, .xml) it may be left out: language, id and name are
  * then "" here, and the file's xml:lang gives them when it is read.
  * name: what players list (default: the language); printable UTF-8, no '"'.
- * kind: "subtitles" (default), "captions" (for the deaf and hard of
+ * kind: "subtitles" (default; "captions" for a .scc file), "captions" (for
+ * the deaf and hard of
  * hearing: sounds and speakers too) or "forced" (only what the audio does
  * not say in the viewer's language).
  * default: at most one entry true.

@@ -173,8 +173,14 @@ static int
 parse_kind(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
            size_t errsize)
 {
+    size_t n = strlen(s->uri);
+
     s->kind = CIR_SUBTITLE_KIND_SUBTITLES;
     if (v == NULL) {
+        /* SCC is CEA-608: captions for the deaf and hard of hearing */
+        if (n > 4 && strcasecmp(s->uri + n - 4, ".scc") == 0) {
+            s->kind = CIR_SUBTITLE_KIND_CAPTIONS;
+        }
         return 0;
     }
     for (unsigned k = 0; json_is_string(v) && k < 3; k++) {

@@ -441,7 +441,7 @@ describe('TTML and SCC sidecars', () => {
         out = path.join(dir, 'out');
         r = await transcodeWith([
             { uri: TTML, language: 'de', name: 'Deutsch' },
-            { uri: path.join(dir, 'cc.scc'), language: 'en', kind: 'captions' },
+            { uri: path.join(dir, 'cc.scc'), language: 'en' }, // captions: SCC's kind
         ], out);
         assert.equal(r.code, 0, C.describe(r));
         v = C.versionDir(out);

@@ -155,9 +155,21 @@ Test(subtitle_spec, ttml_language_optional)
     cr_assert_str_eq(specs.items[0].name, "");
     cr_assert_str_eq(specs.items[1].name, "B");
     cr_assert_str_eq(specs.items[2].id, "subs-en");
+    cr_assert_eq(specs.items[2].kind, CIR_SUBTITLE_KIND_SUBTITLES);
     cr_assert(cir_subtitle_uri_is_ttml("s3://b/k/x.xml"));
     cr_assert(!cir_subtitle_uri_is_ttml("/x.srt"));
     cr_assert(!cir_subtitle_uri_is_ttml(".ttml"));
+}
+
+/* SCC is CEA-608 captions: that is its kind unless the job says. */
+Test(subtitle_spec, scc_defaults_to_captions)
+{
+    cr_assert_eq(parse("[{\"uri\": \"/a.SCC\", \"language\": \"en\"}, "
+                       "{\"uri\": \"/b.scc\", \"language\": \"en\", "
+                       "\"kind\": \"subtitles\"}]"),
+                 0, "%s", err);
+    cr_assert_eq(specs.items[0].kind, CIR_SUBTITLE_KIND_CAPTIONS);
+    cr_assert_eq(specs.items[1].kind, CIR_SUBTITLE_KIND_SUBTITLES);
 }
 
 Test(subtitle_spec, name)
