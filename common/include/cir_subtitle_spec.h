@@ -8,9 +8,12 @@
  *                  "default": false, "encoding": "windows-1252"}]
  *
  * uri (required): a local path, file:// or s3:// URI, like the job's input.
- * language (required): a BCP 47 tag ("en", "pt-BR", "zh-Hant").
+ * language (required): a BCP 47 tag ("en", "pt-BR", "zh-Hant"); for a TTML
+ * file (.ttml, .dfxp, .xml) it may be left out: language, id and name are
+ * then "" here, and the file's xml:lang gives them when it is read.
  * name: what players list (default: the language); printable UTF-8, no '"'.
- * kind: "subtitles" (default), "captions" (for the deaf and hard of
+ * kind: "subtitles" (default; "captions" for a .scc file), "captions" (for
+ * the deaf and hard of
  * hearing: sounds and speakers too) or "forced" (only what the audio does
  * not say in the viewer's language).
  * default: at most one entry true.
@@ -66,6 +69,12 @@ int cir_subtitle_specs_parse(const json_t *v, cir_subtitle_specs_t *out,
 /* The same from JSON text (the --subtitles option of cirrus-transcode). */
 int cir_subtitle_specs_parse_text(const char *text, cir_subtitle_specs_t *out,
                                   char *err, size_t errsize);
+
+/* Whether uri names a TTML file (.ttml, .dfxp, .xml, any case). */
+int cir_subtitle_uri_is_ttml(const char *uri);
+
+/* Whether s has the shape of a BCP 47 tag (as the "language" field). */
+int cir_subtitle_language_ok(const char *s);
 
 /* "subtitles", "captions", "forced". */
 const char *cir_subtitle_kind_name(cir_subtitle_kind_t kind);

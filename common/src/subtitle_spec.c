@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cir_error.h"
 #include "cir_json.h"
@@ -105,12 +106,39 @@ parse_uri(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
     return 0;
 }
 
+/* A TTML file (.ttml, .dfxp, .xml) says its language itself (xml:lang). */
+int
+cir_subtitle_uri_is_ttml(const char *uri)
+{
+    static const char *const exts[] = {".ttml", ".dfxp", ".xml"};
+    size_t n = strlen(uri);
+
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcasecmp(uri + n - e, exts[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+cir_subtitle_language_ok(const char *s)
+{
+    return language_ok(s, strlen(s));
+}
+
 static int
 parse_language(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
                size_t errsize)
 {
+    if (v == NULL && cir_subtitle_uri_is_ttml(s->uri)) {
+        s->language[0] = '\0'; /* the file's xml:lang, when it is read */
+        return 0;
+    }
     if (!json_is_string(v)) {
-        FAIL(CIR_EINVAL, "language: required, a BCP 47 tag such as \"en\"");
+        FAIL(CIR_EINVAL, "language: required, a BCP 47 tag such as \"en\" "
+                         "(a TTML file's own xml:lang when not given)");
     }
     if (!language_ok(json_string_value(v), json_string_length(v))) {
         FAIL(CIR_EINVAL,
@@ -145,8 +173,14 @@ static int
 parse_kind(const json_t *v, size_t index, cir_subtitle_spec_t *s, char *err,
            size_t errsize)
 {
+    size_t n = strlen(s->uri);
+
     s->kind = CIR_SUBTITLE_KIND_SUBTITLES;
     if (v == NULL) {
+        /* SCC is CEA-608: captions for the deaf and hard of hearing */
+        if (n > 4 && strcasecmp(s->uri + n - 4, ".scc") == 0) {
+            s->kind = CIR_SUBTITLE_KIND_CAPTIONS;
+        }
         return 0;
     }
     for (unsigned k = 0; json_is_string(v) && k < 3; k++) {
@@ -218,6 +252,9 @@ make_id(cir_subtitle_specs_t *out, size_t index)
     cir_subtitle_spec_t *s = &out->items[index];
     size_t same = 0;
 
+    if (s->language[0] == '\0') {
+        return; /* a TTML file's: made when it is read */
+    }
     for (size_t i = 0; i < index; i++) {
         same += strcmp(out->items[i].language, s->language) == 0;
     }

@@ -3,7 +3,8 @@
 // AWS's own signer (@smithy/signature-v4) and rejects mismatches, so each
 // passing request proves our signature right.  /usr/bin/aws uploads media as
 // a user would; cirrus-aws-tool drives our client; cirrus-transcode reads
-// s3:// input through the ranged-GET AVIOContext and writes s3:// outputs.
+// s3:// input (and TTML / SCC sidecars) through the ranged-GET AVIOContext
+// and writes s3:// outputs.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -326,6 +327,38 @@ describe('AWS clients against S3 and SQS on loopback', { skip: missing }, () => 
             '--output', 's3://cirrus-out/stills/none', '--preset', 'image', '--quiet'],
         { env: rig.env(), encoding: 'utf8', timeout: 60000 });
         assert.equal(miss.status, 2, miss.stderr);
+    });
+
+    test('cirrus-transcode: s3:// TTML and SCC sidecars', async () => {
+        // read whole (TTML) and through the SCC demuxer, which the SCC time
+        // codes' sniff seeks back on: both over the ranged-GET AVIOContext
+        const scc = path.join(tmp, 'cc.scc');
+        fs.writeFileSync(scc, 'Scenarist_SCC V1.0\n\n00:00:01;00\t9420 9420 94ae ' +
+            '94ae 9452 9452 c8e5 ecec ef80 942f 942f\n\n00:00:02;15\t942c 942c\n\n');
+        awsCli(['s3', 'cp', path.join(C.SOURCE_DIR, 'samples', 'subtitles',
+            'sample.de.ttml'), 's3://cirrus-out/subs/film.ttml']);
+        awsCli(['s3', 'cp', scc, 's3://cirrus-out/subs/film.scc']);
+        const out = path.join(tmp, 'subs-out');
+        const subs = (list) => ['--input', C.sample('h264_720p2997.mp4'),
+            '--output', out, '--preset', 'mobile', '--quiet',
+            '--subtitles', JSON.stringify(list)];
+        const r = spawnSync(C.TRANSCODE_BIN, subs([
+            { uri: 's3://cirrus-out/subs/film.ttml' }, // xml:lang="de"
+            { uri: 's3://cirrus-out/subs/film.scc', language: 'en' }]),
+        { env: rig.env(), encoding: 'utf8', timeout: 300000 });
+        assert.equal(r.status, 0, r.stderr);
+        const v = C.versionDir(out);
+        const de = C.parseVtt(fs.readFileSync(path.join(v, 'subs-de', 'full.vtt'), 'utf8'));
+        assert.deepEqual(de.slice(0, 2).map((c) => [c.start, c.end]),
+            [[0.5, 1.4], [1.48, 2.6]]);
+        const en = C.parseVtt(fs.readFileSync(path.join(v, 'subs-en', 'full.vtt'), 'utf8'));
+        assert.deepEqual(en.map((c) => [c.start, c.end, c.text]),
+            [[1.001, 2.503, 'Hello']]);
+        const miss = spawnSync(C.TRANSCODE_BIN, subs([
+            { uri: 's3://cirrus-out/subs/none.ttml', language: 'de' }]),
+        { env: rig.env(), encoding: 'utf8', timeout: 60000 });
+        assert.equal(miss.status, 2, miss.stderr);
+        assert.match(miss.stderr, /subtitles\[0\] \(s3:\/\/cirrus-out\/subs\/none\.ttml\): /);
     });
 
     test('cirrus-worker on the SQS intake: upload -> outputs, TestEvent dropped, poison dead-lettered',

@@ -8,6 +8,9 @@
 // validators pass.  In Chromium through the shipped nginx: hls.js lists
 // both tracks and puts the SRT's cues on the video's timeline (startTime
 // within 0.1 s of the file's); dash.js lists both text tracks.
+// TTML (IMSC1: clock, frame and tick times, styles) and SCC (drop-frame
+// time codes at 29.97) sidecars become renditions with their exact cue
+// times in the segmented WebVTT; the validators pass; hls.js shows them.
 // The input's own text tracks (WebVTT and ASS in Matroska, mov_text in MP4)
 // become renditions too, after the sidecars, with their tags and
 // dispositions.  Bad subtitle input fails the job with an error naming the
@@ -157,6 +160,10 @@ describe('bad subtitle input', () => {
             /subtitles\[0\]\.language: "english language" is not a BCP 47 tag/],
         ['an unknown kind', [{ uri: SRT, language: 'en', kind: 'karaoke' }],
             /subtitles\[0\]\.kind: expected "subtitles", "captions" or "forced"/],
+        ['malformed TTML', 'BADTTML',
+            /subtitles\[0\] \(.*bad\.ttml\): TTML: not well-formed XML: line 2: /],
+        ['TTML whose every cue is dropped', 'NOBEGIN',
+            /subtitles\[0\] \(.*nob\.dfxp\): no cue in the file/],
     ];
     for (const [what, subs, want] of cases) {
         test(what, async () => {
@@ -165,6 +172,14 @@ describe('bad subtitle input', () => {
             if (subs === 'EMPTY') {
                 fs.writeFileSync(path.join(dir, 'e.srt'), '');
                 list = [{ uri: path.join(dir, 'e.srt'), language: 'en' }];
+            } else if (subs === 'BADTTML') {
+                fs.writeFileSync(path.join(dir, 'bad.ttml'),
+                    '<tt><body>\n<p begin="1s">x</div></body></tt>');
+                list = [{ uri: path.join(dir, 'bad.ttml'), language: 'en' }];
+            } else if (subs === 'NOBEGIN') {
+                fs.writeFileSync(path.join(dir, 'nob.dfxp'),
+                    '<tt><body><p>x</p><p begin="3s" end="2s">y</p></body></tt>');
+                list = [{ uri: path.join(dir, 'nob.dfxp'), language: 'en' }];
             } else if (subs === 'LATIN1') {
                 fs.writeFileSync(path.join(dir, 'l.srt'), Buffer.from(
                     '1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9 cr\xe8me\n\n', 'latin1'));
@@ -400,4 +415,115 @@ Dialogue: 0,0:00:02.00,0:00:03.50,Default,,0,0,0,,{\\i1}Achtung{\\i0} & Vorsicht
         assert.match(fs.readFileSync(path.join(out, 'manifest.mpd'), 'utf8'),
             /contentType="text" mimeType="text\/vtt" lang="spa"/);
     });
+});
+
+// CEA-608 pop-on captions with drop-frame time codes: 00:00:02;15 is frame
+// 75, 2.5025 s (FFmpeg's demuxer alone would say 2.495 s)
+const SCC = `Scenarist_SCC V1.0
+
+00:00:01;00\t9420 9420 94ae 94ae 9452 9452 c8e5 ecec ef80 942f 942f
+
+00:00:02;15\t942c 942c
+
+00:00:04;00\t9420 9420 94ae 94ae 9452 9452 57ef f2ec 6480 942f 942f
+
+00:00:05;00\t942c 942c
+
+`;
+
+describe('TTML and SCC sidecars', () => {
+    let dir, out, v, r;
+    const TTML = path.join(SUBS_DIR, 'sample.de.ttml');
+
+    before(async () => {
+        dir = C.tmpDir('subs-ttml-');
+        fs.writeFileSync(path.join(dir, 'cc.scc'), SCC);
+        out = path.join(dir, 'out');
+        r = await transcodeWith([
+            { uri: TTML, language: 'de', name: 'Deutsch' },
+            { uri: path.join(dir, 'cc.scc'), language: 'en' }, // captions: SCC's kind
+        ], out);
+        assert.equal(r.code, 0, C.describe(r));
+        v = C.versionDir(out);
+    });
+
+    const seg = (id, n) => fs.readFileSync(path.join(v, id, `seg-${n}.vtt`), 'utf8');
+
+    test('TTML cues at their exact times, segmented', () => {
+        const full = C.parseVtt(fs.readFileSync(path.join(v, 'subs-de', 'full.vtt'),
+            'utf8'));
+        assert.deepEqual(full.slice(0, 3).map((c) => [c.start, c.end, c.text]), [
+            [0.5, 1.4, 'Tom &amp; Jerry: 1 &lt; 2'],
+            [1.48, 2.6, '<i>Über die Grenze</i>'], // 00:00:01:12 at 25 fps
+            [3.2, 4, 'Dritte Zeile\nauf <b>zwei</b> Zeilen'], // ticks
+        ]);
+        assert.equal(full[3].start, 5.5); // 5.5s, dur 3500ms: cut at the end
+        const across = '00:00:01.480 --> 00:00:02.600\n<i>Über die Grenze</i>';
+        assert.ok(seg('subs-de', 1).includes(across), seg('subs-de', 1));
+        assert.ok(seg('subs-de', 2).includes(across), seg('subs-de', 2));
+        assert.match(seg('subs-de', 2),
+            /00:00:03\.200 --> 00:00:04\.000\nDritte Zeile\nauf <b>zwei<\/b> Zeilen/);
+        assert.match(r.stderr, /sample\.de\.ttml\): regions and positions ignored/);
+    });
+
+    test('SCC captions on the drop-frame timeline', () => {
+        const full = C.parseVtt(fs.readFileSync(path.join(v, 'subs-en', 'full.vtt'),
+            'utf8'));
+        assert.deepEqual(full.map((c) => [c.start, c.end, c.text]),
+            [[1.001, 2.503, 'Hello'], [4.004, 5.005, 'World']]);
+        assert.match(seg('subs-en', 1), /00:00:01\.001 --> 00:00:02\.503\nHello/);
+        assert.match(seg('subs-en', 3), /00:00:04\.004 --> 00:00:05\.005\nWorld/);
+        const m = C.parseMaster(fs.readFileSync(path.join(out, 'master.m3u8'), 'utf8'));
+        const en = m.media.find((x) => x.TYPE === 'SUBTITLES' && x.LANGUAGE === 'en');
+        assert.match(en.CHARACTERISTICS, /transcribes-spoken-dialog/);
+        const de = m.media.find((x) => x.TYPE === 'SUBTITLES' && x.LANGUAGE === 'de');
+        assert.equal(de.NAME, 'Deutsch');
+    });
+
+    test('the strict validators pass', async () => {
+        assert.ok(V.checkDir(out) >= 4);
+        await V.assertClean();
+    });
+
+    test('hls.js shows the TTML and SCC cues on time',
+        { skip: missing || false }, async () => {
+            openToWorkers(out);
+            const vodRoot = C.tmpDir('vod-');
+            fs.symlinkSync(out, path.join(vodRoot, 'ttml'));
+            const ng = await startShippedNginx('sample', { vodRoot });
+            const browser = await B.launch();
+            try {
+                const page = await browser.context.newPage();
+                V.watchPage(page);
+                await page.goto(`${ng.base}/player.html?engine=hls&src=/vod/ttml/master.m3u8`,
+                    { waitUntil: 'load' });
+                await C.waitFor('hls.js subtitle tracks', () => page.evaluate(() =>
+                    window.hls && window.hls.subtitleTracks.length === 2),
+                { timeoutMs: 30000 });
+                const want = { de: [[0.5, 'Tom'], [1.48, 'Über'], [3.2, 'Dritte'],
+                    [5.5, 'Nach']], en: [[1.001, 'Hello'], [4.004, 'World']] };
+                for (const [i, lang] of ['de', 'en'].entries()) {
+                    await page.evaluate((n) => { window.hls.subtitleTrack = n; }, i);
+                    const cues = await C.waitFor(`cues of ${lang}`, () => page.evaluate(
+                        ([l, n]) => {
+                            const t = [...document.querySelector('video').textTracks]
+                                .find((x) => x.language === l);
+                            return t && t.cues && t.cues.length >= n
+                                ? [...t.cues].map((c) => ({ start: c.startTime,
+                                    text: c.text })) : null;
+                        }, [lang, want[lang].length]), { timeoutMs: 40000 });
+                    for (const [start, text] of want[lang]) {
+                        const c = cues.find((x) => x.text.includes(text));
+                        assert.ok(c, `"${text}" in ${JSON.stringify(cues)}`);
+                        assert.ok(Math.abs(c.start - start) <= 0.1,
+                            `${lang} "${text}" at ${c.start}, want ${start}`);
+                    }
+                }
+                await page.close();
+                await V.assertClean();
+            } finally {
+                await browser.close();
+                await ng.stop();
+            }
+        });
 });

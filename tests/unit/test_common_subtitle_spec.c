@@ -125,7 +125,8 @@ Test(subtitle_spec, uri)
 Test(subtitle_spec, language)
 {
     refused("[{\"uri\": \"/a.srt\"}]", CIR_EINVAL,
-            "subtitles[0].language: required, a BCP 47 tag such as \"en\"");
+            "subtitles[0].language: required, a BCP 47 tag such as \"en\" "
+            "(a TTML file's own xml:lang when not given)");
     refused("[{\"uri\": \"/a.srt\", \"language\": \"english\"}, {}]",
             CIR_EINVAL,
             "subtitles[0].language: \"english\" is not a BCP 47 tag (such "
@@ -137,6 +138,38 @@ Test(subtitle_spec, language)
             CIR_EINVAL,
             "subtitles[0].language: \"en\",X=\"\" is not a BCP 47 tag (such "
             "as \"en\", \"pt-BR\")");
+}
+
+/* A TTML file's language may come from its xml:lang: left empty here,
+ * with its id and name, and the entries after it counted without it. */
+Test(subtitle_spec, ttml_language_optional)
+{
+    cr_assert_eq(cir_subtitle_specs_parse_text(
+                     "[{\"uri\": \"/a.TTML\"}, {\"uri\": \"/b.dfxp\", "
+                     "\"name\": \"B\"}, {\"uri\": \"/c.srt\", "
+                     "\"language\": \"en\"}]",
+                     &specs, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_str_eq(specs.items[0].language, "");
+    cr_assert_str_eq(specs.items[0].id, "");
+    cr_assert_str_eq(specs.items[0].name, "");
+    cr_assert_str_eq(specs.items[1].name, "B");
+    cr_assert_str_eq(specs.items[2].id, "subs-en");
+    cr_assert_eq(specs.items[2].kind, CIR_SUBTITLE_KIND_SUBTITLES);
+    cr_assert(cir_subtitle_uri_is_ttml("s3://b/k/x.xml"));
+    cr_assert(!cir_subtitle_uri_is_ttml("/x.srt"));
+    cr_assert(!cir_subtitle_uri_is_ttml(".ttml"));
+}
+
+/* SCC is CEA-608 captions: that is its kind unless the job says. */
+Test(subtitle_spec, scc_defaults_to_captions)
+{
+    cr_assert_eq(parse("[{\"uri\": \"/a.SCC\", \"language\": \"en\"}, "
+                       "{\"uri\": \"/b.scc\", \"language\": \"en\", "
+                       "\"kind\": \"subtitles\"}]"),
+                 0, "%s", err);
+    cr_assert_eq(specs.items[0].kind, CIR_SUBTITLE_KIND_CAPTIONS);
+    cr_assert_eq(specs.items[1].kind, CIR_SUBTITLE_KIND_SUBTITLES);
 }
 
 Test(subtitle_spec, name)

@@ -1,5 +1,6 @@
 /*
- * Sidecar subtitles (transcoder/src/subtitles.c): SubRip, WebVTT, ASS and SCC
+ * Sidecar subtitles (transcoder/src/subtitles.c): SubRip, WebVTT, ASS, SCC
+ * (drop-frame and non-drop time codes) and TTML
  * read through libavformat/libavcodec into escaped WebVTT cues; bad files
  * (missing, empty, not UTF-8, not a subtitle format, no cue) refused with
  * the entry named; publishing clips the cues to the media (logged), follows
@@ -169,8 +170,141 @@ Test(subtitles, scc_captions)
     cr_assert_eq(load(), 0, "%s", why);
     t = cir_subtitles_track(subs, 0);
     cr_assert_eq(t->nb_cues, 2);
-    assert_cue(t, 0, 1000, 3000, "Hello");
-    assert_cue(t, 1, 4000, 5000, "World");
+    /* non-drop time codes count 30 frames of 1.001/30 s */
+    assert_cue(t, 0, 1001, 3003, "Hello");
+    assert_cue(t, 1, 4004, 5005, "World");
+}
+
+/* Drop-frame time codes (';'): frames 0 and 1 of each minute but every
+ * tenth are not counted, so 00:01:00;02 is frame 1800, 60.060 s, and
+ * 01:00:00;00 frame 107892, 3599.996 s (FFmpeg alone: 60.066, 3600.000). */
+Test(subtitles, scc_drop_frame_times)
+{
+    static const char scc[] =
+        "Scenarist_SCC V1.0\n\n"
+        "00:01:00;02\t9420 9420 94ae 94ae 9452 9452 c8e5 ecec ef80 942f "
+        "942f\n\n"
+        "00:01:02;00\t942c 942c\n\n"
+        "01:00:00;00\t9420 9420 94ae 94ae 9452 9452 57ef f2ec 6480 942f "
+        "942f\n\n"
+        "01:00:01;00\t942c 942c\n\n";
+    const cir_text_track_t *t;
+
+    add_spec(file_with("df.scc", scc, sizeof(scc) - 1), "en", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_eq(t->nb_cues, 2);
+    assert_cue(t, 0, 60060, 61995, "Hello");
+    assert_cue(t, 1, 3599996, 3600997, "World");
+}
+
+/* TTML (IMSC1): clock times, frames at 25 fps, ticks, an offset with dur;
+ * text escaped, <br/> a new line, italic from a style, bold from a span. */
+Test(subtitles, ttml_cues)
+{
+    const cir_text_track_t *t;
+
+    add_spec(sample("sample.de.ttml"), "de", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_eq(t->nb_cues, 4);
+    assert_cue(t, 0, 500, 1400, "Tom &amp; Jerry: 1 &lt; 2");
+    assert_cue(t, 1, 1480, 2600, "<i>Über die Grenze</i>");
+    assert_cue(t, 2, 3200, 4000, "Dritte Zeile\nauf <b>zwei</b> Zeilen");
+    assert_cue(t, 3, 5500, 9000, "Nach dem Ende");
+}
+
+Test(subtitles, ttml_open_end_and_dfxp_extension)
+{
+    static const char dfxp[] =
+        "<tt xmlns=\"http://www.w3.org/2006/10/ttaf1\"><body><div>"
+        "<p begin=\"2s\">second</p><p begin=\"1s\" end=\"1.5s\">first</p>"
+        "<p begin=\"4s\" end=\"5s\">third</p></div></body></tt>";
+    const cir_text_track_t *t;
+
+    add_spec(file_with("c.DFXP", dfxp, sizeof(dfxp) - 1), "en", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_eq(t->nb_cues, 3);
+    assert_cue(t, 0, 1000, 1500, "first");
+    assert_cue(t, 1, 2000, 4000, "second"); /* ends where the next starts */
+    assert_cue(t, 2, 4000, 5000, "third");
+}
+
+Test(subtitles, ttml_malformed_named)
+{
+    static const char bad[] = "<tt><body>\n<p begin=\"1s\">x</div></tt>";
+
+    add_spec(file_with("bad.ttml", bad, sizeof(bad) - 1), "en", NULL);
+    cr_assert_eq(load(), CIR_EMEDIA);
+    cr_assert(strstr(why, "subtitles[0] (") == why, "%s", why);
+    cr_assert(strstr(why, "bad.ttml): TTML: not well-formed XML: line 2: "),
+              "%s", why);
+    cr_assert_null(subs);
+}
+
+Test(subtitles, ttml_every_cue_dropped)
+{
+    static const char xml[] = "<tt><body><p>no begin</p>"
+                              "<p begin=\"3s\" end=\"2s\">backwards</p>"
+                              "</body></tt>";
+
+    add_spec(file_with("none.xml", xml, sizeof(xml) - 1), "en", NULL);
+    cr_assert_eq(load(), CIR_EMEDIA);
+    cr_assert(strstr(why, "none.xml): no cue in the file"), "%s", why);
+}
+
+Test(subtitles, ttml_unknown_encoding)
+{
+    static const char xml[] = "<tt><body><p begin=\"1s\">x</p></body></tt>";
+
+    add_spec(file_with("e.ttml", xml, sizeof(xml) - 1), "en", "klingon-8");
+    cr_assert_eq(load(), CIR_EMEDIA);
+    cr_assert(strstr(why, "e.ttml): TTML: unknown encoding \"klingon-8\""),
+              "%s", why);
+}
+
+/* No language in the job: the file's xml:lang, its id made unique among
+ * the renditions (an SRT given "de" has subs-de already). */
+Test(subtitles, ttml_language_from_xml_lang)
+{
+    const cir_text_track_t *t;
+
+    add_spec(sample("sample.de.ttml"), "", NULL);
+    add_spec(sample("sample.en.srt"), "de", NULL);
+    cr_assert_eq(load(), 0, "%s", why);
+    t = cir_subtitles_track(subs, 0);
+    cr_assert_str_eq(t->language, "de");
+    cr_assert_str_eq(t->name, "de");
+    cr_assert_str_eq(t->id, "subs-de-2");
+    cr_assert_str_eq(cir_subtitles_track(subs, 1)->id, "subs-de");
+}
+
+Test(subtitles, ttml_no_language_anywhere)
+{
+    static const char xml[] = "<tt><body><p begin=\"1s\">x</p></body></tt>";
+    static const char bad[] = "<tt xml:lang=\"not a tag\"><body>"
+                              "<p begin=\"1s\">x</p></body></tt>";
+
+    add_spec(file_with("n.ttml", xml, sizeof(xml) - 1), "", NULL);
+    cr_assert_eq(load(), CIR_EINVAL);
+    cr_assert(strstr(why, "n.ttml): no language: the job gives none and the "
+                          "file has no xml:lang"),
+              "%s", why);
+    specs.count = 0;
+    add_spec(file_with("b.ttml", bad, sizeof(bad) - 1), "", NULL);
+    cr_assert_eq(load(), CIR_EINVAL);
+    cr_assert(strstr(why, "b.ttml): xml:lang \"not a tag\" is not a BCP 47 "
+                          "tag"),
+              "%s", why);
+}
+
+Test(subtitles, ttml_missing_file)
+{
+    add_spec("/nonexistent/x.ttml", "en", NULL);
+    cr_assert_lt(load(), 0);
+    cr_assert(strstr(why, "subtitles[0] (/nonexistent/x.ttml): cannot open"),
+              "%s", why);
 }
 
 Test(subtitles, unsorted_srt_is_sorted)

@@ -7,11 +7,13 @@
 #include "subtitles.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -20,9 +22,18 @@
 #include "cir_error.h"
 #include "cir_preset.h"
 #include "input.h"
+#include "s3_avio.h"
+#include "ttml.h"
 
 #define ENCODE_BUF_BYTES (64 * 1024)
 #define OPEN_END         INT64_MIN /* a cue whose end the file did not give */
+#define SCC_SNIFF_BYTES  4096
+
+enum {
+    SCC_NONE,
+    SCC_NDF,
+    SCC_DF
+};
 
 typedef struct {
     cir_text_cue_t cue;
@@ -62,6 +73,7 @@ struct reader {
     AVPacket *pkt;
     uint8_t *buf;      /* the encoder's output */
     int64_t offset_ms; /* the input's start, taken off its cue times */
+    int scc;           /* SCC_NONE, SCC_NDF or SCC_DF: see scc_time() */
     const cir_log_ctx_t *log;
     size_t empty;  /* cues with no text, left out */
     size_t errors; /* an input's cues that could not be read, left out */
@@ -214,6 +226,30 @@ close_open_cues(sub_track_t *t, int64_t at)
     }
 }
 
+/* FFmpeg 5.1's SCC demuxer reads a time code hh:mm:ss:ff as
+ * (hh:mm:ss) s + ff x 33 ms, as if it were wall-clock time.  SCC is 29.97
+ * frames a second: a non-drop time code (':') counts 30 frames a "second"
+ * (1.001 s of media); a drop-frame one (';') leaves out frames 0 and 1 of
+ * every minute but each tenth.  The time code is recovered from FFmpeg's
+ * ms (ff x 33 < 1000) and turned into the frame's exact time. */
+static int64_t
+scc_time(int scc, int64_t ms)
+{
+    int64_t secs, ff, mins, frames;
+
+    if (scc == SCC_NONE || ms < 0 || ms % 1000 % 33 != 0) {
+        return ms;
+    }
+    secs = ms / 1000;
+    ff = ms % 1000 / 33;
+    frames = secs * 30 + ff;
+    if (scc == SCC_DF) {
+        mins = secs / 60;
+        frames -= 2 * (mins - mins / 10);
+    }
+    return (frames * 1001 + 15) / 30; /* rounded to the ms */
+}
+
 /* One decoded subtitle: its times and its text through the encoder. */
 static int
 take_subtitle(reader_t *r, AVSubtitle *sub)
@@ -222,7 +258,8 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     int64_t base = sub->pts != AV_NOPTS_VALUE
                        ? av_rescale_q(sub->pts, AV_TIME_BASE_Q, ms)
                        : av_rescale_q(r->pkt->pts, r->st->time_base, ms);
-    int64_t start = base + sub->start_display_time - r->offset_ms;
+    int64_t start =
+        scc_time(r->scc, base + sub->start_display_time) - r->offset_ms;
     int64_t end = OPEN_END;
     char text[CIR_SUBTITLE_CUE_BYTES + 1], at[32];
     int n;
@@ -233,7 +270,7 @@ take_subtitle(reader_t *r, AVSubtitle *sub)
     }
     if (sub->end_display_time != 0 && sub->end_display_time != UINT32_MAX &&
         sub->end_display_time > sub->start_display_time) {
-        end = base + sub->end_display_time - r->offset_ms;
+        end = scc_time(r->scc, base + sub->end_display_time) - r->offset_ms;
     }
     /* the encoder takes times from the caller, not the subtitle */
     sub->end_display_time -= sub->start_display_time;
@@ -342,6 +379,34 @@ open_codecs(reader_t *r)
     return 0;
 }
 
+/* The first time code's separator: ';' (or '.') drop frame, ':' not.
+ * The SCC demuxer has queued every packet at open, so its AVIOContext is
+ * ours to read again. */
+static int
+scc_kind(reader_t *r)
+{
+    char head[SCC_SNIFF_BYTES + 1];
+    int n;
+
+    if (r->ic->pb == NULL || avio_seek(r->ic->pb, 0, SEEK_SET) < 0 ||
+        (n = avio_read(r->ic->pb, (unsigned char *)head, SCC_SNIFF_BYTES)) <=
+            0) {
+        return SCC_NDF;
+    }
+    head[n] = '\0';
+    for (int i = 0; i + 11 <= n; i++) {
+        const char *p = head + i;
+        if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+            p[2] == ':' && isdigit((unsigned char)p[3]) &&
+            isdigit((unsigned char)p[4]) && p[5] == ':' &&
+            isdigit((unsigned char)p[6]) && isdigit((unsigned char)p[7]) &&
+            strchr(":;.", p[8]) != NULL && isdigit((unsigned char)p[9])) {
+            return p[8] == ':' ? SCC_NDF : SCC_DF;
+        }
+    }
+    return SCC_NDF;
+}
+
 static int
 open_sidecar(reader_t *r, const atomic_int *cancel)
 {
@@ -378,6 +443,9 @@ open_sidecar(reader_t *r, const atomic_int *cancel)
     if (r->st == NULL) {
         return fail(r, CIR_EMEDIA, "no subtitle stream");
     }
+    if (strcmp(r->ic->iformat->name, "scc") == 0) {
+        r->scc = scc_kind(r);
+    }
     return open_codecs(r);
 }
 
@@ -413,6 +481,20 @@ cmp_cue(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A format read whole (TTML) leaves open ends in file order: each ends
+ * where the next cue starts, once sorted (the last at the media's end). */
+static void
+close_open_sorted(cir_text_cue_t *cues, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; cues[i].end_ms == OPEN_END && j < n; j++) {
+            if (cues[j].start_ms > cues[i].start_ms) {
+                cues[i].end_ms = cues[j].start_ms;
+            }
+        }
+    }
+}
+
 /* Sorted by start; open ends closed at the next start; what the file got
  * wrong repaired and logged.  (At least one cue.) */
 static int
@@ -446,6 +528,7 @@ sort_cues(reader_t *r)
                      "where the next starts",
                      t->label, r->empty, r->errors, before, negative, open);
     }
+    close_open_sorted(t->cues, kept);
     t->track.cues = t->cues;
     t->track.nb_cues = kept;
     return kept > 0 ? 0 : fail(r, CIR_EMEDIA, "every cue ends before 0");
@@ -472,18 +555,204 @@ reader_close(reader_t *r)
 }
 
 static int
+cancelled_cb(void *opaque)
+{
+    const atomic_int *cancel = opaque;
+
+    return cancel != NULL && atomic_load(cancel);
+}
+
+/* A local file (no protocol but "file") or an S3 object (*s3 set: closed
+ * by cir_s3_avio_close, the other by avio_closep). */
+static int
+open_bytes(reader_t *r, AVIOContext **pb, int *s3, const atomic_int *cancel)
+{
+    const char *uri = r->t->spec->uri;
+    const cir_s3_avio_opts_t s3o = {.abort = cancel};
+    const AVIOInterruptCB icb = {.callback = cancelled_cb,
+                                 .opaque = (void *)(uintptr_t)cancel};
+    AVDictionary *o = NULL;
+    char why[1024];
+    cir_uri_t u;
+    int ret;
+
+    if (cir_uri_parse(uri, &u) < 0) {
+        return fail(r, CIR_EINVAL, "not a file path or URI");
+    }
+    if ((*s3 = u.scheme != CIR_URI_FILE)) {
+        ret = cir_s3_avio_open(pb, uri, &s3o, why, sizeof(why));
+        return ret < 0 ? fail(r, ret, "%s", why) : 0;
+    }
+    if (av_dict_set(&o, "protocol_whitelist", "file", 0) < 0) {
+        return fail(r, CIR_ENOMEM, "out of memory");
+    }
+    ret = avio_open2(pb, u.path, AVIO_FLAG_READ, &icb, &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        return fail(r, ret == AVERROR(ENOENT) ? CIR_ENOTFOUND : CIR_EMEDIA,
+                    "cannot open: %s", av_err2str(ret));
+    }
+    return 0;
+}
+
+/* The whole file into *data (NUL-terminated), at most the size limit. */
+static int
+read_bytes(reader_t *r, const atomic_int *cancel, char **data, size_t *len)
+{
+    AVIOContext *pb = NULL;
+    size_t cap = 64 * 1024;
+    int ret, n = 0, s3 = 0;
+
+    *len = 0;
+    if ((ret = open_bytes(r, &pb, &s3, cancel)) < 0) {
+        return ret;
+    }
+    if ((*data = malloc(cap + 1)) == NULL) {
+        ret = fail(r, CIR_ENOMEM, "out of memory");
+    }
+    while (ret == 0 && (n = avio_read(pb, (unsigned char *)*data + *len,
+                                      (int)(cap - *len))) > 0) {
+        *len += (size_t)n;
+        if (*len > CIR_SUBTITLE_FILE_MAX) {
+            ret = fail(r, CIR_ELIMIT,
+                       "more than the %d bytes a subtitle file may have",
+                       CIR_SUBTITLE_FILE_MAX);
+        } else if (*len == cap) {
+            char *p = realloc(*data, cap * 2 + 1);
+            if (p == NULL) {
+                ret = fail(r, CIR_ENOMEM, "out of memory");
+            }
+            *data = p ? p : *data;
+            cap *= 2;
+        }
+    }
+    if (ret == 0 && n < 0 && n != AVERROR_EOF) {
+        ret = fail(r, n == AVERROR_EXIT ? CIR_ECANCELED : CIR_EMEDIA,
+                   "read failed: %s", av_err2str(n));
+    }
+    if (ret == 0 && *len == 0) {
+        ret = fail(r, CIR_EMEDIA, "empty file");
+    }
+    if (*data != NULL) {
+        (*data)[*len] = '\0';
+    }
+    if (s3) {
+        cir_s3_avio_close(&pb);
+    } else {
+        avio_closep(&pb); /* avio_open2's */
+    }
+    return ret;
+}
+
+static int
+take_ttml_cue(void *opaque, int64_t start, int64_t end, const char *text)
+{
+    return add_cue(opaque, start, end == CIR_TTML_OPEN_END ? OPEN_END : end,
+                   text);
+}
+
+static void
+log_ttml(const reader_t *r, const cir_ttml_info_t *info)
+{
+    size_t dropped = info->dropped_no_begin + info->dropped_end_before +
+                     info->dropped_bad_time;
+
+    if (dropped > 0) {
+        cir_log_warn(r->log,
+                     "%s: %zu cues left out: %zu without a begin, %zu ending "
+                     "before they begin, %zu with a time that does not parse",
+                     r->t->label, dropped, info->dropped_no_begin,
+                     info->dropped_end_before, info->dropped_bad_time);
+    }
+    if (info->positioned > 0) {
+        cir_log_info(r->log,
+                     "%s: regions and positions ignored (%zu elements): "
+                     "players place WebVTT cues themselves",
+                     r->t->label, info->positioned);
+    }
+    if (info->language[0] && strcasecmp(info->language, r->t->spec->language)) {
+        cir_log_info(r->log, "%s: the file says xml:lang \"%s\", the job %s",
+                     r->t->label, info->language, r->t->spec->language);
+    }
+}
+
+/* The job gave no language: the file's xml:lang, kept in the track's own
+ * spec (its id made by unique_file_ids() once every file is read). */
+static int
+file_language(reader_t *r, const char *lang)
+{
+    sub_track_t *t = r->t;
+
+    if (lang[0] == '\0') {
+        return fail(r, CIR_EINVAL,
+                    "no language: the job gives none and the file has no "
+                    "xml:lang");
+    }
+    if (!cir_subtitle_language_ok(lang) ||
+        strlen(lang) >= sizeof(t->own.language)) {
+        return fail(r, CIR_EINVAL,
+                    "xml:lang \"%.40s\" is not a BCP 47 tag: give the job's "
+                    "\"language\"",
+                    lang);
+    }
+    t->own = *t->spec;
+    snprintf(t->own.language, sizeof(t->own.language), "%s", lang);
+    if (t->own.name[0] == '\0') {
+        snprintf(t->own.name, sizeof(t->own.name), "%s", lang);
+        memcpy(t->name, t->own.name, sizeof(t->own.name));
+    }
+    t->spec = &t->own;
+    t->track.language = t->own.language;
+    t->track.id = t->own.id;
+    return 0;
+}
+
+static int
+load_ttml(reader_t *r, const atomic_int *cancel)
+{
+    const cir_subtitle_spec_t *spec = r->t->spec;
+    cir_ttml_info_t info;
+    char *data = NULL, why[512];
+    size_t len;
+    int ret;
+
+    if ((ret = read_bytes(r, cancel, &data, &len)) == 0) {
+        ret = cir_ttml_parse(
+            data, len, spec->encoding[0] ? spec->encoding : NULL,
+            CIR_SUBTITLE_CUE_BYTES, take_ttml_cue, r, &info, why, sizeof(why));
+        if (ret == -1) {
+            ret = fail(r, CIR_EMEDIA, "TTML: %s", why);
+        }
+    }
+    free(data);
+    if (ret == 0 && spec->language[0] == '\0') {
+        ret = file_language(r, info.language);
+    }
+    if (ret == 0) {
+        r->empty = info.dropped_empty;
+        log_ttml(r, &info);
+        ret = finish_cues(r);
+    }
+    return ret;
+}
+
+static int
 load_one(sub_track_t *t, const atomic_int *cancel, const cir_log_ctx_t *log,
          char *why, size_t why_len)
 {
     reader_t r = {.t = t, .log = log, .why = why, .why_len = why_len};
+    int ttml = cir_subtitle_uri_is_ttml(t->spec->uri);
     int ret;
 
-    if ((ret = open_sidecar(&r, cancel)) == 0 && (ret = read_cues(&r)) == 0) {
+    if (ttml) {
+        ret = load_ttml(&r, cancel);
+    } else if ((ret = open_sidecar(&r, cancel)) == 0 &&
+               (ret = read_cues(&r)) == 0) {
         ret = finish_cues(&r);
     }
     if (ret == 0) {
         cir_log_info(log, "%s: %zu cues, %s, %s", t->label, t->nb,
-                     r.ic->iformat->name, t->spec->language);
+                     ttml ? "ttml" : r.ic->iformat->name, t->spec->language);
     }
     reader_close(&r);
     return ret;
@@ -512,6 +781,38 @@ init_track(sub_track_t *t, const cir_subtitle_spec_t *spec, size_t index)
     t->track.is_default = spec->is_default;
 }
 
+static int
+id_taken(const cir_subtitles_t *s, const cir_subtitle_specs_t *specs,
+         size_t self, const char *id)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const char *other = s->tracks[i].spec == &s->tracks[i].own
+                                ? s->tracks[i].own.id
+                                : specs->items[i].id;
+        if (i != self && strcmp(other, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "subs-<xml:lang>" for the files whose language the job left out, "-<n>"
+ * added while another rendition has it. */
+static void
+unique_file_ids(cir_subtitles_t *s, const cir_subtitle_specs_t *specs)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        cir_subtitle_spec_t *own = &s->tracks[i].own;
+        if (s->tracks[i].spec != own) {
+            continue;
+        }
+        snprintf(own->id, sizeof(own->id), "subs-%s", own->language);
+        for (unsigned n = 2; id_taken(s, specs, i, own->id); n++) {
+            snprintf(own->id, sizeof(own->id), "subs-%s-%u", own->language, n);
+        }
+    }
+}
+
 int
 cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
                    const atomic_int *cancel, const cir_log_ctx_t *log,
@@ -536,6 +837,7 @@ cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
             return ret;
         }
     }
+    unique_file_ids(s, specs);
     *out = s;
     return 0;
 }

@@ -3,7 +3,11 @@
  * "subtitles", cir_subtitle_spec.h): each file is demuxed and decoded with
  * libavformat/libavcodec (SubRip, WebVTT, ASS/SSA, SCC, SAMI, ... whatever
  * the text subtitle decoders read), its cues turned into WebVTT by
- * libavcodec's WebVTT encoder and escaped; at publish time the cues are
+ * libavcodec's WebVTT encoder and escaped; SCC time codes are re-timed at
+ * 29.97 fps (drop-frame or not: FFmpeg reads them as wall-clock); TTML /
+ * DFXP files (.ttml, .dfxp, .xml: no FFmpeg demuxer) are read whole and
+ * parsed by ttml.c into the same cue list (the language, when the job
+ * gives none, from their xml:lang); at publish time the cues are
  * clipped to the media, segmented on a media rendition's segments and
  * written as <id>/seg-<n>.vtt + <id>/index.m3u8 (HLS) and <id>/full.vtt
  * (DASH); the asset then lists them (cir_asset_t.texts).
@@ -35,8 +39,11 @@ typedef struct cir_subtitles cir_subtitles_t;
 /* Reads every sidecar of specs (its count may be 0: *out is then NULL).
  * A file that cannot be read, is no text subtitle format, is not UTF-8
  * (without "encoding"), has a cue over CIR_SUBTITLE_CUE_BYTES or no cue
- * at all is an error: why names the entry and its URI.  Repairs (a cue
- * without an end, an empty cue, a negative start) are logged. */
+ * at all, malformed TTML or a TTML file without a language (job's or
+ * xml:lang) is an error: why names the entry and its URI.  Repairs (a cue
+ * without an end, an empty cue, a negative start; a TTML <p> without a
+ * begin, ending before it or with a time that does not parse: left out)
+ * are logged. */
 int cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
                        const atomic_int *cancel, const cir_log_ctx_t *log,
                        char *why, size_t why_len);
