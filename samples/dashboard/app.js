@@ -263,19 +263,19 @@ state.health = health;
 function healthTable(s) {
     const rows = renditions(s).map((r) => {
         const points = health.series.get(`${s.key}/${r.name}`) || [];
-        return el('tr', { class: r.degraded ? 'rendition degraded' : 'rendition',
+        return [el('tr', { class: r.degraded ? 'rendition degraded' : 'rendition',
             'data-rendition': r.name },
         el('td', {}, r.name),
         el('td', {}, r.type === 'audio' ? kbps(r.bitrate || 0) :
             `${kbps(r.bitrate || 0)} · ${Number(r.fps || 0).toFixed(1)} fps`),
         el('td', {}, `dropped ${r.dropped_frames ?? 0}` +
-            (r.encoder_lag != null ? ` · lag ${Number(r.encoder_lag).toFixed(2)} s` : '')),
-        el('td', { class: 'graphs' },
+            (r.encoder_lag != null ? ` · lag ${Number(r.encoder_lag).toFixed(2)} s` : ''))),
+        el('tr', { class: 'graphs' }, el('td', { colspan: '3' },
             sparkline(points, 'bitrate', { title: `${r.name} bitrate` }),
             r.type === 'audio' ? null : sparkline(points, 'fps', { title: `${r.name} fps` }),
             r.encoder_lag != null ?
-                sparkline(points, 'lag', { title: `${r.name} encoder lag` }) : null));
-    });
+                sparkline(points, 'lag', { title: `${r.name} encoder lag` }) : null))];
+    }).flat();
     return rows.length ? el('table', { class: 'health' }, ...rows) : null;
 }
 

@@ -72,7 +72,7 @@ export function renditions(s) {
 }
 
 // A small polyline of one field over the kept window.
-export function sparkline(points, field, { width = 120, height = 24, title = field } = {}) {
+export function sparkline(points, field, { width = 90, height = 24, title = field } = {}) {
     const svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('class', `spark spark-${field}`);
     svg.setAttribute('width', width);
@@ -82,7 +82,9 @@ export function sparkline(points, field, { width = 120, height = 24, title = fie
     t.textContent = title;
     svg.append(t);
     if (points.length) {
-        const t1 = points[points.length - 1].t, t0 = t1 - HISTORY_SECONDS * 1000;
+        // the kept span, up to the window: a new stream's graph fills it too
+        const t1 = points[points.length - 1].t;
+        const t0 = Math.min(t1 - 1000, Math.max(points[0].t, t1 - HISTORY_SECONDS * 1000));
         const max = Math.max(...points.map((p) => p[field]), 1e-9);
         const xy = points.map((p) => `${(((p.t - t0) / (t1 - t0)) * width).toFixed(1)},` +
             `${(height - 1 - (p[field] / max) * (height - 2)).toFixed(1)}`);

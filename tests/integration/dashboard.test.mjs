@@ -307,6 +307,9 @@ describe('dashboard', { skip: missing || false }, () => {
             window.cirrusDashboard.health.series.get('cam/video').length);
         assert.ok(n >= 2, `${n} samples`);
         assert.equal(await page.locator('#banner').isHidden(), true);
+        // no token asked for: this worker's API has none
+        assert.equal(await page.locator('#token-form').isVisible(), false);
+        await page.screenshot({ path: path.join(shots, 'console-health.png') });
         await waitFor('requests per second', async () =>
             /\d+\.\d req\/s/.test(await page.locator('#rps').innerText()), 10000);
     });
