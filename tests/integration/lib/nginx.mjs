@@ -296,8 +296,10 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
 // of their own: `http`, text at the top of http { } (a directive the file
 // does not set there), `live`, text in the live location(s) (where a
 // directive the file sets in http { } can be overridden).  The sample's
-// /api/ proxies reach { ingestPort, workerPort } (the daemons' status and
-// metrics ports; unused free ports by default).  Resolves what startNginx
+// /api/ proxies reach { ingestPort, workerPort, apiPort } (the daemons'
+// status and metrics ports, the worker's job API; unused free ports by
+// default); its console uploads land in uploadRoot (a new folder by
+// default).  Resolves what startNginx
 // does, plus peerPort (deploy).
 export async function startShippedNginx(which, { vodRoot, liveRoot,
     http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
@@ -310,13 +312,13 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
         fs.mkdirSync(path.join(prefix, d), { recursive: true });
     vodRoot = vodRoot || tmpDir('vod-');
     liveRoot = liveRoot || tmpDir('live-');
+    uploadRoot = uploadRoot || tmpDir('uploads-');
     for (const d of [prefix, vodRoot, liveRoot, uploadRoot])
         openToWorkers(d);
     const port = await freePort();
     const peerPort = await freePort();
     const upstreamPorts = [ingestPort || await freePort(),
         workerPort || await freePort(), apiPort || await freePort()];
-    uploadRoot = uploadRoot || tmpDir('uploads-');
     let conf = shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
         secretHeader, secret, upstreamPorts, uploadRoot });
     if (which === 'deploy')
