@@ -64,7 +64,12 @@ export class JobsPanel {
             headers['Content-Type'] = 'application/json';
         const r = await fetch(`${API}${path}`, { method, headers, cache: 'no-store',
             body: body === undefined ? undefined : JSON.stringify(body) });
-        this.needToken = r.status === 401;
+        // a 401 to a request sent before the token was given asks nothing
+        const sentWith = headers.Authorization || '';
+        if (r.status === 401 && sentWith === (this.authHeaders().Authorization || ''))
+            this.needToken = true;
+        else if (r.ok)
+            this.needToken = false;
         this.$('token-form').hidden = !this.needToken;
         let doc = null;
         try {

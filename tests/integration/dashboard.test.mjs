@@ -27,6 +27,7 @@ const INGEST_BIN = process.env.CIRRUS_INGEST ||
 const WORKER_BIN = process.env.CIRRUS_WORKER ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
 const SAMPLE = 'h264_720p2997.mp4';
+const API_TOKEN = 'console-test-token-0123456789';
 
 const missing = !nginxAvailable() ? 'nginx or the module is missing' :
     B.browserAvailable() ||
@@ -75,6 +76,7 @@ describe('dashboard', { skip: missing || false }, () => {
     const consoleLines = [];
     const uploads = work && path.join(work, 'uploads');
     let ingest, worker, ffmpeg, ngx, browser, page, rtmpPort;
+    let tokenGiven = 0; // consoleLines before the token: the API's 401s
 
     before(async () => {
         for (const d of [out, live, spool, uploads])
@@ -91,17 +93,19 @@ describe('dashboard', { skip: missing || false }, () => {
                 grace_seconds: 2 },
             worker: { spool_dir: spool, out_root: `file://${out}`,
                 presets_dir: C.PRESETS_DIR, workers: 1, settle_seconds: 0.1,
-                drain_seconds: 1, metrics_port: workerPort, api_port: apiPort },
+                drain_seconds: 1, metrics_port: workerPort, api_port: apiPort,
+                api_token: API_TOKEN },
         }, null, 2));
         ingest = daemon(INGEST_BIN, ['--config', config]);
         worker = daemon(WORKER_BIN, ['--config', config]);
         // the origin as shipped: samples/nginx.conf, its ports and paths
         ngx = await startShippedNginx('sample', { vodRoot: out, liveRoot: live,
             ingestPort: statusPort, workerPort, apiPort, uploadRoot: uploads });
-        const up = async (p) => (await fetch(`${ngx.base}${p}`).catch(() => null))?.ok;
+        const up = async (p, ok = [200]) =>
+            ok.includes((await fetch(`${ngx.base}${p}`).catch(() => null))?.status);
         await waitFor('the ingest and worker status through nginx', async () =>
             (await up('/api/ingest/streams')) && (await up('/api/worker/jobs')) &&
-            (await up('/api/jobs/jobs')),
+            (await up('/api/jobs/jobs', [401])),
         10000, () => `ingest:\n${ingest.log}\nworker:\n${worker.log}`);
         browser = await B.launch();
         page = await browser.context.newPage();
@@ -146,6 +150,21 @@ describe('dashboard', { skip: missing || false }, () => {
         await page.goto(`${ngx.base}/`, { waitUntil: 'load' });
         assert.match(page.url(), /\/dashboard\/$/);
         await waitFor('the first poll', async () => (await dash()).polls > 0, 10000);
+
+        // the job API has a token: the console asks for it, keeps it in
+        // sessionStorage only, and sends it as a bearer token
+        await page.locator('#token-form').waitFor({ state: 'visible', timeout: 10000 });
+        await page.fill('#token', API_TOKEN);
+        await page.click('#token-form button[type=submit]');
+        await waitFor('the job history with the token', () => page.evaluate(() =>
+            document.getElementById('token-form').hidden &&
+            !window.cirrusDashboard.historyError), 10000);
+        await sleep(2500); // a poll sent before the token has answered by now
+        tokenGiven = consoleLines.length;
+        assert.deepEqual(await page.evaluate(() => ({
+            session: sessionStorage.getItem('cirrus.apiToken'),
+            local: localStorage.length, cookie: document.cookie })),
+        { session: API_TOKEN, local: 0, cookie: '' });
 
         // the job through the spool: written beside incoming/, renamed in
         const job = { input: `file://${C.sample(SAMPLE)}`,
@@ -425,7 +444,12 @@ describe('dashboard', { skip: missing || false }, () => {
     });
 
     test('no console errors, nothing off loopback', () => {
-        const errors = consoleLines.filter((l) => /^(error|pageerror)/.test(l));
+        // before the token was given, the API's 401s (and only those)
+        const asked = consoleLines.slice(0, tokenGiven);
+        assert.ok(asked.some((l) => /^http 401 .*\/api\/jobs\//.test(l)), asked.join('\n'));
+        const errors = [...asked.filter((l) => /^(error|pageerror)/.test(l) &&
+            !/status of 401/.test(l)), ...consoleLines.slice(tokenGiven)
+            .filter((l) => /^(error|pageerror)/.test(l))];
         assert.deepEqual(errors, [], consoleLines.join('\n'));
         assert.deepEqual(browser.offLoopback, []);
     });
