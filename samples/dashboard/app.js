@@ -1,11 +1,13 @@
 // The dashboard: polls the three APIs the origin proxies, renders the
 // lists, and drives the player.  State for tests and debugging is kept in
 // window.cirrusDashboard.
-import { Player } from './player.js';
+import { Health, renditions, sparkline } from './health.js';
+import { JobsPanel } from './jobs.js';
+import { enginesFor, Player } from './player.js';
 import { cueAt, loadThumbs } from './thumbs.js';
 
 const API = { streams: '/api/ingest/streams', jobs: '/api/worker/jobs',
-    vod: '/api/vod/' };
+    vod: '/api/vod/', origin: '/metrics' };
 const POLL_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
@@ -13,7 +15,7 @@ const video = $('video');
 const state = window.cirrusDashboard = {
     streams: [], assets: [], jobs: [], finished: [], errors: [],
     src: null, engine: null, live: false, thumbs: [], thumb: null,
-    maxTime: 0, polls: 0,
+    maxTime: 0, polls: 0, history: [], degraded: [], rps: null,
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -76,6 +78,7 @@ async function play(src, { live = false, title = src, thumbsVtt = null } = {}) {
     state.thumbs = [];
     state.thumbsVtt = thumbsVtt;
     $('now-playing').textContent = title;
+    offerEngines(src);
     player.load(src, { engine: $('engine').value, live });
     state.engine = player.engine;
     const q = new URLSearchParams({ play: src });
@@ -93,6 +96,21 @@ async function play(src, { live = false, title = src, thumbsVtt = null } = {}) {
             showError(`thumbnails: ${e.message}`);
         }
     }
+}
+
+// The engine menu offers only the engines that play src's manifest; a
+// choice that does not fit goes back to auto.
+function offerEngines(src) {
+    const fit = enginesFor(src);
+    const sel = $('engine');
+    for (const o of sel.options) {
+        const ok = o.value === 'auto' || fit.includes(o.value);
+        o.disabled = !ok;
+        o.hidden = !ok;
+    }
+    if (sel.selectedOptions[0]?.disabled)
+        sel.value = 'auto';
+    state.engines = ['auto', ...fit];
 }
 
 function renderPlayerControls() {
@@ -212,6 +230,8 @@ async function pollStreams() {
         return;
     }
     state.streams = streams;
+    const now = Date.now();
+    showDegraded(health.record(streams, now));
     $('live-count').textContent = streams.length ? `(${streams.length})` : '';
     setList('live', streams.map((s) => {
         const base = `/live/${encodeURIComponent(s.key)}/`;
@@ -225,6 +245,7 @@ async function pollStreams() {
                 `${kbps(s.bitrate || 0)} · ${s.codecs?.video || '?'}` +
                 `${s.codecs?.audio ? `+${s.codecs.audio}` : ''} · up ${fmtTime(s.uptime)}` +
                 (names.length ? ` · ${names.join(', ')}` : '')),
+            healthTable(s),
             el('button', { type: 'button', class: 'play-hls',
                 onclick: () => play(hls, { live: true, title: `live: ${s.key} (LL-HLS)` }) },
             'LL-HLS'),
@@ -232,6 +253,54 @@ async function pollStreams() {
                 onclick: () => play(dash, { live: true, title: `live: ${s.key} (LL-DASH)` }) },
             'LL-DASH'));
     }), 'no live streams — publish to rtmp://…/live/<key>');
+}
+
+const health = new Health();
+state.health = health;
+
+// One row per rendition: its figures now and its bitrate, fps and encoder
+// lag over the kept window.
+function healthTable(s) {
+    const rows = renditions(s).map((r) => {
+        const points = health.series.get(`${s.key}/${r.name}`) || [];
+        return [el('tr', { class: r.degraded ? 'rendition degraded' : 'rendition',
+            'data-rendition': r.name },
+        el('td', {}, r.name),
+        el('td', {}, r.type === 'audio' ? kbps(r.bitrate || 0) :
+            `${kbps(r.bitrate || 0)} · ${Number(r.fps || 0).toFixed(1)} fps`),
+        el('td', {}, `dropped ${r.dropped_frames ?? 0}` +
+            (r.encoder_lag != null ? ` · lag ${Number(r.encoder_lag).toFixed(2)} s` : ''))),
+        el('tr', { class: 'graphs' }, el('td', { colspan: '3' },
+            sparkline(points, 'bitrate', { title: `${r.name} bitrate` }),
+            r.type === 'audio' ? null : sparkline(points, 'fps', { title: `${r.name} fps` }),
+            r.encoder_lag != null ?
+                sparkline(points, 'lag', { title: `${r.name} encoder lag` }) : null))];
+    }).flat();
+    return rows.length ? el('table', { class: 'health' }, ...rows) : null;
+}
+
+// A banner while any rendition is in a degraded episode (the ingest marks
+// them: an encoder that falls behind drops frames).
+function showDegraded(list) {
+    state.degraded = list;
+    const b = $('banner');
+    b.hidden = list.length === 0;
+    b.textContent = list.length ? `degraded: ${list.map((d) =>
+        `${d.key}/${d.name}`).join(', ')} (dropping frames)` : '';
+}
+
+// The origin's requests per second, when its metrics are served here.
+async function pollOrigin() {
+    try {
+        const r = await fetch(API.origin, { cache: 'no-store' });
+        if (!r.ok)
+            return;
+        state.rps = health.recordRequests(await r.text(), Date.now());
+        $('rps').textContent = state.rps == null ? '' :
+            `origin ${state.rps.toFixed(1)} req/s`;
+    } catch {
+        /* not served on this host */
+    }
 }
 
 // Asset folders under the VOD root: a folder is listed once it holds
@@ -386,9 +455,12 @@ async function pollJobs() {
         `worker unavailable (${state.jobsError})` : 'no transcodes running');
 }
 
+const jobsPanel = new JobsPanel({ el, fmtTime, onError: showError, state });
+
 async function poll() {
-    await Promise.all([pollStreams(), pollVod()]);
+    await Promise.all([pollStreams(), pollVod(), pollOrigin()]);
     await pollJobs();
+    await jobsPanel.refresh();
     state.polls++;
     setTimeout(poll, POLL_MS);
 }

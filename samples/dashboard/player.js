@@ -10,7 +10,7 @@ export const HLS_MIME = 'application/vnd.apple.mpegurl';
 // Apple's (AVFoundation does LL-HLS, AirPlay, and battery better); hls.js
 // everywhere else.
 export function chooseEngine(url, video, requested = 'auto') {
-    if (requested && requested !== 'auto')
+    if (requested && requested !== 'auto' && enginesFor(url).includes(requested))
         return requested;
     if (/\.mpd(\?|$)/.test(url))
         return 'dash';
@@ -18,6 +18,18 @@ export function chooseEngine(url, video, requested = 'auto') {
     const hlsjs = !!(window.Hls && window.Hls.isSupported());
     const apple = /Apple/.test(navigator.vendor || '');
     return native && (!hlsjs || apple) ? 'native' : 'hls';
+}
+
+// The engines that can play url's manifest: hls.js and the browser's own
+// player for HLS (.m3u8), dash.js for DASH (.mpd), Shaka for both.  An
+// engine that does not fit (dash.js for a playlist) is never offered; asked
+// for anyway (a ?engine= link), the choice falls back to auto.
+export function enginesFor(url) {
+    if (/\.mpd(\?|$)/.test(url))
+        return ['dash', 'shaka'];
+    if (/\.m3u8(\?|$)/.test(url))
+        return ['hls', 'native', 'shaka'];
+    return ['hls', 'dash', 'shaka', 'native'];
 }
 
 export class Player {

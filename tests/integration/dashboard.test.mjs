@@ -5,7 +5,13 @@
 // stream; in headless Chromium the page lists both and the running job,
 // plays the VOD asset (hls.js, then dash.js) and the live stream, offers
 // the asset's renditions, shows sprite thumbnails on hovering the seek bar,
-// and logs no console error.  Screenshots go to <build>/test-out/.
+// and logs no console error.  The console part drives cirrus-worker's job
+// API (api_port, proxied at /api/jobs/): a file uploaded through the page
+// is queued, followed to done and played; a running job is cancelled, a
+// failed one shows its reason and is retried; the engine menu offers only
+// the engines of the manifest; the live stream has rendition health rows
+// with graphs; the origin's requests per second show.  Screenshots go to
+// <build>/test-out/.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +27,7 @@ const INGEST_BIN = process.env.CIRRUS_INGEST ||
 const WORKER_BIN = process.env.CIRRUS_WORKER ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
 const SAMPLE = 'h264_720p2997.mp4';
+const API_TOKEN = 'console-test-token-0123456789';
 
 const missing = !nginxAvailable() ? 'nginx or the module is missing' :
     B.browserAvailable() ||
@@ -67,14 +74,18 @@ describe('dashboard', { skip: missing || false }, () => {
     const spool = work && path.join(work, 'spool');
     const shots = path.join(C.TEST_OUT, 'dashboard');
     const consoleLines = [];
+    const uploads = work && path.join(work, 'uploads');
     let ingest, worker, ffmpeg, ngx, browser, page, rtmpPort;
+    let tokenGiven = 0; // consoleLines before the token: the API's 401s
 
     before(async () => {
-        for (const d of [out, live, spool])
+        for (const d of [out, live, spool, uploads])
             fs.mkdirSync(d, { recursive: true });
+        fs.chmodSync(uploads, 0o1777); // nginx's workers may run as nobody
         rtmpPort = await freePort();
         const statusPort = await freePort();
         const workerPort = await freePort();
+        const apiPort = await freePort();
         // one file, two sections: each daemon takes its own
         const config = path.join(work, 'cirrus.json');
         fs.writeFileSync(config, JSON.stringify({
@@ -82,16 +93,19 @@ describe('dashboard', { skip: missing || false }, () => {
                 grace_seconds: 2 },
             worker: { spool_dir: spool, out_root: `file://${out}`,
                 presets_dir: C.PRESETS_DIR, workers: 1, settle_seconds: 0.1,
-                drain_seconds: 1, metrics_port: workerPort },
+                drain_seconds: 1, metrics_port: workerPort, api_port: apiPort,
+                api_token: API_TOKEN },
         }, null, 2));
         ingest = daemon(INGEST_BIN, ['--config', config]);
         worker = daemon(WORKER_BIN, ['--config', config]);
         // the origin as shipped: samples/nginx.conf, its ports and paths
         ngx = await startShippedNginx('sample', { vodRoot: out, liveRoot: live,
-            ingestPort: statusPort, workerPort });
-        const up = async (p) => (await fetch(`${ngx.base}${p}`).catch(() => null))?.ok;
+            ingestPort: statusPort, workerPort, apiPort, uploadRoot: uploads });
+        const up = async (p, ok = [200]) =>
+            ok.includes((await fetch(`${ngx.base}${p}`).catch(() => null))?.status);
         await waitFor('the ingest and worker status through nginx', async () =>
-            (await up('/api/ingest/streams')) && (await up('/api/worker/jobs')),
+            (await up('/api/ingest/streams')) && (await up('/api/worker/jobs')) &&
+            (await up('/api/jobs/jobs', [401])),
         10000, () => `ingest:\n${ingest.log}\nworker:\n${worker.log}`);
         browser = await B.launch();
         page = await browser.context.newPage();
@@ -136,6 +150,21 @@ describe('dashboard', { skip: missing || false }, () => {
         await page.goto(`${ngx.base}/`, { waitUntil: 'load' });
         assert.match(page.url(), /\/dashboard\/$/);
         await waitFor('the first poll', async () => (await dash()).polls > 0, 10000);
+
+        // the job API has a token: the console asks for it, keeps it in
+        // sessionStorage only, and sends it as a bearer token
+        await page.locator('#token-form').waitFor({ state: 'visible', timeout: 10000 });
+        await page.fill('#token', API_TOKEN);
+        await page.click('#token-form button[type=submit]');
+        await waitFor('the job history with the token', () => page.evaluate(() =>
+            document.getElementById('token-form').hidden &&
+            !window.cirrusDashboard.historyError), 10000);
+        await sleep(2500); // a poll sent before the token has answered by now
+        tokenGiven = consoleLines.length;
+        assert.deepEqual(await page.evaluate(() => ({
+            session: sessionStorage.getItem('cirrus.apiToken'),
+            local: localStorage.length, cookie: document.cookie })),
+        { session: API_TOKEN, local: 0, cookie: '' });
 
         // the job through the spool: written beside incoming/, renamed in
         const job = { input: `file://${C.sample(SAMPLE)}`,
@@ -280,8 +309,147 @@ describe('dashboard', { skip: missing || false }, () => {
         console.log(`# screenshot: ${shot}; live latency ${st.latency.toFixed(2)} s`);
     });
 
+    test('the live stream has rendition health rows, graphs; the origin its req/s', async () => {
+        const health = await waitFor('health rows with graphs', () => page.evaluate(() => {
+            const li = document.querySelector('#live li[data-key="cam"]');
+            const rows = li ? [...li.querySelectorAll('table.health tr.rendition')] : [];
+            const lines = li ? li.querySelectorAll('svg.spark polyline').length : 0;
+            return rows.length && lines && {
+                rows: rows.map((r) => r.dataset.rendition), lines,
+                text: li.querySelector('table.health').innerText };
+        }), 20000);
+        assert.ok(health.rows.includes('video'), JSON.stringify(health));
+        assert.match(health.text, /\d+ kb\/s · \d+\.\d fps/);
+        assert.match(health.text, /dropped \d+/);
+        // the figures kept in the page: several samples of this rendition
+        const n = await page.evaluate(() =>
+            window.cirrusDashboard.health.series.get('cam/video').length);
+        assert.ok(n >= 2, `${n} samples`);
+        assert.equal(await page.locator('#banner').isHidden(), true);
+        // no token asked for: this worker's API has none
+        assert.equal(await page.locator('#token-form').isVisible(), false);
+        await page.screenshot({ path: path.join(shots, 'console-health.png') });
+        await waitFor('requests per second', async () =>
+            /\d+\.\d req\/s/.test(await page.locator('#rps').innerText()), 10000);
+    });
+
+    // the console's view of the job API: [{id, state, progress, error, input}]
+    const history = () => page.evaluate(() => window.cirrusDashboard.history);
+    const row = (id) => page.locator(`#history li[data-id="${id}"]`);
+    const jobWith = async (what, pred, timeoutMs) => waitFor(what, async () =>
+        (await history()).find(pred), timeoutMs, () => worker.log.slice(-3000));
+
+    test('the console uploads a file, follows its job to done, and plays it', async () => {
+        await page.setInputFiles('#job-file', C.sample(SAMPLE));
+        await page.fill('#job-preset', 'mobile');
+        await page.click('#job-form button[type=submit]');
+        const job = await jobWith('the uploaded file\'s job', (j) =>
+            /\/uploads\/h264_720p2997-[0-9a-z]+\.mp4$/.test(j.input || ''), 20000);
+        // the whole file landed in the upload folder, byte for byte
+        const name = path.basename(new URL(job.input).pathname);
+        assert.deepEqual(fs.readFileSync(path.join(uploads, name)),
+            fs.readFileSync(C.sample(SAMPLE)));
+        const seen = [];
+        const done = await waitFor('the uploaded job done', async () => {
+            const j = (await history()).find((x) => x.id === job.id);
+            if (j?.state === 'running') {
+                const text = await row(job.id).innerText().catch(() => '');
+                const m = /(\d+)%/.exec(text);
+                if (m)
+                    seen.push(Number(m[1]));
+            }
+            assert.notEqual(j?.state, 'failed', JSON.stringify(j));
+            return j?.state === 'done' && j;
+        }, 90000, () => worker.log.slice(-3000));
+        assert.equal(done.progress, 100);
+        console.log(`# upload job ${job.id}: progress seen ${seen.join(' ')}`);
+        assert.ok(seen.length > 0, 'the running job showed a percent');
+        assert.ok(seen.every((p, i) => p >= 0 && p <= 100 && (i === 0 || p >= seen[i - 1])),
+            seen.join(' '));
+        // its asset: out_root/<the uploaded file's name>
+        const asset = name.replace(/\.mp4$/, '');
+        await waitFor('the uploaded asset in the VOD list', async () =>
+            (await dash()).assets.includes(asset), 10000);
+        await page.click(`#vod li[data-name="${asset}"] .play-hls`);
+        await waitFor('the uploaded asset plays', async () => {
+            const x = await dash();
+            assert.equal(x.fatal, null, JSON.stringify(x.errors));
+            return x.currentTime > 1 && x;
+        }, 20000);
+    });
+
+    test('the engine menu offers the engines of the manifest', async () => {
+        const offered = () => page.evaluate(() => [...document.querySelectorAll('#engine option')]
+            .filter((o) => !o.disabled).map((o) => o.value));
+        await page.click('#vod li[data-name="clip"] .play-hls');
+        assert.deepEqual(await offered(), ['auto', 'hls', 'shaka', 'native']);
+        await page.click('#vod li[data-name="clip"] .play-dash');
+        assert.deepEqual(await offered(), ['auto', 'dash', 'shaka']);
+        // dash.js chosen, then an HLS asset: back to auto, played by hls.js
+        await page.selectOption('#engine', 'dash');
+        await waitFor('dash.js playing', async () => {
+            const x = await dash();
+            return x.engine === 'dash' && x.currentTime > 0.5;
+        }, 20000);
+        await page.click('#vod li[data-name="clip"] .play-hls');
+        assert.equal(await page.inputValue('#engine'), 'auto');
+        const st = await waitFor('HLS after dash.js was chosen', async () => {
+            const x = await dash();
+            assert.equal(x.fatal, null, JSON.stringify(x.errors));
+            return x.currentTime > 1 && x;
+        }, 20000);
+        assert.equal(st.engine, 'hls');
+    });
+
+    test('the console cancels a running job', async () => {
+        await page.fill('#job-input', `file://${C.sample('h264_1080p30.mp4')}`);
+        await page.fill('#job-output', `file://${path.join(out, 'cancelme')}`);
+        await page.fill('#job-preset', 'web');
+        await page.click('#job-form button[type=submit]');
+        const job = await jobWith('the job running', (j) =>
+            /cancelme$/.test(j.output || '') && j.state === 'running', 30000);
+        await row(job.id).locator('.cancel').click();
+        const j = await jobWith('the job cancelled', (x) =>
+            x.id === job.id && x.state === 'cancelled', 30000);
+        assert.match(JSON.stringify(j.error), /cancel/);
+        assert.match(await row(job.id).innerText(), /cancelled/);
+        assert.equal(await row(job.id).locator('.cancel').count(), 0);
+        assert.ok(!fs.existsSync(path.join(out, 'cancelme', 'master.m3u8')));
+    });
+
+    test('a failed job shows its reason; retried once its input is there, it runs', async () => {
+        const later = path.join(work, 'later.mp4');
+        await page.fill('#job-input', `file://${later}`);
+        await page.fill('#job-output', '');
+        await page.fill('#job-preset', 'mobile');
+        await page.click('#job-form button[type=submit]');
+        const job = await jobWith('the job failed', (j) =>
+            /later\.mp4$/.test(j.input || '') && j.state === 'failed', 30000);
+        assert.match(await row(job.id).locator('.reason').innerText(), /does not exist/);
+        // the state filter: only failed jobs
+        await page.selectOption('#job-filter', 'failed');
+        await waitFor('the failed filter', async () => {
+            const h = await history();
+            return h.length && h.every((j) => j.state === 'failed') &&
+                h.some((j) => j.id === job.id);
+        }, 10000);
+        await page.selectOption('#job-filter', '');
+        fs.copyFileSync(C.sample(SAMPLE), later);
+        await row(job.id).locator('.retry').click();
+        await jobWith('the retried job done', (j) => {
+            assert.ok(!(j.id === job.id && j.state === 'failed' && j.attempt > 1),
+                JSON.stringify(j));
+            return j.id === job.id && j.state === 'done';
+        }, 90000);
+    });
+
     test('no console errors, nothing off loopback', () => {
-        const errors = consoleLines.filter((l) => /^(error|pageerror)/.test(l));
+        // before the token was given, the API's 401s (and only those)
+        const asked = consoleLines.slice(0, tokenGiven);
+        assert.ok(asked.some((l) => /^http 401 .*\/api\/jobs\//.test(l)), asked.join('\n'));
+        const errors = [...asked.filter((l) => /^(error|pageerror)/.test(l) &&
+            !/status of 401/.test(l)), ...consoleLines.slice(tokenGiven)
+            .filter((l) => /^(error|pageerror)/.test(l))];
         assert.deepEqual(errors, [], consoleLines.join('\n'));
         assert.deepEqual(browser.offLoopback, []);
     });

@@ -245,7 +245,7 @@ function replaceAll(text, from, to, what) {
 
 // The shipped file with only its ports and paths replaced.
 function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
-    secretHeader, secret, upstreamPorts }) {
+    secretHeader, secret, upstreamPorts, uploadRoot }) {
     let t = fs.readFileSync(SHIPPED_CONFIGS[which], 'utf8');
     if (which === 'sample') {
         const nm = path.join(SOURCE_DIR, 'tests', 'node_modules');
@@ -258,6 +258,10 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
             `http://127.0.0.1:${upstreamPorts[0]}/`, 'ingest port');
         t = replaceAll(t, 'http://127.0.0.1:8082/',
             `http://127.0.0.1:${upstreamPorts[1]}/`, 'worker port');
+        t = replaceAll(t, 'http://127.0.0.1:8083/',
+            `http://127.0.0.1:${upstreamPorts[2]}/`, 'worker job API port');
+        t = replaceAll(t, 'alias uploads/;', `alias ${uploadRoot}/;`, 'uploads');
+        t = replaceAll(t, 'root uploads;', `root ${uploadRoot};`, 'uploads');
         t = replaceAll(t, 'cirrus_vod out;', `cirrus_vod ${vodRoot};`, 'VOD root');
         t = replaceAll(t, 'alias out/;', `alias ${vodRoot}/;`, 'VOD listing');
         t = replaceAll(t, 'cirrus_live live;', `cirrus_live ${liveRoot};`,
@@ -292,13 +296,15 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
 // of their own: `http`, text at the top of http { } (a directive the file
 // does not set there), `live`, text in the live location(s) (where a
 // directive the file sets in http { } can be overridden).  The sample's
-// /api/ proxies reach { ingestPort, workerPort } (the daemons' status and
-// metrics ports; unused free ports by default).  Resolves what startNginx
+// /api/ proxies reach { ingestPort, workerPort, apiPort } (the daemons'
+// status and metrics ports, the worker's job API; unused free ports by
+// default); its console uploads land in uploadRoot (a new folder by
+// default).  Resolves what startNginx
 // does, plus peerPort (deploy).
 export async function startShippedNginx(which, { vodRoot, liveRoot,
     http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
     secret = 'shipped-config-test-secret-0123456789', ingestPort,
-    workerPort } = {}) {
+    workerPort, apiPort, uploadRoot } = {}) {
     if (!SHIPPED_CONFIGS[which])
         throw new Error(`no shipped config "${which}"`);
     const prefix = tmpDir('nginx-');
@@ -306,14 +312,15 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
         fs.mkdirSync(path.join(prefix, d), { recursive: true });
     vodRoot = vodRoot || tmpDir('vod-');
     liveRoot = liveRoot || tmpDir('live-');
-    for (const d of [prefix, vodRoot, liveRoot])
+    uploadRoot = uploadRoot || tmpDir('uploads-');
+    for (const d of [prefix, vodRoot, liveRoot, uploadRoot])
         openToWorkers(d);
     const port = await freePort();
     const peerPort = await freePort();
     const upstreamPorts = [ingestPort || await freePort(),
-        workerPort || await freePort()];
+        workerPort || await freePort(), apiPort || await freePort()];
     let conf = shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
-        secretHeader, secret, upstreamPorts });
+        secretHeader, secret, upstreamPorts, uploadRoot });
     if (which === 'deploy')
         fs.writeFileSync(path.join(prefix, 'peers.conf'),
             `upstream cirrus_live_peers {\n    server 127.0.0.1:${peerPort};\n}\n`);
@@ -330,7 +337,8 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
         '-e', which === 'sample' ? path.join(prefix, 'logs', 'error.log') : 'stderr'];
     const errLog = which === 'sample' ? path.join(prefix, 'logs', 'error.log') : null;
     const ng = await runNginx({ conf, args, port, errLog });
-    return { ...ng, peerPort, vodRoot, liveRoot, secretHeader, secret, which };
+    return { ...ng, peerPort, vodRoot, liveRoot, uploadRoot, secretHeader, secret,
+        which };
 }
 
 async function runNginx({ conf, args, port, errLog }) {
