@@ -70,8 +70,10 @@ export class Player {
             this.hls = null;
         }
         if (this.dash) {
-            this.dash.destroy();
+            const p = this.dash;
             this.dash = null;
+            this.dashReady = false;
+            p.destroy();
         }
         if (this.shaka) {
             // Shaka lets go of the <video> asynchronously: the next Shaka
@@ -150,14 +152,23 @@ export class Player {
             },
         });
         const ev = dashjs.MediaPlayer.events;
+        this.dashReady = false;
         p.on(ev.STREAM_INITIALIZED, () => {
+            if (this.dash !== p)
+                return; // a player already replaced
+            this.dashReady = true;
             this.levelList = p.getRepresentationsByType('video').map((r, index) => ({
                 index, id: r.id, width: r.width, height: r.height,
                 bitrate: r.bandwidth }));
             this.onChange();
         });
-        p.on(ev.QUALITY_CHANGE_RENDERED, () => this.onChange());
+        p.on(ev.QUALITY_CHANGE_RENDERED, () => {
+            if (this.dash === p)
+                this.onChange();
+        });
         p.on(ev.ERROR, (e) => {
+            if (this.dash !== p)
+                return;
             const err = e.error || e;
             this.fail('dash.js', { code: err.code, message: err.message }, true);
         });
@@ -228,7 +239,10 @@ export class Player {
                 index: this.hls.currentLevel };
         if (this.dash) {
             const s = this.dash.getSettings().streaming.abr;
-            const cur = this.dash.getCurrentRepresentationForType('video');
+            // dash.js throws ("You must first call initialize() and set a
+            // source") until its stream is initialized
+            const cur = this.dashReady ?
+                this.dash.getCurrentRepresentationForType('video') : null;
             const index = cur ? this.levelList.findIndex((l) => l.id === cur.id) : -1;
             return { auto: s.autoSwitchBitrate.video !== false, index };
         }
@@ -269,7 +283,7 @@ export class Player {
             if (this.hls && this.hls.latency != null &&
                 Number.isFinite(this.hls.latency) && this.hls.latency > 0)
                 return this.hls.latency;
-            if (this.dash && this.dash.isDynamic())
+            if (this.dash && this.dashReady && this.dash.isDynamic())
                 return this.dash.getCurrentLiveLatency();
             if (this.shaka && this.shaka.isLive()) {
                 // the wall clock minus the playhead's wall-clock time
