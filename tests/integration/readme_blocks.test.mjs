@@ -174,6 +174,58 @@ async function checkOutput(expected, proc) {
     }
 }
 
+// GitHub's anchors of a Markdown file: heading slugs (repeats get -1, -2
+// ...) and explicit <a id="...">.
+function anchorsOf(text) {
+    const out = new Set();
+    const seen = new Map();
+    let fenced = false;
+    for (const l of text.split('\n')) {
+        if (/^```/.test(l))
+            fenced = !fenced;
+        const h = !fenced && /^#{1,6}\s+(.*?)\s*$/.exec(l);
+        if (h) {
+            const slug = h[1].toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '')
+                .replace(/ /g, '-');
+            const n = seen.get(slug) || 0;
+            seen.set(slug, n + 1);
+            out.add(n ? `${slug}-${n}` : slug);
+        }
+        for (const m of l.matchAll(/<a id="([^"]+)"/g))
+            out.add(m[1]);
+    }
+    return out;
+}
+
+// Relative links of README.md and docs/*.md: the file exists, and so
+// does the anchor in a Markdown target.
+function brokenLinks() {
+    const pages = ['README.md', ...fs.readdirSync(path.join(C.SOURCE_DIR, 'docs'))
+        .filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const broken = [];
+    for (const page of pages) {
+        const text = fs.readFileSync(path.join(C.SOURCE_DIR, page), 'utf8')
+            .replace(/^```[\s\S]*?^```/gm, '');
+        for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+            if (/^[a-z]+:/.test(target))
+                continue;
+            const [file, anchor] = target.split('#');
+            const abs = file ? path.resolve(C.SOURCE_DIR, path.dirname(page), file)
+                : path.join(C.SOURCE_DIR, page);
+            if (!fs.existsSync(abs))
+                broken.push(`${page}: ${target}: no such file`);
+            else if (anchor && abs.endsWith('.md')
+                && !anchorsOf(fs.readFileSync(abs, 'utf8')).has(anchor))
+                broken.push(`${page}: ${target}: no such anchor`);
+        }
+    }
+    return broken;
+}
+
+test('README.md and docs/*.md: relative links and anchors resolve', () => {
+    assert.deepEqual(brokenLinks(), []);
+});
+
 const readme = fs.readFileSync(process.env.CIRRUS_README || README, 'utf8');
 const parsed = parseReadme(readme);
 
