@@ -4,8 +4,8 @@
 // README's ports (the demo's 8080, 1935, 8081, 8082, the job API's 8090)
 // replaced by free ones.  A block must exit 0; a block marked
 // `until="TEXT"` is a long-running command (the demo, a worker): it must
-// print TEXT and keep running until the end of its section, when it is
-// stopped; a `text` block marked `output` lists lines the command before it
+// print TEXT and keep running until the end of its section or the next
+// long-running command, when it is stopped; a `text` block marked `output` lists lines the command before it
 // must have printed, and each http URL in it must answer.  Unmarked `sh`
 // blocks are only those listed in UNMARKED (AWS, OBS, the CI run itself).
 import assert from 'node:assert/strict';
@@ -276,6 +276,9 @@ describe('README.md commands', { skip: missing ? `${missing} is missing` : false
                                 assert.ok(last, 'no command before it');
                                 await checkOutput(code, last);
                             } else if (b.kind === 'service') {
+                                // one at a time: the demos share ports
+                                for (const s of services.splice(0))
+                                    await stopService(s);
                                 last = await startService(code,
                                     withPorts(b.until), opts);
                                 services.push(last);
