@@ -14,21 +14,6 @@
 #include "cir_error.h"
 #include "cir_storage.h"
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* A 16-byte value from a JSON string of 32 hex digits; err names the
  * field and says what is wrong, never what the value was. */
 static int
@@ -52,7 +37,7 @@ parse_hex16(const json_t *v, const char *field, uint8_t out[16], char *err,
         return CIR_EINVAL;
     }
     for (size_t i = 0; i < 16; i++) {
-        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+        int hi = cir_hex_value(s[2 * i]), lo = cir_hex_value(s[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             snprintf(err, errsize,
                      "encryption.%s: not hex (character %zu); expected 32 "

@@ -8,6 +8,7 @@
  * changes go to a webhook and/or EventBridge (cir_notify.h).
  */
 #include <math.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -294,7 +295,14 @@ run_batch(const config_t *cfg)
 static int
 api_listen_ok(const config_t *cfg)
 {
-    return cfg->api_token[0] || strncmp(cfg->api_listen, "127.", 4) == 0;
+    struct in_addr in;
+
+    if (cfg->api_token[0]) {
+        return 1;
+    }
+    /* an address, not a name that merely starts with "127." */
+    return inet_pton(AF_INET, cfg->api_listen, &in) == 1 &&
+           (ntohl(in.s_addr) >> 24) == 127;
 }
 
 /* What the options leave open: presets folder, log, workers, status_dir.

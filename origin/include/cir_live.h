@@ -114,6 +114,9 @@ typedef struct {
     int sample_rate, channels;
     uint64_t bandwidth; /* declared peak bits/s */
     uint64_t average_bandwidth;
+    /* a video whose SEI carries CEA-608/708 closed captions (A/53 cc_data,
+     * CC1): set once a frame with them was seen, never cleared */
+    uint8_t closed_captions;
 } cir_live_track_t;
 
 typedef struct {
@@ -366,6 +369,9 @@ int cir_live_writer_set_anchor(cir_live_writer_t *w, int64_t wall_us,
 /* The stream's target duration, once (CIR_EINVAL if another was set):
  * 1, the index held back until then is to be published; 0: already set. */
 int cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td);
+/* Marks the track as carrying closed captions (cir_live_track_t): 1 when
+ * that changed the index (to be published), 0 when it had them already. */
+int cir_live_writer_set_closed_captions(cir_live_writer_t *w);
 /* Ends the stream (ENDLIST), the open segment closed first (CIR_EINVAL
  * otherwise): 1, the index is to be published; 0: it had ended. */
 int cir_live_writer_finish(cir_live_writer_t *w);

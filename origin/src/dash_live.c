@@ -365,6 +365,31 @@ fail:
     return ret;
 }
 
+/*
+ * CEA-608 captions in the video's SEI, when every video track carries them
+ * (cir_live_track_t.closed_captions): the SCTE 214-1 descriptor, as the VOD
+ * MPD has it (dash.c); the live source's language is not known: "und".
+ * Accessibility follows the RepresentationBase descriptors
+ * (ProducerReferenceTime) and precedes SegmentTemplate.
+ */
+static int
+put_cc_accessibility(cir_buf_t *out, const mpd_t *m)
+{
+    size_t nb_video = 0, nb_cc = 0;
+
+    for (size_t i = 0; i < m->nb; i++) {
+        const cir_live_track_t *t = &m->tracks[i]->track;
+        nb_video += t->kind == CIR_LIVE_VIDEO;
+        nb_cc += t->kind == CIR_LIVE_VIDEO && t->closed_captions;
+    }
+    if (nb_video == 0 || nb_cc != nb_video) {
+        return 0;
+    }
+    return cir_buf_puts(out, "      <Accessibility "
+                             "schemeIdUri=\"urn:scte:dash:cc:cea-608:2015\" "
+                             "value=\"CC1=und\"/>\n");
+}
+
 static int
 put_set(cir_buf_t *out, const mpd_t *m, size_t k, cir_live_kind_t kind, int id)
 {
@@ -421,6 +446,11 @@ put_set(cir_buf_t *out, const mpd_t *m, size_t k, cir_live_kind_t kind, int id)
                               "\" value=\""));
         TRY(cir_manifest_put_xml_attr(out, m->cfg->utc_timing_url));
         TRY(cir_buf_puts(out, "\"/>\n      </ProducerReferenceTime>\n"));
+    }
+    if (kind == CIR_LIVE_VIDEO) {
+        TRY(put_cc_accessibility(out, m));
+    }
+    if (!m->ended) {
         if (lead->part_target > 0) {
             /* a segment can be fetched once its first chunk is out:
              * ATO = segDur - chunkDur (LL CR 9.X.4.5) */

@@ -303,6 +303,30 @@ put_live_audio_codecs(cir_buf_t *out, const cir_live_index_t *const *tracks,
     return 0;
 }
 
+/*
+ * The closed captions a video track's SEI carries (CEA-608 CC1, the
+ * transcoder's cir_live_track_t.closed_captions), as the VOD master says
+ * them (hls.c): one EXT-X-MEDIA in the group "cc", named by the variants
+ * that carry them; none at all when no track does (CLOSED-CAPTIONS=NONE
+ * must be on every variant or none).  The live source's language is not
+ * known: "und".
+ */
+static int
+put_live_cc_media(cir_buf_t *out, const cir_live_index_t *const *tracks,
+                  size_t nb)
+{
+    for (size_t i = 0; i < nb; i++) {
+        if (tracks[i]->track.kind == CIR_LIVE_VIDEO &&
+            tracks[i]->track.closed_captions) {
+            return cir_buf_puts(
+                out, "\n#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\","
+                     "NAME=\"Captions\",LANGUAGE=\"und\",INSTREAM-ID=\"CC1\","
+                     "DEFAULT=YES,AUTOSELECT=YES\n");
+        }
+    }
+    return 0;
+}
+
 /* One EXT-X-STREAM-INF per video track, its bandwidth with the audio's
  * added. */
 static int
@@ -334,6 +358,9 @@ put_live_video_variants(cir_buf_t *out, const cir_live_index_t *const *tracks,
                                    3));
         if (nb_audio > 0) {
             TRY(cir_buf_puts(out, ",AUDIO=\"audio\""));
+        }
+        if (t->closed_captions) {
+            TRY(cir_buf_puts(out, ",CLOSED-CAPTIONS=\"cc\""));
         }
         TRY(cir_buf_printf(out, "\n%s/index.m3u8\n", t->rendition));
     }
@@ -380,6 +407,7 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
     if (nb_audio > 0) {
         TRY(put_live_audio_media(out, tracks, nb));
     }
+    TRY(put_live_cc_media(out, tracks, nb));
     TRY(put_live_video_variants(out, tracks, nb, nb_audio, audio_peak,
                                 audio_avg));
     return 0;

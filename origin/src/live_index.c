@@ -13,8 +13,11 @@
  * byte ranges of their segment file); version 3 the stream's timing
  * (u32 target duration, i64 PART-TARGET in µs, after the part target);
  * version 4 the run anchor (run_pdt_us, run_start, run_after_us: where
- * segments[0]'s DASH Period starts, after started_us).  An index of
- * another version fails to decode.
+ * segments[0]'s DASH Period starts, after started_us); version 5 the
+ * paused flag (the flags byte's bit 1).  The flags byte's bit 2 (the video
+ * track carries closed captions) came later without a version change:
+ * older version-5 indexes have it clear, which reads as no captions.  An
+ * index of another version fails to decode.
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
  * The length is implied by the counts and must match exactly.
@@ -159,6 +162,10 @@ check_track(const cir_live_track_t *t)
     if (t->kind != CIR_LIVE_VIDEO && t->kind != CIR_LIVE_AUDIO) {
         return CIR_EPARSE;
     }
+    if (t->closed_captions > 1 ||
+        (t->closed_captions && t->kind != CIR_LIVE_VIDEO)) {
+        return CIR_EPARSE;
+    }
     if (t->width < 0 || t->height < 0 || t->sample_rate < 0 ||
         t->channels < 0 || !(t->frame_rate >= 0.0 && t->frame_rate < 1000.0)) {
         return CIR_EPARSE;
@@ -284,7 +291,8 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
     TRY(put_u32(out, idx->window));
     TRY(put_u32(out, idx->discontinuity_sequence));
     TRY(put_u32(out, idx->init_id));
-    TRY(put_u8(out, (uint8_t)(idx->ended | idx->paused << 1)));
+    TRY(put_u8(out, (uint8_t)(idx->ended | idx->paused << 1 |
+                              t->closed_captions << 2)));
     TRY(put_u64(out, idx->version));
     TRY(put_i64(out, idx->updated_us));
     TRY(put_i64(out, idx->started_us));
@@ -408,7 +416,8 @@ read_header(reader_t *r, cir_live_index_t *out)
     x.discontinuity_sequence = (uint32_t)get_n(r, 4);
     x.init_id = (uint32_t)get_n(r, 4);
     x.ended = (uint8_t)get_n(r, 1);
-    x.paused = x.ended >> 1; /* > 1: refused by the check */
+    t->closed_captions = (uint8_t)(x.ended >> 2); /* > 1: refused */
+    x.paused = (x.ended >> 1) & 1;
     x.ended &= 1;
     x.version = get_n(r, 8);
     x.updated_us = (int64_t)get_n(r, 8);

@@ -575,6 +575,19 @@ cir_live_writer_commit_part(cir_live_writer_t *w, size_t len, int64_t start,
 }
 
 int
+cir_live_writer_set_closed_captions(cir_live_writer_t *w)
+{
+    if (w == NULL || w->idx.track.kind != CIR_LIVE_VIDEO) {
+        return CIR_EINVAL;
+    }
+    if (w->idx.track.closed_captions) {
+        return 0;
+    }
+    w->idx.track.closed_captions = 1;
+    return 1;
+}
+
+int
 cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td)
 {
     if (w == NULL || td == 0 || td > 3600 ||

@@ -124,6 +124,39 @@ Test(dash_live, dynamic_mpd)
     cr_expect(strstr(out.data, "mediaPresentationDuration") == NULL);
 }
 
+/* Captions in every video track's SEI: the SCTE 214 Accessibility on the
+ * video set, after ProducerReferenceTime, before SegmentTemplate; none on
+ * the audio set, none when a video track has none. */
+Test(dash_live, signals_closed_captions_of_the_video)
+{
+    const char *acc, *prt, *tmpl, *audio;
+
+    stream(0);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "Accessibility") == NULL, "%s", out.data);
+
+    fa.idx.track.closed_captions = 1;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "Accessibility") == NULL,
+              "one video track without captions: %s", out.data);
+
+    fb.idx.track.closed_captions = 1;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    check_golden("live_cc.mpd", &out);
+    expect_well_formed(&out);
+    acc = strstr(out.data, "      <Accessibility schemeIdUri=\"urn:scte:dash:"
+                           "cc:cea-608:2015\" value=\"CC1=und\"/>\n");
+    prt = strstr(out.data, "</ProducerReferenceTime>");
+    tmpl = strstr(out.data, "<SegmentTemplate availabilityTimeOffset");
+    audio = strstr(out.data, "contentType=\"audio\"");
+    cr_assert(acc != NULL && prt != NULL && tmpl != NULL && audio != NULL, "%s",
+              out.data);
+    cr_expect(prt < acc && acc < tmpl && acc < audio, "%s", out.data);
+    cr_expect(strstr(acc + 20, "Accessibility") == NULL, "once: %s", out.data);
+}
+
 /* maxSegmentDuration is the longest segment to the millisecond (rounded
  * up), not the whole seconds of the HLS target duration: Shaka puts its
  * live edge maxSegmentDuration - availabilityTimeOffset behind the wall

@@ -226,6 +226,53 @@ Test(hls_live, live_master)
     cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), CIR_EINVAL);
 }
 
+/* A video whose SEI carries captions: one CLOSED-CAPTIONS rendition, named
+ * by the variants that carry them only; none without any. */
+Test(hls_live, live_master_signals_closed_captions)
+{
+    const cir_live_index_t *tracks[3];
+
+    fx_live(&fa, "720p", 3, 1);
+    fx_live(&fb, "360p", 3, 1);
+    fb.idx.track.width = 640;
+    fb.idx.track.height = 360;
+    fb.idx.track.bandwidth = 800000;
+    snprintf(fb.idx.track.codecs, 64, "avc1.64001e");
+    fx_init(&fc, "audio", CIR_LIVE_AUDIO, 100);
+    fx_add(&fc, 4, 1, 1);
+    tracks[0] = &fa.idx;
+    tracks[1] = &fb.idx;
+    tracks[2] = &fc.idx;
+    cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), 0);
+    cr_expect(strstr(out.data, "CLOSED-CAPTIONS") == NULL, "%s", out.data);
+
+    fa.idx.track.closed_captions = 1;
+    fb.idx.track.closed_captions = 1;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), 0);
+    check_golden("live_master_cc.m3u8", &out);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\","
+                     "NAME=\"Captions\",LANGUAGE=\"und\","
+                     "INSTREAM-ID=\"CC1\",DEFAULT=YES,AUTOSELECT=YES\n") !=
+                  NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "AUDIO=\"audio\",CLOSED-CAPTIONS=\"cc\"\n720p/"
+                               "index.m3u8\n") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data, "AUDIO=\"audio\",CLOSED-CAPTIONS=\"cc\"\n360p/"
+                               "index.m3u8\n") != NULL,
+              "%s", out.data);
+
+    /* only the rung that carries them names the group */
+    fb.idx.track.closed_captions = 0;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_master(tracks, 3, &out), 0);
+    cr_expect(strstr(out.data, "TYPE=CLOSED-CAPTIONS") != NULL);
+    cr_expect(strstr(out.data, "AUDIO=\"audio\"\n360p/index.m3u8\n") != NULL,
+              "%s", out.data);
+}
+
 Test(hls_live, invalid_index_and_bounded_output)
 {
     cir_buf_t small;

@@ -144,6 +144,36 @@ encode(const cir_live_index_t *idx, cir_buf_t *b)
     cr_assert_eq(cir_live_index_encode(idx, b), 0);
 }
 
+/* The captions flag rides in the flags byte (bit 2), on video only. */
+Test(live_index, closed_captions_round_trip)
+{
+    cir_live_index_t *in = small_index(3), out;
+    cir_buf_t b;
+
+    in->track.closed_captions = 1;
+    encode(in, &b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_expect_eq(out.track.closed_captions, 1);
+    cr_expect_eq(out.ended, 0);
+    cr_expect_eq(out.paused, 0);
+    cir_live_index_free(&out);
+    cir_buf_free(&b);
+
+    in->track.closed_captions = 0;
+    encode(in, &b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_expect_eq(out.track.closed_captions, 0);
+    cir_live_index_free(&out);
+    cir_buf_free(&b);
+
+    /* an audio track with captions is refused */
+    in->track.closed_captions = 1;
+    in->track.kind = CIR_LIVE_AUDIO;
+    cir_buf_init(&b, CIR_LIVE_INDEX_MAX_SIZE);
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    cir_buf_free(&b);
+}
+
 Test(live_index, round_trip_is_exact)
 {
     cir_live_index_t *in = small_index(6), out;

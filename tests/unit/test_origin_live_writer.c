@@ -51,6 +51,37 @@ Test(live_writer, put_init_closes_an_open_segment)
     cr_assert(on_disk(0));
 }
 
+/* Closed captions are said of a video track once, published with the next
+ * index; an audio track has none to say. */
+Test(live_writer, closed_captions_go_out_with_the_next_index)
+{
+    cir_live_writer_config_t c = config(3);
+    cir_live_writer_t *audio = NULL;
+    cir_live_index_t disk;
+
+    start(3, "I", 1);
+    cr_assert_eq(put_part(w, "A", 1, 0, TS, 1), 0);
+    cr_assert_eq(publish(w), 0);
+    cr_assert_eq(load(&disk), 0);
+    cr_expect_eq(disk.track.closed_captions, 0);
+    cir_live_index_free(&disk);
+
+    cr_assert_eq(cir_live_writer_set_closed_captions(w), 1);
+    cr_assert_eq(cir_live_writer_set_closed_captions(w), 0, "once");
+    cr_assert_eq(cir_live_writer_index(w)->track.closed_captions, 1);
+    cr_assert_eq(put_part(w, "B", 1, TS, TS, 0), 0);
+    cr_assert_eq(publish(w), 0);
+    cr_assert_eq(load(&disk), 0);
+    cr_expect_eq(disk.track.closed_captions, 1);
+    cir_live_index_free(&disk);
+
+    c.track.kind = CIR_LIVE_AUDIO;
+    cr_assert_eq(cir_live_writer_open(&audio, &c), 0);
+    cr_expect_eq(cir_live_writer_set_closed_captions(audio), CIR_EINVAL);
+    cr_expect_eq(cir_live_writer_set_closed_captions(NULL), CIR_EINVAL);
+    cir_live_writer_close(&audio);
+}
+
 Test(live_writer, rejects_bad_config_and_input)
 {
     cir_live_writer_config_t c = config(2);

@@ -1,7 +1,8 @@
 /*
  * The live pipeline with ABR rungs: decode once, scale and encode each rung
  * on its own thread, segments aligned across renditions, dropped frames
- * counted, timelines across reconnects and pauses.
+ * counted, timelines across reconnects and pauses, closed captions carried
+ * through drops and repeats.
  */
 #include "live_abr_fixture.h"
 #include "live_health.h"
@@ -621,4 +622,162 @@ Test(transcoder_live_abr, a_break_before_the_audio_reached_the_cut_is_a_gap,
     cir_live_index_free(&a);
     avformat_close_input(&ic);
     av_packet_free(&pkt);
+}
+
+/* The valid cc_data triplets of a file's decoded video frames, 608 null
+ * padding left out (as captions.c carries them), appended to out; how
+ * many bytes. */
+static size_t
+caption_bytes(const char *path, uint8_t *out, size_t size)
+{
+    AVFormatContext *ic = NULL;
+    int vi = open_file(path, &ic);
+    const AVCodec *codec =
+        avcodec_find_decoder(ic->streams[vi]->codecpar->codec_id);
+    AVCodecContext *dec = avcodec_alloc_context3(codec);
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *f = av_frame_alloc();
+    size_t n = 0;
+    int eof = 0;
+
+    cr_assert_eq(avcodec_parameters_to_context(dec, ic->streams[vi]->codecpar),
+                 0);
+    cr_assert_eq(avcodec_open2(dec, codec, NULL), 0);
+    while (!eof) {
+        eof = av_read_frame(ic, pkt) < 0;
+        if (!eof && pkt->stream_index != vi) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        avcodec_send_packet(dec, eof ? NULL : pkt);
+        av_packet_unref(pkt);
+        while (avcodec_receive_frame(dec, f) == 0) {
+            AVFrameSideData *sd =
+                av_frame_get_side_data(f, AV_FRAME_DATA_A53_CC);
+            for (size_t i = 0; sd && i + 3 <= sd->size; i += 3) {
+                const uint8_t *t = sd->data + i;
+                int null608 =
+                    (t[0] & 3) < 2 && (t[1] & 0x7f) == 0 && (t[2] & 0x7f) == 0;
+                if ((t[0] & 0x04) && !null608) {
+                    cr_assert_leq(n + 3, size);
+                    memcpy(out + n, t, 3);
+                    n += 3;
+                }
+            }
+            av_frame_unref(f);
+        }
+    }
+    av_frame_free(&f);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&ic);
+    return n;
+}
+
+/* A live rendition's init segment and media segments, joined into path. */
+static void
+join_rendition(const char *name, const char *path)
+{
+    char file[256];
+    FILE *out = fopen(path, "wb");
+    int found = 0;
+
+    cr_assert_not_null(out);
+    snprintf(file, sizeof(file), "%s/live/s1/%s/init-1.mp4", workdir, name);
+    for (int msn = -1; msn < 1000; msn++) {
+        FILE *in;
+        char buf[65536];
+        size_t len;
+        if (msn >= 0) {
+            snprintf(file, sizeof(file), "%s/live/s1/%s/seg-%d.m4s", workdir,
+                     name, msn);
+        }
+        if ((in = fopen(file, "rb")) == NULL) {
+            continue;
+        }
+        found++;
+        while ((len = fread(buf, 1, sizeof(buf), in)) > 0) {
+            cr_assert_eq(fwrite(buf, 1, len, out), len);
+        }
+        fclose(in);
+    }
+    fclose(out);
+    cr_assert_geq(found, 3, "%s: init and segments", name);
+}
+
+/* A captioned source (tests/tools/cc_sample.c) through a rung so slow it
+ * drops frames: every caption byte pair the source has comes out of each
+ * rung once, in order (none lost with a dropped frame, none doubled on a
+ * repeated picture), and every video rendition's index says so. */
+Test(transcoder_live_abr, a_slow_rung_keeps_every_caption, .init = setup,
+     .fini = teardown, .timeout = 90)
+{
+    cir_onair_file_job_t j = job("cc.mp4");
+    const char *names[] = {"video", "180p", "90p"};
+    const char *build = getenv("CIRRUS_BUILD_DIR");
+    static uint8_t src[1 << 16], got[1 << 16];
+    char cmd[512], joined[256];
+    cir_onair_t *live = NULL;
+    AVFormatContext *ic = NULL;
+    cir_live_index_t idx;
+    json_t *st;
+    size_t n_src, n_got;
+    int vi;
+
+    cr_assert_not_null(build, "CIRRUS_BUILD_DIR");
+    snprintf(cmd, sizeof(cmd),
+             "'%s/tests/cirrus-cc-sample' '%s/cc.mp4' --size 384x216 "
+             "--seconds 5",
+             build, workdir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    n_src = caption_bytes(j.input, src, sizeof(src));
+    cr_assert_gt(n_src, 30, "the source has captions");
+
+    j.live.queue_frames = 2;
+    j.live.test_rung_delay_us = 20000; /* the last rung, 90p: 50 fps at most */
+    vi = open_file(j.input, &ic);
+    cr_assert_eq(cir_onair_open(&live, &j.live), 0);
+    cr_assert_eq(cir_onair_add_video(live, ic->streams[vi]->codecpar,
+                                     ic->streams[vi]->time_base,
+                                     ic->streams[vi]->avg_frame_rate, 0),
+                 0);
+    push_video_packets(live, ic, vi);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    st = cir_onair_stats(live);
+    cr_assert_gt(json_integer_value(json_object_get(
+                     json_array_get(json_object_get(st, "renditions"), 2),
+                     "dropped_frames")),
+                 0, "the 90p rung dropped frames");
+    json_decref(st);
+    cir_onair_close(&live);
+    avformat_close_input(&ic);
+
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(load(names[i], &idx), 0, "%s", names[i]);
+        cr_expect_eq(idx.track.closed_captions, 1, "%s", names[i]);
+        cir_live_index_free(&idx);
+        snprintf(joined, sizeof(joined), "%s/%s.mp4", workdir, names[i]);
+        join_rendition(names[i], joined);
+        n_got = caption_bytes(joined, got, sizeof(got));
+        cr_expect_eq(n_got, n_src, "%s: %zu caption bytes of %zu", names[i],
+                     n_got, n_src);
+        cr_expect(n_got == n_src && memcmp(got, src, n_src) == 0,
+                  "%s: the source's byte pairs, in order", names[i]);
+    }
+}
+
+/* Without captions in the source, no rendition's index claims any. */
+Test(transcoder_live_abr, no_captions_claimed_without_them, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    cir_onair_file_job_t j = job("in.mp4");
+    const char *names[] = {"video", "180p", "90p"};
+    cir_live_index_t idx;
+
+    cr_assert_eq(cir_onair_run_file(&j), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(load(names[i], &idx), 0, "%s", names[i]);
+        cr_expect_eq(idx.track.closed_captions, 0, "%s", names[i]);
+        cir_live_index_free(&idx);
+    }
 }

@@ -39,6 +39,9 @@ int cir_onair_store_put_gap_segment(cir_onair_store_t *st, int64_t start,
                                     int64_t duration);
 /* cir_live_writer_set_target_duration, published. */
 int cir_onair_store_set_target_duration(cir_onair_store_t *st, uint32_t td);
+/* cir_live_writer_set_closed_captions: published with the next index (the
+ * next part's), not at once. */
+int cir_onair_store_set_closed_captions(cir_onair_store_t *st);
 /* Ends the stream: closes an open segment, sets ENDLIST. */
 int cir_onair_store_finish(cir_onair_store_t *st);
 cir_live_writer_t *cir_onair_store_writer(cir_onair_store_t *st);

@@ -183,6 +183,17 @@ cir_cmaf_live_target_duration(const cir_cmaf_live_t *c)
     return c->target_duration;
 }
 
+int
+cir_cmaf_live_set_closed_captions(cir_cmaf_live_t *c)
+{
+    int ret = cir_onair_store_set_closed_captions(c->store);
+
+    if (ret == 1) {
+        cir_log_info(&c->log, "the video carries closed captions (CC1)");
+    }
+    return ret < 0 ? ret : 0;
+}
+
 /* Muxes the held sample into the open part, or into a new one when it
  * starts one or cannot fit: the next sample's dts (next) is where a part
  * holding it would end at the earliest.  next: AV_NOPTS_VALUE at the end. */

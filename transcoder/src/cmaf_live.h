@@ -58,6 +58,9 @@ int64_t cir_cmaf_live_wake_us(const cir_cmaf_live_t *c);
 int cir_cmaf_live_set_target_duration(cir_cmaf_live_t *c, uint32_t td);
 /* 0 while not decided. */
 uint32_t cir_cmaf_live_target_duration(const cir_cmaf_live_t *c);
+/* The video carries closed captions in its SEI: said in the index from
+ * its next update on (cir_live_track_t.closed_captions).  Idempotent. */
+int cir_cmaf_live_set_closed_captions(cir_cmaf_live_t *c);
 /* Before the first packet: see the config's follower, decides_target. */
 void cir_cmaf_live_set_role(cir_cmaf_live_t *c, int follower,
                             int decides_target);

@@ -1,6 +1,7 @@
 /*
  * The live pipeline's ABR fan-out: decode the source once, hand each frame
- * to the rungs (live_rung.c: scale and encode on threads of their own).
+ * to the rungs (live_rung.c: scale and encode on threads of their own,
+ * each carrying the frames' closed captions).
  *
  * Tested by tests/unit/test_transcoder_live_abr.c.
  */
@@ -170,6 +171,25 @@ is_source_key(cir_onair_t *l, int64_t pts)
     return 0;
 }
 
+/* A passthrough keeps the source's SEI, so its captions too: once a
+ * decoded frame has cc_data, its index says so (as the rungs' do). */
+static int
+note_captions(cir_onair_t *l, const AVFrame *f)
+{
+    if (!l->captions_seen &&
+        av_frame_get_side_data(f, AV_FRAME_DATA_A53_CC) != NULL) {
+        l->captions_seen = 1;
+        cir_log_info(&l->log, "the source carries closed captions "
+                              "(A/53 cc_data)");
+    }
+    if (!l->captions_seen || l->captions_said || !l->passthrough ||
+        l->video.pkg == NULL) {
+        return 0;
+    }
+    l->captions_said = 1;
+    return cir_cmaf_live_set_closed_captions(l->video.pkg);
+}
+
 static int
 fan_out(cir_onair_t *l, AVFrame *f)
 {
@@ -227,6 +247,9 @@ fan_out(cir_onair_t *l, AVFrame *f)
                 }
             }
         }
+    }
+    if ((ret = note_captions(l, f)) < 0) {
+        return ret;
     }
     if (!l->fanned) {
         l->fanned = 1;

@@ -83,6 +83,9 @@ struct cir_live {
     int vseg_open;
     int64_t cts_delay; /* the source's pts - dts at its first keyframe */
     int fanned;        /* a frame went to the rungs */
+    /* the decoded source carries closed captions (A/53 cc_data), and the
+     * passthrough's index says so: the rungs say it of their own */
+    int captions_seen, captions_said;
     /* audio holes filled with silence (passthrough AAC, live_silence.h):
      * where the audio packaged so far ends (audio tb; AV_NOPTS_VALUE:
      * none yet), and whether silence is standing in for it now */

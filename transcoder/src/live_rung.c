@@ -2,7 +2,14 @@
  * One live rung: bounded queue -> swscale -> libx264 (zero latency) -> live
  * CMAF packager, on its own thread.
  *
- * Tested by tests/unit/test_transcoder_live_abr.c.
+ * Closed captions (A/53 cc_data, captions.h) do not ride in the queue with
+ * their frame: a dropped frame would lose them, and a picture repeated over
+ * a hole would say them twice.  They leave each frame as it is pushed, wait
+ * in the rung's caption queue (under the rung's lock), and every frame sent
+ * to the encoder, repeats too, takes those timed before its end.
+ *
+ * Tested by tests/unit/test_transcoder_live_abr.c (the captions by
+ * tests/integration/live_captions.test.mjs).
  */
 #include <pthread.h> /* _GNU_SOURCE (the build's): pthread_setname_np */
 #include <stdlib.h>
@@ -14,6 +21,7 @@
 #include <libswscale/swscale.h>
 
 #include "avsetup.h"
+#include "captions.h"
 #include "cir_bqueue.h"
 #include "cir_error.h"
 #include "cir_log.h"
@@ -73,6 +81,9 @@ struct cir_onair_rung {
     int64_t dropped_tail_pts;
 
     int anchored; /* the rendition has the stream's anchor (thread) */
+    /* the frames' cc_data, taken at push, given at send (under lock) */
+    cir_captions_t *captions;
+    int captions_said; /* the index says so (thread) */
 
     /* producer side only */
     int carry_disc;  /* a dropped frame's discontinuity, for the next one */
@@ -231,6 +242,24 @@ drain(cir_onair_rung_t *r)
 }
 
 /* Encodes one picture at pts lasting dur (cut to max_gap). */
+/* The queued cc_data timed before the frame's end onto it (captions.h);
+ * the first time the source has captions, the rendition's index says so. */
+static int
+give_captions(cir_onair_rung_t *r, AVFrame *f)
+{
+    int ret, seen;
+
+    pthread_mutex_lock(&r->lock);
+    ret = cir_captions_give(r->captions, f, r->tb, r->cur_dur);
+    seen = cir_captions_seen(r->captions);
+    pthread_mutex_unlock(&r->lock);
+    if (ret < 0 || !seen || r->captions_said) {
+        return ret;
+    }
+    r->captions_said = 1;
+    return cir_cmaf_live_set_closed_captions(r->pkg);
+}
+
 static int
 send(cir_onair_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
 {
@@ -242,6 +271,9 @@ send(cir_onair_rung_t *r, AVFrame *f, int key, int64_t pts, int64_t dur)
     r->cur_dur = dur > r->max_gap ? r->max_gap : dur;
     r->last_pts = pts;
     r->last_end = pts + r->cur_dur;
+    if ((ret = give_captions(r, f)) < 0) {
+        return ret;
+    }
     ret = avcodec_send_frame(r->enc, f);
     if (ret < 0) {
         cir_log_error(&r->log, "encoder: %s", av_err2str(ret));
@@ -499,7 +531,7 @@ cir_onair_rung_start(cir_onair_rung_t **out, const cir_onair_rung_config_t *cfg)
     atomic_init(&r->bytes, 0);
     atomic_init(&r->target_duration, cfg->packaging.target_duration);
     r->pkt = av_packet_alloc();
-    if (r->pkt == NULL) {
+    if (r->pkt == NULL || cir_captions_open(&r->captions) < 0) {
         ret = CIR_ENOMEM;
         goto fail;
     }
@@ -610,6 +642,10 @@ cir_onair_rung_push(cir_onair_rung_t *r, const AVFrame *frame, int key,
     pthread_mutex_lock(&r->lock);
     ret = r->err;
     if (ret == 0) {
+        /* the captions stay, whether the frame is queued or dropped */
+        ret = cir_captions_take(r->captions, ref, r->tb);
+    }
+    if (ret == 0) {
         dropped = queue_frame(r, &ref, key, disc);
     }
     pthread_mutex_unlock(&r->lock);
@@ -716,6 +752,7 @@ cir_onair_rung_free(cir_onair_rung_t **rp)
     sws_freeContext(r->sws);
     cir_cmaf_live_free(&r->pkg);
     av_packet_free(&r->pkt);
+    cir_captions_free(&r->captions);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r);

@@ -432,6 +432,15 @@ cir_onair_store_set_target_duration(cir_onair_store_t *st, uint32_t td)
 }
 
 int
+cir_onair_store_set_closed_captions(cir_onair_store_t *st)
+{
+    if (st == NULL) {
+        return CIR_EINVAL;
+    }
+    return cir_live_writer_set_closed_captions(st->w);
+}
+
+int
 cir_onair_store_finish(cir_onair_store_t *st)
 {
     int ret;

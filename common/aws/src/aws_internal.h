@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include <jansson.h>
+
 #include "cir_aws.h"
 
 #define AWS_ERROR_MAX 1024 /* the thread's last error message */
@@ -73,6 +75,14 @@ typedef struct {
 
 /* request.c: one signed request with the client's retries. */
 int aws_request(cir_aws_t *a, aws_req_t *r);
+/* request.c: a JSON call (Batch's REST JSON, SQS's JSON 1.0, EventBridge's
+ * 1.1): body serialised and POSTed with content_type and, when given,
+ * X-Amz-Target; r gives the service, endpoint, path, low_speed_s and
+ * limits (its body, headers and out are set here).  *reply: the answer,
+ * an object ("" is {}); CIR_EPARSE "<what>: malformed reply" otherwise. */
+int aws_json_call(cir_aws_t *a, aws_req_t *r, const char *content_type,
+                  const char *target, const json_t *body, size_t reply_max,
+                  const char *what, json_t **reply);
 
 /* client.c: the client's endpoints, the thread's last error and its code,
  * small string helpers. */

@@ -15,47 +15,25 @@
 static int
 batch_call(cir_aws_t *a, const char *path, json_t *body, json_t **reply)
 {
-    char ep[600];
-    char *text = NULL;
-    cir_buf_t out;
+    char ep[600], what[128];
+    aws_req_t r = {.service = "batch", .path = path, .low_speed_s = 60};
     int ret;
 
     *reply = NULL;
+    if (body == NULL) {
+        return CIR_ENOMEM;
+    }
     if (aws_endpoint(a, "batch")[0] != '\0') {
         snprintf(ep, sizeof(ep), "%s", aws_endpoint(a, "batch"));
     } else {
         snprintf(ep, sizeof(ep), "https://batch.%s.amazonaws.com",
                  cir_aws_region(a));
     }
-    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    snprintf(what, sizeof(what), "Batch %s", path);
+    r.endpoint = ep;
+    ret = aws_json_call(a, &r, "application/json", NULL, body, BATCH_REPLY_MAX,
+                        what, reply);
     json_decref(body);
-    if (text == NULL) {
-        return CIR_ENOMEM;
-    }
-    cir_aws_kv_t h[1] = {{"content-type", "application/json"}};
-    cir_buf_init(&out, BATCH_REPLY_MAX);
-    aws_req_t r = {.service = "batch",
-                   .method = "POST",
-                   .endpoint = ep,
-                   .path = path,
-                   .headers = h,
-                   .nheaders = 1,
-                   .body = text,
-                   .body_len = strlen(text),
-                   .low_speed_s = 60,
-                   .out = &out};
-    ret = aws_request(a, &r);
-    free(text);
-    if (ret == 0) {
-        *reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
-        if (!json_is_object(*reply)) {
-            json_decref(*reply);
-            *reply = NULL;
-            aws_set_error("Batch %s: malformed reply", path);
-            ret = CIR_EPARSE;
-        }
-    }
-    cir_buf_free(&out);
     return ret;
 }
 

@@ -56,8 +56,6 @@ cir_events_put(cir_aws_t *a, const cir_events_entry_t *entry, int max_attempts,
                int timeout_ms)
 {
     char ep[600];
-    char *text;
-    cir_buf_t out;
     json_t *body, *reply;
     int ret;
 
@@ -75,34 +73,20 @@ cir_events_put(cir_aws_t *a, const cir_events_entry_t *entry, int max_attempts,
         json_object_set_new(json_array_get(json_object_get(body, "Entries"), 0),
                             "EventBusName", json_string(entry->bus));
     }
-    text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (text == NULL) {
-        return CIR_ENOMEM;
-    }
     events_endpoint(a, ep, sizeof(ep));
-    cir_aws_kv_t h[2] = {{"content-type", "application/x-amz-json-1.1"},
-                         {"x-amz-target", "AWSEvents.PutEvents"}};
-    cir_buf_init(&out, EVENTS_REPLY_MAX);
     aws_req_t r = {.service = "events",
-                   .method = "POST",
                    .endpoint = ep,
                    .path = "/",
-                   .headers = h,
-                   .nheaders = 2,
-                   .body = text,
-                   .body_len = strlen(text),
                    .low_speed_s = 30,
                    .timeout_ms = timeout_ms,
-                   .max_attempts = max_attempts,
-                   .out = &out};
-    ret = aws_request(a, &r);
-    free(text);
+                   .max_attempts = max_attempts};
+    ret = aws_json_call(a, &r, "application/x-amz-json-1.1",
+                        "AWSEvents.PutEvents", body, EVENTS_REPLY_MAX,
+                        "EventBridge PutEvents", &reply);
+    json_decref(body);
     if (ret == 0) {
-        reply = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
         ret = entry_result(reply);
-        json_decref(reply);
     }
-    cir_buf_free(&out);
+    json_decref(reply);
     return ret;
 }

@@ -220,3 +220,44 @@ aws_request(cir_aws_t *a, aws_req_t *r)
     cir_buf_free(&r->errbody);
     return ret;
 }
+
+int
+aws_json_call(cir_aws_t *a, aws_req_t *r, const char *content_type,
+              const char *target, const json_t *body, size_t reply_max,
+              const char *what, json_t **reply)
+{
+    cir_aws_kv_t h[2] = {{"content-type", content_type},
+                         {"x-amz-target", target}};
+    char *text = json_dumps(body, JSON_COMPACT);
+    cir_buf_t out;
+    int ret;
+
+    *reply = NULL;
+    if (text == NULL) {
+        return CIR_ENOMEM;
+    }
+    cir_buf_init(&out, reply_max);
+    r->method = "POST";
+    r->headers = h;
+    r->nheaders = target != NULL ? 2 : 1;
+    r->body = text;
+    r->body_len = strlen(text);
+    r->out = &out;
+    ret = aws_request(a, r);
+    r->headers = NULL;
+    r->body = NULL;
+    r->out = NULL;
+    free(text);
+    if (ret == 0) {
+        *reply = out.len > 0 ? json_loadb(out.data, out.len, 0, NULL)
+                             : json_object();
+        if (!json_is_object(*reply)) {
+            json_decref(*reply);
+            *reply = NULL;
+            aws_set_error("%s: malformed reply", what);
+            ret = CIR_EPARSE;
+        }
+    }
+    cir_buf_free(&out);
+    return ret;
+}

@@ -29,10 +29,8 @@ static int
 sqs_call_limited(cir_aws_t *a, const char *queue_url, const char *action,
                  json_t *body, const aws_req_t *limits, json_t **reply)
 {
-    char ep[1024], target[64];
-    char *text = NULL;
-    cir_buf_t out;
-    int ret;
+    char ep[1024], target[64], what[64];
+    aws_req_t r = {.service = "sqs", .path = "/", .low_speed_s = 60};
 
     *reply = NULL;
     sqs_endpoint(a, queue_url, ep, sizeof(ep));
@@ -40,41 +38,17 @@ sqs_call_limited(cir_aws_t *a, const char *queue_url, const char *action,
         return CIR_EINVAL;
     }
     json_object_set_new(body, "QueueUrl", json_string(queue_url));
-    if ((text = json_dumps(body, JSON_COMPACT)) == NULL) {
-        return CIR_ENOMEM;
-    }
     snprintf(target, sizeof(target), "AmazonSQS.%s", action);
-    cir_aws_kv_t h[2] = {{"content-type", "application/x-amz-json-1.0"},
-                         {"x-amz-target", target}};
-    cir_buf_init(&out, 16 << 20);
-    aws_req_t r = {.service = "sqs",
-                   .method = "POST",
-                   .endpoint = ep,
-                   .path = "/",
-                   .headers = h,
-                   .nheaders = 2,
-                   .body = text,
-                   .body_len = strlen(text),
-                   .low_speed_s = 60,
-                   .out = &out};
+    snprintf(what, sizeof(what), "SQS %s", action);
+    r.endpoint = ep;
     if (limits != NULL) {
         r.timeout_ms = limits->timeout_ms;
         r.extra_ms = limits->extra_ms;
         r.max_attempts = limits->max_attempts;
         r.abort = limits->abort;
     }
-    ret = aws_request(a, &r);
-    if (ret == 0) {
-        *reply = json_loadb(out.data ? out.data : "{}", out.data ? out.len : 2,
-                            0, NULL);
-        if (*reply == NULL) {
-            aws_set_error("SQS %s: malformed reply", action);
-            ret = CIR_EPARSE;
-        }
-    }
-    free(text);
-    cir_buf_free(&out);
-    return ret;
+    return aws_json_call(a, &r, "application/x-amz-json-1.0", target, body,
+                         16 << 20, what, reply);
 }
 
 static int
