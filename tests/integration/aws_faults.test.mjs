@@ -4,7 +4,7 @@
 // of the input is retried from the same offset and, when S3 keeps failing,
 // is a transient error (exit 4), never bad media (exit 2); a SlowDown burst
 // on PUTs is absorbed by the per-request retry budget; and each class of
-// failure exits with the code the README's table documents.
+// failure exits with the code docs/transcode.md's table documents.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,12 +21,12 @@ const missing = !fs.existsSync(TOOL) ? `${TOOL} is not built`
     : !fs.existsSync(C.TRANSCODE_BIN) ? `${C.TRANSCODE_BIN} is not built`
         : false;
 
-// The README's exit-code table: | code | meaning | retry? | -> rows.
+// The exit-code table of docs/transcode.md: | code | meaning | retry? | -> rows.
 function documentedExitCodes() {
-    const lines = fs.readFileSync(path.join(C.SOURCE_DIR, 'README.md'), 'utf8')
-        .split('\n');
+    const lines = fs.readFileSync(path.join(C.SOURCE_DIR, 'docs', 'transcode.md'),
+        'utf8').split('\n');
     const start = lines.findIndex((l) => /^\|\s*exit code\s*\|/i.test(l));
-    assert.ok(start >= 0, 'README has an "exit code" table');
+    assert.ok(start >= 0, 'docs/transcode.md has an "exit code" table');
     const rows = [];
     for (const l of lines.slice(start + 2)) {
         if (!l.startsWith('|'))
@@ -41,7 +41,7 @@ function documentedExitCodes() {
 // The documented code whose meaning starts with `label`.
 function documented(label) {
     const row = documentedExitCodes().find((r) => r.meaning.startsWith(label));
-    assert.ok(row, `the README's exit-code table has a "${label}" row`);
+    assert.ok(row, `the exit-code table of docs/transcode.md has a "${label}" row`);
     return row;
 }
 

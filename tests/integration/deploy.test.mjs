@@ -82,13 +82,13 @@ const localsOf = (m) => Object.assign({}, ...(m.merged.locals || []));
 const refs = (obj, re) => new Set([...JSON.stringify(obj).matchAll(re)]
     .map((x) => x[1]));
 
-// The transcoder's exit codes as the README documents them:
+// The transcoder's exit codes as docs/transcode.md documents them:
 // | code | meaning | retry? |  ->  [{ code, retry }]
 function documentedExitCodes() {
-    const readme = read(SOURCE_DIR, 'README.md');
-    const lines = readme.split('\n');
+    const doc = read(SOURCE_DIR, 'docs', 'transcode.md');
+    const lines = doc.split('\n');
     const start = lines.findIndex((l) => /^\|\s*exit code\s*\|/i.test(l));
-    assert.ok(start >= 0, 'README has an "exit code" table');
+    assert.ok(start >= 0, 'docs/transcode.md has an "exit code" table');
     const rows = [];
     for (const l of lines.slice(start + 2)) {
         if (!l.startsWith('|'))
@@ -433,7 +433,7 @@ describe('deploy: Terraform', () => {
     test('Batch retry strategy follows the documented exit codes', () => {
         const doc = documentedExitCodes();
         const header = headerExitCodes();
-        // the README table and the header's enum name the same codes
+        // the documented table and the header's enum name the same codes
         assert.deepEqual(doc.map((r) => r.code).sort((a, b) => a - b),
             [...header.values()].sort((a, b) => a - b));
         assert.ok(doc.some((r) => r.retry) && doc.some((r) => !r.retry));
@@ -476,9 +476,10 @@ describe('deploy: Terraform', () => {
 
     // AWS Batch does not consult the retry strategy for an attempt it
     // ended at its timeout: no doc or comment may say otherwise, and the
-    // README and deploy/README say so.
+    // worker's page (docs/vod-at-scale.md) and deploy/README say so.
     test('docs: a timed-out Batch attempt is not retried', () => {
-        const files = ['README.md', 'deploy/README.md'];
+        const files = ['README.md', 'docs/vod-at-scale.md',
+            'deploy/README.md'];
         const walk = (d) => {
             for (const e of fs.readdirSync(path.join(SOURCE_DIR, d),
                 { withFileTypes: true }))
@@ -501,22 +502,25 @@ describe('deploy: Terraform', () => {
                     `${f}: "${sentence}" says a timed-out attempt is retried`);
             }
         }
-        for (const f of ['README.md', 'deploy/README.md'])
+        for (const f of ['docs/vod-at-scale.md', 'deploy/README.md'])
             assert.match(read(SOURCE_DIR, f).replace(/\s+/g, ' '),
                 /(timed-out attempt is not retried|at its timeout[^.]*never retried|does not retry an attempt it terminated for its timeout)/i, f);
         const batch = read(TF_ROOT, 'modules', 'batch', 'main.tf');
         assert.match(batch, /never retries a timed-out attempt/);
     });
 
-    // The README says what the SQS intake does with a permanent failure:
-    // parked in the DLQ by the redrive policy; deleted only without one.
+    // docs/vod-at-scale.md says what the SQS intake does with a permanent
+    // failure: parked in the DLQ by the redrive policy; deleted only
+    // without one.  No other page may say otherwise.
     test('docs: a permanent failure on SQS is parked, not deleted', () => {
-        const readme = read(SOURCE_DIR, 'README.md').replace(/\s+/g, ' ');
-        for (const sentence of readme.split(/(?<=[.;])\s+/))
-            if (/permanent/i.test(sentence) && /\bdeleted\b/.test(sentence))
-                assert.match(sentence, /without a `?RedrivePolicy|never deleted while the queue has a dead-letter/,
-                    `README: "${sentence}"`);
-        assert.match(readme, /a failed job is never deleted while the queue has a dead-letter queue/);
+        const text = (f) => read(SOURCE_DIR, f).replace(/\s+/g, ' ');
+        for (const f of ['README.md', 'docs/vod-at-scale.md'])
+            for (const sentence of text(f).split(/(?<=[.;])\s+/))
+                if (/permanent/i.test(sentence) && /\bdeleted\b/.test(sentence))
+                    assert.match(sentence, /without a `?RedrivePolicy|never deleted while the queue has a dead-letter/,
+                        `${f}: "${sentence}"`);
+        assert.match(text('docs/vod-at-scale.md'),
+            /a failed job is never deleted while the queue has a dead-letter queue/);
         const sqs = read(SOURCE_DIR, 'ingest', 'src', 'intake_sqs.c');
         assert.match(sqs, /permanent failure, message deleted \(the queue has no/);
     });
