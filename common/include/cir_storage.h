@@ -51,9 +51,9 @@ int cir_name_is_safe(const char *s, size_t len, size_t max_len);
  * A job's id from the name of what it makes (its output folder, an upload's
  * key): the bytes of A-Z a-z 0-9 . _ - as they are, every other byte as
  * %XX (RFC 3986 percent-encoding), so that two names never share an id and
- * an id stands in a URL path or a file name as it is ("My Clip" is
- * "My%20Clip").  A name too long for size ends at a whole character
- * before it; out is always terminated.
+ * an id stands in a file name as it is ("My Clip" is "My%20Clip"; in a URL
+ * path its '%' is written %25).  A name too long for size ends at a whole
+ * character before it; out is always terminated.
  */
 void cir_job_id_from_name(const char *name, char *out, size_t size);
 

@@ -601,6 +601,24 @@ idem_lookup(const cir_job_api_t *a, const char *keyfile, const char *body_hash,
     return 1;
 }
 
+/* Location: /jobs/<id>, the id's '%' written %25 (the path is
+ * percent-decoded when it comes back). */
+static void
+set_location(cir_worker_http_answer_t *ans, const char *id)
+{
+    size_t o = (size_t)snprintf(ans->location, sizeof(ans->location), "/jobs/");
+
+    for (; *id && o + 4 < sizeof(ans->location); id++) {
+        if (*id == '%') {
+            memcpy(ans->location + o, "%25", 3);
+            o += 3;
+        } else {
+            ans->location[o++] = *id;
+        }
+    }
+    ans->location[o] = '\0';
+}
+
 static int
 answer_replay(const cir_job_api_t *a, const char *id,
               cir_worker_http_answer_t *ans)
@@ -611,7 +629,7 @@ answer_replay(const cir_job_api_t *a, const char *id,
         return answer_json(
             ans, 200, json_pack("{s:s, s:s}", "id", id, "state", "queued"));
     }
-    snprintf(ans->location, sizeof(ans->location), "/jobs/%s", id);
+    set_location(ans, id);
     if (folder < 0) {
         return answer_json(ans, 200,
                            json_pack("{s:s, s:n}", "id", id, "state"));
@@ -668,7 +686,7 @@ enqueue(const cir_job_api_t *a, const char *id, const char *text,
         return answer_error(ans, ret == -EEXIST ? 409 : 500,
                             "cannot queue job %s: %s", id, cir_strerror(ret));
     }
-    snprintf(ans->location, sizeof(ans->location), "/jobs/%s", id);
+    set_location(ans, id);
     return answer_json(ans, 201, job_view(a, id, 0));
 }
 

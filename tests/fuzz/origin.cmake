@@ -7,8 +7,11 @@ file(GLOB _origin_src ${CMAKE_SOURCE_DIR}/origin/src/*.c)
 file(GLOB _common_src ${CMAKE_SOURCE_DIR}/common/src/*.c)
 foreach(name fuzz_live_index fuzz_origin_request fuzz_preset)
     add_executable(${name} ${_fuzz_dir}/${name}.c ${_origin_src} ${_common_src})
+    # common/src/cli.c includes the generated cir_build.h (git describe)
     target_include_directories(${name} PRIVATE
-        ${CMAKE_SOURCE_DIR}/origin/include ${CMAKE_SOURCE_DIR}/common/include)
+        ${CMAKE_SOURCE_DIR}/origin/include ${CMAKE_SOURCE_DIR}/common/include
+        ${CMAKE_BINARY_DIR}/common/generated)
+    add_dependencies(${name} cirrus_build_header)
     # what cirrus_common is compiled with (common/CMakeLists.txt)
     target_compile_definitions(${name} PRIVATE
         CIRRUS_PRESETS_DEFAULT="${CMAKE_SOURCE_DIR}/presets"

@@ -266,6 +266,21 @@ Test(job_api, submit_get_replay_conflict, .init = setup, .fini = teardown)
     cr_assert_eq(r.status, 409);
     cr_assert_str_eq(str(&r, "error"), "a job with id c exists");
     json_decref(r.json);
+
+    /* an id with a percent-escape (the id of "My Clip"): its Location
+     * writes the '%' as %25, and that Location reaches the job */
+    r = call(HTTP_POST, "/jobs",
+             "{\"input\":\"file:///m/e.mp4\",\"id\":\"My Clip\"}", NULL);
+    cr_assert_eq(r.status, 201);
+    cr_assert_str_eq(str(&r, "id"), "My%20Clip");
+    cr_assert_str_eq(r.location, "/jobs/My%2520Clip");
+    char location[CIR_WORKER_HTTP_URL_MAX];
+    memcpy(location, r.location, sizeof(location));
+    json_decref(r.json);
+    r = call(HTTP_GET, location, NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(str(&r, "id"), "My%20Clip");
+    json_decref(r.json);
 }
 
 Test(job_api, validation, .init = setup, .fini = teardown)
