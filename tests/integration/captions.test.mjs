@@ -17,6 +17,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
+import { hasCaptions, readCaptions } from './lib/captions.mjs';
 import * as C from './lib/cirrus.mjs';
 import { nginxAvailable, openToWorkers, startShippedNginx } from
     './lib/nginx.mjs';
@@ -71,32 +72,6 @@ function joined(job, rung) {
     fs.writeFileSync(file, Buffer.concat([path.join(dir, 'init.mp4'),
         ...segs.map((s) => path.join(dir, s))].map((f) => fs.readFileSync(f))));
     return file;
-}
-
-// The captions of a file as SRT cues, decoded by FFmpeg's ccaption_dec.
-function readCaptions(file) {
-    const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error',
-        '-f', 'lavfi', '-i', `movie=${file}[out0+subcc]`, '-map', '0:s',
-        '-f', 'srt', '-'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.split(/\n\n+/).filter((b) => b.trim()).map((b) => {
-        const lines = b.trim().split('\n');
-        const [start, end] = lines[1].split(' --> ').map((t) =>
-            C.vttTime(t.replace(',', '.')));
-        return { start, end,
-            text: lines.slice(2).join('\n').replace(/<[^>]*>|\{[^}]*\}/g, '') };
-    });
-}
-
-// ffprobe's stream line says "Closed Captions" when the frames it decoded
-// while probing had cc_data (-show_streams' closed_captions field stays 0:
-// its own decoder has decoded nothing).
-function hasCaptions(file) {
-    const r = spawnSync('ffprobe', ['-hide_banner', file], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const line = r.stderr.split('\n').find((l) => / Video: /.test(l));
-    assert.ok(line, r.stderr);
-    return line.includes('Closed Captions');
 }
 
 const videoIds = (job) => job.result.renditions

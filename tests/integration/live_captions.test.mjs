@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { hasCaptions, readCaptions } from './lib/captions.mjs';
 import * as C from './lib/cirrus.mjs';
 import { freePort, nginxAvailable, rawGet as rawGetUnchecked,
     startShippedNginx } from './lib/nginx.mjs';
@@ -67,31 +68,6 @@ function joined(stream, rendition) {
     fs.writeFileSync(file, Buffer.concat([init, ...segs].map((f) =>
         fs.readFileSync(path.join(dir, f)))));
     return file;
-}
-
-// The captions of a file as SRT cues, decoded by FFmpeg's ccaption_dec.
-function readCaptions(file) {
-    const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error',
-        '-f', 'lavfi', '-i', `movie=${file}[out0+subcc]`, '-map', '0:s',
-        '-f', 'srt', '-'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout.split(/\n\n+/).filter((b) => b.trim()).map((b) => {
-        const lines = b.trim().split('\n');
-        const [start, end] = lines[1].split(' --> ').map((t) =>
-            C.vttTime(t.replace(',', '.')));
-        return { start, end,
-            text: lines.slice(2).join('\n').replace(/<[^>]*>|\{[^}]*\}/g, '') };
-    });
-}
-
-// ffprobe's stream line says "Closed Captions" when the frames it decoded
-// while probing had cc_data.
-function hasCaptions(file) {
-    const r = spawnSync('ffprobe', ['-hide_banner', file], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const line = r.stderr.split('\n').find((l) => / Video: /.test(l));
-    assert.ok(line, r.stderr);
-    return line.includes('Closed Captions');
 }
 
 // The captioned clip published over RTMP (ffmpeg -re, stream copy) to a
