@@ -3,16 +3,19 @@
  * Encryption of the CMAF segments with one content key.
  *
  *   {"scheme": "cenc", "key_id": "<32 hex>", "key": "<32 hex>"}
+ *   {"scheme": "aes-128", "key_file": "/path/key.json",
+ *    "key_uri": "https://keys.example/film-42"}
  *   {"scheme": "cbcs", "key_file": "/path/key.json",
  *    "drm": {"widevine": {"provider": "acme"},
  *            "playready": {"la_url": "https://pr.example/rightsmanager.asmx"},
  *            "fairplay": {"key_uri": "skd://film-42"}, "clearkey": {}}}
  *
- * scheme: "cenc" (AES-CTR, ISO/IEC 23001-7) or "cbcs" (AES-CBC, 1:9
- * pattern, constant IV).  The key is given inline or in a local key file
- * holding {"key_id": "<32 hex>", "key": "<32 hex>"} (at most
- * CIR_KEY_FILE_MAX bytes), never both.  Key IDs and keys are 16 bytes
- * written as 32 hex digits (either case; no dashes).
+ * scheme: "cenc" (AES-CTR, ISO/IEC 23001-7), "cbcs" (AES-CBC, 1:9
+ * pattern, constant IV) or "aes-128" (HLS only: whole segments, the key
+ * served by the operator at key_uri, which the playlists name).  The key is
+ * given inline or in a local key file holding {"key_id": "<32 hex>", "key":
+ * "<32 hex>"} (at most CIR_KEY_FILE_MAX bytes), never both.  Key IDs and keys
+ * are 16 bytes written as 32 hex digits (either case; no dashes).
  *
  * The clear key is secret: nothing here writes it anywhere, error
  * messages name fields and never quote a key or a key file's content.
@@ -36,8 +39,10 @@
 
 typedef enum {
     CIR_ENC_NONE = 0,
-    CIR_ENC_CENC, /* AES-128 CTR, 8-byte per-sample IVs */
-    CIR_ENC_CBCS  /* AES-128 CBC, 1:9 pattern, 16-byte constant IV */
+    CIR_ENC_CENC,  /* AES-128 CTR, 8-byte per-sample IVs */
+    CIR_ENC_CBCS,  /* AES-128 CBC, 1:9 pattern, 16-byte constant IV */
+    CIR_ENC_AES128 /* HLS AES-128: each segment file whole, AES-128 CBC with
+                      PKCS#7 padding, the IV its media sequence number */
 } cir_enc_scheme_t;
 
 /* The DRM systems an encrypted output is signalled for. */
@@ -64,6 +69,7 @@ typedef struct {
     uint8_t key_id[16];
     uint8_t key[16];
     cir_drm_t drm;
+    char key_uri[CIR_DRM_URL_MAX]; /* aes-128: where players get the key */
 } cir_encryption_t;
 
 /*
@@ -85,6 +91,15 @@ int cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
 int cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
                   char *err, size_t errsize);
 
+/*
+ * An aes-128 "key_uri" (v NULL: missing) into out: an http(s) URL or a
+ * relative reference, printable ASCII without blanks, quotes, angle
+ * brackets or backslashes, shorter than CIR_DRM_URL_MAX.  0 or CIR_EINVAL
+ * with err naming encryption.key_uri.
+ */
+int cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
+                                 char *err, size_t errsize);
+
 /* "clearkey", "widevine", "playready", "fairplay". */
 const char *cir_drm_system_name(cir_drm_system_t s);
 
@@ -92,7 +107,7 @@ const char *cir_drm_system_name(cir_drm_system_t s);
 int cir_encryption_parse_text(const char *text, cir_encryption_t *out,
                               char *err, size_t errsize);
 
-/* "cenc", "cbcs" or "none". */
+/* "cenc", "cbcs", "aes-128" or "none". */
 const char *cir_encryption_scheme_name(cir_enc_scheme_t s);
 
 /* 32 lowercase hex digits and a NUL into out[33]. */

@@ -140,15 +140,18 @@ parse_scheme(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     const char *s = json_string_value(v);
 
     if (v == NULL) {
-        snprintf(err, errsize, "encryption.scheme: missing (cenc or cbcs)");
+        snprintf(err, errsize,
+                 "encryption.scheme: missing (cenc, cbcs or aes-128)");
         return CIR_EINVAL;
     }
     if (s != NULL && strcmp(s, "cenc") == 0) {
         out->scheme = CIR_ENC_CENC;
     } else if (s != NULL && strcmp(s, "cbcs") == 0) {
         out->scheme = CIR_ENC_CBCS;
+    } else if (s != NULL && strcmp(s, "aes-128") == 0) {
+        out->scheme = CIR_ENC_AES128;
     } else {
-        snprintf(err, errsize, "encryption.scheme: not cenc or cbcs");
+        snprintf(err, errsize, "encryption.scheme: not cenc, cbcs or aes-128");
         return CIR_EINVAL;
     }
     return 0;
@@ -334,6 +337,59 @@ cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
 
 /* ---- the encryption object ---- */
 
+int
+cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
+                             char *err, size_t errsize)
+{
+    const char *s = json_string_value(v);
+    int ok = s != NULL && s[0] != '\0' && json_string_length(v) < outsize;
+
+    if (v == NULL) {
+        snprintf(err, errsize,
+                 "encryption.key_uri: missing (aes-128: where players get "
+                 "the key)");
+        return CIR_EINVAL;
+    }
+    for (const char *p = s; ok && *p != '\0'; p++) {
+        ok = *p > ' ' && *p < 0x7f && strchr("\"<>\\", *p) == NULL;
+    }
+    if (!ok) {
+        snprintf(err, errsize,
+                 "encryption.key_uri: not a URL of at most %zu characters "
+                 "(printable ASCII without blanks, quotes or angle brackets)",
+                 outsize - 1);
+        return CIR_EINVAL;
+    }
+    snprintf(out, outsize, "%s", s);
+    return 0;
+}
+
+/* aes-128 takes key_uri and no drm; the others drm and no key_uri. */
+static int
+parse_scheme_options(const json_t *v, cir_encryption_t *out, char *err,
+                     size_t errsize)
+{
+    if (out->scheme != CIR_ENC_AES128) {
+        if (json_object_get(v, "key_uri") != NULL) {
+            snprintf(err, errsize,
+                     "encryption.key_uri: only with the aes-128 scheme (cenc "
+                     "and cbcs: drm)");
+            return CIR_EINVAL;
+        }
+        return cir_drm_parse(json_object_get(v, "drm"), out->scheme, &out->drm,
+                             err, errsize);
+    }
+    if (json_object_get(v, "drm") != NULL) {
+        snprintf(err, errsize,
+                 "encryption.drm: not with aes-128 (a whole-segment key "
+                 "served at key_uri, no DRM system)");
+        return CIR_EINVAL;
+    }
+    return cir_encryption_parse_key_uri(json_object_get(v, "key_uri"),
+                                        out->key_uri, sizeof(out->key_uri), err,
+                                        errsize);
+}
+
 static int
 parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
 {
@@ -350,15 +406,14 @@ parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     {
         if (strcmp(name, "scheme") != 0 && strcmp(name, "key_id") != 0 &&
             strcmp(name, "key") != 0 && strcmp(name, "key_file") != 0 &&
-            strcmp(name, "drm") != 0) {
+            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
     }
     if ((ret = parse_scheme(json_object_get(v, "scheme"), out, err, errsize)) <
             0 ||
-        (ret = cir_drm_parse(json_object_get(v, "drm"), out->scheme, &out->drm,
-                             err, errsize)) < 0) {
+        (ret = parse_scheme_options(v, out, err, errsize)) < 0) {
         return ret;
     }
     file = json_object_get(v, "key_file");
@@ -426,7 +481,10 @@ cir_encryption_parse_text(const char *text, cir_encryption_t *out, char *err,
 const char *
 cir_encryption_scheme_name(cir_enc_scheme_t s)
 {
-    return s == CIR_ENC_CENC ? "cenc" : s == CIR_ENC_CBCS ? "cbcs" : "none";
+    return s == CIR_ENC_CENC     ? "cenc"
+           : s == CIR_ENC_CBCS   ? "cbcs"
+           : s == CIR_ENC_AES128 ? "aes-128"
+                                 : "none";
 }
 
 void

@@ -324,8 +324,11 @@ resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
              json_string_value(json_object_get(spec, "key_file")));
     v = json_pack("{s:O, s:s}", "scheme", json_object_get(spec, "scheme"),
                   "key_file", path);
-    if (v != NULL && json_object_get(spec, "drm") != NULL) {
-        json_object_set(v, "drm", json_object_get(spec, "drm"));
+    for (size_t i = 0; v != NULL && i < 2; i++) {
+        const char *pass[] = {"drm", "key_uri"};
+        if (json_object_get(spec, pass[i]) != NULL) {
+            json_object_set(v, pass[i], json_object_get(spec, pass[i]));
+        }
     }
     ret = v ? cir_encryption_parse(v, enc, err, errsize) : CIR_ENOMEM;
     json_decref(v);

@@ -466,13 +466,39 @@ parse_subtitles(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
     return ret;
 }
 
+/* The scheme's own options, checked as the worker will read them. */
+static int
+check_scheme_options(const json_t *v, const char *scheme, char *err,
+                     size_t errsize)
+{
+    char uri[CIR_DRM_URL_MAX];
+    cir_drm_t drm;
+
+    if (strcmp(scheme, "aes-128") == 0) {
+        if (json_object_get(v, "drm") != NULL) {
+            snprintf(err, errsize, "encryption.drm: not with aes-128");
+            return CIR_EINVAL;
+        }
+        return cir_encryption_parse_key_uri(json_object_get(v, "key_uri"), uri,
+                                            sizeof(uri), err, errsize);
+    }
+    if (json_object_get(v, "key_uri") != NULL) {
+        snprintf(err, errsize,
+                 "encryption.key_uri: only with the aes-128 scheme");
+        return CIR_EINVAL;
+    }
+    return cir_drm_parse(json_object_get(v, "drm"),
+                         strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS
+                                                     : CIR_ENC_CENC,
+                         &drm, err, errsize);
+}
+
 /* "encryption" in a job document: the scheme and a key file name only,
  * checked here (the key file is read by the worker, under its key_dir). */
 static int
 parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
 {
     const char *name, *scheme, *file;
-    cir_drm_t drm;
     json_t *fv;
     char *text;
 
@@ -490,15 +516,17 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
             return CIR_EINVAL;
         }
         if (strcmp(name, "scheme") != 0 && strcmp(name, "key_file") != 0 &&
-            strcmp(name, "drm") != 0) {
+            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
     }
     scheme = json_string_value(json_object_get(v, "scheme"));
     if (scheme == NULL ||
-        (strcmp(scheme, "cenc") != 0 && strcmp(scheme, "cbcs") != 0)) {
-        snprintf(err, errsize, "encryption.scheme: missing or not cenc/cbcs");
+        (strcmp(scheme, "cenc") != 0 && strcmp(scheme, "cbcs") != 0 &&
+         strcmp(scheme, "aes-128") != 0)) {
+        snprintf(err, errsize,
+                 "encryption.scheme: missing or not cenc, cbcs or aes-128");
         return CIR_EINVAL;
     }
     file = json_string_value(json_object_get(v, "key_file"));
@@ -509,9 +537,7 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
                  "(under the worker's key_dir)");
         return CIR_EINVAL;
     }
-    if (cir_drm_parse(json_object_get(v, "drm"),
-                      strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS : CIR_ENC_CENC,
-                      &drm, err, errsize) < 0) {
+    if (check_scheme_options(v, scheme, err, errsize) < 0) {
         return CIR_EINVAL;
     }
     text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);

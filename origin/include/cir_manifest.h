@@ -118,7 +118,7 @@ typedef struct {
  * key).  A system whose bit is set and that has a pssh box gets it in the
  * manifests as written into init.mp4. */
 typedef struct {
-    cir_enc_scheme_t scheme; /* CIR_ENC_CENC or CIR_ENC_CBCS */
+    cir_enc_scheme_t scheme; /* CIR_ENC_CENC, CIR_ENC_CBCS or CIR_ENC_AES128 */
     uint8_t key_id[16];
     unsigned systems;                /* CIR_DRM_BIT()s; 0: ClearKey alone */
     const uint8_t *pssh[CIR_DRM_NB]; /* whole boxes; NULL for FairPlay */
@@ -126,6 +126,7 @@ typedef struct {
     const uint8_t *playready_pro; /* the PlayReady Object; with PlayReady */
     size_t playready_pro_len;
     const char *fairplay_key_uri; /* skd://...; with FairPlay */
+    const char *key_uri; /* CIR_ENC_AES128: where players get the key */
 } cir_protection_t;
 
 typedef struct {

@@ -244,6 +244,9 @@ cir_dash_render_static(const cir_asset_t *a, cir_buf_t *out)
     int ret, id = 0, has_video = 0;
 
     TRY(cir_manifest_check_asset(a));
+    if (a->protection != NULL && a->protection->scheme == CIR_ENC_AES128) {
+        return CIR_EINVAL; /* whole-segment encryption: HLS only */
+    }
     TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                           "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\""));
     TRY(cir_dash_put_cenc_namespace(out, a));

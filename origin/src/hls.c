@@ -419,7 +419,7 @@ static int
 put_media_header(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r,
                  int iframes)
 {
-    int ret;
+    int ret, whole;
 
     if ((ret = put_header(out)) < 0) {
         return ret;
@@ -434,12 +434,19 @@ put_media_header(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r,
         iframes ? "#EXT-X-I-FRAMES-ONLY\n" : "",
         r->type == CIR_MEDIA_VIDEO && !iframes ? "#EXT-X-INDEPENDENT-SEGMENTS\n"
                                                : "");
-    /* the key before the map: it applies to every segment after it */
-    if (ret == 0) {
+    /* Sample encryption: the key before the map, it applies to every
+     * segment after it.  AES-128 encrypts segment files whole but not
+     * init.mp4: a key before the map would apply to it too (RFC 8216bis
+     * 4.4.4.5), so it comes after. */
+    whole = a->protection && a->protection->scheme == CIR_ENC_AES128;
+    if (ret == 0 && !whole) {
         ret = cir_hls_put_key(out, a, "KEY");
     }
     if (ret == 0) {
         ret = cir_buf_puts(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
+    }
+    if (ret == 0 && whole) {
+        ret = cir_hls_put_key(out, a, "KEY");
     }
     return ret;
 }

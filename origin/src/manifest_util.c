@@ -193,6 +193,22 @@ check_base(const char *b)
     return seg == 0 ? 0 : CIR_EINVAL; /* ends in '/' */
 }
 
+/* A non-empty value for a quoted HLS attribute: no quote, no control
+ * character. */
+static int
+quotable(const char *s)
+{
+    if (s == NULL || *s == '\0') {
+        return 0;
+    }
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || *s == '"' || *s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int
 cir_manifest_check_asset(const cir_asset_t *a)
 {
@@ -200,7 +216,9 @@ cir_manifest_check_asset(const cir_asset_t *a)
         return CIR_EINVAL;
     }
     if (a->protection != NULL && a->protection->scheme != CIR_ENC_CENC &&
-        a->protection->scheme != CIR_ENC_CBCS) {
+        a->protection->scheme != CIR_ENC_CBCS &&
+        (a->protection->scheme != CIR_ENC_AES128 ||
+         !quotable(a->protection->key_uri))) {
         return CIR_EINVAL;
     }
     return cir_manifest_check_image_track(a);
@@ -649,6 +667,7 @@ put_key_data(cir_buf_t *out, const char *tag, const char *method,
  * - PlayReady: "com.microsoft.playready", the PlayReady Object as a
  *   UTF-16 data URI.
  * - FairPlay (cbcs): "com.apple.streamingkeydelivery", the skd:// URI.
+ * HLS AES-128 (whole segments): one METHOD=AES-128 line with the key's URI.
  */
 int
 cir_hls_put_key(cir_buf_t *out, const cir_asset_t *a, const char *tag)
@@ -660,6 +679,17 @@ cir_hls_put_key(cir_buf_t *out, const cir_asset_t *a, const char *tag)
 
     if (p == NULL) {
         return 0;
+    }
+    if (p->scheme == CIR_ENC_AES128) {
+        /* No session key: it lets a player set up a DRM key early, of no
+         * use here, and a relative key URI would resolve differently
+         * from the multivariant playlist.  No IV: each segment's IV is
+         * its media sequence number. */
+        return strcmp(tag, "KEY") != 0
+                   ? 0
+                   : cir_buf_printf(out,
+                                    "#EXT-X-KEY:METHOD=AES-128,URI=\"%s\"\n",
+                                    p->key_uri);
     }
     sys = drm_systems(p);
     method = p->scheme == CIR_ENC_CBCS ? "SAMPLE-AES" : "SAMPLE-AES-CTR";

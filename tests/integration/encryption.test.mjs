@@ -140,13 +140,17 @@ async function encode(name, encryption, extraArgs = []) {
     return { out, dir: C.versionDir(out), r, progress };
 }
 
-let cenc, cbcs, clear, keyFile;
+let cenc, cbcs, aes, clear, keyFile;
 
 before(async () => {
     keyFile = path.join(C.tmpDir('encryption-key-'), 'key.json');
     fs.writeFileSync(keyFile, JSON.stringify({ key_id: KID, key: KEY }));
     cenc = await encode('cenc', { scheme: 'cenc', key_id: KID, key: KEY, drm: DRM_CENC });
     cbcs = await encode('cbcs', { scheme: 'cbcs', key_file: keyFile, drm: DRM_CBCS });
+    // HLS AES-128: the key where the media playlists' relative URI points
+    // (out/key.bin), as an operator would serve it
+    aes = await encode('aes', { scheme: 'aes-128', key_file: keyFile, key_uri: '../../../key.bin' });
+    fs.writeFileSync(path.join(aes.out, 'key.bin'), Buffer.from(KEY, 'hex'));
     clear = await C.transcodeCached(SAMPLE, 'web');
 });
 
@@ -399,6 +403,49 @@ describe('encryption', () => {
         }
     });
 
+    test('aes-128: segment files encrypted whole, HLS only, ffmpeg decodes every frame with the key', () => {
+        assert.deepEqual(aes.r.result.encryption, { scheme: 'aes-128', key_ids: [KID] });
+        assert.ok(!fs.existsSync(path.join(aes.dir, 'manifest.mpd')), 'no MPD');
+        assert.ok(!fs.existsSync(path.join(aes.out, 'manifest.mpd')), 'no top-level MPD');
+        assert.match(aes.r.stderr, /aes-128 encryption: HLS only/);
+        const master = C.readText(path.join(aes.dir, 'master.m3u8'));
+        assert.doesNotMatch(master, /SESSION-KEY|I-FRAME/);
+        for (const r of ['720p', 'audio']) {
+            const pl = C.readText(path.join(aes.dir, r, 'index.m3u8'));
+            // the key after the map: init.mp4 stays clear
+            assert.match(pl, /^#EXT-X-MAP:URI="init\.mp4"\n#EXT-X-KEY:METHOD=AES-128,URI="\.\.\/\.\.\/\.\.\/key\.bin"$/m);
+            assert.ok(!fs.existsSync(path.join(aes.dir, r, 'iframes.m3u8')));
+            assert.equal(fs.readFileSync(path.join(aes.dir, r, 'init.mp4')).toString('latin1', 4, 8), 'ftyp');
+            const segs = C.parseMedia(pl).segments;
+            segs.forEach((seg, i) => {
+                const file = fs.readFileSync(path.join(aes.dir, r, seg.uri));
+                assert.equal(file.length % 16, 0, `${r}/${seg.uri}: whole AES blocks`);
+                assert.notEqual(file.toString('latin1', 4, 8), 'styp', `${r}/${seg.uri} is encrypted`);
+                // AES-128 CBC, PKCS#7, the IV the media sequence number
+                const iv = Buffer.alloc(16);
+                iv.writeUInt32BE(i + 1, 12);
+                const d = crypto.createDecipheriv('aes-128-cbc', Buffer.from(KEY, 'hex'), iv);
+                const clearSeg = Buffer.concat([d.update(file), d.final()]);
+                assert.equal(clearSeg.toString('latin1', 4, 8), 'styp', `${r}/${seg.uri} decrypts`);
+            });
+        }
+        // the ffmpeg CLI reads the playlist, fetches the key, decrypts
+        const frames = (dir) => {
+            const r = spawnSync('ffmpeg', ['-v', 'error', '-allowed_extensions', 'ALL',
+                '-i', path.join(dir, '720p', 'index.m3u8'), '-f', 'framemd5', '-'],
+            { maxBuffer: 64 << 20 });
+            assert.equal(r.status, 0, String(r.stderr));
+            return String(r.stdout).split('\n').filter((l) => /^0,/.test(l)).length;
+        };
+        assert.equal(frames(aes.dir), frames(C.versionDir(clear.dir)));
+        assert.ok(V.checkDir(aes.out) >= 5);
+        // the key is only in the file the operator put there
+        for (const f of filesUnder(aes.out).filter((f) => !f.endsWith('key.bin')))
+            for (const form of KEY_FORMS)
+                assert.equal(fs.readFileSync(f).indexOf(form), -1, `${f} holds the key`);
+        return V.assertClean();
+    });
+
     test('hostile encryption options fail naming the field, leaking no key', async () => {
         const bad = [
             [{ scheme: 'cenc', key_id: KID.slice(2), key: KEY }, 'encryption.key_id: 30 characters'],
@@ -412,6 +459,12 @@ describe('encryption', () => {
                 'encryption.drm.fairplay: needs the cbcs scheme'],
             [{ scheme: 'cenc', key_id: KID, key: KEY, drm: { marlin: {} } },
                 'encryption.drm: unknown system "marlin"'],
+            [{ scheme: 'aes-128', key_id: KID, key: KEY }, 'encryption.key_uri: missing'],
+            [{ scheme: 'aes-128', key_id: KID, key: KEY, key_uri: 'k"ey' }, 'encryption.key_uri'],
+            [{ scheme: 'cenc', key_id: KID, key: KEY, key_uri: 'https://k/' },
+                'encryption.key_uri: only with the aes-128 scheme'],
+            [{ scheme: 'aes-128', key_id: KID, key: KEY, key_uri: 'https://k/', drm: { clearkey: {} } },
+                'encryption.drm: not with aes-128'],
             [{ scheme: 'cenc', key_id: KID, key: KEY,
                 drm: { playready: { la_url: 'https://x/"><script>' } } },
             'encryption.drm.playready.la_url'],
@@ -434,7 +487,7 @@ describe('encryption', () => {
         let srv, browser;
         before(async () => {
             srv = await startStaticServer({ mounts: { ...B.playerMounts(cenc.out),
-                '/cbcs/': cbcs.out } });
+                '/cbcs/': cbcs.out, '/aes/': aes.out } });
             browser = await B.launch();
         });
         after(async () => {
@@ -465,6 +518,11 @@ describe('encryption', () => {
                 await V.assertClean();
             });
         }
+
+        test('hls plays /aes/master.m3u8 (aes-128, the key fetched from its URI)', async () => {
+            assertPlayed(await play('hls', '/aes/master.m3u8', null));
+            await V.assertClean();
+        });
 
         test('Shaka without the key does not play', async () => {
             const s = await play('shaka', '/out/manifest.mpd', null);
@@ -526,6 +584,8 @@ describe('cirrus-worker job documents', () => {
         drop('fairplay.json', { input: input(), output: `file://${path.join(out, 'fairplay')}`,
             encryption: { scheme: 'cenc', key_file: 'films/a.json',
                 drm: { fairplay: { key_uri: SKD } } } });
+        drop('aes-nouri.json', { input: input(), output: `file://${path.join(out, 'aes-nouri')}`,
+            encryption: { scheme: 'aes-128', key_file: 'films/a.json' } });
         drop('inline.json', { input: input(), output: `file://${path.join(out, 'inline')}`,
             encryption: { scheme: 'cenc', key_id: KID, key: KEY } });
         drop('escape.json', { input: input(), output: `file://${path.join(out, 'escape')}`,
@@ -543,6 +603,7 @@ describe('cirrus-worker job documents', () => {
         assert.match((await errorOf('escape.json')).error.error, /encryption\.key_file/);
         assert.match((await errorOf('fairplay.json')).error.error,
             /encryption\.drm\.fairplay: needs the cbcs scheme/);
+        assert.match((await errorOf('aes-nouri.json')).error.error, /encryption\.key_uri: missing/);
         const missing = await errorOf('missing.json');
         assert.match(missing.error.error, /encryption\.key_file: .*films\/none\.json/);
         assert.equal(missing.permanent, true);

@@ -252,3 +252,33 @@ Test(encryption, drm_hostile)
     refused(ENC("cbcs", "{\"fairplay\":{\"key_uri\":\"https://k\"}}"),
             CIR_EINVAL, "encryption.drm.fairplay.key_uri");
 }
+
+Test(encryption, aes128_key_uri)
+{
+    cir_encryption_t e;
+
+    cr_assert_eq(parse("{\"scheme\":\"aes-128\",\"key_id\":\"" KID
+                       "\",\"key\":\"" KEY
+                       "\",\"key_uri\":\"https://keys.example/k?x=1\"}",
+                       &e),
+                 0, "%s", err);
+    cr_expect_eq(e.scheme, CIR_ENC_AES128);
+    cr_expect_str_eq(e.key_uri, "https://keys.example/k?x=1");
+    cr_expect_str_eq(cir_encryption_scheme_name(e.scheme), "aes-128");
+    cr_expect_eq(e.drm.systems, 0);
+    refused("{\"scheme\":\"aes-128\",\"key_id\":\"" KID "\",\"key\":\"" KEY
+            "\"}",
+            CIR_EINVAL, "encryption.key_uri: missing");
+    refused("{\"scheme\":\"aes-128\",\"key_id\":\"" KID "\",\"key\":\"" KEY
+            "\",\"key_uri\":\"a b\"}",
+            CIR_EINVAL, "encryption.key_uri");
+    refused("{\"scheme\":\"aes-128\",\"key_id\":\"" KID "\",\"key\":\"" KEY
+            "\",\"key_uri\":\"\"}",
+            CIR_EINVAL, "encryption.key_uri");
+    refused("{\"scheme\":\"aes-128\",\"key_id\":\"" KID "\",\"key\":\"" KEY
+            "\",\"key_uri\":\"k\",\"drm\":{\"widevine\":{}}}",
+            CIR_EINVAL, "encryption.drm: not with aes-128");
+    refused("{\"scheme\":\"cbcs\",\"key_id\":\"" KID "\",\"key\":\"" KEY
+            "\",\"key_uri\":\"k\"}",
+            CIR_EINVAL, "encryption.key_uri: only with the aes-128 scheme");
+}

@@ -3,12 +3,15 @@
  * libavformat's mp4 muxer, cut at keyframes, written to the store, with
  * the timeline and I-frame entries the manifests need.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
 #include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "asset_put.h"
 #include "cenc.h"
@@ -45,7 +48,9 @@ struct cir_cmaf {
     uint64_t frames;
     uint64_t total_bytes;
     cir_cenc_t *cenc; /* NULL: clear */
-    uint8_t *held;    /* the last closed segment, not yet written */
+    int aes128;       /* HLS AES-128: each segment file encrypted whole */
+    uint8_t aes_key[16];
+    uint8_t *held; /* the last closed segment, not yet written */
     size_t held_size;
     cir_log_ctx_t log;
 };
@@ -357,8 +362,13 @@ cir_cmaf_encrypt(cir_cmaf_t *c, const cir_encryption_t *enc)
     if (enc == NULL || enc->scheme == CIR_ENC_NONE) {
         return 0;
     }
-    if (c->header_done || c->cenc != NULL) {
+    if (c->header_done || c->cenc != NULL || c->aes128) {
         return CIR_EINVAL;
+    }
+    if (enc->scheme == CIR_ENC_AES128) {
+        c->aes128 = 1;
+        memcpy(c->aes_key, enc->key, 16);
+        return 0;
     }
     ret = cir_cenc_open(&c->cenc, enc, c->st->codecpar);
     if (ret < 0) {
@@ -474,6 +484,46 @@ static const uint8_t styp[24] = {0,   0,   0,   24,  's', 't', 'y', 'p',
                                  'm', 's', 'd', 'h', 0,   0,   0,   0,
                                  'm', 's', 'd', 'h', 'c', 'm', 'f', 's'};
 
+/* What a segment of n bytes takes in its file: with AES-128, PKCS#7 adds
+ * 1 to 16 bytes. */
+static size_t
+stored_size(const cir_cmaf_t *c, size_t n)
+{
+    return c->aes128 ? (n / 16 + 1) * 16 : n;
+}
+
+/*
+ * HLS AES-128 (RFC 8216bis 5.2): the held segment file encrypted whole,
+ * AES-128 CBC with PKCS#7 padding; no IV attribute is written, so the IV
+ * is the segment's media sequence number as a 16-byte big-endian integer.
+ */
+static int
+aes128_encrypt_held(cir_cmaf_t *c, uint64_t msn)
+{
+    size_t size = stored_size(c, c->held_size);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    uint8_t iv[16] = {0}, *out = av_malloc(size);
+    int n = 0, m = 0, ok;
+
+    for (int i = 0; i < 8; i++) {
+        iv[15 - i] = (uint8_t)(msn >> (8 * i));
+    }
+    ok =
+        ctx != NULL && out != NULL && c->held_size <= INT_MAX - 16 &&
+        EVP_EncryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, c->aes_key, iv) == 1 &&
+        EVP_EncryptUpdate(ctx, out, &n, c->held, (int)c->held_size) == 1 &&
+        EVP_EncryptFinal_ex(ctx, out + n, &m) == 1 && (size_t)(n + m) == size;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        av_free(out);
+        return out == NULL ? CIR_ENOMEM : CIR_EINTERNAL;
+    }
+    av_free(c->held);
+    c->held = out;
+    c->held_size = size;
+    return 0;
+}
+
 /* Writes the held segment (the last one closed) to the store. */
 static int
 write_held(cir_cmaf_t *c)
@@ -483,6 +533,11 @@ write_held(cir_cmaf_t *c)
 
     if (c->held == NULL) {
         return 0;
+    }
+    if (c->aes128 && (ret = aes128_encrypt_held(c, c->nb_segments)) < 0) {
+        cir_log_error(&c->log, "encrypting segment %zu: %s", c->nb_segments,
+                      cir_strerror(ret));
+        return ret;
     }
     snprintf(name, sizeof(name), "%s/seg-%zu.m4s", c->id, c->nb_segments);
     ret =
@@ -572,7 +627,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
         c->held = file;
         c->held_size = base + len;
         seg = &c->segments[c->nb_segments - 1];
-        seg->size = c->held_size;
+        seg->size = stored_size(c, c->held_size);
         seg->duration = next_start - seg->start;
     } else {
         if ((ret = write_held(c)) < 0) {
@@ -582,7 +637,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
         c->held = file;
         c->held_size = base + len;
         seg = &c->segments[c->nb_segments];
-        seg->size = c->held_size;
+        seg->size = stored_size(c, c->held_size);
         seg->duration = next_start - seg->start;
         c->nb_segments++;
     }
@@ -725,6 +780,7 @@ cir_cmaf_free(cir_cmaf_t **cp)
         avformat_free_context(c->oc);
     }
     cir_cenc_free(&c->cenc);
+    OPENSSL_cleanse(c->aes_key, sizeof(c->aes_key));
     av_free(c->held);
     free(c->segments);
     free(c->iframes);

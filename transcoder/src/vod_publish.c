@@ -265,6 +265,24 @@ publish_subtitles(cir_job_state_t *s, cir_asset_t *asset, unsigned formats)
     return ret < 0 ? cir_job_fail(s->ctx, ret, "%s", why) : 0;
 }
 
+/* HLS AES-128 encrypts each segment file whole: DASH has no way to say so
+ * (no manifest.mpd), and an I-frame playlist's byte range inside an
+ * encrypted file cannot be decrypted alone (no I-frame playlists). */
+static void
+hls_only_for_aes128(cir_job_state_t *s, cir_rendition_t *rends, size_t n,
+                    cir_publish_dest_t *dest)
+{
+    if (dest->formats & CIR_ONLY_DASH) {
+        cir_log_info(&s->ctx->log,
+                     "aes-128 encryption: HLS only (no manifest.mpd: DASH has "
+                     "no whole-segment encryption)");
+    }
+    dest->formats &= ~(unsigned)CIR_ONLY_DASH;
+    for (size_t i = 0; i < n; i++) {
+        rends[i].nb_iframes = 0;
+    }
+}
+
 /* The scheme, key ID and DRM systems' boxes (the same bytes cenc.c puts
  * into init.mp4): the manifests never see the key. */
 static int
@@ -287,6 +305,7 @@ describe_protection(const cir_encryption_t *enc, cir_protection_t *p,
     p->playready_pro = (const uint8_t *)drm->playready_pro.data;
     p->playready_pro_len = drm->playready_pro.len;
     p->fairplay_key_uri = enc->drm.fairplay_key_uri;
+    p->key_uri = enc->key_uri;
     return 0;
 }
 
@@ -298,7 +317,7 @@ cir_vod_publish(cir_job_state_t *s)
     cir_protection_t protection = {0};
     cir_drm_boxes_t drm = {0};
     char cc_language[CIR_LANGUAGE_MAX];
-    const cir_publish_dest_t dest = {
+    cir_publish_dest_t dest = {
         .version = s->ctx->store,
         .top = s->ctx->top,
         .version_base = s->ctx->version_base,
@@ -333,6 +352,9 @@ cir_vod_publish(cir_job_state_t *s)
                                 cir_strerror(ret));
         }
         asset.protection = &protection;
+        if (protection.scheme == CIR_ENC_AES128) {
+            hls_only_for_aes128(s, rends, n, &dest);
+        }
     }
     log_renditions(s, rends, n);
     if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {

@@ -1184,7 +1184,8 @@ export class Validator {
     // H13 (on disk): a media playlist's EXT-X-KEY METHOD is what its
     // EXT-X-MAP's sample entry says (RFC 8216bis 5.4: SAMPLE-AES with fMP4
     // is the 'cbcs' scheme, SAMPLE-AES-CTR 'cenc'; ISO/IEC 23001-7 schm):
-    // a protected init.mp4 needs its key tag, a clear one none.
+    // a protected init.mp4 needs its key tag, a clear one none, unless the
+    // key is AES-128 (whole segments), after the map or with an IV.
     checkKeyScheme(file, text) {
         const map = /^#EXT-X-MAP:(.*)$/m.exec(text);
         if (!map)
@@ -1198,6 +1199,18 @@ export class Validator {
             buf.toString('latin1', at + 8, at + 12) : null;
         const keyLine = /^#EXT-X-KEY:(.*)$/m.exec(text);
         const method = keyLine ? attrs(keyLine[1]).METHOD : 'NONE';
+        if (method === 'AES-128' || method === 'AES-256') {
+            // whole-segment encryption: a clear init.mp4, so the key comes
+            // after EXT-X-MAP (before it, it would apply to the map too and
+            // need an IV: RFC 8216bis 4.4.4.5)
+            if (scheme)
+                this.fail('hls.H13.key-scheme', file, `METHOD=${method} over a ` +
+                    `sample-encrypted init.mp4 ('${scheme}')`);
+            if (keyLine.index < map.index && !attrs(keyLine[1]).IV)
+                this.fail('hls.H13.key-scheme', file, `METHOD=${method} before ` +
+                    'EXT-X-MAP without an IV');
+            return;
+        }
         const want = { cenc: 'SAMPLE-AES-CTR', cbcs: 'SAMPLE-AES' }[scheme] || 'NONE';
         if (scheme && !(scheme in { cenc: 1, cbcs: 1 }))
             this.fail('hls.H13.key-scheme', file, `init.mp4 scheme ${scheme}`);
