@@ -115,7 +115,8 @@ static const cir_option_t opts[] = {
      "\"subtitles|captions|forced\", \"default\": false}]"},
     {"encryption", S(encryption), "", 0, 0,
      "Common Encryption of the segments, a JSON object: {\"scheme\": "
-     "\"cenc|cbcs|aes-128\", \"key_file\": PATH} or {\"scheme\": ..., \"key_id\": "
+     "\"cenc|cbcs|aes-128\", \"key_file\": PATH} or {\"scheme\": ..., "
+     "\"key_id\": "
      "HEX32, \"key\": HEX32}, with \"drm\": {\"clearkey\"|\"widevine\"|"
      "\"playready\"|\"fairplay\": {...}} for the DRM systems to signal "
      "(docs/encryption.md; default ClearKey alone); aes-128 (HLS only) "
