@@ -87,7 +87,8 @@ async function play(src, { live = false, title = src, thumbsVtt = null } = {}) {
     if (clearKey === false)
         player.destroy(); // encrypted, no key yet: the field asks for it
     else
-        player.load(src, { engine: $('engine').value, live, clearKey });
+        player.load(src, { engine: $('engine').value, live, clearKey,
+            keyIds: state.keyIds });
     state.engine = player.engine;
     const q = new URLSearchParams({ play: src });
     if (live)
@@ -452,8 +453,10 @@ async function pollVod() {
             hls: names.has('master.m3u8'), dash: names.has('manifest.mpd'),
             thumbs: inside.has('thumbs'),
             audio: inside.has('audio'),
+            // audio-2, subs-fr: the other audio and the subtitle renditions
             renditions: files.filter((e) => e.type === 'directory' &&
-                !['thumbs', 'images', 'audio', 'v'].includes(e.name)).length });
+                !['thumbs', 'images', 'v'].includes(e.name) &&
+                !/^(audio|subs)(-|$)/.test(e.name)).length });
     }
     assets.sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
     state.assets = assets;

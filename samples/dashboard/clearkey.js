@@ -45,18 +45,21 @@ function hlsLicenseUrl(ck) {
     return `data:application/json;base64,${btoa(jwks)}`;
 }
 
-// Settings to merge into hls.js's config ({} without a key).
-export function hlsClearKeyConfig(ck) {
+// Settings to merge into hls.js's config ({} without a key).  keyIds:
+// the manifest's key IDs (hex, keyIdsOf()), what a licence server is asked
+// for (with KID:KEY, the field's KID).
+export function hlsClearKeyConfig(ck, keyIds = []) {
     if (!ck)
         return {};
+    const kids = ck.kid ? [ck.kid] : keyIds.filter((k) => HEX32.test(k)).map(b64url);
     return { emeEnabled: true, drmSystems: { 'org.w3.clearkey': {
         licenseUrl: hlsLicenseUrl(ck),
         // no pssh in our init segments: with a known key ID, ask for it
         // ("keyids" initData) instead of waiting for an "encrypted" event
-        generateRequest: (type, data) => (data || !ck.kid ?
+        generateRequest: (type, data) => (data || !kids.length ?
             { initDataType: type, initData: data } :
             { initDataType: 'keyids', initData: new TextEncoder().encode(
-                JSON.stringify({ kids: [ck.kid] })).buffer }) } } };
+                JSON.stringify({ kids })).buffer }) } } };
 }
 
 // dash.js's setProtectionData() argument (null without a key).

@@ -2,7 +2,8 @@
 // dash.js (DASH), Shaka Player (HLS and DASH, chosen by hand) and the
 // browser's own HLS where it has one (Safari, iOS).  The libraries are the
 // builds loaded by index.html (window.Hls, window.dashjs, window.shaka).
-// Audio and subtitle tracks: tracks.js; ClearKey: clearkey.js.
+// Audio and subtitle tracks: tracks.js; ClearKey: clearkey.js.  Tested by
+// tests/integration/dashboard.test.mjs and player_menus.test.mjs.
 import { dashProtectionData, hlsClearKeyConfig, shakaClearKeyConfig } from './clearkey.js';
 import { audioTracks, hlsShowCaptions, selectAudio, selectText, textTracks } from './tracks.js';
 
@@ -59,13 +60,14 @@ export class Player {
     }
 
     // clearKey: parseClearKey()'s answer (clearkey.js) for an encrypted
-    // asset, or null.
-    load(url, { engine = 'auto', live = false, clearKey = null } = {}) {
+    // asset, or null; keyIds: the key IDs its manifest names (hex).
+    load(url, { engine = 'auto', live = false, clearKey = null, keyIds = [] } = {}) {
         this.destroy();
         this.retries = 0;
         this.src = url;
         this.live = live;
         this.clearKey = clearKey;
+        this.keyIds = keyIds;
         this.textChoice = null; // the engine's default until one is picked
         this.engine = chooseEngine(url, this.video, engine);
         if (this.engine === 'dash')
@@ -124,7 +126,7 @@ export class Player {
             return this.fail('hls.js', 'MSE or hls.js not available', true);
         // lowLatencyMode: LL-HLS parts, blocking reload and preload hints
         const hls = new Hls({ enableWorker: true, lowLatencyMode: true,
-            ...hlsClearKeyConfig(this.clearKey) });
+            ...hlsClearKeyConfig(this.clearKey, this.keyIds) });
         this.hls = hls;
         // CEA-608 in the video: the CLOSED-CAPTIONS renditions
         hls.on(Hls.Events.MANIFEST_LOADED, (_e, d) => {

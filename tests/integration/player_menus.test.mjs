@@ -12,19 +12,21 @@
 // video, Off takes it away; choosing French audio, the engine reports
 // French, fetches the French rendition's segments and playback goes on
 // (with it, dash.js shows the forced French track when subtitles are off,
-// as forced subtitles are meant to: hence Off is checked first); the forced
-// track and CC1 show their text when chosen.  The encrypted asset waits with the field pre-filled with
-// its key ID and plays once the key is typed in.  Every playlist and MPD
-// the page fetches validates strictly.  Screenshots go to
-// <build>/test-out/player_menus/.
+// as forced subtitles are meant to: hence Off is checked first); the
+// forced track and CC1 show their text when chosen.  The encrypted asset
+// waits with the field pre-filled with its key ID and plays once the key
+// is typed in, or the URL of a ClearKey licence server (one on loopback
+// here).  Every playlist and MPD the page fetches validates strictly.
+// Screenshots go to <build>/test-out/player_menus/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
 import { validator } from './lib/validate.mjs';
 
 const CC_SAMPLE = path.join(C.BUILD_DIR, 'tests', 'cirrus-cc-sample');
@@ -78,6 +80,38 @@ function writeSubtitles(work) {
         { uri: fr, language: 'fr', name: 'Français', kind: 'forced' }];
 }
 
+const b64url = (hex) => Buffer.from(hex, 'hex').toString('base64url');
+
+// A ClearKey licence server on loopback: the CDM POSTs {"kids": [...]},
+// the answer is the JSON Web Key set of the kids it knows (CORS: the page
+// is on nginx's port).  Records each request's kids.
+async function startLicenseServer() {
+    const port = await freePort();
+    const asked = [];
+    const server = http.createServer((req, res) => {
+        res.setHeader('Access-Control-Allow-Origin', '*');
+        res.setHeader('Access-Control-Allow-Headers', '*');
+        res.setHeader('Access-Control-Allow-Methods', 'POST');
+        if (req.method !== 'POST')
+            return res.end();
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+            let kids = [];
+            try {
+                kids = JSON.parse(body).kids || [];
+            } catch { /* answered with no key */ }
+            asked.push(kids);
+            res.setHeader('Content-Type', 'application/json');
+            res.end(JSON.stringify({ type: 'temporary', keys: kids
+                .filter((k) => k === b64url(KID)).map((kid) => ({ kty: 'oct', kid, k: b64url(KEY) })) }));
+        });
+    });
+    await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+    return { url: `http://127.0.0.1:${port}/licence`, asked,
+        close: () => new Promise((ok) => server.close(ok)) };
+}
+
 // What the page shows and what the engine itself reports.
 function probe() {
     const d = window.cirrusDashboard;
@@ -115,7 +149,7 @@ function probe() {
 
 describe('the dashboard player: audio, subtitle menus and ClearKey', { skip: missing || false }, () => {
     const shots = path.join(C.TEST_OUT, 'player_menus');
-    let ngx, browser, work;
+    let ngx, browser, work, licences;
 
     before(async () => {
         work = C.tmpDir('player-menus-');
@@ -132,11 +166,13 @@ describe('the dashboard player: audio, subtitle menus and ClearKey', { skip: mis
         }
         ngx = await startShippedNginx('sample', { vodRoot: vod });
         browser = await B.launch();
+        licences = await startLicenseServer();
     });
 
     after(async () => {
         await browser?.close();
         await ngx?.stop();
+        await licences?.close();
         if (work)
             fs.rmSync(work, { recursive: true, force: true });
     });
@@ -188,6 +224,9 @@ describe('the dashboard player: audio, subtitle menus and ClearKey', { skip: mis
                 let s = await until(page, 'both menus filled and playback', (x) =>
                     x.audioOptions.length === 2 && x.textOptions.length >= 3 && x.time > 1);
                 assert.equal(s.engine, engine);
+                // the asset's line counts its video renditions only
+                assert.match(await page.locator('#vod li[data-name="menus"] .meta').innerText(),
+                    /^2 video renditions \+ audio/);
                 assert.deepEqual(s.audioOptions, ['English (stereo)', 'French (stereo)']);
                 assert.equal(s.audioSelected, 'English (stereo)');
                 assert.equal(s.engineAudio, 'en');
@@ -250,6 +289,23 @@ describe('the dashboard player: audio, subtitle menus and ClearKey', { skip: mis
                 assert.match(s.keyStatus, new RegExp(`key ID ${KID}`));
                 // the key stays in the field: not in the address
                 assert.ok(!page.url().includes(KEY), page.url());
+            } finally {
+                await page.close();
+            }
+            await V.assertClean();
+        });
+
+        test(`${engine} (${format.toUpperCase()}): the encrypted asset plays with a licence server`, async () => {
+            const page = await open(engine, 'locked', format);
+            const before = licences.asked.length;
+            try {
+                await until(page, 'the key asked for', (x) => x.key === `${KID}:`);
+                await page.fill('#clearkey', licences.url);
+                await page.click('#key-form button[type=submit]');
+                await until(page, 'decrypted playback', (x) => x.time > 2 && x.width > 0);
+                const asked = licences.asked.slice(before);
+                assert.ok(asked.some((kids) => kids.includes(b64url(KID))),
+                    `the licence server asked for the key ID: ${JSON.stringify(asked)}`);
             } finally {
                 await page.close();
             }
