@@ -154,6 +154,186 @@ parse_scheme(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     return 0;
 }
 
+/* ---- drm ---- */
+
+static const char *const drm_names[CIR_DRM_NB] = {"clearkey", "widevine",
+                                                  "playready", "fairplay"};
+
+const char *
+cir_drm_system_name(cir_drm_system_t s)
+{
+    return (unsigned)s < CIR_DRM_NB ? drm_names[s] : "unknown";
+}
+
+/* Refuses a field of a system's object other than the one it takes
+ * (allowed NULL: none). */
+static int
+drm_fields_only(const json_t *o, const char *system, const char *allowed,
+                char *err, size_t errsize)
+{
+    const char *name;
+    json_t *v;
+
+    if (!json_is_object(o)) {
+        snprintf(err, errsize, "encryption.drm.%s: not an object", system);
+        return CIR_EINVAL;
+    }
+    json_object_foreach((json_t *)o, name, v)
+    {
+        if (allowed == NULL || strcmp(name, allowed) != 0) {
+            snprintf(err, errsize, "encryption.drm.%s: unknown field \"%.64s\"",
+                     system, name);
+            return CIR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* A URL that goes into a quoted HLS attribute and an XML text node:
+ * printable ASCII without blanks, quotes or angle brackets, with the
+ * scheme prefix. */
+static int
+drm_url(const json_t *v, const char *field, const char *const prefixes[],
+        char *out, size_t outsize, char *err, size_t errsize)
+{
+    const char *s = json_string_value(v);
+    int ok = 0;
+
+    if (s == NULL || json_string_length(v) >= outsize) {
+        snprintf(err, errsize,
+                 "encryption.drm.%s: not a string of at most %zu "
+                 "characters",
+                 field, outsize - 1);
+        return CIR_EINVAL;
+    }
+    for (size_t i = 0; prefixes[i] != NULL; i++) {
+        ok |= strncmp(s, prefixes[i], strlen(prefixes[i])) == 0 &&
+              s[strlen(prefixes[i])] != '\0';
+    }
+    for (const char *p = s; ok && *p != '\0'; p++) {
+        ok = *p > ' ' && *p < 0x7f && strchr("\"<>\\", *p) == NULL;
+    }
+    if (!ok) {
+        snprintf(err, errsize,
+                 "encryption.drm.%s: not a %s URL (printable ASCII without "
+                 "blanks, quotes or angle brackets)",
+                 field, prefixes[0]);
+        return CIR_EINVAL;
+    }
+    snprintf(out, outsize, "%s", s);
+    return 0;
+}
+
+static int
+drm_widevine(const json_t *o, cir_drm_t *out, char *err, size_t errsize)
+{
+    const json_t *v = json_object_get(o, "provider");
+    const char *s = json_string_value(v);
+    int ret;
+
+    if ((ret = drm_fields_only(o, "widevine", "provider", err, errsize)) < 0 ||
+        v == NULL) {
+        return ret;
+    }
+    if (s == NULL || json_string_length(v) == 0 ||
+        json_string_length(v) >= sizeof(out->widevine_provider) ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789_.-") != json_string_length(v)) {
+        snprintf(err, errsize,
+                 "encryption.drm.widevine.provider: 1 to 63 of A-Z a-z 0-9 "
+                 "_ . -");
+        return CIR_EINVAL;
+    }
+    snprintf(out->widevine_provider, sizeof(out->widevine_provider), "%s", s);
+    return 0;
+}
+
+static int
+drm_system(const char *name, const json_t *o, cir_enc_scheme_t scheme,
+           cir_drm_t *out, char *err, size_t errsize)
+{
+    static const char *const http[] = {"https://", "http://", NULL};
+    static const char *const skd[] = {"skd://", NULL};
+    const json_t *v;
+    int ret;
+
+    if (strcmp(name, "clearkey") == 0) {
+        return drm_fields_only(o, name, NULL, err, errsize);
+    }
+    if (strcmp(name, "widevine") == 0) {
+        return drm_widevine(o, out, err, errsize);
+    }
+    if (strcmp(name, "playready") == 0) {
+        if ((ret = drm_fields_only(o, name, "la_url", err, errsize)) < 0) {
+            return ret;
+        }
+        v = json_object_get(o, "la_url");
+        return v == NULL
+                   ? 0
+                   : drm_url(v, "playready.la_url", http, out->playready_la_url,
+                             sizeof(out->playready_la_url), err, errsize);
+    }
+    /* fairplay */
+    if (scheme != CIR_ENC_CBCS) {
+        snprintf(err, errsize,
+                 "encryption.drm.fairplay: needs the cbcs scheme");
+        return CIR_EINVAL;
+    }
+    if ((ret = drm_fields_only(o, name, "key_uri", err, errsize)) < 0) {
+        return ret;
+    }
+    if ((v = json_object_get(o, "key_uri")) == NULL) {
+        snprintf(err, errsize,
+                 "encryption.drm.fairplay.key_uri: missing "
+                 "(skd://...)");
+        return CIR_EINVAL;
+    }
+    return drm_url(v, "fairplay.key_uri", skd, out->fairplay_key_uri,
+                   sizeof(out->fairplay_key_uri), err, errsize);
+}
+
+int
+cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
+              char *err, size_t errsize)
+{
+    const char *name;
+    json_t *sv;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (v == NULL) {
+        out->systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+        return 0;
+    }
+    if (!json_is_object(v) || json_object_size(v) == 0) {
+        snprintf(err, errsize,
+                 "encryption.drm: not an object naming at least one of "
+                 "clearkey, widevine, playready, fairplay");
+        return CIR_EINVAL;
+    }
+    json_object_foreach((json_t *)v, name, sv)
+    {
+        unsigned s = 0;
+        while (s < CIR_DRM_NB && strcmp(name, drm_names[s]) != 0) {
+            s++;
+        }
+        if (s == CIR_DRM_NB) {
+            snprintf(err, errsize,
+                     "encryption.drm: unknown system \"%.64s\" (clearkey, "
+                     "widevine, playready, fairplay)",
+                     name);
+            return CIR_EINVAL;
+        }
+        if ((ret = drm_system(name, sv, scheme, out, err, errsize)) < 0) {
+            return ret;
+        }
+        out->systems |= CIR_DRM_BIT(s);
+    }
+    return 0;
+}
+
+/* ---- the encryption object ---- */
+
 static int
 parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
 {
@@ -169,13 +349,16 @@ parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     json_object_foreach((json_t *)v, name, fv)
     {
         if (strcmp(name, "scheme") != 0 && strcmp(name, "key_id") != 0 &&
-            strcmp(name, "key") != 0 && strcmp(name, "key_file") != 0) {
+            strcmp(name, "key") != 0 && strcmp(name, "key_file") != 0 &&
+            strcmp(name, "drm") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
     }
     if ((ret = parse_scheme(json_object_get(v, "scheme"), out, err, errsize)) <
-        0) {
+            0 ||
+        (ret = cir_drm_parse(json_object_get(v, "drm"), out->scheme, &out->drm,
+                             err, errsize)) < 0) {
         return ret;
     }
     file = json_object_get(v, "key_file");

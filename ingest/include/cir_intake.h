@@ -30,7 +30,7 @@
 #define CIR_JOB_ID_MAX         128
 #define CIR_JOB_URI_MAX        4096
 #define CIR_JOB_SUBTITLES_MAX  8192
-#define CIR_JOB_ENCRYPTION_MAX 512
+#define CIR_JOB_ENCRYPTION_MAX 2048
 
 typedef struct {
     char id[CIR_JOB_ID_MAX];      /* unique per delivery source item */

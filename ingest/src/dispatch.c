@@ -324,6 +324,9 @@ resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
              json_string_value(json_object_get(spec, "key_file")));
     v = json_pack("{s:O, s:s}", "scheme", json_object_get(spec, "scheme"),
                   "key_file", path);
+    if (v != NULL && json_object_get(spec, "drm") != NULL) {
+        json_object_set(v, "drm", json_object_get(spec, "drm"));
+    }
     ret = v ? cir_encryption_parse(v, enc, err, errsize) : CIR_ENOMEM;
     json_decref(v);
     json_decref(spec);

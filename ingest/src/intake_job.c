@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "cir_clock.h"
+#include "cir_encryption.h"
 #include "cir_error.h"
 #include "cir_intake.h"
 #include "cir_json.h"
@@ -471,6 +472,7 @@ static int
 parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
 {
     const char *name, *scheme, *file;
+    cir_drm_t drm;
     json_t *fv;
     char *text;
 
@@ -487,7 +489,8 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
                      name);
             return CIR_EINVAL;
         }
-        if (strcmp(name, "scheme") != 0 && strcmp(name, "key_file") != 0) {
+        if (strcmp(name, "scheme") != 0 && strcmp(name, "key_file") != 0 &&
+            strcmp(name, "drm") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
@@ -504,6 +507,11 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
         snprintf(err, errsize,
                  "encryption.key_file: missing or not a safe relative path "
                  "(under the worker's key_dir)");
+        return CIR_EINVAL;
+    }
+    if (cir_drm_parse(json_object_get(v, "drm"),
+                      strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS : CIR_ENC_CENC,
+                      &drm, err, errsize) < 0) {
         return CIR_EINVAL;
     }
     text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);

@@ -113,12 +113,19 @@ typedef struct {
     size_t nb_cues;
 } cir_text_track_t;
 
-/* How the media renditions are encrypted: the scheme and key ID only
- * (a manifest never carries a key).  Players get the key from their
- * ClearKey configuration; no pssh, no licence server. */
+/* How the media renditions are encrypted: the scheme, the key ID and what
+ * each DRM system needs to find its licence (a manifest never carries a
+ * key).  A system whose bit is set and that has a pssh box gets it in the
+ * manifests as written into init.mp4. */
 typedef struct {
     cir_enc_scheme_t scheme; /* CIR_ENC_CENC or CIR_ENC_CBCS */
     uint8_t key_id[16];
+    unsigned systems;                /* CIR_DRM_BIT()s; 0: ClearKey alone */
+    const uint8_t *pssh[CIR_DRM_NB]; /* whole boxes; NULL for FairPlay */
+    size_t pssh_len[CIR_DRM_NB];
+    const uint8_t *playready_pro; /* the PlayReady Object; with PlayReady */
+    size_t playready_pro_len;
+    const char *fairplay_key_uri; /* skd://...; with FairPlay */
 } cir_protection_t;
 
 typedef struct {

@@ -8,6 +8,7 @@
  * goldens).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -599,53 +600,172 @@ cir_manifest_cc_language(const cir_asset_t *a)
     return a->cc_language ? a->cc_language : "und";
 }
 
+static unsigned
+drm_systems(const cir_protection_t *p)
+{
+    return p->systems ? p->systems : CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+}
+
+/* base64 of n bytes into a new NUL-terminated string (free()). */
+static char *
+base64(const uint8_t *in, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+    if (out != NULL) {
+        EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    }
+    return out;
+}
+
+/* One EXT-X-KEY (or SESSION-KEY) line with a data URI of bytes. */
+static int
+put_key_data(cir_buf_t *out, const char *tag, const char *method,
+             const char *mime, const uint8_t *data, size_t len,
+             const char *keyformat)
+{
+    char *b64 = base64(data, len);
+    int ret;
+
+    if (b64 == NULL) {
+        return CIR_ENOMEM;
+    }
+    ret = cir_buf_printf(out,
+                         "#EXT-X-%s:METHOD=%s,URI=\"data:%s;base64,%s\","
+                         "KEYFORMAT=\"%s\",KEYFORMATVERSIONS=\"1\"\n",
+                         tag, method, mime, b64, keyformat);
+    free(b64);
+    return ret;
+}
+
 /*
  * HLS: SAMPLE-AES-CTR for cenc, SAMPLE-AES for cbcs (RFC 8216bis 4.4.4.4;
- * fMP4 segments carry their IVs, so no IV attribute).  KEYFORMAT
- * "org.w3.clearkey" with the key ID as a data URI is how hls.js's EME
- * ClearKey path finds the key ID (its KeySystemFormats); the key itself
- * comes from the player's configuration or licence server.
+ * fMP4 segments carry their IVs, so no IV attribute), one key line per DRM
+ * system, each with its KEYFORMAT:
+ * - ClearKey: "org.w3.clearkey" with the key ID as a data URI, how hls.js's
+ *   EME ClearKey path finds the key ID (its KeySystemFormats); the key
+ *   comes from the player's configuration or licence server.
+ * - Widevine: its system ID as a URN, the pssh box as a data URI.
+ * - PlayReady: "com.microsoft.playready", the PlayReady Object as a
+ *   UTF-16 data URI.
+ * - FairPlay (cbcs): "com.apple.streamingkeydelivery", the skd:// URI.
  */
 int
 cir_hls_put_key(cir_buf_t *out, const cir_asset_t *a, const char *tag)
 {
-    unsigned char b64[32];
+    const cir_protection_t *p = a->protection;
+    const char *method;
+    unsigned sys;
+    int ret = 0;
 
-    if (a->protection == NULL) {
+    if (p == NULL) {
         return 0;
     }
-    EVP_EncodeBlock(b64, a->protection->key_id, 16);
-    return cir_buf_printf(
-        out,
-        "#EXT-X-%s:METHOD=%s,URI=\"data:text/plain;base64,%s\","
-        "KEYFORMAT=\"org.w3.clearkey\",KEYFORMATVERSIONS=\"1\"\n",
-        tag,
-        a->protection->scheme == CIR_ENC_CBCS ? "SAMPLE-AES" : "SAMPLE-AES-CTR",
-        b64);
+    sys = drm_systems(p);
+    method = p->scheme == CIR_ENC_CBCS ? "SAMPLE-AES" : "SAMPLE-AES-CTR";
+    if (sys & CIR_DRM_BIT(CIR_DRM_CLEARKEY)) {
+        ret = put_key_data(out, tag, method, "text/plain", p->key_id, 16,
+                           "org.w3.clearkey");
+    }
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_WIDEVINE)) &&
+        p->pssh[CIR_DRM_WIDEVINE] != NULL) {
+        ret = put_key_data(out, tag, method, "text/plain",
+                           p->pssh[CIR_DRM_WIDEVINE],
+                           p->pssh_len[CIR_DRM_WIDEVINE],
+                           "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed");
+    }
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_PLAYREADY)) &&
+        p->playready_pro != NULL) {
+        ret = put_key_data(out, tag, method, "text/plain;charset=UTF-16",
+                           p->playready_pro, p->playready_pro_len,
+                           "com.microsoft.playready");
+    }
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_FAIRPLAY)) &&
+        p->fairplay_key_uri != NULL && p->scheme == CIR_ENC_CBCS) {
+        ret = cir_buf_printf(out,
+                             "#EXT-X-%s:METHOD=SAMPLE-AES,URI=\"%s\","
+                             "KEYFORMAT=\"com.apple.streamingkeydelivery\","
+                             "KEYFORMATVERSIONS=\"1\"\n",
+                             tag, p->fairplay_key_uri);
+    }
+    return ret;
+}
+
+/* A ContentProtection for a system with its pssh (cenc:pssh) and, for
+ * PlayReady, the PlayReady Object (mspr:pro). */
+static int
+put_system_protection(cir_buf_t *out, const char *uuid, const char *value,
+                      const uint8_t *pssh, size_t pssh_len, const uint8_t *pro,
+                      size_t pro_len)
+{
+    char *b64 = base64(pssh, pssh_len);
+    char *pro64 = pro ? base64(pro, pro_len) : NULL;
+    int ret = CIR_ENOMEM;
+
+    if (b64 != NULL && (pro == NULL || pro64 != NULL)) {
+        ret = cir_buf_printf(out,
+                             "      <ContentProtection schemeIdUri=\"urn:uuid:"
+                             "%s\" value=\"%s\">\n"
+                             "        <cenc:pssh>%s</cenc:pssh>\n",
+                             uuid, value, b64);
+        if (ret == 0 && pro64 != NULL) {
+            ret =
+                cir_buf_printf(out, "        <mspr:pro>%s</mspr:pro>\n", pro64);
+        }
+        if (ret == 0) {
+            ret = cir_buf_puts(out, "      </ContentProtection>\n");
+        }
+    }
+    free(b64);
+    free(pro64);
+    return ret;
 }
 
 /*
  * DASH: the mp4protection descriptor (ISO/IEC 23009-1 5.8.5.2) naming the
- * scheme and cenc:default_KID (ISO/IEC 23001-7 11.2), then the ClearKey
- * system (W3C EME ClearKey's DASH-IF system ID), with no pssh: a player
- * configured with the key builds its "keyids" initData from the KID.
+ * scheme and cenc:default_KID (ISO/IEC 23001-7 11.2), then one per DRM
+ * system (DASH-IF IOP 7.7): ClearKey's (W3C EME ClearKey's DASH-IF system
+ * ID; a player configured with the key builds its "keyids" initData from
+ * the KID), Widevine's and PlayReady's with their pssh (and mspr:pro), as
+ * in init.mp4.  FairPlay is HLS only.
  */
 int
 cir_dash_put_content_protection(cir_buf_t *out, const cir_asset_t *a)
 {
+    const cir_protection_t *p = a->protection;
+    unsigned sys;
     char kid[37];
+    int ret;
 
-    if (a->protection == NULL) {
+    if (p == NULL) {
         return 0;
     }
-    cir_encryption_uuid(a->protection->key_id, kid);
-    return cir_buf_printf(
-        out,
-        "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:"
-        "2011\" value=\"%s\" cenc:default_KID=\"%s\"/>\n"
-        "      <ContentProtection schemeIdUri=\"urn:uuid:e2719d58-a985-b3c9-"
-        "781a-b030af78d30e\" value=\"ClearKey1.0\"/>\n",
-        cir_encryption_scheme_name(a->protection->scheme), kid);
+    sys = drm_systems(p);
+    cir_encryption_uuid(p->key_id, kid);
+    ret = cir_buf_printf(out,
+                         "      <ContentProtection schemeIdUri=\"urn:mpeg:dash:"
+                         "mp4protection:2011\" value=\"%s\" "
+                         "cenc:default_KID=\"%s\"/>\n",
+                         cir_encryption_scheme_name(p->scheme), kid);
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_CLEARKEY))) {
+        ret = cir_buf_puts(out, "      <ContentProtection schemeIdUri=\"urn:"
+                                "uuid:e2719d58-a985-b3c9-781a-b030af78d30e\" "
+                                "value=\"ClearKey1.0\"/>\n");
+    }
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_WIDEVINE)) &&
+        p->pssh[CIR_DRM_WIDEVINE] != NULL) {
+        ret = put_system_protection(out, "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",
+                                    "Widevine", p->pssh[CIR_DRM_WIDEVINE],
+                                    p->pssh_len[CIR_DRM_WIDEVINE], NULL, 0);
+    }
+    if (ret == 0 && (sys & CIR_DRM_BIT(CIR_DRM_PLAYREADY)) &&
+        p->pssh[CIR_DRM_PLAYREADY] != NULL) {
+        ret = put_system_protection(out, "9a04f079-9840-4286-ab92-e65be0885f95",
+                                    "MSPR 2.0", p->pssh[CIR_DRM_PLAYREADY],
+                                    p->pssh_len[CIR_DRM_PLAYREADY],
+                                    p->playready_pro, p->playready_pro_len);
+    }
+    return ret;
 }
 
 int
@@ -654,5 +774,10 @@ cir_dash_put_cenc_namespace(cir_buf_t *out, const cir_asset_t *a)
     if (a->protection == NULL) {
         return 0;
     }
-    return cir_buf_puts(out, " xmlns:cenc=\"urn:mpeg:cenc:2013\"");
+    if (cir_buf_puts(out, " xmlns:cenc=\"urn:mpeg:cenc:2013\"") < 0) {
+        return CIR_ENOMEM;
+    }
+    return drm_systems(a->protection) & CIR_DRM_BIT(CIR_DRM_PLAYREADY)
+               ? cir_buf_puts(out, " xmlns:mspr=\"urn:microsoft:playready\"")
+               : 0;
 }

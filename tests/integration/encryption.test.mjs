@@ -11,14 +11,23 @@
 // under its key_dir (an inline key or an unsafe name is refused, the error
 // JSON naming the field; a worker without key_dir refuses the job).
 // dash.js and Shaka Player play the MPD and hls.js the HLS master with EME
-// ClearKey in Chromium (player.html?clearkey=KID:KEY); Shaka without the
-// key cannot.  Every playlist and MPD validates strictly (lib/validate.mjs,
-// H12/H13/D7 included).
+// ClearKey in Chromium (player.html?clearkey=KID:KEY), also with the
+// signalling of every DRM system beside ClearKey's; Shaka without the key
+// cannot.  DRM systems ("drm": ClearKey, Widevine, PlayReady, FairPlay):
+// the pssh boxes in init.mp4 read back by mp4box.js (Widevine's data
+// decoded by protobufjs, PlayReady's header parsed as XML with its checksum
+// checked with node:crypto), the same bytes in the MPD (cenc:pssh,
+// mspr:pro) and the playlists (a key line per KEYFORMAT).  Every playlist
+// and MPD validates strictly (lib/validate.mjs, H12/H13/D7 included).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DOMParser } from '@xmldom/xmldom';
+import * as MP4Box from 'mp4box';
+import protobuf from 'protobufjs';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
@@ -28,6 +37,18 @@ const SAMPLE = 'h264_720p2997.mp4';
 const KID = '0123456789abcdef0123456789abcdef';
 const KEY = '3c5a0e17b5d24f8e9a61c0d2e4f6a8b1';
 const KID_UUID = '01234567-89ab-cdef-0123-456789abcdef';
+const LA_URL = 'https://pr.example/rightsmanager.asmx?cfg=a&b=1';
+const SKD = 'skd://film-42';
+// cenc: ClearKey and PlayReady; cbcs: all four systems
+const DRM_CENC = { clearkey: {}, playready: { la_url: LA_URL } };
+const DRM_CBCS = { clearkey: {}, widevine: { provider: 'cirrus' },
+    playready: { la_url: LA_URL }, fairplay: { key_uri: SKD } };
+const SYSTEM = { clearkey: '1077efecc0b24d02ace33c1e52e2fb4b',
+    widevine: 'edef8ba979d64acea3c827dcd51d21ed', playready: '9a04f07998404286ab92e65be0885f95' };
+const WIDEVINE_PSSH = protobuf.parse('syntax = "proto2"; message WidevinePsshData {' +
+    ' repeated bytes key_ids = 2; optional string provider = 3;' +
+    ' optional bytes content_id = 4; optional uint32 protection_scheme = 9; }', { keepCase: true })
+    .root.lookupType('WidevinePsshData');
 const V = validator('encryption');
 
 // Every form the key could leak in.
@@ -72,6 +93,43 @@ function decodeMd5(buf, key) {
         md5: String(r.stdout).trim(), err: String(r.stderr).slice(0, 2000) };
 }
 
+// The pssh boxes of init.mp4 as mp4box.js reads them, with their bytes.
+function psshBoxes(file) {
+    const buf = fs.readFileSync(file);
+    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+    ab.fileStart = 0;
+    const mp4 = MP4Box.createFile();
+    mp4.appendBuffer(ab);
+    mp4.flush();
+    assert.ok(mp4.moov, `${file}: mp4box.js found no moov`);
+    return mp4.moov.boxes.filter((b) => b.type === 'pssh').map((b) => ({ ...b,
+        bytes: buf.subarray(b.start, b.start + b.size),
+        data: b.protection_data ? Buffer.from(b.protection_data) : Buffer.alloc(0) }));
+}
+
+// A PlayReady Object: its one record's WRMHEADER (UTF-16LE) as a DOM.
+function playReadyHeader(pro) {
+    assert.equal(pro.readUInt32LE(0), pro.length);
+    assert.equal(pro.readUInt16LE(4), 1, 'one record');
+    assert.equal(pro.readUInt16LE(6), 1, 'a rights management header');
+    assert.equal(10 + pro.readUInt16LE(8), pro.length);
+    const xml = pro.subarray(10).toString('utf16le');
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    assert.equal(doc.documentElement.localName, 'WRMHEADER', xml);
+    assert.equal(doc.documentElement.namespaceURI,
+        'http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader');
+    return doc;
+}
+
+const text = (doc, name) => doc.getElementsByTagName(name)[0]?.textContent;
+// the key ID as PlayReady writes it: a GUID, its first three fields
+// little-endian
+const guidKid = () => {
+    const b = Buffer.from(KID, 'hex');
+    return Buffer.concat([b.subarray(0, 4).reverse(), b.subarray(4, 6).reverse(),
+        b.subarray(6, 8).reverse(), b.subarray(8)]);
+};
+
 async function encode(name, encryption, extraArgs = []) {
     const out = path.join(C.tmpDir('encryption-'), name);
     const progress = `${out}.progress.json`;
@@ -87,8 +145,8 @@ let cenc, cbcs, clear, keyFile;
 before(async () => {
     keyFile = path.join(C.tmpDir('encryption-key-'), 'key.json');
     fs.writeFileSync(keyFile, JSON.stringify({ key_id: KID, key: KEY }));
-    cenc = await encode('cenc', { scheme: 'cenc', key_id: KID, key: KEY });
-    cbcs = await encode('cbcs', { scheme: 'cbcs', key_file: keyFile });
+    cenc = await encode('cenc', { scheme: 'cenc', key_id: KID, key: KEY, drm: DRM_CENC });
+    cbcs = await encode('cbcs', { scheme: 'cbcs', key_file: keyFile, drm: DRM_CBCS });
     clear = await C.transcodeCached(SAMPLE, 'web');
 });
 
@@ -233,9 +291,12 @@ describe('encryption', () => {
             'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"';
         assert.ok(C.readText(path.join(cenc.dir, 'master.m3u8'))
             .includes(`#EXT-X-SESSION-KEY:METHOD=${key('SAMPLE-AES-CTR')}`));
-        for (const r of ['720p', 'audio'])
-            assert.ok(C.readText(path.join(cenc.dir, r, 'index.m3u8'))
-                .includes(`#EXT-X-KEY:METHOD=${key('SAMPLE-AES-CTR')}\n#EXT-X-MAP`));
+        for (const r of ['720p', 'audio']) {
+            const pl = C.readText(path.join(cenc.dir, r, 'index.m3u8'));
+            assert.ok(pl.includes(`#EXT-X-KEY:METHOD=${key('SAMPLE-AES-CTR')}\n`));
+            // the key lines come right before EXT-X-MAP
+            assert.match(pl, /^#EXT-X-KEY:[^\n]*\n#EXT-X-MAP/m);
+        }
         assert.ok(C.readText(path.join(cbcs.dir, '720p', 'iframes.m3u8'))
             .includes(`#EXT-X-KEY:METHOD=${key('SAMPLE-AES')}`));
         // subtitles and thumbnails stay clear: no key in their playlists
@@ -243,6 +304,99 @@ describe('encryption', () => {
         for (const job of [cenc, cbcs, { out: clear.dir }])
             assert.ok(V.checkDir(job.out) >= 10);
         return V.assertClean();
+    });
+
+    test('DRM systems: pssh boxes in init.mp4, the same bytes in the MPD and the playlists', () => {
+        for (const [job, drm, scheme] of [[cenc, DRM_CENC, 'cenc'], [cbcs, DRM_CBCS, 'cbcs']]) {
+            const systems = Object.keys(drm).filter((k) => k !== 'fairplay');
+            const boxes = {};
+            for (const r of ['720p', 'audio']) {
+                const found = psshBoxes(path.join(job.dir, r, 'init.mp4'));
+                assert.deepEqual(found.map((b) => b.system_id), systems.map((s) => SYSTEM[s]),
+                    `${scheme} ${r}: the pssh boxes`);
+                for (const b of found)
+                    boxes[b.system_id] = b;
+            }
+            const ck = boxes[SYSTEM.clearkey];
+            assert.equal(ck.version, 1);
+            assert.deepEqual(ck.kid, [KID]);
+            assert.equal(ck.data.length, 0);
+            const pr = boxes[SYSTEM.playready];
+            assert.equal(pr.version, 1);
+            assert.deepEqual(pr.kid, [KID]);
+            const header = playReadyHeader(pr.data);
+            assert.equal(text(header, 'LA_URL'), LA_URL);
+            if (scheme === 'cenc') {
+                assert.equal(header.documentElement.getAttribute('version'), '4.0.0.0');
+                assert.equal(text(header, 'ALGID'), 'AESCTR');
+                assert.equal(text(header, 'KID'), guidKid().toString('base64'));
+                // the checksum: the GUID-ordered key ID encrypted with the key
+                const c = crypto.createCipheriv('aes-128-ecb', Buffer.from(KEY, 'hex'), null);
+                c.setAutoPadding(false);
+                assert.equal(text(header, 'CHECKSUM'),
+                    c.update(guidKid()).subarray(0, 8).toString('base64'));
+            } else {
+                assert.equal(header.documentElement.getAttribute('version'), '4.3.0.0');
+                const kid = header.getElementsByTagName('KID')[0];
+                assert.equal(kid.getAttribute('ALGID'), 'AESCBC');
+                assert.equal(kid.getAttribute('VALUE'), guidKid().toString('base64'));
+                const wv = boxes[SYSTEM.widevine];
+                assert.equal(wv.version, 0);
+                const data = WIDEVINE_PSSH.decode(wv.data);
+                assert.deepEqual(data.key_ids.map((k) => Buffer.from(k).toString('hex')), [KID]);
+                assert.equal(data.provider, 'cirrus');
+                assert.equal(data.protection_scheme, Buffer.from('cbcs').readUInt32BE(0));
+            }
+            // the MPD: a ContentProtection per system with the same pssh
+            const mpd = new DOMParser().parseFromString(
+                C.readText(path.join(job.dir, 'manifest.mpd')), 'text/xml');
+            const sets = Array.from(mpd.getElementsByTagName('AdaptationSet'))
+                .filter((a) => ['video', 'audio'].includes(a.getAttribute('contentType')));
+            assert.equal(sets.length, 2);
+            for (const set of sets) {
+                const cps = Array.from(set.getElementsByTagName('ContentProtection'));
+                for (const s of ['widevine', 'playready']) {
+                    const cp = cps.find((c) => c.getAttribute('schemeIdUri').replace(/-/g, '') ===
+                        `urn:uuid:${SYSTEM[s]}`);
+                    if (!drm[s]) {
+                        assert.equal(cp, undefined, `${scheme}: no ${s}`);
+                        continue;
+                    }
+                    assert.ok(cp, `${scheme}: ${s}'s ContentProtection`);
+                    const pssh = cp.getElementsByTagNameNS('urn:mpeg:cenc:2013', 'pssh')[0];
+                    assert.ok(Buffer.from(pssh.textContent, 'base64').equals(boxes[SYSTEM[s]].bytes),
+                        `${scheme}: ${s}'s cenc:pssh is init.mp4's box`);
+                    if (s === 'playready')
+                        assert.ok(Buffer.from(cp.getElementsByTagNameNS('urn:microsoft:playready',
+                            'pro')[0].textContent, 'base64').equals(pr.data), 'mspr:pro');
+                }
+            }
+            // the playlists: one key line per KEYFORMAT, in every media
+            // playlist and as session keys in the master
+            const method = scheme === 'cenc' ? 'SAMPLE-AES-CTR' : 'SAMPLE-AES';
+            const keys = (file, tag) => [...C.readText(file).matchAll(
+                new RegExp(`^#EXT-X-${tag}:(.*)$`, 'gm'))].map((m) => Object.fromEntries(
+                [...m[1].matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)].map(([, k, v]) => [k, v.replace(/^"|"$/g, '')])));
+            const dataOf = (uri) => Buffer.from(uri.replace(/^data:[^,]*base64,/, ''), 'base64');
+            for (const [file, tag] of [[path.join(job.dir, 'master.m3u8'), 'SESSION-KEY'],
+                [path.join(job.dir, '720p', 'index.m3u8'), 'KEY'],
+                [path.join(job.dir, 'audio', 'index.m3u8'), 'KEY']]) {
+                const byFormat = Object.fromEntries(keys(file, tag).map((k) => [k.KEYFORMAT, k]));
+                const want = { clearkey: 'org.w3.clearkey',
+                    widevine: 'urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed',
+                    playready: 'com.microsoft.playready', fairplay: 'com.apple.streamingkeydelivery' };
+                assert.deepEqual(Object.keys(byFormat).sort(),
+                    Object.keys(drm).map((s) => want[s]).sort(), `${file}: KEYFORMATs`);
+                for (const k of Object.values(byFormat))
+                    assert.equal(k.METHOD, method, `${file}: ${k.KEYFORMAT}`);
+                if (drm.widevine)
+                    assert.ok(dataOf(byFormat[want.widevine].URI).equals(boxes[SYSTEM.widevine].bytes));
+                assert.match(byFormat[want.playready].URI, /^data:text\/plain;charset=UTF-16;base64,/);
+                assert.ok(dataOf(byFormat[want.playready].URI).equals(pr.data));
+                if (drm.fairplay)
+                    assert.equal(byFormat[want.fairplay].URI, SKD);
+            }
+        }
     });
 
     test('hostile encryption options fail naming the field, leaking no key', async () => {
@@ -254,6 +408,13 @@ describe('encryption', () => {
             [{ scheme: 'cenc', key_file: '/nonexistent/key.json' }, 'encryption.key_file'],
             [{ scheme: 'cenc', key_file: C.sample(SAMPLE) }, 'encryption.key_file'],
             [{ scheme: 'cenc', key_id: KID, key: KEY, iv: '00' }, 'unknown field "iv"'],
+            [{ scheme: 'cenc', key_id: KID, key: KEY, drm: { fairplay: { key_uri: SKD } } },
+                'encryption.drm.fairplay: needs the cbcs scheme'],
+            [{ scheme: 'cenc', key_id: KID, key: KEY, drm: { marlin: {} } },
+                'encryption.drm: unknown system "marlin"'],
+            [{ scheme: 'cenc', key_id: KID, key: KEY,
+                drm: { playready: { la_url: 'https://x/"><script>' } } },
+            'encryption.drm.playready.la_url'],
         ];
         for (const [enc, msg] of bad) {
             const out = path.join(C.tmpDir('encryption-bad-'), 'out');
@@ -360,7 +521,11 @@ describe('cirrus-worker job documents', () => {
             JSON.stringify({ key_id: KID, key: KEY }));
         child = startWorker({ key_dir: keyDir });
         drop('enc.json', { input: input(), output: `file://${path.join(out, 'enc')}`,
-            encryption: { scheme: 'cenc', key_file: 'films/a.json' } });
+            encryption: { scheme: 'cenc', key_file: 'films/a.json',
+                drm: { widevine: { provider: 'cirrus' } } } });
+        drop('fairplay.json', { input: input(), output: `file://${path.join(out, 'fairplay')}`,
+            encryption: { scheme: 'cenc', key_file: 'films/a.json',
+                drm: { fairplay: { key_uri: SKD } } } });
         drop('inline.json', { input: input(), output: `file://${path.join(out, 'inline')}`,
             encryption: { scheme: 'cenc', key_id: KID, key: KEY } });
         drop('escape.json', { input: input(), output: `file://${path.join(out, 'escape')}`,
@@ -376,6 +541,8 @@ describe('cirrus-worker job documents', () => {
         const inline = await errorOf('inline.json');
         assert.match(inline.error.error, /encryption\.key(_id)?: a job document names a key_file/);
         assert.match((await errorOf('escape.json')).error.error, /encryption\.key_file/);
+        assert.match((await errorOf('fairplay.json')).error.error,
+            /encryption\.drm\.fairplay: needs the cbcs scheme/);
         const missing = await errorOf('missing.json');
         assert.match(missing.error.error, /encryption\.key_file: .*films\/none\.json/);
         assert.equal(missing.permanent, true);
@@ -385,6 +552,9 @@ describe('cirrus-worker job documents', () => {
         assert.ok(decodeMd5(audio, KEY).ok);
         assert.ok(!decodeMd5(audio).ok, 'no key: no decode');
         assert.match(C.readText(path.join(dir, 'master.m3u8')), /EXT-X-SESSION-KEY:METHOD=SAMPLE-AES-CTR/);
+        // the job's drm went through the worker: Widevine alone
+        assert.deepEqual(psshBoxes(path.join(dir, 'audio', 'init.mp4')).map((b) => b.system_id),
+            [SYSTEM.widevine]);
         // no log, result, error JSON or output holds the key (the inline
         // job's own document, parked as it came, is the operator's file)
         const texts = [['worker log', Buffer.from(child.log)], ['result', Buffer.from(JSON.stringify(done))],

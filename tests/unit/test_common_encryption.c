@@ -189,3 +189,66 @@ Test(encryption, hostile)
             "\", \"key\": \"" KEY "\"}",
             CIR_EINVAL, "encryption");
 }
+
+#define ENC(scheme, drm)                                               \
+    "{\"scheme\":\"" scheme "\",\"key_id\":\"" KID "\",\"key\":\"" KEY \
+    "\",\"drm\":" drm "}"
+
+Test(encryption, drm_systems)
+{
+    cir_encryption_t e;
+
+    /* no drm: ClearKey alone */
+    cr_assert_eq(parse("{\"scheme\":\"cenc\",\"key_id\":\"" KID
+                       "\",\"key\":\"" KEY "\"}",
+                       &e),
+                 0, "%s", err);
+    cr_expect_eq(e.drm.systems, CIR_DRM_BIT(CIR_DRM_CLEARKEY));
+    cr_assert_eq(
+        parse(ENC("cbcs", "{\"widevine\":{\"provider\":\"acme-1\"},"
+                          "\"playready\":{\"la_url\":\"https://pr.example/"
+                          "r?a=1&b=2\"},\"fairplay\":{\"key_uri\":"
+                          "\"skd://film-42\"}}"),
+              &e),
+        0, "%s", err);
+    cr_expect_eq(e.drm.systems, CIR_DRM_BIT(CIR_DRM_WIDEVINE) |
+                                    CIR_DRM_BIT(CIR_DRM_PLAYREADY) |
+                                    CIR_DRM_BIT(CIR_DRM_FAIRPLAY));
+    cr_expect_str_eq(e.drm.widevine_provider, "acme-1");
+    cr_expect_str_eq(e.drm.playready_la_url, "https://pr.example/r?a=1&b=2");
+    cr_expect_str_eq(e.drm.fairplay_key_uri, "skd://film-42");
+    cr_expect_str_eq(cir_drm_system_name(CIR_DRM_PLAYREADY), "playready");
+    cr_assert_eq(parse(ENC("cenc", "{\"clearkey\":{},\"playready\":{}}"), &e),
+                 0, "%s", err);
+    cr_expect_eq(e.drm.systems, CIR_DRM_BIT(CIR_DRM_CLEARKEY) |
+                                    CIR_DRM_BIT(CIR_DRM_PLAYREADY));
+    cr_expect_str_eq(e.drm.playready_la_url, "");
+}
+
+Test(encryption, drm_hostile)
+{
+    refused(ENC("cenc", "{}"), CIR_EINVAL, "encryption.drm");
+    refused(ENC("cenc", "[\"widevine\"]"), CIR_EINVAL, "encryption.drm");
+    refused(ENC("cenc", "{\"primetime\":{}}"), CIR_EINVAL,
+            "unknown system \"primetime\"");
+    refused(ENC("cenc", "{\"widevine\":true}"), CIR_EINVAL,
+            "encryption.drm.widevine: not an object");
+    refused(ENC("cenc", "{\"widevine\":{\"provider\":\"a b\"}}"), CIR_EINVAL,
+            "encryption.drm.widevine.provider");
+    refused(ENC("cenc", "{\"widevine\":{\"content_id\":\"x\"}}"), CIR_EINVAL,
+            "unknown field \"content_id\"");
+    refused(ENC("cenc", "{\"clearkey\":{\"x\":1}}"), CIR_EINVAL,
+            "encryption.drm.clearkey: unknown field");
+    refused(ENC("cenc", "{\"playready\":{\"la_url\":\"ftp://x\"}}"), CIR_EINVAL,
+            "encryption.drm.playready.la_url");
+    refused(ENC("cenc", "{\"playready\":{\"la_url\":\"https://x/\\\"><a\"}}"),
+            CIR_EINVAL, "encryption.drm.playready.la_url");
+    refused(ENC("cenc", "{\"playready\":{\"la_url\":\"https://\"}}"),
+            CIR_EINVAL, "encryption.drm.playready.la_url");
+    refused(ENC("cenc", "{\"fairplay\":{\"key_uri\":\"skd://k\"}}"), CIR_EINVAL,
+            "encryption.drm.fairplay: needs the cbcs scheme");
+    refused(ENC("cbcs", "{\"fairplay\":{}}"), CIR_EINVAL,
+            "encryption.drm.fairplay.key_uri: missing");
+    refused(ENC("cbcs", "{\"fairplay\":{\"key_uri\":\"https://k\"}}"),
+            CIR_EINVAL, "encryption.drm.fairplay.key_uri");
+}

@@ -149,7 +149,38 @@ find_path(const uint8_t *b, size_t off, size_t end, const char *path)
 typedef struct {
     int scheme_cbcs;
     int video;
+    unsigned drm; /* CIR_DRM_BIT()s: their pssh boxes end the moov */
 } variant_t;
+
+/* The pssh boxes that end the moov: one per system with a box (not
+ * FairPlay), in the order of cir_drm_system_t, the moov's last children;
+ * each named by its system ID's first byte. */
+static void
+check_pssh(const uint8_t *init, size_t size, unsigned systems)
+{
+    static const uint8_t first_byte[CIR_DRM_FAIRPLAY] = {0x10, 0xed, 0x9a};
+    uint8_t want[CIR_DRM_NB], got[CIR_DRM_NB];
+    int64_t moov = find_path(init, 0, size, "moov");
+    size_t end = (size_t)moov + AV_RB32(init + moov), at = (size_t)moov + 8;
+    int nb_want = 0, nb_got = 0;
+
+    for (int s = 0; s < CIR_DRM_FAIRPLAY; s++) {
+        if (systems & CIR_DRM_BIT(s)) {
+            want[nb_want++] = first_byte[s];
+        }
+    }
+    for (; at < end; at += AV_RB32(init + at)) {
+        if (memcmp(init + at + 4, "pssh", 4) == 0) {
+            cr_assert_lt(nb_got, nb_want, "a pssh too many");
+            got[nb_got++] = init[at + 12];
+        } else {
+            cr_assert_eq(nb_got, 0, "a %.4s after a pssh", init + at + 4);
+        }
+    }
+    cr_assert_eq(at, end);
+    cr_assert_eq(nb_got, nb_want);
+    cr_assert_eq(memcmp(got, want, (size_t)nb_got), 0);
+}
 
 static void
 check(variant_t v)
@@ -165,6 +196,7 @@ check(variant_t v)
     uint32_t count, data_offset;
 
     enc.scheme = v.scheme_cbcs ? CIR_ENC_CBCS : CIR_ENC_CENC;
+    enc.drm.systems = v.drm;
     for (int i = 0; i < NB_SAMPLES; i++) {
         samples[i] = v.video ? video_sample(i) : audio_sample(i);
     }
@@ -202,6 +234,7 @@ check(variant_t v)
                          (uint32_t)find_path(pinit, 0, pinit_size, "moov"),
                      pinit_size);
     }
+    check_pssh(pinit, pinit_size, v.drm);
     cr_assert_eq(pinit[tenc + 8], v.scheme_cbcs ? 1 : 0); /* version */
     cr_assert_eq(pinit[tenc + 13], v.scheme_cbcs && v.video ? 0x19 : 0);
     cr_assert_eq(pinit[tenc + 14], 1);                     /* protected */
@@ -342,6 +375,18 @@ Test(transcoder_cenc, cbcs_video)
 Test(transcoder_cenc, cbcs_audio)
 {
     check((variant_t){.video = 0, .scheme_cbcs = 1});
+}
+
+Test(transcoder_cenc, drm_systems_pssh_in_moov)
+{
+    check((variant_t){.video = 1,
+                      .drm = CIR_DRM_BIT(CIR_DRM_CLEARKEY) |
+                             CIR_DRM_BIT(CIR_DRM_WIDEVINE) |
+                             CIR_DRM_BIT(CIR_DRM_PLAYREADY)});
+    check((variant_t){.video = 0,
+                      .scheme_cbcs = 1,
+                      .drm = CIR_DRM_BIT(CIR_DRM_PLAYREADY) |
+                             CIR_DRM_BIT(CIR_DRM_FAIRPLAY)});
 }
 
 Test(transcoder_cenc, refuses_what_it_cannot_protect)

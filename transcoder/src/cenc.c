@@ -17,6 +17,7 @@
 #include "cenc.h"
 #include "cir_error.h"
 #include "cmaf.h"
+#include "drm.h"
 
 /* a sample's subsamples are bounded by saiz's one-byte sizes:
  * 8 (IV) + 2 + 6 * 40 = 250 */
@@ -170,9 +171,9 @@ read_nal_length_size(cir_cenc_t *e, const uint8_t *buf, int64_t entry)
     return e->nal_length_size == 3 ? CIR_EMEDIA : 0;
 }
 
-int
-cir_cenc_protect_init(cir_cenc_t *e, const uint8_t *in, size_t size,
-                      uint8_t **out, size_t *out_size)
+static int
+protect_sample_entry(cir_cenc_t *e, const uint8_t *in, size_t size,
+                     uint8_t **out, size_t *out_size)
 {
     static const char *path[] = {"moov", "trak", "mdia",
                                  "minf", "stbl", "stsd"};
@@ -226,6 +227,60 @@ cir_cenc_protect_init(cir_cenc_t *e, const uint8_t *in, size_t size,
     }
     memcpy(*out + at[6] + 4, e->is_video ? "encv" : "enca", 4);
     *out_size = size + (size_t)sinf_size;
+    return 0;
+}
+
+/* The DRM systems' pssh boxes at the end of the moov (ISO/IEC 23001-7
+ * 8.1: in the moov, the init segment's only box players search). */
+static int
+append_pssh(const cir_cenc_t *e, uint8_t **buf, size_t *size)
+{
+    cir_drm_boxes_t boxes;
+    cir_buf_t all;
+    int64_t moov = cir_cmaf_find_box(*buf, 0, *size, "moov");
+    size_t end;
+    uint8_t *grown;
+    int ret;
+
+    if (moov < 0) {
+        return CIR_EMEDIA;
+    }
+    cir_buf_init(&all, 64 * 1024);
+    if ((ret = cir_drm_boxes_build(&boxes, &e->enc)) < 0 ||
+        (ret = cir_drm_boxes_concat(&boxes, &all)) < 0 || all.len == 0) {
+        goto done;
+    }
+    end = (size_t)moov + AV_RB32(*buf + moov);
+    if ((grown = av_malloc(*size + all.len)) == NULL) {
+        ret = CIR_ENOMEM;
+        goto done;
+    }
+    memcpy(grown, *buf, end);
+    memcpy(grown + end, all.data, all.len);
+    memcpy(grown + end + all.len, *buf + end, *size - end);
+    AV_WB32(grown + moov, AV_RB32(*buf + moov) + (uint32_t)all.len);
+    av_free(*buf);
+    *buf = grown;
+    *size += all.len;
+done:
+    cir_drm_boxes_free(&boxes);
+    cir_buf_free(&all);
+    return ret;
+}
+
+int
+cir_cenc_protect_init(cir_cenc_t *e, const uint8_t *in, size_t size,
+                      uint8_t **out, size_t *out_size)
+{
+    int ret;
+
+    if ((ret = protect_sample_entry(e, in, size, out, out_size)) < 0) {
+        return ret;
+    }
+    if ((ret = append_pssh(e, out, out_size)) < 0) {
+        av_freep(out);
+        return ret;
+    }
     e->init_done = 1;
     return 0;
 }

@@ -10,11 +10,11 @@
  *
  * The init segment: the sample entry becomes encv/enca with a sinf
  * (frma, schm 'cenc' or 'cbcs', schi/tenc with the key ID; cbcs: the
- * 1:9 pattern for video and the constant IV).  No pssh: players get the
- * key from their configuration (ClearKey) or the manifest's
- * ContentProtection.  Each fragment (moof + mdat): the samples encrypted
- * in place and a senc, saiz and saio appended to the traf, the moof and
- * traf sizes and the trun data offset moved by what was added.
+ * 1:9 pattern for video and the constant IV), and at the moov's end the
+ * pssh boxes of the job's DRM systems (drm.h).  Each fragment (moof + mdat):
+ * the samples encrypted in place and a senc, saiz and saio appended to the
+ * traf, the moof and traf sizes and the trun data offset moved by what was
+ * added.
  *
  * Video (H.264, H.265: length-prefixed NAL units) uses subsamples: the
  * length, the NAL header and the first (size mod 16) bytes of each VCL NAL

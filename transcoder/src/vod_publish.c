@@ -12,6 +12,7 @@
 
 #include "cir_audio_tracks.h"
 #include "cir_error.h"
+#include "drm.h"
 #include "pipeline.h"
 #include "publish.h"
 
@@ -264,12 +265,38 @@ publish_subtitles(cir_job_state_t *s, cir_asset_t *asset, unsigned formats)
     return ret < 0 ? cir_job_fail(s->ctx, ret, "%s", why) : 0;
 }
 
+/* The scheme, key ID and DRM systems' boxes (the same bytes cenc.c puts
+ * into init.mp4): the manifests never see the key. */
+static int
+describe_protection(const cir_encryption_t *enc, cir_protection_t *p,
+                    cir_drm_boxes_t *drm)
+{
+    int ret;
+
+    p->scheme = enc->scheme;
+    memcpy(p->key_id, enc->key_id, 16);
+    p->systems = enc->drm.systems;
+    if ((ret = cir_drm_boxes_build(drm, enc)) < 0) {
+        return ret;
+    }
+    for (int i = 0; i < CIR_DRM_NB; i++) {
+        p->pssh[i] =
+            drm->pssh[i].len ? (const uint8_t *)drm->pssh[i].data : NULL;
+        p->pssh_len[i] = drm->pssh[i].len;
+    }
+    p->playready_pro = (const uint8_t *)drm->playready_pro.data;
+    p->playready_pro_len = drm->playready_pro.len;
+    p->fairplay_key_uri = enc->drm.fairplay_key_uri;
+    return 0;
+}
+
 int
 cir_vod_publish(cir_job_state_t *s)
 {
     cir_rendition_t rends[CIR_PRESET_MAX_RUNGS + 2 * CIR_AUDIO_TRACKS_MAX];
     cir_asset_t asset = {0};
     cir_protection_t protection = {0};
+    cir_drm_boxes_t drm = {0};
     char cc_language[CIR_LANGUAGE_MAX];
     const cir_publish_dest_t dest = {
         .version = s->ctx->store,
@@ -299,16 +326,22 @@ cir_vod_publish(cir_job_state_t *s)
     describe_captions(s, &asset, cc_language);
     if (s->ctx->job->encryption != NULL &&
         s->ctx->job->encryption->scheme != CIR_ENC_NONE) {
-        /* the scheme and key ID: the manifests never see the key */
-        protection.scheme = s->ctx->job->encryption->scheme;
-        memcpy(protection.key_id, s->ctx->job->encryption->key_id, 16);
+        ret = describe_protection(s->ctx->job->encryption, &protection, &drm);
+        if (ret < 0) {
+            cir_drm_boxes_free(&drm);
+            return cir_job_fail(s->ctx, ret, "encryption: %s",
+                                cir_strerror(ret));
+        }
         asset.protection = &protection;
     }
     log_renditions(s, rends, n);
     if ((ret = publish_subtitles(s, &asset, dest.formats)) < 0) {
+        cir_drm_boxes_free(&drm);
         return ret;
     }
-    if ((ret = cir_publish_asset(&asset, &dest)) < 0) {
+    ret = cir_publish_asset(&asset, &dest);
+    cir_drm_boxes_free(&drm);
+    if (ret < 0) {
         snprintf(s->ctx->result->error, sizeof(s->ctx->result->error),
                  "publishing the manifests failed: %s", cir_strerror(ret));
         return ret;

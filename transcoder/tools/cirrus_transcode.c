@@ -116,8 +116,10 @@ static const cir_option_t opts[] = {
     {"encryption", S(encryption), "", 0, 0,
      "Common Encryption of the segments, a JSON object: {\"scheme\": "
      "\"cenc|cbcs\", \"key_file\": PATH} or {\"scheme\": ..., \"key_id\": "
-     "HEX32, \"key\": HEX32} (prefer the key file or the environment: "
-     "a command line is visible to every user)"},
+     "HEX32, \"key\": HEX32}, with \"drm\": {\"clearkey\"|\"widevine\"|"
+     "\"playready\"|\"fairplay\": {...}} for the DRM systems to signal "
+     "(docs/encryption.md; default ClearKey alone) (prefer the key file or "
+     "the environment: a command line is visible to every user)"},
 };
 
 static const cir_options_t options = {opts, sizeof(opts) / sizeof(opts[0]),
