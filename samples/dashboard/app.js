@@ -1,10 +1,12 @@
 // The dashboard: polls the three APIs the origin proxies, renders the
 // lists, and drives the player.  State for tests and debugging is kept in
 // window.cirrusDashboard.
+import { keyIdsOf, parseClearKey } from './clearkey.js';
 import { Health, renditions, sparkline } from './health.js';
 import { JobsPanel } from './jobs.js';
 import { enginesFor, Player } from './player.js';
 import { cueAt, loadThumbs } from './thumbs.js';
+import { renderTrackMenus } from './tracks.js';
 
 const API = { streams: '/api/ingest/streams', jobs: '/api/worker/jobs',
     vod: '/api/vod/', origin: '/metrics' };
@@ -79,7 +81,14 @@ async function play(src, { live = false, title = src, thumbsVtt = null } = {}) {
     state.thumbsVtt = thumbsVtt;
     $('now-playing').textContent = title;
     offerEngines(src);
-    player.load(src, { engine: $('engine').value, live });
+    const clearKey = await keyFor(src, live);
+    if (state.src !== src)
+        return; // another source picked meanwhile
+    if (clearKey === false)
+        player.destroy(); // encrypted, no key yet: the field asks for it
+    else
+        player.load(src, { engine: $('engine').value, live, clearKey,
+            keyIds: state.keyIds });
     state.engine = player.engine;
     const q = new URLSearchParams({ play: src });
     if (live)
@@ -97,6 +106,61 @@ async function play(src, { live = false, title = src, thumbsVtt = null } = {}) {
         }
     }
 }
+
+// The ClearKey for src: null for a clear asset, the field's key (or
+// licence server) for an encrypted one, false while the field has none
+// that fits (it is then pre-filled with the manifest's key ID).  The key
+// stays in the field: never in the URL or storage.
+async function keyFor(src, live) {
+    let kids = [];
+    if (!live) {
+        try {
+            const r = await fetch(src, { cache: 'no-store' });
+            kids = r.ok ? keyIdsOf(await r.text()) : [];
+        } catch {
+            /* the engine reports it */
+        }
+    }
+    state.keyIds = kids;
+    const field = $('clearkey'), status = $('key-status');
+    let ck = null;
+    try {
+        ck = parseClearKey(field.value);
+    } catch {
+        /* not a key yet */
+    }
+    const fits = !!ck && (!!ck.server || kids.includes(ck.kidHex));
+    $('key-form').classList.toggle('needed', kids.length > 0 && !fits);
+    if (!kids.length) {
+        status.textContent = '';
+        return null;
+    }
+    if (fits) {
+        status.textContent = `encrypted, key ID ${kids.join(', ')}`;
+        return ck;
+    }
+    if (!field.value.toLowerCase().startsWith(`${kids[0]}:`))
+        field.value = `${kids[0]}:`;
+    status.textContent = 'encrypted: type the key after the key ID (or a licence-server URL)';
+    return false;
+}
+
+function replay() {
+    if (state.src)
+        play(state.src, { live: state.live, title: $('now-playing').textContent,
+            thumbsVtt: state.thumbsVtt });
+}
+
+$('key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    try {
+        parseClearKey($('clearkey').value);
+    } catch (err) {
+        $('key-status').textContent = err.message;
+        return;
+    }
+    replay();
+});
 
 // The engine menu offers only the engines that play src's manifest; a
 // choice that does not fit goes back to auto.
@@ -129,15 +193,16 @@ function renderPlayerControls() {
     sel.value = auto ? '-1' : String(index);
     sel.disabled = levels.length === 0;
     state.engine = player.engine;
+    state.tracks = renderTrackMenus(player, $('audio-track'), $('text-track'));
 }
 
 $('rendition').addEventListener('change', (e) =>
     player.setLevel(Number(e.target.value)));
-$('engine').addEventListener('change', () => {
-    if (state.src)
-        play(state.src, { live: state.live, title: $('now-playing').textContent,
-            thumbsVtt: state.thumbsVtt });
-});
+$('audio-track').addEventListener('change', (e) =>
+    player.setAudioTrack(e.target.value));
+$('text-track').addEventListener('change', (e) =>
+    player.setTextTrack(e.target.value));
+$('engine').addEventListener('change', replay);
 $('playpause').addEventListener('click', () =>
     (video.paused ? video.play() : video.pause()));
 $('mute').addEventListener('click', () => {
@@ -160,6 +225,8 @@ function tick() {
     $('mute').textContent = video.muted ? 'Unmute' : 'Mute';
     const latency = player.latency();
     state.latency = latency;
+    // engines switch tracks without an event for each (Shaka's active flags)
+    state.tracks = renderTrackMenus(player, $('audio-track'), $('text-track'));
     const { index } = player.level();
     const lvl = player.levels()[index];
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {};
@@ -386,8 +453,10 @@ async function pollVod() {
             hls: names.has('master.m3u8'), dash: names.has('manifest.mpd'),
             thumbs: inside.has('thumbs'),
             audio: inside.has('audio'),
+            // audio-2, subs-fr: the other audio and the subtitle renditions
             renditions: files.filter((e) => e.type === 'directory' &&
-                !['thumbs', 'images', 'audio', 'v'].includes(e.name)).length });
+                !['thumbs', 'images', 'v'].includes(e.name) &&
+                !/^(audio|subs)(-|$)/.test(e.name)).length });
     }
     assets.sort((a, b) => Date.parse(b.mtime) - Date.parse(a.mtime));
     state.assets = assets;

@@ -2,6 +2,10 @@
 // dash.js (DASH), Shaka Player (HLS and DASH, chosen by hand) and the
 // browser's own HLS where it has one (Safari, iOS).  The libraries are the
 // builds loaded by index.html (window.Hls, window.dashjs, window.shaka).
+// Audio and subtitle tracks: tracks.js; ClearKey: clearkey.js.  Tested by
+// tests/integration/dashboard.test.mjs and player_menus.test.mjs.
+import { dashProtectionData, hlsClearKeyConfig, shakaClearKeyConfig } from './clearkey.js';
+import { audioTracks, hlsShowCaptions, selectAudio, selectText, textTracks } from './tracks.js';
 
 export const HLS_MIME = 'application/vnd.apple.mpegurl';
 
@@ -44,13 +48,27 @@ export class Player {
         this.dash = null;
         this.shaka = null;
         this.levelList = [];
+        // a text track added or switched (hls.js's captions, the engines'
+        // subtitle tracks): the menus follow
+        const tracksChanged = () => {
+            if (this.hls)
+                hlsShowCaptions(this);
+            this.onChange();
+        };
+        video.textTracks.addEventListener('addtrack', tracksChanged);
+        video.textTracks.addEventListener('change', () => this.onChange());
     }
 
-    load(url, { engine = 'auto', live = false } = {}) {
+    // clearKey: parseClearKey()'s answer (clearkey.js) for an encrypted
+    // asset, or null; keyIds: the key IDs its manifest names (hex).
+    load(url, { engine = 'auto', live = false, clearKey = null, keyIds = [] } = {}) {
         this.destroy();
         this.retries = 0;
         this.src = url;
         this.live = live;
+        this.clearKey = clearKey;
+        this.keyIds = keyIds;
+        this.textChoice = null; // the engine's default until one is picked
         this.engine = chooseEngine(url, this.video, engine);
         if (this.engine === 'dash')
             this.startDash(url);
@@ -82,6 +100,9 @@ export class Player {
             this.shaka = null;
         }
         this.levelList = [];
+        this.hlsCaptions = [];
+        this.dashText = [];
+        this.shakaLoaded = false;
         this.video.removeAttribute('src');
         this.video.load();
     }
@@ -104,8 +125,16 @@ export class Player {
         if (!Hls || !Hls.isSupported())
             return this.fail('hls.js', 'MSE or hls.js not available', true);
         // lowLatencyMode: LL-HLS parts, blocking reload and preload hints
-        const hls = new Hls({ enableWorker: true, lowLatencyMode: true });
+        const hls = new Hls({ enableWorker: true, lowLatencyMode: true,
+            ...hlsClearKeyConfig(this.clearKey, this.keyIds) });
         this.hls = hls;
+        // CEA-608 in the video: the CLOSED-CAPTIONS renditions
+        hls.on(Hls.Events.MANIFEST_LOADED, (_e, d) => {
+            this.hlsCaptions = (d.captions || []).filter((c) => c.instreamId);
+        });
+        for (const ev of [Hls.Events.AUDIO_TRACKS_UPDATED, Hls.Events.AUDIO_TRACK_SWITCHED,
+            Hls.Events.SUBTITLE_TRACKS_UPDATED, Hls.Events.SUBTITLE_TRACK_SWITCH])
+            hls.on(ev, () => this.onChange());
         hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
             this.levelList = d.levels.map((l, index) => ({ index,
                 width: l.width, height: l.height, bitrate: l.bitrate }));
@@ -166,12 +195,25 @@ export class Player {
             if (this.dash === p)
                 this.onChange();
         });
+        p.on(ev.TRACK_CHANGE_RENDERED, () => {
+            if (this.dash === p)
+                this.onChange();
+        });
+        // the text tracks in the order setTextTrack() numbers them
+        p.on(ev.TEXT_TRACKS_ADDED, (e) => {
+            if (this.dash !== p)
+                return;
+            this.dashText = e.tracks || [];
+            this.onChange();
+        });
         p.on(ev.ERROR, (e) => {
             if (this.dash !== p)
                 return;
             const err = e.error || e;
             this.fail('dash.js', { code: err.code, message: err.message }, true);
         });
+        if (this.clearKey)
+            p.setProtectionData(dashProtectionData(this.clearKey));
         p.initialize(this.video, url, true);
     }
 
@@ -189,6 +231,7 @@ export class Player {
             // newest segment (see samples/player.html)
             manifest: { dash: { clockSyncUri: new URL('/time', location.href).href,
                 ...(this.live ? { autoCorrectDrift: false } : {}) } },
+            ...shakaClearKeyConfig(this.clearKey),
         });
         p.addEventListener('error', (e) => {
             const d = e.detail || {};
@@ -196,11 +239,14 @@ export class Player {
             this.fail('shaka', { code: d.code, category: d.category }, d.severity === 2);
         });
         p.addEventListener('adaptation', () => this.onChange());
-        p.addEventListener('variantchanged', () => this.onChange());
+        for (const ev of ['variantchanged', 'trackschanged', 'textchanged',
+            'audiotrackschanged'])
+            p.addEventListener(ev, () => this.onChange());
         Promise.resolve(this.shakaGone).then(() => p.attach(this.video))
             .then(() => p.load(url)).then(() => {
             if (this.shaka !== p)
                 return;
+            this.shakaLoaded = true;
             this.levelList = this.shakaVideoTracks().map((t, index) => ({ index,
                 id: t.id, width: t.width, height: t.height, bitrate: t.bandwidth }));
             this.onChange();
@@ -274,6 +320,28 @@ export class Player {
             if (!auto && track)
                 this.shaka.selectVariantTrack(track, true);
         }
+        this.onChange();
+    }
+
+    // The asset's audio renditions and text tracks (tracks.js): [{ id,
+    // label, lang, active, ... }]; empty for the native engine, whose
+    // tracks the browser's own controls offer.
+    audioTracks() {
+        return audioTracks(this);
+    }
+
+    textTracks() {
+        return textTracks(this);
+    }
+
+    setAudioTrack(id) {
+        selectAudio(this, id);
+        this.onChange();
+    }
+
+    // id: one of textTracks()'s, or 'off'.
+    setTextTrack(id) {
+        selectText(this, id);
         this.onChange();
     }
 
