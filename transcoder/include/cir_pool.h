@@ -38,6 +38,9 @@ typedef struct {
     const char *subtitles;
     /* copied (and cleared when the task ends); NULL: clear */
     const cir_encryption_t *encryption;
+    /* the source range to transcode (cir_job_t's clip) */
+    int clip;
+    double clip_start, clip_end;
     void *user; /* handed back in the done record */
 } cir_pool_task_t;
 

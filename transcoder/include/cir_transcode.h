@@ -56,6 +56,11 @@ typedef struct {
      * "encryption", cir_encryption.h); NULL or CIR_ENC_NONE: clear.
      * Subtitles, thumbnails and image renditions stay clear. */
     const cir_encryption_t *encryption;
+    /* Only the source's range [clip_start, clip_end) in seconds from its
+     * start (the job's "clip"), output from time 0; clip_end 0: to the
+     * end.  clip 0: the whole source. */
+    int clip;
+    double clip_start, clip_end;
 } cir_job_t;
 
 typedef struct {
