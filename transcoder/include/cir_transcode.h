@@ -105,6 +105,10 @@ typedef struct {
      * the key; CIR_ENC_NONE when nothing was encrypted */
     cir_enc_scheme_t encryption;
     char key_id[33];
+    /* the job's clip as applied: the source's range in seconds (clip_end
+     * 0: to its end, unknown) */
+    int clip;
+    double clip_start, clip_end;
 } cir_result_t;
 
 /* {"scheme": "cenc", "key_ids": ["<32 hex>"]} for an encrypted result,
