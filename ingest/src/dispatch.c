@@ -20,7 +20,7 @@
 #include "cir_published.h"
 #include "cir_storage.h"
 #include "dispatch_internal.h"
-#include "job_preset.h"
+#include "cir_job_preset.h"
 
 /* ---- published marker --------------------------------------------------- */
 

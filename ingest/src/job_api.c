@@ -29,7 +29,7 @@
 #include "cir_job_api.h"
 #include "cir_json.h"
 #include "cir_storage.h"
-#include "job_preset.h"
+#include "cir_job_preset.h"
 
 /* docs/openapi.json, embedded by ingest/CMakeLists.txt */
 extern const unsigned char cir_openapi_doc[];

@@ -1,11 +1,11 @@
 /*
  * The preset a VOD job runs with: inline or named, then the job's rung
- * overrides.  See job_preset.h.
+ * overrides.  See cir_job_preset.h.
  *
  * Tested by tests/unit/test_worker_job_preset.c (and, with real jobs, by
  * tests/integration/job_api.test.mjs).
  */
-#include "job_preset.h"
+#include "cir_job_preset.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * The preset a VOD job runs with, shared by the dispatcher (when the job
- * starts) and the job API (when it is posted).  Private to cirrus_worker.
+ * starts) and the job API (when it is posted).  Part of cirrus_worker.
  */
 #ifndef CIR_JOB_PRESET_H
 #define CIR_JOB_PRESET_H
