@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "cir_audio_tracks.h"
+#include "cir_overlay.h"
 
 #define CIR_JOB_ID_MAX         128
 #define CIR_JOB_URI_MAX        4096
@@ -77,6 +78,8 @@ typedef struct {
      * in seconds; clip_end 0 = to the end.  clip is 1 when given. */
     int clip;
     double clip_start, clip_end;
+    /* The job document's "overlay" (cir_overlay.h); enabled 0: none. */
+    cir_overlay_t overlay;
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
@@ -120,7 +123,8 @@ struct cir_intake {
  * Parses one job document: {"input": URI, "output": URI, "preset": NAME,
  * "only": "hls,dash", "audio_tracks": [...] (cir_audio_tracks_parse),
  * "subtitles": [...], "encryption": {"scheme", "key_file"},
- * "rungs": {NAME: {...} | null}, "clip": {"start", "end"}}; "preset" may
+ * "rungs": {NAME: {...} | null}, "clip": {"start", "end"},
+ * "overlay": {...} (cir_overlay_parse)}; "preset" may
  * be a whole preset object instead of a NAME (docs/transcode.md)
  * (bounded, unknown fields rejected), or an S3 event
  * notification (Records[].s3.bucket.name / object.key URL-decoded, '+' is a

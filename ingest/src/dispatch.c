@@ -433,6 +433,7 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
                                     .subtitles = f->job.subtitles,
                                     .encryption = &enc,
                                     .clip = f->job.clip,
+                                    .overlay = &f->job.overlay,
                                     .clip_start = f->job.clip_start,
                                     .clip_end = f->job.clip_end,
                                     .user = f});

@@ -733,6 +733,12 @@ parse_job_doc(const json_t *root, const char *out_root,
             }
             continue;
         }
+        if (strcmp(name, "overlay") == 0) {
+            if ((ret = cir_overlay_parse(v, &job->overlay, err, errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
         if (strcmp(name, "clip") == 0) {
             if ((ret = parse_clip(v, job, err, errsize)) < 0) {
                 return ret;
@@ -869,7 +875,7 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char extra[128], *tracks = NULL;
+    char extra[128], *tracks = NULL, *overlay = NULL;
     json_t *tj;
     EVP_MD_CTX *ctx;
     int ok;
@@ -898,6 +904,19 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
             return CIR_ENOMEM;
         }
     }
+    /* so is a watermark (none adds nothing) */
+    if (job->overlay.enabled) {
+        if ((tj = cir_overlay_to_json(&job->overlay)) == NULL) {
+            free(tracks);
+            return CIR_ENOMEM;
+        }
+        overlay = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(tj);
+        if (overlay == NULL) {
+            free(tracks);
+            return CIR_ENOMEM;
+        }
+    }
     ctx = EVP_MD_CTX_new();
     ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, job->input, strlen(job->input) + 1) == 1 &&
@@ -923,9 +942,12 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
               1) &&
          (job->rungs[0] == '\0' ||
           EVP_DigestUpdate(ctx, job->rungs, strlen(job->rungs) + 1) == 1) &&
+         (overlay == NULL ||
+          EVP_DigestUpdate(ctx, overlay, strlen(overlay) + 1) == 1) &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);
     free(tracks);
+    free(overlay);
     if (!ok) {
         return CIR_EINTERNAL;
     }

@@ -41,7 +41,8 @@ typedef struct {
     /* the source range to transcode (cir_job_t's clip) */
     int clip;
     double clip_start, clip_end;
-    void *user; /* handed back in the done record */
+    const cir_overlay_t *overlay; /* copied; NULL: none */
+    void *user;                   /* handed back in the done record */
 } cir_pool_task_t;
 
 typedef struct {

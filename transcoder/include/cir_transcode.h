@@ -17,6 +17,7 @@
 
 #include "cir_audio_tracks.h"
 #include "cir_encryption.h"
+#include "cir_overlay.h"
 #include "cir_preset.h"
 #include "cir_subtitle_spec.h"
 
@@ -61,6 +62,9 @@ typedef struct {
      * end.  clip 0: the whole source. */
     int clip;
     double clip_start, clip_end;
+    /* A watermark burned into every video rung (the job's "overlay",
+     * cir_overlay.h); NULL or not enabled: none. */
+    const cir_overlay_t *overlay;
 } cir_job_t;
 
 typedef struct {

@@ -233,6 +233,7 @@ start_video_outputs(cir_job_state_t *s)
             .store = s->ctx->store,
             .job_id = s->ctx->job->job_id,
             .encryption = s->ctx->job->encryption,
+            .watermark = s->watermark,
         };
         if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
             return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
@@ -898,6 +899,7 @@ state_free(cir_job_state_t *s)
         avcodec_free_context(&s->audio[i].dec);
     }
     cir_thumbnailer_free(&s->thumbs);
+    cir_watermark_free(&s->watermark);
     cir_subtitles_free(&s->subtitles);
     cir_captions_free(&s->captions);
     avfilter_graph_free(&s->graph);
@@ -941,6 +943,30 @@ load_subtitles(cir_job_state_t *s)
     ret = cir_subtitles_open_embedded(&s->subtitles, s->ic,
                                       start + clip_ms * 1000, &s->ctx->log);
     return ret < 0 ? fail_msg(s, ret, "subtitles: %s", cir_strerror(ret)) : 0;
+}
+
+/* The job's overlay, read before the long decode so a bad image fails the
+ * job at once; only when video rungs are made. */
+static int
+load_watermark(cir_job_state_t *s)
+{
+    const cir_overlay_t *o = s->ctx->job->overlay;
+    char why[1024];
+    int ret;
+
+    if (o == NULL || !o->enabled || s->vst == NULL ||
+        !s->ctx->preset->video_enabled ||
+        !(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        return 0;
+    }
+    ret = cir_watermark_load(&s->watermark, o, s->ctx->job->cancel, why,
+                             sizeof(why));
+    if (ret < 0) {
+        return fail_msg(s, ret, "%s", why);
+    }
+    cir_log_info(&s->ctx->log, "overlay %s at the %s, %g of the height",
+                 o->image, cir_overlay_position_name(o->position), o->height);
+    return 0;
 }
 
 /* The filters that bring each rendition to the preset's loudness, from
@@ -1043,7 +1069,7 @@ run_video(cir_job_state_t *s)
     }
     compute_start(s);
     if ((ret = apply_clip(s)) < 0 || (ret = load_subtitles(s)) < 0 ||
-        (ret = measure_loudness(s)) < 0) {
+        (ret = load_watermark(s)) < 0 || (ret = measure_loudness(s)) < 0) {
         return ret;
     }
     if ((ret = read_loop(s)) < 0) {

@@ -21,6 +21,7 @@
 #include "rung.h"
 #include "subtitles.h"
 #include "thumbs.h"
+#include "watermark.h"
 
 /* The kinds of rendition of one source audio track. */
 enum {
@@ -78,6 +79,7 @@ typedef struct {
     int nb_rungs;
     cir_vod_audio_t audio[CIR_AUDIO_TRACKS_MAX]; /* in output order */
     int nb_audio;
+    cir_watermark_t *watermark; /* the job's overlay, read before decoding */
     cir_thumbnailer_t *thumbs;
     cir_subtitles_t *subtitles; /* the job's sidecars, read before decoding */
 

@@ -33,6 +33,7 @@ typedef struct task {
     cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
     int clip;
     double clip_start, clip_end;
+    cir_overlay_t overlay; /* enabled 0: none */
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -161,6 +162,7 @@ worker_main(void *arg)
                          .clip = t->clip,
                          .clip_start = t->clip_start,
                          .clip_end = t->clip_end,
+                         .overlay = &t->overlay,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -261,6 +263,9 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
     t->clip = in->clip;
     t->clip_start = in->clip_start;
     t->clip_end = in->clip_end;
+    if (in->overlay != NULL) {
+        t->overlay = *in->overlay;
+    }
     t->user = in->user;
     t->queued_us = mono_us();
 
