@@ -647,15 +647,40 @@ Test(intake_job, options_in_the_publish_tag)
         "{\"input\":\"a.mp4\",\"id\":\"x\",\"rungs\":{\"720p\":null}}",
         "{\"input\":\"a.mp4\",\"id\":\"x\",\"preset\":{\"name\":\"web\","
         "\"video\":{\"enabled\":false}}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"overlay\":{\"image\":"
+        "\"a.png\"}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"overlay\":{\"image\":"
+        "\"a.png\",\"opacity\":0.5}}",
     };
-    char tags[5][CIR_PUBLISH_TAG_LEN + 1];
+    char tags[7][CIR_PUBLISH_TAG_LEN + 1];
     cir_vod_job_t job;
 
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 7; i++) {
         cr_assert_eq(parse(docs[i], &job), 0, "%s: %s", docs[i], err);
         cr_assert_eq(cir_intake_publish_tag(&job, tags[i]), 0);
         for (size_t j = 0; j < i; j++) {
             cr_expect_str_neq(tags[i], tags[j], "%s vs %s", docs[i], docs[j]);
         }
     }
+}
+
+/* "overlay": cir_overlay_parse's, its errors as they are. */
+Test(intake_job, job_overlay)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"overlay\":{\"image\":"
+                       "\"s3://b/logo.png\",\"position\":\"top-left\"}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_eq(job.overlay.enabled, 1);
+    cr_assert_str_eq(job.overlay.image, "s3://b/logo.png");
+    cr_assert_eq(job.overlay.position, CIR_OVERLAY_TOP_LEFT);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\"}", &job), 0);
+    cr_assert_eq(job.overlay.enabled, 0);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"overlay\":{\"image\":"
+                       "\"a.png\",\"height\":2}}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "overlay.height: expected a number > 0 and <= 1");
 }
