@@ -83,7 +83,8 @@ typedef struct {
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
- * preset, only, audio_tracks and source_version (else enqueued_us).  The worker
+ * preset, only, audio_tracks, subtitles, encryption, an inline preset, rung
+ * overrides, clip, overlay and source_version (else enqueued_us).  The worker
  * marks a published upload with <output>/.published/<tag>.json, so a
  * redelivered job is acknowledged without redoing it while a re-upload of the
  * same key (another source_version) publishes a new version. */
