@@ -448,22 +448,44 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
                    : 0;
 }
 
+/* A decoded (and clipped) audio frame, its pts from the start, to the
+ * track's renditions. */
+static int
+push_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
+{
+    int ret;
+
+    if (f->sample_rate > 0) {
+        s->audio_end =
+            fmax(s->audio_end, f->pts * av_q2d(t->st->time_base) +
+                                   (double)f->nb_samples / f->sample_rate);
+    }
+    /* how far the input has been read: the later of its streams */
+    s->media_time = fmax(s->media_time, f->pts * av_q2d(t->st->time_base));
+    if (t->surround && (ret = cir_audio_push(t->surround, f)) < 0) {
+        return ret;
+    }
+    return cir_audio_push(t->out, f);
+}
+
 /*
  * The job's clip on an audio frame (its pts from the clip's start), to the
  * sample: *out is f, or NULL to leave it out, or a new frame (the caller
  * frees it) with the samples inside the clip.
  */
-static int push_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f);
-
 static int
 clip_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f,
                  AVFrame **out)
 {
     AVRational sample_tb = {1, f->sample_rate};
     int64_t first = av_rescale_q(f->pts, t->st->time_base, sample_tb);
-    int64_t len = llround(s->clip_len * f->sample_rate);
+    /* a clip to an end the source does not declare: no end */
+    int64_t len = isfinite(s->clip_len) ? llround(s->clip_len * f->sample_rate)
+                                        : INT64_MAX;
     int64_t skip = first < 0 ? -first : 0;
-    int64_t keep = FFMIN((int64_t)f->nb_samples, len - first) - skip;
+    /* the samples [first + skip, end) are inside the clip */
+    int64_t end = FFMIN(first + f->nb_samples, len);
+    int64_t keep = end - (first + skip);
     AVFrame *c;
     int ret;
 
@@ -523,26 +545,6 @@ on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
         return ret;
     }
     return push_audio_frame(s, t, f);
-}
-
-/* A decoded (and clipped) audio frame, its pts from the start, to the
- * track's renditions. */
-static int
-push_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
-{
-    int ret;
-
-    if (f->sample_rate > 0) {
-        s->audio_end =
-            fmax(s->audio_end, f->pts * av_q2d(t->st->time_base) +
-                                   (double)f->nb_samples / f->sample_rate);
-    }
-    /* how far the input has been read: the later of its streams */
-    s->media_time = fmax(s->media_time, f->pts * av_q2d(t->st->time_base));
-    if (t->surround && (ret = cir_audio_push(t->surround, f)) < 0) {
-        return ret;
-    }
-    return cir_audio_push(t->out, f);
 }
 
 /* Sends a packet (NULL flushes) to a decoder and handles every frame:
