@@ -13,6 +13,8 @@
  * rung's profile and level are names checked only for their shape, and the
  * audio sample rate only for its range.  The transcoder, where the codecs
  * live, resolves and checks them (transcoder/include/cir_preset_codecs.h).
+ *
+ * Tested by tests/unit/test_common_preset.c (a job's rung overrides too).
  */
 #include <errno.h>
 #include <math.h>

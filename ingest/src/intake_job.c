@@ -3,6 +3,9 @@
  *
  * Pure: jansson and common/ only (the preset folder is looked at with
  * access() to pick a preset from a key's first path segment).
+ *
+ * Tested by tests/unit/test_ingest_intake_job.c (and the job options end to
+ * end by tests/integration/job_options.test.mjs).
  */
 #include <ctype.h>
 #include <math.h>

@@ -5,7 +5,8 @@
  * audio track, audio_select.h); publish manifests last.
  *
  * Tested end to end by tests/integration/transcode.test.mjs,
- * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness);
+ * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness),
+ * job_options.test.mjs (a job's clip and overlay);
  * tests/unit/test_transcoder_pipeline.c.
  */
 #include <errno.h>

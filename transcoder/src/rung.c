@@ -2,7 +2,8 @@
  * One VOD video rung on its own thread: a bounded frame queue, swscale to
  * the rung's size, the encoder, and the rung's CMAF packager.
  *
- * Tested by tests/unit/test_transcoder_pipeline.c.
+ * Tested by tests/unit/test_transcoder_pipeline.c (a watermark on the
+ * rung: tests/integration/job_options.test.mjs).
  */
 #include <pthread.h>
 #include <stdlib.h>

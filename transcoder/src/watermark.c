@@ -42,6 +42,9 @@ decode_first(AVFormatContext *ic, int stream, AVFrame *out, char *why,
     int ret = dec && pkt ? avcodec_parameters_to_context(dec, par) : -1;
 
     if (ret >= 0) {
+        /* whatever the header said: the decoder is bounded too */
+        dec->max_pixels =
+            (int64_t)CIR_WATERMARK_MAX_SIDE * CIR_WATERMARK_MAX_SIDE;
         ret = avcodec_open2(dec, codec, NULL);
     }
     while (ret >= 0) {

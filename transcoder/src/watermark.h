@@ -18,7 +18,7 @@
 #include "cir_overlay.h"
 
 /* Images larger than this on either side are refused. */
-#define CIR_WATERMARK_MAX_SIDE 8192
+#define CIR_WATERMARK_MAX_SIDE 4096
 
 typedef struct cir_watermark cir_watermark_t;
 typedef struct cir_watermark_rung cir_watermark_rung_t;
