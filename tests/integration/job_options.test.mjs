@@ -194,9 +194,14 @@ describe('clip', () => {
         whole = path.join(out, 'whole');
     });
 
-    test('the result says the clip and its duration', () => {
+    test('the result and the MPD say the clip and its duration', () => {
         assert.deepEqual(job.result.clip, { start: 2.5, end: 6 });
         assert.ok(Math.abs(job.result.duration - 3.5) < 0.04, job.result.duration);
+        const mpd = fs.readFileSync(path.join(clipped, 'manifest.mpd'), 'utf8');
+        const m = /mediaPresentationDuration="PT(?:(\d+)H)?(?:(\d+)M)?([\d.]+)S"/.exec(mpd);
+        assert.ok(m, mpd.slice(0, 400));
+        const secs = Number(m[1] || 0) * 3600 + Number(m[2] || 0) * 60 + Number(m[3]);
+        assert.ok(Math.abs(secs - 3.5) < 0.04, `MPD duration ${secs}`);
     });
 
     test('video: end - start within a frame, from the frame at the start', () => {
