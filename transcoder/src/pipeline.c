@@ -766,18 +766,18 @@ compute_start(cir_job_state_t *s)
                                         : 0;
 }
 
-/* Seeks to the keyframe at or before the clip's start (t, AV_TIME_BASE
- * from the input's 0); a failed seek decodes from the start instead (the
- * frames before the clip are left out all the same). */
+/* Seeks ic to the keyframe at or before t (AV_TIME_BASE, the clip's
+ * start on the streams' timeline); a failed seek reads from the start
+ * instead (what is before the clip is left out all the same). */
 static void
-seek_to_clip(cir_job_state_t *s, int64_t t)
+seek_to_clip(cir_job_state_t *s, AVFormatContext *ic, int64_t t)
 {
     int ret;
 
     if (t <= 0) {
         return;
     }
-    ret = avformat_seek_file(s->ic, -1, INT64_MIN, t, t, 0);
+    ret = avformat_seek_file(ic, -1, INT64_MIN, t, t, 0);
     if (ret < 0) {
         cir_log_warn(&s->ctx->log,
                      "clip: cannot seek the input (%s): decoding from its "
@@ -833,8 +833,27 @@ apply_clip(cir_job_state_t *s)
     s->ctx->result->clip_end = isfinite(s->clip_len) ? end : 0;
     cir_log_info(&s->ctx->log, "clip: %.3f s to %.3f s of the source",
                  j->clip_start, end);
-    seek_to_clip(s, zero + start_us);
+    seek_to_clip(s, s->ic, zero + start_us);
     return 0;
+}
+
+/* The job's clip on the streams' timeline (AV_TIME_BASE) for a second
+ * reader of the input, ic sought to it; *from and *end left as they are
+ * without a clip (or without an end). */
+static void
+clip_window(cir_job_state_t *s, AVFormatContext *ic, int64_t *from,
+            int64_t *end)
+{
+    int64_t zero = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+
+    if (s->clip_len <= 0) {
+        return;
+    }
+    *from = zero + llround(s->ctx->job->clip_start * 1e6);
+    if (isfinite(s->clip_len)) {
+        *end = *from + llround(s->clip_len * 1e6);
+    }
+    seek_to_clip(s, ic, *from);
 }
 
 /* Every audio track the job named made a rendition; one chosen by
@@ -1033,8 +1052,10 @@ measure_loudness(cir_job_state_t *s)
     }
     ret = avformat_find_stream_info(ic, NULL);
     if (ret >= 0) {
-        ret = cir_loudness_measure(ic, probes, n, s->ctx->job->cancel,
-                                   &s->ctx->log);
+        int64_t from = INT64_MIN, end = INT64_MAX;
+        clip_window(s, ic, &from, &end);
+        ret = cir_loudness_measure(ic, probes, n, from, end,
+                                   s->ctx->job->cancel, &s->ctx->log);
     } else {
         ret = CIR_EMEDIA;
     }
