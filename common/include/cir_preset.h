@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define CIR_PRESET_MAX_RUNGS  16
 #define CIR_PRESET_MAX_IMAGES 16
 #define CIR_PRESET_MAX_SIZE   (256 * 1024) /* bytes of JSON */
@@ -103,6 +105,16 @@ int cir_preset_load_file(const char *path, cir_preset_t *p, char *err,
  */
 int cir_preset_load(const char *dir, const char *name, cir_preset_t *p,
                     char *err, size_t errsize);
+
+/*
+ * A job's rung overrides (its "rungs"): an object whose keys name rungs of
+ * p; null drops that rung, an object changes its fields by the same rules
+ * as video.rungs[] (its name stays).  The result is checked like a whole
+ * preset.  Errors name the field ("rungs.720p.bitrate_kbps: ..."), an
+ * unknown name included; p changes only on success.
+ */
+int cir_preset_override_rungs(cir_preset_t *p, const json_t *rungs, char *err,
+                              size_t errsize);
 
 /* The target of a loudness standard: "ebu_r128" (EBU R 128: -23 LUFS,
  * -1 dBTP) or "atsc_a85" (ATSC A/85: -24 LKFS, -2 dBTP).  0 with the

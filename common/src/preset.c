@@ -13,6 +13,8 @@
  * rung's profile and level are names checked only for their shape, and the
  * audio sample rate only for its range.  The transcoder, where the codecs
  * live, resolves and checks them (transcoder/include/cir_preset_codecs.h).
+ *
+ * Tested by tests/unit/test_common_preset.c (a job's rung overrides too).
  */
 #include <errno.h>
 #include <math.h>
@@ -634,6 +636,102 @@ cir_preset_load(const char *dir, const char *name, cir_preset_t *p, char *err,
                       path, tmp.name, name);
     }
     *p = tmp;
+    return 0;
+}
+
+/* The element table of video.rungs in the option table. */
+static const opt_t *
+rung_table(size_t *n)
+{
+    for (size_t i = 0; i < preset_nb_options; i++) {
+        if (strcmp(preset_options[i].path, "video.rungs") == 0) {
+            *n = preset_options[i].nb_elem;
+            return preset_options[i].elem;
+        }
+    }
+    return NULL;
+}
+
+static int
+find_rung(const cir_preset_t *p, const char *name)
+{
+    for (int i = 0; i < p->nb_rungs; i++) {
+        if (strcmp(p->rungs[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* One member of a job's "rungs": null drops the rung, an object changes
+ * its fields by the rung table's own rules (its name stays). */
+static int
+override_rung(cir_preset_t *p, const char *key, const json_t *v,
+              unsigned char *drop, char *err, size_t errsize)
+{
+    const opt_t *table;
+    char shown[80], where[96];
+    size_t n = 0;
+    int i;
+
+    sanitize(key, shown, sizeof(shown));
+    if ((i = find_rung(p, key)) < 0) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "rungs.%s: the preset has no rung of that name", shown);
+    }
+    if (json_is_null(v)) {
+        drop[i] = 1;
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "rungs.%s: expected an object or null, got %s", shown,
+                      type_name(v));
+    }
+    if (json_object_get(v, "name") != NULL) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "rungs.%s.name: a rung keeps its name", shown);
+    }
+    if ((table = rung_table(&n)) == NULL) {
+        return CIR_EINTERNAL;
+    }
+    snprintf(where, sizeof(where), "rungs.%s", shown);
+    return parse_object(table, n, v, (char *)&p->rungs[i], where, "", NULL, err,
+                        errsize);
+}
+
+int
+cir_preset_override_rungs(cir_preset_t *p, const json_t *rungs, char *err,
+                          size_t errsize)
+{
+    unsigned char drop[CIR_PRESET_MAX_RUNGS] = {0};
+    cir_preset_t tmp;
+    const char *key;
+    json_t *v;
+    int ret, kept = 0;
+
+    if (!json_is_object(rungs)) {
+        return seterr(err, errsize, CIR_EINVAL,
+                      "rungs: expected an object of rung names, got %s",
+                      type_name(rungs));
+    }
+    tmp = *p;
+    json_object_foreach((json_t *)rungs, key, v)
+    {
+        if ((ret = override_rung(&tmp, key, v, drop, err, errsize)) < 0) {
+            return ret;
+        }
+    }
+    for (int i = 0; i < tmp.nb_rungs; i++) {
+        if (!drop[i]) {
+            tmp.rungs[kept++] = tmp.rungs[i];
+        }
+    }
+    tmp.nb_rungs = kept;
+    if ((ret = validate(&tmp, err, errsize)) < 0) {
+        return ret;
+    }
+    *p = tmp; /* p changes only when every override is good */
     return 0;
 }
 

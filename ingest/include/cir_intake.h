@@ -26,11 +26,14 @@
 #include <stdint.h>
 
 #include "cir_audio_tracks.h"
+#include "cir_overlay.h"
 
 #define CIR_JOB_ID_MAX         128
 #define CIR_JOB_URI_MAX        4096
 #define CIR_JOB_SUBTITLES_MAX  8192
 #define CIR_JOB_ENCRYPTION_MAX 2048
+#define CIR_JOB_PRESET_MAX     32768 /* an inline preset, compact JSON */
+#define CIR_JOB_RUNGS_MAX      4096  /* rung overrides, compact JSON */
 
 typedef struct {
     char id[CIR_JOB_ID_MAX];      /* unique per delivery source item */
@@ -61,10 +64,27 @@ typedef struct {
      * key_dir, resolved when the job runs: a job document never carries a
      * key (it travels through queues, dead-letter queues, failed/). */
     char encryption[CIR_JOB_ENCRYPTION_MAX];
+    /* The job document's "preset" when it is a whole preset object
+     * (checked by cir_preset_parse, re-encoded as compact JSON); "" when
+     * the job names a preset of the folder.  preset[] then holds its
+     * "name", else "inline". */
+    char preset_doc[CIR_JOB_PRESET_MAX];
+    /* The job document's "rungs": {"<rung name>": {fields} | null, ...}
+     * as compact JSON (cir_preset_override_rungs), "" for none.  Checked
+     * against an inline preset here, against a named one when the job
+     * starts (and by the job API). */
+    char rungs[CIR_JOB_RUNGS_MAX];
+    /* The job document's "clip": the source range [clip_start, clip_end)
+     * in seconds; clip_end 0 = to the end.  clip is 1 when given. */
+    int clip;
+    double clip_start, clip_end;
+    /* The job document's "overlay" (cir_overlay.h); enabled 0: none. */
+    cir_overlay_t overlay;
 } cir_vod_job_t;
 
 /* Hex SHA-256 (64 chars) of a job's upload identity: input, output,
- * preset, only, audio_tracks and source_version (else enqueued_us).  The worker
+ * preset, only, audio_tracks, subtitles, encryption, an inline preset, rung
+ * overrides, clip, overlay and source_version (else enqueued_us).  The worker
  * marks a published upload with <output>/.published/<tag>.json, so a
  * redelivered job is acknowledged without redoing it while a re-upload of the
  * same key (another source_version) publishes a new version. */
@@ -103,7 +123,10 @@ struct cir_intake {
 /*
  * Parses one job document: {"input": URI, "output": URI, "preset": NAME,
  * "only": "hls,dash", "audio_tracks": [...] (cir_audio_tracks_parse),
- * "subtitles": [...], "encryption": {"scheme", "key_file"}}
+ * "subtitles": [...], "encryption": {"scheme", "key_file"},
+ * "rungs": {NAME: {...} | null}, "clip": {"start", "end"},
+ * "overlay": {...} (cir_overlay_parse)}; "preset" may
+ * be a whole preset object instead of a NAME (docs/transcode.md)
  * (bounded, unknown fields rejected), or an S3 event
  * notification (Records[].s3.bucket.name / object.key URL-decoded, '+' is a
  * space; s3:TestEvent yields CIR_ENOTFOUND = nothing to do) or an

@@ -20,6 +20,7 @@
 #include "cir_published.h"
 #include "cir_storage.h"
 #include "dispatch_internal.h"
+#include "cir_job_preset.h"
 
 /* ---- published marker --------------------------------------------------- */
 
@@ -367,7 +368,7 @@ settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset,
         remove_job(w, f);
         return 1;
     }
-    ret = cir_preset_codecs_load(w->presets_dir, f->job.preset, preset, err,
+    ret = cir_job_preset_resolve(w->presets_dir, &f->job, preset, err,
                                  sizeof(err));
     if (ret < 0) {
         if (lease_settle(f)) {
@@ -437,6 +438,10 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
                                     .audio_tracks = &f->job.audio_tracks,
                                     .subtitles = f->job.subtitles,
                                     .encryption = &enc,
+                                    .clip = f->job.clip,
+                                    .overlay = &f->job.overlay,
+                                    .clip_start = f->job.clip_start,
+                                    .clip_end = f->job.clip_end,
                                     .user = f});
     cir_encryption_clear(&enc); /* the pool has its copy */
     if (ret < 0) {

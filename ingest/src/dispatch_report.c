@@ -318,6 +318,10 @@ set_finished(json_t *j, const cir_pool_done_t *d)
                         r->version[0] ? json_string(r->version) : json_null());
     json_object_set_new(j, "outputs", outputs_json(d));
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    json_t *clip = cir_result_clip_json(r);
+    if (clip != NULL) {
+        json_object_set_new(j, "clip", clip);
+    }
     json_t *enc = cir_result_encryption_json(r);
     if (enc != NULL) {
         /* the key ID only: the key is never written out */

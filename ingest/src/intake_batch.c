@@ -216,6 +216,28 @@ failed(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
                       : CIR_BATCH_REJECTED);
 }
 
+/* A job's options the Batch job definition does not pass (an inline
+ * preset, rung overrides, a clip, an overlay): refused, never dropped. */
+static int
+refuse_job_options(const cir_vod_job_t *job, cir_batch_result_t *res)
+{
+    const char *what = job->preset_doc[0]     ? "an inline preset"
+                       : job->rungs[0]        ? "rungs"
+                       : job->clip            ? "clip"
+                       : job->overlay.enabled ? "overlay"
+                                              : NULL;
+
+    if (what == NULL) {
+        return 0;
+    }
+    res->error = CIR_EUNSUPPORTED;
+    snprintf(res->message, sizeof(res->message),
+             "%s: not passed to AWS Batch jobs (dispatch=batch); run this "
+             "job with dispatch=local",
+             what);
+    return CIR_EUNSUPPORTED;
+}
+
 cir_batch_outcome_t
 cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
                         const cir_intake_batch_ops_t *ops, const char *body,
@@ -252,6 +274,9 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
         snprintf(res->message, sizeof(res->message),
                  "encryption: not passed to AWS Batch jobs (dispatch=batch); "
                  "run this job with dispatch=local");
+        return finish(ops, msg, res, CIR_BATCH_REJECTED);
+    }
+    if ((ret = refuse_job_options(&res->job, res)) < 0) {
         return finish(ops, msg, res, CIR_BATCH_REJECTED);
     }
     ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,

@@ -3,8 +3,12 @@
  *
  * Pure: jansson and common/ only (the preset folder is looked at with
  * access() to pick a preset from a key's first path segment).
+ *
+ * Tested by tests/unit/test_ingest_intake_job.c (and the job options end to
+ * end by tests/integration/job_options.test.mjs).
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,6 +555,172 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
     return 0;
 }
 
+/* "preset" given as a whole preset object: checked by the preset parser,
+ * its errors under "preset.", kept as compact JSON (bounded). */
+static int
+parse_inline_preset(const json_t *v, cir_vod_job_t *job, char *err,
+                    size_t errsize)
+{
+    char msg[400];
+    cir_preset_t *p = calloc(1, sizeof(*p));
+    char *text = json_dumps(v, JSON_COMPACT);
+    int ret = CIR_EINVAL;
+
+    if (p == NULL || text == NULL) {
+        snprintf(err, errsize, "preset: out of memory");
+        ret = CIR_ENOMEM;
+    } else if (strlen(text) >= sizeof(job->preset_doc)) {
+        snprintf(err, errsize,
+                 "preset: an inline preset of more than %zu bytes of JSON",
+                 sizeof(job->preset_doc) - 1);
+        ret = CIR_ELIMIT;
+    } else if (cir_preset_parse(text, strlen(text), p, msg, sizeof(msg)) < 0) {
+        snprintf(err, errsize, "preset.%s", msg);
+    } else {
+        snprintf(job->preset_doc, sizeof(job->preset_doc), "%s", text);
+        snprintf(job->preset, sizeof(job->preset), "%s",
+                 p->name[0] ? p->name : "inline");
+        ret = 0;
+    }
+    free(text);
+    free(p);
+    return ret;
+}
+
+/* "rungs": an object of rung names, each an object or null; checked
+ * against the preset by cir_preset_override_rungs (here for an inline
+ * preset, when the job starts for a named one). */
+static int
+parse_rungs(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
+{
+    char *text;
+
+    if (!json_is_object(v)) {
+        snprintf(err, errsize, "rungs: expected an object of rung names");
+        return CIR_EINVAL;
+    }
+    text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL || strlen(text) >= sizeof(job->rungs)) {
+        free(text);
+        snprintf(err, errsize, "rungs: more than %zu bytes of JSON",
+                 sizeof(job->rungs) - 1);
+        return CIR_ELIMIT;
+    }
+    snprintf(job->rungs, sizeof(job->rungs), "%s", text);
+    free(text);
+    return 0;
+}
+
+/* The rung overrides of a job with an inline preset, checked now. */
+static int
+check_inline_rungs(const cir_vod_job_t *job, char *err, size_t errsize)
+{
+    cir_preset_t *p = calloc(1, sizeof(*p));
+    json_t *rungs = json_loads(job->rungs, 0, NULL);
+    int ret;
+
+    if (p == NULL || rungs == NULL) {
+        ret = CIR_ENOMEM;
+        snprintf(err, errsize, "rungs: out of memory");
+    } else if ((ret = cir_preset_parse(job->preset_doc, strlen(job->preset_doc),
+                                       p, err, errsize)) == 0) {
+        ret = cir_preset_override_rungs(p, rungs, err, errsize);
+    }
+    json_decref(rungs);
+    free(p);
+    return ret;
+}
+
+/* A clip bound: seconds as a number, or "[[hh:]mm:]ss[.fff]". */
+static int
+parse_seconds(const json_t *v, const char *what, double *out, char *err,
+              size_t errsize)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+    } else if (json_is_string(v) && json_string_length(v) < 32) {
+        const char *s = json_string_value(v);
+        double parts[3] = {0}, x;
+        int n = 0;
+        char *end;
+
+        if (s[strspn(s, "0123456789:.")] != '\0') {
+            goto bad;
+        }
+        for (;;) {
+            const char *dot = strchr(s, '.');
+            if (!isdigit((unsigned char)*s) || n == 3) {
+                goto bad;
+            }
+            x = strtod(s, &end);
+            parts[n++] = x;
+            if (*end == '\0') {
+                break;
+            }
+            if (*end != ':' || (dot != NULL && dot < end)) {
+                goto bad; /* only the seconds have a fraction */
+            }
+            s = end + 1;
+        }
+        for (int i = 0; i + 1 < n; i++) {
+            if (parts[i + 1] >= 60) {
+                goto bad;
+            }
+        }
+        *out = n == 3   ? parts[0] * 3600 + parts[1] * 60 + parts[2]
+               : n == 2 ? parts[0] * 60 + parts[1]
+                        : parts[0];
+    } else {
+        goto bad;
+    }
+    if (!isfinite(*out) || *out < 0 || *out > 1e7) {
+        snprintf(err, errsize, "%s: %g is not a time from 0 to 10000000 s",
+                 what, *out);
+        return CIR_EINVAL;
+    }
+    return 0;
+bad:
+    snprintf(err, errsize,
+             "%s: expected seconds (a number) or \"hh:mm:ss.mmm\"", what);
+    return CIR_EINVAL;
+}
+
+/* "clip": {"start": T, "end": T}, both optional; start < end. */
+static int
+parse_clip(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
+{
+    const char *name;
+    json_t *fv;
+    int ret;
+
+    if (!json_is_object(v)) {
+        snprintf(err, errsize, "clip: expected an object with start, end");
+        return CIR_EINVAL;
+    }
+    json_object_foreach((json_t *)v, name, fv)
+    {
+        double *dst = strcmp(name, "start") == 0 ? &job->clip_start
+                      : strcmp(name, "end") == 0 ? &job->clip_end
+                                                 : NULL;
+        char what[16];
+        if (dst == NULL) {
+            snprintf(err, errsize, "clip: unknown field \"%.64s\"", name);
+            return CIR_EINVAL;
+        }
+        snprintf(what, sizeof(what), "clip.%s", name);
+        if ((ret = parse_seconds(fv, what, dst, err, errsize)) < 0) {
+            return ret;
+        }
+    }
+    if (json_object_get(v, "end") != NULL && job->clip_end <= job->clip_start) {
+        snprintf(err, errsize, "clip.end: %g is not after clip.start %g",
+                 job->clip_end, job->clip_start);
+        return CIR_EINVAL;
+    }
+    job->clip = 1;
+    return 0;
+}
+
 static int
 parse_job_doc(const json_t *root, const char *out_root,
               const char *default_preset, cir_vod_job_t *job, char *err,
@@ -587,6 +757,31 @@ parse_job_doc(const json_t *root, const char *out_root,
             }
             continue;
         }
+        if (strcmp(name, "preset") == 0 && json_is_object(v)) {
+            if ((ret = parse_inline_preset(v, job, err, errsize)) < 0) {
+                return ret;
+            }
+            preset = NULL;
+            continue;
+        }
+        if (strcmp(name, "rungs") == 0) {
+            if ((ret = parse_rungs(v, job, err, errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (strcmp(name, "overlay") == 0) {
+            if ((ret = cir_overlay_parse(v, &job->overlay, err, errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
+        if (strcmp(name, "clip") == 0) {
+            if ((ret = parse_clip(v, job, err, errsize)) < 0) {
+                return ret;
+            }
+            continue;
+        }
         if (strcmp(name, "audio_tracks") == 0) {
             ret = cir_audio_tracks_parse(v, &job->audio_tracks, err, errsize);
             if (ret < 0) {
@@ -608,13 +803,19 @@ parse_job_doc(const json_t *root, const char *out_root,
         snprintf(err, errsize, "input: missing");
         return CIR_EINVAL;
     }
-    if (preset == NULL || !preset_name_ok(preset, strlen(preset))) {
+    if (job->preset_doc[0] != '\0') {
+        if (job->rungs[0] != '\0' &&
+            (ret = check_inline_rungs(job, err, errsize)) < 0) {
+            return ret;
+        }
+    } else if (preset == NULL || !preset_name_ok(preset, strlen(preset))) {
         snprintf(err, errsize, "preset: missing or not [a-z0-9_-]{1,63}");
         return CIR_EINVAL;
+    } else if ((ret = set_str(job->preset, sizeof(job->preset), preset,
+                              "preset", err, errsize)) < 0) {
+        return ret;
     }
     if ((ret = set_str(job->input, sizeof(job->input), input, "input", err,
-                       errsize)) < 0 ||
-        (ret = set_str(job->preset, sizeof(job->preset), preset, "preset", err,
                        errsize)) < 0) {
         return ret;
     }
@@ -711,7 +912,7 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char extra[64], *tracks = NULL;
+    char extra[128], *tracks = NULL, *overlay = NULL;
     json_t *tj;
     EVP_MD_CTX *ctx;
     int ok;
@@ -723,6 +924,12 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
     /* without a source version, when the job was made tells uploads apart */
     snprintf(extra, sizeof(extra), "%u %lld", job->only,
              job->source_version[0] ? 0LL : (long long)job->enqueued_us);
+    /* a clip is another output (none adds nothing, as below) */
+    if (job->clip) {
+        size_t n = strlen(extra);
+        snprintf(extra + n, sizeof(extra) - n, " clip %.17g %.17g",
+                 job->clip_start, job->clip_end);
+    }
     /* another selection of audio tracks is another output */
     if (job->audio_tracks.nb > 0) {
         if ((tj = cir_audio_tracks_to_json(&job->audio_tracks)) == NULL) {
@@ -731,6 +938,19 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
         tracks = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(tj);
         if (tracks == NULL) {
+            return CIR_ENOMEM;
+        }
+    }
+    /* so is a watermark (none adds nothing) */
+    if (job->overlay.enabled) {
+        if ((tj = cir_overlay_to_json(&job->overlay)) == NULL) {
+            free(tracks);
+            return CIR_ENOMEM;
+        }
+        overlay = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(tj);
+        if (overlay == NULL) {
+            free(tracks);
             return CIR_ENOMEM;
         }
     }
@@ -753,9 +973,18 @@ cir_intake_publish_tag(const cir_vod_job_t *job,
          (job->encryption[0] == '\0' ||
           EVP_DigestUpdate(ctx, job->encryption, strlen(job->encryption) + 1) ==
               1) &&
+         /* so are another inline preset and other rung overrides */
+         (job->preset_doc[0] == '\0' ||
+          EVP_DigestUpdate(ctx, job->preset_doc, strlen(job->preset_doc) + 1) ==
+              1) &&
+         (job->rungs[0] == '\0' ||
+          EVP_DigestUpdate(ctx, job->rungs, strlen(job->rungs) + 1) == 1) &&
+         (overlay == NULL ||
+          EVP_DigestUpdate(ctx, overlay, strlen(overlay) + 1) == 1) &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
     EVP_MD_CTX_free(ctx);
     free(tracks);
+    free(overlay);
     if (!ok) {
         return CIR_EINTERNAL;
     }

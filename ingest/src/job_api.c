@@ -29,6 +29,7 @@
 #include "cir_job_api.h"
 #include "cir_json.h"
 #include "cir_storage.h"
+#include "cir_job_preset.h"
 
 /* docs/openapi.json, embedded by ingest/CMakeLists.txt */
 extern const unsigned char cir_openapi_doc[];
@@ -555,6 +556,7 @@ validate_job(const cir_job_api_t *a, const char *text, char *id, size_t idsize,
              char *err, size_t errsize)
 {
     cir_vod_job_t *job = calloc(1, sizeof(*job));
+    cir_preset_t *preset = NULL;
     char p[PATH_LEN];
     int ret;
 
@@ -566,13 +568,21 @@ validate_job(const cir_job_api_t *a, const char *text, char *id, size_t idsize,
                                a->default_preset, job, err, errsize);
     if (ret == 0) {
         snprintf(p, sizeof(p), "%s/%s.json", a->presets_dir, job->preset);
-        if (access(p, R_OK) != 0) {
+        if (job->preset_doc[0] == '\0' && access(p, R_OK) != 0) {
             snprintf(err, errsize, "preset: no preset named \"%s\"",
                      job->preset);
             ret = CIR_EINVAL;
+        } else if ((preset = malloc(sizeof(*preset))) == NULL) {
+            snprintf(err, errsize, "out of memory");
+            ret = CIR_ENOMEM;
+        } else {
+            /* what the job will run with: codecs, rung overrides */
+            ret = cir_job_preset_resolve(a->presets_dir, job, preset, err,
+                                         errsize);
         }
         snprintf(id, idsize, "%s", job->id);
     }
+    free(preset);
     free(job);
     return ret < 0 ? CIR_EINVAL : 0;
 }

@@ -330,8 +330,9 @@ describe('cirrus-worker job API on a spool', () => {
         for (const [name, ex] of Object.entries(bodies)) {
             const r = await api('submitJob', 'POST', '/jobs', { body: ex.value });
             assert.equal(r.status, 201, `${name}: ${JSON.stringify(r.json)}`);
-            for (const k of ['input', 'output', 'preset', 'only'].filter((f) => f in ex.value))
-                assert.equal(r.json.job[k], ex.value[k], `${name}.${k}`);
+            for (const k of ['input', 'output', 'preset', 'only', 'rungs', 'clip',
+                'overlay'].filter((f) => f in ex.value))
+                assert.deepEqual(r.json.job[k], ex.value[k], `${name}.${k}`);
         }
         // each answer example: an answer of that operation and status was
         // seen, with the example's fields and their types

@@ -656,3 +656,77 @@ Test(common_preset, loudness_standard_table)
                  CIR_EINVAL);
     cr_expect_eq(cir_preset_loudness_standard(NULL, &lufs, &tp), CIR_EINVAL);
 }
+
+static int
+override(cir_preset_t *p, const char *json, char *err, size_t errsize)
+{
+    json_t *v = json_loads(json, 0, NULL);
+    int ret;
+
+    cr_assert_not_null(v, "%s", json);
+    err[0] = '\0';
+    ret = cir_preset_override_rungs(p, v, err, errsize);
+    json_decref(v);
+    return ret;
+}
+
+/* A job's "rungs": fields changed by the rung table's rules, null drops
+ * a rung, the order of the rest kept. */
+Test(common_preset, rung_overrides_change_and_drop)
+{
+    cir_preset_t p;
+    char err[512] = "";
+
+    cr_assert_eq(cir_preset_load(presets_dir(), "mobile", &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(p.nb_rungs, 4);
+    cr_assert_eq(override(&p,
+                          "{\"480p\":{\"bitrate_kbps\":300,\"maxrate_kbps\":"
+                          "400},\"720p\":null,\"234p\":null}",
+                          err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(p.nb_rungs, 2);
+    cr_assert_str_eq(p.rungs[0].name, "480p");
+    cr_assert_eq(p.rungs[0].bitrate_kbps, 300);
+    cr_assert_eq(p.rungs[0].maxrate_kbps, 400);
+    cr_assert_eq(p.rungs[0].height, 480, "the rest stays");
+    cr_assert_str_eq(p.rungs[1].name, "360p");
+    cr_assert_eq(p.rungs[1].bitrate_kbps, 500);
+}
+
+Test(common_preset, rung_overrides_refused_with_the_field)
+{
+    static const struct {
+        const char *json, *msg;
+    } cases[] = {
+        {"{\"1080p\":null}",
+         "rungs.1080p: the preset has no rung of that name"},
+        {"{\"720p\":{\"bitrate_kbps\":0}}",
+         "rungs.720p.bitrate_kbps: 0 is below the minimum 16"},
+        {"{\"720p\":{\"bitrate_kbps\":\"fast\"}}",
+         "rungs.720p.bitrate_kbps: expected an integer, got a string"},
+        {"{\"720p\":{\"height\":721}}",
+         "video.rungs[0].height: 721 is not even"},
+        {"{\"720p\":{\"colour\":1}}", "rungs.720p.colour: unknown field"},
+        {"{\"720p\":{\"name\":\"hd\"}}",
+         "rungs.720p.name: a rung keeps its name"},
+        {"{\"720p\":5}",
+         "rungs.720p: expected an object or null, got an integer"},
+        {"{\"720p\":null,\"480p\":null,\"360p\":null,\"234p\":null}",
+         "video.rungs: at least one rung is needed when video is enabled"},
+        {"[1]", "rungs: expected an object of rung names, got an array"},
+    };
+    cir_preset_t p, before;
+    char err[512] = "";
+
+    cr_assert_eq(cir_preset_load(presets_dir(), "mobile", &p, err, sizeof(err)),
+                 0, "%s", err);
+    before = p;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_expect_eq(override(&p, cases[i].json, err, sizeof(err)), CIR_EINVAL,
+                     "%s", cases[i].json);
+        cr_expect_str_eq(err, cases[i].msg, "%s", cases[i].json);
+        cr_expect(memcmp(&p, &before, sizeof(p)) == 0, "p unchanged: %s",
+                  cases[i].json);
+    }
+}

@@ -331,10 +331,21 @@ Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
         "{\"input\":\"x.mp4\",\"audio_tracks\":[{\"index\":1}]}",
         "{\"input\":\"x.mp4\",\"encryption\":{\"scheme\":\"cenc\","
         "\"key_file\":\"k.json\"}}",
+        "{\"input\":\"x.mp4\",\"clip\":{\"start\":1}}",
+        "{\"input\":\"x.mp4\",\"rungs\":{\"720p\":null}}",
+        "{\"input\":\"x.mp4\",\"overlay\":{\"image\":\"a.png\"}}",
+        "{\"input\":\"x.mp4\",\"preset\":{\"video\":{\"enabled\":"
+        "false}}}",
     };
-    const char *rules[] = {"", "unknown field", "empty path segment",
+    const char *rules[] = {"",
+                           "unknown field",
+                           "empty path segment",
                            "audio_tracks: not passed to AWS Batch jobs",
-                           "encryption: not passed to AWS Batch jobs"};
+                           "encryption: not passed to AWS Batch jobs",
+                           "clip: not passed to AWS Batch jobs",
+                           "rungs: not passed to AWS Batch jobs",
+                           "overlay: not passed to AWS Batch jobs",
+                           "an inline preset: not passed to AWS Batch jobs"};
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         fake_t f = {0};

@@ -496,3 +496,191 @@ Test(intake_job, malformed_huge_deep)
     cr_assert_lt(parse(deep, &job), 0);
     free(deep);
 }
+
+/* "clip": seconds or "[[hh:]mm:]ss[.fff]"; bad values name the field. */
+Test(intake_job, job_clip)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"clip\":{\"start\":12.5,"
+                       "\"end\":42}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_eq(job.clip, 1);
+    cr_assert_float_eq(job.clip_start, 12.5, 1e-9);
+    cr_assert_float_eq(job.clip_end, 42, 1e-9);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"clip\":{\"start\":"
+                       "\"01:02:03.250\",\"end\":\"62:04\"}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_float_eq(job.clip_start, 3723.25, 1e-9);
+    cr_assert_float_eq(job.clip_end, 3724, 1e-9);
+    /* start only: to the end */
+    cr_assert_eq(
+        parse("{\"input\":\"a.mp4\",\"clip\":{\"start\":\"7.5\"}}", &job), 0,
+        "%s", err);
+    cr_assert_float_eq(job.clip_start, 7.5, 1e-9);
+    cr_assert_float_eq(job.clip_end, 0, 1e-9);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\"}", &job), 0);
+    cr_assert_eq(job.clip, 0);
+}
+
+Test(intake_job, job_clip_refused_with_the_field)
+{
+    static const struct {
+        const char *clip, *msg;
+    } cases[] = {
+        {"{\"start\":10,\"end\":10}",
+         "clip.end: 10 is not after clip.start 10"},
+        {"{\"start\":10,\"end\":\"00:00:05\"}",
+         "clip.end: 5 is not after clip.start 10"},
+        {"{\"start\":-1}", "clip.start: -1 is not a time from 0 to 10000000 s"},
+        {"{\"end\":\"1:75\"}",
+         "clip.end: expected seconds (a number) or \"hh:mm:ss.mmm\""},
+        {"{\"start\":\"1e3\"}",
+         "clip.start: expected seconds (a number) or \"hh:mm:ss.mmm\""},
+        {"{\"start\":\"1.5:00\"}",
+         "clip.start: expected seconds (a number) or \"hh:mm:ss.mmm\""},
+        {"{\"start\":\"1:2:3:4\"}",
+         "clip.start: expected seconds (a number) or \"hh:mm:ss.mmm\""},
+        {"{\"start\":true}",
+         "clip.start: expected seconds (a number) or \"hh:mm:ss.mmm\""},
+        {"{\"begin\":1}", "clip: unknown field \"begin\""},
+        {"[1,2]", "clip: expected an object with start, end"},
+    };
+    char doc[256];
+    cir_vod_job_t job;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(doc, sizeof(doc), "{\"input\":\"a.mp4\",\"clip\":%s}",
+                 cases[i].clip);
+        cr_expect_eq(parse(doc, &job), CIR_EINVAL, "%s", doc);
+        cr_expect_str_eq(err, cases[i].msg, "%s", doc);
+    }
+}
+
+/* "preset" as a whole preset object: checked by the preset parser, its
+ * errors under "preset.", kept as compact JSON, named by its name. */
+Test(intake_job, job_inline_preset)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":{\"name\":\"tiny\","
+                       "\"video\":{\"rungs\":[{\"name\":\"180p\","
+                       "\"height\":180, \"bitrate_kbps\":200}]}}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.preset, "tiny");
+    cr_assert_str_eq(job.preset_doc,
+                     "{\"name\":\"tiny\",\"video\":{\"rungs\":[{\"name\":"
+                     "\"180p\",\"height\":180,\"bitrate_kbps\":200}]}}");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":{\"video\":{"
+                       "\"enabled\":false}}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.preset, "inline");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":{\"video\":{"
+                       "\"rungs\":[{\"name\":\"a\",\"height\":180,"
+                       "\"bitrate_kbps\":200},{\"name\":\"b\",\"height\":"
+                       "90,\"bitrate_kbps\":0}]}}}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "preset.video.rungs[1].bitrate_kbps: 0 is below "
+                          "the minimum 16");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":{\"colour\":1}}", &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "preset.colour: unknown field");
+}
+
+Test(intake_job, job_inline_preset_is_bounded)
+{
+    size_t size = CIR_JOB_PRESET_MAX + 200, o;
+    char *doc = malloc(size);
+    cir_vod_job_t *job = malloc(sizeof(*job));
+
+    cr_assert_not_null(doc);
+    cr_assert_not_null(job);
+    o = (size_t)snprintf(doc, size,
+                         "{\"input\":\"a.mp4\",\"preset\":{\"description\":"
+                         "\"");
+    memset(doc + o, 'x', CIR_JOB_PRESET_MAX);
+    o += CIR_JOB_PRESET_MAX;
+    snprintf(doc + o, size - o, "\"}}");
+    cr_assert_eq(cir_intake_parse_job(doc, strlen(doc), "file:///out/", NULL,
+                                      "web", job, err, sizeof(err)),
+                 CIR_ELIMIT);
+    cr_assert_str_eq(err, "preset: an inline preset of more than 32767 bytes "
+                          "of JSON");
+    free(doc);
+    free(job);
+}
+
+/* "rungs": kept as compact JSON; against an inline preset checked at once. */
+Test(intake_job, job_rung_overrides)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":\"mobile\",\"rungs\":"
+                       "{\"720p\":{\"bitrate_kbps\":2500},\"360p\":null}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_str_eq(job.rungs,
+                     "{\"360p\":null,\"720p\":{\"bitrate_kbps\":2500}}");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"rungs\":[1]}", &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "rungs: expected an object of rung names");
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"preset\":{\"video\":{\"rungs\":"
+                       "[{\"name\":\"a\",\"height\":180,\"bitrate_kbps\":"
+                       "200}]}},\"rungs\":{\"b\":null}}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "rungs.b: the preset has no rung of that name");
+}
+
+/* A clip, an inline preset, rung overrides: each another output. */
+Test(intake_job, options_in_the_publish_tag)
+{
+    static const char *docs[] = {
+        "{\"input\":\"a.mp4\",\"id\":\"x\"}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"clip\":{\"start\":1}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"clip\":{\"start\":2}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"rungs\":{\"720p\":null}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"preset\":{\"name\":\"web\","
+        "\"video\":{\"enabled\":false}}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"overlay\":{\"image\":"
+        "\"a.png\"}}",
+        "{\"input\":\"a.mp4\",\"id\":\"x\",\"overlay\":{\"image\":"
+        "\"a.png\",\"opacity\":0.5}}",
+    };
+    char tags[7][CIR_PUBLISH_TAG_LEN + 1];
+    cir_vod_job_t job;
+
+    for (size_t i = 0; i < 7; i++) {
+        cr_assert_eq(parse(docs[i], &job), 0, "%s: %s", docs[i], err);
+        cr_assert_eq(cir_intake_publish_tag(&job, tags[i]), 0);
+        for (size_t j = 0; j < i; j++) {
+            cr_expect_str_neq(tags[i], tags[j], "%s vs %s", docs[i], docs[j]);
+        }
+    }
+}
+
+/* "overlay": cir_overlay_parse's, its errors as they are. */
+Test(intake_job, job_overlay)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"overlay\":{\"image\":"
+                       "\"s3://b/logo.png\",\"position\":\"top-left\"}}",
+                       &job),
+                 0, "%s", err);
+    cr_assert_eq(job.overlay.enabled, 1);
+    cr_assert_str_eq(job.overlay.image, "s3://b/logo.png");
+    cr_assert_eq(job.overlay.position, CIR_OVERLAY_TOP_LEFT);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\"}", &job), 0);
+    cr_assert_eq(job.overlay.enabled, 0);
+    cr_assert_eq(parse("{\"input\":\"a.mp4\",\"overlay\":{\"image\":"
+                       "\"a.png\",\"height\":2}}",
+                       &job),
+                 CIR_EINVAL);
+    cr_assert_str_eq(err, "overlay.height: expected a number > 0 and <= 1");
+}

@@ -108,7 +108,9 @@ Test(loudness, measures_each_stream_as_its_rendition_hears_it)
                                  {.stream = 2, .channels = 2},
                                  {.stream = 1, .channels = 6}};
 
-    cr_assert_eq(cir_loudness_measure(ic, p, 3, NULL, &log_ctx), 0);
+    cr_assert_eq(
+        cir_loudness_measure(ic, p, 3, INT64_MIN, INT64_MAX, NULL, &log_ctx),
+        0);
     cr_expect_eq(p[0].stats.measured, 1);
     cr_expect_float_eq(p[0].stats.integrated, -21.8, 0.3, "%f",
                        p[0].stats.integrated);
@@ -131,9 +133,13 @@ Test(loudness, refuses_a_stream_that_is_not_audio)
     AVFormatContext *ic = open_sample("two_audio.mp4");
     cir_loudness_probe_t p = {.stream = 0, .channels = 2};
 
-    cr_expect_eq(cir_loudness_measure(ic, &p, 1, NULL, &log_ctx), CIR_EINVAL);
+    cr_expect_eq(
+        cir_loudness_measure(ic, &p, 1, INT64_MIN, INT64_MAX, NULL, &log_ctx),
+        CIR_EINVAL);
     p.stream = 7;
-    cr_expect_eq(cir_loudness_measure(ic, &p, 1, NULL, &log_ctx), CIR_EINVAL);
+    cr_expect_eq(
+        cir_loudness_measure(ic, &p, 1, INT64_MIN, INT64_MAX, NULL, &log_ctx),
+        CIR_EINVAL);
     avformat_close_input(&ic);
 }
 
@@ -143,7 +149,29 @@ Test(loudness, stops_when_cancelled)
     cir_loudness_probe_t p = {.stream = 1, .channels = 2};
     atomic_int cancel = 1;
 
-    cr_expect_eq(cir_loudness_measure(ic, &p, 1, &cancel, &log_ctx),
+    cr_expect_eq(cir_loudness_measure(ic, &p, 1, INT64_MIN, INT64_MAX, &cancel,
+                                      &log_ctx),
                  CIR_ECANCELED);
+    avformat_close_input(&ic);
+}
+
+/* A job's clip: nothing outside [from_us, end_us) is measured: an empty
+ * window measures nothing; 1 s to 3 s of the steady tone is as loud as
+ * the whole. */
+Test(loudness, stops_at_the_end_it_is_given)
+{
+    AVFormatContext *ic = open_sample("two_audio.mp4");
+    cir_loudness_probe_t p = {.stream = 1, .channels = 2};
+
+    cr_assert_eq(
+        cir_loudness_measure(ic, &p, 1, 2000000, 2000000, NULL, &log_ctx), 0);
+    cr_expect_eq(p.stats.measured, 0, "an empty window: nothing measured");
+    avformat_close_input(&ic);
+    ic = open_sample("two_audio.mp4");
+    cr_assert_eq(
+        cir_loudness_measure(ic, &p, 1, 1000000, 3000000, NULL, &log_ctx), 0);
+    cr_expect_eq(p.stats.measured, 1, "1 s to 3 s");
+    cr_expect_float_eq(p.stats.integrated, -21.8, 0.3, "%f",
+                       p.stats.integrated);
     avformat_close_input(&ic);
 }

@@ -38,7 +38,11 @@ typedef struct {
     const char *subtitles;
     /* copied (and cleared when the task ends); NULL: clear */
     const cir_encryption_t *encryption;
-    void *user; /* handed back in the done record */
+    /* the source range to transcode (cir_job_t's clip) */
+    int clip;
+    double clip_start, clip_end;
+    const cir_overlay_t *overlay; /* copied; NULL: none */
+    void *user;                   /* handed back in the done record */
 } cir_pool_task_t;
 
 typedef struct {

@@ -15,4 +15,8 @@
  * target_true_peak_dbtp and mode.  NULL when x has none or on ENOMEM. */
 json_t *cir_result_loudness_json(const cir_result_rendition_t *x);
 
+/* The job's clip as applied: {"start": s, "end": s} (seconds of the
+ * source; end null when the source's end is unknown), NULL without one. */
+json_t *cir_result_clip_json(const cir_result_t *r);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "cir_audio_tracks.h"
 #include "cir_encryption.h"
+#include "cir_overlay.h"
 #include "cir_preset.h"
 #include "cir_subtitle_spec.h"
 
@@ -56,6 +57,14 @@ typedef struct {
      * "encryption", cir_encryption.h); NULL or CIR_ENC_NONE: clear.
      * Subtitles, thumbnails and image renditions stay clear. */
     const cir_encryption_t *encryption;
+    /* Only the source's range [clip_start, clip_end) in seconds from its
+     * start (the job's "clip"), output from time 0; clip_end 0: to the
+     * end.  clip 0: the whole source. */
+    int clip;
+    double clip_start, clip_end;
+    /* A watermark burned into every video rung (the job's "overlay",
+     * cir_overlay.h); NULL or not enabled: none. */
+    const cir_overlay_t *overlay;
 } cir_job_t;
 
 typedef struct {
@@ -100,6 +109,10 @@ typedef struct {
      * the key; CIR_ENC_NONE when nothing was encrypted */
     cir_enc_scheme_t encryption;
     char key_id[33];
+    /* the job's clip as applied: the source's range in seconds (clip_end
+     * 0: to its end, unknown) */
+    int clip;
+    double clip_start, clip_end;
 } cir_result_t;
 
 /* {"scheme": "cenc", "key_ids": ["<32 hex>"]} for an encrypted result,

@@ -40,6 +40,7 @@ typedef struct {
 typedef struct {
     int stream;
     AVCodecContext *dec;
+    int past_end; /* a packet at or after end_us came */
 } source_t;
 
 const char *
@@ -260,9 +261,41 @@ source_of(source_t *sources, size_t nb, int stream)
     return NULL;
 }
 
+/* Is pkt of s outside [from_us, end_us)?  One at or after end_us marks s
+ * past the end. */
+static int
+outside(const AVFormatContext *ic, source_t *s, const AVPacket *pkt,
+        int64_t from_us, int64_t end_us)
+{
+    AVRational tb = ic->streams[s->stream]->time_base;
+
+    if (pkt->pts == AV_NOPTS_VALUE) {
+        return s->past_end;
+    }
+    if (end_us != INT64_MAX &&
+        av_compare_ts(pkt->pts, tb, end_us, AV_TIME_BASE_Q) >= 0) {
+        s->past_end = 1;
+    }
+    return s->past_end ||
+           (from_us != INT64_MIN &&
+            av_compare_ts(pkt->pts, tb, from_us, AV_TIME_BASE_Q) < 0);
+}
+
+static int
+all_past_end(const source_t *sources, size_t nb_sources)
+{
+    for (size_t i = 0; i < nb_sources; i++) {
+        if (!sources[i].past_end) {
+            return 0;
+        }
+    }
+    return nb_sources > 0;
+}
+
 static int
 read_all(AVFormatContext *ic, source_t *sources, size_t nb_sources,
-         meter_t *meters, size_t n, atomic_int *cancel)
+         meter_t *meters, size_t n, int64_t from_us, int64_t end_us,
+         atomic_int *cancel)
 {
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc(), *tmp = av_frame_alloc();
@@ -279,8 +312,13 @@ read_all(AVFormatContext *ic, source_t *sources, size_t nb_sources,
             break;
         }
         s = source_of(sources, nb_sources, pkt->stream_index);
-        ret = s ? decode(s, meters, n, pkt, frame, tmp) : 0;
+        ret = s && !outside(ic, s, pkt, from_us, end_us)
+                  ? decode(s, meters, n, pkt, frame, tmp)
+                  : 0;
         av_packet_unref(pkt);
+        if (ret == 0 && all_past_end(sources, nb_sources)) {
+            break;
+        }
     }
     for (size_t i = 0; ret == 0 && i < nb_sources; i++) {
         if ((ret = decode(&sources[i], meters, n, NULL, frame, tmp)) == 0) {
@@ -342,7 +380,8 @@ finish_stats(meter_t *meters, size_t n, const cir_log_ctx_t *log)
 
 int
 cir_loudness_measure(AVFormatContext *ic, cir_loudness_probe_t *probes,
-                     size_t n, atomic_int *cancel, const cir_log_ctx_t *log)
+                     size_t n, int64_t from_us, int64_t end_us,
+                     atomic_int *cancel, const cir_log_ctx_t *log)
 {
     source_t *sources = calloc(n ? n : 1, sizeof(*sources));
     meter_t *meters = calloc(n ? n : 1, sizeof(*meters));
@@ -366,7 +405,8 @@ cir_loudness_measure(AVFormatContext *ic, cir_loudness_probe_t *probes,
             goto done;
         }
     }
-    if ((ret = read_all(ic, sources, nb_sources, meters, n, cancel)) == 0) {
+    if ((ret = read_all(ic, sources, nb_sources, meters, n, from_us, end_us,
+                        cancel)) == 0) {
         finish_stats(meters, n, log);
     }
 

@@ -41,15 +41,20 @@ typedef struct {
 } cir_loudness_probe_t;
 
 /*
- * Reads ic from where it is to its end, decoding only the probes' streams
- * (the others are discarded: a second read of the input, not a second
- * decode of its video), and fills every probe's stats.  cancel (may be
- * NULL) stops it with CIR_ECANCELED.  ic is the caller's: a context opened
- * for this pass, not the one the job then reads.
+ * Reads ic from where it is to its end, measuring the packets that start
+ * in [from_us, end_us) (AV_TIME_BASE, the streams' own timeline;
+ * INT64_MIN, INT64_MAX: no bound); the read stops once every measured
+ * stream got to end_us (a job's clip: the caller seeks ic to the keyframe
+ * before from_us).  Only the probes'
+ * streams are decoded (the others are discarded: a second read of the
+ * input, not a second decode of its video); every probe's stats are
+ * filled.  cancel (may be NULL) stops it with CIR_ECANCELED.  ic is the
+ * caller's: a context opened for this pass, not the one the job then
+ * reads.
  */
 int cir_loudness_measure(AVFormatContext *ic, cir_loudness_probe_t *probes,
-                         size_t n, atomic_int *cancel,
-                         const cir_log_ctx_t *log);
+                         size_t n, int64_t from_us, int64_t end_us,
+                         atomic_int *cancel, const cir_log_ctx_t *log);
 
 /*
  * The filter that brings m to target_lufs under the true-peak ceiling

@@ -5,7 +5,8 @@
  * audio track, audio_select.h); publish manifests last.
  *
  * Tested end to end by tests/integration/transcode.test.mjs,
- * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness);
+ * audio_tracks.test.mjs and audio_surround.test.mjs (surround, loudness),
+ * job_options.test.mjs (a job's clip and overlay);
  * tests/unit/test_transcoder_pipeline.c.
  */
 #include <errno.h>
@@ -233,6 +234,7 @@ start_video_outputs(cir_job_state_t *s)
             .store = s->ctx->store,
             .job_id = s->ctx->job->job_id,
             .encryption = s->ctx->job->encryption,
+            .watermark = s->watermark,
         };
         if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
             return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
@@ -327,6 +329,39 @@ drain_prep(cir_job_state_t *s)
     }
 }
 
+/* One frame's duration in the video stream's time base. */
+static int64_t
+video_frame_duration(const cir_job_state_t *s, const AVFrame *f)
+{
+    return f->pkt_duration > 0
+               ? f->pkt_duration
+               : av_rescale_q(1, av_inv_q(s->frame_rate), s->vst->time_base);
+}
+
+/*
+ * The job's clip on a video frame (its pts from the clip's start): 0 to
+ * leave it out (it ends before the start, or starts at or after the end),
+ * 1 to keep it.  The frame showing at the start (decoded from the keyframe
+ * before it) is moved to 0, so the output starts there.
+ */
+static int
+clip_video_frame(cir_job_state_t *s, AVFrame *f)
+{
+    double t = f->pts * av_q2d(s->vst->time_base);
+
+    if (t >= s->clip_len) {
+        s->video_past_clip = 1;
+        return 0;
+    }
+    if (f->pts + video_frame_duration(s, f) <= 0) {
+        return 0;
+    }
+    if (f->pts < 0) {
+        f->pts = 0;
+    }
+    return 1;
+}
+
 static int
 on_video_frame(cir_job_state_t *s, AVFrame *f)
 {
@@ -343,6 +378,9 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
     f->pts = f->best_effort_timestamp;
     if (f->pts != AV_NOPTS_VALUE) {
         f->pts -= s->start_pts_v;
+        if (s->clip_len > 0 && !clip_video_frame(s, f)) {
+            return 0;
+        }
     }
     /* the captions leave the frame here, to be given back to the prepared
      * frames once each (captions.h) */
@@ -358,13 +396,8 @@ on_video_frame(cir_job_state_t *s, AVFrame *f)
         return 0;
     }
     /* where the last frame ends, so the fps filter keeps it at EOF */
-    if (f->pkt_duration > 0) {
-        s->video_end_pts = FFMAX(s->video_end_pts, f->pts + f->pkt_duration);
-    } else {
-        s->video_end_pts = FFMAX(
-            s->video_end_pts, f->pts + av_rescale_q(1, av_inv_q(s->frame_rate),
-                                                    s->vst->time_base));
-    }
+    s->video_end_pts =
+        FFMAX(s->video_end_pts, f->pts + video_frame_duration(s, f));
     s->media_time = fmax(s->media_time, f->pts * av_q2d(s->vst->time_base));
     s->frames_in++;
     ret = av_buffersrc_add_frame_flags(s->vsrc, f, AV_BUFFERSRC_FLAG_KEEP_REF);
@@ -416,19 +449,13 @@ open_audio_outputs(cir_job_state_t *s, cir_vod_audio_t *t)
                    : 0;
 }
 
+/* A decoded (and clipped) audio frame, its pts from the start, to the
+ * track's renditions. */
 static int
-on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
+push_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
 {
     int ret;
 
-    if (t->out == NULL && (ret = open_audio_outputs(s, t)) < 0) {
-        return ret;
-    }
-    f->pts = f->best_effort_timestamp;
-    if (f->pts == AV_NOPTS_VALUE) {
-        return 0;
-    }
-    f->pts -= t->start_pts;
     if (f->sample_rate > 0) {
         s->audio_end =
             fmax(s->audio_end, f->pts * av_q2d(t->st->time_base) +
@@ -440,6 +467,85 @@ on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
         return ret;
     }
     return cir_audio_push(t->out, f);
+}
+
+/*
+ * The job's clip on an audio frame (its pts from the clip's start), to the
+ * sample: *out is f, or NULL to leave it out, or a new frame (the caller
+ * frees it) with the samples inside the clip.
+ */
+static int
+clip_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f,
+                 AVFrame **out)
+{
+    AVRational sample_tb = {1, f->sample_rate};
+    int64_t first = av_rescale_q(f->pts, t->st->time_base, sample_tb);
+    /* a clip to an end the source does not declare: no end */
+    int64_t len = isfinite(s->clip_len) ? llround(s->clip_len * f->sample_rate)
+                                        : INT64_MAX;
+    int64_t skip = first < 0 ? -first : 0;
+    /* the samples [first + skip, end) are inside the clip */
+    int64_t end = FFMIN(first + f->nb_samples, len);
+    int64_t keep = end - (first + skip);
+    AVFrame *c;
+    int ret;
+
+    *out = NULL;
+    if (first >= len) {
+        t->past_clip = 1;
+    }
+    if (keep <= 0) {
+        return 0;
+    }
+    if (keep == f->nb_samples) {
+        *out = f;
+        return 0;
+    }
+    if ((c = av_frame_alloc()) == NULL) {
+        return CIR_ENOMEM;
+    }
+    c->format = f->format;
+    c->sample_rate = f->sample_rate;
+    c->nb_samples = (int)keep;
+    if ((ret = av_channel_layout_copy(&c->ch_layout, &f->ch_layout)) < 0 ||
+        (ret = av_frame_get_buffer(c, 0)) < 0 ||
+        (ret = av_samples_copy(c->extended_data, f->extended_data, 0, (int)skip,
+                               (int)keep, f->ch_layout.nb_channels,
+                               f->format)) < 0) {
+        av_frame_free(&c);
+        return CIR_ENOMEM;
+    }
+    c->pts = av_rescale_q(first + skip, sample_tb, t->st->time_base);
+    *out = c;
+    return 0;
+}
+
+static int
+on_audio_frame(cir_job_state_t *s, cir_vod_audio_t *t, AVFrame *f)
+{
+    AVFrame *clipped = NULL;
+    int ret;
+
+    if (t->out == NULL && (ret = open_audio_outputs(s, t)) < 0) {
+        return ret;
+    }
+    f->pts = f->best_effort_timestamp;
+    if (f->pts == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    f->pts -= t->start_pts;
+    if (s->clip_len > 0 && f->sample_rate > 0) {
+        if ((ret = clip_audio_frame(s, t, f, &clipped)) < 0 ||
+            clipped == NULL) {
+            return ret;
+        }
+        ret = push_audio_frame(s, t, clipped);
+        if (clipped != f) {
+            av_frame_free(&clipped);
+        }
+        return ret;
+    }
+    return push_audio_frame(s, t, f);
 }
 
 /* Sends a packet (NULL flushes) to a decoder and handles every frame:
@@ -500,6 +606,21 @@ push_subtitle(cir_job_state_t *s)
     return ret < 0 ? fail_msg(s, ret, "%s", why) : 0;
 }
 
+/* Every stream has been decoded past the job's clip's end. */
+static int
+past_clip(const cir_job_state_t *s)
+{
+    if (s->clip_len <= 0 || (s->vst && !s->video_past_clip)) {
+        return 0;
+    }
+    for (int i = 0; i < s->nb_audio; i++) {
+        if (!s->audio[i].past_clip) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int
 read_loop(cir_job_state_t *s)
 {
@@ -529,14 +650,19 @@ read_loop(cir_job_state_t *s)
             return input_failed(s, s->ic->pb, ret, what);
         }
         if (s->vst && s->pkt->stream_index == s->vst->index) {
-            ret = decode(s, s->vdec, NULL, s->pkt);
+            ret = s->video_past_clip ? 0 : decode(s, s->vdec, NULL, s->pkt);
         } else {
             cir_vod_audio_t *t = audio_of(s, s->pkt->stream_index);
-            ret = t ? decode(s, t->dec, t, s->pkt) : push_subtitle(s);
+            ret = t == NULL      ? push_subtitle(s)
+                  : t->past_clip ? 0
+                                 : decode(s, t->dec, t, s->pkt);
         }
         av_packet_unref(s->pkt);
         if (ret < 0) {
             return ret;
+        }
+        if (past_clip(s)) {
+            return 0;
         }
         report_progress(s, 0);
     }
@@ -640,6 +766,96 @@ compute_start(cir_job_state_t *s)
                                         : 0;
 }
 
+/* Seeks ic to the keyframe at or before t (AV_TIME_BASE, the clip's
+ * start on the streams' timeline); a failed seek reads from the start
+ * instead (what is before the clip is left out all the same). */
+static void
+seek_to_clip(cir_job_state_t *s, AVFormatContext *ic, int64_t t)
+{
+    int ret;
+
+    if (t <= 0) {
+        return;
+    }
+    ret = avformat_seek_file(ic, -1, INT64_MIN, t, t, 0);
+    if (ret < 0) {
+        cir_log_warn(&s->ctx->log,
+                     "clip: cannot seek the input (%s): decoding from its "
+                     "start",
+                     av_err2str(ret));
+    }
+}
+
+/*
+ * The job's clip: checked against the source's duration, its start added
+ * to every stream's zero, its length the job's duration, the input sought
+ * to the keyframe before it.  Frames outside it are left out as they are
+ * decoded (clip_video_frame, clip_audio_frame).
+ */
+static int
+apply_clip(cir_job_state_t *s)
+{
+    const cir_job_t *j = s->ctx->job;
+    int64_t zero = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+    int64_t start_us = llround(j->clip_start * 1e6);
+    double end = j->clip_end > 0 ? j->clip_end : s->duration;
+
+    if (!j->clip) {
+        return 0;
+    }
+    if (s->duration > 0 && j->clip_start >= s->duration) {
+        return fail_msg(s, CIR_EINVAL,
+                        "clip.start: %.3f s is not before the end of the "
+                        "source (%.3f s)",
+                        j->clip_start, s->duration);
+    }
+    if (s->duration > 0 && end > s->duration) {
+        cir_log_info(&s->ctx->log,
+                     "clip.end: %.3f s is after the end of the source "
+                     "(%.3f s): to its end",
+                     end, s->duration);
+        end = s->duration;
+    }
+    s->clip_len = end > j->clip_start ? end - j->clip_start : INFINITY;
+    if (s->vst) {
+        s->start_pts_v +=
+            av_rescale_q(start_us, AV_TIME_BASE_Q, s->vst->time_base);
+    }
+    for (int i = 0; i < s->nb_audio; i++) {
+        s->audio[i].start_pts +=
+            av_rescale_q(start_us, AV_TIME_BASE_Q, s->audio[i].st->time_base);
+    }
+    if (isfinite(s->clip_len)) {
+        s->duration = s->clip_len;
+    }
+    s->ctx->result->clip = 1;
+    s->ctx->result->clip_start = j->clip_start;
+    s->ctx->result->clip_end = isfinite(s->clip_len) ? end : 0;
+    cir_log_info(&s->ctx->log, "clip: %.3f s to %.3f s of the source",
+                 j->clip_start, end);
+    seek_to_clip(s, s->ic, zero + start_us);
+    return 0;
+}
+
+/* The job's clip on the streams' timeline (AV_TIME_BASE) for a second
+ * reader of the input, ic sought to it; *from and *end left as they are
+ * without a clip (or without an end). */
+static void
+clip_window(cir_job_state_t *s, AVFormatContext *ic, int64_t *from,
+            int64_t *end)
+{
+    int64_t zero = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+
+    if (s->clip_len <= 0) {
+        return;
+    }
+    *from = zero + llround(s->ctx->job->clip_start * 1e6);
+    if (isfinite(s->clip_len)) {
+        *end = *from + llround(s->clip_len * 1e6);
+    }
+    seek_to_clip(s, ic, *from);
+}
+
 /* Every audio track the job named made a rendition; one chosen by
  * default that decoded nothing is left out, said in the log; an
  * audio-only input needs one. */
@@ -705,6 +921,7 @@ state_free(cir_job_state_t *s)
         avcodec_free_context(&s->audio[i].dec);
     }
     cir_thumbnailer_free(&s->thumbs);
+    cir_watermark_free(&s->watermark);
     cir_subtitles_free(&s->subtitles);
     cir_captions_free(&s->captions);
     avfilter_graph_free(&s->graph);
@@ -722,6 +939,8 @@ load_subtitles(cir_job_state_t *s)
 {
     char why[1024];
     int64_t start = s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0;
+    int64_t clip_ms =
+        s->clip_len > 0 ? llround(s->ctx->job->clip_start * 1e3) : 0;
     const cir_subtitle_specs_t *specs = s->ctx->job->subtitles;
     int ret;
 
@@ -734,12 +953,42 @@ load_subtitles(cir_job_state_t *s)
     }
     ret = cir_subtitles_load(&s->subtitles, specs, s->ctx->job->cancel,
                              &s->ctx->log, why, sizeof(why));
+    if (ret == 0 && clip_ms > 0) {
+        /* the sidecars' cues on the clip's timeline */
+        ret = cir_subtitles_shift(s->subtitles, clip_ms, &s->ctx->log, why,
+                                  sizeof(why));
+    }
     if (ret < 0) {
         return fail_msg(s, ret, "%s", why);
     }
-    ret =
-        cir_subtitles_open_embedded(&s->subtitles, s->ic, start, &s->ctx->log);
+    /* the input's own cues less its start and the clip's */
+    ret = cir_subtitles_open_embedded(&s->subtitles, s->ic,
+                                      start + clip_ms * 1000, &s->ctx->log);
     return ret < 0 ? fail_msg(s, ret, "subtitles: %s", cir_strerror(ret)) : 0;
+}
+
+/* The job's overlay, read before the long decode so a bad image fails the
+ * job at once; only when video rungs are made. */
+static int
+load_watermark(cir_job_state_t *s)
+{
+    const cir_overlay_t *o = s->ctx->job->overlay;
+    char why[1024];
+    int ret;
+
+    if (o == NULL || !o->enabled || s->vst == NULL ||
+        !s->ctx->preset->video_enabled ||
+        !(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        return 0;
+    }
+    ret = cir_watermark_load(&s->watermark, o, s->ctx->job->cancel, why,
+                             sizeof(why));
+    if (ret < 0) {
+        return fail_msg(s, ret, "%s", why);
+    }
+    cir_log_info(&s->ctx->log, "overlay %s at the %s, %g of the height",
+                 o->image, cir_overlay_position_name(o->position), o->height);
+    return 0;
 }
 
 /* The filters that bring each rendition to the preset's loudness, from
@@ -803,8 +1052,10 @@ measure_loudness(cir_job_state_t *s)
     }
     ret = avformat_find_stream_info(ic, NULL);
     if (ret >= 0) {
-        ret = cir_loudness_measure(ic, probes, n, s->ctx->job->cancel,
-                                   &s->ctx->log);
+        int64_t from = INT64_MIN, end = INT64_MAX;
+        clip_window(s, ic, &from, &end);
+        ret = cir_loudness_measure(ic, probes, n, from, end,
+                                   s->ctx->job->cancel, &s->ctx->log);
     } else {
         ret = CIR_EMEDIA;
     }
@@ -841,7 +1092,8 @@ run_video(cir_job_state_t *s)
         return ret;
     }
     compute_start(s);
-    if ((ret = load_subtitles(s)) < 0 || (ret = measure_loudness(s)) < 0) {
+    if ((ret = apply_clip(s)) < 0 || (ret = load_subtitles(s)) < 0 ||
+        (ret = load_watermark(s)) < 0 || (ret = measure_loudness(s)) < 0) {
         return ret;
     }
     if ((ret = read_loop(s)) < 0) {

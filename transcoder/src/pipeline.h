@@ -21,6 +21,7 @@
 #include "rung.h"
 #include "subtitles.h"
 #include "thumbs.h"
+#include "watermark.h"
 
 /* The kinds of rendition of one source audio track. */
 enum {
@@ -50,6 +51,7 @@ typedef struct {
     int loudness_measured; /* loudness[] is filled */
     cir_vod_loudness_t loudness[CIR_VOD_KINDS];
     int64_t start_pts;
+    int past_clip; /* decoded past the job's clip: read no more */
 } cir_vod_audio_t;
 
 typedef struct {
@@ -77,10 +79,17 @@ typedef struct {
     int nb_rungs;
     cir_vod_audio_t audio[CIR_AUDIO_TRACKS_MAX]; /* in output order */
     int nb_audio;
+    cir_watermark_t *watermark; /* the job's overlay, read before decoding */
     cir_thumbnailer_t *thumbs;
     cir_subtitles_t *subtitles; /* the job's sidecars, read before decoding */
 
-    double duration;   /* declared by the input, seconds */
+    /* the job's clip (cir_job_t): start_pts_v and each audio start_pts
+     * include its start; clip_len is its length in seconds (INFINITY: to
+     * the end), 0 without a clip */
+    double clip_len;
+    int video_past_clip;
+
+    double duration;   /* declared by the input (or the clip), seconds */
     double media_time; /* decoded so far, seconds */
     uint64_t frames_in, frames_out;
     int decode_errors;

@@ -31,6 +31,9 @@ typedef struct task {
     cir_audio_tracks_t audio_tracks;
     cir_subtitle_specs_t *subtitles; /* NULL: none */
     cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
+    int clip;
+    double clip_start, clip_end;
+    cir_overlay_t overlay; /* enabled 0: none */
     void *user;
     int64_t queued_us;
     done_node_t *done; /* allocated at submit, handed to the done queue */
@@ -156,6 +159,10 @@ worker_main(void *arg)
                          .audio_tracks = &t->audio_tracks,
                          .subtitles = t->subtitles,
                          .encryption = &t->encryption,
+                         .clip = t->clip,
+                         .clip_start = t->clip_start,
+                         .clip_end = t->clip_end,
+                         .overlay = &t->overlay,
                          .job_id = t->id,
                          .progress = on_progress,
                          .opaque = s,
@@ -252,6 +259,12 @@ cir_pool_submit(cir_pool_t *p, const cir_pool_task_t *in)
     }
     if (in->encryption != NULL) {
         t->encryption = *in->encryption;
+    }
+    t->clip = in->clip;
+    t->clip_start = in->clip_start;
+    t->clip_end = in->clip_end;
+    if (in->overlay != NULL) {
+        t->overlay = *in->overlay;
     }
     t->user = in->user;
     t->queued_us = mono_us();

@@ -15,6 +15,16 @@ finite_or_null(double v)
 }
 
 json_t *
+cir_result_clip_json(const cir_result_t *r)
+{
+    if (r == NULL || !r->clip) {
+        return NULL;
+    }
+    return json_pack("{s:f, s:o}", "start", r->clip_start, "end",
+                     r->clip_end > 0 ? json_real(r->clip_end) : json_null());
+}
+
+json_t *
 cir_result_loudness_json(const cir_result_rendition_t *x)
 {
     if (x == NULL || x->video || !x->loudness) {

@@ -2,7 +2,8 @@
  * One VOD video rung on its own thread: a bounded frame queue, swscale to
  * the rung's size, the encoder, and the rung's CMAF packager.
  *
- * Tested by tests/unit/test_transcoder_pipeline.c.
+ * Tested by tests/unit/test_transcoder_pipeline.c (a watermark on the
+ * rung: tests/integration/job_options.test.mjs).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct cir_rung {
     uint64_t caption_frames; /* frames sent with cc_data */
     AVCodecContext *enc;
     struct SwsContext *sws;
+    cir_watermark_rung_t *mark; /* the job's watermark at this size */
     cir_cmaf_t *pkg;
     AVPacket *pkt;
     cir_log_ctx_t log;
@@ -133,6 +135,15 @@ encode_frame(cir_video_rung_t *r, AVFrame *src)
         if (dst == NULL) {
             return CIR_ENOMEM;
         }
+    }
+    /* a clone shares the frame every rung reads: copied before the
+     * watermark is drawn on it */
+    if (r->mark != NULL) {
+        if (av_frame_make_writable(dst) < 0) {
+            av_frame_free(&dst);
+            return CIR_ENOMEM;
+        }
+        cir_watermark_blend(r->mark, dst);
     }
     if (!r->writes_captions) {
         av_frame_remove_side_data(dst, AV_FRAME_DATA_A53_CC);
@@ -254,6 +265,11 @@ cir_rung_start(cir_video_rung_t **out, const cir_rung_config_t *cfg)
             ret = CIR_ENOMEM;
             goto fail;
         }
+    }
+    if (cfg->watermark != NULL &&
+        (ret = cir_watermark_for_size(cfg->watermark, r->width, r->height,
+                                      &r->mark)) < 0) {
+        goto fail;
     }
     ret = cir_cmaf_open(&r->pkg, r->id, cfg->store, r->enc,
                         cfg->preset->segment_seconds, NULL);
@@ -378,6 +394,7 @@ cir_rung_free(cir_video_rung_t **rp)
     }
     avcodec_free_context(&r->enc);
     sws_freeContext(r->sws);
+    cir_watermark_rung_free(&r->mark);
     cir_cmaf_free(&r->pkg);
     av_packet_free(&r->pkt);
     pthread_mutex_destroy(&r->lock);

@@ -14,6 +14,7 @@
 #include "cir_storage.h"
 #include "cmaf.h"
 #include "ladder.h"
+#include "watermark.h"
 
 #define CIR_RUNG_QUEUE 4
 
@@ -28,6 +29,7 @@ typedef struct {
     cir_store_t *store;
     const char *job_id;
     const cir_encryption_t *encryption; /* NULL: clear */
+    const cir_watermark_t *watermark;   /* NULL: none; scaled at start */
 } cir_rung_config_t;
 
 int cir_rung_start(cir_video_rung_t **r, const cir_rung_config_t *cfg);

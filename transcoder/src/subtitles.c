@@ -842,6 +842,53 @@ cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
     return 0;
 }
 
+/* One sidecar track's cues by_ms earlier: those over before 0 left out,
+ * one running over 0 starts there. */
+static int
+shift_track(sub_track_t *t, int64_t by_ms, const cir_log_ctx_t *log, char *why,
+            size_t why_len)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < t->track.nb_cues; i++) {
+        cir_text_cue_t c = t->cues[i];
+        if (c.end_ms != OPEN_END) {
+            c.end_ms -= by_ms;
+            if (c.end_ms <= 0) {
+                continue;
+            }
+        }
+        c.start_ms = c.start_ms > by_ms ? c.start_ms - by_ms : 0;
+        t->cues[kept++] = c;
+    }
+    if (kept == 0) {
+        snprintf(why, why_len, "%s: no cue after the clip's start (%.3f s)",
+                 t->label, by_ms / 1000.0);
+        return CIR_EMEDIA;
+    }
+    if (kept < t->track.nb_cues) {
+        cir_log_info(log, "%s: %zu cues before the clip's start left out",
+                     t->label, t->track.nb_cues - kept);
+    }
+    t->track.nb_cues = kept;
+    return 0;
+}
+
+int
+cir_subtitles_shift(cir_subtitles_t *s, int64_t by_ms, const cir_log_ctx_t *log,
+                    char *why, size_t why_len)
+{
+    int ret;
+
+    for (size_t i = 0; s != NULL && i < s->count; i++) {
+        if (s->tracks[i].live == NULL &&
+            (ret = shift_track(&s->tracks[i], by_ms, log, why, why_len)) < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 size_t
 cir_subtitles_count(const cir_subtitles_t *s)
 {

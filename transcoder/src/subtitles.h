@@ -48,6 +48,14 @@ int cir_subtitles_load(cir_subtitles_t **out, const cir_subtitle_specs_t *specs,
                        const atomic_int *cancel, const cir_log_ctx_t *log,
                        char *why, size_t why_len);
 
+/* A clip starting by_ms into the media: the sidecars' cues moved by_ms
+ * earlier, those over before it left out (logged).  A sidecar left with no
+ * cue is an error (why names it).  Call before
+ * cir_subtitles_open_embedded (the input's cues are read on the clip's
+ * timeline: its start_us). */
+int cir_subtitles_shift(cir_subtitles_t *s, int64_t by_ms,
+                        const cir_log_ctx_t *log, char *why, size_t why_len);
+
 /* Adds the input's text subtitle streams (mov_text, SubRip, ASS, WebVTT in
  * MKV or MP4, ...) after the sidecars, *s made if NULL: the language from
  * the stream's tag ("und" without one), the name from its title, forced /

@@ -262,6 +262,10 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     }
     json_object_set_new(j, "renditions", rends);
     json_object_set_new(j, "image", json_boolean(r->is_image));
+    json_t *clip = cir_result_clip_json(r);
+    if (clip != NULL) {
+        json_object_set_new(j, "clip", clip);
+    }
     json_t *enc = cir_result_encryption_json(r);
     if (enc != NULL) {
         /* the key ID only: the key is never written out */
