@@ -8,7 +8,8 @@
 // and logs no console error.  The console part drives cirrus-worker's job
 // API (api_port, proxied at /api/jobs/): a file uploaded through the page
 // is queued, followed to done and played; a running job is cancelled, a
-// failed one shows its reason and is retried; the engine menu offers only
+// failed one shows its reason and is retried; an asset is deleted once
+// confirmed (gone from the store, its manifest 404); the engine menu offers only
 // the engines of the manifest; the live stream has rendition health rows
 // with graphs; the origin's requests per second show.  Screenshots go to
 // <build>/test-out/.
@@ -441,6 +442,36 @@ describe('dashboard', { skip: missing || false }, () => {
                 JSON.stringify(j));
             return j.id === job.id && j.state === 'done';
         }, 90000);
+    });
+
+    test('the console deletes an asset once confirmed: gone from the store, its manifest 404', async () => {
+        // the retried job's asset (out_root/later), not the one playing
+        const asset = 'later';
+        const manifest = `${ngx.base}/vod/${asset}/master.m3u8`;
+        await waitFor('the asset in the VOD list', async () =>
+            (await dash()).assets.includes(asset), 10000);
+        assert.equal((await fetch(manifest)).status, 200);
+        const button = page.locator(`#vod li[data-name="${asset}"] .delete`);
+        let asked = '';
+        page.once('dialog', (d) => {
+            asked = d.message();
+            d.dismiss();
+        });
+        await button.click();
+        await waitFor('the confirmation', () => asked, 5000);
+        assert.match(asked, /Delete the asset "later"\?/);
+        await sleep(500);
+        assert.ok(fs.existsSync(path.join(out, asset, 'master.m3u8')), 'dismissed: kept');
+        page.once('dialog', (d) => d.accept());
+        await button.click();
+        await waitFor('the asset gone from the list', async () =>
+            !(await dash()).assets.includes(asset), 10000);
+        assert.ok(!fs.existsSync(path.join(out, asset)), 'its folder is gone');
+        assert.ok(!fs.existsSync(path.join(out, `${asset}.job.json`)), 'and its result');
+        assert.equal((await fetch(manifest)).status, 404);
+        assert.equal((await fetch(`${ngx.base}/vod/${asset}/manifest.mpd`)).status, 404);
+        assert.match(await page.locator('#job-status').innerText(), /^deleted later \(\d+ files\)$/);
+        assert.ok(fs.existsSync(path.join(out, 'clip', 'master.m3u8')), 'the other assets stay');
     });
 
     test('no console errors, nothing off loopback', () => {
