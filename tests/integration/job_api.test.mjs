@@ -3,7 +3,8 @@
 // conflict, bearer token, body limit, malformed JSON, list with a state
 // filter and pagination, cancel a queued and a running job (outputs
 // removed), retry a failed job (attempts reset), delete an asset (refused
-// while a job writes it, never outside out_root), on the SQS intake a job
+// while a job writes it, never outside out_root; on file:// and s3://), on
+// the SQS intake a job
 // sent to the queue and run (the other routes 501); the
 // OpenAPI document validates and each of its examples is met by an answer.
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { tool } from '../aws-rig/clients.mjs';
 import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
 import * as C from './lib/cirrus.mjs';
 import { rawGet } from './lib/nginx.mjs';
@@ -382,6 +384,38 @@ describe('cirrus-worker job API on a spool', () => {
             { timeoutMs: 120000, detail: () => sqs.log.slice(-3000) });
             assert.ok(fs.existsSync(path.join(out, 'from-queue', 'master.m3u8')));
             sqs.kill('SIGKILL');
+        } finally {
+            await stopRig(rig);
+        }
+    });
+
+    test('delete an asset on s3://: the keys under <prefix>/<name>/, no other', async () => {
+        const rig = await startRig();
+        try {
+            const s3w = startWorker({ spool_dir: path.join(work, 's3-spool'),
+                out_root: 's3://cirrus-out/vod', presets_dir: C.PRESETS_DIR,
+                default_preset: 'mobile', workers: 1, api_port: -1,
+                api_token: TOKEN }, rig.env());
+            const s3Base = await apiBase(s3w);
+            const obj = path.join(work, 'object.txt');
+            fs.writeFileSync(obj, 'x');
+            const asset = ['vod/talk/master.m3u8', 'vod/talk/manifest.mpd',
+                'vod/talk/v/1/720p/a.m4s', 'vod/talk/v/1/720p/b.m4s'];
+            // beside it: a longer name, a key that only starts the same, an
+            // asset of the same name under another prefix
+            const others = ['vod/talk-2/master.m3u8', 'vod/talkx', 'other/talk/keep'];
+            for (const k of [...asset, ...others])
+                tool(rig, ['s3-put', `s3://cirrus-out/${k}`, obj]);
+            const r = await call(s3Base, 'deleteAsset', 'DELETE', '/assets/talk');
+            assert.equal(r.status, 200, JSON.stringify(r.json));
+            assert.deepEqual(r.json, { name: 'talk', removed: asset.length });
+            const left = tool(rig, ['s3-list', 's3://cirrus-out/']).stdout.trim()
+                .split('\n').map((l) => l.split('\t')[0]).sort();
+            assert.deepEqual(left, [...others].sort());
+            const again = await call(s3Base, 'deleteAsset', 'DELETE', '/assets/talk');
+            assert.equal(again.status, 404);
+            assert.equal(again.json.error, 'no asset talk under s3://cirrus-out/vod');
+            s3w.kill('SIGKILL');
         } finally {
             await stopRig(rig);
         }
