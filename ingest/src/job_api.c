@@ -184,20 +184,29 @@ route_query(const char *q, cir_api_request_t *out, char *err, size_t errsize)
     return 0;
 }
 
+/* An asset's name: one path segment (an output folder may be named after
+ * an input file: spaces, UTF-8), never "..", a '/', a '\\' or a control
+ * byte (cir_path_is_safe_relative), and not hidden. */
+static int
+asset_name_ok(const char *name)
+{
+    return name[0] != '\0' && name[0] != '.' && strlen(name) < 128 &&
+           strchr(name, '/') == NULL && cir_path_is_safe_relative(name);
+}
+
 /* DELETE /assets/{name}: one folder under out_root, never a path.  The
- * name is percent-decoded once, as a job id: "..", "%2e%2e", "a%2Fb" or an
- * absolute path cannot name anything outside out_root, and a hidden name
- * is refused too. */
+ * name is percent-decoded once: "..", "%2e%2e", "a%2Fb" or an absolute
+ * path cannot name anything outside out_root. */
 static int
 route_asset(int method, const char *name, size_t n, cir_api_request_t *out,
             char *err, size_t errsize)
 {
     if (memchr(name, '/', n) != NULL ||
-        pct_decode(name, n, out->id, sizeof(out->id)) < 0 || !id_ok(out->id) ||
-        out->id[0] == '.') {
+        pct_decode(name, n, out->id, sizeof(out->id)) < 0 ||
+        !asset_name_ok(out->id)) {
         snprintf(err, errsize,
-                 "not an asset name: one folder under out_root, A-Z a-z "
-                 "0-9 . _ - %% only, not starting with '.'");
+                 "not an asset name: one folder under out_root (no '/', "
+                 "'\\' or control character, not starting with '.')");
         return CIR_EINVAL;
     }
     out->route =

@@ -287,6 +287,14 @@ describe('cirrus-worker job API on a spool', () => {
         // the job record stays, done, its output gone
         assert.equal((await job(doneId)).json.state, 'done');
 
+        // a folder named after an input file, a space in its name
+        fs.mkdirSync(path.join(out, 'My Clip', 'v'), { recursive: true });
+        fs.writeFileSync(path.join(out, 'My Clip', 'v', 'x.m4s'), 'x');
+        r = await api('deleteAsset', 'DELETE', '/assets/My%20Clip');
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual(r.json, { name: 'My Clip', removed: 1 });
+        assert.ok(!fs.existsSync(path.join(out, 'My Clip')));
+
         // the asset folder a link to a folder outside out_root: refused
         fs.symlinkSync(outside, path.join(out, 'linked'));
         r = await api('deleteAsset', 'DELETE', '/assets/linked');
@@ -300,7 +308,7 @@ describe('cirrus-worker job API on a spool', () => {
         for (const target of ['/assets/..', '/assets/%2e%2e', '/assets/%2E%2e',
             '/assets/..%2F..%2Fetc', '/assets/%2Fetc', '/assets//etc',
             '/assets/%2F' + encodeURIComponent(outside), '/assets/a%2F..%2F..',
-            '/assets/.job.json', '/assets/..%5Cx']) {
+            '/assets/.job.json', '/assets/..%5Cx', '/assets/a%0Ab', '/assets/%00']) {
             const raw = await rawGet(port, target, { Authorization: `Bearer ${TOKEN}` },
                 { method: 'DELETE' });
             const body = JSON.parse(raw.body.toString());

@@ -76,6 +76,8 @@ Test(job_api, routes)
     cr_assert_str_eq(r.id, "talk-1");
     cr_assert_str_eq(route_ok(HTTP_DELETE, "/assets/My%2520Clip").id,
                      "My%20Clip");
+    cr_assert_str_eq(route_ok(HTTP_DELETE, "/assets/My%20Clip").id, "My Clip",
+                     "a folder named after an input file");
     cr_assert_eq(route_ok(HTTP_GET, "/assets/talk-1").route,
                  CIR_API_BAD_METHOD);
     cr_assert_eq(route_ok(HTTP_DELETE, "/assets/").route, CIR_API_NOT_FOUND);
@@ -101,6 +103,7 @@ Test(job_api, bad_ids)
     route_bad(HTTP_DELETE, "/assets//etc", "not an asset name");
     route_bad(HTTP_DELETE, "/assets/.published", "not an asset name");
     route_bad(HTTP_DELETE, "/assets/a%5Cb", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/a%0Ab", "not an asset name");
 }
 
 Test(job_api, list_query)
