@@ -139,6 +139,15 @@ typedef struct {
     /* optional: a flag that, once set, aborts writes in flight */
     void (*set_cancel)(void *state, const atomic_int *cancel);
     void (*close)(void *state);
+    /* optional: calls fn for every object under the folder rel_dir, with
+     * its path relative to the root, and (file://) every folder after its
+     * contents (is_folder 1; S3 has none).  A symbolic link is an object,
+     * never followed; rel_dir itself must be a real folder.  fn's nonzero
+     * return stops the walk and is returned.  0 (nothing there: 0 calls),
+     * or < 0. */
+    int (*list)(void *state, const char *rel_dir,
+                int (*fn)(void *opaque, const char *rel, int is_folder),
+                void *opaque);
 } cir_store_backend_t;
 
 int cir_store_register_backend(const cir_store_backend_t *backend);
@@ -179,6 +188,20 @@ int cir_store_remove(cir_store_t *store, const char *rel);
 void cir_store_track_writes(cir_store_t *store);
 size_t cir_store_written(cir_store_t *store);
 int cir_store_undo_writes(cir_store_t *store, size_t *removed);
+/* Lists what is under rel_dir (a safe relative path): the backend's list
+ * (above); CIR_EUNSUPPORTED when it has none. */
+int cir_store_list(cir_store_t *store, const char *rel_dir,
+                   int (*fn)(void *opaque, const char *rel, int is_folder),
+                   void *opaque);
+/* Removes every object under rel_dir (a safe relative path: an asset's
+ * folder), then its folders, rel_dir last: 0 and *removed the objects
+ * removed, CIR_ENOTFOUND when there was nothing under it, CIR_EINVAL when
+ * rel_dir is a symbolic link (file://: not followed), else the first error
+ * (the rest are still tried).  At most CIR_STORE_TREE_MAX objects: past
+ * them CIR_ELIMIT and nothing is removed. */
+#define CIR_STORE_TREE_MAX 1000000
+int cir_store_remove_tree(cir_store_t *store, const char *rel_dir,
+                          size_t *removed);
 void cir_store_close(cir_store_t **store);
 
 /* file:// helpers the transcoder also uses for scratch space. */

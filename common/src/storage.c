@@ -1,6 +1,8 @@
 /* The store: content types, the backend registry and the built-in file://
  * backend (URIs are uri.c's, file helpers file_io.c's). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -192,6 +194,73 @@ file_remove_folder(void *state, const char *rel_dir)
     return rmdir(path) == 0 ? 0 : -errno;
 }
 
+#define FILE_WALK_DEPTH 64
+
+/* Walks the folder rel (a buffer of PATH_MAX bytes, restored on return)
+ * without following a symbolic link: the folder itself is opened with
+ * O_NOFOLLOW, and an entry is a folder only when lstat says so. */
+static int
+file_walk(const file_state_t *fs, char *rel, int depth,
+          int (*fn)(void *opaque, const char *rel, int is_folder), void *opaque)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(rel);
+    struct dirent *de;
+    struct stat st;
+    int fd, ret = 0;
+    DIR *d;
+
+    if (depth > FILE_WALK_DEPTH) {
+        return CIR_ELIMIT;
+    }
+    if ((ret = file_full_path(fs, rel, path, sizeof(path))) < 0) {
+        return ret;
+    }
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT && depth == 0        ? 0
+               : errno == ELOOP || errno == ENOTDIR ? CIR_EINVAL
+                                                    : -errno;
+    }
+    if ((d = fdopendir(fd)) == NULL) {
+        ret = -errno;
+        close(fd);
+        return ret;
+    }
+    while (ret == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        if ((size_t)snprintf(rel + n, PATH_MAX - n, "%s%s", n ? "/" : "",
+                             de->d_name) >= PATH_MAX - n) {
+            ret = -ENAMETOOLONG;
+        } else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+                   0) {
+            ret = errno == ENOENT ? 0 : -errno; /* gone meanwhile */
+        } else if (S_ISDIR(st.st_mode)) {
+            ret = file_walk(fs, rel, depth + 1, fn, opaque);
+            ret = ret == 0 ? fn(opaque, rel, 1) : ret;
+        } else {
+            ret = fn(opaque, rel, 0);
+        }
+        rel[n] = '\0';
+    }
+    closedir(d);
+    return ret;
+}
+
+static int
+file_list(void *state, const char *rel_dir,
+          int (*fn)(void *opaque, const char *rel, int is_folder), void *opaque)
+{
+    char rel[PATH_MAX];
+
+    if ((size_t)snprintf(rel, sizeof(rel), "%s", rel_dir) >= sizeof(rel)) {
+        return -ENAMETOOLONG;
+    }
+    return file_walk(state, rel, 0, fn, opaque);
+}
+
 static void
 file_close(void *state)
 {
@@ -207,6 +276,7 @@ static const cir_store_backend_t file_backend = {
     .remove_folder = file_remove_folder,
     .get = file_get,
     .close = file_close,
+    .list = file_list,
 };
 
 /* ---- the registry and the store ---- */
@@ -474,6 +544,99 @@ cir_store_remove(cir_store_t *store, const char *rel)
         return CIR_EINVAL;
     }
     return store->backend.remove(store->state, rel);
+}
+
+int
+cir_store_list(cir_store_t *store, const char *rel_dir,
+               int (*fn)(void *opaque, const char *rel, int is_folder),
+               void *opaque)
+{
+    if (store == NULL || fn == NULL || !cir_path_is_safe_relative(rel_dir)) {
+        return CIR_EINVAL;
+    }
+    if (store->backend.list == NULL) {
+        return CIR_EUNSUPPORTED;
+    }
+    return store->backend.list(store->state, rel_dir, fn, opaque);
+}
+
+/* What cir_store_remove_tree found: paths, folders after their contents. */
+typedef struct {
+    char **rel;
+    unsigned char *is_folder;
+    size_t n, cap;
+} tree_t;
+
+static int
+tree_add(void *opaque, const char *rel, int is_folder)
+{
+    tree_t *t = opaque;
+
+    if (t->n == CIR_STORE_TREE_MAX) {
+        return CIR_ELIMIT;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **r = realloc(t->rel, cap * sizeof(*r));
+        unsigned char *f = r ? realloc(t->is_folder, cap) : NULL;
+        if (r) {
+            t->rel = r;
+        }
+        if (f == NULL) {
+            return CIR_ENOMEM;
+        }
+        t->is_folder = f;
+        t->cap = cap;
+    }
+    if ((t->rel[t->n] = strdup(rel)) == NULL) {
+        return CIR_ENOMEM;
+    }
+    t->is_folder[t->n++] = (unsigned char)is_folder;
+    return 0;
+}
+
+static void
+tree_free(tree_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->rel[i]);
+    }
+    free(t->rel);
+    free(t->is_folder);
+}
+
+int
+cir_store_remove_tree(cir_store_t *store, const char *rel_dir, size_t *removed)
+{
+    tree_t t = {0};
+    int ret, r, folder_gone = 0;
+
+    *removed = 0;
+    /* the whole list first: nothing is removed unless it can all be seen */
+    if ((ret = cir_store_list(store, rel_dir, tree_add, &t)) < 0) {
+        tree_free(&t);
+        return ret;
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        if (t.is_folder[i]) {
+            r = store->backend.remove_folder
+                    ? store->backend.remove_folder(store->state, t.rel[i])
+                    : 0;
+        } else if ((r = store->backend.remove(store->state, t.rel[i])) == 0) {
+            (*removed)++;
+        }
+        if (r < 0 && ret == 0) {
+            ret = r;
+        }
+    }
+    if (store->backend.remove_folder != NULL) {
+        folder_gone = store->backend.remove_folder(store->state, rel_dir) == 0;
+    }
+    if (ret == 0 && t.n == 0 && !folder_gone) {
+        ret = CIR_ENOTFOUND;
+    }
+    tree_free(&t);
+    return ret;
 }
 
 void

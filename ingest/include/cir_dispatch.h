@@ -63,6 +63,11 @@ typedef struct {
     int64_t drain_us;     /* on stop, running jobs may finish this long */
     cir_notify_t *notify; /* borrowed: each state change queued there (and
                              its counters in /metrics); NULL: none */
+    /* copied; the console's upload folder (cir_uploads.h): a job's input
+     * in it is removed once the job ends for good, and files older than
+     * upload_max_age_s (> 0) are; "" or NULL: none */
+    const char *upload_dir;
+    double upload_max_age_s;
 } cir_dispatch_config_t;
 
 /* How claimed jobs ended. */

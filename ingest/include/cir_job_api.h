@@ -11,6 +11,9 @@
  *   POST /jobs/{id}/cancel  queued: to cancelled/; running here: through
  *                           the dispatcher (cir_dispatch_cancel)
  *   POST /jobs/{id}/retry   failed/ back to incoming/, attempts reset
+ *   DELETE /assets/{name}   the asset out_root/<name> and its result file
+ *                           removed from the store; 409 while a queued or
+ *                           running job writes it
  *   GET  /openapi.json      the OpenAPI 3 document (embedded at build time)
  *
  * Idempotency keys (body "idempotency_key" or the Idempotency-Key header)
@@ -64,6 +67,7 @@ typedef enum {
     CIR_API_GET,
     CIR_API_CANCEL,
     CIR_API_RETRY,
+    CIR_API_DELETE_ASSET,
 } cir_api_route_t;
 
 #define CIR_API_LIMIT_DEFAULT 50
@@ -71,7 +75,7 @@ typedef enum {
 
 typedef struct {
     cir_api_route_t route;
-    char id[128];     /* the job id, percent-decoded */
+    char id[128];     /* the job id or asset name, percent-decoded */
     char state[16];   /* the list's filter, "" for all */
     int limit;        /* the list's page size */
     char cursor[128]; /* the list's cursor: the last id seen */

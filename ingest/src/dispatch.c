@@ -19,6 +19,7 @@
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_storage.h"
+#include "cir_uploads.h"
 #include "dispatch_internal.h"
 #include "cir_job_preset.h"
 
@@ -476,6 +477,7 @@ finish_done(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
                  r->elapsed > 0 ? r->duration / r->elapsed : 0,
                  ret < 0 ? ", but the ack failed" : "");
     dispatch_write_result(f, "done", 100, d, NULL);
+    cir_uploads_remove_input(w->upload_dir, f->job.input);
     dispatch_metrics_end(&w->m, CIR_DISPATCH_DONE, r->duration, r->elapsed);
     dispatch_metrics_supersede(&w->m, r);
 }
@@ -495,6 +497,9 @@ finish_failed(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
         retry = 1; /* not parked: it comes back */
     }
     dispatch_write_result(f, retry ? "retrying" : "failed", 0, d, msg);
+    if (!retry) {
+        cir_uploads_remove_input(w->upload_dir, f->job.input);
+    }
     dispatch_metrics_end(
         &w->m, retry ? CIR_DISPATCH_RETRIED : CIR_DISPATCH_FAILED, 0, 0);
 }
@@ -511,6 +516,7 @@ finish_cancelled(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
     cir_log_warn(&f->log, "cancelled on request%s",
                  ret < 0 ? " (the intake refused it)" : "");
     dispatch_write_result(f, "cancelled", 0, d, "cancelled on request");
+    cir_uploads_remove_input(w->upload_dir, f->job.input);
     dispatch_metrics_end(&w->m, CIR_DISPATCH_CANCELLED, 0, 0);
 }
 
@@ -636,6 +642,28 @@ claim_one(cir_dispatch_t *w, cir_pool_done_t *d, int stopping)
     return 0;
 }
 
+#define UPLOAD_SWEEP_US (60 * 1000000LL)
+
+/* Once a minute: uploads past upload_max_age_s, but not a running job's. */
+static void
+sweep_uploads(cir_dispatch_t *w)
+{
+    const char *keep[CIR_POOL_MAX_WORKERS + 1000];
+    int64_t now = dispatch_mono_us();
+    size_t n = 0;
+
+    if (w->upload_dir[0] == '\0' || w->cfg.upload_max_age_s <= 0 ||
+        (w->upload_swept_us && now - w->upload_swept_us < UPLOAD_SWEEP_US)) {
+        return;
+    }
+    w->upload_swept_us = now;
+    for (int i = 0; i < w->njobs && n < sizeof(keep) / sizeof(keep[0]); i++) {
+        keep[n++] = w->jobs[i]->job.input;
+    }
+    cir_uploads_sweep(w->upload_dir, w->cfg.upload_max_age_s,
+                      (int64_t)time(NULL), keep, n);
+}
+
 int
 cir_dispatch_run(cir_dispatch_t *w, const atomic_int *stop)
 {
@@ -670,6 +698,7 @@ cir_dispatch_run(cir_dispatch_t *w, const atomic_int *stop)
             break;
         }
         tick_running(w);
+        sweep_uploads(w);
         if (!stopping && w->njobs < w->max_jobs &&
             cir_pool_free_workers(w->pool) + w->cfg.queue_max > 0) {
             if ((ret = claim_one(w, d, stopping)) < 0) {
@@ -729,6 +758,9 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
     w->cfg.presets_dir = w->presets_dir;
     w->cfg.status_dir = w->status_dir;
     w->cfg.key_dir = w->key_dir;
+    snprintf(w->upload_dir, sizeof(w->upload_dir), "%s",
+             cfg->upload_dir ? cfg->upload_dir : "");
+    w->cfg.upload_dir = w->upload_dir;
     w->src = src;
     w->pool = pool;
     w->max_jobs = cfg->workers + cfg->queue_max;

@@ -45,6 +45,8 @@ typedef struct {
 struct cir_dispatch {
     cir_dispatch_config_t cfg;
     char presets_dir[1024], status_dir[1024], key_dir[1024];
+    char upload_dir[1024];
+    int64_t upload_swept_us; /* monotonic, the last age sweep */
     cir_intake_t *src;
     cir_pool_t *pool;
     dispatch_metrics_t m;

@@ -185,6 +185,36 @@ route_query(const char *q, cir_api_request_t *out, char *err, size_t errsize)
     return 0;
 }
 
+/* An asset's name: one path segment (an output folder may be named after
+ * an input file: spaces, UTF-8), never "..", a '/', a '\\' or a control
+ * byte (cir_path_is_safe_relative), and not hidden. */
+static int
+asset_name_ok(const char *name)
+{
+    return name[0] != '\0' && name[0] != '.' && strlen(name) < 128 &&
+           strchr(name, '/') == NULL && cir_path_is_safe_relative(name);
+}
+
+/* DELETE /assets/{name}: one folder under out_root, never a path.  The
+ * name is percent-decoded once: "..", "%2e%2e", "a%2Fb" or an absolute
+ * path cannot name anything outside out_root. */
+static int
+route_asset(int method, const char *name, size_t n, cir_api_request_t *out,
+            char *err, size_t errsize)
+{
+    if (memchr(name, '/', n) != NULL ||
+        pct_decode(name, n, out->id, sizeof(out->id)) < 0 ||
+        !asset_name_ok(out->id)) {
+        snprintf(err, errsize,
+                 "not an asset name: one folder under out_root (no '/', "
+                 "'\\' or control character, not starting with '.')");
+        return CIR_EINVAL;
+    }
+    out->route =
+        method == HTTP_DELETE ? CIR_API_DELETE_ASSET : CIR_API_BAD_METHOD;
+    return 0;
+}
+
 int
 cir_job_api_route(int method, const char *url, cir_api_request_t *out,
                   char *err, size_t errsize)
@@ -208,6 +238,9 @@ cir_job_api_route(int method, const char *url, cir_api_request_t *out,
         return out->route == CIR_API_LIST
                    ? route_query(q ? q + 1 : NULL, out, err, errsize)
                    : 0;
+    }
+    if (plen > 8 && strncmp(url, "/assets/", 8) == 0) {
+        return route_asset(method, url + 8, plen - 8, out, err, errsize);
     }
     if (plen <= 6 || strncmp(url, "/jobs/", 6) != 0) {
         return 0;
@@ -963,6 +996,152 @@ retry_job(const cir_job_api_t *a, const char *id, cir_worker_http_answer_t *ans)
     return answer_json(ans, 200, job_view(a, id, 0));
 }
 
+/* ---- DELETE /assets/{name} -----------------------------------------------
+ */
+
+/* The URI's path without trailing slashes, for comparing two outputs. */
+static void
+uri_key(const cir_uri_t *u, char *out, size_t size)
+{
+    size_t n = strlen(u->path);
+
+    while (n > 1 && u->path[n - 1] == '/') {
+        n--;
+    }
+    snprintf(out, size, "%d:%s:%.*s", (int)u->scheme, u->bucket, (int)n,
+             u->path);
+}
+
+/* 1 when two file:// outputs are the same folder: equal names in folders
+ * that resolve to the same place (a relative out_root, "a/../b"). */
+static int
+same_file_place(const char *x, const char *y)
+{
+    char px[PATH_MAX], py[PATH_MAX], rx[PATH_MAX], ry[PATH_MAX];
+    const char *bx = strrchr(x, '/'), *by = strrchr(y, '/');
+
+    if (bx == NULL || by == NULL || strcmp(bx, by) != 0) {
+        return 0;
+    }
+    snprintf(px, sizeof(px), "%.*s", (int)(bx - x), x);
+    snprintf(py, sizeof(py), "%.*s", (int)(by - y), y);
+    return realpath(px[0] ? px : "/", rx) != NULL &&
+           realpath(py[0] ? py : "/", ry) != NULL && strcmp(rx, ry) == 0;
+}
+
+/* The id of a queued or running job whose output is asset (into busy), 1;
+ * else 0.  A job document that does not parse writes nothing. */
+static int
+asset_busy(const cir_job_api_t *a, const cir_uri_t *asset, char *busy,
+           size_t size)
+{
+    listed_t *items = malloc(sizeof(*items) * LIST_SCAN_MAX);
+    cir_vod_job_t *job = calloc(1, sizeof(*job));
+    char want[CIR_URI_MAX + 80], have[CIR_URI_MAX + 80], p[PATH_LEN];
+    char err[256];
+    size_t n = 0;
+    int found = 0;
+
+    if (items == NULL || job == NULL) {
+        free(items);
+        free(job);
+        snprintf(busy, size, "(out of memory)");
+        return 1; /* cannot tell: refuse */
+    }
+    uri_key(asset, want, sizeof(want));
+    scan_folder(a, 0, "", items, &n);
+    scan_folder(a, 1, "", items, &n);
+    for (size_t i = 0; i < n && !found; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        cir_uri_t u;
+        if (spool_path(p, a, folders[items[i].folder], "", items[i].id,
+                       ".json") < 0 ||
+            cir_read_file(p, JOB_DOC_MAX, &text, &len) < 0) {
+            continue; /* moved meanwhile */
+        }
+        if (cir_intake_parse_job(text, len, a->out_root, a->presets_dir,
+                                 a->default_preset, job, err,
+                                 sizeof(err)) == 0 &&
+            cir_uri_parse(job->output, &u) == 0) {
+            uri_key(&u, have, sizeof(have));
+            found =
+                strcmp(want, have) == 0 ||
+                (u.scheme == CIR_URI_FILE && asset->scheme == CIR_URI_FILE &&
+                 same_file_place(u.path, asset->path));
+            if (found) {
+                snprintf(busy, size, "%s (%s)", items[i].id,
+                         states[items[i].folder]);
+            }
+        }
+        free(text);
+    }
+    free(items);
+    free(job);
+    return found;
+}
+
+/* Removes out_root/<name>/ whole, then the <name>.job.json result beside
+ * it (file://): 200 {name, removed}, 404 when neither was there. */
+static int
+remove_asset(const cir_job_api_t *a, const cir_uri_t *root, const char *name,
+             cir_worker_http_answer_t *ans)
+{
+    cir_store_t *store = NULL;
+    char result[160];
+    size_t removed = 0;
+    int ret, had_result = 0;
+
+    if ((ret = cir_store_open(&store, root)) < 0) {
+        return answer_error(ans, 500, "cannot open the store %s: %s",
+                            a->out_root, cir_strerror(ret));
+    }
+    ret = cir_store_remove_tree(store, name, &removed);
+    snprintf(result, sizeof(result), "%s.job.json", name);
+    if (root->scheme == CIR_URI_FILE && ret != CIR_EINVAL &&
+        cir_store_exists(store, result) == 1) {
+        had_result = cir_store_remove(store, result) == 0;
+    }
+    cir_store_close(&store);
+    if (ret == CIR_EINVAL) {
+        return answer_error(ans, 403,
+                            "asset %s: not a folder of out_root (a symbolic "
+                            "link or a file): not removed",
+                            name);
+    }
+    if (ret == CIR_ENOTFOUND && !had_result) {
+        return answer_error(ans, 404, "no asset %s under %s", name,
+                            a->out_root);
+    }
+    if (ret < 0 && ret != CIR_ENOTFOUND) {
+        return answer_error(ans, 500, "asset %s: %zu objects removed, then %s",
+                            name, removed, cir_strerror(ret));
+    }
+    return answer_json(
+        ans, 200,
+        json_pack("{s:s, s:I}", "name", name, "removed", (json_int_t)removed));
+}
+
+static int
+delete_asset(const cir_job_api_t *a, const char *name,
+             cir_worker_http_answer_t *ans)
+{
+    cir_uri_t root, asset;
+    char busy[200];
+
+    if (cir_uri_parse(a->out_root, &root) < 0 ||
+        cir_uri_join(&root, name, &asset) < 0) {
+        return answer_error(ans, 500, "out_root %s: not a store URI",
+                            a->out_root);
+    }
+    if (asset_busy(a, &asset, busy, sizeof(busy))) {
+        return answer_error(ans, 409,
+                            "asset %s: job %s writes it; cancel it first", name,
+                            busy);
+    }
+    return remove_asset(a, &root, name, ans);
+}
+
 /* ---- the handler ----------------------------------------------------------
  */
 
@@ -1007,6 +1186,8 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
         return cancel_job(a, r.id, ans);
     case CIR_API_RETRY:
         return retry_job(a, r.id, ans);
+    case CIR_API_DELETE_ASSET:
+        return delete_asset(a, r.id, ans);
     case CIR_API_BAD_METHOD:
         return answer_error(ans, 405, "method not allowed on %s", req->url);
     default:

@@ -54,6 +54,8 @@ typedef struct {
     double drain_seconds;
     char status_dir[1024];
     char key_dir[1024];
+    char upload_dir[1024];
+    double upload_max_age_hours;
     char metrics_listen[64];
     int64_t metrics_port;
     int64_t http_max_request_bytes;
@@ -126,6 +128,13 @@ static const cir_option_t opts[] = {
     {"key_dir", S(key_dir), "", 0, 0,
      "folder of key files a job's \"encryption\" names (empty: encrypted "
      "jobs are refused); docs/encryption.md"},
+    {"upload_dir", S(upload_dir), "", 0, 0,
+     "the console's upload folder (the origin's /api/uploads/): a job's "
+     "input there is removed once the job is done, failed past its "
+     "retries or cancelled; empty: none; docs/console.md"},
+    {"upload_max_age_hours", D(upload_max_age_hours), "24", 0, 8760,
+     "files in upload_dir older than this are removed (checked every "
+     "minute; not a running job's input); 0: only when their job ends"},
     {"metrics_listen", S(metrics_listen), "127.0.0.1", 0, 0,
      "metrics HTTP address"},
     {"metrics_port", I(metrics_port), "0", -1, 65535,
@@ -426,6 +435,8 @@ dispatch_config(const config_t *cfg, cir_dispatch_config_t *dc)
         .presets_dir = cfg->presets_dir,
         .status_dir = cfg->status_dir,
         .key_dir = cfg->key_dir,
+        .upload_dir = cfg->upload_dir,
+        .upload_max_age_s = cfg->upload_max_age_hours * 3600,
         .workers = (int)cfg->workers,
         .queue_max = (int)cfg->queue_max,
         .max_attempts = (int)cfg->max_attempts,

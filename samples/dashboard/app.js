@@ -473,7 +473,9 @@ async function pollVod() {
             a.hls ? el('button', { type: 'button', class: 'play-hls',
                 onclick: () => play(`${base}master.m3u8`, opts('HLS')) }, 'HLS') : null,
             a.dash ? el('button', { type: 'button', class: 'play-dash',
-                onclick: () => play(`${base}manifest.mpd`, opts('DASH')) }, 'DASH') : null);
+                onclick: () => play(`${base}manifest.mpd`, opts('DASH')) }, 'DASH') : null,
+            el('button', { type: 'button', class: 'delete',
+                onclick: () => deleteAsset(a.name) }, 'Delete'));
     }), 'no assets yet — drop a job into the worker\'s spool');
 
     // finished (and running) jobs: the <output>.job.json beside each asset
@@ -488,6 +490,15 @@ async function pollVod() {
     finished.sort((a, b) => String(b.finished_at || b.claimed_at || '')
         .localeCompare(String(a.finished_at || a.claimed_at || '')));
     state.finished = finished;
+}
+
+// The Delete button: through the job API (jobs.js), then the list again.
+async function deleteAsset(name) {
+    if (await jobsPanel.deleteAsset(name)) {
+        folderCache.delete(name);
+        versionCache.delete(name);
+        await pollVod();
+    }
 }
 
 async function pollJobs() {

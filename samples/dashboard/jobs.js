@@ -5,8 +5,10 @@
 // job on an input URL or on a file uploaded from here: PUT to /api/uploads/
 // (nginx writes the whole file into the upload folder, then renames it in;
 // its client_max_body_size is the limit), then POST /jobs with the file://
-// input in that folder (/api/console.json says where it is).  Running jobs show their percent and ETA, merged from the status
-// port's running list (/api/worker/jobs).  The API token, when the worker
+// input in that folder (/api/console.json says where it is).  Running
+// jobs show their percent and ETA, merged from the status port's running
+// list (/api/worker/jobs).  deleteAsset() removes an asset from the store
+// (DELETE /assets/<name>) once the operator confirms it.  The API token, when the worker
 // has one, is asked for on the first 401 and kept in sessionStorage only
 // (gone with the tab), sent as "Authorization: Bearer".
 // Tested by tests/integration/dashboard.test.mjs.
@@ -150,6 +152,26 @@ export class JobsPanel {
             error ? `job API unavailable (${error})` :
                 `no ${this.filter || ''} jobs`.replace('  ', ' '))]));
         this.$('job-more').hidden = !this.nextCursor;
+    }
+
+    // DELETE /assets/<name> after a confirmation: the asset's published
+    // files leave the store (the API refuses while a job writes it).
+    // Resolves true once it is gone.
+    async deleteAsset(name) {
+        if (!window.confirm(`Delete the asset "${name}"? Its published files ` +
+            'are removed from the store and players lose it.'))
+            return false;
+        const status = this.$('job-status');
+        try {
+            const r = await this.call(`/assets/${encodeURIComponent(name)}`,
+                { method: 'DELETE' });
+            status.textContent = `deleted ${name} (${r.removed} files)`;
+            return true;
+        } catch (e) {
+            status.textContent = `delete ${name}: ${e.message}`;
+            this.onError(`delete ${name}: ${e.message}`);
+            return false;
+        }
     }
 
     async act(id, what) {

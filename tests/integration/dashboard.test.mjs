@@ -7,8 +7,9 @@
 // the asset's renditions, shows sprite thumbnails on hovering the seek bar,
 // and logs no console error.  The console part drives cirrus-worker's job
 // API (api_port, proxied at /api/jobs/): a file uploaded through the page
-// is queued, followed to done and played; a running job is cancelled, a
-// failed one shows its reason and is retried; the engine menu offers only
+// is queued, followed to done (the upload then removed) and played; a running job is cancelled, a
+// failed one shows its reason and is retried; an asset is deleted once
+// confirmed (gone from the store, its manifest 404); the engine menu offers only
 // the engines of the manifest; the live stream has rendition health rows
 // with graphs; the origin's requests per second show.  Screenshots go to
 // <build>/test-out/.
@@ -94,7 +95,7 @@ describe('dashboard', { skip: missing || false }, () => {
             worker: { spool_dir: spool, out_root: `file://${out}`,
                 presets_dir: C.PRESETS_DIR, workers: 1, settle_seconds: 0.1,
                 drain_seconds: 1, metrics_port: workerPort, api_port: apiPort,
-                api_token: API_TOKEN },
+                api_token: API_TOKEN, upload_dir: uploads },
         }, null, 2));
         ingest = daemon(INGEST_BIN, ['--config', config]);
         worker = daemon(WORKER_BIN, ['--config', config]);
@@ -362,6 +363,9 @@ describe('dashboard', { skip: missing || false }, () => {
             return j?.state === 'done' && j;
         }, 90000, () => worker.log.slice(-3000));
         assert.equal(done.progress, 100);
+        // its job done, the upload leaves the upload folder (upload_dir)
+        await waitFor('the upload removed', () => !fs.existsSync(path.join(uploads, name)),
+            5000, () => worker.log.slice(-2000));
         console.log(`# upload job ${job.id}: progress seen ${seen.join(' ')}`);
         assert.ok(seen.length > 0, 'the running job showed a percent');
         assert.ok(seen.every((p, i) => p >= 0 && p <= 100 && (i === 0 || p >= seen[i - 1])),
@@ -441,6 +445,41 @@ describe('dashboard', { skip: missing || false }, () => {
                 JSON.stringify(j));
             return j.id === job.id && j.state === 'done';
         }, 90000);
+    });
+
+    test('the console deletes an asset once confirmed: gone from the store, its manifest 404', async () => {
+        // the retried job's asset (out_root/later), not the one playing
+        const asset = 'later';
+        const manifest = `${ngx.base}/vod/${asset}/master.m3u8`;
+        await waitFor('the asset in the VOD list', async () =>
+            (await dash()).assets.includes(asset), 10000);
+        assert.equal((await fetch(manifest)).status, 200);
+        const button = page.locator(`#vod li[data-name="${asset}"] .delete`);
+        let asked = '';
+        page.once('dialog', (d) => {
+            asked = d.message();
+            d.dismiss();
+        });
+        await button.click();
+        await waitFor('the confirmation', () => asked, 5000);
+        assert.match(asked, /Delete the asset "later"\?/);
+        await sleep(500);
+        assert.ok(fs.existsSync(path.join(out, asset, 'master.m3u8')), 'dismissed: kept');
+        page.once('dialog', (d) => d.accept());
+        await button.click();
+        await waitFor('the asset gone from the list', async () =>
+            !(await dash()).assets.includes(asset), 10000);
+        assert.ok(!fs.existsSync(path.join(out, asset)), 'its folder is gone');
+        assert.ok(!fs.existsSync(path.join(out, `${asset}.job.json`)), 'and its result');
+        // nginx's open_file_cache (samples/nginx.conf) may hold a deleted
+        // manifest open until open_file_cache_valid (60 s) has passed
+        const t0 = Date.now();
+        await waitFor('the manifests 404 at the origin', async () =>
+            (await fetch(manifest)).status === 404 &&
+            (await fetch(`${ngx.base}/vod/${asset}/manifest.mpd`)).status === 404, 75000);
+        console.log(`# the deleted manifests 404 after ${Date.now() - t0} ms`);
+        assert.match(await page.locator('#job-status').innerText(), /^deleted later \(\d+ files\)$/);
+        assert.ok(fs.existsSync(path.join(out, 'clip', 'master.m3u8')), 'the other assets stay');
     });
 
     test('no console errors, nothing off loopback', () => {

@@ -17,7 +17,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { BUILD_DIR, SOURCE_DIR, tmpDir } from './lib/cirrus.mjs';
-import { LIVE_FEED_BIN, MODULE_SO, NGINX_BIN, freePort } from
+import { LIVE_FEED_BIN, MODULE_SO, NGINX_BIN, consoleLibs, freePort } from
     './lib/nginx.mjs';
 
 const DEPLOY = path.join(SOURCE_DIR, 'deploy');
@@ -810,6 +810,40 @@ describe('deploy: image, units, dashboard, CI', () => {
         assert.match(df, /^USER cirrus$/m);
     });
 
+    // The console ships in the image (docs/console.md): the dashboard's
+    // files and the player libraries its page loads, installed at build time
+    // from the npm versions tests/ pins (no CDN at run time), where
+    // cirrus-origin's admin server looks for them.
+    test('Dockerfile: the console and every player library its page loads', () => {
+        const df = read(DEPLOY, 'Dockerfile');
+        const root = '/usr/share/cirrus/console';
+        assert.match(df, new RegExp(`^COPY samples/dashboard/ ${root}/dashboard/$`, 'm'));
+        assert.match(df, new RegExp(`^COPY --from=builder /out/console/lib/ ${root}/lib/$`, 'm'));
+        assert.match(df, /^COPY tests\/package\.json tests\/package-lock\.json \/players\/$/m);
+        assert.match(df, /npm ci --omit=dev --ignore-scripts/);
+        const origin = read(DEPLOY, 'scripts', 'cirrus-origin');
+        assert.match(origin, new RegExp(`CIRRUS_CONSOLE_ROOT:-${root}\\}`));
+        const page = read(SOURCE_DIR, 'samples', 'dashboard', 'index.html');
+        const loaded = [...page.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]);
+        assert.ok(loaded.length >= 3, loaded.join(' '));
+        for (const src of loaded)
+            assert.match(src, /^\/lib\//, `${src}: served by the origin, not a CDN`);
+        const libs = consoleLibs();
+        assert.deepEqual(libs.map(([, to]) => `/lib/${to}`).sort(), loaded.sort(),
+            'the image installs what the page loads');
+        const pkg = JSON.parse(read(SOURCE_DIR, 'tests', 'package.json'));
+        for (const [from] of libs) {
+            const name = from.split('/')[0];
+            assert.ok(pkg.dependencies[name], `${name}: a dependency (npm ci --omit=dev)`);
+            // the file is where the pinned version puts it
+            assert.ok(fs.existsSync(path.join(SOURCE_DIR, 'tests', 'node_modules', from)),
+                `tests/node_modules/${from}`);
+        }
+        for (const f of fs.readdirSync(path.join(SOURCE_DIR, 'samples', 'dashboard')))
+            assert.doesNotMatch(read(SOURCE_DIR, 'samples', 'dashboard', f),
+                /\b(src|href)="https?:|import[^;]*from\s*['"]https?:/, `${f}: nothing remote`);
+    });
+
     // The module must run in the nginx it was built against: one pinned
     // version (ARG NGINX_VERSION), checked in both stages, and the runtime
     // installs the builder's own nginx packages, so a cached builder layer
@@ -990,7 +1024,11 @@ describe('deploy: production nginx config, peer fallback', () => {
                 CIRRUS_NGINX_MODULE: MODULE_SO,
                 CIRRUS_NGINX: NGINX_BIN,
                 CIRRUS_NGINX_TEMPLATE: path.join(DEPLOY, 'nginx',
-                    'cirrus-origin.conf.in') };
+                    'cirrus-origin.conf.in'),
+                // the console's server: a port and folders of this host's
+                CIRRUS_ADMIN_LISTEN: `127.0.0.1:${await freePort()}`,
+                CIRRUS_VOD_ROOT: path.join(dir, 'vod'),
+                CIRRUS_UPLOAD_DIR: path.join(dir, 'uploads') };
             const child = spawn(path.join(DEPLOY, 'scripts', 'cirrus-origin'),
                 [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
             let stderr = '';

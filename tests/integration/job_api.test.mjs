@@ -2,7 +2,9 @@
 // with a real HTTP client: submit and poll to done, idempotency replay and
 // conflict, bearer token, body limit, malformed JSON, list with a state
 // filter and pagination, cancel a queued and a running job (outputs
-// removed), retry a failed job (attempts reset), on the SQS intake a job
+// removed), retry a failed job (attempts reset), delete an asset (refused
+// while a job writes it, never outside out_root; on file:// and s3://), on
+// the SQS intake a job
 // sent to the queue and run (the other routes 501); the
 // OpenAPI document validates and each of its examples is met by an answer.
 import assert from 'node:assert/strict';
@@ -11,8 +13,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { tool } from '../aws-rig/clients.mjs';
 import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
 import * as C from './lib/cirrus.mjs';
+import { rawGet } from './lib/nginx.mjs';
 
 const WORKER_BIN = process.env.CIRRUS_WORKER ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
@@ -108,7 +112,8 @@ describe('cirrus-worker job API on a spool', () => {
         const routes = [['openapi', 'GET', '/openapi.json'],
             ['submitJob', 'POST', '/jobs'], ['listJobs', 'GET', '/jobs'],
             ['getJob', 'GET', '/jobs/x'], ['cancelJob', 'POST', '/jobs/x/cancel'],
-            ['retryJob', 'POST', '/jobs/x/retry']];
+            ['retryJob', 'POST', '/jobs/x/retry'],
+            ['deleteAsset', 'DELETE', '/assets/x']];
         for (const [op, method, url] of routes) {
             for (const token of [null, 'wrong', `${TOKEN}x`, TOKEN.slice(1)]) {
                 const r = await api(op, method, url, { token,
@@ -197,7 +202,16 @@ describe('cirrus-worker job API on a spool', () => {
         await C.waitFor('the running job to write', () => files(path.join(out, 'long')).length > 0,
             { timeoutMs: 60000 });
 
-        let r = await api('cancelJob', 'POST', `/jobs/${queued.json.id}/cancel`);
+        // an asset a running or a queued job writes cannot be deleted
+        let r = await api('deleteAsset', 'DELETE', '/assets/long');
+        assert.equal(r.status, 409, JSON.stringify(r.json));
+        assert.match(r.json.error, new RegExp(`job ${run.json.id} \\(running\\) writes it`));
+        assert.ok(files(path.join(out, 'long')).length > 0, 'nothing removed');
+        r = await api('deleteAsset', 'DELETE', '/assets/later');
+        assert.equal(r.status, 409, JSON.stringify(r.json));
+        assert.match(r.json.error, /\(queued\)/);
+
+        r = await api('cancelJob', 'POST', `/jobs/${queued.json.id}/cancel`);
         assert.equal(r.status, 200, JSON.stringify(r.json));
         assert.equal(r.json.state, 'cancelled');
         assert.ok(fs.existsSync(path.join(spool, 'cancelled', `${queued.json.id}.json`)));
@@ -245,6 +259,66 @@ describe('cirrus-worker job API on a spool', () => {
         assert.equal(done.attempt, 1, 'attempts start again');
         assert.equal(done.result.attempt, 1);
         assert.ok(fs.existsSync(path.join(out, 'retried', 'master.m3u8')));
+    });
+
+    test('delete an asset: removed whole, 404 after, never outside out_root', async () => {
+        const asset = path.join(out, 'a');
+        assert.ok(fs.existsSync(path.join(asset, 'master.m3u8')));
+        assert.ok(fs.existsSync(`${asset}.job.json`), 'its result beside it');
+        const count = fs.readdirSync(asset, { recursive: true })
+            .filter((f) => !fs.statSync(path.join(asset, f)).isDirectory()).length;
+        // a link inside the asset to a file outside: removed as a link
+        const outside = path.join(work, 'outside');
+        fs.mkdirSync(outside, { recursive: true });
+        fs.writeFileSync(path.join(outside, 'keep.txt'), 'keep');
+        fs.symlinkSync(outside, path.join(asset, 'link-out'));
+        let r = await api('deleteAsset', 'DELETE', '/assets/a');
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual(r.json, { name: 'a', removed: count + 1 });
+        assert.ok(!fs.existsSync(asset), 'the folder is gone');
+        assert.ok(!fs.existsSync(`${asset}.job.json`), 'and its result');
+        assert.equal(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8'), 'keep');
+        assert.ok(fs.existsSync(path.join(out, 'retried', 'master.m3u8')),
+            'another asset stays');
+        r = await api('deleteAsset', 'DELETE', '/assets/a');
+        assert.equal(r.status, 404);
+        assert.match(r.json.error, /^no asset a under /);
+        assert.equal((await api('deleteAsset', 'GET', '/assets/a')).status, 405);
+        // the job record stays, done, its output gone
+        assert.equal((await job(doneId)).json.state, 'done');
+
+        // a folder named after an input file, a space in its name
+        fs.mkdirSync(path.join(out, 'My Clip', 'v'), { recursive: true });
+        fs.writeFileSync(path.join(out, 'My Clip', 'v', 'x.m4s'), 'x');
+        r = await api('deleteAsset', 'DELETE', '/assets/My%20Clip');
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual(r.json, { name: 'My Clip', removed: 1 });
+        assert.ok(!fs.existsSync(path.join(out, 'My Clip')));
+
+        // the asset folder a link to a folder outside out_root: refused
+        fs.symlinkSync(outside, path.join(out, 'linked'));
+        r = await api('deleteAsset', 'DELETE', '/assets/linked');
+        assert.equal(r.status, 403, JSON.stringify(r.json));
+        assert.ok(fs.existsSync(path.join(outside, 'keep.txt')));
+        assert.ok(fs.lstatSync(path.join(out, 'linked')).isSymbolicLink());
+
+        // names that would leave out_root, sent as they are (fetch would
+        // resolve the dot segments itself)
+        const port = Number(new URL(base).port);
+        for (const target of ['/assets/..', '/assets/%2e%2e', '/assets/%2E%2e',
+            '/assets/..%2F..%2Fetc', '/assets/%2Fetc', '/assets//etc',
+            '/assets/%2F' + encodeURIComponent(outside), '/assets/a%2F..%2F..',
+            '/assets/.job.json', '/assets/..%5Cx', '/assets/a%0Ab', '/assets/%00']) {
+            const raw = await rawGet(port, target, { Authorization: `Bearer ${TOKEN}` },
+                { method: 'DELETE' });
+            const body = JSON.parse(raw.body.toString());
+            assert.equal(raw.status, 400, `${target}: ${raw.body}`);
+            assert.match(body.error, /^not an asset name/);
+            if (!seen.has('deleteAsset 400'))
+                seen.set('deleteAsset 400', body);
+        }
+        assert.ok(fs.existsSync(path.join(outside, 'keep.txt')));
+        assert.ok(fs.existsSync(out));
     });
 
     test('list: stable order, state filter, pagination', async () => {
@@ -318,6 +392,38 @@ describe('cirrus-worker job API on a spool', () => {
             { timeoutMs: 120000, detail: () => sqs.log.slice(-3000) });
             assert.ok(fs.existsSync(path.join(out, 'from-queue', 'master.m3u8')));
             sqs.kill('SIGKILL');
+        } finally {
+            await stopRig(rig);
+        }
+    });
+
+    test('delete an asset on s3://: the keys under <prefix>/<name>/, no other', async () => {
+        const rig = await startRig();
+        try {
+            const s3w = startWorker({ spool_dir: path.join(work, 's3-spool'),
+                out_root: 's3://cirrus-out/vod', presets_dir: C.PRESETS_DIR,
+                default_preset: 'mobile', workers: 1, api_port: -1,
+                api_token: TOKEN }, rig.env());
+            const s3Base = await apiBase(s3w);
+            const obj = path.join(work, 'object.txt');
+            fs.writeFileSync(obj, 'x');
+            const asset = ['vod/talk/master.m3u8', 'vod/talk/manifest.mpd',
+                'vod/talk/v/1/720p/a.m4s', 'vod/talk/v/1/720p/b.m4s'];
+            // beside it: a longer name, a key that only starts the same, an
+            // asset of the same name under another prefix
+            const others = ['vod/talk-2/master.m3u8', 'vod/talkx', 'other/talk/keep'];
+            for (const k of [...asset, ...others])
+                tool(rig, ['s3-put', `s3://cirrus-out/${k}`, obj]);
+            const r = await call(s3Base, 'deleteAsset', 'DELETE', '/assets/talk');
+            assert.equal(r.status, 200, JSON.stringify(r.json));
+            assert.deepEqual(r.json, { name: 'talk', removed: asset.length });
+            const left = tool(rig, ['s3-list', 's3://cirrus-out/']).stdout.trim()
+                .split('\n').map((l) => l.split('\t')[0]).sort();
+            assert.deepEqual(left, [...others].sort());
+            const again = await call(s3Base, 'deleteAsset', 'DELETE', '/assets/talk');
+            assert.equal(again.status, 404);
+            assert.equal(again.json.error, 'no asset talk under s3://cirrus-out/vod');
+            s3w.kill('SIGKILL');
         } finally {
             await stopRig(rig);
         }

@@ -119,6 +119,55 @@ Test(common_storage, file_store_get_reads_back_what_was_put)
     cir_store_close(&store);
 }
 
+/* An asset's folder goes whole: objects, nested and empty folders; a
+ * symbolic link inside is removed as a link (its target stays), a link as
+ * the folder itself is refused, and unsafe paths are refused. */
+Test(common_storage, remove_tree_removes_a_folder_and_follows_no_link)
+{
+    char dir[] = "/tmp/cir-tree-XXXXXX", root[256], path[600], other[600];
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+    size_t removed = 9;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s/vod", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_eq(cir_store_put(store, "talk/master.m3u8", "m", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "talk/v/1/720p/a.m4s", "a", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "talk/v/1/720p/b.m4s", "b", 1, NULL), 0);
+    cr_assert_eq(cir_store_put(store, "other/master.m3u8", "o", 1, NULL), 0);
+    snprintf(path, sizeof(path), "%s/vod/talk/empty", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    /* a link to another asset's file and one to a folder outside */
+    snprintf(other, sizeof(other), "%s/vod/other/master.m3u8", dir);
+    snprintf(path, sizeof(path), "%s/vod/talk/v/link.m3u8", dir);
+    cr_assert_eq(symlink(other, path), 0);
+    snprintf(path, sizeof(path), "%s/vod/talk/v/outside", dir);
+    cr_assert_eq(symlink(dir, path), 0);
+
+    cr_assert_eq(cir_store_remove_tree(store, "../vod", &removed), CIR_EINVAL);
+    cr_assert_eq(cir_store_remove_tree(store, "/etc", &removed), CIR_EINVAL);
+    cr_assert_eq(cir_store_remove_tree(store, "talk", &removed), 0);
+    cr_assert_eq(removed, 5, "3 files and 2 links, not %zu", removed);
+    snprintf(path, sizeof(path), "%s/vod/talk", dir);
+    cr_assert_neq(access(path, F_OK), 0, "the folder is gone");
+    cr_assert_eq(access(other, F_OK), 0, "a link's target stays");
+    cr_assert_eq(access(dir, F_OK), 0);
+    cr_assert_eq(cir_store_remove_tree(store, "talk", &removed), CIR_ENOTFOUND);
+    cr_assert_eq(removed, 0);
+
+    /* the asset folder itself a link: refused, nothing removed */
+    snprintf(path, sizeof(path), "%s/vod/linked", dir);
+    snprintf(other, sizeof(other), "%s/vod/other", dir);
+    cr_assert_eq(symlink(other, path), 0);
+    cr_assert_eq(cir_store_remove_tree(store, "linked", &removed), CIR_EINVAL);
+    cr_assert_eq(cir_store_exists(store, "other/master.m3u8"), 1);
+    cr_assert_eq(cir_store_remove_tree(store, "other/master.m3u8", &removed),
+                 CIR_EINVAL, "a file is no folder");
+    cir_store_close(&store);
+}
+
 /* A failed job's version: every object it wrote goes, then the folders
  * left empty and the root; a file it did not write (and so its folder)
  * stays, and a store that does not track undoes nothing */

@@ -71,6 +71,16 @@ Test(job_api, routes)
     cr_assert_eq(route_ok(HTTP_GET, "/openapi.json").route, CIR_API_OPENAPI);
     cr_assert_eq(route_ok(HTTP_POST, "/openapi.json").route,
                  CIR_API_BAD_METHOD);
+    r = route_ok(HTTP_DELETE, "/assets/talk-1");
+    cr_assert_eq(r.route, CIR_API_DELETE_ASSET);
+    cr_assert_str_eq(r.id, "talk-1");
+    cr_assert_str_eq(route_ok(HTTP_DELETE, "/assets/My%2520Clip").id,
+                     "My%20Clip");
+    cr_assert_str_eq(route_ok(HTTP_DELETE, "/assets/My%20Clip").id, "My Clip",
+                     "a folder named after an input file");
+    cr_assert_eq(route_ok(HTTP_GET, "/assets/talk-1").route,
+                 CIR_API_BAD_METHOD);
+    cr_assert_eq(route_ok(HTTP_DELETE, "/assets/").route, CIR_API_NOT_FOUND);
     cr_assert_eq(route_ok(HTTP_GET, "/jobsx").route, CIR_API_NOT_FOUND);
     cr_assert_eq(route_ok(HTTP_GET, "/jobs/").route, CIR_API_NOT_FOUND);
     cr_assert_eq(route_ok(HTTP_GET, "/").route, CIR_API_NOT_FOUND);
@@ -83,6 +93,17 @@ Test(job_api, bad_ids)
     route_bad(HTTP_GET, "/jobs/a%2", "not a job id");
     route_bad(HTTP_GET, "/jobs/a%zz", "not a job id");
     route_bad(HTTP_GET, "/jobs/a%00b", "not a job id");
+    /* an asset name is one folder under out_root, never a path */
+    route_bad(HTTP_DELETE, "/assets/..", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/%2e%2e", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/%2E%2E", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/a/../b", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/a%2Fb", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/%2Fetc", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets//etc", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/.published", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/a%5Cb", "not an asset name");
+    route_bad(HTTP_DELETE, "/assets/a%0Ab", "not an asset name");
 }
 
 Test(job_api, list_query)

@@ -720,6 +720,46 @@ store_remove(void *state, const char *rel)
     return cir_s3_delete(s->aws, s->bucket, key);
 }
 
+typedef struct {
+    const char *asked; /* <prefix>/<rel_dir>/ */
+    size_t skip;       /* the store's prefix and its '/' */
+    int (*fn)(void *opaque, const char *rel, int is_folder);
+    void *opaque;
+} store_list_t;
+
+static int
+store_list_key(void *opaque, const char *key, int64_t size)
+{
+    store_list_t *l = opaque;
+
+    (void)size;
+    /* S3 answers keys under the prefix asked for: one that is not, or
+     * that is no safe relative path, is never handed on to be removed */
+    if (strncmp(key, l->asked, strlen(l->asked)) != 0 ||
+        !cir_path_is_safe_relative(key + l->skip)) {
+        return 0;
+    }
+    return l->fn(l->opaque, key + l->skip, 0);
+}
+
+/* Every key under <prefix>/<rel_dir>/ (S3 has no folders). */
+static int
+store_list(void *state, const char *rel_dir,
+           int (*fn)(void *opaque, const char *rel, int is_folder),
+           void *opaque)
+{
+    s3_store_t *s = state;
+    char prefix[CIR_URI_MAX + 256];
+    store_list_t l = {.skip = s->prefix[0] ? strlen(s->prefix) + 1 : 0,
+                      .asked = prefix,
+                      .fn = fn,
+                      .opaque = opaque};
+
+    store_key(s, rel_dir, prefix, sizeof(prefix) - 1);
+    strcat(prefix, "/");
+    return cir_s3_list(s->aws, s->bucket, prefix, store_list_key, &l);
+}
+
 static void
 store_set_cancel(void *state, const atomic_int *cancel)
 {
@@ -741,6 +781,7 @@ static const cir_store_backend_t s3_backend = {
     .get = store_get,
     .set_cancel = store_set_cancel,
     .close = store_close,
+    .list = store_list,
 };
 
 int

@@ -223,6 +223,34 @@ export const SHIPPED_CONFIGS = {
     deploy: path.join(SOURCE_DIR, 'deploy', 'nginx', 'cirrus-origin.conf.in'),
 };
 
+// The console's player files as deploy/Dockerfile installs them: [the file
+// under an npm package's folder, its path under the console's lib/], read
+// from the Dockerfile's `install -D ... node_modules/X /out/console/lib/Y`.
+export function consoleLibs() {
+    const df = fs.readFileSync(path.join(SOURCE_DIR, 'deploy', 'Dockerfile'), 'utf8');
+    return [...df.matchAll(/install -D -m 0644 node_modules\/(\S+)\s*\\?\s*\/out\/console\/lib\/(\S+)/g)]
+        .map((m) => [m[1], m[2]]);
+}
+
+// The console as the image installs it under /usr/share/cirrus/console
+// (deploy/Dockerfile): samples/dashboard/ as dashboard/, and lib/ with the
+// player files from tests/node_modules (the versions the image's npm ci
+// installs from the same lock file).
+export function consoleTree() {
+    const root = tmpDir('console-');
+    fs.cpSync(path.join(SOURCE_DIR, 'samples', 'dashboard'),
+        path.join(root, 'dashboard'), { recursive: true });
+    for (const [from, to] of consoleLibs()) {
+        const dst = path.join(root, 'lib', to);
+        fs.mkdirSync(path.dirname(dst), { recursive: true });
+        fs.copyFileSync(path.join(SOURCE_DIR, 'tests', 'node_modules', from), dst);
+    }
+    for (const d of fs.readdirSync(root, { recursive: true }))
+        fs.chmodSync(path.join(root, d), fs.statSync(path.join(root, d)).isDirectory()
+            ? 0o755 : 0o644);
+    return root;
+}
+
 // Started as root, nginx's workers run as nobody (as they do in production):
 // a folder they serve must be readable by others, and its parents
 // searchable.  Adds those bits only.
@@ -245,7 +273,7 @@ function replaceAll(text, from, to, what) {
 
 // The shipped file with only its ports and paths replaced.
 function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
-    secretHeader, secret, upstreamPorts, uploadRoot }) {
+    secretHeader, secret, upstreamPorts, uploadRoot, adminPort, consoleRoot }) {
     let t = fs.readFileSync(SHIPPED_CONFIGS[which], 'utf8');
     if (which === 'sample') {
         const nm = path.join(SOURCE_DIR, 'tests', 'node_modules');
@@ -281,7 +309,13 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
     const subst = { MODULE: MODULE_SO, PREFIX: prefix, LIVE_ROOT: liveRoot,
         HTTP_PORT: String(port), PEER_PORT: String(peerPort),
         PEERS_CONF: path.join(prefix, 'peers.conf'),
-        SECRET_HEADER: secretHeader, SECRET: secret };
+        SECRET_HEADER: secretHeader, SECRET: secret,
+        ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+        ADMIN_ALLOW_CONF: path.join(prefix, 'admin-allow.conf'),
+        CONSOLE_ROOT: consoleRoot, VOD_ROOT: vodRoot, UPLOAD_DIR: uploadRoot,
+        INGEST_STATUS: `127.0.0.1:${upstreamPorts[0]}`,
+        WORKER_STATUS: `127.0.0.1:${upstreamPorts[1]}`,
+        WORKER_API: `127.0.0.1:${upstreamPorts[2]}` };
     for (const [k, v] of Object.entries(subst))
         t = replaceAll(t, `@${k}@`, v, k);
     return t;
@@ -299,12 +333,16 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
 // /api/ proxies reach { ingestPort, workerPort, apiPort } (the daemons'
 // status and metrics ports, the worker's job API; unused free ports by
 // default); its console uploads land in uploadRoot (a new folder by
-// default).  Resolves what startNginx
-// does, plus peerPort (deploy).
+// default).  The deploy template's console server listens on adminPort
+// (a free port by default), open to adminAllow (what deploy/scripts/
+// cirrus-origin writes by default: loopback), serving a console tree laid
+// out as the image's (consoleTree()) and the same /api/ upstreams and
+// folders.  Resolves what startNginx does, plus peerPort and adminPort
+// (deploy).
 export async function startShippedNginx(which, { vodRoot, liveRoot,
     http = '', live = '', secretHeader = 'X-Cirrus-Origin-Secret',
     secret = 'shipped-config-test-secret-0123456789', ingestPort,
-    workerPort, apiPort, uploadRoot } = {}) {
+    workerPort, apiPort, uploadRoot, adminAllow = ['127.0.0.1', '::1'] } = {}) {
     if (!SHIPPED_CONFIGS[which])
         throw new Error(`no shipped config "${which}"`);
     const prefix = tmpDir('nginx-');
@@ -317,13 +355,20 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
         openToWorkers(d);
     const port = await freePort();
     const peerPort = await freePort();
+    const adminPort = await freePort();
+    const consoleRoot = which === 'deploy' ? consoleTree() : null;
+    if (consoleRoot)
+        openToWorkers(consoleRoot);
     const upstreamPorts = [ingestPort || await freePort(),
         workerPort || await freePort(), apiPort || await freePort()];
     let conf = shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
-        secretHeader, secret, upstreamPorts, uploadRoot });
-    if (which === 'deploy')
+        secretHeader, secret, upstreamPorts, uploadRoot, adminPort, consoleRoot });
+    if (which === 'deploy') {
         fs.writeFileSync(path.join(prefix, 'peers.conf'),
             `upstream cirrus_live_peers {\n    server 127.0.0.1:${peerPort};\n}\n`);
+        fs.writeFileSync(path.join(prefix, 'admin-allow.conf'),
+            adminAllow.map((n) => `${n} 1;\n`).join(''));
+    }
     if (http)
         conf = conf.replace(/^http \{\n/m, (m) => `${m}${http}\n`);
     if (live)
@@ -338,7 +383,8 @@ export async function startShippedNginx(which, { vodRoot, liveRoot,
     const errLog = which === 'sample' ? path.join(prefix, 'logs', 'error.log') : null;
     const ng = await runNginx({ conf, args, port, errLog });
     return { ...ng, peerPort, vodRoot, liveRoot, uploadRoot, secretHeader, secret,
-        which };
+        which, ...(which === 'deploy' ? { adminPort, consoleRoot,
+            adminBase: `http://127.0.0.1:${adminPort}` } : {}) };
 }
 
 async function runNginx({ conf, args, port, errLog }) {
