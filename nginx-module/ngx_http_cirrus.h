@@ -77,7 +77,10 @@ struct ngx_http_cirrus_ctx_s {
     char *sdir; /* <root>/<stream> */
     /* decides again when the watched index changed (the live path) */
     ngx_int_t (*decide)(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx);
-    int64_t index_mtime_us; /* of the index last decided from */
+    /* the writer's clock when it wrote the index last decided from (its
+     * updated_us): the wake latency is measured from it */
+    int64_t index_updated_us;
+    ngx_int_t rc; /* an answered waiter's, until it is finalized */
 
     /* waiting */
     ngx_queue_t queue; /* in watch->waiters */
@@ -143,6 +146,10 @@ void ngx_http_cirrus_metric_timeout(void);
 
 /* ngx_http_cirrus_wait.c */
 ngx_uint_t ngx_http_cirrus_wait_count(void);
+/* While the waiters of one index change are decided again: the batch's
+ * number (what was loaded with the same number is still current: the
+ * batch runs within one event), else 0. */
+ngx_uint_t ngx_http_cirrus_wait_batch(void);
 /* The worker exits: closes the inotify connection, frees the watches. */
 void ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle);
 /* Starts watching file in dir for ctx; 1 if the watch is new (the caller

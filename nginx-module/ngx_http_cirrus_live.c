@@ -35,7 +35,8 @@ typedef struct {
     ino_t ino;
     off_t size;
     struct timespec mtime;
-    ngx_uint_t used; /* LRU tick, 0: empty */
+    ngx_uint_t used;  /* LRU tick, 0: empty */
+    ngx_uint_t batch; /* the wake batch that last checked it, 0: none */
     cir_live_index_t idx;
     cir_live_playlist_cache_t playlists; /* rendered from idx (origin/) */
 } index_entry_t;
@@ -63,6 +64,23 @@ now_us(void)
 
     ngx_gettimeofday(&tv);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* The cache entry of dir checked in the wake batch running now: the
+ * waiters of one change share its stat (see ngx_http_cirrus_wait.c). */
+static index_entry_t *
+index_checked_in_batch(const char *dir)
+{
+    ngx_uint_t i, batch = ngx_http_cirrus_wait_batch();
+
+    for (i = 0; batch && i < INDEX_CACHE_SIZE; i++) {
+        if (index_cache[i].used && index_cache[i].batch == batch &&
+            ngx_strcmp(index_cache[i].dir, dir) == 0) {
+            index_cache[i].used = ++index_tick;
+            return &index_cache[i];
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -93,6 +111,11 @@ index_get(const char *dir, const cir_live_index_t **out)
         cir_live_path(file, sizeof(file), dir, CIR_LIVE_FILE_INDEX, 0) < 0) {
         return CIR_ENOTFOUND;
     }
+    e = index_checked_in_batch(dir);
+    if (e != NULL) {
+        *out = &e->idx;
+        return 0;
+    }
     if (stat(file, &st) != 0) {
         return errno == ENOENT || errno == ENOTDIR ? CIR_ENOTFOUND : -errno;
     }
@@ -104,6 +127,7 @@ index_get(const char *dir, const cir_live_index_t **out)
                 e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
                 e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
                 e->used = ++index_tick;
+                e->batch = ngx_http_cirrus_wait_batch();
                 *out = &e->idx;
                 return 0;
             }
@@ -130,6 +154,7 @@ index_get(const char *dir, const cir_live_index_t **out)
     victim->mtime = st.st_mtim;
     victim->idx = idx;
     victim->used = ++index_tick;
+    victim->batch = ngx_http_cirrus_wait_batch();
     *out = &victim->idx;
     return 0;
 }
@@ -139,14 +164,6 @@ static index_entry_t *
 entry_of(const cir_live_index_t *idx)
 {
     return (index_entry_t *)((char *)idx - offsetof(index_entry_t, idx));
-}
-
-/* The index file's mtime (wall clock, us) of a cache entry: the wake
- * latency is measured from it. */
-static int64_t
-entry_mtime_us(const index_entry_t *e)
-{
-    return (int64_t)e->mtime.tv_sec * 1000000 + e->mtime.tv_nsec / 1000;
 }
 
 static int
@@ -332,7 +349,9 @@ load(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, cir_live_loaded_t *in,
             e = entry_of(idx);
             in->index = idx;
             in->cache = &e->playlists;
-            ctx->index_mtime_us = entry_mtime_us(e);
+            /* the writer's clock, to the us: the file's mtime is the
+             * kernel's coarse clock, a tick (1-10 ms) early */
+            ctx->index_updated_us = idx->updated_us;
         }
     }
     return NGX_OK;
