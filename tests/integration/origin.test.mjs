@@ -473,6 +473,71 @@ describe('ngx_http_cirrus_module', { skip }, () => {
                 assert.ok(body.equals(file), 'the streamed bytes are the segment');
             });
 
+        test('woken answers are byte for byte what a fresh request gets ' +
+            '(full, delta, gzip; several waiters per variant)', async () => {
+            // a stream that moves only when told, long enough for delta
+            // updates; its sibling rendition stands still (its rendition
+            // report stays the same for the woken and the fresh answers)
+            const args = ['--part-ms', '200', '--parts', '5', '--window', '20',
+                '--step', '--prefill', '10'];
+            const main = startFeed(path.join(liveRoot, 'twin', '720p'), args);
+            const side = startFeed(path.join(liveRoot, 'twin', '360p'), args);
+            feeds.push(main, side);
+            const step = async () => {
+                const ev = main.next();
+                main.child.stdin.write('go\n');
+                return ev;
+            };
+            const { msn, part } = await step();
+            const after = (m, p) => (p + 1 < 5 ? [m, p + 1] : [m + 1, 0]);
+            const [m1, p1] = after(msn, part);
+            const [m2, p2] = after(m1, p1);
+            const variants = [];
+            for (const [m, p] of [[m1, p1], [m2, p2]])
+                for (const skipQ of ['', '&_HLS_skip=YES'])
+                    for (const h of [{}, { 'Accept-Encoding': 'gzip' }])
+                        variants.push({ url: '/live/twin/720p/index.m3u8?' +
+                            `_HLS_msn=${m}&_HLS_part=${p}${skipQ}`, h, m, p });
+            const woken = variants.map((v) => Array.from({ length: 4 },
+                () => get(v.url, v.h)));
+            // every one of them blocks
+            await new Promise((ok) => setTimeout(ok, 300));
+            const blockedNow = async () => Number(/cirrus_origin_blocked_requests (\d+)/
+                .exec((await get('/metrics')).body.toString())[1]);
+            assert.equal(await blockedNow(), variants.length * 4);
+            const same = async (v, answers) => {
+                const fresh = await get(v.url, v.h);
+                assert.equal(fresh.status, 200, v.url);
+                const { date: _d, ...freshHeaders } = fresh.headers;
+                for (const w of answers) {
+                    assert.equal(w.status, 200, v.url);
+                    const { date: _w, ...wokenHeaders } = w.headers;
+                    assert.deepEqual(wokenHeaders, freshHeaders, v.url);
+                    assert.ok(w.body.equals(fresh.body),
+                        `${v.url} ${JSON.stringify(v.h)}: the woken body differs`);
+                }
+                let text = fresh.headers['transfer-encoding'] === 'chunked'
+                    ? dechunk(fresh.body) : fresh.body;
+                if (v.h['Accept-Encoding']) {
+                    assert.equal(fresh.headers['content-encoding'], 'gzip');
+                    text = zlib.gunzipSync(text);
+                }
+                text = text.toString();
+                assert.ok(text.includes(`part-${v.m}.${v.p}.m4s`), text);
+                assert.equal(/#EXT-X-SKIP:/.test(text), v.url.includes('skip'),
+                    text);
+            };
+            // the first part: half the waiters answered, the rest hold on
+            await step();
+            const first = variants.filter((v) => v.m === m1 && v.p === p1);
+            for (const v of first)
+                await same(v, await Promise.all(woken[variants.indexOf(v)]));
+            assert.equal(await blockedNow(), (variants.length - first.length) * 4);
+            await step();
+            for (const v of variants.filter((x) => !first.includes(x)))
+                await same(v, await Promise.all(woken[variants.indexOf(v)]));
+        });
+
         test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
             const full = (await get('/live/run/720p/index.m3u8')).body
                 .toString();
