@@ -61,6 +61,7 @@ typedef struct {
     ngx_flag_t cors;          /* cirrus_cors */
     ngx_msec_t block_timeout; /* cirrus_block_timeout */
     ngx_uint_t max_blocked;   /* cirrus_max_blocked, per worker */
+    ngx_flag_t gzip;          /* cirrus_gzip: live playlists gzipped once */
 } ngx_http_cirrus_loc_conf_t;
 
 typedef struct ngx_http_cirrus_watch_s ngx_http_cirrus_watch_t;
@@ -131,6 +132,10 @@ ngx_int_t ngx_http_cirrus_send_file_range(ngx_http_request_t *r,
  * grow: a cached size would be stale). */
 ngx_int_t ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
                                    ngx_buf_t **b, ngx_open_file_info_t *of);
+/* Says the body leaves with this Content-Encoding (nginx's gzip filter
+ * then leaves it alone). */
+ngx_int_t ngx_http_cirrus_set_content_encoding(ngx_http_request_t *r,
+                                               const char *coding);
 /* Status 200 and headers with no Content-Length (chunked): LL-DASH. */
 ngx_int_t ngx_http_cirrus_send_header_only(ngx_http_request_t *r,
                                            const char *ctype,

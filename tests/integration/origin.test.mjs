@@ -473,15 +473,18 @@ describe('ngx_http_cirrus_module', { skip }, () => {
                 assert.ok(body.equals(file), 'the streamed bytes are the segment');
             });
 
-        test('woken answers are byte for byte what a fresh request gets ' +
-            '(full, delta, gzip; several waiters per variant)', async () => {
-            // a stream that moves only when told, long enough for delta
-            // updates; its sibling rendition stands still (its rendition
-            // report stays the same for the woken and the fresh answers)
+        // Blocks 4 requests per variant (full, delta, gzip or not; two
+        // parts: half of them stay held across the first) on a stepped
+        // stream of `port`, wakes them and compares each answer with a
+        // fresh GET of the same URL: status, headers but Date, body bytes.
+        async function wokenEqualsFresh(port, stream, { moduleGzip }) {
+            const at = (u, h) => rawGet(port, u, h);
+            // long enough for delta updates; the sibling rendition stands
+            // still (its report is the same for woken and fresh answers)
             const args = ['--part-ms', '200', '--parts', '5', '--window', '20',
                 '--step', '--prefill', '10'];
-            const main = startFeed(path.join(liveRoot, 'twin', '720p'), args);
-            const side = startFeed(path.join(liveRoot, 'twin', '360p'), args);
+            const main = startFeed(path.join(liveRoot, stream, '720p'), args);
+            const side = startFeed(path.join(liveRoot, stream, '360p'), args);
             feeds.push(main, side);
             const step = async () => {
                 const ev = main.next();
@@ -496,17 +499,18 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             for (const [m, p] of [[m1, p1], [m2, p2]])
                 for (const skipQ of ['', '&_HLS_skip=YES'])
                     for (const h of [{}, { 'Accept-Encoding': 'gzip' }])
-                        variants.push({ url: '/live/twin/720p/index.m3u8?' +
+                        variants.push({ url: `/live/${stream}/720p/index.m3u8?` +
                             `_HLS_msn=${m}&_HLS_part=${p}${skipQ}`, h, m, p });
             const woken = variants.map((v) => Array.from({ length: 4 },
-                () => get(v.url, v.h)));
-            // every one of them blocks
-            await new Promise((ok) => setTimeout(ok, 300));
-            const blockedNow = async () => Number(/cirrus_origin_blocked_requests (\d+)/
-                .exec((await get('/metrics')).body.toString())[1]);
+                () => at(v.url, v.h)));
+            const blockedNow = async () => Number(
+                /cirrus_origin_blocked_requests (\d+)/
+                    .exec((await at('/metrics')).body.toString())[1]);
+            for (let i = 0; i < 50 && await blockedNow() < woken.length * 4; i++)
+                await new Promise((ok) => setTimeout(ok, 20));
             assert.equal(await blockedNow(), variants.length * 4);
             const same = async (v, answers) => {
-                const fresh = await get(v.url, v.h);
+                const fresh = await at(v.url, v.h);
                 assert.equal(fresh.status, 200, v.url);
                 const { date: _d, ...freshHeaders } = fresh.headers;
                 for (const w of answers) {
@@ -520,6 +524,10 @@ describe('ngx_http_cirrus_module', { skip }, () => {
                     ? dechunk(fresh.body) : fresh.body;
                 if (v.h['Accept-Encoding']) {
                     assert.equal(fresh.headers['content-encoding'], 'gzip');
+                    // cirrus_gzip: compressed once, sent with its length;
+                    // nginx's gzip compresses each answer as it streams
+                    assert.equal(fresh.headers['content-length'] !== undefined,
+                        moduleGzip, JSON.stringify(fresh.headers));
                     text = zlib.gunzipSync(text);
                 }
                 text = text.toString();
@@ -532,10 +540,28 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             const first = variants.filter((v) => v.m === m1 && v.p === p1);
             for (const v of first)
                 await same(v, await Promise.all(woken[variants.indexOf(v)]));
-            assert.equal(await blockedNow(), (variants.length - first.length) * 4);
+            assert.equal(await blockedNow(),
+                (variants.length - first.length) * 4);
             await step();
             for (const v of variants.filter((x) => !first.includes(x)))
                 await same(v, await Promise.all(woken[variants.indexOf(v)]));
+        }
+
+        test('woken answers are byte for byte what a fresh request gets ' +
+            '(full, delta, gzip by nginx)', async () => {
+            await wokenEqualsFresh(ng.port, 'twin', { moduleGzip: false });
+        });
+
+        test('cirrus_gzip: a playlist compressed once, woken answers and ' +
+            'fresh ones byte for byte the same', async () => {
+            const gz = await startShippedNginx('sample', { vodRoot, liveRoot,
+                http: 'cirrus_gzip on;' });
+            try {
+                await wokenEqualsFresh(gz.port, 'twingz', { moduleGzip: true });
+                assert.doesNotMatch(gz.errorLog(), /\[(alert|crit|emerg)\]/);
+            } finally {
+                await gz.stop();
+            }
         });
 
         test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
