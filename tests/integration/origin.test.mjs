@@ -512,6 +512,7 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             const same = async (v, answers) => {
                 const fresh = await at(v.url, v.h);
                 assert.equal(fresh.status, 200, v.url);
+                assert.equal(fresh.headers.vary, 'Accept-Encoding', v.url);
                 const { date: _d, ...freshHeaders } = fresh.headers;
                 for (const w of answers) {
                     assert.equal(w.status, 200, v.url);
