@@ -555,7 +555,7 @@ gzip_cached(ngx_http_request_t *r, index_entry_t *e, const char *body,
     gzip_entry_t *g;
     z_stream zs;
     size_t i;
-    int rc;
+    int rc, wbits;
 
     for (i = 0; i < PLAYLIST_MODES; i++) {
         if (e->playlists.body[i] == body && e->playlists.len[i] == len) {
@@ -572,8 +572,12 @@ gzip_cached(ngx_http_request_t *r, index_entry_t *e, const char *body,
     ngx_free(g->data);
     ngx_memzero(g, sizeof(*g));
     ngx_memzero(&zs, sizeof(zs));
-    /* windowBits 16 + 15: a gzip wrapper, as nginx's gzip sends */
-    if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 16 + MAX_WBITS, 8,
+    /* a window no larger than the body (as nginx's gzip sizes it): zlib's
+     * state for a 2 kB playlist is then a few kB, not 256 kB to clear;
+     * 16 + wbits: a gzip wrapper */
+    for (wbits = 9; wbits < MAX_WBITS && ((size_t)1 << wbits) < len; wbits++) {
+    }
+    if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 16 + wbits, wbits - 7,
                      Z_DEFAULT_STRATEGY) != Z_OK) {
         return NULL;
     }
