@@ -565,6 +565,52 @@ describe('ngx_http_cirrus_module', { skip }, () => {
             }
         });
 
+        test('LL-DASH: several clients streaming the open segment, woken ' +
+            'part by part, get what a fresh GET gets once it is whole',
+        async () => {
+            const feed = startFeed(path.join(liveRoot, 'dashwake', '720p'),
+                ['--part-ms', '200', '--parts', '5', '--window', '20',
+                    '--step', '--prefill', '3']);
+            feeds.push(feed);
+            const step = () => {
+                const ev = feed.next();
+                feed.child.stdin.write('go\n');
+                return ev;
+            };
+            const { msn, part } = await step(); // the open segment, 1 part
+            const url = `/live/dashwake/720p/seg-${msn}.m4s`;
+            const streams = Array.from({ length: 4 }, () => {
+                const sock = net.connect(ng.port, '127.0.0.1');
+                const got = [];
+                sock.on('data', (d) => got.push(d));
+                sock.write(`GET ${url} HTTP/1.1\r\nHost: x\r\n` +
+                    'Connection: close\r\n\r\n');
+                return new Promise((ok) => sock.on('close',
+                    () => ok(Buffer.concat(got))));
+            });
+            await new Promise((ok) => setTimeout(ok, 150));
+            // the rest of the segment, a part at a time, then part 0 of
+            // the next one, which closes it
+            for (let p = part + 1; p <= 5; p++) {
+                await step();
+                await new Promise((ok) => setTimeout(ok, 20));
+            }
+            const fresh = await get(url);
+            assert.equal(fresh.status, 200);
+            assert.equal(fresh.body.length, fs.statSync(path.join(liveRoot,
+                'dashwake', '720p', `seg-${msn}.m4s`)).size);
+            for (const all of await Promise.all(streams)) {
+                const head = all.subarray(0, all.indexOf('\r\n\r\n'))
+                    .toString('latin1');
+                assert.match(head, /^HTTP\/1\.1 200/);
+                assert.match(head, /transfer-encoding: chunked/i);
+                const body = dechunk(all.subarray(all.indexOf('\r\n\r\n') + 4));
+                assert.ok(body, 'the chunked answer ends with its last chunk');
+                assert.ok(body.equals(fresh.body),
+                    'the streamed bytes are what a fresh GET gets');
+            }
+        });
+
         test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
             const full = (await get('/live/run/720p/index.m3u8')).body
                 .toString();
