@@ -61,6 +61,7 @@ typedef struct {
     ngx_flag_t cors;          /* cirrus_cors */
     ngx_msec_t block_timeout; /* cirrus_block_timeout */
     ngx_uint_t max_blocked;   /* cirrus_max_blocked, per worker */
+    ngx_flag_t gzip;          /* cirrus_gzip: live playlists gzipped once */
 } ngx_http_cirrus_loc_conf_t;
 
 typedef struct ngx_http_cirrus_watch_s ngx_http_cirrus_watch_t;
@@ -77,7 +78,10 @@ struct ngx_http_cirrus_ctx_s {
     char *sdir; /* <root>/<stream> */
     /* decides again when the watched index changed (the live path) */
     ngx_int_t (*decide)(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx);
-    int64_t index_mtime_us; /* of the index last decided from */
+    /* the writer's clock when it wrote the index last decided from (its
+     * updated_us): the wake latency is measured from it */
+    int64_t index_updated_us;
+    ngx_int_t rc; /* an answered waiter's, until it is finalized */
 
     /* waiting */
     ngx_queue_t queue; /* in watch->waiters */
@@ -128,6 +132,10 @@ ngx_int_t ngx_http_cirrus_send_file_range(ngx_http_request_t *r,
  * grow: a cached size would be stale). */
 ngx_int_t ngx_http_cirrus_open_buf(ngx_http_request_t *r, ngx_str_t *path,
                                    ngx_buf_t **b, ngx_open_file_info_t *of);
+/* Says the body leaves with this Content-Encoding (nginx's gzip filter
+ * then leaves it alone). */
+ngx_int_t ngx_http_cirrus_set_content_encoding(ngx_http_request_t *r,
+                                               const char *coding);
 /* Status 200 and headers with no Content-Length (chunked): LL-DASH. */
 ngx_int_t ngx_http_cirrus_send_header_only(ngx_http_request_t *r,
                                            const char *ctype,
@@ -143,6 +151,10 @@ void ngx_http_cirrus_metric_timeout(void);
 
 /* ngx_http_cirrus_wait.c */
 ngx_uint_t ngx_http_cirrus_wait_count(void);
+/* While the waiters of one index change are decided again: the batch's
+ * number (what was loaded with the same number is still current: the
+ * batch runs within one event), else 0. */
+ngx_uint_t ngx_http_cirrus_wait_batch(void);
 /* The worker exits: closes the inotify connection, frees the watches. */
 void ngx_http_cirrus_wait_exit(ngx_cycle_t *cycle);
 /* Starts watching file in dir for ctx; 1 if the watch is new (the caller

@@ -4,7 +4,11 @@
  * the request names (cached per worker by the file's identity), hands them
  * to origin/ (cir_live_respond) and carries the answer out: a body, a file
  * or a byte range of one, LL-DASH chunks, an error, or a wait on the
- * change origin/ names (ngx_http_cirrus_wait.c).
+ * change origin/ names (ngx_http_cirrus_wait.c).  A media playlist is
+ * rendered once per index version, skip mode and rendition reports
+ * (origin/'s playlist cache, kept with the index) and, with cirrus_gzip,
+ * compressed once more for every client that takes gzip: the waiters of
+ * one change and the fresh requests after it share both.
  *
  * An adapter: tested through tests/integration/live*.test.mjs and
  * origin.test.mjs (the real nginx with this module).
@@ -18,9 +22,24 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <zlib.h>
 
 #define INDEX_CACHE_SIZE 64
 #define MAX_RENDITIONS   CIR_LIVE_MAX_RENDITIONS
+/* cirrus_gzip: smaller playlists leave as they are (and nginx's gzip
+ * decides for them); the level costs once per rendering, not per request */
+#define GZIP_MIN_LENGTH 256
+#define GZIP_LEVEL      6
+#define PLAYLIST_MODES  3 /* cir_live_playlist_cache_t: full, skip, v2 */
+
+/* The gzip form of one cached playlist body, made from src (the cache's
+ * body, while the cache still holds it with signature sig). */
+typedef struct {
+    u_char *data;
+    size_t len;
+    const char *src;
+    uint64_t sig;
+} gzip_entry_t;
 
 /* the indexes one decision loads stay in the cache until it is made */
 #if INDEX_CACHE_SIZE <= MAX_RENDITIONS
@@ -35,9 +54,11 @@ typedef struct {
     ino_t ino;
     off_t size;
     struct timespec mtime;
-    ngx_uint_t used; /* LRU tick, 0: empty */
+    ngx_uint_t used;  /* LRU tick, 0: empty */
+    ngx_uint_t batch; /* the wake batch that last checked it, 0: none */
     cir_live_index_t idx;
     cir_live_playlist_cache_t playlists; /* rendered from idx (origin/) */
+    gzip_entry_t gz[PLAYLIST_MODES];     /* cirrus_gzip: of playlists */
 } index_entry_t;
 
 /* The rendition folders of a stream, listed at most once a second. */
@@ -63,6 +84,23 @@ now_us(void)
 
     ngx_gettimeofday(&tv);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* The cache entry of dir checked in the wake batch running now: the
+ * waiters of one change share its stat (see ngx_http_cirrus_wait.c). */
+static index_entry_t *
+index_checked_in_batch(const char *dir)
+{
+    ngx_uint_t i, batch = ngx_http_cirrus_wait_batch();
+
+    for (i = 0; batch && i < INDEX_CACHE_SIZE; i++) {
+        if (index_cache[i].used && index_cache[i].batch == batch &&
+            ngx_strcmp(index_cache[i].dir, dir) == 0) {
+            index_cache[i].used = ++index_tick;
+            return &index_cache[i];
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -93,6 +131,11 @@ index_get(const char *dir, const cir_live_index_t **out)
         cir_live_path(file, sizeof(file), dir, CIR_LIVE_FILE_INDEX, 0) < 0) {
         return CIR_ENOTFOUND;
     }
+    e = index_checked_in_batch(dir);
+    if (e != NULL) {
+        *out = &e->idx;
+        return 0;
+    }
     if (stat(file, &st) != 0) {
         return errno == ENOENT || errno == ENOTDIR ? CIR_ENOTFOUND : -errno;
     }
@@ -104,6 +147,7 @@ index_get(const char *dir, const cir_live_index_t **out)
                 e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
                 e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
                 e->used = ++index_tick;
+                e->batch = ngx_http_cirrus_wait_batch();
                 *out = &e->idx;
                 return 0;
             }
@@ -123,6 +167,10 @@ index_get(const char *dir, const cir_live_index_t **out)
         cir_live_index_free(&victim->idx);
     }
     cir_live_playlist_cache_free(&victim->playlists);
+    for (i = 0; i < PLAYLIST_MODES; i++) {
+        ngx_free(victim->gz[i].data);
+    }
+    ngx_memzero(victim->gz, sizeof(victim->gz));
     ngx_cpystrn((u_char *)victim->dir, (u_char *)dir, sizeof(victim->dir));
     victim->dev = st.st_dev;
     victim->ino = st.st_ino;
@@ -130,6 +178,7 @@ index_get(const char *dir, const cir_live_index_t **out)
     victim->mtime = st.st_mtim;
     victim->idx = idx;
     victim->used = ++index_tick;
+    victim->batch = ngx_http_cirrus_wait_batch();
     *out = &victim->idx;
     return 0;
 }
@@ -139,14 +188,6 @@ static index_entry_t *
 entry_of(const cir_live_index_t *idx)
 {
     return (index_entry_t *)((char *)idx - offsetof(index_entry_t, idx));
-}
-
-/* The index file's mtime (wall clock, us) of a cache entry: the wake
- * latency is measured from it. */
-static int64_t
-entry_mtime_us(const index_entry_t *e)
-{
-    return (int64_t)e->mtime.tv_sec * 1000000 + e->mtime.tv_nsec / 1000;
 }
 
 static int
@@ -306,14 +347,18 @@ load_siblings(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     return NGX_OK;
 }
 
+/* Loads what the request names into in; *entry: the cache entry of the
+ * request's own rendition (NULL when it has none). */
 static ngx_int_t
 load(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, cir_live_loaded_t *in,
-     cir_live_rendition_t *rends, cir_live_index_t *fresh, size_t *nb_fresh)
+     cir_live_rendition_t *rends, cir_live_index_t *fresh, size_t *nb_fresh,
+     index_entry_t **entry)
 {
     const cir_live_index_t *idx;
     index_entry_t *e;
     size_t nr = 0;
 
+    *entry = NULL;
     ngx_memzero(in, sizeof(*in));
     if (ctx->req.load_stream) {
         if (load_stream(r, ctx, rends, &nr, fresh) != NGX_OK) {
@@ -330,9 +375,12 @@ load(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, cir_live_loaded_t *in,
         in->index_err = index_get(ctx->rdir, &idx);
         if (in->index_err == 0) {
             e = entry_of(idx);
+            *entry = e;
             in->index = idx;
             in->cache = &e->playlists;
-            ctx->index_mtime_us = entry_mtime_us(e);
+            /* the writer's clock, to the us: the file's mtime is the
+             * kernel's coarse clock, a tick (1-10 ms) early */
+            ctx->index_updated_us = idx->updated_us;
         }
     }
     return NGX_OK;
@@ -496,12 +544,120 @@ send_chunks(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     return resp->last ? NGX_OK : NGX_HTTP_CIRRUS_WAIT;
 }
 
+/* The gzip form of the playlist cache's body (in e's cache), made the
+ * first time it is asked for: every request for the same rendering (index
+ * version, skip mode, rendition reports) shares it.  NULL when body is
+ * not the cache's or compressing failed. */
+static const gzip_entry_t *
+gzip_cached(ngx_http_request_t *r, index_entry_t *e, const char *body,
+            size_t len)
+{
+    gzip_entry_t *g;
+    z_stream zs;
+    size_t i;
+    int rc, wbits;
+
+    for (i = 0; i < PLAYLIST_MODES; i++) {
+        if (e->playlists.body[i] == body && e->playlists.len[i] == len) {
+            break;
+        }
+    }
+    if (i == PLAYLIST_MODES) {
+        return NULL;
+    }
+    g = &e->gz[i];
+    if (g->data != NULL && g->src == body && g->sig == e->playlists.sig[i]) {
+        return g;
+    }
+    ngx_free(g->data);
+    ngx_memzero(g, sizeof(*g));
+    ngx_memzero(&zs, sizeof(zs));
+    /* a window no larger than the body (as nginx's gzip sizes it): zlib's
+     * state for a 2 kB playlist is then a few kB, not 256 kB to clear;
+     * 16 + wbits: a gzip wrapper */
+    for (wbits = 9; wbits < MAX_WBITS && ((size_t)1 << wbits) < len; wbits++) {
+    }
+    if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 16 + wbits, wbits - 7,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return NULL;
+    }
+    g->data = ngx_alloc(deflateBound(&zs, len), r->connection->log);
+    if (g->data != NULL) {
+        zs.next_in = (u_char *)body;
+        zs.avail_in = len;
+        zs.next_out = g->data;
+        zs.avail_out = deflateBound(&zs, len);
+        rc = deflate(&zs, Z_FINISH);
+        if (rc == Z_STREAM_END) {
+            g->len = zs.total_out;
+            g->src = body;
+            g->sig = e->playlists.sig[i];
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cirrus: gzip of a playlist failed: %d", rc);
+            ngx_free(g->data);
+            g->data = NULL;
+        }
+    }
+    deflateEnd(&zs);
+    return g->data ? g : NULL;
+}
+
+/* cirrus_gzip: a playlist from the cache leaves gzipped when the client
+ * takes it (nginx's gzip_http_version, gzip_proxied, gzip_disable and
+ * gzip_vary apply): the compressed form shared with every request for
+ * the same rendering.  NGX_DECLINED when it leaves as it is. */
 static ngx_int_t
-send_body(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+send_gzipped(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+             index_entry_t *e, const cir_live_response_t *resp)
+{
+#if (NGX_HTTP_GZIP)
+    ngx_http_cirrus_loc_conf_t *lcf;
+    const gzip_entry_t *g;
+    u_char *copy;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_cirrus_module);
+    if (!lcf->gzip || e == NULL || resp->body_owned || !resp->manifest ||
+        (ctx->uri_query != NULL && ctx->uri_query[0] != '\0') ||
+        resp->body_len < GZIP_MIN_LENGTH || ngx_http_gzip_ok(r) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+    g = gzip_cached(r, e, resp->body, resp->body_len);
+    if (g == NULL) {
+        return NGX_DECLINED;
+    }
+    /* a copy for this response: the cache may change before it is sent */
+    copy = ngx_pnalloc(r->pool, g->len);
+    if (copy == NULL) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    ngx_memcpy(copy, g->data, g->len);
+    if (ngx_http_cirrus_set_content_encoding(r, "gzip") != NGX_OK) {
+        return ngx_http_cirrus_send_error(r, 500);
+    }
+    return ngx_http_cirrus_send_body(
+        r, resp->content_type, resp->cache, resp->cache_index,
+        (time_t)resp->last_modified_s, (char *)copy, g->len, 0);
+#else
+    (void)r;
+    (void)ctx;
+    (void)e;
+    (void)resp;
+    return NGX_DECLINED;
+#endif
+}
+
+static ngx_int_t
+send_body(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, index_entry_t *e,
           const cir_live_response_t *resp)
 {
     char *body = resp->body;
+    ngx_int_t rc;
 
+    rc = send_gzipped(r, ctx, e, resp);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
     if (!resp->body_owned) {
         /* a copy for this response: the cache may change before it is
          * sent */
@@ -525,14 +681,14 @@ send_body(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
 /* Carries origin/'s answer out: the value for ngx_http_finalize_request,
  * or NGX_HTTP_CIRRUS_WAIT. */
 static ngx_int_t
-answer(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
+answer(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx, index_entry_t *e,
        const cir_live_response_t *resp)
 {
     ngx_str_t path;
 
     switch (resp->action) {
     case CIR_LIVE_SEND_BODY:
-        return send_body(r, ctx, resp);
+        return send_body(r, ctx, e, resp);
     case CIR_LIVE_SEND_FILE:
         if (pool_path(r, resp->file, &path) != NGX_OK) {
             return ngx_http_cirrus_send_error(r, 500);
@@ -575,6 +731,7 @@ decide(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     cir_live_index_t fresh[MAX_RENDITIONS];
     cir_live_respond_config_t cfg;
     cir_live_loaded_t in;
+    index_entry_t *entry;
     size_t nb_fresh = 0, i;
     ngx_int_t rc;
 
@@ -583,12 +740,12 @@ decide(ngx_http_request_t *r, ngx_http_cirrus_ctx_t *ctx,
     cfg.utc_timing_url = (const char *)lcf->time_url.data;
     cfg.now_us = now_us();
     cfg.block_cap_us = (int64_t)lcf->block_timeout * 1000;
-    if (load(r, ctx, &in, rends, fresh, &nb_fresh) != NGX_OK ||
+    if (load(r, ctx, &in, rends, fresh, &nb_fresh, &entry) != NGX_OK ||
         cir_live_respond(&ctx->req, &in, &cfg, resp) < 0) {
         rc =
             ctx->req.streaming ? NGX_ERROR : ngx_http_cirrus_send_error(r, 500);
     } else {
-        rc = answer(r, ctx, resp);
+        rc = answer(r, ctx, entry, resp);
     }
     for (i = 0; i < nb_fresh; i++) {
         cir_live_index_free(&fresh[i]);

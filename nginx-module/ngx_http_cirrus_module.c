@@ -79,6 +79,11 @@ static ngx_command_t ngx_http_cirrus_commands[] = {
      ngx_conf_set_num_slot, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(ngx_http_cirrus_loc_conf_t, max_blocked), NULL},
 
+    {ngx_string("cirrus_gzip"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(ngx_http_cirrus_loc_conf_t, gzip), NULL},
+
     ngx_null_command};
 
 static ngx_http_module_t ngx_http_cirrus_module_ctx = {
@@ -121,6 +126,7 @@ ngx_http_cirrus_create_loc_conf(ngx_conf_t *cf)
     conf->cors = NGX_CONF_UNSET;
     conf->block_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_blocked = NGX_CONF_UNSET_UINT;
+    conf->gzip = NGX_CONF_UNSET;
     return conf;
 }
 
@@ -141,6 +147,7 @@ ngx_http_cirrus_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->cors, prev->cors, 0);
     ngx_conf_merge_msec_value(conf->block_timeout, prev->block_timeout, 10000);
     ngx_conf_merge_uint_value(conf->max_blocked, prev->max_blocked, 10000);
+    ngx_conf_merge_value(conf->gzip, prev->gzip, 0);
 
     if (conf->block_timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

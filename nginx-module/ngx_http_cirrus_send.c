@@ -89,6 +89,23 @@ ngx_http_cirrus_add_header(ngx_http_request_t *r, const char *key,
     return NGX_OK;
 }
 
+ngx_int_t
+ngx_http_cirrus_set_content_encoding(ngx_http_request_t *r, const char *coding)
+{
+    ngx_table_elt_t *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+    h->hash = 1;
+    ngx_str_set(&h->key, "Content-Encoding");
+    h->value.data = (u_char *)coding;
+    h->value.len = ngx_strlen(coding);
+    r->headers_out.content_encoding = h;
+    return NGX_OK;
+}
+
 static ngx_int_t
 set_cache_control(ngx_http_request_t *r, cir_cache_kind_t kind,
                   const cir_live_index_t *idx)

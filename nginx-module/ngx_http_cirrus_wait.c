@@ -10,6 +10,14 @@
  * short periodic timer re-checks instead.  A waiting request costs its
  * context (a small struct in its pool) and a queue link.
  *
+ * The waiters of one change are answered as one batch (bench/origin,
+ * "wake latency"): the index is looked at once for all of them
+ * (ngx_http_cirrus_wait_batch(): the live path trusts what it loaded in
+ * the same batch, and the playlist is rendered once per index, skip mode
+ * and rendition reports), every answer is written first, and only then
+ * are the requests finalized (access log, close or keep-alive), so the
+ * last waiter's answer does not wait for the others' teardown.
+ *
  * An adapter: tested through tests/integration/live*.test.mjs (blocking
  * playlist reloads, held segment requests).
  */
@@ -34,6 +42,8 @@ static ngx_uint_t initialized;
 static ngx_connection_t *inotify_conn; /* NULL: poll instead */
 static ngx_event_t poll_ev;
 static ngx_uint_t nb_waiting;
+static ngx_uint_t batch;      /* the wake batch running, 0: none */
+static ngx_uint_t last_batch; /* the last batch's number */
 
 static void process_watches(void);
 
@@ -41,6 +51,12 @@ ngx_uint_t
 ngx_http_cirrus_wait_count(void)
 {
     return nb_waiting;
+}
+
+ngx_uint_t
+ngx_http_cirrus_wait_batch(void)
+{
+    return batch;
 }
 
 static void
@@ -213,32 +229,29 @@ wall_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+/* Decides every waiter of w again against the index as it is now: those
+ * still waiting go back on w, the answered ones onto done (their answers
+ * written, the requests not finalized yet). */
 static void
-process_watch(ngx_http_cirrus_watch_t *w)
+answer_waiters(ngx_http_cirrus_watch_t *w, ngx_queue_t *done)
 {
     ngx_http_cirrus_ctx_t *ctx;
-    ngx_http_request_t *r;
     ngx_queue_t pending, *q;
     ngx_msec_int_t left;
-    ngx_int_t rc;
-    int64_t mtime;
+    int64_t now;
 
-    /* take the current waiters aside: those still waiting go back */
     ngx_queue_init(&pending);
-    if (ngx_queue_empty(&w->waiters)) {
-        return;
-    }
     ngx_queue_add(&pending, &w->waiters);
     ngx_queue_init(&w->waiters);
 
+    last_batch = last_batch + 1 ? last_batch + 1 : 1;
+    batch = last_batch;
     while (!ngx_queue_empty(&pending)) {
         q = ngx_queue_head(&pending);
         ctx = ngx_queue_data(q, ngx_http_cirrus_ctx_t, queue);
-        r = ctx->request;
-        /* unlink first: the response may finalize (and free) r */
         waiter_remove(ctx);
-        rc = ctx->decide(r, ctx);
-        if (rc == NGX_HTTP_CIRRUS_WAIT) {
+        ctx->rc = ctx->decide(ctx->request, ctx);
+        if (ctx->rc == NGX_HTTP_CIRRUS_WAIT) {
             ngx_queue_insert_tail(&w->waiters, &ctx->queue);
             ctx->waiting = 1;
             nb_waiting++;
@@ -247,11 +260,32 @@ process_watch(ngx_http_cirrus_watch_t *w)
             ngx_add_timer(&ctx->timer, left > 0 ? (ngx_msec_t)left : 1);
             continue;
         }
-        mtime = ctx->index_mtime_us;
-        if (mtime) {
-            ngx_http_cirrus_metric_wake(wall_us() - mtime);
+        if (ctx->index_updated_us) {
+            now = wall_us();
+            ngx_http_cirrus_metric_wake(now - ctx->index_updated_us);
         }
-        finish(r, rc);
+        ngx_queue_insert_tail(done, &ctx->queue);
+    }
+    batch = 0;
+}
+
+static void
+process_watch(ngx_http_cirrus_watch_t *w)
+{
+    ngx_http_cirrus_ctx_t *ctx;
+    ngx_queue_t done, *q;
+
+    if (ngx_queue_empty(&w->waiters)) {
+        return;
+    }
+    ngx_queue_init(&done);
+    answer_waiters(w, &done);
+    /* the answers are out: now the teardown (finalizing may free r) */
+    while (!ngx_queue_empty(&done)) {
+        q = ngx_queue_head(&done);
+        ngx_queue_remove(q);
+        ctx = ngx_queue_data(q, ngx_http_cirrus_ctx_t, queue);
+        finish(ctx->request, ctx->rc);
     }
 }
 

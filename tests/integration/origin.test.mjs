@@ -473,6 +473,144 @@ describe('ngx_http_cirrus_module', { skip }, () => {
                 assert.ok(body.equals(file), 'the streamed bytes are the segment');
             });
 
+        // Blocks 4 requests per variant (full, delta, gzip or not; two
+        // parts: half of them stay held across the first) on a stepped
+        // stream of `port`, wakes them and compares each answer with a
+        // fresh GET of the same URL: status, headers but Date, body bytes.
+        async function wokenEqualsFresh(port, stream, { moduleGzip }) {
+            const at = (u, h) => rawGet(port, u, h);
+            // long enough for delta updates; the sibling rendition stands
+            // still (its report is the same for woken and fresh answers)
+            const args = ['--part-ms', '200', '--parts', '5', '--window', '20',
+                '--step', '--prefill', '10'];
+            const main = startFeed(path.join(liveRoot, stream, '720p'), args);
+            const side = startFeed(path.join(liveRoot, stream, '360p'), args);
+            feeds.push(main, side);
+            const step = async () => {
+                const ev = main.next();
+                main.child.stdin.write('go\n');
+                return ev;
+            };
+            const { msn, part } = await step();
+            const after = (m, p) => (p + 1 < 5 ? [m, p + 1] : [m + 1, 0]);
+            const [m1, p1] = after(msn, part);
+            const [m2, p2] = after(m1, p1);
+            const variants = [];
+            for (const [m, p] of [[m1, p1], [m2, p2]])
+                for (const skipQ of ['', '&_HLS_skip=YES'])
+                    for (const h of [{}, { 'Accept-Encoding': 'gzip' }])
+                        variants.push({ url: `/live/${stream}/720p/index.m3u8?` +
+                            `_HLS_msn=${m}&_HLS_part=${p}${skipQ}`, h, m, p });
+            const woken = variants.map((v) => Array.from({ length: 4 },
+                () => at(v.url, v.h)));
+            const blockedNow = async () => Number(
+                /cirrus_origin_blocked_requests (\d+)/
+                    .exec((await at('/metrics')).body.toString())[1]);
+            for (let i = 0; i < 50 && await blockedNow() < woken.length * 4; i++)
+                await new Promise((ok) => setTimeout(ok, 20));
+            assert.equal(await blockedNow(), variants.length * 4);
+            const same = async (v, answers) => {
+                const fresh = await at(v.url, v.h);
+                assert.equal(fresh.status, 200, v.url);
+                assert.equal(fresh.headers.vary, 'Accept-Encoding', v.url);
+                const { date: _d, ...freshHeaders } = fresh.headers;
+                for (const w of answers) {
+                    assert.equal(w.status, 200, v.url);
+                    const { date: _w, ...wokenHeaders } = w.headers;
+                    assert.deepEqual(wokenHeaders, freshHeaders, v.url);
+                    assert.ok(w.body.equals(fresh.body),
+                        `${v.url} ${JSON.stringify(v.h)}: the woken body differs`);
+                }
+                let text = fresh.headers['transfer-encoding'] === 'chunked'
+                    ? dechunk(fresh.body) : fresh.body;
+                if (v.h['Accept-Encoding']) {
+                    assert.equal(fresh.headers['content-encoding'], 'gzip');
+                    // cirrus_gzip: compressed once, sent with its length;
+                    // nginx's gzip compresses each answer as it streams
+                    assert.equal(fresh.headers['content-length'] !== undefined,
+                        moduleGzip, JSON.stringify(fresh.headers));
+                    text = zlib.gunzipSync(text);
+                }
+                text = text.toString();
+                assert.ok(text.includes(`part-${v.m}.${v.p}.m4s`), text);
+                assert.equal(/#EXT-X-SKIP:/.test(text), v.url.includes('skip'),
+                    text);
+            };
+            // the first part: half the waiters answered, the rest hold on
+            await step();
+            const first = variants.filter((v) => v.m === m1 && v.p === p1);
+            for (const v of first)
+                await same(v, await Promise.all(woken[variants.indexOf(v)]));
+            assert.equal(await blockedNow(),
+                (variants.length - first.length) * 4);
+            await step();
+            for (const v of variants.filter((x) => !first.includes(x)))
+                await same(v, await Promise.all(woken[variants.indexOf(v)]));
+        }
+
+        test('woken answers are byte for byte what a fresh request gets ' +
+            '(full, delta, gzip by nginx)', async () => {
+            await wokenEqualsFresh(ng.port, 'twin', { moduleGzip: false });
+        });
+
+        test('cirrus_gzip: a playlist compressed once, woken answers and ' +
+            'fresh ones byte for byte the same', async () => {
+            const gz = await startShippedNginx('sample', { vodRoot, liveRoot,
+                http: 'cirrus_gzip on;' });
+            try {
+                await wokenEqualsFresh(gz.port, 'twingz', { moduleGzip: true });
+                assert.doesNotMatch(gz.errorLog(), /\[(alert|crit|emerg)\]/);
+            } finally {
+                await gz.stop();
+            }
+        });
+
+        test('LL-DASH: several clients streaming the open segment, woken ' +
+            'part by part, get what a fresh GET gets once it is whole',
+        async () => {
+            const feed = startFeed(path.join(liveRoot, 'dashwake', '720p'),
+                ['--part-ms', '200', '--parts', '5', '--window', '20',
+                    '--step', '--prefill', '3']);
+            feeds.push(feed);
+            const step = () => {
+                const ev = feed.next();
+                feed.child.stdin.write('go\n');
+                return ev;
+            };
+            const { msn, part } = await step(); // the open segment, 1 part
+            const url = `/live/dashwake/720p/seg-${msn}.m4s`;
+            const streams = Array.from({ length: 4 }, () => {
+                const sock = net.connect(ng.port, '127.0.0.1');
+                const got = [];
+                sock.on('data', (d) => got.push(d));
+                sock.write(`GET ${url} HTTP/1.1\r\nHost: x\r\n` +
+                    'Connection: close\r\n\r\n');
+                return new Promise((ok) => sock.on('close',
+                    () => ok(Buffer.concat(got))));
+            });
+            await new Promise((ok) => setTimeout(ok, 150));
+            // the rest of the segment, a part at a time, then part 0 of
+            // the next one, which closes it
+            for (let p = part + 1; p <= 5; p++) {
+                await step();
+                await new Promise((ok) => setTimeout(ok, 20));
+            }
+            const fresh = await get(url);
+            assert.equal(fresh.status, 200);
+            assert.equal(fresh.body.length, fs.statSync(path.join(liveRoot,
+                'dashwake', '720p', `seg-${msn}.m4s`)).size);
+            for (const all of await Promise.all(streams)) {
+                const head = all.subarray(0, all.indexOf('\r\n\r\n'))
+                    .toString('latin1');
+                assert.match(head, /^HTTP\/1\.1 200/);
+                assert.match(head, /transfer-encoding: chunked/i);
+                const body = dechunk(all.subarray(all.indexOf('\r\n\r\n') + 4));
+                assert.ok(body, 'the chunked answer ends with its last chunk');
+                assert.ok(body.equals(fresh.body),
+                    'the streamed bytes are what a fresh GET gets');
+            }
+        });
+
         test('delta update with _HLS_skip=YES holds EXT-X-SKIP', async () => {
             const full = (await get('/live/run/720p/index.m3u8')).body
                 .toString();
