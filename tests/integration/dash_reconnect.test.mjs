@@ -130,6 +130,10 @@ before(async () => {
         location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }
         location = /time { cirrus_time; }
         location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
+        location /dashboard/ {     # player.html's ES module (clearkey.js)
+            alias ${path.join(C.SOURCE_DIR, 'samples', 'dashboard')}/;
+            types { text/javascript js; }
+        }
         location = /shaka.html { root ${pageDir}; }
         location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
         location /lib/dashjs/ {
