@@ -97,6 +97,22 @@ int cir_intake_batch_job_name(const char *text, size_t len,
                               const cir_vod_job_t *job, char *identity,
                               size_t idsize, char name[CIR_BATCH_NAME_MAX + 1]);
 
+/* A job's own options as cirrus-transcode reads them from its environment
+ * (CIRRUS_TRANSCODE_<NAME>, JSON like the job document's): what SubmitJob
+ * passes as containerOverrides.environment, the job definition's command
+ * untouched.  Only the options the job has. */
+#define CIR_BATCH_ENV_MAX 6
+typedef struct {
+    size_t n;
+    const char *name[CIR_BATCH_ENV_MAX]; /* "CIRRUS_TRANSCODE_CLIP", ... */
+    char *value[CIR_BATCH_ENV_MAX];      /* owned */
+} cir_batch_env_t;
+
+/* Fills *env from job (only, audio_tracks, an inline preset, rungs, clip,
+ * overlay): 0, or CIR_ENOMEM (env empty).  cir_batch_env_free after. */
+int cir_intake_batch_env(const cir_vod_job_t *job, cir_batch_env_t *env);
+void cir_batch_env_free(cir_batch_env_t *env);
+
 /* Is name acceptable to Batch as a jobName? */
 int cir_batch_name_is_valid(const char *name);
 

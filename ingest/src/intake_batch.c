@@ -6,14 +6,17 @@
 #include "cir_intake_batch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "cir_clip.h"
 #include "cir_error.h"
 #include "cir_json.h"
 #include "cir_log.h"
+#include "cir_preset.h"
 #include "intake_internal.h"
 
 #define MSG_MAX_BYTES (256 * 1024) /* an SQS message is at most 256 KiB */
@@ -216,26 +219,97 @@ failed(const cir_intake_batch_ops_t *ops, void *msg, cir_batch_result_t *res,
                       : CIR_BATCH_REJECTED);
 }
 
-/* A job's options the Batch job definition does not pass (an inline
- * preset, rung overrides, a clip, an overlay): refused, never dropped. */
-static int
-refuse_job_options(const cir_vod_job_t *job, cir_batch_result_t *res)
+void
+cir_batch_env_free(cir_batch_env_t *env)
 {
-    const char *what = job->preset_doc[0]     ? "an inline preset"
-                       : job->rungs[0]        ? "rungs"
-                       : job->clip            ? "clip"
-                       : job->overlay.enabled ? "overlay"
-                                              : NULL;
-
-    if (what == NULL) {
-        return 0;
+    for (size_t i = 0; i < env->n; i++) {
+        free(env->value[i]);
     }
-    res->error = CIR_EUNSUPPORTED;
-    snprintf(res->message, sizeof(res->message),
-             "%s: not passed to AWS Batch jobs (dispatch=batch); run this "
-             "job with dispatch=local",
-             what);
-    return CIR_EUNSUPPORTED;
+    env->n = 0;
+}
+
+/* Adds NAME=text (copied; NULL text: ENOMEM). */
+static int
+env_add(cir_batch_env_t *env, const char *name, const char *text)
+{
+    char *v = text != NULL ? strdup(text) : NULL;
+
+    if (v == NULL) {
+        return CIR_ENOMEM;
+    }
+    env->name[env->n] = name;
+    env->value[env->n++] = v;
+    return 0;
+}
+
+/* Adds NAME=compact JSON of v (consumed; NULL: ENOMEM). */
+static int
+env_add_json(cir_batch_env_t *env, const char *name, json_t *v)
+{
+    char *text = v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
+    int ret = env_add(env, name, text);
+
+    free(text);
+    json_decref(v);
+    return ret;
+}
+
+/* "hls,dash,..." of the CIR_ONLY_* bits (cir_only_parse reads it). */
+static void
+only_text(unsigned only, char *out, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{CIR_ONLY_HLS, "hls"},
+                 {CIR_ONLY_DASH, "dash"},
+                 {CIR_ONLY_THUMBS, "thumbs"},
+                 {CIR_ONLY_IMAGES, "images"}};
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if ((only & names[i].bit) != 0 && len < size) {
+            len += (size_t)snprintf(out + len, size - len, "%s%s",
+                                    len ? "," : "", names[i].name);
+        }
+    }
+}
+
+int
+cir_intake_batch_env(const cir_vod_job_t *job, cir_batch_env_t *env)
+{
+    cir_clip_t clip = {job->clip, job->clip_start, job->clip_end};
+    char only[64];
+    int ret = 0;
+
+    env->n = 0;
+    only_text(job->only, only, sizeof(only));
+    if (job->only != 0 && job->only != CIR_ONLY_ALL) {
+        ret = env_add(env, "CIRRUS_TRANSCODE_ONLY", only);
+    }
+    if (ret == 0 && job->audio_tracks.nb > 0) {
+        ret = env_add_json(env, "CIRRUS_TRANSCODE_AUDIO_TRACKS",
+                           cir_audio_tracks_to_json(&job->audio_tracks));
+    }
+    if (ret == 0 && job->preset_doc[0] != '\0') {
+        ret = env_add(env, "CIRRUS_TRANSCODE_PRESET_JSON", job->preset_doc);
+    }
+    if (ret == 0 && job->rungs[0] != '\0') {
+        ret = env_add(env, "CIRRUS_TRANSCODE_RUNGS", job->rungs);
+    }
+    if (ret == 0 && job->clip) {
+        ret =
+            env_add_json(env, "CIRRUS_TRANSCODE_CLIP", cir_clip_to_json(&clip));
+    }
+    if (ret == 0 && job->overlay.enabled) {
+        ret = env_add_json(env, "CIRRUS_TRANSCODE_OVERLAY",
+                           cir_overlay_to_json(&job->overlay));
+    }
+    if (ret < 0) {
+        cir_batch_env_free(env);
+    }
+    return ret;
 }
 
 cir_batch_outcome_t
@@ -259,24 +333,14 @@ cir_intake_batch_handle(const cir_intake_batch_config_t *cfg,
                       ret == CIR_ENOTFOUND ? CIR_BATCH_NOT_A_JOB
                                            : CIR_BATCH_REJECTED);
     }
-    if (res->job.audio_tracks.nb > 0) {
-        /* the job definition passes input, output, preset and the tag
-         * only: a selection Batch would drop is refused, not ignored */
-        res->error = CIR_EUNSUPPORTED;
-        snprintf(res->message, sizeof(res->message),
-                 "audio_tracks: not passed to AWS Batch jobs (dispatch=batch); "
-                 "run this job with dispatch=local");
-        return finish(ops, msg, res, CIR_BATCH_REJECTED);
-    }
     if (res->job.encryption[0] != '\0') {
-        /* the key file is on the worker's disk, not in a Batch container */
+        /* the key file is on the worker's disk, not in a Batch container,
+         * and a key in the job's environment would be in every
+         * DescribeJobs answer: refused, not run in the clear */
         res->error = CIR_EUNSUPPORTED;
         snprintf(res->message, sizeof(res->message),
                  "encryption: not passed to AWS Batch jobs (dispatch=batch); "
                  "run this job with dispatch=local");
-        return finish(ops, msg, res, CIR_BATCH_REJECTED);
-    }
-    if ((ret = refuse_job_options(&res->job, res)) < 0) {
         return finish(ops, msg, res, CIR_BATCH_REJECTED);
     }
     ret = cir_intake_batch_job_name(body, len, &res->job, res->identity,

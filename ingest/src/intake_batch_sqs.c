@@ -40,6 +40,9 @@ op_find(void *opaque, const char *job_queue, const char *job_name, char *job_id,
     return 1;
 }
 
+/* The job's own options (clip, overlay, ...) go as containerOverrides
+ * environment: the job definition's command stays as it is, and an option
+ * a job does not have is simply not set. */
 static int
 op_submit(void *opaque, const cir_intake_batch_config_t *cfg,
           const char *job_name, const cir_vod_job_t *job, char *job_id,
@@ -56,17 +59,26 @@ op_submit(void *opaque, const cir_intake_batch_config_t *cfg,
                                    {"publish_tag", tag},
                                    {"subtitles", job->subtitles}};
     size_t n = sizeof(params) / sizeof(params[0]);
+    cir_aws_kv_t vars[CIR_BATCH_ENV_MAX];
+    cir_batch_env_t env;
     int ret;
 
-    if ((ret = cir_intake_publish_tag(job, tag)) < 0) {
+    if ((ret = cir_intake_publish_tag(job, tag)) < 0 ||
+        (ret = cir_intake_batch_env(job, &env)) < 0) {
         return ret;
     }
     /* without subtitles the job definition's default ("[]") stands */
     if (job->subtitles[0] == '\0') {
         n--;
     }
-    return cir_batch_submit(d->batch, job_name, cfg->job_queue,
-                            cfg->job_definition, params, n, job_id, idsize);
+    for (size_t i = 0; i < env.n; i++) {
+        vars[i] = (cir_aws_kv_t){env.name[i], env.value[i]};
+    }
+    ret = cir_batch_submit_env(d->batch, job_name, cfg->job_queue,
+                               cfg->job_definition, params, n, vars, env.n,
+                               job_id, idsize);
+    cir_batch_env_free(&env);
+    return ret;
 }
 
 static int

@@ -7,8 +7,6 @@
  * Tested by tests/unit/test_ingest_intake_job.c (and the job options end to
  * end by tests/integration/job_options.test.mjs).
  */
-#include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "cir_clip.h"
 #include "cir_clock.h"
 #include "cir_encryption.h"
 #include "cir_error.h"
@@ -631,94 +630,19 @@ check_inline_rungs(const cir_vod_job_t *job, char *err, size_t errsize)
     return ret;
 }
 
-/* A clip bound: seconds as a number, or "[[hh:]mm:]ss[.fff]". */
-static int
-parse_seconds(const json_t *v, const char *what, double *out, char *err,
-              size_t errsize)
-{
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-    } else if (json_is_string(v) && json_string_length(v) < 32) {
-        const char *s = json_string_value(v);
-        double parts[3] = {0}, x;
-        int n = 0;
-        char *end;
-
-        if (s[strspn(s, "0123456789:.")] != '\0') {
-            goto bad;
-        }
-        for (;;) {
-            const char *dot = strchr(s, '.');
-            if (!isdigit((unsigned char)*s) || n == 3) {
-                goto bad;
-            }
-            x = strtod(s, &end);
-            parts[n++] = x;
-            if (*end == '\0') {
-                break;
-            }
-            if (*end != ':' || (dot != NULL && dot < end)) {
-                goto bad; /* only the seconds have a fraction */
-            }
-            s = end + 1;
-        }
-        for (int i = 0; i + 1 < n; i++) {
-            if (parts[i + 1] >= 60) {
-                goto bad;
-            }
-        }
-        *out = n == 3   ? parts[0] * 3600 + parts[1] * 60 + parts[2]
-               : n == 2 ? parts[0] * 60 + parts[1]
-                        : parts[0];
-    } else {
-        goto bad;
-    }
-    if (!isfinite(*out) || *out < 0 || *out > 1e7) {
-        snprintf(err, errsize, "%s: %g is not a time from 0 to 10000000 s",
-                 what, *out);
-        return CIR_EINVAL;
-    }
-    return 0;
-bad:
-    snprintf(err, errsize,
-             "%s: expected seconds (a number) or \"hh:mm:ss.mmm\"", what);
-    return CIR_EINVAL;
-}
-
-/* "clip": {"start": T, "end": T}, both optional; start < end. */
+/* "clip": cir_clip_parse, kept in the job's fields. */
 static int
 parse_clip(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
 {
-    const char *name;
-    json_t *fv;
-    int ret;
+    cir_clip_t c;
+    int ret = cir_clip_parse(v, &c, err, errsize);
 
-    if (!json_is_object(v)) {
-        snprintf(err, errsize, "clip: expected an object with start, end");
-        return CIR_EINVAL;
+    if (ret == 0) {
+        job->clip = c.enabled;
+        job->clip_start = c.start;
+        job->clip_end = c.end;
     }
-    json_object_foreach((json_t *)v, name, fv)
-    {
-        double *dst = strcmp(name, "start") == 0 ? &job->clip_start
-                      : strcmp(name, "end") == 0 ? &job->clip_end
-                                                 : NULL;
-        char what[16];
-        if (dst == NULL) {
-            snprintf(err, errsize, "clip: unknown field \"%.64s\"", name);
-            return CIR_EINVAL;
-        }
-        snprintf(what, sizeof(what), "clip.%s", name);
-        if ((ret = parse_seconds(fv, what, dst, err, errsize)) < 0) {
-            return ret;
-        }
-    }
-    if (json_object_get(v, "end") != NULL && job->clip_end <= job->clip_start) {
-        snprintf(err, errsize, "clip.end: %g is not after clip.start %g",
-                 job->clip_end, job->clip_start);
-        return CIR_EINVAL;
-    }
-    job->clip = 1;
-    return 0;
+    return ret;
 }
 
 static int

@@ -213,8 +213,35 @@ function batchReply(res, status, doc, code) {
   res.end(JSON.stringify(doc));
 }
 
-function submitJob(doc) {
+// ContainerOverrides (API reference): environment is a list of
+// KeyValuePair, no name starting with AWS_BATCH (reserved).
+const OVERRIDE_FIELDS = new Set(["command", "environment", "instanceType", "memory", "resourceRequirements", "vcpus"]);
+
+function containerOverrides(o) {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return "containerOverrides must be an object";
+  for (const k of Object.keys(o)) if (!OVERRIDE_FIELDS.has(k)) return `containerOverrides: unknown field ${k}`;
+  if (o.environment === undefined) return null;
+  if (!Array.isArray(o.environment)) return "containerOverrides.environment must be a list";
+  for (const e of o.environment) {
+    if (typeof e !== "object" || e === null || Object.keys(e).some((k) => k !== "name" && k !== "value"))
+      return "containerOverrides.environment: KeyValuePair {name, value}";
+    if (typeof e.name !== "string" || !e.name || typeof e.value !== "string")
+      return "containerOverrides.environment: name and value are strings";
+    if (e.name.startsWith("AWS_BATCH")) return "containerOverrides.environment: AWS_BATCH names are reserved";
+  }
+  return null;
+}
+
+// The quota "maximum job payload size (for SubmitJob API operations)".
+const SUBMIT_MAX = 30 * 1024;
+
+function submitJob(doc, size) {
+  if (size > SUBMIT_MAX) return `job payload of ${size} bytes is above ${SUBMIT_MAX}`;
   for (const k of Object.keys(doc)) if (!SUBMIT_FIELDS.has(k)) return `unknown field ${k}`;
+  if (doc.containerOverrides !== undefined) {
+    const bad = containerOverrides(doc.containerOverrides);
+    if (bad) return bad;
+  }
   if (typeof doc.jobName !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(doc.jobName)) return "bad jobName";
   if (typeof doc.jobQueue !== "string" || !doc.jobQueue) return "jobQueue required";
   if (typeof doc.jobDefinition !== "string" || !doc.jobDefinition) return "jobDefinition required";
@@ -288,7 +315,7 @@ function batch(req, res, body) {
     return bad("body is not JSON");
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return bad("body is not a JSON object");
-  const out = op === "submitjob" ? submitJob(doc) : listJobs(doc);
+  const out = op === "submitjob" ? submitJob(doc, body.length) : listJobs(doc);
   if (typeof out === "string") return bad(out);
   batchReply(res, 200, out);
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import * as O from './lib/options_job.mjs';
 import { start, stop } from '../aws-rig/index.mjs';
 
 const TOOL = path.join(C.BUILD_DIR, 'common', 'aws', 'cirrus-aws-tool');
@@ -195,5 +196,45 @@ describe('intake dispatch to AWS Batch', { skip: missing }, () => {
         await sleep(5500);
         assert.equal(queueDepth(), 0, 'nothing left in the queue');
         assert.equal((await rig.stats()).rejected, 0);
+    });
+
+    // A job document with an inline preset, rungs, a clip and an overlay:
+    // submitted (not refused), its options in containerOverrides'
+    // environment; cirrus-transcode run with the job definition's command
+    // (deploy/terraform) and what the rig recorded makes the job's asset.
+    test('a job\'s own options: passed to the container, the same job there', async () => {
+        w = startDispatcher();
+        const out = path.join(tmp, 'batch-opts');
+        const doc = { input: `file://${C.sample(O.INPUT)}`, output: `file://${out}`,
+            id: 'opts-1', only: 'hls', preset: O.PRESET, rungs: O.RUNGS, clip: O.CLIP,
+            overlay: O.overlay(tmp) };
+        tool(['sqs-send', rig.queueUrl, JSON.stringify(doc)]);
+        const job = await waitFor('the job', async () =>
+            (await rig.submitted()).find((j) => j.parameters.output === doc.output), w);
+        await stopWorker(w);
+        assert.equal(job.parameters.preset, 'two');
+        const env = Object.fromEntries(job.containerOverrides.environment
+            .map((e) => [e.name, e.value]));
+        assert.deepEqual(Object.keys(env).sort(), ['CIRRUS_TRANSCODE_CLIP',
+            'CIRRUS_TRANSCODE_ONLY', 'CIRRUS_TRANSCODE_OVERLAY',
+            'CIRRUS_TRANSCODE_PRESET_JSON', 'CIRRUS_TRANSCODE_RUNGS']);
+        assert.deepEqual(JSON.parse(env.CIRRUS_TRANSCODE_CLIP), { start: 1, end: 4 });
+        assert.deepEqual(JSON.parse(env.CIRRUS_TRANSCODE_RUNGS), O.RUNGS);
+        assert.deepEqual(JSON.parse(env.CIRRUS_TRANSCODE_PRESET_JSON), O.PRESET);
+        // the job definition's command, its Ref:: parameters from the job
+        // (else the definition's defaults), as Batch substitutes them
+        const tf = fs.readFileSync(path.join(C.SOURCE_DIR, 'deploy', 'terraform', 'modules',
+            'batch', 'main.tf'), 'utf8');
+        const command = JSON.parse(`[${/command = \[([^\]]*)\]/.exec(tf)[1]
+            .replace(/,\s*$/, '')}]`);
+        const defaults = { publish_tag: 'none', subtitles: '[]' };
+        const argv = command.map((a) => a.replace(/^Ref::(\w+)$/, (_, k) =>
+            job.parameters[k] ?? defaults[k]));
+        assert.equal(argv[0], 'cirrus-transcode');
+        const r = spawnSync(C.TRANSCODE_BIN, argv.slice(1), { encoding: 'utf8',
+            timeout: 300000, env: { PATH: process.env.PATH,
+                CIRRUS_PRESETS_DIR: C.PRESETS_DIR, ...env } });
+        assert.equal(r.status, 0, r.stderr + r.stdout);
+        O.checkOutput(out, tmp);
     });
 });

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
+import * as O from './lib/options_job.mjs';
 
 const WORKER_BIN = process.env.CIRRUS_WORKER ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-worker');
@@ -289,5 +290,81 @@ describe('overlay', () => {
             overlay: { image: bad } }, 'failed');
         assert.ok(j.error.startsWith(`overlay.image ${bad}: `), j.error);
         assert.equal(j.result.exit_code, 3, 'a bad job, not retried');
+    });
+});
+
+// cirrus-transcode (what AWS Batch runs) takes the same options as flags or
+// CIRRUS_TRANSCODE_* variables: the same output as the worker's job, the
+// same refusals (exit 3, the field named).
+describe('cirrus-transcode with the job options', () => {
+    let job;
+    before(() => {
+        fs.mkdirSync(work, { recursive: true });
+        job = { preset: O.PRESET, rungs: O.RUNGS, clip: O.CLIP, overlay: O.overlay(work) };
+    });
+    const flags = (j) => ['--only', 'hls', '--preset-json', JSON.stringify(j.preset),
+        '--rungs', JSON.stringify(j.rungs), '--clip', JSON.stringify(j.clip),
+        '--overlay', JSON.stringify(j.overlay)];
+
+    test('the worker\'s job and the flags make the same asset', async () => {
+        const j = await run({ input: sample(O.INPUT), output: `file://${out}/opts-worker`,
+            only: 'hls', ...job });
+        assert.equal(j.result.preset, 'two');
+        const w = O.checkOutput(path.join(out, 'opts-worker'), work);
+        const r = await C.transcode({ input: sample(O.INPUT),
+            output: `file://${out}/opts-cli`, args: flags(job) });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.result.preset, 'two');
+        assert.deepEqual(r.result.clip, { start: 1, end: 4 });
+        const c = O.checkOutput(path.join(out, 'opts-cli'), work);
+        assert.equal(c.duration, w.duration);
+        assert.ok(Math.abs(c.bandwidth - w.bandwidth) < w.bandwidth * 0.1,
+            `BANDWIDTH ${c.bandwidth} vs the worker's ${w.bandwidth}`);
+    });
+
+    test('the same from the environment (as AWS Batch passes them)', async () => {
+        const r = await C.transcode({ input: sample(O.INPUT), preset: 'two',
+            output: `file://${out}/opts-env`, args: ['--only', 'hls'], env: {
+                CIRRUS_TRANSCODE_PRESET_JSON: JSON.stringify(job.preset),
+                CIRRUS_TRANSCODE_RUNGS: JSON.stringify(job.rungs),
+                CIRRUS_TRANSCODE_CLIP: JSON.stringify(job.clip),
+                CIRRUS_TRANSCODE_OVERLAY: JSON.stringify(job.overlay) } });
+        assert.equal(r.code, 0, r.stderr);
+        O.checkOutput(path.join(out, 'opts-env'), work);
+    });
+
+    test('hostile values: exit 3, the field named as in a job document', async () => {
+        const cases = [
+            [['--clip', '{"start":6,"end":5}'], 'clip.end: 5 is not after clip.start 6'],
+            [['--clip', '{"start":-1}'], 'clip.start: -1 is not a time from 0 to 10000000 s'],
+            [['--clip', '{"start":'], /^clip: not JSON \(/],
+            [['--rungs', '{"1080p":null}'], 'rungs.1080p: the preset has no rung of that name'],
+            [['--rungs', '{"720p":{"bitrate_kbps":5}}'],
+                'rungs.720p.bitrate_kbps: 5 is below the minimum 16'],
+            [['--rungs', '[]'], 'rungs: expected an object of rung names'],
+            [['--overlay', '{"image":"a.png","height":7}'], /^overlay\.height: /],
+            [['--overlay', '{"image":"a.png","colour":1}'], /^overlay: unknown field/],
+            [['--preset-json', '{"colour":1}'], 'preset.colour: unknown field'],
+            [['--preset-json', JSON.stringify({ ...O.PRESET, video: { ...O.PRESET.video,
+                codec: 'vp9' } })], /^preset\.video\.codec: "vp9"/],
+            [['--preset-json', '[1]'], 'preset: expected a preset object'],
+        ];
+        for (const [args, msg] of cases) {
+            const preset = args[0] === '--preset-json' ? undefined : 'mobile';
+            const r = await C.transcode({ input: sample('video_only.mp4'), preset,
+                output: `file://${out}/hostile`, args });
+            assert.equal(r.code, 3, `${args}: ${r.stderr}`);
+            const err = r.result.error;
+            if (typeof msg === 'string')
+                assert.equal(err, msg, args.join(' '));
+            else
+                assert.match(err, msg, args.join(' '));
+            assert.ok(r.stderr.includes(err), r.stderr);
+        }
+        // the worker says the same of the same value
+        const w = await post({ input: sample('video_only.mp4'), preset: 'mobile',
+            rungs: { '720p': { bitrate_kbps: 5 } } });
+        assert.equal(w.json.error, 'rungs.720p.bitrate_kbps: 5 is below the minimum 16');
+        assert.ok(!fs.existsSync(path.join(out, 'hostile')), 'nothing published');
     });
 });

@@ -328,24 +328,11 @@ Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
         "{\"Records\":[{\"eventSource\":\"aws:s3\",\"eventName\":"
         "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
         "\"object\":{\"key\":\"a//b.mp4\"}}}]}",
-        "{\"input\":\"x.mp4\",\"audio_tracks\":[{\"index\":1}]}",
         "{\"input\":\"x.mp4\",\"encryption\":{\"scheme\":\"cenc\","
         "\"key_file\":\"k.json\"}}",
-        "{\"input\":\"x.mp4\",\"clip\":{\"start\":1}}",
-        "{\"input\":\"x.mp4\",\"rungs\":{\"720p\":null}}",
-        "{\"input\":\"x.mp4\",\"overlay\":{\"image\":\"a.png\"}}",
-        "{\"input\":\"x.mp4\",\"preset\":{\"video\":{\"enabled\":"
-        "false}}}",
     };
-    const char *rules[] = {"",
-                           "unknown field",
-                           "empty path segment",
-                           "audio_tracks: not passed to AWS Batch jobs",
-                           "encryption: not passed to AWS Batch jobs",
-                           "clip: not passed to AWS Batch jobs",
-                           "rungs: not passed to AWS Batch jobs",
-                           "overlay: not passed to AWS Batch jobs",
-                           "an inline preset: not passed to AWS Batch jobs"};
+    const char *rules[] = {"", "unknown field", "empty path segment",
+                           "encryption: not passed to AWS Batch jobs"};
 
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         fake_t f = {0};
@@ -356,6 +343,64 @@ Test(intake_batch, jobs_that_cannot_run_are_kept_for_the_dead_letter_queue)
         cr_assert(strstr(res->message, rules[i]) != NULL, "%s", res->message);
         free(res);
     }
+}
+
+/* A job's own options are submitted, as the environment cirrus-transcode
+ * reads (CIRRUS_TRANSCODE_*), in the job document's JSON. */
+Test(intake_batch, job_options_go_to_batch_as_the_environment)
+{
+    fake_t f = {0};
+    cir_batch_result_t *res = malloc(sizeof(*res));
+    cir_batch_env_t env;
+    const char *body =
+        "{\"input\":\"s3://in/x.mp4\",\"only\":\"dash,hls\","
+        "\"audio_tracks\":[{\"index\":1,\"language\":\"fr\"}],"
+        "\"preset\":{\"name\":\"two\",\"video\":{\"rungs\":[{\"name\":"
+        "\"small\",\"height\":180,\"bitrate_kbps\":200},{\"name\":\"big\","
+        "\"height\":360,\"bitrate_kbps\":500}]}},"
+        "\"rungs\":{\"small\":null,\"big\":{\"bitrate_kbps\":300}},"
+        "\"clip\":{\"start\":\"00:00:01.5\",\"end\":4},"
+        "\"overlay\":{\"image\":\"s3://in/m.png\",\"position\":\"top-left\","
+        "\"height\":0.2}}";
+    const char *names[] = {
+        "CIRRUS_TRANSCODE_ONLY",        "CIRRUS_TRANSCODE_AUDIO_TRACKS",
+        "CIRRUS_TRANSCODE_PRESET_JSON", "CIRRUS_TRANSCODE_RUNGS",
+        "CIRRUS_TRANSCODE_CLIP",        "CIRRUS_TRANSCODE_OVERLAY"};
+    json_t *v;
+    cir_overlay_t o;
+    char err[256];
+
+    cr_assert_eq(handle(&f, body, res), CIR_BATCH_SUBMITTED, "%s",
+                 res->message);
+    cr_assert_str_eq(f.calls, "LSA");
+    cr_assert_str_eq(f.submitted.preset, "two");
+    cr_assert_eq(cir_intake_batch_env(&f.submitted, &env), 0);
+    cr_assert_eq(env.n, 6);
+    for (size_t i = 0; i < env.n; i++) {
+        cr_assert_str_eq(env.name[i], names[i]);
+    }
+    cr_assert_str_eq(env.value[0], "hls,dash");
+    cr_assert(strstr(env.value[1], "\"language\":\"fr\"") != NULL, "%s",
+              env.value[1]);
+    cr_assert(strstr(env.value[2], "\"name\":\"two\"") != NULL);
+    cr_assert_str_eq(env.value[3],
+                     "{\"big\":{\"bitrate_kbps\":300},\"small\":null}");
+    cr_assert_str_eq(env.value[4], "{\"start\":1.5,\"end\":4.0}");
+    /* the overlay reads back the same */
+    cr_assert_not_null(v = json_loads(env.value[5], 0, NULL));
+    cr_assert_eq(cir_overlay_parse(v, &o, err, sizeof(err)), 0, "%s", err);
+    json_decref(v);
+    cr_assert_str_eq(o.image, "s3://in/m.png");
+    cr_assert_eq(o.position, CIR_OVERLAY_TOP_LEFT);
+    cr_assert_float_eq(o.height, 0.2, 1e-12);
+    cir_batch_env_free(&env);
+    cr_assert_eq(env.n, 0);
+    /* a job without options: nothing in the environment */
+    cr_assert_eq(handle(&f, "{\"input\":\"s3://in/y.mp4\"}", res),
+                 CIR_BATCH_SUBMITTED);
+    cr_assert_eq(cir_intake_batch_env(&f.submitted, &env), 0);
+    cr_assert_eq(env.n, 0);
+    free(res);
 }
 
 Test(intake_batch, failed_ack_keeps_the_outcome)

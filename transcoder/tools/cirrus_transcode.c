@@ -18,11 +18,13 @@
 
 #include "cir_aws.h"
 #include "cir_cli.h"
+#include "cir_clip.h"
 #include "cir_error.h"
 #include "cir_json.h"
 #include "cir_onair.h"
 #include "cir_log.h"
 #include "cir_options.h"
+#include "cir_overlay.h"
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_result_json.h"
@@ -42,6 +44,8 @@ typedef struct {
     const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
     cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
+    cir_clip_t clip;                 /* not enabled: the whole source */
+    cir_overlay_t overlay;           /* not enabled: none */
     live_options_t live;
     unsigned only;
     int quiet, tty;
@@ -62,6 +66,11 @@ typedef struct {
     int64_t window, loop, realtime, passthrough;
     char subtitles[64 * 1024]; /* JSON: the job's "subtitles" */
     char encryption[8192];     /* JSON: the job's "encryption" */
+    /* the job document's own options, as JSON (bounded like there) */
+    char preset_json[32768]; /* an inline "preset" object */
+    char rungs[4096];        /* "rungs" */
+    char clip[256];          /* "clip" */
+    char overlay[8192];      /* "overlay" (its image URI up to 4 KiB) */
 } config_t;
 
 #define S(f) CIR_OPT_S(config_t, f)
@@ -75,6 +84,19 @@ static const cir_option_t opts[] = {
     {"preset", S(preset), "", 0, 0,
      "NAME.json in the presets folder (live: optional, the rungs to "
      "transcode)"},
+    {"preset_json", S(preset_json), "", 0, 0,
+     "the preset itself, a JSON object (a job document's inline \"preset\"; "
+     "--preset then only names it in the result, default its \"name\")"},
+    {"rungs", S(rungs), "", 0, 0,
+     "change or drop the preset's rungs, a JSON object: {\"720p\": "
+     "{\"bitrate_kbps\": 2500}, \"1080p\": null}"},
+    {"clip", S(clip), "", 0, 0,
+     "only this range of the source, a JSON object: {\"start\": 10, "
+     "\"end\": \"1:30.5\"} (seconds or [[hh:]mm:]ss[.fff], both optional)"},
+    {"overlay", S(overlay), "", 0, 0,
+     "a watermark on every video rung, a JSON object: {\"image\": URI, "
+     "\"position\": \"bottom-right\", \"margin\": 0.02, \"height\": 0.1, "
+     "\"opacity\": 1}"},
     {"only", S(only), "", 0, 0,
      "what to produce, of hls,dash,thumbs,images (empty: everything)"},
     {"presets_dir", S(presets_dir), "", 0, 0,
@@ -138,6 +160,10 @@ static const cir_cli_flag_t flags[] = {
     {"input", 'i', "URI", "input", NULL, NULL, NULL},
     {"output", 'o', "URI", "output", NULL, NULL, NULL},
     {"preset", 'p', "NAME", "preset", NULL, NULL, NULL},
+    {"preset-json", 0, "JSON", "preset_json", NULL, NULL, NULL},
+    {"rungs", 0, "JSON", "rungs", NULL, NULL, NULL},
+    {"clip", 0, "JSON", "clip", NULL, NULL, NULL},
+    {"overlay", 0, "JSON", "overlay", NULL, NULL, NULL},
     {"only", 0, "LIST", "only", NULL, NULL, NULL},
     {"presets-dir", 0, "DIR", "presets_dir", NULL, NULL, NULL},
     {"progress-json", 0, "FILE", "progress_json", NULL, NULL, NULL},
@@ -167,11 +193,13 @@ static const cir_cli_flag_t flags[] = {
 static const cir_cli_t cli = {
     .program = "cirrus-transcode",
     .synopsis =
-        "--input URI --output URI --preset NAME\n"
+        "--input URI --output URI (--preset NAME | --preset-json JSON)\n"
         "                        [--only hls,dash,thumbs,images]\n"
         "                        [--presets-dir DIR] [--progress-json FILE]\n"
         "                        [--publish-tag TAG] [--audio-tracks JSON]\n"
         "                        [--subtitles JSON] [--encryption JSON]\n"
+        "                        [--rungs JSON] [--clip JSON] [--overlay "
+        "JSON]\n"
         "                        [--log-level LEVEL] [--log-json] [--quiet]\n"
         "live:  cirrus-transcode --input FILE --live-root DIR --stream NAME\n"
         "                        [--preset NAME] [--no-passthrough]\n"
@@ -187,7 +215,11 @@ static const cir_cli_t cli = {
         "published as \"video\" unless --no-passthrough).\n"
         "URIs: file:///abs/path, a plain path, or s3://bucket/prefix.\n"
         "Presets: NAME.json in --presets-dir (default $CIRRUS_PRESETS_DIR,\n"
-        "else the build's presets/).\n"
+        "else the build's presets/), or the preset itself (--preset-json).\n"
+        "--preset-json, --rungs, --clip, --overlay: a job document's fields\n"
+        "(docs/transcode.md), checked by the same parsers (exit 3 naming the\n"
+        "field); cirrus-worker passes them to AWS Batch as "
+        "CIRRUS_TRANSCODE_*.\n"
         "Prints one line of result JSON on stdout; progress on stderr.\n"
         "\n"
         "Exit codes: 0 done, 1 usage, 2 bad input (permanent),\n"
@@ -506,9 +538,17 @@ check_config(const config_t *c, unsigned *only, char *err, size_t errsize)
             snprintf(err, errsize, "--live-root needs --input and --stream");
             return -1;
         }
+        if (c->preset_json[0] || c->rungs[0] || c->clip[0] || c->overlay[0]) {
+            snprintf(err, errsize,
+                     "--preset-json, --rungs, --clip and --overlay are for "
+                     "VOD jobs, not --live-root");
+            return -1;
+        }
     } else if (c->input[0] == '\0' || c->output[0] == '\0' ||
-               c->preset[0] == '\0') {
-        snprintf(err, errsize, "--input, --output and --preset are required");
+               (c->preset[0] == '\0' && c->preset_json[0] == '\0')) {
+        snprintf(err, errsize,
+                 "--input, --output and --preset (or --preset-json) are "
+                 "required");
         return -1;
     }
     return 0;
@@ -593,6 +633,100 @@ run_live(const options_t *o)
     return cir_transcode_exit_code(ret);
 }
 
+/* A job document's field given as JSON text (--rungs, --clip, ...): its
+ * value, a syntax error named after the field. */
+static int
+parse_field(const char *text, const char *field, json_t **out, char *err,
+            size_t errsize)
+{
+    char why[256];
+    int ret = cir_json_parse(text, strlen(text), strlen(text) + 1, out, why,
+                             sizeof(why));
+
+    if (ret < 0) {
+        snprintf(err, errsize, "%s: not JSON (%s)", field, why);
+    }
+    return ret;
+}
+
+/* --preset-json or --preset, then --rungs: what the worker's
+ * cir_job_preset_resolve does with a job document's "preset" and "rungs",
+ * with its messages ("preset.video.codec: ...", "rungs.720p: ..."). */
+static int
+load_preset(options_t *o, const config_t *c, cir_preset_t *p, char *err,
+            size_t errsize)
+{
+    char msg[400];
+    json_t *rungs = NULL;
+    const int named = o->preset != NULL;
+    int ret;
+
+    if (!named) {
+        o->preset = "inline"; /* the result's name, the preset's own if any */
+    }
+    if (c->preset_json[0] == '\0') {
+        if ((ret = cir_preset_codecs_load(o->presets_dir, o->preset, p, msg,
+                                          sizeof(msg))) < 0) {
+            snprintf(err, errsize, "preset %s: %s", o->preset, msg);
+            return ret;
+        }
+    } else if ((ret = parse_field(c->preset_json, "preset", &rungs, err,
+                                  errsize)) < 0) {
+        return ret;
+    } else if (!json_is_object(rungs)) {
+        json_decref(rungs);
+        snprintf(err, errsize, "preset: expected a preset object");
+        return CIR_EINVAL;
+    } else {
+        json_decref(rungs);
+        rungs = NULL;
+        ret = cir_preset_codecs_parse(c->preset_json, strlen(c->preset_json), p,
+                                      msg, sizeof(msg));
+        if (ret < 0) {
+            snprintf(err, errsize, "preset.%s", msg);
+            return ret;
+        }
+        if (!named && p->name[0] != '\0') {
+            o->preset = p->name;
+        }
+    }
+    if (c->rungs[0] == '\0') {
+        return 0;
+    }
+    if ((ret = parse_field(c->rungs, "rungs", &rungs, err, errsize)) < 0) {
+        return ret;
+    }
+    if (!json_is_object(rungs)) {
+        snprintf(err, errsize, "rungs: expected an object of rung names");
+        ret = CIR_EINVAL;
+    } else {
+        ret = cir_preset_override_rungs(p, rungs, err, errsize);
+    }
+    json_decref(rungs);
+    return ret;
+}
+
+/* --clip and --overlay, with the job document's parsers. */
+static int
+load_clip_overlay(options_t *o, const config_t *c, char *err, size_t errsize)
+{
+    json_t *v = NULL;
+    int ret = 0;
+
+    if (c->clip[0] != '\0' &&
+        (ret = parse_field(c->clip, "clip", &v, err, errsize)) == 0) {
+        ret = cir_clip_parse(v, &o->clip, err, errsize);
+        json_decref(v);
+        v = NULL;
+    }
+    if (ret == 0 && c->overlay[0] != '\0' &&
+        (ret = parse_field(c->overlay, "overlay", &v, err, errsize)) == 0) {
+        ret = cir_overlay_parse(v, &o->overlay, err, errsize);
+        json_decref(v);
+    }
+    return ret;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -602,7 +736,7 @@ main(int argc, char **argv)
     cir_preset_t preset;
     cir_result_t result;
     cir_job_t job = {0};
-    char err[400];
+    char err[512]; /* result.error's size */
     struct sigaction sa = {0};
     json_t *j;
     int ret, code;
@@ -626,13 +760,11 @@ main(int argc, char **argv)
         cir_log_set_sink(bar_log_sink, NULL);
     }
 
-    ret = cir_preset_codecs_load(o.presets_dir, o.preset, &preset, err,
-                                 sizeof(err));
-    if (ret < 0) {
-        fprintf(stderr, "preset %s: %s\n", o.preset, err);
+    if ((ret = load_preset(&o, &c, &preset, err, sizeof(err))) < 0 ||
+        (ret = load_clip_overlay(&o, &c, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
         memset(&result, 0, sizeof(result));
-        snprintf(result.error, sizeof(result.error), "preset %s: %s", o.preset,
-                 err);
+        snprintf(result.error, sizeof(result.error), "%s", err);
         code = CIR_EXIT_BAD_PRESET;
         goto report;
     }
@@ -663,6 +795,10 @@ main(int argc, char **argv)
     job.preset = &preset;
     job.only = o.only;
     job.audio_tracks = &o.audio_tracks;
+    job.clip = o.clip.enabled;
+    job.clip_start = o.clip.start;
+    job.clip_end = o.clip.end;
+    job.overlay = &o.overlay;
     job.progress = on_progress;
     job.opaque = &o;
     job.cancel = &interrupted;

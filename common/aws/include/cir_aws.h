@@ -215,6 +215,17 @@ int cir_batch_submit(cir_aws_t *aws, const char *job_name,
                      const char *job_queue, const char *job_definition,
                      const cir_aws_kv_t *params, size_t nparams, char *job_id,
                      size_t idsize);
+/* SubmitJob's request, at most (AWS Batch quota "maximum job payload
+ * size", 30 KiB). */
+#define CIR_BATCH_SUBMIT_MAX (30 * 1024)
+/* cir_batch_submit with env (may be NULL) as containerOverrides'
+ * environment; a request above CIR_BATCH_SUBMIT_MAX is not sent:
+ * CIR_ELIMIT, cir_aws_last_error() telling its size. */
+int cir_batch_submit_env(cir_aws_t *aws, const char *job_name,
+                         const char *job_queue, const char *job_definition,
+                         const cir_aws_kv_t *params, size_t nparams,
+                         const cir_aws_kv_t *env, size_t nenv, char *job_id,
+                         size_t idsize);
 
 typedef struct {
     char job_id[128];

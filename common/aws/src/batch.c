@@ -37,23 +37,65 @@ batch_call(cir_aws_t *a, const char *path, json_t *body, json_t **reply)
     return ret;
 }
 
-int
-cir_batch_submit(cir_aws_t *a, const char *job_name, const char *job_queue,
-                 const char *job_definition, const cir_aws_kv_t *params,
-                 size_t nparams, char *job_id, size_t idsize)
+/* The SubmitJob body: parameters, and the environment when there is one. */
+static json_t *
+submit_body(const char *job_name, const char *job_queue,
+            const char *job_definition, const cir_aws_kv_t *params,
+            size_t nparams, const cir_aws_kv_t *env, size_t nenv)
 {
-    json_t *p = json_object(), *reply;
-    const char *id;
-    int ret;
+    json_t *p = json_object(), *e = json_array();
+    json_t *body = json_pack("{ss ss ss}", "jobName", job_name, "jobQueue",
+                             job_queue, "jobDefinition", job_definition);
 
-    for (size_t i = 0; i < nparams; i++) {
+    for (size_t i = 0; p != NULL && i < nparams; i++) {
         json_object_set_new(p, params[i].name, json_string(params[i].value));
     }
-    ret = batch_call(a, "/v1/submitjob",
-                     json_pack("{ss ss ss so}", "jobName", job_name, "jobQueue",
-                               job_queue, "jobDefinition", job_definition,
-                               "parameters", p),
-                     &reply);
+    for (size_t i = 0; e != NULL && i < nenv; i++) {
+        json_array_append_new(e, json_pack("{ss ss}", "name", env[i].name,
+                                           "value", env[i].value));
+    }
+    if (body == NULL || p == NULL || e == NULL) {
+        json_decref(body);
+        json_decref(p);
+        json_decref(e);
+        return NULL;
+    }
+    json_object_set_new(body, "parameters", p);
+    if (nenv > 0) {
+        json_object_set_new(body, "containerOverrides",
+                            json_pack("{so}", "environment", e));
+    } else {
+        json_decref(e);
+    }
+    return body;
+}
+
+int
+cir_batch_submit_env(cir_aws_t *a, const char *job_name, const char *job_queue,
+                     const char *job_definition, const cir_aws_kv_t *params,
+                     size_t nparams, const cir_aws_kv_t *env, size_t nenv,
+                     char *job_id, size_t idsize)
+{
+    json_t *body = submit_body(job_name, job_queue, job_definition, params,
+                               nparams, env, nenv);
+    json_t *reply;
+    const char *id;
+    size_t size;
+    int ret;
+
+    if (body == NULL) {
+        return CIR_ENOMEM;
+    }
+    /* what batch_call sends; Batch refuses more, with a less clear 4xx */
+    size = json_dumpb(body, NULL, 0, JSON_COMPACT);
+    if (size > CIR_BATCH_SUBMIT_MAX) {
+        json_decref(body);
+        aws_set_error("SubmitJob: a request of %zu bytes, above the %d bytes "
+                      "AWS Batch takes",
+                      size, CIR_BATCH_SUBMIT_MAX);
+        return CIR_ELIMIT;
+    }
+    ret = batch_call(a, "/v1/submitjob", body, &reply);
     if (ret < 0) {
         return ret;
     }
@@ -66,6 +108,15 @@ cir_batch_submit(cir_aws_t *a, const char *job_name, const char *job_queue,
     }
     json_decref(reply);
     return ret;
+}
+
+int
+cir_batch_submit(cir_aws_t *a, const char *job_name, const char *job_queue,
+                 const char *job_definition, const cir_aws_kv_t *params,
+                 size_t nparams, char *job_id, size_t idsize)
+{
+    return cir_batch_submit_env(a, job_name, job_queue, job_definition, params,
+                                nparams, NULL, 0, job_id, idsize);
 }
 
 int
