@@ -26,6 +26,7 @@
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_result_json.h"
+#include "cir_speke.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
 
@@ -654,6 +655,13 @@ main(int argc, char **argv)
         memset(&result, 0, sizeof(result));
         snprintf(result.error, sizeof(result.error), "%s", err);
         code = CIR_EXIT_BAD_PRESET;
+        goto report;
+    }
+    if ((ret = cir_speke_resolve(&o.encryption, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = cir_transcode_exit_code(ret);
         goto report;
     }
     job.encryption = &o.encryption;
