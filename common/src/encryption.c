@@ -332,8 +332,8 @@ drm_parse(const json_t *v, cir_enc_scheme_t scheme, int provided,
                      name);
             return CIR_EINVAL;
         }
-        if ((ret = drm_system(name, sv, scheme, provided, out, err,
-                              errsize)) < 0) {
+        if ((ret = drm_system(name, sv, scheme, provided, out, err, errsize)) <
+            0) {
             return ret;
         }
         out->systems |= CIR_DRM_BIT(s);
@@ -349,8 +349,8 @@ cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
 }
 
 int
-cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme,
-                       cir_drm_t *out, char *err, size_t errsize)
+cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
+                       char *err, size_t errsize)
 {
     return drm_parse(v, scheme, 1, out, err, errsize);
 }
@@ -380,10 +380,10 @@ speke_fields_only(const json_t *o, char *err, size_t errsize)
 static int
 speke_url(const json_t *v, cir_speke_t *out, char *err, size_t errsize)
 {
-    static const char *const prefixes[] = {"https://", "http://127.0.0.1:",
-                                           "http://127.0.0.1/", NULL};
-    int ret = drm_url(v, "speke.url", prefixes, out->url, sizeof(out->url),
-                      err, errsize);
+    static const char *const prefixes[] = {
+        "https://", "http://127.0.0.1:", "http://127.0.0.1/", NULL};
+    int ret = drm_url(v, "speke.url", prefixes, out->url, sizeof(out->url), err,
+                      errsize);
 
     if (ret == 0 && strchr(out->url, '@') != NULL) {
         ret = CIR_EINVAL; /* user info: http://127.0.0.1:1@elsewhere/ */
@@ -400,8 +400,8 @@ speke_url(const json_t *v, cir_speke_t *out, char *err, size_t errsize)
 }
 
 static int
-speke_token(const json_t *v, const char *field, const char *allowed,
-            char *out, size_t outsize, char *err, size_t errsize)
+speke_token(const json_t *v, const char *field, const char *allowed, char *out,
+            size_t outsize, char *err, size_t errsize)
 {
     const char *s = json_string_value(v);
 
@@ -422,8 +422,9 @@ int
 cir_speke_parse(const json_t *v, cir_speke_t *out, char *err, size_t errsize)
 {
     static const char lower[] = "abcdefghijklmnopqrstuvwxyz0123456789-";
-    static const char id[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                             "0123456789_.:/-";
+    static const char id[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "0123456789_.:/-";
     const json_t *region;
     int ret;
 

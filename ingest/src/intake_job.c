@@ -492,7 +492,7 @@ check_scheme_options(const json_t *v, const char *scheme, char *err,
         return CIR_EINVAL;
     }
     return (json_object_get(v, "speke") ? cir_drm_parse_provided
-                                         : cir_drm_parse)(
+                                        : cir_drm_parse)(
         json_object_get(v, "drm"),
         strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS : CIR_ENC_CENC, &drm, err,
         errsize);
@@ -533,9 +533,8 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
     }
     json_object_foreach((json_t *)v, name, fv)
     {
-        if (strcmp(name, "key") == 0 ||
-            (strcmp(name, "key_id") == 0 &&
-             json_object_get(v, "speke") == NULL)) {
+        if (strcmp(name, "key") == 0 || (strcmp(name, "key_id") == 0 &&
+                                         json_object_get(v, "speke") == NULL)) {
             snprintf(err, errsize,
                      "encryption.%s: a job document names a key_file (under "
                      "the worker's key_dir), never the key itself",
@@ -563,7 +562,7 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
             return CIR_EINVAL;
         }
     } else if (file == NULL || strlen(file) > 255 ||
-        !cir_path_is_safe_relative(file)) {
+               !cir_path_is_safe_relative(file)) {
         snprintf(err, errsize,
                  "encryption.key_file: missing or not a safe relative path "
                  "(under the worker's key_dir)");

@@ -256,7 +256,8 @@ read_pssh(xmlNodePtr pssh, int s, cir_encryption_t *enc, char *err,
         return CIR_EPARSE;
     }
     if ((why = pssh_problem(enc->provider_pssh[s], len, s, enc->key_id))) {
-        snprintf(err, errsize, "SPEKE response: cpix:DRMSystem %s cpix:PSSH: %s",
+        snprintf(err, errsize,
+                 "SPEKE response: cpix:DRMSystem %s cpix:PSSH: %s",
                  cir_drm_system_name(s), why);
         enc->provider_pssh_len[s] = 0;
         return CIR_EPARSE;
@@ -431,9 +432,8 @@ cir_speke_parse_reply(const char *xml, size_t len, cir_encryption_t *enc,
     int ret;
 
     if (len == 0 || len > CIR_SPEKE_REPLY_MAX) {
-        snprintf(err, errsize,
-                 "SPEKE response: %zu bytes (expected 1 to %u)", len,
-                 CIR_SPEKE_REPLY_MAX);
+        snprintf(err, errsize, "SPEKE response: %zu bytes (expected 1 to %u)",
+                 len, CIR_SPEKE_REPLY_MAX);
         return CIR_EPARSE;
     }
     memset(enc->provider_pssh_len, 0, sizeof(enc->provider_pssh_len));
@@ -541,12 +541,10 @@ cir_speke_resolve(cir_encryption_t *enc, char *err, size_t errsize)
     if ((ret = cir_speke_request_xml(enc, &body)) < 0) {
         snprintf(err, errsize, "encryption.speke: out of memory");
     } else if ((ret = open_client(enc, &a, err, errsize)) == 0 &&
-               (ret = post_request(a, enc, &body, &reply, err, errsize)) ==
-                   0 &&
+               (ret = post_request(a, enc, &body, &reply, err, errsize)) == 0 &&
                (ret = cir_speke_parse_reply(reply.data, reply.len, enc, why,
                                             sizeof(why))) < 0) {
-        snprintf(err, errsize, "encryption.speke: %s: %s", enc->speke.url,
-                 why);
+        snprintf(err, errsize, "encryption.speke: %s: %s", enc->speke.url, why);
     }
     cir_aws_close(&a);
     if (reply.data != NULL) {
