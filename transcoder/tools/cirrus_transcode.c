@@ -657,13 +657,6 @@ main(int argc, char **argv)
         code = CIR_EXIT_BAD_PRESET;
         goto report;
     }
-    if ((ret = cir_speke_resolve(&o.encryption, err, sizeof(err))) < 0) {
-        fprintf(stderr, "%s\n", err);
-        memset(&result, 0, sizeof(result));
-        snprintf(result.error, sizeof(result.error), "%s", err);
-        code = cir_transcode_exit_code(ret);
-        goto report;
-    }
     job.encryption = &o.encryption;
     job.subtitles = &subtitles;
     job.input = o.input;
@@ -677,6 +670,14 @@ main(int argc, char **argv)
     if (o.publish_tag != NULL && check_published(&o, &result) == 1) {
         ret = 0;
         code = CIR_EXIT_OK;
+        goto report;
+    }
+    /* a key provider is asked only for a job that will run */
+    if ((ret = cir_speke_resolve(&o.encryption, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = cir_transcode_exit_code(ret);
         goto report;
     }
     ret = cir_transcode_run(&job, &result);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -298,12 +299,15 @@ system_of(xmlNodePtr ds)
     xmlChar *id = xmlGetProp(ds, X("systemId"));
     int s = 0;
 
-    while (id != NULL && s < CIR_DRM_NB &&
+    if (id == NULL) {
+        return CIR_DRM_NB;
+    }
+    while (s < CIR_DRM_NB &&
            strcasecmp((const char *)id, system_uuids[s]) != 0) {
         s++;
     }
     xmlFree(id);
-    return id == NULL ? CIR_DRM_NB : s;
+    return s;
 }
 
 static int
