@@ -9,6 +9,8 @@
  *    "drm": {"widevine": {"provider": "acme"},
  *            "playready": {"la_url": "https://pr.example/rightsmanager.asmx"},
  *            "fairplay": {"key_uri": "skd://film-42"}, "clearkey": {}}}
+ *   {"scheme": "cbcs", "speke": {"url": "https://kp.example/v2",
+ *    "resource_id": "film-42", "region": "us-east-1"}, "drm": {...}}
  *
  * scheme: "cenc" (AES-CTR, ISO/IEC 23001-7), "cbcs" (AES-CBC, 1:9
  * pattern, constant IV) or "aes-128" (HLS only: whole segments, the key
@@ -64,12 +66,28 @@ typedef struct {
     char fairplay_key_uri[CIR_DRM_URL_MAX]; /* skd://...; with FAIRPLAY */
 } cir_drm_t;
 
+/* A SPEKE v2 key provider (docs/encryption.md): the key comes from it
+ * (common/aws/include/cir_speke.h), not from the job. */
+#define CIR_SPEKE_PSSH_MAX 4096 /* a provider's pssh box, whole */
+
+typedef struct {
+    char url[CIR_DRM_URL_MAX]; /* "": no key provider */
+    char resource_id[128];     /* the CPIX id */
+    char region[32];           /* "": an unsigned request */
+    int key_id_given;          /* 0: a random key ID per job */
+} cir_speke_t;
+
 typedef struct {
     cir_enc_scheme_t scheme; /* CIR_ENC_NONE: not encrypted */
     uint8_t key_id[16];
     uint8_t key[16];
     cir_drm_t drm;
     char key_uri[CIR_DRM_URL_MAX]; /* aes-128: where players get the key */
+    cir_speke_t speke;
+    /* a system's whole pssh box from the key provider (length 0: none),
+     * used instead of the one built locally (transcoder/src/drm.c) */
+    uint8_t provider_pssh[CIR_DRM_NB][CIR_SPEKE_PSSH_MAX];
+    uint16_t provider_pssh_len[CIR_DRM_NB];
 } cir_encryption_t;
 
 /*
@@ -77,7 +95,8 @@ typedef struct {
  * file when it names one.  Unknown fields are refused.  0, or CIR_EINVAL
  * (bad field), CIR_ENOTFOUND / CIR_ELIMIT / CIR_EIO (key file) with err
  * naming the field ("encryption.key_id: ...").  On failure out is
- * cleared.
+ * cleared.  With "speke" the key is not known yet (out->speke.url set):
+ * cir_speke_resolve (cir_speke.h) asks the key provider for it.
  */
 int cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
                          size_t errsize);
@@ -91,6 +110,11 @@ int cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
 int cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
                   char *err, size_t errsize);
 
+/* The same when a key provider (speke) gives the systems' data:
+ * drm.fairplay.key_uri may be left out (the provider's URIExtXKey). */
+int cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme,
+                           cir_drm_t *out, char *err, size_t errsize);
+
 /*
  * An aes-128 "key_uri" (v NULL: missing) into out: an http(s) URL or a
  * relative reference, printable ASCII without blanks, quotes, angle
@@ -99,6 +123,16 @@ int cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
  */
 int cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
                                  char *err, size_t errsize);
+
+/*
+ * An encryption object's "speke" into out: {"url": https:// (http:// only
+ * to 127.0.0.1), "resource_id": 1 to 127 of A-Z a-z 0-9 _ . : / -,
+ * "region": optional, a-z 0-9 -}.  0 or CIR_EINVAL with err naming the
+ * field (encryption.speke.url: ...).  The cirrus-worker intake checks a
+ * job document's with it.
+ */
+int cir_speke_parse(const json_t *v, cir_speke_t *out, char *err,
+                    size_t errsize);
 
 /* "clearkey", "widevine", "playready", "fairplay". */
 const char *cir_drm_system_name(cir_drm_system_t s);

@@ -251,9 +251,11 @@ drm_widevine(const json_t *o, cir_drm_t *out, char *err, size_t errsize)
     return 0;
 }
 
+/* provided: a key provider gives the systems' data (FairPlay's key URI
+ * may then be left out). */
 static int
 drm_system(const char *name, const json_t *o, cir_enc_scheme_t scheme,
-           cir_drm_t *out, char *err, size_t errsize)
+           int provided, cir_drm_t *out, char *err, size_t errsize)
 {
     static const char *const http[] = {"https://", "http://", NULL};
     static const char *const skd[] = {"skd://", NULL};
@@ -286,6 +288,9 @@ drm_system(const char *name, const json_t *o, cir_enc_scheme_t scheme,
         return ret;
     }
     if ((v = json_object_get(o, "key_uri")) == NULL) {
+        if (provided) {
+            return 0;
+        }
         snprintf(err, errsize,
                  "encryption.drm.fairplay.key_uri: missing "
                  "(skd://...)");
@@ -295,9 +300,9 @@ drm_system(const char *name, const json_t *o, cir_enc_scheme_t scheme,
                    sizeof(out->fairplay_key_uri), err, errsize);
 }
 
-int
-cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
-              char *err, size_t errsize)
+static int
+drm_parse(const json_t *v, cir_enc_scheme_t scheme, int provided,
+          cir_drm_t *out, char *err, size_t errsize)
 {
     const char *name;
     json_t *sv;
@@ -327,10 +332,158 @@ cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
                      name);
             return CIR_EINVAL;
         }
-        if ((ret = drm_system(name, sv, scheme, out, err, errsize)) < 0) {
+        if ((ret = drm_system(name, sv, scheme, provided, out, err, errsize)) <
+            0) {
             return ret;
         }
         out->systems |= CIR_DRM_BIT(s);
+    }
+    return 0;
+}
+
+int
+cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
+              char *err, size_t errsize)
+{
+    return drm_parse(v, scheme, 0, out, err, errsize);
+}
+
+int
+cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
+                       char *err, size_t errsize)
+{
+    return drm_parse(v, scheme, 1, out, err, errsize);
+}
+
+/* ---- speke ---- */
+
+static int
+speke_fields_only(const json_t *o, char *err, size_t errsize)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach((json_t *)o, name, v)
+    {
+        if (strcmp(name, "url") != 0 && strcmp(name, "resource_id") != 0 &&
+            strcmp(name, "region") != 0) {
+            snprintf(err, errsize, "encryption.speke: unknown field \"%.64s\"",
+                     name);
+            return CIR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* https://, or http:// to 127.0.0.1 only (a local test key server: the key
+ * travels in the clear). */
+static int
+speke_url(const json_t *v, cir_speke_t *out, char *err, size_t errsize)
+{
+    static const char *const prefixes[] = {
+        "https://", "http://127.0.0.1:", "http://127.0.0.1/", NULL};
+    int ret = drm_url(v, "speke.url", prefixes, out->url, sizeof(out->url), err,
+                      errsize);
+
+    if (ret == 0 && strchr(out->url, '@') != NULL) {
+        ret = CIR_EINVAL; /* user info: http://127.0.0.1:1@elsewhere/ */
+    }
+    if (ret < 0) {
+        /* drm_url names its field under encryption.drm. */
+        snprintf(err, errsize,
+                 "encryption.speke.url: not a https:// URL (or http:// to "
+                 "127.0.0.1) of printable ASCII without blanks, quotes or "
+                 "angle brackets, at most %d characters",
+                 CIR_DRM_URL_MAX - 1);
+    }
+    return ret;
+}
+
+static int
+speke_token(const json_t *v, const char *field, const char *allowed, char *out,
+            size_t outsize, char *err, size_t errsize)
+{
+    const char *s = json_string_value(v);
+
+    if (s == NULL || json_string_length(v) == 0 ||
+        json_string_length(v) >= outsize ||
+        strspn(s, allowed) != json_string_length(v)) {
+        snprintf(err, errsize, "encryption.speke.%s: 1 to %zu of %s", field,
+                 outsize - 1,
+                 strcmp(field, "region") == 0 ? "a-z 0-9 -"
+                                              : "A-Z a-z 0-9 _ . : / -");
+        return CIR_EINVAL;
+    }
+    snprintf(out, outsize, "%s", s);
+    return 0;
+}
+
+int
+cir_speke_parse(const json_t *v, cir_speke_t *out, char *err, size_t errsize)
+{
+    static const char lower[] = "abcdefghijklmnopqrstuvwxyz0123456789-";
+    static const char id[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "0123456789_.:/-";
+    const json_t *region;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(v)) {
+        snprintf(err, errsize,
+                 "encryption.speke: not an object {\"url\", \"resource_id\", "
+                 "\"region\"}");
+        return CIR_EINVAL;
+    }
+    if ((ret = speke_fields_only(v, err, errsize)) < 0) {
+        return ret;
+    }
+    if (json_object_get(v, "url") == NULL) {
+        snprintf(err, errsize, "encryption.speke.url: missing");
+        return CIR_EINVAL;
+    }
+    if ((ret = speke_url(json_object_get(v, "url"), out, err, errsize)) < 0 ||
+        (ret = speke_token(json_object_get(v, "resource_id"), "resource_id", id,
+                           out->resource_id, sizeof(out->resource_id), err,
+                           errsize)) < 0) {
+        return ret;
+    }
+    region = json_object_get(v, "region");
+    return region == NULL ? 0
+                          : speke_token(region, "region", lower, out->region,
+                                        sizeof(out->region), err, errsize);
+}
+
+/* {"speke": ..., "key_id"?}: the key comes from the provider later. */
+static int
+parse_speke_object(const json_t *v, cir_encryption_t *out, char *err,
+                   size_t errsize)
+{
+    const json_t *kid = json_object_get(v, "key_id");
+    int ret;
+
+    if (out->scheme == CIR_ENC_AES128) {
+        snprintf(err, errsize,
+                 "encryption.speke: with cenc or cbcs only (aes-128 keys are "
+                 "served at key_uri)");
+        return CIR_EINVAL;
+    }
+    if (json_object_get(v, "key_file") != NULL ||
+        json_object_get(v, "key") != NULL) {
+        snprintf(err, errsize,
+                 "encryption.speke: the key comes from the key provider; "
+                 "no key or key_file with it");
+        return CIR_EINVAL;
+    }
+    if ((ret = cir_speke_parse(json_object_get(v, "speke"), &out->speke, err,
+                               errsize)) < 0) {
+        return ret;
+    }
+    if (kid != NULL) {
+        if ((ret = parse_hex16(kid, "key_id", out->key_id, err, errsize)) < 0) {
+            return ret;
+        }
+        out->speke.key_id_given = 1;
     }
     return 0;
 }
@@ -376,8 +529,9 @@ parse_scheme_options(const json_t *v, cir_encryption_t *out, char *err,
                      "and cbcs: drm)");
             return CIR_EINVAL;
         }
-        return cir_drm_parse(json_object_get(v, "drm"), out->scheme, &out->drm,
-                             err, errsize);
+        return drm_parse(json_object_get(v, "drm"), out->scheme,
+                         json_object_get(v, "speke") != NULL, &out->drm, err,
+                         errsize);
     }
     if (json_object_get(v, "drm") != NULL) {
         snprintf(err, errsize,
@@ -406,7 +560,8 @@ parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     {
         if (strcmp(name, "scheme") != 0 && strcmp(name, "key_id") != 0 &&
             strcmp(name, "key") != 0 && strcmp(name, "key_file") != 0 &&
-            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0) {
+            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0 &&
+            strcmp(name, "speke") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
@@ -415,6 +570,9 @@ parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
             0 ||
         (ret = parse_scheme_options(v, out, err, errsize)) < 0) {
         return ret;
+    }
+    if (json_object_get(v, "speke") != NULL) {
+        return parse_speke_object(v, out, err, errsize);
     }
     file = json_object_get(v, "key_file");
     if (file != NULL) {

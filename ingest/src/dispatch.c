@@ -18,6 +18,7 @@
 #include "cir_preset.h"
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
+#include "cir_speke.h"
 #include "cir_storage.h"
 #include "cir_uploads.h"
 #include "dispatch_internal.h"
@@ -298,8 +299,23 @@ abandon_job(cir_dispatch_t *w, inflight_t *f, const cir_pool_done_t *d)
 
 /* ---- claim to pool ------------------------------------------------------ */
 
+/* A job's "encryption" naming a SPEKE key provider: the key and the DRM
+ * systems' data asked for now (a bounded exchange, cir_speke.h). */
+static int
+resolve_speke(const json_t *spec, cir_encryption_t *enc, char *err,
+              size_t errsize)
+{
+    int ret = cir_encryption_parse(spec, enc, err, errsize);
+
+    if (ret == 0 && (ret = cir_speke_resolve(enc, err, errsize)) < 0) {
+        cir_encryption_clear(enc);
+    }
+    return ret;
+}
+
 /* The job's "encryption" with its key file read from key_dir (the intake
- * checked the name); err says why not, never quoting the key. */
+ * checked the name), or its key from the key provider; err says why not,
+ * never quoting the key. */
 static int
 resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
                    cir_encryption_t *enc, char *err, size_t errsize)
@@ -312,15 +328,21 @@ resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
     if (job->encryption[0] == '\0') {
         return 0;
     }
+    if ((spec = json_loads(job->encryption, 0, NULL)) == NULL) {
+        snprintf(err, errsize, "encryption: unreadable");
+        return CIR_EINTERNAL;
+    }
+    if (json_object_get(spec, "speke") != NULL) {
+        ret = resolve_speke(spec, enc, err, errsize);
+        json_decref(spec);
+        return ret;
+    }
     if (w->key_dir[0] == '\0') {
+        json_decref(spec);
         snprintf(err, errsize,
                  "encryption: this worker has no key_dir (encrypted jobs "
                  "are refused)");
         return CIR_EINVAL;
-    }
-    if ((spec = json_loads(job->encryption, 0, NULL)) == NULL) {
-        snprintf(err, errsize, "encryption: unreadable");
-        return CIR_EINTERNAL;
     }
     snprintf(path, sizeof(path), "%s/%s", w->key_dir,
              json_string_value(json_object_get(spec, "key_file")));

@@ -490,10 +490,31 @@ check_scheme_options(const json_t *v, const char *scheme, char *err,
                  "encryption.key_uri: only with the aes-128 scheme");
         return CIR_EINVAL;
     }
-    return cir_drm_parse(json_object_get(v, "drm"),
-                         strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS
-                                                     : CIR_ENC_CENC,
-                         &drm, err, errsize);
+    return (json_object_get(v, "speke") ? cir_drm_parse_provided
+                                        : cir_drm_parse)(
+        json_object_get(v, "drm"),
+        strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS : CIR_ENC_CENC, &drm, err,
+        errsize);
+}
+
+/* "speke" (a key provider) instead of a key file: its fields and an
+ * optional key_id (not secret); never with aes-128. */
+static int
+check_speke(const json_t *v, const char *scheme, char *err, size_t errsize)
+{
+    cir_encryption_t enc;
+    int ret;
+
+    if (strcmp(scheme, "aes-128") == 0 ||
+        json_object_get(v, "key_file") != NULL) {
+        snprintf(err, errsize,
+                 "encryption.speke: with cenc or cbcs and no key_file");
+        return CIR_EINVAL;
+    }
+    /* the same checks as the worker's, the key ID's included */
+    ret = cir_encryption_parse(v, &enc, err, errsize);
+    cir_encryption_clear(&enc);
+    return ret;
 }
 
 /* "encryption" in a job document: the scheme and a key file name only,
@@ -511,7 +532,8 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
     }
     json_object_foreach((json_t *)v, name, fv)
     {
-        if (strcmp(name, "key") == 0 || strcmp(name, "key_id") == 0) {
+        if (strcmp(name, "key") == 0 || (strcmp(name, "key_id") == 0 &&
+                                         json_object_get(v, "speke") == NULL)) {
             snprintf(err, errsize,
                      "encryption.%s: a job document names a key_file (under "
                      "the worker's key_dir), never the key itself",
@@ -519,7 +541,8 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
             return CIR_EINVAL;
         }
         if (strcmp(name, "scheme") != 0 && strcmp(name, "key_file") != 0 &&
-            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0) {
+            strcmp(name, "drm") != 0 && strcmp(name, "key_uri") != 0 &&
+            strcmp(name, "speke") != 0 && strcmp(name, "key_id") != 0) {
             snprintf(err, errsize, "encryption: unknown field \"%.64s\"", name);
             return CIR_EINVAL;
         }
@@ -533,8 +556,12 @@ parse_encryption(const json_t *v, cir_vod_job_t *job, char *err, size_t errsize)
         return CIR_EINVAL;
     }
     file = json_string_value(json_object_get(v, "key_file"));
-    if (file == NULL || strlen(file) > 255 ||
-        !cir_path_is_safe_relative(file)) {
+    if (json_object_get(v, "speke") != NULL) {
+        if (check_speke(v, scheme, err, errsize) < 0) {
+            return CIR_EINVAL;
+        }
+    } else if (file == NULL || strlen(file) > 255 ||
+               !cir_path_is_safe_relative(file)) {
         snprintf(err, errsize,
                  "encryption.key_file: missing or not a safe relative path "
                  "(under the worker's key_dir)");

@@ -126,8 +126,9 @@ static const cir_option_t opts[] = {
      "folder for per-job result JSON (empty: <output>.job.json beside a "
      "file:// output)"},
     {"key_dir", S(key_dir), "", 0, 0,
-     "folder of key files a job's \"encryption\" names (empty: encrypted "
-     "jobs are refused); docs/encryption.md"},
+     "folder of key files a job's \"encryption\" names (empty: jobs "
+     "naming a key_file are refused; \"speke\" jobs need none); "
+     "docs/encryption.md"},
     {"upload_dir", S(upload_dir), "", 0, 0,
      "the console's upload folder (the origin's /api/uploads/): a job's "
      "input there is removed once the job is done, failed past its "

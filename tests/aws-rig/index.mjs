@@ -2,7 +2,8 @@
 // resolves to { s3, sqs, s3Direct, sqsDirect, batch, queueUrl, dlqUrl,
 // accessKey, secretKey, region, env(extra), inject(n, status, code, match),
 // faults(rules), faultLog(), stats(), submitted(), batchFaults(list),
-// batchCalls(), events(), putEvents(), eventsFaults(list) }.  s3 and sqs are the fault proxies (faults.mjs),
+// batchCalls(), events(), putEvents(), eventsFaults(list), speke,
+// spekeRequests(), spekeFaults(list) }.  s3 and sqs are the fault proxies (faults.mjs),
 // transparent until faults() sets rules; s3Direct/sqsDirect the verifiers.
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -105,6 +106,17 @@ export async function start(config = {}) {
     // EventBridge faults: the next PutEvents calls answer [{status, code}], once each.
     async eventsFaults(list) {
       await fetch(`${info.eventbridge}/__rig/events-faults`, { method: "POST", body: JSON.stringify(list) });
+    },
+    // The SPEKE key server's requests, oldest first: {path, signed ({service,
+    // region}, or null), headers, body, resourceId, kid, scheme, systems, or
+    // error when the request was refused}.
+    async spekeRequests() {
+      return (await (await fetch(`${info.speke}/__rig/stats`)).json()).spekeRequests;
+    },
+    // SPEKE faults, each used once (speke.mjs): [{kind: "status", status} |
+    // {kind: "malformed" | "nokey" | "encrypted" | "badpssh"}].
+    async spekeFaults(list) {
+      await fetch(`${info.speke}/__rig/speke-faults`, { method: "POST", body: JSON.stringify(list) });
     },
     async stats() {
       return (await (await fetch(`${info.s3}/__rig/stats`)).json()).stats;

@@ -7,7 +7,8 @@
 // Behind a verifier of their own: AWS Batch (SubmitJob, ListJobs) and
 // EventBridge (PutEvents), checked against their documented request shapes
 // and answered here.  Prints one JSON line with its addresses on stdout
-// when ready.
+// when ready.  A SPEKE v2 key server (speke.mjs) behind a verifier too,
+// which lets unsigned requests through (recorded as unsigned).
 import http from "node:http";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -16,6 +17,7 @@ import { createSqsServer } from "local-aws-sqs";
 import { SignatureV4 } from "@smithy/signature-v4";
 import hashNode from "@smithy/hash-node";
 import { faultProxy } from "./faults.mjs";
+import { setSpekeFaults, speke, spekeRequests } from "./speke.mjs";
 
 const Sha256 = hashNode.Hash.bind(null, "sha256");
 
@@ -153,8 +155,9 @@ function proxy(targetPort, kind) {
       if (req.url.startsWith("/__rig/")) return control(req, res, body);
       const fail = kind === "s3" ? s3Error : jsonError;
       let why;
+      const unsignedSpeke = kind === "speke" && !req.headers.authorization;
       try {
-        why = await verify(req, body);
+        why = unsignedSpeke ? null : await verify(req, body);
       } catch (e) {
         why = `verifier: ${e.message}`;
       }
@@ -162,10 +165,18 @@ function proxy(targetPort, kind) {
         stats.rejected++;
         return fail(res, 403, why === "InvalidAccessKeyId" ? why : "SignatureDoesNotMatch", why);
       }
-      stats.verified++;
+      if (!unsignedSpeke) stats.verified++;
       if (kind === "s3" && /[?&]partNumber=/.test(req.url)) stats.parts++;
       if (kind === "batch") return batch(req, res, body);
       if (kind === "events") return eventBridge(req, res, body);
+      if (kind === "speke") {
+        const auth = parseAuth(req.headers.authorization);
+        try {
+          return speke(req, res, body, auth ? { service: auth.service, region: auth.region } : null);
+        } catch (e) {
+          return fail(res, 500, "RigError", `speke: ${e.message}`);
+        }
+      }
       if (kind === "s3" && inject.count > 0 &&
           (!inject.match || decodeURIComponent(req.url.split("?")[0]).includes(inject.match))) {
         inject.count--;
@@ -400,13 +411,16 @@ function control(req, res, body) {
   } else if (url.pathname === "/__rig/events-faults") {
     // the next PutEvents calls answer these, once each: [{status, code}]
     eventsFaults = JSON.parse(body.toString("utf8") || "[]");
+  } else if (url.pathname === "/__rig/speke-faults") {
+    // the next SPEKE requests answer these, once each (speke.mjs)
+    setSpekeFaults(JSON.parse(body.toString("utf8") || "[]"));
   } else if (url.pathname === "/__rig/batch-status") {
     // moves a submitted job along, as Batch would
     for (const j of submitted)
       if (j.jobId === url.searchParams.get("jobId")) j.status = url.searchParams.get("status");
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events, putEvents }));
+  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events, putEvents, spekeRequests }));
 }
 
 // Real S3 notifications URL-encode keys as a form does (space = '+').
@@ -477,6 +491,8 @@ const batchProxy = proxy(0, "batch");
 const batchPort = await listen(batchProxy);
 const eventsProxy = proxy(0, "events");
 const eventsPort = await listen(eventsProxy);
+const spekeProxy = proxy(0, "speke");
+const spekePort = await listen(spekeProxy);
 const s3ProxyPort = await listen(s3Proxy);
 const sqsProxyPort = await listen(sqsProxy);
 // clients reach S3 and SQS through the fault injector (faults.mjs), which
@@ -535,6 +551,7 @@ process.stdout.write(
     sqsDirect: `http://${HOST}:${sqsProxyPort}`,
     batch: `http://${HOST}:${batchPort}`,
     eventbridge: `http://${HOST}:${eventsPort}`,
+    speke: `http://${HOST}:${spekePort}`,
     queueUrl,
     dlqUrl,
     accessKey: ACCESS_KEY,
@@ -552,6 +569,7 @@ async function shutdown() {
   s3Proxy.close();
   batchProxy.close();
   eventsProxy.close();
+  spekeProxy.close();
   sqsProxy.close();
   await s3.close().catch(() => {});
   await sqsServer.stop().catch(() => {});

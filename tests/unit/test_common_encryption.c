@@ -282,3 +282,70 @@ Test(encryption, aes128_key_uri)
             "\",\"key_uri\":\"k\"}",
             CIR_EINVAL, "encryption.key_uri: only with the aes-128 scheme");
 }
+
+/* "speke": the key comes from a key provider later; the fields checked
+ * now (https, or http to 127.0.0.1 only), a key ID optional, no key. */
+Test(encryption, speke)
+{
+    cir_encryption_t e;
+
+    cr_assert_eq(parse("{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"https://"
+                       "kp.example/v2/speke\",\"resource_id\":\"film-42\","
+                       "\"region\":\"eu-west-1\"},\"drm\":{\"fairplay\":{},"
+                       "\"widevine\":{}}}",
+                       &e),
+                 0, "%s", err);
+    cr_expect_str_eq(e.speke.url, "https://kp.example/v2/speke");
+    cr_expect_str_eq(e.speke.resource_id, "film-42");
+    cr_expect_str_eq(e.speke.region, "eu-west-1");
+    cr_expect_eq(e.speke.key_id_given, 0);
+    cr_expect_str_eq(e.drm.fairplay_key_uri, "", "the provider's, later");
+    cr_expect_eq(e.drm.systems,
+                 CIR_DRM_BIT(CIR_DRM_WIDEVINE) | CIR_DRM_BIT(CIR_DRM_FAIRPLAY));
+    cr_assert_eq(parse("{\"scheme\":\"cenc\",\"key_id\":\"" KID "\","
+                       "\"speke\":{\"url\":\"http://127.0.0.1:8080/s\","
+                       "\"resource_id\":\"a:b/c_d.e-f\"}}",
+                       &e),
+                 0, "%s", err);
+    cr_expect_eq(e.speke.key_id_given, 1);
+    cr_expect_eq(e.key_id[15], 0xef);
+    cr_expect_str_eq(e.speke.region, "");
+}
+
+#define SPEKE(fields)                                                   \
+    "{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"https://kp.example/s\"," \
+    "\"resource_id\":\"r\"" fields "}}"
+
+Test(encryption, speke_hostile)
+{
+    refused("{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"http://kp.example/"
+            "s\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.speke.url: not a https://");
+    refused("{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"http://127.0.0.1:1@"
+            "kp.example/\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.speke.url");
+    refused("{\"scheme\":\"cbcs\",\"speke\":{\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.speke.url: missing");
+    refused("{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"https://k/\"}}",
+            CIR_EINVAL, "encryption.speke.resource_id");
+    refused(SPEKE(",\"resource_id2\":1"), CIR_EINVAL,
+            "encryption.speke: unknown field \"resource_id2\"");
+    refused(SPEKE(",\"region\":\"US-EAST-1\""), CIR_EINVAL,
+            "encryption.speke.region");
+    refused(SPEKE(",\"region\":\"\""), CIR_EINVAL, "encryption.speke.region");
+    refused("{\"scheme\":\"cbcs\",\"speke\":\"https://k/\"}", CIR_EINVAL,
+            "encryption.speke: not an object");
+    refused("{\"scheme\":\"cbcs\",\"key\":\"" KEY "\",\"speke\":{\"url\":"
+            "\"https://k/\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL,
+            "encryption.speke: the key comes from the key provider");
+    refused("{\"scheme\":\"cbcs\",\"key_file\":\"/k\",\"speke\":{\"url\":"
+            "\"https://k/\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.speke");
+    refused("{\"scheme\":\"aes-128\",\"key_uri\":\"https://k/\",\"speke\":{"
+            "\"url\":\"https://k/\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.speke: with cenc or cbcs only");
+    refused("{\"scheme\":\"cbcs\",\"key_id\":\"00\",\"speke\":{\"url\":"
+            "\"https://k/\",\"resource_id\":\"r\"}}",
+            CIR_EINVAL, "encryption.key_id");
+}

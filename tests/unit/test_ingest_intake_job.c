@@ -173,6 +173,24 @@ Test(intake_job, job_encryption)
     cr_assert_str_neq(t1, t2);
 }
 
+/* "speke" instead of a key file: no key_dir needed, a key ID allowed
+ * (not secret), FairPlay's key URI left to the provider. */
+Test(intake_job, job_encryption_speke)
+{
+    cir_vod_job_t job;
+
+    cr_assert_eq(
+        parse(
+            "{\"input\":\"a.mp4\",\"id\":\"x\",\"encryption\":{\"scheme\":"
+            "\"cbcs\",\"key_id\":\"0123456789abcdef0123456789abcdef\","
+            "\"speke\":{\"url\":\"https://kp.example/v2\",\"resource_id\":"
+            "\"film-42\",\"region\":\"us-east-1\"},\"drm\":{\"fairplay\":{}}}}",
+            &job),
+        0, "%s", err);
+    cr_assert_not_null(strstr(job.encryption, "\"speke\":{"), "%s",
+                       job.encryption);
+}
+
 Test(intake_job, job_encryption_refused_with_the_field)
 {
     static const struct {
@@ -193,8 +211,17 @@ Test(intake_job, job_encryption_refused_with_the_field)
         {"{\"scheme\":\"cenc\",\"key_file\":\"k.json\",\"iv\":1}",
          "encryption: unknown field \"iv\""},
         {"\"cenc\"", "encryption: not an object"},
+        {"{\"scheme\":\"cbcs\",\"speke\":{\"url\":\"http://kp.example/\","
+         "\"resource_id\":\"r\"}}",
+         "encryption.speke.url"},
+        {"{\"scheme\":\"cbcs\",\"key_file\":\"k.json\",\"speke\":{\"url\":"
+         "\"https://kp.example/\",\"resource_id\":\"r\"}}",
+         "encryption.speke: with cenc or cbcs and no key_file"},
+        {"{\"scheme\":\"cbcs\",\"key\":\"3c5a0e17b5d24f8e9a61c0d2e4f6a8b1\","
+         "\"speke\":{\"url\":\"https://kp.example/\",\"resource_id\":\"r\"}}",
+         "encryption.key: a job document names a key_file"},
     };
-    char doc[512];
+    char doc[1024];
     cir_vod_job_t job;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -188,3 +188,47 @@ Test(drm, playready_object_cbcs)
     free(x);
     cir_drm_boxes_free(&b);
 }
+
+/* A key provider's boxes (SPEKE) replace ours byte for byte; PlayReady's
+ * Object is then its box's data; a system without one keeps ours. */
+Test(drm, provider_boxes)
+{
+    cir_encryption_t e =
+        enc_for(CIR_ENC_CBCS, CIR_DRM_BIT(CIR_DRM_CLEARKEY) |
+                                  CIR_DRM_BIT(CIR_DRM_WIDEVINE) |
+                                  CIR_DRM_BIT(CIR_DRM_PLAYREADY));
+    static const uint8_t pro[6] = {'v', 'e', 'n', 'd', 'o', 'r'};
+    uint8_t *wv = e.provider_pssh[CIR_DRM_WIDEVINE];
+    uint8_t *pr = e.provider_pssh[CIR_DRM_PLAYREADY];
+    cir_drm_boxes_t b;
+    uint32_t n;
+
+    /* Widevine, version 0, data "xyz" */
+    memcpy(wv, "\0\0\0\x23pssh\0\0\0\0", 12);
+    memcpy(wv + 12,
+           "\xed\xef\x8b\xa9\x79\xd6\x4a\xce\xa3\xc8\x27\xdc\xd5\x1d\x21\xed",
+           16);
+    memcpy(wv + 28, "\0\0\0\x03xyz", 7);
+    e.provider_pssh_len[CIR_DRM_WIDEVINE] = 35;
+    /* PlayReady, version 1, the key ID, data "vendor" */
+    memcpy(pr, "\0\0\0\x3apssh\x01\0\0\0", 12);
+    memcpy(pr + 12,
+           "\x9a\x04\xf0\x79\x98\x40\x42\x86\xab\x92\xe6\x5b\xe0\x88\x5f\x95",
+           16);
+    memcpy(pr + 28, "\0\0\0\x01", 4);
+    memcpy(pr + 32, KID, 16);
+    memcpy(pr + 48, "\0\0\0\x06", 4);
+    memcpy(pr + 52, pro, 6);
+    e.provider_pssh_len[CIR_DRM_PLAYREADY] = 58;
+
+    cr_assert_eq(cir_drm_boxes_build(&b, &e), 0);
+    cr_assert_eq(b.pssh[CIR_DRM_WIDEVINE].len, 35);
+    cr_expect_eq(memcmp(b.pssh[CIR_DRM_WIDEVINE].data, wv, 35), 0);
+    cr_assert_eq(b.pssh[CIR_DRM_PLAYREADY].len, 58);
+    cr_expect_eq(memcmp(b.pssh[CIR_DRM_PLAYREADY].data, pr, 58), 0);
+    cr_assert_eq(b.playready_pro.len, 6);
+    cr_expect_eq(memcmp(b.playready_pro.data, pro, 6), 0);
+    pssh_data(&b.pssh[CIR_DRM_CLEARKEY], "1077efecc0b24d02ace33c1e52e2fb4b", 1,
+              &n);
+    cir_drm_boxes_free(&b);
+}

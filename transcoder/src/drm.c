@@ -214,6 +214,45 @@ playready_object(cir_buf_t *pro, const cir_encryption_t *enc)
     return ret < 0 ? CIR_ENOMEM : 0;
 }
 
+static uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+/* The key provider's boxes (cir_speke.c checked each: one whole pssh box
+ * of its system) instead of ours; PlayReady's Object is its box's data. */
+static int
+use_provider_boxes(cir_drm_boxes_t *b, const cir_encryption_t *enc)
+{
+    for (int s = 0; s < CIR_DRM_NB; s++) {
+        const uint8_t *box = enc->provider_pssh[s];
+        size_t len = enc->provider_pssh_len[s], off;
+
+        if (len == 0 || !(enc->drm.systems & CIR_DRM_BIT(s))) {
+            continue;
+        }
+        cir_buf_reset(&b->pssh[s]);
+        if (cir_buf_append(&b->pssh[s], box, len) < 0) {
+            return CIR_ENOMEM;
+        }
+        if (s != CIR_DRM_PLAYREADY) {
+            continue;
+        }
+        off = box[8] == 1 ? 32 + 16 * (size_t)get_be32(box + 28) : 28;
+        if (off + 4 > len) {
+            return CIR_EINTERNAL;
+        }
+        cir_buf_reset(&b->playready_pro);
+        if (cir_buf_append(&b->playready_pro, box + off + 4, len - off - 4) <
+            0) {
+            return CIR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int
 cir_drm_boxes_build(cir_drm_boxes_t *b, const cir_encryption_t *enc)
 {
@@ -242,7 +281,7 @@ cir_drm_boxes_build(cir_drm_boxes_t *b, const cir_encryption_t *enc)
                      enc->key_id, b->playready_pro.data, b->playready_pro.len);
     }
     cir_buf_free(&data);
-    return ret;
+    return ret == 0 ? use_provider_boxes(b, enc) : ret;
 }
 
 int

@@ -28,6 +28,7 @@
 #include "cir_preset_codecs.h"
 #include "cir_published.h"
 #include "cir_result_json.h"
+#include "cir_speke.h"
 #include "cir_storage.h"
 #include "cir_transcode.h"
 
@@ -805,6 +806,14 @@ main(int argc, char **argv)
     if (o.publish_tag != NULL && check_published(&o, &result) == 1) {
         ret = 0;
         code = CIR_EXIT_OK;
+        goto report;
+    }
+    /* a key provider is asked only for a job that will run */
+    if ((ret = cir_speke_resolve(&o.encryption, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
+        memset(&result, 0, sizeof(result));
+        snprintf(result.error, sizeof(result.error), "%s", err);
+        code = cir_transcode_exit_code(ret);
         goto report;
     }
     ret = cir_transcode_run(&job, &result);

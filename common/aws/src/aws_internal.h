@@ -51,6 +51,7 @@ typedef struct {
     const void *body;
     size_t body_len;
     int unsigned_payload;
+    int anonymous; /* sent without a signature (no credentials needed) */
     int low_speed_s;
     /* limits of this request (0/NULL: the client's): the total time of one
      * attempt, a long poll's wait added to the client's total, the number
@@ -92,6 +93,10 @@ void aws_set_error_code(const char *code);
 const char *aws_env(const char *name); /* NULL when unset or empty */
 void aws_copy_str(char *dst, size_t size, const char *src);
 void aws_trim_slash(char *s);
+
+/* client.c: a client that signs nothing (its requests are anonymous):
+ * an unsigned key provider's (speke.c). */
+int aws_open_anonymous(cir_aws_t **aws, char *err, size_t errsize);
 
 /* creds.c: sets a->source (and static credentials) from the environment
  * and files; CIR_EAUTH with a message in err when there are none. */

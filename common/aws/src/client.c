@@ -83,8 +83,8 @@ endpoint_for(char *dst, size_t size, const char *svc_env)
     aws_trim_slash(dst);
 }
 
-int
-cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
+static int
+aws_open(cir_aws_t **out, int with_creds, char *err, size_t errsize)
 {
     cir_aws_t *a = calloc(1, sizeof(*a));
     const char *v;
@@ -119,7 +119,8 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
         return CIR_EINVAL;
     }
 
-    if ((ret = aws_creds_find(a, err, errsize)) < 0) {
+    a->source = CRED_NONE;
+    if (with_creds && (ret = aws_creds_find(a, err, errsize)) < 0) {
         pthread_mutex_destroy(&a->lock);
         pthread_mutex_destroy(&a->refresh_lock);
         free(a);
@@ -127,6 +128,18 @@ cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
     }
     *out = a;
     return 0;
+}
+
+int
+cir_aws_open(cir_aws_t **out, char *err, size_t errsize)
+{
+    return aws_open(out, 1, err, errsize);
+}
+
+int
+aws_open_anonymous(cir_aws_t **out, char *err, size_t errsize)
+{
+    return aws_open(out, 0, err, errsize);
 }
 
 void

@@ -71,6 +71,21 @@ sign_headers(const cir_aws_t *a, const aws_req_t *r, signed_headers_t *s)
     return ret;
 }
 
+/* An anonymous request's headers: r's, no Authorization. */
+static int
+unsigned_headers(const aws_req_t *r, signed_headers_t *s)
+{
+    if (r->nheaders > 32) {
+        return CIR_ELIMIT;
+    }
+    s->nh = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        s->hdrs[s->nh++] = r->headers[i];
+    }
+    s->auth[0] = '\0';
+    return 0;
+}
+
 /* endpoint + encoded path [+ "?" canonical query] into url. */
 static int
 build_url(const aws_req_t *r, cir_buf_t *url)
@@ -100,8 +115,10 @@ header_list(const aws_req_t *r, const signed_headers_t *s)
                  s->hdrs[i].value);
         sl = curl_slist_append(sl, line);
     }
-    snprintf(line, sizeof(line), "Authorization: %s", s->auth);
-    sl = curl_slist_append(sl, line);
+    if (s->auth[0] != '\0') {
+        snprintf(line, sizeof(line), "Authorization: %s", s->auth);
+        sl = curl_slist_append(sl, line);
+    }
     sl = curl_slist_append(sl, "Expect:");
     if (r->body == NULL) {
         sl = curl_slist_append(sl, "Content-Type:");
@@ -149,11 +166,15 @@ attempt_once(cir_aws_t *a, aws_req_t *r, int *retry)
     int ret;
 
     *retry = 0;
-    if ((ret = cir_aws_credentials(a, &s.cr)) < 0) {
+    if (r->anonymous) {
+        ret = unsigned_headers(r, &s);
+    } else if ((ret = cir_aws_credentials(a, &s.cr)) < 0) {
         *retry = ret == CIR_ETRANSIENT;
         return ret;
+    } else {
+        ret = sign_headers(a, r, &s);
     }
-    if ((ret = sign_headers(a, r, &s)) < 0) {
+    if (ret < 0) {
         return ret;
     }
     cir_buf_init(&url, 65536);
