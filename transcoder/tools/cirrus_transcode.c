@@ -139,8 +139,9 @@ static const cir_option_t opts[] = {
     {"encryption", S(encryption), "", 0, 0,
      "Common Encryption of the segments, a JSON object: {\"scheme\": "
      "\"cenc|cbcs|aes-128\", \"key_file\": PATH} or {\"scheme\": ..., "
-     "\"key_id\": "
-     "HEX32, \"key\": HEX32}, with \"drm\": {\"clearkey\"|\"widevine\"|"
+     "\"key_id\": HEX32, \"key\": HEX32} or {\"scheme\": ..., \"speke\": "
+     "{\"url\": URL, \"resource_id\": ID, \"region\": R}} (a SPEKE v2 "
+     "key provider), with \"drm\": {\"clearkey\"|\"widevine\"|"
      "\"playready\"|\"fairplay\": {...}} for the DRM systems to signal "
      "(docs/encryption.md; default ClearKey alone); aes-128 (HLS only) "
      "takes \"key_uri\": where players fetch the key (prefer the key file or "
