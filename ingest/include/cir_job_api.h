@@ -14,6 +14,11 @@
  *   DELETE /assets/{name}   the asset out_root/<name> and its result file
  *                           removed from the store; 409 while a queued or
  *                           running job writes it
+ *   POST /uploads           {"name"}: a presigned S3 PUT URL for
+ *                           upload_s3_uri/<name> (the console's upload on
+ *                           AWS, the browser sending the file to S3) and
+ *                           the job input that names it; 501 without
+ *                           upload_s3_uri
  *   GET  /openapi.json      the OpenAPI 3 document (embedded at build time)
  *
  * Idempotency keys (body "idempotency_key" or the Idempotency-Key header)
@@ -42,6 +47,9 @@ typedef struct {
     /* intake=sqs: POST /jobs sends to this queue (SendMessage) */
     const char *sqs_queue_url;
     int aws_connect_timeout_ms, aws_request_timeout_ms;
+    /* POST /uploads: s3://bucket/prefix/ ("" : 501), URLs valid this long */
+    const char *upload_s3_uri;
+    int upload_url_seconds;
 } cir_job_api_config_t;
 
 typedef struct cir_job_api cir_job_api_t;
@@ -68,6 +76,7 @@ typedef enum {
     CIR_API_CANCEL,
     CIR_API_RETRY,
     CIR_API_DELETE_ASSET,
+    CIR_API_UPLOAD,
 } cir_api_route_t;
 
 #define CIR_API_LIMIT_DEFAULT 50

@@ -48,6 +48,10 @@ struct cir_job_api {
     /* intake=sqs: POST /jobs sends the document to the queue */
     char queue_url[1024];
     cir_aws_t *aws; /* the HTTP thread's own client */
+    /* POST /uploads: where the browser PUTs (upload_s3_uri) */
+    cir_uri_t upload;
+    int upload_url_seconds;
+    cir_aws_t *upload_aws;
 };
 
 /* The spool folders and the state each one means, in that order. */
@@ -238,6 +242,10 @@ cir_job_api_route(int method, const char *url, cir_api_request_t *out,
         return out->route == CIR_API_LIST
                    ? route_query(q ? q + 1 : NULL, out, err, errsize)
                    : 0;
+    }
+    if (plen == 8 && strncmp(url, "/uploads", 8) == 0) {
+        out->route = post ? CIR_API_UPLOAD : CIR_API_BAD_METHOD;
+        return 0;
     }
     if (plen > 8 && strncmp(url, "/assets/", 8) == 0) {
         return route_asset(method, url + 8, plen - 8, out, err, errsize);
@@ -1145,6 +1153,63 @@ delete_asset(const cir_job_api_t *a, const char *name,
 /* ---- the handler ----------------------------------------------------------
  */
 
+/* ---- POST /uploads ---------------------------------------------------------
+ */
+
+/*
+ * A presigned PUT for upload_s3_uri/<name>: the console (on AWS, where the
+ * worker is not beside nginx) sends the file straight to S3 with it, then
+ * submits a job on the input returned.  The name is one path segment like
+ * an asset's; the URL is signed with the worker's credentials (its role
+ * needs s3:PutObject there) and valid upload_url_seconds.
+ */
+static int
+presign_upload(const cir_job_api_t *a, const cir_worker_http_request_t *req,
+               cir_worker_http_answer_t *ans)
+{
+    char key[CIR_URI_MAX], input[CIR_JOB_URI_MAX];
+    const char *name;
+    json_error_t jerr;
+    cir_buf_t url;
+    json_t *body, *o;
+    int n, ret;
+
+    if (a->upload.bucket[0] == '\0') {
+        return answer_error(ans, 501,
+                            "no upload_s3_uri: uploads go through nginx "
+                            "(/api/uploads/) beside a spool worker");
+    }
+    body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+    name = json_string_value(json_object_get(body, "name"));
+    if (name == NULL || !asset_name_ok(name) || strlen(name) > 255) {
+        json_decref(body);
+        return answer_error(ans, 400,
+                            "the body is {\"name\": \"<file name>\"}: one "
+                            "path segment of at most 255 bytes (no '/', '\\' "
+                            "or control character, not starting with '.')");
+    }
+    n = snprintf(key, sizeof(key), "%s%s", a->upload.path, name);
+    if (n < 0 || (size_t)n >= sizeof(key) ||
+        snprintf(input, sizeof(input), "s3://%s/%s", a->upload.bucket, key) >=
+            (int)sizeof(input)) {
+        json_decref(body);
+        return answer_error(ans, 400, "the name is too long for a key");
+    }
+    json_decref(body);
+    cir_buf_init(&url, 64 * 1024);
+    ret = cir_s3_presign_url(a->upload_aws, "PUT", a->upload.bucket, key,
+                             a->upload_url_seconds, &url);
+    if (ret < 0) {
+        cir_buf_free(&url);
+        return answer_error(ans, 503, "cannot sign the upload URL: %s",
+                            cir_aws_last_error());
+    }
+    o = json_pack("{s:s, s:s, s:s, s:i}", "method", "PUT", "url", url.data,
+                  "input", input, "expires_in", a->upload_url_seconds);
+    cir_buf_free(&url);
+    return answer_json(ans, 200, o);
+}
+
 int
 cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
                    cir_worker_http_answer_t *ans)
@@ -1163,7 +1228,7 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
         return answer_error(ans, 400, "%s", err);
     }
     if (a->aws && r.route != CIR_API_OPENAPI && r.route != CIR_API_SUBMIT &&
-        r.route != CIR_API_NOT_FOUND) {
+        r.route != CIR_API_UPLOAD && r.route != CIR_API_NOT_FOUND) {
         return answer_error(ans, 501,
                             "with intake=sqs the job API only queues jobs "
                             "(POST /jobs): their state is in status_dir");
@@ -1188,6 +1253,8 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
         return retry_job(a, r.id, ans);
     case CIR_API_DELETE_ASSET:
         return delete_asset(a, r.id, ans);
+    case CIR_API_UPLOAD:
+        return presign_upload(a, req, ans);
     case CIR_API_BAD_METHOD:
         return answer_error(ans, 405, "method not allowed on %s", req->url);
     default:
@@ -1225,6 +1292,41 @@ open_queue(cir_job_api_t *a, const cir_job_api_config_t *cfg, char *err,
     return 0;
 }
 
+/* POST /uploads: upload_s3_uri (an s3:// prefix) and a client for it. */
+static int
+open_upload(cir_job_api_t *a, const cir_job_api_config_t *cfg, char *err,
+            size_t errsize)
+{
+    char why[256] = "";
+    size_t n;
+
+    if (cfg->upload_s3_uri == NULL || cfg->upload_s3_uri[0] == '\0') {
+        return 0;
+    }
+    if (cir_uri_parse_why(cfg->upload_s3_uri, &a->upload, why, sizeof(why)) <
+            0 ||
+        a->upload.scheme != CIR_URI_S3) {
+        snprintf(err, errsize, "api: upload_s3_uri %s: %s", cfg->upload_s3_uri,
+                 why[0] ? why : "not an s3:// URI");
+        return CIR_EINVAL;
+    }
+    n = strlen(a->upload.path);
+    if (n > 0 && a->upload.path[n - 1] != '/') {
+        if (n + 1 >= sizeof(a->upload.path)) {
+            snprintf(err, errsize, "api: upload_s3_uri is too long");
+            return CIR_EINVAL;
+        }
+        a->upload.path[n] = '/'; /* a prefix: the name goes under it */
+        a->upload.path[n + 1] = '\0';
+    }
+    a->upload_url_seconds =
+        cfg->upload_url_seconds > 0 ? cfg->upload_url_seconds : 900;
+    if (cir_aws_open(&a->upload_aws, err, errsize) < 0) {
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
 int
 cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
                 size_t errsize)
@@ -1250,6 +1352,10 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
     a->dispatch = cfg->dispatch;
     if (strcmp(a->intake, "sqs") == 0 && open_queue(a, cfg, err, errsize) < 0) {
         free(a);
+        return CIR_EINVAL;
+    }
+    if (open_upload(a, cfg, err, errsize) < 0) {
+        cir_job_api_free(&a);
         return CIR_EINVAL;
     }
     /* the spool; with intake=sqs only its api/keys/ */
@@ -1280,6 +1386,7 @@ cir_job_api_free(cir_job_api_t **pa)
 {
     if (*pa) {
         cir_aws_close(&(*pa)->aws);
+        cir_aws_close(&(*pa)->upload_aws);
     }
     free(*pa);
     *pa = NULL;

@@ -56,6 +56,8 @@ typedef struct {
     char key_dir[1024];
     char upload_dir[1024];
     double upload_max_age_hours;
+    char upload_s3_uri[1024];
+    int64_t upload_url_seconds;
     char metrics_listen[64];
     int64_t metrics_port;
     int64_t http_max_request_bytes;
@@ -136,6 +138,13 @@ static const cir_option_t opts[] = {
     {"upload_max_age_hours", D(upload_max_age_hours), "24", 0, 8760,
      "files in upload_dir older than this are removed (checked every "
      "minute; not a running job's input); 0: only when their job ends"},
+    {"upload_s3_uri", S(upload_s3_uri), "", 0, 0,
+     "s3://bucket/prefix/ where the console's uploads go on AWS: the job "
+     "API's POST /uploads answers a presigned PUT URL under it (the worker's "
+     "credentials need s3:PutObject there); empty: POST /uploads answers "
+     "501; docs/console.md"},
+    {"upload_url_seconds", I(upload_url_seconds), "900", 60, 604800,
+     "how long a presigned upload URL is valid"},
     {"metrics_listen", S(metrics_listen), "127.0.0.1", 0, 0,
      "metrics HTTP address"},
     {"metrics_port", I(metrics_port), "0", -1, 65535,
@@ -507,7 +516,9 @@ start_api(worker_t *w)
         .aws_connect_timeout_ms =
             (int)(cfg->aws_connect_timeout_seconds * 1000),
         .aws_request_timeout_ms =
-            (int)(cfg->aws_request_timeout_seconds * 1000)};
+            (int)(cfg->aws_request_timeout_seconds * 1000),
+        .upload_s3_uri = cfg->upload_s3_uri,
+        .upload_url_seconds = (int)cfg->upload_url_seconds};
     cir_worker_http_config_t hc = {
         .listen = cfg->api_listen,
         .port = (int)cfg->api_port,

@@ -550,10 +550,15 @@ async function poll() {
 const params = new URLSearchParams(location.search);
 if (params.get('engine'))
     $('engine').value = params.get('engine');
-poll();
 const first = params.get('play');
+// a VOD deep link's thumbnails are in its published version
+// (v/<version>/thumbs/): known once the asset list is read
+poll();
 if (first) {
     const m = /^\/vod\/([^/]+)\//.exec(first);
-    play(first, { live: params.get('live') === '1', title: first,
-        thumbsVtt: m ? `/vod/${m[1]}/thumbs/thumbs.vtt` : null });
+    pollVod().catch(() => {}).finally(() => {
+        const a = m && state.assets?.find((x) => x.name === decodeURIComponent(m[1]));
+        play(first, { live: params.get('live') === '1', title: first,
+            thumbsVtt: a?.thumbs ? `/vod/${m[1]}/${a.version}thumbs/thumbs.vtt` : null });
+    });
 }

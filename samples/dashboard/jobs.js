@@ -5,7 +5,9 @@
 // job on an input URL or on a file uploaded from here: PUT to /api/uploads/
 // (nginx writes the whole file into the upload folder, then renames it in;
 // its client_max_body_size is the limit), then POST /jobs with the file://
-// input in that folder (/api/console.json says where it is).  Running
+// input in that folder (/api/console.json says where it is); on AWS
+// ({"upload": "presigned"}) PUT straight to S3 through a URL the job API's
+// POST /uploads signs, then POST /jobs with the s3:// input.  Running
 // jobs show their percent and ETA, merged from the status port's running
 // list (/api/worker/jobs).  deleteAsset() removes an asset from the store
 // (DELETE /assets/<name>) once the operator confirms it.  The API token, when the worker
@@ -44,10 +46,15 @@ export class JobsPanel {
             this.refresh();
         });
         this.uploadDir = null;
+        this.presigned = false;
+        // where uploads go: nginx's upload folder beside a spool worker
+        // ({"upload_dir"}), or S3 through the job API's presigned URLs
+        // ({"upload": "presigned"}, the AWS layout)
         fetch('/api/console.json', { cache: 'no-store' }).then((r) => r.ok ? r.json() : null)
             .then((c) => {
                 this.uploadDir = c?.upload_dir || null;
-                this.$('job-file').hidden = !this.uploadDir;
+                this.presigned = !this.uploadDir && c?.upload === 'presigned';
+                this.$('job-file').hidden = !this.uploadDir && !this.presigned;
             }).catch(() => {});
         this.$('job-form').addEventListener('submit', (e) => {
             e.preventDefault();
@@ -183,18 +190,36 @@ export class JobsPanel {
         await this.refresh();
     }
 
-    // PUT file to the upload folder with its progress shown; resolves to
-    // the job's file:// input.  The name gets a suffix so that an upload
-    // never replaces a file a job may be reading.
-    upload(file) {
+    // PUT file to the upload folder (or, presigned, to S3) with its
+    // progress shown; resolves to the job's file:// (s3://) input.  The
+    // name gets a suffix so that an upload never replaces a file a job may
+    // be reading.
+    async upload(file) {
         const m = /^(.*?)(\.[A-Za-z0-9]{1,8})?$/.exec(file.name);
         const base = (m[1] || 'upload').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
         const name = `${base}-${Date.now().toString(36)}${(m[2] || '').toLowerCase()}`;
+        let target = { url: `/api/uploads/${name}`, headers: this.authHeaders(),
+            input: `file://${this.uploadDir}${name}` };
+        if (this.presigned) {
+            // the job API signs a PUT of upload_s3_uri/<name>; the browser
+            // sends the file to S3 itself (no token: the URL is the grant)
+            const r = await fetch(`${API}/uploads`, { method: 'POST',
+                headers: { ...this.authHeaders(), 'Content-Type': 'application/json' },
+                body: JSON.stringify({ name }) });
+            const j = await r.json().catch(() => ({}));
+            if (!r.ok)
+                throw new Error(`upload ${name}: ${j.error || `HTTP ${r.status}`}`);
+            target = { url: j.url, headers: {}, input: j.input };
+        }
+        return this.send(file, name, target);
+    }
+
+    send(file, name, target) {
         const status = this.$('job-status');
         return new Promise((resolve, reject) => {
             const x = new XMLHttpRequest();
-            x.open('PUT', `/api/uploads/${name}`);
-            for (const [k, v] of Object.entries(this.authHeaders()))
+            x.open('PUT', target.url);
+            for (const [k, v] of Object.entries(target.headers))
                 x.setRequestHeader(k, v);
             x.upload.onprogress = (e) => {
                 if (e.lengthComputable) {
@@ -203,8 +228,8 @@ export class JobsPanel {
                         `${Math.round((e.loaded / e.total) * 100)}%`;
                 }
             };
-            x.onload = () => (x.status === 201 || x.status === 204 ?
-                resolve(`file://${this.uploadDir}${name}`) :
+            x.onload = () => (x.status === 200 || x.status === 201 || x.status === 204 ?
+                resolve(target.input) :
                 reject(new Error(x.status === 413 ? `${file.name}: larger than the upload limit` :
                     `upload ${name}: HTTP ${x.status}`)));
             x.onerror = () => reject(new Error(`upload ${name}: network error`));
@@ -215,7 +240,7 @@ export class JobsPanel {
     async submit() {
         const file = this.$('job-file').files[0];
         const status = this.$('job-status');
-        if (file && this.uploadDir) {
+        if (file && (this.uploadDir || this.presigned)) {
             try {
                 this.$('job-input').value = await this.upload(file);
                 this.$('job-file').value = '';

@@ -31,7 +31,7 @@ const buckets = cfg.buckets || ["cirrus-in", "cirrus-out"];
 const queueName = cfg.queue || "uploads";
 const notifyBuckets = new Set(cfg.notifyBuckets || ["cirrus-in"]);
 
-const stats = { verified: 0, rejected: 0, injected: 0, events: 0, parts: 0 };
+const stats = { verified: 0, rejected: 0, injected: 0, events: 0, parts: 0, presigned: 0 };
 // S3 faults: the next `count` requests (only those whose decoded path
 // contains `match`, when given) answer status/code.
 let inject = { count: 0, status: 503, code: "SlowDown", match: "" };
@@ -77,8 +77,57 @@ function decodeQuery(qs) {
   return q;
 }
 
+// A presigned URL (SigV4 in the query string, as a browser's upload PUT
+// sends it): recomputed with @smithy/signature-v4's presign over the same
+// request, date and expiry; refused once expired.
+async function verifyPresigned(req) {
+  const [rawPath, rawQuery] = req.url.split("?", 2);
+  const q = decodeQuery(rawQuery);
+  const cred = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(q["X-Amz-Credential"] || "");
+  if (!cred) return "malformed X-Amz-Credential";
+  if (cred[1] !== ACCESS_KEY) return "InvalidAccessKeyId";
+  if (q["X-Amz-Algorithm"] !== "AWS4-HMAC-SHA256") return "X-Amz-Algorithm";
+  const date = amzDate(q["X-Amz-Date"]);
+  const expires = Number(q["X-Amz-Expires"]);
+  if (!date || !(expires > 0 && expires <= 604800)) return "X-Amz-Date or X-Amz-Expires";
+  if (Date.now() > date.getTime() + expires * 1000) return "Request has expired";
+  const signedNames = (q["X-Amz-SignedHeaders"] || "").split(";");
+  if (!signedNames.includes("host")) return "host is not signed";
+  const headers = {};
+  for (const name of signedNames) {
+    if (req.headers[name] === undefined) return `signed header ${name} missing`;
+    headers[name] = req.headers[name];
+  }
+  const query = { ...q };
+  for (const k of ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+    "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"])
+    delete query[k];
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET,
+      sessionToken: q["X-Amz-Security-Token"] },
+    region: cred[3], service: cred[4], sha256: Sha256, uriEscapePath: cred[4] !== "s3",
+    applyChecksum: false,
+  });
+  // S3 presigned URLs sign UNSIGNED-PAYLOAD (as AWS's S3 presigner does:
+  // the payload hash from this header, the header itself neither signed
+  // nor moved into the query; with these options smithy's presign gives
+  // the signature of AWS's documented example, aeeed9bb...)
+  const signed = await signer.presign(
+    { method: req.method, protocol: "http:", hostname: HOST, path: rawPath, query,
+      headers: { ...headers, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" } },
+    { signingDate: date, expiresIn: expires, signingRegion: cred[3], signingService: cred[4],
+      signableHeaders: new Set(signedNames),
+      unsignableHeaders: new Set(["x-amz-content-sha256"]),
+      unhoistableHeaders: new Set(["x-amz-content-sha256"]) },
+  );
+  if (signed.query["X-Amz-Signature"] !== q["X-Amz-Signature"]) return "SignatureDoesNotMatch";
+  stats.presigned++;
+  return null;
+}
+
 // Recomputes the request's signature with @smithy/signature-v4.
 async function verify(req, body) {
+  if (/[?&]X-Amz-Signature=/.test(req.url)) return verifyPresigned(req);
   const auth = parseAuth(req.headers.authorization);
   if (!auth) return "missing or malformed Authorization";
   if (auth.key !== ACCESS_KEY) return "InvalidAccessKeyId";
@@ -153,6 +202,20 @@ function proxy(targetPort, kind) {
     req.on("end", async () => {
       const body = Buffer.concat(chunks);
       if (req.url.startsWith("/__rig/")) return control(req, res, body);
+      if (kind === "s3" && req.headers.origin) {
+        // the uploads bucket's CORS, as deploy/terraform sets it: a console
+        // page PUTs to a presigned URL from its own origin
+        res.setHeader("access-control-allow-origin", "*");
+        res.setHeader("access-control-expose-headers", "ETag");
+        if (req.method === "OPTIONS") {
+          res.writeHead(200, {
+            "access-control-allow-methods": "PUT, GET, HEAD",
+            "access-control-allow-headers": req.headers["access-control-request-headers"] || "*",
+            "access-control-max-age": "600",
+          });
+          return res.end();
+        }
+      }
       const fail = kind === "s3" ? s3Error : jsonError;
       let why;
       const unsignedSpeke = kind === "speke" && !req.headers.authorization;
@@ -187,10 +250,14 @@ function proxy(targetPort, kind) {
       // signature, so the backend gets the request anonymously.
       const headers = { ...req.headers, "content-length": String(body.length) };
       delete headers.authorization;
+      // a presigned URL's X-Amz-* parameters were checked: not forwarded
+      const [fwdPath, fwdQuery] = req.url.split("?", 2);
+      const rest = (fwdQuery || "").split("&").filter((p) => p && !/^X-Amz-/.test(p));
+      const path = rest.length ? `${fwdPath}?${rest.join("&")}` : fwdPath;
       const up = http.request(
         // no keep-alive (node 20's global agent has it): a socket the
         // emulator closed while idle would be a spurious 502 when reused
-        { host: HOST, port: targetPort, method: req.method, path: req.url, headers, agent: false },
+        { host: HOST, port: targetPort, method: req.method, path, headers, agent: false },
         (ur) => {
           res.writeHead(ur.statusCode, ur.headers);
           ur.pipe(res);

@@ -22,6 +22,8 @@ import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
 import { freePort, nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
 import { validator } from './lib/validate.mjs';
+import { tool } from '../aws-rig/clients.mjs';
+import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -46,8 +48,8 @@ afterEach(() => V.assertClean());
 const waitFor = (what, fn, timeoutMs, detail) => C.waitFor(what, fn,
     { timeoutMs, every: 200, detail });
 
-function daemon(bin, args) {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function daemon(bin, args, env = process.env) {
+    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.log = '';
     child.stdout.on('data', (d) => (child.log += d));
     child.stderr.on('data', (d) => (child.log += d));
@@ -76,7 +78,7 @@ describe('dashboard', { skip: missing || false }, () => {
     const shots = path.join(C.TEST_OUT, 'dashboard');
     const consoleLines = [];
     const uploads = work && path.join(work, 'uploads');
-    let ingest, worker, ffmpeg, ngx, browser, page, rtmpPort;
+    let ingest, worker, ffmpeg, ngx, browser, page, rtmpPort, rig;
     let tokenGiven = 0; // consoleLines before the token: the API's 401s
 
     before(async () => {
@@ -95,10 +97,13 @@ describe('dashboard', { skip: missing || false }, () => {
             worker: { spool_dir: spool, out_root: `file://${out}`,
                 presets_dir: C.PRESETS_DIR, workers: 1, settle_seconds: 0.1,
                 drain_seconds: 1, metrics_port: workerPort, api_port: apiPort,
-                api_token: API_TOKEN, upload_dir: uploads },
+                api_token: API_TOKEN, upload_dir: uploads,
+                // the AWS layout's uploads: presigned PUTs to the S3 rig
+                upload_s3_uri: 's3://cirrus-in/console/' },
         }, null, 2));
+        rig = await startRig();
         ingest = daemon(INGEST_BIN, ['--config', config]);
-        worker = daemon(WORKER_BIN, ['--config', config]);
+        worker = daemon(WORKER_BIN, ['--config', config], rig.env());
         // the origin as shipped: samples/nginx.conf, its ports and paths
         ngx = await startShippedNginx('sample', { vodRoot: out, liveRoot: live,
             ingestPort: statusPort, workerPort, apiPort, uploadRoot: uploads });
@@ -121,6 +126,8 @@ describe('dashboard', { skip: missing || false }, () => {
 
     after(async () => {
         await browser?.close();
+        if (rig)
+            await stopRig(rig);
         ffmpeg?.kill('SIGKILL');
         for (const d of [worker, ingest]) {
             if (d && d.exitCode === null) {
@@ -480,6 +487,35 @@ describe('dashboard', { skip: missing || false }, () => {
         console.log(`# the deleted manifests 404 after ${Date.now() - t0} ms`);
         assert.match(await page.locator('#job-status').innerText(), /^deleted later \(\d+ files\)$/);
         assert.ok(fs.existsSync(path.join(out, 'clip', 'master.m3u8')), 'the other assets stay');
+    });
+
+    test('on AWS (console.json says presigned): the file goes straight to S3, then its job runs', async () => {
+        // what the AWS layout's admin server answers; the page asks the job
+        // API for a presigned PUT, sends the file to S3 (cross-origin: the
+        // bucket's CORS), then queues the job on the s3:// input
+        await page.route('**/api/console.json', (route) => route.fulfill({
+            contentType: 'application/json', body: '{"upload": "presigned"}' }));
+        try {
+            await page.reload();
+            await waitFor('the file input offered', () => page.locator('#job-file').isVisible(), 10000);
+            await page.setInputFiles('#job-file', C.sample('video_only.mp4'));
+            await page.fill('#job-preset', 'mobile');
+            await page.click('#job-form button[type=submit]');
+            const job = await jobWith('the S3 upload\'s job', (j) =>
+                /^s3:\/\/cirrus-in\/console\/video_only-[0-9a-z]+\.mp4$/.test(j.input || ''), 20000);
+            const key = job.input.replace('s3://cirrus-in/', '');
+            const got = path.join(work, 'from-s3.mp4');
+            tool(rig, ['s3-get', job.input, got]);
+            assert.deepEqual(fs.readFileSync(got), fs.readFileSync(C.sample('video_only.mp4')),
+                `${key}: the object is the file, byte for byte`);
+            await waitFor('the S3 upload\'s job done', async () => {
+                const j = (await history()).find((x) => x.id === job.id);
+                assert.notEqual(j?.state, 'failed', JSON.stringify(j));
+                return j?.state === 'done';
+            }, 90000, () => worker.log.slice(-3000));
+        } finally {
+            await page.unroute('**/api/console.json');
+        }
     });
 
     test('no console errors, nothing off loopback', () => {

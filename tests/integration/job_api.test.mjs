@@ -429,6 +429,64 @@ describe('cirrus-worker job API on a spool', () => {
         }
     });
 
+    test('POST /uploads: a presigned PUT the S3 rig accepts (signature checked), then a job on it', async () => {
+        const rig = await startRig();
+        try {
+            // without upload_s3_uri: 501
+            const plain = startWorker({ spool_dir: path.join(work, 'noup-spool'),
+                out_root: `file://${out}`, presets_dir: C.PRESETS_DIR, workers: 1,
+                api_port: -1, api_token: TOKEN }, rig.env());
+            const none = await call(await apiBase(plain), 'createUpload', 'POST', '/uploads',
+                { body: { name: 'a.mp4' } });
+            assert.equal(none.status, 501);
+            plain.kill('SIGKILL');
+            const up = startWorker({ spool_dir: path.join(work, 'up-spool'),
+                out_root: `file://${out}`, presets_dir: C.PRESETS_DIR,
+                default_preset: 'mobile', workers: 1, api_port: -1, api_token: TOKEN,
+                upload_s3_uri: 's3://cirrus-in/console', upload_url_seconds: 600 }, rig.env());
+            const upBase = await apiBase(up);
+            const r = await call(upBase, 'createUpload', 'POST', '/uploads',
+                { body: { name: 'My Clip.mp4' } });
+            assert.equal(r.status, 200, JSON.stringify(r.json));
+            assert.equal(r.json.method, 'PUT');
+            assert.equal(r.json.input, 's3://cirrus-in/console/My Clip.mp4');
+            assert.equal(r.json.expires_in, 600);
+            const u = new URL(r.json.url);
+            assert.equal(u.pathname, '/cirrus-in/console/My%20Clip.mp4');
+            assert.equal(u.searchParams.get('X-Amz-Expires'), '600');
+            assert.equal(u.searchParams.get('X-Amz-SignedHeaders'), 'host');
+            assert.ok(!r.json.url.includes(rig.env().AWS_SECRET_ACCESS_KEY), 'no secret in the URL');
+            const file = fs.readFileSync(C.sample('video_only.mp4'));
+            // a tampered signature, or another key, is refused by the rig
+            const bad = new URL(r.json.url);
+            bad.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+            assert.equal((await fetch(bad, { method: 'PUT', body: file })).status, 403);
+            const other = new URL(r.json.url);
+            other.pathname = '/cirrus-in/console/other.mp4';
+            assert.equal((await fetch(other, { method: 'PUT', body: file })).status, 403);
+            const put = await fetch(r.json.url, { method: 'PUT', body: file });
+            assert.equal(put.status, 200, await put.text());
+            assert.match(tool(rig, ['s3-list', 's3://cirrus-in/console/']).stdout, /console\/My Clip\.mp4/);
+            // names that are not one path segment
+            for (const name of ['../x.mp4', 'a/b.mp4', '.hidden', '', 'x\u0001y'])
+                assert.equal((await call(upBase, 'createUpload', 'POST', '/uploads',
+                    { body: { name } })).status, 400, JSON.stringify(name));
+            assert.equal((await call(upBase, 'createUpload', 'POST', '/uploads',
+                { body: { name: 'a.mp4' }, token: null })).status, 401);
+            // the job on what the browser uploaded
+            const j = await call(upBase, 'submitJob', 'POST', '/jobs', { body: { id: 'uploaded',
+                input: r.json.input, output: `file://${out}/uploaded`, only: 'hls' } });
+            assert.equal(j.status, 201, JSON.stringify(j.json));
+            await C.waitFor('the uploaded job done', async () =>
+                (await call(upBase, 'getJob', 'GET', '/jobs/uploaded')).json?.state === 'done',
+            { timeoutMs: 120000, every: 250, detail: () => up.log.slice(-3000) });
+            assert.ok(fs.existsSync(path.join(out, 'uploaded', 'master.m3u8')));
+            up.kill('SIGKILL');
+        } finally {
+            await stopRig(rig);
+        }
+    });
+
     test('every example in the OpenAPI document', async () => {
         const doc = JSON.parse(fs.readFileSync(OPENAPI, 'utf8'));
         // the request examples are accepted as they are

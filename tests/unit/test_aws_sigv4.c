@@ -1,13 +1,14 @@
 /*
  * SigV4 against AWS's published test vectors: the aws-sig-v4-test-suite
  * (AKIDEXAMPLE, 20150830T123600Z, us-east-1, service "service"; the
- * unnormalised path variants, as S3 signs), and the S3 GET object and IAM
- * ListUsers examples of AWS's documentation.
+ * unnormalised path variants, as S3 signs), and the S3 GET object, the S3
+ * presigned URL and IAM ListUsers examples of AWS's documentation.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cir_error.h"
 #include "cir_sigv4.h"
 
 #define SUITE_KEY    "AKIDEXAMPLE"
@@ -325,6 +326,33 @@ Test(aws_sigv4, s3_get_object_documentation_example)
               "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
               "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91"
               "039c6036bdb41");
+}
+
+/* S3's "Authenticating Requests: Using Query Parameters" example. */
+Test(aws_sigv4, s3_presigned_url_documentation_example)
+{
+    cir_sigv4_scope_t s = {"AKIAIOSFODNN7EXAMPLE",
+                           "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                           "us-east-1", "s3", "20130524T000000Z"};
+    cir_buf_t q;
+
+    cir_buf_init(&q, 4096);
+    cr_assert_eq(cir_sigv4_presign_query("GET",
+                                         "examplebucket.s3.amazonaws.com",
+                                         "/test.txt", &s, NULL, 86400, &q),
+                 0);
+    cr_assert_str_eq(
+        q.data,
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE"
+        "%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date="
+        "20130524T000000Z"
+        "&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature="
+        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    /* more than S3's 7 days: refused */
+    cr_assert_eq(
+        cir_sigv4_presign_query("PUT", "h", "/k", &s, NULL, 604801, &q),
+        CIR_EINVAL);
+    cir_buf_free(&q);
 }
 
 Test(aws_sigv4, iam_list_users_documentation_example)

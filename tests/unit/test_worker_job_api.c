@@ -71,6 +71,9 @@ Test(job_api, routes)
     cr_assert_eq(route_ok(HTTP_GET, "/openapi.json").route, CIR_API_OPENAPI);
     cr_assert_eq(route_ok(HTTP_POST, "/openapi.json").route,
                  CIR_API_BAD_METHOD);
+    cr_assert_eq(route_ok(HTTP_POST, "/uploads").route, CIR_API_UPLOAD);
+    cr_assert_eq(route_ok(HTTP_GET, "/uploads").route, CIR_API_BAD_METHOD);
+    cr_assert_eq(route_ok(HTTP_POST, "/uploads/x").route, CIR_API_NOT_FOUND);
     r = route_ok(HTTP_DELETE, "/assets/talk-1");
     cr_assert_eq(r.route, CIR_API_DELETE_ASSET);
     cr_assert_str_eq(r.id, "talk-1");

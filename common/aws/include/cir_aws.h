@@ -157,6 +157,16 @@ int cir_s3_put_multipart(cir_aws_t *aws, const char *bucket, const char *key,
                          const void *data, size_t len, size_t part_size,
                          const cir_s3_put_opts_t *opts);
 int cir_s3_delete(cir_aws_t *aws, const char *bucket, const char *key);
+
+/*
+ * A presigned URL (SigV4 in the query string, valid expires_s seconds, at
+ * most 7 days) for method on s3://bucket/key, appended to url: whoever holds
+ * it may send that one request without credentials (a browser's PUT of an
+ * upload).  Signed with the client's credentials now; a session token goes
+ * into the URL.  Path-style on a custom endpoint, virtual-hosted on AWS.
+ */
+int cir_s3_presign_url(cir_aws_t *aws, const char *method, const char *bucket,
+                       const char *key, int expires_s, cir_buf_t *url);
 /* ListObjectsV2: calls fn for each key under prefix (all pages); fn returns
  * nonzero to stop. */
 int cir_s3_list(cir_aws_t *aws, const char *bucket, const char *prefix,

@@ -65,6 +65,18 @@ void cir_sigv4_signing_key(const char *secret, const char *date8,
 int cir_sigv4_sign(const cir_sigv4_req_t *r, const cir_sigv4_scope_t *s,
                    char sig[65], char *auth, size_t authsize);
 
+/*
+ * A presigned URL's query (SigV4 in the query string, "UNSIGNED-PAYLOAD",
+ * only host signed): the canonical query of X-Amz-Algorithm,
+ * X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders (and
+ * X-Amz-Security-Token when token is not NULL or ""), then
+ * &X-Amz-Signature=..., appended to out.  host as the request will send
+ * it ("bucket.s3.region.amazonaws.com", "127.0.0.1:9000").
+ */
+int cir_sigv4_presign_query(const char *method, const char *host,
+                            const char *path, const cir_sigv4_scope_t *s,
+                            const char *token, int expires_s, cir_buf_t *out);
+
 void cir_sha256_hex(const void *data, size_t len, char out[65]);
 /* "YYYYMMDDTHHMMSSZ" for t (UTC). */
 void cir_sigv4_amz_date(time_t t, char out[17]);

@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "aws_internal.h"
 #include "cir_error.h"
 #include "cir_log.h"
+#include "cir_sigv4.h"
 #include "cir_storage.h"
 
 #define KEY_PATH_MAX   (CIR_URI_MAX + 128)
@@ -435,6 +438,38 @@ done:
     free(m.etags);
     cir_buf_free(&out);
     cir_buf_free(&body);
+    return ret;
+}
+
+int
+cir_s3_presign_url(cir_aws_t *a, const char *method, const char *bucket,
+                   const char *key, int expires_s, cir_buf_t *url)
+{
+    char ep[1024], path[2048], date[17];
+    const char *host;
+    cir_aws_creds_t cr;
+    int ret;
+
+    if ((ret = locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path))) <
+            0 ||
+        (ret = cir_aws_credentials(a, &cr)) < 0) {
+        return ret;
+    }
+    host = strstr(ep, "://");
+    host = host ? host + 3 : ep;
+    cir_sigv4_amz_date(time(NULL), date);
+    cir_sigv4_scope_t scope = {.access_key = cr.access_key,
+                               .secret_key = cr.secret_key,
+                               .region = cir_aws_region(a),
+                               .service = "s3",
+                               .amz_date = date};
+    if ((ret = cir_buf_puts(url, ep)) == 0 &&
+        (ret = cir_sigv4_uri_encode(url, path, strlen(path), 0)) == 0 &&
+        (ret = cir_buf_puts(url, "?")) == 0) {
+        ret = cir_sigv4_presign_query(method, host, path, &scope, cr.token,
+                                      expires_s, url);
+    }
+    OPENSSL_cleanse(&cr, sizeof(cr));
     return ret;
 }
 
