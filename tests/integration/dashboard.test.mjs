@@ -11,7 +11,10 @@
 // failed one shows its reason and is retried; an asset is deleted once
 // confirmed (gone from the store, its manifest 404); the engine menu offers only
 // the engines of the manifest; the live stream has rendition health rows
-// with graphs; the origin's requests per second show.  Screenshots go to
+// with graphs; the origin's requests per second show; on AWS's layout
+// (console.json: presigned) a file goes straight to S3 (the AWS rig)
+// through the job API's presigned URL and its job runs; a stream whose
+// rungs cannot keep up raises the degraded banner.  Screenshots go to
 // <build>/test-out/.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -91,9 +94,22 @@ describe('dashboard', { skip: missing || false }, () => {
         const apiPort = await freePort();
         // one file, two sections: each daemon takes its own
         const config = path.join(work, 'cirrus.json');
+        // a second application whose one rung cannot keep up (x264's
+        // veryslow, 720p and 540p from 1080p30, on two cores): they drop
+        // frames, the ingest marks them degraded
+        const presets = path.join(work, 'presets');
+        fs.mkdirSync(presets);
+        fs.writeFileSync(path.join(presets, 'slow.json'), JSON.stringify({
+            name: 'slow', description: 'a rung far slower than real time',
+            video: { enabled: true, codec: 'h264', encoder_preset: 'veryslow', gop_seconds: 2,
+                rungs: [{ name: 'slow720', height: 720, bitrate_kbps: 4000 },
+                    { name: 'slow540', height: 540, bitrate_kbps: 3000 }] },
+            audio: { enabled: true, bitrate_kbps: 96, channels: 2, sample_rate: 48000 },
+            segment_seconds: 2, thumbnails: { enabled: false }, images: { enabled: false } }));
         fs.writeFileSync(config, JSON.stringify({
             ingest: { port: rtmpPort, status_port: statusPort, live_root: live,
-                grace_seconds: 2 },
+                grace_seconds: 2, presets_dir: presets,
+                applications: { live: {}, slow: { preset: 'slow' } } },
             worker: { spool_dir: spool, out_root: `file://${out}`,
                 presets_dir: C.PRESETS_DIR, workers: 1, settle_seconds: 0.1,
                 drain_seconds: 1, metrics_port: workerPort, api_port: apiPort,
@@ -515,6 +531,31 @@ describe('dashboard', { skip: missing || false }, () => {
             }, 90000, () => worker.log.slice(-3000));
         } finally {
             await page.unroute('**/api/console.json');
+        }
+    });
+
+    test('a rendition that drops frames raises the banner, named', async () => {
+        const pub = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin',
+            '-re', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30',
+            '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+            '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast',
+            '-tune', 'zerolatency', '-g', '30', '-b:v', '4000k', '-c:a', 'aac',
+            '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/slow/burn`], { stdio: 'ignore' });
+        try {
+            const text = await waitFor('the degraded banner', async () => {
+                const b = page.locator('#banner');
+                return (await b.isVisible()) && await b.innerText();
+            }, 45000, () => ingest.log.slice(-3000));
+            assert.match(text, /degraded: (burn\/slow(720|540)(, )?)+ \(dropping frames\)/);
+            // the ingest says the same: its status marks the rendition
+            const st = await (await fetch(`${ngx.base}/api/ingest/streams`)).json();
+            const burn = (st.streams || st).find((x) => x.key === 'burn');
+            const rung = burn?.abr?.find((r) => r.degraded);
+            assert.ok(rung?.degraded && rung.dropped_frames > 0, JSON.stringify(burn));
+            // its row in the live panel is marked
+            assert.ok(await page.locator('#live tr.rendition.degraded').count() >= 1);
+        } finally {
+            pub.kill('SIGKILL');
         }
     });
 
