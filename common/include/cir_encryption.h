@@ -134,6 +134,14 @@ int cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
 int cir_speke_parse(const json_t *v, cir_speke_t *out, char *err,
                     size_t errsize);
 
+/* 1 when s is a URL that may go into a quoted playlist attribute and an
+ * XML text node as it is: printable ASCII without blanks, quotes, angle
+ * brackets or backslashes (n bytes; "" is not). */
+int cir_encryption_url_chars_ok(const char *s, size_t n);
+
+/* 1 when the 16 bytes are all zero (no usable key). */
+int cir_encryption_key_is_zero(const uint8_t key[16]);
+
 /* "clearkey", "widevine", "playready", "fairplay". */
 const char *cir_drm_system_name(cir_drm_system_t s);
 

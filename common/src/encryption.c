@@ -50,8 +50,19 @@ parse_hex16(const json_t *v, const char *field, uint8_t out[16], char *err,
     return 0;
 }
 
-static int
-is_zero16(const uint8_t v[16])
+int
+cir_encryption_url_chars_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] <= ' ' || s[i] >= 0x7f || strchr("\"<>\\", s[i]) != NULL) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+int
+cir_encryption_key_is_zero(const uint8_t v[16])
 {
     uint8_t any = 0;
     for (int i = 0; i < 16; i++) {
@@ -88,7 +99,7 @@ parse_key_pair(const json_t *o, const char *where, cir_encryption_t *out,
                            errsize)) < 0) {
         return ret;
     }
-    if (is_zero16(out->key)) {
+    if (cir_encryption_key_is_zero(out->key)) {
         snprintf(err, errsize, "encryption.key: all zero");
         return CIR_EINVAL;
     }
@@ -213,9 +224,7 @@ drm_url(const json_t *v, const char *field, const char *const prefixes[],
         ok |= strncmp(s, prefixes[i], strlen(prefixes[i])) == 0 &&
               s[strlen(prefixes[i])] != '\0';
     }
-    for (const char *p = s; ok && *p != '\0'; p++) {
-        ok = *p > ' ' && *p < 0x7f && strchr("\"<>\\", *p) == NULL;
-    }
+    ok = ok && cir_encryption_url_chars_ok(s, strlen(s));
     if (!ok) {
         snprintf(err, errsize,
                  "encryption.drm.%s: not a %s URL (printable ASCII without "
@@ -503,9 +512,7 @@ cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
                  "the key)");
         return CIR_EINVAL;
     }
-    for (const char *p = s; ok && *p != '\0'; p++) {
-        ok = *p > ' ' && *p < 0x7f && strchr("\"<>\\", *p) == NULL;
-    }
+    ok = ok && cir_encryption_url_chars_ok(s, strlen(s));
     if (!ok) {
         snprintf(err, errsize,
                  "encryption.key_uri: not a URL of at most %zu characters "

@@ -277,10 +277,8 @@ read_uri(xmlNodePtr n, cir_encryption_t *enc, char *err, size_t errsize)
     int ok = base64_text(n, uri, sizeof(uri) - 1, &len) == 0 && len > 6;
 
     uri[len] = '\0';
-    ok = ok && strncmp((const char *)uri, "skd://", 6) == 0;
-    for (size_t i = 0; ok && i < len; i++) {
-        ok = uri[i] > ' ' && uri[i] < 0x7f && strchr("\"<>\\", uri[i]) == NULL;
-    }
+    ok = ok && strncmp((const char *)uri, "skd://", 6) == 0 &&
+         cir_encryption_url_chars_ok((const char *)uri, len);
     if (!ok) {
         snprintf(err, errsize,
                  "SPEKE response: cpix:DRMSystem fairplay cpix:URIExtXKey: not "
@@ -387,7 +385,6 @@ read_key(xmlNodePtr root, const char *kid, cir_encryption_t *enc, char *err,
          size_t errsize)
 {
     xmlNodePtr ck = content_key(root, kid, err, errsize), secret, plain;
-    uint8_t any = 0;
     size_t len = 0;
 
     if (ck == NULL) {
@@ -416,10 +413,7 @@ read_key(xmlNodePtr root, const char *kid, cir_encryption_t *enc, char *err,
                  "key");
         return CIR_EPARSE;
     }
-    for (int i = 0; i < 16; i++) {
-        any |= enc->key[i];
-    }
-    if (!any) {
+    if (cir_encryption_key_is_zero(enc->key)) {
         snprintf(err, errsize, "SPEKE response: pskc:PlainValue: all zero");
         return CIR_EPARSE;
     }
