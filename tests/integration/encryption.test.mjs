@@ -26,10 +26,10 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
-import * as MP4Box from 'mp4box';
 import protobuf from 'protobufjs';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
+import { psshBoxes } from './lib/pssh.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
 import { validator } from './lib/validate.mjs';
 
@@ -91,20 +91,6 @@ function decodeMd5(buf, key) {
         '-f', 'md5', '-']);
     return { ok: r.status === 0 && String(r.stderr).trim() === '',
         md5: String(r.stdout).trim(), err: String(r.stderr).slice(0, 2000) };
-}
-
-// The pssh boxes of init.mp4 as mp4box.js reads them, with their bytes.
-function psshBoxes(file) {
-    const buf = fs.readFileSync(file);
-    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
-    ab.fileStart = 0;
-    const mp4 = MP4Box.createFile();
-    mp4.appendBuffer(ab);
-    mp4.flush();
-    assert.ok(mp4.moov, `${file}: mp4box.js found no moov`);
-    return mp4.moov.boxes.filter((b) => b.type === 'pssh').map((b) => ({ ...b,
-        bytes: buf.subarray(b.start, b.start + b.size),
-        data: b.protection_data ? Buffer.from(b.protection_data) : Buffer.alloc(0) }));
 }
 
 // A PlayReady Object: its one record's WRMHEADER (UTF-16LE) as a DOM.

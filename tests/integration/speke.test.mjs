@@ -25,8 +25,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DOMParser } from '@xmldom/xmldom';
-import * as MP4Box from 'mp4box';
 import * as C from './lib/cirrus.mjs';
+import { psshBySystem as psshBoxes } from './lib/pssh.mjs';
 import { start, stop } from '../aws-rig/index.mjs';
 import { SPEKE_KEY, spekeBoxes } from '../aws-rig/speke.mjs';
 
@@ -62,18 +62,6 @@ function decodes(buf, key) {
     const r = spawnSync('ffmpeg', ['-v', 'error', ...(key ? ['-decryption_key', key] : []),
         '-i', 'pipe:', '-f', 'md5', '-'], { input: buf, maxBuffer: 512 << 20 });
     return r.status === 0 && String(r.stderr).trim() === '';
-}
-
-function psshBoxes(file) {
-    const buf = fs.readFileSync(file);
-    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
-    ab.fileStart = 0;
-    const mp4 = MP4Box.createFile();
-    mp4.appendBuffer(ab);
-    mp4.flush();
-    assert.ok(mp4.moov, `${file}: mp4box.js found no moov`);
-    return Object.fromEntries(mp4.moov.boxes.filter((b) => b.type === 'pssh').map((b) =>
-        [b.system_id, { ...b, bytes: buf.subarray(b.start, b.start + b.size) }]));
 }
 
 async function encode(name, speke, extra = {}) {
