@@ -233,6 +233,12 @@ int cir_live_parts_listed(const cir_live_index_t *idx, size_t i);
  * without a sample at the gap's start, appended to `out`. */
 #define CIR_LIVE_GAP_CHUNK_SIZE 92
 int cir_live_gap_chunk(cir_buf_t *out, const cir_live_segment_t *gap);
+/* A CMAF chunk (moof + mdat) of n sync samples, sizes[i] bytes each one
+ * after another in data, lasting durations[i], at decode_time: an
+ * outage's silent audio (cir_live_writer_take_outage).  n <= 4096. */
+int cir_live_media_chunk(cir_buf_t *out, uint32_t sequence, int64_t decode_time,
+                         const uint32_t *durations, const uint32_t *sizes,
+                         uint32_t n, const uint8_t *data, size_t data_len);
 
 /* --- the writer: the live store's window and index policy (pure).  It
  * keeps one rendition's index in memory and decides what the store must
@@ -353,6 +359,19 @@ void cir_live_writer_pause(cir_live_writer_t *w);
  * so their MSNs stay the same; nothing without a pending discontinuity. */
 int cir_live_writer_fill_outage(cir_live_writer_t *w, uint32_t count,
                                 int64_t hole_us);
+/* For a rendition that fills an outage with media (silent audio) rather
+ * than GAP segments: the pending outage taken (1), so the next part opens
+ * no GAP segment: `count` segments over [*from, *to) of the timescale, the
+ * k-th ending at from + (to - from) * (k + 1) / count, as the GAP segments
+ * of the other renditions do (0: none pending).  A follower's held GAP
+ * segment is put first.  The caller then puts those segments' parts (the
+ * first one carries the discontinuity), or, for one it cannot fill,
+ * put_outage_gap. */
+int cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
+                                int64_t *from, int64_t *to);
+/* One of a taken outage's segments as a GAP segment (none being open). */
+int cir_live_writer_put_outage_gap(cir_live_writer_t *w, int64_t start,
+                                   int64_t duration);
 /* The stream's wall clock: media time media_us (µs on the stream's
  * timeline, which every rendition shares) was captured at wall_us.  The
  * stream's packager decides it once per timeline (at its start and after

@@ -446,31 +446,50 @@ cir_live_writer_put_gap_segment(cir_live_writer_t *w, int64_t start,
  * they have the same times and PDT in every rendition; from media time 0
  * at the earliest (a stream younger than its outage: shorter), at most a
  * window of segments (the newest of a longer one).  The segment then
- * opens anchored anew, at its own PDT.
+ * opens anchored anew, at its own PDT.  outage_span: where they go
+ * (0: none pending); a rendition that fills them with media takes them
+ * (cir_live_writer_take_outage) before its next part.
  */
 static int
-put_outage_gaps(cir_live_writer_t *w)
+outage_span(const cir_live_writer_t *w, uint32_t *count, int64_t *from,
+            int64_t *to)
 {
-    cir_live_index_t *x = &w->idx;
-    uint32_t count = w->gaps_pending, k;
-    int64_t to, from;
-    int ret;
+    const cir_live_index_t *x = &w->idx;
+    uint32_t n = w->gaps_pending;
+    int64_t a, b;
 
-    w->gaps_pending = 0;
-    if (count == 0 || !w->pending_disc || x->nb_segments == 0 ||
+    if (n == 0 || !w->pending_disc || x->nb_segments == 0 ||
         w->stream_wall_us == 0) {
         return 0;
     }
-    to = cir_live_us_to_ts(w->stream_media_us, x->timescale);
-    from = to - cir_live_us_to_ts(w->gaps_hole_us, x->timescale);
-    if (count > x->window) {
+    b = cir_live_us_to_ts(w->stream_media_us, x->timescale);
+    a = b - cir_live_us_to_ts(w->gaps_hole_us, x->timescale);
+    if (n > x->window) {
         /* older ones would leave the window at once: the newest of it */
-        int64_t newest = to - (int64_t)x->window * x->segment_target;
-        count = x->window;
-        from = from > newest ? from : newest;
+        int64_t newest = b - (int64_t)x->window * x->segment_target;
+        n = x->window;
+        a = a > newest ? a : newest;
     }
-    from = from < 0 ? 0 : from;
-    if (to - from < (int64_t)count) {
+    a = a < 0 ? 0 : a;
+    if (b - a < (int64_t)n) {
+        return 0;
+    }
+    *count = n;
+    *from = a;
+    *to = b;
+    return 1;
+}
+
+static int
+put_outage_gaps(cir_live_writer_t *w)
+{
+    uint32_t count, k;
+    int64_t to, from;
+    int ret;
+
+    ret = outage_span(w, &count, &from, &to);
+    w->gaps_pending = 0;
+    if (ret == 0) {
         return 0;
     }
     for (k = 0; k < count; k++) {
@@ -482,6 +501,39 @@ put_outage_gaps(cir_live_writer_t *w)
     }
     w->anchored = 0;
     return 0;
+}
+
+int
+cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
+                            int64_t *from, int64_t *to)
+{
+    int ret;
+
+    if (w == NULL || count == NULL || from == NULL || to == NULL ||
+        cir_live_open_segment(&w->idx) != NULL) {
+        return CIR_EINVAL;
+    }
+    if ((ret = put_held_gap(w)) < 0) {
+        return ret;
+    }
+    ret = outage_span(w, count, from, to);
+    w->gaps_pending = 0;
+    return ret;
+}
+
+int
+cir_live_writer_put_outage_gap(cir_live_writer_t *w, int64_t start,
+                               int64_t duration)
+{
+    int ret;
+
+    if (w == NULL || cir_live_open_segment(&w->idx) != NULL || start < 0 ||
+        duration <= 0 || duration > w->idx.segment_target * 4) {
+        return CIR_EINVAL;
+    }
+    ret = add_gap_segment(w, start, duration, 0);
+    w->anchored = 0;
+    return ret;
 }
 
 /* Undoes the segment the part just opened: fully (its file was never

@@ -397,6 +397,60 @@ Test(live_writer, an_outage_is_filled_with_gap_segments)
     }
 }
 
+/*
+ * A rendition that fills an outage with media (an audio track's silence)
+ * takes it from the writer: the span the others' GAP segments cover, taken
+ * once, after which the next part opens no GAP segment; its own segments
+ * carry the discontinuity (the first) and the stream's PDT; one it cannot
+ * fill is a GAP segment (put_outage_gap).
+ */
+Test(live_writer, an_outage_taken_is_filled_by_the_rendition)
+{
+    const cir_live_index_t *x;
+    uint32_t count;
+    int64_t from, to;
+
+    start(4, "INIT1", 5);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
+    put_segment();
+    put_segment();
+    put_segment();
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 0,
+                 "nothing pending");
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 21000000, 12000000), 0);
+    cr_assert_eq(cir_live_writer_fill_outage(w, 3, 9000000), 0);
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 1);
+    cr_assert_eq(count, 3);
+    cr_assert_eq(from, 3 * TS);
+    cr_assert_eq(to, 12 * TS);
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 0,
+                 "taken once");
+    /* two segments of media, the third one a GAP */
+    cr_assert_eq(put_part(w, "S", 1, 3 * TS, 3 * TS, 1), 0);
+    cr_assert_eq(end_segment(w), 0);
+    cr_assert_eq(put_part(w, "S", 1, 6 * TS, 3 * TS, 1), 0);
+    cr_assert_eq(end_segment(w), 0);
+    cr_assert_eq(cir_live_writer_put_outage_gap(w, 9 * TS, 3 * TS), 0);
+    cr_assert_eq(put_part(w, "P", 1, 12 * TS, TS, 1), 0);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_segments, 7);
+    for (int i = 0; i < 3; i++) {
+        const cir_live_segment_t *s = &x->segments[3 + i];
+        cr_assert_eq(s->msn, (uint64_t)(3 + i));
+        cr_assert_eq(s->gap, i == 2);
+        cr_assert_eq(s->discontinuity, i == 0);
+        cr_assert_eq(s->start, (3 + 3 * i) * TS);
+        cr_assert_eq(s->pdt_us, T0 + 12000000 + 3000000 * i, "%d at %lld", i,
+                     (long long)(s->pdt_us - T0));
+        cr_assert_eq(on_disk(3 + i), i < 2);
+    }
+    cr_assert(!x->segments[6].gap && !x->segments[6].discontinuity);
+    cr_assert_eq(x->segments[6].pdt_us, T0 + 21000000);
+    cr_assert_eq(cir_live_writer_put_outage_gap(w, 13 * TS, TS), CIR_EINVAL,
+                 "not with a segment open");
+}
+
 /* Paused between timelines (a break): no part is hinted, in memory and
  * in the index on disk, until the first media segment after the break's
  * discontinuity opens; a segment the break's own flush opens keeps it

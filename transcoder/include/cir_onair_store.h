@@ -34,6 +34,22 @@ int cir_onair_store_put_last_part(cir_onair_store_t *st, const void *data,
 /* Closes the open segment (CIR_EINVAL: none), writes the index, removes
  * the segment files the window let go. */
 int cir_onair_store_end_segment(cir_onair_store_t *st);
+/*
+ * A rendition that fills a publisher's outage with media (an audio
+ * track's silence) instead of the GAP segments the others list: before the
+ * first part after the outage, the store takes it from the writer
+ * (cir_live_writer_take_outage) and puts its segments, each in parts of at
+ * most the part target, with what cb gives: into out (empty), one CMAF
+ * chunk of whole samples from start ending by end (the store's timescale),
+ * *filled where they end (start: none fits, or an error: then that segment
+ * is a GAP segment).
+ */
+typedef int (*cir_onair_store_filler_cb)(void *opaque, int64_t start,
+                                         int64_t end, cir_buf_t *out,
+                                         int64_t *filled);
+void cir_onair_store_set_outage_filler(cir_onair_store_t *st,
+                                       cir_onair_store_filler_cb cb,
+                                       void *opaque);
 /* cir_live_writer_put_gap_segment, published. */
 int cir_onair_store_put_gap_segment(cir_onair_store_t *st, int64_t start,
                                     int64_t duration);

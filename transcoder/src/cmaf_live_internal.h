@@ -5,7 +5,9 @@
  * - cmaf_live_mux.c: the fMP4 muxer and its in-memory output, a part's
  *   bytes handed to the live store;
  * - cmaf_live_follow.c: a follower (audio next to video) waiting for and
- *   cutting where its leader does.
+ *   cutting where its leader does;
+ * - cmaf_live_silence.c: an audio track's silence over a publisher's
+ *   outage.
  */
 #ifndef CIR_CMAF_LIVE_INTERNAL_H
 #define CIR_CMAF_LIVE_INTERNAL_H
@@ -17,6 +19,7 @@
 #include "cir_onair_store.h"
 #include "cir_log.h"
 #include "cmaf_live.h"
+#include "live_silence.h"
 
 #define WAIT_MAX 256 /* samples a follower keeps waiting for its leader */
 
@@ -63,6 +66,10 @@ struct cir_cmaf_live {
     int nb_wait;
     uint64_t dropped;     /* samples dropped before the track could start */
     AVRational writer_tb; /* the store's timescale (the first muxer's) */
+    /* audio: an outage's silence (cmaf_live_silence.c) */
+    cir_onair_silence_t *silence;
+    int silence_rate, silence_channels;
+    uint32_t silence_chunks;
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
 };
@@ -99,5 +106,11 @@ int cir_cmaf_live_wait_for_leader(cir_cmaf_live_t *c, AVPacket *pkt);
 int cir_cmaf_live_end_waiting(cir_cmaf_live_t *c);
 void cir_cmaf_live_rewait_after_break(cir_cmaf_live_t *c);
 int cir_cmaf_live_gap_to_leader(cir_cmaf_live_t *c, int64_t leader_end_us);
+
+/* ---- cmaf_live_silence.c ---- */
+
+/* The store's outage filler of an audio track (cir_onair_store_filler_cb). */
+int cir_cmaf_live_fill_silence(void *opaque, int64_t start, int64_t end,
+                               cir_buf_t *out, int64_t *filled);
 
 #endif

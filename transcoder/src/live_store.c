@@ -42,7 +42,9 @@
 #include "cir_storage.h"
 #include "cir_onair_store.h"
 
-#define INDEX_FILES 2
+#define INDEX_FILES   2
+#define FILL_PART_MAX ((size_t)1 << 20) /* a part of an outage's silence */
+#define MIN64(a, b)   ((a) < (b) ? (a) : (b))
 
 struct cir_onair_store {
     cir_live_writer_t *w;
@@ -56,6 +58,9 @@ struct cir_onair_store {
     size_t index_len;
     unsigned idx_next; /* the hidden index file written next */
     int no_swap;       /* no RENAME_EXCHANGE: whole-file write + rename */
+    cir_onair_store_filler_cb filler; /* an outage's media, or NULL: GAPs */
+    void *filler_opaque;
+    cir_buf_t fill[2]; /* a filled part and the one after it */
 };
 
 /* Opens hidden index file k (unknown length: truncated after the write). */
@@ -215,6 +220,7 @@ cir_onair_store_open(cir_onair_store_t **out, const cir_live_writer_config_t *c)
     st->index_fd = -1;
     for (int k = 0; k < INDEX_FILES; k++) {
         st->idx_fd[k] = -1;
+        cir_buf_init(&st->fill[k], FILL_PART_MAX);
     }
     if ((ret = cir_live_writer_open(&st->w, c)) < 0) {
         goto fail;
@@ -235,9 +241,9 @@ fail:
     return ret;
 }
 
-/* The open segment's file whole and closed, then its end published. */
+/* The open segment's file whole and closed, and closed in the writer. */
 static int
-end_segment(cir_onair_store_t *st)
+close_open_segment(cir_onair_store_t *st)
 {
     int ret;
 
@@ -256,7 +262,16 @@ end_segment(cir_onair_store_t *st)
         }
     }
     st->open_len = 0;
-    if ((ret = cir_live_writer_close_segment(st->w)) < 0) {
+    return cir_live_writer_close_segment(st->w);
+}
+
+/* The open segment closed, then its end published. */
+static int
+end_segment(cir_onair_store_t *st)
+{
+    int ret;
+
+    if ((ret = close_open_segment(st)) < 0) {
         return ret;
     }
     return write_index_at_end(st);
@@ -368,23 +383,118 @@ write_part(cir_onair_store_t *st, const cir_live_part_plan_t *plan,
     return 0;
 }
 
+/* A part: begin, its bytes, commit (last: its segment closed); then the
+ * index published (publish), or nothing yet. */
 static int
-put_part(cir_onair_store_t *st, const void *data, size_t len, int64_t start,
-         int64_t duration, int independent, int last)
+write_listed_part(cir_onair_store_t *st, const void *data, size_t len,
+                  int64_t start, int64_t duration, int independent, int last,
+                  int publish)
 {
     cir_live_part_plan_t plan;
     int ret;
 
-    if (st == NULL || data == NULL) {
-        return CIR_EINVAL;
-    }
     ret = cir_live_writer_begin_part(st->w, len, start, duration, &plan);
     remove_segments(st); /* an outage's GAP segments may let some go */
     if (ret < 0 || (ret = write_part(st, &plan, data, len)) < 0) {
         return ret;
     }
     cir_live_writer_commit_part(st->w, len, start, duration, independent, last);
+    if (!publish) {
+        return last ? close_open_segment(st) : 0;
+    }
     return last ? end_segment(st) : write_index(st);
+}
+
+/*
+ * One segment of an outage taken from the writer, [start, end), filled by
+ * the filler in parts of at most the part target, each part put once the
+ * next is known (the last ends the segment); *at: where its media ends.
+ * One the filler cannot begin is a GAP segment (ends at end).  Nothing is
+ * published: the outage goes out whole with the part after it, as the
+ * other renditions' GAP segments do (a playlist would otherwise lag its
+ * rendition reports by the outage for a moment).
+ */
+static int
+fill_outage_segment(cir_onair_store_t *st, int64_t start, int64_t end,
+                    int64_t *at)
+{
+    const cir_live_index_t *x = cir_live_writer_index(st->w);
+    int64_t step = x->part_target > 0 ? x->part_target : end - start;
+    int64_t s = start, cur_end, next_end;
+    cir_buf_t *cur = &st->fill[0], *next = &st->fill[1], *t;
+    int ret;
+
+    cir_buf_reset(cur);
+    ret = st->filler(st->filler_opaque, s, MIN64(s + step, end), cur, &cur_end);
+    if (ret < 0 || cur_end <= s) {
+        *at = end;
+        return cir_live_writer_put_outage_gap(st->w, start, end - start);
+    }
+    for (;;) {
+        cir_buf_reset(next);
+        next_end = cur_end;
+        if (cur_end < end && (ret = st->filler(st->filler_opaque, cur_end,
+                                               MIN64(cur_end + step, end), next,
+                                               &next_end)) < 0) {
+            next_end = cur_end; /* this part ends the segment */
+        }
+        ret = write_listed_part(st, cur->data, cur->len, s, cur_end - s, 1,
+                                next_end <= cur_end, 0);
+        if (ret < 0 || next_end <= cur_end) {
+            break;
+        }
+        s = cur_end;
+        cur_end = next_end;
+        t = cur, cur = next, next = t;
+    }
+    *at = cur_end;
+    return ret;
+}
+
+/* The writer's pending outage filled with media (see the setter). */
+static int
+fill_outage(cir_onair_store_t *st)
+{
+    uint32_t count;
+    int64_t from, to, at;
+    int ret;
+
+    if (st->filler == NULL || cir_live_writer_has_open_segment(st->w) ||
+        (ret = cir_live_writer_take_outage(st->w, &count, &from, &to)) <= 0) {
+        return 0;
+    }
+    at = from;
+    for (uint32_t k = 0; k < count && ret >= 0; k++) {
+        ret = fill_outage_segment(st, at, from + (to - from) * (k + 1) / count,
+                                  &at);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+static int
+put_part(cir_onair_store_t *st, const void *data, size_t len, int64_t start,
+         int64_t duration, int independent, int last)
+{
+    int ret;
+
+    if (st == NULL || data == NULL) {
+        return CIR_EINVAL;
+    }
+    if ((ret = fill_outage(st)) < 0) {
+        return ret;
+    }
+    return write_listed_part(st, data, len, start, duration, independent, last,
+                             1);
+}
+
+void
+cir_onair_store_set_outage_filler(cir_onair_store_t *st,
+                                  cir_onair_store_filler_cb cb, void *opaque)
+{
+    if (st != NULL) {
+        st->filler = cb;
+        st->filler_opaque = opaque;
+    }
 }
 
 int
@@ -489,6 +599,8 @@ cir_onair_store_close(cir_onair_store_t **stp)
     if (st != NULL) {
         cir_live_writer_close(&st->w);
         close_files(st);
+        cir_buf_free(&st->fill[0]);
+        cir_buf_free(&st->fill[1]);
         free(st->dir);
         free(st);
         *stp = NULL;

@@ -800,11 +800,18 @@ export class Validator {
         }
         // L5/L7: reports are current (within one segment of this playlist's
         // last part or segment); an outage's GAP segments, which arrive
-        // with the first part after it, do not count
+        // with the first part after it (in this playlist, or in another
+        // rendition's latest seen: the video lists its outage with its
+        // first part after it, a moment before the audio's share comes; the
+        // renditions share their MSNs), do not count
         const mine = p.openSegment ? p.openSegment.msn : lastMsn(p);
         if (p.live && mine !== null) {
-            const gaps = new Set([...p.segments, p.openSegment]
-                .filter((s) => s?.gap).map((s) => s.msn));
+            const gaps = new Set();
+            for (const q of [p, ...group.map((g) => this.media.get(g))
+                .filter(Boolean).map((h) => h[h.length - 1].p)])
+                for (const s of [...q.segments, q.openSegment])
+                    if (s?.gap)
+                        gaps.add(s.msn);
             for (const r of p.reports) {
                 const lm = Number(r['LAST-MSN']);
                 let apart = Math.abs(lm - mine);
