@@ -359,16 +359,18 @@ void cir_live_writer_pause(cir_live_writer_t *w);
  * so their MSNs stay the same; nothing without a pending discontinuity. */
 int cir_live_writer_fill_outage(cir_live_writer_t *w, uint32_t count,
                                 int64_t hole_us);
-/* For a rendition that fills an outage with media (silent audio) rather
- * than GAP segments: the pending outage taken (1), so the next part opens
- * no GAP segment: `count` segments over [*from, *to) of the timescale, the
- * k-th ending at from + (to - from) * (k + 1) / count, as the GAP segments
- * of the other renditions do (0: none pending).  A follower's held GAP
- * segment is put first.  The caller then puts those segments' parts (the
- * first one carries the discontinuity), or, for one it cannot fill,
- * put_outage_gap. */
+/* For a rendition that fills an outage with media (silence, the last
+ * picture) rather than GAP segments: the pending outage taken (1), so the
+ * next part opens no GAP segment: `count` segments over [*from, *to) of
+ * the timescale, the k-th ending at from + (to - from) * (k + 1) / count,
+ * where the GAP segments of a rendition that lists them would (0: none
+ * pending); the first begins at *begin (>= from: this rendition's media
+ * may have run past where the stream's broke, and its PDT does not step
+ * back).  A follower's held GAP segment is put first.  The caller then
+ * puts those segments' parts (the first one carries the discontinuity),
+ * or, for one it cannot fill, put_outage_gap. */
 int cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
-                                int64_t *from, int64_t *to);
+                                int64_t *from, int64_t *to, int64_t *begin);
 /* One of a taken outage's segments as a GAP segment (none being open). */
 int cir_live_writer_put_outage_gap(cir_live_writer_t *w, int64_t start,
                                    int64_t duration);

@@ -503,14 +503,37 @@ put_outage_gaps(cir_live_writer_t *w)
     return 0;
 }
 
+/* Where a rendition's media over the outage can begin: its first segment's
+ * PDT may not step back before the end of its media (anchor()), and this
+ * rendition's may have run past where the stream's timeline broke (an
+ * audio frame beyond the video's end): it begins that much later, but
+ * within its first segment. */
+static int64_t
+outage_begin(const cir_live_writer_t *w, uint32_t count, int64_t from,
+             int64_t to)
+{
+    const cir_live_index_t *x = &w->idx;
+    const cir_live_segment_t *p = last_media(x);
+    int64_t at, end, shift;
+
+    if (p == NULL) {
+        return from;
+    }
+    at = w->stream_wall_us +
+         (cir_live_ts_to_us(from, x->timescale) - w->stream_media_us);
+    end = p->pdt_us + cir_live_ts_to_us(p->duration, x->timescale);
+    shift = end > at ? cir_live_us_to_ts(end - at, x->timescale) : 0;
+    return shift < (to - from) / count ? from + shift : from;
+}
+
 int
 cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
-                            int64_t *from, int64_t *to)
+                            int64_t *from, int64_t *to, int64_t *begin)
 {
     int ret;
 
     if (w == NULL || count == NULL || from == NULL || to == NULL ||
-        cir_live_open_segment(&w->idx) != NULL) {
+        begin == NULL || cir_live_open_segment(&w->idx) != NULL) {
         return CIR_EINVAL;
     }
     if ((ret = put_held_gap(w)) < 0) {
@@ -518,6 +541,9 @@ cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
     }
     ret = outage_span(w, count, from, to);
     w->gaps_pending = 0;
+    if (ret == 1) {
+        *begin = outage_begin(w, *count, *from, *to);
+    }
     return ret;
 }
 

@@ -408,23 +408,24 @@ Test(live_writer, an_outage_taken_is_filled_by_the_rendition)
 {
     const cir_live_index_t *x;
     uint32_t count;
-    int64_t from, to;
+    int64_t from, to, begin;
 
     start(4, "INIT1", 5);
     cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
     put_segment();
     put_segment();
     put_segment();
-    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 0,
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to, &begin), 0,
                  "nothing pending");
     cr_assert_eq(cir_live_writer_discontinuity(w), 0);
     cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 21000000, 12000000), 0);
     cr_assert_eq(cir_live_writer_fill_outage(w, 3, 9000000), 0);
-    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 1);
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to, &begin), 1);
     cr_assert_eq(count, 3);
     cr_assert_eq(from, 3 * TS);
     cr_assert_eq(to, 12 * TS);
-    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to), 0,
+    cr_assert_eq(begin, from, "the media ended where the stream's did");
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to, &begin), 0,
                  "taken once");
     /* two segments of media, the third one a GAP */
     cr_assert_eq(put_part(w, "S", 1, 3 * TS, 3 * TS, 1), 0);

@@ -74,8 +74,16 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
                       cir_strerror(ret));
         goto fail;
     }
-    if (cfg->par->codec_type == AVMEDIA_TYPE_AUDIO &&
-        cfg->par->codec_id == AV_CODEC_ID_AAC) {
+    /* an outage's media (cmaf_live_outage.c) */
+    cir_buf_init(&c->picture, (size_t)16 << 20);
+    if ((c->dir = strdup(cfg->dir)) == NULL) {
+        ret = CIR_ENOMEM;
+        goto fail;
+    }
+    if (c->is_video) {
+        cir_onair_store_set_outage_filler(c->store, cir_cmaf_live_fill_picture,
+                                          c);
+    } else if (cfg->par->codec_id == AV_CODEC_ID_AAC) {
         cir_onair_store_set_outage_filler(c->store, cir_cmaf_live_fill_silence,
                                           c);
     }
@@ -518,6 +526,8 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
     cir_buf_free(&c->out);
     cir_onair_store_close(&c->store);
     cir_onair_silence_close(&c->silence);
+    cir_buf_free(&c->picture);
+    free(c->dir);
     av_packet_free(&c->pkt);
     av_packet_free(&c->held);
     for (int i = 0; i < WAIT_MAX; i++) {

@@ -6,8 +6,8 @@
  *   bytes handed to the live store;
  * - cmaf_live_follow.c: a follower (audio next to video) waiting for and
  *   cutting where its leader does;
- * - cmaf_live_silence.c: an audio track's silence over a publisher's
- *   outage.
+ * - cmaf_live_outage.c: a track's media over a publisher's outage
+ *   (silence, the last picture).
  */
 #ifndef CIR_CMAF_LIVE_INTERNAL_H
 #define CIR_CMAF_LIVE_INTERNAL_H
@@ -66,10 +66,14 @@ struct cir_cmaf_live {
     int nb_wait;
     uint64_t dropped;     /* samples dropped before the track could start */
     AVRational writer_tb; /* the store's timescale (the first muxer's) */
-    /* audio: an outage's silence (cmaf_live_silence.c) */
+    /* an outage's media (cmaf_live_outage.c): audio's silence, video's
+     * last picture */
     cir_onair_silence_t *silence;
     int silence_rate, silence_channels;
     uint32_t silence_chunks;
+    cir_buf_t picture;
+    uint64_t picture_msn;
+    char *dir;
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
 };
@@ -107,10 +111,13 @@ int cir_cmaf_live_end_waiting(cir_cmaf_live_t *c);
 void cir_cmaf_live_rewait_after_break(cir_cmaf_live_t *c);
 int cir_cmaf_live_gap_to_leader(cir_cmaf_live_t *c, int64_t leader_end_us);
 
-/* ---- cmaf_live_silence.c ---- */
+/* ---- cmaf_live_outage.c ---- */
 
-/* The store's outage filler of an audio track (cir_onair_store_filler_cb). */
+/* The store's outage fillers (cir_onair_store_filler_cb): an AAC audio
+ * track's, a video track's. */
 int cir_cmaf_live_fill_silence(void *opaque, int64_t start, int64_t end,
+                               cir_buf_t *out, int64_t *filled);
+int cir_cmaf_live_fill_picture(void *opaque, int64_t start, int64_t end,
                                cir_buf_t *out, int64_t *filled);
 
 #endif

@@ -451,22 +451,31 @@ fill_outage_segment(cir_onair_store_t *st, int64_t start, int64_t end,
     return ret;
 }
 
-/* The writer's pending outage filled with media (see the setter). */
+/* The writer's pending outage filled with media (see the setter), up to
+ * next, where the part after it starts (a video whose first keyframe
+ * after the outage is older than the stream's new anchor: its media
+ * overlapping the new one would push the new one's PDT). */
 static int
-fill_outage(cir_onair_store_t *st)
+fill_outage(cir_onair_store_t *st, int64_t next)
 {
     uint32_t count;
     int64_t from, to, at;
     int ret;
 
     if (st->filler == NULL || cir_live_writer_has_open_segment(st->w) ||
-        (ret = cir_live_writer_take_outage(st->w, &count, &from, &to)) <= 0) {
+        (ret = cir_live_writer_take_outage(st->w, &count, &from, &to, &at)) <=
+            0) {
         return 0;
     }
-    at = from;
     for (uint32_t k = 0; k < count && ret >= 0; k++) {
-        ret = fill_outage_segment(st, at, from + (to - from) * (k + 1) / count,
-                                  &at);
+        int64_t end = MIN64(from + (to - from) * (k + 1) / count, next);
+        if (end <= at) {
+            /* (new media more than a segment early: the numbers stay) */
+            ret = cir_live_writer_put_outage_gap(st->w, at, 1);
+            at++;
+            continue;
+        }
+        ret = fill_outage_segment(st, at, end, &at);
     }
     return ret < 0 ? ret : 0;
 }
@@ -480,7 +489,7 @@ put_part(cir_onair_store_t *st, const void *data, size_t len, int64_t start,
     if (st == NULL || data == NULL) {
         return CIR_EINVAL;
     }
-    if ((ret = fill_outage(st)) < 0) {
+    if ((ret = fill_outage(st, start)) < 0) {
         return ret;
     }
     return write_listed_part(st, data, len, start, duration, independent, last,

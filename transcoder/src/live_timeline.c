@@ -96,8 +96,9 @@ cir_onair_pause(cir_onair_t *l)
  * anchor earlier than the old one's mapping of that time would step PDT
  * back: it moves to it instead.  One later by OUTAGE_FILL_MIN_US or more
  * (the publisher was gone that long) is an outage: every rendition fills
- * it with as many GAP segments, none longer than a segment (an AAC audio
- * track with as many segments of silence: cmaf_live_silence.c).
+ * it with as many segments, none longer than a segment, of its last
+ * picture or of silence (cmaf_live_outage.c; GAP segments where a track
+ * cannot).
  */
 int
 live_anchor_timeline(cir_onair_t *l, int64_t media_us)
@@ -116,8 +117,8 @@ live_anchor_timeline(cir_onair_t *l, int64_t media_us)
         } else if (hole >= OUTAGE_FILL_MIN_US && seg_us > 0) {
             gaps = (uint32_t)FFMIN((hole + seg_us - 1) / seg_us, UINT16_MAX);
             cir_log_info(&l->log,
-                         "%.3f s without media: %u GAP segment%s in every "
-                         "rendition (an AAC audio's: silence)",
+                         "%.3f s without media: %u segment%s of the last "
+                         "picture and silence in every rendition",
                          (double)hole / 1e6, (unsigned)gaps,
                          gaps > 1 ? "s" : "");
         }

@@ -799,24 +799,30 @@ export class Validator {
                     this.fail('hls.L5.report-per-rendition', url, `RENDITION-REPORT for ${r}, not another rendition of the master`);
         }
         // L5/L7: reports are current (within one segment of this playlist's
-        // last part or segment); an outage's GAP segments, which arrive
-        // with the first part after it (in this playlist, or in another
-        // rendition's latest seen: the video lists its outage with its
-        // first part after it, a moment before the audio's share comes; the
-        // renditions share their MSNs), do not count
+        // last part or segment).  What a rendition publishes at once when a
+        // publisher comes back does not count: an outage's GAP segments, or
+        // the segments after a discontinuity that fill it with media (the
+        // last picture, silence), each rendition's with its first part after
+        // the outage, so one lists them a part before another does (in this
+        // playlist or in another rendition's latest seen; the renditions
+        // share their MSNs)
         const mine = p.openSegment ? p.openSegment.msn : lastMsn(p);
         if (p.live && mine !== null) {
-            const gaps = new Set();
+            const gaps = new Set(), breaks = [];
             for (const q of [p, ...group.map((g) => this.media.get(g))
                 .filter(Boolean).map((h) => h[h.length - 1].p)])
-                for (const s of [...q.segments, q.openSegment])
+                for (const s of [...q.segments, q.openSegment]) {
                     if (s?.gap)
                         gaps.add(s.msn);
+                    if (s?.discontinuity)
+                        breaks.push(s.msn);
+                }
             for (const r of p.reports) {
                 const lm = Number(r['LAST-MSN']);
-                let apart = Math.abs(lm - mine);
-                for (let m = Math.min(lm, mine) + 1; m < Math.max(lm, mine); m++)
-                    apart -= gaps.has(m);
+                const lo = Math.min(lm, mine), hi = Math.max(lm, mine);
+                let apart = hi - lo;
+                for (let m = lo + 1; m < hi; m++)
+                    apart -= gaps.has(m) || breaks.some((d) => d > lo && d <= m);
                 if (Number.isFinite(lm) && apart > 1)
                     this.fail('hls.L5.report-current', url,
                         `RENDITION-REPORT ${r.URI} LAST-MSN ${lm}, this playlist's last ${mine}`);
