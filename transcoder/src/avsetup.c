@@ -23,7 +23,11 @@ set_rate_control(AVCodecContext *enc, const cir_venc_config_t *c)
         rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
     bufsize = rung->bufsize_kbps ? rung->bufsize_kbps
                                  : maxrate * (c->low_latency ? 1 : 2);
-    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
+    if (c->crf > 0) {
+        maxrate = rung->bitrate_kbps;
+        bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate * 2;
+    }
+    enc->bit_rate = c->crf > 0 ? 0 : (int64_t)rung->bitrate_kbps * 1000;
     enc->rc_max_rate = maxrate * 1000;
     enc->rc_buffer_size = (int)(bufsize * 1000);
 }
@@ -35,6 +39,10 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
     char params[256];
 
     av_dict_set(opts, "preset", c->preset, 0);
+    if (c->crf > 0) {
+        snprintf(params, sizeof(params), "%.1f", c->crf);
+        av_dict_set(opts, "crf", params, 0);
+    }
     if (c->low_latency) {
         av_dict_set(opts, "tune", "zerolatency", 0);
     }
