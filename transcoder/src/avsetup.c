@@ -24,8 +24,11 @@ set_rate_control(AVCodecContext *enc, const cir_venc_config_t *c)
     bufsize = rung->bufsize_kbps ? rung->bufsize_kbps
                                  : maxrate * (c->low_latency ? 1 : 2);
     if (c->crf > 0) {
+        /* one second of buffer, half full at the start (vbv-init, below):
+         * what the buffer lets through beyond maxrate stays small even on
+         * a short title */
         maxrate = rung->bitrate_kbps;
-        bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate * 2;
+        bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate;
     }
     enc->bit_rate = c->crf > 0 ? 0 : (int64_t)rung->bitrate_kbps * 1000;
     enc->rc_max_rate = maxrate * 1000;
@@ -66,6 +69,7 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
     av_dict_set(opts, "x264-params",
                 c->low_latency ? "keyint=infinite:scenecut=0:open-gop=0:"
                                  "bframes=0:rc-lookahead=0"
+                : c->crf > 0   ? "scenecut=0:open-gop=0:vbv-init=0.5"
                                : "scenecut=0:open-gop=0",
                 0);
     if (rung->level[0]) {

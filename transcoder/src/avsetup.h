@@ -25,8 +25,9 @@ typedef struct {
      * second of maxrate (VOD: frame threads and two seconds). */
     int low_latency;
     /* > 0: capped CRF (per-title ladders): x264's crf with a VBV maxrate
-     * of the rung's bitrate, so the rung never averages more than the
-     * fixed one; 0: the rung's average bitrate */
+     * of the rung's bitrate and one second of buffer (bufsize_kbps when
+     * set), half full at the start, so the rung averages no more than
+     * the fixed one; 0: the rung's average bitrate */
     double crf;
 } cir_venc_config_t;
 

@@ -429,8 +429,7 @@ decode_scenes(AVFormatContext *ic, AVStream *st, int64_t from_us,
         return ret;
     }
     for (int i = 0; i < scenes && ret == 0; i++) {
-        double at =
-            scenes == 1 ? 0 : duration * (i + 0.5) / scenes - scene_s / 2;
+        double at = duration * (i + 0.5) / scenes - scene_s / 2;
         int want = (int)ceil(scene_s * fps);
         /* the top size on the first half of each scene */
         int top_want = (int)fmin(top_frames / scenes, want / 2.0);
@@ -465,10 +464,23 @@ probe_at_size(const probe_frames_t *pf, const double *crfs, int n,
     return ret;
 }
 
+/* At most the probe's rate at crf: that of the first point at or above
+ * it (the rate falls as the CRF rises). */
+static double
+mid_kbps_at(const cir_pertitle_size_t *size, double crf)
+{
+    for (int i = 0; i < size->nb_points; i++) {
+        if (size->points[i].crf >= crf) {
+            return size->points[i].kbps;
+        }
+    }
+    return size->points[size->nb_points - 1].kbps;
+}
+
 int
 cir_pertitle_probe_run(AVFormatContext *ic, int stream, int64_t from_us,
                        double duration, double out_fps, int top_w, int top_h,
-                       const cir_preset_t *p, atomic_int *cancel,
+                       int top_kbps, const cir_preset_t *p, atomic_int *cancel,
                        const cir_log_ctx_t *log, cir_pertitle_probe_t *out)
 {
     probe_frames_t mid = {0}, top = {.width = top_w, .height = top_h};
@@ -497,8 +509,13 @@ cir_pertitle_probe_run(AVFormatContext *ic, int stream, int64_t from_us,
      * bits and PSNR there differ from the mid size's */
     if (ret == 0 && (double)top_w * top_h > 1.5 * mid.width * mid.height) {
         at = cir_pertitle_crf_for(&out->sizes[0], p->per_title_target_psnr_db);
-        ret = probe_at_size(&top, &at, 1, p, out_fps, cancel, &out->sizes[1]);
-        out->nb_sizes = 2;
+        /* unless the mid size alone needs more than the top rung has: the
+         * ladder stays fixed there whatever the top size says */
+        if (mid_kbps_at(&out->sizes[0], at) < top_kbps) {
+            ret =
+                probe_at_size(&top, &at, 1, p, out_fps, cancel, &out->sizes[1]);
+            out->nb_sizes = 2;
+        }
     }
     out->frames = mid.nb;
     out->top_frames = out->nb_sizes > 1 ? top.nb : 0;

@@ -25,15 +25,17 @@
 /*
  * Probes stream stream of ic (opened, stream info read) over
  * [from_us, from_us + duration) on the streams' timeline (AV_TIME_BASE),
- * out_fps the ladder's frame rate, top_w x top_h its largest rung: the preset's
- * probe_scenes scenes of probe_scene_seconds spread evenly over it (fewer, or
- * one shorter, when they would cover more than a tenth of it), at the preset's
- * x264 speed.  0 with out filled, CIR_EMEDIA when no frame decoded,
- * CIR_ECANCELED when *cancel became 1.
+ * out_fps the ladder's frame rate, top_w x top_h and top_kbps its largest
+ * rung (not probed when the mid size alone needs more than top_kbps): the
+ * preset's probe_scenes scenes of probe_scene_seconds spread evenly over it
+ * (fewer, or one shorter, when they would cover more than a tenth of it), at
+ * the preset's x264 speed.  0 with out filled, CIR_EMEDIA when no frame
+ * decoded, CIR_ECANCELED when *cancel became 1.
  */
 int cir_pertitle_probe_run(AVFormatContext *ic, int stream, int64_t from_us,
                            double duration, double out_fps, int top_w,
-                           int top_h, const cir_preset_t *p, atomic_int *cancel,
-                           const cir_log_ctx_t *log, cir_pertitle_probe_t *out);
+                           int top_h, int top_kbps, const cir_preset_t *p,
+                           atomic_int *cancel, const cir_log_ctx_t *log,
+                           cir_pertitle_probe_t *out);
 
 #endif

@@ -1176,10 +1176,11 @@ probe_complexity(cir_job_state_t *s)
     cir_ladder_frame_rate(fr.num, fr.den, p->max_frame_rate, &num, &den);
     ret = avformat_find_stream_info(ic, NULL) < 0
               ? CIR_EMEDIA
-              : cir_pertitle_probe_run(ic, s->vst->index, from, s->duration,
-                                       (double)num / den, ladder[0].width,
-                                       ladder[0].height, p, s->ctx->job->cancel,
-                                       &s->ctx->log, &s->probe);
+              : cir_pertitle_probe_run(
+                    ic, s->vst->index, from, s->duration, (double)num / den,
+                    ladder[0].width, ladder[0].height,
+                    ladder[0].rung->bitrate_kbps, p, s->ctx->job->cancel,
+                    &s->ctx->log, &s->probe);
     cir_input_close(&ic);
     if (ret == CIR_ECANCELED) {
         return fail_msg(s, ret, "interrupted");
