@@ -23,7 +23,7 @@
 #define SEEK_AHEAD_US (10 * 1000000LL)
 /* the probe decodes at most this share of the source's frames (its CPU per
  * frame is about two thirds of the ladder's) */
-#define PROBE_SHARE 0.1
+#define PROBE_SHARE 0.08
 /* the probe's mid size: short side, pixels */
 #define PROBE_SHORT_MID 360
 /* frames kept at the top rung's size: at most this many bytes */
@@ -125,8 +125,9 @@ frames_free(probe_frames_t *pf)
     pf->sws = NULL;
 }
 
-/* Decodes from t_us (sought to the keyframe before it) until want frames
- * at or after it are kept, or the input ends. */
+/* Decodes a scene of want frames into pf, its first top_want into top:
+ * from the keyframe before t_us when the input is sought there, else from
+ * t_us on; fewer when the input ends. */
 static int
 decode_scene(AVFormatContext *ic, AVStream *st, AVCodecContext *dec,
              int64_t t_us, int want, probe_frames_t *pf, probe_frames_t *top,
