@@ -38,10 +38,10 @@ typedef struct {
 } cir_pertitle_size_t;
 
 typedef struct {
-    int frames;     /* frames encoded per point at the mid size */
-    int top_frames; /* the first of them, at the top size */
-    double seconds; /* of source those frames cover */
-    double cpu_seconds;
+    int frames;         /* frames encoded per point at the mid size */
+    int top_frames;     /* the first of them, at the top size */
+    double seconds;     /* of source those frames cover */
+    double cpu_seconds; /* the whole pass's (set by its caller) */
     /* the mid size (every probe CRF), then the ladder's top size (one
      * point, at the CRF the mid size says reaches the target): how bits
      * and PSNR change with the picture's area for this title */

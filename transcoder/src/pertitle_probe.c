@@ -8,7 +8,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/dict.h>
@@ -36,15 +35,6 @@ typedef struct {
     int width, height;
     struct SwsContext *sws;
 } probe_frames_t;
-
-static double
-cpu_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int
 even_at_least_2(double v)
@@ -425,7 +415,8 @@ decode_scenes(AVFormatContext *ic, AVStream *st, int64_t from_us,
             scene_s = PROBE_SHARE * duration;
         }
     }
-    if ((ret = open_decoder(st->codecpar, st->time_base, 0, &dec)) < 0) {
+    /* one thread: the probe's CPU is its caller's thread's */
+    if ((ret = open_decoder(st->codecpar, st->time_base, 1, &dec)) < 0) {
         avcodec_free_context(&dec);
         return ret;
     }
@@ -485,7 +476,7 @@ cir_pertitle_probe_run(AVFormatContext *ic, int stream, int64_t from_us,
                        const cir_log_ctx_t *log, cir_pertitle_probe_t *out)
 {
     probe_frames_t mid = {0}, top = {.width = top_w, .height = top_h};
-    double crfs[CIR_PERTITLE_MAX_POINTS], cpu0 = cpu_seconds(), at;
+    double crfs[CIR_PERTITLE_MAX_POINTS], at;
     AVStream *st;
     int n, ret;
 
@@ -520,15 +511,12 @@ cir_pertitle_probe_run(AVFormatContext *ic, int stream, int64_t from_us,
     }
     out->frames = mid.nb;
     out->top_frames = out->nb_sizes > 1 ? top.nb : 0;
-    out->cpu_seconds = cpu_seconds() - cpu0;
     frames_free(&mid);
     frames_free(&top);
     if (ret == 0) {
-        cir_log_info(log,
-                     "per-title probe: %d frames at %dx%d, %d at %dx%d, in "
-                     "%.2f CPU-s",
+        cir_log_info(log, "per-title probe: %d frames at %dx%d, %d at %dx%d",
                      out->frames, out->sizes[0].width, out->sizes[0].height,
-                     out->top_frames, top_w, top_h, out->cpu_seconds);
+                     out->top_frames, top_w, top_h);
     }
     return ret;
 }

@@ -1140,20 +1140,77 @@ measure_loudness(cir_job_state_t *s)
     return 0;
 }
 
-/* The per-title probe (the preset's video.per_title) on a second reader
- * of the input, before decoding.  A probe that fails leaves the fixed
- * ladder, said in the log and the result; a cancel stops the job. */
+/* This thread's CPU: the probe runs on it alone (one-thread decoders and
+ * encoders), and a worker's other jobs are not counted. */
+static double
+thread_cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A second reader of the input is ready for the probe when its header
+ * gave the video stream at the same index (MP4, MOV, MKV: no stream info
+ * to read again, which decodes frames); otherwise its stream info is read. */
+static int
+probe_reader_ready(const cir_job_state_t *s, AVFormatContext *ic)
+{
+    int i = s->vst->index;
+
+    if ((unsigned)i < ic->nb_streams &&
+        ic->streams[i]->codecpar->codec_id == s->vst->codecpar->codec_id &&
+        ic->streams[i]->codecpar->width == s->vst->codecpar->width &&
+        ic->streams[i]->codecpar->height == s->vst->codecpar->height &&
+        ic->streams[i]->codecpar->extradata_size > 0) {
+        return 0;
+    }
+    return avformat_find_stream_info(ic, NULL) < 0 ? CIR_EMEDIA : 0;
+}
+
+/* The probe on a second reader of the input: cir_pertitle_probe_run's
+ * result; s->probe filled on success. */
+static int
+run_probe(cir_job_state_t *s, const cir_ladder_rung_t *top)
+{
+    const cir_preset_t *p = s->ctx->preset;
+    AVFormatContext *ic = NULL;
+    AVRational fr = s->vst->avg_frame_rate;
+    char why[1280];
+    int64_t from;
+    int num, den, ret;
+
+    if ((ret = cir_job_open_input_into(s->ctx, &ic, why, sizeof(why))) < 0) {
+        cir_log_warn(&s->ctx->log, "per-title probe: %s: %s", s->ctx->input,
+                     why);
+        return ret;
+    }
+    from = (s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0) +
+           (s->ctx->job->clip ? llround(s->ctx->job->clip_start * 1e6) : 0);
+    cir_ladder_frame_rate(fr.num, fr.den, p->max_frame_rate, &num, &den);
+    if ((ret = probe_reader_ready(s, ic)) == 0) {
+        ret = cir_pertitle_probe_run(
+            ic, s->vst->index, from, s->duration, (double)num / den, top->width,
+            top->height, top->rung->bitrate_kbps, p, s->ctx->job->cancel,
+            &s->ctx->log, &s->probe);
+    }
+    cir_input_close(&ic);
+    return ret;
+}
+
+/* The per-title probe (the preset's video.per_title) before decoding.  A
+ * probe that fails leaves the fixed ladder, said in the log and the
+ * result; a cancel stops the job.  Its CPU is the whole pass's: the
+ * second reader's opening included. */
 static int
 probe_complexity(cir_job_state_t *s)
 {
     const cir_preset_t *p = s->ctx->preset;
     cir_result_per_title_t *t = &s->ctx->result->per_title;
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
-    AVFormatContext *ic = NULL;
-    AVRational fr;
-    char why[1280];
-    int64_t from;
-    int n, num, den, ret;
+    double cpu0 = thread_cpu_seconds();
+    int ret;
 
     if (!p->per_title_enabled || !p->video_enabled || s->vst == NULL ||
         !(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
@@ -1161,27 +1218,11 @@ probe_complexity(cir_job_state_t *s)
     }
     t->enabled = 1;
     t->target_psnr_db = p->per_title_target_psnr_db;
-    n = cir_ladder_select(p, s->vst->codecpar->width, s->vst->codecpar->height,
-                          ladder, CIR_PRESET_MAX_RUNGS);
-    if (n < 1) {
+    if (cir_ladder_select(p, s->vst->codecpar->width, s->vst->codecpar->height,
+                          ladder, CIR_PRESET_MAX_RUNGS) < 1) {
         return 0; /* start_video_outputs says why */
     }
-    if ((ret = cir_job_open_input_into(s->ctx, &ic, why, sizeof(why))) < 0) {
-        return fail_msg(s, input_error(ret), "per-title probe: %s: %s",
-                        s->ctx->input, why);
-    }
-    from = (s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0) +
-           (s->ctx->job->clip ? llround(s->ctx->job->clip_start * 1e6) : 0);
-    fr = s->vst->avg_frame_rate;
-    cir_ladder_frame_rate(fr.num, fr.den, p->max_frame_rate, &num, &den);
-    ret = avformat_find_stream_info(ic, NULL) < 0
-              ? CIR_EMEDIA
-              : cir_pertitle_probe_run(
-                    ic, s->vst->index, from, s->duration, (double)num / den,
-                    ladder[0].width, ladder[0].height,
-                    ladder[0].rung->bitrate_kbps, p, s->ctx->job->cancel,
-                    &s->ctx->log, &s->probe);
-    cir_input_close(&ic);
+    ret = run_probe(s, &ladder[0]);
     if (ret == CIR_ECANCELED) {
         return fail_msg(s, ret, "interrupted");
     }
@@ -1191,6 +1232,7 @@ probe_complexity(cir_job_state_t *s)
         snprintf(t->error, sizeof(t->error), "probe: %s", cir_strerror(ret));
         return 0;
     }
+    s->probe.cpu_seconds = thread_cpu_seconds() - cpu0;
     s->probed = 1;
     t->probe_frames = s->probe.frames;
     t->probe_seconds = s->probe.seconds;
