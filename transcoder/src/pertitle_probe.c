@@ -22,7 +22,7 @@
 #define SEEK_AHEAD_US (10 * 1000000LL)
 /* the probe decodes at most this share of the source's frames (its CPU per
  * frame is about two thirds of the ladder's) */
-#define PROBE_SHARE 0.08
+#define PROBE_SHARE 0.06
 /* the probe's mid size: short side, pixels */
 #define PROBE_SHORT_MID 360
 /* frames kept at the top rung's size: at most this many bytes */

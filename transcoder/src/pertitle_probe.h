@@ -1,6 +1,6 @@
 /*
  * The per-title probe (pertitle.h): a pass of its own over the input that
- * decodes a few sampled scenes (at most 8 % of the source), scales them
+ * decodes a few sampled scenes (at most 6 % of the source), scales them
  * to a mid size (short side 360) and encodes them at each probe CRF
  * (cir_pertitle_probe_crfs), then encodes their first frames at the
  * ladder's top size at the CRF the mid size says reaches the target; each
@@ -28,7 +28,7 @@
  * out_fps the ladder's frame rate, top_w x top_h and top_kbps its largest
  * rung (not probed when the mid size alone needs more than top_kbps): the
  * preset's probe_scenes scenes of probe_scene_seconds spread evenly over it
- * (fewer, or one shorter, when they would cover more than 8 % of it), at
+ * (fewer, or one shorter, when they would cover more than 6 % of it), at
  * the preset's x264 speed.  0 with out filled, CIR_EMEDIA when no frame
  * decoded, CIR_ECANCELED when *cancel became 1.
  */
