@@ -49,6 +49,13 @@ typedef struct {
     double max_frame_rate;   /* the source rate is kept up to this */
     int nb_rungs;
     cir_rung_t rungs[CIR_PRESET_MAX_RUNGS];
+    /* per-title ladders: a probe of sampled scenes chooses each rung's
+     * rate (capped CRF, never above its bitrate) and drops rungs that add
+     * nothing (transcoder/src/pertitle.h) */
+    int per_title_enabled;
+    double per_title_target_psnr_db; /* quality a rung need not exceed */
+    int per_title_probe_scenes;
+    double per_title_probe_scene_seconds;
 
     /* audio */
     int audio_enabled;

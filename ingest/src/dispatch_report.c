@@ -322,6 +322,10 @@ set_finished(json_t *j, const cir_pool_done_t *d)
     if (clip != NULL) {
         json_object_set_new(j, "clip", clip);
     }
+    json_t *per_title = cir_result_per_title_json(r);
+    if (per_title != NULL) {
+        json_object_set_new(j, "per_title", per_title);
+    }
     json_t *enc = cir_result_encryption_json(r);
     if (enc != NULL) {
         /* the key ID only: the key is never written out */

@@ -113,6 +113,24 @@ describe('inline preset', () => {
         assert.ok(Number(audio.bit_rate) < 80000, `64 kbps audio: ${audio.bit_rate}`);
     });
 
+    test('a per-title inline preset: the job\'s result says the ladder chosen', async () => {
+        const preset = { name: 'pt', video: { per_title: { enabled: true }, rungs: [
+            { name: 'small', height: 180, bitrate_kbps: 200 },
+            { name: 'medium', height: 360, bitrate_kbps: 500 }] },
+        audio: { enabled: false }, thumbnails: { enabled: false } };
+        const j = await run({ input: sample('h264_720p2997.mp4'),
+            output: `file://${out}/per-title`, only: 'hls', preset });
+        const t = j.result.per_title;
+        assert.ok(t, JSON.stringify(j.result));
+        assert.equal(t.target_psnr_db, 45);
+        assert.ok(t.probe.points.length >= 3, JSON.stringify(t.probe));
+        assert.deepEqual(t.ladder.map((x) => x.id), ['medium', 'small']);
+        for (const x of t.ladder)
+            assert.ok(['fixed', 'crf', 'dropped'].includes(x.mode) && x.reason, JSON.stringify(x));
+        assert.deepEqual(j.result.outputs.filter((o) => o.type === 'video').map((o) => o.id).sort(),
+            t.ladder.filter((x) => x.mode !== 'dropped').map((x) => x.id).sort());
+    });
+
     test('a broken inline preset is a 400 naming the field', async () => {
         const bad = structuredClone(TINY);
         bad.video.rungs.push({ name: 'big', height: 720, bitrate_kbps: 0 });

@@ -220,6 +220,47 @@ Test(common_preset, unknown_fields_are_named)
     expect_error("{\"a\\u001bb\":1}", "a?b: unknown field");
 }
 
+Test(common_preset, per_title_is_off_by_default_and_parsed)
+{
+    cir_preset_t p;
+    char err[512];
+
+    cr_assert_eq(
+        parse("{\"video\":{\"rungs\":[" RUNG "]}}", &p, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_eq(p.per_title_enabled, 0);
+    cr_expect_eq(p.per_title_target_psnr_db, 45);
+    cr_expect_eq(p.per_title_probe_scenes, 4);
+    cr_expect_eq(p.per_title_probe_scene_seconds, 0.5);
+    cr_assert_eq(parse("{\"video\":{\"rungs\":[" RUNG "],\"per_title\":"
+                       "{\"enabled\":true,\"target_psnr_db\":42.5,"
+                       "\"probe_scenes\":2,\"probe_scene_seconds\":1}}}",
+                       &p, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(p.per_title_enabled, 1);
+    cr_expect_eq(p.per_title_target_psnr_db, 42.5);
+    cr_expect_eq(p.per_title_probe_scenes, 2);
+    cr_expect_eq(p.per_title_probe_scene_seconds, 1);
+}
+
+Test(common_preset, per_title_fields_are_checked_by_name)
+{
+    expect_error("{\"video\":{\"per_title\":{\"enable\":true}}}",
+                 "video.per_title.enable: unknown field");
+    expect_error("{\"video\":{\"per_title\":true}}",
+                 "video.per_title: expected an object, got a boolean");
+    expect_error("{\"video\":{\"per_title\":{\"enabled\":1}}}",
+                 "video.per_title.enabled: expected true or false, got an "
+                 "integer");
+    expect_error("{\"video\":{\"per_title\":{\"target_psnr_db\":70}}}",
+                 "video.per_title.target_psnr_db: 70 is above the maximum 60");
+    expect_error("{\"video\":{\"per_title\":{\"probe_scenes\":0}}}",
+                 "video.per_title.probe_scenes: 0 is below the minimum 1");
+    expect_error(
+        "{\"video\":{\"per_title\":{\"probe_scene_seconds\":11}}}",
+        "video.per_title.probe_scene_seconds: 11 is above the maximum 10");
+}
+
 Test(common_preset, rungs_need_name_height_and_bitrate)
 {
     expect_error("{\"video\":{\"rungs\":[{\"name\":\"a\",\"bitrate_kbps\":"

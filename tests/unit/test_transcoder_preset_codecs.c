@@ -222,3 +222,22 @@ Test(preset_codecs, help_lists_fields_and_codec_rules)
     cr_assert_not_null(strstr(text, "eac3, ac3"));
     free(text);
 }
+
+Test(preset_codecs, per_title_is_for_h264)
+{
+    cir_preset_t p;
+    const char *h264 = "{\"video\":{\"per_title\":{\"enabled\":true},"
+                       "\"rungs\":[{\"name\":\"a\",\"height\":360,"
+                       "\"bitrate_kbps\":700}]}}";
+    char err[256] = "";
+
+    cr_expect_eq(
+        cir_preset_codecs_parse(h264, strlen(h264), &p, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_eq(p.per_title_enabled, 1);
+    expect_error("{\"video\":{\"codec\":\"hevc\",\"per_title\":"
+                 "{\"enabled\":true},\"rungs\":[{\"name\":\"a\","
+                 "\"height\":360,\"bitrate_kbps\":700}]}}",
+                 "video.per_title.enabled: per-title ladders are for h264 "
+                 "only, not hevc");
+}

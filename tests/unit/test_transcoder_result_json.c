@@ -70,3 +70,69 @@ Test(result_json, none_without_loudness_or_for_video)
     x.loudness = 0;
     cr_expect_null(cir_result_loudness_json(&x));
 }
+
+Test(result_json, per_title_reports_the_probe_and_the_ladder)
+{
+    cir_result_t *r = calloc(1, sizeof(*r));
+    cir_result_per_title_t *t = &r->per_title;
+    json_t *j, *l;
+
+    cr_assert_not_null(r);
+    cr_expect_null(cir_result_per_title_json(r));
+    t->enabled = 1;
+    t->target_psnr_db = 45;
+    t->probe_frames = 15;
+    t->probe_seconds = 0.5;
+    t->probe_cpu_seconds = 0.234;
+    t->nb_points = 1;
+    t->points[0].width = 640;
+    t->points[0].height = 360;
+    t->points[0].crf = 16;
+    t->points[0].kbps = 46.091;
+    t->points[0].psnr = 56.478;
+    t->nb_rungs = 2;
+    strcpy(t->rungs[0].id, "720p");
+    t->rungs[0].width = 1280;
+    t->rungs[0].height = 720;
+    strcpy(t->rungs[0].mode, "crf");
+    t->rungs[0].crf = 31.9;
+    t->rungs[0].bitrate_kbps = 3000;
+    t->rungs[0].estimated_kbps = 35;
+    t->rungs[0].expected_psnr = 45;
+    strcpy(t->rungs[0].reason, "capped");
+    strcpy(t->rungs[1].id, "540p");
+    strcpy(t->rungs[1].mode, "dropped");
+    t->rungs[1].crf = 7; /* not reported for a rung that is not crf */
+    strcpy(t->rungs[1].reason, "720p fits");
+    j = cir_result_per_title_json(r);
+    cr_assert_not_null(j);
+    cr_expect_eq(json_real_value(json_object_get(j, "target_psnr_db")), 45);
+    cr_expect_eq(json_real_value(json_object_get(json_object_get(j, "probe"),
+                                                 "cpu_seconds")),
+                 0.23);
+    cr_expect_eq(
+        json_real_value(json_object_get(
+            json_array_get(
+                json_object_get(json_object_get(j, "probe"), "points"), 0),
+            "kbps")),
+        46.09);
+    l = json_object_get(j, "ladder");
+    cr_assert_eq(json_array_size(l), 2);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(l, 0), "mode")),
+        "crf");
+    cr_expect_eq(json_real_value(json_object_get(json_array_get(l, 0), "crf")),
+                 31.9);
+    cr_expect(json_is_null(json_object_get(json_array_get(l, 1), "crf")));
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(l, 1), "reason")),
+        "720p fits");
+    json_decref(j);
+    strcpy(t->error, "probe: no media");
+    j = cir_result_per_title_json(r);
+    cr_expect_null(json_object_get(j, "probe"));
+    cr_expect_str_eq(json_string_value(json_object_get(j, "error")),
+                     "probe: no media");
+    json_decref(j);
+    free(r);
+}

@@ -19,4 +19,12 @@ json_t *cir_result_loudness_json(const cir_result_rendition_t *x);
  * source; end null when the source's end is unknown), NULL without one. */
 json_t *cir_result_clip_json(const cir_result_t *r);
 
+/* The per-title ladder as chosen: {"target_psnr_db", "probe": {"frames",
+ * "seconds", "cpu_seconds", "points": [{"width", "height", "crf", "kbps",
+ * "psnr"}]}, "ladder": [{"id", "width", "height", "mode", "crf",
+ * "bitrate_kbps", "estimated_kbps", "expected_psnr", "reason"}]}, with
+ * "error" instead of the probe when it failed; NULL when the preset did
+ * not ask for one. */
+json_t *cir_result_per_title_json(const cir_result_t *r);
+
 #endif

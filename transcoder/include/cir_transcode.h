@@ -90,6 +90,34 @@ typedef struct {
     char loudness_mode[8];
 } cir_result_rendition_t;
 
+/* A per-title ladder as chosen (the preset's video.per_title): the probe's
+ * figures and each rung of the fixed ladder, how it was encoded and why. */
+typedef struct {
+    char id[32];
+    int width, height;
+    char mode[8];       /* "fixed", "crf" (capped CRF) or "dropped" */
+    double crf;         /* "crf" */
+    int bitrate_kbps;   /* the preset's: the cap */
+    int estimated_kbps; /* what the probe says the target quality needs */
+    double expected_psnr;
+    char reason[160];
+} cir_result_per_title_rung_t;
+
+typedef struct {
+    int enabled;           /* the preset asked for it */
+    char error[160];       /* the probe failed: the fixed ladder, and why */
+    double target_psnr_db; /* the preset's */
+    int probe_frames;
+    double probe_seconds, probe_cpu_seconds;
+    int nb_points; /* each probe encode: its size, CRF, rate and PSNR */
+    struct {
+        int width, height;
+        double crf, kbps, psnr;
+    } points[8];
+    int nb_rungs;
+    cir_result_per_title_rung_t rungs[CIR_PRESET_MAX_RUNGS];
+} cir_result_per_title_t;
+
 typedef struct {
     double duration; /* seconds of output */
     double elapsed;  /* wall seconds */
@@ -113,6 +141,7 @@ typedef struct {
      * 0: to its end, unknown) */
     int clip;
     double clip_start, clip_end;
+    cir_result_per_title_t per_title;
 } cir_result_t;
 
 /* {"scheme": "cenc", "key_ids": ["<32 hex>"]} for an encrypted result,

@@ -23,7 +23,14 @@ set_rate_control(AVCodecContext *enc, const cir_venc_config_t *c)
         rung->maxrate_kbps ? rung->maxrate_kbps : rung->bitrate_kbps * 11 / 10;
     bufsize = rung->bufsize_kbps ? rung->bufsize_kbps
                                  : maxrate * (c->low_latency ? 1 : 2);
-    enc->bit_rate = (int64_t)rung->bitrate_kbps * 1000;
+    if (c->crf > 0) {
+        /* one second of buffer, half full at the start (vbv-init, below):
+         * what the buffer lets through beyond maxrate stays small even on
+         * a short title */
+        maxrate = rung->bitrate_kbps;
+        bufsize = rung->bufsize_kbps ? rung->bufsize_kbps : maxrate;
+    }
+    enc->bit_rate = c->crf > 0 ? 0 : (int64_t)rung->bitrate_kbps * 1000;
     enc->rc_max_rate = maxrate * 1000;
     enc->rc_buffer_size = (int)(bufsize * 1000);
 }
@@ -35,6 +42,10 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
     char params[256];
 
     av_dict_set(opts, "preset", c->preset, 0);
+    if (c->crf > 0) {
+        snprintf(params, sizeof(params), "%.1f", c->crf);
+        av_dict_set(opts, "crf", params, 0);
+    }
     if (c->low_latency) {
         av_dict_set(opts, "tune", "zerolatency", 0);
     }
@@ -58,6 +69,7 @@ set_codec_options(AVDictionary **opts, const cir_venc_config_t *c)
     av_dict_set(opts, "x264-params",
                 c->low_latency ? "keyint=infinite:scenecut=0:open-gop=0:"
                                  "bframes=0:rc-lookahead=0"
+                : c->crf > 0   ? "scenecut=0:open-gop=0:vbv-init=0.5"
                                : "scenecut=0:open-gop=0",
                 0);
     if (rung->level[0]) {

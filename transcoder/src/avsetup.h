@@ -24,6 +24,11 @@ typedef struct {
     /* zerolatency: no B-frames, no lookahead, one thread, a VBV of one
      * second of maxrate (VOD: frame threads and two seconds). */
     int low_latency;
+    /* > 0: capped CRF (per-title ladders): x264's crf with a VBV maxrate
+     * of the rung's bitrate and one second of buffer (bufsize_kbps when
+     * set), half full at the start, so the rung averages no more than
+     * the fixed one; 0: the rung's average bitrate */
+    double crf;
 } cir_venc_config_t;
 
 /* Opens the encoder into *out (freed by the caller with

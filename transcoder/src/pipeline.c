@@ -36,6 +36,7 @@
 #include "input.h"
 #include "input_error.h"
 #include "ladder.h"
+#include "pertitle_probe.h"
 #include "pipeline.h"
 #include "rung.h"
 #include "thumbs.h"
@@ -201,11 +202,68 @@ select_streams(cir_job_state_t *s)
     return 0;
 }
 
+/* The per-title plan of the ladder: each rung's rate control, or its
+ * drop; without a probe every rung is fixed. */
+static void
+plan_ladder(cir_job_state_t *s, const cir_ladder_rung_t *ladder, int n,
+            cir_pertitle_rung_t *plan)
+{
+    if (s->probed &&
+        cir_pertitle_decide(s->ctx->preset, &s->probe, ladder, n, plan) > 0) {
+        return;
+    }
+    if (s->probed) {
+        cir_log_warn(&s->ctx->log,
+                     "per-title: the probe's figures are not usable: the "
+                     "fixed ladder");
+        snprintf(s->ctx->result->per_title.error,
+                 sizeof(s->ctx->result->per_title.error),
+                 "the probe's figures are not usable");
+    }
+    for (int i = 0; i < n; i++) {
+        plan[i] =
+            (cir_pertitle_rung_t){.ladder = ladder[i],
+                                  .mode = CIR_PERTITLE_FIXED,
+                                  .cap_kbps = ladder[i].rung->bitrate_kbps};
+    }
+}
+
+/* The per-title ladder as chosen, into the job's result. */
+static void
+report_plan(cir_job_state_t *s, const cir_pertitle_rung_t *plan, int n)
+{
+    cir_result_per_title_t *t = &s->ctx->result->per_title;
+
+    if (!t->enabled) {
+        return;
+    }
+    t->nb_rungs = n;
+    for (int i = 0; i < n; i++) {
+        const cir_pertitle_rung_t *r = &plan[i];
+        cir_result_per_title_rung_t *x = &t->rungs[i];
+
+        snprintf(x->id, sizeof(x->id), "%s", r->ladder.rung->name);
+        x->width = r->ladder.width;
+        x->height = r->ladder.height;
+        snprintf(x->mode, sizeof(x->mode), "%s",
+                 cir_pertitle_mode_name(r->mode));
+        x->crf = r->crf;
+        x->bitrate_kbps = r->cap_kbps;
+        x->estimated_kbps = r->estimated_kbps;
+        x->expected_psnr = r->expected_psnr;
+        snprintf(x->reason, sizeof(x->reason), "%s",
+                 r->reason[0] ? r->reason : "no probe: the fixed rung");
+        cir_log_info(&s->ctx->log, "per-title: rung %s %s: %s", x->id, x->mode,
+                     x->reason);
+    }
+}
+
 static int
 start_video_outputs(cir_job_state_t *s)
 {
     const cir_preset_t *p = s->ctx->preset;
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
+    cir_pertitle_rung_t plan[CIR_PRESET_MAX_RUNGS];
     int n, ret;
 
     if ((s->ctx->only & CIR_ONLY_THUMBS) && p->thumbs_enabled) {
@@ -223,10 +281,13 @@ start_video_outputs(cir_job_state_t *s)
         return fail_msg(s, CIR_EMEDIA, "no rung fits a %dx%d source", s->width,
                         s->height);
     }
+    plan_ladder(s, ladder, n, plan);
+    report_plan(s, plan, n);
     for (int i = 0; i < n; i++) {
+        const cir_pertitle_rung_t *r = &plan[i];
         cir_rung_config_t cfg = {
             .preset = p,
-            .ladder = &ladder[i],
+            .ladder = &r->ladder,
             .src_width = s->width,
             .src_height = s->height,
             .time_base = s->prep_tb,
@@ -235,15 +296,20 @@ start_video_outputs(cir_job_state_t *s)
             .job_id = s->ctx->job->job_id,
             .encryption = s->ctx->job->encryption,
             .watermark = s->watermark,
+            .crf = r->mode == CIR_PERTITLE_CRF ? r->crf : 0,
         };
-        if ((ret = cir_rung_start(&s->rungs[i], &cfg)) < 0) {
-            return fail_msg(s, ret, "rung %s: %s", ladder[i].rung->name,
+        if (r->mode == CIR_PERTITLE_DROPPED) {
+            continue;
+        }
+        if ((ret = cir_rung_start(&s->rungs[s->nb_rungs], &cfg)) < 0) {
+            return fail_msg(s, ret, "rung %s: %s", r->ladder.rung->name,
                             cir_strerror(ret));
         }
-        s->nb_rungs = i + 1;
-        cir_log_info(&s->ctx->log, "rung %s %dx%d %d kbps",
-                     ladder[i].rung->name, ladder[i].width, ladder[i].height,
-                     ladder[i].rung->bitrate_kbps);
+        s->nb_rungs++;
+        cir_log_info(&s->ctx->log, "rung %s %dx%d %d kbps%s",
+                     r->ladder.rung->name, r->ladder.width, r->ladder.height,
+                     r->ladder.rung->bitrate_kbps,
+                     cfg.crf > 0 ? " (capped CRF)" : "");
     }
     return 0;
 }
@@ -1074,6 +1140,117 @@ measure_loudness(cir_job_state_t *s)
     return 0;
 }
 
+/* This thread's CPU: the probe runs on it alone (one-thread decoders and
+ * encoders), and a worker's other jobs are not counted. */
+static double
+thread_cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A second reader of the input is ready for the probe when its header
+ * gave the video stream at the same index (MP4, MOV, MKV: no stream info
+ * to read again, which decodes frames); otherwise its stream info is read. */
+static int
+probe_reader_ready(const cir_job_state_t *s, AVFormatContext *ic)
+{
+    int i = s->vst->index;
+
+    if ((unsigned)i < ic->nb_streams &&
+        ic->streams[i]->codecpar->codec_id == s->vst->codecpar->codec_id &&
+        ic->streams[i]->codecpar->width == s->vst->codecpar->width &&
+        ic->streams[i]->codecpar->height == s->vst->codecpar->height &&
+        ic->streams[i]->codecpar->extradata_size > 0) {
+        return 0;
+    }
+    return avformat_find_stream_info(ic, NULL) < 0 ? CIR_EMEDIA : 0;
+}
+
+/* The probe on a second reader of the input: cir_pertitle_probe_run's
+ * result; s->probe filled on success. */
+static int
+run_probe(cir_job_state_t *s, const cir_ladder_rung_t *top)
+{
+    const cir_preset_t *p = s->ctx->preset;
+    AVFormatContext *ic = NULL;
+    AVRational fr = s->vst->avg_frame_rate;
+    char why[1280];
+    int64_t from;
+    int num, den, ret;
+
+    if ((ret = cir_job_open_input_into(s->ctx, &ic, why, sizeof(why))) < 0) {
+        cir_log_warn(&s->ctx->log, "per-title probe: %s: %s", s->ctx->input,
+                     why);
+        return ret;
+    }
+    from = (s->ic->start_time != AV_NOPTS_VALUE ? s->ic->start_time : 0) +
+           (s->ctx->job->clip ? llround(s->ctx->job->clip_start * 1e6) : 0);
+    cir_ladder_frame_rate(fr.num, fr.den, p->max_frame_rate, &num, &den);
+    if ((ret = probe_reader_ready(s, ic)) == 0) {
+        ret = cir_pertitle_probe_run(
+            ic, s->vst->index, from, s->duration, (double)num / den, top->width,
+            top->height, top->rung->bitrate_kbps, p, s->ctx->job->cancel,
+            &s->ctx->log, &s->probe);
+    }
+    cir_input_close(&ic);
+    return ret;
+}
+
+/* The per-title probe (the preset's video.per_title) before decoding.  A
+ * probe that fails leaves the fixed ladder, said in the log and the
+ * result; a cancel stops the job.  Its CPU is the whole pass's: the
+ * second reader's opening included. */
+static int
+probe_complexity(cir_job_state_t *s)
+{
+    const cir_preset_t *p = s->ctx->preset;
+    cir_result_per_title_t *t = &s->ctx->result->per_title;
+    cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];
+    double cpu0 = thread_cpu_seconds();
+    int ret;
+
+    if (!p->per_title_enabled || !p->video_enabled || s->vst == NULL ||
+        !(s->ctx->only & (CIR_ONLY_HLS | CIR_ONLY_DASH))) {
+        return 0;
+    }
+    t->enabled = 1;
+    t->target_psnr_db = p->per_title_target_psnr_db;
+    if (cir_ladder_select(p, s->vst->codecpar->width, s->vst->codecpar->height,
+                          ladder, CIR_PRESET_MAX_RUNGS) < 1) {
+        return 0; /* start_video_outputs says why */
+    }
+    ret = run_probe(s, &ladder[0]);
+    if (ret == CIR_ECANCELED) {
+        return fail_msg(s, ret, "interrupted");
+    }
+    if (ret < 0) {
+        cir_log_warn(&s->ctx->log, "per-title probe: %s: the fixed ladder",
+                     cir_strerror(ret));
+        snprintf(t->error, sizeof(t->error), "probe: %s", cir_strerror(ret));
+        return 0;
+    }
+    s->probe.cpu_seconds = thread_cpu_seconds() - cpu0;
+    s->probed = 1;
+    t->probe_frames = s->probe.frames;
+    t->probe_seconds = s->probe.seconds;
+    t->probe_cpu_seconds = s->probe.cpu_seconds;
+    for (int z = 0; z < s->probe.nb_sizes; z++) {
+        const cir_pertitle_size_t *size = &s->probe.sizes[z];
+        for (int i = 0; i < size->nb_points && t->nb_points < 8; i++) {
+            t->points[t->nb_points].width = size->width;
+            t->points[t->nb_points].height = size->height;
+            t->points[t->nb_points].crf = size->points[i].crf;
+            t->points[t->nb_points].kbps = size->points[i].kbps;
+            t->points[t->nb_points].psnr = size->points[i].psnr;
+            t->nb_points++;
+        }
+    }
+    return 0;
+}
+
 /* The video (or audio) path on the job's input, its header read: stream
  * info, decode, fan out, publish. */
 static int
@@ -1093,7 +1270,8 @@ run_video(cir_job_state_t *s)
     }
     compute_start(s);
     if ((ret = apply_clip(s)) < 0 || (ret = load_subtitles(s)) < 0 ||
-        (ret = load_watermark(s)) < 0 || (ret = measure_loudness(s)) < 0) {
+        (ret = load_watermark(s)) < 0 || (ret = measure_loudness(s)) < 0 ||
+        (ret = probe_complexity(s)) < 0) {
         return ret;
     }
     if ((ret = read_loop(s)) < 0) {

@@ -18,6 +18,7 @@
 #include "cir_transcode.h"
 #include "job.h"
 #include "loudness.h"
+#include "pertitle.h"
 #include "rung.h"
 #include "subtitles.h"
 #include "thumbs.h"
@@ -77,6 +78,10 @@ typedef struct {
 
     cir_video_rung_t *rungs[CIR_PRESET_MAX_RUNGS];
     int nb_rungs;
+    /* the per-title probe's figures (video.per_title), read before
+     * decoding; probed 0: none, the fixed ladder */
+    cir_pertitle_probe_t probe;
+    int probed;
     cir_vod_audio_t audio[CIR_AUDIO_TRACKS_MAX]; /* in output order */
     int nb_audio;
     cir_watermark_t *watermark; /* the job's overlay, read before decoding */

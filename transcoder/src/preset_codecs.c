@@ -139,6 +139,19 @@ check_audio(const cir_preset_t *p, char *err, size_t errsize)
                   p->audio_sample_rate);
 }
 
+/* The probe and the capped CRF are x264's (pertitle.c). */
+static int
+check_per_title(const cir_preset_t *p, char *err, size_t errsize)
+{
+    if (p->per_title_enabled && cir_preset_vcodec(p) != CIR_VCODEC_H264) {
+        return seterr(err, errsize,
+                      "video.per_title.enabled: per-title ladders are for "
+                      "h264 only, not %s",
+                      p->video_codec);
+    }
+    return 0;
+}
+
 int
 cir_preset_codecs_check(const cir_preset_t *p, char *err, size_t errsize)
 {
@@ -152,6 +165,7 @@ cir_preset_codecs_check(const cir_preset_t *p, char *err, size_t errsize)
         (ret = check_choice("video.encoder_preset", p->encoder_preset,
                             speed_presets, 1, err, errsize)) < 0 ||
         (ret = check_rungs(p, err, errsize)) < 0 ||
+        (ret = check_per_title(p, err, errsize)) < 0 ||
         (ret = check_audio(p, err, errsize)) < 0 ||
         (ret = check_choice("audio.surround.codec", p->surround_codec,
                             surround_codecs, 0, err, errsize)) < 0) {

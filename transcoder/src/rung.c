@@ -67,6 +67,7 @@ open_encoder(cir_video_rung_t *r, const cir_rung_config_t *cfg)
         .gop_frames = r->gop_frames,
         .rung = cfg->ladder->rung,
         .preset = cir_preset_encoder_speed(p),
+        .crf = cfg->crf,
     };
     AVCodecContext *enc;
     int ret;

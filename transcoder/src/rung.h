@@ -30,6 +30,7 @@ typedef struct {
     const char *job_id;
     const cir_encryption_t *encryption; /* NULL: clear */
     const cir_watermark_t *watermark;   /* NULL: none; scaled at start */
+    double crf; /* > 0: capped CRF (per-title), else the rung's bitrate */
 } cir_rung_config_t;
 
 int cir_rung_start(cir_video_rung_t **r, const cir_rung_config_t *cfg);

@@ -300,6 +300,10 @@ result_json(const options_t *o, const cir_result_t *r, int ret, int code)
     if (clip != NULL) {
         json_object_set_new(j, "clip", clip);
     }
+    json_t *per_title = cir_result_per_title_json(r);
+    if (per_title != NULL) {
+        json_object_set_new(j, "per_title", per_title);
+    }
     json_t *enc = cir_result_encryption_json(r);
     if (enc != NULL) {
         /* the key ID only: the key is never written out */
