@@ -55,7 +55,8 @@ async function apiBase(child) {
     return m[1];
 }
 
-// Every answer, by operation and status, for the examples' check.
+// The answers, by operation and status (each shape once), for the
+// examples' check.
 const seen = new Map();
 
 async function call(base, op, method, url, { body, token = TOKEN,
@@ -70,8 +71,12 @@ async function call(base, op, method, url, { body, token = TOKEN,
     const res = await fetch(base + url, { method, headers: h, body });
     const text = await res.text();
     const json = text ? JSON.parse(text) : null;
-    if (!seen.has(`${op} ${res.status}`))
-        seen.set(`${op} ${res.status}`, json);
+    const key = `${op} ${res.status}`;
+    const shape = (j) => JSON.stringify(Object.keys(j ?? {}).sort());
+    if (!seen.has(key))
+        seen.set(key, []);
+    if (!seen.get(key).some((j) => shape(j) === shape(json)))
+        seen.get(key).push(json);
     return { status: res.status, json, headers: res.headers };
 }
 
@@ -317,7 +322,7 @@ describe('cirrus-worker job API on a spool', () => {
             assert.equal(raw.status, 400, `${target}: ${raw.body}`);
             assert.match(body.error, /^not an asset name/);
             if (!seen.has('deleteAsset 400'))
-                seen.set('deleteAsset 400', body);
+                seen.set('deleteAsset 400', [body]);
         }
         assert.ok(fs.existsSync(path.join(outside, 'keep.txt')));
         assert.ok(fs.existsSync(out));
@@ -689,7 +694,11 @@ describe('cirrus-worker job API on a spool', () => {
                     for (const [name, ex] of Object.entries(exs)) {
                         const key = `${opDoc.operationId} ${status}`;
                         assert.ok(seen.has(key), `an answer for ${key} (${name})`);
-                        const got = seen.get(key);
+                        // the answer with the example's fields (one shape
+                        // of answer per intake: 202 on SQS, with or without
+                        // a job store)
+                        const got = seen.get(key).find((j) => Object.keys(ex.value)
+                            .every((k) => k in (j ?? {}))) ?? seen.get(key)[0];
                         for (const [k, v] of Object.entries(ex.value)) {
                             assert.ok(k in got, `${key} ${name}: ${k}`);
                             if (v !== null && got[k] !== null)
