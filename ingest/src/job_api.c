@@ -989,7 +989,10 @@ cancel_stored(const cir_job_api_t *a, const char *id,
 }
 
 /* POST /jobs/{id}/retry: a failed or cancelled job's document sent to the
- * queue again, same id, its attempts counted on. */
+ * queue again, same id, its attempts counted on.  A job cancelled while
+ * queued that no worker has seen yet (no result) still has its message in
+ * the queue: the request removed and the record queued, it runs from that
+ * message, not a second one. */
 static int
 retry_stored(const cir_job_api_t *a, const char *id,
              cir_worker_http_answer_t *ans)
@@ -1020,6 +1023,7 @@ retry_stored(const cir_job_api_t *a, const char *id,
     } else if ((next = queued_record(id, doc, attempt)) == NULL) {
         status = answer_error(ans, 500, "out of memory");
     } else if ((status = stored_put(a, id, next, ans)) == 0 &&
+               !json_is_null(json_object_get(rec, "result")) &&
                (status = send_doc(a, doc, msg_id, sizeof(msg_id), ans)) != 0) {
         cir_job_store_put(a->store, id, rec); /* as it was */
     } else if (status == 0) {

@@ -200,12 +200,6 @@ typedef struct {
     size_t cap, n, seen;
 } list_t;
 
-static int
-id_cmp(const void *x, const void *y)
-{
-    return strcmp(x, y);
-}
-
 /* Keeps the cap smallest ids after the cursor (the file store lists in no
  * order; S3 lists in byte order). */
 static int
@@ -228,15 +222,25 @@ list_one(void *opaque, const char *rel, int is_folder)
     if (l->cursor[0] && strcmp(id, l->cursor) <= 0) {
         return 0;
     }
-    if (l->n == l->cap) {
-        /* full: the largest makes room for a smaller one */
-        if (l->cap == 0 || strcmp(id, l->ids[l->n - 1]) >= 0) {
-            return 0;
+    /* where it goes: at the end when the keys come sorted (S3) */
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(l->ids[mid], id) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
-        l->n--;
     }
-    snprintf(l->ids[l->n++], CIR_JOB_STORE_ID_LEN, "%s", id);
-    qsort(l->ids, l->n, sizeof(*l->ids), id_cmp);
+    if (lo == l->cap) {
+        return 0; /* full, and larger than every id kept */
+    }
+    if (l->n == l->cap) {
+        l->n--; /* the largest makes room */
+    }
+    memmove(l->ids + lo + 1, l->ids + lo, (l->n - lo) * sizeof(*l->ids));
+    snprintf(l->ids[lo], CIR_JOB_STORE_ID_LEN, "%s", id);
+    l->n++;
     return 0;
 }
 

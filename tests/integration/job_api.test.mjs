@@ -511,7 +511,7 @@ describe('cirrus-worker job API on a spool', () => {
                 assert.equal((await api('cancelJob', 'POST', '/jobs/jnothere/cancel')).status, 404);
             });
 
-            await t.test('retry: a failed job runs again, same id, its attempts counted on', async () => {
+            await t.test('retry: a failed or cancelled job runs again, same id, its attempts counted on', async () => {
                 const input = path.join(work, 'store-arrives-later.mp4');
                 const r0 = await api('submitJob', 'POST', '/jobs', { body: {
                     input: `file://${input}`, output: 's3://cirrus-out/vod/retried',
@@ -536,6 +536,13 @@ describe('cirrus-worker job API on a spool', () => {
                 const done = await waitState(id, 'done');
                 assert.ok(done.attempt > before, `attempt ${done.attempt} after ${before}`);
                 assert.ok(keys('s3://cirrus-out/vod/retried/').includes('vod/retried/master.m3u8'));
+
+                // a cancelled job as well: the one cancelled while queued
+                r = await api('retryJob', 'POST', `/jobs/${queuedId}/retry`);
+                assert.equal(r.status, 200, JSON.stringify(r.json));
+                assert.equal(r.json.state, 'queued');
+                assert.equal((await waitState(queuedId, 'done')).result.state, 'done');
+                assert.ok(keys('s3://cirrus-out/vod/later/').includes('vod/later/master.m3u8'));
             });
 
             await t.test('list: by creation, a state filter, a cursor', async () => {
@@ -546,7 +553,7 @@ describe('cirrus-worker job API on a spool', () => {
                 assert.ok(ids.includes(firstId) && ids.includes(runId) && ids.includes(queuedId));
                 assert.equal(r.json.next_cursor, null);
                 r = await api('listJobs', 'GET', '/jobs?state=cancelled');
-                assert.deepEqual(r.json.jobs.map((j) => j.id), [runId, queuedId]);
+                assert.deepEqual(r.json.jobs.map((j) => j.id), [runId], 'the other one was retried');
                 assert.ok(r.json.jobs.every((j) => j.state === 'cancelled'));
                 r = await api('listJobs', 'GET', '/jobs?state=done&limit=1');
                 assert.equal(r.json.jobs.length, 1);
