@@ -73,6 +73,7 @@ typedef struct {
      * the job (looked for at claim and every few seconds while it runs);
      * "" or NULL: none */
     const char *jobs_uri;
+    int64_t jobs_poll_us; /* how often a running job looks; 0: 2 s */
 } cir_dispatch_config_t;
 
 /* How claimed jobs ended. */

@@ -118,9 +118,7 @@ lease_lose(inflight_t *f)
     cir_pool_cancel(f->w->pool, f);
 }
 
-#define CANCEL_POLL_US (2 * 1000000LL)
-
-/* With a job store, every CANCEL_POLL_US between heartbeats: a cancel
+/* With a job store, every jobs_poll_us between heartbeats: a cancel
  * request there (another worker's job API) stops the job as
  * cir_dispatch_cancel does. */
 static void
@@ -132,7 +130,7 @@ poll_cancel(inflight_t *f, int64_t *next_us)
         atomic_load(&f->cancel_asked)) {
         return;
     }
-    *next_us = now + CANCEL_POLL_US;
+    *next_us = now + f->w->cfg.jobs_poll_us;
     if (cir_job_store_cancel_asked(f->w->store, f->job.id) == 1) {
         cir_log_warn(&f->log, "cancel requested in the job store: stopping");
         atomic_store(&f->cancel_asked, 1);
@@ -147,7 +145,7 @@ lease_main(void *arg)
     inflight_t *f = arg;
     cir_dispatch_t *w = f->w;
     int extend_s = w->cfg.extend_s;
-    int64_t poll_us = dispatch_mono_us() + CANCEL_POLL_US;
+    int64_t poll_us = dispatch_mono_us() + w->cfg.jobs_poll_us;
 
     while (!atomic_load(&f->lease_stop)) {
         int64_t arg_us = 0, sent_us = dispatch_mono_us();
@@ -881,6 +879,9 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
              cfg->upload_dir ? cfg->upload_dir : "");
     w->cfg.upload_dir = w->upload_dir;
     w->cfg.jobs_uri = NULL;
+    if (w->cfg.jobs_poll_us <= 0) {
+        w->cfg.jobs_poll_us = 2000000;
+    }
     if (cfg->jobs_uri != NULL && cfg->jobs_uri[0] != '\0') {
         char err[300];
         if (cir_job_store_open(&w->store, cfg->jobs_uri, err, sizeof(err)) <

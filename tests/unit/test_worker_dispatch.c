@@ -662,7 +662,8 @@ Test(worker_dispatch, job_store_cancel_stops_a_running_job, .init = setup_long,
                                 .workers = 1,
                                 .max_attempts = 3,
                                 .extend_s = 120,
-                                .jobs_uri = jobs_uri};
+                                .jobs_uri = jobs_uri,
+                                .jobs_poll_us = 100000};
     run_arg_t a = {0};
     cir_dispatch_counts_t c;
     pthread_t t;
