@@ -574,6 +574,44 @@ describe('cirrus-worker job API on a spool', () => {
                 assert.deepEqual(all, ids, 'pages of 2 make the whole list');
             });
 
+            await t.test('two workers on one queue: the API follows and cancels a job the other runs', async () => {
+                const other = startWorker({ intake: 'sqs', sqs_queue_url: rig.queueUrl,
+                    jobs_s3_uri: 's3://cirrus-jobs/state', out_root: 's3://cirrus-out/vod',
+                    presets_dir: C.PRESETS_DIR, default_preset: 'mobile', workers: 1,
+                    queue_max: 0 }, rig.env());
+                try {
+                    await C.waitFor('the second worker', () => /intake sqs/.test(other.log),
+                        { timeoutMs: 10000, detail: () => other.log });
+                    // one long job each: the API's worker cannot take both
+                    const ids = [];
+                    for (const name of ['two-a', 'two-b']) {
+                        const r = await api('submitJob', 'POST', '/jobs', { body: {
+                            input: sample('h264_1080p30.mp4'),
+                            output: `s3://cirrus-out/vod/${name}`, preset: 'web' } });
+                        assert.equal(r.status, 202, JSON.stringify(r.json));
+                        ids.push(r.json.id);
+                    }
+                    for (const id of ids)
+                        await waitState(id, 'running', 60000);
+                    const theirs = ids.find((id) => other.log.includes(`job=${id}]`));
+                    assert.ok(theirs, `one of ${ids} runs on the other worker`);
+                    await C.waitFor('its outputs', () =>
+                        keys('s3://cirrus-out/vod/').some((k) => k.includes(`/two-${theirs === ids[0] ? 'a' : 'b'}/`)),
+                    { timeoutMs: 60000, every: 500 });
+                    for (const id of ids) {
+                        const r = await api('cancelJob', 'POST', `/jobs/${id}/cancel`);
+                        assert.equal(r.status, 202, JSON.stringify(r.json));
+                    }
+                    for (const id of ids)
+                        assert.equal((await waitState(id, 'cancelled', 60000)).error, 'cancelled on request');
+                    assert.match(other.log, new RegExp(`job=${theirs}\\] cancel requested in the job store`));
+                    assert.deepEqual(keys('s3://cirrus-out/vod/').filter((k) => /\/two-[ab]\//.test(k)), [],
+                        'their outputs are removed');
+                } finally {
+                    other.kill('SIGKILL');
+                }
+            });
+
             await t.test('delete an asset on S3 once no job writes it', async () => {
                 const before = keys('s3://cirrus-out/vod/first/').length;
                 assert.ok(before > 0);
