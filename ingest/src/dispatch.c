@@ -432,6 +432,37 @@ read_store_record(cir_dispatch_t *w, inflight_t *f)
     f->store_base = rec;
 }
 
+/* What the job store says of a claimed job before it runs: 1 when it was
+ * settled here (cancelled; failed for good already), else 0. */
+static int
+settle_from_store(cir_dispatch_t *w, inflight_t *f)
+{
+    const char *state =
+        json_string_value(json_object_get(f->store_base, "state"));
+
+    if (w->store == NULL) {
+        return 0;
+    }
+    if (cir_job_store_cancel_asked(w->store, f->job.id) == 1) {
+        cancel_unstarted(w, f);
+        return 1;
+    }
+    if (state == NULL || strcmp(state, "failed") != 0) {
+        return 0;
+    }
+    /* failed for good, its message back on its way to the dead-letter
+     * queue (a retry through the API queues the record first): not run
+     * again, its record left as it is */
+    snprintf(f->stored_state, sizeof(f->stored_state), "failed");
+    f->stored_us = dispatch_mono_us();
+    if (lease_settle(f)) {
+        abandon_job(w, f, NULL);
+    } else {
+        park_job(w, f, "failed for good on an earlier receive");
+    }
+    return 1;
+}
+
 /* Checks before the pool: 1 when the job was settled here (parked, skipped,
  * abandoned), 0 when it should run with *preset and *enc. */
 static int
@@ -441,26 +472,7 @@ settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset,
     char err[400], msg[512];
     int ret;
 
-    if (w->store != NULL &&
-        cir_job_store_cancel_asked(w->store, f->job.id) == 1) {
-        cancel_unstarted(w, f);
-        return 1;
-    }
-    if (f->store_base != NULL &&
-        strcmp(json_string_value(json_object_get(f->store_base, "state"))
-                   ? json_string_value(json_object_get(f->store_base, "state"))
-                   : "",
-               "failed") == 0) {
-        /* failed for good, its message back on its way to the dead-letter
-         * queue (a retry through the API queues the record first): not run
-         * again, its record left as it is */
-        snprintf(f->stored_state, sizeof(f->stored_state), "failed");
-        f->stored_us = dispatch_mono_us();
-        if (lease_settle(f)) {
-            abandon_job(w, f, NULL);
-        } else {
-            park_job(w, f, "failed for good on an earlier receive");
-        }
+    if (settle_from_store(w, f)) {
         return 1;
     }
     if (f->job.reject[0] != '\0') {

@@ -2,6 +2,8 @@
  * cirrus-worker's job API (cir_job_api.h): routes, auth, and the spool
  * operations behind them.  Every state change is a rename inside the spool
  * (RENAME_NOREPLACE), so the dispatcher and the API never both own an item.
+ * With intake=sqs the same routes work on the job store (cir_job_store.h,
+ * jobs_s3_uri) that the workers taking jobs from the queue write.
  * Unit tests: tests/unit/test_worker_job_api.c; end to end:
  * tests/integration/job_api.test.mjs.
  */

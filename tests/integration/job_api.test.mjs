@@ -7,7 +7,8 @@
 // the SQS intake without a job store a job sent to the queue and run (the
 // other routes 501), with one (jobs_s3_uri on the S3 rig) the whole API:
 // submit and poll, list with a filter and a cursor, cancel a queued and a
-// running job, retry a failed one, delete an asset on S3; the
+// running job (on this worker and on another one taking from the same
+// queue), retry a failed and a cancelled one, delete an asset on S3; the
 // OpenAPI document validates and each of its examples is met by an answer.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

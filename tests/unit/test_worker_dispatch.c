@@ -708,3 +708,33 @@ Test(worker_dispatch, job_store_cancel_stops_a_running_job, .init = setup_long,
     cr_assert_eq(system(cmd), 0, "what it wrote is removed");
     cir_job_store_close(&js);
 }
+
+Test(worker_dispatch, job_store_failed_job_redelivered_is_not_run_again,
+     .init = setup_short, .fini = teardown, .timeout = 120)
+{
+    cir_job_store_t *js = open_store();
+    cir_dispatch_counts_t c;
+    char in[160], path[300];
+    json_t *r, *api;
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job("sf", in, "sf", 2); /* the queue's second receive */
+    api = json_pack("{s:s, s:s, s:i, s:s}", "id", "sf", "state", "failed",
+                    "attempt", 1, "error", "input does not exist");
+    cr_assert_eq(cir_job_store_put(js, "sf", api), 0);
+    json_decref(api);
+    run_dispatcher(30, &c);
+
+    cr_assert_eq(intake.fails, 1);
+    cr_assert_eq(intake.last_permanent, 1, "parked: on to the dead letters");
+    cr_assert_eq(c.jobs[CIR_DISPATCH_FAILED], 1);
+    snprintf(path, sizeof(path), "%s/sf", workdir);
+    cr_assert_neq(access(path, F_OK), 0, "not run again");
+    r = stored(js, "sf");
+    cr_assert_str_eq(str_of(r, "state"), "failed");
+    cr_assert_eq(json_integer_value(json_object_get(r, "attempt")), 1,
+                 "the record as it was");
+    cr_assert_str_eq(str_of(r, "error"), "input does not exist");
+    json_decref(r);
+    cir_job_store_close(&js);
+}
