@@ -107,6 +107,8 @@ module "worker_service" {
   queue_name                = module.queue.queue_name
   uploads_bucket_arn        = module.storage.uploads_bucket_arn
   outputs_bucket_arn        = module.storage.outputs_bucket_arn
+  outputs_bucket_id         = module.storage.outputs_bucket_id
+  outputs_prefix            = local.vod_prefix
   out_root                  = "s3://${module.storage.outputs_bucket_id}/${local.vod_prefix}"
   visibility_seconds        = var.queue_visibility_seconds
   cpu                       = var.worker_cpu

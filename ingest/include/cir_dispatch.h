@@ -68,6 +68,12 @@ typedef struct {
      * upload_max_age_s (> 0) are; "" or NULL: none */
     const char *upload_dir;
     double upload_max_age_s;
+    /* copied; the shared job store (cir_job_store.h, intake=sqs): each
+     * state change is written there, a cancel request found there stops
+     * the job (looked for at claim and every few seconds while it runs);
+     * "" or NULL: none */
+    const char *jobs_uri;
+    int64_t jobs_poll_us; /* how often a running job looks; 0: 2 s */
 } cir_dispatch_config_t;
 
 /* How claimed jobs ended. */

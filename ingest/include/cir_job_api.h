@@ -46,6 +46,9 @@ typedef struct {
     cir_dispatch_t *dispatch;   /* running jobs are cancelled through it */
     /* intake=sqs: POST /jobs sends to this queue (SendMessage) */
     const char *sqs_queue_url;
+    /* intake=sqs: the shared job store (cir_job_store.h); "" : the other
+     * routes answer 501 */
+    const char *jobs_uri;
     int aws_connect_timeout_ms, aws_request_timeout_ms;
     /* POST /uploads: s3://bucket/prefix/ ("" : 501), URLs valid this long */
     const char *upload_s3_uri;

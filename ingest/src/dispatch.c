@@ -118,12 +118,34 @@ lease_lose(inflight_t *f)
     cir_pool_cancel(f->w->pool, f);
 }
 
+/* With a job store, every jobs_poll_us between heartbeats: a cancel
+ * request there (another worker's job API) stops the job as
+ * cir_dispatch_cancel does. */
+static void
+poll_cancel(inflight_t *f, int64_t *next_us)
+{
+    int64_t now = dispatch_mono_us();
+
+    if (f->w->store == NULL || now < *next_us ||
+        atomic_load(&f->cancel_asked)) {
+        return;
+    }
+    *next_us = now + f->w->cfg.jobs_poll_us;
+    if (cir_job_store_cancel_asked(f->w->store, f->job.id) == 1) {
+        cir_log_warn(&f->log, "cancel requested in the job store: stopping");
+        atomic_store(&f->cancel_asked, 1);
+        /* not in the pool yet: start_job cancels it once it is */
+        cir_pool_cancel(f->w->pool, f);
+    }
+}
+
 static void *
 lease_main(void *arg)
 {
     inflight_t *f = arg;
     cir_dispatch_t *w = f->w;
     int extend_s = w->cfg.extend_s;
+    int64_t poll_us = dispatch_mono_us() + w->cfg.jobs_poll_us;
 
     while (!atomic_load(&f->lease_stop)) {
         int64_t arg_us = 0, sent_us = dispatch_mono_us();
@@ -131,7 +153,9 @@ lease_main(void *arg)
 
         switch (cir_lease_next(&f->lease, sent_us, &arg_us)) {
         case CIR_LEASE_WAIT:
-            lease_wait(f, arg_us);
+            lease_wait(f,
+                       w->store != NULL && poll_us < arg_us ? poll_us : arg_us);
+            poll_cancel(f, &poll_us);
             break;
         case CIR_LEASE_EXTEND:
             ret = w->src->ops->heartbeat(w->src, &f->job, extend_s,
@@ -212,6 +236,7 @@ remove_job(cir_dispatch_t *w, inflight_t *f)
         }
     }
     pthread_mutex_unlock(&w->jobs_lock);
+    json_decref(f->store_base);
     free(f);
 }
 
@@ -360,6 +385,84 @@ resolve_encryption(const cir_dispatch_t *w, const cir_vod_job_t *job,
     return ret;
 }
 
+/* A job cancelled in the job store before it ran: taken off the queue,
+ * never run. */
+static void
+cancel_unstarted(cir_dispatch_t *w, inflight_t *f)
+{
+    int ret;
+
+    if (lease_settle(f)) {
+        abandon_job(w, f, NULL);
+        return;
+    }
+    ret = w->src->ops->cancel ? w->src->ops->cancel(w->src, &f->job)
+                              : w->src->ops->ack(w->src, &f->job);
+    intake_refused(w, f, "cancel", ret);
+    cir_log_warn(&f->log, "cancelled on request before it ran");
+    dispatch_write_result(f, "cancelled", 0, NULL, "cancelled on request");
+    dispatch_metrics_end(&w->m, CIR_DISPATCH_CANCELLED, 0, 0);
+    remove_job(w, f);
+}
+
+/* The job store's record of a claimed job: kept as the base of the ones
+ * written at its changes of state. */
+static void
+read_store_record(cir_dispatch_t *w, inflight_t *f)
+{
+    json_t *rec = NULL, *base;
+    int ret;
+
+    if (w->store == NULL) {
+        return;
+    }
+    ret = cir_job_store_get(w->store, f->job.id, &rec);
+    if (ret < 0 && ret != CIR_ENOTFOUND) {
+        cir_log_warn(&f->log, "job store %s: cannot read the record (%s)",
+                     cir_job_store_uri(w->store), cir_strerror(ret));
+    }
+    if (rec == NULL) {
+        return; /* a job not sent by the API: a record of its own */
+    }
+    base = json_object_get(rec, "attempt_base");
+    f->attempt_base = json_is_integer(base) && json_integer_value(base) >= 0 &&
+                              json_integer_value(base) < 1000000
+                          ? (int)json_integer_value(base)
+                          : 0;
+    f->store_base = rec;
+}
+
+/* What the job store says of a claimed job before it runs: 1 when it was
+ * settled here (cancelled; failed for good already), else 0. */
+static int
+settle_from_store(cir_dispatch_t *w, inflight_t *f)
+{
+    const char *state =
+        json_string_value(json_object_get(f->store_base, "state"));
+
+    if (w->store == NULL) {
+        return 0;
+    }
+    if (cir_job_store_cancel_asked(w->store, f->job.id) == 1) {
+        cancel_unstarted(w, f);
+        return 1;
+    }
+    if (state == NULL || strcmp(state, "failed") != 0) {
+        return 0;
+    }
+    /* failed for good, its message back on its way to the dead-letter
+     * queue (a retry through the API queues the record first): not run
+     * again, its record left as it is */
+    snprintf(f->stored_state, sizeof(f->stored_state), "failed");
+    f->stored_us = dispatch_mono_us();
+    if (lease_settle(f)) {
+        abandon_job(w, f, NULL);
+    } else {
+        park_job(w, f, "failed for good on an earlier receive");
+    }
+    return 1;
+}
+
 /* Checks before the pool: 1 when the job was settled here (parked, skipped,
  * abandoned), 0 when it should run with *preset and *enc. */
 static int
@@ -369,6 +472,9 @@ settle_before_run(cir_dispatch_t *w, inflight_t *f, cir_preset_t *preset,
     char err[400], msg[512];
     int ret;
 
+    if (settle_from_store(w, f)) {
+        return 1;
+    }
     if (f->job.reject[0] != '\0') {
         /* the intake read it but it cannot run */
         if (lease_settle(f)) {
@@ -439,6 +545,7 @@ start_job(cir_dispatch_t *w, inflight_t *f, int64_t asked_us)
     f->claimed_wall_us = cir_clock_wall_us(cir_clock_system());
     f->claimed_mono_us = dispatch_mono_us();
     dispatch_result_path(w, f);
+    read_store_record(w, f);
     dispatch_metrics_wait(
         &w->m, f->job.enqueued_us > 0
                    ? (double)(f->claimed_wall_us - f->job.enqueued_us) / 1e6
@@ -783,6 +890,19 @@ cir_dispatch_new(cir_dispatch_t **out, const cir_dispatch_config_t *cfg,
     snprintf(w->upload_dir, sizeof(w->upload_dir), "%s",
              cfg->upload_dir ? cfg->upload_dir : "");
     w->cfg.upload_dir = w->upload_dir;
+    w->cfg.jobs_uri = NULL;
+    if (w->cfg.jobs_poll_us <= 0) {
+        w->cfg.jobs_poll_us = 2000000;
+    }
+    if (cfg->jobs_uri != NULL && cfg->jobs_uri[0] != '\0') {
+        char err[300];
+        if (cir_job_store_open(&w->store, cfg->jobs_uri, err, sizeof(err)) <
+            0) {
+            cir_log_error(NULL, "%s", err);
+            free(w);
+            return CIR_EINVAL;
+        }
+    }
     w->src = src;
     w->pool = pool;
     w->max_jobs = cfg->workers + cfg->queue_max;
@@ -807,9 +927,11 @@ cir_dispatch_free(cir_dispatch_t **pw)
     }
     for (int i = 0; i < w->njobs; i++) {
         lease_stop(w->jobs[i]);
+        json_decref(w->jobs[i]->store_base);
         free(w->jobs[i]);
     }
     free(w->jobs);
+    cir_job_store_close(&w->store);
     pthread_mutex_destroy(&w->m.lock);
     pthread_mutex_destroy(&w->health_lock);
     pthread_mutex_destroy(&w->jobs_lock);

@@ -9,7 +9,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "cir_dispatch.h"
+#include "cir_job_store.h"
 #include "cir_log.h"
 
 #define DISPATCH_NB_BUCKETS 7
@@ -40,12 +43,19 @@ typedef struct {
     atomic_int lost;           /* 0, or the cir_lease_state_t that lost it */
     _Atomic int64_t lost_us;   /* monotonic */
     atomic_int cancel_asked;   /* cir_dispatch_cancel (the job API) */
+    /* the job store's record read at claim (NULL: none) and what was
+     * last written there */
+    json_t *store_base;
+    int attempt_base;
+    int64_t stored_us;
+    char stored_state[16];
 } inflight_t;
 
 struct cir_dispatch {
     cir_dispatch_config_t cfg;
     char presets_dir[1024], status_dir[1024], key_dir[1024];
     char upload_dir[1024];
+    cir_job_store_t *store;  /* jobs_uri's; NULL: none */
     int64_t upload_swept_us; /* monotonic, the last age sweep */
     cir_intake_t *src;
     cir_pool_t *pool;

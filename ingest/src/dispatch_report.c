@@ -359,6 +359,38 @@ result_json(const inflight_t *f, const char *state, double percent,
     return j;
 }
 
+#define STORE_PROGRESS_US (5 * 1000000LL) /* a running job's record */
+
+/* The job store's record of f (cir_job_store.h): at each change of the
+ * API's state, and every few seconds with the progress of a running job. */
+static void
+store_result(inflight_t *f, const json_t *result)
+{
+    cir_job_store_t *js = f->w != NULL ? f->w->store : NULL;
+    const char *state = cir_job_store_state(
+        json_string_value(json_object_get(result, "state")));
+    int64_t now = dispatch_mono_us();
+    json_t *rec;
+    int ret;
+
+    if (js == NULL || (strcmp(state, f->stored_state) == 0 &&
+                       now - f->stored_us < STORE_PROGRESS_US)) {
+        return;
+    }
+    if ((rec = cir_job_store_record(f->store_base, result, f->attempt_base)) ==
+        NULL) {
+        return;
+    }
+    if ((ret = cir_job_store_put(js, f->job.id, rec)) < 0) {
+        cir_log_warn(&f->log, "job store %s: cannot write the record (%s)",
+                     cir_job_store_uri(js), cir_strerror(ret));
+    } else {
+        snprintf(f->stored_state, sizeof(f->stored_state), "%s", state);
+        f->stored_us = now;
+    }
+    json_decref(rec);
+}
+
 void
 dispatch_write_result(inflight_t *f, const char *state, double percent,
                       const cir_pool_done_t *d, const char *error)
@@ -367,7 +399,8 @@ dispatch_write_result(inflight_t *f, const char *state, double percent,
     int changed = strcmp(f->reported_state, state) != 0;
     json_t *j;
 
-    if (f->result_path[0] == '\0' && !(changed && notify != NULL)) {
+    if (f->result_path[0] == '\0' && !(changed && notify != NULL) &&
+        (f->w == NULL || f->w->store == NULL)) {
         return;
     }
     if ((j = result_json(f, state, percent, d, error)) == NULL) {
@@ -377,6 +410,7 @@ dispatch_write_result(inflight_t *f, const char *state, double percent,
         cir_json_write_file(f->result_path, j) < 0) {
         cir_log_warn(&f->log, "cannot write %s", f->result_path);
     }
+    store_result(f, j);
     if (changed) {
         /* queued: the notifier's thread sends it */
         cir_notify_job_state(notify, j,

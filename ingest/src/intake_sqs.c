@@ -95,7 +95,10 @@ sqs_next(cir_intake_t *src, cir_vod_job_t *job, int wait_ms)
             return CIR_ENOMEM;
         }
         snprintf(h->receipt, sizeof(h->receipt), "%s", m.receipt);
-        snprintf(job->id, sizeof(job->id), "sqs-%.100s", m.id);
+        if (ret < 0 || strncmp(job->source_version, "id=", 3) != 0) {
+            snprintf(job->id, sizeof(job->id), "sqs-%.100s", m.id);
+        } /* else the document's "id" (the job API's): one id per job
+           * across redeliveries and retries, the job store's key */
         job->attempt = m.receive_count > 0 ? m.receive_count : 1;
         job->enqueued_us = m.sent_ms * 1000;
         job->handle = h;

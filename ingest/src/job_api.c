@@ -2,6 +2,8 @@
  * cirrus-worker's job API (cir_job_api.h): routes, auth, and the spool
  * operations behind them.  Every state change is a rename inside the spool
  * (RENAME_NOREPLACE), so the dispatcher and the API never both own an item.
+ * With intake=sqs the same routes work on the job store (cir_job_store.h,
+ * jobs_s3_uri) that the workers taking jobs from the queue write.
  * Unit tests: tests/unit/test_worker_job_api.c; end to end:
  * tests/integration/job_api.test.mjs.
  */
@@ -30,6 +32,7 @@
 #include "cir_json.h"
 #include "cir_storage.h"
 #include "cir_job_preset.h"
+#include "cir_job_store.h"
 
 /* docs/openapi.json, embedded by ingest/CMakeLists.txt */
 extern const unsigned char cir_openapi_doc[];
@@ -47,7 +50,8 @@ struct cir_job_api {
     cir_dispatch_t *dispatch;
     /* intake=sqs: POST /jobs sends the document to the queue */
     char queue_url[1024];
-    cir_aws_t *aws; /* the HTTP thread's own client */
+    cir_aws_t *aws;         /* the HTTP thread's own client */
+    cir_job_store_t *store; /* jobs_s3_uri: what the workers say of jobs */
     /* POST /uploads: where the browser PUTs (upload_s3_uri) */
     cir_uri_t upload;
     int upload_url_seconds;
@@ -670,18 +674,27 @@ set_location(cir_worker_http_answer_t *ans, const char *id)
     ans->location[o] = '\0';
 }
 
+static json_t *stored_view(json_t *rec);
+
 static int
 answer_replay(const cir_job_api_t *a, const char *id,
               cir_worker_http_answer_t *ans)
 {
-    int folder = find_item(a, id);
+    int folder;
 
+    if (a->aws && a->store) {
+        json_t *rec = NULL;
+        set_location(ans, id);
+        if (cir_job_store_get(a->store, id, &rec) == 0) {
+            return answer_json(ans, 200, stored_view(rec));
+        }
+    }
     if (a->aws) {
         return answer_json(
             ans, 200, json_pack("{s:s, s:s}", "id", id, "state", "queued"));
     }
     set_location(ans, id);
-    if (folder < 0) {
+    if ((folder = find_item(a, id)) < 0) {
         return answer_json(ans, 200,
                            json_pack("{s:s, s:n}", "id", id, "state"));
     }
@@ -766,6 +779,263 @@ send_to_queue(const cir_job_api_t *a, const char *text, const char *keyfile,
                                  doc ? doc : json_null()));
 }
 
+/* ---- intake=sqs: the job store (jobs_s3_uri) ------------------------------
+ */
+
+#define STORE_SCAN_MAX 1000 /* records read by one list or asset check */
+
+/* The API's view of a stored record: its bookkeeping taken out. */
+static json_t *
+stored_view(json_t *rec)
+{
+    json_object_del(rec, "attempt_base");
+    return rec;
+}
+
+static const char *
+stored_state(const json_t *rec)
+{
+    const char *s = json_string_value(json_object_get(rec, "state"));
+    return s ? s : "";
+}
+
+/* The record of id: 0 and *rec, or the answer's status (404, 502). */
+static int
+stored_get(const cir_job_api_t *a, const char *id, json_t **rec,
+           cir_worker_http_answer_t *ans)
+{
+    int ret = cir_job_store_get(a->store, id, rec);
+
+    if (ret == CIR_ENOTFOUND) {
+        return answer_error(ans, 404, "no job %s", id);
+    }
+    if (ret < 0) {
+        return answer_error(ans, 502, "job store %s: job %s: %s",
+                            cir_job_store_uri(a->store), id, cir_strerror(ret));
+    }
+    return 0;
+}
+
+static int
+stored_put(const cir_job_api_t *a, const char *id, const json_t *rec,
+           cir_worker_http_answer_t *ans)
+{
+    int ret = cir_job_store_put(a->store, id, rec);
+
+    return ret < 0 ? answer_error(ans, 502, "job store %s: cannot write %s: %s",
+                                  cir_job_store_uri(a->store), id,
+                                  cir_strerror(ret))
+                   : 0;
+}
+
+/* A queued record; attempt_base: the attempts made before (a retry's). */
+static json_t *
+queued_record(const char *id, json_t *doc, int attempt_base)
+{
+    return json_pack("{s:s, s:s, s:i, s:i, s:O, s:n, s:n, s:f}", "id", id,
+                     "state", "queued", "attempt", attempt_base, "attempt_base",
+                     attempt_base, "job", doc, "result", "error", "progress",
+                     0.0);
+}
+
+/* SendMessage of a job document: 0 and msg_id, or the answer's status. */
+static int
+send_doc(const cir_job_api_t *a, const json_t *doc, char *msg_id, size_t size,
+         cir_worker_http_answer_t *ans)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    int ret = text ? cir_sqs_send(a->aws, a->queue_url, text, msg_id, size)
+                   : CIR_ENOMEM;
+
+    free(text);
+    return ret < 0 ? answer_error(ans, 502, "SendMessage %s: %s", a->queue_url,
+                                  cir_aws_last_error())
+                   : 0;
+}
+
+/* POST /jobs: the record (queued), the idempotency key, then the message:
+ * 202 and the record with the message's id; nothing left when one fails. */
+static int
+submit_stored(const cir_job_api_t *a, const char *id, const char *text,
+              const char *keyfile, const char *body_hash,
+              cir_worker_http_answer_t *ans)
+{
+    json_t *doc = json_loads(text, 0, NULL), *rec = NULL, *old = NULL;
+    char msg_id[100] = "";
+    int ret, status = 0;
+
+    ret = cir_job_store_get(a->store, id, &old);
+    json_decref(old);
+    if (ret == 0) {
+        status = answer_error(ans, 409, "a job with id %s exists", id);
+    } else if (ret != CIR_ENOTFOUND) {
+        status = answer_error(ans, 502, "job store %s: %s",
+                              cir_job_store_uri(a->store), cir_strerror(ret));
+    } else if (doc == NULL || (rec = queued_record(id, doc, 0)) == NULL) {
+        status = answer_error(ans, 500, "out of memory");
+    } else if (cir_job_store_cancel_clear(a->store, id) < 0) {
+        status = answer_error(ans, 502, "job store %s: cannot clear %s",
+                              cir_job_store_uri(a->store), id);
+    } else if ((status = stored_put(a, id, rec, ans)) != 0) {
+        /* answered */
+    } else if ((status = record_key(a, id, keyfile, body_hash, ans)) != 0) {
+        cir_job_store_remove(a->store, id);
+    } else if ((status = send_doc(a, doc, msg_id, sizeof(msg_id), ans)) != 0) {
+        cir_job_store_remove(a->store, id);
+        if (keyfile[0]) {
+            unlink_side(a, "api/keys", "", keyfile, "");
+        }
+    } else {
+        set_location(ans, id);
+        json_object_set_new(rec, "message_id", json_string(msg_id));
+        status = answer_json(ans, 202, stored_view(json_incref(rec)));
+    }
+    json_decref(rec);
+    json_decref(doc);
+    return status;
+}
+
+static int
+get_stored(const cir_job_api_t *a, const char *id,
+           cir_worker_http_answer_t *ans)
+{
+    json_t *rec = NULL;
+    int status = stored_get(a, id, &rec, ans);
+
+    return status ? status : answer_json(ans, 200, stored_view(rec));
+}
+
+/* GET /jobs: the records after the cursor in id order (creation order for
+ * the API's ids), those in the state asked for; with a state, at most
+ * STORE_SCAN_MAX records are read, and next_cursor may then be the last
+ * one read rather than the last one shown. */
+static int
+list_stored(const cir_job_api_t *a, const cir_api_request_t *r,
+            cir_worker_http_answer_t *ans)
+{
+    size_t max = r->state[0] ? STORE_SCAN_MAX : (size_t)r->limit;
+    char(*ids)[CIR_JOB_STORE_ID_LEN] = malloc(max * sizeof(*ids));
+    json_t *jobs = json_array();
+    size_t n = 0, i, shown = 0;
+    int more = 0, ret;
+
+    if (ids == NULL || jobs == NULL) {
+        free(ids);
+        json_decref(jobs);
+        return answer_error(ans, 500, "out of memory");
+    }
+    if ((ret = cir_job_store_list(a->store, r->cursor, ids, max, &n, &more)) <
+        0) {
+        free(ids);
+        json_decref(jobs);
+        return answer_error(ans, 502, "job store %s: cannot list: %s",
+                            cir_job_store_uri(a->store), cir_strerror(ret));
+    }
+    for (i = 0; i < n && shown < (size_t)r->limit; i++) {
+        json_t *rec = NULL;
+        if (cir_job_store_get(a->store, ids[i], &rec) < 0) {
+            continue; /* removed meanwhile */
+        }
+        if (r->state[0] && strcmp(stored_state(rec), r->state) != 0) {
+            json_decref(rec);
+            continue;
+        }
+        json_array_append_new(jobs, stored_view(rec));
+        shown++;
+    }
+    json_t *o = json_pack("{s:o, s:o}", "jobs", jobs, "next_cursor",
+                          (i < n || more) && i > 0 ? json_string(ids[i - 1])
+                                                   : json_null());
+    free(ids);
+    return answer_json(ans, 200, o);
+}
+
+/* POST /jobs/{id}/cancel: a cancel request in the store, which the worker
+ * that holds the job, or later receives it, obeys.  A queued job is
+ * cancelled at once (200), a running one is being cancelled (202). */
+static int
+cancel_stored(const cir_job_api_t *a, const char *id,
+              cir_worker_http_answer_t *ans)
+{
+    json_t *rec = NULL;
+    int status = stored_get(a, id, &rec, ans), ret, queued;
+
+    if (status) {
+        return status;
+    }
+    queued = strcmp(stored_state(rec), "queued") == 0;
+    if (!queued && strcmp(stored_state(rec), "running") != 0) {
+        status = answer_error(ans, 409,
+                              "job %s is %s: only a queued or running job "
+                              "can be cancelled",
+                              id, stored_state(rec));
+        json_decref(rec);
+        return status;
+    }
+    if ((ret = cir_job_store_cancel_mark(a->store, id)) < 0) {
+        json_decref(rec);
+        return answer_error(ans, 502, "job store %s: cannot cancel %s: %s",
+                            cir_job_store_uri(a->store), id, cir_strerror(ret));
+    }
+    if (!queued) {
+        json_object_set_new(rec, "state", json_string("cancelling"));
+        return answer_json(ans, 202, stored_view(rec));
+    }
+    json_object_set_new(rec, "state", json_string("cancelled"));
+    json_object_set_new(rec, "error", json_string("cancelled on request"));
+    if ((status = stored_put(a, id, rec, ans)) != 0) {
+        json_decref(rec);
+        return status;
+    }
+    return answer_json(ans, 200, stored_view(rec));
+}
+
+/* POST /jobs/{id}/retry: a failed or cancelled job's document sent to the
+ * queue again, same id, its attempts counted on.  A job cancelled while
+ * queued that no worker has seen yet (no result) still has its message in
+ * the queue: the request removed and the record queued, it runs from that
+ * message, not a second one. */
+static int
+retry_stored(const cir_job_api_t *a, const char *id,
+             cir_worker_http_answer_t *ans)
+{
+    json_t *rec = NULL, *doc, *next = NULL;
+    char msg_id[100];
+    int status = stored_get(a, id, &rec, ans), attempt;
+
+    if (status) {
+        return status;
+    }
+    doc = json_object_get(rec, "job");
+    attempt = (int)json_integer_value(json_object_get(rec, "attempt"));
+    if (strcmp(stored_state(rec), "failed") != 0 &&
+        strcmp(stored_state(rec), "cancelled") != 0) {
+        status = answer_error(ans, 409,
+                              "job %s is %s: only a failed or cancelled job "
+                              "can be retried",
+                              id, stored_state(rec));
+    } else if (!json_is_object(doc)) {
+        status = answer_error(ans, 409,
+                              "job %s: its document is not in the job store "
+                              "(it was not submitted through the job API)",
+                              id);
+    } else if (cir_job_store_cancel_clear(a->store, id) < 0) {
+        status = answer_error(ans, 502, "job store %s: cannot clear %s",
+                              cir_job_store_uri(a->store), id);
+    } else if ((next = queued_record(id, doc, attempt)) == NULL) {
+        status = answer_error(ans, 500, "out of memory");
+    } else if ((status = stored_put(a, id, next, ans)) == 0 &&
+               !json_is_null(json_object_get(rec, "result")) &&
+               (status = send_doc(a, doc, msg_id, sizeof(msg_id), ans)) != 0) {
+        cir_job_store_put(a->store, id, rec); /* as it was */
+    } else if (status == 0) {
+        status = answer_json(ans, 200, stored_view(json_incref(next)));
+    }
+    json_decref(next);
+    json_decref(rec);
+    return status;
+}
+
 static int
 submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
        cir_worker_http_answer_t *ans)
@@ -797,7 +1067,8 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         return answer_error(ans, 400, "%s", err);
     }
     canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (json_object_get(root, "id") == NULL && a->aws == NULL) {
+    if (json_object_get(root, "id") == NULL &&
+        (a->aws == NULL || a->store != NULL)) {
         new_id(id, sizeof(id));
         json_object_set_new(root, "id", json_string(id));
     }
@@ -832,7 +1103,8 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         goto done;
     }
     if (a->aws) {
-        status = send_to_queue(a, text, keyfile, body_hash, ans);
+        status = a->store ? submit_stored(a, id, text, keyfile, body_hash, ans)
+                          : send_to_queue(a, text, keyfile, body_hash, ans);
         goto done;
     }
     if (find_item(a, id) >= 0) {
@@ -1037,6 +1309,72 @@ same_file_place(const char *x, const char *y)
            realpath(py[0] ? py : "/", ry) != NULL && strcmp(rx, ry) == 0;
 }
 
+/* 1 when the job document text writes asset (want: its uri_key); a
+ * document that does not parse writes nothing. */
+static int
+doc_writes_asset(const cir_job_api_t *a, cir_vod_job_t *job, const char *text,
+                 size_t len, const cir_uri_t *asset, const char *want)
+{
+    char have[CIR_URI_MAX + 80], err[256];
+    cir_uri_t u;
+
+    if (cir_intake_parse_job(text, len, a->out_root, a->presets_dir,
+                             a->default_preset, job, err, sizeof(err)) < 0 ||
+        cir_uri_parse(job->output, &u) < 0) {
+        return 0;
+    }
+    uri_key(&u, have, sizeof(have));
+    return strcmp(want, have) == 0 ||
+           (u.scheme == CIR_URI_FILE && asset->scheme == CIR_URI_FILE &&
+            same_file_place(u.path, asset->path));
+}
+
+/* intake=sqs: the id of a queued or running job of the job store whose
+ * output is asset (into busy), 1; else 0.  The newest STORE_SCAN_MAX
+ * records are read; a store that does not answer is busy (refused). */
+static int
+asset_busy_stored(const cir_job_api_t *a, const cir_uri_t *asset, char *busy,
+                  size_t size)
+{
+    char(*ids)[CIR_JOB_STORE_ID_LEN] = malloc(LIST_SCAN_MAX * sizeof(*ids));
+    cir_vod_job_t *job = calloc(1, sizeof(*job));
+    char want[CIR_URI_MAX + 80];
+    size_t n = 0, looked = 0;
+    int more = 0, found = 0, ret = CIR_ENOMEM;
+
+    if (ids != NULL && job != NULL) {
+        ret = cir_job_store_list(a->store, "", ids, LIST_SCAN_MAX, &n, &more);
+    }
+    if (ret < 0) {
+        snprintf(busy, size, "(the job store cannot be read: %s)",
+                 cir_strerror(ret));
+        free(ids);
+        free(job);
+        return 1;
+    }
+    uri_key(asset, want, sizeof(want));
+    for (size_t i = n; i-- > 0 && looked < STORE_SCAN_MAX && !found; looked++) {
+        json_t *rec = NULL;
+        char *text;
+        if (cir_job_store_get(a->store, ids[i], &rec) < 0) {
+            continue;
+        }
+        if ((strcmp(stored_state(rec), "queued") == 0 ||
+             strcmp(stored_state(rec), "running") == 0) &&
+            (text = json_dumps(json_object_get(rec, "job"), 0)) != NULL) {
+            found = doc_writes_asset(a, job, text, strlen(text), asset, want);
+            if (found) {
+                snprintf(busy, size, "%s (%s)", ids[i], stored_state(rec));
+            }
+            free(text);
+        }
+        json_decref(rec);
+    }
+    free(ids);
+    free(job);
+    return found;
+}
+
 /* The id of a queued or running job whose output is asset (into busy), 1;
  * else 0.  A job document that does not parse writes nothing. */
 static int
@@ -1045,8 +1383,7 @@ asset_busy(const cir_job_api_t *a, const cir_uri_t *asset, char *busy,
 {
     listed_t *items = malloc(sizeof(*items) * LIST_SCAN_MAX);
     cir_vod_job_t *job = calloc(1, sizeof(*job));
-    char want[CIR_URI_MAX + 80], have[CIR_URI_MAX + 80], p[PATH_LEN];
-    char err[256];
+    char want[CIR_URI_MAX + 80], p[PATH_LEN];
     size_t n = 0;
     int found = 0;
 
@@ -1062,25 +1399,15 @@ asset_busy(const cir_job_api_t *a, const cir_uri_t *asset, char *busy,
     for (size_t i = 0; i < n && !found; i++) {
         char *text = NULL;
         size_t len = 0;
-        cir_uri_t u;
         if (spool_path(p, a, folders[items[i].folder], "", items[i].id,
                        ".json") < 0 ||
             cir_read_file(p, JOB_DOC_MAX, &text, &len) < 0) {
             continue; /* moved meanwhile */
         }
-        if (cir_intake_parse_job(text, len, a->out_root, a->presets_dir,
-                                 a->default_preset, job, err,
-                                 sizeof(err)) == 0 &&
-            cir_uri_parse(job->output, &u) == 0) {
-            uri_key(&u, have, sizeof(have));
-            found =
-                strcmp(want, have) == 0 ||
-                (u.scheme == CIR_URI_FILE && asset->scheme == CIR_URI_FILE &&
-                 same_file_place(u.path, asset->path));
-            if (found) {
-                snprintf(busy, size, "%s (%s)", items[i].id,
-                         states[items[i].folder]);
-            }
+        found = doc_writes_asset(a, job, text, len, asset, want);
+        if (found) {
+            snprintf(busy, size, "%s (%s)", items[i].id,
+                     states[items[i].folder]);
         }
         free(text);
     }
@@ -1142,7 +1469,8 @@ delete_asset(const cir_job_api_t *a, const char *name,
         return answer_error(ans, 500, "out_root %s: not a store URI",
                             a->out_root);
     }
-    if (asset_busy(a, &asset, busy, sizeof(busy))) {
+    if (a->store ? asset_busy_stored(a, &asset, busy, sizeof(busy))
+                 : asset_busy(a, &asset, busy, sizeof(busy))) {
         return answer_error(ans, 409,
                             "asset %s: job %s writes it; cancel it first", name,
                             busy);
@@ -1227,11 +1555,13 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
     if (cir_job_api_route(req->method, req->url, &r, err, sizeof(err)) < 0) {
         return answer_error(ans, 400, "%s", err);
     }
-    if (a->aws && r.route != CIR_API_OPENAPI && r.route != CIR_API_SUBMIT &&
-        r.route != CIR_API_UPLOAD && r.route != CIR_API_NOT_FOUND) {
+    if (a->aws && a->store == NULL && r.route != CIR_API_OPENAPI &&
+        r.route != CIR_API_SUBMIT && r.route != CIR_API_UPLOAD &&
+        r.route != CIR_API_NOT_FOUND && r.route != CIR_API_BAD_METHOD) {
         return answer_error(ans, 501,
-                            "with intake=sqs the job API only queues jobs "
-                            "(POST /jobs): their state is in status_dir");
+                            "with intake=sqs and no jobs_s3_uri the job API "
+                            "only queues jobs (POST /jobs): their state is "
+                            "in status_dir");
     }
     switch (r.route) {
     case CIR_API_OPENAPI:
@@ -1241,16 +1571,20 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
     case CIR_API_SUBMIT:
         return submit(a, req, ans);
     case CIR_API_LIST:
-        return list_jobs(a, &r, ans);
+        return a->store ? list_stored(a, &r, ans) : list_jobs(a, &r, ans);
     case CIR_API_GET:
+        if (a->store) {
+            return get_stored(a, r.id, ans);
+        }
         if ((folder = find_item(a, r.id)) < 0) {
             return answer_error(ans, 404, "no job %s", r.id);
         }
         return answer_json(ans, 200, job_view(a, r.id, folder));
     case CIR_API_CANCEL:
-        return cancel_job(a, r.id, ans);
+        return a->store ? cancel_stored(a, r.id, ans)
+                        : cancel_job(a, r.id, ans);
     case CIR_API_RETRY:
-        return retry_job(a, r.id, ans);
+        return a->store ? retry_stored(a, r.id, ans) : retry_job(a, r.id, ans);
     case CIR_API_DELETE_ASSET:
         return delete_asset(a, r.id, ans);
     case CIR_API_UPLOAD:
@@ -1354,6 +1688,11 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
         free(a);
         return CIR_EINVAL;
     }
+    if (a->aws && cfg->jobs_uri && cfg->jobs_uri[0] &&
+        cir_job_store_open(&a->store, cfg->jobs_uri, err, errsize) < 0) {
+        cir_job_api_free(&a);
+        return CIR_EINVAL;
+    }
     if (open_upload(a, cfg, err, errsize) < 0) {
         cir_job_api_free(&a);
         return CIR_EINVAL;
@@ -1387,6 +1726,7 @@ cir_job_api_free(cir_job_api_t **pa)
     if (*pa) {
         cir_aws_close(&(*pa)->aws);
         cir_aws_close(&(*pa)->upload_aws);
+        cir_job_store_close(&(*pa)->store);
     }
     free(*pa);
     *pa = NULL;

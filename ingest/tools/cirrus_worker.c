@@ -67,6 +67,7 @@ typedef struct {
     char api_token[256];
     int64_t api_max_body_bytes;
     char sqs_queue_url[1024];
+    char jobs_s3_uri[1024];
     char dispatch[16];
     char batch_job_queue[256];
     char batch_job_definition[256];
@@ -171,6 +172,12 @@ static const cir_option_t opts[] = {
      "headers are bounded by http_max_request_bytes, the time by "
      "http_timeout_seconds"},
     {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
+    {"jobs_s3_uri", S(jobs_s3_uri), "", 0, 0,
+     "intake=sqs: s3://bucket/prefix of the shared job store, one record "
+     "per job that every worker writes and the job API reads (GET /jobs, "
+     "cancel, retry, DELETE /assets need it; the worker's credentials need "
+     "s3:GetObject, PutObject, DeleteObject and ListBucket there); empty: "
+     "the job API only queues jobs; docs/api.md"},
     {"dispatch", S(dispatch), "local", 0, 0,
      "local: transcode here; batch: hand each job from the SQS queue to AWS "
      "Batch (SubmitJob) and transcode nothing here"},
@@ -451,7 +458,8 @@ dispatch_config(const config_t *cfg, cir_dispatch_config_t *dc)
         .queue_max = (int)cfg->queue_max,
         .max_attempts = (int)cfg->max_attempts,
         .extend_s = (int)ceil(cfg->visibility_seconds),
-        .drain_us = (int64_t)(cfg->drain_seconds * 1e6)};
+        .drain_us = (int64_t)(cfg->drain_seconds * 1e6),
+        .jobs_uri = strcmp(cfg->intake, "sqs") == 0 ? cfg->jobs_s3_uri : ""};
     cir_lease_config_for(&dc->lease, (int64_t)(cfg->visibility_seconds * 1e6),
                          (int64_t)(cfg->lease_margin_seconds * 1e6),
                          (int64_t)(cfg->aws_request_timeout_seconds * 1e6));
@@ -513,6 +521,7 @@ start_api(worker_t *w)
         .token = cfg->api_token,
         .dispatch = w->dispatch,
         .sqs_queue_url = cfg->sqs_queue_url,
+        .jobs_uri = cfg->jobs_s3_uri,
         .aws_connect_timeout_ms =
             (int)(cfg->aws_connect_timeout_seconds * 1000),
         .aws_request_timeout_ms =

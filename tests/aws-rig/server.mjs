@@ -263,7 +263,16 @@ function proxy(targetPort, kind) {
           ur.pipe(res);
         },
       );
-      up.on("error", (e) => fail(res, 502, "BadGateway", e.message));
+      up.on("error", (e) => {
+        // after the answer's head went out (the emulator cut or garbled
+        // its body) a 502 can no longer be sent: the client sees the
+        // connection end instead, and the rig keeps running
+        if (res.headersSent) {
+          if (!res.writableEnded) res.destroy(e);
+          return;
+        }
+        fail(res, 502, "BadGateway", e.message);
+      });
       up.end(body);
     });
   });

@@ -688,6 +688,44 @@ describe('deploy: Terraform', () => {
         }
     });
 
+    // docs/api.md: with intake=sqs the job API answers from the job store
+    // (jobs_s3_uri), which every task writes; POST /uploads presigns PUTs
+    // with the task's credentials; cancel and DELETE /assets remove objects.
+    test('worker role: the job store, presigned uploads, asset removal', () => {
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const wdoc = first(w.merged.data.aws_iam_policy_document.task);
+        const wsid = (sid) => first(first(wdoc.dynamic.statement.filter((d) =>
+            first(d.content).sid === sid))?.content);
+        const store = wsid('JobStore');
+        assert.ok(store, 'a JobStore statement');
+        assert.deepEqual([...store.actions].sort(),
+            ['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+        assert.deepEqual(store.resources, ['${var.outputs_bucket_arn}/${var.jobs_prefix}/*']);
+        const list = wsid('ListJobStore');
+        assert.deepEqual(list.actions, ['s3:ListBucket']);
+        assert.deepEqual(list.resources, ['${var.outputs_bucket_arn}']);
+        const cond = first(list.condition);
+        assert.equal(cond.variable, 's3:prefix');
+        assert.deepEqual(cond.values, ['${var.jobs_prefix}/*']);
+        const up = wsid('PresignUploads');
+        assert.deepEqual(up.actions, ['s3:PutObject']);
+        assert.deepEqual(up.resources, ['${var.outputs_bucket_arn}/${var.upload_prefix}/*']);
+        const rm = wsid('RemoveAssets');
+        assert.deepEqual(rm.actions, ['s3:DeleteObject']);
+        assert.deepEqual(rm.resources, ['${var.outputs_bucket_arn}/${var.outputs_prefix}/*']);
+        // the tasks are told the same prefixes
+        const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
+        assert.match(ws, /name = "CIRRUS_WORKER_JOBS_S3_URI", value = "s3:\/\/\$\{var\.outputs_bucket_id\}\/\$\{var\.jobs_prefix\}"/);
+        assert.match(ws, /name = "CIRRUS_WORKER_UPLOAD_S3_URI", value = "s3:\/\/\$\{var\.outputs_bucket_id\}\/\$\{var\.upload_prefix\}\/"/);
+        const call = first(root.merged.module.worker_service);
+        assert.equal(call.outputs_prefix, '${local.vod_prefix}');
+        assert.equal(call.outputs_bucket_id, '${module.storage.outputs_bucket_id}');
+        // the browser's PUT to the outputs bucket passes CORS
+        const st = mods[path.join(TF_ROOT, 'modules', 'storage')];
+        const cors = first(st.merged.resource.aws_s3_bucket_cors_configuration.outputs);
+        assert.ok(cors.cors_rule.some((r) => r.allowed_methods.includes('PUT')));
+    });
+
     test('worker service scales on ApproximateNumberOfMessagesVisible; '
         + 'its role may only consume the queue', () => {
         const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];

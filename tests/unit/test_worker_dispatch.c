@@ -8,7 +8,10 @@
  * the intake refuses is logged, counted and reported as "retrying"; a lost
  * lease cancels the job and abandons it without ack, fail or release; a job
  * cancelled on request (cir_dispatch_cancel) goes to the intake's cancel()
- * with what it wrote removed; the result JSON says all of it.
+ * with what it wrote removed; the result JSON says all of it.  With a job
+ * store (jobs_uri) each state change is a record there, built on the one
+ * the job API wrote, and a cancel request there stops a job: before it
+ * runs (never run) or while it runs (polled, what it wrote removed).
  *
  * Every test has the same .timeout: Criterion 2.4 leaks a timer record
  * (LeakSanitizer fails the ASan run) when tests of different timeouts
@@ -29,6 +32,7 @@
 #include "cir_clock.h"
 #include "cir_dispatch.h"
 #include "cir_error.h"
+#include "cir_job_store.h"
 #include "cir_pool.h"
 #include "cir_preset.h"
 
@@ -182,6 +186,7 @@ static const cir_intake_ops_t fake_ops = {
 /* ---- fixture ------------------------------------------------------------ */
 
 static char workdir[64], input[128], status_dir[128];
+static char jobs_uri[200]; /* "" : no job store */
 static atomic_int stop;
 static fake_intake_t intake;
 
@@ -206,6 +211,7 @@ make_input(int seconds)
     pthread_mutex_init(&intake.lock, NULL);
     intake.stop = &stop;
     atomic_store(&stop, 0);
+    jobs_uri[0] = '\0';
 }
 
 static void
@@ -258,7 +264,8 @@ run_dispatcher(double window_s, cir_dispatch_counts_t *counts)
                                 .queue_max = 0,
                                 .max_attempts = 3,
                                 .extend_s = (int)window_s,
-                                .drain_us = 0};
+                                .drain_us = 0,
+                                .jobs_uri = jobs_uri};
 
     cir_lease_config_for(&dc.lease, (int64_t)(window_s * 1e6), 2000000,
                          20000000);
@@ -579,4 +586,155 @@ Test(worker_dispatch, metrics_and_jobs_render, .init = setup_short,
     cir_buf_free(&b);
     cir_dispatch_free(&d);
     cir_pool_free(&pool);
+}
+
+/* ---- the job store ------------------------------------------------------ */
+
+static cir_job_store_t *
+open_store(void)
+{
+    cir_job_store_t *js = NULL;
+    char err[256];
+
+    snprintf(jobs_uri, sizeof(jobs_uri), "file://%s/store", workdir);
+    cr_assert_eq(cir_job_store_open(&js, jobs_uri, err, sizeof(err)), 0, "%s",
+                 err);
+    return js;
+}
+
+static json_t *
+stored(cir_job_store_t *js, const char *id)
+{
+    json_t *r = NULL;
+
+    cr_assert_eq(cir_job_store_get(js, id, &r), 0, "a record of %s", id);
+    return r;
+}
+
+Test(worker_dispatch, job_store_records_and_a_cancel_before_the_run,
+     .init = setup_short, .fini = teardown, .timeout = 120)
+{
+    cir_job_store_t *js = open_store();
+    cir_dispatch_counts_t c;
+    char in[160], path[300];
+    json_t *r, *api;
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job("s1", in, "s1", 1);
+    add_job("s2", in, "s2", 1);
+    /* what the API wrote at submit (s1: after one earlier attempt) */
+    api = json_pack("{s:s, s:s, s:i, s:i, s:{s:s}, s:n, s:n, s:f}", "id", "s1",
+                    "state", "queued", "attempt", 1, "attempt_base", 1, "job",
+                    "input", in, "result", "error", "progress", 0.0);
+    cr_assert_eq(cir_job_store_put(js, "s1", api), 0);
+    json_decref(api);
+    cr_assert_eq(cir_job_store_cancel_mark(js, "s2"), 0);
+    run_dispatcher(30, &c);
+
+    r = stored(js, "s1");
+    cr_assert_str_eq(str_of(r, "state"), "done");
+    cr_assert_eq(json_integer_value(json_object_get(r, "attempt")), 2,
+                 "one attempt before, this one");
+    cr_assert_str_eq(str_of(json_object_get(r, "job"), "input"), in,
+                     "the API's document kept");
+    cr_assert_str_eq(str_of(json_object_get(r, "result"), "state"), "done");
+    json_decref(r);
+
+    r = stored(js, "s2");
+    cr_assert_str_eq(str_of(r, "state"), "cancelled");
+    cr_assert_str_eq(str_of(r, "error"), "cancelled on request");
+    json_decref(r);
+    cr_assert_eq(intake.cancels, 1, "s2 taken off the queue");
+    cr_assert_eq(intake.acks, 1, "s1 only");
+    cr_assert_eq(c.jobs[CIR_DISPATCH_CANCELLED], 1);
+    snprintf(path, sizeof(path), "%s/s2", workdir);
+    cr_assert_neq(access(path, F_OK), 0, "s2 never ran");
+    cir_job_store_close(&js);
+}
+
+Test(worker_dispatch, job_store_cancel_stops_a_running_job, .init = setup_long,
+     .fini = teardown, .timeout = 120)
+{
+    cir_job_store_t *js = open_store();
+    cir_pool_t *pool = NULL;
+    cir_dispatch_config_t dc = {.presets_dir = cir_preset_dir(NULL),
+                                .status_dir = status_dir,
+                                .workers = 1,
+                                .max_attempts = 3,
+                                .extend_s = 120,
+                                .jobs_uri = jobs_uri,
+                                .jobs_poll_us = 100000};
+    run_arg_t a = {0};
+    cir_dispatch_counts_t c;
+    pthread_t t;
+    char in[160], version_dir[200], cmd[300];
+    int64_t t0 = cir_clock_mono_us(cir_clock_system());
+    json_t *r;
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job("sc", in, "sc", 1);
+    cir_lease_config_for(&dc.lease, 120000000, 2000000, 20000000);
+    cr_assert_eq(
+        cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
+        0);
+    cr_assert_eq(cir_dispatch_new(&a.d, &dc, &intake.base, pool), 0);
+    cr_assert_eq(pthread_create(&t, NULL, run_main, &a), 0);
+    snprintf(version_dir, sizeof(version_dir), "%s/sc/v", workdir);
+    while (access(version_dir, F_OK) != 0) {
+        usleep(20000);
+    }
+    usleep(500000);
+    r = stored(js, "sc");
+    cr_assert_str_eq(str_of(r, "state"), "running");
+    json_decref(r);
+    /* another process's request: only the store says it */
+    cr_assert_eq(cir_job_store_cancel_mark(js, "sc"), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.ret, 0);
+    cir_dispatch_counts(a.d, &c);
+    cir_dispatch_free(&a.d);
+    cir_pool_free(&pool);
+
+    cr_assert_eq(intake.cancels, 1);
+    cr_assert_eq(c.jobs[CIR_DISPATCH_CANCELLED], 1);
+    cr_assert_lt(cir_clock_mono_us(cir_clock_system()) - t0, 60000000,
+                 "stopped, not run to its end");
+    r = stored(js, "sc");
+    cr_assert_str_eq(str_of(r, "state"), "cancelled");
+    cr_assert_str_eq(str_of(json_object_get(r, "result"), "state"),
+                     "cancelled");
+    json_decref(r);
+    snprintf(cmd, sizeof(cmd), "test -z \"$(find %s/sc -type f)\"", workdir);
+    cr_assert_eq(system(cmd), 0, "what it wrote is removed");
+    cir_job_store_close(&js);
+}
+
+Test(worker_dispatch, job_store_failed_job_redelivered_is_not_run_again,
+     .init = setup_short, .fini = teardown, .timeout = 120)
+{
+    cir_job_store_t *js = open_store();
+    cir_dispatch_counts_t c;
+    char in[160], path[300];
+    json_t *r, *api;
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job("sf", in, "sf", 2); /* the queue's second receive */
+    api = json_pack("{s:s, s:s, s:i, s:s}", "id", "sf", "state", "failed",
+                    "attempt", 1, "error", "input does not exist");
+    cr_assert_eq(cir_job_store_put(js, "sf", api), 0);
+    json_decref(api);
+    run_dispatcher(30, &c);
+
+    cr_assert_eq(intake.fails, 1);
+    cr_assert_eq(intake.last_permanent, 1, "parked: on to the dead letters");
+    cr_assert_eq(c.jobs[CIR_DISPATCH_FAILED], 1);
+    snprintf(path, sizeof(path), "%s/sf", workdir);
+    cr_assert_neq(access(path, F_OK), 0, "not run again");
+    r = stored(js, "sf");
+    cr_assert_str_eq(str_of(r, "state"), "failed");
+    cr_assert_eq(json_integer_value(json_object_get(r, "attempt")), 1,
+                 "the record as it was");
+    cr_assert_str_eq(str_of(r, "error"), "input does not exist");
+    json_decref(r);
+    cir_job_store_close(&js);
 }

@@ -128,6 +128,16 @@ resource "aws_s3_bucket_cors_configuration" "outputs" {
     expose_headers  = ["Content-Length", "Content-Range", "ETag"]
     max_age_seconds = 86400
   }
+  # The console's uploads (the job API's POST /uploads): a presigned PUT
+  # under the worker's upload prefix, which no bucket notification watches,
+  # so the upload makes no job of its own (the console submits one).
+  cors_rule {
+    allowed_methods = ["PUT"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["*"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3600
+  }
 }
 
 # Browser uploads (presigned PUT / multipart) straight into uploads.

@@ -9,6 +9,12 @@
 # running job is cut by scale-in.  SIGTERM drains: running jobs may finish
 # for drain_seconds, then are released to the queue.
 #
+# The job store (jobs_s3_uri, docs/api.md): each task writes the record of
+# each job it runs at each change of state under <outputs>/<jobs_prefix>/,
+# and looks there for cancel requests; the job API (GET /jobs, cancel,
+# retry) reads and writes the same records.  Presigned console uploads go
+# to <outputs>/<upload_prefix>/ (no bucket notification there).
+#
 # Job state changes: with job_events, each task puts them on the bus
 # <name>-jobs (PutEvents, source cirrus.worker, detail-type "Cirrus Job State
 # Change"; docs/notifications.md); the monitoring module's rule sends the
@@ -32,6 +38,9 @@ locals {
     { name = "CIRRUS_WORKER_METRICS_PORT", value = tostring(local.metrics_port) },
     { name = "CIRRUS_WORKER_LOG_JSON", value = "1" },
     { name = "CIRRUS_WORKER_DISPATCH", value = var.dispatch },
+    ], local.batch ? [] : [
+    { name = "CIRRUS_WORKER_JOBS_S3_URI", value = "s3://${var.outputs_bucket_id}/${var.jobs_prefix}" },
+    { name = "CIRRUS_WORKER_UPLOAD_S3_URI", value = "s3://${var.outputs_bucket_id}/${var.upload_prefix}/" },
     ], local.job_events ? [
     { name = "CIRRUS_WORKER_EVENTBRIDGE_BUS", value = "${var.name}-jobs" },
     ] : [], local.batch ? [
@@ -197,6 +206,52 @@ data "aws_iam_policy_document" "task" {
         "${var.outputs_bucket_arn}/.superseded/*",
         "${var.outputs_bucket_arn}/*/.superseded/*",
       ]
+    }
+  }
+
+  # A cancelled or failed job's unfinished version, and DELETE /assets/{name}
+  # (docs/api.md): objects under the VOD prefix only.
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "RemoveAssets"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${var.outputs_bucket_arn}/${var.outputs_prefix}/*"]
+    }
+  }
+
+  # The job store: records and cancel requests, read, written, removed.
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "JobStore"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["${var.outputs_bucket_arn}/${var.jobs_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "ListJobStore"
+      actions   = ["s3:ListBucket"]
+      resources = [var.outputs_bucket_arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.jobs_prefix}/*"]
+      }
+    }
+  }
+
+  # POST /uploads signs PUTs with these credentials: the URL grants what
+  # the role may do, so the role may put there and nowhere else for it.
+  dynamic "statement" {
+    for_each = local.batch ? [] : [1]
+    content {
+      sid       = "PresignUploads"
+      actions   = ["s3:PutObject"]
+      resources = ["${var.outputs_bucket_arn}/${var.upload_prefix}/*"]
     }
   }
 

@@ -48,6 +48,29 @@ variable "outputs_bucket_arn" {
   type        = string
 }
 
+variable "outputs_bucket_id" {
+  description = "The outputs bucket's name: the job store and the console's uploads are under it."
+  type        = string
+}
+
+variable "outputs_prefix" {
+  description = "out_root's prefix in the outputs bucket: DELETE /assets and a cancelled or failed job remove objects under it."
+  type        = string
+  default     = "vod"
+}
+
+variable "jobs_prefix" {
+  description = "The job store (cirrus-worker jobs_s3_uri, docs/api.md) in the outputs bucket: one record per job that every task writes and the job API reads."
+  type        = string
+  default     = "cirrus-jobs"
+}
+
+variable "upload_prefix" {
+  description = "The console's uploads (upload_s3_uri; POST /uploads presigns PUTs there) in the outputs bucket, whose objects make no job by themselves."
+  type        = string
+  default     = "console-uploads"
+}
+
 variable "out_root" {
   description = "cirrus-worker out_root, s3://bucket/prefix."
   type        = string
