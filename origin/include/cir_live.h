@@ -86,6 +86,9 @@ typedef struct {
     uint8_t discontinuity; /* EXT-X-DISCONTINUITY before it */
     uint8_t complete;      /* seg-<msn>.m4s holds all its parts */
     uint8_t gap;           /* no media (EXT-X-GAP) */
+    uint8_t outage;        /* media over a publisher's outage (the last
+                            * picture, silence): listed in HLS, left out of
+                            * the MPD as the gap that opens its Period */
     uint32_t first_part;   /* index into cir_live_index_t.parts */
     uint32_t nb_parts;     /* listed; 0 once its parts have aged out */
     uint32_t nb_kept;      /* records kept after ageing out, so their

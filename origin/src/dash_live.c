@@ -229,11 +229,14 @@ track_range(const mpd_t *m, const cir_live_index_t *x, size_t k, size_t *from,
     /* GAP segments (no media, no file) are not listed: a follower's at
      * the end of a Period (cir_live_writer_put_gap_segment), an outage's
      * at the start of one (cir_live_writer_fill_outage: the gap at the
-     * start of the Period that the outage is anyway) */
+     * start of the Period that the outage is anyway); nor an outage's
+     * media (the last picture, silence: cir_live_writer_take_outage),
+     * which dash.js and Shaka would play from the Period's start, then
+     * stay behind live by the outage (dash.js stuck there) */
     while (b > a && x->segments[b - 1].gap) {
         b--;
     }
-    while (a < b && x->segments[a].gap) {
+    while (a < b && (x->segments[a].gap || x->segments[a].outage)) {
         a++;
     }
     *from = a;

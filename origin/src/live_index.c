@@ -311,7 +311,9 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
         TRY(put_u32(out, s->init_id));
         TRY(put_u8(out, s->discontinuity));
         TRY(put_u8(out, s->complete));
-        TRY(put_u8(out, s->gap));
+        /* bit 1: outage media (added within version 5: older indexes
+         * have it clear) */
+        TRY(put_u8(out, (uint8_t)(s->gap | s->outage << 1)));
         TRY(put_u32(out, s->first_part));
         TRY(put_u32(out, s->nb_parts));
         TRY(put_u32(out, s->nb_kept));
@@ -457,6 +459,8 @@ read_records(reader_t *r, cir_live_index_t *x, uint64_t nseg, uint64_t npart)
         s->discontinuity = (uint8_t)get_n(r, 1);
         s->complete = (uint8_t)get_n(r, 1);
         s->gap = (uint8_t)get_n(r, 1);
+        s->outage = s->gap >> 1;
+        s->gap &= 1;
         s->first_part = (uint32_t)get_n(r, 4);
         s->nb_parts = (uint32_t)get_n(r, 4);
         s->nb_kept = (uint32_t)get_n(r, 4);

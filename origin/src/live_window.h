@@ -44,6 +44,7 @@ struct cir_live_writer {
      * flush opens does not end the pause (cir_live_writer_pause) */
     int pause_held;
     uint32_t gaps_pending; /* fill_outage's, put before the next segment */
+    uint32_t outage_left;  /* segments a taken outage still opens */
     int64_t gaps_hole_us;
     /* put_gap_segment's, put before the next segment (or dropped by
      * finish): a GAP last in a playlist stops Shaka Player */

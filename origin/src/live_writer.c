@@ -314,6 +314,10 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
     s->pdt_us = pdt_at(w, start, first_duration);
     s->init_id = x->init_id;
     s->discontinuity = (uint8_t)(w->pending_disc && w->written_any);
+    if (w->outage_left > 0) {
+        s->outage = 1; /* take_outage's */
+        w->outage_left--;
+    }
     if (with_file && !w->pause_held) {
         x->paused = 0; /* media again: its next part is hinted */
     }
@@ -543,6 +547,7 @@ cir_live_writer_take_outage(cir_live_writer_t *w, uint32_t *count,
     w->gaps_pending = 0;
     if (ret == 1) {
         *begin = outage_begin(w, *count, *from, *to);
+        w->outage_left = *count;
     }
     return ret;
 }

@@ -180,6 +180,7 @@ Test(live_index, round_trip_is_exact)
     cir_buf_t b, b2;
     size_t i;
 
+    in->segments[2].outage = 1; /* the gap byte's bit 1 */
     encode(in, &b);
     cr_assert_eq(b.len, HDR + 6 * SEG + in->nb_parts * PART + 4);
     cr_assert_eq(memcmp(b.data, "CIRLIDX1", 8), 0);

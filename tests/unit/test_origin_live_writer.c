@@ -440,13 +440,15 @@ Test(live_writer, an_outage_taken_is_filled_by_the_rendition)
         const cir_live_segment_t *s = &x->segments[3 + i];
         cr_assert_eq(s->msn, (uint64_t)(3 + i));
         cr_assert_eq(s->gap, i == 2);
+        cr_assert(s->outage, "marked: the MPD leaves it out");
         cr_assert_eq(s->discontinuity, i == 0);
         cr_assert_eq(s->start, (3 + 3 * i) * TS);
         cr_assert_eq(s->pdt_us, T0 + 12000000 + 3000000 * i, "%d at %lld", i,
                      (long long)(s->pdt_us - T0));
         cr_assert_eq(on_disk(3 + i), i < 2);
     }
-    cr_assert(!x->segments[6].gap && !x->segments[6].discontinuity);
+    cr_assert(!x->segments[6].gap && !x->segments[6].discontinuity &&
+              !x->segments[6].outage);
     cr_assert_eq(x->segments[6].pdt_us, T0 + 21000000);
     cr_assert_eq(cir_live_writer_put_outage_gap(w, 13 * TS, TS), CIR_EINVAL,
                  "not with a segment open");
