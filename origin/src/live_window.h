@@ -34,7 +34,7 @@ typedef struct {
 struct cir_live_writer {
     const cir_clock_t *clock;
     cir_live_index_t idx;
-    size_t seg_cap, part_cap;
+    size_t seg_cap, part_cap, key_cap;
     uint64_t open_len; /* the open segment's bytes so far */
     cir_buf_t enc;     /* the index, encoded */
     uint64_t next_msn;

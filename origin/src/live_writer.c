@@ -64,6 +64,26 @@
 
 #define SEGMENT_MAX_BYTES ((uint64_t)256 << 20)
 
+/* Key records before the one the oldest segment (or held GAP) needs. */
+static void
+drop_unused_keys(cir_live_writer_t *w)
+{
+    cir_live_index_t *x = &w->idx;
+    uint32_t oldest = x->nb_segments > 0 ? x->segments[0].init_id : x->init_id;
+    size_t n = 0;
+
+    if (w->held_gap.pending && w->held_gap.init_id < oldest) {
+        oldest = w->held_gap.init_id;
+    }
+    while (n + 1 < x->nb_keys && x->keys[n + 1].from_init <= oldest) {
+        n++;
+    }
+    if (n > 0) {
+        memmove(x->keys, x->keys + n, (x->nb_keys - n) * sizeof(*x->keys));
+        x->nb_keys -= n;
+    }
+}
+
 int
 cir_live_writer_next_index(cir_live_writer_t *w, const void **data, size_t *len)
 {
@@ -74,6 +94,7 @@ cir_live_writer_next_index(cir_live_writer_t *w, const void **data, size_t *len)
     if (w->idx.target_duration == 0) {
         return 0; /* held back until the stream's target duration is known */
     }
+    drop_unused_keys(w);
     w->idx.version++;
     w->idx.updated_us = cir_clock_wall_us(w->clock);
     cir_buf_reset(&w->enc);
@@ -572,6 +593,41 @@ cir_live_writer_commit_part(cir_live_writer_t *w, size_t len, int64_t start,
         cir_live_window_unlist_parts(w);
         cir_live_window_compact_parts(w);
     }
+}
+
+int
+cir_live_writer_set_key(cir_live_writer_t *w, const cir_live_key_t *key)
+{
+    cir_live_index_t *x;
+    cir_live_key_t *k;
+    int ret;
+
+    if (w == NULL || key == NULL || w->idx.init_id == UINT32_MAX) {
+        return CIR_EINVAL;
+    }
+    x = &w->idx;
+    /* a key set again before its init was written replaces that one */
+    if (x->nb_keys > 0 && x->keys[x->nb_keys - 1].from_init > x->init_id) {
+        x->nb_keys--;
+    }
+    drop_unused_keys(w);
+    if (x->nb_keys == CIR_LIVE_MAX_KEYS) {
+        return CIR_ELIMIT; /* a window of more crypto periods than that */
+    }
+    if ((ret = cir_live_grow((void **)&x->keys, &w->key_cap, x->nb_keys + 1,
+                             sizeof(*x->keys), CIR_LIVE_MAX_KEYS)) < 0) {
+        return ret;
+    }
+    k = &x->keys[x->nb_keys];
+    *k = *key;
+    k->from_init = x->init_id + 1;
+    k->fairplay_key_uri[sizeof(k->fairplay_key_uri) - 1] = '\0';
+    x->nb_keys++;
+    if (cir_live_index_check(x) < 0) {
+        x->nb_keys--;
+        return CIR_EINVAL;
+    }
+    return 0;
 }
 
 int

@@ -74,6 +74,9 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
                       cir_strerror(ret));
         goto fail;
     }
+    if ((ret = cir_cmaf_live_crypt_open(c, cfg->enc, cfg->par)) < 0) {
+        goto fail;
+    }
     *out = c;
     return 0;
 
@@ -419,7 +422,8 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
     cir_cmaf_live_close_muxer(c);
     avio_flush(c->pb);
     cir_cmaf_live_out_reset(c); /* nothing is pending after the flush */
-    if ((ret = cir_cmaf_live_open_muxer(c, par)) < 0) {
+    if ((ret = cir_cmaf_live_open_muxer(c, par)) < 0 ||
+        (ret = cir_cmaf_live_crypt_reconfigure(c, par)) < 0) {
         return ret;
     }
     cir_cmaf_live_change_timescale(c, tb);
@@ -511,6 +515,7 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
         avio_context_free(&c->pb);
     }
     cir_buf_free(&c->out);
+    cir_cmaf_live_crypt_free(c);
     cir_onair_store_close(&c->store);
     av_packet_free(&c->pkt);
     av_packet_free(&c->held);

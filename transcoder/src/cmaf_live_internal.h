@@ -5,7 +5,8 @@
  * - cmaf_live_mux.c: the fMP4 muxer and its in-memory output, a part's
  *   bytes handed to the live store;
  * - cmaf_live_follow.c: a follower (audio next to video) waiting for and
- *   cutting where its leader does.
+ *   cutting where its leader does;
+ * - cmaf_live_crypt.c: Common Encryption of the init and each part.
  */
 #ifndef CIR_CMAF_LIVE_INTERNAL_H
 #define CIR_CMAF_LIVE_INTERNAL_H
@@ -16,6 +17,7 @@
 #include "cir_live.h"
 #include "cir_onair_store.h"
 #include "cir_log.h"
+#include "cenc.h"
 #include "cmaf_live.h"
 
 #define WAIT_MAX 256 /* samples a follower keeps waiting for its leader */
@@ -65,6 +67,8 @@ struct cir_cmaf_live {
     AVRational writer_tb; /* the store's timescale (the first muxer's) */
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
+    cir_encryption_t *enc; /* NULL: clear; the key, cleared on free */
+    cir_cenc_t *cenc;      /* for the muxer's codec */
 };
 
 #define OUT_MAX ((size_t)64 << 20) /* a part (or init + part) */
@@ -84,6 +88,22 @@ void cir_cmaf_live_change_timescale(cir_cmaf_live_t *c, AVRational from);
 /* Flushes the open part to the store, ending at end (last: it ends its
  * segment); the init segment goes first on the first flush. */
 int cir_cmaf_live_flush(cir_cmaf_live_t *c, int64_t end, int last);
+
+/* ---- cmaf_live_crypt.c ---- */
+
+/* enc NULL or CIR_ENC_NONE: clear.  cenc and cbcs only. */
+int cir_cmaf_live_crypt_open(cir_cmaf_live_t *c, const cir_encryption_t *enc,
+                             const AVCodecParameters *par);
+/* A new codec configuration (the same key). */
+int cir_cmaf_live_crypt_reconfigure(cir_cmaf_live_t *c,
+                                    const AVCodecParameters *par);
+/* The init or a run of fragments protected into a new buffer (av_free);
+ * *out NULL when clear. */
+int cir_cmaf_live_crypt_init(cir_cmaf_live_t *c, const uint8_t *in, size_t size,
+                             uint8_t **out, size_t *out_size);
+int cir_cmaf_live_crypt_part(cir_cmaf_live_t *c, const uint8_t *in, size_t size,
+                             uint8_t **out, size_t *out_size);
+void cir_cmaf_live_crypt_free(cir_cmaf_live_t *c);
 
 /* ---- cmaf_live.c ---- */
 

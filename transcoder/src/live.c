@@ -46,12 +46,27 @@ cir_onair_open(cir_onair_t **out, const cir_onair_config_t *cfg)
                             uri.scheme != CIR_URI_FILE)) {
         return CIR_EUNSUPPORTED; /* file:// only for now */
     }
+    /* a recording is assembled from the live segments: it would be
+     * encrypted media under clear manifests */
+    if (cfg->record_uri && cfg->encryption &&
+        cfg->encryption->scheme != CIR_ENC_NONE) {
+        return CIR_EUNSUPPORTED;
+    }
     l = calloc(1, sizeof(*l));
     if (l == NULL || (l->pkt = av_packet_alloc()) == NULL) {
         free(l);
         return CIR_ENOMEM;
     }
     l->cfg = *cfg;
+    l->cfg.encryption = NULL; /* l->enc */
+    if (cfg->encryption && cfg->encryption->scheme != CIR_ENC_NONE) {
+        if ((l->enc = malloc(sizeof(*l->enc))) == NULL) {
+            av_packet_free(&l->pkt);
+            free(l);
+            return CIR_ENOMEM;
+        }
+        *l->enc = *cfg->encryption;
+    }
     l->audio_end = AV_NOPTS_VALUE;
     snprintf(l->stream, sizeof(l->stream), "%s", cfg->stream);
     snprintf(l->root, sizeof(l->root), "%s", cfg->live_root);
@@ -527,6 +542,10 @@ cir_onair_close(cir_onair_t **lp)
     cir_cmaf_live_free(&l->audio.pkg);
     cir_onair_rec_free(&l->video.rec);
     cir_onair_rec_free(&l->audio.rec);
+    if (l->enc != NULL) {
+        cir_encryption_clear(l->enc);
+        free(l->enc);
+    }
     free(l);
     *lp = NULL;
 }
