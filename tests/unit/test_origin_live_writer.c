@@ -485,3 +485,52 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     cr_assert_eq(put_part(w, "BBB", 3, 2 * TS, TS, 0), 0);
     cr_assert_eq(x->segments[1].nb_parts, 2);
 }
+
+/* A key applies to the next init and those after it; set again before
+ * that init it replaces the one set; a key no listed segment needs goes
+ * once its segments left the index. */
+Test(live_writer, keys_follow_the_inits)
+{
+    cir_live_key_t k;
+    const cir_live_index_t *x;
+
+    memset(&k, 0, sizeof(k));
+    k.scheme = CIR_ENC_CENC;
+    k.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    memset(k.key_id, 1, 16);
+    start(3, "I", 1); /* init 1, clear */
+    put_segment();
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    memset(k.key_id, 2, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0); /* replaces it */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_keys, 1);
+    cr_assert_eq(x->keys[0].from_init, 2);
+    cr_assert_null(cir_live_index_key(x, 1), "init 1 stays clear");
+    cr_assert_eq(put_init(w, "J", 1), 0);
+    put_segment();
+    memset(k.key_id, 3, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    cr_assert_eq(put_init(w, "K", 1), 0);
+    put_segments(2);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_keys, 2);
+    cr_assert_eq(cir_live_index_key(x, 2)->key_id[0], 2);
+    cr_assert_eq(cir_live_index_key(x, 3)->key_id[0], 3);
+    /* the index published says the same */
+    {
+        cir_live_index_t disk;
+        cr_assert_eq(
+            cir_live_index_decode(published.data, published.len, &disk), 0);
+        cr_assert_eq(disk.nb_keys, x->nb_keys);
+        cir_live_index_free(&disk);
+    }
+    /* once init 2's segment left the index, its key goes */
+    put_segments(12);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].init_id, 3);
+    cr_assert_eq(x->nb_keys, 1);
+    cr_assert_eq(x->keys[0].key_id[0], 3);
+    cr_assert_eq(cir_live_writer_set_key(NULL, &k), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_set_key(w, NULL), CIR_EINVAL);
+}

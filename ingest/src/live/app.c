@@ -63,7 +63,8 @@ app_load_encryption(cir_ingest_t *s, srv_app_t *a)
     char err[768];
     int ret;
 
-    if (c->encryption[0] == '\0') {
+    /* {}: clear (an application's own over a global encryption) */
+    if (c->encryption[0] == '\0' || strcmp(c->encryption, "{}") == 0) {
         return 0;
     }
     ret = cir_encryption_parse_text(c->encryption, &a->enc, err, sizeof(err));
