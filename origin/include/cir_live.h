@@ -323,6 +323,9 @@ int cir_live_writer_take_removal(cir_live_writer_t *w, uint64_t *msn);
  * time came go to take_removal (nothing listed names them). */
 void cir_live_writer_segments_due(cir_live_writer_t *w);
 int cir_live_writer_has_open_segment(const cir_live_writer_t *w);
+/* The media sequence number the next segment opened gets (a held GAP
+ * segment's aside). */
+uint64_t cir_live_writer_next_msn(const cir_live_writer_t *w);
 
 /* A new init segment of len bytes (CIR_EINVAL: not now); after the first,
  * the next segment starts with a discontinuity.  next_init names its file

@@ -196,6 +196,12 @@ cir_live_writer_has_open_segment(const cir_live_writer_t *w)
     return w != NULL && cir_live_open_segment(&w->idx) != NULL;
 }
 
+uint64_t
+cir_live_writer_next_msn(const cir_live_writer_t *w)
+{
+    return w->next_msn;
+}
+
 int
 cir_live_writer_begin_init(const cir_live_writer_t *w, size_t len)
 {
@@ -218,8 +224,16 @@ cir_live_writer_next_init(const cir_live_writer_t *w, uint32_t *id)
 void
 cir_live_writer_init_written(cir_live_writer_t *w)
 {
+    const cir_live_index_t *x = &w->idx;
+    int was_pending = w->pending_disc;
+
     if (++w->idx.init_id > 1 || w->written_any) {
         w->pending_disc = 1;
+    }
+    /* an init for a new key (set_key just before) and nothing else */
+    if (!was_pending && w->pending_disc && x->nb_keys > 0 &&
+        x->keys[x->nb_keys - 1].from_init == x->init_id && x->nb_keys > 1) {
+        w->key_disc = 1;
     }
 }
 
@@ -278,7 +292,8 @@ pdt_at(cir_live_writer_t *w, int64_t start, int64_t first_duration)
 {
     uint32_t ts = w->idx.timescale;
 
-    if (w->pending_disc || !w->anchored || start != w->last_end) {
+    if ((w->pending_disc && !w->key_disc) || !w->anchored ||
+        start != w->last_end) {
         anchor(w, start, first_duration);
     }
     /* exact: (start - anchor) / ts seconds, in microseconds */
@@ -290,7 +305,8 @@ pdt_at(cir_live_writer_t *w, int64_t start, int64_t first_duration)
  * writer's and the index's fields: saved, and restored when that file
  * cannot be created (cir_live_writer_abort_part). */
 #define OPENING_OF_WRITER(X) \
-    X(anchored) X(pending_disc) X(written_any) X(anchor_wall) X(anchor_media)
+    X(anchored)              \
+    X(pending_disc) X(written_any) X(key_disc) X(anchor_wall) X(anchor_media)
 #define OPENING_OF_INDEX(X) X(paused) X(run_pdt_us) X(run_start) X(run_after_us)
 #define SAVE_W(f)           w->opening.f = w->f;
 #define SAVE_I(f)           w->opening.f = w->idx.f;
@@ -344,6 +360,7 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
     s->first_part = (uint32_t)x->nb_parts;
     x->nb_segments++;
     w->pending_disc = 0;
+    w->key_disc = 0;
     w->written_any = 1;
     w->next_msn++;
     return 0;
@@ -666,6 +683,7 @@ cir_live_writer_discontinuity(cir_live_writer_t *w)
         return CIR_EINVAL;
     }
     w->pending_disc = 1;
+    w->key_disc = 0;   /* a break: anchored anew */
     w->pause_held = 0; /* the next timeline's first segment ends the pause */
     return 0;
 }

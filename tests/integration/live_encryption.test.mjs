@@ -31,10 +31,13 @@ import { freePort, nginxAvailable, rawGet as rawGetUnchecked,
     startShippedNginx } from './lib/nginx.mjs';
 import { psshBySystem } from './lib/pssh.mjs';
 import { validator } from './lib/validate.mjs';
+import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
+import { spekeKeyFor } from '../aws-rig/speke.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
 const SAMPLE = 'h264_720p2997.mp4';
+const ROT_SAMPLE = 'h264_1080p30.mp4';
 const KID = '0123456789abcdef0123456789abcdef';
 const KEY = '3c5a0e17b5d24f8e9a61c0d2e4f6a8b1';
 const OTHER_KEY = '00112233445566778899aabbccddeeff';
@@ -316,6 +319,108 @@ describe('a live stream encrypted with one key', { skip: missing || false }, () 
         assert.match(gone.stderr, /encryption\.key_file: .*nope\.json/);
         assert.ok(!fs.existsSync(path.join(liveRoot, 'bad1')));
         assert.ok(!fs.existsSync(path.join(liveRoot, 'bad2')));
+    });
+});
+
+// Key rotation: a new key every 2 segments from the AWS rig's SPEKE v2
+// key server, asked ahead of time for each crypto period (the rig checks
+// the ContentKeyPeriod / KeyPeriodFilter shape and answers a key of the
+// period's own).  h264_1080p30 (10 s: 5 segments) at real time (the keys
+// must come before their periods do; without the preset: the passthrough
+// and the audio).
+describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false }, () => {
+    let rig, requests, kids;
+    const uuid = (hex) => hex.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/,
+        '$1-$2-$3-$4-$5');
+    before(async () => {
+        rig = await startRig();
+        const r = await C.run(C.TRANSCODE_BIN, ['--input', C.sample(ROT_SAMPLE),
+            '--live-root', liveRoot, '--stream', 'rot',
+            '--segment-seconds', '2', '--part-seconds', '0.5',
+            '--encryption', JSON.stringify({ scheme: 'cenc', rotate_segments: 2,
+                speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-rot' },
+                drm: { clearkey: {}, widevine: {} } })],
+        { timeoutMs: 120000, env: rig.env() });
+        logs.push(r.stdout, r.stderr);
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        requests = await rig.spekeRequests();
+    });
+    after(async () => {
+        await stopRig(rig);
+    });
+
+    test('the key provider was asked for each crypto period, ahead', async () => {
+        for (const q of requests)
+            assert.equal(q.error, undefined, q.error);
+        const periods = requests.map((q) => q.period);
+        assert.deepEqual(periods.slice(0, 3), [0, 1, 2], JSON.stringify(periods));
+        assert.ok(requests.every((q) => q.resourceId === 'live-rot' &&
+            q.scheme === 'cenc'));
+        // each period's key ID is its own
+        assert.equal(new Set(requests.map((q) => q.kid)).size, requests.length);
+        assert.match(requests[1].body, /<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="keyPeriod_1" index="1"\/><\/cpix:ContentKeyPeriodList>/);
+        assert.match(requests[1].body, /<cpix:KeyPeriodFilter periodId="keyPeriod_1"\/>/);
+        kids = requests.map((q) => q.kid);
+    });
+
+    test('each period: its own init, key lines and Period; its segments ' +
+        'decrypt with its key only', async () => {
+        for (const r of ['video', 'audio']) {
+            const pl = await text('rot', `${r}/index.m3u8`);
+            const runs = [];
+            let cur = null;
+            for (const line of pl.split('\n')) {
+                const map = /^#EXT-X-MAP:URI="([^"]+)"$/.exec(line);
+                if (map)
+                    runs.push(cur = { init: map[1], keys: [], segs: [] });
+                const key = /^#EXT-X-KEY:.*URI="data:text\/plain;base64,([^"]+)",KEYFORMAT="org.w3.clearkey"/
+                    .exec(line);
+                if (key)
+                    cur.keys.push(Buffer.from(key[1], 'base64').toString('hex'));
+                if (/^seg-\d+\.m4s$/.test(line))
+                    cur.segs.push(line);
+            }
+            assert.ok(runs.length >= 3, `${r}: ${runs.length} periods\n${pl}`);
+            const seen = new Set();
+            for (const [i, run] of runs.entries()) {
+                assert.equal(run.keys.length, 1, `${r} ${run.init}: one ClearKey line`);
+                const kid = run.keys[0];
+                assert.ok(!seen.has(kid), `${r}: a key ID per period`);
+                seen.add(kid);
+                const q = requests.find((x) => x.kid === uuid(kid));
+                assert.ok(q, `${r} ${run.init}: the key ID ${kid} came from the rig`);
+                const init = await get('rot', `${r}/${run.init}`);
+                assert.equal(tencKid(init), kid, `${r} ${run.init}: its tenc`);
+                if (run.segs.length === 0)
+                    continue;
+                const buf = Buffer.concat([init, ...await Promise.all(
+                    run.segs.map((f) => get('rot', `${r}/${f}`)))]);
+                const key = spekeKeyFor(uuid(kid), q.period).toString('hex');
+                const good = decode(buf, key);
+                assert.ok(good.ok && good.frames.length > 10,
+                    `${r} period ${i}: ${good.frames.length} frames ${good.err}`);
+                const other = runs[(i + 1) % runs.length].keys[0];
+                const otherQ = requests.find((x) => x.kid === uuid(other));
+                const bad = decode(buf, spekeKeyFor(uuid(other), otherQ.period)
+                    .toString('hex'));
+                assert.ok(!bad.ok || bad.frames.join() !== good.frames.join(),
+                    `${r} period ${i} decodes with another period's key`);
+            }
+        }
+        const mpd = await text('rot', 'manifest.mpd');
+        const periods = mpd.match(/<Period [\s\S]*?<\/Period>/g);
+        assert.ok(periods.length >= 3, mpd);
+        const pk = periods.map((p) => /cenc:default_KID="([^"]+)"/.exec(p)[1]);
+        assert.equal(new Set(pk).size, pk.length, `a key per Period: ${pk}`);
+        for (const k of pk)
+            assert.ok(kids.includes(k), k);
+    });
+
+    test('rotation is refused without a key provider', async () => {
+        const r = await publishFile('bad3', { scheme: 'cenc', key_file: keyFile,
+            rotate_segments: 2 });
+        assert.equal(r.code, 3);
+        assert.match(r.stderr, /encryption\.rotate_segments: needs a key provider/);
     });
 });
 

@@ -70,6 +70,10 @@ typedef struct {
      * stream; docs/encryption.md); NULL: clear.  Copied, and cleared from
      * memory at close.  Not with record_uri (CIR_EUNSUPPORTED). */
     const cir_encryption_t *encryption;
+    /* key rotation: a new key every this many segments, asked of
+     * encryption's SPEKE key provider ahead of time (needs speke.url);
+     * 0: one key */
+    uint32_t rotate_segments;
 } cir_onair_config_t;
 
 typedef struct cir_live cir_onair_t;

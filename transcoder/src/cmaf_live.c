@@ -74,6 +74,7 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
                       cir_strerror(ret));
         goto fail;
     }
+    c->keys = cfg->keys;
     if ((ret = cir_cmaf_live_crypt_open(c, cfg->enc, cfg->par)) < 0) {
         goto fail;
     }
@@ -287,6 +288,9 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
         } else {
             c->next_cut = AV_NOPTS_VALUE;
         }
+        if ((ret = cir_cmaf_live_crypt_segment(c)) < 0) {
+            return ret;
+        }
         c->seg_open = 1;
         c->seg_start = pkt->dts;
         c->nb_segments++;
@@ -305,7 +309,7 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             } else {
                 ret = cir_onair_store_end_segment(c->store);
             }
-            if (ret < 0) {
+            if (ret < 0 || (ret = cir_cmaf_live_crypt_segment(c)) < 0) {
                 return ret;
             }
             c->seg_start = pkt->dts;

@@ -67,8 +67,13 @@ struct cir_cmaf_live {
     AVRational writer_tb; /* the store's timescale (the first muxer's) */
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
-    cir_encryption_t *enc; /* NULL: clear; the key, cleared on free */
-    cir_cenc_t *cenc;      /* for the muxer's codec */
+    cir_encryption_t *enc;      /* NULL: clear; the key, cleared on free */
+    cir_cenc_t *cenc;           /* for the muxer's codec */
+    struct cir_live_keys *keys; /* key rotation; NULL: none */
+    uint32_t period;            /* the crypto period of enc's key */
+    int period_set;
+    int eagain_logged;
+    cir_buf_t clear_init; /* the muxer's init, to protect again per period */
 };
 
 #define OUT_MAX ((size_t)64 << 20) /* a part (or init + part) */
@@ -94,6 +99,13 @@ int cir_cmaf_live_flush(cir_cmaf_live_t *c, int64_t end, int last);
 /* enc NULL or CIR_ENC_NONE: clear.  cenc and cbcs only. */
 int cir_cmaf_live_crypt_open(cir_cmaf_live_t *c, const cir_encryption_t *enc,
                              const AVCodecParameters *par);
+/* A segment is about to open (before its first part): with key rotation,
+ * a new crypto period's key (and a new init) when its first segment
+ * comes. */
+int cir_cmaf_live_crypt_segment(cir_cmaf_live_t *c);
+/* The muxer's clear init, kept for a new period's. */
+int cir_cmaf_live_crypt_keep_init(cir_cmaf_live_t *c, const uint8_t *buf,
+                                  size_t size);
 /* A new codec configuration (the same key). */
 int cir_cmaf_live_crypt_reconfigure(cir_cmaf_live_t *c,
                                     const AVCodecParameters *par);

@@ -176,9 +176,12 @@ to_writer(const cir_cmaf_live_t *c, int64_t t)
 static int
 put_init(cir_cmaf_live_t *c, const uint8_t *buf, size_t size)
 {
-    uint8_t *prot;
-    int ret = cir_cmaf_live_crypt_init(c, buf, size, &prot, &size);
+    uint8_t *prot = NULL;
+    int ret = cir_cmaf_live_crypt_keep_init(c, buf, size);
 
+    if (ret == 0) {
+        ret = cir_cmaf_live_crypt_init(c, buf, size, &prot, &size);
+    }
     if (ret == 0) {
         ret = cir_onair_store_put_init(c->store, prot ? prot : buf, size);
     }

@@ -7,6 +7,7 @@
 
 #include "cir_clock.h"
 #include "live_internal.h"
+#include "live_keys.h"
 
 /* Silence fills a hole in the audio this long at once (when the next
  * frame comes), and keeps the audio this far behind the video when none
@@ -66,6 +67,14 @@ cir_onair_open(cir_onair_t **out, const cir_onair_config_t *cfg)
             return CIR_ENOMEM;
         }
         *l->enc = *cfg->encryption;
+        if (cfg->rotate_segments > 0 &&
+            cir_live_keys_open(&l->keys, l->enc, cfg->rotate_segments) < 0) {
+            cir_encryption_clear(l->enc);
+            free(l->enc);
+            av_packet_free(&l->pkt);
+            free(l);
+            return CIR_EINVAL; /* rotation needs a key provider */
+        }
     }
     l->audio_end = AV_NOPTS_VALUE;
     snprintf(l->stream, sizeof(l->stream), "%s", cfg->stream);
@@ -542,6 +551,7 @@ cir_onair_close(cir_onair_t **lp)
     cir_cmaf_live_free(&l->audio.pkg);
     cir_onair_rec_free(&l->video.rec);
     cir_onair_rec_free(&l->audio.rec);
+    cir_live_keys_free(&l->keys);
     if (l->enc != NULL) {
         cir_encryption_clear(l->enc);
         free(l->enc);

@@ -148,6 +148,7 @@ live_packager_config(const cir_onair_packaging_t *p, const char *dir,
         .window = p->window,
         .clock = p->clock,
         .enc = p->enc,
+        .keys = p->keys,
     };
 }
 

@@ -40,6 +40,7 @@ typedef struct {
     uint32_t window;
     const cir_clock_t *clock;
     const cir_encryption_t *enc; /* NULL: clear */
+    struct cir_live_keys *keys;  /* key rotation; NULL: none */
 } cir_onair_packaging_t;
 
 /* A rendition's packager configuration: the stream's packaging, the

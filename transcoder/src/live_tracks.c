@@ -49,6 +49,7 @@ live_packaging(const cir_onair_t *l)
         .window = l->cfg.window,
         .clock = l->cfg.clock,
         .enc = l->enc,
+        .keys = l->keys,
     };
 }
 

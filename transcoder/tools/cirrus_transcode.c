@@ -45,6 +45,7 @@ typedef struct {
     const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
     cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
+    uint32_t rotate_segments;        /* live key rotation; 0: one key */
     cir_clip_t clip;                 /* not enabled: the whole source */
     cir_overlay_t overlay;           /* not enabled: none */
     live_options_t live;
@@ -601,7 +602,8 @@ static int
 live_encryption(options_t *o, char *text)
 {
     char err[768];
-    int ret = cir_encryption_parse_text(text, &o->encryption, err, sizeof(err));
+    int ret = cir_live_encryption_parse_text(
+        text, &o->encryption, &o->rotate_segments, err, sizeof(err));
 
     explicit_bzero(text, strlen(text));
     if (ret == 0 && o->encryption.scheme == CIR_ENC_AES128) {
@@ -657,6 +659,7 @@ run_live(const options_t *o)
     job.live.window = (uint32_t)o->live.window;
     job.live.encryption =
         o->encryption.scheme != CIR_ENC_NONE ? &o->encryption : NULL;
+    job.live.rotate_segments = o->rotate_segments;
     job.loops = o->live.loops;
     job.max_seconds = o->live.max_seconds;
     job.realtime = o->live.realtime;

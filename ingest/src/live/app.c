@@ -67,7 +67,8 @@ app_load_encryption(cir_ingest_t *s, srv_app_t *a)
     if (c->encryption[0] == '\0' || strcmp(c->encryption, "{}") == 0) {
         return 0;
     }
-    ret = cir_encryption_parse_text(c->encryption, &a->enc, err, sizeof(err));
+    ret = cir_live_encryption_parse_text(c->encryption, &a->enc,
+                                         &a->rotate_segments, err, sizeof(err));
     if (ret == 0 && a->enc.scheme != CIR_ENC_CENC &&
         a->enc.scheme != CIR_ENC_CBCS) {
         snprintf(err, sizeof(err),
@@ -92,8 +93,9 @@ app_load_encryption(cir_ingest_t *s, srv_app_t *a)
     {
         char kid[33];
         cir_encryption_hex(a->enc.key_id, kid);
-        cir_log_info(&s->log, "application %s: %s encryption, key ID %s",
-                     c->name, cir_encryption_scheme_name(a->enc.scheme), kid);
+        cir_log_info(&s->log, "application %s: %s encryption, key ID %s%s",
+                     c->name, cir_encryption_scheme_name(a->enc.scheme), kid,
+                     a->rotate_segments ? " (the first crypto period's)" : "");
     }
     return 0;
 }

@@ -69,6 +69,7 @@ typedef struct srv_app {
     /* cfg.encryption's, with the key (from its key file or key provider,
      * at start); CIR_ENC_NONE: clear.  Cleared from memory at the end. */
     cir_encryption_t enc;
+    uint32_t rotate_segments; /* key rotation; 0: one key */
 } srv_app_t;
 typedef struct webhook webhook_t;
 typedef struct srv_srt srv_srt_t; /* srt.c */
