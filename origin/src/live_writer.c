@@ -232,7 +232,7 @@ cir_live_writer_init_written(cir_live_writer_t *w)
     }
     /* an init for a new key (set_key just before) and nothing else */
     if (!was_pending && w->pending_disc && x->nb_keys > 0 &&
-        x->keys[x->nb_keys - 1].from_init == x->init_id && x->nb_keys > 1) {
+        x->keys[x->nb_keys - 1].from_init == x->init_id) {
         w->key_disc = 1;
     }
 }

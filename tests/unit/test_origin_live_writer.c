@@ -534,3 +534,41 @@ Test(live_writer, keys_follow_the_inits)
     cr_assert_eq(cir_live_writer_set_key(NULL, &k), CIR_EINVAL);
     cr_assert_eq(cir_live_writer_set_key(w, NULL), CIR_EINVAL);
 }
+
+/* A key rotation's new init: a discontinuity (a new map, a new DASH
+ * Period) but the media timeline goes on, and PDT with it, even with the
+ * wall clock ahead; a new init without a new key is anchored anew. */
+Test(live_writer, a_new_key_keeps_the_timeline)
+{
+    cir_live_key_t k;
+    const cir_live_index_t *x;
+    const cir_live_segment_t *a, *b;
+
+    memset(&k, 0, sizeof(k));
+    k.scheme = CIR_ENC_CBCS;
+    k.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    memset(k.key_id, 1, 16);
+    cr_assert_eq(cir_live_writer_set_key(w = NULL, &k), CIR_EINVAL);
+    start(3, "I", 1);
+    put_segment();
+    memset(k.key_id, 2, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    cr_assert_eq(put_init(w, "J", 1), 0);
+    cir_clock_fixed_advance(&clk, 700000); /* the wall clock ahead */
+    put_segment();
+    x = cir_live_writer_index(w);
+    a = &x->segments[0];
+    b = &x->segments[1];
+    cr_assert_eq(b->discontinuity, 1);
+    cr_assert_eq(b->init_id, 2);
+    cr_assert_eq(b->pdt_us, a->pdt_us + a->duration * 1000000 / TS,
+                 "PDT goes on across a key change");
+    /* a new init of the same key (a new codec configuration) */
+    cr_assert_eq(put_init(w, "K", 1), 0);
+    cir_clock_fixed_advance(&clk, 700000);
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[2].discontinuity, 1);
+    cr_assert_gt(x->segments[2].pdt_us, b->pdt_us + b->duration * 1000000 / TS,
+                 "anchored anew at the wall clock");
+}

@@ -107,7 +107,7 @@ run(void *arg)
         } else {
             s->state = 3;
             s->error = ret;
-            s->failed_us = cir_clock_mono_us(NULL);
+            s->failed_us = cir_clock_mono_us(cir_clock_system());
         }
     }
     pthread_mutex_unlock(&k->mu);
@@ -129,7 +129,7 @@ ask(cir_live_keys_t *k, uint32_t p)
         return;
     }
     if (s->period == p && s->state == 3 &&
-        cir_clock_mono_us(NULL) - s->failed_us < RETRY_US) {
+        cir_clock_mono_us(cir_clock_system()) - s->failed_us < RETRY_US) {
         return;
     }
     cir_encryption_clear(&s->enc);
