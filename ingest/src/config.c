@@ -179,8 +179,9 @@ static const cir_option_t opts[] = {
     {"encryption", J(encryption), "", 0, 0,
      "Common Encryption of the live renditions, as a VOD job's "
      "\"encryption\" (docs/encryption.md, Live): {\"scheme\": \"cenc\" or "
-     "\"cbcs\", \"key_file\" or \"speke\", \"drm\"}; one key for the "
-     "application, read (or asked for) at start; empty: clear"},
+     "\"cbcs\", \"key_file\" or \"speke\", \"drm\", with speke "
+     "\"rotate_segments\": N for a new key every N segments}; the key read "
+     "(or asked for) at start; empty: clear"},
     {"applications", J(applications), "", 0, 0,
      "RTMP applications (rtmp://host/APP/KEY, SRT r=APP/KEY), an object of "
      "name: {options}; an application may set live_root, key_file, "

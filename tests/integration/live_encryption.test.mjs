@@ -361,6 +361,18 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
         assert.match(requests[1].body, /<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="keyPeriod_1" index="1"\/><\/cpix:ContentKeyPeriodList>/);
         assert.match(requests[1].body, /<cpix:KeyPeriodFilter periodId="keyPeriod_1"\/>/);
         kids = requests.map((q) => q.kid);
+        // the rig refuses a period shape that does not hold together
+        const post = (body) => fetch(`${rig.speke}/v2/speke`, { method: 'POST', body,
+            headers: { 'content-type': 'application/xml', 'x-speke-version': '2.0' } });
+        for (const [from, to, why] of [
+            ['periodId="keyPeriod_1"', 'periodId="keyPeriod_9"', /KeyPeriodFilter must name/],
+            [/<cpix:ContentKeyPeriodList>.*<\/cpix:ContentKeyPeriodList>/, '',
+                /one cpix:ContentKeyPeriod expected/],
+            ['index="1"', 'index="x"', /needs an id and an index/]]) {
+            const res = await post(requests[1].body.replace(from, to));
+            assert.equal(res.status, 400);
+            assert.match(await res.text(), why);
+        }
     });
 
     test('each period: its own init, key lines and Period; its segments ' +
