@@ -75,11 +75,11 @@ async function publishFile(stream, encryption, extra = []) {
 // The sample published over RTMP (ffmpeg -re, stream copy) to a
 // cirrus-ingest whose application "live" encrypts; resolves once the
 // stream ended.
-async function publishRtmp(key) {
+async function publishRtmp(key, encryption = { scheme: 'cenc', key_file: keyFile,
+    drm: { clearkey: {}, widevine: {} } }) {
     const port = await freePort();
     let log = '';
-    const apps = { live: { encryption: { scheme: 'cenc', key_file: keyFile,
-        drm: { clearkey: {}, widevine: {} } } } };
+    const apps = { live: { encryption } };
     const ing = spawn(INGEST_BIN, ['--set', `port=${port}`,
         '--set', `live_root=${liveRoot}`, '--set', 'segment_seconds=2',
         '--set', 'part_seconds=0.5', '--set', 'grace_seconds=0',
@@ -375,10 +375,15 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
         }
     });
 
-    test('each period: its own init, key lines and Period; its segments ' +
-        'decrypt with its key only', async () => {
+    // Each rendition of `stream`: a map per crypto period with its own
+    // key ID (from the rig), which the init's tenc names; each period's
+    // init + segments decrypt with the rig's key for it and not with
+    // another period's; the MPD a Period per crypto period.
+    async function checkPeriods(stream, minPeriods) {
+        requests = await rig.spekeRequests();
+        kids = requests.map((q) => q.kid);
         for (const r of ['video', 'audio']) {
-            const pl = await text('rot', `${r}/index.m3u8`);
+            const pl = await text(stream, `${r}/index.m3u8`);
             const runs = [];
             let cur = null;
             for (const line of pl.split('\n')) {
@@ -392,7 +397,7 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
                 if (/^seg-\d+\.m4s$/.test(line))
                     cur.segs.push(line);
             }
-            assert.ok(runs.length >= 3, `${r}: ${runs.length} periods\n${pl}`);
+            assert.ok(runs.length >= minPeriods, `${r}: ${runs.length} periods\n${pl}`);
             const seen = new Set();
             for (const [i, run] of runs.entries()) {
                 assert.equal(run.keys.length, 1, `${r} ${run.init}: one ClearKey line`);
@@ -401,12 +406,12 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
                 seen.add(kid);
                 const q = requests.find((x) => x.kid === uuid(kid));
                 assert.ok(q, `${r} ${run.init}: the key ID ${kid} came from the rig`);
-                const init = await get('rot', `${r}/${run.init}`);
+                const init = await get(stream, `${r}/${run.init}`);
                 assert.equal(tencKid(init), kid, `${r} ${run.init}: its tenc`);
                 if (run.segs.length === 0)
                     continue;
                 const buf = Buffer.concat([init, ...await Promise.all(
-                    run.segs.map((f) => get('rot', `${r}/${f}`)))]);
+                    run.segs.map((f) => get(stream, `${r}/${f}`)))]);
                 const key = spekeKeyFor(uuid(kid), q.period).toString('hex');
                 const good = decode(buf, key);
                 assert.ok(good.ok && good.frames.length > 10,
@@ -419,13 +424,32 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
                     `${r} period ${i} decodes with another period's key`);
             }
         }
-        const mpd = await text('rot', 'manifest.mpd');
+        const mpd = await text(stream, 'manifest.mpd');
         const periods = mpd.match(/<Period [\s\S]*?<\/Period>/g);
-        assert.ok(periods.length >= 3, mpd);
+        assert.ok(periods.length >= minPeriods, mpd);
         const pk = periods.map((p) => /cenc:default_KID="([^"]+)"/.exec(p)[1]);
         assert.equal(new Set(pk).size, pk.length, `a key per Period: ${pk}`);
         for (const k of pk)
             assert.ok(kids.includes(k), k);
+    }
+
+    test('each period: its own init, key lines and Period; its segments ' +
+        'decrypt with its key only', async () => {
+        await checkPeriods('rot', 3);
+    });
+
+    test('an ingest application rotating every segment (RTMP)', async () => {
+        const before = (await rig.spekeRequests()).length;
+        const log = await publishRtmp('rtmprot', { scheme: 'cbcs', rotate_segments: 1,
+            speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-app' },
+            drm: { clearkey: {} } });
+        assert.match(log, /application live: cbcs encryption, key ID [0-9a-f]{32} \(the first crypto period's\)/);
+        assert.match(log, /key rotation: period 1, key ID [0-9a-f]{32}/);
+        const mine = (await rig.spekeRequests()).slice(before);
+        assert.ok(mine.length >= 3 && mine.every((q) => q.resourceId === 'live-app' &&
+            q.scheme === 'cbcs' && q.error === undefined), JSON.stringify(mine.map((q) => q.period)));
+        assert.deepEqual(mine.slice(0, 2).map((q) => q.period), [0, 1]);
+        await checkPeriods('rtmprot', 2);
     });
 
     test('rotation is refused without a key provider', async () => {
