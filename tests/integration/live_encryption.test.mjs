@@ -20,6 +20,12 @@
 //   no log line.
 // - hls.js plays the encrypted live stream with EME ClearKey in Chromium
 //   (player.html?clearkey=KID:KEY) while it runs.
+// - Key rotation ("rotate_segments", keys from the AWS rig's SPEKE v2 key
+//   server, which checks each request's crypto period shape): the
+//   requests for periods 0, 1, 2 in order, each with its own key ID; per
+//   period a map, key lines, a tenc and a DASH Period of its own, its
+//   segments decrypting with its key only; through cirrus-transcode
+//   --live-root and a cirrus-ingest application over RTMP.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,5 +1,8 @@
 /*
  * Live key rotation: the crypto periods' keys (see live_keys.h).
+ *
+ * Tested by tests/unit/test_transcoder_live_keys.c and
+ * tests/integration/live_encryption.test.mjs.
  */
 #include <pthread.h>
 #include <stdlib.h>
