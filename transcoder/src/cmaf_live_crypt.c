@@ -202,6 +202,16 @@ cir_cmaf_live_crypt_segment(cir_cmaf_live_t *c)
     if (memcmp(next->key_id, c->enc->key_id, 16) != 0) {
         ret = switch_key(c, next);
     }
+    if (ret == CIR_ELIMIT) {
+        /* more periods in the index than it keeps keys for (a window of
+         * more than CIR_LIVE_MAX_KEYS periods): nothing was changed, the
+         * key in use goes on */
+        cir_log_warn(&c->log,
+                     "key rotation: more than %d crypto periods in the "
+                     "window: the key in use goes on",
+                     CIR_LIVE_MAX_KEYS);
+        ret = 0;
+    }
     cir_encryption_clear(next);
     free(next);
     c->period = p;
