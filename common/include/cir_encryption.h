@@ -75,6 +75,10 @@ typedef struct {
     char resource_id[128];     /* the CPIX id */
     char region[32];           /* "": an unsigned request */
     int key_id_given;          /* 0: a random key ID per job */
+    /* live key rotation: the key of crypto period key_period (the
+     * request's ContentKeyPeriod index and KeyPeriodFilter) */
+    int has_period;
+    uint32_t key_period;
 } cir_speke_t;
 
 typedef struct {
@@ -148,6 +152,18 @@ const char *cir_drm_system_name(cir_drm_system_t s);
 /* The same from JSON text ("" or NULL: not encrypted). */
 int cir_encryption_parse_text(const char *text, cir_encryption_t *out,
                               char *err, size_t errsize);
+
+/*
+ * A live stream's encryption (cirrus-ingest's "encryption" option,
+ * cirrus-transcode --live-root --encryption): the same object, and
+ * "rotate_segments": N (1 to CIR_ROTATE_SEGMENTS_MAX, with "speke" only):
+ * a new key every N segments (*rotate_segments; 0: one key).  Then the
+ * key provider is asked for the first crypto period's key as period 0.
+ */
+#define CIR_ROTATE_SEGMENTS_MAX 100000
+int cir_live_encryption_parse_text(const char *text, cir_encryption_t *out,
+                                   uint32_t *rotate_segments, char *err,
+                                   size_t errsize);
 
 /* "cenc", "cbcs", "aes-128" or "none". */
 const char *cir_encryption_scheme_name(cir_enc_scheme_t s);

@@ -643,6 +643,71 @@ cir_encryption_parse_text(const char *text, cir_encryption_t *out, char *err,
     return ret;
 }
 
+/* A live stream's "rotate_segments" taken out of v (an object): 0 when
+ * absent. */
+static int
+take_rotation(json_t *v, uint32_t *rotate, char *err, size_t errsize)
+{
+    json_t *r = json_object_get(v, "rotate_segments");
+    json_int_t n;
+
+    *rotate = 0;
+    if (r == NULL) {
+        return 0;
+    }
+    n = json_is_integer(r) ? json_integer_value(r) : 0;
+    if (n < 1 || n > CIR_ROTATE_SEGMENTS_MAX) {
+        snprintf(err, errsize,
+                 "encryption.rotate_segments: expected an integer 1 to %d",
+                 CIR_ROTATE_SEGMENTS_MAX);
+        return CIR_EINVAL;
+    }
+    if (json_object_get(v, "speke") == NULL) {
+        snprintf(err, errsize,
+                 "encryption.rotate_segments: needs a key provider (speke): "
+                 "a key file or an inline key is one key");
+        return CIR_EINVAL;
+    }
+    *rotate = (uint32_t)n;
+    json_object_del(v, "rotate_segments");
+    return 0;
+}
+
+int
+cir_live_encryption_parse_text(const char *text, cir_encryption_t *out,
+                               uint32_t *rotate_segments, char *err,
+                               size_t errsize)
+{
+    json_t *v;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    *rotate_segments = 0;
+    if (text == NULL || text[0] == '\0') {
+        return 0;
+    }
+    v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (v == NULL) {
+        snprintf(err, errsize, "encryption: not valid JSON");
+        return CIR_EINVAL;
+    }
+    ret =
+        json_is_object(v) ? take_rotation(v, rotate_segments, err, errsize) : 0;
+    if (ret == 0) {
+        ret = cir_encryption_parse(v, out, err, errsize);
+    }
+    if (ret == 0 && *rotate_segments > 0) {
+        /* the first crypto period's key is asked for as period 0 */
+        out->speke.has_period = 1;
+        out->speke.key_period = 0;
+    }
+    json_decref(v);
+    if (ret < 0) {
+        *rotate_segments = 0;
+    }
+    return ret;
+}
+
 const char *
 cir_encryption_scheme_name(cir_enc_scheme_t s)
 {

@@ -90,6 +90,8 @@ typedef struct {
      * rtmp[s]://host[:port]/app/key URLs (space or comma separated; the
      * stream's own key is appended when a URL ends in '/') */
     char push[4096];
+    /* live encryption, a VOD job's "encryption" object ("": clear) */
+    char encryption[2048];
     int64_t push_queue_bytes;    /* per destination, then drops */
     int64_t push_tls_verify;     /* rtmps:// certificates checked */
     char push_tls_ca_file[1024]; /* "": the system's authorities */
@@ -123,6 +125,7 @@ typedef struct {
     char public_base_url[1024];
     char preset[64];
     char push[4096];
+    char encryption[2048]; /* "": clear */
     double part_seconds;
     double segment_seconds;
     int64_t window;

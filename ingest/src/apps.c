@@ -19,10 +19,9 @@
 #define PUSH_MAX    8 /* as the server's SRV_PUSH_MAX */
 
 const char *const cir_ingest_app_options[] = {
-    "live_root",    "key_file",   "on_publish_url",
-    "preset",       "record_uri", "public_base_url",
-    "push",         "window",     "segment_seconds",
-    "part_seconds", NULL};
+    "live_root",       "key_file",        "on_publish_url", "preset",
+    "record_uri",      "public_base_url", "push",           "window",
+    "segment_seconds", "part_seconds",    "encryption",     NULL};
 
 static int
 is_app_option(const char *name)
@@ -61,6 +60,7 @@ app_from_global(cir_ingest_app_config_t *a, const cir_ingest_config_t *g)
              g->public_base_url);
     snprintf(a->preset, sizeof(a->preset), "%s", g->preset);
     snprintf(a->push, sizeof(a->push), "%s", g->push);
+    snprintf(a->encryption, sizeof(a->encryption), "%s", g->encryption);
     a->part_seconds = g->part_seconds;
     a->segment_seconds = g->segment_seconds;
     a->window = g->window;

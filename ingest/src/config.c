@@ -176,11 +176,18 @@ static const cir_option_t opts[] = {
     {"log_level", S(log_level), "info", 0, 0,
      "error, warn, info, debug, trace"},
     {"log_json", I(log_json), "0", 0, 1, "1: one JSON object per log line"},
+    {"encryption", J(encryption), "", 0, 0,
+     "Common Encryption of the live renditions, as a VOD job's "
+     "\"encryption\" (docs/encryption.md, Live): {\"scheme\": \"cenc\" or "
+     "\"cbcs\", \"key_file\" or \"speke\", \"drm\", with speke "
+     "\"rotate_segments\": N for a new key every N segments}; the key read "
+     "(or asked for) at start; empty: clear"},
     {"applications", J(applications), "", 0, 0,
      "RTMP applications (rtmp://host/APP/KEY, SRT r=APP/KEY), an object of "
      "name: {options}; an application may set live_root, key_file, "
      "on_publish_url, preset, record_uri, public_base_url, push, window, "
-     "segment_seconds and part_seconds, the rest are the global options "
+     "segment_seconds, part_seconds and encryption, the rest are the global "
+     "options "
      "(docs/configuration.md, Applications); empty: the one application "
      "\"live\" with the global options"},
 };

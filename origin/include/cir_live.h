@@ -30,6 +30,7 @@
 
 #include "cir_buf.h"
 #include "cir_clock.h"
+#include "cir_encryption.h"
 
 #define CIR_LIVE_MAX_PARTS      128  /* parts in one segment */
 #define CIR_LIVE_MAX_SEGMENTS   8192 /* segments in one index */
@@ -122,6 +123,23 @@ typedef struct {
     uint8_t closed_captions;
 } cir_live_track_t;
 
+/* How the media of init-<from_init>.mp4 and later inits (up to the next
+ * key's from_init) is encrypted: what the renderers signal (HLS EXT-X-KEY
+ * after the EXT-X-MAP, DASH ContentProtection), never the key itself.
+ * The pssh boxes are the init's own (whole boxes, as written there). */
+#define CIR_LIVE_MAX_KEYS 32 /* key records an index keeps */
+typedef struct {
+    uint32_t from_init;
+    uint8_t scheme; /* CIR_ENC_CENC or CIR_ENC_CBCS */
+    uint8_t key_id[16];
+    uint32_t systems; /* CIR_DRM_BIT()s */
+    uint16_t pssh_len[CIR_DRM_NB];
+    uint8_t pssh[CIR_DRM_NB][CIR_SPEKE_PSSH_MAX]; /* none for FairPlay */
+    uint16_t playready_pro_len;
+    uint8_t playready_pro[CIR_SPEKE_PSSH_MAX];
+    char fairplay_key_uri[CIR_DRM_URL_MAX]; /* "": none */
+} cir_live_key_t;
+
 typedef struct {
     cir_live_track_t track;
     uint32_t timescale;
@@ -156,6 +174,9 @@ typedef struct {
     size_t nb_segments;
     cir_live_part_t *parts;
     size_t nb_parts;
+    /* encryption (none: clear), from_init increasing */
+    cir_live_key_t *keys;
+    size_t nb_keys;
 } cir_live_index_t;
 
 /* Encoding and decoding: pure, bounded.  Decoding checks every length and
@@ -163,6 +184,10 @@ typedef struct {
 int cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out);
 int cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx);
 void cir_live_index_free(cir_live_index_t *idx);
+/* The key record that applies to init-<init_id>.mp4 (the one with the
+ * largest from_init <= init_id), or NULL: clear. */
+const cir_live_key_t *cir_live_index_key(const cir_live_index_t *idx,
+                                         uint32_t init_id);
 /* Reads and decodes <dir>/index. */
 int cir_live_index_load(const char *dir, cir_live_index_t *idx);
 
@@ -307,6 +332,9 @@ int cir_live_writer_take_removal(cir_live_writer_t *w, uint64_t *msn);
  * time came go to take_removal (nothing listed names them). */
 void cir_live_writer_segments_due(cir_live_writer_t *w);
 int cir_live_writer_has_open_segment(const cir_live_writer_t *w);
+/* The media sequence number the next segment opened gets (a held GAP
+ * segment's aside). */
+uint64_t cir_live_writer_next_msn(const cir_live_writer_t *w);
 
 /* A new init segment of len bytes (CIR_EINVAL: not now); after the first,
  * the next segment starts with a discontinuity.  next_init names its file
@@ -393,6 +421,10 @@ int cir_live_writer_set_anchor(cir_live_writer_t *w, int64_t wall_us,
 /* The stream's target duration, once (CIR_EINVAL if another was set):
  * 1, the index held back until then is to be published; 0: already set. */
 int cir_live_writer_set_target_duration(cir_live_writer_t *w, uint32_t td);
+/* The media of the next init segment (put_init) and of those after it is
+ * encrypted as key says (copied; NULL: clear from then on).  Key records
+ * no listed segment needs any more are dropped as segments leave. */
+int cir_live_writer_set_key(cir_live_writer_t *w, const cir_live_key_t *key);
 /* Marks the track as carrying closed captions (cir_live_track_t): 1 when
  * that changed the index (to be published), 0 when it had them already. */
 int cir_live_writer_set_closed_captions(cir_live_writer_t *w);

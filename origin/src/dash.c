@@ -122,7 +122,7 @@ put_video_set(cir_buf_t *out, const cir_asset_t *a, int id)
     TRY(cir_manifest_put_frame_rate(out, fastest->frame_rate));
     TRY(cir_buf_puts(out, "\">\n"));
     /* the RepresentationBase descriptors come before Accessibility, Role */
-    TRY(cir_dash_put_content_protection(out, a));
+    TRY(cir_dash_put_content_protection(out, a->protection));
     TRY(put_cc_accessibility(out, a));
     for (i = 0; i < a->nb_renditions; i++) {
         if (a->renditions[i].type == CIR_MEDIA_VIDEO) {
@@ -185,7 +185,7 @@ put_audio_sets(cir_buf_t *out, const cir_asset_t *a, int *id)
                            (*id)++));
         TRY(cir_manifest_put_xml_attr(out, lang(r)));
         TRY(cir_buf_puts(out, "\">\n"));
-        TRY(cir_dash_put_content_protection(out, a));
+        TRY(cir_dash_put_content_protection(out, a->protection));
         if (nb_audio > 1) {
             TRY(cir_buf_printf(out,
                                "      <Role schemeIdUri=\"urn:mpeg:dash:role:"
@@ -249,7 +249,7 @@ cir_dash_render_static(const cir_asset_t *a, cir_buf_t *out)
     }
     TRY(cir_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                           "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\""));
-    TRY(cir_dash_put_cenc_namespace(out, a));
+    TRY(cir_dash_put_cenc_namespace(out, a->protection));
     TRY(cir_buf_puts(out, " profiles=\"urn:mpeg:dash:profile:isoff-live:2011,"
                           "urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" "
                           "mediaPresentationDuration=\"PT"));

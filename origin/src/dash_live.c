@@ -393,6 +393,45 @@ put_cc_accessibility(cir_buf_t *out, const mpd_t *m)
                              "value=\"CC1=und\"/>\n");
 }
 
+/* xmlns:cenc (and mspr) on the MPD when a rendition is encrypted: the
+ * namespaces of the newest key of the first encrypted one (every key of a
+ * stream names the same systems). */
+static int
+put_cenc_namespace(cir_buf_t *out, const mpd_t *m)
+{
+    cir_protection_t p;
+
+    for (size_t i = 0; i < m->nb; i++) {
+        const cir_live_index_t *x = m->tracks[i];
+        if (x->nb_keys > 0) {
+            cir_live_key_protection(&x->keys[x->nb_keys - 1], &p);
+            return cir_dash_put_cenc_namespace(out, &p);
+        }
+    }
+    return 0;
+}
+
+/* The ContentProtection elements of the key of the set's lead rendition
+ * in Period k (its init there; a new key comes with a new init, so with a
+ * new Period): RepresentationBase order puts them first in the set. */
+static int
+put_set_protection(cir_buf_t *out, const mpd_t *m, size_t k,
+                   const cir_live_index_t *lead)
+{
+    const cir_live_key_t *key;
+    cir_protection_t p;
+    size_t from, to;
+
+    track_range(m, lead, k, &from, &to);
+    key = cir_live_index_key(lead, from < to ? lead->segments[from].init_id
+                                             : lead->init_id);
+    if (key == NULL) {
+        return 0;
+    }
+    cir_live_key_protection(key, &p);
+    return cir_dash_put_content_protection(out, &p);
+}
+
 static int
 put_set(cir_buf_t *out, const mpd_t *m, size_t k, cir_live_kind_t kind, int id)
 {
@@ -434,6 +473,7 @@ put_set(cir_buf_t *out, const mpd_t *m, size_t k, cir_live_kind_t kind, int id)
                            "lang=\"und\">\n",
                            id));
     }
+    TRY(put_set_protection(out, m, k, lead));
     if (!m->ended) {
         /* the wall clock of the Period's start, with the clock to read it
          * by: presentationTime is presentationTimeOffset */
@@ -616,6 +656,7 @@ put_mpd_open(cir_buf_t *out, const mpd_t *m, const cir_live_index_t *lead)
          * the target. */
         TRY(cir_buf_puts(out, "\""));
     }
+    TRY(put_cenc_namespace(out, m));
     TRY(cir_buf_puts(out, " maxSegmentDuration=\""));
     TRY(put_duration(out, max_segment_ms(tracks, nb), 1000));
     TRY(cir_buf_puts(out, "\" minBufferTime=\"PT1S\">\n"));

@@ -368,7 +368,7 @@ cir_hls_render_master(const cir_asset_t *a, cir_buf_t *out)
      * sample), so say so once here (APL 9.11). */
     TRY(cir_buf_puts(out, "#EXT-X-INDEPENDENT-SEGMENTS\n"));
     /* the key a player may set up before it loads a media playlist */
-    TRY(cir_hls_put_key(out, a, "SESSION-KEY"));
+    TRY(cir_hls_put_key(out, a->protection, "SESSION-KEY"));
 
     TRY(cir_hls_put_text_media(out, a));
     for (size_t i = 0; i < a->nb_renditions; i++) {
@@ -440,13 +440,13 @@ put_media_header(cir_buf_t *out, const cir_asset_t *a, const cir_rendition_t *r,
      * 4.4.4.5), so it comes after. */
     whole = a->protection && a->protection->scheme == CIR_ENC_AES128;
     if (ret == 0 && !whole) {
-        ret = cir_hls_put_key(out, a, "KEY");
+        ret = cir_hls_put_key(out, a->protection, "KEY");
     }
     if (ret == 0) {
         ret = cir_buf_puts(out, "#EXT-X-MAP:URI=\"init.mp4\"\n");
     }
     if (ret == 0 && whole) {
-        ret = cir_hls_put_key(out, a, "KEY");
+        ret = cir_hls_put_key(out, a->protection, "KEY");
     }
     return ret;
 }

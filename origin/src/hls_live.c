@@ -19,6 +19,32 @@ quoted_ok(const char *s)
     return s != NULL && strpbrk(s, "\"\r\n") == NULL;
 }
 
+/*
+ * The EXT-X-KEY lines of the key that applies to init-<init_id>.mp4's
+ * media, after its EXT-X-MAP (the key applies to the segments after it; a
+ * sample-encrypted init holds no encrypted bytes), when the key differs
+ * from the one before (the first map always says its key); METHOD=NONE
+ * for clear media after encrypted media (a resumed index).
+ */
+static int
+put_init_key(cir_buf_t *out, const cir_live_index_t *idx, uint32_t init_id,
+             int first, uint32_t prev_init)
+{
+    const cir_live_key_t *k = cir_live_index_key(idx, init_id);
+    cir_protection_t p;
+
+    if (k == NULL) {
+        return first || cir_live_index_key(idx, prev_init) == NULL
+                   ? 0
+                   : cir_buf_puts(out, "#EXT-X-KEY:METHOD=NONE\n");
+    }
+    if (!first && cir_live_index_key(idx, prev_init) == k) {
+        return 0;
+    }
+    cir_live_key_protection(k, &p);
+    return cir_hls_put_key(out, &p, "KEY");
+}
+
 static int
 put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx, size_t i,
                  int first, uint32_t prev_init)
@@ -34,6 +60,7 @@ put_segment_tags(cir_buf_t *out, const cir_live_index_t *idx, size_t i,
     if (s->init_id > 0 && (first || s->init_id != prev_init)) {
         TRY(cir_buf_printf(out, "#EXT-X-MAP:URI=\"init-%u.mp4\"\n",
                            (unsigned)s->init_id));
+        TRY(put_init_key(out, idx, s->init_id, first, prev_init));
     }
     /* PDT on every segment: valid, and what the LL profile asks (B.1) */
     TRY(cir_clock_format_iso8601(s->pdt_us, pdt, sizeof(pdt)));

@@ -18,6 +18,12 @@
  * track carries closed captions) came later without a version change:
  * older version-5 indexes have it clear, which reads as no captions.  An
  * index of another version fails to decode.
+ *   keys     only in an encrypted rendition's index (also without a
+ *            version change: an index without them is as long as its
+ *            counts say and reads as clear): u32 nb_keys, then per key
+ *            u32 from_init, u8 scheme, key ID (16 bytes), u32 systems, per
+ *            DRM system u16 length + its pssh box, u16 length + the
+ *            PlayReady Object, u16 length + the FairPlay key URI
  *   crc      u32, CRC-32 (IEEE, as zlib's crc32) of everything before it
  *
  * The length is implied by the counts and must match exactly.
@@ -153,6 +159,47 @@ get_str(reader_t *r, char *dst, size_t size)
 /* ---- invariants ---- */
 
 static int
+check_key(const cir_live_key_t *k, uint32_t init_id)
+{
+    if (k->from_init == 0 || k->from_init > init_id + 1 ||
+        (k->scheme != CIR_ENC_CENC && k->scheme != CIR_ENC_CBCS) ||
+        k->systems == 0 || k->systems >= CIR_DRM_BIT(CIR_DRM_NB) ||
+        k->playready_pro_len > sizeof(k->playready_pro) ||
+        memchr(k->fairplay_key_uri, '\0', sizeof(k->fairplay_key_uri)) ==
+            NULL) {
+        return CIR_EPARSE;
+    }
+    for (int i = 0; i < CIR_DRM_NB; i++) {
+        if (k->pssh_len[i] > sizeof(k->pssh[i])) {
+            return CIR_EPARSE;
+        }
+    }
+    /* it goes into a quoted playlist attribute as it is */
+    if (k->fairplay_key_uri[0] != '\0' &&
+        !cir_encryption_url_chars_ok(k->fairplay_key_uri,
+                                     strlen(k->fairplay_key_uri))) {
+        return CIR_EPARSE;
+    }
+    return 0;
+}
+
+static int
+check_keys(const cir_live_index_t *idx)
+{
+    if (idx->nb_keys > CIR_LIVE_MAX_KEYS ||
+        (idx->nb_keys > 0 && idx->keys == NULL)) {
+        return CIR_EPARSE;
+    }
+    for (size_t i = 0; i < idx->nb_keys; i++) {
+        if (check_key(&idx->keys[i], idx->init_id) < 0 ||
+            (i > 0 && idx->keys[i].from_init <= idx->keys[i - 1].from_init)) {
+            return CIR_EPARSE;
+        }
+    }
+    return 0;
+}
+
+static int
 check_track(const cir_live_track_t *t)
 {
     if (memchr(t->rendition, '\0', sizeof(t->rendition)) == NULL ||
@@ -188,7 +235,7 @@ cir_live_index_check(const cir_live_index_t *idx)
     if (idx == NULL) {
         return CIR_EINVAL;
     }
-    if ((ret = check_track(&idx->track)) < 0) {
+    if ((ret = check_track(&idx->track)) < 0 || (ret = check_keys(idx)) < 0) {
         return ret;
     }
     if (idx->timescale == 0 || idx->timescale > MAX_TIMESCALE ||
@@ -245,6 +292,48 @@ cir_live_index_check(const cir_live_index_t *idx)
 }
 
 /* ---- encode ---- */
+
+static int
+put_blob(cir_buf_t *b, const void *data, size_t len)
+{
+    uint8_t n[2] = {(uint8_t)len, (uint8_t)(len >> 8)};
+    int ret;
+
+    if ((ret = cir_buf_append(b, n, 2)) < 0) {
+        return ret;
+    }
+    return len > 0 ? cir_buf_append(b, data, len) : 0;
+}
+
+static int
+put_keys(cir_buf_t *out, const cir_live_index_t *idx)
+{
+    int ret;
+
+    if ((ret = put_u32(out, (uint32_t)idx->nb_keys)) < 0) {
+        return ret;
+    }
+    for (size_t i = 0; i < idx->nb_keys && ret == 0; i++) {
+        const cir_live_key_t *k = &idx->keys[i];
+        if ((ret = put_u32(out, k->from_init)) < 0 ||
+            (ret = put_u8(out, k->scheme)) < 0 ||
+            (ret = cir_buf_append(out, k->key_id, 16)) < 0 ||
+            (ret = put_u32(out, k->systems)) < 0) {
+            return ret;
+        }
+        for (int s = 0; s < CIR_DRM_NB && ret == 0; s++) {
+            ret = put_blob(out, k->pssh[s], k->pssh_len[s]);
+        }
+        if (ret == 0) {
+            ret = put_blob(out, k->playready_pro, k->playready_pro_len);
+        }
+        if (ret == 0) {
+            ret =
+                put_blob(out, k->fairplay_key_uri, strlen(k->fairplay_key_uri));
+        }
+    }
+    return ret;
+}
 
 int
 cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
@@ -324,6 +413,9 @@ cir_live_index_encode(const cir_live_index_t *idx, cir_buf_t *out)
         TRY(put_u8(out, idx->parts[i].independent));
         TRY(put_u8(out, idx->parts[i].gap));
     }
+    if (idx->nb_keys > 0) {
+        TRY(put_keys(out, idx));
+    }
     if (out->len - len0 > CIR_LIVE_INDEX_MAX_SIZE - CRC_SIZE) {
         ret = CIR_ELIMIT;
         goto fail;
@@ -344,11 +436,89 @@ fail:
 
 /* ---- decode ---- */
 
+/* A u16-length-prefixed blob of at most size bytes from the key section
+ * (bounds checked: the section is variable-length). */
+static int
+get_blob(reader_t *r, size_t end, void *dst, size_t size, uint16_t *len)
+{
+    size_t n;
+
+    if (r->pos + 2 > end) {
+        return CIR_EPARSE;
+    }
+    n = (size_t)get_n(r, 2);
+    if (n > size || r->pos + n > end) {
+        return CIR_EPARSE;
+    }
+    memcpy(dst, r->p + r->pos, n);
+    r->pos += n;
+    *len = (uint16_t)n;
+    return 0;
+}
+
+static int
+read_key(reader_t *r, size_t end, cir_live_key_t *k)
+{
+    uint16_t n;
+
+    if (r->pos + 25 > end) {
+        return CIR_EPARSE;
+    }
+    k->from_init = (uint32_t)get_n(r, 4);
+    k->scheme = (uint8_t)get_n(r, 1);
+    memcpy(k->key_id, r->p + r->pos, 16);
+    r->pos += 16;
+    k->systems = (uint32_t)get_n(r, 4);
+    for (int s = 0; s < CIR_DRM_NB; s++) {
+        if (get_blob(r, end, k->pssh[s], sizeof(k->pssh[s]), &k->pssh_len[s]) <
+            0) {
+            return CIR_EPARSE;
+        }
+    }
+    if (get_blob(r, end, k->playready_pro, sizeof(k->playready_pro),
+                 &k->playready_pro_len) < 0 ||
+        get_blob(r, end, k->fairplay_key_uri, sizeof(k->fairplay_key_uri) - 1,
+                 &n) < 0) {
+        return CIR_EPARSE;
+    }
+    k->fairplay_key_uri[n] = '\0';
+    return 0;
+}
+
+/* The key section, keys_len bytes before the CRC (0: none). */
+static int
+read_keys(reader_t *r, cir_live_index_t *x, size_t keys_len)
+{
+    size_t end = r->pos + keys_len;
+    uint64_t n;
+
+    if (keys_len == 0) {
+        return 0;
+    }
+    if (keys_len < 4) {
+        return CIR_EPARSE;
+    }
+    n = get_n(r, 4);
+    if (n == 0 || n > CIR_LIVE_MAX_KEYS) {
+        return CIR_EPARSE;
+    }
+    if ((x->keys = calloc((size_t)n, sizeof(*x->keys))) == NULL) {
+        return CIR_ENOMEM;
+    }
+    x->nb_keys = (size_t)n;
+    for (size_t i = 0; i < x->nb_keys; i++) {
+        if (read_key(r, end, &x->keys[i]) < 0) {
+            return CIR_EPARSE;
+        }
+    }
+    return r->pos == end ? 0 : CIR_EPARSE;
+}
+
 /* The frame: size, magic, format version, counts within the limits and
  * matching the size, CRC.  r is set on the whole encoded index. */
 static int
 check_frame(reader_t *r, const void *data, size_t len, uint64_t *nseg,
-            uint64_t *npart)
+            uint64_t *npart, size_t *keys_len)
 {
     uint64_t expect, crc;
 
@@ -374,9 +544,10 @@ check_frame(reader_t *r, const void *data, size_t len, uint64_t *nseg,
         return CIR_EPARSE;
     }
     expect = HEADER_SIZE + *nseg * SEGMENT_SIZE + *npart * PART_SIZE + CRC_SIZE;
-    if (expect != len) {
+    if (expect > len) {
         return CIR_EPARSE;
     }
+    *keys_len = len - (size_t)expect; /* 0: clear */
     r->pos = len - CRC_SIZE;
     crc = get_n(r, 4);
     if (crc != crc32_update(0, r->p, len - CRC_SIZE)) {
@@ -480,6 +651,7 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     cir_live_index_t x;
     reader_t r;
     uint64_t nseg, npart;
+    size_t keys_len = 0;
     int ret;
 
     if (idx == NULL || (data == NULL && len > 0)) {
@@ -487,11 +659,12 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
     }
     memset(idx, 0, sizeof(*idx));
     memset(&x, 0, sizeof(x));
-    if ((ret = check_frame(&r, data, len, &nseg, &npart)) < 0) {
+    if ((ret = check_frame(&r, data, len, &nseg, &npart, &keys_len)) < 0) {
         return ret;
     }
     if ((ret = read_header(&r, &x)) < 0 ||
-        (ret = read_records(&r, &x, nseg, npart)) < 0) {
+        (ret = read_records(&r, &x, nseg, npart)) < 0 ||
+        (ret = read_keys(&r, &x, keys_len)) < 0) {
         goto fail;
     }
     if (cir_live_index_check(&x) < 0) {
@@ -504,6 +677,7 @@ cir_live_index_decode(const void *data, size_t len, cir_live_index_t *idx)
 fail:
     free(x.segments);
     free(x.parts);
+    free(x.keys);
     return ret;
 }
 
@@ -515,10 +689,48 @@ cir_live_index_free(cir_live_index_t *idx)
     }
     free(idx->segments);
     free(idx->parts);
+    free(idx->keys);
     idx->segments = NULL;
     idx->parts = NULL;
+    idx->keys = NULL;
     idx->nb_segments = 0;
     idx->nb_parts = 0;
+    idx->nb_keys = 0;
+}
+
+void
+cir_live_key_protection(const cir_live_key_t *k, cir_protection_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->scheme = (cir_enc_scheme_t)k->scheme;
+    memcpy(p->key_id, k->key_id, sizeof(p->key_id));
+    p->systems = k->systems;
+    for (int s = 0; s < CIR_DRM_NB; s++) {
+        if (k->pssh_len[s] > 0) {
+            p->pssh[s] = k->pssh[s];
+            p->pssh_len[s] = k->pssh_len[s];
+        }
+    }
+    if (k->playready_pro_len > 0) {
+        p->playready_pro = k->playready_pro;
+        p->playready_pro_len = k->playready_pro_len;
+    }
+    if (k->fairplay_key_uri[0] != '\0') {
+        p->fairplay_key_uri = k->fairplay_key_uri;
+    }
+}
+
+const cir_live_key_t *
+cir_live_index_key(const cir_live_index_t *idx, uint32_t init_id)
+{
+    const cir_live_key_t *k = NULL;
+
+    for (size_t i = 0; idx != NULL && i < idx->nb_keys; i++) {
+        if (idx->keys[i].from_init <= init_id) {
+            k = &idx->keys[i];
+        }
+    }
+    return k;
 }
 
 int

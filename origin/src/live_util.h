@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cir_live.h"
+#include "cir_manifest.h"
 #include "cir_storage.h"
 
 /* The invariants every consumer relies on: limits, timescale > 0,
@@ -46,6 +47,10 @@ cir_live_us_to_ts(int64_t us, uint32_t ts)
 {
     return us / 1000000 * ts + us % 1000000 * ts / 1000000;
 }
+
+/* What the renderers' shared signalling (manifest_util.h) reads, from a
+ * live key record (p points into k). */
+void cir_live_key_protection(const cir_live_key_t *k, cir_protection_t *p);
 
 /* The open (last, incomplete) segment, or NULL. */
 const cir_live_segment_t *cir_live_open_segment(const cir_live_index_t *idx);

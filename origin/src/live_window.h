@@ -25,7 +25,7 @@ typedef struct {
 /* What add_segment changes before the segment's file exists: restored when
  * that file cannot be created (cir_live_writer_abort_part). */
 typedef struct {
-    int anchored, pending_disc, written_any;
+    int anchored, pending_disc, written_any, key_disc;
     int64_t anchor_wall, anchor_media;
     uint8_t paused;
     int64_t run_pdt_us, run_start, run_after_us;
@@ -34,12 +34,15 @@ typedef struct {
 struct cir_live_writer {
     const cir_clock_t *clock;
     cir_live_index_t idx;
-    size_t seg_cap, part_cap;
+    size_t seg_cap, part_cap, key_cap;
     uint64_t open_len; /* the open segment's bytes so far */
     cir_buf_t enc;     /* the index, encoded */
     uint64_t next_msn;
     int written_any; /* a segment was ever opened */
     int pending_disc;
+    /* the pending discontinuity is a key rotation's new init alone: the
+     * media timeline goes on, and PDT with it */
+    int key_disc;
     /* paused at a break until its discontinuity: a segment the break's
      * flush opens does not end the pause (cir_live_writer_pause) */
     int pause_held;

@@ -64,6 +64,26 @@
 
 #define SEGMENT_MAX_BYTES ((uint64_t)256 << 20)
 
+/* Key records before the one the oldest segment (or held GAP) needs. */
+static void
+drop_unused_keys(cir_live_writer_t *w)
+{
+    cir_live_index_t *x = &w->idx;
+    uint32_t oldest = x->nb_segments > 0 ? x->segments[0].init_id : x->init_id;
+    size_t n = 0;
+
+    if (w->held_gap.pending && w->held_gap.init_id < oldest) {
+        oldest = w->held_gap.init_id;
+    }
+    while (n + 1 < x->nb_keys && x->keys[n + 1].from_init <= oldest) {
+        n++;
+    }
+    if (n > 0) {
+        memmove(x->keys, x->keys + n, (x->nb_keys - n) * sizeof(*x->keys));
+        x->nb_keys -= n;
+    }
+}
+
 int
 cir_live_writer_next_index(cir_live_writer_t *w, const void **data, size_t *len)
 {
@@ -74,6 +94,7 @@ cir_live_writer_next_index(cir_live_writer_t *w, const void **data, size_t *len)
     if (w->idx.target_duration == 0) {
         return 0; /* held back until the stream's target duration is known */
     }
+    drop_unused_keys(w);
     w->idx.version++;
     w->idx.updated_us = cir_clock_wall_us(w->clock);
     cir_buf_reset(&w->enc);
@@ -175,6 +196,12 @@ cir_live_writer_has_open_segment(const cir_live_writer_t *w)
     return w != NULL && cir_live_open_segment(&w->idx) != NULL;
 }
 
+uint64_t
+cir_live_writer_next_msn(const cir_live_writer_t *w)
+{
+    return w->next_msn;
+}
+
 int
 cir_live_writer_begin_init(const cir_live_writer_t *w, size_t len)
 {
@@ -197,8 +224,16 @@ cir_live_writer_next_init(const cir_live_writer_t *w, uint32_t *id)
 void
 cir_live_writer_init_written(cir_live_writer_t *w)
 {
+    const cir_live_index_t *x = &w->idx;
+    int was_pending = w->pending_disc;
+
     if (++w->idx.init_id > 1 || w->written_any) {
         w->pending_disc = 1;
+    }
+    /* an init for a new key (set_key just before) and nothing else */
+    if (!was_pending && w->pending_disc && x->nb_keys > 0 &&
+        x->keys[x->nb_keys - 1].from_init == x->init_id) {
+        w->key_disc = 1;
     }
 }
 
@@ -257,7 +292,8 @@ pdt_at(cir_live_writer_t *w, int64_t start, int64_t first_duration)
 {
     uint32_t ts = w->idx.timescale;
 
-    if (w->pending_disc || !w->anchored || start != w->last_end) {
+    if ((w->pending_disc && !w->key_disc) || !w->anchored ||
+        start != w->last_end) {
         anchor(w, start, first_duration);
     }
     /* exact: (start - anchor) / ts seconds, in microseconds */
@@ -269,7 +305,8 @@ pdt_at(cir_live_writer_t *w, int64_t start, int64_t first_duration)
  * writer's and the index's fields: saved, and restored when that file
  * cannot be created (cir_live_writer_abort_part). */
 #define OPENING_OF_WRITER(X) \
-    X(anchored) X(pending_disc) X(written_any) X(anchor_wall) X(anchor_media)
+    X(anchored)              \
+    X(pending_disc) X(written_any) X(key_disc) X(anchor_wall) X(anchor_media)
 #define OPENING_OF_INDEX(X) X(paused) X(run_pdt_us) X(run_start) X(run_after_us)
 #define SAVE_W(f)           w->opening.f = w->f;
 #define SAVE_I(f)           w->opening.f = w->idx.f;
@@ -327,6 +364,7 @@ add_segment(cir_live_writer_t *w, int64_t start, int64_t first_duration,
     s->first_part = (uint32_t)x->nb_parts;
     x->nb_segments++;
     w->pending_disc = 0;
+    w->key_disc = 0;
     w->written_any = 1;
     w->next_msn++;
     return 0;
@@ -658,6 +696,41 @@ cir_live_writer_commit_part(cir_live_writer_t *w, size_t len, int64_t start,
 }
 
 int
+cir_live_writer_set_key(cir_live_writer_t *w, const cir_live_key_t *key)
+{
+    cir_live_index_t *x;
+    cir_live_key_t *k;
+    int ret;
+
+    if (w == NULL || key == NULL || w->idx.init_id == UINT32_MAX) {
+        return CIR_EINVAL;
+    }
+    x = &w->idx;
+    /* a key set again before its init was written replaces that one */
+    if (x->nb_keys > 0 && x->keys[x->nb_keys - 1].from_init > x->init_id) {
+        x->nb_keys--;
+    }
+    drop_unused_keys(w);
+    if (x->nb_keys == CIR_LIVE_MAX_KEYS) {
+        return CIR_ELIMIT; /* a window of more crypto periods than that */
+    }
+    if ((ret = cir_live_grow((void **)&x->keys, &w->key_cap, x->nb_keys + 1,
+                             sizeof(*x->keys), CIR_LIVE_MAX_KEYS)) < 0) {
+        return ret;
+    }
+    k = &x->keys[x->nb_keys];
+    *k = *key;
+    k->from_init = x->init_id + 1;
+    k->fairplay_key_uri[sizeof(k->fairplay_key_uri) - 1] = '\0';
+    x->nb_keys++;
+    if (cir_live_index_check(x) < 0) {
+        x->nb_keys--;
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
+int
 cir_live_writer_set_closed_captions(cir_live_writer_t *w)
 {
     if (w == NULL || w->idx.track.kind != CIR_LIVE_VIDEO) {
@@ -693,6 +766,7 @@ cir_live_writer_discontinuity(cir_live_writer_t *w)
         return CIR_EINVAL;
     }
     w->pending_disc = 1;
+    w->key_disc = 0;   /* a break: anchored anew */
     w->pause_held = 0; /* the next timeline's first segment ends the pause */
     return 0;
 }

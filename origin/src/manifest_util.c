@@ -670,9 +670,8 @@ put_key_data(cir_buf_t *out, const char *tag, const char *method,
  * HLS AES-128 (whole segments): one METHOD=AES-128 line with the key's URI.
  */
 int
-cir_hls_put_key(cir_buf_t *out, const cir_asset_t *a, const char *tag)
+cir_hls_put_key(cir_buf_t *out, const cir_protection_t *p, const char *tag)
 {
-    const cir_protection_t *p = a->protection;
     const char *method;
     unsigned sys;
     int ret = 0;
@@ -760,9 +759,8 @@ put_system_protection(cir_buf_t *out, const char *uuid, const char *value,
  * in init.mp4.  FairPlay is HLS only.
  */
 int
-cir_dash_put_content_protection(cir_buf_t *out, const cir_asset_t *a)
+cir_dash_put_content_protection(cir_buf_t *out, const cir_protection_t *p)
 {
-    const cir_protection_t *p = a->protection;
     unsigned sys;
     char kid[37];
     int ret;
@@ -799,15 +797,15 @@ cir_dash_put_content_protection(cir_buf_t *out, const cir_asset_t *a)
 }
 
 int
-cir_dash_put_cenc_namespace(cir_buf_t *out, const cir_asset_t *a)
+cir_dash_put_cenc_namespace(cir_buf_t *out, const cir_protection_t *p)
 {
-    if (a->protection == NULL) {
+    if (p == NULL) {
         return 0;
     }
     if (cir_buf_puts(out, " xmlns:cenc=\"urn:mpeg:cenc:2013\"") < 0) {
         return CIR_ENOMEM;
     }
-    return drm_systems(a->protection) & CIR_DRM_BIT(CIR_DRM_PLAYREADY)
+    return drm_systems(p) & CIR_DRM_BIT(CIR_DRM_PLAYREADY)
                ? cir_buf_puts(out, " xmlns:mspr=\"urn:microsoft:playready\"")
                : 0;
 }

@@ -117,13 +117,14 @@ int cir_dash_put_text_sets(cir_buf_t *out, const cir_asset_t *a, int *id);
 
 /* Renderers append to out; on failure they truncate out back to where it
  * was, so a caller never sees half a manifest. */
-/* Encryption signalling (a->protection; nothing when NULL).  HLS: the
+/* Encryption signalling (p: an asset's protection, or a live key's;
+ * nothing when NULL), VOD and live alike.  HLS: the
  * EXT-X-KEY (tag "KEY") or EXT-X-SESSION-KEY (tag "SESSION-KEY") line;
  * DASH: the ContentProtection elements of a video or audio
  * AdaptationSet, and the MPD's xmlns:cenc. */
-int cir_hls_put_key(cir_buf_t *out, const cir_asset_t *a, const char *tag);
-int cir_dash_put_content_protection(cir_buf_t *out, const cir_asset_t *a);
-int cir_dash_put_cenc_namespace(cir_buf_t *out, const cir_asset_t *a);
+int cir_hls_put_key(cir_buf_t *out, const cir_protection_t *p, const char *tag);
+int cir_dash_put_content_protection(cir_buf_t *out, const cir_protection_t *p);
+int cir_dash_put_cenc_namespace(cir_buf_t *out, const cir_protection_t *p);
 
 int cir_manifest_fail(cir_buf_t *out, size_t len0, int err);
 

@@ -8,9 +8,12 @@
 // a Widevine pssh (with the provider "rig-provider"), a PlayReady pssh (a
 // WRMHEADER 4.3 with the kid and the rig's LA_URL) and FairPlay's
 // URIExtXKey (skd://rig/<kid>); ClearKey gets no PSSH (the packager builds
-// its own).  Faults, each used once: {kind: "status", status} |
+// its own).  A live key rotation's request names its crypto period (a
+// ContentKeyPeriod with an id and an index, the usage rule's
+// KeyPeriodFilter naming it) and gets a key of its own (spekeKeyFor).  Faults, each used once: {kind: "status", status} |
 // {kind: "malformed"} | {kind: "nokey"} | {kind: "encrypted"} |
 // {kind: "badpssh"}.
+import { createHash } from "node:crypto";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
 
 export const SPEKE_KEY = Buffer.from("7f3c1e5a9b2d4c6e8a0b1c2d3e4f5a6b", "hex");
@@ -112,7 +115,29 @@ function checkRequest(req, doc) {
   if (rules.length !== 1 || rules[0].getAttribute("kid") !== kid ||
       rules[0].getAttribute("intendedTrackType") !== "ALL")
     return "one ContentKeyUsageRule for the kid with intendedTrackType=ALL expected";
-  return { resourceId: root.getAttribute("id"), kid, scheme, systems };
+  // live key rotation: one ContentKeyPeriod (id, index), which the usage
+  // rule's one KeyPeriodFilter names; neither without the other
+  const periods = lists.ContentKeyPeriodList ? kids(lists.ContentKeyPeriodList) : [];
+  const filters = kids(rules[0]);
+  let period = null;
+  if (periods.length || filters.length) {
+    if (periods.length !== 1 || periods[0].localName !== "ContentKeyPeriod")
+      return "one cpix:ContentKeyPeriod expected";
+    const id = periods[0].getAttribute("id"), index = periods[0].getAttribute("index");
+    if (!id || !/^(0|[1-9]\d{0,9})$/.test(index || "")) return "ContentKeyPeriod needs an id and an index";
+    if (filters.length !== 1 || filters[0].localName !== "KeyPeriodFilter" ||
+        filters[0].namespaceURI !== NS.cpix || filters[0].getAttribute("periodId") !== id)
+      return "the ContentKeyUsageRule's one KeyPeriodFilter must name the ContentKeyPeriod";
+    period = Number(index);
+  }
+  return { resourceId: root.getAttribute("id"), kid, scheme, systems, period };
+}
+
+// The content key the rig answers: SPEKE_KEY, or for a crypto period's
+// request (live key rotation) one of its own per key ID.
+export function spekeKeyFor(kidUuid, period) {
+  if (period === null || period === undefined) return SPEKE_KEY;
+  return createHash("sha256").update(SPEKE_KEY).update(kidUuid).digest().subarray(0, 16);
 }
 
 function el(doc, ns, name, text) {
@@ -128,7 +153,7 @@ function answer(doc, shape, fault) {
     const secret = el(doc, "pskc", "Secret");
     secret.appendChild(fault === "encrypted"
       ? el(doc, "pskc", "EncryptedValue", "AAAA")
-      : el(doc, "pskc", "PlainValue", SPEKE_KEY.toString("base64")));
+      : el(doc, "pskc", "PlainValue", spekeKeyFor(shape.kid, shape.period).toString("base64")));
     const data = el(doc, "cpix", "Data");
     data.appendChild(secret);
     ck.appendChild(data);

@@ -297,3 +297,48 @@ Test(speke, size_limit)
                  CIR_EPARSE);
     cr_assert_not_null(strstr(err, "expected 1 to"), "%s", err);
 }
+
+/* Live key rotation: the request names its crypto period, a
+ * ContentKeyPeriod (id, index) after the DRMSystemList, which the usage
+ * rule's KeyPeriodFilter names (SPEKE v2, CPIX 2.3). */
+Test(speke, request_for_a_crypto_period)
+{
+    cir_encryption_t e;
+    cir_buf_t out;
+    xmlDocPtr doc;
+    xmlNodePtr root, n, p, f;
+
+    enc_for(&e, CIR_DRM_BIT(CIR_DRM_CLEARKEY));
+    e.speke.has_period = 1;
+    e.speke.key_period = 7;
+    cir_buf_init(&out, 1 << 16);
+    cr_assert_eq(cir_speke_request_xml(&e, &out), 0);
+    doc = xmlReadMemory(out.data, (int)out.len, "req.xml", NULL, 0);
+    cr_assert_not_null(doc, "%s", out.data);
+    root = xmlDocGetRootElement(doc);
+    n = first_element(root->children); /* ContentKeyList */
+    n = first_element(n->next);        /* DRMSystemList */
+    n = first_element(n->next);
+    cr_assert_str_eq((const char *)n->name, "ContentKeyPeriodList");
+    p = first_element(n->children);
+    cr_assert_str_eq((const char *)p->name, "ContentKeyPeriod");
+    cr_assert_str_eq((const char *)p->ns->href, "urn:dashif:org:cpix");
+    cr_assert_str_eq(attr(p, "id"), "keyPeriod_7");
+    cr_assert_str_eq(attr(p, "index"), "7");
+    cr_assert_null(first_element(p->next), "one period");
+    n = first_element(n->next);
+    cr_assert_str_eq((const char *)n->name, "ContentKeyUsageRuleList");
+    f = first_element(first_element(n->children)->children);
+    cr_assert_not_null(f);
+    cr_assert_str_eq((const char *)f->name, "KeyPeriodFilter");
+    cr_assert_str_eq(attr(f, "periodId"), "keyPeriod_7");
+    xmlFreeDoc(doc);
+    cir_buf_free(&out);
+
+    /* without a period: neither */
+    e.speke.has_period = 0;
+    cir_buf_init(&out, 1 << 16);
+    cr_assert_eq(cir_speke_request_xml(&e, &out), 0);
+    cr_assert_null(strstr(out.data, "Period"), "%s", out.data);
+    cir_buf_free(&out);
+}

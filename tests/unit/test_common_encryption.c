@@ -349,3 +349,58 @@ Test(encryption, speke_hostile)
             "\"https://k/\",\"resource_id\":\"r\"}}",
             CIR_EINVAL, "encryption.key_id");
 }
+
+/* A live stream's "rotate_segments": with "speke" only, 1 to the
+ * maximum; the key provider is then asked for period 0 first. */
+Test(encryption, live_rotation)
+{
+    cir_encryption_t e;
+    uint32_t rotate = 99;
+    const char *speke = "\"speke\": {\"url\": \"http://127.0.0.1:9/v2\", "
+                        "\"resource_id\": \"live-1\"}";
+    char text[512];
+
+    snprintf(text, sizeof(text),
+             "{\"scheme\": \"cenc\", \"rotate_segments\": 4, %s}", speke);
+    cr_assert_eq(
+        cir_live_encryption_parse_text(text, &e, &rotate, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_eq(rotate, 4);
+    cr_expect_eq(e.speke.has_period, 1);
+    cr_expect_eq(e.speke.key_period, 0);
+    cr_expect_str_eq(e.speke.resource_id, "live-1");
+
+    snprintf(text, sizeof(text), "{\"scheme\": \"cbcs\", %s}", speke);
+    cr_assert_eq(
+        cir_live_encryption_parse_text(text, &e, &rotate, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_eq(rotate, 0);
+    cr_expect_eq(e.speke.has_period, 0);
+
+    cr_expect_eq(cir_live_encryption_parse_text(
+                     "{\"scheme\": \"cenc\", \"rotate_segments\": 2, "
+                     "\"key_id\": \"0123456789abcdef0123456789abcdef\", "
+                     "\"key\": \"3c5a0e17b5d24f8e9a61c0d2e4f6a8b1\"}",
+                     &e, &rotate, err, sizeof(err)),
+                 CIR_EINVAL);
+    cr_expect(strstr(err, "encryption.rotate_segments: needs a key provider") !=
+                  NULL,
+              "%s", err);
+    cr_expect(strstr(err, "3c5a0e17") == NULL, "the key in the error");
+    for (int i = 0; i < 3; i++) {
+        const char *bad[] = {"0", "100001", "\"2\""};
+        snprintf(text, sizeof(text),
+                 "{\"scheme\": \"cenc\", \"rotate_segments\": %s, %s}", bad[i],
+                 speke);
+        cr_expect_eq(
+            cir_live_encryption_parse_text(text, &e, &rotate, err, sizeof(err)),
+            CIR_EINVAL, "%s", bad[i]);
+        cr_expect(strstr(err, "encryption.rotate_segments") != NULL, "%s", err);
+        cr_expect_eq(rotate, 0);
+    }
+    /* the VOD parser knows no rotation */
+    snprintf(text, sizeof(text),
+             "{\"scheme\": \"cenc\", \"rotate_segments\": 4, %s}", speke);
+    cr_expect_eq(cir_encryption_parse_text(text, &e, err, sizeof(err)),
+                 CIR_EINVAL);
+}

@@ -312,3 +312,38 @@ Test(ingest_status, the_application_is_in_the_json_and_the_labels)
                            "\"key\"} 4\n") != NULL);
     free(body);
 }
+
+/* "encryption" is an application's own (a JSON object, kept as compact
+ * text for the server to parse and read its key file), else the global
+ * one; a value that is not an object is refused naming the option. */
+Test(ingest_apps, encryption_per_application_over_the_global_one)
+{
+    cir_ingest_app_config_t *apps = NULL;
+    char err[1024] = "";
+    size_t n;
+
+    cr_assert_eq(parse("{\"ingest\": {\"encryption\": {\"scheme\": \"cbcs\", "
+                       "\"key_file\": \"/k/all.json\"}, \"applications\": {"
+                       "\"live\": {}, \"clear\": {\"encryption\": {}}, "
+                       "\"events\": {\"encryption\": {\"scheme\": \"cenc\", "
+                       "\"key_file\": \"/k/ev.json\"}}}}}",
+                       &apps, &n, err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        const char *e = apps[i].encryption;
+        if (strcmp(apps[i].name, "live") == 0) {
+            cr_expect(strstr(e, "\"cbcs\"") && strstr(e, "/k/all.json"), "%s",
+                      e);
+        } else if (strcmp(apps[i].name, "events") == 0) {
+            cr_expect(strstr(e, "\"cenc\"") && strstr(e, "/k/ev.json"), "%s",
+                      e);
+        } else {
+            cr_expect(strstr(e, "key_file") == NULL, "%s", e);
+        }
+    }
+    free(apps);
+    refused("{\"ingest\": {\"applications\": {\"live\": {\"encryption\": "
+            "\"cenc\"}}}}",
+            "applications.live.encryption");
+}

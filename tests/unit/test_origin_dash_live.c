@@ -508,3 +508,48 @@ Test(dash_live, default_latency_target_follows_the_parts)
                   out.data);
     }
 }
+
+/* Encrypted renditions: xmlns:cenc on the MPD, each set's
+ * ContentProtection (the VOD MPD's code) first in the set, its
+ * default_KID the key of the set's lead rendition in that Period. */
+Test(dash_live, content_protection_per_set)
+{
+    static cir_live_key_t k;
+
+    memset(&k, 0, sizeof(k));
+    k.from_init = 1;
+    k.scheme = CIR_ENC_CENC;
+    memset(k.key_id, 0xab, 16);
+    k.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    k.pssh_len[CIR_DRM_CLEARKEY] = 4;
+    memcpy(k.pssh[CIR_DRM_CLEARKEY], "psh!", 4);
+    stream(0);
+    for (int i = 0; i < 3; i++) {
+        cir_live_index_t *x = i == 0 ? &fa.idx : i == 1 ? &fb.idx : &fc.idx;
+        x->keys = &k;
+        x->nb_keys = 1;
+    }
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    check_golden("live_cenc.mpd", &out);
+    expect_well_formed(&out);
+    cr_expect(strstr(out.data, " xmlns:cenc=\"urn:mpeg:cenc:2013\"") != NULL);
+    cr_expect(strstr(out.data,
+                     "lang=\"und\">\n      <ContentProtection schemeIdUri="
+                     "\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" "
+                     "cenc:default_KID=\"abababab-abab-abab-abab-"
+                     "abababababab\"/>\n") != NULL,
+              "%s", out.data);
+    {
+        size_t n = 0;
+        for (const char *p = out.data;
+             (p = strstr(p, "value=\"ClearKey1.0\"")) != NULL; p++) {
+            n++;
+        }
+        cr_expect_eq(n, 2, "one per set");
+    }
+    /* clear: none of it */
+    fa.idx.nb_keys = fb.idx.nb_keys = fc.idx.nb_keys = 0;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_dash_render_live(tracks, 3, &cfg, &out), 0);
+    cr_expect(strstr(out.data, "cenc") == NULL);
+}

@@ -351,3 +351,73 @@ Test(hls_live, the_target_duration_does_not_follow_a_long_segment)
     cr_assert(strstr(out.data, "#EXT-X-TARGETDURATION:4\n") != NULL, "%s",
               out.data);
 }
+
+/* An encrypted rendition (a key record per init, as a rotation gives):
+ * the key lines follow each EXT-X-MAP whose key differs from the one
+ * before, one line per system (the VOD playlists' code), never before the
+ * map. */
+static cir_live_key_t live_keys[2];
+
+static void
+keyed(fx_t *f)
+{
+    memset(live_keys, 0, sizeof(live_keys));
+    for (int i = 0; i < 2; i++) {
+        cir_live_key_t *k = &live_keys[i];
+        k->from_init = (uint32_t)i + 1;
+        k->scheme = CIR_ENC_CBCS;
+        memset(k->key_id, 0x11 * (i + 1), 16);
+        k->systems =
+            CIR_DRM_BIT(CIR_DRM_CLEARKEY) | CIR_DRM_BIT(CIR_DRM_FAIRPLAY);
+        snprintf(k->fairplay_key_uri, sizeof(k->fairplay_key_uri),
+                 "skd://live-%d", i + 1);
+    }
+    f->idx.keys = live_keys;
+    f->idx.nb_keys = 2;
+}
+
+Test(hls_live, key_lines_follow_each_map)
+{
+    fx_init(&fa, "720p", CIR_LIVE_VIDEO, 40);
+    fx_add(&fa, 4, 1, 0);
+    fx_add(&fa, 4, 1, 0);
+    fa.idx.init_id = 2;
+    fx_add(&fa, 4, 1, 1)->discontinuity = 1;
+    fx_add(&fa, 2, 0, 1);
+    keyed(&fa);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    check_golden("live_keys.m3u8", &out);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-MAP:URI=\"init-1.mp4\"\n"
+                     "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"data:text/plain;"
+                     "base64,EREREREREREREREREREREQ==\",KEYFORMAT=\"org.w3."
+                     "clearkey\",KEYFORMATVERSIONS=\"1\"\n"
+                     "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://live-1\","
+                     "KEYFORMAT=\"com.apple.streamingkeydelivery\","
+                     "KEYFORMATVERSIONS=\"1\"\n"
+                     "#EXT-X-PROGRAM-DATE-TIME:") != NULL,
+              "%s", out.data);
+    cr_expect(strstr(out.data,
+                     "#EXT-X-MAP:URI=\"init-2.mp4\"\n"
+                     "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"data:"
+                     "text/plain;base64,IiIiIiIiIiIiIiIiIiIiIg==\"") != NULL,
+              "%s", out.data);
+    cr_expect_eq(count(out.data, "#EXT-X-KEY:"), 4);
+
+    /* one key for every init: its lines once, after the first map */
+    fa.idx.nb_keys = 1;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &out), 0);
+    cr_expect_eq(count(out.data, "#EXT-X-KEY:"), 2, "%s", out.data);
+    cr_expect_eq(count(out.data, "URI=\"skd://live-1\""), 1);
+
+    /* a delta update: the first map listed says the key again */
+    cir_buf_reset(&out);
+    fa.idx.nb_keys = 2;
+    cr_assert_eq(cir_hls_render_live_media(
+                     &fa.idx, &(cir_hls_directives_t){.skip = CIR_SKIP_YES},
+                     NULL, 0, &out),
+                 0);
+    cr_expect(strstr(out.data, "#EXT-X-MAP:") < strstr(out.data, "#EXT-X-KEY:"),
+              "%s", out.data);
+}

@@ -557,3 +557,132 @@ Test(live_index, parts_listed_near_the_end_only)
     cr_assert(cir_live_parts_listed(idx, 3));
     cr_assert_not(cir_live_parts_listed(idx, 2));
 }
+
+/* ---- key records (an encrypted rendition's) ---- */
+
+static cir_live_key_t keys[2];
+
+/* Two key records on small_index's two inits (the second from init 2),
+ * the second with every system's signalling. */
+static cir_live_index_t *
+keyed_index(size_t n)
+{
+    cir_live_index_t *idx = small_index(n);
+
+    memset(keys, 0, sizeof(keys));
+    for (int i = 0; i < 2; i++) {
+        cir_live_key_t *k = &keys[i];
+        k->from_init = (uint32_t)i + 1;
+        k->scheme = i ? CIR_ENC_CBCS : CIR_ENC_CENC;
+        memset(k->key_id, 0x11 * (i + 1), 16);
+        k->systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+        k->pssh_len[CIR_DRM_CLEARKEY] = 52;
+        memset(k->pssh[CIR_DRM_CLEARKEY], 'c' + i, 52);
+    }
+    keys[1].systems |=
+        CIR_DRM_BIT(CIR_DRM_PLAYREADY) | CIR_DRM_BIT(CIR_DRM_FAIRPLAY);
+    keys[1].pssh_len[CIR_DRM_PLAYREADY] = 300;
+    memset(keys[1].pssh[CIR_DRM_PLAYREADY], 'p', 300);
+    keys[1].playready_pro_len = 250;
+    memset(keys[1].playready_pro, 'r', 250);
+    snprintf(keys[1].fairplay_key_uri, sizeof(keys[1].fairplay_key_uri),
+             "skd://live-42");
+    idx->keys = keys;
+    idx->nb_keys = 2;
+    return idx;
+}
+
+Test(live_index, key_records_round_trip)
+{
+    cir_live_index_t *in = keyed_index(5), out;
+    cir_buf_t b, b2;
+
+    encode(in, &b);
+    cr_assert_gt(b.len, HDR + 5 * SEG + in->nb_parts * PART + 4);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_assert_eq(out.nb_keys, 2);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(memcmp(&out.keys[i], &keys[i], sizeof(keys[i])), 0,
+                     "key %d", i);
+    }
+    /* which key an init's media needs */
+    cr_expect_eq(cir_live_index_key(&out, 1), &out.keys[0]);
+    cr_expect_eq(cir_live_index_key(&out, 2), &out.keys[1]);
+    cr_expect_eq(cir_live_index_key(&out, 3), &out.keys[1]);
+    cr_expect_null(cir_live_index_key(&out, 0));
+    encode(&out, &b2);
+    cr_assert_eq(b2.len, b.len);
+    cr_assert_eq(memcmp(b2.data, b.data, b.len), 0);
+    cir_live_index_free(&out);
+    cr_assert_null(out.keys);
+    cir_buf_free(&b);
+    cir_buf_free(&b2);
+
+    /* without keys: clear, and as long as before */
+    in->nb_keys = 0;
+    encode(in, &b);
+    cr_assert_eq(b.len, HDR + 5 * SEG + in->nb_parts * PART + 4);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), 0);
+    cr_expect_eq(out.nb_keys, 0);
+    cr_expect_null(cir_live_index_key(&out, 1));
+    cir_live_index_free(&out);
+    cir_buf_free(&b);
+}
+
+Test(live_index, a_key_section_cut_short_or_padded_fails)
+{
+    cir_live_index_t out;
+    cir_buf_t b;
+    size_t base;
+
+    encode(keyed_index(3), &b);
+    base = HDR + 3 * SEG + fx.idx.nb_parts * PART;
+    /* every length between the clear index (base + CRC) and the whole, CRC
+     * made right:
+     * the key section's own bounds refuse it */
+    for (size_t n = base + 4 + 1; n < b.len; n++) {
+        cir_buf_t c;
+        cir_buf_init(&c, CIR_LIVE_INDEX_MAX_SIZE);
+        cr_assert_eq(cir_buf_append(&c, b.data, n - 4), 0);
+        cr_assert_eq(cir_buf_append(&c, "\0\0\0\0", 4), 0);
+        recrc(&c);
+        cr_assert_eq(cir_live_index_decode(c.data, c.len, &out), CIR_EPARSE,
+                     "length %zu", n);
+        cr_assert_null(out.keys);
+        cir_buf_free(&c);
+    }
+    /* a blob length past the section */
+    put32(&b, base + 4 + 25, 0xffff);
+    recrc(&b);
+    cr_assert_eq(cir_live_index_decode(b.data, b.len, &out), CIR_EPARSE);
+    cir_buf_free(&b);
+}
+
+Test(live_index, bad_key_records_are_refused)
+{
+    cir_live_index_t *in;
+    cir_buf_t b;
+
+    cir_buf_init(&b, CIR_LIVE_INDEX_MAX_SIZE);
+    in = keyed_index(3);
+    keys[1].from_init = 1; /* not after the one before */
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    in = keyed_index(3);
+    keys[1].from_init = 4; /* past the next init (init_id is 2) */
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    in = keyed_index(3);
+    keys[0].scheme = CIR_ENC_AES128;
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    in = keyed_index(3);
+    snprintf(keys[1].fairplay_key_uri, sizeof(keys[1].fairplay_key_uri),
+             "skd://a\"b");
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    in = keyed_index(3);
+    keys[0].pssh_len[CIR_DRM_WIDEVINE] = CIR_SPEKE_PSSH_MAX + 1;
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    in = keyed_index(3);
+    keys[0].systems = 0;
+    cr_expect_eq(cir_live_index_encode(in, &b), CIR_EINVAL);
+    cr_expect_eq(b.len, 0);
+    cir_buf_free(&b);
+}

@@ -542,3 +542,90 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     cr_assert_eq(put_part(w, "BBB", 3, 2 * TS, TS, 0), 0);
     cr_assert_eq(x->segments[1].nb_parts, 2);
 }
+
+/* A key applies to the next init and those after it; set again before
+ * that init it replaces the one set; a key no listed segment needs goes
+ * once its segments left the index. */
+Test(live_writer, keys_follow_the_inits)
+{
+    cir_live_key_t k;
+    const cir_live_index_t *x;
+
+    memset(&k, 0, sizeof(k));
+    k.scheme = CIR_ENC_CENC;
+    k.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    memset(k.key_id, 1, 16);
+    start(3, "I", 1); /* init 1, clear */
+    put_segment();
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    memset(k.key_id, 2, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0); /* replaces it */
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_keys, 1);
+    cr_assert_eq(x->keys[0].from_init, 2);
+    cr_assert_null(cir_live_index_key(x, 1), "init 1 stays clear");
+    cr_assert_eq(put_init(w, "J", 1), 0);
+    put_segment();
+    memset(k.key_id, 3, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    cr_assert_eq(put_init(w, "K", 1), 0);
+    put_segments(2);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->nb_keys, 2);
+    cr_assert_eq(cir_live_index_key(x, 2)->key_id[0], 2);
+    cr_assert_eq(cir_live_index_key(x, 3)->key_id[0], 3);
+    /* the index published says the same */
+    {
+        cir_live_index_t disk;
+        cr_assert_eq(
+            cir_live_index_decode(published.data, published.len, &disk), 0);
+        cr_assert_eq(disk.nb_keys, x->nb_keys);
+        cir_live_index_free(&disk);
+    }
+    /* once init 2's segment left the index, its key goes */
+    put_segments(12);
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[0].init_id, 3);
+    cr_assert_eq(x->nb_keys, 1);
+    cr_assert_eq(x->keys[0].key_id[0], 3);
+    cr_assert_eq(cir_live_writer_set_key(NULL, &k), CIR_EINVAL);
+    cr_assert_eq(cir_live_writer_set_key(w, NULL), CIR_EINVAL);
+}
+
+/* A key rotation's new init: a discontinuity (a new map, a new DASH
+ * Period) but the media timeline goes on, and PDT with it, even with the
+ * wall clock ahead; a new init without a new key is anchored anew. */
+Test(live_writer, a_new_key_keeps_the_timeline)
+{
+    cir_live_key_t k;
+    const cir_live_index_t *x;
+    const cir_live_segment_t *a, *b;
+
+    memset(&k, 0, sizeof(k));
+    k.scheme = CIR_ENC_CBCS;
+    k.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    memset(k.key_id, 1, 16);
+    cr_assert_eq(cir_live_writer_set_key(w = NULL, &k), CIR_EINVAL);
+    start(3, "I", 1);
+    put_segment();
+    memset(k.key_id, 2, 16);
+    cr_assert_eq(cir_live_writer_set_key(w, &k), 0);
+    cr_assert_eq(put_init(w, "J", 1), 0);
+    cir_clock_fixed_advance(&clk, 700000); /* the wall clock ahead */
+    put_segment();
+    x = cir_live_writer_index(w);
+    a = &x->segments[0];
+    b = &x->segments[1];
+    cr_assert_eq(b->discontinuity, 1);
+    cr_assert_eq(b->init_id, 2);
+    cr_assert_eq(b->pdt_us, a->pdt_us + a->duration * 1000000 / TS,
+                 "PDT goes on across a key change");
+    /* a new init of the same key (a new codec configuration) */
+    cr_assert_eq(put_init(w, "K", 1), 0);
+    cir_clock_fixed_advance(&clk, 700000);
+    put_segment();
+    x = cir_live_writer_index(w);
+    cr_assert_eq(x->segments[2].discontinuity, 1);
+    cr_assert_gt(x->segments[2].pdt_us, b->pdt_us + b->duration * 1000000 / TS,
+                 "anchored anew at the wall clock");
+}

@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "cir_clock.h"
+#include "cir_encryption.h"
 #include "cir_preset.h"
 
 typedef struct {
@@ -65,6 +66,14 @@ typedef struct {
                                  * stream as a VOD asset there; NULL: none */
     int test_rung_delay_us;     /* tests: the last rung sleeps this long per
                                  * frame (simulates a slow encoder) */
+    /* Common Encryption of every rendition (cenc or cbcs, one key for the
+     * stream; docs/encryption.md); NULL: clear.  Copied, and cleared from
+     * memory at close.  Not with record_uri (CIR_EUNSUPPORTED). */
+    const cir_encryption_t *encryption;
+    /* key rotation: a new key every this many segments, asked of
+     * encryption's SPEKE key provider ahead of time (needs speke.url);
+     * 0: one key */
+    uint32_t rotate_segments;
 } cir_onair_config_t;
 
 typedef struct cir_live cir_onair_t;

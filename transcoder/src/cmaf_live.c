@@ -74,16 +74,21 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
                       cir_strerror(ret));
         goto fail;
     }
-    /* an outage's media (cmaf_live_outage.c) */
+    c->keys = cfg->keys;
+    if ((ret = cir_cmaf_live_crypt_open(c, cfg->enc, cfg->par)) < 0) {
+        goto fail;
+    }
+    /* an outage's media (cmaf_live_outage.c); an encrypted video's last
+     * picture is ciphertext under its own segment's IVs: GAP segments */
     cir_buf_init(&c->picture, (size_t)16 << 20);
     if ((c->dir = strdup(cfg->dir)) == NULL) {
         ret = CIR_ENOMEM;
         goto fail;
     }
-    if (c->is_video) {
+    if (c->is_video && c->cenc == NULL) {
         cir_onair_store_set_outage_filler(c->store, cir_cmaf_live_fill_picture,
                                           c);
-    } else if (cfg->par->codec_id == AV_CODEC_ID_AAC) {
+    } else if (!c->is_video && cfg->par->codec_id == AV_CODEC_ID_AAC) {
         cir_onair_store_set_outage_filler(c->store, cir_cmaf_live_fill_silence,
                                           c);
     }
@@ -297,6 +302,9 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
         } else {
             c->next_cut = AV_NOPTS_VALUE;
         }
+        if ((ret = cir_cmaf_live_crypt_segment(c)) < 0) {
+            return ret;
+        }
         c->seg_open = 1;
         c->seg_start = pkt->dts;
         c->nb_segments++;
@@ -315,7 +323,7 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             } else {
                 ret = cir_onair_store_end_segment(c->store);
             }
-            if (ret < 0) {
+            if (ret < 0 || (ret = cir_cmaf_live_crypt_segment(c)) < 0) {
                 return ret;
             }
             c->seg_start = pkt->dts;
@@ -432,7 +440,8 @@ cir_cmaf_live_reconfigure(cir_cmaf_live_t *c, const AVCodecParameters *par)
     cir_cmaf_live_close_muxer(c);
     avio_flush(c->pb);
     cir_cmaf_live_out_reset(c); /* nothing is pending after the flush */
-    if ((ret = cir_cmaf_live_open_muxer(c, par)) < 0) {
+    if ((ret = cir_cmaf_live_open_muxer(c, par)) < 0 ||
+        (ret = cir_cmaf_live_crypt_reconfigure(c, par)) < 0) {
         return ret;
     }
     cir_cmaf_live_change_timescale(c, tb);
@@ -524,6 +533,7 @@ cir_cmaf_live_free(cir_cmaf_live_t **cp)
         avio_context_free(&c->pb);
     }
     cir_buf_free(&c->out);
+    cir_cmaf_live_crypt_free(c);
     cir_onair_store_close(&c->store);
     cir_onair_silence_close(&c->silence);
     cir_buf_free(&c->picture);

@@ -18,6 +18,7 @@
 
 #include <libavcodec/avcodec.h>
 
+#include "cir_encryption.h"
 #include "cir_live.h"
 
 typedef struct cir_cmaf_live cir_cmaf_live_t;
@@ -37,7 +38,11 @@ typedef struct {
     int follower;             /* segments start where a leader's do
                                * (cut_at); waits for the first */
     uint32_t window;
-    const cir_clock_t *clock; /* NULL: system */
+    const cir_clock_t *clock;    /* NULL: system */
+    const cir_encryption_t *enc; /* NULL: clear; cenc or cbcs (copied) */
+    /* key rotation: the stream's crypto periods' keys (live_keys.h),
+     * shared; NULL: enc's key throughout */
+    struct cir_live_keys *keys;
 } cir_cmaf_live_config_t;
 
 int cir_cmaf_live_open(cir_cmaf_live_t **c, const cir_cmaf_live_config_t *cfg);

@@ -1,5 +1,5 @@
 /*
- * Live CMAF packaging's state, shared by its three files (private to
+ * Live CMAF packaging's state, shared by its files (private to
  * transcoder/src/cmaf_live*.c):
  * - cmaf_live.c: part and segment cutting, the packager's public calls;
  * - cmaf_live_mux.c: the fMP4 muxer and its in-memory output, a part's
@@ -7,7 +7,8 @@
  * - cmaf_live_follow.c: a follower (audio next to video) waiting for and
  *   cutting where its leader does;
  * - cmaf_live_outage.c: a track's media over a publisher's outage
- *   (silence, the last picture).
+ *   (silence, the last picture);
+ * - cmaf_live_crypt.c: Common Encryption of the init and each part.
  */
 #ifndef CIR_CMAF_LIVE_INTERNAL_H
 #define CIR_CMAF_LIVE_INTERNAL_H
@@ -18,6 +19,7 @@
 #include "cir_live.h"
 #include "cir_onair_store.h"
 #include "cir_log.h"
+#include "cenc.h"
 #include "cmaf_live.h"
 #include "live_silence.h"
 
@@ -76,6 +78,13 @@ struct cir_cmaf_live {
     char *dir;
     cir_log_ctx_t log;
     char rendition[CIR_LIVE_ID_MAX];
+    cir_encryption_t *enc;      /* NULL: clear; the key, cleared on free */
+    cir_cenc_t *cenc;           /* for the muxer's codec */
+    struct cir_live_keys *keys; /* key rotation; NULL: none */
+    uint32_t period;            /* the crypto period of enc's key */
+    int period_set;
+    int eagain_logged;
+    cir_buf_t clear_init; /* the muxer's init, to protect again per period */
 };
 
 #define OUT_MAX ((size_t)64 << 20) /* a part (or init + part) */
@@ -95,6 +104,29 @@ void cir_cmaf_live_change_timescale(cir_cmaf_live_t *c, AVRational from);
 /* Flushes the open part to the store, ending at end (last: it ends its
  * segment); the init segment goes first on the first flush. */
 int cir_cmaf_live_flush(cir_cmaf_live_t *c, int64_t end, int last);
+
+/* ---- cmaf_live_crypt.c ---- */
+
+/* enc NULL or CIR_ENC_NONE: clear.  cenc and cbcs only. */
+int cir_cmaf_live_crypt_open(cir_cmaf_live_t *c, const cir_encryption_t *enc,
+                             const AVCodecParameters *par);
+/* A segment is about to open (before its first part): with key rotation,
+ * a new crypto period's key (and a new init) when its first segment
+ * comes. */
+int cir_cmaf_live_crypt_segment(cir_cmaf_live_t *c);
+/* The muxer's clear init, kept for a new period's. */
+int cir_cmaf_live_crypt_keep_init(cir_cmaf_live_t *c, const uint8_t *buf,
+                                  size_t size);
+/* A new codec configuration (the same key). */
+int cir_cmaf_live_crypt_reconfigure(cir_cmaf_live_t *c,
+                                    const AVCodecParameters *par);
+/* The init or a run of fragments protected into a new buffer (av_free);
+ * *out NULL when clear. */
+int cir_cmaf_live_crypt_init(cir_cmaf_live_t *c, const uint8_t *in, size_t size,
+                             uint8_t **out, size_t *out_size);
+int cir_cmaf_live_crypt_part(cir_cmaf_live_t *c, const uint8_t *in, size_t size,
+                             uint8_t **out, size_t *out_size);
+void cir_cmaf_live_crypt_free(cir_cmaf_live_t *c);
 
 /* ---- cmaf_live.c ---- */
 

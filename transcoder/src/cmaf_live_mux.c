@@ -172,6 +172,40 @@ to_writer(const cir_cmaf_live_t *c, int64_t t)
     return av_rescale_q(t, c->oc->streams[0]->time_base, c->writer_tb);
 }
 
+/* The init segment to the store, protected when the stream is encrypted. */
+static int
+put_init(cir_cmaf_live_t *c, const uint8_t *buf, size_t size)
+{
+    uint8_t *prot = NULL;
+    int ret = cir_cmaf_live_crypt_keep_init(c, buf, size);
+
+    if (ret == 0) {
+        ret = cir_cmaf_live_crypt_init(c, buf, size, &prot, &size);
+    }
+    if (ret == 0) {
+        ret = cir_onair_store_put_init(c->store, prot ? prot : buf, size);
+    }
+    av_free(prot);
+    return ret;
+}
+
+/* A part (moof + mdat) from `from` to `to` (the store's timescale) to the
+ * store, its samples encrypted when the stream is. */
+static int
+put_part(cir_cmaf_live_t *c, const uint8_t *buf, size_t size, int64_t from,
+         int64_t to, int last)
+{
+    uint8_t *prot;
+    int ret = cir_cmaf_live_crypt_part(c, buf, size, &prot, &size);
+
+    if (ret == 0) {
+        ret = (last ? cir_onair_store_put_last_part : cir_onair_store_put_part)(
+            c->store, prot ? prot : buf, size, from, to - from, c->part_key);
+    }
+    av_free(prot);
+    return ret;
+}
+
 /* Flushes the open part and hands it to the writer; on the first flush the
  * init segment goes first.  last: the part ends its segment (one index
  * write for both). */
@@ -212,17 +246,11 @@ cir_cmaf_live_flush(cir_cmaf_live_t *c, int64_t end, int last)
     }
     buf = (const uint8_t *)c->out.data;
     size = c->out.len;
-    if (!c->header_done) {
-        ret = cir_onair_store_put_init(c->store, buf, (size_t)moof);
-        c->header_done = 1;
-    } else {
-        ret = 0;
-    }
+    ret = c->header_done ? 0 : put_init(c, buf, (size_t)moof);
+    c->header_done = 1;
     if (ret == 0) {
-        int64_t from = to_writer(c, c->part_start), to = to_writer(c, end);
-        ret = (last ? cir_onair_store_put_last_part : cir_onair_store_put_part)(
-            c->store, buf + moof, size - (size_t)moof, from, to - from,
-            c->part_key);
+        ret = put_part(c, buf + moof, size - (size_t)moof,
+                       to_writer(c, c->part_start), to_writer(c, end), last);
     }
     cir_cmaf_live_out_reset(c);
     c->part_open = 0;

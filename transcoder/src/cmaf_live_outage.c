@@ -75,6 +75,24 @@ silence_for_muxer(cir_cmaf_live_t *c)
     return cir_onair_silence_open(&c->silence, par);
 }
 
+/* The chunk encrypted in place when the stream is (cmaf_live_crypt.c). */
+static int
+protect(cir_cmaf_live_t *c, cir_buf_t *chunk)
+{
+    uint8_t *prot = NULL;
+    size_t size;
+    int ret;
+
+    ret = cir_cmaf_live_crypt_part(c, (const uint8_t *)chunk->data, chunk->len,
+                                   &prot, &size);
+    if (ret == 0 && prot != NULL) {
+        cir_buf_reset(chunk);
+        ret = cir_buf_append(chunk, prot, size);
+    }
+    av_free(prot);
+    return ret;
+}
+
 int
 cir_cmaf_live_fill_silence(void *opaque, int64_t start, int64_t end,
                            cir_buf_t *out, int64_t *filled)
@@ -100,6 +118,9 @@ cir_cmaf_live_fill_silence(void *opaque, int64_t start, int64_t end,
         ret = cir_live_media_chunk(out, ++c->silence_chunks, start,
                                    f->durations, f->sizes, f->n,
                                    (const uint8_t *)f->data.data, f->data.len);
+    }
+    if (ret >= 0) {
+        ret = protect(c, out);
     }
     if (ret < 0) {
         *filled = start;

@@ -7,6 +7,7 @@
 
 #include "cir_clock.h"
 #include "live_internal.h"
+#include "live_keys.h"
 
 /* Silence fills a hole in the audio this long at once (when the next
  * frame comes), and keeps the audio this far behind the video when none
@@ -46,12 +47,35 @@ cir_onair_open(cir_onair_t **out, const cir_onair_config_t *cfg)
                             uri.scheme != CIR_URI_FILE)) {
         return CIR_EUNSUPPORTED; /* file:// only for now */
     }
+    /* a recording is assembled from the live segments: it would be
+     * encrypted media under clear manifests */
+    if (cfg->record_uri && cfg->encryption &&
+        cfg->encryption->scheme != CIR_ENC_NONE) {
+        return CIR_EUNSUPPORTED;
+    }
     l = calloc(1, sizeof(*l));
     if (l == NULL || (l->pkt = av_packet_alloc()) == NULL) {
         free(l);
         return CIR_ENOMEM;
     }
     l->cfg = *cfg;
+    l->cfg.encryption = NULL; /* l->enc */
+    if (cfg->encryption && cfg->encryption->scheme != CIR_ENC_NONE) {
+        if ((l->enc = malloc(sizeof(*l->enc))) == NULL) {
+            av_packet_free(&l->pkt);
+            free(l);
+            return CIR_ENOMEM;
+        }
+        *l->enc = *cfg->encryption;
+        if (cfg->rotate_segments > 0 &&
+            cir_live_keys_open(&l->keys, l->enc, cfg->rotate_segments) < 0) {
+            cir_encryption_clear(l->enc);
+            free(l->enc);
+            av_packet_free(&l->pkt);
+            free(l);
+            return CIR_EINVAL; /* rotation needs a key provider */
+        }
+    }
     l->audio_end = AV_NOPTS_VALUE;
     snprintf(l->stream, sizeof(l->stream), "%s", cfg->stream);
     snprintf(l->root, sizeof(l->root), "%s", cfg->live_root);
@@ -527,6 +551,11 @@ cir_onair_close(cir_onair_t **lp)
     cir_cmaf_live_free(&l->audio.pkg);
     cir_onair_rec_free(&l->video.rec);
     cir_onair_rec_free(&l->audio.rec);
+    cir_live_keys_free(&l->keys);
+    if (l->enc != NULL) {
+        cir_encryption_clear(l->enc);
+        free(l->enc);
+    }
     free(l);
     *lp = NULL;
 }

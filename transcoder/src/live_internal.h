@@ -60,6 +60,8 @@ typedef struct {
 
 struct cir_live {
     cir_onair_config_t cfg;
+    cir_encryption_t *enc;      /* NULL: clear; cleared from memory at close */
+    struct cir_live_keys *keys; /* key rotation (cfg.rotate_segments) */
     char stream[CIR_LIVE_ID_MAX];
     char root[CIR_URI_MAX];
     live_track_t video, audio;

@@ -147,6 +147,8 @@ live_packager_config(const cir_onair_packaging_t *p, const char *dir,
         .target_duration = p->target_duration,
         .window = p->window,
         .clock = p->clock,
+        .enc = p->enc,
+        .keys = p->keys,
     };
 }
 

@@ -39,6 +39,8 @@ typedef struct {
     uint32_t target_duration; /* the stream's; 0: set later */
     uint32_t window;
     const cir_clock_t *clock;
+    const cir_encryption_t *enc; /* NULL: clear */
+    struct cir_live_keys *keys;  /* key rotation; NULL: none */
 } cir_onair_packaging_t;
 
 /* A rendition's packager configuration: the stream's packaging, the

@@ -48,6 +48,8 @@ live_packaging(const cir_onair_t *l)
         .target_duration = l->target_duration,
         .window = l->cfg.window,
         .clock = l->cfg.clock,
+        .enc = l->enc,
+        .keys = l->keys,
     };
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     const char *publish_tag;         /* NULL: no publication marker */
     cir_audio_tracks_t audio_tracks; /* none: every source track */
     cir_encryption_t encryption;     /* CIR_ENC_NONE: clear */
+    uint32_t rotate_segments;        /* live key rotation; 0: one key */
     cir_clip_t clip;                 /* not enabled: the whole source */
     cir_overlay_t overlay;           /* not enabled: none */
     live_options_t live;
@@ -599,6 +600,38 @@ parse_args(int argc, char **argv, config_t *c, options_t *o)
     return 0;
 }
 
+/* --encryption for a live source: cenc or cbcs (one key for the stream,
+ * read or asked for now), not with --record.  0, or an exit code. */
+static int
+live_encryption(options_t *o, char *text)
+{
+    char err[768];
+    int ret = cir_live_encryption_parse_text(
+        text, &o->encryption, &o->rotate_segments, err, sizeof(err));
+
+    explicit_bzero(text, strlen(text));
+    if (ret == 0 && o->encryption.scheme == CIR_ENC_AES128) {
+        snprintf(err, sizeof(err),
+                 "encryption.scheme: aes-128 is not "
+                 "supported live (cenc or cbcs)");
+        ret = CIR_EINVAL;
+    }
+    if (ret == 0 && o->encryption.scheme != CIR_ENC_NONE && o->live.record) {
+        snprintf(err, sizeof(err), "--encryption: not with --record");
+        ret = CIR_EINVAL;
+    }
+    if (ret < 0) {
+        fprintf(stderr, "%s\n", err);
+        return CIR_EXIT_BAD_PRESET; /* as a VOD job's bad field */
+    }
+    /* a key provider's failures: exit codes as a VOD job's */
+    if ((ret = cir_speke_resolve(&o->encryption, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return cir_transcode_exit_code(ret);
+    }
+    return 0;
+}
+
 static int
 run_live(const options_t *o)
 {
@@ -628,6 +661,9 @@ run_live(const options_t *o)
                                : o->preset ? 0
                                            : 2;
     job.live.window = (uint32_t)o->live.window;
+    job.live.encryption =
+        o->encryption.scheme != CIR_ENC_NONE ? &o->encryption : NULL;
+    job.live.rotate_segments = o->rotate_segments;
     job.loops = o->live.loops;
     job.max_seconds = o->live.max_seconds;
     job.realtime = o->live.realtime;
@@ -760,7 +796,11 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (o.live.live_root) {
-        return run_live(&o);
+        if ((code = live_encryption(&o, c.encryption)) == 0) {
+            code = run_live(&o);
+        }
+        cir_encryption_clear(&o.encryption);
+        return code;
     }
     if (o.tty && !o.quiet) {
         cir_log_set_sink(bar_log_sink, NULL);

@@ -55,6 +55,23 @@ drm_system_node(xmlNodePtr list, xmlNsPtr cpix, const char *kid, int s)
     add_child(ds, cpix, s == CIR_DRM_FAIRPLAY ? "URIExtXKey" : "PSSH");
 }
 
+/* Live key rotation (SPEKE v2, CPIX 2.3): the crypto period the key is
+ * for, <cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id index/>, which
+ * the usage rule's KeyPeriodFilter names. */
+static void
+put_key_period(xmlNodePtr root, xmlNsPtr cpix, uint32_t index, const char *id)
+{
+    xmlNodePtr p = add_child(add_child(root, cpix, "ContentKeyPeriodList"),
+                             cpix, "ContentKeyPeriod");
+    char n[16];
+
+    if (p != NULL) {
+        snprintf(n, sizeof(n), "%u", (unsigned)index);
+        xmlNewProp(p, X("id"), X(id));
+        xmlNewProp(p, X("index"), X(n));
+    }
+}
+
 int
 cir_speke_request_xml(const cir_encryption_t *enc, cir_buf_t *out)
 {
@@ -62,9 +79,11 @@ cir_speke_request_xml(const cir_encryption_t *enc, cir_buf_t *out)
     xmlNodePtr root = xmlNewNode(NULL, X("CPIX")), n;
     xmlNsPtr cpix;
     xmlChar *text = NULL;
-    char kid[37];
+    char kid[37], period_id[32];
     int len = 0, ret;
 
+    snprintf(period_id, sizeof(period_id), "keyPeriod_%u",
+             (unsigned)enc->speke.key_period);
     if (doc == NULL || root == NULL) {
         xmlFreeDoc(doc);
         xmlFreeNode(root);
@@ -89,11 +108,20 @@ cir_speke_request_xml(const cir_encryption_t *enc, cir_buf_t *out)
             drm_system_node(n, cpix, kid, s);
         }
     }
+    if (enc->speke.has_period) {
+        put_key_period(root, cpix, enc->speke.key_period, period_id);
+    }
     n = add_child(add_child(root, cpix, "ContentKeyUsageRuleList"), cpix,
                   "ContentKeyUsageRule");
     if (n != NULL) {
         xmlNewProp(n, X("kid"), X(kid));
         xmlNewProp(n, X("intendedTrackType"), X("ALL"));
+        if (enc->speke.has_period) {
+            xmlNodePtr f = add_child(n, cpix, "KeyPeriodFilter");
+            if (f != NULL) {
+                xmlNewProp(f, X("periodId"), X(period_id));
+            }
+        }
     }
     xmlDocDumpMemoryEnc(doc, &text, &len, "UTF-8");
     ret = text != NULL && len > 0 && cir_buf_append(out, text, (size_t)len) == 0

@@ -9,6 +9,7 @@
  * tests/unit/test_ingest_apps.c).
  */
 
+#include "cir_speke.h"
 #include "server_internal.h"
 
 srv_app_t *
@@ -50,6 +51,55 @@ srv_app_refused(cir_ingest_t *s, const char *name, const char *what)
                  name != NULL ? name : "(not a name)", more);
 }
 
+/*
+ * The application's live encryption: the VOD job's "encryption" object
+ * (cir_encryption_parse_text: key file read, or the key provider asked
+ * once, now), cenc or cbcs.  Errors name the field, never the key.
+ */
+static int
+app_load_encryption(cir_ingest_t *s, srv_app_t *a)
+{
+    const cir_ingest_app_config_t *c = &a->cfg;
+    char err[768];
+    int ret;
+
+    /* {}: clear (an application's own over a global encryption) */
+    if (c->encryption[0] == '\0' || strcmp(c->encryption, "{}") == 0) {
+        return 0;
+    }
+    ret = cir_live_encryption_parse_text(c->encryption, &a->enc,
+                                         &a->rotate_segments, err, sizeof(err));
+    if (ret == 0 && a->enc.scheme != CIR_ENC_CENC &&
+        a->enc.scheme != CIR_ENC_CBCS) {
+        snprintf(err, sizeof(err),
+                 "encryption.scheme: %s is not supported live (cenc or cbcs)",
+                 cir_encryption_scheme_name(a->enc.scheme));
+        ret = CIR_EINVAL;
+    }
+    if (ret == 0 && c->record_uri[0] != '\0') {
+        snprintf(err, sizeof(err),
+                 "encryption: not with record_uri (a recording would be "
+                 "encrypted media under clear manifests)");
+        ret = CIR_EINVAL;
+    }
+    if (ret == 0) {
+        ret = cir_speke_resolve(&a->enc, err, sizeof(err));
+    }
+    if (ret < 0) {
+        cir_encryption_clear(&a->enc);
+        cir_log_error(&s->log, "application %s: %s", c->name, err);
+        return ret;
+    }
+    {
+        char kid[33];
+        cir_encryption_hex(a->enc.key_id, kid);
+        cir_log_info(&s->log, "application %s: %s encryption, key ID %s%s",
+                     c->name, cir_encryption_scheme_name(a->enc.scheme), kid,
+                     a->rotate_segments ? " (the first crypto period's)" : "");
+    }
+    return 0;
+}
+
 /* The key file and the preset one application names. */
 static int
 app_load(cir_ingest_t *s, srv_app_t *a)
@@ -57,6 +107,9 @@ app_load(cir_ingest_t *s, srv_app_t *a)
     const cir_ingest_app_config_t *c = &a->cfg;
     int ret;
 
+    if ((ret = app_load_encryption(s, a)) < 0) {
+        return ret;
+    }
     if (c->key_file[0] != '\0' &&
         (ret = cir_keyfile_load(&a->keys, c->key_file, 1)) < 0) {
         cir_log_error(&s->log, "application %s: key file %s: %s", c->name,
@@ -126,6 +179,7 @@ srv_apps_free(cir_ingest_t *s)
 {
     for (size_t i = 0; i < s->napps; i++) {
         cir_keyfile_free(&s->apps[i].keys);
+        cir_encryption_clear(&s->apps[i].enc);
     }
     free(s->apps);
     s->apps = NULL;

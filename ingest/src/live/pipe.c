@@ -27,6 +27,8 @@ open_live(stream_t *st, cir_onair_t **live)
         .passthrough = 1,
         .queue_frames = (int)cfg->rung_queue_frames,
         .record_uri = p->record[0] != '\0' ? p->record : NULL,
+        .encryption = app->enc.scheme != CIR_ENC_NONE ? &app->enc : NULL,
+        .rotate_segments = app->rotate_segments,
     };
     int ret;
 

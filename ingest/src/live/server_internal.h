@@ -66,6 +66,10 @@ typedef struct srv_app {
     int have_preset;
     cir_rtmp_url_t push_urls[SRV_PUSH_MAX]; /* its push option's */
     size_t npush;
+    /* cfg.encryption's, with the key (from its key file or key provider,
+     * at start); CIR_ENC_NONE: clear.  Cleared from memory at the end. */
+    cir_encryption_t enc;
+    uint32_t rotate_segments; /* key rotation; 0: one key */
 } srv_app_t;
 typedef struct webhook webhook_t;
 typedef struct srv_srt srv_srt_t; /* srt.c */

@@ -1,0 +1,504 @@
+// Live encryption (issue 14; docs/encryption.md, Live): one key per stream,
+// from a key file, through the live CMAF packager (transcoder/src/
+// cmaf_live_crypt.c) and the live renderers (origin/src/hls_live.c,
+// dash_live.c).
+// - cirrus-transcode --live-root --encryption publishes h264_720p2997 as a
+//   cenc stream with the live preset (the passthrough, rungs and AAC) and as
+//   a cbcs stream with every DRM system; cirrus-ingest with an application
+//   whose "encryption" is cenc takes an RTMP publisher (ffmpeg CLI).
+// - Every playlist and MPD nginx (the shipped sample config) serves passes
+//   the strict validator (lib/validate.mjs: H12 key lines, D7
+//   ContentProtection); each media playlist has the key lines after its
+//   EXT-X-MAP (METHOD by scheme, ClearKey's key ID data URI, a line per
+//   system), the MPD a ContentProtection with cenc:default_KID per set and
+//   cenc:pssh with the init segments' own boxes (read by mp4box.js); each
+//   init's sample entry is encv/enca with a tenc naming the key ID.
+// - Each rendition's init + segments decode with ffmpeg -decryption_key
+//   without an error, the video to as many frames as the clear stream's,
+//   and not without the key or with another.
+// - The key (hex, base64, raw bytes) is in no file of the live store and in
+//   no log line.
+// - hls.js plays the encrypted live stream with EME ClearKey in Chromium
+//   (player.html?clearkey=KID:KEY) while it runs.
+// - Key rotation ("rotate_segments", keys from the AWS rig's SPEKE v2 key
+//   server, which checks each request's crypto period shape): the
+//   requests for periods 0, 1, 2 in order, each with its own key ID; per
+//   period a map, key lines, a tenc and a DASH Period of its own, its
+//   segments decrypting with its key only; through cirrus-transcode
+//   --live-root and a cirrus-ingest application over RTMP.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import * as B from './lib/browser.mjs';
+import * as C from './lib/cirrus.mjs';
+import { freePort, nginxAvailable, rawGet as rawGetUnchecked,
+    startShippedNginx } from './lib/nginx.mjs';
+import { psshBySystem } from './lib/pssh.mjs';
+import { validator } from './lib/validate.mjs';
+import { start as startRig, stop as stopRig } from '../aws-rig/index.mjs';
+import { spekeKeyFor } from '../aws-rig/speke.mjs';
+
+const INGEST_BIN = process.env.CIRRUS_INGEST ||
+    path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
+const SAMPLE = 'h264_720p2997.mp4';
+const ROT_SAMPLE = 'h264_1080p30.mp4';
+const KID = '0123456789abcdef0123456789abcdef';
+const KEY = '3c5a0e17b5d24f8e9a61c0d2e4f6a8b1';
+const OTHER_KEY = '00112233445566778899aabbccddeeff';
+const KID_UUID = '01234567-89ab-cdef-0123-456789abcdef';
+const SYSTEM = { clearkey: '1077efecc0b24d02ace33c1e52e2fb4b',
+    widevine: 'edef8ba979d64acea3c827dcd51d21ed',
+    playready: '9a04f07998404286ab92e65be0885f95' };
+const KEY_FORMS = [KEY, KEY.toUpperCase(), Buffer.from(KEY, 'hex').toString('base64'),
+    Buffer.from(KEY, 'hex').toString('base64url')];
+const missing = !fs.existsSync(C.TRANSCODE_BIN) ? `${C.TRANSCODE_BIN} not built`
+    : !fs.existsSync(INGEST_BIN) ? `${INGEST_BIN} not built`
+        : !(C.hasTool('ffmpeg') && C.hasTool('ffprobe')) ? 'ffmpeg/ffprobe missing'
+            : nginxAvailable() ? null : 'nginx module not built';
+const V = validator('live-encryption');
+const rawGet = V.wrapRawGet(rawGetUnchecked);
+afterEach(() => V.assertClean());
+
+let work, liveRoot, keyFile, nginx;
+const logs = [];
+
+// Publishes the sample as live stream `stream` (with the preset at real
+// time: faster, the rungs drop frames and their parts come out shorter
+// than the validator's 85 % of PART-TARGET, encrypted or not).
+async function publishFile(stream, encryption, extra = []) {
+    const r = await C.run(C.TRANSCODE_BIN, ['--input', C.sample(SAMPLE),
+        '--live-root', liveRoot, '--stream', stream,
+        ...(extra.includes('--preset') ? [] : ['--no-realtime']),
+        '--segment-seconds', '2', '--part-seconds', '0.5',
+        ...(encryption ? ['--encryption', JSON.stringify(encryption)] : []),
+        ...extra], { timeoutMs: 120000 });
+    logs.push(r.stdout, r.stderr);
+    return r;
+}
+
+// The sample published over RTMP (ffmpeg -re, stream copy) to a
+// cirrus-ingest whose application "live" encrypts; resolves once the
+// stream ended.
+async function publishRtmp(key, encryption = { scheme: 'cenc', key_file: keyFile,
+    drm: { clearkey: {}, widevine: {} } }) {
+    const port = await freePort();
+    let log = '';
+    const apps = { live: { encryption } };
+    const ing = spawn(INGEST_BIN, ['--set', `port=${port}`,
+        '--set', `live_root=${liveRoot}`, '--set', 'segment_seconds=2',
+        '--set', 'part_seconds=0.5', '--set', 'grace_seconds=0',
+        '--set', `applications=${JSON.stringify(apps)}`,
+        '--set', 'log_level=debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ing.stderr.on('data', (d) => (log += d));
+    const waitLog = (what, re) => C.waitFor(what, () => re.test(log),
+        { timeoutMs: 30000, every: 100, detail: () => log.slice(-3000) });
+    try {
+        await waitLog('the ingest', /listening rtmp=/);
+        const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error',
+            '-re', '-i', C.sample(SAMPLE), '-c', 'copy', '-f', 'flv',
+            `rtmp://127.0.0.1:${port}/live/${key}`], { encoding: 'utf8',
+            timeout: 60000 });
+        assert.equal(r.status, 0, r.stderr);
+        await waitLog(`stream ${key} to end`,
+            new RegExp(`stream=${key}\\] stream ended`));
+    } finally {
+        ing.kill('SIGTERM');
+    }
+    logs.push(log);
+    return log;
+}
+
+async function get(stream, file) {
+    const r = await rawGet(nginx.port, `/live/${stream}/${file}`);
+    assert.equal(r.status, 200, `${stream}/${file}: ${r.status}`);
+    return r.body;
+}
+
+const text = async (stream, file) => (await get(stream, file)).toString('utf8');
+
+// The renditions of a stream (its master's media playlists).
+async function renditions(stream) {
+    const m = C.parseMaster(await text(stream, 'master.m3u8'));
+    const uris = [...m.variants.map((v) => v.uri),
+        ...m.media.filter((x) => x.URI).map((x) => x.URI)];
+    return [...new Set(uris.map((u) => u.split('/')[0]))];
+}
+
+// A rendition's init segment and every segment its playlist lists, in
+// order, as one buffer (and the playlist).
+async function joined(stream, r) {
+    const pl = await text(stream, `${r}/index.m3u8`);
+    const init = /^#EXT-X-MAP:URI="([^"]+)"$/m.exec(pl)[1];
+    const segs = pl.match(/^seg-\d+\.m4s$/gm);
+    assert.ok(segs && segs.length >= 2, pl);
+    const bufs = [await get(stream, `${r}/${init}`)];
+    for (const s of segs)
+        bufs.push(await get(stream, `${r}/${s}`));
+    return { buf: Buffer.concat(bufs), init: bufs[0], pl };
+}
+
+// ffmpeg reads from a pipe (see encryption.test.mjs: FFmpeg 5.1 on a
+// seekable file applies a fragment's encryption info to the one before).
+function decode(buf, key) {
+    const r = spawnSync('ffmpeg', ['-v', 'error', ...(key ? ['-decryption_key', key] : []),
+        '-i', 'pipe:', '-map', '0', '-f', 'framemd5', '-'], { input: buf,
+        maxBuffer: 512 << 20 });
+    const frames = String(r.stdout).split('\n').filter((l) => l && !l.startsWith('#'));
+    return { ok: r.status === 0 && String(r.stderr).trim() === '', frames,
+        err: String(r.stderr).slice(0, 1500) };
+}
+
+// The key ID the init's tenc names (after its version/flags, reserved,
+// default_isProtected and default_Per_Sample_IV_Size bytes).
+function tencKid(init) {
+    const at = init.indexOf('tenc');
+    assert.ok(at > 0, 'a tenc box');
+    return init.subarray(at + 12, at + 28).toString('hex');
+}
+
+before(async () => {
+    if (missing)
+        return;
+    work = C.tmpDir('live-enc-');
+    liveRoot = C.tmpDir('live-enc-root-');
+    keyFile = path.join(work, 'key.json');
+    fs.writeFileSync(keyFile, JSON.stringify({ key_id: KID, key: KEY }));
+    const presets = ['--preset', 'live', '--presets-dir', C.PRESETS_DIR];
+    const results = await Promise.all([
+        publishFile('cenc', { scheme: 'cenc', key_file: keyFile,
+            drm: { clearkey: {}, playready: { la_url: 'https://pr.example/x' } } },
+        presets),
+        publishFile('cbcs', { scheme: 'cbcs', key_file: keyFile,
+            drm: { clearkey: {}, widevine: {}, playready: {},
+                fairplay: { key_uri: 'skd://live-42' } } }),
+        publishFile('clear', null)]);
+    for (const r of results)
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+    await publishRtmp('rtmpenc');
+    nginx = await startShippedNginx('sample', { liveRoot });
+});
+
+after(async () => {
+    await nginx?.stop();
+});
+
+describe('a live stream encrypted with one key', { skip: missing || false }, () => {
+    for (const [stream, scheme, method] of [['cenc', 'cenc', 'SAMPLE-AES-CTR'],
+        ['cbcs', 'cbcs', 'SAMPLE-AES'], ['rtmpenc', 'cenc', 'SAMPLE-AES-CTR']]) {
+        test(`${stream}: key lines after EXT-X-MAP, tenc and pssh in the init`,
+            async () => {
+                const rs = await renditions(stream);
+                assert.ok(rs.includes('video') && rs.includes('audio'), rs.join());
+                if (stream === 'cenc')
+                    assert.ok(rs.length >= 3, `the rungs too: ${rs}`);
+                for (const r of rs) {
+                    const { pl, init } = await joined(stream, r);
+                    const lines = pl.split('\n');
+                    const map = lines.findIndex((l) => l.startsWith('#EXT-X-MAP:'));
+                    const keys = lines.map((l, i) => [l, i])
+                        .filter(([l]) => l.startsWith('#EXT-X-KEY:'));
+                    assert.ok(keys.length >= 1, pl);
+                    for (const [l, i] of keys) {
+                        assert.equal(i > map, true, `the key after the map:\n${pl}`);
+                        assert.ok(l.includes(`METHOD=${method},`), l);
+                    }
+                    assert.ok(pl.includes(`#EXT-X-KEY:METHOD=${method},URI="data:text/plain;` +
+                        `base64,${Buffer.from(KID, 'hex').toString('base64')}",` +
+                        'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"\n'), pl);
+                    const sampleEntry = r === 'audio' ? 'enca' : 'encv';
+                    assert.ok(init.includes(sampleEntry), `${r}: ${sampleEntry}`);
+                    assert.equal(init.toString('latin1', init.indexOf('schm') + 8,
+                        init.indexOf('schm') + 12), scheme);
+                    assert.equal(tencKid(init), KID);
+                    const file = path.join(work, `${stream}-${r}-init.mp4`);
+                    fs.writeFileSync(file, init);
+                    const boxes = psshBySystem(file);
+                    assert.ok(boxes[SYSTEM.clearkey], 'the ClearKey pssh');
+                    assert.deepEqual(boxes[SYSTEM.clearkey].kid, [KID]);
+                    if (stream === 'cbcs') {
+                        assert.ok(boxes[SYSTEM.widevine] && boxes[SYSTEM.playready]);
+                        assert.ok(pl.includes('URI="skd://live-42",KEYFORMAT=' +
+                            '"com.apple.streamingkeydelivery"'), pl);
+                        assert.ok(pl.includes('KEYFORMAT="urn:uuid:edef8ba9-79d6-' +
+                            '4ace-a3c8-27dcd51d21ed"'), pl);
+                    }
+                }
+            });
+
+        test(`${stream}: the MPD's ContentProtection and the init's pssh bytes`,
+            async () => {
+                const mpd = await text(stream, 'manifest.mpd');
+                assert.match(mpd, /<MPD [^>]*xmlns:cenc="urn:mpeg:cenc:2013"/);
+                const sets = mpd.match(/<AdaptationSet[\s\S]*?<\/AdaptationSet>/g);
+                assert.ok(sets.length >= 2);
+                for (const set of sets) {
+                    assert.ok(set.includes('<ContentProtection schemeIdUri="urn:mpeg:' +
+                        `dash:mp4protection:2011" value="${scheme}" ` +
+                        `cenc:default_KID="${KID_UUID}"/>`), set);
+                    assert.ok(set.includes('value="ClearKey1.0"'), set);
+                    const rep = /<Representation id="([^"]+)"/.exec(set)[1];
+                    const init = /initialization="\$RepresentationID\$\/([^"]+)"/
+                        .exec(set)[1];
+                    const file = path.join(work, `${stream}-${rep}-mpd-init.mp4`);
+                    fs.writeFileSync(file, await get(stream, `${rep}/${init}`));
+                    const boxes = psshBySystem(file);
+                    for (const [name, id] of [['Widevine', SYSTEM.widevine],
+                        ['MSPR 2.0', SYSTEM.playready]]) {
+                        const m = new RegExp(`value="${name}">\\s*<cenc:pssh>([^<]+)<`)
+                            .exec(set);
+                        assert.equal(Boolean(m), Boolean(boxes[id]), `${name}: ${set}`);
+                        if (m)
+                            assert.equal(m[1], boxes[id].bytes.toString('base64'));
+                    }
+                }
+            });
+
+        test(`${stream}: every rendition decrypts with the key, not without`,
+            async () => {
+                for (const r of await renditions(stream)) {
+                    const { buf } = await joined(stream, r);
+                    const good = decode(buf, KEY);
+                    assert.ok(good.ok, `${r} with the key: ${good.err}`);
+                    assert.ok(good.frames.length > 20, `${r}: ${good.frames.length} frames`);
+                    const none = decode(buf, null);
+                    const wrong = decode(buf, OTHER_KEY);
+                    for (const [what, d] of [['without the key', none],
+                        ['with another key', wrong]]) {
+                        assert.ok(!d.ok || d.frames.join() !== good.frames.join(),
+                            `${r} decodes ${what}`);
+                    }
+                }
+            });
+    }
+
+    test('the video decrypts to as many frames as the clear stream has', async () => {
+        const enc = decode((await joined('cenc', 'video')).buf, KEY);
+        const clear = decode((await joined('clear', 'video')).buf, null);
+        assert.ok(clear.ok, clear.err);
+        assert.equal(enc.frames.length, clear.frames.length);
+        // the passthrough: the same samples, so the same decoded frames
+        assert.deepEqual(enc.frames.map((l) => l.split(',').pop()),
+            clear.frames.map((l) => l.split(',').pop()));
+    });
+
+    test('a clear stream has no key line, no ContentProtection', async () => {
+        assert.ok(!(await text('clear', 'video/index.m3u8')).includes('EXT-X-KEY'));
+        assert.ok(!(await text('clear', 'manifest.mpd')).includes('ContentProtection'));
+    });
+
+    test('the key is in no file of the live store and no log', () => {
+        const files = [];
+        const walk = (d) => {
+            for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+                const f = path.join(d, e.name);
+                if (e.isDirectory())
+                    walk(f);
+                else
+                    files.push(f);
+            }
+        };
+        walk(liveRoot);
+        assert.ok(files.length > 20);
+        const raw = Buffer.from(KEY, 'hex');
+        for (const f of files) {
+            const b = fs.readFileSync(f);
+            assert.equal(b.indexOf(raw), -1, `${f} holds the raw key`);
+            for (const form of KEY_FORMS)
+                assert.equal(b.indexOf(form), -1, `${f} holds the key`);
+        }
+        const all = logs.join('\n');
+        assert.ok(all.includes(KID), 'the logs name the key ID');
+        for (const form of KEY_FORMS)
+            assert.ok(!all.includes(form), 'a log holds the key');
+    });
+
+    test('bad live encryption settings are refused, naming the field', async () => {
+        const aes = await publishFile('bad1', { scheme: 'aes-128', key_file: keyFile,
+            key_uri: 'https://k.example/' });
+        assert.equal(aes.code, 3);
+        assert.match(aes.stderr, /aes-128 is not supported live/);
+        const gone = await publishFile('bad2', { scheme: 'cenc',
+            key_file: path.join(work, 'nope.json') });
+        assert.equal(gone.code, 3, gone.stderr);
+        assert.match(gone.stderr, /encryption\.key_file: .*nope\.json/);
+        assert.ok(!fs.existsSync(path.join(liveRoot, 'bad1')));
+        assert.ok(!fs.existsSync(path.join(liveRoot, 'bad2')));
+    });
+});
+
+// Key rotation: a new key every 2 segments from the AWS rig's SPEKE v2
+// key server, asked ahead of time for each crypto period (the rig checks
+// the ContentKeyPeriod / KeyPeriodFilter shape and answers a key of the
+// period's own).  h264_1080p30 (10 s: 5 segments) at real time (the keys
+// must come before their periods do; without the preset: the passthrough
+// and the audio).
+describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false }, () => {
+    let rig, requests, kids;
+    const uuid = (hex) => hex.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/,
+        '$1-$2-$3-$4-$5');
+    before(async () => {
+        rig = await startRig();
+        const r = await C.run(C.TRANSCODE_BIN, ['--input', C.sample(ROT_SAMPLE),
+            '--live-root', liveRoot, '--stream', 'rot',
+            '--segment-seconds', '2', '--part-seconds', '0.5',
+            '--encryption', JSON.stringify({ scheme: 'cenc', rotate_segments: 2,
+                speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-rot' },
+                drm: { clearkey: {}, widevine: {} } })],
+        { timeoutMs: 120000, env: rig.env() });
+        logs.push(r.stdout, r.stderr);
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        requests = await rig.spekeRequests();
+    });
+    after(async () => {
+        await stopRig(rig);
+    });
+
+    test('the key provider was asked for each crypto period, ahead', async () => {
+        for (const q of requests)
+            assert.equal(q.error, undefined, q.error);
+        const periods = requests.map((q) => q.period);
+        assert.deepEqual(periods.slice(0, 3), [0, 1, 2], JSON.stringify(periods));
+        assert.ok(requests.every((q) => q.resourceId === 'live-rot' &&
+            q.scheme === 'cenc'));
+        // each period's key ID is its own
+        assert.equal(new Set(requests.map((q) => q.kid)).size, requests.length);
+        assert.match(requests[1].body, /<cpix:ContentKeyPeriodList><cpix:ContentKeyPeriod id="keyPeriod_1" index="1"\/><\/cpix:ContentKeyPeriodList>/);
+        assert.match(requests[1].body, /<cpix:KeyPeriodFilter periodId="keyPeriod_1"\/>/);
+        kids = requests.map((q) => q.kid);
+        // the rig refuses a period shape that does not hold together
+        const post = (body) => fetch(`${rig.speke}/v2/speke`, { method: 'POST', body,
+            headers: { 'content-type': 'application/xml', 'x-speke-version': '2.0' } });
+        for (const [from, to, why] of [
+            ['periodId="keyPeriod_1"', 'periodId="keyPeriod_9"', /KeyPeriodFilter must name/],
+            [/<cpix:ContentKeyPeriodList>.*<\/cpix:ContentKeyPeriodList>/, '',
+                /one cpix:ContentKeyPeriod expected/],
+            ['index="1"', 'index="x"', /needs an id and an index/]]) {
+            const res = await post(requests[1].body.replace(from, to));
+            assert.equal(res.status, 400);
+            assert.match(await res.text(), why);
+        }
+    });
+
+    // Each rendition of `stream`: a map per crypto period with its own
+    // key ID (from the rig), which the init's tenc names; each period's
+    // init + segments decrypt with the rig's key for it and not with
+    // another period's; the MPD a Period per crypto period.
+    async function checkPeriods(stream, minPeriods) {
+        requests = await rig.spekeRequests();
+        kids = requests.map((q) => q.kid);
+        for (const r of ['video', 'audio']) {
+            const pl = await text(stream, `${r}/index.m3u8`);
+            const runs = [];
+            let cur = null;
+            for (const line of pl.split('\n')) {
+                const map = /^#EXT-X-MAP:URI="([^"]+)"$/.exec(line);
+                if (map)
+                    runs.push(cur = { init: map[1], keys: [], segs: [] });
+                const key = /^#EXT-X-KEY:.*URI="data:text\/plain;base64,([^"]+)",KEYFORMAT="org.w3.clearkey"/
+                    .exec(line);
+                if (key)
+                    cur.keys.push(Buffer.from(key[1], 'base64').toString('hex'));
+                if (/^seg-\d+\.m4s$/.test(line))
+                    cur.segs.push(line);
+            }
+            assert.ok(runs.length >= minPeriods, `${r}: ${runs.length} periods\n${pl}`);
+            const seen = new Set();
+            for (const [i, run] of runs.entries()) {
+                assert.equal(run.keys.length, 1, `${r} ${run.init}: one ClearKey line`);
+                const kid = run.keys[0];
+                assert.ok(!seen.has(kid), `${r}: a key ID per period`);
+                seen.add(kid);
+                const q = requests.find((x) => x.kid === uuid(kid));
+                assert.ok(q, `${r} ${run.init}: the key ID ${kid} came from the rig`);
+                const init = await get(stream, `${r}/${run.init}`);
+                assert.equal(tencKid(init), kid, `${r} ${run.init}: its tenc`);
+                if (run.segs.length === 0)
+                    continue;
+                const buf = Buffer.concat([init, ...await Promise.all(
+                    run.segs.map((f) => get(stream, `${r}/${f}`)))]);
+                const key = spekeKeyFor(uuid(kid), q.period).toString('hex');
+                const good = decode(buf, key);
+                assert.ok(good.ok && good.frames.length > 10,
+                    `${r} period ${i}: ${good.frames.length} frames ${good.err}`);
+                const other = runs[(i + 1) % runs.length].keys[0];
+                const otherQ = requests.find((x) => x.kid === uuid(other));
+                const bad = decode(buf, spekeKeyFor(uuid(other), otherQ.period)
+                    .toString('hex'));
+                assert.ok(!bad.ok || bad.frames.join() !== good.frames.join(),
+                    `${r} period ${i} decodes with another period's key`);
+            }
+        }
+        const mpd = await text(stream, 'manifest.mpd');
+        const periods = mpd.match(/<Period [\s\S]*?<\/Period>/g);
+        assert.ok(periods.length >= minPeriods, mpd);
+        const pk = periods.map((p) => /cenc:default_KID="([^"]+)"/.exec(p)[1]);
+        assert.equal(new Set(pk).size, pk.length, `a key per Period: ${pk}`);
+        for (const k of pk)
+            assert.ok(kids.includes(k), k);
+    }
+
+    test('each period: its own init, key lines and Period; its segments ' +
+        'decrypt with its key only', async () => {
+        await checkPeriods('rot', 3);
+    });
+
+    test('an ingest application rotating every segment (RTMP)', async () => {
+        const before = (await rig.spekeRequests()).length;
+        const log = await publishRtmp('rtmprot', { scheme: 'cbcs', rotate_segments: 1,
+            speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-app' },
+            drm: { clearkey: {} } });
+        assert.match(log, /application live: cbcs encryption, key ID [0-9a-f]{32} \(the first crypto period's\)/);
+        assert.match(log, /key rotation: period 1, key ID [0-9a-f]{32}/);
+        const mine = (await rig.spekeRequests()).slice(before);
+        assert.ok(mine.length >= 3 && mine.every((q) => q.resourceId === 'live-app' &&
+            q.scheme === 'cbcs' && q.error === undefined), JSON.stringify(mine.map((q) => q.period)));
+        assert.deepEqual(mine.slice(0, 2).map((q) => q.period), [0, 1]);
+        await checkPeriods('rtmprot', 2);
+    });
+
+    test('rotation is refused without a key provider', async () => {
+        const r = await publishFile('bad3', { scheme: 'cenc', key_file: keyFile,
+            rotate_segments: 2 });
+        assert.equal(r.code, 3);
+        assert.match(r.stderr, /encryption\.rotate_segments: needs a key provider/);
+    });
+});
+
+describe('hls.js plays an encrypted live stream (EME ClearKey)', {
+    skip: missing || B.browserAvailable() || false }, () => {
+    let browser, pub;
+    before(async () => {
+        browser = await B.launch();
+    });
+    after(async () => {
+        pub?.kill('SIGTERM');
+        await browser?.close();
+    });
+
+    test('hls.js plays the cenc stream while it runs', async () => {
+        // a stream long enough to play 4 s of it live: the sample looped
+        pub = spawn(C.TRANSCODE_BIN, ['--input', C.sample(SAMPLE),
+            '--live-root', liveRoot, '--stream', 'play', '--loop', '8',
+            '--segment-seconds', '2', '--part-seconds', '0.5',
+            '--encryption', JSON.stringify({ scheme: 'cenc', key_file: keyFile })],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+        let log = '';
+        pub.stderr.on('data', (d) => (log += d));
+        await C.waitFor('the stream to list segments', async () => {
+            const r = await rawGetUnchecked(nginx.port, '/live/play/video/index.m3u8');
+            return r.status === 200 &&
+                (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 2;
+        }, { timeoutMs: 30000, every: 200, detail: () => log.slice(-2000) });
+        const s = await B.play(browser, `${nginx.base}/player.html?engine=hls` +
+            `&src=${encodeURIComponent('/live/play/master.m3u8')}` +
+            `&clearkey=${KID}:${KEY}`, { minTime: 4, timeoutMs: 45000,
+            onPage: (page) => V.watchPage(page) });
+        const why = JSON.stringify({ errors: s.errors, fatal: s.fatal,
+            console: s.console.slice(-15) });
+        assert.equal(s.fatal, null, why);
+        assert.ok(s.videoWidth > 0, `frames decoded: ${why}`);
+        assert.ok(s.currentTime > 4, `played past 4 s (${s.currentTime}): ${why}`);
+    });
+});

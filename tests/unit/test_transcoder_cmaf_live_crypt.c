@@ -1,0 +1,234 @@
+/*
+ * Live encryption in the packager (cmaf_live_crypt.c) through the live
+ * pipeline: every rendition's init is protected (encv/enca, tenc with the
+ * key ID, the ClearKey pssh), every fragment has its senc/saiz/saio, its index
+ * carries the key record the renderers signal (never the key), a new codec
+ * configuration keeps the key; aes-128 and a recording are refused.  The
+ * decryption itself: tests/integration/live_encryption.test.mjs (ffmpeg
+ * -decryption_key) and test_transcoder_cenc.c (OpenSSL).
+ */
+#include "cmaf_live_fixture.h"
+
+TestSuite(cmaf_live_crypt, .init = setup, .fini = teardown, .timeout = 120);
+
+static const uint8_t KID[16] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+                                0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+static const uint8_t KEY[16] = {0x3c, 0x5a, 0x0e, 0x17, 0xb5, 0xd2, 0x4f, 0x8e,
+                                0x9a, 0x61, 0xc0, 0xd2, 0xe4, 0xf6, 0xa8, 0xb1};
+
+static cir_encryption_t
+encryption(cir_enc_scheme_t scheme)
+{
+    cir_encryption_t e;
+
+    memset(&e, 0, sizeof(e));
+    e.scheme = scheme;
+    memcpy(e.key_id, KID, 16);
+    memcpy(e.key, KEY, 16);
+    e.drm.systems = CIR_DRM_BIT(CIR_DRM_CLEARKEY);
+    return e;
+}
+
+static cir_onair_t *
+open_encrypted(const cir_encryption_t *enc, const char *record, int *ret)
+{
+    cir_onair_config_t cfg = {0};
+    cir_onair_t *live = NULL;
+    char root[128];
+
+    snprintf(root, sizeof(root), "%s/live", workdir);
+    cfg.live_root = root;
+    cfg.stream = "s";
+    cfg.part_seconds = 0.333334;
+    cfg.segment_seconds = 2;
+    cfg.window = 10;
+    cfg.encryption = enc;
+    cfg.record_uri = record;
+    if ((*ret = cir_onair_open(&live, &cfg)) < 0) {
+        return NULL;
+    }
+    *ret = cir_onair_add_video(live, vsrc.par, (AVRational){1, 1000},
+                               (AVRational){30, 1}, 0);
+    if (*ret == 0) {
+        *ret = cir_onair_add_audio(live, asrc.par, (AVRational){1, 1000}, 0);
+    }
+    if (*ret < 0) {
+        cir_onair_close(&live);
+    }
+    return live;
+}
+
+/* The whole file, in a new buffer (free). */
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b;
+    long n;
+
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc((size_t)n + 1);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static const uint8_t *
+find(const uint8_t *hay, size_t n, const void *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++) {
+        if (memcmp(hay + i, needle, m) == 0) {
+            return hay + i;
+        }
+    }
+    return NULL;
+}
+
+static void
+check_init(const char *rendition, uint32_t id, const char *entry,
+           const char *scheme)
+{
+    char path[256];
+    size_t n;
+    uint8_t *b;
+    const uint8_t *tenc, *schm;
+
+    snprintf(path, sizeof(path), "%s/live/s/%s/init-%u.mp4", workdir, rendition,
+             id);
+    b = slurp(path, &n);
+    cr_expect_not_null(find(b, n, entry, 4), "%s: %s", path, entry);
+    schm = find(b, n, "schm", 4);
+    cr_assert_not_null(schm, "%s: schm", path);
+    cr_expect_eq(memcmp(schm + 8, scheme, 4), 0, "%s: the scheme", path);
+    tenc = find(b, n, "tenc", 4);
+    cr_assert_not_null(tenc, "%s: tenc", path);
+    cr_expect_eq(memcmp(tenc + 12, KID, 16), 0, "%s: the key ID", path);
+    cr_expect_not_null(find(b, n, "pssh", 4), "%s: the ClearKey pssh", path);
+    cr_expect_null(find(b, n, KEY, 16), "%s holds the key", path);
+    free(b);
+}
+
+static void
+check_key_record(const char *rendition, uint32_t init_id)
+{
+    char dir[256];
+    cir_live_index_t idx;
+    const cir_live_key_t *k;
+
+    snprintf(dir, sizeof(dir), "%s/live/s/%s", workdir, rendition);
+    cr_assert_eq(cir_live_index_load(dir, &idx), 0);
+    cr_assert_eq(idx.nb_keys, 1, "%s: one key record", rendition);
+    k = cir_live_index_key(&idx, init_id);
+    cr_assert_not_null(k);
+    cr_expect_eq(k->from_init, 1);
+    cr_expect_eq(k->scheme, CIR_ENC_CENC);
+    cr_expect_eq(memcmp(k->key_id, KID, 16), 0);
+    cr_expect_eq(k->systems, CIR_DRM_BIT(CIR_DRM_CLEARKEY));
+    /* the common pssh, version 1, with the key ID: 52 bytes */
+    cr_expect_eq(k->pssh_len[CIR_DRM_CLEARKEY], 52);
+    cr_expect_null(find((const uint8_t *)k, sizeof(*k), KEY, 16),
+                   "the index holds the key");
+    cir_live_index_free(&idx);
+}
+
+/* The moofs of a rendition's segments, each checked to hold a senc, a
+ * saiz and a saio (as many of each as of moofs). */
+static int
+fragments_with_senc(const char *rendition)
+{
+    char dir[256], path[300];
+    cir_live_index_t idx;
+    int total = 0;
+
+    snprintf(dir, sizeof(dir), "%s/live/s/%s", workdir, rendition);
+    cr_assert_eq(cir_live_index_load(dir, &idx), 0);
+    for (size_t i = 0; i < idx.nb_segments; i++) {
+        size_t n;
+        uint8_t *b;
+        int count[4] = {0};
+        const char *box[4] = {"moof", "senc", "saiz", "saio"};
+
+        snprintf(path, sizeof(path), "%s/seg-%llu.m4s", dir,
+                 (unsigned long long)idx.segments[i].msn);
+        b = slurp(path, &n);
+        for (int k = 0; k < 4; k++) {
+            for (const uint8_t *p = b;
+                 (p = find(p, n - (size_t)(p - b), box[k], 4)) != NULL;
+                 p += 4) {
+                count[k]++;
+            }
+        }
+        cr_expect_gt(count[0], 0, "%s", path);
+        for (int k = 1; k < 4; k++) {
+            cr_expect_eq(count[k], count[0], "%s: %s", path, box[k]);
+        }
+        cr_expect_null(find(b, n, KEY, 16), "%s holds the key", path);
+        total += count[0];
+        free(b);
+    }
+    cir_live_index_free(&idx);
+    return total;
+}
+
+Test(cmaf_live_crypt, every_rendition_is_protected)
+{
+    cir_encryption_t enc = encryption(CIR_ENC_CENC);
+    int ret, audio;
+    cir_onair_t *live = open_encrypted(&enc, NULL, &ret);
+
+    cr_assert_eq(ret, 0);
+    audio = push_av(live, 0, 0, 5000, 48000);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
+    check_init("video", 1, "encv", "cenc");
+    check_init("audio", 1, "enca", "cenc");
+    check_key_record("video", 1);
+    check_key_record("audio", 1);
+    /* every fragment of every segment carries its sample encryption */
+    cr_expect_geq(fragments_with_senc("video"), 12);
+    cr_expect_geq(fragments_with_senc("audio"), 12);
+    cr_expect_gt(audio, 200);
+}
+
+Test(cmaf_live_crypt, a_new_codec_configuration_keeps_the_key)
+{
+    cir_encryption_t enc = encryption(CIR_ENC_CBCS);
+    int ret;
+    cir_onair_t *live = open_encrypted(&enc, NULL, &ret);
+
+    cr_assert_eq(ret, 0);
+    push_av(live, 0, 0, 3000, 48000);
+    cr_assert_eq(cir_onair_reconfigure(live, 1, vsrc.par), 0);
+    push_av(live, 3000, 3000, 6000, 48000);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
+    check_init("video", 2, "encv", "cbcs");
+    {
+        char dir[256];
+        cir_live_index_t idx;
+        snprintf(dir, sizeof(dir), "%s/live/s/video", workdir);
+        cr_assert_eq(cir_live_index_load(dir, &idx), 0);
+        cr_assert_eq(idx.init_id, 2);
+        cr_assert_not_null(cir_live_index_key(&idx, 2));
+        cr_expect_eq(cir_live_index_key(&idx, 2)->scheme, CIR_ENC_CBCS);
+        cir_live_index_free(&idx);
+    }
+}
+
+Test(cmaf_live_crypt, aes128_and_a_recording_are_refused)
+{
+    cir_encryption_t enc = encryption(CIR_ENC_AES128);
+    char record[160];
+    int ret;
+
+    cr_expect_null(open_encrypted(&enc, NULL, &ret));
+    cr_expect_eq(ret, CIR_EUNSUPPORTED);
+    enc = encryption(CIR_ENC_CENC);
+    snprintf(record, sizeof(record), "file://%s/rec", workdir);
+    cr_expect_null(open_encrypted(&enc, record, &ret));
+    cr_expect_eq(ret, CIR_EUNSUPPORTED);
+}
