@@ -6,8 +6,7 @@
 // - Reconnect: the publisher is killed, stays away ~6 s (within the grace
 //   period) and publishes the same key again: the stream goes on with a
 //   discontinuity, the MPD with a new Period that begins where the last
-//   ended, the outage's media (the last picture, silence) at its start,
-//   its segments at their wall clock.
+//   ended, the outage a gap at its start, its segments at their wall clock.
 // - Republish: the publisher stops cleanly (ENDLIST, static MPD) and
 //   publishes the same key again 5 s later: the MPD keeps its
 //   availabilityStartTime and starts a Period at the republish's wall clock.
@@ -400,20 +399,17 @@ async function reconnect(engine, key) {
             const d = await segmentsListed(key, 1);
             return d && d.periods.length >= 2 ? d : false;
         }, 20000);
-        // the outage is media (the last picture, silence) at the start of
-        // the new Period, as long as the outage
+        // the outage is a gap at the start of the new Period (its media,
+        // the last picture and silence, is for HLS: the MPD leaves it out)
         const [p0, p1] = doc.periods.slice(-2);
         const [t0, d0] = p0.video.segs.at(-1);
         const end0 = p0.start + (t0 + d0 - p0.video.pto) / p0.video.ts;
         const first1 = p1.start + (p1.video.segs[0][0] - p1.video.pto) / p1.video.ts;
         assert.ok(Math.abs(p1.start - end0) < 0.01, `Period ${p1.id} starts where ` +
             `${p0.id} ends: ${p1.start} vs ${end0}`);
-        const newest1 = p1.start + (p1.video.segs.at(-1)[0] - p1.video.pto) / p1.video.ts;
         console.log(`# ${engine}: outage of ${((Date.now() - gone) / 1000).toFixed(1)} s ` +
-            `so far; Period ${p1.id} starts ${(first1 - end0).toFixed(2)} s after the ` +
-            `last one ends, its newest segment ${(newest1 - end0).toFixed(2)} s after it`);
-        assert.ok(first1 - end0 < 0.2, 'the outage\'s media opens the Period');
-        assert.ok(newest1 - end0 > OUTAGE_MS / 1000 - 1, 'the outage is in the timeline');
+            `so far; a gap of ${(first1 - end0).toFixed(2)} s at the start of Period ${p1.id}`);
+        assert.ok(first1 - end0 > OUTAGE_MS / 1000 - 1, 'the gap is the outage');
         away = [gone, Date.now()];
         // time to settle after the jump, then the window judged
         await sleep(6000);

@@ -273,6 +273,66 @@ describe('a live stream encrypted with one key', { skip: missing || false }, () 
             });
     }
 
+    // A publisher's outage on an encrypted stream: the audio's silence over
+    // it is encrypted as its parts are (it decrypts with the key, to
+    // silence); the video keeps GAP segments (its last picture is
+    // ciphertext under its own segment's IVs)
+    test('an outage: the audio\'s silence is encrypted, the video lists GAPs', async () => {
+        const port = await freePort();
+        let log = '';
+        const apps = { live: { encryption: { scheme: 'cenc', key_file: keyFile } } };
+        const ing = spawn(INGEST_BIN, ['--set', `port=${port}`,
+            '--set', `live_root=${liveRoot}`, '--set', 'segment_seconds=2',
+            '--set', 'part_seconds=0.5', '--set', 'grace_seconds=20',
+            '--set', `applications=${JSON.stringify(apps)}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+        ing.stderr.on('data', (d) => (log += d));
+        const waitLog = (what, re) => C.waitFor(what, () => re.test(log),
+            { timeoutMs: 30000, every: 100, detail: () => log.slice(-3000) });
+        const publish = () => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error',
+            '-re', '-i', C.sample(SAMPLE), '-c', 'copy', '-f', 'flv',
+            `rtmp://127.0.0.1:${port}/live/encout`], { stdio: 'ignore' });
+        let pub;
+        try {
+            await waitLog('the ingest', /listening rtmp=/);
+            pub = publish();
+            await C.waitFor('two segments', async () => {
+                const r = await rawGetUnchecked(nginx.port, '/live/encout/video/index.m3u8');
+                return r.status === 200 && (r.body.toString().match(/^seg-/gm) || []).length >= 2;
+            }, { timeoutMs: 30000, every: 200 });
+            pub.kill('SIGKILL');
+            await waitLog('the publisher gone', /stream=encout\] publisher gone/);
+            await C.sleep(3000);
+            pub = publish();
+            await waitLog('the outage filled', /stream=encout\] [\d.]+ s without media/);
+            let apl = '', vpl = '';
+            await C.waitFor('the outage in both playlists', async () => {
+                vpl = await text('encout', 'video/index.m3u8');
+                apl = await text('encout', 'audio/index.m3u8');
+                const msn = /#EXT-X-GAP\n#EXTINF:[\d.]+,\nseg-(\d+)\.m4s/.exec(vpl)?.[1];
+                return msn && apl.includes(`\nseg-${msn}.m4s`) ? msn : false;
+            }, { timeoutMs: 15000, every: 200 });
+            const msn = /#EXT-X-GAP\n#EXTINF:[\d.]+,\nseg-(\d+)\.m4s/.exec(vpl)[1];
+            assert.doesNotMatch(apl, /#EXT-X-GAP/, apl);
+            const init = [...apl.slice(0, apl.indexOf(`\nseg-${msn}.m4s`))
+                .matchAll(/#EXT-X-MAP:URI="([^"]+)"/g)].at(-1)[1];
+            const buf = Buffer.concat([await get('encout', `audio/${init}`),
+                await get('encout', `audio/seg-${msn}.m4s`)]);
+            assert.ok(buf.includes('senc'), 'the silence carries its encryption');
+            const vd = spawnSync('ffmpeg', ['-hide_banner', '-decryption_key', KEY,
+                '-i', 'pipe:', '-af', 'volumedetect', '-f', 'null', '-'], { input: buf,
+                encoding: 'buffer' });
+            const err = String(vd.stderr);
+            assert.equal(vd.status, 0, err);
+            assert.match(err, /max_volume: -(9\d|inf)/, err.slice(-800));
+            assert.match(err, /n_samples: [1-9]/);
+        } finally {
+            pub?.kill('SIGKILL');
+            ing.kill('SIGTERM');
+            logs.push(log);
+        }
+    });
+
     test('the video decrypts to as many frames as the clear stream has', async () => {
         const enc = decode((await joined('cenc', 'video')).buf, KEY);
         const clear = decode((await joined('clear', 'video')).buf, null);
