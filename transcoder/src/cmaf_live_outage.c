@@ -21,9 +21,10 @@
  * segment file (nothing is kept in memory for an outage that may never
  * come); a track with no segment yet keeps its GAP segments.
  *
- * Tested by tests/unit/test_transcoder_live_abr.c (every rendition filled)
- * and tests/integration/ingest.test.mjs (hls.js, dash.js and Shaka through
- * an outage).
+ * Tested by tests/unit/test_transcoder_live_abr.c (every rendition filled),
+ * tests/integration/ingest.test.mjs (the segments decoded; Shaka through an
+ * outage), dash_reconnect.test.mjs (dash.js and Shaka on the MPD, which
+ * leaves them out) and live_encryption.test.mjs (an encrypted stream's).
  */
 #include <limits.h>
 #include <stdlib.h>

@@ -462,10 +462,12 @@ fill_outage(cir_onair_store_t *st, int64_t next)
     int64_t from, to, at;
     int ret;
 
-    if (st->filler == NULL || cir_live_writer_has_open_segment(st->w) ||
-        (ret = cir_live_writer_take_outage(st->w, &count, &from, &to, &at)) <=
-            0) {
+    if (st->filler == NULL || cir_live_writer_has_open_segment(st->w)) {
         return 0;
+    }
+    if ((ret = cir_live_writer_take_outage(st->w, &count, &from, &to, &at)) <=
+        0) {
+        return ret; /* 0: none pending */
     }
     for (uint32_t k = 0; k < count && ret >= 0; k++) {
         int64_t end = MIN64(from + (to - from) * (k + 1) / count, next);

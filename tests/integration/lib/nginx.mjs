@@ -17,7 +17,7 @@ export function nginxAvailable() {
     return fs.existsSync(NGINX_BIN) && fs.existsSync(MODULE_SO);
 }
 
-export function freePort() {
+function pickPort() {
     return new Promise((ok, fail) => {
         const s = net.createServer();
         s.on('error', fail);
@@ -26,6 +26,23 @@ export function freePort() {
             s.close(() => ok(port));
         });
     });
+}
+
+// A port nobody listens on, never one this process was given before: the
+// kernel may hand out the port it just freed again, and two of a test's
+// servers on one port (nginx's public server on *:P and its admin server on
+// 127.0.0.1:P) answer each other's requests (seen: the console test's
+// public "/" answered by the admin server's 302)
+const given = new Set();
+export async function freePort() {
+    for (let i = 0; i < 100; i++) {
+        const port = await pickPort();
+        if (!given.has(port)) {
+            given.add(port);
+            return port;
+        }
+    }
+    throw new Error('freePort: no port not given before');
 }
 
 function waitForPort(port, timeoutMs, child) {
