@@ -613,6 +613,9 @@ undo_opening(cir_live_writer_t *w, int file_created)
 {
     w->idx.nb_segments--;
     w->next_msn--;
+    if (w->idx.segments[w->idx.nb_segments].outage) {
+        w->outage_left++; /* the retry opens it again, still the outage's */
+    }
     if (!file_created) {
         restore_opening(w);
     }

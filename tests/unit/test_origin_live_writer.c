@@ -543,6 +543,40 @@ Test(live_writer, a_part_that_was_not_written_leaves_no_segment)
     cr_assert_eq(x->segments[1].nb_parts, 2);
 }
 
+/* A segment of a taken outage whose opening is undone (its file could not
+ * be created, or its bytes not written) is still the outage's when the
+ * retry opens it: the MPD leaves it out, and the outage has no segment
+ * more or less. */
+Test(live_writer, an_undone_outage_segment_stays_the_outages)
+{
+    const cir_live_index_t *x;
+    cir_live_part_plan_t plan;
+    uint32_t count;
+    int64_t from, to, begin;
+
+    start(4, "INIT1", 5);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0, 0), 0);
+    put_segment();
+    cr_assert_eq(cir_live_writer_discontinuity(w), 0);
+    cr_assert_eq(cir_live_writer_set_anchor(w, T0 + 9000000, 4000000), 0);
+    cr_assert_eq(cir_live_writer_fill_outage(w, 1, 3000000), 0);
+    cr_assert_eq(cir_live_writer_take_outage(w, &count, &from, &to, &begin), 1);
+    cr_assert_eq(count, 1);
+    x = cir_live_writer_index(w);
+    for (int file_created = 0; file_created < 2; file_created++) {
+        cr_assert_eq(cir_live_writer_begin_part(w, 1, from, 3 * TS, &plan), 0);
+        cr_assert(plan.opens);
+        cr_assert(x->segments[x->nb_segments - 1].outage);
+        cir_live_writer_abort_part(w, &plan, file_created);
+    }
+    cr_assert_eq(put_part(w, "S", 1, from, 3 * TS, 1), 0);
+    cr_assert_eq(end_segment(w), 0);
+    cr_assert(x->segments[x->nb_segments - 1].outage, "the retry's");
+    cr_assert_eq(put_part(w, "P", 1, to, TS, 1), 0);
+    cr_assert_not(x->segments[x->nb_segments - 1].outage,
+                  "the stream's own again");
+}
+
 /* A key applies to the next init and those after it; set again before
  * that init it replaces the one set; a key no listed segment needs goes
  * once its segments left the index. */
