@@ -106,27 +106,20 @@ int cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
                          size_t errsize);
 
 /*
- * An encryption object's "drm" (NULL: ClearKey alone) for the scheme; the
- * cirrus-worker intake checks a job document's with it.  0 or CIR_EINVAL
- * with err naming the field ("encryption.drm.fairplay: needs the cbcs
- * scheme").
+ * What goes with the scheme in an encryption object v: aes-128 takes
+ * "key_uri" (into key_uri: an http(s) URL or a relative reference,
+ * printable ASCII without blanks, quotes, angle brackets or backslashes,
+ * shorter than CIR_DRM_URL_MAX) and no "drm"; cenc and cbcs take "drm"
+ * (into drm; absent: ClearKey alone; with "speke" in v the provider gives
+ * the systems' data, so drm.fairplay.key_uri may be left out) and no
+ * "key_uri".  The cirrus-worker intake checks a job document's with it.
+ * 0 or CIR_EINVAL with err naming the field ("encryption.drm.fairplay:
+ * needs the cbcs scheme").
  */
-int cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
-                  char *err, size_t errsize);
-
-/* The same when a key provider (speke) gives the systems' data:
- * drm.fairplay.key_uri may be left out (the provider's URIExtXKey). */
-int cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme,
-                           cir_drm_t *out, char *err, size_t errsize);
-
-/*
- * An aes-128 "key_uri" (v NULL: missing) into out: an http(s) URL or a
- * relative reference, printable ASCII without blanks, quotes, angle
- * brackets or backslashes, shorter than CIR_DRM_URL_MAX.  0 or CIR_EINVAL
- * with err naming encryption.key_uri.
- */
-int cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
-                                 char *err, size_t errsize);
+int cir_encryption_parse_scheme_options(const json_t *v,
+                                        cir_enc_scheme_t scheme, cir_drm_t *drm,
+                                        char *key_uri, size_t key_uri_size,
+                                        char *err, size_t errsize);
 
 /*
  * An encryption object's "speke" into out: {"url": https:// (http:// only

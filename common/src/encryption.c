@@ -350,20 +350,6 @@ drm_parse(const json_t *v, cir_enc_scheme_t scheme, int provided,
     return 0;
 }
 
-int
-cir_drm_parse(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
-              char *err, size_t errsize)
-{
-    return drm_parse(v, scheme, 0, out, err, errsize);
-}
-
-int
-cir_drm_parse_provided(const json_t *v, cir_enc_scheme_t scheme, cir_drm_t *out,
-                       char *err, size_t errsize)
-{
-    return drm_parse(v, scheme, 1, out, err, errsize);
-}
-
 /* ---- speke ---- */
 
 static int
@@ -499,9 +485,11 @@ parse_speke_object(const json_t *v, cir_encryption_t *out, char *err,
 
 /* ---- the encryption object ---- */
 
-int
-cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
-                             char *err, size_t errsize)
+/* An aes-128 "key_uri" (v NULL: missing) into out, checked as
+ * cir_encryption_parse_scheme_options says. */
+static int
+parse_key_uri(const json_t *v, char *out, size_t outsize, char *err,
+              size_t errsize)
 {
     const char *s = json_string_value(v);
     int ok = s != NULL && s[0] != '\0' && json_string_length(v) < outsize;
@@ -525,19 +513,21 @@ cir_encryption_parse_key_uri(const json_t *v, char *out, size_t outsize,
 }
 
 /* aes-128 takes key_uri and no drm; the others drm and no key_uri. */
-static int
-parse_scheme_options(const json_t *v, cir_encryption_t *out, char *err,
-                     size_t errsize)
+int
+cir_encryption_parse_scheme_options(const json_t *v, cir_enc_scheme_t scheme,
+                                    cir_drm_t *drm, char *key_uri,
+                                    size_t key_uri_size, char *err,
+                                    size_t errsize)
 {
-    if (out->scheme != CIR_ENC_AES128) {
+    if (scheme != CIR_ENC_AES128) {
         if (json_object_get(v, "key_uri") != NULL) {
             snprintf(err, errsize,
                      "encryption.key_uri: only with the aes-128 scheme (cenc "
                      "and cbcs: drm)");
             return CIR_EINVAL;
         }
-        return drm_parse(json_object_get(v, "drm"), out->scheme,
-                         json_object_get(v, "speke") != NULL, &out->drm, err,
+        return drm_parse(json_object_get(v, "drm"), scheme,
+                         json_object_get(v, "speke") != NULL, drm, err,
                          errsize);
     }
     if (json_object_get(v, "drm") != NULL) {
@@ -546,9 +536,8 @@ parse_scheme_options(const json_t *v, cir_encryption_t *out, char *err,
                  "served at key_uri, no DRM system)");
         return CIR_EINVAL;
     }
-    return cir_encryption_parse_key_uri(json_object_get(v, "key_uri"),
-                                        out->key_uri, sizeof(out->key_uri), err,
-                                        errsize);
+    return parse_key_uri(json_object_get(v, "key_uri"), key_uri, key_uri_size,
+                         err, errsize);
 }
 
 static int
@@ -575,7 +564,9 @@ parse_object(const json_t *v, cir_encryption_t *out, char *err, size_t errsize)
     }
     if ((ret = parse_scheme(json_object_get(v, "scheme"), out, err, errsize)) <
             0 ||
-        (ret = parse_scheme_options(v, out, err, errsize)) < 0) {
+        (ret = cir_encryption_parse_scheme_options(
+             v, out->scheme, &out->drm, out->key_uri, sizeof(out->key_uri), err,
+             errsize)) < 0) {
         return ret;
     }
     if (json_object_get(v, "speke") != NULL) {
@@ -621,6 +612,24 @@ cir_encryption_parse(const json_t *v, cir_encryption_t *out, char *err,
     return ret;
 }
 
+/* The encryption JSON text into *v (NULL when the text is empty: no
+ * encryption). */
+static int
+load_text(const char *text, json_t **v, char *err, size_t errsize)
+{
+    *v = NULL;
+    if (text == NULL || text[0] == '\0') {
+        return 0;
+    }
+    *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (*v == NULL) {
+        /* the parser's message may quote the text: a key */
+        snprintf(err, errsize, "encryption: not valid JSON");
+        return CIR_EINVAL;
+    }
+    return 0;
+}
+
 int
 cir_encryption_parse_text(const char *text, cir_encryption_t *out, char *err,
                           size_t errsize)
@@ -629,14 +638,8 @@ cir_encryption_parse_text(const char *text, cir_encryption_t *out, char *err,
     int ret;
 
     memset(out, 0, sizeof(*out));
-    if (text == NULL || text[0] == '\0') {
-        return 0;
-    }
-    v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (v == NULL) {
-        /* the parser's message may quote the text: a key */
-        snprintf(err, errsize, "encryption: not valid JSON");
-        return CIR_EINVAL;
+    if ((ret = load_text(text, &v, err, errsize)) < 0 || v == NULL) {
+        return ret;
     }
     ret = cir_encryption_parse(v, out, err, errsize);
     json_decref(v);
@@ -683,13 +686,8 @@ cir_live_encryption_parse_text(const char *text, cir_encryption_t *out,
 
     memset(out, 0, sizeof(*out));
     *rotate_segments = 0;
-    if (text == NULL || text[0] == '\0') {
-        return 0;
-    }
-    v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (v == NULL) {
-        snprintf(err, errsize, "encryption: not valid JSON");
-        return CIR_EINVAL;
+    if ((ret = load_text(text, &v, err, errsize)) < 0 || v == NULL) {
+        return ret;
     }
     ret =
         json_is_object(v) ? take_rotation(v, rotate_segments, err, errsize) : 0;

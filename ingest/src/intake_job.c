@@ -476,25 +476,12 @@ check_scheme_options(const json_t *v, const char *scheme, char *err,
 {
     char uri[CIR_DRM_URL_MAX];
     cir_drm_t drm;
+    cir_enc_scheme_t s = strcmp(scheme, "aes-128") == 0 ? CIR_ENC_AES128
+                         : strcmp(scheme, "cbcs") == 0  ? CIR_ENC_CBCS
+                                                        : CIR_ENC_CENC;
 
-    if (strcmp(scheme, "aes-128") == 0) {
-        if (json_object_get(v, "drm") != NULL) {
-            snprintf(err, errsize, "encryption.drm: not with aes-128");
-            return CIR_EINVAL;
-        }
-        return cir_encryption_parse_key_uri(json_object_get(v, "key_uri"), uri,
-                                            sizeof(uri), err, errsize);
-    }
-    if (json_object_get(v, "key_uri") != NULL) {
-        snprintf(err, errsize,
-                 "encryption.key_uri: only with the aes-128 scheme");
-        return CIR_EINVAL;
-    }
-    return (json_object_get(v, "speke") ? cir_drm_parse_provided
-                                        : cir_drm_parse)(
-        json_object_get(v, "drm"),
-        strcmp(scheme, "cbcs") == 0 ? CIR_ENC_CBCS : CIR_ENC_CENC, &drm, err,
-        errsize);
+    return cir_encryption_parse_scheme_options(v, s, &drm, uri, sizeof(uri),
+                                               err, errsize);
 }
 
 /* "speke" (a key provider) instead of a key file: its fields and an

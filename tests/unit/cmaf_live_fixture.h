@@ -78,20 +78,29 @@ teardown(void)
     av_packet_free(&asrc.pkt);
 }
 
+/* The stream "s" under workdir/live (root: its buffer): 2 s segments,
+ * parts of a third of a second, a window of 10 segments. */
+static __attribute__((unused)) void
+fixture_stream_config(cir_onair_config_t *cfg, char *root, size_t root_len)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(root, root_len, "%s/live", workdir);
+    cfg->live_root = root;
+    cfg->stream = "s";
+    cfg->part_seconds = 0.333334;
+    cfg->segment_seconds = 2;
+    cfg->window = 10;
+}
+
 /* A stream as cirrus-ingest opens it: both tracks in milliseconds. */
 static __attribute__((unused)) cir_onair_t *
 open_ms_stream(void)
 {
-    cir_onair_config_t cfg = {0};
+    cir_onair_config_t cfg;
     cir_onair_t *live = NULL;
     char root[128];
 
-    snprintf(root, sizeof(root), "%s/live", workdir);
-    cfg.live_root = root;
-    cfg.stream = "s";
-    cfg.part_seconds = 0.333334;
-    cfg.segment_seconds = 2;
-    cfg.window = 10;
+    fixture_stream_config(&cfg, root, sizeof(root));
     cr_assert_eq(cir_onair_open(&live, &cfg), 0);
     cr_assert_eq(cir_onair_add_video(live, vsrc.par, (AVRational){1, 1000},
                                      (AVRational){30, 1}, 0),

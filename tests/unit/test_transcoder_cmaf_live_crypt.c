@@ -32,16 +32,11 @@ encryption(cir_enc_scheme_t scheme)
 static cir_onair_t *
 open_encrypted(const cir_encryption_t *enc, const char *record, int *ret)
 {
-    cir_onair_config_t cfg = {0};
+    cir_onair_config_t cfg;
     cir_onair_t *live = NULL;
     char root[128];
 
-    snprintf(root, sizeof(root), "%s/live", workdir);
-    cfg.live_root = root;
-    cfg.stream = "s";
-    cfg.part_seconds = 0.333334;
-    cfg.segment_seconds = 2;
-    cfg.window = 10;
+    fixture_stream_config(&cfg, root, sizeof(root));
     cfg.encryption = enc;
     cfg.record_uri = record;
     if ((*ret = cir_onair_open(&live, &cfg)) < 0) {

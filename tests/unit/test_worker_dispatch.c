@@ -503,6 +503,48 @@ run_main(void *arg)
     return NULL;
 }
 
+/* The long job `id`, queued, and a dispatcher of one worker for it (not
+ * started: run_main does). */
+static void
+dispatch_long_job(run_arg_t *a, cir_pool_t **pool, cir_dispatch_config_t *dc,
+                  const char *id)
+{
+    char in[160];
+
+    snprintf(in, sizeof(in), "file://%s", input);
+    add_job(id, in, id, 1);
+    cir_lease_config_for(&dc->lease, 120000000, 2000000, 20000000);
+    cr_assert_eq(
+        cir_pool_new(pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
+        0);
+    cr_assert_eq(cir_dispatch_new(&a->d, dc, &intake.base, *pool), 0);
+}
+
+/* Once job `id` has written something (so there is something to remove),
+ * and half a second more. */
+static void
+wait_until_writing(const char *id)
+{
+    char version_dir[200];
+
+    snprintf(version_dir, sizeof(version_dir), "%s/%s/v", workdir, id);
+    while (access(version_dir, F_OK) != 0) {
+        usleep(20000);
+    }
+    usleep(500000);
+}
+
+/* A cancelled job's folder holds no file. */
+static void
+assert_outputs_removed(const char *id)
+{
+    char cmd[300];
+
+    snprintf(cmd, sizeof(cmd), "test -z \"$(find %s/%s -type f)\"", workdir,
+             id);
+    cr_assert_eq(system(cmd), 0, "what %s wrote is removed", id);
+}
+
 Test(worker_dispatch, cancel_on_request_removes_outputs, .init = setup_long,
      .fini = teardown, .timeout = 120)
 {
@@ -515,25 +557,13 @@ Test(worker_dispatch, cancel_on_request_removes_outputs, .init = setup_long,
     run_arg_t a = {0};
     cir_dispatch_counts_t c;
     pthread_t t;
-    char in[160], version_dir[200], cmd[300];
     int64_t t0 = cir_clock_mono_us(cir_clock_system());
     json_t *r;
 
-    snprintf(in, sizeof(in), "file://%s", input);
-    add_job("c", in, "c", 1);
-    cir_lease_config_for(&dc.lease, 120000000, 2000000, 20000000);
-    cr_assert_eq(
-        cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
-        0);
-    cr_assert_eq(cir_dispatch_new(&a.d, &dc, &intake.base, pool), 0);
+    dispatch_long_job(&a, &pool, &dc, "c");
     cr_assert_eq(cir_dispatch_cancel(a.d, "c"), 0, "not claimed yet");
     cr_assert_eq(pthread_create(&t, NULL, run_main, &a), 0);
-    /* once it has written something, so there is something to remove */
-    snprintf(version_dir, sizeof(version_dir), "%s/c/v", workdir);
-    while (access(version_dir, F_OK) != 0) {
-        usleep(20000);
-    }
-    usleep(500000);
+    wait_until_writing("c");
     cr_assert_eq(cir_dispatch_cancel(a.d, "other"), 0);
     cr_assert_eq(cir_dispatch_cancel(a.d, "c"), 1);
     pthread_join(t, NULL);
@@ -552,8 +582,7 @@ Test(worker_dispatch, cancel_on_request_removes_outputs, .init = setup_long,
     cr_assert_str_eq(str_of(r, "state"), "cancelled");
     cr_assert_str_eq(str_of(r, "error"), "cancelled on request");
     json_decref(r);
-    snprintf(cmd, sizeof(cmd), "test -z \"$(find %s/c -type f)\"", workdir);
-    cr_assert_eq(system(cmd), 0, "what it wrote is removed");
+    assert_outputs_removed("c");
 }
 
 Test(worker_dispatch, metrics_and_jobs_render, .init = setup_short,
@@ -667,23 +696,12 @@ Test(worker_dispatch, job_store_cancel_stops_a_running_job, .init = setup_long,
     run_arg_t a = {0};
     cir_dispatch_counts_t c;
     pthread_t t;
-    char in[160], version_dir[200], cmd[300];
     int64_t t0 = cir_clock_mono_us(cir_clock_system());
     json_t *r;
 
-    snprintf(in, sizeof(in), "file://%s", input);
-    add_job("sc", in, "sc", 1);
-    cir_lease_config_for(&dc.lease, 120000000, 2000000, 20000000);
-    cr_assert_eq(
-        cir_pool_new(&pool, &(cir_pool_config_t){.workers = 1, .queue_max = 0}),
-        0);
-    cr_assert_eq(cir_dispatch_new(&a.d, &dc, &intake.base, pool), 0);
+    dispatch_long_job(&a, &pool, &dc, "sc");
     cr_assert_eq(pthread_create(&t, NULL, run_main, &a), 0);
-    snprintf(version_dir, sizeof(version_dir), "%s/sc/v", workdir);
-    while (access(version_dir, F_OK) != 0) {
-        usleep(20000);
-    }
-    usleep(500000);
+    wait_until_writing("sc");
     r = stored(js, "sc");
     cr_assert_str_eq(str_of(r, "state"), "running");
     json_decref(r);
@@ -704,8 +722,7 @@ Test(worker_dispatch, job_store_cancel_stops_a_running_job, .init = setup_long,
     cr_assert_str_eq(str_of(json_object_get(r, "result"), "state"),
                      "cancelled");
     json_decref(r);
-    snprintf(cmd, sizeof(cmd), "test -z \"$(find %s/sc -type f)\"", workdir);
-    cr_assert_eq(system(cmd), 0, "what it wrote is removed");
+    assert_outputs_removed("sc");
     cir_job_store_close(&js);
 }
 
