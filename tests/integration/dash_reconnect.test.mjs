@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import * as B from './lib/browser.mjs';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, rawGet, startShippedNginx } from './lib/nginx.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -40,7 +40,7 @@ const MAX_LATENCY_S = 2.5;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // an independent reading of the MPD's timing (video.js's parser)
 const mpdParser = createRequire(path.join(B.NODE_MODULES, '..', 'package.json'))('mpd-parser');
-let ingest, nginx, browser, liveRoot, rtmpPort, pageDir, log = '';
+let ingest, nginx, browser, liveRoot, rtmpPort, log = '';
 
 // (the ingest's log tail when it times out)
 const waitFor = (what, fn, timeoutMs = 20000) => C.waitFor(what, fn,
@@ -113,8 +113,6 @@ before(async () => {
     if (missing)
         return;
     liveRoot = C.tmpDir('dash-reconnect-');
-    pageDir = C.tmpDir('dash-reconnect-page-');
-    fs.writeFileSync(path.join(pageDir, 'shaka.html'), SHAKA_PAGE);
     rtmpPort = await freePort();
     ingest = spawn(INGEST_BIN, ['--set', `port=${rtmpPort}`,
         '--set', `status_port=${await freePort()}`,
@@ -123,24 +121,9 @@ before(async () => {
     { stdio: ['ignore', 'ignore', 'pipe'] });
     ingest.stderr.on('data', (d) => (log += d));
     await waitFor('cirrus-ingest to listen', () => /listening rtmp=/.test(log), 5000);
-    const nm = B.NODE_MODULES;
-    nginx = await startNginx({
-        server: `
-        cirrus_cors on;
-        location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }
-        location = /time { cirrus_time; }
-        location = /player.html { root ${path.join(C.SOURCE_DIR, 'samples')}; }
-        location /dashboard/ {     # player.html's ES module (clearkey.js)
-            alias ${path.join(C.SOURCE_DIR, 'samples', 'dashboard')}/;
-            types { text/javascript js; }
-        }
-        location = /shaka.html { root ${pageDir}; }
-        location /lib/hls.js/ { alias ${path.join(nm, 'hls.js', 'dist')}/; }
-        location /lib/dashjs/ {
-            alias ${path.join(nm, 'dashjs', 'dist', 'modern', 'umd')}/;
-        }
-        location /lib/shaka/ { alias ${path.join(nm, 'shaka-player', 'dist')}/; }`,
-    });
+    // the shipped config (its /player.html, /lib/, /time); Shaka's page
+    // below is given by the browser for /shaka.html (openPlayer)
+    nginx = await startShippedNginx('sample', { liveRoot });
     browser = await B.launch();
 });
 
@@ -276,6 +259,8 @@ async function openPlayer(engine, key) {
         ? `${nginx.base}/shaka.html?src=/live/${key}/manifest.mpd`
         : `${nginx.base}/player.html?engine=dash&lowLatency=1&src=/live/${key}/manifest.mpd`;
     const page = await browser.context.newPage();
+    await page.route((u) => u.pathname === '/shaka.html', (route) => route.fulfill({
+        body: SHAKA_PAGE, contentType: 'text/html; charset=utf-8' }));
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));

@@ -1,7 +1,7 @@
 // Parts and segments from the media, over real RTMP: cirrus-ingest with the
 // live preset (the 640x360 source passed through as "video", a 234p rung,
 // AAC audio) and one without (the passthrough packaged on the event loop),
-// nginx with the module, and the ffmpeg CLI publishing with keyframes every
+// nginx from the shipped samples/nginx.conf, and the ffmpeg CLI publishing with keyframes every
 // 0.77 s (-g 23 at 30 fps) and every 2 s (-g 60).  Every
 // rendition's playlist is fetched many times while the stream runs and
 // checked against RFC 8216bis:
@@ -24,7 +24,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import HLS from 'hls-parser';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, rawGet, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, rawGet, startShippedNginx } from './lib/nginx.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -243,8 +243,7 @@ before(async () => {
     await startIngest('abr', ['--set', 'preset=live',
         '--set', `presets_dir=${C.PRESETS_DIR}`]);
     await startIngest('loop', []);
-    nginx = await startNginx({ server: `
-        location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 6s; }` });
+    nginx = await startShippedNginx('sample', { liveRoot });
 });
 
 after(async () => {

@@ -4,7 +4,7 @@
 // composition offsets, late or vanishing audio, or a new sequence header
 // mid-stream.  Each case publishes a few seconds over real RTMP into one
 // cirrus-ingest (passthrough, no preset), the cases in parallel; nginx
-// with the module serves the result.  For each case: every rendition has
+// from the shipped samples/nginx.conf serves the result.  For each case: every rendition has
 // segments, the video holds (nearly) every frame published (ffprobe
 // -count_frames over init + segments fetched through nginx), the log has
 // no "dropping a ... packet", and /metrics counted the repairs by kind.
@@ -22,7 +22,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as C from './lib/cirrus.mjs';
-import { freePort, nginxAvailable, startNginx } from './lib/nginx.mjs';
+import { freePort, nginxAvailable, startShippedNginx } from './lib/nginx.mjs';
 
 const INGEST_BIN = process.env.CIRRUS_INGEST ||
     path.join(C.BUILD_DIR, 'ingest', 'cirrus-ingest');
@@ -356,8 +356,7 @@ before(async () => {
         '--set', 'grace_seconds=1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     ingest.stderr.on('data', (d) => (log += d));
     await waitFor('cirrus-ingest to listen', () => /listening rtmp=/.test(log), 5000);
-    nginx = await startNginx({ server: `
-        location /live/ { cirrus_live ${liveRoot}; cirrus_block_timeout 3s; }` });
+    nginx = await startShippedNginx('sample', { liveRoot });
     src.plain = makeFlv('plain');
     src.bframes = makeFlv('bframes', { bframes: 2 });
     src.seqa = makeFlv('seqa', { seconds: 3 });

@@ -135,27 +135,51 @@ check_parts(const seen_t *o)
 /* ---- synthetic publishers ---- */
 
 typedef struct {
-    AVRational tb;        /* of the timestamps */
-    double fps;           /* nominal */
-    double keyint;        /* seconds between keyframes */
-    int flv_ms;           /* whole milliseconds, rounded per frame */
-    int bunched;          /* the first three frames 1 ms apart */
-    int bursty;           /* 80 steps of 8 ms, then 8 of 45 ms, again */
-    int soak;             /* bench/soak-live's publisher: +7/-6 ms jitter,
-                           * frames 1 and 2 of every 90 bunched (1 ms) */
+    AVRational tb; /* of the timestamps */
+    double fps;    /* nominal */
+    double keyint; /* seconds between keyframes */
+    int flv_ms;    /* whole milliseconds, rounded per frame */
+    int bunched;   /* the first three frames 1 ms apart */
+    int bursty;    /* 80 steps of 8 ms, then 8 of 45 ms, again */
+    int soak;      /* bench/soak-live's publisher: +7/-6 ms jitter,
+                    * frames 1 and 2 of every 90 bunched (1 ms) */
+    /* B-frames as GStreamer's flvmux sends them: PTS two frames after
+     * DTS, but the first keyframe's DTS = PTS (negative DTS clamped to 0;
+     * the next two frames 1 ms apart) */
+    int reorder;
+    /* two frames in four repeat the DTS before them, and the next one
+     * steps three frames (GStreamer's flvmux): steps of 1, 1, 99, 33 ms */
+    int repeat_then_double;
     double last_duration; /* of the last video frame (0: none given) */
     int audio;            /* AAC at 48 kHz beside */
+    double audio_late;    /* seconds the audio starts after the video */
     double seconds;       /* stream length */
     double part_seconds, segment_seconds;
     int64_t want_part_target_us;
     int tiles; /* parts tile each segment: no runt at its end */
 } timing_t;
 
+/* The pts of video frame i (decode order, shown in that order too), in
+ * tb. */
+static int64_t
+frame_pts(const timing_t *t, int i)
+{
+    return llround(i / t->fps / av_q2d(t->tb));
+}
+
 /* The dts of video frame i, in tb. */
 static int64_t
 frame_dts(const timing_t *t, int i)
 {
     double sec = i / t->fps;
+
+    if (t->reorder) {
+        return i < 3 ? av_rescale_q(i, (AVRational){1, 1000}, t->tb)
+                     : frame_pts(t, i - 2);
+    }
+    if (t->repeat_then_double) {
+        return frame_pts(t, i % 4 == 1 ? i - 1 : i % 4 == 2 ? i - 2 : i);
+    }
 
     if (t->bursty) {
         int64_t ms = (int64_t)(i / 88) * (80 * 8 + 8 * 45);
@@ -215,7 +239,7 @@ publish(const timing_t *t)
     /* video and audio interleaved by time, as a publisher sends them */
     while (i < nv) {
         int64_t vd = frame_dts(t, i);
-        int64_t ad = (int64_t)k * 1024;
+        int64_t ad = (int64_t)k * 1024 + llround(t->audio_late * 48000);
         int video = !t->audio || av_compare_ts(vd, t->tb, ad, atb) <= 0;
         /* not refcounted, like the RTMP reader's packets: a view of memory
          * the publisher reuses once the push returns (scribbled over here,
@@ -229,8 +253,11 @@ publish(const timing_t *t)
         pkt->data = mem;
         pkt->size = src->size;
         if (video) {
-            int64_t ms = av_rescale_q(vd, t->tb, (AVRational){1, 1000});
-            pkt->dts = pkt->pts = vd;
+            int64_t pts =
+                t->reorder || t->repeat_then_double ? frame_pts(t, i) : vd;
+            int64_t ms = av_rescale_q(pts, t->tb, (AVRational){1, 1000});
+            pkt->dts = vd;
+            pkt->pts = pts;
             pkt->duration = 0;
             if (i + 1 == nv && t->last_duration > 0) {
                 pkt->duration = llround(t->last_duration / av_q2d(t->tb));
@@ -388,6 +415,21 @@ static const cut_case_t cases[] = {
      * jitter, six to a segment (with PART-TARGET at exactly 10 frames,
      * 0.334 s, they were 9 frames and every segment ended in a runt) */
     {"the soak publisher's jitter and bunches", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .soak = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000, .tiles = 1}, 2, 6},
+    /* keyframes every 2 s of PTS, at 1.933 s of DTS after the first:
+     * cut on DTS, the first segment held two GOPs and the target was 4 */
+    {"B-frames from a publisher that does not shift DTS", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .reorder = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000}, 2, 0},
+    /* a live encoder's GOP a little short of the target: each keyframe
+     * cuts (cut at the target's half frame, every segment was two GOPs
+     * and the target 4) */
+    /* a 99 ms step can skip the parts' 50 ms window (85 to 100 % of the
+     * target): the next sample's DTS is moved back to the target */
+    {"repeated DTS, then a triple step (GStreamer)", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .repeat_then_double = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000}, 2, 0},
+    /* keyframes 1.5 s apart: at 1.5 s (0.5 s short) rather than 3 s */
+    /* the first audio frame 120 ms after the first picture: silence
+     * leads it in, so the first segments start (and are dated) together */
+    {"audio starting 120 ms after the video", {.tb = {1, 1000}, .fps = 30, .keyint = 2, .flv_ms = 1, .audio = 1, .audio_late = 0.12, .seconds = 12, .want_part_target_us = 350000, .tiles = 1}, 2, 0},
+    {"keyframes every 1.5 s with a 2 s target", {.tb = {1, 1000}, .fps = 30, .keyint = 1.5, .flv_ms = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000}, 2, 0},
+    {"keyframes every 1.9 s with a 2 s target", {.tb = {1, 1000}, .fps = 30, .keyint = 1.9, .flv_ms = 1, .audio = 1, .seconds = 16, .want_part_target_us = 350000}, 2, 0},
     {"video alone, keyframes every 0.77 s at 30 fps", {.tb = {1, 1000}, .fps = 30, .keyint = 0.77, .flv_ms = 1, .seconds = 16, .want_part_target_us = 350000}, 3, 0},
     /* a publisher whose frames come in bursts: the spacing changes from
      * 8 to 45 ms and back, so a part's end cannot be predicted from the

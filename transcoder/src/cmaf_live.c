@@ -37,6 +37,7 @@ cir_cmaf_live_open(cir_cmaf_live_t **out, const cir_cmaf_live_config_t *cfg)
     c->is_video = cfg->par->codec_type == AVMEDIA_TYPE_VIDEO;
     c->next_cut = AV_NOPTS_VALUE;
     c->last_dts = AV_NOPTS_VALUE;
+    c->last_key_pts = AV_NOPTS_VALUE;
     c->follower = cfg->follower;
     c->decides_target = cfg->decides_target;
     if ((c->pkt = av_packet_alloc()) == NULL ||
@@ -140,24 +141,68 @@ cir_cmaf_live_half_step(const cir_cmaf_live_t *c)
 }
 
 /*
+ * How early a keyframe at pts may come and still cut: half the GOP it
+ * ends, so a segment ends at the keyframe nearest the target (this one, or
+ * the next, a GOP later).  A live encoder's GOP is not exact: GStreamer's
+ * x264enc and flvmux stamp the first frames bunched (a first GOP of 1.77
+ * to 1.99 s for a 2 s interval), and a keyframe just short of a 2 s target
+ * would double the segment and the target duration decided from it.
+ * Keyframes every 0.77 s still make segments of three GOPs (2.31 s is
+ * nearer 2 s than 1.54 s); every frame a keyframe: half a frame.
+ */
+static int64_t
+gop_slack(const cir_cmaf_live_t *c, int64_t pts)
+{
+    int64_t gop;
+
+    if (!c->is_video || c->last_key_pts == AV_NOPTS_VALUE) {
+        return c->tolerance;
+    }
+    gop = pts - c->last_key_pts;
+    if (gop <= 0 || gop > c->seg_limit) {
+        return c->tolerance; /* another timeline's keyframe */
+    }
+    return FFMAX(gop / 2, c->tolerance);
+}
+
+/*
  * A segment is due at a keyframe past the target, or for a follower (audio
  * next to video) at the leader's cut, so segment numbers mean the same
  * times in every rendition.  Any sample cuts a segment about to outgrow
  * the stream's target duration (a follower whose leader stalls, or a
  * source whose keyframes come further apart than when the target was
  * decided).
+ *
+ * The keyframe's distance is counted in presentation time: with B-frames
+ * a keyframe's DTS runs ahead of its PTS by the reorder delay, except at
+ * the stream's start, where publishers that do not shift the timeline
+ * (GStreamer's flvmux) send the first keyframe with DTS = PTS.  Counted in
+ * DTS the next keyframe, 2 s later, would be 1.93 s in and missed: a first
+ * segment of two GOPs, and a target duration decided from it twice as
+ * long as asked.  And a keyframe a little early still cuts (gop_slack).
  */
 static int
-segment_due(const cir_cmaf_live_t *c, int64_t dts, int key)
+segment_due(const cir_cmaf_live_t *c, const AVPacket *pkt, int key)
 {
-    if (dts - c->seg_start + cir_cmaf_live_step_estimate(c) > c->seg_limit) {
+    int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+
+    if (pkt->dts - c->seg_start + cir_cmaf_live_step_estimate(c) >
+        c->seg_limit) {
         return 1;
     }
     if (c->follower) {
         return c->next_cut != AV_NOPTS_VALUE &&
-               dts >= c->next_cut - cir_cmaf_live_half_step(c);
+               pkt->dts >= c->next_cut - cir_cmaf_live_half_step(c);
     }
-    return key && dts - c->seg_start >= c->seg_len - c->tolerance;
+    return key && pts - c->seg_start_pts >= c->seg_len - gop_slack(c, pts);
+}
+
+/* Where the segment opening with pkt starts. */
+static void
+mark_segment_start(cir_cmaf_live_t *c, const AVPacket *pkt)
+{
+    c->seg_start = pkt->dts;
+    c->seg_start_pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
 }
 
 /* The stream's leader decides the target duration when its first segment
@@ -282,6 +327,28 @@ close_segment(cir_cmaf_live_t *c)
     return ret;
 }
 
+/*
+ * Where the held video sample ends, given the next one's DTS: there, or
+ * the open part's end at PART-TARGET when the held sample would overflow
+ * the part and ending the part before it would leave it under 85 % of the
+ * target (a step longer than the 15 % left: GStreamer's flvmux sends a
+ * repeated DTS, then a double step).  The next sample's DTS is then moved
+ * back to the part's end; its PTS stays (a larger composition offset), so
+ * what is shown, and when, does not change.
+ */
+static int64_t
+part_boundary(const cir_cmaf_live_t *c, int64_t next)
+{
+    int64_t end = c->part_start + c->part_len;
+
+    if (!c->is_video || !c->has_held || !c->part_open || c->held_starts ||
+        next <= end || end <= c->held->dts ||
+        c->held->dts - c->part_start >= c->part_len * 85 / 100) {
+        return next;
+    }
+    return end;
+}
+
 /* Muxes one sample (pkt: muxer timescale; a view or refcounted, taken
  * over): opens, cuts, or joins a part.  1: a segment started. */
 int
@@ -306,15 +373,16 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             return ret;
         }
         c->seg_open = 1;
-        c->seg_start = pkt->dts;
+        mark_segment_start(c, pkt);
         c->nb_segments++;
         c->held_starts = 1;
         cut = 1;
     } else {
+        pkt->dts = part_boundary(c, pkt->dts);
         if ((ret = mux_held(c, pkt->dts)) < 0) {
             return ret;
         }
-        if (segment_due(c, pkt->dts, key)) {
+        if (segment_due(c, pkt, key)) {
             if (c->nb_segments == 1 && (ret = decide_target(c, pkt->dts)) < 0) {
                 return ret;
             }
@@ -326,7 +394,7 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
             if (ret < 0 || (ret = cir_cmaf_live_crypt_segment(c)) < 0) {
                 return ret;
             }
-            c->seg_start = pkt->dts;
+            mark_segment_start(c, pkt);
             c->next_cut = AV_NOPTS_VALUE;
             c->absorb_start = 0;
             c->nb_segments++;
@@ -350,6 +418,9 @@ cir_cmaf_live_write_sample(cir_cmaf_live_t *c, AVPacket *pkt, int key)
     }
     c->last_dts = pkt->dts;
     c->last_end = pkt->dts + pkt->duration;
+    if (key && c->is_video) {
+        c->last_key_pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    }
     /* held past this call: a view of the caller's memory (the RTMP
      * reader's buffer) becomes a copy; a refcounted one stays a reference */
     if (av_packet_make_refcounted(pkt) < 0) {

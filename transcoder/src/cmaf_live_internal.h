@@ -52,16 +52,20 @@ struct cir_cmaf_live {
     int64_t part_start; /* dts of its first sample */
     int seg_open;
     int64_t seg_start;
-    int nb_segments;   /* opened so far */
-    int64_t last_end;  /* dts + duration of the last sample */
-    int64_t last_dts;  /* of the last sample, AV_NOPTS_VALUE at first */
-    int64_t step_cur;  /* the longest dts step in the open part */
-    int64_t step_prev; /* ... in the part before */
-    int follower;      /* segments cut where the leader (video) cut */
-    int64_t next_cut;  /* the leader's next cut, or AV_NOPTS_VALUE */
-    int absorb_start;  /* after a break: the leader's start cut_at is the
-                        * start of the segment already open */
-    int rewait;        /* after a break: wait for the leader's new start */
+    /* the presentation time of the open segment's first sample: a leader
+     * cuts at a keyframe a segment's length of presentation after it */
+    int64_t seg_start_pts;
+    int64_t last_key_pts; /* of the last keyframe, AV_NOPTS_VALUE at first */
+    int nb_segments;      /* opened so far */
+    int64_t last_end;     /* dts + duration of the last sample */
+    int64_t last_dts;     /* of the last sample, AV_NOPTS_VALUE at first */
+    int64_t step_cur;     /* the longest dts step in the open part */
+    int64_t step_prev;    /* ... in the part before */
+    int follower;         /* segments cut where the leader (video) cut */
+    int64_t next_cut;     /* the leader's next cut, or AV_NOPTS_VALUE */
+    int absorb_start;     /* after a break: the leader's start cut_at is the
+                           * start of the segment already open */
+    int rewait;           /* after a break: wait for the leader's new start */
     /* a follower's first samples (and its first after a break), waiting
      * for the leader's start */
     AVPacket *wait[WAIT_MAX];

@@ -157,6 +157,8 @@ cir_cmaf_live_change_timescale(cir_cmaf_live_t *c, AVRational from)
     c->last_end = rescale_ts(c->last_end, from, to);
     c->next_cut = rescale_ts(c->next_cut, from, to);
     c->seg_start = rescale_ts(c->seg_start, from, to);
+    c->seg_start_pts = rescale_ts(c->seg_start_pts, from, to);
+    c->last_key_pts = rescale_ts(c->last_key_pts, from, to);
     c->part_start = rescale_ts(c->part_start, from, to);
     c->step_cur = rescale_ts(c->step_cur, from, to);
     c->step_prev = rescale_ts(c->step_prev, from, to);

@@ -77,6 +77,7 @@ cir_onair_open(cir_onair_t **out, const cir_onair_config_t *cfg)
         }
     }
     l->audio_end = AV_NOPTS_VALUE;
+    l->video_start_us = AV_NOPTS_VALUE;
     snprintf(l->stream, sizeof(l->stream), "%s", cfg->stream);
     snprintf(l->root, sizeof(l->root), "%s", cfg->live_root);
     l->cfg.stream = l->stream;
@@ -253,6 +254,32 @@ audio_keep_up(cir_onair_t *l, int64_t video_dts)
     return n < 0 ? n : 0;
 }
 
+/*
+ * The timeline's first audio frame coming after the video's first segment
+ * began (publishers start their audio up to a few hundred ms late:
+ * GStreamer's, 120 ms): silence from where the video starts, so the audio's
+ * first segment starts, and is dated, with the video's (PDT alike in every
+ * rendition).  Later than SILENCE_LAG_US it is audio appearing late: its
+ * segments start where it does.
+ */
+static int
+audio_lead_in(cir_onair_t *l, const AVPacket *pkt)
+{
+    int64_t start;
+
+    if (l->video_start_us == AV_NOPTS_VALUE) {
+        return 0;
+    }
+    start = av_rescale_q(l->video_start_us, AV_TIME_BASE_Q, l->audio.tb);
+    if (pkt->dts <= start + SILENCE_HOLE_FRAMES * aac_frame(l) ||
+        pkt->dts - start >
+            av_rescale_q(SILENCE_LAG_US, AV_TIME_BASE_Q, l->audio.tb)) {
+        return 0;
+    }
+    l->audio_end = start;
+    return fill_silence(l, pkt->dts);
+}
+
 /* A passthrough AAC frame: a hole before it is filled with silence; one
  * whose time silence already filled is dropped (counted).  1: drop it. */
 static int
@@ -261,8 +288,12 @@ audio_before_package(cir_onair_t *l, const AVPacket *pkt)
     int64_t frame;
     int ret;
 
-    if (l->apar == NULL || l->audio_end == AV_NOPTS_VALUE) {
+    if (l->apar == NULL) {
         return 0;
+    }
+    if (l->audio_end == AV_NOPTS_VALUE) {
+        ret = audio_lead_in(l, pkt);
+        return ret < 0 ? ret : 0;
     }
     frame = aac_frame(l);
     if (l->silence_on && pkt->dts + frame / 2 < l->audio_end) {
@@ -375,6 +406,13 @@ package_passthrough(cir_onair_t *l, live_track_t *t, int video,
          * too (same numbers for the same times) */
         cir_cmaf_live_cut_at(l->audio.pkg,
                              cir_cmaf_live_segment_start_us(t->pkg));
+        if (l->video_start_us == AV_NOPTS_VALUE) {
+            /* its first picture shown: with B-frames, a reorder delay
+             * after the segment's DTS, where the audio starts too */
+            l->video_start_us =
+                av_rescale_q(pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts,
+                             t->tb, AV_TIME_BASE_Q);
+        }
     }
     if (ret >= 0) {
         ret = live_spread_decided(l, t);

@@ -95,6 +95,10 @@ struct cir_live {
     cir_onair_silence_t *silence;
     int silence_failed, silence_on;
     int64_t audio_end;
+    /* when the timeline's first video segment starts to be shown (its
+     * keyframe's PTS, µs; AV_NOPTS_VALUE: none yet): audio starting a
+     * little after it is led in with silence */
+    int64_t video_start_us;
     int disc_pending; /* a break before the next frame decoded */
     int paused;       /* the publisher left (cir_onair_pause) */
     cir_ladder_rung_t ladder[CIR_PRESET_MAX_RUNGS];

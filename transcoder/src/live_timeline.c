@@ -53,6 +53,7 @@ live_timeline_break(cir_onair_t *l)
     }
     /* no silence across a break: the new timeline's audio starts anew */
     l->audio_end = AV_NOPTS_VALUE;
+    l->video_start_us = AV_NOPTS_VALUE;
     l->silence_on = 0;
     return 0;
 }
