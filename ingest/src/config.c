@@ -141,7 +141,7 @@ static const cir_option_t opts[] = {
      "nearest it that tiles a segment; PART-TARGET is that plus half a "
      "frame, in whole ms up (parts 85-100 % of it)"},
     {"segment_seconds", D(segment_seconds), "2", 0.1, 60,
-     "segment target: segments end at the first keyframe past it; the "
+     "segment target: segments end at the keyframe nearest it; the "
      "stream's target duration fits its first segment"},
     {"window", I(window), "15", 3, 100000,
      "segments kept in the playlist (more while the parts of older ones "
