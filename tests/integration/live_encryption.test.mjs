@@ -23,8 +23,9 @@
 // - hls.js, dash.js and Shaka Player (HLS and DASH) play a cenc and a cbcs
 //   live stream with EME ClearKey in Chromium (player.html?clearkey=
 //   KID:KEY) while it runs, and a stream whose key changes every segment
-//   across two key changes (clearkey=KID:KEY,KID:KEY,...); Shaka's HLS
-//   refuses ClearKey signalled alone (4026).
+//   across two key changes (clearkey=KID:KEY,KID:KEY,...; Shaka's DASH
+//   not: it stops (4012) once the MPD names a Period key it was not
+//   given); Shaka's HLS refuses ClearKey signalled alone (4026).
 // - Key rotation ("rotate_segments", keys from the AWS rig's SPEKE v2 key
 //   server, which checks each request's crypto period shape): the
 //   requests for periods 0, 1, 2 in order, each with its own key ID; per
@@ -564,23 +565,39 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
 // cbcs stream (the sample looped at real time, ClearKey and Widevine
 // signalled) while it runs, and a stream whose key changes every segment
 // (SPEKE v2 keys from the AWS rig) across at least two key changes, given
-// every key asked for so far; Shaka's HLS refuses a stream signalled with
-// ClearKey alone (its HLS parser knows no org.w3.clearkey KEYFORMAT).
+// every key asked for so far (but Shaka's DASH: 4012, below); Shaka's HLS
+// refuses a stream signalled with ClearKey alone (its HLS parser knows no
+// org.w3.clearkey KEYFORMAT).
 const ENGINES = [['hls.js', 'hls', 'master.m3u8'], ['dash.js', 'dash', 'manifest.mpd'],
     ['Shaka (HLS)', 'shaka', 'master.m3u8'], ['Shaka (DASH)', 'shaka', 'manifest.mpd']];
 
 describe('players play encrypted live streams (EME ClearKey)', {
     skip: missing || B.browserAvailable() || false }, () => {
     const DRM = { clearkey: {}, widevine: {} };
-    const SEGMENT = 60 * 1001 / 30000; // s: the sample's GOP, 60 frames at 29.97/s
+    const SEGMENT = 2; // s: the input's GOP, 60 frames at 30/s
     const pubs = [];
-    let browser, rig;
+    let browser, rig, input;
 
-    // The sample looped (about 4 minutes) at real time as live stream
-    // `stream`; stopped after the tests.
+    // A 4-minute input (a looped sample's audio starts each loop 50-60 ms
+    // after its video, clear or not, past the validator's PDT tolerance
+    // across renditions): 640x360 at 30/s, a keyframe every 2 s, AAC.
+    async function makeInput() {
+        const file = path.join(work, 'players-src.mp4');
+        const r = await C.run('ffmpeg', ['-nostdin', '-loglevel', 'error',
+            '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+            '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+            '-t', '240', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60',
+            '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+            '-c:a', 'aac', '-b:a', '96k', file], { timeoutMs: 120000 });
+        assert.equal(r.code, 0, r.stderr);
+        return file;
+    }
+
+    // The input at real time as live stream `stream`; stopped after the
+    // tests.
     function startLive(stream, encryption, env) {
-        const pub = spawn(C.TRANSCODE_BIN, ['--input', C.sample(SAMPLE),
-            '--live-root', liveRoot, '--stream', stream, '--loop', '40',
+        const pub = spawn(C.TRANSCODE_BIN, ['--input', input,
+            '--live-root', liveRoot, '--stream', stream,
             '--segment-seconds', '2', '--part-seconds', '0.5',
             '--encryption', JSON.stringify(encryption)],
         { stdio: ['ignore', 'ignore', 'pipe'], env: env || process.env });
@@ -597,6 +614,7 @@ describe('players play encrypted live streams (EME ClearKey)', {
     before(async () => {
         browser = await B.launch();
         rig = await startRig();
+        input = await makeInput();
         await Promise.all([
             startLive('pcenc', { scheme: 'cenc', key_file: keyFile, drm: DRM }),
             startLive('pcbcs', { scheme: 'cbcs', key_file: keyFile, drm: DRM }),
@@ -664,16 +682,20 @@ describe('players play encrypted live streams (EME ClearKey)', {
     });
 
     // Every key asked of the rig for the stream so far (the transcoder asks
-    // one crypto period ahead), as KID:KEY pairs; the page plays 10 s
-    // behind the live edge, so the periods it plays through are among them.
-    for (const [name, engine, manifest] of ENGINES) {
+    // one crypto period ahead), as KID:KEY pairs.
+    async function keysSoFar() {
+        const asked = (await rig.spekeRequests()).filter((q) =>
+            q.resourceId === 'live-play' && q.error === undefined);
+        assert.ok(asked.length >= 3, `${asked.length} periods asked for`);
+        return asked.map((q) => `${q.kid.replace(/-/g, '')}:` +
+            spekeKeyFor(q.kid, q.period).toString('hex')).join(',');
+    }
+
+    // The page plays 10 s behind the live edge, so the periods it plays
+    // through are among the keys it was given.  Shaka's DASH is below.
+    for (const [name, engine, manifest] of ENGINES.slice(0, 3)) {
         test(`${name} plays on across two key changes (a key per segment)`, async () => {
-            const asked = (await rig.spekeRequests()).filter((q) =>
-                q.resourceId === 'live-play' && q.error === undefined);
-            assert.ok(asked.length >= 3, `${asked.length} periods asked for`);
-            const pairs = asked.map((q) => `${q.kid.replace(/-/g, '')}:` +
-                spekeKeyFor(q.kid, q.period).toString('hex'));
-            const s = await playLive(engine, 'prot', manifest, pairs.join(','),
+            const s = await playLive(engine, 'prot', manifest, await keysSoFar(),
                 { minPlayed: 2 * SEGMENT + 1, extra: '&liveDelay=10' });
             // more than two periods' worth of media played: past two key
             // changes, each with a new init segment
@@ -681,4 +703,16 @@ describe('players play encrypted live streams (EME ClearKey)', {
             assert.ok(s.inits.length >= 3, `the inits of 3 periods: ${s.why}`);
         });
     }
+
+    // Shaka's DASH joins each Period's Representations into one track, whose
+    // key IDs are every Period's: once an MPD update names a Period whose
+    // key it was not given (the next crypto period's, ahead of the
+    // playhead), it restricts the track and stops, however far behind the
+    // edge it plays.  Given keys cannot follow a rotation there.
+    test('Shaka (DASH) given the keys so far stops at the first Period whose key ' +
+        'it lacks: RESTRICTIONS_CANNOT_BE_MET (4012)', async () => {
+        const s = await playLive('shaka', 'prot', 'manifest.mpd', await keysSoFar(),
+            { minPlayed: 30, extra: '&liveDelay=10' });
+        assert.match(String(s.fatal), /"code":4012\b/, s.why);
+    });
 });
