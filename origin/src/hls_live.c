@@ -2,7 +2,10 @@
  * Live LL-HLS rendering from live indexes (RFC 8216bis, Apple LL-HLS):
  * the media playlist with parts, preload hint, blocking-reload server
  * control, delta updates and rendition reports, and the live multivariant
- * playlist.  Pure functions over cir_live_index_t.
+ * playlist (EXT-X-SESSION-KEY of an encrypted stream's current key).
+ * Pure functions over cir_live_index_t.  Tested by
+ * tests/unit/test_origin_hls_live.c (goldens tests/golden/origin/live_*.m3u8)
+ * and tests/integration/live.test.mjs, live_encryption.test.mjs.
  */
 #include <math.h>
 #include <string.h>
@@ -397,6 +400,42 @@ fail:
     return ret;
 }
 
+/*
+ * EXT-X-SESSION-KEY (RFC 8216bis 4.4.6.5): the key lines of the key the
+ * first video track's (else the first track's) newest segment is
+ * encrypted with, the same METHOD, URI, KEYFORMAT and KEYFORMATVERSIONS
+ * as that EXT-X-KEY in its media playlist (the same code writes both), so
+ * a player may set up its key before it loads a media playlist.  With key
+ * rotation that is the current crypto period's key (every rendition
+ * changes key at the same media sequence number).  None for clear media
+ * (never METHOD=NONE).
+ */
+static int
+put_live_session_key(cir_buf_t *out, const cir_live_index_t *const *tracks,
+                     size_t nb)
+{
+    const cir_live_index_t *lead = tracks[0];
+    const cir_live_key_t *k;
+    cir_protection_t p;
+    uint32_t init_id;
+
+    for (size_t i = 0; i < nb; i++) {
+        if (tracks[i]->track.kind == CIR_LIVE_VIDEO) {
+            lead = tracks[i];
+            break;
+        }
+    }
+    init_id = lead->nb_segments > 0
+                  ? lead->segments[lead->nb_segments - 1].init_id
+                  : lead->init_id;
+    k = init_id > 0 ? cir_live_index_key(lead, init_id) : NULL;
+    if (k == NULL) {
+        return 0;
+    }
+    cir_live_key_protection(k, &p);
+    return cir_hls_put_key(out, &p, "SESSION-KEY");
+}
+
 int
 cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
                            cir_buf_t *out)
@@ -415,6 +454,7 @@ cir_hls_render_live_master(const cir_live_index_t *const *tracks, size_t nb,
     }
     TRY(cir_buf_puts(out, "#EXTM3U\n#EXT-X-VERSION:6\n"
                           "#EXT-X-INDEPENDENT-SEGMENTS\n"));
+    TRY(put_live_session_key(out, tracks, nb));
     if (nb_audio == nb) {
         /* audio only: each rendition is a variant of its own */
         TRY(cir_buf_puts(out, "\n"));

@@ -129,7 +129,7 @@ async function keyFor(src, live) {
     } catch {
         /* not a key yet */
     }
-    const fits = !!ck && (!!ck.server || kids.includes(ck.kidHex));
+    const fits = !!ck && (!!ck.server || ck.keys.some((x) => kids.includes(x.kidHex)));
     $('key-form').classList.toggle('needed', kids.length > 0 && !fits);
     if (!kids.length) {
         status.textContent = '';

@@ -18,8 +18,14 @@
 //   and not without the key or with another.
 // - The key (hex, base64, raw bytes) is in no file of the live store and in
 //   no log line.
-// - hls.js plays the encrypted live stream with EME ClearKey in Chromium
-//   (player.html?clearkey=KID:KEY) while it runs.
+// - The master's EXT-X-SESSION-KEY lines are the media playlists' key
+//   lines (after a rotation: the current period's).
+// - hls.js, dash.js and Shaka Player (HLS and DASH) play a cenc and a cbcs
+//   live stream with EME ClearKey in Chromium (player.html?clearkey=
+//   KID:KEY) while it runs, and a stream whose key changes every segment
+//   across two key changes (clearkey=KID:KEY,KID:KEY,...; Shaka's DASH
+//   not: it stops (4012) once the MPD names a Period key it was not
+//   given); Shaka's HLS refuses ClearKey signalled alone (4026).
 // - Key rotation ("rotate_segments", keys from the AWS rig's SPEKE v2 key
 //   server, which checks each request's crypto period shape): the
 //   requests for periods 0, 1, 2 in order, each with its own key ID; per
@@ -226,6 +232,21 @@ describe('a live stream encrypted with one key', { skip: missing || false }, () 
                     }
                 }
             });
+
+        test(`${stream}: the master's EXT-X-SESSION-KEY lines are the media ` +
+            'playlists\' key lines', async () => {
+            const master = await text(stream, 'master.m3u8');
+            const session = master.split('\n').filter((l) =>
+                l.startsWith('#EXT-X-SESSION-KEY:')).map((l) => l.slice(19));
+            assert.ok(session.length >= 1, master);
+            assert.ok(session.every((a) => a.startsWith(`METHOD=${method},`)), master);
+            assert.ok(session.some((a) => a.includes('KEYFORMAT="org.w3.clearkey"')), master);
+            for (const r of await renditions(stream)) {
+                const keys = (await text(stream, `${r}/index.m3u8`)).split('\n')
+                    .filter((l) => l.startsWith('#EXT-X-KEY:')).map((l) => l.slice(11));
+                assert.deepEqual(keys, session, `${r}'s key lines`);
+            }
+        });
 
         test(`${stream}: the MPD's ContentProtection and the init's pssh bytes`,
             async () => {
@@ -490,6 +511,18 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
                     `${r} period ${i} decodes with another period's key`);
             }
         }
+        // the master's session key is the current (the ended stream's
+        // last) period's: the key lines after the video playlist's last map
+        const master = await text(stream, 'master.m3u8');
+        const vpl = await text(stream, 'video/index.m3u8');
+        const session = master.split('\n').filter((l) => l.startsWith('#EXT-X-SESSION-KEY:'))
+            .map((l) => l.slice(19));
+        const keyRuns = vpl.split(/^#EXT-X-MAP:.*$/m).slice(1).map((run) => run.split('\n')
+            .filter((l) => l.startsWith('#EXT-X-KEY:')).map((l) => l.slice(11)));
+        assert.ok(session.length >= 1 && session.some((a) => a.includes('org.w3.clearkey')),
+            master);
+        assert.deepEqual(session, keyRuns.at(-1), `the last period's key:\n${master}\n${vpl}`);
+        assert.ok(keyRuns.length >= 2 && keyRuns[0].join() !== session.join());
         const mpd = await text(stream, 'manifest.mpd');
         const periods = mpd.match(/<Period [\s\S]*?<\/Period>/g);
         assert.ok(periods.length >= minPeriods, mpd);
@@ -526,39 +559,162 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
     });
 });
 
-describe('hls.js plays an encrypted live stream (EME ClearKey)', {
-    skip: missing || B.browserAvailable() || false }, () => {
-    let browser, pub;
-    before(async () => {
-        browser = await B.launch();
-    });
-    after(async () => {
-        pub?.kill('SIGTERM');
-        await browser?.close();
-    });
+// The players on encrypted live streams, in headless Chromium with EME
+// ClearKey (samples/player.html?clearkey=KID:KEY[,KID:KEY...]): hls.js,
+// dash.js and Shaka Player (its HLS and its DASH) each play a cenc and a
+// cbcs stream (the sample looped at real time, ClearKey and Widevine
+// signalled) while it runs, and a stream whose key changes every segment
+// (SPEKE v2 keys from the AWS rig) across at least two key changes, given
+// every key asked for so far (but Shaka's DASH: 4012, below); Shaka's HLS
+// refuses a stream signalled with ClearKey alone (its HLS parser knows no
+// org.w3.clearkey KEYFORMAT).
+const ENGINES = [['hls.js', 'hls', 'master.m3u8'], ['dash.js', 'dash', 'manifest.mpd'],
+    ['Shaka (HLS)', 'shaka', 'master.m3u8'], ['Shaka (DASH)', 'shaka', 'manifest.mpd']];
 
-    test('hls.js plays the cenc stream while it runs', async () => {
-        // a stream long enough to play 4 s of it live: the sample looped
-        pub = spawn(C.TRANSCODE_BIN, ['--input', C.sample(SAMPLE),
-            '--live-root', liveRoot, '--stream', 'play', '--loop', '8',
+describe('players play encrypted live streams (EME ClearKey)', {
+    skip: missing || B.browserAvailable() || false }, () => {
+    const DRM = { clearkey: {}, widevine: {} };
+    const SEGMENT = 2; // s: the input's GOP, 60 frames at 30/s
+    const pubs = [];
+    let browser, rig, input;
+
+    // A 4-minute input (a looped sample's audio starts each loop 50-60 ms
+    // after its video, clear or not, past the validator's PDT tolerance
+    // across renditions): 640x360 at 30/s, a keyframe every 2 s, AAC.
+    async function makeInput() {
+        const file = path.join(work, 'players-src.mp4');
+        const r = await C.run('ffmpeg', ['-nostdin', '-loglevel', 'error',
+            '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+            '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+            '-t', '240', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60',
+            '-keyint_min', '60', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+            '-c:a', 'aac', '-b:a', '96k', file], { timeoutMs: 120000 });
+        assert.equal(r.code, 0, r.stderr);
+        return file;
+    }
+
+    // The input at real time as live stream `stream`; stopped after the
+    // tests.
+    function startLive(stream, encryption, env) {
+        const pub = spawn(C.TRANSCODE_BIN, ['--input', input,
+            '--live-root', liveRoot, '--stream', stream,
             '--segment-seconds', '2', '--part-seconds', '0.5',
-            '--encryption', JSON.stringify({ scheme: 'cenc', key_file: keyFile })],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
-        let log = '';
-        pub.stderr.on('data', (d) => (log += d));
-        await C.waitFor('the stream to list segments', async () => {
-            const r = await rawGetUnchecked(nginx.port, '/live/play/video/index.m3u8');
+            '--encryption', JSON.stringify(encryption)],
+        { stdio: ['ignore', 'ignore', 'pipe'], env: env || process.env });
+        pub.log = '';
+        pub.stderr.on('data', (d) => (pub.log += d));
+        pubs.push(pub);
+        return C.waitFor(`${stream} to list segments`, async () => {
+            const r = await rawGetUnchecked(nginx.port, `/live/${stream}/video/index.m3u8`);
             return r.status === 200 &&
                 (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 2;
-        }, { timeoutMs: 30000, every: 200, detail: () => log.slice(-2000) });
-        const s = await B.play(browser, `${nginx.base}/player.html?engine=hls` +
-            `&src=${encodeURIComponent('/live/play/master.m3u8')}` +
-            `&clearkey=${KID}:${KEY}`, { minTime: 4, timeoutMs: 45000,
-            onPage: (page) => V.watchPage(page) });
-        const why = JSON.stringify({ errors: s.errors, fatal: s.fatal,
-            console: s.console.slice(-15) });
-        assert.equal(s.fatal, null, why);
-        assert.ok(s.videoWidth > 0, `frames decoded: ${why}`);
-        assert.ok(s.currentTime > 4, `played past 4 s (${s.currentTime}): ${why}`);
+        }, { timeoutMs: 30000, every: 200, detail: () => pub.log.slice(-2000) });
+    }
+
+    before(async () => {
+        browser = await B.launch();
+        rig = await startRig();
+        input = await makeInput();
+        await Promise.all([
+            startLive('pcenc', { scheme: 'cenc', key_file: keyFile, drm: DRM }),
+            startLive('pcbcs', { scheme: 'cbcs', key_file: keyFile, drm: DRM }),
+            startLive('ckonly', { scheme: 'cenc', key_file: keyFile }),
+            startLive('prot', { scheme: 'cenc', rotate_segments: 1, drm: DRM,
+                speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-play' } },
+            rig.env())]);
+    });
+    after(async () => {
+        for (const pub of pubs) {
+            pub.kill('SIGTERM');
+            logs.push(pub.log);
+        }
+        await browser?.close();
+        await stopRig(rig);
+    });
+
+    // Plays /live/<stream>/<manifest> with `engine`; resolves B.play's
+    // state and the video init segments the page fetched.
+    async function playLive(engine, stream, manifest, clearkey, { minPlayed,
+        timeoutMs = 40000, extra = '' }) {
+        const inits = new Set();
+        const s = await B.play(browser, `${nginx.base}/player.html?engine=${engine}` +
+            `&src=${encodeURIComponent(`/live/${stream}/${manifest}`)}` +
+            `&clearkey=${clearkey}${extra}`, { minPlayed, timeoutMs,
+            onPage: (page) => {
+                V.watchPage(page);
+                page.on('request', (q) => {
+                    const m = /\/live\/[^/]+\/video\/(init-\d+\.mp4)/.exec(q.url());
+                    if (m)
+                        inits.add(m[1]);
+                });
+            } });
+        s.inits = [...inits];
+        s.why = JSON.stringify({ fatal: s.fatal, errors: s.errors, firstTime: s.firstTime,
+            currentTime: s.currentTime, played: s.played, inits: s.inits,
+            events: (s.events || []).slice(-8), console: s.console.slice(-15) });
+        return s;
+    }
+
+    function assertPlayed(s, seconds) {
+        assert.equal(s.fatal, null, s.why);
+        assert.ok(s.videoWidth > 0, `frames decoded: ${s.why}`);
+        assert.ok(s.played > seconds, `played ${seconds} s on: ${s.why}`);
+        assert.deepEqual(browser.offLoopback, [], 'nothing left 127.0.0.1');
+    }
+
+    for (const [stream, scheme] of [['pcenc', 'cenc'], ['pcbcs', 'cbcs']]) {
+        for (const [name, engine, manifest] of ENGINES) {
+            test(`${name} plays the ${scheme} live stream`, async () => {
+                assertPlayed(await playLive(engine, stream, manifest, `${KID}:${KEY}`,
+                    { minPlayed: 4 }), 4);
+            });
+        }
+    }
+
+    test('Shaka (HLS) refuses ClearKey alone: HLS_KEYFORMATS_NOT_SUPPORTED (4026)', async () => {
+        const s = await playLive('shaka', 'ckonly', 'master.m3u8', `${KID}:${KEY}`,
+            { minPlayed: 2, timeoutMs: 20000 });
+        assert.match(String(s.fatal), /"code":4026\b/, s.why);
+        assert.ok(!(s.played > 0.5), s.why);
+        // its DASH plays the same stream
+        assertPlayed(await playLive('shaka', 'ckonly', 'manifest.mpd', `${KID}:${KEY}`,
+            { minPlayed: 2 }), 2);
+    });
+
+    // Every key asked of the rig for the stream so far (the transcoder asks
+    // one crypto period ahead), as KID:KEY pairs.
+    async function keysSoFar() {
+        const asked = (await rig.spekeRequests()).filter((q) =>
+            q.resourceId === 'live-play' && q.error === undefined);
+        assert.ok(asked.length >= 3, `${asked.length} periods asked for`);
+        return asked.map((q) => `${q.kid.replace(/-/g, '')}:` +
+            spekeKeyFor(q.kid, q.period).toString('hex')).join(',');
+    }
+
+    // The page plays 10 s behind the live edge and buffers at most 3 s
+    // ahead (hls.js, which buffers up to the edge by default, stops at a
+    // key it lacks: keySystemStatusInternalError), so the periods it
+    // fetches are among the keys it was given.  Shaka's DASH is below.
+    for (const [name, engine, manifest] of ENGINES.slice(0, 3)) {
+        test(`${name} plays on across two key changes (a key per segment)`, async () => {
+            const s = await playLive(engine, 'prot', manifest, await keysSoFar(),
+                { minPlayed: 2 * SEGMENT + 1, extra: '&liveDelay=10&maxBuffer=3' });
+            // more than two periods' worth of media played: past two key
+            // changes, each with a new init segment
+            assertPlayed(s, 2 * SEGMENT + 1);
+            assert.ok(s.inits.length >= 3, `the inits of 3 periods: ${s.why}`);
+        });
+    }
+
+    // Shaka's DASH joins each Period's Representations into one track, whose
+    // key IDs are every Period's: once an MPD update names a Period whose
+    // key it was not given (the next crypto period's, ahead of the
+    // playhead), it restricts the track and stops, however far behind the
+    // edge it plays.  Given keys cannot follow a rotation there.
+    test('Shaka (DASH) given the keys so far stops at the first Period whose key ' +
+        'it lacks: RESTRICTIONS_CANNOT_BE_MET (4012)', async () => {
+        const s = await playLive('shaka', 'prot', 'manifest.mpd', await keysSoFar(),
+            { minPlayed: 30, extra: '&liveDelay=10' });
+        assert.match(String(s.fatal), /"code":4012\b/, s.why);
     });
 });

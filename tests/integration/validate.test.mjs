@@ -268,6 +268,24 @@ describe('lib/validate.mjs: DASH', () => {
         assert.ok(rules(y).includes('dash.D5.open-ended-S'), rules(y));
     });
 
+    test('D4 follows the newest Period: one that ended may be seen closed late', () => {
+        const now = Date.now();
+        const ast = new Date(now - 10000).toISOString();
+        // Period 0 open at 10 s; 8 s later it ended at 12 s and Period 1
+        // (a new key: its own init) runs to the wall clock
+        const two = (nextEnd) => MPD(ast, { n: 6 }).replace('</Period>\n', (p) => p +
+            MPD(ast, { n: nextEnd, prtWall: new Date(now + 2000).toISOString() })
+                .match(/  <Period[\s\S]*?<\/Period>\n/)[0]
+                .replace('id="0" start="PT0S"', 'id="1" start="PT12S"'));
+        const v = new Validator('self-test');
+        v.checkMpd(`${BASE}/manifest.mpd`, MPD(ast), { start: now, end: now });
+        v.checkMpd(`${BASE}/manifest.mpd`, two(3), { start: now + 8000, end: now + 8000 });
+        assert.deepEqual(rules(v), []);
+        // the newest Period behind the clock still fails
+        v.checkMpd(`${BASE}/manifest.mpd`, two(4), { start: now + 16000, end: now + 16000 });
+        assert.ok(rules(v).includes('dash.D4.timeline-follows-wall-clock'), rules(v));
+    });
+
     test('faults: ATO range, a moved availabilityStartTime, a timeline behind the clock', () => {
         const now = Date.now();
         const ast = new Date(now - 10000).toISOString();

@@ -1,7 +1,7 @@
 /*
  * Live LL-HLS rendering: golden playlists (parts + preload hint, a
  * discontinuity with two inits, delta update, ended, rendition reports,
- * live master) and the rules behind them.
+ * live master, its session key) and the rules behind them.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -420,4 +420,65 @@ Test(hls_live, key_lines_follow_each_map)
                  0);
     cr_expect(strstr(out.data, "#EXT-X-MAP:") < strstr(out.data, "#EXT-X-KEY:"),
               "%s", out.data);
+}
+
+/* An encrypted stream's master: EXT-X-SESSION-KEY lines of the key its
+ * video's newest segment is encrypted with (after a rotation, the new
+ * period's), the same attributes as that key's EXT-X-KEY lines in the
+ * media playlist; none for a clear stream. */
+Test(hls_live, live_master_session_key_is_the_current_key)
+{
+    const cir_live_index_t *tracks[2];
+    char want[512];
+
+    fx_init(&fa, "video", CIR_LIVE_VIDEO, 40);
+    fx_add(&fa, 4, 1, 0);
+    fx_add(&fa, 4, 1, 0);
+    fa.idx.init_id = 2;
+    fx_add(&fa, 4, 1, 1)->discontinuity = 1;
+    fx_add(&fa, 2, 0, 1);
+    keyed(&fa);
+    fx_init(&fc, "audio", CIR_LIVE_AUDIO, 40);
+    fx_add(&fc, 4, 1, 1);
+    fc.idx.keys = live_keys;
+    fc.idx.nb_keys = 1;
+    tracks[0] = &fc.idx;
+    tracks[1] = &fa.idx;
+    cr_assert_eq(cir_hls_render_live_master(tracks, 2, &out), 0);
+    check_golden("live_master_keys.m3u8", &out);
+    cr_expect_eq(count(out.data, "#EXT-X-SESSION-KEY:"), 2, "%s", out.data);
+    cr_expect_eq(count(out.data, "#EXT-X-KEY:"), 0);
+    /* each session key line is the media playlist's key line of init-2 */
+    cir_buf_t media;
+    cir_buf_init(&media, 1 << 20);
+    cr_assert_eq(cir_hls_render_live_media(&fa.idx, NULL, NULL, 0, &media), 0);
+    for (const char *l = strstr(out.data, "#EXT-X-SESSION-KEY:"); l != NULL;
+         l = strstr(l + 1, "#EXT-X-SESSION-KEY:")) {
+        const char *attrs = l + strlen("#EXT-X-SESSION-KEY:");
+        int n = (int)(strchr(attrs, '\n') - attrs);
+        cr_assert_lt(n, (int)sizeof(want) - 16);
+        snprintf(want, sizeof(want), "#EXT-X-KEY:%.*s\n", n, attrs);
+        cr_expect(strstr(media.data, want) != NULL, "%s not in\n%s", want,
+                  media.data);
+    }
+    cr_expect(strstr(out.data, "IiIiIiIiIiIiIiIiIiIiIg==") != NULL);
+    cr_expect(strstr(out.data, "EREREREREREREREREREREQ==") == NULL);
+    cr_expect(strstr(out.data, "URI=\"skd://live-2\"") != NULL);
+    cir_buf_free(&media);
+
+    /* before the rotation: the first key */
+    fa.idx.nb_keys = 1;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_master(tracks, 2, &out), 0);
+    cr_expect(strstr(out.data, "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\""
+                               "data:text/plain;base64,"
+                               "EREREREREREREREREREREQ==\"") != NULL,
+              "%s", out.data);
+
+    /* clear: no session key, no METHOD=NONE */
+    fa.idx.nb_keys = 0;
+    fc.idx.nb_keys = 0;
+    cir_buf_reset(&out);
+    cr_assert_eq(cir_hls_render_live_master(tracks, 2, &out), 0);
+    cr_expect(strstr(out.data, "KEY") == NULL, "%s", out.data);
 }

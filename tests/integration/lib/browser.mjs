@@ -66,11 +66,15 @@ export async function launch() {
 }
 
 // Opens the player page on `pageUrl` and waits until the video has played
-// past `minTime` seconds, a fatal error is reported, or `timeoutMs` passes.
-// Resolves the page's window.cirrusPlayer state plus console messages.
-// `onPage(page)` runs before the page loads (e.g. a validator's watchPage).
-export async function play(browser, pageUrl, { minTime = 3, timeoutMs = 60000,
-    screenshot, onPage } = {}) {
+// past `minTime` seconds (with `minPlayed`: until the playhead has moved
+// that many seconds on from where it first played, what a live stream
+// joined at its edge needs), a fatal error is reported, or `timeoutMs`
+// passes.  Resolves the page's window.cirrusPlayer state plus console
+// messages, and `firstTime` (the playhead when it first played, or null)
+// and `played` (seconds since).  `onPage(page)` runs before the page loads
+// (e.g. a validator's watchPage).
+export async function play(browser, pageUrl, { minTime = 3, minPlayed = null,
+    timeoutMs = 60000, screenshot, onPage } = {}) {
     const page = await browser.context.newPage();
     if (onPage)
         onPage(page);
@@ -79,7 +83,7 @@ export async function play(browser, pageUrl, { minTime = 3, timeoutMs = 60000,
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.goto(pageUrl, { waitUntil: 'load' });
     const deadline = Date.now() + timeoutMs;
-    let state = null;
+    let state = null, firstTime = null, played = 0;
     while (Date.now() < deadline) {
         state = await page.evaluate(() => {
             const v = document.querySelector('video');
@@ -87,7 +91,11 @@ export async function play(browser, pageUrl, { minTime = 3, timeoutMs = 60000,
                 videoWidth: v.videoWidth, videoHeight: v.videoHeight,
                 paused: v.paused, readyState: v.readyState };
         });
-        if (state.fatal || state.currentTime > minTime)
+        if (firstTime === null && state.playing && state.currentTime > 0)
+            firstTime = state.currentTime;
+        played = firstTime === null ? 0 : state.currentTime - firstTime;
+        if (state.fatal || (minPlayed === null ? state.currentTime > minTime
+            : played > minPlayed))
             break;
         await new Promise((r) => setTimeout(r, 250));
     }
@@ -96,5 +104,5 @@ export async function play(browser, pageUrl, { minTime = 3, timeoutMs = 60000,
         await page.screenshot({ path: screenshot }).catch(() => {});
     }
     await page.close();
-    return { ...state, console: consoleLines };
+    return { ...state, firstTime, played, console: consoleLines };
 }

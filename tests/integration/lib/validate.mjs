@@ -1122,8 +1122,11 @@ export class Validator {
             const sig = (q) => q.sets.map((s) => `${s.id}:${s.reps.map((r) => r.id).join(',')}`).join(' ');
             if (sig(o) !== sig(p))
                 F('dash.D1.sets-stable', `Period ${p.id ?? i}: ${sig(o)} then ${sig(p)}`);
-            // D4: when the timeline moved on, its edge is near the wall clock
-            if (b.type !== 'dynamic')
+            // D4: when the timeline moved on, its edge is near the wall
+            // clock; the newest Period's only (one with a successor ended
+            // where that starts: its edge moved on when it closed, which
+            // an MPD fetched a while after the one before sees late)
+            if (b.type !== 'dynamic' || i !== b.periods.length - 1)
                 continue;
             for (const [si, s] of p.sets.entries()) {
                 for (const [ri, r] of s.reps.entries()) {
