@@ -270,7 +270,7 @@ function proxy(targetPort, kind) {
             return fail(res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
           }
           delete req.headers["if-none-match"];
-          await forward(req, res, body, targetPort, fail);
+          await atomically(req, () => forward(req, res, body, targetPort, fail));
         } catch (e) {
           if (!res.headersSent) fail(res, 502, "BadGateway", e.message);
         } finally {
@@ -280,9 +280,45 @@ function proxy(targetPort, kind) {
         return;
       }
       if (kind === "s3" && req.method === "GET") countList(req.url);
+      if (kind === "s3") return atomically(req, () => forward(req, res, body, targetPort, fail));
       return forward(req, res, body, targetPort, fail);
     });
   });
+}
+
+// s3rver writes an object in place, so a GET overlapping its PUT could read
+// half of it (the old length, the new bytes); on S3 a reader sees the old
+// object or the new one.  Per key: reads run together, a PUT waits for the
+// reads in flight and the reads that come after it wait for the PUT.
+const keyLocks = new Map();
+async function atomically(req, send) {
+  const key = req.url.split("?")[0];
+  const isRead = req.method === "GET" || req.method === "HEAD";
+  if (!isRead && (req.method !== "PUT" || /[?&]partNumber=/.test(req.url))) return send();
+  let lock = keyLocks.get(key);
+  if (!lock) keyLocks.set(key, (lock = { reads: new Set(), write: null }));
+  let mine;
+  if (isRead) {
+    mine = (async () => {
+      await lock.write?.catch(() => {});
+      return send();
+    })();
+    lock.reads.add(mine);
+  } else {
+    const before = [lock.write, ...lock.reads];
+    mine = (async () => {
+      await Promise.allSettled(before);
+      return send();
+    })();
+    lock.write = mine;
+  }
+  try {
+    return await mine;
+  } finally {
+    lock.reads.delete(mine);
+    if (lock.write === mine) lock.write = null;
+    if (!lock.write && lock.reads.size === 0 && keyLocks.get(key) === lock) keyLocks.delete(key);
+  }
 }
 
 // ListObjectsV2 requests by prefix: {pages, continued (with a
@@ -308,9 +344,11 @@ function headStatus(port, path) {
   });
 }
 
-// Sends a verified request on to the emulator; resolves once answered.
+// Sends a verified request on to the emulator; resolves once answered
+// (or the client went away).
 function forward(req, res, body, targetPort, fail) {
   return new Promise((resolve) => {
+    res.on("close", resolve);
     // s3rver knows only its own keys: the proxy has verified the
     // signature, so the backend gets the request anonymously.
     const headers = { ...req.headers, "content-length": String(body.length) };

@@ -52,6 +52,17 @@ function startWorker(sets, env = process.env) {
     return child;
 }
 
+// A worker stopped the way ECS stops one (SIGTERM: it drains and gives
+// back what it received), so no ReceiveMessage of a dead process is left
+// pending on the queue to swallow a later message.
+async function stopWorker(child) {
+    child.kill('SIGTERM');
+    const done = await Promise.race([child.exited.then(() => true),
+        new Promise((ok) => setTimeout(() => ok(false), 30000))]);
+    if (!done)
+        child.kill('SIGKILL');
+}
+
 async function apiBase(child) {
     const m = await C.waitFor('the job API to listen', () =>
         /job API on (http:\/\/127\.0\.0\.1:\d+)\/jobs/.exec(child.log),
@@ -637,8 +648,9 @@ describe('cirrus-worker job API on a spool', () => {
                             .filter((j) => j.job.output === body.output);
                         assert.deepEqual(listed.map((j) => j.id), [id], 'one record for the key');
                     }
+                    t.diagnostic(`conditional PUTs refused by the rig: ${(await rig.stats()).conditionalRefused}`);
                 } finally {
-                    other.kill('SIGKILL');
+                    await stopWorker(other);
                 }
             });
 
@@ -711,7 +723,7 @@ describe('cirrus-worker job API on a spool', () => {
                         assert.match(r.json.error, /cursor: not one this API gave/);
                     }
                 } finally {
-                    small.kill('SIGKILL');
+                    await stopWorker(small);
                 }
             });
 
