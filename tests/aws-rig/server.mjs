@@ -289,11 +289,14 @@ function proxy(targetPort, kind) {
 // s3rver writes an object in place, so a GET overlapping its PUT could read
 // half of it (the old length, the new bytes); on S3 a reader sees the old
 // object or the new one.  Per key: reads run together, a PUT waits for the
-// reads in flight and the reads that come after it wait for the PUT.
+// reads in flight and the reads that come after it wait for the PUT.  Only
+// for JSON documents rewritten in place (the job store's records and
+// keys): media traffic is left as it was.
 const keyLocks = new Map();
 async function atomically(req, send) {
   const key = req.url.split("?")[0];
   const isRead = req.method === "GET" || req.method === "HEAD";
+  if (!key.endsWith(".json")) return send();
   if (!isRead && (req.method !== "PUT" || /[?&]partNumber=/.test(req.url))) return send();
   let lock = keyLocks.get(key);
   if (!lock) keyLocks.set(key, (lock = { reads: new Set(), write: null }));
