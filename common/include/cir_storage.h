@@ -148,6 +148,16 @@ typedef struct {
     int (*list)(void *state, const char *rel_dir,
                 int (*fn)(void *opaque, const char *rel, int is_folder),
                 void *opaque);
+    /* optional: writes rel only when there is no object rel (atomically:
+     * of two writers one wins): 0, -EEXIST, or < 0 */
+    int (*put_new)(void *state, const char *rel, const void *data, size_t len,
+                   const char *content_type);
+    /* optional: the objects under rel_dir in byte order of their paths,
+     * from the first after after_rel ("" : the first), read page by page
+     * (S3's ListObjectsV2); fn's nonzero return stops the walk */
+    int (*list_after)(void *state, const char *rel_dir, const char *after_rel,
+                      int (*fn)(void *opaque, const char *rel, int is_folder),
+                      void *opaque);
 } cir_store_backend_t;
 
 int cir_store_register_backend(const cir_store_backend_t *backend);
@@ -193,6 +203,21 @@ int cir_store_undo_writes(cir_store_t *store, size_t *removed);
 int cir_store_list(cir_store_t *store, const char *rel_dir,
                    int (*fn)(void *opaque, const char *rel, int is_folder),
                    void *opaque);
+/* Creates rel (a safe relative path) with data unless an object rel exists
+ * (S3: a conditional PUT, If-None-Match: *; file://: a link, which fails
+ * on an existing name): 0, -EEXIST when it exists (whoever wrote it), or
+ * < 0.  Of writers racing on one rel exactly one gets 0. */
+int cir_store_put_new(cir_store_t *store, const char *rel, const void *data,
+                      size_t len);
+/* The objects under rel_dir in byte order, from the first after after_rel
+ * (a path relative to the root, "" for the first), as the store pages them
+ * (S3: ListObjectsV2 with start-after and continuation tokens), so a caller
+ * that stops early reads no more than it needs: fn's nonzero return stops
+ * the walk (0 is returned then too); CIR_EUNSUPPORTED for a backend
+ * that cannot list in order (file://: use cir_store_list and sort). */
+int cir_store_list_after(
+    cir_store_t *store, const char *rel_dir, const char *after_rel,
+    int (*fn)(void *opaque, const char *rel, int is_folder), void *opaque);
 /* Removes every object under rel_dir (a safe relative path: an asset's
  * folder), then its folders, rel_dir last: 0 and *removed the objects
  * removed, CIR_ENOTFOUND when there was nothing under it, CIR_EINVAL when

@@ -136,6 +136,41 @@ file_put(void *state, const char *rel, const void *data, size_t len,
     return cir_write_file_atomic(path, data, len);
 }
 
+static atomic_uint put_new_seq; /* temporary names of file_put_new */
+
+/* A temporary file beside rel, then link(): fails with -EEXIST when rel
+ * exists, atomically (two writers: one link wins). */
+static int
+file_put_new(void *state, const char *rel, const void *data, size_t len,
+             const char *content_type)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 64];
+    char *slash;
+    int ret;
+
+    (void)content_type;
+    if ((ret = file_full_path(state, rel, path, sizeof(path))) < 0) {
+        return ret;
+    }
+    slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        *slash = '\0';
+        ret = cir_mkdir_p(path, 0755);
+        *slash = '/';
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    snprintf(tmp, sizeof(tmp), "%s.new-%ld-%u", path, (long)getpid(),
+             atomic_fetch_add(&put_new_seq, 1));
+    if ((ret = cir_write_file_atomic(tmp, data, len)) < 0) {
+        return ret;
+    }
+    ret = link(tmp, path) < 0 ? -errno : 0;
+    unlink(tmp);
+    return ret;
+}
+
 static int
 file_exists(void *state, const char *rel)
 {
@@ -271,6 +306,7 @@ static const cir_store_backend_t file_backend = {
     .scheme = CIR_URI_FILE,
     .open = file_open,
     .put = file_put,
+    .put_new = file_put_new,
     .exists = file_exists,
     .remove = file_remove,
     .remove_folder = file_remove_folder,
@@ -544,6 +580,40 @@ cir_store_remove(cir_store_t *store, const char *rel)
         return CIR_EINVAL;
     }
     return store->backend.remove(store->state, rel);
+}
+
+int
+cir_store_put_new(cir_store_t *store, const char *rel, const void *data,
+                  size_t len)
+{
+    if (store == NULL || !cir_path_is_safe_relative(rel)) {
+        return CIR_EINVAL;
+    }
+    if (store->backend.put_new == NULL) {
+        return CIR_EUNSUPPORTED;
+    }
+    if (store->cancel != NULL && atomic_load(store->cancel)) {
+        return CIR_ECANCELED;
+    }
+    return store->backend.put_new(store->state, rel, data, len,
+                                  cir_content_type(rel));
+}
+
+int
+cir_store_list_after(cir_store_t *store, const char *rel_dir,
+                     const char *after_rel,
+                     int (*fn)(void *opaque, const char *rel, int is_folder),
+                     void *opaque)
+{
+    if (store == NULL || fn == NULL || after_rel == NULL ||
+        !cir_path_is_safe_relative(rel_dir)) {
+        return CIR_EINVAL;
+    }
+    if (store->backend.list_after == NULL) {
+        return CIR_EUNSUPPORTED;
+    }
+    return store->backend.list_after(store->state, rel_dir, after_rel, fn,
+                                     opaque);
 }
 
 int

@@ -20,6 +20,8 @@ locals {
   # VOD assets live under vod/ in the outputs bucket, so CloudFront's /vod/*
   # path maps to the object key unchanged.
   vod_prefix = "vod"
+  # The console's uploads (POST /uploads), expired by the storage module.
+  console_upload_prefix = "console-uploads"
 }
 
 resource "aws_ecr_repository" "cirrus" {
@@ -61,6 +63,9 @@ module "storage" {
   uploads_expiration_days    = var.uploads_expiration_days
   superseded_expiration_days = var.superseded_expiration_days
   cors_allowed_origins       = var.cors_allowed_origins
+
+  console_upload_prefix          = local.console_upload_prefix
+  console_upload_expiration_days = var.console_upload_expiration_days
 }
 
 module "queue" {
@@ -121,6 +126,10 @@ module "worker_service" {
   batch_job_definition_name = module.batch.job_definition_name
   job_events                = var.job_events
   log_retention_days        = var.log_retention_days
+  upload_prefix             = local.console_upload_prefix
+  job_api                   = var.job_api
+  api_token_secret_arn      = var.job_api_token_secret_arn
+  api_allowed_cidrs         = var.job_api_allowed_cidrs
 }
 
 module "live_hosts" {
@@ -143,6 +152,7 @@ module "live_hosts" {
   origin_secret         = var.origin_secret
   stream_keys_parameter = var.stream_keys_parameter
   log_retention_days    = var.log_retention_days
+  worker_api            = module.worker_service.job_api_address
 }
 
 module "cdn" {

@@ -68,3 +68,13 @@ output "codestar_connection_arn" {
   description = "The GitHub connection (confirm it once in the console if Terraform created it)."
   value       = var.enable_pipeline ? module.pipeline[0].connection_arn : null
 }
+
+output "job_api_url" {
+  description = "cirrus-worker's job API on its internal ALB (reachable from the VPC and job_api_allowed_cidrs; \"\": job_api off). The live hosts' console proxies /api/jobs/ to it."
+  value       = module.worker_service.job_api_url
+}
+
+output "job_api_token_secret_arn" {
+  description = "The Secrets Manager secret holding the job API's bearer token (\"\": job_api off)."
+  value       = module.worker_service.job_api_token_secret_arn
+}

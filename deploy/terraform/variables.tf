@@ -90,6 +90,17 @@ variable "superseded_expiration_days" {
   }
 }
 
+variable "console_upload_expiration_days" {
+  description = "Days after which the console's uploads (the job API's presigned PUTs, outputs/console-uploads/) are deleted; their jobs read them once, soon after the upload."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.console_upload_expiration_days >= 1 && floor(var.console_upload_expiration_days) == var.console_upload_expiration_days
+    error_message = "console_upload_expiration_days: a whole number of days, at least 1."
+  }
+}
+
 variable "cors_allowed_origins" {
   description = "Origins allowed to fetch media from players in browsers (S3 CORS and CloudFront's response headers)."
   type        = list(string)
@@ -172,6 +183,24 @@ variable "job_events" {
   description = "Worker tasks put each job state change (running, done, retrying, failed, released, lost) on an EventBridge bus of their own, <name>-jobs (cirrus-worker eventbridge_bus); failed jobs go to the alarm topic. Not with vod_dispatch = batch (those tasks run no jobs)."
   type        = bool
   default     = true
+}
+
+variable "job_api" {
+  description = "Serve cirrus-worker's job API (docs/api.md) from the worker tasks behind an internal ALB, and point the live hosts' console at it; at least one worker task then always runs (not with vod_dispatch = batch). deploy/README.md \"The job API and the console on AWS\"."
+  type        = bool
+  default     = false
+}
+
+variable "job_api_token_secret_arn" {
+  description = "Secrets Manager secret whose value is the job API's bearer token; \"\": one is created with a random token (read it with aws secretsmanager get-secret-value)."
+  type        = string
+  default     = ""
+}
+
+variable "job_api_allowed_cidrs" {
+  description = "Networks besides the VPC's that may reach the job API's internal ALB (a VPN's, a peered VPC's)."
+  type        = list(string)
+  default     = []
 }
 
 variable "vod_dispatch" {

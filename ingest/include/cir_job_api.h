@@ -23,9 +23,11 @@
  *
  * Idempotency keys (body "idempotency_key" or the Idempotency-Key header)
  * are kept in the spool as api/keys/<sha256 of the key>.json: {id, body
- * hash}.  With intake=sqs, POST /jobs validates the document the same way
- * and sends it to the queue (SendMessage, 202); the other job routes answer
- * 501 there (a job's state is in status_dir).
+ * hash}; with a job store, in the store (keys/, a conditional write), so
+ * every worker's API answers a key with one job.  With intake=sqs, POST
+ * /jobs validates the document the same way and sends it to the queue
+ * (SendMessage, 202); without a job store the other job routes answer 501
+ * there (a job's state is in status_dir).
  */
 #ifndef CIR_JOB_API_H
 #define CIR_JOB_API_H
@@ -53,6 +55,9 @@ typedef struct {
     /* POST /uploads: s3://bucket/prefix/ ("" : 501), URLs valid this long */
     const char *upload_s3_uri;
     int upload_url_seconds;
+    /* GET /jobs on the job store: records read per request at most (one
+     * GetObject each; 0: 1000), past which the page ends with a cursor */
+    size_t list_scan_max;
 } cir_job_api_config_t;
 
 typedef struct cir_job_api cir_job_api_t;

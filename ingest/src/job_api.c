@@ -56,6 +56,7 @@ struct cir_job_api {
     cir_uri_t upload;
     int upload_url_seconds;
     cir_aws_t *upload_aws;
+    size_t list_scan_max; /* records one GET /jobs reads from the store */
 };
 
 /* The spool folders and the state each one means, in that order. */
@@ -853,15 +854,166 @@ send_doc(const cir_job_api_t *a, const json_t *doc, char *msg_id, size_t size,
                    : 0;
 }
 
-/* POST /jobs: the record (queued), the idempotency key, then the message:
- * 202 and the record with the message's id; nothing left when one fails. */
+/* An idempotency key of the job store whose job record is missing for
+ * longer than this was left by a submission that died halfway: it is
+ * taken over.  Younger, its submission is still under way. */
+#define KEY_PENDING_SECONDS 60
+
+static int64_t
+now_seconds(void)
+{
+    return cir_clock_wall_us(cir_clock_system()) / 1000000;
+}
+
+/* The answer to a key found in the job store (k): the job it made (200),
+ * 409 when the body differs or its job is still being submitted; 0 when
+ * the key was abandoned and has been removed (the caller submits). */
+static int
+replay_stored_key(const cir_job_api_t *a, const char *name, json_t *k,
+                  const char *body_hash, cir_worker_http_answer_t *ans)
+{
+    const char *id = json_string_value(json_object_get(k, "id"));
+    const char *hash = json_string_value(json_object_get(k, "body_sha256"));
+    json_int_t created = json_integer_value(json_object_get(k, "created"));
+    json_t *rec = NULL;
+    int ret;
+
+    if (id == NULL || hash == NULL) {
+        return answer_error(ans, 502,
+                            "job store %s: idempotency key %.16s...: not a "
+                            "record this API wrote",
+                            cir_job_store_uri(a->store), name);
+    }
+    if (strcmp(hash, body_hash) != 0) {
+        return answer_error(ans, 409,
+                            "idempotency key used for another job (%s) with "
+                            "another body",
+                            id);
+    }
+    if ((ret = cir_job_store_get(a->store, id, &rec)) == 0) {
+        set_location(ans, id);
+        return answer_json(ans, 200, stored_view(rec));
+    }
+    if (ret != CIR_ENOTFOUND) {
+        return answer_error(ans, 502, "job store %s: job %s: %s",
+                            cir_job_store_uri(a->store), id, cir_strerror(ret));
+    }
+    if (now_seconds() - created < KEY_PENDING_SECONDS) {
+        return answer_error(ans, 409,
+                            "idempotency key: its job %s is being submitted "
+                            "by another request: try again",
+                            id);
+    }
+    ret = cir_job_store_key_remove(a->store, name);
+    return ret < 0 ? answer_error(ans, 502,
+                                  "job store %s: cannot remove the abandoned "
+                                  "idempotency key of job %s: %s",
+                                  cir_job_store_uri(a->store), id,
+                                  cir_strerror(ret))
+                   : 0;
+}
+
+/* The job store's idempotency key name: 0 when it is new (or was
+ * abandoned), else the answer's status (a replay, 409, 502). */
+static int
+lookup_stored_key(const cir_job_api_t *a, const char *name,
+                  const char *body_hash, cir_worker_http_answer_t *ans)
+{
+    json_t *k = NULL;
+    int ret = cir_job_store_key_get(a->store, name, &k), status;
+
+    if (ret == CIR_ENOTFOUND) {
+        return 0;
+    }
+    if (ret < 0) {
+        return answer_error(ans, 502, "job store %s: idempotency key: %s",
+                            cir_job_store_uri(a->store), cir_strerror(ret));
+    }
+    status = replay_stored_key(a, name, k, body_hash, ans);
+    json_decref(k);
+    return status;
+}
+
+/* Takes the idempotency key name for job id in the job store (a
+ * conditional write): 0 when this request has it, else the answer's
+ * status: the job of the request that took it first (another worker's
+ * too), 409, 502. */
+static int
+claim_stored_key(const cir_job_api_t *a, const char *name, const char *id,
+                 const char *body_hash, cir_worker_http_answer_t *ans)
+{
+    json_t *k = json_pack("{s:s, s:s, s:I}", "id", id, "body_sha256", body_hash,
+                          "created", (json_int_t)now_seconds());
+    json_t *have = NULL;
+    int ret, status;
+
+    if (k == NULL) {
+        return answer_error(ans, 500, "out of memory");
+    }
+    ret = cir_job_store_key_claim(a->store, name, k);
+    json_decref(k);
+    if (ret == 0) {
+        return 0;
+    }
+    if (ret != -EEXIST) {
+        return answer_error(ans, 502,
+                            "job store %s: cannot record the idempotency "
+                            "key: %s",
+                            cir_job_store_uri(a->store), cir_strerror(ret));
+    }
+    /* taken meanwhile (or by this request's own write, retried after its
+     * answer was lost) */
+    if ((ret = cir_job_store_key_get(a->store, name, &have)) < 0) {
+        return answer_error(ans, 502, "job store %s: idempotency key: %s",
+                            cir_job_store_uri(a->store), cir_strerror(ret));
+    }
+    if (json_is_string(json_object_get(have, "id")) &&
+        strcmp(json_string_value(json_object_get(have, "id")), id) == 0) {
+        json_decref(have);
+        return 0;
+    }
+    status = replay_stored_key(a, name, have, body_hash, ans);
+    json_decref(have);
+    return status ? status
+                  : answer_error(ans, 409,
+                                 "idempotency key: taken over meanwhile: "
+                                 "try again");
+}
+
+/* The record (queued), then the message: 202 with the record and the
+ * message's id, else the answer's status and the record removed. */
+static int
+put_and_send(const cir_job_api_t *a, const char *id, const json_t *doc,
+             json_t *rec, cir_worker_http_answer_t *ans)
+{
+    char msg_id[100] = "";
+    int status;
+
+    if (cir_job_store_cancel_clear(a->store, id) < 0) {
+        return answer_error(ans, 502, "job store %s: cannot clear %s",
+                            cir_job_store_uri(a->store), id);
+    }
+    if ((status = stored_put(a, id, rec, ans)) != 0) {
+        return status;
+    }
+    if ((status = send_doc(a, doc, msg_id, sizeof(msg_id), ans)) != 0) {
+        cir_job_store_remove(a->store, id);
+        return status;
+    }
+    set_location(ans, id);
+    json_object_set_new(rec, "message_id", json_string(msg_id));
+    return answer_json(ans, 202, stored_view(json_incref(rec)));
+}
+
+/* POST /jobs: the idempotency key (taken in the store), the record
+ * (queued), then the message: 202 and the record with the message's id;
+ * nothing left when one fails. */
 static int
 submit_stored(const cir_job_api_t *a, const char *id, const char *text,
-              const char *keyfile, const char *body_hash,
+              const char *key_name, const char *body_hash,
               cir_worker_http_answer_t *ans)
 {
     json_t *doc = json_loads(text, 0, NULL), *rec = NULL, *old = NULL;
-    char msg_id[100] = "";
     int ret, status = 0;
 
     ret = cir_job_store_get(a->store, id, &old);
@@ -873,22 +1025,14 @@ submit_stored(const cir_job_api_t *a, const char *id, const char *text,
                               cir_job_store_uri(a->store), cir_strerror(ret));
     } else if (doc == NULL || (rec = queued_record(id, doc, 0)) == NULL) {
         status = answer_error(ans, 500, "out of memory");
-    } else if (cir_job_store_cancel_clear(a->store, id) < 0) {
-        status = answer_error(ans, 502, "job store %s: cannot clear %s",
-                              cir_job_store_uri(a->store), id);
-    } else if ((status = stored_put(a, id, rec, ans)) != 0) {
-        /* answered */
-    } else if ((status = record_key(a, id, keyfile, body_hash, ans)) != 0) {
-        cir_job_store_remove(a->store, id);
-    } else if ((status = send_doc(a, doc, msg_id, sizeof(msg_id), ans)) != 0) {
-        cir_job_store_remove(a->store, id);
-        if (keyfile[0]) {
-            unlink_side(a, "api/keys", "", keyfile, "");
-        }
+    } else if (key_name[0] && (status = claim_stored_key(
+                                   a, key_name, id, body_hash, ans)) != 0) {
+        /* answered: the key's job, or why not */
     } else {
-        set_location(ans, id);
-        json_object_set_new(rec, "message_id", json_string(msg_id));
-        status = answer_json(ans, 202, stored_view(json_incref(rec)));
+        status = put_and_send(a, id, doc, rec, ans);
+        if (status != 202 && key_name[0]) {
+            cir_job_store_key_remove(a->store, key_name); /* nothing made */
+        }
     }
     json_decref(rec);
     json_decref(doc);
@@ -905,49 +1049,69 @@ get_stored(const cir_job_api_t *a, const char *id,
     return status ? status : answer_json(ans, 200, stored_view(rec));
 }
 
+/* GET /jobs on the job store: one walk of the listing. */
+typedef struct {
+    const cir_job_api_t *a;
+    const cir_api_request_t *r;
+    json_t *jobs;
+    size_t shown, read;
+    char last[CIR_JOB_STORE_ID_LEN]; /* the last id read */
+    int more;                        /* stopped before the listing's end */
+} list_walk_t;
+
+static int
+list_walk_one(void *opaque, const char *id)
+{
+    list_walk_t *w = opaque;
+    json_t *rec = NULL;
+
+    if (w->shown == (size_t)w->r->limit || w->read == w->a->list_scan_max) {
+        w->more = 1; /* there is one more: the cursor goes on from last */
+        return 1;
+    }
+    w->read++;
+    snprintf(w->last, sizeof(w->last), "%s", id);
+    if (cir_job_store_get(w->a->store, id, &rec) < 0) {
+        return 0; /* removed meanwhile */
+    }
+    if (w->r->state[0] && strcmp(stored_state(rec), w->r->state) != 0) {
+        json_decref(rec);
+        return 0;
+    }
+    json_array_append_new(w->jobs, stored_view(rec));
+    w->shown++;
+    return 0;
+}
+
 /* GET /jobs: the records after the cursor in id order (creation order for
- * the API's ids), those in the state asked for; with a state, at most
- * STORE_SCAN_MAX records are read, and next_cursor may then be the last
- * one read rather than the last one shown. */
+ * the API's ids), those in the state asked for.  The listing is read page
+ * by page until limit jobs are found or it ends; at most list_scan_max
+ * records are read (one GetObject each), and next_cursor then follows the
+ * last one read, so a page may hold fewer than limit jobs and the next
+ * one goes on from there. */
 static int
 list_stored(const cir_job_api_t *a, const cir_api_request_t *r,
             cir_worker_http_answer_t *ans)
 {
-    size_t max = r->state[0] ? STORE_SCAN_MAX : (size_t)r->limit;
-    char(*ids)[CIR_JOB_STORE_ID_LEN] = malloc(max * sizeof(*ids));
-    json_t *jobs = json_array();
-    size_t n = 0, i, shown = 0;
-    int more = 0, ret;
+    list_walk_t w = {.a = a, .r = r, .jobs = json_array()};
+    int ret;
 
-    if (ids == NULL || jobs == NULL) {
-        free(ids);
-        json_decref(jobs);
+    if (w.jobs == NULL) {
         return answer_error(ans, 500, "out of memory");
     }
-    if ((ret = cir_job_store_list(a->store, r->cursor, ids, max, &n, &more)) <
-        0) {
-        free(ids);
-        json_decref(jobs);
+    if (r->cursor[0] == '.') { /* names no record: ids never start so */
+        json_decref(w.jobs);
+        return answer_error(ans, 400, "cursor: not one this API gave");
+    }
+    ret = cir_job_store_scan(a->store, r->cursor, list_walk_one, &w);
+    if (ret < 0) {
+        json_decref(w.jobs);
         return answer_error(ans, 502, "job store %s: cannot list: %s",
                             cir_job_store_uri(a->store), cir_strerror(ret));
     }
-    for (i = 0; i < n && shown < (size_t)r->limit; i++) {
-        json_t *rec = NULL;
-        if (cir_job_store_get(a->store, ids[i], &rec) < 0) {
-            continue; /* removed meanwhile */
-        }
-        if (r->state[0] && strcmp(stored_state(rec), r->state) != 0) {
-            json_decref(rec);
-            continue;
-        }
-        json_array_append_new(jobs, stored_view(rec));
-        shown++;
-    }
-    json_t *o = json_pack("{s:o, s:o}", "jobs", jobs, "next_cursor",
-                          (i < n || more) && i > 0 ? json_string(ids[i - 1])
-                                                   : json_null());
-    free(ids);
-    return answer_json(ans, 200, o);
+    return answer_json(ans, 200,
+                       json_pack("{s:o, s:o}", "jobs", w.jobs, "next_cursor",
+                                 w.more ? json_string(w.last) : json_null()));
 }
 
 /* POST /jobs/{id}/cancel: a cancel request in the store, which the worker
@@ -1040,7 +1204,8 @@ static int
 submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
        cir_worker_http_answer_t *ans)
 {
-    char err[512], key[IDEM_KEY_MAX + 1], keyfile[80], body_hash[65];
+    char err[512], key[IDEM_KEY_MAX + 1], keyfile[80], body_hash[65],
+        key_name[65] = "";
     char id[CIR_JOB_ID_MAX], old_id[CIR_JOB_ID_MAX];
     json_t *root = NULL;
     char *canon = NULL, *text = NULL;
@@ -1084,7 +1249,15 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         char kh[65];
         sha256_hex(key, strlen(key), kh);
         snprintf(keyfile, sizeof(keyfile), "%s.json", kh);
-        if (idem_lookup(a, keyfile, body_hash, old_id, sizeof(old_id), &same)) {
+        if (a->store) {
+            /* every worker's API sees the key (docs/api.md) */
+            snprintf(key_name, sizeof(key_name), "%s", kh);
+            if ((status = lookup_stored_key(a, key_name, body_hash, ans)) !=
+                0) {
+                goto done;
+            }
+        } else if (idem_lookup(a, keyfile, body_hash, old_id, sizeof(old_id),
+                               &same)) {
             status = same ? answer_replay(a, old_id, ans)
                           : answer_error(ans, 409,
                                          "idempotency key used for another "
@@ -1103,7 +1276,7 @@ submit(const cir_job_api_t *a, const cir_worker_http_request_t *req,
         goto done;
     }
     if (a->aws) {
-        status = a->store ? submit_stored(a, id, text, keyfile, body_hash, ans)
+        status = a->store ? submit_stored(a, id, text, key_name, body_hash, ans)
                           : send_to_queue(a, text, keyfile, body_hash, ans);
         goto done;
     }
@@ -1684,6 +1857,7 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
         return CIR_EINVAL;
     }
     a->dispatch = cfg->dispatch;
+    a->list_scan_max = cfg->list_scan_max > 0 ? cfg->list_scan_max : 1000;
     if (strcmp(a->intake, "sqs") == 0 && open_queue(a, cfg, err, errsize) < 0) {
         free(a);
         return CIR_EINVAL;

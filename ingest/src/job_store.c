@@ -190,9 +190,102 @@ cir_job_store_cancel_clear(cir_job_store_t *js, const char *id)
     return ret < 0 ? ret : remove_rel(js, rel);
 }
 
+/* ---- idempotency keys -----------------------------------------------------
+ */
+
+int
+cir_job_store_key_get(cir_job_store_t *js, const char *name, json_t **rec)
+{
+    cir_store_t *store = NULL;
+    char rel[200], err[128];
+    char *text = NULL;
+    size_t len = 0;
+    int ret;
+
+    *rec = NULL;
+    if ((ret = rel_path("keys", name, ".json", rel, sizeof(rel))) < 0 ||
+        (ret = cir_store_open(&store, &js->root)) < 0) {
+        return ret;
+    }
+    ret = cir_store_get(store, rel, CIR_JOB_STORE_KEY_MAX, &text, &len);
+    cir_store_close(&store);
+    if (ret == 0 && (cir_json_parse(text, len, CIR_JOB_STORE_KEY_MAX, rec, err,
+                                    sizeof(err)) < 0 ||
+                     !json_is_object(*rec))) {
+        json_decref(*rec);
+        *rec = NULL;
+        ret = CIR_EINVAL;
+    }
+    free(text);
+    return ret;
+}
+
+int
+cir_job_store_key_claim(cir_job_store_t *js, const char *name,
+                        const json_t *rec)
+{
+    cir_store_t *store = NULL;
+    char rel[200], *text;
+    int ret;
+
+    if ((ret = rel_path("keys", name, ".json", rel, sizeof(rel))) < 0) {
+        return ret;
+    }
+    if ((text = json_dumps(rec, JSON_COMPACT)) == NULL) {
+        return CIR_ENOMEM;
+    }
+    if ((ret = cir_store_open(&store, &js->root)) == 0) {
+        ret = cir_store_put_new(store, rel, text, strlen(text));
+        cir_store_close(&store);
+    }
+    free(text);
+    return ret;
+}
+
+int
+cir_job_store_key_remove(cir_job_store_t *js, const char *name)
+{
+    char rel[200];
+    int ret = rel_path("keys", name, ".json", rel, sizeof(rel));
+
+    return ret < 0 ? ret : remove_rel(js, rel);
+}
+
 /* ---- listing ------------------------------------------------------------ */
 
 #define LIST_MAX 100000 /* records looked at, past which a list stops */
+
+/* The order of the records' object names, "<id>.json" (S3's order): the
+ * ids' byte order but for ids that differ where one has a byte below '.'
+ * ('-', '%') and the other ends. */
+int
+cir_job_store_id_cmp(const char *x, const char *y)
+{
+    char kx[CIR_JOB_STORE_ID_LEN + 8], ky[CIR_JOB_STORE_ID_LEN + 8];
+
+    snprintf(kx, sizeof(kx), "%s.json", x);
+    snprintf(ky, sizeof(ky), "%s.json", y);
+    return strcmp(kx, ky);
+}
+
+/* The id of a record's path ("jobs/<id>.json") into id: 1, else 0. */
+static int
+record_id(const char *rel, char *id, size_t size)
+{
+    const char *name = rel + 5; /* after "jobs/" */
+    size_t len;
+
+    if (strncmp(rel, "jobs/", 5) != 0) {
+        return 0;
+    }
+    len = strlen(name);
+    if (len <= 5 || len - 5 >= size || strchr(name, '/') != NULL ||
+        strcmp(name + len - 5, ".json") != 0 || name[0] == '.') {
+        return 0;
+    }
+    snprintf(id, size, "%.*s", (int)(len - 5), name);
+    return 1;
+}
 
 typedef struct {
     const char *cursor;
@@ -206,27 +299,22 @@ static int
 list_one(void *opaque, const char *rel, int is_folder)
 {
     list_t *l = opaque;
-    const char *name = rel + 5; /* after "jobs/" */
-    size_t len = strlen(name);
     char id[CIR_JOB_STORE_ID_LEN];
 
-    if (is_folder || strncmp(rel, "jobs/", 5) != 0 || len <= 5 ||
-        len - 5 >= sizeof(id) || strchr(name, '/') != NULL ||
-        strcmp(name + len - 5, ".json") != 0 || name[0] == '.') {
+    if (is_folder || !record_id(rel, id, sizeof(id))) {
         return 0;
     }
     if (++l->seen > LIST_MAX) {
         return 1;
     }
-    snprintf(id, sizeof(id), "%.*s", (int)(len - 5), name);
-    if (l->cursor[0] && strcmp(id, l->cursor) <= 0) {
+    if (l->cursor[0] && cir_job_store_id_cmp(id, l->cursor) <= 0) {
         return 0;
     }
     /* where it goes: at the end when the keys come sorted (S3) */
     size_t lo = 0, hi = l->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(l->ids[mid], id) < 0) {
+        if (cir_job_store_id_cmp(l->ids[mid], id) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -244,10 +332,11 @@ list_one(void *opaque, const char *rel, int is_folder)
     return 0;
 }
 
-int
-cir_job_store_list(cir_job_store_t *js, const char *cursor,
-                   char (*ids)[CIR_JOB_STORE_ID_LEN], size_t max, size_t *n,
-                   int *more)
+/* A store that cannot list in order (file://): every name listed, the
+ * max first after the cursor kept. */
+static int
+list_sorted(cir_job_store_t *js, const char *cursor,
+            char (*ids)[CIR_JOB_STORE_ID_LEN], size_t max, size_t *n, int *more)
 {
     char(*buf)[CIR_JOB_STORE_ID_LEN] = malloc((max + 1) * sizeof(*buf));
     list_t l = {.cursor = cursor ? cursor : "", .ids = buf, .cap = max + 1};
@@ -273,6 +362,123 @@ cir_job_store_list(cir_job_store_t *js, const char *cursor,
         ret = 0;
     }
     free(buf);
+    return ret;
+}
+
+typedef struct {
+    int (*fn)(void *opaque, const char *id);
+    void *opaque;
+} scan_t;
+
+static int
+scan_one(void *opaque, const char *rel, int is_folder)
+{
+    scan_t *sc = opaque;
+    char id[CIR_JOB_STORE_ID_LEN];
+
+    if (is_folder || !record_id(rel, id, sizeof(id))) {
+        return 0;
+    }
+    return sc->fn(sc->opaque, id) != 0;
+}
+
+#define SCAN_BATCH 256 /* ids a file:// store lists at a time */
+
+/* file://: batches of list_sorted, each after the last id of the one
+ * before. */
+static int
+scan_sorted(cir_job_store_t *js, const char *cursor,
+            int (*fn)(void *opaque, const char *id), void *opaque)
+{
+    char(*ids)[CIR_JOB_STORE_ID_LEN] = malloc(SCAN_BATCH * sizeof(*ids));
+    char after[CIR_JOB_STORE_ID_LEN];
+    size_t n = 0;
+    int more = 1, ret = 0;
+
+    if (ids == NULL) {
+        return CIR_ENOMEM;
+    }
+    snprintf(after, sizeof(after), "%s", cursor);
+    while (more && ret == 0) {
+        if ((ret = list_sorted(js, after, ids, SCAN_BATCH, &n, &more)) < 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (fn(opaque, ids[i]) != 0) {
+                free(ids);
+                return 0;
+            }
+        }
+        if (n == 0) {
+            break;
+        }
+        snprintf(after, sizeof(after), "%s", ids[n - 1]);
+    }
+    free(ids);
+    return ret;
+}
+
+int
+cir_job_store_scan(cir_job_store_t *js, const char *cursor,
+                   int (*fn)(void *opaque, const char *id), void *opaque)
+{
+    cir_store_t *store = NULL;
+    scan_t sc = {.fn = fn, .opaque = opaque};
+    char after[200] = "";
+    int ret;
+
+    cursor = cursor ? cursor : "";
+    if (cursor[0] &&
+        (ret = rel_path("jobs", cursor, ".json", after, sizeof(after))) < 0) {
+        return ret;
+    }
+    if ((ret = cir_store_open(&store, &js->root)) < 0) {
+        return ret;
+    }
+    ret = cir_store_list_after(store, "jobs", after, scan_one, &sc);
+    cir_store_close(&store);
+    if (ret == CIR_EUNSUPPORTED) {
+        return scan_sorted(js, cursor, fn, opaque);
+    }
+    if (ret == CIR_ENOTFOUND || ret == -ENOENT) {
+        return 0; /* nothing submitted yet */
+    }
+    return ret < 0 ? ret : 0;
+}
+
+typedef struct {
+    char (*ids)[CIR_JOB_STORE_ID_LEN];
+    size_t max, n;
+    int more;
+} collect_t;
+
+static int
+collect_one(void *opaque, const char *id)
+{
+    collect_t *c = opaque;
+
+    if (c->n == c->max) {
+        c->more = 1;
+        return 1;
+    }
+    snprintf(c->ids[c->n++], CIR_JOB_STORE_ID_LEN, "%s", id);
+    return 0;
+}
+
+int
+cir_job_store_list(cir_job_store_t *js, const char *cursor,
+                   char (*ids)[CIR_JOB_STORE_ID_LEN], size_t max, size_t *n,
+                   int *more)
+{
+    collect_t c = {.ids = ids, .max = max};
+    int ret;
+
+    if (js->root.scheme != CIR_URI_S3) {
+        return list_sorted(js, cursor, ids, max, n, more);
+    }
+    ret = cir_job_store_scan(js, cursor, collect_one, &c);
+    *n = ret < 0 ? 0 : c.n;
+    *more = ret < 0 ? 0 : c.more;
     return ret;
 }
 

@@ -66,6 +66,7 @@ typedef struct {
     int64_t api_port;
     char api_token[256];
     int64_t api_max_body_bytes;
+    int64_t api_list_scan_max;
     char sqs_queue_url[1024];
     char jobs_s3_uri[1024];
     char dispatch[16];
@@ -171,6 +172,11 @@ static const cir_option_t opts[] = {
      "job API: largest request body (413 beyond); the request line and "
      "headers are bounded by http_max_request_bytes, the time by "
      "http_timeout_seconds"},
+    {"api_list_scan_max", I(api_list_scan_max), "1000", 1, 100000,
+     "job API with a job store (jobs_s3_uri): job records one GET /jobs "
+     "reads at most (one S3 GetObject each, the listing paged through "
+     "ListObjectsV2) looking for limit jobs of its state; past them the page "
+     "ends early with a next_cursor that goes on from there"},
     {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
     {"jobs_s3_uri", S(jobs_s3_uri), "", 0, 0,
      "intake=sqs: s3://bucket/prefix of the shared job store, one record "
@@ -527,7 +533,8 @@ start_api(worker_t *w)
         .aws_request_timeout_ms =
             (int)(cfg->aws_request_timeout_seconds * 1000),
         .upload_s3_uri = cfg->upload_s3_uri,
-        .upload_url_seconds = (int)cfg->upload_url_seconds};
+        .upload_url_seconds = (int)cfg->upload_url_seconds,
+        .list_scan_max = (size_t)cfg->api_list_scan_max};
     cir_worker_http_config_t hc = {
         .listen = cfg->api_listen,
         .port = (int)cfg->api_port,

@@ -31,7 +31,10 @@ const buckets = cfg.buckets || ["cirrus-in", "cirrus-out"];
 const queueName = cfg.queue || "uploads";
 const notifyBuckets = new Set(cfg.notifyBuckets || ["cirrus-in"]);
 
-const stats = { verified: 0, rejected: 0, injected: 0, events: 0, parts: 0, presigned: 0 };
+const stats = { verified: 0, rejected: 0, injected: 0, events: 0, parts: 0, presigned: 0,
+  conditionalRefused: 0, lists: {} };
+// The conditional PUTs in flight, by path: each waits for the one before.
+const conditional = new Map();
 // S3 faults: the next `count` requests (only those whose decoded path
 // contains `match`, when given) answer status/code.
 let inject = { count: 0, status: 503, code: "SlowDown", match: "" };
@@ -246,35 +249,140 @@ function proxy(targetPort, kind) {
         stats.injected++;
         return fail(res, inject.status, inject.code, "Please reduce your request rate.");
       }
-      // s3rver knows only its own keys: the proxy has verified the
-      // signature, so the backend gets the request anonymously.
-      const headers = { ...req.headers, "content-length": String(body.length) };
-      delete headers.authorization;
-      // a presigned URL's X-Amz-* parameters were checked: not forwarded
-      const [fwdPath, fwdQuery] = req.url.split("?", 2);
-      const rest = (fwdQuery || "").split("&").filter((p) => p && !/^X-Amz-/.test(p));
-      const path = rest.length ? `${fwdPath}?${rest.join("&")}` : fwdPath;
-      const up = http.request(
-        // no keep-alive (node 20's global agent has it): a socket the
-        // emulator closed while idle would be a spurious 502 when reused
-        { host: HOST, port: targetPort, method: req.method, path, headers, agent: false },
-        (ur) => {
-          res.writeHead(ur.statusCode, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on("error", (e) => {
-        // after the answer's head went out (the emulator cut or garbled
-        // its body) a 502 can no longer be sent: the client sees the
-        // connection end instead, and the rig keeps running
-        if (res.headersSent) {
-          if (!res.writableEnded) res.destroy(e);
-          return;
+      // S3's conditional write (PutObject with If-None-Match: *, 412
+      // PreconditionFailed when the key exists), which s3rver ignores:
+      // checked here, one such PUT of a key at a time, so of two racing
+      // writers exactly one creates the object, as on AWS.
+      if (kind === "s3" && req.method === "PUT" && req.headers["if-none-match"] !== undefined) {
+        if (req.headers["if-none-match"] !== "*" || /[?&]partNumber=/.test(req.url))
+          return fail(res, 501, "NotImplemented", "the rig checks If-None-Match: * on a single PUT only");
+        const key = req.url.split("?")[0];
+        const prev = conditional.get(key) || Promise.resolve();
+        let release;
+        const gate = new Promise((r) => { release = r; });
+        const chained = prev.then(() => gate);
+        conditional.set(key, chained);
+        await prev;
+        try {
+          const status = await headStatus(targetPort, key);
+          if (status === 200) {
+            stats.conditionalRefused++;
+            return fail(res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+          }
+          delete req.headers["if-none-match"];
+          await atomically(req, () => forward(req, res, body, targetPort, fail));
+        } catch (e) {
+          if (!res.headersSent) fail(res, 502, "BadGateway", e.message);
+        } finally {
+          release();
+          if (conditional.get(key) === chained) conditional.delete(key);
         }
-        fail(res, 502, "BadGateway", e.message);
-      });
-      up.end(body);
+        return;
+      }
+      if (kind === "s3" && req.method === "GET") countList(req.url);
+      if (kind === "s3") return atomically(req, () => forward(req, res, body, targetPort, fail));
+      return forward(req, res, body, targetPort, fail);
     });
+  });
+}
+
+// s3rver writes an object in place, so a GET overlapping its PUT could read
+// half of it (the old length, the new bytes); on S3 a reader sees the old
+// object or the new one.  Per key: reads run together, a PUT waits for the
+// reads in flight and the reads that come after it wait for the PUT.  Only
+// for JSON documents rewritten in place (the job store's records and
+// keys): media traffic is left as it was.
+const keyLocks = new Map();
+async function atomically(req, send) {
+  const key = req.url.split("?")[0];
+  const isRead = req.method === "GET" || req.method === "HEAD";
+  if (!key.endsWith(".json")) return send();
+  if (!isRead && (req.method !== "PUT" || /[?&]partNumber=/.test(req.url))) return send();
+  let lock = keyLocks.get(key);
+  if (!lock) keyLocks.set(key, (lock = { reads: new Set(), write: null }));
+  let mine;
+  if (isRead) {
+    mine = (async () => {
+      await lock.write?.catch(() => {});
+      return send();
+    })();
+    lock.reads.add(mine);
+  } else {
+    const before = [lock.write, ...lock.reads];
+    mine = (async () => {
+      await Promise.allSettled(before);
+      return send();
+    })();
+    lock.write = mine;
+  }
+  try {
+    return await mine;
+  } finally {
+    lock.reads.delete(mine);
+    if (lock.write === mine) lock.write = null;
+    if (!lock.write && lock.reads.size === 0 && keyLocks.get(key) === lock) keyLocks.delete(key);
+  }
+}
+
+// ListObjectsV2 requests by prefix: {pages, continued (with a
+// continuation-token), startAfter (with start-after)}.
+function countList(url) {
+  const q = decodeQuery(url.split("?", 2)[1]);
+  if (q["list-type"] !== "2") return;
+  const c = (stats.lists[q.prefix || ""] ||= { pages: 0, continued: 0, startAfter: 0 });
+  c.pages++;
+  if (q["continuation-token"]) c.continued++;
+  if (q["start-after"]) c.startAfter++;
+}
+
+// The status of a HEAD of path on the emulator (unsigned, as forwarded).
+function headStatus(port, path) {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: HOST, port, method: "HEAD", path, agent: false }, (ur) => {
+      ur.resume();
+      resolve(ur.statusCode);
+    });
+    r.on("error", reject);
+    r.end();
+  });
+}
+
+// Sends a verified request on to the emulator; resolves once answered
+// (or the client went away).
+function forward(req, res, body, targetPort, fail) {
+  return new Promise((resolve) => {
+    res.on("close", resolve);
+    // s3rver knows only its own keys: the proxy has verified the
+    // signature, so the backend gets the request anonymously.
+    const headers = { ...req.headers, "content-length": String(body.length) };
+    delete headers.authorization;
+    // a presigned URL's X-Amz-* parameters were checked: not forwarded
+    const [fwdPath, fwdQuery] = req.url.split("?", 2);
+    const rest = (fwdQuery || "").split("&").filter((p) => p && !/^X-Amz-/.test(p));
+    const path = rest.length ? `${fwdPath}?${rest.join("&")}` : fwdPath;
+    const up = http.request(
+      // no keep-alive (node 20's global agent has it): a socket the
+      // emulator closed while idle would be a spurious 502 when reused
+      { host: HOST, port: targetPort, method: req.method, path, headers, agent: false },
+      (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+        ur.on("end", resolve);
+        ur.on("error", resolve);
+      },
+    );
+    up.on("error", (e) => {
+      resolve();
+      // after the answer's head went out (the emulator cut or garbled
+      // its body) a 502 can no longer be sent: the client sees the
+      // connection end instead, and the rig keeps running
+      if (res.headersSent) {
+        if (!res.writableEnded) res.destroy(e);
+        return;
+      }
+      fail(res, 502, "BadGateway", e.message);
+    });
+    up.end(body);
   });
 }
 

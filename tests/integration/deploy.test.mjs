@@ -246,7 +246,7 @@ describe('deploy: Terraform', () => {
         }
     });
 
-    test('terraform validate with a local AWS provider', (t) => {
+    test('terraform validate, and terraform test (mocked plans), with a local AWS provider', (t) => {
         const tf = which('terraform');
         const plugins = process.env.CIRRUS_TF_PLUGIN_DIR || '/opt/tf-plugins';
         if (!tf || !fs.existsSync(path.join(plugins, 'registry.terraform.io',
@@ -268,6 +268,12 @@ describe('deploy: Terraform', () => {
         const v = run('validate', '-no-color');
         assert.equal(v.status, 0, v.stdout + v.stderr);
         assert.match(v.stdout, /configuration is valid/);
+        // plans against a mocked provider (tests/*.tftest.hcl): the worker
+        // service with and without the job API
+        const tt = run('test', '-no-color');
+        assert.equal(tt.status, 0, tt.stdout + tt.stderr);
+        const passed = /Success! (\d+) passed, 0 failed/.exec(tt.stdout);
+        assert.ok(passed && Number(passed[1]) >= 4, tt.stdout);
     });
 
     test('versions: terraform >= 1.5, hashicorp/aws ~> 5', () => {
@@ -661,8 +667,9 @@ describe('deploy: Terraform', () => {
         assert.equal(rule.status, 'Enabled');
         assert.deepEqual(first(first(rule.filter).tag), { key: tagKey, value: tagValue });
         assert.equal(first(rule.expiration).days, '${var.superseded_expiration_days}');
-        // no rule of the outputs bucket expires objects without the tag
-        for (const r of lc.rule.filter((x) => x !== rule))
+        // no rule of the outputs bucket expires objects without the tag,
+        // but the one of the console's uploads, under their prefix only
+        for (const r of lc.rule.filter((x) => x !== rule && x.id !== 'expire-console-uploads'))
             assert.ok(!r.expiration, `rule ${r.id} expires untagged objects`);
         const grace = first(st.merged.variable.superseded_expiration_days);
         assert.equal(grace.default, 7);
@@ -686,6 +693,142 @@ describe('deploy: Terraform', () => {
             for (const r of get('ClearSupersededRecords').resources)
                 assert.match(r, /\/\.superseded\/\*$/);
         }
+    });
+
+    // docs/api.md POST /uploads: the console's uploads land under the
+    // worker's upload prefix in the outputs bucket and expire there after
+    // a variable, and nothing else does by that rule.
+    test('outputs: the console\'s uploads expire under the prefix the workers presign', () => {
+        const st = mods[path.join(TF_ROOT, 'modules', 'storage')];
+        const lc = first(st.merged.resource.aws_s3_bucket_lifecycle_configuration.outputs);
+        const rule = lc.rule.find((r) => r.id === 'expire-console-uploads');
+        assert.ok(rule, 'a lifecycle rule for the console\'s uploads');
+        assert.equal(rule.status, 'Enabled');
+        assert.equal(first(rule.filter).prefix, '${var.console_upload_prefix}/');
+        assert.ok(!first(rule.filter).tag, 'by prefix, not by tag');
+        assert.equal(first(rule.expiration).days, '${var.console_upload_expiration_days}');
+        assert.equal(first(st.merged.variable.console_upload_expiration_days).default, 7);
+        const top = first(root.merged.variable.console_upload_expiration_days);
+        assert.equal(top.default, 7);
+        assert.ok(top.validation, 'the days are validated');
+        // one prefix: the storage module expires what the tasks presign
+        const locals = localsOf(root);
+        assert.equal(locals.console_upload_prefix, 'console-uploads');
+        const sc = first(root.merged.module.storage);
+        assert.equal(sc.console_upload_prefix, '${local.console_upload_prefix}');
+        assert.equal(sc.console_upload_expiration_days, '${var.console_upload_expiration_days}');
+        const wc = first(root.merged.module.worker_service);
+        assert.equal(wc.upload_prefix, '${local.console_upload_prefix}');
+        const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
+        assert.match(ws, /name = "CIRRUS_WORKER_UPLOAD_S3_URI", value = "s3:\/\/\$\{var\.outputs_bucket_id\}\/\$\{var\.upload_prefix\}\/"/);
+    });
+
+    // deploy/README.md "The job API and the console on AWS": optional
+    // (job_api), the tasks open api_port behind an internal ALB, the token
+    // comes from Secrets Manager through ECS secrets (never a plain
+    // environment value), at least one task runs, the console proxies to it.
+    test('worker service: the job API behind an internal ALB, its token a secret, never fewer than one task', () => {
+        const w = mods[path.join(TF_ROOT, 'modules', 'worker_service')];
+        const res = w.merged.resource;
+        const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
+        assert.equal(first(w.merged.variable.job_api).default, false, 'off unless asked for');
+        const locals = localsOf(w);
+        assert.equal(locals.api, '${var.job_api && !local.batch}');
+        assert.equal(locals.min_tasks, '${local.api ? max(var.min_tasks, 1) : var.min_tasks}');
+        // the token: ECS secrets, from Secrets Manager; no env value holds it
+        assert.match(ws, /name = "CIRRUS_WORKER_API_TOKEN", valueFrom = local\.api_token_secret_arn/);
+        assert.doesNotMatch(ws, /name = "CIRRUS_WORKER_API_TOKEN", value =/);
+        assert.match(ws, /secrets\s+= local\.secrets/);
+        assert.match(ws, /name = "CIRRUS_WORKER_API_PORT", value = tostring\(local\.api_port\)/);
+        assert.match(ws, /name = "CIRRUS_WORKER_API_LISTEN", value = "0\.0\.0\.0"/);
+        assert.ok(res.aws_secretsmanager_secret.api_token);
+        const exec = first(w.merged.data.aws_iam_policy_document.execution_secrets);
+        assert.deepEqual(first(exec.statement).actions, ['secretsmanager:GetSecretValue']);
+        assert.deepEqual(first(exec.statement).resources, ['${local.api_token_secret_arn}']);
+        assert.equal(first(res.aws_iam_role_policy.execution_secrets).role, '${aws_iam_role.execution.id}',
+            'the execution role reads it, not the task role');
+        // an internal ALB, forwarding to the tasks' api_port, health on /healthz
+        const alb = first(res.aws_lb.api);
+        assert.equal(alb.internal, true);
+        assert.equal(alb.load_balancer_type, 'application');
+        assert.equal(alb.subnets, '${var.subnet_ids}');
+        const tg = first(res.aws_lb_target_group.api);
+        assert.equal(tg.target_type, 'ip');
+        assert.equal(tg.port, '${local.api_port}');
+        assert.equal(first(tg.health_check).path, '/healthz');
+        assert.equal(first(tg.health_check).port, '${tostring(local.metrics_port)}');
+        const svc = first(res.aws_ecs_service.worker);
+        const lb = first(first(svc.dynamic.load_balancer).content);
+        assert.equal(lb.target_group_arn, '${aws_lb_target_group.api[0].arn}');
+        assert.equal(lb.container_port, '${local.api_port}');
+        assert.equal(svc.desired_count, '${local.min_tasks}');
+        // at least one task: the service, the scaling target and scale-in
+        assert.equal(first(res.aws_appautoscaling_target.worker).min_capacity, '${local.min_tasks}');
+        const inStep = first(first(first(res.aws_appautoscaling_policy.in)
+            .step_scaling_policy_configuration).step_adjustment);
+        assert.equal(inStep.scaling_adjustment, '${local.min_tasks}');
+        // reached from the VPC (and the listed networks) only
+        const ingress = first(res.aws_vpc_security_group_ingress_rule.api_clients);
+        assert.match(ingress.for_each, /data\.aws_vpc\.this\.cidr_block\], var\.api_allowed_cidrs/);
+        const tasks = first(res.aws_vpc_security_group_ingress_rule.tasks_api);
+        assert.equal(tasks.referenced_security_group_id, '${aws_security_group.api[0].id}');
+        // wired: root variables, outputs, and the live hosts' console
+        const call = first(root.merged.module.worker_service);
+        assert.equal(call.job_api, '${var.job_api}');
+        assert.equal(call.api_token_secret_arn, '${var.job_api_token_secret_arn}');
+        const pre = first(first(svc.lifecycle).precondition);
+        assert.equal(pre.condition, '${!(var.job_api && local.batch)}', 'refused with dispatch = batch');
+        assert.equal(first(root.merged.output.job_api_url).value, '${module.worker_service.job_api_url}');
+        assert.equal(first(root.merged.output.job_api_token_secret_arn).value,
+            '${module.worker_service.job_api_token_secret_arn}');
+        assert.equal(first(root.merged.module.live_hosts).worker_api,
+            '${module.worker_service.job_api_address}');
+        const ud = read(TF_ROOT, 'modules', 'live_hosts', 'user_data.sh.tftpl');
+        assert.match(ud, /echo CIRRUS_WORKER_API=\$\{worker_api\} >> \/etc\/cirrus\/origin\.env/);
+        // the console's template proxies /api/jobs/ to CIRRUS_WORKER_API
+        const tpl = read(DEPLOY, 'nginx', 'cirrus-origin.conf.in');
+        assert.match(tpl, /location \/api\/jobs\/ \{\s*proxy_pass http:\/\/@WORKER_API@\/;/);
+        assert.match(read(DEPLOY, 'scripts', 'cirrus-origin'), /worker_api=\$\{CIRRUS_WORKER_API:-/);
+    });
+
+    // docs/console.md: the console uploads into the host's upload folder,
+    // or (CIRRUS_CONSOLE_UPLOAD=presigned, the live hosts with job_api)
+    // straight to S3 through the job API; anything else is refused.
+    test('cirrus-origin renders the console\'s upload mode', () => {
+        const dir = tmpDir('deploy-render-');
+        const render = (mode) => {
+            const env = { ...process.env, CIRRUS_ORIGIN_SECRET_HEADER: 'X-Secret',
+                CIRRUS_ORIGIN_SECRET: 's'.repeat(40),
+                CIRRUS_NGINX_PREFIX: path.join(dir, 'run'),
+                CIRRUS_PEERS_CONF: path.join(dir, 'peers.conf'),
+                CIRRUS_LIVE_ROOT: path.join(dir, 'live'),
+                CIRRUS_VOD_ROOT: path.join(dir, 'vod'),
+                CIRRUS_UPLOAD_DIR: path.join(dir, 'uploads'),
+                CIRRUS_NGINX_TEMPLATE: path.join(DEPLOY, 'nginx', 'cirrus-origin.conf.in'),
+                CIRRUS_WORKER_API: 'internal-t-job-api-1234.eu-west-1.elb.amazonaws.com:80' };
+            if (mode !== undefined)
+                env.CIRRUS_CONSOLE_UPLOAD = mode;
+            return spawnSync(path.join(DEPLOY, 'scripts', 'cirrus-origin'), ['--render-only'],
+                { env, encoding: 'utf8' });
+        };
+        const consoleJson = (r) => {
+            assert.equal(r.status, 0, r.stderr);
+            const conf = fs.readFileSync(r.stdout.trim(), 'utf8');
+            assert.doesNotMatch(conf, /@[A-Z_]+@/, 'every placeholder substituted');
+            assert.match(conf, /proxy_pass http:\/\/internal-t-job-api-1234\.eu-west-1\.elb\.amazonaws\.com:80\/;/);
+            const m = /location = \/api\/console\.json \{[^}]*return 200 '([^']*)';/.exec(conf);
+            assert.ok(m, 'console.json is answered');
+            return JSON.parse(m[1]);
+        };
+        assert.deepEqual(consoleJson(render()), { upload_dir: `${path.join(dir, 'uploads')}/` });
+        assert.deepEqual(consoleJson(render('folder')), { upload_dir: `${path.join(dir, 'uploads')}/` });
+        assert.deepEqual(consoleJson(render('presigned')), { upload: 'presigned' });
+        const bad = render('s3');
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /CIRRUS_CONSOLE_UPLOAD: folder or presigned, not s3/);
+        // the live hosts pointed at the job API's ALB upload that way
+        const ud = read(TF_ROOT, 'modules', 'live_hosts', 'user_data.sh.tftpl');
+        assert.match(ud, /%\{ if worker_api != "" ~\}\n[^%]*echo CIRRUS_CONSOLE_UPLOAD=presigned >> \/etc\/cirrus\/origin\.env/);
     });
 
     // docs/api.md: with intake=sqs the job API answers from the job store

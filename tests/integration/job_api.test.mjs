@@ -8,10 +8,13 @@
 // other routes 501), with one (jobs_s3_uri on the S3 rig) the whole API:
 // submit and poll, list with a filter and a cursor, cancel a queued and a
 // running job (on this worker and on another one taking from the same
-// queue), retry a failed and a cancelled one, delete an asset on S3; the
-// OpenAPI document validates and each of its examples is met by an answer.
+// queue), retry a failed and a cancelled one, idempotency keys shared by
+// the workers through the store (a replay to another worker, two racing),
+// the listing paged through ListObjectsV2 and bounded per request, delete
+// an asset on S3; the OpenAPI document validates and each of its examples is met by an answer.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -47,6 +50,17 @@ function startWorker(sets, env = process.env) {
         ok(code);
     }));
     return child;
+}
+
+// A worker stopped the way ECS stops one (SIGTERM: it drains and gives
+// back what it received), so no ReceiveMessage of a dead process is left
+// pending on the queue to swallow a later message.
+async function stopWorker(child) {
+    child.kill('SIGTERM');
+    const done = await Promise.race([child.exited.then(() => true),
+        new Promise((ok) => setTimeout(() => ok(false), 30000))]);
+    if (!done)
+        child.kill('SIGKILL');
 }
 
 async function apiBase(child) {
@@ -573,6 +587,144 @@ describe('cirrus-worker job API on a spool', () => {
                     cursor = p.json.next_cursor;
                 }
                 assert.deepEqual(all, ids, 'pages of 2 make the whole list');
+            });
+
+            // docs/api.md: with a job store the idempotency keys are in it
+            // (keys/<sha256>.json, a conditional write), so every worker's
+            // API answers a key with the same job.
+            await t.test('idempotency keys in the store: a replay to another worker, two workers racing', async () => {
+                const other = startWorker({ intake: 'sqs', sqs_queue_url: rig.queueUrl,
+                    jobs_s3_uri: 's3://cirrus-jobs/state',
+                    spool_dir: path.join(work, 'store-spool-2'),
+                    out_root: 's3://cirrus-out/vod', presets_dir: C.PRESETS_DIR,
+                    default_preset: 'mobile', workers: 1, queue_max: 0,
+                    api_port: -1, api_token: TOKEN }, rig.env());
+                try {
+                    const ob = await apiBase(other);
+                    const oapi = (op, method, url, opts) => call(ob, op, method, url, opts);
+                    const sha = crypto.createHash('sha256').update('store-1').digest('hex');
+                    assert.ok(keys('s3://cirrus-jobs/state/keys/').includes(`state/keys/${sha}.json`),
+                        'the key is kept in the store');
+                    // the first worker's key, replayed to the other one
+                    let r = await oapi('submitJob', 'POST', '/jobs', { body: {
+                        input: sample('video_only.mp4'), output: 's3://cirrus-out/vod/first',
+                        only: 'hls' }, headers: { 'idempotency-key': 'store-1' } });
+                    assert.equal(r.status, 200, JSON.stringify(r.json));
+                    assert.equal(r.json.id, firstId);
+                    assert.equal(r.json.state, 'done');
+                    assert.equal(r.headers.get('location'), `/jobs/${firstId}`);
+                    r = await oapi('submitJob', 'POST', '/jobs', { body: {
+                        input: sample('video_only.mp4'), output: 's3://cirrus-out/vod/else',
+                        only: 'hls' }, headers: { 'idempotency-key': 'store-1' } });
+                    assert.equal(r.status, 409, JSON.stringify(r.json));
+                    assert.match(r.json.error, new RegExp(`another job \\(${firstId}\\) with another body`));
+
+                    // the same key sent to both at once: one job, never two
+                    // (jobs on a missing input: they fail at once)
+                    for (let i = 0; i < 4; i++) {
+                        const body = { input: `file://${path.join(work, `race-${i}.mp4`)}`,
+                            output: `s3://cirrus-out/vod/race-${i}`, only: 'hls' };
+                        const opts = { body, headers: { 'idempotency-key': `race-${i}` } };
+                        const both = await Promise.all([api('submitJob', 'POST', '/jobs', opts),
+                            oapi('submitJob', 'POST', '/jobs', opts)]);
+                        const made = both.filter((x) => x.status === 202);
+                        assert.equal(made.length, 1, JSON.stringify(both.map((x) => [x.status, x.json])));
+                        const id = made[0].json.id;
+                        for (const x of both.filter((y) => y !== made[0])) {
+                            // the job, or (its record not written yet) try again
+                            if (x.status === 200)
+                                assert.equal(x.json.id, id);
+                            else {
+                                assert.equal(x.status, 409, JSON.stringify(x.json));
+                                assert.match(x.json.error, /being submitted by another request: try again/);
+                            }
+                        }
+                        for (const replay of [api, oapi]) {
+                            const x = await replay('submitJob', 'POST', '/jobs', opts);
+                            assert.equal(x.status, 200, JSON.stringify(x.json));
+                            assert.equal(x.json.id, id);
+                        }
+                        const listed = (await api('listJobs', 'GET', '/jobs?limit=500')).json.jobs
+                            .filter((j) => j.job.output === body.output);
+                        assert.deepEqual(listed.map((j) => j.id), [id], 'one record for the key');
+                    }
+                    t.diagnostic(`conditional PUTs refused by the rig: ${(await rig.stats()).conditionalRefused}`);
+                } finally {
+                    await stopWorker(other);
+                }
+            });
+
+            // GET /jobs on the store reads the listing a page at a time (2
+            // keys a page here) and only as far as it needs, up to
+            // api_list_scan_max records, then hands out a cursor.
+            await t.test('list: ListObjectsV2 paged and read only as far as needed, bounded by api_list_scan_max', async () => {
+                // every job settled (the racing ones fail on their input)
+                const all = await C.waitFor('every job settled', async () => {
+                    const jobs = (await api('listJobs', 'GET', '/jobs?limit=500')).json.jobs;
+                    return jobs.every((j) => ['done', 'failed', 'cancelled'].includes(j.state))
+                        ? jobs : null;
+                }, { timeoutMs: 60000, every: 500 });
+                assert.ok(all.length >= 8, `${all.length} records`);
+                const small = startWorker({ intake: 'sqs', sqs_queue_url: rig.queueUrl,
+                    jobs_s3_uri: 's3://cirrus-jobs/state',
+                    spool_dir: path.join(work, 'store-spool-3'),
+                    out_root: 's3://cirrus-out/vod', presets_dir: C.PRESETS_DIR,
+                    default_preset: 'mobile', workers: 1, queue_max: 0,
+                    api_port: -1, api_token: TOKEN, api_list_scan_max: 3 },
+                { ...rig.env(), CIRRUS_AWS_S3_LIST_MAX_KEYS: '2' });
+                try {
+                    const sb2 = await apiBase(small);
+                    const sapi = (op, method, url, opts) => call(sb2, op, method, url, opts);
+                    const lists = async () => (await rig.stats()).lists['state/jobs/']
+                        ?? { pages: 0, continued: 0, startAfter: 0 };
+                    // the first job: one page of 2 keys is enough
+                    let before = await lists();
+                    let r = await sapi('listJobs', 'GET', '/jobs?limit=1');
+                    assert.deepEqual(r.json.jobs.map((j) => j.id), [all[0].id]);
+                    assert.equal(r.json.next_cursor, all[0].id);
+                    let now = await lists();
+                    assert.equal(now.pages - before.pages, 1, 'one ListObjectsV2 page, not the whole listing');
+                    // the next page starts after the cursor (start-after)
+                    before = now;
+                    r = await sapi('listJobs', 'GET', `/jobs?limit=2&cursor=${all[0].id}`);
+                    assert.deepEqual(r.json.jobs.map((j) => j.id), [all[1].id, all[2].id]);
+                    now = await lists();
+                    assert.ok(now.startAfter > before.startAfter, 'listed from start-after the cursor');
+                    assert.ok(now.continued > before.continued, 'and on through a continuation token');
+                    // a state filter: at most 3 records read per request,
+                    // so pages may be short; walked to the end they make
+                    // the whole list, each job once
+                    for (const state of ['done', 'failed', 'cancelled']) {
+                        const want = all.filter((j) => j.state === state).map((j) => j.id);
+                        const got = [];
+                        let pages = 0;
+                        for (let cursor = ''; ; pages++) {
+                            const p = await sapi('listJobs', 'GET',
+                                `/jobs?state=${state}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+                            assert.equal(p.status, 200, JSON.stringify(p.json));
+                            assert.ok(p.json.jobs.every((j) => j.state === state));
+                            got.push(...p.json.jobs.map((j) => j.id));
+                            if (!p.json.next_cursor)
+                                break;
+                            cursor = p.json.next_cursor;
+                        }
+                        assert.deepEqual(got, want, state);
+                        assert.equal(pages + 1, Math.ceil(all.length / 3), `${state}: pages of 3 records read`);
+                    }
+                    // the default scan (1000 records) finds them in one request
+                    r = await api('listJobs', 'GET', '/jobs?state=failed&limit=500');
+                    assert.deepEqual(r.json.jobs.map((j) => j.id),
+                        all.filter((j) => j.state === 'failed').map((j) => j.id));
+                    assert.equal(r.json.next_cursor, null);
+                    // a cursor this API never gave
+                    for (const bad of ['..%2Fx', '.hidden']) {
+                        r = await sapi('listJobs', 'GET', `/jobs?cursor=${bad}`);
+                        assert.equal(r.status, 400, JSON.stringify(r.json));
+                        assert.match(r.json.error, /cursor: not one this API gave/);
+                    }
+                } finally {
+                    await stopWorker(small);
+                }
             });
 
             await t.test('two workers on one queue: the API follows and cancels a job the other runs', async () => {

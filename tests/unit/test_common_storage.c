@@ -1,5 +1,5 @@
 /* common/src/storage.c: content types, the backend registry and the
- * file:// store. */
+ * file:// store (put_new's create-once included). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -117,6 +117,45 @@ Test(common_storage, file_store_get_reads_back_what_was_put)
     free(data);
     cr_assert_eq(cir_store_get(store, "../x", 100, &data, &len), CIR_EINVAL);
     cir_store_close(&store);
+}
+
+static int
+count_listed(void *opaque, const char *rel, int is_folder)
+{
+    (void)rel;
+    *(int *)opaque += !is_folder;
+    return 0;
+}
+
+/* put_new creates once: the second writer of a name gets -EEXIST and the
+ * first one's content stays; the file store lists in no order, so
+ * list_after is not offered there. */
+Test(common_storage, file_store_put_new_creates_once)
+{
+    char dir[] = "/tmp/cir-put-new-XXXXXX", root[256];
+    cir_store_t *store = NULL;
+    cir_uri_t uri;
+    char *data = NULL;
+    size_t len = 0;
+    int listed = 0;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(root, sizeof(root), "file://%s/state", dir);
+    cr_assert_eq(cir_uri_parse(root, &uri), 0);
+    cr_assert_eq(cir_store_open(&store, &uri), 0);
+    cr_assert_eq(cir_store_put_new(store, "keys/k.json", "first", 5), 0);
+    cr_assert_eq(cir_store_put_new(store, "keys/k.json", "second", 6), -EEXIST);
+    cr_assert_eq(cir_store_get(store, "keys/k.json", 100, &data, &len), 0);
+    cr_assert_str_eq(data, "first");
+    free(data);
+    cr_assert_eq(cir_store_list(store, "keys", count_listed, &listed), 0);
+    cr_assert_eq(listed, 1, "no temporary file is left beside it");
+    cr_assert_eq(cir_store_put_new(store, "../k", "x", 1), CIR_EINVAL);
+    cr_assert_eq(cir_store_list_after(store, "keys", "", count_listed, &listed),
+                 CIR_EUNSUPPORTED);
+    cir_store_close(&store);
+    snprintf(root, sizeof(root), "rm -rf '%s'", dir);
+    cr_assert_eq(system(root), 0);
 }
 
 /* An asset's folder goes whole: objects, nested and empty folders; a

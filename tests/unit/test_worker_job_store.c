@@ -1,10 +1,12 @@
 /*
  * The shared job store of intake=sqs (job_store.c) on a file:// root:
  * records round-trip, the list is in id order after a cursor and bounded,
- * cancel requests are marked, seen and cleared, ids that are no names are
- * refused, and a state change makes the API's record from the
- * dispatcher's state JSON.
+ * cancel requests are marked, seen and cleared, an idempotency key is
+ * claimed by one request only, a scan goes on after its cursor and stops
+ * when told, ids that are no names are refused, and a state change makes the
+ * API's record from the dispatcher's state JSON.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,4 +173,64 @@ Test(worker_job_store, a_record_keeps_the_document_and_counts_attempts_on)
     json_decref(rec);
     json_decref(res);
     json_decref(base);
+}
+
+Test(worker_job_store, an_idempotency_key_is_claimed_once)
+{
+    json_t *mine = json_pack("{s:s, s:s}", "id", "j1", "body_sha256", "aa");
+    json_t *other = json_pack("{s:s, s:s}", "id", "j2", "body_sha256", "bb");
+    json_t *got = NULL;
+    const char *name = "0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef";
+
+    cr_assert_eq(cir_job_store_key_get(js, name, &got), CIR_ENOTFOUND);
+    cr_assert_eq(cir_job_store_key_claim(js, name, mine), 0);
+    /* a second request, from any worker, finds it taken */
+    cr_assert_eq(cir_job_store_key_claim(js, name, other), -EEXIST);
+    cr_assert_eq(cir_job_store_key_get(js, name, &got), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(got, "id")), "j1");
+    json_decref(got);
+    cr_assert_eq(cir_job_store_key_remove(js, name), 0);
+    cr_assert_eq(cir_job_store_key_claim(js, name, other), 0);
+    cr_assert_eq(cir_job_store_key_claim(js, "../x", other), CIR_EINVAL);
+    json_decref(mine);
+    json_decref(other);
+}
+
+typedef struct {
+    char seen[16][CIR_JOB_STORE_ID_LEN];
+    size_t n, stop_at;
+} scan_log_t;
+
+static int
+scan_note(void *opaque, const char *id)
+{
+    scan_log_t *l = opaque;
+
+    snprintf(l->seen[l->n++], CIR_JOB_STORE_ID_LEN, "%s", id);
+    return l->n == l->stop_at;
+}
+
+Test(worker_job_store, a_scan_goes_on_after_the_cursor_in_name_order_and_stops)
+{
+    scan_log_t l = {.stop_at = 0};
+
+    /* the order is that of "<id>.json" (S3's): "a-b.json" sorts before
+     * "a.json" ('-' < '.') */
+    put_state("a", "queued");
+    put_state("a-b", "done");
+    put_state("c", "failed");
+    put_state("b", "queued");
+    cr_assert_eq(cir_job_store_scan(js, "", scan_note, &l), 0);
+    cr_assert_eq(l.n, 4);
+    cr_assert_str_eq(l.seen[0], "a-b");
+    cr_assert_str_eq(l.seen[1], "a");
+    cr_assert_str_eq(l.seen[2], "b");
+    cr_assert_str_eq(l.seen[3], "c");
+    l = (scan_log_t){.stop_at = 1};
+    cr_assert_eq(cir_job_store_scan(js, "a", scan_note, &l), 0);
+    cr_assert_eq(l.n, 1, "stopped by its callback");
+    cr_assert_str_eq(l.seen[0], "b");
+    cr_assert_lt(cir_job_store_id_cmp("a-b", "a"), 0);
+    cr_assert_eq(cir_job_store_scan(js, "../etc", scan_note, &l), CIR_EINVAL);
 }

@@ -135,6 +135,10 @@ typedef struct {
     size_t nmeta;
     const atomic_int *abort; /* set: the upload stops (CIR_ECANCELED), the
                                 request in flight aborted; NULL: none */
+    /* create only (a single PUT with If-None-Match: *, S3's conditional
+     * write): -EEXIST (412 PreconditionFailed) when the key exists; a
+     * concurrent conditional write's 409 is retried.  Not multipart. */
+    int if_absent;
 } cir_s3_put_opts_t;
 
 /* A read (HEAD, ranged GET) stops at once when *abort is set (abort may
@@ -177,6 +181,13 @@ int cir_s3_list(cir_aws_t *aws, const char *bucket, const char *prefix,
  * CIRRUS_AWS_S3_LIST_MAX_KEYS, else S3's default of 1000). */
 int cir_s3_list_paged(cir_aws_t *aws, const char *bucket, const char *prefix,
                       int max_keys,
+                      int (*fn)(void *opaque, const char *key, int64_t size),
+                      void *opaque);
+/* The same from start_after (a key; NULL or "": the first): the keys after
+ * it in S3's byte order, pages followed through their continuation tokens
+ * until fn returns nonzero or the listing ends. */
+int cir_s3_list_after(cir_aws_t *aws, const char *bucket, const char *prefix,
+                      const char *start_after, int max_keys,
                       int (*fn)(void *opaque, const char *key, int64_t size),
                       void *opaque);
 /* PutObjectTagging: replaces the object's tag set with tags (name = key,

@@ -138,6 +138,7 @@ cir_aws_classify(long status, const char *code)
         "InternalError",
         "ServiceUnavailable",
         "IDPCommunicationError",
+        "ConditionalRequestConflict", /* S3: a concurrent conditional write */
         NULL};
     /* credentials or permissions refused: no retry can help */
     static const char *const auth[] = {"SignatureDoesNotMatch",

@@ -4,6 +4,7 @@
  * Tested through tests/integration/aws*.test.mjs (an S3-compatible server
  * behind a proxy that checks every signature with AWS's signer).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,9 @@ put_headers(const cir_s3_put_opts_t *o, cir_aws_kv_t *h, size_t cap,
     h[(*n)++] = (cir_aws_kv_t){
         "content-type",
         o && o->content_type ? o->content_type : "application/octet-stream"};
+    if (o && o->if_absent) {
+        h[(*n)++] = (cir_aws_kv_t){"if-none-match", "*"};
+    }
     if (o && o->cache_control) {
         h[(*n)++] = (cir_aws_kv_t){"cache-control", o->cache_control};
     }
@@ -137,12 +141,12 @@ put_single(cir_aws_t *a, const char *bucket, const char *key, const void *data,
            size_t len, const cir_s3_put_opts_t *opts)
 {
     char ep[600], path[KEY_PATH_MAX], names[16][160];
-    cir_aws_kv_t h[18];
+    cir_aws_kv_t h[19];
     size_t nh;
     aws_req_t r = {.service = "s3", .method = "PUT"};
     int ret;
 
-    if ((ret = put_headers(opts, h, 18, names, &nh)) < 0) {
+    if ((ret = put_headers(opts, h, 19, names, &nh)) < 0) {
         return ret;
     }
     if (locate(a, bucket, key, ep, sizeof(ep), path, sizeof(path)) < 0) {
@@ -155,7 +159,11 @@ put_single(cir_aws_t *a, const char *bucket, const char *key, const void *data,
     r.body = data ? data : "";
     r.body_len = len;
     r.abort = opts ? opts->abort : NULL;
-    return aws_request(a, &r);
+    ret = aws_request(a, &r);
+    if (ret < 0 && opts && opts->if_absent && r.status == 412) {
+        return -EEXIST; /* the key exists: the condition did not hold */
+    }
+    return ret;
 }
 
 int
@@ -163,6 +171,9 @@ cir_s3_put(cir_aws_t *a, const char *bucket, const char *key, const void *data,
            size_t len, const cir_s3_put_opts_t *opts)
 {
     if (len > CIR_AWS_MULTIPART_THRESHOLD) {
+        if (opts && opts->if_absent) {
+            return CIR_EUNSUPPORTED; /* a conditional write is one PUT */
+        }
         return cir_s3_put_multipart(a, bucket, key, data, len,
                                     CIR_AWS_PART_SIZE, opts);
     }
@@ -576,6 +587,15 @@ cir_s3_list_paged(cir_aws_t *a, const char *bucket, const char *prefix,
                   int (*fn)(void *opaque, const char *key, int64_t size),
                   void *opaque)
 {
+    return cir_s3_list_after(a, bucket, prefix, NULL, max_keys, fn, opaque);
+}
+
+int
+cir_s3_list_after(cir_aws_t *a, const char *bucket, const char *prefix,
+                  const char *start_after, int max_keys,
+                  int (*fn)(void *opaque, const char *key, int64_t size),
+                  void *opaque)
+{
     char ep[600], path[KEY_PATH_MAX], token[2048] = "", key[CIR_URI_MAX],
                                       num[32], trunc[16], mk[16];
     cir_buf_t out;
@@ -599,10 +619,12 @@ cir_s3_list_paged(cir_aws_t *a, const char *bucket, const char *prefix,
     }
     cir_buf_init(&out, 16 << 20);
     for (int page = 0; page < 100000; page++) {
-        cir_aws_kv_t q[4] = {{"list-type", "2"}, {"prefix", prefix}};
+        cir_aws_kv_t q[5] = {{"list-type", "2"}, {"prefix", prefix}};
         size_t nq = 2;
         if (token[0] != '\0') {
             q[nq++] = (cir_aws_kv_t){"continuation-token", token};
+        } else if (start_after != NULL && start_after[0] != '\0') {
+            q[nq++] = (cir_aws_kv_t){"start-after", start_after};
         }
         if (max_keys > 0) {
             q[nq++] = (cir_aws_kv_t){"max-keys", mk};
@@ -711,6 +733,19 @@ store_put(void *state, const char *rel, const void *data, size_t len,
 }
 
 static int
+store_put_new(void *state, const char *rel, const void *data, size_t len,
+              const char *content_type)
+{
+    s3_store_t *s = state;
+    char key[CIR_URI_MAX + 256];
+    cir_s3_put_opts_t o = {
+        .content_type = content_type, .abort = s->cancel, .if_absent = 1};
+
+    store_key(s, rel, key, sizeof(key));
+    return cir_s3_put(s->aws, s->bucket, key, data, len, &o);
+}
+
+static int
 store_exists(void *state, const char *rel)
 {
     s3_store_t *s = state;
@@ -795,6 +830,29 @@ store_list(void *state, const char *rel_dir,
     return cir_s3_list(s->aws, s->bucket, prefix, store_list_key, &l);
 }
 
+/* The keys under <prefix>/<rel_dir>/ after <prefix>/<after_rel>, in S3's
+ * order, page by page (CIRRUS_AWS_S3_LIST_MAX_KEYS keys a page). */
+static int
+store_list_after(void *state, const char *rel_dir, const char *after_rel,
+                 int (*fn)(void *opaque, const char *rel, int is_folder),
+                 void *opaque)
+{
+    s3_store_t *s = state;
+    char prefix[CIR_URI_MAX + 256], after[CIR_URI_MAX + 256] = "";
+    store_list_t l = {.skip = s->prefix[0] ? strlen(s->prefix) + 1 : 0,
+                      .asked = prefix,
+                      .fn = fn,
+                      .opaque = opaque};
+
+    store_key(s, rel_dir, prefix, sizeof(prefix) - 1);
+    strcat(prefix, "/");
+    if (after_rel[0] != '\0') {
+        store_key(s, after_rel, after, sizeof(after));
+    }
+    return cir_s3_list_after(s->aws, s->bucket, prefix, after, 0,
+                             store_list_key, &l);
+}
+
 static void
 store_set_cancel(void *state, const atomic_int *cancel)
 {
@@ -817,6 +875,8 @@ static const cir_store_backend_t s3_backend = {
     .set_cancel = store_set_cancel,
     .close = store_close,
     .list = store_list,
+    .put_new = store_put_new,
+    .list_after = store_list_after,
 };
 
 int

@@ -332,7 +332,9 @@ function shippedText(which, { prefix, port, peerPort, vodRoot, liveRoot,
         CONSOLE_ROOT: consoleRoot, VOD_ROOT: vodRoot, UPLOAD_DIR: uploadRoot,
         INGEST_STATUS: `127.0.0.1:${upstreamPorts[0]}`,
         WORKER_STATUS: `127.0.0.1:${upstreamPorts[1]}`,
-        WORKER_API: `127.0.0.1:${upstreamPorts[2]}` };
+        WORKER_API: `127.0.0.1:${upstreamPorts[2]}`,
+        // as cirrus-origin renders it by default (CIRRUS_CONSOLE_UPLOAD=folder)
+        CONSOLE_JSON: `{"upload_dir": "${uploadRoot}/"}` };
     for (const [k, v] of Object.entries(subst))
         t = replaceAll(t, `@${k}@`, v, k);
     return t;

@@ -344,6 +344,7 @@ resource "aws_launch_template" "live" {
     http_port             = local.http_port
     peer_port             = local.peer_port
     status_port           = local.status_port
+    worker_api            = var.worker_api
   }))
 
   tag_specifications {

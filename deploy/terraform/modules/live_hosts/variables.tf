@@ -97,3 +97,9 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "worker_api" {
+  description = "host:port of cirrus-worker's job API (the worker service's internal ALB) that the console on each host proxies /api/jobs/ to (CIRRUS_WORKER_API); \"\": the origin's default, 127.0.0.1:8083."
+  type        = string
+  default     = ""
+}

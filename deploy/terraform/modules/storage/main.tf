@@ -114,6 +114,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "outputs" {
       days = var.superseded_expiration_days
     }
   }
+
+  # The console's uploads (the job API's POST /uploads presigns PUTs under
+  # this prefix, upload_s3_uri): sources a job reads once; nothing else
+  # removes them.  The prefix holds nothing but uploads.
+  rule {
+    id     = "expire-console-uploads"
+    status = "Enabled"
+    filter {
+      prefix = "${var.console_upload_prefix}/"
+    }
+    expiration {
+      days = var.console_upload_expiration_days
+    }
+  }
 }
 
 # Players fetch through CloudFront (whose response headers policy adds CORS),

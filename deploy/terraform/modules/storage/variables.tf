@@ -31,3 +31,15 @@ variable "cors_allowed_origins" {
   type        = list(string)
   default     = ["*"]
 }
+
+variable "console_upload_prefix" {
+  description = "The console's uploads in the outputs bucket (the worker's upload_s3_uri), without a trailing slash."
+  type        = string
+  default     = "console-uploads"
+}
+
+variable "console_upload_expiration_days" {
+  description = "Days after which the console's uploads (outputs/<console_upload_prefix>/) are deleted."
+  type        = number
+  default     = 7
+}

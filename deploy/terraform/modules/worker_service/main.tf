@@ -15,6 +15,15 @@
 # retry) reads and writes the same records.  Presigned console uploads go
 # to <outputs>/<upload_prefix>/ (no bucket notification there).
 #
+# The job API (job_api, docs/api.md): the tasks open api_port behind an
+# internal ALB (HTTP on port 80) that only the VPC (and api_allowed_cidrs)
+# reaches; the bearer token comes from Secrets Manager
+# (ECS secrets, never a plain environment value).  Every task answers the
+# whole API from the job store, idempotency keys included, so the ALB may
+# send a request to any of them; at least one task then always runs (the
+# service scales between max(min_tasks, 1) and max_tasks).  The live
+# hosts' console proxies its /api/jobs/ to this ALB (deploy/README.md).
+#
 # Job state changes: with job_events, each task puts them on the bus
 # <name>-jobs (PutEvents, source cirrus.worker, detail-type "Cirrus Job State
 # Change"; docs/notifications.md); the monitoring module's rule sends the
@@ -25,6 +34,13 @@ locals {
   drain        = 100 # < stop_timeout (120 s, the Fargate maximum)
   batch        = var.dispatch == "batch"
   job_events   = var.job_events && !local.batch
+  api_port     = 8090
+  # dispatch=batch refuses api_port: those tasks have no job store
+  api                  = var.job_api && !local.batch
+  min_tasks            = local.api ? max(var.min_tasks, 1) : var.min_tasks
+  own_token            = local.api && var.api_token_secret_arn == ""
+  given_token          = local.api ? var.api_token_secret_arn : ""
+  api_token_secret_arn = local.own_token ? aws_secretsmanager_secret.api_token[0].arn : local.given_token
 
   environment = concat([
     { name = "AWS_REGION", value = var.region },
@@ -46,7 +62,15 @@ locals {
     ] : [], local.batch ? [
     { name = "CIRRUS_WORKER_BATCH_JOB_QUEUE", value = var.batch_job_queue_arn },
     { name = "CIRRUS_WORKER_BATCH_JOB_DEFINITION", value = var.batch_job_definition_name },
+    ] : [], local.api ? [
+    { name = "CIRRUS_WORKER_API_PORT", value = tostring(local.api_port) },
+    { name = "CIRRUS_WORKER_API_LISTEN", value = "0.0.0.0" },
   ] : [])
+
+  # the token, read by ECS from Secrets Manager at task start
+  secrets = local.api ? [
+    { name = "CIRRUS_WORKER_API_TOKEN", valueFrom = local.api_token_secret_arn },
+  ] : []
 }
 
 data "aws_region" "current" {}
@@ -94,6 +118,113 @@ data "aws_vpc" "this" {
   id = var.vpc_id
 }
 
+# ---------------------------------------------------------------- job API
+
+# The token, when the operator brings none: a random one, made once (a new
+# plan draws another password, which the version ignores).
+data "aws_secretsmanager_random_password" "api_token" {
+  count               = local.own_token ? 1 : 0
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "api_token" {
+  count       = local.own_token ? 1 : 0
+  name_prefix = "${var.name}-job-api-token-"
+  description = "cirrus-worker api_token: the job API's bearer token (docs/api.md)"
+}
+
+resource "aws_secretsmanager_secret_version" "api_token" {
+  count         = local.own_token ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.api_token[0].id
+  secret_string = data.aws_secretsmanager_random_password.api_token[0].random_password
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+resource "aws_security_group" "api" {
+  count       = local.api ? 1 : 0
+  name        = "${var.name}-job-api"
+  description = "The job API's internal ALB: from the VPC and api_allowed_cidrs"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api_clients" {
+  for_each          = local.api ? toset(concat([data.aws_vpc.this.cidr_block], var.api_allowed_cidrs)) : toset([])
+  security_group_id = aws_security_group.api[0].id
+  description       = "Job API clients (the live hosts' console, operators)"
+  cidr_ipv4         = each.value
+  from_port         = 80
+  to_port           = 80
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_tasks" {
+  for_each                     = local.api ? toset([tostring(local.api_port), tostring(local.metrics_port)]) : toset([])
+  security_group_id            = aws_security_group.api[0].id
+  description                  = "The tasks' job API and health check"
+  referenced_security_group_id = aws_security_group.worker.id
+  from_port                    = tonumber(each.value)
+  to_port                      = tonumber(each.value)
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_api" {
+  count                        = local.api ? 1 : 0
+  security_group_id            = aws_security_group.worker.id
+  description                  = "The job API, from its ALB"
+  referenced_security_group_id = aws_security_group.api[0].id
+  from_port                    = local.api_port
+  to_port                      = local.api_port
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_lb" "api" {
+  count                      = local.api ? 1 : 0
+  name                       = "${var.name}-job-api"
+  load_balancer_type         = "application"
+  internal                   = true
+  subnets                    = var.subnet_ids
+  security_groups            = [aws_security_group.api[0].id]
+  idle_timeout               = 60
+  drop_invalid_header_fields = true
+}
+
+# Any task answers any request (the job store is shared); the health check
+# is the status port's /healthz (the API itself wants the token).
+resource "aws_lb_target_group" "api" {
+  count                = local.api ? 1 : 0
+  name                 = "${var.name}-job-api"
+  port                 = local.api_port
+  protocol             = "HTTP"
+  vpc_id               = var.vpc_id
+  target_type          = "ip"
+  deregistration_delay = 15
+
+  health_check {
+    path                = "/healthz"
+    port                = tostring(local.metrics_port)
+    matcher             = "200"
+    interval            = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_listener" "api" {
+  count             = local.api ? 1 : 0
+  load_balancer_arn = aws_lb.api[0].arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.api[0].arn
+  }
+}
+
 resource "aws_vpc_security_group_ingress_rule" "metrics" {
   security_group_id = aws_security_group.worker.id
   description       = "Prometheus scrapes /metrics and /jobs"
@@ -128,6 +259,24 @@ resource "aws_iam_role" "execution" {
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# ECS reads the job API's token for the container (secrets), the task role
+# never sees the secret.
+data "aws_iam_policy_document" "execution_secrets" {
+  count = local.api ? 1 : 0
+  statement {
+    sid       = "ReadJobApiToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.api_token_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  count  = local.api ? 1 : 0
+  name   = "job-api-token"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets[0].json
 }
 
 resource "aws_iam_role" "task" {
@@ -310,13 +459,15 @@ resource "aws_ecs_task_definition" "worker" {
   }
 
   container_definitions = jsonencode([{
-    name         = "cirrus-worker"
-    image        = var.image
-    command      = ["worker"]
-    essential    = true
-    stopTimeout  = 120
-    environment  = local.environment
-    portMappings = [{ containerPort = local.metrics_port, protocol = "tcp" }]
+    name        = "cirrus-worker"
+    image       = var.image
+    command     = ["worker"]
+    essential   = true
+    stopTimeout = 120
+    environment = local.environment
+    secrets     = local.secrets
+    portMappings = [for p in concat([local.metrics_port], local.api ? [local.api_port] : []) :
+    { containerPort = p, protocol = "tcp" }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -332,7 +483,7 @@ resource "aws_ecs_service" "worker" {
   name            = "${var.name}-worker"
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.worker.arn
-  desired_count   = var.min_tasks
+  desired_count   = local.min_tasks
   launch_type     = "FARGATE"
 
   network_configuration {
@@ -341,7 +492,18 @@ resource "aws_ecs_service" "worker" {
     assign_public_ip = false
   }
 
-  deployment_minimum_healthy_percent = 0
+  dynamic "load_balancer" {
+    for_each = local.api ? [1] : []
+    content {
+      target_group_arn = aws_lb_target_group.api[0].arn
+      container_name   = "cirrus-worker"
+      container_port   = local.api_port
+    }
+  }
+  health_check_grace_period_seconds = local.api ? 60 : null
+
+  # with the API on, a deployment keeps a task answering
+  deployment_minimum_healthy_percent = local.api ? 100 : 0
   deployment_maximum_percent         = 200
 
   deployment_circuit_breaker {
@@ -352,7 +514,15 @@ resource "aws_ecs_service" "worker" {
   # Auto scaling owns the count; CI/CD owns the running revision.
   lifecycle {
     ignore_changes = [desired_count]
+
+    precondition {
+      condition     = !(var.job_api && local.batch)
+      error_message = "job_api needs dispatch = local: a dispatch=batch worker refuses api_port."
+    }
   }
+
+  # the target group is attached to its ALB before the service uses it
+  depends_on = [aws_lb_listener.api]
 }
 
 # ---------------------------------------------------------------- scaling
@@ -361,8 +531,8 @@ resource "aws_appautoscaling_target" "worker" {
   service_namespace  = "ecs"
   resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.worker.name}"
   scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.min_tasks
-  max_capacity       = var.max_tasks
+  min_capacity       = local.min_tasks
+  max_capacity       = max(var.max_tasks, local.min_tasks)
 }
 
 # Out: the alarm fires while any message is visible; the step says how many
@@ -426,7 +596,7 @@ resource "aws_appautoscaling_policy" "in" {
 
     step_adjustment {
       metric_interval_upper_bound = 0
-      scaling_adjustment          = var.min_tasks
+      scaling_adjustment          = local.min_tasks
     }
   }
 }

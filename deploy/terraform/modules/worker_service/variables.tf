@@ -146,3 +146,21 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "job_api" {
+  description = "Serve the job API (docs/api.md) from the tasks (api_port) behind an internal ALB; at least one task then always runs. Not with dispatch = batch."
+  type        = bool
+  default     = false
+}
+
+variable "api_token_secret_arn" {
+  description = "Secrets Manager secret whose value is the job API's bearer token (ECS secrets); \"\": one is created with a random token."
+  type        = string
+  default     = ""
+}
+
+variable "api_allowed_cidrs" {
+  description = "Networks besides the VPC's that may reach the job API's internal ALB (a VPN's, a peered VPC's)."
+  type        = list(string)
+  default     = []
+}
