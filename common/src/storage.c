@@ -111,17 +111,14 @@ file_open(void **state, const cir_uri_t *root)
     return 0;
 }
 
+/* rel's full path into path, its folder made. */
 static int
-file_put(void *state, const char *rel, const void *data, size_t len,
-         const char *content_type, const char *cache_control)
+file_path_for_write(void *state, const char *rel, char *path, size_t size)
 {
-    char path[PATH_MAX];
     char *slash;
     int ret;
 
-    (void)content_type; /* a file server derives these from the name */
-    (void)cache_control;
-    if ((ret = file_full_path(state, rel, path, sizeof(path))) < 0) {
+    if ((ret = file_full_path(state, rel, path, size)) < 0) {
         return ret;
     }
     slash = strrchr(path, '/');
@@ -129,9 +126,21 @@ file_put(void *state, const char *rel, const void *data, size_t len,
         *slash = '\0';
         ret = cir_mkdir_p(path, 0755);
         *slash = '/';
-        if (ret < 0) {
-            return ret;
-        }
+    }
+    return ret;
+}
+
+static int
+file_put(void *state, const char *rel, const void *data, size_t len,
+         const char *content_type, const char *cache_control)
+{
+    char path[PATH_MAX];
+    int ret;
+
+    (void)content_type; /* a file server derives these from the name */
+    (void)cache_control;
+    if ((ret = file_path_for_write(state, rel, path, sizeof(path))) < 0) {
+        return ret;
     }
     return cir_write_file_atomic(path, data, len);
 }
@@ -145,21 +154,11 @@ file_put_new(void *state, const char *rel, const void *data, size_t len,
              const char *content_type)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 64];
-    char *slash;
     int ret;
 
     (void)content_type;
-    if ((ret = file_full_path(state, rel, path, sizeof(path))) < 0) {
+    if ((ret = file_path_for_write(state, rel, path, sizeof(path))) < 0) {
         return ret;
-    }
-    slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        *slash = '\0';
-        ret = cir_mkdir_p(path, 0755);
-        *slash = '/';
-        if (ret < 0) {
-            return ret;
-        }
     }
     snprintf(tmp, sizeof(tmp), "%s.new-%ld-%u", path, (long)getpid(),
              atomic_fetch_add(&put_new_seq, 1));
