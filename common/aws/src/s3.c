@@ -812,26 +812,9 @@ store_list_key(void *opaque, const char *key, int64_t size)
     return l->fn(l->opaque, key + l->skip, 0);
 }
 
-/* Every key under <prefix>/<rel_dir>/ (S3 has no folders). */
-static int
-store_list(void *state, const char *rel_dir,
-           int (*fn)(void *opaque, const char *rel, int is_folder),
-           void *opaque)
-{
-    s3_store_t *s = state;
-    char prefix[CIR_URI_MAX + 256];
-    store_list_t l = {.skip = s->prefix[0] ? strlen(s->prefix) + 1 : 0,
-                      .asked = prefix,
-                      .fn = fn,
-                      .opaque = opaque};
-
-    store_key(s, rel_dir, prefix, sizeof(prefix) - 1);
-    strcat(prefix, "/");
-    return cir_s3_list(s->aws, s->bucket, prefix, store_list_key, &l);
-}
-
-/* The keys under <prefix>/<rel_dir>/ after <prefix>/<after_rel>, in S3's
- * order, page by page (CIRRUS_AWS_S3_LIST_MAX_KEYS keys a page). */
+/* The keys under <prefix>/<rel_dir>/ after <prefix>/<after_rel> ("":
+ * all of them), in S3's order, page by page (CIRRUS_AWS_S3_LIST_MAX_KEYS
+ * keys a page).  S3 has no folders. */
 static int
 store_list_after(void *state, const char *rel_dir, const char *after_rel,
                  int (*fn)(void *opaque, const char *rel, int is_folder),
@@ -851,6 +834,15 @@ store_list_after(void *state, const char *rel_dir, const char *after_rel,
     }
     return cir_s3_list_after(s->aws, s->bucket, prefix, after, 0,
                              store_list_key, &l);
+}
+
+/* Every key under <prefix>/<rel_dir>/. */
+static int
+store_list(void *state, const char *rel_dir,
+           int (*fn)(void *opaque, const char *rel, int is_folder),
+           void *opaque)
+{
+    return store_list_after(state, rel_dir, "", fn, opaque);
 }
 
 static void
