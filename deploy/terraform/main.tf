@@ -22,6 +22,9 @@ locals {
   vod_prefix = "vod"
   # The console's uploads (POST /uploads), expired by the storage module.
   console_upload_prefix = "console-uploads"
+  # The job store (cirrus-worker jobs_s3_uri) in the outputs bucket; its
+  # idempotency keys (keys/) are expired by the storage module.
+  jobs_prefix = "cirrus-jobs"
 }
 
 resource "aws_ecr_repository" "cirrus" {
@@ -66,6 +69,11 @@ module "storage" {
 
   console_upload_prefix          = local.console_upload_prefix
   console_upload_expiration_days = var.console_upload_expiration_days
+
+  # the worker forgets a key after job_api_idempotency_hours; S3 removes it
+  # on the first day boundary a full day after that
+  idempotency_keys_prefix          = "${local.jobs_prefix}/keys/"
+  idempotency_keys_expiration_days = ceil(var.job_api_idempotency_hours / 24) + 1
 }
 
 module "queue" {
@@ -130,6 +138,8 @@ module "worker_service" {
   job_api                   = var.job_api
   api_token_secret_arn      = var.job_api_token_secret_arn
   api_allowed_cidrs         = var.job_api_allowed_cidrs
+  api_idempotency_hours     = var.job_api_idempotency_hours
+  jobs_prefix               = local.jobs_prefix
 }
 
 module "live_hosts" {

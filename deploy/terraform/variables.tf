@@ -197,6 +197,17 @@ variable "job_api_token_secret_arn" {
   default     = ""
 }
 
+variable "job_api_idempotency_hours" {
+  description = "Hours the job API keeps an idempotency key (cirrus-worker api_idempotency_hours): the same key later makes a new job. The storage module's lifecycle rule removes the job store's keys a day after they expire."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.job_api_idempotency_hours >= 1 && var.job_api_idempotency_hours <= 8760
+    error_message = "job_api_idempotency_hours: 1 to 8760 (a year)."
+  }
+}
+
 variable "job_api_allowed_cidrs" {
   description = "Networks besides the VPC's that may reach the job API's internal ALB (a VPN's, a peered VPC's)."
   type        = list(string)

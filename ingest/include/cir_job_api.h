@@ -24,7 +24,8 @@
  * Idempotency keys (body "idempotency_key" or the Idempotency-Key header)
  * are kept in the spool as api/keys/<sha256 of the key>.json: {id, body
  * hash}; with a job store, in the store (keys/, a conditional write), so
- * every worker's API answers a key with one job.  With intake=sqs, POST
+ * every worker's API answers a key with one job; a key is forgotten
+ * idempotency_seconds after it was made.  With intake=sqs, POST
  * /jobs validates the document the same way and sends it to the queue
  * (SendMessage, 202); without a job store the other job routes answer 501
  * there (a job's state is in status_dir).
@@ -33,6 +34,7 @@
 #define CIR_JOB_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cir_dispatch.h"
 #include "cir_worker_http.h"
@@ -58,6 +60,9 @@ typedef struct {
     /* GET /jobs on the job store: records read per request at most (one
      * GetObject each; 0: 1000), past which the page ends with a cursor */
     size_t list_scan_max;
+    /* an idempotency key is forgotten this long after it was made (0:
+     * 24 h): a submit with it then makes a new job */
+    int64_t idempotency_seconds;
 } cir_job_api_config_t;
 
 typedef struct cir_job_api cir_job_api_t;

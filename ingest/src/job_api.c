@@ -57,6 +57,8 @@ struct cir_job_api {
     int upload_url_seconds;
     cir_aws_t *upload_aws;
     size_t list_scan_max; /* records one GET /jobs reads from the store */
+    int64_t key_seconds;  /* an idempotency key is kept this long */
+    int64_t next_sweep;   /* when api/keys/ is next swept (s) */
 };
 
 /* The spool folders and the state each one means, in that order. */
@@ -633,16 +635,35 @@ validate_job(const cir_job_api_t *a, const char *text, char *id, size_t idsize,
     return ret < 0 ? CIR_EINVAL : 0;
 }
 
+static int64_t
+now_seconds(void)
+{
+    return cir_clock_wall_us(cir_clock_system()) / 1000000;
+}
+
+/* An idempotency key made at created (s) has been forgotten. */
+static int
+key_expired(const cir_job_api_t *a, int64_t created)
+{
+    return now_seconds() - created >= a->key_seconds;
+}
+
 /* The idempotency record of key: 1 and *id when the key was used (then
- * *same tells whether with the same body), 0 when it is new. */
+ * *same tells whether with the same body), 0 when it is new or expired
+ * (its file is then removed). */
 static int
 idem_lookup(const cir_job_api_t *a, const char *keyfile, const char *body_hash,
             char *id, size_t idsize, int *same)
 {
     char p[PATH_LEN];
+    struct stat st;
     json_t *r;
 
     snprintf(p, sizeof(p), "%s/api/keys/%s", a->spool_dir, keyfile);
+    if (stat(p, &st) == 0 && key_expired(a, st.st_mtime)) {
+        unlink(p); /* written once: its time is the key's */
+        return 0;
+    }
     if ((r = load_json(p)) == NULL) {
         return 0;
     }
@@ -859,15 +880,26 @@ send_doc(const cir_job_api_t *a, const json_t *doc, char *msg_id, size_t size,
  * taken over.  Younger, its submission is still under way. */
 #define KEY_PENDING_SECONDS 60
 
-static int64_t
-now_seconds(void)
+/* Removes a key of the job store that was abandoned or has expired: 0,
+ * or the answer's status. */
+static int
+forget_stored_key(const cir_job_api_t *a, const char *name, const char *id,
+                  cir_worker_http_answer_t *ans)
 {
-    return cir_clock_wall_us(cir_clock_system()) / 1000000;
+    int ret = cir_job_store_key_remove(a->store, name);
+
+    return ret < 0 ? answer_error(ans, 502,
+                                  "job store %s: cannot remove the "
+                                  "idempotency key of job %s: %s",
+                                  cir_job_store_uri(a->store), id,
+                                  cir_strerror(ret))
+                   : 0;
 }
 
 /* The answer to a key found in the job store (k): the job it made (200),
  * 409 when the body differs or its job is still being submitted; 0 when
- * the key was abandoned and has been removed (the caller submits). */
+ * the key was abandoned or has expired and has been removed (the caller
+ * submits). */
 static int
 replay_stored_key(const cir_job_api_t *a, const char *name, json_t *k,
                   const char *body_hash, cir_worker_http_answer_t *ans)
@@ -883,6 +915,9 @@ replay_stored_key(const cir_job_api_t *a, const char *name, json_t *k,
                             "job store %s: idempotency key %.16s...: not a "
                             "record this API wrote",
                             cir_job_store_uri(a->store), name);
+    }
+    if (created > 0 && key_expired(a, created)) {
+        return forget_stored_key(a, name, id, ans);
     }
     if (strcmp(hash, body_hash) != 0) {
         return answer_error(ans, 409,
@@ -904,13 +939,7 @@ replay_stored_key(const cir_job_api_t *a, const char *name, json_t *k,
                             "by another request: try again",
                             id);
     }
-    ret = cir_job_store_key_remove(a->store, name);
-    return ret < 0 ? answer_error(ans, 502,
-                                  "job store %s: cannot remove the abandoned "
-                                  "idempotency key of job %s: %s",
-                                  cir_job_store_uri(a->store), id,
-                                  cir_strerror(ret))
-                   : 0;
+    return forget_stored_key(a, name, id, ans);
 }
 
 /* The job store's idempotency key name: 0 when it is new (or was
@@ -1198,6 +1227,40 @@ retry_stored(const cir_job_api_t *a, const char *id,
     json_decref(next);
     json_decref(rec);
     return status;
+}
+
+/* The spool's expired idempotency keys removed, at most once a minute
+ * (a submit with a key removes its own when it meets it). */
+#define KEY_SWEEP_SECONDS 60
+
+static void
+sweep_spool_keys(cir_job_api_t *a)
+{
+    char dir[PATH_LEN];
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+
+    if (now_seconds() < a->next_sweep) {
+        return;
+    }
+    a->next_sweep = now_seconds() + KEY_SWEEP_SECONDS;
+    snprintf(dir, sizeof(dir), "%s/api/keys", a->spool_dir);
+    if ((d = opendir(dir)) == NULL) {
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 6 || de->d_name[0] == '.' ||
+            strcmp(de->d_name + n - 5, ".json") != 0) {
+            continue;
+        }
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            key_expired(a, st.st_mtime)) {
+            unlinkat(dirfd(d), de->d_name, 0);
+        }
+    }
+    closedir(d);
 }
 
 static int
@@ -1742,6 +1805,9 @@ cir_job_api_handle(void *ctx, const cir_worker_http_request_t *req,
         cir_buf_append(ans->body, cir_openapi_doc, cir_openapi_doc_len);
         return 200;
     case CIR_API_SUBMIT:
+        if (a->store == NULL) {
+            sweep_spool_keys(ctx);
+        }
         return submit(a, req, ans);
     case CIR_API_LIST:
         return a->store ? list_stored(a, &r, ans) : list_jobs(a, &r, ans);
@@ -1858,6 +1924,8 @@ cir_job_api_new(cir_job_api_t **out, const cir_job_api_config_t *cfg, char *err,
     }
     a->dispatch = cfg->dispatch;
     a->list_scan_max = cfg->list_scan_max > 0 ? cfg->list_scan_max : 1000;
+    a->key_seconds =
+        cfg->idempotency_seconds > 0 ? cfg->idempotency_seconds : 86400;
     if (strcmp(a->intake, "sqs") == 0 && open_queue(a, cfg, err, errsize) < 0) {
         free(a);
         return CIR_EINVAL;

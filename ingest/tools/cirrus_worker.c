@@ -67,6 +67,7 @@ typedef struct {
     char api_token[256];
     int64_t api_max_body_bytes;
     int64_t api_list_scan_max;
+    double api_idempotency_hours;
     char sqs_queue_url[1024];
     char jobs_s3_uri[1024];
     char dispatch[16];
@@ -177,6 +178,11 @@ static const cir_option_t opts[] = {
      "reads at most (one S3 GetObject each, the listing paged through "
      "ListObjectsV2) looking for limit jobs of its state; past them the page "
      "ends early with a next_cursor that goes on from there"},
+    {"api_idempotency_hours", D(api_idempotency_hours), "24", 0.01, 8760,
+     "job API: an idempotency key is kept this long after the submit that "
+     "made it; the same key later makes a new job (spool: api/keys/ is "
+     "swept; job store: an expired key is replaced when met, and a "
+     "lifecycle rule removes the rest)"},
     {"sqs_queue_url", S(sqs_queue_url), "", 0, 0, "SQS queue (intake=sqs)"},
     {"jobs_s3_uri", S(jobs_s3_uri), "", 0, 0,
      "intake=sqs: s3://bucket/prefix of the shared job store, one record "
@@ -534,7 +540,8 @@ start_api(worker_t *w)
             (int)(cfg->aws_request_timeout_seconds * 1000),
         .upload_s3_uri = cfg->upload_s3_uri,
         .upload_url_seconds = (int)cfg->upload_url_seconds,
-        .list_scan_max = (size_t)cfg->api_list_scan_max};
+        .list_scan_max = (size_t)cfg->api_list_scan_max,
+        .idempotency_seconds = (int64_t)(cfg->api_idempotency_hours * 3600)};
     cir_worker_http_config_t hc = {
         .listen = cfg->api_listen,
         .port = (int)cfg->api_port,

@@ -668,8 +668,10 @@ describe('deploy: Terraform', () => {
         assert.deepEqual(first(first(rule.filter).tag), { key: tagKey, value: tagValue });
         assert.equal(first(rule.expiration).days, '${var.superseded_expiration_days}');
         // no rule of the outputs bucket expires objects without the tag,
-        // but the one of the console's uploads, under their prefix only
-        for (const r of lc.rule.filter((x) => x !== rule && x.id !== 'expire-console-uploads'))
+        // but those of the console's uploads and of the job store's
+        // idempotency keys, under their prefixes only (tests below)
+        const byPrefix = ['expire-console-uploads', 'expire-idempotency-keys'];
+        for (const r of lc.rule.filter((x) => x !== rule && !byPrefix.includes(x.id)))
             assert.ok(!r.expiration, `rule ${r.id} expires untagged objects`);
         const grace = first(st.merged.variable.superseded_expiration_days);
         assert.equal(grace.default, 7);
@@ -721,6 +723,37 @@ describe('deploy: Terraform', () => {
         assert.equal(wc.upload_prefix, '${local.console_upload_prefix}');
         const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
         assert.match(ws, /name = "CIRRUS_WORKER_UPLOAD_S3_URI", value = "s3:\/\/\$\{var\.outputs_bucket_id\}\/\$\{var\.upload_prefix\}\/"/);
+    });
+
+    // docs/api.md: a worker forgets an idempotency key after
+    // api_idempotency_hours; the outputs bucket then deletes it, under the
+    // job store's keys/ only, a day after that.
+    test('outputs: the job store\'s idempotency keys expire a day after the workers forget them', () => {
+        const st = mods[path.join(TF_ROOT, 'modules', 'storage')];
+        const lc = first(st.merged.resource.aws_s3_bucket_lifecycle_configuration.outputs);
+        const rule = lc.rule.find((r) => r.id === 'expire-idempotency-keys');
+        assert.ok(rule, 'a lifecycle rule for the idempotency keys');
+        assert.equal(rule.status, 'Enabled');
+        assert.equal(first(rule.filter).prefix, '${var.idempotency_keys_prefix}');
+        assert.equal(first(rule.expiration).days, '${var.idempotency_keys_expiration_days}');
+        const top = first(root.merged.variable.job_api_idempotency_hours);
+        assert.equal(top.default, 24);
+        assert.ok(top.validation, 'the hours are validated');
+        // one prefix: the store the tasks write (jobs_s3_uri) and its keys/
+        const locals = localsOf(root);
+        assert.equal(locals.jobs_prefix, 'cirrus-jobs');
+        const sc = first(root.merged.module.storage);
+        assert.equal(sc.idempotency_keys_prefix, '${local.jobs_prefix}/keys/');
+        assert.equal(sc.idempotency_keys_expiration_days, '${ceil(var.job_api_idempotency_hours / 24) + 1}');
+        const wc = first(root.merged.module.worker_service);
+        assert.equal(wc.jobs_prefix, '${local.jobs_prefix}');
+        assert.equal(wc.api_idempotency_hours, '${var.job_api_idempotency_hours}');
+        const ws = read(TF_ROOT, 'modules', 'worker_service', 'main.tf');
+        assert.match(ws, /name = "CIRRUS_WORKER_JOBS_S3_URI", value = "s3:\/\/\$\{var\.outputs_bucket_id\}\/\$\{var\.jobs_prefix\}"/);
+        assert.match(ws, /name = "CIRRUS_WORKER_API_IDEMPOTENCY_HOURS", value = tostring\(var\.api_idempotency_hours\)/);
+        // the worker's option it sets exists, with the same default
+        const doc = read(SOURCE_DIR, 'docs', 'configuration.md');
+        assert.match(doc, /\| `api_idempotency_hours` \| `CIRRUS_WORKER_API_IDEMPOTENCY_HOURS` \| `24` \|/);
     });
 
     // deploy/README.md "The job API and the console on AWS": optional

@@ -115,6 +115,18 @@ describe('cirrus-worker job API on a spool', () => {
         assert.notEqual(await bad.exited, 0);
         assert.match(bad.log, /api_listen 0\.0\.0\.0 is not a loopback address: set api_token/);
 
+        // two keys left by an earlier run: one past api_idempotency_hours
+        // (24 h), one not; the first submit's sweep removes the old one
+        const keyDir = path.join(spool, 'api', 'keys');
+        fs.mkdirSync(keyDir, { recursive: true });
+        const dayAgo = (Date.now() - 25 * 3600e3) / 1000;
+        for (const [name, when] of [['a'.repeat(64), dayAgo], ['b'.repeat(64), null]]) {
+            const f = path.join(keyDir, `${name}.json`);
+            fs.writeFileSync(f, JSON.stringify({ id: `old-${name[0]}`, body_sha256: 'x' }));
+            if (when)
+                fs.utimesSync(f, when, when);
+        }
+
         w = startWorker({ spool_dir: spool, out_root: `file://${out}`,
             workers: 1, default_preset: 'mobile', presets_dir: C.PRESETS_DIR,
             settle_seconds: 0.2, max_attempts: 2, api_port: -1,
@@ -209,6 +221,24 @@ describe('cirrus-worker job API on a spool', () => {
         assert.equal(all.json.jobs.filter((j) => j.job.output === body.output).length, 1,
             'one job');
         await waitState(first.json.id, 'failed');
+
+        // the submits before swept the expired key left in api/keys/ and
+        // kept the young one
+        const keyDir = path.join(spool, 'api', 'keys');
+        assert.ok(!fs.existsSync(path.join(keyDir, `${'a'.repeat(64)}.json`)), 'expired key swept');
+        assert.ok(fs.existsSync(path.join(keyDir, `${'b'.repeat(64)}.json`)), 'young key kept');
+        // a key older than api_idempotency_hours is forgotten: the same
+        // key (with another body, even) makes a new job
+        const sha = crypto.createHash('sha256').update('upload-1').digest('hex');
+        const keyFile = path.join(keyDir, `${sha}.json`);
+        const dayAgo = (Date.now() - 25 * 3600e3) / 1000;
+        fs.utimesSync(keyFile, dayAgo, dayAgo);
+        const later = await api('submitJob', 'POST', '/jobs', {
+            body: { ...body, only: 'hls' }, headers: key });
+        assert.equal(later.status, 201, JSON.stringify(later.json));
+        assert.notEqual(later.json.id, first.json.id);
+        assert.equal(JSON.parse(fs.readFileSync(keyFile, 'utf8')).id, later.json.id);
+        await waitState(later.json.id, 'failed');
     });
 
     test('cancel: a queued job at once, a running one through the pool', async () => {
@@ -649,6 +679,24 @@ describe('cirrus-worker job API on a spool', () => {
                         assert.deepEqual(listed.map((j) => j.id), [id], 'one record for the key');
                     }
                     t.diagnostic(`conditional PUTs refused by the rig: ${(await rig.stats()).conditionalRefused}`);
+
+                    // a key made more than api_idempotency_hours ago (24)
+                    // is replaced by the next submit with it: a new job
+                    const oldSha = crypto.createHash('sha256').update('old-1').digest('hex');
+                    const oldKey = path.join(work, 'old-key.json');
+                    fs.writeFileSync(oldKey, JSON.stringify({ id: 'jold', body_sha256: 'x',
+                        created: Math.floor(Date.now() / 1000) - 25 * 3600 }));
+                    tool(rig, ['s3-put', `s3://cirrus-jobs/state/keys/${oldSha}.json`, oldKey]);
+                    const body = { input: `file://${path.join(work, 'old-1.mp4')}`,
+                        output: 's3://cirrus-out/vod/old-1', only: 'hls' };
+                    const made = await oapi('submitJob', 'POST', '/jobs',
+                        { body, headers: { 'idempotency-key': 'old-1' } });
+                    assert.equal(made.status, 202, JSON.stringify(made.json));
+                    assert.notEqual(made.json.id, 'jold');
+                    const again = await api('submitJob', 'POST', '/jobs',
+                        { body, headers: { 'idempotency-key': 'old-1' } });
+                    assert.equal(again.status, 200, JSON.stringify(again.json));
+                    assert.equal(again.json.id, made.json.id);
                 } finally {
                     await stopWorker(other);
                 }

@@ -128,6 +128,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "outputs" {
       days = var.console_upload_expiration_days
     }
   }
+
+  # The job API's idempotency keys (docs/api.md): each worker ignores and
+  # replaces a key older than api_idempotency_hours; this removes the keys
+  # nobody used again, so the store's keys/ does not grow for ever.
+  rule {
+    id     = "expire-idempotency-keys"
+    status = "Enabled"
+    filter {
+      prefix = var.idempotency_keys_prefix
+    }
+    expiration {
+      days = var.idempotency_keys_expiration_days
+    }
+  }
 }
 
 # Players fetch through CloudFront (whose response headers policy adds CORS),

@@ -38,6 +38,18 @@ variable "console_upload_prefix" {
   default     = "console-uploads"
 }
 
+variable "idempotency_keys_prefix" {
+  description = "The job store's idempotency keys in the outputs bucket (<jobs_prefix>/keys/), with the trailing slash."
+  type        = string
+  default     = "cirrus-jobs/keys/"
+}
+
+variable "idempotency_keys_expiration_days" {
+  description = "Days after which the job store's idempotency keys are deleted (after the worker has stopped honouring them)."
+  type        = number
+  default     = 2
+}
+
 variable "console_upload_expiration_days" {
   description = "Days after which the console's uploads (outputs/<console_upload_prefix>/) are deleted."
   type        = number

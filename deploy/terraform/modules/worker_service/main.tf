@@ -65,6 +65,7 @@ locals {
     ] : [], local.api ? [
     { name = "CIRRUS_WORKER_API_PORT", value = tostring(local.api_port) },
     { name = "CIRRUS_WORKER_API_LISTEN", value = "0.0.0.0" },
+    { name = "CIRRUS_WORKER_API_IDEMPOTENCY_HOURS", value = tostring(var.api_idempotency_hours) },
   ] : [])
 
   # the token, read by ECS from Secrets Manager at task start

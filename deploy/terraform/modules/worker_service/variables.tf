@@ -159,6 +159,12 @@ variable "api_token_secret_arn" {
   default     = ""
 }
 
+variable "api_idempotency_hours" {
+  description = "Hours the job API keeps an idempotency key (cirrus-worker api_idempotency_hours)."
+  type        = number
+  default     = 24
+}
+
 variable "api_allowed_cidrs" {
   description = "Networks besides the VPC's that may reach the job API's internal ALB (a VPN's, a peered VPC's)."
   type        = list(string)
