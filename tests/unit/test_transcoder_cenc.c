@@ -3,9 +3,11 @@
  * made-up NAL units, an AAC track) encrypted with cenc and cbcs, then read
  * back box by box and decrypted here with OpenSSL: the sample entry and
  * tenc, senc/saiz/saio where they say, the trun data offset moved, the
- * subsample map (clear lengths, headers and non-VCL units, whole blocks
- * protected), and every sample decrypting to its clear bytes.
+ * subsample map (clear lengths, NAL and slice headers and non-VCL units;
+ * cenc: whole blocks protected, cbcs: all the slice data), and every
+ * sample decrypting to its clear bytes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +31,53 @@ static const cir_encryption_t KEY_CENC = {
             0xd2, 0xe4, 0xf6, 0xa8, 0xb1},
 };
 
-/* avcC: version 1, High, level 3.1, 4-byte lengths, one SPS, one PPS */
-static const uint8_t AVCC[] = {1, 0x64, 0, 0x1f, 0xff, 0xe1, 0,   4, 0x67, 0x64,
-                               0, 0x1f, 1, 0,    2,    0x68, 0xee};
+/* avcC: version 1, Baseline, level 3.0, 4-byte lengths, one SPS (16x16,
+ * 4-bit frame_num, POC type 2, CAVLC) and one PPS (deblocking control) */
+static const uint8_t AVCC[] = {1, 0x42, 0,    0x1e, 0xff, 0xe1, 0,
+                               6, 0x67, 0x42, 0,    0x1e, 0xda, 0x79,
+                               1, 0,    4,    0x68, 0xce, 0x3c, 0x80};
+
+/* The slice header after the NAL header byte, 3 bytes (its last bits are
+ * slice data): first_mb_in_slice 0, slice_type 7 (I) / 5 (P), PPS 0,
+ * frame_num, IDR: idr_pic_id 0 + no_output/long_term 0 0; P: no override,
+ * no list modification, no adaptive marking; slice_qp_delta 0,
+ * disable_deblocking_filter_idc 1.  IDR 20 bits, P 18. */
+#define SLICE_HEADER 3
+static void
+slice_header(uint8_t *out, int i)
+{
+    static const char *idr = "1"
+                             "0001000"
+                             "1"
+                             "0000"
+                             "1"
+                             "00"
+                             "1"
+                             "010";
+    char bits[32];
+    size_t n;
+
+    if (i == 0) {
+        snprintf(bits, sizeof(bits), "%s", idr);
+    } else {
+        snprintf(bits, sizeof(bits),
+                 "1"
+                 "00110"
+                 "1"
+                 "%d%d%d%d"
+                 "000"
+                 "1"
+                 "010",
+                 i >> 3 & 1, i >> 2 & 1, i >> 1 & 1, i & 1);
+    }
+    n = strlen(bits);
+    memset(out, 0x55, SLICE_HEADER); /* slice data after the header */
+    for (size_t b = 0; b < n; b++) {
+        uint8_t mask = (uint8_t)(0x80 >> (b % 8));
+        out[b / 8] =
+            (uint8_t)(bits[b] == '1' ? out[b / 8] | mask : out[b / 8] & ~mask);
+    }
+}
 
 typedef struct {
     uint8_t *data;
@@ -39,7 +85,7 @@ typedef struct {
 } sample_t;
 
 /* Sample i of the video track: an SEI (clear), then an IDR or a P slice
- * whose body is 37 + 100 * i bytes (not a multiple of 16). */
+ * whose body (slice header and data) is 37 + 100 * i bytes. */
 static sample_t
 video_sample(int i)
 {
@@ -55,6 +101,7 @@ video_sample(int i)
     for (int k = 0; k < body; k++) {
         s.data[9 + sei + k] = (uint8_t)(k * 7 + i);
     }
+    slice_header(s.data + 9 + sei, i);
     return s;
 }
 
@@ -301,10 +348,13 @@ check(variant_t v)
                     clear[k] = AV_RB16(pfrag + q);
                     prot[k] = AV_RB32(pfrag + q + 2);
                 }
-                /* the SEI and the slice's length + header + body % 16 */
+                /* the SEI and the slice's length, NAL header and slice
+                 * header; cenc: + the data's size % 16 */
+                int data = 37 + 100 * i - SLICE_HEADER;
                 cr_assert_eq(nsub, 1);
-                cr_assert_eq(clear[0], 4 + 20 + 4 + 1 + (37 + 100 * i) % 16);
-                cr_assert_eq(prot[0] % 16, 0);
+                cr_assert_eq(clear[0], 4 + 20 + 4 + 1 + SLICE_HEADER +
+                                           (v.scheme_cbcs ? 0 : data % 16));
+                cr_assert_eq(prot[0], v.scheme_cbcs ? data : data - data % 16);
             } else {
                 clear[0] = 0;
                 prot[0] = (uint32_t)samples[i].size;

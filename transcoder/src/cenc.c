@@ -18,6 +18,7 @@
 #include "cir_error.h"
 #include "cmaf.h"
 #include "drm.h"
+#include "nal_slice.h"
 
 /* a sample's subsamples are bounded by saiz's one-byte sizes:
  * 8 (IV) + 2 + 6 * 40 = 250 */
@@ -36,7 +37,8 @@ typedef struct {
 struct cir_cenc {
     cir_encryption_t enc;
     int is_video, is_hevc;
-    int nal_length_size; /* from the init segment's avcC/hvcC */
+    int nal_length_size;     /* from the init segment's avcC/hvcC */
+    cir_nal_slice_t *slices; /* its parameter sets, for slice headers */
     int init_done;
     uint8_t iv[16]; /* cenc: the next sample's IV (first 8 bytes);
                        cbcs: the constant IV */
@@ -97,6 +99,7 @@ cir_cenc_free(cir_cenc_t **ep)
         return;
     }
     EVP_CIPHER_CTX_free(e->ctx);
+    cir_nal_slice_free(&e->slices);
     free(e->map);
     cir_encryption_clear(&e->enc);
     free(e);
@@ -156,9 +159,10 @@ child(const uint8_t *buf, int64_t off, size_t skip, const char *type)
                              (size_t)off + AV_RB32(buf + off), type);
 }
 
-/* The NAL length size from the sample entry's avcC or hvcC. */
+/* The NAL length size and the parameter sets from the sample entry's avcC
+ * or hvcC. */
 static int
-read_nal_length_size(cir_cenc_t *e, const uint8_t *buf, int64_t entry)
+read_decoder_config(cir_cenc_t *e, const uint8_t *buf, int64_t entry)
 {
     /* VisualSampleEntry: 8 header + 78 bytes of fields, then boxes */
     int64_t cfg = child(buf, entry, 86, e->is_hevc ? "hvcC" : "avcC");
@@ -168,7 +172,12 @@ read_nal_length_size(cir_cenc_t *e, const uint8_t *buf, int64_t entry)
         return CIR_EMEDIA;
     }
     e->nal_length_size = (buf[cfg + 8 + at] & 3) + 1;
-    return e->nal_length_size == 3 ? CIR_EMEDIA : 0;
+    if (e->nal_length_size == 3) {
+        return CIR_EMEDIA;
+    }
+    cir_nal_slice_free(&e->slices);
+    return cir_nal_slice_open(&e->slices, e->is_hevc, buf + cfg + 8,
+                              AV_RB32(buf + cfg) - 8);
 }
 
 static int
@@ -199,7 +208,7 @@ protect_sample_entry(cir_cenc_t *e, const uint8_t *in, size_t size,
         return CIR_EMEDIA;
     }
     memcpy(fourcc, in + at[6] + 4, 4);
-    if (e->is_video && (ret = read_nal_length_size(e, in, at[6])) < 0) {
+    if (e->is_video && (ret = read_decoder_config(e, in, at[6])) < 0) {
         return ret;
     }
     if ((ret = avio_open_dyn_buf(&pb)) < 0) {
@@ -287,18 +296,68 @@ cir_cenc_protect_init(cir_cenc_t *e, const uint8_t *in, size_t size,
 
 /* ---- fragments ---- */
 
-/* The subsamples of one video sample: clear NAL lengths, headers and
- * non-VCL units, whole AES blocks of each VCL unit protected. */
+/*
+ * How much of one NAL unit stays clear (after its length field).
+ * ISO/IEC 23001-7: the NAL header always; for a slice, its slice header
+ * too ('cbcs': the protected range starts at the first byte after the
+ * slice header; 'cenc': recommended, and CMAF wants whole blocks, so the
+ * first (rest mod 16) bytes stay clear as well).  Non-slice units stay
+ * clear whole.  Parameter sets met in the samples update the parser's.
+ */
 static int
-video_subsamples(const cir_cenc_t *e, const uint8_t *s, size_t size,
-                 subsample_t *sub, int *nb)
+nal_clear_bytes(cir_cenc_t *e, const uint8_t *nal, size_t n, size_t *clear)
 {
-    size_t hdr = e->is_hevc ? 2 : 1, L = (size_t)e->nal_length_size;
+    size_t header;
+    int ret;
+
+    if (!cir_nal_slice_is_slice(e->slices, nal, n)) {
+        *clear = n;
+        return cir_nal_slice_add_param_set(e->slices, nal, n);
+    }
+    if ((ret = cir_nal_slice_header_size(e->slices, nal, n, &header)) < 0) {
+        return ret;
+    }
+    *clear = header;
+    if (e->enc.scheme == CIR_ENC_CENC) {
+        *clear += (n - header) % 16;
+    }
+    return 0;
+}
+
+/* Appends clear then protected bytes; bytes_of_clear_data is 16 bits. */
+static int
+add_subsample(subsample_t *sub, int *nb, size_t clear, size_t prot)
+{
+    while (clear > 0xffff) {
+        if (*nb >= MAX_SUBSAMPLES) {
+            return CIR_EUNSUPPORTED;
+        }
+        sub[(*nb)++] = (subsample_t){0xffff, 0};
+        clear -= 0xffff;
+    }
+    if (*nb >= MAX_SUBSAMPLES) {
+        return CIR_EUNSUPPORTED;
+    }
+    sub[(*nb)++] = (subsample_t){(uint16_t)clear, (uint32_t)prot};
+    return 0;
+}
+
+/* The subsamples of one video sample: clear NAL lengths, headers, slice
+ * headers and non-VCL units, the slice data protected. */
+static int
+video_subsamples(cir_cenc_t *e, const uint8_t *s, size_t size, subsample_t *sub,
+                 int *nb)
+{
+    size_t L = (size_t)e->nal_length_size;
     size_t pos = 0, clear = 0;
+    int ret;
 
     *nb = 0;
+    if (e->slices == NULL) {
+        return CIR_EINVAL; /* no init segment yet */
+    }
     while (pos < size) {
-        size_t n = 0;
+        size_t n = 0, nal_clear;
         if (size - pos < L) {
             return CIR_EMEDIA;
         }
@@ -308,36 +367,23 @@ video_subsamples(const cir_cenc_t *e, const uint8_t *s, size_t size,
         if (n == 0 || n > size - pos - L) {
             return CIR_EMEDIA;
         }
-        uint8_t type =
-            e->is_hevc ? (s[pos + L] >> 1) & 0x3f : s[pos + L] & 0x1f;
-        int vcl = e->is_hevc ? type < 32 : type >= 1 && type <= 5;
-        size_t body = n > hdr ? n - hdr : 0;
-        size_t prot = vcl ? body - body % 16 : 0;
-        clear += L + n - prot;
+        if ((ret = nal_clear_bytes(e, s + pos + L, n, &nal_clear)) < 0) {
+            return ret;
+        }
+        clear += L + nal_clear;
         pos += L + n;
-        if (prot == 0) {
-            continue;
-        }
-        /* bytes_of_clear_data is 16 bits */
-        while (clear > 0xffff) {
-            if (*nb >= MAX_SUBSAMPLES) {
-                return CIR_EUNSUPPORTED;
+        if (nal_clear < n) {
+            if ((ret = add_subsample(sub, nb, clear, n - nal_clear)) < 0) {
+                return ret;
             }
-            sub[(*nb)++] = (subsample_t){0xffff, 0};
-            clear -= 0xffff;
+            clear = 0;
         }
-        if (*nb >= MAX_SUBSAMPLES) {
-            return CIR_EUNSUPPORTED;
-        }
-        sub[(*nb)++] = (subsample_t){(uint16_t)clear, (uint32_t)prot};
-        clear = 0;
     }
     while (clear > 0) {
         size_t c = clear > 0xffff ? 0xffff : clear;
-        if (*nb >= MAX_SUBSAMPLES) {
-            return CIR_EUNSUPPORTED;
+        if ((ret = add_subsample(sub, nb, c, 0)) < 0) {
+            return ret;
         }
-        sub[(*nb)++] = (subsample_t){(uint16_t)c, 0};
         clear -= c;
     }
     return 0;

@@ -17,9 +17,14 @@
  * added.
  *
  * Video (H.264, H.265: length-prefixed NAL units) uses subsamples: the
- * length, the NAL header and the first (size mod 16) bytes of each VCL NAL
- * unit stay clear, every other NAL unit stays clear whole, so the
- * protected part of a NAL unit is whole AES blocks.  Audio: full-sample
+ * length, the NAL header and the slice header (nal_slice.h, from the
+ * avcC/hvcC parameter sets) of each slice NAL unit stay clear, every other
+ * NAL unit stays clear whole (ISO/IEC 23001-7: for 'cbcs' the protected
+ * range starts at the first byte after the slice header, what Apple's
+ * FairPlay and hardware decoders need; for 'cenc' a clear slice header is
+ * recommended).  cenc also keeps the first (rest mod 16) bytes of the slice
+ * data clear, so the protected part is whole AES blocks (CMAF); cbcs's
+ * pattern leaves a trailing partial block clear.  Audio: full-sample
  * encryption, no subsamples (cbcs: "whole-block full-sample", every whole
  * block, no pattern, the last partial block clear; FFmpeg refuses cbcs
  * subsamples with a 0:0 pattern).
