@@ -3,10 +3,22 @@
  * pipeline: every rendition's init is protected (encv/enca, tenc with the
  * key ID, the ClearKey pssh), every fragment has its senc/saiz/saio, its index
  * carries the key record the renderers signal (never the key), a new codec
- * configuration keeps the key; aes-128 and a recording are refused.  The
+ * configuration keeps the key; aes-128 and a recording are refused; with
+ * key rotation (keys from a loopback SPEKE v2 responder here), a
+ * publisher's outage filled with silence takes, segment by segment, the
+ * key of the crypto period it falls in.  The
  * decryption itself: tests/integration/live_encryption.test.mjs (ffmpeg
  * -decryption_key) and test_transcoder_cenc.c (OpenSSL).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include <libavutil/base64.h>
+
 #include "cmaf_live_fixture.h"
 
 TestSuite(cmaf_live_crypt, .init = setup, .fini = teardown, .timeout = 120);
@@ -226,4 +238,288 @@ Test(cmaf_live_crypt, aes128_and_a_recording_are_refused)
     snprintf(record, sizeof(record), "file://%s/rec", workdir);
     cr_expect_null(open_encrypted(&enc, record, &ret));
     cr_expect_eq(ret, CIR_EUNSUPPORTED);
+}
+
+/* ---- key rotation during an outage ---- */
+
+#define PERIODS_MAX 64
+
+/* A SPEKE v2 key provider on loopback: each request's ContentKey kid and
+ * ContentKeyPeriod index read back, answered with a key of that period's
+ * own (every byte 0x10 + the period); the key IDs asked for, by period. */
+typedef struct {
+    int fd, port;
+    atomic_int stop;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    char kid[PERIODS_MAX][37];
+} speke_fx_t;
+
+static void
+read_request(int c, char *req, size_t size)
+{
+    size_t n = 0, want = 0;
+    const char *end = NULL;
+    ssize_t k;
+
+    while (n + 1 < size && (k = recv(c, req + n, size - 1 - n, 0)) > 0) {
+        n += (size_t)k;
+        req[n] = '\0';
+        if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL) {
+            const char *cl = strstr(req, "Content-Length:");
+            want = (size_t)(end + 4 - req) +
+                   (cl != NULL && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
+        }
+        if (end != NULL && n >= want) {
+            break;
+        }
+    }
+    req[n] = '\0';
+}
+
+static void
+answer(speke_fx_t *s, int c, const char *req)
+{
+    static char out[4096], body[3072];
+    const char *kid = strstr(req, "kid=\""), *index = strstr(req, "index=\"");
+    unsigned p = index ? (unsigned)strtoul(index + 7, NULL, 10) : 0;
+    char k[37];
+    uint8_t key[16];
+    char b64[32];
+    int n;
+
+    if (kid == NULL || index == NULL || p >= PERIODS_MAX) {
+        n = snprintf(out, sizeof(out),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+        send(c, out, (size_t)n, MSG_NOSIGNAL);
+        return;
+    }
+    snprintf(k, sizeof(k), "%.36s", kid + 5);
+    memset(key, 0x10 + (int)p, 16);
+    av_base64_encode(b64, sizeof(b64), key, 16);
+    pthread_mutex_lock(&s->mu);
+    memcpy(s->kid[p], k, sizeof(k));
+    pthread_mutex_unlock(&s->mu);
+    n = snprintf(
+        body, sizeof(body),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><cpix:CPIX "
+        "xmlns:cpix=\"urn:dashif:org:cpix\" "
+        "xmlns:pskc=\"urn:ietf:params:xml:ns:keyprov:pskc\" "
+        "xmlns:speke=\"urn:aws:amazon:com:speke\" id=\"live-1\">"
+        "<cpix:ContentKeyList><cpix:ContentKey kid=\"%s\" "
+        "commonEncryptionScheme=\"cenc\"><cpix:Data><pskc:Secret>"
+        "<pskc:PlainValue>%s</pskc:PlainValue></pskc:Secret></cpix:Data>"
+        "</cpix:ContentKey></cpix:ContentKeyList><cpix:DRMSystemList>"
+        "<cpix:DRMSystem kid=\"%s\" "
+        "systemId=\"1077efec-c0b2-4d02-ace3-3c1e52e2fb4b\"/>"
+        "</cpix:DRMSystemList><cpix:ContentKeyUsageRuleList>"
+        "<cpix:ContentKeyUsageRule kid=\"%s\" intendedTrackType=\"ALL\"/>"
+        "</cpix:ContentKeyUsageRuleList></cpix:CPIX>",
+        k, b64, k, k);
+    n = snprintf(out, sizeof(out),
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n"
+                 "X-Speke-Version: 2.0\r\nContent-Length: %d\r\n"
+                 "Connection: close\r\n\r\n%s",
+                 n, body);
+    send(c, out, (size_t)n, MSG_NOSIGNAL);
+}
+
+static void *
+speke_serve(void *opaque)
+{
+    speke_fx_t *s = opaque;
+    static char req[65536];
+
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        int c;
+        if (poll(&p, 1, 50) <= 0 || (c = accept(s->fd, NULL, NULL)) < 0) {
+            continue;
+        }
+        read_request(c, req, sizeof(req));
+        answer(s, c, req);
+        close(c);
+    }
+    return NULL;
+}
+
+static void
+speke_fx_start(speke_fx_t *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(s->fd, 0);
+    cr_assert_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(s->fd, 8), 0);
+    cr_assert_eq(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+    s->port = ntohs(a.sin_port);
+    cr_assert_eq(pthread_create(&s->thread, NULL, speke_serve, s), 0);
+}
+
+static void
+speke_fx_stop(speke_fx_t *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    pthread_mutex_destroy(&s->mu);
+}
+
+static _Atomic int64_t fake_wall;
+
+static int64_t
+fake_wall_us(const cir_clock_t *c)
+{
+    (void)c;
+    return atomic_load(&fake_wall);
+}
+
+/* 30 fps video (a keyframe every 2 s) and 48 kHz AAC from media time t0
+ * to end (ms), the wall clock at wall0 + the media time since t0; a pause
+ * after each segment's worth, for the next crypto period's key to come. */
+static void
+push_live(cir_onair_t *live, int64_t t0, int64_t end, int64_t wall0)
+{
+    int i = 0, k = 0;
+    int64_t next_pause = t0 + 2000;
+
+    for (;;) {
+        int64_t vd = t0 + llround(i * 1000.0 / 30);
+        int64_t ad = t0 + llround(k * 1024000.0 / 48000);
+        int64_t t = ad <= vd ? ad : vd;
+        if (vd >= end && ad >= end) {
+            return;
+        }
+        atomic_store(&fake_wall, wall0 + (t - t0) * 1000);
+        if (t >= next_pause) {
+            usleep(150000);
+            next_pause += 2000;
+        }
+        if (ad < end && ad <= vd) {
+            push_one(live, 0, ad, 1024000 / 48000, 1);
+            k++;
+        } else {
+            push_one(live, 1, vd, 33, i % 60 == 0);
+            i++;
+        }
+    }
+}
+
+static void
+uuid_bytes(const char *uuid, uint8_t out[16])
+{
+    for (int i = 0, j = 0; i < 16; j++) {
+        if (uuid[j] != '-') {
+            cr_assert_eq(sscanf(uuid + j, "%2hhx", &out[i]), 1);
+            i++;
+            j++;
+        }
+    }
+}
+
+/* The segment with its init decodes (ffmpeg -decryption_key) without an
+ * error with the key whose every byte is `fill`. */
+static void
+decrypts_with(const char *dir, const cir_live_segment_t *s, int fill)
+{
+    char cmd[1024], key[33], err[300];
+    size_t n = 0;
+    uint8_t *b;
+
+    for (int i = 0; i < 16; i++) {
+        snprintf(key + 2 * i, 3, "%02x", fill);
+    }
+    snprintf(err, sizeof(err), "%s/ffmpeg-%llu.err", workdir,
+             (unsigned long long)s->msn);
+    snprintf(cmd, sizeof(cmd),
+             "cat %s/init-%u.mp4 %s/seg-%llu.m4s | ffmpeg -nostdin -v error "
+             "-decryption_key %s -i pipe: -f null - 2> %s",
+             dir, s->init_id, dir, (unsigned long long)s->msn, key, err);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    b = slurp(err, &n);
+    cr_expect_eq(n, 0, "segment %llu with its period's key: %.*s",
+                 (unsigned long long)s->msn, (int)n, (const char *)b);
+    free(b);
+}
+
+/*
+ * A new key every 2 segments (SPEKE v2), and the publisher gone for 5 s
+ * after 6 s of media: the outage's segments are the audio's silence; each
+ * is encrypted with the key of its own crypto period (msn / 2), so one
+ * that begins a period has a new init whose key record (and tenc) name
+ * that period's key ID, as media segments do, and decodes with that
+ * period's key (ffmpeg).  Before the fix the whole outage kept the key of
+ * the period it began in.
+ */
+Test(cmaf_live_crypt, an_outage_takes_each_periods_key)
+{
+    const cir_clock_t clock = {.wall_us = fake_wall_us,
+                               .mono_us = fake_wall_us};
+    const int64_t base = 1800000000000000, outage_us = 5000000;
+    cir_encryption_t enc = encryption(CIR_ENC_CENC);
+    cir_onair_config_t cfg;
+    cir_onair_t *live = NULL;
+    cir_live_index_t idx;
+    char root[128], dir[256];
+    speke_fx_t fx;
+    int outage_segments = 0, across = 0;
+    uint32_t first_period = UINT32_MAX;
+
+    speke_fx_start(&fx);
+    snprintf(enc.speke.url, sizeof(enc.speke.url), "http://127.0.0.1:%d/v2",
+             fx.port);
+    snprintf(enc.speke.resource_id, sizeof(enc.speke.resource_id), "live-1");
+    fixture_stream_config(&cfg, root, sizeof(root));
+    cfg.encryption = &enc;
+    cfg.rotate_segments = 2;
+    cfg.clock = &clock;
+    atomic_store(&fake_wall, base);
+    cr_assert_eq(cir_onair_open(&live, &cfg), 0);
+    cr_assert_eq(cir_onair_add_video(live, vsrc.par, (AVRational){1, 1000},
+                                     (AVRational){30, 1}, 0),
+                 0);
+    cr_assert_eq(cir_onair_add_audio(live, asrc.par, (AVRational){1, 1000}, 0),
+                 0);
+    push_live(live, 0, 6000, base);
+    /* the publisher back after the outage, its clock from 0 again */
+    push_live(live, 0, 6000, base + 6000000 + outage_us);
+    cr_assert_eq(cir_onair_finish(live), 0);
+    cir_onair_close(&live);
+    speke_fx_stop(&fx);
+
+    snprintf(dir, sizeof(dir), "%s/live/s/audio", workdir);
+    cr_assert_eq(cir_live_index_load(dir, &idx), 0);
+    for (size_t i = 0; i < idx.nb_segments; i++) {
+        const cir_live_segment_t *s = &idx.segments[i];
+        const cir_live_key_t *k = cir_live_index_key(&idx, s->init_id);
+        uint32_t p = (uint32_t)(s->msn / 2);
+        uint8_t want[16];
+        if (s->gap || !s->outage) {
+            continue;
+        }
+        outage_segments++;
+        if (first_period == UINT32_MAX) {
+            first_period = p;
+        }
+        across += p != first_period;
+        cr_assert_lt(p, PERIODS_MAX);
+        cr_assert_neq(fx.kid[p][0], '\0',
+                      "segment %llu: period %u's key was asked for",
+                      (unsigned long long)s->msn, p);
+        cr_assert_not_null(k);
+        uuid_bytes(fx.kid[p], want);
+        cr_expect_eq(memcmp(k->key_id, want, 16), 0,
+                     "outage segment %llu (init %u): not period %u's key ID",
+                     (unsigned long long)s->msn, s->init_id, p);
+        decrypts_with(dir, s, 0x10 + (int)p);
+    }
+    cir_live_index_free(&idx);
+    cr_assert_geq(outage_segments, 2, "the outage filled with silence");
+    cr_assert_gt(across, 0, "the outage spans a key change");
 }
