@@ -17,19 +17,14 @@
  * The silence comes from an AAC encoder of the muxer's current
  * parameters (cir_onair_silence, the same as for audio that stops while
  * the video goes on), so the track's init segment decodes it; other audio
- * codecs keep their GAP segments.  An encrypted stream's silence is
- * encrypted with the key of the crypto period each of its segments falls
- * in (key rotation: a new init where a period begins, as for media).  The
- * picture is read back from the
+ * codecs keep their GAP segments.  The picture is read back from the
  * segment file (nothing is kept in memory for an outage that may never
  * come); a track with no segment yet keeps its GAP segments.
  *
  * Tested by tests/unit/test_transcoder_live_abr.c (every rendition filled),
  * tests/integration/ingest.test.mjs (the segments decoded; Shaka through an
  * outage), dash_reconnect.test.mjs (dash.js and Shaka on the MPD, which
- * leaves them out), live_encryption.test.mjs (an encrypted stream's) and
- * tests/unit/test_transcoder_cmaf_live_crypt.c (a key rotation during an
- * outage).
+ * leaves them out) and live_encryption.test.mjs (an encrypted stream's).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -81,26 +76,16 @@ silence_for_muxer(cir_cmaf_live_t *c)
     return cir_onair_silence_open(&c->silence, par);
 }
 
-/* The chunk encrypted in place when the stream is (cmaf_live_crypt.c),
- * with the key of the crypto period its segment belongs to: before a
- * segment of the outage opens (the store asks for its first part, and for
- * the one after it, before the segment is written), the key rotates as
- * before a segment of media, a new init with it; once it is open, its
- * parts keep its key. */
+/* The chunk encrypted in place when the stream is (cmaf_live_crypt.c). */
 static int
 protect(cir_cmaf_live_t *c, cir_buf_t *chunk)
 {
     uint8_t *prot = NULL;
     size_t size;
-    int ret = 0;
+    int ret;
 
-    if (!cir_live_writer_has_open_segment(cir_onair_store_writer(c->store))) {
-        ret = cir_cmaf_live_crypt_segment(c);
-    }
-    if (ret == 0) {
-        ret = cir_cmaf_live_crypt_part(c, (const uint8_t *)chunk->data,
-                                       chunk->len, &prot, &size);
-    }
+    ret = cir_cmaf_live_crypt_part(c, (const uint8_t *)chunk->data, chunk->len,
+                                   &prot, &size);
     if (ret == 0 && prot != NULL) {
         cir_buf_reset(chunk);
         ret = cir_buf_append(chunk, prot, size);
