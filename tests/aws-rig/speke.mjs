@@ -15,9 +15,14 @@
 // {kind: "badpssh"}.
 // Beside it, a W3C ClearKey licence server (clearKeyLicence, at /clearkey
 // on the same port): a CDM's licence request {"kids": [base64url, ...],
-// "type": "temporary"} is answered with the JSON Web Key set of those keys,
-// for key IDs this server has handed out in a SPEKE answer only; anything
-// else is a 4xx.  CORS-open: the player page is on another origin.
+// "type": "temporary"} is answered with the JSON Web Key set of those keys
+// and, after them, every other key handed out for the same resources (the
+// content's other crypto periods: Shaka Player's DASH, which joins a
+// stream's Periods into one track, stops (4012) when a key status event
+// finds a Period's key without a status, one whose session's licence has
+// not come yet), for key IDs this server has handed out in a SPEKE answer
+// only; anything else is a 4xx.  CORS-open: the player page is on another
+// origin.
 import { createHash } from "node:crypto";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
 
@@ -32,7 +37,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const spekeRequests = [];
 // The ClearKey licence requests, oldest first: {kids (hex), status, error}.
 export const clearKeyRequests = [];
-// The content keys handed out in SPEKE answers, by key ID (32 hex).
+// The content keys handed out in SPEKE answers, by key ID (32 hex):
+// {key, resourceId}.
 const handedOut = new Map();
 let faults = [];
 export function setSpekeFaults(list) {
@@ -160,7 +166,8 @@ function answer(doc, shape, fault) {
   const ck = doc.getElementsByTagNameNS(NS.cpix, "ContentKey")[0];
   if (fault !== "nokey") {
     if (fault !== "encrypted")
-      handedOut.set(shape.kid.replace(/-/g, ""), spekeKeyFor(shape.kid, shape.period));
+      handedOut.set(shape.kid.replace(/-/g, ""),
+        { key: spekeKeyFor(shape.kid, shape.period), resourceId: shape.resourceId });
     const secret = el(doc, "pskc", "Secret");
     secret.appendChild(fault === "encrypted"
       ? el(doc, "pskc", "EncryptedValue", "AAAA")
@@ -250,6 +257,12 @@ export function clearKeyLicence(req, res, body) {
     const error = `no key handed out for ${unknown.join(", ")}`;
     return reply(404, { error }, { kids: kidsHex, error });
   }
-  reply(200, { keys: kidsHex.map((k) => ({ kty: "oct", kid: Buffer.from(k, "hex").toString("base64url"),
-    k: handedOut.get(k).toString("base64url") })), type: "temporary" }, { kids: kidsHex });
+  // the keys asked for first, then the other keys handed out for the same
+  // resources (a content's other crypto periods, as a licence for the
+  // content would carry them)
+  const resources = new Set(kidsHex.map((k) => handedOut.get(k).resourceId));
+  const all = [...new Set([...kidsHex, ...[...handedOut.keys()].filter((k) =>
+    resources.has(handedOut.get(k).resourceId))])];
+  reply(200, { keys: all.map((k) => ({ kty: "oct", kid: Buffer.from(k, "hex").toString("base64url"),
+    k: handedOut.get(k).key.toString("base64url") })), type: "temporary" }, { kids: kidsHex });
 }

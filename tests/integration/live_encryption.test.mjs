@@ -573,9 +573,15 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
             assert.equal(res.headers.get('access-control-allow-origin'), '*');
             const jwks = await res.json();
             assert.equal(jwks.type, 'temporary');
-            assert.deepEqual(jwks.keys, [a, b].map((q) => ({ kty: 'oct',
-                kid: b64u(q.kid.replace(/-/g, '')),
-                k: spekeKeyFor(q.kid, q.period).toString('base64url') })));
+            // the keys asked for, then the resource's other keys: every
+            // period's of 'live-rot' (not the other tests' resources)
+            const jwk = (q) => ({ kty: 'oct', kid: b64u(q.kid.replace(/-/g, '')),
+                k: spekeKeyFor(q.kid, q.period).toString('base64url') });
+            assert.deepEqual(jwks.keys.slice(0, 2), [a, b].map(jwk));
+            const mine = (await rig.spekeRequests()).filter((q) =>
+                q.resourceId === 'live-rot' && q.error === undefined);
+            assert.deepEqual(new Set(jwks.keys.map(JSON.stringify)),
+                new Set(mine.map(jwk).map(JSON.stringify)));
             const pre = await fetch(rig.clearKey, { method: 'OPTIONS', headers: {
                 origin: 'http://page.example', 'access-control-request-method': 'POST',
                 'access-control-request-headers': 'content-type' } });
@@ -789,9 +795,10 @@ describe('players play encrypted live streams (EME ClearKey)', {
     // for every new key as it meets it: Shaka's DASH too (given fixed keys,
     // it stops with RESTRICTIONS_CANNOT_BE_MET, 4012, as soon as an MPD
     // update names a Period whose key it lacks), at its own pace, with no
-    // limit on its buffer.  Each plays on for more than two periods, fetches
-    // at least three periods' init segments, and asked the licence server
-    // for at least three key IDs, every one answered.
+    // limit on its buffer.  Each plays on for more than two periods and
+    // fetches at least three periods' init segments, its keys from the
+    // licence server alone (which answers the stream's other keys with the
+    // ones asked for: Shaka restricts a Period whose key has no status yet).
     for (const [name, engine, manifest] of [ENGINES[3], ENGINES[0], ENGINES[1]]) {
         test(`${name} plays on across two key changes with a ClearKey licence server`,
             async () => {
@@ -801,11 +808,10 @@ describe('players play encrypted live streams (EME ClearKey)', {
                         timeoutMs: 50000, extra: '&liveDelay=6' });
                 assertPlayed(s, 2 * SEGMENT + 1);
                 assert.ok(s.inits.length >= 3, `the inits of 3 periods: ${s.why}`);
+                // the page had no key: every one came from the server
                 const asked = (await rig.clearKeyRequests()).slice(before);
-                assert.ok(asked.every((q) => q.status === 200),
-                    `refused licences: ${JSON.stringify(asked)}`);
-                const kids = new Set(asked.flatMap((q) => q.kids));
-                assert.ok(kids.size >= 3, `licences for ${[...kids]}: ${s.why}`);
+                assert.ok(asked.length >= 1 && asked.every((q) => q.status === 200),
+                    `licences: ${JSON.stringify(asked)} ${s.why}`);
             });
     }
 
