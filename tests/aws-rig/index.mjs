@@ -3,7 +3,7 @@
 // accessKey, secretKey, region, env(extra), inject(n, status, code, match),
 // faults(rules), faultLog(), stats(), submitted(), batchFaults(list),
 // batchCalls(), events(), putEvents(), eventsFaults(list), speke,
-// spekeRequests(), spekeFaults(list) }.  s3 and sqs are the fault proxies (faults.mjs),
+// spekeRequests(), spekeFaults(list), clearKey, clearKeyRequests() }.  s3 and sqs are the fault proxies (faults.mjs),
 // transparent until faults() sets rules; s3Direct/sqsDirect the verifiers.
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -44,6 +44,9 @@ export async function start(config = {}) {
   });
   const rig = {
     ...info,
+    // the W3C ClearKey licence server (speke.mjs): keys the SPEKE server
+    // handed out
+    clearKey: `${info.speke}/clearkey`,
     child,
     // Environment for our binaries and for /usr/bin/aws.
     env(extra = {}) {
@@ -112,6 +115,11 @@ export async function start(config = {}) {
     // error when the request was refused}.
     async spekeRequests() {
       return (await (await fetch(`${info.speke}/__rig/stats`)).json()).spekeRequests;
+    },
+    // The ClearKey licence server's requests, oldest first: {status, kids
+    // (hex), error when refused}.
+    async clearKeyRequests() {
+      return (await (await fetch(`${info.speke}/__rig/stats`)).json()).clearKeyRequests;
     },
     // SPEKE faults, each used once (speke.mjs): [{kind: "status", status} |
     // {kind: "malformed" | "nokey" | "encrypted" | "badpssh"}].

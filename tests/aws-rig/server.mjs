@@ -8,7 +8,8 @@
 // EventBridge (PutEvents), checked against their documented request shapes
 // and answered here.  Prints one JSON line with its addresses on stdout
 // when ready.  A SPEKE v2 key server (speke.mjs) behind a verifier too,
-// which lets unsigned requests through (recorded as unsigned).
+// which lets unsigned requests through (recorded as unsigned), and a W3C
+// ClearKey licence server at /clearkey on its port (speke.mjs).
 import http from "node:http";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -17,7 +18,7 @@ import { createSqsServer } from "local-aws-sqs";
 import { SignatureV4 } from "@smithy/signature-v4";
 import hashNode from "@smithy/hash-node";
 import { faultProxy } from "./faults.mjs";
-import { setSpekeFaults, speke, spekeRequests } from "./speke.mjs";
+import { clearKeyLicence, clearKeyRequests, setSpekeFaults, speke, spekeRequests } from "./speke.mjs";
 
 const Sha256 = hashNode.Hash.bind(null, "sha256");
 
@@ -205,6 +206,8 @@ function proxy(targetPort, kind) {
     req.on("end", async () => {
       const body = Buffer.concat(chunks);
       if (req.url.startsWith("/__rig/")) return control(req, res, body);
+      // the ClearKey licence server, which a browser asks unsigned
+      if (kind === "speke" && req.url.split("?")[0] === "/clearkey") return clearKeyLicence(req, res, body);
       if (kind === "s3" && req.headers.origin) {
         // the uploads bucket's CORS, as deploy/terraform sets it: a console
         // page PUTs to a presigned URL from its own origin
@@ -604,7 +607,8 @@ function control(req, res, body) {
       if (j.jobId === url.searchParams.get("jobId")) j.status = url.searchParams.get("status");
   }
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events, putEvents, spekeRequests }));
+  res.end(JSON.stringify({ stats, inject, submitted, batchCalls, batchFaults, events, putEvents, spekeRequests,
+    clearKeyRequests }));
 }
 
 // Real S3 notifications URL-encode keys as a form does (space = '+').

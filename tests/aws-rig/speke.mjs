@@ -13,6 +13,16 @@
 // KeyPeriodFilter naming it) and gets a key of its own (spekeKeyFor).  Faults, each used once: {kind: "status", status} |
 // {kind: "malformed"} | {kind: "nokey"} | {kind: "encrypted"} |
 // {kind: "badpssh"}.
+// Beside it, a W3C ClearKey licence server (clearKeyLicence, at /clearkey
+// on the same port): a CDM's licence request {"kids": [base64url, ...],
+// "type": "temporary"} is answered with the JSON Web Key set of those keys
+// and, after them, every other key handed out for the same resources (the
+// content's other crypto periods: Shaka Player's DASH, which joins a
+// stream's Periods into one track, stops (4012) when a key status event
+// finds a Period's key without a status, one whose session's licence has
+// not come yet), for key IDs this server has handed out in a SPEKE answer
+// only; anything else is a 4xx.  CORS-open: the player page is on another
+// origin.
 import { createHash } from "node:crypto";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
 
@@ -25,6 +35,11 @@ const SYSTEMS = { "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b": "clearkey",
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const spekeRequests = [];
+// The ClearKey licence requests, oldest first: {kids (hex), status, error}.
+export const clearKeyRequests = [];
+// The content keys handed out in SPEKE answers, by key ID (32 hex):
+// {key, resourceId}.
+const handedOut = new Map();
 let faults = [];
 export function setSpekeFaults(list) {
   faults = list;
@@ -150,6 +165,9 @@ function el(doc, ns, name, text) {
 function answer(doc, shape, fault) {
   const ck = doc.getElementsByTagNameNS(NS.cpix, "ContentKey")[0];
   if (fault !== "nokey") {
+    if (fault !== "encrypted")
+      handedOut.set(shape.kid.replace(/-/g, ""),
+        { key: spekeKeyFor(shape.kid, shape.period), resourceId: shape.resourceId });
     const secret = el(doc, "pskc", "Secret");
     secret.appendChild(fault === "encrypted"
       ? el(doc, "pskc", "EncryptedValue", "AAAA")
@@ -190,4 +208,61 @@ export function speke(req, res, body, signed) {
   if (fault?.kind === "status") return reply(fault.status, "rig: injected");
   if (fault?.kind === "malformed") return reply(200, "<cpix:CPIX xmlns:cpix=\"urn:dashif:org:cpix\"><oops>", "application/xml");
   reply(200, answer(doc, shape, fault?.kind), "application/xml");
+}
+
+const LICENCE_MAX_BODY = 16384;
+const LICENCE_MAX_KIDS = 64;
+const B64URL16 = /^[A-Za-z0-9_-]{22}$/;
+
+// The key IDs (hex) a ClearKey licence request asks for; a string says
+// what is wrong with it.
+function licenceKids(req, body) {
+  if (req.method !== "POST") return "POST only";
+  if (body.length > LICENCE_MAX_BODY) return `request over ${LICENCE_MAX_BODY} bytes`;
+  let q;
+  try {
+    q = JSON.parse(body.toString("utf8"));
+  } catch (e) {
+    return `not JSON: ${e.message}`;
+  }
+  if (!q || typeof q !== "object" || !Array.isArray(q.kids) || q.kids.length === 0 ||
+      q.kids.length > LICENCE_MAX_KIDS)
+    return `"kids" must be an array of 1-${LICENCE_MAX_KIDS} key IDs`;
+  if (q.type !== undefined && q.type !== "temporary") return '"type" must be "temporary"';
+  if (!q.kids.every((k) => typeof k === "string" && B64URL16.test(k)))
+    return "each kid must be 16 bytes in unpadded base64url";
+  return q.kids.map((k) => Buffer.from(k, "base64url").toString("hex"));
+}
+
+// POST /clearkey: a W3C ClearKey licence (EME's "Clear Key" JSON
+// formats); OPTIONS: the CORS preflight.
+export function clearKeyLicence(req, res, body) {
+  const cors = { "access-control-allow-origin": "*" };
+  if (req.method === "OPTIONS") {
+    res.writeHead(204, { ...cors, "access-control-allow-methods": "POST",
+      "access-control-allow-headers": req.headers["access-control-request-headers"] || "content-type",
+      "access-control-max-age": "600" });
+    return res.end();
+  }
+  const reply = (status, obj, record) => {
+    clearKeyRequests.push({ status, ...record });
+    res.writeHead(status, { ...cors, "content-type": "application/json" });
+    res.end(JSON.stringify(obj));
+  };
+  const kidsHex = licenceKids(req, body);
+  if (typeof kidsHex === "string")
+    return reply(req.method === "POST" ? 400 : 405, { error: kidsHex }, { error: kidsHex });
+  const unknown = kidsHex.filter((k) => !handedOut.has(k));
+  if (unknown.length) {
+    const error = `no key handed out for ${unknown.join(", ")}`;
+    return reply(404, { error }, { kids: kidsHex, error });
+  }
+  // the keys asked for first, then the other keys handed out for the same
+  // resources (a content's other crypto periods, as a licence for the
+  // content would carry them)
+  const resources = new Set(kidsHex.map((k) => handedOut.get(k).resourceId));
+  const all = [...new Set([...kidsHex, ...[...handedOut.keys()].filter((k) =>
+    resources.has(handedOut.get(k).resourceId))])];
+  reply(200, { keys: all.map((k) => ({ kty: "oct", kid: Buffer.from(k, "hex").toString("base64url"),
+    k: handedOut.get(k).key.toString("base64url") })), type: "temporary" }, { kids: kidsHex });
 }

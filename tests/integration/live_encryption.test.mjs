@@ -23,9 +23,14 @@
 // - hls.js, dash.js and Shaka Player (HLS and DASH) play a cenc and a cbcs
 //   live stream with EME ClearKey in Chromium (player.html?clearkey=
 //   KID:KEY) while it runs, and a stream whose key changes every segment
-//   across two key changes (clearkey=KID:KEY,KID:KEY,...; Shaka's DASH
-//   not: it stops (4012) once the MPD names a Period key it was not
-//   given); Shaka's HLS refuses ClearKey signalled alone (4026).
+//   across two key changes (clearkey=KID:KEY,KID:KEY,...), and with the
+//   rig's ClearKey licence server instead (clearkey=URL: Shaka's DASH,
+//   which given fixed keys stops with 4012 once the MPD names a Period key
+//   it lacks, hls.js and dash.js); Shaka's HLS refuses ClearKey signalled
+//   alone (4026).  hls.js and dash.js play a stream an ingest application
+//   encrypts, fed over RTMP by the ffmpeg CLI, which decrypts with the key.
+// - The rig's ClearKey licence server (tests/aws-rig/speke.mjs) answers
+//   only keys its SPEKE server handed out; 4xx otherwise.
 // - Key rotation ("rotate_segments", keys from the AWS rig's SPEKE v2 key
 //   server, which checks each request's crypto period shape): the
 //   requests for periods 0, 1, 2 in order, each with its own key ID; per
@@ -551,6 +556,54 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
         await checkPeriods('rtmprot', 2);
     });
 
+    // The rig's ClearKey licence server (the player tests' clearkey=URL): the
+    // keys it handed out in a SPEKE answer as a JSON Web Key set, CORS-open;
+    // a 4xx for another key ID or a malformed request.
+    test('the rig\'s ClearKey licence server answers the keys it handed out only',
+        async () => {
+            const b64u = (hex) => Buffer.from(hex, 'hex').toString('base64url');
+            const ask = (body, headers = {}) => fetch(rig.clearKey, { method: 'POST',
+                body: typeof body === 'string' ? body : JSON.stringify(body),
+                headers: { 'content-type': 'application/json', origin: 'http://page.example',
+                    ...headers } });
+            const [a, b] = requests.slice(0, 2);
+            const res = await ask({ kids: [a, b].map((q) => b64u(q.kid.replace(/-/g, ''))),
+                type: 'temporary' });
+            assert.equal(res.status, 200);
+            assert.equal(res.headers.get('access-control-allow-origin'), '*');
+            const jwks = await res.json();
+            assert.equal(jwks.type, 'temporary');
+            // the keys asked for, then the resource's other keys: every
+            // period's of 'live-rot' (not the other tests' resources)
+            const jwk = (q) => ({ kty: 'oct', kid: b64u(q.kid.replace(/-/g, '')),
+                k: spekeKeyFor(q.kid, q.period).toString('base64url') });
+            assert.deepEqual(jwks.keys.slice(0, 2), [a, b].map(jwk));
+            const mine = (await rig.spekeRequests()).filter((q) =>
+                q.resourceId === 'live-rot' && q.error === undefined);
+            assert.deepEqual(new Set(jwks.keys.map(JSON.stringify)),
+                new Set(mine.map(jwk).map(JSON.stringify)));
+            const pre = await fetch(rig.clearKey, { method: 'OPTIONS', headers: {
+                origin: 'http://page.example', 'access-control-request-method': 'POST',
+                'access-control-request-headers': 'content-type' } });
+            assert.ok(pre.ok && /POST/.test(pre.headers.get('access-control-allow-methods')));
+            assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+            for (const [body, status, why] of [
+                [{ kids: [b64u(KID)], type: 'temporary' }, 404, /no key handed out for 0123/],
+                [{ kids: [b64u(a.kid.replace(/-/g, '')), b64u(KID)] }, 404, /no key handed out/],
+                ['{"kids":', 400, /not JSON/],
+                [{ kids: [] }, 400, /"kids" must be an array/],
+                [{ kids: ['AAAA'] }, 400, /16 bytes in unpadded base64url/],
+                [{ kids: [b64u(KID) + '=='] }, 400, /16 bytes/],
+                [{ kids: Array(65).fill(b64u(KID)) }, 400, /1-64 key IDs/],
+                [{ kids: [b64u(KID)], type: 'persistent-license' }, 400, /"type"/],
+                ['x'.repeat(20000), 400, /over 16384 bytes/]]) {
+                const r = await ask(body);
+                assert.equal(r.status, status, JSON.stringify(body).slice(0, 80));
+                assert.match((await r.json()).error, why);
+            }
+            assert.equal((await fetch(rig.clearKey)).status, 405);
+        });
+
     test('rotation is refused without a key provider', async () => {
         const r = await publishFile('bad3', { scheme: 'cenc', key_file: keyFile,
             rotate_segments: 2 });
@@ -565,7 +618,8 @@ describe('key rotation every 2 segments (SPEKE v2)', { skip: missing || false },
 // cbcs stream (the sample looped at real time, ClearKey and Widevine
 // signalled) while it runs, and a stream whose key changes every segment
 // (SPEKE v2 keys from the AWS rig) across at least two key changes, given
-// every key asked for so far (but Shaka's DASH: 4012, below); Shaka's HLS
+// every key asked for so far (but Shaka's DASH: 4012) or the rig's ClearKey
+// licence server (all four); hls.js and dash.js an RTMP-fed stream; Shaka's HLS
 // refuses a stream signalled with ClearKey alone (its HLS parser knows no
 // org.w3.clearkey KEYFORMAT).
 const ENGINES = [['hls.js', 'hls', 'master.m3u8'], ['dash.js', 'dash', 'manifest.mpd'],
@@ -611,6 +665,36 @@ describe('players play encrypted live streams (EME ClearKey)', {
         }, { timeoutMs: 30000, every: 200, detail: () => pub.log.slice(-2000) });
     }
 
+    // The input published by the ffmpeg CLI (-re, stream copy) over RTMP to
+    // a cirrus-ingest whose application "live" encrypts (cenc, the key
+    // file), as live stream `stream`; both stopped after the tests.
+    async function startRtmpLive(stream) {
+        const port = await freePort();
+        const apps = { live: { encryption: { scheme: 'cenc', key_file: keyFile,
+            drm: DRM } } };
+        const ing = spawn(INGEST_BIN, ['--set', `port=${port}`,
+            '--set', `live_root=${liveRoot}`, '--set', 'segment_seconds=2',
+            '--set', 'part_seconds=0.5', '--set', `applications=${JSON.stringify(apps)}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+        ing.log = '';
+        ing.stderr.on('data', (d) => (ing.log += d));
+        pubs.push(ing);
+        await C.waitFor('the ingest', () => /listening rtmp=/.test(ing.log),
+            { timeoutMs: 30000, every: 100, detail: () => ing.log.slice(-2000) });
+        const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re',
+            '-i', input, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/${stream}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+        ff.log = '';
+        ff.stderr.on('data', (d) => (ff.log += d));
+        pubs.push(ff);
+        return C.waitFor(`${stream} to list segments`, async () => {
+            const r = await rawGetUnchecked(nginx.port, `/live/${stream}/video/index.m3u8`);
+            return r.status === 200 &&
+                (r.body.toString().match(/^seg-\d+\.m4s$/gm) || []).length >= 2;
+        }, { timeoutMs: 30000, every: 200,
+            detail: () => `${ing.log.slice(-2000)}\n${ff.log.slice(-1000)}` });
+    }
+
     before(async () => {
         browser = await B.launch();
         rig = await startRig();
@@ -621,7 +705,8 @@ describe('players play encrypted live streams (EME ClearKey)', {
             startLive('ckonly', { scheme: 'cenc', key_file: keyFile }),
             startLive('prot', { scheme: 'cenc', rotate_segments: 1, drm: DRM,
                 speke: { url: `${rig.speke}/v2/speke`, resource_id: 'live-play' } },
-            rig.env())]);
+            rig.env()),
+            startRtmpLive('prtmp')]);
     });
     after(async () => {
         for (const pub of pubs) {
@@ -694,7 +779,7 @@ describe('players play encrypted live streams (EME ClearKey)', {
     // The page plays 10 s behind the live edge and buffers at most 3 s
     // ahead (hls.js, which buffers up to the edge by default, stops at a
     // key it lacks: keySystemStatusInternalError), so the periods it
-    // fetches are among the keys it was given.  Shaka's DASH is below.
+    // fetches are among the keys it was given.  Shaka's DASH cannot (below).
     for (const [name, engine, manifest] of ENGINES.slice(0, 3)) {
         test(`${name} plays on across two key changes (a key per segment)`, async () => {
             const s = await playLive(engine, 'prot', manifest, await keysSoFar(),
@@ -706,15 +791,45 @@ describe('players play encrypted live streams (EME ClearKey)', {
         });
     }
 
-    // Shaka's DASH joins each Period's Representations into one track, whose
-    // key IDs are every Period's: once an MPD update names a Period whose
-    // key it was not given (the next crypto period's, ahead of the
-    // playhead), it restricts the track and stops, however far behind the
-    // edge it plays.  Given keys cannot follow a rotation there.
-    test('Shaka (DASH) given the keys so far stops at the first Period whose key ' +
-        'it lacks: RESTRICTIONS_CANNOT_BE_MET (4012)', async () => {
-        const s = await playLive('shaka', 'prot', 'manifest.mpd', await keysSoFar(),
-            { minPlayed: 30, extra: '&liveDelay=10' });
-        assert.match(String(s.fatal), /"code":4012\b/, s.why);
+    // With the rig's ClearKey licence server (clearkey=URL) each engine asks
+    // for every new key as it meets it: Shaka's DASH too (given fixed keys,
+    // it stops with RESTRICTIONS_CANNOT_BE_MET, 4012, as soon as an MPD
+    // update names a Period whose key it lacks), at its own pace, with no
+    // limit on its buffer.  Each plays on for more than two periods and
+    // fetches at least three periods' init segments, its keys from the
+    // licence server alone (which answers the stream's other keys with the
+    // ones asked for: Shaka restricts a Period whose key has no status yet).
+    for (const [name, engine, manifest] of [ENGINES[3], ENGINES[0], ENGINES[1]]) {
+        test(`${name} plays on across two key changes with a ClearKey licence server`,
+            async () => {
+                const before = (await rig.clearKeyRequests()).length;
+                const s = await playLive(engine, 'prot', manifest,
+                    encodeURIComponent(rig.clearKey), { minPlayed: 2 * SEGMENT + 1,
+                        timeoutMs: 50000, extra: '&liveDelay=6' });
+                assertPlayed(s, 2 * SEGMENT + 1);
+                assert.ok(s.inits.length >= 3, `the inits of 3 periods: ${s.why}`);
+                // the page had no key: every one came from the server
+                const asked = (await rig.clearKeyRequests()).slice(before);
+                assert.ok(asked.length >= 1 && asked.every((q) => q.status === 200),
+                    `licences: ${JSON.stringify(asked)} ${s.why}`);
+            });
+    }
+
+    // An RTMP publisher (ffmpeg CLI) into an ingest application that
+    // encrypts: hls.js and dash.js play it; its video decrypts with the key.
+    for (const [name, engine, manifest] of ENGINES.slice(0, 2)) {
+        test(`${name} plays an RTMP-fed encrypted live stream`, async () => {
+            assertPlayed(await playLive(engine, 'prtmp', manifest, `${KID}:${KEY}`,
+                { minPlayed: 4 }), 4);
+        });
+    }
+
+    test('the RTMP-fed stream decrypts with the key, not without', async () => {
+        const { buf, init } = await joined('prtmp', 'video');
+        assert.equal(tencKid(init), KID);
+        const good = decode(buf, KEY);
+        assert.ok(good.ok && good.frames.length >= 60, `${good.frames.length} frames ${good.err}`);
+        const none = decode(buf, null);
+        assert.ok(!none.ok || none.frames.join() !== good.frames.join(), 'decodes without the key');
     });
 });

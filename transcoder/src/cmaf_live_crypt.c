@@ -170,24 +170,26 @@ int
 cir_cmaf_live_crypt_segment(cir_cmaf_live_t *c)
 {
     cir_encryption_t *next;
+    uint64_t msn;
     uint32_t p;
     int ret;
 
     if (c->keys == NULL || c->enc == NULL) {
         return 0;
     }
-    p = (uint32_t)(cir_live_writer_next_msn(cir_onair_store_writer(c->store)) /
-                   cir_live_keys_rotate(c->keys));
+    msn = cir_live_writer_next_msn(cir_onair_store_writer(c->store));
+    p = (uint32_t)(msn / cir_live_keys_rotate(c->keys));
     if (c->period_set && p == c->period) {
         return 0;
     }
     if ((next = malloc(sizeof(*next))) == NULL) {
         return CIR_ENOMEM;
     }
-    ret = cir_live_keys_get(c->keys, p, next);
+    ret = cir_live_keys_get(c->keys, p, msn, next);
     if (ret < 0) {
-        /* not there in time: the key in use goes on, asked again at the
-         * next segment */
+        /* not there in time (or another rendition went on without it at
+         * this segment): the key in use goes on, asked again at the next
+         * segment */
         if (!c->eagain_logged) {
             cir_log_warn(&c->log,
                          "key rotation: no key for period %u yet (%s): the "

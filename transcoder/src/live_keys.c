@@ -23,6 +23,10 @@ typedef struct {
     int error;
     int64_t failed_us;
     cir_encryption_t enc;
+    /* the segments it was refused for (not there yet): up to refused_max;
+     * once there, it is used from from_msn on, in every rendition */
+    int has_refused, has_from;
+    uint64_t refused_max, from_msn;
 } slot_t;
 
 struct cir_live_keys {
@@ -135,14 +139,44 @@ ask(cir_live_keys_t *k, uint32_t p)
         cir_clock_mono_us(cir_clock_system()) - s->failed_us < RETRY_US) {
         return;
     }
+    if (s->period != p || s->state == 0) {
+        s->has_refused = 0;
+        s->has_from = 0;
+    }
     cir_encryption_clear(&s->enc);
     s->period = p;
     s->state = 1;
     pthread_cond_signal(&k->cv);
 }
 
+/* Whether a ready key may be used for segment msn (the lock held).  The
+ * renditions open their segments one after another: one that asked before
+ * the key came went on without it, so it is used from the segment after
+ * the last one refused (or from the first asked for once there), the same
+ * segment in every rendition. */
+static int
+usable_from(slot_t *s, uint64_t msn)
+{
+    if (!s->has_from) {
+        s->from_msn =
+            s->has_refused && s->refused_max >= msn ? s->refused_max + 1 : msn;
+        s->has_from = 1;
+    }
+    return msn >= s->from_msn;
+}
+
+static void
+refuse(slot_t *s, uint64_t msn)
+{
+    if (!s->has_refused || msn > s->refused_max) {
+        s->refused_max = msn;
+        s->has_refused = 1;
+    }
+}
+
 int
-cir_live_keys_get(cir_live_keys_t *k, uint32_t p, cir_encryption_t *out)
+cir_live_keys_get(cir_live_keys_t *k, uint32_t p, uint64_t msn,
+                  cir_encryption_t *out)
 {
     slot_t *s;
     int ret;
@@ -154,12 +188,17 @@ cir_live_keys_get(cir_live_keys_t *k, uint32_t p, cir_encryption_t *out)
         s->enc = k->base;
         s->period = p;
         s->state = 2;
+        s->has_refused = 0;
+        s->has_from = 0;
         k->have_first = 1;
     }
     s = slot_of(k, p);
     if (s->period != p || s->state != 2) {
         ask(k, p);
+        refuse(s, msn);
         ret = s->state == 3 ? s->error : CIR_EAGAIN;
+    } else if (!usable_from(s, msn)) {
+        ret = CIR_EAGAIN; /* another rendition went on without it here */
     } else {
         *out = s->enc;
         ret = 0;

@@ -10,7 +10,7 @@
  * for period p starts the request for p + 1, so the key is there before
  * its first segment.  A key not there in time (the provider slow or down)
  * is CIR_EAGAIN: the packager keeps the key it has and asks again at its
- * next segment.
+ * next segment; every rendition switches to it at the same segment.
  *
  * Thread-safe (rungs package on threads of their own).  Tested by
  * tests/unit/test_transcoder_live_keys.c and
@@ -30,10 +30,15 @@ typedef struct cir_live_keys cir_live_keys_t;
 int cir_live_keys_open(cir_live_keys_t **k, const cir_encryption_t *base,
                        uint32_t rotate);
 uint32_t cir_live_keys_rotate(const cir_live_keys_t *k);
-/* The key of period p into *out (the whole encryption, the provider's
- * pssh boxes too): 0, or CIR_EAGAIN while it is asked for, or the
- * provider's last error for it (logged; asked again a second later). */
-int cir_live_keys_get(cir_live_keys_t *k, uint32_t p, cir_encryption_t *out);
+/* The key of period p for segment msn (the one about to open, in period
+ * p) into *out (the whole encryption, the provider's pssh boxes too): 0,
+ * or CIR_EAGAIN while it is asked for, or the provider's last error for it
+ * (logged; asked again a second later).  A key that came late is used
+ * from the same segment in every rendition: the one after the last a
+ * rendition was refused it for (CIR_EAGAIN before that), so their key
+ * changes (a new init, a discontinuity) stay at the same segment. */
+int cir_live_keys_get(cir_live_keys_t *k, uint32_t p, uint64_t msn,
+                      cir_encryption_t *out);
 /* Requests made so far (tests). */
 uint32_t cir_live_keys_fetched(const cir_live_keys_t *k);
 void cir_live_keys_free(cir_live_keys_t **k);
