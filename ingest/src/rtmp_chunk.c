@@ -1,6 +1,7 @@
 /*
  * The RTMP handshake and chunk stream: a reader fed with bytes that returns
  * whole messages, and a writer that cuts messages into chunks.
+ * Tests: tests/unit/test_ingest_rtmp_chunk.c.
  */
 #include <stdlib.h>
 #include <string.h>

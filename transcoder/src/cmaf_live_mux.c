@@ -2,6 +2,7 @@
  * Live CMAF packaging, the muxer (see cmaf_live_internal.h): FFmpeg's fMP4
  * muxer writes into memory, and each flushed part (the init segment first)
  * goes to the rendition's live store.
+ * Tests: tests/unit/test_transcoder_cmaf_live_mux.c (and cmaf_live's).
  */
 #include <stdlib.h>
 #include <string.h>
