@@ -1,6 +1,7 @@
 /*
  * The RTMP handshake and chunk stream: a reader fed with bytes that returns
  * whole messages, and a writer that cuts messages into chunks.
+ * Tests: tests/unit/test_ingest_rtmp_chunk.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,25 @@ reserve(cir_rtmp_reader_t *r, cir_rtmp_chunk_state_t *cs, uint32_t need)
     return 0;
 }
 
+/* A delivered message's buffer is kept for the next message of its chunk
+ * stream unless it is larger than KEEP_MAX: a keyframe's buffer would
+ * otherwise stay with every publisher between keyframes (seconds), and the
+ * loop assembles one message at a time, so the heap hands the same memory
+ * to the next publisher's keyframe. */
+#define KEEP_MAX ((uint32_t)16 << 10)
+
+static void
+release_large(cir_rtmp_reader_t *r, cir_rtmp_chunk_state_t *cs)
+{
+    if (cs->cap <= KEEP_MAX) {
+        return;
+    }
+    r->allocated -= cs->cap;
+    free(cs->buf);
+    cs->buf = NULL;
+    cs->cap = 0;
+}
+
 static uint32_t
 hdr_csid(const uint8_t *h)
 {
@@ -368,6 +388,7 @@ cir_rtmp_reader_feed(cir_rtmp_reader_t *r, const uint8_t *p, size_t n,
         cs->have = 0;
         cs->in_msg = 0;
         r->delivered = 0;
+        release_large(r, cs);
     }
     for (;;) {
         if (r->pend_cs == 0) {

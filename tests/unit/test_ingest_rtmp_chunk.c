@@ -329,6 +329,43 @@ Test(ingest_chunk, buffers_grow_with_the_bytes_that_arrive)
     cir_rtmp_reader_free(&r);
 }
 
+/* A large message's buffer goes once the message is read (a keyframe's
+ * would stay with every publisher until the next keyframe); a small one's
+ * stays for the next message. */
+Test(ingest_chunk, a_large_message_does_not_keep_its_buffer)
+{
+    static bytes_t s;
+    static got_t g;
+    static uint8_t a[40000];
+    cir_rtmp_reader_t r;
+    cir_rtmp_msg_t m;
+    size_t used;
+
+    memset(a, 7, sizeof(a));
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 6, 0, 300, 9, 1);
+    put(&s, a, 300);
+    cir_rtmp_reader_init(&r, 1 << 20, 16);
+    r.chunk_size = 65536;
+    cr_assert_eq(feed_all(&r, &s, 100000, &g), 0);
+    cr_assert_eq(g.count, 1);
+    cr_assert_eq(r.allocated, 300, "a small message keeps its buffer");
+
+    /* larger than the fixture collects: read here */
+    memset(&s, 0, sizeof(s));
+    put_fmt0(&s, 4, 0, sizeof(a), 9, 1);
+    put(&s, a, sizeof(a));
+    cr_assert_eq(cir_rtmp_reader_feed(&r, s.b, s.n, &used, &m), 1);
+    cr_assert_eq(used, s.n);
+    cr_assert_eq(m.size, sizeof(a));
+    cr_assert_eq(memcmp(m.data, a, sizeof(a)), 0);
+    cr_assert_eq(r.allocated, 300 + sizeof(a), "held while it is read");
+    cr_assert_eq(cir_rtmp_reader_feed(&r, s.b, 0, &used, &m), CIR_EAGAIN);
+    cr_assert_eq(r.allocated, 300, "%llu bytes held after a 40 kB message",
+                 (unsigned long long)r.allocated);
+    cir_rtmp_reader_free(&r);
+}
+
 /* A new limit applies to the next message. */
 Test(ingest_chunk, the_message_limit_can_be_raised)
 {

@@ -2,6 +2,7 @@
  * Live CMAF packaging, the muxer (see cmaf_live_internal.h): FFmpeg's fMP4
  * muxer writes into memory, and each flushed part (the init segment first)
  * goes to the rendition's live store.
+ * Tests: tests/unit/test_transcoder_cmaf_live_mux.c (and cmaf_live's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,15 @@
 #define AVIO_SIZE 4096 /* box headers; payloads go direct */
 
 /*
- * The muxer writes into c->out through c->pb, and c->out keeps its memory
- * from part to part (a dynamic buffer per part was allocated, grown by
- * reallocation, which copies, and freed three times a second per
- * rendition).  pb is seekable within what was not handed out yet, as the
- * muxer seeks back to patch box sizes.
+ * The muxer writes into c->out through c->pb; pb is seekable within what
+ * was not handed out yet, as the muxer seeks back to patch box sizes.
+ * A flush writes the moof through pb's small buffer and then the mdat in
+ * one direct write, so c->out grows by one reallocation of a few kB.  Its
+ * memory goes back to the heap once the part is handed out: the streams
+ * packaged on the event loop flush one at a time, so the next rendition to
+ * flush takes the same memory (kept from part to part, it was one largest
+ * part per rendition: about half of a passthrough stream's heap,
+ * bench/README.md).  mallopt in cirrus-ingest keeps it in the heap.
  */
 static int
 out_write(void *opaque, uint8_t *buf, int size)
@@ -57,13 +62,15 @@ out_seek(void *opaque, int64_t offset, int whence)
     return offset;
 }
 
-/* What the muxer wrote was handed out (pb flushed first). */
+/* What the muxer wrote was handed out (pb flushed first); its memory
+ * too. */
 void
 cir_cmaf_live_out_reset(cir_cmaf_live_t *c)
 {
     c->out_pos += (int64_t)c->out.len;
     c->out_at = 0;
-    cir_buf_reset(&c->out);
+    cir_buf_free(&c->out);
+    cir_buf_init(&c->out, OUT_MAX);
 }
 
 int
