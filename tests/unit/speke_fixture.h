@@ -23,6 +23,8 @@
 
 #include <libavutil/base64.h>
 
+#include "aws_fixture.h" /* http_fx_read */
+
 #define PERIODS_MAX 64
 
 /* A SPEKE v2 key provider on loopback: each request's ContentKey kid and
@@ -36,28 +38,6 @@ typedef struct {
     pthread_mutex_t mu;
     char kid[PERIODS_MAX][37];
 } speke_fx_t;
-
-static __attribute__((unused)) void
-read_request(int c, char *req, size_t size)
-{
-    size_t n = 0, want = 0;
-    const char *end = NULL;
-    ssize_t k;
-
-    while (n + 1 < size && (k = recv(c, req + n, size - 1 - n, 0)) > 0) {
-        n += (size_t)k;
-        req[n] = '\0';
-        if (end == NULL && (end = strstr(req, "\r\n\r\n")) != NULL) {
-            const char *cl = strstr(req, "Content-Length:");
-            want = (size_t)(end + 4 - req) +
-                   (cl != NULL && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
-        }
-        if (end != NULL && n >= want) {
-            break;
-        }
-    }
-    req[n] = '\0';
-}
 
 static __attribute__((unused)) void
 answer(speke_fx_t *s, int c, const char *req)
@@ -123,7 +103,7 @@ speke_serve(void *opaque)
         if (poll(&p, 1, 50) <= 0 || (c = accept(s->fd, NULL, NULL)) < 0) {
             continue;
         }
-        read_request(c, req, sizeof(req));
+        http_fx_read(c, req, sizeof(req));
         answer(s, c, req);
         close(c);
     }
