@@ -100,6 +100,23 @@ function requests(log, svc, subject) {
     return log[svc].requests.filter((r) => r.subject.includes(subject));
 }
 
+// After its lease was lost at `lost`, a job sends nothing to its outputs
+// but the removal of its own unpublished version (a failed job removes
+// what it wrote: cir_job_discard_unpublished), which may come any time
+// after the job stopped; a write, or a removal elsewhere, fails.  prefix:
+// the job's output folder in cirrus-out.
+function checkNothingAfterLoss(log, w, prefix, lost) {
+    const ours = requests(log, 's3', `cirrus-out/${prefix}/`);
+    const version = /\/v\/([^/]+)\//.exec(ours[0]?.subject || '')?.[1];
+    const late = ours.filter((r) => r.t > lost + CLOCK_SLACK_MS);
+    assert.deepEqual(late.filter((r) => r.method !== 'DELETE'), [], 'no write after the loss');
+    assert.deepEqual(late.filter((r) => !r.subject.includes(`/v/${version}/`)), [],
+        `only its own version (${version}) removed after the loss`);
+    if (late.length)
+        assert.match(w.log, new RegExp(`removed the unfinished version ${version}`));
+    return { ours, removed: ours.filter((r) => r.method === 'DELETE').length };
+}
+
 // [claimed, ended] of each run of the job on key by worker w, from its log.
 function runs(w, key) {
     const lines = w.log.split('\n');
@@ -267,11 +284,11 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
             const log = await rig.faultLog();
             const puts = requests(log, 's3', 'cirrus-out/');
             assert.ok(puts.some((r) => r.t < lost), 'the job was writing before');
-            const late = puts.filter((r) => r.t > lost + CLOCK_SLACK_MS);
             t.diagnostic(`lost ${lost - claimed} ms after the claim, stopped ${stopMs} ms later; `
                 + `${puts.filter((r) => r.t < lost).length} PUTs before, last ${lost - Math.max(...puts.filter((r) => r.t <= lost).map((r) => r.t))} ms before; `
-                + `${puts.filter((r) => r.t > lost).length} after`);
-            assert.deepEqual(late, [], 'no write after the loss');
+                + `${puts.filter((r) => r.t > lost && r.method !== 'DELETE').length} after, then `
+                + `${puts.filter((r) => r.method === 'DELETE').length} removals of its version`);
+            checkNothingAfterLoss(log, w, 'vod/lease/lost', lost);
             assert.equal(requests(log, 'sqs', 'DeleteMessage').length, 0, 'not acknowledged');
             assert.equal(await metric(w, 'cirrus_worker_jobs_total{state="lost"}'), 1);
             const s = statuses(status).find((j) => j.input.endsWith('lost.mp4'));
@@ -311,10 +328,11 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
                 const log = await rig.faultLog();
                 const puts = requests(log, 's3', 'cirrus-out/');
                 t.diagnostic(`lost ${lost - faulted[0].t} ms after the answer, stopped ${stopMs} ms later; `
-                    + `${puts.filter((r) => r.t < lost).length} PUTs before, ${puts.filter((r) => r.t > lost).length} after`);
+                    + `${puts.filter((r) => r.t < lost).length} PUTs before, `
+                    + `${puts.filter((r) => r.t > lost && r.method !== 'DELETE').length} after, then `
+                    + `${puts.filter((r) => r.method === 'DELETE').length} removals of its version`);
                 assert.ok(puts.some((r) => r.t < lost), 'the job was writing before');
-                assert.deepEqual(puts.filter((r) => r.t > lost + CLOCK_SLACK_MS), [],
-                    'no write after the loss');
+                checkNothingAfterLoss(log, w, `vod/lease/revoked-${code}`, lost);
                 assert.equal(requests(log, 'sqs', 'DeleteMessage').length, 0, 'not acknowledged');
                 assert.equal(requests(log, 'sqs', 'ChangeMessageVisibility').length, 1,
                     'not released or failed either');
@@ -390,15 +408,15 @@ describe('cirrus-worker leases on SQS under faults', { skip: missing }, () => {
                 assert.match(w.log, new RegExp(`reading s3://cirrus-in/lease/stuck-${v.fault.action}\\.mp4 at byte \\d+: cancelled`));
                 await sleep(3000);
                 const log = await rig.faultLog();
-                const puts = requests(log, 's3', 'cirrus-out/');
-                assert.deepEqual(puts.filter((r) => r.t > lost + CLOCK_SLACK_MS), [],
-                    'no write after the loss');
+                checkNothingAfterLoss(log, w, `vod/lease/stuck-${v.fault.action}`, lost);
                 assert.deepEqual(requests(log, 's3', `cirrus-in/${key}`)
                     .filter((r) => r.t > lost + CLOCK_SLACK_MS), [], 'no read after the loss');
                 assert.equal(requests(log, 'sqs', 'DeleteMessage').length, 0, 'not acknowledged');
                 assert.equal(statuses(status).find((j) => j.input.endsWith(key)).state, 'lost');
                 await stopWorker(w);
                 await rig.faults([]);
+                // taken off the queue, so that no later worker runs it
+                assert.ok(await messageComesBack(key), 'the message was not deleted');
             });
     }
 });
