@@ -362,6 +362,7 @@ complete_config(config_t *cfg)
     cir_log_set_level(level);
     cir_log_set_json((int)cfg->log_json); /* --log-json sets it too */
     cir_transcode_route_av_log();
+    cir_transcode_tune_memory();
     if (cfg->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n < 1                      ? 1

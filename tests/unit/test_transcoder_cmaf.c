@@ -93,6 +93,10 @@ Test(transcoder_cmaf, first_sample_end_rejects_garbage)
     cr_assert_lt(cir_cmaf_first_sample_end(buf, n), 0);
 }
 
+/* Called, when set, after each packet given to the packager (pts in
+ * frames) with the output folder. */
+static void (*observe_packet)(int64_t pts, const char *dir);
+
 /* Encodes n frames at fps with a keyframe every gop frames through the
  * packager into a temporary folder, the first at pts first (in frames). */
 static char *
@@ -148,6 +152,9 @@ package_from(int n, int fps, int gop, double seg, int first,
         cr_assert_eq(ret, 0);
         while (avcodec_receive_packet(enc, pkt) == 0) {
             cr_assert_eq(cir_cmaf_write(*out, pkt), 0);
+            if (observe_packet != NULL) {
+                observe_packet(pkt->pts, dir);
+            }
             av_packet_unref(pkt);
         }
     }
@@ -330,6 +337,41 @@ Test(transcoder_cmaf, a_runt_at_the_end_joins_the_segment_before)
     free(data);
     snprintf(path, sizeof(path), "%s/v/seg-3.m4s", dir);
     cr_assert_neq(access(path, F_OK), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    system(cmd);
+    cir_cmaf_free(&c);
+    free(dir);
+}
+
+/* A closed segment stays in memory only while the open one could still
+ * turn out a runt (under a quarter segment); from then on it is in the
+ * store, not held to the next close. */
+static int segment_one_seen_at = -1;
+
+static void
+note_segment_one(int64_t pts, const char *dir)
+{
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/v/seg-1.m4s", dir);
+    if (segment_one_seen_at < 0 && access(path, F_OK) == 0) {
+        segment_one_seen_at = (int)pts;
+    }
+}
+
+Test(transcoder_cmaf, a_closed_segment_is_written_once_no_runt_can_join_it)
+{
+    cir_cmaf_info_t info;
+    cir_cmaf_t *c = NULL;
+    char cmd[600];
+
+    /* 10 fps, keyframe every 0.5 s, 4 s segments: segment 2 opens at
+     * frame 40 and passes a quarter (1 s) with frame 49 (it ends at 5.0 s) */
+    observe_packet = note_segment_one;
+    char *dir = package(120, 10, 5, 4.0, &info, &c);
+    observe_packet = NULL;
+    cr_assert_eq(segment_one_seen_at, 49);
+    cr_assert_eq(info.nb_segments, 3);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     system(cmd);
     cir_cmaf_free(&c);

@@ -155,6 +155,11 @@ int cir_transcode_run(const cir_job_t *job, cir_result_t *result);
 
 /* Routes FFmpeg's log into cir_log (call once at start-up). */
 void cir_transcode_route_av_log(void);
+/* Sets the process's allocator for VOD jobs (call once at start-up, before
+ * any thread): blocks of 128 KiB and more are mapped on their own and given
+ * back when freed, so the buffers a job frees (packets, segment buffers)
+ * do not stay resident in each thread's heap (process_memory.c). */
+void cir_transcode_tune_memory(void);
 
 /* Exit codes of cirrus-transcode (AWS Batch keys its retry on them; the
  * table with their meaning is in README.md, "Exit codes"). */

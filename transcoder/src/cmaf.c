@@ -50,7 +50,9 @@ struct cir_cmaf {
     cir_cenc_t *cenc; /* NULL: clear */
     int aes128;       /* HLS AES-128: each segment file encrypted whole */
     uint8_t aes_key[16];
-    uint8_t *held; /* the last closed segment, not yet written */
+    /* the last closed segment, kept only while the open one is shorter
+     * than a quarter segment (a runt that may yet join it) */
+    uint8_t *held;
     size_t held_size;
     cir_log_ctx_t log;
 };
@@ -400,8 +402,8 @@ record_iframe(cir_cmaf_t *c, const uint8_t *buf, size_t size)
         .segment = (uint32_t)c->nb_segments,
         .start = c->frag_start_pts,
         .duration = 0, /* set when the next fragment starts */
-        /* + the styp we put in front of every segment file */
-        .offset = c->frag_start_off + 24,
+        /* in the segment's buffer: close_segment makes it the file's */
+        .offset = c->frag_start_off,
         .size = (uint64_t)end,
     };
     return 0;
@@ -547,6 +549,20 @@ write_held(cir_cmaf_t *c)
     return ret;
 }
 
+/* A new buffer for the next segment's file, which starts with a styp. */
+static int
+open_buffer(cir_cmaf_t *c)
+{
+    int ret;
+
+    if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
+        return averr(ret);
+    }
+    avio_write(c->oc->pb, styp, sizeof(styp));
+    c->frag_start_off = sizeof(styp);
+    return 0;
+}
+
 /*
  * Closes the open segment: everything in the buffer after init.mp4.  It is
  * held in memory until the next one closes, so that a runt at the very end
@@ -560,7 +576,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
     uint8_t *buf = NULL, *file, *prot = NULL;
     const uint8_t *frags;
     int size, ret;
-    size_t skip = 0, base, len;
+    size_t skip = sizeof(styp), base, len;
     cir_segment_t *seg;
 
     if (!c->open_segment) {
@@ -574,10 +590,16 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
     if (size < 0) {
         return CIR_ENOMEM;
     }
-    /* init.mp4 is still at the front of the first segment's buffer */
+    /* the buffer starts with the styp open_buffer wrote, but the first
+     * segment's with init.mp4 (the muxer writes it with the first
+     * fragment) */
     if (c->nb_segments == 0) {
         int64_t moof = cir_cmaf_find_box(buf, 0, (size_t)size, "moof");
         skip = moof > 0 ? (size_t)moof : 0;
+    }
+    if ((size_t)size < skip) {
+        av_free(buf);
+        return CIR_EINTERNAL;
     }
     frags = buf + skip;
     len = (size_t)size - skip;
@@ -592,27 +614,29 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
         frags = prot;
     }
     merge = merge && c->held != NULL;
-    base = merge ? c->held_size : 0;
-    file = av_realloc(merge ? c->held : NULL,
-                      base + (merge ? 0 : sizeof(styp)) + len);
-    if (file == NULL) {
+    base = merge ? c->held_size : sizeof(styp);
+    if (!merge && prot == NULL && skip == sizeof(styp)) {
+        file = buf; /* styp + fragments already: no copy */
+    } else {
+        file = av_realloc(merge ? c->held : NULL, base + len);
+        if (file == NULL) {
+            av_free(buf);
+            av_free(prot);
+            return CIR_ENOMEM;
+        }
+        if (!merge) {
+            memcpy(file, styp, sizeof(styp));
+        }
+        memcpy(file + base, frags, len);
         av_free(buf);
-        av_free(prot);
-        return CIR_ENOMEM;
     }
-    if (!merge) {
-        memcpy(file, styp, sizeof(styp));
-        base = sizeof(styp);
-    }
-    memcpy(file + base, frags, len);
-    av_free(buf);
     av_free(prot);
 
-    /* I-frame offsets were taken in the buffer (+ styp) of this segment;
+    /* I-frame offsets were taken in the buffer of this segment;
      * encrypted, each moof moved and grew */
     for (size_t i = 0; i < c->nb_iframes; i++) {
         if (c->iframes[i].segment == c->nb_segments) {
-            uint64_t off = c->iframes[i].offset - sizeof(styp) - skip;
+            uint64_t off = c->iframes[i].offset - skip;
             uint64_t growth = 0;
             if (c->cenc != NULL) {
                 cir_cenc_map_offset(c->cenc, off, &off, &growth);
@@ -642,11 +666,7 @@ close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
         c->nb_segments++;
     }
     c->open_segment = 0;
-    c->frag_start_off = 0;
-    if ((ret = avio_open_dyn_buf(&c->oc->pb)) < 0) {
-        return averr(ret);
-    }
-    return 0;
+    return open_buffer(c);
 }
 
 static int
@@ -713,6 +733,13 @@ cir_cmaf_write(cir_cmaf_t *c, const AVPacket *in)
     }
     if (pkt->pts + pkt->duration > c->end_pts || c->frames == 0) {
         c->end_pts = pkt->pts + pkt->duration;
+    }
+    /* past a quarter segment the open one cannot be a runt any more: the
+     * one before is written now rather than held to the next close */
+    if (c->held != NULL &&
+        c->end_pts - c->segments[c->nb_segments].start >= c->seg_len_ts / 4 &&
+        (ret = write_held(c)) < 0) {
+        goto done;
     }
     c->frames++;
     ret = av_write_frame(c->oc, pkt);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
@@ -32,6 +33,10 @@ struct cir_rung {
     uint64_t caption_frames; /* frames sent with cc_data */
     AVCodecContext *enc;
     struct SwsContext *sws;
+    /* the scaled pictures' memory, reused frame after frame (the encoder
+     * copies a picture in): a fresh one per frame costs page faults, or
+     * resident heap in every thread's arena */
+    AVBufferPool *pictures;
     cir_watermark_rung_t *mark; /* the job's watermark at this size */
     cir_cmaf_t *pkg;
     AVPacket *pkt;
@@ -110,6 +115,49 @@ drain_encoder(cir_video_rung_t *r)
     }
 }
 
+/* Line and plane alignment of the scaled pictures (what
+ * av_frame_get_buffer gives for AVX-512), and the padding after them. */
+#define PICTURE_ALIGN 64
+
+static int
+open_scaler(cir_video_rung_t *r)
+{
+    int size;
+
+    r->sws = sws_getContext(r->src_width, r->src_height, AV_PIX_FMT_YUV420P,
+                            r->width, r->height, AV_PIX_FMT_YUV420P,
+                            SWS_BICUBIC, NULL, NULL, NULL);
+    size = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, r->width, r->height,
+                                    PICTURE_ALIGN);
+    if (r->sws == NULL || size < 0) {
+        return CIR_ENOMEM;
+    }
+    r->pictures = av_buffer_pool_init((size_t)size + PICTURE_ALIGN, NULL);
+    return r->pictures != NULL ? 0 : CIR_ENOMEM;
+}
+
+/* A picture of the rung's size from the pool. */
+static AVFrame *
+scaled_picture(cir_video_rung_t *r)
+{
+    AVFrame *f = av_frame_alloc();
+
+    if (f == NULL) {
+        return NULL;
+    }
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = r->width;
+    f->height = r->height;
+    f->buf[0] = av_buffer_pool_get(r->pictures);
+    if (f->buf[0] == NULL ||
+        av_image_fill_arrays(f->data, f->linesize, f->buf[0]->data,
+                             AV_PIX_FMT_YUV420P, r->width, r->height,
+                             PICTURE_ALIGN) < 0) {
+        av_frame_free(&f);
+    }
+    return f;
+}
+
 static int
 encode_frame(cir_video_rung_t *r, AVFrame *src)
 {
@@ -117,15 +165,7 @@ encode_frame(cir_video_rung_t *r, AVFrame *src)
     int ret;
 
     if (r->sws) {
-        dst = av_frame_alloc();
-        if (dst == NULL) {
-            return CIR_ENOMEM;
-        }
-        dst->format = AV_PIX_FMT_YUV420P;
-        dst->width = r->width;
-        dst->height = r->height;
-        if ((ret = av_frame_get_buffer(dst, 0)) < 0) {
-            av_frame_free(&dst);
+        if ((dst = scaled_picture(r)) == NULL) {
             return CIR_ENOMEM;
         }
         sws_scale(r->sws, (const uint8_t *const *)src->data, src->linesize, 0,
@@ -258,14 +298,9 @@ cir_rung_start(cir_video_rung_t **out, const cir_rung_config_t *cfg)
     if ((ret = open_encoder(r, cfg)) < 0) {
         goto fail;
     }
-    if (r->width != r->src_width || r->height != r->src_height) {
-        r->sws = sws_getContext(r->src_width, r->src_height, AV_PIX_FMT_YUV420P,
-                                r->width, r->height, AV_PIX_FMT_YUV420P,
-                                SWS_BICUBIC, NULL, NULL, NULL);
-        if (r->sws == NULL) {
-            ret = CIR_ENOMEM;
-            goto fail;
-        }
+    if ((r->width != r->src_width || r->height != r->src_height) &&
+        (ret = open_scaler(r)) < 0) {
+        goto fail;
     }
     if (cfg->watermark != NULL &&
         (ret = cir_watermark_for_size(cfg->watermark, r->width, r->height,
@@ -395,6 +430,7 @@ cir_rung_free(cir_video_rung_t **rp)
     }
     avcodec_free_context(&r->enc);
     sws_freeContext(r->sws);
+    av_buffer_pool_uninit(&r->pictures);
     cir_watermark_rung_free(&r->mark);
     cir_cmaf_free(&r->pkg);
     av_packet_free(&r->pkt);

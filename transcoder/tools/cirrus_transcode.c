@@ -789,6 +789,7 @@ main(int argc, char **argv)
     o.presets_dir = cir_preset_dir(o.presets_dir);
     o.tty = isatty(STDERR_FILENO);
     cir_transcode_route_av_log();
+    cir_transcode_tune_memory();
     /* s3:// outputs; credentials are looked up on first use only */
     cir_aws_register_s3_backend();
 
