@@ -565,10 +565,11 @@ open_buffer(cir_cmaf_t *c)
 
 /*
  * Closes the open segment: everything in the buffer after init.mp4.  It is
- * held in memory until the next one closes, so that a runt at the very end
- * (audio outlasting the video by a frame or two) can join the segment
- * before it (merge) instead of becoming a segment of its own: a CMAF
- * segment may hold several fragments.
+ * held in memory while the next one is shorter than a quarter segment
+ * (cir_cmaf_write writes it once the next one is longer), so that a runt
+ * at the very end (audio outlasting the video by a frame or two) can join
+ * the segment before it (merge) instead of becoming a segment of its own:
+ * a CMAF segment may hold several fragments.
  */
 static int
 close_segment(cir_cmaf_t *c, int64_t next_start, int merge)
