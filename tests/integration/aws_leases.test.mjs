@@ -114,7 +114,6 @@ function checkNothingAfterLoss(log, w, prefix, lost) {
         `only its own version (${version}) removed after the loss`);
     if (late.length)
         assert.match(w.log, new RegExp(`removed the unfinished version ${version}`));
-    return { ours, removed: ours.filter((r) => r.method === 'DELETE').length };
 }
 
 // [claimed, ended] of each run of the job on key by worker w, from its log.
